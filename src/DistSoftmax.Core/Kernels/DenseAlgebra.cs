@@ -1,0 +1,116 @@
+using System.Numerics.Tensors;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace DistSoftmax.Core.Kernels;
+
+/// <summary>Small dense d×d algebra on row-major arrays for the coordinator side of a solver.</summary>
+public static class DenseAlgebra
+{
+    /// <summary>
+    /// In-place Cholesky H = L Lᵀ of a symmetric d×d row-major matrix (L left in the lower triangle).
+    /// Returns false, leaving h partly overwritten, when H is not numerically positive definite.
+    /// </summary>
+    public static bool TryCholesky(Span<double> h, int d)
+    {
+        for (int j = 0; j < d; j++)
+        {
+            var rowJ = h.Slice(j * d, j);
+            double s = h[j * d + j] - TensorPrimitives.Dot(rowJ, rowJ);
+            if (!(s > 0) || double.IsNaN(s)) return false;
+            double ljj = Math.Sqrt(s);
+            h[j * d + j] = ljj;
+            for (int i = j + 1; i < d; i++)
+            {
+                double t = h[i * d + j] - TensorPrimitives.Dot(h.Slice(i * d, j), rowJ);
+                h[i * d + j] = t / ljj;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Solves L Lᵀ x = b given the Cholesky factor from <see cref="TryCholesky"/>.</summary>
+    public static double[] CholeskySolve(ReadOnlySpan<double> l, int d, ReadOnlySpan<double> b)
+    {
+        var y = b.ToArray();
+        for (int i = 0; i < d; i++)
+            y[i] = (y[i] - TensorPrimitives.Dot(l.Slice(i * d, i), y.AsSpan(0, i))) / l[i * d + i];
+        for (int i = d - 1; i >= 0; i--)
+        {
+            double s = y[i];
+            for (int k = i + 1; k < d; k++) s -= l[k * d + i] * y[k];
+            y[i] = s / l[i * d + i];
+        }
+        return y;
+    }
+
+    /// <summary>Smallest and largest eigenvalue of a symmetric d×d row-major matrix.</summary>
+    public static (double Min, double Max) EigenvalueRange(ReadOnlySpan<double> h, int d)
+    {
+        var copy = h.ToArray();
+        var m = Matrix<double>.Build.Dense(d, d, (i, j) => copy[i * d + j]);
+        var ev = m.Evd(Symmetricity.Symmetric).EigenValues;
+        double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
+        foreach (var e in ev) { lo = Math.Min(lo, e.Real); hi = Math.Max(hi, e.Real); }
+        return (lo, hi);
+    }
+
+    /// <summary>
+    /// Solves H p = r for a symmetric H that may be indefinite or singular: tries Cholesky, and otherwise adds
+    /// the smallest damping λ·I (λ = −λ_min(H) + 1e-8·max(1, |λ|max)) that makes it positive definite.
+    /// Returns the solution and the damping used (0 when none).
+    /// </summary>
+    public static (double[] Solution, double Damping) SolveDamped(ReadOnlySpan<double> h, int d, ReadOnlySpan<double> r)
+    {
+        var work = h.ToArray();
+        if (TryCholesky(work, d)) return (CholeskySolve(work, d, r), 0.0);
+        var (lo, hi) = EigenvalueRange(h, d);
+        double scale = Math.Max(Math.Max(Math.Abs(lo), Math.Abs(hi)), 1e-300);
+        double lambda = Math.Max(-lo, 0) + 1e-8 * scale;
+        for (int attempt = 0; attempt < 60; attempt++)
+        {
+            h.CopyTo(work);
+            for (int i = 0; i < d; i++) work[i * d + i] += lambda;
+            if (TryCholesky(work, d)) return (CholeskySolve(work, d, r), lambda);
+            lambda *= 10;
+        }
+        throw new InvalidOperationException("damped Hessian could not be factored (non-finite entries?)");
+    }
+
+    /// <summary>R factor (d×d, row-major upper) of a thin QR of an m×d row-major matrix (m ≥ d).</summary>
+    public static double[] QrR(ReadOnlySpan<double> a, int m, int d)
+    {
+        var copy = a.ToArray();
+        var mat = Matrix<double>.Build.Dense(m, d, (i, j) => copy[i * d + j]);
+        var r = mat.QR(MathNet.Numerics.LinearAlgebra.Factorization.QRMethod.Thin).R;
+        var result = new double[d * d];
+        for (int i = 0; i < d; i++)
+            for (int j = i; j < d; j++) result[i * d + j] = r[i, j];
+        return result;
+    }
+
+    /// <summary>Solves R X = B for upper-triangular R (d×d) and B (d×k), both row-major.</summary>
+    public static double[] UpperTriangularSolve(ReadOnlySpan<double> r, int d, ReadOnlySpan<double> b, int k)
+    {
+        var x = b.ToArray();
+        for (int i = d - 1; i >= 0; i--)
+        {
+            for (int c = 0; c < k; c++)
+            {
+                double s = x[i * k + c];
+                for (int j = i + 1; j < d; j++) s -= r[i * d + j] * x[j * k + c];
+                x[i * k + c] = s / r[i * d + i];
+            }
+        }
+        return x;
+    }
+
+    /// <summary>y = H v for a symmetric d×d row-major H.</summary>
+    public static double[] Multiply(ReadOnlySpan<double> h, int d, ReadOnlySpan<double> v)
+    {
+        var y = new double[d];
+        for (int i = 0; i < d; i++) y[i] = TensorPrimitives.Dot(h.Slice(i * d, d), v);
+        return y;
+    }
+
+    public static double Norm(ReadOnlySpan<double> v) => TensorPrimitives.Norm(v);
+}

@@ -1,0 +1,45 @@
+namespace DistSoftmax.Core.Kernels;
+
+/// <summary>
+/// Packed upper-triangular storage of a symmetric d×d matrix: rows of the upper triangle concatenated,
+/// (0,0..d−1), (1,1..d−1), …, length d(d+1)/2. This is how d×d blocks travel between shards and the solver.
+/// </summary>
+public static class Packed
+{
+    public static int Length(int d) => checked(d * (d + 1) / 2);
+
+    /// <summary>Dimension d of a packed triangle of the given length.</summary>
+    public static int Dimension(int packedLength)
+    {
+        int d = (int)Math.Round((Math.Sqrt(8.0 * packedLength + 1) - 1) / 2);
+        if (Length(d) != packedLength) throw new ArgumentException($"{packedLength} is not a triangular number");
+        return d;
+    }
+
+    /// <summary>Packs the upper triangle of a d×d row-major matrix.</summary>
+    public static double[] FromUpper(ReadOnlySpan<double> full, int d)
+    {
+        var p = new double[Length(d)];
+        int k = 0;
+        for (int i = 0; i < d; i++)
+        {
+            full.Slice(i * d + i, d - i).CopyTo(p.AsSpan(k));
+            k += d - i;
+        }
+        return p;
+    }
+
+    /// <summary>Unpacks into a full symmetric d×d row-major matrix.</summary>
+    public static double[] ToSymmetric(ReadOnlySpan<double> packed, int d)
+    {
+        var full = new double[d * d];
+        int k = 0;
+        for (int i = 0; i < d; i++)
+            for (int j = i; j < d; j++, k++)
+            {
+                full[i * d + j] = packed[k];
+                full[j * d + i] = packed[k];
+            }
+        return full;
+    }
+}

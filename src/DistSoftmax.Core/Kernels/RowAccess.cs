@@ -1,0 +1,125 @@
+using System.Numerics.Tensors;
+using DistSoftmax.Core.Linear;
+
+namespace DistSoftmax.Core.Kernels;
+
+/// <summary>
+/// Row-level BLAS-like kernels over a block of A, so that every shard computation is written once for dense and
+/// sparse rows. Dense rows use vectorised <see cref="TensorPrimitives"/>; CSR rows touch only their non-zeros,
+/// so work is proportional to nnz.
+/// </summary>
+public abstract class RowAccess
+{
+    public abstract int Rows { get; }
+    public abstract int Cols { get; }
+
+    /// <summary>a_iᵀ x.</summary>
+    public abstract double Dot(int i, ReadOnlySpan<double> x);
+
+    /// <summary>y += α a_i.</summary>
+    public abstract void Axpy(int i, double alpha, Span<double> y);
+
+    /// <summary>C += w a_i a_iᵀ on the upper triangle of the d×d row-major C (entries j ≤ k).</summary>
+    public abstract void RankOneUpper(int i, double w, Span<double> c);
+
+    /// <summary>out[t] = a_iᵀ Mᵀ_t for the k rows of a k×d row-major matrix M.</summary>
+    public abstract void DotMany(int i, ReadOnlySpan<double> mT, int k, Span<double> output);
+
+    public static RowAccess For(IRowMatrix m) => m switch
+    {
+        DenseMatrix d => new DenseRows(d),
+        CsrMatrix c => new CsrRows(c),
+        _ => throw new ArgumentException($"unsupported matrix type {m.GetType().Name}"),
+    };
+}
+
+/// <summary>Row-major dense rows: each kernel is one vectorised pass over a contiguous row.</summary>
+public sealed class DenseRows : RowAccess
+{
+    private readonly double[] _data;
+    private readonly int _rows, _cols;
+
+    public DenseRows(DenseMatrix m) { _data = m.Data; _rows = m.Rows; _cols = m.Cols; }
+
+    public override int Rows => _rows;
+    public override int Cols => _cols;
+
+    private ReadOnlySpan<double> Row(int i) => new(_data, i * _cols, _cols);
+
+    public override double Dot(int i, ReadOnlySpan<double> x) => TensorPrimitives.Dot(Row(i), x);
+
+    public override void Axpy(int i, double alpha, Span<double> y)
+    {
+        if (alpha != 0) TensorPrimitives.MultiplyAdd(Row(i), alpha, y, y);
+    }
+
+    public override void RankOneUpper(int i, double w, Span<double> c)
+    {
+        var a = Row(i);
+        int d = _cols;
+        for (int j = 0; j < d; j++)
+        {
+            double s = w * a[j];
+            if (s == 0) continue;
+            var target = c.Slice(j * d + j, d - j);
+            TensorPrimitives.MultiplyAdd(a.Slice(j), s, target, target);
+        }
+    }
+
+    public override void DotMany(int i, ReadOnlySpan<double> mT, int k, Span<double> output)
+    {
+        var a = Row(i);
+        for (int t = 0; t < k; t++) output[t] = TensorPrimitives.Dot(a, mT.Slice(t * _cols, _cols));
+    }
+}
+
+/// <summary>Compressed sparse rows: every kernel loops over the row's stored entries only.</summary>
+public sealed class CsrRows : RowAccess
+{
+    private readonly CsrMatrix _m;
+
+    public CsrRows(CsrMatrix m) { _m = m; }
+
+    public override int Rows => _m.Rows;
+    public override int Cols => _m.Cols;
+
+    public override double Dot(int i, ReadOnlySpan<double> x)
+    {
+        double s = 0;
+        long end = _m.RowPointers[i + 1];
+        for (long k = _m.RowPointers[i]; k < end; k++) s += _m.Values[k] * x[_m.ColumnIndices[k]];
+        return s;
+    }
+
+    public override void Axpy(int i, double alpha, Span<double> y)
+    {
+        if (alpha == 0) return;
+        long end = _m.RowPointers[i + 1];
+        for (long k = _m.RowPointers[i]; k < end; k++) y[_m.ColumnIndices[k]] += alpha * _m.Values[k];
+    }
+
+    public override void RankOneUpper(int i, double w, Span<double> c)
+    {
+        int d = _m.Cols;
+        long start = _m.RowPointers[i], end = _m.RowPointers[i + 1];
+        for (long p = start; p < end; p++)
+        {
+            double s = w * _m.Values[p];
+            int row = _m.ColumnIndices[p] * d;
+            for (long q = p; q < end; q++) c[row + _m.ColumnIndices[q]] += s * _m.Values[q];
+        }
+    }
+
+    public override void DotMany(int i, ReadOnlySpan<double> mT, int k, Span<double> output)
+    {
+        int d = _m.Cols;
+        output.Slice(0, k).Clear();
+        long end = _m.RowPointers[i + 1];
+        for (long p = _m.RowPointers[i]; p < end; p++)
+        {
+            double v = _m.Values[p];
+            int col = _m.ColumnIndices[p];
+            for (int t = 0; t < k; t++) output[t] += v * mT[t * d + col];
+        }
+    }
+}

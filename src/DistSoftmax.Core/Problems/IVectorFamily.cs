@@ -1,0 +1,67 @@
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Problems;
+
+/// <summary>
+/// A loss ℓ(z) of z = A x (n rows) whose value, z-gradient g(z) and z-Hessian B(z) can be assembled from
+/// per-row terms and a few global scalars (see shared/MATH.md, "Families, in z-space"):
+///
+///   phase 1: each shard reports shifted partial sums over its rows  → merged → global scalars (and ℓ);
+///   phase 2: given the global scalars every row's g_i, D_i and low-rank vectors q_ji are local, and
+///            B = diag(D) + Σ_jk C_jk q_j q_kᵀ   with a small symmetric k×k matrix C of global scalars.
+///
+/// Implementations are stateless and thread-safe.
+/// </summary>
+public interface IVectorFamily
+{
+    /// <summary>Name as used on the command line, e.g. "normalized" or "rescaled-cosh".</summary>
+    string Name { get; }
+
+    /// <summary>How each phase-1 sum scales with the shift: Sums[j] ∝ exp(−Powers[j]·m).</summary>
+    int[] ScalarPowers { get; }
+
+    /// <summary>Number k of low-rank vectors q_j in B.</summary>
+    int LowRankCount { get; }
+
+    /// <summary>Phase 1 over one shard's rows: z (local), b (local).</summary>
+    ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b);
+
+    /// <summary>Global scalars from the merged phase-1 sums; element 0 is always ℓ (the loss without regulariser).</summary>
+    double[] Globals(ScalarSums merged);
+
+    /// <summary>
+    /// Phase 2 per-row terms: g (len n), D (len n) and q (k×n row-major: q[j·n + i]).
+    /// </summary>
+    void RowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] globals, HessianKind kind,
+        Span<double> g, Span<double> d, Span<double> q);
+
+    /// <summary>The symmetric k×k coefficients C (row-major) of the low-rank part.</summary>
+    double[] LowRankCoefficients(double[] globals, HessianKind kind);
+}
+
+/// <summary>The elementwise map u with its first and second derivatives.</summary>
+public enum Unit { Exp, Cosh, Sinh }
+
+public static class UnitFunctions
+{
+    public static Unit Parse(string name) => name.ToLowerInvariant() switch
+    {
+        "exp" => Unit.Exp,
+        "cosh" => Unit.Cosh,
+        "sinh" => Unit.Sinh,
+        _ => throw new ArgumentException($"unknown unit '{name}' (allowed: exp, cosh, sinh)"),
+    };
+
+    public static string Name(this Unit u) => u.ToString().ToLowerInvariant();
+
+    /// <summary>u(z), u'(z), u''(z): exp → (exp, exp, exp); cosh → (cosh, sinh, cosh); sinh → (sinh, cosh, sinh).</summary>
+    public static (double U, double D1, double D2) Evaluate(Unit unit, double z)
+    {
+        switch (unit)
+        {
+            case Unit.Exp: { double e = Math.Exp(z); return (e, e, e); }
+            case Unit.Cosh: { double c = Math.Cosh(z), s = Math.Sinh(z); return (c, s, c); }
+            default: { double c = Math.Cosh(z), s = Math.Sinh(z); return (s, c, s); }
+        }
+    }
+}

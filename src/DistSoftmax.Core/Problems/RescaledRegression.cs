@@ -1,0 +1,65 @@
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Problems;
+
+/// <summary>
+/// Rescaled regression ℓ(z) = ½‖u − ⟨u,1⟩ b‖², u = u(z) for u ∈ {exp, cosh, sinh}.
+///
+/// Phase 1 sums (no shift: the loss is not shift-invariant): [Σu, Σu², Σu·b, Σb²]. With U = Σu:
+///   ℓ = ½(Σu² − 2U Σub + U² Σb²),  ⟨b,c⟩ = Σub − U Σb².   Globals: [ℓ, U, ⟨b,c⟩, ‖b‖²].
+/// Phase 2 (c = u − U b, p = c − ⟨b,c⟩ 1):
+///   g = u'∘p
+///   exact:        B = diag(u'∘u' + u''∘p) − (u'∘b) u'ᵀ − u' (u'∘b)ᵀ + ‖b‖² u' u'ᵀ
+///   Gauss–Newton: the same without u''∘p (J = diag(u') − b u'ᵀ, B = JᵀJ)
+///   q = [u', u'∘b],  C = [[‖b‖², −1], [−1, 0]].
+/// </summary>
+public sealed class RescaledRegression : IVectorFamily
+{
+    private static readonly int[] Powers = { 0, 0, 0, 0 };
+    public Unit Unit { get; }
+
+    public RescaledRegression(Unit unit) { Unit = unit; }
+
+    public string Name => "rescaled-" + Unit.Name();
+    public int[] ScalarPowers => Powers;
+    public int LowRankCount => 2;
+
+    public ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b)
+    {
+        double s = 0, s2 = 0, sb = 0, bb = 0;
+        for (int i = 0; i < z.Length; i++)
+        {
+            double u = UnitFunctions.Evaluate(Unit, z[i]).U;
+            s += u; s2 += u * u; sb += u * b[i]; bb += b[i] * b[i];
+        }
+        return new ScalarSums(0.0, new[] { s, s2, sb, bb }, Powers);
+    }
+
+    public double[] Globals(ScalarSums merged)
+    {
+        double u = merged.Sums[0], u2 = merged.Sums[1], ub = merged.Sums[2], bb = merged.Sums[3];
+        double loss = 0.5 * Math.Max(0.0, u2 - 2 * u * ub + u * u * bb);
+        double bc = ub - u * bb;
+        return new[] { loss, u, bc, bb };
+    }
+
+    public void RowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] globals, HessianKind kind,
+        Span<double> g, Span<double> d, Span<double> q)
+    {
+        double sumU = globals[1], bc = globals[2];
+        int n = z.Length;
+        var q1 = q.Slice(0, n);
+        var q2 = q.Slice(n, n);
+        for (int i = 0; i < n; i++)
+        {
+            var (u, u1, u2) = UnitFunctions.Evaluate(Unit, z[i]);
+            double p = u - sumU * b[i] - bc;
+            g[i] = u1 * p;
+            d[i] = kind == HessianKind.Exact ? u1 * u1 + u2 * p : u1 * u1;
+            q1[i] = u1;
+            q2[i] = u1 * b[i];
+        }
+    }
+
+    public double[] LowRankCoefficients(double[] globals, HessianKind kind) => new[] { globals[3], -1.0, -1.0, 0.0 };
+}

@@ -1,0 +1,265 @@
+using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Shards;
+
+/// <summary>
+/// Rows [RowOffset, RowOffset + n) of a vector problem L(x) = ℓ(Ax) + ½‖diag(w)Ax‖²: the local block A_k (n×d,
+/// dense or CSR), b_k and w_k. Answers every <see cref="ShardRequest"/> with sums over its rows only.
+///
+/// Caches: z = A_k x for the last x; the phase-2 row terms (g + w²∘z, D + w², q) for the last (x, globals, kind);
+/// the leverage scores τ for the last projection. A cache miss only costs time, never changes an answer.
+/// </summary>
+public sealed class VectorShard : IShard
+{
+    private readonly RowAccess _rows;
+    private readonly double[] _b;
+    private readonly Regularizer _reg;
+    private readonly IVectorFamily _family;
+    private readonly ShardComputeOptions _compute;
+    private readonly RowBlocks _blocks;
+
+    private double[]? _zX;
+    private readonly double[] _z;
+
+    private double[]? _termsX, _termsGlobals;
+    private HessianKind _termsKind;
+    private readonly double[] _g, _d, _q;
+
+    private double[]? _tauX, _tauProjection;
+    private double[]? _tau;
+
+    public long RowOffset { get; }
+    public int Rows => _rows.Rows;
+    public int Cols => _rows.Cols;
+    public IVectorFamily Family => _family;
+
+    public VectorShard(IVectorFamily family, IRowMatrix a, double[] b, Regularizer regularizer, long rowOffset,
+        ShardComputeOptions? compute = null)
+    {
+        if (b.Length != a.Rows) throw new ArgumentException($"b has {b.Length} entries but the shard has {a.Rows} rows");
+        if (regularizer.Weights is { } w && w.Length != a.Rows)
+            throw new ArgumentException($"w has {w.Length} entries but the shard has {a.Rows} rows");
+        _family = family;
+        _rows = RowAccess.For(a);
+        _b = b;
+        _reg = regularizer;
+        RowOffset = rowOffset;
+        _compute = compute ?? ShardComputeOptions.Default;
+        _blocks = RowBlocks.For(a.Rows);
+        int n = a.Rows;
+        _z = new double[n];
+        _g = new double[n];
+        _d = new double[n];
+        _q = new double[family.LowRankCount * n];
+    }
+
+    public ShardReply Evaluate(ShardRequest request) => request switch
+    {
+        ScalarsRequest r => Scalars(r),
+        GradientRequest r => Gradient(r),
+        GramRequest r => Gram(r),
+        LeverageRequest r => Leverage(r),
+        SampledGramRequest r => SampledGram(r),
+        HessianVectorRequest r => HessianVector(r),
+        _ => throw new NotSupportedException($"vector shard cannot answer {request.GetType().Name}"),
+    };
+
+    private void CheckDimension(double[] x)
+    {
+        if (x.Length != Cols) throw new ArgumentException($"x has {x.Length} entries but A has {Cols} columns");
+    }
+
+    /// <summary>z = A_k x, reused while x is unchanged.</summary>
+    private void EnsureZ(double[] x)
+    {
+        CheckDimension(x);
+        if (_zX is not null && _zX.AsSpan().SequenceEqual(x)) return;
+        _blocks.Run(_compute, k =>
+        {
+            var (s, e) = _blocks[k];
+            for (int i = s; i < e; i++) _z[i] = _rows.Dot(i, x);
+        });
+        _zX = (double[])x.Clone();
+        _termsX = null;
+    }
+
+    /// <summary>Per-row g + w²z, D + w², q at (x, globals, kind).</summary>
+    private void EnsureTerms(double[] x, double[] globals, HessianKind kind)
+    {
+        EnsureZ(x);
+        if (_termsX is not null && _termsKind == kind && _termsGlobals!.AsSpan().SequenceEqual(globals)) return;
+        int n = Rows, lr = _family.LowRankCount;
+        _blocks.Run(_compute, k =>
+        {
+            var (s, e) = _blocks[k];
+            int len = e - s;
+            var qBlock = new double[lr * len];
+            _family.RowTerms(_z.AsSpan(s, len), _b.AsSpan(s, len), globals, kind,
+                _g.AsSpan(s, len), _d.AsSpan(s, len), qBlock);
+            for (int j = 0; j < lr; j++) qBlock.AsSpan(j * len, len).CopyTo(_q.AsSpan(j * n + s, len));
+            if (!_reg.IsNone)
+                for (int i = s; i < e; i++)
+                {
+                    double w2 = _reg.SquaredWeight(i);
+                    _g[i] += w2 * _z[i];
+                    _d[i] += w2;
+                }
+        });
+        _termsX = _zX;
+        _termsGlobals = (double[])globals.Clone();
+        _termsKind = kind;
+        _tau = null;
+    }
+
+    private ScalarsReply Scalars(ScalarsRequest r)
+    {
+        EnsureZ(r.X);
+        var partial = new ScalarSums[_blocks.BlockCount];
+        var reg = new double[_blocks.BlockCount];
+        _blocks.Run(_compute, k =>
+        {
+            var (s, e) = _blocks[k];
+            partial[k] = _family.LocalScalars(_z.AsSpan(s, e - s), _b.AsSpan(s, e - s));
+            if (!_reg.IsNone)
+            {
+                double acc = 0;
+                for (int i = s; i < e; i++) acc += _reg.SquaredWeight(i) * _z[i] * _z[i];
+                reg[k] = acc;
+            }
+        });
+        var sums = partial.Length == 0 ? ScalarSums.Empty(_family.ScalarPowers) : partial[0];
+        double regSum = reg.Length == 0 ? 0 : reg[0];
+        for (int k = 1; k < partial.Length; k++) { sums = sums.Merge(partial[k]); regSum += reg[k]; }
+        return new ScalarsReply(sums, regSum, Rows);
+    }
+
+    /// <summary>Runs a per-block accumulation into arrays of the given length and sums them in block order.</summary>
+    private double[] Accumulate(int length, Action<int, int, int, double[]> body)
+    {
+        var parts = new double[_blocks.BlockCount][];
+        _blocks.Run(_compute, k =>
+        {
+            var acc = new double[length];
+            var (s, e) = _blocks[k];
+            body(k, s, e, acc);
+            parts[k] = acc;
+        });
+        var total = parts[0];
+        for (int k = 1; k < parts.Length; k++) TensorPrimitives.Add(total, parts[k], total);
+        return total;
+    }
+
+    private GradientReply Gradient(GradientRequest r)
+    {
+        EnsureTerms(r.X, r.Globals, r.Kind);
+        int d = Cols, n = Rows, lr = r.WithLowRank ? _family.LowRankCount : 0, m = r.SketchRows;
+        int gradLen = d, lowLen = lr * d, sketchLen = m * d;
+        var all = Accumulate(gradLen + lowLen + sketchLen, (_, s, e, acc) =>
+        {
+            var grad = acc.AsSpan(0, d);
+            for (int i = s; i < e; i++)
+            {
+                _rows.Axpy(i, _g[i], grad);
+                for (int j = 0; j < lr; j++) _rows.Axpy(i, _q[j * n + i], acc.AsSpan(d + j * d, d));
+                if (m > 0)
+                {
+                    // CountSketch of diag(√|D|) A: global row → one of m buckets with a random sign.
+                    ulong h = Rng.Hash(r.SketchSeed ^ Rng.Hash((ulong)(RowOffset + i)));
+                    int bucket = (int)((h >> 1) % (ulong)m);
+                    double sign = (h & 1) == 0 ? 1.0 : -1.0;
+                    _rows.Axpy(i, sign * Math.Sqrt(Math.Abs(_d[i])), acc.AsSpan(gradLen + lowLen + bucket * d, d));
+                }
+            }
+        });
+        return new GradientReply(all[..gradLen], all[gradLen..(gradLen + lowLen)], all[(gradLen + lowLen)..]);
+    }
+
+    private GramReply Gram(GramRequest r)
+    {
+        EnsureTerms(r.X, r.Globals, r.Kind);
+        int d = Cols;
+        var full = Accumulate(d * d, (_, s, e, acc) =>
+        {
+            for (int i = s; i < e; i++) _rows.RankOneUpper(i, _d[i], acc);
+        });
+        return new GramReply(Packed.FromUpper(full, d), Rows);
+    }
+
+    /// <summary>τ_i = |D_i + w_i²| ‖Yᵀ a_i‖² for the projection Y = R⁻¹G (given as Yᵀ, k×d).</summary>
+    private double[] EnsureLeverage(double[] x, double[] projectionT, int k)
+    {
+        if (_tau is not null && _tauX is not null && _tauX.AsSpan().SequenceEqual(x) && _tauProjection!.AsSpan().SequenceEqual(projectionT))
+            return _tau;
+        if (projectionT.Length != k * Cols) throw new ArgumentException($"projection has {projectionT.Length} entries, expected {k}×{Cols}");
+        var tau = new double[Rows];
+        _blocks.Run(_compute, b =>
+        {
+            var (s, e) = _blocks[b];
+            var t = new double[k];
+            for (int i = s; i < e; i++)
+            {
+                _rows.DotMany(i, projectionT, k, t);
+                tau[i] = Math.Abs(_d[i]) * TensorPrimitives.Dot<double>(t, t);
+            }
+        });
+        _tau = tau;
+        _tauX = (double[])x.Clone();
+        _tauProjection = (double[])projectionT.Clone();
+        return tau;
+    }
+
+    private LeverageReply Leverage(LeverageRequest r)
+    {
+        EnsureTerms(r.X, r.Globals, r.Kind);
+        var tau = EnsureLeverage(r.X, r.ProjectionT, r.K);
+        double total = 0;
+        foreach (var t in tau) total += t;
+        return new LeverageReply(total);
+    }
+
+    private GramReply SampledGram(SampledGramRequest r)
+    {
+        EnsureTerms(r.X, r.Globals, r.Kind);
+        var tau = r.Uniform ? null : EnsureLeverage(r.X, r.ProjectionT, r.K);
+        int d = Cols;
+        var counts = new long[_blocks.BlockCount];
+        var full = Accumulate(d * d, (block, s, e, acc) =>
+        {
+            long used = 0;
+            for (int i = s; i < e; i++)
+            {
+                double score = tau is null ? 1.0 : tau[i];
+                double q = Math.Min(1.0, r.SampleSize * score / r.TotalLeverage);
+                if (!(q > 0)) continue;
+                if (Rng.UniformFromKey(r.SampleSeed, (ulong)(RowOffset + i)) >= q) continue;
+                _rows.RankOneUpper(i, _d[i] / q, acc);
+                used++;
+            }
+            counts[block] = used;
+        });
+        return new GramReply(Packed.FromUpper(full, d), counts.Sum());
+    }
+
+    private HessianVectorReply HessianVector(HessianVectorRequest r)
+    {
+        EnsureTerms(r.X, r.Globals, r.Kind);
+        CheckDimension(r.V);
+        int d = Cols, n = Rows, lr = _family.LowRankCount;
+        var all = Accumulate(d + lr, (_, s, e, acc) =>
+        {
+            var prod = acc.AsSpan(0, d);
+            for (int i = s; i < e; i++)
+            {
+                double y = _rows.Dot(i, r.V);
+                _rows.Axpy(i, _d[i] * y, prod);
+                for (int j = 0; j < lr; j++) acc[d + j] += _q[j * n + i] * y;
+            }
+        });
+        return new HessianVectorReply(all[..d], all[d..]);
+    }
+}

@@ -1,0 +1,74 @@
+using System.Numerics.Tensors;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Solvers;
+
+/// <summary>
+/// Gradient descent with backtracking: p = −∇L, first trial step twice the last accepted one (1/‖∇L‖ at the
+/// start). The seeds' greedy baseline.
+/// </summary>
+public sealed class GradientDescent : Solver
+{
+    public override string Name => "gd";
+
+    protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
+    {
+        double last = run.Trace.Count > 0 ? run.Trace[^1].StepLength : 0;
+        double t0 = last > 0 ? 2 * last : 1.0 / Math.Max(current.GradientNorm, 1e-300);
+        direction.Value = new Direction(Negated(current.Gradient), t0);
+        yield break;
+    }
+}
+
+/// <summary>Limited-memory BFGS (two-loop recursion) with backtracking; pairs with sᵀy ≤ 1e-10‖s‖‖y‖ are skipped.</summary>
+public sealed class Lbfgs : Solver
+{
+    private readonly List<(double[] S, double[] Y, double Rho)> _pairs = new();
+
+    public override string Name => "lbfgs";
+
+    protected override void OnAccepted(Iterate previous, Iterate next)
+    {
+        int d = next.Gradient.Length;
+        var s = new double[d];
+        var y = new double[d];
+        TensorPrimitives.Subtract(next.Point.X, previous.Point.X, s);
+        TensorPrimitives.Subtract(next.Gradient, previous.Gradient, y);
+        double sy = TensorPrimitives.Dot<double>(s, y);
+        if (sy > 1e-10 * TensorPrimitives.Norm<double>(s) * TensorPrimitives.Norm<double>(y))
+        {
+            _pairs.Add((s, y, 1.0 / sy));
+            if (_pairs.Count > _memory) _pairs.RemoveAt(0);
+        }
+    }
+
+    private int _memory = 10;
+
+    protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
+    {
+        _memory = run.Options.LbfgsMemory;
+        var q = (double[])current.Gradient.Clone();
+        if (_pairs.Count == 0)
+        {
+            direction.Value = new Direction(Negated(q), 1.0 / Math.Max(current.GradientNorm, 1e-300));
+            yield break;
+        }
+        var alpha = new double[_pairs.Count];
+        for (int i = _pairs.Count - 1; i >= 0; i--)
+        {
+            var (s, y, rho) = _pairs[i];
+            alpha[i] = rho * TensorPrimitives.Dot<double>(s, q);
+            TensorPrimitives.MultiplyAdd(y, -alpha[i], q, q);
+        }
+        var last = _pairs[^1];
+        double gamma = TensorPrimitives.Dot<double>(last.S, last.Y) / TensorPrimitives.Dot<double>(last.Y, last.Y);
+        TensorPrimitives.Multiply(q, gamma, q);
+        for (int i = 0; i < _pairs.Count; i++)
+        {
+            var (s, y, rho) = _pairs[i];
+            double beta = rho * TensorPrimitives.Dot<double>(y, q);
+            TensorPrimitives.MultiplyAdd(s, alpha[i] - beta, q, q);
+        }
+        direction.Value = new Direction(Negated(q), 1.0);
+    }
+}

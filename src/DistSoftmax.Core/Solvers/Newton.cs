@@ -1,0 +1,187 @@
+using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Solvers;
+
+/// <summary>
+/// Exact Newton: H = Aᵀ diag(D + w²) A (one Gram pass) + the exact low-rank part; p solves H p = −∇L, with the
+/// smallest damping λI that makes an indefinite H positive definite; then backtracking from t = 1.
+/// </summary>
+public sealed class Newton : Solver
+{
+    public override string Name => "newton";
+    protected override bool NeedsLowRank => true;
+
+    protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
+    {
+        var point = current.Point;
+        yield return new GramRequest(point.X, point.Globals, run.Options.HessianKind);
+        var gram = run.Reply<GramReply>();
+        int d = run.Objective.Dimension;
+        var h = AssembleHessian(gram.PackedUpper, d, current.LowRank, run.Objective.LowRankCoefficients(point.Globals, run.Options.HessianKind));
+        var (p, damping) = DenseAlgebra.SolveDamped(h, d, Negated(current.Gradient));
+        direction.Value = new Direction(p, 1.0, 0, damping);
+    }
+}
+
+/// <summary>
+/// Approximate Newton with a leverage-score-sampled Hessian (shared/MATH.md, seed 001):
+///   1. with the gradient, shards return a CountSketch S·diag(√|D|)·A (m = SketchRowsPerColumn·d rows);
+///   2. R from a QR of the sketch, Y = R⁻¹G for a d×k Gaussian G; shards return Σ τ_i, τ_i = |D_i|‖a_iᵀY‖²;
+///   3. row i is kept with probability q_i = min(1, s·τ_i/Στ) and weighted 1/q_i, s = ⌈ε⁻² d ln(d/δ)⌉;
+///   4. H̃ = sampled Aᵀ diag(D) A + the exact low-rank part; p solves H̃ p = −∇L (damped if indefinite).
+/// Every random draw is keyed by (seed, iteration, global row), so results do not depend on the shard layout.
+/// </summary>
+public sealed class ApproximateNewton : Solver
+{
+    public override string Name => "approx-newton";
+    protected override bool NeedsLowRank => true;
+
+    private double[] _sketch = Array.Empty<double>();
+
+    protected override GradientRequest GradientRequestFor(SolveRun run, PointEvaluation point, int iteration)
+    {
+        var opts = run.Options;
+        int m = opts.UniformSampling ? 0 : SketchRows(run);
+        return new GradientRequest(point.X, point.Globals, opts.HessianKind, true, m, StreamSeed(opts.Seed, iteration, 1));
+    }
+
+    private static int SketchRows(SolveRun run)
+    {
+        int d = run.Objective.Dimension;
+        return Math.Max(run.Options.SketchRowsPerColumn * d, d + 1);
+    }
+
+    private static ulong StreamSeed(ulong seed, int iteration, int purpose) =>
+        Rng.Hash(seed ^ Rng.Hash(((ulong)(uint)iteration << 8) | (uint)purpose));
+
+    protected override void OnGradient(SolveRun run, GradientReply reply) => _sketch = reply.Sketch;
+
+    protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
+    {
+        var opts = run.Options;
+        var point = current.Point;
+        int d = run.Objective.Dimension;
+        double s = opts.SampleSize(d);
+        double[] projT = Array.Empty<double>();
+        int k = 0;
+        double total;
+        if (opts.UniformSampling)
+        {
+            total = run.Objective.Rows;
+        }
+        else
+        {
+            int m = _sketch.Length / d;
+            var r = DenseAlgebra.QrR(_sketch, m, d);
+            RegularizeDiagonal(r, d);
+            k = opts.ProjectionColumnsFor(run.Objective.Rows);
+            var g = new double[d * k];
+            Rng.ForStream(opts.Seed, (ulong)current.Iteration, 2).FillNormal(g, 1.0 / Math.Sqrt(k));
+            var y = DenseAlgebra.UpperTriangularSolve(r, d, g, k);
+            projT = new double[k * d];
+            for (int i = 0; i < d; i++)
+                for (int c = 0; c < k; c++) projT[c * d + i] = y[i * k + c];
+            yield return new LeverageRequest(point.X, point.Globals, opts.HessianKind, projT, k);
+            total = run.Reply<LeverageReply>().Total;
+        }
+        GramReply gram;
+        if (total > 0 && double.IsFinite(total))
+        {
+            yield return new SampledGramRequest(point.X, point.Globals, opts.HessianKind, projT, k, total, s,
+                StreamSeed(opts.Seed, current.Iteration, 3), opts.UniformSampling);
+            gram = run.Reply<GramReply>();
+        }
+        else
+        {
+            gram = new GramReply(new double[Packed.Length(d)], 0);
+        }
+        var h = AssembleHessian(gram.PackedUpper, d, current.LowRank, run.Objective.LowRankCoefficients(point.Globals, opts.HessianKind));
+        var (p, damping) = DenseAlgebra.SolveDamped(h, d, Negated(current.Gradient));
+        direction.Value = new Direction(p, 1.0, gram.RowsUsed, damping);
+    }
+
+    /// <summary>A zero column of the sketch (a direction no row reaches) leaves R singular: lift such pivots.</summary>
+    private static void RegularizeDiagonal(double[] r, int d)
+    {
+        double max = 0;
+        for (int i = 0; i < d; i++) max = Math.Max(max, Math.Abs(r[i * d + i]));
+        double floor = Math.Max(max * 1e-10, 1e-300);
+        for (int i = 0; i < d; i++)
+            if (Math.Abs(r[i * d + i]) < floor) r[i * d + i] = floor;
+    }
+}
+
+/// <summary>
+/// Newton-CG (Hessian-free): the Newton system H p = −∇L solved by conjugate gradients on Hessian-vector
+/// products (one fan-out per CG iteration, no d×d block ever formed), stopped at ‖r‖ ≤ η‖∇L‖ with
+/// η = min(0.5, √(‖∇L‖/‖∇L(x0)‖)), or at negative curvature (then the last CG iterate, or −∇L).
+/// </summary>
+public sealed class NewtonCg : Solver
+{
+    public override string Name => "newton-cg";
+    protected override bool NeedsLowRank => true;
+
+    protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
+    {
+        var opts = run.Options;
+        var point = current.Point;
+        int d = run.Objective.Dimension;
+        var coeff = run.Objective.LowRankCoefficients(point.Globals, opts.HessianKind);
+        int lr = run.Objective.LowRankCount;
+        int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(d, 10);
+        double g0 = run.Trace[0].GradientNorm;
+        double eta = Math.Min(0.5, Math.Sqrt(current.GradientNorm / Math.Max(g0, 1e-300)));
+        double tol = eta * current.GradientNorm;
+
+        var p = new double[d];
+        var r = Negated(current.Gradient);
+        var dir = (double[])r.Clone();
+        double rr = TensorPrimitives.Dot<double>(r, r);
+        for (int it = 0; it < maxCg; it++)
+        {
+            yield return new HessianVectorRequest(point.X, point.Globals, opts.HessianKind, dir);
+            var hv = run.Reply<HessianVectorReply>();
+            var hd = (double[])hv.Product.Clone();
+            // Low-rank part: Σ_jk C_jk l_j ⟨q_k, A dir⟩.
+            for (int a = 0; a < lr; a++)
+            {
+                double coef = 0;
+                for (int b = 0; b < lr; b++) coef += coeff[a * lr + b] * hv.LowRankDots[b];
+                if (coef != 0) TensorPrimitives.MultiplyAdd(current.LowRank.AsSpan(a * d, d), coef, hd, hd);
+            }
+            double curvature = TensorPrimitives.Dot<double>(dir, hd);
+            if (!(curvature > 1e-14 * TensorPrimitives.Dot<double>(dir, dir) * Math.Max(current.GradientNorm, 1e-300)))
+            {
+                if (it == 0) p = Negated(current.Gradient);
+                break;
+            }
+            double alpha = rr / curvature;
+            TensorPrimitives.MultiplyAdd(dir, alpha, p, p);
+            TensorPrimitives.MultiplyAdd(hd, -alpha, r, r);
+            double rrNew = TensorPrimitives.Dot<double>(r, r);
+            if (Math.Sqrt(rrNew) <= tol) break;
+            TensorPrimitives.MultiplyAdd(dir, rrNew / rr, r, dir);
+            rr = rrNew;
+        }
+        direction.Value = new Direction(p, 1.0);
+    }
+}
+
+public static class SolverCatalog
+{
+    public static readonly string[] Names = { "approx-newton", "newton", "newton-cg", "lbfgs", "gd" };
+
+    /// <summary>A fresh solver (solvers hold per-solve state such as L-BFGS pairs).</summary>
+    public static Solver Create(string name) => name.ToLowerInvariant() switch
+    {
+        "approx-newton" => new ApproximateNewton(),
+        "newton" => new Newton(),
+        "newton-cg" => new NewtonCg(),
+        "lbfgs" => new Lbfgs(),
+        "gd" => new GradientDescent(),
+        _ => throw new ArgumentException($"unknown solver '{name}' (allowed: {string.Join(", ", Names)})"),
+    };
+}

@@ -1,0 +1,49 @@
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Solvers;
+
+/// <summary>The loss of x and the global scalars that make the phase-2 row terms local.</summary>
+public sealed record PointEvaluation(double[] X, double Loss, double[] Globals);
+
+/// <summary>
+/// What a solver needs to know of a problem besides the shards' statistics: the dimension of x, how many rows
+/// there are, how to finish merged phase-1 sums into a loss and globals, and the low-rank coefficients C of the
+/// Hessian (H = Aᵀ diag(D + w²) A + Σ_jk C_jk (Aᵀq_j)(Aᵀq_k)ᵀ).
+/// </summary>
+public interface IObjective
+{
+    string Name { get; }
+    int Dimension { get; }
+    long Rows { get; }
+    int LowRankCount { get; }
+    /// <summary>Whether the shards can answer leverage and sampled-Gram requests.</summary>
+    bool SupportsRowSampling { get; }
+    PointEvaluation Evaluate(double[] x, ScalarsReply merged);
+    double[] LowRankCoefficients(double[] globals, HessianKind kind);
+}
+
+/// <summary>A vector family ℓ(Ax) + ½‖diag(w)Ax‖² over n rows and d columns.</summary>
+public sealed class VectorObjective : IObjective
+{
+    public IVectorFamily Family { get; }
+    public int Dimension { get; }
+    public long Rows { get; }
+
+    public VectorObjective(IVectorFamily family, int dimension, long rows)
+    {
+        Family = family; Dimension = dimension; Rows = rows;
+    }
+
+    public string Name => Family.Name;
+    public int LowRankCount => Family.LowRankCount;
+    public bool SupportsRowSampling => true;
+
+    public PointEvaluation Evaluate(double[] x, ScalarsReply merged)
+    {
+        var globals = Family.Globals(merged.Family);
+        return new PointEvaluation(x, globals[0] + 0.5 * merged.RegularizerSum, globals);
+    }
+
+    public double[] LowRankCoefficients(double[] globals, HessianKind kind) => Family.LowRankCoefficients(globals, kind);
+}

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Solvers;
+
+/// <summary>
+/// One solve as a state machine: the solver asks for statistics (<see cref="Pending"/>), a driver evaluates them on
+/// the shards, merges the replies in shard order and hands the merged reply to <see cref="Submit"/>, which runs
+/// the solver until its next request. When <see cref="Pending"/> is null the solve is over and
+/// <see cref="Result"/> is set. A driver may be a loop over in-process shards or an actor; the solver never knows.
+/// </summary>
+public sealed class SolveRun
+{
+    private readonly IEnumerator<ShardRequest> _steps;
+    private readonly Stopwatch _clock = new();
+    private readonly List<TraceEntry> _trace = new();
+    private ShardReply? _reply;
+    private volatile bool _cancelRequested;
+
+    public Solver Solver { get; }
+    public IObjective Objective { get; }
+    public SolverOptions Options { get; }
+    public double[] X0 { get; }
+    public CancellationToken Cancellation { get; }
+
+    /// <summary>The request awaiting a merged reply; null once the solve has ended.</summary>
+    public ShardRequest? Pending { get; private set; }
+    public SolverResult? Result { get; private set; }
+    public IReadOnlyList<TraceEntry> Trace => _trace;
+    public long Requests { get; private set; }
+    public double Seconds => _clock.Elapsed.TotalSeconds;
+
+    /// <summary>Raised once per iteration (iteration 0 included) on the thread that calls Submit.</summary>
+    public event Action<TraceEntry>? Progress;
+
+    internal SolveRun(Solver solver, IObjective objective, double[] x0, SolverOptions options, CancellationToken cancellation)
+    {
+        if (x0.Length != objective.Dimension)
+            throw new ArgumentException($"x0 has {x0.Length} entries but the problem has {objective.Dimension} unknowns");
+        Solver = solver;
+        Objective = objective;
+        Options = options.Validate();
+        X0 = (double[])x0.Clone();
+        Cancellation = cancellation;
+        _steps = solver.Steps(this).GetEnumerator();
+    }
+
+    /// <summary>Runs the solver to its first request.</summary>
+    public ShardRequest? Start()
+    {
+        _clock.Start();
+        return Advance();
+    }
+
+    /// <summary>Hands the merged reply to the pending request to the solver and runs it to its next request.</summary>
+    public ShardRequest? Submit(ShardReply merged)
+    {
+        if (Pending is null) throw new InvalidOperationException("no request is pending");
+        _reply = merged;
+        return Advance();
+    }
+
+    /// <summary>Asks the solver to stop at its next iteration boundary with exit condition Cancelled.</summary>
+    public void Cancel() => _cancelRequested = true;
+
+    internal bool CancelRequested => _cancelRequested || Cancellation.IsCancellationRequested;
+
+    private ShardRequest? Advance()
+    {
+        if (_steps.MoveNext())
+        {
+            Pending = _steps.Current;
+            Requests++;
+        }
+        else
+        {
+            Pending = null;
+            _clock.Stop();
+            if (Result is null) throw new InvalidOperationException($"solver {Solver.Name} ended without a result");
+        }
+        return Pending;
+    }
+
+    internal T Reply<T>() where T : ShardReply =>
+        _reply as T ?? throw new InvalidOperationException($"expected a {typeof(T).Name}, got {_reply?.GetType().Name ?? "nothing"}");
+
+    internal void Record(TraceEntry entry)
+    {
+        _trace.Add(entry);
+        Progress?.Invoke(entry);
+    }
+
+    internal void Finish(double[] x, ExitCondition exit, string message, int iterations, double loss, double gradNorm, double g0)
+    {
+        Result = new SolverResult(Solver.Name, x, exit, message, iterations, loss, gradNorm, g0, _trace.ToArray(),
+            _clock.Elapsed.TotalSeconds, Requests);
+    }
+}

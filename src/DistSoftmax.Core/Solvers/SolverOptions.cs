@@ -1,0 +1,65 @@
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Solvers;
+
+/// <summary>
+/// Options shared by all solvers. Stopping: converged when ‖∇L‖ ≤ max(AbsoluteTolerance, RelativeTolerance·‖∇L(x0)‖);
+/// stalled when a line search finds no decrease or the loss has not decreased for StallIterations iterations.
+/// </summary>
+public sealed record SolverOptions
+{
+    public double RelativeTolerance { get; init; } = 1e-8;
+    public double AbsoluteTolerance { get; init; } = 0.0;
+    public int MaxIterations { get; init; } = 200;
+    public int StallIterations { get; init; } = 10;
+    /// <summary>Seed of every random choice (sketches, projections, row samples).</summary>
+    public ulong Seed { get; init; } = 1;
+    /// <summary>Which z-Hessian Newton-type solvers use; indefinite systems are damped either way.</summary>
+    public HessianKind HessianKind { get; init; } = HessianKind.Exact;
+
+    /// <summary>Spectral accuracy ε of the sampled Hessian, (1−ε)H ⪯ H̃ ⪯ (1+ε)H.</summary>
+    public double SamplingEpsilon { get; init; } = 0.5;
+    /// <summary>Failure probability δ of the spectral guarantee.</summary>
+    public double SamplingDelta { get; init; } = 0.01;
+    /// <summary>Multiplies the sample size s = ⌈ε⁻² d ln(d/δ)⌉.</summary>
+    public double Oversampling { get; init; } = 1.0;
+    /// <summary>CountSketch rows per column of A used to approximate leverage scores (m = factor·d).</summary>
+    public int SketchRowsPerColumn { get; init; } = 8;
+    /// <summary>Columns k of the Gaussian projection for leverage scores; 0 means ⌈ln n⌉ clamped to [8, 32].</summary>
+    public int ProjectionColumns { get; init; } = 0;
+    /// <summary>Sample rows uniformly instead of by leverage score (for comparison only).</summary>
+    public bool UniformSampling { get; init; } = false;
+
+    /// <summary>L-BFGS memory.</summary>
+    public int LbfgsMemory { get; init; } = 10;
+    /// <summary>Newton-CG: most CG iterations per Newton step (0 means d).</summary>
+    public int MaxCgIterations { get; init; } = 0;
+
+    public SolverOptions Validate()
+    {
+        Check(RelativeTolerance >= 0 && double.IsFinite(RelativeTolerance), "tol", "must be a finite number ≥ 0");
+        Check(AbsoluteTolerance >= 0 && double.IsFinite(AbsoluteTolerance), "abs-tol", "must be a finite number ≥ 0");
+        Check(MaxIterations >= 0, "max-iter", "must be ≥ 0");
+        Check(StallIterations >= 1, "stall-iter", "must be ≥ 1");
+        Check(SamplingEpsilon > 0 && SamplingEpsilon < 1, "epsilon", "must be in (0, 1)");
+        Check(SamplingDelta > 0 && SamplingDelta < 1, "delta", "must be in (0, 1)");
+        Check(Oversampling > 0 && double.IsFinite(Oversampling), "oversampling", "must be > 0");
+        Check(SketchRowsPerColumn >= 1, "sketch-factor", "must be ≥ 1");
+        Check(ProjectionColumns >= 0, "projection-columns", "must be ≥ 0");
+        Check(LbfgsMemory >= 1, "lbfgs-memory", "must be ≥ 1");
+        Check(MaxCgIterations >= 0, "max-cg", "must be ≥ 0");
+        return this;
+    }
+
+    private static void Check(bool ok, string option, string what)
+    {
+        if (!ok) throw new ArgumentException($"--{option} {what}");
+    }
+
+    /// <summary>s = ⌈oversampling · ε⁻² · d · ln(d/δ)⌉ rows (at least d), the documented sample size.</summary>
+    public double SampleSize(int d) =>
+        Math.Ceiling(Oversampling * d * Math.Log(Math.Max(d, 2) / SamplingDelta) / (SamplingEpsilon * SamplingEpsilon));
+
+    public int ProjectionColumnsFor(long rows) =>
+        ProjectionColumns > 0 ? ProjectionColumns : Math.Clamp((int)Math.Ceiling(Math.Log(Math.Max(rows, 3))), 8, 32);
+}

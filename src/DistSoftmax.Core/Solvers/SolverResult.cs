@@ -1,0 +1,28 @@
+namespace DistSoftmax.Core.Solvers;
+
+/// <summary>Why a solve ended. Ordinary non-convergence is an exit condition, never an exception.</summary>
+public enum ExitCondition { Converged, MaxIterations, Stalled, Diverged, Cancelled }
+
+/// <summary>One row of the per-iteration trace (iteration 0 is the starting point).</summary>
+/// <param name="StepLength">Accepted line-search step t (0 at iteration 0).</param>
+/// <param name="RowsSampled">Rows in the sampled Hessian of this iteration (0 for solvers that do not sample).</param>
+/// <param name="Seconds">Wall-clock seconds since the solve started.</param>
+/// <param name="Requests">Shard requests issued so far (each a pass over the rows or part of one).</param>
+public sealed record TraceEntry(int Iteration, double Loss, double GradientNorm, double StepLength, long RowsSampled,
+    double Seconds, long Requests, double Damping = 0.0);
+
+public sealed record SolverResult(
+    string Solver,
+    double[] X,
+    ExitCondition Exit,
+    string Message,
+    int Iterations,
+    double Loss,
+    double GradientNorm,
+    double InitialGradientNorm,
+    IReadOnlyList<TraceEntry> Trace,
+    double Seconds,
+    long Requests)
+{
+    public bool Converged => Exit == ExitCondition.Converged;
+}
