@@ -55,25 +55,27 @@ public static class DenseAlgebra
     }
 
     /// <summary>
-    /// Solves H p = r for a symmetric H that may be indefinite or singular: tries Cholesky, and otherwise adds
-    /// the smallest damping λ·I (λ = −λ_min(H) + 1e-8·max(1, |λ|max)) that makes it positive definite.
-    /// Returns the solution and the damping used (0 when none).
+    /// Solves H p = r for a symmetric H that may be indefinite or singular. A positive-definite H is solved by
+    /// Cholesky. Otherwise H is replaced by |H| = V |Λ| Vᵀ with eigenvalues floored at 1e-10·max|λ|
+    /// ("saddle-free" Newton): the step keeps Newton's scaling along every eigenvector but never climbs along
+    /// negative curvature. Returns the solution and the most negative eigenvalue that was modified (0 when none).
     /// </summary>
-    public static (double[] Solution, double Damping) SolveDamped(ReadOnlySpan<double> h, int d, ReadOnlySpan<double> r)
+    public static (double[] Solution, double Modification) SolveModified(ReadOnlySpan<double> h, int d, ReadOnlySpan<double> r)
     {
         var work = h.ToArray();
         if (TryCholesky(work, d)) return (CholeskySolve(work, d, r), 0.0);
-        var (lo, hi) = EigenvalueRange(h, d);
-        double scale = Math.Max(Math.Max(Math.Abs(lo), Math.Abs(hi)), 1e-300);
-        double lambda = Math.Max(-lo, 0) + 1e-8 * scale;
-        for (int attempt = 0; attempt < 60; attempt++)
-        {
-            h.CopyTo(work);
-            for (int i = 0; i < d; i++) work[i * d + i] += lambda;
-            if (TryCholesky(work, d)) return (CholeskySolve(work, d, r), lambda);
-            lambda *= 10;
-        }
-        throw new InvalidOperationException("damped Hessian could not be factored (non-finite entries?)");
+        var copy = h.ToArray();
+        foreach (var v in copy)
+            if (!double.IsFinite(v)) throw new ArgumentException("the Hessian has non-finite entries");
+        var m = Matrix<double>.Build.Dense(d, d, (i, j) => copy[i * d + j]);
+        var evd = m.Evd(Symmetricity.Symmetric);
+        var vecs = evd.EigenVectors;
+        var vals = evd.EigenValues.Select(e => e.Real).ToArray();
+        double max = vals.Max(Math.Abs), floor = Math.Max(1e-10 * max, 1e-300), lowest = vals.Min();
+        var rv = Vector<double>.Build.Dense(r.ToArray());
+        var coords = vecs.TransposeThisAndMultiply(rv);
+        for (int i = 0; i < d; i++) coords[i] /= Math.Max(Math.Abs(vals[i]), floor);
+        return ((vecs * coords).ToArray(), Math.Min(lowest, 0.0));
     }
 
     /// <summary>R factor (d×d, row-major upper) of a thin QR of an m×d row-major matrix (m ≥ d).</summary>

@@ -18,7 +18,7 @@ public sealed class HyperbolicRegression : IVectorFamily
     public int[] ScalarPowers => Powers;
     public int LowRankCount => 0;
 
-    public ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b)
+    public ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[]? reference)
     {
         double s = 0;
         for (int i = 0; i < z.Length; i++)
@@ -29,7 +29,7 @@ public sealed class HyperbolicRegression : IVectorFamily
         return new ScalarSums(0.0, new[] { s }, Powers);
     }
 
-    public double[] Globals(ScalarSums merged) => new[] { 0.5 * merged.Sums[0] };
+    public double[] Globals(ScalarSums merged, double[]? reference) => new[] { 0.5 * merged.Sums[0] };
 
     public void RowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] globals, HessianKind kind,
         Span<double> g, Span<double> d, Span<double> q)

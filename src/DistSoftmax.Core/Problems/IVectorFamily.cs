@@ -23,11 +23,14 @@ public interface IVectorFamily
     /// <summary>Number k of low-rank vectors q_j in B.</summary>
     int LowRankCount { get; }
 
-    /// <summary>Phase 1 over one shard's rows: z (local), b (local).</summary>
-    ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b);
+    /// <summary>Phase 1 over one shard's rows: z (local), b (local), the optional reference globals of the request.</summary>
+    ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[]? reference);
 
-    /// <summary>Global scalars from the merged phase-1 sums; element 0 is always ℓ (the loss without regulariser).</summary>
-    double[] Globals(ScalarSums merged);
+    /// <summary>
+    /// Global scalars from the merged phase-1 sums (and the request's reference); element 0 is always ℓ
+    /// (the loss without regulariser).
+    /// </summary>
+    double[] Globals(ScalarSums merged, double[]? reference);
 
     /// <summary>
     /// Phase 2 per-row terms: g (len n), D (len n) and q (k×n row-major: q[j·n + i]).

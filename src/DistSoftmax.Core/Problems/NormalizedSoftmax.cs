@@ -10,6 +10,13 @@ namespace DistSoftmax.Core.Problems;
 /// merged into (m, S = Σe), ⟨f,f⟩ = Σe²/S², ⟨f,b⟩ = Σeb/S, ⟨b,b⟩; so |z| up to any size stays finite.
 /// Globals: [ℓ, m, S, ⟨f,f⟩, ⟨f,b⟩, ⟨b,b⟩].
 ///
+/// Near a minimiser ⟨f,f⟩ − 2⟨f,b⟩ + ⟨b,b⟩ is a difference of O(1/n) terms and loses all relative accuracy.
+/// With a reference normaliser (m_r, S_r) of a nearby point, shards also report, for v_i = exp(z_i − m_r)/S_r,
+///   V = Σv, P1 = Σ(v − b)², P2 = Σ b(v − b)        (power 0: already on the global scale)
+/// and since f = v/V, c = (v − V b)/V = ((v − b) − δ b)/V with δ = V − 1:
+///   ℓ = ½ (P1 − 2δ P2 + δ² ⟨b,b⟩) / V²,
+/// a sum of squares up to terms of order δ. If v overflows (a wild trial point) the shifted form is used.
+///
 /// Phase 2 (f_i = exp(z_i − m)/S, c = f − b, γ = ⟨f,c⟩, β = ⟨3f − 2b, f⟩, v = (2f − b)∘f):
 ///   g = f∘c − γ f
 ///   exact:        B = β f fᵀ − v fᵀ − f vᵀ + diag(v − γ f)          → D = v − γ f,  q = [f, v],   C = [[β, −1], [−1, 0]]
@@ -18,30 +25,42 @@ namespace DistSoftmax.Core.Problems;
 public sealed class NormalizedSoftmax : IVectorFamily
 {
     public static readonly NormalizedSoftmax Instance = new();
-    private static readonly int[] Powers = { 1, 2, 1, 0 };
+    private static readonly int[] Powers = { 1, 2, 1, 0, 0, 0, 0 };
 
     public string Name => "normalized";
     public int[] ScalarPowers => Powers;
     public int LowRankCount => 2;
 
-    public ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b)
+    public ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[]? reference)
     {
         if (z.Length == 0) return ScalarSums.Empty(Powers);
         double m = System.Numerics.Tensors.TensorPrimitives.Max(z);
-        double s = 0, s2 = 0, sb = 0, bb = 0;
+        double s = 0, s2 = 0, sb = 0, bb = 0, vSum = 0, p1 = 0, p2 = 0;
+        double mr = reference?[1] ?? 0, sr = reference?[2] ?? 1;
         for (int i = 0; i < z.Length; i++)
         {
             double e = Math.Exp(z[i] - m);
             s += e; s2 += e * e; sb += e * b[i]; bb += b[i] * b[i];
+            if (reference is not null)
+            {
+                double v = Math.Exp(z[i] - mr) / sr, r = v - b[i];
+                vSum += v; p1 += r * r; p2 += b[i] * r;
+            }
         }
-        return new ScalarSums(m, new[] { s, s2, sb, bb }, Powers);
+        return new ScalarSums(m, new[] { s, s2, sb, bb, vSum, p1, p2 }, Powers);
     }
 
-    public double[] Globals(ScalarSums merged)
+    public double[] Globals(ScalarSums merged, double[]? reference)
     {
         double m = merged.Shift, s = merged.Sums[0];
         double ff = merged.Sums[1] / (s * s), fb = merged.Sums[2] / s, bb = merged.Sums[3];
         double loss = 0.5 * Math.Max(0.0, ff - 2 * fb + bb);
+        double v = merged.Sums[4], p1 = merged.Sums[5], p2 = merged.Sums[6];
+        if (reference is not null && v > 0 && double.IsFinite(v) && double.IsFinite(p1) && double.IsFinite(p2))
+        {
+            double delta = v - 1;
+            loss = 0.5 * Math.Max(0.0, p1 - 2 * delta * p2 + delta * delta * bb) / (v * v);
+        }
         return new[] { loss, m, s, ff, fb, bb };
     }
 

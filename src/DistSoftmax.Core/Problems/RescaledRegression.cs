@@ -5,8 +5,11 @@ namespace DistSoftmax.Core.Problems;
 /// <summary>
 /// Rescaled regression ℓ(z) = ½‖u − ⟨u,1⟩ b‖², u = u(z) for u ∈ {exp, cosh, sinh}.
 ///
-/// Phase 1 sums (no shift: the loss is not shift-invariant): [Σu, Σu², Σu·b, Σb²]. With U = Σu:
-///   ℓ = ½(Σu² − 2U Σub + U² Σb²),  ⟨b,c⟩ = Σub − U Σb².   Globals: [ℓ, U, ⟨b,c⟩, ‖b‖²].
+/// Phase 1 sums (no shift: the loss is not shift-invariant), with ρ the reference's U (0 without a reference):
+///   [U = Σu, P1 = Σ(u − ρb)², P2 = Σ b(u − ρb), Σb²].   With δ = U − ρ, c = (u − ρb) − δb, so
+///   ℓ = ½(P1 − 2δ P2 + δ² Σb²),  ⟨b,c⟩ = P2 − δ Σb²;
+/// near a minimiser (with ρ the current iterate's U) that is a sum of small squares, not a difference of large ones.
+/// Globals: [ℓ, U, ⟨b,c⟩, ‖b‖²].
 /// Phase 2 (c = u − U b, p = c − ⟨b,c⟩ 1):
 ///   g = u'∘p
 ///   exact:        B = diag(u'∘u' + u''∘p) − (u'∘b) u'ᵀ − u' (u'∘b)ᵀ + ‖b‖² u' u'ᵀ
@@ -24,22 +27,25 @@ public sealed class RescaledRegression : IVectorFamily
     public int[] ScalarPowers => Powers;
     public int LowRankCount => 2;
 
-    public ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b)
+    public ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[]? reference)
     {
-        double s = 0, s2 = 0, sb = 0, bb = 0;
+        double rho = reference?[1] ?? 0.0;
+        double s = 0, p1 = 0, p2 = 0, bb = 0;
         for (int i = 0; i < z.Length; i++)
         {
-            double u = UnitFunctions.Evaluate(Unit, z[i]).U;
-            s += u; s2 += u * u; sb += u * b[i]; bb += b[i] * b[i];
+            double u = UnitFunctions.Evaluate(Unit, z[i]).U, r = u - rho * b[i];
+            s += u; p1 += r * r; p2 += b[i] * r; bb += b[i] * b[i];
         }
-        return new ScalarSums(0.0, new[] { s, s2, sb, bb }, Powers);
+        return new ScalarSums(0.0, new[] { s, p1, p2, bb }, Powers);
     }
 
-    public double[] Globals(ScalarSums merged)
+    public double[] Globals(ScalarSums merged, double[]? reference)
     {
-        double u = merged.Sums[0], u2 = merged.Sums[1], ub = merged.Sums[2], bb = merged.Sums[3];
-        double loss = 0.5 * Math.Max(0.0, u2 - 2 * u * ub + u * u * bb);
-        double bc = ub - u * bb;
+        double rho = reference?[1] ?? 0.0;
+        double u = merged.Sums[0], p1 = merged.Sums[1], p2 = merged.Sums[2], bb = merged.Sums[3];
+        double delta = u - rho;
+        double loss = 0.5 * Math.Max(0.0, p1 - 2 * delta * p2 + delta * delta * bb);
+        double bc = p2 - delta * bb;
         return new[] { loss, u, bc, bb };
     }
 

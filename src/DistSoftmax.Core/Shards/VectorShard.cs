@@ -124,7 +124,7 @@ public sealed class VectorShard : IShard
         _blocks.Run(_compute, k =>
         {
             var (s, e) = _blocks[k];
-            partial[k] = _family.LocalScalars(_z.AsSpan(s, e - s), _b.AsSpan(s, e - s));
+            partial[k] = _family.LocalScalars(_z.AsSpan(s, e - s), _b.AsSpan(s, e - s), r.Reference);
             if (!_reg.IsNone)
             {
                 double acc = 0;

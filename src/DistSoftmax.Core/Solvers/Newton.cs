@@ -6,8 +6,8 @@ using DistSoftmax.Core.Statistics;
 namespace DistSoftmax.Core.Solvers;
 
 /// <summary>
-/// Exact Newton: H = Aᵀ diag(D + w²) A (one Gram pass) + the exact low-rank part; p solves H p = −∇L, with the
-/// smallest damping λI that makes an indefinite H positive definite; then backtracking from t = 1.
+/// Exact Newton: H = Aᵀ diag(D + w²) A (one Gram pass) + the exact low-rank part; p solves H p = −∇L, with an
+/// indefinite H replaced by |H| (eigenvalues' absolute values, saddle-free Newton); then backtracking from t = 1.
 /// </summary>
 public sealed class Newton : Solver
 {
@@ -21,8 +21,8 @@ public sealed class Newton : Solver
         var gram = run.Reply<GramReply>();
         int d = run.Objective.Dimension;
         var h = AssembleHessian(gram.PackedUpper, d, current.LowRank, run.Objective.LowRankCoefficients(point.Globals, run.Options.HessianKind));
-        var (p, damping) = DenseAlgebra.SolveDamped(h, d, Negated(current.Gradient));
-        direction.Value = new Direction(p, 1.0, 0, damping);
+        var (p, curvature) = DenseAlgebra.SolveModified(h, d, Negated(current.Gradient));
+        direction.Value = new Direction(p, 1.0, 0, curvature);
     }
 }
 
@@ -31,7 +31,7 @@ public sealed class Newton : Solver
 ///   1. with the gradient, shards return a CountSketch S·diag(√|D|)·A (m = SketchRowsPerColumn·d rows);
 ///   2. R from a QR of the sketch, Y = R⁻¹G for a d×k Gaussian G; shards return Σ τ_i, τ_i = |D_i|‖a_iᵀY‖²;
 ///   3. row i is kept with probability q_i = min(1, s·τ_i/Στ) and weighted 1/q_i, s = ⌈ε⁻² d ln(d/δ)⌉;
-///   4. H̃ = sampled Aᵀ diag(D) A + the exact low-rank part; p solves H̃ p = −∇L (damped if indefinite).
+///   4. H̃ = sampled Aᵀ diag(D) A + the exact low-rank part; p solves H̃ p = −∇L (|H̃| if indefinite).
 /// Every random draw is keyed by (seed, iteration, global row), so results do not depend on the shard layout.
 /// </summary>
 public sealed class ApproximateNewton : Solver
@@ -99,8 +99,8 @@ public sealed class ApproximateNewton : Solver
             gram = new GramReply(new double[Packed.Length(d)], 0);
         }
         var h = AssembleHessian(gram.PackedUpper, d, current.LowRank, run.Objective.LowRankCoefficients(point.Globals, opts.HessianKind));
-        var (p, damping) = DenseAlgebra.SolveDamped(h, d, Negated(current.Gradient));
-        direction.Value = new Direction(p, 1.0, gram.RowsUsed, damping);
+        var (p, curvature) = DenseAlgebra.SolveModified(h, d, Negated(current.Gradient));
+        direction.Value = new Direction(p, 1.0, gram.RowsUsed, curvature);
     }
 
     /// <summary>A zero column of the sketch (a direction no row reaches) leaves R singular: lift such pivots.</summary>
@@ -117,7 +117,8 @@ public sealed class ApproximateNewton : Solver
 /// <summary>
 /// Newton-CG (Hessian-free): the Newton system H p = −∇L solved by conjugate gradients on Hessian-vector
 /// products (one fan-out per CG iteration, no d×d block ever formed), stopped at ‖r‖ ≤ η‖∇L‖ with
-/// η = min(0.5, √(‖∇L‖/‖∇L(x0)‖)), or at negative curvature (then the last CG iterate, or −∇L).
+/// η = min(0.5, √(‖∇L‖/‖∇L(x0)‖)), or at negative curvature: then the last CG iterate, or, on the first CG
+/// iteration, −∇L scaled by ‖∇L‖²/|∇Lᵀ H ∇L| (the Newton length of the 1-D model with the curvature's magnitude).
 /// </summary>
 public sealed class NewtonCg : Solver
 {
@@ -142,7 +143,7 @@ public sealed class NewtonCg : Solver
         double rr = TensorPrimitives.Dot<double>(r, r);
         for (int it = 0; it < maxCg; it++)
         {
-            yield return new HessianVectorRequest(point.X, point.Globals, opts.HessianKind, dir);
+            yield return new HessianVectorRequest(point.X, point.Globals, opts.HessianKind, (double[])dir.Clone());
             var hv = run.Reply<HessianVectorReply>();
             var hd = (double[])hv.Product.Clone();
             // Low-rank part: Σ_jk C_jk l_j ⟨q_k, A dir⟩.
@@ -155,7 +156,14 @@ public sealed class NewtonCg : Solver
             double curvature = TensorPrimitives.Dot<double>(dir, hd);
             if (!(curvature > 1e-14 * TensorPrimitives.Dot<double>(dir, dir) * Math.Max(current.GradientNorm, 1e-300)))
             {
-                if (it == 0) p = Negated(current.Gradient);
+                if (it == 0)
+                {
+                    p = Negated(current.Gradient);
+                    double scale = rr / Math.Max(Math.Abs(curvature), 1e-300);
+                    TensorPrimitives.Multiply(p, scale, p);
+                    direction.Value = new Direction(p, 1.0, 0, Math.Min(curvature / Math.Max(rr, 1e-300), 0.0));
+                    yield break;
+                }
                 break;
             }
             double alpha = rr / curvature;

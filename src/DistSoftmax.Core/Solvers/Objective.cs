@@ -19,7 +19,8 @@ public interface IObjective
     int LowRankCount { get; }
     /// <summary>Whether the shards can answer leverage and sampled-Gram requests.</summary>
     bool SupportsRowSampling { get; }
-    PointEvaluation Evaluate(double[] x, ScalarsReply merged);
+    /// <summary>Loss and globals at x from the merged phase-1 reply to a ScalarsRequest with the given reference.</summary>
+    PointEvaluation Evaluate(double[] x, ScalarsReply merged, double[]? reference = null);
     double[] LowRankCoefficients(double[] globals, HessianKind kind);
 }
 
@@ -39,9 +40,9 @@ public sealed class VectorObjective : IObjective
     public int LowRankCount => Family.LowRankCount;
     public bool SupportsRowSampling => true;
 
-    public PointEvaluation Evaluate(double[] x, ScalarsReply merged)
+    public PointEvaluation Evaluate(double[] x, ScalarsReply merged, double[]? reference = null)
     {
-        var globals = Family.Globals(merged.Family);
+        var globals = Family.Globals(merged.Family, reference);
         return new PointEvaluation(x, globals[0] + 0.5 * merged.RegularizerSum, globals);
     }
 

@@ -7,7 +7,7 @@ namespace DistSoftmax.Core.Solvers;
 public sealed class Out<T> { public T Value = default!; }
 
 /// <summary>What a solver's direction step produced.</summary>
-public sealed record Direction(double[] P, double InitialStep, long RowsSampled = 0, double Damping = 0.0, string? Note = null);
+public sealed record Direction(double[] P, double InitialStep, long RowsSampled = 0, double NegativeCurvature = 0.0);
 
 /// <summary>The state at an accepted iterate, handed to the direction step.</summary>
 public sealed record Iterate(int Iteration, PointEvaluation Point, double[] Gradient, double[] LowRank, double GradientNorm);
@@ -49,7 +49,7 @@ public abstract class Solver
         var point = run.Objective.Evaluate(x, run.Reply<ScalarsReply>());
         double g0 = double.NaN, lastStep = 0;
         long lastRows = 0;
-        double lastDamping = 0;
+        double lastCurvature = 0;
         int noDecrease = 0;
         Iterate? previous = null;
         for (int iteration = 0; ; iteration++)
@@ -61,7 +61,7 @@ public abstract class Solver
             if (iteration == 0) g0 = gnorm;
             var current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, gnorm);
             if (previous is not null) OnAccepted(previous, current);
-            run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastDamping));
+            run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature));
 
             if (!double.IsFinite(point.Loss) || !double.IsFinite(gnorm))
             {
@@ -118,7 +118,7 @@ public abstract class Solver
             point = next;
             lastStep = step;
             lastRows = dir.RowsSampled;
-            lastDamping = dir.Damping;
+            lastCurvature = dir.NegativeCurvature;
         }
     }
 
@@ -136,8 +136,8 @@ public abstract class Solver
         {
             var xt = new double[p.Length];
             TensorPrimitives.MultiplyAdd(p, t, point.X, xt);
-            yield return new ScalarsRequest(xt);
-            var trialPoint = run.Objective.Evaluate(xt, run.Reply<ScalarsReply>());
+            yield return new ScalarsRequest(xt, point.Globals);
+            var trialPoint = run.Objective.Evaluate(xt, run.Reply<ScalarsReply>(), point.Globals);
             if (double.IsFinite(trialPoint.Loss) && trialPoint.Loss <= point.Loss + 1e-4 * t * slope + slack)
             {
                 result.Value = (trialPoint, t);

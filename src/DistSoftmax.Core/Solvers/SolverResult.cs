@@ -8,8 +8,9 @@ public enum ExitCondition { Converged, MaxIterations, Stalled, Diverged, Cancell
 /// <param name="RowsSampled">Rows in the sampled Hessian of this iteration (0 for solvers that do not sample).</param>
 /// <param name="Seconds">Wall-clock seconds since the solve started.</param>
 /// <param name="Requests">Shard requests issued so far (each a pass over the rows or part of one).</param>
+/// <param name="NegativeCurvature">Most negative eigenvalue of the model Hessian that the step had to flip (0 when it was positive definite).</param>
 public sealed record TraceEntry(int Iteration, double Loss, double GradientNorm, double StepLength, long RowsSampled,
-    double Seconds, long Requests, double Damping = 0.0);
+    double Seconds, long Requests, double NegativeCurvature = 0.0);
 
 public sealed record SolverResult(
     string Solver,

@@ -14,8 +14,13 @@ public enum HessianKind : byte { Exact = 0, GaussNewton = 1 }
 /// </summary>
 public abstract record ShardRequest(double[] X);
 
-/// <summary>Phase 1: local z = A x and the family's partial sums (loss, normalisers), plus Σ w_i² z_i².</summary>
-public sealed record ScalarsRequest(double[] X) : ShardRequest(X);
+/// <summary>
+/// Phase 1: local z = A x and the family's partial sums (loss, normalisers), plus Σ w_i² z_i².
+/// <paramref name="Reference"/> is optional: the globals of a nearby point (the current iterate, during a line
+/// search). Families use its normaliser to sum the residual directly, Σ(v − ρb)², instead of expanding ½‖c‖²
+/// into a difference of large terms, so losses near a minimiser keep their relative accuracy.
+/// </summary>
+public sealed record ScalarsRequest(double[] X, double[]? Reference = null) : ShardRequest(X);
 
 /// <summary>
 /// Phase 2: the gradient part Aᵀ(g + w²∘z); with <paramref name="WithLowRank"/> also the d-vectors Aᵀq_j of the
