@@ -74,16 +74,8 @@ public sealed class ApproximateNewton : Solver
         }
         else
         {
-            int m = _sketch.Length / d;
-            var r = DenseAlgebra.QrR(_sketch, m, d);
-            RegularizeDiagonal(r, d);
             k = opts.ProjectionColumnsFor(run.Objective.Rows);
-            var g = new double[d * k];
-            Rng.ForStream(opts.Seed, (ulong)current.Iteration, 2).FillNormal(g, 1.0 / Math.Sqrt(k));
-            var y = DenseAlgebra.UpperTriangularSolve(r, d, g, k);
-            projT = new double[k * d];
-            for (int i = 0; i < d; i++)
-                for (int c = 0; c < k; c++) projT[c * d + i] = y[i * k + c];
+            projT = Sketching.LeverageProjection.FromSketch(_sketch, d, k, Rng.ForStream(opts.Seed, (ulong)current.Iteration, 2));
             yield return new LeverageRequest(point.X, point.Globals, opts.HessianKind, projT, k);
             total = run.Reply<LeverageReply>().Total;
         }
@@ -101,16 +93,6 @@ public sealed class ApproximateNewton : Solver
         var h = AssembleHessian(gram.PackedUpper, d, current.LowRank, run.Objective.LowRankCoefficients(point.Globals, opts.HessianKind));
         var (p, curvature) = DenseAlgebra.SolveModified(h, d, Negated(current.Gradient));
         direction.Value = new Direction(p, 1.0, gram.RowsUsed, curvature);
-    }
-
-    /// <summary>A zero column of the sketch (a direction no row reaches) leaves R singular: lift such pivots.</summary>
-    private static void RegularizeDiagonal(double[] r, int d)
-    {
-        double max = 0;
-        for (int i = 0; i < d; i++) max = Math.Max(max, Math.Abs(r[i * d + i]));
-        double floor = Math.Max(max * 1e-10, 1e-300);
-        for (int i = 0; i < d; i++)
-            if (Math.Abs(r[i * d + i]) < floor) r[i * d + i] = floor;
     }
 }
 

@@ -21,8 +21,11 @@ public sealed record SolverOptions
     public double SamplingEpsilon { get; init; } = 0.5;
     /// <summary>Failure probability δ of the spectral guarantee.</summary>
     public double SamplingDelta { get; init; } = 0.01;
-    /// <summary>Multiplies the sample size s = ⌈ε⁻² d ln(d/δ)⌉.</summary>
-    public double Oversampling { get; init; } = 1.0;
+    /// <summary>
+    /// The constant c of the sample size s = ⌈c·ε⁻² d ln(d/δ)⌉. The default 2 pays for leverage scores that are
+    /// only approximated (JL projection of k columns) to a constant factor.
+    /// </summary>
+    public double Oversampling { get; init; } = 2.0;
     /// <summary>CountSketch rows per column of A used to approximate leverage scores (m = factor·d).</summary>
     public int SketchRowsPerColumn { get; init; } = 8;
     /// <summary>Columns k of the Gaussian projection for leverage scores; 0 means ⌈ln n⌉ clamped to [8, 32].</summary>
@@ -56,7 +59,7 @@ public sealed record SolverOptions
         if (!ok) throw new ArgumentException($"--{option} {what}");
     }
 
-    /// <summary>s = ⌈oversampling · ε⁻² · d · ln(d/δ)⌉ rows (at least d), the documented sample size.</summary>
+    /// <summary>s = ⌈c·ε⁻²·d·ln(d/δ)⌉ (c = Oversampling), the documented expected number of sampled rows.</summary>
     public double SampleSize(int d) =>
         Math.Ceiling(Oversampling * d * Math.Log(Math.Max(d, 2) / SamplingDelta) / (SamplingEpsilon * SamplingEpsilon));
 

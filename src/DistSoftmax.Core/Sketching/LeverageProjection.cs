@@ -1,0 +1,39 @@
+using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Random;
+
+namespace DistSoftmax.Core.Sketching;
+
+/// <summary>
+/// The coordinator side of approximate leverage scores (shared/MATH.md): from a CountSketch S·diag(√|D|)·A
+/// (m×d, m ≥ d) take R of a thin QR, draw a d×k Gaussian G with N(0, 1/k) entries and form Y = R⁻¹G; then
+/// τ_i ≈ |D_i|·‖a_iᵀ Y‖² approximates the leverage score of row i of diag(√|D|)A to a constant factor with
+/// high probability (Johnson–Lindenstrauss on the rows of A R⁻¹, which has nearly orthonormal columns).
+/// </summary>
+public static class LeverageProjection
+{
+    /// <summary>Yᵀ (k×d row-major), ready to send in a LeverageRequest.</summary>
+    public static double[] FromSketch(ReadOnlySpan<double> sketch, int d, int k, Rng rng)
+    {
+        int m = sketch.Length / d;
+        if (m < d) throw new ArgumentException($"a sketch of {m} rows cannot give R for {d} columns");
+        var r = DenseAlgebra.QrR(sketch, m, d);
+        LiftSmallPivots(r, d);
+        var g = new double[d * k];
+        rng.FillNormal(g, 1.0 / Math.Sqrt(k));
+        var y = DenseAlgebra.UpperTriangularSolve(r, d, g, k);
+        var yT = new double[k * d];
+        for (int i = 0; i < d; i++)
+            for (int c = 0; c < k; c++) yT[c * d + i] = y[i * k + c];
+        return yT;
+    }
+
+    /// <summary>A zero column of the sketch (a direction no sketched row reaches) leaves R singular: lift such pivots.</summary>
+    private static void LiftSmallPivots(double[] r, int d)
+    {
+        double max = 0;
+        for (int i = 0; i < d; i++) max = Math.Max(max, Math.Abs(r[i * d + i]));
+        double floor = Math.Max(max * 1e-10, 1e-300);
+        for (int i = 0; i < d; i++)
+            if (Math.Abs(r[i * d + i]) < floor) r[i * d + i] = floor;
+    }
+}

@@ -1,0 +1,135 @@
+using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Sketching;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Tests;
+
+/// <summary>
+/// The sampled Hessian H̃ is a spectral approximation (1−ε)H ⪯ H̃ ⪯ (1+ε)H at the documented sample size
+/// s = ⌈ε⁻² d ln(d/δ)⌉ when rows are sampled by (sketched) leverage scores, on a coherent matrix where
+/// uniform sampling at the same size fails.
+/// </summary>
+public class SampledHessianTests
+{
+    /// <summary>
+    /// n = 20000 rows, d = 10: 19997 Gaussian rows living in the first 9 coordinates, and 3 rows equal to e₁₀, the only
+    /// rows that reach the last direction (leverage 1/3 each). Hyperbolic-exp at x = 0 with b = 0 gives D = 2 on every row.
+    /// </summary>
+    private static (TestProblem Problem, double[] X) Coherent()
+    {
+        int n = 20000, d = 10;
+        var a = new DenseMatrix(n, d);
+        var rng = new Rng(101);
+        for (int i = 0; i < n; i++)
+        {
+            if (i % 6661 == 5) { a[i, d - 1] = 1.0; continue; }
+            for (int j = 0; j < d - 1; j++) a[i, j] = rng.NextNormal() / Math.Sqrt(d);
+        }
+        return (new TestProblem(new HyperbolicRegression(Unit.Exp), a, new double[n], Regularizer.None), new double[d]);
+    }
+
+    /// <summary>Extreme eigenvalues of H⁻¹ᐟ² H̃ H⁻ᐟ² via the Cholesky factor of H.</summary>
+    private static (double Min, double Max) GeneralizedRange(double[] h, double[] hTilde, int d)
+    {
+        var l = (double[])h.Clone();
+        Assert.True(DenseAlgebra.TryCholesky(l, d));
+        // M = L⁻¹ H̃ L⁻ᵀ: solve column by column.
+        var tmp = new double[d * d];
+        for (int c = 0; c < d; c++)
+        {
+            var col = new double[d];
+            for (int i = 0; i < d; i++) col[i] = hTilde[i * d + c];
+            var y = ForwardSolve(l, d, col);
+            for (int i = 0; i < d; i++) tmp[i * d + c] = y[i];
+        }
+        var m = new double[d * d];
+        for (int r = 0; r < d; r++)
+        {
+            var row = new double[d];
+            for (int j = 0; j < d; j++) row[j] = tmp[r * d + j];
+            var y = ForwardSolve(l, d, row);
+            for (int j = 0; j < d; j++) m[r * d + j] = y[j];
+        }
+        return DenseAlgebra.EigenvalueRange(m, d);
+    }
+
+    private static double[] ForwardSolve(double[] l, int d, double[] b)
+    {
+        var y = (double[])b.Clone();
+        for (int i = 0; i < d; i++)
+        {
+            for (int k = 0; k < i; k++) y[i] -= l[i * d + k] * y[k];
+            y[i] /= l[i * d + i];
+        }
+        return y;
+    }
+
+    private static double[] SampledHessian(TestProblem p, double[] x, SolverOptions options, ulong seed, bool uniform, out long rows)
+    {
+        var driver = p.Driver(4);
+        var point = p.Objective.Evaluate(x, (ScalarsReply)driver.Evaluate(new ScalarsRequest(x)));
+        int d = p.D;
+        double s = options.SampleSize(d);
+        double[] projT = Array.Empty<double>();
+        int k = 0;
+        double total = p.N;
+        if (!uniform)
+        {
+            var grad = (GradientReply)driver.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false,
+                options.SketchRowsPerColumn * d, seed));
+            k = options.ProjectionColumnsFor(p.N);
+            projT = LeverageProjection.FromSketch(grad.Sketch, d, k, new Rng(seed + 1));
+            total = ((LeverageReply)driver.Evaluate(new LeverageRequest(x, point.Globals, HessianKind.Exact, projT, k))).Total;
+        }
+        var gram = (GramReply)driver.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, projT, k, total, s, seed + 2, uniform));
+        rows = gram.RowsUsed;
+        return Packed.ToSymmetric(gram.PackedUpper, d);
+    }
+
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(0.3)]
+    public void Leverage_sampling_at_the_documented_size_is_a_spectral_approximation(double epsilon)
+    {
+        var (p, x) = Coherent();
+        var options = new SolverOptions { SamplingEpsilon = epsilon, SamplingDelta = 0.01 };
+        var h = Evaluation.At(p.Driver(), p.Objective, x).Hessian;
+        for (ulong seed = 1; seed <= 5; seed++)
+        {
+            var hTilde = SampledHessian(p, x, options, seed * 1000, uniform: false, out long rows);
+            var (lo, hi) = GeneralizedRange(h, hTilde, p.D);
+            Assert.True(lo >= 1 - epsilon && hi <= 1 + epsilon,
+                $"seed {seed}: generalized eigenvalues [{lo:F3}, {hi:F3}] outside [1−ε, 1+ε] with {rows} rows (s = {options.SampleSize(p.D)})");
+            Assert.True(rows < p.N / 5, $"sampled {rows} rows of {p.N}");
+        }
+    }
+
+    [Fact]
+    public void Uniform_sampling_at_the_same_size_fails_on_the_coherent_matrix()
+    {
+        var (p, x) = Coherent();
+        var options = new SolverOptions { SamplingEpsilon = 0.5, SamplingDelta = 0.01 };
+        var h = Evaluation.At(p.Driver(), p.Objective, x).Hessian;
+        for (ulong seed = 1; seed <= 5; seed++)
+        {
+            var hTilde = SampledHessian(p, x, options, seed * 1000, uniform: true, out _);
+            var (lo, hi) = GeneralizedRange(h, hTilde, p.D);
+            Assert.False(lo >= 0.5 && hi <= 1.5, $"seed {seed}: uniform sampling happened to succeed ([{lo:F3}, {hi:F3}])");
+        }
+    }
+
+    [Fact]
+    public void The_documented_sample_size_follows_epsilon_delta_and_d()
+    {
+        var o = new SolverOptions { SamplingEpsilon = 0.5, SamplingDelta = 0.01 };
+        Assert.Equal(2.0, o.Oversampling);
+        Assert.Equal(Math.Ceiling(2 * 4 * 100 * Math.Log(100 / 0.01)), o.SampleSize(100));
+        Assert.Equal(Math.Ceiling(4 * 100 * Math.Log(100 / 0.01)), (o with { Oversampling = 1 }).SampleSize(100));
+        Assert.Equal(Math.Ceiling(2 * 16 * 100 * Math.Log(100 / 0.01)), (o with { SamplingEpsilon = 0.25 }).SampleSize(100));
+    }
+}
