@@ -25,6 +25,24 @@ public abstract class RowAccess
     /// <summary>out[t] = a_iᵀ Mᵀ_t for the k rows of a k×d row-major matrix M.</summary>
     public abstract void DotMany(int i, ReadOnlySpan<double> mT, int k, Span<double> output);
 
+    /// <summary>z[i − start] = a_iᵀ x for rows [start, end) (GEMV on a row block).</summary>
+    public virtual void MultiplyRows(int start, int end, ReadOnlySpan<double> x, Span<double> z)
+    {
+        for (int i = start; i < end; i++) z[i - start] = Dot(i, x);
+    }
+
+    /// <summary>acc += Σ_{i ∈ [start, end)} v[i − start] a_i (transposed GEMV on a row block).</summary>
+    public virtual void MultiplyTransposedRows(int start, int end, ReadOnlySpan<double> v, Span<double> acc)
+    {
+        for (int i = start; i < end; i++) Axpy(i, v[i - start], acc);
+    }
+
+    /// <summary>C += Σ_{i ∈ [start, end)} w[i − start] a_i a_iᵀ on the upper triangle (SYRK on a row block).</summary>
+    public virtual void GramRows(int start, int end, ReadOnlySpan<double> w, Span<double> c)
+    {
+        for (int i = start; i < end; i++) RankOneUpper(i, w[i - start], c);
+    }
+
     public static RowAccess For(IRowMatrix m) => m switch
     {
         DenseMatrix d => new DenseRows(d),
@@ -46,11 +64,11 @@ public sealed class DenseRows : RowAccess
 
     private ReadOnlySpan<double> Row(int i) => new(_data, i * _cols, _cols);
 
-    public override double Dot(int i, ReadOnlySpan<double> x) => TensorPrimitives.Dot(Row(i), x);
+    public override double Dot(int i, ReadOnlySpan<double> x) => DenseKernels.Dot(Row(i), x);
 
     public override void Axpy(int i, double alpha, Span<double> y)
     {
-        if (alpha != 0) TensorPrimitives.MultiplyAdd(Row(i), alpha, y, y);
+        DenseKernels.Axpy(alpha, Row(i), y);
     }
 
     public override void RankOneUpper(int i, double w, Span<double> c)
@@ -69,8 +87,19 @@ public sealed class DenseRows : RowAccess
     public override void DotMany(int i, ReadOnlySpan<double> mT, int k, Span<double> output)
     {
         var a = Row(i);
-        for (int t = 0; t < k; t++) output[t] = TensorPrimitives.Dot(a, mT.Slice(t * _cols, _cols));
+        for (int t = 0; t < k; t++) output[t] = DenseKernels.Dot(a, mT.Slice(t * _cols, _cols));
     }
+
+    private ReadOnlySpan<double> Block(int start, int end) => new(_data, start * _cols, (end - start) * _cols);
+
+    public override void MultiplyRows(int start, int end, ReadOnlySpan<double> x, Span<double> z) =>
+        DenseKernels.Gemv(Block(start, end), end - start, _cols, x, z);
+
+    public override void MultiplyTransposedRows(int start, int end, ReadOnlySpan<double> v, Span<double> acc) =>
+        DenseKernels.GemvTransposed(Block(start, end), end - start, _cols, v, acc);
+
+    public override void GramRows(int start, int end, ReadOnlySpan<double> w, Span<double> c) =>
+        DenseKernels.SyrkUpper(Block(start, end), end - start, _cols, w, c);
 }
 
 /// <summary>Compressed sparse rows: every kernel loops over the row's stored entries only.</summary>

@@ -22,6 +22,8 @@ public sealed class VectorShard : IShard
     private readonly IVectorFamily _family;
     private readonly ShardComputeOptions _compute;
     private readonly RowBlocks _blocks;
+    /// <summary>Rows per cache tile (256 rows of d = 100 are 200 KB: they stay in L2 between passes).</summary>
+    private const int Tile = 256;
 
     private double[]? _zX;
     private readonly double[] _z;
@@ -82,7 +84,7 @@ public sealed class VectorShard : IShard
         _blocks.Run(_compute, k =>
         {
             var (s, e) = _blocks[k];
-            for (int i = s; i < e; i++) _z[i] = _rows.Dot(i, x);
+            _rows.MultiplyRows(s, e, x, _z.AsSpan(s, e - s));
         });
         _zX = (double[])x.Clone();
         _termsX = null;
@@ -161,12 +163,15 @@ public sealed class VectorShard : IShard
         int gradLen = d, lowLen = lr * d, sketchLen = m * d;
         var all = Accumulate(gradLen + lowLen + sketchLen, (_, s, e, acc) =>
         {
-            var grad = acc.AsSpan(0, d);
-            for (int i = s; i < e; i++)
+            // Tiles of rows small enough to stay in cache: A is read from memory once for all outputs.
+            for (int t = s; t < e; t += Tile)
             {
-                _rows.Axpy(i, _g[i], grad);
-                for (int j = 0; j < lr; j++) _rows.Axpy(i, _q[j * n + i], acc.AsSpan(d + j * d, d));
-                if (m > 0)
+                int te = Math.Min(e, t + Tile);
+                _rows.MultiplyTransposedRows(t, te, _g.AsSpan(t, te - t), acc.AsSpan(0, d));
+                for (int j = 0; j < lr; j++)
+                    _rows.MultiplyTransposedRows(t, te, _q.AsSpan(j * n + t, te - t), acc.AsSpan(d + j * d, d));
+                if (m == 0) continue;
+                for (int i = t; i < te; i++)
                 {
                     // CountSketch of diag(√|D|) A: global row → one of m buckets with a random sign.
                     ulong h = Rng.Hash(r.SketchSeed ^ Rng.Hash((ulong)(RowOffset + i)));
@@ -183,10 +188,7 @@ public sealed class VectorShard : IShard
     {
         EnsureTerms(r.X, r.Globals, r.Kind);
         int d = Cols;
-        var full = Accumulate(d * d, (_, s, e, acc) =>
-        {
-            for (int i = s; i < e; i++) _rows.RankOneUpper(i, _d[i], acc);
-        });
+        var full = Accumulate(d * d, (_, s, e, acc) => _rows.GramRows(s, e, _d.AsSpan(s, e - s), acc));
         return new GramReply(Packed.FromUpper(full, d), Rows);
     }
 
@@ -200,11 +202,17 @@ public sealed class VectorShard : IShard
         _blocks.Run(_compute, b =>
         {
             var (s, e) = _blocks[b];
-            var t = new double[k];
-            for (int i = s; i < e; i++)
+            var t = new double[Tile];
+            for (int ts = s; ts < e; ts += Tile)
             {
-                _rows.DotMany(i, projectionT, k, t);
-                tau[i] = Math.Abs(_d[i]) * TensorPrimitives.Dot<double>(t, t);
+                int te = Math.Min(e, ts + Tile), len = te - ts;
+                // τ_i = |D_i| Σ_c (a_iᵀ y_c)²: one GEMV per projection column over a cached tile.
+                for (int c = 0; c < k; c++)
+                {
+                    _rows.MultiplyRows(ts, te, projectionT.AsSpan(c * Cols, Cols), t);
+                    for (int i = 0; i < len; i++) tau[ts + i] += t[i] * t[i];
+                }
+                for (int i = ts; i < te; i++) tau[i] *= Math.Abs(_d[i]);
             }
         });
         _tau = tau;
@@ -252,12 +260,15 @@ public sealed class VectorShard : IShard
         int d = Cols, n = Rows, lr = _family.LowRankCount;
         var all = Accumulate(d + lr, (_, s, e, acc) =>
         {
-            var prod = acc.AsSpan(0, d);
-            for (int i = s; i < e; i++)
+            var y = new double[Tile];
+            for (int t = s; t < e; t += Tile)
             {
-                double y = _rows.Dot(i, r.V);
-                _rows.Axpy(i, _d[i] * y, prod);
-                for (int j = 0; j < lr; j++) acc[d + j] += _q[j * n + i] * y;
+                int te = Math.Min(e, t + Tile), len = te - t;
+                var yt = y.AsSpan(0, len);
+                _rows.MultiplyRows(t, te, r.V, yt);
+                for (int j = 0; j < lr; j++) acc[d + j] += TensorPrimitives.Dot<double>(_q.AsSpan(j * n + t, len), yt);
+                TensorPrimitives.Multiply(yt, _d.AsSpan(t, len), yt);
+                _rows.MultiplyTransposedRows(t, te, yt, acc.AsSpan(0, d));
             }
         });
         return new HessianVectorReply(all[..d], all[d..]);

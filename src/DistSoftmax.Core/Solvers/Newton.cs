@@ -17,10 +17,10 @@ public sealed class Newton : Solver
     protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
     {
         var point = current.Point;
-        yield return new GramRequest(point.X, point.Globals, run.Options.HessianKind);
+        yield return new GramRequest(point.X, point.Globals, current.Kind);
         var gram = run.Reply<GramReply>();
         int d = run.Objective.Dimension;
-        var h = AssembleHessian(gram.PackedUpper, d, current.LowRank, run.Objective.LowRankCoefficients(point.Globals, run.Options.HessianKind));
+        var h = AssembleHessian(gram.PackedUpper, d, current.LowRank, run.Objective.LowRankCoefficients(point.Globals, current.Kind));
         var (p, curvature) = DenseAlgebra.SolveModified(h, d, Negated(current.Gradient));
         direction.Value = new Direction(p, 1.0, 0, curvature);
     }
@@ -41,11 +41,11 @@ public sealed class ApproximateNewton : Solver
 
     private double[] _sketch = Array.Empty<double>();
 
-    protected override GradientRequest GradientRequestFor(SolveRun run, PointEvaluation point, int iteration)
+    protected override GradientRequest GradientRequestFor(SolveRun run, PointEvaluation point, int iteration, HessianKind kind)
     {
         var opts = run.Options;
         int m = opts.UniformSampling ? 0 : SketchRows(run);
-        return new GradientRequest(point.X, point.Globals, opts.HessianKind, true, m, StreamSeed(opts.Seed, iteration, 1));
+        return new GradientRequest(point.X, point.Globals, kind, true, m, StreamSeed(opts.Seed, iteration, 1));
     }
 
     private static int SketchRows(SolveRun run)
@@ -76,13 +76,13 @@ public sealed class ApproximateNewton : Solver
         {
             k = opts.ProjectionColumnsFor(run.Objective.Rows);
             projT = Sketching.LeverageProjection.FromSketch(_sketch, d, k, Rng.ForStream(opts.Seed, (ulong)current.Iteration, 2));
-            yield return new LeverageRequest(point.X, point.Globals, opts.HessianKind, projT, k);
+            yield return new LeverageRequest(point.X, point.Globals, current.Kind, projT, k);
             total = run.Reply<LeverageReply>().Total;
         }
         GramReply gram;
         if (total > 0 && double.IsFinite(total))
         {
-            yield return new SampledGramRequest(point.X, point.Globals, opts.HessianKind, projT, k, total, s,
+            yield return new SampledGramRequest(point.X, point.Globals, current.Kind, projT, k, total, s,
                 StreamSeed(opts.Seed, current.Iteration, 3), opts.UniformSampling);
             gram = run.Reply<GramReply>();
         }
@@ -90,7 +90,7 @@ public sealed class ApproximateNewton : Solver
         {
             gram = new GramReply(new double[Packed.Length(d)], 0);
         }
-        var h = AssembleHessian(gram.PackedUpper, d, current.LowRank, run.Objective.LowRankCoefficients(point.Globals, opts.HessianKind));
+        var h = AssembleHessian(gram.PackedUpper, d, current.LowRank, run.Objective.LowRankCoefficients(point.Globals, current.Kind));
         var (p, curvature) = DenseAlgebra.SolveModified(h, d, Negated(current.Gradient));
         direction.Value = new Direction(p, 1.0, gram.RowsUsed, curvature);
     }
@@ -112,7 +112,7 @@ public sealed class NewtonCg : Solver
         var opts = run.Options;
         var point = current.Point;
         int d = run.Objective.Dimension;
-        var coeff = run.Objective.LowRankCoefficients(point.Globals, opts.HessianKind);
+        var coeff = run.Objective.LowRankCoefficients(point.Globals, current.Kind);
         int lr = run.Objective.LowRankCount;
         int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(d, 10);
         double g0 = run.Trace[0].GradientNorm;
@@ -125,7 +125,7 @@ public sealed class NewtonCg : Solver
         double rr = TensorPrimitives.Dot<double>(r, r);
         for (int it = 0; it < maxCg; it++)
         {
-            yield return new HessianVectorRequest(point.X, point.Globals, opts.HessianKind, (double[])dir.Clone());
+            yield return new HessianVectorRequest(point.X, point.Globals, current.Kind, (double[])dir.Clone());
             var hv = run.Reply<HessianVectorReply>();
             var hd = (double[])hv.Product.Clone();
             // Low-rank part: Σ_jk C_jk l_j ⟨q_k, A dir⟩.

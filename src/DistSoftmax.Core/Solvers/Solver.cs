@@ -9,8 +9,8 @@ public sealed class Out<T> { public T Value = default!; }
 /// <summary>What a solver's direction step produced.</summary>
 public sealed record Direction(double[] P, double InitialStep, long RowsSampled = 0, double NegativeCurvature = 0.0);
 
-/// <summary>The state at an accepted iterate, handed to the direction step.</summary>
-public sealed record Iterate(int Iteration, PointEvaluation Point, double[] Gradient, double[] LowRank, double GradientNorm);
+/// <summary>The state at an accepted iterate, handed to the direction step; Kind is the curvature model of this iteration.</summary>
+public sealed record Iterate(int Iteration, PointEvaluation Point, double[] Gradient, double[] LowRank, double GradientNorm, HessianKind Kind);
 
 /// <summary>
 /// A line-search descent method written as a state machine over statistics requests, in the order of
@@ -20,6 +20,7 @@ public sealed record Iterate(int Iteration, PointEvaluation Point, double[] Grad
 public abstract class Solver
 {
     public abstract string Name { get; }
+    public static string[] Names => SolverCatalog.Names;
 
     /// <summary>Whether the gradient request should also return the low-rank vectors Aᵀq_j.</summary>
     protected virtual bool NeedsLowRank => false;
@@ -29,8 +30,8 @@ public abstract class Solver
         new(this, objective, x0, options, cancellation);
 
     /// <summary>Extra statistics to fold into the gradient request (e.g. a sketch).</summary>
-    protected virtual GradientRequest GradientRequestFor(SolveRun run, PointEvaluation point, int iteration) =>
-        new(point.X, point.Globals, run.Options.HessianKind, NeedsLowRank);
+    protected virtual GradientRequest GradientRequestFor(SolveRun run, PointEvaluation point, int iteration, HessianKind kind) =>
+        new(point.X, point.Globals, kind, NeedsLowRank);
 
     /// <summary>Called with the merged gradient reply before the direction step.</summary>
     protected virtual void OnGradient(SolveRun run, GradientReply reply) { }
@@ -52,14 +53,15 @@ public abstract class Solver
         double lastCurvature = 0;
         int noDecrease = 0;
         Iterate? previous = null;
+        var kind = opts.Hessian == HessianMode.Exact ? HessianKind.Exact : HessianKind.GaussNewton;
         for (int iteration = 0; ; iteration++)
         {
-            yield return GradientRequestFor(run, point, iteration);
+            yield return GradientRequestFor(run, point, iteration, kind);
             var gr = run.Reply<GradientReply>();
             OnGradient(run, gr);
             double gnorm = TensorPrimitives.Norm<double>(gr.Gradient);
             if (iteration == 0) g0 = gnorm;
-            var current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, gnorm);
+            var current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, gnorm, kind);
             if (previous is not null) OnAccepted(previous, current);
             run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature));
 
@@ -113,6 +115,11 @@ public abstract class Solver
             {
                 run.Finish(next.X, ExitCondition.Stalled, $"no decrease of the loss in {opts.StallIterations} iterations", iteration + 1, next.Loss, gnorm, g0);
                 yield break;
+            }
+            if (opts.Hessian == HessianMode.Auto)
+            {
+                if (kind == HessianKind.GaussNewton && step == 1.0 && dir.NegativeCurvature == 0) kind = HessianKind.Exact;
+                else if (kind == HessianKind.Exact && dir.NegativeCurvature < 0) kind = HessianKind.GaussNewton;
             }
             previous = current;
             point = next;

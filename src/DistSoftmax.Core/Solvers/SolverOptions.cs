@@ -3,6 +3,15 @@ using DistSoftmax.Core.Statistics;
 namespace DistSoftmax.Core.Solvers;
 
 /// <summary>
+/// The curvature model of Newton-type solvers. Auto (the default) is a hybrid Gauss–Newton / Newton method:
+/// it starts with the positive-semidefinite Gauss–Newton Hessian JᵀJ, switches to the exact Hessian once a
+/// full step (t = 1) is accepted, and goes back to Gauss–Newton whenever the exact model is indefinite.
+/// Far from a minimiser this avoids the slow progress of modified Newton steps on the nonconvex softmax loss;
+/// near it, the exact Hessian gives quadratic convergence even when the residual is not zero.
+/// </summary>
+public enum HessianMode { Auto, Exact, GaussNewton }
+
+/// <summary>
 /// Options shared by all solvers. Stopping: converged when ‖∇L‖ ≤ max(AbsoluteTolerance, RelativeTolerance·‖∇L(x0)‖);
 /// stalled when a line search finds no decrease or the loss has not decreased for StallIterations iterations.
 /// </summary>
@@ -14,8 +23,8 @@ public sealed record SolverOptions
     public int StallIterations { get; init; } = 10;
     /// <summary>Seed of every random choice (sketches, projections, row samples).</summary>
     public ulong Seed { get; init; } = 1;
-    /// <summary>Which z-Hessian Newton-type solvers use; indefinite systems are damped either way.</summary>
-    public HessianKind HessianKind { get; init; } = HessianKind.Exact;
+    /// <summary>Which z-Hessian Newton-type solvers use (see <see cref="HessianMode"/>).</summary>
+    public HessianMode Hessian { get; init; } = HessianMode.Auto;
 
     /// <summary>Spectral accuracy ε of the sampled Hessian, (1−ε)H ⪯ H̃ ⪯ (1+ε)H.</summary>
     public double SamplingEpsilon { get; init; } = 0.5;
