@@ -37,12 +37,19 @@ public abstract class Solver
     protected virtual void OnGradient(SolveRun run, GradientReply reply) { }
 
     /// <summary>The search direction at an iterate (must be a descent direction or it is replaced by −∇L).</summary>
-    protected abstract IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction);
+    /// <remarks>Line-search solvers override this; solvers that replace <see cref="Steps"/> (the network trainers) need not.</remarks>
+    protected virtual IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction) =>
+        throw new NotSupportedException($"{Name} does not compute line-search directions");
 
     /// <summary>Called after a step is accepted and the new gradient is known (L-BFGS updates its pairs here).</summary>
     protected virtual void OnAccepted(Iterate previous, Iterate next) { }
 
-    internal IEnumerable<ShardRequest> Steps(SolveRun run)
+    /// <summary>
+    /// The whole method as a sequence of requests (each answered through <see cref="SolveRun.Submit"/> before the
+    /// next is produced). The default is the line-search loop; iterative methods of another shape (the network
+    /// trainers of Networks/) override it and still run through every driver.
+    /// </summary>
+    internal virtual IEnumerable<ShardRequest> Steps(SolveRun run)
     {
         var opts = run.Options;
         var x = run.X0;

@@ -47,6 +47,38 @@ public sealed record SampledGramRequest(double[] X, double[] Globals, HessianKin
 /// <summary>Phase 2: for a direction v, y = A v; returns Aᵀ((D + w²)∘y) and the dots ⟨q_j, y⟩.</summary>
 public sealed record HessianVectorRequest(double[] X, double[] Globals, HessianKind Kind, double[] V) : ShardRequest(X);
 
+/// <summary>
+/// Phase 2 for a row-separable loss (the two-layer networks of Networks/): the gradient part over the rows of one
+/// mini-batch only, answered with a <see cref="GradientReply"/> (Gradient = Σ over the batch's rows, LowRank and
+/// Sketch empty). Epoch <paramref name="Epoch"/> partitions the global rows at random into
+/// ⌈1/<paramref name="BatchFraction"/>⌉ batches: global row i draws u_i = UniformFromKey(Hash(Seed ^ Hash(Epoch)), i)
+/// and belongs to batch ⌊u_i / BatchFraction⌋, so every row is used once per epoch and the batch never depends on
+/// the shard layout. Batch b holds each row with probability <see cref="FractionOf"/>(b).
+/// </summary>
+public sealed record MiniBatchGradientRequest(double[] X, ulong Seed, int Epoch, int Batch, double BatchFraction) : ShardRequest(X)
+{
+    /// <summary>Batches per epoch, ⌈1/f⌉ (a fraction within 1e-12 of 1/B counts as exactly 1/B).</summary>
+    public static int BatchesPerEpoch(double batchFraction)
+    {
+        if (!(batchFraction > 0 && batchFraction <= 1)) throw new ArgumentException("--batch-fraction must be in (0, 1]");
+        return (int)Math.Ceiling(1.0 / batchFraction - 1e-12);
+    }
+
+    /// <summary>The probability that a row is in batch b: f, except for the last batch, which holds what is left.</summary>
+    public static double FractionOf(int batch, double batchFraction) =>
+        Math.Min(1.0, (batch + 1) * batchFraction) - Math.Min(1.0, batch * batchFraction);
+
+    /// <summary>The key of this epoch's uniform draws.</summary>
+    public ulong EpochKey => Random.Rng.Hash(Seed ^ Random.Rng.Hash((ulong)(uint)Epoch));
+
+    /// <summary>Whether global row <paramref name="row"/> belongs to this batch.</summary>
+    public bool Selects(long row) => BatchOf(EpochKey, row, BatchFraction, BatchesPerEpoch(BatchFraction)) == Batch;
+
+    /// <summary>The batch of global row <paramref name="row"/> in the epoch with key <paramref name="epochKey"/>.</summary>
+    public static int BatchOf(ulong epochKey, long row, double batchFraction, int batches) =>
+        Math.Min((int)(Random.Rng.UniformFromKey(epochKey, (ulong)row) / batchFraction), batches - 1);
+}
+
 /// <summary>A shard's answer. Replies of one request merge associatively; a driver merges them in shard order.</summary>
 public abstract record ShardReply
 {
