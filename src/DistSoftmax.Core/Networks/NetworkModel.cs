@@ -208,6 +208,55 @@ public sealed class NetworkModel
     }
 
     /// <summary>
+    /// Σ_i ‖∂F(W, x_i)/∂W‖²_F over the n rows of X (n×d): the trace of the tangent kernel (and of the Gauss–Newton
+    /// matrix JᵀJ) at W. With ∂F_r/∂W = x δ_rᵀ, ‖∂F/∂W‖²_F = ‖x‖² Σ_r ‖∂F_r/∂h‖², where ∂F_r/∂h_j is s_j(m a_jr − F_r)
+    /// (softmax), a_jr 1[h_j &gt; 0]/√m (relu) or a_jr exp(h_j)/√m (exp). Gradient descent on the summed loss of the
+    /// linearised network is stable for η &lt; 2/λ_max(JᵀJ), and λ_max ≤ this trace, so η = c / trace with c &lt; 2 is a
+    /// safe, architecture-independent learning rate (<see cref="NormalizedLearningRate"/>).
+    /// </summary>
+    public double TangentKernelTrace(ReadOnlySpan<double> w, ReadOnlySpan<double> x, int n)
+    {
+        CheckParameters(w);
+        var ws = new Workspace(this);
+        int d = InputDim, m = Width, k = Outputs;
+        var jac = new double[m];
+        double total = 0;
+        for (int i0 = 0; i0 < n; i0 += Tile)
+        {
+            int c = Math.Min(Tile, n - i0);
+            ws.X.AsSpan().Clear();
+            x.Slice(i0 * d, c * d).CopyTo(ws.X);
+            Forward(w, c, ws);
+            for (int t = 0; t < c; t++)
+            {
+                var xt = ws.X.AsSpan(t * d, d);
+                var phi = ws.Phi.AsSpan(t * m, m);
+                var h = ws.H.AsSpan(t * m, m);
+                double sum = 0;
+                for (int r = 0; r < k; r++)
+                {
+                    var a = _aT.AsSpan(r * m, m);
+                    double fr = ws.F[t * k + r];
+                    for (int j = 0; j < m; j++)
+                        jac[j] = Activation switch
+                        {
+                            Activation.Softmax => phi[j] * (m * a[j] - fr),
+                            Activation.Relu => h[j] > 0 ? OutputScale * a[j] : 0.0,
+                            _ => OutputScale * a[j] * phi[j],
+                        };
+                    sum += TensorPrimitives.Dot<double>(jac, jac);
+                }
+                total += TensorPrimitives.Dot<double>(xt, xt) * sum;
+            }
+        }
+        return total;
+    }
+
+    /// <summary>η = c / Σ_i ‖∂F(W0, x_i)/∂W‖²_F for a normalised rate c (see <see cref="TangentKernelTrace"/>).</summary>
+    public double NormalizedLearningRate(double c, ReadOnlySpan<double> w0, ReadOnlySpan<double> x, int n) =>
+        c / TangentKernelTrace(w0, x, n);
+
+    /// <summary>
     /// H_t = W ᵀ x_t for the (zero-padded) tile of four inputs — one sweep over W, four accumulators per vector
     /// of hidden units — then the activation Φ_t and the outputs F_t = scale · aᵀ Φ_t for t &lt; c.
     /// </summary>
