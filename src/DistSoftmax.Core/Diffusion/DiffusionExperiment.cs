@@ -67,7 +67,7 @@ public sealed record ScoreModelResult(Activation Activation, ScoreNetwork Networ
 /// <param name="Models">One per activation, in the order asked; <see cref="Samples"/> come from the first.</param>
 /// <param name="SampleFractions">Share of samples nearest each mixture component (null for user samples).</param>
 public sealed record DiffusionResult(DiffusionOptions Options, GaussianMixture Target, bool TargetIsMixture, DenseMatrix Data,
-    NoiseSchedule Schedule, ScoreFeatures Features, int TrainingRows, IReadOnlyList<ScoreModelResult> Models, DenseMatrix Samples,
+    NoiseSchedule Schedule, ScoreFeatures Features, int TrainingRows, double ExactScoreLoss, IReadOnlyList<ScoreModelResult> Models, DenseMatrix Samples,
     double[]? TargetWeights, double[]? SampleFractions, double Seconds);
 
 /// <summary>
@@ -90,7 +90,8 @@ public static class DiffusionExperiment
         var schedule = NoiseSchedule.Geometric(options.SigmaMax, options.SigmaMin, options.Levels);
         var features = ScoreFeatures.For(data, schedule);
         var (inputs, targets) = DenoisingScoreMatching.TrainingSet(data, schedule, features, options.Copies, options.Seed);
-        log?.Invoke($"{inputs.Rows} denoising rows ({data.Rows} points × {schedule.Levels} levels × {options.Copies} draws), σ from {schedule.Max:G3} to {schedule.Min:G3}");
+        double floor = DenoisingScoreMatching.ExactScoreLoss(target, features, inputs, targets);
+        log?.Invoke($"{inputs.Rows} denoising rows ({data.Rows} points × {schedule.Levels} levels × {options.Copies} draws), σ from {schedule.Max:G3} to {schedule.Min:G3}; the exact score's loss on them is {floor:G5}");
 
         var models = new List<ScoreModelResult>();
         foreach (var activation in options.Activations)
@@ -126,7 +127,7 @@ public static class DiffusionExperiment
             fractions = mixture.AssignmentFractions(drawn, schedule.Min);
             log?.Invoke($"samples per component {string.Join(" / ", fractions.Select(f => f.ToString("F3")))} (target {string.Join(" / ", weights.Select(f => f.ToString("F3")))})");
         }
-        return new DiffusionResult(options, target, isMixture, data, schedule, features, inputs.Rows, models, drawn, weights, fractions,
+        return new DiffusionResult(options, target, isMixture, data, schedule, features, inputs.Rows, floor, models, drawn, weights, fractions,
             clock.Elapsed.TotalSeconds);
     }
 }

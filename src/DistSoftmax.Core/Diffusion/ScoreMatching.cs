@@ -113,6 +113,25 @@ public static class DenoisingScoreMatching
     }
 
     /// <summary>
+    /// The training loss ½Σ‖σ s(x̃, σ) + ε‖² that the exact score of <paramref name="target"/> attains on DSM rows
+    /// (x̃ and σ recovered from the features): the floor that no network can beat on average, so a network's excess
+    /// loss over it measures how far it is from the exact score.
+    /// </summary>
+    public static double ExactScoreLoss(GaussianMixture target, ScoreFeatures features, DenseMatrix inputs, DenseMatrix targets)
+    {
+        double loss = 0;
+        for (int t = 0; t < inputs.Rows; t++)
+        {
+            double sigma = Math.Exp(inputs[t, 2] * features.LogSigmaScale);
+            double c = Math.Sqrt(features.DataVariance + sigma * sigma);
+            var (gx, gy) = target.Score(inputs[t, 0] * c, inputs[t, 1] * c, sigma);
+            double rx = sigma * gx - targets[t, 0], ry = sigma * gy - targets[t, 1];
+            loss += 0.5 * (rx * rx + ry * ry);
+        }
+        return loss;
+    }
+
+    /// <summary>
     /// Relative L2 error √(Σ‖s_θ − s‖² / Σ‖s‖²) of a learned score against the exact score of p_σ, over
     /// <paramref name="points"/> fresh draws from p_σ (stream (seed, 4, level)).
     /// </summary>
