@@ -42,6 +42,7 @@ public sealed class MatrixShard : IShard
     private static readonly int[] LossPowers = { 0 };
 
     private readonly IVectorFamily _family;
+    private readonly RowResidualFunction? _residual;
     private readonly ShardComputeOptions _compute;
     private readonly RowBlocks _blocks;
     private readonly int _rows, _n, _d, _lr;
@@ -86,6 +87,7 @@ public sealed class MatrixShard : IShard
             throw new ArgumentException($"W is {wRows.Rows}×{wRows.Cols} but B is {bRows.Rows}×{bRows.Cols}");
         if (rowOffset < 0) throw new ArgumentOutOfRangeException(nameof(rowOffset), "row offset must be ≥ 0");
         _family = family;
+        _residual = RowResidual.For(family);
         _compute = compute ?? ShardComputeOptions.Default;
         _rows = a1Rows.Rows;
         _n = a2.Rows;
@@ -195,10 +197,13 @@ public sealed class MatrixShard : IShard
         {
             var (s, e) = _blocks[k];
             double l = 0, w = 0;
+            var c = _residual is null ? null : new double[_n];
             for (int j = s; j < e; j++)
             {
                 var z = RowOf(_m, j);
-                l += _family.Globals(_family.LocalScalars(z, RowOf(_b, j)))[0];
+                l += _residual is null
+                    ? _family.Globals(_family.LocalScalars(z, RowOf(_b, j)))[0]
+                    : RowResidual.HalfSquaredNorm(_residual, z, RowOf(_b, j), c);
                 if (_w2 is not null)
                 {
                     var w2 = RowOf(_w2, j);
@@ -298,66 +303,84 @@ public sealed class MatrixShard : IShard
         var packed = new double[Packed.Length(dd)];
         const int chunkRows = 256;
         int chunk = Math.Min(chunkRows, Math.Max(_rows, 1));
-        var stacked = new double[(long)chunk * dd];
+        // Large scratch (stacked S_j, per-k weights and blocks) comes from the shared pool: a Gram request would
+        // otherwise leave tens of large-object-heap arrays behind per call.
+        var pool = System.Buffers.ArrayPool<double>.Shared;
+        var stacked = pool.Rent(chunk * dd);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _compute.MaxDegreeOfParallelism) };
-        for (int c0 = 0; c0 < _rows; c0 += chunk)
+        try
         {
-            int cl = Math.Min(chunk, _rows - c0);
-            // S_j = A2ᵀ diag(D_j + w_j²) A2 + Σ_ab C_j,ab (A2ᵀ q_j,a)(A2ᵀ q_j,b)ᵀ for j in the chunk.
-            Parallel.For(0, cl, parallel, () => (new double[(long)n * d], new double[Math.Max(lr, 1) * d]), (jj, _, scratch) =>
+            for (int c0 = 0; c0 < _rows; c0 += chunk)
             {
-                var (scaled, low) = scratch;
-                int j = c0 + jj;
-                var dw = RowOf(_dw, j);
-                for (int i = 0; i < n; i++)
-                    TensorPrimitives.Multiply(_a2.AsSpan(i * d, d), dw[i], scaled.AsSpan(i * d, d));
-                var s = stacked.AsSpan(jj * dd, dd);
-                MatrixProducts.Gemm(d, d, n, _a2T, n, scaled, d, s, d, false);
-                if (lr > 0)
+                int cl = Math.Min(chunk, _rows - c0);
+                // S_j = A2ᵀ diag(D_j + w_j²) A2 + Σ_ab C_j,ab (A2ᵀ q_j,a)(A2ᵀ q_j,b)ᵀ for j in the chunk.
+                Parallel.For(0, cl, parallel, () => (pool.Rent(n * d), new double[Math.Max(lr, 1) * d]), (jj, _, scratch) =>
                 {
-                    MatrixProducts.Gemm(lr, d, n, _q.AsSpan(j * lr * n, lr * n), n, _a2, d, low, d, false);
-                    for (int a = 0; a < lr; a++)
-                        for (int b = 0; b < lr; b++)
-                        {
-                            double cab = _c[j * lr * lr + a * lr + b];
-                            if (cab == 0) continue;
-                            for (int l = 0; l < d; l++)
+                    var (scaled, low) = scratch;
+                    int j = c0 + jj;
+                    var dw = RowOf(_dw, j);
+                    for (int i = 0; i < n; i++)
+                        TensorPrimitives.Multiply(_a2.AsSpan(i * d, d), dw[i], scaled.AsSpan(i * d, d));
+                    var s = stacked.AsSpan(jj * dd, dd);
+                    MatrixProducts.Gemm(d, d, n, _a2T, n, scaled, d, s, d, false);
+                    if (lr > 0)
+                    {
+                        MatrixProducts.Gemm(lr, d, n, _q.AsSpan(j * lr * n, lr * n), n, _a2, d, low, d, false);
+                        for (int a = 0; a < lr; a++)
+                            for (int b = 0; b < lr; b++)
                             {
-                                double f = cab * low[a * d + l];
-                                if (f != 0) TensorPrimitives.MultiplyAdd(low.AsSpan(b * d, d), f, s.Slice(l * d, d), s.Slice(l * d, d));
+                                double cab = _c[j * lr * lr + a * lr + b];
+                                if (cab == 0) continue;
+                                for (int l = 0; l < d; l++)
+                                {
+                                    double f = cab * low[a * d + l];
+                                    if (f != 0) TensorPrimitives.MultiplyAdd(low.AsSpan(b * d, d), f, s.Slice(l * d, d), s.Slice(l * d, d));
+                                }
+                            }
+                    }
+                    return scratch;
+                }, scratch => pool.Return(scratch.Item1));
+
+                Parallel.For(0, d, parallel, k =>
+                {
+                    int width = d - k;
+                    var w = pool.Rent(width * cl);
+                    var blocks = pool.Rent(width * dd);
+                    try
+                    {
+                        for (int kk = 0; kk < width; kk++)
+                            for (int jj = 0; jj < cl; jj++)
+                            {
+                                int row = (c0 + jj) * d;
+                                w[kk * cl + jj] = _a1[row + k] * _a1[row + k + kk];
+                            }
+                        MatrixProducts.Gemm(width, dd, cl, w, cl, stacked, dd, blocks, dd, false);
+                        for (int l = 0; l < d; l++)
+                        {
+                            int p = k * d + l;
+                            long start = (long)p * dd - (long)p * (p - 1) / 2;
+                            // Diagonal block (k, k): columns l' = l..d−1.
+                            var dst = packed.AsSpan((int)start, dd - p);
+                            TensorPrimitives.Add(dst.Slice(0, d - l), blocks.AsSpan(l * d + l, d - l), dst.Slice(0, d - l));
+                            // Blocks (k, k'), k' > k: all columns l'.
+                            for (int kk = 1; kk < width; kk++)
+                            {
+                                var target = dst.Slice((k + kk) * d - p, d);
+                                TensorPrimitives.Add(target, blocks.AsSpan(kk * dd + l * d, d), target);
                             }
                         }
-                }
-                return scratch;
-            }, _ => { });
-
-            Parallel.For(0, d, parallel, k =>
-            {
-                int width = d - k;
-                var w = new double[width * cl];
-                for (int kk = 0; kk < width; kk++)
-                    for (int jj = 0; jj < cl; jj++)
-                    {
-                        int row = (c0 + jj) * d;
-                        w[kk * cl + jj] = _a1[row + k] * _a1[row + k + kk];
                     }
-                var blocks = new double[(long)width * dd];
-                MatrixProducts.Gemm(width, dd, cl, w, cl, stacked, dd, blocks, dd, false);
-                for (int l = 0; l < d; l++)
-                {
-                    int p = k * d + l;
-                    long start = (long)p * dd - (long)p * (p - 1) / 2;
-                    // Diagonal block (k, k): columns l' = l..d−1.
-                    var dst = packed.AsSpan((int)start, dd - p);
-                    TensorPrimitives.Add(dst.Slice(0, d - l), blocks.AsSpan(l * d + l, d - l), dst.Slice(0, d - l));
-                    // Blocks (k, k'), k' > k: all columns l'.
-                    for (int kk = 1; kk < width; kk++)
+                    finally
                     {
-                        var target = dst.Slice((k + kk) * d - p, d);
-                        TensorPrimitives.Add(target, blocks.AsSpan(kk * dd + l * d, d), target);
+                        pool.Return(w);
+                        pool.Return(blocks);
                     }
-                }
-            });
+                });
+            }
+        }
+        finally
+        {
+            pool.Return(stacked);
         }
         return new GramReply(packed, _rows);
     }
