@@ -17,8 +17,10 @@ namespace DistSoftmax.Core.Kernels;
 /// are taken in blocks whose k×nb slice of B stays in cache while every row tile passes over it. The summation
 /// order of every C entry is fixed (p = 0..k−1, then added to C), so results do not depend on threads or calls.
 /// Single-threaded: callers parallelise over fixed row blocks.
-/// Measured against MathNet.Numerics 5.0's managed provider and a TensorPrimitives axpy loop for the shapes of
-/// a matrix shard with n = 1000, d = 64: see the MatrixShard notes.
+/// Measured (Release, one core of a shared AMD EPYC, ms per product) for the shapes of a matrix shard with
+/// n = 1000, d = 64 — this kernel / TensorPrimitives axpy-or-dot loop / MathNet.Numerics 5.0 managed provider:
+///   A1·X (1000×64·64×64) 0.33 / 6.2 / 5.6;  T·A2ᵀ (1000×64·64×1000) 2.6 / 9.4 / 27;
+///   G·A2 (1000×1000·1000×64) 3.1 / 13 / 31;  A1ᵀ·P (64×1000·1000×64) 0.16 / 0.47 / 1.2.
 /// </summary>
 public static class MatrixProducts
 {

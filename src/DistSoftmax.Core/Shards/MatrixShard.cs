@@ -19,7 +19,9 @@ namespace DistSoftmax.Core.Shards;
 /// (IVectorFamily.LocalScalars → Globals → RowTerms / LowRankCoefficients on the single row), and the shard's
 /// replies are finished sums over its rows:
 ///
-///   loss      Σ_j ℓ_j                                   (a power-0 ScalarSums, plus Σ w²M² as RegularizerSum)
+///   loss      Σ_j ℓ_j,  ℓ_j = ½‖c_j‖² from the row's residual (<see cref="RowResidual"/>; the family's phase-1
+///             formula for unknown families), reported as a power-0 ScalarSums, plus Σ w²M² as RegularizerSum.
+///             The phase-1 sum formula cancels to a rounding floor that stalls line searches near a zero-residual fit.
 ///   gradient  A1ᵀ G A2,  G_j = g(z_j) + w_j² ∘ z_j        (d×d, row-major = d² values; O(rows·n·d + rows·d²))
 ///   H·V       Z_V = A1 V A2ᵀ,  Y_j = B(z_j) Z_V,j,  A1ᵀ Y A2
 ///             with B(z_j) = diag(D_j + w_j²) + Σ_ab C_j,ab q_j,a q_j,bᵀ applied here (the low rank is per row,
