@@ -238,7 +238,6 @@ public class MatrixShardTests
         var shard = p.Shard(new RowRange(0, 4));
         var x = new double[4];
         double[] g = { 0 };
-        Assert.Throws<NotSupportedException>(() => shard.Evaluate(new LeverageRequest(x, g, HessianKind.Exact, new double[4], 2)));
         Assert.Throws<NotSupportedException>(() => shard.Evaluate(new SampledGramRequest(x, g, HessianKind.Exact, new double[4], 2, 1, 1, 1)));
         Assert.Throws<NotSupportedException>(() => shard.Evaluate(new GradientRequest(x, g, HessianKind.Exact, true, SketchRows: 8)));
     }

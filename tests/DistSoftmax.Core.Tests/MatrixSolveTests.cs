@@ -41,18 +41,18 @@ public class MatrixSolveTests
     {
         foreach (var problem in MatrixProblem.Names)
             foreach (var solver in new[] { "newton", "newton-cg" })
-                foreach (var kind in new[] { HessianKind.Exact, HessianKind.GaussNewton })
+                foreach (var kind in new[] { HessianMode.Exact, HessianMode.GaussNewton, HessianMode.Auto })
                     yield return new object[] { problem, solver, kind };
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Planted_X_is_recovered_when_A1_and_A2_have_full_column_rank(string problem, string solver, HessianKind kind)
+    public void Planted_X_is_recovered_when_A1_and_A2_have_full_column_rank(string problem, string solver, HessianMode kind)
     {
         const int n = 14, d = 4;
         var p = Planted(problem, n, d, 40, out var xTrue);
         var driver = new InProcessDriver(p.Shards(3, ShardComputeOptions.Sequential));
-        var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 100, HessianKind = kind };
+        var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 100, Hessian = kind };
         var result = driver.Solve(SolverCatalog.Create(solver), p.Objective, new double[d * d], options);
 
         Assert.True(result.Converged, $"{result.Exit}: {result.Message}");
@@ -64,16 +64,16 @@ public class MatrixSolveTests
     }
 
     [Theory]
-    [InlineData("newton", HessianKind.Exact)]
-    [InlineData("newton-cg", HessianKind.Exact)]
-    [InlineData("newton", HessianKind.GaussNewton)]
-    [InlineData("newton-cg", HessianKind.GaussNewton)]
-    public void With_a_ones_column_in_A2_only_the_other_columns_of_X_are_recovered(string solver, HessianKind kind)
+    [InlineData("newton", HessianMode.Exact)]
+    [InlineData("newton-cg", HessianMode.Exact)]
+    [InlineData("newton", HessianMode.GaussNewton)]
+    [InlineData("newton-cg", HessianMode.Auto)]
+    public void With_a_ones_column_in_A2_only_the_other_columns_of_X_are_recovered(string solver, HessianMode kind)
     {
         const int n = 14, d = 4, ones = 2;
         var p = Planted("multiple-normalized", n, d, 50, out var xTrue, ones);
         var driver = new InProcessDriver(p.Shards(2, ShardComputeOptions.Sequential));
-        var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 100, HessianKind = kind };
+        var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 100, Hessian = kind };
         var result = driver.Solve(SolverCatalog.Create(solver), p.Objective, new double[d * d], options);
 
         Assert.True(result.Converged, $"{result.Exit}: {result.Message}");
@@ -106,7 +106,7 @@ public class MatrixSolveTests
         Assert.Equal(expected, choice.Solver);
         Assert.Contains($"{(long)d * d}", choice.Reason);
         Assert.DoesNotContain('\n', choice.Reason);
-        Assert.Equal(HessianKind.GaussNewton, choice.Hessian);
+        Assert.Equal(HessianMode.GaussNewton, choice.Hessian);
         SolverCatalog.Create(choice.Solver);
     }
 

@@ -19,7 +19,7 @@ public class RowResidualTests
             const int n = 23;
             var z = TestProblem.Vector(n, seed, 1.5);
             var b = name.StartsWith("hyperbolic") ? TestProblem.Vector(n, seed + 10, 0.5) : TestProblem.Distribution(n, seed + 10);
-            double expected = family.Globals(family.LocalScalars(z, b))[0];
+            double expected = family.Globals(family.LocalScalars(z, b, null), null)[0];
             double actual = RowResidual.HalfSquaredNorm(residual!, z, b, new double[n]);
             Assert.True(Math.Abs(actual - expected) <= 1e-12 * expected, $"{actual} vs {expected}");
         }

@@ -134,7 +134,7 @@ public sealed class MatrixShard : IShard
         GradientRequest r => Gradient(r),
         HessianVectorRequest r => HessianVector(r),
         GramRequest r => Gram(r),
-        LeverageRequest or SampledGramRequest => throw new NotSupportedException(
+        SampledGramRequest => throw new NotSupportedException(
             "a matrix problem has no row sampling (each row j carries its own normaliser and low-rank Hessian part): " +
             "use newton, newton-cg, lbfgs or gd, not approx-newton"),
         _ => throw new NotSupportedException($"matrix shard cannot answer {request.GetType().Name}"),
@@ -172,7 +172,7 @@ public sealed class MatrixShard : IShard
             {
                 var z = RowOf(_m, j);
                 var b = RowOf(_b, j);
-                var globals = _family.Globals(_family.LocalScalars(z, b));
+                var globals = _family.Globals(_family.LocalScalars(z, b, null), null);
                 var g = _g.AsSpan(j * n, n);
                 var dw = _dw.AsSpan(j * n, n);
                 _family.RowTerms(z, b, globals, kind, g, dw, _q.AsSpan(j * lr * n, lr * n));
@@ -204,7 +204,7 @@ public sealed class MatrixShard : IShard
             {
                 var z = RowOf(_m, j);
                 l += _residual is null
-                    ? _family.Globals(_family.LocalScalars(z, RowOf(_b, j)))[0]
+                    ? _family.Globals(_family.LocalScalars(z, RowOf(_b, j), null), null)[0]
                     : RowResidual.HalfSquaredNorm(_residual, z, RowOf(_b, j), c);
                 if (_w2 is not null)
                 {

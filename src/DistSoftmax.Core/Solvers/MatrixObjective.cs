@@ -32,7 +32,7 @@ public sealed class MatrixObjective : IObjective
         Name = name; RowFamily = rowFamily; Side = side; Dimension = side * side; Rows = rows;
     }
 
-    public PointEvaluation Evaluate(double[] x, ScalarsReply merged)
+    public PointEvaluation Evaluate(double[] x, ScalarsReply merged, double[]? reference = null)
     {
         var sums = merged.Family;
         if (sums.Sums.Length != 1 || sums.Powers[0] != 0)

@@ -12,7 +12,7 @@ namespace DistSoftmax.Core.Solvers;
 /// Hessian. An explicit request overrides, except that exact Newton is refused above
 /// <see cref="MatrixShard.MaxGramUnknowns"/> and row sampling (approx-newton) is refused always.
 ///
-/// <see cref="Hessian"/> is the recommended <see cref="SolverOptions.HessianKind"/> (a caller's explicit setting
+/// <see cref="Hessian"/> is the recommended <see cref="SolverOptions.Hessian"/> (a caller's explicit setting
 /// wins): Gauss–Newton. Measured on planted instances (A1, A2 Gaussian, X* ~ N(0,1), x0 = 0, 4 shards, 2 cores):
 /// at x0 the exact Hessian of multiple-normalized is indefinite (n = 2000, d = 64: gᵀHg/gᵀg = −2e−6 along −∇L),
 /// Newton-CG then falls back to −∇L with unit step every iteration and did not converge in 200 iterations, while
@@ -23,7 +23,7 @@ namespace DistSoftmax.Core.Solvers;
 /// <param name="Solver">A <see cref="SolverCatalog"/> name.</param>
 /// <param name="Reason">One line for a report.</param>
 /// <param name="Hessian">The recommended z-Hessian for Newton-type solvers.</param>
-public sealed record MatrixSolverChoice(string Solver, string Reason, HessianKind Hessian = HessianKind.GaussNewton)
+public sealed record MatrixSolverChoice(string Solver, string Reason, HessianMode Hessian = HessianMode.GaussNewton)
 {
     public const int ExactNewtonMaxUnknowns = 1024;
 
