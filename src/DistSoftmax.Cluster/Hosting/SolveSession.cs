@@ -28,15 +28,8 @@ public static class SolveSession
         await using var onCancel = ct.Register(() => coordinator.Tell(CancelSolve.Instance));
         _ = system.WhenTerminated.ContinueWith(_ => done.TrySetException(
             new DistributedSolveException(spec.SolveId, "the actor system terminated before the solve ended")), TaskScheduler.Default);
-        try
-        {
-            introduce(coordinator);
-            return await done.Task.ConfigureAwait(false);
-        }
-        finally
-        {
-            system.Stop(listener);
-        }
+        introduce(coordinator);
+        return await done.Task.ConfigureAwait(false);
     }
 
     /// <summary>Receives a coordinator's events; completes the session's task at the final one.</summary>
@@ -54,8 +47,14 @@ public static class SolveSession
                 }
                 switch (e)
                 {
-                    case SolveCompleted c: done.TrySetResult(c.Result); break;
-                    case SolveFailed f: done.TrySetException(new DistributedSolveException(solveId, f.Reason)); break;
+                    case SolveCompleted c:
+                        done.TrySetResult(c.Result);
+                        Context.Stop(Self);
+                        break;
+                    case SolveFailed f:
+                        done.TrySetException(new DistributedSolveException(solveId, f.Reason));
+                        Context.Stop(Self);
+                        break;
                 }
             });
         }
