@@ -34,6 +34,7 @@ public sealed class ConfigTests
         var coordinator = CoordinatorSettings.FromConfig(cluster);
         Assert.Equal(TimeSpan.FromSeconds(120), coordinator.StepTimeout);
         Assert.Equal(TimeSpan.FromSeconds(30), coordinator.NoWorkerTimeout);
+        Assert.Equal(frame - CoordinatorSettings.FrameOverhead, coordinator.MaxRequestBytes);
         Assert.Equal("keep-majority", cluster.GetString("akka.cluster.split-brain-resolver.active-strategy"));
         Assert.Equal("Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster", cluster.GetString("akka.cluster.downing-provider-class"));
         Assert.Throws<ArgumentException>(() => WorkerSettings.FromConfig(

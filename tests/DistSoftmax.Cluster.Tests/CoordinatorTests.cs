@@ -267,4 +267,17 @@ public sealed class CoordinatorTests(ITestOutputHelper output) : ActorTestBase(o
         Assert.Contains("solver gd failed at step 1", failed.Reason);
         Assert.Contains("expected a ScalarsReply", failed.Reason);
     }
+
+    [Fact]
+    public void A_request_too_large_for_a_remote_frame_fails_the_solve_with_a_clear_message()
+    {
+        var workers = Workers(_problem.Loader, 1);
+        var spec = Spec(_problem, _problem.Loader, "gd", 1, 1);
+        var (coordinator, events) = StartCoordinator(spec, CoordinatorSettings with { MaxRequestBytes = 64 });
+        Introduce(coordinator, spec.SolveId, workers);
+        var failed = Assert.IsType<SolveFailed>(CollectUntil(events, IsFinal).Last());
+        Assert.Contains("the ScalarsRequest of step 1 encodes to", failed.Reason);
+        Assert.Contains("maximum-frame-size", failed.Reason);
+        Assert.Equal(0, CoordinatorSettings.MaxRequestBytes); // local systems have no frame limit
+    }
 }

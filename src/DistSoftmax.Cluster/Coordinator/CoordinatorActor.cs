@@ -250,6 +250,16 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
         _step++;
         _pending = request;
+        if (_settings.MaxRequestBytes > 0)
+        {
+            long bytes = Serialization.WireFormat.Encode(new EvaluateShard(Id, _epoch, _step, 0, request)).LongLength;
+            if (bytes > _settings.MaxRequestBytes)
+            {
+                Fail($"the {request.GetType().Name} of step {_step} encodes to {bytes} bytes, more than the {_settings.MaxRequestBytes} " +
+                     "a remote frame can carry (requests are not chunked): raise akka.remote.dot-netty.tcp.maximum-frame-size");
+                return;
+            }
+        }
         foreach (var shard in _shards)
         {
             shard.Reply = null;
