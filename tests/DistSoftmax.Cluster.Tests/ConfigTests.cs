@@ -71,9 +71,10 @@ public sealed class ConfigTests
     [Fact]
     public void Seeds_accept_host_port_or_full_addresses_and_reject_anything_else()
     {
-        var seeds = DistSoftmaxConfig.SeedAddresses(new[] { "10.0.0.5:4053", "akka.tcp://distsoftmax@h:1" });
+        var seeds = DistSoftmaxConfig.SeedAddresses(new[] { "10.0.0.5:4053", "akka.tcp://distsoftmax@h:1", "a:2,b:3" });
         Assert.Equal(new Address("akka.tcp", "distsoftmax", "10.0.0.5", 4053), seeds[0]);
         Assert.Equal(new Address("akka.tcp", "distsoftmax", "h", 1), seeds[1]);
+        Assert.Equal(new Address("akka.tcp", "distsoftmax", "b", 3), seeds[3]);
         foreach (var bad in new[] { "nohost", "h:0", "h:99999", ":4053" })
             Assert.Contains("--seeds", Assert.Throws<ArgumentException>(() => DistSoftmaxConfig.SeedAddresses(new[] { bad })).Message);
     }
@@ -94,6 +95,9 @@ public sealed class ConfigTests
             Assert.True(c.GetBoolean("akka.remote.dot-netty.tcp.ssl.require-mutual-authentication"));
             Assert.Equal("from-file", c.GetString("akka.remote.dot-netty.tcp.hostname"));
             Assert.Equal(TimeSpan.FromSeconds(7), CoordinatorSettings.FromConfig(c).StepTimeout);
+            // With TLS on, host:port seeds get the transport's ssl scheme.
+            var tls = DistSoftmaxConfig.Cluster(new NodeOptions { ConfigFile = file, Seeds = new[] { "w1:4053" } }, ClusterRole.Worker);
+            Assert.Equal(new[] { "akka.ssl.tcp://distsoftmax@w1:4053" }, tls.GetStringList("akka.cluster.seed-nodes"));
             var env = DistSoftmaxConfig.Cluster(new NodeOptions { ConfigFile = file, Host = "from-env" }, ClusterRole.Worker);
             Assert.Equal("from-env", env.GetString("akka.remote.dot-netty.tcp.hostname"));
         }

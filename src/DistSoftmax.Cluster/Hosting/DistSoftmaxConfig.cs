@@ -105,7 +105,9 @@ public static class DistSoftmaxConfig
         if (options.Port is { } port) sb.AppendLine($"akka.remote.dot-netty.tcp.port = {port}");
         if (options.PublicHost is not null) sb.AppendLine($"akka.remote.dot-netty.tcp.public-hostname = {Quote(options.PublicHost)}");
         if (options.PublicPort is { } pp) sb.AppendLine($"akka.remote.dot-netty.tcp.public-port = {pp}");
-        var seeds = SeedAddresses(options.Seeds ?? Array.Empty<string>(), systemName);
+        // With TLS the transport's scheme is akka.ssl.tcp, and seeds given as host:port must say so.
+        string protocol = config.GetBoolean("akka.remote.dot-netty.tcp.enable-ssl", false) ? "akka.ssl.tcp" : "akka.tcp";
+        var seeds = SeedAddresses(options.Seeds ?? Array.Empty<string>(), systemName, protocol);
         sb.AppendLine($"akka.cluster.seed-nodes = [{string.Join(", ", seeds.Select(s => Quote(s.ToString())))}]");
         config = ConfigurationFactory.ParseString(sb.ToString()).WithFallback(config);
         if (!string.IsNullOrWhiteSpace(options.ExtraHocon))
@@ -113,11 +115,15 @@ public static class DistSoftmaxConfig
         return config;
     }
 
-    /// <summary>Seeds as Akka addresses: "host:port" becomes akka.tcp://{system}@host:port; full addresses pass.</summary>
-    public static IReadOnlyList<Address> SeedAddresses(IEnumerable<string> seeds, string systemName = DefaultSystemName)
+    /// <summary>
+    /// Seeds as Akka addresses: "host:port" becomes {protocol}://{system}@host:port; full addresses pass unchanged.
+    /// An entry may hold several seeds separated by commas (as DISTSOFTMAX_SEEDS and --seeds do).
+    /// </summary>
+    public static IReadOnlyList<Address> SeedAddresses(IEnumerable<string> seeds, string systemName = DefaultSystemName,
+        string protocol = "akka.tcp")
     {
         var result = new List<Address>();
-        foreach (var raw in seeds)
+        foreach (var raw in seeds.SelectMany(s => s.Split(',')))
         {
             var s = raw.Trim();
             if (s.Length == 0) continue;
@@ -130,8 +136,8 @@ public static class DistSoftmaxConfig
             int colon = s.LastIndexOf(':');
             if (colon <= 0 || !int.TryParse(s[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int port)
                 || port is < 1 or > 65535)
-                throw new ArgumentException($"--seeds entry '{s}' must be host:port or akka.tcp://{systemName}@host:port");
-            result.Add(new Address("akka.tcp", systemName, s[..colon], port));
+                throw new ArgumentException($"--seeds entry '{s}' must be host:port or {protocol}://{systemName}@host:port");
+            result.Add(new Address(protocol, systemName, s[..colon], port));
         }
         return result;
     }
