@@ -97,7 +97,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<Terminated>(t =>
         {
             var w = _workers.FirstOrDefault(x => x.Actor.Equals(t.ActorRef));
-            if (w is not null) Lose(w, "terminated");
+            if (w is not null) Lose(w, "terminated", stillThere: false);
         });
         Receive<WorkerUnreachable>(u =>
         {
@@ -153,12 +153,16 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private int LiveCount => _workers.Count(w => w.Alive);
 
-    private void Lose(WorkerInfo worker, string reason)
+    /// <summary>
+    /// Stops using a worker for this solve (it is not taken back even if it answers again; the next solve uses it)
+    /// and reassigns its shards.
+    /// </summary>
+    private void Lose(WorkerInfo worker, string reason, bool stillThere = true)
     {
         if (!worker.Alive || _phase == Phase.Finished) return;
         worker.Alive = false;
         Context.Unwatch(worker.Actor);
-        worker.Actor.Tell(new ReleaseSolve(Id)); // it may still be alive (slow, partitioned): free its memory
+        if (stillThere) worker.Actor.Tell(new ReleaseSolve(Id)); // slow or partitioned, perhaps alive: free its memory
         _log.Warning("solve {0}: worker {1} lost: {2}", Id, worker.Id, reason);
         _subscriber.Tell(new WorkerLost(Id, worker.Id, reason));
         if (_phase != Phase.Running) return;
