@@ -36,7 +36,7 @@ public static class TestConfig
         akka.cluster.periodic-tasks-initial-delay = 100ms
         akka.cluster.split-brain-resolver.stable-after = 2s
         akka.cluster.failure-detector.heartbeat-interval = 200ms
-        akka.cluster.failure-detector.acceptable-heartbeat-pause = 1s
+        akka.cluster.failure-detector.acceptable-heartbeat-pause = 2s
         akka.cluster.failure-detector.expected-response-after = 200ms
         akka.remote.dot-netty.tcp.hostname = "127.0.0.1"
         akka.remote.dot-netty.tcp.port = 0

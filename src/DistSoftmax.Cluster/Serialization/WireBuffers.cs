@@ -16,8 +16,6 @@ internal sealed class WireWriter
 
     public WireWriter(int capacity = 256) => _buffer = new ArrayBufferWriter<byte>(Math.Max(capacity, 16));
 
-    public int Length => _buffer.WrittenCount;
-    public ReadOnlySpan<byte> Written => _buffer.WrittenSpan;
     public byte[] ToArray() => _buffer.WrittenSpan.ToArray();
 
     public void WriteByte(byte v)

@@ -11,8 +11,6 @@ public sealed record WorkerSettings(int ComputeThreads, int ShardParallelism, in
 {
     public const int MinChunkSize = 1024;
 
-    public static WorkerSettings Default => FromConfig(Hosting.DistSoftmaxConfig.Base);
-
     public static WorkerSettings FromConfig(Config config)
     {
         int threads = config.GetInt("distsoftmax.worker.compute-threads", 0);
