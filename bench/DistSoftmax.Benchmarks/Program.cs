@@ -4,7 +4,7 @@ using DistSoftmax.Benchmarks;
 // `scale [n] [d] [solvers]` runs the end-to-end solver comparison; `networks [n] [d] [m] [epochs]` the network
 // training throughput and the diffusion demo; anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "scale") return ScaleRun.Run(args[1..]);
+if (args.Length > 0 && args[0] == "matrix") return MatrixScaleRun.Run(args[1..]);
 if (args.Length > 0 && args[0] == "networks") return NetworkBenchmarks.Run(args[1..]);
-if (args.Length > 0 && args[0] == "probe") { Probe.Run(); return 0; }
 BenchmarkSwitcher.FromAssembly(typeof(BenchmarkInstance).Assembly).Run(args);
 return 0;
