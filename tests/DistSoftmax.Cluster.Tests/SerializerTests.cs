@@ -41,6 +41,8 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new ScalarsRequest(x, Odd);
         yield return new SampledGramRequest(x, Odd, HessianKind.Exact, new double[] { 1, 2, 3 }, 1, 2.5, 40, 0x1234_5678_9ABC_DEF0UL, true);
         yield return new HessianVectorRequest(x, Odd, HessianKind.Exact, new[] { 0.25, -0.5, 0.75 });
+        yield return new MiniBatchGradientRequest(x, 0xFEDC_BA98_7654_3210UL, 17, 3, 0.3);
+        yield return new EvaluateShard("solve-1", 2, 5, 1, new MiniBatchGradientRequest(Odd, 1, 0, 0, 1.0));
 
         yield return new ScalarsReply(new ScalarSums(double.NegativeInfinity, new[] { 0.0, 0, 0, 0 }, new[] { 1, 2, 1, 0 }), 0.0, 0);
         yield return new ScalarsReply(new ScalarSums(3.5, new[] { 1.0, 2.0 }, new[] { 1, 0 }), 4.25, long.MaxValue);
@@ -117,7 +119,7 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         var sampled = Samples().Select(s => s.GetType()).ToHashSet();
         Assert.Empty(required.Where(t => !WireFormat.IsRegistered(t)).Select(t => t.FullName));
         Assert.Empty(required.Where(t => !sampled.Contains(t)).Select(t => t.FullName));
-        Assert.True(required.Count >= 31, $"only {required.Count} types found");
+        Assert.True(required.Count >= 32, $"only {required.Count} types found");
     }
 
     [Fact]

@@ -63,6 +63,9 @@ public static class WireFormat
         Add<HessianVectorRequest>("HessianVectorRequest",
             (w, m) => { w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); w.WriteDoubles(m.V); },
             r => new HessianVectorRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles()));
+        Add<MiniBatchGradientRequest>("MiniBatchGradientRequest",
+            (w, m) => { w.WriteDoubles(m.X); w.WriteUInt64(m.Seed); w.WriteInt32(m.Epoch); w.WriteInt32(m.Batch); w.WriteDouble(m.BatchFraction); },
+            r => new MiniBatchGradientRequest(r.ReadDoubles(), r.ReadUInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble()));
 
         // ---- Core: statistics replies --------------------------------------------------------------------
         Add<ScalarsReply>("ScalarsReply",
