@@ -92,5 +92,16 @@ public sealed class NetworkCommandTests : IDisposable
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")));
         Assert.Equal(2, report.RootElement.GetProperty("empirical_lipschitz").GetArrayLength());
         Assert.Equal(4, report.RootElement.GetProperty("perturbations").GetArrayLength());
+
+        string matrixDir = Path.Combine(_dir, "sens-matrix");
+        (code, output) = await Invoke(SensitivityCommand.Create(), "sensitivity", "--problem", "multiple-normalized", "--n", "6", "--d", "2",
+            "--perturb", "A1,B", "--epsilons", "1e-3", "--draws", "1", "--out-dir", matrixDir);
+        Assert.True(code == 0, output);
+        using var matrixReport = JsonDocument.Parse(File.ReadAllText(Path.Combine(matrixDir, "report.json")));
+        Assert.Equal(new[] { "A1", "B" }, matrixReport.RootElement.GetProperty("perturbed").EnumerateArray().Select(e => e.GetString()));
+
+        (code, output) = await Invoke(SensitivityCommand.Create(), "sensitivity", "--problem", "normalized", "--perturb", "A2", "--out-dir", matrixDir);
+        Assert.NotEqual(0, code);
+        Assert.Contains("--perturb", output);
     }
 }

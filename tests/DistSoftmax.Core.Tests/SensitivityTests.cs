@@ -46,6 +46,30 @@ public class SensitivityTests
         Assert.Equal(result.Perturbations.Where(p => p.Epsilon == 1e-4).Max(p => p.SolutionRatio), last.MaxSolutionRatio);
     }
 
+    [Theory]
+    [InlineData("multiple-normalized")]
+    [InlineData("multiple-rescaled")]
+    public void Matrix_problem_ratio_settles_to_the_linearised_prediction_when_A1_A2_and_B_move(string name)
+    {
+        var problem = new MatrixSensitivityProblem(MatrixTestProblems.Random(name, 8, 2, weighted: true, seed: 111), MatrixSensitivityProblem.AllParts);
+        var options = new SensitivityOptions { Epsilons = new[] { 1e-2, 1e-3, 1e-4 }, Draws = 2, Seed = 9, Shards = 2, Parallelism = 2 };
+        var result = SensitivityAnalysis.Run(problem, options);
+        Assert.True(result.BaseSolve.Converged, result.BaseSolve.Message);
+        Assert.True(result.HessianMinEigenvalue > 0, $"λ_min = {result.HessianMinEigenvalue}");
+        Assert.Equal(8 * 8, result.Output.Length);
+        for (int k = 0; k < options.Draws; k++)
+        {
+            var smallest = result.Perturbations.Single(p => p.Draw == k && p.Epsilon == 1e-4);
+            Assert.True(Math.Abs(smallest.SolutionRatio / result.PredictedSolutionRatio[k] - 1) < 1e-3,
+                $"draw {k}: ratio {smallest.SolutionRatio:G8} vs predicted {result.PredictedSolutionRatio[k]:G8}");
+            Assert.True(Math.Abs(smallest.OutputRatio / result.PredictedOutputRatio[k] - 1) < 1e-3,
+                $"draw {k}: output ratio {smallest.OutputRatio:G8} vs predicted {result.PredictedOutputRatio[k]:G8}");
+        }
+        // The joint direction has unit norm over the three matrices.
+        Assert.Equal(1.0, problem.Direction(9, 0).Norm, 1e-12);
+        Assert.Equal(3, problem.Direction(9, 0).Parts.Count);
+    }
+
     [Fact]
     public void Linearised_prediction_uses_the_exact_Hessian()
     {

@@ -10,18 +10,153 @@ using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Sensitivity;
 
-/// <summary>A vector problem L(x; A) = ℓ(Ax) + ½‖diag(w)Ax‖² held whole in memory.</summary>
-public sealed record VectorProblem(IVectorFamily Family, IRowMatrix A, double[] B, Regularizer Regularizer)
+/// <summary>
+/// A perturbation: one matrix per perturbed data matrix of a problem (Δ for A; ΔA1, ΔA2, ΔB for a matrix problem),
+/// with the joint Frobenius norm √(Σ‖Δ_i‖²_F) as its size.
+/// </summary>
+public sealed record Perturbation(IReadOnlyList<IRowMatrix> Parts)
 {
-    public int Rows => A.Rows;
+    public double Norm => Math.Sqrt(Parts.Sum(p => Math.Pow(SensitivityAnalysis.FrobeniusNorm(p), 2)));
+}
+
+/// <summary>A problem whose data can be perturbed, seen by <see cref="SensitivityAnalysis"/>.</summary>
+public interface ISensitivityProblem
+{
+    string Name { get; }
+    int Dimension { get; }
+    long Rows { get; }
+    IObjective Objective { get; }
+    /// <summary>Names of the perturbed matrices, in the order of <see cref="Perturbation.Parts"/>.</summary>
+    IReadOnlyList<string> PerturbedParts { get; }
+    /// <summary>√(Σ‖M_i‖²_F) over the perturbed matrices (the scale of the finite-difference step).</summary>
+    double DataNorm { get; }
+    InProcessDriver Driver(int shards, ShardComputeOptions? compute = null);
+    /// <summary>A random perturbation with N(0,1) entries (CSR: on the non-zeros) scaled to norm 1, stream (seed, 6, k).</summary>
+    Perturbation Direction(ulong seed, int k);
+    /// <summary>The problem with every perturbed matrix M_i replaced by M_i + t Δ_i.</summary>
+    ISensitivityProblem Perturbed(Perturbation delta, double t);
+    /// <summary>The model output at x (the attention row or rows).</summary>
+    double[] Output(double[] x);
+}
+
+/// <summary>A vector problem L(x; A) = ℓ(Ax) + ½‖diag(w)Ax‖² held whole in memory; A is perturbed.</summary>
+public sealed record VectorProblem(IVectorFamily Family, IRowMatrix A, double[] B, Regularizer Regularizer) : ISensitivityProblem
+{
+    public string Name => Family.Name;
+    public long Rows => A.Rows;
     public int Dimension => A.Cols;
-    public VectorObjective Objective => new(Family, A.Cols, A.Rows);
+    public IObjective Objective => new VectorObjective(Family, A.Cols, A.Rows);
+    public IReadOnlyList<string> PerturbedParts => new[] { "A" };
+    public double DataNorm => SensitivityAnalysis.FrobeniusNorm(A);
 
     public InProcessDriver Driver(int shards, ShardComputeOptions? compute = null) =>
         new(ShardLayout.VectorShards(Family, A, B, Regularizer, shards, compute));
 
-    /// <summary>The same problem with data matrix A + t Δ (Δ of A's shape; for CSR A, Δ holds values on A's non-zeros).</summary>
-    public VectorProblem Perturbed(IRowMatrix delta, double t) => this with { A = SensitivityAnalysis.Add(A, delta, t) };
+    public Perturbation Direction(ulong seed, int k) => new(new[] { SensitivityAnalysis.Direction(A, seed, k) });
+
+    public ISensitivityProblem Perturbed(Perturbation delta, double t) => this with { A = SensitivityAnalysis.Add(A, delta.Parts[0], t) };
+
+    /// <summary>
+    /// softmax(Ax) (normalized: the attention row), u(Ax)/⟨u(Ax), 1⟩ (rescaled: the row its loss fits to b) or u(Ax)
+    /// (hyperbolic); the exp-normalised rows max-shifted.
+    /// </summary>
+    public double[] Output(double[] x)
+    {
+        var z = new double[A.Rows];
+        RowAccess.For(A).MultiplyRows(0, A.Rows, x, z);
+        switch (Family)
+        {
+            case NormalizedSoftmax:
+                SensitivityAnalysis.SoftmaxInPlace(z);
+                return z;
+            case RescaledRegression r:
+            {
+                for (int i = 0; i < z.Length; i++) z[i] = UnitFunctions.Evaluate(r.Unit, z[i]).U;
+                TensorPrimitives.Multiply(z, 1.0 / TensorPrimitives.Sum<double>(z), z);
+                return z;
+            }
+            case HyperbolicRegression hyp:
+                for (int i = 0; i < z.Length; i++) z[i] = UnitFunctions.Evaluate(hyp.Unit, z[i]).U;
+                return z;
+            default:
+                throw new NotSupportedException($"no model output is defined for family {Family.Name}");
+        }
+    }
+}
+
+/// <summary>
+/// A multiple softmax regression (tensor trick) whose matrices named in <see cref="Parts"/> ("A1", "A2", "B") are
+/// perturbed. Output: the attention matrix, row j = softmax(z_j) of M = A1 X A2ᵀ (both matrix families fit each
+/// row's normalised exp to B_j), m×n values row-major.
+/// </summary>
+public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyList<string> Parts) : ISensitivityProblem
+{
+    public static readonly string[] AllParts = { "A1", "A2", "B" };
+
+    public string Name => Problem.Name;
+    public long Rows => Problem.Rows;
+    public int Dimension => Problem.Side * Problem.Side;
+    public IObjective Objective => Problem.Objective;
+    public IReadOnlyList<string> PerturbedParts => Parts;
+    public double DataNorm => Math.Sqrt(Parts.Sum(p => Math.Pow(TensorPrimitives.Norm<double>(Part(p).Data), 2)));
+
+    public InProcessDriver Driver(int shards, ShardComputeOptions? compute = null) => new(Problem.Shards(shards, compute));
+
+    private DenseMatrix Part(string name) => name switch
+    {
+        "A1" => Problem.A1,
+        "A2" => Problem.A2,
+        "B" => Problem.B,
+        _ => throw new ArgumentException($"--perturb: unknown matrix '{name}' (allowed: {string.Join(", ", AllParts)})"),
+    };
+
+    public Perturbation Direction(ulong seed, int k)
+    {
+        var parts = new List<IRowMatrix>();
+        double total = 0;
+        for (int i = 0; i < Parts.Count; i++)
+        {
+            var m = Part(Parts[i]);
+            var data = new double[m.Data.Length];
+            Rng.ForStream(seed, 6, (ulong)k, (ulong)i).FillNormal(data);
+            total += TensorPrimitives.Dot<double>(data, data);
+            parts.Add(new DenseMatrix(m.Rows, m.Cols, data));
+        }
+        double scale = 1.0 / Math.Sqrt(total);
+        foreach (DenseMatrix p in parts) TensorPrimitives.Multiply(p.Data, scale, p.Data);
+        return new Perturbation(parts);
+    }
+
+    public ISensitivityProblem Perturbed(Perturbation delta, double t)
+    {
+        DenseMatrix a1 = Problem.A1, a2 = Problem.A2, b = Problem.B;
+        for (int i = 0; i < Parts.Count; i++)
+        {
+            var moved = (DenseMatrix)SensitivityAnalysis.Add(Part(Parts[i]), delta.Parts[i], t);
+            switch (Parts[i]) { case "A1": a1 = moved; break; case "A2": a2 = moved; break; default: b = moved; break; }
+        }
+        return this with { Problem = new MatrixProblem(Problem.Name, Problem.RowFamily, a1, a2, b, Problem.W) };
+    }
+
+    public double[] Output(double[] x)
+    {
+        int m = Problem.Rows, n = Problem.A2.Rows, d = Problem.Side;
+        var a1x = new double[m * d];
+        for (int j = 0; j < m; j++)
+            for (int p = 0; p < d; p++)
+            {
+                double s = 0;
+                for (int q = 0; q < d; q++) s += Problem.A1[j, q] * x[q * d + p];
+                a1x[j * d + p] = s;
+            }
+        var z = new double[m * n];
+        for (int j = 0; j < m; j++)
+        {
+            for (int i = 0; i < n; i++) z[j * n + i] = TensorPrimitives.Dot(a1x.AsSpan(j * d, d), Problem.A2.Row(i));
+            SensitivityAnalysis.SoftmaxInPlace(z.AsSpan(j * n, n));
+        }
+        return z;
+    }
 }
 
 /// <summary>Options of <see cref="SensitivityAnalysis"/>.</summary>
@@ -66,7 +201,7 @@ public sealed record EpsilonSummary(double Epsilon, double MaxSolutionRatio, dou
 
 /// <param name="PredictedSolutionRatio">Per draw: ‖H⁻¹ (∂∇L/∂A · Δ)‖ (‖Δ‖_F = 1), the ε → 0 limit of the solution ratio.</param>
 /// <param name="PredictedOutputRatio">Per draw: ‖∂f/∂A · Δ + ∂f/∂x · v‖ with v = −H⁻¹(∂∇L/∂A · Δ).</param>
-public sealed record SensitivityResult(string Family, int Rows, int Dimension, double[] Solution, double[] Output, SolverResult BaseSolve,
+public sealed record SensitivityResult(string Family, long Rows, int Dimension, double[] Solution, double[] Output, SolverResult BaseSolve,
     IReadOnlyList<PerturbationResult> Perturbations, IReadOnlyList<EpsilonSummary> Summary, double[] PredictedSolutionRatio,
     double[] PredictedOutputRatio, double HessianMinEigenvalue, double HessianMaxEigenvalue, int Parallelism, double Seconds);
 
@@ -83,7 +218,7 @@ public sealed record SensitivityResult(string Family, int Rows, int Dimension, d
 /// </summary>
 public static class SensitivityAnalysis
 {
-    public static SensitivityResult Run(VectorProblem problem, SensitivityOptions options, double[]? x0 = null,
+    public static SensitivityResult Run(ISensitivityProblem problem, SensitivityOptions options, double[]? x0 = null,
         Action<string>? log = null, CancellationToken cancellation = default)
     {
         options.Validate();
@@ -93,16 +228,16 @@ public static class SensitivityAnalysis
         var baseSolve = problem.Driver(options.Shards, ShardComputeOptions.Default)
             .Solve(SolverCatalog.Create(options.Solver), problem.Objective, x0 ?? new double[d], options.SolverOptions, cancellation: cancellation);
         var xStar = baseSolve.X;
-        var output = Output(problem, xStar);
+        var output = problem.Output(xStar);
         log?.Invoke($"x*(A): {baseSolve.Exit} after {baseSolve.Iterations} iterations, ‖∇L‖ = {baseSolve.GradientNorm:E2}");
 
         // Directions and their linearised effect.
-        var directions = Enumerable.Range(0, options.Draws).Select(k => Direction(problem.A, options.Seed, k)).ToArray();
+        var directions = Enumerable.Range(0, options.Draws).Select(k => problem.Direction(options.Seed, k)).ToArray();
         var hessian = Hessian(problem, xStar, options.Shards);
         var (lo, hi) = DenseAlgebra.EigenvalueRange(hessian, d);
         var factor = (double[])hessian.Clone();
         bool positive = DenseAlgebra.TryCholesky(factor, d);
-        double h = options.DifferenceStep * FrobeniusNorm(problem.A);
+        double h = options.DifferenceStep * Math.Max(problem.DataNorm, 1e-300);
         var predictedX = new double[options.Draws];
         var predictedF = new double[options.Draws];
         for (int k = 0; k < options.Draws; k++)
@@ -118,8 +253,8 @@ public static class SensitivityAnalysis
             var xp = new double[d]; var xm = new double[d];
             TensorPrimitives.MultiplyAdd(v, h, xStar, xp);
             TensorPrimitives.MultiplyAdd(v, -h, xStar, xm);
-            var fp = Output(problem.Perturbed(directions[k], h), xp);
-            var fm = Output(problem.Perturbed(directions[k], -h), xm);
+            var fp = problem.Perturbed(directions[k], h).Output(xp);
+            var fm = problem.Perturbed(directions[k], -h).Output(xm);
             var df = new double[fp.Length];
             TensorPrimitives.Subtract(fp, fm, df);
             predictedF[k] = TensorPrimitives.Norm<double>(df) / (2 * h);
@@ -139,7 +274,7 @@ public static class SensitivityAnalysis
                     .Solve(SolverCatalog.Create(options.Solver), perturbed.Objective, xStar, options.SolverOptions, cancellation: cancellation);
                 var dx = new double[d];
                 TensorPrimitives.Subtract(solve.X, xStar, dx);
-                var f = Output(perturbed, solve.X);
+                var f = perturbed.Output(solve.X);
                 var dfv = new double[f.Length];
                 TensorPrimitives.Subtract(f, output, dfv);
                 double nx = TensorPrimitives.Norm<double>(dx), nf = TensorPrimitives.Norm<double>(dfv);
@@ -154,44 +289,21 @@ public static class SensitivityAnalysis
         }).ToArray();
         foreach (var s in summary)
             log?.Invoke($"ε = {s.Epsilon:E1}: ‖Δx‖/ε max {s.MaxSolutionRatio:G6} mean {s.MeanSolutionRatio:G6}; ‖Δf‖/ε max {s.MaxOutputRatio:G6}");
-        return new SensitivityResult(problem.Family.Name, problem.Rows, d, xStar, output, baseSolve, results, summary, predictedX, predictedF,
+        return new SensitivityResult(problem.Name, problem.Rows, d, xStar, output, baseSolve, results, summary, predictedX, predictedF,
             lo, hi, parallelism, clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>
-    /// The model output at x: the attention row softmax(Ax) (normalized), u(Ax)/⟨u(Ax), 1⟩ (rescaled, the row its loss
-    /// fits to b) or u(Ax) (hyperbolic). Computed max-shifted for the exp-normalised rows.
-    /// </summary>
-    public static double[] Output(VectorProblem problem, double[] x)
+    /// <summary>v ← exp(v − max v) / Σ exp(v − max v).</summary>
+    public static void SoftmaxInPlace(Span<double> v)
     {
-        var z = Multiply(problem.A, x);
-        switch (problem.Family)
-        {
-            case NormalizedSoftmax:
-            {
-                double m = TensorPrimitives.Max<double>(z);
-                TensorPrimitives.Subtract(z, m, z);
-                TensorPrimitives.Exp<double>(z, z);
-                TensorPrimitives.Multiply(z, 1.0 / TensorPrimitives.Sum<double>(z), z);
-                return z;
-            }
-            case RescaledRegression r:
-            {
-                for (int i = 0; i < z.Length; i++) z[i] = UnitFunctions.Evaluate(r.Unit, z[i]).U;
-                double s = TensorPrimitives.Sum<double>(z);
-                TensorPrimitives.Multiply(z, 1.0 / s, z);
-                return z;
-            }
-            case HyperbolicRegression hyp:
-                for (int i = 0; i < z.Length; i++) z[i] = UnitFunctions.Evaluate(hyp.Unit, z[i]).U;
-                return z;
-            default:
-                throw new NotSupportedException($"no model output is defined for family {problem.Family.Name}");
-        }
+        double m = TensorPrimitives.Max<double>(v);
+        TensorPrimitives.Subtract(v, m, v);
+        TensorPrimitives.Exp<double>(v, v);
+        TensorPrimitives.Multiply(v, 1.0 / TensorPrimitives.Sum<double>(v), v);
     }
 
     /// <summary>∇L(x) through the shard protocol (phase 1 then phase 2).</summary>
-    public static double[] Gradient(VectorProblem problem, double[] x, int shards)
+    public static double[] Gradient(ISensitivityProblem problem, double[] x, int shards)
     {
         var driver = problem.Driver(shards, ShardComputeOptions.Sequential);
         var point = problem.Objective.Evaluate(x, (ScalarsReply)driver.Evaluate(new ScalarsRequest(x)));
@@ -199,7 +311,7 @@ public static class SensitivityAnalysis
     }
 
     /// <summary>The exact Hessian Aᵀ diag(D + w²) A + Σ C_jk (Aᵀq_j)(Aᵀq_k)ᵀ at x, d×d row-major.</summary>
-    public static double[] Hessian(VectorProblem problem, double[] x, int shards)
+    public static double[] Hessian(ISensitivityProblem problem, double[] x, int shards)
     {
         var driver = problem.Driver(shards, ShardComputeOptions.Sequential);
         var objective = problem.Objective;
