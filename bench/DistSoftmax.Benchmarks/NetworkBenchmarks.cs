@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core.Diffusion;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Networks;
@@ -12,7 +13,7 @@ namespace DistSoftmax.Benchmarks;
 
 /// <summary>
 /// `networks [n] [d] [m] [epochs] [--no-diffusion]`: training throughput (samples·width per second of full-batch GD epochs) of the
-/// softmax network over 1, 2 and 4 in-process shards against a single-threaded row-by-row reference loop measured in
+/// softmax network over 1, 2 and 4 in-process shards and 1, 2 and 4 workers of the local actor simulation, against a single-threaded row-by-row reference loop measured in
 /// the same run, then the diffusion demo's full run (DiffusionExperiment with the command's defaults).
 /// </summary>
 public static class NetworkBenchmarks
@@ -63,7 +64,19 @@ public static class NetworkBenchmarks
             Console.WriteLine($"  in-process, {shards} shard(s), {compute.MaxDegreeOfParallelism} thread(s)/shard {perEpoch,6:F2} s/epoch  {rate,10:G4} samples·width/s  " +
                               $"×{rate / refRate:F1} vs reference  (at W0: gradient rel. diff {err:E1}, loss rel. diff {Math.Abs(loss0 - refLoss) / refLoss:E1})");
         }
-        Console.WriteLine("  local actor simulation: not run (the cluster project has not landed on this branch)");
+        // The cluster's code in one process: coordinator and worker actors, messages through mailboxes.
+        var loader = new InMemoryShardLoader();
+        var source = problem.RegisterWith(loader, "bench");
+        foreach (int workers in new[] { 1, 2, 4 })
+        {
+            var trainer = new NetworkTrainer(new TrainingOptions { LearningRate = 1e-9, Epochs = epochs });
+            clock.Restart();
+            LocalSimulation.SolveAsync(loader, source, trainer, w0, new SolverOptions(),
+                new LocalSimulationOptions { Workers = workers, ExtraHocon = "akka.loglevel = WARNING" }).GetAwaiter().GetResult();
+            double perEpoch = clock.Elapsed.TotalSeconds / (epochs + 1);
+            double rate = (double)n * m / perEpoch;
+            Console.WriteLine($"  local actor simulation, {workers} worker(s)     {perEpoch,6:F2} s/epoch  {rate,10:G4} samples·width/s  ×{rate / refRate:F1} vs reference (incl. actor system start)");
+        }
 
         if (!skipDiffusion)
         {

@@ -52,6 +52,15 @@ public sealed class NetworkCommandTests : IDisposable
         Assert.True(last < 0.5 * first, $"loss {first} → {last}");
         Assert.True(history[^1].GetProperty("relative_change").GetDouble() > 0);
         Assert.Equal(2, report.RootElement.GetProperty("workers").GetInt32());
+        Assert.Equal("local-actor-simulation", report.RootElement.GetProperty("driver").GetString());
+
+        // The in-process driver trains the same weights as the actors.
+        string inProcess = Path.Combine(_dir, "out-inprocess");
+        (code, output) = await Invoke(TrainCommand.Create(), "train", "--data", Path.Combine(_dir, "X.npy"), "--targets", Path.Combine(_dir, "Y.npy"),
+            "--width", "8", "--init", "paired", "--seed", "5", "--lr", "1e-3", "--epochs", "40", "--batch-fraction", "0.5", "--workers", "2",
+            "--driver", "inprocess", "--out-dir", inProcess);
+        Assert.True(code == 0, output);
+        Assert.Equal(Npy.ReadMatrix(Path.Combine(outDir, "weights.npy")).Data, Npy.ReadMatrix(Path.Combine(inProcess, "weights.npy")).Data);
     }
 
     [Fact]

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
+using DistSoftmax.Cluster.Hosting;
+using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Networks;
 using DistSoftmax.Core.Shards;
@@ -11,14 +13,16 @@ namespace DistSoftmax.Cli.Commands;
 
 /// <summary>What <c>dist-softmax train</c> was asked to do.</summary>
 public sealed record TrainSettings(string Data, string Targets, int Width, Activation Activation, double LearningRate, int Epochs,
-    double BatchFraction, double Lambda, ulong Seed, int Workers, bool Paired, double InitScale, string OutDir, int ProgressEvery = 0);
+    double BatchFraction, double Lambda, ulong Seed, int Workers, bool Paired, double InitScale, string OutDir, int ProgressEvery = 0,
+    bool LocalActors = true);
 
 /// <summary>
 /// <c>dist-softmax train</c>: trains a two-layer network (softmax, ReLU or exp) on X.npy → Y.npy by full-batch
 /// gradient descent or mini-batch SGD over row shards, and writes report.json, loss.png, weights.npy (W, d×m),
 /// initial-weights.npy (W0) and output-weights.npy (a, m×k).
 /// The shards are loaded through <see cref="NetworkShardLoader"/> from the file names, exactly as a cluster worker
-/// would load its rows, and evaluated by the in-process driver (one shard per worker).
+/// loads its rows: by default in the local actor simulation (coordinator and worker actors in one process, the
+/// cluster's code), or with <c>--driver inprocess</c> by the in-process driver (one shard per worker either way).
 /// </summary>
 public static class TrainCommand
 {
@@ -42,9 +46,14 @@ public static class TrainCommand
         }.OneOf("random", "paired");
         var initScale = new Option<double>("--init-scale") { Description = "Standard deviation of W0's entries", DefaultValueFactory = _ => 1.0 }.Positive();
         var outDir = new Option<string>("--out-dir") { Description = "Directory for report.json, loss.png and the weights", DefaultValueFactory = _ => "train-out" };
+        var driverOpt = new Option<string>("--driver")
+        {
+            Description = "local: the local actor simulation (coordinator and worker actors); inprocess: the in-process driver",
+            DefaultValueFactory = _ => "local",
+        }.OneOf("local", "inprocess");
 
         var cmd = new Command("train", "Train a two-layer softmax/ReLU/exp network over row shards (GD or mini-batch SGD)");
-        foreach (var o in new Option[] { data, targets, width, activation, lr, epochs, batch, lambda, seed, workers, init, initScale, outDir })
+        foreach (var o in new Option[] { data, targets, width, activation, lr, epochs, batch, lambda, seed, workers, init, initScale, outDir, driverOpt })
             cmd.Options.Add(o);
         cmd.Validators.Add(r =>
         {
@@ -53,28 +62,24 @@ public static class TrainCommand
         });
         cmd.SetAction((pr, ct) => Guard(() => RunAsync(new TrainSettings(pr.GetValue(data)!, pr.GetValue(targets)!, pr.GetValue(width),
             Activations.Parse(pr.GetValue(activation)!), pr.GetValue(lr), pr.GetValue(epochs), pr.GetValue(batch), pr.GetValue(lambda),
-            pr.GetValue(seed), pr.GetValue(workers), pr.GetValue(init) == "paired", pr.GetValue(initScale), pr.GetValue(outDir)!), Console.Out, ct)));
+            pr.GetValue(seed), pr.GetValue(workers), pr.GetValue(init) == "paired", pr.GetValue(initScale), pr.GetValue(outDir)!,
+            LocalActors: pr.GetValue(driverOpt) == "local"), Console.Out, ct)));
         return cmd;
     }
 
-    public static Task<int> RunAsync(TrainSettings s, TextWriter output, CancellationToken ct = default)
+    public static async Task<int> RunAsync(TrainSettings s, TextWriter output, CancellationToken ct = default)
     {
         var loader = new NetworkShardLoader(ReadMatrixOrColumn);
         var source = NetworkShardLoader.Source(Path.GetFullPath(s.Data), Path.GetFullPath(s.Targets), s.Activation, s.Width, s.Seed, s.Paired);
         var shape = loader.Describe(source);
         var objective = (NetworkObjective)shape.Objective;
         var model = objective.Model;
-        int cores = Environment.ProcessorCount;
-        var compute = new ShardComputeOptions(Math.Max(1, cores / s.Workers));
-        var ranges = ShardLayout.Split(shape.Rows, s.Workers);
-        var shards = ranges.Select(r => loader.Load(source, r, compute)).ToArray();
-        var driver = new InProcessDriver(shards, parallelShards: shards.Length > 1);
         var w0 = NetworkModel.InitialWeights(model.InputDim, s.Width, s.Seed, s.Paired, s.InitScale);
 
         var (_, inputs, _) = loader.Read(source);
         double trace = model.TangentKernelTrace(w0, inputs.Data, inputs.Rows);
         output.WriteLine($"train: {shape.Rows} rows × {model.InputDim} features → {model.Outputs} outputs; {s.Activation.Name()} network of width {s.Width} " +
-                         $"({model.ParameterCount} parameters); {shards.Length} shard(s); {(s.BatchFraction >= 1 ? "full-batch GD" : $"SGD, batch fraction {s.BatchFraction}")}, η = {s.LearningRate:G4}");
+                         $"({model.ParameterCount} parameters); {s.Workers} worker(s), {(s.LocalActors ? "local actor simulation" : "in-process driver")}; {(s.BatchFraction >= 1 ? "full-batch GD" : $"SGD, batch fraction {s.BatchFraction}")}, η = {s.LearningRate:G4}");
         output.WriteLine($"       tangent-kernel trace at W0 = {trace:G4} (η·trace = {s.LearningRate * trace:G3}; GD on the linearised model is stable for η·λ_max < 2)");
 
         var trainer = new NetworkTrainer(new TrainingOptions
@@ -82,17 +87,30 @@ public static class TrainCommand
             LearningRate = s.LearningRate, Epochs = s.Epochs, BatchFraction = s.BatchFraction, Lambda = s.Lambda, Seed = s.Seed,
         });
         int every = s.ProgressEvery > 0 ? s.ProgressEvery : Math.Max(1, s.Epochs / 20);
-        var clock = Stopwatch.StartNew();
-        var run = trainer.Start(objective, w0, new SolverOptions(), ct);
-        run.Progress += e =>
+        void Progress(TraceEntry e)
         {
             if (e.Iteration % every == 0 || e.Iteration == s.Epochs)
+                output.WriteLine($"  epoch {e.Iteration,5}  loss {e.Loss,14:G8}  ‖∇‖ {e.GradientNorm,11:E3}  {e.Seconds,7:F1} s");
+        }
+        var clock = Stopwatch.StartNew();
+        SolverResult result;
+        if (s.LocalActors)
+        {
+            result = await LocalSimulation.SolveAsync(loader, source, trainer, w0, new SolverOptions(), new LocalSimulationOptions
             {
-                var h = trainer.History[^1];
-                output.WriteLine($"  epoch {e.Iteration,5}  loss {e.Loss,14:G8}  ‖∇‖ {e.GradientNorm,11:E3}  ‖W−W0‖/‖W0‖ {h.RelativeChange,9:E3}  {e.Seconds,7:F1} s");
-            }
-        };
-        var result = driver.Run(run);
+                Workers = s.Workers,
+                ExtraHocon = "akka.loglevel = WARNING",
+                Events = e => { if (e is SolveProgress p) Progress(p.Entry); },
+            }, ct);
+        }
+        else
+        {
+            var compute = new ShardComputeOptions(Math.Max(1, Environment.ProcessorCount / s.Workers));
+            var shards = ShardLayout.Split(shape.Rows, s.Workers).Select(r => loader.Load(source, r, compute)).ToArray();
+            var run = trainer.Start(objective, w0, new SolverOptions(), ct);
+            run.Progress += Progress;
+            result = new InProcessDriver(shards, parallelShards: shards.Length > 1).Run(run);
+        }
         double seconds = clock.Elapsed.TotalSeconds;
         int epochsRun = Math.Max(trainer.History.Count - 1, 0);
         double throughput = epochsRun * (double)shape.Rows * s.Width / Math.Max(seconds, 1e-9);
@@ -121,8 +139,8 @@ public static class TrainCommand
             s.BatchFraction,
             s.Lambda,
             s.Seed,
-            Workers = shards.Length,
-            Driver = "in-process",
+            Workers = s.Workers,
+            Driver = s.LocalActors ? "local-actor-simulation" : "in-process",
             TangentKernelTraceAtW0 = trace,
             Exit = result.Exit,
             result.Message,
@@ -136,6 +154,6 @@ public static class TrainCommand
                          $"({(trainer.History[^1].RelativeChange < 0.1 ? "NTK regime: the weights barely moved" : "beyond the lazy regime")}); " +
                          $"{seconds:F1} s, {throughput:G3} samples·width/s");
         output.WriteLine($"wrote {s.OutDir}/report.json, loss.png, weights.npy, initial-weights.npy, output-weights.npy");
-        return Task.FromResult(result.Exit == ExitCondition.Diverged ? 1 : 0);
+        return result.Exit == ExitCondition.Diverged ? 1 : 0;
     }
 }
