@@ -266,6 +266,27 @@ public class NetworkTests
         TensorPrimitives.Subtract(result.X, w0, diff);
         double expected = dataLoss + 5.0 * TensorPrimitives.Dot<double>(diff, diff);
         Assert.True(Math.Abs(ridge.History[^1].Loss - expected) <= 1e-10 * expected);
+
+        // The recorded gradient is ∇(data loss) + 2λ(W − W0), checked against central differences of the recorded loss.
+        var (_, dataGrad) = NaiveNetwork.LossAndGradient(p.Model, result.X, p.Inputs, p.Targets);
+        var full = new double[w0.Length];
+        TensorPrimitives.MultiplyAdd(diff, 10.0, dataGrad, full);
+        Assert.True(Math.Abs(ridge.History[^1].GradientNorm - TensorPrimitives.Norm<double>(full)) <= 1e-10 * TensorPrimitives.Norm<double>(full));
+        double Objective(double[] w)
+        {
+            var (l, _) = NaiveNetwork.LossAndGradient(p.Model, w, p.Inputs, p.Targets);
+            var dw = new double[w.Length];
+            TensorPrimitives.Subtract(w, w0, dw);
+            return l + 5.0 * TensorPrimitives.Dot<double>(dw, dw);
+        }
+        var fd = new double[w0.Length];
+        for (int i = 0; i < fd.Length; i++)
+        {
+            var plus = (double[])result.X.Clone(); plus[i] += 1e-6;
+            var minus = (double[])result.X.Clone(); minus[i] -= 1e-6;
+            fd[i] = (Objective(plus) - Objective(minus)) / 2e-6;
+        }
+        Assert.True(Assertions.RelativeError(full, fd) < 1e-6, $"regularised gradient vs central differences: {Assertions.RelativeError(full, fd):E2}");
     }
 
     [Fact]
