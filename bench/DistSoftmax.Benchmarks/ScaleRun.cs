@@ -36,11 +36,24 @@ public static class ScaleRun
             var options = new SolverOptions { RelativeTolerance = 1e-8, MaxIterations = name == "gd" ? 300 : 200, Seed = 1,
                 Hessian = Enum.Parse<HessianMode>(Environment.GetEnvironmentVariable("DISTSOFTMAX_HESSIAN") ?? "Auto") };
             var solveDriver = new InProcessDriver(inst.Shards(1));
-            var result = solveDriver.Solve(SolverCatalog.Create(name), inst.Objective, x0, options);
+            var run = SolverCatalog.Create(name).Start(inst.Objective, x0, options);
+            var perType = new Dictionary<string, (int Count, double Seconds)>();
+            var request = run.Start();
+            while (request is not null)
+            {
+                var sw1 = Stopwatch.StartNew();
+                var reply = solveDriver.Evaluate(request);
+                double el = sw1.Elapsed.TotalSeconds;
+                var key = request.GetType().Name;
+                perType[key] = perType.TryGetValue(key, out var v) ? (v.Count + 1, v.Seconds + el) : (1, el);
+                request = run.Submit(reply);
+            }
+            var result = run.Result!;
             double perIter = result.Seconds / Math.Max(result.Iterations, 1);
             Console.WriteLine($"{name,-14} {result.Exit,-13} iterations {result.Iterations,4}  solve {result.Seconds,7:F2} s  " +
                               $"per iteration {perIter * 1e3,7:F1} ms ({perIter / read,5:F1}× read)  requests {result.Requests,5}  " +
                               $"‖∇L‖/‖∇L0‖ {result.GradientNorm / result.InitialGradientNorm:E2}  loss {result.Loss:E6}");
+            Console.WriteLine("    shard time by request: " + string.Join(", ", perType.Select(kv => $"{kv.Key} {kv.Value.Count}× {kv.Value.Seconds / kv.Value.Count * 1e3:F1} ms")));
             if (Environment.GetEnvironmentVariable("DISTSOFTMAX_TRACE") == "1")
                 foreach (var t in result.Trace)
                     Console.WriteLine($"    {t.Iteration,3} loss {t.Loss:E6} grad {t.GradientNorm:E3} step {t.StepLength:G4} rows {t.RowsSampled} negcurv {t.NegativeCurvature:E2} t={t.Seconds:F3}s req {t.Requests}");

@@ -83,8 +83,7 @@ public class SampledHessianTests
             var grad = (GradientReply)driver.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false,
                 options.SketchRowsPerColumn * d, seed));
             k = options.ProjectionColumnsFor(p.N);
-            projT = LeverageProjection.FromSketch(grad.Sketch, d, k, new Rng(seed + 1));
-            total = ((LeverageReply)driver.Evaluate(new LeverageRequest(x, point.Globals, HessianKind.Exact, projT, k))).Total;
+            (projT, total) = LeverageProjection.FromSketch(grad.Sketch, d, k, new Rng(seed + 1));
         }
         var gram = (GramReply)driver.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, projT, k, total, s, seed + 2, uniform));
         rows = gram.RowsUsed;

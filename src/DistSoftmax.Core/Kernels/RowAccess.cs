@@ -37,6 +37,12 @@ public abstract class RowAccess
         for (int i = start; i < end; i++) Axpy(i, v[i - start], acc);
     }
 
+    /// <summary>C += Σ_t w[t] a_rows[t] a_rows[t]ᵀ on the upper triangle, for scattered (sampled) rows.</summary>
+    public virtual void GramRowsIndexed(ReadOnlySpan<int> rows, ReadOnlySpan<double> w, Span<double> c)
+    {
+        for (int t = 0; t < rows.Length; t++) RankOneUpper(rows[t], w[t], c);
+    }
+
     /// <summary>C += Σ_{i ∈ [start, end)} w[i − start] a_i a_iᵀ on the upper triangle (SYRK on a row block).</summary>
     public virtual void GramRows(int start, int end, ReadOnlySpan<double> w, Span<double> c)
     {
@@ -100,6 +106,15 @@ public sealed class DenseRows : RowAccess
 
     public override void GramRows(int start, int end, ReadOnlySpan<double> w, Span<double> c) =>
         DenseKernels.SyrkUpper(Block(start, end), end - start, _cols, w, c);
+
+    /// <summary>Gathers the scattered rows into a contiguous block, then one SYRK.</summary>
+    public override void GramRowsIndexed(ReadOnlySpan<int> rows, ReadOnlySpan<double> w, Span<double> c)
+    {
+        if (rows.Length == 0) return;
+        var block = new double[rows.Length * _cols];
+        for (int t = 0; t < rows.Length; t++) Row(rows[t]).CopyTo(block.AsSpan(t * _cols, _cols));
+        DenseKernels.SyrkUpper(block, rows.Length, _cols, w, c);
+    }
 }
 
 /// <summary>Compressed sparse rows: every kernel loops over the row's stored entries only.</summary>

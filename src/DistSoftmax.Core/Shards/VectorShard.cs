@@ -32,8 +32,6 @@ public sealed class VectorShard : IShard
     private HessianKind _termsKind;
     private readonly double[] _g, _d, _q;
 
-    private double[]? _tauX, _tauProjection;
-    private double[]? _tau;
 
     public long RowOffset { get; }
     public int Rows => _rows.Rows;
@@ -65,7 +63,6 @@ public sealed class VectorShard : IShard
         ScalarsRequest r => Scalars(r),
         GradientRequest r => Gradient(r),
         GramRequest r => Gram(r),
-        LeverageRequest r => Leverage(r),
         SampledGramRequest r => SampledGram(r),
         HessianVectorRequest r => HessianVector(r),
         _ => throw new NotSupportedException($"vector shard cannot answer {request.GetType().Name}"),
@@ -115,7 +112,6 @@ public sealed class VectorShard : IShard
         _termsX = _zX;
         _termsGlobals = (double[])globals.Clone();
         _termsKind = kind;
-        _tau = null;
     }
 
     private ScalarsReply Scalars(ScalarsRequest r)
@@ -192,61 +188,51 @@ public sealed class VectorShard : IShard
         return new GramReply(Packed.FromUpper(full, d), Rows);
     }
 
-    /// <summary>τ_i = |D_i + w_i²| ‖Yᵀ a_i‖² for the projection Y = R⁻¹G (given as Yᵀ, k×d).</summary>
-    private double[] EnsureLeverage(double[] x, double[] projectionT, int k)
-    {
-        if (_tau is not null && _tauX is not null && _tauX.AsSpan().SequenceEqual(x) && _tauProjection!.AsSpan().SequenceEqual(projectionT))
-            return _tau;
-        if (projectionT.Length != k * Cols) throw new ArgumentException($"projection has {projectionT.Length} entries, expected {k}×{Cols}");
-        var tau = new double[Rows];
-        _blocks.Run(_compute, b =>
-        {
-            var (s, e) = _blocks[b];
-            var t = new double[Tile];
-            for (int ts = s; ts < e; ts += Tile)
-            {
-                int te = Math.Min(e, ts + Tile), len = te - ts;
-                // τ_i = |D_i| Σ_c (a_iᵀ y_c)²: one GEMV per projection column over a cached tile.
-                for (int c = 0; c < k; c++)
-                {
-                    _rows.MultiplyRows(ts, te, projectionT.AsSpan(c * Cols, Cols), t);
-                    for (int i = 0; i < len; i++) tau[ts + i] += t[i] * t[i];
-                }
-                for (int i = ts; i < te; i++) tau[i] *= Math.Abs(_d[i]);
-            }
-        });
-        _tau = tau;
-        _tauX = (double[])x.Clone();
-        _tauProjection = (double[])projectionT.Clone();
-        return tau;
-    }
-
-    private LeverageReply Leverage(LeverageRequest r)
-    {
-        EnsureTerms(r.X, r.Globals, r.Kind);
-        var tau = EnsureLeverage(r.X, r.ProjectionT, r.K);
-        double total = 0;
-        foreach (var t in tau) total += t;
-        return new LeverageReply(total);
-    }
-
+    /// <summary>
+    /// Leverage-score row sampling in one pass over cache tiles: τ_i = |D_i + w_i²| Σ_c (a_iᵀ y_c)² (one GEMV per
+    /// projection column), keep row i when its key's uniform draw is below q_i, and add the kept rows, weighted
+    /// (D_i + w_i²)/q_i, to the Gram with a four-row SYRK.
+    /// </summary>
     private GramReply SampledGram(SampledGramRequest r)
     {
         EnsureTerms(r.X, r.Globals, r.Kind);
-        var tau = r.Uniform ? null : EnsureLeverage(r.X, r.ProjectionT, r.K);
-        int d = Cols;
+        int d = Cols, k = r.Uniform ? 0 : r.K;
+        if (!r.Uniform && r.ProjectionT.Length != k * d)
+            throw new ArgumentException($"projection has {r.ProjectionT.Length} entries, expected {k}×{d}");
         var counts = new long[_blocks.BlockCount];
         var full = Accumulate(d * d, (block, s, e, acc) =>
         {
+            var tau = new double[Tile];
+            var t = new double[Tile];
+            var kept = new int[Tile];
+            var weights = new double[Tile];
             long used = 0;
-            for (int i = s; i < e; i++)
+            for (int ts = s; ts < e; ts += Tile)
             {
-                double score = tau is null ? 1.0 : tau[i];
-                double q = Math.Min(1.0, r.SampleSize * score / r.TotalLeverage);
-                if (!(q > 0)) continue;
-                if (Rng.UniformFromKey(r.SampleSeed, (ulong)(RowOffset + i)) >= q) continue;
-                _rows.RankOneUpper(i, _d[i] / q, acc);
-                used++;
+                int te = Math.Min(e, ts + Tile), len = te - ts;
+                if (r.Uniform) tau.AsSpan(0, len).Fill(1.0);
+                else
+                {
+                    tau.AsSpan(0, len).Clear();
+                    for (int c = 0; c < k; c++)
+                    {
+                        _rows.MultiplyRows(ts, te, r.ProjectionT.AsSpan(c * d, d), t);
+                        for (int i = 0; i < len; i++) tau[i] += t[i] * t[i];
+                    }
+                    for (int i = 0; i < len; i++) tau[i] *= Math.Abs(_d[ts + i]);
+                }
+                int count = 0;
+                for (int i = 0; i < len; i++)
+                {
+                    double q = Math.Min(1.0, r.SampleSize * tau[i] / r.TotalLeverage);
+                    if (!(q > 0)) continue;
+                    if (Rng.UniformFromKey(r.SampleSeed, (ulong)(RowOffset + ts + i)) >= q) continue;
+                    kept[count] = ts + i;
+                    weights[count] = _d[ts + i] / q;
+                    count++;
+                }
+                _rows.GramRowsIndexed(kept.AsSpan(0, count), weights.AsSpan(0, count), acc);
+                used += count;
             }
             counts[block] = used;
         });

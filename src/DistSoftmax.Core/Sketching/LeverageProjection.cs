@@ -11,8 +11,12 @@ namespace DistSoftmax.Core.Sketching;
 /// </summary>
 public static class LeverageProjection
 {
-    /// <summary>Yᵀ (k×d row-major), ready to send in a LeverageRequest.</summary>
-    public static double[] FromSketch(ReadOnlySpan<double> sketch, int d, int k, Rng rng)
+    /// <summary>
+    /// Yᵀ (k×d row-major) for a SampledGramRequest, and the estimate ‖G‖²_F of Σ τ_i: if the sketch embedded
+    /// diag(√|D|)A exactly, A R⁻¹ would have orthonormal columns and Σ_i ‖a_iᵀR⁻¹G‖² = ‖G‖²_F; a subspace
+    /// embedding with distortion ε changes it by a factor within (1 ± ε)², which only scales the sample size.
+    /// </summary>
+    public static (double[] ProjectionT, double TotalEstimate) FromSketch(ReadOnlySpan<double> sketch, int d, int k, Rng rng)
     {
         int m = sketch.Length / d;
         if (m < d) throw new ArgumentException($"a sketch of {m} rows cannot give R for {d} columns");
@@ -20,11 +24,12 @@ public static class LeverageProjection
         LiftSmallPivots(r, d);
         var g = new double[d * k];
         rng.FillNormal(g, 1.0 / Math.Sqrt(k));
+        double total = System.Numerics.Tensors.TensorPrimitives.Dot<double>(g, g);
         var y = DenseAlgebra.UpperTriangularSolve(r, d, g, k);
         var yT = new double[k * d];
         for (int i = 0; i < d; i++)
             for (int c = 0; c < k; c++) yT[c * d + i] = y[i * k + c];
-        return yT;
+        return (yT, total);
     }
 
     /// <summary>A zero column of the sketch (a direction no sketched row reaches) leaves R singular: lift such pivots.</summary>

@@ -29,8 +29,9 @@ public sealed class Newton : Solver
 /// <summary>
 /// Approximate Newton with a leverage-score-sampled Hessian (shared/MATH.md, seed 001):
 ///   1. with the gradient, shards return a CountSketch S·diag(√|D|)·A (m = SketchRowsPerColumn·d rows);
-///   2. R from a QR of the sketch, Y = R⁻¹G for a d×k Gaussian G; shards return Σ τ_i, τ_i = |D_i|‖a_iᵀY‖²;
-///   3. row i is kept with probability q_i = min(1, s·τ_i/Στ) and weighted 1/q_i, s = ⌈ε⁻² d ln(d/δ)⌉;
+///   2. R from a QR of the sketch, Y = R⁻¹G for a d×k Gaussian G (Σ_i τ_i is estimated by ‖G‖²_F);
+///   3. in one more pass shards compute τ_i = |D_i|‖a_iᵀY‖², keep row i with probability q_i = min(1, s·τ_i/Στ)
+///      and weight it 1/q_i, s = ⌈c·ε⁻² d ln(d/δ)⌉;
 ///   4. H̃ = sampled Aᵀ diag(D) A + the exact low-rank part; p solves H̃ p = −∇L (|H̃| if indefinite).
 /// Every random draw is keyed by (seed, iteration, global row), so results do not depend on the shard layout.
 /// </summary>
@@ -75,9 +76,7 @@ public sealed class ApproximateNewton : Solver
         else
         {
             k = opts.ProjectionColumnsFor(run.Objective.Rows);
-            projT = Sketching.LeverageProjection.FromSketch(_sketch, d, k, Rng.ForStream(opts.Seed, (ulong)current.Iteration, 2));
-            yield return new LeverageRequest(point.X, point.Globals, current.Kind, projT, k);
-            total = run.Reply<LeverageReply>().Total;
+            (projT, total) = Sketching.LeverageProjection.FromSketch(_sketch, d, k, Rng.ForStream(opts.Seed, (ulong)current.Iteration, 2));
         }
         GramReply gram;
         if (total > 0 && double.IsFinite(total))

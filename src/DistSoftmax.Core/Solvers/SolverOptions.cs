@@ -36,7 +36,7 @@ public sealed record SolverOptions
     /// </summary>
     public double Oversampling { get; init; } = 2.0;
     /// <summary>CountSketch rows per column of A used to approximate leverage scores (m = factor·d).</summary>
-    public int SketchRowsPerColumn { get; init; } = 8;
+    public int SketchRowsPerColumn { get; init; } = 4;
     /// <summary>Columns k of the Gaussian projection for leverage scores; 0 means ⌈ln n⌉ clamped to [8, 32].</summary>
     public int ProjectionColumns { get; init; } = 0;
     /// <summary>Sample rows uniformly instead of by leverage score (for comparison only).</summary>

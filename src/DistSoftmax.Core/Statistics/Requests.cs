@@ -34,15 +34,11 @@ public sealed record GradientRequest(double[] X, double[] Globals, HessianKind K
 public sealed record GramRequest(double[] X, double[] Globals, HessianKind Kind) : ShardRequest(X);
 
 /// <summary>
-/// Phase 2: approximate leverage scores τ_i = |D_i + w_i²| · ‖a_iᵀ Y‖² with Y = R⁻¹G given transposed
-/// (<paramref name="ProjectionT"/>, k×d row-major); the reply is Σ τ_i over the shard.
-/// </summary>
-public sealed record LeverageRequest(double[] X, double[] Globals, HessianKind Kind, double[] ProjectionT, int K)
-    : ShardRequest(X);
-
-/// <summary>
-/// Phase 2: row i is kept with probability q_i = min(1, SampleSize·τ_i / TotalLeverage) (the uniform-key draw of
-/// global row i under <paramref name="SampleSeed"/>) and contributes (D_i + w_i²)/q_i · a_i a_iᵀ to the packed Gram.
+/// Phase 2, one pass: approximate leverage scores τ_i = |D_i + w_i²| · ‖a_iᵀ Y‖² for Y = R⁻¹G given transposed
+/// (<paramref name="ProjectionT"/>, k×d row-major); row i is kept with probability
+/// q_i = min(1, SampleSize·τ_i / TotalLeverage) (the uniform-key draw of global row i under
+/// <paramref name="SampleSeed"/>) and contributes (D_i + w_i²)/q_i · a_i a_iᵀ to the packed Gram.
+/// TotalLeverage is the coordinator's estimate of Σ τ_i (‖G‖²_F, exact when the sketch is an exact embedding).
 /// With <paramref name="Uniform"/> the scores are all 1 (uniform sampling, for comparison).
 /// </summary>
 public sealed record SampledGramRequest(double[] X, double[] Globals, HessianKind Kind, double[] ProjectionT, int K,
@@ -101,11 +97,6 @@ public sealed record GramReply(double[] PackedUpper, long RowsUsed) : ShardReply
         var o = Cast<GramReply>(other);
         return new GramReply(Add(PackedUpper, o.PackedUpper), RowsUsed + o.RowsUsed);
     }
-}
-
-public sealed record LeverageReply(double Total) : ShardReply
-{
-    public override ShardReply Merge(ShardReply other) => new LeverageReply(Total + Cast<LeverageReply>(other).Total);
 }
 
 /// <param name="Product">Aᵀ((D + w²)∘A v), length d.</param>
