@@ -178,7 +178,7 @@ public sealed record GeneratedSpec(string Problem, Unit Unit, int N, int D, ulon
         {
             // The generator's own checks (e.g. u(A x_true) overflowing for a large x-scale): one line, naming the option.
             string option = e.ParamName switch { "xScale" => "--x-scale", "density" => "--density", "noise" => "--noise", "n" => "--n", "d" => "--d", _ => "generator" };
-            string message = e.Message.Split('\n')[0].Replace($" (Parameter '{e.ParamName}')", "");
+            string message = e.Message.Split('\n')[0].Replace($" (Parameter '{e.ParamName}')", "").Replace("xScale", "--x-scale");
             throw new ArgumentException($"{option}: {message}", e);
         }
     }
