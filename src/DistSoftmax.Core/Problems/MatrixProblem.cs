@@ -1,0 +1,74 @@
+using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Solvers;
+
+namespace DistSoftmax.Core.Problems;
+
+/// <summary>
+/// A whole multiple softmax regression held in memory (shared/MATH.md, last section):
+///   X d×d, A1 m×d, A2 n×d, B m×n (m = n in the seed), optional per-entry weights W m×n,
+///   L(X) = Σ_j ℓ(z_j; B_j) + ½‖W∘M‖²_F,  M = A1 X A2ᵀ,  z_j = row j of M,
+/// with ℓ the per-row vector family named by the problem:
+///   "multiple-normalized"  ℓ = ½‖softmax(z_j) − B_j‖²
+///   "multiple-rescaled"    ℓ = ½‖exp(z_j) − ⟨exp(z_j),1⟩ B_j‖²
+/// Matrices are used as given (not copied); treat them as immutable once the problem is built.
+/// </summary>
+public sealed class MatrixProblem
+{
+    public static readonly string[] Names = { "multiple-normalized", "multiple-rescaled" };
+
+    public string Name { get; }
+    public IVectorFamily RowFamily { get; }
+    public DenseMatrix A1 { get; }
+    public DenseMatrix A2 { get; }
+    public DenseMatrix B { get; }
+    public DenseMatrix? W { get; }
+    /// <summary>Side d of X.</summary>
+    public int Side => A1.Cols;
+    /// <summary>Rows j of M (and of A1, B).</summary>
+    public int Rows => A1.Rows;
+
+    public MatrixProblem(string name, IVectorFamily rowFamily, DenseMatrix a1, DenseMatrix a2, DenseMatrix b, DenseMatrix? w = null)
+    {
+        if (a1.Cols < 1) throw new ArgumentException("A1 must have at least one column (d ≥ 1)");
+        if (a1.Cols != a2.Cols) throw new ArgumentException($"A1 has {a1.Cols} columns but A2 has {a2.Cols}: both must have d columns");
+        if (b.Rows != a1.Rows || b.Cols != a2.Rows)
+            throw new ArgumentException($"B must be {a1.Rows}×{a2.Rows} (rows of A1 × rows of A2), got {b.Rows}×{b.Cols}");
+        if (w is not null && (w.Rows != b.Rows || w.Cols != b.Cols))
+            throw new ArgumentException($"W must have the shape of B ({b.Rows}×{b.Cols}), got {w.Rows}×{w.Cols}");
+        Name = name; RowFamily = rowFamily; A1 = a1; A2 = a2; B = b; W = w;
+    }
+
+    /// <summary>The problem named on the command line ("multiple-normalized" or "multiple-rescaled").</summary>
+    public static MatrixProblem Create(string problem, DenseMatrix a1, DenseMatrix a2, DenseMatrix b, DenseMatrix? w = null)
+    {
+        string name = problem.ToLowerInvariant();
+        return new MatrixProblem(name, RowFamilyOf(name), a1, a2, b, w);
+    }
+
+    /// <summary>The per-row vector family of a matrix problem name.</summary>
+    public static IVectorFamily RowFamilyOf(string problem) => problem.ToLowerInvariant() switch
+    {
+        "multiple-normalized" => NormalizedSoftmax.Instance,
+        "multiple-rescaled" => new RescaledRegression(Unit.Exp),
+        _ => throw new ArgumentException($"unknown matrix problem '{problem}' (allowed: {string.Join(", ", Names)})"),
+    };
+
+    public static bool IsMatrixProblem(string problem) => Names.Contains(problem.ToLowerInvariant());
+
+    public MatrixObjective Objective => new(Name, RowFamily, Side, Rows);
+
+    /// <summary>The shard owning rows [range.Start, range.Start + range.Count) of A1, B and W (and all of A2).</summary>
+    public MatrixShard Shard(RowRange range, ShardComputeOptions? compute = null)
+    {
+        int start = checked((int)range.Start);
+        if (start < 0 || range.Count < 0 || start + range.Count > Rows)
+            throw new ArgumentOutOfRangeException(nameof(range), $"rows {range.Start}..{range.Start + range.Count} are outside 0..{Rows}");
+        return new MatrixShard(RowFamily, A1.SliceDense(start, range.Count), A2, B.SliceDense(start, range.Count),
+            W?.SliceDense(start, range.Count), range.Start, compute);
+    }
+
+    /// <summary>Nearly equal contiguous row shards (<see cref="ShardLayout.Split"/>).</summary>
+    public MatrixShard[] Shards(int shards, ShardComputeOptions? compute = null) =>
+        ShardLayout.Split(Rows, shards).Select(r => Shard(r, compute)).ToArray();
+}

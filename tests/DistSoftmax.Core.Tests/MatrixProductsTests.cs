@@ -1,0 +1,51 @@
+using DistSoftmax.Core.Kernels;
+
+namespace DistSoftmax.Core.Tests;
+
+/// <summary>The register-blocked GEMM against a naive triple loop, with leading dimensions wider than the rows.</summary>
+public class MatrixProductsTests
+{
+    [Fact]
+    public void Matrix_products_match_a_naive_triple_loop_for_ragged_shapes()
+    {
+        var rng = new Random.Rng(7);
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (5, 13, 3), (4, 8, 17), (9, 7, 64), (3, 33, 2), (0, 4, 4), (4, 4, 0) })
+        {
+            int lda = k + 2, ldb = n + 1, ldc = n + 3;
+            var a = new double[Math.Max(1, m * lda)];
+            var b = new double[Math.Max(1, k * ldb)];
+            var c = new double[Math.Max(1, m * ldc)];
+            rng.FillNormal(a); rng.FillNormal(b); rng.FillNormal(c);
+            var c0 = (double[])c.Clone();
+            foreach (var accumulate in new[] { false, true })
+            {
+                var result = (double[])c0.Clone();
+                MatrixProducts.Gemm(m, n, k, a, lda, b, ldb, result, ldc, accumulate);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < ldc; j++)
+                    {
+                        if (j >= n) { Assert.Equal(c0[i * ldc + j], result[i * ldc + j]); continue; }
+                        double s = accumulate ? c0[i * ldc + j] : 0;
+                        for (int q = 0; q < k; q++) s += a[i * lda + q] * b[q * ldb + j];
+                        Assert.Equal(s, result[i * ldc + j], 1e-12);
+                    }
+            }
+        }
+    }
+
+    [Fact]
+    public void Transpose_swaps_rows_and_columns()
+    {
+        var s = Enumerable.Range(0, 35 * 40).Select(i => (double)i).ToArray();
+        var t = MatrixProducts.Transpose(s, 35, 40);
+        for (int i = 0; i < 35; i++)
+            for (int j = 0; j < 40; j++) Assert.Equal(s[i * 40 + j], t[j * 35 + i]);
+    }
+
+    [Fact]
+    public void Overlapping_output_is_rejected()
+    {
+        var a = new double[16];
+        Assert.Throws<ArgumentException>(() => MatrixProducts.Gemm(4, 4, 4, a, 4, new double[16], 4, a, 4, false));
+    }
+}
