@@ -103,6 +103,7 @@ internal sealed class SolveCommand
             LbfgsMemory = p.GetValue(_lbfgsMemory),
             MaxCgIterations = p.GetValue(_maxCg),
         },
+        HessianGiven = OptionFactory.Given(p, _hessian),
         Workers = p.GetValue(_workers),
         OutDir = p.GetValue(_outDir)!,
         Backend = p.GetValue(_backend)!,

@@ -145,7 +145,7 @@ internal static class SolvePlanner
             start = "zeros";
         }
 
-        var (solver, reason) = ChooseSolver(s.Solver, matrix, inspection);
+        var (solver, reason) = ChooseSolver(s, matrix, inspection, ref options);
         return new SolvePlan(s, source, inspection, problem, hasUnit ? unit.Name() : null, matrix, demo, solver, reason,
             options, x0, start, s.Workers, backend, outputs, inputs);
     }
@@ -205,12 +205,23 @@ internal static class SolvePlanner
         return x0;
     }
 
-    private static (string Solver, string? Reason) ChooseSolver(string requested, bool matrix, SourceInspection inspection)
+    /// <summary>
+    /// Vector problems: auto means approx-newton. Matrix problems: <see cref="MatrixSolverChoice"/> picks (or checks) the
+    /// solver and recommends a Hessian, used unless --hessian was given; its reason goes into the report.
+    /// </summary>
+    private static (string Solver, string? Reason) ChooseSolver(SolveSettings s, bool matrix, SourceInspection inspection, ref SolverOptions options)
     {
-        if (matrix) throw new CliInputException("--problem", "matrix problems are not available in this build");
-        if (requested == "auto") return ("approx-newton", null);
-        return (requested, null);
+        if (!matrix) return (s.Solver == "auto" ? "approx-newton" : s.Solver, null);
+        MatrixSolverChoice choice;
+        try { choice = MatrixSolverChoice.Choose(inspection.Columns, s.Solver); }
+        catch (ArgumentException e) { throw new CliInputException("--solver", ErrorReport.OptionMessage(e.Message).Replace("--solver: ", "")); }
+        string reason = choice.Reason;
+        if (!s.HessianGiven) options = options with { Hessian = choice.Hessian };
+        else reason += $" (--hessian {Kebab(options.Hessian)} given)";
+        return (choice.Solver, reason);
     }
+
+    private static string Kebab(HessianMode mode) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(mode.ToString());
 
     /// <summary>Whether two paths name the same file (after making them absolute and following symbolic links).</summary>
     private static bool SamePath(string a, string b)

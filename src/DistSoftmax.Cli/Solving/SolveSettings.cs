@@ -23,6 +23,8 @@ internal sealed record SolveSettings
     /// <summary>Solver name, or "auto" (approx-newton for vector problems, MatrixSolverChoice for matrix problems).</summary>
     public string Solver { get; init; } = "auto";
     public SolverOptions Options { get; init; } = new();
+    /// <summary>Whether --hessian was given (matrix problems otherwise use the Hessian MatrixSolverChoice recommends).</summary>
+    public bool HessianGiven { get; init; }
     public int Workers { get; init; } = 4;
     public string OutDir { get; init; } = "out";
 

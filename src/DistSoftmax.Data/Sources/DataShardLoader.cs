@@ -192,14 +192,132 @@ public sealed class DataShardLoader : IShardLoader
 
     // ------------------------------------------------------------------ matrix problems
 
-    private static ProblemShape DescribeMatrix(ProblemSource source, string problem) => throw MatrixUnavailable(problem);
+    internal const string MatrixNormalizedAssumption =
+        "multiple normalized softmax regression assumes every row of B is a probability distribution (entries ≥ 0 summing to 1)";
 
-    private IShard LoadMatrix(ProblemSource source, string problem, RowRange rows, ShardComputeOptions compute) => throw MatrixUnavailable(problem);
+    private static ProblemShape MatrixShape(string problem, long rows, int d) =>
+        new(new MatrixObjective(problem, MatrixProblem.RowFamilyOf(problem), d, rows), rows);
 
-    private SourceInspection InspectMatrix(ProblemSource source, string problem) => throw MatrixUnavailable(problem);
+    /// <summary>(m, d, n): A1 is m×d, A2 n×d, B (and W) m×n; checks that the files agree.</summary>
+    private static (long M, int D, int N) MatrixFileShapes(ProblemSource source)
+    {
+        string a1 = source.Require("A1"), a2 = source.Require("A2"), b = source.Require("B");
+        var (m, d) = MatrixShape(a1);
+        var (n, d2) = MatrixShape(a2);
+        if (d2 != d) throw new DataFormatException(a2, $"has {d2} columns but A1 ({a1}) has {d}: A1 and A2 must both have d columns");
+        if (n > int.MaxValue) throw new DataFormatException(a2, $"has {n} rows, too many");
+        var (bm, bn) = MatrixShape(b);
+        if (bm != m || bn != n)
+            throw new DataFormatException(b, $"is {bm}×{bn} but must be {m}×{n} (rows of A1 ({a1}) × rows of A2 ({a2}))");
+        if (source.Get("W") is string w)
+        {
+            if (source.Get("w-scalar") is not null) throw new ArgumentException("give either a weight file or w-scalar, not both");
+            var (wm, wn) = MatrixShape(w);
+            if (wm != m || wn != n) throw new DataFormatException(w, $"is {wm}×{wn} but must have the shape of B, {m}×{n}");
+        }
+        else if (source.Get("w-scalar") is not null) WScalar(source);
+        return (m, d, (int)n);
+    }
 
-    private static ArgumentException MatrixUnavailable(string problem) =>
-        new($"--problem {problem} is not available in this build (the tensor-trick matrix shards are missing)");
+    private static ProblemShape DescribeMatrix(ProblemSource source, string problem)
+    {
+        switch (source.Kind)
+        {
+            case DataSources.FilesKind:
+            {
+                var (m, d, _) = MatrixFileShapes(source);
+                return MatrixShape(problem, m, d);
+            }
+            case DataSources.GeneratedKind:
+            {
+                var spec = GeneratedSpec.From(source);
+                return MatrixShape(problem, spec.N, spec.D);
+            }
+            default:
+                throw UnknownKind(source);
+        }
+    }
+
+    private IShard LoadMatrix(ProblemSource source, string problem, RowRange rows, ShardComputeOptions compute)
+    {
+        var family = MatrixProblem.RowFamilyOf(problem);
+        DenseMatrix a1, a2, b;
+        DenseMatrix? w = null;
+        switch (source.Kind)
+        {
+            case DataSources.FilesKind:
+                a1 = Dense(MatrixRows(source.Require("A1"), rows));
+                a2 = MatrixFile.ReadDense(source.Require("A2"));
+                b = Dense(MatrixRows(source.Require("B"), rows));
+                if (source.Get("W") is string wPath) w = Dense(MatrixRows(wPath, rows));
+                break;
+            case DataSources.GeneratedKind:
+            {
+                var inst = (MatrixInstance)Generated(source);
+                CheckRange("generated instance", rows, inst.A1.Rows);
+                int s = (int)rows.Start;
+                (a1, a2, b) = (inst.A1.SliceDense(s, rows.Count), inst.A2, inst.B.SliceDense(s, rows.Count));
+                break;
+            }
+            default:
+                throw UnknownKind(source);
+        }
+        if (w is null && source.Get("w-scalar") is not null)
+        {
+            w = new DenseMatrix(b.Rows, b.Cols);
+            Array.Fill(w.Data, WScalar(source));
+        }
+        return new MatrixShard(family, a1, a2, b, w, rows.Start, compute);
+    }
+
+    private SourceInspection InspectMatrix(ProblemSource source, string problem)
+    {
+        var warnings = new List<string>();
+        switch (source.Kind)
+        {
+            case DataSources.FilesKind:
+            {
+                var (m, d, n) = MatrixFileShapes(source);
+                string a1 = source.Require("A1"), a2 = source.Require("A2"), bPath = source.Require("B");
+                long nnz = CountNonZeros(a1, m, d) + CountNonZeros(a2, n, d);
+                var b = MatrixFile.ReadDense(bPath);
+                if (source.Get("W") is string w) MatrixFile.ReadMatrix(w); // values checked by the reader
+                if (problem == "multiple-normalized" && RowDistributionProblem(b) is string why)
+                    warnings.Add($"{bPath}: {MatrixNormalizedAssumption} but {why}; solving anyway");
+                return new SourceInspection(MatrixShape(problem, m, d), m, d, (long)d * d, nnz, n, warnings);
+            }
+            case DataSources.GeneratedKind:
+            {
+                var inst = (MatrixInstance)Generated(source);
+                if (source.Get("w-scalar") is not null) WScalar(source);
+                long nnz = CountNonZeros(inst.A1.Data) + CountNonZeros(inst.A2.Data);
+                int d = inst.A1.Cols;
+                return new SourceInspection(MatrixShape(problem, inst.A1.Rows, d), inst.A1.Rows, d, (long)d * d, nnz, inst.A2.Rows, warnings);
+            }
+            default:
+                throw UnknownKind(source);
+        }
+    }
+
+    /// <summary>Why some rows of B are not probability vectors (how many, and the first one), or null when all are.</summary>
+    internal static string? RowDistributionProblem(DenseMatrix b)
+    {
+        int bad = 0, first = -1;
+        string? firstWhy = null;
+        for (int j = 0; j < b.Rows; j++)
+        {
+            if (DistributionProblem(b.Row(j)) is not string why) continue;
+            if (bad++ == 0) { first = j; firstWhy = why; }
+        }
+        return bad == 0 ? null : $"{bad} of {b.Rows} rows are not (row {first}, 0-based: {firstWhy})";
+    }
+
+    private static DenseMatrix Dense(IRowMatrix m) => m switch
+    {
+        DenseMatrix d => d,
+        CsrMatrix c => c.ToDense(),
+        _ => throw new InvalidOperationException($"unexpected matrix type {m.GetType().Name}"),
+    };
 
     // ------------------------------------------------------------------ files
 
