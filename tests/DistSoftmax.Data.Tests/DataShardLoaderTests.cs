@@ -167,4 +167,73 @@ public class DataShardLoaderTests
         Assert.StartsWith("--x-scale: ", Assert.Throws<ArgumentException>(() =>
             new GeneratedSpec("hyperbolic", Unit.Exp, 10, 2, 1, XScale: 1e6).Generate()).Message);
     }
+
+    [Theory]
+    [InlineData("multiple-normalized", 1)]
+    [InlineData("multiple-normalized", 3)]
+    [InlineData("multiple-rescaled", 2)]
+    public void Matrix_file_shards_equal_shards_of_the_whole_problem(string problem, int shards)
+    {
+        using var dir = new TempDir();
+        var inst = Generators.Multiple(12, 3, seed: 4, planted: false);
+        var w = new DenseMatrix(12, 12, Enumerable.Range(0, 144).Select(i => 0.01 * (i % 7)).ToArray());
+        string a1 = dir.File("A1.npy"), a2 = dir.File("A2.csv"), b = dir.File("B.npy"), wp = dir.File("W.npy");
+        Npy.Write(a1, inst.A1);
+        MatrixFile.Write(a2, inst.A2);
+        Npy.Write(b, inst.B);
+        Npy.Write(wp, w);
+        var source = DataSources.MatrixFiles(problem, a1, a2, b, w: wp);
+        var shape = Loader.Describe(source);
+        Assert.Equal(12, shape.Rows);
+        Assert.Equal(9, shape.Objective.Dimension);
+
+        var whole = MatrixProblem.Create(problem, inst.A1, inst.A2, inst.B, w);
+        var reference = whole.Shards(shards, ShardComputeOptions.Sequential);
+        var loaded = ShardLayout.Split(12, shards).Select(r => Loader.Load(source, r, ShardComputeOptions.Sequential)).ToArray();
+        var x = TestX(9);
+        var (lossRef, gradRef) = Evaluate(shape.Objective, reference, x);
+        var (loss, grad) = Evaluate(shape.Objective, loaded, x);
+        Assert.Equal(lossRef, loss);
+        Assert.Equal(gradRef, grad);
+
+        var inspection = Loader.Inspect(source);
+        Assert.Equal((12L, 3, 9L, 12), (inspection.Rows, inspection.Columns, inspection.Unknowns, inspection.TargetColumns!.Value));
+        Assert.Empty(inspection.Warnings);
+    }
+
+    [Fact]
+    public void Generated_matrix_shards_and_a_scalar_weight_match_the_whole_problem()
+    {
+        var spec = new GeneratedSpec("multiple-rescaled", Unit.Exp, 10, 2, Seed: 8, Planted: true);
+        var source = DataSources.Generated(spec);
+        source = ProblemSource.Create(source.Kind, source.Parameters.Append(KeyValuePair.Create("w-scalar", "0.5")));
+        var inst = Generators.Multiple(10, 2, 8, planted: true);
+        var w = new DenseMatrix(10, 10, Enumerable.Repeat(0.5, 100).ToArray());
+        var whole = MatrixProblem.Create("multiple-rescaled", inst.A1, inst.A2, inst.B, w);
+        var loader = new DataShardLoader();
+        var shape = loader.Describe(source);
+        var loaded = ShardLayout.Split(10, 2).Select(r => loader.Load(source, r, ShardComputeOptions.Sequential)).ToArray();
+        var x = TestX(4);
+        Assert.Equal(Evaluate(shape.Objective, whole.Shards(2, ShardComputeOptions.Sequential), x).Loss, Evaluate(shape.Objective, loaded, x).Loss);
+    }
+
+    [Fact]
+    public void Matrix_shapes_that_disagree_name_the_file()
+    {
+        using var dir = new TempDir();
+        string F(string name, int r, int c) { string p = dir.File(name); Npy.Write(p, new DenseMatrix(r, c, Enumerable.Repeat(0.25, r * c).ToArray())); return p; }
+        string a1 = F("A1.npy", 4, 2), a2 = F("A2.npy", 4, 2), a2bad = F("A2bad.npy", 4, 3), b = F("B.npy", 4, 4), bbad = F("Bbad.npy", 4, 3), wbad = F("Wbad.npy", 3, 4);
+        Assert.Equal($"{a2bad}: has 3 columns but A1 ({a1}) has 2: A1 and A2 must both have d columns",
+            Assert.Throws<DataFormatException>(() => Loader.Describe(DataSources.MatrixFiles("multiple-normalized", a1, a2bad, b))).Message);
+        Assert.Equal($"{bbad}: is 4×3 but must be 4×4 (rows of A1 ({a1}) × rows of A2 ({a2}))",
+            Assert.Throws<DataFormatException>(() => Loader.Describe(DataSources.MatrixFiles("multiple-normalized", a1, a2, bbad))).Message);
+        Assert.Equal($"{wbad}: is 3×4 but must have the shape of B, 4×4",
+            Assert.Throws<DataFormatException>(() => Loader.Describe(DataSources.MatrixFiles("multiple-rescaled", a1, a2, b, w: wbad))).Message);
+        // Rows of 0.25 sum to 1: a distribution. Rows of B as a 4×4 of 0.5 do not.
+        Assert.Empty(Loader.Inspect(DataSources.MatrixFiles("multiple-normalized", a1, a2, b)).Warnings);
+        string b2 = dir.File("B2.npy");
+        Npy.Write(b2, new DenseMatrix(4, 4, Enumerable.Repeat(0.5, 16).ToArray()));
+        Assert.Equal($"{b2}: multiple normalized softmax regression assumes every row of B is a probability distribution (entries ≥ 0 summing to 1) but 4 of 4 rows are not (row 0, 0-based: it sums to 2); solving anyway",
+            Assert.Single(Loader.Inspect(DataSources.MatrixFiles("multiple-normalized", a1, a2, b2)).Warnings));
+    }
 }
