@@ -42,7 +42,8 @@ internal sealed record SolvePlan(
     int Workers,
     BackendPlan Backend,
     OutputPaths Outputs,
-    IReadOnlyDictionary<string, string> Inputs);
+    IReadOnlyDictionary<string, string> Inputs,
+    IReadOnlyList<string> Warnings);
 
 /// <summary>
 /// Checks a solve's settings and input before anything runs or is written: option combinations, every input file
@@ -145,9 +146,14 @@ internal static class SolvePlanner
             start = "zeros";
         }
 
+        var warnings = inspection.Warnings.ToList();
+        if (problem == "rescaled" && unit == Unit.Sinh && start == "zeros")
+            warnings.Add("--x0: rescaled regression with u = sinh has the trivial minimiser x = 0 (sinh(0) = 0 makes u − ⟨u,1⟩b and the loss 0), " +
+                         "and the default start is that point; give --x0 to look for another zero of the loss");
+
         var (solver, reason) = ChooseSolver(s, matrix, inspection, ref options);
         return new SolvePlan(s, source, inspection, problem, hasUnit ? unit.Name() : null, matrix, demo, solver, reason,
-            options, x0, start, s.Workers, backend, outputs, inputs);
+            options, x0, start, s.Workers, backend, outputs, inputs, warnings);
     }
 
     private static string DataSourcesFormat(double v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);

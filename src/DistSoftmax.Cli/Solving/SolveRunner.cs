@@ -32,7 +32,7 @@ internal sealed class SolveRunner(CliContext ctx)
         {
             return ErrorReport.Write(ctx, e, validating: true);
         }
-        foreach (string w in plan.Inspection.Warnings) ctx.Err.WriteLine("warning: " + w);
+        foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + w);
 
         var view = new ConsoleView(ctx);
         view.Line(Header(plan, backend));
@@ -104,7 +104,7 @@ internal sealed class SolveRunner(CliContext ctx)
             InitialGradientNorm = result.InitialGradientNorm,
             FinalGradientNorm = result.GradientNorm,
             Requests = result.Requests,
-            Warnings = plan.Inspection.Warnings,
+            Warnings = plan.Warnings,
             Trace = result.Trace,
             WallTime = new WallTimeReport(result.Seconds, totalSeconds),
             Files = new FilesReport(plan.Outputs.X, plan.Outputs.Report, plan.Outputs.Plot),
