@@ -64,4 +64,34 @@ public class ProcessTests
         Assert.Equal("max-iterations", Report.Read(dir.File("inst/solution")).GetProperty("exit").GetString());
         Png.Check(dir.File("inst/solution/convergence.png"));
     }
+
+    [Fact]
+    public void SIGTERM_stops_a_solve_at_the_next_iteration_and_still_writes_its_files()
+    {
+        if (OperatingSystem.IsWindows()) return; // POSIX signals only
+        using var dir = new TempDir();
+        string apphost = Path.Combine(AppContext.BaseDirectory, "dist-softmax");
+        var psi = File.Exists(apphost) ? new ProcessStartInfo(apphost) : new ProcessStartInfo("dotnet") { ArgumentList = { Path.Combine(AppContext.BaseDirectory, "dist-softmax.dll") } };
+        // Gradient descent with no tolerance and no iteration limit runs until it is stopped.
+        foreach (string a in (string[])["solve", "--solver", "gd", "--tol", "0", "--max-iter", "1000000", "--stall-iter", "1000000", .. GenerateSolveTests.Backend])
+            psi.ArgumentList.Add(a);
+        psi.WorkingDirectory = dir.Path;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        // Wait for the solve to be under way (iteration 3 printed), then ask it to stop.
+        string? line;
+        while ((line = p.StandardOutput.ReadLine()) is not null && !line.StartsWith("iteration    3")) { }
+        Assert.NotNull(line);
+        using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString()])) kill.WaitForExit();
+        string rest = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(30_000), "the solve did not stop after SIGTERM");
+        Assert.True(p.ExitCode == 3, $"exit {p.ExitCode}\n{rest}\n{stderr.Result}");
+        Assert.Equal("dist-softmax: stopped without meeting the tolerance (cancelled): cancelled", stderr.Result.Trim());
+        var report = Report.Read(dir.File("out"));
+        Assert.Equal("cancelled", report.GetProperty("exit").GetString());
+        Assert.True(report.GetProperty("iterations").GetInt32() >= 3);
+        Assert.Equal(new long[] { 50 }, NpyBytes.Read(dir.File("out/x.npy")).Shape);
+    }
 }

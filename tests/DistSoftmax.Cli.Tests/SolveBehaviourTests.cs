@@ -228,4 +228,23 @@ public class SolveBehaviourTests
         Assert.Equal(2, ErrorReport.Write(new CliContext(new StringWriter(), new StringWriter()), new ArgumentException("--tol must be ≥ 0"), validating: true));
         Assert.Equal(1, ErrorReport.Write(new CliContext(new StringWriter(), new StringWriter()), new ArgumentException("x"), validating: false));
     }
+
+    [Fact]
+    public void A_cancelled_solve_is_exit_code_3_and_writes_its_files()
+    {
+        using var dir = new TempDir();
+        Generate(dir, "--problem", "hyperbolic", "--n", "100", "--d", "3", "--out-dir", "inst");
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = Program.Run(["solve", "--problem", "hyperbolic", "--A", "inst/A.npy", "--b", "inst/b.npy", .. Backend],
+            new CliContext(o, e, dir.Path, cancellation: cts.Token));
+        Assert.True(code == 3, o + "\n" + e);
+        Assert.Equal("dist-softmax: stopped without meeting the tolerance (cancelled): cancelled", e.ToString().Trim());
+        var report = Report.Read(dir.File("out"));
+        Assert.Equal("cancelled", report.GetProperty("exit").GetString());
+        Assert.Equal(0, report.GetProperty("iterations").GetInt32());
+        Png.Check(dir.File("out/convergence.png"));
+    }
 }
