@@ -90,6 +90,8 @@ public class BadInputTests
         "backend with seeds" => (_ => { }, [.. Valid, "--seeds", "akka.tcp://distsoftmax@127.0.0.1:4053", "--backend", "inprocess"],
             "--backend: cannot be combined with --seeds"),
         "out-dir is a file" => (_ => { }, [.. Valid, "--out-dir", "A.npy"], $"--out-dir: {dir.File("A.npy")} is a file, not a directory"),
+        "out-dir below a file" => (_ => { }, [.. Valid, "--out-dir", "b.npy/sub/out"],
+            $"--out-dir: cannot create {dir.File("b.npy/sub/out")}: {dir.File("b.npy")} is a file, not a directory"),
         _ => throw new ArgumentException(name),
     };
 
@@ -101,7 +103,7 @@ public class BadInputTests
         "unknown problem", "unknown unit", "unit for a problem without one", "not a number", "not an integer", "missing option value",
         "negative tolerance", "epsilon out of range", "no workers", "b without A", "A without b", "data for another problem kind",
         "vector files for a matrix problem", "row sampling on a matrix problem", "matrix shapes disagree", "demo with another problem",
-        "cluster option without seeds", "malformed seed address", "backend with seeds", "out-dir is a file");
+        "cluster option without seeds", "malformed seed address", "backend with seeds", "out-dir is a file", "out-dir below a file");
 
     [Theory]
     [MemberData(nameof(Cases))]

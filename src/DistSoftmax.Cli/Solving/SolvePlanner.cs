@@ -118,6 +118,9 @@ internal static class SolvePlanner
         var outputs = new OutputPaths(ctx.Resolve(s.OutDir));
         if (File.Exists(outputs.Directory))
             throw new CliInputException("--out-dir", $"{outputs.Directory} is a file, not a directory");
+        for (string? parent = Path.GetDirectoryName(outputs.Directory); parent is not null && !Directory.Exists(parent); parent = Path.GetDirectoryName(parent))
+            if (File.Exists(parent))
+                throw new CliInputException("--out-dir", $"cannot create {outputs.Directory}: {parent} is a file, not a directory");
         foreach (var (_, path) in outputs.All)
             foreach (var (option, input) in inputs)
                 if (SamePath(path, input))
