@@ -1,0 +1,83 @@
+using Akka.Actor;
+using Akka.Configuration;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Solvers;
+
+namespace DistSoftmax.Cluster.Coordinator;
+
+/// <summary>
+/// Everything a coordinator needs for one solve. It stays on the coordinator's node (the solver object is never
+/// sent anywhere); workers only ever see <see cref="Source"/> and their row ranges.
+/// </summary>
+/// <param name="Shape">The problem's objective and row count, from <see cref="IShardLoader.Describe"/>.</param>
+/// <param name="Shards">Number of row shards (ShardLayout.Split); fixed for the whole solve, whatever the workers.</param>
+/// <param name="MinWorkers">Workers that must have registered before the first assignment.</param>
+public sealed record SolveSpec(string SolveId, ProblemSource Source, ProblemShape Shape, Solver Solver, double[] X0,
+    SolverOptions Options, int Shards, int MinWorkers, CancellationToken Cancellation = default)
+{
+    public static string NewSolveId() => $"solve-{Guid.NewGuid():N}"[..18];
+
+    public SolveSpec Validate()
+    {
+        if (string.IsNullOrWhiteSpace(SolveId)) throw new ArgumentException("a solve needs an id");
+        if (Shards < 1) throw new ArgumentException("--shards must be at least 1");
+        if (MinWorkers < 1) throw new ArgumentException("--min-workers must be at least 1");
+        if (Shape.Rows < 1) throw new ArgumentException($"problem {Source} has no rows");
+        if (X0.Length != Shape.Objective.Dimension)
+            throw new ArgumentException($"x0 has {X0.Length} entries but the problem has {Shape.Objective.Dimension} unknowns");
+        Options.Validate();
+        return this;
+    }
+}
+
+/// <summary>Timeouts of a coordinator (HOCON distsoftmax.coordinator).</summary>
+/// <param name="MaxRequestBytes">Largest encoded <see cref="Protocol.EvaluateShard"/> the coordinator sends (0: no limit).
+/// Requests are not chunked, and the transport silently drops a frame above maximum-frame-size, which would look
+/// like a silent worker; the coordinator fails the solve with a clear message instead.</param>
+public sealed record CoordinatorSettings(TimeSpan WorkerWaitTimeout, TimeSpan LoadTimeout, TimeSpan StepTimeout,
+    TimeSpan NoWorkerTimeout, TimeSpan TickInterval, long MaxRequestBytes = 0)
+{
+    /// <summary>Room left in a frame for Akka's envelope (recipient and sender paths, manifest).</summary>
+    public const long FrameOverhead = 64 * 1024;
+
+    public static CoordinatorSettings FromConfig(Config config) => new CoordinatorSettings(
+        config.GetTimeSpan("distsoftmax.coordinator.worker-wait-timeout", TimeSpan.FromSeconds(60)),
+        config.GetTimeSpan("distsoftmax.coordinator.load-timeout", TimeSpan.FromSeconds(120)),
+        config.GetTimeSpan("distsoftmax.coordinator.step-timeout", TimeSpan.FromSeconds(120)),
+        config.GetTimeSpan("distsoftmax.coordinator.no-worker-timeout", TimeSpan.FromSeconds(30)),
+        config.GetTimeSpan("distsoftmax.coordinator.tick-interval", TimeSpan.FromMilliseconds(200)),
+        MaxRequestBytesFrom(config)).Validate();
+
+    /// <summary>With remoting (provider remote or cluster): maximum-frame-size less <see cref="FrameOverhead"/>.</summary>
+    private static long MaxRequestBytesFrom(Config config)
+    {
+        var provider = config.GetString("akka.actor.provider", "local").ToLowerInvariant();
+        if (provider is "local" || provider.Contains("localactorrefprovider")) return 0;
+        long frame = config.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size") ?? 128000;
+        return Math.Max(frame - FrameOverhead, frame / 2);
+    }
+
+    public CoordinatorSettings Validate()
+    {
+        static void Positive(TimeSpan t, string key)
+        {
+            if (t <= TimeSpan.Zero) throw new ArgumentException($"distsoftmax.coordinator.{key} must be a positive duration");
+        }
+        Positive(WorkerWaitTimeout, "worker-wait-timeout");
+        Positive(LoadTimeout, "load-timeout");
+        Positive(StepTimeout, "step-timeout");
+        Positive(NoWorkerTimeout, "no-worker-timeout");
+        Positive(TickInterval, "tick-interval");
+        if (MaxRequestBytes < 0) throw new ArgumentException("the request size limit must be ≥ 0");
+        return this;
+    }
+}
+
+/// <summary>Local notice (from the cluster discovery actor) that a node hosting workers is unreachable.</summary>
+public sealed record WorkerUnreachable(Address Address) : INoSerializationVerificationNeeded;
+
+/// <summary>A solve that could not be carried out; <see cref="Exception.Message"/> is the coordinator's reason.</summary>
+public sealed class DistributedSolveException(string solveId, string reason) : Exception(reason)
+{
+    public string SolveId { get; } = solveId;
+}

@@ -1,0 +1,73 @@
+using Akka.Actor;
+using Akka.Configuration;
+using DistSoftmax.Cluster.Coordinator;
+using DistSoftmax.Cluster.Protocol;
+using DistSoftmax.Cluster.Worker;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Solvers;
+using AkkaCluster = Akka.Cluster.Cluster;
+
+namespace DistSoftmax.Cluster.Hosting;
+
+/// <summary>Knobs of a cluster solve job beyond the common arguments.</summary>
+public sealed record ClusterJobOptions
+{
+    /// <summary>Where the job's own node listens and which seeds it joins.</summary>
+    public NodeOptions Node { get; init; } = new();
+    /// <summary>Workers that must be registered before shards are assigned (--min-workers).</summary>
+    public int MinWorkers { get; init; } = 1;
+    /// <summary>Row shards; null means <see cref="MinWorkers"/> (so the answer does not depend on how many workers
+    /// happen to be up; extra workers are spares that take over the shards of lost ones).</summary>
+    public int? Shards { get; init; }
+    /// <summary>Every coordinator event, in order.</summary>
+    public Action<SolveEvent>? Events { get; init; }
+}
+
+/// <summary>
+/// A solve over the multi-node cluster: the job joins as role "coordinator", waits for the workers, runs the
+/// coordinator, then leaves the cluster; the worker nodes stay up for the next job.
+/// </summary>
+public static class ClusterSolveJob
+{
+    /// <summary>
+    /// The CLI's <c>solve --cluster</c>: joins <paramref name="seeds"/> (null: DISTSOFTMAX_SEEDS), listens on
+    /// <paramref name="host"/>:<paramref name="port"/> (null: DISTSOFTMAX_HOST/PORT, then cluster.conf), waits for
+    /// <paramref name="minWorkers"/> worker nodes and solves with that many shards.
+    /// </summary>
+    public static Task<SolverResult> ClusterSolveAsync(IReadOnlyList<string>? seeds, string? host, int? port, int minWorkers,
+        IShardLoader loader, ProblemSource source, Solver solver, double[] x0, SolverOptions options,
+        Action<TraceEntry>? progress, CancellationToken ct) =>
+        RunAsync(new ClusterJobOptions
+        {
+            Node = new NodeOptions { Seeds = seeds, Host = host, Port = port }.FromEnvironment(),
+            MinWorkers = minWorkers,
+            Events = progress is null ? null : e => { if (e is SolveProgress p) progress(p.Entry); },
+        }, loader, source, solver, x0, options, ct);
+
+    public static async Task<SolverResult> RunAsync(ClusterJobOptions job, IShardLoader loader, ProblemSource source,
+        Solver solver, double[] x0, SolverOptions options, CancellationToken ct = default)
+    {
+        var shape = loader.Describe(source);
+        var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options, job.Shards ?? job.MinWorkers,
+            job.MinWorkers, ct).Validate();
+        var config = DistSoftmaxConfig.Cluster(job.Node, ClusterRole.Coordinator);
+        var cluster = ClusterSettings.FromConfig(config);
+        var system = ActorSystem.Create(cluster.SystemName, config);
+        try
+        {
+            if (job.Node.Seeds is not { Count: > 0 }) AkkaCluster.Get(system).Join(AkkaCluster.Get(system).SelfAddress);
+            if (!await ClusterSettings.WaitUntilUp(system, cluster.JoinTimeout, ct).ConfigureAwait(false))
+                throw new DistributedSolveException(spec.SolveId,
+                    $"the job's node {AkkaCluster.Get(system).SelfAddress} did not become Up within {cluster.JoinTimeout.TotalSeconds:0.#} s " +
+                    $"(seeds: {string.Join(", ", job.Node.Seeds ?? Array.Empty<string>())})");
+            return await SolveSession.RunAsync(system, spec, CoordinatorSettings.FromConfig(config), job.Events,
+                coordinator => system.ActorOf(
+                    WorkerDiscovery.Props(coordinator, spec.SolveId, cluster.WorkerRole, cluster.WorkerActor, cluster.HelloInterval),
+                    $"discovery-{spec.SolveId}"), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ClusterSettings.LeaveAsync(system, cluster.LeaveTimeout).ConfigureAwait(false);
+        }
+    }
+}

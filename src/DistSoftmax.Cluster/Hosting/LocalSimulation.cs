@@ -1,0 +1,72 @@
+using Akka.Actor;
+using DistSoftmax.Cluster.Coordinator;
+using DistSoftmax.Cluster.Protocol;
+using DistSoftmax.Cluster.Worker;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Solvers;
+
+namespace DistSoftmax.Cluster.Hosting;
+
+/// <summary>Knobs of a local simulation beyond the common arguments.</summary>
+public sealed record LocalSimulationOptions
+{
+    /// <summary>Worker actors (≥ 1).</summary>
+    public int Workers { get; init; } = 1;
+    /// <summary>Row shards; null means one per worker.</summary>
+    public int? Shards { get; init; }
+    /// <summary>Every coordinator event (worker joined/lost, shard assigned/ready, progress, end), in order.</summary>
+    public Action<SolveEvent>? Events { get; init; }
+    /// <summary>HOCON text layered over local.conf (timeouts, chunk size, logging).</summary>
+    public string? ExtraHocon { get; init; }
+}
+
+/// <summary>
+/// The cluster's code in one process: one ActorSystem with N <see cref="WorkerActor"/>s and a
+/// <see cref="CoordinatorActor"/>, messages through mailboxes exactly as across nodes (the default of the CLI's
+/// <c>solve</c>). The result equals <see cref="InProcessDriver"/> with the same number of shards.
+/// </summary>
+public static class LocalSimulation
+{
+    /// <summary>Solves with <paramref name="workers"/> worker actors and as many shards.</summary>
+    public static Task<SolverResult> SolveAsync(IShardLoader loader, ProblemSource source, Solver solver, double[] x0,
+        SolverOptions options, int workers, Action<TraceEntry>? progress = null, CancellationToken ct = default) =>
+        SolveAsync(loader, source, solver, x0, options, new LocalSimulationOptions
+        {
+            Workers = workers,
+            Events = progress is null ? null : e => { if (e is SolveProgress p) progress(p.Entry); },
+        }, ct);
+
+    public static async Task<SolverResult> SolveAsync(IShardLoader loader, ProblemSource source, Solver solver, double[] x0,
+        SolverOptions options, LocalSimulationOptions simulation, CancellationToken ct = default)
+    {
+        if (simulation.Workers < 1) throw new ArgumentException("--workers must be at least 1");
+        var shape = loader.Describe(source);
+        var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options,
+            simulation.Shards ?? simulation.Workers, simulation.Workers, ct).Validate();
+
+        var config = DistSoftmaxConfig.Local(simulation.ExtraHocon);
+        var workerSettings = WorkerSettings.FromConfig(config);
+        // N workers share this machine: unless configured, split its cores between them.
+        if (config.GetInt("distsoftmax.worker.shard-parallelism", 0) == 0)
+            workerSettings = workerSettings with { ShardParallelism = Math.Max(1, Environment.ProcessorCount / simulation.Workers) };
+        if (config.GetInt("distsoftmax.worker.compute-threads", 0) == 0)
+            workerSettings = workerSettings with { ComputeThreads = 1 };
+
+        using var system = ActorSystem.Create("distsoftmax-local", config);
+        try
+        {
+            var workers = Enumerable.Range(1, simulation.Workers)
+                .Select(i => system.ActorOf(WorkerActor.Props(loader, workerSettings), $"worker-{i}"))
+                .ToArray();
+            return await SolveSession.RunAsync(system, spec, CoordinatorSettings.FromConfig(config), simulation.Events,
+                coordinator =>
+                {
+                    foreach (var w in workers) w.Tell(new CoordinatorHello(spec.SolveId), coordinator);
+                }, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            await system.Terminate().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,229 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using DistSoftmax.Cluster.Protocol;
+using DistSoftmax.Cluster.Serialization;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Cluster.Worker;
+
+/// <summary>
+/// Owns row shards, keyed by (SolveId, ShardIndex), for any number of solves and coordinators.
+///
+/// The actor itself only bookkeeps: loading rows (<see cref="IShardLoader.Load"/>) and evaluating requests
+/// (<see cref="IShard.Evaluate"/>) run as tasks on a <see cref="DedicatedThreadScheduler"/> and come back with
+/// PipeTo, so the actor is never blocked. Requests for one shard run one at a time in arrival order (shards are
+/// not thread-safe); different shards may run concurrently. A reply whose encoding is larger than
+/// <see cref="WorkerSettings.ChunkSize"/> goes back as <see cref="ReplyChunk"/>s.
+///
+/// A solve's shards are dropped on <see cref="ReleaseSolve"/>, <see cref="ReleaseShard"/>, or when the coordinator
+/// that assigned them terminates (DeathWatch: in a cluster, when the coordinator's node leaves or is downed).
+/// </summary>
+public sealed class WorkerActor : ReceiveActor
+{
+    public static Props Props(IShardLoader loader, WorkerSettings settings) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(loader, settings));
+
+    private readonly record struct ShardKey(string SolveId, int ShardIndex);
+
+    /// <summary>One shard held by this worker at one assignment epoch.</summary>
+    private sealed class Slot(ShardKey key, AssignShard assignment, IActorRef coordinator)
+    {
+        public ShardKey Key { get; } = key;
+        public AssignShard Assignment { get; } = assignment;
+        public IActorRef Coordinator { get; } = coordinator;
+        public IShard? Shard { get; set; }
+        public string? LoadError { get; set; }
+        public bool Busy { get; set; }
+        public Queue<(EvaluateShard Request, IActorRef ReplyTo)> Pending { get; } = new();
+    }
+
+    private sealed record LoadDone(Slot Slot, IShard? Shard, string? Error, double Seconds) : INoSerializationVerificationNeeded;
+
+    private sealed record EvaluationDone(Slot Slot, IActorRef ReplyTo, IReadOnlyList<object> Messages) : INoSerializationVerificationNeeded;
+
+    private readonly IShardLoader _loader;
+    private readonly WorkerSettings _settings;
+    private readonly Dictionary<ShardKey, Slot> _slots = new();
+    private readonly HashSet<IActorRef> _coordinators = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private DedicatedThreadScheduler _scheduler = null!;
+    private string _workerId = "";
+
+    public WorkerActor(IShardLoader loader, WorkerSettings settings)
+    {
+        _loader = loader;
+        _settings = settings.Validate();
+
+        Receive<CoordinatorHello>(_ => Sender.Tell(new RegisterWorker(_workerId, Environment.ProcessorCount)));
+        Receive<WorkerRegistered>(_ => WatchCoordinator(Sender));
+        Receive<AssignShard>(Assign);
+        Receive<LoadDone>(Loaded);
+        Receive<EvaluateShard>(Evaluate);
+        Receive<EvaluationDone>(Evaluated);
+        Receive<ReleaseShard>(m => Release(s => s.Key == new ShardKey(m.SolveId, m.ShardIndex), $"shard {m.ShardIndex} of {m.SolveId} moved"));
+        Receive<ReleaseSolve>(m => Release(s => s.Key.SolveId == m.SolveId, $"solve {m.SolveId} released"));
+        Receive<Terminated>(t =>
+        {
+            _coordinators.Remove(t.ActorRef);
+            Release(s => s.Coordinator.Equals(t.ActorRef), $"coordinator {t.ActorRef.Path} terminated");
+        });
+        Receive<GetWorkerStatus>(_ => Sender.Tell(new WorkerStatus(_workerId, _slots.Values
+            .OrderBy(s => s.Key.SolveId, StringComparer.Ordinal).ThenBy(s => s.Key.ShardIndex)
+            .Select(s => new HeldShard(s.Key.SolveId, s.Key.ShardIndex, s.Assignment.Epoch, s.Shard is not null, s.Shard?.Rows ?? 0))
+            .ToArray())));
+    }
+
+    protected override void PreStart()
+    {
+        var provider = ((ExtendedActorSystem)Context.System).Provider;
+        _workerId = Self.Path.ToStringWithAddress(provider.DefaultAddress);
+        _scheduler = new DedicatedThreadScheduler(_settings.ComputeThreads, $"distsoftmax-shard-{Self.Path.Name}");
+    }
+
+    protected override void PostStop() => _scheduler.Dispose();
+
+    private void WatchCoordinator(IActorRef coordinator)
+    {
+        if (coordinator.IsNobody() || !_coordinators.Add(coordinator)) return;
+        Context.Watch(coordinator);
+    }
+
+    private void Assign(AssignShard m)
+    {
+        var key = new ShardKey(m.SolveId, m.ShardIndex);
+        if (_slots.TryGetValue(key, out var existing) && existing.Assignment.Epoch == m.Epoch) return; // duplicate
+        WatchCoordinator(Sender);
+        var slot = new Slot(key, m, Sender);
+        _slots[key] = slot; // a previous epoch's slot is dropped; its in-flight work is discarded when it ends
+        var loader = _loader;
+        var compute = _settings.Compute;
+        Task.Factory.StartNew(() =>
+        {
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                var shard = loader.Load(m.Source, m.Rows, compute);
+                if (shard.Rows != m.Rows.Count)
+                    return new LoadDone(slot, null, $"the loader returned {shard.Rows} rows for range {m.Rows}", clock.Elapsed.TotalSeconds);
+                return new LoadDone(slot, shard, null, clock.Elapsed.TotalSeconds);
+            }
+            catch (Exception e)
+            {
+                return new LoadDone(slot, null, $"{e.GetType().Name}: {e.Message}", clock.Elapsed.TotalSeconds);
+            }
+        }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, _scheduler).PipeTo(Self);
+    }
+
+    private void Loaded(LoadDone done)
+    {
+        var slot = done.Slot;
+        if (!IsCurrent(slot)) return;
+        var a = slot.Assignment;
+        if (done.Shard is null)
+        {
+            slot.LoadError = done.Error;
+            _log.Warning("could not load shard {0} of {1} ({2}): {3}", a.ShardIndex, a.SolveId, a.Source, done.Error);
+            slot.Coordinator.Tell(new ShardLoadFailed(a.SolveId, a.Epoch, a.ShardIndex, _workerId, done.Error ?? "unknown error"));
+            while (slot.Pending.TryDequeue(out var p))
+                p.ReplyTo.Tell(new ShardFailed(a.SolveId, p.Request.Epoch, p.Request.Step, a.ShardIndex,
+                    $"shard {a.ShardIndex} could not be loaded on {_workerId}: {done.Error}", WorkerFault: false));
+            return;
+        }
+        slot.Shard = done.Shard;
+        _log.Debug("loaded shard {0} of {1}: rows {2} in {3:F3} s", a.ShardIndex, a.SolveId, a.Rows, done.Seconds);
+        slot.Coordinator.Tell(new ShardLoaded(a.SolveId, a.Epoch, a.ShardIndex, _workerId, done.Shard.Rows, done.Seconds));
+        RunNext(slot);
+    }
+
+    private void Evaluate(EvaluateShard m)
+    {
+        var key = new ShardKey(m.SolveId, m.ShardIndex);
+        if (!_slots.TryGetValue(key, out var slot) || slot.Assignment.Epoch != m.Epoch)
+        {
+            Sender.Tell(new ShardFailed(m.SolveId, m.Epoch, m.Step, m.ShardIndex,
+                $"worker {_workerId} holds no shard {m.ShardIndex} of {m.SolveId} at epoch {m.Epoch}", WorkerFault: true));
+            return;
+        }
+        if (slot.LoadError is not null)
+        {
+            Sender.Tell(new ShardFailed(m.SolveId, m.Epoch, m.Step, m.ShardIndex,
+                $"shard {m.ShardIndex} could not be loaded on {_workerId}: {slot.LoadError}", WorkerFault: false));
+            return;
+        }
+        slot.Pending.Enqueue((m, Sender));
+        RunNext(slot);
+    }
+
+    /// <summary>Starts the next queued request of a loaded, idle shard on the compute threads.</summary>
+    private void RunNext(Slot slot)
+    {
+        if (slot.Busy || slot.Shard is null || !slot.Pending.TryDequeue(out var next)) return;
+        slot.Busy = true;
+        var shard = slot.Shard;
+        int chunkSize = _settings.ChunkSize;
+        var (request, replyTo) = next;
+        Task.Factory.StartNew(() =>
+        {
+            IReadOnlyList<object> messages;
+            try
+            {
+                var reply = shard.Evaluate(request.Request);
+                messages = Package(request, reply, chunkSize);
+            }
+            catch (Exception e)
+            {
+                messages = new object[]
+                {
+                    new ShardFailed(request.SolveId, request.Epoch, request.Step, request.ShardIndex,
+                        $"{request.Request.GetType().Name} failed on shard {request.ShardIndex}: {e.GetType().Name}: {e.Message}",
+                        WorkerFault: false),
+                };
+            }
+            return new EvaluationDone(slot, replyTo, messages);
+        }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, _scheduler).PipeTo(Self);
+    }
+
+    /// <summary>
+    /// The reply as one <see cref="ShardResult"/>, or, when its encoding exceeds <paramref name="chunkSize"/>, as
+    /// ⌈bytes/chunkSize⌉ <see cref="ReplyChunk"/>s of the tagged encoding (runs on a compute thread).
+    /// </summary>
+    internal static IReadOnlyList<object> Package(EvaluateShard request, ShardReply reply, int chunkSize)
+    {
+        var bytes = WireFormat.EncodeReply(reply);
+        if (bytes.Length <= chunkSize)
+            return new object[] { new ShardResult(request.SolveId, request.Epoch, request.Step, request.ShardIndex, reply) };
+        int count = (int)((bytes.LongLength + chunkSize - 1) / chunkSize);
+        var chunks = new object[count];
+        for (int c = 0; c < count; c++)
+        {
+            int start = c * chunkSize;
+            var piece = bytes.AsSpan(start, Math.Min(chunkSize, bytes.Length - start)).ToArray();
+            chunks[c] = new ReplyChunk(request.SolveId, request.Epoch, request.Step, request.ShardIndex, c, count, bytes.LongLength, piece);
+        }
+        return chunks;
+    }
+
+    private void Evaluated(EvaluationDone done)
+    {
+        var slot = done.Slot;
+        slot.Busy = false;
+        if (!IsCurrent(slot)) return; // released or reassigned meanwhile: the coordinator no longer wants it
+        foreach (var message in done.Messages) done.ReplyTo.Tell(message);
+        RunNext(slot);
+    }
+
+    private bool IsCurrent(Slot slot) => _slots.TryGetValue(slot.Key, out var current) && ReferenceEquals(current, slot);
+
+    private void Release(Func<Slot, bool> which, string why)
+    {
+        var gone = _slots.Values.Where(which).ToList();
+        foreach (var slot in gone)
+        {
+            _slots.Remove(slot.Key);
+            slot.Pending.Clear();
+        }
+        if (gone.Count > 0) _log.Info("released {0} shard(s): {1}", gone.Count, why);
+    }
+}

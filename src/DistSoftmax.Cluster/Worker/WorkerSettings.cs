@@ -1,0 +1,34 @@
+using Akka.Configuration;
+using DistSoftmax.Core.Shards;
+
+namespace DistSoftmax.Cluster.Worker;
+
+/// <summary>How a worker computes and replies (HOCON distsoftmax.worker).</summary>
+/// <param name="ComputeThreads">Dedicated threads for shard loads and evaluations (≥ 1).</param>
+/// <param name="ShardParallelism">Degree of parallelism of one shard's row-block kernels (≥ 1).</param>
+/// <param name="ChunkSize">Replies whose encoding exceeds this many bytes travel as chunks of at most this size.</param>
+public sealed record WorkerSettings(int ComputeThreads, int ShardParallelism, int ChunkSize)
+{
+    public const int MinChunkSize = 1024;
+
+    public static WorkerSettings FromConfig(Config config)
+    {
+        int threads = config.GetInt("distsoftmax.worker.compute-threads", 0);
+        int parallelism = config.GetInt("distsoftmax.worker.shard-parallelism", 0);
+        long chunk = config.GetByteSize("distsoftmax.worker.chunk-size") ?? 1 << 20;
+        return new WorkerSettings(
+            threads > 0 ? threads : Environment.ProcessorCount,
+            parallelism > 0 ? parallelism : Environment.ProcessorCount,
+            (int)Math.Min(chunk, int.MaxValue)).Validate();
+    }
+
+    public WorkerSettings Validate()
+    {
+        if (ComputeThreads < 1) throw new ArgumentException("distsoftmax.worker.compute-threads must be ≥ 1 (or 0 for the processor count)");
+        if (ShardParallelism < 1) throw new ArgumentException("distsoftmax.worker.shard-parallelism must be ≥ 1 (or 0 for the processor count)");
+        if (ChunkSize < MinChunkSize) throw new ArgumentException($"distsoftmax.worker.chunk-size must be at least {MinChunkSize} bytes");
+        return this;
+    }
+
+    internal ShardComputeOptions Compute => new(ShardParallelism);
+}

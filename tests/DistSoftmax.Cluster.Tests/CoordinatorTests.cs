@@ -1,0 +1,283 @@
+using System.Diagnostics;
+using Akka.Actor;
+using DistSoftmax.Cluster.Coordinator;
+using DistSoftmax.Cluster.Protocol;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Statistics;
+using Xunit.Abstractions;
+
+namespace DistSoftmax.Cluster.Tests;
+
+public sealed class CoordinatorTests(ITestOutputHelper output) : ActorTestBase(output)
+{
+    private readonly SmallProblem _problem = new();
+
+    [Theory]
+    [InlineData("approx-newton")]
+    [InlineData("newton-cg")]
+    [InlineData("newton")]
+    [InlineData("lbfgs")]
+    public void Three_worker_actors_give_the_in_process_answer_bit_for_bit(string solver)
+    {
+        var expected = _problem.InProcess(solver, 3);
+        var workers = Workers(_problem.Loader, 3);
+        var spec = Spec(_problem, _problem.Loader, solver, 3, 3);
+        var (coordinator, events) = StartCoordinator(spec);
+        Introduce(coordinator, spec.SolveId, workers);
+
+        var seen = CollectUntil(events, IsFinal);
+        var result = ResultOf(seen);
+        ResultAssert.Equal(expected, result, 1e-12);
+        ResultAssert.BitIdentical(expected, result);
+        Assert.Equal(3, seen.OfType<WorkerJoined>().Count());
+        Assert.Equal(3, seen.OfType<ShardAssigned>().Select(a => a.WorkerId).Distinct().Count());
+        Assert.Equal(result.Trace.Count, seen.OfType<SolveProgress>().Count());
+        Output.WriteLine($"{solver}: {result.Exit} after {result.Iterations} iterations, {result.Requests} requests, loss {result.Loss:E6}");
+    }
+
+    [Fact]
+    public void A_worker_stopped_mid_solve_hands_its_shard_to_a_live_worker_and_the_result_is_unchanged()
+    {
+        var expected = _problem.InProcess("approx-newton", 3);
+        var ranges = ShardLayout.Split(_problem.N, 3);
+        var loader = new GatedLoader(_problem.Loader, ranges[1].Start, gatedEvaluation: 5);
+        var workers = Workers(loader, 3);
+        var spec = Spec(_problem, loader, "approx-newton", 3, 3);
+        var (coordinator, events) = StartCoordinator(spec);
+        Introduce(coordinator, spec.SolveId, workers);
+
+        var before = CollectUntil(events, e => e is SolveProgress { Entry.Iteration: 0 });
+        Assert.True(loader.Reached.Wait(TimeSpan.FromSeconds(10)), "shard 1 never reached its 5th request");
+        var victim = OwnerOf(before, 1, workers);
+        StopActor(victim);
+        loader.Release();
+
+        var after = CollectUntil(events, IsFinal);
+        var result = ResultOf(after);
+        ResultAssert.Equal(expected, result, 1e-10);
+        ResultAssert.BitIdentical(expected, result);
+        var lost = Assert.Single(after.OfType<WorkerLost>());
+        Assert.Contains("terminated", lost.Reason);
+        var moved = Assert.Single(after.OfType<ShardAssigned>());
+        Assert.Equal(1, moved.ShardIndex);
+        Assert.Equal(lost.WorkerId, moved.PreviousWorkerId);
+        Assert.NotEqual(lost.WorkerId, moved.WorkerId);
+        Assert.True(moved.Epoch > before.OfType<ShardAssigned>().Max(a => a.Epoch));
+        Assert.Equal(4, loader.Loads); // three initial loads and the reassigned one
+    }
+
+    [Fact]
+    public void A_silent_owner_is_lost_after_the_step_timeout_and_its_shard_is_computed_elsewhere()
+    {
+        var expected = _problem.InProcess("newton-cg", 3);
+        var ranges = ShardLayout.Split(_problem.N, 3);
+        var loader = new GatedLoader(_problem.Loader, ranges[2].Start, gatedEvaluation: 4);
+        try
+        {
+            var workers = Workers(loader, 3);
+            var spec = Spec(_problem, loader, "newton-cg", 3, 3);
+            var settings = CoordinatorSettings with { StepTimeout = TimeSpan.FromSeconds(1) };
+            var (coordinator, events) = StartCoordinator(spec, settings);
+            Introduce(coordinator, spec.SolveId, workers);
+
+            var seen = CollectUntil(events, IsFinal);
+            var result = ResultOf(seen);
+            ResultAssert.BitIdentical(expected, result);
+            var lost = Assert.Single(seen.OfType<WorkerLost>());
+            Assert.Contains("no answer to step", lost.Reason);
+            var moved = seen.OfType<ShardAssigned>().Single(a => a.PreviousWorkerId is not null);
+            Assert.Equal(2, moved.ShardIndex);
+            // The silent worker was told to drop the solve while its evaluation was still blocked.
+            var silent = OwnerOf(seen.OfType<ShardAssigned>().Where(a => a.PreviousWorkerId is null), 2, workers);
+            AwaitAssert(() => Assert.Empty(StatusOf(silent).Shards));
+        }
+        finally
+        {
+            loader.Release();
+        }
+    }
+
+    [Fact]
+    public void Stale_replies_of_old_epochs_old_steps_and_other_solves_are_dropped()
+    {
+        var expected = _problem.InProcess("newton-cg", 2);
+        var spec = Spec(_problem, _problem.Loader, "newton-cg", 2, 2);
+        var (coordinator, events) = StartCoordinator(spec, CoordinatorSettings with { StepTimeout = TimeSpan.FromSeconds(30) });
+        var probes = new[] { CreateTestProbe(), CreateTestProbe() };
+        foreach (var (p, i) in probes.Select((p, i) => (p, i)))
+        {
+            p.Send(coordinator, new RegisterWorker($"probe-{i}", 1));
+            p.ExpectMsg<WorkerRegistered>();
+        }
+        // Each probe owns one shard; the test evaluates real shards for it.
+        var assignments = probes.Select(p => p.ExpectMsg<AssignShard>()).ToArray();
+        var shards = assignments.ToDictionary(a => a.ShardIndex, a => _problem.Loader.Load(a.Source, a.Rows, ShardComputeOptions.Sequential));
+        for (long step = 1; step <= expected.Requests; step++)
+        {
+            var requests = probes.Select(p => (Probe: p, Request: p.ExpectMsg<EvaluateShard>())).OrderBy(r => r.Request.ShardIndex).ToArray();
+            Assert.All(requests, r => Assert.Equal(step, r.Request.Step));
+            foreach (var (probe, request) in requests)
+            {
+                var reply = shards[request.ShardIndex].Evaluate(request.Request);
+                var garbage = Garbage(reply);
+                // Wrong epoch, an old step, another solve, a future step: all must be ignored.
+                probe.Send(coordinator, new ShardResult(request.SolveId, request.Epoch + 1, request.Step, request.ShardIndex, garbage));
+                probe.Send(coordinator, new ShardResult(request.SolveId, request.Epoch, request.Step - 1, request.ShardIndex, garbage));
+                probe.Send(coordinator, new ShardResult("solve-other", request.Epoch, request.Step, request.ShardIndex, garbage));
+                probe.Send(coordinator, new ShardFailed(request.SolveId, request.Epoch - 1, request.Step, request.ShardIndex, "stale", false));
+                probe.Send(coordinator, new ReplyChunk(request.SolveId, request.Epoch, request.Step + 1, request.ShardIndex, 0, 2, 2048, new byte[1024]));
+                if (step == 1 && request.ShardIndex == 1)
+                {
+                    // Only stale answers for shard 1 so far: the coordinator must still be waiting.
+                    foreach (var p in probes) p.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+                }
+                probe.Send(coordinator, new ShardResult(request.SolveId, request.Epoch, request.Step, request.ShardIndex, reply));
+            }
+            // A late duplicate of the step just answered, with garbage: the next step has begun (or the solve ended).
+            var (lastProbe, last) = requests[^1];
+            lastProbe.Send(coordinator, new ShardResult(last.SolveId, last.Epoch, last.Step, last.ShardIndex,
+                Garbage(shards[last.ShardIndex].Evaluate(last.Request))));
+        }
+        var result = ResultOf(CollectUntil(events, IsFinal));
+        ResultAssert.BitIdentical(expected, result);
+        foreach (var p in probes) p.ExpectMsg<ReleaseSolve>();
+    }
+
+    /// <summary>A reply of the same type whose numbers are wrong: accepting it would change the iterates.</summary>
+    private static ShardReply Garbage(ShardReply reply) => reply switch
+    {
+        ScalarsReply s => s with { RegularizerSum = s.RegularizerSum + 1e3 },
+        GradientReply g => g with { Gradient = g.Gradient.Select(v => v * 3 + 1).ToArray() },
+        HessianVectorReply h => h with { Product = h.Product.Select(v => -v).ToArray() },
+        GramReply g => g with { PackedUpper = g.PackedUpper.Select(v => v + 1).ToArray() },
+        LeverageReply l => new LeverageReply(l.Total * 10),
+        _ => throw new NotSupportedException(reply.GetType().Name),
+    };
+
+    [Fact]
+    public void A_worker_that_joins_late_takes_over_the_shard_of_a_lost_worker()
+    {
+        var expected = _problem.InProcess("approx-newton", 2);
+        var ranges = ShardLayout.Split(_problem.N, 2);
+        var loader = new GatedLoader(_problem.Loader, ranges[1].Start, gatedEvaluation: 4);
+        var workers = Workers(loader, 2);
+        var spec = Spec(_problem, loader, "approx-newton", 2, 2);
+        var (coordinator, events) = StartCoordinator(spec);
+        Introduce(coordinator, spec.SolveId, workers);
+
+        var before = CollectUntil(events, e => e is ShardAssigned { ShardIndex: 1 });
+        Assert.True(loader.Reached.Wait(TimeSpan.FromSeconds(10)));
+        var late = Workers(loader, 1, "late")[0];
+        Introduce(coordinator, spec.SolveId, late);
+        var joined = CollectUntil(events, e => e is WorkerJoined { WorkerId: var id } && id.EndsWith("/late-1"));
+        Assert.Empty(StatusOf(late).Shards); // a spare until someone is lost
+
+        var victim = OwnerOf(before, 1, workers);
+        StopActor(victim);
+        loader.Release();
+        var after = CollectUntil(events, IsFinal);
+        ResultAssert.BitIdentical(expected, ResultOf(after));
+        var moved = Assert.Single(after.OfType<ShardAssigned>());
+        Assert.Equal(1, moved.ShardIndex);
+        Assert.EndsWith("/late-1", moved.WorkerId);
+        Assert.Contains(after, e => e is ShardReady { ShardIndex: 1 } r && r.WorkerId.EndsWith("/late-1"));
+        _ = joined;
+    }
+
+    [Fact]
+    public void Without_any_worker_the_solve_fails_within_the_wait_timeout()
+    {
+        var spec = Spec(_problem, _problem.Loader, "newton-cg", 2, 1);
+        var clock = Stopwatch.StartNew();
+        var (_, events) = StartCoordinator(spec, CoordinatorSettings with { WorkerWaitTimeout = TimeSpan.FromSeconds(1) });
+        var failed = Assert.IsType<SolveFailed>(CollectUntil(events, IsFinal, TimeSpan.FromSeconds(5)).Last());
+        clock.Stop();
+        Assert.Contains("only 0 of the 1 worker(s) needed registered within 1 s", failed.Reason);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.9, 3.0);
+    }
+
+    [Fact]
+    public void When_every_worker_is_lost_the_solve_fails_after_the_no_worker_timeout()
+    {
+        var loader = new GatedLoader(_problem.Loader, 0, gatedEvaluation: 3);
+        var worker = Workers(loader, 1)[0];
+        var spec = Spec(_problem, loader, "newton-cg", 2, 1);
+        var (coordinator, events) = StartCoordinator(spec, CoordinatorSettings with { NoWorkerTimeout = TimeSpan.FromSeconds(1) });
+        Introduce(coordinator, spec.SolveId, worker);
+        Assert.True(loader.Reached.Wait(TimeSpan.FromSeconds(10)));
+        var clock = Stopwatch.StartNew();
+        StopActor(worker);
+        loader.Release();
+        var seen = CollectUntil(events, IsFinal, TimeSpan.FromSeconds(5));
+        var failed = Assert.IsType<SolveFailed>(seen.Last());
+        Assert.Contains("no live worker for 1 s", failed.Reason);
+        Assert.Contains("shard(s) 0, 1 have no owner", failed.Reason);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.9, 3.0);
+    }
+
+    [Fact]
+    public void Workers_release_a_solve_when_it_ends_and_when_its_coordinator_stops()
+    {
+        var workers = Workers(_problem.Loader, 2);
+        var spec = Spec(_problem, _problem.Loader, "newton-cg", 2, 2);
+        var (coordinator, events) = StartCoordinator(spec);
+        Introduce(coordinator, spec.SolveId, workers);
+        ResultOf(CollectUntil(events, IsFinal));
+        foreach (var w in workers) AwaitAssert(() => Assert.Empty(StatusOf(w).Shards));
+
+        // Second solve on the same workers; its coordinator is stopped mid-solve.
+        var loader = new GatedLoader(_problem.Loader, 0, gatedEvaluation: 2);
+        var gatedWorkers = Workers(loader, 2, "gated");
+        var spec2 = Spec(_problem, loader, "newton-cg", 2, 2);
+        var (coordinator2, events2) = StartCoordinator(spec2);
+        Introduce(coordinator2, spec2.SolveId, gatedWorkers);
+        Assert.True(loader.Reached.Wait(TimeSpan.FromSeconds(10)));
+        Assert.All(gatedWorkers, w => Assert.Single(StatusOf(w).Shards));
+        StopActor(coordinator2);
+        var failed = Assert.IsType<SolveFailed>(CollectUntil(events2, IsFinal).Last());
+        Assert.Contains("coordinator was stopped", failed.Reason);
+        loader.Release();
+        foreach (var w in gatedWorkers) AwaitAssert(() => Assert.Empty(StatusOf(w).Shards));
+    }
+
+    [Fact]
+    public void A_shard_that_cannot_be_loaded_fails_the_solve_with_the_loader_s_reason()
+    {
+        var loader = new FailingLoader(_problem.Loader, "A.npy: no such file");
+        var workers = Workers(loader, 2);
+        var spec = Spec(_problem, loader, "lbfgs", 2, 2);
+        var (coordinator, events) = StartCoordinator(spec);
+        Introduce(coordinator, spec.SolveId, workers);
+        var failed = Assert.IsType<SolveFailed>(CollectUntil(events, IsFinal).Last());
+        Assert.Contains("could not load shard", failed.Reason);
+        Assert.Contains("A.npy: no such file", failed.Reason);
+    }
+
+    [Fact]
+    public void A_shard_evaluation_error_fails_the_solve_instead_of_hanging()
+    {
+        // Shards that answer every request with a leverage total: the solver asks for scalars first and cannot use it.
+        var loader = new FixedReplyLoader(new LeverageReply(1), _problem.N);
+        var workers = Workers(loader, 2);
+        var spec = new SolveSpec(SolveSpec.NewSolveId(), _problem.Source, loader.Describe(_problem.Source),
+            Core.Solvers.SolverCatalog.Create("gd"), new double[1], SmallProblem.Options, 2, 2);
+        var (coordinator, events) = StartCoordinator(spec);
+        Introduce(coordinator, spec.SolveId, workers);
+        var failed = Assert.IsType<SolveFailed>(CollectUntil(events, IsFinal).Last());
+        Assert.Contains("solver gd failed at step 1", failed.Reason);
+        Assert.Contains("expected a ScalarsReply", failed.Reason);
+    }
+
+    [Fact]
+    public void A_request_too_large_for_a_remote_frame_fails_the_solve_with_a_clear_message()
+    {
+        var workers = Workers(_problem.Loader, 1);
+        var spec = Spec(_problem, _problem.Loader, "gd", 1, 1);
+        var (coordinator, events) = StartCoordinator(spec, CoordinatorSettings with { MaxRequestBytes = 64 });
+        Introduce(coordinator, spec.SolveId, workers);
+        var failed = Assert.IsType<SolveFailed>(CollectUntil(events, IsFinal).Last());
+        Assert.Contains("the ScalarsRequest of step 1 encodes to", failed.Reason);
+        Assert.Contains("maximum-frame-size", failed.Reason);
+        Assert.Equal(0, CoordinatorSettings.MaxRequestBytes); // local systems have no frame limit
+    }
+}
