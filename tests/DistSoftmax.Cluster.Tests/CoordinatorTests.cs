@@ -150,7 +150,6 @@ public sealed class CoordinatorTests(ITestOutputHelper output) : ActorTestBase(o
         GradientReply g => g with { Gradient = g.Gradient.Select(v => v * 3 + 1).ToArray() },
         HessianVectorReply h => h with { Product = h.Product.Select(v => -v).ToArray() },
         GramReply g => g with { PackedUpper = g.PackedUpper.Select(v => v + 1).ToArray() },
-        LeverageReply l => new LeverageReply(l.Total * 10),
         _ => throw new NotSupportedException(reply.GetType().Name),
     };
 
@@ -256,8 +255,8 @@ public sealed class CoordinatorTests(ITestOutputHelper output) : ActorTestBase(o
     [Fact]
     public void A_shard_evaluation_error_fails_the_solve_instead_of_hanging()
     {
-        // Shards that answer every request with a leverage total: the solver asks for scalars first and cannot use it.
-        var loader = new FixedReplyLoader(new LeverageReply(1), _problem.N);
+        // Shards that answer every request with a Gram block: the solver asks for scalars first and cannot use it.
+        var loader = new FixedReplyLoader(new GramReply(new double[] { 1.0 }, 1), _problem.N);
         var workers = Workers(loader, 2);
         var spec = new SolveSpec(SolveSpec.NewSolveId(), _problem.Source, loader.Describe(_problem.Source),
             Core.Solvers.SolverCatalog.Create("gd"), new double[1], SmallProblem.Options, 2, 2);

@@ -34,7 +34,14 @@ public static class WireFormat
     static WireFormat()
     {
         // ---- Core: statistics requests -------------------------------------------------------------------
-        Add<ScalarsRequest>("ScalarsRequest", (w, m) => w.WriteDoubles(m.X), r => new ScalarsRequest(r.ReadDoubles()));
+        Add<ScalarsRequest>("ScalarsRequest",
+            (w, m) =>
+            {
+                w.WriteDoubles(m.X);
+                w.WriteBool(m.Reference is not null);
+                if (m.Reference is not null) w.WriteDoubles(m.Reference);
+            },
+            r => new ScalarsRequest(r.ReadDoubles(), r.ReadBool() ? r.ReadDoubles() : null));
         Add<GradientRequest>("GradientRequest",
             (w, m) =>
             {
@@ -45,9 +52,6 @@ public static class WireFormat
         Add<GramRequest>("GramRequest",
             (w, m) => { w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); },
             r => new GramRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r)));
-        Add<LeverageRequest>("LeverageRequest",
-            (w, m) => { w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); w.WriteDoubles(m.ProjectionT); w.WriteInt32(m.K); },
-            r => new LeverageRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles(), r.ReadInt32()));
         Add<SampledGramRequest>("SampledGramRequest",
             (w, m) =>
             {
@@ -70,7 +74,6 @@ public static class WireFormat
         Add<GramReply>("GramReply",
             (w, m) => { w.WriteDoubles(m.PackedUpper); w.WriteInt64(m.RowsUsed); },
             r => new GramReply(r.ReadDoubles(), r.ReadInt64()));
-        Add<LeverageReply>("LeverageReply", (w, m) => w.WriteDouble(m.Total), r => new LeverageReply(r.ReadDouble()));
         Add<HessianVectorReply>("HessianVectorReply",
             (w, m) => { w.WriteDoubles(m.Product); w.WriteDoubles(m.LowRankDots); },
             r => new HessianVectorReply(r.ReadDoubles(), r.ReadDoubles()));
@@ -309,7 +312,7 @@ public static class WireFormat
     private static void WriteTrace(WireWriter w, TraceEntry t)
     {
         w.WriteInt32(t.Iteration); w.WriteDouble(t.Loss); w.WriteDouble(t.GradientNorm); w.WriteDouble(t.StepLength);
-        w.WriteInt64(t.RowsSampled); w.WriteDouble(t.Seconds); w.WriteInt64(t.Requests); w.WriteDouble(t.Damping);
+        w.WriteInt64(t.RowsSampled); w.WriteDouble(t.Seconds); w.WriteInt64(t.Requests); w.WriteDouble(t.NegativeCurvature);
     }
 
     private static TraceEntry ReadTrace(WireReader r) =>
