@@ -5,8 +5,8 @@ namespace DistSoftmax.Cli.Tests;
 /// <summary>generate writes an instance of every family; the solve command it prints solves it and writes the three files.</summary>
 public class GenerateSolveTests
 {
-    /// <summary>Extra solve arguments used by these tests (the backend under test).</summary>
-    internal static readonly string[] Backend = ["--backend", "inprocess"];
+    /// <summary>Extra solve arguments of these tests: none, so they run the default backend, the local actor simulation.</summary>
+    internal static readonly string[] Backend = [];
 
     public static TheoryData<string, string> VectorFamilies() => new()
     {
@@ -54,6 +54,8 @@ public class GenerateSolveTests
         Assert.Equal(5, report.GetProperty("sizes").GetProperty("d").GetInt32());
         Assert.Equal(1500, report.GetProperty("sizes").GetProperty("nnz").GetInt64());
         Assert.Equal("approx-newton", report.GetProperty("solver").GetString());
+        Assert.Equal("local", report.GetProperty("backend").GetString());
+        Assert.Equal(4, report.GetProperty("workers").GetInt32());
         var trace = report.GetProperty("trace");
         Assert.Equal(report.GetProperty("iterations").GetInt32() + 1, trace.GetArrayLength());
         double g0 = report.GetProperty("initialGradientNorm").GetDouble(), g = report.GetProperty("finalGradientNorm").GetDouble();

@@ -145,7 +145,7 @@ public class SolveBehaviourTests
         Assert.Equal("0.5", r.GetProperty("source").GetProperty("parameters").GetProperty("w-scalar").GetString());
         Assert.Equal(9UL, r.GetProperty("seed").GetUInt64());
         Assert.Equal(3, r.GetProperty("workers").GetInt32());
-        Assert.Equal("inprocess", r.GetProperty("backend").GetString());
+        Assert.Equal("local", r.GetProperty("backend").GetString());
         var o = r.GetProperty("options");
         Assert.Equal(0.3, o.GetProperty("samplingEpsilon").GetDouble());
         Assert.Equal(0.05, o.GetProperty("samplingDelta").GetDouble());
@@ -230,7 +230,7 @@ public class SolveBehaviourTests
     }
 
     [Fact]
-    public void A_cancelled_solve_is_exit_code_3_and_writes_its_files()
+    public void A_solve_cancelled_at_its_first_iteration_is_exit_code_3_and_writes_its_files()
     {
         using var dir = new TempDir();
         Generate(dir, "--problem", "hyperbolic", "--n", "100", "--d", "3", "--out-dir", "inst");
@@ -238,7 +238,7 @@ public class SolveBehaviourTests
         cts.Cancel();
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = Program.Run(["solve", "--problem", "hyperbolic", "--A", "inst/A.npy", "--b", "inst/b.npy", .. Backend],
+        int code = Program.Run(["solve", "--problem", "hyperbolic", "--A", "inst/A.npy", "--b", "inst/b.npy", "--backend", "inprocess"],
             new CliContext(o, e, dir.Path, cancellation: cts.Token));
         Assert.True(code == 3, o + "\n" + e);
         Assert.Equal("dist-softmax: stopped without meeting the tolerance (cancelled): cancelled", e.ToString().Trim());
@@ -246,5 +246,21 @@ public class SolveBehaviourTests
         Assert.Equal("cancelled", report.GetProperty("exit").GetString());
         Assert.Equal(0, report.GetProperty("iterations").GetInt32());
         Png.Check(dir.File("out/convergence.png"));
+    }
+
+    [Fact]
+    public void A_local_simulation_cancelled_before_it_starts_is_exit_code_3_and_writes_nothing()
+    {
+        using var dir = new TempDir();
+        Generate(dir, "--problem", "hyperbolic", "--n", "100", "--d", "3", "--out-dir", "inst");
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = Program.Run(["solve", "--problem", "hyperbolic", "--A", "inst/A.npy", "--b", "inst/b.npy"],
+            new CliContext(o, e, dir.Path, cancellation: cts.Token));
+        Assert.True(code == 3, o + "\n" + e);
+        Assert.Equal("dist-softmax: cancelled before the solve started; nothing written", e.ToString().Trim());
+        Assert.False(Directory.Exists(dir.File("out")));
     }
 }

@@ -13,6 +13,7 @@ internal static class CommandLine
             "regression, multiple softmax regression) on row shards held by Akka.NET workers.");
         root.Add(new SolveCommand().Build(ctx));
         root.Add(GenerateCommand.Build(ctx));
+        root.Add(WorkerCommand.Build(ctx));
         return root;
     }
 

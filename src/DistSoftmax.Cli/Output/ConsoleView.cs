@@ -37,23 +37,26 @@ internal sealed class ConsoleView
     }
 
     /// <summary>Runs a solve, showing its progress as it goes.</summary>
-    public async Task<SolverResult> ShowProgressAsync(Func<Action<TraceEntry>, Task<SolverResult>> solve)
+    public async Task<SolverResult> ShowProgressAsync(Func<Action<TraceEntry>, Action<string>, Task<SolverResult>> solve)
     {
         if (!_ctx.Interactive)
-            return await solve(e => Line(PlainLine(e)));
+            return await solve(e => Line(PlainLine(e)), Line);
 
         var pending = new ConcurrentQueue<TraceEntry>();
+        var notes = new ConcurrentQueue<string>();
+        string? lastNote = null;
         var table = TraceTable();
         var clock = Stopwatch.StartNew();
         SolverResult? result = null;
         await _console.Live(table).AutoClear(false).Overflow(VerticalOverflow.Ellipsis).StartAsync(async live =>
         {
-            var task = solve(pending.Enqueue);
+            var task = solve(pending.Enqueue, notes.Enqueue);
             while (!task.IsCompleted)
             {
                 await Task.WhenAny(task, Task.Delay(100));
                 Drain(pending, table);
-                table.Caption = new TableTitle($"elapsed {clock.Elapsed.TotalSeconds:F1} s");
+                while (notes.TryDequeue(out var n)) lastNote = n;
+                table.Caption = new TableTitle(Markup.Escape($"elapsed {clock.Elapsed.TotalSeconds:F1} s" + (lastNote is null ? "" : $" — {lastNote}")));
                 live.Refresh();
             }
             result = await task;

@@ -1,3 +1,4 @@
+using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;
@@ -181,17 +182,15 @@ internal static class SolvePlanner
         return new BackendPlan("cluster", seeds, minWorkers, host, port);
     }
 
-    /// <summary>Parses "akka.tcp://system@host:port,…" (used by solve --seeds and worker --seeds).</summary>
+    /// <summary>Checks seed addresses (host:port or akka.tcp://distsoftmax@host:port, comma-separated) as the cluster will read them.</summary>
     public static string[] ParseSeeds(string text)
     {
         var seeds = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (seeds.Length == 0) throw new CliInputException("--seeds", "no seed address given (expected akka.tcp://distsoftmax@HOST:PORT,…)");
+        if (seeds.Length == 0) throw new CliInputException("--seeds", "no seed address given (expected HOST:PORT or akka.tcp://distsoftmax@HOST:PORT, comma-separated)");
         foreach (string seed in seeds)
         {
-            bool ok = Uri.TryCreate(seed, UriKind.Absolute, out var uri) && uri.Scheme == "akka.tcp" &&
-                      !string.IsNullOrEmpty(uri.UserInfo) && !string.IsNullOrEmpty(uri.Host) && !uri.IsDefaultPort && uri.Port > 0 &&
-                      uri.AbsolutePath is "" or "/";
-            if (!ok) throw new CliInputException("--seeds", $"'{seed}' is not a seed address like akka.tcp://distsoftmax@HOST:PORT");
+            try { DistSoftmaxConfig.SeedAddresses([seed]); }
+            catch (ArgumentException) { throw new CliInputException("--seeds", $"'{seed}' is not a seed address (expected HOST:PORT or akka.tcp://distsoftmax@HOST:PORT)"); }
         }
         return seeds;
     }

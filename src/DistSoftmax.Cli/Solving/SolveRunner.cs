@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using DistSoftmax.Cli.Output;
+using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data;
@@ -16,6 +17,11 @@ namespace DistSoftmax.Cli.Solving;
 /// </summary>
 internal sealed class SolveRunner(CliContext ctx)
 {
+    private int _iterationsSeen;
+
+    /// <summary>Whether the solver reported any iteration (a solve cancelled before that has nothing to write).</summary>
+    private bool AnyIteration => Volatile.Read(ref _iterationsSeen) > 0;
+
     public async Task<int> RunAsync(SolveSettings settings)
     {
         var total = Stopwatch.StartNew();
@@ -37,7 +43,25 @@ internal sealed class SolveRunner(CliContext ctx)
         var view = new ConsoleView(ctx);
         view.Line(Header(plan, backend));
         var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, plan.Solver, plan.Options, plan.X0, plan.Workers);
-        var result = await view.ShowProgressAsync(progress => backend.SolveAsync(job, progress, ctx.Cancellation));
+        SolverResult result;
+        try
+        {
+            result = await view.ShowProgressAsync((progress, note) =>
+                backend.SolveAsync(job, e => { Interlocked.Increment(ref _iterationsSeen); progress(e); }, note, ctx.Cancellation));
+        }
+        catch (DistributedSolveException) when (ctx.Cancellation.IsCancellationRequested && !AnyIteration)
+        {
+            // Ctrl+C / SIGTERM before the first iteration: there is no point to write.
+            ctx.Err.WriteLine("dist-softmax: cancelled before the solve started; nothing written");
+            return ExitCodes.NotConverged;
+        }
+        catch (DistributedSolveException e)
+        {
+            // The solve could not be carried out (no workers in time, a shard that cannot be loaded, …): nothing is written.
+            ctx.Err.WriteLine("error: " + ErrorReport.OneLine($"{backend.Name} backend: the solve failed: {e.Message}"));
+            if (CliContext.Debug) ctx.Err.WriteLine(e.ToString());
+            return ExitCodes.Internal;
+        }
 
         // Outputs, only now: x.npy, the plot, and the report last (it lists the others).
         var outputs = plan.Outputs;
