@@ -51,8 +51,8 @@ internal sealed class SolveCommand
     private readonly Option<string?> _seeds = OptionFactory.File("--seeds",
         "Comma-separated cluster seed nodes (akka.tcp://distsoftmax@HOST:PORT,…): solve as a job on that cluster.", "ADDRESSES");
     private readonly Option<int?> _minWorkers = OptionFactory.OptionalInt("--min-workers", "Cluster: worker nodes to wait for before solving (default 1).", "K");
-    private readonly Option<string?> _host = OptionFactory.File("--host", "Cluster: the host name this coordinator binds and advertises (default 127.0.0.1).", "HOST");
-    private readonly Option<int?> _port = OptionFactory.OptionalInt("--port", "Cluster: the port this coordinator binds (default 0 = any free port).", "PORT");
+    private readonly Option<string?> _host = OptionFactory.File("--host", "Cluster: the address this job's node binds (default: DISTSOFTMAX_HOST, then 127.0.0.1).", "HOST");
+    private readonly Option<int?> _port = OptionFactory.OptionalInt("--port", "Cluster: the port this job's node binds (default: DISTSOFTMAX_PORT, then 0 = any free port).", "PORT");
 
     public Command Build(CliContext ctx)
     {

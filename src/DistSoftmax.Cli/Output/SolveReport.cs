@@ -76,7 +76,9 @@ internal sealed record SourceReport(string Kind, IReadOnlyDictionary<string, str
 /// <param name="TargetColumns">Columns of B (matrix problems only).</param>
 internal sealed record SizesReport(long N, int D, long Unknowns, long Nnz, int? TargetColumns);
 
-internal sealed record ClusterReport(IReadOnlyList<string> Seeds, int MinWorkers, string Host, int Port);
+/// <param name="Host">--host, or null when DISTSOFTMAX_HOST / cluster.conf decided.</param>
+/// <param name="Port">--port, or 0 (any free port), or null when DISTSOFTMAX_PORT decided.</param>
+internal sealed record ClusterReport(IReadOnlyList<string> Seeds, int MinWorkers, string? Host, int? Port);
 
 /// <param name="SolveSeconds">The solver's own clock: from its first request to its result.</param>
 /// <param name="TotalSeconds">The whole command: reading and checking input, solving, writing x.npy and the plot.</param>

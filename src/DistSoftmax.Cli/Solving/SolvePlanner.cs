@@ -13,9 +13,10 @@ namespace DistSoftmax.Cli.Solving;
 /// <param name="Kind">"local" (actor simulation), "inprocess" or "cluster".</param>
 /// <param name="Seeds">Cluster seed node addresses (cluster only).</param>
 /// <param name="MinWorkers">Cluster worker nodes to wait for (cluster only).</param>
-/// <param name="Host">Host the cluster coordinator binds and advertises (cluster only).</param>
-/// <param name="Port">Port the cluster coordinator binds, 0 for any (cluster only).</param>
-internal sealed record BackendPlan(string Kind, IReadOnlyList<string> Seeds, int MinWorkers, string Host, int Port);
+/// <param name="Host">Host the job's node binds (cluster only); null: DISTSOFTMAX_HOST, then cluster.conf (127.0.0.1).</param>
+/// <param name="Port">Port the job's node binds (cluster only); null: DISTSOFTMAX_PORT. Without either, 0 (any free port),
+/// so a job can run next to a worker node on the same machine.</param>
+internal sealed record BackendPlan(string Kind, IReadOnlyList<string> Seeds, int MinWorkers, string? Host, int? Port);
 
 /// <summary>The three files a solve writes, all inside <see cref="Directory"/>.</summary>
 internal sealed record OutputPaths(string Directory)
@@ -175,10 +176,10 @@ internal static class SolvePlanner
         var seeds = ParseSeeds(s.Seeds);
         int minWorkers = s.MinWorkers ?? 1;
         if (minWorkers < 1) throw new CliInputException("--min-workers", $"must be at least 1 (got {minWorkers})");
-        int port = s.Port ?? 0;
+        int? port = s.Port ?? (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("DISTSOFTMAX_PORT")) ? 0 : null);
         if (port is < 0 or > 65535) throw new CliInputException("--port", $"must be in [0, 65535] (got {port})");
-        string host = s.Host ?? "127.0.0.1";
-        if (string.IsNullOrWhiteSpace(host)) throw new CliInputException("--host", "must not be empty");
+        string? host = s.Host;
+        if (host is not null && string.IsNullOrWhiteSpace(host)) throw new CliInputException("--host", "must not be empty");
         return new BackendPlan("cluster", seeds, minWorkers, host, port);
     }
 
