@@ -50,7 +50,7 @@ public class BackendTests
         Assert.Equal("inprocess", Report.Read(dir.File("inproc")).GetProperty("backend").GetString());
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
