@@ -18,7 +18,7 @@ namespace DistSoftmax.Data;
 /// mirrored with the sign flipped). Complex and hermitian files are rejected. Duplicate coordinate entries are summed and
 /// explicit zeros are kept as stored entries. Blank lines are ignored. Every error names the file and the 1-based line.</para>
 /// </summary>
-public static class MatrixMarket
+public static partial class MatrixMarket
 {
     private enum Format { Coordinate, Array }
     private enum Field { Real, Integer, Pattern }

@@ -18,7 +18,7 @@ namespace DistSoftmax.Data;
 /// finite. Bytes after the data region are rejected (they usually mean the header's shape is wrong).</para>
 /// <para>Writing produces <c>&lt;f8</c>, C order, version 1.0, header padded so the data starts at a multiple of 64 bytes.</para>
 /// </summary>
-public static class Npy
+public static partial class Npy
 {
     private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 

@@ -1,0 +1,117 @@
+using System.CommandLine;
+using DistSoftmax.Cli.Solving;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Data.Sources;
+
+namespace DistSoftmax.Cli.Commands;
+
+/// <summary>The <c>solve</c> command: options, binding to <see cref="SolveSettings"/>, and the action.</summary>
+internal sealed class SolveCommand
+{
+    private static readonly SolverOptions Defaults = new();
+
+    private readonly Option<string> _problem = OptionFactory.Choice("--problem",
+        "The problem family. Without data files, solve runs the built-in demo (normalized, n = 20000, d = 50).",
+        "normalized", DataSources.Problems);
+    private readonly Option<string> _unit = OptionFactory.Choice("--unit", "The function u of the rescaled and hyperbolic families.",
+        "exp", "exp", "cosh", "sinh");
+    private readonly Option<string?> _a = OptionFactory.File("--A", "Vector problems: the n×d data matrix (.npy, .mtx, .csv or .txt).");
+    private readonly Option<string?> _b = OptionFactory.File("--b", "Vector problems: the target vector of length n.");
+    private readonly Option<string?> _w = OptionFactory.File("--w", "Vector problems: per-row regulariser weights w (length n); the loss adds ½‖diag(w)Ax‖².");
+    private readonly Option<string?> _a1 = OptionFactory.File("--A1", "Matrix problems: the n×d matrix A1 (M = A1 X A2ᵀ).");
+    private readonly Option<string?> _a2 = OptionFactory.File("--A2", "Matrix problems: the n×d matrix A2.");
+    private readonly Option<string?> _bMatrix = OptionFactory.File("--B", "Matrix problems: the n×n target matrix B.");
+    private readonly Option<string?> _wMatrix = OptionFactory.File("--W", "Matrix problems: per-entry regulariser weights W (n×n); the loss adds ½‖W∘M‖².");
+    private readonly Option<double?> _wScalar = OptionFactory.OptionalDouble("--w-scalar", "One regulariser weight for every row (instead of --w / --W).");
+    private readonly Option<string?> _x0 = OptionFactory.File("--x0", "Starting point: d values (vector problems) or a d×d matrix (matrix problems). Default: zeros.");
+    private readonly Option<string> _solver = OptionFactory.Choice("--solver",
+        "The solver. auto = approx-newton for vector problems, the automatic matrix choice (newton or newton-cg) for matrix problems.",
+        "auto", ["auto", .. SolverCatalog.Names]);
+    private readonly Option<double> _tol = OptionFactory.Double("--tol", "Relative tolerance: converged when ‖∇L(x)‖ ≤ tol·‖∇L(x0)‖ (or ≤ --abs-tol).", Defaults.RelativeTolerance);
+    private readonly Option<double> _absTol = OptionFactory.Double("--abs-tol", "Absolute tolerance on ‖∇L(x)‖.", Defaults.AbsoluteTolerance);
+    private readonly Option<int> _maxIter = OptionFactory.Int("--max-iter", "Most iterations before stopping (exit code 3).", Defaults.MaxIterations);
+    private readonly Option<int> _stallIter = OptionFactory.Int("--stall-iter", "Stop (stalled) after this many iterations without a decrease of the loss.", Defaults.StallIterations);
+    private readonly Option<int> _workers = OptionFactory.Int("--workers", "Row shards (one worker each).", 4, "K");
+    private readonly Option<ulong> _seed = OptionFactory.ULong("--seed", "Seed of the solver's random choices (sketches, projections, row samples).", Defaults.Seed);
+    private readonly Option<string> _outDir = OptionFactory.Text("--out-dir", "Directory for x.npy, report.json and convergence.png (created if needed).", "out", "DIR");
+    private readonly Option<string> _hessian = OptionFactory.Choice("--hessian",
+        "Curvature of Newton-type solvers: auto (Gauss–Newton far from the solution, exact near it), exact, gauss-newton.",
+        "auto", "auto", "exact", "gauss-newton");
+    private readonly Option<double> _epsilon = OptionFactory.Double("--epsilon", "approx-newton: spectral accuracy ε of the sampled Hessian, in (0, 1).", Defaults.SamplingEpsilon);
+    private readonly Option<double> _delta = OptionFactory.Double("--delta", "approx-newton: failure probability δ of the sampling guarantee, in (0, 1).", Defaults.SamplingDelta);
+    private readonly Option<double> _oversampling = OptionFactory.Double("--oversampling", "approx-newton: constant c of the sample size c·ε⁻²·d·ln(d/δ).", Defaults.Oversampling);
+    private readonly Option<int> _sketchFactor = OptionFactory.Int("--sketch-factor", "approx-newton: CountSketch rows per column of A for leverage scores.", Defaults.SketchRowsPerColumn);
+    private readonly Option<int> _projectionColumns = OptionFactory.Int("--projection-columns", "approx-newton: columns of the leverage projection (0 = ⌈ln n⌉ in [8, 32]).", Defaults.ProjectionColumns);
+    private readonly Option<bool> _uniformSampling = OptionFactory.Flag("--uniform-sampling", "approx-newton: sample rows uniformly instead of by leverage score (for comparison).");
+    private readonly Option<int> _lbfgsMemory = OptionFactory.Int("--lbfgs-memory", "lbfgs: number of correction pairs kept.", Defaults.LbfgsMemory);
+    private readonly Option<int> _maxCg = OptionFactory.Int("--max-cg", "newton-cg: most CG iterations per step (0 = the number of unknowns).", Defaults.MaxCgIterations);
+    private readonly Option<string> _backend = OptionFactory.Choice("--backend",
+        "Where shards run: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain in-process loop.",
+        "local", "local", "inprocess");
+    private readonly Option<string?> _seeds = OptionFactory.File("--seeds",
+        "Comma-separated cluster seed nodes (akka.tcp://distsoftmax@HOST:PORT,…): solve as a job on that cluster.", "ADDRESSES");
+    private readonly Option<int?> _minWorkers = OptionFactory.OptionalInt("--min-workers", "Cluster: worker nodes to wait for before solving (default 1).", "K");
+    private readonly Option<string?> _host = OptionFactory.File("--host", "Cluster: the address this job's node binds (default: DISTSOFTMAX_HOST, then 127.0.0.1).", "HOST");
+    private readonly Option<int?> _port = OptionFactory.OptionalInt("--port", "Cluster: the port this job's node binds (default: DISTSOFTMAX_PORT, then 0 = any free port).", "PORT");
+
+    public Command Build(CliContext ctx)
+    {
+        var command = new Command("solve",
+            "Solve a softmax-regression problem and write x.npy, report.json and convergence.png. " +
+            "With no arguments, solves the built-in demo instance. Exit codes: 0 converged, 3 stopped without meeting the tolerance, 2 bad input, 1 internal error.");
+        foreach (Option o in new Option[]
+                 {
+                     _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
+                     _stallIter, _workers, _seed, _outDir, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
+                     _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _backend, _seeds, _minWorkers, _host, _port,
+                 })
+            command.Add(o);
+        command.SetAction((parse, ct) => new SolveRunner(ctx).RunAsync(Bind(parse)));
+        return command;
+    }
+
+    private SolveSettings Bind(ParseResult p) => new()
+    {
+        Problem = p.GetValue(_problem)!,
+        ProblemGiven = OptionFactory.Given(p, _problem),
+        Unit = p.GetValue(_unit)!,
+        UnitGiven = OptionFactory.Given(p, _unit),
+        A = p.GetValue(_a),
+        BVector = p.GetValue(_b),
+        WVector = p.GetValue(_w),
+        A1 = p.GetValue(_a1),
+        A2 = p.GetValue(_a2),
+        BMatrix = p.GetValue(_bMatrix),
+        WMatrix = p.GetValue(_wMatrix),
+        WScalar = p.GetValue(_wScalar),
+        X0 = p.GetValue(_x0),
+        Solver = p.GetValue(_solver)!,
+        Options = new SolverOptions
+        {
+            RelativeTolerance = p.GetValue(_tol),
+            AbsoluteTolerance = p.GetValue(_absTol),
+            MaxIterations = p.GetValue(_maxIter),
+            StallIterations = p.GetValue(_stallIter),
+            Seed = p.GetValue(_seed),
+            Hessian = p.GetValue(_hessian) switch { "exact" => HessianMode.Exact, "gauss-newton" => HessianMode.GaussNewton, _ => HessianMode.Auto },
+            SamplingEpsilon = p.GetValue(_epsilon),
+            SamplingDelta = p.GetValue(_delta),
+            Oversampling = p.GetValue(_oversampling),
+            SketchRowsPerColumn = p.GetValue(_sketchFactor),
+            ProjectionColumns = p.GetValue(_projectionColumns),
+            UniformSampling = p.GetValue(_uniformSampling),
+            LbfgsMemory = p.GetValue(_lbfgsMemory),
+            MaxCgIterations = p.GetValue(_maxCg),
+        },
+        HessianGiven = OptionFactory.Given(p, _hessian),
+        Workers = p.GetValue(_workers),
+        OutDir = p.GetValue(_outDir)!,
+        Backend = p.GetValue(_backend)!,
+        BackendGiven = OptionFactory.Given(p, _backend),
+        Seeds = p.GetValue(_seeds),
+        MinWorkers = p.GetValue(_minWorkers),
+        Host = p.GetValue(_host),
+        Port = p.GetValue(_port),
+        Arguments = p.Tokens.Select(t => t.Value).ToArray(),
+    };
+}

@@ -1,0 +1,97 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using DistSoftmax.Cli.Solving;
+using DistSoftmax.Cluster.Hosting;
+using DistSoftmax.Data.Sources;
+
+namespace DistSoftmax.Cli.Commands;
+
+/// <summary>
+/// The <c>worker</c> command: a long-lived cluster worker node (<see cref="WorkerNode"/>) that serves solve jobs
+/// until Ctrl+C / SIGTERM, then leaves the cluster gracefully. It loads its rows itself with a
+/// <see cref="DataShardLoader"/>, so it must see the data files at the paths the job names.
+/// </summary>
+internal static class WorkerCommand
+{
+    public static Command Build(CliContext ctx)
+    {
+        var port = OptionFactory.OptionalInt("--port", "Port to bind (default: DISTSOFTMAX_PORT, then 4053; 0 = any free port).", "PORT");
+        var host = OptionFactory.File("--host", "Address to bind (default: DISTSOFTMAX_HOST, then 127.0.0.1; 0.0.0.0 in containers).", "HOST");
+        var seeds = OptionFactory.File("--seeds",
+            "Comma-separated seed nodes, HOST:PORT or akka.tcp://distsoftmax@HOST:PORT (default: DISTSOFTMAX_SEEDS; none: found a new cluster).", "ADDRESSES");
+        var publicHost = OptionFactory.File("--public-host", "Address other nodes use to reach this one, when it differs from --host (NAT, Docker).", "HOST");
+        var publicPort = OptionFactory.OptionalInt("--public-port", "Advertised port, when it differs from --port.", "PORT");
+
+        var command = new Command("worker",
+            "Run a cluster worker node: it joins the seeds, serves solve jobs (dist-softmax solve --seeds …) until Ctrl+C or SIGTERM, " +
+            "then leaves the cluster. Every worker must see the data files at the paths the jobs name.");
+        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort }) command.Add(o);
+        command.SetAction((parse, _) => RunAsync(ctx, parse.GetValue(host), parse.GetValue(port), parse.GetValue(seeds),
+            parse.GetValue(publicHost), parse.GetValue(publicPort)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(CliContext ctx, string? host, int? port, string? seedText, string? publicHost, int? publicPort)
+    {
+        NodeOptions options;
+        try
+        {
+            foreach (var (name, value) in new[] { ("--port", port), ("--public-port", publicPort) })
+                if (value is < 0 or > 65535) throw new CliInputException(name, $"must be in [0, 65535] (got {value})");
+            if (host is { Length: 0 } || (host is not null && string.IsNullOrWhiteSpace(host))) throw new CliInputException("--host", "must not be empty");
+            var seeds = seedText is null ? null : SolvePlanner.ParseSeeds(seedText);
+            options = new NodeOptions { Host = host, Port = port, Seeds = seeds, PublicHost = publicHost, PublicPort = publicPort }.FromEnvironment();
+            if (options.Seeds is { Count: > 0 } envSeeds && seedText is null) SolvePlanner.ParseSeeds(string.Join(',', envSeeds));
+        }
+        catch (Exception e) when (e is CliInputException or ArgumentException)
+        {
+            return ErrorReport.Write(ctx, e, validating: true);
+        }
+
+        WorkerNode node;
+        try { node = WorkerNode.Start(options, new DataShardLoader()); }
+        catch (Exception e) when (FindSocketError(e) is SocketException se)
+        {
+            return ErrorReport.Write(ctx, new CliInputException("--port",
+                $"cannot bind {(options.Host is null ? "port " : options.Host + ":")}{options.Port?.ToString() ?? "(configured port)"}: {se.Message}"), validating: true);
+        }
+
+        await using (node)
+        {
+            string seedsText = options.Seeds is { Count: > 0 } s ? string.Join(", ", s) : "none (this node founds the cluster)";
+            ctx.Out.WriteLine($"dist-softmax worker: node {node.Address}, seeds: {seedsText}; Ctrl+C or SIGTERM stops it");
+            bool up;
+            try { up = await node.WaitUntilUpAsync(node.Settings.JoinTimeout, ctx.Cancellation); }
+            catch (OperationCanceledException) { up = false; }
+            if (up) ctx.Out.WriteLine($"dist-softmax worker: {node.Address} is up, serving solve jobs");
+            else if (!ctx.Cancellation.IsCancellationRequested)
+                ctx.Err.WriteLine($"warning: the node is not up after {node.Settings.JoinTimeout.TotalSeconds:0.#} s (are the seeds reachable?); still trying");
+
+            var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using var registration = ctx.Cancellation.Register(() => stop.TrySetResult());
+            var ended = await Task.WhenAny(stop.Task, node.System.WhenTerminated);
+            // A stop request can race with Akka's own shutdown hook: give the request a moment to be seen.
+            if (ended != stop.Task) await Task.WhenAny(stop.Task, Task.Delay(TimeSpan.FromSeconds(1)));
+            if (!stop.Task.IsCompleted)
+            {
+                ctx.Err.WriteLine($"error: worker node {node.Address}: its actor system stopped on its own (downed or removed from the cluster)");
+                return ExitCodes.Internal;
+            }
+            ctx.Out.WriteLine("dist-softmax worker: leaving the cluster");
+        }
+        ctx.Out.WriteLine("dist-softmax worker: stopped");
+        return ExitCodes.Ok;
+    }
+
+    private static SocketException? FindSocketError(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is SocketException se) return se;
+            if (e is AggregateException ae)
+                foreach (var inner in ae.InnerExceptions)
+                    if (FindSocketError(inner) is { } found) return found;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Text.RegularExpressions;
+using DistSoftmax.Data;
+
+namespace DistSoftmax.Cli;
+
+/// <summary>The process exit codes of dist-softmax.</summary>
+internal static class ExitCodes
+{
+    /// <summary>The command succeeded (solve: converged to the tolerance).</summary>
+    public const int Ok = 0;
+    /// <summary>An unexpected internal error (a bug): one line on stderr, the stack trace with DISTSOFTMAX_DEBUG=1.</summary>
+    public const int Internal = 1;
+    /// <summary>Bad input: an unknown or invalid option, a missing or malformed file, shapes that disagree, …</summary>
+    public const int BadInput = 2;
+    /// <summary>solve stopped without meeting the tolerance (max iterations, stalled, diverged, cancelled); files are written.</summary>
+    public const int NotConverged = 3;
+}
+
+/// <summary>Bad input found by the command line itself: printed as <c>error: subject: problem</c>, exit code 2.</summary>
+internal sealed class CliInputException(string subject, string problem) : Exception($"{subject}: {problem}")
+{
+    public string Subject { get; } = subject;
+}
+
+/// <summary>Turns exceptions into the one-line messages and exit codes of the command line.</summary>
+internal static partial class ErrorReport
+{
+    /// <summary>
+    /// Writes the one-line message for <paramref name="e"/> and returns the exit code. Input errors (found while
+    /// checking the input, or any file error) are exit 2; everything else is an internal error, exit 1.
+    /// </summary>
+    public static int Write(CliContext ctx, Exception e, bool validating)
+    {
+        int code;
+        string message;
+        switch (e)
+        {
+            case CliInputException or DataFormatException:
+                (code, message) = (ExitCodes.BadInput, e.Message);
+                break;
+            case ArgumentException when validating:
+                (code, message) = (ExitCodes.BadInput, OptionMessage(e.Message));
+                break;
+            case OperationCanceledException:
+                (code, message) = (ExitCodes.NotConverged, "cancelled");
+                break;
+            default:
+                (code, message) = (ExitCodes.Internal, $"internal error: {e.GetType().Name}: {e.Message}");
+                break;
+        }
+        ctx.Err.WriteLine("error: " + OneLine(message));
+        if (CliContext.Debug) ctx.Err.WriteLine(e.ToString());
+        return code;
+    }
+
+    /// <summary>"--tol must be ≥ 0" (the style of SolverOptions.Validate) becomes "--tol: must be ≥ 0".</summary>
+    public static string OptionMessage(string message)
+    {
+        var m = LeadingOption().Match(message);
+        return m.Success ? $"{m.Groups[1].Value}: {m.Groups[2].Value}" : message;
+    }
+
+    /// <summary>Collapses whitespace runs (including newlines) into single spaces.</summary>
+    public static string OneLine(string s) => Whitespace().Replace(s, " ").Trim();
+
+    [GeneratedRegex(@"^(--[A-Za-z0-9][A-Za-z0-9-]*):? (.*)$", RegexOptions.Singleline)]
+    private static partial Regex LeadingOption();
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
+}

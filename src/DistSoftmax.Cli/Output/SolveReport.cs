@@ -1,0 +1,88 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using DistSoftmax.Core.Solvers;
+
+namespace DistSoftmax.Cli.Output;
+
+/// <summary>
+/// report.json: everything needed to reproduce and judge a solve. Written with System.Text.Json, indented, camelCase
+/// property names, enum values in kebab-case ("max-iterations", "gauss-newton"), non-finite numbers as "NaN" / "Infinity".
+/// </summary>
+internal sealed record SolveReport
+{
+    public string Tool { get; init; } = "dist-softmax";
+    public required string Version { get; init; }
+    /// <summary>The arguments of the solve command as given.</summary>
+    public required IReadOnlyList<string> Arguments { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+
+    public required string Problem { get; init; }
+    /// <summary>exp, cosh or sinh for rescaled and hyperbolic; null for the families without a unit.</summary>
+    public string? Unit { get; init; }
+    /// <summary>Whether this was the built-in demo instance (solve with no data files).</summary>
+    public required bool Demo { get; init; }
+    /// <summary>Where the rows came from, as the workers were told: kind ("files" or "generated") and parameters.</summary>
+    public required SourceReport Source { get; init; }
+    public required SizesReport Sizes { get; init; }
+    /// <summary>Input files by option (--A, --b, --w, --A1, --A2, --B, --W, --x0), absolute paths.</summary>
+    public required IReadOnlyDictionary<string, string> Inputs { get; init; }
+
+    /// <summary>The starting point: "zeros", "file PATH", or the random start of cosh problems.</summary>
+    public required string Start { get; init; }
+    public required string Solver { get; init; }
+    /// <summary>Why the solver was chosen (matrix problems with --solver auto); null otherwise.</summary>
+    public string? SolverChoiceReason { get; init; }
+    /// <summary>Every solver option, including defaults.</summary>
+    public required SolverOptions Options { get; init; }
+    public required ulong Seed { get; init; }
+    public required string Backend { get; init; }
+    public required int Workers { get; init; }
+    /// <summary>Cluster settings for --seeds jobs; null otherwise.</summary>
+    public ClusterReport? Cluster { get; init; }
+
+    public required ExitCondition Exit { get; init; }
+    public required bool Converged { get; init; }
+    public required string Message { get; init; }
+    public required int Iterations { get; init; }
+    public required double FinalLoss { get; init; }
+    public required double InitialGradientNorm { get; init; }
+    public required double FinalGradientNorm { get; init; }
+    /// <summary>Statistics requests the solver issued (each one fan-out to the workers).</summary>
+    public required long Requests { get; init; }
+    public required IReadOnlyList<string> Warnings { get; init; }
+    /// <summary>One entry per iteration, iteration 0 being the starting point.</summary>
+    public required IReadOnlyList<TraceEntry> Trace { get; init; }
+    public required WallTimeReport WallTime { get; init; }
+    public required FilesReport Files { get; init; }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+    };
+
+    public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+}
+
+internal sealed record SourceReport(string Kind, IReadOnlyDictionary<string, string> Parameters);
+
+/// <param name="N">Rows: of A (vector problems) or of A1 and B (matrix problems).</param>
+/// <param name="D">Columns of A (or of A1 and A2).</param>
+/// <param name="Unknowns">d for vector problems, d² for matrix problems.</param>
+/// <param name="Nnz">Non-zero entries of A (of A1 and A2 together for matrix problems).</param>
+/// <param name="TargetColumns">Columns of B (matrix problems only).</param>
+internal sealed record SizesReport(long N, int D, long Unknowns, long Nnz, int? TargetColumns);
+
+/// <param name="Host">--host, or null when DISTSOFTMAX_HOST / cluster.conf decided.</param>
+/// <param name="Port">--port, or 0 (any free port), or null when DISTSOFTMAX_PORT decided.</param>
+internal sealed record ClusterReport(IReadOnlyList<string> Seeds, int MinWorkers, string? Host, int? Port);
+
+/// <param name="SolveSeconds">The solver's own clock: from its first request to its result.</param>
+/// <param name="TotalSeconds">The whole command: reading and checking input, solving, writing x.npy and the plot.</param>
+internal sealed record WallTimeReport(double SolveSeconds, double TotalSeconds);
+
+/// <summary>Absolute paths of the files written.</summary>
+internal sealed record FilesReport(string X, string Report, string Plot);

@@ -1,0 +1,132 @@
+using DistSoftmax.Cluster.Hosting;
+using DistSoftmax.Cluster.Protocol;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Solvers;
+
+namespace DistSoftmax.Cli.Solving;
+
+/// <summary>One solve to run: where the rows come from (only the description travels), the solver and its start.</summary>
+/// <param name="Workers">Row shards, one per worker.</param>
+internal sealed record SolveJob(IShardLoader Loader, ProblemSource Source, ProblemShape Shape, string Solver,
+    SolverOptions Options, double[] X0, int Workers);
+
+/// <summary>
+/// Runs a solve somewhere. The solve command is written once against this interface; backends differ only in
+/// who evaluates the shards' statistics (a loop in this process, worker actors, or cluster nodes).
+/// </summary>
+internal interface ISolveBackend
+{
+    /// <summary>Name for the report: "inprocess", "local" or "cluster".</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Solves the job; <paramref name="progress"/> is called once per iteration and <paramref name="note"/> for events
+    /// worth a line (a worker joined or was lost, a shard moved), both from any thread.
+    /// Cancellation ends the solve at the next iteration boundary with exit condition Cancelled.
+    /// </summary>
+    Task<SolverResult> SolveAsync(SolveJob job, Action<TraceEntry> progress, Action<string> note, CancellationToken cancellation);
+}
+
+/// <summary>
+/// The plain in-process driver: every shard is loaded here (through the same loader the workers use) and the
+/// solver's requests are answered by a loop over them, shards in parallel.
+/// </summary>
+internal sealed class InProcessBackend : ISolveBackend
+{
+    public string Name => "inprocess";
+
+    public Task<SolverResult> SolveAsync(SolveJob job, Action<TraceEntry> progress, Action<string> note, CancellationToken cancellation) =>
+        Task.Run(() =>
+        {
+            var ranges = ShardLayout.Split(job.Shape.Rows, job.Workers);
+            var compute = new ShardComputeOptions(Math.Max(1, Environment.ProcessorCount / ranges.Length));
+            var shards = ranges.Select(r => job.Loader.Load(job.Source, r, compute)).ToArray();
+            var driver = new InProcessDriver(shards, parallelShards: shards.Length > 1);
+            return driver.Solve(SolverCatalog.Create(job.Solver), job.Shape.Objective, job.X0, job.Options, progress, cancellation);
+        }, CancellationToken.None);
+}
+
+/// <summary>
+/// The local simulation (the default): worker actors and a coordinator in one Akka.NET ActorSystem, messages through
+/// mailboxes and the project's serializer exactly as across nodes; each worker loads its own rows from the source.
+/// </summary>
+internal sealed class LocalSimulationBackend : ISolveBackend
+{
+    public string Name => "local";
+
+    public Task<SolverResult> SolveAsync(SolveJob job, Action<TraceEntry> progress, Action<string> note, CancellationToken cancellation) =>
+        LocalSimulation.SolveAsync(job.Loader, job.Source, SolverCatalog.Create(job.Solver), job.X0, job.Options,
+            new LocalSimulationOptions
+            {
+                Workers = job.Workers,
+                Events = e => Events.Forward(e, progress, note, joins: false),
+                ExtraHocon = Hocon.SolveOwnsShutdown,
+            },
+            cancellation);
+}
+
+/// <summary>
+/// A job on a running cluster: this process joins the seeds as the coordinator, waits for --min-workers worker
+/// nodes, tells them where their rows are (the source, never the data), solves, and leaves the cluster.
+/// </summary>
+internal sealed class ClusterBackend(BackendPlan plan) : ISolveBackend
+{
+    public string Name => "cluster";
+
+    public Task<SolverResult> SolveAsync(SolveJob job, Action<TraceEntry> progress, Action<string> note, CancellationToken cancellation) =>
+        ClusterSolveJob.RunAsync(new ClusterJobOptions
+            {
+                Node = new NodeOptions { Seeds = plan.Seeds, Host = plan.Host, Port = plan.Port, ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet }
+                    .FromEnvironment(),
+                MinWorkers = plan.MinWorkers,
+                Shards = job.Workers,
+                Events = e => Events.Forward(e, progress, note, joins: true),
+            }, job.Loader, job.Source, SolverCatalog.Create(job.Solver), job.X0, job.Options, cancellation);
+}
+
+/// <summary>HOCON the solve command layers over the cluster's configuration.</summary>
+internal static class Hocon
+{
+    /// <summary>
+    /// Ctrl+C / SIGTERM must stop the solve at an iteration boundary (exit 3, files written) and then leave the cluster,
+    /// so Akka's own shutdown-on-SIGTERM hook, which would tear the ActorSystem down mid-solve, is off for solves.
+    /// </summary>
+    public const string SolveOwnsShutdown = "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off\n";
+
+    /// <summary>The solve's own output is the interface: Akka's INFO lines (joining, gossip) would interleave with it.</summary>
+    public const string Quiet = "akka.loglevel = WARNING\n";
+}
+
+/// <summary>Turns coordinator events into progress rows and one-line notes.</summary>
+internal static class Events
+{
+    public static void Forward(SolveEvent e, Action<TraceEntry> progress, Action<string> note, bool joins)
+    {
+        switch (e)
+        {
+            case SolveProgress p:
+                progress(p.Entry);
+                break;
+            case WorkerJoined j when joins:
+                note($"worker {j.WorkerId} joined from {j.Address} ({j.ProcessorCount} cores)");
+                break;
+            case WorkerLost l:
+                note($"worker {l.WorkerId} lost: {l.Reason}");
+                break;
+            case ShardAssigned { PreviousWorkerId: not null } a:
+                note($"shard {a.ShardIndex} (rows {a.Rows.Start}..{a.Rows.Start + a.Rows.Count - 1}) moved from worker {a.PreviousWorkerId} to {a.WorkerId}");
+                break;
+        }
+    }
+}
+
+internal static class SolveBackends
+{
+    public static ISolveBackend For(BackendPlan plan) => plan.Kind switch
+    {
+        "inprocess" => new InProcessBackend(),
+        "local" => new LocalSimulationBackend(),
+        "cluster" => new ClusterBackend(plan),
+        _ => throw new CliInputException("--backend", $"unknown backend '{plan.Kind}' (allowed: local, inprocess)"),
+    };
+}

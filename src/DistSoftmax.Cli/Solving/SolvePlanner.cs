@@ -1,0 +1,259 @@
+using DistSoftmax.Cluster.Hosting;
+using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Data;
+using DistSoftmax.Data.Sources;
+
+namespace DistSoftmax.Cli.Solving;
+
+/// <summary>Where the solve runs.</summary>
+/// <param name="Kind">"local" (actor simulation), "inprocess" or "cluster".</param>
+/// <param name="Seeds">Cluster seed node addresses (cluster only).</param>
+/// <param name="MinWorkers">Cluster worker nodes to wait for (cluster only).</param>
+/// <param name="Host">Host the job's node binds (cluster only); null: DISTSOFTMAX_HOST, then cluster.conf (127.0.0.1).</param>
+/// <param name="Port">Port the job's node binds (cluster only); null: DISTSOFTMAX_PORT. Without either, 0 (any free port),
+/// so a job can run next to a worker node on the same machine.</param>
+internal sealed record BackendPlan(string Kind, IReadOnlyList<string> Seeds, int MinWorkers, string? Host, int? Port);
+
+/// <summary>The three files a solve writes, all inside <see cref="Directory"/>.</summary>
+internal sealed record OutputPaths(string Directory)
+{
+    public string X => Path.Combine(Directory, "x.npy");
+    public string Report => Path.Combine(Directory, "report.json");
+    public string Plot => Path.Combine(Directory, "convergence.png");
+    public IEnumerable<(string Name, string Path)> All => [("x", X), ("report", Report), ("plot", Plot)];
+}
+
+/// <summary>A checked solve: everything the runner needs, all input read and validated.</summary>
+internal sealed record SolvePlan(
+    SolveSettings Settings,
+    ProblemSource Source,
+    SourceInspection Inspection,
+    string Problem,
+    string? Unit,
+    bool IsMatrix,
+    bool Demo,
+    string Solver,
+    string? SolverChoiceReason,
+    SolverOptions Options,
+    double[] X0,
+    string Start,
+    int Workers,
+    BackendPlan Backend,
+    OutputPaths Outputs,
+    IReadOnlyDictionary<string, string> Inputs,
+    IReadOnlyList<string> Warnings);
+
+/// <summary>
+/// Checks a solve's settings and input before anything runs or is written: option combinations, every input file
+/// (shapes, values), the starting point, and that no output would overwrite an input. Throws
+/// <see cref="CliInputException"/>, <see cref="DataFormatException"/> or <see cref="ArgumentException"/> (all exit 2).
+/// </summary>
+internal static class SolvePlanner
+{
+    /// <summary>Standard deviation of the default start of cosh problems, and the Rng stream it is drawn from.</summary>
+    public const double CoshStartScale = 0.1;
+    private const ulong CoshStartStream = 0xC054;
+
+    public static SolvePlan Plan(SolveSettings s, CliContext ctx, DataShardLoader loader)
+    {
+        string problem = s.Problem;
+        bool matrix = DataSources.IsMatrixProblem(problem);
+        bool hasUnit = DataSources.HasUnit(problem);
+        if (s.UnitGiven && !hasUnit && s.Unit != "exp")
+            throw new CliInputException("--unit", $"--problem {problem} has no unit (only rescaled and hyperbolic use exp, cosh or sinh)");
+        var unit = UnitFunctions.Parse(s.Unit);
+        if (s.WScalar is not null && (s.WVector is not null || s.WMatrix is not null))
+            throw new CliInputException("--w-scalar", $"cannot be combined with {(s.WVector is not null ? "--w" : "--W")} (give one regulariser)");
+        if (s.WScalar is double ws && !double.IsFinite(ws))
+            throw new CliInputException("--w-scalar", $"must be a finite number (got {ws})");
+
+        // Data files: which options belong to which kind of problem.
+        var vectorFiles = new (string Option, string? Value)[] { ("--A", s.A), ("--b", s.BVector), ("--w", s.WVector) };
+        var matrixFiles = new (string Option, string? Value)[] { ("--A1", s.A1), ("--A2", s.A2), ("--B", s.BMatrix), ("--W", s.WMatrix) };
+        foreach (var (option, value) in matrix ? vectorFiles : matrixFiles)
+            if (value is not null)
+                throw new CliInputException(option, matrix
+                    ? $"is for vector problems; --problem {problem} takes --A1, --A2, --B (and --W)"
+                    : $"is for matrix problems (multiple-normalized, multiple-rescaled); --problem {problem} takes --A, --b (and --w)");
+
+        var inputs = new Dictionary<string, string>();
+        void Input(string option, string? path) { if (path is not null) inputs[option] = ctx.Resolve(path); }
+        bool demo = false;
+        ProblemSource source;
+        if (matrix)
+        {
+            foreach (var (option, value) in matrixFiles[..3])
+                if (value is null) throw new CliInputException(option, $"is required for --problem {problem}");
+            Input("--A1", s.A1); Input("--A2", s.A2); Input("--B", s.BMatrix); Input("--W", s.WMatrix);
+            source = DataSources.MatrixFiles(problem, inputs["--A1"], inputs["--A2"], inputs["--B"], inputs.GetValueOrDefault("--W"), s.WScalar);
+        }
+        else if (s.A is null && s.BVector is null)
+        {
+            if (s.WVector is not null) throw new CliInputException("--w", "needs the data files --A and --b");
+            if (problem != "normalized")
+                throw new CliInputException("--A", $"is required for --problem {problem} (without data files, solve runs the built-in normalized demo)");
+            demo = true;
+            var spec = DataSources.DemoSpec;
+            source = DataSources.Generated(spec);
+            if (s.WScalar is double w)
+                source = ProblemSource.Create(source.Kind, source.Parameters.Append(KeyValuePair.Create("w-scalar", DataSourcesFormat(w))));
+        }
+        else
+        {
+            if (s.A is null) throw new CliInputException("--A", "is required with --b");
+            if (s.BVector is null) throw new CliInputException("--b", "is required with --A");
+            Input("--A", s.A); Input("--b", s.BVector); Input("--w", s.WVector);
+            source = DataSources.VectorFiles(problem, unit, inputs["--A"], inputs["--b"], inputs.GetValueOrDefault("--w"), s.WScalar);
+        }
+        Input("--x0", s.X0);
+
+        // Solver options (their own messages name the option), workers and backend.
+        var options = s.Options.Validate();
+        if (s.Workers < 1) throw new CliInputException("--workers", $"must be at least 1 (got {s.Workers})");
+        var backend = PlanBackend(s);
+
+        // Outputs: never over an input, never into a file.
+        var outputs = new OutputPaths(ctx.Resolve(s.OutDir));
+        if (File.Exists(outputs.Directory))
+            throw new CliInputException("--out-dir", $"{outputs.Directory} is a file, not a directory");
+        for (string? parent = Path.GetDirectoryName(outputs.Directory); parent is not null && !Directory.Exists(parent); parent = Path.GetDirectoryName(parent))
+            if (File.Exists(parent))
+                throw new CliInputException("--out-dir", $"cannot create {outputs.Directory}: {parent} is a file, not a directory");
+        foreach (var (_, path) in outputs.All)
+            foreach (var (option, input) in inputs)
+                if (SamePath(path, input))
+                    throw new CliInputException("--out-dir", $"writing {path} would overwrite the input file given by {option}; choose another --out-dir");
+
+        // Every input value, then the starting point.
+        var inspection = loader.Inspect(source);
+        double[] x0;
+        string start;
+        if (inputs.TryGetValue("--x0", out var x0Path))
+        {
+            x0 = ReadStart(x0Path, inspection, matrix);
+            start = $"file {x0Path}";
+        }
+        else if (hasUnit && unit == Unit.Cosh)
+        {
+            // cosh is even, so L(x) = L(−x) and x = 0 is a stationary point (∇L(0) = 0): start slightly off it.
+            x0 = new double[inspection.Unknowns];
+            Rng.ForStream(options.Seed, CoshStartStream).FillNormal(x0, CoshStartScale);
+            start = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"random N(0, {CoshStartScale}²) entries from --seed {options.Seed} (x = 0 is a stationary point of cosh problems)");
+        }
+        else
+        {
+            x0 = new double[inspection.Unknowns];
+            start = "zeros";
+        }
+
+        var warnings = inspection.Warnings.ToList();
+        if (problem == "rescaled" && unit == Unit.Sinh && start == "zeros")
+            warnings.Add("--x0: rescaled regression with u = sinh has the trivial minimiser x = 0 (sinh(0) = 0 makes u − ⟨u,1⟩b and the loss 0), " +
+                         "and the default start is that point; give --x0 to look for another zero of the loss");
+
+        var (solver, reason) = ChooseSolver(s, matrix, inspection, ref options);
+        return new SolvePlan(s, source, inspection, problem, hasUnit ? unit.Name() : null, matrix, demo, solver, reason,
+            options, x0, start, s.Workers, backend, outputs, inputs, warnings);
+    }
+
+    private static string DataSourcesFormat(double v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static BackendPlan PlanBackend(SolveSettings s)
+    {
+        if (s.Seeds is null)
+        {
+            foreach (var (option, given) in new[] { ("--min-workers", s.MinWorkers is not null), ("--host", s.Host is not null), ("--port", s.Port is not null) })
+                if (given) throw new CliInputException(option, "is only used with --seeds (a cluster job)");
+            return new BackendPlan(s.Backend, [], 0, "", 0);
+        }
+        if (s.BackendGiven)
+            throw new CliInputException("--backend", "cannot be combined with --seeds (a job given seed nodes always runs on the cluster)");
+        var seeds = ParseSeeds(s.Seeds);
+        int minWorkers = s.MinWorkers ?? 1;
+        if (minWorkers < 1) throw new CliInputException("--min-workers", $"must be at least 1 (got {minWorkers})");
+        int? port = s.Port ?? (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("DISTSOFTMAX_PORT")) ? 0 : null);
+        if (port is < 0 or > 65535) throw new CliInputException("--port", $"must be in [0, 65535] (got {port})");
+        string? host = s.Host;
+        if (host is not null && string.IsNullOrWhiteSpace(host)) throw new CliInputException("--host", "must not be empty");
+        return new BackendPlan("cluster", seeds, minWorkers, host, port);
+    }
+
+    /// <summary>Checks seed addresses (host:port or akka.tcp://distsoftmax@host:port, comma-separated) as the cluster will read them.</summary>
+    public static string[] ParseSeeds(string text)
+    {
+        var seeds = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (seeds.Length == 0) throw new CliInputException("--seeds", "no seed address given (expected HOST:PORT or akka.tcp://distsoftmax@HOST:PORT, comma-separated)");
+        foreach (string seed in seeds)
+        {
+            try { DistSoftmaxConfig.SeedAddresses([seed]); }
+            catch (ArgumentException) { throw new CliInputException("--seeds", $"'{seed}' is not a seed address (expected HOST:PORT or akka.tcp://distsoftmax@HOST:PORT)"); }
+        }
+        return seeds;
+    }
+
+    /// <summary>The starting point: d values for a vector problem; a d×d matrix (or d² values) for a matrix problem.</summary>
+    private static double[] ReadStart(string path, SourceInspection inspection, bool matrix)
+    {
+        if (matrix)
+        {
+            var m = MatrixFile.ReadMatrix(path);
+            int d = inspection.Columns;
+            if (m.Rows == d && m.Cols == d) return m is DenseMatrix dm ? dm.Data : ((CsrMatrix)m).ToDense().Data;
+            if ((long)m.Rows * m.Cols == inspection.Unknowns && (m.Rows == 1 || m.Cols == 1))
+                return m is DenseMatrix v ? v.Data : ((CsrMatrix)m).ToDense().Data;
+            throw new DataFormatException(path, $"is {m.Rows}×{m.Cols} but the starting point must be {d}×{d} (X is d×d with d = columns of A1)");
+        }
+        var x0 = MatrixFile.ReadVector(path);
+        if (x0.Length != inspection.Unknowns)
+            throw new DataFormatException(path, $"has {x0.Length} entries but the problem has {inspection.Unknowns} unknowns (the columns of A)");
+        return x0;
+    }
+
+    /// <summary>
+    /// Vector problems: auto means approx-newton. Matrix problems: <see cref="MatrixSolverChoice"/> picks (or checks) the
+    /// solver and recommends a Hessian, used unless --hessian was given; its reason goes into the report.
+    /// </summary>
+    private static (string Solver, string? Reason) ChooseSolver(SolveSettings s, bool matrix, SourceInspection inspection, ref SolverOptions options)
+    {
+        if (!matrix) return (s.Solver == "auto" ? "approx-newton" : s.Solver, null);
+        MatrixSolverChoice choice;
+        try { choice = MatrixSolverChoice.Choose(inspection.Columns, s.Solver); }
+        catch (ArgumentException e) { throw new CliInputException("--solver", ErrorReport.OptionMessage(e.Message).Replace("--solver: ", "")); }
+        string reason = choice.Reason;
+        if (!s.HessianGiven) options = options with { Hessian = choice.Hessian };
+        else reason += $" (--hessian {Kebab(options.Hessian)} given)";
+        return (choice.Solver, reason);
+    }
+
+    private static string Kebab(HessianMode mode) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(mode.ToString());
+
+    /// <summary>Whether two paths name the same file (after making them absolute and following symbolic links).</summary>
+    private static bool SamePath(string a, string b)
+    {
+        var cmp = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        return string.Equals(Canonical(a), Canonical(b), cmp) || string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), cmp);
+    }
+
+    private static string Canonical(string path)
+    {
+        string full = Path.GetFullPath(path);
+        try
+        {
+            var target = new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true);
+            if (target is not null) return target.FullName;
+            // A link in a parent directory: resolve the directory and keep the file name.
+            string? dir = Path.GetDirectoryName(full);
+            if (dir is not null && Directory.Exists(dir) &&
+                new DirectoryInfo(dir).ResolveLinkTarget(returnFinalTarget: true) is { } dirTarget)
+                return Path.Combine(dirTarget.FullName, Path.GetFileName(full));
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return full;
+    }
+}

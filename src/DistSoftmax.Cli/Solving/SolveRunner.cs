@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using DistSoftmax.Cli.Output;
+using DistSoftmax.Cluster.Coordinator;
+using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Data;
+using DistSoftmax.Data.Sources;
+
+namespace DistSoftmax.Cli.Solving;
+
+/// <summary>
+/// The solve command from checked settings to written files: plan (every input checked, nothing written), solve on
+/// the chosen backend with live progress, then x.npy, convergence.png and report.json (last), each written atomically,
+/// and a summary. Returns the exit code: 0 converged, 3 stopped without meeting the tolerance, 2 bad input.
+/// </summary>
+internal sealed class SolveRunner(CliContext ctx)
+{
+    private int _iterationsSeen;
+
+    /// <summary>Whether the solver reported any iteration (a solve cancelled before that has nothing to write).</summary>
+    private bool AnyIteration => Volatile.Read(ref _iterationsSeen) > 0;
+
+    public async Task<int> RunAsync(SolveSettings settings)
+    {
+        var total = Stopwatch.StartNew();
+        var started = DateTimeOffset.UtcNow;
+        var loader = new DataShardLoader();
+        SolvePlan plan;
+        ISolveBackend backend;
+        try
+        {
+            plan = SolvePlanner.Plan(settings, ctx, loader);
+            backend = SolveBackends.For(plan.Backend);
+        }
+        catch (Exception e) when (e is CliInputException or DataFormatException or ArgumentException)
+        {
+            return ErrorReport.Write(ctx, e, validating: true);
+        }
+        foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + w);
+
+        var view = new ConsoleView(ctx);
+        view.Line(Header(plan, backend));
+        var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, plan.Solver, plan.Options, plan.X0, plan.Workers);
+        SolverResult result;
+        try
+        {
+            result = await view.ShowProgressAsync((progress, note) =>
+                backend.SolveAsync(job, e => { Interlocked.Increment(ref _iterationsSeen); progress(e); }, note, ctx.Cancellation));
+        }
+        catch (DistributedSolveException) when (ctx.Cancellation.IsCancellationRequested && !AnyIteration)
+        {
+            // Ctrl+C / SIGTERM before the first iteration: there is no point to write.
+            ctx.Err.WriteLine("dist-softmax: cancelled before the solve started; nothing written");
+            return ExitCodes.NotConverged;
+        }
+        catch (DistributedSolveException e)
+        {
+            // The solve could not be carried out (no workers in time, a shard that cannot be loaded, …): nothing is written.
+            ctx.Err.WriteLine("error: " + ErrorReport.OneLine($"{backend.Name} backend: the solve failed: {e.Message}"));
+            if (CliContext.Debug) ctx.Err.WriteLine(e.ToString());
+            return ExitCodes.Internal;
+        }
+
+        // Outputs, only now: x.npy, the plot, and the report last (it lists the others).
+        var outputs = plan.Outputs;
+        try { Directory.CreateDirectory(outputs.Directory); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataFormatException(outputs.Directory, $"cannot create the output directory: {ErrorReport.OneLine(e.Message)}", e);
+        }
+        if (plan.IsMatrix) Npy.Write(outputs.X, new DenseMatrix(plan.Inspection.Columns, plan.Inspection.Columns, result.X));
+        else Npy.Write(outputs.X, result.X);
+        AtomicFile.Write(outputs.Plot, ConvergencePlot.Render(result.Trace, $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)"));
+        var report = BuildReport(plan, backend, result, started, total.Elapsed.TotalSeconds);
+        AtomicFile.Write(outputs.Report, report.ToUtf8());
+
+        view.Summary(SummaryRows(plan, backend, result, report));
+        if (result.Converged) return ExitCodes.Ok;
+        ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({Kebab(result.Exit)}): {result.Message}");
+        return ExitCodes.NotConverged;
+    }
+
+    private static string ProblemTitle(SolvePlan plan) =>
+        plan.Unit is null ? plan.Problem : $"{plan.Problem} ({plan.Unit})";
+
+    private static string Sizes(SolvePlan plan)
+    {
+        var i = plan.Inspection;
+        return plan.IsMatrix
+            ? Invariant($"n = {i.Rows}, d = {i.Columns} (X is {i.Columns}×{i.Columns}, {i.Unknowns} unknowns), B is {i.Rows}×{i.TargetColumns}, nnz(A1, A2) = {i.NonZeros}")
+            : Invariant($"n = {i.Rows}, d = {i.Columns}, nnz(A) = {i.NonZeros}");
+    }
+
+    private static string Header(SolvePlan plan, ISolveBackend backend) =>
+        $"dist-softmax solve: {ProblemTitle(plan)}{(plan.Demo ? " (built-in demo instance)" : "")}, {Sizes(plan)}; " +
+        $"solver {plan.Solver}, backend {backend.Name}, {plan.Workers} worker{(plan.Workers == 1 ? "" : "s")}";
+
+    private static SolveReport BuildReport(SolvePlan plan, ISolveBackend backend, SolverResult result, DateTimeOffset started, double totalSeconds)
+    {
+        var i = plan.Inspection;
+        var b = plan.Backend;
+        return new SolveReport
+        {
+            Version = typeof(SolveRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
+            Arguments = plan.Settings.Arguments,
+            StartedAt = started,
+            Problem = plan.Problem,
+            Unit = plan.Unit,
+            Demo = plan.Demo,
+            Source = new SourceReport(plan.Source.Kind, plan.Source.Parameters.ToDictionary(p => p.Key, p => p.Value)),
+            Sizes = new SizesReport(i.Rows, i.Columns, i.Unknowns, i.NonZeros, i.TargetColumns),
+            Inputs = plan.Inputs,
+            Start = plan.Start,
+            Solver = plan.Solver,
+            SolverChoiceReason = plan.SolverChoiceReason,
+            Options = plan.Options,
+            Seed = plan.Options.Seed,
+            Backend = backend.Name,
+            Workers = plan.Workers,
+            Cluster = b.Kind == "cluster" ? new ClusterReport(b.Seeds, b.MinWorkers, b.Host, b.Port) : null,
+            Exit = result.Exit,
+            Converged = result.Converged,
+            Message = result.Message,
+            Iterations = result.Iterations,
+            FinalLoss = result.Loss,
+            InitialGradientNorm = result.InitialGradientNorm,
+            FinalGradientNorm = result.GradientNorm,
+            Requests = result.Requests,
+            Warnings = plan.Warnings,
+            Trace = result.Trace,
+            WallTime = new WallTimeReport(result.Seconds, totalSeconds),
+            Files = new FilesReport(plan.Outputs.X, plan.Outputs.Report, plan.Outputs.Plot),
+        };
+    }
+
+    private static IEnumerable<(string, string)> SummaryRows(SolvePlan plan, ISolveBackend backend, SolverResult result, SolveReport report)
+    {
+        yield return ("problem", ProblemTitle(plan) + (plan.Demo ? " (built-in demo instance)" : ""));
+        yield return ("size", Sizes(plan));
+        yield return ("solver", plan.Solver + (plan.SolverChoiceReason is null ? "" : $" ({plan.SolverChoiceReason})"));
+        yield return ("start", plan.Start);
+        yield return ("backend", $"{backend.Name}, {plan.Workers} worker{(plan.Workers == 1 ? "" : "s")}");
+        yield return ("result", $"{Kebab(result.Exit)}: {result.Message}");
+        yield return ("iterations", Invariant($"{result.Iterations}"));
+        yield return ("final loss", Invariant($"{result.Loss:0.000000e+00}"));
+        yield return ("gradient norm", Invariant($"{result.InitialGradientNorm:0.000e+00} → {result.GradientNorm:0.000e+00}"));
+        yield return ("time", Invariant($"solve {report.WallTime.SolveSeconds:F2} s, total {report.WallTime.TotalSeconds:F2} s"));
+        yield return ("x", plan.Outputs.X);
+        yield return ("report", plan.Outputs.Report);
+        yield return ("plot", plan.Outputs.Plot);
+    }
+
+    private static string Kebab(ExitCondition e) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(e.ToString());
+
+    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

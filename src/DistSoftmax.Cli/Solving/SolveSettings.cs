@@ -1,0 +1,40 @@
+using DistSoftmax.Core.Solvers;
+
+namespace DistSoftmax.Cli.Solving;
+
+/// <summary>The solve command's options as the user gave them (paths unresolved, nothing checked yet).</summary>
+internal sealed record SolveSettings
+{
+    public string Problem { get; init; } = "normalized";
+    public bool ProblemGiven { get; init; }
+    public string Unit { get; init; } = "exp";
+    public bool UnitGiven { get; init; }
+
+    public string? A { get; init; }
+    public string? BVector { get; init; }
+    public string? WVector { get; init; }
+    public string? A1 { get; init; }
+    public string? A2 { get; init; }
+    public string? BMatrix { get; init; }
+    public string? WMatrix { get; init; }
+    public double? WScalar { get; init; }
+    public string? X0 { get; init; }
+
+    /// <summary>Solver name, or "auto" (approx-newton for vector problems, MatrixSolverChoice for matrix problems).</summary>
+    public string Solver { get; init; } = "auto";
+    public SolverOptions Options { get; init; } = new();
+    /// <summary>Whether --hessian was given (matrix problems otherwise use the Hessian MatrixSolverChoice recommends).</summary>
+    public bool HessianGiven { get; init; }
+    public int Workers { get; init; } = 4;
+    public string OutDir { get; init; } = "out";
+
+    public string Backend { get; init; } = "local";
+    public bool BackendGiven { get; init; }
+    public string? Seeds { get; init; }
+    public int? MinWorkers { get; init; }
+    public string? Host { get; init; }
+    public int? Port { get; init; }
+
+    /// <summary>The command line as given, for the report.</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+}

@@ -1,0 +1,105 @@
+using DistSoftmax.Core.Linear;
+
+namespace DistSoftmax.Data;
+
+/// <summary>The header of a .npy file: dtype string, layout and shape, without the data.</summary>
+/// <param name="Dtype">The <c>descr</c> string, e.g. <c>&lt;f8</c>.</param>
+/// <param name="FortranOrder">Whether the data is column-major.</param>
+/// <param name="Shape">The array's dimensions.</param>
+public sealed record NpyInfo(string Dtype, bool FortranOrder, long[] Shape)
+{
+    /// <summary>Rows of a matrix (first dimension); the length of a 1-D array.</summary>
+    public long Rows => Shape[0];
+
+    /// <summary>Columns of a 2-D array; 1 for a 1-D array.</summary>
+    public long Cols => Shape.Length >= 2 ? Shape[1] : 1;
+
+    /// <summary>Whether the array is a vector: shape (n,), (n, 1) or (1, n).</summary>
+    public bool IsVector => Shape.Length == 1 || (Shape.Length == 2 && (Shape[0] == 1 || Shape[1] == 1));
+
+    /// <summary>Number of items in a vector-shaped array.</summary>
+    public long VectorLength => Shape.Aggregate(1L, (a, b) => a * b);
+}
+
+/// <summary>
+/// Reading parts of a .npy file: the header alone, or a contiguous block of rows. A C-ordered file is read at the
+/// rows' byte range only (offset = data start + first row · columns · item size), so a worker that owns rows
+/// [start, start + count) of an n×d matrix reads count·d items, whatever n is. A Fortran-ordered file is read
+/// whole and sliced. The whole-file checks (magic, header, dtype, exact data length) are made every time.
+/// </summary>
+public static partial class Npy
+{
+    /// <summary>Reads and checks the header only (the data length must still match the shape exactly).</summary>
+    public static NpyInfo ReadInfo(string path)
+    {
+        using var fs = FileIo.OpenRead(path);
+        var h = ReadHeader(path, fs);
+        return new NpyInfo(h.Dtype.Descr, h.FortranOrder, h.Shape);
+    }
+
+    /// <summary>Rows [start, start + count) of a 2-D array as a dense count×d matrix; values must be finite.</summary>
+    public static DenseMatrix ReadMatrixRows(string path, long start, int count)
+    {
+        using var fs = FileIo.OpenRead(path);
+        var header = ReadHeader(path, fs);
+        if (header.Shape.Length != 2)
+            throw new DataFormatException(path, $"expected a 2-D matrix but the array has shape {FormatShape(header.Shape)}" +
+                (header.Shape.Length == 1 ? " (a 1-D array is a vector)" : ""));
+        long rows = header.Shape[0];
+        int cols = (int)header.Shape[1];
+        CheckRange(path, start, count, rows, "rows");
+        double[] data;
+        if (header.FortranOrder && rows > 1 && cols > 1)
+        {
+            // Column-major: row i is strided through the whole file; read it all and take the block.
+            var all = ReadData(path, fs, header);
+            data = new double[(long)count * cols];
+            for (int c = 0; c < cols; c++)
+                for (int i = 0; i < count; i++)
+                    data[(long)i * cols + c] = all[c * rows + start + i];
+        }
+        else
+        {
+            data = ReadItems(path, fs, header, start * cols, (long)count * cols);
+        }
+        CheckFiniteFrom(path, data, cols, start);
+        return new DenseMatrix(count, cols, data);
+    }
+
+    /// <summary>Items [start, start + count) of a vector-shaped array ((n,), (n, 1) or (1, n)); values must be finite.</summary>
+    public static double[] ReadVectorRange(string path, long start, int count)
+    {
+        using var fs = FileIo.OpenRead(path);
+        var header = ReadHeader(path, fs);
+        bool isVector = header.Shape.Length == 1 || (header.Shape.Length == 2 && (header.Shape[0] == 1 || header.Shape[1] == 1));
+        if (!isVector)
+            throw new DataFormatException(path, $"expected a vector (shape (n,), (n, 1) or (1, n)) but the array has shape {FormatShape(header.Shape)}");
+        CheckRange(path, start, count, header.Count, "entries");
+        var data = ReadItems(path, fs, header, start, count);
+        CheckFiniteFrom(path, data, 0, start);
+        return data;
+    }
+
+    private static void CheckRange(string path, long start, int count, long available, string what)
+    {
+        if (start < 0 || count < 0 || start + count > available)
+            throw new DataFormatException(path, $"{what} [{start}, {start + count}) are out of range: the array has {available} {what}");
+    }
+
+    /// <summary>Reads <paramref name="count"/> items from item index <paramref name="first"/> of the data region (file order).</summary>
+    private static double[] ReadItems(string path, FileStream fs, Header header, long first, long count)
+    {
+        fs.Seek(header.DataOffset + first * header.Dtype.Size, SeekOrigin.Begin);
+        var slice = header with { Shape = [count] };
+        return ReadData(path, fs, slice);
+    }
+
+    /// <summary>Rejects NaN/±Infinity in a block read from row (or item) <paramref name="firstRow"/>, naming the global index.</summary>
+    private static void CheckFiniteFrom(string path, double[] data, int cols, long firstRow)
+    {
+        long k = FileIo.FirstNonFinite(data);
+        if (k < 0) return;
+        string where = cols > 0 ? $"(row {firstRow + k / cols}, col {k % cols})" : $"[{firstRow + k}]";
+        throw new DataFormatException(path, $"non-finite value {FileIo.Describe(data[k])} at index {where} (0-based)");
+    }
+}

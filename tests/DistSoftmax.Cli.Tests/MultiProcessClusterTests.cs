@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace DistSoftmax.Cli.Tests;
+
+/// <summary>
+/// The built dist-softmax as separate operating-system processes on 127.0.0.1: worker nodes started with
+/// `dist-softmax worker`, and a solve job joining them with --seeds. Its answer must equal the single-process
+/// local simulation with the same shard layout, also when a worker process is SIGKILLed mid-solve.
+/// </summary>
+[Collection("multi-process cluster")]
+public class MultiProcessClusterTests
+{
+    /// <summary>A running dist-softmax process whose output lines are collected as they arrive.</summary>
+    private sealed class Node : IDisposable
+    {
+        private readonly Process _process;
+        public ConcurrentQueue<string> Lines { get; } = new();
+
+        public Node(string workingDirectory, params string[] args)
+        {
+            string apphost = Path.Combine(AppContext.BaseDirectory, "dist-softmax");
+            var psi = File.Exists(apphost) ? new ProcessStartInfo(apphost)
+                : new ProcessStartInfo("dotnet") { ArgumentList = { Path.Combine(AppContext.BaseDirectory, "dist-softmax.dll") } };
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            psi.WorkingDirectory = workingDirectory;
+            psi.RedirectStandardOutput = true;
+            psi.RedirectStandardError = true;
+            psi.UseShellExecute = false;
+            foreach (var key in new[] { "DISTSOFTMAX_HOST", "DISTSOFTMAX_PORT", "DISTSOFTMAX_SEEDS", "DISTSOFTMAX_PUBLIC_HOST", "DISTSOFTMAX_CONFIG" })
+                psi.Environment.Remove(key);
+            _process = new Process { StartInfo = psi };
+            _process.OutputDataReceived += (_, e) => { if (e.Data is not null) Lines.Enqueue(e.Data); };
+            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Lines.Enqueue("stderr: " + e.Data); };
+            _process.Start();
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        public bool WaitForLine(Func<string, bool> match, TimeSpan timeout)
+        {
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed < timeout)
+            {
+                if (Lines.Any(match)) return true;
+                if (_process.HasExited && !Lines.Any(match)) { Thread.Sleep(100); return Lines.Any(match); }
+                Thread.Sleep(50);
+            }
+            return false;
+        }
+
+        public int WaitForExit(TimeSpan timeout)
+        {
+            Assert.True(_process.WaitForExit((int)timeout.TotalMilliseconds), "process did not exit in time:\n" + Output);
+            _process.WaitForExit();
+            return _process.ExitCode;
+        }
+
+        public void Kill() => _process.Kill(entireProcessTree: true); // SIGKILL on Linux
+
+        public string Output => string.Join('\n', Lines);
+
+        public void Dispose()
+        {
+            try { if (!_process.HasExited) Kill(); } catch (InvalidOperationException) { }
+            _process.Dispose();
+        }
+    }
+
+    private static readonly TimeSpan Up = TimeSpan.FromSeconds(60);
+
+    private static string[] Problem(TempDir dir)
+    {
+        var gen = Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "20000", "--d", "30", "--seed", "5", "--out-dir", "inst");
+        Assert.True(gen.Code == 0, gen.ToString());
+        return ["--problem", "normalized", "--A", "inst/A.npy", "--b", "inst/b.npy"];
+    }
+
+    private static (Node Seed, Node Other, int SeedPort) StartTwoWorkers(string dir)
+    {
+        int p1 = BackendTests.FreePort(), p2 = BackendTests.FreePort();
+        var seed = new Node(dir, "worker", "--host", "127.0.0.1", "--port", p1.ToString());
+        Assert.True(seed.WaitForLine(l => l.Contains("is up, serving solve jobs"), Up), "first worker did not come up:\n" + seed.Output);
+        var other = new Node(dir, "worker", "--host", "127.0.0.1", "--port", p2.ToString(), "--seeds", $"127.0.0.1:{p1}");
+        Assert.True(other.WaitForLine(l => l.Contains("is up, serving solve jobs"), Up), "second worker did not come up:\n" + other.Output);
+        return (seed, other, p1);
+    }
+
+    [Fact]
+    public void Two_worker_processes_and_a_solve_job_match_the_single_process_answer()
+    {
+        using var dir = new TempDir();
+        var problem = Problem(dir);
+        var single = Cli.Run(dir.Path, ["solve", .. problem, "--workers", "2", "--out-dir", "single"]);
+        Assert.True(single.Code == 0, single.ToString());
+
+        var (seed, other, port) = StartTwoWorkers(dir.Path);
+        using (seed)
+        using (other)
+        using (var job = new Node(dir.Path, ["solve", .. problem, "--seeds", $"127.0.0.1:{port}", "--min-workers", "2", "--workers", "2", "--out-dir", "multi"]))
+        {
+            int code = job.WaitForExit(TimeSpan.FromSeconds(120));
+            Assert.True(code == 0, job.Output + "\n--- workers\n" + seed.Output + "\n" + other.Output);
+        }
+        var a = NpyBytes.Read(dir.File("single/x.npy")).Values;
+        var b = NpyBytes.Read(dir.File("multi/x.npy")).Values;
+        Assert.Equal(a, b); // same shard layout, replies merged in shard order: bit-identical
+        Assert.Equal("cluster", Report.Read(dir.File("multi")).GetProperty("backend").GetString());
+    }
+
+    [Fact]
+    public void A_worker_process_killed_mid_solve_is_replaced_and_the_answer_is_unchanged()
+    {
+        using var dir = new TempDir();
+        var problem = Problem(dir);
+        // Gradient descent for a fixed number of iterations: long enough to kill a worker in the middle.
+        string[] solver = ["--solver", "gd", "--tol", "0", "--max-iter", "400", "--stall-iter", "1000"];
+        var single = Cli.Run(dir.Path, ["solve", .. problem, .. solver, "--workers", "2", "--out-dir", "single"]);
+        Assert.True(single.Code == 3, single.ToString()); // max-iterations by design
+
+        var (seed, other, port) = StartTwoWorkers(dir.Path);
+        using (seed)
+        using (other)
+        using (var job = new Node(dir.Path, ["solve", .. problem, .. solver, "--seeds", $"127.0.0.1:{port}", "--min-workers", "2", "--workers", "2", "--out-dir", "multi"]))
+        {
+            Assert.True(job.WaitForLine(l => l.StartsWith("iteration   20 ", StringComparison.Ordinal), TimeSpan.FromSeconds(120)),
+                "the solve did not reach iteration 20:\n" + job.Output);
+            other.Kill();
+            int code = job.WaitForExit(TimeSpan.FromSeconds(180));
+            Assert.True(code == 3, job.Output + "\n--- seed worker\n" + seed.Output);
+            Assert.True(job.Lines.Count(l => l.StartsWith("iteration ", StringComparison.Ordinal)) > 20);
+            // The coordinator saw the loss and moved the dead worker's shard to the survivor.
+            Assert.Contains(job.Lines, l => l.Contains(" lost: "));
+            Assert.Contains(job.Lines, l => l.Contains(" moved from worker "));
+        }
+        var a = NpyBytes.Read(dir.File("single/x.npy")).Values;
+        var b = NpyBytes.Read(dir.File("multi/x.npy")).Values;
+        Assert.Equal(a, b);
+    }
+}

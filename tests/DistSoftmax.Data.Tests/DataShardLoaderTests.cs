@@ -1,0 +1,239 @@
+using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Statistics;
+using DistSoftmax.Data.Sources;
+
+namespace DistSoftmax.Data.Tests;
+
+/// <summary>Shards loaded from files and generator specs answer exactly like shards built from the whole arrays.</summary>
+public class DataShardLoaderTests
+{
+    private static readonly DataShardLoader Loader = new();
+
+    /// <summary>Loss and gradient at x from the given shards, merged in order.</summary>
+    private static (double Loss, double[] Gradient) Evaluate(IObjective objective, IReadOnlyList<IShard> shards, double[] x)
+    {
+        var driver = new InProcessDriver(shards);
+        var point = objective.Evaluate(x, (ScalarsReply)driver.Evaluate(new ScalarsRequest(x)));
+        var g = (GradientReply)driver.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, WithLowRank: true));
+        return (point.Loss, g.Gradient);
+    }
+
+    private static double[] TestX(int d) => Enumerable.Range(0, d).Select(j => 0.3 * Math.Sin(j + 1.0)).ToArray();
+
+    public static IEnumerable<object[]> FileCases()
+    {
+        foreach (var (problem, unit) in new[] { ("normalized", Unit.Exp), ("rescaled", Unit.Cosh), ("hyperbolic", Unit.Sinh) })
+            foreach (var format in new[] { "npy", "mtx", "csv" })
+                foreach (int shards in new[] { 1, 2, 4 })
+                    yield return new object[] { problem, unit, format, shards };
+    }
+
+    [Theory]
+    [MemberData(nameof(FileCases))]
+    public void File_shards_equal_shards_of_the_whole_arrays(string problem, Unit unit, string format, int shards)
+    {
+        using var dir = new TempDir();
+        var inst = Generators.Normalized(37, 5, seed: 9, sparse: format == "mtx", density: 0.5);
+        string aPath = dir.File("A." + format), bPath = dir.File("b.npy"), wPath = dir.File("w.csv");
+        MatrixFile.Write(aPath, inst.A);
+        Npy.Write(bPath, inst.B);
+        var w = Enumerable.Range(0, 37).Select(i => 0.1 + 0.01 * i).ToArray();
+        MatrixFile.Write(wPath, w);
+
+        var source = DataSources.VectorFiles(problem, unit, aPath, bPath, w: wPath);
+        var shape = Loader.Describe(source);
+        Assert.Equal(37, shape.Rows);
+        Assert.Equal(5, shape.Objective.Dimension);
+
+        var family = Families.Create(problem, unit);
+        var reference = ShardLayout.VectorShards(family, inst.A, inst.B, Regularizer.PerRow(w), shards, ShardComputeOptions.Sequential);
+        var loaded = ShardLayout.Split(shape.Rows, shards).Select(r => Loader.Load(source, r, ShardComputeOptions.Sequential)).ToArray();
+
+        var x = TestX(5);
+        var (lossRef, gradRef) = Evaluate(shape.Objective, reference, x);
+        var (loss, grad) = Evaluate(shape.Objective, loaded, x);
+        Assert.Equal(lossRef, loss);
+        Assert.Equal(gradRef, grad);
+        Assert.True(loss > 0);
+    }
+
+    [Fact]
+    public void Generated_shards_are_slices_of_the_generator_output()
+    {
+        var spec = new GeneratedSpec("hyperbolic", Unit.Cosh, 50, 4, Seed: 3, Sparse: true, Density: 0.5, Noise: 0.2);
+        var source = DataSources.Generated(spec);
+        Assert.Equal(spec, GeneratedSpec.From(source));
+        var inst = Generators.Hyperbolic(50, 4, GeneratorUnit.Cosh, 3, sparse: true, density: 0.5, noise: 0.2);
+        var shape = Loader.Describe(source);
+        var family = Families.Create("hyperbolic", Unit.Cosh);
+        var reference = ShardLayout.VectorShards(family, inst.A, inst.B, Regularizer.None, 3, ShardComputeOptions.Sequential);
+        var loader = new DataShardLoader();
+        var loaded = ShardLayout.Split(50, 3).Select(r => loader.Load(source, r, ShardComputeOptions.Sequential)).ToArray();
+        var x = TestX(4);
+        Assert.Equal(Evaluate(shape.Objective, reference, x).Loss, Evaluate(shape.Objective, loaded, x).Loss);
+        var inspection = loader.Inspect(source);
+        Assert.Equal(((CsrMatrix)inst.A).Values.Count(v => v != 0), inspection.NonZeros);
+        Assert.Empty(inspection.Warnings);
+    }
+
+    [Fact]
+    public void The_demo_spec_is_the_generators_demo_instance()
+    {
+        var inst = (VectorInstance)DataSources.DemoSpec.Generate();
+        var demo = Generators.Demo();
+        Assert.Equal(((DenseMatrix)demo.A).Data, ((DenseMatrix)inst.A).Data);
+        Assert.Equal(demo.B, inst.B);
+    }
+
+    [Fact]
+    public void Describe_reads_headers_only_and_inspect_reads_every_value()
+    {
+        using var dir = new TempDir();
+        // A 3×2 A whose last value is NaN, and a fine b.
+        string a = dir.Write("A.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }", NpyFixture.F8(1, 0, 0, 1, 1, double.NaN)));
+        string b = dir.Write("b.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", NpyFixture.F8(0.2, 0.3, 0.5)));
+        var source = DataSources.VectorFiles("normalized", Unit.Exp, a, b);
+        Assert.Equal(3, Loader.Describe(source).Rows);
+        Assert.Equal(2, Loader.Load(source, new RowRange(0, 2), ShardComputeOptions.Sequential).Rows);
+        var e = Assert.Throws<DataFormatException>(() => Loader.Inspect(source));
+        Assert.Equal($"{a}: non-finite value NaN at index (row 2, col 1) (0-based)", e.Message);
+    }
+
+    [Fact]
+    public void Mismatched_lengths_name_the_file_that_disagrees()
+    {
+        using var dir = new TempDir();
+        string a = dir.Write("A.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }", NpyFixture.F8(1, 0, 0, 1, 1, 1)));
+        string b2 = dir.Write("b2.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", NpyFixture.F8(0.5, 0.5)));
+        string b3 = dir.Write("b3.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", NpyFixture.F8(0.2, 0.3, 0.5)));
+        string w4 = dir.WriteText("w4.csv", "1\n2\n3\n4\n");
+        string bm = dir.Write("bm.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }", NpyFixture.F8(1, 0, 0, 1, 1, 1)));
+
+        var e1 = Assert.Throws<DataFormatException>(() => Loader.Describe(DataSources.VectorFiles("normalized", Unit.Exp, a, b2)));
+        Assert.Equal($"{b2}: has 2 entries but A ({a}) has 3 rows", e1.Message);
+        var e2 = Assert.Throws<DataFormatException>(() => Loader.Describe(DataSources.VectorFiles("rescaled", Unit.Exp, a, b3, w: w4)));
+        Assert.Equal($"{w4}: has 4 entries but A ({a}) has 3 rows", e2.Message);
+        var e3 = Assert.Throws<DataFormatException>(() => Loader.Describe(DataSources.VectorFiles("rescaled", Unit.Exp, a, bm)));
+        Assert.StartsWith($"{bm}: expected a vector", e3.Message);
+        var e4 = Assert.Throws<DataFormatException>(() => Loader.Describe(DataSources.VectorFiles("rescaled", Unit.Exp, b3, b3)));
+        Assert.StartsWith($"{b3}: expected a 2-D matrix but the array has shape (3,)", e4.Message);
+        Assert.Throws<ArgumentException>(() => DataSources.VectorFiles("rescaled", Unit.Exp, a, b3, w: w4, wScalar: 2));
+    }
+
+    [Theory]
+    [InlineData(new[] { 0.2, 0.3, 0.5 }, null)]
+    [InlineData(new[] { 0.2, 0.3, 0.6 }, "it sums to 1.1")]
+    [InlineData(new[] { -0.2, 0.7, 0.5 }, "it has 1 negative entry")]
+    [InlineData(new[] { -0.2, -0.3, 0.5 }, "it has 2 negative entries and sums to 0")]
+    public void A_normalized_target_that_is_not_a_distribution_gives_a_warning(double[] b, string? why)
+    {
+        using var dir = new TempDir();
+        string a = dir.Write("A.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 1), }", NpyFixture.F8(1, 2, 3)));
+        string bp = dir.Write("b.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", NpyFixture.F8(b)));
+        var inspection = Loader.Inspect(DataSources.VectorFiles("normalized", Unit.Exp, a, bp));
+        if (why is null) Assert.Empty(inspection.Warnings);
+        else Assert.Equal($"{bp}: normalized softmax regression assumes b is a probability distribution (entries ≥ 0 summing to 1) but {why}; solving anyway",
+            Assert.Single(inspection.Warnings));
+        // The other families make no such assumption.
+        Assert.Empty(Loader.Inspect(DataSources.VectorFiles("hyperbolic", Unit.Exp, a, bp)).Warnings);
+    }
+
+    [Fact]
+    public void Inspect_counts_the_non_zeros_of_dense_and_sparse_files()
+    {
+        using var dir = new TempDir();
+        string dense = dir.Write("A.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }", NpyFixture.F8(1, 0, 0, 2, 0, 0)));
+        string sparse = dir.WriteText("A.mtx", "%%MatrixMarket matrix coordinate real general\n3 2 3\n1 1 1.0\n2 2 2.0\n3 1 0.0\n");
+        string b = dir.Write("b.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", NpyFixture.F8(1, 2, 3)));
+        Assert.Equal(2, Loader.Inspect(DataSources.VectorFiles("hyperbolic", Unit.Exp, dense, b)).NonZeros);
+        var s = Loader.Inspect(DataSources.VectorFiles("hyperbolic", Unit.Exp, sparse, b));
+        Assert.Equal(2, s.NonZeros);
+        Assert.Equal(3, s.Rows);
+        Assert.Equal(2, s.Columns);
+    }
+
+    [Fact]
+    public void Unknown_kinds_and_invalid_generator_arguments_are_argument_errors()
+    {
+        var memory = ProblemSource.Create("memory", [KeyValuePair.Create("name", "x"), KeyValuePair.Create("problem", "normalized")]);
+        Assert.Contains("cannot load a 'memory' source", Assert.Throws<ArgumentException>(() => Loader.Describe(memory)).Message);
+        Assert.Equal("--density must be in (0, 1]", Assert.Throws<ArgumentException>(() =>
+            DataSources.Generated(new GeneratedSpec("normalized", Unit.Exp, 10, 2, 1, Sparse: true, Density: 1.5))).Message);
+        Assert.Equal("--noise is not available for rescaled instances (they are always planted)", Assert.Throws<ArgumentException>(() =>
+            DataSources.Generated(new GeneratedSpec("rescaled", Unit.Exp, 10, 2, 1, Noise: 0.1))).Message);
+        Assert.StartsWith("--x-scale: ", Assert.Throws<ArgumentException>(() =>
+            new GeneratedSpec("hyperbolic", Unit.Exp, 10, 2, 1, XScale: 1e6).Generate()).Message);
+    }
+
+    [Theory]
+    [InlineData("multiple-normalized", 1)]
+    [InlineData("multiple-normalized", 3)]
+    [InlineData("multiple-rescaled", 2)]
+    public void Matrix_file_shards_equal_shards_of_the_whole_problem(string problem, int shards)
+    {
+        using var dir = new TempDir();
+        var inst = Generators.Multiple(12, 3, seed: 4, planted: false);
+        var w = new DenseMatrix(12, 12, Enumerable.Range(0, 144).Select(i => 0.01 * (i % 7)).ToArray());
+        string a1 = dir.File("A1.npy"), a2 = dir.File("A2.csv"), b = dir.File("B.npy"), wp = dir.File("W.npy");
+        Npy.Write(a1, inst.A1);
+        MatrixFile.Write(a2, inst.A2);
+        Npy.Write(b, inst.B);
+        Npy.Write(wp, w);
+        var source = DataSources.MatrixFiles(problem, a1, a2, b, w: wp);
+        var shape = Loader.Describe(source);
+        Assert.Equal(12, shape.Rows);
+        Assert.Equal(9, shape.Objective.Dimension);
+
+        var whole = MatrixProblem.Create(problem, inst.A1, inst.A2, inst.B, w);
+        var reference = whole.Shards(shards, ShardComputeOptions.Sequential);
+        var loaded = ShardLayout.Split(12, shards).Select(r => Loader.Load(source, r, ShardComputeOptions.Sequential)).ToArray();
+        var x = TestX(9);
+        var (lossRef, gradRef) = Evaluate(shape.Objective, reference, x);
+        var (loss, grad) = Evaluate(shape.Objective, loaded, x);
+        Assert.Equal(lossRef, loss);
+        Assert.Equal(gradRef, grad);
+
+        var inspection = Loader.Inspect(source);
+        Assert.Equal((12L, 3, 9L, 12), (inspection.Rows, inspection.Columns, inspection.Unknowns, inspection.TargetColumns!.Value));
+        Assert.Empty(inspection.Warnings);
+    }
+
+    [Fact]
+    public void Generated_matrix_shards_and_a_scalar_weight_match_the_whole_problem()
+    {
+        var spec = new GeneratedSpec("multiple-rescaled", Unit.Exp, 10, 2, Seed: 8, Planted: true);
+        var source = DataSources.Generated(spec);
+        source = ProblemSource.Create(source.Kind, source.Parameters.Append(KeyValuePair.Create("w-scalar", "0.5")));
+        var inst = Generators.Multiple(10, 2, 8, planted: true);
+        var w = new DenseMatrix(10, 10, Enumerable.Repeat(0.5, 100).ToArray());
+        var whole = MatrixProblem.Create("multiple-rescaled", inst.A1, inst.A2, inst.B, w);
+        var loader = new DataShardLoader();
+        var shape = loader.Describe(source);
+        var loaded = ShardLayout.Split(10, 2).Select(r => loader.Load(source, r, ShardComputeOptions.Sequential)).ToArray();
+        var x = TestX(4);
+        Assert.Equal(Evaluate(shape.Objective, whole.Shards(2, ShardComputeOptions.Sequential), x).Loss, Evaluate(shape.Objective, loaded, x).Loss);
+    }
+
+    [Fact]
+    public void Matrix_shapes_that_disagree_name_the_file()
+    {
+        using var dir = new TempDir();
+        string F(string name, int r, int c) { string p = dir.File(name); Npy.Write(p, new DenseMatrix(r, c, Enumerable.Repeat(0.25, r * c).ToArray())); return p; }
+        string a1 = F("A1.npy", 4, 2), a2 = F("A2.npy", 4, 2), a2bad = F("A2bad.npy", 4, 3), b = F("B.npy", 4, 4), bbad = F("Bbad.npy", 4, 3), wbad = F("Wbad.npy", 3, 4);
+        Assert.Equal($"{a2bad}: has 3 columns but A1 ({a1}) has 2: A1 and A2 must both have d columns",
+            Assert.Throws<DataFormatException>(() => Loader.Describe(DataSources.MatrixFiles("multiple-normalized", a1, a2bad, b))).Message);
+        Assert.Equal($"{bbad}: is 4×3 but must be 4×4 (rows of A1 ({a1}) × rows of A2 ({a2}))",
+            Assert.Throws<DataFormatException>(() => Loader.Describe(DataSources.MatrixFiles("multiple-normalized", a1, a2, bbad))).Message);
+        Assert.Equal($"{wbad}: is 3×4 but must have the shape of B, 4×4",
+            Assert.Throws<DataFormatException>(() => Loader.Describe(DataSources.MatrixFiles("multiple-rescaled", a1, a2, b, w: wbad))).Message);
+        // Rows of 0.25 sum to 1: a distribution. Rows of B as a 4×4 of 0.5 do not.
+        Assert.Empty(Loader.Inspect(DataSources.MatrixFiles("multiple-normalized", a1, a2, b)).Warnings);
+        string b2 = dir.File("B2.npy");
+        Npy.Write(b2, new DenseMatrix(4, 4, Enumerable.Repeat(0.5, 16).ToArray()));
+        Assert.Equal($"{b2}: multiple normalized softmax regression assumes every row of B is a probability distribution (entries ≥ 0 summing to 1) but 4 of 4 rows are not (row 0, 0-based: it sums to 2); solving anyway",
+            Assert.Single(Loader.Inspect(DataSources.MatrixFiles("multiple-normalized", a1, a2, b2)).Warnings));
+    }
+}

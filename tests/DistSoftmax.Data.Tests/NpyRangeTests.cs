@@ -1,0 +1,113 @@
+using System.Text;
+
+namespace DistSoftmax.Data.Tests;
+
+/// <summary>Reading the header alone and blocks of rows of .npy files built by hand from the format description.</summary>
+public class NpyRangeTests
+{
+    /// <summary>A 4×3 matrix with entries 10·i + j.</summary>
+    private static double[] Values4x3 => [0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32];
+
+    [Fact]
+    public void Header_info_gives_shape_dtype_and_order_without_reading_values()
+    {
+        using var dir = new TempDir();
+        // The data region holds NaN: the header alone is still readable.
+        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }",
+            NpyFixture.F8(1, 2, double.NaN, 4, 5, 6)));
+        var info = Npy.ReadInfo(p);
+        Assert.Equal("<f8", info.Dtype);
+        Assert.False(info.FortranOrder);
+        Assert.Equal(new long[] { 2, 3 }, info.Shape);
+        Assert.Equal(2, info.Rows);
+        Assert.Equal(3, info.Cols);
+        Assert.False(info.IsVector);
+    }
+
+    [Fact]
+    public void Header_info_still_checks_the_data_length()
+    {
+        using var dir = new TempDir();
+        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", NpyFixture.F8(1, 2, 3)));
+        var e = Assert.Throws<DataFormatException>(() => Npy.ReadInfo(p));
+        Assert.StartsWith(p + ": header shape (2, 3) needs 48 bytes", e.Message);
+    }
+
+    [Theory]
+    [InlineData(0, 4)]
+    [InlineData(1, 2)]
+    [InlineData(3, 1)]
+    [InlineData(2, 0)]
+    public void Rows_of_a_C_ordered_matrix_are_the_requested_block(int start, int count)
+    {
+        using var dir = new TempDir();
+        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        var m = Npy.ReadMatrixRows(p, start, count);
+        Assert.Equal(count, m.Rows);
+        Assert.Equal(3, m.Cols);
+        for (int i = 0; i < count; i++)
+            for (int j = 0; j < 3; j++)
+                Assert.Equal(10.0 * (start + i) + j, m[i, j]);
+    }
+
+    [Fact]
+    public void Rows_of_a_Fortran_ordered_matrix_are_transposed_into_place()
+    {
+        using var dir = new TempDir();
+        // Column-major data of the same 4×3 matrix: column 0 (0, 10, 20, 30), column 1, column 2.
+        var colMajor = new double[12];
+        for (int j = 0; j < 3; j++) for (int i = 0; i < 4; i++) colMajor[j * 4 + i] = 10.0 * i + j;
+        string p = dir.Write("f.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': True, 'shape': (4, 3), }", NpyFixture.F8(colMajor)));
+        var m = Npy.ReadMatrixRows(p, 1, 2);
+        Assert.Equal(new double[] { 10, 11, 12, 20, 21, 22 }, m.Data);
+    }
+
+    [Fact]
+    public void Rows_of_a_float32_big_endian_and_integer_matrix_are_converted()
+    {
+        using var dir = new TempDir();
+        string f4 = dir.Write("f4.npy", NpyFixture.Build("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", NpyFixture.F4(1.5f, 2.5f, 3.5f, 4.5f)));
+        Assert.Equal(new double[] { 3.5, 4.5 }, Npy.ReadMatrixRows(f4, 1, 1).Data);
+        string be = dir.Write("be.npy", NpyFixture.Build("{'descr': '>f8', 'fortran_order': False, 'shape': (3, 1), }", NpyFixture.F8BigEndian(7, 8, 9)));
+        Assert.Equal(new double[] { 8, 9 }, Npy.ReadMatrixRows(be, 1, 2).Data);
+        string i4 = dir.Write("i4.npy", NpyFixture.Build("{'descr': '<i4', 'fortran_order': False, 'shape': (5,), }", NpyFixture.I4(-2, -1, 0, 1, 2)));
+        Assert.Equal(new double[] { -1, 0, 1 }, Npy.ReadVectorRange(i4, 1, 3));
+    }
+
+    [Fact]
+    public void A_block_that_avoids_a_bad_row_reads_only_its_own_bytes()
+    {
+        using var dir = new TempDir();
+        var v = Values4x3;
+        v[10] = double.PositiveInfinity; // row 3, col 1
+        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(v)));
+        Assert.Equal(new double[] { 0, 1, 2, 10, 11, 12, 20, 21, 22 }, Npy.ReadMatrixRows(p, 0, 3).Data);
+        var e = Assert.Throws<DataFormatException>(() => Npy.ReadMatrixRows(p, 2, 2));
+        Assert.Equal($"{p}: non-finite value +Infinity at index (row 3, col 1) (0-based)", e.Message);
+    }
+
+    [Fact]
+    public void Out_of_range_rows_and_wrong_ranks_are_refused_naming_the_file()
+    {
+        using var dir = new TempDir();
+        string m = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        string v = dir.Write("v.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", NpyFixture.F8(1, 2, 3)));
+        Assert.StartsWith(m + ": rows [3, 5) are out of range", Assert.Throws<DataFormatException>(() => Npy.ReadMatrixRows(m, 3, 2)).Message);
+        Assert.StartsWith(v + ": expected a 2-D matrix", Assert.Throws<DataFormatException>(() => Npy.ReadMatrixRows(v, 0, 1)).Message);
+        Assert.StartsWith(m + ": expected a vector", Assert.Throws<DataFormatException>(() => Npy.ReadVectorRange(m, 0, 1)).Message);
+        Assert.Equal(new double[] { 2, 3 }, Npy.ReadVectorRange(v, 1, 2));
+    }
+
+    [Fact]
+    public void Matrix_Market_size_comes_from_the_size_line_alone()
+    {
+        using var dir = new TempDir();
+        // Entries are garbage: only the banner, comments and the size line are read.
+        string c = dir.WriteText("c.mtx", "%%MatrixMarket matrix coordinate real general\n% a comment\n\n5 7 2\nnot an entry\n");
+        Assert.Equal((5, 7, (long?)2), MatrixMarket.ReadSize(c));
+        string a = dir.WriteText("a.mtx", "%%MatrixMarket matrix array real general\n3 1\n1\n2\n3\n");
+        Assert.Equal((3, 1, (long?)null), MatrixMarket.ReadSize(a));
+        string bad = dir.Write("bad.mtx", Encoding.ASCII.GetBytes("%%MatrixMarket matrix coordinate real general\n5 x 2\n"));
+        Assert.StartsWith(bad + ": line 2: bad size line", Assert.Throws<DataFormatException>(() => MatrixMarket.ReadSize(bad)).Message);
+    }
+}
