@@ -10,10 +10,14 @@ internal static class CommandLine
     {
         var root = new RootCommand(
             "dist-softmax: distributed solvers for softmax-regression problems (normalized softmax, rescaled and hyperbolic " +
-            "regression, multiple softmax regression) on row shards held by Akka.NET workers.");
+            "regression, multiple softmax regression) on row shards held by Akka.NET workers; two-layer softmax networks, " +
+            "diffusion score estimation and in-context-learning sensitivity on the same protocol.");
         root.Add(new SolveCommand().Build(ctx));
         root.Add(GenerateCommand.Build(ctx));
         root.Add(WorkerCommand.Build(ctx));
+        root.Add(TrainCommand.Build(ctx));
+        root.Add(DiffusionCommand.Build(ctx));
+        root.Add(SensitivityCommand.Build(ctx));
         return root;
     }
 
@@ -37,7 +41,7 @@ internal static class CommandLine
                 ? $"{option.Option.Name}: a value is required"
                 : $"{option.Option.Name}: {message}";
         if (error.SymbolResult is CommandResult { Command: RootCommand } && parse.Tokens.Count == 0)
-            return $"{command}: a command is required (solve, generate, worker); see '{command} --help'";
+            return $"{command}: a command is required (solve, generate, worker, train, diffusion, sensitivity); see '{command} --help'";
         return $"{command}: {message}";
     }
 

@@ -13,60 +13,66 @@ namespace DistSoftmax.Cli.Commands;
 /// per noise level against the exact score, samples by annealed Langevin dynamics, and writes report.json,
 /// samples.npy, diffusion.png (density, samples, score arrows), score-errors.png and loss.png.
 /// </summary>
-public static class DiffusionCommand
+internal static class DiffusionCommand
 {
-    public static Command Create()
+    public static Command Build(CliContext ctx)
     {
         var d = new DiffusionOptions();
-        var samplesIn = new Option<string?>("--samples-in") { Description = "User samples, an n×2 .npy file (default: a two-component Gaussian mixture)" };
-        var dataPoints = new Option<int>("--data-points") { Description = "Points drawn from the mixture", DefaultValueFactory = _ => d.DataPoints }.Positive();
-        var sigmaMax = new Option<double>("--sigma-max") { Description = "Largest noise level", DefaultValueFactory = _ => d.SigmaMax }.Positive();
-        var sigmaMin = new Option<double>("--sigma-min") { Description = "Smallest noise level", DefaultValueFactory = _ => d.SigmaMin }.Positive();
-        var levels = new Option<int>("--levels") { Description = "Noise levels (geometric)", DefaultValueFactory = _ => d.Levels }.Positive();
-        var copies = new Option<int>("--copies") { Description = "Noise draws per point and level", DefaultValueFactory = _ => d.Copies }.Positive();
-        var width = new Option<int>("--width") { Description = "Hidden width m of every network (even)", DefaultValueFactory = _ => d.Width }.Positive();
-        var activations = new Option<string>("--activations") { Description = "Comma-separated networks to compare; samples come from the first", DefaultValueFactory = _ => "softmax,relu,exp" };
-        var epochs = new Option<int>("--epochs") { Description = "SGD epochs", DefaultValueFactory = _ => d.Epochs }.Positive();
-        var batch = new Option<double>("--batch-fraction") { Description = "Mini-batch fraction", DefaultValueFactory = _ => d.BatchFraction }.Positive();
-        var lr = new Option<double>("--lr") { Description = "Normalised learning rate c: η = c / tr(JᵀJ) at W0", DefaultValueFactory = _ => d.NormalizedLearningRate }.Positive();
-        var initScale = new Option<double>("--init-scale") { Description = "Standard deviation of W0's entries", DefaultValueFactory = _ => d.InitScale }.Positive();
-        var workers = new Option<int>("--workers") { Description = "Row shards of the training set", DefaultValueFactory = _ => d.Shards }.Positive();
-        var evalPoints = new Option<int>("--eval-points") { Description = "p_σ draws per level for the score error", DefaultValueFactory = _ => d.EvaluationPoints }.Positive();
-        var samples = new Option<int>("--samples") { Description = "Langevin samples", DefaultValueFactory = _ => d.Samples }.Positive();
-        var steps = new Option<int>("--langevin-steps") { Description = "Langevin steps per level", DefaultValueFactory = _ => d.LangevinSteps }.Positive();
-        var eps = new Option<double>("--langevin-epsilon") { Description = "ε of the step α_i = ε σ_i²/σ_min²", DefaultValueFactory = _ => d.LangevinEpsilon }.Positive();
-        var seed = new Option<ulong>("--seed") { Description = "Seed of every draw", DefaultValueFactory = _ => d.Seed };
-        var outDir = new Option<string>("--out-dir") { Description = "Output directory", DefaultValueFactory = _ => "diffusion-out" };
+        var samplesIn = OptionFactory.File("--samples-in", "User samples: an n×2 .npy (or .csv/.txt) file. Default: the two-component Gaussian mixture.");
+        var dataPoints = OptionFactory.Int("--data-points", "Points drawn from the mixture.", d.DataPoints);
+        var sigmaMax = OptionFactory.Double("--sigma-max", "Largest noise level σ.", d.SigmaMax, "SIGMA");
+        var sigmaMin = OptionFactory.Double("--sigma-min", "Smallest noise level σ.", d.SigmaMin, "SIGMA");
+        var levels = OptionFactory.Int("--levels", "Noise levels, geometric from --sigma-max to --sigma-min.", d.Levels, "L");
+        var copies = OptionFactory.Int("--copies", "Noise draws per point and level.", d.Copies);
+        var width = OptionFactory.Int("--width", "Hidden width m of every network (even: paired initialisation).", d.Width, "M");
+        var activations = OptionFactory.Text("--activations", "Comma-separated networks to compare (softmax, relu, exp); samples come from the first.",
+            "softmax,relu,exp", "LIST");
+        var epochs = OptionFactory.Int("--epochs", "SGD epochs per network.", d.Epochs);
+        var batch = OptionFactory.Double("--batch-fraction", "Mini-batch fraction.", d.BatchFraction, "F");
+        var lr = OptionFactory.Double("--lr", "Normalised learning rate c: η = c / tr(JᵀJ) at W0.", d.NormalizedLearningRate, "C");
+        var initScale = OptionFactory.Double("--init-scale", "Standard deviation of W0's entries.", d.InitScale, "S");
+        var workers = OptionFactory.Int("--workers", "Row shards of the training set (in-process driver).", d.Shards, "K");
+        var evalPoints = OptionFactory.Int("--eval-points", "Draws from p_σ per level for the relative score error.", d.EvaluationPoints);
+        var samples = OptionFactory.Int("--samples", "Annealed Langevin samples.", d.Samples);
+        var steps = OptionFactory.Int("--langevin-steps", "Langevin steps per level.", d.LangevinSteps);
+        var eps = OptionFactory.Double("--langevin-epsilon", "ε of the Langevin step α_i = ε σ_i²/σ_min².", d.LangevinEpsilon, "E");
+        var seed = OptionFactory.ULong("--seed", "Seed of every draw.", d.Seed);
+        var outDir = OptionFactory.Text("--out-dir", "Output directory (created if needed).", "diffusion-out", "DIR");
 
-        var cmd = new Command("diffusion", "Learn the score of a noised 2-D distribution with softmax/ReLU/exp networks and sample by annealed Langevin dynamics");
-        foreach (var o in new Option[] { samplesIn, dataPoints, sigmaMax, sigmaMin, levels, copies, width, activations, epochs, batch, lr, initScale,
-                     workers, evalPoints, samples, steps, eps, seed, outDir })
-            cmd.Options.Add(o);
-        cmd.SetAction((pr, ct) => Guard(() =>
+        var command = new Command("diffusion",
+            "Learn the score of a noised 2-D distribution by denoising score matching with softmax, ReLU and exp networks of equal " +
+            "width; report the relative score error per noise level, sample by annealed Langevin dynamics; writes report.json, " +
+            "samples.npy, diffusion.png, score-errors.png, loss.png.");
+        command.Add(samplesIn, dataPoints, sigmaMax, sigmaMin, levels, copies, width, activations, epochs, batch, lr, initScale, workers,
+            evalPoints, samples, steps, eps, seed, outDir);
+        command.SetAction(parse => Guard(ctx, () =>
         {
             var options = new DiffusionOptions
             {
-                DataPoints = pr.GetValue(dataPoints), SigmaMax = pr.GetValue(sigmaMax), SigmaMin = pr.GetValue(sigmaMin), Levels = pr.GetValue(levels),
-                Copies = pr.GetValue(copies), Width = pr.GetValue(width),
-                Activations = pr.GetValue(activations)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Activations.Parse).ToArray(),
-                Epochs = pr.GetValue(epochs), BatchFraction = pr.GetValue(batch), NormalizedLearningRate = pr.GetValue(lr), InitScale = pr.GetValue(initScale),
-                Shards = pr.GetValue(workers), EvaluationPoints = pr.GetValue(evalPoints), Samples = pr.GetValue(samples),
-                LangevinSteps = pr.GetValue(steps), LangevinEpsilon = pr.GetValue(eps), Seed = pr.GetValue(seed),
-            };
-            return RunAsync(options, pr.GetValue(samplesIn), pr.GetValue(outDir)!, Console.Out, ct);
+                DataPoints = parse.GetValue(dataPoints), SigmaMax = parse.GetValue(sigmaMax), SigmaMin = parse.GetValue(sigmaMin),
+                Levels = parse.GetValue(levels), Copies = parse.GetValue(copies), Width = parse.GetValue(width),
+                Activations = List(parse.GetValue(activations)!).Select(Activations.Parse).ToArray(),
+                Epochs = parse.GetValue(epochs), BatchFraction = parse.GetValue(batch), NormalizedLearningRate = parse.GetValue(lr),
+                InitScale = parse.GetValue(initScale), Shards = parse.GetValue(workers), EvaluationPoints = parse.GetValue(evalPoints),
+                Samples = parse.GetValue(samples), LangevinSteps = parse.GetValue(steps), LangevinEpsilon = parse.GetValue(eps), Seed = parse.GetValue(seed),
+            }.Validate();
+            string? user = parse.GetValue(samplesIn);
+            return Run(ctx, options, user is null ? null : ctx.Resolve(user), parse.GetValue(outDir)!);
         }));
-        return cmd;
+        return command;
     }
 
-    public static Task<int> RunAsync(DiffusionOptions options, string? samplesPath, string outDir, TextWriter output, CancellationToken ct = default)
+    public static int Run(CliContext ctx, DiffusionOptions options, string? samplesPath, string outDirectory)
     {
+        var output = ctx.Out;
         DenseMatrix? user = samplesPath is null ? null : MatrixFile.ReadDense(samplesPath);
+        if (user is { Cols: not 2 }) throw new CliInputException("--samples-in", $"{samplesPath} must be n×2, got {user.Rows}×{user.Cols}");
+        string outDir = OutputDirectory(ctx, outDirectory);
         output.WriteLine(user is null
             ? "diffusion: target = two-component Gaussian mixture (weights 0.3 / 0.7); exact noised score in closed form"
             : $"diffusion: target = the {user.Rows} samples of {samplesPath}; exact score of their noised empirical distribution");
-        var result = DiffusionExperiment.Run(options, samples: user, log: m => output.WriteLine("  " + m), cancellation: ct);
+        var result = DiffusionExperiment.Run(options, samples: user, log: m => output.WriteLine("  " + m), cancellation: ctx.Cancellation);
 
-        Directory.CreateDirectory(outDir);
         Npy.Write(Path.Combine(outDir, "samples.npy"), result.Samples);
         foreach (var m in result.Models)
             Npy.Write(Path.Combine(outDir, $"weights-{m.Activation.Name()}.npy"), new DenseMatrix(ScoreFeatures.Dimension, options.Width, m.Network.Weights));
@@ -115,7 +121,7 @@ public static class DiffusionCommand
             SampleFractions = result.SampleFractions,
             result.Seconds,
         });
-        output.WriteLine($"wrote {outDir}/report.json, samples.npy, diffusion.png, score-errors.png, loss.png ({result.Seconds:F1} s)");
-        return Task.FromResult(0);
+        output.WriteLine($"wrote {outDir}: report.json, samples.npy, diffusion.png, score-errors.png, loss.png ({result.Seconds:F1} s)");
+        return ExitCodes.Ok;
     }
 }

@@ -1,12 +1,14 @@
 using System.CommandLine;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using DistSoftmax.Cli.Output;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Data;
 
 namespace DistSoftmax.Cli.Commands;
 
-/// <summary>Helpers shared by the train, diffusion and sensitivity commands (option validation, files, JSON).</summary>
+/// <summary>Helpers shared by the train, diffusion and sensitivity commands (files, JSON, option checks).</summary>
 internal static class NetworkCommandSupport
 {
     public static readonly JsonSerializerOptions Json = new()
@@ -17,10 +19,16 @@ internal static class NetworkCommandSupport
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
-    /// <summary>Reads an n×k matrix, accepting a 1-D array (or CSV column) as n×1.</summary>
+    /// <summary>Reads an n×k matrix (.npy, .mtx, .csv, .txt), accepting a 1-D array as n×1.</summary>
     public static DenseMatrix ReadMatrixOrColumn(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"file not found: {path}", path);
+        if (!Path.GetExtension(path).Equals(".npy", StringComparison.OrdinalIgnoreCase)) return Column(path);
+        var info = Npy.ReadInfo(path);
+        return info.Shape.Length == 1 ? Column(path) : MatrixFile.ReadDense(path);
+    }
+
+    private static DenseMatrix Column(string path)
+    {
         try { return MatrixFile.ReadDense(path); }
         catch (DataFormatException)
         {
@@ -29,54 +37,66 @@ internal static class NetworkCommandSupport
         }
     }
 
-    public static void WriteJson(string path, object value)
+    /// <summary>(rows, columns) of a matrix file: from the header for .npy, by reading it otherwise.</summary>
+    public static (long Rows, int Cols) Shape(string path)
     {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(value, Json));
-        File.Move(tmp, path, overwrite: true);
-    }
-
-    public static Option<T> Positive<T>(this Option<T> option) where T : IComparable<T>
-    {
-        option.Validators.Add(r =>
+        if (Path.GetExtension(path).Equals(".npy", StringComparison.OrdinalIgnoreCase))
         {
-            var v = r.GetValueOrDefault<T>();
-            if (v is not null && v.CompareTo(default!) <= 0) r.AddError($"{option.Name} must be > 0 (got {v})");
-        });
-        return option;
-    }
-
-    public static Option<T> NonNegative<T>(this Option<T> option) where T : IComparable<T>
-    {
-        option.Validators.Add(r =>
-        {
-            var v = r.GetValueOrDefault<T>();
-            if (v is not null && v.CompareTo(default!) < 0) r.AddError($"{option.Name} must be ≥ 0 (got {v})");
-        });
-        return option;
-    }
-
-    public static Option<string> OneOf(this Option<string> option, params string[] allowed)
-    {
-        option.AcceptOnlyFromAmong(allowed);
-        return option;
-    }
-
-    /// <summary>Runs a command body, turning argument and data errors into one red line and exit code 2.</summary>
-    public static async Task<int> Guard(Func<Task<int>> body)
-    {
-        try { return await body(); }
-        catch (Exception e) when (e is ArgumentException or DataFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidOperationException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
+            var info = Npy.ReadInfo(path);
+            if (info.Shape.Length == 1) return (info.Shape[0], 1);
+            if (info.Shape.Length == 2) return (info.Shape[0], checked((int)info.Shape[1]));
+            throw new DataFormatException(path, $"expected a matrix or a vector, the array has {info.Shape.Length} dimensions");
         }
-        catch (OperationCanceledException)
-        {
-            Console.Error.WriteLine("cancelled");
-            return 130;
-        }
+        var m = ReadMatrixOrColumn(path);
+        return (m.Rows, m.Cols);
     }
+
+    /// <summary>Rows [start, start + count): a byte range of a C-ordered .npy matrix, other files read whole and sliced.</summary>
+    public static DenseMatrix ReadRows(string path, long start, int count)
+    {
+        if (Path.GetExtension(path).Equals(".npy", StringComparison.OrdinalIgnoreCase) && Npy.ReadInfo(path).Shape.Length == 2)
+            return Npy.ReadMatrixRows(path, start, count);
+        return ReadMatrixOrColumn(path).SliceDense(checked((int)start), count);
+    }
+
+    public static void WriteJson(string path, object value) =>
+        AtomicFile.Write(path, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(value, Json)));
+
+    /// <summary>A directory for a command's files, resolved against the working directory and created.</summary>
+    public static string OutputDirectory(CliContext ctx, string dir)
+    {
+        string full = ctx.Resolve(dir);
+        if (File.Exists(full)) throw new CliInputException("--out-dir", $"{full} is a file, not a directory");
+        Directory.CreateDirectory(full);
+        return full;
+    }
+
+    public static void RequirePositive(double v, string option)
+    {
+        if (!(v > 0) || !double.IsFinite(v)) throw new CliInputException(option, $"must be a finite number > 0 (got {v})");
+    }
+
+    public static void RequirePositive(int v, string option)
+    {
+        if (v <= 0) throw new CliInputException(option, $"must be at least 1 (got {v})");
+    }
+
+    public static string[] List(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public static string Percent(double v) => double.IsFinite(v) ? $"{100 * v:F1} %" : v.ToString();
+
+    /// <summary>Runs a command body; input errors (options, files) become one line and exit code 2.</summary>
+    public static int Guard(CliContext ctx, Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (e is CliInputException or ArgumentException or DataFormatException)
+        {
+            return ErrorReport.Write(ctx, e, validating: true);
+        }
+    }
+
+    public static void Add(this Command command, params Option[] options)
+    {
+        foreach (var o in options) command.Add(o);
+    }
 }

@@ -6,6 +6,7 @@ using DistSoftmax.Core.Sensitivity;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data;
+using DistSoftmax.Data.Sources;
 using static DistSoftmax.Cli.Commands.NetworkCommandSupport;
 
 namespace DistSoftmax.Cli.Commands;
@@ -16,57 +17,62 @@ namespace DistSoftmax.Cli.Commands;
 /// sensitivity.png (log–log ratios per ε with the linearised predictions) and solution.npy.
 /// The re-solves run as whole jobs in a bounded Parallel.ForEach in this process.
 /// </summary>
-public static class SensitivityCommand
+internal static class SensitivityCommand
 {
-    public static Command Create()
+    public static Command Build(CliContext ctx)
     {
-        var instance = new Option<string?>("--instance") { Description = "Instance directory (A.npy or A.mtx, b.npy; matrix problems: A1.npy, A2.npy, B.npy); default: generate one" };
-        var problem = new Option<string>("--problem") { Description = "Vector family, or a tensor-trick matrix problem", DefaultValueFactory = _ => "normalized" }
-            .OneOf("normalized", "rescaled", "hyperbolic", "multiple-normalized", "multiple-rescaled");
-        var perturb = new Option<string?>("--perturb") { Description = "Matrix problems: comma-separated matrices to perturb (default A1,A2,B); vector problems perturb A" };
-        var unit = new Option<string>("--unit") { Description = "u of the rescaled and hyperbolic families", DefaultValueFactory = _ => "exp" }
-            .OneOf("exp", "cosh", "sinh");
-        var n = new Option<int>("--n") { Description = "Rows of a generated instance (matrix problems: n×n attention)", DefaultValueFactory = _ => 400 }.Positive();
-        var d = new Option<int>("--d") { Description = "Columns of a generated instance", DefaultValueFactory = _ => 10 }.Positive();
-        var reg = new Option<double>("--reg") { Description = "Regulariser weight w of ½‖wAx‖² (matrix problems: ½‖w·M‖²_F)", DefaultValueFactory = _ => 0.1 }.NonNegative();
-        var epsilons = new Option<string>("--epsilons") { Description = "Comma-separated perturbation sizes ‖A' − A‖_F", DefaultValueFactory = _ => "1e-1,3e-2,1e-2,3e-3,1e-3,3e-4,1e-4" };
-        var draws = new Option<int>("--draws") { Description = "Random directions per ε", DefaultValueFactory = _ => 4 }.Positive();
-        var solver = new Option<string>("--solver") { Description = "Solver of every solve", DefaultValueFactory = _ => "newton" }.OneOf(SolverCatalog.Names);
-        var shards = new Option<int>("--shards") { Description = "Row shards per solve", DefaultValueFactory = _ => 1 }.Positive();
-        var parallel = new Option<int>("--parallel") { Description = "Solves at once (0: processor count)", DefaultValueFactory = _ => 0 }.NonNegative();
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the instance and the directions", DefaultValueFactory = _ => 1UL };
-        var outDir = new Option<string>("--out-dir") { Description = "Output directory", DefaultValueFactory = _ => "sensitivity-out" };
+        var instance = OptionFactory.File("--instance",
+            "Instance directory from 'generate' (A.npy or A.mtx, b.npy; matrix problems A1.npy, A2.npy, B.npy). Default: generate one.", "DIR");
+        var problem = OptionFactory.Choice("--problem", "The problem family.", "normalized", DataSources.Problems);
+        var perturb = OptionFactory.File("--perturb", "Matrix problems: comma-separated matrices to perturb (default A1,A2,B); vector problems perturb A.", "LIST");
+        var unit = OptionFactory.Choice("--unit", "The function u of the rescaled and hyperbolic families.", "exp", "exp", "cosh", "sinh");
+        var n = OptionFactory.Int("--n", "Rows of a generated instance (matrix problems: A1, A2 n×d and B n×n).", 400);
+        var d = OptionFactory.Int("--d", "Columns of a generated instance (matrix problems: X is d×d).", 10, "D");
+        var reg = OptionFactory.Double("--reg", "Regulariser weight w of ½‖wAx‖² (matrix problems: ½‖w·M‖²_F).", 0.1, "W");
+        var epsilons = OptionFactory.Text("--epsilons", "Comma-separated perturbation sizes ε = ‖A' − A‖_F.", "1e-1,3e-2,1e-2,3e-3,1e-3,3e-4,1e-4", "LIST");
+        var draws = OptionFactory.Int("--draws", "Random perturbation directions (each used at every ε).", 4);
+        var solver = OptionFactory.Choice("--solver", "Solver of every solve (warm-started from x*).", "newton", SolverCatalog.Names);
+        var shards = OptionFactory.Int("--shards", "Row shards per solve.", 1, "K");
+        var parallel = OptionFactory.Int("--parallel", "Solves run at once (0: the processor count).", 0, "P");
+        var seed = OptionFactory.ULong("--seed", "Seed of a generated instance and of the directions.", 1);
+        var outDir = OptionFactory.Text("--out-dir", "Output directory (created if needed).", "sensitivity-out", "DIR");
 
-        var cmd = new Command("sensitivity", "Empirical Lipschitz constant of x*(A) and of the attention row under perturbations of A");
-        foreach (var o in new Option[] { instance, problem, perturb, unit, n, d, reg, epsilons, draws, solver, shards, parallel, seed, outDir }) cmd.Options.Add(o);
-        cmd.SetAction((pr, ct) => Guard(() =>
+        var command = new Command("sensitivity",
+            "In-context-learning sensitivity: re-solve at A' = A + εΔ warm-started from x*(A) and report ‖x*(A') − x*(A)‖/ε and " +
+            "‖f(A') − f(A)‖/ε per ε (the empirical Lipschitz constant) against the linearised prediction; writes report.json, " +
+            "sensitivity.png, solution.npy.");
+        command.Add(instance, problem, perturb, unit, n, d, reg, epsilons, draws, solver, shards, parallel, seed, outDir);
+        command.SetAction(parse => Guard(ctx, () =>
         {
-            var eps = pr.GetValue(epsilons)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(e => double.TryParse(e, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
-                    : throw new ArgumentException($"--epsilons: '{e}' is not a number")).ToArray();
+            var eps = List(parse.GetValue(epsilons)!).Select(e => double.TryParse(e, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
+                : throw new CliInputException("--epsilons", $"'{e}' is not a number")).ToArray();
             var options = new SensitivityOptions
             {
-                Epsilons = eps, Draws = pr.GetValue(draws), Seed = pr.GetValue(seed), Solver = pr.GetValue(solver)!,
-                Shards = pr.GetValue(shards), Parallelism = pr.GetValue(parallel),
-            };
-            var parts = pr.GetValue(perturb)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            return RunAsync(pr.GetValue(instance), pr.GetValue(problem)!, pr.GetValue(unit)!, pr.GetValue(n), pr.GetValue(d), pr.GetValue(reg),
-                options, pr.GetValue(outDir)!, Console.Out, ct, parts);
+                Epsilons = eps, Draws = parse.GetValue(draws), Seed = parse.GetValue(seed), Solver = parse.GetValue(solver)!,
+                Shards = parse.GetValue(shards), Parallelism = parse.GetValue(parallel),
+            }.Validate();
+            if (parse.GetValue(reg) < 0) throw new CliInputException("--reg", "must be ≥ 0");
+            string? dir = parse.GetValue(instance);
+            var parts = parse.GetValue(perturb) is { } text ? List(text) : null;
+            var p = Load(dir is null ? null : ctx.Resolve(dir), parse.GetValue(problem)!, parse.GetValue(unit)!, parse.GetValue(n), parse.GetValue(d),
+                parse.GetValue(reg), options.Seed, parts);
+            return Run(ctx, p, options, dir, parse.GetValue(reg), parse.GetValue(outDir)!);
         }));
-        return cmd;
+        return command;
     }
 
-    public static Task<int> RunAsync(string? instanceDir, string problemName, string unitName, int n, int d, double reg,
-        SensitivityOptions options, string outDir, TextWriter output, CancellationToken ct = default, IReadOnlyList<string>? perturb = null)
+    public static int Run(CliContext ctx, ISensitivityProblem problem, SensitivityOptions options, string? instanceDir, double reg, string outDirectory)
     {
-        var problem = Load(instanceDir, problemName, unitName, n, d, reg, options.Seed, perturb);
+        var output = ctx.Out;
+        string outDir = OutputDirectory(ctx, outDirectory);
         output.WriteLine($"sensitivity: {problem.Name}, {problem.Rows} rows, {problem.Dimension} unknowns, w = {reg}; perturbing {string.Join(", ", problem.PerturbedParts)}; " +
                          $"{options.Draws} directions × {options.Epsilons.Count} sizes, solver {options.Solver}");
-        var result = SensitivityAnalysis.Run(problem, options, log: m => output.WriteLine("  " + m), cancellation: ct);
-        return Write(result, problem, instanceDir, reg, outDir, output);
+        var result = SensitivityAnalysis.Run(problem, options, log: m => output.WriteLine("  " + m), cancellation: ctx.Cancellation);
+        Write(result, problem, instanceDir, reg, outDir, output);
+        return ExitCodes.Ok;
     }
 
-    private static ISensitivityProblem Load(string? instanceDir, string problemName, string unitName, int n, int d, double reg, ulong seed,
+    internal static ISensitivityProblem Load(string? instanceDir, string problemName, string unitName, int n, int d, double reg, ulong seed,
         IReadOnlyList<string>? perturb)
     {
         if (MatrixProblem.IsMatrixProblem(problemName))
@@ -81,11 +87,11 @@ public static class SensitivityCommand
             var parts = perturb is { Count: > 0 } ? perturb : MatrixSensitivityProblem.AllParts;
             foreach (var part in parts)
                 if (!MatrixSensitivityProblem.AllParts.Contains(part))
-                    throw new ArgumentException($"--perturb: unknown matrix '{part}' (allowed: {string.Join(", ", MatrixSensitivityProblem.AllParts)})");
+                    throw new CliInputException("--perturb", $"unknown matrix '{part}' (allowed: {string.Join(", ", MatrixSensitivityProblem.AllParts)})");
             return new MatrixSensitivityProblem(MatrixProblem.Create(problemName, mi.A1, mi.A2, mi.B, w), parts.ToArray());
         }
         if (perturb is { Count: > 0 } && !(perturb.Count == 1 && perturb[0] == "A"))
-            throw new ArgumentException("--perturb: vector problems perturb A only");
+            throw new CliInputException("--perturb", "vector problems perturb A only");
         var unit = UnitFunctions.Parse(unitName);
         var family = Families.Create(problemName, unit);
         VectorInstance inst;
@@ -103,7 +109,7 @@ public static class SensitivityCommand
         return new VectorProblem(family, inst.A, inst.B, reg > 0 ? Regularizer.Uniform(reg) : Regularizer.None);
     }
 
-    private static Task<int> Write(SensitivityResult result, ISensitivityProblem problem, string? instanceDir, double reg, string outDir, TextWriter output)
+    private static void Write(SensitivityResult result, ISensitivityProblem problem, string? instanceDir, double reg, string outDir, TextWriter output)
     {
         Directory.CreateDirectory(outDir);
         Npy.Write(Path.Combine(outDir, "solution.npy"), result.Solution);
@@ -128,7 +134,6 @@ public static class SensitivityCommand
             Execution = "in-process: every re-solve is a whole job in a bounded Parallel.ForEach",
             result.Seconds,
         });
-        output.WriteLine($"wrote {outDir}/report.json, sensitivity.png, solution.npy ({result.Seconds:F1} s)");
-        return Task.FromResult(0);
+        output.WriteLine($"wrote {outDir}: report.json, sensitivity.png, solution.npy ({result.Seconds:F1} s)");
     }
 }

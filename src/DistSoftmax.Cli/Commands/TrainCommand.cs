@@ -1,137 +1,185 @@
 using System.CommandLine;
 using System.Diagnostics;
+using DistSoftmax.Cli.Solving;
 using DistSoftmax.Cluster.Hosting;
-using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Networks;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data;
+using DistSoftmax.Data.Sources;
 using static DistSoftmax.Cli.Commands.NetworkCommandSupport;
 
 namespace DistSoftmax.Cli.Commands;
 
-/// <summary>What <c>dist-softmax train</c> was asked to do.</summary>
-public sealed record TrainSettings(string Data, string Targets, int Width, Activation Activation, double LearningRate, int Epochs,
-    double BatchFraction, double Lambda, ulong Seed, int Workers, bool Paired, double InitScale, string OutDir, int ProgressEvery = 0,
-    bool LocalActors = true);
+/// <summary>What <c>dist-softmax train</c> was asked to do (paths absolute).</summary>
+internal sealed record TrainSettings(string Data, string Targets, int Width, Activation Activation, double LearningRate, int Epochs,
+    double BatchFraction, double Lambda, ulong Seed, int Workers, bool Paired, double InitScale, string OutDir, BackendPlan Backend);
 
 /// <summary>
-/// <c>dist-softmax train</c>: trains a two-layer network (softmax, ReLU or exp) on X.npy → Y.npy by full-batch
-/// gradient descent or mini-batch SGD over row shards, and writes report.json, loss.png, weights.npy (W, d×m),
-/// initial-weights.npy (W0) and output-weights.npy (a, m×k).
-/// The shards are loaded through <see cref="NetworkShardLoader"/> from the file names, exactly as a cluster worker
-/// loads its rows: by default in the local actor simulation (coordinator and worker actors in one process, the
-/// cluster's code), or with <c>--driver inprocess</c> by the in-process driver (one shard per worker either way).
+/// <c>dist-softmax train</c>: trains a two-layer network (softmax, ReLU or exp) on X → Y by full-batch gradient
+/// descent or mini-batch SGD over row shards, and writes report.json, loss.png, weights.npy (W, d×m),
+/// initial-weights.npy (W0) and output-weights.npy (a, m×k). Every backend loads the shards through
+/// <see cref="NetworkShardLoader"/> from the file names (only the description travels): local = coordinator and
+/// worker actors in this process (default), inprocess = a plain loop, --seeds = a job on a running cluster whose
+/// worker nodes (<c>dist-softmax worker</c>) read the files at the same paths.
 /// </summary>
-public static class TrainCommand
+internal static class TrainCommand
 {
-    public static Command Create()
-    {
-        var data = new Option<string>("--data") { Description = "Training inputs X, an n×d .npy (or .csv/.txt) file", Required = true };
-        var targets = new Option<string>("--targets") { Description = "Training targets Y, n×k (a vector is n×1)", Required = true };
-        var width = new Option<int>("--width") { Description = "Hidden width m", Required = true }.Positive();
-        var activation = new Option<string>("--activation") { Description = "Hidden activation", DefaultValueFactory = _ => "softmax" }
-            .OneOf(Activations.Names);
-        var lr = new Option<double>("--lr") { Description = "Learning rate η on the summed loss ½Σ‖F − y‖² (shrink it like 1/n)", Required = true }.Positive();
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the data", DefaultValueFactory = _ => 100 }.NonNegative();
-        var batch = new Option<double>("--batch-fraction") { Description = "Mini-batch fraction f in (0, 1]; 1 is full-batch GD", DefaultValueFactory = _ => 1.0 }.Positive();
-        var lambda = new Option<double>("--lambda") { Description = "λ of the penalty λ‖W − W0‖²", DefaultValueFactory = _ => 0.0 }.NonNegative();
-        var seed = new Option<ulong>("--seed") { Description = "Seed of W0, a and the mini-batches", DefaultValueFactory = _ => 1UL };
-        var workers = new Option<int>("--workers") { Description = "Row shards, one per worker", DefaultValueFactory = _ => 1 }.Positive();
-        var init = new Option<string>("--init")
-        {
-            Description = "random: a ±1 and W0 Gaussian; paired: a_{j+m/2} = −a_j and equal columns, so F(W0) = 0",
-            DefaultValueFactory = _ => "random",
-        }.OneOf("random", "paired");
-        var initScale = new Option<double>("--init-scale") { Description = "Standard deviation of W0's entries", DefaultValueFactory = _ => 1.0 }.Positive();
-        var outDir = new Option<string>("--out-dir") { Description = "Directory for report.json, loss.png and the weights", DefaultValueFactory = _ => "train-out" };
-        var driverOpt = new Option<string>("--driver")
-        {
-            Description = "local: the local actor simulation (coordinator and worker actors); inprocess: the in-process driver",
-            DefaultValueFactory = _ => "local",
-        }.OneOf("local", "inprocess");
+    /// <summary>The loader of network sources over the project's file readers (.npy rows read by byte range).</summary>
+    public static NetworkShardLoader FileLoader() => new(Shape, ReadRows);
 
-        var cmd = new Command("train", "Train a two-layer softmax/ReLU/exp network over row shards (GD or mini-batch SGD)");
-        foreach (var o in new Option[] { data, targets, width, activation, lr, epochs, batch, lambda, seed, workers, init, initScale, outDir, driverOpt })
-            cmd.Options.Add(o);
-        cmd.Validators.Add(r =>
+    /// <summary>What a worker node loads: network sources, and the solve command's "files" and "generated" sources.</summary>
+    public static IShardLoader WorkerLoader() => new CompositeShardLoader(
+        new Dictionary<string, IShardLoader> { [NetworkShardLoader.Kind] = FileLoader() }, new DataShardLoader());
+
+    public static Command Build(CliContext ctx)
+    {
+        var data = OptionFactory.File("--data", "Training inputs X: an n×d .npy (or .csv/.txt/.mtx) file. Required.");
+        var targets = OptionFactory.File("--targets", "Training targets Y: n×k (a 1-D array is n×1). Required.");
+        var width = OptionFactory.OptionalInt("--width", "Hidden width m. Required.", "M");
+        var activation = OptionFactory.Choice("--activation", "The hidden-layer map.", "softmax", Activations.Names);
+        var lr = OptionFactory.OptionalDouble("--lr", "Learning rate η on the summed loss ½Σ‖F(W,x)−y‖² (scale it like 1/n; the report prints η·tr(JᵀJ)). Required.", "ETA");
+        var epochs = OptionFactory.Int("--epochs", "Passes over the data.", 100);
+        var batch = OptionFactory.Double("--batch-fraction", "Mini-batch fraction f in (0, 1]: 1 is full-batch GD, smaller is SGD with ⌈1/f⌉ batches per epoch.", 1.0, "F");
+        var lambda = OptionFactory.Double("--lambda", "λ of the penalty λ‖W − W0‖².", 0.0, "L");
+        var seed = OptionFactory.ULong("--seed", "Seed of W0, the output layer a and the mini-batches.", 1);
+        var workers = OptionFactory.Int("--workers", "Row shards, one per worker.", 1, "K");
+        var init = OptionFactory.Choice("--init", "random: a ±1 and W0 ~ N(0, s²); paired: a_{j+m/2} = −a_j with equal W0 columns, so F(W0) = 0.",
+            "random", "random", "paired");
+        var initScale = OptionFactory.Double("--init-scale", "Standard deviation s of W0's entries.", 1.0, "S");
+        var outDir = OptionFactory.Text("--out-dir", "Directory for report.json, loss.png and the weights (created if needed).", "train-out", "DIR");
+        var backend = OptionFactory.Choice("--backend",
+            "Where shards run: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain in-process loop.",
+            "local", "local", "inprocess");
+        var seeds = OptionFactory.File("--seeds", "Comma-separated cluster seed nodes: train as a job on that cluster.", "ADDRESSES");
+        var minWorkers = OptionFactory.OptionalInt("--min-workers", "Cluster: worker nodes to wait for (default 1).", "K");
+        var host = OptionFactory.File("--host", "Cluster: the address this job's node binds.", "HOST");
+        var port = OptionFactory.OptionalInt("--port", "Cluster: the port this job's node binds (default 0 = any free port).", "PORT");
+
+        var command = new Command("train",
+            "Train a two-layer softmax (or ReLU, exp) network over row shards by gradient descent or mini-batch SGD; " +
+            "writes report.json, loss.png, weights.npy, initial-weights.npy, output-weights.npy.");
+        command.Add(data, targets, width, activation, lr, epochs, batch, lambda, seed, workers, init, initScale, outDir, backend, seeds, minWorkers, host, port);
+        command.SetAction(parse => Guard(ctx, () =>
         {
-            if (r.GetValue(batch) > 1) r.AddError("--batch-fraction must be in (0, 1]");
-            if (r.GetValue(init) == "paired" && r.GetValue(width) % 2 != 0) r.AddError("--width must be even for --init paired");
-        });
-        cmd.SetAction((pr, ct) => Guard(() => RunAsync(new TrainSettings(pr.GetValue(data)!, pr.GetValue(targets)!, pr.GetValue(width),
-            Activations.Parse(pr.GetValue(activation)!), pr.GetValue(lr), pr.GetValue(epochs), pr.GetValue(batch), pr.GetValue(lambda),
-            pr.GetValue(seed), pr.GetValue(workers), pr.GetValue(init) == "paired", pr.GetValue(initScale), pr.GetValue(outDir)!,
-            LocalActors: pr.GetValue(driverOpt) == "local"), Console.Out, ct)));
-        return cmd;
+            string x = parse.GetValue(data) ?? throw new CliInputException("--data", "is required (the n×d training inputs)");
+            string y = parse.GetValue(targets) ?? throw new CliInputException("--targets", "is required (the n×k training targets)");
+            int m = parse.GetValue(width) ?? throw new CliInputException("--width", "is required (the hidden width m)");
+            double eta = parse.GetValue(lr) ?? throw new CliInputException("--lr", "is required (the learning rate η)");
+            RequirePositive(m, "--width");
+            RequirePositive(parse.GetValue(workers), "--workers");
+            bool paired = parse.GetValue(init) == "paired";
+            if (paired && m % 2 != 0) throw new CliInputException("--width", $"must be even for --init paired (got {m})");
+            RequirePositive(parse.GetValue(initScale), "--init-scale");
+            var training = new TrainingOptions
+            {
+                LearningRate = eta, Epochs = parse.GetValue(epochs), BatchFraction = parse.GetValue(batch), Lambda = parse.GetValue(lambda),
+                Seed = parse.GetValue(seed),
+            }.Validate();
+            var plan = PlanBackend(parse.GetValue(backend)!, OptionFactory.Given(parse, backend), parse.GetValue(seeds),
+                parse.GetValue(minWorkers), parse.GetValue(host), parse.GetValue(port));
+            var settings = new TrainSettings(ctx.Resolve(x), ctx.Resolve(y), m, Activations.Parse(parse.GetValue(activation)!), training.LearningRate,
+                training.Epochs, training.BatchFraction, training.Lambda, training.Seed, parse.GetValue(workers), paired, parse.GetValue(initScale),
+                parse.GetValue(outDir)!, plan);
+            return Run(ctx, settings, ctx.Cancellation);
+        }));
+        return command;
     }
 
-    public static async Task<int> RunAsync(TrainSettings s, TextWriter output, CancellationToken ct = default)
+    private static BackendPlan PlanBackend(string backend, bool backendGiven, string? seeds, int? minWorkers, string? host, int? port)
     {
-        var loader = new NetworkShardLoader(ReadMatrixOrColumn);
-        var source = NetworkShardLoader.Source(Path.GetFullPath(s.Data), Path.GetFullPath(s.Targets), s.Activation, s.Width, s.Seed, s.Paired);
+        if (seeds is null)
+        {
+            foreach (var (option, given) in new[] { ("--min-workers", minWorkers is not null), ("--host", host is not null), ("--port", port is not null) })
+                if (given) throw new CliInputException(option, "is only used with --seeds (a cluster job)");
+            return new BackendPlan(backend, [], 0, null, null);
+        }
+        if (backendGiven) throw new CliInputException("--backend", "cannot be combined with --seeds (a job given seed nodes always runs on the cluster)");
+        int workersToWait = minWorkers ?? 1;
+        if (workersToWait < 1) throw new CliInputException("--min-workers", $"must be at least 1 (got {workersToWait})");
+        int? p = port ?? (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("DISTSOFTMAX_PORT")) ? 0 : null);
+        if (p is < 0 or > 65535) throw new CliInputException("--port", $"must be in [0, 65535] (got {p})");
+        return new BackendPlan("cluster", SolvePlanner.ParseSeeds(seeds), workersToWait, host, p);
+    }
+
+    /// <summary>Trains and writes the outputs; exit 0 when every epoch ran, 3 when training diverged or was cancelled.</summary>
+    public static int Run(CliContext ctx, TrainSettings s, CancellationToken ct = default)
+    {
+        var output = ctx.Out;
+        var loader = FileLoader();
+        var source = NetworkShardLoader.Source(s.Data, s.Targets, s.Activation, s.Width, s.Seed, s.Paired);
         var shape = loader.Describe(source);
         var objective = (NetworkObjective)shape.Objective;
         var model = objective.Model;
+        if (s.Workers > shape.Rows) throw new CliInputException("--workers", $"{s.Workers} workers for {shape.Rows} rows");
+        string outDir = OutputDirectory(ctx, s.OutDir);
         var w0 = NetworkModel.InitialWeights(model.InputDim, s.Width, s.Seed, s.Paired, s.InitScale);
 
-        var (_, inputs, _) = loader.Read(source);
-        double trace = model.TangentKernelTrace(w0, inputs.Data, inputs.Rows);
+        // tr(JᵀJ) at W0 estimated from the first rows (the coordinator never holds the data).
+        int probeRows = (int)Math.Min(shape.Rows, 10_000);
+        var probe = ReadRows(s.Data, 0, probeRows);
+        double trace = model.TangentKernelTrace(w0, probe.Data, probeRows) * shape.Rows / probeRows;
+        string backendName = s.Backend.Kind switch { "local" => "local actor simulation", "inprocess" => "in-process driver", _ => "cluster job" };
         output.WriteLine($"train: {shape.Rows} rows × {model.InputDim} features → {model.Outputs} outputs; {s.Activation.Name()} network of width {s.Width} " +
-                         $"({model.ParameterCount} parameters); {s.Workers} worker(s), {(s.LocalActors ? "local actor simulation" : "in-process driver")}; {(s.BatchFraction >= 1 ? "full-batch GD" : $"SGD, batch fraction {s.BatchFraction}")}, η = {s.LearningRate:G4}");
-        output.WriteLine($"       tangent-kernel trace at W0 = {trace:G4} (η·trace = {s.LearningRate * trace:G3}; GD on the linearised model is stable for η·λ_max < 2)");
+                         $"({model.ParameterCount} parameters); {s.Workers} worker(s), {backendName}; " +
+                         $"{(s.BatchFraction >= 1 ? "full-batch GD" : $"SGD, batch fraction {s.BatchFraction}")}, η = {s.LearningRate:G4}");
+        output.WriteLine($"  tangent-kernel trace at W0 ≈ {trace:G4}: η·tr(JᵀJ) = {s.LearningRate * trace:G3} " +
+                         "(GD on the linearised network is stable for η·λ_max < 2, and λ_max ≤ tr)");
 
         var trainer = new NetworkTrainer(new TrainingOptions
         {
             LearningRate = s.LearningRate, Epochs = s.Epochs, BatchFraction = s.BatchFraction, Lambda = s.Lambda, Seed = s.Seed,
         });
-        int every = s.ProgressEvery > 0 ? s.ProgressEvery : Math.Max(1, s.Epochs / 20);
+        int every = Math.Max(1, s.Epochs / 20);
+        var gate = new object();
         void Progress(TraceEntry e)
         {
-            if (e.Iteration % every == 0 || e.Iteration == s.Epochs)
-                output.WriteLine($"  epoch {e.Iteration,5}  loss {e.Loss,14:G8}  ‖∇‖ {e.GradientNorm,11:E3}  {e.Seconds,7:F1} s");
+            if (e.Iteration % every != 0 && e.Iteration != s.Epochs) return;
+            lock (gate) output.WriteLine($"  epoch {e.Iteration,5}  loss {e.Loss,14:G8}  ‖∇‖ {e.GradientNorm,11:E3}  {e.Seconds,7:F1} s");
         }
+        void Note(string line) { lock (gate) output.WriteLine("  " + line); }
+
         var clock = Stopwatch.StartNew();
-        SolverResult result;
-        if (s.LocalActors)
+        var result = s.Backend.Kind switch
         {
-            result = await LocalSimulation.SolveAsync(loader, source, trainer, w0, new SolverOptions(), new LocalSimulationOptions
+            "inprocess" => InProcess(loader, source, shape, trainer, w0, s.Workers, Progress, ct),
+            "local" => LocalSimulation.SolveAsync(loader, source, trainer, w0, new SolverOptions(), new LocalSimulationOptions
             {
                 Workers = s.Workers,
-                ExtraHocon = "akka.loglevel = WARNING",
-                Events = e => { if (e is SolveProgress p) Progress(p.Entry); },
-            }, ct);
-        }
-        else
-        {
-            var compute = new ShardComputeOptions(Math.Max(1, Environment.ProcessorCount / s.Workers));
-            var shards = ShardLayout.Split(shape.Rows, s.Workers).Select(r => loader.Load(source, r, compute)).ToArray();
-            var run = trainer.Start(objective, w0, new SolverOptions(), ct);
-            run.Progress += Progress;
-            result = new InProcessDriver(shards, parallelShards: shards.Length > 1).Run(run);
-        }
+                ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet,
+                Events = e => Events.Forward(e, Progress, Note, joins: false),
+            }, ct).GetAwaiter().GetResult(),
+            _ => ClusterSolveJob.RunAsync(new ClusterJobOptions
+            {
+                Node = new NodeOptions { Seeds = s.Backend.Seeds, Host = s.Backend.Host, Port = s.Backend.Port, ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet }
+                    .FromEnvironment(),
+                MinWorkers = s.Backend.MinWorkers,
+                Shards = s.Workers,
+                Events = e => Events.Forward(e, Progress, Note, joins: true),
+            }, loader, source, trainer, w0, new SolverOptions(), ct).GetAwaiter().GetResult(),
+        };
         double seconds = clock.Elapsed.TotalSeconds;
-        int epochsRun = Math.Max(trainer.History.Count - 1, 0);
+        var history = trainer.History;
+        int epochsRun = Math.Max(history.Count - 1, 0);
         double throughput = epochsRun * (double)shape.Rows * s.Width / Math.Max(seconds, 1e-9);
 
-        Directory.CreateDirectory(s.OutDir);
-        Npy.Write(Path.Combine(s.OutDir, "weights.npy"), new DenseMatrix(model.InputDim, s.Width, result.X));
-        Npy.Write(Path.Combine(s.OutDir, "initial-weights.npy"), new DenseMatrix(model.InputDim, s.Width, w0));
-        Npy.Write(Path.Combine(s.OutDir, "output-weights.npy"), new DenseMatrix(s.Width, model.Outputs, model.OutputWeights));
-        NetworkPlots.LossCurve(Path.Combine(s.OutDir, "loss.png"), new[] { (s.Activation.Name(), trainer.History) },
+        Npy.Write(Path.Combine(outDir, "weights.npy"), new DenseMatrix(model.InputDim, s.Width, result.X));
+        Npy.Write(Path.Combine(outDir, "initial-weights.npy"), new DenseMatrix(model.InputDim, s.Width, w0));
+        Npy.Write(Path.Combine(outDir, "output-weights.npy"), new DenseMatrix(s.Width, model.Outputs, model.OutputWeights));
+        NetworkPlots.LossCurve(Path.Combine(outDir, "loss.png"), new[] { (s.Activation.Name(), history) },
             $"{s.Activation.Name()} network, width {s.Width}, {(s.BatchFraction >= 1 ? "GD" : $"SGD f = {s.BatchFraction}")}, η = {s.LearningRate:G3}");
-        WriteJson(Path.Combine(s.OutDir, "report.json"), new
+        WriteJson(Path.Combine(outDir, "report.json"), new
         {
             Command = "train",
-            Data = s.Data,
-            Targets = s.Targets,
+            s.Data,
+            s.Targets,
             Rows = shape.Rows,
             InputDim = model.InputDim,
             Outputs = model.Outputs,
-            Width = s.Width,
+            s.Width,
             Activation = s.Activation.Name(),
-            OutputScale = model.OutputScale,
+            model.OutputScale,
             Init = s.Paired ? "paired" : "random",
             s.InitScale,
             s.LearningRate,
@@ -139,21 +187,31 @@ public static class TrainCommand
             s.BatchFraction,
             s.Lambda,
             s.Seed,
-            Workers = s.Workers,
-            Driver = s.LocalActors ? "local-actor-simulation" : "in-process",
+            s.Workers,
+            Backend = s.Backend.Kind,
             TangentKernelTraceAtW0 = trace,
-            Exit = result.Exit,
+            result.Exit,
             result.Message,
             Seconds = seconds,
             SamplesWidthPerSecond = throughput,
-            FinalLoss = trainer.History[^1].Loss,
-            FinalRelativeChange = trainer.History[^1].RelativeChange,
-            EpochHistory = trainer.History,
+            FinalLoss = history.Count > 0 ? history[^1].Loss : double.NaN,
+            FinalRelativeChange = history.Count > 0 ? history[^1].RelativeChange : double.NaN,
+            EpochHistory = history,
         });
-        output.WriteLine($"{result.Exit}: {result.Message}; ‖W−W0‖/‖W0‖ = {trainer.History[^1].RelativeChange:E3} " +
-                         $"({(trainer.History[^1].RelativeChange < 0.1 ? "NTK regime: the weights barely moved" : "beyond the lazy regime")}); " +
-                         $"{seconds:F1} s, {throughput:G3} samples·width/s");
-        output.WriteLine($"wrote {s.OutDir}/report.json, loss.png, weights.npy, initial-weights.npy, output-weights.npy");
-        return result.Exit == ExitCondition.Diverged ? 1 : 0;
+        double change = history.Count > 0 ? history[^1].RelativeChange : 0;
+        output.WriteLine($"{result.Exit}: {result.Message}; ‖W−W0‖/‖W0‖ = {change:E3} " +
+                         $"({(change < 0.1 ? "NTK regime: the weights barely moved" : "beyond the lazy regime")}); {seconds:F1} s, {throughput:G3} samples·width/s");
+        output.WriteLine($"wrote {outDir}: report.json, loss.png, weights.npy, initial-weights.npy, output-weights.npy");
+        return result.Exit == ExitCondition.MaxIterations ? ExitCodes.Ok : ExitCodes.NotConverged;
+    }
+
+    private static SolverResult InProcess(IShardLoader loader, ProblemSource source, ProblemShape shape, NetworkTrainer trainer, double[] w0,
+        int workers, Action<TraceEntry> progress, CancellationToken ct)
+    {
+        var compute = new ShardComputeOptions(Math.Max(1, Environment.ProcessorCount / workers));
+        var shards = ShardLayout.Split(shape.Rows, workers).Select(r => loader.Load(source, r, compute)).ToArray();
+        var run = trainer.Start(shape.Objective, w0, new SolverOptions(), ct);
+        run.Progress += progress;
+        return new InProcessDriver(shards, parallelShards: shards.Length > 1).Run(run);
     }
 }

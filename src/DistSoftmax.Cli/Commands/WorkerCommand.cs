@@ -9,7 +9,8 @@ namespace DistSoftmax.Cli.Commands;
 /// <summary>
 /// The <c>worker</c> command: a long-lived cluster worker node (<see cref="WorkerNode"/>) that serves solve jobs
 /// until Ctrl+C / SIGTERM, then leaves the cluster gracefully. It loads its rows itself with a
-/// <see cref="DataShardLoader"/>, so it must see the data files at the paths the job names.
+/// <see cref="DataShardLoader"/> (solve jobs) or a network loader (train jobs) — <see cref="TrainCommand.WorkerLoader"/> —
+/// so it must see the data files at the paths the job names.
 /// </summary>
 internal static class WorkerCommand
 {
@@ -23,7 +24,7 @@ internal static class WorkerCommand
         var publicPort = OptionFactory.OptionalInt("--public-port", "Advertised port, when it differs from --port.", "PORT");
 
         var command = new Command("worker",
-            "Run a cluster worker node: it joins the seeds, serves solve jobs (dist-softmax solve --seeds …) until Ctrl+C or SIGTERM, " +
+            "Run a cluster worker node: it joins the seeds, serves solve jobs (dist-softmax solve --seeds …) and training jobs (dist-softmax train --seeds …) until Ctrl+C or SIGTERM, " +
             "then leaves the cluster. Every worker must see the data files at the paths the jobs name.");
         foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort }) command.Add(o);
         command.SetAction((parse, _) => RunAsync(ctx, parse.GetValue(host), parse.GetValue(port), parse.GetValue(seeds),
@@ -49,7 +50,7 @@ internal static class WorkerCommand
         }
 
         WorkerNode node;
-        try { node = WorkerNode.Start(options, new DataShardLoader()); }
+        try { node = WorkerNode.Start(options, TrainCommand.WorkerLoader()); }
         catch (Exception e) when (FindSocketError(e) is SocketException se)
         {
             return ErrorReport.Write(ctx, new CliInputException("--port",

@@ -76,14 +76,29 @@ public sealed class NetworkProblem
 
 /// <summary>
 /// Loads network shards from files, so that workers read only what the coordinator names: source kind
-/// <see cref="Kind"/> with parameters "data" and "targets" (matrix files, read by the delegate the host supplies,
+/// <see cref="Kind"/> with parameters "data" and "targets" (matrix files, read by the delegates the host supplies,
 /// e.g. the .npy reader), "activation", "width", "output-seed" and "init" ("random" or "paired").
-/// The second layer a is drawn from "output-seed" on every node, so it never travels.
-/// The reader returns a whole matrix; a worker slices its rows from it.
+/// The second layer a is drawn from "output-seed" on every node, so it never travels. <see cref="Describe"/> needs
+/// only the files' shapes; <see cref="Load"/> reads the worker's rows.
 /// </summary>
-public sealed class NetworkShardLoader(Func<string, DenseMatrix> readMatrix) : IShardLoader
+public sealed class NetworkShardLoader : IShardLoader
 {
     public const string Kind = "network";
+
+    private readonly Func<string, (long Rows, int Cols)> _shape;
+    private readonly Func<string, long, int, DenseMatrix> _rows;
+
+    /// <param name="shape">(rows, columns) of a matrix file.</param>
+    /// <param name="readRows">Rows [start, start + count) of a matrix file.</param>
+    public NetworkShardLoader(Func<string, (long Rows, int Cols)> shape, Func<string, long, int, DenseMatrix> readRows)
+    {
+        _shape = shape;
+        _rows = readRows;
+    }
+
+    /// <summary>A loader over a whole-matrix reader (rows are sliced from the whole file).</summary>
+    public NetworkShardLoader(Func<string, DenseMatrix> readMatrix)
+        : this(p => { var m = readMatrix(p); return (m.Rows, m.Cols); }, (p, start, count) => readMatrix(p).SliceDense(checked((int)start), count)) { }
 
     public static ProblemSource Source(string data, string targets, Activation activation, int width, ulong outputSeed, bool paired) =>
         ProblemSource.Create(Kind, new[]
@@ -98,25 +113,28 @@ public sealed class NetworkShardLoader(Func<string, DenseMatrix> readMatrix) : I
 
     public ProblemShape Describe(ProblemSource source)
     {
-        var (model, x, _) = Read(source);
-        return new ProblemShape(new NetworkObjective(model, x.Rows), x.Rows);
+        var (model, rows) = Model(source);
+        return new ProblemShape(new NetworkObjective(model, rows), rows);
     }
 
     public IShard Load(ProblemSource source, RowRange rows, ShardComputeOptions compute)
     {
-        var (model, x, y) = Read(source);
-        if (rows.Start < 0 || rows.Start + rows.Count > x.Rows)
-            throw new ArgumentException($"rows {rows.Start}..{rows.Start + rows.Count - 1} lie outside the {x.Rows} rows of {source.Require("data")}");
-        return new NetworkShard(model, x.SliceDense((int)rows.Start, rows.Count), y.SliceDense((int)rows.Start, rows.Count), rows.Start, compute);
+        var (model, total) = Model(source);
+        if (rows.Start < 0 || rows.Start + rows.Count > total)
+            throw new ArgumentException($"rows {rows.Start}..{rows.Start + rows.Count - 1} lie outside the {total} rows of {source.Require("data")}");
+        var x = _rows(source.Require("data"), rows.Start, rows.Count);
+        var y = _rows(source.Require("targets"), rows.Start, rows.Count);
+        return new NetworkShard(model, x, y, rows.Start, compute);
     }
 
-    /// <summary>The model and the whole data of a source.</summary>
-    public (NetworkModel Model, DenseMatrix Inputs, DenseMatrix Targets) Read(ProblemSource source)
+    /// <summary>The network a source describes and the number of training rows (from the files' shapes).</summary>
+    public (NetworkModel Model, long Rows) Model(ProblemSource source)
     {
         if (source.Kind != Kind) throw new ArgumentException($"the network loader cannot load a '{source.Kind}' source");
-        var x = readMatrix(source.Require("data"));
-        var y = readMatrix(source.Require("targets"));
-        if (y.Rows != x.Rows) throw new ArgumentException($"{source.Require("data")} has {x.Rows} rows but {source.Require("targets")} has {y.Rows}");
+        string data = source.Require("data"), targets = source.Require("targets");
+        var (n, d) = _shape(data);
+        var (ny, k) = _shape(targets);
+        if (ny != n) throw new ArgumentException($"{data} has {n} rows but {targets} has {ny}");
         var activation = Activations.Parse(source.Require("activation"));
         int width = int.Parse(source.Require("width"), CultureInfo.InvariantCulture);
         ulong seed = ulong.Parse(source.Require("output-seed"), CultureInfo.InvariantCulture);
@@ -126,6 +144,30 @@ public sealed class NetworkShardLoader(Func<string, DenseMatrix> readMatrix) : I
             "random" => false,
             var other => throw new ArgumentException($"--init: unknown initialisation '{other}' (allowed: random, paired)"),
         };
-        return (NetworkModel.Create(activation, x.Cols, width, y.Cols, seed, paired), x, y);
+        return (NetworkModel.Create(activation, d, width, k, seed, paired), n);
     }
+}
+
+/// <summary>
+/// Dispatches each source to the loader registered for its kind (e.g. "files" and "generated" to the data loader,
+/// "network" to <see cref="NetworkShardLoader"/>), so one worker node serves solves and network training alike.
+/// </summary>
+public sealed class CompositeShardLoader : IShardLoader
+{
+    private readonly IReadOnlyDictionary<string, IShardLoader> _byKind;
+    private readonly IShardLoader? _fallback;
+
+    public CompositeShardLoader(IReadOnlyDictionary<string, IShardLoader> byKind, IShardLoader? fallback = null)
+    {
+        _byKind = byKind;
+        _fallback = fallback;
+    }
+
+    private IShardLoader For(ProblemSource source) =>
+        _byKind.TryGetValue(source.Kind, out var l) ? l
+        : _fallback ?? throw new ArgumentException($"no loader for sources of kind '{source.Kind}' (known: {string.Join(", ", _byKind.Keys)})");
+
+    public ProblemShape Describe(ProblemSource source) => For(source).Describe(source);
+
+    public IShard Load(ProblemSource source, RowRange rows, ShardComputeOptions compute) => For(source).Load(source, rows, compute);
 }
