@@ -1,10 +1,12 @@
 using BenchmarkDotNet.Running;
 using DistSoftmax.Benchmarks;
 
-// `scale [n] [d] [solvers]` runs the end-to-end solver comparison; `networks [n] [d] [m] [epochs]` the network
-// training throughput and the diffusion demo; anything else goes to BenchmarkDotNet.
+// `scale [n] [d] [solvers]` runs the end-to-end solver comparison, `cluster` the loopback cluster overheads,
+// `networks [n] [d] [m] [epochs]` the network training throughput and the diffusion demo;
+// anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "scale") return ScaleRun.Run(args[1..]);
 if (args.Length > 0 && args[0] == "matrix") return MatrixScaleRun.Run(args[1..]);
+if (args.Length > 0 && args[0] == "cluster") return ClusterBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "networks") return NetworkBenchmarks.Run(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(BenchmarkInstance).Assembly).Run(args);
 return 0;
