@@ -1,3 +1,4 @@
+using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Random;
 
@@ -90,7 +91,7 @@ public static class Generators
     /// with ε_i standard normal. x_true has N(0, xScale²) entries; the default xScale = 1 keeps A x_true of order 1.
     /// With noise = 0 the instance is planted: x_true is an exact zero of the loss.
     /// </summary>
-    public static VectorInstance Hyperbolic(int n, int d, GeneratorUnit unit, ulong seed, bool sparse = false,
+    public static VectorInstance Hyperbolic(int n, int d, Unit unit, ulong seed, bool sparse = false,
         double density = 0.1, double xScale = 1.0, double noise = 0.0)
     {
         CheckScale(xScale);
@@ -112,7 +113,7 @@ public static class Generators
     /// exact zero of ½‖u − ⟨u,1⟩b‖²). For sinh, whose sum can nearly cancel, x_true is redrawn from the next stream
     /// while |⟨u, 1⟩| &lt; ‖u‖₂ / 4 (which keeps ‖b‖₁ ≤ 4√n); exp and cosh are positive and never need it.
     /// </summary>
-    public static VectorInstance Rescaled(int n, int d, GeneratorUnit unit, ulong seed, bool sparse = false,
+    public static VectorInstance Rescaled(int n, int d, Unit unit, ulong seed, bool sparse = false,
         double density = 0.1, double xScale = 1.0)
     {
         CheckScale(xScale);
@@ -181,13 +182,7 @@ public static class Generators
     public static VectorInstance Demo(ulong seed = 42) => Normalized(n: 20000, d: 50, seed: seed, noise: 0.1);
 
     /// <summary>Parses "exp", "cosh" or "sinh" (case-insensitive).</summary>
-    public static GeneratorUnit ParseUnit(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "exp" => GeneratorUnit.Exp,
-        "cosh" => GeneratorUnit.Cosh,
-        "sinh" => GeneratorUnit.Sinh,
-        _ => throw new ArgumentException($"unknown unit '{name}' (expected exp, cosh or sinh)", nameof(name)),
-    };
+    public static Unit ParseUnit(string name) => UnitFunctions.Parse(name.Trim());
 
     // ------------------------------------------------------------------ instance directories
 
@@ -331,13 +326,13 @@ public static class Generators
     }
 
     /// <summary>u(z) elementwise; rejects overflow (which means xScale is too large for this unit).</summary>
-    private static double[] Apply(GeneratorUnit unit, double[] z, string scaleName)
+    private static double[] Apply(Unit unit, double[] z, string scaleName)
     {
         Func<double, double> u = unit switch
         {
-            GeneratorUnit.Exp => Math.Exp,
-            GeneratorUnit.Cosh => Math.Cosh,
-            GeneratorUnit.Sinh => Math.Sinh,
+            Unit.Exp => Math.Exp,
+            Unit.Cosh => Math.Cosh,
+            Unit.Sinh => Math.Sinh,
             _ => throw new ArgumentOutOfRangeException(nameof(unit), unit, "unknown unit"),
         };
         for (int i = 0; i < z.Length; i++)

@@ -1,3 +1,4 @@
+using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Linear;
 
 namespace DistSoftmax.Data;
@@ -15,4 +16,3 @@ public sealed record VectorInstance(IRowMatrix A, double[] B, double[]? XTrue);
 public sealed record MatrixInstance(DenseMatrix A1, DenseMatrix A2, DenseMatrix B, DenseMatrix? XTrue);
 
 /// <summary>The scalar function u applied elementwise in the hyperbolic and rescaled families: exp, cosh or sinh.</summary>
-public enum GeneratorUnit { Exp, Cosh, Sinh }

@@ -66,7 +66,7 @@ public class DataShardLoaderTests
         var spec = new GeneratedSpec("hyperbolic", Unit.Cosh, 50, 4, Seed: 3, Sparse: true, Density: 0.5, Noise: 0.2);
         var source = DataSources.Generated(spec);
         Assert.Equal(spec, GeneratedSpec.From(source));
-        var inst = Generators.Hyperbolic(50, 4, GeneratorUnit.Cosh, 3, sparse: true, density: 0.5, noise: 0.2);
+        var inst = Generators.Hyperbolic(50, 4, Unit.Cosh, 3, sparse: true, density: 0.5, noise: 0.2);
         var shape = Loader.Describe(source);
         var family = Families.Create("hyperbolic", Unit.Cosh);
         var reference = ShardLayout.VectorShards(family, inst.A, inst.B, Regularizer.None, 3, ShardComputeOptions.Sequential);

@@ -1,3 +1,4 @@
+using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Linear;
 
 namespace DistSoftmax.Data.Tests;
@@ -115,10 +116,10 @@ public sealed class GeneratorTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Generators.SparseGaussian(5, 5, 0.0, 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => Generators.SparseGaussian(5, 5, 1.5, 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Normalized(5, 5, 1, noise: 1.5));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Hyperbolic(5, 5, GeneratorUnit.Exp, 1, xScale: double.NaN));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Hyperbolic(5, 5, GeneratorUnit.Exp, 1, xScale: 1e6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Hyperbolic(5, 5, Unit.Exp, 1, xScale: double.NaN));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Hyperbolic(5, 5, Unit.Exp, 1, xScale: 1e6));
         Assert.Throws<ArgumentException>(() => Generators.ParseUnit("tanh"));
-        Assert.Equal(GeneratorUnit.Cosh, Generators.ParseUnit(" COSH "));
+        Assert.Equal(Unit.Cosh, Generators.ParseUnit(" COSH "));
     }
 
     // ------------------------------------------------------------ normalized
@@ -200,18 +201,18 @@ public sealed class GeneratorTests
 
     // ------------------------------------------------------------ hyperbolic and rescaled
 
-    private static Func<double, double> U(GeneratorUnit unit) => unit switch
+    private static Func<double, double> U(Unit unit) => unit switch
     {
-        GeneratorUnit.Exp => Math.Exp,
-        GeneratorUnit.Cosh => Math.Cosh,
+        Unit.Exp => Math.Exp,
+        Unit.Cosh => Math.Cosh,
         _ => Math.Sinh,
     };
 
     [Theory]
-    [InlineData(GeneratorUnit.Exp, false)]
-    [InlineData(GeneratorUnit.Cosh, true)]
-    [InlineData(GeneratorUnit.Sinh, false)]
-    public void Hyperbolic_planted_b_is_u_of_A_x_true(GeneratorUnit unit, bool sparse)
+    [InlineData(Unit.Exp, false)]
+    [InlineData(Unit.Cosh, true)]
+    [InlineData(Unit.Sinh, false)]
+    public void Hyperbolic_planted_b_is_u_of_A_x_true(Unit unit, bool sparse)
     {
         var inst = Generators.Hyperbolic(300, 10, unit, 13, sparse: sparse, density: 0.3);
         double[] expected = Times(inst.A, inst.XTrue!).Select(U(unit)).ToArray();
@@ -222,9 +223,9 @@ public sealed class GeneratorTests
     public void Hyperbolic_noise_is_scaled_gaussian_and_reproducible()
     {
         const double noise = 0.05;
-        var clean = Generators.Hyperbolic(4000, 5, GeneratorUnit.Cosh, 17);
-        var noisy = Generators.Hyperbolic(4000, 5, GeneratorUnit.Cosh, 17, noise: noise);
-        Assert.Equal(Bits(noisy.B), Bits(Generators.Hyperbolic(4000, 5, GeneratorUnit.Cosh, 17, noise: noise).B));
+        var clean = Generators.Hyperbolic(4000, 5, Unit.Cosh, 17);
+        var noisy = Generators.Hyperbolic(4000, 5, Unit.Cosh, 17, noise: noise);
+        Assert.Equal(Bits(noisy.B), Bits(Generators.Hyperbolic(4000, 5, Unit.Cosh, 17, noise: noise).B));
         Assert.Equal(Bits(clean.XTrue!), Bits(noisy.XTrue!));
         double meanAbs = clean.B.Average(Math.Abs);
         double[] eps = noisy.B.Zip(clean.B, (a, b) => (a - b) / (noise * meanAbs)).ToArray();
@@ -232,10 +233,10 @@ public sealed class GeneratorTests
     }
 
     [Theory]
-    [InlineData(GeneratorUnit.Exp)]
-    [InlineData(GeneratorUnit.Cosh)]
-    [InlineData(GeneratorUnit.Sinh)]
-    public void Rescaled_has_an_exact_zero_at_x_true(GeneratorUnit unit)
+    [InlineData(Unit.Exp)]
+    [InlineData(Unit.Cosh)]
+    [InlineData(Unit.Sinh)]
+    public void Rescaled_has_an_exact_zero_at_x_true(Unit unit)
     {
         var inst = Generators.Rescaled(500, 10, unit, 23);
         double[] u = Times(inst.A, inst.XTrue!).Select(U(unit)).ToArray();
@@ -252,10 +253,10 @@ public sealed class GeneratorTests
         for (ulong seed = 0; seed < 40; seed++)
         {
             // Hyperbolic uses the first x stream, so its b is u(A x) for the first draw.
-            double[] first = Generators.Hyperbolic(400, 10, GeneratorUnit.Sinh, seed).B;
+            double[] first = Generators.Hyperbolic(400, 10, Unit.Sinh, seed).B;
             bool nearZero = Math.Abs(first.Sum()) < 0.25 * Math.Sqrt(first.Sum(v => v * v));
-            var rescaled = Generators.Rescaled(400, 10, GeneratorUnit.Sinh, seed);
-            var firstX = Generators.Hyperbolic(400, 10, GeneratorUnit.Sinh, seed).XTrue!;
+            var rescaled = Generators.Rescaled(400, 10, Unit.Sinh, seed);
+            var firstX = Generators.Hyperbolic(400, 10, Unit.Sinh, seed).XTrue!;
             Assert.Equal(nearZero, !Bits(firstX).SequenceEqual(Bits(rescaled.XTrue!)));
             double[] u = Times(rescaled.A, rescaled.XTrue!).Select(Math.Sinh).ToArray();
             Assert.True(Math.Abs(u.Sum()) >= 0.25 * Math.Sqrt(u.Sum(v => v * v)));

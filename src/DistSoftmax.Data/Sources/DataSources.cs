@@ -163,7 +163,7 @@ public sealed record GeneratedSpec(string Problem, Unit Unit, int N, int D, ulon
     public object Generate()
     {
         Validate();
-        var unit = Unit switch { Core.Problems.Unit.Cosh => GeneratorUnit.Cosh, Core.Problems.Unit.Sinh => GeneratorUnit.Sinh, _ => GeneratorUnit.Exp };
+        var unit = Unit switch { Core.Problems.Unit.Cosh => Unit.Cosh, Core.Problems.Unit.Sinh => Unit.Sinh, _ => Unit.Exp };
         try
         {
             return Problem switch
