@@ -40,8 +40,9 @@ public static class WireFormat
                 w.WriteDoubles(m.X);
                 w.WriteBool(m.Reference is not null);
                 if (m.Reference is not null) w.WriteDoubles(m.Reference);
+                w.WriteBool(m.WithGradient);
             },
-            r => new ScalarsRequest(r.ReadDoubles(), r.ReadBool() ? r.ReadDoubles() : null));
+            r => new ScalarsRequest(r.ReadDoubles(), r.ReadBool() ? r.ReadDoubles() : null, r.ReadBool()));
         Add<GradientRequest>("GradientRequest",
             (w, m) =>
             {
@@ -69,8 +70,8 @@ public static class WireFormat
 
         // ---- Core: statistics replies --------------------------------------------------------------------
         Add<ScalarsReply>("ScalarsReply",
-            (w, m) => { WriteScalarSums(w, m.Family); w.WriteDouble(m.RegularizerSum); w.WriteInt64(m.Rows); },
-            r => new ScalarsReply(ReadScalarSums(r), r.ReadDouble(), r.ReadInt64()));
+            (w, m) => { WriteScalarSums(w, m.Family); w.WriteDouble(m.RegularizerSum); w.WriteInt64(m.Rows); w.WriteDoubles(m.GradientBasis); },
+            r => new ScalarsReply(ReadScalarSums(r), r.ReadDouble(), r.ReadInt64(), r.ReadDoubles()));
         Add<GradientReply>("GradientReply",
             (w, m) => { w.WriteDoubles(m.Gradient); w.WriteDoubles(m.LowRank); w.WriteDoubles(m.Sketch); },
             r => new GradientReply(r.ReadDoubles(), r.ReadDoubles(), r.ReadDoubles()));

@@ -44,4 +44,18 @@ public sealed class HyperbolicRegression : IVectorFamily
     }
 
     public double[] LowRankCoefficients(double[] globals, HessianKind kind) => Array.Empty<double>();
+
+    /// <summary>g = u'∘c is already local: one basis vector with coefficient 1.</summary>
+    public int GradientBasisCount => 1;
+
+    public void GradientBasis(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] reference, Span<double> basis)
+    {
+        for (int i = 0; i < z.Length; i++)
+        {
+            var (u, u1, _) = UnitFunctions.Evaluate(Unit, z[i]);
+            basis[i] = u1 * (u - b[i]);
+        }
+    }
+
+    public double[] GradientCoefficients(double[] globals, double[] reference) => new[] { 1.0 };
 }

@@ -40,6 +40,18 @@ public interface IVectorFamily
 
     /// <summary>The symmetric k×k coefficients C (row-major) of the low-rank part.</summary>
     double[] LowRankCoefficients(double[] globals, HessianKind kind);
+
+    /// <summary>
+    /// Number of per-row vectors β_j, local given a reference, whose combination g = Σ_j γ_j β_j with global
+    /// coefficients γ_j (<see cref="GradientCoefficients"/>) is the z-gradient: so loss and gradient need one pass.
+    /// </summary>
+    int GradientBasisCount { get; }
+
+    /// <summary>β_j for the rows (k×n row-major), computed with the request's reference globals.</summary>
+    void GradientBasis(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] reference, Span<double> basis);
+
+    /// <summary>γ_j from the merged globals of the same request and its reference.</summary>
+    double[] GradientCoefficients(double[] globals, double[] reference);
 }
 
 /// <summary>The elementwise map u with its first and second derivatives.</summary>

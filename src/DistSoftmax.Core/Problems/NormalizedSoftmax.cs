@@ -16,6 +16,11 @@ namespace DistSoftmax.Core.Problems;
 /// and since f = v/V, c = (v − V b)/V = ((v − b) − δ b)/V with δ = V − 1:
 ///   ℓ = ½ (P1 − 2δ P2 + δ² ⟨b,b⟩) / V²,
 /// a sum of squares up to terms of order δ. If v overflows (a wild trial point) the shifted form is used.
+/// Globals with a reference also carry [V, P1, P2] (zeros without one).
+///
+/// One-pass gradient against the same reference: f∘c = (v∘(v − b) − δ v∘b)/V² and
+/// γ = ⟨f,c⟩ = (Σv(v − b) − δ Σvb)/V² = (P1 + P2 − δ(P2 + ⟨b,b⟩))/V², so with the basis
+/// β = [v∘(v − b), v∘b, v] the z-gradient g = f∘c − γ f has coefficients [1/V², −δ/V², −γ/V].
 ///
 /// Phase 2 (f_i = exp(z_i − m)/S, c = f − b, γ = ⟨f,c⟩, β = ⟨3f − 2b, f⟩, v = (2f − b)∘f):
 ///   g = f∘c − γ f
@@ -61,7 +66,30 @@ public sealed class NormalizedSoftmax : IVectorFamily
             double delta = v - 1;
             loss = 0.5 * Math.Max(0.0, p1 - 2 * delta * p2 + delta * delta * bb) / (v * v);
         }
-        return new[] { loss, m, s, ff, fb, bb };
+        return new[] { loss, m, s, ff, fb, bb, v, p1, p2 };
+    }
+
+    public int GradientBasisCount => 3;
+
+    public void GradientBasis(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] reference, Span<double> basis)
+    {
+        int n = z.Length;
+        double mr = reference[1], sr = reference[2];
+        for (int i = 0; i < n; i++)
+        {
+            double v = Math.Exp(z[i] - mr) / sr;
+            basis[i] = v * (v - b[i]);
+            basis[n + i] = v * b[i];
+            basis[2 * n + i] = v;
+        }
+    }
+
+    public double[] GradientCoefficients(double[] globals, double[] reference)
+    {
+        double bb = globals[5], v = globals[6], p1 = globals[7], p2 = globals[8];
+        double delta = v - 1, v2 = v * v;
+        double gamma = (p1 + p2 - delta * (p2 + bb)) / v2;
+        return new[] { 1 / v2, -delta / v2, -gamma / v };
     }
 
     public void RowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] globals, HessianKind kind,

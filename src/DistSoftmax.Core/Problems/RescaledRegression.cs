@@ -10,6 +10,8 @@ namespace DistSoftmax.Core.Problems;
 ///   ℓ = ½(P1 − 2δ P2 + δ² Σb²),  ⟨b,c⟩ = P2 − δ Σb²;
 /// near a minimiser (with ρ the current iterate's U) that is a sum of small squares, not a difference of large ones.
 /// Globals: [ℓ, U, ⟨b,c⟩, ‖b‖²].
+/// One-pass gradient against a reference ρ: p = (u − ρb) − δb − ⟨b,c⟩1, so with the basis
+/// β = [u'∘(u − ρb), u'∘b, u'] the z-gradient g = u'∘p has coefficients [1, −δ, −⟨b,c⟩].
 /// Phase 2 (c = u − U b, p = c − ⟨b,c⟩ 1):
 ///   g = u'∘p
 ///   exact:        B = diag(u'∘u' + u''∘p) − (u'∘b) u'ᵀ − u' (u'∘b)ᵀ + ‖b‖² u' u'ᵀ
@@ -68,4 +70,22 @@ public sealed class RescaledRegression : IVectorFamily
     }
 
     public double[] LowRankCoefficients(double[] globals, HessianKind kind) => new[] { globals[3], -1.0, -1.0, 0.0 };
+
+    public int GradientBasisCount => 3;
+
+    public void GradientBasis(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] reference, Span<double> basis)
+    {
+        int n = z.Length;
+        double rho = reference[1];
+        for (int i = 0; i < n; i++)
+        {
+            var (u, u1, _) = UnitFunctions.Evaluate(Unit, z[i]);
+            basis[i] = u1 * (u - rho * b[i]);
+            basis[n + i] = u1 * b[i];
+            basis[2 * n + i] = u1;
+        }
+    }
+
+    public double[] GradientCoefficients(double[] globals, double[] reference) =>
+        new[] { 1.0, -(globals[1] - reference[1]), -globals[2] };
 }

@@ -116,24 +116,69 @@ public sealed class VectorShard : IShard
 
     private ScalarsReply Scalars(ScalarsRequest r)
     {
+        if (r.WithGradient && r.Reference is not null) return ScalarsWithGradient(r);
         EnsureZ(r.X);
         var partial = new ScalarSums[_blocks.BlockCount];
         var reg = new double[_blocks.BlockCount];
-        _blocks.Run(_compute, k =>
-        {
-            var (s, e) = _blocks[k];
-            partial[k] = _family.LocalScalars(_z.AsSpan(s, e - s), _b.AsSpan(s, e - s), r.Reference);
-            if (!_reg.IsNone)
-            {
-                double acc = 0;
-                for (int i = s; i < e; i++) acc += _reg.SquaredWeight(i) * _z[i] * _z[i];
-                reg[k] = acc;
-            }
-        });
+        _blocks.Run(_compute, k => (partial[k], reg[k]) = BlockScalars(k, r.Reference));
+        return MergeBlocks(partial, reg, Array.Empty<double>());
+    }
+
+    /// <summary>The family's partial sums and Σ w²z² over one row block (z already computed).</summary>
+    private (ScalarSums Sums, double Regularizer) BlockScalars(int block, double[]? reference)
+    {
+        var (s, e) = _blocks[block];
+        var sums = _family.LocalScalars(_z.AsSpan(s, e - s), _b.AsSpan(s, e - s), reference);
+        double acc = 0;
+        if (!_reg.IsNone)
+            for (int i = s; i < e; i++) acc += _reg.SquaredWeight(i) * _z[i] * _z[i];
+        return (sums, acc);
+    }
+
+    private ScalarsReply MergeBlocks(ScalarSums[] partial, double[] reg, double[] gradientBasis)
+    {
         var sums = partial.Length == 0 ? ScalarSums.Empty(_family.ScalarPowers) : partial[0];
         double regSum = reg.Length == 0 ? 0 : reg[0];
         for (int k = 1; k < partial.Length; k++) { sums = sums.Merge(partial[k]); regSum += reg[k]; }
-        return new ScalarsReply(sums, regSum, Rows);
+        return new ScalarsReply(sums, regSum, Rows, gradientBasis);
+    }
+
+    /// <summary>
+    /// Loss and gradient in one pass over A: per cache tile, z = A_t x, the family's gradient basis β_j (local given
+    /// the request's reference) and w²∘z, then Aᵀβ_j and Aᵀ(w²z) on the same tile while it is still in cache.
+    /// The phase-1 sums are those of the plain request, so the loss is identical either way.
+    /// </summary>
+    private ScalarsReply ScalarsWithGradient(ScalarsRequest r)
+    {
+        CheckDimension(r.X);
+        int d = Cols, k = _family.GradientBasisCount;
+        bool haveZ = _zX is not null && _zX.AsSpan().SequenceEqual(r.X);
+        var partial = new ScalarSums[_blocks.BlockCount];
+        var reg = new double[_blocks.BlockCount];
+        var products = Accumulate((k + 1) * d, (block, s, e, acc) =>
+        {
+            var beta = new double[k * Tile];
+            var wz = new double[Tile];
+            for (int t = s; t < e; t += Tile)
+            {
+                int te = Math.Min(e, t + Tile), len = te - t;
+                var zt = _z.AsSpan(t, len);
+                if (!haveZ) _rows.MultiplyRows(t, te, r.X, zt);
+                _family.GradientBasis(zt, _b.AsSpan(t, len), r.Reference!, beta.AsSpan(0, k * len));
+                for (int j = 0; j < k; j++)
+                    _rows.MultiplyTransposedRows(t, te, beta.AsSpan(j * len, len), acc.AsSpan(j * d, d));
+                if (_reg.IsNone) continue;
+                for (int i = 0; i < len; i++) wz[i] = _reg.SquaredWeight(t + i) * zt[i];
+                _rows.MultiplyTransposedRows(t, te, wz.AsSpan(0, len), acc.AsSpan(k * d, d));
+            }
+            (partial[block], reg[block]) = BlockScalars(block, r.Reference);
+        });
+        if (!haveZ)
+        {
+            _zX = (double[])r.X.Clone();
+            _termsX = null;
+        }
+        return MergeBlocks(partial, reg, products);
     }
 
     /// <summary>Runs a per-block accumulation into arrays of the given length and sums them in block order.</summary>

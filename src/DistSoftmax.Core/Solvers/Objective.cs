@@ -22,6 +22,12 @@ public interface IObjective
     /// <summary>Loss and globals at x from the merged phase-1 reply to a ScalarsRequest with the given reference.</summary>
     PointEvaluation Evaluate(double[] x, ScalarsReply merged, double[]? reference = null);
     double[] LowRankCoefficients(double[] globals, HessianKind kind);
+
+    /// <summary>
+    /// ∇L assembled from a ScalarsRequest answered with its gradient basis (one pass for loss and gradient), or
+    /// null when the reply carries none (the objective does not support it, or it was not asked for).
+    /// </summary>
+    double[]? FusedGradient(PointEvaluation point, ScalarsReply merged, double[] reference) => null;
 }
 
 /// <summary>A vector family ℓ(Ax) + ½‖diag(w)Ax‖² over n rows and d columns.</summary>
@@ -47,4 +53,16 @@ public sealed class VectorObjective : IObjective
     }
 
     public double[] LowRankCoefficients(double[] globals, HessianKind kind) => Family.LowRankCoefficients(globals, kind);
+
+    /// <summary>∇L = Σ_j γ_j Aᵀβ_j + Aᵀ(w²z), the coefficients from the family.</summary>
+    public double[]? FusedGradient(PointEvaluation point, ScalarsReply merged, double[] reference)
+    {
+        int d = Dimension, k = Family.GradientBasisCount;
+        if (merged.GradientBasis.Length != (k + 1) * d) return null;
+        var coefficients = Family.GradientCoefficients(point.Globals, reference);
+        var gradient = merged.GradientBasis.AsSpan(k * d, d).ToArray();
+        for (int j = 0; j < k; j++)
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(merged.GradientBasis.AsSpan(j * d, d), coefficients[j], gradient, gradient);
+        return gradient;
+    }
 }

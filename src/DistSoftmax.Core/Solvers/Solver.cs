@@ -25,6 +25,12 @@ public abstract class Solver
     /// <summary>Whether the gradient request should also return the low-rank vectors Aᵀq_j.</summary>
     protected virtual bool NeedsLowRank => false;
 
+    /// <summary>
+    /// Whether line-search trials ask for loss and gradient in one pass (ScalarsRequest.WithGradient), so that an
+    /// accepted trial needs no separate gradient request. Worth it for solvers that need nothing else at a point.
+    /// </summary>
+    protected virtual bool FusedLineSearch => false;
+
     /// <summary>Begins a solve; drive it with <see cref="SolveRun.Start"/> / <see cref="SolveRun.Submit"/>.</summary>
     public SolveRun Start(IObjective objective, double[] x0, SolverOptions options, CancellationToken cancellation = default) =>
         new(this, objective, x0, options, cancellation);
@@ -61,10 +67,17 @@ public abstract class Solver
         int noDecrease = 0;
         Iterate? previous = null;
         var kind = opts.Hessian == HessianMode.Exact ? HessianKind.Exact : HessianKind.GaussNewton;
+        double[]? fusedGradient = null;
         for (int iteration = 0; ; iteration++)
         {
-            yield return GradientRequestFor(run, point, iteration, kind);
-            var gr = run.Reply<GradientReply>();
+            GradientReply gr;
+            if (fusedGradient is not null && AllFinite(fusedGradient))
+                gr = new GradientReply(fusedGradient, Array.Empty<double>(), Array.Empty<double>());
+            else
+            {
+                yield return GradientRequestFor(run, point, iteration, kind);
+                gr = run.Reply<GradientReply>();
+            }
             OnGradient(run, gr);
             double gnorm = TensorPrimitives.Norm<double>(gr.Gradient);
             if (iteration == 0) g0 = gnorm;
@@ -109,9 +122,10 @@ public abstract class Solver
                 initial = 1.0 / Math.Max(gnorm, 1e-300);
             }
 
-            var lsOut = new Out<(PointEvaluation? Point, double Step)>();
-            foreach (var r in LineSearch(run, point, slope, p, initial, lsOut)) yield return r;
-            var (next, step) = lsOut.Value;
+            var lsOut = new Out<(PointEvaluation? Point, double Step, double[]? Gradient)>();
+            foreach (var r in LineSearch(run, point, slope, p, initial, FusedLineSearch, lsOut)) yield return r;
+            var (next, step, nextGradient) = lsOut.Value;
+            fusedGradient = nextGradient;
             if (next is null)
             {
                 run.Finish(point.X, ExitCondition.Stalled, $"line search found no decrease at iteration {iteration} (‖∇L‖ = {gnorm:E3})", iteration, point.Loss, gnorm, g0);
@@ -142,7 +156,7 @@ public abstract class Solver
     /// L(x + t p) ≤ L(x) + 1e-4·t·∇Lᵀp + 1e-12·|L(x)|; the last term absorbs rounding of the loss near a minimiser.
     /// </summary>
     private static IEnumerable<ShardRequest> LineSearch(SolveRun run, PointEvaluation point, double slope, double[] p,
-        double t0, Out<(PointEvaluation?, double)> result)
+        double t0, bool withGradient, Out<(PointEvaluation?, double, double[]?)> result)
     {
         double t = t0;
         double slack = 1e-12 * Math.Abs(point.Loss);
@@ -150,16 +164,17 @@ public abstract class Solver
         {
             var xt = new double[p.Length];
             TensorPrimitives.MultiplyAdd(p, t, point.X, xt);
-            yield return new ScalarsRequest(xt, point.Globals);
-            var trialPoint = run.Objective.Evaluate(xt, run.Reply<ScalarsReply>(), point.Globals);
+            yield return new ScalarsRequest(xt, point.Globals, withGradient);
+            var reply = run.Reply<ScalarsReply>();
+            var trialPoint = run.Objective.Evaluate(xt, reply, point.Globals);
             if (double.IsFinite(trialPoint.Loss) && trialPoint.Loss <= point.Loss + 1e-4 * t * slope + slack)
             {
-                result.Value = (trialPoint, t);
+                result.Value = (trialPoint, t, withGradient ? run.Objective.FusedGradient(trialPoint, reply, point.Globals) : null);
                 yield break;
             }
             t *= 0.5;
         }
-        result.Value = (null, 0);
+        result.Value = (null, 0, null);
     }
 
     protected static bool AllFinite(ReadOnlySpan<double> v)

@@ -19,8 +19,11 @@ public abstract record ShardRequest(double[] X);
 /// <paramref name="Reference"/> is optional: the globals of a nearby point (the current iterate, during a line
 /// search). Families use its normaliser to sum the residual directly, Σ(v − ρb)², instead of expanding ½‖c‖²
 /// into a difference of large terms, so losses near a minimiser keep their relative accuracy.
+/// With <paramref name="WithGradient"/> (and a reference) the same pass over A also returns the products
+/// Aᵀβ_j of the family's gradient basis (see <see cref="Problems.IVectorFamily.GradientBasisCount"/>), from which
+/// the solver assembles ∇L without a second pass: one pass for loss and gradient.
 /// </summary>
-public sealed record ScalarsRequest(double[] X, double[]? Reference = null) : ShardRequest(X);
+public sealed record ScalarsRequest(double[] X, double[]? Reference = null, bool WithGradient = false) : ShardRequest(X);
 
 /// <summary>
 /// Phase 2: the gradient part Aᵀ(g + w²∘z); with <paramref name="WithLowRank"/> also the d-vectors Aᵀq_j of the
@@ -99,12 +102,19 @@ public abstract record ShardReply
 /// <param name="Family">The family's shifted partial sums.</param>
 /// <param name="RegularizerSum">Σ w_i² z_i² over the shard's rows.</param>
 /// <param name="Rows">Rows that contributed.</param>
-public sealed record ScalarsReply(ScalarSums Family, double RegularizerSum, long Rows) : ShardReply
+/// <param name="GradientBasis">
+/// When asked (<see cref="ScalarsRequest.WithGradient"/>): Aᵀβ_j for the family's k gradient-basis vectors, then
+/// Aᵀ(w²∘z), as (k+1)×d row-major; otherwise empty.
+/// </param>
+public sealed record ScalarsReply(ScalarSums Family, double RegularizerSum, long Rows, double[] GradientBasis) : ShardReply
 {
+    public ScalarsReply(ScalarSums family, double regularizerSum, long rows) : this(family, regularizerSum, rows, Array.Empty<double>()) { }
+
     public override ShardReply Merge(ShardReply other)
     {
         var o = Cast<ScalarsReply>(other);
-        return new ScalarsReply(Family.Merge(o.Family), RegularizerSum + o.RegularizerSum, Rows + o.Rows);
+        return new ScalarsReply(Family.Merge(o.Family), RegularizerSum + o.RegularizerSum, Rows + o.Rows,
+            Add(GradientBasis, o.GradientBasis));
     }
 }
 
