@@ -113,6 +113,4 @@ public static class DenseAlgebra
         for (int i = 0; i < d; i++) y[i] = TensorPrimitives.Dot(h.Slice(i * d, d), v);
         return y;
     }
-
-    public static double Norm(ReadOnlySpan<double> v) => TensorPrimitives.Norm(v);
 }

@@ -22,9 +22,6 @@ public abstract class RowAccess
     /// <summary>C += w a_i a_iᵀ on the upper triangle of the d×d row-major C (entries j ≤ k).</summary>
     public abstract void RankOneUpper(int i, double w, Span<double> c);
 
-    /// <summary>out[t] = a_iᵀ Mᵀ_t for the k rows of a k×d row-major matrix M.</summary>
-    public abstract void DotMany(int i, ReadOnlySpan<double> mT, int k, Span<double> output);
-
     /// <summary>z[i − start] = a_iᵀ x for rows [start, end) (GEMV on a row block).</summary>
     public virtual void MultiplyRows(int start, int end, ReadOnlySpan<double> x, Span<double> z)
     {
@@ -90,12 +87,6 @@ public sealed class DenseRows : RowAccess
         }
     }
 
-    public override void DotMany(int i, ReadOnlySpan<double> mT, int k, Span<double> output)
-    {
-        var a = Row(i);
-        for (int t = 0; t < k; t++) output[t] = DenseKernels.Dot(a, mT.Slice(t * _cols, _cols));
-    }
-
     private ReadOnlySpan<double> Block(int start, int end) => new(_data, start * _cols, (end - start) * _cols);
 
     public override void MultiplyRows(int start, int end, ReadOnlySpan<double> x, Span<double> z) =>
@@ -151,19 +142,6 @@ public sealed class CsrRows : RowAccess
             double s = w * _m.Values[p];
             int row = _m.ColumnIndices[p] * d;
             for (long q = p; q < end; q++) c[row + _m.ColumnIndices[q]] += s * _m.Values[q];
-        }
-    }
-
-    public override void DotMany(int i, ReadOnlySpan<double> mT, int k, Span<double> output)
-    {
-        int d = _m.Cols;
-        output.Slice(0, k).Clear();
-        long end = _m.RowPointers[i + 1];
-        for (long p = _m.RowPointers[i]; p < end; p++)
-        {
-            double v = _m.Values[p];
-            int col = _m.ColumnIndices[p];
-            for (int t = 0; t < k; t++) output[t] += v * mT[t * d + col];
         }
     }
 }

@@ -20,7 +20,6 @@ public sealed record Iterate(int Iteration, PointEvaluation Point, double[] Grad
 public abstract class Solver
 {
     public abstract string Name { get; }
-    public static string[] Names => SolverCatalog.Names;
 
     /// <summary>Whether the gradient request should also return the low-rank vectors Aᵀq_j.</summary>
     protected virtual bool NeedsLowRank => false;
