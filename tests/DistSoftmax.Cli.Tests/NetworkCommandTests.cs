@@ -136,6 +136,18 @@ public class NetworkCommandTests
         Assert.True(matrix.Code == 0, matrix.ToString());
         Assert.Equal(new[] { "A1", "B" }, ReadReport(dir.File("sens-matrix")).GetProperty("perturbed").EnumerateArray().Select(e => e.GetString()));
 
+        // The default backend runs every re-solve whole on a worker actor; the in-process loop gives the same ratios.
+        Assert.StartsWith("local simulation", report.GetProperty("execution").GetString());
+        var inproc = Cli.Run(dir.Path, "sensitivity", "--n", "50", "--d", "3", "--epsilons", "1e-2,1e-3", "--draws", "2",
+            "--backend", "inprocess", "--out-dir", "sens-inproc");
+        Assert.True(inproc.Code == 0, inproc.ToString());
+        var inprocReport = ReadReport(dir.File("sens-inproc"));
+        Assert.StartsWith("in-process", inprocReport.GetProperty("execution").GetString());
+        Assert.Equal(report.GetProperty("perturbations").ToString(), inprocReport.GetProperty("perturbations").ToString());
+        var sharded = Cli.Run(dir.Path, "sensitivity", "--n", "50", "--d", "3", "--shards", "2");
+        Assert.Equal(2, sharded.Code);
+        Assert.Contains("--shards: backend local runs every re-solve whole on one worker", sharded.Err);
+
         var bad = Cli.Run(dir.Path, "sensitivity", "--problem", "normalized", "--perturb", "A2");
         Assert.Equal(2, bad.Code);
         Assert.Contains("--perturb: vector problems perturb A only", bad.Err);

@@ -7,6 +7,7 @@ using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
+using DistSoftmax.Cluster.Hosting;
 using static DistSoftmax.Cli.Commands.NetworkCommandSupport;
 
 namespace DistSoftmax.Cli.Commands;
@@ -15,7 +16,8 @@ namespace DistSoftmax.Cli.Commands;
 /// <c>dist-softmax sensitivity</c>: the in-context-learning Lipschitz experiment (<see cref="SensitivityAnalysis"/>)
 /// on a vector problem read from an instance directory (A.npy | A.mtx, b.npy) or generated; writes report.json,
 /// sensitivity.png (log–log ratios per ε with the linearised predictions) and solution.npy.
-/// The re-solves run as whole jobs in a bounded Parallel.ForEach in this process.
+/// The re-solves are independent whole jobs: with --backend local (the default) each runs on one of --workers worker
+/// actors (<see cref="LocalSimulation.SolveJobsAsync"/>); with --backend inprocess in a bounded Parallel.ForEach.
 /// </summary>
 internal static class SensitivityCommand
 {
@@ -33,7 +35,11 @@ internal static class SensitivityCommand
         var draws = OptionFactory.Int("--draws", "Random perturbation directions (each used at every ε).", 4);
         var solver = OptionFactory.Choice("--solver", "Solver of every solve (warm-started from x*).", "newton", SolverCatalog.Names);
         var shards = OptionFactory.Int("--shards", "Row shards per solve.", 1, "K");
-        var parallel = OptionFactory.Int("--parallel", "Solves run at once (0: the processor count).", 0, "P");
+        var parallel = OptionFactory.Int("--parallel", "Backend inprocess: solves run at once (0: the processor count).", 0, "P");
+        var backend = OptionFactory.Choice("--backend",
+            "Where the re-solves run: local = whole jobs on worker actors in this process (Akka.NET local simulation); inprocess = a bounded parallel loop.",
+            "local", "local", "inprocess");
+        var workers = OptionFactory.Int("--workers", "Backend local: worker actors; each re-solve runs whole on one of them.", 2, "K");
         var seed = OptionFactory.ULong("--seed", "Seed of a generated instance and of the directions.", 1);
         var outDir = OptionFactory.Text("--out-dir", "Output directory (created if needed).", "sensitivity-out", "DIR");
 
@@ -41,7 +47,7 @@ internal static class SensitivityCommand
             "In-context-learning sensitivity: re-solve at A' = A + εΔ warm-started from x*(A) and report ‖x*(A') − x*(A)‖/ε and " +
             "‖f(A') − f(A)‖/ε per ε (the empirical Lipschitz constant) against the linearised prediction; writes report.json, " +
             "sensitivity.png, solution.npy.");
-        command.Add(instance, problem, perturb, unit, n, d, reg, epsilons, draws, solver, shards, parallel, seed, outDir);
+        command.Add(instance, problem, perturb, unit, n, d, reg, epsilons, draws, solver, shards, parallel, backend, workers, seed, outDir);
         command.SetAction(parse => Guard(ctx, () =>
         {
             var eps = List(parse.GetValue(epsilons)!).Select(e => double.TryParse(e, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
@@ -51,6 +57,13 @@ internal static class SensitivityCommand
                 Epsilons = eps, Draws = parse.GetValue(draws), Seed = parse.GetValue(seed), Solver = parse.GetValue(solver)!,
                 Shards = parse.GetValue(shards), Parallelism = parse.GetValue(parallel),
             }.Validate();
+            if (parse.GetValue(workers) < 1) throw new CliInputException("--workers", "must be at least 1");
+            if (parse.GetValue(backend) == "local")
+            {
+                if (OptionFactory.Given(parse, shards) && parse.GetValue(shards) != 1)
+                    throw new CliInputException("--shards", "backend local runs every re-solve whole on one worker: use --backend inprocess for sharded re-solves");
+                options = WithWorkerJobs(options, parse.GetValue(workers));
+            }
             if (parse.GetValue(reg) < 0) throw new CliInputException("--reg", "must be ≥ 0");
             string? dir = parse.GetValue(instance);
             var parts = parse.GetValue(perturb) is { } text ? List(text) : null;
@@ -68,9 +81,22 @@ internal static class SensitivityCommand
         output.WriteLine($"sensitivity: {problem.Name}, {problem.Rows} rows, {problem.Dimension} unknowns, w = {reg}; perturbing {string.Join(", ", problem.PerturbedParts)}; " +
                          $"{options.Draws} directions × {options.Epsilons.Count} sizes, solver {options.Solver}");
         var result = SensitivityAnalysis.Run(problem, options, log: m => output.WriteLine("  " + m), cancellation: ctx.Cancellation);
-        Write(result, problem, instanceDir, reg, outDir, output);
+        Write(result, problem, instanceDir, reg, outDir, output, options.Execution);
         return ExitCodes.Ok;
     }
+
+    /// <summary>Re-solves as whole jobs on a pool of worker actors: each perturbed problem is one shard on one worker.</summary>
+    internal static SensitivityOptions WithWorkerJobs(SensitivityOptions options, int workers) => options with
+    {
+        RunJobs = (jobs, ct) =>
+        {
+            var loader = new InMemoryShardLoader();
+            var local = jobs.Select((job, j) => new LocalJob(job.Problem.Register(loader, $"perturbation-{j}"),
+                SolverCatalog.Create(job.Solver), job.X0, job.Options)).ToArray();
+            return LocalSimulation.SolveJobsAsync(loader, local, workers, ct: ct).GetAwaiter().GetResult();
+        },
+        Execution = $"local simulation: every re-solve is a whole job on one of {workers} worker actors",
+    };
 
     internal static ISensitivityProblem Load(string? instanceDir, string problemName, string unitName, int n, int d, double reg, ulong seed,
         IReadOnlyList<string>? perturb)
@@ -109,7 +135,8 @@ internal static class SensitivityCommand
         return new VectorProblem(family, inst.A, inst.B, reg > 0 ? Regularizer.Uniform(reg) : Regularizer.None);
     }
 
-    private static void Write(SensitivityResult result, ISensitivityProblem problem, string? instanceDir, double reg, string outDir, TextWriter output)
+    private static void Write(SensitivityResult result, ISensitivityProblem problem, string? instanceDir, double reg, string outDir, TextWriter output,
+        string execution)
     {
         Directory.CreateDirectory(outDir);
         Npy.Write(Path.Combine(outDir, "solution.npy"), result.Solution);
@@ -131,7 +158,7 @@ internal static class SensitivityCommand
             EmpiricalLipschitz = result.Summary,
             Perturbations = result.Perturbations,
             Parallelism = result.Parallelism,
-            Execution = "in-process: every re-solve is a whole job in a bounded Parallel.ForEach",
+            Execution = execution,
             result.Seconds,
         });
         output.WriteLine($"wrote {outDir}: report.json, sensitivity.png, solution.npy ({result.Seconds:F1} s)");

@@ -7,6 +7,9 @@ using DistSoftmax.Core.Solvers;
 
 namespace DistSoftmax.Cluster.Hosting;
 
+/// <summary>One independent whole job for <see cref="LocalSimulation.SolveJobsAsync"/>.</summary>
+public sealed record LocalJob(ProblemSource Source, Solver Solver, double[] X0, SolverOptions Options);
+
 /// <summary>Knobs of a local simulation beyond the common arguments.</summary>
 public sealed record LocalSimulationOptions
 {
@@ -45,13 +48,7 @@ public static class LocalSimulation
             simulation.Shards ?? simulation.Workers, simulation.Workers, ct).Validate();
 
         var config = DistSoftmaxConfig.Local(simulation.ExtraHocon);
-        var workerSettings = WorkerSettings.FromConfig(config);
-        // N workers share this machine: unless configured, split its cores between them.
-        if (config.GetInt("distsoftmax.worker.shard-parallelism", 0) == 0)
-            workerSettings = workerSettings with { ShardParallelism = Math.Max(1, Environment.ProcessorCount / simulation.Workers) };
-        if (config.GetInt("distsoftmax.worker.compute-threads", 0) == 0)
-            workerSettings = workerSettings with { ComputeThreads = 1 };
-
+        var workerSettings = SharedMachineSettings(config, simulation.Workers);
         using var system = ActorSystem.Create("distsoftmax-local", config);
         try
         {
@@ -63,6 +60,62 @@ public static class LocalSimulation
                 {
                     foreach (var w in workers) w.Tell(new CoordinatorHello(spec.SolveId), coordinator);
                 }, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            await system.Terminate().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>N workers share this machine: unless configured, split its cores between them, one compute thread each.</summary>
+    private static WorkerSettings SharedMachineSettings(Akka.Configuration.Config config, int workers)
+    {
+        var settings = WorkerSettings.FromConfig(config);
+        if (config.GetInt("distsoftmax.worker.shard-parallelism", 0) == 0)
+            settings = settings with { ShardParallelism = Math.Max(1, Environment.ProcessorCount / workers) };
+        if (config.GetInt("distsoftmax.worker.compute-threads", 0) == 0)
+            settings = settings with { ComputeThreads = 1 };
+        return settings;
+    }
+
+    /// <summary>
+    /// Independent whole jobs (e.g. the re-solves of a sensitivity experiment) on one pool of
+    /// <paramref name="workers"/> worker actors: job j is a one-shard solve whose coordinator is introduced to worker
+    /// j mod N only, so the whole job — its rows and every statistics request — runs on that one worker, through
+    /// the same protocol as any solve. At most N jobs run at once; results come back in job order, and each equals
+    /// <see cref="InProcessDriver"/> with one shard.
+    /// </summary>
+    public static async Task<SolverResult[]> SolveJobsAsync(IShardLoader loader, IReadOnlyList<LocalJob> jobs, int workers,
+        string? extraHocon = null, CancellationToken ct = default)
+    {
+        if (workers < 1) throw new ArgumentException("--workers must be at least 1");
+        var config = DistSoftmaxConfig.Local(extraHocon);
+        var settings = CoordinatorSettings.FromConfig(config);
+        var workerSettings = SharedMachineSettings(config, workers);
+        using var system = ActorSystem.Create("distsoftmax-jobs", config);
+        try
+        {
+            var pool = Enumerable.Range(1, workers)
+                .Select(i => system.ActorOf(WorkerActor.Props(loader, workerSettings), $"worker-{i}"))
+                .ToArray();
+            using var slots = new SemaphoreSlim(workers);
+            var tasks = jobs.Select(async (job, j) =>
+            {
+                await slots.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    var spec = new SolveSpec(SolveSpec.NewSolveId(), job.Source, loader.Describe(job.Source), job.Solver, job.X0,
+                        job.Options, 1, 1, ct).Validate();
+                    var worker = pool[j % workers];
+                    return await SolveSession.RunAsync(system, spec, settings, null,
+                        coordinator => worker.Tell(new CoordinatorHello(spec.SolveId), coordinator), ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    slots.Release();
+                }
+            }).ToArray();
+            return await Task.WhenAll(tasks).ConfigureAwait(false);
         }
         finally
         {

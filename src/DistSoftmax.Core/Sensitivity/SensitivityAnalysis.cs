@@ -31,6 +31,8 @@ public interface ISensitivityProblem
     /// <summary>√(Σ‖M_i‖²_F) over the perturbed matrices (the scale of the finite-difference step).</summary>
     double DataNorm { get; }
     InProcessDriver Driver(int shards, ShardComputeOptions? compute = null);
+    /// <summary>Registers the whole problem with an in-memory loader (for solves run by worker actors).</summary>
+    ProblemSource Register(InMemoryShardLoader loader, string name);
     /// <summary>A random perturbation with N(0,1) entries (CSR: on the non-zeros) scaled to norm 1, stream (seed, 6, k).</summary>
     Perturbation Direction(ulong seed, int k);
     /// <summary>The problem with every perturbed matrix M_i replaced by M_i + t Δ_i.</summary>
@@ -51,6 +53,8 @@ public sealed record VectorProblem(IVectorFamily Family, IRowMatrix A, double[] 
 
     public InProcessDriver Driver(int shards, ShardComputeOptions? compute = null) =>
         new(ShardLayout.VectorShards(Family, A, B, Regularizer, shards, compute));
+
+    public ProblemSource Register(InMemoryShardLoader loader, string name) => loader.RegisterVector(name, Family, A, B, Regularizer);
 
     public Perturbation Direction(ulong seed, int k) => new(new[] { SensitivityAnalysis.Direction(A, seed, k) });
 
@@ -101,6 +105,8 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
     public double DataNorm => Math.Sqrt(Parts.Sum(p => Math.Pow(TensorPrimitives.Norm<double>(Part(p).Data), 2)));
 
     public InProcessDriver Driver(int shards, ShardComputeOptions? compute = null) => new(Problem.Shards(shards, compute));
+
+    public ProblemSource Register(InMemoryShardLoader loader, string name) => loader.RegisterMatrix(name, Problem);
 
     private DenseMatrix Part(string name) => name switch
     {
@@ -176,6 +182,14 @@ public sealed record SensitivityOptions
     public int Parallelism { get; init; } = 0;
     /// <summary>Step of the central difference of ∇L in the direction Δ (relative to ‖A‖_F).</summary>
     public double DifferenceStep { get; init; } = 1e-5;
+    /// <summary>
+    /// Runs the independent re-solves (each a whole problem, warm-started) and returns their results in order;
+    /// null runs them in this process in a bounded Parallel.ForEach. The CLI passes one that distributes them over
+    /// worker actors as whole jobs.
+    /// </summary>
+    public Func<IReadOnlyList<ResolveJob>, CancellationToken, SolverResult[]>? RunJobs { get; init; }
+    /// <summary>How the re-solves ran, for the report.</summary>
+    public string Execution { get; init; } = "in-process: every re-solve is a whole job in a bounded Parallel.ForEach";
 
     public SensitivityOptions Validate()
     {
@@ -189,6 +203,9 @@ public sealed record SensitivityOptions
         return this;
     }
 }
+
+/// <summary>One independent re-solve: the perturbed problem, the solver and the warm start.</summary>
+public sealed record ResolveJob(ISensitivityProblem Problem, string Solver, double[] X0, SolverOptions Options);
 
 /// <summary>One re-solve: direction <see cref="Draw"/> scaled to ‖A' − A‖_F = <see cref="Epsilon"/>.</summary>
 /// <param name="SolutionRatio">‖x*(A') − x*(A)‖ / ε.</param>
@@ -213,8 +230,9 @@ public sealed record SensitivityResult(string Family, long Rows, int Dimension, 
 /// Hessian at x* (Gram pass plus the low-rank part) and (∂∇L/∂A)·Δ a central difference of ∇L(x*; A ± hΔ) at fixed x
 /// (exact up to O(h²)).
 ///
-/// The re-solves are independent whole jobs: they run at once in a bounded Parallel.ForEach, each on its own
-/// in-process driver with sequential shard kernels, so the results do not depend on the degree of parallelism.
+/// The re-solves are independent whole jobs: by default they run at once in a bounded Parallel.ForEach, each on its
+/// own in-process driver with sequential shard kernels, so the results do not depend on the degree of parallelism;
+/// <see cref="SensitivityOptions.RunJobs"/> hands them to another runner (the CLI's: worker actors, one job each).
 /// </summary>
 public static class SensitivityAnalysis
 {
@@ -264,22 +282,31 @@ public static class SensitivityAnalysis
         var jobs = options.Epsilons.SelectMany(e => Enumerable.Range(0, options.Draws).Select(k => (Epsilon: e, Draw: k))).ToArray();
         var results = new PerturbationResult[jobs.Length];
         int parallelism = options.Parallelism > 0 ? options.Parallelism : Environment.ProcessorCount;
-        Parallel.ForEach(Enumerable.Range(0, jobs.Length),
-            new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellation },
-            j =>
-            {
-                var (eps, k) = jobs[j];
-                var perturbed = problem.Perturbed(directions[k], eps);
-                var solve = perturbed.Driver(options.Shards, compute)
-                    .Solve(SolverCatalog.Create(options.Solver), perturbed.Objective, xStar, options.SolverOptions, cancellation: cancellation);
-                var dx = new double[d];
-                TensorPrimitives.Subtract(solve.X, xStar, dx);
-                var f = perturbed.Output(solve.X);
-                var dfv = new double[f.Length];
-                TensorPrimitives.Subtract(f, output, dfv);
-                double nx = TensorPrimitives.Norm<double>(dx), nf = TensorPrimitives.Norm<double>(dfv);
-                results[j] = new PerturbationResult(eps, k, nx, nf, nx / eps, nf / eps, solve.Exit, solve.Iterations, solve.GradientNorm);
-            });
+        var resolves = jobs.Select(job => new ResolveJob(problem.Perturbed(directions[job.Draw], job.Epsilon), options.Solver, xStar,
+            options.SolverOptions)).ToArray();
+        SolverResult[] solves;
+        if (options.RunJobs is { } runJobs) solves = runJobs(resolves, cancellation);
+        else
+        {
+            solves = new SolverResult[resolves.Length];
+            Parallel.ForEach(Enumerable.Range(0, resolves.Length),
+                new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellation },
+                j => solves[j] = resolves[j].Problem.Driver(options.Shards, compute).Solve(SolverCatalog.Create(options.Solver),
+                    resolves[j].Problem.Objective, xStar, options.SolverOptions, cancellation: cancellation));
+        }
+        for (int j = 0; j < jobs.Length; j++)
+        {
+            var (eps, k) = jobs[j];
+            var perturbed = resolves[j].Problem;
+            var solve = solves[j];
+            var dx = new double[d];
+            TensorPrimitives.Subtract(solve.X, xStar, dx);
+            var f = perturbed.Output(solve.X);
+            var dfv = new double[f.Length];
+            TensorPrimitives.Subtract(f, output, dfv);
+            double nx = TensorPrimitives.Norm<double>(dx), nf = TensorPrimitives.Norm<double>(dfv);
+            results[j] = new PerturbationResult(eps, k, nx, nf, nx / eps, nf / eps, solve.Exit, solve.Iterations, solve.GradientNorm);
+        }
 
         var summary = options.Epsilons.Select(e =>
         {
