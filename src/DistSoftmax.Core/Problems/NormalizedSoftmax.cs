@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Problems;
@@ -39,20 +40,31 @@ public sealed class NormalizedSoftmax : IVectorFamily
     public ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[]? reference)
     {
         if (z.Length == 0) return ScalarSums.Empty(Powers);
-        double m = System.Numerics.Tensors.TensorPrimitives.Max(z);
-        double s = 0, s2 = 0, sb = 0, bb = 0, vSum = 0, p1 = 0, p2 = 0;
-        double mr = reference?[1] ?? 0, sr = reference?[2] ?? 1;
-        for (int i = 0; i < z.Length; i++)
+        double m = TensorPrimitives.Max(z);
+        var e = new double[z.Length];
+        ShiftedExp(z, m, 1.0, e);
+        double s = TensorPrimitives.Sum<double>(e), s2 = TensorPrimitives.SumOfSquares<double>(e);
+        double sb = TensorPrimitives.Dot<double>(e, b), bb = TensorPrimitives.SumOfSquares(b);
+        double vSum = 0, p1 = 0, p2 = 0;
+        if (reference is not null)
         {
-            double e = Math.Exp(z[i] - m);
-            s += e; s2 += e * e; sb += e * b[i]; bb += b[i] * b[i];
-            if (reference is not null)
-            {
-                double v = Math.Exp(z[i] - mr) / sr, r = v - b[i];
-                vSum += v; p1 += r * r; p2 += b[i] * r;
-            }
+            // v = exp(z − m_r)/S_r and r = v − b, reusing e's storage.
+            var v = e;
+            ShiftedExp(z, reference[1], reference[2], v);
+            vSum = TensorPrimitives.Sum<double>(v);
+            TensorPrimitives.Subtract(v, b, v);
+            p1 = TensorPrimitives.SumOfSquares<double>(v);
+            p2 = TensorPrimitives.Dot<double>(b, v);
         }
         return new ScalarSums(m, new[] { s, s2, sb, bb, vSum, p1, p2 }, Powers);
+    }
+
+    /// <summary>out = exp(z − shift)/scale, vectorised.</summary>
+    private static void ShiftedExp(ReadOnlySpan<double> z, double shift, double scale, Span<double> output)
+    {
+        TensorPrimitives.Subtract(z, shift, output);
+        TensorPrimitives.Exp(output, output);
+        if (scale != 1.0) TensorPrimitives.Divide(output, scale, output);
     }
 
     public double[] Globals(ScalarSums merged, double[]? reference)
@@ -74,14 +86,12 @@ public sealed class NormalizedSoftmax : IVectorFamily
     public void GradientBasis(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] reference, Span<double> basis)
     {
         int n = z.Length;
-        double mr = reference[1], sr = reference[2];
-        for (int i = 0; i < n; i++)
-        {
-            double v = Math.Exp(z[i] - mr) / sr;
-            basis[i] = v * (v - b[i]);
-            basis[n + i] = v * b[i];
-            basis[2 * n + i] = v;
-        }
+        var v = basis.Slice(2 * n, n);
+        ShiftedExp(z, reference[1], reference[2], v);          // β₂ = v
+        TensorPrimitives.Multiply(v, b, basis.Slice(n, n));     // β₁ = v∘b
+        var b0 = basis.Slice(0, n);
+        TensorPrimitives.Subtract(v, b, b0);
+        TensorPrimitives.Multiply(b0, v, b0);                   // β₀ = v∘(v − b)
     }
 
     public double[] GradientCoefficients(double[] globals, double[] reference)
@@ -100,12 +110,12 @@ public sealed class NormalizedSoftmax : IVectorFamily
         int n = z.Length;
         var qf = q.Slice(0, n);
         var q2 = q.Slice(n, n);
+        ShiftedExp(z, m, s, qf);                                // f = exp(z − m)/S, vectorised
         for (int i = 0; i < n; i++)
         {
-            double f = Math.Exp(z[i] - m) / s;
+            double f = qf[i];
             double c = f - b[i];
             g[i] = f * c - gamma * f;
-            qf[i] = f;
             if (kind == HessianKind.Exact)
             {
                 double v = (2 * f - b[i]) * f;
