@@ -41,23 +41,33 @@ public sealed class NormalizedSoftmax : IVectorFamily
     {
         if (z.Length == 0) return ScalarSums.Empty(Powers);
         double m = TensorPrimitives.Max(z);
-        var e = new double[z.Length];
-        ShiftedExp(z, m, 1.0, e);
-        double s = TensorPrimitives.Sum<double>(e), s2 = TensorPrimitives.SumOfSquares<double>(e);
-        double sb = TensorPrimitives.Dot<double>(e, b), bb = TensorPrimitives.SumOfSquares(b);
-        double vSum = 0, p1 = 0, p2 = 0;
-        if (reference is not null)
+        double s = 0, s2 = 0, sb = 0, bb = 0, vSum = 0, p1 = 0, p2 = 0;
+        // Vectorised over chunks that live on the stack (no per-call heap arrays).
+        Span<double> e = stackalloc double[Chunk];
+        for (int start = 0; start < z.Length; start += Chunk)
         {
-            // v = exp(z − m_r)/S_r and r = v − b, reusing e's storage.
-            var v = e;
-            ShiftedExp(z, reference[1], reference[2], v);
-            vSum = TensorPrimitives.Sum<double>(v);
-            TensorPrimitives.Subtract(v, b, v);
-            p1 = TensorPrimitives.SumOfSquares<double>(v);
-            p2 = TensorPrimitives.Dot<double>(b, v);
+            int len = Math.Min(Chunk, z.Length - start);
+            var zc = z.Slice(start, len);
+            var bc = b.Slice(start, len);
+            var ec = e.Slice(0, len);
+            ShiftedExp(zc, m, 1.0, ec);
+            s += TensorPrimitives.Sum<double>(ec);
+            s2 += TensorPrimitives.SumOfSquares<double>(ec);
+            sb += TensorPrimitives.Dot<double>(ec, bc);
+            bb += TensorPrimitives.SumOfSquares(bc);
+            if (reference is null) continue;
+            // v = exp(z − m_r)/S_r and r = v − b, reusing the chunk.
+            ShiftedExp(zc, reference[1], reference[2], ec);
+            vSum += TensorPrimitives.Sum<double>(ec);
+            TensorPrimitives.Subtract(ec, bc, ec);
+            p1 += TensorPrimitives.SumOfSquares<double>(ec);
+            p2 += TensorPrimitives.Dot<double>(bc, ec);
         }
         return new ScalarSums(m, new[] { s, s2, sb, bb, vSum, p1, p2 }, Powers);
     }
+
+    /// <summary>Elements per stack chunk of the vectorised phase-1 sums.</summary>
+    private const int Chunk = 512;
 
     /// <summary>out = exp(z − shift)/scale, vectorised.</summary>
     private static void ShiftedExp(ReadOnlySpan<double> z, double shift, double scale, Span<double> output)
