@@ -92,15 +92,14 @@ public sealed class VectorShard : IShard
     {
         EnsureZ(x);
         if (_termsX is not null && _termsKind == kind && _termsGlobals!.AsSpan().SequenceEqual(globals)) return;
-        int n = Rows, lr = _family.LowRankCount;
+        int lr = _family.LowRankCount;
         _blocks.Run(_compute, k =>
         {
             var (s, e) = _blocks[k];
             int len = e - s;
-            var qBlock = new double[lr * len];
+            // q is stored block by block (lr×len within a block), exactly the layout RowTerms writes.
             _family.RowTerms(_z.AsSpan(s, len), _b.AsSpan(s, len), globals, kind,
-                _g.AsSpan(s, len), _d.AsSpan(s, len), qBlock);
-            for (int j = 0; j < lr; j++) qBlock.AsSpan(j * len, len).CopyTo(_q.AsSpan(j * n + s, len));
+                _g.AsSpan(s, len), _d.AsSpan(s, len), _q.AsSpan(lr * s, lr * len));
             if (!_reg.IsNone)
                 for (int i = s; i < e; i++)
                 {
@@ -181,26 +180,44 @@ public sealed class VectorShard : IShard
         return MergeBlocks(partial, reg, products);
     }
 
+    /// <summary>q_j on rows [from, to) of the block [blockStart, blockEnd) (q is stored block by block).</summary>
+    private ReadOnlySpan<double> LowRankRows(int j, int blockStart, int blockEnd, int from, int to) =>
+        _q.AsSpan(_family.LowRankCount * blockStart + j * (blockEnd - blockStart) + (from - blockStart), to - from);
+
     /// <summary>Runs a per-block accumulation into arrays of the given length and sums them in block order.</summary>
+    /// <remarks>
+    /// Block accumulators (up to m·d doubles for a sketch, d² for a Gram) come from the shared array pool, so a
+    /// request does not allocate large-object-heap arrays per block; bodies use only the first
+    /// <paramref name="length"/> entries.
+    /// </remarks>
     private double[] Accumulate(int length, Action<int, int, int, double[]> body)
     {
         var parts = new double[_blocks.BlockCount][];
-        _blocks.Run(_compute, k =>
+        try
         {
-            var acc = new double[length];
-            var (s, e) = _blocks[k];
-            body(k, s, e, acc);
-            parts[k] = acc;
-        });
-        var total = parts[0];
-        for (int k = 1; k < parts.Length; k++) TensorPrimitives.Add(total, parts[k], total);
-        return total;
+            _blocks.Run(_compute, k =>
+            {
+                var acc = System.Buffers.ArrayPool<double>.Shared.Rent(length);
+                Array.Clear(acc, 0, length);
+                parts[k] = acc;
+                var (s, e) = _blocks[k];
+                body(k, s, e, acc);
+            });
+            var total = parts[0].AsSpan(0, length).ToArray();
+            for (int k = 1; k < parts.Length; k++) TensorPrimitives.Add(total, parts[k].AsSpan(0, length), total);
+            return total;
+        }
+        finally
+        {
+            foreach (var part in parts)
+                if (part is not null) System.Buffers.ArrayPool<double>.Shared.Return(part);
+        }
     }
 
     private GradientReply Gradient(GradientRequest r)
     {
         EnsureTerms(r.X, r.Globals, r.Kind);
-        int d = Cols, n = Rows, lr = r.WithLowRank ? _family.LowRankCount : 0, m = r.SketchRows;
+        int d = Cols, lr = r.WithLowRank ? _family.LowRankCount : 0, m = r.SketchRows;
         int gradLen = d, lowLen = lr * d, sketchLen = m * d;
         var all = Accumulate(gradLen + lowLen + sketchLen, (_, s, e, acc) =>
         {
@@ -210,7 +227,7 @@ public sealed class VectorShard : IShard
                 int te = Math.Min(e, t + Tile);
                 _rows.MultiplyTransposedRows(t, te, _g.AsSpan(t, te - t), acc.AsSpan(0, d));
                 for (int j = 0; j < lr; j++)
-                    _rows.MultiplyTransposedRows(t, te, _q.AsSpan(j * n + t, te - t), acc.AsSpan(d + j * d, d));
+                    _rows.MultiplyTransposedRows(t, te, LowRankRows(j, s, e, t, te), acc.AsSpan(d + j * d, d));
                 if (m == 0) continue;
                 for (int i = t; i < te; i++)
                 {
@@ -288,7 +305,7 @@ public sealed class VectorShard : IShard
     {
         EnsureTerms(r.X, r.Globals, r.Kind);
         CheckDimension(r.V);
-        int d = Cols, n = Rows, lr = _family.LowRankCount;
+        int d = Cols, lr = _family.LowRankCount;
         var all = Accumulate(d + lr, (_, s, e, acc) =>
         {
             var y = new double[Tile];
@@ -297,7 +314,7 @@ public sealed class VectorShard : IShard
                 int te = Math.Min(e, t + Tile), len = te - t;
                 var yt = y.AsSpan(0, len);
                 _rows.MultiplyRows(t, te, r.V, yt);
-                for (int j = 0; j < lr; j++) acc[d + j] += TensorPrimitives.Dot<double>(_q.AsSpan(j * n + t, len), yt);
+                for (int j = 0; j < lr; j++) acc[d + j] += TensorPrimitives.Dot<double>(LowRankRows(j, s, e, t, te), yt);
                 TensorPrimitives.Multiply(yt, _d.AsSpan(t, len), yt);
                 _rows.MultiplyTransposedRows(t, te, yt, acc.AsSpan(0, d));
             }
