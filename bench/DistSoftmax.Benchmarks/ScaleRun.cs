@@ -7,6 +7,8 @@ namespace DistSoftmax.Benchmarks;
 /// <summary>
 /// End-to-end scale run: every solver on the benchmark instance to ‖∇L‖ ≤ 1e-8·‖∇L(0)‖ through the in-process
 /// driver, with the streaming read of A measured in the same run as the yardstick.
+/// Usage: scale [n] [d] [comma-separated solvers]. Environment: DISTSOFTMAX_HESSIAN=Auto|Exact|GaussNewton picks the
+/// curvature model; DISTSOFTMAX_TRACE=1 prints every iteration.
 /// </summary>
 public static class ScaleRun
 {
