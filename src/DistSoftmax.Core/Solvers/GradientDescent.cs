@@ -38,17 +38,13 @@ public sealed class Lbfgs : Solver
         TensorPrimitives.Subtract(next.Gradient, previous.Gradient, y);
         double sy = TensorPrimitives.Dot<double>(s, y);
         if (sy > 1e-10 * TensorPrimitives.Norm<double>(s) * TensorPrimitives.Norm<double>(y))
-        {
             _pairs.Add((s, y, 1.0 / sy));
-            if (_pairs.Count > _memory) _pairs.RemoveAt(0);
-        }
     }
-
-    private int _memory = 10;
 
     protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
     {
-        _memory = run.Options.LbfgsMemory;
+        // Keep the newest LbfgsMemory pairs (the oldest go first).
+        if (_pairs.Count > run.Options.LbfgsMemory) _pairs.RemoveRange(0, _pairs.Count - run.Options.LbfgsMemory);
         var q = (double[])current.Gradient.Clone();
         if (_pairs.Count == 0)
         {
