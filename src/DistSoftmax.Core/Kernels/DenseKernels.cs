@@ -1,129 +1,314 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace DistSoftmax.Core.Kernels;
 
 /// <summary>
-/// BLAS-named kernels on row-major dense blocks A (rows×d, contiguous), vectorised with <see cref="Vector{T}"/>
-/// and blocked four rows at a time so that each row is read once while its operands stay in registers/L1.
-/// All loops are fixed in order, so results are deterministic.
+/// BLAS-named kernels on row-major dense blocks A (rows×d, contiguous). Each is written once, generic over
+/// <see cref="ILanes{TVector}"/>, and runs with 512-bit registers where the hardware accelerates them, else 256-bit;
+/// columns left over after the wide loop take one 256-bit step and then scalar steps. Rows are blocked four at a
+/// time so a row is read once while its operands stay in registers/L1, and every multiply-add is fused.
+/// All loops are fixed in order, so on one machine results are deterministic.
 /// </summary>
 public static class DenseKernels
 {
-    private static int W => Vector<double>.Count;
+    /// <summary>Whether the 512-bit kernels are in use (reported by the benchmarks).</summary>
+    public static bool Wide => Vector512.IsHardwareAccelerated;
 
     /// <summary>y[i] = a_iᵀ x for the rows of A (GEMV).</summary>
-    public static void Gemv(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> x, Span<double> y)
+    public static void Gemv(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> x, Span<double> y) =>
+        Gemv(a, rows, d, x, y, Wide);
+
+    /// <summary>The kernels take the register width explicitly so tests can check both on one machine.</summary>
+    internal static void Gemv(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> x, Span<double> y, bool wide)
     {
-        int i = 0;
-        for (; i + 4 <= rows; i += 4)
-        {
-            var r0 = a.Slice(i * d, d); var r1 = a.Slice((i + 1) * d, d);
-            var r2 = a.Slice((i + 2) * d, d); var r3 = a.Slice((i + 3) * d, d);
-            var s0 = Vector<double>.Zero; var s1 = Vector<double>.Zero; var s2 = Vector<double>.Zero; var s3 = Vector<double>.Zero;
-            int j = 0;
-            for (; j + W <= d; j += W)
-            {
-                var xv = new Vector<double>(x.Slice(j));
-                s0 += new Vector<double>(r0.Slice(j)) * xv;
-                s1 += new Vector<double>(r1.Slice(j)) * xv;
-                s2 += new Vector<double>(r2.Slice(j)) * xv;
-                s3 += new Vector<double>(r3.Slice(j)) * xv;
-            }
-            double t0 = Vector.Sum(s0), t1 = Vector.Sum(s1), t2 = Vector.Sum(s2), t3 = Vector.Sum(s3);
-            for (; j < d; j++)
-            {
-                double xj = x[j];
-                t0 += r0[j] * xj; t1 += r1[j] * xj; t2 += r2[j] * xj; t3 += r3[j] * xj;
-            }
-            y[i] = t0; y[i + 1] = t1; y[i + 2] = t2; y[i + 3] = t3;
-        }
-        for (; i < rows; i++) y[i] = Dot(a.Slice(i * d, d), x);
+        Check(a, rows, d); CheckLength(x, d, "x"); CheckLength(y, rows, "y");
+        if (wide) Gemv<Lanes512, Vector512<double>>(a, rows, d, x, y);
+        else Gemv<Lanes256, Vector256<double>>(a, rows, d, x, y);
     }
 
-    /// <summary>aᵀx with one vector accumulator and a scalar tail.</summary>
-    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> x)
-    {
-        var s = Vector<double>.Zero;
-        int j = 0;
-        for (; j + W <= a.Length; j += W) s += new Vector<double>(a.Slice(j)) * new Vector<double>(x.Slice(j));
-        double t = Vector.Sum(s);
-        for (; j < a.Length; j++) t += a[j] * x[j];
-        return t;
-    }
+    /// <summary>aᵀx.</summary>
+    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> x) => System.Numerics.Tensors.TensorPrimitives.Dot(a, x);
 
     /// <summary>acc += Aᵀ v (GEMV with A transposed): acc_j += Σ_i v_i a_ij.</summary>
-    public static void GemvTransposed(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> v, Span<double> acc)
+    public static void GemvTransposed(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> v, Span<double> acc) =>
+        GemvTransposedMany(a, rows, d, v, 1, acc);
+
+    /// <summary>
+    /// acc_c += Aᵀ v_c for c = 0…k−1 at once: v is k×rows and acc k×d, both row-major. Each row of A is loaded once
+    /// for up to three right-hand sides (larger k goes in groups of three), so a pass that needs several
+    /// transposed products (a gradient basis, the low-rank vectors) reads the block once instead of k times.
+    /// </summary>
+    public static void GemvTransposedMany(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> v, int k, Span<double> acc) =>
+        GemvTransposedMany(a, rows, d, v, k, acc, Wide);
+
+    internal static void GemvTransposedMany(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> v, int k, Span<double> acc, bool wide)
     {
-        int i = 0;
-        for (; i + 4 <= rows; i += 4)
+        Check(a, rows, d); CheckLength(v, k * rows, "v"); CheckLength(acc, k * d, "acc");
+        for (int c = 0; c < k;)
         {
-            double c0 = v[i], c1 = v[i + 1], c2 = v[i + 2], c3 = v[i + 3];
-            var r0 = a.Slice(i * d, d); var r1 = a.Slice((i + 1) * d, d);
-            var r2 = a.Slice((i + 2) * d, d); var r3 = a.Slice((i + 3) * d, d);
-            var v0 = new Vector<double>(c0); var v1 = new Vector<double>(c1);
-            var v2 = new Vector<double>(c2); var v3 = new Vector<double>(c3);
-            int j = 0;
-            for (; j + W <= d; j += W)
+            int group = Math.Min(3, k - c);
+            var vg = v.Slice(c * rows, group * rows);
+            var ag = acc.Slice(c * d, group * d);
+            if (wide)
             {
-                var s = new Vector<double>(acc.Slice(j))
-                        + new Vector<double>(r0.Slice(j)) * v0 + new Vector<double>(r1.Slice(j)) * v1
-                        + new Vector<double>(r2.Slice(j)) * v2 + new Vector<double>(r3.Slice(j)) * v3;
-                s.CopyTo(acc.Slice(j));
+                if (group == 3) GemvT<Lanes512, Vector512<double>, Three>(a, rows, d, vg, ag);
+                else if (group == 2) GemvT<Lanes512, Vector512<double>, Two>(a, rows, d, vg, ag);
+                else GemvT<Lanes512, Vector512<double>, One>(a, rows, d, vg, ag);
             }
-            for (; j < d; j++) acc[j] += r0[j] * c0 + r1[j] * c1 + r2[j] * c2 + r3[j] * c3;
+            else
+            {
+                if (group == 3) GemvT<Lanes256, Vector256<double>, Three>(a, rows, d, vg, ag);
+                else if (group == 2) GemvT<Lanes256, Vector256<double>, Two>(a, rows, d, vg, ag);
+                else GemvT<Lanes256, Vector256<double>, One>(a, rows, d, vg, ag);
+            }
+            c += group;
         }
-        for (; i < rows; i++) Axpy(v[i], a.Slice(i * d, d), acc);
     }
 
     /// <summary>y += α x.</summary>
     public static void Axpy(double alpha, ReadOnlySpan<double> x, Span<double> y)
     {
-        if (alpha == 0) return;
-        var av = new Vector<double>(alpha);
-        int j = 0;
-        for (; j + W <= x.Length; j += W) (new Vector<double>(y.Slice(j)) + new Vector<double>(x.Slice(j)) * av).CopyTo(y.Slice(j));
-        for (; j < x.Length; j++) y[j] += alpha * x[j];
+        if (alpha != 0) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(x, alpha, y, y);
+    }
+
+    /// <summary>
+    /// τ_i = Σ_c (a_iᵀ y_c)² for the rows of A and the k rows y_c of the k×d row-major Yᵀ: the squared norms of
+    /// the rows of A·Y (a GEMM with k columns), computed two rows by four columns at a time.
+    /// </summary>
+    public static void ProjectedSquaredNorms(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> yT, int k, Span<double> tau) =>
+        ProjectedSquaredNorms(a, rows, d, yT, k, tau, Wide);
+
+    internal static void ProjectedSquaredNorms(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> yT, int k, Span<double> tau, bool wide)
+    {
+        Check(a, rows, d); CheckLength(yT, k * d, "Yᵀ"); CheckLength(tau, rows, "τ");
+        if (wide) ProjectedSquaredNorms<Lanes512, Vector512<double>>(a, rows, d, yT, k, tau);
+        else ProjectedSquaredNorms<Lanes256, Vector256<double>>(a, rows, d, yT, k, tau);
     }
 
     /// <summary>
     /// C += Aᵀ diag(w) A on the upper triangle of the d×d row-major C (SYRK), four rows per sweep of C so that
     /// C is read and written a quarter as often as with rank-one updates.
     /// </summary>
-    public static void SyrkUpper(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<double> c)
+    public static void SyrkUpper(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<double> c) =>
+        SyrkUpper(a, rows, d, w, c, Wide);
+
+    internal static void SyrkUpper(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<double> c, bool wide)
     {
-        int i = 0;
-        for (; i + 4 <= rows; i += 4)
+        Check(a, rows, d); CheckLength(w, rows, "w"); CheckLength(c, d * d, "C");
+        if (wide) SyrkUpper<Lanes512, Vector512<double>>(a, rows, d, w, c);
+        else SyrkUpper<Lanes256, Vector256<double>>(a, rows, d, w, c);
+    }
+
+    private static void Check(ReadOnlySpan<double> a, int rows, int d)
+    {
+        if (rows < 0 || d < 0 || a.Length < (long)rows * d)
+            throw new ArgumentException($"A has {a.Length} entries, fewer than {rows}×{d}");
+    }
+
+    private static void CheckLength(ReadOnlySpan<double> s, int length, string name)
+    {
+        if (s.Length < length) throw new ArgumentException($"{name} has {s.Length} entries, expected {length}");
+    }
+
+    // ---- generic bodies -------------------------------------------------------------------------------------
+
+    private static void Gemv<L, V>(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> x, Span<double> y)
+        where L : struct, ILanes<V> where V : struct
+    {
+        ref double a0 = ref MemoryMarshal.GetReference(a);
+        ref double xs = ref MemoryMarshal.GetReference(x);
+        int w = L.Count, i = 0;
+        for (; i < rows; i += 4)
         {
-            var r0 = a.Slice(i * d, d); var r1 = a.Slice((i + 1) * d, d);
-            var r2 = a.Slice((i + 2) * d, d); var r3 = a.Slice((i + 3) * d, d);
-            double w0 = w[i], w1 = w[i + 1], w2 = w[i + 2], w3 = w[i + 3];
-            for (int p = 0; p < d; p++)
+            // Four rows (fewer at the end: the missing ones repeat the last row and are not stored).
+            int n = Math.Min(4, rows - i);
+            ref double r0 = ref Unsafe.Add(ref a0, (nint)i * d);
+            ref double r1 = ref Unsafe.Add(ref r0, n > 1 ? d : 0);
+            ref double r2 = ref Unsafe.Add(ref r0, (nint)(n > 2 ? 2 : n - 1) * d);
+            ref double r3 = ref Unsafe.Add(ref r0, (nint)(n - 1) * d);
+            V s0 = L.Zero, s1 = L.Zero, s2 = L.Zero, s3 = L.Zero;
+            int j = 0;
+            for (; j + w <= d; j += w)
             {
-                double c0 = w0 * r0[p], c1 = w1 * r1[p], c2 = w2 * r2[p], c3 = w3 * r3[p];
-                if (c0 == 0 && c1 == 0 && c2 == 0 && c3 == 0) continue;
-                var row = c.Slice(p * d, d);
-                var v0 = new Vector<double>(c0); var v1 = new Vector<double>(c1);
-                var v2 = new Vector<double>(c2); var v3 = new Vector<double>(c3);
-                int j = p;
-                for (; j + W <= d; j += W)
-                {
-                    var s = new Vector<double>(row.Slice(j))
-                            + new Vector<double>(r0.Slice(j)) * v0 + new Vector<double>(r1.Slice(j)) * v1
-                            + new Vector<double>(r2.Slice(j)) * v2 + new Vector<double>(r3.Slice(j)) * v3;
-                    s.CopyTo(row.Slice(j));
-                }
-                for (; j < d; j++) row[j] += r0[j] * c0 + r1[j] * c1 + r2[j] * c2 + r3[j] * c3;
+                var xv = L.Load(ref xs, (nuint)j);
+                s0 = L.MultiplyAdd(L.Load(ref r0, (nuint)j), xv, s0);
+                s1 = L.MultiplyAdd(L.Load(ref r1, (nuint)j), xv, s1);
+                s2 = L.MultiplyAdd(L.Load(ref r2, (nuint)j), xv, s2);
+                s3 = L.MultiplyAdd(L.Load(ref r3, (nuint)j), xv, s3);
+            }
+            double t0 = L.Sum(s0), t1 = L.Sum(s1), t2 = L.Sum(s2), t3 = L.Sum(s3);
+            if (w > 4 && j + 4 <= d)
+            {
+                var xv = Lanes256.Load(ref xs, (nuint)j);
+                t0 += Vector256.Sum(Lanes256.Load(ref r0, (nuint)j) * xv);
+                t1 += Vector256.Sum(Lanes256.Load(ref r1, (nuint)j) * xv);
+                t2 += Vector256.Sum(Lanes256.Load(ref r2, (nuint)j) * xv);
+                t3 += Vector256.Sum(Lanes256.Load(ref r3, (nuint)j) * xv);
+                j += 4;
+            }
+            for (; j < d; j++)
+            {
+                double xj = Unsafe.Add(ref xs, j);
+                t0 += Unsafe.Add(ref r0, j) * xj; t1 += Unsafe.Add(ref r1, j) * xj;
+                t2 += Unsafe.Add(ref r2, j) * xj; t3 += Unsafe.Add(ref r3, j) * xj;
+            }
+            y[i] = t0;
+            if (n > 1) y[i + 1] = t1;
+            if (n > 2) y[i + 2] = t2;
+            if (n > 3) y[i + 3] = t3;
+        }
+    }
+
+    /// <summary>A right-hand-side count known to the JIT, so unused accumulators compile away.</summary>
+    private interface IGroup { static abstract int Size { get; } }
+    private readonly struct One : IGroup { public static int Size => 1; }
+    private readonly struct Two : IGroup { public static int Size => 2; }
+    private readonly struct Three : IGroup { public static int Size => 3; }
+
+    /// <summary>acc_c += Aᵀ v_c for G.Size right-hand sides, four rows per sweep of the accumulators.</summary>
+    private static void GemvT<L, V, G>(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> v, Span<double> acc)
+        where L : struct, ILanes<V> where V : struct where G : struct, IGroup
+    {
+        ref double a0 = ref MemoryMarshal.GetReference(a);
+        ref double c0 = ref MemoryMarshal.GetReference(acc);
+        ref double c1 = ref Unsafe.Add(ref c0, G.Size > 1 ? d : 0);
+        ref double c2 = ref Unsafe.Add(ref c0, G.Size > 2 ? 2 * d : 0);
+        ReadOnlySpan<double> v0 = v.Slice(0, rows);
+        ReadOnlySpan<double> v1 = G.Size > 1 ? v.Slice(rows, rows) : v0;
+        ReadOnlySpan<double> v2 = G.Size > 2 ? v.Slice(2 * rows, rows) : v0;
+        int w = L.Count, i = 0;
+        for (; i < rows; i += 4)
+        {
+            // Rows past the end get coefficient 0 and alias the last row, so the body stays branch-free.
+            int n = Math.Min(4, rows - i);
+            ref double r0 = ref Unsafe.Add(ref a0, (nint)i * d);
+            ref double r1 = ref Unsafe.Add(ref r0, n > 1 ? d : 0);
+            ref double r2 = ref Unsafe.Add(ref r0, (nint)(n > 2 ? 2 : n - 1) * d);
+            ref double r3 = ref Unsafe.Add(ref r0, (nint)(n - 1) * d);
+            double p00 = v0[i], p01 = n > 1 ? v0[i + 1] : 0, p02 = n > 2 ? v0[i + 2] : 0, p03 = n > 3 ? v0[i + 3] : 0;
+            double p10 = 0, p11 = 0, p12 = 0, p13 = 0, p20 = 0, p21 = 0, p22 = 0, p23 = 0;
+            if (G.Size > 1) { p10 = v1[i]; p11 = n > 1 ? v1[i + 1] : 0; p12 = n > 2 ? v1[i + 2] : 0; p13 = n > 3 ? v1[i + 3] : 0; }
+            if (G.Size > 2) { p20 = v2[i]; p21 = n > 1 ? v2[i + 1] : 0; p22 = n > 2 ? v2[i + 2] : 0; p23 = n > 3 ? v2[i + 3] : 0; }
+            V b00 = L.Broadcast(p00), b01 = L.Broadcast(p01), b02 = L.Broadcast(p02), b03 = L.Broadcast(p03);
+            V b10 = L.Broadcast(p10), b11 = L.Broadcast(p11), b12 = L.Broadcast(p12), b13 = L.Broadcast(p13);
+            V b20 = L.Broadcast(p20), b21 = L.Broadcast(p21), b22 = L.Broadcast(p22), b23 = L.Broadcast(p23);
+            int j = 0;
+            for (; j + w <= d; j += w)
+            {
+                V x0 = L.Load(ref r0, (nuint)j), x1 = L.Load(ref r1, (nuint)j), x2 = L.Load(ref r2, (nuint)j), x3 = L.Load(ref r3, (nuint)j);
+                L.Store(L.MultiplyAdd(x3, b03, L.MultiplyAdd(x2, b02, L.MultiplyAdd(x1, b01, L.MultiplyAdd(x0, b00, L.Load(ref c0, (nuint)j))))), ref c0, (nuint)j);
+                if (G.Size > 1)
+                    L.Store(L.MultiplyAdd(x3, b13, L.MultiplyAdd(x2, b12, L.MultiplyAdd(x1, b11, L.MultiplyAdd(x0, b10, L.Load(ref c1, (nuint)j))))), ref c1, (nuint)j);
+                if (G.Size > 2)
+                    L.Store(L.MultiplyAdd(x3, b23, L.MultiplyAdd(x2, b22, L.MultiplyAdd(x1, b21, L.MultiplyAdd(x0, b20, L.Load(ref c2, (nuint)j))))), ref c2, (nuint)j);
+            }
+            if (w > 4 && j + 4 <= d)
+            {
+                Vector256<double> x0 = Lanes256.Load(ref r0, (nuint)j), x1 = Lanes256.Load(ref r1, (nuint)j);
+                Vector256<double> x2 = Lanes256.Load(ref r2, (nuint)j), x3 = Lanes256.Load(ref r3, (nuint)j);
+                Lanes256.Store(Tail4(x0, x1, x2, x3, p00, p01, p02, p03, Lanes256.Load(ref c0, (nuint)j)), ref c0, (nuint)j);
+                if (G.Size > 1) Lanes256.Store(Tail4(x0, x1, x2, x3, p10, p11, p12, p13, Lanes256.Load(ref c1, (nuint)j)), ref c1, (nuint)j);
+                if (G.Size > 2) Lanes256.Store(Tail4(x0, x1, x2, x3, p20, p21, p22, p23, Lanes256.Load(ref c2, (nuint)j)), ref c2, (nuint)j);
+                j += 4;
+            }
+            for (; j < d; j++)
+            {
+                double x0 = Unsafe.Add(ref r0, j), x1 = Unsafe.Add(ref r1, j), x2 = Unsafe.Add(ref r2, j), x3 = Unsafe.Add(ref r3, j);
+                Unsafe.Add(ref c0, j) += x0 * p00 + x1 * p01 + x2 * p02 + x3 * p03;
+                if (G.Size > 1) Unsafe.Add(ref c1, j) += x0 * p10 + x1 * p11 + x2 * p12 + x3 * p13;
+                if (G.Size > 2) Unsafe.Add(ref c2, j) += x0 * p20 + x1 * p21 + x2 * p22 + x3 * p23;
             }
         }
-        for (; i < rows; i++)
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Tail4(Vector256<double> x0, Vector256<double> x1, Vector256<double> x2, Vector256<double> x3,
+        double p0, double p1, double p2, double p3, Vector256<double> c) =>
+        Vector256.FusedMultiplyAdd(x3, Vector256.Create(p3), Vector256.FusedMultiplyAdd(x2, Vector256.Create(p2),
+            Vector256.FusedMultiplyAdd(x1, Vector256.Create(p1), Vector256.FusedMultiplyAdd(x0, Vector256.Create(p0), c))));
+
+    private static void ProjectedSquaredNorms<L, V>(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> yT, int k, Span<double> tau)
+        where L : struct, ILanes<V> where V : struct
+    {
+        ref double a0 = ref MemoryMarshal.GetReference(a);
+        ref double y0 = ref MemoryMarshal.GetReference(yT);
+        int w = L.Count;
+        for (int i = 0; i < rows; i += 2)
         {
-            var r = a.Slice(i * d, d);
+            bool pair = i + 1 < rows;
+            ref double ra = ref Unsafe.Add(ref a0, (nint)i * d);
+            ref double rb = ref Unsafe.Add(ref ra, pair ? d : 0);
+            double ta = 0, tb = 0;
+            for (int c = 0; c < k; c += 4)
+            {
+                // Columns c…c+3 (the missing ones repeat column c and are not counted).
+                int m = Math.Min(4, k - c);
+                ref double q0 = ref Unsafe.Add(ref y0, (nint)c * d);
+                ref double q1 = ref Unsafe.Add(ref q0, m > 1 ? d : 0);
+                ref double q2 = ref Unsafe.Add(ref q0, (nint)(m > 2 ? 2 : 0) * d);
+                ref double q3 = ref Unsafe.Add(ref q0, (nint)(m > 3 ? 3 : 0) * d);
+                V sa0 = L.Zero, sa1 = L.Zero, sa2 = L.Zero, sa3 = L.Zero, sb0 = L.Zero, sb1 = L.Zero, sb2 = L.Zero, sb3 = L.Zero;
+                int j = 0;
+                for (; j + w <= d; j += w)
+                {
+                    V xa = L.Load(ref ra, (nuint)j), xb = L.Load(ref rb, (nuint)j);
+                    V u0 = L.Load(ref q0, (nuint)j), u1 = L.Load(ref q1, (nuint)j), u2 = L.Load(ref q2, (nuint)j), u3 = L.Load(ref q3, (nuint)j);
+                    sa0 = L.MultiplyAdd(xa, u0, sa0); sa1 = L.MultiplyAdd(xa, u1, sa1); sa2 = L.MultiplyAdd(xa, u2, sa2); sa3 = L.MultiplyAdd(xa, u3, sa3);
+                    sb0 = L.MultiplyAdd(xb, u0, sb0); sb1 = L.MultiplyAdd(xb, u1, sb1); sb2 = L.MultiplyAdd(xb, u2, sb2); sb3 = L.MultiplyAdd(xb, u3, sb3);
+                }
+                double da0 = L.Sum(sa0), da1 = L.Sum(sa1), da2 = L.Sum(sa2), da3 = L.Sum(sa3);
+                double db0 = L.Sum(sb0), db1 = L.Sum(sb1), db2 = L.Sum(sb2), db3 = L.Sum(sb3);
+                for (; j < d; j++)
+                {
+                    double xa = Unsafe.Add(ref ra, j), xb = Unsafe.Add(ref rb, j);
+                    double u0 = Unsafe.Add(ref q0, j), u1 = Unsafe.Add(ref q1, j), u2 = Unsafe.Add(ref q2, j), u3 = Unsafe.Add(ref q3, j);
+                    da0 += xa * u0; da1 += xa * u1; da2 += xa * u2; da3 += xa * u3;
+                    db0 += xb * u0; db1 += xb * u1; db2 += xb * u2; db3 += xb * u3;
+                }
+                ta += da0 * da0 + (m > 1 ? da1 * da1 : 0) + (m > 2 ? da2 * da2 : 0) + (m > 3 ? da3 * da3 : 0);
+                tb += db0 * db0 + (m > 1 ? db1 * db1 : 0) + (m > 2 ? db2 * db2 : 0) + (m > 3 ? db3 * db3 : 0);
+            }
+            tau[i] = ta;
+            if (pair) tau[i + 1] = tb;
+        }
+    }
+
+    private static void SyrkUpper<L, V>(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<double> c)
+        where L : struct, ILanes<V> where V : struct
+    {
+        ref double a0 = ref MemoryMarshal.GetReference(a);
+        ref double cs = ref MemoryMarshal.GetReference(c);
+        int lanes = L.Count;
+        for (int i = 0; i < rows; i += 4)
+        {
+            int n = Math.Min(4, rows - i);
+            ref double r0 = ref Unsafe.Add(ref a0, (nint)i * d);
+            ref double r1 = ref Unsafe.Add(ref r0, n > 1 ? d : 0);
+            ref double r2 = ref Unsafe.Add(ref r0, (nint)(n > 2 ? 2 : n - 1) * d);
+            ref double r3 = ref Unsafe.Add(ref r0, (nint)(n - 1) * d);
+            double w0 = w[i], w1 = n > 1 ? w[i + 1] : 0, w2 = n > 2 ? w[i + 2] : 0, w3 = n > 3 ? w[i + 3] : 0;
             for (int p = 0; p < d; p++)
             {
-                double s = w[i] * r[p];
-                if (s != 0) Axpy(s, r.Slice(p), c.Slice(p * d + p, d - p));
+                // Row p of C, columns p…d−1: C_p· += Σ_r (w_r a_rp) a_r·.
+                double e0 = w0 * Unsafe.Add(ref r0, p), e1 = w1 * Unsafe.Add(ref r1, p);
+                double e2 = w2 * Unsafe.Add(ref r2, p), e3 = w3 * Unsafe.Add(ref r3, p);
+                if (e0 == 0 && e1 == 0 && e2 == 0 && e3 == 0) continue;
+                ref double row = ref Unsafe.Add(ref cs, (nint)p * d);
+                V f0 = L.Broadcast(e0), f1 = L.Broadcast(e1), f2 = L.Broadcast(e2), f3 = L.Broadcast(e3);
+                int j = p;
+                for (; j + lanes <= d; j += lanes)
+                    L.Store(L.MultiplyAdd(L.Load(ref r3, (nuint)j), f3, L.MultiplyAdd(L.Load(ref r2, (nuint)j), f2,
+                        L.MultiplyAdd(L.Load(ref r1, (nuint)j), f1, L.MultiplyAdd(L.Load(ref r0, (nuint)j), f0, L.Load(ref row, (nuint)j))))), ref row, (nuint)j);
+                if (lanes > 4 && j + 4 <= d)
+                {
+                    Lanes256.Store(Tail4(Lanes256.Load(ref r0, (nuint)j), Lanes256.Load(ref r1, (nuint)j), Lanes256.Load(ref r2, (nuint)j),
+                        Lanes256.Load(ref r3, (nuint)j), e0, e1, e2, e3, Lanes256.Load(ref row, (nuint)j)), ref row, (nuint)j);
+                    j += 4;
+                }
+                for (; j < d; j++)
+                    Unsafe.Add(ref row, j) += Unsafe.Add(ref r0, j) * e0 + Unsafe.Add(ref r1, j) * e1 + Unsafe.Add(ref r2, j) * e2 + Unsafe.Add(ref r3, j) * e3;
             }
         }
     }

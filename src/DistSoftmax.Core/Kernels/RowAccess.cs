@@ -34,6 +34,32 @@ public abstract class RowAccess
         for (int i = start; i < end; i++) Axpy(i, v[i - start], acc);
     }
 
+    /// <summary>
+    /// acc_c += Σ_{i ∈ [start, end)} v_c[i − start] a_i for c = 0…k−1 (v is k×(end − start), acc k×d, row-major):
+    /// k transposed products sharing one read of the rows.
+    /// </summary>
+    public virtual void MultiplyTransposedRowsMany(int start, int end, ReadOnlySpan<double> v, int k, Span<double> acc)
+    {
+        int len = end - start, d = Cols;
+        for (int c = 0; c < k; c++) MultiplyTransposedRows(start, end, v.Slice(c * len, len), acc.Slice(c * d, d));
+    }
+
+    /// <summary>τ[i − start] = Σ_c (a_iᵀ y_c)² for rows [start, end) and the k rows y_c of the k×d row-major Yᵀ.</summary>
+    public virtual void ProjectedSquaredNorms(int start, int end, ReadOnlySpan<double> yT, int k, Span<double> tau)
+    {
+        int d = Cols;
+        for (int i = start; i < end; i++)
+        {
+            double t = 0;
+            for (int c = 0; c < k; c++)
+            {
+                double p = Dot(i, yT.Slice(c * d, d));
+                t += p * p;
+            }
+            tau[i - start] = t;
+        }
+    }
+
     /// <summary>C += Σ_t w[t] a_rows[t] a_rows[t]ᵀ on the upper triangle, for scattered (sampled) rows.</summary>
     public virtual void GramRowsIndexed(ReadOnlySpan<int> rows, ReadOnlySpan<double> w, Span<double> c)
     {
@@ -94,6 +120,12 @@ public sealed class DenseRows : RowAccess
 
     public override void MultiplyTransposedRows(int start, int end, ReadOnlySpan<double> v, Span<double> acc) =>
         DenseKernels.GemvTransposed(Block(start, end), end - start, _cols, v, acc);
+
+    public override void MultiplyTransposedRowsMany(int start, int end, ReadOnlySpan<double> v, int k, Span<double> acc) =>
+        DenseKernels.GemvTransposedMany(Block(start, end), end - start, _cols, v, k, acc);
+
+    public override void ProjectedSquaredNorms(int start, int end, ReadOnlySpan<double> yT, int k, Span<double> tau) =>
+        DenseKernels.ProjectedSquaredNorms(Block(start, end), end - start, _cols, yT, k, tau);
 
     public override void GramRows(int start, int end, ReadOnlySpan<double> w, Span<double> c) =>
         DenseKernels.SyrkUpper(Block(start, end), end - start, _cols, w, c);

@@ -164,8 +164,7 @@ public sealed class VectorShard : IShard
                 var zt = _z.AsSpan(t, len);
                 if (!haveZ) _rows.MultiplyRows(t, te, r.X, zt);
                 _family.GradientBasis(zt, _b.AsSpan(t, len), r.Reference!, beta.AsSpan(0, k * len));
-                for (int j = 0; j < k; j++)
-                    _rows.MultiplyTransposedRows(t, te, beta.AsSpan(j * len, len), acc.AsSpan(j * d, d));
+                _rows.MultiplyTransposedRowsMany(t, te, beta.AsSpan(0, k * len), k, acc.AsSpan(0, k * d));
                 if (_reg.IsNone) continue;
                 for (int i = 0; i < len; i++) wz[i] = _reg.SquaredWeight(t + i) * zt[i];
                 _rows.MultiplyTransposedRows(t, te, wz.AsSpan(0, len), acc.AsSpan(k * d, d));
@@ -221,13 +220,15 @@ public sealed class VectorShard : IShard
         int gradLen = d, lowLen = lr * d, sketchLen = m * d;
         var all = Accumulate(gradLen + lowLen + sketchLen, (_, s, e, acc) =>
         {
+            // [g; q_1; …; q_lr] of one tile side by side, for one multi-vector transposed product.
+            var rhs = new double[(1 + lr) * Tile];
             // Tiles of rows small enough to stay in cache: A is read from memory once for all outputs.
             for (int t = s; t < e; t += Tile)
             {
-                int te = Math.Min(e, t + Tile);
-                _rows.MultiplyTransposedRows(t, te, _g.AsSpan(t, te - t), acc.AsSpan(0, d));
-                for (int j = 0; j < lr; j++)
-                    _rows.MultiplyTransposedRows(t, te, LowRankRows(j, s, e, t, te), acc.AsSpan(d + j * d, d));
+                int te = Math.Min(e, t + Tile), len = te - t;
+                _g.AsSpan(t, len).CopyTo(rhs);
+                for (int j = 0; j < lr; j++) LowRankRows(j, s, e, t, te).CopyTo(rhs.AsSpan((1 + j) * len, len));
+                _rows.MultiplyTransposedRowsMany(t, te, rhs.AsSpan(0, (1 + lr) * len), 1 + lr, acc.AsSpan(0, gradLen + lowLen));
                 if (m == 0) continue;
                 for (int i = t; i < te; i++)
                 {
@@ -251,8 +252,8 @@ public sealed class VectorShard : IShard
     }
 
     /// <summary>
-    /// Leverage-score row sampling in one pass over cache tiles: τ_i = |D_i + w_i²| Σ_c (a_iᵀ y_c)² (one GEMV per
-    /// projection column), keep row i when its key's uniform draw is below q_i, and add the kept rows, weighted
+    /// Leverage-score row sampling in one pass over cache tiles: τ_i = |D_i + w_i²| Σ_c (a_iᵀ y_c)² (a GEMM with the k
+    /// projection columns), keep row i when its key's uniform draw is below q_i, and add the kept rows, weighted
     /// (D_i + w_i²)/q_i, to the Gram with a four-row SYRK.
     /// </summary>
     private GramReply SampledGram(SampledGramRequest r)
@@ -265,7 +266,6 @@ public sealed class VectorShard : IShard
         var full = Accumulate(d * d, (block, s, e, acc) =>
         {
             var tau = new double[Tile];
-            var t = new double[Tile];
             var kept = new int[Tile];
             var weights = new double[Tile];
             long used = 0;
@@ -275,12 +275,7 @@ public sealed class VectorShard : IShard
                 if (r.Uniform) tau.AsSpan(0, len).Fill(1.0);
                 else
                 {
-                    tau.AsSpan(0, len).Clear();
-                    for (int c = 0; c < k; c++)
-                    {
-                        _rows.MultiplyRows(ts, te, r.ProjectionT.AsSpan(c * d, d), t);
-                        for (int i = 0; i < len; i++) tau[i] += t[i] * t[i];
-                    }
+                    _rows.ProjectedSquaredNorms(ts, te, r.ProjectionT, k, tau);
                     for (int i = 0; i < len; i++) tau[i] *= Math.Abs(_d[ts + i]);
                 }
                 int count = 0;

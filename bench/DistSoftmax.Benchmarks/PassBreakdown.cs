@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Sketching;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Benchmarks;
+
+/// <summary>
+/// Where an approximate-Newton iteration spends its time on the benchmark instance: every shard pass and every
+/// coordinator-side step timed on its own (medians), as ratios to the streaming read measured in the same run.
+/// A quick profile for kernel work; the BenchmarkDotNet KernelBenchmarks remain the reference figures.
+/// Usage: passes [n] [d].
+/// </summary>
+public static class PassBreakdown
+{
+    public static int Run(string[] args)
+    {
+        int n = args.Length > 0 ? int.Parse(args[0]) : 200_000;
+        int d = args.Length > 1 ? int.Parse(args[1]) : 100;
+        var inst = new BenchmarkInstance(n, d);
+        var shard = inst.Shards(1)[0];
+        var options = new SolverOptions();
+        var x = new double[d];
+        for (int j = 0; j < d; j++) x[j] = 0.1 * Math.Sin(j);
+        int tick = 0;
+        double[] Fresh() { var y = (double[])x.Clone(); y[0] += 1e-9 * ++tick; return y; }
+        var point = inst.Objective.Evaluate(x, (ScalarsReply)shard.Evaluate(new ScalarsRequest(x)));
+        int m = options.SketchRowsPerColumn * d, k = options.ProjectionColumnsFor(n);
+        var sketch = ((GradientReply)shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true, m, 7))).Sketch;
+        var (projT, total) = LeverageProjection.FromSketch(sketch, d, k, new Rng(8));
+        var gram = (GramReply)shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, projT, k, total, options.SampleSize(d), 9));
+        var h = Packed.ToSymmetric(gram.PackedUpper, d);
+        for (int i = 0; i < d; i++) h[i * d + i] += 1e-12;
+
+        double read = Median(() => inst.StreamingRead());
+        void Row(string what, double seconds) => Console.WriteLine($"  {what,-58} {seconds * 1e3,8:F2} ms  {seconds / read,6:F2}×");
+        Console.WriteLine($"n={n} d={d} m={m} k={k} s={options.SampleSize(d)} (kept {gram.RowsUsed} rows)");
+        Row("streaming read of A (baseline)", read);
+        var blocks = Core.Shards.RowBlocks.For(n);
+        var zAll = new double[n];
+        Row("kernel: z = Ax (GEMV)", Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
+        {
+            var (s0, e0) = blocks[b];
+            DenseKernels.Gemv(inst.A.Data.AsSpan(s0 * d, (e0 - s0) * d), e0 - s0, d, x, zAll.AsSpan(s0, e0 - s0));
+        })));
+        var accs = new double[blocks.BlockCount][];
+        for (int b = 0; b < accs.Length; b++) accs[b] = new double[d];
+        Row("kernel: Aᵀv (GEMVᵀ)", Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
+        {
+            var (s0, e0) = blocks[b];
+            DenseKernels.GemvTransposed(inst.A.Data.AsSpan(s0 * d, (e0 - s0) * d), e0 - s0, d, zAll.AsSpan(s0, e0 - s0), accs[b]);
+        })));
+        Row("loss: z = Ax + phase-1 sums", Median(() => shard.Evaluate(new ScalarsRequest(Fresh()))));
+        Row("loss with reference (line-search trial)", Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals))));
+        Row("loss + gradient, one pass", Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals, true))));
+        // The phase-2 passes at a cached z and terms: the cost of the pass itself.
+        shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false));
+        Row("gradient pass (cached z)", Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false))));
+        Row("gradient + low-rank pass", Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true))));
+        Row("gradient + low-rank + CountSketch pass", Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true, m, 7))));
+        Row("leverage scores + sampled SYRK pass", Median(() => shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, projT, k, total, options.SampleSize(d), 9))));
+        Row("sampled SYRK pass only (uniform sampling)", Median(() => shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, Array.Empty<double>(), 0, n, options.SampleSize(d), 9, true))));
+        Row("coordinator: R of the sketch, Y = R⁻¹G", Median(() => LeverageProjection.FromSketch(sketch, d, k, new Rng(8))));
+        Row("coordinator: solve H p = −g", Median(() => DenseAlgebra.SolveModified(h, d, x)));
+        return 0;
+    }
+
+    private static double Median(Action action, int repeats = 15)
+    {
+        for (int w = 0; w < 5; w++) action();
+        var times = new double[repeats];
+        for (int r = 0; r < repeats; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            times[r] = sw.Elapsed.TotalSeconds;
+        }
+        Array.Sort(times);
+        return times[repeats / 2];
+    }
+}
