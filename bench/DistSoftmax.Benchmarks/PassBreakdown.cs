@@ -52,6 +52,12 @@ public static class PassBreakdown
             var (s0, e0) = blocks[b];
             DenseKernels.GemvTransposed(inst.A.Data.AsSpan(s0 * d, (e0 - s0) * d), e0 - s0, d, zAll.AsSpan(s0, e0 - s0), accs[b]);
         })));
+        var panels = new ProjectionPanels(projT, k, d);
+        Row($"kernel: Σ_c (a_iᵀy_c)², k = {k} (GEMM)", Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
+        {
+            var (s0, e0) = blocks[b];
+            DenseKernels.ProjectedSquaredNorms(inst.A.Data.AsSpan(s0 * d, (e0 - s0) * d), e0 - s0, d, panels, zAll.AsSpan(s0, e0 - s0));
+        })));
         Row("loss: z = Ax + phase-1 sums", Median(() => shard.Evaluate(new ScalarsRequest(Fresh()))));
         Row("loss with reference (line-search trial)", Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals))));
         Row("loss + gradient, one pass", Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals, true))));

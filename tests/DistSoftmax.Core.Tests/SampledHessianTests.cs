@@ -69,7 +69,8 @@ public class SampledHessianTests
         return y;
     }
 
-    private static double[] SampledHessian(TestProblem p, double[] x, SolverOptions options, ulong seed, bool uniform, out long rows)
+    private static double[] SampledHessian(TestProblem p, double[] x, SolverOptions options, ulong seed, bool uniform, out long rows,
+        HessianKind kind = HessianKind.Exact)
     {
         var driver = p.Driver(4);
         var point = p.Objective.Evaluate(x, (ScalarsReply)driver.Evaluate(new ScalarsRequest(x)));
@@ -80,12 +81,12 @@ public class SampledHessianTests
         double total = p.N;
         if (!uniform)
         {
-            var grad = (GradientReply)driver.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false,
+            var grad = (GradientReply)driver.Evaluate(new GradientRequest(x, point.Globals, kind, false,
                 options.SketchRowsPerColumn * d, seed));
             k = options.ProjectionColumnsFor(p.N);
             (projT, total) = LeverageProjection.FromSketch(grad.Sketch, d, k, new Rng(seed + 1));
         }
-        var gram = (GramReply)driver.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, projT, k, total, s, seed + 2, uniform));
+        var gram = (GramReply)driver.Evaluate(new SampledGramRequest(x, point.Globals, kind, projT, k, total, s, seed + 2, uniform));
         rows = gram.RowsUsed;
         return Packed.ToSymmetric(gram.PackedUpper, d);
     }
@@ -105,6 +106,54 @@ public class SampledHessianTests
             Assert.True(lo >= 1 - epsilon && hi <= 1 + epsilon,
                 $"seed {seed}: generalized eigenvalues [{lo:F3}, {hi:F3}] outside [1−ε, 1+ε] with {rows} rows (s = {options.SampleSize(p.D)})");
             Assert.True(rows < p.N / 5, $"sampled {rows} rows of {p.N}");
+        }
+    }
+
+    /// <summary>
+    /// Normalized softmax at a point where z = Ax has standard deviation 3, so the Gauss–Newton weights D = f² span
+    /// many orders of magnitude: about half the rows are settled by their upper bound |D_i|‖a_i‖²‖Y‖₂² (inclusion probability
+    /// ≤ VectorShard.SkipProbability) and skip the projection. The sampled Gram must still be a spectral
+    /// approximation of Aᵀ diag(D) A, and CSR rows must give the same answer as dense ones.
+    /// </summary>
+    [Fact]
+    public void Rows_settled_by_their_leverage_bound_keep_the_spectral_guarantee()
+    {
+        int n = 20000, d = 10;
+        var a = TestProblem.Gaussian(n, d, 202);
+        var x = TestProblem.Vector(d, 203, 3.0);
+        var b = new double[n];
+        var options = new SolverOptions { SamplingEpsilon = 0.5, SamplingDelta = 0.01 };
+        var dense = new TestProblem(NormalizedSoftmax.Instance, a, b, Regularizer.None);
+        var sparse = new TestProblem(NormalizedSoftmax.Instance, a.ToCsr(), b, Regularizer.None);
+        var driver = dense.Driver(4);
+        var point = dense.Objective.Evaluate(x, (ScalarsReply)driver.Evaluate(new ScalarsRequest(x)));
+        var exact = Packed.ToSymmetric(((GramReply)driver.Evaluate(new GramRequest(x, point.Globals, HessianKind.GaussNewton))).PackedUpper, d);
+
+        // How many rows the bound settles, recomputed here from the same sketch and projection.
+        var grad = (GradientReply)driver.Evaluate(new GradientRequest(x, point.Globals, HessianKind.GaussNewton, false, options.SketchRowsPerColumn * d, 1000));
+        int k = options.ProjectionColumnsFor(n);
+        var (projT, total) = LeverageProjection.FromSketch(grad.Sketch, d, k, new Rng(1001));
+        double bound = new ProjectionPanels(projT, k, d).SquaredNormBound;
+        var globals = point.Globals;
+        int settled = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var row = a.Row(i);
+            double f = Math.Exp(System.Numerics.Tensors.TensorPrimitives.Dot(row, x) - globals[1]) / globals[2];
+            double tauBar = f * f * System.Numerics.Tensors.TensorPrimitives.SumOfSquares(row) * bound;
+            if (options.SampleSize(d) * tauBar <= VectorShard.SkipProbability * total) settled++;
+        }
+        Assert.True(settled > n / 4, $"only {settled} of {n} rows settled by the bound: the test does not exercise the skip");
+
+        for (ulong seed = 1; seed <= 5; seed++)
+        {
+            var hTilde = SampledHessian(dense, x, options, seed * 1000, uniform: false, out long rows, HessianKind.GaussNewton);
+            var (lo, hi) = GeneralizedRange(exact, hTilde, d);
+            Assert.True(lo >= 0.5 && hi <= 1.5, $"seed {seed}: generalized eigenvalues [{lo:F3}, {hi:F3}] with {rows} rows");
+            var fromCsr = SampledHessian(sparse, x, options, seed * 1000, uniform: false, out long csrRows, HessianKind.GaussNewton);
+            Assert.Equal(rows, csrRows);
+            for (int e = 0; e < d * d; e++)
+                Assert.True(Math.Abs(fromCsr[e] - hTilde[e]) <= 1e-10 * (1 + Math.Abs(hTilde[e])), $"entry {e}: CSR {fromCsr[e]} vs dense {hTilde[e]}");
         }
     }
 

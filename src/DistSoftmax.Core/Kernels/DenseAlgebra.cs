@@ -78,16 +78,41 @@ public static class DenseAlgebra
         return ((vecs * coords).ToArray(), Math.Min(lowest, 0.0));
     }
 
-    /// <summary>R factor (d×d, row-major upper) of a thin QR of an m×d row-major matrix (m ≥ d).</summary>
+    /// <summary>
+    /// R factor (d×d, row-major upper) of a thin QR of an m×d row-major matrix (m ≥ d), by Householder
+    /// reflections on a column-major copy (contiguous columns, vectorised dots and updates); Q is never formed.
+    /// Reflection k maps column k below the diagonal onto α e_k with α = −sign(x₀)‖x‖, so R_kk = α (signs of the
+    /// diagonal may differ from other QR codes; RᵀR = AᵀA either way).
+    /// </summary>
     public static double[] QrR(ReadOnlySpan<double> a, int m, int d)
     {
-        var copy = a.ToArray();
-        var mat = Matrix<double>.Build.Dense(m, d, (i, j) => copy[i * d + j]);
-        var r = mat.QR(MathNet.Numerics.LinearAlgebra.Factorization.QRMethod.Thin).R;
-        var result = new double[d * d];
-        for (int i = 0; i < d; i++)
-            for (int j = i; j < d; j++) result[i * d + j] = r[i, j];
-        return result;
+        if (m < d) throw new ArgumentException($"QR needs at least as many rows as columns ({m} < {d})");
+        var cols = new double[(long)m * d <= int.MaxValue ? m * d : throw new ArgumentException("matrix too large for QR")];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < d; j++) cols[j * m + i] = a[i * d + j];
+        var r = new double[d * d];
+        for (int k = 0; k < d; k++)
+        {
+            var v = cols.AsSpan(k * m + k, m - k);
+            double norm = TensorPrimitives.Norm<double>(v);
+            if (norm == 0)
+            {
+                for (int j = k + 1; j < d; j++) r[k * d + j] = cols[j * m + k];
+                continue;
+            }
+            double alpha = v[0] > 0 ? -norm : norm;
+            v[0] -= alpha;                                          // v = x − α e₁, ‖v‖² = 2‖x‖(‖x‖ + |x₀|)
+            double vv = TensorPrimitives.Dot<double>(v, v);
+            r[k * d + k] = alpha;
+            for (int j = k + 1; j < d; j++)
+            {
+                var c = cols.AsSpan(j * m + k, m - k);
+                double scale = -2 * TensorPrimitives.Dot<double>(v, c) / vv;
+                TensorPrimitives.MultiplyAdd(v, scale, c, c);       // c −= 2 v (vᵀc)/‖v‖²
+                r[k * d + j] = c[0];
+            }
+        }
+        return r;
     }
 
     /// <summary>Solves R X = B for upper-triangular R (d×d) and B (d×k), both row-major.</summary>

@@ -74,17 +74,34 @@ public static class DenseKernels
     }
 
     /// <summary>
-    /// τ_i = Σ_c (a_iᵀ y_c)² for the rows of A and the k rows y_c of the k×d row-major Yᵀ: the squared norms of
-    /// the rows of A·Y (a GEMM with k columns), computed two rows by four columns at a time.
+    /// τ_i = Σ_c (a_iᵀ y_c)² for the rows of A and the k columns y_c of the projection: the squared norms of the
+    /// rows of A·Y (a GEMM with k columns). Y comes packed in panels of one register width (see
+    /// <see cref="ProjectionPanels"/>), so each a_ij is broadcast once against a register of Y's row j and each row
+    /// needs one horizontal sum per two panels instead of one per column.
     /// </summary>
-    public static void ProjectedSquaredNorms(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> yT, int k, Span<double> tau) =>
-        ProjectedSquaredNorms(a, rows, d, yT, k, tau, Wide);
-
-    internal static void ProjectedSquaredNorms(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> yT, int k, Span<double> tau, bool wide)
+    public static void ProjectedSquaredNorms(ReadOnlySpan<double> a, int rows, int d, ProjectionPanels y, Span<double> tau)
     {
-        Check(a, rows, d); CheckLength(yT, k * d, "Yᵀ"); CheckLength(tau, rows, "τ");
-        if (wide) ProjectedSquaredNorms<Lanes512, Vector512<double>>(a, rows, d, yT, k, tau);
-        else ProjectedSquaredNorms<Lanes256, Vector256<double>>(a, rows, d, yT, k, tau);
+        Check(a, rows, d); CheckLength(tau, rows, "τ");
+        if (y.D != d) throw new ArgumentException($"the projection has {y.D} rows but A has {d} columns");
+        if (y.Wide) ProjectedSquaredNorms<Lanes512, Vector512<double>>(a, rows, d, y, tau);
+        else ProjectedSquaredNorms<Lanes256, Vector256<double>>(a, rows, d, y, tau);
+    }
+
+    /// <summary>
+    /// S_{bucket[i]} += weight[i]·a_i for the rows of A into the rows of the row-major sketch S (m×d): the
+    /// scattered update of a CountSketch, inlined so each row costs one vectorised read-modify-write of its bucket.
+    /// </summary>
+    public static void ScatterRows(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<int> bucket, ReadOnlySpan<double> weight, Span<double> sketch) =>
+        ScatterRows(a, rows, d, bucket, weight, sketch, Wide);
+
+    internal static void ScatterRows(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<int> bucket, ReadOnlySpan<double> weight, Span<double> sketch, bool wide)
+    {
+        Check(a, rows, d); CheckLength(bucket, rows, "bucket"); CheckLength(weight, rows, "weight");
+        for (int i = 0; i < rows; i++)
+            if ((uint)bucket[i] >= (uint)(sketch.Length / Math.Max(d, 1)))
+                throw new ArgumentException($"bucket {bucket[i]} of row {i} is outside the sketch");
+        if (wide) ScatterRows<Lanes512, Vector512<double>>(a, rows, d, bucket, weight, sketch);
+        else ScatterRows<Lanes256, Vector256<double>>(a, rows, d, bucket, weight, sketch);
     }
 
     /// <summary>
@@ -107,7 +124,7 @@ public static class DenseKernels
             throw new ArgumentException($"A has {a.Length} entries, fewer than {rows}×{d}");
     }
 
-    private static void CheckLength(ReadOnlySpan<double> s, int length, string name)
+    private static void CheckLength<T>(ReadOnlySpan<T> s, int length, string name)
     {
         if (s.Length < length) throw new ArgumentException($"{name} has {s.Length} entries, expected {length}");
     }
@@ -229,49 +246,74 @@ public static class DenseKernels
         Vector256.FusedMultiplyAdd(x3, Vector256.Create(p3), Vector256.FusedMultiplyAdd(x2, Vector256.Create(p2),
             Vector256.FusedMultiplyAdd(x1, Vector256.Create(p1), Vector256.FusedMultiplyAdd(x0, Vector256.Create(p0), c))));
 
-    private static void ProjectedSquaredNorms<L, V>(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> yT, int k, Span<double> tau)
+    private static void ProjectedSquaredNorms<L, V>(ReadOnlySpan<double> a, int rows, int d, ProjectionPanels y, Span<double> tau)
         where L : struct, ILanes<V> where V : struct
     {
         ref double a0 = ref MemoryMarshal.GetReference(a);
-        ref double y0 = ref MemoryMarshal.GetReference(yT);
-        int w = L.Count;
-        for (int i = 0; i < rows; i += 2)
+        int w = L.Count, panels = y.Panels;
+        ref double p0 = ref MemoryMarshal.GetArrayDataReference(y.Packed);
+        tau.Slice(0, rows).Clear();
+        for (int i = 0; i < rows; i += 4)
         {
-            bool pair = i + 1 < rows;
-            ref double ra = ref Unsafe.Add(ref a0, (nint)i * d);
-            ref double rb = ref Unsafe.Add(ref ra, pair ? d : 0);
-            double ta = 0, tb = 0;
-            for (int c = 0; c < k; c += 4)
+            // Four rows (fewer at the end: the missing ones repeat the last row and are not stored).
+            int n = Math.Min(4, rows - i);
+            ref double r0 = ref Unsafe.Add(ref a0, (nint)i * d);
+            ref double r1 = ref Unsafe.Add(ref r0, n > 1 ? d : 0);
+            ref double r2 = ref Unsafe.Add(ref r0, (nint)(n > 2 ? 2 : n - 1) * d);
+            ref double r3 = ref Unsafe.Add(ref r0, (nint)(n - 1) * d);
+            double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+            for (int p = 0; p < panels; p += 2)
             {
-                // Columns c…c+3 (the missing ones repeat column c and are not counted).
-                int m = Math.Min(4, k - c);
-                ref double q0 = ref Unsafe.Add(ref y0, (nint)c * d);
-                ref double q1 = ref Unsafe.Add(ref q0, m > 1 ? d : 0);
-                ref double q2 = ref Unsafe.Add(ref q0, (nint)(m > 2 ? 2 : 0) * d);
-                ref double q3 = ref Unsafe.Add(ref q0, (nint)(m > 3 ? 3 : 0) * d);
-                V sa0 = L.Zero, sa1 = L.Zero, sa2 = L.Zero, sa3 = L.Zero, sb0 = L.Zero, sb1 = L.Zero, sb2 = L.Zero, sb3 = L.Zero;
-                int j = 0;
-                for (; j + w <= d; j += w)
+                // Panels p and p+1 (a missing p+1 reads panel p again and is not counted): u_r = Σ_j a_rj·Y_j.
+                bool second = p + 1 < panels;
+                ref double ya = ref Unsafe.Add(ref p0, (nint)p * d * w);
+                ref double yb = ref Unsafe.Add(ref ya, second ? d * w : 0);
+                V u0a = L.Zero, u0b = L.Zero, u1a = L.Zero, u1b = L.Zero, u2a = L.Zero, u2b = L.Zero, u3a = L.Zero, u3b = L.Zero;
+                for (int j = 0; j < d; j++)
                 {
-                    V xa = L.Load(ref ra, (nuint)j), xb = L.Load(ref rb, (nuint)j);
-                    V u0 = L.Load(ref q0, (nuint)j), u1 = L.Load(ref q1, (nuint)j), u2 = L.Load(ref q2, (nuint)j), u3 = L.Load(ref q3, (nuint)j);
-                    sa0 = L.MultiplyAdd(xa, u0, sa0); sa1 = L.MultiplyAdd(xa, u1, sa1); sa2 = L.MultiplyAdd(xa, u2, sa2); sa3 = L.MultiplyAdd(xa, u3, sa3);
-                    sb0 = L.MultiplyAdd(xb, u0, sb0); sb1 = L.MultiplyAdd(xb, u1, sb1); sb2 = L.MultiplyAdd(xb, u2, sb2); sb3 = L.MultiplyAdd(xb, u3, sb3);
+                    V va = L.Load(ref ya, (nuint)(j * w)), vb = L.Load(ref yb, (nuint)(j * w));
+                    V x0 = L.Broadcast(Unsafe.Add(ref r0, j)), x1 = L.Broadcast(Unsafe.Add(ref r1, j));
+                    V x2 = L.Broadcast(Unsafe.Add(ref r2, j)), x3 = L.Broadcast(Unsafe.Add(ref r3, j));
+                    u0a = L.MultiplyAdd(x0, va, u0a); u0b = L.MultiplyAdd(x0, vb, u0b);
+                    u1a = L.MultiplyAdd(x1, va, u1a); u1b = L.MultiplyAdd(x1, vb, u1b);
+                    u2a = L.MultiplyAdd(x2, va, u2a); u2b = L.MultiplyAdd(x2, vb, u2b);
+                    u3a = L.MultiplyAdd(x3, va, u3a); u3b = L.MultiplyAdd(x3, vb, u3b);
                 }
-                double da0 = L.Sum(sa0), da1 = L.Sum(sa1), da2 = L.Sum(sa2), da3 = L.Sum(sa3);
-                double db0 = L.Sum(sb0), db1 = L.Sum(sb1), db2 = L.Sum(sb2), db3 = L.Sum(sb3);
-                for (; j < d; j++)
-                {
-                    double xa = Unsafe.Add(ref ra, j), xb = Unsafe.Add(ref rb, j);
-                    double u0 = Unsafe.Add(ref q0, j), u1 = Unsafe.Add(ref q1, j), u2 = Unsafe.Add(ref q2, j), u3 = Unsafe.Add(ref q3, j);
-                    da0 += xa * u0; da1 += xa * u1; da2 += xa * u2; da3 += xa * u3;
-                    db0 += xb * u0; db1 += xb * u1; db2 += xb * u2; db3 += xb * u3;
-                }
-                ta += da0 * da0 + (m > 1 ? da1 * da1 : 0) + (m > 2 ? da2 * da2 : 0) + (m > 3 ? da3 * da3 : 0);
-                tb += db0 * db0 + (m > 1 ? db1 * db1 : 0) + (m > 2 ? db2 * db2 : 0) + (m > 3 ? db3 * db3 : 0);
+                if (!second) { u0b = L.Zero; u1b = L.Zero; u2b = L.Zero; u3b = L.Zero; }
+                t0 += L.Sum(L.MultiplyAdd(u0a, u0a, L.Multiply(u0b, u0b)));
+                t1 += L.Sum(L.MultiplyAdd(u1a, u1a, L.Multiply(u1b, u1b)));
+                t2 += L.Sum(L.MultiplyAdd(u2a, u2a, L.Multiply(u2b, u2b)));
+                t3 += L.Sum(L.MultiplyAdd(u3a, u3a, L.Multiply(u3b, u3b)));
             }
-            tau[i] = ta;
-            if (pair) tau[i + 1] = tb;
+            tau[i] = t0;
+            if (n > 1) tau[i + 1] = t1;
+            if (n > 2) tau[i + 2] = t2;
+            if (n > 3) tau[i + 3] = t3;
+        }
+    }
+
+    private static void ScatterRows<L, V>(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<int> bucket, ReadOnlySpan<double> weight, Span<double> sketch)
+        where L : struct, ILanes<V> where V : struct
+    {
+        ref double a0 = ref MemoryMarshal.GetReference(a);
+        ref double s0 = ref MemoryMarshal.GetReference(sketch);
+        int w = L.Count;
+        for (int i = 0; i < rows; i++)
+        {
+            double c = weight[i];
+            if (c == 0) continue;
+            ref double row = ref Unsafe.Add(ref a0, (nint)i * d);
+            ref double target = ref Unsafe.Add(ref s0, (nint)bucket[i] * d);
+            V cv = L.Broadcast(c);
+            int j = 0;
+            for (; j + w <= d; j += w)
+                L.Store(L.MultiplyAdd(L.Load(ref row, (nuint)j), cv, L.Load(ref target, (nuint)j)), ref target, (nuint)j);
+            if (w > 4 && j + 4 <= d)
+            {
+                Lanes256.Store(Vector256.FusedMultiplyAdd(Lanes256.Load(ref row, (nuint)j), Vector256.Create(c), Lanes256.Load(ref target, (nuint)j)), ref target, (nuint)j);
+                j += 4;
+            }
+            for (; j < d; j++) Unsafe.Add(ref target, j) += c * Unsafe.Add(ref row, j);
         }
     }
 
@@ -311,5 +353,50 @@ public static class DenseKernels
                     Unsafe.Add(ref row, j) += Unsafe.Add(ref r0, j) * e0 + Unsafe.Add(ref r1, j) * e1 + Unsafe.Add(ref r2, j) * e2 + Unsafe.Add(ref r3, j) * e3;
             }
         }
+    }
+}
+
+/// <summary>
+/// A d×k projection Y laid out for <see cref="DenseKernels.ProjectedSquaredNorms"/>: ⌈k/W⌉ panels of W columns
+/// (W = the kernel's register width in doubles), each panel d×W row-major and zero-padded past column k.
+/// Built once per request from Yᵀ (k×d row-major); <see cref="Transposed"/> keeps Yᵀ for the sparse kernels.
+/// </summary>
+public sealed class ProjectionPanels
+{
+    public int D { get; }
+    public int K { get; }
+    public bool Wide { get; }
+    public int Panels { get; }
+    public double[] Packed { get; }
+    public double[] Transposed { get; }
+    /// <summary>
+    /// An upper bound on ‖Y‖₂² = λ_max(YᵀY): the largest absolute row sum of the k×k YᵀY (Gershgorin), so
+    /// Σ_c (aᵀy_c)² ≤ ‖a‖²·SquaredNormBound for every a.
+    /// </summary>
+    public double SquaredNormBound { get; }
+
+    public ProjectionPanels(double[] yT, int k, int d) : this(yT, k, d, DenseKernels.Wide) { }
+
+    internal ProjectionPanels(double[] yT, int k, int d, bool wide)
+    {
+        if (k < 0 || d < 0 || yT.Length != k * d) throw new ArgumentException($"Yᵀ has {yT.Length} entries, expected {k}×{d}");
+        D = d; K = k; Wide = wide; Transposed = yT;
+        int w = wide ? Vector512<double>.Count : Vector256<double>.Count;
+        Panels = (k + w - 1) / w;
+        Packed = new double[Panels * d * w];
+        for (int c = 0; c < k; c++)
+        {
+            int panel = c / w, lane = c % w;
+            for (int j = 0; j < d; j++) Packed[(panel * d + j) * w + lane] = yT[c * d + j];
+        }
+        double bound = 0;
+        for (int c = 0; c < k; c++)
+        {
+            double rowSum = 0;
+            for (int e = 0; e < k; e++)
+                rowSum += Math.Abs(System.Numerics.Tensors.TensorPrimitives.Dot<double>(yT.AsSpan(c * d, d), yT.AsSpan(e * d, d)));
+            bound = Math.Max(bound, rowSum);
+        }
+        SquaredNormBound = bound;
     }
 }

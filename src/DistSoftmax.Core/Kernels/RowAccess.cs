@@ -44,19 +44,29 @@ public abstract class RowAccess
         for (int c = 0; c < k; c++) MultiplyTransposedRows(start, end, v.Slice(c * len, len), acc.Slice(c * d, d));
     }
 
-    /// <summary>τ[i − start] = Σ_c (a_iᵀ y_c)² for rows [start, end) and the k rows y_c of the k×d row-major Yᵀ.</summary>
-    public virtual void ProjectedSquaredNorms(int start, int end, ReadOnlySpan<double> yT, int k, Span<double> tau)
+    /// <summary>S_{bucket[i − start]} += weight[i − start]·a_i for rows [start, end) into the m×d row-major sketch S.</summary>
+    public virtual void ScatterRows(int start, int end, ReadOnlySpan<int> bucket, ReadOnlySpan<double> weight, Span<double> sketch)
     {
         int d = Cols;
-        for (int i = start; i < end; i++)
+        for (int i = start; i < end; i++) Axpy(i, weight[i - start], sketch.Slice(bucket[i - start] * d, d));
+    }
+
+    /// <summary>‖a_i‖².</summary>
+    public abstract double SquaredNorm(int i);
+
+    /// <summary>τ[t] = Σ_c (a_rows[t]ᵀ y_c)² for scattered rows and the k columns y_c of the projection.</summary>
+    public virtual void ProjectedSquaredNorms(ReadOnlySpan<int> rows, ProjectionPanels y, Span<double> tau)
+    {
+        int d = Cols;
+        for (int t = 0; t < rows.Length; t++)
         {
-            double t = 0;
-            for (int c = 0; c < k; c++)
+            double sum = 0;
+            for (int c = 0; c < y.K; c++)
             {
-                double p = Dot(i, yT.Slice(c * d, d));
-                t += p * p;
+                double p = Dot(rows[t], y.Transposed.AsSpan(c * d, d));
+                sum += p * p;
             }
-            tau[i - start] = t;
+            tau[t] = sum;
         }
     }
 
@@ -124,8 +134,28 @@ public sealed class DenseRows : RowAccess
     public override void MultiplyTransposedRowsMany(int start, int end, ReadOnlySpan<double> v, int k, Span<double> acc) =>
         DenseKernels.GemvTransposedMany(Block(start, end), end - start, _cols, v, k, acc);
 
-    public override void ProjectedSquaredNorms(int start, int end, ReadOnlySpan<double> yT, int k, Span<double> tau) =>
-        DenseKernels.ProjectedSquaredNorms(Block(start, end), end - start, _cols, yT, k, tau);
+    public override void ScatterRows(int start, int end, ReadOnlySpan<int> bucket, ReadOnlySpan<double> weight, Span<double> sketch) =>
+        DenseKernels.ScatterRows(Block(start, end), end - start, _cols, bucket, weight, sketch);
+
+    public override double SquaredNorm(int i) => TensorPrimitives.SumOfSquares(Row(i));
+
+    /// <summary>Consecutive rows go to the kernel in place; scattered ones are gathered first.</summary>
+    public override void ProjectedSquaredNorms(ReadOnlySpan<int> rows, ProjectionPanels y, Span<double> tau)
+    {
+        if (rows.Length == 0) return;
+        if (rows[^1] - rows[0] == rows.Length - 1)
+        {
+            DenseKernels.ProjectedSquaredNorms(Block(rows[0], rows[^1] + 1), rows.Length, _cols, y, tau);
+            return;
+        }
+        var block = System.Buffers.ArrayPool<double>.Shared.Rent(rows.Length * _cols);
+        try
+        {
+            for (int t = 0; t < rows.Length; t++) Row(rows[t]).CopyTo(block.AsSpan(t * _cols, _cols));
+            DenseKernels.ProjectedSquaredNorms(block, rows.Length, _cols, y, tau);
+        }
+        finally { System.Buffers.ArrayPool<double>.Shared.Return(block); }
+    }
 
     public override void GramRows(int start, int end, ReadOnlySpan<double> w, Span<double> c) =>
         DenseKernels.SyrkUpper(Block(start, end), end - start, _cols, w, c);
@@ -163,6 +193,13 @@ public sealed class CsrRows : RowAccess
         if (alpha == 0) return;
         long end = _m.RowPointers[i + 1];
         for (long k = _m.RowPointers[i]; k < end; k++) y[_m.ColumnIndices[k]] += alpha * _m.Values[k];
+    }
+
+    public override double SquaredNorm(int i)
+    {
+        double s = 0;
+        for (long k = _m.RowPointers[i]; k < _m.RowPointers[i + 1]; k++) s += _m.Values[k] * _m.Values[k];
+        return s;
     }
 
     public override void RankOneUpper(int i, double w, Span<double> c)

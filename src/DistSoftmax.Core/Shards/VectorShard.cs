@@ -31,6 +31,14 @@ public sealed class VectorShard : IShard
     private double[]? _termsX, _termsGlobals;
     private HessianKind _termsKind;
     private readonly double[] _g, _d, _q;
+    private double[]? _rowSquaredNorms;
+
+    /// <summary>
+    /// Leverage pass: a row whose upper bound τ̄_i = |D_i|·‖a_i‖²·‖Y‖₂² ≥ τ_i gives it an inclusion probability
+    /// s·τ̄_i/Στ of at most this keeps τ̄_i as its (over-)estimate and skips the k-column projection. Sampling with
+    /// overestimated scores keeps the spectral guarantee; each such row adds at most this to the expected sample.
+    /// </summary>
+    public const double SkipProbability = 1e-3;
 
 
     public long RowOffset { get; }
@@ -222,6 +230,8 @@ public sealed class VectorShard : IShard
         {
             // [g; q_1; …; q_lr] of one tile side by side, for one multi-vector transposed product.
             var rhs = new double[(1 + lr) * Tile];
+            var buckets = new int[m == 0 ? 0 : Tile];
+            var signed = new double[m == 0 ? 0 : Tile];
             // Tiles of rows small enough to stay in cache: A is read from memory once for all outputs.
             for (int t = s; t < e; t += Tile)
             {
@@ -234,10 +244,10 @@ public sealed class VectorShard : IShard
                 {
                     // CountSketch of diag(√|D|) A: global row → one of m buckets with a random sign.
                     ulong h = Rng.Hash(r.SketchSeed ^ Rng.Hash((ulong)(RowOffset + i)));
-                    int bucket = (int)((h >> 1) % (ulong)m);
-                    double sign = (h & 1) == 0 ? 1.0 : -1.0;
-                    _rows.Axpy(i, sign * Math.Sqrt(Math.Abs(_d[i])), acc.AsSpan(gradLen + lowLen + bucket * d, d));
+                    buckets[i - t] = (int)((h >> 1) % (ulong)m);
+                    signed[i - t] = ((h & 1) == 0 ? 1.0 : -1.0) * Math.Sqrt(Math.Abs(_d[i]));
                 }
+                _rows.ScatterRows(t, te, buckets.AsSpan(0, len), signed.AsSpan(0, len), acc.AsSpan(gradLen + lowLen, sketchLen));
             }
         });
         return new GradientReply(all[..gradLen], all[gradLen..(gradLen + lowLen)], all[(gradLen + lowLen)..]);
@@ -253,7 +263,7 @@ public sealed class VectorShard : IShard
 
     /// <summary>
     /// Leverage-score row sampling in one pass over cache tiles: τ_i = |D_i + w_i²| Σ_c (a_iᵀ y_c)² (a GEMM with the k
-    /// projection columns), keep row i when its key's uniform draw is below q_i, and add the kept rows, weighted
+    /// projection columns, only for rows not settled by their upper bound, see <see cref="SkipProbability"/>), keep row i when its key's uniform draw is below q_i, and add the kept rows, weighted
     /// (D_i + w_i²)/q_i, to the Gram with a four-row SYRK.
     /// </summary>
     private GramReply SampledGram(SampledGramRequest r)
@@ -262,10 +272,14 @@ public sealed class VectorShard : IShard
         int d = Cols, k = r.Uniform ? 0 : r.K;
         if (!r.Uniform && r.ProjectionT.Length != k * d)
             throw new ArgumentException($"projection has {r.ProjectionT.Length} entries, expected {k}×{d}");
+        var projection = r.Uniform ? null : new ProjectionPanels(r.ProjectionT, k, d);
+        var rowNorms = RowSquaredNorms();
         var counts = new long[_blocks.BlockCount];
         var full = Accumulate(d * d, (block, s, e, acc) =>
         {
             var tau = new double[Tile];
+            var refined = new int[Tile];
+            var norms = new double[Tile];
             var kept = new int[Tile];
             var weights = new double[Tile];
             long used = 0;
@@ -275,8 +289,15 @@ public sealed class VectorShard : IShard
                 if (r.Uniform) tau.AsSpan(0, len).Fill(1.0);
                 else
                 {
-                    _rows.ProjectedSquaredNorms(ts, te, r.ProjectionT, k, tau);
-                    for (int i = 0; i < len; i++) tau[i] *= Math.Abs(_d[ts + i]);
+                    // The bound first; the projection only for rows whose bound could make them likely samples.
+                    int refine = 0;
+                    for (int i = 0; i < len; i++)
+                    {
+                        tau[i] = Math.Abs(_d[ts + i]) * rowNorms[ts + i] * projection!.SquaredNormBound;
+                        if (r.SampleSize * tau[i] > SkipProbability * r.TotalLeverage) refined[refine++] = ts + i;
+                    }
+                    _rows.ProjectedSquaredNorms(refined.AsSpan(0, refine), projection!, norms);
+                    for (int t = 0; t < refine; t++) tau[refined[t] - ts] = Math.Abs(_d[refined[t]]) * norms[t];
                 }
                 int count = 0;
                 for (int i = 0; i < len; i++)
@@ -294,6 +315,19 @@ public sealed class VectorShard : IShard
             counts[block] = used;
         });
         return new GramReply(Packed.FromUpper(full, d), counts.Sum());
+    }
+
+    /// <summary>‖a_i‖² of every row, computed on first use (A never changes).</summary>
+    private double[] RowSquaredNorms()
+    {
+        if (_rowSquaredNorms is { } cached) return cached;
+        var norms = new double[Rows];
+        _blocks.Run(_compute, k =>
+        {
+            var (s, e) = _blocks[k];
+            for (int i = s; i < e; i++) norms[i] = _rows.SquaredNorm(i);
+        });
+        return _rowSquaredNorms = norms;
     }
 
     private HessianVectorReply HessianVector(HessianVectorRequest r)
