@@ -38,6 +38,20 @@ public sealed class BenchmarkInstance
     public VectorShard[] Shards(int count) =>
         ShardLayout.VectorShards(NormalizedSoftmax.Instance, A, B, Regularizer.None, count);
 
+    /// <summary>
+    /// The approximate-Newton iterate after <paramref name="iterations"/> iterations from x0 = 0 (default options):
+    /// a point on the solver's own path, where the row curvatures have the spread a real solve sees (at x = 0 they
+    /// are all equal).
+    /// </summary>
+    public double[] ApproximateNewtonIterate(int iterations)
+    {
+        var options = new SolverOptions { MaxIterations = iterations };
+        var run = SolverCatalog.Create("approx-newton").Start(Objective, new double[D], options);
+        var driver = new InProcessDriver(Shards(1));
+        for (var request = run.Start(); request is not null;) request = run.Submit(driver.Evaluate(request));
+        return run.Result!.X;
+    }
+
     /// <summary>A streaming read of A using both cores: the baseline every kernel is compared with.</summary>
     public double StreamingRead()
     {

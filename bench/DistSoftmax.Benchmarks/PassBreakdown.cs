@@ -22,8 +22,8 @@ public static class PassBreakdown
         var inst = new BenchmarkInstance(n, d);
         var shard = inst.Shards(1)[0];
         var options = new SolverOptions();
-        var x = new double[d];
-        for (int j = 0; j < d; j++) x[j] = 0.1 * Math.Sin(j);
+        int at = args.Length > 2 ? int.Parse(args[2]) : 8;
+        var x = inst.ApproximateNewtonIterate(at);
         int tick = 0;
         double[] Fresh() { var y = (double[])x.Clone(); y[0] += 1e-9 * ++tick; return y; }
         var point = inst.Objective.Evaluate(x, (ScalarsReply)shard.Evaluate(new ScalarsRequest(x)));
@@ -36,7 +36,7 @@ public static class PassBreakdown
 
         double read = Median(() => inst.StreamingRead());
         void Row(string what, double seconds) => Console.WriteLine($"  {what,-58} {seconds * 1e3,8:F2} ms  {seconds / read,6:F2}×");
-        Console.WriteLine($"n={n} d={d} m={m} k={k} s={options.SampleSize(d)} (kept {gram.RowsUsed} rows)");
+        Console.WriteLine($"n={n} d={d} m={m} k={k} s={options.SampleSize(d)} (kept {gram.RowsUsed} rows) at the iterate after {at} iterations; 512-bit kernels: {DenseKernels.Wide}");
         Row("streaming read of A (baseline)", read);
         var blocks = Core.Shards.RowBlocks.For(n);
         var zAll = new double[n];
@@ -58,19 +58,48 @@ public static class PassBreakdown
             var (s0, e0) = blocks[b];
             DenseKernels.ProjectedSquaredNorms(inst.A.Data.AsSpan(s0 * d, (e0 - s0) * d), e0 - s0, d, panels, zAll.AsSpan(s0, e0 - s0));
         })));
+        var bucketOf = new int[n];
+        var weightOf = new double[n];
+        for (int i = 0; i < n; i++) { ulong hash = Rng.Hash((ulong)i); bucketOf[i] = (int)Math.BigMul(hash, (ulong)m, out _); weightOf[i] = (hash & 1) == 0 ? 1 : -1; }
+        var sketches = new double[blocks.BlockCount][];
+        for (int b = 0; b < sketches.Length; b++) sketches[b] = new double[m * d];
+        Row($"kernel: CountSketch scatter into {m} buckets", Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
+        {
+            var (s0, e0) = blocks[b];
+            DenseKernels.ScatterRows(inst.A.Data.AsSpan(s0 * d, (e0 - s0) * d), e0 - s0, d, bucketOf.AsSpan(s0, e0 - s0), weightOf.AsSpan(s0, e0 - s0), sketches[b]);
+        })));
         Row("loss: z = Ax + phase-1 sums", Median(() => shard.Evaluate(new ScalarsRequest(Fresh()))));
         Row("loss with reference (line-search trial)", Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals))));
         Row("loss + gradient, one pass", Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals, true))));
+        Row("approx-Newton trial: loss + gradient + low-rank + sketch", Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals, true, m, 7, HessianKind.Exact))));
         // The phase-2 passes at a cached z and terms: the cost of the pass itself.
         shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false));
         Row("gradient pass (cached z)", Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false))));
         Row("gradient + low-rank pass", Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true))));
         Row("gradient + low-rank + CountSketch pass", Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true, m, 7))));
+        Row("leverage scores + sampled SYRK pass, new point (row terms too)", MedianTimed(() =>
+        {
+            var y = Fresh();
+            shard.Evaluate(new ScalarsRequest(y));
+            var sw = Stopwatch.StartNew();
+            shard.Evaluate(new SampledGramRequest(y, point.Globals, HessianKind.Exact, projT, k, total, options.SampleSize(d), 9));
+            return sw.Elapsed.TotalSeconds;
+        }));
         Row("leverage scores + sampled SYRK pass", Median(() => shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, projT, k, total, options.SampleSize(d), 9))));
         Row("sampled SYRK pass only (uniform sampling)", Median(() => shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, Array.Empty<double>(), 0, n, options.SampleSize(d), 9, true))));
         Row("coordinator: R of the sketch, Y = R⁻¹G", Median(() => LeverageProjection.FromSketch(sketch, d, k, new Rng(8))));
         Row("coordinator: solve H p = −g", Median(() => DenseAlgebra.SolveModified(h, d, x)));
         return 0;
+    }
+
+    /// <summary>Median of a part timed inside the action (returned seconds).</summary>
+    private static double MedianTimed(Func<double> timed, int repeats = 15)
+    {
+        for (int w = 0; w < 5; w++) timed();
+        var times = new double[repeats];
+        for (int r = 0; r < repeats; r++) times[r] = timed();
+        Array.Sort(times);
+        return times[repeats / 2];
     }
 
     private static double Median(Action action, int repeats = 15)

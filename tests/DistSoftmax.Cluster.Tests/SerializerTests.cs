@@ -40,6 +40,7 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new GramRequest(x, Odd, HessianKind.Exact);
         yield return new ScalarsRequest(x, Odd);
         yield return new ScalarsRequest(x, Odd, WithGradient: true);
+        yield return new ScalarsRequest(x, Odd, WithGradient: true, SketchRows: 12, SketchSeed: ulong.MaxValue, SketchKind: HessianKind.Exact);
         yield return new SampledGramRequest(x, Odd, HessianKind.Exact, new double[] { 1, 2, 3 }, 1, 2.5, 40, 0x1234_5678_9ABC_DEF0UL, true);
         yield return new HessianVectorRequest(x, Odd, HessianKind.Exact, new[] { 0.25, -0.5, 0.75 });
         yield return new MiniBatchGradientRequest(x, 0xFEDC_BA98_7654_3210UL, 17, 3, 0.3);
@@ -48,6 +49,7 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new ScalarsReply(new ScalarSums(double.NegativeInfinity, new[] { 0.0, 0, 0, 0 }, new[] { 1, 2, 1, 0 }), 0.0, 0);
         yield return new ScalarsReply(new ScalarSums(3.5, new[] { 1.0, 2.0 }, new[] { 1, 0 }), 4.25, long.MaxValue);
         yield return new ScalarsReply(new ScalarSums(3.5, new[] { 1.0, 2.0 }, new[] { 1, 0 }), 4.25, 7, Odd);
+        yield return new ScalarsReply(new ScalarSums(3.5, new[] { 1.0, 2.0 }, new[] { 1, 0 }), 4.25, 7, Odd, new[] { -0.0, 1e300, 3 });
         yield return new GradientReply(x, Odd, Array.Empty<double>());
         yield return new GramReply(Enumerable.Range(0, 21).Select(i => i * 0.5).ToArray(), 99);
         yield return new HessianVectorReply(x, new[] { 1e300, -1e-300 });

@@ -55,6 +55,84 @@ public class FusedGradientTests
         Assert.True(err < 1e-12, $"fused gradient rel err {err:E2}");
     }
 
+    public static IEnumerable<object[]> NewtonCases()
+    {
+        foreach (var f in TestProblem.AllFamilies())
+            foreach (var kind in new[] { HessianKind.Exact, HessianKind.GaussNewton })
+                foreach (var sparse in new[] { false, true })
+                    yield return new object[] { f.Name, kind, sparse };
+    }
+
+    /// <summary>
+    /// The low-rank vectors assembled from a one-pass trial's basis products equal those of a gradient pass at the
+    /// merged globals, and the trial's CountSketch equals the gradient pass's sketch (same seed) when the reference is
+    /// the point's own globals, for 1 and 3 shards.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(NewtonCases))]
+    public void One_pass_low_rank_vectors_and_sketch_equal_the_gradient_pass(string family, HessianKind kind, bool sparse)
+    {
+        var p = Make(family, sparse);
+        var obj = p.Objective;
+        int m = 3 * p.D;
+        const ulong seed = 77;
+        var reference = TestProblem.Vector(p.D, 305, 0.6);
+        var x = reference.Select((v, j) => v + 0.05 * Math.Cos(j)).ToArray();
+        foreach (int shards in new[] { 1, 3 })
+        {
+            var driver = p.Driver(shards);
+            var refPoint = obj.Evaluate(reference, (ScalarsReply)driver.Evaluate(new ScalarsRequest(reference)));
+            var reply = (ScalarsReply)driver.Evaluate(new ScalarsRequest(x, refPoint.Globals, true, m, seed, kind));
+            var point = obj.Evaluate(x, reply, refPoint.Globals);
+            var lowRank = obj.FusedLowRank(point, reply, refPoint.Globals, kind);
+            var twoPass = (GradientReply)driver.Evaluate(new GradientRequest(x, point.Globals, kind, true, m, seed));
+            Assert.NotNull(lowRank);
+            Assert.Equal(twoPass.LowRank.Length, lowRank!.Length);
+            if (lowRank.Length > 0)
+            {
+                double err = Assertions.RelativeError(lowRank, twoPass.LowRank);
+                Assert.True(err < 1e-12, $"{shards} shards: low-rank rel err {err:E2}");
+            }
+            Assert.Equal(m * p.D, reply.Sketch.Length);
+
+            // With the point's own globals as the reference, D̃ = D and the sketches agree.
+            var own = (ScalarsReply)driver.Evaluate(new ScalarsRequest(x, point.Globals, true, m, seed, kind));
+            double sketchErr = Assertions.RelativeError(own.Sketch, twoPass.Sketch);
+            Assert.True(sketchErr < 1e-12, $"{shards} shards: sketch rel err {sketchErr:E2}");
+        }
+    }
+
+    [Fact]
+    public void A_sketch_without_the_one_pass_gradient_is_refused()
+    {
+        var p = Make("normalized", false);
+        var shard = ShardLayout.VectorShards(p.Family, p.A, p.B, p.Reg, 1)[0];
+        Assert.Throws<ArgumentException>(() => shard.Evaluate(new ScalarsRequest(new double[p.D], null, false, 10, 1)));
+    }
+
+    [Theory]
+    [InlineData("approx-newton")]
+    [InlineData("newton")]
+    [InlineData("newton-cg")]
+    public void Newton_type_solvers_take_gradient_and_low_rank_vectors_from_accepted_trials(string solver)
+    {
+        var a = TestProblem.Gaussian(3000, 8, 331);
+        var xTrue = TestProblem.Vector(8, 332, 1.5);
+        var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
+        var driver = p.Driver(3);
+        var run = SolverCatalog.Create(solver).Start(p.Objective, new double[8], new SolverOptions { RelativeTolerance = 1e-10 });
+        int gradientRequests = 0;
+        for (var request = run.Start(); request is not null; request = run.Submit(driver.Evaluate(request)))
+        {
+            if (request is GradientRequest) gradientRequests++;
+            if (request is ScalarsRequest { WithGradient: true, SketchRows: > 0 } && solver != "approx-newton")
+                Assert.Fail("only approx-newton asks trials for a sketch");
+        }
+        Assert.True(run.Result!.Converged, run.Result.Message);
+        Assert.True(Assertions.RelativeError(run.Result.X, xTrue) < 1e-7);
+        Assert.Equal(1, gradientRequests);
+    }
+
     [Fact]
     public void Near_a_planted_minimiser_the_fused_gradient_keeps_its_relative_accuracy()
     {

@@ -41,8 +41,10 @@ public static class WireFormat
                 w.WriteBool(m.Reference is not null);
                 if (m.Reference is not null) w.WriteDoubles(m.Reference);
                 w.WriteBool(m.WithGradient);
+                w.WriteInt32(m.SketchRows); w.WriteUInt64(m.SketchSeed); WriteKind(w, m.SketchKind);
             },
-            r => new ScalarsRequest(r.ReadDoubles(), r.ReadBool() ? r.ReadDoubles() : null, r.ReadBool()));
+            r => new ScalarsRequest(r.ReadDoubles(), r.ReadBool() ? r.ReadDoubles() : null, r.ReadBool(),
+                r.ReadInt32(), r.ReadUInt64(), ReadKind(r)));
         Add<GradientRequest>("GradientRequest",
             (w, m) =>
             {
@@ -70,8 +72,12 @@ public static class WireFormat
 
         // ---- Core: statistics replies --------------------------------------------------------------------
         Add<ScalarsReply>("ScalarsReply",
-            (w, m) => { WriteScalarSums(w, m.Family); w.WriteDouble(m.RegularizerSum); w.WriteInt64(m.Rows); w.WriteDoubles(m.GradientBasis); },
-            r => new ScalarsReply(ReadScalarSums(r), r.ReadDouble(), r.ReadInt64(), r.ReadDoubles()));
+            (w, m) =>
+            {
+                WriteScalarSums(w, m.Family); w.WriteDouble(m.RegularizerSum); w.WriteInt64(m.Rows);
+                w.WriteDoubles(m.GradientBasis); w.WriteDoubles(m.Sketch);
+            },
+            r => new ScalarsReply(ReadScalarSums(r), r.ReadDouble(), r.ReadInt64(), r.ReadDoubles(), r.ReadDoubles()));
         Add<GradientReply>("GradientReply",
             (w, m) => { w.WriteDoubles(m.Gradient); w.WriteDoubles(m.LowRank); w.WriteDoubles(m.Sketch); },
             r => new GradientReply(r.ReadDoubles(), r.ReadDoubles(), r.ReadDoubles()));

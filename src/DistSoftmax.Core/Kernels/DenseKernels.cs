@@ -97,8 +97,9 @@ public static class DenseKernels
     internal static void ScatterRows(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<int> bucket, ReadOnlySpan<double> weight, Span<double> sketch, bool wide)
     {
         Check(a, rows, d); CheckLength(bucket, rows, "bucket"); CheckLength(weight, rows, "weight");
+        uint buckets = (uint)(sketch.Length / Math.Max(d, 1));
         for (int i = 0; i < rows; i++)
-            if ((uint)bucket[i] >= (uint)(sketch.Length / Math.Max(d, 1)))
+            if ((uint)bucket[i] >= buckets)
                 throw new ArgumentException($"bucket {bucket[i]} of row {i} is outside the sketch");
         if (wide) ScatterRows<Lanes512, Vector512<double>>(a, rows, d, bucket, weight, sketch);
         else ScatterRows<Lanes256, Vector256<double>>(a, rows, d, bucket, weight, sketch);
@@ -370,10 +371,31 @@ public sealed class ProjectionPanels
     public double[] Packed { get; }
     public double[] Transposed { get; }
     /// <summary>
-    /// An upper bound on ‖Y‖₂² = λ_max(YᵀY): the largest absolute row sum of the k×k YᵀY (Gershgorin), so
-    /// Σ_c (aᵀy_c)² ≤ ‖a‖²·SquaredNormBound for every a.
+    /// An upper bound on ‖Y‖₂² = λ_max(YᵀY), so Σ_c (aᵀy_c)² ≤ ‖a‖²·SquaredNormBound for every a: the computed
+    /// largest eigenvalue of the k×k YᵀY with a relative margin of 1e-10 for rounding, never more than the
+    /// Gershgorin bound (the largest absolute row sum).
     /// </summary>
     public double SquaredNormBound { get; }
+
+    private static double LargestEigenvalueBound(double[] yT, int k, int d)
+    {
+        if (k == 0) return 0;
+        var gram = new double[k * k];
+        double gershgorin = 0;
+        for (int c = 0; c < k; c++)
+        {
+            double rowSum = 0;
+            for (int e = 0; e < k; e++)
+            {
+                gram[c * k + e] = System.Numerics.Tensors.TensorPrimitives.Dot<double>(yT.AsSpan(c * d, d), yT.AsSpan(e * d, d));
+                rowSum += Math.Abs(gram[c * k + e]);
+            }
+            gershgorin = Math.Max(gershgorin, rowSum);
+        }
+        if (!double.IsFinite(gershgorin)) return gershgorin;
+        var (_, max) = DenseAlgebra.EigenvalueRange(gram, k);
+        return Math.Min(gershgorin, max * (1 + 1e-10) + 1e-300);
+    }
 
     public ProjectionPanels(double[] yT, int k, int d) : this(yT, k, d, DenseKernels.Wide) { }
 
@@ -389,14 +411,6 @@ public sealed class ProjectionPanels
             int panel = c / w, lane = c % w;
             for (int j = 0; j < d; j++) Packed[(panel * d + j) * w + lane] = yT[c * d + j];
         }
-        double bound = 0;
-        for (int c = 0; c < k; c++)
-        {
-            double rowSum = 0;
-            for (int e = 0; e < k; e++)
-                rowSum += Math.Abs(System.Numerics.Tensors.TensorPrimitives.Dot<double>(yT.AsSpan(c * d, d), yT.AsSpan(e * d, d)));
-            bound = Math.Max(bound, rowSum);
-        }
-        SquaredNormBound = bound;
+        SquaredNormBound = LargestEigenvalueBound(yT, k, d);
     }
 }

@@ -52,6 +52,14 @@ public interface IVectorFamily
 
     /// <summary>γ_j from the merged globals of the same request and its reference.</summary>
     double[] GradientCoefficients(double[] globals, double[] reference);
+
+    /// <summary>
+    /// The low-rank vectors as combinations of the gradient basis, q_j = Σ_b M_jb β_b, for the curvature model
+    /// <paramref name="kind"/>: M (LowRankCount × GradientBasisCount, row-major) from the merged globals of a
+    /// one-pass request and its reference. Then Aᵀq_j = Σ_b M_jb Aᵀβ_b exactly, so a Newton step needs no second pass
+    /// for them. Every family here can; null would mean it cannot.
+    /// </summary>
+    double[]? LowRankFromBasis(double[] globals, double[] reference, HessianKind kind);
 }
 
 /// <summary>The elementwise map u with its first and second derivatives.</summary>

@@ -21,7 +21,8 @@ namespace DistSoftmax.Core.Problems;
 ///
 /// One-pass gradient against the same reference: f∘c = (v∘(v − b) − δ v∘b)/V² and
 /// γ = ⟨f,c⟩ = (Σv(v − b) − δ Σvb)/V² = (P1 + P2 − δ(P2 + ⟨b,b⟩))/V², so with the basis
-/// β = [v∘(v − b), v∘b, v] the z-gradient g = f∘c − γ f has coefficients [1/V², −δ/V², −γ/V].
+/// β = [v∘(v − b), v∘b, v] the z-gradient g = f∘c − γ f has coefficients [1/V², −δ/V², −γ/V], and the low-rank
+/// vectors q below are combinations of the same basis (<see cref="LowRankFromBasis"/>).
 ///
 /// Phase 2 (f_i = exp(z_i − m)/S, c = f − b, γ = ⟨f,c⟩, β = ⟨3f − 2b, f⟩, v = (2f − b)∘f):
 ///   g = f∘c − γ f
@@ -110,6 +111,18 @@ public sealed class NormalizedSoftmax : IVectorFamily
         double delta = v - 1, v2 = v * v;
         double gamma = (p1 + p2 - delta * (p2 + bb)) / v2;
         return new[] { 1 / v2, -delta / v2, -gamma / v };
+    }
+
+    /// <summary>
+    /// f = v/V, so q₁ = f = β₂/V and, with v² = β₀ + β₁: exact q₂ = (2f − b)∘f = 2(β₀ + β₁)/V² − β₁/V,
+    /// Gauss–Newton q₂ = f∘f = (β₀ + β₁)/V².
+    /// </summary>
+    public double[]? LowRankFromBasis(double[] globals, double[] reference, HessianKind kind)
+    {
+        double v = globals[6], v2 = v * v;
+        return kind == HessianKind.Exact
+            ? new[] { 0.0, 0.0, 1 / v, 2 / v2, 2 / v2 - 1 / v, 0.0 }
+            : new[] { 0.0, 0.0, 1 / v, 1 / v2, 1 / v2, 0.0 };
     }
 
     public void RowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] globals, HessianKind kind,

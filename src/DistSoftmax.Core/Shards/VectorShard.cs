@@ -37,8 +37,9 @@ public sealed class VectorShard : IShard
     /// Leverage pass: a row whose upper bound τ̄_i = |D_i|·‖a_i‖²·‖Y‖₂² ≥ τ_i gives it an inclusion probability
     /// s·τ̄_i/Στ of at most this keeps τ̄_i as its (over-)estimate and skips the k-column projection. Sampling with
     /// overestimated scores keeps the spectral guarantee; each such row adds at most this to the expected sample.
+    /// (On the benchmark instance mid-solve: 9 % of rows projected instead of all, 14 % more rows kept.)
     /// </summary>
-    public const double SkipProbability = 1e-3;
+    public const double SkipProbability = 1e-2;
 
 
     public long RowOffset { get; }
@@ -124,6 +125,7 @@ public sealed class VectorShard : IShard
     private ScalarsReply Scalars(ScalarsRequest r)
     {
         if (r.WithGradient && r.Reference is not null) return ScalarsWithGradient(r);
+        if (r.SketchRows != 0) throw new ArgumentException("a sketch in a ScalarsRequest needs WithGradient and a reference");
         EnsureZ(r.X);
         var partial = new ScalarSums[_blocks.BlockCount];
         var reg = new double[_blocks.BlockCount];
@@ -152,30 +154,43 @@ public sealed class VectorShard : IShard
 
     /// <summary>
     /// Loss and gradient in one pass over A: per cache tile, z = A_t x, the family's gradient basis β_j (local given
-    /// the request's reference) and w²∘z, then Aᵀβ_j and Aᵀ(w²z) on the same tile while it is still in cache.
-    /// The phase-1 sums are those of the plain request, so the loss is identical either way.
+    /// the request's reference) and w²∘z, then Aᵀβ_j and Aᵀ(w²z) in one multi-vector product on the same tile while
+    /// it is still in cache; with SketchRows &gt; 0 also the CountSketch of diag(√|D̃ + w²|) A, D̃ the row
+    /// curvatures computed with the reference's globals. The phase-1 sums are those of the plain request, so the loss
+    /// is identical either way.
     /// </summary>
     private ScalarsReply ScalarsWithGradient(ScalarsRequest r)
     {
         CheckDimension(r.X);
-        int d = Cols, k = _family.GradientBasisCount;
+        int d = Cols, k = _family.GradientBasisCount, lr = _family.LowRankCount, m = r.SketchRows;
+        if (m < 0) throw new ArgumentException($"a sketch cannot have {m} rows");
         bool haveZ = _zX is not null && _zX.AsSpan().SequenceEqual(r.X);
+        int vectors = _reg.IsNone ? k : k + 1;
         var partial = new ScalarSums[_blocks.BlockCount];
         var reg = new double[_blocks.BlockCount];
-        var products = Accumulate((k + 1) * d, (block, s, e, acc) =>
+        var all = Accumulate((k + 1) * d + m * d, (block, s, e, acc) =>
         {
-            var beta = new double[k * Tile];
-            var wz = new double[Tile];
+            var beta = new double[vectors * Tile];
+            var curvature = m == 0 ? Array.Empty<double>() : new double[(2 + lr) * Tile];
+            var buckets = new int[m == 0 ? 0 : Tile];
+            var signed = new double[m == 0 ? 0 : Tile];
             for (int t = s; t < e; t += Tile)
             {
                 int te = Math.Min(e, t + Tile), len = te - t;
                 var zt = _z.AsSpan(t, len);
+                var bt = _b.AsSpan(t, len);
                 if (!haveZ) _rows.MultiplyRows(t, te, r.X, zt);
-                _family.GradientBasis(zt, _b.AsSpan(t, len), r.Reference!, beta.AsSpan(0, k * len));
-                _rows.MultiplyTransposedRowsMany(t, te, beta.AsSpan(0, k * len), k, acc.AsSpan(0, k * d));
-                if (_reg.IsNone) continue;
-                for (int i = 0; i < len; i++) wz[i] = _reg.SquaredWeight(t + i) * zt[i];
-                _rows.MultiplyTransposedRows(t, te, wz.AsSpan(0, len), acc.AsSpan(k * d, d));
+                _family.GradientBasis(zt, bt, r.Reference!, beta.AsSpan(0, k * len));
+                if (!_reg.IsNone)
+                    for (int i = 0; i < len; i++) beta[k * len + i] = _reg.SquaredWeight(t + i) * zt[i];
+                _rows.MultiplyTransposedRowsMany(t, te, beta.AsSpan(0, vectors * len), vectors, acc.AsSpan(0, vectors * d));
+                if (m == 0) continue;
+                // D̃ from the family's row terms at the reference's globals (g and q land in scratch).
+                var dTilde = curvature.AsSpan(len, len);
+                _family.RowTerms(zt, bt, r.Reference!, r.SketchKind, curvature.AsSpan(0, len), dTilde,
+                    curvature.AsSpan(2 * len, lr * len));
+                for (int i = 0; i < len; i++) dTilde[i] = Math.Sqrt(Math.Abs(dTilde[i] + _reg.SquaredWeight(t + i)));
+                SketchTile(t, te, dTilde, m, r.SketchSeed, buckets, signed, acc.AsSpan((k + 1) * d, m * d));
             }
             (partial[block], reg[block]) = BlockScalars(block, r.Reference);
         });
@@ -184,7 +199,26 @@ public sealed class VectorShard : IShard
             _zX = (double[])r.X.Clone();
             _termsX = null;
         }
-        return MergeBlocks(partial, reg, products);
+        var reply = MergeBlocks(partial, reg, all[..((k + 1) * d)]);
+        return m == 0 ? reply : reply with { Sketch = all[((k + 1) * d)..] };
+    }
+
+    /// <summary>
+    /// CountSketch rows [t, te) with weights √|D_i| (given per tile row): global row → one of m buckets with a
+    /// random sign, both from the seeded hash of its global index, so the sketch does not depend on the shard layout.
+    /// </summary>
+    private void SketchTile(int t, int te, ReadOnlySpan<double> rootWeights, int m, ulong seed, int[] buckets, double[] signed,
+        Span<double> sketch)
+    {
+        int len = te - t;
+        for (int i = 0; i < len; i++)
+        {
+            // Bucket from the high bits (⌊h·m/2⁶⁴⌋, no division), sign from the lowest bit.
+            ulong h = Rng.Hash(seed ^ Rng.Hash((ulong)(RowOffset + t + i)));
+            buckets[i] = (int)Math.BigMul(h, (ulong)m, out _);
+            signed[i] = ((h & 1) == 0 ? 1.0 : -1.0) * rootWeights[i];
+        }
+        _rows.ScatterRows(t, te, buckets.AsSpan(0, len), signed.AsSpan(0, len), sketch);
     }
 
     /// <summary>q_j on rows [from, to) of the block [blockStart, blockEnd) (q is stored block by block).</summary>
@@ -232,6 +266,7 @@ public sealed class VectorShard : IShard
             var rhs = new double[(1 + lr) * Tile];
             var buckets = new int[m == 0 ? 0 : Tile];
             var signed = new double[m == 0 ? 0 : Tile];
+            var roots = new double[m == 0 ? 0 : Tile];
             // Tiles of rows small enough to stay in cache: A is read from memory once for all outputs.
             for (int t = s; t < e; t += Tile)
             {
@@ -240,14 +275,8 @@ public sealed class VectorShard : IShard
                 for (int j = 0; j < lr; j++) LowRankRows(j, s, e, t, te).CopyTo(rhs.AsSpan((1 + j) * len, len));
                 _rows.MultiplyTransposedRowsMany(t, te, rhs.AsSpan(0, (1 + lr) * len), 1 + lr, acc.AsSpan(0, gradLen + lowLen));
                 if (m == 0) continue;
-                for (int i = t; i < te; i++)
-                {
-                    // CountSketch of diag(√|D|) A: global row → one of m buckets with a random sign.
-                    ulong h = Rng.Hash(r.SketchSeed ^ Rng.Hash((ulong)(RowOffset + i)));
-                    buckets[i - t] = (int)((h >> 1) % (ulong)m);
-                    signed[i - t] = ((h & 1) == 0 ? 1.0 : -1.0) * Math.Sqrt(Math.Abs(_d[i]));
-                }
-                _rows.ScatterRows(t, te, buckets.AsSpan(0, len), signed.AsSpan(0, len), acc.AsSpan(gradLen + lowLen, sketchLen));
+                for (int i = 0; i < len; i++) roots[i] = Math.Sqrt(Math.Abs(_d[t + i]));
+                SketchTile(t, te, roots.AsSpan(0, len), m, r.SketchSeed, buckets, signed, acc.AsSpan(gradLen + lowLen, sketchLen));
             }
         });
         return new GradientReply(all[..gradLen], all[gradLen..(gradLen + lowLen)], all[(gradLen + lowLen)..]);

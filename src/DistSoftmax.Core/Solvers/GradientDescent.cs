@@ -10,7 +10,6 @@ namespace DistSoftmax.Core.Solvers;
 public sealed class GradientDescent : Solver
 {
     public override string Name => "gd";
-    protected override bool FusedLineSearch => true;
 
     protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
     {
@@ -27,7 +26,6 @@ public sealed class Lbfgs : Solver
     private readonly List<(double[] S, double[] Y, double Rho)> _pairs = new();
 
     public override string Name => "lbfgs";
-    protected override bool FusedLineSearch => true;
 
     protected override void OnAccepted(Iterate previous, Iterate next)
     {

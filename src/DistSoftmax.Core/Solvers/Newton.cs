@@ -28,7 +28,9 @@ public sealed class Newton : Solver
 
 /// <summary>
 /// Approximate Newton with a leverage-score-sampled Hessian (shared/MATH.md, seed 001):
-///   1. with the gradient, shards return a CountSketch S·diag(√|D|)·A (m = SketchRowsPerColumn·d rows);
+///   1. with the gradient, shards return a CountSketch S·diag(√|D|)·A (m = SketchRowsPerColumn·d rows); after an
+///      accepted line-search trial both come from the trial's own pass, with D computed at the previous iterate's
+///      globals (see <see cref="TrialRequest"/>);
 ///   2. R from a QR of the sketch, Y = R⁻¹G for a d×k Gaussian G (Σ_i τ_i is estimated by ‖G‖²_F);
 ///   3. in one more pass shards compute τ_i = |D_i|‖a_iᵀY‖², keep row i with probability q_i = min(1, s·τ_i/Στ)
 ///      and weight it 1/q_i, s = ⌈c·ε⁻² d ln(d/δ)⌉;
@@ -57,6 +59,20 @@ public sealed class ApproximateNewton : Solver
 
     private static ulong StreamSeed(ulong seed, int iteration, int purpose) =>
         Rng.Hash(seed ^ Rng.Hash(((ulong)(uint)iteration << 8) | (uint)purpose));
+
+    /// <summary>
+    /// Trials also return the sketch for the next iteration (seeded as that iteration's gradient request would be),
+    /// with the row curvatures at the current iterate's globals: an accepted full step then costs one pass over A
+    /// plus the leverage pass.
+    /// </summary>
+    protected override ScalarsRequest TrialRequest(SolveRun run, double[] xt, PointEvaluation point, int iteration, HessianKind kind)
+    {
+        var request = base.TrialRequest(run, xt, point, iteration, kind);
+        if (!request.WithGradient || run.Options.UniformSampling) return request;
+        return request with { SketchRows = SketchRows(run), SketchSeed = StreamSeed(run.Options.Seed, iteration + 1, 1), SketchKind = kind };
+    }
+
+    protected override bool IsComplete(SolveRun run, GradientReply fused) => run.Options.UniformSampling || fused.Sketch.Length > 0;
 
     protected override void OnGradient(SolveRun run, GradientReply reply) => _sketch = reply.Sketch;
 

@@ -28,6 +28,15 @@ public interface IObjective
     /// null when the reply carries none (the objective does not support it, or it was not asked for).
     /// </summary>
     double[]? FusedGradient(PointEvaluation point, ScalarsReply merged, double[] reference) => null;
+
+    /// <summary>
+    /// The low-rank vectors Aᵀq_j (LowRankCount × d) from the same one-pass reply, or null when they cannot be
+    /// assembled from it.
+    /// </summary>
+    double[]? FusedLowRank(PointEvaluation point, ScalarsReply merged, double[] reference, HessianKind kind) => null;
+
+    /// <summary>Whether the shards answer ScalarsRequest.WithGradient (and its sketch) at all.</summary>
+    bool SupportsFusedPass => false;
 }
 
 /// <summary>A vector family ℓ(Ax) + ½‖diag(w)Ax‖² over n rows and d columns.</summary>
@@ -65,4 +74,22 @@ public sealed class VectorObjective : IObjective
             System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(merged.GradientBasis.AsSpan(j * d, d), coefficients[j], gradient, gradient);
         return gradient;
     }
+
+    /// <summary>Aᵀq_j = Σ_b M_jb Aᵀβ_b with M from the family.</summary>
+    public double[]? FusedLowRank(PointEvaluation point, ScalarsReply merged, double[] reference, HessianKind kind)
+    {
+        int d = Dimension, k = Family.GradientBasisCount, lr = Family.LowRankCount;
+        if (merged.GradientBasis.Length != (k + 1) * d) return null;
+        var m = Family.LowRankFromBasis(point.Globals, reference, kind);
+        if (m is null || m.Length != lr * k) return null;
+        var lowRank = new double[lr * d];
+        for (int j = 0; j < lr; j++)
+            for (int b = 0; b < k; b++)
+                if (m[j * k + b] != 0)
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(merged.GradientBasis.AsSpan(b * d, d), m[j * k + b],
+                        lowRank.AsSpan(j * d, d), lowRank.AsSpan(j * d, d));
+        return lowRank;
+    }
+
+    public bool SupportsFusedPass => true;
 }

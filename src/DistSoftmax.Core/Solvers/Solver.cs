@@ -26,9 +26,21 @@ public abstract class Solver
 
     /// <summary>
     /// Whether line-search trials ask for loss and gradient in one pass (ScalarsRequest.WithGradient), so that an
-    /// accepted trial needs no separate gradient request. Worth it for solvers that need nothing else at a point.
+    /// accepted trial needs no separate gradient request; for objectives whose low-rank vectors are combinations of
+    /// the gradient basis the same pass gives them too (Newton-type solvers). On by default; used only where the
+    /// objective supports it.
     /// </summary>
-    protected virtual bool FusedLineSearch => false;
+    protected virtual bool FusedLineSearch => true;
+
+    /// <summary>
+    /// The request for a line-search trial at <paramref name="xt"/> from the accepted point (whose globals are the
+    /// reference). Solvers that need more at the next iterate (a sketch) add it here.
+    /// </summary>
+    protected virtual ScalarsRequest TrialRequest(SolveRun run, double[] xt, PointEvaluation point, int iteration, HessianKind kind) =>
+        new(xt, point.Globals, FusedLineSearch && run.Objective.SupportsFusedPass);
+
+    /// <summary>Whether a gradient reply assembled from an accepted trial has everything the next direction needs.</summary>
+    protected virtual bool IsComplete(SolveRun run, GradientReply fused) => true;
 
     /// <summary>Begins a solve; drive it with <see cref="SolveRun.Start"/> / <see cref="SolveRun.Submit"/>.</summary>
     public SolveRun Start(IObjective objective, double[] x0, SolverOptions options, CancellationToken cancellation = default) =>
@@ -66,12 +78,14 @@ public abstract class Solver
         int noDecrease = 0;
         Iterate? previous = null;
         var kind = opts.Hessian == HessianMode.Exact ? HessianKind.Exact : HessianKind.GaussNewton;
-        double[]? fusedGradient = null;
+        // The accepted trial's one-pass reply and the reference it was computed against.
+        (ScalarsReply Reply, double[] Reference)? accepted = null;
         for (int iteration = 0; ; iteration++)
         {
             GradientReply gr;
-            if (fusedGradient is not null && AllFinite(fusedGradient))
-                gr = new GradientReply(fusedGradient, Array.Empty<double>(), Array.Empty<double>());
+            var fused = accepted is { } a ? FusedGradientReply(run, point, a.Reply, a.Reference, kind) : null;
+            if (fused is not null && AllFinite(fused.Gradient) && IsComplete(run, fused))
+                gr = fused;
             else
             {
                 yield return GradientRequestFor(run, point, iteration, kind);
@@ -121,10 +135,14 @@ public abstract class Solver
                 initial = 1.0 / Math.Max(gnorm, 1e-300);
             }
 
-            var lsOut = new Out<(PointEvaluation? Point, double Step, double[]? Gradient)>();
-            foreach (var r in LineSearch(run, point, slope, p, initial, FusedLineSearch, lsOut)) yield return r;
-            var (next, step, nextGradient) = lsOut.Value;
-            fusedGradient = nextGradient;
+            var lsOut = new Out<(PointEvaluation? Point, double Step, ScalarsReply? Reply)>();
+            int at = iteration;
+            var trialKind = kind;
+            var from = point;
+            foreach (var r in LineSearch(run, point, slope, p, initial, xt => TrialRequest(run, xt, from, at, trialKind), lsOut))
+                yield return r;
+            var (next, step, nextReply) = lsOut.Value;
+            accepted = nextReply is null ? null : (nextReply, point.Globals);
             if (next is null)
             {
                 run.Finish(point.X, ExitCondition.Stalled, $"line search found no decrease at iteration {iteration} (‖∇L‖ = {gnorm:E3})", iteration, point.Loss, gnorm, g0);
@@ -155,7 +173,7 @@ public abstract class Solver
     /// L(x + t p) ≤ L(x) + 1e-4·t·∇Lᵀp + 1e-12·|L(x)|; the last term absorbs rounding of the loss near a minimiser.
     /// </summary>
     private static IEnumerable<ShardRequest> LineSearch(SolveRun run, PointEvaluation point, double slope, double[] p,
-        double t0, bool withGradient, Out<(PointEvaluation?, double, double[]?)> result)
+        double t0, Func<double[], ScalarsRequest> trialRequest, Out<(PointEvaluation?, double, ScalarsReply?)> result)
     {
         double t = t0;
         double slack = 1e-12 * Math.Abs(point.Loss);
@@ -163,17 +181,34 @@ public abstract class Solver
         {
             var xt = new double[p.Length];
             TensorPrimitives.MultiplyAdd(p, t, point.X, xt);
-            yield return new ScalarsRequest(xt, point.Globals, withGradient);
+            yield return trialRequest(xt);
             var reply = run.Reply<ScalarsReply>();
             var trialPoint = run.Objective.Evaluate(xt, reply, point.Globals);
             if (double.IsFinite(trialPoint.Loss) && trialPoint.Loss <= point.Loss + 1e-4 * t * slope + slack)
             {
-                result.Value = (trialPoint, t, withGradient ? run.Objective.FusedGradient(trialPoint, reply, point.Globals) : null);
+                result.Value = (trialPoint, t, reply);
                 yield break;
             }
             t *= 0.5;
         }
         result.Value = (null, 0, null);
+    }
+
+    /// <summary>
+    /// ∇L, and the low-rank vectors when this solver needs them, assembled from an accepted trial's one-pass reply;
+    /// null when the reply does not carry them (then the iteration asks for a gradient pass).
+    /// </summary>
+    private GradientReply? FusedGradientReply(SolveRun run, PointEvaluation point, ScalarsReply reply, double[] reference, HessianKind kind)
+    {
+        var gradient = run.Objective.FusedGradient(point, reply, reference);
+        if (gradient is null) return null;
+        double[] lowRank = Array.Empty<double>();
+        if (NeedsLowRank && run.Objective.LowRankCount > 0)
+        {
+            lowRank = run.Objective.FusedLowRank(point, reply, reference, kind)!;
+            if (lowRank is null) return null;
+        }
+        return new GradientReply(gradient, lowRank, reply.Sketch);
     }
 
     protected static bool AllFinite(ReadOnlySpan<double> v)

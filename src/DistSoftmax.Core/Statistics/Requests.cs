@@ -21,9 +21,17 @@ public abstract record ShardRequest(double[] X);
 /// into a difference of large terms, so losses near a minimiser keep their relative accuracy.
 /// With <paramref name="WithGradient"/> (and a reference) the same pass over A also returns the products
 /// Aᵀβ_j of the family's gradient basis (see <see cref="Problems.IVectorFamily.GradientBasisCount"/>), from which
-/// the solver assembles ∇L without a second pass: one pass for loss and gradient.
+/// the solver assembles ∇L without a second pass: one pass for loss and gradient. Families whose low-rank vectors
+/// q_j are combinations of the basis (see <see cref="Problems.IVectorFamily.LowRankFromBasis"/>) thereby also give
+/// the Aᵀq_j of a Newton step.
+/// With <paramref name="SketchRows"/> &gt; 0 (and a reference) the pass also returns a CountSketch (SketchRows×d) of
+/// diag(√|D̃ + w²|) A, where D̃ are the row curvatures of <paramref name="SketchKind"/> computed with the reference's
+/// globals standing in for the point's own (not known before the merge): the sketch from which an approximate Newton
+/// step at an accepted trial point takes its leverage scores, rows hashed by global index with
+/// <paramref name="SketchSeed"/> exactly as in <see cref="GradientRequest"/>.
 /// </summary>
-public sealed record ScalarsRequest(double[] X, double[]? Reference = null, bool WithGradient = false) : ShardRequest(X);
+public sealed record ScalarsRequest(double[] X, double[]? Reference = null, bool WithGradient = false,
+    int SketchRows = 0, ulong SketchSeed = 0, HessianKind SketchKind = HessianKind.GaussNewton) : ShardRequest(X);
 
 /// <summary>
 /// Phase 2: the gradient part Aᵀ(g + w²∘z); with <paramref name="WithLowRank"/> also the d-vectors Aᵀq_j of the
@@ -106,15 +114,18 @@ public abstract record ShardReply
 /// When asked (<see cref="ScalarsRequest.WithGradient"/>): Aᵀβ_j for the family's k gradient-basis vectors, then
 /// Aᵀ(w²∘z), as (k+1)×d row-major; otherwise empty.
 /// </param>
-public sealed record ScalarsReply(ScalarSums Family, double RegularizerSum, long Rows, double[] GradientBasis) : ShardReply
+public sealed record ScalarsReply(ScalarSums Family, double RegularizerSum, long Rows, double[] GradientBasis, double[] Sketch) : ShardReply
 {
     public ScalarsReply(ScalarSums family, double regularizerSum, long rows) : this(family, regularizerSum, rows, Array.Empty<double>()) { }
+
+    public ScalarsReply(ScalarSums family, double regularizerSum, long rows, double[] gradientBasis)
+        : this(family, regularizerSum, rows, gradientBasis, Array.Empty<double>()) { }
 
     public override ShardReply Merge(ShardReply other)
     {
         var o = Cast<ScalarsReply>(other);
         return new ScalarsReply(Family.Merge(o.Family), RegularizerSum + o.RegularizerSum, Rows + o.Rows,
-            Add(GradientBasis, o.GradientBasis));
+            Add(GradientBasis, o.GradientBasis), Add(Sketch, o.Sketch));
     }
 }
 
