@@ -218,7 +218,7 @@ public abstract class Solver
     }
 
     /// <summary>H = Gram + Σ_jk C_jk l_j l_kᵀ as a full symmetric d×d matrix (l_j = Aᵀq_j rows of lowRank).</summary>
-    protected static double[] AssembleHessian(double[] packedGram, int d, double[] lowRank, double[] coefficients)
+    public static double[] AssembleHessian(double[] packedGram, int d, double[] lowRank, double[] coefficients)
     {
         var h = Kernels.Packed.ToSymmetric(packedGram, d);
         int k = lowRank.Length / Math.Max(d, 1);
