@@ -83,6 +83,30 @@ public class SolverTests
         Assert.NotEqual(first.Trace.Select(t => t.RowsSampled), other.Trace.Select(t => t.RowsSampled));
     }
 
+    [Theory]
+    [InlineData("approx-newton")]
+    [InlineData("lbfgs")]
+    public void One_solver_instance_drives_interleaved_solves_as_separate_instances_would(string name)
+    {
+        var (p, _) = Planted(600, 6, 52);
+        var options = new SolverOptions { Seed = 5, RelativeTolerance = 1e-10 };
+        var shared = SolverCatalog.Create(name);
+        var starts = new[] { new double[p.D], TestProblem.Vector(p.D, 53, 0.5) };
+        var runs = starts.Select(x0 => shared.Start(p.Objective, x0, options)).ToArray();
+        var drivers = starts.Select(_ => p.Driver(2)).ToArray();
+        var pending = runs.Select(r => r.Start()).ToArray();
+        // Alternate requests between the two solves until both finish.
+        while (pending.Any(r => r is not null))
+            for (int j = 0; j < runs.Length; j++)
+                if (pending[j] is { } request) pending[j] = runs[j].Submit(drivers[j].Evaluate(request));
+        for (int j = 0; j < runs.Length; j++)
+        {
+            var alone = p.Driver(2).Solve(SolverCatalog.Create(name), p.Objective, starts[j], options);
+            Assert.Equal(alone.X, runs[j].Result!.X);
+            Assert.Equal(alone.Iterations, runs[j].Result!.Iterations);
+        }
+    }
+
     [Fact]
     public void An_indefinite_Hessian_ends_with_a_clear_exit_condition_and_no_NaN()
     {

@@ -23,11 +23,12 @@ public sealed class GradientDescent : Solver
 /// <summary>Limited-memory BFGS (two-loop recursion) with backtracking; pairs with sᵀy ≤ 1e-10‖s‖‖y‖ are skipped.</summary>
 public sealed class Lbfgs : Solver
 {
-    private readonly List<(double[] S, double[] Y, double Rho)> _pairs = new();
+    /// <summary>The (s, y, 1/sᵀy) pairs of one solve, oldest first.</summary>
+    private sealed class Pairs : List<(double[] S, double[] Y, double Rho)> { }
 
     public override string Name => "lbfgs";
 
-    protected override void OnAccepted(Iterate previous, Iterate next)
+    protected override void OnAccepted(SolveRun run, Iterate previous, Iterate next)
     {
         int d = next.Gradient.Length;
         var s = new double[d];
@@ -36,32 +37,33 @@ public sealed class Lbfgs : Solver
         TensorPrimitives.Subtract(next.Gradient, previous.Gradient, y);
         double sy = TensorPrimitives.Dot<double>(s, y);
         if (sy > 1e-10 * TensorPrimitives.Norm<double>(s) * TensorPrimitives.Norm<double>(y))
-            _pairs.Add((s, y, 1.0 / sy));
+            StateOf<Pairs>(run).Add((s, y, 1.0 / sy));
     }
 
     protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
     {
         // Keep the newest LbfgsMemory pairs (the oldest go first).
-        if (_pairs.Count > run.Options.LbfgsMemory) _pairs.RemoveRange(0, _pairs.Count - run.Options.LbfgsMemory);
+        var pairs = StateOf<Pairs>(run);
+        if (pairs.Count > run.Options.LbfgsMemory) pairs.RemoveRange(0, pairs.Count - run.Options.LbfgsMemory);
         var q = (double[])current.Gradient.Clone();
-        if (_pairs.Count == 0)
+        if (pairs.Count == 0)
         {
             direction.Value = new Direction(Negated(q), 1.0 / Math.Max(current.GradientNorm, 1e-300));
             yield break;
         }
-        var alpha = new double[_pairs.Count];
-        for (int i = _pairs.Count - 1; i >= 0; i--)
+        var alpha = new double[pairs.Count];
+        for (int i = pairs.Count - 1; i >= 0; i--)
         {
-            var (s, y, rho) = _pairs[i];
+            var (s, y, rho) = pairs[i];
             alpha[i] = rho * TensorPrimitives.Dot<double>(s, q);
             TensorPrimitives.MultiplyAdd(y, -alpha[i], q, q);
         }
-        var last = _pairs[^1];
+        var last = pairs[^1];
         double gamma = TensorPrimitives.Dot<double>(last.S, last.Y) / TensorPrimitives.Dot<double>(last.Y, last.Y);
         TensorPrimitives.Multiply(q, gamma, q);
-        for (int i = 0; i < _pairs.Count; i++)
+        for (int i = 0; i < pairs.Count; i++)
         {
-            var (s, y, rho) = _pairs[i];
+            var (s, y, rho) = pairs[i];
             double beta = rho * TensorPrimitives.Dot<double>(y, q);
             TensorPrimitives.MultiplyAdd(s, alpha[i] - beta, q, q);
         }

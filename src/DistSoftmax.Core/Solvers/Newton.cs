@@ -42,7 +42,8 @@ public sealed class ApproximateNewton : Solver
     public override string Name => "approx-newton";
     protected override bool NeedsLowRank => true;
 
-    private double[] _sketch = Array.Empty<double>();
+    /// <summary>The sketch that came with this solve's current gradient.</summary>
+    private sealed class LastSketch { public double[] Sketch = Array.Empty<double>(); }
 
     protected override GradientRequest GradientRequestFor(SolveRun run, PointEvaluation point, int iteration, HessianKind kind)
     {
@@ -74,7 +75,7 @@ public sealed class ApproximateNewton : Solver
 
     protected override bool IsComplete(SolveRun run, GradientReply fused) => run.Options.UniformSampling || fused.Sketch.Length > 0;
 
-    protected override void OnGradient(SolveRun run, GradientReply reply) => _sketch = reply.Sketch;
+    protected override void OnGradient(SolveRun run, GradientReply reply) => StateOf<LastSketch>(run).Sketch = reply.Sketch;
 
     protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
     {
@@ -92,7 +93,7 @@ public sealed class ApproximateNewton : Solver
         else
         {
             k = opts.ProjectionColumnsFor(run.Objective.Rows);
-            (projT, total) = Sketching.LeverageProjection.FromSketch(_sketch, d, k, Rng.ForStream(opts.Seed, (ulong)current.Iteration, 2));
+            (projT, total) = Sketching.LeverageProjection.FromSketch(StateOf<LastSketch>(run).Sketch, d, k, Rng.ForStream(opts.Seed, (ulong)current.Iteration, 2));
         }
         GramReply gram;
         if (total > 0 && double.IsFinite(total))
@@ -179,7 +180,7 @@ public static class SolverCatalog
 {
     public static readonly string[] Names = { "approx-newton", "newton", "newton-cg", "lbfgs", "gd" };
 
-    /// <summary>A fresh solver (solvers hold per-solve state such as L-BFGS pairs).</summary>
+    /// <summary>The solver of that name. Solvers keep no per-solve state (the run does), so an instance can be shared.</summary>
     public static Solver Create(string name) => name.ToLowerInvariant() switch
     {
         "approx-newton" => new ApproximateNewton(),

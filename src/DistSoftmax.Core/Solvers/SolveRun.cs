@@ -28,6 +28,12 @@ public sealed class SolveRun
     public SolverResult? Result { get; private set; }
     public IReadOnlyList<TraceEntry> Trace => _trace;
     public long Requests { get; private set; }
+
+    /// <summary>
+    /// What a solver keeps between iterations of this solve (L-BFGS pairs, the last sketch): held by the run, not
+    /// the solver, so one solver instance can drive any number of solves, even at once.
+    /// </summary>
+    internal object? SolverState { get; set; }
     public double Seconds => _clock.Elapsed.TotalSeconds;
 
     /// <summary>Raised once per iteration (iteration 0 included) on the thread that calls Submit.</summary>

@@ -59,7 +59,10 @@ public abstract class Solver
         throw new NotSupportedException($"{Name} does not compute line-search directions");
 
     /// <summary>Called after a step is accepted and the new gradient is known (L-BFGS updates its pairs here).</summary>
-    protected virtual void OnAccepted(Iterate previous, Iterate next) { }
+    protected virtual void OnAccepted(SolveRun run, Iterate previous, Iterate next) { }
+
+    /// <summary>This solve's state of type T, created on first use (solvers themselves hold no per-solve state).</summary>
+    protected static T StateOf<T>(SolveRun run) where T : class, new() => (T)(run.SolverState ??= new T());
 
     /// <summary>
     /// The whole method as a sequence of requests (each answered through <see cref="SolveRun.Submit"/> before the
@@ -95,7 +98,7 @@ public abstract class Solver
             double gnorm = TensorPrimitives.Norm<double>(gr.Gradient);
             if (iteration == 0) g0 = gnorm;
             var current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, gnorm, kind);
-            if (previous is not null) OnAccepted(previous, current);
+            if (previous is not null) OnAccepted(run, previous, current);
             run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature));
 
             if (!double.IsFinite(point.Loss) || !double.IsFinite(gnorm))
