@@ -34,26 +34,26 @@ public static class PassBreakdown
         var h = Packed.ToSymmetric(gram.PackedUpper, d);
         for (int i = 0; i < d; i++) h[i * d + i] += 1e-12;
 
-        double read = Median(() => inst.StreamingRead());
+        double read = Timing.Median(() => inst.StreamingRead());
         void Row(string what, double seconds) => Console.WriteLine($"  {what,-58} {seconds * 1e3,8:F2} ms  {seconds / read,6:F2}×");
         Console.WriteLine($"n={n} d={d} m={m} k={k} s={options.SampleSize(d)} (kept {gram.RowsUsed} rows) at the iterate after {at} iterations; 512-bit kernels: {DenseKernels.Wide}");
         Row("streaming read of A (baseline)", read);
         var blocks = Core.Shards.RowBlocks.For(n);
         var zAll = new double[n];
-        Row("kernel: z = Ax (GEMV)", Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
+        Row("kernel: z = Ax (GEMV)", Timing.Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
         {
             var (s0, e0) = blocks[b];
             DenseKernels.Gemv(inst.A.Data.AsSpan(s0 * d, (e0 - s0) * d), e0 - s0, d, x, zAll.AsSpan(s0, e0 - s0));
         })));
         var accs = new double[blocks.BlockCount][];
         for (int b = 0; b < accs.Length; b++) accs[b] = new double[d];
-        Row("kernel: Aᵀv (GEMVᵀ)", Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
+        Row("kernel: Aᵀv (GEMVᵀ)", Timing.Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
         {
             var (s0, e0) = blocks[b];
             DenseKernels.GemvTransposed(inst.A.Data.AsSpan(s0 * d, (e0 - s0) * d), e0 - s0, d, zAll.AsSpan(s0, e0 - s0), accs[b]);
         })));
         var panels = new ProjectionPanels(projT, k, d);
-        Row($"kernel: Σ_c (a_iᵀy_c)², k = {k} (GEMM)", Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
+        Row($"kernel: Σ_c (a_iᵀy_c)², k = {k} (GEMM)", Timing.Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
         {
             var (s0, e0) = blocks[b];
             DenseKernels.ProjectedSquaredNorms(inst.A.Data.AsSpan(s0 * d, (e0 - s0) * d), e0 - s0, d, panels, zAll.AsSpan(s0, e0 - s0));
@@ -63,21 +63,21 @@ public static class PassBreakdown
         for (int i = 0; i < n; i++) { ulong hash = Rng.Hash((ulong)i); bucketOf[i] = (int)Math.BigMul(hash, (ulong)m, out _); weightOf[i] = (hash & 1) == 0 ? 1 : -1; }
         var sketches = new double[blocks.BlockCount][];
         for (int b = 0; b < sketches.Length; b++) sketches[b] = new double[m * d];
-        Row($"kernel: CountSketch scatter into {m} buckets", Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
+        Row($"kernel: CountSketch scatter into {m} buckets", Timing.Median(() => blocks.Run(Core.Shards.ShardComputeOptions.Default, b =>
         {
             var (s0, e0) = blocks[b];
             DenseKernels.ScatterRows(inst.A.Data.AsSpan(s0 * d, (e0 - s0) * d), e0 - s0, d, bucketOf.AsSpan(s0, e0 - s0), weightOf.AsSpan(s0, e0 - s0), sketches[b]);
         })));
-        Row("loss: z = Ax + phase-1 sums", Median(() => shard.Evaluate(new ScalarsRequest(Fresh()))));
-        Row("loss with reference (line-search trial)", Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals))));
-        Row("loss + gradient, one pass", Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals, true))));
-        Row("approx-Newton trial: loss + gradient + low-rank + sketch", Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals, true, m, 7, HessianKind.Exact))));
+        Row("loss: z = Ax + phase-1 sums", Timing.Median(() => shard.Evaluate(new ScalarsRequest(Fresh()))));
+        Row("loss with reference (line-search trial)", Timing.Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals))));
+        Row("loss + gradient, one pass", Timing.Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals, true))));
+        Row("approx-Newton trial: loss + gradient + low-rank + sketch", Timing.Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals, true, m, 7, HessianKind.Exact))));
         // The phase-2 passes at a cached z and terms: the cost of the pass itself.
         shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false));
-        Row("gradient pass (cached z)", Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false))));
-        Row("gradient + low-rank pass", Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true))));
-        Row("gradient + low-rank + CountSketch pass", Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true, m, 7))));
-        Row("leverage scores + sampled SYRK pass, new point (row terms too)", MedianTimed(() =>
+        Row("gradient pass (cached z)", Timing.Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false))));
+        Row("gradient + low-rank pass", Timing.Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true))));
+        Row("gradient + low-rank + CountSketch pass", Timing.Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true, m, 7))));
+        Row("leverage scores + sampled SYRK pass, new point (row terms too)", Timing.MedianTimed(() =>
         {
             var y = Fresh();
             shard.Evaluate(new ScalarsRequest(y));
@@ -85,34 +85,10 @@ public static class PassBreakdown
             shard.Evaluate(new SampledGramRequest(y, point.Globals, HessianKind.Exact, projT, k, total, options.SampleSize(d), 9));
             return sw.Elapsed.TotalSeconds;
         }));
-        Row("leverage scores + sampled SYRK pass", Median(() => shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, projT, k, total, options.SampleSize(d), 9))));
-        Row("sampled SYRK pass only (uniform sampling)", Median(() => shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, Array.Empty<double>(), 0, n, options.SampleSize(d), 9, true))));
-        Row("coordinator: R of the sketch, Y = R⁻¹G", Median(() => LeverageProjection.FromSketch(sketch, d, k, new Rng(8))));
-        Row("coordinator: solve H p = −g", Median(() => DenseAlgebra.SolveModified(h, d, x)));
+        Row("leverage scores + sampled SYRK pass", Timing.Median(() => shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, projT, k, total, options.SampleSize(d), 9))));
+        Row("sampled SYRK pass only (uniform sampling)", Timing.Median(() => shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, Array.Empty<double>(), 0, n, options.SampleSize(d), 9, true))));
+        Row("coordinator: R of the sketch, Y = R⁻¹G", Timing.Median(() => LeverageProjection.FromSketch(sketch, d, k, new Rng(8))));
+        Row("coordinator: solve H p = −g", Timing.Median(() => DenseAlgebra.SolveModified(h, d, x)));
         return 0;
-    }
-
-    /// <summary>Median of a part timed inside the action (returned seconds).</summary>
-    private static double MedianTimed(Func<double> timed, int repeats = 15)
-    {
-        for (int w = 0; w < 5; w++) timed();
-        var times = new double[repeats];
-        for (int r = 0; r < repeats; r++) times[r] = timed();
-        Array.Sort(times);
-        return times[repeats / 2];
-    }
-
-    private static double Median(Action action, int repeats = 15)
-    {
-        for (int w = 0; w < 5; w++) action();
-        var times = new double[repeats];
-        for (int r = 0; r < repeats; r++)
-        {
-            var sw = Stopwatch.StartNew();
-            action();
-            times[r] = sw.Elapsed.TotalSeconds;
-        }
-        Array.Sort(times);
-        return times[repeats / 2];
     }
 }

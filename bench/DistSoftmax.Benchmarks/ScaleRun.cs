@@ -20,7 +20,7 @@ public static class ScaleRun
         var sw = Stopwatch.StartNew();
         var inst = new BenchmarkInstance(n, d);
         Console.WriteLine($"instance n={n} d={d} generated in {sw.Elapsed.TotalSeconds:F2} s; {Environment.ProcessorCount} cores");
-        double read = Median(() => inst.StreamingRead(), 15);
+        double read = Timing.Median(() => inst.StreamingRead(), 15, 1);
         Console.WriteLine($"streaming read of A ({n * (long)d * 8 / 1e6:F0} MB): {read * 1e3:F2} ms (median of 15)");
         var shards = inst.Shards(1);
         var driver = new InProcessDriver(shards);
@@ -29,8 +29,8 @@ public static class ScaleRun
         Console.WriteLine($"pass costs (ratio to the streaming read):");
         var point = inst.Objective.Evaluate(x0, (Core.Statistics.ScalarsReply)driver.Evaluate(scalars));
         var xs = new double[d]; xs[0] = 1e-3;
-        double tz = Median(() => { xs[0] += 1e-9; driver.Evaluate(new Core.Statistics.ScalarsRequest((double[])xs.Clone())); }, 9);
-        double tg = Median(() => { xs[0] += 1e-9; var x = (double[])xs.Clone(); driver.Evaluate(new Core.Statistics.ScalarsRequest(x)); driver.Evaluate(new Core.Statistics.GradientRequest(x, point.Globals, Core.Statistics.HessianKind.Exact, false)); }, 9);
+        double tz = Timing.Median(() => { xs[0] += 1e-9; driver.Evaluate(new Core.Statistics.ScalarsRequest((double[])xs.Clone())); }, 9, 1);
+        double tg = Timing.Median(() => { xs[0] += 1e-9; var x = (double[])xs.Clone(); driver.Evaluate(new Core.Statistics.ScalarsRequest(x)); driver.Evaluate(new Core.Statistics.GradientRequest(x, point.Globals, Core.Statistics.HessianKind.Exact, false)); }, 9, 1);
         Console.WriteLine($"  loss (z = Ax + sums)      {tz * 1e3,8:F2} ms  {tz / read,6:F2}×");
         Console.WriteLine($"  loss + gradient           {tg * 1e3,8:F2} ms  {tg / read,6:F2}×");
         foreach (var name in solvers)
@@ -61,19 +61,5 @@ public static class ScaleRun
                     Console.WriteLine($"    {t.Iteration,3} loss {t.Loss:E6} grad {t.GradientNorm:E3} step {t.StepLength:G4} rows {t.RowsSampled} negcurv {t.NegativeCurvature:E2} t={t.Seconds:F3}s req {t.Requests}");
         }
         return 0;
-    }
-
-    private static double Median(Action action, int repeats)
-    {
-        action();
-        var times = new double[repeats];
-        for (int r = 0; r < repeats; r++)
-        {
-            var sw = Stopwatch.StartNew();
-            action();
-            times[r] = sw.Elapsed.TotalSeconds;
-        }
-        Array.Sort(times);
-        return times[repeats / 2];
     }
 }

@@ -140,12 +140,10 @@ public static class DenseKernels
         int w = L.Count, i = 0;
         for (; i < rows; i += 4)
         {
-            // Four rows (fewer at the end: the missing ones repeat the last row and are not stored).
-            int n = Math.Min(4, rows - i);
-            ref double r0 = ref Unsafe.Add(ref a0, (nint)i * d);
-            ref double r1 = ref Unsafe.Add(ref r0, n > 1 ? d : 0);
-            ref double r2 = ref Unsafe.Add(ref r0, (nint)(n > 2 ? 2 : n - 1) * d);
-            ref double r3 = ref Unsafe.Add(ref r0, (nint)(n - 1) * d);
+            var rows4 = new FourRows(ref a0, i, rows, d);
+            int n = rows4.Count;
+            ref double r0 = ref rows4.R0; ref double r1 = ref rows4.R1;
+            ref double r2 = ref rows4.R2; ref double r3 = ref rows4.R3;
             V s0 = L.Zero, s1 = L.Zero, s2 = L.Zero, s3 = L.Zero;
             int j = 0;
             for (; j + w <= d; j += w)
@@ -199,12 +197,11 @@ public static class DenseKernels
         int w = L.Count, i = 0;
         for (; i < rows; i += 4)
         {
-            // Rows past the end get coefficient 0 and alias the last row, so the body stays branch-free.
-            int n = Math.Min(4, rows - i);
-            ref double r0 = ref Unsafe.Add(ref a0, (nint)i * d);
-            ref double r1 = ref Unsafe.Add(ref r0, n > 1 ? d : 0);
-            ref double r2 = ref Unsafe.Add(ref r0, (nint)(n > 2 ? 2 : n - 1) * d);
-            ref double r3 = ref Unsafe.Add(ref r0, (nint)(n - 1) * d);
+            // Rows past the end get coefficient 0 (see FourRows).
+            var rows4 = new FourRows(ref a0, i, rows, d);
+            int n = rows4.Count;
+            ref double r0 = ref rows4.R0; ref double r1 = ref rows4.R1;
+            ref double r2 = ref rows4.R2; ref double r3 = ref rows4.R3;
             double p00 = v0[i], p01 = n > 1 ? v0[i + 1] : 0, p02 = n > 2 ? v0[i + 2] : 0, p03 = n > 3 ? v0[i + 3] : 0;
             double p10 = 0, p11 = 0, p12 = 0, p13 = 0, p20 = 0, p21 = 0, p22 = 0, p23 = 0;
             if (G.Size > 1) { p10 = v1[i]; p11 = n > 1 ? v1[i + 1] : 0; p12 = n > 2 ? v1[i + 2] : 0; p13 = n > 3 ? v1[i + 3] : 0; }
@@ -256,12 +253,10 @@ public static class DenseKernels
         tau.Slice(0, rows).Clear();
         for (int i = 0; i < rows; i += 4)
         {
-            // Four rows (fewer at the end: the missing ones repeat the last row and are not stored).
-            int n = Math.Min(4, rows - i);
-            ref double r0 = ref Unsafe.Add(ref a0, (nint)i * d);
-            ref double r1 = ref Unsafe.Add(ref r0, n > 1 ? d : 0);
-            ref double r2 = ref Unsafe.Add(ref r0, (nint)(n > 2 ? 2 : n - 1) * d);
-            ref double r3 = ref Unsafe.Add(ref r0, (nint)(n - 1) * d);
+            var rows4 = new FourRows(ref a0, i, rows, d);
+            int n = rows4.Count;
+            ref double r0 = ref rows4.R0; ref double r1 = ref rows4.R1;
+            ref double r2 = ref rows4.R2; ref double r3 = ref rows4.R3;
             double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
             for (int p = 0; p < panels; p += 2)
             {
@@ -326,11 +321,10 @@ public static class DenseKernels
         int lanes = L.Count;
         for (int i = 0; i < rows; i += 4)
         {
-            int n = Math.Min(4, rows - i);
-            ref double r0 = ref Unsafe.Add(ref a0, (nint)i * d);
-            ref double r1 = ref Unsafe.Add(ref r0, n > 1 ? d : 0);
-            ref double r2 = ref Unsafe.Add(ref r0, (nint)(n > 2 ? 2 : n - 1) * d);
-            ref double r3 = ref Unsafe.Add(ref r0, (nint)(n - 1) * d);
+            var rows4 = new FourRows(ref a0, i, rows, d);
+            int n = rows4.Count;
+            ref double r0 = ref rows4.R0; ref double r1 = ref rows4.R1;
+            ref double r2 = ref rows4.R2; ref double r3 = ref rows4.R3;
             double w0 = w[i], w1 = n > 1 ? w[i + 1] : 0, w2 = n > 2 ? w[i + 2] : 0, w3 = n > 3 ? w[i + 3] : 0;
             for (int p = 0; p < d; p++)
             {
@@ -354,6 +348,29 @@ public static class DenseKernels
                     Unsafe.Add(ref row, j) += Unsafe.Add(ref r0, j) * e0 + Unsafe.Add(ref r1, j) * e1 + Unsafe.Add(ref r2, j) * e2 + Unsafe.Add(ref r3, j) * e3;
             }
         }
+    }
+}
+
+/// <summary>
+/// Rows i…i+3 of a row-major block with d columns, for the kernels that work four rows at a time. At the end of the
+/// block there may be fewer: the missing ones alias the last row, so a kernel's body stays branch-free, and
+/// <see cref="Count"/> says how many results to keep.
+/// </summary>
+internal readonly ref struct FourRows
+{
+    public readonly ref double R0;
+    public readonly ref double R1;
+    public readonly ref double R2;
+    public readonly ref double R3;
+    public readonly int Count;
+
+    public FourRows(ref double a0, int i, int rows, int d)
+    {
+        Count = Math.Min(4, rows - i);
+        R0 = ref Unsafe.Add(ref a0, (nint)i * d);
+        R1 = ref Unsafe.Add(ref R0, Count > 1 ? d : 0);
+        R2 = ref Unsafe.Add(ref R0, (nint)(Count > 2 ? 2 : Count - 1) * d);
+        R3 = ref Unsafe.Add(ref R0, (nint)(Count - 1) * d);
     }
 }
 
