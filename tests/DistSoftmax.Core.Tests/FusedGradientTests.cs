@@ -134,6 +134,24 @@ public class FusedGradientTests
     }
 
     [Fact]
+    public void Approximate_Newton_with_uniform_sampling_asks_for_no_sketch_and_converges()
+    {
+        var a = TestProblem.Gaussian(3000, 8, 341);
+        var xTrue = TestProblem.Vector(8, 342, 1.5);
+        var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
+        var driver = p.Driver(2);
+        var run = new ApproximateNewton().Start(p.Objective, new double[8],
+            new SolverOptions { RelativeTolerance = 1e-10, UniformSampling = true, MaxIterations = 500 });
+        for (var request = run.Start(); request is not null; request = run.Submit(driver.Evaluate(request)))
+        {
+            Assert.False(request is ScalarsRequest { SketchRows: > 0 }, "a trial asked for a sketch");
+            Assert.False(request is GradientRequest { SketchRows: > 0 }, "a gradient pass asked for a sketch");
+        }
+        Assert.True(run.Result!.Converged, run.Result.Message);
+        Assert.True(Assertions.RelativeError(run.Result.X, xTrue) < 1e-7);
+    }
+
+    [Fact]
     public void Near_a_planted_minimiser_the_fused_gradient_keeps_its_relative_accuracy()
     {
         var a = TestProblem.Gaussian(3000, 6, 311);
