@@ -8,7 +8,8 @@ namespace DistSoftmax.Benchmarks;
 /// End-to-end scale run: every solver on the benchmark instance to ‖∇L‖ ≤ 1e-8·‖∇L(0)‖ through the in-process
 /// driver, with the streaming read of A measured in the same run as the yardstick.
 /// Usage: scale [n] [d] [comma-separated solvers]. Environment: DISTSOFTMAX_HESSIAN=Auto|Exact|GaussNewton picks the
-/// curvature model; DISTSOFTMAX_TRACE=1 prints every iteration.
+/// curvature model; DISTSOFTMAX_TRACE=1 prints every iteration, DISTSOFTMAX_TRACE=2 every request (its shard time and
+/// the solver's own time before the next request).
 /// </summary>
 public static class ScaleRun
 {
@@ -48,7 +49,11 @@ public static class ScaleRun
                 double el = sw1.Elapsed.TotalSeconds;
                 var key = request.GetType().Name;
                 perType[key] = perType.TryGetValue(key, out var v) ? (v.Count + 1, v.Seconds + el) : (1, el);
+                var sw2 = Stopwatch.StartNew();
+                var before = request;
                 request = run.Submit(reply);
+                if (Environment.GetEnvironmentVariable("DISTSOFTMAX_TRACE") == "2")
+                    Console.WriteLine($"    {before.GetType().Name,-20} shard {el * 1e3,6:F2} ms, solver {sw2.Elapsed.TotalMilliseconds,6:F2} ms");
             }
             var result = run.Result!;
             double perIter = result.Seconds / Math.Max(result.Iterations, 1);
