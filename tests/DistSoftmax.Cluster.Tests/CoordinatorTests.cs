@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Protocol;
+using DistSoftmax.Cluster.Serialization;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Statistics;
 using Xunit.Abstractions;
@@ -267,16 +268,60 @@ public sealed class CoordinatorTests(ITestOutputHelper output) : ActorTestBase(o
         Assert.Contains("expected a ScalarsReply", failed.Reason);
     }
 
-    [Fact]
-    public void A_request_too_large_for_a_remote_frame_fails_the_solve_with_a_clear_message()
+    [Theory]
+    [InlineData("approx-newton")]
+    [InlineData("newton-cg")]
+    public void Requests_too_large_for_a_remote_frame_travel_in_chunks_and_the_answer_is_unchanged(string solver)
     {
-        var workers = Workers(_problem.Loader, 1);
-        var spec = Spec(_problem, _problem.Loader, "gd", 1, 1);
+        // A 64-byte limit: every request is larger, so each goes to each owner as RequestChunks of ≤ 64 bytes.
+        var expected = _problem.InProcess(solver, 2);
+        var workers = Workers(_problem.Loader, 2);
+        var spec = Spec(_problem, _problem.Loader, solver, 2, 2);
         var (coordinator, events) = StartCoordinator(spec, CoordinatorSettings with { MaxRequestBytes = 64 });
         Introduce(coordinator, spec.SolveId, workers);
-        var failed = Assert.IsType<SolveFailed>(CollectUntil(events, IsFinal).Last());
-        Assert.Contains("the ScalarsRequest of step 1 encodes to", failed.Reason);
-        Assert.Contains("maximum-frame-size", failed.Reason);
+        var result = ResultOf(CollectUntil(events, IsFinal));
+        ResultAssert.BitIdentical(expected, result);
         Assert.Equal(0, CoordinatorSettings.MaxRequestBytes); // local systems have no frame limit
+        Assert.Equal(1 << 20, (CoordinatorSettings with { MaxRequestBytes = 8L << 20 }).RequestChunkBytes);
+    }
+
+    [Fact]
+    public void A_corrupt_request_chunk_is_answered_with_a_failure_not_silence()
+    {
+        var worker = Workers(_problem.Loader, 1)[0];
+        var probe = CreateTestProbe();
+        probe.Send(worker, new AssignShard("s-corrupt", 1, 0, _problem.Source, new RowRange(0, _problem.N)));
+        probe.ExpectMsg<ShardLoaded>();
+        probe.Send(worker, new RequestChunk("s-corrupt", 1, 1, 0, 5, 2, 100, new byte[50]));
+        var failed = probe.ExpectMsg<ShardFailed>();
+        Assert.Contains("arrived corrupt", failed.Reason);
+        Assert.False(failed.WorkerFault);
+        // A whole request still works afterwards.
+        probe.Send(worker, new EvaluateShard("s-corrupt", 1, 2, 0, new ScalarsRequest(_problem.X0)));
+        Assert.Equal(2, probe.ExpectMsg<ShardResult>().Step);
+    }
+
+    [Fact]
+    public void An_owner_receives_an_oversized_request_as_chunks_that_reassemble_to_it()
+    {
+        var spec = Spec(_problem, _problem.Loader, "gd", 1, 1);
+        var (coordinator, _) = StartCoordinator(spec, CoordinatorSettings with { MaxRequestBytes = 64 });
+        var probe = CreateTestProbe();
+        probe.Send(coordinator, new RegisterWorker("probe", 1));
+        probe.ExpectMsg<WorkerRegistered>();
+        var assignment = probe.ExpectMsg<AssignShard>();
+        probe.Send(coordinator, new ShardLoaded(spec.SolveId, assignment.Epoch, 0, "probe", _problem.N, 0.0));
+        var first = probe.ExpectMsg<RequestChunk>();
+        Assert.True(first.ChunkCount > 1 && first.Bytes.Length <= 64, $"{first.ChunkCount} chunks, the first of {first.Bytes.Length} bytes");
+        var assembler = new ChunkAssembler(first.ChunkCount, first.TotalBytes);
+        assembler.Add(first);
+        for (int c = 1; c < first.ChunkCount; c++)
+        {
+            var chunk = probe.ExpectMsg<RequestChunk>();
+            Assert.Equal((spec.SolveId, assignment.Epoch, first.Step, 0), (chunk.SolveId, chunk.Epoch, chunk.Step, chunk.ShardIndex));
+            assembler.Add(chunk);
+        }
+        var request = Assert.IsType<ScalarsRequest>(assembler.CompleteRequest());
+        Assert.Equal(spec.X0, request.X);
     }
 }

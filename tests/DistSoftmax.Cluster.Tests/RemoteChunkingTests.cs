@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Configuration;
 using DistSoftmax.Cluster.Coordinator;
+using DistSoftmax.Cluster.Serialization;
 using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Worker;
@@ -50,7 +51,7 @@ public sealed class RemoteChunkingTests : Akka.TestKit.Xunit2.TestKit
     private (ShardReply Reply, int Chunks) ReceiveChunked(Akka.TestKit.TestProbe probe, TimeSpan timeout)
     {
         var first = probe.ExpectMsg<ReplyChunk>(timeout);
-        var assembler = new ReplyAssembler(first.ChunkCount, first.TotalBytes);
+        var assembler = new ChunkAssembler(first.ChunkCount, first.TotalBytes);
         Assert.True(first.Bytes.Length <= 1 << 20);
         assembler.Add(first);
         while (!assembler.IsComplete)
@@ -59,7 +60,7 @@ public sealed class RemoteChunkingTests : Akka.TestKit.Xunit2.TestKit
             Assert.True(c.Bytes.Length <= 1 << 20);
             assembler.Add(c);
         }
-        return (assembler.Complete(), first.ChunkCount);
+        return (assembler.CompleteReply(), first.ChunkCount);
     }
 
     private static bool SameBits(double[] a, double[] b) =>
@@ -117,6 +118,30 @@ public sealed class RemoteChunkingTests : Akka.TestKit.Xunit2.TestKit
         Assert.True(SameBits(expected.PackedUpper, gram.PackedUpper));
         Assert.Equal(16, chunks);
         Output.WriteLine($"d = 2000 packed Gram (16 MB) of 48 rows: computed, chunked and moved in {clock.Elapsed.TotalMilliseconds:F0} ms");
+    }
+
+    [Fact]
+    public void A_request_over_the_frame_size_crosses_in_chunks_and_is_evaluated_as_sent()
+    {
+        // x of 1.1 million doubles: 8.8 MB, more than the 8 MiB frame.
+        var problem = new SmallProblem(n: 2, d: 1_100_000, seed: 12, name: "long-x");
+        var worker = RemoteWorker(problem.Loader);
+        var probe = CreateTestProbe();
+        var range = new RowRange(0, problem.N);
+        var x = Enumerable.Range(0, problem.D).Select(i => Math.Sin(i) * 1e-3).ToArray();
+        var request = new ScalarsRequest(x);
+        var expected = problem.Loader.Load(problem.Source, range, ShardComputeOptions.Sequential).Evaluate(request);
+        var encoded = WireFormat.EncodeRequest(request);
+        Assert.True(encoded.Length > FrameSize, "the request would fit in one frame: the test proves nothing");
+
+        probe.Send(worker, new AssignShard("s-big-x", 1, 0, problem.Source, range));
+        probe.ExpectMsg<ShardLoaded>(TimeSpan.FromSeconds(30));
+        var pieces = ChunkAssembler.Split(encoded, 1 << 20);
+        for (int c = 0; c < pieces.Length; c++)
+            probe.Send(worker, new RequestChunk("s-big-x", 1, 1, 0, c, pieces.Length, encoded.LongLength, pieces[c]));
+        var result = probe.ExpectMsg<ShardResult>(TimeSpan.FromSeconds(30));
+        Assert.Equal((1L, 0), (result.Step, result.ShardIndex));
+        Assert.Null(DeepEquality.FirstDifference(expected, result.Reply));
     }
 
     [Fact]

@@ -68,6 +68,7 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new ShardResult("solve-1", 3, 42, 2, new GramReply(new[] { 1.0, 2, 3 }, 7));
         yield return new ShardResult("solve-1", 3, 43, 2, new ScalarsReply(new ScalarSums(1, new[] { 2.0 }, new[] { 1 }), 3, 4));
         yield return new ReplyChunk("solve-1", 3, 42, 2, 1, 4, 4000, Enumerable.Range(0, 1000).Select(i => (byte)i).ToArray());
+        yield return new RequestChunk("solve-1", 3, 42, 2, 0, 2, 1500, Enumerable.Range(0, 1000).Select(i => (byte)(i * 7)).ToArray());
         yield return new ShardFailed("solve-1", 3, 42, 2, "ArgumentException: x has 3 entries", false);
         yield return new ShardFailed("solve-1", 3, 42, 2, "no shard", true);
         yield return GetWorkerStatus.Instance;
@@ -177,19 +178,30 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal((int)Math.Ceiling(WireFormat.EncodeReply(reply).Length / 4096.0), chunks.Count);
         Assert.All(chunks, c => Assert.True(c.Bytes.Length <= 4096));
 
-        var assembler = new ReplyAssembler(chunks[0].ChunkCount, chunks[0].TotalBytes);
+        var assembler = new ChunkAssembler(chunks[0].ChunkCount, chunks[0].TotalBytes);
         var shuffled = chunks.AsEnumerable().Reverse().ToList();
         for (int i = 0; i < shuffled.Count; i++)
         {
             Assert.Equal(i == shuffled.Count - 1, assembler.Add(shuffled[i]));
             if (i == 0) Assert.False(assembler.Add(shuffled[0])); // a duplicate changes nothing
         }
-        Assert.Null(DeepEquality.FirstDifference(reply, assembler.Complete()));
+        Assert.Null(DeepEquality.FirstDifference(reply, assembler.CompleteReply()));
 
-        var other = new ReplyAssembler(chunks[0].ChunkCount, chunks[0].TotalBytes);
+        var other = new ChunkAssembler(chunks[0].ChunkCount, chunks[0].TotalBytes);
         Assert.Throws<SerializationException>(() => other.Add(chunks[0] with { ChunkCount = chunks[0].ChunkCount + 1 }));
         Assert.Throws<SerializationException>(() => other.Add(chunks[0] with { ChunkIndex = -1 }));
-        Assert.Throws<SerializationException>(() => new ReplyAssembler(3, long.MaxValue));
+        Assert.Throws<SerializationException>(() => new ChunkAssembler(3, long.MaxValue));
+
+        // Requests travel the same way: the pieces of the tagged encoding, reassembled in any order.
+        var big = new HessianVectorRequest(Enumerable.Range(0, 3000).Select(i => i * 0.5).ToArray(), Odd, HessianKind.Exact,
+            Enumerable.Range(0, 3000).Select(i => -i * 0.25).ToArray());
+        var encoded = WireFormat.EncodeRequest(big);
+        var pieces = ChunkAssembler.Split(encoded, 1000);
+        Assert.Equal((encoded.Length + 999) / 1000, pieces.Length);
+        var requestAssembler = new ChunkAssembler(pieces.Length, encoded.LongLength);
+        for (int c = pieces.Length - 1; c >= 0; c--)
+            requestAssembler.Add(new RequestChunk("s", 1, 2, 0, c, pieces.Length, encoded.LongLength, pieces[c]));
+        Assert.Null(DeepEquality.FirstDifference(big, requestAssembler.CompleteRequest()));
 
         var small = Worker.WorkerActor.Package(request, new GramReply(new double[] { 1.0 }, 1), 4096);
         Assert.IsType<ShardResult>(Assert.Single(small));

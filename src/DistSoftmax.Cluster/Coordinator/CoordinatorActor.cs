@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using DistSoftmax.Cluster.Protocol;
+using DistSoftmax.Cluster.Serialization;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Statistics;
@@ -14,6 +15,7 @@ namespace DistSoftmax.Cluster.Coordinator;
 /// 1. Waits until <see cref="SolveSpec.MinWorkers"/> workers have registered (<see cref="RegisterWorker"/>), then
 ///    splits the rows into <see cref="SolveSpec.Shards"/> ranges and assigns them round-robin.
 /// 2. Each solver request is a step: it is sent to every shard's owner (<see cref="EvaluateShard"/>); replies
+///    (as <see cref="RequestChunk"/>s when it is too large for one remote frame); replies
 ///    (<see cref="ShardResult"/> or reassembled <see cref="ReplyChunk"/>s) are kept by shard index; a reply is
 ///    accepted only if its (SolveId, Epoch, Step) is the one awaited for that shard, anything else is stale and
 ///    dropped. When every shard has answered, replies are merged in shard order — exactly as
@@ -56,7 +58,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         public bool Loaded { get; set; }
         /// <summary>Reply to the current step, once in.</summary>
         public ShardReply? Reply { get; set; }
-        public ReplyAssembler? Assembler { get; set; }
+        public ChunkAssembler? Assembler { get; set; }
         /// <summary>Whether the owner has the current request and has not answered it yet.</summary>
         public bool Outstanding { get; set; }
         public TimeSpan Deadline { get; set; }
@@ -77,6 +79,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private Phase _phase = Phase.WaitingForWorkers;
     private SolveRun? _run;
     private ShardRequest? _pending;
+    /// <summary>The pending request in pieces, when it is too large for one remote frame.</summary>
+    private (byte[][] Pieces, long TotalBytes)? _pendingChunks;
     private long _step;
     private int _epoch;
     private int _workerOrder;
@@ -254,14 +258,15 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
         _step++;
         _pending = request;
+        _pendingChunks = null;
         if (_settings.MaxRequestBytes > 0)
         {
+            // Too large for one remote frame: the request's tagged encoding goes in pieces (the same for every shard).
             long bytes = Serialization.WireFormat.Encode(new EvaluateShard(Id, _epoch, _step, 0, request)).LongLength;
             if (bytes > _settings.MaxRequestBytes)
             {
-                Fail($"the {request.GetType().Name} of step {_step} encodes to {bytes} bytes, more than the {_settings.MaxRequestBytes} " +
-                     "a remote frame can carry (requests are not chunked): raise akka.remote.dot-netty.tcp.maximum-frame-size");
-                return;
+                var encoded = Serialization.WireFormat.EncodeRequest(request);
+                _pendingChunks = (Serialization.ChunkAssembler.Split(encoded, _settings.RequestChunkBytes), encoded.LongLength);
             }
         }
         foreach (var shard in _shards)
@@ -275,7 +280,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void SendPending(ShardState shard)
     {
-        shard.Owner!.Actor.Tell(new EvaluateShard(Id, shard.Epoch, _step, shard.Index, _pending!));
+        if (_pendingChunks is var (pieces, total))
+            for (int c = 0; c < pieces.Length; c++)
+                shard.Owner!.Actor.Tell(new RequestChunk(Id, shard.Epoch, _step, shard.Index, c, pieces.Length, total, pieces[c]));
+        else
+            shard.Owner!.Actor.Tell(new EvaluateShard(Id, shard.Epoch, _step, shard.Index, _pending!));
         shard.Outstanding = true;
         shard.Deadline = _clock.Elapsed + _settings.StepTimeout + (shard.Loaded ? TimeSpan.Zero : _settings.LoadTimeout);
     }
@@ -300,10 +309,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (Awaited(chunk) is not { } shard) return;
         try
         {
-            shard.Assembler ??= new ReplyAssembler(chunk.ChunkCount, chunk.TotalBytes);
+            shard.Assembler ??= new ChunkAssembler(chunk.ChunkCount, chunk.TotalBytes);
             // Data is arriving: a long chunked reply is not a silent owner.
             shard.Deadline = _clock.Elapsed + _settings.StepTimeout;
-            if (shard.Assembler.Add(chunk)) Accept(shard, shard.Assembler.Complete());
+            if (shard.Assembler.Add(chunk)) Accept(shard, shard.Assembler.CompleteReply());
         }
         catch (Exception e)
         {

@@ -31,12 +31,16 @@ public sealed record SolveSpec(string SolveId, ProblemSource Source, ProblemShap
 }
 
 /// <summary>Timeouts of a coordinator (HOCON distsoftmax.coordinator).</summary>
-/// <param name="MaxRequestBytes">Largest encoded <see cref="Protocol.EvaluateShard"/> the coordinator sends (0: no limit).
-/// Requests are not chunked, and the transport silently drops a frame above maximum-frame-size, which would look
-/// like a silent worker; the coordinator fails the solve with a clear message instead.</param>
+/// <param name="MaxRequestBytes">Largest encoded <see cref="Protocol.EvaluateShard"/> the coordinator sends whole
+/// (0: no limit, as in one ActorSystem). The transport silently drops a frame above maximum-frame-size, which would look
+/// like a silent worker, so a larger request goes as <see cref="Protocol.RequestChunk"/>s of at most
+/// <see cref="RequestChunkBytes"/> each.</param>
 public sealed record CoordinatorSettings(TimeSpan WorkerWaitTimeout, TimeSpan LoadTimeout, TimeSpan StepTimeout,
     TimeSpan NoWorkerTimeout, TimeSpan TickInterval, long MaxRequestBytes = 0)
 {
+    /// <summary>Size of the pieces of a request too large for one frame: 1 MiB, or less under a smaller limit.</summary>
+    public int RequestChunkBytes => (int)Math.Clamp(MaxRequestBytes, 1, 1 << 20);
+
     /// <summary>Room left in a frame for Akka's envelope (recipient and sender paths, manifest).</summary>
     public const long FrameOverhead = 64 * 1024;
 

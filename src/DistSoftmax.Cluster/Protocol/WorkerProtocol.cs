@@ -76,6 +76,25 @@ public sealed record ReleaseSolve(string SolveId) : ISolveMessage;
 public sealed record EvaluateShard(string SolveId, int Epoch, long Step, int ShardIndex, ShardRequest Request)
     : IStepMessage;
 
+/// <summary>One piece of a message too large for one remote frame; the pieces concatenated are its tagged encoding.</summary>
+public interface IChunk
+{
+    int ChunkIndex { get; }
+    int ChunkCount { get; }
+    /// <summary>Length of the whole encoding (every chunk repeats it, so reassembly can check it).</summary>
+    long TotalBytes { get; }
+    byte[] Bytes { get; }
+}
+
+/// <summary>
+/// Coordinator → owner: piece <paramref name="ChunkIndex"/> of <paramref name="ChunkCount"/> of a request whose
+/// encoding exceeds what one remote frame carries (x alone is 8 MB for a multiple-softmax problem at d = 1000).
+/// The concatenated bytes are the request's tagged wire encoding; the owner evaluates it as an
+/// <see cref="EvaluateShard"/> with the same header once every piece is in.
+/// </summary>
+public sealed record RequestChunk(string SolveId, int Epoch, long Step, int ShardIndex, int ChunkIndex, int ChunkCount,
+    long TotalBytes, byte[] Bytes) : IStepMessage, IChunk;
+
 /// <summary>Owner → coordinator: the shard's reply, when its encoding fits in one chunk.</summary>
 public sealed record ShardResult(string SolveId, int Epoch, long Step, int ShardIndex, ShardReply Reply)
     : IStepMessage;
@@ -87,7 +106,7 @@ public sealed record ShardResult(string SolveId, int Epoch, long Step, int Shard
 /// </summary>
 /// <param name="TotalBytes">Length of the whole encoding (every chunk repeats it, so reassembly can check it).</param>
 public sealed record ReplyChunk(string SolveId, int Epoch, long Step, int ShardIndex, int ChunkIndex, int ChunkCount,
-    long TotalBytes, byte[] Bytes) : IStepMessage;
+    long TotalBytes, byte[] Bytes) : IStepMessage, IChunk;
 
 /// <summary>Owner → coordinator: the step could not be answered.</summary>
 /// <param name="WorkerFault">True when another owner may succeed (the worker lost the shard's state); false when

@@ -110,6 +110,13 @@ public static class WireFormat
         Add<EvaluateShard>("EvaluateShard",
             (w, m) => { WriteStep(w, m.SolveId, m.Epoch, m.Step, m.ShardIndex); WriteRequest(w, m.Request); },
             r => { var (s, e, st, k) = ReadStep(r); return new EvaluateShard(s, e, st, k, ReadRequest(r)); });
+        Add<RequestChunk>("RequestChunk",
+            (w, m) =>
+            {
+                WriteStep(w, m.SolveId, m.Epoch, m.Step, m.ShardIndex);
+                w.WriteInt32(m.ChunkIndex); w.WriteInt32(m.ChunkCount); w.WriteInt64(m.TotalBytes); w.WriteBytes(m.Bytes);
+            },
+            r => { var (s, e, st, k) = ReadStep(r); return new RequestChunk(s, e, st, k, r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadBytes()); });
         Add<ShardResult>("ShardResult",
             (w, m) => { WriteStep(w, m.SolveId, m.Epoch, m.Step, m.ShardIndex); WriteReply(w, m.Reply); },
             r => { var (s, e, st, k) = ReadStep(r); return new ShardResult(s, e, st, k, ReadReply(r)); });
@@ -213,6 +220,24 @@ public static class WireFormat
         w.WriteByte(Version);
         WriteReply(w, reply);
         return w.ToArray();
+    }
+
+    /// <summary>A request as a self-describing byte string (header, tag, fields): what <see cref="RequestChunk"/>s carry.</summary>
+    public static byte[] EncodeRequest(ShardRequest request)
+    {
+        var w = new WireWriter();
+        w.WriteByte(Version);
+        WriteRequest(w, request);
+        return w.ToArray();
+    }
+
+    public static ShardRequest DecodeRequest(byte[] bytes)
+    {
+        var r = new WireReader(bytes);
+        ReadHeader(r);
+        var request = ReadRequest(r);
+        r.EnsureEnd(request.GetType().Name);
+        return request;
     }
 
     public static ShardReply DecodeReply(byte[] bytes)

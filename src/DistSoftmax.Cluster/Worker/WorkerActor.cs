@@ -46,6 +46,8 @@ public sealed class WorkerActor : ReceiveActor
     private readonly IShardLoader _loader;
     private readonly WorkerSettings _settings;
     private readonly Dictionary<ShardKey, Slot> _slots = new();
+    /// <summary>Requests arriving in chunks, per shard: the step they belong to and the pieces so far.</summary>
+    private readonly Dictionary<ShardKey, (int Epoch, long Step, ChunkAssembler Assembler)> _requestChunks = new();
     private readonly HashSet<IActorRef> _coordinators = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private DedicatedThreadScheduler _scheduler = null!;
@@ -60,7 +62,8 @@ public sealed class WorkerActor : ReceiveActor
         Receive<WorkerRegistered>(_ => WatchCoordinator(Sender));
         Receive<AssignShard>(Assign);
         Receive<LoadDone>(Loaded);
-        Receive<EvaluateShard>(Evaluate);
+        Receive<EvaluateShard>(m => Evaluate(m, Sender));
+        Receive<RequestChunk>(OnRequestChunk);
         Receive<EvaluationDone>(Evaluated);
         Receive<ReleaseShard>(m => Release(s => s.Key == new ShardKey(m.SolveId, m.ShardIndex), $"shard {m.ShardIndex} of {m.SolveId} moved"));
         Receive<ReleaseSolve>(m => Release(s => s.Key.SolveId == m.SolveId, $"solve {m.SolveId} released"));
@@ -137,22 +140,53 @@ public sealed class WorkerActor : ReceiveActor
         RunNext(slot);
     }
 
-    private void Evaluate(EvaluateShard m)
+    /// <summary>
+    /// A piece of a request too large for one frame: collected per shard; a piece of another step or epoch replaces
+    /// what was collected (the coordinator has moved on); once every piece is in, the request is evaluated.
+    /// </summary>
+    private void OnRequestChunk(RequestChunk chunk)
+    {
+        var key = new ShardKey(chunk.SolveId, chunk.ShardIndex);
+        if (!_requestChunks.TryGetValue(key, out var partial) || partial.Epoch != chunk.Epoch || partial.Step != chunk.Step)
+        {
+            try { partial = (chunk.Epoch, chunk.Step, new ChunkAssembler(chunk.ChunkCount, chunk.TotalBytes)); }
+            catch (System.Runtime.Serialization.SerializationException e) { RejectChunk(chunk, e); return; }
+            _requestChunks[key] = partial;
+        }
+        ShardRequest request;
+        try
+        {
+            if (!partial.Assembler.Add(chunk)) return;
+            request = partial.Assembler.CompleteRequest();
+        }
+        catch (System.Runtime.Serialization.SerializationException e) { RejectChunk(chunk, e); return; }
+        _requestChunks.Remove(key);
+        Evaluate(new EvaluateShard(chunk.SolveId, chunk.Epoch, chunk.Step, chunk.ShardIndex, request), Sender);
+    }
+
+    private void RejectChunk(RequestChunk chunk, Exception e)
+    {
+        _requestChunks.Remove(new ShardKey(chunk.SolveId, chunk.ShardIndex));
+        Sender.Tell(new ShardFailed(chunk.SolveId, chunk.Epoch, chunk.Step, chunk.ShardIndex,
+            $"the request of step {chunk.Step} arrived corrupt at {_workerId}: {e.Message}", WorkerFault: false));
+    }
+
+    private void Evaluate(EvaluateShard m, IActorRef replyTo)
     {
         var key = new ShardKey(m.SolveId, m.ShardIndex);
         if (!_slots.TryGetValue(key, out var slot) || slot.Assignment.Epoch != m.Epoch)
         {
-            Sender.Tell(new ShardFailed(m.SolveId, m.Epoch, m.Step, m.ShardIndex,
+            replyTo.Tell(new ShardFailed(m.SolveId, m.Epoch, m.Step, m.ShardIndex,
                 $"worker {_workerId} holds no shard {m.ShardIndex} of {m.SolveId} at epoch {m.Epoch}", WorkerFault: true));
             return;
         }
         if (slot.LoadError is not null)
         {
-            Sender.Tell(new ShardFailed(m.SolveId, m.Epoch, m.Step, m.ShardIndex,
+            replyTo.Tell(new ShardFailed(m.SolveId, m.Epoch, m.Step, m.ShardIndex,
                 $"shard {m.ShardIndex} could not be loaded on {_workerId}: {slot.LoadError}", WorkerFault: false));
             return;
         }
-        slot.Pending.Enqueue((m, Sender));
+        slot.Pending.Enqueue((m, replyTo));
         RunNext(slot);
     }
 
@@ -194,14 +228,10 @@ public sealed class WorkerActor : ReceiveActor
         var bytes = WireFormat.EncodeReply(reply);
         if (bytes.Length <= chunkSize)
             return new object[] { new ShardResult(request.SolveId, request.Epoch, request.Step, request.ShardIndex, reply) };
-        int count = (int)((bytes.LongLength + chunkSize - 1) / chunkSize);
-        var chunks = new object[count];
-        for (int c = 0; c < count; c++)
-        {
-            int start = c * chunkSize;
-            var piece = bytes.AsSpan(start, Math.Min(chunkSize, bytes.Length - start)).ToArray();
-            chunks[c] = new ReplyChunk(request.SolveId, request.Epoch, request.Step, request.ShardIndex, c, count, bytes.LongLength, piece);
-        }
+        var pieces = ChunkAssembler.Split(bytes, chunkSize);
+        var chunks = new object[pieces.Length];
+        for (int c = 0; c < pieces.Length; c++)
+            chunks[c] = new ReplyChunk(request.SolveId, request.Epoch, request.Step, request.ShardIndex, c, pieces.Length, bytes.LongLength, pieces[c]);
         return chunks;
     }
 
@@ -222,6 +252,7 @@ public sealed class WorkerActor : ReceiveActor
         foreach (var slot in gone)
         {
             _slots.Remove(slot.Key);
+            _requestChunks.Remove(slot.Key);
             slot.Pending.Clear();
         }
         if (gone.Count > 0) _log.Info("released {0} shard(s): {1}", gone.Count, why);

@@ -1,18 +1,18 @@
 using System.Runtime.Serialization;
 using DistSoftmax.Cluster.Protocol;
-using DistSoftmax.Cluster.Serialization;
 using DistSoftmax.Core.Statistics;
 
-namespace DistSoftmax.Cluster.Coordinator;
+namespace DistSoftmax.Cluster.Serialization;
 
 /// <summary>
-/// Collects the <see cref="ReplyChunk"/>s of one shard's reply to one step and decodes the reply when the last one
-/// is in. Chunks may arrive in any order; duplicates are ignored; chunks that disagree on the count or total
-/// length, or overflow it, are a <see cref="SerializationException"/>.
+/// Collects the chunks of one message — a shard's reply to one step (<see cref="ReplyChunk"/>) or a step's request
+/// to one shard (<see cref="RequestChunk"/>) — and decodes it when the last one is in. Chunks may arrive in any
+/// order; duplicates are ignored; chunks that disagree on the count or total length, or overflow it, are a
+/// <see cref="SerializationException"/>.
 /// </summary>
-public sealed class ReplyAssembler
+public sealed class ChunkAssembler
 {
-    /// <summary>Largest reassembled reply accepted (a full d×d Gram at d = 16000 is 2 GB: beyond any sane use).</summary>
+    /// <summary>Largest reassembled message accepted (a full d×d Gram at d = 16000 is 2 GB: beyond any sane use).</summary>
     public const long MaxTotalBytes = int.MaxValue;
 
     private readonly byte[]?[] _pieces;
@@ -22,10 +22,10 @@ public sealed class ReplyAssembler
     public int ChunkCount { get; }
     public long TotalBytes { get; }
 
-    public ReplyAssembler(int chunkCount, long totalBytes)
+    public ChunkAssembler(int chunkCount, long totalBytes)
     {
         if (chunkCount < 1 || totalBytes < chunkCount || totalBytes > MaxTotalBytes)
-            throw new SerializationException($"reply chunks claim {chunkCount} chunks and {totalBytes} bytes");
+            throw new SerializationException($"chunks claim {chunkCount} chunks and {totalBytes} bytes");
         ChunkCount = chunkCount;
         TotalBytes = totalBytes;
         _pieces = new byte[chunkCount][];
@@ -34,7 +34,7 @@ public sealed class ReplyAssembler
     public bool IsComplete => _count == ChunkCount;
 
     /// <summary>Adds a chunk; true when every chunk is in.</summary>
-    public bool Add(ReplyChunk chunk)
+    public bool Add(IChunk chunk)
     {
         if (chunk.ChunkCount != ChunkCount || chunk.TotalBytes != TotalBytes)
             throw new SerializationException(
@@ -53,7 +53,12 @@ public sealed class ReplyAssembler
     }
 
     /// <summary>The reassembled, decoded reply.</summary>
-    public ShardReply Complete()
+    public ShardReply CompleteReply() => WireFormat.DecodeReply(Join());
+
+    /// <summary>The reassembled, decoded request.</summary>
+    public ShardRequest CompleteRequest() => WireFormat.DecodeRequest(Join());
+
+    private byte[] Join()
     {
         if (!IsComplete) throw new InvalidOperationException($"{_count} of {ChunkCount} chunks received");
         var all = new byte[TotalBytes];
@@ -63,6 +68,22 @@ public sealed class ReplyAssembler
             piece!.CopyTo(all, offset);
             offset += piece.Length;
         }
-        return WireFormat.DecodeReply(all);
+        return all;
+    }
+
+    /// <summary>
+    /// The pieces of an encoding of at most <paramref name="chunkSize"/> bytes each (the last one shorter), in order.
+    /// </summary>
+    public static byte[][] Split(byte[] bytes, int chunkSize)
+    {
+        if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), "a chunk holds at least one byte");
+        int count = (int)((bytes.LongLength + chunkSize - 1) / chunkSize);
+        var pieces = new byte[count][];
+        for (int c = 0; c < count; c++)
+        {
+            long start = (long)c * chunkSize;
+            pieces[c] = bytes.AsSpan((int)start, (int)Math.Min(chunkSize, bytes.LongLength - start)).ToArray();
+        }
+        return pieces;
     }
 }
