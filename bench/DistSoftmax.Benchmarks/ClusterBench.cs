@@ -22,7 +22,7 @@ namespace DistSoftmax.Benchmarks;
 ///    actors) and <see cref="ClusterSolveJob"/> against 3 <see cref="WorkerNode"/>s (4 ActorSystems with remoting on
 ///    127.0.0.1). Overhead per step = (solve seconds − in-process solve seconds) / requests, from the medians.
 /// 2. A 32 MB (d = 2000 full d×d) <see cref="GramReply"/> from a worker node to a second node through the worker's
-///    chunked reply path (ReplyChunk of chunk-size bytes, reassembled with <see cref="ReplyAssembler"/>), against
+///    chunked reply path (ReplyChunk of chunk-size bytes, reassembled with <see cref="ChunkAssembler"/>), against
 ///    the project's serializer round-trip of the same payload in-process.
 /// Exit code 1 when a distributed solve's X is not bit-identical to the in-process one.
 /// </summary>
@@ -196,7 +196,7 @@ public static class ClusterBench
             : INoSerializationVerificationNeeded;
 
         private TaskCompletionSource<(ShardReply, int, double)>? _done;
-        private ReplyAssembler? _assembler;
+        private ChunkAssembler? _assembler;
         private Stopwatch _clock = new();
 
         public Receiver(TaskCompletionSource<ShardLoaded> loaded)
@@ -213,10 +213,10 @@ public static class ClusterBench
             {
                 try
                 {
-                    _assembler ??= new ReplyAssembler(c.ChunkCount, c.TotalBytes);
+                    _assembler ??= new ChunkAssembler(c.ChunkCount, c.TotalBytes);
                     if (_assembler.Add(c))
                     {
-                        var reply = _assembler.Complete();
+                        var reply = _assembler.CompleteReply();
                         _done!.TrySetResult((reply, c.ChunkCount, _clock.Elapsed.TotalSeconds));
                     }
                 }
@@ -268,7 +268,7 @@ public static class ClusterBench
                 var sw = Stopwatch.StartNew();
                 var encoded = WireFormat.EncodeReply(reply);
                 int count = (encoded.Length + chunkSize - 1) / chunkSize;
-                var assembler = new ReplyAssembler(count, encoded.Length);
+                var assembler = new ChunkAssembler(count, encoded.Length);
                 for (int c = 0; c < count; c++)
                 {
                     int start = c * chunkSize;
@@ -277,7 +277,7 @@ public static class ClusterBench
                     var bytes = serializer.ToBinary(chunk);
                     assembler.Add((ReplyChunk)serialization.Deserialize(bytes, serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, chunk)));
                 }
-                var back = (GramReply)assembler.Complete();
+                var back = (GramReply)assembler.CompleteReply();
                 double s = sw.Elapsed.TotalSeconds;
                 if (!SameBits(full, back.PackedUpper)) throw new InvalidOperationException("in-process chunk round trip differs");
                 if (r >= 0) chunked.Add(s);

@@ -25,19 +25,14 @@ public abstract class Solver
     protected virtual bool NeedsLowRank => false;
 
     /// <summary>
-    /// Whether line-search trials ask for loss and gradient in one pass (ScalarsRequest.WithGradient), so that an
-    /// accepted trial needs no separate gradient request; for objectives whose low-rank vectors are combinations of
-    /// the gradient basis the same pass gives them too (Newton-type solvers). On by default; used only where the
-    /// objective supports it.
-    /// </summary>
-    protected virtual bool FusedLineSearch => true;
-
-    /// <summary>
     /// The request for a line-search trial at <paramref name="xt"/> from the accepted point (whose globals are the
-    /// reference). Solvers that need more at the next iterate (a sketch) add it here.
+    /// reference). Where the objective supports it, trials ask for loss and gradient in one pass
+    /// (ScalarsRequest.WithGradient), so an accepted trial needs no separate gradient request; for objectives whose
+    /// low-rank vectors are combinations of the gradient basis the same pass gives them too. Solvers that need more
+    /// at the next iterate (a sketch) add it here.
     /// </summary>
     protected virtual ScalarsRequest TrialRequest(SolveRun run, double[] xt, PointEvaluation point, int iteration, HessianKind kind) =>
-        new(xt, point.Globals, FusedLineSearch && run.Objective.SupportsFusedPass);
+        new(xt, point.Globals, run.Objective.SupportsFusedPass);
 
     /// <summary>Whether a gradient reply assembled from an accepted trial has everything the next direction needs.</summary>
     protected virtual bool IsComplete(SolveRun run, GradientReply fused) => true;
