@@ -3,6 +3,7 @@ using Akka.Actor;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Serialization;
+using DistSoftmax.Cluster.Worker;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Statistics;
 using Xunit.Abstractions;
@@ -249,8 +250,27 @@ public sealed class CoordinatorTests(ITestOutputHelper output) : ActorTestBase(o
         var (coordinator, events) = StartCoordinator(spec);
         Introduce(coordinator, spec.SolveId, workers);
         var failed = Assert.IsType<SolveFailed>(CollectUntil(events, IsFinal).Last());
-        Assert.Contains("could not load shard", failed.Reason);
+        Assert.Contains("no worker could load shard", failed.Reason);
         Assert.Contains("A.npy: no such file", failed.Reason);
+        Assert.Contains("worker-1", failed.Reason);
+        Assert.Contains("worker-2", failed.Reason);
+    }
+
+    [Fact]
+    public void A_shard_one_worker_cannot_load_moves_to_a_worker_that_can_and_the_answer_is_unchanged()
+    {
+        var expected = _problem.InProcess("approx-newton", 2);
+        var broken = Spawn(WorkerActor.Props(new FailingLoader(_problem.Loader, "A.npy: no such file on this node"), WorkerSettings), "broken-1");
+        var healthy = Spawn(WorkerActor.Props(_problem.Loader, WorkerSettings), "healthy-1");
+        var spec = Spec(_problem, _problem.Loader, "approx-newton", 2, 2);
+        var (coordinator, events) = StartCoordinator(spec);
+        Introduce(coordinator, spec.SolveId, broken, healthy);
+        var seen = CollectUntil(events, IsFinal);
+        ResultAssert.BitIdentical(expected, ResultOf(seen));
+        // The broken worker got a shard first, then lost it to the healthy one.
+        var moves = seen.OfType<ShardAssigned>().Where(a => a.PreviousWorkerId is not null).ToList();
+        Assert.NotEmpty(moves);
+        Assert.All(moves, a => Assert.Contains("healthy-1", a.WorkerId));
     }
 
     [Fact]

@@ -23,7 +23,8 @@ namespace DistSoftmax.Cluster.Coordinator;
 /// 3. A worker that terminates (DeathWatch), becomes unreachable (cluster failure detector) or leaves a step
 ///    unanswered past the step timeout is lost: its shards go to the live workers with the fewest shards
 ///    (late-joining workers first), the epoch counter bumps, and the current request is re-sent to the new owners
-///    only. With no live worker the solve fails after the no-worker timeout.
+///    only. With no live worker the solve fails after the no-worker timeout. A shard whose rows a worker cannot load
+///    moves the same way to a worker that has not failed it; when every live worker has, the solve fails.
 ///
 /// The solver's own work (Cholesky, QR) runs in this actor between steps, so it lives on its own pinned
 /// dispatcher (<see cref="DispatcherId"/>). Events go to the subscriber; the actor stops itself at the end.
@@ -62,6 +63,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         /// <summary>Whether the owner has the current request and has not answered it yet.</summary>
         public bool Outstanding { get; set; }
         public TimeSpan Deadline { get; set; }
+        /// <summary>Workers that could not load these rows, with their reasons (they are not asked again).</summary>
+        public Dictionary<string, string> LoadFailures { get; } = new();
     }
 
     private sealed class Tick : INoSerializationVerificationNeeded
@@ -205,7 +208,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _epoch++;
         foreach (var shard in orphans)
         {
-            var owner = live.OrderBy(w => w.ShardCount).ThenBy(w => w.Order).First();
+            var candidates = live.Where(w => !shard.LoadFailures.ContainsKey(w.Id)).ToList();
+            if (candidates.Count == 0)
+            {
+                Fail($"no worker could load shard {shard.Index} (rows {shard.Rows.Start}..{shard.Rows.Start + shard.Rows.Count - 1}) " +
+                     $"of {_spec.Source}: " + string.Join("; ", shard.LoadFailures.Select(f => $"{f.Key}: {f.Value}")));
+                return;
+            }
+            var owner = candidates.OrderBy(w => w.ShardCount).ThenBy(w => w.Order).First();
             shard.Owner = owner;
             owner.ShardCount++;
             shard.Epoch = _epoch;
@@ -356,8 +366,18 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         if (_phase != Phase.Running || m.SolveId != Id || m.ShardIndex < 0 || m.ShardIndex >= _shards.Length) return;
         var shard = _shards[m.ShardIndex];
-        if (shard.Epoch != m.Epoch) return;
-        Fail($"worker {m.WorkerId} could not load shard {m.ShardIndex} (rows {shard.Rows.Start}..{shard.Rows.Start + shard.Rows.Count - 1}) of {_spec.Source}: {m.Reason}");
+        if (shard.Epoch != m.Epoch || shard.Owner is not { } owner) return;
+        // The rows may load elsewhere (a node without the file, a transient I/O error): move the shard to a live
+        // worker that has not failed it yet; when every live worker has, the solve fails with all their reasons.
+        shard.LoadFailures[owner.Id] = m.Reason;
+        _log.Warning("solve {0}: worker {1} could not load shard {2}: {3}", Id, owner.Id, shard.Index, m.Reason);
+        owner.Actor.Tell(new ReleaseShard(Id, shard.Index));
+        owner.ShardCount--;
+        shard.Owner = null;
+        shard.PreviousOwner = owner.Id;
+        shard.Outstanding = false;
+        shard.Assembler = null;
+        AssignOrphans();
     }
 
     private void OnShardFailed(ShardFailed m)
