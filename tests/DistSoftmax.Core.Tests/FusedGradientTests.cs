@@ -151,6 +151,30 @@ public class FusedGradientTests
         Assert.True(Assertions.RelativeError(run.Result.X, xTrue) < 1e-7);
     }
 
+    /// <summary>
+    /// A trial whose mass sits on rows that were negligible at the reference (V = Σ exp(z − m_r)/S_r ≈ 1e-22): the
+    /// reference form of the loss would divide cancelled O(1) terms by V² (it read 0 and a line search accepted the
+    /// point). The loss must be the plain one, and the one-pass gradient must decline so the solver asks for a pass.
+    /// </summary>
+    [Fact]
+    public void A_wild_trial_point_gets_the_plain_loss_and_no_one_pass_gradient()
+    {
+        var a = new Linear.DenseMatrix(3, 1, new[] { 0.0, 0.0, 1.0 });
+        var b = new[] { 0.5, 0.3, 0.2 };
+        var p = new TestProblem(NormalizedSoftmax.Instance, a, b, Regularizer.None);
+        var driver = p.Driver(1);
+        var reference = new[] { 50.0 };
+        var refPoint = p.Objective.Evaluate(reference, (ScalarsReply)driver.Evaluate(new ScalarsRequest(reference)));
+        var trial = new[] { -50.0 };
+        var reply = (ScalarsReply)driver.Evaluate(new ScalarsRequest(trial, refPoint.Globals, WithGradient: true));
+        var point = p.Objective.Evaluate(trial, reply, refPoint.Globals);
+        double plain = p.Objective.Evaluate(trial, (ScalarsReply)driver.Evaluate(new ScalarsRequest(trial))).Loss;
+        Assert.True(Math.Abs(point.Loss - 0.04) < 1e-12, $"loss {point.Loss}, expected ½(0² + 0.2² + 0.2²) = 0.04");
+        Assert.Equal(plain, point.Loss);
+        Assert.Null(p.Objective.FusedGradient(point, reply, refPoint.Globals));
+        Assert.Null(p.Objective.FusedLowRank(point, reply, refPoint.Globals, HessianKind.Exact));
+    }
+
     [Fact]
     public void Near_a_planted_minimiser_the_fused_gradient_keeps_its_relative_accuracy()
     {

@@ -57,7 +57,7 @@ public sealed class HyperbolicRegression : IVectorFamily
         }
     }
 
-    public double[] GradientCoefficients(double[] globals, double[] reference) => new[] { 1.0 };
+    public double[]? GradientCoefficients(double[] globals, double[] reference) => new[] { 1.0 };
 
     /// <summary>No low-rank part.</summary>
     public double[]? LowRankFromBasis(double[] globals, double[] reference, HessianKind kind) => Array.Empty<double>();

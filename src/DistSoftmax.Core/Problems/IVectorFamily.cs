@@ -50,8 +50,11 @@ public interface IVectorFamily
     /// <summary>β_j for the rows (k×n row-major), computed with the request's reference globals.</summary>
     void GradientBasis(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] reference, Span<double> basis);
 
-    /// <summary>γ_j from the merged globals of the same request and its reference.</summary>
-    double[] GradientCoefficients(double[] globals, double[] reference);
+    /// <summary>
+    /// γ_j from the merged globals of the same request and its reference, or null when the basis cannot give the
+    /// gradient accurately at that point (the caller then asks for a gradient pass).
+    /// </summary>
+    double[]? GradientCoefficients(double[] globals, double[] reference);
 
     /// <summary>
     /// The low-rank vectors as combinations of the gradient basis, q_j = Σ_b M_jb β_b, for the curvature model

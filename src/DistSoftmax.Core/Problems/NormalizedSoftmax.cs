@@ -78,18 +78,34 @@ public sealed class NormalizedSoftmax : IVectorFamily
         if (scale != 1.0) TensorPrimitives.Divide(output, scale, output);
     }
 
+    /// <remarks>
+    /// Of the two forms of ℓ the one with the smaller rounding bound wins: ε·(⟨f,f⟩ + 2|⟨f,b⟩| + ⟨b,b⟩) for the shifted
+    /// form, ε·(P1 + 2|δ P2| + δ²⟨b,b⟩)/V² for the reference form. Near the reference (V ≈ 1, small residuals) that
+    /// is the reference form; at a wild trial point whose mass sits on rows that were negligible at the reference
+    /// (V ≪ 1) the reference form would divide cancelled O(1) terms by V² and could read 0, so the shifted form is
+    /// used and [V, P1, P2] are reported as zeros: the one-pass gradient is then not available at that point.
+    /// </remarks>
     public double[] Globals(ScalarSums merged, double[]? reference)
     {
         double m = merged.Shift, s = merged.Sums[0];
         double ff = merged.Sums[1] / (s * s), fb = merged.Sums[2] / s, bb = merged.Sums[3];
         double loss = 0.5 * Math.Max(0.0, ff - 2 * fb + bb);
         double v = merged.Sums[4], p1 = merged.Sums[5], p2 = merged.Sums[6];
+        bool referenceForm = false;
         if (reference is not null && v > 0 && double.IsFinite(v) && double.IsFinite(p1) && double.IsFinite(p2))
         {
             double delta = v - 1;
-            loss = 0.5 * Math.Max(0.0, p1 - 2 * delta * p2 + delta * delta * bb) / (v * v);
+            double referenceBound = (p1 + 2 * Math.Abs(delta * p2) + delta * delta * bb) / (v * v);
+            double shiftedBound = ff + 2 * Math.Abs(fb) + bb;
+            if (referenceBound <= shiftedBound)
+            {
+                loss = 0.5 * Math.Max(0.0, p1 - 2 * delta * p2 + delta * delta * bb) / (v * v);
+                referenceForm = true;
+            }
         }
-        return new[] { loss, m, s, ff, fb, bb, v, p1, p2 };
+        return referenceForm
+            ? new[] { loss, m, s, ff, fb, bb, v, p1, p2 }
+            : new[] { loss, m, s, ff, fb, bb, 0.0, 0.0, 0.0 };
     }
 
     public int GradientBasisCount => 3;
@@ -105,9 +121,10 @@ public sealed class NormalizedSoftmax : IVectorFamily
         TensorPrimitives.Multiply(b0, v, b0);                   // β₀ = v∘(v − b)
     }
 
-    public double[] GradientCoefficients(double[] globals, double[] reference)
+    public double[]? GradientCoefficients(double[] globals, double[] reference)
     {
         double bb = globals[5], v = globals[6], p1 = globals[7], p2 = globals[8];
+        if (v == 0) return null; // the reference form was not reliable at this point (see Globals)
         double delta = v - 1, v2 = v * v;
         double gamma = (p1 + p2 - delta * (p2 + bb)) / v2;
         return new[] { 1 / v2, -delta / v2, -gamma / v };
@@ -120,6 +137,7 @@ public sealed class NormalizedSoftmax : IVectorFamily
     public double[]? LowRankFromBasis(double[] globals, double[] reference, HessianKind kind)
     {
         double v = globals[6], v2 = v * v;
+        if (v == 0) return null;
         return kind == HessianKind.Exact
             ? new[] { 0.0, 0.0, 1 / v, 2 / v2, 2 / v2 - 1 / v, 0.0 }
             : new[] { 0.0, 0.0, 1 / v, 1 / v2, 1 / v2, 0.0 };

@@ -90,6 +90,6 @@ public sealed class RescaledRegression : IVectorFamily
     public double[]? LowRankFromBasis(double[] globals, double[] reference, HessianKind kind) =>
         new[] { 0.0, 0.0, 1.0, 0.0, 1.0, 0.0 };
 
-    public double[] GradientCoefficients(double[] globals, double[] reference) =>
+    public double[]? GradientCoefficients(double[] globals, double[] reference) =>
         new[] { 1.0, -(globals[1] - reference[1]), -globals[2] };
 }

@@ -69,6 +69,7 @@ public sealed class VectorObjective : IObjective
         int d = Dimension, k = Family.GradientBasisCount;
         if (merged.GradientBasis.Length != (k + 1) * d) return null;
         var coefficients = Family.GradientCoefficients(point.Globals, reference);
+        if (coefficients is null) return null;
         var gradient = merged.GradientBasis.AsSpan(k * d, d).ToArray();
         for (int j = 0; j < k; j++)
             System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(merged.GradientBasis.AsSpan(j * d, d), coefficients[j], gradient, gradient);

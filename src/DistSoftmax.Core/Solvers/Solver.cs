@@ -78,6 +78,7 @@ public abstract class Solver
         var kind = opts.Hessian == HessianMode.Exact ? HessianKind.Exact : HessianKind.GaussNewton;
         // The accepted trial's one-pass reply and the reference it was computed against.
         (ScalarsReply Reply, double[] Reference)? accepted = null;
+        double radius = opts.TrustRadius;
         for (int iteration = 0; ; iteration++)
         {
             GradientReply gr;
@@ -133,6 +134,10 @@ public abstract class Solver
                 initial = 1.0 / Math.Max(gnorm, 1e-300);
             }
 
+            // Newton-type steps start no longer than the trust radius (see SolverOptions.TrustRadius).
+            double stepNorm = TensorPrimitives.Norm<double>(p);
+            bool capped = NeedsLowRank && initial * stepNorm > radius;
+            if (capped) initial = radius / stepNorm;
             var lsOut = new Out<(PointEvaluation? Point, double Step, ScalarsReply? Reply)>();
             int at = iteration;
             var trialKind = kind;
@@ -140,6 +145,8 @@ public abstract class Solver
             foreach (var r in LineSearch(run, point, slope, p, initial, xt => TrialRequest(run, xt, from, at, trialKind), lsOut))
                 yield return r;
             var (next, step, nextReply) = lsOut.Value;
+            if (next is not null && NeedsLowRank)
+                radius = step == initial ? Math.Max(radius, 2 * step * stepNorm) : step * stepNorm;
             accepted = nextReply is null ? null : (nextReply, point.Globals);
             if (next is null)
             {
@@ -154,7 +161,7 @@ public abstract class Solver
             }
             if (opts.Hessian == HessianMode.Auto)
             {
-                if (kind == HessianKind.GaussNewton && step == 1.0 && dir.NegativeCurvature == 0) kind = HessianKind.Exact;
+                if (kind == HessianKind.GaussNewton && step == 1.0 && !capped && dir.NegativeCurvature == 0) kind = HessianKind.Exact;
                 else if (kind == HessianKind.Exact && dir.NegativeCurvature < 0) kind = HessianKind.GaussNewton;
             }
             previous = current;

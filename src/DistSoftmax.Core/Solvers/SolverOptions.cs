@@ -26,6 +26,16 @@ public sealed record SolverOptions
     /// <summary>Which z-Hessian Newton-type solvers use (see <see cref="HessianMode"/>).</summary>
     public HessianMode Hessian { get; init; } = HessianMode.Auto;
 
+    /// <summary>
+    /// Newton-type solvers: the longest first trial step ‖t·p‖ (in the units of x) of the next line search. It starts
+    /// here, doubles after a capped step is accepted as it stands and becomes the accepted length after a backtrack,
+    /// so it only binds while the quadratic model is far off. It keeps the first steps from x0, where the
+    /// softmax's curvature is flattest, from jumping into a saturated region (one row taking all the mass) whose
+    /// vanishing gradient would read as convergence. With rows of A of norm ≈ 1 it bounds the first step's change of
+    /// any z_i = a_iᵀx by about this much. PositiveInfinity turns the cap off (backtracking still shrinks it).
+    /// </summary>
+    public double TrustRadius { get; init; } = 10.0;
+
     /// <summary>Spectral accuracy ε of the sampled Hessian, (1−ε)H ⪯ H̃ ⪯ (1+ε)H.</summary>
     public double SamplingEpsilon { get; init; } = 0.5;
     /// <summary>Failure probability δ of the spectral guarantee.</summary>
@@ -53,6 +63,7 @@ public sealed record SolverOptions
         Check(AbsoluteTolerance >= 0 && double.IsFinite(AbsoluteTolerance), "abs-tol", "must be a finite number ≥ 0");
         Check(MaxIterations >= 0, "max-iter", "must be ≥ 0");
         Check(StallIterations >= 1, "stall-iter", "must be ≥ 1");
+        Check(TrustRadius > 0, "trust-radius", "must be > 0");
         Check(SamplingEpsilon > 0 && SamplingEpsilon < 1, "epsilon", "must be in (0, 1)");
         Check(SamplingDelta > 0 && SamplingDelta < 1, "delta", "must be in (0, 1)");
         Check(Oversampling > 0 && double.IsFinite(Oversampling), "oversampling", "must be > 0");
