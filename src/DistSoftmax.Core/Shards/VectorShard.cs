@@ -189,7 +189,10 @@ public sealed class VectorShard : IShard
                 var dTilde = curvature.AsSpan(len, len);
                 _family.RowTerms(zt, bt, r.Reference!, r.SketchKind, curvature.AsSpan(0, len), dTilde,
                     curvature.AsSpan(2 * len, lr * len));
-                for (int i = 0; i < len; i++) dTilde[i] = Math.Sqrt(Math.Abs(dTilde[i] + _reg.SquaredWeight(t + i)));
+                if (!_reg.IsNone)
+                    for (int i = 0; i < len; i++) dTilde[i] += _reg.SquaredWeight(t + i);
+                TensorPrimitives.Abs(dTilde, dTilde);
+                TensorPrimitives.Sqrt(dTilde, dTilde);
                 SketchTile(t, te, dTilde, m, r.SketchSeed, buckets, signed, acc.AsSpan((k + 1) * d, m * d));
             }
             (partial[block], reg[block]) = BlockScalars(block, r.Reference);
@@ -205,7 +208,8 @@ public sealed class VectorShard : IShard
 
     /// <summary>
     /// CountSketch rows [t, te) with weights √|D_i| (given per tile row): global row → one of m buckets with a
-    /// random sign, both from the seeded hash of its global index, so the sketch does not depend on the shard layout.
+    /// random sign, both from one SplitMix64 hash of the seed and the global index (spread by the golden-ratio
+    /// constant), so the sketch does not depend on the shard layout.
     /// </summary>
     private void SketchTile(int t, int te, ReadOnlySpan<double> rootWeights, int m, ulong seed, int[] buckets, double[] signed,
         Span<double> sketch)
@@ -214,7 +218,7 @@ public sealed class VectorShard : IShard
         for (int i = 0; i < len; i++)
         {
             // Bucket from the high bits (⌊h·m/2⁶⁴⌋, no division), sign from the lowest bit.
-            ulong h = Rng.Hash(seed ^ Rng.Hash((ulong)(RowOffset + t + i)));
+            ulong h = Rng.Hash(seed ^ ((ulong)(RowOffset + t + i) * 0x9E3779B97F4A7C15UL));
             buckets[i] = (int)Math.BigMul(h, (ulong)m, out _);
             signed[i] = ((h & 1) == 0 ? 1.0 : -1.0) * rootWeights[i];
         }
@@ -275,7 +279,8 @@ public sealed class VectorShard : IShard
                 for (int j = 0; j < lr; j++) LowRankRows(j, s, e, t, te).CopyTo(rhs.AsSpan((1 + j) * len, len));
                 _rows.MultiplyTransposedRowsMany(t, te, rhs.AsSpan(0, (1 + lr) * len), 1 + lr, acc.AsSpan(0, gradLen + lowLen));
                 if (m == 0) continue;
-                for (int i = 0; i < len; i++) roots[i] = Math.Sqrt(Math.Abs(_d[t + i]));
+                TensorPrimitives.Abs(_d.AsSpan(t, len), roots.AsSpan(0, len));
+                TensorPrimitives.Sqrt(roots.AsSpan(0, len), roots.AsSpan(0, len));
                 SketchTile(t, te, roots.AsSpan(0, len), m, r.SketchSeed, buckets, signed, acc.AsSpan(gradLen + lowLen, sketchLen));
             }
         });
