@@ -338,7 +338,7 @@ public sealed class VectorShard : IShard
                 {
                     double q = Math.Min(1.0, r.SampleSize * tau[i] / r.TotalLeverage);
                     if (!(q > 0)) continue;
-                    if (Rng.UniformFromKey(r.SampleSeed, (ulong)(RowOffset + ts + i)) >= q) continue;
+                    if (Rng.UniformForRow(r.SampleSeed, (ulong)(RowOffset + ts + i)) >= q) continue;
                     kept[count] = ts + i;
                     weights[count] = _d[ts + i] / q;
                     count++;
