@@ -116,9 +116,7 @@ public class FusedGradientTests
     [InlineData("newton-cg")]
     public void Newton_type_solvers_take_gradient_and_low_rank_vectors_from_accepted_trials(string solver)
     {
-        var a = TestProblem.Gaussian(3000, 8, 331);
-        var xTrue = TestProblem.Vector(8, 332, 1.5);
-        var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
+        var (p, xTrue) = Planted(3000, 8, 331, 332);
         var driver = p.Driver(3);
         var run = SolverCatalog.Create(solver).Start(p.Objective, new double[8], new SolverOptions { RelativeTolerance = 1e-10 });
         int gradientRequests = 0;
@@ -136,9 +134,7 @@ public class FusedGradientTests
     [Fact]
     public void Approximate_Newton_with_uniform_sampling_asks_for_no_sketch_and_converges()
     {
-        var a = TestProblem.Gaussian(3000, 8, 341);
-        var xTrue = TestProblem.Vector(8, 342, 1.5);
-        var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
+        var (p, xTrue) = Planted(3000, 8, 341, 342);
         var driver = p.Driver(2);
         var run = new ApproximateNewton().Start(p.Objective, new double[8],
             new SolverOptions { RelativeTolerance = 1e-10, UniformSampling = true, MaxIterations = 500 });
@@ -175,19 +171,25 @@ public class FusedGradientTests
         Assert.Null(p.Objective.FusedLowRank(point, reply, refPoint.Globals, HessianKind.Exact));
     }
 
+    /// <summary>A noiseless normalized problem b = softmax(A x_true): A n×d Gaussian, x_true with N(0, 1.5²) entries.</summary>
+    private static (TestProblem Problem, double[] XTrue) Planted(int n, int d, ulong seedA, ulong seedX)
+    {
+        var a = TestProblem.Gaussian(n, d, seedA);
+        var xTrue = TestProblem.Vector(d, seedX, 1.5);
+        return (new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None), xTrue);
+    }
+
     [Fact]
     public void Near_a_planted_minimiser_the_fused_gradient_keeps_its_relative_accuracy()
     {
-        var a = TestProblem.Gaussian(3000, 6, 311);
-        var xTrue = TestProblem.Vector(6, 312, 1.5);
-        var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
+        var (p, xTrue) = Planted(3000, 6, 311, 312);
         var driver = p.Driver(2);
         var x = xTrue.Select((v, j) => v + 1e-7 * (j + 1)).ToArray();
         var refPoint = p.Objective.Evaluate(xTrue, (ScalarsReply)driver.Evaluate(new ScalarsRequest(xTrue)));
         var reply = (ScalarsReply)driver.Evaluate(new ScalarsRequest(x, refPoint.Globals, WithGradient: true));
         var point = p.Objective.Evaluate(x, reply, refPoint.Globals);
         var fused = p.Objective.FusedGradient(point, reply, refPoint.Globals)!;
-        var exact = NaiveReference.Evaluate(NormalizedSoftmax.Instance, a, p.B, new double[a.Rows], x).Gradient;
+        var exact = NaiveReference.Evaluate(NormalizedSoftmax.Instance, (Linear.DenseMatrix)p.A, p.B, new double[p.N], x).Gradient;
         Assert.True(Assertions.RelativeError(fused, exact) < 1e-6, $"rel err {Assertions.RelativeError(fused, exact):E2}");
     }
 
@@ -196,9 +198,7 @@ public class FusedGradientTests
     [InlineData("gd")]
     public void Line_search_solvers_get_gradients_from_their_trials_and_still_converge(string solver)
     {
-        var a = TestProblem.Gaussian(2000, 8, 321);
-        var xTrue = TestProblem.Vector(8, 322, 1.5);
-        var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
+        var (p, xTrue) = Planted(2000, 8, 321, 322);
         var driver = p.Driver(2);
         var run = SolverCatalog.Create(solver).Start(p.Objective, new double[8],
             new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 20000 });
