@@ -191,8 +191,6 @@ public sealed class VectorShard : IShard
                     curvature.AsSpan(2 * len, lr * len));
                 if (!_reg.IsNone)
                     for (int i = 0; i < len; i++) dTilde[i] += _reg.SquaredWeight(t + i);
-                TensorPrimitives.Abs(dTilde, dTilde);
-                TensorPrimitives.Sqrt(dTilde, dTilde);
                 SketchTile(t, te, dTilde, m, r.SketchSeed, buckets, signed, acc.AsSpan((k + 1) * d, m * d));
             }
             (partial[block], reg[block]) = BlockScalars(block, r.Reference);
@@ -207,20 +205,23 @@ public sealed class VectorShard : IShard
     }
 
     /// <summary>
-    /// CountSketch rows [t, te) with weights √|D_i| (given per tile row): global row → one of m buckets with a
-    /// random sign, both from one SplitMix64 hash of the seed and the global index (spread by the golden-ratio
-    /// constant), so the sketch does not depend on the shard layout.
+    /// CountSketch of diag(√|D|)·A over rows [t, te), given the tile's curvatures D (w² included): global row → one
+    /// of m buckets with a random sign, both from one SplitMix64 hash of the seed and the global index (spread by the
+    /// golden-ratio constant), so the sketch does not depend on the shard layout.
     /// </summary>
-    private void SketchTile(int t, int te, ReadOnlySpan<double> rootWeights, int m, ulong seed, int[] buckets, double[] signed,
+    private void SketchTile(int t, int te, ReadOnlySpan<double> curvatures, int m, ulong seed, int[] buckets, double[] signed,
         Span<double> sketch)
     {
         int len = te - t;
+        var weights = signed.AsSpan(0, len);
+        TensorPrimitives.Abs(curvatures.Slice(0, len), weights);
+        TensorPrimitives.Sqrt(weights, weights);
         for (int i = 0; i < len; i++)
         {
             // Bucket from the high bits (⌊h·m/2⁶⁴⌋, no division), sign from the lowest bit.
             ulong h = Rng.Hash(seed ^ ((ulong)(RowOffset + t + i) * 0x9E3779B97F4A7C15UL));
             buckets[i] = (int)Math.BigMul(h, (ulong)m, out _);
-            signed[i] = ((h & 1) == 0 ? 1.0 : -1.0) * rootWeights[i];
+            if ((h & 1) != 0) weights[i] = -weights[i];
         }
         _rows.ScatterRows(t, te, buckets.AsSpan(0, len), signed.AsSpan(0, len), sketch);
     }
@@ -270,7 +271,6 @@ public sealed class VectorShard : IShard
             var rhs = new double[(1 + lr) * Tile];
             var buckets = new int[m == 0 ? 0 : Tile];
             var signed = new double[m == 0 ? 0 : Tile];
-            var roots = new double[m == 0 ? 0 : Tile];
             // Tiles of rows small enough to stay in cache: A is read from memory once for all outputs.
             for (int t = s; t < e; t += Tile)
             {
@@ -279,9 +279,7 @@ public sealed class VectorShard : IShard
                 for (int j = 0; j < lr; j++) LowRankRows(j, s, e, t, te).CopyTo(rhs.AsSpan((1 + j) * len, len));
                 _rows.MultiplyTransposedRowsMany(t, te, rhs.AsSpan(0, (1 + lr) * len), 1 + lr, acc.AsSpan(0, gradLen + lowLen));
                 if (m == 0) continue;
-                TensorPrimitives.Abs(_d.AsSpan(t, len), roots.AsSpan(0, len));
-                TensorPrimitives.Sqrt(roots.AsSpan(0, len), roots.AsSpan(0, len));
-                SketchTile(t, te, roots.AsSpan(0, len), m, r.SketchSeed, buckets, signed, acc.AsSpan(gradLen + lowLen, sketchLen));
+                SketchTile(t, te, _d.AsSpan(t, len), m, r.SketchSeed, buckets, signed, acc.AsSpan(gradLen + lowLen, sketchLen));
             }
         });
         return new GradientReply(all[..gradLen], all[gradLen..(gradLen + lowLen)], all[(gradLen + lowLen)..]);
