@@ -148,13 +148,17 @@ public sealed class DenseRows : RowAccess
             DenseKernels.ProjectedSquaredNorms(Block(rows[0], rows[^1] + 1), rows.Length, _cols, y, tau);
             return;
         }
-        var block = System.Buffers.ArrayPool<double>.Shared.Rent(rows.Length * _cols);
-        try
-        {
-            for (int t = 0; t < rows.Length; t++) Row(rows[t]).CopyTo(block.AsSpan(t * _cols, _cols));
-            DenseKernels.ProjectedSquaredNorms(block, rows.Length, _cols, y, tau);
-        }
+        var block = Gather(rows);
+        try { DenseKernels.ProjectedSquaredNorms(block, rows.Length, _cols, y, tau); }
         finally { System.Buffers.ArrayPool<double>.Shared.Return(block); }
+    }
+
+    /// <summary>The given rows, in order, copied into a contiguous block from the array pool (return it after use).</summary>
+    private double[] Gather(ReadOnlySpan<int> rows)
+    {
+        var block = System.Buffers.ArrayPool<double>.Shared.Rent(rows.Length * _cols);
+        for (int t = 0; t < rows.Length; t++) Row(rows[t]).CopyTo(block.AsSpan(t * _cols, _cols));
+        return block;
     }
 
     public override void GramRows(int start, int end, ReadOnlySpan<double> w, Span<double> c) =>
@@ -164,9 +168,9 @@ public sealed class DenseRows : RowAccess
     public override void GramRowsIndexed(ReadOnlySpan<int> rows, ReadOnlySpan<double> w, Span<double> c)
     {
         if (rows.Length == 0) return;
-        var block = new double[rows.Length * _cols];
-        for (int t = 0; t < rows.Length; t++) Row(rows[t]).CopyTo(block.AsSpan(t * _cols, _cols));
-        DenseKernels.SyrkUpper(block, rows.Length, _cols, w, c);
+        var block = Gather(rows);
+        try { DenseKernels.SyrkUpper(block, rows.Length, _cols, w, c); }
+        finally { System.Buffers.ArrayPool<double>.Shared.Return(block); }
     }
 }
 
