@@ -139,10 +139,7 @@ public abstract class Solver
             bool capped = NeedsLowRank && initial * stepNorm > radius;
             if (capped) initial = radius / stepNorm;
             var lsOut = new Out<(PointEvaluation? Point, double Step, ScalarsReply? Reply)>();
-            int at = iteration;
-            var trialKind = kind;
-            var from = point;
-            foreach (var r in LineSearch(run, point, slope, p, initial, xt => TrialRequest(run, xt, from, at, trialKind), lsOut))
+            foreach (var r in LineSearch(run, point, slope, p, initial, xt => TrialRequest(run, xt, point, iteration, kind), lsOut))
                 yield return r;
             var (next, step, nextReply) = lsOut.Value;
             if (next is not null && NeedsLowRank)
