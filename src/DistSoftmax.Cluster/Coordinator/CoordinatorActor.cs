@@ -272,12 +272,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (_settings.MaxRequestBytes > 0)
         {
             // Too large for one remote frame: the request's tagged encoding goes in pieces (the same for every shard).
-            long bytes = Serialization.WireFormat.Encode(new EvaluateShard(Id, _epoch, _step, 0, request)).LongLength;
-            if (bytes > _settings.MaxRequestBytes)
-            {
-                var encoded = Serialization.WireFormat.EncodeRequest(request);
-                _pendingChunks = (Serialization.ChunkAssembler.Split(encoded, _settings.RequestChunkBytes), encoded.LongLength);
-            }
+            // The step header an EvaluateShard adds is a few dozen bytes, inside the frame's reserved overhead.
+            var encoded = WireFormat.EncodeRequest(request);
+            if (encoded.LongLength > _settings.MaxRequestBytes)
+                _pendingChunks = (ChunkAssembler.Split(encoded, _settings.RequestChunkBytes), encoded.LongLength);
         }
         foreach (var shard in _shards)
         {

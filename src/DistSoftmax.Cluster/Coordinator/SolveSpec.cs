@@ -31,8 +31,8 @@ public sealed record SolveSpec(string SolveId, ProblemSource Source, ProblemShap
 }
 
 /// <summary>Timeouts of a coordinator (HOCON distsoftmax.coordinator).</summary>
-/// <param name="MaxRequestBytes">Largest encoded <see cref="Protocol.EvaluateShard"/> the coordinator sends whole
-/// (0: no limit, as in one ActorSystem). The transport silently drops a frame above maximum-frame-size, which would look
+/// <param name="MaxRequestBytes">Largest encoded request the coordinator sends whole in an
+/// <see cref="Protocol.EvaluateShard"/> (0: no limit, as in one ActorSystem). The transport silently drops a frame above maximum-frame-size, which would look
 /// like a silent worker, so a larger request goes as <see cref="Protocol.RequestChunk"/>s of at most
 /// <see cref="RequestChunkBytes"/> each.</param>
 public sealed record CoordinatorSettings(TimeSpan WorkerWaitTimeout, TimeSpan LoadTimeout, TimeSpan StepTimeout,
