@@ -82,7 +82,7 @@ public class KernelBenchmarks
         // The direction: R and Y on the coordinator, the leverage-sampling pass, the modified Newton solve.
         var (projT, total) = LeverageProjection.FromSketch(reply.Sketch, d, k, new Rng(8));
         var gram = (GramReply)_shard.Evaluate(new SampledGramRequest(x, point.Globals, kind, projT, k, total, _options.SampleSize(d), 9));
-        var h = Solver.AssembleHessian(gram.PackedUpper, d, lowRank, objective.LowRankCoefficients(point.Globals, kind));
+        var h = DistSoftmax.Core.Solvers.Curvature.DenseCurvature.Assemble(gram.PackedUpper, d, lowRank, objective.LowRankCoefficients(point.Globals, kind));
         var negated = new double[d];
         for (int j = 0; j < d; j++) negated[j] = -gradient[j];
         return DenseAlgebra.SolveModified(h, d, negated).Solution;

@@ -92,7 +92,7 @@ internal static class SensitivityCommand
         {
             var loader = new InMemoryShardLoader();
             var local = jobs.Select((job, j) => new LocalJob(job.Problem.Register(loader, $"perturbation-{j}"),
-                SolverCatalog.Create(job.Solver), job.X0, job.Options)).ToArray();
+                SolverCatalog.Create(job.Solver, job.Options), job.X0, job.Options)).ToArray();
             return LocalSimulation.SolveJobsAsync(loader, local, workers, ct: ct).GetAwaiter().GetResult();
         },
         Execution = $"local simulation: every re-solve is a whole job on one of {workers} worker actors",

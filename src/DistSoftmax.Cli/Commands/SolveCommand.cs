@@ -37,8 +37,11 @@ internal sealed class SolveCommand
     private readonly Option<string> _hessian = OptionFactory.Choice("--hessian",
         "Curvature of Newton-type solvers: auto (Gauss–Newton far from the solution, exact near it), exact, gauss-newton.",
         "auto", "auto", "exact", "gauss-newton");
+    private readonly Option<string> _globalization = OptionFactory.Choice("--globalization",
+        "Newton-type solvers: trust-region (Moré–Sorensen on explicit Hessians, Steihaug–Toint CG for newton-cg) or line-search (backtracking inside the trust radius); auto = trust-region.",
+        "auto", SolverCatalog.GlobalizationNames);
     private readonly Option<double> _trustRadius = OptionFactory.Double("--trust-radius",
-        "Newton-type solvers: longest first trial step ‖t·p‖ in the units of x; grows when steps are accepted, shrinks to the accepted length after a backtrack (Infinity: no cap).",
+        "Newton-type solvers: the first trust-region radius, or with --globalization line-search the longest first trial step ‖t·p‖; in the units of x (Infinity: no cap).",
         Defaults.TrustRadius);
     private readonly Option<double> _epsilon = OptionFactory.Double("--epsilon", "approx-newton: spectral accuracy ε of the sampled Hessian, in (0, 1).", Defaults.SamplingEpsilon);
     private readonly Option<double> _delta = OptionFactory.Double("--delta", "approx-newton: failure probability δ of the sampling guarantee, in (0, 1).", Defaults.SamplingDelta);
@@ -66,7 +69,7 @@ internal sealed class SolveCommand
                  {
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
                      _stallIter, _workers, _seed, _outDir, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
-                     _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
+                     _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
                  })
             command.Add(o);
         command.SetAction((parse, ct) => new SolveRunner(ctx).RunAsync(Bind(parse)));
@@ -106,6 +109,10 @@ internal sealed class SolveCommand
             LbfgsMemory = p.GetValue(_lbfgsMemory),
             MaxCgIterations = p.GetValue(_maxCg),
             TrustRadius = p.GetValue(_trustRadius),
+            Globalization = p.GetValue(_globalization) switch
+            {
+                "line-search" => GlobalizationMode.LineSearch, "trust-region" => GlobalizationMode.TrustRegion, _ => GlobalizationMode.Auto,
+            },
         },
         HessianGiven = OptionFactory.Given(p, _hessian),
         Workers = p.GetValue(_workers),

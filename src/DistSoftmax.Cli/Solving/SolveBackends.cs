@@ -42,7 +42,7 @@ internal sealed class InProcessBackend : ISolveBackend
             var compute = new ShardComputeOptions(Math.Max(1, Environment.ProcessorCount / ranges.Length));
             var shards = ranges.Select(r => job.Loader.Load(job.Source, r, compute)).ToArray();
             var driver = new InProcessDriver(shards, parallelShards: shards.Length > 1);
-            return driver.Solve(SolverCatalog.Create(job.Solver), job.Shape.Objective, job.X0, job.Options, progress, cancellation);
+            return driver.Solve(SolverCatalog.Create(job.Solver, job.Options), job.Shape.Objective, job.X0, job.Options, progress, cancellation);
         }, CancellationToken.None);
 }
 
@@ -55,7 +55,7 @@ internal sealed class LocalSimulationBackend : ISolveBackend
     public string Name => "local";
 
     public Task<SolverResult> SolveAsync(SolveJob job, Action<TraceEntry> progress, Action<string> note, CancellationToken cancellation) =>
-        LocalSimulation.SolveAsync(job.Loader, job.Source, SolverCatalog.Create(job.Solver), job.X0, job.Options,
+        LocalSimulation.SolveAsync(job.Loader, job.Source, SolverCatalog.Create(job.Solver, job.Options), job.X0, job.Options,
             new LocalSimulationOptions
             {
                 Workers = job.Workers,
@@ -81,7 +81,7 @@ internal sealed class ClusterBackend(BackendPlan plan) : ISolveBackend
                 MinWorkers = plan.MinWorkers,
                 Shards = job.Workers,
                 Events = e => Events.Forward(e, progress, note, joins: true),
-            }, job.Loader, job.Source, SolverCatalog.Create(job.Solver), job.X0, job.Options, cancellation);
+            }, job.Loader, job.Source, SolverCatalog.Create(job.Solver, job.Options), job.X0, job.Options, cancellation);
 }
 
 /// <summary>HOCON the solve command layers over the cluster's configuration.</summary>

@@ -244,7 +244,7 @@ public static class SensitivityAnalysis
         int d = problem.Dimension;
         var compute = ShardComputeOptions.Sequential;
         var baseSolve = problem.Driver(options.Shards, ShardComputeOptions.Default)
-            .Solve(SolverCatalog.Create(options.Solver), problem.Objective, x0 ?? new double[d], options.SolverOptions, cancellation: cancellation);
+            .Solve(SolverCatalog.Create(options.Solver, options.SolverOptions), problem.Objective, x0 ?? new double[d], options.SolverOptions, cancellation: cancellation);
         var xStar = baseSolve.X;
         var output = problem.Output(xStar);
         log?.Invoke($"x*(A): {baseSolve.Exit} after {baseSolve.Iterations} iterations, ‖∇L‖ = {baseSolve.GradientNorm:E2}");
@@ -291,7 +291,7 @@ public static class SensitivityAnalysis
             solves = new SolverResult[resolves.Length];
             Parallel.ForEach(Enumerable.Range(0, resolves.Length),
                 new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellation },
-                j => solves[j] = resolves[j].Problem.Driver(options.Shards, compute).Solve(SolverCatalog.Create(options.Solver),
+                j => solves[j] = resolves[j].Problem.Driver(options.Shards, compute).Solve(SolverCatalog.Create(options.Solver, options.SolverOptions),
                     resolves[j].Problem.Objective, xStar, options.SolverOptions, cancellation: cancellation));
         }
         for (int j = 0; j < jobs.Length; j++)

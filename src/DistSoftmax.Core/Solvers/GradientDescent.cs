@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Solvers;
@@ -7,66 +6,18 @@ namespace DistSoftmax.Core.Solvers;
 /// Gradient descent with backtracking: p = −∇L, first trial step twice the last accepted one (1/‖∇L‖ at the
 /// start). The seeds' greedy baseline.
 /// </summary>
-public sealed class GradientDescent : Solver
+public sealed class GradientDescent : LineSearchSolver
 {
+    /// <summary>The first trial step is this multiple of the last accepted one.</summary>
+    public const double StepGrowth = 2.0;
+
     public override string Name => "gd";
 
     protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
     {
         double last = run.Trace.Count > 0 ? run.Trace[^1].StepLength : 0;
-        double t0 = last > 0 ? 2 * last : 1.0 / Math.Max(current.GradientNorm, 1e-300);
+        double t0 = last > 0 ? StepGrowth * last : 1.0 / Math.Max(current.GradientNorm, TinyNorm);
         direction.Value = new Direction(Negated(current.Gradient), t0);
         yield break;
-    }
-}
-
-/// <summary>Limited-memory BFGS (two-loop recursion) with backtracking; pairs with sᵀy ≤ 1e-10‖s‖‖y‖ are skipped.</summary>
-public sealed class Lbfgs : Solver
-{
-    /// <summary>The (s, y, 1/sᵀy) pairs of one solve, oldest first.</summary>
-    private sealed class Pairs : List<(double[] S, double[] Y, double Rho)> { }
-
-    public override string Name => "lbfgs";
-
-    protected override void OnAccepted(SolveRun run, Iterate previous, Iterate next)
-    {
-        int d = next.Gradient.Length;
-        var s = new double[d];
-        var y = new double[d];
-        TensorPrimitives.Subtract(next.Point.X, previous.Point.X, s);
-        TensorPrimitives.Subtract(next.Gradient, previous.Gradient, y);
-        double sy = TensorPrimitives.Dot<double>(s, y);
-        if (sy > 1e-10 * TensorPrimitives.Norm<double>(s) * TensorPrimitives.Norm<double>(y))
-            StateOf<Pairs>(run).Add((s, y, 1.0 / sy));
-    }
-
-    protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
-    {
-        // Keep the newest LbfgsMemory pairs (the oldest go first).
-        var pairs = StateOf<Pairs>(run);
-        if (pairs.Count > run.Options.LbfgsMemory) pairs.RemoveRange(0, pairs.Count - run.Options.LbfgsMemory);
-        var q = (double[])current.Gradient.Clone();
-        if (pairs.Count == 0)
-        {
-            direction.Value = new Direction(Negated(q), 1.0 / Math.Max(current.GradientNorm, 1e-300));
-            yield break;
-        }
-        var alpha = new double[pairs.Count];
-        for (int i = pairs.Count - 1; i >= 0; i--)
-        {
-            var (s, y, rho) = pairs[i];
-            alpha[i] = rho * TensorPrimitives.Dot<double>(s, q);
-            TensorPrimitives.MultiplyAdd(y, -alpha[i], q, q);
-        }
-        var last = pairs[^1];
-        double gamma = TensorPrimitives.Dot<double>(last.S, last.Y) / TensorPrimitives.Dot<double>(last.Y, last.Y);
-        TensorPrimitives.Multiply(q, gamma, q);
-        for (int i = 0; i < pairs.Count; i++)
-        {
-            var (s, y, rho) = pairs[i];
-            double beta = rho * TensorPrimitives.Dot<double>(y, q);
-            TensorPrimitives.MultiplyAdd(s, alpha[i] - beta, q, q);
-        }
-        direction.Value = new Direction(Negated(q), 1.0);
     }
 }

@@ -34,6 +34,9 @@ public sealed class SolveRun
     /// the solver, so one solver instance can drive any number of solves, even at once.
     /// </summary>
     internal object? SolverState { get; set; }
+
+    /// <summary>What a Newton-type solver's curvature source keeps between iterations (the last sketch).</summary>
+    internal object? CurvatureState { get; set; }
     public double Seconds => _clock.Elapsed.TotalSeconds;
 
     /// <summary>Raised once per iteration (iteration 0 included) on the thread that calls Submit.</summary>

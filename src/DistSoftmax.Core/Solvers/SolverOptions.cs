@@ -12,11 +12,24 @@ namespace DistSoftmax.Core.Solvers;
 public enum HessianMode { Auto, Exact, GaussNewton }
 
 /// <summary>
+/// How Newton-type solvers globalise their steps: backtracking line search inside a trust radius, or a trust region
+/// whose subproblem is solved exactly (Moré–Sorensen on an explicit Hessian) or by Steihaug–Toint CG. Auto takes each
+/// solver's measured default (<see cref="SolverCatalog.DefaultGlobalization"/>).
+/// </summary>
+public enum GlobalizationMode { Auto, LineSearch, TrustRegion }
+
+/// <summary>
 /// Options shared by all solvers. Stopping: converged when ‖∇L‖ ≤ max(AbsoluteTolerance, RelativeTolerance·‖∇L(x0)‖);
 /// stalled when a line search finds no decrease or the loss has not decreased for StallIterations iterations.
 /// </summary>
 public sealed record SolverOptions
 {
+    /// <summary>
+    /// Relative rounding of a loss value: a change of the loss smaller than this·|L| is not trusted (line searches
+    /// accept trials within it, trust regions judge ratios with it, stagnation detection ignores decreases below it).
+    /// </summary>
+    public const double LossRoundingSlack = 1e-12;
+
     public double RelativeTolerance { get; init; } = 1e-8;
     public double AbsoluteTolerance { get; init; } = 0.0;
     public int MaxIterations { get; init; } = 200;
@@ -25,6 +38,8 @@ public sealed record SolverOptions
     public ulong Seed { get; init; } = 1;
     /// <summary>Which z-Hessian Newton-type solvers use (see <see cref="HessianMode"/>).</summary>
     public HessianMode Hessian { get; init; } = HessianMode.Auto;
+    /// <summary>Line search or trust region for Newton-type solvers (see <see cref="GlobalizationMode"/>).</summary>
+    public GlobalizationMode Globalization { get; init; } = GlobalizationMode.Auto;
 
     /// <summary>
     /// Newton-type solvers: the longest first trial step ‖t·p‖ (in the units of x) of the next line search. It starts

@@ -1,0 +1,40 @@
+using System.Numerics.Tensors;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Solvers.Curvature;
+
+/// <summary>A curvature source that forms the model Hessian as an explicit d×d matrix.</summary>
+public abstract class DenseCurvature : CurvatureSource
+{
+    /// <summary>The model Hessian at the iterate, through whatever shard requests it needs.</summary>
+    public abstract IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, Out<DenseModel> model);
+
+    /// <summary>H = Gram + Σ_jk C_jk l_j l_kᵀ as a full symmetric d×d matrix (l_j = Aᵀq_j, the rows of lowRank).</summary>
+    public static double[] Assemble(double[] packedGram, int d, double[] lowRank, double[] coefficients)
+    {
+        var h = Kernels.Packed.ToSymmetric(packedGram, d);
+        int k = lowRank.Length / Math.Max(d, 1);
+        for (int a = 0; a < k; a++)
+            for (int b = 0; b < k; b++)
+            {
+                double c = coefficients[a * k + b];
+                if (c == 0) continue;
+                var la = lowRank.AsSpan(a * d, d);
+                var lb = lowRank.AsSpan(b * d, d);
+                for (int i = 0; i < d; i++)
+                {
+                    double s = c * la[i];
+                    if (s != 0) TensorPrimitives.MultiplyAdd(lb, s, h.AsSpan(i * d, d), h.AsSpan(i * d, d));
+                }
+            }
+        return h;
+    }
+
+    /// <summary>The model from a merged Gram reply and the iterate's exact low-rank part.</summary>
+    protected static DenseModel FromGram(SolveRun run, Iterate current, GramReply gram)
+    {
+        int d = run.Objective.Dimension;
+        var coefficients = run.Objective.LowRankCoefficients(current.Point.Globals, current.Kind);
+        return new DenseModel(Assemble(gram.PackedUpper, d, current.LowRank, coefficients), gram.RowsUsed);
+    }
+}

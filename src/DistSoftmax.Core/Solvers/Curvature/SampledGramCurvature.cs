@@ -1,0 +1,93 @@
+using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Solvers.Curvature;
+
+/// <summary>
+/// The approximate Newton method's curvature, a leverage-score-sampled Hessian (docs/MATH.md, seed 001):
+///   1. with the gradient, shards return a CountSketch S·diag(√|D|)·A (m = SketchRowsPerColumn·d rows); after an
+///      accepted trial both come from the trial's own pass, with D computed at the previous iterate's globals
+///      (see <see cref="TrialRequest"/>);
+///   2. R from a QR of the sketch, Y = R⁻¹G for a d×k Gaussian G (Σ_i τ_i is estimated by ‖G‖²_F);
+///   3. in one more pass shards compute τ_i = |D_i|‖a_iᵀY‖², keep row i with probability q_i = min(1, s·τ_i/Στ)
+///      and weight it 1/q_i, s = ⌈c·ε⁻² d ln(d/δ)⌉;
+///   4. H̃ = sampled Aᵀ diag(D) A + the exact low-rank part.
+/// Every random draw is keyed by (seed, iteration, global row), so results do not depend on the shard layout.
+/// </summary>
+public sealed class SampledGramCurvature : DenseCurvature
+{
+    public static readonly SampledGramCurvature Instance = new();
+
+    public override string SolverName => "approx-newton";
+
+    /// <summary>Random stream purposes of one iteration.</summary>
+    private const int SketchPurpose = 1, ProjectionPurpose = 2, SamplePurpose = 3;
+
+    /// <summary>The sketch that came with this solve's current gradient.</summary>
+    private sealed class LastSketch { public double[] Sketch = Array.Empty<double>(); }
+
+    public override GradientRequest GradientRequest(SolveRun run, PointEvaluation point, int iteration, HessianKind kind)
+    {
+        var opts = run.Options;
+        int m = opts.UniformSampling ? 0 : SketchRows(run);
+        return new GradientRequest(point.X, point.Globals, kind, true, m, StreamSeed(opts.Seed, iteration, SketchPurpose));
+    }
+
+    /// <summary>
+    /// Trials also return the sketch for the next iteration (seeded as that iteration's gradient request would be),
+    /// with the row curvatures at the current iterate's globals: an accepted step then costs one pass over A plus
+    /// the leverage pass.
+    /// </summary>
+    public override ScalarsRequest TrialRequest(SolveRun run, ScalarsRequest trial, int iteration, HessianKind kind)
+    {
+        if (!trial.WithGradient || run.Options.UniformSampling) return trial;
+        return trial with { SketchRows = SketchRows(run), SketchSeed = StreamSeed(run.Options.Seed, iteration + 1, SketchPurpose), SketchKind = kind };
+    }
+
+    public override bool IsComplete(SolveRun run, GradientReply fused) => run.Options.UniformSampling || fused.Sketch.Length > 0;
+
+    public override void OnGradient(SolveRun run, GradientReply reply) => StateOf<LastSketch>(run).Sketch = reply.Sketch;
+
+    public override IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, Out<DenseModel> model)
+    {
+        var opts = run.Options;
+        var point = current.Point;
+        int d = run.Objective.Dimension;
+        double s = opts.SampleSize(d);
+        double[] projT = Array.Empty<double>();
+        int k = 0;
+        double total;
+        if (opts.UniformSampling)
+        {
+            total = run.Objective.Rows;
+        }
+        else
+        {
+            k = opts.ProjectionColumnsFor(run.Objective.Rows);
+            (projT, total) = Sketching.LeverageProjection.FromSketch(StateOf<LastSketch>(run).Sketch, d, k,
+                Rng.ForStream(opts.Seed, (ulong)current.Iteration, ProjectionPurpose));
+        }
+        GramReply gram;
+        if (total > 0 && double.IsFinite(total))
+        {
+            yield return new SampledGramRequest(point.X, point.Globals, current.Kind, projT, k, total, s,
+                StreamSeed(opts.Seed, current.Iteration, SamplePurpose), opts.UniformSampling);
+            gram = run.Reply<GramReply>();
+        }
+        else
+        {
+            gram = new GramReply(new double[Packed.Length(d)], 0);
+        }
+        model.Value = FromGram(run, current, gram);
+    }
+
+    private static int SketchRows(SolveRun run)
+    {
+        int d = run.Objective.Dimension;
+        return Math.Max(run.Options.SketchRowsPerColumn * d, d + 1);
+    }
+
+    private static ulong StreamSeed(ulong seed, int iteration, int purpose) =>
+        Rng.Hash(seed ^ Rng.Hash(((ulong)(uint)iteration << 8) | (uint)purpose));
+}

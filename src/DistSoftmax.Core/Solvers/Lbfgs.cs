@@ -1,0 +1,55 @@
+using System.Numerics.Tensors;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Solvers;
+
+/// <summary>Limited-memory BFGS (two-loop recursion) with backtracking; pairs with sᵀy ≤ 1e-10‖s‖‖y‖ are skipped.</summary>
+public sealed class Lbfgs : LineSearchSolver
+{
+    /// <summary>The (s, y, 1/sᵀy) pairs of one solve, oldest first.</summary>
+    private sealed class Pairs : List<(double[] S, double[] Y, double Rho)> { }
+
+    public override string Name => "lbfgs";
+
+    protected override void OnAccepted(SolveRun run, Iterate previous, Iterate next)
+    {
+        int d = next.Gradient.Length;
+        var s = new double[d];
+        var y = new double[d];
+        TensorPrimitives.Subtract(next.Point.X, previous.Point.X, s);
+        TensorPrimitives.Subtract(next.Gradient, previous.Gradient, y);
+        double sy = TensorPrimitives.Dot<double>(s, y);
+        if (sy > 1e-10 * TensorPrimitives.Norm<double>(s) * TensorPrimitives.Norm<double>(y))
+            StateOf<Pairs>(run).Add((s, y, 1.0 / sy));
+    }
+
+    protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
+    {
+        // Keep the newest LbfgsMemory pairs (the oldest go first).
+        var pairs = StateOf<Pairs>(run);
+        if (pairs.Count > run.Options.LbfgsMemory) pairs.RemoveRange(0, pairs.Count - run.Options.LbfgsMemory);
+        var q = (double[])current.Gradient.Clone();
+        if (pairs.Count == 0)
+        {
+            direction.Value = new Direction(Negated(q), 1.0 / Math.Max(current.GradientNorm, TinyNorm));
+            yield break;
+        }
+        var alpha = new double[pairs.Count];
+        for (int i = pairs.Count - 1; i >= 0; i--)
+        {
+            var (s, y, rho) = pairs[i];
+            alpha[i] = rho * TensorPrimitives.Dot<double>(s, q);
+            TensorPrimitives.MultiplyAdd(y, -alpha[i], q, q);
+        }
+        var last = pairs[^1];
+        double gamma = TensorPrimitives.Dot<double>(last.S, last.Y) / TensorPrimitives.Dot<double>(last.Y, last.Y);
+        TensorPrimitives.Multiply(q, gamma, q);
+        for (int i = 0; i < pairs.Count; i++)
+        {
+            var (s, y, rho) = pairs[i];
+            double beta = rho * TensorPrimitives.Dot<double>(y, q);
+            TensorPrimitives.MultiplyAdd(s, alpha[i] - beta, q, q);
+        }
+        direction.Value = new Direction(Negated(q), 1.0);
+    }
+}

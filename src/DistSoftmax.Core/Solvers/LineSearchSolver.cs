@@ -1,0 +1,157 @@
+using System.Numerics.Tensors;
+using DistSoftmax.Core.Solvers.Curvature;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Solvers;
+
+/// <summary>
+/// A line-search descent method written as a state machine over statistics requests, in the order of
+/// scikit-learn's NewtonSolver: setup → evaluate → inner solve (<see cref="ComputeDirection"/>) → line search
+/// (<see cref="LineSearch"/>) → check convergence (<see cref="Solver.Stops"/>) → finalise. Subclasses supply the
+/// direction; Newton-type subclasses also name their <see cref="Curvature"/>, which brings the low-rank vectors and
+/// whatever else the next model needs with every gradient, and caps the first trial step by the trust radius.
+/// </summary>
+public abstract class LineSearchSolver : Solver
+{
+    /// <summary>Armijo's sufficient-decrease fraction c₁ in L(x + t p) ≤ L(x) + c₁ t ∇Lᵀp (+ rounding slack).</summary>
+    public const double ArmijoFraction = 1e-4;
+    /// <summary>Each rejected trial multiplies the step by this.</summary>
+    public const double BacktrackFactor = 0.5;
+    /// <summary>Trials before a line search gives up.</summary>
+    public const int MaxTrials = 60;
+    /// <summary>Floor of norms that are divided by (a zero gradient or curvature).</summary>
+    protected const double TinyNorm = 1e-300;
+
+    public override string Globalization => "line-search";
+
+    /// <summary>The curvature of a Newton-type method (null for first-order methods).</summary>
+    protected virtual CurvatureSource? Curvature => null;
+
+    /// <summary>The search direction at an iterate (must be a descent direction or it is replaced by −∇L).</summary>
+    protected abstract IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction);
+
+    /// <summary>Called after a step is accepted and the new gradient is known (L-BFGS updates its pairs here).</summary>
+    protected virtual void OnAccepted(SolveRun run, Iterate previous, Iterate next) { }
+
+    internal override IEnumerable<ShardRequest> Steps(SolveRun run)
+    {
+        var opts = run.Options;
+        var curvature = Curvature;
+        var x = run.X0;
+        yield return new ScalarsRequest(x);
+        var point = run.Objective.Evaluate(x, run.Reply<ScalarsReply>());
+        double g0 = double.NaN, lastStep = 0, previousLoss = double.NaN;
+        long lastRows = 0;
+        double lastCurvature = 0;
+        StagnationMonitor? monitor = null;
+        Iterate? previous = null;
+        var schedule = new CurvatureSchedule(opts.Hessian);
+        // The accepted trial's one-pass reply and the reference it was computed against.
+        (ScalarsReply Reply, double[] Reference)? accepted = null;
+        double radius = opts.TrustRadius;
+        for (int iteration = 0; ; iteration++)
+        {
+            var kind = schedule.Kind;
+            GradientReply gr;
+            var fused = accepted is { } a ? OnePassGradient.From(run, point, a.Reply, a.Reference, kind, curvature is not null) : null;
+            if (fused is not null && AllFinite(fused.Gradient) && (curvature?.IsComplete(run, fused) ?? true))
+                gr = fused;
+            else
+            {
+                yield return curvature?.GradientRequest(run, point, iteration, kind) ?? new GradientRequest(point.X, point.Globals, kind, false);
+                gr = run.Reply<GradientReply>();
+            }
+            curvature?.OnGradient(run, gr);
+            double gnorm = TensorPrimitives.Norm<double>(gr.Gradient);
+            if (iteration == 0)
+            {
+                g0 = gnorm;
+                monitor = new StagnationMonitor(opts.StallIterations, g0);
+            }
+            var current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, gnorm, kind);
+            if (previous is not null) OnAccepted(run, previous, current);
+            run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature));
+            if (Stops(run, iteration, point, gnorm, g0, monitor!, previousLoss)) yield break;
+
+            var dirOut = new Out<Direction>();
+            foreach (var r in ComputeDirection(run, current, dirOut)) yield return r;
+            var dir = dirOut.Value;
+            var p = dir.P;
+            double slope = TensorPrimitives.Dot<double>(gr.Gradient, p);
+            double initial = dir.InitialStep;
+            if (!(slope < 0) || !AllFinite(p))
+            {
+                // Not a descent direction (indefinite model, rounding): fall back to steepest descent.
+                p = Negated(gr.Gradient);
+                slope = -gnorm * gnorm;
+                initial = 1.0 / Math.Max(gnorm, TinyNorm);
+            }
+
+            // Newton-type steps start no longer than the trust radius (see SolverOptions.TrustRadius).
+            double stepNorm = TensorPrimitives.Norm<double>(p);
+            bool capped = curvature is not null && initial * stepNorm > radius;
+            if (capped) initial = radius / stepNorm;
+            int iterationOfTrials = iteration;
+            var lsOut = new Out<(PointEvaluation? Point, double Step, ScalarsReply? Reply)>();
+            foreach (var r in LineSearch(run, point, slope, p, initial, xt => TrialRequest(run, xt, point, iterationOfTrials, kind), lsOut))
+                yield return r;
+            var (next, step, nextReply) = lsOut.Value;
+            accepted = nextReply is null ? null : (nextReply, point.Globals);
+            if (next is null)
+            {
+                if (iteration == 0 && StartIsStationary(run, point, slope * initial, gnorm)) yield break;
+                run.Finish(point.X, ExitCondition.Stalled, $"line search found no decrease at iteration {iteration} (‖∇L‖ = {gnorm:E3})", iteration, point.Loss, gnorm, g0);
+                yield break;
+            }
+            if (curvature is not null)
+                radius = step == initial ? Math.Max(radius, 2 * step * stepNorm) : step * stepNorm;
+            schedule.AfterLineSearch(step, initial, capped, dir.NegativeCurvature);
+            previous = current;
+            previousLoss = point.Loss;
+            point = next;
+            lastStep = step;
+            lastRows = dir.RowsSampled;
+            lastCurvature = dir.NegativeCurvature;
+        }
+    }
+
+    /// <summary>
+    /// The request for a line-search trial at <paramref name="xt"/> from the accepted point (whose globals are the
+    /// reference). Where the objective supports it, trials ask for loss and gradient in one pass
+    /// (ScalarsRequest.WithGradient), so an accepted trial needs no separate gradient request; the curvature adds
+    /// what the next model needs (a sketch).
+    /// </summary>
+    private ScalarsRequest TrialRequest(SolveRun run, double[] xt, PointEvaluation point, int iteration, HessianKind kind)
+    {
+        var trial = new ScalarsRequest(xt, point.Globals, run.Objective.SupportsFusedPass);
+        return Curvature?.TrialRequest(run, trial, iteration, kind) ?? trial;
+    }
+
+    /// <summary>
+    /// Backtracking (Armijo) line search from step t0, multiplying by <see cref="BacktrackFactor"/> up to
+    /// <see cref="MaxTrials"/> times. Non-finite trial losses count as failures (so overflowing cosh/sinh trials
+    /// shrink the step). A trial is accepted when L(x + t p) ≤ L(x) + c₁·t·∇Lᵀp + slack·|L(x)|, the last term
+    /// (<see cref="SolverOptions.LossRoundingSlack"/>) absorbing rounding of the loss near a minimiser.
+    /// </summary>
+    private static IEnumerable<ShardRequest> LineSearch(SolveRun run, PointEvaluation point, double slope, double[] p,
+        double t0, Func<double[], ScalarsRequest> trialRequest, Out<(PointEvaluation?, double, ScalarsReply?)> result)
+    {
+        double t = t0;
+        double slack = SolverOptions.LossRoundingSlack * Math.Abs(point.Loss);
+        for (int trial = 0; trial < MaxTrials; trial++)
+        {
+            var xt = new double[p.Length];
+            TensorPrimitives.MultiplyAdd(p, t, point.X, xt);
+            yield return trialRequest(xt);
+            var reply = run.Reply<ScalarsReply>();
+            var trialPoint = run.Objective.Evaluate(xt, reply, point.Globals);
+            if (double.IsFinite(trialPoint.Loss) && trialPoint.Loss <= point.Loss + ArmijoFraction * t * slope + slack)
+            {
+                result.Value = (trialPoint, t, reply);
+                yield break;
+            }
+            t *= BacktrackFactor;
+        }
+        result.Value = (null, 0, null);
+    }
+}

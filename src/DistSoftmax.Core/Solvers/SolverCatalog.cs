@@ -1,0 +1,46 @@
+using DistSoftmax.Core.Solvers.Curvature;
+
+namespace DistSoftmax.Core.Solvers;
+
+/// <summary>
+/// Every solver by name. Newton-type solvers come in both globalisations; <see cref="GlobalizationMode.Auto"/> takes
+/// <see cref="DefaultGlobalization"/>, chosen by measurement (README, "Globalisation").
+/// </summary>
+public static class SolverCatalog
+{
+    public static readonly string[] Names = { "approx-newton", "newton", "newton-cg", "lbfgs", "gd" };
+
+    public static readonly string[] GlobalizationNames = { "auto", "line-search", "trust-region" };
+
+    /// <summary>Whether the solver of that name is Newton-type (has a curvature and both globalisations).</summary>
+    public static bool IsNewtonType(string name) => name.ToLowerInvariant() is "approx-newton" or "newton" or "newton-cg";
+
+    /// <summary>The globalisation a solver uses when none is asked for.</summary>
+    public static GlobalizationMode DefaultGlobalization(string name) =>
+        IsNewtonType(name) ? GlobalizationMode.TrustRegion : GlobalizationMode.LineSearch;
+
+    /// <summary>The solver of that name. Solvers keep no per-solve state (the run does), so an instance can be shared.</summary>
+    public static Solver Create(string name, GlobalizationMode globalization = GlobalizationMode.Auto)
+    {
+        string key = name.ToLowerInvariant();
+        if (!Names.Contains(key)) throw new ArgumentException($"unknown solver '{name}' (allowed: {string.Join(", ", Names)})");
+        var mode = globalization == GlobalizationMode.Auto ? DefaultGlobalization(key) : globalization;
+        if (mode == GlobalizationMode.TrustRegion && !IsNewtonType(key))
+            throw new ArgumentException($"the trust region is for Newton-type solvers (approx-newton, newton, newton-cg), not '{name}'");
+        return (key, mode) switch
+        {
+            ("approx-newton", GlobalizationMode.LineSearch) => new ApproximateNewton(),
+            ("approx-newton", GlobalizationMode.TrustRegion) => new TrustRegionNewton(SampledGramCurvature.Instance),
+            ("newton", GlobalizationMode.LineSearch) => new Newton(),
+            ("newton", GlobalizationMode.TrustRegion) => new TrustRegionNewton(ExactGramCurvature.Instance),
+            ("newton-cg", GlobalizationMode.LineSearch) => new NewtonCg(),
+            ("newton-cg", GlobalizationMode.TrustRegion) => new TrustRegionNewtonCg(),
+            ("lbfgs", _) => new Lbfgs(),
+            ("gd", _) => new GradientDescent(),
+            _ => throw new ArgumentException($"unknown solver '{name}' (allowed: {string.Join(", ", Names)})"),
+        };
+    }
+
+    /// <summary>The solver for a name and the options' <see cref="SolverOptions.Globalization"/>.</summary>
+    public static Solver Create(string name, SolverOptions options) => Create(name, options.Globalization);
+}

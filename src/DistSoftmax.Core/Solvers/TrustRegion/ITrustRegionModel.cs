@@ -1,0 +1,15 @@
+namespace DistSoftmax.Core.Solvers.TrustRegion;
+
+/// <summary>
+/// A quadratic model m(p) = ∇Lᵀp + ½pᵀHp at one iterate, built once (its shard requests already answered) and
+/// then solved for any radius up to the one it was built for, without further requests: a rejected step is re-solved
+/// with a smaller radius from the same model.
+/// </summary>
+public interface ITrustRegionModel
+{
+    /// <summary>The (approximate) minimiser of m in the ball ‖p‖ ≤ radius.</summary>
+    TrustRegionStep Solve(double radius);
+
+    /// <summary>Rows sampled to build H (0 when none).</summary>
+    long RowsSampled { get; }
+}
