@@ -137,7 +137,7 @@ public class SolveBehaviourTests
         string[] expected =
         [
             "tool", "version", "arguments", "startedAt", "problem", "unit", "demo", "source", "sizes", "inputs", "start", "solver",
-            "solverChoiceReason", "options", "seed", "backend", "workers", "cluster", "exit", "converged", "message", "iterations",
+            "globalization", "solverChoiceReason", "options", "seed", "backend", "workers", "cluster", "exit", "converged", "message", "iterations",
             "finalLoss", "initialGradientNorm", "finalGradientNorm", "requests", "warnings", "trace", "wallTime", "files",
         ];
         Assert.Equal(expected.Order(), r.EnumerateObject().Select(p => p.Name).Order());

@@ -30,6 +30,8 @@ internal sealed record SolveReport
     /// <summary>The starting point: "zeros", "file PATH", or the random start of cosh problems.</summary>
     public required string Start { get; init; }
     public required string Solver { get; init; }
+    /// <summary>How the solver globalised its steps: "line-search", "trust-region", or "none".</summary>
+    public required string Globalization { get; init; }
     /// <summary>Why the solver was chosen (matrix problems with --solver auto); null otherwise.</summary>
     public string? SolverChoiceReason { get; init; }
     /// <summary>Every solver option, including defaults.</summary>

@@ -157,6 +157,8 @@ internal static class SolvePlanner
                          "and the default start is that point; give --x0 to look for another zero of the loss");
 
         var (solver, reason) = ChooseSolver(s, matrix, inspection, ref options);
+        if (options.Globalization == GlobalizationMode.TrustRegion && !SolverCatalog.IsNewtonType(solver))
+            throw new CliInputException("--globalization", $"trust-region is for the Newton-type solvers (approx-newton, newton, newton-cg), not --solver {solver}");
         return new SolvePlan(s, source, inspection, problem, hasUnit ? unit.Name() : null, matrix, demo, solver, reason,
             options, x0, start, s.Workers, backend, outputs, inputs, warnings);
     }

@@ -114,6 +114,7 @@ internal sealed class SolveRunner(CliContext ctx)
             Inputs = plan.Inputs,
             Start = plan.Start,
             Solver = plan.Solver,
+            Globalization = SolverCatalog.Create(plan.Solver, plan.Options).Globalization,
             SolverChoiceReason = plan.SolverChoiceReason,
             Options = plan.Options,
             Seed = plan.Options.Seed,

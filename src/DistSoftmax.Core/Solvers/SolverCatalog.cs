@@ -15,9 +15,13 @@ public static class SolverCatalog
     /// <summary>Whether the solver of that name is Newton-type (has a curvature and both globalisations).</summary>
     public static bool IsNewtonType(string name) => name.ToLowerInvariant() is "approx-newton" or "newton" or "newton-cg";
 
-    /// <summary>The globalisation a solver uses when none is asked for.</summary>
-    public static GlobalizationMode DefaultGlobalization(string name) =>
-        IsNewtonType(name) ? GlobalizationMode.TrustRegion : GlobalizationMode.LineSearch;
+    /// <summary>
+    /// The globalisation a solver uses when none is asked for: the line search for every solver. Measured over ten
+    /// instance/family/unit combinations (n = 20000, d = 50; README, "Globalisation"), both globalisations converge on
+    /// every one, and the line search needs fewer passes over A in total: approx-newton 259 against 269, newton 164
+    /// against 198, newton-cg 1413 against 1542 (the trust region wins on some instances, loses more on sparse ones).
+    /// </summary>
+    public static GlobalizationMode DefaultGlobalization(string name) => GlobalizationMode.LineSearch;
 
     /// <summary>The solver of that name. Solvers keep no per-solve state (the run does), so an instance can be shared.</summary>
     public static Solver Create(string name, GlobalizationMode globalization = GlobalizationMode.Auto)
