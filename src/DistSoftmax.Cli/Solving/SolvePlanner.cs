@@ -217,12 +217,16 @@ internal static class SolvePlanner
     }
 
     /// <summary>
-    /// Vector problems: auto means approx-newton. Matrix problems: <see cref="MatrixSolverChoice"/> picks (or checks) the
+    /// Vector problems: <see cref="VectorSolverChoice"/> (a cost model of n, d and nnz). Matrix problems: <see cref="MatrixSolverChoice"/> picks (or checks) the
     /// solver and recommends a Hessian, used unless --hessian was given; its reason goes into the report.
     /// </summary>
     private static (string Solver, string? Reason) ChooseSolver(SolveSettings s, bool matrix, SourceInspection inspection, ref SolverOptions options)
     {
-        if (!matrix) return (s.Solver == "auto" ? "approx-newton" : s.Solver, null);
+        if (!matrix)
+        {
+            var vector = VectorSolverChoice.Choose(inspection.Rows, inspection.Columns, inspection.Shape.Objective.StoredEntries, options, s.Solver);
+            return (vector.Solver, vector.Reason);
+        }
         MatrixSolverChoice choice;
         try { choice = MatrixSolverChoice.Choose(inspection.Columns, s.Solver); }
         catch (ArgumentException e) { throw new CliInputException("--solver", ErrorReport.OptionMessage(e.Message).Replace("--solver: ", "")); }

@@ -69,7 +69,7 @@ public sealed class InMemoryShardLoader : IShardLoader
 
     /// <summary>Registers a vector problem held as whole arrays.</summary>
     public ProblemSource RegisterVector(string name, Problems.IVectorFamily family, Linear.IRowMatrix a, double[] b, Regularizer reg) =>
-        Register(name, new ProblemShape(new VectorObjective(family, a.Cols, a.Rows), a.Rows),
+        Register(name, new ProblemShape(new VectorObjective(family, a.Cols, a.Rows, a.StoredEntries), a.Rows),
             (r, compute) => new VectorShard(family, a.SliceRows((int)r.Start, r.Count),
                 b.AsSpan((int)r.Start, r.Count).ToArray(), reg.Slice((int)r.Start, r.Count), r.Start, compute));
 

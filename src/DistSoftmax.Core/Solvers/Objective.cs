@@ -16,6 +16,8 @@ public interface IObjective
     string Name { get; }
     int Dimension { get; }
     long Rows { get; }
+    /// <summary>Stored entries of the data matrix (non-zeros of a sparse A; n·d when dense), for cost models.</summary>
+    long StoredEntries => Rows * Dimension;
     int LowRankCount { get; }
     /// <summary>Whether the shards can answer leverage and sampled-Gram requests.</summary>
     bool SupportsRowSampling { get; }
@@ -46,9 +48,13 @@ public sealed class VectorObjective : IObjective
     public int Dimension { get; }
     public long Rows { get; }
 
-    public VectorObjective(IVectorFamily family, int dimension, long rows)
+    public long StoredEntries { get; }
+
+    /// <param name="storedEntries">Non-zeros of A (sparse) or n·d (dense); negative means n·d.</param>
+    public VectorObjective(IVectorFamily family, int dimension, long rows, long storedEntries = -1)
     {
         Family = family; Dimension = dimension; Rows = rows;
+        StoredEntries = storedEntries >= 0 ? storedEntries : rows * dimension;
     }
 
     public string Name => Family.Name;

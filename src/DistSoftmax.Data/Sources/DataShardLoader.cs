@@ -50,17 +50,22 @@ public sealed class DataShardLoader : IShardLoader
             case DataSources.FilesKind:
             {
                 var (n, d) = VectorFileShapes(source);
-                return new ProblemShape(new VectorObjective(Family(source), d, n), n);
+                return new ProblemShape(new VectorObjective(Family(source), d, n, StoredEntries(source.Require("A"), n, d)), n);
             }
             case DataSources.GeneratedKind:
             {
                 var spec = GeneratedSpec.From(source);
-                return new ProblemShape(new VectorObjective(Family(source), spec.D, spec.N), spec.N);
+                long entries = spec.Sparse ? (long)Math.Ceiling((double)spec.N * spec.D * spec.Density) : (long)spec.N * spec.D;
+                return new ProblemShape(new VectorObjective(Family(source), spec.D, spec.N, entries), spec.N);
             }
             default:
                 throw UnknownKind(source);
         }
     }
+
+    /// <summary>Entries a pass over A reads: the declared entries of a Matrix Market coordinate file (loaded sparse), else n·d.</summary>
+    private static long StoredEntries(string aPath, long n, int d) =>
+        aPath.EndsWith(".mtx", StringComparison.OrdinalIgnoreCase) && MatrixMarket.ReadSize(aPath).Entries is long entries ? entries : n * d;
 
     public IShard Load(ProblemSource source, RowRange rows, ShardComputeOptions compute)
     {
@@ -109,14 +114,15 @@ public sealed class DataShardLoader : IShardLoader
                 if (source.Get("w") is string wPath) MatrixFile.ReadVector(wPath); // values checked by the reader
                 if (problem == "normalized" && DistributionProblem(b) is string why)
                     warnings.Add($"{bPath}: {NormalizedAssumption} but {why}; solving anyway");
-                return new SourceInspection(new ProblemShape(new VectorObjective(Family(source), d, n), n), n, d, d, nnz, null, warnings);
+                var shape = new ProblemShape(new VectorObjective(Family(source), d, n, StoredEntries(aPath, n, d)), n);
+                return new SourceInspection(shape, n, d, d, nnz, null, warnings);
             }
             case DataSources.GeneratedKind:
             {
                 var inst = (VectorInstance)Generated(source);
                 if (source.Get("w-scalar") is not null) WScalar(source);
                 long nnz = inst.A switch { CsrMatrix c => CountNonZeros(c.Values), DenseMatrix m => CountNonZeros(m.Data), _ => inst.A.StoredEntries };
-                var shape = new ProblemShape(new VectorObjective(Family(source), inst.A.Cols, inst.A.Rows), inst.A.Rows);
+                var shape = new ProblemShape(new VectorObjective(Family(source), inst.A.Cols, inst.A.Rows, inst.A.StoredEntries), inst.A.Rows);
                 return new SourceInspection(shape, inst.A.Rows, inst.A.Cols, inst.A.Cols, nnz, null, warnings);
             }
             default:

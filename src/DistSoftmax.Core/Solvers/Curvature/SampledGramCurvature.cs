@@ -14,6 +14,9 @@ namespace DistSoftmax.Core.Solvers.Curvature;
 ///      and weight it 1/q_i, s = ⌈c·ε⁻² d ln(d/δ)⌉;
 ///   4. H̃ = sampled Aᵀ diag(D) A + the exact low-rank part.
 /// Every random draw is keyed by (seed, iteration, global row), so results do not depend on the shard layout.
+/// Where sampling costs more than the exact Gram it approximates (<see cref="VectorSolverCostModel.SampledGramIsDearer"/>:
+/// sparse rows, or a sample that keeps most rows), the exact Gram is used instead and no sketch is asked for, so an
+/// explicit approx-newton never costs more per iteration than exact Newton.
 /// </summary>
 public sealed class SampledGramCurvature : DenseCurvature
 {
@@ -27,10 +30,14 @@ public sealed class SampledGramCurvature : DenseCurvature
     /// <summary>The sketch that came with this solve's current gradient.</summary>
     private sealed class LastSketch { public double[] Sketch = Array.Empty<double>(); }
 
+    /// <summary>Whether this solve uses the exact Gram because sampling would cost more.</summary>
+    public static bool UsesExactGram(SolveRun run) =>
+        VectorSolverCostModel.SampledGramIsDearer(run.Objective.Rows, run.Objective.Dimension, run.Objective.StoredEntries, run.Options);
+
     public override GradientRequest GradientRequest(SolveRun run, PointEvaluation point, int iteration, HessianKind kind)
     {
         var opts = run.Options;
-        int m = opts.UniformSampling ? 0 : SketchRows(run);
+        int m = opts.UniformSampling || UsesExactGram(run) ? 0 : SketchRows(run);
         return new GradientRequest(point.X, point.Globals, kind, true, m, StreamSeed(opts.Seed, iteration, SketchPurpose));
     }
 
@@ -41,16 +48,21 @@ public sealed class SampledGramCurvature : DenseCurvature
     /// </summary>
     public override ScalarsRequest TrialRequest(SolveRun run, ScalarsRequest trial, int iteration, HessianKind kind)
     {
-        if (!trial.WithGradient || run.Options.UniformSampling) return trial;
+        if (!trial.WithGradient || run.Options.UniformSampling || UsesExactGram(run)) return trial;
         return trial with { SketchRows = SketchRows(run), SketchSeed = StreamSeed(run.Options.Seed, iteration + 1, SketchPurpose), SketchKind = kind };
     }
 
-    public override bool IsComplete(SolveRun run, GradientReply fused) => run.Options.UniformSampling || fused.Sketch.Length > 0;
+    public override bool IsComplete(SolveRun run, GradientReply fused) => run.Options.UniformSampling || UsesExactGram(run) || fused.Sketch.Length > 0;
 
     public override void OnGradient(SolveRun run, GradientReply reply) => StateOf<LastSketch>(run).Sketch = reply.Sketch;
 
     public override IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, Out<DenseModel> model)
     {
+        if (UsesExactGram(run))
+        {
+            foreach (var r in ExactGramCurvature.Instance.Build(run, current, model)) yield return r;
+            yield break;
+        }
         var opts = run.Options;
         var point = current.Point;
         int d = run.Objective.Dimension;

@@ -1,0 +1,105 @@
+namespace DistSoftmax.Core.Solvers;
+
+/// <summary>
+/// Predicted seconds per iteration, and per solve, of each solver on a vector problem with n rows, d columns and nnz
+/// stored non-zeros of A, from operation counts times per-operation costs measured on this project's 2-core machine
+/// (`dotnet run -c Release --project bench/DistSoftmax.Benchmarks -- scale N D newton,approx-newton` prints the shard
+/// time per request kind, from which the constants below were read; README, "Choosing the solver"). The costs:
+///   pass      a line-search trial (loss, gradient basis, low-rank vectors): nnz entries read once;
+///   sketch    a CountSketch of diag(√|D|)A added to that pass (approx-newton);
+///   leverage  the pass that estimates leverage scores and gathers the sampled rows;
+///   Gram      Σ_i D_i a_i a_iᵀ over the kept rows: d²/2 pairs a row when A is stored dense, nnz_i²/2 when sparse;
+///   QR        R of the 4d×d sketch, ≈ 8d³ flops;  Cholesky  d³/3 flops.
+/// Iterations per solve are typical counts to a relative gradient of 1e-8 (README's measurements); L-BFGS is charged
+/// its iteration limit, since it rarely reaches 1e-8 before it.
+/// </summary>
+public static class VectorSolverCostModel
+{
+    public const double PassSecondsPerEntry = 1.0e-9;
+    /// <summary>CountSketch cost per entry at d ≥ <see cref="SketchCacheColumns"/>; below, it scales with (d/that)², the
+    /// share of the 4d×d bucket matrix that misses the cache (measured +0.1 ns an entry at d = 100, +1.6 ns at d = 400).</summary>
+    public const double SketchSecondsPerEntry = 1.6e-9;
+    public const int SketchCacheColumns = 400;
+    public const double LeverageSecondsPerEntry = 0.5e-9;
+    public const double DenseGramSecondsPerPair = 6e-11;
+    public const double SparseGramSecondsPerPair = 2e-9;
+    public const double CoordinatorSecondsPerFlop = 1e-9;
+    /// <summary>Line-search trials per iteration, on average.</summary>
+    public const double TrialsPerIteration = 1.3;
+    /// <summary>Hessian-vector products (two passes each) per Newton-CG iteration, on average.</summary>
+    public const double HessianVectorProductsPerIteration = 6;
+    /// <summary>
+    /// approx-newton switches to the exact Gram only when that is predicted to save at least this much an iteration:
+    /// below it the two cost the same to the model's accuracy, and the method asked for is kept.
+    /// </summary>
+    public const double MinimumSavingSeconds = 1e-3;
+    /// <summary>A matrix with at most this fraction of non-zeros is taken to be stored sparse (CSR).</summary>
+    public const double SparseDensity = 0.3;
+
+    /// <summary>Typical iterations to a relative gradient of 1e-8.</summary>
+    public static int TypicalIterations(string solver) => solver switch
+    {
+        "newton" => 9,
+        "approx-newton" => 12,
+        "newton-cg" => 25,
+        "lbfgs" => 200,
+        "gd" => 300,
+        _ => throw new ArgumentException($"unknown solver '{solver}' (allowed: {string.Join(", ", SolverCatalog.Names)})"),
+    };
+
+    /// <summary>Predicted seconds of one iteration of the named solver.</summary>
+    public static double SecondsPerIteration(string solver, long n, int d, long nnz, SolverOptions options)
+    {
+        double pass = nnz * PassSecondsPerEntry;
+        double cholesky = CoordinatorSecondsPerFlop * Math.Pow(d, 3) / 3;
+        switch (solver)
+        {
+            case "newton":
+                return TrialsPerIteration * pass + GramSeconds(n, d, nnz, n) + cholesky;
+            case "approx-newton":
+                if (SampledGramIsDearer(n, d, nnz, options)) return SecondsPerIteration("newton", n, d, nnz, options);
+                return TrialsPerIteration * (pass + nnz * SketchSeconds(d)) + nnz * LeverageSecondsPerEntry
+                       + GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options)) + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3) + cholesky;
+            case "newton-cg":
+                return TrialsPerIteration * pass + HessianVectorProductsPerIteration * 2 * pass;
+            case "lbfgs":
+            case "gd":
+                return TrialsPerIteration * pass;
+            default:
+                throw new ArgumentException($"unknown solver '{solver}' (allowed: {string.Join(", ", SolverCatalog.Names)})");
+        }
+    }
+
+    /// <summary>Predicted seconds of a whole solve: typical iterations × seconds per iteration.</summary>
+    public static double SolveSeconds(string solver, long n, int d, long nnz, SolverOptions options) =>
+        TypicalIterations(solver) * SecondsPerIteration(solver, n, d, nnz, options);
+
+    /// <summary>Rows the sampled Gram keeps in expectation: at most the documented sample size s, at most n.</summary>
+    public static double ExpectedSampleRows(long n, int d, SolverOptions options) => Math.Min(n, options.SampleSize(d));
+
+    /// <summary>
+    /// Whether sampling costs more than the exact Gram it approximates: the sketch, the leverage pass and the QR cost
+    /// more than the rows they save (sparse rows, whose exact Gram is cheap, or a sample that keeps most rows).
+    /// Then approx-newton uses the exact Gram, so asking for it never costs more per iteration than exact Newton.
+    /// </summary>
+    public static bool SampledGramIsDearer(long n, int d, long nnz, SolverOptions options)
+    {
+        if (options.UniformSampling) return false;
+        double overhead = TrialsPerIteration * nnz * SketchSeconds(d) + nnz * LeverageSecondsPerEntry
+                          + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3);
+        double saved = GramSeconds(n, d, nnz, n) - GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options));
+        return overhead - saved >= MinimumSavingSeconds;
+    }
+
+    private static double SketchSeconds(int d) => SketchSecondsPerEntry * Math.Min(1.0, Math.Pow((double)d / SketchCacheColumns, 2));
+
+    /// <summary>Seconds of a Gram pass keeping <paramref name="rows"/> of the n rows.</summary>
+    private static double GramSeconds(long n, int d, long nnz, double rows)
+    {
+        double density = nnz / Math.Max(1.0, (double)n * d);
+        double perRow = density <= SparseDensity
+            ? SparseGramSecondsPerPair * 0.5 * Math.Pow(nnz / Math.Max(1.0, n), 2)
+            : DenseGramSecondsPerPair * 0.5 * (double)d * d;
+        return rows * perRow;
+    }
+}
