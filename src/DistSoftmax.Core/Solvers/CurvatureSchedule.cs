@@ -7,16 +7,16 @@ namespace DistSoftmax.Core.Solvers;
 /// <see cref="HessianMode.Auto"/>: start with the positive-semidefinite Gauss–Newton part JᵀJ, and move to the exact
 /// Hessian
 ///   • once a Gauss–Newton step is taken whole (t = 1 uncapped, or an interior trust-region step accepted at the
-///     first trial with ratio ρ ≥ ¼): near a minimiser the exact Hessian converges quadratically even when the residual is not zero;
-///   • once Gauss–Newton steps keep being cut back (<see cref="CutBacksBeforeExact"/> iterations whose step was
-///     backtracked, or whose trust-region trial was rejected or predicted poorly; counted over the whole Gauss–Newton
-///     phase, since a cut-back step is typically followed by a short radius-capped one that succeeds and says nothing
-///     of the model's full step): on a large-residual problem the ignored term
-///     Σ_i c_i ∇²c_i is large, the Gauss–Newton model is wrong, and its steps never lengthen.
-/// A line search goes back to Gauss–Newton when the exact model turns indefinite, unless Gauss–Newton was left
-/// because it kept being cut back (then the exact model stays, its negative eigenvalues flipped, and no ping-pong);
-/// a trust region never goes back (its subproblem handles an indefinite model exactly).
-/// One instance per solve.
+///     first trial with ratio ρ ≥ ¼): near a minimiser the exact Hessian converges quadratically even when the
+///     residual is not zero;
+///   • once Gauss–Newton steps keep being cut back (<see cref="CutBacksBeforeExact"/> of them): on a large-residual
+///     problem the ignored term Σ_i c_i ∇²c_i is large, the Gauss–Newton model is wrong, and its steps never lengthen.
+///     A line search counts backtracked iterations in a row; a trust region counts rejected or poorly predicted
+///     (ρ &lt; ¼) iterations over the whole Gauss–Newton phase, since there a cut-back step is typically followed by a
+///     short boundary step that succeeds and says nothing of the model's full step.
+/// A line search goes back to Gauss–Newton when the exact model turns indefinite (measured: on the sparse
+/// 200000×100 instance staying exact took 135 iterations against 50); a trust region never goes back (its subproblem
+/// handles an indefinite model exactly). One instance per solve.
 /// </summary>
 internal sealed class CurvatureSchedule
 {
@@ -25,7 +25,6 @@ internal sealed class CurvatureSchedule
 
     private readonly HessianMode _mode;
     private int _cutBacks;
-    private bool _gaussNewtonFailed;
 
     public CurvatureSchedule(HessianMode mode)
     {
@@ -44,10 +43,12 @@ internal sealed class CurvatureSchedule
         {
             if (step == 1.0 && !capped && negativeCurvature == 0) Kind = HessianKind.Exact;
             else if (step < initialStep) GaussNewtonCutBack();
+            else _cutBacks = 0;
         }
-        else if (negativeCurvature < 0 && !_gaussNewtonFailed)
+        else if (negativeCurvature < 0)
         {
             Kind = HessianKind.GaussNewton;
+            _cutBacks = 0;
         }
     }
 
@@ -62,8 +63,6 @@ internal sealed class CurvatureSchedule
 
     private void GaussNewtonCutBack()
     {
-        if (++_cutBacks < CutBacksBeforeExact) return;
-        Kind = HessianKind.Exact;
-        _gaussNewtonFailed = true;
+        if (++_cutBacks >= CutBacksBeforeExact) Kind = HessianKind.Exact;
     }
 }
