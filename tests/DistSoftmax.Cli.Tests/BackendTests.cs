@@ -22,7 +22,9 @@ public class BackendTests
         Assert.Equal("converged", r.GetProperty("exit").GetString());
         Assert.Equal("local", r.GetProperty("backend").GetString());
         Assert.Equal(4, r.GetProperty("workers").GetInt32());
-        Assert.Equal("approx-newton", r.GetProperty("solver").GetString());
+        // --solver auto: at 20000×50 the cost model (VectorSolverChoice) predicts exact Newton cheapest.
+        Assert.Equal("newton", r.GetProperty("solver").GetString());
+        Assert.StartsWith("auto: newton has the least predicted time", r.GetProperty("solverChoiceReason").GetString());
         Assert.Equal("generated", r.GetProperty("source").GetProperty("kind").GetString());
         Assert.Equal("42", r.GetProperty("source").GetProperty("parameters").GetProperty("seed").GetString());
         Assert.Equal(20000, r.GetProperty("sizes").GetProperty("n").GetInt64());

@@ -53,7 +53,9 @@ public class GenerateSolveTests
         Assert.Equal(300, report.GetProperty("sizes").GetProperty("n").GetInt64());
         Assert.Equal(5, report.GetProperty("sizes").GetProperty("d").GetInt32());
         Assert.Equal(1500, report.GetProperty("sizes").GetProperty("nnz").GetInt64());
-        Assert.Equal("approx-newton", report.GetProperty("solver").GetString());
+        // --solver auto: at 300×5 the cost model (VectorSolverChoice) predicts exact Newton cheapest.
+        Assert.Equal("newton", report.GetProperty("solver").GetString());
+        Assert.StartsWith("auto: newton has the least predicted time", report.GetProperty("solverChoiceReason").GetString());
         Assert.Equal("local", report.GetProperty("backend").GetString());
         Assert.Equal(4, report.GetProperty("workers").GetInt32());
         var trace = report.GetProperty("trace");
