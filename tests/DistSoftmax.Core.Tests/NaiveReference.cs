@@ -4,7 +4,7 @@ using DistSoftmax.Core.Problems;
 namespace DistSoftmax.Core.Tests;
 
 /// <summary>
-/// A deliberately naive whole-matrix reference, written straight from shared/MATH.md with n×n matrices and no
+/// A deliberately naive whole-matrix reference, written straight from docs/MATH.md with n×n matrices and no
 /// shards, shifts or low-rank tricks: ℓ, g = ∇_zℓ, B = ∇²_zℓ, then ∇L = Aᵀ(g + w²z), ∇²L = Aᵀ(B + diag(w²))A.
 /// </summary>
 public static class NaiveReference

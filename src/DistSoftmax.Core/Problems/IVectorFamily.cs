@@ -4,7 +4,7 @@ namespace DistSoftmax.Core.Problems;
 
 /// <summary>
 /// A loss ℓ(z) of z = A x (n rows) whose value, z-gradient g(z) and z-Hessian B(z) can be assembled from
-/// per-row terms and a few global scalars (see shared/MATH.md, "Families, in z-space"):
+/// per-row terms and a few global scalars (see docs/MATH.md, "Families, in z-space"):
 ///
 ///   phase 1: each shard reports shifted partial sums over its rows  → merged → global scalars (and ℓ);
 ///   phase 2: given the global scalars every row's g_i, D_i and low-rank vectors q_ji are local, and

@@ -5,7 +5,7 @@ using DistSoftmax.Core.Solvers;
 namespace DistSoftmax.Core.Problems;
 
 /// <summary>
-/// A whole multiple softmax regression held in memory (shared/MATH.md, last section):
+/// A whole multiple softmax regression held in memory (docs/MATH.md, "Multiple softmax regression (tensor trick)"):
 ///   X d×d, A1 m×d, A2 n×d, B m×n (m = n in the seed), optional per-entry weights W m×n,
 ///   L(X) = Σ_j ℓ(z_j; B_j) + ½‖W∘M‖²_F,  M = A1 X A2ᵀ,  z_j = row j of M,
 /// with ℓ the per-row vector family named by the problem:

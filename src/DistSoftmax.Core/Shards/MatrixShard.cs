@@ -7,7 +7,7 @@ using DistSoftmax.Core.Statistics;
 namespace DistSoftmax.Core.Shards;
 
 /// <summary>
-/// Rows j ∈ [RowOffset, RowOffset + rows) of a multiple softmax regression (shared/MATH.md, "tensor trick"):
+/// Rows j ∈ [RowOffset, RowOffset + rows) of a multiple softmax regression (docs/MATH.md, "Multiple softmax regression (tensor trick)"):
 ///
 ///   X d×d (unknowns x = row-major vec(X), d² values),  A1 m×d,  A2 n×d,  B m×n (the seed has m = n),
 ///   M = A1 X A2ᵀ,  row j of M is z_j = A2 Xᵀ a1_j  (= rows j·n … j·n+n−1 of (A1 ⊗ A2) times vec(X)),

@@ -4,7 +4,7 @@ using DistSoftmax.Core.Random;
 namespace DistSoftmax.Core.Sketching;
 
 /// <summary>
-/// The coordinator side of approximate leverage scores (shared/MATH.md): from a CountSketch S·diag(√|D|)·A
+/// The coordinator side of approximate leverage scores (docs/MATH.md, "Sampled Hessian"): from a CountSketch S·diag(√|D|)·A
 /// (m×d, m ≥ d) take R of a thin QR, draw a d×k Gaussian G with N(0, 1/k) entries and form Y = R⁻¹G; then
 /// τ_i ≈ |D_i|·‖a_iᵀ Y‖² approximates the leverage score of row i of diag(√|D|)A to a constant factor with
 /// high probability (Johnson–Lindenstrauss on the rows of A R⁻¹, which has nearly orthonormal columns).

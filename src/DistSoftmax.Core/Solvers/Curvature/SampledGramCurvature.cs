@@ -5,7 +5,7 @@ using DistSoftmax.Core.Statistics;
 namespace DistSoftmax.Core.Solvers.Curvature;
 
 /// <summary>
-/// The approximate Newton method's curvature, a leverage-score-sampled Hessian (docs/MATH.md, seed 001):
+/// The approximate Newton method's curvature, a leverage-score-sampled Hessian (docs/MATH.md, "Sampled Hessian"; seed 001):
 ///   1. with the gradient, shards return a CountSketch S·diag(√|D|)·A (m = SketchRowsPerColumn·d rows); after an
 ///      accepted trial both come from the trial's own pass, with D computed at the previous iterate's globals
 ///      (see <see cref="TrialRequest"/>);
