@@ -66,6 +66,9 @@ public static class WireFormat
         Add<HessianVectorRequest>("HessianVectorRequest",
             (w, m) => { w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); w.WriteDoubles(m.V); },
             r => new HessianVectorRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles()));
+        Add<KroneckerFactorsRequest>("KroneckerFactorsRequest",
+            (w, m) => { w.WriteDoubles(m.X); WriteKind(w, m.Kind); },
+            r => new KroneckerFactorsRequest(r.ReadDoubles(), ReadKind(r)));
         Add<MiniBatchGradientRequest>("MiniBatchGradientRequest",
             (w, m) => { w.WriteDoubles(m.X); w.WriteUInt64(m.Seed); w.WriteInt32(m.Epoch); w.WriteInt32(m.Batch); w.WriteDouble(m.BatchFraction); },
             r => new MiniBatchGradientRequest(r.ReadDoubles(), r.ReadUInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble()));
@@ -84,6 +87,9 @@ public static class WireFormat
         Add<GramReply>("GramReply",
             (w, m) => { w.WriteDoubles(m.PackedUpper); w.WriteInt64(m.RowsUsed); },
             r => new GramReply(r.ReadDoubles(), r.ReadInt64()));
+        Add<KroneckerFactorsReply>("KroneckerFactorsReply",
+            (w, m) => { w.WriteDoubles(m.LeftPacked); w.WriteDoubles(m.RightPacked); w.WriteDouble(m.WeightSum); w.WriteInt64(m.Rows); },
+            r => new KroneckerFactorsReply(r.ReadDoubles(), r.ReadDoubles(), r.ReadDouble(), r.ReadInt64()));
         Add<HessianVectorReply>("HessianVectorReply",
             (w, m) => { w.WriteDoubles(m.Product); w.WriteDoubles(m.LowRankDots); },
             r => new HessianVectorReply(r.ReadDoubles(), r.ReadDoubles()));
@@ -342,16 +348,17 @@ public static class WireFormat
         return new RowRange(start, count);
     }
 
-    private const int TraceBytes = 4 + 8 * 7;
+    private const int TraceBytes = 4 + 8 * 7 + 4;
 
     private static void WriteTrace(WireWriter w, TraceEntry t)
     {
         w.WriteInt32(t.Iteration); w.WriteDouble(t.Loss); w.WriteDouble(t.GradientNorm); w.WriteDouble(t.StepLength);
         w.WriteInt64(t.RowsSampled); w.WriteDouble(t.Seconds); w.WriteInt64(t.Requests); w.WriteDouble(t.NegativeCurvature);
+        w.WriteInt32(t.CgIterations);
     }
 
     private static TraceEntry ReadTrace(WireReader r) =>
-        new(r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64(), r.ReadDouble(), r.ReadInt64(), r.ReadDouble());
+        new(r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64(), r.ReadDouble(), r.ReadInt64(), r.ReadDouble(), r.ReadInt32());
 
     private static void WriteResult(WireWriter w, SolverResult s)
     {

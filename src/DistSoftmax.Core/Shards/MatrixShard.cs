@@ -26,6 +26,8 @@ namespace DistSoftmax.Core.Shards;
 ///   H·V       Z_V = A1 V A2ᵀ,  Y_j = B(z_j) Z_V,j,  A1ᵀ Y A2
 ///             with B(z_j) = diag(D_j + w_j²) + Σ_ab C_j,ab q_j,a q_j,bᵀ applied here (the low rank is per row,
 ///             so the reply's LowRankDots are empty and the objective's LowRankCount is 0)
+///   factors   Σ_j τ_j a1_j a1_jᵀ, Σ_j S_j and Σ_j τ_j with τ_j = tr S_j (the Kronecker-factored curvature F ⊗ G;
+///             O(rows·lr·n·d + n·d² + rows·d²), no d²×d² matrix)
 ///   Gram      Σ_j (a1_j a1_jᵀ) ⊗ S_j,  S_j = A2ᵀ B(z_j) A2  (the exact d²×d² Hessian of the rows, packed upper;
 ///             only for d² ≤ <see cref="MaxGramUnknowns"/>: O(rows·n·d² + rows·d⁴))
 ///
@@ -134,6 +136,7 @@ public sealed class MatrixShard : IShard
         GradientRequest r => Gradient(r),
         HessianVectorRequest r => HessianVector(r),
         GramRequest r => Gram(r),
+        KroneckerFactorsRequest r => KroneckerFactors(r),
         SampledGramRequest => throw new NotSupportedException(
             "a matrix problem has no row sampling (each row j carries its own normaliser and low-rank Hessian part): " +
             "use newton, newton-cg, lbfgs or gd, not approx-newton"),
@@ -285,6 +288,75 @@ public sealed class MatrixShard : IShard
             ProjectBack(_zv, s, e, partial);
         });
         return new HessianVectorReply(product, Array.Empty<double>());
+    }
+
+    /// <summary>
+    /// The shard's sums for the Kronecker-factored curvature (docs/MATH.md, "Kronecker-factored curvature"): with
+    /// S_j = A2ᵀ B(z_j) A2 = A2ᵀ diag(D_j + w_j²) A2 + Σ_ab C_j,ab r_j,a r_j,bᵀ (r_j,a = A2ᵀ q_j,a, d values) and
+    /// τ_j = tr S_j = Σ_i (D_j,i + w_j,i²)‖a2_i‖² + Σ_ab C_j,ab ⟨r_j,a, r_j,b⟩:
+    ///   left = Σ_j τ_j a1_j a1_jᵀ,  right = Σ_j S_j = A2ᵀ diag(Σ_j (D_j + w_j²)) A2 + Σ_j Σ_ab C_j,ab r_j,a r_j,bᵀ.
+    /// One pass over the shard's rows for the diagonal sums and the r_j,a (lr GEMVs of A2ᵀ a row), then two d×d
+    /// products; block results are summed in block order.
+    /// </summary>
+    private KroneckerFactorsReply KroneckerFactors(KroneckerFactorsRequest r)
+    {
+        EnsureTerms(r.X, r.Kind);
+        int n = _n, d = _d, lr = _lr, blocks = _blocks.BlockCount;
+        var a2Norms = new double[n];
+        for (int i = 0; i < n; i++) a2Norms[i] = TensorPrimitives.Dot(_a2.AsSpan(i * d, d), _a2.AsSpan(i * d, d));
+        var tau = new double[_rows];
+        var diagonalParts = new double[blocks][];
+        var lowRankParts = new double[blocks][];
+        _blocks.Run(_compute, k =>
+        {
+            var (s, e) = _blocks[k];
+            var diagonal = new double[n];
+            var lowRank = new double[d * d];
+            var rows = new double[Math.Max(lr, 1) * d];
+            for (int j = s; j < e; j++)
+            {
+                var dw = RowOf(_dw, j);
+                TensorPrimitives.Add(diagonal, dw, diagonal);
+                double t = TensorPrimitives.Dot(dw, a2Norms);
+                if (lr > 0)
+                {
+                    MatrixProducts.Gemm(lr, d, n, _q.AsSpan(j * lr * n, lr * n), n, _a2, d, rows, d, false);
+                    for (int a = 0; a < lr; a++)
+                        for (int b = 0; b < lr; b++)
+                        {
+                            double cab = _c[j * lr * lr + a * lr + b];
+                            if (cab == 0) continue;
+                            t += cab * TensorPrimitives.Dot(rows.AsSpan(a * d, d), rows.AsSpan(b * d, d));
+                            for (int l = 0; l < d; l++)
+                            {
+                                double f = cab * rows[a * d + l];
+                                if (f != 0) TensorPrimitives.MultiplyAdd(rows.AsSpan(b * d, d), f, lowRank.AsSpan(l * d, d), lowRank.AsSpan(l * d, d));
+                            }
+                        }
+                }
+                tau[j] = t;
+            }
+            diagonalParts[k] = diagonal;
+            lowRankParts[k] = lowRank;
+        });
+        var diagonalSum = diagonalParts[0];
+        var right = lowRankParts[0];
+        for (int k = 1; k < blocks; k++)
+        {
+            TensorPrimitives.Add(diagonalSum, diagonalParts[k], diagonalSum);
+            TensorPrimitives.Add(right, lowRankParts[k], right);
+        }
+        // right += A2ᵀ diag(Σ_j (D_j + w_j²)) A2;  left = A1ᵀ diag(τ) A1 (the shard's rows).
+        var scaled = new double[n * d];
+        for (int i = 0; i < n; i++) TensorPrimitives.Multiply(_a2.AsSpan(i * d, d), diagonalSum[i], scaled.AsSpan(i * d, d));
+        MatrixProducts.Gemm(d, d, n, _a2T, n, scaled, d, right, d, true);
+        var weighted = new double[_rows * d];
+        for (int j = 0; j < _rows; j++) TensorPrimitives.Multiply(_a1.AsSpan(j * d, d), tau[j], weighted.AsSpan(j * d, d));
+        var left = new double[d * d];
+        MatrixProducts.Gemm(d, d, _rows, _a1T, _rows, weighted, d, left, d, false);
+        double weightSum = 0;
+        foreach (var t in tau) weightSum += t;
+        return new KroneckerFactorsReply(Packed.FromUpper(left, d), Packed.FromUpper(right, d), weightSum, _rows);
     }
 
     /// <summary>

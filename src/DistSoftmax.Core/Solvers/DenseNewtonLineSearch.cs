@@ -8,11 +8,11 @@ namespace DistSoftmax.Core.Solvers;
 /// Line-search Newton on an explicit model Hessian: p solves H p = −∇L, with an indefinite H replaced by |H|
 /// (eigenvalues' absolute values, saddle-free Newton); then backtracking from t = 1 inside the trust radius.
 /// </summary>
-public abstract class DenseNewtonLineSearch : LineSearchSolver
+public class DenseNewtonLineSearch : LineSearchSolver
 {
     private readonly DenseCurvature _curvature;
 
-    protected DenseNewtonLineSearch(DenseCurvature curvature) => _curvature = curvature;
+    public DenseNewtonLineSearch(DenseCurvature curvature) => _curvature = curvature;
 
     public override string Name => _curvature.SolverName;
 

@@ -43,6 +43,7 @@ public abstract class LineSearchSolver : Solver
         double g0 = double.NaN, lastStep = 0, previousLoss = double.NaN;
         long lastRows = 0;
         double lastCurvature = 0;
+        int lastCg = 0;
         StagnationMonitor? monitor = null;
         Iterate? previous = null;
         var schedule = new CurvatureSchedule(opts.Hessian);
@@ -70,7 +71,7 @@ public abstract class LineSearchSolver : Solver
             }
             var current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, gnorm, kind);
             if (previous is not null) OnAccepted(run, previous, current);
-            run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature));
+            run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature, lastCg));
             if (Stops(run, iteration, point, gnorm, g0, monitor!, previousLoss)) yield break;
 
             var dirOut = new Out<Direction>();
@@ -112,6 +113,7 @@ public abstract class LineSearchSolver : Solver
             lastStep = step;
             lastRows = dir.RowsSampled;
             lastCurvature = dir.NegativeCurvature;
+            lastCg = dir.CgIterations;
         }
     }
 

@@ -8,11 +8,20 @@ namespace DistSoftmax.Core.Solvers;
 /// Newton-CG (Hessian-free) with a line search: the Newton system H p = −∇L solved by conjugate gradients on
 /// Hessian-vector products (<see cref="HessianVectorCurvature"/>: one fan-out per CG iteration, no d×d block ever
 /// formed), stopped at ‖r‖ ≤ η‖∇L‖ with η = min(½, √(‖∇L‖/‖∇L(x0)‖)), or at negative curvature: then the last CG
-/// iterate, or, on the first CG iteration, −∇L scaled by ‖∇L‖²/|∇Lᵀ H ∇L| (the Newton length of the 1-D model with
-/// the curvature's magnitude).
+/// iterate, or, on the first CG iteration, the preconditioned steepest-descent direction z = M⁻¹(−∇L) scaled by
+/// rᵀz/|zᵀHz| (the Newton length of the 1-D model with the curvature's magnitude).
+/// With <see cref="Preconditioned"/> (multiple softmax regression's approximate Newton), CG is preconditioned by the
+/// Kronecker-factored curvature M = F ⊗ G (<see cref="KroneckerPreconditioner"/>, one extra request per Newton
+/// iteration); its first CG iterate is the scaled Kronecker-factored Newton step, and CG corrects it.
 /// </summary>
 public sealed class NewtonCg : LineSearchSolver
 {
+    /// <param name="kroneckerPreconditioned">Precondition CG by the Kronecker-factored curvature (matrix problems).</param>
+    public NewtonCg(bool kroneckerPreconditioned = false) => Preconditioned = kroneckerPreconditioned;
+
+    /// <summary>Whether CG is preconditioned by the Kronecker-factored curvature.</summary>
+    public bool Preconditioned { get; }
+
     /// <summary>Largest forcing term η of the inexact Newton solve.</summary>
     public const double MaxForcingTerm = 0.5;
     /// <summary>A direction whose curvature dᵀHd is at most this fraction of ‖d‖²‖∇L‖ counts as negative curvature.</summary>
@@ -20,7 +29,7 @@ public sealed class NewtonCg : LineSearchSolver
     /// <summary>CG iterations when <see cref="SolverOptions.MaxCgIterations"/> is 0: max(d, this).</summary>
     public const int MinDefaultCgIterations = 10;
 
-    public override string Name => "newton-cg";
+    public override string Name => Preconditioned ? "approx-newton" : "newton-cg";
 
     protected override CurvatureSource Curvature => HessianVectorCurvature.Instance;
 
@@ -33,36 +42,50 @@ public sealed class NewtonCg : LineSearchSolver
         double eta = Math.Min(MaxForcingTerm, Math.Sqrt(current.GradientNorm / Math.Max(g0, TinyNorm)));
         double tol = eta * current.GradientNorm;
 
+        KroneckerPreconditioner? preconditioner = null;
+        if (Preconditioned)
+        {
+            var built = new Out<KroneckerPreconditioner>();
+            foreach (var request in KroneckerPreconditioner.Build(run, current, built)) yield return request;
+            preconditioner = built.Value;
+        }
+        double[] Precondition(double[] v) => preconditioner?.Apply(v) ?? (double[])v.Clone();
+
         var p = new double[d];
         var r = Negated(current.Gradient);
-        var dir = (double[])r.Clone();
-        double rr = TensorPrimitives.Dot<double>(r, r);
+        var z = Precondition(r);
+        var dir = (double[])z.Clone();
+        double rz = TensorPrimitives.Dot<double>(r, z);
         var product = new Out<double[]>();
+        int cgIterations = 0;
         for (int it = 0; it < maxCg; it++)
         {
             foreach (var request in HessianVectorCurvature.Instance.Multiply(run, current, dir, product)) yield return request;
+            cgIterations++;
             var hd = product.Value;
             double curvature = TensorPrimitives.Dot<double>(dir, hd);
             if (!(curvature > CurvatureFloor * TensorPrimitives.Dot<double>(dir, dir) * Math.Max(current.GradientNorm, TinyNorm)))
             {
                 if (it == 0)
                 {
-                    p = Negated(current.Gradient);
-                    double scale = rr / Math.Max(Math.Abs(curvature), TinyNorm);
+                    p = (double[])dir.Clone();
+                    double scale = rz / Math.Max(Math.Abs(curvature), TinyNorm);
                     TensorPrimitives.Multiply(p, scale, p);
-                    direction.Value = new Direction(p, 1.0, 0, Math.Min(curvature / Math.Max(rr, TinyNorm), 0.0));
+                    double dd = TensorPrimitives.Dot<double>(dir, dir);
+                    direction.Value = new Direction(p, 1.0, 0, Math.Min(curvature / Math.Max(dd, TinyNorm), 0.0), cgIterations);
                     yield break;
                 }
                 break;
             }
-            double alpha = rr / curvature;
+            double alpha = rz / curvature;
             TensorPrimitives.MultiplyAdd(dir, alpha, p, p);
             TensorPrimitives.MultiplyAdd(hd, -alpha, r, r);
-            double rrNew = TensorPrimitives.Dot<double>(r, r);
-            if (Math.Sqrt(rrNew) <= tol) break;
-            TensorPrimitives.MultiplyAdd(dir, rrNew / rr, r, dir);
-            rr = rrNew;
+            if (Math.Sqrt(TensorPrimitives.Dot<double>(r, r)) <= tol) break;
+            z = Precondition(r);
+            double rzNew = TensorPrimitives.Dot<double>(r, z);
+            TensorPrimitives.MultiplyAdd(dir, rzNew / rz, z, dir);
+            rz = rzNew;
         }
-        direction.Value = new Direction(p, 1.0);
+        direction.Value = new Direction(p, 1.0, CgIterations: cgIterations);
     }
 }

@@ -9,8 +9,9 @@ public enum ExitCondition { Converged, MaxIterations, Stalled, Diverged, Cancell
 /// <param name="Seconds">Wall-clock seconds since the solve started.</param>
 /// <param name="Requests">Shard requests issued so far (each a pass over the rows or part of one).</param>
 /// <param name="NegativeCurvature">Most negative eigenvalue of the model Hessian that the step had to flip (0 when it was positive definite).</param>
+/// <param name="CgIterations">Hessian-vector products CG spent on the step that led here (Newton-CG; 0 otherwise).</param>
 public sealed record TraceEntry(int Iteration, double Loss, double GradientNorm, double StepLength, long RowsSampled,
-    double Seconds, long Requests, double NegativeCurvature = 0.0);
+    double Seconds, long Requests, double NegativeCurvature = 0.0, int CgIterations = 0);
 
 public sealed record SolverResult(
     string Solver,

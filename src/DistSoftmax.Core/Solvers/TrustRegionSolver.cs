@@ -43,6 +43,7 @@ public abstract class TrustRegionSolver : Solver
         var point = run.Objective.Evaluate(run.X0, run.Reply<ScalarsReply>());
         double g0 = double.NaN, lastStep = 0, previousLoss = double.NaN, lastCurvature = 0;
         long lastRows = 0;
+        int lastCg = 0;
         StagnationMonitor? monitor = null;
         var schedule = new CurvatureSchedule(opts.Hessian);
         (ScalarsReply Reply, double[] Reference)? accepted = null;
@@ -67,7 +68,7 @@ public abstract class TrustRegionSolver : Solver
                 monitor = new StagnationMonitor(opts.StallIterations, g0);
             }
             var current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, gnorm, kind);
-            run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature));
+            run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature, lastCg));
             if (Stops(run, iteration, point, gnorm, g0, monitor!, previousLoss)) yield break;
 
             if (!double.IsFinite(radius)) radius = InitialUnboundedRadius(gnorm);
@@ -113,6 +114,7 @@ public abstract class TrustRegionSolver : Solver
             lastStep = TensorPrimitives.Norm<double>(step.P);
             lastRows = model.RowsSampled;
             lastCurvature = step.NegativeCurvature;
+            lastCg = model.CgIterations;
         }
     }
 

@@ -58,6 +58,8 @@ public sealed class SampledGramCurvature : DenseCurvature
 
     public override IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, Out<DenseModel> model)
     {
+        if (!run.Objective.SupportsRowSampling)
+            throw new NotSupportedException($"{run.Objective.Name} has no row sampling: its approximate Newton is the line-search ApproximateNewton (Kronecker-preconditioned Newton-CG)");
         if (UsesExactGram(run))
         {
             foreach (var r in ExactGramCurvature.Instance.Build(run, current, model)) yield return r;

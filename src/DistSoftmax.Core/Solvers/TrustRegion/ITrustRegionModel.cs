@@ -12,4 +12,7 @@ public interface ITrustRegionModel
 
     /// <summary>Rows sampled to build H (0 when none).</summary>
     long RowsSampled { get; }
+
+    /// <summary>Hessian-vector products spent building the model (CG iterations; 0 for an explicit H).</summary>
+    int CgIterations => 0;
 }

@@ -33,6 +33,9 @@ public sealed class SteihaugPath : ITrustRegionModel
 
     public long RowsSampled => 0;
 
+    /// <summary>One Hessian-vector product per recorded segment.</summary>
+    public int CgIterations => _segments.Count;
+
     /// <summary>Most negative curvature quotient dᵀHd/dᵀd met on the path (0 when none).</summary>
     public double NegativeCurvature { get; private set; }
 
