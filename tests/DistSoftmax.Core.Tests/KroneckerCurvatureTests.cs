@@ -123,3 +123,56 @@ public class KroneckerCurvatureTests
         Assert.True(approxCg > 0 && approxCg < plainCg, $"CG iterations: preconditioned {approxCg}, plain {plainCg}");
     }
 }
+
+/// <summary>The matrix shard streams its rows in chunks; with or without its M cache it answers bit for bit alike.</summary>
+public class MatrixShardStreamingTests
+{
+    [Theory]
+    [InlineData("multiple-normalized", false)]
+    [InlineData("multiple-rescaled", true)]
+    public void A_shard_without_its_M_cache_answers_every_request_exactly_as_with_it(string problem, bool weighted)
+    {
+        int m = 2 * MatrixShard.ChunkRows + 7, n = 11, d = 3;
+        var p = MatrixTestProblems.Random(problem, n, d, weighted, 51);
+        var a1 = TestProblem.Gaussian(m, d, 52);
+        var b = new DenseMatrix(m, n);
+        var rng = new Rng(53);
+        for (int j = 0; j < m; j++) rng.NextDirichlet(n).CopyTo(b.RowMutable(j));
+        DenseMatrix? w = null;
+        if (weighted) { w = new DenseMatrix(m, n); new Rng(54).FillNormal(w.Data, 0.3); }
+        var family = MatrixProblem.RowFamilyOf(problem);
+        var cached = new MatrixShard(family, a1, p.A2, b, w, 0, ShardComputeOptions.Default);
+        var streaming = new MatrixShard(family, a1, p.A2, b, w, 0, ShardComputeOptions.Default, maxCachedEntries: 0);
+        var x = MatrixTestProblems.RandomX(d, 55, 0.7);
+        var v = MatrixTestProblems.RandomX(d, 56);
+        var globals = Array.Empty<double>();
+        ShardRequest[] requests =
+        [
+            new ScalarsRequest(x), new GradientRequest(x, globals, HessianKind.Exact, false),
+            new HessianVectorRequest(x, globals, HessianKind.Exact, v), new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v),
+            new KroneckerFactorsRequest(x, HessianKind.GaussNewton), new GramRequest(x, globals, HessianKind.Exact),
+        ];
+        foreach (var request in requests.Concat(requests))   // twice: the second round meets a warm cache
+        {
+            var expected = cached.Evaluate(request);
+            var actual = streaming.Evaluate(request);
+            switch (expected)
+            {
+                case ScalarsReply e:
+                    var a = (ScalarsReply)actual;
+                    Assert.Equal(e.Family.Sums, a.Family.Sums);
+                    Assert.Equal(e.RegularizerSum, a.RegularizerSum);
+                    break;
+                case GradientReply e: Assert.Equal(e.Gradient, ((GradientReply)actual).Gradient); break;
+                case HessianVectorReply e: Assert.Equal(e.Product, ((HessianVectorReply)actual).Product); break;
+                case KroneckerFactorsReply e:
+                    var f = (KroneckerFactorsReply)actual;
+                    Assert.Equal(e.LeftPacked, f.LeftPacked);
+                    Assert.Equal(e.RightPacked, f.RightPacked);
+                    Assert.Equal(e.WeightSum, f.WeightSum);
+                    break;
+                case GramReply e: Assert.Equal(e.PackedUpper, ((GramReply)actual).PackedUpper); break;
+            }
+        }
+    }
+}

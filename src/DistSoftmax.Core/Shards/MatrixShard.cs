@@ -32,16 +32,28 @@ namespace DistSoftmax.Core.Shards;
 ///             only for d² ≤ <see cref="MaxGramUnknowns"/>: O(rows·n·d² + rows·d⁴))
 ///
 /// The n²×d² Kronecker matrix is never formed. Products go through <see cref="MatrixProducts.Gemm"/> with stored
-/// transposes A1ᵀ (d×rows) and A2ᵀ (d×n). Work is split into fixed row blocks that depend only on the shapes;
-/// block results are summed in block order, so replies are bit-for-bit the same whatever the thread count.
+/// transposes A1ᵀ (d×rows) and A2ᵀ (d×n). Work is split into fixed row blocks that depend only on the shapes, and
+/// each block streams its rows in chunks of <see cref="ChunkRows"/>: M, the row terms and Z_V exist only for one
+/// chunk at a time (chunk×n scratch per running block, from the shared array pool), so a shard holds no n-wide array
+/// of its own beyond its rows of B (and W) — memory stays at the input's size however many rows it owns. Chunk
+/// results accumulate in chunk order and block results are summed in block order, so replies are bit-for-bit the
+/// same whatever the thread count.
 ///
-/// Caches: M rows for the last x; the row terms (G, D + w², q, C) for the last (x, kind). A miss only costs time.
-/// Row sampling (leverage scores, sampled Gram, sketches) has no meaning here and is refused.
+/// Cache: M = A1 X A2ᵀ on the shard's rows for the last x, kept only while it is small
+/// (rows·n ≤ <see cref="MaxCachedEntries"/>); the row terms are recomputed per chunk (O(n) a row, against the O(n·d)
+/// GEMMs). A miss only costs time. Row sampling (leverage scores, sampled Gram, sketches) has no meaning here and is
+/// refused.
 /// </summary>
 public sealed class MatrixShard : IShard
 {
     /// <summary>Largest d² for which a shard forms the exact Hessian (GramRequest): d = 64, a 67 MB packed reply.</summary>
     public const int MaxGramUnknowns = 4096;
+
+    /// <summary>Rows of a chunk: the unit of streaming; chunk×n scratch arrays per running block.</summary>
+    public const int ChunkRows = 32;
+
+    /// <summary>M (rows×n) is cached between requests at the same x only up to this many entries (64 MB).</summary>
+    public const long MaxCachedEntries = 1L << 23;
 
     private static readonly int[] LossPowers = { 0 };
 
@@ -53,17 +65,8 @@ public sealed class MatrixShard : IShard
     private readonly double[] _a1, _a1T, _a2, _a2T, _b;
     private readonly double[]? _w2;
 
-    private double[]? _mX;
-    private readonly double[] _t;   // rows×d   scratch: A1 X, A1 V, Y A2, G A2
-    private readonly double[] _m;   // rows×n   M = A1 X A2ᵀ on the shard's rows
-    private readonly double[] _zv;  // rows×n   scratch: Z_V, then Y
-
-    private bool _termsValid;
-    private HessianKind _termsKind;
-    private readonly double[] _g;   // rows×n   g(z_j) + w_j²∘z_j
-    private readonly double[] _dw;  // rows×n   D(z_j) + w_j²
-    private readonly double[] _q;   // rows×lr×n, q_j,a at (j·lr + a)·n
-    private readonly double[] _c;   // rows×lr×lr, C_j at j·lr²
+    private readonly double[]? _mCache;   // rows×n, when rows·n ≤ MaxCachedEntries
+    private double[]? _mCacheX;
 
     public long RowOffset { get; }
     public int Rows => _rows;
@@ -78,8 +81,9 @@ public sealed class MatrixShard : IShard
     /// <param name="a2">All of A2 (n×d).</param>
     /// <param name="bRows">The shard's rows of B (rows×n).</param>
     /// <param name="wRows">The shard's rows of the weight matrix W (rows×n), or null for no regulariser.</param>
+    /// <param name="maxCachedEntries">Cache M between requests only up to this many entries (default <see cref="MaxCachedEntries"/>).</param>
     public MatrixShard(IVectorFamily family, DenseMatrix a1Rows, DenseMatrix a2, DenseMatrix bRows, DenseMatrix? wRows,
-        long rowOffset, ShardComputeOptions? compute = null)
+        long rowOffset, ShardComputeOptions? compute = null, long maxCachedEntries = MaxCachedEntries)
     {
         if (a1Rows.Cols != a2.Cols)
             throw new ArgumentException($"A1 has {a1Rows.Cols} columns but A2 has {a2.Cols}: both must have d columns");
@@ -109,14 +113,7 @@ public sealed class MatrixShard : IShard
         }
         RowOffset = rowOffset;
         _blocks = BlocksFor(_rows, _n, _d);
-        long rn = (long)_rows * _n;
-        _t = new double[(long)_rows * _d];
-        _m = new double[rn];
-        _zv = new double[rn];
-        _g = new double[rn];
-        _dw = new double[rn];
-        _q = new double[rn * _lr];
-        _c = new double[(long)_rows * _lr * _lr];
+        if ((long)_rows * _n <= maxCachedEntries) _mCache = new double[(long)_rows * _n];
     }
 
     /// <summary>
@@ -139,155 +136,195 @@ public sealed class MatrixShard : IShard
         KroneckerFactorsRequest r => KroneckerFactors(r),
         SampledGramRequest => throw new NotSupportedException(
             "a matrix problem has no row sampling (each row j carries its own normaliser and low-rank Hessian part): " +
-            "use newton, newton-cg, lbfgs or gd, not approx-newton"),
+            "its approx-newton is the Kronecker-preconditioned Newton-CG"),
         _ => throw new NotSupportedException($"matrix shard cannot answer {request.GetType().Name}"),
     };
 
-    private ReadOnlySpan<double> RowOf(double[] rowsByN, int j) => new(rowsByN, j * _n, _n);
-
-    /// <summary>M = (A1 X) A2ᵀ on the shard's rows, reused while x is unchanged.</summary>
-    private void EnsureM(double[] x)
+    /// <summary>One chunk's scratch: M, the row terms and one more chunk×n work array, and chunk×d products.</summary>
+    private sealed class Chunk : IDisposable
     {
-        if (x.Length != _d * _d) throw new ArgumentException($"x has {x.Length} entries but X is {_d}×{_d} ({_d * _d} unknowns)");
-        if (_mX is not null && _mX.AsSpan().SequenceEqual(x)) return;
-        int d = _d, n = _n;
-        _blocks.Run(_compute, k =>
+        private static readonly System.Buffers.ArrayPool<double> Pool = System.Buffers.ArrayPool<double>.Shared;
+        public readonly double[] M, G, Dw, Q, C, Work, T, P;
+        public int Start, Length;
+        /// <summary>M of this chunk: a slice of the shard's cache, or <see cref="M"/>.</summary>
+        public double[] MSource = null!;
+        public int MOffset;
+
+        public Chunk(int n, int d, int lr)
         {
-            var (s, e) = _blocks[k];
-            int len = e - s;
-            MatrixProducts.Gemm(len, d, d, _a1.AsSpan(s * d), d, x, d, _t.AsSpan(s * d), d, false);
-            MatrixProducts.Gemm(len, n, d, _t.AsSpan(s * d), d, _a2T, n, _m.AsSpan(s * n), n, false);
-        });
-        _mX = (double[])x.Clone();
-        _termsValid = false;
+            M = Pool.Rent(ChunkRows * n); G = Pool.Rent(ChunkRows * n); Dw = Pool.Rent(ChunkRows * n);
+            Q = Pool.Rent(Math.Max(ChunkRows * lr * n, 1)); C = Pool.Rent(Math.Max(ChunkRows * lr * lr, 1));
+            Work = Pool.Rent(ChunkRows * n); T = Pool.Rent(ChunkRows * d); P = Pool.Rent(ChunkRows * d);
+        }
+
+        public void Dispose()
+        {
+            foreach (var a in new[] { M, G, Dw, Q, C, Work, T, P }) Pool.Return(a);
+        }
     }
 
-    /// <summary>Per row j, from the row alone: globals_j, then g + w²∘z, D + w², q and C at (x, kind).</summary>
-    private void EnsureTerms(double[] x, HessianKind kind)
+    /// <summary>
+    /// Runs <paramref name="body"/> on every chunk of every block at x (M filled; with <paramref name="kind"/> also
+    /// the row terms), giving each block one accumulator of type T; returns the accumulators in block order.
+    /// </summary>
+    private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body)
     {
-        EnsureM(x);
-        if (_termsValid && _termsKind == kind) return;
-        int n = _n, lr = _lr;
+        if (x.Length != _d * _d) throw new ArgumentException($"x has {x.Length} entries but X is {_d}×{_d} ({_d * _d} unknowns)");
+        bool cached = _mCache is not null && _mCacheX is not null && _mCacheX.AsSpan().SequenceEqual(x);
+        if (!cached) _mCacheX = null;   // the cache is rewritten below; it is valid again only once the pass completes
+        var results = new T[_blocks.BlockCount];
         _blocks.Run(_compute, k =>
         {
             var (s, e) = _blocks[k];
-            for (int j = s; j < e; j++)
+            var acc = create();
+            using var chunk = new Chunk(_n, _d, _lr);
+            for (int c0 = s; c0 < e; c0 += ChunkRows)
             {
-                var z = RowOf(_m, j);
-                var b = RowOf(_b, j);
-                var globals = _family.Globals(_family.LocalScalars(z, b, null), null);
-                var g = _g.AsSpan(j * n, n);
-                var dw = _dw.AsSpan(j * n, n);
-                _family.RowTerms(z, b, globals, kind, g, dw, _q.AsSpan(j * lr * n, lr * n));
-                _family.LowRankCoefficients(globals, kind).AsSpan(0, lr * lr).CopyTo(_c.AsSpan(j * lr * lr, lr * lr));
-                if (_w2 is not null)
-                {
-                    var w2 = RowOf(_w2, j);
-                    TensorPrimitives.FusedMultiplyAdd(w2, z, g, g);
-                    TensorPrimitives.Add(dw, w2, dw);
-                }
+                chunk.Start = c0;
+                chunk.Length = Math.Min(ChunkRows, e - c0);
+                FillM(x, chunk, cached);
+                if (kind is HessianKind kd) FillTerms(chunk, kd);
+                body(chunk, acc);
             }
+            results[k] = acc;
         });
-        _termsKind = kind;
-        _termsValid = true;
+        if (_mCache is not null && !cached) _mCacheX = (double[])x.Clone();
+        return results;
+    }
+
+    /// <summary>M rows of the chunk: (A1 X) A2ᵀ, or the cached rows at the same x.</summary>
+    private void FillM(double[] x, Chunk c, bool cached)
+    {
+        int d = _d, n = _n, len = c.Length;
+        if (_mCache is not null)
+        {
+            c.MSource = _mCache;
+            c.MOffset = c.Start * n;
+            if (cached) return;
+        }
+        else
+        {
+            c.MSource = c.M;
+            c.MOffset = 0;
+        }
+        MatrixProducts.Gemm(len, d, d, _a1.AsSpan(c.Start * d), d, x, d, c.T, d, false);
+        MatrixProducts.Gemm(len, n, d, c.T, d, _a2T, n, c.MSource.AsSpan(c.MOffset, len * n), n, false);
+    }
+
+    private ReadOnlySpan<double> MRow(Chunk c, int jj) => new(c.MSource, c.MOffset + jj * _n, _n);
+
+    /// <summary>Per row j of the chunk, from the row alone: globals_j, then g + w²∘z, D + w², q and C.</summary>
+    private void FillTerms(Chunk c, HessianKind kind)
+    {
+        int n = _n, lr = _lr;
+        for (int jj = 0; jj < c.Length; jj++)
+        {
+            int j = c.Start + jj;
+            var z = MRow(c, jj);
+            var b = new ReadOnlySpan<double>(_b, j * n, n);
+            var globals = _family.Globals(_family.LocalScalars(z, b, null), null);
+            var g = c.G.AsSpan(jj * n, n);
+            var dw = c.Dw.AsSpan(jj * n, n);
+            _family.RowTerms(z, b, globals, kind, g, dw, c.Q.AsSpan(jj * lr * n, lr * n));
+            _family.LowRankCoefficients(globals, kind).AsSpan(0, lr * lr).CopyTo(c.C.AsSpan(jj * lr * lr, lr * lr));
+            if (_w2 is not null)
+            {
+                var w2 = new ReadOnlySpan<double>(_w2, j * n, n);
+                TensorPrimitives.FusedMultiplyAdd(w2, z, g, g);
+                TensorPrimitives.Add(dw, w2, dw);
+            }
+        }
     }
 
     private ScalarsReply Scalars(ScalarsRequest r)
     {
-        EnsureM(r.X);
-        int blocks = _blocks.BlockCount;
-        var loss = new double[blocks];
-        var reg = new double[blocks];
-        _blocks.Run(_compute, k =>
+        var parts = Stream(r.X, null, () => new double[2], (c, acc) =>
         {
-            var (s, e) = _blocks[k];
-            double l = 0, w = 0;
-            var c = _residual is null ? null : new double[_n];
-            for (int j = s; j < e; j++)
+            var residual = _residual is null ? null : c.Work;
+            for (int jj = 0; jj < c.Length; jj++)
             {
-                var z = RowOf(_m, j);
-                l += _residual is null
-                    ? _family.Globals(_family.LocalScalars(z, RowOf(_b, j), null), null)[0]
-                    : RowResidual.HalfSquaredNorm(_residual, z, RowOf(_b, j), c);
+                int j = c.Start + jj;
+                var z = MRow(c, jj);
+                var b = new ReadOnlySpan<double>(_b, j * _n, _n);
+                acc[0] += _residual is null
+                    ? _family.Globals(_family.LocalScalars(z, b, null), null)[0]
+                    : RowResidual.HalfSquaredNorm(_residual, z, b, residual);
                 if (_w2 is not null)
                 {
-                    var w2 = RowOf(_w2, j);
+                    var w2 = new ReadOnlySpan<double>(_w2, j * _n, _n);
+                    double w = 0;
                     for (int i = 0; i < z.Length; i++) w += w2[i] * z[i] * z[i];
+                    acc[1] += w;
                 }
             }
-            loss[k] = l;
-            reg[k] = w;
         });
         double lossSum = 0, regSum = 0;
-        for (int k = 0; k < blocks; k++) { lossSum += loss[k]; regSum += reg[k]; }
+        foreach (var part in parts) { lossSum += part[0]; regSum += part[1]; }
         // Per-row normalisers are local, so the shard reports a finished loss: one sum that does not scale with a shift.
         var sums = _rows == 0 ? ScalarSums.Empty(LossPowers) : new ScalarSums(0.0, new[] { lossSum }, LossPowers);
         return new ScalarsReply(sums, regSum, _rows);
     }
 
-    /// <summary>Runs body(block, start, end, partial d×d) per block and sums the partials in block order.</summary>
-    private double[] SumOverBlocks(Action<int, int, double[]> body)
+    /// <summary>partial (d×d) += A1ᵀ[:, chunk] · (R · A2) for the chunk's len×n rows R.</summary>
+    private void ProjectBack(Chunk c, double[] rowsByN, double[] partial)
     {
-        var parts = new double[_blocks.BlockCount][];
-        _blocks.Run(_compute, k =>
-        {
-            var (s, e) = _blocks[k];
-            var partial = new double[_d * _d];
-            body(s, e, partial);
-            parts[k] = partial;
-        });
+        int len = c.Length, n = _n, d = _d;
+        MatrixProducts.Gemm(len, d, n, rowsByN, n, _a2, d, c.P, d, false);
+        MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.Start), _rows, c.P, d, partial, d, true);
+    }
+
+    private double[] SumInBlockOrder(double[][] parts)
+    {
         var total = parts[0];
         for (int k = 1; k < parts.Length; k++) TensorPrimitives.Add(total, parts[k], total);
         return total;
     }
 
-    /// <summary>partial (d×d) = A1ᵀ[:, s:e] · (R[s:e] · A2) for an (e−s)×n block R of the shard's n-wide rows.</summary>
-    private void ProjectBack(double[] rowsByN, int s, int e, double[] partial)
-    {
-        int len = e - s, n = _n, d = _d;
-        var p = _t.AsSpan(s * d, len * d);
-        MatrixProducts.Gemm(len, d, n, rowsByN.AsSpan(s * n), n, _a2, d, p, d, false);
-        MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(s), _rows, p, d, partial, d, false);
-    }
-
     private GradientReply Gradient(GradientRequest r)
     {
         if (r.SketchRows > 0)
-            throw new NotSupportedException("a matrix problem has no row sketch (approx-newton): use newton, newton-cg, lbfgs or gd");
-        EnsureTerms(r.X, r.Kind);
-        var grad = SumOverBlocks((s, e, partial) => ProjectBack(_g, s, e, partial));
-        return new GradientReply(grad, Array.Empty<double>(), Array.Empty<double>());
+            throw new NotSupportedException("a matrix problem has no row sketch: its approx-newton is the Kronecker-preconditioned Newton-CG");
+        var parts = Stream(r.X, r.Kind, () => new double[_d * _d], (c, partial) => ProjectBack(c, c.G, partial));
+        return new GradientReply(SumInBlockOrder(parts), Array.Empty<double>(), Array.Empty<double>());
     }
 
     private HessianVectorReply HessianVector(HessianVectorRequest r)
     {
-        EnsureTerms(r.X, r.Kind);
         if (r.V.Length != _d * _d) throw new ArgumentException($"V has {r.V.Length} entries but X is {_d}×{_d}");
         int n = _n, d = _d, lr = _lr;
-        var product = SumOverBlocks((s, e, partial) =>
+        var parts = Stream(r.X, r.Kind, () => new double[d * d], (c, partial) =>
         {
-            int len = e - s;
-            // Z_V = (A1 V) A2ᵀ on rows s..e.
-            MatrixProducts.Gemm(len, d, d, _a1.AsSpan(s * d), d, r.V, d, _t.AsSpan(s * d), d, false);
-            MatrixProducts.Gemm(len, n, d, _t.AsSpan(s * d), d, _a2T, n, _zv.AsSpan(s * n), n, false);
-            Span<double> dots = stackalloc double[lr];
-            for (int j = s; j < e; j++)
+            int len = c.Length;
+            // Z_V = (A1 V) A2ᵀ on the chunk's rows.
+            MatrixProducts.Gemm(len, d, d, _a1.AsSpan(c.Start * d), d, r.V, d, c.T, d, false);
+            MatrixProducts.Gemm(len, n, d, c.T, d, _a2T, n, c.Work, n, false);
+            Span<double> dots = stackalloc double[Math.Max(lr, 1)];
+            for (int jj = 0; jj < len; jj++)
             {
                 // Y_j = (D_j + w_j²) ∘ Z_V,j + Σ_a (Σ_b C_j,ab ⟨q_j,b, Z_V,j⟩) q_j,a
-                var y = _zv.AsSpan(j * n, n);
-                var q = _q.AsSpan(j * lr * n, lr * n);
+                var y = c.Work.AsSpan(jj * n, n);
+                var q = c.Q.AsSpan(jj * lr * n, lr * n);
                 for (int b = 0; b < lr; b++) dots[b] = TensorPrimitives.Dot(q.Slice(b * n, n), y);
-                TensorPrimitives.Multiply(y, RowOf(_dw, j), y);
+                TensorPrimitives.Multiply(y, c.Dw.AsSpan(jj * n, n), y);
                 for (int a = 0; a < lr; a++)
                 {
                     double coef = 0;
-                    for (int b = 0; b < lr; b++) coef += _c[j * lr * lr + a * lr + b] * dots[b];
+                    for (int b = 0; b < lr; b++) coef += c.C[jj * lr * lr + a * lr + b] * dots[b];
                     if (coef != 0) TensorPrimitives.MultiplyAdd(q.Slice(a * n, n), coef, y, y);
                 }
             }
-            ProjectBack(_zv, s, e, partial);
+            ProjectBack(c, c.Work, partial);
         });
-        return new HessianVectorReply(product, Array.Empty<double>());
+        return new HessianVectorReply(SumInBlockOrder(parts), Array.Empty<double>());
+    }
+
+    /// <summary>Per-block sums of the Kronecker factors (see <see cref="KroneckerFactors"/>).</summary>
+    private sealed class FactorSums(int n, int d)
+    {
+        public readonly double[] Diagonal = new double[n];   // Σ_j (D_j + w_j²)
+        public readonly double[] LowRank = new double[d * d]; // Σ_j Σ_ab C_j,ab r_j,a r_j,bᵀ
+        public readonly double[] Left = new double[d * d];    // Σ_j τ_j a1_j a1_jᵀ
+        public double WeightSum;
     }
 
     /// <summary>
@@ -295,77 +332,70 @@ public sealed class MatrixShard : IShard
     /// S_j = A2ᵀ B(z_j) A2 = A2ᵀ diag(D_j + w_j²) A2 + Σ_ab C_j,ab r_j,a r_j,bᵀ (r_j,a = A2ᵀ q_j,a, d values) and
     /// τ_j = tr S_j = Σ_i (D_j,i + w_j,i²)‖a2_i‖² + Σ_ab C_j,ab ⟨r_j,a, r_j,b⟩:
     ///   left = Σ_j τ_j a1_j a1_jᵀ,  right = Σ_j S_j = A2ᵀ diag(Σ_j (D_j + w_j²)) A2 + Σ_j Σ_ab C_j,ab r_j,a r_j,bᵀ.
-    /// One pass over the shard's rows for the diagonal sums and the r_j,a (lr GEMVs of A2ᵀ a row), then two d×d
-    /// products; block results are summed in block order.
+    /// Per chunk: one GEMM for the r_j,a (chunk·lr × n times A2), the diagonal sums, then τ-weighted A1 rows into
+    /// left; after the pass one A2ᵀ diag(·) A2 product.
     /// </summary>
     private KroneckerFactorsReply KroneckerFactors(KroneckerFactorsRequest r)
     {
-        EnsureTerms(r.X, r.Kind);
-        int n = _n, d = _d, lr = _lr, blocks = _blocks.BlockCount;
+        int n = _n, d = _d, lr = _lr;
         var a2Norms = new double[n];
         for (int i = 0; i < n; i++) a2Norms[i] = TensorPrimitives.Dot(_a2.AsSpan(i * d, d), _a2.AsSpan(i * d, d));
-        var tau = new double[_rows];
-        var diagonalParts = new double[blocks][];
-        var lowRankParts = new double[blocks][];
-        _blocks.Run(_compute, k =>
+        var parts = Stream(r.X, r.Kind, () => new FactorSums(n, d), (c, acc) =>
         {
-            var (s, e) = _blocks[k];
-            var diagonal = new double[n];
-            var lowRank = new double[d * d];
-            var rows = new double[Math.Max(lr, 1) * d];
-            for (int j = s; j < e; j++)
+            int len = c.Length;
+            var projected = new double[Math.Max(len * lr * d, 1)];
+            if (lr > 0) MatrixProducts.Gemm(len * lr, d, n, c.Q, n, _a2, d, projected, d, false);
+            for (int jj = 0; jj < len; jj++)
             {
-                var dw = RowOf(_dw, j);
-                TensorPrimitives.Add(diagonal, dw, diagonal);
+                var dw = c.Dw.AsSpan(jj * n, n);
+                TensorPrimitives.Add(acc.Diagonal, dw, acc.Diagonal);
                 double t = TensorPrimitives.Dot(dw, a2Norms);
-                if (lr > 0)
-                {
-                    MatrixProducts.Gemm(lr, d, n, _q.AsSpan(j * lr * n, lr * n), n, _a2, d, rows, d, false);
-                    for (int a = 0; a < lr; a++)
-                        for (int b = 0; b < lr; b++)
+                var rows = projected.AsSpan(jj * lr * d, lr * d);
+                for (int a = 0; a < lr; a++)
+                    for (int b = 0; b < lr; b++)
+                    {
+                        double cab = c.C[jj * lr * lr + a * lr + b];
+                        if (cab == 0) continue;
+                        t += cab * TensorPrimitives.Dot(rows.Slice(a * d, d), rows.Slice(b * d, d));
+                        for (int l = 0; l < d; l++)
                         {
-                            double cab = _c[j * lr * lr + a * lr + b];
-                            if (cab == 0) continue;
-                            t += cab * TensorPrimitives.Dot(rows.AsSpan(a * d, d), rows.AsSpan(b * d, d));
-                            for (int l = 0; l < d; l++)
-                            {
-                                double f = cab * rows[a * d + l];
-                                if (f != 0) TensorPrimitives.MultiplyAdd(rows.AsSpan(b * d, d), f, lowRank.AsSpan(l * d, d), lowRank.AsSpan(l * d, d));
-                            }
+                            double f = cab * rows[a * d + l];
+                            if (f != 0) TensorPrimitives.MultiplyAdd(rows.Slice(b * d, d), f, acc.LowRank.AsSpan(l * d, d), acc.LowRank.AsSpan(l * d, d));
                         }
+                    }
+                acc.WeightSum += t;
+                var a1 = _a1.AsSpan((c.Start + jj) * d, d);
+                for (int l = 0; l < d; l++)
+                {
+                    double f = t * a1[l];
+                    if (f != 0) TensorPrimitives.MultiplyAdd(a1, f, acc.Left.AsSpan(l * d, d), acc.Left.AsSpan(l * d, d));
                 }
-                tau[j] = t;
             }
-            diagonalParts[k] = diagonal;
-            lowRankParts[k] = lowRank;
         });
-        var diagonalSum = diagonalParts[0];
-        var right = lowRankParts[0];
-        for (int k = 1; k < blocks; k++)
+        var total = parts[0];
+        for (int k = 1; k < parts.Length; k++)
         {
-            TensorPrimitives.Add(diagonalSum, diagonalParts[k], diagonalSum);
-            TensorPrimitives.Add(right, lowRankParts[k], right);
+            TensorPrimitives.Add(total.Diagonal, parts[k].Diagonal, total.Diagonal);
+            TensorPrimitives.Add(total.LowRank, parts[k].LowRank, total.LowRank);
+            TensorPrimitives.Add(total.Left, parts[k].Left, total.Left);
+            total.WeightSum += parts[k].WeightSum;
         }
-        // right += A2ᵀ diag(Σ_j (D_j + w_j²)) A2;  left = A1ᵀ diag(τ) A1 (the shard's rows).
+        // right = A2ᵀ diag(Σ_j (D_j + w_j²)) A2 + the low-rank sums.
         var scaled = new double[n * d];
-        for (int i = 0; i < n; i++) TensorPrimitives.Multiply(_a2.AsSpan(i * d, d), diagonalSum[i], scaled.AsSpan(i * d, d));
+        for (int i = 0; i < n; i++) TensorPrimitives.Multiply(_a2.AsSpan(i * d, d), total.Diagonal[i], scaled.AsSpan(i * d, d));
+        var right = total.LowRank;
         MatrixProducts.Gemm(d, d, n, _a2T, n, scaled, d, right, d, true);
-        var weighted = new double[_rows * d];
-        for (int j = 0; j < _rows; j++) TensorPrimitives.Multiply(_a1.AsSpan(j * d, d), tau[j], weighted.AsSpan(j * d, d));
-        var left = new double[d * d];
-        MatrixProducts.Gemm(d, d, _rows, _a1T, _rows, weighted, d, left, d, false);
-        double weightSum = 0;
-        foreach (var t in tau) weightSum += t;
-        return new KroneckerFactorsReply(Packed.FromUpper(left, d), Packed.FromUpper(right, d), weightSum, _rows);
+        return new KroneckerFactorsReply(Packed.FromUpper(total.Left, d), Packed.FromUpper(right, d), total.WeightSum, _rows);
     }
 
     /// <summary>
     /// The exact Hessian of the shard's rows, H = Σ_j (a1_j a1_jᵀ) ⊗ S_j with S_j = A2ᵀ B(z_j) A2 (d×d, including
     /// the row's low-rank part), as the packed upper triangle of a d²×d² matrix in row-major vec(X) order:
     /// H[(k,l),(k',l')] = Σ_j a1_jk a1_jk' S_j[l,l'].
-    /// Rows are taken in fixed chunks; per chunk the S_j are stacked (chunk×d²) and, for every block row k,
-    /// R_k = W_k · S with W_k[k'−k, j] = a1_jk a1_jk' (k' ≥ k) gives the blocks (k, k..d−1) — one GEMM per k,
-    /// written into packed rows k·d … k·d+d−1 (disjoint across k, so the k loop runs in parallel deterministically).
+    /// Per chunk the S_j are stacked (chunk×d²) and, for every block row k, R_k = W_k · S with
+    /// W_k[k'−k, j] = a1_jk a1_jk' (k' ≥ k) gives the blocks (k, k..d−1) — one GEMM per k, written into packed rows
+    /// k·d … k·d+d−1 (disjoint across k, so the k loop runs in parallel deterministically). Chunks run in row order
+    /// on one block (the d loop carries the parallelism).
     /// </summary>
     private GramReply Gram(GramRequest r)
     {
@@ -373,47 +403,47 @@ public sealed class MatrixShard : IShard
         if (dd > MaxGramUnknowns)
             throw new NotSupportedException(
                 $"the exact Hessian of a matrix problem is d²×d²; d = {d} gives d² = {dd} > {MaxGramUnknowns}: use newton-cg");
-        EnsureTerms(r.X, r.Kind);
+        if (r.X.Length != dd) throw new ArgumentException($"x has {r.X.Length} entries but X is {d}×{d} ({dd} unknowns)");
         var packed = new double[Packed.Length(dd)];
-        const int chunkRows = 256;
-        int chunk = Math.Min(chunkRows, Math.Max(_rows, 1));
-        // Large scratch (stacked S_j, per-k weights and blocks) comes from the shared pool: a Gram request would
-        // otherwise leave tens of large-object-heap arrays behind per call.
         var pool = System.Buffers.ArrayPool<double>.Shared;
-        var stacked = pool.Rent(chunk * dd);
+        var stacked = pool.Rent(ChunkRows * dd);
+        var scaled = pool.Rent(n * d);
+        var low = new double[Math.Max(lr, 1) * d];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _compute.MaxDegreeOfParallelism) };
+        bool cached = _mCache is not null && _mCacheX is not null && _mCacheX.AsSpan().SequenceEqual(r.X);
+        if (!cached) _mCacheX = null;
+        using var chunk = new Chunk(n, d, lr);
         try
         {
-            for (int c0 = 0; c0 < _rows; c0 += chunk)
+            for (int c0 = 0; c0 < _rows; c0 += ChunkRows)
             {
-                int cl = Math.Min(chunk, _rows - c0);
+                chunk.Start = c0;
+                chunk.Length = Math.Min(ChunkRows, _rows - c0);
+                FillM(r.X, chunk, cached);
+                FillTerms(chunk, r.Kind);
+                int cl = chunk.Length;
                 // S_j = A2ᵀ diag(D_j + w_j²) A2 + Σ_ab C_j,ab (A2ᵀ q_j,a)(A2ᵀ q_j,b)ᵀ for j in the chunk.
-                Parallel.For(0, cl, parallel, () => (pool.Rent(n * d), new double[Math.Max(lr, 1) * d]), (jj, _, scratch) =>
+                for (int jj = 0; jj < cl; jj++)
                 {
-                    var (scaled, low) = scratch;
-                    int j = c0 + jj;
-                    var dw = RowOf(_dw, j);
+                    var dw = chunk.Dw.AsSpan(jj * n, n);
                     for (int i = 0; i < n; i++)
                         TensorPrimitives.Multiply(_a2.AsSpan(i * d, d), dw[i], scaled.AsSpan(i * d, d));
                     var s = stacked.AsSpan(jj * dd, dd);
                     MatrixProducts.Gemm(d, d, n, _a2T, n, scaled, d, s, d, false);
-                    if (lr > 0)
-                    {
-                        MatrixProducts.Gemm(lr, d, n, _q.AsSpan(j * lr * n, lr * n), n, _a2, d, low, d, false);
-                        for (int a = 0; a < lr; a++)
-                            for (int b = 0; b < lr; b++)
+                    if (lr == 0) continue;
+                    MatrixProducts.Gemm(lr, d, n, chunk.Q.AsSpan(jj * lr * n, lr * n), n, _a2, d, low, d, false);
+                    for (int a = 0; a < lr; a++)
+                        for (int b = 0; b < lr; b++)
+                        {
+                            double cab = chunk.C[jj * lr * lr + a * lr + b];
+                            if (cab == 0) continue;
+                            for (int l = 0; l < d; l++)
                             {
-                                double cab = _c[j * lr * lr + a * lr + b];
-                                if (cab == 0) continue;
-                                for (int l = 0; l < d; l++)
-                                {
-                                    double f = cab * low[a * d + l];
-                                    if (f != 0) TensorPrimitives.MultiplyAdd(low.AsSpan(b * d, d), f, s.Slice(l * d, d), s.Slice(l * d, d));
-                                }
+                                double f = cab * low[a * d + l];
+                                if (f != 0) TensorPrimitives.MultiplyAdd(low.AsSpan(b * d, d), f, s.Slice(l * d, d), s.Slice(l * d, d));
                             }
-                    }
-                    return scratch;
-                }, scratch => pool.Return(scratch.Item1));
+                        }
+                }
 
                 Parallel.For(0, d, parallel, k =>
                 {
@@ -451,10 +481,12 @@ public sealed class MatrixShard : IShard
                     }
                 });
             }
+            if (_mCache is not null && !cached) _mCacheX = (double[])r.X.Clone();
         }
         finally
         {
             pool.Return(stacked);
+            pool.Return(scaled);
         }
         return new GramReply(packed, _rows);
     }

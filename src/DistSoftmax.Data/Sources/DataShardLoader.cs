@@ -286,9 +286,9 @@ public sealed class DataShardLoader : IShardLoader
                 var (m, d, n) = MatrixFileShapes(source);
                 string a1 = source.Require("A1"), a2 = source.Require("A2"), bPath = source.Require("B");
                 long nnz = CountNonZeros(a1, m, d) + CountNonZeros(a2, n, d);
-                var b = MatrixFile.ReadDense(bPath);
+                string? why = CheckRowsOf(bPath, m, n, problem == "multiple-normalized");
                 if (source.Get("W") is string w) MatrixFile.ReadMatrix(w); // values checked by the reader
-                if (problem == "multiple-normalized" && RowDistributionProblem(b) is string why)
+                if (why is not null)
                     warnings.Add($"{bPath}: {MatrixNormalizedAssumption} but {why}; solving anyway");
                 return new SourceInspection(MatrixShape(problem, m, d), m, d, (long)d * d, nnz, n, warnings);
             }
@@ -303,6 +303,39 @@ public sealed class DataShardLoader : IShardLoader
             default:
                 throw UnknownKind(source);
         }
+    }
+
+    /// <summary>Entries of B read at a time while checking it: B is never held whole (at attention-head sizes it is the input).</summary>
+    internal const int CheckBlockEntries = 1 << 20;
+
+    /// <summary>
+    /// Reads B (m×n) in row blocks of about <see cref="CheckBlockEntries"/> entries, so that its values are checked by
+    /// the reader without holding all of it; with <paramref name="distributions"/> also says why some rows are not
+    /// probability vectors (how many, and the first one), or null when all are.
+    /// </summary>
+    private static string? CheckRowsOf(string bPath, long m, int n, bool distributions)
+    {
+        if (!IsNpy(bPath))
+        {
+            var whole = MatrixFile.ReadDense(bPath);
+            return distributions ? RowDistributionProblem(whole) : null;
+        }
+        int blockRows = Math.Max(1, CheckBlockEntries / Math.Max(n, 1));
+        int bad = 0;
+        long first = -1;
+        string? firstWhy = null;
+        for (long start = 0; start < m; start += blockRows)
+        {
+            int count = (int)Math.Min(blockRows, m - start);
+            var block = (DenseMatrix)MatrixRows(bPath, new RowRange(start, count));
+            if (!distributions) continue;
+            for (int j = 0; j < count; j++)
+            {
+                if (DistributionProblem(block.Row(j)) is not string rowWhy) continue;
+                if (bad++ == 0) { first = start + j; firstWhy = rowWhy; }
+            }
+        }
+        return bad == 0 ? null : $"{bad} of {m} rows are not (row {first}, 0-based: {firstWhy})";
     }
 
     /// <summary>Why some rows of B are not probability vectors (how many, and the first one), or null when all are.</summary>
