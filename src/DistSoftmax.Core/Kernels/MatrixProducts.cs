@@ -16,7 +16,8 @@ namespace DistSoftmax.Core.Kernels;
 /// eight registers over the whole k loop with fused multiply-adds, then stored to (or added to) C once; columns
 /// are taken in blocks whose k×nb slice of B stays in cache while every row tile passes over it. The summation
 /// order of every C entry is fixed (p = 0..k−1, then added to C), so results do not depend on threads or calls.
-/// Single-threaded: callers parallelise over fixed row blocks.
+/// Single-threaded: callers parallelise over fixed row blocks. Products of at least <see cref="NativeMinimumWork"/>
+/// multiply-adds go to OpenBLAS's dgemm when it is installed (<see cref="NativeBlas"/>, single-threaded too).
 /// Measured (Release, one core of a shared AMD EPYC, ms per product) for the shapes of a matrix shard with
 /// n = 1000, d = 64 — this kernel / TensorPrimitives axpy-or-dot loop / MathNet.Numerics 5.0 managed provider:
 ///   A1·X (1000×64·64×64) 0.33 / 6.2 / 5.6;  T·A2ᵀ (1000×64·64×1000) 2.6 / 9.4 / 27;
@@ -24,6 +25,9 @@ namespace DistSoftmax.Core.Kernels;
 /// </summary>
 public static class MatrixProducts
 {
+    /// <summary>Products of at least this many multiply-adds (m·n·k) go to <see cref="NativeBlas"/> when it is loaded.</summary>
+    public const long NativeMinimumWork = 1L << 18;
+
     public static void Gemm(int m, int n, int k, ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb,
         Span<double> c, int ldc, bool accumulate)
     {
@@ -33,6 +37,11 @@ public static class MatrixProducts
         CheckOperand("B", b.Length, k, n, ldb);
         CheckOperand("C", c.Length, m, n, ldc);
         if (a.Overlaps(c) || b.Overlaps(c)) throw new ArgumentException("C must not overlap A or B");
+        if (k > 0 && NativeBlas.Available && (long)m * n * k >= NativeMinimumWork)
+        {
+            NativeBlas.Gemm(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            return;
+        }
         if (k == 0)
         {
             if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
