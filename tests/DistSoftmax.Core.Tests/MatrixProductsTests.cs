@@ -9,7 +9,8 @@ public class MatrixProductsTests
     public void Matrix_products_match_a_naive_triple_loop_for_ragged_shapes()
     {
         var rng = new Random.Rng(7);
-        foreach (var (m, n, k) in new[] { (1, 1, 1), (5, 13, 3), (4, 8, 17), (9, 7, 64), (3, 33, 2), (0, 4, 4), (4, 4, 0) })
+        // The last two are above MatrixProducts.NativeMinimumWork: they go to OpenBLAS where it is installed.
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (5, 13, 3), (4, 8, 17), (9, 7, 64), (3, 33, 2), (0, 4, 4), (4, 4, 0), (67, 65, 64), (33, 130, 70) })
         {
             int lda = k + 2, ldb = n + 1, ldc = n + 3;
             var a = new double[Math.Max(1, m * lda)];
@@ -31,6 +32,13 @@ public class MatrixProductsTests
                     }
             }
         }
+    }
+
+    [Fact]
+    public void OpenBLAS_is_used_wherever_Debian_installs_it()
+    {
+        bool installed = File.Exists("/usr/lib/x86_64-linux-gnu/libopenblas.so.0");
+        if (Environment.GetEnvironmentVariable("DISTSOFTMAX_NATIVE_BLAS") != "0") Assert.Equal(installed, NativeBlas.Available);
     }
 
     [Fact]
