@@ -8,6 +8,7 @@ using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Serialization;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 using Xunit.Abstractions;
 

@@ -1,7 +1,9 @@
 using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Cluster.Protocol;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 
 namespace DistSoftmax.Cli.Solving;
 

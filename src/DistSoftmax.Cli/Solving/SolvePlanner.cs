@@ -2,8 +2,8 @@ using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;
-using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
 

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 
 namespace DistSoftmax.Cluster.Coordinator;
 

@@ -4,6 +4,7 @@ using Akka.Event;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Serialization;
 using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Cluster.Worker;

@@ -27,7 +27,7 @@ namespace DistSoftmax.Core.Shards;
 ///             with B(z_j) = diag(D_j + w_j²) + Σ_ab C_j,ab q_j,a q_j,bᵀ applied here (the low rank is per row,
 ///             so the reply's LowRankDots are empty and the objective's LowRankCount is 0)
 ///   Gram      Σ_j (a1_j a1_jᵀ) ⊗ S_j,  S_j = A2ᵀ B(z_j) A2  (the exact d²×d² Hessian of the rows, packed upper;
-///             only for d² ≤ <see cref="MaxGramUnknowns"/>: O(rows·n·d² + rows·d⁴))
+///             only for d² ≤ <see cref="MatrixObjective.MaxGramUnknowns"/>: O(rows·n·d² + rows·d⁴))
 ///
 /// The n²×d² Kronecker matrix is never formed. Products go through <see cref="MatrixProducts.Gemm"/> with stored
 /// transposes A1ᵀ (d×rows) and A2ᵀ (d×n). Work is split into fixed row blocks that depend only on the shapes;
@@ -38,9 +38,6 @@ namespace DistSoftmax.Core.Shards;
 /// </summary>
 public sealed class MatrixShard : IShard
 {
-    /// <summary>Largest d² for which a shard forms the exact Hessian (GramRequest): d = 64, a 67 MB packed reply.</summary>
-    public const int MaxGramUnknowns = 4096;
-
     private static readonly int[] LossPowers = { 0 };
 
     private readonly IVectorFamily _family;
@@ -298,9 +295,9 @@ public sealed class MatrixShard : IShard
     private GramReply Gram(GramRequest r)
     {
         int d = _d, n = _n, lr = _lr, dd = d * d;
-        if (dd > MaxGramUnknowns)
+        if (dd > MatrixObjective.MaxGramUnknowns)
             throw new NotSupportedException(
-                $"the exact Hessian of a matrix problem is d²×d²; d = {d} gives d² = {dd} > {MaxGramUnknowns}: use newton-cg");
+                $"the exact Hessian of a matrix problem is d²×d²; d = {d} gives d² = {dd} > {MatrixObjective.MaxGramUnknowns}: use newton-cg");
         EnsureTerms(r.X, r.Kind);
         var packed = new double[Packed.Length(dd)];
         const int chunkRows = 256;
