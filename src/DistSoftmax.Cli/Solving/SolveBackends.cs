@@ -51,8 +51,9 @@ internal sealed class InProcessBackend : ISolveBackend
 }
 
 /// <summary>
-/// The local simulation (the default): worker actors and a coordinator in one Akka.NET ActorSystem, messages through
-/// mailboxes and the project's serializer exactly as across nodes; each worker loads its own rows from the source.
+/// The local simulation (the default): worker actors and a coordinator in one Akka.NET ActorSystem, the same actors
+/// and protocol as across nodes, messages passed by reference through mailboxes (nothing is serialized or chunked
+/// inside one ActorSystem); each worker loads its own rows from the source.
 /// </summary>
 internal sealed class LocalSimulationBackend : ISolveBackend
 {
