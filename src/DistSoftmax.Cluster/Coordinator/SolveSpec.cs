@@ -1,4 +1,3 @@
-using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Sources;
 
