@@ -1,3 +1,4 @@
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;

@@ -5,11 +5,13 @@ using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Serialization;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Benchmarks;

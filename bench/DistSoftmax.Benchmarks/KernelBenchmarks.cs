@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Sketching;

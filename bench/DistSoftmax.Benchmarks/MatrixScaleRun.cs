@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;

@@ -7,6 +7,7 @@ using DistSoftmax.Core.Networks;
 using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Benchmarks;

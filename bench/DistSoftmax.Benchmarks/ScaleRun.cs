@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 

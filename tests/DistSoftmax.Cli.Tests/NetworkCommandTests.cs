@@ -100,6 +100,28 @@ public class NetworkCommandTests
         Assert.Contains(expected, run.Err);
     }
 
+    /// <summary>train plans its backend with the solve command's SolveBackends.Plan: the same checks, the same words.</summary>
+    public static TheoryData<string[], string> TrainBackendInput => new()
+    {
+        { ["--seeds", "127.0.0.1:4053", "--backend", "inprocess"], "--backend: cannot be combined with --seeds" },
+        { ["--seeds", "127.0.0.1:4053", "--host", " "], "--host: must not be empty" },
+        { ["--seeds", "127.0.0.1:4053", "--min-workers", "0"], "--min-workers: must be at least 1 (got 0)" },
+        { ["--seeds", "localhost:http"], "--seeds: 'localhost:http' is not a seed address" },
+        { ["--min-workers", "2"], "--min-workers: is only used with --seeds" },
+    };
+
+    [Theory]
+    [MemberData(nameof(TrainBackendInput))]
+    public void Train_checks_its_backend_options_as_solve_does(string[] backendArgs, string expected)
+    {
+        using var dir = new TempDir();
+        WriteTeacherData(dir);
+        var run = Cli.Run(dir.Path, ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--lr", "0.1", .. backendArgs]);
+        Assert.True(run.Code == 2, run.ToString());
+        Assert.Single(run.ErrLines);
+        Assert.Contains(expected, run.Err);
+    }
+
     [Fact]
     public void Diffusion_writes_samples_errors_and_figures()
     {

@@ -3,9 +3,9 @@ using Akka.TestKit;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Worker;
-using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 using Xunit.Abstractions;
+using DistSoftmax.Core.Sources;
 
 namespace DistSoftmax.Cluster.Tests;
 

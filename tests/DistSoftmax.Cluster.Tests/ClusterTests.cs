@@ -8,6 +8,7 @@ using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 using Xunit.Abstractions;
+using DistSoftmax.Core.Sources;
 
 namespace DistSoftmax.Cluster.Tests;
 

@@ -1,6 +1,8 @@
 using DistSoftmax.Cluster.Hosting;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 
 namespace DistSoftmax.Cluster.Tests;
 

@@ -4,6 +4,7 @@ using DistSoftmax.Core.Networks;
 using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 
 namespace DistSoftmax.Cluster.Tests;
 

@@ -8,6 +8,7 @@ using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Worker;
 using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 using Xunit.Abstractions;
 

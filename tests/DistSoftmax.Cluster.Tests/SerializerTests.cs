@@ -8,6 +8,7 @@ using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Serialization;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 using Xunit.Abstractions;
 
@@ -43,6 +44,7 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new ScalarsRequest(x, Odd, WithGradient: true, SketchRows: 12, SketchSeed: ulong.MaxValue, SketchKind: HessianKind.Exact);
         yield return new SampledGramRequest(x, Odd, HessianKind.Exact, new double[] { 1, 2, 3 }, 1, 2.5, 40, 0x1234_5678_9ABC_DEF0UL, true);
         yield return new HessianVectorRequest(x, Odd, HessianKind.Exact, new[] { 0.25, -0.5, 0.75 });
+        yield return new KroneckerFactorsRequest(x, HessianKind.GaussNewton);
         yield return new MiniBatchGradientRequest(x, 0xFEDC_BA98_7654_3210UL, 17, 3, 0.3);
         yield return new EvaluateShard("solve-1", 2, 5, 1, new MiniBatchGradientRequest(Odd, 1, 0, 0, 1.0));
 
@@ -53,6 +55,7 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new GradientReply(x, Odd, Array.Empty<double>());
         yield return new GramReply(Enumerable.Range(0, 21).Select(i => i * 0.5).ToArray(), 99);
         yield return new HessianVectorReply(x, new[] { 1e300, -1e-300 });
+        yield return new KroneckerFactorsReply(new[] { 1.0, 2.0, 3.0 }, new[] { -1e-300, 0.5, 1e300 }, 7.25, 13);
 
         yield return new CoordinatorHello("solve-1");
         yield return new RegisterWorker("akka.tcp://distsoftmax@10.0.0.1:4053/user/worker", 16);

@@ -1,10 +1,12 @@
 using System.Collections;
 using System.Reflection;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)]

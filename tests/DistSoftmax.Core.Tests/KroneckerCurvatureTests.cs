@@ -3,6 +3,7 @@ using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Solvers.Curvature;

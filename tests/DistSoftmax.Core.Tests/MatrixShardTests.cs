@@ -1,8 +1,10 @@
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Tests;

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;

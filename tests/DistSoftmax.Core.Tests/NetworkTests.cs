@@ -1,6 +1,8 @@
 using System.Numerics.Tensors;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Networks;
+using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;

@@ -1,7 +1,9 @@
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 using DistSoftmax.Data.Sources;
 

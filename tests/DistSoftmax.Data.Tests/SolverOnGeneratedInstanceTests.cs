@@ -1,3 +1,4 @@
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;

@@ -5,6 +5,7 @@ using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Sensitivity;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
 using DistSoftmax.Cluster.Hosting;

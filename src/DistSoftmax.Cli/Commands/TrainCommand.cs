@@ -1,11 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using DistSoftmax.Cli.Solving;
-using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Networks;
-using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
 using static DistSoftmax.Cli.Commands.NetworkCommandSupport;
@@ -77,7 +76,7 @@ internal static class TrainCommand
                 LearningRate = eta, Epochs = parse.GetValue(epochs), BatchFraction = parse.GetValue(batch), Lambda = parse.GetValue(lambda),
                 Seed = parse.GetValue(seed),
             }.Validate();
-            var plan = PlanBackend(parse.GetValue(backend)!, OptionFactory.Given(parse, backend), parse.GetValue(seeds),
+            var plan = SolveBackends.Plan(parse.GetValue(backend)!, OptionFactory.Given(parse, backend), parse.GetValue(seeds),
                 parse.GetValue(minWorkers), parse.GetValue(host), parse.GetValue(port));
             var settings = new TrainSettings(ctx.Resolve(x), ctx.Resolve(y), m, Activations.Parse(parse.GetValue(activation)!), training.LearningRate,
                 training.Epochs, training.BatchFraction, training.Lambda, training.Seed, parse.GetValue(workers), paired, parse.GetValue(initScale),
@@ -85,22 +84,6 @@ internal static class TrainCommand
             return Run(ctx, settings, ctx.Cancellation);
         }));
         return command;
-    }
-
-    private static BackendPlan PlanBackend(string backend, bool backendGiven, string? seeds, int? minWorkers, string? host, int? port)
-    {
-        if (seeds is null)
-        {
-            foreach (var (option, given) in new[] { ("--min-workers", minWorkers is not null), ("--host", host is not null), ("--port", port is not null) })
-                if (given) throw new CliInputException(option, "is only used with --seeds (a cluster job)");
-            return new BackendPlan(backend, [], 0, null, null);
-        }
-        if (backendGiven) throw new CliInputException("--backend", "cannot be combined with --seeds (a job given seed nodes always runs on the cluster)");
-        int workersToWait = minWorkers ?? 1;
-        if (workersToWait < 1) throw new CliInputException("--min-workers", $"must be at least 1 (got {workersToWait})");
-        int? p = port ?? (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("DISTSOFTMAX_PORT")) ? 0 : null);
-        if (p is < 0 or > 65535) throw new CliInputException("--port", $"must be in [0, 65535] (got {p})");
-        return new BackendPlan("cluster", SolvePlanner.ParseSeeds(seeds), workersToWait, host, p);
     }
 
     /// <summary>Trains and writes the outputs; exit 0 when every epoch ran, 3 when training diverged or was cancelled.</summary>
@@ -141,24 +124,8 @@ internal static class TrainCommand
         void Note(string line) { lock (gate) output.WriteLine("  " + line); }
 
         var clock = Stopwatch.StartNew();
-        var result = s.Backend.Kind switch
-        {
-            "inprocess" => InProcess(loader, source, shape, trainer, w0, s.Workers, Progress, ct),
-            "local" => LocalSimulation.SolveAsync(loader, source, trainer, w0, new SolverOptions(), new LocalSimulationOptions
-            {
-                Workers = s.Workers,
-                ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet,
-                Events = e => Events.Forward(e, Progress, Note, joins: false),
-            }, ct).GetAwaiter().GetResult(),
-            _ => ClusterSolveJob.RunAsync(new ClusterJobOptions
-            {
-                Node = new NodeOptions { Seeds = s.Backend.Seeds, Host = s.Backend.Host, Port = s.Backend.Port, ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet }
-                    .FromEnvironment(),
-                MinWorkers = s.Backend.MinWorkers,
-                Shards = s.Workers,
-                Events = e => Events.Forward(e, Progress, Note, joins: true),
-            }, loader, source, trainer, w0, new SolverOptions(), ct).GetAwaiter().GetResult(),
-        };
+        var job = new SolveJob(loader, source, shape, trainer, new SolverOptions(), w0, s.Workers);
+        var result = SolveBackends.For(s.Backend).SolveAsync(job, Progress, Note, ct).GetAwaiter().GetResult();
         double seconds = clock.Elapsed.TotalSeconds;
         var history = trainer.History;
         int epochsRun = Math.Max(history.Count - 1, 0);
@@ -203,15 +170,5 @@ internal static class TrainCommand
                          $"({(change < 0.1 ? "NTK regime: the weights barely moved" : "beyond the lazy regime")}); {seconds:F1} s, {throughput:G3} samples·width/s");
         output.WriteLine($"wrote {outDir}: report.json, loss.png, weights.npy, initial-weights.npy, output-weights.npy");
         return result.Exit == ExitCondition.MaxIterations ? ExitCodes.Ok : ExitCodes.NotConverged;
-    }
-
-    private static SolverResult InProcess(IShardLoader loader, ProblemSource source, ProblemShape shape, NetworkTrainer trainer, double[] w0,
-        int workers, Action<TraceEntry> progress, CancellationToken ct)
-    {
-        var compute = new ShardComputeOptions(Math.Max(1, Environment.ProcessorCount / workers));
-        var shards = ShardLayout.Split(shape.Rows, workers).Select(r => loader.Load(source, r, compute)).ToArray();
-        var run = trainer.Start(shape.Objective, w0, new SolverOptions(), ct);
-        run.Progress += progress;
-        return new InProcessDriver(shards, parallelShards: shards.Length > 1).Run(run);
     }
 }

@@ -1,13 +1,17 @@
 using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Cluster.Protocol;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 
 namespace DistSoftmax.Cli.Solving;
 
 /// <summary>One solve to run: where the rows come from (only the description travels), the solver and its start.</summary>
+/// <param name="Solver">The solver itself (<see cref="SolverCatalog.Create"/> for the solve command, a
+/// <c>NetworkTrainer</c> for train): every backend runs whatever it is given.</param>
 /// <param name="Workers">Row shards, one per worker.</param>
-internal sealed record SolveJob(IShardLoader Loader, ProblemSource Source, ProblemShape Shape, string Solver,
+internal sealed record SolveJob(IShardLoader Loader, ProblemSource Source, ProblemShape Shape, Solver Solver,
     SolverOptions Options, double[] X0, int Workers);
 
 /// <summary>
@@ -42,20 +46,21 @@ internal sealed class InProcessBackend : ISolveBackend
             var compute = new ShardComputeOptions(Math.Max(1, Environment.ProcessorCount / ranges.Length));
             var shards = ranges.Select(r => job.Loader.Load(job.Source, r, compute)).ToArray();
             var driver = new InProcessDriver(shards, parallelShards: shards.Length > 1);
-            return driver.Solve(SolverCatalog.Create(job.Solver, job.Options), job.Shape.Objective, job.X0, job.Options, progress, cancellation);
+            return driver.Solve(job.Solver, job.Shape.Objective, job.X0, job.Options, progress, cancellation);
         }, CancellationToken.None);
 }
 
 /// <summary>
-/// The local simulation (the default): worker actors and a coordinator in one Akka.NET ActorSystem, messages through
-/// mailboxes and the project's serializer exactly as across nodes; each worker loads its own rows from the source.
+/// The local simulation (the default): worker actors and a coordinator in one Akka.NET ActorSystem, the same actors
+/// and protocol as across nodes, messages passed by reference through mailboxes (nothing is serialized or chunked
+/// inside one ActorSystem); each worker loads its own rows from the source.
 /// </summary>
 internal sealed class LocalSimulationBackend : ISolveBackend
 {
     public string Name => "local";
 
     public Task<SolverResult> SolveAsync(SolveJob job, Action<TraceEntry> progress, Action<string> note, CancellationToken cancellation) =>
-        LocalSimulation.SolveAsync(job.Loader, job.Source, SolverCatalog.Create(job.Solver, job.Options), job.X0, job.Options,
+        LocalSimulation.SolveAsync(job.Loader, job.Source, job.Solver, job.X0, job.Options,
             new LocalSimulationOptions
             {
                 Workers = job.Workers,
@@ -81,7 +86,7 @@ internal sealed class ClusterBackend(BackendPlan plan) : ISolveBackend
                 MinWorkers = plan.MinWorkers,
                 Shards = job.Workers,
                 Events = e => Events.Forward(e, progress, note, joins: true),
-            }, job.Loader, job.Source, SolverCatalog.Create(job.Solver, job.Options), job.X0, job.Options, cancellation);
+            }, job.Loader, job.Source, job.Solver, job.X0, job.Options, cancellation);
 }
 
 /// <summary>HOCON the solve command layers over the cluster's configuration.</summary>
@@ -120,8 +125,32 @@ internal static class Events
     }
 }
 
+/// <summary>The one backend switch of every command that runs a <see cref="Solver"/> over row shards (solve, train).</summary>
 internal static class SolveBackends
 {
+    /// <summary>
+    /// Where a job runs, from the command's options: <paramref name="backend"/> ("local" or "inprocess") without
+    /// --seeds; a cluster job with them (--backend is then not allowed, and --min-workers, --host, --port only with them).
+    /// </summary>
+    public static BackendPlan Plan(string backend, bool backendGiven, string? seeds, int? minWorkers, string? host, int? port)
+    {
+        if (seeds is null)
+        {
+            foreach (var (option, given) in new[] { ("--min-workers", minWorkers is not null), ("--host", host is not null), ("--port", port is not null) })
+                if (given) throw new CliInputException(option, "is only used with --seeds (a cluster job)");
+            return new BackendPlan(backend, [], 0, "", 0);
+        }
+        if (backendGiven)
+            throw new CliInputException("--backend", "cannot be combined with --seeds (a job given seed nodes always runs on the cluster)");
+        var seedAddresses = SolvePlanner.ParseSeeds(seeds);
+        int workersToWait = minWorkers ?? 1;
+        if (workersToWait < 1) throw new CliInputException("--min-workers", $"must be at least 1 (got {workersToWait})");
+        int? p = port ?? (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("DISTSOFTMAX_PORT")) ? 0 : null);
+        if (p is < 0 or > 65535) throw new CliInputException("--port", $"must be in [0, 65535] (got {p})");
+        if (host is not null && string.IsNullOrWhiteSpace(host)) throw new CliInputException("--host", "must not be empty");
+        return new BackendPlan("cluster", seedAddresses, workersToWait, host, p);
+    }
+
     public static ISolveBackend For(BackendPlan plan) => plan.Kind switch
     {
         "inprocess" => new InProcessBackend(),

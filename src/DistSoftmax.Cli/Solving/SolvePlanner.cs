@@ -2,8 +2,8 @@ using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;
-using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
 
@@ -167,25 +167,8 @@ internal static class SolvePlanner
 
     private static string DataSourcesFormat(double v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 
-    private static BackendPlan PlanBackend(SolveSettings s)
-    {
-        if (s.Seeds is null)
-        {
-            foreach (var (option, given) in new[] { ("--min-workers", s.MinWorkers is not null), ("--host", s.Host is not null), ("--port", s.Port is not null) })
-                if (given) throw new CliInputException(option, "is only used with --seeds (a cluster job)");
-            return new BackendPlan(s.Backend, [], 0, "", 0);
-        }
-        if (s.BackendGiven)
-            throw new CliInputException("--backend", "cannot be combined with --seeds (a job given seed nodes always runs on the cluster)");
-        var seeds = ParseSeeds(s.Seeds);
-        int minWorkers = s.MinWorkers ?? 1;
-        if (minWorkers < 1) throw new CliInputException("--min-workers", $"must be at least 1 (got {minWorkers})");
-        int? port = s.Port ?? (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("DISTSOFTMAX_PORT")) ? 0 : null);
-        if (port is < 0 or > 65535) throw new CliInputException("--port", $"must be in [0, 65535] (got {port})");
-        string? host = s.Host;
-        if (host is not null && string.IsNullOrWhiteSpace(host)) throw new CliInputException("--host", "must not be empty");
-        return new BackendPlan("cluster", seeds, minWorkers, host, port);
-    }
+    private static BackendPlan PlanBackend(SolveSettings s) =>
+        SolveBackends.Plan(s.Backend, s.BackendGiven, s.Seeds, s.MinWorkers, s.Host, s.Port);
 
     /// <summary>Checks seed addresses (host:port or akka.tcp://distsoftmax@host:port, comma-separated) as the cluster will read them.</summary>
     public static string[] ParseSeeds(string text)

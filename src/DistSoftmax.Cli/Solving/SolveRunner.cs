@@ -29,10 +29,12 @@ internal sealed class SolveRunner(CliContext ctx)
         var loader = new DataShardLoader();
         SolvePlan plan;
         ISolveBackend backend;
+        Solver solver;
         try
         {
             plan = SolvePlanner.Plan(settings, ctx, loader);
             backend = SolveBackends.For(plan.Backend);
+            solver = SolverCatalog.Create(plan.Solver, plan.Options);
         }
         catch (Exception e) when (e is CliInputException or DataFormatException or ArgumentException)
         {
@@ -42,7 +44,7 @@ internal sealed class SolveRunner(CliContext ctx)
 
         var view = new ConsoleView(ctx);
         view.Line(Header(plan, backend));
-        var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, plan.Solver, plan.Options, plan.X0, plan.Workers);
+        var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, solver, plan.Options, plan.X0, plan.Workers);
         SolverResult result;
         try
         {

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Serialization;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Statistics;
@@ -13,18 +14,24 @@ namespace DistSoftmax.Cluster.Coordinator;
 /// Drives one <see cref="SolveRun"/> over worker actors.
 ///
 /// 1. Waits until <see cref="SolveSpec.MinWorkers"/> workers have registered (<see cref="RegisterWorker"/>), then
-///    splits the rows into <see cref="SolveSpec.Shards"/> ranges and assigns them round-robin.
-/// 2. Each solver request is a step: it is sent to every shard's owner (<see cref="EvaluateShard"/>); replies
-///    (as <see cref="RequestChunk"/>s when it is too large for one remote frame); replies
-///    (<see cref="ShardResult"/> or reassembled <see cref="ReplyChunk"/>s) are kept by shard index; a reply is
-///    accepted only if its (SolveId, Epoch, Step) is the one awaited for that shard, anything else is stale and
-///    dropped. When every shard has answered, replies are merged in shard order — exactly as
-///    <see cref="InProcessDriver"/> does, so iterates are bit-identical — and submitted to the solver.
+///    splits the rows into <see cref="SolveSpec.Shards"/> ranges and assigns them to the workers with the fewest shards.
+/// 2. Each solver request is a step: it is sent to every shard's owner (<see cref="EvaluateShard"/>, or
+///    <see cref="RequestChunk"/>s when it is too large for one remote frame); replies (<see cref="ShardResult"/> or
+///    reassembled <see cref="ReplyChunk"/>s) are kept by shard index; a reply is accepted only if its
+///    (SolveId, Epoch, Step) is the one awaited for that shard, anything else is stale and dropped. When every shard
+///    has answered, replies are merged in shard order — exactly as <see cref="InProcessDriver"/> does, so iterates
+///    are bit-identical — and submitted to the solver. Requests go out at once after an assignment: a worker queues
+///    them behind the load, so a shard's deadline includes the load timeout until it reports loaded.
 /// 3. A worker that terminates (DeathWatch), becomes unreachable (cluster failure detector) or leaves a step
 ///    unanswered past the step timeout is lost: its shards go to the live workers with the fewest shards
 ///    (late-joining workers first), the epoch counter bumps, and the current request is re-sent to the new owners
 ///    only. With no live worker the solve fails after the no-worker timeout. A shard whose rows a worker cannot load
 ///    moves the same way to a worker that has not failed it; when every live worker has, the solve fails.
+///
+/// Who owns what is one immutable <see cref="AssignmentState"/> (tested on its own); this actor turns its transitions
+/// into messages. Behaviours (<c>Become</c>): <see cref="WaitingForWorkers"/> → <see cref="Solving"/> (shards loading
+/// and steps running; a reassigned shard loads again mid-solve, so loading is per shard, in the state) →
+/// <see cref="Finished"/>.
 ///
 /// The solver's own work (Cholesky, QR) runs in this actor between steps, so it lives on its own pinned
 /// dispatcher (<see cref="DispatcherId"/>). Events go to the subscriber; the actor stops itself at the end.
@@ -36,37 +43,6 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     public static Props Props(SolveSpec spec, CoordinatorSettings settings, IActorRef subscriber) =>
         Akka.Actor.Props.Create(() => new CoordinatorActor(spec, settings, subscriber)).WithDispatcher(DispatcherId);
 
-    private enum Phase { WaitingForWorkers, Running, Finished }
-
-    private sealed class WorkerInfo(IActorRef actor, string id, int order, int processors)
-    {
-        public IActorRef Actor { get; } = actor;
-        public string Id { get; } = id;
-        public int Order { get; } = order;
-        public int Processors { get; } = processors;
-        public bool Alive { get; set; } = true;
-        public int ShardCount { get; set; }
-    }
-
-    private sealed class ShardState(int index, RowRange rows)
-    {
-        public int Index { get; } = index;
-        public RowRange Rows { get; } = rows;
-        public WorkerInfo? Owner { get; set; }
-        public string? PreviousOwner { get; set; }
-        /// <summary>Assignment epoch of the current owner (what its messages must carry).</summary>
-        public int Epoch { get; set; }
-        public bool Loaded { get; set; }
-        /// <summary>Reply to the current step, once in.</summary>
-        public ShardReply? Reply { get; set; }
-        public ChunkAssembler? Assembler { get; set; }
-        /// <summary>Whether the owner has the current request and has not answered it yet.</summary>
-        public bool Outstanding { get; set; }
-        public TimeSpan Deadline { get; set; }
-        /// <summary>Workers that could not load these rows, with their reasons (they are not asked again).</summary>
-        public Dictionary<string, string> LoadFailures { get; } = new();
-    }
-
     private sealed class Tick : INoSerializationVerificationNeeded
     {
         public static readonly Tick Instance = new();
@@ -77,47 +53,30 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly IActorRef _subscriber;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private readonly List<WorkerInfo> _workers = new();
-    private ShardState[] _shards = Array.Empty<ShardState>();
-    private Phase _phase = Phase.WaitingForWorkers;
+    private AssignmentState _state;
+    /// <summary>Worker actors by registration order (<see cref="WorkerEntry.Order"/>), and the reverse.</summary>
+    private readonly List<IActorRef> _actors = new();
+    private readonly Dictionary<IActorRef, int> _orders = new();
     private SolveRun? _run;
     private ShardRequest? _pending;
     /// <summary>The pending request in pieces, when it is too large for one remote frame.</summary>
     private (byte[][] Pieces, long TotalBytes)? _pendingChunks;
-    private long _step;
-    private int _epoch;
-    private int _workerOrder;
-    private TimeSpan? _orphanedSince;
-    private long _staleDropped;
+    /// <summary>Chunked replies being reassembled, by shard, with the (epoch, step) they answer.</summary>
+    private readonly Dictionary<int, (int Epoch, long Step, ChunkAssembler Assembler)> _assemblers = new();
+    private bool _finished;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     private string Id => _spec.SolveId;
+    private TimeSpan Now => _clock.Elapsed;
 
     public CoordinatorActor(SolveSpec spec, CoordinatorSettings settings, IActorRef subscriber)
     {
         _spec = spec.Validate();
         _settings = settings.Validate();
         _subscriber = subscriber;
-
-        Receive<RegisterWorker>(Register);
-        Receive<Terminated>(t =>
-        {
-            var w = _workers.FirstOrDefault(x => x.Actor.Equals(t.ActorRef));
-            if (w is not null) Lose(w, "terminated", stillThere: false);
-        });
-        Receive<WorkerUnreachable>(u =>
-        {
-            foreach (var w in _workers.Where(x => x.Alive && x.Actor.Path.Address.Equals(u.Address)).ToList())
-                Lose(w, $"unreachable ({u.Address})");
-        });
-        Receive<ShardLoaded>(OnLoaded);
-        Receive<ShardLoadFailed>(OnLoadFailed);
-        Receive<ShardResult>(m => { if (Awaited(m) is { } s) Accept(s, m.Reply); });
-        Receive<ReplyChunk>(OnChunk);
-        Receive<ShardFailed>(OnShardFailed);
-        Receive<CancelSolve>(_ => Cancel());
-        Receive<Tick>(_ => OnTick());
+        _state = AssignmentState.Initial(_settings.StepTimeout, _settings.LoadTimeout);
+        WaitingForWorkers();
     }
 
     protected override void PreStart()
@@ -129,113 +88,138 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
-        if (_phase == Phase.Finished) return;
+        if (_finished) return;
         // Stopped from outside (system shutdown, parent): the subscriber must not wait forever.
-        _phase = Phase.Finished;
+        _finished = true;
         _subscriber.Tell(new SolveFailed(Id, "the coordinator was stopped before the solve ended"));
         ReleaseWorkers();
     }
 
-    // ---- workers ---------------------------------------------------------------------------------------------
+    // ---- behaviours --------------------------------------------------------------------------------------------
 
-    private void Register(RegisterWorker m)
+    /// <summary>Registering workers until <see cref="SolveSpec.MinWorkers"/> are alive; fails after the wait timeout.</summary>
+    private void WaitingForWorkers()
     {
-        if (_phase == Phase.Finished) return;
-        var known = _workers.FirstOrDefault(w => w.Actor.Equals(Sender));
-        if (known is not null)
+        Receive<RegisterWorker>(m =>
+        {
+            Register(m);
+            if (_state.LiveCount >= _spec.MinWorkers) StartSolve();
+        });
+        ReceiveWorkerLoss();
+        Receive<IStepMessage>(m => DropStale(m));
+        Receive<ShardLoaded>(_ => { }); // no shard is assigned yet: not about this solve's current epochs
+        Receive<ShardLoadFailed>(_ => { });
+        Receive<CancelSolve>(_ => Fail("cancelled before the solve started"));
+        Receive<Tick>(_ =>
+        {
+            if (Now > _settings.WorkerWaitTimeout)
+                Fail($"only {_state.LiveCount} of the {_spec.MinWorkers} worker(s) needed registered within {Seconds(_settings.WorkerWaitTimeout)}");
+        });
+    }
+
+    /// <summary>Shards assigned (and reassigned), loading, and answering one step after another.</summary>
+    private void Solving()
+    {
+        Receive<RegisterWorker>(m =>
+        {
+            if (Register(m)) Reassign(_state.AssignOrphans(Now));
+        });
+        ReceiveWorkerLoss();
+        Receive<ShardLoaded>(OnLoaded);
+        Receive<ShardLoadFailed>(OnLoadFailed);
+        Receive<ShardResult>(m => { if (IsOurs(m)) Accept(m.Epoch, m.Step, m.ShardIndex, m.Reply); else DropStale(m); });
+        Receive<ReplyChunk>(OnChunk);
+        Receive<ShardFailed>(OnShardFailed);
+        Receive<CancelSolve>(_ => _run!.Cancel()); // the solver stops at its next iteration boundary
+        Receive<Tick>(_ => OnTick());
+    }
+
+    /// <summary>The final event has gone out and the actor is stopping: nothing more is done.</summary>
+    private void Finished() => ReceiveAny(_ => { });
+
+    private void ReceiveWorkerLoss()
+    {
+        Receive<Terminated>(t =>
+        {
+            if (_orders.TryGetValue(t.ActorRef, out var order)) Lose(order, "terminated", stillThere: false);
+        });
+        Receive<WorkerUnreachable>(u =>
+        {
+            foreach (var w in _state.Workers.Where(w => w.Alive && _actors[w.Order].Path.Address.Equals(u.Address)).ToList())
+                Lose(w.Order, $"unreachable ({u.Address})");
+        });
+    }
+
+    // ---- workers -----------------------------------------------------------------------------------------------
+
+    /// <summary>Registers the sender (acknowledged again if known); true when it is a new worker.</summary>
+    private bool Register(RegisterWorker m)
+    {
+        if (_orders.ContainsKey(Sender))
         {
             Sender.Tell(new WorkerRegistered(Id));
-            return;
+            return false;
         }
-        var worker = new WorkerInfo(Sender, m.WorkerId, _workerOrder++, m.ProcessorCount);
-        _workers.Add(worker);
+        (_state, var order) = _state.Register(m.WorkerId, m.ProcessorCount);
+        _actors.Add(Sender);
+        _orders[Sender] = order;
         Context.Watch(Sender);
         Sender.Tell(new WorkerRegistered(Id));
         _subscriber.Tell(new WorkerJoined(Id, m.WorkerId, Sender.Path.Address.ToString(), m.ProcessorCount));
-        _log.Info("solve {0}: worker {1} registered ({2} live)", Id, m.WorkerId, LiveCount);
-
-        if (_phase == Phase.WaitingForWorkers && LiveCount >= _spec.MinWorkers) StartSolve();
-        else if (_phase == Phase.Running) AssignOrphans();
+        _log.Info("solve {0}: worker {1} registered ({2} live)", Id, m.WorkerId, _state.LiveCount);
+        return true;
     }
-
-    private int LiveCount => _workers.Count(w => w.Alive);
 
     /// <summary>
     /// Stops using a worker for this solve (it is not taken back even if it answers again; the next solve uses it)
     /// and reassigns its shards.
     /// </summary>
-    private void Lose(WorkerInfo worker, string reason, bool stillThere = true)
+    private void Lose(int order, string reason, bool stillThere = true)
     {
-        if (!worker.Alive || _phase == Phase.Finished) return;
-        worker.Alive = false;
-        Context.Unwatch(worker.Actor);
-        if (stillThere) worker.Actor.Tell(new ReleaseSolve(Id)); // slow or partitioned, perhaps alive: free its memory
+        var worker = _state.Workers[order];
+        if (!worker.Alive || _finished) return;
+        var actor = _actors[order];
+        Context.Unwatch(actor);
+        if (stillThere) actor.Tell(new ReleaseSolve(Id)); // slow or partitioned, perhaps alive: free its memory
         _log.Warning("solve {0}: worker {1} lost: {2}", Id, worker.Id, reason);
         _subscriber.Tell(new WorkerLost(Id, worker.Id, reason));
-        if (_phase != Phase.Running) return;
-        foreach (var shard in _shards.Where(s => s.Owner == worker))
-        {
-            shard.Owner = null;
-            shard.PreviousOwner = worker.Id;
-            shard.Outstanding = false;
-            shard.Assembler = null;
-        }
-        worker.ShardCount = 0;
-        AssignOrphans();
+        foreach (var shard in _state.Shards.Where(s => s.Owner == order)) _assemblers.Remove(shard.Index);
+        Reassign(_state.LoseWorker(order, Now));
     }
 
     /// <summary>
-    /// Gives every shard without an owner to the live worker with the fewest shards (ties: earliest registered),
-    /// under a new epoch; owners of the current step's missing replies get the pending request at once.
+    /// Adopts the state after an assignment and carries it out: each new owner gets AssignShard (and the pending
+    /// request when the shard's reply is missing); a shard no live worker can load fails the solve.
     /// </summary>
-    private void AssignOrphans()
+    private void Reassign((AssignmentState State, Reassignment Change) transition)
     {
-        var orphans = _shards.Where(s => s.Owner is null).ToList();
-        if (orphans.Count == 0)
+        var (state, change) = transition;
+        _state = state;
+        foreach (var h in change.Handovers)
         {
-            _orphanedSince = null;
-            return;
+            var shard = _state.Shards[h.ShardIndex];
+            var owner = _state.Workers[h.Owner];
+            _assemblers.Remove(h.ShardIndex);
+            _actors[h.Owner].Tell(new AssignShard(Id, h.Epoch, h.ShardIndex, _spec.Source, shard.Rows));
+            _subscriber.Tell(new ShardAssigned(Id, h.Epoch, h.ShardIndex, shard.Rows, owner.Id, h.PreviousOwner));
+            if (h.PreviousOwner is not null)
+                _log.Info("solve {0}: shard {1} moved from {2} to {3} at epoch {4}", Id, h.ShardIndex, h.PreviousOwner, owner.Id, h.Epoch);
+            if (h.SendRequest) SendPending(shard);
         }
-        var live = _workers.Where(w => w.Alive).ToList();
-        if (live.Count == 0)
-        {
-            _orphanedSince ??= _clock.Elapsed;
+        if (change.Unloadable is { } failed)
+            Fail($"no worker could load shard {failed.Index} (rows {failed.Rows.Start}..{failed.Rows.Start + failed.Rows.Count - 1}) " +
+                 $"of {_spec.Source}: " + string.Join("; ", failed.LoadFailures.Select(f => $"{f.WorkerId}: {f.Reason}")));
+        else if (change.NoLiveWorker)
             _log.Warning("solve {0}: no live worker for shard(s) {1}; waiting up to {2} for one",
-                Id, string.Join(", ", orphans.Select(s => s.Index)), _settings.NoWorkerTimeout);
-            return;
-        }
-        _orphanedSince = null;
-        _epoch++;
-        foreach (var shard in orphans)
-        {
-            var candidates = live.Where(w => !shard.LoadFailures.ContainsKey(w.Id)).ToList();
-            if (candidates.Count == 0)
-            {
-                Fail($"no worker could load shard {shard.Index} (rows {shard.Rows.Start}..{shard.Rows.Start + shard.Rows.Count - 1}) " +
-                     $"of {_spec.Source}: " + string.Join("; ", shard.LoadFailures.Select(f => $"{f.Key}: {f.Value}")));
-                return;
-            }
-            var owner = candidates.OrderBy(w => w.ShardCount).ThenBy(w => w.Order).First();
-            shard.Owner = owner;
-            owner.ShardCount++;
-            shard.Epoch = _epoch;
-            shard.Loaded = false;
-            shard.Assembler = null;
-            owner.Actor.Tell(new AssignShard(Id, _epoch, shard.Index, _spec.Source, shard.Rows));
-            _subscriber.Tell(new ShardAssigned(Id, _epoch, shard.Index, shard.Rows, owner.Id, shard.PreviousOwner));
-            if (shard.PreviousOwner is not null)
-                _log.Info("solve {0}: shard {1} moved from {2} to {3} at epoch {4}", Id, shard.Index, shard.PreviousOwner, owner.Id, _epoch);
-            if (_pending is not null && shard.Reply is null) SendPending(shard);
-        }
+                Id, string.Join(", ", _state.Shards.Where(s => s.Owner is null).Select(s => s.Index)), _settings.NoWorkerTimeout);
     }
 
-    // ---- steps -----------------------------------------------------------------------------------------------
+    // ---- steps -------------------------------------------------------------------------------------------------
 
     private void StartSolve()
     {
+        Become(Solving);
         var ranges = ShardLayout.Split(_spec.Shape.Rows, _spec.Shards);
-        _shards = ranges.Select((r, i) => new ShardState(i, r)).ToArray();
-        _phase = Phase.Running;
         try
         {
             _run = _spec.Solver.Start(_spec.Shape.Objective, _spec.X0, _spec.Options, _spec.Cancellation);
@@ -248,7 +232,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         var subscriber = _subscriber;
         var id = Id;
         _run.Progress += entry => subscriber.Tell(new SolveProgress(id, entry));
-        AssignOrphans();
+        Reassign(_state.Start(ranges, Now));
+        if (_finished) return;
         ShardRequest? first;
         try { first = _run.Start(); }
         catch (Exception e)
@@ -266,9 +251,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Finish(new SolveCompleted(Id, _run!.Result!));
             return;
         }
-        _step++;
+        _state = _state.BeginStep(Now);
         _pending = request;
         _pendingChunks = null;
+        _assemblers.Clear();
         if (_settings.MaxRequestBytes > 0)
         {
             // Too large for one remote frame: the request's tagged encoding goes in pieces (the same for every shard).
@@ -277,74 +263,77 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             if (encoded.LongLength > _settings.MaxRequestBytes)
                 _pendingChunks = (ChunkAssembler.Split(encoded, _settings.RequestChunkBytes), encoded.LongLength);
         }
-        foreach (var shard in _shards)
-        {
-            shard.Reply = null;
-            shard.Assembler = null;
-            shard.Outstanding = false;
-            if (shard.Owner is not null) SendPending(shard);
-        }
+        foreach (var shard in _state.Shards)
+            if (shard.Outstanding) SendPending(shard);
     }
 
-    private void SendPending(ShardState shard)
+    /// <summary>Sends the pending request to the shard's owner (the state has already marked it outstanding).</summary>
+    private void SendPending(ShardEntry shard)
     {
+        var owner = _actors[shard.Owner!.Value];
         if (_pendingChunks is var (pieces, total))
             for (int c = 0; c < pieces.Length; c++)
-                shard.Owner!.Actor.Tell(new RequestChunk(Id, shard.Epoch, _step, shard.Index, c, pieces.Length, total, pieces[c]));
+                owner.Tell(new RequestChunk(Id, shard.Epoch, _state.Step, shard.Index, c, pieces.Length, total, pieces[c]));
         else
-            shard.Owner!.Actor.Tell(new EvaluateShard(Id, shard.Epoch, _step, shard.Index, _pending!));
-        shard.Outstanding = true;
-        shard.Deadline = _clock.Elapsed + _settings.StepTimeout + (shard.Loaded ? TimeSpan.Zero : _settings.LoadTimeout);
+            owner.Tell(new EvaluateShard(Id, shard.Epoch, _state.Step, shard.Index, _pending!));
     }
 
-    /// <summary>The shard a step message answers, or null (and the message is dropped) when it is stale.</summary>
-    private ShardState? Awaited(IStepMessage m)
+    private bool IsOurs(ISolveMessage m) => m.SolveId == Id;
+
+    private void DropStale(IStepMessage m)
     {
-        if (_phase == Phase.Running && m.SolveId == Id && m.Step == _step && m.ShardIndex >= 0 && m.ShardIndex < _shards.Length)
-        {
-            var shard = _shards[m.ShardIndex];
-            if (shard.Owner is not null && shard.Epoch == m.Epoch && shard.Reply is null) return shard;
-        }
-        _staleDropped++;
+        _state = _state.DropStale();
         if (_log.IsDebugEnabled)
             _log.Debug($"solve {Id}: dropped stale {m.GetType().Name} (solve {m.SolveId}, epoch {m.Epoch}, step {m.Step}, " +
-                       $"shard {m.ShardIndex}); now at step {_step}");
-        return null;
+                       $"shard {m.ShardIndex}); now at step {_state.Step}");
     }
 
     private void OnChunk(ReplyChunk chunk)
     {
-        if (Awaited(chunk) is not { } shard) return;
+        if (!IsOurs(chunk) || !_state.Awaits(chunk.Epoch, chunk.Step, chunk.ShardIndex))
+        {
+            DropStale(chunk);
+            return;
+        }
+        int index = chunk.ShardIndex;
         try
         {
-            shard.Assembler ??= new ChunkAssembler(chunk.ChunkCount, chunk.TotalBytes);
+            if (!_assemblers.TryGetValue(index, out var partial) || partial.Epoch != chunk.Epoch || partial.Step != chunk.Step)
+                _assemblers[index] = partial = (chunk.Epoch, chunk.Step, new ChunkAssembler(chunk.ChunkCount, chunk.TotalBytes));
             // Data is arriving: a long chunked reply is not a silent owner.
-            shard.Deadline = _clock.Elapsed + _settings.StepTimeout;
-            if (shard.Assembler.Add(chunk)) Accept(shard, shard.Assembler.CompleteReply());
+            _state = _state.ReplyArriving(index, Now);
+            if (!partial.Assembler.Add(chunk)) return;
+            _assemblers.Remove(index);
+            Accept(chunk.Epoch, chunk.Step, index, partial.Assembler.CompleteReply());
         }
         catch (Exception e)
         {
-            Fail($"the chunked reply of shard {shard.Index} from {shard.Owner!.Id} is corrupt: {e.Message}");
+            Fail($"the chunked reply of shard {index} from {_state.Workers[_state.Shards[index].Owner!.Value].Id} is corrupt: {e.Message}");
         }
     }
 
-    private void Accept(ShardState shard, ShardReply reply)
+    private void Accept(int epoch, long step, int shardIndex, ShardReply reply)
     {
-        shard.Reply = reply;
-        shard.Assembler = null;
-        shard.Outstanding = false;
-        if (_shards.Any(s => s.Reply is null)) return;
+        (_state, var outcome) = _state.Accept(epoch, step, shardIndex, reply);
+        if (outcome == ReplyOutcome.Stale)
+        {
+            if (_log.IsDebugEnabled)
+                _log.Debug($"solve {Id}: dropped a stale reply (epoch {epoch}, step {step}, shard {shardIndex}); now at step {_state.Step}");
+            return;
+        }
+        if (outcome != ReplyOutcome.StepComplete) return;
 
         ShardRequest? next;
         try
         {
-            var merged = _shards[0].Reply!;
-            for (int k = 1; k < _shards.Length; k++) merged = merged.Merge(_shards[k].Reply!);
+            var replies = _state.RepliesInShardOrder();
+            var merged = replies[0];
+            for (int k = 1; k < replies.Count; k++) merged = merged.Merge(replies[k]);
             next = _run!.Submit(merged);
         }
         catch (Exception e)
         {
-            Fail($"solver {_spec.Solver.Name} failed at step {_step}: {e.GetType().Name}: {e.Message}");
+            Fail($"solver {_spec.Solver.Name} failed at step {_state.Step}: {e.GetType().Name}: {e.Message}");
             return;
         }
         FanOut(next);
@@ -352,72 +341,58 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void OnLoaded(ShardLoaded m)
     {
-        if (_phase != Phase.Running || m.SolveId != Id || m.ShardIndex < 0 || m.ShardIndex >= _shards.Length) return;
-        var shard = _shards[m.ShardIndex];
-        if (shard.Epoch != m.Epoch || shard.Owner is null) return;
-        shard.Loaded = true;
-        if (shard.Outstanding) shard.Deadline = _clock.Elapsed + _settings.StepTimeout;
-        _subscriber.Tell(new ShardReady(Id, m.Epoch, m.ShardIndex, m.WorkerId, m.Rows, m.Seconds));
+        if (!IsOurs(m)) return;
+        (_state, var applied) = _state.Loaded(m.ShardIndex, m.Epoch, Now);
+        if (applied) _subscriber.Tell(new ShardReady(Id, m.Epoch, m.ShardIndex, m.WorkerId, m.Rows, m.Seconds));
     }
 
     private void OnLoadFailed(ShardLoadFailed m)
     {
-        if (_phase != Phase.Running || m.SolveId != Id || m.ShardIndex < 0 || m.ShardIndex >= _shards.Length) return;
-        var shard = _shards[m.ShardIndex];
-        if (shard.Epoch != m.Epoch || shard.Owner is not { } owner) return;
+        if (!IsOurs(m)) return;
         // The rows may load elsewhere (a node without the file, a transient I/O error): move the shard to a live
         // worker that has not failed it yet; when every live worker has, the solve fails with all their reasons.
-        shard.LoadFailures[owner.Id] = m.Reason;
-        _log.Warning("solve {0}: worker {1} could not load shard {2}: {3}", Id, owner.Id, shard.Index, m.Reason);
-        owner.Actor.Tell(new ReleaseShard(Id, shard.Index));
-        owner.ShardCount--;
-        shard.Owner = null;
-        shard.PreviousOwner = owner.Id;
-        shard.Outstanding = false;
-        shard.Assembler = null;
-        AssignOrphans();
+        var (state, released, change) = _state.LoadFailed(m.ShardIndex, m.Epoch, m.Reason, Now);
+        if (released is not { } owner) return;
+        _log.Warning("solve {0}: worker {1} could not load shard {2}: {3}", Id, _state.Workers[owner].Id, m.ShardIndex, m.Reason);
+        _actors[owner].Tell(new ReleaseShard(Id, m.ShardIndex));
+        _assemblers.Remove(m.ShardIndex);
+        Reassign((state, change));
     }
 
     private void OnShardFailed(ShardFailed m)
     {
-        if (Awaited(m) is not { } shard) return;
-        if (m.WorkerFault) Lose(shard.Owner!, m.Reason);
-        else Fail($"shard {m.ShardIndex} failed on {shard.Owner!.Id}: {m.Reason}");
+        if (!IsOurs(m) || !_state.Awaits(m.Epoch, m.Step, m.ShardIndex))
+        {
+            DropStale(m);
+            return;
+        }
+        int owner = _state.Shards[m.ShardIndex].Owner!.Value;
+        if (m.WorkerFault) Lose(owner, m.Reason);
+        else Fail($"shard {m.ShardIndex} failed on {_state.Workers[owner].Id}: {m.Reason}");
     }
 
-    // ---- time ------------------------------------------------------------------------------------------------
+    // ---- time --------------------------------------------------------------------------------------------------
 
     private void OnTick()
     {
-        var now = _clock.Elapsed;
-        if (_phase == Phase.WaitingForWorkers)
+        var now = Now;
+        if (_state.OrphanedLongerThan(_settings.NoWorkerTimeout, now))
         {
-            if (now > _settings.WorkerWaitTimeout)
-                Fail($"only {LiveCount} of the {_spec.MinWorkers} worker(s) needed registered within {Seconds(_settings.WorkerWaitTimeout)}");
-            return;
-        }
-        if (_phase != Phase.Running) return;
-        if (_orphanedSince is { } since && now - since > _settings.NoWorkerTimeout)
-        {
-            var lost = _workers.Where(w => !w.Alive).Select(w => w.Id);
-            Fail($"no live worker for {Seconds(_settings.NoWorkerTimeout)}: shard(s) {string.Join(", ", _shards.Where(s => s.Owner is null).Select(s => s.Index))} " +
+            var lost = _state.Workers.Where(w => !w.Alive).Select(w => w.Id);
+            Fail($"no live worker for {Seconds(_settings.NoWorkerTimeout)}: shard(s) {string.Join(", ", _state.Shards.Where(s => s.Owner is null).Select(s => s.Index))} " +
                  $"have no owner (lost: {string.Join(", ", lost)})");
             return;
         }
-        var silent = _shards.Where(s => s.Outstanding && s.Owner is not null && now > s.Deadline).Select(s => s.Owner!).Distinct().ToList();
-        foreach (var w in silent)
-            Lose(w, $"no answer to step {_step} within the {(_shards.Any(s => s.Owner == w && !s.Loaded) ? "load + " : "")}step timeout");
+        foreach (var w in _state.SilentOwners(now))
+        {
+            if (_finished) return;
+            Lose(w, $"no answer to step {_state.Step} within the {(_state.IsLoadingOn(w) ? "load + " : "")}step timeout");
+        }
     }
 
     private static string Seconds(TimeSpan t) => $"{t.TotalSeconds:0.###} s";
 
-    // ---- end -------------------------------------------------------------------------------------------------
-
-    private void Cancel()
-    {
-        if (_phase == Phase.WaitingForWorkers) Fail("cancelled before the solve started");
-        else if (_phase == Phase.Running) _run!.Cancel(); // the solver stops at its next iteration boundary
-    }
+    // ---- end ---------------------------------------------------------------------------------------------------
 
     private void Fail(string reason)
     {
@@ -427,9 +402,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Finish(SolveEvent final)
     {
-        if (_phase == Phase.Finished) return;
-        _phase = Phase.Finished;
-        if (_staleDropped > 0) _log.Info("solve {0}: {1} stale message(s) dropped", Id, _staleDropped);
+        if (_finished) return;
+        _finished = true;
+        Become(Finished);
+        if (_state.StaleDropped > 0) _log.Info("solve {0}: {1} stale message(s) dropped", Id, _state.StaleDropped);
         _subscriber.Tell(final);
         ReleaseWorkers();
         Timers.CancelAll();
@@ -438,6 +414,6 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void ReleaseWorkers()
     {
-        foreach (var w in _workers.Where(w => w.Alive)) w.Actor.Tell(new ReleaseSolve(Id));
+        foreach (var w in _state.Workers.Where(w => w.Alive)) _actors[w.Order].Tell(new ReleaseSolve(Id));
     }
 }

@@ -2,8 +2,8 @@ using Akka.Actor;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Worker;
-using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 
 namespace DistSoftmax.Cluster.Hosting;
 

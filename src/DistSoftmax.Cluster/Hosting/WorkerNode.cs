@@ -3,8 +3,8 @@ using Akka.Configuration;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Worker;
-using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using AkkaCluster = Akka.Cluster.Cluster;
 
 namespace DistSoftmax.Cluster.Hosting;

@@ -1,4 +1,5 @@
 using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Cluster.Protocol;

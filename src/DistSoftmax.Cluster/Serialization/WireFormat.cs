@@ -2,6 +2,7 @@ using System.Runtime.Serialization;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Cluster.Serialization;

@@ -4,6 +4,7 @@ using Akka.Event;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Serialization;
 using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Cluster.Worker;
@@ -14,8 +15,9 @@ namespace DistSoftmax.Cluster.Worker;
 /// The actor itself only bookkeeps: loading rows (<see cref="IShardLoader.Load"/>) and evaluating requests
 /// (<see cref="IShard.Evaluate"/>) run as tasks on a <see cref="DedicatedThreadScheduler"/> and come back with
 /// PipeTo, so the actor is never blocked. Requests for one shard run one at a time in arrival order (shards are
-/// not thread-safe); different shards may run concurrently. A reply whose encoding is larger than
-/// <see cref="WorkerSettings.ChunkSize"/> goes back as <see cref="ReplyChunk"/>s.
+/// not thread-safe); different shards may run concurrently. A reply to a coordinator on another node whose encoding
+/// is larger than <see cref="WorkerSettings.ChunkSize"/> goes back as <see cref="ReplyChunk"/>s; within one
+/// ActorSystem a reply goes whole and is never encoded here (there is no frame to fit).
 ///
 /// A solve's shards are dropped on <see cref="ReleaseSolve"/>, <see cref="ReleaseShard"/>, or when the coordinator
 /// that assigned them terminates (DeathWatch: in a cluster, when the coordinator's node leaves or is downed).
@@ -198,13 +200,14 @@ public sealed class WorkerActor : ReceiveActor
         var shard = slot.Shard;
         int chunkSize = _settings.ChunkSize;
         var (request, replyTo) = next;
+        bool crossesNodes = CrossesNodes(replyTo);
         Task.Factory.StartNew(() =>
         {
             IReadOnlyList<object> messages;
             try
             {
                 var reply = shard.Evaluate(request.Request);
-                messages = Package(request, reply, chunkSize);
+                messages = crossesNodes ? Package(request, reply, chunkSize) : new object[] { Whole(request, reply) };
             }
             catch (Exception e)
             {
@@ -220,14 +223,26 @@ public sealed class WorkerActor : ReceiveActor
     }
 
     /// <summary>
-    /// The reply as one <see cref="ShardResult"/>, or, when its encoding exceeds <paramref name="chunkSize"/>, as
-    /// ⌈bytes/chunkSize⌉ <see cref="ReplyChunk"/>s of the tagged encoding (runs on a compute thread).
+    /// Whether a message to <paramref name="recipient"/> leaves this ActorSystem: its path carries a remote address
+    /// (protocol, system, host and port). Actors of the local system have local-scope paths even under remoting.
+    /// </summary>
+    internal static bool CrossesNodes(IActorRef recipient) => CrossesNodes(recipient.Path);
+
+    internal static bool CrossesNodes(ActorPath recipient) => recipient.Address.HasGlobalScope;
+
+    /// <summary>The reply as one <see cref="ShardResult"/>, unmeasured (for a recipient in this ActorSystem).</summary>
+    internal static ShardResult Whole(EvaluateShard request, ShardReply reply) =>
+        new(request.SolveId, request.Epoch, request.Step, request.ShardIndex, reply);
+
+    /// <summary>
+    /// The reply for a recipient on another node: one <see cref="ShardResult"/>, or, when its encoding exceeds
+    /// <paramref name="chunkSize"/>, ⌈bytes/chunkSize⌉ <see cref="ReplyChunk"/>s of the tagged encoding (runs on a
+    /// compute thread).
     /// </summary>
     internal static IReadOnlyList<object> Package(EvaluateShard request, ShardReply reply, int chunkSize)
     {
         var bytes = WireFormat.EncodeReply(reply);
-        if (bytes.Length <= chunkSize)
-            return new object[] { new ShardResult(request.SolveId, request.Epoch, request.Step, request.ShardIndex, reply) };
+        if (bytes.Length <= chunkSize) return new object[] { Whole(request, reply) };
         var pieces = ChunkAssembler.Split(bytes, chunkSize);
         var chunks = new object[pieces.Length];
         for (int c = 0; c < pieces.Length; c++)

@@ -1,7 +1,10 @@
 using System.Globalization;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Networks;

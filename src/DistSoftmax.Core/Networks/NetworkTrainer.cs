@@ -43,7 +43,7 @@ public sealed record EpochRecord(int Epoch, double Loss, double GradientNorm, do
 
 /// <summary>
 /// Full-batch gradient descent with a fixed learning rate, or mini-batch SGD, for a network objective — a
-/// <see cref="Solver"/> whose steps are statistics requests, so it runs through <see cref="Shards.InProcessDriver"/>
+/// <see cref="Solver"/> whose steps are statistics requests, so it runs through <see cref="Drivers.InProcessDriver"/>
 /// and the cluster's coordinator unchanged. Per epoch e:
 ///
 ///   full batch: GradientRequest(W_e) → ∇, ScalarsRequest(W_e) → L (served from the shards' cache), W ← W − η∇;

@@ -1,6 +1,4 @@
 using DistSoftmax.Core.Linear;
-using DistSoftmax.Core.Shards;
-using DistSoftmax.Core.Solvers;
 
 namespace DistSoftmax.Core.Problems;
 
@@ -11,7 +9,8 @@ namespace DistSoftmax.Core.Problems;
 /// with ℓ the per-row vector family named by the problem:
 ///   "multiple-normalized"  ℓ = ½‖softmax(z_j) − B_j‖²
 ///   "multiple-rescaled"    ℓ = ½‖exp(z_j) − ⟨exp(z_j),1⟩ B_j‖²
-/// Matrices are used as given (not copied); treat them as immutable once the problem is built.
+/// Matrices are used as given (not copied); treat them as immutable once the problem is built. Its shards are cut by
+/// <c>MatrixProblemShards</c> (namespace Shards, a layer above this one).
 /// </summary>
 public sealed class MatrixProblem
 {
@@ -57,18 +56,4 @@ public sealed class MatrixProblem
     public static bool IsMatrixProblem(string problem) => Names.Contains(problem.ToLowerInvariant());
 
     public MatrixObjective Objective => new(Name, RowFamily, Side, Rows);
-
-    /// <summary>The shard owning rows [range.Start, range.Start + range.Count) of A1, B and W (and all of A2).</summary>
-    public MatrixShard Shard(RowRange range, ShardComputeOptions? compute = null)
-    {
-        int start = checked((int)range.Start);
-        if (start < 0 || range.Count < 0 || start + range.Count > Rows)
-            throw new ArgumentOutOfRangeException(nameof(range), $"rows {range.Start}..{range.Start + range.Count} are outside 0..{Rows}");
-        return new MatrixShard(RowFamily, A1.SliceDense(start, range.Count), A2, B.SliceDense(start, range.Count),
-            W?.SliceDense(start, range.Count), range.Start, compute);
-    }
-
-    /// <summary>Nearly equal contiguous row shards (<see cref="ShardLayout.Split"/>).</summary>
-    public MatrixShard[] Shards(int shards, ShardComputeOptions? compute = null) =>
-        ShardLayout.Split(Rows, shards).Select(r => Shard(r, compute)).ToArray();
 }

@@ -29,7 +29,7 @@ namespace DistSoftmax.Core.Shards;
 ///   factors   Σ_j τ_j a1_j a1_jᵀ, Σ_j S_j and Σ_j τ_j with τ_j = tr S_j (the Kronecker-factored curvature F ⊗ G;
 ///             O(rows·lr·n·d + n·d² + rows·d²), no d²×d² matrix)
 ///   Gram      Σ_j (a1_j a1_jᵀ) ⊗ S_j,  S_j = A2ᵀ B(z_j) A2  (the exact d²×d² Hessian of the rows, packed upper;
-///             only for d² ≤ <see cref="MaxGramUnknowns"/>: O(rows·n·d² + rows·d⁴))
+///             only for d² ≤ <see cref="MatrixObjective.MaxGramUnknowns"/>: O(rows·n·d² + rows·d⁴))
 ///
 /// The n²×d² Kronecker matrix is never formed. Products go through <see cref="MatrixProducts.Gemm"/> with stored
 /// transposes A1ᵀ (d×rows) and A2ᵀ (d×n). Work is split into fixed row blocks that depend only on the shapes, and
@@ -46,9 +46,6 @@ namespace DistSoftmax.Core.Shards;
 /// </summary>
 public sealed class MatrixShard : IShard
 {
-    /// <summary>Largest d² for which a shard forms the exact Hessian (GramRequest): d = 64, a 67 MB packed reply.</summary>
-    public const int MaxGramUnknowns = 4096;
-
     /// <summary>Rows of a chunk: the unit of streaming; chunk×n scratch arrays per running block.</summary>
     public const int ChunkRows = 32;
 
@@ -400,9 +397,9 @@ public sealed class MatrixShard : IShard
     private GramReply Gram(GramRequest r)
     {
         int d = _d, n = _n, lr = _lr, dd = d * d;
-        if (dd > MaxGramUnknowns)
+        if (dd > MatrixObjective.MaxGramUnknowns)
             throw new NotSupportedException(
-                $"the exact Hessian of a matrix problem is d²×d²; d = {d} gives d² = {dd} > {MaxGramUnknowns}: use newton-cg");
+                $"the exact Hessian of a matrix problem is d²×d²; d = {d} gives d² = {dd} > {MatrixObjective.MaxGramUnknowns}: use newton-cg");
         if (r.X.Length != dd) throw new ArgumentException($"x has {r.X.Length} entries but X is {d}×{d} ({dd} unknowns)");
         var packed = new double[Packed.Length(dd)];
         var pool = System.Buffers.ArrayPool<double>.Shared;

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Statistics;
 

@@ -1,4 +1,4 @@
-using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Solvers;
@@ -10,7 +10,7 @@ namespace DistSoftmax.Core.Solvers;
 /// fan-out of the packed d²×d² Hessian, O(n·(n·d² + d⁴)) work, and a d²×d² Cholesky, O(d⁶)); beyond that Newton-CG,
 /// whose every CG iteration is one fan-out of a d×d direction (O(n·n·d) work per shard pass) and never forms the
 /// Hessian. An explicit request overrides, except that exact Newton is refused above
-/// <see cref="MatrixShard.MaxGramUnknowns"/>. approx-newton is, for matrix problems, Newton-CG preconditioned by the
+/// <see cref="MatrixObjective.MaxGramUnknowns"/>. approx-newton is, for matrix problems, Newton-CG preconditioned by the
 /// Kronecker-factored curvature (<see cref="Curvature.KroneckerPreconditioner"/>); it has no row sampling.
 ///
 /// <see cref="Hessian"/> is the recommended <see cref="SolverOptions.Hessian"/> (a caller's explicit setting
@@ -42,8 +42,8 @@ public sealed record MatrixSolverChoice(string Solver, string Reason, HessianMod
                     ? new("newton", $"auto: exact Newton since d² = {unknowns} ≤ {ExactNewtonMaxUnknowns} (each iteration factors the {unknowns}×{unknowns} Hessian); Gauss–Newton Hessian")
                     : new("newton-cg", $"auto: Newton-CG since d² = {unknowns} > {ExactNewtonMaxUnknowns} (each CG iteration is one fan-out of a {d}×{d} direction; the Hessian is never formed); Gauss–Newton Hessian");
             case "newton":
-                if (unknowns > MatrixShard.MaxGramUnknowns)
-                    throw new ArgumentException($"--solver newton forms the exact d²×d² Hessian; d = {d} gives d² = {unknowns} > {MatrixShard.MaxGramUnknowns}: use newton-cg or auto");
+                if (unknowns > MatrixObjective.MaxGramUnknowns)
+                    throw new ArgumentException($"--solver newton forms the exact d²×d² Hessian; d = {d} gives d² = {unknowns} > {MatrixObjective.MaxGramUnknowns}: use newton-cg or auto");
                 return new("newton", $"requested: exact Newton on d² = {unknowns} unknowns (factors the {unknowns}×{unknowns} Hessian); Gauss–Newton Hessian");
             case "newton-cg":
                 return new("newton-cg", $"requested: Newton-CG on d² = {unknowns} unknowns, one fan-out of a {d}×{d} direction per CG iteration; Gauss–Newton Hessian");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Solvers;

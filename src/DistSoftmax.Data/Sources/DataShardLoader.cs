@@ -3,6 +3,7 @@ using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
 
 namespace DistSoftmax.Data.Sources;
 

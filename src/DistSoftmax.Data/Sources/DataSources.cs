@@ -1,6 +1,6 @@
 using System.Globalization;
 using DistSoftmax.Core.Problems;
-using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Sources;
 
 namespace DistSoftmax.Data.Sources;
 

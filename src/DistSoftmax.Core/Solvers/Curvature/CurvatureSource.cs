@@ -1,3 +1,4 @@
+using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Solvers.Curvature;

@@ -1,7 +1,9 @@
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Statistics;
 
-namespace DistSoftmax.Core.Shards;
+namespace DistSoftmax.Core.Drivers;
 
 /// <summary>
 /// Answers a solver's requests by evaluating in-process shards (in parallel when asked) and merging the replies

@@ -1,7 +1,8 @@
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Shards;
 
-namespace DistSoftmax.Core.Shards;
+namespace DistSoftmax.Core.Sources;
 
 /// <summary>Registers multiple softmax regressions with the in-memory loader (source kind "memory").</summary>
 public static class MatrixLoader

@@ -1,11 +1,10 @@
-using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Statistics;
 
-namespace DistSoftmax.Core.Solvers;
+namespace DistSoftmax.Core.Problems;
 
 /// <summary>
-/// A multiple softmax regression L(X) = Σ_j ℓ(z_j; B_j) + ½‖W∘M‖²_F over rows j of M = A1 X A2ᵀ (see
-/// <see cref="Shards.MatrixShard"/>): d² unknowns x = row-major vec(X), m rows j (n in the seed).
+/// A multiple softmax regression L(X) = Σ_j ℓ(z_j; B_j) + ½‖W∘M‖²_F over rows j of M = A1 X A2ᵀ (answered by
+/// the shards' MatrixShard): d² unknowns x = row-major vec(X), m rows j (n in the seed).
 ///
 /// Every row's normaliser is local to the shard that owns the row, so the merged phase-1 reply already holds the
 /// finished loss Σ_j ℓ_j (one power-0 sum) and Σ w²M²; the objective only adds them. The per-row Hessian low-rank
@@ -14,6 +13,12 @@ namespace DistSoftmax.Core.Solvers;
 /// </summary>
 public sealed class MatrixObjective : IObjective
 {
+    /// <summary>
+    /// Largest d² for which the exact Hessian (d²×d², a GramRequest) of a matrix problem is formed: d = 64, a 67 MB
+    /// packed reply. Shards refuse a Gram request above it and the solver choice refuses exact Newton above it.
+    /// </summary>
+    public const int MaxGramUnknowns = 4096;
+
     public string Name { get; }
     /// <summary>The vector family applied to each row z_j.</summary>
     public IVectorFamily RowFamily { get; }
