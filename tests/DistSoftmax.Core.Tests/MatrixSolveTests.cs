@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Shards;
@@ -113,11 +114,11 @@ public class MatrixSolveTests
     [Fact]
     public void Solver_choice_rejects_row_sampling_exact_Newton_beyond_4096_unknowns_and_unknown_names()
     {
-        Assert.Contains("row sampling", Assert.Throws<ArgumentException>(() => MatrixSolverChoice.Choose(8, "approx-newton")).Message);
-        var big = Assert.Throws<ArgumentException>(() => MatrixSolverChoice.Choose(65, "newton")).Message;
+        Assert.Contains("row sampling", Assert.Throws<ParameterException>(() => MatrixSolverChoice.Choose(8, "approx-newton")).Message);
+        var big = Assert.Throws<ParameterException>(() => MatrixSolverChoice.Choose(65, "newton")).Message;
         Assert.Contains("4225", big);
         Assert.Contains("newton-cg", big);
-        Assert.Contains("allowed", Assert.Throws<ArgumentException>(() => MatrixSolverChoice.Choose(8, "simplex")).Message);
+        Assert.Contains("allowed", Assert.Throws<ParameterException>(() => MatrixSolverChoice.Choose(8, "simplex")).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => MatrixSolverChoice.Choose(0, null));
     }
 }

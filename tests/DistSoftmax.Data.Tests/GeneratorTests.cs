@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Linear;
 
@@ -118,7 +119,8 @@ public sealed class GeneratorTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Normalized(5, 5, 1, noise: 1.5));
         Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Hyperbolic(5, 5, Unit.Exp, 1, xScale: double.NaN));
         Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Hyperbolic(5, 5, Unit.Exp, 1, xScale: 1e6));
-        Assert.Throws<ArgumentException>(() => Generators.ParseUnit("tanh"));
+        Assert.Equal(UnitCatalog.UnitParameter, Assert.Throws<ParameterException>(() => Generators.ParseUnit("tan")).Parameter);
+        Assert.Equal(Unit.Tanh, Generators.ParseUnit("tanh"));
         Assert.Equal(Unit.Cosh, Generators.ParseUnit(" COSH "));
     }
 

@@ -25,9 +25,9 @@ internal static class SensitivityCommand
     {
         var instance = OptionFactory.File("--instance",
             "Instance directory from 'generate' (A.npy or A.mtx, b.npy; matrix problems A1.npy, A2.npy, B.npy). Default: generate one.", "DIR");
-        var problem = OptionFactory.Choice("--problem", "The problem family.", "normalized", DataSources.Problems);
+        var problem = CatalogOptions.Problem();
         var perturb = OptionFactory.File("--perturb", "Matrix problems: comma-separated matrices to perturb (default A1,A2,B); vector problems perturb A.", "LIST");
-        var unit = OptionFactory.Choice("--unit", "The function u of the rescaled and hyperbolic families.", "exp", "exp", "cosh", "sinh");
+        var unit = CatalogOptions.Unit();
         var n = OptionFactory.Int("--n", "Rows of a generated instance (matrix problems: A1, A2 n×d and B n×n).", 400);
         var d = OptionFactory.Int("--d", "Columns of a generated instance (matrix problems: X is d×d).", 10, "D");
         var reg = OptionFactory.Double("--reg", "Regulariser weight w of ½‖wAx‖² (matrix problems: ½‖w·M‖²_F).", 0.1, "W");
@@ -101,7 +101,7 @@ internal static class SensitivityCommand
     internal static ISensitivityProblem Load(string? instanceDir, string problemName, string unitName, int n, int d, double reg, ulong seed,
         IReadOnlyList<string>? perturb)
     {
-        if (MatrixProblem.IsMatrixProblem(problemName))
+        if (Families.IsMatrix(problemName))
         {
             var mi = instanceDir is not null ? Generators.ReadMatrixInstance(instanceDir) : Generators.Multiple(n, d, seed, planted: false);
             DenseMatrix? w = null;
@@ -118,18 +118,18 @@ internal static class SensitivityCommand
         }
         if (perturb is { Count: > 0 } && !(perturb.Count == 1 && perturb[0] == "A"))
             throw new CliInputException("--perturb", "vector problems perturb A only");
-        var unit = UnitFunctions.Parse(unitName);
+        var unit = UnitCatalog.Parse(unitName);
         var family = Families.Create(problemName, unit);
         VectorInstance inst;
         if (instanceDir is not null) inst = Generators.ReadVectorInstance(instanceDir);
         else
         {
-            var gu = Generators.ParseUnit(unitName);
             inst = problemName switch
             {
-                "normalized" => Generators.Normalized(n, d, seed, xScale: 1.0),
-                "rescaled" => Generators.Rescaled(n, d, gu, seed),
-                _ => Generators.Hyperbolic(n, d, gu, seed, noise: 0.1),
+                Families.Normalized => Generators.Normalized(n, d, seed, xScale: 1.0),
+                Families.Rescaled => Generators.Rescaled(n, d, unit, seed),
+                Families.Hyperbolic => Generators.Hyperbolic(n, d, unit, seed, noise: 0.1),
+                _ => throw new CliInputException(CatalogOptions.ProblemOption, $"no generated instance for --problem {problemName}"),
             };
         }
         return new VectorProblem(family, inst.A, inst.B, reg > 0 ? Regularizer.Uniform(reg) : Regularizer.None);

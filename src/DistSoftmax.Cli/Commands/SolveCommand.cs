@@ -10,11 +10,9 @@ internal sealed class SolveCommand
 {
     private static readonly SolverOptions Defaults = new();
 
-    private readonly Option<string> _problem = OptionFactory.Choice("--problem",
-        "The problem family. Without data files, solve runs the built-in demo (normalized, n = 20000, d = 50).",
-        "normalized", DataSources.Problems);
-    private readonly Option<string> _unit = OptionFactory.Choice("--unit", "The function u of the rescaled and hyperbolic families.",
-        "exp", "exp", "cosh", "sinh");
+    private readonly Option<string> _problem = CatalogOptions.Problem(
+        "The problem family. Without data files, solve runs the built-in demo (normalized, n = 20000, d = 50).");
+    private readonly Option<string> _unit = CatalogOptions.Unit();
     private readonly Option<string?> _a = OptionFactory.File("--A", "Vector problems: the n×d data matrix (.npy, .mtx, .csv or .txt).");
     private readonly Option<string?> _b = OptionFactory.File("--b", "Vector problems: the target vector of length n.");
     private readonly Option<string?> _w = OptionFactory.File("--w", "Vector problems: per-row regulariser weights w (length n); the loss adds ½‖diag(w)Ax‖².");
