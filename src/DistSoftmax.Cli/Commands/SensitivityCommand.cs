@@ -36,9 +36,8 @@ internal static class SensitivityCommand
         var solver = OptionFactory.Choice("--solver", "Solver of every solve (warm-started from x*).", "newton", SolverCatalog.Names);
         var shards = OptionFactory.Int("--shards", "Row shards per solve.", 1, "K");
         var parallel = OptionFactory.Int("--parallel", "Backend inprocess: solves run at once (0: the processor count).", 0, "P");
-        var backend = OptionFactory.Choice("--backend",
-            "Where the re-solves run: local = whole jobs on worker actors in this process (Akka.NET local simulation); inprocess = a bounded parallel loop.",
-            "local", "local", "inprocess");
+        var backend = JobOptions.Backend(
+            "Where the re-solves run: local = whole jobs on worker actors in this process (Akka.NET local simulation); inprocess = a bounded parallel loop.");
         var workers = OptionFactory.Int("--workers", "Backend local: worker actors; each re-solve runs whole on one of them.", 2, "K");
         var seed = OptionFactory.ULong("--seed", "Seed of a generated instance and of the directions.", 1);
         var outDir = OptionFactory.Text("--out-dir", "Output directory (created if needed).", "sensitivity-out", "DIR");

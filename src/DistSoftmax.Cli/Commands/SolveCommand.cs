@@ -49,14 +49,12 @@ internal sealed class SolveCommand
     private readonly Option<bool> _uniformSampling = OptionFactory.Flag("--uniform-sampling", "approx-newton: sample rows uniformly instead of by leverage score (for comparison).");
     private readonly Option<int> _lbfgsMemory = OptionFactory.Int("--lbfgs-memory", "lbfgs: number of correction pairs kept.", Defaults.LbfgsMemory);
     private readonly Option<int> _maxCg = OptionFactory.Int("--max-cg", "newton-cg: most CG iterations per step (0 = the number of unknowns).", Defaults.MaxCgIterations);
-    private readonly Option<string> _backend = OptionFactory.Choice("--backend",
-        "Where shards run: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain in-process loop.",
-        "local", "local", "inprocess");
-    private readonly Option<string?> _seeds = OptionFactory.File("--seeds",
-        "Comma-separated cluster seed nodes (akka.tcp://distsoftmax@HOST:PORT,…): solve as a job on that cluster.", "ADDRESSES");
-    private readonly Option<int?> _minWorkers = OptionFactory.OptionalInt("--min-workers", "Cluster: worker nodes to wait for before solving (default 1).", "K");
-    private readonly Option<string?> _host = OptionFactory.File("--host", "Cluster: the address this job's node binds (default: DISTSOFTMAX_HOST, then 127.0.0.1).", "HOST");
-    private readonly Option<int?> _port = OptionFactory.OptionalInt("--port", "Cluster: the port this job's node binds (default: DISTSOFTMAX_PORT, then 0 = any free port).", "PORT");
+    private readonly Option<string> _backend = JobOptions.Backend(
+        "Where shards run: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain in-process loop.");
+    private readonly Option<string?> _seeds = JobOptions.Seeds("solve");
+    private readonly Option<int?> _minWorkers = JobOptions.MinWorkers();
+    private readonly Option<string?> _host = JobOptions.Host();
+    private readonly Option<int?> _port = JobOptions.Port();
 
     public Command Build(CliContext ctx)
     {
