@@ -34,6 +34,8 @@ internal static class ParameterFlags
 
         // solvers (SolverOptions, MatrixSolverChoice)
         [MatrixSolverChoice.SolverParameter] = "--solver",
+        [SolverCatalog.GlobalizationParameter] = "--globalization",
+        [SolverCatalog.HessianParameter] = "--hessian",
         [nameof(SolverOptions.RelativeTolerance)] = "--tol",
         [nameof(SolverOptions.AbsoluteTolerance)] = "--abs-tol",
         [nameof(SolverOptions.MaxIterations)] = "--max-iter",

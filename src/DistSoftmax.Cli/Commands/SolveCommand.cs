@@ -34,7 +34,7 @@ internal sealed class SolveCommand
     private readonly Option<string> _outDir = OptionFactory.Text("--out-dir", "Directory for x.npy, report.json and convergence.png (created if needed).", "out", "DIR");
     private readonly Option<string> _hessian = OptionFactory.Choice("--hessian",
         "Curvature of Newton-type solvers: auto (Gauss–Newton far from the solution, exact near it), exact, gauss-newton.",
-        "auto", "auto", "exact", "gauss-newton");
+        "auto", SolverCatalog.HessianNames);
     private readonly Option<string> _globalization = OptionFactory.Choice("--globalization",
         "Newton-type solvers: trust-region (Moré–Sorensen on explicit Hessians, Steihaug–Toint CG for newton-cg) or line-search (backtracking inside the trust radius); auto = line-search (measured: fewer passes over A).",
         "auto", SolverCatalog.GlobalizationNames);
@@ -95,7 +95,7 @@ internal sealed class SolveCommand
             MaxIterations = p.GetValue(_maxIter),
             StallIterations = p.GetValue(_stallIter),
             Seed = p.GetValue(_seed),
-            Hessian = p.GetValue(_hessian) switch { "exact" => HessianMode.Exact, "gauss-newton" => HessianMode.GaussNewton, _ => HessianMode.Auto },
+            Hessian = SolverCatalog.ParseHessian(p.GetValue(_hessian)!),
             SamplingEpsilon = p.GetValue(_epsilon),
             SamplingDelta = p.GetValue(_delta),
             Oversampling = p.GetValue(_oversampling),
@@ -105,10 +105,7 @@ internal sealed class SolveCommand
             LbfgsMemory = p.GetValue(_lbfgsMemory),
             MaxCgIterations = p.GetValue(_maxCg),
             TrustRadius = p.GetValue(_trustRadius),
-            Globalization = p.GetValue(_globalization) switch
-            {
-                "line-search" => GlobalizationMode.LineSearch, "trust-region" => GlobalizationMode.TrustRegion, _ => GlobalizationMode.Auto,
-            },
+            Globalization = SolverCatalog.ParseGlobalization(p.GetValue(_globalization)!),
         },
         HessianGiven = OptionFactory.Given(p, _hessian),
         Workers = p.GetValue(_workers),

@@ -157,7 +157,7 @@ internal static class SolvePlanner
 
         var (solver, reason) = ChooseSolver(s, matrix, inspection, ref options);
         if (options.Globalization == GlobalizationMode.TrustRegion && !SolverCatalog.IsNewtonType(solver))
-            throw new CliInputException("--globalization", $"trust-region is for the Newton-type solvers (approx-newton, newton, newton-cg), not --solver {solver}");
+            throw new CliInputException("--globalization", $"trust-region is for the Newton-type solvers ({string.Join(", ", SolverCatalog.Names.Where(SolverCatalog.IsNewtonType))}), not --solver {solver}");
         return new SolvePlan(s, source, inspection, problem, hasUnit ? unit.Name() : null, matrix, demo, solver, reason,
             options, x0, start, s.Workers, backend, outputs, inputs, warnings);
     }
