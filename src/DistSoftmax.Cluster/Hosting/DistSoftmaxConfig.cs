@@ -121,7 +121,7 @@ public static class DistSoftmaxConfig
 
     /// <summary>
     /// Seeds as Akka addresses: "host:port" becomes {protocol}://{system}@host:port; full addresses pass unchanged.
-    /// An entry may hold several seeds separated by commas (as DISTSOFTMAX_SEEDS and --seeds do).
+    /// An entry may hold several seeds separated by commas (as DISTSOFTMAX_SEEDS and the command line's seed list do).
     /// </summary>
     public static IReadOnlyList<Address> SeedAddresses(IEnumerable<string> seeds, string systemName = DefaultSystemName,
         string protocol = "akka.tcp")
