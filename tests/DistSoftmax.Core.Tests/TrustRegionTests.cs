@@ -160,6 +160,8 @@ public class TrustRegionTests
     [InlineData("hyperbolic", Unit.Exp)]
     [InlineData("hyperbolic", Unit.Sinh)]
     [InlineData("hyperbolic", Unit.Cosh)]
+    [InlineData("rescaled", Unit.Tanh)]
+    [InlineData("hyperbolic", Unit.Tanh)]
     public void Trust_region_solvers_recover_planted_minimisers_of_the_other_families(string problem, Unit unit)
     {
         int n = 300, d = 6;

@@ -207,13 +207,16 @@ public sealed class GeneratorTests
     {
         Unit.Exp => Math.Exp,
         Unit.Cosh => Math.Cosh,
-        _ => Math.Sinh,
+        Unit.Sinh => Math.Sinh,
+        Unit.Tanh => Math.Tanh,
+        _ => throw new ArgumentOutOfRangeException(nameof(unit), unit, "no reference function"),
     };
 
     [Theory]
     [InlineData(Unit.Exp, false)]
     [InlineData(Unit.Cosh, true)]
     [InlineData(Unit.Sinh, false)]
+    [InlineData(Unit.Tanh, true)]
     public void Hyperbolic_planted_b_is_u_of_A_x_true(Unit unit, bool sparse)
     {
         var inst = Generators.Hyperbolic(300, 10, unit, 13, sparse: sparse, density: 0.3);
@@ -238,6 +241,7 @@ public sealed class GeneratorTests
     [InlineData(Unit.Exp)]
     [InlineData(Unit.Cosh)]
     [InlineData(Unit.Sinh)]
+    [InlineData(Unit.Tanh)]
     public void Rescaled_has_an_exact_zero_at_x_true(Unit unit)
     {
         var inst = Generators.Rescaled(500, 10, unit, 23);
