@@ -10,7 +10,7 @@ namespace DistSoftmax.Core;
 /// A requirement may refer to other parameters as composite-format holes {0}, {1}, … filled from
 /// <see cref="Related"/> (e.g. "must be 0 (or absent) for a {0} instance" with Related = ["Planted"]);
 /// <see cref="Requirement"/> is that text with the neutral names filled in, <see cref="Format"/> fills in any other
-/// spelling.
+/// spelling. Only a requirement with related parameters is a format (its literal braces doubled); any other is plain text.
 /// </summary>
 public class ParameterException : ArgumentException
 {

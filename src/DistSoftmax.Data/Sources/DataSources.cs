@@ -182,10 +182,11 @@ public sealed record GeneratedSpec(string Problem, Unit Unit, int N, int D, ulon
             // The generator's own checks (e.g. u(A x_true) overflowing for a large x-scale), which name its arguments:
             // one line, naming this record's property, with the argument's name in the text a hole for that property.
             string parameter = GeneratorArguments.FirstOrDefault(a => a.Argument == e.ParamName).Property ?? GeneratorParameter;
-            string text = e.Message.Split('\n')[0].Replace($" (Parameter '{e.ParamName}')", "").Replace("{", "{{").Replace("}", "}}");
+            string text = e.Message.Split('\n')[0].Replace($" (Parameter '{e.ParamName}')", "");
             bool refers = e.ParamName is not null && parameter != GeneratorParameter && text.Contains(e.ParamName);
-            throw new ParameterException(parameter, e.ActualValue, refers ? text.Replace(e.ParamName!, "{0}") : text,
-                related: refers ? [parameter] : null, inner: e);
+            // A requirement with holes is a composite format: escape its braces before making the hole.
+            string requirement = refers ? text.Replace("{", "{{").Replace("}", "}}").Replace(e.ParamName!, "{0}") : text;
+            throw new ParameterException(parameter, e.ActualValue, requirement, related: refers ? [parameter] : null, inner: e);
         }
     }
 
