@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using DistSoftmax.Core;
 using DistSoftmax.Data;
 
 namespace DistSoftmax.Cli;
@@ -38,8 +39,11 @@ internal static partial class ErrorReport
             case CliInputException or DataFormatException:
                 (code, message) = (ExitCodes.BadInput, e.Message);
                 break;
+            case ParameterException p when validating:
+                (code, message) = (ExitCodes.BadInput, ParameterFlags.Describe(p));
+                break;
             case ArgumentException when validating:
-                (code, message) = (ExitCodes.BadInput, OptionMessage(e.Message));
+                (code, message) = (ExitCodes.BadInput, e.Message);
                 break;
             case OperationCanceledException:
                 (code, message) = (ExitCodes.NotConverged, "cancelled");
@@ -53,18 +57,8 @@ internal static partial class ErrorReport
         return code;
     }
 
-    /// <summary>"--tol must be ≥ 0" (the style of SolverOptions.Validate) becomes "--tol: must be ≥ 0".</summary>
-    public static string OptionMessage(string message)
-    {
-        var m = LeadingOption().Match(message);
-        return m.Success ? $"{m.Groups[1].Value}: {m.Groups[2].Value}" : message;
-    }
-
     /// <summary>Collapses whitespace runs (including newlines) into single spaces.</summary>
     public static string OneLine(string s) => Whitespace().Replace(s, " ").Trim();
-
-    [GeneratedRegex(@"^(--[A-Za-z0-9][A-Za-z0-9-]*):? (.*)$", RegexOptions.Singleline)]
-    private static partial Regex LeadingOption();
 
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();

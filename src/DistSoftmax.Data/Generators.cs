@@ -17,7 +17,7 @@ public static class Generators
 {
     private const ulong StreamA = 1, StreamX = 2, StreamNoise = 3, StreamA2 = 4;
 
-    /// <summary>Redraws of x_true allowed when a sinh instance has a near-zero ⟨u, 1⟩.</summary>
+    /// <summary>Redraws of x_true allowed when a rescaled instance (sinh, tanh) has a near-zero ⟨u, 1⟩.</summary>
     private const int MaxRescaledAttempts = 64;
 
     /// <summary>An n×d dense matrix with independent N(0, 1/d) entries (rows have squared norm ≈ 1).</summary>
@@ -110,8 +110,9 @@ public static class Generators
 
     /// <summary>
     /// Rescaled regression (MATH.md): b = u(A x_true) / ⟨u(A x_true), 1⟩, so that u − ⟨u, 1⟩ b = 0 at x_true (a planted
-    /// exact zero of ½‖u − ⟨u,1⟩b‖²). For sinh, whose sum can nearly cancel, x_true is redrawn from the next stream
-    /// while |⟨u, 1⟩| &lt; ‖u‖₂ / 4 (which keeps ‖b‖₁ ≤ 4√n); exp and cosh are positive and never need it.
+    /// exact zero of ½‖u − ⟨u,1⟩b‖²). For a unit that changes sign (sinh, tanh), whose sum can nearly cancel, x_true is
+    /// redrawn from the next stream while |⟨u, 1⟩| &lt; ‖u‖₂ / 4 (which keeps ‖b‖₁ ≤ 4√n); exp and cosh are positive and
+    /// never need it.
     /// </summary>
     public static VectorInstance Rescaled(int n, int d, Unit unit, ulong seed, bool sparse = false,
         double density = 0.1, double xScale = 1.0)
@@ -181,8 +182,8 @@ public static class Generators
     /// <summary>The instance <c>solve</c> uses when given no data: normalized, n = 20000, d = 50, dense, xScale 3, noise 0.1.</summary>
     public static VectorInstance Demo(ulong seed = 42) => Normalized(n: 20000, d: 50, seed: seed, noise: 0.1);
 
-    /// <summary>Parses "exp", "cosh" or "sinh" (case-insensitive).</summary>
-    public static Unit ParseUnit(string name) => UnitFunctions.Parse(name.Trim());
+    /// <summary>Parses a unit's name (<see cref="UnitCatalog.Parse"/>: case-insensitive, blanks ignored).</summary>
+    public static Unit ParseUnit(string name) => UnitCatalog.Parse(name);
 
     // ------------------------------------------------------------------ instance directories
 
@@ -328,16 +329,9 @@ public static class Generators
     /// <summary>u(z) elementwise; rejects overflow (which means xScale is too large for this unit).</summary>
     private static double[] Apply(Unit unit, double[] z, string scaleName)
     {
-        Func<double, double> u = unit switch
-        {
-            Unit.Exp => Math.Exp,
-            Unit.Cosh => Math.Cosh,
-            Unit.Sinh => Math.Sinh,
-            _ => throw new ArgumentOutOfRangeException(nameof(unit), unit, "unknown unit"),
-        };
         for (int i = 0; i < z.Length; i++)
         {
-            z[i] = u(z[i]);
+            z[i] = UnitCatalog.Evaluate(unit, z[i]).U;
             if (!double.IsFinite(z[i])) throw new ArgumentOutOfRangeException(scaleName, $"u(A x_true) overflows at row {i}; use a smaller {scaleName}");
         }
         return z;

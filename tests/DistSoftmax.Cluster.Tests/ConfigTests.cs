@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using Akka.Actor;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Hosting;
@@ -76,7 +77,7 @@ public sealed class ConfigTests
         Assert.Equal(new Address("akka.tcp", "distsoftmax", "h", 1), seeds[1]);
         Assert.Equal(new Address("akka.tcp", "distsoftmax", "b", 3), seeds[3]);
         foreach (var bad in new[] { "nohost", "h:0", "h:99999", ":4053" })
-            Assert.Contains("--seeds", Assert.Throws<ArgumentException>(() => DistSoftmaxConfig.SeedAddresses(new[] { bad })).Message);
+            Assert.Equal(DistSoftmaxConfig.SeedsParameter, Assert.Throws<ParameterException>(() => DistSoftmaxConfig.SeedAddresses(new[] { bad })).Parameter);
     }
 
     [Fact]

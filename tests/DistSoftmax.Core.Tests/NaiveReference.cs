@@ -60,7 +60,7 @@ public static class NaiveReference
         return (loss, g, B);
     }
 
-    private static (double U, double D1, double D2) Unit3(Unit unit, double z) => UnitFunctions.Evaluate(unit, z);
+    private static (double U, double D1, double D2) Unit3(Unit unit, double z) => UnitCatalog.Evaluate(unit, z);
 
     private static (double, double[], double[,]) Rescaled(Unit unit, double[] z, double[] b)
     {

@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Linear;
@@ -303,11 +304,14 @@ public class NetworkTests
     }
 
     [Fact]
-    public void Bad_training_options_name_the_option()
+    public void Bad_training_options_name_the_parameter()
     {
-        Assert.Contains("--lr", Assert.Throws<ArgumentException>(() => new TrainingOptions { LearningRate = 0 }.Validate()).Message);
-        Assert.Contains("--batch-fraction", Assert.Throws<ArgumentException>(() => new TrainingOptions { BatchFraction = 1.5 }.Validate()).Message);
-        Assert.Contains("--activation", Assert.Throws<ArgumentException>(() => Networks.Activations.Parse("tanh")).Message);
+        Assert.Equal(nameof(TrainingOptions.LearningRate), Assert.Throws<ParameterException>(() => new TrainingOptions { LearningRate = 0 }.Validate()).Parameter);
+        var batch = Assert.Throws<ParameterException>(() => new TrainingOptions { BatchFraction = 1.5 }.Validate());
+        Assert.Equal((nameof(TrainingOptions.BatchFraction), 1.5, "must be in (0, 1]"), (batch.Parameter, (double)batch.Value!, batch.Requirement));
+        var activation = Assert.Throws<ParameterException>(() => Networks.Activations.Parse("tanh"));
+        Assert.Equal((Networks.Activations.ActivationParameter, "tanh"), (activation.Parameter, (string)activation.Value!));
+        Assert.Equal(Networks.Activations.Names, activation.Allowed);
     }
 
     [Fact]

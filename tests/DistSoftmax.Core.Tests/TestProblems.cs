@@ -61,7 +61,7 @@ public sealed class TestProblem
     public static IEnumerable<IVectorFamily> AllFamilies()
     {
         yield return NormalizedSoftmax.Instance;
-        foreach (var u in new[] { Unit.Exp, Unit.Cosh, Unit.Sinh })
+        foreach (var u in UnitCatalog.All)
         {
             yield return new RescaledRegression(u);
             yield return new HyperbolicRegression(u);

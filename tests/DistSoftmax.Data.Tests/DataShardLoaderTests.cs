@@ -1,4 +1,5 @@
 using DistSoftmax.Core.Drivers;
+using DistSoftmax.Core;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Shards;
@@ -162,12 +163,17 @@ public class DataShardLoaderTests
     {
         var memory = ProblemSource.Create("memory", [KeyValuePair.Create("name", "x"), KeyValuePair.Create("problem", "normalized")]);
         Assert.Contains("cannot load a 'memory' source", Assert.Throws<ArgumentException>(() => Loader.Describe(memory)).Message);
-        Assert.Equal("--density must be in (0, 1]", Assert.Throws<ArgumentException>(() =>
-            DataSources.Generated(new GeneratedSpec("normalized", Unit.Exp, 10, 2, 1, Sparse: true, Density: 1.5))).Message);
-        Assert.Equal("--noise is not available for rescaled instances (they are always planted)", Assert.Throws<ArgumentException>(() =>
-            DataSources.Generated(new GeneratedSpec("rescaled", Unit.Exp, 10, 2, 1, Noise: 0.1))).Message);
-        Assert.StartsWith("--x-scale: ", Assert.Throws<ArgumentException>(() =>
-            new GeneratedSpec("hyperbolic", Unit.Exp, 10, 2, 1, XScale: 1e6).Generate()).Message);
+        var density = Assert.Throws<ParameterException>(() =>
+            DataSources.Generated(new GeneratedSpec("normalized", Unit.Exp, 10, 2, 1, Sparse: true, Density: 1.5)));
+        Assert.Equal((nameof(GeneratedSpec.Density), 1.5, "must be in (0, 1]"), (density.Parameter, (double)density.Value!, density.Requirement));
+        var noise = Assert.Throws<ParameterException>(() => DataSources.Generated(new GeneratedSpec("rescaled", Unit.Exp, 10, 2, 1, Noise: 0.1)));
+        Assert.Equal((nameof(GeneratedSpec.Noise), "is not available for rescaled instances (they are always planted)"), (noise.Parameter, noise.Requirement));
+        var planted = Assert.Throws<ParameterException>(() => new GeneratedSpec("normalized", Unit.Exp, 10, 2, 1, Planted: true, Noise: 0.1).Validate());
+        Assert.Equal("must be 0 (or absent) for a --planted instance", planted.Format(p => "--" + p.ToLowerInvariant()));
+        var scale = Assert.Throws<ParameterException>(() => new GeneratedSpec("hyperbolic", Unit.Exp, 10, 2, 1, XScale: 1e6).Generate());
+        Assert.Equal(nameof(GeneratedSpec.XScale), scale.Parameter);
+        Assert.StartsWith("u(A x_true) overflows at row ", scale.Requirement);
+        Assert.EndsWith("use a smaller XScale", scale.Requirement);
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Linear;
 
@@ -118,7 +119,8 @@ public sealed class GeneratorTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Normalized(5, 5, 1, noise: 1.5));
         Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Hyperbolic(5, 5, Unit.Exp, 1, xScale: double.NaN));
         Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Hyperbolic(5, 5, Unit.Exp, 1, xScale: 1e6));
-        Assert.Throws<ArgumentException>(() => Generators.ParseUnit("tanh"));
+        Assert.Equal(UnitCatalog.UnitParameter, Assert.Throws<ParameterException>(() => Generators.ParseUnit("tan")).Parameter);
+        Assert.Equal(Unit.Tanh, Generators.ParseUnit("tanh"));
         Assert.Equal(Unit.Cosh, Generators.ParseUnit(" COSH "));
     }
 
@@ -205,13 +207,16 @@ public sealed class GeneratorTests
     {
         Unit.Exp => Math.Exp,
         Unit.Cosh => Math.Cosh,
-        _ => Math.Sinh,
+        Unit.Sinh => Math.Sinh,
+        Unit.Tanh => Math.Tanh,
+        _ => throw new ArgumentOutOfRangeException(nameof(unit), unit, "no reference function"),
     };
 
     [Theory]
     [InlineData(Unit.Exp, false)]
     [InlineData(Unit.Cosh, true)]
     [InlineData(Unit.Sinh, false)]
+    [InlineData(Unit.Tanh, true)]
     public void Hyperbolic_planted_b_is_u_of_A_x_true(Unit unit, bool sparse)
     {
         var inst = Generators.Hyperbolic(300, 10, unit, 13, sparse: sparse, density: 0.3);
@@ -236,6 +241,7 @@ public sealed class GeneratorTests
     [InlineData(Unit.Exp)]
     [InlineData(Unit.Cosh)]
     [InlineData(Unit.Sinh)]
+    [InlineData(Unit.Tanh)]
     public void Rescaled_has_an_exact_zero_at_x_true(Unit unit)
     {
         var inst = Generators.Rescaled(500, 10, unit, 23);

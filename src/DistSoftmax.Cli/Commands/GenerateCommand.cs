@@ -15,8 +15,8 @@ internal static partial class GenerateCommand
 {
     public static Command Build(CliContext ctx)
     {
-        var problem = OptionFactory.Choice("--problem", "The problem family.", "normalized", DataSources.Problems);
-        var unit = OptionFactory.Choice("--unit", "The function u of the rescaled and hyperbolic families.", "exp", "exp", "cosh", "sinh");
+        var problem = CatalogOptions.Problem();
+        var unit = CatalogOptions.Unit();
         var n = OptionFactory.Int("--n", "Rows n of A (matrix problems: rows of A1, A2 and the n×n B).", 1000);
         var d = OptionFactory.Int("--d", "Columns d of A (matrix problems: X is d×d).", 20, "D");
         var seed = OptionFactory.ULong("--seed", "Seed of the generator: the same arguments give the same files on every machine.", 1);
@@ -41,11 +41,10 @@ internal static partial class GenerateCommand
             {
                 if (dir is null) throw new CliInputException("--out-dir", "is required (the directory to write the instance into)");
                 string p = parse.GetValue(problem)!;
-                if (OptionFactory.Given(parse, unit) && !DataSources.HasUnit(p) && parse.GetValue(unit) != "exp")
-                    throw new CliInputException("--unit", $"--problem {p} has no unit (only rescaled and hyperbolic use exp, cosh or sinh)");
+                var u = CatalogOptions.UnitFor(p, parse.GetValue(unit)!, OptionFactory.Given(parse, unit));
                 if (OptionFactory.Given(parse, density) && !parse.GetValue(sparse))
                     throw new CliInputException("--density", "is only used with --sparse");
-                spec = new GeneratedSpec(p, UnitFunctions.Parse(parse.GetValue(unit)!), parse.GetValue(n), parse.GetValue(d),
+                spec = new GeneratedSpec(p, u, parse.GetValue(n), parse.GetValue(d),
                     parse.GetValue(seed), parse.GetValue(sparse), parse.GetValue(density), parse.GetValue(planted),
                     parse.GetValue(noise), parse.GetValue(xScale)).Validate();
             }
@@ -89,7 +88,7 @@ internal static partial class GenerateCommand
         yield return "solve";
         yield return "--problem";
         yield return spec.Problem;
-        if (DataSources.HasUnit(spec.Problem)) { yield return "--unit"; yield return spec.Unit.Name(); }
+        if (DataSources.HasUnit(spec.Problem)) { yield return CatalogOptions.UnitOption; yield return spec.Unit.Name(); }
         if (matrix)
         {
             foreach (var (option, file) in new[] { ("--A1", Generators.A1File), ("--A2", Generators.A2File), ("--B", Generators.BMatrixFile) })

@@ -51,7 +51,7 @@ internal static class OptionFactory
         };
 
     /// <summary>A string option restricted to <paramref name="allowed"/> (case-insensitive, stored lower-case).</summary>
-    public static Option<string> Choice(string name, string description, string @default, params string[] allowed) =>
+    public static Option<string> Choice(string name, string description, string @default, params IReadOnlyList<string> allowed) =>
         new(name)
         {
             Description = description,
@@ -61,7 +61,7 @@ internal static class OptionFactory
         };
 
     /// <summary>A choice without a default (null when absent).</summary>
-    public static Option<string?> OptionalChoice(string name, string description, params string[] allowed) =>
+    public static Option<string?> OptionalChoice(string name, string description, params IReadOnlyList<string> allowed) =>
         new(name)
         {
             Description = description,
@@ -98,7 +98,7 @@ internal static class OptionFactory
         return null;
     }
 
-    private static string? ParseChoice(string name, ArgumentResult r, string[] allowed)
+    private static string? ParseChoice(string name, ArgumentResult r, IReadOnlyList<string> allowed)
     {
         if (r.Tokens.Count == 0) return null;
         string t = r.Tokens[0].Value;

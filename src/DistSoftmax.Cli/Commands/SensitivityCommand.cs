@@ -26,9 +26,9 @@ internal static class SensitivityCommand
     {
         var instance = OptionFactory.File("--instance",
             "Instance directory from 'generate' (A.npy or A.mtx, b.npy; matrix problems A1.npy, A2.npy, B.npy). Default: generate one.", "DIR");
-        var problem = OptionFactory.Choice("--problem", "The problem family.", "normalized", DataSources.Problems);
+        var problem = CatalogOptions.Problem();
         var perturb = OptionFactory.File("--perturb", "Matrix problems: comma-separated matrices to perturb (default A1,A2,B); vector problems perturb A.", "LIST");
-        var unit = OptionFactory.Choice("--unit", "The function u of the rescaled and hyperbolic families.", "exp", "exp", "cosh", "sinh");
+        var unit = CatalogOptions.Unit();
         var n = OptionFactory.Int("--n", "Rows of a generated instance (matrix problems: A1, A2 n×d and B n×n).", 400);
         var d = OptionFactory.Int("--d", "Columns of a generated instance (matrix problems: X is d×d).", 10, "D");
         var reg = OptionFactory.Double("--reg", "Regulariser weight w of ½‖wAx‖² (matrix problems: ½‖w·M‖²_F).", 0.1, "W");
@@ -37,9 +37,8 @@ internal static class SensitivityCommand
         var solver = OptionFactory.Choice("--solver", "Solver of every solve (warm-started from x*).", "newton", SolverCatalog.Names);
         var shards = OptionFactory.Int("--shards", "Row shards per solve.", 1, "K");
         var parallel = OptionFactory.Int("--parallel", "Backend inprocess: solves run at once (0: the processor count).", 0, "P");
-        var backend = OptionFactory.Choice("--backend",
-            "Where the re-solves run: local = whole jobs on worker actors in this process (Akka.NET local simulation); inprocess = a bounded parallel loop.",
-            "local", "local", "inprocess");
+        var backend = JobOptions.Backend(
+            "Where the re-solves run: local = whole jobs on worker actors in this process (Akka.NET local simulation); inprocess = a bounded parallel loop.");
         var workers = OptionFactory.Int("--workers", "Backend local: worker actors; each re-solve runs whole on one of them.", 2, "K");
         var seed = OptionFactory.ULong("--seed", "Seed of a generated instance and of the directions.", 1);
         var outDir = OptionFactory.Text("--out-dir", "Output directory (created if needed).", "sensitivity-out", "DIR");
@@ -102,7 +101,7 @@ internal static class SensitivityCommand
     internal static ISensitivityProblem Load(string? instanceDir, string problemName, string unitName, int n, int d, double reg, ulong seed,
         IReadOnlyList<string>? perturb)
     {
-        if (MatrixProblem.IsMatrixProblem(problemName))
+        if (Families.IsMatrix(problemName))
         {
             var mi = instanceDir is not null ? Generators.ReadMatrixInstance(instanceDir) : Generators.Multiple(n, d, seed, planted: false);
             DenseMatrix? w = null;
@@ -119,18 +118,18 @@ internal static class SensitivityCommand
         }
         if (perturb is { Count: > 0 } && !(perturb.Count == 1 && perturb[0] == "A"))
             throw new CliInputException("--perturb", "vector problems perturb A only");
-        var unit = UnitFunctions.Parse(unitName);
+        var unit = UnitCatalog.Parse(unitName);
         var family = Families.Create(problemName, unit);
         VectorInstance inst;
         if (instanceDir is not null) inst = Generators.ReadVectorInstance(instanceDir);
         else
         {
-            var gu = Generators.ParseUnit(unitName);
             inst = problemName switch
             {
-                "normalized" => Generators.Normalized(n, d, seed, xScale: 1.0),
-                "rescaled" => Generators.Rescaled(n, d, gu, seed),
-                _ => Generators.Hyperbolic(n, d, gu, seed, noise: 0.1),
+                Families.Normalized => Generators.Normalized(n, d, seed, xScale: 1.0),
+                Families.Rescaled => Generators.Rescaled(n, d, unit, seed),
+                Families.Hyperbolic => Generators.Hyperbolic(n, d, unit, seed, noise: 0.1),
+                _ => throw new CliInputException(CatalogOptions.ProblemOption, $"no generated instance for --problem {problemName}"),
             };
         }
         return new VectorProblem(family, inst.A, inst.B, reg > 0 ? Regularizer.Uniform(reg) : Regularizer.None);

@@ -10,11 +10,9 @@ internal sealed class SolveCommand
 {
     private static readonly SolverOptions Defaults = new();
 
-    private readonly Option<string> _problem = OptionFactory.Choice("--problem",
-        "The problem family. Without data files, solve runs the built-in demo (normalized, n = 20000, d = 50).",
-        "normalized", DataSources.Problems);
-    private readonly Option<string> _unit = OptionFactory.Choice("--unit", "The function u of the rescaled and hyperbolic families.",
-        "exp", "exp", "cosh", "sinh");
+    private readonly Option<string> _problem = CatalogOptions.Problem(
+        "The problem family. Without data files, solve runs the built-in demo (normalized, n = 20000, d = 50).");
+    private readonly Option<string> _unit = CatalogOptions.Unit();
     private readonly Option<string?> _a = OptionFactory.File("--A", "Vector problems: the n×d data matrix (.npy, .mtx, .csv or .txt).");
     private readonly Option<string?> _b = OptionFactory.File("--b", "Vector problems: the target vector of length n.");
     private readonly Option<string?> _w = OptionFactory.File("--w", "Vector problems: per-row regulariser weights w (length n); the loss adds ½‖diag(w)Ax‖².");
@@ -36,7 +34,7 @@ internal sealed class SolveCommand
     private readonly Option<string> _outDir = OptionFactory.Text("--out-dir", "Directory for x.npy, report.json and convergence.png (created if needed).", "out", "DIR");
     private readonly Option<string> _hessian = OptionFactory.Choice("--hessian",
         "Curvature of Newton-type solvers: auto (Gauss–Newton far from the solution, exact near it), exact, gauss-newton.",
-        "auto", "auto", "exact", "gauss-newton");
+        "auto", SolverCatalog.HessianNames);
     private readonly Option<string> _globalization = OptionFactory.Choice("--globalization",
         "Newton-type solvers: trust-region (Moré–Sorensen on explicit Hessians, Steihaug–Toint CG for newton-cg) or line-search (backtracking inside the trust radius); auto = line-search (measured: fewer passes over A).",
         "auto", SolverCatalog.GlobalizationNames);
@@ -51,14 +49,12 @@ internal sealed class SolveCommand
     private readonly Option<bool> _uniformSampling = OptionFactory.Flag("--uniform-sampling", "approx-newton: sample rows uniformly instead of by leverage score (for comparison).");
     private readonly Option<int> _lbfgsMemory = OptionFactory.Int("--lbfgs-memory", "lbfgs: number of correction pairs kept.", Defaults.LbfgsMemory);
     private readonly Option<int> _maxCg = OptionFactory.Int("--max-cg", "newton-cg: most CG iterations per step (0 = the number of unknowns).", Defaults.MaxCgIterations);
-    private readonly Option<string> _backend = OptionFactory.Choice("--backend",
-        "Where shards run: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain in-process loop.",
-        "local", "local", "inprocess");
-    private readonly Option<string?> _seeds = OptionFactory.File("--seeds",
-        "Comma-separated cluster seed nodes (akka.tcp://distsoftmax@HOST:PORT,…): solve as a job on that cluster.", "ADDRESSES");
-    private readonly Option<int?> _minWorkers = OptionFactory.OptionalInt("--min-workers", "Cluster: worker nodes to wait for before solving (default 1).", "K");
-    private readonly Option<string?> _host = OptionFactory.File("--host", "Cluster: the address this job's node binds (default: DISTSOFTMAX_HOST, then 127.0.0.1).", "HOST");
-    private readonly Option<int?> _port = OptionFactory.OptionalInt("--port", "Cluster: the port this job's node binds (default: DISTSOFTMAX_PORT, then 0 = any free port).", "PORT");
+    private readonly Option<string> _backend = JobOptions.Backend(
+        "Where shards run: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain in-process loop.");
+    private readonly Option<string?> _seeds = JobOptions.Seeds("solve");
+    private readonly Option<int?> _minWorkers = JobOptions.MinWorkers();
+    private readonly Option<string?> _host = JobOptions.Host();
+    private readonly Option<int?> _port = JobOptions.Port();
 
     public Command Build(CliContext ctx)
     {
@@ -99,7 +95,7 @@ internal sealed class SolveCommand
             MaxIterations = p.GetValue(_maxIter),
             StallIterations = p.GetValue(_stallIter),
             Seed = p.GetValue(_seed),
-            Hessian = p.GetValue(_hessian) switch { "exact" => HessianMode.Exact, "gauss-newton" => HessianMode.GaussNewton, _ => HessianMode.Auto },
+            Hessian = SolverCatalog.ParseHessian(p.GetValue(_hessian)!),
             SamplingEpsilon = p.GetValue(_epsilon),
             SamplingDelta = p.GetValue(_delta),
             Oversampling = p.GetValue(_oversampling),
@@ -109,10 +105,7 @@ internal sealed class SolveCommand
             LbfgsMemory = p.GetValue(_lbfgsMemory),
             MaxCgIterations = p.GetValue(_maxCg),
             TrustRadius = p.GetValue(_trustRadius),
-            Globalization = p.GetValue(_globalization) switch
-            {
-                "line-search" => GlobalizationMode.LineSearch, "trust-region" => GlobalizationMode.TrustRegion, _ => GlobalizationMode.Auto,
-            },
+            Globalization = SolverCatalog.ParseGlobalization(p.GetValue(_globalization)!),
         },
         HessianGiven = OptionFactory.Given(p, _hessian),
         Workers = p.GetValue(_workers),

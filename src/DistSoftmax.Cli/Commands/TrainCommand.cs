@@ -48,13 +48,12 @@ internal static class TrainCommand
             "random", "random", "paired");
         var initScale = OptionFactory.Double("--init-scale", "Standard deviation s of W0's entries.", 1.0, "S");
         var outDir = OptionFactory.Text("--out-dir", "Directory for report.json, loss.png and the weights (created if needed).", "train-out", "DIR");
-        var backend = OptionFactory.Choice("--backend",
-            "Where shards run: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain in-process loop.",
-            "local", "local", "inprocess");
-        var seeds = OptionFactory.File("--seeds", "Comma-separated cluster seed nodes: train as a job on that cluster.", "ADDRESSES");
-        var minWorkers = OptionFactory.OptionalInt("--min-workers", "Cluster: worker nodes to wait for (default 1).", "K");
-        var host = OptionFactory.File("--host", "Cluster: the address this job's node binds.", "HOST");
-        var port = OptionFactory.OptionalInt("--port", "Cluster: the port this job's node binds (default 0 = any free port).", "PORT");
+        var backend = JobOptions.Backend(
+            "Where shards run: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain in-process loop.");
+        var seeds = JobOptions.Seeds("train");
+        var minWorkers = JobOptions.MinWorkers();
+        var host = JobOptions.Host();
+        var port = JobOptions.Port();
 
         var command = new Command("train",
             "Train a two-layer softmax (or ReLU, exp) network over row shards by gradient descent or mini-batch SGD; " +

@@ -1,3 +1,4 @@
+using DistSoftmax.Cli.Commands;
 using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Core.Drivers;
@@ -153,9 +154,9 @@ internal static class SolveBackends
 
     public static ISolveBackend For(BackendPlan plan) => plan.Kind switch
     {
-        "inprocess" => new InProcessBackend(),
-        "local" => new LocalSimulationBackend(),
-        "cluster" => new ClusterBackend(plan),
-        _ => throw new CliInputException("--backend", $"unknown backend '{plan.Kind}' (allowed: local, inprocess)"),
+        JobOptions.InProcess => new InProcessBackend(),
+        JobOptions.Local => new LocalSimulationBackend(),
+        JobOptions.Cluster => new ClusterBackend(plan),
+        _ => throw new CliInputException("--backend", $"unknown backend '{plan.Kind}' (allowed: {string.Join(", ", JobOptions.Backends)})"),
     };
 }

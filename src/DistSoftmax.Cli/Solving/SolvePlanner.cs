@@ -1,3 +1,4 @@
+using DistSoftmax.Cli.Commands;
 using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
@@ -63,9 +64,7 @@ internal static class SolvePlanner
         string problem = s.Problem;
         bool matrix = DataSources.IsMatrixProblem(problem);
         bool hasUnit = DataSources.HasUnit(problem);
-        if (s.UnitGiven && !hasUnit && s.Unit != "exp")
-            throw new CliInputException("--unit", $"--problem {problem} has no unit (only rescaled and hyperbolic use exp, cosh or sinh)");
-        var unit = UnitFunctions.Parse(s.Unit);
+        var unit = CatalogOptions.UnitFor(problem, s.Unit, s.UnitGiven);
         if (s.WScalar is not null && (s.WVector is not null || s.WMatrix is not null))
             throw new CliInputException("--w-scalar", $"cannot be combined with {(s.WVector is not null ? "--w" : "--W")} (give one regulariser)");
         if (s.WScalar is double ws && !double.IsFinite(ws))
@@ -94,7 +93,7 @@ internal static class SolvePlanner
         else if (s.A is null && s.BVector is null)
         {
             if (s.WVector is not null) throw new CliInputException("--w", "needs the data files --A and --b");
-            if (problem != "normalized")
+            if (problem != Families.Normalized)
                 throw new CliInputException("--A", $"is required for --problem {problem} (without data files, solve runs the built-in normalized demo)");
             demo = true;
             var spec = DataSources.DemoSpec;
@@ -137,13 +136,13 @@ internal static class SolvePlanner
             x0 = ReadStart(x0Path, inspection, matrix);
             start = $"file {x0Path}";
         }
-        else if (hasUnit && unit == Unit.Cosh)
+        else if (hasUnit && UnitCatalog.IsStationaryAtZero(unit))
         {
-            // cosh is even, so L(x) = L(−x) and x = 0 is a stationary point (∇L(0) = 0): start slightly off it.
+            // u′(0) = 0 (cosh, which is even, so L(x) = L(−x)) makes x = 0 a stationary point (∇L(0) = 0): start slightly off it.
             x0 = new double[inspection.Unknowns];
             Rng.ForStream(options.Seed, CoshStartStream).FillNormal(x0, CoshStartScale);
             start = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"random N(0, {CoshStartScale}²) entries from --seed {options.Seed} (x = 0 is a stationary point of cosh problems)");
+                $"random N(0, {CoshStartScale}²) entries from --seed {options.Seed} (x = 0 is a stationary point of {unit.Name()} problems)");
         }
         else
         {
@@ -152,13 +151,13 @@ internal static class SolvePlanner
         }
 
         var warnings = inspection.Warnings.ToList();
-        if (problem == "rescaled" && unit == Unit.Sinh && start == "zeros")
-            warnings.Add("--x0: rescaled regression with u = sinh has the trivial minimiser x = 0 (sinh(0) = 0 makes u − ⟨u,1⟩b and the loss 0), " +
+        if (problem == Families.Rescaled && UnitCatalog.VanishesAtZero(unit) && start == "zeros")
+            warnings.Add($"--x0: rescaled regression with u = {unit.Name()} has the trivial minimiser x = 0 ({unit.Name()}(0) = 0 makes u − ⟨u,1⟩b and the loss 0), " +
                          "and the default start is that point; give --x0 to look for another zero of the loss");
 
         var (solver, reason) = ChooseSolver(s, matrix, inspection, ref options);
         if (options.Globalization == GlobalizationMode.TrustRegion && !SolverCatalog.IsNewtonType(solver))
-            throw new CliInputException("--globalization", $"trust-region is for the Newton-type solvers (approx-newton, newton, newton-cg), not --solver {solver}");
+            throw new CliInputException("--globalization", $"trust-region is for the Newton-type solvers ({string.Join(", ", SolverCatalog.Names.Where(SolverCatalog.IsNewtonType))}), not --solver {solver}");
         if (options.Globalization == GlobalizationMode.TrustRegion && matrix && solver == "approx-newton")
             throw new CliInputException("--globalization", "trust-region has no form for a matrix problem's approx-newton (Kronecker-preconditioned Newton-CG): use the line search, or --solver newton-cg");
         return new SolvePlan(s, source, inspection, problem, hasUnit ? unit.Name() : null, matrix, demo, solver, reason,
@@ -212,9 +211,7 @@ internal static class SolvePlanner
             var vector = VectorSolverChoice.Choose(inspection.Rows, inspection.Columns, inspection.Shape.Objective.StoredEntries, options, s.Solver);
             return (vector.Solver, vector.Reason);
         }
-        MatrixSolverChoice choice;
-        try { choice = MatrixSolverChoice.Choose(inspection.Columns, s.Solver); }
-        catch (ArgumentException e) { throw new CliInputException("--solver", ErrorReport.OptionMessage(e.Message).Replace("--solver: ", "")); }
+        var choice = MatrixSolverChoice.Choose(inspection.Columns, s.Solver); // a ParameterException names --solver
         string reason = choice.Reason;
         if (!s.HessianGiven) options = options with { Hessian = choice.Hessian };
         else reason += $" (--hessian {Kebab(options.Hessian)} given)";

@@ -1,3 +1,4 @@
+using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers;
 
 namespace DistSoftmax.Cli.Solving;
@@ -5,9 +6,9 @@ namespace DistSoftmax.Cli.Solving;
 /// <summary>The solve command's options as the user gave them (paths unresolved, nothing checked yet).</summary>
 internal sealed record SolveSettings
 {
-    public string Problem { get; init; } = "normalized";
+    public string Problem { get; init; } = Families.Normalized;
     public bool ProblemGiven { get; init; }
-    public string Unit { get; init; } = "exp";
+    public string Unit { get; init; } = UnitCatalog.Default.Name();
     public bool UnitGiven { get; init; }
 
     public string? A { get; init; }

@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Sources;
 
@@ -18,8 +19,8 @@ public sealed record SolveSpec(string SolveId, ProblemSource Source, ProblemShap
     public SolveSpec Validate()
     {
         if (string.IsNullOrWhiteSpace(SolveId)) throw new ArgumentException("a solve needs an id");
-        if (Shards < 1) throw new ArgumentException("--shards must be at least 1");
-        if (MinWorkers < 1) throw new ArgumentException("--min-workers must be at least 1");
+        if (Shards < 1) throw new ParameterException(nameof(Shards), Shards, "must be at least 1");
+        if (MinWorkers < 1) throw new ParameterException(nameof(MinWorkers), MinWorkers, "must be at least 1");
         if (Shape.Rows < 1) throw new ArgumentException($"problem {Source} has no rows");
         if (X0.Length != Shape.Objective.Dimension)
             throw new ArgumentException($"x0 has {X0.Length} entries but the problem has {Shape.Objective.Dimension} unknowns");

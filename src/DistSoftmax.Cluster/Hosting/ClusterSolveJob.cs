@@ -14,7 +14,7 @@ public sealed record ClusterJobOptions
 {
     /// <summary>Where the job's own node listens and which seeds it joins.</summary>
     public NodeOptions Node { get; init; } = new();
-    /// <summary>Workers that must be registered before shards are assigned (--min-workers).</summary>
+    /// <summary>Workers that must be registered before shards are assigned.</summary>
     public int MinWorkers { get; init; } = 1;
     /// <summary>Row shards; null means <see cref="MinWorkers"/> (so the answer does not depend on how many workers
     /// happen to be up; extra workers are spares that take over the shards of lost ones).</summary>
@@ -30,7 +30,7 @@ public sealed record ClusterJobOptions
 public static class ClusterSolveJob
 {
     /// <summary>
-    /// The CLI's <c>solve --cluster</c>: joins <paramref name="seeds"/> (null: DISTSOFTMAX_SEEDS), listens on
+    /// A solve given seed nodes: joins <paramref name="seeds"/> (null: DISTSOFTMAX_SEEDS), listens on
     /// <paramref name="host"/>:<paramref name="port"/> (null: DISTSOFTMAX_HOST/PORT, then cluster.conf), waits for
     /// <paramref name="minWorkers"/> worker nodes and solves with that many shards.
     /// </summary>

@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using System.Globalization;
 using System.Text;
 using Akka.Actor;
@@ -62,6 +63,9 @@ public static class DistSoftmaxConfig
 {
     public const string DefaultSystemName = "distsoftmax";
 
+    /// <summary>The neutral name of the seed-node list in <see cref="ParameterException"/>s.</summary>
+    public const string SeedsParameter = "Seeds";
+
     /// <summary>The text of an embedded HOCON file ("base.conf", "local.conf", "cluster.conf").</summary>
     public static string Embedded(string fileName)
     {
@@ -117,7 +121,7 @@ public static class DistSoftmaxConfig
 
     /// <summary>
     /// Seeds as Akka addresses: "host:port" becomes {protocol}://{system}@host:port; full addresses pass unchanged.
-    /// An entry may hold several seeds separated by commas (as DISTSOFTMAX_SEEDS and --seeds do).
+    /// An entry may hold several seeds separated by commas (as DISTSOFTMAX_SEEDS and the command line's seed list do).
     /// </summary>
     public static IReadOnlyList<Address> SeedAddresses(IEnumerable<string> seeds, string systemName = DefaultSystemName,
         string protocol = "akka.tcp")
@@ -130,13 +134,13 @@ public static class DistSoftmaxConfig
             if (s.Contains("://", StringComparison.Ordinal))
             {
                 try { result.Add(Address.Parse(s)); }
-                catch (Exception e) { throw new ArgumentException($"--seeds entry '{s}' is not an Akka address: {e.Message}"); }
+                catch (Exception e) { throw new ParameterException(SeedsParameter, s, $"entry '{s}' is not an Akka address: {e.Message}", inner: e); }
                 continue;
             }
             int colon = s.LastIndexOf(':');
             if (colon <= 0 || !int.TryParse(s[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int port)
                 || port is < 1 or > 65535)
-                throw new ArgumentException($"--seeds entry '{s}' must be host:port or {protocol}://{systemName}@host:port");
+                throw new ParameterException(SeedsParameter, s, $"entry '{s}' must be host:port or {protocol}://{systemName}@host:port");
             result.Add(new Address(protocol, systemName, s[..colon], port));
         }
         return result;

@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using Akka.Actor;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Protocol;
@@ -42,7 +43,7 @@ public static class LocalSimulation
     public static async Task<SolverResult> SolveAsync(IShardLoader loader, ProblemSource source, Solver solver, double[] x0,
         SolverOptions options, LocalSimulationOptions simulation, CancellationToken ct = default)
     {
-        if (simulation.Workers < 1) throw new ArgumentException("--workers must be at least 1");
+        if (simulation.Workers < 1) throw new ParameterException(nameof(simulation.Workers), simulation.Workers, "must be at least 1");
         var shape = loader.Describe(source);
         var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options,
             simulation.Shards ?? simulation.Workers, simulation.Workers, ct).Validate();
@@ -88,7 +89,7 @@ public static class LocalSimulation
     public static async Task<SolverResult[]> SolveJobsAsync(IShardLoader loader, IReadOnlyList<LocalJob> jobs, int workers,
         string? extraHocon = null, CancellationToken ct = default)
     {
-        if (workers < 1) throw new ArgumentException("--workers must be at least 1");
+        if (workers < 1) throw new ParameterException(nameof(LocalSimulationOptions.Workers), workers, "must be at least 1");
         var config = DistSoftmaxConfig.Local(extraHocon);
         var settings = CoordinatorSettings.FromConfig(config);
         var workerSettings = SharedMachineSettings(config, workers);

@@ -13,7 +13,7 @@ namespace DistSoftmax.Cluster.Hosting;
 /// A worker node: ActorSystem "distsoftmax" with cluster role "worker" and the well-known worker actor at
 /// /user/worker, joined to the seeds (or to itself when there are none). It serves solve after solve until
 /// stopped; a solve's shards are dropped when its coordinator releases them or leaves the cluster.
-/// <c>dist-softmax worker --port P --seeds …</c> is <see cref="RunWorkerNodeAsync"/>.
+/// The command line's <c>worker</c> command is <see cref="RunWorkerNodeAsync"/>.
 /// </summary>
 public sealed class WorkerNode : IAsyncDisposable
 {

@@ -40,20 +40,20 @@ public sealed record DiffusionOptions
 
     public DiffusionOptions Validate()
     {
-        if (DataPoints < 2) throw new ArgumentException("--data-points must be at least 2");
+        if (DataPoints < 2) throw new ParameterException(nameof(DataPoints), DataPoints, "must be at least 2");
         NoiseSchedule.Geometric(SigmaMax, SigmaMin, Levels);
-        if (Copies < 1) throw new ArgumentException("--copies must be at least 1");
-        if (Width < 2 || Width % 2 != 0) throw new ArgumentException("--width must be an even number ≥ 2 (paired initialisation)");
-        if (Activations.Count == 0) throw new ArgumentException("--activations needs at least one of softmax, relu, exp");
-        if (Epochs < 1) throw new ArgumentException("--epochs must be at least 1");
-        if (!(BatchFraction > 0 && BatchFraction <= 1)) throw new ArgumentException("--batch-fraction must be in (0, 1]");
-        if (!(NormalizedLearningRate > 0)) throw new ArgumentException("--lr must be > 0");
-        if (!(InitScale > 0 && double.IsFinite(InitScale))) throw new ArgumentException("--init-scale must be > 0");
-        if (Shards < 1) throw new ArgumentException("--workers must be at least 1");
-        if (EvaluationPoints < 1) throw new ArgumentException("--eval-points must be at least 1");
-        if (Samples < 1) throw new ArgumentException("--samples must be at least 1");
-        if (LangevinSteps < 1) throw new ArgumentException("--langevin-steps must be at least 1");
-        if (!(LangevinEpsilon > 0)) throw new ArgumentException("--langevin-epsilon must be > 0");
+        if (Copies < 1) throw new ParameterException(nameof(Copies), Copies, "must be at least 1");
+        if (Width < 2 || Width % 2 != 0) throw new ParameterException(nameof(Width), Width, "must be an even number ≥ 2 (paired initialisation)");
+        if (Activations.Count == 0) throw new ParameterException(nameof(Activations), "", "needs at least one of softmax, relu, exp");
+        if (Epochs < 1) throw new ParameterException(nameof(Epochs), Epochs, "must be at least 1");
+        if (!(BatchFraction > 0 && BatchFraction <= 1)) throw new ParameterException(nameof(BatchFraction), BatchFraction, "must be in (0, 1]");
+        if (!(NormalizedLearningRate > 0)) throw new ParameterException(nameof(NormalizedLearningRate), NormalizedLearningRate, "must be > 0");
+        if (!(InitScale > 0 && double.IsFinite(InitScale))) throw new ParameterException(nameof(InitScale), InitScale, "must be > 0");
+        if (Shards < 1) throw new ParameterException(nameof(Shards), Shards, "must be at least 1");
+        if (EvaluationPoints < 1) throw new ParameterException(nameof(EvaluationPoints), EvaluationPoints, "must be at least 1");
+        if (Samples < 1) throw new ParameterException(nameof(Samples), Samples, "must be at least 1");
+        if (LangevinSteps < 1) throw new ParameterException(nameof(LangevinSteps), LangevinSteps, "must be at least 1");
+        if (!(LangevinEpsilon > 0)) throw new ParameterException(nameof(LangevinEpsilon), LangevinEpsilon, "must be > 0");
         return this;
     }
 }

@@ -9,8 +9,8 @@ public sealed record NoiseSchedule(double[] Sigmas)
 {
     public static NoiseSchedule Geometric(double max, double min, int levels)
     {
-        if (!(min > 0 && max > min && double.IsFinite(max))) throw new ArgumentException("--sigma-min and --sigma-max must satisfy 0 < min < max");
-        if (levels < 2) throw new ArgumentException("--levels must be at least 2");
+        if (!(min > 0 && max > min && double.IsFinite(max))) throw new ParameterException(nameof(DiffusionOptions.SigmaMin), min, "and {0} must satisfy 0 < min < max", related: [nameof(DiffusionOptions.SigmaMax)]);
+        if (levels < 2) throw new ParameterException(nameof(DiffusionOptions.Levels), levels, "must be at least 2");
         var s = new double[levels];
         for (int l = 0; l < levels; l++) s[l] = max * Math.Pow(min / max, l / (double)(levels - 1));
         return new NoiseSchedule(s);
@@ -94,7 +94,7 @@ public static class DenoisingScoreMatching
         int copies, ulong seed)
     {
         if (data.Cols != 2) throw new ArgumentException($"diffusion data must be n×2, got {data.Rows}×{data.Cols}");
-        if (copies < 1) throw new ArgumentException("--copies must be at least 1");
+        if (copies < 1) throw new ParameterException(nameof(DiffusionOptions.Copies), copies, "must be at least 1");
         int rows = checked(data.Rows * schedule.Levels * copies);
         var inputs = new DenseMatrix(rows, ScoreFeatures.Dimension);
         var targets = new DenseMatrix(rows, 2);
@@ -158,9 +158,9 @@ public static class DenoisingScoreMatching
     public static DenseMatrix AnnealedLangevin(Func<DenseMatrix, double, DenseMatrix> score, NoiseSchedule schedule, int samples,
         int stepsPerLevel, double epsilon, ulong seed, (double X, double Y) center = default, bool denoise = true)
     {
-        if (samples < 1) throw new ArgumentException("--samples must be at least 1");
-        if (stepsPerLevel < 1) throw new ArgumentException("--langevin-steps must be at least 1");
-        if (!(epsilon > 0)) throw new ArgumentException("--langevin-epsilon must be > 0");
+        if (samples < 1) throw new ParameterException(nameof(DiffusionOptions.Samples), samples, "must be at least 1");
+        if (stepsPerLevel < 1) throw new ParameterException(nameof(DiffusionOptions.LangevinSteps), stepsPerLevel, "must be at least 1");
+        if (!(epsilon > 0)) throw new ParameterException(nameof(DiffusionOptions.LangevinEpsilon), epsilon, "must be > 0");
         var rng = Rng.ForStream(seed, 5);
         var x = new DenseMatrix(samples, 2);
         for (int i = 0; i < samples; i++)

@@ -11,12 +11,15 @@ public static class Activations
 {
     public static readonly string[] Names = { "softmax", "relu", "exp" };
 
+    /// <summary>The neutral name of the activation parameter in <see cref="ParameterException"/>s.</summary>
+    public const string ActivationParameter = "Activation";
+
     public static Activation Parse(string name) => name.Trim().ToLowerInvariant() switch
     {
         "softmax" => Activation.Softmax,
         "relu" => Activation.Relu,
         "exp" => Activation.Exp,
-        _ => throw new ArgumentException($"--activation: unknown activation '{name}' (allowed: {string.Join(", ", Names)})"),
+        _ => throw new ParameterException(ActivationParameter, name, $"unknown activation '{name}'", Names),
     };
 
     public static string Name(this Activation a) => a.ToString().ToLowerInvariant();
@@ -44,6 +47,9 @@ public static class Activations
 /// </summary>
 public sealed class NetworkModel
 {
+    /// <summary>The neutral name of the width (hidden units m) in <see cref="ParameterException"/>s.</summary>
+    public const string WidthParameter = "Width";
+
     public Activation Activation { get; }
     /// <summary>Input dimension d.</summary>
     public int InputDim { get; }
@@ -63,7 +69,7 @@ public sealed class NetworkModel
     public NetworkModel(Activation activation, int inputDim, int width, int outputs, double[] outputWeights)
     {
         if (inputDim < 1) throw new ArgumentException("a network needs at least one input feature");
-        if (width < 1) throw new ArgumentException("--width must be at least 1");
+        if (width < 1) throw new ParameterException(WidthParameter, width, "must be at least 1");
         if (outputs < 1) throw new ArgumentException("a network needs at least one output");
         if (outputWeights.Length != width * outputs)
             throw new ArgumentException($"the output layer a must be {width}×{outputs} ({width * outputs} values), got {outputWeights.Length}");
@@ -124,7 +130,7 @@ public sealed class NetworkModel
 
     private static void CheckPaired(int width, bool paired)
     {
-        if (paired && width % 2 != 0) throw new ArgumentException($"--width must be even for the paired initialisation, got {width}");
+        if (paired && width % 2 != 0) throw new ParameterException(WidthParameter, width, $"must be even for the paired initialisation, got {width}");
     }
 
     public void CheckParameters(ReadOnlySpan<double> w)

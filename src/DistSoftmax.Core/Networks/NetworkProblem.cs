@@ -86,6 +86,9 @@ public sealed class NetworkProblem
 /// </summary>
 public sealed class NetworkShardLoader : IShardLoader
 {
+    /// <summary>The neutral name of the initialisation (random or paired) in <see cref="ParameterException"/>s.</summary>
+    public const string InitParameter = "Init";
+
     public const string Kind = "network";
 
     private readonly Func<string, (long Rows, int Cols)> _shape;
@@ -145,7 +148,7 @@ public sealed class NetworkShardLoader : IShardLoader
         {
             "paired" => true,
             "random" => false,
-            var other => throw new ArgumentException($"--init: unknown initialisation '{other}' (allowed: random, paired)"),
+            var other => throw new ParameterException(InitParameter, other, $"unknown initialisation '{other}'", ["random", "paired"]),
         };
         return (NetworkModel.Create(activation, d, width, k, seed, paired), n);
     }

@@ -27,10 +27,10 @@ public sealed record TrainingOptions
 
     public TrainingOptions Validate()
     {
-        if (!(LearningRate > 0 && double.IsFinite(LearningRate))) throw new ArgumentException("--lr must be a finite number > 0");
-        if (Epochs < 0) throw new ArgumentException("--epochs must be ≥ 0");
-        if (!(BatchFraction > 0 && BatchFraction <= 1)) throw new ArgumentException("--batch-fraction must be in (0, 1]");
-        if (!(Lambda >= 0 && double.IsFinite(Lambda))) throw new ArgumentException("--lambda must be a finite number ≥ 0");
+        if (!(LearningRate > 0 && double.IsFinite(LearningRate))) throw new ParameterException(nameof(LearningRate), LearningRate, "must be a finite number > 0");
+        if (Epochs < 0) throw new ParameterException(nameof(Epochs), Epochs, "must be ≥ 0");
+        if (!(BatchFraction > 0 && BatchFraction <= 1)) throw new ParameterException(nameof(BatchFraction), BatchFraction, "must be in (0, 1]");
+        if (!(Lambda >= 0 && double.IsFinite(Lambda))) throw new ParameterException(nameof(Lambda), Lambda, "must be a finite number ≥ 0");
         return this;
     }
 }
@@ -112,7 +112,7 @@ public sealed class NetworkTrainer : Solver
 
             if (!double.IsFinite(loss) || !double.IsFinite(gnorm))
             {
-                run.Finish(w, ExitCondition.Diverged, $"the loss or gradient stopped being finite at epoch {epoch} (lower --lr?)", epoch, loss, gnorm, g0);
+                run.Finish(w, ExitCondition.Diverged, $"the loss or gradient stopped being finite at epoch {epoch} (lower the learning rate?)", epoch, loss, gnorm, g0);
                 yield break;
             }
             if (epoch >= o.Epochs)

@@ -3,7 +3,7 @@ using DistSoftmax.Core.Statistics;
 namespace DistSoftmax.Core.Problems;
 
 /// <summary>
-/// Hyperbolic regression ℓ(z) = ½‖u(z) − b‖², u ∈ {exp, cosh, sinh}: purely diagonal in z.
+/// Hyperbolic regression ℓ(z) = ½‖u(z) − b‖², u any unit of <see cref="UnitCatalog"/>: purely diagonal in z.
 ///   phase 1 sums: [Σ c²] with c = u − b;  globals: [ℓ]
 ///   g = u'∘c;  exact D = u'∘u' + u''∘c;  Gauss–Newton D = u'∘u';  no low-rank part.
 /// </summary>
@@ -23,7 +23,7 @@ public sealed class HyperbolicRegression : IVectorFamily
         double s = 0;
         for (int i = 0; i < z.Length; i++)
         {
-            double c = UnitFunctions.Evaluate(Unit, z[i]).U - b[i];
+            double c = UnitCatalog.Evaluate(Unit, z[i]).U - b[i];
             s += c * c;
         }
         return new ScalarSums(0.0, new[] { s }, Powers);
@@ -36,7 +36,7 @@ public sealed class HyperbolicRegression : IVectorFamily
     {
         for (int i = 0; i < z.Length; i++)
         {
-            var (u, u1, u2) = UnitFunctions.Evaluate(Unit, z[i]);
+            var (u, u1, u2) = UnitCatalog.Evaluate(Unit, z[i]);
             double c = u - b[i];
             g[i] = u1 * c;
             d[i] = kind == HessianKind.Exact ? u1 * u1 + u2 * c : u1 * u1;
@@ -52,7 +52,7 @@ public sealed class HyperbolicRegression : IVectorFamily
     {
         for (int i = 0; i < z.Length; i++)
         {
-            var (u, u1, _) = UnitFunctions.Evaluate(Unit, z[i]);
+            var (u, u1, _) = UnitCatalog.Evaluate(Unit, z[i]);
             basis[i] = u1 * (u - b[i]);
         }
     }

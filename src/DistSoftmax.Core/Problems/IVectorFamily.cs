@@ -64,30 +64,3 @@ public interface IVectorFamily
     /// </summary>
     double[]? LowRankFromBasis(double[] globals, double[] reference, HessianKind kind);
 }
-
-/// <summary>The elementwise map u with its first and second derivatives.</summary>
-public enum Unit { Exp, Cosh, Sinh }
-
-public static class UnitFunctions
-{
-    public static Unit Parse(string name) => name.ToLowerInvariant() switch
-    {
-        "exp" => Unit.Exp,
-        "cosh" => Unit.Cosh,
-        "sinh" => Unit.Sinh,
-        _ => throw new ArgumentException($"unknown unit '{name}' (allowed: exp, cosh, sinh)"),
-    };
-
-    public static string Name(this Unit u) => u.ToString().ToLowerInvariant();
-
-    /// <summary>u(z), u'(z), u''(z): exp → (exp, exp, exp); cosh → (cosh, sinh, cosh); sinh → (sinh, cosh, sinh).</summary>
-    public static (double U, double D1, double D2) Evaluate(Unit unit, double z)
-    {
-        switch (unit)
-        {
-            case Unit.Exp: { double e = Math.Exp(z); return (e, e, e); }
-            case Unit.Cosh: { double c = Math.Cosh(z), s = Math.Sinh(z); return (c, s, c); }
-            default: { double c = Math.Cosh(z), s = Math.Sinh(z); return (s, c, s); }
-        }
-    }
-}

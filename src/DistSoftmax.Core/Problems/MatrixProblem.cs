@@ -14,7 +14,7 @@ namespace DistSoftmax.Core.Problems;
 /// </summary>
 public sealed class MatrixProblem
 {
-    public static readonly string[] Names = { "multiple-normalized", "multiple-rescaled" };
+    public static readonly string[] Names = [.. Families.MatrixNames];
 
     public string Name { get; }
     public IVectorFamily RowFamily { get; }
@@ -48,8 +48,8 @@ public sealed class MatrixProblem
     /// <summary>The per-row vector family of a matrix problem name.</summary>
     public static IVectorFamily RowFamilyOf(string problem) => problem.ToLowerInvariant() switch
     {
-        "multiple-normalized" => NormalizedSoftmax.Instance,
-        "multiple-rescaled" => new RescaledRegression(Unit.Exp),
+        Families.MultipleNormalized => NormalizedSoftmax.Instance,
+        Families.MultipleRescaled => new RescaledRegression(UnitCatalog.Default),
         _ => throw new ArgumentException($"unknown matrix problem '{problem}' (allowed: {string.Join(", ", Names)})"),
     };
 

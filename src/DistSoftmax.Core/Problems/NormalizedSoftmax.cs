@@ -34,7 +34,7 @@ public sealed class NormalizedSoftmax : IVectorFamily
     public static readonly NormalizedSoftmax Instance = new();
     private static readonly int[] Powers = { 1, 2, 1, 0, 0, 0, 0 };
 
-    public string Name => "normalized";
+    public string Name => Families.Normalized;
     public int[] ScalarPowers => Powers;
     public int LowRankCount => 2;
 

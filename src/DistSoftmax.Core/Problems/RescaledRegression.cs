@@ -3,7 +3,7 @@ using DistSoftmax.Core.Statistics;
 namespace DistSoftmax.Core.Problems;
 
 /// <summary>
-/// Rescaled regression ℓ(z) = ½‖u − ⟨u,1⟩ b‖², u = u(z) for u ∈ {exp, cosh, sinh}.
+/// Rescaled regression ℓ(z) = ½‖u − ⟨u,1⟩ b‖², u = u(z) for any unit u of <see cref="UnitCatalog"/>.
 ///
 /// Phase 1 sums (no shift: the loss is not shift-invariant), with ρ the reference's U (0 without a reference):
 ///   [U = Σu, P1 = Σ(u − ρb)², P2 = Σ b(u − ρb), Σb²].   With δ = U − ρ, c = (u − ρb) − δb, so
@@ -35,7 +35,7 @@ public sealed class RescaledRegression : IVectorFamily
         double s = 0, p1 = 0, p2 = 0, bb = 0;
         for (int i = 0; i < z.Length; i++)
         {
-            double u = UnitFunctions.Evaluate(Unit, z[i]).U, r = u - rho * b[i];
+            double u = UnitCatalog.Evaluate(Unit, z[i]).U, r = u - rho * b[i];
             s += u; p1 += r * r; p2 += b[i] * r; bb += b[i] * b[i];
         }
         return new ScalarSums(0.0, new[] { s, p1, p2, bb }, Powers);
@@ -60,7 +60,7 @@ public sealed class RescaledRegression : IVectorFamily
         var q2 = q.Slice(n, n);
         for (int i = 0; i < n; i++)
         {
-            var (u, u1, u2) = UnitFunctions.Evaluate(Unit, z[i]);
+            var (u, u1, u2) = UnitCatalog.Evaluate(Unit, z[i]);
             double p = u - sumU * b[i] - bc;
             g[i] = u1 * p;
             d[i] = kind == HessianKind.Exact ? u1 * u1 + u2 * p : u1 * u1;
@@ -79,7 +79,7 @@ public sealed class RescaledRegression : IVectorFamily
         double rho = reference[1];
         for (int i = 0; i < n; i++)
         {
-            var (u, u1, _) = UnitFunctions.Evaluate(Unit, z[i]);
+            var (u, u1, _) = UnitCatalog.Evaluate(Unit, z[i]);
             basis[i] = u1 * (u - rho * b[i]);
             basis[n + i] = u1 * b[i];
             basis[2 * n + i] = u1;

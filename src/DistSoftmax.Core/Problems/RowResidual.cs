@@ -44,26 +44,16 @@ public static class RowResidual
         TensorPrimitives.Subtract(c, b, c);
     }
 
-    private static void Apply(Unit unit, ReadOnlySpan<double> z, Span<double> u)
-    {
-        switch (unit)
-        {
-            case Unit.Exp: TensorPrimitives.Exp(z, u); break;
-            case Unit.Cosh: TensorPrimitives.Cosh(z, u); break;
-            default: TensorPrimitives.Sinh(z, u); break;
-        }
-    }
-
     private static void Rescaled(Unit unit, ReadOnlySpan<double> z, ReadOnlySpan<double> b, Span<double> c)
     {
-        Apply(unit, z, c);
+        UnitCatalog.Apply(unit, z, c);
         double sum = TensorPrimitives.Sum<double>(c);
         TensorPrimitives.MultiplyAdd(b, -sum, c, c);
     }
 
     private static void Hyperbolic(Unit unit, ReadOnlySpan<double> z, ReadOnlySpan<double> b, Span<double> c)
     {
-        Apply(unit, z, c);
+        UnitCatalog.Apply(unit, z, c);
         TensorPrimitives.Subtract(c, b, c);
     }
 }

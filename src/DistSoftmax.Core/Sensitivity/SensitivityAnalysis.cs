@@ -77,12 +77,12 @@ public sealed record VectorProblem(IVectorFamily Family, IRowMatrix A, double[] 
                 return z;
             case RescaledRegression r:
             {
-                for (int i = 0; i < z.Length; i++) z[i] = UnitFunctions.Evaluate(r.Unit, z[i]).U;
+                for (int i = 0; i < z.Length; i++) z[i] = UnitCatalog.Evaluate(r.Unit, z[i]).U;
                 TensorPrimitives.Multiply(z, 1.0 / TensorPrimitives.Sum<double>(z), z);
                 return z;
             }
             case HyperbolicRegression hyp:
-                for (int i = 0; i < z.Length; i++) z[i] = UnitFunctions.Evaluate(hyp.Unit, z[i]).U;
+                for (int i = 0; i < z.Length; i++) z[i] = UnitCatalog.Evaluate(hyp.Unit, z[i]).U;
                 return z;
             default:
                 throw new NotSupportedException($"no model output is defined for family {Family.Name}");
@@ -115,7 +115,7 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
         "A1" => Problem.A1,
         "A2" => Problem.A2,
         "B" => Problem.B,
-        _ => throw new ArgumentException($"--perturb: unknown matrix '{name}' (allowed: {string.Join(", ", AllParts)})"),
+        _ => throw new ParameterException(nameof(Parts), name, $"unknown matrix '{name}'", AllParts),
     };
 
     public Perturbation Direction(ulong seed, int k)
@@ -195,10 +195,10 @@ public sealed record SensitivityOptions
 
     public SensitivityOptions Validate()
     {
-        if (Epsilons.Count == 0 || Epsilons.Any(e => !(e > 0 && double.IsFinite(e)))) throw new ArgumentException("--epsilons must be finite numbers > 0");
-        if (Draws < 1) throw new ArgumentException("--draws must be at least 1");
-        if (Shards < 1) throw new ArgumentException("--shards must be at least 1");
-        if (Parallelism < 0) throw new ArgumentException("--parallel must be ≥ 0");
+        if (Epsilons.Count == 0 || Epsilons.Any(e => !(e > 0 && double.IsFinite(e)))) throw new ParameterException(nameof(Epsilons), string.Join(",", Epsilons), "must be finite numbers > 0");
+        if (Draws < 1) throw new ParameterException(nameof(Draws), Draws, "must be at least 1");
+        if (Shards < 1) throw new ParameterException(nameof(Shards), Shards, "must be at least 1", scope: nameof(SensitivityOptions));
+        if (Parallelism < 0) throw new ParameterException(nameof(Parallelism), Parallelism, "must be ≥ 0");
         if (!(DifferenceStep > 0)) throw new ArgumentException("the difference step must be > 0");
         SolverCatalog.Create(Solver);
         SolverOptions.Validate();

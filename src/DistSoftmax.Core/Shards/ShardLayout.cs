@@ -8,10 +8,13 @@ public readonly record struct RowRange(long Start, int Count);
 
 public static class ShardLayout
 {
+    /// <summary>The neutral name of the shard count K in <see cref="ParameterException"/>s.</summary>
+    public const string ShardsParameter = "Shards";
+
     /// <summary>K nearly equal contiguous ranges (the first n mod K get one row more).</summary>
     public static RowRange[] Split(long rows, int shards)
     {
-        if (shards < 1) throw new ArgumentException("--workers must be at least 1");
+        if (shards < 1) throw new ParameterException(ShardsParameter, shards, "must be at least 1");
         if (rows < shards) shards = (int)Math.Max(1, rows);
         var result = new RowRange[shards];
         long start = 0;

@@ -30,6 +30,9 @@ public sealed record MatrixSolverChoice(string Solver, string Reason, HessianMod
 
     public static readonly string[] Allowed = { "auto", "approx-newton", "newton", "newton-cg", "lbfgs", "gd" };
 
+    /// <summary>The neutral name of the requested solver in <see cref="ParameterException"/>s.</summary>
+    public const string SolverParameter = "Solver";
+
     public static MatrixSolverChoice Choose(int d, string? requested = null)
     {
         if (d < 1) throw new ArgumentOutOfRangeException(nameof(d), "X must be at least 1×1");
@@ -43,7 +46,7 @@ public sealed record MatrixSolverChoice(string Solver, string Reason, HessianMod
                     : new("newton-cg", $"auto: Newton-CG since d² = {unknowns} > {ExactNewtonMaxUnknowns} (each CG iteration is one fan-out of a {d}×{d} direction; the Hessian is never formed); Gauss–Newton Hessian");
             case "newton":
                 if (unknowns > MatrixObjective.MaxGramUnknowns)
-                    throw new ArgumentException($"--solver newton forms the exact d²×d² Hessian; d = {d} gives d² = {unknowns} > {MatrixObjective.MaxGramUnknowns}: use newton-cg or auto");
+                    throw new ParameterException(SolverParameter, requested, $"newton forms the exact d²×d² Hessian; d = {d} gives d² = {unknowns} > {MatrixObjective.MaxGramUnknowns}: use newton-cg or auto");
                 return new("newton", $"requested: exact Newton on d² = {unknowns} unknowns (factors the {unknowns}×{unknowns} Hessian); Gauss–Newton Hessian");
             case "newton-cg":
                 return new("newton-cg", $"requested: Newton-CG on d² = {unknowns} unknowns, one fan-out of a {d}×{d} direction per CG iteration; Gauss–Newton Hessian");
@@ -54,7 +57,7 @@ public sealed record MatrixSolverChoice(string Solver, string Reason, HessianMod
             case "approx-newton":
                 return new("approx-newton", $"requested: approximate Newton on d² = {unknowns} unknowns: Newton-CG preconditioned by the Kronecker-factored curvature F ⊗ G (two {d}×{d} factors per iteration); Gauss–Newton Hessian");
             default:
-                throw new ArgumentException($"--solver '{requested}' is unknown for a matrix problem (allowed: {string.Join(", ", Allowed)})");
+                throw new ParameterException(SolverParameter, requested, $"'{requested}' is unknown for a matrix problem", Allowed);
         }
     }
 }

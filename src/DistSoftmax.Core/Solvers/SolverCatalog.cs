@@ -12,6 +12,30 @@ public static class SolverCatalog
 
     public static readonly string[] GlobalizationNames = { "auto", "line-search", "trust-region" };
 
+    /// <summary>The curvature models of Newton-type solvers by name, in the order of <see cref="HessianMode"/>.</summary>
+    public static readonly string[] HessianNames = { "auto", "exact", "gauss-newton" };
+
+    /// <summary>The neutral names of the globalisation and curvature parameters in <see cref="ParameterException"/>s.</summary>
+    public const string GlobalizationParameter = nameof(SolverOptions.Globalization), HessianParameter = nameof(SolverOptions.Hessian);
+
+    /// <summary>The globalisation of that name (<see cref="GlobalizationNames"/>); a <see cref="ParameterException"/> otherwise.</summary>
+    public static GlobalizationMode ParseGlobalization(string name) => name.ToLowerInvariant() switch
+    {
+        "auto" => GlobalizationMode.Auto,
+        "line-search" => GlobalizationMode.LineSearch,
+        "trust-region" => GlobalizationMode.TrustRegion,
+        _ => throw new ParameterException(GlobalizationParameter, name, $"unknown globalization '{name}'", GlobalizationNames),
+    };
+
+    /// <summary>The curvature model of that name (<see cref="HessianNames"/>); a <see cref="ParameterException"/> otherwise.</summary>
+    public static HessianMode ParseHessian(string name) => name.ToLowerInvariant() switch
+    {
+        "auto" => HessianMode.Auto,
+        "exact" => HessianMode.Exact,
+        "gauss-newton" => HessianMode.GaussNewton,
+        _ => throw new ParameterException(HessianParameter, name, $"unknown Hessian '{name}'", HessianNames),
+    };
+
     /// <summary>Whether the solver of that name is Newton-type (has a curvature and both globalisations).</summary>
     public static bool IsNewtonType(string name) => name.ToLowerInvariant() is "approx-newton" or "newton" or "newton-cg";
 

@@ -74,24 +74,25 @@ public sealed record SolverOptions
 
     public SolverOptions Validate()
     {
-        Check(RelativeTolerance >= 0 && double.IsFinite(RelativeTolerance), "tol", "must be a finite number ≥ 0");
-        Check(AbsoluteTolerance >= 0 && double.IsFinite(AbsoluteTolerance), "abs-tol", "must be a finite number ≥ 0");
-        Check(MaxIterations >= 0, "max-iter", "must be ≥ 0");
-        Check(StallIterations >= 1, "stall-iter", "must be ≥ 1");
-        Check(TrustRadius > 0, "trust-radius", "must be > 0");
-        Check(SamplingEpsilon > 0 && SamplingEpsilon < 1, "epsilon", "must be in (0, 1)");
-        Check(SamplingDelta > 0 && SamplingDelta < 1, "delta", "must be in (0, 1)");
-        Check(Oversampling > 0 && double.IsFinite(Oversampling), "oversampling", "must be > 0");
-        Check(SketchRowsPerColumn >= 1, "sketch-factor", "must be ≥ 1");
-        Check(ProjectionColumns >= 0, "projection-columns", "must be ≥ 0");
-        Check(LbfgsMemory >= 1, "lbfgs-memory", "must be ≥ 1");
-        Check(MaxCgIterations >= 0, "max-cg", "must be ≥ 0");
+        Check(RelativeTolerance >= 0 && double.IsFinite(RelativeTolerance), nameof(RelativeTolerance), RelativeTolerance, "must be a finite number ≥ 0");
+        Check(AbsoluteTolerance >= 0 && double.IsFinite(AbsoluteTolerance), nameof(AbsoluteTolerance), AbsoluteTolerance, "must be a finite number ≥ 0");
+        Check(MaxIterations >= 0, nameof(MaxIterations), MaxIterations, "must be ≥ 0");
+        Check(StallIterations >= 1, nameof(StallIterations), StallIterations, "must be ≥ 1");
+        Check(TrustRadius > 0, nameof(TrustRadius), TrustRadius, "must be > 0");
+        Check(SamplingEpsilon > 0 && SamplingEpsilon < 1, nameof(SamplingEpsilon), SamplingEpsilon, "must be in (0, 1)");
+        Check(SamplingDelta > 0 && SamplingDelta < 1, nameof(SamplingDelta), SamplingDelta, "must be in (0, 1)");
+        Check(Oversampling > 0 && double.IsFinite(Oversampling), nameof(Oversampling), Oversampling, "must be > 0");
+        Check(SketchRowsPerColumn >= 1, nameof(SketchRowsPerColumn), SketchRowsPerColumn, "must be ≥ 1");
+        Check(ProjectionColumns >= 0, nameof(ProjectionColumns), ProjectionColumns, "must be ≥ 0");
+        Check(LbfgsMemory >= 1, nameof(LbfgsMemory), LbfgsMemory, "must be ≥ 1");
+        Check(MaxCgIterations >= 0, nameof(MaxCgIterations), MaxCgIterations, "must be ≥ 0");
         return this;
     }
 
-    private static void Check(bool ok, string option, string what)
+    /// <summary>Throws a <see cref="ParameterException"/> naming the property unless <paramref name="ok"/>.</summary>
+    private static void Check(bool ok, string parameter, object value, string requirement)
     {
-        if (!ok) throw new ArgumentException($"--{option} {what}");
+        if (!ok) throw new ParameterException(parameter, value, requirement);
     }
 
     /// <summary>s = ⌈c·ε⁻²·d·ln(d/δ)⌉ (c = Oversampling), the documented expected number of sampled rows.</summary>

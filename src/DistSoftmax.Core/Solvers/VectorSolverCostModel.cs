@@ -3,8 +3,8 @@ namespace DistSoftmax.Core.Solvers;
 /// <summary>
 /// Predicted seconds per iteration, and per solve, of each solver on a vector problem with n rows, d columns and nnz
 /// stored non-zeros of A, from operation counts times per-operation costs measured on this project's 2-core machine
-/// (`dotnet run -c Release --project bench/DistSoftmax.Benchmarks -- scale N D newton,approx-newton` prints the shard
-/// time per request kind, from which the constants below were read; README, "Choosing the solver"). The costs:
+/// (the benchmark's `scale N D newton,approx-newton` command in bench/DistSoftmax.Benchmarks prints the shard time per
+/// request kind, from which the constants below were read; README, "Choosing the solver"). The costs:
 ///   pass      a line-search trial (loss, gradient basis, low-rank vectors): nnz entries read once;
 ///   sketch    a CountSketch of diag(√|D|)A added to that pass (approx-newton);
 ///   leverage  the pass that estimates leverage scores and gathers the sampled rows;

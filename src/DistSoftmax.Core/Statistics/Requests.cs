@@ -71,7 +71,7 @@ public sealed record MiniBatchGradientRequest(double[] X, ulong Seed, int Epoch,
     /// <summary>Batches per epoch, ⌈1/f⌉ (a fraction within 1e-12 of 1/B counts as exactly 1/B).</summary>
     public static int BatchesPerEpoch(double batchFraction)
     {
-        if (!(batchFraction > 0 && batchFraction <= 1)) throw new ArgumentException("--batch-fraction must be in (0, 1]");
+        if (!(batchFraction > 0 && batchFraction <= 1)) throw new ParameterException(nameof(BatchFraction), batchFraction, "must be in (0, 1]");
         return (int)Math.Ceiling(1.0 / batchFraction - 1e-12);
     }
 

@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using System.Globalization;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
@@ -113,7 +114,7 @@ public sealed class DataShardLoader : IShardLoader
                 long nnz = CountNonZeros(aPath, n, d);
                 double[] b = MatrixFile.ReadVector(bPath);
                 if (source.Get("w") is string wPath) MatrixFile.ReadVector(wPath); // values checked by the reader
-                if (problem == "normalized" && DistributionProblem(b) is string why)
+                if (problem == Families.Normalized && DistributionProblem(b) is string why)
                     warnings.Add($"{bPath}: {NormalizedAssumption} but {why}; solving anyway");
                 var shape = new ProblemShape(new VectorObjective(Family(source), d, n, StoredEntries(aPath, n, d)), n);
                 return new SourceInspection(shape, n, d, d, nnz, null, warnings);
@@ -176,10 +177,13 @@ public sealed class DataShardLoader : IShardLoader
         return Regularizer.None;
     }
 
+    /// <summary>The neutral name of the one regulariser weight for every row in <see cref="ParameterException"/>s.</summary>
+    public const string WScalarParameter = "WScalar";
+
     private static double WScalar(ProblemSource source)
     {
         double w = DataSources.ParseDouble(source, "w-scalar");
-        if (!double.IsFinite(w)) throw new ArgumentException($"--w-scalar must be a finite number (got {source.Get("w-scalar")})");
+        if (!double.IsFinite(w)) throw new ParameterException(WScalarParameter, w, $"must be a finite number (got {source.Get("w-scalar")})");
         return w;
     }
 

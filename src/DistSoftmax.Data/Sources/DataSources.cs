@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using System.Globalization;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Sources;
@@ -21,13 +22,14 @@ public static class DataSources
     public const string FilesKind = "files";
     public const string GeneratedKind = "generated";
 
-    /// <summary>The problem names, vector families first.</summary>
-    public static readonly string[] Problems = ["normalized", "rescaled", "hyperbolic", "multiple-normalized", "multiple-rescaled"];
+    /// <summary>The problem names, vector families first (<see cref="Families.Names"/>).</summary>
+    public static IReadOnlyList<string> Problems => Families.Names;
 
-    public static bool IsMatrixProblem(string problem) => problem.StartsWith("multiple-", StringComparison.Ordinal);
+    /// <summary>Whether the problem is a matrix problem (<see cref="Families.IsMatrix"/>; throws for an unknown name).</summary>
+    public static bool IsMatrixProblem(string problem) => Families.IsMatrix(problem);
 
-    /// <summary>Whether the problem's loss depends on a unit u (rescaled and hyperbolic regression).</summary>
-    public static bool HasUnit(string problem) => problem is "rescaled" or "hyperbolic";
+    /// <summary>Whether the problem's loss depends on a unit u (<see cref="Families.HasUnit"/>; throws for an unknown name).</summary>
+    public static bool HasUnit(string problem) => Families.HasUnit(problem);
 
     public static ProblemSource VectorFiles(string problem, Unit unit, string a, string b, string? w = null, double? wScalar = null)
     {
@@ -42,7 +44,7 @@ public static class DataSources
     public static ProblemSource MatrixFiles(string problem, string a1, string a2, string b, string? w = null, double? wScalar = null)
     {
         CheckProblem(problem, matrix: true);
-        var p = Common(problem, Unit.Exp);
+        var p = Common(problem, UnitCatalog.Default);
         p.Add(new("A1", a1));
         p.Add(new("A2", a2));
         p.Add(new("B", b));
@@ -69,26 +71,23 @@ public static class DataSources
     }
 
     /// <summary>The built-in demo: <see cref="Generators.Demo"/> (normalized, n = 20000, d = 50, seed 42, x-scale 3, noise 0.1).</summary>
-    public static GeneratedSpec DemoSpec { get; } = new("normalized", Unit.Exp, 20000, 50, 42, XScale: 3.0, Noise: 0.1);
+    public static GeneratedSpec DemoSpec { get; } = new(Families.Normalized, UnitCatalog.Default, 20000, 50, 42, XScale: 3.0, Noise: 0.1);
 
     public static string ProblemOf(ProblemSource source) => source.Require("problem");
 
-    public static Unit UnitOf(ProblemSource source) => UnitFunctions.Parse(source.Get("unit") ?? "exp");
+    public static Unit UnitOf(ProblemSource source) => UnitCatalog.Parse(source.Get(UnitKey) ?? UnitCatalog.Default.Name());
 
-    internal static void CheckProblem(string problem, bool? matrix = null)
-    {
-        if (!Problems.Contains(problem))
-            throw new ArgumentException($"unknown problem '{problem}' (allowed: {string.Join(", ", Problems)})");
-        if (matrix is bool m && m != IsMatrixProblem(problem))
-            throw new ArgumentException(m ? $"'{problem}' is a vector problem, not a matrix problem" : $"'{problem}' is a matrix problem, not a vector problem");
-    }
+    internal static void CheckProblem(string problem, bool? matrix = null) => Families.Check(problem, matrix);
 
     private static List<KeyValuePair<string, string>> Common(string problem, Unit unit)
     {
         var p = new List<KeyValuePair<string, string>> { new("problem", problem) };
-        if (HasUnit(problem)) p.Add(new("unit", unit.Name()));
+        if (HasUnit(problem)) p.Add(new(UnitKey, unit.Name()));
         return p;
     }
+
+    /// <summary>The source parameter holding the unit's name.</summary>
+    private const string UnitKey = "unit";
 
     private static void AddWeights(List<KeyValuePair<string, string>> p, string key, string? file, double? scalar)
     {
@@ -122,24 +121,28 @@ public static class DataSources
 public sealed record GeneratedSpec(string Problem, Unit Unit, int N, int D, ulong Seed, bool Sparse = false,
     double Density = 0.1, bool Planted = false, double? Noise = null, double? XScale = null)
 {
-    /// <summary>Checks the arguments; messages name the generator option (--n, --density, …).</summary>
+    /// <summary>Checks the arguments; a bad one throws a <see cref="ParameterException"/> naming this record's property.</summary>
     public GeneratedSpec Validate()
     {
         DataSources.CheckProblem(Problem);
         bool matrix = DataSources.IsMatrixProblem(Problem);
-        if (N < 1) throw new ArgumentException("--n must be at least 1");
-        if (D < 1) throw new ArgumentException("--d must be at least 1");
-        if (matrix && (long)N * N > Array.MaxLength) throw new ArgumentException($"--n {N} is too large for a matrix problem (B is n×n)");
-        if ((long)N * D > Array.MaxLength) throw new ArgumentException($"--n × --d = {(long)N * D} entries is too large for one matrix");
-        if (Sparse && matrix) throw new ArgumentException("--sparse is only available for vector problems");
-        if (Sparse && !(Density > 0 && Density <= 1)) throw new ArgumentException("--density must be in (0, 1]");
-        if (XScale is double s && !(s >= 0 && double.IsFinite(s))) throw new ArgumentException("--x-scale must be a finite number ≥ 0");
+        if (N < 1) throw new ParameterException(nameof(N), N, "must be at least 1");
+        if (D < 1) throw new ParameterException(nameof(D), D, "must be at least 1");
+        if (matrix && (long)N * N > Array.MaxLength)
+            throw new ParameterException(nameof(N), N, $"{N} is too large for a matrix problem (B is n×n)");
+        if ((long)N * D > Array.MaxLength)
+            throw new ParameterException(nameof(N), N, $"× {{0}} = {(long)N * D} entries is too large for one matrix", related: [nameof(D)]);
+        if (Sparse && matrix) throw new ParameterException(nameof(Sparse), Sparse, "is only available for vector problems");
+        if (Sparse && !(Density > 0 && Density <= 1)) throw new ParameterException(nameof(Density), Density, "must be in (0, 1]");
+        if (XScale is double s && !(s >= 0 && double.IsFinite(s))) throw new ParameterException(nameof(XScale), s, "must be a finite number ≥ 0");
         if (Noise is double r)
         {
-            if (Problem == "rescaled") throw new ArgumentException("--noise is not available for rescaled instances (they are always planted)");
-            if (Problem == "hyperbolic" ? !(r >= 0 && double.IsFinite(r)) : !(r >= 0 && r <= 1))
-                throw new ArgumentException(Problem == "hyperbolic" ? "--noise must be a finite number ≥ 0" : "--noise must be in [0, 1]");
-            if (Planted && r > 0) throw new ArgumentException("--noise must be 0 (or absent) for a --planted instance");
+            if (Problem == Families.Rescaled)
+                throw new ParameterException(nameof(Noise), r, "is not available for rescaled instances (they are always planted)");
+            if (Problem == Families.Hyperbolic ? !(r >= 0 && double.IsFinite(r)) : !(r >= 0 && r <= 1))
+                throw new ParameterException(nameof(Noise), r, Problem == Families.Hyperbolic ? "must be a finite number ≥ 0" : "must be in [0, 1]");
+            if (Planted && r > 0)
+                throw new ParameterException(nameof(Noise), r, "must be 0 (or absent) for a {0} instance", related: [nameof(Planted)]);
         }
         return this;
     }
@@ -163,23 +166,34 @@ public sealed record GeneratedSpec(string Problem, Unit Unit, int N, int D, ulon
     public object Generate()
     {
         Validate();
-        var unit = Unit switch { Core.Problems.Unit.Cosh => Unit.Cosh, Core.Problems.Unit.Sinh => Unit.Sinh, _ => Unit.Exp };
         try
         {
             return Problem switch
             {
-                "normalized" => Generators.Normalized(N, D, Seed, Sparse, Density, XScale ?? 3.0, Planted ? 0.0 : Noise ?? 0.1, Planted),
-                "hyperbolic" => Generators.Hyperbolic(N, D, unit, Seed, Sparse, Density, XScale ?? 1.0, Noise ?? 0.0),
-                "rescaled" => Generators.Rescaled(N, D, unit, Seed, Sparse, Density, XScale ?? 1.0),
-                _ => Generators.Multiple(N, D, Seed, Planted, XScale ?? 1.0, Planted ? 0.0 : Noise ?? 0.1),
+                Families.Normalized => Generators.Normalized(N, D, Seed, Sparse, Density, XScale ?? 3.0, Planted ? 0.0 : Noise ?? 0.1, Planted),
+                Families.Hyperbolic => Generators.Hyperbolic(N, D, Unit, Seed, Sparse, Density, XScale ?? 1.0, Noise ?? 0.0),
+                Families.Rescaled => Generators.Rescaled(N, D, Unit, Seed, Sparse, Density, XScale ?? 1.0),
+                Families.MultipleNormalized or Families.MultipleRescaled => Generators.Multiple(N, D, Seed, Planted, XScale ?? 1.0, Planted ? 0.0 : Noise ?? 0.1),
+                _ => throw new ParameterException(Families.ProblemParameter, Problem, $"no generator for problem '{Problem}'", Families.Names),
             };
         }
         catch (ArgumentOutOfRangeException e)
         {
-            // The generator's own checks (e.g. u(A x_true) overflowing for a large x-scale): one line, naming the option.
-            string option = e.ParamName switch { "xScale" => "--x-scale", "density" => "--density", "noise" => "--noise", "n" => "--n", "d" => "--d", _ => "generator" };
-            string message = e.Message.Split('\n')[0].Replace($" (Parameter '{e.ParamName}')", "").Replace("xScale", "--x-scale");
-            throw new ArgumentException($"{option}: {message}", e);
+            // The generator's own checks (e.g. u(A x_true) overflowing for a large x-scale), which name its arguments:
+            // one line, naming this record's property, with the argument's name in the text a hole for that property.
+            string parameter = GeneratorArguments.FirstOrDefault(a => a.Argument == e.ParamName).Property ?? GeneratorParameter;
+            string text = e.Message.Split('\n')[0].Replace($" (Parameter '{e.ParamName}')", "");
+            bool refers = e.ParamName is not null && parameter != GeneratorParameter && text.Contains(e.ParamName);
+            // A requirement with holes is a composite format: escape its braces before making the hole.
+            string requirement = refers ? text.Replace("{", "{{").Replace("}", "}}").Replace(e.ParamName!, "{0}") : text;
+            throw new ParameterException(parameter, e.ActualValue, requirement, related: refers ? [parameter] : null, inner: e);
         }
     }
+
+    /// <summary>The neutral parameter of a generator failure that names none of its arguments.</summary>
+    public const string GeneratorParameter = "Generator";
+
+    /// <summary>The <see cref="Generators"/> argument names and the properties of this record they come from.</summary>
+    private static readonly (string Argument, string Property)[] GeneratorArguments =
+        [("xScale", nameof(XScale)), ("density", nameof(Density)), ("noise", nameof(Noise)), ("n", nameof(N)), ("d", nameof(D))];
 }
