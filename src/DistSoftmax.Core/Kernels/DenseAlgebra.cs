@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using System.Numerics.Tensors;
 using MathNet.Numerics.LinearAlgebra;
 
@@ -71,7 +72,7 @@ public static class DenseAlgebra
         var evd = m.Evd(Symmetricity.Symmetric);
         var vecs = evd.EigenVectors;
         var vals = evd.EigenValues.Select(e => e.Real).ToArray();
-        double max = vals.Max(Math.Abs), floor = Math.Max(1e-10 * max, 1e-300), lowest = vals.Min();
+        double max = vals.Max(Math.Abs), floor = Math.Max(1e-10 * max, NumericLimits.Tiny), lowest = vals.Min();
         var rv = Vector<double>.Build.Dense(r.ToArray());
         var coords = vecs.TransposeThisAndMultiply(rv);
         for (int i = 0; i < d; i++) coords[i] /= Math.Max(Math.Abs(vals[i]), floor);

@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -411,7 +412,7 @@ public sealed class ProjectionPanels
         }
         if (!double.IsFinite(gershgorin)) return gershgorin;
         var (_, max) = DenseAlgebra.EigenvalueRange(gram, k);
-        return Math.Min(gershgorin, max * (1 + 1e-10) + 1e-300);
+        return Math.Min(gershgorin, max * (1 + 1e-10) + NumericLimits.Tiny);
     }
 
     public ProjectionPanels(double[] yT, int k, int d) : this(yT, k, d, DenseKernels.Wide) { }

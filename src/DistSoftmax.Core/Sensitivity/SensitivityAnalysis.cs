@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Drivers;
@@ -257,7 +258,7 @@ public static class SensitivityAnalysis
         var (lo, hi) = DenseAlgebra.EigenvalueRange(hessian, d);
         var factor = (double[])hessian.Clone();
         bool positive = DenseAlgebra.TryCholesky(factor, d);
-        double h = options.DifferenceStep * Math.Max(problem.DataNorm, 1e-300);
+        double h = options.DifferenceStep * Math.Max(problem.DataNorm, NumericLimits.Tiny);
         var predictedX = new double[options.Draws];
         var predictedF = new double[options.Draws];
         for (int k = 0; k < options.Draws; k++)

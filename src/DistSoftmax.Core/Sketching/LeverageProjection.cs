@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Random;
 
@@ -37,7 +38,7 @@ public static class LeverageProjection
     {
         double max = 0;
         for (int i = 0; i < d; i++) max = Math.Max(max, Math.Abs(r[i * d + i]));
-        double floor = Math.Max(max * 1e-10, 1e-300);
+        double floor = Math.Max(max * 1e-10, NumericLimits.Tiny);
         for (int i = 0; i < d; i++)
             if (Math.Abs(r[i * d + i]) < floor) r[i * d + i] = floor;
     }

@@ -21,7 +21,7 @@ public abstract class LineSearchSolver : Solver
     /// <summary>Trials before a line search gives up.</summary>
     public const int MaxTrials = 60;
     /// <summary>Floor of norms that are divided by (a zero gradient or curvature).</summary>
-    protected const double TinyNorm = 1e-300;
+    protected const double TinyNorm = NumericLimits.Tiny;
 
     public override string Globalization => "line-search";
 

@@ -15,9 +15,6 @@ public abstract class Solver
 {
     public abstract string Name { get; }
 
-    /// <summary>Unit roundoff of double precision, 2⁻⁵².</summary>
-    public const double MachineEpsilon = 2.220446049250313e-16;
-
     /// <summary>
     /// A start whose ‖∇L‖ ≤ this·ε·max(1, |L|) is a stationary point to rounding: the gradient's sums carry errors of
     /// that order, so no relative tolerance on it can be met, and the solve reports converged with that reason.
@@ -52,7 +49,7 @@ public abstract class Solver
             run.Finish(point.X, ExitCondition.Diverged, $"loss or gradient is not finite at iteration {iteration}", iteration, point.Loss, gradientNorm, g0);
             return true;
         }
-        if (iteration == 0 && gradientNorm > 0 && gradientNorm <= StationaryStartFactor * MachineEpsilon * Math.Max(1, Math.Abs(point.Loss)))
+        if (iteration == 0 && gradientNorm > 0 && gradientNorm <= StationaryStartFactor * NumericLimits.MachineEpsilon * Math.Max(1, Math.Abs(point.Loss)))
         {
             run.Finish(point.X, ExitCondition.Converged, $"the gradient at the start is zero to rounding (‖∇L‖ = {gradientNorm:E3} ≤ " +
                 $"{StationaryStartFactor}·ε·max(1, |L|)): x0 is a stationary point", iteration, point.Loss, gradientNorm, g0);

@@ -3,22 +3,6 @@ using DistSoftmax.Core.Statistics;
 namespace DistSoftmax.Core.Solvers;
 
 /// <summary>
-/// The curvature model of Newton-type solvers. Auto (the default) is a hybrid Gauss–Newton / Newton method:
-/// it starts with the positive-semidefinite Gauss–Newton Hessian JᵀJ, switches to the exact Hessian once a
-/// full step (t = 1) is accepted, and goes back to Gauss–Newton whenever the exact model is indefinite.
-/// Far from a minimiser this avoids the slow progress of modified Newton steps on the nonconvex softmax loss;
-/// near it, the exact Hessian gives quadratic convergence even when the residual is not zero.
-/// </summary>
-public enum HessianMode { Auto, Exact, GaussNewton }
-
-/// <summary>
-/// How Newton-type solvers globalise their steps: backtracking line search inside a trust radius, or a trust region
-/// whose subproblem is solved exactly (Moré–Sorensen on an explicit Hessian) or by Steihaug–Toint CG. Auto takes each
-/// solver's measured default (<see cref="SolverCatalog.DefaultGlobalization"/>).
-/// </summary>
-public enum GlobalizationMode { Auto, LineSearch, TrustRegion }
-
-/// <summary>
 /// Options shared by all solvers. Stopping: converged when ‖∇L‖ ≤ max(AbsoluteTolerance, RelativeTolerance·‖∇L(x0)‖);
 /// stalled when a line search finds no decrease or the loss has not decreased for StallIterations iterations.
 /// </summary>

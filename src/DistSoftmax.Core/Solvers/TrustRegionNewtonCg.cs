@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Solvers.TrustRegion;
@@ -22,7 +23,7 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
         var opts = run.Options;
         int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(d, NewtonCg.MinDefaultCgIterations);
         double g0 = run.Trace[0].GradientNorm;
-        double eta = Math.Min(NewtonCg.MaxForcingTerm, Math.Sqrt(current.GradientNorm / Math.Max(g0, 1e-300)));
+        double eta = Math.Min(NewtonCg.MaxForcingTerm, Math.Sqrt(current.GradientNorm / Math.Max(g0, NumericLimits.Tiny)));
         double tolerance = eta * current.GradientNorm;
 
         var path = new SteihaugPath(radius);

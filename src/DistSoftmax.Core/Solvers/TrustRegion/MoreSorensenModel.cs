@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 using MathNet.Numerics.LinearAlgebra;
@@ -121,7 +122,7 @@ public sealed class MoreSorensenModel : ITrustRegionModel
         for (int i = 1; i < _d; i++) if (values[i] < values[minIndex]) minIndex = i;
         double lambdaMin = values[minIndex];
         double negative = Math.Min(lambdaMin, 0);
-        double scale = Math.Max(values.Max(Math.Abs), 1e-300);
+        double scale = Math.Max(values.Max(Math.Abs), NumericLimits.Tiny);
         double floor = Math.Max(-lambdaMin, 0);
         // Coefficients of the eigenvectors whose eigenvalue equals λ_min (to rounding) are the hard-case ones.
         double degenerate = 1e-12 * scale;

@@ -1,3 +1,4 @@
+using DistSoftmax.Core;
 using System.Numerics.Tensors;
 
 namespace DistSoftmax.Core.Solvers.TrustRegion;
@@ -44,7 +45,7 @@ public sealed class SteihaugPath : ITrustRegionModel
     {
         _segments.Add(new Segment((double[])start.Clone(), (double[])direction.Clone(), step, model, slope, curvature));
         if (curvature <= 0)
-            NegativeCurvature = Math.Min(NegativeCurvature, curvature / Math.Max(TensorPrimitives.Dot<double>(direction, direction), 1e-300));
+            NegativeCurvature = Math.Min(NegativeCurvature, curvature / Math.Max(TensorPrimitives.Dot<double>(direction, direction), NumericLimits.Tiny));
     }
 
     /// <summary>Ends the path inside the ball at <paramref name="end"/>, where the model is <paramref name="model"/>.</summary>
