@@ -54,16 +54,9 @@ public abstract class LineSearchSolver : Solver
         for (int iteration = 0; ; iteration++)
         {
             var kind = schedule.Kind;
-            GradientReply gr;
-            var fused = accepted is { } a ? OnePassGradient.From(run, point, a.Reply, a.Reference, kind, curvature is not null) : null;
-            if (fused is not null && AllFinite(fused.Gradient) && (curvature?.IsComplete(run, fused) ?? true))
-                gr = fused;
-            else
-            {
-                yield return curvature?.GradientRequest(run, point, iteration, kind) ?? new GradientRequest(point.X, point.Globals, kind, false);
-                gr = run.Reply<GradientReply>();
-            }
-            curvature?.OnGradient(run, gr);
+            var fetched = new Out<GradientReply>();
+            foreach (var r in OnePassGradient.Fetch(run, point, accepted, iteration, kind, curvature, fetched)) yield return r;
+            var gr = fetched.Value;
             double gnorm = TensorPrimitives.Norm<double>(gr.Gradient);
             if (iteration == 0)
             {

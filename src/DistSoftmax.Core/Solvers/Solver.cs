@@ -96,7 +96,7 @@ public abstract class Solver
         return true;
     }
 
-    protected static bool AllFinite(ReadOnlySpan<double> v)
+    protected internal static bool AllFinite(ReadOnlySpan<double> v)
     {
         foreach (var x in v) if (!double.IsFinite(x)) return false;
         return true;
