@@ -162,15 +162,22 @@ public sealed class DenseRows : RowAccess
     }
 
     public override void GramRows(int start, int end, ReadOnlySpan<double> w, Span<double> c) =>
-        DenseKernels.SyrkUpper(Block(start, end), end - start, _cols, w, c);
+        Syrk(Block(start, end), end - start, w, c);
 
     /// <summary>Gathers the scattered rows into a contiguous block, then one SYRK.</summary>
     public override void GramRowsIndexed(ReadOnlySpan<int> rows, ReadOnlySpan<double> w, Span<double> c)
     {
         if (rows.Length == 0) return;
         var block = Gather(rows);
-        try { DenseKernels.SyrkUpper(block, rows.Length, _cols, w, c); }
+        try { Syrk(block, rows.Length, w, c); }
         finally { System.Buffers.ArrayPool<double>.Shared.Return(block); }
+    }
+
+    /// <summary>The cache-blocked SYRK from <see cref="BlockedSyrk.MinColumns"/> columns on, the four-row one below.</summary>
+    private void Syrk(ReadOnlySpan<double> block, int rows, ReadOnlySpan<double> w, Span<double> c)
+    {
+        if (_cols >= BlockedSyrk.MinColumns) BlockedSyrk.Upper(block, rows, _cols, w, c);
+        else DenseKernels.SyrkUpper(block, rows, _cols, w, c);
     }
 }
 
