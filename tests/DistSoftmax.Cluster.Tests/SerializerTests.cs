@@ -51,6 +51,10 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new ScalarsReply(new ScalarSums(3.5, new[] { 1.0, 2.0 }, new[] { 1, 0 }), 4.25, 7, Odd);
         yield return new ScalarsReply(new ScalarSums(3.5, new[] { 1.0, 2.0 }, new[] { 1, 0 }), 4.25, 7, Odd, new[] { -0.0, 1e300, 3 });
         yield return new GradientReply(x, Odd, Array.Empty<double>());
+        yield return new GradientReply(x, Odd, new[] { 2.0, -1.0, 0.5 }, SketchColumns: 2);
+        yield return new ScalarsReply(new ScalarSums(3.5, new[] { 1.0, 2.0 }, new[] { 1, 0 }), 4.25, 7, Odd, new[] { 2.0, -1.0, 0.5 }, 2);
+        yield return new GradientRequest(x, Odd, HessianKind.Exact, true, 12, 5, SketchForm.Triangle);
+        yield return new ScalarsRequest(x, Odd, WithGradient: true, SketchRows: 12, SketchSeed: 3, SketchForm: SketchForm.Triangle);
         yield return new GramReply(Enumerable.Range(0, 21).Select(i => i * 0.5).ToArray(), 99);
         yield return new HessianVectorReply(x, new[] { 1e300, -1e-300 });
 

@@ -41,6 +41,9 @@ public sealed class VectorShard : IShard
     /// </summary>
     public const double SkipProbability = 1e-2;
 
+    /// <summary>Sampled rows gathered before one SYRK (two chunks of <see cref="BlockedSyrk.ChunkRows"/>).</summary>
+    private const int GatherRows = 2 * BlockedSyrk.ChunkRows;
+
 
     public long RowOffset { get; }
     public int Rows => _rows.Rows;
@@ -201,7 +204,17 @@ public sealed class VectorShard : IShard
             _termsX = null;
         }
         var reply = MergeBlocks(partial, reg, all[..((k + 1) * d)]);
-        return m == 0 ? reply : reply with { Sketch = all[((k + 1) * d)..] };
+        if (m == 0) return reply;
+        var (sketch, columns) = SketchReply(all.AsSpan((k + 1) * d, m * d), m, r.SketchForm);
+        return reply with { Sketch = sketch, SketchColumns = columns };
+    }
+
+    /// <summary>The shard's m×d CountSketch as asked: the rows, or the packed R of their Householder QR (d(d+1)/2 values).</summary>
+    private (double[] Sketch, int Columns) SketchReply(ReadOnlySpan<double> sketch, int m, SketchForm form)
+    {
+        int d = Cols;
+        if (form == SketchForm.Rows) return (sketch.ToArray(), 0);
+        return (HouseholderQr.PackedR(sketch, m, d, _compute.MaxDegreeOfParallelism), d);
     }
 
     /// <summary>
@@ -232,25 +245,39 @@ public sealed class VectorShard : IShard
 
     /// <summary>Runs a per-block accumulation into arrays of the given length and sums them in block order.</summary>
     /// <remarks>
-    /// Block accumulators (up to m·d doubles for a sketch, d² for a Gram) come from the shared array pool, so a
-    /// request does not allocate large-object-heap arrays per block; bodies use only the first
-    /// <paramref name="length"/> entries.
+    /// Blocks run in waves of as many blocks as the shard has threads; after each wave the wave's accumulators are
+    /// added to the total in block order and reused, so at most (threads + 1) arrays of <paramref name="length"/> are
+    /// alive (a sketch is m·d doubles, 32 MB at d = 1000: all eight blocks at once held 256 MB per shard). The sum is
+    /// total = ((b₀ + b₁) + b₂) + … whatever the wave size, so replies do not depend on the thread count.
+    /// Accumulators come from the shared array pool; bodies use only the first <paramref name="length"/> entries.
     /// </remarks>
     private double[] Accumulate(int length, Action<int, int, int, double[]> body)
     {
-        var parts = new double[_blocks.BlockCount][];
+        int blocks = _blocks.BlockCount;
+        int wave = Math.Clamp(_compute.MaxDegreeOfParallelism, 1, blocks);
+        var parts = new double[wave][];
+        var total = new double[length];
         try
         {
-            _blocks.Run(_compute, k =>
+            for (int i = 0; i < wave; i++) parts[i] = System.Buffers.ArrayPool<double>.Shared.Rent(length);
+            for (int first = 0; first < blocks; first += wave)
             {
-                var acc = System.Buffers.ArrayPool<double>.Shared.Rent(length);
-                Array.Clear(acc, 0, length);
-                parts[k] = acc;
-                var (s, e) = _blocks[k];
-                body(k, s, e, acc);
-            });
-            var total = parts[0].AsSpan(0, length).ToArray();
-            for (int k = 1; k < parts.Length; k++) TensorPrimitives.Add(total, parts[k].AsSpan(0, length), total);
+                int count = Math.Min(wave, blocks - first);
+                void Block(int i)
+                {
+                    var acc = parts[i];
+                    Array.Clear(acc, 0, length);
+                    var (s, e) = _blocks[first + i];
+                    body(first + i, s, e, acc);
+                }
+                if (count == 1) Block(0);
+                else Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = wave }, Block);
+                for (int i = 0; i < count; i++)
+                {
+                    if (first + i == 0) parts[0].AsSpan(0, length).CopyTo(total);
+                    else TensorPrimitives.Add(total, parts[i].AsSpan(0, length), total);
+                }
+            }
             return total;
         }
         finally
@@ -282,7 +309,8 @@ public sealed class VectorShard : IShard
                 SketchTile(t, te, _d.AsSpan(t, len), m, r.SketchSeed, buckets, signed, acc.AsSpan(gradLen + lowLen, sketchLen));
             }
         });
-        return new GradientReply(all[..gradLen], all[gradLen..(gradLen + lowLen)], all[(gradLen + lowLen)..]);
+        var (sketch, columns) = m == 0 ? (Array.Empty<double>(), 0) : SketchReply(all.AsSpan(gradLen + lowLen, sketchLen), m, r.SketchForm);
+        return new GradientReply(all[..gradLen], all[gradLen..(gradLen + lowLen)], sketch, columns);
     }
 
     private GramReply Gram(GramRequest r)
@@ -312,9 +340,12 @@ public sealed class VectorShard : IShard
             var tau = new double[Tile];
             var refined = new int[Tile];
             var norms = new double[Tile];
-            var kept = new int[Tile];
-            var weights = new double[Tile];
+            // Kept rows are collected over tiles and added by one SYRK per GatherRows of them: a tile keeps only a few
+            // rows when the sample is small, and each SYRK call reads and writes all of C.
+            var kept = new int[GatherRows + Tile];
+            var weights = new double[GatherRows + Tile];
             long used = 0;
+            int count = 0;
             for (int ts = s; ts < e; ts += Tile)
             {
                 int te = Math.Min(e, ts + Tile), len = te - ts;
@@ -331,7 +362,6 @@ public sealed class VectorShard : IShard
                     _rows.ProjectedSquaredNorms(refined.AsSpan(0, refine), projection!, norms);
                     for (int t = 0; t < refine; t++) tau[refined[t] - ts] = Math.Abs(_d[refined[t]]) * norms[t];
                 }
-                int count = 0;
                 for (int i = 0; i < len; i++)
                 {
                     double q = Math.Min(1.0, r.SampleSize * tau[i] / r.TotalLeverage);
@@ -341,9 +371,13 @@ public sealed class VectorShard : IShard
                     weights[count] = _d[ts + i] / q;
                     count++;
                 }
+                if (count < GatherRows) continue;
                 _rows.GramRowsIndexed(kept.AsSpan(0, count), weights.AsSpan(0, count), acc);
                 used += count;
+                count = 0;
             }
+            _rows.GramRowsIndexed(kept.AsSpan(0, count), weights.AsSpan(0, count), acc);
+            used += count;
             counts[block] = used;
         });
         return new GramReply(Packed.FromUpper(full, d), counts.Sum());

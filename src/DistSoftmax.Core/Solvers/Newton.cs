@@ -28,14 +28,17 @@ public sealed class Newton : Solver
 
 /// <summary>
 /// Approximate Newton with a leverage-score-sampled Hessian (shared/MATH.md, seed 001):
-///   1. with the gradient, shards return a CountSketch S·diag(√|D|)·A (m = SketchRowsPerColumn·d rows); after an
-///      accepted line-search trial both come from the trial's own pass, with D computed at the previous iterate's
-///      globals (see <see cref="TrialRequest"/>);
-///   2. R from a QR of the sketch, Y = R⁻¹G for a d×k Gaussian G (Σ_i τ_i is estimated by ‖G‖²_F);
+///   1. with the gradient, each shard forms a CountSketch S_k·diag(√|D|)·A_k of its rows (m = SketchRowsPerColumn·d
+///      rows) and returns only R of its Householder QR (a packed d×d triangle); replies merge by TSQR in shard order
+///      (<see cref="SketchForm.Triangle"/>); after an accepted line-search trial both come from the trial's own pass,
+///      with D computed at the previous iterate's globals (see <see cref="TrialRequest"/>);
+///   2. Y = R⁻¹G for a d×k Gaussian G, R that of the stacked per-shard sketches (Σ_i τ_i is estimated by ‖G‖²_F);
 ///   3. in one more pass shards compute τ_i = |D_i|‖a_iᵀY‖², keep row i with probability q_i = min(1, s·τ_i/Στ)
 ///      and weight it 1/q_i, s = ⌈c·ε⁻² d ln(d/δ)⌉;
 ///   4. H̃ = sampled Aᵀ diag(D) A + the exact low-rank part; p solves H̃ p = −∇L (|H̃| if indefinite).
-/// Every random draw is keyed by (seed, iteration, global row), so results do not depend on the shard layout.
+/// Every random draw is keyed by (seed, iteration, global row); the row sample would not depend on the shard layout,
+/// but R (and so the leverage estimates) does, since each shard sketches its own rows: results are reproducible for
+/// a fixed layout.
 /// </summary>
 public sealed class ApproximateNewton : Solver
 {
@@ -49,7 +52,7 @@ public sealed class ApproximateNewton : Solver
     {
         var opts = run.Options;
         int m = opts.UniformSampling ? 0 : SketchRows(run);
-        return new GradientRequest(point.X, point.Globals, kind, true, m, StreamSeed(opts.Seed, iteration, 1));
+        return new GradientRequest(point.X, point.Globals, kind, true, m, StreamSeed(opts.Seed, iteration, 1), SketchForm.Triangle);
     }
 
     private static int SketchRows(SolveRun run)
@@ -70,7 +73,11 @@ public sealed class ApproximateNewton : Solver
     {
         var request = base.TrialRequest(run, xt, point, iteration, kind);
         if (!request.WithGradient || run.Options.UniformSampling) return request;
-        return request with { SketchRows = SketchRows(run), SketchSeed = StreamSeed(run.Options.Seed, iteration + 1, 1), SketchKind = kind };
+        return request with
+        {
+            SketchRows = SketchRows(run), SketchSeed = StreamSeed(run.Options.Seed, iteration + 1, 1), SketchKind = kind,
+            SketchForm = SketchForm.Triangle,
+        };
     }
 
     protected override bool IsComplete(SolveRun run, GradientReply fused) => run.Options.UniformSampling || fused.Sketch.Length > 0;
@@ -93,7 +100,7 @@ public sealed class ApproximateNewton : Solver
         else
         {
             k = opts.ProjectionColumnsFor(run.Objective.Rows);
-            (projT, total) = Sketching.LeverageProjection.FromSketch(StateOf<LastSketch>(run).Sketch, d, k, Rng.ForStream(opts.Seed, (ulong)current.Iteration, 2));
+            (projT, total) = Sketching.LeverageProjection.FromTriangle(StateOf<LastSketch>(run).Sketch, d, k, Rng.ForStream(opts.Seed, (ulong)current.Iteration, 2));
         }
         GramReply gram;
         if (total > 0 && double.IsFinite(total))
