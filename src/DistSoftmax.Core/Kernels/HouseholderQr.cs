@@ -43,6 +43,24 @@ public static class HouseholderQr
         Transpose(a, m, d, cols);
         var diag = new double[d];
         Factor(cols, m, d, diag, Threads(maxThreads));
+        return PackR(cols, m, d, diag);
+    }
+
+    /// <summary>
+    /// As <see cref="PackedR"/> for a matrix given column-major (column j at j·m), factored in place: the array is
+    /// overwritten (no copy of the m×d input is made).
+    /// </summary>
+    public static double[] PackedRInPlace(double[] columns, int m, int d, int maxThreads = 0)
+    {
+        if (m < d) throw new ArgumentException($"QR needs at least as many rows as columns ({m} < {d})");
+        if (columns.Length < (long)m * d) throw new ArgumentException($"A has {columns.Length} entries, fewer than {m}×{d}");
+        var diag = new double[d];
+        Factor(columns, m, d, diag, Threads(maxThreads));
+        return PackR(columns, m, d, diag);
+    }
+
+    private static double[] PackR(double[] cols, int m, int d, double[] diag)
+    {
         var r = new double[Packed.Length(d)];
         int p = 0;
         for (int i = 0; i < d; i++)

@@ -171,12 +171,11 @@ public sealed class VectorShard : IShard
         int vectors = _reg.IsNone ? k : k + 1;
         var partial = new ScalarSums[_blocks.BlockCount];
         var reg = new double[_blocks.BlockCount];
-        var all = Accumulate((k + 1) * d + m * d, (block, s, e, acc) =>
+        if (m > 0) EnsureSketchRows();
+        var all = Accumulate((k + 1) * d, (block, s, e, acc) =>
         {
             var beta = new double[vectors * Tile];
             var curvature = m == 0 ? Array.Empty<double>() : new double[(2 + lr) * Tile];
-            var buckets = new int[m == 0 ? 0 : Tile];
-            var signed = new double[m == 0 ? 0 : Tile];
             for (int t = s; t < e; t += Tile)
             {
                 int te = Math.Min(e, t + Tile), len = te - t;
@@ -194,7 +193,7 @@ public sealed class VectorShard : IShard
                     curvature.AsSpan(2 * len, lr * len));
                 if (!_reg.IsNone)
                     for (int i = 0; i < len; i++) dTilde[i] += _reg.SquaredWeight(t + i);
-                SketchTile(t, te, dTilde, m, r.SketchSeed, buckets, signed, acc.AsSpan((k + 1) * d, m * d));
+                SketchTile(t, te, dTilde, m, r.SketchSeed);
             }
             (partial[block], reg[block]) = BlockScalars(block, r.Reference);
         });
@@ -203,30 +202,89 @@ public sealed class VectorShard : IShard
             _zX = (double[])r.X.Clone();
             _termsX = null;
         }
-        var reply = MergeBlocks(partial, reg, all[..((k + 1) * d)]);
+        var reply = MergeBlocks(partial, reg, all);
         if (m == 0) return reply;
-        var (sketch, columns) = SketchReply(all.AsSpan((k + 1) * d, m * d), m, r.SketchForm);
+        var (sketch, columns) = SketchReply(m, r.SketchForm);
         return reply with { Sketch = sketch, SketchColumns = columns };
     }
 
-    /// <summary>The shard's m×d CountSketch as asked: the rows, or the packed R of their Householder QR (d(d+1)/2 values).</summary>
-    private (double[] Sketch, int Columns) SketchReply(ReadOnlySpan<double> sketch, int m, SketchForm form)
+    /// <summary>Per-row sketch bucket and signed weight ±√|D_i| (set by <see cref="SketchTile"/>, shard-owned, n entries each).</summary>
+    private int[]? _sketchBucket;
+    private double[]? _sketchWeight;
+    /// <summary>The m×d sketch, column-major (column j at j·m), reused from request to request.</summary>
+    private double[]? _sketchColumns;
+
+    /// <summary>Columns of the sketch one task scatters into (an m×32 strip: 1 MB at m = 4000, kept in L2).</summary>
+    private const int SketchStripColumns = 32;
+
+    private void EnsureSketchRows()
     {
-        int d = Cols;
-        if (form == SketchForm.Rows) return (sketch.ToArray(), 0);
-        return (HouseholderQr.PackedR(sketch, m, d, _compute.MaxDegreeOfParallelism), d);
+        _sketchBucket ??= new int[Rows];
+        _sketchWeight ??= new double[Rows];
     }
 
     /// <summary>
-    /// CountSketch of diag(√|D|)·A over rows [t, te), given the tile's curvatures D (w² included): global row → one
-    /// of m buckets with a random sign, both from one SplitMix64 hash of the seed and the global index (spread by the
-    /// golden-ratio constant), so the sketch does not depend on the shard layout.
+    /// The shard's m×d CountSketch as asked: the rows, or the packed R of their Householder QR (d(d+1)/2 values).
+    /// The sketch is formed after the pass that set every row's bucket and weight, strip by strip of
+    /// <see cref="SketchStripColumns"/> columns: a task adds w_i·a_i[strip] into row bucket_i of an L2-sized strip for
+    /// all rows in order, then stores the strip column-major. Each entry is summed over the rows in row order whatever
+    /// the number of threads, and the shard holds one m×d array instead of one per row block (the per-block copies cost
+    /// 32 MB each at d = 1000, and clearing and adding them cost more memory traffic than the extra read of A here).
     /// </summary>
-    private void SketchTile(int t, int te, ReadOnlySpan<double> curvatures, int m, ulong seed, int[] buckets, double[] signed,
-        Span<double> sketch)
+    private (double[] Sketch, int Columns) SketchReply(int m, SketchForm form)
+    {
+        int d = Cols, n = Rows;
+        if (_sketchColumns is null || _sketchColumns.Length != m * d) _sketchColumns = new double[checked(m * d)];
+        var cols = _sketchColumns;
+        var bucket = _sketchBucket!;
+        var weight = _sketchWeight!;
+        int strips = _rows.ColumnStrips ? (d + SketchStripColumns - 1) / SketchStripColumns : 1;
+        void Strip(int k)
+        {
+            int c0 = strips == 1 ? 0 : k * SketchStripColumns, c1 = strips == 1 ? d : Math.Min(d, c0 + SketchStripColumns);
+            int width = c1 - c0;
+            var strip = System.Buffers.ArrayPool<double>.Shared.Rent(m * width);
+            try
+            {
+                Array.Clear(strip, 0, m * width);
+                for (int t = 0; t < n; t += Tile)
+                {
+                    int te = Math.Min(n, t + Tile);
+                    _rows.ScatterRowColumns(t, te, bucket.AsSpan(t, te - t), weight.AsSpan(t, te - t), c0, c1, strip.AsSpan(0, m * width));
+                }
+                for (int j = 0; j < width; j++)
+                {
+                    var column = cols.AsSpan((c0 + j) * m, m);
+                    for (int b = 0; b < m; b++) column[b] = strip[b * width + j];
+                }
+            }
+            finally { System.Buffers.ArrayPool<double>.Shared.Return(strip); }
+        }
+        if (strips > 1 && _compute.MaxDegreeOfParallelism > 1)
+            Parallel.For(0, strips, new ParallelOptions { MaxDegreeOfParallelism = _compute.MaxDegreeOfParallelism }, Strip);
+        else
+            for (int k = 0; k < strips; k++) Strip(k);
+        if (form == SketchForm.Rows)
+        {
+            var rows = new double[m * d];
+            for (int j = 0; j < d; j++)
+                for (int b = 0; b < m; b++) rows[b * d + j] = cols[j * m + b];
+            return (rows, 0);
+        }
+        return (HouseholderQr.PackedRInPlace(cols, m, d, _compute.MaxDegreeOfParallelism), d);
+    }
+
+    /// <summary>
+    /// CountSketch buckets and signed weights of rows [t, te), given the tile's curvatures D (w² included): global row →
+    /// one of m buckets with a random sign, both from one SplitMix64 hash of the seed and the global index (spread by the
+    /// golden-ratio constant), so a row's bucket and sign do not depend on the shard layout; the weight is ±√|D_i|.
+    /// The rows are added to the sketch afterwards (<see cref="SketchReply"/>).
+    /// </summary>
+    private void SketchTile(int t, int te, ReadOnlySpan<double> curvatures, int m, ulong seed)
     {
         int len = te - t;
-        var weights = signed.AsSpan(0, len);
+        var weights = _sketchWeight.AsSpan(t, len);
+        var buckets = _sketchBucket.AsSpan(t, len);
         TensorPrimitives.Abs(curvatures.Slice(0, len), weights);
         TensorPrimitives.Sqrt(weights, weights);
         for (int i = 0; i < len; i++)
@@ -236,7 +294,6 @@ public sealed class VectorShard : IShard
             buckets[i] = (int)Math.BigMul(h, (ulong)m, out _);
             if ((h & 1) != 0) weights[i] = -weights[i];
         }
-        _rows.ScatterRows(t, te, buckets.AsSpan(0, len), signed.AsSpan(0, len), sketch);
     }
 
     /// <summary>q_j on rows [from, to) of the block [blockStart, blockEnd) (q is stored block by block).</summary>
@@ -291,13 +348,12 @@ public sealed class VectorShard : IShard
     {
         EnsureTerms(r.X, r.Globals, r.Kind);
         int d = Cols, lr = r.WithLowRank ? _family.LowRankCount : 0, m = r.SketchRows;
-        int gradLen = d, lowLen = lr * d, sketchLen = m * d;
-        var all = Accumulate(gradLen + lowLen + sketchLen, (_, s, e, acc) =>
+        int gradLen = d, lowLen = lr * d;
+        if (m > 0) EnsureSketchRows();
+        var all = Accumulate(gradLen + lowLen, (_, s, e, acc) =>
         {
             // [g; q_1; …; q_lr] of one tile side by side, for one multi-vector transposed product.
             var rhs = new double[(1 + lr) * Tile];
-            var buckets = new int[m == 0 ? 0 : Tile];
-            var signed = new double[m == 0 ? 0 : Tile];
             // Tiles of rows small enough to stay in cache: A is read from memory once for all outputs.
             for (int t = s; t < e; t += Tile)
             {
@@ -306,10 +362,10 @@ public sealed class VectorShard : IShard
                 for (int j = 0; j < lr; j++) LowRankRows(j, s, e, t, te).CopyTo(rhs.AsSpan((1 + j) * len, len));
                 _rows.MultiplyTransposedRowsMany(t, te, rhs.AsSpan(0, (1 + lr) * len), 1 + lr, acc.AsSpan(0, gradLen + lowLen));
                 if (m == 0) continue;
-                SketchTile(t, te, _d.AsSpan(t, len), m, r.SketchSeed, buckets, signed, acc.AsSpan(gradLen + lowLen, sketchLen));
+                SketchTile(t, te, _d.AsSpan(t, len), m, r.SketchSeed);
             }
         });
-        var (sketch, columns) = m == 0 ? (Array.Empty<double>(), 0) : SketchReply(all.AsSpan(gradLen + lowLen, sketchLen), m, r.SketchForm);
+        var (sketch, columns) = m == 0 ? (Array.Empty<double>(), 0) : SketchReply(m, r.SketchForm);
         return new GradientReply(all[..gradLen], all[gradLen..(gradLen + lowLen)], sketch, columns);
     }
 
