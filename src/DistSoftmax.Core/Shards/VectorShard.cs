@@ -172,7 +172,8 @@ public sealed class VectorShard : IShard
         var partial = new ScalarSums[_blocks.BlockCount];
         var reg = new double[_blocks.BlockCount];
         if (m > 0) EnsureSketchRows();
-        var all = Accumulate((k + 1) * d, (block, s, e, acc) =>
+        int fusedLength = FusedSketch(m) ? m * d : 0;
+        var all = Accumulate((k + 1) * d + fusedLength, (block, s, e, acc) =>
         {
             var beta = new double[vectors * Tile];
             var curvature = m == 0 ? Array.Empty<double>() : new double[(2 + lr) * Tile];
@@ -194,6 +195,7 @@ public sealed class VectorShard : IShard
                 if (!_reg.IsNone)
                     for (int i = 0; i < len; i++) dTilde[i] += _reg.SquaredWeight(t + i);
                 SketchTile(t, te, dTilde, m, r.SketchSeed);
+                if (fusedLength > 0) ScatterTile(t, te, acc.AsSpan((k + 1) * d, fusedLength));
             }
             (partial[block], reg[block]) = BlockScalars(block, r.Reference);
         });
@@ -202,9 +204,9 @@ public sealed class VectorShard : IShard
             _zX = (double[])r.X.Clone();
             _termsX = null;
         }
-        var reply = MergeBlocks(partial, reg, all);
+        var reply = MergeBlocks(partial, reg, all[..((k + 1) * d)]);
         if (m == 0) return reply;
-        var (sketch, columns) = SketchReply(m, r.SketchForm);
+        var (sketch, columns) = SketchReply(m, r.SketchForm, all.AsSpan((k + 1) * d, fusedLength));
         return reply with { Sketch = sketch, SketchColumns = columns };
     }
 
@@ -224,16 +226,32 @@ public sealed class VectorShard : IShard
     }
 
     /// <summary>
+    /// Sketches of at most this many entries (m·d; 16 MB) are summed inside the pass, into each row block's accumulator
+    /// (<see cref="ScatterTile"/>), while the rows are in cache; larger ones are formed afterwards in column strips
+    /// (<see cref="SketchReply"/>), which needs one m×d array instead of one per concurrently running block. The choice
+    /// depends on the shapes only, so answers stay reproducible.
+    /// </summary>
+    private const int FusedSketchEntries = 1 << 21;
+
+    private bool FusedSketch(int m) => (long)m * Cols <= FusedSketchEntries;
+
+    /// <summary>S_{bucket_i} += w_i a_i for the tile's rows into a row-major m×d block accumulator (buckets and weights from <see cref="SketchTile"/>).</summary>
+    private void ScatterTile(int t, int te, Span<double> sketch) =>
+        _rows.ScatterRows(t, te, _sketchBucket.AsSpan(t, te - t), _sketchWeight.AsSpan(t, te - t), sketch);
+
+    /// <summary>
     /// The shard's m×d CountSketch as asked: the rows, or the packed R of their Householder QR (d(d+1)/2 values).
-    /// The sketch is formed after the pass that set every row's bucket and weight, strip by strip of
+    /// A fused sketch (<paramref name="fusedRows"/>, summed in the pass) is used as it is. Otherwise the sketch is formed after the pass that set every row's bucket and weight, strip by strip of
     /// <see cref="SketchStripColumns"/> columns: a task adds w_i·a_i[strip] into row bucket_i of an L2-sized strip for
     /// all rows in order, then stores the strip column-major. Each entry is summed over the rows in row order whatever
     /// the number of threads, and the shard holds one m×d array instead of one per row block (the per-block copies cost
     /// 32 MB each at d = 1000, and clearing and adding them cost more memory traffic than the extra read of A here).
     /// </summary>
-    private (double[] Sketch, int Columns) SketchReply(int m, SketchForm form)
+    private (double[] Sketch, int Columns) SketchReply(int m, SketchForm form, ReadOnlySpan<double> fusedRows)
     {
         int d = Cols, n = Rows;
+        if (!fusedRows.IsEmpty)
+            return form == SketchForm.Rows ? (fusedRows.ToArray(), 0) : (HouseholderQr.PackedR(fusedRows, m, d, _compute.MaxDegreeOfParallelism), d);
         if (_sketchColumns is null || _sketchColumns.Length != m * d) _sketchColumns = new double[checked(m * d)];
         var cols = _sketchColumns;
         var bucket = _sketchBucket!;
@@ -350,7 +368,8 @@ public sealed class VectorShard : IShard
         int d = Cols, lr = r.WithLowRank ? _family.LowRankCount : 0, m = r.SketchRows;
         int gradLen = d, lowLen = lr * d;
         if (m > 0) EnsureSketchRows();
-        var all = Accumulate(gradLen + lowLen, (_, s, e, acc) =>
+        int fusedLength = FusedSketch(m) ? m * d : 0;
+        var all = Accumulate(gradLen + lowLen + fusedLength, (_, s, e, acc) =>
         {
             // [g; q_1; …; q_lr] of one tile side by side, for one multi-vector transposed product.
             var rhs = new double[(1 + lr) * Tile];
@@ -363,9 +382,10 @@ public sealed class VectorShard : IShard
                 _rows.MultiplyTransposedRowsMany(t, te, rhs.AsSpan(0, (1 + lr) * len), 1 + lr, acc.AsSpan(0, gradLen + lowLen));
                 if (m == 0) continue;
                 SketchTile(t, te, _d.AsSpan(t, len), m, r.SketchSeed);
+                if (fusedLength > 0) ScatterTile(t, te, acc.AsSpan(gradLen + lowLen, fusedLength));
             }
         });
-        var (sketch, columns) = m == 0 ? (Array.Empty<double>(), 0) : SketchReply(m, r.SketchForm);
+        var (sketch, columns) = m == 0 ? (Array.Empty<double>(), 0) : SketchReply(m, r.SketchForm, all.AsSpan(gradLen + lowLen, fusedLength));
         return new GradientReply(all[..gradLen], all[gradLen..(gradLen + lowLen)], sketch, columns);
     }
 
