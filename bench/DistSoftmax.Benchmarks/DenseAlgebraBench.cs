@@ -59,6 +59,10 @@ public static unsafe class DenseAlgebraBench
             Row(d, $"R of a {m}×{d} sketch, blocked", Ms(() => HouseholderQr.PackedR(sketch, m, d), reps),
                 mathNetNative ? Ms(() => Matrix<double>.Build.DenseOfRowMajor(m, d, sketch).QR(MathNet.Numerics.LinearAlgebra.Factorization.QRMethod.Thin), reps) : double.NaN,
                 native is null ? double.NaN : Ms(() => native.Geqrf((double[])sketch.Clone(), m, d), reps));
+            var rowsW = Enumerable.Repeat(0.5, m).ToArray();
+            var c = new double[d * d];
+            Row(d, $"SYRK of {m}×{d} rows, blocked", Ms(() => BlockedSyrk.Upper(sketch, m, d, rowsW, c), reps), double.NaN, double.NaN);
+            Row(d, $"SYRK of {m}×{d} rows, four-row (before)", Ms(() => DenseKernels.SyrkUpper(sketch, m, d, rowsW, c), reps), double.NaN, double.NaN);
             Row(d, $"R of a {m}×{d} sketch, unblocked (before)", Ms(() => DenseAlgebra.QrR(sketch, m, d), Math.Min(reps, 3)), double.NaN, double.NaN);
             Row(d, "TSQR merge of two triangles", Ms(() => HouseholderQr.MergePacked(r, r, d), reps), double.NaN, double.NaN);
             var full = Packed.ToSymmetric(r, d);

@@ -5,9 +5,11 @@ using DistSoftmax.Benchmarks;
 // `networks [n] [d] [m] [epochs]` the network training throughput and the diffusion demo;
 // `passes [n] [d]` the per-pass profile of an approximate-Newton iteration;
 // `algebra [d…]` the d×d operations, managed against OpenBLAS;
+// `solve-compare A.npy b.npy [solvers] [workers]` whole-process CLI solves against a streaming read of A;
 // anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "scale") return ScaleRun.Run(args[1..]);
 if (args.Length > 0 && args[0] == "passes") return PassBreakdown.Run(args[1..]);
+if (args.Length > 0 && args[0] == "solve-compare") return CliComparison.Run(args[1..]);
 if (args.Length > 0 && args[0] == "algebra") return DenseAlgebraBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "matrix") return MatrixScaleRun.Run(args[1..]);
 if (args.Length > 0 && args[0] == "cluster") return ClusterBench.Run(args[1..]);

@@ -324,17 +324,20 @@ public sealed class VectorShard : IShard
     /// added to the total in block order and reused, so at most (threads + 1) arrays of <paramref name="length"/> are
     /// alive (a sketch is m·d doubles, 32 MB at d = 1000: all eight blocks at once held 256 MB per shard). The sum is
     /// total = ((b₀ + b₁) + b₂) + … whatever the wave size, so replies do not depend on the thread count.
-    /// Accumulators come from the shared array pool; bodies use only the first <paramref name="length"/> entries.
+    /// The wave's accumulators belong to the shard and are reused from request to request (from the shared array pool,
+    /// every thread that returned one kept a copy: hundreds of MB once the pool had many threads); bodies use only the
+    /// first <paramref name="length"/> entries.
     /// </remarks>
     private double[] Accumulate(int length, Action<int, int, int, double[]> body)
     {
         int blocks = _blocks.BlockCount;
         int wave = Math.Clamp(_compute.MaxDegreeOfParallelism, 1, blocks);
-        var parts = new double[wave][];
+        if (_accumulators.Length < wave) Array.Resize(ref _accumulators, wave);
+        for (int i = 0; i < wave; i++)
+            if (_accumulators[i] is null || _accumulators[i].Length < length) _accumulators[i] = new double[length];
+        var parts = _accumulators;
         var total = new double[length];
-        try
         {
-            for (int i = 0; i < wave; i++) parts[i] = System.Buffers.ArrayPool<double>.Shared.Rent(length);
             for (int first = 0; first < blocks; first += wave)
             {
                 int count = Math.Min(wave, blocks - first);
@@ -355,12 +358,10 @@ public sealed class VectorShard : IShard
             }
             return total;
         }
-        finally
-        {
-            foreach (var part in parts)
-                if (part is not null) System.Buffers.ArrayPool<double>.Shared.Return(part);
-        }
     }
+
+    /// <summary>Block accumulators of <see cref="Accumulate"/>, one per block of a wave.</summary>
+    private double[][] _accumulators = Array.Empty<double[]>();
 
     private GradientReply Gradient(GradientRequest r)
     {
