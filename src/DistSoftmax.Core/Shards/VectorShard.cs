@@ -233,7 +233,10 @@ public sealed class VectorShard : IShard
     /// </summary>
     private const int FusedSketchEntries = 1 << 21;
 
-    private bool FusedSketch(int m) => (long)m * Cols <= FusedSketchEntries;
+    private bool FusedSketch(int m) => (long)m * Cols <= FusedSketchLimit;
+
+    /// <summary>The largest sketch summed inside the pass (<see cref="FusedSketchEntries"/>; tests force either path).</summary>
+    internal long FusedSketchLimit { get; init; } = FusedSketchEntries;
 
     /// <summary>S_{bucket_i} += w_i a_i for the tile's rows into a row-major m×d block accumulator (buckets and weights from <see cref="SketchTile"/>).</summary>
     private void ScatterTile(int t, int te, Span<double> sketch) =>
