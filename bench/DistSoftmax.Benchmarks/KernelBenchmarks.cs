@@ -74,14 +74,14 @@ public class KernelBenchmarks
         var objective = _instance.Objective;
         int d = _instance.D, m = _options.SketchRowsPerColumn * d, k = _options.ProjectionColumnsFor(_instance.N);
         const HessianKind kind = HessianKind.Exact;
-        // The accepted trial: loss, gradient, low-rank vectors and sketch in one pass.
+        // The accepted trial: loss, gradient, low-rank vectors and the sketch's R (the shard's QR) in one pass.
         var x = NextX();
-        var reply = (ScalarsReply)_shard.Evaluate(new ScalarsRequest(x, _previous.Globals, true, m, 7, kind));
+        var reply = (ScalarsReply)_shard.Evaluate(new ScalarsRequest(x, _previous.Globals, true, m, 7, kind, SketchForm.Triangle));
         var point = objective.Evaluate(x, reply, _previous.Globals);
         var gradient = objective.FusedGradient(point, reply, _previous.Globals)!;
         var lowRank = objective.FusedLowRank(point, reply, _previous.Globals, kind)!;
-        // The direction: R and Y on the coordinator, the leverage-sampling pass, the modified Newton solve.
-        var (projT, total) = LeverageProjection.FromSketch(reply.Sketch, d, k, new Rng(8));
+        // The direction: Y = R⁻¹G on the coordinator, the leverage-sampling pass, the modified Newton solve.
+        var (projT, total) = LeverageProjection.FromTriangle(reply.Sketch, d, k, new Rng(8));
         var gram = (GramReply)_shard.Evaluate(new SampledGramRequest(x, point.Globals, kind, projT, k, total, _options.SampleSize(d), 9));
         var h = DistSoftmax.Core.Solvers.Curvature.DenseCurvature.Assemble(gram.PackedUpper, d, lowRank, objective.LowRankCoefficients(point.Globals, kind));
         var negated = new double[d];

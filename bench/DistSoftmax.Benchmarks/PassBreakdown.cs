@@ -29,7 +29,8 @@ public static class PassBreakdown
         var point = inst.Objective.Evaluate(x, (ScalarsReply)shard.Evaluate(new ScalarsRequest(x)));
         int m = options.SketchRowsPerColumn * d, k = options.ProjectionColumnsFor(n);
         var sketch = ((GradientReply)shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true, m, 7))).Sketch;
-        var (projT, total) = LeverageProjection.FromSketch(sketch, d, k, new Rng(8));
+        var triangle = ((GradientReply)shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true, m, 7, SketchForm.Triangle))).Sketch;
+        var (projT, total) = LeverageProjection.FromTriangle(triangle, d, k, new Rng(8));
         var gram = (GramReply)shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, projT, k, total, options.SampleSize(d), 9));
         var h = Packed.ToSymmetric(gram.PackedUpper, d);
         for (int i = 0; i < d; i++) h[i * d + i] += 1e-12;
@@ -72,6 +73,7 @@ public static class PassBreakdown
         Row("loss with reference (line-search trial)", Timing.Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals))));
         Row("loss + gradient, one pass", Timing.Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals, true))));
         Row("approx-Newton trial: loss + gradient + low-rank + sketch", Timing.Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals, true, m, 7, HessianKind.Exact))));
+        Row("  … and the sketch's R (as the solver asks)", Timing.Median(() => shard.Evaluate(new ScalarsRequest(Fresh(), point.Globals, true, m, 7, HessianKind.Exact, SketchForm.Triangle))));
         // The phase-2 passes at a cached z and terms: the cost of the pass itself.
         shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false));
         Row("gradient pass (cached z)", Timing.Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false))));
@@ -87,7 +89,9 @@ public static class PassBreakdown
         }));
         Row("leverage scores + sampled SYRK pass", Timing.Median(() => shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, projT, k, total, options.SampleSize(d), 9))));
         Row("sampled SYRK pass only (uniform sampling)", Timing.Median(() => shard.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.Exact, Array.Empty<double>(), 0, n, options.SampleSize(d), 9, true))));
-        Row("coordinator: R of the sketch, Y = R⁻¹G", Timing.Median(() => LeverageProjection.FromSketch(sketch, d, k, new Rng(8))));
+        Row("shard: Householder R of its sketch", Timing.Median(() => HouseholderQr.PackedR(sketch, m, d)));
+        Row("coordinator: TSQR merge of two shards' R", Timing.Median(() => HouseholderQr.MergePacked(triangle, triangle, d)));
+        Row("coordinator: Y = R⁻¹G", Timing.Median(() => LeverageProjection.FromTriangle(triangle, d, k, new Rng(8))));
         Row("coordinator: solve H p = −g", Timing.Median(() => DenseAlgebra.SolveModified(h, d, x)));
         return 0;
     }

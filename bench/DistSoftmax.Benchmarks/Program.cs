@@ -4,9 +4,15 @@ using DistSoftmax.Benchmarks;
 // `scale [n] [d] [solvers]` runs the end-to-end solver comparison, `cluster` the loopback cluster overheads,
 // `networks [n] [d] [m] [epochs]` the network training throughput and the diffusion demo;
 // `passes [n] [d]` the per-pass profile of an approximate-Newton iteration; `gemm ROWS N D` a matrix shard's products;
+// `algebra [d…]` the d×d operations, managed against OpenBLAS;
+// `solve-compare A.npy b.npy [solvers] [workers]` whole-process CLI solves against a streaming read of A;
+// `crossover [png] [n·d] [iterations] [nnz per row]` the per-iteration time of approx-newton and newton against d;
 // anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "scale") return ScaleRun.Run(args[1..]);
 if (args.Length > 0 && args[0] == "passes") return PassBreakdown.Run(args[1..]);
+if (args.Length > 0 && args[0] == "crossover") return CrossoverPlot.Run(args[1..]);
+if (args.Length > 0 && args[0] == "solve-compare") return CliComparison.Run(args[1..]);
+if (args.Length > 0 && args[0] == "algebra") return DenseAlgebraBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "matrix") return MatrixScaleRun.Run(args[1..]);
 if (args.Length > 0 && args[0] == "cluster") return ClusterBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "networks") return NetworkBenchmarks.Run(args[1..]);

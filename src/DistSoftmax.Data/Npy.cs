@@ -199,6 +199,13 @@ public static partial class Npy
     private static double[] ReadData(string path, FileStream fs, Header header)
     {
         var result = new double[header.Count];
+        ReadDataInto(path, fs, header, result);
+        return result;
+    }
+
+    /// <summary>Reads the <c>header.Count</c> items at the stream's position into <paramref name="result"/> (no allocation for float64 data).</summary>
+    private static void ReadDataInto(string path, FileStream fs, Header header, Span<double> result)
+    {
         var dt = header.Dtype;
         bool nativeOrder = dt.Size == 1 || dt.BigEndian != BitConverter.IsLittleEndian;
         try
@@ -206,23 +213,22 @@ public static partial class Npy
             if (dt.Kind == 'f' && dt.Size == 8 && nativeOrder)
             {
                 // Fast path: the file bytes are exactly the in-memory doubles; read them straight into the result.
-                for (long start = 0; start < result.LongLength; start += ChunkElements)
+                for (int start = 0; start < result.Length; start += ChunkElements)
                 {
-                    int n = (int)Math.Min(ChunkElements, result.LongLength - start);
-                    fs.ReadExactly(MemoryMarshal.AsBytes(result.AsSpan((int)start, n)));
+                    int n = Math.Min(ChunkElements, result.Length - start);
+                    fs.ReadExactly(MemoryMarshal.AsBytes(result.Slice(start, n)));
                 }
-                return result;
+                return;
             }
 
             var buffer = new byte[ChunkElements * dt.Size];
-            for (long start = 0; start < result.LongLength; start += ChunkElements)
+            for (int start = 0; start < result.Length; start += ChunkElements)
             {
-                int n = (int)Math.Min(ChunkElements, result.LongLength - start);
+                int n = Math.Min(ChunkElements, result.Length - start);
                 Span<byte> bytes = buffer.AsSpan(0, n * dt.Size);
                 fs.ReadExactly(bytes);
-                Convert(bytes, result.AsSpan((int)start, n), dt, nativeOrder);
+                Convert(bytes, result.Slice(start, n), dt, nativeOrder);
             }
-            return result;
         }
         catch (EndOfStreamException e)
         {

@@ -66,6 +66,43 @@ public static partial class Npy
         return new DenseMatrix(count, cols, data);
     }
 
+    /// <summary>
+    /// Visits a 2-D array in blocks of at most <paramref name="blockRows"/> rows, in order, through one reused buffer
+    /// (so checking a large file allocates one block, not a copy of it): <paramref name="visit"/> gets each block
+    /// (rows×cols row-major) and the index of its first row. Values must be finite. Fortran-ordered files are read
+    /// whole (their rows are strided through the file).
+    /// </summary>
+    public static void ScanMatrixRows(string path, int blockRows, Action<ReadOnlySpan<double>, long> visit)
+    {
+        using var fs = FileIo.OpenRead(path);
+        var header = ReadHeader(path, fs);
+        if (header.Shape.Length != 2)
+            throw new DataFormatException(path, $"expected a 2-D matrix but the array has shape {FormatShape(header.Shape)}" +
+                (header.Shape.Length == 1 ? " (a 1-D array is a vector)" : ""));
+        long rows = header.Shape[0];
+        int cols = (int)header.Shape[1];
+        if (header.FortranOrder && rows > 1 && cols > 1)
+        {
+            fs.Close();
+            var all = ReadMatrixRows(path, 0, checked((int)rows));
+            visit(all.Data, 0);
+            return;
+        }
+        int block = (int)Math.Clamp(blockRows, 1, Math.Max(1, rows));
+        var buffer = new double[(long)block * cols];
+        fs.Seek(header.DataOffset, SeekOrigin.Begin);
+        for (long start = 0; start < rows; start += block)
+        {
+            int count = (int)Math.Min(block, rows - start);
+            var span = buffer.AsSpan(0, count * cols);
+            ReadDataInto(path, fs, header with { Shape = [(long)count * cols] }, span);
+            long k = FileIo.FirstNonFinite(span);
+            if (k >= 0)
+                throw new DataFormatException(path, $"non-finite value {FileIo.Describe(span[(int)k])} at index (row {start + k / cols}, col {k % cols}) (0-based)");
+            visit(span, start);
+        }
+    }
+
     /// <summary>Items [start, start + count) of a vector-shaped array ((n,), (n, 1) or (1, n)); values must be finite.</summary>
     public static double[] ReadVectorRange(string path, long start, int count)
     {

@@ -53,6 +53,10 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new ScalarsReply(new ScalarSums(3.5, new[] { 1.0, 2.0 }, new[] { 1, 0 }), 4.25, 7, Odd);
         yield return new ScalarsReply(new ScalarSums(3.5, new[] { 1.0, 2.0 }, new[] { 1, 0 }), 4.25, 7, Odd, new[] { -0.0, 1e300, 3 });
         yield return new GradientReply(x, Odd, Array.Empty<double>());
+        yield return new GradientReply(x, Odd, new[] { 2.0, -1.0, 0.5 }, SketchColumns: 2);
+        yield return new ScalarsReply(new ScalarSums(3.5, new[] { 1.0, 2.0 }, new[] { 1, 0 }), 4.25, 7, Odd, new[] { 2.0, -1.0, 0.5 }, 2);
+        yield return new GradientRequest(x, Odd, HessianKind.Exact, true, 12, 5, SketchForm.Triangle);
+        yield return new ScalarsRequest(x, Odd, WithGradient: true, SketchRows: 12, SketchSeed: 3, SketchForm: SketchForm.Triangle);
         yield return new GramReply(Enumerable.Range(0, 21).Select(i => i * 0.5).ToArray(), 99);
         yield return new HessianVectorReply(x, new[] { 1e300, -1e-300 });
         yield return new KroneckerFactorsReply(new[] { 1.0, 2.0, 3.0 }, new[] { -1e-300, 0.5, 1e300 }, 7.25, 13);
@@ -171,6 +175,28 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
     }
 
     private sealed record NotAMessage(int X);
+
+    /// <summary>
+    /// A d = 1000 sketch triangle (500500 values, 4 MB: above the 1 MiB chunk size, under the 8 MiB frame) travels in
+    /// chunks and comes back whole with its column count; a column count that does not fit the triangle is refused.
+    /// </summary>
+    [Fact]
+    public void A_large_sketch_triangle_reply_round_trips_through_chunks()
+    {
+        const int d = 1000;
+        var triangle = Enumerable.Range(0, d * (d + 1) / 2).Select(i => Math.Sin(i)).ToArray();
+        var reply = new ScalarsReply(new ScalarSums(1.5, new[] { 1.0, 2.0 }, new[] { 1, 0 }), 0.0, 50000, Odd, triangle, d);
+        var request = new EvaluateShard("s", 1, 3, 0, new ScalarsRequest(new double[d], new double[2], true, 4 * d, 9, HessianKind.Exact, SketchForm.Triangle));
+        const int chunkBytes = 1 << 20;
+        var chunks = Worker.WorkerActor.Package(request, reply, chunkBytes).Cast<ReplyChunk>().ToList();
+        Assert.True(chunks.Count > 1 && WireFormat.EncodeReply(reply).Length < 8 << 20);
+        var assembler = new ChunkAssembler(chunks[0].ChunkCount, chunks[0].TotalBytes);
+        foreach (var c in chunks) assembler.Add(c);
+        Assert.Null(DeepEquality.FirstDifference(reply, assembler.CompleteReply()));
+
+        var wrong = WireFormat.EncodeReply(reply with { SketchColumns = d - 1 });
+        Assert.Throws<SerializationException>(() => WireFormat.DecodeReply(wrong));
+    }
 
     [Fact]
     public void Chunks_reassemble_in_any_order_and_inconsistent_chunks_are_rejected()

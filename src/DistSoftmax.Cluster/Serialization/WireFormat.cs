@@ -42,17 +42,17 @@ public static class WireFormat
                 w.WriteBool(m.Reference is not null);
                 if (m.Reference is not null) w.WriteDoubles(m.Reference);
                 w.WriteBool(m.WithGradient);
-                w.WriteInt32(m.SketchRows); w.WriteUInt64(m.SketchSeed); WriteKind(w, m.SketchKind);
+                w.WriteInt32(m.SketchRows); w.WriteUInt64(m.SketchSeed); WriteKind(w, m.SketchKind); WriteSketchForm(w, m.SketchForm);
             },
             r => new ScalarsRequest(r.ReadDoubles(), r.ReadBool() ? r.ReadDoubles() : null, r.ReadBool(),
-                r.ReadInt32(), r.ReadUInt64(), ReadKind(r)));
+                r.ReadInt32(), r.ReadUInt64(), ReadKind(r), ReadSketchForm(r)));
         Add<GradientRequest>("GradientRequest",
             (w, m) =>
             {
                 w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); w.WriteBool(m.WithLowRank);
-                w.WriteInt32(m.SketchRows); w.WriteUInt64(m.SketchSeed);
+                w.WriteInt32(m.SketchRows); w.WriteUInt64(m.SketchSeed); WriteSketchForm(w, m.SketchForm);
             },
-            r => new GradientRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadBool(), r.ReadInt32(), r.ReadUInt64()));
+            r => new GradientRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadBool(), r.ReadInt32(), r.ReadUInt64(), ReadSketchForm(r)));
         Add<GramRequest>("GramRequest",
             (w, m) => { w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); },
             r => new GramRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r)));
@@ -79,12 +79,20 @@ public static class WireFormat
             (w, m) =>
             {
                 WriteScalarSums(w, m.Family); w.WriteDouble(m.RegularizerSum); w.WriteInt64(m.Rows);
-                w.WriteDoubles(m.GradientBasis); w.WriteDoubles(m.Sketch);
+                w.WriteDoubles(m.GradientBasis); w.WriteDoubles(m.Sketch); WriteSketchColumns(w, m.Sketch, m.SketchColumns);
             },
-            r => new ScalarsReply(ReadScalarSums(r), r.ReadDouble(), r.ReadInt64(), r.ReadDoubles(), r.ReadDoubles()));
+            r =>
+            {
+                var (family, reg, rows, basis, sketch) = (ReadScalarSums(r), r.ReadDouble(), r.ReadInt64(), r.ReadDoubles(), r.ReadDoubles());
+                return new ScalarsReply(family, reg, rows, basis, sketch, ReadSketchColumns(r, sketch));
+            });
         Add<GradientReply>("GradientReply",
-            (w, m) => { w.WriteDoubles(m.Gradient); w.WriteDoubles(m.LowRank); w.WriteDoubles(m.Sketch); },
-            r => new GradientReply(r.ReadDoubles(), r.ReadDoubles(), r.ReadDoubles()));
+            (w, m) => { w.WriteDoubles(m.Gradient); w.WriteDoubles(m.LowRank); w.WriteDoubles(m.Sketch); WriteSketchColumns(w, m.Sketch, m.SketchColumns); },
+            r =>
+            {
+                var (gradient, lowRank, sketch) = (r.ReadDoubles(), r.ReadDoubles(), r.ReadDoubles());
+                return new GradientReply(gradient, lowRank, sketch, ReadSketchColumns(r, sketch));
+            });
         Add<GramReply>("GramReply",
             (w, m) => { w.WriteDoubles(m.PackedUpper); w.WriteInt64(m.RowsUsed); },
             r => new GramReply(r.ReadDoubles(), r.ReadInt64()));
@@ -300,6 +308,26 @@ public static class WireFormat
         (r.ReadString(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32());
 
     private static void WriteKind(WireWriter w, HessianKind kind) => w.WriteByte((byte)kind);
+
+    private static void WriteSketchForm(WireWriter w, SketchForm form) => w.WriteByte((byte)form);
+
+    private static SketchForm ReadSketchForm(WireReader r)
+    {
+        var f = (SketchForm)r.ReadByte();
+        return Enum.IsDefined(f) ? f : throw new SerializationException($"corrupt DistSoftmax payload: sketch form {(byte)f}");
+    }
+
+    /// <summary>The d of a packed-triangle sketch, 0 for rows.</summary>
+    private static void WriteSketchColumns(WireWriter w, double[] sketch, int columns) => w.WriteInt32(columns);
+
+    /// <summary>A triangle's d must match its length, d(d+1)/2.</summary>
+    private static int ReadSketchColumns(WireReader r, double[] sketch)
+    {
+        int columns = r.ReadInt32();
+        if (columns < 0 || (columns > 0 && sketch.Length != 0 && (long)columns * (columns + 1) / 2 != sketch.Length))
+            throw new SerializationException($"corrupt DistSoftmax payload: a sketch triangle of {columns} columns has {sketch.Length} entries");
+        return columns;
+    }
 
     private static HessianKind ReadKind(WireReader r)
     {

@@ -57,14 +57,18 @@ public static class DenseAlgebra
 
     /// <summary>
     /// Solves H p = r for a symmetric H that may be indefinite or singular. A positive-definite H is solved by
-    /// Cholesky. Otherwise H is replaced by |H| = V |Λ| Vᵀ with eigenvalues floored at 1e-10·max|λ|
+    /// Cholesky (blocked and multi-threaded from <see cref="BlockedCholesky.MinBlockedDimension"/> on); only when that
+    /// fails is the eigen-decomposition computed. Otherwise H is replaced by |H| = V |Λ| Vᵀ with eigenvalues floored at 1e-10·max|λ|
     /// ("saddle-free" Newton): the step keeps Newton's scaling along every eigenvector but never climbs along
     /// negative curvature. Returns the solution and the most negative eigenvalue that was modified (0 when none).
     /// </summary>
     public static (double[] Solution, double Modification) SolveModified(ReadOnlySpan<double> h, int d, ReadOnlySpan<double> r)
     {
         var work = h.ToArray();
-        if (TryCholesky(work, d)) return (CholeskySolve(work, d, r), 0.0);
+        bool positiveDefinite = d >= BlockedCholesky.MinBlockedDimension
+            ? BlockedCholesky.Factor(work, d, Environment.ProcessorCount)
+            : TryCholesky(work, d);
+        if (positiveDefinite) return (CholeskySolve(work, d, r), 0.0);
         var copy = h.ToArray();
         foreach (var v in copy)
             if (!double.IsFinite(v)) throw new ArgumentException("the Hessian has non-finite entries");

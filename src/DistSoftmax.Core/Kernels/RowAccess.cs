@@ -54,6 +54,17 @@ public abstract class RowAccess
     /// <summary>‖a_i‖².</summary>
     public abstract double SquaredNorm(int i);
 
+    /// <summary>
+    /// strip[bucket[i − start]·w + (j − c0)] += weight[i − start]·a_ij for rows [start, end) and columns j ∈ [c0, c1)
+    /// (w = c1 − c0): rows of a CountSketch restricted to a column strip, the strip m×w row-major.
+    /// </summary>
+    public abstract void ScatterRowColumns(int start, int end, ReadOnlySpan<int> bucket, ReadOnlySpan<double> weight,
+        int c0, int c1, Span<double> strip);
+
+    /// <summary>Whether a sketch is best formed in column strips (dense rows) or all columns at once (sparse rows, whose
+    /// index scan would be repeated per strip).</summary>
+    public abstract bool ColumnStrips { get; }
+
     /// <summary>τ[t] = Σ_c (a_rows[t]ᵀ y_c)² for scattered rows and the k columns y_c of the projection.</summary>
     public virtual void ProjectedSquaredNorms(ReadOnlySpan<int> rows, ProjectionPanels y, Span<double> tau)
     {
@@ -139,6 +150,21 @@ public sealed class DenseRows : RowAccess
 
     public override double SquaredNorm(int i) => TensorPrimitives.SumOfSquares(Row(i));
 
+    public override bool ColumnStrips => true;
+
+    public override void ScatterRowColumns(int start, int end, ReadOnlySpan<int> bucket, ReadOnlySpan<double> weight,
+        int c0, int c1, Span<double> strip)
+    {
+        int width = c1 - c0;
+        for (int i = start; i < end; i++)
+        {
+            double w = weight[i - start];
+            if (w == 0) continue;
+            var target = strip.Slice(bucket[i - start] * width, width);
+            TensorPrimitives.MultiplyAdd(Row(i).Slice(c0, width), w, target, target);
+        }
+    }
+
     /// <summary>Consecutive rows go to the kernel in place; scattered ones are gathered first.</summary>
     public override void ProjectedSquaredNorms(ReadOnlySpan<int> rows, ProjectionPanels y, Span<double> tau)
     {
@@ -162,15 +188,22 @@ public sealed class DenseRows : RowAccess
     }
 
     public override void GramRows(int start, int end, ReadOnlySpan<double> w, Span<double> c) =>
-        DenseKernels.SyrkUpper(Block(start, end), end - start, _cols, w, c);
+        Syrk(Block(start, end), end - start, w, c);
 
     /// <summary>Gathers the scattered rows into a contiguous block, then one SYRK.</summary>
     public override void GramRowsIndexed(ReadOnlySpan<int> rows, ReadOnlySpan<double> w, Span<double> c)
     {
         if (rows.Length == 0) return;
         var block = Gather(rows);
-        try { DenseKernels.SyrkUpper(block, rows.Length, _cols, w, c); }
+        try { Syrk(block, rows.Length, w, c); }
         finally { System.Buffers.ArrayPool<double>.Shared.Return(block); }
+    }
+
+    /// <summary>The cache-blocked SYRK from <see cref="BlockedSyrk.MinColumns"/> columns on, the four-row one below.</summary>
+    private void Syrk(ReadOnlySpan<double> block, int rows, ReadOnlySpan<double> w, Span<double> c)
+    {
+        if (_cols >= BlockedSyrk.MinColumns) BlockedSyrk.Upper(block, rows, _cols, w, c);
+        else DenseKernels.SyrkUpper(block, rows, _cols, w, c);
     }
 }
 
@@ -204,6 +237,26 @@ public sealed class CsrRows : RowAccess
         double s = 0;
         for (long k = _m.RowPointers[i]; k < _m.RowPointers[i + 1]; k++) s += _m.Values[k] * _m.Values[k];
         return s;
+    }
+
+    public override bool ColumnStrips => false;
+
+    public override void ScatterRowColumns(int start, int end, ReadOnlySpan<int> bucket, ReadOnlySpan<double> weight,
+        int c0, int c1, Span<double> strip)
+    {
+        int width = c1 - c0;
+        for (int i = start; i < end; i++)
+        {
+            double w = weight[i - start];
+            if (w == 0) continue;
+            int row = bucket[i - start] * width;
+            long e = _m.RowPointers[i + 1];
+            for (long k = _m.RowPointers[i]; k < e; k++)
+            {
+                int j = _m.ColumnIndices[k];
+                if (j >= c0 && j < c1) strip[row + j - c0] += w * _m.Values[k];
+            }
+        }
     }
 
     public override void RankOneUpper(int i, double w, Span<double> c)

@@ -41,6 +41,9 @@ public sealed class VectorShard : IShard
     /// </summary>
     public const double SkipProbability = 1e-2;
 
+    /// <summary>Sampled rows gathered before one SYRK (two chunks of <see cref="BlockedSyrk.ChunkRows"/>).</summary>
+    private const int GatherRows = 2 * BlockedSyrk.ChunkRows;
+
 
     public long RowOffset { get; }
     public int Rows => _rows.Rows;
@@ -168,12 +171,12 @@ public sealed class VectorShard : IShard
         int vectors = _reg.IsNone ? k : k + 1;
         var partial = new ScalarSums[_blocks.BlockCount];
         var reg = new double[_blocks.BlockCount];
-        var all = Accumulate((k + 1) * d + m * d, (block, s, e, acc) =>
+        if (m > 0) EnsureSketchRows();
+        int fusedLength = FusedSketch(m) ? m * d : 0;
+        var all = Accumulate((k + 1) * d + fusedLength, (block, s, e, acc) =>
         {
             var beta = new double[vectors * Tile];
             var curvature = m == 0 ? Array.Empty<double>() : new double[(2 + lr) * Tile];
-            var buckets = new int[m == 0 ? 0 : Tile];
-            var signed = new double[m == 0 ? 0 : Tile];
             for (int t = s; t < e; t += Tile)
             {
                 int te = Math.Min(e, t + Tile), len = te - t;
@@ -191,7 +194,8 @@ public sealed class VectorShard : IShard
                     curvature.AsSpan(2 * len, lr * len));
                 if (!_reg.IsNone)
                     for (int i = 0; i < len; i++) dTilde[i] += _reg.SquaredWeight(t + i);
-                SketchTile(t, te, dTilde, m, r.SketchSeed, buckets, signed, acc.AsSpan((k + 1) * d, m * d));
+                SketchTile(t, te, dTilde, m, r.SketchSeed);
+                if (fusedLength > 0) ScatterTile(t, te, acc.AsSpan((k + 1) * d, fusedLength));
             }
             (partial[block], reg[block]) = BlockScalars(block, r.Reference);
         });
@@ -201,19 +205,107 @@ public sealed class VectorShard : IShard
             _termsX = null;
         }
         var reply = MergeBlocks(partial, reg, all[..((k + 1) * d)]);
-        return m == 0 ? reply : reply with { Sketch = all[((k + 1) * d)..] };
+        if (m == 0) return reply;
+        var (sketch, columns) = SketchReply(m, r.SketchForm, all.AsSpan((k + 1) * d, fusedLength));
+        return reply with { Sketch = sketch, SketchColumns = columns };
+    }
+
+    /// <summary>Per-row sketch bucket and signed weight ±√|D_i| (set by <see cref="SketchTile"/>, shard-owned, n entries each).</summary>
+    private int[]? _sketchBucket;
+    private double[]? _sketchWeight;
+    /// <summary>The m×d sketch, column-major (column j at j·m), reused from request to request.</summary>
+    private double[]? _sketchColumns;
+
+    /// <summary>Columns of the sketch one task scatters into (an m×32 strip: 1 MB at m = 4000, kept in L2).</summary>
+    private const int SketchStripColumns = 32;
+
+    private void EnsureSketchRows()
+    {
+        _sketchBucket ??= new int[Rows];
+        _sketchWeight ??= new double[Rows];
     }
 
     /// <summary>
-    /// CountSketch of diag(√|D|)·A over rows [t, te), given the tile's curvatures D (w² included): global row → one
-    /// of m buckets with a random sign, both from one SplitMix64 hash of the seed and the global index (spread by the
-    /// golden-ratio constant), so the sketch does not depend on the shard layout.
+    /// Sketches of at most this many entries (m·d; 16 MB) are summed inside the pass, into each row block's accumulator
+    /// (<see cref="ScatterTile"/>), while the rows are in cache; larger ones are formed afterwards in column strips
+    /// (<see cref="SketchReply"/>), which needs one m×d array instead of one per concurrently running block. The choice
+    /// depends on the shapes only, so answers stay reproducible.
     /// </summary>
-    private void SketchTile(int t, int te, ReadOnlySpan<double> curvatures, int m, ulong seed, int[] buckets, double[] signed,
-        Span<double> sketch)
+    private const int FusedSketchEntries = 1 << 21;
+
+    private bool FusedSketch(int m) => (long)m * Cols <= FusedSketchLimit;
+
+    /// <summary>The largest sketch summed inside the pass (<see cref="FusedSketchEntries"/>; tests force either path).</summary>
+    internal long FusedSketchLimit { get; init; } = FusedSketchEntries;
+
+    /// <summary>S_{bucket_i} += w_i a_i for the tile's rows into a row-major m×d block accumulator (buckets and weights from <see cref="SketchTile"/>).</summary>
+    private void ScatterTile(int t, int te, Span<double> sketch) =>
+        _rows.ScatterRows(t, te, _sketchBucket.AsSpan(t, te - t), _sketchWeight.AsSpan(t, te - t), sketch);
+
+    /// <summary>
+    /// The shard's m×d CountSketch as asked: the rows, or the packed R of their Householder QR (d(d+1)/2 values).
+    /// A fused sketch (<paramref name="fusedRows"/>, summed in the pass) is used as it is. Otherwise the sketch is formed after the pass that set every row's bucket and weight, strip by strip of
+    /// <see cref="SketchStripColumns"/> columns: a task adds w_i·a_i[strip] into row bucket_i of an L2-sized strip for
+    /// all rows in order, then stores the strip column-major. Each entry is summed over the rows in row order whatever
+    /// the number of threads, and the shard holds one m×d array instead of one per row block (the per-block copies cost
+    /// 32 MB each at d = 1000, and clearing and adding them cost more memory traffic than the extra read of A here).
+    /// </summary>
+    private (double[] Sketch, int Columns) SketchReply(int m, SketchForm form, ReadOnlySpan<double> fusedRows)
+    {
+        int d = Cols, n = Rows;
+        if (!fusedRows.IsEmpty)
+            return form == SketchForm.Rows ? (fusedRows.ToArray(), 0) : (HouseholderQr.PackedR(fusedRows, m, d, _compute.MaxDegreeOfParallelism), d);
+        if (_sketchColumns is null || _sketchColumns.Length != m * d) _sketchColumns = new double[checked(m * d)];
+        var cols = _sketchColumns;
+        var bucket = _sketchBucket!;
+        var weight = _sketchWeight!;
+        int strips = _rows.ColumnStrips ? (d + SketchStripColumns - 1) / SketchStripColumns : 1;
+        void Strip(int k)
+        {
+            int c0 = strips == 1 ? 0 : k * SketchStripColumns, c1 = strips == 1 ? d : Math.Min(d, c0 + SketchStripColumns);
+            int width = c1 - c0;
+            var strip = System.Buffers.ArrayPool<double>.Shared.Rent(m * width);
+            try
+            {
+                Array.Clear(strip, 0, m * width);
+                for (int t = 0; t < n; t += Tile)
+                {
+                    int te = Math.Min(n, t + Tile);
+                    _rows.ScatterRowColumns(t, te, bucket.AsSpan(t, te - t), weight.AsSpan(t, te - t), c0, c1, strip.AsSpan(0, m * width));
+                }
+                for (int j = 0; j < width; j++)
+                {
+                    var column = cols.AsSpan((c0 + j) * m, m);
+                    for (int b = 0; b < m; b++) column[b] = strip[b * width + j];
+                }
+            }
+            finally { System.Buffers.ArrayPool<double>.Shared.Return(strip); }
+        }
+        if (strips > 1 && _compute.MaxDegreeOfParallelism > 1)
+            Parallel.For(0, strips, new ParallelOptions { MaxDegreeOfParallelism = _compute.MaxDegreeOfParallelism }, Strip);
+        else
+            for (int k = 0; k < strips; k++) Strip(k);
+        if (form == SketchForm.Rows)
+        {
+            var rows = new double[m * d];
+            for (int j = 0; j < d; j++)
+                for (int b = 0; b < m; b++) rows[b * d + j] = cols[j * m + b];
+            return (rows, 0);
+        }
+        return (HouseholderQr.PackedRInPlace(cols, m, d, _compute.MaxDegreeOfParallelism), d);
+    }
+
+    /// <summary>
+    /// CountSketch buckets and signed weights of rows [t, te), given the tile's curvatures D (w² included): global row →
+    /// one of m buckets with a random sign, both from one SplitMix64 hash of the seed and the global index (spread by the
+    /// golden-ratio constant), so a row's bucket and sign do not depend on the shard layout; the weight is ±√|D_i|.
+    /// The rows are added to the sketch afterwards (<see cref="SketchReply"/>).
+    /// </summary>
+    private void SketchTile(int t, int te, ReadOnlySpan<double> curvatures, int m, ulong seed)
     {
         int len = te - t;
-        var weights = signed.AsSpan(0, len);
+        var weights = _sketchWeight.AsSpan(t, len);
+        var buckets = _sketchBucket.AsSpan(t, len);
         TensorPrimitives.Abs(curvatures.Slice(0, len), weights);
         TensorPrimitives.Sqrt(weights, weights);
         for (int i = 0; i < len; i++)
@@ -223,7 +315,6 @@ public sealed class VectorShard : IShard
             buckets[i] = (int)Math.BigMul(h, (ulong)m, out _);
             if ((h & 1) != 0) weights[i] = -weights[i];
         }
-        _rows.ScatterRows(t, te, buckets.AsSpan(0, len), signed.AsSpan(0, len), sketch);
     }
 
     /// <summary>q_j on rows [from, to) of the block [blockStart, blockEnd) (q is stored block by block).</summary>
@@ -232,45 +323,60 @@ public sealed class VectorShard : IShard
 
     /// <summary>Runs a per-block accumulation into arrays of the given length and sums them in block order.</summary>
     /// <remarks>
-    /// Block accumulators (up to m·d doubles for a sketch, d² for a Gram) come from the shared array pool, so a
-    /// request does not allocate large-object-heap arrays per block; bodies use only the first
-    /// <paramref name="length"/> entries.
+    /// Blocks run in waves of as many blocks as the shard has threads; after each wave the wave's accumulators are
+    /// added to the total in block order and reused, so at most (threads + 1) arrays of <paramref name="length"/> are
+    /// alive (a sketch is m·d doubles, 32 MB at d = 1000: all eight blocks at once held 256 MB per shard). The sum is
+    /// total = ((b₀ + b₁) + b₂) + … whatever the wave size, so replies do not depend on the thread count.
+    /// The wave's accumulators belong to the shard and are reused from request to request (from the shared array pool,
+    /// every thread that returned one kept a copy: hundreds of MB once the pool had many threads); bodies use only the
+    /// first <paramref name="length"/> entries.
     /// </remarks>
     private double[] Accumulate(int length, Action<int, int, int, double[]> body)
     {
-        var parts = new double[_blocks.BlockCount][];
-        try
+        int blocks = _blocks.BlockCount;
+        int wave = Math.Clamp(_compute.MaxDegreeOfParallelism, 1, blocks);
+        if (_accumulators.Length < wave) Array.Resize(ref _accumulators, wave);
+        for (int i = 0; i < wave; i++)
+            if (_accumulators[i] is null || _accumulators[i].Length < length) _accumulators[i] = new double[length];
+        var parts = _accumulators;
+        var total = new double[length];
         {
-            _blocks.Run(_compute, k =>
+            for (int first = 0; first < blocks; first += wave)
             {
-                var acc = System.Buffers.ArrayPool<double>.Shared.Rent(length);
-                Array.Clear(acc, 0, length);
-                parts[k] = acc;
-                var (s, e) = _blocks[k];
-                body(k, s, e, acc);
-            });
-            var total = parts[0].AsSpan(0, length).ToArray();
-            for (int k = 1; k < parts.Length; k++) TensorPrimitives.Add(total, parts[k].AsSpan(0, length), total);
+                int count = Math.Min(wave, blocks - first);
+                void Block(int i)
+                {
+                    var acc = parts[i];
+                    Array.Clear(acc, 0, length);
+                    var (s, e) = _blocks[first + i];
+                    body(first + i, s, e, acc);
+                }
+                if (count == 1) Block(0);
+                else Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = wave }, Block);
+                for (int i = 0; i < count; i++)
+                {
+                    if (first + i == 0) parts[0].AsSpan(0, length).CopyTo(total);
+                    else TensorPrimitives.Add(total, parts[i].AsSpan(0, length), total);
+                }
+            }
             return total;
         }
-        finally
-        {
-            foreach (var part in parts)
-                if (part is not null) System.Buffers.ArrayPool<double>.Shared.Return(part);
-        }
     }
+
+    /// <summary>Block accumulators of <see cref="Accumulate"/>, one per block of a wave.</summary>
+    private double[][] _accumulators = Array.Empty<double[]>();
 
     private GradientReply Gradient(GradientRequest r)
     {
         EnsureTerms(r.X, r.Globals, r.Kind);
         int d = Cols, lr = r.WithLowRank ? _family.LowRankCount : 0, m = r.SketchRows;
-        int gradLen = d, lowLen = lr * d, sketchLen = m * d;
-        var all = Accumulate(gradLen + lowLen + sketchLen, (_, s, e, acc) =>
+        int gradLen = d, lowLen = lr * d;
+        if (m > 0) EnsureSketchRows();
+        int fusedLength = FusedSketch(m) ? m * d : 0;
+        var all = Accumulate(gradLen + lowLen + fusedLength, (_, s, e, acc) =>
         {
             // [g; q_1; …; q_lr] of one tile side by side, for one multi-vector transposed product.
             var rhs = new double[(1 + lr) * Tile];
-            var buckets = new int[m == 0 ? 0 : Tile];
-            var signed = new double[m == 0 ? 0 : Tile];
             // Tiles of rows small enough to stay in cache: A is read from memory once for all outputs.
             for (int t = s; t < e; t += Tile)
             {
@@ -279,10 +385,12 @@ public sealed class VectorShard : IShard
                 for (int j = 0; j < lr; j++) LowRankRows(j, s, e, t, te).CopyTo(rhs.AsSpan((1 + j) * len, len));
                 _rows.MultiplyTransposedRowsMany(t, te, rhs.AsSpan(0, (1 + lr) * len), 1 + lr, acc.AsSpan(0, gradLen + lowLen));
                 if (m == 0) continue;
-                SketchTile(t, te, _d.AsSpan(t, len), m, r.SketchSeed, buckets, signed, acc.AsSpan(gradLen + lowLen, sketchLen));
+                SketchTile(t, te, _d.AsSpan(t, len), m, r.SketchSeed);
+                if (fusedLength > 0) ScatterTile(t, te, acc.AsSpan(gradLen + lowLen, fusedLength));
             }
         });
-        return new GradientReply(all[..gradLen], all[gradLen..(gradLen + lowLen)], all[(gradLen + lowLen)..]);
+        var (sketch, columns) = m == 0 ? (Array.Empty<double>(), 0) : SketchReply(m, r.SketchForm, all.AsSpan(gradLen + lowLen, fusedLength));
+        return new GradientReply(all[..gradLen], all[gradLen..(gradLen + lowLen)], sketch, columns);
     }
 
     private GramReply Gram(GramRequest r)
@@ -312,9 +420,12 @@ public sealed class VectorShard : IShard
             var tau = new double[Tile];
             var refined = new int[Tile];
             var norms = new double[Tile];
-            var kept = new int[Tile];
-            var weights = new double[Tile];
+            // Kept rows are collected over tiles and added by one SYRK per GatherRows of them: a tile keeps only a few
+            // rows when the sample is small, and each SYRK call reads and writes all of C.
+            var kept = new int[GatherRows + Tile];
+            var weights = new double[GatherRows + Tile];
             long used = 0;
+            int count = 0;
             for (int ts = s; ts < e; ts += Tile)
             {
                 int te = Math.Min(e, ts + Tile), len = te - ts;
@@ -331,7 +442,6 @@ public sealed class VectorShard : IShard
                     _rows.ProjectedSquaredNorms(refined.AsSpan(0, refine), projection!, norms);
                     for (int t = 0; t < refine; t++) tau[refined[t] - ts] = Math.Abs(_d[refined[t]]) * norms[t];
                 }
-                int count = 0;
                 for (int i = 0; i < len; i++)
                 {
                     double q = Math.Min(1.0, r.SampleSize * tau[i] / r.TotalLeverage);
@@ -341,9 +451,13 @@ public sealed class VectorShard : IShard
                     weights[count] = _d[ts + i] / q;
                     count++;
                 }
+                if (count < GatherRows) continue;
                 _rows.GramRowsIndexed(kept.AsSpan(0, count), weights.AsSpan(0, count), acc);
                 used += count;
+                count = 0;
             }
+            _rows.GramRowsIndexed(kept.AsSpan(0, count), weights.AsSpan(0, count), acc);
+            used += count;
             counts[block] = used;
         });
         return new GramReply(Packed.FromUpper(full, d), counts.Sum());

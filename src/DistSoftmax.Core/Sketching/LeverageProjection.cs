@@ -33,6 +33,44 @@ public static class LeverageProjection
         return (yT, total);
     }
 
+    /// <summary>
+    /// As <see cref="FromSketch"/>, from R itself: the packed upper triangle (d(d+1)/2, see <see cref="Packed"/>) that
+    /// shards return for <see cref="Statistics.SketchForm.Triangle"/> (the TSQR of their per-shard sketches). Y = R⁻¹G
+    /// by back substitution on the rows of R, k right-hand sides at a time.
+    /// </summary>
+    public static (double[] ProjectionT, double TotalEstimate) FromTriangle(ReadOnlySpan<double> packedR, int d, int k, Rng rng)
+    {
+        if (packedR.Length != Packed.Length(d))
+            throw new ArgumentException($"a triangle of {packedR.Length} entries is not the R of {d} columns");
+        var r = packedR.ToArray();
+        double max = 0;
+        for (int i = 0, p = 0; i < d; p += d - i, i++) max = Math.Max(max, Math.Abs(r[p]));
+        double floor = Math.Max(max * 1e-10, 1e-300);
+        var g = new double[d * k];
+        rng.FillNormal(g, 1.0 / Math.Sqrt(k));
+        double total = System.Numerics.Tensors.TensorPrimitives.Dot<double>(g, g);
+        // Rows of Y (d×k row-major), bottom up: y_i = (g_i − Σ_{j>i} R_ij y_j) / R_ii.
+        var y = g;
+        int rowStart = Packed.Length(d);
+        for (int i = d - 1; i >= 0; i--)
+        {
+            rowStart -= d - i;
+            var yi = y.AsSpan(i * k, k);
+            for (int j = i + 1; j < d; j++)
+            {
+                double rij = r[rowStart + (j - i)];
+                if (rij != 0) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(y.AsSpan(j * k, k), -rij, yi, yi);
+            }
+            double pivot = r[rowStart];
+            if (Math.Abs(pivot) < floor) pivot = floor;               // a direction no sketched row reaches
+            System.Numerics.Tensors.TensorPrimitives.Divide(yi, pivot, yi);
+        }
+        var yT = new double[k * d];
+        for (int i = 0; i < d; i++)
+            for (int c = 0; c < k; c++) yT[c * d + i] = y[i * k + c];
+        return (yT, total);
+    }
+
     /// <summary>A zero column of the sketch (a direction no sketched row reaches) leaves R singular: lift such pivots.</summary>
     private static void LiftSmallPivots(double[] r, int d)
     {

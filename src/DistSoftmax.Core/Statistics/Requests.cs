@@ -28,18 +28,19 @@ public abstract record ShardRequest(double[] X);
 /// diag(√|D̃ + w²|) A, where D̃ are the row curvatures of <paramref name="SketchKind"/> computed with the reference's
 /// globals standing in for the point's own (not known before the merge): the sketch from which an approximate Newton
 /// step at an accepted trial point takes its leverage scores, rows hashed by global index with
-/// <paramref name="SketchSeed"/> exactly as in <see cref="GradientRequest"/>.
+/// <paramref name="SketchSeed"/> exactly as in <see cref="GradientRequest"/>, returned in <paramref name="SketchForm"/>.
 /// </summary>
 public sealed record ScalarsRequest(double[] X, double[]? Reference = null, bool WithGradient = false,
-    int SketchRows = 0, ulong SketchSeed = 0, HessianKind SketchKind = HessianKind.GaussNewton) : ShardRequest(X);
+    int SketchRows = 0, ulong SketchSeed = 0, HessianKind SketchKind = HessianKind.GaussNewton,
+    SketchForm SketchForm = SketchForm.Rows) : ShardRequest(X);
 
 /// <summary>
 /// Phase 2: the gradient part Aᵀ(g + w²∘z); with <paramref name="WithLowRank"/> also the d-vectors Aᵀq_j of the
 /// Hessian's low-rank part; with <paramref name="SketchRows"/> &gt; 0 also a CountSketch (SketchRows×d) of
-/// diag(√|D + w²|) A, rows hashed by global index with <paramref name="SketchSeed"/>.
+/// diag(√|D + w²|) A, rows hashed by global index with <paramref name="SketchSeed"/>, returned in <paramref name="SketchForm"/>.
 /// </summary>
 public sealed record GradientRequest(double[] X, double[] Globals, HessianKind Kind, bool WithLowRank,
-    int SketchRows = 0, ulong SketchSeed = 0) : ShardRequest(X);
+    int SketchRows = 0, ulong SketchSeed = 0, SketchForm SketchForm = SketchForm.Rows) : ShardRequest(X);
 
 /// <summary>Phase 2: the exact Gram block Aᵀ diag(D + w²) A as a packed upper triangle.</summary>
 public sealed record GramRequest(double[] X, double[] Globals, HessianKind Kind) : ShardRequest(X);
@@ -103,6 +104,21 @@ public abstract record ShardReply
         return r;
     }
 
+    /// <summary>
+    /// Merges two sketches: rows add (one set of buckets); packed triangles (<paramref name="triangleColumns"/> = d &gt; 0)
+    /// merge by the QR of the stacked pair (TSQR); an empty side (no sketch asked) gives the other.
+    /// </summary>
+    protected static double[] MergeSketches(double[] a, double[] b, int triangleColumns)
+    {
+        if (triangleColumns == 0) return Add(a, b);
+        if (a.Length == 0) return b;
+        if (b.Length == 0) return a;
+        return Kernels.HouseholderQr.MergePacked(a, b, triangleColumns);
+    }
+
+    protected static int SameSketchColumns(int a, int b) =>
+        a == b ? a : throw new ArgumentException($"cannot merge a sketch of form {a} with one of form {b} (columns of a triangle, 0 for rows)");
+
     protected T Cast<T>(ShardReply other) where T : ShardReply =>
         other as T ?? throw new ArgumentException($"cannot merge {GetType().Name} with {other.GetType().Name}");
 }
@@ -114,7 +130,10 @@ public abstract record ShardReply
 /// When asked (<see cref="ScalarsRequest.WithGradient"/>): Aᵀβ_j for the family's k gradient-basis vectors, then
 /// Aᵀ(w²∘z), as (k+1)×d row-major; otherwise empty.
 /// </param>
-public sealed record ScalarsReply(ScalarSums Family, double RegularizerSum, long Rows, double[] GradientBasis, double[] Sketch) : ShardReply
+/// <param name="Sketch">The CountSketch when asked: SketchRows×d row-major, or a packed triangle (see <see cref="SketchForm"/>).</param>
+/// <param name="SketchColumns">d when <paramref name="Sketch"/> is a packed triangle R (<see cref="SketchForm.Triangle"/>), 0 for rows.</param>
+public sealed record ScalarsReply(ScalarSums Family, double RegularizerSum, long Rows, double[] GradientBasis, double[] Sketch,
+    int SketchColumns = 0) : ShardReply
 {
     public ScalarsReply(ScalarSums family, double regularizerSum, long rows) : this(family, regularizerSum, rows, Array.Empty<double>()) { }
 
@@ -125,19 +144,22 @@ public sealed record ScalarsReply(ScalarSums Family, double RegularizerSum, long
     {
         var o = Cast<ScalarsReply>(other);
         return new ScalarsReply(Family.Merge(o.Family), RegularizerSum + o.RegularizerSum, Rows + o.Rows,
-            Add(GradientBasis, o.GradientBasis), Add(Sketch, o.Sketch));
+            Add(GradientBasis, o.GradientBasis), MergeSketches(Sketch, o.Sketch, SameSketchColumns(SketchColumns, o.SketchColumns)),
+            SketchColumns);
     }
 }
 
 /// <param name="Gradient">Aᵀ(g + w²∘z), length d.</param>
 /// <param name="LowRank">Aᵀq_j for j = 0..k−1, k×d row-major (empty when not asked).</param>
-/// <param name="Sketch">CountSketch rows×d row-major (empty when not asked).</param>
-public sealed record GradientReply(double[] Gradient, double[] LowRank, double[] Sketch) : ShardReply
+/// <param name="Sketch">CountSketch rows×d row-major, or its packed R (see <see cref="SketchForm"/>); empty when not asked.</param>
+/// <param name="SketchColumns">d when <paramref name="Sketch"/> is a packed triangle R (<see cref="SketchForm.Triangle"/>), 0 for rows.</param>
+public sealed record GradientReply(double[] Gradient, double[] LowRank, double[] Sketch, int SketchColumns = 0) : ShardReply
 {
     public override ShardReply Merge(ShardReply other)
     {
         var o = Cast<GradientReply>(other);
-        return new GradientReply(Add(Gradient, o.Gradient), Add(LowRank, o.LowRank), Add(Sketch, o.Sketch));
+        return new GradientReply(Add(Gradient, o.Gradient), Add(LowRank, o.LowRank),
+            MergeSketches(Sketch, o.Sketch, SameSketchColumns(SketchColumns, o.SketchColumns)), SketchColumns);
     }
 }
 

@@ -445,12 +445,7 @@ public sealed class DataShardLoader : IShardLoader
             };
         }
         long nnz = 0;
-        int block = Math.Max(1, ScanItems / Math.Max(cols, 1));
-        for (long start = 0; start < rows; start += block)
-        {
-            int count = (int)Math.Min(block, rows - start);
-            nnz += CountNonZeros(Npy.ReadMatrixRows(path, start, count).Data);
-        }
+        Npy.ScanMatrixRows(path, Math.Max(1, ScanItems / Math.Max(cols, 1)), (block, _) => nnz += CountNonZeros(block));
         return nnz;
     }
 

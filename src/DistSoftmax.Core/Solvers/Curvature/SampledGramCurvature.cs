@@ -7,14 +7,17 @@ namespace DistSoftmax.Core.Solvers.Curvature;
 
 /// <summary>
 /// The approximate Newton method's curvature, a leverage-score-sampled Hessian (docs/MATH.md, "Sampled Hessian"; seed 001):
-///   1. with the gradient, shards return a CountSketch S·diag(√|D|)·A (m = SketchRowsPerColumn·d rows); after an
-///      accepted trial both come from the trial's own pass, with D computed at the previous iterate's globals
-///      (see <see cref="TrialRequest"/>);
-///   2. R from a QR of the sketch, Y = R⁻¹G for a d×k Gaussian G (Σ_i τ_i is estimated by ‖G‖²_F);
+///   1. with the gradient, each shard forms a CountSketch S_k·diag(√|D|)·A_k of its rows (m = SketchRowsPerColumn·d
+///      rows) and returns only R of its Householder QR (a packed d×d triangle); replies merge by TSQR in shard order
+///      (<see cref="SketchForm.Triangle"/>); after an accepted trial both come from the trial's own pass, with D
+///      computed at the previous iterate's globals (see <see cref="TrialRequest"/>);
+///   2. Y = R⁻¹G for a d×k Gaussian G, R that of the stacked per-shard sketches (Σ_i τ_i is estimated by ‖G‖²_F);
 ///   3. in one more pass shards compute τ_i = |D_i|‖a_iᵀY‖², keep row i with probability q_i = min(1, s·τ_i/Στ)
 ///      and weight it 1/q_i, s = ⌈c·ε⁻² d ln(d/δ)⌉;
 ///   4. H̃ = sampled Aᵀ diag(D) A + the exact low-rank part.
-/// Every random draw is keyed by (seed, iteration, global row), so results do not depend on the shard layout.
+/// Every random draw is keyed by (seed, iteration, global row); the row sample would not depend on the shard layout,
+/// but R (and so the leverage estimates) does, since each shard sketches its own rows: results are reproducible for
+/// a fixed layout.
 /// Where sampling costs more than the exact Gram it approximates (<see cref="VectorSolverCostModel.SampledGramIsDearer"/>:
 /// sparse rows, or a sample that keeps most rows), the exact Gram is used instead and no sketch is asked for, so an
 /// explicit approx-newton never costs more per iteration than exact Newton.
@@ -39,7 +42,7 @@ public sealed class SampledGramCurvature : DenseCurvature
     {
         var opts = run.Options;
         int m = opts.UniformSampling || UsesExactGram(run) ? 0 : SketchRows(run);
-        return new GradientRequest(point.X, point.Globals, kind, true, m, StreamSeed(opts.Seed, iteration, SketchPurpose));
+        return new GradientRequest(point.X, point.Globals, kind, true, m, StreamSeed(opts.Seed, iteration, SketchPurpose), SketchForm.Triangle);
     }
 
     /// <summary>
@@ -50,7 +53,11 @@ public sealed class SampledGramCurvature : DenseCurvature
     public override ScalarsRequest TrialRequest(SolveRun run, ScalarsRequest trial, int iteration, HessianKind kind)
     {
         if (!trial.WithGradient || run.Options.UniformSampling || UsesExactGram(run)) return trial;
-        return trial with { SketchRows = SketchRows(run), SketchSeed = StreamSeed(run.Options.Seed, iteration + 1, SketchPurpose), SketchKind = kind };
+        return trial with
+        {
+            SketchRows = SketchRows(run), SketchSeed = StreamSeed(run.Options.Seed, iteration + 1, SketchPurpose), SketchKind = kind,
+            SketchForm = SketchForm.Triangle,
+        };
     }
 
     public override bool IsComplete(SolveRun run, GradientReply fused) => run.Options.UniformSampling || UsesExactGram(run) || fused.Sketch.Length > 0;
@@ -80,7 +87,7 @@ public sealed class SampledGramCurvature : DenseCurvature
         else
         {
             k = opts.ProjectionColumnsFor(run.Objective.Rows);
-            (projT, total) = Sketching.LeverageProjection.FromSketch(StateOf<LastSketch>(run).Sketch, d, k,
+            (projT, total) = Sketching.LeverageProjection.FromTriangle(StateOf<LastSketch>(run).Sketch, d, k,
                 Rng.ForStream(opts.Seed, (ulong)current.Iteration, ProjectionPurpose));
         }
         GramReply gram;

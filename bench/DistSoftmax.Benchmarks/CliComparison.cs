@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Text.Json;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Data;
+
+namespace DistSoftmax.Benchmarks;
+
+/// <summary>
+/// `solve-compare A.npy b.npy [solvers] [workers]`: whole-process `dist-softmax solve` runs (local simulation,
+/// tolerance 1e-8) of each solver under /usr/bin/time -v, against a streaming read of the same A (both cores) measured
+/// before and after them in this run. Prints per solver: iterations, wall and solve seconds, the solve time per
+/// iteration as a multiple of the read, and the peak resident memory as a multiple of A's bytes.
+/// The command line used is `dotnet $DISTSOFTMAX_CLI` (default: the Release build next to this repository's bench).
+/// </summary>
+public static class CliComparison
+{
+    public static int Run(string[] args)
+    {
+        if (args.Length < 2) { Console.Error.WriteLine("usage: solve-compare A.npy b.npy [solvers] [workers]"); return 2; }
+        string aPath = Path.GetFullPath(args[0]), bPath = Path.GetFullPath(args[1]);
+        string[] solvers = args.Length > 2 ? args[2].Split(',') : new[] { "approx-newton", "newton" };
+        int workers = args.Length > 3 ? int.Parse(args[3]) : 2;
+        string cli = Environment.GetEnvironmentVariable("DISTSOFTMAX_CLI") ?? FindCli();
+        var info = Npy.ReadInfo(aPath);
+        long n = info.Rows, d = info.Cols;
+        double aBytes = n * d * 8.0;
+        double readBefore = StreamingRead(aPath);
+        Console.WriteLine($"A: {n}×{d} ({aBytes / 1e6:F0} MB); streaming read (both cores, in memory): {readBefore * 1e3:F1} ms; load average {Load()}");
+        var runs = new List<(string Solver, string Exit, int Iterations, double Wall, double Solve, long RssKb, string Load)>();
+        foreach (var solver in solvers)
+        {
+            string outDir = Path.Combine(Path.GetTempPath(), $"solve-compare-{solver}-{Environment.ProcessId}");
+            var psi = new ProcessStartInfo("/usr/bin/time", new[] { "-v", "dotnet", cli, "solve", "--A", aPath, "--b", bPath,
+                "--workers", workers.ToString(), "--tol", "1e-8", "--solver", solver, "--out-dir", outDir })
+            { RedirectStandardError = true, RedirectStandardOutput = true };
+            var sw = Stopwatch.StartNew();
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            string stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            _ = stdout.Result;
+            double wall = sw.Elapsed.TotalSeconds;
+            long rssKb = stderr.Split('\n').Where(l => l.Contains("Maximum resident set size")).Select(l => long.Parse(l.Split(':')[1].Trim())).FirstOrDefault();
+            using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")));
+            var root = report.RootElement;
+            int iterations = root.GetProperty("iterations").GetInt32();
+            double solve = root.GetProperty("wallTime").GetProperty("solveSeconds").GetDouble();
+            string exit = root.GetProperty("exit").GetString() ?? "?";
+            runs.Add((solver, exit, iterations, wall, solve, rssKb, Load()));
+            Directory.Delete(outDir, true);
+        }
+        double readAfter = StreamingRead(aPath);
+        double read = Math.Min(readBefore, readAfter);
+        Console.WriteLine($"streaming read after the solves: {readAfter * 1e3:F1} ms; ratios below use the smaller, {read * 1e3:F1} ms");
+        foreach (var r in runs)
+        {
+            double perIteration = r.Solve / Math.Max(1, r.Iterations);
+            Console.WriteLine($"{r.Solver,-14} {r.Exit,-10} {r.Iterations,4} it  wall {r.Wall,7:F2} s  solve {r.Solve,7:F2} s  " +
+                $"per iteration {perIteration * 1e3,7:F0} ms ({perIteration / read,4:F0}× read)  " +
+                $"peak RSS {r.RssKb / 1024.0,6:F0} MiB ({r.RssKb * 1024.0 / aBytes:F2}× A)  load after {r.Load}");
+        }
+        if (runs.Count >= 2)
+            Console.WriteLine($"wall-time ratio {runs[1].Solver} / {runs[0].Solver}: {runs[1].Wall / runs[0].Wall:F2}; " +
+                $"solve-time ratio {runs[1].Solve / runs[0].Solve:F2}");
+        return 0;
+    }
+
+    /// <summary>Loads A and times a streaming read of it on all cores (median of 15), then lets it go.</summary>
+    private static double StreamingRead(string aPath)
+    {
+        var a = Npy.ReadMatrixRows(aPath, 0, checked((int)Npy.ReadInfo(aPath).Rows));
+        var blocks = RowBlocks.For(a.Rows);
+        var partial = new double[blocks.BlockCount];
+        int d = a.Cols;
+        double t = Timing.Median(() => blocks.Run(ShardComputeOptions.Default, k =>
+        {
+            var (s, e) = blocks[k];
+            partial[k] = System.Numerics.Tensors.TensorPrimitives.Sum<double>(a.Data.AsSpan(s * d, (e - s) * d));
+        }), 15, 2);
+        a = null;
+        GC.Collect();
+        return t;
+    }
+
+    private static string FindCli()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "src", "DistSoftmax.Cli", "bin", "Release", "net10.0", "dist-softmax.dll");
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException("dist-softmax.dll not found: build the solution in Release or set DISTSOFTMAX_CLI");
+    }
+
+    private static string Load()
+    {
+        try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; } catch { return "?"; }
+    }
+}

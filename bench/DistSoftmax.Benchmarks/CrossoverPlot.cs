@@ -1,0 +1,71 @@
+using DistSoftmax.Core.Drivers;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Data;
+using ScottPlot;
+
+namespace DistSoftmax.Benchmarks;
+
+/// <summary>
+/// `crossover [png] [n·d] [iterations] [nnz per row]`: seconds per iteration of approx-newton and newton against d ∈
+/// {100, 200, 400, 1000} at a fixed number of entries n·d (default 2·10⁷), for dense A (N(0, 1/d)) and for sparse A
+/// with a fixed number of non-zeros per row (default 10), on the normalized instances `generate` makes (seed 7), each
+/// solve capped at a few iterations (default 8: the early iterations, which sample the most rows), in-process with
+/// one shard on all cores. Prints the table and draws it (log–log) into the PNG (default docs/crossover.png).
+/// </summary>
+public static class CrossoverPlot
+{
+    private static readonly int[] Dimensions = { 100, 200, 400, 1000 };
+    private static readonly string[] Solvers = { "approx-newton", "newton" };
+
+    public static int Run(string[] args)
+    {
+        string png = args.Length > 0 ? args[0] : Path.Combine("docs", "crossover.png");
+        long entries = args.Length > 1 ? long.Parse(args[1]) : 20_000_000;
+        int iterations = args.Length > 2 ? int.Parse(args[2]) : 8;
+        int nnzPerRow = args.Length > 3 ? int.Parse(args[3]) : 10;
+        var plot = new Plot();
+        Console.WriteLine($"n·d = {entries:E1}, at most {iterations} iterations, sparse rows with {nnzPerRow} non-zeros; seconds per iteration");
+        foreach (bool sparse in new[] { false, true })
+            foreach (var solver in Solvers)
+            {
+                var xs = new List<double>();
+                var ys = new List<double>();
+                foreach (int d in Dimensions)
+                {
+                    int n = (int)(entries / d);
+                    var inst = Generators.Normalized(n, d, 7, sparse, density: Math.Min(1.0, (double)nnzPerRow / d));
+                    var objective = new VectorObjective(NormalizedSoftmax.Instance, d, n);
+                    var driver = new InProcessDriver(ShardLayout.VectorShards(NormalizedSoftmax.Instance, inst.A, inst.B, Regularizer.None, 1));
+                    var options = new SolverOptions { RelativeTolerance = 1e-8, MaxIterations = iterations, Seed = 1 };
+                    var result = driver.Solve(SolverCatalog.Create(solver), objective, new double[d], options);
+                    double perIteration = result.Seconds / Math.Max(1, result.Iterations);
+                    Console.WriteLine($"  {(sparse ? "sparse" : "dense"),-6} {solver,-14} d = {d,5}  n = {n,8}  {result.Iterations,3} iterations  {perIteration,8:F3} s");
+                    xs.Add(Math.Log10(d));
+                    ys.Add(Math.Log10(perIteration));
+                }
+                var line = plot.Add.Scatter(xs.ToArray(), ys.ToArray());
+                line.LegendText = $"{solver}, {(sparse ? $"sparse ({nnzPerRow} non-zeros per row)" : "dense")}";
+                line.MarkerSize = 7;
+                if (sparse) line.LinePattern = LinePattern.Dashed;
+            }
+        plot.Axes.Bottom.TickGenerator = LogTicks(Dimensions.Select(d => (double)d));
+        plot.Axes.Left.TickGenerator = LogTicks(new[] { 0.001, 0.01, 0.1, 1, 10 });
+        plot.Title($"seconds per iteration at n·d = {entries:0.#E0} (first {iterations} iterations, 2 cores)");
+        plot.XLabel("d (log scale)");
+        plot.YLabel("seconds per iteration (log scale)");
+        plot.ShowLegend(Alignment.UpperLeft);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(png))!);
+        plot.SavePng(png, 900, 600);
+        Console.WriteLine($"wrote {png}");
+        return 0;
+    }
+
+    private static ScottPlot.TickGenerators.NumericManual LogTicks(IEnumerable<double> values)
+    {
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        foreach (var v in values) ticks.AddMajor(Math.Log10(v), v.ToString("G4", System.Globalization.CultureInfo.InvariantCulture));
+        return ticks;
+    }
+}
