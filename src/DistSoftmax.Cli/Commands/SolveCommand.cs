@@ -58,6 +58,9 @@ internal sealed class SolveCommand
         "Comma-separated cluster seed nodes (akka.tcp://distsoftmax@HOST:PORT,…): solve as a job on that cluster.", "ADDRESSES");
     private readonly Option<int?> _minWorkers = OptionFactory.OptionalInt("--min-workers", "Cluster: worker nodes to wait for before solving (default 1).", "K");
     private readonly Option<string?> _host = OptionFactory.File("--host", "Cluster: the address this job's node binds (default: DISTSOFTMAX_HOST, then 127.0.0.1).", "HOST");
+    private readonly Option<string> _progress = OptionFactory.Choice("--progress",
+        "What stdout shows: text (a live table on a terminal, plain lines otherwise, and a summary) or json (one JSON object per line: iteration, cluster and finished events; nothing else).",
+        "text", "text", "json");
     private readonly Option<int?> _port = OptionFactory.OptionalInt("--port", "Cluster: the port this job's node binds (default: DISTSOFTMAX_PORT, then 0 = any free port).", "PORT");
 
     public Command Build(CliContext ctx)
@@ -70,6 +73,7 @@ internal sealed class SolveCommand
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
                      _stallIter, _workers, _seed, _outDir, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
                      _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
+                     _progress,
                  })
             command.Add(o);
         command.SetAction((parse, ct) => new SolveRunner(ctx).RunAsync(Bind(parse)));
@@ -117,6 +121,7 @@ internal sealed class SolveCommand
         HessianGiven = OptionFactory.Given(p, _hessian),
         Workers = p.GetValue(_workers),
         OutDir = p.GetValue(_outDir)!,
+        Progress = p.GetValue(_progress)!,
         Backend = p.GetValue(_backend)!,
         BackendGiven = OptionFactory.Given(p, _backend),
         Seeds = p.GetValue(_seeds),
