@@ -77,7 +77,9 @@ def _solve(problem, files, *, solver, tol, workers, server, callback, options, i
     if workers is not None:
         args += ["--workers", str(int(workers))]
     args += server
-    out_dir = Path(folder) / "out"
+    # The tool's files (x.npy, report.json, convergence.png) stay in out_dir when one is given; else they go with folder.
+    out_dir = options.pop("out_dir", None)
+    out_dir = Path(out_dir).resolve() if out_dir is not None else Path(folder) / "out"
     args += _tool.cli_options(options)
     args += ["--out-dir", str(out_dir), "--progress", "json"]
 
@@ -119,6 +121,8 @@ def solve(A, b, problem="normalized", unit="exp", w=None, solver="auto", tol=1e-
     rows (iteration, loss, gradientNorm, stepLength, rowsSampled, seconds, requests, …). Other keyword arguments are
     solve options in snake_case: ``max_iter=50`` → ``--max-iter 50``, ``uniform_sampling=True`` →
     ``--uniform-sampling``, ``hessian="exact"``, ``globalization="trust-region"``, ``backend="inprocess"``.
+    ``out_dir="run1"`` keeps the tool's x.npy, report.json and convergence.png there (by default they are written to
+    a temporary folder and deleted once read).
 
     Returns a scipy.optimize.OptimizeResult: x, fun (final loss), jac (None: not written by the tool), nit, status
     (the exit code: 0 converged, 3 stopped), success, message, trace (list of dicts), report (report.json).

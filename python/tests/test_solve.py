@@ -132,3 +132,11 @@ def test_the_callback_sees_iterations_while_the_tool_runs(normalized_instance):
         distsoftmax.solve(A, b, solver="gd", tol=0.0, max_iter=1_000_000, stall_iter=1_000_000, callback=stop)
     assert seen == [0, 1, 2, 3]
     assert time.monotonic() - started < 60
+
+
+def test_out_dir_keeps_the_tools_files(normalized_instance, tmp_path):
+    A, b = normalized_instance
+    res = distsoftmax.solve(A, b, out_dir=tmp_path / "run", backend="inprocess")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["convergence.png", "report.json", "x.npy"]
+    np.testing.assert_array_equal(np.load(tmp_path / "run" / "x.npy"), res.x)
+    assert res.report["files"]["report"] == str(tmp_path / "run" / "report.json")
