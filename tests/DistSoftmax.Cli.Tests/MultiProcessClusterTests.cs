@@ -109,6 +109,31 @@ public class MultiProcessClusterTests
     }
 
     [Fact]
+    public void A_cluster_job_with_progress_json_writes_only_json_lines_including_the_worker_joins()
+    {
+        using var dir = new TempDir();
+        var gen = Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "2000", "--d", "8", "--seed", "5", "--out-dir", "inst");
+        Assert.True(gen.Code == 0, gen.ToString());
+        var (seed, other, port) = StartTwoWorkers(dir.Path);
+        using (seed)
+        using (other)
+        using (var job = new Node(dir.Path, "solve", "--A", "inst/A.npy", "--b", "inst/b.npy", "--seeds", $"127.0.0.1:{port}",
+                   "--min-workers", "2", "--workers", "2", "--out-dir", "multi", "--progress", "json"))
+        {
+            int code = job.WaitForExit(TimeSpan.FromSeconds(120));
+            Assert.True(code == 0, job.Output + "\n--- workers\n" + seed.Output + "\n" + other.Output);
+            // The real process's stdout (Akka.NET's own console logger included): every line one JSON object.
+            var events = job.Lines.Where(l => !l.StartsWith("stderr: ", StringComparison.Ordinal))
+                .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToArray();
+            string Kind(System.Text.Json.JsonElement e) => e.GetProperty("event").GetString()!;
+            Assert.True(2 <= events.Count(e => Kind(e) == "cluster" && e.GetProperty("message").GetString()!.Contains(" joined from ")), job.Output);
+            Assert.Contains(events, e => Kind(e) == "iteration");
+            Assert.Equal("finished", Kind(events[^1]));
+            Assert.Equal(0, events[^1].GetProperty("exit").GetInt32());
+        }
+    }
+
+    [Fact]
     public void A_worker_process_killed_mid_solve_is_replaced_and_the_answer_is_unchanged()
     {
         using var dir = new TempDir();

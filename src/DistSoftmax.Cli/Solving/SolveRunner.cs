@@ -43,25 +43,32 @@ internal sealed class SolveRunner(CliContext ctx)
         foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + w);
 
         var view = new ConsoleView(ctx);
-        view.Line(Header(plan, backend));
+        // --progress json: stdout carries only JSON lines (JsonProgress), so no header, table or summary.
+        var json = settings.Progress == "json" ? new JsonProgress(ctx.Out) : null;
+        using var cleanStdout = json is null ? null : JsonProgress.KeepConsoleOutClean(ctx.Out);
+        if (json is null) view.Line(Header(plan, backend));
         var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, solver, plan.Options, plan.X0, plan.Workers);
         SolverResult result;
         try
         {
-            result = await view.ShowProgressAsync((progress, note) =>
-                backend.SolveAsync(job, e => { Interlocked.Increment(ref _iterationsSeen); progress(e); }, note, ctx.Cancellation));
+            Func<Action<TraceEntry>, Action<string>, Task<SolverResult>> solve = (progress, note) =>
+                backend.SolveAsync(job, e => { Interlocked.Increment(ref _iterationsSeen); progress(e); }, note, ctx.Cancellation);
+            result = json is null ? await view.ShowProgressAsync(solve) : await solve(json.Iteration, json.Cluster);
         }
         catch (DistributedSolveException) when (ctx.Cancellation.IsCancellationRequested && !AnyIteration)
         {
             // Ctrl+C / SIGTERM before the first iteration: there is no point to write.
             ctx.Err.WriteLine("dist-softmax: cancelled before the solve started; nothing written");
+            json?.Finished(ExitCodes.NotConverged, ExitCondition.Cancelled, 0, "cancelled before the solve started; nothing written", null);
             return ExitCodes.NotConverged;
         }
         catch (DistributedSolveException e)
         {
             // The solve could not be carried out (no workers in time, a shard that cannot be loaded, …): nothing is written.
-            ctx.Err.WriteLine("error: " + ErrorReport.OneLine($"{backend.Name} backend: the solve failed: {e.Message}"));
+            string failure = ErrorReport.OneLine($"{backend.Name} backend: the solve failed: {e.Message}");
+            ctx.Err.WriteLine("error: " + failure);
             if (CliContext.Debug) ctx.Err.WriteLine(e.ToString());
+            json?.Finished(ExitCodes.Internal, null, 0, failure, null);
             return ExitCodes.Internal;
         }
 
@@ -78,7 +85,8 @@ internal sealed class SolveRunner(CliContext ctx)
         var report = BuildReport(plan, backend, result, started, total.Elapsed.TotalSeconds);
         AtomicFile.Write(outputs.Report, report.ToUtf8());
 
-        view.Summary(SummaryRows(plan, backend, result, report));
+        if (json is null) view.Summary(SummaryRows(plan, backend, result, report));
+        else json.Finished(result.Converged ? ExitCodes.Ok : ExitCodes.NotConverged, result.Exit, result.Iterations, result.Message, report.Files);
         if (result.Converged) return ExitCodes.Ok;
         ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({Kebab(result.Exit)}): {result.Message}");
         return ExitCodes.NotConverged;

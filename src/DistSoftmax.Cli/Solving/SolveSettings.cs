@@ -28,6 +28,8 @@ internal sealed record SolveSettings
     public bool HessianGiven { get; init; }
     public int Workers { get; init; } = 4;
     public string OutDir { get; init; } = "out";
+    /// <summary>"text" (the human view: live table or plain lines) or "json" (one JSON object per line, Output/JsonProgress).</summary>
+    public string Progress { get; init; } = "text";
 
     public string Backend { get; init; } = "local";
     public bool BackendGiven { get; init; }

@@ -1,0 +1,73 @@
+"""solve_multiple on a planted instance, generate, sensitivity."""
+import numpy as np
+import pytest
+import scipy.sparse
+
+import distsoftmax
+
+
+def row_softmax(M):
+    U = np.exp(M - M.max(axis=1, keepdims=True))
+    return U / U.sum(axis=1, keepdims=True)
+
+
+def test_solve_multiple_recovers_a_planted_X_as_a_d_by_d_matrix():
+    rng = np.random.default_rng(11)
+    n, d = 24, 3
+    A1, A2 = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    X_true = 0.5 * rng.standard_normal((d, d))  # not symmetric: a transposed answer would not pass
+    B = row_softmax(A1 @ X_true @ A2.T)
+    calls = []
+    res = distsoftmax.solve_multiple(A1, A2, B, tol=1e-10, callback=calls.append, workers=2)
+    assert res.success, res.message
+    assert res.x.shape == (d, d)
+    np.testing.assert_allclose(res.x, X_true, atol=1e-6)
+    assert res.fun < 1e-16
+    assert len(calls) == res.nit + 1
+    assert res.report["problem"] == "multiple-normalized"
+    assert res.report["sizes"]["unknowns"] == d * d
+
+
+def test_solve_multiple_with_a_scalar_weight_and_a_bad_B():
+    rng = np.random.default_rng(12)
+    n, d = 16, 2
+    A1, A2 = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    B = row_softmax(A1 @ rng.standard_normal((d, d)) @ A2.T)
+    res = distsoftmax.solve_multiple(A1, A2, B, W=0.1, tol=1e-9)
+    assert res.success and "--w-scalar" in res.report["arguments"]
+    with pytest.raises(ValueError, match=r"^B: "):
+        distsoftmax.solve_multiple(A1, A2, B[:, :-1])
+
+
+def test_generate_returns_the_arrays_and_is_reproducible(tmp_path):
+    first = distsoftmax.generate("normalized", 60, 4, seed=3)
+    assert set(first) == {"A", "b", "x_true"}
+    assert first["A"].shape == (60, 4) and first["b"].shape == (60,) and first["x_true"].shape == (4,)
+    assert first["b"].sum() == pytest.approx(1.0)
+    kept = distsoftmax.generate("normalized", 60, 4, seed=3, out_dir=tmp_path / "inst")
+    for key in first:
+        np.testing.assert_array_equal(first[key], kept[key])
+    assert (tmp_path / "inst" / "A.npy").is_file()
+
+    sparse = distsoftmax.generate("hyperbolic", 80, 5, seed=4, unit="sinh", sparse=True, density=0.2)
+    assert scipy.sparse.issparse(sparse["A"]) and sparse["A"].shape == (80, 5)
+
+    matrix = distsoftmax.generate("multiple-normalized", 10, 2, planted=True)
+    assert {k: v.shape for k, v in matrix.items()} == {"A1": (10, 2), "A2": (10, 2), "B": (10, 10), "X_true": (2, 2)}
+    # Planted: X_true is an exact zero of the loss, and solve_multiple finds it.
+    res = distsoftmax.solve_multiple(matrix["A1"], matrix["A2"], matrix["B"], tol=1e-10)
+    np.testing.assert_allclose(res.x, matrix["X_true"], atol=1e-6)
+
+    with pytest.raises(ValueError, match=r"^--n: "):
+        distsoftmax.generate("normalized", 0, 4)
+
+
+def test_sensitivity_returns_its_report_for_a_generated_and_a_given_instance():
+    options = dict(n=80, d=3, draws=1, epsilons=[1e-2, 1e-3], backend="inprocess")
+    report = distsoftmax.sensitivity(**options)
+    assert report["command"] == "sensitivity" and report["rows"] == 80 and report["dimension"] == 3
+    assert len(report["perturbations"]) == 2
+
+    inst = distsoftmax.generate("normalized", 80, 3, seed=2)
+    given = distsoftmax.sensitivity(A=inst["A"], b=inst["b"], draws=1, epsilons=[1e-2], backend="inprocess")
+    assert given["rows"] == 80 and given["instance"] != "generated"
