@@ -9,7 +9,7 @@ namespace DistSoftmax.Core.Solvers;
 ///   sketch    a CountSketch of diag(√|D|)A added to that pass (approx-newton);
 ///   leverage  the pass that estimates leverage scores and gathers the sampled rows;
 ///   Gram      Σ_i D_i a_i a_iᵀ over the kept rows: d²/2 pairs a row when A is stored dense, nnz_i²/2 when sparse;
-///   QR        R of the 4d×d sketch, ≈ 8d³ flops;  Cholesky  d³/3 flops.
+///   QR        R of each shard's 4d×d sketch, ≈ 8d³ flops;  Cholesky  d³/3 flops (`bench … algebra` measures both).
 /// Iterations per solve are typical counts to a relative gradient of 1e-8 (README's measurements); L-BFGS is charged
 /// its iteration limit, since it rarely reaches 1e-8 before it.
 /// </summary>
@@ -21,9 +21,16 @@ public static class VectorSolverCostModel
     public const double SketchSecondsPerEntry = 1.6e-9;
     public const int SketchCacheColumns = 400;
     public const double LeverageSecondsPerEntry = 0.5e-9;
+    /// <summary>
+    /// Per-row cost of the sampling machinery in the trial and leverage passes (a hash per row for the sketch bucket
+    /// and sign, the bound, the keyed draw, the gather): measured as the 35 ms an iteration by which approx-newton
+    /// exceeded exact Newton on the sparse 200000×100 instance (2 non-zeros a row), where entries cost nothing.
+    /// </summary>
+    public const double SamplingSecondsPerRow = 1.5e-7;
     public const double DenseGramSecondsPerPair = 6e-11;
     public const double SparseGramSecondsPerPair = 2e-9;
-    public const double CoordinatorSecondsPerFlop = 1e-9;
+    /// <summary>Dense d×d work (blocked, both cores): Cholesky of d = 1000 in 23 ms, R of the 4000×1000 sketch in 343 ms.</summary>
+    public const double CoordinatorSecondsPerFlop = 5e-11;
     /// <summary>Line-search trials per iteration, on average.</summary>
     public const double TrialsPerIteration = 1.3;
     /// <summary>Hessian-vector products (two passes each) per Newton-CG iteration, on average.</summary>
@@ -58,8 +65,8 @@ public static class VectorSolverCostModel
                 return TrialsPerIteration * pass + GramSeconds(n, d, nnz, n) + cholesky;
             case "approx-newton":
                 if (SampledGramIsDearer(n, d, nnz, options)) return SecondsPerIteration("newton", n, d, nnz, options);
-                return TrialsPerIteration * (pass + nnz * SketchSeconds(d)) + nnz * LeverageSecondsPerEntry
-                       + GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options)) + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3) + cholesky;
+                return TrialsPerIteration * pass + SamplingOverhead(n, d, nnz)
+                       + GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options)) + cholesky;
             case "newton-cg":
                 return TrialsPerIteration * pass + HessianVectorProductsPerIteration * 2 * pass;
             case "lbfgs":
@@ -85,11 +92,14 @@ public static class VectorSolverCostModel
     public static bool SampledGramIsDearer(long n, int d, long nnz, SolverOptions options)
     {
         if (options.UniformSampling) return false;
-        double overhead = TrialsPerIteration * nnz * SketchSeconds(d) + nnz * LeverageSecondsPerEntry
-                          + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3);
         double saved = GramSeconds(n, d, nnz, n) - GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options));
-        return overhead - saved >= MinimumSavingSeconds;
+        return SamplingOverhead(n, d, nnz) - saved >= MinimumSavingSeconds;
     }
+
+    /// <summary>What sampling adds to an iteration: the sketch in the trial passes, the leverage pass, per-row work, the QR of the sketch.</summary>
+    private static double SamplingOverhead(long n, int d, long nnz) =>
+        TrialsPerIteration * nnz * SketchSeconds(d) + nnz * LeverageSecondsPerEntry + n * SamplingSecondsPerRow
+        + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3);
 
     private static double SketchSeconds(int d) => SketchSecondsPerEntry * Math.Min(1.0, Math.Pow((double)d / SketchCacheColumns, 2));
 
