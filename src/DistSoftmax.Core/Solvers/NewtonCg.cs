@@ -11,8 +11,9 @@ namespace DistSoftmax.Core.Solvers;
 /// iterate, or, on the first CG iteration, the preconditioned steepest-descent direction z = M⁻¹(−∇L) scaled by
 /// rᵀz/|zᵀHz| (the Newton length of the 1-D model with the curvature's magnitude).
 /// With <see cref="Preconditioned"/> (multiple softmax regression's approximate Newton), CG is preconditioned by the
-/// Kronecker-factored curvature M = F ⊗ G (<see cref="KroneckerPreconditioner"/>, one extra request per Newton
-/// iteration); its first CG iterate is the scaled Kronecker-factored Newton step, and CG corrects it.
+/// Kronecker-factored curvature M = F ⊗ G (<see cref="KroneckerPreconditioner"/>, one extra request every
+/// <see cref="KroneckerRefreshIterations"/> Newton iterations); its first CG iterate is the scaled Kronecker-factored
+/// Newton step, and CG corrects it.
 /// </summary>
 public sealed class NewtonCg : LineSearchSolver
 {
@@ -26,6 +27,12 @@ public sealed class NewtonCg : LineSearchSolver
     public const double MaxForcingTerm = 0.5;
     /// <summary>A direction whose curvature dᵀHd is at most this fraction of ‖d‖²‖∇L‖ counts as negative curvature.</summary>
     public const double CurvatureFloor = 1e-14;
+    /// <summary>Iterations a Kronecker-factored preconditioner is reused before its factors are formed again.</summary>
+    public const int KroneckerRefreshIterations = 3;
+
+    /// <summary>This solve's current preconditioner and the iteration it was built at.</summary>
+    private sealed class KroneckerCache { public KroneckerPreconditioner? Preconditioner; public int BuiltAt; }
+
     /// <summary>CG iterations when <see cref="SolverOptions.MaxCgIterations"/> is 0: max(d, this).</summary>
     public const int MinDefaultCgIterations = 10;
 
@@ -45,9 +52,15 @@ public sealed class NewtonCg : LineSearchSolver
         KroneckerPreconditioner? preconditioner = null;
         if (Preconditioned)
         {
-            var built = new Out<KroneckerPreconditioner>();
-            foreach (var request in KroneckerPreconditioner.Build(run, current, built)) yield return request;
-            preconditioner = built.Value;
+            // The factors change slowly with x: rebuilt every KroneckerRefreshIterations iterations (K-FAC's practice).
+            var cache = StateOf<KroneckerCache>(run);
+            if (cache.Preconditioner is null || current.Iteration - cache.BuiltAt >= KroneckerRefreshIterations)
+            {
+                var built = new Out<KroneckerPreconditioner>();
+                foreach (var request in KroneckerPreconditioner.Build(run, current, built)) yield return request;
+                (cache.Preconditioner, cache.BuiltAt) = (built.Value, current.Iteration);
+            }
+            preconditioner = cache.Preconditioner;
         }
         double[] Precondition(double[] v) => preconditioner?.Apply(v) ?? (double[])v.Clone();
 
