@@ -116,42 +116,8 @@ public static class BlockedCholesky
         ref double b1 = ref h[(j + Math.Min(1, nj - 1)) * d + k0];
         ref double b2 = ref h[(j + Math.Min(2, nj - 1)) * d + k0];
         ref double b3 = ref h[(j + Math.Min(3, nj - 1)) * d + k0];
-        Vector256<double> s00 = default, s01 = default, s02 = default, s03 = default;
-        Vector256<double> s10 = default, s11 = default, s12 = default, s13 = default;
-        Vector256<double> s20 = default, s21 = default, s22 = default, s23 = default;
-        Vector256<double> s30 = default, s31 = default, s32 = default, s33 = default;
-        int c = 0;
-        for (; c + 4 <= b; c += 4)
-        {
-            var y0 = Vector256.LoadUnsafe(ref b0, (nuint)c); var y1 = Vector256.LoadUnsafe(ref b1, (nuint)c);
-            var y2 = Vector256.LoadUnsafe(ref b2, (nuint)c); var y3 = Vector256.LoadUnsafe(ref b3, (nuint)c);
-            var x = Vector256.LoadUnsafe(ref a0, (nuint)c);
-            s00 = Vector256.FusedMultiplyAdd(x, y0, s00); s01 = Vector256.FusedMultiplyAdd(x, y1, s01);
-            s02 = Vector256.FusedMultiplyAdd(x, y2, s02); s03 = Vector256.FusedMultiplyAdd(x, y3, s03);
-            x = Vector256.LoadUnsafe(ref a1, (nuint)c);
-            s10 = Vector256.FusedMultiplyAdd(x, y0, s10); s11 = Vector256.FusedMultiplyAdd(x, y1, s11);
-            s12 = Vector256.FusedMultiplyAdd(x, y2, s12); s13 = Vector256.FusedMultiplyAdd(x, y3, s13);
-            x = Vector256.LoadUnsafe(ref a2, (nuint)c);
-            s20 = Vector256.FusedMultiplyAdd(x, y0, s20); s21 = Vector256.FusedMultiplyAdd(x, y1, s21);
-            s22 = Vector256.FusedMultiplyAdd(x, y2, s22); s23 = Vector256.FusedMultiplyAdd(x, y3, s23);
-            x = Vector256.LoadUnsafe(ref a3, (nuint)c);
-            s30 = Vector256.FusedMultiplyAdd(x, y0, s30); s31 = Vector256.FusedMultiplyAdd(x, y1, s31);
-            s32 = Vector256.FusedMultiplyAdd(x, y2, s32); s33 = Vector256.FusedMultiplyAdd(x, y3, s33);
-        }
         Span<double> s = stackalloc double[16];
-        s[0] = Vector256.Sum(s00); s[1] = Vector256.Sum(s01); s[2] = Vector256.Sum(s02); s[3] = Vector256.Sum(s03);
-        s[4] = Vector256.Sum(s10); s[5] = Vector256.Sum(s11); s[6] = Vector256.Sum(s12); s[7] = Vector256.Sum(s13);
-        s[8] = Vector256.Sum(s20); s[9] = Vector256.Sum(s21); s[10] = Vector256.Sum(s22); s[11] = Vector256.Sum(s23);
-        s[12] = Vector256.Sum(s30); s[13] = Vector256.Sum(s31); s[14] = Vector256.Sum(s32); s[15] = Vector256.Sum(s33);
-        for (; c < b; c++)
-        {
-            double x0 = Unsafe.Add(ref a0, c), x1 = Unsafe.Add(ref a1, c), x2 = Unsafe.Add(ref a2, c), x3 = Unsafe.Add(ref a3, c);
-            double y0 = Unsafe.Add(ref b0, c), y1 = Unsafe.Add(ref b1, c), y2 = Unsafe.Add(ref b2, c), y3 = Unsafe.Add(ref b3, c);
-            s[0] += x0 * y0; s[1] += x0 * y1; s[2] += x0 * y2; s[3] += x0 * y3;
-            s[4] += x1 * y0; s[5] += x1 * y1; s[6] += x1 * y2; s[7] += x1 * y3;
-            s[8] += x2 * y0; s[9] += x2 * y1; s[10] += x2 * y2; s[11] += x2 * y3;
-            s[12] += x3 * y0; s[13] += x3 * y1; s[14] += x3 * y2; s[15] += x3 * y3;
-        }
+        DotBlock.FourByFour(ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, b, s);
         for (int r = 0; r < ni; r++)
             for (int q = 0; q < nj && j + q <= i + r; q++)
                 h[(i + r) * d + j + q] -= s[r * 4 + q];

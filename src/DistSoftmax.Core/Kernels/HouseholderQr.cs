@@ -199,42 +199,8 @@ public static class HouseholderQr
     private static void Dots4x4(ref double v0, ref double v1, ref double v2, ref double v3,
         ref double c0, ref double c1, ref double c2, ref double c3, int len, Span<double> w, int i, int b, int ni, int nc)
     {
-        Vector256<double> s00 = default, s01 = default, s02 = default, s03 = default;
-        Vector256<double> s10 = default, s11 = default, s12 = default, s13 = default;
-        Vector256<double> s20 = default, s21 = default, s22 = default, s23 = default;
-        Vector256<double> s30 = default, s31 = default, s32 = default, s33 = default;
-        int r = 0;
-        for (; r + 4 <= len; r += 4)
-        {
-            var x0 = Vector256.LoadUnsafe(ref c0, (nuint)r); var x1 = Vector256.LoadUnsafe(ref c1, (nuint)r);
-            var x2 = Vector256.LoadUnsafe(ref c2, (nuint)r); var x3 = Vector256.LoadUnsafe(ref c3, (nuint)r);
-            var y = Vector256.LoadUnsafe(ref v0, (nuint)r);
-            s00 = Vector256.FusedMultiplyAdd(y, x0, s00); s01 = Vector256.FusedMultiplyAdd(y, x1, s01);
-            s02 = Vector256.FusedMultiplyAdd(y, x2, s02); s03 = Vector256.FusedMultiplyAdd(y, x3, s03);
-            y = Vector256.LoadUnsafe(ref v1, (nuint)r);
-            s10 = Vector256.FusedMultiplyAdd(y, x0, s10); s11 = Vector256.FusedMultiplyAdd(y, x1, s11);
-            s12 = Vector256.FusedMultiplyAdd(y, x2, s12); s13 = Vector256.FusedMultiplyAdd(y, x3, s13);
-            y = Vector256.LoadUnsafe(ref v2, (nuint)r);
-            s20 = Vector256.FusedMultiplyAdd(y, x0, s20); s21 = Vector256.FusedMultiplyAdd(y, x1, s21);
-            s22 = Vector256.FusedMultiplyAdd(y, x2, s22); s23 = Vector256.FusedMultiplyAdd(y, x3, s23);
-            y = Vector256.LoadUnsafe(ref v3, (nuint)r);
-            s30 = Vector256.FusedMultiplyAdd(y, x0, s30); s31 = Vector256.FusedMultiplyAdd(y, x1, s31);
-            s32 = Vector256.FusedMultiplyAdd(y, x2, s32); s33 = Vector256.FusedMultiplyAdd(y, x3, s33);
-        }
         Span<double> sums = stackalloc double[16];
-        sums[0] = Vector256.Sum(s00); sums[1] = Vector256.Sum(s01); sums[2] = Vector256.Sum(s02); sums[3] = Vector256.Sum(s03);
-        sums[4] = Vector256.Sum(s10); sums[5] = Vector256.Sum(s11); sums[6] = Vector256.Sum(s12); sums[7] = Vector256.Sum(s13);
-        sums[8] = Vector256.Sum(s20); sums[9] = Vector256.Sum(s21); sums[10] = Vector256.Sum(s22); sums[11] = Vector256.Sum(s23);
-        sums[12] = Vector256.Sum(s30); sums[13] = Vector256.Sum(s31); sums[14] = Vector256.Sum(s32); sums[15] = Vector256.Sum(s33);
-        for (; r < len; r++)
-        {
-            double x0 = Unsafe.Add(ref c0, r), x1 = Unsafe.Add(ref c1, r), x2 = Unsafe.Add(ref c2, r), x3 = Unsafe.Add(ref c3, r);
-            double y0 = Unsafe.Add(ref v0, r), y1 = Unsafe.Add(ref v1, r), y2 = Unsafe.Add(ref v2, r), y3 = Unsafe.Add(ref v3, r);
-            sums[0] += y0 * x0; sums[1] += y0 * x1; sums[2] += y0 * x2; sums[3] += y0 * x3;
-            sums[4] += y1 * x0; sums[5] += y1 * x1; sums[6] += y1 * x2; sums[7] += y1 * x3;
-            sums[8] += y2 * x0; sums[9] += y2 * x1; sums[10] += y2 * x2; sums[11] += y2 * x3;
-            sums[12] += y3 * x0; sums[13] += y3 * x1; sums[14] += y3 * x2; sums[15] += y3 * x3;
-        }
+        DotBlock.FourByFour(ref v0, ref v1, ref v2, ref v3, ref c0, ref c1, ref c2, ref c3, len, sums);
         for (int q = 0; q < ni; q++)
             for (int c = 0; c < nc; c++) w[c * b + i + q] = sums[q * 4 + c];
     }
