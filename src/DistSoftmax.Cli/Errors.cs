@@ -57,8 +57,21 @@ internal static partial class ErrorReport
         return code;
     }
 
-    /// <summary>Collapses whitespace runs (including newlines) into single spaces.</summary>
-    public static string OneLine(string s) => Whitespace().Replace(s, " ").Trim();
+    /// <summary>
+    /// Collapses whitespace runs (including newlines) into single spaces, and shows every other control character
+    /// (an ESC sequence from a file's header, a bell) as \xNN, so nothing a user's file contains reaches the terminal
+    /// as a control sequence.
+    /// </summary>
+    public static string OneLine(string s)
+    {
+        string collapsed = Whitespace().Replace(s, " ").Trim();
+        if (!collapsed.Any(char.IsControl)) return collapsed;
+        var escaped = new System.Text.StringBuilder(collapsed.Length + 8);
+        foreach (char c in collapsed)
+            if (char.IsControl(c)) escaped.Append("\\x").Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            else escaped.Append(c);
+        return escaped.ToString();
+    }
 
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();

@@ -74,15 +74,14 @@ public static class Csv
     /// <summary>Parses the whole file into row-major values.</summary>
     private static (int Rows, int Cols, double[] Data) Parse(string path)
     {
-        using var reader = FileIo.OpenText(path);
+        using var reader = new BoundedLineReader(FileIo.OpenText(path), path);
         var values = new List<double>();
         int cols = -1, rows = 0, lineNo = 0, firstLine = 0;
         bool? comma = null;
         while (true)
         {
             string? line;
-            try { line = reader.ReadLine(); }
-            catch (IOException e) { throw new DataFormatException(path, $"cannot read: {FileIo.OneLine(e.Message)}", e); }
+            line = reader.ReadLine();
             if (line is null) break;
             lineNo++;
             var trimmed = line.AsSpan().Trim();

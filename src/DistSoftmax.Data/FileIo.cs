@@ -15,6 +15,7 @@ internal static class FileIo
     {
         if (Directory.Exists(path)) throw new DataFormatException(path, "is a directory, not a file");
         if (!File.Exists(path)) throw new DataFormatException(path, "file not found");
+        if (FileType.NotRegular(path) is string kind) throw new DataFormatException(path, $"is {kind}, not a regular file");
         try
         {
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan);

@@ -343,7 +343,7 @@ public static partial class MatrixMarket
     /// <summary>Reads lines with 1-based line numbers, for error messages of the form <c>path: line N: problem</c>.</summary>
     private sealed class LineReader : IDisposable
     {
-        private readonly StreamReader _reader;
+        private readonly BoundedLineReader _reader;
         private readonly long _length;
         private long _consumedChars;
         public string Path { get; }
@@ -352,8 +352,9 @@ public static partial class MatrixMarket
         public LineReader(string path)
         {
             Path = path;
-            _reader = FileIo.OpenText(path);
-            _length = _reader.BaseStream.Length;
+            var text = FileIo.OpenText(path);
+            _reader = new BoundedLineReader(text, path);
+            _length = text.BaseStream.Length;
         }
 
         /// <summary>An upper bound on the bytes not yet read (characters consumed never exceed bytes read).</summary>
@@ -363,8 +364,7 @@ public static partial class MatrixMarket
         public string? Next()
         {
             string? line;
-            try { line = _reader.ReadLine(); }
-            catch (IOException e) { throw new DataFormatException(Path, $"cannot read: {FileIo.OneLine(e.Message)}", e); }
+            line = _reader.ReadLine();
             if (line is not null) { LineNumber++; _consumedChars += line.Length + 1; }
             return line;
         }

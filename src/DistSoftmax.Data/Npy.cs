@@ -20,6 +20,9 @@ namespace DistSoftmax.Data;
 /// </summary>
 public static partial class Npy
 {
+    /// <summary>Longest header accepted (NumPy's own reader stops at 10 000 bytes): a length read from the file is never trusted.</summary>
+    public const int MaxHeaderBytes = 1 << 20;
+
     private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
     /// <summary>Elements converted per chunk when the data needs conversion (and per bulk read/write).</summary>
@@ -99,6 +102,8 @@ public static partial class Npy
             default:
                 throw new DataFormatException(path, $"unsupported .npy format version {major}.{minor} (supported: 1.0, 2.0, 3.0)");
         }
+        if (headerLength > MaxHeaderBytes)
+            throw new DataFormatException(path, $".npy header of {headerLength} bytes is longer than the {MaxHeaderBytes} accepted");
         if (preamble + headerLength > fileLength)
             throw new DataFormatException(path, $"truncated .npy header: it declares {headerLength} bytes but the file has only {fileLength - preamble} after the preamble");
 
@@ -386,7 +391,17 @@ public static partial class Npy
     /// </summary>
     private sealed class PyLiteralParser(string text)
     {
+        /// <summary>Deepest nesting of dicts, tuples and lists accepted (a real header nests two deep).</summary>
+        public const int MaxNesting = 32;
+
         private int _pos;
+        private int _depth;
+
+        /// <summary>Enters one level of nesting; a header nested deeper than <see cref="MaxNesting"/> is refused, never recursed into.</summary>
+        private void Enter()
+        {
+            if (++_depth > MaxNesting) throw new FormatException($"nested deeper than {MaxNesting} levels at offset {_pos}");
+        }
 
         public Dictionary<string, object?> ParseWholeDict()
         {
@@ -444,11 +459,12 @@ public static partial class Npy
         private Dictionary<string, object?> ParseDict()
         {
             Expect('{');
+            Enter();
             var d = new Dictionary<string, object?>(StringComparer.Ordinal);
             while (true)
             {
                 SkipSpace();
-                if (Peek() == '}') { _pos++; return d; }
+                if (Peek() == '}') { _pos++; _depth--; return d; }
                 int keyPos = _pos;
                 if (ParseValue() is not string key) throw new FormatException($"dict key at offset {keyPos} is not a string");
                 Expect(':');
@@ -456,7 +472,7 @@ public static partial class Npy
                 if (!d.TryAdd(key, value)) throw new FormatException($"duplicate key '{key}'");
                 SkipSpace();
                 if (Peek() == ',') { _pos++; continue; }
-                if (Peek() == '}') { _pos++; return d; }
+                if (Peek() == '}') { _pos++; _depth--; return d; }
                 throw new FormatException(_pos < text.Length ? $"expected ',' or '}}' at offset {_pos} but found '{text[_pos]}'" : "the dict is not closed with '}'");
             }
         }
@@ -464,15 +480,16 @@ public static partial class Npy
         private List<object?> ParseSequence(char close)
         {
             _pos++; // the opening bracket
+            Enter();
             var items = new List<object?>();
             while (true)
             {
                 SkipSpace();
-                if (Peek() == close) { _pos++; return items; }
+                if (Peek() == close) { _pos++; _depth--; return items; }
                 items.Add(ParseValue());
                 SkipSpace();
                 if (Peek() == ',') { _pos++; continue; }
-                if (Peek() == close) { _pos++; return items; }
+                if (Peek() == close) { _pos++; _depth--; return items; }
                 throw new FormatException(_pos < text.Length ? $"expected ',' or '{close}' at offset {_pos} but found '{text[_pos]}'" : $"a tuple is not closed with '{close}'");
             }
         }
