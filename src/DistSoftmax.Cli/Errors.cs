@@ -15,6 +15,8 @@ internal static class ExitCodes
     public const int BadInput = 2;
     /// <summary>solve stopped without meeting the tolerance (max iterations, stalled, diverged, cancelled); files are written.</summary>
     public const int NotConverged = 3;
+    /// <summary>Writing an output failed (e.g. a full disk): nothing of the new output set was put in place.</summary>
+    public const int OutputFailure = 4;
 }
 
 /// <summary>Bad input found by the command line itself: printed as <c>error: subject: problem</c>, exit code 2.</summary>
@@ -36,6 +38,9 @@ internal static partial class ErrorReport
         string message;
         switch (e)
         {
+            case Output.OutputWriteException:
+                (code, message) = (ExitCodes.OutputFailure, e.Message);
+                break;
             case CliInputException or DataFormatException:
                 (code, message) = (ExitCodes.BadInput, e.Message);
                 break;

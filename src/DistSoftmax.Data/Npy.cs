@@ -307,34 +307,37 @@ public static partial class Npy
 
     // ------------------------------------------------------------------ writing
 
-    private static void WriteArray(string path, double[] data, long[] shape)
+    private static void WriteArray(string path, double[] data, long[] shape) =>
+        FileIo.WriteAtomic(path, stream => WriteTo(stream, path, data, shape));
+
+    /// <summary>
+    /// Writes <c>&lt;f8</c>, C-order .npy bytes of an array of the given shape to a stream (for callers that stage several
+    /// files before committing them); messages name <paramref name="path"/>. Non-finite values are rejected.
+    /// </summary>
+    public static void WriteTo(Stream stream, string path, double[] data, long[] shape)
     {
         if (shape.Contains(0)) throw new DataFormatException(path, $"cannot write an empty array (shape {FormatShape(shape)})");
-        byte[] header = BuildHeader(shape);
-        FileIo.WriteAtomic(path, stream =>
+        stream.Write(BuildHeader(shape));
+        var scratch = BitConverter.IsLittleEndian ? null : new byte[ChunkElements * 8];
+        for (long start = 0; start < data.LongLength; start += ChunkElements)
         {
-            stream.Write(header);
-            var scratch = BitConverter.IsLittleEndian ? null : new byte[ChunkElements * 8];
-            for (long start = 0; start < data.LongLength; start += ChunkElements)
+            int n = (int)Math.Min(ChunkElements, data.LongLength - start);
+            var chunk = data.AsSpan((int)start, n);
+            // Validate while writing: a NaN found here aborts the write and the temporary file is discarded.
+            long bad = FileIo.FirstNonFinite(chunk);
+            if (bad >= 0)
             {
-                int n = (int)Math.Min(ChunkElements, data.LongLength - start);
-                var chunk = data.AsSpan((int)start, n);
-                // Validate while writing: a NaN found here aborts the write and the temporary file is discarded.
-                long bad = FileIo.FirstNonFinite(chunk);
-                if (bad >= 0)
-                {
-                    long k = start + bad;
-                    string where = shape.Length == 2 ? $"(row {k / shape[1]}, col {k % shape[1]})" : $"[{k}]";
-                    throw new DataFormatException(path, $"cannot write non-finite value {FileIo.Describe(data[k])} at index {where} (0-based)");
-                }
-                if (scratch is null) stream.Write(MemoryMarshal.AsBytes(chunk));
-                else
-                {
-                    for (int i = 0; i < n; i++) BinaryPrimitives.WriteDoubleLittleEndian(scratch.AsSpan(8 * i), chunk[i]);
-                    stream.Write(scratch, 0, 8 * n);
-                }
+                long k = start + bad;
+                string where = shape.Length == 2 ? $"(row {k / shape[1]}, col {k % shape[1]})" : $"[{k}]";
+                throw new DataFormatException(path, $"cannot write non-finite value {FileIo.Describe(data[k])} at index {where} (0-based)");
             }
-        });
+            if (scratch is null) stream.Write(MemoryMarshal.AsBytes(chunk));
+            else
+            {
+                for (int i = 0; i < n; i++) BinaryPrimitives.WriteDoubleLittleEndian(scratch.AsSpan(8 * i), chunk[i]);
+                stream.Write(scratch, 0, 8 * n);
+            }
+        }
     }
 
     /// <summary>
