@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace DistSoftmax.Cli.Output;
 
 /// <summary>
@@ -17,7 +15,8 @@ internal sealed class OutputSet
 {
     private readonly string _directory;
     private readonly IReadOnlyList<string> _names;
-    private readonly string _suffix = ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+    // A name unique to this run, not a secret: Random.Shared avoids loading the system's crypto library at start-up.
+    private readonly string _suffix = ".tmp-" + Random.Shared.NextInt64(1L << 48).ToString("x12");
     private readonly List<(string Temporary, string Final)> _staged = new();
 
     /// <param name="directory">The output directory (it must exist).</param>
