@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core;
 using DistSoftmax.Data;
 
@@ -36,6 +37,9 @@ internal static partial class ErrorReport
         string message;
         switch (e)
         {
+            case SeedsUnreachableException:
+                (code, message) = (ExitCodes.BadInput, "--seeds: " + e.Message);
+                break;
             case CliInputException or DataFormatException:
                 (code, message) = (ExitCodes.BadInput, e.Message);
                 break;

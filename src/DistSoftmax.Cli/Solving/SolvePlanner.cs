@@ -17,7 +17,9 @@ namespace DistSoftmax.Cli.Solving;
 /// <param name="Host">Host the job's node binds (cluster only); null: DISTSOFTMAX_HOST, then cluster.conf (127.0.0.1).</param>
 /// <param name="Port">Port the job's node binds (cluster only); null: DISTSOFTMAX_PORT. Without either, 0 (any free port),
 /// so a job can run next to a worker node on the same machine.</param>
-internal sealed record BackendPlan(string Kind, IReadOnlyList<string> Seeds, int MinWorkers, string? Host, int? Port);
+/// <param name="SeedTimeout">How long a cluster job waits for a seed to accept a connection; null: the HOCON default.</param>
+internal sealed record BackendPlan(string Kind, IReadOnlyList<string> Seeds, int MinWorkers, string? Host, int? Port,
+    TimeSpan? SeedTimeout = null);
 
 /// <summary>The three files a solve writes, all inside <see cref="Directory"/>.</summary>
 internal sealed record OutputPaths(string Directory)
@@ -167,7 +169,7 @@ internal static class SolvePlanner
     private static string DataSourcesFormat(double v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 
     private static BackendPlan PlanBackend(SolveSettings s) =>
-        SolveBackends.Plan(s.Backend, s.BackendGiven, s.Seeds, s.MinWorkers, s.Host, s.Port);
+        SolveBackends.Plan(s.Backend, s.BackendGiven, s.Seeds, s.MinWorkers, s.Host, s.Port, s.SeedTimeout);
 
     /// <summary>Checks seed addresses (host:port or akka.tcp://distsoftmax@host:port, comma-separated) as the cluster will read them.</summary>
     public static string[] ParseSeeds(string text)
