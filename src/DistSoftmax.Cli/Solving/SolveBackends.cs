@@ -34,21 +34,16 @@ internal interface ISolveBackend
 
 /// <summary>
 /// The plain in-process driver: every shard is loaded here (through the same loader the workers use) and the
-/// solver's requests are answered by a loop over them, shards in parallel.
+/// solver's requests are answered by a loop over them, shards in parallel — the library's in-process backend
+/// (<see cref="SoftmaxRegression"/>), given the file loader.
 /// </summary>
 internal sealed class InProcessBackend : ISolveBackend
 {
     public string Name => "inprocess";
 
     public Task<SolverResult> SolveAsync(SolveJob job, Action<TraceEntry> progress, Action<string> note, CancellationToken cancellation) =>
-        Task.Run(() =>
-        {
-            var ranges = ShardLayout.Split(job.Shape.Rows, job.Workers);
-            var compute = new ShardComputeOptions(Math.Max(1, Environment.ProcessorCount / ranges.Length));
-            var shards = ranges.Select(r => job.Loader.Load(job.Source, r, compute)).ToArray();
-            var driver = new InProcessDriver(shards, parallelShards: shards.Length > 1);
-            return driver.Solve(job.Solver, job.Shape.Objective, job.X0, job.Options, progress, cancellation);
-        }, CancellationToken.None);
+        Task.Run(() => SoftmaxRegression.InProcess(job.Loader, job.Source, job.Solver, job.X0, job.Options, job.Workers, progress, cancellation),
+            CancellationToken.None);
 }
 
 /// <summary>

@@ -57,9 +57,8 @@ internal sealed record SolvePlan(
 /// </summary>
 internal static class SolvePlanner
 {
-    /// <summary>Standard deviation of the default start of cosh problems, and the Rng stream it is drawn from.</summary>
-    public const double CoshStartScale = 0.1;
-    private const ulong CoshStartStream = 0xC054;
+    /// <summary>Standard deviation of the default start of cosh problems (the library's, <see cref="SoftmaxRegression.DefaultStart"/>).</summary>
+    public const double CoshStartScale = SoftmaxRegression.CoshStartScale;
 
     public static SolvePlan Plan(SolveSettings s, CliContext ctx, DataShardLoader loader)
     {
@@ -141,8 +140,7 @@ internal static class SolvePlanner
         else if (hasUnit && UnitCatalog.IsStationaryAtZero(unit))
         {
             // u′(0) = 0 (cosh, which is even, so L(x) = L(−x)) makes x = 0 a stationary point (∇L(0) = 0): start slightly off it.
-            x0 = new double[inspection.Unknowns];
-            Rng.ForStream(options.Seed, CoshStartStream).FillNormal(x0, CoshStartScale);
+            x0 = SoftmaxRegression.DefaultStart((int)inspection.Unknowns, unit, options.Seed);
             start = string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"random N(0, {CoshStartScale}²) entries from --seed {options.Seed} (x = 0 is a stationary point of {unit.Name()} problems)");
         }
