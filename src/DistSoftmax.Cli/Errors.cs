@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core;
 using DistSoftmax.Data;
 
@@ -40,6 +41,9 @@ internal static partial class ErrorReport
         {
             case Output.OutputWriteException:
                 (code, message) = (ExitCodes.OutputFailure, e.Message);
+                break;
+            case SeedsUnreachableException:
+                (code, message) = (ExitCodes.BadInput, "--seeds: " + e.Message);
                 break;
             case CliInputException or DataFormatException:
                 (code, message) = (ExitCodes.BadInput, e.Message);

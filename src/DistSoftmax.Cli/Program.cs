@@ -12,6 +12,7 @@ public static class Program
     /// </summary>
     public static int Main(string[] args)
     {
+        PhaseTiming.Mark("main");
         using var cts = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
@@ -39,6 +40,7 @@ public static class Program
         {
             var root = CommandLine.Build(ctx);
             var parse = root.Parse(args);
+            PhaseTiming.Mark("parsed");
             if (parse.Errors.Count > 0 && parse.Action is not { ClearsParseErrors: true })
             {
                 ctx.Err.WriteLine("error: " + ErrorReport.OneLine(CommandLine.DescribeError(parse)));

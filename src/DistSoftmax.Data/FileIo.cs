@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace DistSoftmax.Data;
 
 /// <summary>Opening files for reading and writing them atomically, with every failure turned into a <see cref="DataFormatException"/>.</summary>
@@ -47,7 +45,9 @@ internal static class FileIo
         string? dir = System.IO.Path.GetDirectoryName(full);
         if (dir is null || !Directory.Exists(dir)) throw new DataFormatException(path, $"cannot write: directory {dir ?? "(none)"} does not exist");
 
-        string tmp = full + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        string tmp = full + ".tmp-" + Random.Shared.GetHexString(12, lowercase: true);
+        // (Random.Shared, not RandomNumberGenerator: the name need only be unlikely to collide — CreateNew refuses a
+        // collision — and the cryptographic generator loads OpenSSL, tens of milliseconds of a command's start-up.)
         try
         {
             using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))

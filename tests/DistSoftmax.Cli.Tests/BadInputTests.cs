@@ -60,7 +60,7 @@ public class BadInputTests
         "unknown command" => (_ => { }, ["optimise"], "optimise: unexpected argument (see 'dist-softmax --help')"),
         "unknown solver" => (_ => { }, [.. Valid, "--solver", "magic"], "--solver: unknown value 'magic' (allowed: auto, approx-newton, newton, newton-cg, lbfgs, gd)"),
         "unknown problem" => (_ => { }, [.. Valid, "--problem", "softmax"], "--problem: unknown value 'softmax'"),
-        "unknown unit" => (_ => { }, [.. Valid, "--problem", "rescaled", "--unit", "tan"], "--unit: unknown value 'tan' (allowed: exp, cosh, sinh, tanh)"),
+        "unknown unit" => (_ => { }, [.. Valid, "--problem", "rescaled", "--unit", "tan"], "--unit: unknown value 'tan'; did you mean 'tanh'? (allowed: exp, cosh, sinh, tanh)"),
         "unit for a problem without one" => (_ => { }, [.. Valid, "--unit", "cosh"], "--unit: --problem normalized has no unit"),
         "not a number" => (_ => { }, [.. Valid, "--tol", "abc"], "--tol: 'abc' is not a number"),
         "not an integer" => (_ => { }, [.. Valid, "--max-iter", "2.5"], "--max-iter: '2.5' is not an integer"),

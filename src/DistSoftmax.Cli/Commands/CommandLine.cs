@@ -28,9 +28,18 @@ internal static class CommandLine
         if (parse.UnmatchedTokens.Count > 0)
         {
             string t = parse.UnmatchedTokens[0];
-            return t.StartsWith('-')
-                ? $"{t}: unknown option (see '{command} --help')"
-                : $"{t}: unexpected argument (see '{command} --help')";
+            var current = parse.CommandResult.Command;
+            if (t.StartsWith('-'))
+            {
+                // "--sovler=newton" arrives whole: suggest for the name part.
+                string name = t.Split('=', 2)[0];
+                var names = current.Options.SelectMany(o => o.Aliases.Prepend(o.Name)).Where(n => n.StartsWith("--", StringComparison.Ordinal));
+                return $"{t}: unknown option{Suggestions.DidYouMean(name, names)} (see '{command} --help')";
+            }
+            string commandHint = current.Subcommands.Count > 0
+                ? Suggestions.DidYouMean(t, current.Subcommands.Select(c => c.Name))
+                : "";
+            return $"{t}: unexpected argument{commandHint} (see '{command} --help')";
         }
         var error = parse.Errors[0];
         string message = error.Message;

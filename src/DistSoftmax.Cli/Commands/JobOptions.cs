@@ -23,6 +23,9 @@ internal static class JobOptions
     public static Option<int?> MinWorkers() =>
         OptionFactory.OptionalInt("--min-workers", "Cluster: worker nodes to wait for before starting (default 1).", "K");
 
+    public static Option<double?> SeedTimeout() => OptionFactory.OptionalDouble("--seed-timeout",
+        "Cluster: seconds to wait for any seed node to accept a connection; none does: exit 2 (default: distsoftmax.cluster.seed-timeout, 5 s).", "SECONDS");
+
     public static Option<string?> Host() =>
         OptionFactory.File("--host", "Cluster: the address this job's node binds (default: DISTSOFTMAX_HOST, then 127.0.0.1).", "HOST");
 

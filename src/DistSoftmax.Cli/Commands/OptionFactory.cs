@@ -104,7 +104,7 @@ internal static class OptionFactory
         string t = r.Tokens[0].Value;
         string lower = t.ToLowerInvariant();
         if (allowed.Contains(lower)) return lower;
-        r.AddError($"{name}: unknown value '{t}' (allowed: {string.Join(", ", allowed)})");
+        r.AddError($"{name}: unknown value '{t}'{Suggestions.DidYouMean(t, allowed, "'")} (allowed: {string.Join(", ", allowed)})");
         return null;
     }
 }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using DistSoftmax.Data;
 
 namespace DistSoftmax.Cli.Output;
@@ -8,7 +7,9 @@ internal static class AtomicFile
 {
     public static void Write(string path, ReadOnlySpan<byte> content)
     {
-        string tmp = path + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        string tmp = path + ".tmp-" + Random.Shared.GetHexString(12, lowercase: true);
+        // (Random.Shared, not RandomNumberGenerator: the name need only be unlikely to collide — CreateNew refuses a
+        // collision — and the cryptographic generator loads OpenSSL, tens of milliseconds of a command's start-up.)
         try
         {
             using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))

@@ -34,21 +34,16 @@ internal interface ISolveBackend
 
 /// <summary>
 /// The plain in-process driver: every shard is loaded here (through the same loader the workers use) and the
-/// solver's requests are answered by a loop over them, shards in parallel.
+/// solver's requests are answered by a loop over them, shards in parallel — the library's in-process backend
+/// (<see cref="SoftmaxRegression"/>), given the file loader.
 /// </summary>
 internal sealed class InProcessBackend : ISolveBackend
 {
     public string Name => "inprocess";
 
     public Task<SolverResult> SolveAsync(SolveJob job, Action<TraceEntry> progress, Action<string> note, CancellationToken cancellation) =>
-        Task.Run(() =>
-        {
-            var ranges = ShardLayout.Split(job.Shape.Rows, job.Workers);
-            var compute = new ShardComputeOptions(Math.Max(1, Environment.ProcessorCount / ranges.Length));
-            var shards = ranges.Select(r => job.Loader.Load(job.Source, r, compute)).ToArray();
-            var driver = new InProcessDriver(shards, parallelShards: shards.Length > 1);
-            return driver.Solve(job.Solver, job.Shape.Objective, job.X0, job.Options, progress, cancellation);
-        }, CancellationToken.None);
+        Task.Run(() => SoftmaxRegression.InProcess(job.Loader, job.Source, job.Solver, job.X0, job.Options, job.Workers, progress, cancellation),
+            CancellationToken.None);
 }
 
 /// <summary>
@@ -85,6 +80,7 @@ internal sealed class ClusterBackend(BackendPlan plan) : ISolveBackend
                 Node = new NodeOptions { Seeds = plan.Seeds, Host = plan.Host, Port = plan.Port, ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet }
                     .FromEnvironment(),
                 MinWorkers = plan.MinWorkers,
+                SeedTimeout = plan.SeedTimeout,
                 Shards = job.Workers,
                 Events = e => Events.Forward(e, progress, note, joins: true),
             }, job.Loader, job.Source, job.Solver, job.X0, job.Options, cancellation);
@@ -133,11 +129,13 @@ internal static class SolveBackends
     /// Where a job runs, from the command's options: <paramref name="backend"/> ("local" or "inprocess") without
     /// --seeds; a cluster job with them (--backend is then not allowed, and --min-workers, --host, --port only with them).
     /// </summary>
-    public static BackendPlan Plan(string backend, bool backendGiven, string? seeds, int? minWorkers, string? host, int? port)
+    public static BackendPlan Plan(string backend, bool backendGiven, string? seeds, int? minWorkers, string? host, int? port,
+        double? seedTimeout = null)
     {
         if (seeds is null)
         {
-            foreach (var (option, given) in new[] { ("--min-workers", minWorkers is not null), ("--host", host is not null), ("--port", port is not null) })
+            foreach (var (option, given) in new[] { ("--min-workers", minWorkers is not null), ("--host", host is not null), ("--port", port is not null),
+                         ("--seed-timeout", seedTimeout is not null) })
                 if (given) throw new CliInputException(option, "is only used with --seeds (a cluster job)");
             return new BackendPlan(backend, [], 0, "", 0);
         }
@@ -149,7 +147,10 @@ internal static class SolveBackends
         int? p = port ?? (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("DISTSOFTMAX_PORT")) ? 0 : null);
         if (p is < 0 or > 65535) throw new CliInputException("--port", $"must be in [0, 65535] (got {p})");
         if (host is not null && string.IsNullOrWhiteSpace(host)) throw new CliInputException("--host", "must not be empty");
-        return new BackendPlan("cluster", seedAddresses, workersToWait, host, p);
+        if (seedTimeout is double t && !(t > 0 && t <= 3600))
+            throw new CliInputException("--seed-timeout", $"must be in (0, 3600] seconds (got {t})");
+        return new BackendPlan("cluster", seedAddresses, workersToWait, host, p,
+            seedTimeout is double seconds ? TimeSpan.FromSeconds(seconds) : null);
     }
 
     public static ISolveBackend For(BackendPlan plan) => plan.Kind switch

@@ -17,7 +17,9 @@ namespace DistSoftmax.Cli.Solving;
 /// <param name="Host">Host the job's node binds (cluster only); null: DISTSOFTMAX_HOST, then cluster.conf (127.0.0.1).</param>
 /// <param name="Port">Port the job's node binds (cluster only); null: DISTSOFTMAX_PORT. Without either, 0 (any free port),
 /// so a job can run next to a worker node on the same machine.</param>
-internal sealed record BackendPlan(string Kind, IReadOnlyList<string> Seeds, int MinWorkers, string? Host, int? Port);
+/// <param name="SeedTimeout">How long a cluster job waits for a seed to accept a connection; null: the HOCON default.</param>
+internal sealed record BackendPlan(string Kind, IReadOnlyList<string> Seeds, int MinWorkers, string? Host, int? Port,
+    TimeSpan? SeedTimeout = null);
 
 /// <summary>The three files a solve writes, all inside <see cref="Directory"/>.</summary>
 internal sealed record OutputPaths(string Directory)
@@ -55,9 +57,8 @@ internal sealed record SolvePlan(
 /// </summary>
 internal static class SolvePlanner
 {
-    /// <summary>Standard deviation of the default start of cosh problems, and the Rng stream it is drawn from.</summary>
-    public const double CoshStartScale = 0.1;
-    private const ulong CoshStartStream = 0xC054;
+    /// <summary>Standard deviation of the default start of cosh problems (the library's, <see cref="SoftmaxRegression.DefaultStart"/>).</summary>
+    public const double CoshStartScale = SoftmaxRegression.CoshStartScale;
 
     public static SolvePlan Plan(SolveSettings s, CliContext ctx, DataShardLoader loader)
     {
@@ -139,8 +140,7 @@ internal static class SolvePlanner
         else if (hasUnit && UnitCatalog.IsStationaryAtZero(unit))
         {
             // u′(0) = 0 (cosh, which is even, so L(x) = L(−x)) makes x = 0 a stationary point (∇L(0) = 0): start slightly off it.
-            x0 = new double[inspection.Unknowns];
-            Rng.ForStream(options.Seed, CoshStartStream).FillNormal(x0, CoshStartScale);
+            x0 = SoftmaxRegression.DefaultStart((int)inspection.Unknowns, unit, options.Seed);
             start = string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"random N(0, {CoshStartScale}²) entries from --seed {options.Seed} (x = 0 is a stationary point of {unit.Name()} problems)");
         }
@@ -167,7 +167,7 @@ internal static class SolvePlanner
     private static string DataSourcesFormat(double v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 
     private static BackendPlan PlanBackend(SolveSettings s) =>
-        SolveBackends.Plan(s.Backend, s.BackendGiven, s.Seeds, s.MinWorkers, s.Host, s.Port);
+        SolveBackends.Plan(s.Backend, s.BackendGiven, s.Seeds, s.MinWorkers, s.Host, s.Port, s.SeedTimeout);
 
     /// <summary>Checks seed addresses (host:port or akka.tcp://distsoftmax@host:port, comma-separated) as the cluster will read them.</summary>
     public static string[] ParseSeeds(string text)

@@ -41,12 +41,14 @@ internal sealed class SolveRunner(CliContext ctx)
             return ErrorReport.Write(ctx, e, validating: true);
         }
         foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + w);
+        PhaseTiming.Mark("planned (inputs read and checked)");
 
         var view = new ConsoleView(ctx);
         // --progress json: stdout carries only JSON lines (JsonProgress), so no header, table or summary.
         var json = settings.Progress == "json" ? new JsonProgress(ctx.Out) : null;
         using var cleanStdout = json is null ? null : JsonProgress.KeepConsoleOutClean(ctx.Out);
         if (json is null) view.Line(Header(plan, backend));
+        PhaseTiming.Mark("header shown");
         var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, solver, plan.Options, plan.X0, plan.Workers);
         SolverResult result;
         try
@@ -72,6 +74,7 @@ internal sealed class SolveRunner(CliContext ctx)
             return ExitCodes.Internal;
         }
 
+        PhaseTiming.Mark($"solved ({result.Iterations} iterations, {result.Seconds * 1e3:F0} ms in the solver)");
         // Outputs, only now: x.npy, the plot, and the report last (it lists the others).
         var outputs = plan.Outputs;
         try { Directory.CreateDirectory(outputs.Directory); }
@@ -79,14 +82,21 @@ internal sealed class SolveRunner(CliContext ctx)
         {
             throw new DataFormatException(outputs.Directory, $"cannot create the output directory: {ErrorReport.OneLine(e.Message)}", e);
         }
+        // The plot is drawn on another thread while x.npy and the report's bytes are made; the report is still written last.
+        var plot = Task.Run(() => ConvergencePlot.Render(result.Trace,
+            $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)"));
         if (plan.IsMatrix) Npy.Write(outputs.X, new DenseMatrix(plan.Inspection.Columns, plan.Inspection.Columns, result.X));
         else Npy.Write(outputs.X, result.X);
-        AtomicFile.Write(outputs.Plot, ConvergencePlot.Render(result.Trace, $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)"));
         var report = BuildReport(plan, backend, result, started, total.Elapsed.TotalSeconds);
-        AtomicFile.Write(outputs.Report, report.ToUtf8());
+        byte[] reportBytes = report.ToUtf8();
+        AtomicFile.Write(outputs.Plot, await plot);
+        PhaseTiming.Mark("plot written");
+        AtomicFile.Write(outputs.Report, reportBytes);
+        PhaseTiming.Mark("report written");
 
         if (json is null) view.Summary(SummaryRows(plan, backend, result, report));
         else json.Finished(result.Converged ? ExitCodes.Ok : ExitCodes.NotConverged, result.Exit, result.Iterations, result.Message, report.Files);
+        PhaseTiming.Mark("summary shown");
         if (result.Converged) return ExitCodes.Ok;
         ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({Kebab(result.Exit)}): {result.Message}");
         return ExitCodes.NotConverged;

@@ -37,6 +37,8 @@ internal sealed record SolveSettings
     public int? MinWorkers { get; init; }
     public string? Host { get; init; }
     public int? Port { get; init; }
+    /// <summary>--seed-timeout in seconds (cluster jobs only); null: the configured default.</summary>
+    public double? SeedTimeout { get; init; }
 
     /// <summary>The command line as given, for the report.</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];

@@ -19,6 +19,9 @@ public sealed record ClusterJobOptions
     /// <summary>Row shards; null means <see cref="MinWorkers"/> (so the answer does not depend on how many workers
     /// happen to be up; extra workers are spares that take over the shards of lost ones).</summary>
     public int? Shards { get; init; }
+    /// <summary>How long to wait for any seed node to accept a connection before failing with
+    /// <see cref="SeedsUnreachableException"/>; null: <c>distsoftmax.cluster.seed-timeout</c> (5 s).</summary>
+    public TimeSpan? SeedTimeout { get; init; }
     /// <summary>Every coordinator event, in order.</summary>
     public Action<SolveEvent>? Events { get; init; }
 }
@@ -52,10 +55,15 @@ public static class ClusterSolveJob
             job.MinWorkers, ct).Validate();
         var config = DistSoftmaxConfig.Cluster(job.Node, ClusterRole.Coordinator);
         var cluster = ClusterSettings.FromConfig(config);
+        // An unreachable seed list is bad input: found in seconds, before the ActorSystem and its join retries start.
+        var seedTimeout = job.SeedTimeout ?? config.GetTimeSpan("distsoftmax.cluster.seed-timeout", SeedProbe.DefaultTimeout);
+        var seeds = config.GetStringList("akka.cluster.seed-nodes").Select(Address.Parse).ToArray();
+        await SeedProbe.EnsureReachableAsync(seeds, seedTimeout, ct).ConfigureAwait(false);
         var system = ActorSystem.Create(cluster.SystemName, config);
         try
         {
             if (job.Node.Seeds is not { Count: > 0 }) AkkaCluster.Get(system).Join(AkkaCluster.Get(system).SelfAddress);
+            else await SeedProbe.EnsureAnsweredAsync(system, seeds, seedTimeout, ct).ConfigureAwait(false);
             if (!await ClusterSettings.WaitUntilUp(system, cluster.JoinTimeout, ct).ConfigureAwait(false))
                 throw new DistributedSolveException(spec.SolveId,
                     $"the job's node {AkkaCluster.Get(system).SelfAddress} did not become Up within {cluster.JoinTimeout.TotalSeconds:0.#} s " +

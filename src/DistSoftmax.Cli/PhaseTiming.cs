@@ -1,0 +1,21 @@
+using System.Diagnostics;
+
+namespace DistSoftmax.Cli;
+
+/// <summary>
+/// With <c>DISTSOFTMAX_TIMING=1</c>, one stderr line per phase of a command, <c>timing: MS ms PHASE</c>, in milliseconds
+/// since the process started (runtime start-up included): what the process does before and after the solve, for work
+/// on the start-up time. Off (and free) otherwise.
+/// </summary>
+internal static class PhaseTiming
+{
+    private static readonly bool Enabled = Environment.GetEnvironmentVariable("DISTSOFTMAX_TIMING") == "1";
+
+    /// <summary>Writes the time since the process started and <paramref name="phase"/> when timing is on.</summary>
+    public static void Mark(string phase)
+    {
+        if (!Enabled) return;
+        double ms = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds;
+        Console.Error.WriteLine($"timing: {ms,7:F0} ms {phase}");
+    }
+}
