@@ -34,7 +34,7 @@ internal static class ConvergencePlot
             var color = palette.GetColor(r);
             double best = trace.Min(t => t.Loss), g0 = trace[0].GradientNorm;
             string prefix = label.Length == 0 ? "" : label + ": ";
-            AddSeries(plot, trace, t => t.GradientNorm / g0, prefix + "relative gradient |grad L| / |grad L(x0)|", color, againstTime, LinePattern.Solid);
+            AddSeries(plot, trace, t => t.GradientNorm / g0, prefix + (prefix.Length == 0 ? "relative gradient |grad L| / |grad L(x0)|" : "|grad L| / |grad L(x0)|"), color, againstTime, LinePattern.Solid);
             AddSeries(plot, trace, t => t.Loss - best, prefix + "L - L_best", color, againstTime, LinePattern.Dotted);
         }
         if (tolerance is double tol && tol > 0)

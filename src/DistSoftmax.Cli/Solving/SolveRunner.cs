@@ -40,7 +40,7 @@ internal sealed class SolveRunner(CliContext ctx)
         {
             return ErrorReport.Write(ctx, e, validating: true);
         }
-        foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + w);
+        foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
         PhaseTiming.Mark("planned (inputs read and checked)");
 
         var view = new ConsoleView(ctx);
@@ -82,16 +82,19 @@ internal sealed class SolveRunner(CliContext ctx)
         {
             throw new DataFormatException(outputs.Directory, $"cannot create the output directory: {ErrorReport.OneLine(e.Message)}", e);
         }
-        // The plot is drawn on another thread while x.npy and the report's bytes are made; the report is still written last.
+        // The outputs replace the previous run's as a set (OutputSet): staged next to their names, then put in place
+        // together, the report last (it lists the others). The plot is drawn on another thread meanwhile.
+        var set = new OutputSet(outputs.Directory, outputs.All.Select(o => Path.GetFileName(o.Path)).ToArray());
         var plot = Task.Run(() => ConvergencePlot.Render(result.Trace,
-            $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)"));
-        if (plan.IsMatrix) Npy.Write(outputs.X, new DenseMatrix(plan.Inspection.Columns, plan.Inspection.Columns, result.X));
-        else Npy.Write(outputs.X, result.X);
+            $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)", plan.Options.RelativeTolerance));
+        long[] shape = plan.IsMatrix ? [plan.Inspection.Columns, plan.Inspection.Columns] : [result.X.LongLength];
+        set.Stage(Path.GetFileName(outputs.X), stream => Npy.WriteTo(stream, outputs.X, result.X, shape));
         var report = BuildReport(plan, backend, result, started, total.Elapsed.TotalSeconds);
         byte[] reportBytes = report.ToUtf8();
-        AtomicFile.Write(outputs.Plot, await plot);
-        PhaseTiming.Mark("plot written");
-        AtomicFile.Write(outputs.Report, reportBytes);
+        set.Stage(Path.GetFileName(outputs.Plot), await plot);
+        PhaseTiming.Mark("plot staged");
+        set.Stage(Path.GetFileName(outputs.Report), reportBytes);
+        set.Commit(Path.GetFileName(outputs.Report));
         PhaseTiming.Mark("report written");
 
         if (json is null) view.Summary(SummaryRows(plan, backend, result, report));

@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Text.Json;
+using DistSoftmax.Cli.Output;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Data;
+
+namespace DistSoftmax.Cli.Commands;
+
+/// <summary>
+/// The <c>plot</c> command: overlays the runs of several <c>solve</c> reports on one chart — each run's relative
+/// gradient ‖∇L‖/‖∇L(x0)‖ (solid) and L − L_best (dotted) against iteration or wall time, with the tolerance line of
+/// the first report — to compare solvers, globalisations or settings on one problem.
+/// </summary>
+internal static class PlotCommand
+{
+    public static Command Build(CliContext ctx)
+    {
+        var reports = new Argument<string[]>("reports") { Description = "report.json files written by solve (one run each).", Arity = ArgumentArity.OneOrMore };
+        var output = OptionFactory.Text("--out", "The PNG to write (never over an input).", "overlay.png", "FILE");
+        var axis = OptionFactory.Choice("--x", "Horizontal axis: iteration or time (wall-clock seconds of the solve).", "iteration", "iteration", "time");
+        var command = new Command("plot", "Overlay the convergence of several solve runs (their report.json files) on one chart.");
+        command.Add(reports);
+        command.Add(output);
+        command.Add(axis);
+        command.SetAction(parse =>
+        {
+            try
+            {
+                var paths = parse.GetValue(reports)!.Select(ctx.Resolve).ToArray();
+                string outPath = ctx.Resolve(parse.GetValue(output)!);
+                if (paths.Any(p => string.Equals(p, outPath, StringComparison.Ordinal)))
+                    throw new CliInputException("--out", $"writing {outPath} would overwrite an input report; choose another --out");
+                var runs = paths.Select(Read).ToArray();
+                double? tolerance = runs[0].Tolerance;
+                var png = ConvergencePlot.Overlay(runs.Select(r => r.Run).ToArray(), $"{runs.Length} runs", tolerance, parse.GetValue(axis) == "time");
+                string? dir = Path.GetDirectoryName(outPath);
+                if (dir is not null && !Directory.Exists(dir)) throw new CliInputException("--out", $"directory {dir} does not exist");
+                AtomicFile.Write(outPath, png);
+                ctx.Out.WriteLine($"wrote {outPath} ({runs.Length} runs)");
+                return ExitCodes.Ok;
+            }
+            catch (Exception e) when (e is CliInputException or DataFormatException)
+            {
+                return ErrorReport.Write(ctx, e, validating: true);
+            }
+        });
+        return command;
+    }
+
+    /// <summary>One report's trace and label ("solver, globalization — directory"); a file that is not a solve report is bad input.</summary>
+    private static (ConvergencePlot.Run Run, double? Tolerance) Read(string path)
+    {
+        if (!File.Exists(path)) throw new DataFormatException(path, "file not found");
+        try
+        {
+            using var stream = File.OpenRead(path);
+            using var doc = JsonDocument.Parse(stream);
+            var root = doc.RootElement;
+            if (!root.TryGetProperty("trace", out var trace) || trace.ValueKind != JsonValueKind.Array)
+                throw new DataFormatException(path, "is not a solve report (no \"trace\" array)");
+            var entries = trace.EnumerateArray().Select(t => new TraceEntry(
+                t.GetProperty("iteration").GetInt32(), Number(t.GetProperty("loss")), Number(t.GetProperty("gradientNorm")),
+                Number(t.GetProperty("stepLength")), t.GetProperty("rowsSampled").GetInt64(), Number(t.GetProperty("seconds")),
+                t.GetProperty("requests").GetInt64())).ToArray();
+            string solver = root.TryGetProperty("solver", out var s) ? s.GetString() ?? "?" : "?";
+            string globalization = root.TryGetProperty("globalization", out var g) ? ", " + g.GetString() : "";
+            string where = Path.GetFileName(Path.GetDirectoryName(path)) ?? "";
+            double? tolerance = root.TryGetProperty("options", out var o) && o.TryGetProperty("relativeTolerance", out var tol)
+                ? Number(tol) : null;
+            string label = where.Length == 0 || where == solver ? $"{solver}{globalization}" : $"{solver}{globalization} ({where})";
+            return (new ConvergencePlot.Run(label, entries), tolerance);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new DataFormatException(path, $"is not a solve report ({ErrorReport.OneLine(e.Message)})");
+        }
+    }
+
+    /// <summary>A JSON number, or the "NaN"/"Infinity" strings the report writes for non-finite values.</summary>
+    private static double Number(JsonElement e) => e.ValueKind == JsonValueKind.String
+        ? double.Parse(e.GetString()!, System.Globalization.CultureInfo.InvariantCulture)
+        : e.GetDouble();
+}

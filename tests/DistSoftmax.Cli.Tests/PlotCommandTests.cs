@@ -1,0 +1,34 @@
+namespace DistSoftmax.Cli.Tests;
+
+/// <summary>`plot` overlays solve reports, and refuses what is not one or an output over an input.</summary>
+public class PlotCommandTests
+{
+    [Fact]
+    public void Two_solve_reports_become_one_overlay_chart()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, Cli.Run(dir.Path, ["generate", "--problem", "normalized", "--n", "300", "--d", "4", "--out-dir", "inst"]).Code);
+        foreach (var solver in new[] { "newton", "lbfgs" })
+        {
+            var run = Cli.Run(dir.Path, ["solve", "--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", solver, "--out-dir", solver, .. GenerateSolveTests.Backend]);
+            Assert.True(run.Code is 0 or 3, run.ToString());
+        }
+        var plot = Cli.Run(dir.Path, ["plot", "newton/report.json", "lbfgs/report.json", "--out", "both.png", "--x", "time"]);
+        Assert.True(plot.Code == 0, plot.ToString());
+        Png.Check(dir.File("both.png"));
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_report_and_an_output_over_an_input_are_bad_input()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("r.json"), "{\"tool\": \"something else\"}");
+        var notReport = Cli.Run(dir.Path, ["plot", "r.json"]);
+        Assert.Equal(2, notReport.Code);
+        Assert.Equal($"error: {dir.File("r.json")}: is not a solve report (no \"trace\" array)", Assert.Single(notReport.ErrLines));
+        var over = Cli.Run(dir.Path, ["plot", "r.json", "--out", "r.json"]);
+        Assert.Equal(2, over.Code);
+        Assert.StartsWith("error: --out: writing", Assert.Single(over.ErrLines));
+        Assert.Equal("{\"tool\": \"something else\"}", File.ReadAllText(dir.File("r.json")));
+    }
+}
