@@ -17,7 +17,9 @@ public class MultiProcessClusterTests
         private readonly Process _process;
         public ConcurrentQueue<string> Lines { get; } = new();
 
-        public Node(string workingDirectory, params string[] args)
+        public Node(string workingDirectory, params string[] args) : this(workingDirectory, null, args) { }
+
+        public Node(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
         {
             string apphost = Path.Combine(AppContext.BaseDirectory, "dist-softmax");
             var psi = File.Exists(apphost) ? new ProcessStartInfo(apphost)
@@ -29,6 +31,7 @@ public class MultiProcessClusterTests
             psi.UseShellExecute = false;
             foreach (var key in new[] { "DISTSOFTMAX_HOST", "DISTSOFTMAX_PORT", "DISTSOFTMAX_SEEDS", "DISTSOFTMAX_PUBLIC_HOST", "DISTSOFTMAX_CONFIG" })
                 psi.Environment.Remove(key);
+            if (environment is not null) foreach (var (k, v) in environment) psi.Environment[k] = v;
             _process = new Process { StartInfo = psi };
             _process.OutputDataReceived += (_, e) => { if (e.Data is not null) Lines.Enqueue(e.Data); };
             _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Lines.Enqueue("stderr: " + e.Data); };
@@ -57,6 +60,8 @@ public class MultiProcessClusterTests
         }
 
         public void Kill() => _process.Kill(entireProcessTree: true); // SIGKILL on Linux
+
+        public bool HasExited => _process.HasExited;
 
         public string Output => string.Join('\n', Lines);
 
@@ -161,5 +166,84 @@ public class MultiProcessClusterTests
         var a = NpyBytes.Read(dir.File("single/x.npy")).Values;
         var b = NpyBytes.Read(dir.File("multi/x.npy")).Values;
         Assert.Equal(a, b);
+    }
+
+    /// <summary>Cluster timings for the downing tests: the production strategy (cluster.conf) with its clocks
+    /// shortened, so "40 s later" is seconds here. Every node of the test reads it through DISTSOFTMAX_CONFIG.
+    /// The proportions are the failing ones of issue 14: the job ends soon after the worker becomes unreachable, its
+    /// leave times out (5 s) before stable-after (10 s) has passed, and its node becoming unreachable too comes later
+    /// than ¾ stable-after — with the previous keep-majority and down-all-when-unstable = on this downed every node.</summary>
+    private const string FastDowning = """
+        akka.cluster.split-brain-resolver.stable-after = 10s
+        akka.cluster.failure-detector.heartbeat-interval = 200ms
+        akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s
+        akka.cluster.gossip-interval = 200ms
+        akka.cluster.leader-actions-interval = 200ms
+        akka.cluster.unreachable-nodes-reaper-interval = 250ms
+        distsoftmax.cluster.hello-interval = 500ms
+        distsoftmax.cluster.leave-timeout = 5s
+        """;
+
+    /// <summary>
+    /// Issue 14's reproduction: three worker processes, a job over all three, one worker SIGKILLed mid-job. The job
+    /// finishes; after several stable-after periods the two survivors are still running (no "DownAll") and serve a
+    /// second job that needs both. Killing the seed (the oldest worker, the one keep-oldest defers to) is the harder
+    /// case: the others must down it and carry on.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(0)]
+    public void A_worker_killed_mid_job_is_downed_alone_and_the_survivors_serve_the_next_job(int victim)
+    {
+        using var dir = new TempDir();
+        var gen = Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "6000", "--d", "10", "--seed", "5", "--out-dir", "inst");
+        Assert.True(gen.Code == 0, gen.ToString());
+        var env = new Dictionary<string, string> { ["DISTSOFTMAX_CONFIG"] = dir.WriteText("fast.conf", FastDowning) };
+        int[] ports = [BackendTests.FreePort(), BackendTests.FreePort(), BackendTests.FreePort()];
+        string seeds = string.Join(',', ports.Select(p => $"127.0.0.1:{p}"));
+        var workers = new List<Node>();
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                // The first founds the cluster; the others join through it (as in the issue's reproduction).
+                string[] args = i == 0 ? ["worker", "--host", "127.0.0.1", "--port", ports[0].ToString()]
+                    : ["worker", "--host", "127.0.0.1", "--port", ports[i].ToString(), "--seeds", $"127.0.0.1:{ports[0]}"];
+                workers.Add(new Node(dir.Path, env, args));
+                Assert.True(workers[i].WaitForLine(l => l.Contains("is up, serving solve jobs"), Up), $"worker {i} did not come up:\n" + workers[i].Output);
+            }
+            string[] solver = ["--solver", "gd", "--tol", "0", "--max-iter", "200", "--stall-iter", "1000"];
+            using (var job = new Node(dir.Path, env, ["solve", "--A", "inst/A.npy", "--b", "inst/b.npy", .. solver, "--seeds", seeds,
+                       "--min-workers", "3", "--workers", "3", "--out-dir", "first"]))
+            {
+                Assert.True(job.WaitForLine(l => l.StartsWith("iteration    5 ", StringComparison.Ordinal), TimeSpan.FromSeconds(120)),
+                    "the first job did not reach iteration 5:\n" + job.Output);
+                workers[victim].Kill();
+                int code = job.WaitForExit(TimeSpan.FromSeconds(120));
+                Assert.True(code == 3, job.Output); // max-iterations by design
+                Assert.Contains(job.Lines, l => l.Contains(" lost: "));
+            }
+            var survivors = workers.Where((_, i) => i != victim).ToArray();
+            // Well past the resolver's decision (≤ stable-after after the job's node became unreachable): it has
+            // downed the dead worker (and the job's node) and nobody else.
+            Thread.Sleep(TimeSpan.FromSeconds(16));
+            foreach (var s in survivors)
+            {
+                Assert.False(s.HasExited, "a survivor shut down:\n" + s.Output);
+                Assert.DoesNotContain(s.Lines, l => l.Contains("DownAll", StringComparison.Ordinal));
+            }
+            string liveSeeds = string.Join(',', ports.Where((_, i) => i != victim).Select(p => $"127.0.0.1:{p}"));
+            using (var second = new Node(dir.Path, env, ["solve", "--A", "inst/A.npy", "--b", "inst/b.npy", "--seeds", liveSeeds,
+                       "--min-workers", "2", "--workers", "2", "--out-dir", "second"]))
+            {
+                int code = second.WaitForExit(TimeSpan.FromSeconds(120));
+                Assert.True(code == 0, second.Output + "\n--- survivors\n" + string.Join("\n", survivors.Select(s => s.Output)));
+            }
+            foreach (var s in survivors) Assert.False(s.HasExited, "a survivor shut down after the second job:\n" + s.Output);
+        }
+        finally
+        {
+            foreach (var w in workers) w.Dispose();
+        }
     }
 }
