@@ -344,4 +344,26 @@ public sealed class CoordinatorTests(ITestOutputHelper output) : ActorTestBase(o
         var request = Assert.IsType<ScalarsRequest>(assembler.CompleteRequest());
         Assert.Equal(spec.X0, request.X);
     }
+
+    [Fact]
+    public void A_request_the_worker_drops_is_answered_with_a_failure_within_a_second()
+    {
+        // The first evaluation blocks inside the shard; the second waits in the queue behind it.
+        var gated = new GatedLoader(_problem.Loader, 0, 1);
+        var worker = Workers(gated, 1)[0];
+        var probe = CreateTestProbe();
+        probe.Send(worker, new AssignShard("s-drop", 1, 0, _problem.Source, new RowRange(0, _problem.N)));
+        probe.ExpectMsg<ShardLoaded>();
+        probe.Send(worker, new EvaluateShard("s-drop", 1, 1, 0, new ScalarsRequest(_problem.X0)));
+        Assert.True(gated.Reached.Wait(TimeSpan.FromSeconds(10)));
+        probe.Send(worker, new EvaluateShard("s-drop", 1, 2, 0, new ScalarsRequest(_problem.X0)));
+        probe.Send(worker, new ReleaseShard("s-drop", 0));
+        var queued = probe.ExpectMsg<ShardFailed>(TimeSpan.FromSeconds(1));
+        Assert.Equal((2L, true), (queued.Step, queued.WorkerFault));
+        Assert.Contains("dropped", queued.Reason);
+        gated.Release(); // the running one ends after its shard was released: answered too, not silence
+        var running = probe.ExpectMsg<ShardFailed>(TimeSpan.FromSeconds(1));
+        Assert.Equal((1L, true), (running.Step, running.WorkerFault));
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
 }

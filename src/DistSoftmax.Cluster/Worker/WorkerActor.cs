@@ -67,12 +67,12 @@ public sealed class WorkerActor : ReceiveActor
         Receive<EvaluateShard>(m => Evaluate(m, Sender));
         Receive<RequestChunk>(OnRequestChunk);
         Receive<EvaluationDone>(Evaluated);
-        Receive<ReleaseShard>(m => Release(s => s.Key == new ShardKey(m.SolveId, m.ShardIndex), $"shard {m.ShardIndex} of {m.SolveId} moved"));
-        Receive<ReleaseSolve>(m => Release(s => s.Key.SolveId == m.SolveId, $"solve {m.SolveId} released"));
+        Receive<ReleaseShard>(m => Release(s => s.Key == new ShardKey(m.SolveId, m.ShardIndex), $"shard {m.ShardIndex} of {m.SolveId} moved", answer: true));
+        Receive<ReleaseSolve>(m => Release(s => s.Key.SolveId == m.SolveId, $"solve {m.SolveId} released", answer: true));
         Receive<Terminated>(t =>
         {
             _coordinators.Remove(t.ActorRef);
-            Release(s => s.Coordinator.Equals(t.ActorRef), $"coordinator {t.ActorRef.Path} terminated");
+            Release(s => s.Coordinator.Equals(t.ActorRef), $"coordinator {t.ActorRef.Path} terminated", answer: false);
         });
         Receive<GetWorkerStatus>(_ => Sender.Tell(new WorkerStatus(_workerId, _slots.Values
             .OrderBy(s => s.Key.SolveId, StringComparer.Ordinal).ThenBy(s => s.Key.ShardIndex)
@@ -254,21 +254,36 @@ public sealed class WorkerActor : ReceiveActor
     {
         var slot = done.Slot;
         slot.Busy = false;
-        if (!IsCurrent(slot)) return; // released or reassigned meanwhile: the coordinator no longer wants it
+        if (!IsCurrent(slot))
+        {
+            // Released or reassigned meanwhile: the reply is dropped, but never silently — if the coordinator still
+            // waits for it (a release it did not send, a race), the failure makes it reassign now, not at its step
+            // timeout; otherwise it is stale there and dropped.
+            if (done.Messages is [IStepMessage first, ..])
+                done.ReplyTo.Tell(Dropped(first.SolveId, first.Epoch, first.Step, first.ShardIndex, "its shard was released while it ran"));
+            return;
+        }
         foreach (var message in done.Messages) done.ReplyTo.Tell(message);
         RunNext(slot);
     }
 
     private bool IsCurrent(Slot slot) => _slots.TryGetValue(slot.Key, out var current) && ReferenceEquals(current, slot);
 
-    private void Release(Func<Slot, bool> which, string why)
+    /// <summary>The answer to a request this worker will not evaluate: another owner may (WorkerFault).</summary>
+    private ShardFailed Dropped(string solveId, int epoch, long step, int shardIndex, string why) =>
+        new(solveId, epoch, step, shardIndex, $"worker {_workerId} dropped the request of step {step} for shard {shardIndex}: {why}", WorkerFault: true);
+
+    /// <summary>Drops shards; with <paramref name="answer"/> every queued request is answered with a failure at once
+    /// (a coordinator still waiting for it then reassigns in a step, not a step timeout).</summary>
+    private void Release(Func<Slot, bool> which, string why, bool answer)
     {
         var gone = _slots.Values.Where(which).ToList();
         foreach (var slot in gone)
         {
             _slots.Remove(slot.Key);
             _requestChunks.Remove(slot.Key);
-            slot.Pending.Clear();
+            while (slot.Pending.TryDequeue(out var p))
+                if (answer) p.ReplyTo.Tell(Dropped(p.Request.SolveId, p.Request.Epoch, p.Request.Step, p.Request.ShardIndex, why));
         }
         if (gone.Count > 0) _log.Info("released {0} shard(s): {1}", gone.Count, why);
     }
