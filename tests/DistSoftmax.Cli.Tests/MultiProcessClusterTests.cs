@@ -246,4 +246,38 @@ public class MultiProcessClusterTests
             foreach (var w in workers) w.Dispose();
         }
     }
+
+    /// <summary>A job whose seed is dead, or whose cluster has too few workers, is bad input: exit 2 with one line
+    /// naming --seeds, within the (here lowered) join and worker-wait timeouts.</summary>
+    [Fact]
+    public void A_dead_seed_and_missing_workers_end_as_bad_input_within_seconds()
+    {
+        using var dir = new TempDir();
+        var env = new Dictionary<string, string>
+        {
+            ["DISTSOFTMAX_CONFIG"] = dir.WriteText("fast.conf", """
+                distsoftmax.cluster.join-timeout = 3s
+                distsoftmax.coordinator.worker-wait-timeout = 3s
+                distsoftmax.cluster.leave-timeout = 3s
+                """),
+        };
+        int dead = BackendTests.FreePort(), own = BackendTests.FreePort();
+        foreach (var (args, expect) in new[]
+                 {
+                     (new[] { "solve", "--seeds", $"127.0.0.1:{dead}", "--host", "127.0.0.1", "--port", "0", "--min-workers", "1", "--workers", "1" }, "no seed answered"),
+                     // The job founds a cluster of its own (itself as seed): it has no worker.
+                     (new[] { "solve", "--seeds", $"127.0.0.1:{own}", "--host", "127.0.0.1", "--port", own.ToString(), "--min-workers", "1", "--workers", "1" }, "worker(s) needed"),
+                 })
+        {
+            var clock = Stopwatch.StartNew();
+            using var job = new Node(dir.Path, env, args);
+            int code = job.WaitForExit(TimeSpan.FromSeconds(60));
+            var errors = job.Lines.Where(l => l.StartsWith("stderr: ", StringComparison.Ordinal)).ToArray();
+            Assert.True(code == 2, $"exit {code}:\n" + job.Output);
+            var line = Assert.Single(errors);
+            Assert.StartsWith("stderr: error: --seeds: ", line);
+            Assert.Contains(expect, line);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed.TotalSeconds:F1} s");
+        }
+    }
 }
