@@ -63,6 +63,9 @@ public sealed class TlsTests(ITestOutputHelper output) : IDisposable
             // One long-lived coordinator stand-in (the worker watches whoever assigns it a shard).
             var inbox = Inbox.Create(b);
             var range = new RowRange(0, problem.N);
+            inbox.Send(worker, new CoordinatorHello("tls"));
+            Assert.IsType<RegisterWorker>(await inbox.ReceiveAsync(TimeSpan.FromSeconds(10)));
+            inbox.Send(worker, new WorkerRegistered("tls"));
             inbox.Send(worker, new AssignShard("tls", 1, 0, problem.Source, range));
             Assert.Equal(problem.N, Assert.IsType<ShardLoaded>(await inbox.ReceiveAsync(TimeSpan.FromSeconds(10))).Rows);
             var x = new[] { 0.1, -0.2, 0.3 };
