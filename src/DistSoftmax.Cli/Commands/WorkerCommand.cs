@@ -22,17 +22,24 @@ internal static class WorkerCommand
             "Comma-separated seed nodes, HOST:PORT or akka.tcp://distsoftmax@HOST:PORT (default: DISTSOFTMAX_SEEDS; none: found a new cluster).", "ADDRESSES");
         var publicHost = OptionFactory.File("--public-host", "Address other nodes use to reach this one, when it differs from --host (NAT, Docker).", "HOST");
         var publicPort = OptionFactory.OptionalInt("--public-port", "Advertised port, when it differs from --port.", "PORT");
+        var dataRoots = new Option<string[]>("--data-root")
+        {
+            Description = "A directory jobs may name files in (repeatable; default: DISTSOFTMAX_DATA_ROOTS, then the working directory). " +
+                "Paths outside every root are refused.",
+            HelpName = "DIR",
+        };
 
         var command = new Command("worker",
             "Run a cluster worker node: it joins the seeds, serves solve jobs (dist-softmax solve --seeds …) and training jobs (dist-softmax train --seeds …) until Ctrl+C or SIGTERM, " +
             "then leaves the cluster. Every worker must see the data files at the paths the jobs name.");
-        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort }) command.Add(o);
+        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort, dataRoots }) command.Add(o);
         command.SetAction((parse, _) => RunAsync(ctx, parse.GetValue(host), parse.GetValue(port), parse.GetValue(seeds),
-            parse.GetValue(publicHost), parse.GetValue(publicPort)));
+            parse.GetValue(publicHost), parse.GetValue(publicPort), parse.GetValue(dataRoots)));
         return command;
     }
 
-    private static async Task<int> RunAsync(CliContext ctx, string? host, int? port, string? seedText, string? publicHost, int? publicPort)
+    private static async Task<int> RunAsync(CliContext ctx, string? host, int? port, string? seedText, string? publicHost, int? publicPort,
+        string[]? dataRoots)
     {
         NodeOptions options;
         try
@@ -41,7 +48,14 @@ internal static class WorkerCommand
                 if (value is < 0 or > 65535) throw new CliInputException(name, $"must be in [0, 65535] (got {value})");
             if (host is { Length: 0 } || (host is not null && string.IsNullOrWhiteSpace(host))) throw new CliInputException("--host", "must not be empty");
             var seeds = seedText is null ? null : SolvePlanner.ParseSeeds(seedText);
-            options = new NodeOptions { Host = host, Port = port, Seeds = seeds, PublicHost = publicHost, PublicPort = publicPort }.FromEnvironment();
+            foreach (var root in dataRoots ?? [])
+                if (!Directory.Exists(Path.Combine(ctx.WorkingDirectory, root))) throw new CliInputException("--data-root", $"{root}: no such directory");
+            options = new NodeOptions
+            {
+                Host = host, Port = port, Seeds = seeds, PublicHost = publicHost, PublicPort = publicPort,
+                DataRoots = dataRoots is { Length: > 0 } ? dataRoots.Select(r => Path.GetFullPath(Path.Combine(ctx.WorkingDirectory, r))).ToArray() : null,
+            }.FromEnvironment();
+            options = options with { DataRoots = options.DataRoots ?? [ctx.WorkingDirectory] };
             if (options.Seeds is { Count: > 0 } envSeeds && seedText is null) SolvePlanner.ParseSeeds(string.Join(',', envSeeds));
         }
         catch (Exception e) when (e is CliInputException or ArgumentException)

@@ -25,6 +25,9 @@ public sealed record NodeOptions
     public IReadOnlyList<string>? Seeds { get; init; }
     /// <summary>A HOCON file layered above cluster.conf (DISTSOFTMAX_CONFIG): TLS certificates, timeouts, ….</summary>
     public string? ConfigFile { get; init; }
+    /// <summary>Worker nodes: directories jobs may name files in (DISTSOFTMAX_DATA_ROOTS, separated by
+    /// <see cref="Path.PathSeparator"/>; then distsoftmax.worker.data-roots; then the working directory).</summary>
+    public IReadOnlyList<string>? DataRoots { get; init; }
     /// <summary>HOCON text above everything else (tests: lower timeouts, chunk size, …).</summary>
     public string? ExtraHocon { get; init; }
 
@@ -41,6 +44,7 @@ public sealed record NodeOptions
             PublicPort = PublicPort ?? ParsePort(Env("DISTSOFTMAX_PUBLIC_PORT"), "DISTSOFTMAX_PUBLIC_PORT"),
             Seeds = Seeds ?? Env("DISTSOFTMAX_SEEDS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             ConfigFile = ConfigFile ?? Env("DISTSOFTMAX_CONFIG"),
+            DataRoots = DataRoots ?? Env("DISTSOFTMAX_DATA_ROOTS")?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
     }
 
