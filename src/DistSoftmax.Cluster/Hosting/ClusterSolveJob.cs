@@ -52,7 +52,7 @@ public static class ClusterSolveJob
             job.MinWorkers, ct).Validate();
         var config = DistSoftmaxConfig.Cluster(job.Node, ClusterRole.Coordinator);
         var cluster = ClusterSettings.FromConfig(config);
-        var system = ActorSystem.Create(cluster.SystemName, config);
+        var system = DistSoftmaxConfig.CreateClusterSystem(cluster.SystemName, config, job.Node);
         try
         {
             if (job.Node.Seeds is not { Count: > 0 }) AkkaCluster.Get(system).Join(AkkaCluster.Get(system).SelfAddress);

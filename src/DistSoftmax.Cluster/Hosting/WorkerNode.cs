@@ -35,7 +35,7 @@ public sealed class WorkerNode : IAsyncDisposable
     {
         var config = DistSoftmaxConfig.Cluster(options, ClusterRole.Worker);
         var cluster = ClusterSettings.FromConfig(config);
-        var system = ActorSystem.Create(cluster.SystemName, config);
+        var system = DistSoftmaxConfig.CreateClusterSystem(cluster.SystemName, config, options);
         try
         {
             // A node serves strangers' jobs: only sources inside its data roots and size limits (SourcePolicy).
