@@ -29,7 +29,7 @@ public class MultiProcessClusterTests
             psi.RedirectStandardOutput = true;
             psi.RedirectStandardError = true;
             psi.UseShellExecute = false;
-            foreach (var key in new[] { "DISTSOFTMAX_HOST", "DISTSOFTMAX_PORT", "DISTSOFTMAX_SEEDS", "DISTSOFTMAX_PUBLIC_HOST", "DISTSOFTMAX_CONFIG" })
+            foreach (var key in new[] { "DISTSOFTMAX_HOST", "DISTSOFTMAX_PORT", "DISTSOFTMAX_SEEDS", "DISTSOFTMAX_PUBLIC_HOST", "DISTSOFTMAX_CONFIG", "DISTSOFTMAX_CREDENTIALS", "DISTSOFTMAX_DATA_ROOTS" })
                 psi.Environment.Remove(key);
             if (environment is not null) foreach (var (k, v) in environment) psi.Environment[k] = v;
             _process = new Process { StartInfo = psi };
@@ -279,5 +279,52 @@ public class MultiProcessClusterTests
             Assert.Contains(expect, line);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed.TotalSeconds:F1} s");
         }
+    }
+
+    /// <summary>
+    /// Authentication end to end: `credentials create` writes the pair; a worker on a non-loopback address without
+    /// them refuses to start (exit 2, one line) unless --insecure; a credentialed worker serves a job that has the same
+    /// credentials (through DISTSOFTMAX_CREDENTIALS), and a job without them cannot reach it (no seed answers: exit 2).
+    /// </summary>
+    [Fact]
+    public void Credentials_are_created_required_off_loopback_and_admit_only_jobs_that_hold_them()
+    {
+        using var dir = new TempDir();
+        var created = Cli.Run(dir.Path, "credentials", "create", "--out", "creds");
+        Assert.True(created.Code == 0, created.ToString());
+        Assert.True(File.Exists(dir.File("creds/cluster.pfx")) && File.Exists(dir.File("creds/cluster.password")));
+        var again = Cli.Run(dir.Path, "credentials", "create", "--out", "creds");
+        Assert.Equal(2, again.Code);
+        Assert.StartsWith("error: --out: ", Assert.Single(again.ErrLines));
+
+        var open = Cli.Run(dir.Path, "worker", "--host", "0.0.0.0", "--port", "0");
+        Assert.Equal(2, open.Code);
+        Assert.StartsWith("error: --host: refusing to listen on 0.0.0.0 without cluster credentials", Assert.Single(open.ErrLines));
+        var missing = Cli.Run(dir.Path, "worker", "--host", "0.0.0.0", "--port", "0", "--credentials", "nowhere");
+        Assert.Equal(2, missing.Code);
+        Assert.StartsWith("error: --credentials: ", Assert.Single(missing.ErrLines));
+
+        var gen = Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "2000", "--d", "5", "--seed", "5", "--out-dir", "inst");
+        Assert.True(gen.Code == 0, gen.ToString());
+        int port = BackendTests.FreePort();
+        var fast = dir.WriteText("fast.conf", "distsoftmax.cluster.join-timeout = 4s\ndistsoftmax.cluster.leave-timeout = 3s\n");
+        using var worker = new Node(dir.Path, new Dictionary<string, string> { ["DISTSOFTMAX_CONFIG"] = fast },
+            "worker", "--host", "127.0.0.1", "--port", port.ToString(), "--credentials", "creds");
+        Assert.True(worker.WaitForLine(l => l.Contains("is up, serving solve jobs"), Up), "worker did not come up:\n" + worker.Output);
+        Assert.Contains(worker.Lines, l => l.Contains("akka.ssl.tcp://distsoftmax@127.0.0.1:"));
+        string[] job = ["solve", "--A", "inst/A.npy", "--b", "inst/b.npy", "--seeds", $"127.0.0.1:{port}", "--min-workers", "1", "--workers", "1"];
+        using (var stranger = new Node(dir.Path, new Dictionary<string, string> { ["DISTSOFTMAX_CONFIG"] = fast }, [.. job, "--out-dir", "no"]))
+        {
+            Assert.Equal(2, stranger.WaitForExit(TimeSpan.FromSeconds(60)));
+            Assert.Contains(stranger.Lines, l => l.StartsWith("stderr: error: --seeds: no seed answered", StringComparison.Ordinal));
+        }
+        using (var member = new Node(dir.Path, new Dictionary<string, string> { ["DISTSOFTMAX_CONFIG"] = fast, ["DISTSOFTMAX_CREDENTIALS"] = dir.File("creds") },
+                   [.. job, "--out-dir", "yes"]))
+        {
+            int code = member.WaitForExit(TimeSpan.FromSeconds(120));
+            Assert.True(code == 0, member.Output + "\n--- worker\n" + worker.Output);
+        }
+        Assert.False(File.Exists(dir.File("no/x.npy")));
+        Assert.True(File.Exists(dir.File("yes/x.npy")));
     }
 }

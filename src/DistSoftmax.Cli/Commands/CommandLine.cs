@@ -18,6 +18,7 @@ internal static class CommandLine
         root.Add(TrainCommand.Build(ctx));
         root.Add(DiffusionCommand.Build(ctx));
         root.Add(SensitivityCommand.Build(ctx));
+        root.Add(CredentialsCommand.Build(ctx));
         return root;
     }
 

@@ -32,14 +32,16 @@ internal static class WorkerCommand
         var command = new Command("worker",
             "Run a cluster worker node: it joins the seeds, serves solve jobs (dist-softmax solve --seeds …) and training jobs (dist-softmax train --seeds …) until Ctrl+C or SIGTERM, " +
             "then leaves the cluster. Every worker must see the data files at the paths the jobs name.");
-        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort, dataRoots }) command.Add(o);
+        var credentials = CredentialsCommand.CredentialsOption();
+        var insecure = CredentialsCommand.InsecureOption();
+        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort, dataRoots, credentials, insecure }) command.Add(o);
         command.SetAction((parse, _) => RunAsync(ctx, parse.GetValue(host), parse.GetValue(port), parse.GetValue(seeds),
-            parse.GetValue(publicHost), parse.GetValue(publicPort), parse.GetValue(dataRoots)));
+            parse.GetValue(publicHost), parse.GetValue(publicPort), parse.GetValue(dataRoots), parse.GetValue(credentials), parse.GetValue(insecure)));
         return command;
     }
 
     private static async Task<int> RunAsync(CliContext ctx, string? host, int? port, string? seedText, string? publicHost, int? publicPort,
-        string[]? dataRoots)
+        string[]? dataRoots, string? credentials, bool insecure)
     {
         NodeOptions options;
         try
@@ -55,7 +57,12 @@ internal static class WorkerCommand
                 Host = host, Port = port, Seeds = seeds, PublicHost = publicHost, PublicPort = publicPort,
                 DataRoots = dataRoots is { Length: > 0 } ? dataRoots.Select(r => Path.GetFullPath(Path.Combine(ctx.WorkingDirectory, r))).ToArray() : null,
             }.FromEnvironment();
-            options = options with { DataRoots = options.DataRoots ?? [ctx.WorkingDirectory] };
+            options = options with
+            {
+                DataRoots = options.DataRoots ?? [ctx.WorkingDirectory],
+                CredentialsDirectory = CredentialsCommand.Check(ctx, credentials ?? options.CredentialsDirectory),
+                Insecure = insecure,
+            };
             if (options.Seeds is { Count: > 0 } envSeeds && seedText is null) SolvePlanner.ParseSeeds(string.Join(',', envSeeds));
         }
         catch (Exception e) when (e is CliInputException or ArgumentException)
@@ -65,6 +72,10 @@ internal static class WorkerCommand
 
         WorkerNode node;
         try { node = WorkerNode.Start(options, TrainCommand.WorkerLoader()); }
+        catch (InsecureNodeException e)
+        {
+            return ErrorReport.Write(ctx, new CliInputException("--host", e.Message), validating: true);
+        }
         catch (Exception e) when (FindSocketError(e) is SocketException se)
         {
             return ErrorReport.Write(ctx, new CliInputException("--port",

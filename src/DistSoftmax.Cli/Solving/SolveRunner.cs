@@ -63,6 +63,13 @@ internal sealed class SolveRunner(CliContext ctx)
             json?.Finished(ExitCodes.NotConverged, ExitCondition.Cancelled, 0, "cancelled before the solve started; nothing written", null);
             return ExitCodes.NotConverged;
         }
+        catch (InsecureNodeException e)
+        {
+            // A job's node on a non-loopback address without credentials: bad input, nothing started.
+            ctx.Err.WriteLine("error: " + ErrorReport.OneLine($"--host: {e.Message}"));
+            json?.Finished(ExitCodes.BadInput, null, 0, ErrorReport.OneLine($"--host: {e.Message}"), null);
+            return ExitCodes.BadInput;
+        }
         catch (ClusterUnavailableException e)
         {
             // No seed answered or too few workers registered: the job's --seeds / --min-workers are the bad input.
