@@ -52,6 +52,15 @@ public abstract class ActorTestBase(ITestOutputHelper output, string extraHocon 
         return (coordinator, events);
     }
 
+    /// <summary>Makes <paramref name="probe"/> the registered coordinator of <paramref name="solveId"/> on
+    /// <paramref name="worker"/> (hello → RegisterWorker → WorkerRegistered): workers act only for a solve's coordinator.</summary>
+    internal static void RegisterAsCoordinator(TestProbe probe, IActorRef worker, string solveId)
+    {
+        probe.Send(worker, new CoordinatorHello(solveId));
+        probe.ExpectMsg<RegisterWorker>(TimeSpan.FromSeconds(10));
+        probe.Send(worker, new WorkerRegistered(solveId));
+    }
+
     protected static void Introduce(IActorRef coordinator, string solveId, params IActorRef[] workers)
     {
         foreach (var w in workers) w.Tell(new CoordinatorHello(solveId), coordinator);

@@ -36,7 +36,11 @@ public sealed class ConfigTests
         Assert.Equal(TimeSpan.FromSeconds(120), coordinator.StepTimeout);
         Assert.Equal(TimeSpan.FromSeconds(30), coordinator.NoWorkerTimeout);
         Assert.Equal(frame - CoordinatorSettings.FrameOverhead, coordinator.MaxRequestBytes);
-        Assert.Equal("keep-majority", cluster.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+        // Issue 14: only workers count, the oldest worker decides, and instability never downs everyone.
+        Assert.Equal("keep-oldest", cluster.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+        Assert.Equal("worker", cluster.GetString("akka.cluster.split-brain-resolver.keep-oldest.role"));
+        Assert.True(cluster.GetBoolean("akka.cluster.split-brain-resolver.keep-oldest.down-if-alone"));
+        Assert.Equal("off", cluster.GetString("akka.cluster.split-brain-resolver.down-all-when-unstable"));
         Assert.Equal("Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster", cluster.GetString("akka.cluster.downing-provider-class"));
         Assert.Throws<ArgumentException>(() => WorkerSettings.FromConfig(
             Akka.Configuration.ConfigurationFactory.ParseString("distsoftmax.worker.chunk-size = 10b").WithFallback(cluster)));

@@ -5,6 +5,7 @@ using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Cluster.Serialization;
 using DistSoftmax.Cluster.Worker;
 using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Core.Statistics;
 using Xunit.Abstractions;
 
@@ -310,6 +311,7 @@ public sealed class CoordinatorTests(ITestOutputHelper output) : ActorTestBase(o
     {
         var worker = Workers(_problem.Loader, 1)[0];
         var probe = CreateTestProbe();
+        RegisterAsCoordinator(probe, worker, "s-corrupt");
         probe.Send(worker, new AssignShard("s-corrupt", 1, 0, _problem.Source, new RowRange(0, _problem.N)));
         probe.ExpectMsg<ShardLoaded>();
         probe.Send(worker, new RequestChunk("s-corrupt", 1, 1, 0, 5, 2, 100, new byte[50]));
@@ -343,5 +345,103 @@ public sealed class CoordinatorTests(ITestOutputHelper output) : ActorTestBase(o
         }
         var request = Assert.IsType<ScalarsRequest>(assembler.CompleteRequest());
         Assert.Equal(spec.X0, request.X);
+    }
+
+    [Fact]
+    public void A_request_the_worker_drops_is_answered_with_a_failure_within_a_second()
+    {
+        // The first evaluation blocks inside the shard; the second waits in the queue behind it.
+        var gated = new GatedLoader(_problem.Loader, 0, 1);
+        var worker = Workers(gated, 1)[0];
+        var probe = CreateTestProbe();
+        RegisterAsCoordinator(probe, worker, "s-drop");
+        probe.Send(worker, new AssignShard("s-drop", 1, 0, _problem.Source, new RowRange(0, _problem.N)));
+        probe.ExpectMsg<ShardLoaded>();
+        probe.Send(worker, new EvaluateShard("s-drop", 1, 1, 0, new ScalarsRequest(_problem.X0)));
+        Assert.True(gated.Reached.Wait(TimeSpan.FromSeconds(10)));
+        probe.Send(worker, new EvaluateShard("s-drop", 1, 2, 0, new ScalarsRequest(_problem.X0)));
+        probe.Send(worker, new ReleaseShard("s-drop", 0));
+        var queued = probe.ExpectMsg<ShardFailed>(TimeSpan.FromSeconds(1));
+        Assert.Equal((2L, true), (queued.Step, queued.WorkerFault));
+        Assert.Contains("dropped", queued.Reason);
+        gated.Release(); // the running one ends after its shard was released: answered too, not silence
+        var running = probe.ExpectMsg<ShardFailed>(TimeSpan.FromSeconds(1));
+        Assert.Equal((1L, true), (running.Step, running.WorkerFault));
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void A_worker_refuses_assignments_releases_and_requests_from_anyone_but_the_solve_s_coordinator()
+    {
+        var worker = Workers(_problem.Loader, 1)[0];
+        var coordinator = CreateTestProbe();
+        var stranger = CreateTestProbe();
+        // Unregistered: an assignment is ignored (nothing loaded, nothing answered).
+        stranger.Send(worker, new AssignShard("s-auth", 1, 0, _problem.Source, new RowRange(0, _problem.N)));
+        stranger.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        RegisterAsCoordinator(coordinator, worker, "s-auth");
+        coordinator.Send(worker, new AssignShard("s-auth", 1, 0, _problem.Source, new RowRange(0, _problem.N)));
+        coordinator.ExpectMsg<ShardLoaded>();
+        // The stranger says hello for the same solve and confirms itself: the solve already has its coordinator.
+        RegisterAsCoordinator(stranger, worker, "s-auth");
+        stranger.Send(worker, new AssignShard("s-auth", 1, 0, ProblemSource.Create("memory", [new("name", "other")]), new RowRange(0, 1)));
+        stranger.Send(worker, new AssignShard("s-auth", 2, 0, _problem.Source, new RowRange(0, 1)));
+        stranger.Send(worker, new ReleaseSolve("s-auth"));
+        stranger.Send(worker, new ReleaseShard("s-auth", 0));
+        stranger.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        // Its requests are refused; the real coordinator's still work, at the epoch it issued, on the rows it assigned.
+        stranger.Send(worker, new EvaluateShard("s-auth", 1, 1, 0, new ScalarsRequest(_problem.X0)));
+        Assert.True(stranger.ExpectMsg<ShardFailed>().WorkerFault);
+        coordinator.Send(worker, GetWorkerStatus.Instance);
+        var held = Assert.Single(coordinator.ExpectMsg<WorkerStatus>().Shards);
+        Assert.Equal((1, (long)_problem.N), (held.Epoch, held.Rows));
+        coordinator.Send(worker, new EvaluateShard("s-auth", 1, 2, 0, new ScalarsRequest(_problem.X0)));
+        Assert.Equal(2, coordinator.ExpectMsg<ShardResult>().Step);
+    }
+
+    [Fact]
+    public void A_chunk_header_claiming_two_hundred_million_pieces_is_refused_without_allocating()
+    {
+        var worker = Workers(_problem.Loader, 1)[0];
+        var probe = CreateTestProbe();
+        RegisterAsCoordinator(probe, worker, "s-huge");
+        probe.Send(worker, new AssignShard("s-huge", 1, 0, _problem.Source, new RowRange(0, _problem.N)));
+        probe.ExpectMsg<ShardLoaded>();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => new ChunkAssembler(200_000_000, 2_000_000_000L));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "the refused header allocated");
+        probe.Send(worker, new RequestChunk("s-huge", 1, 1, 0, 0, 200_000_000, 2_000_000_000L, new byte[100]));
+        var failed = probe.ExpectMsg<ShardFailed>(TimeSpan.FromSeconds(1));
+        Assert.Contains("max-chunks", failed.Reason);
+        // Pieces for a shard the worker does not hold (or from someone else) are refused, not kept.
+        var stranger = CreateTestProbe();
+        stranger.Send(worker, new RequestChunk("s-huge", 1, 1, 0, 0, 2, 200, new byte[100]));
+        Assert.Contains("holds no shard", stranger.ExpectMsg<ShardFailed>().Reason);
+        probe.Send(worker, new RequestChunk("s-other", 1, 1, 7, 0, 2, 200, new byte[100]));
+        Assert.Contains("holds no shard", probe.ExpectMsg<ShardFailed>().Reason);
+        // The worker still serves its shard.
+        probe.Send(worker, new EvaluateShard("s-huge", 1, 2, 0, new ScalarsRequest(_problem.X0)));
+        Assert.Equal(2, probe.ExpectMsg<ShardResult>().Step);
+    }
+
+    [Fact]
+    public void Chunk_limits_bound_the_bytes_and_an_incomplete_assembly_is_dropped_after_its_timeout()
+    {
+        var limits = new ChunkLimits(1000, 10, TimeSpan.FromMilliseconds(500));
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => new ChunkAssembler(2, 1001, limits));
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => new ChunkAssembler(11, 1000, limits));
+        var worker = Spawn(WorkerActor.Props(_problem.Loader, WorkerSettings with { Limits = limits }), "worker-aged");
+        var probe = CreateTestProbe();
+        RegisterAsCoordinator(probe, worker, "s-aged");
+        probe.Send(worker, new AssignShard("s-aged", 1, 0, _problem.Source, new RowRange(0, _problem.N)));
+        probe.ExpectMsg<ShardLoaded>();
+        var encoded = WireFormat.EncodeRequest(new ScalarsRequest(_problem.X0));
+        var pieces = ChunkAssembler.Split(encoded, (encoded.Length + 1) / 2);
+        probe.Send(worker, new RequestChunk("s-aged", 1, 1, 0, 0, 2, encoded.LongLength, pieces[0]));
+        Thread.Sleep(1200); // past the assembly timeout: the first half is gone
+        probe.Send(worker, new RequestChunk("s-aged", 1, 1, 0, 1, 2, encoded.LongLength, pieces[1]));
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // half a request: nothing to evaluate
+        probe.Send(worker, new RequestChunk("s-aged", 1, 1, 0, 0, 2, encoded.LongLength, pieces[0]));
+        Assert.Equal(1, probe.ExpectMsg<ShardResult>().Step); // a fresh, complete assembly works
     }
 }

@@ -79,6 +79,7 @@ public sealed class RemoteChunkingTests : Akka.TestKit.Xunit2.TestKit
         var probe = CreateTestProbe();
         var source = ProblemSource.Create("fixed", Array.Empty<KeyValuePair<string, string>>());
 
+        ActorTestBase.RegisterAsCoordinator(probe, worker, "s-32mb");
         probe.Send(worker, new AssignShard("s-32mb", 1, 0, source, new RowRange(0, 10)));
         probe.ExpectMsg<ShardLoaded>();
         var clock = Stopwatch.StartNew();
@@ -108,6 +109,7 @@ public sealed class RemoteChunkingTests : Akka.TestKit.Xunit2.TestKit
         var request = new GramRequest(x, point.Globals, HessianKind.Exact);
         var expected = (GramReply)local.Evaluate(request);
 
+        ActorTestBase.RegisterAsCoordinator(probe, worker, "s-gram");
         probe.Send(worker, new AssignShard("s-gram", 1, 0, problem.Source, range));
         probe.ExpectMsg<ShardLoaded>();
         var clock = Stopwatch.StartNew();
@@ -135,6 +137,7 @@ public sealed class RemoteChunkingTests : Akka.TestKit.Xunit2.TestKit
         var encoded = WireFormat.EncodeRequest(request);
         Assert.True(encoded.Length > FrameSize, "the request would fit in one frame: the test proves nothing");
 
+        ActorTestBase.RegisterAsCoordinator(probe, worker, "s-big-x");
         probe.Send(worker, new AssignShard("s-big-x", 1, 0, problem.Source, range));
         probe.ExpectMsg<ShardLoaded>(TimeSpan.FromSeconds(30));
         var pieces = ChunkAssembler.Split(encoded, 1 << 20);

@@ -29,6 +29,9 @@ public sealed class ReplyPackagingTests(ITestOutputHelper output) : ActorTestBas
         Assert.True(WorkerSettings.ChunkSize < 5000 * sizeof(double));
         var worker = Spawn(WorkerActor.Props(new FixedReplyLoader(reply, 10), WorkerSettings), "local-worker");
         var source = ProblemSource.Create("fixed", Array.Empty<KeyValuePair<string, string>>());
+        worker.Tell(new CoordinatorHello("s-local"));
+        ExpectMsg<RegisterWorker>();
+        worker.Tell(new WorkerRegistered("s-local"));
         worker.Tell(new AssignShard("s-local", 1, 0, source, new RowRange(0, 10)));
         ExpectMsg<ShardLoaded>();
         worker.Tell(new EvaluateShard("s-local", 1, 1, 0, new ScalarsRequest(new double[1])));

@@ -63,6 +63,9 @@ public sealed class TlsTests(ITestOutputHelper output) : IDisposable
             // One long-lived coordinator stand-in (the worker watches whoever assigns it a shard).
             var inbox = Inbox.Create(b);
             var range = new RowRange(0, problem.N);
+            inbox.Send(worker, new CoordinatorHello("tls"));
+            Assert.IsType<RegisterWorker>(await inbox.ReceiveAsync(TimeSpan.FromSeconds(10)));
+            inbox.Send(worker, new WorkerRegistered("tls"));
             inbox.Send(worker, new AssignShard("tls", 1, 0, problem.Source, range));
             Assert.Equal(problem.N, Assert.IsType<ShardLoaded>(await inbox.ReceiveAsync(TimeSpan.FromSeconds(10))).Rows);
             var x = new[] { 0.1, -0.2, 0.3 };
@@ -76,5 +79,65 @@ public sealed class TlsTests(ITestOutputHelper output) : IDisposable
         {
             await Task.WhenAll(a.Terminate(), b.Terminate());
         }
+    }
+
+    private static Config Remote(NodeOptions options) => ConfigurationFactory.ParseString("akka.actor.provider = remote\nakka.loglevel = WARNING")
+        .WithFallback(DistSoftmaxConfig.Cluster(options, ClusterRole.Worker));
+
+    private static async Task<bool> Reaches(ActorSystem from, Address to, TimeSpan timeout)
+    {
+        try
+        {
+            var worker = await from.ActorSelection(new RootActorPath(to) / "user" / "worker").ResolveOne(timeout);
+            await worker.Ask<WorkerStatus>(GetWorkerStatus.Instance, timeout);
+            return true;
+        }
+        catch (Exception e) when (e is ActorNotFoundException or AskTimeoutException or TaskCanceledException) { return false; }
+    }
+
+    [Fact]
+    public async Task Only_a_peer_with_the_cluster_s_credentials_can_associate_with_a_credentialed_node()
+    {
+        var cluster = ClusterCredentials.Create(Path.Combine(_dir, "cluster")).Directory;
+        var other = ClusterCredentials.Create(Path.Combine(_dir, "other")).Directory;
+        var node = new NodeOptions { Host = "127.0.0.1", Port = 0, CredentialsDirectory = cluster };
+        var a = DistSoftmaxConfig.CreateClusterSystem("distsoftmax", Remote(node), node);
+        var peers = new List<ActorSystem>();
+        ActorSystem Peer(NodeOptions o) { var s = DistSoftmaxConfig.CreateClusterSystem("distsoftmax", Remote(o), o); peers.Add(s); return s; }
+        try
+        {
+            a.ActorOf(WorkerActor.Props(new SmallProblem(n: 20, d: 2).Loader, WorkerSettings.FromConfig(a.Settings.Config)), "worker");
+            var address = ((ExtendedActorSystem)a).Provider.DefaultAddress;
+            Assert.Equal("akka.ssl.tcp", address.Protocol);
+            // The same credentials: accepted.
+            Assert.True(await Reaches(Peer(node), address, TimeSpan.FromSeconds(10)));
+            // Another cluster's certificate (valid TLS, mutual authentication, wrong key): refused.
+            Assert.False(await Reaches(Peer(node with { CredentialsDirectory = other }), address, TimeSpan.FromSeconds(3)));
+            // No credentials at all: plain TCP to the TLS port is refused (and such a node has no TLS transport at all).
+            var plain = Peer(new NodeOptions { Host = "127.0.0.1", Port = 0 });
+            Assert.False(await Reaches(plain, new Address("akka.tcp", address.System, address.Host, address.Port), TimeSpan.FromSeconds(3)));
+        }
+        finally
+        {
+            await Task.WhenAll(peers.Select(p => p.Terminate()).Append(a.Terminate()));
+        }
+    }
+
+    [Fact]
+    public void A_node_on_a_non_loopback_address_without_credentials_refuses_to_start_unless_insecure()
+    {
+        var open = new NodeOptions { Host = "0.0.0.0", Port = 0 };
+        var e = Assert.Throws<InsecureNodeException>(() => DistSoftmaxConfig.CreateClusterSystem("distsoftmax", Remote(open), open));
+        Assert.Contains("--credentials", e.Message);
+        Assert.True(DistSoftmaxConfig.IsLoopback("127.0.0.1") && DistSoftmaxConfig.IsLoopback("::1") && DistSoftmaxConfig.IsLoopback("localhost"));
+        Assert.False(DistSoftmaxConfig.IsLoopback("10.0.0.7") || DistSoftmaxConfig.IsLoopback("worker1") || DistSoftmaxConfig.IsLoopback(""));
+        var insecure = open with { Insecure = true };
+        DistSoftmaxConfig.CreateClusterSystem("distsoftmax", Remote(insecure), insecure).Terminate().Wait(TimeSpan.FromSeconds(10));
+        // Credentials files are private, and never overwritten.
+        var dir = ClusterCredentials.Create(Path.Combine(_dir, "c")).Directory;
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dir, ClusterCredentials.PasswordFile)));
+        Assert.Throws<IOException>(() => ClusterCredentials.Create(dir));
+        Assert.Throws<ArgumentException>(() => ClusterCredentials.Load(_dir));
     }
 }

@@ -22,17 +22,26 @@ internal static class WorkerCommand
             "Comma-separated seed nodes, HOST:PORT or akka.tcp://distsoftmax@HOST:PORT (default: DISTSOFTMAX_SEEDS; none: found a new cluster).", "ADDRESSES");
         var publicHost = OptionFactory.File("--public-host", "Address other nodes use to reach this one, when it differs from --host (NAT, Docker).", "HOST");
         var publicPort = OptionFactory.OptionalInt("--public-port", "Advertised port, when it differs from --port.", "PORT");
+        var dataRoots = new Option<string[]>("--data-root")
+        {
+            Description = "A directory jobs may name files in (repeatable; default: DISTSOFTMAX_DATA_ROOTS, then the working directory). " +
+                "Paths outside every root are refused.",
+            HelpName = "DIR",
+        };
 
         var command = new Command("worker",
             "Run a cluster worker node: it joins the seeds, serves solve jobs (dist-softmax solve --seeds …) and training jobs (dist-softmax train --seeds …) until Ctrl+C or SIGTERM, " +
             "then leaves the cluster. Every worker must see the data files at the paths the jobs name.");
-        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort }) command.Add(o);
+        var credentials = CredentialsCommand.CredentialsOption();
+        var insecure = CredentialsCommand.InsecureOption();
+        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort, dataRoots, credentials, insecure }) command.Add(o);
         command.SetAction((parse, _) => RunAsync(ctx, parse.GetValue(host), parse.GetValue(port), parse.GetValue(seeds),
-            parse.GetValue(publicHost), parse.GetValue(publicPort)));
+            parse.GetValue(publicHost), parse.GetValue(publicPort), parse.GetValue(dataRoots), parse.GetValue(credentials), parse.GetValue(insecure)));
         return command;
     }
 
-    private static async Task<int> RunAsync(CliContext ctx, string? host, int? port, string? seedText, string? publicHost, int? publicPort)
+    private static async Task<int> RunAsync(CliContext ctx, string? host, int? port, string? seedText, string? publicHost, int? publicPort,
+        string[]? dataRoots, string? credentials, bool insecure)
     {
         NodeOptions options;
         try
@@ -41,7 +50,19 @@ internal static class WorkerCommand
                 if (value is < 0 or > 65535) throw new CliInputException(name, $"must be in [0, 65535] (got {value})");
             if (host is { Length: 0 } || (host is not null && string.IsNullOrWhiteSpace(host))) throw new CliInputException("--host", "must not be empty");
             var seeds = seedText is null ? null : SolvePlanner.ParseSeeds(seedText);
-            options = new NodeOptions { Host = host, Port = port, Seeds = seeds, PublicHost = publicHost, PublicPort = publicPort }.FromEnvironment();
+            foreach (var root in dataRoots ?? [])
+                if (!Directory.Exists(Path.Combine(ctx.WorkingDirectory, root))) throw new CliInputException("--data-root", $"{root}: no such directory");
+            options = new NodeOptions
+            {
+                Host = host, Port = port, Seeds = seeds, PublicHost = publicHost, PublicPort = publicPort,
+                DataRoots = dataRoots is { Length: > 0 } ? dataRoots.Select(r => Path.GetFullPath(Path.Combine(ctx.WorkingDirectory, r))).ToArray() : null,
+            }.FromEnvironment();
+            options = options with
+            {
+                DataRoots = options.DataRoots ?? [ctx.WorkingDirectory],
+                CredentialsDirectory = CredentialsCommand.Check(ctx, credentials ?? options.CredentialsDirectory),
+                Insecure = insecure,
+            };
             if (options.Seeds is { Count: > 0 } envSeeds && seedText is null) SolvePlanner.ParseSeeds(string.Join(',', envSeeds));
         }
         catch (Exception e) when (e is CliInputException or ArgumentException)
@@ -51,6 +72,10 @@ internal static class WorkerCommand
 
         WorkerNode node;
         try { node = WorkerNode.Start(options, TrainCommand.WorkerLoader()); }
+        catch (InsecureNodeException e)
+        {
+            return ErrorReport.Write(ctx, new CliInputException("--host", e.Message), validating: true);
+        }
         catch (Exception e) when (FindSocketError(e) is SocketException se)
         {
             return ErrorReport.Write(ctx, new CliInputException("--port",

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Reflection;
 using DistSoftmax.Cli.Output;
 using DistSoftmax.Cluster.Coordinator;
+using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data;
@@ -63,6 +64,22 @@ internal sealed class SolveRunner(CliContext ctx)
             ctx.Err.WriteLine("dist-softmax: cancelled before the solve started; nothing written");
             json?.Finished(ExitCodes.NotConverged, ExitCondition.Cancelled, 0, "cancelled before the solve started; nothing written", null);
             return ExitCodes.NotConverged;
+        }
+        catch (InsecureNodeException e)
+        {
+            // A job's node on a non-loopback address without credentials: bad input, nothing started.
+            ctx.Err.WriteLine("error: " + ErrorReport.OneLine($"--host: {e.Message}"));
+            json?.Finished(ExitCodes.BadInput, null, 0, ErrorReport.OneLine($"--host: {e.Message}"), null);
+            return ExitCodes.BadInput;
+        }
+        catch (ClusterUnavailableException e)
+        {
+            // No seed answered or too few workers registered: the job's --seeds / --min-workers are the bad input.
+            string failure = ErrorReport.OneLine($"--seeds: {e.Message}");
+            ctx.Err.WriteLine("error: " + failure);
+            if (CliContext.Debug) ctx.Err.WriteLine(e.ToString());
+            json?.Finished(ExitCodes.BadInput, null, 0, failure, null);
+            return ExitCodes.BadInput;
         }
         catch (DistributedSolveException e)
         {

@@ -299,7 +299,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         try
         {
             if (!_assemblers.TryGetValue(index, out var partial) || partial.Epoch != chunk.Epoch || partial.Step != chunk.Step)
-                _assemblers[index] = partial = (chunk.Epoch, chunk.Step, new ChunkAssembler(chunk.ChunkCount, chunk.TotalBytes));
+                _assemblers[index] = partial = (chunk.Epoch, chunk.Step, new ChunkAssembler(chunk.ChunkCount, chunk.TotalBytes, _settings.Limits));
             // Data is arriving: a long chunked reply is not a silent owner.
             _state = _state.ReplyArriving(index, Now);
             if (!partial.Assembler.Add(chunk)) return;

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using DistSoftmax.Cluster.Serialization;
 
 namespace DistSoftmax.Cluster.Coordinator;
 
@@ -13,6 +14,9 @@ public sealed record CoordinatorSettings(TimeSpan WorkerWaitTimeout, TimeSpan Lo
     /// <summary>Size of the pieces of a request too large for one frame: 1 MiB, or less under a smaller limit.</summary>
     public int RequestChunkBytes => (int)Math.Clamp(MaxRequestBytes, 1, 1 << 20);
 
+    /// <summary>Bounds on the replies the coordinator reassembles from <see cref="Protocol.ReplyChunk"/>s.</summary>
+    public ChunkLimits Limits { get; init; } = ChunkLimits.Default;
+
     /// <summary>Room left in a frame for Akka's envelope (recipient and sender paths, manifest).</summary>
     public const long FrameOverhead = 64 * 1024;
 
@@ -22,7 +26,7 @@ public sealed record CoordinatorSettings(TimeSpan WorkerWaitTimeout, TimeSpan Lo
         config.GetTimeSpan("distsoftmax.coordinator.step-timeout", TimeSpan.FromSeconds(120)),
         config.GetTimeSpan("distsoftmax.coordinator.no-worker-timeout", TimeSpan.FromSeconds(30)),
         config.GetTimeSpan("distsoftmax.coordinator.tick-interval", TimeSpan.FromMilliseconds(200)),
-        MaxRequestBytesFrom(config)).Validate();
+        MaxRequestBytesFrom(config)) { Limits = ChunkLimits.FromConfig(config) }.Validate();
 
     /// <summary>With remoting (provider remote or cluster): maximum-frame-size less <see cref="FrameOverhead"/>.</summary>
     private static long MaxRequestBytesFrom(Config config)

@@ -59,19 +59,30 @@ public static class ClusterSolveJob
         var seedTimeout = job.SeedTimeout ?? config.GetTimeSpan("distsoftmax.cluster.seed-timeout", SeedProbe.DefaultTimeout);
         var seeds = config.GetStringList("akka.cluster.seed-nodes").Select(Address.Parse).ToArray();
         await SeedProbe.EnsureReachableAsync(seeds, seedTimeout, ct).ConfigureAwait(false);
-        var system = ActorSystem.Create(cluster.SystemName, config);
+        var system = DistSoftmaxConfig.CreateClusterSystem(cluster.SystemName, config, job.Node);
         try
         {
             if (job.Node.Seeds is not { Count: > 0 }) AkkaCluster.Get(system).Join(AkkaCluster.Get(system).SelfAddress);
             else await SeedProbe.EnsureAnsweredAsync(system, seeds, seedTimeout, ct).ConfigureAwait(false);
             if (!await ClusterSettings.WaitUntilUp(system, cluster.JoinTimeout, ct).ConfigureAwait(false))
-                throw new DistributedSolveException(spec.SolveId,
-                    $"the job's node {AkkaCluster.Get(system).SelfAddress} did not become Up within {cluster.JoinTimeout.TotalSeconds:0.#} s " +
-                    $"(seeds: {string.Join(", ", job.Node.Seeds ?? Array.Empty<string>())})");
-            return await SolveSession.RunAsync(system, spec, CoordinatorSettings.FromConfig(config), job.Events,
-                coordinator => system.ActorOf(
-                    WorkerDiscovery.Props(coordinator, spec.SolveId, cluster.WorkerRole, cluster.WorkerActor, cluster.HelloInterval),
-                    $"discovery-{spec.SolveId}"), ct).ConfigureAwait(false);
+                throw new ClusterUnavailableException(spec.SolveId,
+                    $"no seed answered within {cluster.JoinTimeout.TotalSeconds:0.#} s " +
+                    $"(seeds: {string.Join(", ", job.Node.Seeds ?? Array.Empty<string>())}; the job's node {AkkaCluster.Get(system).SelfAddress} did not become Up)");
+            // A solve that fails before any shard was assigned never found its workers: that is the cluster's absence.
+            int assigned = 0;
+            var events = job.Events;
+            try
+            {
+                return await SolveSession.RunAsync(system, spec, CoordinatorSettings.FromConfig(config),
+                    e => { if (e is ShardAssigned) Interlocked.Increment(ref assigned); events?.Invoke(e); },
+                    coordinator => system.ActorOf(
+                        WorkerDiscovery.Props(coordinator, spec.SolveId, cluster.WorkerRole, cluster.WorkerActor, cluster.HelloInterval),
+                        $"discovery-{spec.SolveId}"), ct).ConfigureAwait(false);
+            }
+            catch (DistributedSolveException e) when (Volatile.Read(ref assigned) == 0 && !ct.IsCancellationRequested)
+            {
+                throw new ClusterUnavailableException(spec.SolveId, e.Message, e);
+            }
         }
         finally
         {

@@ -25,6 +25,14 @@ public sealed record NodeOptions
     public IReadOnlyList<string>? Seeds { get; init; }
     /// <summary>A HOCON file layered above cluster.conf (DISTSOFTMAX_CONFIG): TLS certificates, timeouts, ….</summary>
     public string? ConfigFile { get; init; }
+    /// <summary>Worker nodes: directories jobs may name files in (DISTSOFTMAX_DATA_ROOTS, separated by
+    /// <see cref="Path.PathSeparator"/>; then distsoftmax.worker.data-roots; then the working directory).</summary>
+    public IReadOnlyList<string>? DataRoots { get; init; }
+    /// <summary>A directory with the cluster's credentials (<see cref="ClusterCredentials"/>; DISTSOFTMAX_CREDENTIALS):
+    /// the node then speaks TLS with mutual authentication and accepts only peers with the same certificate.</summary>
+    public string? CredentialsDirectory { get; init; }
+    /// <summary>Allows listening on a non-loopback address without credentials (otherwise <see cref="InsecureNodeException"/>).</summary>
+    public bool Insecure { get; init; }
     /// <summary>HOCON text above everything else (tests: lower timeouts, chunk size, …).</summary>
     public string? ExtraHocon { get; init; }
 
@@ -41,6 +49,8 @@ public sealed record NodeOptions
             PublicPort = PublicPort ?? ParsePort(Env("DISTSOFTMAX_PUBLIC_PORT"), "DISTSOFTMAX_PUBLIC_PORT"),
             Seeds = Seeds ?? Env("DISTSOFTMAX_SEEDS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             ConfigFile = ConfigFile ?? Env("DISTSOFTMAX_CONFIG"),
+            CredentialsDirectory = CredentialsDirectory ?? Env("DISTSOFTMAX_CREDENTIALS"),
+            DataRoots = DataRoots ?? Env("DISTSOFTMAX_DATA_ROOTS")?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
     }
 
@@ -99,6 +109,8 @@ public static class DistSoftmaxConfig
                 throw new FileNotFoundException($"DISTSOFTMAX_CONFIG names {options.ConfigFile}, which does not exist", options.ConfigFile);
             config = ConfigurationFactory.ParseString(File.ReadAllText(options.ConfigFile)).WithFallback(config);
         }
+        if (!string.IsNullOrWhiteSpace(options.CredentialsDirectory))
+            config = ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.enable-ssl = true").WithFallback(config);
         string systemName = config.GetString("distsoftmax.cluster.system-name", DefaultSystemName);
         string roleName = role == ClusterRole.Worker
             ? config.GetString("distsoftmax.cluster.worker-role", "worker")
@@ -118,6 +130,29 @@ public static class DistSoftmaxConfig
             config = ConfigurationFactory.ParseString(options.ExtraHocon).WithFallback(config);
         return config;
     }
+
+    /// <summary>
+    /// The ActorSystem of a cluster node with <paramref name="config"/> (from <see cref="Cluster"/>): with credentials,
+    /// TLS with mutual authentication pinned to the cluster's certificate; without, only on a loopback address unless
+    /// <see cref="NodeOptions.Insecure"/> (else <see cref="InsecureNodeException"/>, before anything listens).
+    /// </summary>
+    public static ActorSystem CreateClusterSystem(string name, Config config, NodeOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.CredentialsDirectory))
+        {
+            string host = config.GetString("akka.remote.dot-netty.tcp.hostname", "");
+            if (!options.Insecure && !IsLoopback(host)) throw new InsecureNodeException(host.Length == 0 ? "all interfaces" : host);
+            return ActorSystem.Create(name, config);
+        }
+        var credentials = ClusterCredentials.Load(options.CredentialsDirectory);
+        var setup = Akka.Actor.Setup.ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), credentials.SslSetup());
+        return ActorSystem.Create(name, setup);
+    }
+
+    /// <summary>Whether <paramref name="host"/> is reachable from this machine only ("localhost", 127.0.0.0/8, ::1).</summary>
+    public static bool IsLoopback(string host) =>
+        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
+        || (System.Net.IPAddress.TryParse(host, out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
     /// <summary>
     /// Seeds as Akka addresses: "host:port" becomes {protocol}://{system}@host:port; full addresses pass unchanged.

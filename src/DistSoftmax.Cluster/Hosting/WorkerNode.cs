@@ -35,10 +35,12 @@ public sealed class WorkerNode : IAsyncDisposable
     {
         var config = DistSoftmaxConfig.Cluster(options, ClusterRole.Worker);
         var cluster = ClusterSettings.FromConfig(config);
-        var system = ActorSystem.Create(cluster.SystemName, config);
+        var system = DistSoftmaxConfig.CreateClusterSystem(cluster.SystemName, config, options);
         try
         {
-            var worker = system.ActorOf(WorkerActor.Props(loader, settings ?? WorkerSettings.FromConfig(config)), cluster.WorkerActor);
+            // A node serves strangers' jobs: only sources inside its data roots and size limits (SourcePolicy).
+            var guarded = new GuardedShardLoader(loader, SourcePolicy.FromConfig(config, options.DataRoots));
+            var worker = system.ActorOf(WorkerActor.Props(guarded, settings ?? WorkerSettings.FromConfig(config)), cluster.WorkerActor);
             if (options.Seeds is not { Count: > 0 }) AkkaCluster.Get(system).Join(AkkaCluster.Get(system).SelfAddress);
             return new WorkerNode(system, worker, cluster);
         }

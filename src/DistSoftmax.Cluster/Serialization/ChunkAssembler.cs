@@ -12,26 +12,33 @@ namespace DistSoftmax.Cluster.Serialization;
 /// </summary>
 public sealed class ChunkAssembler
 {
-    /// <summary>Largest reassembled message accepted (a full d×d Gram at d = 16000 is 2 GB: beyond any sane use).</summary>
+    /// <summary>Largest reassembled message this type can hold at all (one array).</summary>
     public const long MaxTotalBytes = int.MaxValue;
 
-    private readonly byte[]?[] _pieces;
+    /// <summary>The pieces received so far, by index: memory grows with what arrived, never with what a header claims.</summary>
+    private readonly Dictionary<int, byte[]> _pieces = new();
     private long _received;
-    private int _count;
 
     public int ChunkCount { get; }
     public long TotalBytes { get; }
 
-    public ChunkAssembler(int chunkCount, long totalBytes)
+    /// <summary>A new assembly for a header claiming <paramref name="chunkCount"/> pieces and
+    /// <paramref name="totalBytes"/> bytes; a claim beyond <paramref name="limits"/> (default
+    /// <see cref="ChunkLimits.Default"/>) is a <see cref="SerializationException"/> and allocates nothing.</summary>
+    public ChunkAssembler(int chunkCount, long totalBytes, ChunkLimits? limits = null)
     {
+        limits ??= ChunkLimits.Default;
         if (chunkCount < 1 || totalBytes < chunkCount || totalBytes > MaxTotalBytes)
             throw new SerializationException($"chunks claim {chunkCount} chunks and {totalBytes} bytes");
+        if (chunkCount > limits.MaxChunks)
+            throw new SerializationException($"chunks claim {chunkCount} chunks, more than the {limits.MaxChunks} allowed (distsoftmax.wire.max-chunks)");
+        if (totalBytes > limits.MaxMessageBytes)
+            throw new SerializationException($"chunks claim {totalBytes} bytes, more than the {limits.MaxMessageBytes} allowed (distsoftmax.wire.max-message-bytes)");
         ChunkCount = chunkCount;
         TotalBytes = totalBytes;
-        _pieces = new byte[chunkCount][];
     }
 
-    public bool IsComplete => _count == ChunkCount;
+    public bool IsComplete => _pieces.Count == ChunkCount;
 
     /// <summary>Adds a chunk; true when every chunk is in.</summary>
     public bool Add(IChunk chunk)
@@ -41,12 +48,11 @@ public sealed class ChunkAssembler
                 $"chunk {chunk.ChunkIndex} claims {chunk.ChunkCount} chunks / {chunk.TotalBytes} bytes, expected {ChunkCount} / {TotalBytes}");
         if (chunk.ChunkIndex < 0 || chunk.ChunkIndex >= ChunkCount)
             throw new SerializationException($"chunk index {chunk.ChunkIndex} is outside 0..{ChunkCount - 1}");
-        if (_pieces[chunk.ChunkIndex] is not null) return IsComplete;
+        if (_pieces.ContainsKey(chunk.ChunkIndex)) return IsComplete;
         if (_received + chunk.Bytes.Length > TotalBytes)
             throw new SerializationException($"chunks carry more than the {TotalBytes} bytes announced");
-        _pieces[chunk.ChunkIndex] = chunk.Bytes;
+        _pieces.Add(chunk.ChunkIndex, chunk.Bytes);
         _received += chunk.Bytes.Length;
-        _count++;
         if (IsComplete && _received != TotalBytes)
             throw new SerializationException($"chunks carry {_received} bytes, {TotalBytes} were announced");
         return IsComplete;
@@ -60,12 +66,13 @@ public sealed class ChunkAssembler
 
     private byte[] Join()
     {
-        if (!IsComplete) throw new InvalidOperationException($"{_count} of {ChunkCount} chunks received");
+        if (!IsComplete) throw new InvalidOperationException($"{_pieces.Count} of {ChunkCount} chunks received");
         var all = new byte[TotalBytes];
         long offset = 0;
-        foreach (var piece in _pieces)
+        for (int c = 0; c < ChunkCount; c++)
         {
-            piece!.CopyTo(all, offset);
+            var piece = _pieces[c];
+            piece.CopyTo(all, offset);
             offset += piece.Length;
         }
         return all;

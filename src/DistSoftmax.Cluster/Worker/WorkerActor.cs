@@ -21,8 +21,15 @@ namespace DistSoftmax.Cluster.Worker;
 ///
 /// A solve's shards are dropped on <see cref="ReleaseSolve"/>, <see cref="ReleaseShard"/>, or when the coordinator
 /// that assigned them terminates (DeathWatch: in a cluster, when the coordinator's node leaves or is downed).
+///
+/// Only a solve's own coordinator may act on it: a coordinator registers through <see cref="CoordinatorHello"/> →
+/// <see cref="RegisterWorker"/> → <see cref="WorkerRegistered"/> (the same actor, the same solve id), one coordinator per
+/// solve id; assignments, releases, requests and request chunks for a solve from any other sender are refused. Request
+/// chunks are assembled only for a shard held from that sender at that epoch, within <see cref="Serialization.ChunkLimits"/>
+/// (a header claiming too many pieces or bytes is refused before anything is allocated; an assembly older than the
+/// assembly timeout is dropped).
 /// </summary>
-public sealed class WorkerActor : ReceiveActor
+public sealed class WorkerActor : ReceiveActor, IWithTimers
 {
     public static Props Props(IShardLoader loader, WorkerSettings settings) =>
         Akka.Actor.Props.Create(() => new WorkerActor(loader, settings));
@@ -49,8 +56,21 @@ public sealed class WorkerActor : ReceiveActor
     private readonly WorkerSettings _settings;
     private readonly Dictionary<ShardKey, Slot> _slots = new();
     /// <summary>Requests arriving in chunks, per shard: the step they belong to and the pieces so far.</summary>
-    private readonly Dictionary<ShardKey, (int Epoch, long Step, ChunkAssembler Assembler)> _requestChunks = new();
+    private readonly Dictionary<ShardKey, (int Epoch, long Step, ChunkAssembler Assembler, DateTime Started)> _requestChunks = new();
     private readonly HashSet<IActorRef> _coordinators = new();
+    /// <summary>Coordinators that said hello and were answered with RegisterWorker (bounded: oldest forgotten first).</summary>
+    private readonly Dictionary<IActorRef, string> _hellos = new();
+    private readonly Queue<IActorRef> _helloOrder = new();
+    private const int MaxPendingHellos = 64;
+    /// <summary>The one registered coordinator of each solve id.</summary>
+    private readonly Dictionary<string, IActorRef> _solveOwners = new(StringComparer.Ordinal);
+
+    private sealed class Sweep : INoSerializationVerificationNeeded
+    {
+        public static readonly Sweep Instance = new();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private DedicatedThreadScheduler _scheduler = null!;
     private string _workerId = "";
@@ -60,19 +80,28 @@ public sealed class WorkerActor : ReceiveActor
         _loader = loader;
         _settings = settings.Validate();
 
-        Receive<CoordinatorHello>(_ => Sender.Tell(new RegisterWorker(_workerId, Environment.ProcessorCount)));
-        Receive<WorkerRegistered>(_ => WatchCoordinator(Sender));
-        Receive<AssignShard>(Assign);
+        Receive<CoordinatorHello>(OnHello);
+        Receive<WorkerRegistered>(OnRegistered);
+        Receive<AssignShard>(m => { if (Authorized(m.SolveId, "assign")) Assign(m); });
         Receive<LoadDone>(Loaded);
         Receive<EvaluateShard>(m => Evaluate(m, Sender));
         Receive<RequestChunk>(OnRequestChunk);
         Receive<EvaluationDone>(Evaluated);
-        Receive<ReleaseShard>(m => Release(s => s.Key == new ShardKey(m.SolveId, m.ShardIndex), $"shard {m.ShardIndex} of {m.SolveId} moved"));
-        Receive<ReleaseSolve>(m => Release(s => s.Key.SolveId == m.SolveId, $"solve {m.SolveId} released"));
+        Receive<ReleaseShard>(m =>
+        {
+            if (Authorized(m.SolveId, "release"))
+                Release(s => s.Key == new ShardKey(m.SolveId, m.ShardIndex), $"shard {m.ShardIndex} of {m.SolveId} moved", answer: true);
+        });
+        Receive<ReleaseSolve>(m =>
+        {
+            if (Authorized(m.SolveId, "release")) Release(s => s.Key.SolveId == m.SolveId, $"solve {m.SolveId} released", answer: true);
+        });
+        Receive<Sweep>(_ => SweepAssemblies());
         Receive<Terminated>(t =>
         {
             _coordinators.Remove(t.ActorRef);
-            Release(s => s.Coordinator.Equals(t.ActorRef), $"coordinator {t.ActorRef.Path} terminated");
+            foreach (var solve in _solveOwners.Where(o => o.Value.Equals(t.ActorRef)).Select(o => o.Key).ToList()) _solveOwners.Remove(solve);
+            Release(s => s.Coordinator.Equals(t.ActorRef), $"coordinator {t.ActorRef.Path} terminated", answer: false);
         });
         Receive<GetWorkerStatus>(_ => Sender.Tell(new WorkerStatus(_workerId, _slots.Values
             .OrderBy(s => s.Key.SolveId, StringComparer.Ordinal).ThenBy(s => s.Key.ShardIndex)
@@ -85,6 +114,8 @@ public sealed class WorkerActor : ReceiveActor
         var provider = ((ExtendedActorSystem)Context.System).Provider;
         _workerId = Self.Path.ToStringWithAddress(provider.DefaultAddress);
         _scheduler = new DedicatedThreadScheduler(_settings.ComputeThreads, $"distsoftmax-shard-{Self.Path.Name}");
+        var sweep = TimeSpan.FromTicks(Math.Max(_settings.Limits.AssemblyTimeout.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks));
+        Timers.StartPeriodicTimer("sweep", Sweep.Instance, sweep);
     }
 
     protected override void PostStop() => _scheduler.Dispose();
@@ -93,6 +124,44 @@ public sealed class WorkerActor : ReceiveActor
     {
         if (coordinator.IsNobody() || !_coordinators.Add(coordinator)) return;
         Context.Watch(coordinator);
+    }
+
+    /// <summary>A coordinator introduces itself for a solve: remembered (bounded) and answered.</summary>
+    private void OnHello(CoordinatorHello m)
+    {
+        if (Sender.IsNobody()) return;
+        if (!_hellos.ContainsKey(Sender))
+        {
+            while (_hellos.Count >= MaxPendingHellos && _helloOrder.TryDequeue(out var oldest)) _hellos.Remove(oldest);
+            _helloOrder.Enqueue(Sender);
+        }
+        _hellos[Sender] = m.CoordinatorId;
+        Sender.Tell(new RegisterWorker(_workerId, Environment.ProcessorCount));
+    }
+
+    /// <summary>The coordinator confirms: it becomes the owner of its solve id here, unless another live one is.</summary>
+    private void OnRegistered(WorkerRegistered m)
+    {
+        if (!_hellos.TryGetValue(Sender, out var solveId) || solveId != m.CoordinatorId)
+        {
+            _log.Warning("ignored a registration for {0} from {1}, which did not say hello for it", m.CoordinatorId, Sender.Path);
+            return;
+        }
+        if (_solveOwners.TryGetValue(solveId, out var owner) && !owner.Equals(Sender))
+        {
+            _log.Warning("ignored a second coordinator {0} for solve {1} (it belongs to {2})", Sender.Path, solveId, owner.Path);
+            return;
+        }
+        _solveOwners[solveId] = Sender;
+        WatchCoordinator(Sender);
+    }
+
+    /// <summary>Whether the sender is the registered coordinator of <paramref name="solveId"/>; logs a refusal.</summary>
+    private bool Authorized(string solveId, string what)
+    {
+        if (_solveOwners.TryGetValue(solveId, out var owner) && owner.Equals(Sender)) return true;
+        _log.Warning("refused to {0} for solve {1} from {2}: not the coordinator registered for it", what, solveId, Sender.Path);
+        return false;
     }
 
     private void Assign(AssignShard m)
@@ -149,9 +218,16 @@ public sealed class WorkerActor : ReceiveActor
     private void OnRequestChunk(RequestChunk chunk)
     {
         var key = new ShardKey(chunk.SolveId, chunk.ShardIndex);
+        // Only for a shard held at that epoch from this very sender: nobody else can make this worker keep bytes.
+        if (!_slots.TryGetValue(key, out var slot) || slot.Assignment.Epoch != chunk.Epoch || !slot.Coordinator.Equals(Sender))
+        {
+            Sender.Tell(new ShardFailed(chunk.SolveId, chunk.Epoch, chunk.Step, chunk.ShardIndex,
+                $"worker {_workerId} holds no shard {chunk.ShardIndex} of {chunk.SolveId} at epoch {chunk.Epoch} for this sender", WorkerFault: true));
+            return;
+        }
         if (!_requestChunks.TryGetValue(key, out var partial) || partial.Epoch != chunk.Epoch || partial.Step != chunk.Step)
         {
-            try { partial = (chunk.Epoch, chunk.Step, new ChunkAssembler(chunk.ChunkCount, chunk.TotalBytes)); }
+            try { partial = (chunk.Epoch, chunk.Step, new ChunkAssembler(chunk.ChunkCount, chunk.TotalBytes, _settings.Limits), DateTime.UtcNow); }
             catch (System.Runtime.Serialization.SerializationException e) { RejectChunk(chunk, e); return; }
             _requestChunks[key] = partial;
         }
@@ -173,10 +249,21 @@ public sealed class WorkerActor : ReceiveActor
             $"the request of step {chunk.Step} arrived corrupt at {_workerId}: {e.Message}", WorkerFault: false));
     }
 
+    /// <summary>Drops request assemblies older than the assembly timeout (a coordinator that stopped mid-request).</summary>
+    private void SweepAssemblies()
+    {
+        var cutoff = DateTime.UtcNow - _settings.Limits.AssemblyTimeout;
+        foreach (var key in _requestChunks.Where(p => p.Value.Started < cutoff).Select(p => p.Key).ToList())
+        {
+            _requestChunks.Remove(key);
+            _log.Warning("dropped an incomplete request for shard {0} of {1}: older than {2}", key.ShardIndex, key.SolveId, _settings.Limits.AssemblyTimeout);
+        }
+    }
+
     private void Evaluate(EvaluateShard m, IActorRef replyTo)
     {
         var key = new ShardKey(m.SolveId, m.ShardIndex);
-        if (!_slots.TryGetValue(key, out var slot) || slot.Assignment.Epoch != m.Epoch)
+        if (!_slots.TryGetValue(key, out var slot) || slot.Assignment.Epoch != m.Epoch || !slot.Coordinator.Equals(replyTo))
         {
             replyTo.Tell(new ShardFailed(m.SolveId, m.Epoch, m.Step, m.ShardIndex,
                 $"worker {_workerId} holds no shard {m.ShardIndex} of {m.SolveId} at epoch {m.Epoch}", WorkerFault: true));
@@ -254,21 +341,36 @@ public sealed class WorkerActor : ReceiveActor
     {
         var slot = done.Slot;
         slot.Busy = false;
-        if (!IsCurrent(slot)) return; // released or reassigned meanwhile: the coordinator no longer wants it
+        if (!IsCurrent(slot))
+        {
+            // Released or reassigned meanwhile: the reply is dropped, but never silently — if the coordinator still
+            // waits for it (a release it did not send, a race), the failure makes it reassign now, not at its step
+            // timeout; otherwise it is stale there and dropped.
+            if (done.Messages is [IStepMessage first, ..])
+                done.ReplyTo.Tell(Dropped(first.SolveId, first.Epoch, first.Step, first.ShardIndex, "its shard was released while it ran"));
+            return;
+        }
         foreach (var message in done.Messages) done.ReplyTo.Tell(message);
         RunNext(slot);
     }
 
     private bool IsCurrent(Slot slot) => _slots.TryGetValue(slot.Key, out var current) && ReferenceEquals(current, slot);
 
-    private void Release(Func<Slot, bool> which, string why)
+    /// <summary>The answer to a request this worker will not evaluate: another owner may (WorkerFault).</summary>
+    private ShardFailed Dropped(string solveId, int epoch, long step, int shardIndex, string why) =>
+        new(solveId, epoch, step, shardIndex, $"worker {_workerId} dropped the request of step {step} for shard {shardIndex}: {why}", WorkerFault: true);
+
+    /// <summary>Drops shards; with <paramref name="answer"/> every queued request is answered with a failure at once
+    /// (a coordinator still waiting for it then reassigns in a step, not a step timeout).</summary>
+    private void Release(Func<Slot, bool> which, string why, bool answer)
     {
         var gone = _slots.Values.Where(which).ToList();
         foreach (var slot in gone)
         {
             _slots.Remove(slot.Key);
             _requestChunks.Remove(slot.Key);
-            slot.Pending.Clear();
+            while (slot.Pending.TryDequeue(out var p))
+                if (answer) p.ReplyTo.Tell(Dropped(p.Request.SolveId, p.Request.Epoch, p.Request.Step, p.Request.ShardIndex, why));
         }
         if (gone.Count > 0) _log.Info("released {0} shard(s): {1}", gone.Count, why);
     }

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using DistSoftmax.Cluster.Serialization;
 using DistSoftmax.Core.Shards;
 
 namespace DistSoftmax.Cluster.Worker;
@@ -11,6 +12,9 @@ public sealed record WorkerSettings(int ComputeThreads, int ShardParallelism, in
 {
     public const int MinChunkSize = 1024;
 
+    /// <summary>Bounds on the requests this worker reassembles from <see cref="Protocol.RequestChunk"/>s.</summary>
+    public ChunkLimits Limits { get; init; } = ChunkLimits.Default;
+
     public static WorkerSettings FromConfig(Config config)
     {
         int threads = config.GetInt("distsoftmax.worker.compute-threads", 0);
@@ -19,7 +23,7 @@ public sealed record WorkerSettings(int ComputeThreads, int ShardParallelism, in
         return new WorkerSettings(
             threads > 0 ? threads : Environment.ProcessorCount,
             parallelism > 0 ? parallelism : Environment.ProcessorCount,
-            (int)Math.Min(chunk, int.MaxValue)).Validate();
+            (int)Math.Min(chunk, int.MaxValue)) { Limits = ChunkLimits.FromConfig(config) }.Validate();
     }
 
     public WorkerSettings Validate()
