@@ -62,7 +62,7 @@ public sealed class CommandLineCareTests
         var run = Cli.Run(dir.Path, "solve", "--problem", "normalized", "--seeds", $"127.0.0.1:{port}", "--seed-timeout", "3",
             "--out-dir", "cl");
         Assert.True(run.Code == 2, run.ToString());
-        Assert.Equal($"error: --seeds: no seed node answered within 3 s (127.0.0.1:{port}: connection refused); is a worker node running there?",
+        Assert.Equal($"error: --seeds: no seed answered within 3 s (127.0.0.1:{port}: connection refused); is a worker node running there?",
             Assert.Single(run.ErrLines));
         // Refusals are retried until the timeout (workers may still be starting), then the job stops.
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");

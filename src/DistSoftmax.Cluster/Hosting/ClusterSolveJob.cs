@@ -58,12 +58,17 @@ public static class ClusterSolveJob
         // An unreachable seed list is bad input: found in seconds, before the ActorSystem and its join retries start.
         var seedTimeout = job.SeedTimeout ?? config.GetTimeSpan("distsoftmax.cluster.seed-timeout", SeedProbe.DefaultTimeout);
         var seeds = config.GetStringList("akka.cluster.seed-nodes").Select(Address.Parse).ToArray();
-        await SeedProbe.EnsureReachableAsync(seeds, seedTimeout, ct).ConfigureAwait(false);
+        // A job whose own address is among the seeds founds the cluster itself: there is nobody to probe yet (a cluster
+        // without workers is then found by the worker wait below).
+        string ownHost = config.GetString("akka.remote.dot-netty.tcp.hostname", "");
+        int ownPort = config.GetInt("akka.remote.dot-netty.tcp.port", 0);
+        bool founding = ownPort != 0 && seeds.Any(a => a.Port == ownPort && string.Equals(a.Host, ownHost, StringComparison.OrdinalIgnoreCase));
+        if (!founding) await SeedProbe.EnsureReachableAsync(seeds, seedTimeout, ct).ConfigureAwait(false);
         var system = DistSoftmaxConfig.CreateClusterSystem(cluster.SystemName, config, job.Node);
         try
         {
             if (job.Node.Seeds is not { Count: > 0 }) AkkaCluster.Get(system).Join(AkkaCluster.Get(system).SelfAddress);
-            else await SeedProbe.EnsureAnsweredAsync(system, seeds, seedTimeout, ct).ConfigureAwait(false);
+            else if (!founding) await SeedProbe.EnsureAnsweredAsync(system, seeds, seedTimeout, ct).ConfigureAwait(false);
             if (!await ClusterSettings.WaitUntilUp(system, cluster.JoinTimeout, ct).ConfigureAwait(false))
                 throw new ClusterUnavailableException(spec.SolveId,
                     $"no seed answered within {cluster.JoinTimeout.TotalSeconds:0.#} s " +

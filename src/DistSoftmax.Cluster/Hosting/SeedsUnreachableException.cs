@@ -5,7 +5,7 @@ namespace DistSoftmax.Cluster.Hosting;
 /// no worker running there, so the job fails at once (before its ActorSystem starts) instead of retrying the join.
 /// </summary>
 public sealed class SeedsUnreachableException(IReadOnlyList<string> seeds, TimeSpan timeout, string reason)
-    : Exception($"no seed node answered within {timeout.TotalSeconds:0.#} s ({string.Join(", ", seeds)}: {reason}); is a worker node running there?")
+    : Exception($"no seed answered within {timeout.TotalSeconds:0.#} s ({string.Join(", ", seeds)}: {reason}); is a worker node running there?")
 {
     /// <summary>The seeds tried, as host:port.</summary>
     public IReadOnlyList<string> Seeds { get; } = seeds;
