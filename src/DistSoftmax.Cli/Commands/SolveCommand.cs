@@ -56,6 +56,8 @@ internal sealed class SolveCommand
     private readonly Option<string?> _host = JobOptions.Host();
     private readonly Option<int?> _port = JobOptions.Port();
     private readonly Option<double?> _seedTimeout = JobOptions.SeedTimeout();
+    private readonly Option<string?> _credentials = CredentialsCommand.CredentialsOption();
+    private readonly Option<bool> _insecure = CredentialsCommand.InsecureOption();
     private readonly Option<string> _progress = OptionFactory.Choice("--progress",
         "What stdout shows: text (a live table on a terminal, plain lines otherwise, and a summary) or json (one JSON object per line: iteration, cluster and finished events; nothing else).",
         "text", "text", "json");
@@ -70,7 +72,7 @@ internal sealed class SolveCommand
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
                      _stallIter, _workers, _seed, _outDir, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
                      _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
-                     _seedTimeout, _progress,
+                     _seedTimeout, _credentials, _insecure, _progress,
                  })
             command.Add(o);
         command.SetAction((parse, ct) => new SolveRunner(ctx).RunAsync(Bind(parse)));
@@ -123,6 +125,8 @@ internal sealed class SolveCommand
         Host = p.GetValue(_host),
         Port = p.GetValue(_port),
         SeedTimeout = p.GetValue(_seedTimeout),
+        Credentials = p.GetValue(_credentials),
+        Insecure = p.GetValue(_insecure),
         Arguments = p.Tokens.Select(t => t.Value).ToArray(),
     };
 }

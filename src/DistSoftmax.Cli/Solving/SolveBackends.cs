@@ -77,8 +77,11 @@ internal sealed class ClusterBackend(BackendPlan plan) : ISolveBackend
     public Task<SolverResult> SolveAsync(SolveJob job, Action<TraceEntry> progress, Action<string> note, CancellationToken cancellation) =>
         ClusterSolveJob.RunAsync(new ClusterJobOptions
             {
-                Node = new NodeOptions { Seeds = plan.Seeds, Host = plan.Host, Port = plan.Port, ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet }
-                    .FromEnvironment(),
+                Node = new NodeOptions
+                {
+                    Seeds = plan.Seeds, Host = plan.Host, Port = plan.Port, ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet,
+                    CredentialsDirectory = plan.Credentials, Insecure = plan.Insecure,
+                }.FromEnvironment(),
                 MinWorkers = plan.MinWorkers,
                 SeedTimeout = plan.SeedTimeout,
                 Shards = job.Workers,

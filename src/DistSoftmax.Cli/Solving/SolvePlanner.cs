@@ -17,9 +17,11 @@ namespace DistSoftmax.Cli.Solving;
 /// <param name="Host">Host the job's node binds (cluster only); null: DISTSOFTMAX_HOST, then cluster.conf (127.0.0.1).</param>
 /// <param name="Port">Port the job's node binds (cluster only); null: DISTSOFTMAX_PORT. Without either, 0 (any free port),
 /// so a job can run next to a worker node on the same machine.</param>
+/// <param name="Credentials">Cluster credentials directory (cluster only; null: DISTSOFTMAX_CREDENTIALS).</param>
+/// <param name="Insecure">Allow a non-loopback job node without credentials (cluster only).</param>
 /// <param name="SeedTimeout">How long a cluster job waits for a seed to accept a connection; null: the HOCON default.</param>
 internal sealed record BackendPlan(string Kind, IReadOnlyList<string> Seeds, int MinWorkers, string? Host, int? Port,
-    TimeSpan? SeedTimeout = null);
+    TimeSpan? SeedTimeout = null, string? Credentials = null, bool Insecure = false);
 
 /// <summary>The three files a solve writes, all inside <see cref="Directory"/>.</summary>
 internal sealed record OutputPaths(string Directory)
@@ -115,6 +117,12 @@ internal static class SolvePlanner
         var options = s.Options.Validate();
         if (s.Workers < 1) throw new CliInputException("--workers", $"must be at least 1 (got {s.Workers})");
         var backend = PlanBackend(s);
+        if (backend.Kind != JobOptions.Cluster)
+        {
+            if (s.Credentials is not null) throw new CliInputException("--credentials", "is only used with --seeds (a cluster job)");
+            if (s.Insecure) throw new CliInputException("--insecure", "is only used with --seeds (a cluster job)");
+        }
+        else backend = backend with { Credentials = Commands.CredentialsCommand.Check(ctx, s.Credentials), Insecure = s.Insecure };
 
         // Outputs: never over an input, never into a file.
         var outputs = new OutputPaths(ctx.Resolve(s.OutDir));

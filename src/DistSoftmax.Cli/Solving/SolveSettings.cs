@@ -39,6 +39,10 @@ internal sealed record SolveSettings
     public int? Port { get; init; }
     /// <summary>--seed-timeout in seconds (cluster jobs only); null: the configured default.</summary>
     public double? SeedTimeout { get; init; }
+    /// <summary>--credentials: the cluster credentials directory (cluster jobs).</summary>
+    public string? Credentials { get; init; }
+    /// <summary>--insecure: allow a non-loopback job node without credentials.</summary>
+    public bool Insecure { get; init; }
 
     /// <summary>The command line as given, for the report.</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];

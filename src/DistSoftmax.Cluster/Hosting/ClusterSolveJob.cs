@@ -55,7 +55,9 @@ public static class ClusterSolveJob
             job.MinWorkers, ct).Validate();
         var config = DistSoftmaxConfig.Cluster(job.Node, ClusterRole.Coordinator);
         var cluster = ClusterSettings.FromConfig(config);
-        // An unreachable seed list is bad input: found in seconds, before the ActorSystem and its join retries start.
+        // This node's own settings first (no network needed), then the seeds: an unreachable seed list is bad input,
+        // found in seconds, before the ActorSystem and its join retries start.
+        DistSoftmaxConfig.EnsureSecureEnough(config, job.Node);
         var seedTimeout = job.SeedTimeout ?? config.GetTimeSpan("distsoftmax.cluster.seed-timeout", SeedProbe.DefaultTimeout);
         var seeds = config.GetStringList("akka.cluster.seed-nodes").Select(Address.Parse).ToArray();
         // A job whose own address is among the seeds founds the cluster itself: there is nobody to probe yet (a cluster

@@ -138,15 +138,22 @@ public static class DistSoftmaxConfig
     /// </summary>
     public static ActorSystem CreateClusterSystem(string name, Config config, NodeOptions options)
     {
-        if (string.IsNullOrWhiteSpace(options.CredentialsDirectory))
-        {
-            string host = config.GetString("akka.remote.dot-netty.tcp.hostname", "");
-            if (!options.Insecure && !IsLoopback(host)) throw new InsecureNodeException(host.Length == 0 ? "all interfaces" : host);
-            return ActorSystem.Create(name, config);
-        }
+        EnsureSecureEnough(config, options);
+        if (string.IsNullOrWhiteSpace(options.CredentialsDirectory)) return ActorSystem.Create(name, config);
         var credentials = ClusterCredentials.Load(options.CredentialsDirectory);
         var setup = Akka.Actor.Setup.ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), credentials.SslSetup());
         return ActorSystem.Create(name, setup);
+    }
+
+    /// <summary>
+    /// Throws <see cref="InsecureNodeException"/> for a node without credentials bound to a non-loopback address unless
+    /// <see cref="NodeOptions.Insecure"/>: a check of this node's own settings, made before anything touches the network.
+    /// </summary>
+    public static void EnsureSecureEnough(Config config, NodeOptions options)
+    {
+        if (!string.IsNullOrWhiteSpace(options.CredentialsDirectory)) return;
+        string host = config.GetString("akka.remote.dot-netty.tcp.hostname", "");
+        if (!options.Insecure && !IsLoopback(host)) throw new InsecureNodeException(host.Length == 0 ? "all interfaces" : host);
     }
 
     /// <summary>Whether <paramref name="host"/> is reachable from this machine only ("localhost", 127.0.0.0/8, ::1).</summary>
