@@ -42,9 +42,7 @@ public static partial class Npy
     {
         using var fs = FileIo.OpenRead(path);
         var header = ReadHeader(path, fs);
-        if (header.Shape.Length != 2)
-            throw new DataFormatException(path, $"expected a 2-D matrix but the array has shape {FormatShape(header.Shape)}" +
-                (header.Shape.Length == 1 ? " (a 1-D array is a vector)" : ""));
+        RequireMatrix(path, header);
         long rows = header.Shape[0];
         int cols = (int)header.Shape[1];
         CheckRange(path, start, count, rows, "rows");
@@ -76,9 +74,7 @@ public static partial class Npy
     {
         using var fs = FileIo.OpenRead(path);
         var header = ReadHeader(path, fs);
-        if (header.Shape.Length != 2)
-            throw new DataFormatException(path, $"expected a 2-D matrix but the array has shape {FormatShape(header.Shape)}" +
-                (header.Shape.Length == 1 ? " (a 1-D array is a vector)" : ""));
+        RequireMatrix(path, header);
         long rows = header.Shape[0];
         int cols = (int)header.Shape[1];
         if (header.FortranOrder && rows > 1 && cols > 1)
@@ -101,6 +97,14 @@ public static partial class Npy
                 throw new DataFormatException(path, $"non-finite value {FileIo.Describe(span[(int)k])} at index (row {start + k / cols}, col {k % cols}) (0-based)");
             visit(span, start);
         }
+    }
+
+    /// <summary>A 2-D array is required: anything else is a one-line bad input naming its shape.</summary>
+    private static void RequireMatrix(string path, Header header)
+    {
+        if (header.Shape.Length != 2)
+            throw new DataFormatException(path, $"expected a 2-D matrix but the array has shape {FormatShape(header.Shape)}" +
+                (header.Shape.Length == 1 ? " (a 1-D array is a vector)" : ""));
     }
 
     /// <summary>Items [start, start + count) of a vector-shaped array ((n,), (n, 1) or (1, n)); values must be finite.</summary>

@@ -310,13 +310,11 @@ public sealed class DataShardLoader : IShardLoader
         }
     }
 
-    /// <summary>Entries of B read at a time while checking it: B is never held whole (at attention-head sizes it is the input).</summary>
-    internal const int CheckBlockEntries = 1 << 20;
-
     /// <summary>
-    /// Reads B (m×n) in row blocks of about <see cref="CheckBlockEntries"/> entries, so that its values are checked by
-    /// the reader without holding all of it; with <paramref name="distributions"/> also says why some rows are not
-    /// probability vectors (how many, and the first one), or null when all are.
+    /// Checks B (m×n) through <see cref="Npy.ScanMatrixRows"/> (one reused block of about <see cref="ScanItems"/>
+    /// entries: B is never held whole, at attention-head sizes it is the input), so that its values are checked by the
+    /// reader; with <paramref name="distributions"/> also says why some rows are not probability vectors (how many,
+    /// and the first one), or null when all are.
     /// </summary>
     private static string? CheckRowsOf(string bPath, long m, int n, bool distributions)
     {
@@ -325,35 +323,36 @@ public sealed class DataShardLoader : IShardLoader
             var whole = MatrixFile.ReadDense(bPath);
             return distributions ? RowDistributionProblem(whole) : null;
         }
-        int blockRows = Math.Max(1, CheckBlockEntries / Math.Max(n, 1));
-        int bad = 0;
-        long first = -1;
-        string? firstWhy = null;
-        for (long start = 0; start < m; start += blockRows)
+        var tally = new DistributionTally();
+        Npy.ScanMatrixRows(bPath, Math.Max(1, ScanItems / Math.Max(n, 1)), (block, firstRow) =>
         {
-            int count = (int)Math.Min(blockRows, m - start);
-            var block = (DenseMatrix)MatrixRows(bPath, new RowRange(start, count));
-            if (!distributions) continue;
-            for (int j = 0; j < count; j++)
-            {
-                if (DistributionProblem(block.Row(j)) is not string rowWhy) continue;
-                if (bad++ == 0) { first = start + j; firstWhy = rowWhy; }
-            }
-        }
-        return bad == 0 ? null : $"{bad} of {m} rows are not (row {first}, 0-based: {firstWhy})";
+            if (!distributions) return;
+            for (int j = 0; j * n < block.Length; j++) tally.Add(firstRow + j, block.Slice(j * n, n));
+        });
+        return tally.Describe(m);
     }
 
     /// <summary>Why some rows of B are not probability vectors (how many, and the first one), or null when all are.</summary>
     internal static string? RowDistributionProblem(DenseMatrix b)
     {
-        int bad = 0, first = -1;
-        string? firstWhy = null;
-        for (int j = 0; j < b.Rows; j++)
+        var tally = new DistributionTally();
+        for (int j = 0; j < b.Rows; j++) tally.Add(j, b.Row(j));
+        return tally.Describe(b.Rows);
+    }
+
+    /// <summary>Counts the rows that are not probability vectors and remembers the first.</summary>
+    private sealed class DistributionTally
+    {
+        private long _bad, _first = -1;
+        private string? _firstWhy;
+
+        public void Add(long row, ReadOnlySpan<double> values)
         {
-            if (DistributionProblem(b.Row(j)) is not string why) continue;
-            if (bad++ == 0) { first = j; firstWhy = why; }
+            if (DistributionProblem(values) is not string why) return;
+            if (_bad++ == 0) { _first = row; _firstWhy = why; }
         }
-        return bad == 0 ? null : $"{bad} of {b.Rows} rows are not (row {first}, 0-based: {firstWhy})";
+
+        public string? Describe(long rows) => _bad == 0 ? null : $"{_bad} of {rows} rows are not (row {_first}, 0-based: {_firstWhy})";
     }
 
     private static DenseMatrix Dense(IRowMatrix m) => m switch
