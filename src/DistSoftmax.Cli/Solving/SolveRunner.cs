@@ -106,7 +106,7 @@ internal sealed class SolveRunner(CliContext ctx)
             $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)", plan.Options.RelativeTolerance));
         long[] shape = plan.IsMatrix ? [plan.Inspection.Columns, plan.Inspection.Columns] : [result.X.LongLength];
         set.Stage(Path.GetFileName(outputs.X), stream => Npy.WriteTo(stream, outputs.X, result.X, shape));
-        var report = BuildReport(plan, backend, result, started, total.Elapsed.TotalSeconds);
+        var report = BuildReport(plan, backend, solver, result, started, total.Elapsed.TotalSeconds);
         byte[] reportBytes = report.ToUtf8();
         set.Stage(Path.GetFileName(outputs.Plot), await plot);
         PhaseTiming.Mark("plot staged");
@@ -137,7 +137,7 @@ internal sealed class SolveRunner(CliContext ctx)
         $"dist-softmax solve: {ProblemTitle(plan)}{(plan.Demo ? " (built-in demo instance)" : "")}, {Sizes(plan)}; " +
         $"solver {plan.Solver}, backend {backend.Name}, {plan.Workers} worker{(plan.Workers == 1 ? "" : "s")}";
 
-    private static SolveReport BuildReport(SolvePlan plan, ISolveBackend backend, SolverResult result, DateTimeOffset started, double totalSeconds)
+    private static SolveReport BuildReport(SolvePlan plan, ISolveBackend backend, Solver solver, SolverResult result, DateTimeOffset started, double totalSeconds)
     {
         var i = plan.Inspection;
         var b = plan.Backend;
@@ -154,7 +154,7 @@ internal sealed class SolveRunner(CliContext ctx)
             Inputs = plan.Inputs,
             Start = plan.Start,
             Solver = plan.Solver,
-            Globalization = SolverCatalog.Create(plan.Solver, plan.Options).Globalization,
+            Globalization = solver.Globalization,
             SolverChoiceReason = plan.SolverChoiceReason,
             Options = plan.Options,
             Seed = plan.Options.Seed,
