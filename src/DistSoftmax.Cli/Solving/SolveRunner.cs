@@ -43,6 +43,7 @@ internal sealed class SolveRunner(CliContext ctx)
         }
         foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
         PhaseTiming.Mark("planned (inputs read and checked)");
+        var plotEngineReady = WarmUpPlotEngine();
 
         var view = new ConsoleView(ctx);
         // --progress json: stdout carries only JSON lines (JsonProgress), so no header, table or summary.
@@ -102,6 +103,7 @@ internal sealed class SolveRunner(CliContext ctx)
         // The outputs replace the previous run's as a set (OutputSet): staged next to their names, then put in place
         // together, the report last (it lists the others). The plot is drawn on another thread meanwhile.
         var set = new OutputSet(outputs.Directory, outputs.All.Select(o => Path.GetFileName(o.Path)).ToArray());
+        await plotEngineReady;
         var plot = Task.Run(() => ConvergencePlot.Render(result.Trace,
             $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)", plan.Options.RelativeTolerance));
         long[] shape = plan.IsMatrix ? [plan.Inspection.Columns, plan.Inspection.Columns] : [result.X.LongLength];
@@ -121,6 +123,17 @@ internal sealed class SolveRunner(CliContext ctx)
         ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({Kebab(result.Exit)}): {result.Message}");
         return ExitCodes.NotConverged;
     }
+
+    /// <summary>
+    /// Draws a throwaway two-point chart on a pool thread while the solve runs, so that loading SkiaSharp's native
+    /// library and fonts and compiling ScottPlot's drawing code (≈ 0.1 s at first use) overlap the solve instead of
+    /// following it. Failures are left to the real plot, which reports them.
+    /// </summary>
+    private static Task WarmUpPlotEngine() => Task.Run(() =>
+    {
+        try { ConvergencePlot.Render([new TraceEntry(0, 1, 1, 0, 0, 0, 0), new TraceEntry(1, 0.5, 0.5, 1, 0, 0, 0)], "", 0.1); }
+        catch (Exception) { /* the real plot will fail the same way and say why */ }
+    });
 
     private static string ProblemTitle(SolvePlan plan) =>
         plan.Unit is null ? plan.Problem : $"{plan.Problem} ({plan.Unit})";
