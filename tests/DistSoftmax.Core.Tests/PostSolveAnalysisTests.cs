@@ -235,6 +235,29 @@ public class PostSolveAnalysisTests
         Assert.True(Assertions.RelativeError(evaluator.HessianVector(point, lowRank, v), expected) < 1e-12);
     }
 
+    [Fact]
+    public void AboveTheHessianLimitTheRegimeComesFromLanczosAndSaysSo()
+    {
+        int n = 40, d = 6;
+        var a = TestProblem.Gaussian(n, d, 61);
+        var (evaluator, x) = Solved(a, TestProblem.Distribution(n, 62), 11.0);
+        var exact = PostSolveAnalysis.Run(evaluator, x, PostSolveOutputs.None, regularized: true, seed: 1).Regime;
+        // Limit 3 < d = 6: Lanczos with min(30, 6) = 6 steps spans the whole space, so its Ritz values are the exact extremes.
+        var lanczos = PostSolveAnalysis.Run(evaluator, x, PostSolveOutputs.Gradient, regularized: true, seed: 1, hessianLimit: 3);
+        var r = lanczos.Regime;
+        Assert.Equal("lanczos", r.Method);
+        Assert.Equal(d, r.LanczosSteps);
+        Assert.Equal(exact.LambdaMin, r.LambdaMin, 1e-9 * exact.LambdaMax);
+        Assert.Equal(exact.LambdaMax, r.LambdaMax, 1e-9 * exact.LambdaMax);
+        Assert.Null(r.PositiveDefinite.Holds);          // a positive Ritz value only bounds λ_min from above
+        Assert.Null(r.SigmaMinA);                        // AᵀA is not formed above the limit
+        Assert.Null(r.RegularizerWeights.Holds);         // w² = 121 > 100, but σ_min(A) is unknown
+        Assert.True(r.TargetL1Norm.Holds);
+        Assert.NotNull(lanczos.Gradient);
+        Assert.Throws<ArgumentException>(() =>
+            PostSolveAnalysis.Run(evaluator, x, PostSolveOutputs.Hessian, regularized: true, seed: 1, hessianLimit: 3));
+    }
+
     private static (PostSolveEvaluator Evaluator, double[] X) Solved(DenseMatrix a, double[] b, double w)
     {
         var family = NormalizedSoftmax.Instance;

@@ -37,12 +37,16 @@ public static class PostSolveAnalysis
     /// <param name="outputs">Arrays to compute besides the regime.</param>
     /// <param name="regularized">Whether the problem has a non-zero regulariser (the collapse check needs one).</param>
     /// <param name="seed">Seed of the Lanczos start vector.</param>
-    public static PostSolveResult Run(PostSolveEvaluator evaluator, double[] x, PostSolveOutputs outputs, bool regularized, ulong seed)
+    public static PostSolveResult Run(PostSolveEvaluator evaluator, double[] x, PostSolveOutputs outputs, bool regularized, ulong seed) =>
+        Run(evaluator, x, outputs, regularized, seed, PostSolveEvaluator.MaxHessianUnknowns);
+
+    /// <summary>The same with another limit on the unknowns of the exact Hessian (tests reach the Lanczos path with a small one).</summary>
+    internal static PostSolveResult Run(PostSolveEvaluator evaluator, double[] x, PostSolveOutputs outputs, bool regularized, ulong seed, int hessianLimit)
     {
         int unknowns = evaluator.Unknowns;
         bool wantHessian = outputs.HasFlag(PostSolveOutputs.Hessian);
-        if (wantHessian && unknowns > PostSolveEvaluator.MaxHessianUnknowns)
-            throw new ArgumentException($"the exact Hessian is formed only up to {PostSolveEvaluator.MaxHessianUnknowns} unknowns; this problem has {unknowns}");
+        if (wantHessian && unknowns > hessianLimit)
+            throw new ArgumentException($"the exact Hessian is formed only up to {hessianLimit} unknowns; this problem has {unknowns}");
         var warnings = new List<string>();
 
         var point = evaluator.Evaluate(x);
@@ -54,7 +58,7 @@ public static class PostSolveAnalysis
         double lambdaMin, lambdaMax;
         string method;
         int? steps = null;
-        if (unknowns <= PostSolveEvaluator.MaxHessianUnknowns)
+        if (unknowns <= hessianLimit)
         {
             hessian = evaluator.Hessian(point, lowRank);
             eigenvalues = SymmetricEigenvalues(hessian, unknowns);
@@ -67,7 +71,7 @@ public static class PostSolveAnalysis
         }
 
         var positiveDefinite = PositiveDefinite(lambdaMin, lambdaMax, method == "lanczos");
-        var (regularizerCondition, targetCondition, sigmaMin, curvature) = TheoremConditions(evaluator);
+        var (regularizerCondition, targetCondition, sigmaMin, curvature) = TheoremConditions(evaluator, hessianLimit);
 
         double solutionNorm = TensorPrimitives.Norm<double>(x);
         bool collapsed = regularized && Math.Abs(point.Loss - lossAtZero) <= CollapseRelativeTolerance * Math.Max(Math.Abs(lossAtZero), NumericLimits.Tiny);
@@ -119,7 +123,7 @@ public static class PostSolveAnalysis
     /// Seed 001's assumptions for normalized softmax regression with ½‖diag(w)Ax‖²: min w² ≥ 100 + l/σ_min(A)² for some
     /// l &gt; 0 (so min w² &gt; 100 and σ_min(A) &gt; 0; then l = (min w² − 100)σ_min(A)²), and ‖b‖₁ ≤ 1.
     /// </summary>
-    private static (RegimeCondition Weights, RegimeCondition Target, double? SigmaMin, double? Curvature) TheoremConditions(PostSolveEvaluator evaluator)
+    private static (RegimeCondition Weights, RegimeCondition Target, double? SigmaMin, double? Curvature) TheoremConditions(PostSolveEvaluator evaluator, int gramLimit)
     {
         const string notStated = "the theorem is stated for normalized softmax regression (a vector problem)";
         if (evaluator.IsMatrix || evaluator.Family is not NormalizedSoftmax)
@@ -129,7 +133,7 @@ public static class PostSolveAnalysis
             Invariant($"‖b‖₁ ≤ 1 (to a relative {TargetL1Slack:G1} for rounding)"));
         double minW2 = evaluator.MinSquaredWeight() ?? 0.0;
         double? sigmaMin = null;
-        if (evaluator.Unknowns <= PostSolveEvaluator.MaxHessianUnknowns)
+        if (evaluator.Unknowns <= gramLimit)
         {
             var gramEigen = SymmetricEigenvalues(evaluator.DataGram(), evaluator.Unknowns);
             sigmaMin = Math.Sqrt(Math.Max(gramEigen[0], 0.0));
@@ -140,7 +144,7 @@ public static class PostSolveAnalysis
             weights = new RegimeCondition(false, minW2, TheoremWeightFloor, "min_i w_i² ≥ 100 + l/σ_min(A)² needs min w² > 100 for any l > 0");
         else if (sigmaMin is not double s)
             weights = new RegimeCondition(null, minW2, TheoremWeightFloor,
-                $"min w² > 100, but σ_min(A) is not computed (d > {PostSolveEvaluator.MaxHessianUnknowns}): l = (min w² − 100)·σ_min(A)² unknown");
+                $"min w² > 100, but σ_min(A) is not computed (d > {gramLimit}): l = (min w² − 100)·σ_min(A)² unknown");
         else if (s <= 0)
             weights = new RegimeCondition(false, minW2, TheoremWeightFloor, "σ_min(A) = 0 (A has dependent columns): no l > 0");
         else
