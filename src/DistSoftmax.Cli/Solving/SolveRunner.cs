@@ -140,13 +140,13 @@ internal sealed class SolveRunner(CliContext ctx)
     }
 
     /// <summary>
-    /// The post-solve analysis at x* (<see cref="PostSolvePass"/>), skipped after a cancellation; warnings go to stderr
-    /// as they are found. Returns the analysis (null when skipped or failed), its seconds, and the failure, if any.
+    /// The post-solve analysis at x* (<see cref="PostSolvePass"/>), skipped after a cancellation (the user asked the run to
+    /// end: no regime, no arrays, exit 3 as for any cancelled solve); warnings go to stderr as they are found. Returns the
+    /// analysis (null when skipped or failed), its seconds, and the failure, if any (a warning, or with --save the error).
     /// </summary>
     private (PostSolveResult? Analysis, double Seconds, string? Failure) Analyse(SolvePlan plan, DataShardLoader loader, SolverResult result)
     {
-        if (ctx.Cancellation.IsCancellationRequested || result.Exit == ExitCondition.Cancelled)
-            return (null, 0, plan.Save == PostSolveOutputs.None ? null : "post-solve analysis skipped: the solve was cancelled");
+        if (ctx.Cancellation.IsCancellationRequested || result.Exit == ExitCondition.Cancelled) return (null, 0, null);
         try
         {
             var (analysis, seconds) = PostSolvePass.Run(plan, loader, result.X);
@@ -156,7 +156,7 @@ internal sealed class SolveRunner(CliContext ctx)
         catch (Exception e) when (e is DataFormatException or IOException or ArgumentException or NotSupportedException)
         {
             string failure = "post-solve analysis failed: " + ErrorReport.OneLine(e.Message);
-            ctx.Err.WriteLine("warning: " + failure);
+            if (plan.Save == PostSolveOutputs.None) ctx.Err.WriteLine("warning: " + failure);
             if (CliContext.Debug) ctx.Err.WriteLine(e.ToString());
             return (null, 0, failure);
         }
