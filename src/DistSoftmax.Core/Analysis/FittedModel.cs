@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Problems;
 
 namespace DistSoftmax.Core.Analysis;
@@ -24,9 +23,8 @@ public static class FittedModel
         {
             case NormalizedSoftmax:
                 if (z.Length == 0) return;
-                TensorPrimitives.Subtract(z, TensorPrimitives.Max(z), fitted);
-                TensorPrimitives.Exp(fitted, fitted);
-                TensorPrimitives.Divide(fitted, TensorPrimitives.Sum<double>(fitted), fitted);
+                z.CopyTo(fitted);
+                Sensitivity.SensitivityAnalysis.SoftmaxInPlace(fitted.Slice(0, z.Length));
                 break;
             case RescaledRegression r:
                 UnitCatalog.Apply(r.Unit, z, fitted);
