@@ -138,7 +138,7 @@ public class SolveBehaviourTests
         [
             "tool", "version", "arguments", "startedAt", "problem", "unit", "demo", "source", "sizes", "inputs", "start", "solver",
             "globalization", "solverChoiceReason", "options", "seed", "backend", "workers", "cluster", "exit", "converged", "message", "iterations",
-            "finalLoss", "initialGradientNorm", "finalGradientNorm", "requests", "warnings", "trace", "wallTime", "files",
+            "finalLoss", "initialGradientNorm", "finalGradientNorm", "requests", "warnings", "trace", "regime", "wallTime", "files",
         ];
         Assert.Equal(expected.Order(), r.EnumerateObject().Select(p => p.Name).Order());
         Assert.Equal("files", r.GetProperty("source").GetProperty("kind").GetString());

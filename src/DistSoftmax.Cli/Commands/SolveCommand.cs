@@ -32,6 +32,13 @@ internal sealed class SolveCommand
     private readonly Option<int> _workers = OptionFactory.Int("--workers", "Row shards (one worker each).", 4, "K");
     private readonly Option<ulong> _seed = OptionFactory.ULong("--seed", "Seed of the solver's random choices (sketches, projections, row samples).", Defaults.Seed);
     private readonly Option<string> _outDir = OptionFactory.Text("--out-dir", "Directory for x.npy, report.json and convergence.png (created if needed).", "out", "DIR");
+    private readonly Option<string?> _save = new("--save")
+    {
+        Description = "Arrays at the solution to write into --out-dir as .npy, a comma list of: fitted (the model's fitted values), " +
+                      "residual (the loss's residual), gradient (∇L(x*)), hessian (∇²L(x*) and its ascending eigenvalues; " +
+                      $"up to {Core.Analysis.PostSolveEvaluator.MaxHessianUnknowns} unknowns).",
+        HelpName = "NAMES",
+    };
     private readonly Option<string> _hessian = OptionFactory.Choice("--hessian",
         "Curvature of Newton-type solvers: auto (Gauss–Newton far from the solution, exact near it), exact, gauss-newton.",
         "auto", SolverCatalog.HessianNames);
@@ -70,7 +77,7 @@ internal sealed class SolveCommand
         foreach (Option o in new Option[]
                  {
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
-                     _stallIter, _workers, _seed, _outDir, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
+                     _stallIter, _workers, _seed, _outDir, _save, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
                      _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
                      _seedTimeout, _credentials, _insecure, _progress,
                  })
@@ -117,6 +124,7 @@ internal sealed class SolveCommand
         HessianGiven = OptionFactory.Given(p, _hessian),
         Workers = p.GetValue(_workers),
         OutDir = p.GetValue(_outDir)!,
+        Save = p.GetValue(_save),
         Progress = p.GetValue(_progress)!,
         Backend = p.GetValue(_backend)!,
         BackendGiven = OptionFactory.Given(p, _backend),

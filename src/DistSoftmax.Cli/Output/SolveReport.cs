@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using DistSoftmax.Core.Analysis;
 using DistSoftmax.Core.Solvers;
 
 namespace DistSoftmax.Cli.Output;
@@ -54,6 +55,8 @@ internal sealed record SolveReport
     public required IReadOnlyList<string> Warnings { get; init; }
     /// <summary>One entry per iteration, iteration 0 being the starting point.</summary>
     public required IReadOnlyList<TraceEntry> Trace { get; init; }
+    /// <summary>The regime at x* (post-solve analysis: λ range, seed 001's conditions, collapse); null when it was not run.</summary>
+    public Regime? Regime { get; init; }
     public required WallTimeReport WallTime { get; init; }
     public required FilesReport Files { get; init; }
 
@@ -87,7 +90,13 @@ internal sealed record ClusterReport(IReadOnlyList<string> Seeds, int MinWorkers
 
 /// <param name="SolveSeconds">The solver's own clock: from its first request to its result.</param>
 /// <param name="TotalSeconds">The whole command: reading and checking input, solving, writing x.npy and the plot.</param>
-internal sealed record WallTimeReport(double SolveSeconds, double TotalSeconds);
+/// <param name="AnalysisSeconds">The post-solve analysis at x* (rows loaded again here, regime, --save arrays).</param>
+internal sealed record WallTimeReport(double SolveSeconds, double TotalSeconds, double AnalysisSeconds = 0);
 
-/// <summary>Absolute paths of the files written.</summary>
-internal sealed record FilesReport(string X, string Report, string Plot);
+/// <summary>Absolute paths of the files written (the --save arrays only when written).</summary>
+internal sealed record FilesReport(string X, string Report, string Plot,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Fitted = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Residual = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Gradient = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Hessian = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HessianEigenvalues = null);

@@ -4,6 +4,7 @@ using System.Reflection;
 using DistSoftmax.Cli.Output;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Hosting;
+using DistSoftmax.Core.Analysis;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data;
@@ -93,6 +94,8 @@ internal sealed class SolveRunner(CliContext ctx)
         }
 
         PhaseTiming.Mark($"solved ({result.Iterations} iterations, {result.Seconds * 1e3:F0} ms in the solver)");
+        var (analysis, analysisSeconds, analysisFailure) = Analyse(plan, loader, result);
+        PhaseTiming.Mark("post-solve analysis done");
         // Outputs, only now: x.npy, the plot, and the report last (it lists the others).
         var outputs = plan.Outputs;
         try { Directory.CreateDirectory(outputs.Directory); }
@@ -108,7 +111,15 @@ internal sealed class SolveRunner(CliContext ctx)
             $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)", plan.Options.RelativeTolerance));
         long[] shape = plan.IsMatrix ? [plan.Inspection.Columns, plan.Inspection.Columns] : [result.X.LongLength];
         set.Stage(Path.GetFileName(outputs.X), stream => Npy.WriteTo(stream, outputs.X, result.X, shape));
+        var files = StageAnalysis(set, outputs, analysis, shape);
         var report = BuildReport(plan, backend, solver, result, started, total.Elapsed.TotalSeconds);
+        report = report with
+        {
+            Regime = analysis?.Regime,
+            Warnings = [.. report.Warnings, .. analysis?.Warnings ?? [], .. analysisFailure is null ? [] : new[] { analysisFailure }],
+            WallTime = report.WallTime with { AnalysisSeconds = analysisSeconds },
+            Files = files,
+        };
         byte[] reportBytes = report.ToUtf8();
         set.Stage(Path.GetFileName(outputs.Plot), await plot);
         PhaseTiming.Mark("plot staged");
@@ -116,9 +127,15 @@ internal sealed class SolveRunner(CliContext ctx)
         set.Commit(Path.GetFileName(outputs.Report));
         PhaseTiming.Mark("report written");
 
-        if (json is null) view.Summary(SummaryRows(plan, backend, result, report));
-        else json.Finished(result.Converged ? ExitCodes.Ok : ExitCodes.NotConverged, result.Exit, result.Iterations, result.Message, report.Files);
+        if (json is null) view.Summary(SummaryRows(plan, backend, result, report).Concat(AnalysisRows(report)));
+        else json.Finished(result.Converged ? ExitCodes.Ok : ExitCodes.NotConverged, result.Exit, result.Iterations, result.Message, report.Files, report.Regime);
         PhaseTiming.Mark("summary shown");
+        if (analysisFailure is not null && plan.Save != PostSolveOutputs.None)
+        {
+            // The arrays asked for by --save could not be computed: the rest is written, but the run did not do what was asked.
+            ctx.Err.WriteLine("error: " + ErrorReport.OneLine($"--save: {analysisFailure}"));
+            return ExitCodes.Internal;
+        }
         if (result.Converged) return ExitCodes.Ok;
         ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({Kebab(result.Exit)}): {result.Message}");
         return ExitCodes.NotConverged;
@@ -134,6 +151,61 @@ internal sealed class SolveRunner(CliContext ctx)
         try { ConvergencePlot.Render([new TraceEntry(0, 1, 1, 0, 0, 0, 0), new TraceEntry(1, 0.5, 0.5, 1, 0, 0, 0)], "", 0.1); }
         catch (Exception) { /* the real plot will fail the same way and say why */ }
     });
+
+    /// <summary>
+    /// The post-solve analysis at x* (<see cref="PostSolvePass"/>), skipped after a cancellation (the user asked the run to
+    /// end: no regime, no arrays, exit 3 as for any cancelled solve); warnings go to stderr as they are found. Returns the
+    /// analysis (null when skipped or failed), its seconds, and the failure, if any (a warning, or with --save the error).
+    /// </summary>
+    private (PostSolveResult? Analysis, double Seconds, string? Failure) Analyse(SolvePlan plan, DataShardLoader loader, SolverResult result)
+    {
+        if (ctx.Cancellation.IsCancellationRequested || result.Exit == ExitCondition.Cancelled) return (null, 0, null);
+        try
+        {
+            var (analysis, seconds) = PostSolvePass.Run(plan, loader, result.X);
+            foreach (string w in analysis.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
+            return (analysis, seconds, null);
+        }
+        catch (Exception e) when (e is DataFormatException or IOException or ArgumentException or NotSupportedException)
+        {
+            string failure = "post-solve analysis failed: " + ErrorReport.OneLine(e.Message);
+            if (plan.Save == PostSolveOutputs.None) ctx.Err.WriteLine("warning: " + failure);
+            if (CliContext.Debug) ctx.Err.WriteLine(e.ToString());
+            return (null, 0, failure);
+        }
+    }
+
+    /// <summary>Stages the --save arrays that were computed; returns the files report with their paths.</summary>
+    private static FilesReport StageAnalysis(OutputSet set, OutputPaths outputs, PostSolveResult? analysis, long[] xShape)
+    {
+        var files = new FilesReport(outputs.X, outputs.Report, outputs.Plot);
+        if (analysis is null) return files;
+        string? Stage(string path, double[]? data, long[]? shape)
+        {
+            if (data is null) return null;
+            set.Stage(Path.GetFileName(path), stream => Npy.WriteTo(stream, path, data, shape!));
+            return path;
+        }
+        long u = xShape.Aggregate(1L, (p, s) => p * s);
+        return files with
+        {
+            Fitted = Stage(outputs.Fitted, analysis.Fitted, analysis.FittedShape),
+            Residual = Stage(outputs.Residual, analysis.Residual, analysis.FittedShape),
+            Gradient = Stage(outputs.Gradient, analysis.Gradient, xShape),
+            Hessian = Stage(outputs.Hessian, analysis.Hessian, [u, u]),
+            HessianEigenvalues = Stage(outputs.HessianEigenvalues, analysis.HessianEigenvalues, [u]),
+        };
+    }
+
+    /// <summary>Summary rows of the post-solve analysis.</summary>
+    private static IEnumerable<(string, string)> AnalysisRows(SolveReport report)
+    {
+        if (report.Regime is null) yield break;
+        yield return ("regime", PostSolvePass.SummaryLine(report.Regime));
+        var f = report.Files;
+        var saved = new[] { f.Fitted, f.Residual, f.Gradient, f.Hessian, f.HessianEigenvalues }.OfType<string>().Select(Path.GetFileName).ToArray();
+        yield return ("analysis", Invariant($"{report.WallTime.AnalysisSeconds:F2} s") + (saved.Length == 0 ? "" : "; saved " + string.Join(", ", saved)));
+    }
 
     private static string ProblemTitle(SolvePlan plan) =>
         plan.Unit is null ? plan.Problem : $"{plan.Problem} ({plan.Unit})";

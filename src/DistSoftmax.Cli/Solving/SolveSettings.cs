@@ -28,6 +28,8 @@ internal sealed record SolveSettings
     public bool HessianGiven { get; init; }
     public int Workers { get; init; } = 4;
     public string OutDir { get; init; } = "out";
+    /// <summary>--save: a comma list of fitted, residual, gradient, hessian (arrays at x* written as .npy); null: none.</summary>
+    public string? Save { get; init; }
     /// <summary>"text" (the human view: live table or plain lines) or "json" (one JSON object per line, Output/JsonProgress).</summary>
     public string Progress { get; init; } = "text";
 
