@@ -42,6 +42,12 @@ public interface ISensitivityProblem
     ISensitivityProblem Perturbed(Perturbation delta, double t);
     /// <summary>The model output at x (the attention row or rows).</summary>
     double[] Output(double[] x);
+    /// <summary>The derivatives in the perturbed data at a fixed x (<see cref="DataLinearization"/>).</summary>
+    DataLinearization Linearize(double[] x);
+    /// <summary>Δθ flattened as <see cref="DataLinearization"/> orders it (every part dense, row-major, in order).</summary>
+    double[] Flatten(Perturbation delta);
+    /// <summary>The perturbation of a flattened Δθ (dense parts).</summary>
+    Perturbation FromFlat(ReadOnlySpan<double> flat);
 }
 
 /// <summary>A vector problem L(x; A) = ℓ(Ax) + ½‖diag(w)Ax‖² held whole in memory; A is perturbed.</summary>
@@ -62,6 +68,12 @@ public sealed record VectorProblem(IVectorFamily Family, IRowMatrix A, double[] 
     public Perturbation Direction(ulong seed, int k) => new(new[] { SensitivityAnalysis.Direction(A, seed, k) });
 
     public ISensitivityProblem Perturbed(Perturbation delta, double t) => this with { A = SensitivityAnalysis.Add(A, delta.Parts[0], t) };
+
+    public DataLinearization Linearize(double[] x) => new VectorLinearization(Family, A, B, Regularizer, x);
+
+    public double[] Flatten(Perturbation delta) => SensitivityAnalysis.Dense(delta.Parts[0]).Data;
+
+    public Perturbation FromFlat(ReadOnlySpan<double> flat) => new(new IRowMatrix[] { new DenseMatrix(A.Rows, A.Cols, flat.ToArray()) });
 
     /// <summary>
     /// softmax(Ax) (normalized: the attention row), u(Ax)/⟨u(Ax), 1⟩ (rescaled: the row its loss fits to b) or u(Ax)
@@ -147,6 +159,24 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
         return this with { Problem = new MatrixProblem(Problem.Name, Problem.RowFamily, a1, a2, b, Problem.W) };
     }
 
+    public DataLinearization Linearize(double[] x) => new MatrixLinearization(Problem, Parts, x);
+
+    public double[] Flatten(Perturbation delta) => delta.Parts.SelectMany(p => SensitivityAnalysis.Dense(p).Data).ToArray();
+
+    public Perturbation FromFlat(ReadOnlySpan<double> flat)
+    {
+        var parts = new List<IRowMatrix>();
+        int offset = 0;
+        foreach (var name in Parts)
+        {
+            var m = Part(name);
+            parts.Add(new DenseMatrix(m.Rows, m.Cols, flat.Slice(offset, m.Data.Length).ToArray()));
+            offset += m.Data.Length;
+        }
+        if (offset != flat.Length) throw new ArgumentException($"a flattened perturbation of {string.Join(", ", Parts)} has {offset} entries, got {flat.Length}");
+        return new Perturbation(parts);
+    }
+
     public double[] Output(double[] x)
     {
         int m = Problem.Rows, n = Problem.A2.Rows, d = Problem.Side;
@@ -172,7 +202,9 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
 public sealed record SensitivityOptions
 {
     /// <summary>Perturbation sizes ε = ‖A' − A‖_F.</summary>
-    public IReadOnlyList<double> Epsilons { get; init; } = new[] { 1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4 };
+    public IReadOnlyList<double> Epsilons { get; init; } = new[] { 1e-3, 1e-4, 1e-5 };
+    /// <summary>Perturbation sizes ε of the re-solves along the worst direction Δ* (finite-ε confirmation of the worst case).</summary>
+    public IReadOnlyList<double> WorstCaseEpsilons { get; init; } = new[] { 1e-3, 1e-4, 1e-5 };
     /// <summary>Random directions Δ (‖Δ‖_F = 1) drawn; every ε uses the same directions.</summary>
     public int Draws { get; init; } = 4;
     public ulong Seed { get; init; } = 1;
@@ -197,6 +229,7 @@ public sealed record SensitivityOptions
     public SensitivityOptions Validate()
     {
         if (Epsilons.Count == 0 || Epsilons.Any(e => !(e > 0 && double.IsFinite(e)))) throw new ParameterException(nameof(Epsilons), string.Join(",", Epsilons), "must be finite numbers > 0");
+        if (WorstCaseEpsilons.Any(e => !(e > 0 && double.IsFinite(e)))) throw new ParameterException(nameof(WorstCaseEpsilons), string.Join(",", WorstCaseEpsilons), "must be finite numbers > 0");
         if (Draws < 1) throw new ParameterException(nameof(Draws), Draws, "must be at least 1");
         if (Shards < 1) throw new ParameterException(nameof(Shards), Shards, "must be at least 1", scope: nameof(SensitivityOptions));
         if (Parallelism < 0) throw new ParameterException(nameof(Parallelism), Parallelism, "must be ≥ 0");
@@ -219,11 +252,14 @@ public sealed record PerturbationResult(double Epsilon, int Draw, double Solutio
 /// <summary>Per ε: the largest and mean ratio over the draws (the largest is the empirical Lipschitz constant).</summary>
 public sealed record EpsilonSummary(double Epsilon, double MaxSolutionRatio, double MeanSolutionRatio, double MaxOutputRatio, double MeanOutputRatio);
 
+/// <param name="WorstCase">‖dx*/dθ‖₂ over ‖Δθ‖_F = 1, its direction and the re-solves along it.</param>
+/// <param name="FixedX">The fixed-x Lipschitz constants of f, L and ∇L at x*.</param>
 /// <param name="PredictedSolutionRatio">Per draw: ‖H⁻¹ (∂∇L/∂A · Δ)‖ (‖Δ‖_F = 1), the ε → 0 limit of the solution ratio.</param>
 /// <param name="PredictedOutputRatio">Per draw: ‖∂f/∂A · Δ + ∂f/∂x · v‖ with v = −H⁻¹(∂∇L/∂A · Δ).</param>
 public sealed record SensitivityResult(string Family, long Rows, int Dimension, double[] Solution, double[] Output, SolverResult BaseSolve,
     IReadOnlyList<PerturbationResult> Perturbations, IReadOnlyList<EpsilonSummary> Summary, double[] PredictedSolutionRatio,
-    double[] PredictedOutputRatio, double HessianMinEigenvalue, double HessianMaxEigenvalue, int Parallelism, double Seconds);
+    double[] PredictedOutputRatio, double HessianMinEigenvalue, double HessianMaxEigenvalue, int Parallelism, double Seconds,
+    WorstCaseSensitivity WorstCase, FixedXLipschitz FixedX, bool HessianPositiveDefinite);
 
 /// <summary>
 /// In-context-learning sensitivity (MATH.md: the solution moves by at most a constant times ‖A − A'‖): solve
@@ -252,22 +288,24 @@ public static class SensitivityAnalysis
         var output = problem.Output(xStar);
         log?.Invoke($"x*(A): {baseSolve.Exit} after {baseSolve.Iterations} iterations, ‖∇L‖ = {baseSolve.GradientNorm:E2}");
 
-        // Directions and their linearised effect.
+        // The worst case (Lanczos on J Jᵀ with Hessian solves) and the fixed-x constants.
+        var hessian = new HessianSolve(Hessian(problem, xStar, options.Shards), d);
+        var (lo, hi) = (hessian.Min, hessian.Max);
+        var linearization = problem.Linearize(xStar);
+        var (worstConstant, worstFlat, worstSteps) = LipschitzAnalysis.WorstCase(linearization, hessian, options.Seed);
+        var worst = problem.FromFlat(worstFlat);
+        var fixedX = LipschitzAnalysis.FixedX(linearization, options.Seed);
+        log?.Invoke($"Hessian at x*: eigenvalues in [{lo:E3}, {hi:E3}]; worst case ‖dx*/dθ‖₂ = {worstConstant:G6} ({worstSteps} Lanczos steps)");
+        log?.Invoke($"fixed x*: ‖∂f/∂θ‖₂ = {fixedX.Output.Value:G6}, ‖∂L/∂θ‖ = {fixedX.Loss.Value:G6}, ‖∂∇L/∂θ‖₂ = {fixedX.Gradient.Value:G6}");
+
+        // Random directions and their linearised effect dx = −H⁻¹ (∂∇L/∂θ)Δ.
         var directions = Enumerable.Range(0, options.Draws).Select(k => problem.Direction(options.Seed, k)).ToArray();
-        var hessian = Hessian(problem, xStar, options.Shards);
-        var (lo, hi) = DenseAlgebra.EigenvalueRange(hessian, d);
-        var factor = (double[])hessian.Clone();
-        bool positive = DenseAlgebra.TryCholesky(factor, d);
         double h = options.DifferenceStep * Math.Max(problem.DataNorm, NumericLimits.Tiny);
         var predictedX = new double[options.Draws];
         var predictedF = new double[options.Draws];
         for (int k = 0; k < options.Draws; k++)
         {
-            var gPlus = Gradient(problem.Perturbed(directions[k], h), xStar, options.Shards);
-            var gMinus = Gradient(problem.Perturbed(directions[k], -h), xStar, options.Shards);
-            var jd = new double[d];
-            for (int i = 0; i < d; i++) jd[i] = (gPlus[i] - gMinus[i]) / (2 * h);
-            var v = positive ? DenseAlgebra.CholeskySolve(factor, d, jd) : DenseAlgebra.SolveModified(hessian, d, jd).Solution;
+            var v = hessian.Solve(linearization.Mixed(problem.Flatten(directions[k])));
             TensorPrimitives.Negate(v, v);
             predictedX[k] = TensorPrimitives.Norm<double>(v);
             // df = central difference of f along (A + tΔ, x* + t v).
@@ -280,13 +318,14 @@ public static class SensitivityAnalysis
             TensorPrimitives.Subtract(fp, fm, df);
             predictedF[k] = TensorPrimitives.Norm<double>(df) / (2 * h);
         }
-        log?.Invoke($"Hessian at x*: eigenvalues in [{lo:E3}, {hi:E3}]; linearised ‖dx‖/‖ΔA‖ up to {predictedX.Max():G6}");
+        log?.Invoke($"random directions: linearised ‖dx‖/‖Δθ‖ up to {predictedX.Max():G6}");
 
+        // Re-solves: every ε × random direction, then every worst-case ε along Δ*.
         var jobs = options.Epsilons.SelectMany(e => Enumerable.Range(0, options.Draws).Select(k => (Epsilon: e, Draw: k))).ToArray();
-        var results = new PerturbationResult[jobs.Length];
+        var resolves = jobs.Select(job => new ResolveJob(problem.Perturbed(directions[job.Draw], job.Epsilon), options.Solver, xStar, options.SolverOptions))
+            .Concat(options.WorstCaseEpsilons.Select(e => new ResolveJob(problem.Perturbed(worst, e), options.Solver, xStar, options.SolverOptions)))
+            .ToArray();
         int parallelism = options.Parallelism > 0 ? options.Parallelism : Environment.ProcessorCount;
-        var resolves = jobs.Select(job => new ResolveJob(problem.Perturbed(directions[job.Draw], job.Epsilon), options.Solver, xStar,
-            options.SolverOptions)).ToArray();
         SolverResult[] solves;
         if (options.RunJobs is { } runJobs) solves = runJobs(resolves, cancellation);
         else
@@ -297,6 +336,7 @@ public static class SensitivityAnalysis
                 j => solves[j] = resolves[j].Problem.Driver(options.Shards, compute).Solve(SolverCatalog.Create(options.Solver, options.SolverOptions),
                     resolves[j].Problem.Objective, xStar, options.SolverOptions, cancellation: cancellation));
         }
+        var results = new PerturbationResult[jobs.Length];
         for (int j = 0; j < jobs.Length; j++)
         {
             var (eps, k) = jobs[j];
@@ -310,6 +350,18 @@ public static class SensitivityAnalysis
             double nx = TensorPrimitives.Norm<double>(dx), nf = TensorPrimitives.Norm<double>(dfv);
             results[j] = new PerturbationResult(eps, k, nx, nf, nx / eps, nf / eps, solve.Exit, solve.Iterations, solve.GradientNorm);
         }
+        var checks = new FiniteDifferenceCheck[options.WorstCaseEpsilons.Count];
+        for (int i = 0; i < checks.Length; i++)
+        {
+            var solve = solves[jobs.Length + i];
+            double eps = options.WorstCaseEpsilons[i];
+            var dx = new double[d];
+            TensorPrimitives.Subtract(solve.X, xStar, dx);
+            double ratio = TensorPrimitives.Norm<double>(dx) / eps;
+            checks[i] = new FiniteDifferenceCheck(eps, ratio, Math.Abs(ratio - worstConstant) / Math.Max(worstConstant, NumericLimits.Tiny),
+                ExitReasons.Name(solve.Exit), solve.Iterations, solve.GradientNorm);
+            log?.Invoke($"along Δ*: ε = {eps:E1}: ‖Δx‖/ε = {ratio:G6} (relative difference to the worst case {checks[i].RelativeDifference:E2})");
+        }
 
         var summary = options.Epsilons.Select(e =>
         {
@@ -318,9 +370,10 @@ public static class SensitivityAnalysis
                 rs.Max(r => r.OutputRatio), rs.Average(r => r.OutputRatio));
         }).ToArray();
         foreach (var s in summary)
-            log?.Invoke($"ε = {s.Epsilon:E1}: ‖Δx‖/ε max {s.MaxSolutionRatio:G6} mean {s.MeanSolutionRatio:G6}; ‖Δf‖/ε max {s.MaxOutputRatio:G6}");
+            log?.Invoke($"random: ε = {s.Epsilon:E1}: ‖Δx‖/ε max {s.MaxSolutionRatio:G6} mean {s.MeanSolutionRatio:G6}; ‖Δf‖/ε max {s.MaxOutputRatio:G6}");
         return new SensitivityResult(problem.Name, problem.Rows, d, xStar, output, baseSolve, results, summary, predictedX, predictedF,
-            lo, hi, parallelism, clock.Elapsed.TotalSeconds);
+            lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstFlat, worstSteps, checks), fixedX,
+            hessian.PositiveDefinite);
     }
 
     /// <summary>v ← exp(v − max v) / Σ exp(v − max v).</summary>
@@ -398,6 +451,8 @@ public static class SensitivityAnalysis
                 TensorPrimitives.MultiplyAdd(dd.Data, t, da.Data, data);
                 return new DenseMatrix(da.Rows, da.Cols, data);
             }
+            case (CsrMatrix ca, DenseMatrix dd) when ca.Rows == dd.Rows && ca.Cols == dd.Cols:
+                return Add(ca.ToDense(), dd, t); // a dense direction (the worst case) leaves the sparsity pattern
             case (CsrMatrix ca, CsrMatrix cd) when ca.Values.Length == cd.Values.Length:
             {
                 var values = new double[ca.Values.Length];
@@ -408,6 +463,14 @@ public static class SensitivityAnalysis
                 throw new ArgumentException("a perturbation must have the data matrix's shape and storage");
         }
     }
+
+    /// <summary>The matrix as a dense one (itself when dense).</summary>
+    public static DenseMatrix Dense(IRowMatrix a) => a switch
+    {
+        DenseMatrix d => d,
+        CsrMatrix c => c.ToDense(),
+        _ => throw new ArgumentException($"unsupported matrix type {a.GetType().Name}"),
+    };
 
     public static double FrobeniusNorm(IRowMatrix a) => a switch
     {
