@@ -149,7 +149,7 @@ internal sealed class SolveRunner(CliContext ctx)
             Problem = plan.Problem,
             Unit = plan.Unit,
             Demo = plan.Demo,
-            Source = new SourceReport(plan.Source.Kind, plan.Source.Parameters.ToDictionary(p => p.Key, p => p.Value)),
+            Source = SourceReport.From(plan.Source),
             Sizes = new SizesReport(i.Rows, i.Columns, i.Unknowns, i.NonZeros, i.TargetColumns),
             Inputs = plan.Inputs,
             Start = plan.Start,

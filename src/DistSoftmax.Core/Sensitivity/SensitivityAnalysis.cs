@@ -286,7 +286,7 @@ public static class SensitivityAnalysis
             .Solve(SolverCatalog.Create(options.Solver, options.SolverOptions), problem.Objective, x0 ?? new double[d], options.SolverOptions, cancellation: cancellation);
         var xStar = baseSolve.X;
         var output = problem.Output(xStar);
-        log?.Invoke($"x*(A): {baseSolve.Exit} after {baseSolve.Iterations} iterations, ‖∇L‖ = {baseSolve.GradientNorm:E2}");
+        log?.Invoke($"x*(θ): {ExitReasons.Name(baseSolve.Exit)} after {baseSolve.Iterations} iterations, ‖∇L‖ = {baseSolve.GradientNorm:E2}");
 
         // The worst case (Lanczos on J Jᵀ with Hessian solves) and the fixed-x constants.
         var hessian = new HessianSolve(Hessian(problem, xStar, options.Shards), d);
