@@ -215,7 +215,7 @@ public sealed record SensitivityOptions
     public int Shards { get; init; } = 1;
     /// <summary>Independent solves run at once (0: the processor count).</summary>
     public int Parallelism { get; init; } = 0;
-    /// <summary>Step of the central difference of ∇L in the direction Δ (relative to ‖A‖_F).</summary>
+    /// <summary>Step of the central difference of f along (θ + tΔ, x* + t·dx) for the output prediction (relative to ‖θ‖_F).</summary>
     public double DifferenceStep { get; init; } = 1e-5;
     /// <summary>
     /// Runs the independent re-solves (each a whole problem, warm-started) and returns their results in order;
@@ -262,12 +262,14 @@ public sealed record SensitivityResult(string Family, long Rows, int Dimension, 
     WorstCaseSensitivity WorstCase, FixedXLipschitz FixedX, bool HessianPositiveDefinite);
 
 /// <summary>
-/// In-context-learning sensitivity (MATH.md: the solution moves by at most a constant times ‖A − A'‖): solve
-/// x*(A), draw unit directions Δ_k, and for every ε of a grid re-solve at A' = A + εΔ_k warm-started from x*,
-/// reporting ‖x*(A') − x*(A)‖/ε and ‖f(A') − f(A)‖/ε. The linearised prediction comes from the optimality
-/// condition ∇L(x*(A); A) = 0: differentiating, H·dx + (∂∇L/∂A)·ΔA = 0, so dx = −H⁻¹ (∂∇L/∂A)·ΔA, with H the exact
-/// Hessian at x* (Gram pass plus the low-rank part) and (∂∇L/∂A)·Δ a central difference of ∇L(x*; A ± hΔ) at fixed x
-/// (exact up to O(h²)).
+/// In-context-learning sensitivity (docs/MATH.md, "Sensitivity: derivatives in the data"): the solution moves by at most
+/// a constant times ‖θ − θ'‖. Solves x*(θ); from the optimality condition ∇L(x*(θ); θ) = 0, J = dx*/dθ =
+/// −H⁻¹ (∂∇L/∂θ) with H the exact Hessian at x* (Gram pass plus the low-rank part, <see cref="HessianSolve"/>) and the
+/// analytic mixed derivative (<see cref="DataLinearization"/>). Reports the worst case ‖J‖₂ and its direction Δ*
+/// (<see cref="LipschitzAnalysis.WorstCase"/>), re-solves along Δ* at every ε of <see cref="SensitivityOptions.WorstCaseEpsilons"/>,
+/// the fixed-x constants of f, L and ∇L (<see cref="LipschitzAnalysis.FixedX"/>), and the random-direction experiment:
+/// unit directions Δ_k, re-solved at θ + εΔ_k warm-started from x*, with ‖x*(θ') − x*(θ)‖/ε, ‖f(θ') − f(θ)‖/ε and
+/// the linearised predictions ‖J Δ_k‖ and ‖(df/dθ) Δ_k‖ (the latter a central difference of f along (θ + tΔ_k, x* + t J Δ_k)).
 ///
 /// The re-solves are independent whole jobs: by default they run at once in a bounded Parallel.ForEach, each on its
 /// own in-process driver with sequential shard kernels, so the results do not depend on the degree of parallelism;
