@@ -89,6 +89,7 @@ public class SensitivityCommandTests
     [InlineData("--worst-epsilons 1e-3,x", "--worst-epsilons: 'x' is not a number")]
     [InlineData("--w-scalar 0.1 --w w.npy", "--w-scalar: cannot be combined with --w")]
     [InlineData("--reg 0.1", "--reg")]
+    [InlineData("--n 3 --d 5", "the Hessian at x* is singular")]
     public void Bad_input_is_one_line_and_exit_2(string arguments, string message)
     {
         using var dir = new TempDir();

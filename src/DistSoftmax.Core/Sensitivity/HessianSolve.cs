@@ -32,7 +32,7 @@ public sealed class HessianSolve
         double scale = _values.Max(Math.Abs);
         if (!(_values.Min(Math.Abs) > SingularRatio * scale))
             throw new ArgumentException(FormattableString.Invariant(
-                $"the Hessian at x* is singular (eigenvalues in [{Min:E3}, {Max:E3}]): x*(A) is not locally unique, so dx*/dA is undefined; add a regulariser (--w-scalar)"));
+                $"the Hessian at x* is singular (eigenvalues in [{Min:0.000e+00}, {Max:0.000e+00}]): x*(A) is not locally unique, so dx*/dA is undefined; add a regulariser (--w-scalar)"));
     }
 
     /// <summary>Smallest and largest eigenvalue of H.</summary>

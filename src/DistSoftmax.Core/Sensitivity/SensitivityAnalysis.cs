@@ -288,7 +288,7 @@ public static class SensitivityAnalysis
             .Solve(SolverCatalog.Create(options.Solver, options.SolverOptions), problem.Objective, x0 ?? new double[d], options.SolverOptions, cancellation: cancellation);
         var xStar = baseSolve.X;
         var output = problem.Output(xStar);
-        log?.Invoke($"x*(θ): {ExitReasons.Name(baseSolve.Exit)} after {baseSolve.Iterations} iterations, ‖∇L‖ = {baseSolve.GradientNorm:E2}");
+        log?.Invoke(FormattableString.Invariant($"x*(θ): {ExitReasons.Name(baseSolve.Exit)} after {baseSolve.Iterations} iterations, ‖∇L‖ = {baseSolve.GradientNorm:0.0000e+00}"));
 
         // The worst case (Lanczos on J Jᵀ with Hessian solves) and the fixed-x constants.
         var hessian = new HessianSolve(Hessian(problem, xStar, options.Shards), d);
@@ -297,8 +297,8 @@ public static class SensitivityAnalysis
         var (worstConstant, worstFlat, worstSteps) = LipschitzAnalysis.WorstCase(linearization, hessian, options.Seed);
         var worst = problem.FromFlat(worstFlat);
         var fixedX = LipschitzAnalysis.FixedX(linearization, options.Seed);
-        log?.Invoke($"Hessian at x*: eigenvalues in [{lo:E3}, {hi:E3}]; worst case ‖dx*/dθ‖₂ = {worstConstant:G6} ({worstSteps} Lanczos steps)");
-        log?.Invoke($"fixed x*: ‖∂f/∂θ‖₂ = {fixedX.Output.Value:G6}, ‖∂L/∂θ‖ = {fixedX.Loss.Value:G6}, ‖∂∇L/∂θ‖₂ = {fixedX.Gradient.Value:G6}");
+        log?.Invoke(FormattableString.Invariant($"Hessian at x*: eigenvalues in [{lo:0.000e+00}, {hi:0.000e+00}]; worst case ‖dx*/dθ‖₂ = {worstConstant:G6} ({worstSteps} Lanczos steps)"));
+        log?.Invoke(FormattableString.Invariant($"fixed x*: ‖∂f/∂θ‖₂ = {fixedX.Output.Value:G6}, ‖∂L/∂θ‖ = {fixedX.Loss.Value:G6}, ‖∂∇L/∂θ‖₂ = {fixedX.Gradient.Value:G6}"));
 
         // Random directions and their linearised effect dx = −H⁻¹ (∂∇L/∂θ)Δ.
         var directions = Enumerable.Range(0, options.Draws).Select(k => problem.Direction(options.Seed, k)).ToArray();
@@ -320,7 +320,7 @@ public static class SensitivityAnalysis
             TensorPrimitives.Subtract(fp, fm, df);
             predictedF[k] = TensorPrimitives.Norm<double>(df) / (2 * h);
         }
-        log?.Invoke($"random directions: linearised ‖dx‖/‖Δθ‖ up to {predictedX.Max():G6}");
+        log?.Invoke(FormattableString.Invariant($"random directions: linearised ‖dx‖/‖Δθ‖ up to {predictedX.Max():G6}"));
 
         // Re-solves: every ε × random direction, then every worst-case ε along Δ*.
         var jobs = options.Epsilons.SelectMany(e => Enumerable.Range(0, options.Draws).Select(k => (Epsilon: e, Draw: k))).ToArray();
@@ -362,7 +362,7 @@ public static class SensitivityAnalysis
             double ratio = TensorPrimitives.Norm<double>(dx) / eps;
             checks[i] = new FiniteDifferenceCheck(eps, ratio, Math.Abs(ratio - worstConstant) / Math.Max(worstConstant, NumericLimits.Tiny),
                 ExitReasons.Name(solve.Exit), solve.Iterations, solve.GradientNorm);
-            log?.Invoke($"along Δ*: ε = {eps:E1}: ‖Δx‖/ε = {ratio:G6} (relative difference to the worst case {checks[i].RelativeDifference:E2})");
+            log?.Invoke(FormattableString.Invariant($"along Δ*: ε = {eps:0.0e+00}: ‖Δx‖/ε = {ratio:G6} (relative difference to the worst case {checks[i].RelativeDifference:0.00e+00})"));
         }
 
         var summary = options.Epsilons.Select(e =>
@@ -372,7 +372,7 @@ public static class SensitivityAnalysis
                 rs.Max(r => r.OutputRatio), rs.Average(r => r.OutputRatio));
         }).ToArray();
         foreach (var s in summary)
-            log?.Invoke($"random: ε = {s.Epsilon:E1}: ‖Δx‖/ε max {s.MaxSolutionRatio:G6} mean {s.MeanSolutionRatio:G6}; ‖Δf‖/ε max {s.MaxOutputRatio:G6}");
+            log?.Invoke(FormattableString.Invariant($"random: ε = {s.Epsilon:0.0e+00}: ‖Δx‖/ε max {s.MaxSolutionRatio:G6} mean {s.MeanSolutionRatio:G6}; ‖Δf‖/ε max {s.MaxOutputRatio:G6}"));
         return new SensitivityResult(problem.Name, problem.Rows, d, xStar, output, baseSolve, results, summary, predictedX, predictedF,
             lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstFlat, worstSteps, checks), fixedX,
             hessian.PositiveDefinite);
