@@ -90,6 +90,7 @@ public class SensitivityCommandTests
     [InlineData("--w-scalar 0.1 --w w.npy", "--w-scalar: cannot be combined with --w")]
     [InlineData("--reg 0.1", "--reg")]
     [InlineData("--n 3 --d 5", "the Hessian at x* is singular")]
+    [InlineData("--A a.npy --b b.npy --n 20", "--n: describes a generated instance, but data files were given")]
     public void Bad_input_is_one_line_and_exit_2(string arguments, string message)
     {
         using var dir = new TempDir();

@@ -90,6 +90,10 @@ internal static class SensitivityCommand
                 Arguments = parse.Tokens.Select(t => t.Value).ToArray(),
             });
             settings = WithInstance(settings, parse.GetValue(instance) is { } dir ? ctx.Resolve(dir) : null);
+            if (new[] { settings.A, settings.BVector, settings.A1, settings.A2, settings.BMatrix }.Any(f => f is not null))
+                foreach (Option option in new Option[] { n, d, sparse, density, planted, noise, xScale })
+                    if (OptionFactory.Given(parse, option))
+                        throw new CliInputException(option.Name, "describes a generated instance, but data files were given");
             var unit = CatalogOptions.UnitFor(settings.Problem, settings.Unit, settings.UnitGiven);
             settings = settings with
             {
