@@ -58,6 +58,7 @@ internal static class ParameterFlags
         // sensitivity (SensitivityOptions, MatrixSensitivityProblem)
         [nameof(SensitivityOptions) + "." + nameof(SensitivityOptions.Shards)] = "--shards",
         [nameof(SensitivityOptions.Epsilons)] = "--epsilons",
+        [nameof(SensitivityOptions.WorstCaseEpsilons)] = "--worst-epsilons",
         [nameof(SensitivityOptions.Draws)] = "--draws",
         [nameof(SensitivityOptions.Parallelism)] = "--parallel",
         [nameof(MatrixSensitivityProblem.Parts)] = "--perturb",

@@ -6,7 +6,7 @@ using DistSoftmax.Data;
 
 namespace DistSoftmax.Cli.Tests;
 
-/// <summary>The train, diffusion and sensitivity commands end to end through the dist-softmax command line.</summary>
+/// <summary>The train and diffusion commands end to end through the dist-softmax command line.</summary>
 public class NetworkCommandTests
 {
     /// <summary>X (200×3) and a planted teacher target y = F(W*, x) of a paired softmax network with the same second layer.</summary>
@@ -139,39 +139,5 @@ public class NetworkCommandTests
         var bad = Cli.Run(dir.Path, "diffusion", "--width", "15");
         Assert.Equal(2, bad.Code);
         Assert.Contains("--width", bad.Err);
-    }
-
-    [Fact]
-    public void Sensitivity_reports_ratios_per_epsilon_for_vector_and_matrix_problems()
-    {
-        using var dir = new TempDir();
-        var run = Cli.Run(dir.Path, "sensitivity", "--n", "50", "--d", "3", "--epsilons", "1e-2,1e-3", "--draws", "2", "--parallel", "2", "--out-dir", "sens");
-        Assert.True(run.Code == 0, run.ToString());
-        Assert.True(File.Exists(dir.File("sens/sensitivity.png")));
-        var report = ReadReport(dir.File("sens"));
-        Assert.Equal(2, report.GetProperty("empirical_lipschitz").GetArrayLength());
-        Assert.Equal(4, report.GetProperty("perturbations").GetArrayLength());
-
-        Assert.Equal(0, Cli.Run(dir.Path, "generate", "--problem", "multiple-normalized", "--n", "6", "--d", "2", "--out-dir", "inst").Code);
-        var matrix = Cli.Run(dir.Path, "sensitivity", "--problem", "multiple-normalized", "--instance", "inst", "--perturb", "A1,B",
-            "--epsilons", "1e-3", "--draws", "1", "--out-dir", "sens-matrix");
-        Assert.True(matrix.Code == 0, matrix.ToString());
-        Assert.Equal(new[] { "A1", "B" }, ReadReport(dir.File("sens-matrix")).GetProperty("perturbed").EnumerateArray().Select(e => e.GetString()));
-
-        // The default backend runs every re-solve whole on a worker actor; the in-process loop gives the same ratios.
-        Assert.StartsWith("local simulation", report.GetProperty("execution").GetString());
-        var inproc = Cli.Run(dir.Path, "sensitivity", "--n", "50", "--d", "3", "--epsilons", "1e-2,1e-3", "--draws", "2",
-            "--backend", "inprocess", "--out-dir", "sens-inproc");
-        Assert.True(inproc.Code == 0, inproc.ToString());
-        var inprocReport = ReadReport(dir.File("sens-inproc"));
-        Assert.StartsWith("in-process", inprocReport.GetProperty("execution").GetString());
-        Assert.Equal(report.GetProperty("perturbations").ToString(), inprocReport.GetProperty("perturbations").ToString());
-        var sharded = Cli.Run(dir.Path, "sensitivity", "--n", "50", "--d", "3", "--shards", "2");
-        Assert.Equal(2, sharded.Code);
-        Assert.Contains("--shards: backend local runs every re-solve whole on one worker", sharded.Err);
-
-        var bad = Cli.Run(dir.Path, "sensitivity", "--problem", "normalized", "--perturb", "A2");
-        Assert.Equal(2, bad.Code);
-        Assert.Contains("--perturb: vector problems perturb A only", bad.Err);
     }
 }

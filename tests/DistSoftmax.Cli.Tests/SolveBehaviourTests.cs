@@ -142,7 +142,11 @@ public class SolveBehaviourTests
         ];
         Assert.Equal(expected.Order(), r.EnumerateObject().Select(p => p.Name).Order());
         Assert.Equal("files", r.GetProperty("source").GetProperty("kind").GetString());
-        Assert.Equal("0.5", r.GetProperty("source").GetProperty("parameters").GetProperty("w-scalar").GetString());
+        // Source parameters: numbers as JSON numbers, paths and names as strings.
+        var parameters = r.GetProperty("source").GetProperty("parameters");
+        Assert.Equal(System.Text.Json.JsonValueKind.Number, parameters.GetProperty("w-scalar").ValueKind);
+        Assert.Equal(0.5, parameters.GetProperty("w-scalar").GetDouble());
+        Assert.Equal(System.Text.Json.JsonValueKind.String, parameters.GetProperty("A").ValueKind);
         Assert.Equal(9UL, r.GetProperty("seed").GetUInt64());
         Assert.Equal(3, r.GetProperty("workers").GetInt32());
         Assert.Equal("local", r.GetProperty("backend").GetString());

@@ -10,18 +10,20 @@ internal sealed class SolveCommand
 {
     private static readonly SolverOptions Defaults = new();
 
-    private readonly Option<string> _problem = CatalogOptions.Problem(
+    /// <summary>The problem and data options, shared with sensitivity (<see cref="ProblemInputOptions"/>).</summary>
+    private readonly ProblemInputOptions _inputs = new(
         "The problem family. Without data files, solve runs the built-in demo (normalized, n = 20000, d = 50).");
-    private readonly Option<string> _unit = CatalogOptions.Unit();
-    private readonly Option<string?> _a = OptionFactory.File("--A", "Vector problems: the n×d data matrix (.npy, .mtx, .csv or .txt).");
-    private readonly Option<string?> _b = OptionFactory.File("--b", "Vector problems: the target vector of length n.");
-    private readonly Option<string?> _w = OptionFactory.File("--w", "Vector problems: per-row regulariser weights w (length n); the loss adds ½‖diag(w)Ax‖².");
-    private readonly Option<string?> _a1 = OptionFactory.File("--A1", "Matrix problems: the n×d matrix A1 (M = A1 X A2ᵀ).");
-    private readonly Option<string?> _a2 = OptionFactory.File("--A2", "Matrix problems: the n×d matrix A2.");
-    private readonly Option<string?> _bMatrix = OptionFactory.File("--B", "Matrix problems: the n×n target matrix B.");
-    private readonly Option<string?> _wMatrix = OptionFactory.File("--W", "Matrix problems: per-entry regulariser weights W (n×n); the loss adds ½‖W∘M‖².");
-    private readonly Option<double?> _wScalar = OptionFactory.OptionalDouble("--w-scalar", "One regulariser weight for every row (instead of --w / --W).");
-    private readonly Option<string?> _x0 = OptionFactory.File("--x0", "Starting point: d values (vector problems) or a d×d matrix (matrix problems). Default: zeros.");
+    private Option<string> _problem => _inputs.Problem;
+    private Option<string> _unit => _inputs.Unit;
+    private Option<string?> _a => _inputs.A;
+    private Option<string?> _b => _inputs.BVector;
+    private Option<string?> _w => _inputs.WVector;
+    private Option<string?> _a1 => _inputs.A1;
+    private Option<string?> _a2 => _inputs.A2;
+    private Option<string?> _bMatrix => _inputs.BMatrix;
+    private Option<string?> _wMatrix => _inputs.WMatrix;
+    private Option<double?> _wScalar => _inputs.WScalar;
+    private Option<string?> _x0 => _inputs.X0;
     private readonly Option<string> _solver = OptionFactory.Choice("--solver",
         "The solver. auto = approx-newton for vector problems, the automatic matrix choice (newton or newton-cg) for matrix problems.",
         "auto", ["auto", .. SolverCatalog.Names]);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using DistSoftmax.Core.Analysis;
 using DistSoftmax.Core.Solvers;
@@ -75,7 +76,25 @@ internal sealed record SolveReport
     public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
 }
 
-internal sealed record SourceReport(string Kind, IReadOnlyDictionary<string, string> Parameters);
+/// <summary>A problem source as report.json shows it: numeric parameters (n, d, seed, density, noise, x-scale, w-scalar) as JSON numbers, flags as booleans, paths and names as strings.</summary>
+internal sealed record SourceReport(string Kind, IReadOnlyDictionary<string, JsonNode?> Parameters)
+{
+    /// <summary>Parameters whose values are file paths: always strings, even when a name looks like a number.</summary>
+    private static readonly HashSet<string> PathKeys = ["A", "b", "w", "A1", "A2", "B", "W"];
+
+    public static SourceReport From(Core.Sources.ProblemSource source) =>
+        new(source.Kind, source.Parameters.ToDictionary(p => p.Key, p => Value(p.Key, p.Value)));
+
+    private static JsonNode? Value(string key, string text)
+    {
+        if (PathKeys.Contains(key)) return JsonValue.Create(text);
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        if (text is "true" or "false") return JsonValue.Create(text == "true");
+        if (ulong.TryParse(text, System.Globalization.NumberStyles.None, invariant, out ulong whole)) return JsonValue.Create(whole);
+        if (double.TryParse(text, System.Globalization.NumberStyles.Float, invariant, out double real) && double.IsFinite(real)) return JsonValue.Create(real);
+        return JsonValue.Create(text);
+    }
+}
 
 /// <param name="N">Rows: of A (vector problems) or of A1 and B (matrix problems).</param>
 /// <param name="D">Columns of A (or of A1 and A2).</param>

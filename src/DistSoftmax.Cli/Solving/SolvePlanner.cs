@@ -98,7 +98,9 @@ internal static class SolvePlanner
         void Input(string option, string? path) { if (path is not null) inputs[option] = ctx.Resolve(path); }
         bool demo = false;
         ProblemSource source;
-        if (matrix)
+        if (matrix && s.Generated is { } generatedMatrix && matrixFiles.All(f => f.Value is null))
+            source = WithWScalar(DataSources.Generated(generatedMatrix), s.WScalar);
+        else if (matrix)
         {
             foreach (var (option, value) in matrixFiles[..3])
                 if (value is null) throw new CliInputException(option, $"is required for --problem {problem}");
@@ -108,13 +110,10 @@ internal static class SolvePlanner
         else if (s.A is null && s.BVector is null)
         {
             if (s.WVector is not null) throw new CliInputException("--w", "needs the data files --A and --b");
-            if (problem != Families.Normalized)
+            if (s.Generated is null && problem != Families.Normalized)
                 throw new CliInputException("--A", $"is required for --problem {problem} (without data files, solve runs the built-in normalized demo)");
-            demo = true;
-            var spec = DataSources.DemoSpec;
-            source = DataSources.Generated(spec);
-            if (s.WScalar is double w)
-                source = ProblemSource.Create(source.Kind, source.Parameters.Append(KeyValuePair.Create("w-scalar", DataSourcesFormat(w))));
+            demo = s.Generated is null;
+            source = WithWScalar(DataSources.Generated(s.Generated ?? DataSources.DemoSpec), s.WScalar);
         }
         else
         {
@@ -186,7 +185,10 @@ internal static class SolvePlanner
             options, x0, start, s.Workers, backend, outputs, inputs, warnings, save);
     }
 
-    private static string DataSourcesFormat(double v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>A generated source with the regulariser weight of --w-scalar (when given).</summary>
+    private static ProblemSource WithWScalar(ProblemSource source, double? wScalar) => wScalar is double w
+        ? ProblemSource.Create(source.Kind, source.Parameters.Append(KeyValuePair.Create("w-scalar", w.ToString("R", System.Globalization.CultureInfo.InvariantCulture))))
+        : source;
 
     private static BackendPlan PlanBackend(SolveSettings s) =>
         SolveBackends.Plan(s.Backend, s.BackendGiven, s.Seeds, s.MinWorkers, s.Host, s.Port, s.SeedTimeout);

@@ -234,7 +234,7 @@ internal sealed class SolveRunner(CliContext ctx)
             Problem = plan.Problem,
             Unit = plan.Unit,
             Demo = plan.Demo,
-            Source = new SourceReport(plan.Source.Kind, plan.Source.Parameters.ToDictionary(p => p.Key, p => p.Value)),
+            Source = SourceReport.From(plan.Source),
             Sizes = new SizesReport(i.Rows, i.Columns, i.Unknowns, i.NonZeros, i.TargetColumns),
             Inputs = plan.Inputs,
             Start = plan.Start,
@@ -270,8 +270,8 @@ internal sealed class SolveRunner(CliContext ctx)
         yield return ("backend", $"{backend.Name}, {plan.Workers} worker{(plan.Workers == 1 ? "" : "s")}");
         yield return ("result", $"{Kebab(result.Exit)}: {result.Message}");
         yield return ("iterations", Invariant($"{result.Iterations}"));
-        yield return ("final loss", Invariant($"{result.Loss:0.000000e+00}"));
-        yield return ("gradient norm", Invariant($"{result.InitialGradientNorm:0.000e+00} → {result.GradientNorm:0.000e+00}"));
+        yield return ("final loss", result.Loss.ToString(NumberFormats.Loss, CultureInfo.InvariantCulture));
+        yield return ("gradient norm", $"{result.InitialGradientNorm.ToString(NumberFormats.GradientNorm, CultureInfo.InvariantCulture)} → {result.GradientNorm.ToString(NumberFormats.GradientNorm, CultureInfo.InvariantCulture)}");
         yield return ("time", Invariant($"solve {report.WallTime.SolveSeconds:F2} s, total {report.WallTime.TotalSeconds:F2} s"));
         yield return ("x", plan.Outputs.X);
         yield return ("report", plan.Outputs.Report);

@@ -1,5 +1,6 @@
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Data.Sources;
 
 namespace DistSoftmax.Cli.Solving;
 
@@ -20,6 +21,8 @@ internal sealed record SolveSettings
     public string? WMatrix { get; init; }
     public double? WScalar { get; init; }
     public string? X0 { get; init; }
+    /// <summary>The instance to generate when no data files are given (sensitivity); null: solve's built-in demo (normalized only).</summary>
+    public GeneratedSpec? Generated { get; init; }
 
     /// <summary>Solver name, or "auto" (approx-newton for vector problems, MatrixSolverChoice for matrix problems).</summary>
     public string Solver { get; init; } = "auto";
