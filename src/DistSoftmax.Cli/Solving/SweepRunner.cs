@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.Text.Json;
+using DistSoftmax.Cli.Output;
+using DistSoftmax.Data;
+
+namespace DistSoftmax.Cli.Solving;
+
+/// <summary>
+/// Runs a checked sweep. Every grid point is exactly a solve command (<see cref="SweepPoint.SolveArguments"/>), run in
+/// this process through <see cref="Program.Run(string[], CliContext)"/> on the chosen backend, writing its x.npy,
+/// report.json and convergence.png into OUT/points/KEY/ and its own output (progress lines, summary, warnings) into
+/// solve.log there. Generated instances are written once into OUT/instances/KEY/ and shared by the solves on them (so a
+/// cluster sweep needs OUT on a file system every worker sees at the same path). After each solve, sweep.csv is rewritten
+/// (so an interrupted sweep keeps its table); at the end the plots. Exit code: 0 when every solve converged, 3 when one
+/// did not, or the first solve's 1, 2 or 4 that stopped the sweep.
+/// </summary>
+internal sealed class SweepRunner(CliContext ctx)
+{
+    /// <summary>The folders and files under OUT.</summary>
+    public const string PointsFolder = "points", InstancesFolder = "instances", TableFile = "sweep.csv", LogFile = "solve.log";
+
+    /// <param name="shared">Solve options every point gets (backend, workers, …), as the user gave them.</param>
+    public int Run(SweepGrid grid, IReadOnlyList<string> shared, string outDirectory)
+    {
+        string output = ctx.Resolve(outDirectory);
+        try { Directory.CreateDirectory(output); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliInputException("--out-dir", $"cannot create {output}: {ErrorReport.OneLine(e.Message)}");
+        }
+        string table = Path.Combine(output, TableFile);
+        ctx.Out.WriteLine($"dist-softmax sweep: {grid.Describe()}; writing {table}");
+
+        var rows = new List<SweepRow>();
+        long index = 0, total = grid.PointCount;
+        int exit = ExitCodes.Ok;
+        foreach (var instance in grid.Instances())
+        {
+            string instanceDirectory = Path.Combine(output, InstancesFolder, instance.Key);
+            try { instance.Write(instanceDirectory); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new DataFormatException(instanceDirectory, $"cannot write the instance: {ErrorReport.OneLine(e.Message)}", e);
+            }
+            foreach (var point in grid.Points(instance))
+            {
+                index++;
+                string pointDirectory = Path.Combine(output, PointsFolder, point.Key);
+                var args = point.SolveArguments(grid.Problem, grid.Unit, instanceDirectory, shared, pointDirectory);
+                var (code, log, errors) = Solve(args);
+                string prefix = string.Create(CultureInfo.InvariantCulture, $"[{index}/{total}] {point.Key}: ");
+                if (code is not (ExitCodes.Ok or ExitCodes.NotConverged) || !File.Exists(Path.Combine(pointDirectory, "report.json")))
+                {
+                    // Bad input (a backend that cannot run, a file that cannot be read), an output failure or an internal error:
+                    // every further point would meet it too. The solve's own error line says what.
+                    string error = errors.FirstOrDefault(l => l.StartsWith("error:", StringComparison.Ordinal)) ?? $"the solve exited with {code}";
+                    ctx.Out.WriteLine(prefix + "failed, the sweep stops");
+                    ctx.Err.WriteLine(ErrorReport.OneLine(error));
+                    WriteTable(table, rows);
+                    return code == ExitCodes.Ok ? ExitCodes.Internal : code;
+                }
+                File.WriteAllText(Path.Combine(pointDirectory, LogFile), log);
+                var row = SweepRow.FromReport(point, grid.Problem, grid.Unit,
+                    JsonDocument.Parse(File.ReadAllBytes(Path.Combine(pointDirectory, "report.json"))).RootElement);
+                rows.Add(row);
+                WriteTable(table, rows);
+                ctx.Out.WriteLine(prefix + Progress(row));
+                if (!row.Converged) exit = ExitCodes.NotConverged;
+                if (ctx.Cancellation.IsCancellationRequested)
+                {
+                    ctx.Err.WriteLine($"dist-softmax: sweep cancelled after {index} of {total} solves; {table} holds them");
+                    WritePlots(output, rows);
+                    return ExitCodes.NotConverged;
+                }
+            }
+        }
+        WritePlots(output, rows);
+        int failed = rows.Count(r => !r.Converged);
+        if (failed > 0) ctx.Err.WriteLine($"dist-softmax: {failed} of {rows.Count} solves stopped without meeting the tolerance (see the exit column of {table})");
+        return exit;
+    }
+
+    /// <summary>One solve command in this process, its stdout and stderr captured.</summary>
+    private (int Code, string Log, string[] Errors) Solve(IReadOnlyList<string> args)
+    {
+        var o = new StringWriter(CultureInfo.InvariantCulture);
+        var e = new StringWriter(CultureInfo.InvariantCulture);
+        int code = Program.Run([.. args], new CliContext(o, e, ctx.WorkingDirectory, interactive: false, ctx.Cancellation));
+        string errors = e.ToString();
+        string log = "dist-softmax " + string.Join(' ', args.Select(Commands.GenerateCommand.Quote)) + "\n" + o + errors;
+        return (code, log, errors.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
+    private static string Progress(SweepRow r) => string.Create(CultureInfo.InvariantCulture,
+        $"{r.Exit}, {r.Iterations} iterations, {r.SolveSeconds:F3} s ({(r.Iterations > 0 ? $"{r.SecondsPerIteration:G3} s" : "-")}/iteration), " +
+        $"contraction {(double.IsFinite(r.ContractionFactor) ? r.ContractionFactor.ToString("G3", CultureInfo.InvariantCulture) : "-")}, |grad| {r.FinalGradientNorm:0.00e+00}");
+
+    private static void WriteTable(string path, IReadOnlyList<SweepRow> rows)
+    {
+        try { AtomicFile.Write(path, SweepTable.ToUtf8(rows)); }
+        catch (DataFormatException e) { throw new OutputWriteException(path, "cannot write: " + ErrorReport.OneLine(e.InnerException?.Message ?? e.Message), e); }
+    }
+
+    private void WritePlots(string output, IReadOnlyList<SweepRow> rows)
+    {
+        void Png(string name, byte[] bytes)
+        {
+            string path = Path.Combine(output, name);
+            try { AtomicFile.Write(path, bytes); }
+            catch (DataFormatException e) { throw new OutputWriteException(path, "cannot write: " + ErrorReport.OneLine(e.InnerException?.Message ?? e.Message), e); }
+        }
+        Png(SweepPlots.IterationsFile, SweepPlots.IterationsAgainstN(rows));
+        Png(SweepPlots.CostFile, SweepPlots.TimePerIterationAgainstCost(rows));
+        Png(SweepPlots.ContractionFile, SweepPlots.ContractionAgainstEpsilon(rows));
+        string approx = Path.Combine(output, SweepPlots.ApproxFile);
+        if (SweepPlots.ApproxVsExact(rows) is { } bytes) Png(SweepPlots.ApproxFile, bytes);
+        else
+        {
+            // A stale figure of an earlier sweep into the same folder would be read as this one's.
+            if (File.Exists(approx)) File.Delete(approx);
+            ctx.Out.WriteLine($"note: {SweepPlots.ApproxFile} not written: no grid point ran both {SweepPlots.Approx} and {SweepPlots.Exact} (give --solvers {SweepPlots.Approx},{SweepPlots.Exact})");
+        }
+        ctx.Out.WriteLine($"wrote {Path.Combine(output, TableFile)} ({rows.Count} solves) and the plots {string.Join(", ", new[] { SweepPlots.IterationsFile, SweepPlots.CostFile, SweepPlots.ContractionFile }.Concat(File.Exists(approx) ? [SweepPlots.ApproxFile] : []))} in {output}");
+    }
+}
