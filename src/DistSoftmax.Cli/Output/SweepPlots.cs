@@ -145,16 +145,21 @@ internal static class SweepPlots
     }
 
     /// <summary>
-    /// Ticks for an axis that holds log10 values v: a decade is labelled 1e k, any other tick 10^v in three digits (a sweep's
-    /// n or ε often spans less than a decade, where decade ticks alone would leave the axis unlabelled).
+    /// Ticks for an axis that holds log10 values v, labelled 10^v in three significant digits (a sweep's n or ε often spans
+    /// less than a decade, where decade ticks alone would leave the axis unlabelled).
     /// </summary>
-    private static ScottPlot.TickGenerators.NumericAutomatic LogTicks() => new()
-    {
-        LabelFormatter = v => Math.Abs(v - Math.Round(v)) < DecadeTolerance
-            ? $"1e{Math.Round(v):0}"
-            : Math.Pow(10, v).ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
-    };
+    private static ScottPlot.TickGenerators.NumericAutomatic LogTicks() => new() { LabelFormatter = v => Significant(Math.Pow(10, v)) };
 
-    /// <summary>How close to an integer a log10 tick must be to count as a decade.</summary>
-    private const double DecadeTolerance = 1e-9;
+    /// <summary>Three significant digits: plain between 0.001 and a million ("0.05", "1260"), else "1.26e+07".</summary>
+    private static string Significant(double value)
+    {
+        if (!(value > 0) || !double.IsFinite(value)) return "";
+        double scale = Math.Pow(10, Math.Floor(Math.Log10(value)) - 2);
+        double rounded = Math.Round(value / scale) * scale;
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return rounded is >= PlainFrom and < PlainBelow ? rounded.ToString("0.######", inv) : rounded.ToString("0.##e+0", inv);
+    }
+
+    /// <summary>The range of tick values written without an exponent.</summary>
+    private const double PlainFrom = 1e-3, PlainBelow = 1e6;
 }

@@ -92,7 +92,7 @@ internal sealed class SweepRunner(CliContext ctx)
     }
 
     private static string Progress(SweepRow r) => string.Create(CultureInfo.InvariantCulture,
-        $"{r.Exit}, {r.Iterations} iterations, {r.SolveSeconds:F3} s ({(r.Iterations > 0 ? $"{r.SecondsPerIteration:G3} s" : "-")}/iteration), " +
+        $"{r.Exit}, {r.Iterations} iterations, {r.SolveSeconds:F3} s ({(r.Iterations > 0 ? $"{r.SecondsPerIteration:0.00e+00} s" : "-")}/iteration), " +
         $"contraction {(double.IsFinite(r.ContractionFactor) ? r.ContractionFactor.ToString("G3", CultureInfo.InvariantCulture) : "-")}, |grad| {r.FinalGradientNorm:0.00e+00}");
 
     private static void WriteTable(string path, IReadOnlyList<SweepRow> rows)
