@@ -123,6 +123,17 @@ public class SweepCommandTests
     }
 
     [Fact]
+    public void By_default_each_point_runs_in_the_local_actor_simulation()
+    {
+        using var dir = new TempDir();
+        var run = Cli.Run(dir.Path, "sweep", "--n", "200", "--d", "3", "--solvers", "newton", "--workers", "2", "--out-dir", "sw");
+        Assert.True(run.Code == 0, run.ToString());
+        var report = Report.Read(Assert.Single(Directory.GetDirectories(dir.File("sw/points"))));
+        Assert.Equal(("local", 2), (report.GetProperty("backend").GetString(), report.GetProperty("workers").GetInt32()));
+        Assert.Single(ReadTable(dir.File("sw/sweep.csv")).Rows);
+    }
+
+    [Fact]
     public void A_solve_that_does_not_converge_makes_the_sweep_exit_3()
     {
         using var dir = new TempDir();

@@ -36,6 +36,7 @@ internal sealed class SweepRunner(CliContext ctx)
         int exit = ExitCodes.Ok;
         foreach (var instance in grid.Instances())
         {
+            if (ctx.Cancellation.IsCancellationRequested) return Cancelled(output, rows, index, total);
             string instanceDirectory = Path.Combine(output, InstancesFolder, instance.Key);
             try { instance.Write(instanceDirectory); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -59,25 +60,33 @@ internal sealed class SweepRunner(CliContext ctx)
                     WriteTable(table, rows);
                     return code == ExitCodes.Ok ? ExitCodes.Internal : code;
                 }
-                File.WriteAllText(Path.Combine(pointDirectory, LogFile), log);
+                string logPath = Path.Combine(pointDirectory, LogFile);
+                try { File.WriteAllText(logPath, log); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new OutputWriteException(logPath, "cannot write: " + ErrorReport.OneLine(e.Message), e);
+                }
                 var row = SweepRow.FromReport(point, grid.Problem, grid.Unit,
                     JsonDocument.Parse(File.ReadAllBytes(Path.Combine(pointDirectory, "report.json"))).RootElement);
                 rows.Add(row);
                 WriteTable(table, rows);
                 ctx.Out.WriteLine(prefix + Progress(row));
                 if (!row.Converged) exit = ExitCodes.NotConverged;
-                if (ctx.Cancellation.IsCancellationRequested)
-                {
-                    ctx.Err.WriteLine($"dist-softmax: sweep cancelled after {index} of {total} solves; {table} holds them");
-                    WritePlots(output, rows);
-                    return ExitCodes.NotConverged;
-                }
+                if (ctx.Cancellation.IsCancellationRequested) return Cancelled(output, rows, index, total);
             }
         }
         WritePlots(output, rows);
         int failed = rows.Count(r => !r.Converged);
         if (failed > 0) ctx.Err.WriteLine($"dist-softmax: {failed} of {rows.Count} solves stopped without meeting the tolerance (see the exit column of {table})");
         return exit;
+    }
+
+    /// <summary>Ctrl+C / SIGTERM: the solves so far keep their table, and get their plots; exit 3.</summary>
+    private int Cancelled(string output, IReadOnlyList<SweepRow> rows, long done, long total)
+    {
+        ctx.Err.WriteLine($"dist-softmax: sweep cancelled after {done} of {total} solves; {Path.Combine(output, TableFile)} holds them");
+        WritePlots(output, rows);
+        return ExitCodes.NotConverged;
     }
 
     /// <summary>One solve command in this process, its stdout and stderr captured.</summary>
