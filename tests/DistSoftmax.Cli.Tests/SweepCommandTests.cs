@@ -168,6 +168,37 @@ public class SweepCommandTests
         Assert.Equal("error: --n: is not used with --A (n, d and the density come from the user's instance)", Assert.Single(withN.ErrLines));
     }
 
+    [Fact]
+    public void Seeds_where_nobody_listens_stop_the_sweep_with_exit_2_and_one_error_line()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop(); // bound and released: nothing listens there now
+        using var dir = new TempDir();
+        var run = Cli.Run(dir.Path, "sweep", "--n", "200,300", "--d", "3", "--seeds", $"127.0.0.1:{port}", "--seed-timeout", "2", "--out-dir", "sw");
+        Assert.True(run.Code == 2, run.ToString());
+        Assert.StartsWith($"error: --seeds: no seed answered within 2 s (127.0.0.1:{port}", Assert.Single(run.ErrLines));
+        Assert.Contains("[1/4] n200-d3-dense-r0-tol1E-08-eps0.5-delta0.01-approx-newton: failed, the sweep stops", run.Out);
+        Assert.Equal(Columns, ReadTable(dir.File("sw/sweep.csv")).Header);
+        Assert.Empty(ReadTable(dir.File("sw/sweep.csv")).Rows);
+    }
+
+    [Fact]
+    public void A_cancelled_sweep_exits_3_and_keeps_its_table_and_plots()
+    {
+        using var dir = new TempDir();
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = Program.Run(["sweep", "--n", "200", "--d", "3", "--out-dir", "sw"], new CliContext(o, e, dir.Path, cancellation: cancelled.Token));
+        Assert.True(code == 3, o + "\n" + e);
+        Assert.StartsWith("dist-softmax: sweep cancelled after 0 of 2 solves", e.ToString());
+        Assert.Empty(ReadTable(dir.File("sw/sweep.csv")).Rows);
+        foreach (string plot in Plots[..3]) Png.Check(Path.Combine(dir.File("sw"), plot));
+    }
+
     public static TheoryData<string, string, string> BadValues() => new()
     {
         { "--n", "100,abc", "error: --n: 'abc' is not an integer" },

@@ -84,7 +84,9 @@ internal sealed class SweepRunner(CliContext ctx)
     /// <summary>Ctrl+C / SIGTERM: the solves so far keep their table, and get their plots; exit 3.</summary>
     private int Cancelled(string output, IReadOnlyList<SweepRow> rows, long done, long total)
     {
-        ctx.Err.WriteLine($"dist-softmax: sweep cancelled after {done} of {total} solves; {Path.Combine(output, TableFile)} holds them");
+        string table = Path.Combine(output, TableFile);
+        WriteTable(table, rows);
+        ctx.Err.WriteLine($"dist-softmax: sweep cancelled after {done} of {total} solves; {table} holds them");
         WritePlots(output, rows);
         return ExitCodes.NotConverged;
     }
