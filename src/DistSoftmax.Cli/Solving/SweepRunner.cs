@@ -47,14 +47,21 @@ internal sealed class SweepRunner(CliContext ctx)
             {
                 index++;
                 string pointDirectory = Path.Combine(output, PointsFolder, point.Key);
+                string report = new OutputPaths(pointDirectory).Report;
                 var args = point.SolveArguments(grid.Problem, grid.Unit, instanceDirectory, shared, pointDirectory);
+                ForgetEarlierRun(pointDirectory);
                 var (code, log, errors) = Solve(args);
                 string prefix = string.Create(CultureInfo.InvariantCulture, $"[{index}/{total}] {point.Key}: ");
-                if (code is not (ExitCodes.Ok or ExitCodes.NotConverged) || !File.Exists(Path.Combine(pointDirectory, "report.json")))
+                bool reported = File.Exists(report);
+                // Ctrl+C before the solve's first iteration: it wrote nothing (exit 3).
+                if (!reported && code == ExitCodes.NotConverged && ctx.Cancellation.IsCancellationRequested)
+                    return Cancelled(output, rows, index - 1, total);
+                if (code is not (ExitCodes.Ok or ExitCodes.NotConverged) || !reported)
                 {
                     // Bad input (a backend that cannot run, a file that cannot be read), an output failure or an internal error:
                     // every further point would meet it too. The solve's own error line says what.
-                    string error = errors.FirstOrDefault(l => l.StartsWith("error:", StringComparison.Ordinal)) ?? $"the solve exited with {code}";
+                    string error = errors.FirstOrDefault(l => l.StartsWith("error:", StringComparison.Ordinal))
+                                   ?? errors.LastOrDefault() ?? $"error: the solve exited with {code} and wrote no report";
                     ctx.Out.WriteLine(prefix + "failed, the sweep stops");
                     ctx.Err.WriteLine(ErrorReport.OneLine(error));
                     WriteTable(table, rows);
@@ -67,7 +74,7 @@ internal sealed class SweepRunner(CliContext ctx)
                     throw new OutputWriteException(logPath, "cannot write: " + ErrorReport.OneLine(e.Message), e);
                 }
                 var row = SweepRow.FromReport(point, grid.Problem, grid.Unit,
-                    JsonDocument.Parse(File.ReadAllBytes(Path.Combine(pointDirectory, "report.json"))).RootElement);
+                    JsonDocument.Parse(File.ReadAllBytes(report)).RootElement);
                 rows.Add(row);
                 WriteTable(table, rows);
                 ctx.Out.WriteLine(prefix + Progress(row));
@@ -89,6 +96,23 @@ internal sealed class SweepRunner(CliContext ctx)
         ctx.Err.WriteLine($"dist-softmax: sweep cancelled after {done} of {total} solves; {table} holds them");
         WritePlots(output, rows);
         return ExitCodes.NotConverged;
+    }
+
+    /// <summary>
+    /// Deletes what an earlier sweep into the same folder left for this point, so that a report found after the solve is
+    /// this solve's (a solve that fails writes none).
+    /// </summary>
+    private static void ForgetEarlierRun(string pointDirectory)
+    {
+        if (!Directory.Exists(pointDirectory)) return;
+        foreach (string name in new OutputPaths(pointDirectory).All.Select(o => o.Path).Append(Path.Combine(pointDirectory, LogFile)))
+        {
+            try { File.Delete(name); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new OutputWriteException(name, "cannot replace the earlier sweep's file: " + ErrorReport.OneLine(e.Message), e);
+            }
+        }
     }
 
     /// <summary>One solve command in this process, its stdout and stderr captured.</summary>
