@@ -49,6 +49,9 @@ public class SweepCommandTests
         Assert.Equal("", run.Err);
         var outLines = run.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("dist-softmax sweep: 8 solves on 4 instances: n {200, 400} × d {3, 5} × dense", outLines[0]);
+        // One untimed warm-up solve per solver first, on a 500×(smallest d) instance; its folder is gone afterwards.
+        Assert.Equal("warm-up: 2 untimed solves on a 500×3 instance (--no-warmup skips them)", outLines[1]);
+        Assert.False(Directory.Exists(dir.File("sw/warmup")));
         for (int k = 1; k <= 8; k++) Assert.Single(outLines, l => l.StartsWith($"[{k}/8] ", StringComparison.Ordinal) && l.Contains(": converged, "));
 
         string sw = dir.File("sw");
@@ -179,6 +182,12 @@ public class SweepCommandTests
         var run = Cli.Run(dir.Path, "sweep", "--n", "200,300", "--d", "3", "--seeds", $"127.0.0.1:{port}", "--seed-timeout", "2", "--out-dir", "sw");
         Assert.True(run.Code == 2, run.ToString());
         Assert.StartsWith($"error: --seeds: no seed answered within 2 s (127.0.0.1:{port}", Assert.Single(run.ErrLines));
+        // The warm-up meets the unreachable cluster first; without it, the first grid point does.
+        Assert.Contains("warm-up solve approx-newton: failed, the sweep stops", run.Out);
+        Assert.False(File.Exists(dir.File("sw/sweep.csv")));
+        run = Cli.Run(dir.Path, "sweep", "--n", "200,300", "--d", "3", "--seeds", $"127.0.0.1:{port}", "--seed-timeout", "2", "--no-warmup", "--out-dir", "sw");
+        Assert.True(run.Code == 2, run.ToString());
+        Assert.StartsWith($"error: --seeds: no seed answered within 2 s (127.0.0.1:{port}", Assert.Single(run.ErrLines));
         Assert.Contains("[1/4] n200-d3-dense-r0-tol1E-08-eps0.5-delta0.01-approx-newton: failed, the sweep stops", run.Out);
         Assert.Equal(Columns, ReadTable(dir.File("sw/sweep.csv")).Header);
         Assert.Empty(ReadTable(dir.File("sw/sweep.csv")).Rows);
@@ -192,7 +201,7 @@ public class SweepCommandTests
         cancelled.Cancel();
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = Program.Run(["sweep", "--n", "200", "--d", "3", "--out-dir", "sw"], new CliContext(o, e, dir.Path, cancellation: cancelled.Token));
+        int code = Program.Run(["sweep", "--n", "200", "--d", "3", "--no-warmup", "--out-dir", "sw"], new CliContext(o, e, dir.Path, cancellation: cancelled.Token));
         Assert.True(code == 3, o + "\n" + e);
         Assert.StartsWith("dist-softmax: sweep cancelled after 0 of 2 solves", e.ToString());
         Assert.Empty(ReadTable(dir.File("sw/sweep.csv")).Rows);

@@ -35,6 +35,8 @@ internal sealed class SweepCommand
     private readonly Option<string?> _a = OptionFactory.File("--A", "A user's instance: the n×d data matrix (instead of generated instances; n, d and density come from it).");
     private readonly Option<string?> _b = OptionFactory.File("--b", "A user's instance: the target vector of length n.");
     private readonly Option<string?> _w = OptionFactory.File("--w", "A user's instance: per-row regulariser weights (length n).");
+    private readonly Option<bool> _noWarmup = OptionFactory.Flag("--no-warmup",
+        "Skip the untimed warm-up solve of each solver on a small instance (without it the first grid point's time includes compiling the solver's code).");
     private readonly Option<string> _outDir = OptionFactory.Text("--out-dir",
         "Directory for sweep.csv, the plots, points/KEY/ (each solve's files) and instances/KEY/ (created if needed).", "sweep-out", "DIR");
 
@@ -61,7 +63,7 @@ internal sealed class SweepCommand
             "instances or a user's, each exactly a solve command on the chosen backend, and write sweep.csv and " +
             "iterations-vs-n.png, time-per-iteration-vs-cost.png, contraction-vs-epsilon.png, approx-vs-exact.png. " +
             "Exit codes: 0 every solve converged, 3 some did not, 2 bad input.");
-        foreach (Option o in new Option[] { _problem, _unit, _n, _d, _density, _tol, _epsilon, _delta, _solvers, _repeats, _seed, _a, _b, _w, _outDir }.Concat(Shared))
+        foreach (Option o in new Option[] { _problem, _unit, _n, _d, _density, _tol, _epsilon, _delta, _solvers, _repeats, _seed, _a, _b, _w, _noWarmup, _outDir }.Concat(Shared))
             command.Add(o);
         command.SetAction(parse =>
         {
@@ -76,7 +78,7 @@ internal sealed class SweepCommand
             {
                 return ErrorReport.Write(ctx, e, validating: true);
             }
-            return new SweepRunner(ctx).Run(grid, shared, parse.GetValue(_outDir)!);
+            return new SweepRunner(ctx).Run(grid, shared, parse.GetValue(_outDir)!, warmup: !parse.GetValue(_noWarmup));
         });
         return command;
     }
@@ -105,6 +107,7 @@ internal sealed class SweepCommand
         string? unitName = DataSources.HasUnit(problem) ? unit.Name() : null;
 
         IReadOnlyList<string>? user = null;
+        int userColumns = 0;
         if (p.GetValue(_a) is not null || p.GetValue(_b) is not null || p.GetValue(_w) is not null)
         {
             if (matrix) throw new CliInputException("--A", $"sweep reads a user's vector instance; --problem {problem} is a matrix problem (its instances are generated)");
@@ -116,7 +119,7 @@ internal sealed class SweepCommand
             string a = ctx.Resolve(p.GetValue(_a)!), b = ctx.Resolve(p.GetValue(_b)!);
             string? w = p.GetValue(_w) is { } wPath ? ctx.Resolve(wPath) : null;
             // Every value checked once before the first solve (each solve checks it again, as solve always does).
-            new DataShardLoader().Inspect(DataSources.VectorFiles(problem, unit, a, b, w, p.GetValue(_wScalar)));
+            userColumns = new DataShardLoader().Inspect(DataSources.VectorFiles(problem, unit, a, b, w, p.GetValue(_wScalar))).Columns;
             user = w is null ? ["--A", a, "--b", b] : ["--A", a, "--b", b, "--w", w];
         }
 
@@ -157,7 +160,8 @@ internal sealed class SweepCommand
         string outDir = ctx.Resolve(p.GetValue(_outDir)!);
         if (File.Exists(outDir)) throw new CliInputException("--out-dir", $"{outDir} is a file, not a directory");
 
-        var grid = new SweepGrid(problem, unitName, n, d, density, tol, epsilon, delta, solvers, repeats, p.GetValue(_seed), user);
+        var grid = new SweepGrid(problem, unitName, n, d, density, tol, epsilon, delta, solvers, repeats, p.GetValue(_seed), user,
+            user is null ? d.Min() : userColumns);
         if (grid.PointCount > SweepGrid.MaxPoints)
             throw new CliInputException("--n", $"the grid has {grid.PointCount} solves, more than {SweepGrid.MaxPoints} (narrow --n, --d, --density, --tol, --epsilon, --delta, --solvers or --repeats)");
         // Every generated instance's generator arguments (--n, --d, --density as GeneratedSpec checks them), before any is written.

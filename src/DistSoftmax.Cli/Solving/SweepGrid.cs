@@ -23,11 +23,30 @@ namespace DistSoftmax.Cli.Solving;
 /// <param name="Repeats">Runs of every grid point, with seeds Seed, Seed + 1, ….</param>
 /// <param name="Seed">The first repeat's seed.</param>
 /// <param name="User">A user's vector instance (solve arguments --A, --b and --w, absolute paths), or null: generated instances.</param>
+/// <param name="WarmupColumns">d of the warm-up instance: the smallest d of the grid, or the user's instance's.</param>
 internal sealed record SweepGrid(
     string Problem, string? Unit, IReadOnlyList<int> N, IReadOnlyList<int> D, IReadOnlyList<double?> Density,
     IReadOnlyList<double> Tol, IReadOnlyList<double> Epsilon, IReadOnlyList<double> Delta,
-    IReadOnlyList<string> Solvers, int Repeats, ulong Seed, IReadOnlyList<string>? User)
+    IReadOnlyList<string> Solvers, int Repeats, ulong Seed, IReadOnlyList<string>? User, int WarmupColumns)
 {
+    /// <summary>Rows n of the warm-up instance (<see cref="WarmupPoints"/>): small, so warming up costs little.</summary>
+    public const int WarmupRows = 500;
+
+    /// <summary>
+    /// One untimed solve per solver on a small generated instance of the grid's family (n = <see cref="WarmupRows"/>,
+    /// d = <see cref="WarmupColumns"/>, dense), run before the grid so that no grid point's time includes compiling the
+    /// code it runs (methods with loops are compiled fully optimised at their first call: a first solve took 0.5 s of
+    /// which the solve itself was a few milliseconds).
+    /// </summary>
+    public IEnumerable<SweepPoint> WarmupPoints()
+    {
+        var instance = SweepInstance.Generated(this, WarmupRows, WarmupColumns, null, 0, Seed) with { Key = "warmup" };
+        foreach (string solver in Solvers)
+            yield return Samples(solver)
+                ? new SweepPoint(instance, Tol[0], Epsilon[0], Delta[0], solver)
+                : new SweepPoint(instance, Tol[0], null, null, solver);
+    }
+
     /// <summary>Most grid points one sweep runs (a typo like --n 1,2,…,1000 should not start a week of solves).</summary>
     public const int MaxPoints = 10_000;
 

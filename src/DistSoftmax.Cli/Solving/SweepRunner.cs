@@ -17,10 +17,12 @@ namespace DistSoftmax.Cli.Solving;
 internal sealed class SweepRunner(CliContext ctx)
 {
     /// <summary>The folders and files under OUT.</summary>
-    public const string PointsFolder = "points", InstancesFolder = "instances", TableFile = "sweep.csv", LogFile = "solve.log";
+    public const string PointsFolder = "points", InstancesFolder = "instances", WarmupFolder = "warmup", TableFile = "sweep.csv",
+        LogFile = "solve.log";
 
     /// <param name="shared">Solve options every point gets (backend, workers, …), as the user gave them.</param>
-    public int Run(SweepGrid grid, IReadOnlyList<string> shared, string outDirectory)
+    /// <param name="warmup">Whether to run <see cref="SweepGrid.WarmupPoints"/> first (in OUT/warmup/, deleted afterwards).</param>
+    public int Run(SweepGrid grid, IReadOnlyList<string> shared, string outDirectory, bool warmup)
     {
         string output = ctx.Resolve(outDirectory);
         try { Directory.CreateDirectory(output); }
@@ -30,6 +32,8 @@ internal sealed class SweepRunner(CliContext ctx)
         }
         string table = Path.Combine(output, TableFile);
         ctx.Out.WriteLine($"dist-softmax sweep: {grid.Describe()}; writing {table}");
+
+        if (warmup && Warmup(grid, shared, output) is int stop) return stop;
 
         var rows = new List<SweepRow>();
         long index = 0, total = grid.PointCount;
@@ -86,6 +90,48 @@ internal sealed class SweepRunner(CliContext ctx)
         int failed = rows.Count(r => !r.Converged);
         if (failed > 0) ctx.Err.WriteLine($"dist-softmax: {failed} of {rows.Count} solves stopped without meeting the tolerance (see the exit column of {table})");
         return exit;
+    }
+
+    /// <summary>
+    /// The untimed warm-up solves (<see cref="SweepGrid.WarmupPoints"/>) in OUT/warmup/, deleted afterwards; null when they
+    /// ran (converged or not), else the exit code that stops the sweep (a backend that cannot run fails here first).
+    /// </summary>
+    private int? Warmup(SweepGrid grid, IReadOnlyList<string> shared, string output)
+    {
+        string folder = Path.Combine(output, WarmupFolder);
+        var points = grid.WarmupPoints().ToArray();
+        ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"warm-up: {points.Length} untimed solve{(points.Length == 1 ? "" : "s")} on a {SweepGrid.WarmupRows}×{grid.WarmupColumns} instance (--no-warmup skips them)"));
+        string instanceDirectory = Path.Combine(folder, InstancesFolder);
+        try
+        {
+            points[0].Instance.Write(instanceDirectory);
+            foreach (var point in points)
+            {
+                if (ctx.Cancellation.IsCancellationRequested)
+                {
+                    ctx.Err.WriteLine("dist-softmax: sweep cancelled during the warm-up; no grid point solved");
+                    return ExitCodes.NotConverged;
+                }
+                var (code, _, errors) = Solve(point.SolveArguments(grid.Problem, grid.Unit, instanceDirectory, shared,
+                    Path.Combine(folder, point.Key)));
+                if (code is ExitCodes.Ok or ExitCodes.NotConverged) continue;
+                ctx.Out.WriteLine($"warm-up solve {point.Solver}: failed, the sweep stops");
+                ctx.Err.WriteLine(ErrorReport.OneLine(errors.FirstOrDefault(l => l.StartsWith("error:", StringComparison.Ordinal))
+                                                      ?? errors.LastOrDefault() ?? $"error: the warm-up solve exited with {code}"));
+                return code;
+            }
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OutputWriteException(folder, "cannot write the warm-up instance: " + ErrorReport.OneLine(e.Message), e);
+        }
+        finally
+        {
+            try { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
     }
 
     /// <summary>Ctrl+C / SIGTERM: the solves so far keep their table, and get their plots; exit 3.</summary>
