@@ -86,15 +86,19 @@ internal sealed class SweepCommand
     /// <summary>The solve options forwarded to every point.</summary>
     private Option[] Shared => [_wScalar, _maxIter, _workers, _backend, _seeds, _minWorkers, _host, _port, _seedTimeout, _credentials, _insecure];
 
-    /// <summary>Each shared option the user gave, spelled as given (a flag without its value).</summary>
+    /// <summary>Each shared option the user gave, spelled as given (a flag by its name when on).</summary>
     private IEnumerable<string> Forwarded(ParseResult parse)
     {
         foreach (var option in Shared)
             if (parse.GetResult(option) is { Implicit: false } result)
             {
+                if (option is Option<bool> flag)
+                {
+                    if (parse.GetValue(flag)) yield return option.Name;
+                    continue;
+                }
                 yield return option.Name;
-                if (option is not Option<bool>)
-                    foreach (var token in result.Tokens) yield return token.Value;
+                foreach (var token in result.Tokens) yield return token.Value;
             }
     }
 

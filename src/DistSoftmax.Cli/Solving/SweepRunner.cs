@@ -45,7 +45,7 @@ internal sealed class SweepRunner(CliContext ctx)
             try { instance.Write(instanceDirectory); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new DataFormatException(instanceDirectory, $"cannot write the instance: {ErrorReport.OneLine(e.Message)}", e);
+                throw new OutputWriteException(instanceDirectory, $"cannot write the instance: {ErrorReport.OneLine(e.Message)}", e);
             }
             foreach (var point in grid.Points(instance))
             {
