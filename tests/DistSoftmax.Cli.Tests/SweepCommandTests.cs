@@ -49,8 +49,9 @@ public class SweepCommandTests
         Assert.Equal("", run.Err);
         var outLines = run.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("dist-softmax sweep: 8 solves on 4 instances: n {200, 400} × d {3, 5} × dense", outLines[0]);
-        // One untimed warm-up solve per solver first, on a 500×(smallest d) instance; its folder is gone afterwards.
-        Assert.Equal("warm-up: 2 untimed solves on a 500×3 instance (--no-warmup skips them)", outLines[1]);
+        // One untimed warm-up solve per solver first, on an instance of the smallest d with 4 × approx-newton's sample
+        // size s = ⌈2·ε⁻²·d·ln(d/δ)⌉ = ⌈2·4·3·ln 300⌉ = 137 rows; its folder is gone afterwards.
+        Assert.Equal("warm-up: 2 untimed solves on a 548×3 instance (--no-warmup skips them)", outLines[1]);
         Assert.False(Directory.Exists(dir.File("sw/warmup")));
         for (int k = 1; k <= 8; k++) Assert.Single(outLines, l => l.StartsWith($"[{k}/8] ", StringComparison.Ordinal) && l.Contains(": converged, "));
 

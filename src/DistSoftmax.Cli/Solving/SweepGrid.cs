@@ -29,26 +29,43 @@ internal sealed record SweepGrid(
     IReadOnlyList<double> Tol, IReadOnlyList<double> Epsilon, IReadOnlyList<double> Delta,
     IReadOnlyList<string> Solvers, int Repeats, ulong Seed, IReadOnlyList<string>? User, int WarmupColumns)
 {
-    /// <summary>Rows n of the warm-up instance (<see cref="WarmupPoints"/>): small, so warming up costs little.</summary>
-    public const int WarmupRows = 500;
+    /// <summary>Most grid points one sweep runs (a typo like --n 1,2,…,1000 should not start a week of solves).</summary>
+    public const int MaxPoints = 10_000;
+
+    /// <summary>Fewest rows of the warm-up instance.</summary>
+    public const int WarmupMinRows = 500;
+
+    /// <summary>Most columns of the warm-up instance: past every size threshold of the kernels (blocked SYRK from d = 64, blocked Cholesky from 192).</summary>
+    public const int WarmupMaxColumns = 256;
+
+    /// <summary>Warm-up rows per row approx-newton samples: enough that it samples rather than forming the exact Gram.</summary>
+    public const int WarmupRowsPerSample = 4;
+
+    /// <summary>d of the warm-up instance: the grid's smallest d (or the user's d), at most <see cref="WarmupMaxColumns"/>.</summary>
+    public int WarmupD => Math.Min(WarmupColumns, WarmupMaxColumns);
 
     /// <summary>
-    /// One untimed solve per solver on a small generated instance of the grid's family (n = <see cref="WarmupRows"/>,
-    /// d = <see cref="WarmupColumns"/>, dense), run before the grid so that no grid point's time includes compiling the
-    /// code it runs (methods with loops are compiled fully optimised at their first call: a first solve took 0.5 s of
-    /// which the solve itself was a few milliseconds).
+    /// n of the warm-up instance: <see cref="WarmupRowsPerSample"/> × approx-newton's sample size s = c·ε⁻²·d·ln(d/δ) at the
+    /// grid's first ε and δ, at least <see cref="WarmupMinRows"/>; matrix problems (B is n×n) <see cref="WarmupMinRows"/>.
+    /// </summary>
+    public int WarmupN => Families.IsMatrix(Problem)
+        ? WarmupMinRows
+        : (int)Math.Max(WarmupMinRows, WarmupRowsPerSample * new SolverOptions { SamplingEpsilon = Epsilon[0], SamplingDelta = Delta[0] }.SampleSize(WarmupD));
+
+    /// <summary>
+    /// One untimed solve per solver on a generated instance of the grid's family (<see cref="WarmupN"/> × <see cref="WarmupD"/>,
+    /// dense), run before the grid so that no grid point's time includes compiling the code it runs (methods with loops are
+    /// compiled fully optimised at their first call: the first solve of a sweep took 0.5 s, of which the solve itself was
+    /// a few milliseconds once compiled).
     /// </summary>
     public IEnumerable<SweepPoint> WarmupPoints()
     {
-        var instance = SweepInstance.Generated(this, WarmupRows, WarmupColumns, null, 0, Seed) with { Key = "warmup" };
+        var instance = SweepInstance.Generated(this, WarmupN, WarmupD, null, 0, Seed) with { Key = "warmup" };
         foreach (string solver in Solvers)
             yield return Samples(solver)
                 ? new SweepPoint(instance, Tol[0], Epsilon[0], Delta[0], solver)
                 : new SweepPoint(instance, Tol[0], null, null, solver);
     }
-
-    /// <summary>Most grid points one sweep runs (a typo like --n 1,2,…,1000 should not start a week of solves).</summary>
-    public const int MaxPoints = 10_000;
 
     /// <summary>Whether <paramref name="solver"/> reads ε and δ: only approx-newton's sampled Hessian of a vector problem (and auto, which may choose it).</summary>
     public bool Samples(string solver) => !Families.IsMatrix(Problem) && solver is "approx-newton" or "auto";

@@ -101,7 +101,7 @@ internal sealed class SweepRunner(CliContext ctx)
         string folder = Path.Combine(output, WarmupFolder);
         var points = grid.WarmupPoints().ToArray();
         ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"warm-up: {points.Length} untimed solve{(points.Length == 1 ? "" : "s")} on a {SweepGrid.WarmupRows}×{grid.WarmupColumns} instance (--no-warmup skips them)"));
+            $"warm-up: {points.Length} untimed solve{(points.Length == 1 ? "" : "s")} on a {grid.WarmupN}×{grid.WarmupD} instance (--no-warmup skips them)"));
         string instanceDirectory = Path.Combine(folder, InstancesFolder);
         try
         {
