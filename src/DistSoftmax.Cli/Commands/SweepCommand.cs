@@ -111,7 +111,7 @@ internal sealed class SweepCommand
         string? unitName = DataSources.HasUnit(problem) ? unit.Name() : null;
 
         IReadOnlyList<string>? user = null;
-        int userColumns = 0;
+        (long Rows, int Columns) userShape = default;
         if (p.GetValue(_a) is not null || p.GetValue(_b) is not null || p.GetValue(_w) is not null)
         {
             if (matrix) throw new CliInputException("--A", $"sweep reads a user's vector instance; --problem {problem} is a matrix problem (its instances are generated)");
@@ -123,7 +123,8 @@ internal sealed class SweepCommand
             string a = ctx.Resolve(p.GetValue(_a)!), b = ctx.Resolve(p.GetValue(_b)!);
             string? w = p.GetValue(_w) is { } wPath ? ctx.Resolve(wPath) : null;
             // Every value checked once before the first solve (each solve checks it again, as solve always does).
-            userColumns = new DataShardLoader().Inspect(DataSources.VectorFiles(problem, unit, a, b, w, p.GetValue(_wScalar))).Columns;
+            var inspection = new DataShardLoader().Inspect(DataSources.VectorFiles(problem, unit, a, b, w, p.GetValue(_wScalar)));
+            userShape = (inspection.Rows, inspection.Columns);
             user = w is null ? ["--A", a, "--b", b] : ["--A", a, "--b", b, "--w", w];
         }
 
@@ -165,7 +166,7 @@ internal sealed class SweepCommand
         if (File.Exists(outDir)) throw new CliInputException("--out-dir", $"{outDir} is a file, not a directory");
 
         var grid = new SweepGrid(problem, unitName, n, d, density, tol, epsilon, delta, solvers, repeats, p.GetValue(_seed), user,
-            user is null ? d.Min() : userColumns);
+            user is null ? n.Min() : userShape.Rows, user is null ? d.Min() : userShape.Columns);
         if (grid.PointCount > SweepGrid.MaxPoints)
             throw new CliInputException("--n", $"the grid has {grid.PointCount} solves, more than {SweepGrid.MaxPoints} (narrow --n, --d, --density, --tol, --epsilon, --delta, --solvers or --repeats)");
         // Every generated instance's generator arguments (--n, --d, --density as GeneratedSpec checks them), before any is written.

@@ -23,11 +23,12 @@ namespace DistSoftmax.Cli.Solving;
 /// <param name="Repeats">Runs of every grid point, with seeds Seed, Seed + 1, ….</param>
 /// <param name="Seed">The first repeat's seed.</param>
 /// <param name="User">A user's vector instance (solve arguments --A, --b and --w, absolute paths), or null: generated instances.</param>
-/// <param name="WarmupColumns">d of the warm-up instance: the smallest d of the grid, or the user's instance's.</param>
+/// <param name="SmallestRows">n of the grid's smallest instance (the smallest --n, or the user's n): the warm-up is never larger.</param>
+/// <param name="SmallestColumns">d of the grid's smallest instance (the smallest --d, or the user's d).</param>
 internal sealed record SweepGrid(
     string Problem, string? Unit, IReadOnlyList<int> N, IReadOnlyList<int> D, IReadOnlyList<double?> Density,
     IReadOnlyList<double> Tol, IReadOnlyList<double> Epsilon, IReadOnlyList<double> Delta,
-    IReadOnlyList<string> Solvers, int Repeats, ulong Seed, IReadOnlyList<string>? User, int WarmupColumns)
+    IReadOnlyList<string> Solvers, int Repeats, ulong Seed, IReadOnlyList<string>? User, long SmallestRows, int SmallestColumns)
 {
     /// <summary>Most grid points one sweep runs (a typo like --n 1,2,…,1000 should not start a week of solves).</summary>
     public const int MaxPoints = 10_000;
@@ -42,15 +43,28 @@ internal sealed record SweepGrid(
     public const int WarmupRowsPerSample = 4;
 
     /// <summary>d of the warm-up instance: the grid's smallest d (or the user's d), at most <see cref="WarmupMaxColumns"/>.</summary>
-    public int WarmupD => Math.Min(WarmupColumns, WarmupMaxColumns);
+    public int WarmupD => Math.Min(SmallestColumns, WarmupMaxColumns);
+
+    /// <summary>Most entries n·d of the warm-up instance's A (32 MB): a small ε asks for millions of sampled rows.</summary>
+    public const long WarmupMaxEntries = 4_000_000;
 
     /// <summary>
     /// n of the warm-up instance: <see cref="WarmupRowsPerSample"/> × approx-newton's sample size s = c·ε⁻²·d·ln(d/δ) at the
-    /// grid's first ε and δ, at least <see cref="WarmupMinRows"/>; matrix problems (B is n×n) <see cref="WarmupMinRows"/>.
+    /// grid's first ε and δ when a solver samples (else <see cref="WarmupMinRows"/>), at least <see cref="WarmupMinRows"/>,
+    /// but at most <see cref="WarmupMaxEntries"/>/d and never more than the grid's smallest instance has. Matrix problems
+    /// (B is n×n, d² unknowns): the grid's smallest n.
     /// </summary>
-    public int WarmupN => Families.IsMatrix(Problem)
-        ? WarmupMinRows
-        : (int)Math.Max(WarmupMinRows, WarmupRowsPerSample * new SolverOptions { SamplingEpsilon = Epsilon[0], SamplingDelta = Delta[0] }.SampleSize(WarmupD));
+    public int WarmupN
+    {
+        get
+        {
+            if (Families.IsMatrix(Problem)) return (int)SmallestRows;
+            double wanted = WarmupMinRows;
+            if (Solvers.Any(Samples))
+                wanted = Math.Max(wanted, WarmupRowsPerSample * new SolverOptions { SamplingEpsilon = Epsilon[0], SamplingDelta = Delta[0] }.SampleSize(WarmupD));
+            return (int)Math.Min(Math.Min(wanted, WarmupMaxEntries / WarmupD), SmallestRows);
+        }
+    }
 
     /// <summary>
     /// One untimed solve per solver on a generated instance of the grid's family (<see cref="WarmupN"/> × <see cref="WarmupD"/>,
