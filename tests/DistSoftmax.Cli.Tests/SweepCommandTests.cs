@@ -50,8 +50,9 @@ public class SweepCommandTests
         var outLines = run.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("dist-softmax sweep: 8 solves on 4 instances: n {200, 400} × d {3, 5} × dense", outLines[0]);
         // One untimed warm-up solve per solver first, on an instance of the smallest d with 4 × approx-newton's sample
-        // size s = ⌈2·ε⁻²·d·ln(d/δ)⌉ = ⌈2·4·3·ln 300⌉ = 137 rows; its folder is gone afterwards.
-        Assert.Equal("warm-up: 2 untimed solves on a 548×3 instance (--no-warmup skips them)", outLines[1]);
+        // size s = ⌈2·ε⁻²·d·ln(d/δ)⌉ = ⌈2·4·3·ln 300⌉ = 137 rows, but never more rows than the grid's smallest instance
+        // (200 here); its folder is gone afterwards.
+        Assert.Equal("warm-up: 2 untimed solves on a 200×3 instance (--no-warmup skips them)", outLines[1]);
         Assert.False(Directory.Exists(dir.File("sw/warmup")));
         for (int k = 1; k <= 8; k++) Assert.Single(outLines, l => l.StartsWith($"[{k}/8] ", StringComparison.Ordinal) && l.Contains(": converged, "));
 
@@ -106,9 +107,11 @@ public class SweepCommandTests
     public void A_point_is_exactly_the_solve_command_in_its_report()
     {
         using var dir = new TempDir();
-        var run = Cli.Run(dir.Path, "sweep", "--n", "300", "--d", "4", "--solvers", "approx-newton", "--epsilon", "0.3",
+        var run = Cli.Run(dir.Path, "sweep", "--n", "3000", "--d", "4", "--solvers", "approx-newton", "--epsilon", "0.3",
             "--seed", "5", "--backend", "inprocess", "--out-dir", "sw");
         Assert.True(run.Code == 0, run.ToString());
+        // The warm-up: 4 × s = 4·⌈2·0.3⁻²·4·ln 400⌉ = 4·533 rows, below the grid's 3000.
+        Assert.Contains("warm-up: 1 untimed solve on a 2132×4 instance (--no-warmup skips them)", run.Out);
         string point = Assert.Single(Directory.GetDirectories(dir.File("sw/points")));
         var report = Report.Read(point);
         string[] args = report.GetProperty("arguments").EnumerateArray().Select(a => a.GetString()!).ToArray();
