@@ -48,6 +48,10 @@ internal sealed class SolveRunner(CliContext ctx)
             return ErrorReport.Write(ctx, e, validating: true);
         }
         foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
+        if (settings.Resuming)
+            ctx.Err.WriteLine(settings.ResumeFrom is { } from
+                ? $"dist-softmax: resuming the solve in {plan.Outputs.Directory} after iteration {from.Iteration}"
+                : $"dist-softmax: {plan.Outputs.Directory} has no {CheckpointWriter.FileName} (stopped before its first iteration): solving from the start");
         PhaseTiming.Mark("planned (inputs read and checked)");
 
         var view = new ConsoleView(ctx);

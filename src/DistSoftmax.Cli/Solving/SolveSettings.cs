@@ -54,4 +54,6 @@ internal sealed record SolveSettings
     public bool Checkpoints { get; init; } = true;
     /// <summary>--resume: the checkpoint to continue from (null: from x0, also when DIR has no checkpoint.bin yet).</summary>
     public SolverCheckpoint? ResumeFrom { get; init; }
+    /// <summary>Whether this is a --resume (with or without a checkpoint to continue from).</summary>
+    public bool Resuming { get; init; }
 }
