@@ -7,8 +7,8 @@ namespace DistSoftmax.Cli.Solving;
 
 /// <summary>
 /// What <c>solve --resume DIR</c> needs besides the checkpoint: the solve's own command line and the directory its
-/// relative paths were given against, in <c>DIR/checkpoint.json</c> (written atomically when a checkpointed solve
-/// starts; removed with checkpoint.bin when it ends, kept when it was cancelled or killed). Format:
+/// relative paths were given against, in <c>DIR/checkpoint.json</c> (written atomically with a solve's first checkpoint;
+/// removed with checkpoint.bin when the solve ends, kept when it was cancelled, killed or failed). Format:
 /// <c>{"version": 1, "workingDirectory": "/abs/dir", "arguments": ["--A", "a.npy", …]}</c>.
 /// </summary>
 internal sealed record ResumeRecord(string WorkingDirectory, IReadOnlyList<string> Arguments)

@@ -60,10 +60,10 @@ internal sealed class SolveRunner(CliContext ctx)
         using var cleanStdout = json is null ? null : JsonProgress.KeepConsoleOutClean(ctx.Out);
         if (json is null) view.Line(Header(plan, backend));
         PhaseTiming.Mark("header shown");
-        // Checkpoints (checkpoint.json now, checkpoint.bin every iteration) unless --no-checkpoint; a resumed solve continues.
-        CheckpointWriter? checkpoints;
-        try { checkpoints = StartCheckpoints(settings, plan); }
-        catch (DataFormatException e) { return ErrorReport.Write(ctx, e, validating: true); }
+        // Checkpoints (checkpoint.json and checkpoint.bin from the first iteration on) unless --no-checkpoint.
+        var checkpoints = settings.Checkpoints
+            ? new CheckpointWriter(plan.Outputs.Directory, new ResumeRecord(ctx.WorkingDirectory, settings.SolveArguments), ctx.Err)
+            : null;
         var options = plan.Options with { Checkpoint = checkpoints is null ? null : checkpoints.Offer, ResumeFrom = settings.ResumeFrom };
         var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, solver, options, plan.X0, plan.Workers);
         SolverResult result;
@@ -137,7 +137,7 @@ internal sealed class SolveRunner(CliContext ctx)
         {
             PhaseTiming.Mark(checkpoints.CostLine(result.Trace.Count, result.Seconds));
             // A finished solve needs no checkpoint; a cancelled one keeps it for --resume.
-            if (result.Exit == ExitCondition.Cancelled)
+            if (result.Exit == ExitCondition.Cancelled && checkpoints.Written > 0)
                 ctx.Err.WriteLine($"dist-softmax: checkpoint kept: continue with dist-softmax solve --resume {outputs.Directory}");
             else ResumeRecord.Remove(outputs.Directory);
         }
@@ -147,20 +147,6 @@ internal sealed class SolveRunner(CliContext ctx)
         if (result.Converged) return ExitCodes.Ok;
         ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({Kebab(result.Exit)}): {result.Message}");
         return ExitCodes.NotConverged;
-    }
-
-    /// <summary>The output directory with checkpoint.json written and a checkpoint writer for it (null with --no-checkpoint).</summary>
-    private CheckpointWriter? StartCheckpoints(SolveSettings settings, SolvePlan plan)
-    {
-        if (!settings.Checkpoints) return null;
-        string directory = plan.Outputs.Directory;
-        try { Directory.CreateDirectory(directory); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DataFormatException(directory, $"cannot create the output directory: {ErrorReport.OneLine(e.Message)}", e);
-        }
-        new ResumeRecord(ctx.WorkingDirectory, settings.SolveArguments).Write(directory);
-        return new CheckpointWriter(directory, ctx.Err);
     }
 
     private static string ProblemTitle(SolvePlan plan) =>
