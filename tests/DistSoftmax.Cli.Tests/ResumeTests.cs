@@ -137,6 +137,12 @@ public class ResumeTests
         BadInput("has no \"version\": 1", "--resume", "kept");
         File.WriteAllText(record, original);
 
+        // An input rewritten since the checkpoint: refused.
+        var stamp = File.GetLastWriteTimeUtc(dir.File("inst/b.npy"));
+        File.SetLastWriteTimeUtc(dir.File("inst/b.npy"), stamp.AddSeconds(5));
+        BadInput("the inputs changed since the checkpoint was taken", "--resume", "kept");
+        File.SetLastWriteTimeUtc(dir.File("inst/b.npy"), stamp);
+
         var resumed = Cli.Run(dir.Path, "solve", "--resume", "kept");
         Assert.True(resumed.Code is 0 or 3, resumed.ToString());
         Assert.False(File.Exists(bin));

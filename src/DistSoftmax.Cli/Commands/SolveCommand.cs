@@ -117,6 +117,7 @@ internal sealed class SolveCommand
             {
                 ResumeFrom = checkpoint,
                 Resuming = true,
+                RecordedSource = record.Source,
                 Progress = OptionFactory.Given(parse, _progress) ? parse.GetValue(_progress)! : settings.Progress,
             };
             return new SolveRunner(original).RunAsync(settings);

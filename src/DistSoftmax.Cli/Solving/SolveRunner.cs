@@ -4,6 +4,7 @@ using System.Reflection;
 using DistSoftmax.Cli.Output;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Hosting;
+using DistSoftmax.Cluster.Worker;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Solvers.Checkpoints;
@@ -32,12 +33,16 @@ internal sealed class SolveRunner(CliContext ctx)
         SolvePlan plan;
         ISolveBackend backend;
         Solver solver;
+        string? sourceIdentity;
         try
         {
             plan = SolvePlanner.Plan(settings, ctx, loader);
             backend = SolveBackends.For(plan.Backend);
             solver = SolverCatalog.Create(plan.Solver, plan.Options);
             settings.ResumeFrom?.CheckFits(solver, plan.Inspection.Shape.Objective);
+            sourceIdentity = SourceIdentity.Of(plan.Source, WorkerSettings.DefaultCacheableKinds);
+            if (settings.Resuming && settings.RecordedSource is { } recorded && recorded != sourceIdentity)
+                throw new CliInputException("--resume", "the inputs changed since the checkpoint was taken (a file's size or modification time differs)");
         }
         catch (CheckpointFormatException e)
         {
@@ -62,7 +67,7 @@ internal sealed class SolveRunner(CliContext ctx)
         PhaseTiming.Mark("header shown");
         // Checkpoints (checkpoint.json and checkpoint.bin from the first iteration on) unless --no-checkpoint.
         var checkpoints = settings.Checkpoints
-            ? new CheckpointWriter(plan.Outputs.Directory, new ResumeRecord(ctx.WorkingDirectory, settings.SolveArguments), ctx.Err)
+            ? new CheckpointWriter(plan.Outputs.Directory, new ResumeRecord(ctx.WorkingDirectory, settings.SolveArguments, sourceIdentity), ctx.Err)
             : null;
         var options = plan.Options with { Checkpoint = checkpoints is null ? null : checkpoints.Offer, ResumeFrom = settings.ResumeFrom };
         var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, solver, options, plan.X0, plan.Workers);

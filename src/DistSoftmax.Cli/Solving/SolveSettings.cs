@@ -56,4 +56,6 @@ internal sealed record SolveSettings
     public SolverCheckpoint? ResumeFrom { get; init; }
     /// <summary>Whether this is a --resume (with or without a checkpoint to continue from).</summary>
     public bool Resuming { get; init; }
+    /// <summary>--resume: the inputs' identity recorded with the checkpoint (null: none recorded).</summary>
+    public string? RecordedSource { get; init; }
 }
