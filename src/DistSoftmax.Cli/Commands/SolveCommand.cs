@@ -1,5 +1,7 @@
 using System.CommandLine;
 using DistSoftmax.Cli.Solving;
+using System.CommandLine.Parsing;
+using DistSoftmax.Core;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data.Sources;
 
@@ -71,6 +73,12 @@ internal sealed class SolveCommand
         "What stdout shows: text (a live table on a terminal, plain lines otherwise, and a summary) or json (one JSON object per line: iteration, cluster and finished events; nothing else).",
         "text", "text", "json");
 
+    private readonly Option<string?> _resume = OptionFactory.File("--resume",
+        "Continue the interrupted solve whose --out-dir is DIR from its last checkpoint (DIR/checkpoint.bin), with the inputs and options " +
+        "recorded in DIR/checkpoint.json; writes the outputs to DIR. Takes no other option but --progress.", "DIR");
+    private readonly Option<bool> _noCheckpoint = OptionFactory.Flag("--no-checkpoint",
+        "Write no checkpoint (by default the solve keeps DIR/checkpoint.bin and checkpoint.json up to date every iteration, for --resume, and removes them when it ends).");
+
     public Command Build(CliContext ctx)
     {
         var command = new Command("solve",
@@ -81,12 +89,56 @@ internal sealed class SolveCommand
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
                      _stallIter, _workers, _seed, _outDir, _save, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
                      _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
-                     _seedTimeout, _credentials, _insecure, _progress,
+                     _seedTimeout, _credentials, _insecure, _progress, _resume, _noCheckpoint,
                  })
             command.Add(o);
-        command.SetAction((parse, ct) => new SolveRunner(ctx).RunAsync(Bind(parse)));
+        command.SetAction((parse, ct) => OptionFactory.Given(parse, _resume)
+            ? ResumeAsync(ctx, command, parse)
+            : new SolveRunner(ctx).RunAsync(Bind(parse)));
         return command;
     }
+
+    /// <summary>
+    /// --resume DIR: the solve recorded in DIR/checkpoint.json, parsed again as it was given (relative paths against
+    /// its working directory), continued from DIR/checkpoint.bin. DIR must be that solve's --out-dir.
+    /// </summary>
+    private Task<int> ResumeAsync(CliContext ctx, Command command, ParseResult parse)
+    {
+        try
+        {
+            var others = command.Options.Where(o => o != _resume && o != _progress && OptionFactory.Given(parse, o)).Select(o => o.Name).ToList();
+            if (others.Count > 0)
+                throw new CliInputException("--resume", $"takes no other option but --progress (the solve's own are in DIR/{ResumeRecord.FileName}); got {string.Join(", ", others)}");
+            string directory = ctx.Resolve(parse.GetValue(_resume)!);
+            var record = ResumeRecord.Read(directory);
+            var original = new CliContext(ctx.Out, ctx.Err, record.WorkingDirectory, ctx.Interactive, ctx.Cancellation);
+            var solve = new SolveCommand();
+            var reparsed = solve.Build(original).Parse(record.Arguments.ToArray());
+            if (reparsed.Errors.Count > 0)
+                throw new CliInputException("--resume", $"the arguments in {Path.Combine(directory, ResumeRecord.FileName)} do not parse: {reparsed.Errors[0].Message}");
+            if (OptionFactory.Given(reparsed, solve._resume) || reparsed.GetValue(solve._noCheckpoint))
+                throw new CliInputException("--resume", $"{Path.Combine(directory, ResumeRecord.FileName)} records no resumable solve");
+            var settings = solve.Bind(reparsed);
+            if (!SamePath(original.Resolve(settings.OutDir), directory))
+                throw new CliInputException("--resume", $"{directory} is not the output directory of the solve recorded in it ({original.Resolve(settings.OutDir)})");
+            var checkpoint = ResumeRecord.ReadCheckpoint(directory);
+            settings = settings with
+            {
+                ResumeFrom = checkpoint,
+                Resuming = true,
+                RecordedSource = record.Source,
+                Progress = OptionFactory.Given(parse, _progress) ? parse.GetValue(_progress)! : settings.Progress,
+            };
+            return new SolveRunner(original).RunAsync(settings);
+        }
+        catch (Exception e) when (e is CliInputException or ParameterException or ArgumentException)
+        {
+            return Task.FromResult(ErrorReport.Write(ctx, e, validating: true));
+        }
+    }
+
+    private static bool SamePath(string a, string b) =>
+        string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(b)), StringComparison.Ordinal);
 
     private SolveSettings Bind(ParseResult p) => new()
     {
@@ -138,5 +190,7 @@ internal sealed class SolveCommand
         Credentials = p.GetValue(_credentials),
         Insecure = p.GetValue(_insecure),
         Arguments = p.Tokens.Select(t => t.Value).ToArray(),
+        SolveArguments = p.Tokens.Where(t => t.Type != TokenType.Command).Select(t => t.Value).ToArray(),
+        Checkpoints = !p.GetValue(_noCheckpoint),
     };
 }

@@ -5,8 +5,10 @@ using DistSoftmax.Cli.Output;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core.Analysis;
+using DistSoftmax.Cluster.Worker;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
 
@@ -32,17 +34,30 @@ internal sealed class SolveRunner(CliContext ctx)
         SolvePlan plan;
         ISolveBackend backend;
         Solver solver;
+        string? sourceIdentity;
         try
         {
             plan = SolvePlanner.Plan(settings, ctx, loader);
             backend = SolveBackends.For(plan.Backend);
             solver = SolverCatalog.Create(plan.Solver, plan.Options);
+            settings.ResumeFrom?.CheckFits(solver, plan.Inspection.Shape.Objective);
+            sourceIdentity = SourceIdentity.Of(plan.Source, WorkerSettings.DefaultCacheableKinds);
+            if (settings.Resuming && settings.RecordedSource is { } recorded && recorded != sourceIdentity)
+                throw new CliInputException("--resume", "the inputs changed since the checkpoint was taken (a file's size or modification time differs)");
+        }
+        catch (CheckpointFormatException e)
+        {
+            return ErrorReport.Write(ctx, new CliInputException("--resume", e.Message), validating: true);
         }
         catch (Exception e) when (e is CliInputException or DataFormatException or ArgumentException)
         {
             return ErrorReport.Write(ctx, e, validating: true);
         }
         foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
+        if (settings.Resuming)
+            ctx.Err.WriteLine(settings.ResumeFrom is { } from
+                ? $"dist-softmax: resuming the solve in {plan.Outputs.Directory} after iteration {from.Iteration}"
+                : $"dist-softmax: {plan.Outputs.Directory} has no {CheckpointWriter.FileName} (stopped before its first iteration): solving from the start");
         PhaseTiming.Mark("planned (inputs read and checked)");
         var plotEngineReady = WarmUpPlotEngine();
 
@@ -52,7 +67,12 @@ internal sealed class SolveRunner(CliContext ctx)
         using var cleanStdout = json is null ? null : JsonProgress.KeepConsoleOutClean(ctx.Out);
         if (json is null) view.Line(Header(plan, backend));
         PhaseTiming.Mark("header shown");
-        var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, solver, plan.Options, plan.X0, plan.Workers);
+        // Checkpoints (checkpoint.json and checkpoint.bin from the first iteration on) unless --no-checkpoint.
+        var checkpoints = settings.Checkpoints
+            ? new CheckpointWriter(plan.Outputs.Directory, new ResumeRecord(ctx.WorkingDirectory, settings.SolveArguments, sourceIdentity), ctx.Err)
+            : null;
+        var options = plan.Options with { Checkpoint = checkpoints is null ? null : checkpoints.Offer, ResumeFrom = settings.ResumeFrom };
+        var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, solver, options, plan.X0, plan.Workers);
         SolverResult result;
         try
         {
@@ -92,6 +112,10 @@ internal sealed class SolveRunner(CliContext ctx)
             json?.Finished(ExitCodes.Internal, null, 0, failure, null);
             return ExitCodes.Internal;
         }
+        finally
+        {
+            if (checkpoints is not null) await checkpoints.CompleteAsync();
+        }
 
         PhaseTiming.Mark($"solved ({result.Iterations} iterations, {result.Seconds * 1e3:F0} ms in the solver)");
         var (analysis, analysisSeconds, analysisFailure) = Analyse(plan, loader, result);
@@ -127,6 +151,14 @@ internal sealed class SolveRunner(CliContext ctx)
         set.Commit(Path.GetFileName(outputs.Report));
         PhaseTiming.Mark("report written");
 
+        if (checkpoints is not null)
+        {
+            PhaseTiming.Mark(checkpoints.CostLine(result.Trace.Count, result.Seconds));
+            // A finished solve needs no checkpoint; a cancelled one keeps it for --resume.
+            if (result.Exit == ExitCondition.Cancelled && checkpoints.Written > 0)
+                ctx.Err.WriteLine($"dist-softmax: checkpoint kept: continue with dist-softmax solve --resume {outputs.Directory}");
+            else ResumeRecord.Remove(outputs.Directory);
+        }
         if (json is null) view.Summary(SummaryRows(plan, backend, result, report).Concat(AnalysisRows(report)));
         else json.Finished(result.Converged ? ExitCodes.Ok : ExitCodes.NotConverged, result.Exit, result.Iterations, result.Message, report.Files, report.Regime);
         PhaseTiming.Mark("summary shown");

@@ -1,6 +1,7 @@
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data.Sources;
+using DistSoftmax.Core.Solvers.Checkpoints;
 
 namespace DistSoftmax.Cli.Solving;
 
@@ -51,4 +52,15 @@ internal sealed record SolveSettings
 
     /// <summary>The command line as given, for the report.</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>The solve command's own arguments (no command name), recorded in checkpoint.json for --resume.</summary>
+    public IReadOnlyList<string> SolveArguments { get; init; } = [];
+    /// <summary>Whether the solve writes checkpoint.bin every iteration (not with --no-checkpoint).</summary>
+    public bool Checkpoints { get; init; } = true;
+    /// <summary>--resume: the checkpoint to continue from (null: from x0, also when DIR has no checkpoint.bin yet).</summary>
+    public SolverCheckpoint? ResumeFrom { get; init; }
+    /// <summary>Whether this is a --resume (with or without a checkpoint to continue from).</summary>
+    public bool Resuming { get; init; }
+    /// <summary>--resume: the inputs' identity recorded with the checkpoint (null: none recorded).</summary>
+    public string? RecordedSource { get; init; }
 }
