@@ -1,0 +1,55 @@
+using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
+
+namespace DistSoftmax.Core.Networks;
+
+/// <summary>
+/// Kernel regression with the initial tangent kernel K0: f(x) = F(W0, x) + K0(x, X) α with K0(X, X) α = Y − F(W0, X)
+/// (the linearised network F(W0, x) + J0(x)(W − W0) trained by gradient descent to convergence from W0 — the
+/// infinite-width limit of training). With the paired initialisation F(W0, ·) = 0 and this is K0 α = Y exactly.
+/// A singular K0 is solved with its eigenvalues floored at 1e-10·λ_max (<see cref="DenseAlgebra.SolveModified"/>).
+/// </summary>
+public sealed class KernelRegression
+{
+    private readonly NetworkModel _model;
+    private readonly double[] _w0, _x, _alpha;
+    private readonly int _points;
+
+    /// <param name="x">s×d training inputs, <paramref name="y">s×k targets.</param>
+    public KernelRegression(NetworkModel model, double[] w0, double[] x, double[] y, int s)
+    {
+        _model = model;
+        _w0 = w0;
+        _x = x;
+        _points = s;
+        int size = s * model.Outputs;
+        var f0 = new double[size];
+        model.Predict(w0, x, s, f0);
+        var residual = new double[size];
+        TensorPrimitives.Subtract(y.AsSpan(0, size), f0, residual);
+        _alpha = DenseAlgebra.SolveModified(TangentKernel.Gram(model, w0, x, s), size, residual).Solution;
+    }
+
+    /// <summary>Predictions for the n rows of X (n×d): n×k row-major.</summary>
+    public double[] Predict(double[] x, int n)
+    {
+        int k = _model.Outputs;
+        var f = new double[n * k];
+        _model.Predict(_w0, x, n, f);
+        var cross = TangentKernel.Cross(_model, _w0, x, n, _x, _points);
+        int cols = _points * k;
+        for (int row = 0; row < n * k; row++) f[row] += TensorPrimitives.Dot<double>(cross.AsSpan(row * cols, cols), _alpha);
+        return f;
+    }
+
+    /// <summary>Mean per-row loss (1/n) Σ_i ½‖f(x_i) − y_i‖² on n rows (n×d inputs, n×k targets).</summary>
+    public double MeanLoss(double[] x, double[] y, int n) => MeanSquaredLoss(Predict(x, n), y, n);
+
+    /// <summary>(1/n) Σ_i ½‖f_i − y_i‖² for n×k predictions and targets.</summary>
+    public static double MeanSquaredLoss(ReadOnlySpan<double> f, ReadOnlySpan<double> y, int n)
+    {
+        var diff = new double[f.Length];
+        TensorPrimitives.Subtract(f, y.Slice(0, f.Length), diff);
+        return 0.5 * TensorPrimitives.Dot<double>(diff, diff) / n;
+    }
+}
