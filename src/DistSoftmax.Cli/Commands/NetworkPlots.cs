@@ -139,6 +139,39 @@ internal static class NetworkPlots
         plot.SavePng(path, 900, 600);
     }
 
+    /// <summary>
+    /// The --widths sweep of train: ntk-lambda-min.png (λ_min(K0)), ntk-movement.png (‖K(t) − K(0)‖_F/‖K(0)‖_F) and
+    /// ntk-loss.png (final loss per row, with kernel regression on K0 dashed), each against the width, log–log, one
+    /// line per activation. Non-positive or non-finite values are left out.
+    /// </summary>
+    public static void WidthSweep(string outDir, IReadOnlyList<WidthSweepRow> rows)
+    {
+        void Figure(string file, string title, string yLabel, params (string Suffix, Func<WidthSweepRow, double?> Value, LinePattern Pattern)[] series)
+        {
+            var plot = new Plot();
+            foreach (var group in rows.GroupBy(r => r.Activation))
+                foreach (var (suffix, value, pattern) in series)
+                {
+                    var pts = group.Select(r => (X: (double)r.Width, Y: value(r) ?? double.NaN)).Where(p => p.Y > 0 && double.IsFinite(p.Y)).ToArray();
+                    if (pts.Length == 0) continue;
+                    var sc = plot.Add.Scatter(pts.Select(p => Math.Log10(p.X)).ToArray(), pts.Select(p => Math.Log10(p.Y)).ToArray());
+                    sc.LegendText = group.Key + suffix;
+                    sc.LinePattern = pattern;
+                }
+            plot.Axes.Bottom.TickGenerator = LogTicks();
+            plot.Axes.Left.TickGenerator = LogTicks();
+            plot.XLabel("width m");
+            plot.YLabel(yLabel);
+            plot.Title(title);
+            plot.ShowLegend(Alignment.UpperRight);
+            plot.SavePng(Path.Combine(outDir, file), 900, 600);
+        }
+        Figure("ntk-lambda-min.png", "Smallest eigenvalue of the tangent kernel at initialisation", "λ_min(K0)", ("", r => r.LambdaMin0, LinePattern.Solid));
+        Figure("ntk-movement.png", "Kernel movement during training", "‖K(t) − K(0)‖_F / ‖K(0)‖_F", ("", r => r.KernelMovement, LinePattern.Solid));
+        Figure("ntk-loss.png", "Final training loss per row (dashed: kernel regression with K0, test loss when given)", "½‖f − y‖² per row",
+            ("", r => r.TestLoss ?? r.FinalLoss, LinePattern.Solid), (" (K0 regression)", r => r.KernelTestLoss ?? r.KernelTrainLoss, LinePattern.Dashed));
+    }
+
     /// <summary>Ticks for an axis that holds log10 values: labels 10^k at the decades, minor ticks between.</summary>
     private static ScottPlot.TickGenerators.NumericAutomatic LogTicks() => new()
     {

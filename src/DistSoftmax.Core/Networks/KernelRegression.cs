@@ -1,5 +1,5 @@
 using System.Numerics.Tensors;
-using DistSoftmax.Core.Kernels;
+using MathNet.Numerics.LinearAlgebra;
 
 namespace DistSoftmax.Core.Networks;
 
@@ -7,7 +7,9 @@ namespace DistSoftmax.Core.Networks;
 /// Kernel regression with the initial tangent kernel K0: f(x) = F(W0, x) + K0(x, X) α with K0(X, X) α = Y − F(W0, X)
 /// (the linearised network F(W0, x) + J0(x)(W − W0) trained by gradient descent to convergence from W0 — the
 /// infinite-width limit of training). With the paired initialisation F(W0, ·) = 0 and this is K0 α = Y exactly.
-/// A singular K0 is solved with its eigenvalues floored at 1e-10·λ_max (<see cref="DenseAlgebra.SolveModified"/>).
+/// α is the minimum-norm (pseudo-inverse) solution: eigenvalues of K0 below <see cref="RelativeCutoff"/>·λ_max are
+/// dropped, so a singular K0 (more points than parameters, s·k &gt; d·m, or repeated points) gives the minimum-norm
+/// least-squares fit instead of amplified round-off.
 /// </summary>
 public sealed class KernelRegression
 {
@@ -27,7 +29,22 @@ public sealed class KernelRegression
         model.Predict(w0, x, s, f0);
         var residual = new double[size];
         TensorPrimitives.Subtract(y.AsSpan(0, size), f0, residual);
-        _alpha = DenseAlgebra.SolveModified(TangentKernel.Gram(model, w0, x, s), size, residual).Solution;
+        _alpha = PseudoInverseSolve(TangentKernel.Gram(model, w0, x, s), size, residual);
+    }
+
+    /// <summary>Eigenvalues below this fraction of λ_max(K0) count as zero in the pseudo-inverse.</summary>
+    public const double RelativeCutoff = 1e-10;
+
+    /// <summary>α = K⁺ r = Σ_{λ_i &gt; c·λ_max} v_i (v_iᵀ r) / λ_i for a symmetric positive semi-definite K (size×size).</summary>
+    private static double[] PseudoInverseSolve(double[] k, int size, double[] r)
+    {
+        var m = Matrix<double>.Build.Dense(size, size, (i, j) => k[i * size + j]);
+        var evd = m.Evd(Symmetricity.Symmetric);
+        var values = evd.EigenValues.Select(e => e.Real).ToArray();
+        double cutoff = RelativeCutoff * values.Max();
+        var coords = evd.EigenVectors.TransposeThisAndMultiply(Vector<double>.Build.Dense(r));
+        for (int i = 0; i < size; i++) coords[i] = values[i] > cutoff ? coords[i] / values[i] : 0.0;
+        return (evd.EigenVectors * coords).ToArray();
     }
 
     /// <summary>Predictions for the n rows of X (n×d): n×k row-major.</summary>
