@@ -130,22 +130,24 @@ public sealed class NetworkTrainer : Solver
             _history.Add(new EpochRecord(epoch, loss, gnorm, w0Norm > 0 ? change / w0Norm : change, run.Seconds, validation));
             run.Record(new TraceEntry(epoch, loss, gnorm, o.LearningRate, rows, run.Seconds, run.Requests));
 
+            string kept = o.Validation is null ? "" : $"; kept epoch {bestEpoch} (held-out loss {bestValidation:G6})";
             if (!double.IsFinite(loss) || !double.IsFinite(gnorm))
             {
-                run.Finish(w, ExitCondition.Diverged, $"the loss or gradient stopped being finite at epoch {epoch} (lower the learning rate?)", epoch, loss, gnorm, g0);
-                yield break;
-            }
-            string kept = o.Validation is null ? "" : $"; kept epoch {bestEpoch} (held-out loss {bestValidation:G6})";
-            if (o.Patience > 0 && epoch - bestEpoch >= o.Patience)
-            {
-                run.Finish(best, ExitCondition.Stalled,
-                    $"early stopping at epoch {epoch}: the held-out loss has not improved for {o.Patience} epochs{kept}", epoch, bestLoss, bestGradient, g0);
+                string why = $"the loss or gradient stopped being finite at epoch {epoch} (lower the learning rate?)";
+                if (o.Validation is null) run.Finish(w, ExitCondition.Diverged, why, epoch, loss, gnorm, g0);
+                else run.Finish(best, ExitCondition.Diverged, why + kept, epoch, bestLoss, bestGradient, g0);
                 yield break;
             }
             if (epoch >= o.Epochs)
             {
                 if (o.Validation is null) run.Finish(w, ExitCondition.MaxIterations, $"trained {o.Epochs} epochs; loss {loss:G6}", epoch, loss, gnorm, g0);
                 else run.Finish(best, ExitCondition.MaxIterations, $"trained {o.Epochs} epochs; loss {loss:G6}{kept}", epoch, bestLoss, bestGradient, g0);
+                yield break;
+            }
+            if (o.Patience > 0 && epoch - bestEpoch >= o.Patience)
+            {
+                run.Finish(best, ExitCondition.Stalled,
+                    $"early stopping at epoch {epoch}: the held-out loss has not improved for {o.Patience} epochs{kept}", epoch, bestLoss, bestGradient, g0);
                 yield break;
             }
             if (run.CancelRequested)
