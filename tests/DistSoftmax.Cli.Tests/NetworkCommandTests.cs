@@ -198,18 +198,53 @@ public class NetworkCommandTests
     {
         using var dir = new TempDir();
         var run = Cli.Run(dir.Path, "diffusion", "--data-points", "300", "--width", "16", "--epochs", "5", "--activations", "softmax,relu",
-            "--samples", "200", "--langevin-steps", "5", "--eval-points", "200", "--out-dir", "diff");
+            "--samples", "200", "--sampler-steps", "20", "--eval-points", "200", "--out-dir", "diff");
         Assert.True(run.Code == 0, run.ToString());
         foreach (var f in new[] { "report.json", "samples.npy", "diffusion.png", "score-errors.png", "loss.png", "weights-softmax.npy", "weights-relu.npy" })
             Assert.True(File.Exists(dir.File("diff/" + f)), $"{f} missing\n{run}");
         Assert.Equal(200, Npy.ReadMatrix(dir.File("diff/samples.npy")).Rows);
-        var nets = ReadReport(dir.File("diff")).GetProperty("networks").EnumerateArray().ToArray();
+        var report = ReadReport(dir.File("diff"));
+        Assert.Equal("dist-softmax", report.GetProperty("tool").GetString());
+        Assert.False(string.IsNullOrEmpty(report.GetProperty("version").GetString()));
+        Assert.Equal("diffusion", report.GetProperty("arguments")[0].GetString());
+        Assert.Equal(60, report.GetProperty("heldOutPoints").GetInt32());
+        var nets = report.GetProperty("networks").EnumerateArray().ToArray();
         Assert.Equal(2, nets.Length);
-        Assert.All(nets, n => Assert.Equal(8, n.GetProperty("relative_errors").GetArrayLength()));
+        Assert.All(nets, n => Assert.Equal(8, n.GetProperty("relativeErrors").GetArrayLength()));
+        Assert.All(nets, n => Assert.Equal(JsonValueKind.Number, n.GetProperty("weightedError").ValueKind));
+        Assert.All(nets, n => Assert.Equal(6, n.GetProperty("heldOutLossPerEpoch").GetArrayLength()));
+        Assert.All(nets, n => Assert.Equal("max-iterations", n.GetProperty("exit").GetString()));
 
         var bad = Cli.Run(dir.Path, "diffusion", "--width", "15");
         Assert.Equal(2, bad.Code);
         Assert.Contains("--width", bad.Err);
+        var badTime = Cli.Run(dir.Path, "diffusion", "--t-min", "4");
+        Assert.Equal(2, badTime.Code);
+        Assert.StartsWith("error: --t-min: ", badTime.Err);
+    }
+
+    [Fact]
+    public void Diffusion_study_writes_its_table_and_plots_on_a_tiny_grid()
+    {
+        using var dir = new TempDir();
+        var run = Cli.Run(dir.Path, "diffusion", "--study-samples", "40,80", "--study-widths", "8,16", "--data-points", "40", "--width", "8",
+            "--copies", "2", "--epochs", "3", "--eval-points", "50", "--eval-times", "3", "--out-dir", "study");
+        Assert.True(run.Code == 0, run.ToString());
+        foreach (var f in new[] { "report.json", "study.csv", "study-samples.png", "study-width.png" })
+            Assert.True(File.Exists(dir.File("study/" + f)), $"{f} missing\n{run}");
+        var csv = File.ReadAllLines(dir.File("study/study.csv"));
+        Assert.Equal("sweep,activation,data_points,width,weighted_error,middle_error,epochs_run,best_epoch,exit", csv[0]);
+        Assert.Equal(1 + 2 * 3 + 2 * 3, csv.Length);
+        Assert.Equal(["samples,softmax,40,8", "samples,relu,40,8", "samples,exp,40,8", "samples,softmax,80,8"],
+            csv[1..5].Select(l => string.Join(',', l.Split(',')[..4])));
+        var report = ReadReport(dir.File("study"));
+        Assert.Equal(4, report.GetProperty("winners").GetArrayLength());
+        Assert.All(report.GetProperty("rows").EnumerateArray(), r => Assert.True(r.GetProperty("weightedError").GetDouble() > 0));
+        Assert.Contains("best", run.Out);
+
+        var bad = Cli.Run(dir.Path, "diffusion", "--study-widths", "7");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("--study-widths: must be even", bad.Err);
     }
 
     [Fact]
