@@ -35,7 +35,8 @@ internal static class DiffusionCommand
         var epochs = OptionFactory.Int("--epochs", "Most SGD epochs per network.", d.Epochs);
         var patience = OptionFactory.Int("--patience", "Stop when the held-out loss has not improved for this many epochs (0: never; the best epoch is kept).", d.Patience);
         var batch = OptionFactory.Double("--batch-fraction", "Mini-batch fraction.", d.BatchFraction, "F");
-        var lr = OptionFactory.Double("--lr", "Normalised learning rate c: η = c / tr(JᵀJ) at W0.", d.NormalizedLearningRate, "C");
+        var lr = OptionFactory.Text("--lr", "auto: η = 1/λ̂_max(K0), the tangent kernel at W0 of each network; or a normalised rate c: η = c / tr(JᵀJ) at W0.",
+            "auto", "C|auto");
         var initScale = OptionFactory.Double("--init-scale", "Standard deviation of W0's entries.", d.InitScale, "S");
         var workers = OptionFactory.Int("--workers", "Row shards of the training set (in-process driver).", d.Shards, "K");
         var evalPoints = OptionFactory.Int("--eval-points", "Draws from p_t per evaluation time for the score errors.", d.EvaluationPoints);
@@ -62,7 +63,7 @@ internal static class DiffusionCommand
                 TimeMax = parse.GetValue(timeMax), Copies = parse.GetValue(copies), Width = parse.GetValue(width),
                 Activations = List(parse.GetValue(activations)!).Select(Activations.Parse).ToArray(),
                 Epochs = parse.GetValue(epochs), Patience = parse.GetValue(patience), BatchFraction = parse.GetValue(batch),
-                NormalizedLearningRate = parse.GetValue(lr), InitScale = parse.GetValue(initScale), Shards = parse.GetValue(workers),
+                NormalizedLearningRate = ParseLearningRate(parse.GetValue(lr)!), InitScale = parse.GetValue(initScale), Shards = parse.GetValue(workers),
                 EvaluationPoints = parse.GetValue(evalPoints), EvaluationTimes = parse.GetValue(evalTimes), Samples = parse.GetValue(samples),
                 SamplerSteps = parse.GetValue(steps), Seed = parse.GetValue(seed),
             }.Validate();
@@ -133,6 +134,7 @@ internal static class DiffusionCommand
             result.ExactScoreLoss,
             Times = result.Times.Times,
             MiddleTime = result.Times.Middle,
+            LearningRateRule = options.NormalizedLearningRate is null ? "auto: 1/λ̂_max(K0)" : "normalised: c/tr(JᵀJ)",
             Features = new { result.Features.DataVariance, result.Features.LogTimeScale, Layout = "[x/c_t, y/c_t, log t / scale, 1], c_t = sqrt(e^(-2t) v + 1 - e^(-2t))" },
             Options = new
             {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
@@ -65,6 +66,14 @@ internal static class NetworkCommandSupport
             row.CopyTo(result.Data.AsSpan(i * cols, cols));
         }
         return result;
+    }
+
+    /// <summary>--lr of train and diffusion: "auto" → null; otherwise a finite number &gt; 0.</summary>
+    public static double? ParseLearningRate(string text)
+    {
+        if (text.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)) return null;
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double eta) && eta > 0 && double.IsFinite(eta)) return eta;
+        throw new CliInputException("--lr", $"must be 'auto' or a finite number > 0 (got '{text}')");
     }
 
     /// <summary>Reads an n×k matrix (.npy, .mtx, .csv, .txt), accepting a 1-D array as n×1.</summary>

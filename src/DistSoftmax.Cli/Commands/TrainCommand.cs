@@ -139,14 +139,6 @@ internal static class TrainCommand
         return command;
     }
 
-    /// <summary>"auto" → null; otherwise a finite η &gt; 0.</summary>
-    public static double? ParseLearningRate(string text)
-    {
-        if (text.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)) return null;
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double eta) && eta > 0 && double.IsFinite(eta)) return eta;
-        throw new CliInputException("--lr", $"must be 'auto' or a finite number > 0 (got '{text}')");
-    }
-
     private static List<int> ParseWidths(string text)
     {
         var widths = new List<int>();

@@ -53,7 +53,9 @@ public static class DiffusionExperiment
             var started = Stopwatch.StartNew();
             var model = NetworkModel.Create(activation, ScoreFeatures.Dimension, options.Width, 2, options.Seed, paired: true);
             var w0 = NetworkModel.InitialWeights(ScoreFeatures.Dimension, options.Width, options.Seed, paired: true, options.InitScale);
-            double lr = model.NormalizedLearningRate(options.NormalizedLearningRate, w0, inputs.Data, inputs.Rows);
+            double lr = options.NormalizedLearningRate is { } c
+                ? model.NormalizedLearningRate(c, w0, inputs.Data, inputs.Rows)
+                : AutoLearningRate(model, w0, inputs);
             var problem = new NetworkProblem(model, inputs, targets);
             var trainer = new NetworkTrainer(new TrainingOptions
             {
@@ -85,6 +87,20 @@ public static class DiffusionExperiment
         }
         return new DiffusionResult(options, target, isMixture, data, heldOut.Rows, times, features, inputs.Rows, floor, models, drawn, weights, fractions,
             clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// η = 1/λ̂_max(K0): the tangent kernel at W0 on <see cref="DiffusionOptions.KernelPoints"/> evenly spaced training
+    /// rows, its top eigenvalue scaled to all rows (<see cref="TangentKernel.ScaledMaxEigenvalue"/>).
+    /// </summary>
+    public static double AutoLearningRate(NetworkModel model, double[] w0, DenseMatrix inputs)
+    {
+        var rows = TangentKernel.EvenlySpacedRows(inputs.Rows, DiffusionOptions.KernelPoints);
+        int s = rows.Length, d = inputs.Cols;
+        var x = new double[s * d];
+        for (int i = 0; i < s; i++) inputs.Row((int)rows[i]).CopyTo(x.AsSpan(i * d, d));
+        var (_, max) = TangentKernel.Spectrum(TangentKernel.Gram(model, w0, x, s), s * model.Outputs);
+        return TangentKernel.AutoLearningRate(TangentKernel.ScaledMaxEigenvalue(max, s, inputs.Rows), 0.0);
     }
 
     /// <summary>The mean held-out loss (1/r)·½Σ‖F(W, φ) − y‖² over the r held-out rows.</summary>

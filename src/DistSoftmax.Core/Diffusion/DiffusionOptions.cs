@@ -4,9 +4,10 @@ namespace DistSoftmax.Core.Diffusion;
 
 /// <summary>
 /// Options of a diffusion score-estimation run (the Ornstein–Uhlenbeck forward process of <see cref="OrnsteinUhlenbeck"/>).
-/// The defaults are the demo of <c>dist-softmax diffusion</c>. The learning rate is normalised:
-/// η = <see cref="NormalizedLearningRate"/> / tr(JᵀJ) at W0 (<see cref="NetworkModel.TangentKernelTrace"/>), so one
-/// value suits the softmax, ReLU and exp networks alike.
+/// The defaults are the demo of <c>dist-softmax diffusion</c>. The learning rate is automatic by default,
+/// η = 1/λ̂_max(K0) from the tangent kernel of each network at W0 (<see cref="TangentKernel.AutoLearningRate"/>, on
+/// <see cref="KernelPoints"/> training rows), or normalised: η = <see cref="NormalizedLearningRate"/> / tr(JᵀJ) at W0
+/// (<see cref="NetworkModel.TangentKernelTrace"/>).
 /// </summary>
 public sealed record DiffusionOptions
 {
@@ -25,7 +26,8 @@ public sealed record DiffusionOptions
     /// <summary>Most SGD epochs per network.</summary>
     public int Epochs { get; init; } = 100;
     public double BatchFraction { get; init; } = 0.05;
-    public double NormalizedLearningRate { get; init; } = 4.0;
+    /// <summary>c of η = c / tr(JᵀJ); null: η = 1/λ̂_max(K0) (auto, the default).</summary>
+    public double? NormalizedLearningRate { get; init; }
     /// <summary>Standard deviation of the entries of W0.</summary>
     public double InitScale { get; init; } = 1.0;
     /// <summary>Row shards of the training set (evaluated by an in-process driver).</summary>
@@ -51,7 +53,7 @@ public sealed record DiffusionOptions
         if (Activations.Count == 0) throw new ParameterException(nameof(Activations), "", "needs at least one of softmax, relu, exp");
         if (Epochs < 1) throw new ParameterException(nameof(Epochs), Epochs, "must be at least 1");
         if (!(BatchFraction > 0 && BatchFraction <= 1)) throw new ParameterException(nameof(BatchFraction), BatchFraction, "must be in (0, 1]");
-        if (!(NormalizedLearningRate > 0)) throw new ParameterException(nameof(NormalizedLearningRate), NormalizedLearningRate, "must be > 0");
+        if (NormalizedLearningRate is not null && !(NormalizedLearningRate > 0 && double.IsFinite(NormalizedLearningRate.Value))) throw new ParameterException(nameof(NormalizedLearningRate), NormalizedLearningRate, "must be > 0");
         if (!(InitScale > 0 && double.IsFinite(InitScale))) throw new ParameterException(nameof(InitScale), InitScale, "must be > 0");
         if (Shards < 1) throw new ParameterException(nameof(Shards), Shards, "must be at least 1");
         if (Patience < 0) throw new ParameterException(nameof(Patience), Patience, "must be ≥ 0");
@@ -60,6 +62,9 @@ public sealed record DiffusionOptions
         if (SamplerSteps < 1) throw new ParameterException(nameof(SamplerSteps), SamplerSteps, "must be at least 1");
         return this;
     }
+
+    /// <summary>Training rows the tangent kernel of the automatic learning rate is computed on (evenly spaced).</summary>
+    public const int KernelPoints = 256;
 
     /// <summary>Held-out points for n training points: round(f·n), at least 1.</summary>
     public int HeldOutPoints(int n) => Math.Max(1, (int)Math.Round(HeldOutFraction * n));
