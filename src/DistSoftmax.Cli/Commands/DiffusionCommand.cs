@@ -30,7 +30,7 @@ internal static class DiffusionCommand
         var timeMax = OptionFactory.Double("--t-max", "Largest diffusion time T (p_T is within e^−T of N(0, I)).", d.TimeMax, "T");
         var copies = OptionFactory.Int("--copies", "(t, z) draws per training point.", d.Copies);
         var width = OptionFactory.Int("--width", "Hidden width m of every network (even: paired initialisation).", d.Width, "M");
-        var activations = OptionFactory.Text("--activations", "Comma-separated networks to compare (softmax, relu, exp); samples come from the first.",
+        var activations = OptionFactory.Text("--activations", "Comma-separated networks to compare (softmax, relu, exp); samples come from the one of lowest score error.",
             "softmax,relu,exp", "LIST");
         var epochs = OptionFactory.Int("--epochs", "Most SGD epochs per network.", d.Epochs);
         var patience = OptionFactory.Int("--patience", "Stop when the held-out loss has not improved for this many epochs (0: never; the best epoch is kept).", d.Patience);
@@ -105,7 +105,9 @@ internal static class DiffusionCommand
             : $"diffusion: target = the {user.Rows} samples of {samplesPath}; exact score of their empirical distribution's forward marginals");
         var result = DiffusionExperiment.Run(options, samples: user, log: m => output.WriteLine("  " + m), cancellation: ctx.Cancellation);
 
-        Npy.Write(Path.Combine(outDir, "samples.npy"), result.Samples!);
+        var (drawn, dropped) = FiniteRows(result.Samples!);
+        if (dropped > 0) ctx.Err.WriteLine($"warning: {dropped} of {result.Samples!.Rows} reverse-SDE samples were not finite and are left out of samples.npy");
+        Npy.Write(Path.Combine(outDir, "samples.npy"), drawn);
         foreach (var m in result.Models)
             Npy.Write(Path.Combine(outDir, $"weights-{m.Activation.Name()}.npy"), new DenseMatrix(ScoreFeatures.Dimension, options.Width, m.Network.Weights));
         NetworkPlots.Diffusion(Path.Combine(outDir, "diffusion.png"), result);
@@ -161,13 +163,23 @@ internal static class DiffusionCommand
                 LossPerEpoch = m.History.Select(h => h.Loss),
                 HeldOutLossPerEpoch = m.History.Select(h => h.ValidationLoss),
             }),
-            SamplesFrom = result.Models[0].Activation.Name(),
+            SamplesFrom = DiffusionExperiment.BestModel(result.Models).Activation.Name(),
+            SamplesWritten = drawn.Rows,
             result.TargetWeights,
             result.SampleFractions,
             result.Seconds,
         });
         output.WriteLine($"wrote {outDir}: report.json, samples.npy, diffusion.png, score-errors.png, loss.png ({result.Seconds:F1} s)");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The rows of an n×2 matrix whose entries are all finite, and how many were left out.</summary>
+    private static (DenseMatrix Rows, int Dropped) FiniteRows(DenseMatrix m)
+    {
+        var keep = Enumerable.Range(0, m.Rows).Where(i => double.IsFinite(m[i, 0]) && double.IsFinite(m[i, 1])).ToArray();
+        var result = new DenseMatrix(keep.Length, 2);
+        for (int i = 0; i < keep.Length; i++) { result[i, 0] = m[keep[i], 0]; result[i, 1] = m[keep[i], 1]; }
+        return (result, m.Rows - keep.Length);
     }
 
     /// <summary>The score-error study: a table on stdout with the winner per grid point, study.csv, study-samples.png, study-width.png, report.json.</summary>

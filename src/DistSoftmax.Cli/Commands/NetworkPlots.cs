@@ -66,7 +66,7 @@ internal static class NetworkPlots
         for (int i = 0; i < samples.Rows; i++) { xs[i] = samples[i, 0]; ys[i] = samples[i, 1]; }
         var sc = plot.Add.ScatterPoints(xs, ys, Colors.White.WithAlpha(0.6));
         sc.MarkerSize = 2;
-        sc.LegendText = $"reverse-SDE samples ({result.Models[0].Activation.Name()} network)";
+        sc.LegendText = $"reverse-SDE samples ({DiffusionExperiment.BestModel(result.Models).Activation.Name()} network)";
 
         const int arrows = 18;
         var grid = new DenseMatrix(arrows * arrows, 2);
@@ -77,7 +77,7 @@ internal static class NetworkPlots
                 grid[r * arrows + c, 1] = minY + (r + 0.5) * (maxY - minY) / arrows;
             }
         double arrowTime = result.Times.Middle;
-        var score = result.Models[0].Network.Scores(grid, arrowTime);
+        var score = DiffusionExperiment.BestModel(result.Models).Network.Scores(grid, arrowTime);
         var vectors = new List<RootedCoordinateVector>();
         for (int i = 0; i < grid.Rows; i++)
             vectors.Add(new RootedCoordinateVector(new Coordinates(grid[i, 0], grid[i, 1]),

@@ -52,7 +52,7 @@ internal sealed record TrainOutcome(Activation Activation, int Width, NetworkMod
 /// descent or mini-batch SGD over row shards, and writes report.json, loss.png, weights.npy (W, d×m),
 /// initial-weights.npy (W0) and output-weights.npy (a, m×k). It reports the tangent kernel's extreme eigenvalues at W0
 /// and at the end, how far the kernel moved, and kernel regression with K0 beside the network; --lr auto (the default)
-/// takes η = 1/(λ̂_max(K0) + 2λ). With --widths it trains softmax, ReLU and exp networks at every width and writes
+/// takes η = 1/(max(λ̂_max(K0), max_i tr K_ii / f) + 2λ). With --widths it trains softmax, ReLU and exp networks at every width and writes
 /// ntk-sweep.csv and three figures instead. Every backend loads the shards through <see cref="NetworkShardLoader"/>
 /// from the file names (only the description travels): local = coordinator and worker actors in this process
 /// (default), inprocess = a plain loop, --seeds = a job on a running cluster whose worker nodes
@@ -78,7 +78,7 @@ internal static class TrainCommand
         var widths = OptionFactory.Text("--widths", "A width sweep m1,m2,…: trains softmax, ReLU and exp networks at every width and writes " +
             "ntk-sweep.csv, ntk-lambda-min.png, ntk-movement.png and ntk-loss.png.", "", "LIST");
         var activation = OptionFactory.Choice("--activation", "The hidden-layer map.", "softmax", Activations.Names);
-        var lr = OptionFactory.Text("--lr", "Learning rate η on the summed loss ½Σ‖F(W,x)−y‖², or auto: η = 1/(λ̂_max(K0) + 2λ) from the " +
+        var lr = OptionFactory.Text("--lr", "Learning rate η on the summed loss ½Σ‖F(W,x)−y‖², or auto: η = 1/(max(λ̂_max(K0), max_i tr K_ii / f) + 2λ) from the " +
             "tangent kernel at W0 (docs/MATH.md).", "auto", "ETA|auto");
         var epochs = OptionFactory.Int("--epochs", "Passes over the data.", 100);
         var batch = OptionFactory.Double("--batch-fraction", "Mini-batch fraction f in (0, 1]: 1 is full-batch GD, smaller is SGD with ⌈1/f⌉ batches per epoch.", 1.0, "F");
@@ -184,7 +184,7 @@ internal static class TrainCommand
             Init = s.Paired ? "paired" : "random",
             s.InitScale,
             t.LearningRate,
-            LearningRateRule = s.LearningRate is null ? "auto: 1/(λ̂_max(K0) + 2λ)" : "given",
+            LearningRateRule = s.LearningRate is null ? "auto: 1/(max(λ̂_max(K0), max_i tr K_ii / f) + 2λ)" : "given",
             s.Epochs,
             s.BatchFraction,
             s.Lambda,
@@ -261,7 +261,7 @@ internal static class TrainCommand
             s.TestData,
             s.TestTargets,
             s.Widths,
-            LearningRateRule = s.LearningRate is null ? "auto: 1/(λ̂_max(K0) + 2λ)" : "given",
+            LearningRateRule = s.LearningRate is null ? "auto: 1/(max(λ̂_max(K0), max_i tr K_ii / f) + 2λ)" : "given",
             s.Epochs,
             s.BatchFraction,
             s.Lambda,
@@ -304,7 +304,8 @@ internal static class TrainCommand
         double trace0 = 0;
         for (int i = 0; i < size; i++) trace0 += k0[i * size + i];
         double maxFull = TangentKernel.ScaledMaxEigenvalue(max0, points, shape.Rows);
-        double eta = s.LearningRate ?? TangentKernel.AutoLearningRate(maxFull, s.Lambda);
+        double maxRow = TangentKernel.MaxRowTrace(k0, points, model.Outputs);
+        double eta = s.LearningRate ?? TangentKernel.AutoLearningRate(maxFull, s.Lambda, maxRow, s.BatchFraction);
 
         if (verbose)
         {
@@ -312,7 +313,7 @@ internal static class TrainCommand
             output.WriteLine($"train: {shape.Rows} rows × {model.InputDim} features → {model.Outputs} outputs; {activation.Name()} network of width {width} " +
                              $"({model.ParameterCount} parameters); {s.Workers} worker(s), {backendName}; " +
                              $"{(s.BatchFraction >= 1 ? "full-batch GD" : $"SGD, batch fraction {s.BatchFraction}")}, " +
-                             $"η = {eta:G4}{(s.LearningRate is null ? " (auto: 1/(λ̂_max(K0) + 2λ))" : "")}");
+                             $"η = {eta:G4}{(s.LearningRate is null ? " (auto: 1/(max(λ̂_max(K0), max_i tr K_ii / f) + 2λ))" : "")}");
             output.WriteLine($"  tangent kernel K0 = J Jᵀ on {(points < shape.Rows ? $"{points} evenly spaced rows" : $"all {points} rows")}: " +
                              $"λ_min {min0:E3}, λ_max {max0:E3}, trace {trace0:E3}; λ̂_max over all rows {maxFull:E3}: η·λ̂_max = {eta * maxFull:G3} " +
                              "(GD on the linearised network is stable for η·λ_max < 2)");

@@ -11,7 +11,7 @@ namespace DistSoftmax.Core.Diffusion;
 /// The diffusion application end to end, in the setting of the Ornstein–Uhlenbeck forward process: data (mixture draws
 /// or user samples) and held-out points → denoising score-matching rows over t ∈ [t_min, T] → each network trained by
 /// <see cref="NetworkTrainer"/> over row shards with early stopping on the held-out rows → score errors against the
-/// exact score of the forward marginals → reverse-SDE samples from the first network.
+/// exact score of the forward marginals → reverse-SDE samples from the network of lowest score error.
 /// </summary>
 public static class DiffusionExperiment
 {
@@ -55,7 +55,7 @@ public static class DiffusionExperiment
             var w0 = NetworkModel.InitialWeights(ScoreFeatures.Dimension, options.Width, options.Seed, paired: true, options.InitScale);
             double lr = options.NormalizedLearningRate is { } c
                 ? model.NormalizedLearningRate(c, w0, inputs.Data, inputs.Rows)
-                : AutoLearningRate(model, w0, inputs);
+                : AutoLearningRate(model, w0, inputs, options.BatchFraction);
             var problem = new NetworkProblem(model, inputs, targets);
             var trainer = new NetworkTrainer(new TrainingOptions
             {
@@ -77,7 +77,7 @@ public static class DiffusionExperiment
         if (sample)
         {
             var grid = DiffusionTimes.Geometric(options.TimeMax, options.TimeMin, options.SamplerSteps + 1);
-            drawn = DenoisingScoreMatching.ReverseSde(models[0].Network.Scores, grid, options.Samples, options.Seed);
+            drawn = DenoisingScoreMatching.ReverseSde(BestModel(models).Network.Scores, grid, options.Samples, options.Seed);
             if (isMixture)
             {
                 weights = mixture.Components.Select(c => c.Weight).ToArray();
@@ -90,17 +90,20 @@ public static class DiffusionExperiment
     }
 
     /// <summary>
-    /// η = 1/λ̂_max(K0): the tangent kernel at W0 on <see cref="DiffusionOptions.KernelPoints"/> evenly spaced training
-    /// rows, its top eigenvalue scaled to all rows (<see cref="TangentKernel.ScaledMaxEigenvalue"/>).
+    /// η from the tangent kernel at W0 on <see cref="DiffusionOptions.KernelPoints"/> evenly spaced training rows
+    /// (<see cref="TangentKernel.AutoLearningRate"/>: its top eigenvalue scaled to all rows, or the largest
+    /// ‖∂F(x_i)/∂W‖² over all training rows divided by the batch fraction f when that is larger).
     /// </summary>
-    public static double AutoLearningRate(NetworkModel model, double[] w0, DenseMatrix inputs)
+    public static double AutoLearningRate(NetworkModel model, double[] w0, DenseMatrix inputs, double batchFraction)
     {
         var rows = TangentKernel.EvenlySpacedRows(inputs.Rows, DiffusionOptions.KernelPoints);
         int s = rows.Length, d = inputs.Cols;
         var x = new double[s * d];
         for (int i = 0; i < s; i++) inputs.Row((int)rows[i]).CopyTo(x.AsSpan(i * d, d));
-        var (_, max) = TangentKernel.Spectrum(TangentKernel.Gram(model, w0, x, s), s * model.Outputs);
-        return TangentKernel.AutoLearningRate(TangentKernel.ScaledMaxEigenvalue(max, s, inputs.Rows), 0.0);
+        var gram = TangentKernel.Gram(model, w0, x, s);
+        var (_, max) = TangentKernel.Spectrum(gram, s * model.Outputs);
+        return TangentKernel.AutoLearningRate(TangentKernel.ScaledMaxEigenvalue(max, s, inputs.Rows), 0.0,
+            model.RowTangentNorms(w0, inputs.Data, inputs.Rows).Max(), batchFraction);
     }
 
     /// <summary>The mean held-out loss (1/r)·½Σ‖F(W, φ) − y‖² over the r held-out rows.</summary>
@@ -113,6 +116,10 @@ public static class DiffusionExperiment
         double loss = 0.5 * TensorPrimitives.Dot<double>(f, f) / inputs.Rows;
         return double.IsFinite(loss) ? loss : double.PositiveInfinity;
     }
+
+    /// <summary>The network of lowest σ_t²-weighted score error (the first on ties): the one samples are drawn from.</summary>
+    public static ScoreModelResult BestModel(IReadOnlyList<ScoreModelResult> models) =>
+        models.OrderBy(m => double.IsFinite(m.WeightedError) ? m.WeightedError : double.PositiveInfinity).First();
 
     /// <summary>The first epoch of lowest held-out loss.</summary>
     private static int BestEpoch(IReadOnlyList<EpochRecord> history)

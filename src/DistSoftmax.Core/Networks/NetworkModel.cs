@@ -220,13 +220,19 @@ public sealed class NetworkModel
     /// linearised network is stable for η &lt; 2/λ_max(JᵀJ), and λ_max ≤ this trace, so η = c / trace with c &lt; 2 is a
     /// safe, architecture-independent learning rate (<see cref="NormalizedLearningRate"/>).
     /// </summary>
-    public double TangentKernelTrace(ReadOnlySpan<double> w, ReadOnlySpan<double> x, int n)
+    public double TangentKernelTrace(ReadOnlySpan<double> w, ReadOnlySpan<double> x, int n) => RowTangentNorms(w, x, n).Sum();
+
+    /// <summary>
+    /// ‖∂F(W, x_i)/∂W‖²_F for each of the n rows of X (n×d): the traces of the k×k diagonal blocks of the tangent
+    /// kernel, ‖x_i‖² Σ_r ‖∂F_r/∂h‖² (see <see cref="TangentKernelTrace"/>).
+    /// </summary>
+    public double[] RowTangentNorms(ReadOnlySpan<double> w, ReadOnlySpan<double> x, int n)
     {
         CheckParameters(w);
         var ws = new Workspace(this);
         int d = InputDim, m = Width, k = Outputs;
         var jac = new double[m];
-        double total = 0;
+        var norms = new double[n];
         for (int i0 = 0; i0 < n; i0 += Tile)
         {
             int c = Math.Min(Tile, n - i0);
@@ -242,10 +248,10 @@ public sealed class NetworkModel
                     HiddenJacobian(t, r, ws, jac);
                     sum += TensorPrimitives.Dot<double>(jac, jac);
                 }
-                total += TensorPrimitives.Dot<double>(xt, xt) * sum;
+                norms[i0 + t] = TensorPrimitives.Dot<double>(xt, xt) * sum;
             }
         }
-        return total;
+        return norms;
     }
 
     /// <summary>

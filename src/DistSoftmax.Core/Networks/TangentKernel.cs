@@ -87,18 +87,34 @@ public static class TangentKernel
     public static double ScaledMaxEigenvalue(double maxOfSubsample, int s, long n) => maxOfSubsample * n / s;
 
     /// <summary>
-    /// The automatic learning rate η = 1 / (λ̂_max(K) + 2λ) for gradient descent on the summed loss
-    /// ½Σ‖F − y‖² + λ‖W − W0‖². The Gauss–Newton part of the loss's Hessian is JᵀJ, whose non-zero eigenvalues are
-    /// those of K = JJᵀ, and the penalty adds 2λI; on the linearised network the residual evolves as
+    /// The automatic learning rate η = 1 / (max(λ̂_max(K), (1/f)·max_i tr K_ii) + 2λ) for gradient descent on the summed
+    /// loss ½Σ‖F − y‖² + λ‖W − W0‖². The Gauss–Newton part of the loss's Hessian is JᵀJ, whose non-zero eigenvalues
+    /// are those of K = JJᵀ, and the penalty adds 2λI; on the linearised network the residual evolves as
     /// r ← (I − ηK) r, stable for η &lt; 2/λ_max and with the top mode removed in one step at η = 1/λ_max.
-    /// A mini-batch step with fraction f uses (1/f)·K_b, whose top eigenvalue estimates λ_max(K) the same way, so one
-    /// η serves GD and SGD.
+    /// A mini-batch step with fraction f applies (1/f)·K_b, whose top eigenvalue is on average near λ_max(K) but is at
+    /// least (1/f)·tr K_ii for any row i of the batch (K_ii its k×k diagonal block): a row with a large tangent
+    /// (exp networks) would make one batch unstable, so that bound enters the maximum (for f = 1 it never exceeds λ_max).
     /// </summary>
-    public static double AutoLearningRate(double lambdaMax, double lambda)
+    /// <param name="maxRowTrace">max_i Σ_r K((i, r), (i, r)) over the sampled rows (<see cref="MaxRowTrace"/>).</param>
+    public static double AutoLearningRate(double lambdaMax, double lambda, double maxRowTrace = 0, double batchFraction = 1)
     {
-        double curvature = lambdaMax + 2 * lambda;
+        double curvature = Math.Max(lambdaMax, maxRowTrace / batchFraction) + 2 * lambda;
         if (!(curvature > 0) || !double.IsFinite(curvature))
-            throw new ArgumentException($"cannot derive a learning rate from the tangent kernel (λ_max = {lambdaMax:G4}); give --lr");
+            throw new ArgumentException($"cannot derive a learning rate from the tangent kernel (λ_max = {lambdaMax:G4}); give a learning rate");
         return 1.0 / curvature;
+    }
+
+    /// <summary>max_i Σ_r K((i, r), (i, r)) = max_i ‖∂F(x_i)/∂W‖²_F over the points of a Gram matrix with k outputs.</summary>
+    public static double MaxRowTrace(double[] gram, int points, int outputs)
+    {
+        int size = points * outputs;
+        double max = 0;
+        for (int i = 0; i < points; i++)
+        {
+            double t = 0;
+            for (int r = 0; r < outputs; r++) t += gram[(i * outputs + r) * size + i * outputs + r];
+            max = Math.Max(max, t);
+        }
+        return max;
     }
 }
