@@ -123,6 +123,7 @@ internal static class TrainCommand
             RequirePositive(parse.GetValue(initScale), "--init-scale");
             string? tx = parse.GetValue(testData), ty = parse.GetValue(testTargets);
             if ((tx is null) != (ty is null)) throw new CliInputException(tx is null ? "--test-data" : "--test-targets", "is needed with " + (tx is null ? "--test-targets" : "--test-data"));
+            // Validates the other training options now (one line, exit 2); with --lr auto η is derived later, per network.
             var training = new TrainingOptions
             {
                 LearningRate = eta ?? 1.0, Epochs = parse.GetValue(epochs), BatchFraction = parse.GetValue(batch), Lambda = parse.GetValue(lambda),
