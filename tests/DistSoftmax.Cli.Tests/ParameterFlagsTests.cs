@@ -30,7 +30,7 @@ public class ParameterFlagsTests
         { "worst-epsilons", "--worst-epsilons" },
         { "activation", "--activation" }, { "lr", "--lr" }, { "epochs", "--epochs" }, { "batch-fraction", "--batch-fraction" },
         { "lambda", "--lambda" }, { "diffusion lr", "--lr" }, { "diffusion workers", "--workers" }, { "width", "--width" },
-        { "levels", "--levels" }, { "sigma", "--sigma-min" }, { "seeds", "--seeds" },
+        { "eval-times", "--eval-times" }, { "t-min", "--t-min" }, { "patience", "--patience" }, { "held-out", "--held-out" }, { "seeds", "--seeds" },
     };
 
     private static Action Bad(string name) => name switch
@@ -72,8 +72,10 @@ public class ParameterFlagsTests
         "diffusion lr" => () => new DiffusionOptions { NormalizedLearningRate = 0 }.Validate(),
         "diffusion workers" => () => new DiffusionOptions { Shards = 0 }.Validate(),
         "width" => () => new DiffusionOptions { Width = 3 }.Validate(),
-        "levels" => () => NoiseSchedule.Geometric(3, 0.1, 1),
-        "sigma" => () => NoiseSchedule.Geometric(0.1, 3, 4),
+        "eval-times" => () => DiffusionTimes.Geometric(3, 0.1, 1),
+        "t-min" => () => DiffusionTimes.Geometric(0.1, 3, 4),
+        "patience" => () => new DiffusionOptions { Patience = -1 }.Validate(),
+        "held-out" => () => new DiffusionOptions { HeldOutFraction = 1 }.Validate(),
         "seeds" => () => DistSoftmaxConfig.SeedAddresses(["nohost"]),
         _ => throw new ArgumentException(name),
     };
