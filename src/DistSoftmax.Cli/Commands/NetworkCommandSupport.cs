@@ -13,14 +13,6 @@ namespace DistSoftmax.Cli.Commands;
 /// <summary>Helpers shared by the train, diffusion and sensitivity commands (files, JSON, option checks).</summary>
 internal static class NetworkCommandSupport
 {
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
-
     /// <summary>
     /// The report.json conventions of <c>solve</c> (<see cref="SolveReport.Json"/>) for train and diffusion: indented,
     /// camelCase names, enum values in kebab-case ("max-iterations"), numbers as JSON numbers (absent values are null;
@@ -115,9 +107,6 @@ internal static class NetworkCommandSupport
             return Npy.ReadMatrixRows(path, start, count);
         return ReadMatrixOrColumn(path).SliceDense(checked((int)start), count);
     }
-
-    public static void WriteJson(string path, object value) =>
-        AtomicFile.Write(path, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(value, Json)));
 
     /// <summary>A directory for a command's files, resolved against the working directory and created.</summary>
     public static string OutputDirectory(CliContext ctx, string dir)
