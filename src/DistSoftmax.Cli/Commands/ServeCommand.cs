@@ -110,12 +110,20 @@ internal static class ServeCommand
                 string seedsText = options.Node.Seeds is { Count: > 0 } s ? string.Join(", ", s) : "none (this node founds the cluster)";
                 ctx.Out.WriteLine($"dist-softmax serve: API and dashboard on {listening}; cluster node {node.Address}, seeds: {seedsText}; Ctrl+C or SIGTERM stops it");
                 ctx.Out.Flush();
-                bool up;
-                try { up = await node.WaitUntilUpAsync(node.Settings.JoinTimeout, ctx.Cancellation); }
-                catch (OperationCanceledException) { up = false; }
+                // The API serves from the start; the node may take a while to join (a seed that is still removing this
+                // node's previous incarnation after a crash): say so, and say when it is up.
+                bool up = false, warned = false;
+                while (!up && !ctx.Cancellation.IsCancellationRequested)
+                {
+                    try { up = await node.WaitUntilUpAsync(node.Settings.JoinTimeout, ctx.Cancellation); }
+                    catch (OperationCanceledException) { break; }
+                    if (!up && !warned && !ctx.Cancellation.IsCancellationRequested)
+                    {
+                        ctx.Err.WriteLine($"warning: the node is not up after {node.Settings.JoinTimeout.TotalSeconds:0.#} s (are the seeds reachable?); still trying");
+                        warned = true;
+                    }
+                }
                 if (up) ctx.Out.WriteLine($"dist-softmax serve: {node.Address} is up; jobs: {options.StateDirectory}");
-                else if (!ctx.Cancellation.IsCancellationRequested)
-                    ctx.Err.WriteLine($"warning: the node is not up after {node.Settings.JoinTimeout.TotalSeconds:0.#} s (are the seeds reachable?); still trying");
                 ctx.Out.Flush();
                 var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 await using var registration = ctx.Cancellation.Register(() => stop.TrySetResult());
