@@ -88,7 +88,9 @@ public class ProcessTests
         string rest = p.StandardOutput.ReadToEnd();
         Assert.True(p.WaitForExit(30_000), "the solve did not stop after SIGTERM");
         Assert.True(p.ExitCode == 3, $"exit {p.ExitCode}\n{rest}\n{stderr.Result}");
-        Assert.Equal("dist-softmax: stopped without meeting the tolerance (cancelled): cancelled", stderr.Result.Trim());
+        // The solve's checkpoint is kept for --resume (ResumeTests), and the stop reason is the last line.
+        Assert.Equal([$"dist-softmax: checkpoint kept: continue with dist-softmax solve --resume {dir.File("out")}",
+            "dist-softmax: stopped without meeting the tolerance (cancelled): cancelled"], stderr.Result.Trim().Split('\n'));
         var report = Report.Read(dir.File("out"));
         Assert.Equal("cancelled", report.GetProperty("exit").GetString());
         Assert.True(report.GetProperty("iterations").GetInt32() >= 3);

@@ -81,6 +81,9 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return GetWorkerStatus.Instance;
         yield return new WorkerStatus("w", new[] { new HeldShard("solve-1", 0, 1, true, 400), new HeldShard("solve-2", 3, 7, false, 0) });
         yield return new WorkerStatus("w", Array.Empty<HeldShard>());
+        yield return GetShardCacheStatus.Instance;
+        yield return new ShardCacheStatus("w", 1L << 30, 4096, 3, 2, 1, new[] { new CachedShard("files\nA=/data/A.npy [800 bytes, modified 5]", 1L << 33, 1000, 4096, true) });
+        yield return new ShardCacheStatus("w", 0, 0, 0, 0, 0, Array.Empty<CachedShard>());
 
         yield return CancelSolve.Instance;
         yield return new WorkerJoined("solve-1", "w", "akka.tcp://distsoftmax@h:1", 4);

@@ -157,10 +157,11 @@ internal sealed class SolveCommand
             if (!SamePath(original.Resolve(settings.OutDir), directory))
                 throw new CliInputException("--resume", $"{directory} is not the output directory of the solve recorded in it ({original.Resolve(settings.OutDir)})");
             var checkpoint = ResumeRecord.ReadCheckpoint(directory);
-            if (checkpoint is null) ctx.Err.WriteLine($"dist-softmax: {directory} has no {CheckpointWriter.FileName} (stopped before its first iteration): solving from the start");
             settings = settings with
             {
                 ResumeFrom = checkpoint,
+                Resuming = true,
+                RecordedSource = record.Source,
                 Progress = OptionFactory.Given(parse, _progress) ? parse.GetValue(_progress)! : settings.Progress,
             };
             return new SolveRunner(original).RunAsync(settings);

@@ -6,7 +6,9 @@ namespace DistSoftmax.Cli.Solving;
 
 /// <summary>
 /// Writes a solve's checkpoints to <c>DIR/checkpoint.bin</c> (<see cref="CheckpointFormat"/>), atomically (temporary
-/// file + rename, <see cref="AtomicFile"/>), on a thread of its own: <see cref="Offer"/> is the solver's
+/// file + rename, <see cref="AtomicFile"/>), on a thread of its own, and before the first one the output directory and
+/// <c>checkpoint.json</c> (<see cref="ResumeRecord"/>) — so a solve that never completes an iteration (bad input found
+/// late, an unreachable cluster, cancelled at once) leaves nothing behind: <see cref="Offer"/> is the solver's
 /// <c>SolverOptions.Checkpoint</c> callback and only swaps in the newest checkpoint, so the solver (a coordinator's actor
 /// thread in the cluster) never waits for the disk. When writing falls behind, the older pending checkpoint is
 /// skipped: the file always holds a whole checkpoint, the newest written. A failed write is one warning on stderr; the
@@ -16,7 +18,9 @@ internal sealed class CheckpointWriter
 {
     public const string FileName = "checkpoint.bin";
 
-    private readonly string _path;
+    private readonly string _directory, _path;
+    private readonly ResumeRecord _record;
+    private bool _recordWritten;
     private readonly TextWriter _err;
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly Task _loop;
@@ -25,12 +29,17 @@ internal sealed class CheckpointWriter
     private int _warned;
     private long _taken, _written, _writeTicks;
 
-    public CheckpointWriter(string directory, TextWriter err)
+    public CheckpointWriter(string directory, ResumeRecord record, TextWriter err)
     {
+        _directory = directory;
+        _record = record;
         _path = Path.Combine(directory, FileName);
         _err = err;
         _loop = Task.Factory.StartNew(Loop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
+
+    /// <summary>Checkpoints written so far (0: nothing to resume from).</summary>
+    public long Written => Interlocked.Read(ref _written);
 
     /// <summary>Hands over the newest checkpoint (returns at once; called on the solver's thread).</summary>
     public void Offer(SolverCheckpoint checkpoint)
@@ -70,8 +79,14 @@ internal sealed class CheckpointWriter
         long start = Stopwatch.GetTimestamp();
         try
         {
+            if (!_recordWritten)
+            {
+                Directory.CreateDirectory(_directory);
+                _record.Write(_directory);
+                _recordWritten = true;
+            }
             AtomicFile.Write(_path, CheckpointFormat.Write(checkpoint));
-            _written++;
+            Interlocked.Increment(ref _written);
             _writeTicks += Stopwatch.GetTimestamp() - start;
         }
         catch (Exception e) when (e is Data.DataFormatException or IOException or UnauthorizedAccessException)

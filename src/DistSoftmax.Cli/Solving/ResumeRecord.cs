@@ -7,11 +7,13 @@ namespace DistSoftmax.Cli.Solving;
 
 /// <summary>
 /// What <c>solve --resume DIR</c> needs besides the checkpoint: the solve's own command line and the directory its
-/// relative paths were given against, in <c>DIR/checkpoint.json</c> (written atomically when a checkpointed solve
-/// starts; removed with checkpoint.bin when it ends, kept when it was cancelled or killed). Format:
-/// <c>{"version": 1, "workingDirectory": "/abs/dir", "arguments": ["--A", "a.npy", …]}</c>.
+/// relative paths were given against, in <c>DIR/checkpoint.json</c> (written atomically with a solve's first checkpoint;
+/// removed with checkpoint.bin when the solve ends, kept when it was cancelled, killed or failed). Format:
+/// <c>{"version": 1, "workingDirectory": "/abs/dir", "arguments": ["--A", "a.npy", …], "source": "files\nA=… [size, time]"}</c>;
+/// <c>source</c> is the inputs' identity (<see cref="Cluster.Worker.SourceIdentity"/>: paths, sizes and modification
+/// times, or the generator's parameters), absent when it has none; a resume whose inputs differ from it is refused.
 /// </summary>
-internal sealed record ResumeRecord(string WorkingDirectory, IReadOnlyList<string> Arguments)
+internal sealed record ResumeRecord(string WorkingDirectory, IReadOnlyList<string> Arguments, string? Source)
 {
     public const string FileName = "checkpoint.json";
     private const int Version = 1;
@@ -29,6 +31,7 @@ internal sealed record ResumeRecord(string WorkingDirectory, IReadOnlyList<strin
             json.WriteStartArray("arguments");
             foreach (string a in Arguments) json.WriteStringValue(a);
             json.WriteEndArray();
+            if (Source is not null) json.WriteString("source", Source);
             json.WriteEndObject();
         }
         AtomicFile.Write(Path.Combine(directory, FileName), buffer.ToArray());
@@ -56,7 +59,10 @@ internal sealed record ResumeRecord(string WorkingDirectory, IReadOnlyList<strin
             if (!root.TryGetProperty("arguments", out var args) || args.ValueKind != JsonValueKind.Array
                 || args.EnumerateArray().Any(a => a.ValueKind != JsonValueKind.String))
                 throw Bad(path, "has no \"arguments\" array of strings");
-            return new ResumeRecord(wd.GetString()!, args.EnumerateArray().Select(a => a.GetString()!).ToArray());
+            string? source = null;
+            if (root.TryGetProperty("source", out var s))
+                source = s.ValueKind == JsonValueKind.String ? s.GetString() : throw Bad(path, "has a \"source\" that is not a string");
+            return new ResumeRecord(wd.GetString()!, args.EnumerateArray().Select(a => a.GetString()!).ToArray(), source);
         }
         catch (JsonException e) { throw Bad(path, $"is not valid JSON ({e.Message})"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw Bad(path, $"cannot be read: {e.Message}"); }

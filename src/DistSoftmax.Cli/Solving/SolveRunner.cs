@@ -4,6 +4,7 @@ using System.Reflection;
 using DistSoftmax.Cli.Output;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Hosting;
+using DistSoftmax.Cluster.Worker;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Solvers.Checkpoints;
@@ -35,12 +36,16 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         SolvePlan plan;
         ISolveBackend backend;
         Solver solver;
+        string? sourceIdentity;
         try
         {
             plan = planned ?? SolvePlanner.Plan(settings, ctx, loader);
             backend = backends?.Invoke(plan.Backend) ?? SolveBackends.For(plan.Backend);
             solver = SolverCatalog.Create(plan.Solver, plan.Options);
             settings.ResumeFrom?.CheckFits(solver, plan.Inspection.Shape.Objective);
+            sourceIdentity = SourceIdentity.Of(plan.Source, WorkerSettings.DefaultCacheableKinds);
+            if (settings.Resuming && settings.RecordedSource is { } recorded && recorded != sourceIdentity)
+                throw new CliInputException("--resume", "the inputs changed since the checkpoint was taken (a file's size or modification time differs)");
         }
         catch (CheckpointFormatException e)
         {
@@ -51,6 +56,10 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
             return ErrorReport.Write(ctx, e, validating: true);
         }
         foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
+        if (settings.Resuming)
+            ctx.Err.WriteLine(settings.ResumeFrom is { } from
+                ? $"dist-softmax: resuming the solve in {plan.Outputs.Directory} after iteration {from.Iteration}"
+                : $"dist-softmax: {plan.Outputs.Directory} has no {CheckpointWriter.FileName} (stopped before its first iteration): solving from the start");
         PhaseTiming.Mark("planned (inputs read and checked)");
 
         var view = new ConsoleView(ctx);
@@ -59,10 +68,10 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         using var cleanStdout = json is null ? null : JsonProgress.KeepConsoleOutClean(ctx.Out);
         if (json is null) view.Line(Header(plan, backend));
         PhaseTiming.Mark("header shown");
-        // Checkpoints (checkpoint.json now, checkpoint.bin every iteration) unless --no-checkpoint; a resumed solve continues.
-        CheckpointWriter? checkpoints;
-        try { checkpoints = StartCheckpoints(settings, plan); }
-        catch (DataFormatException e) { return ErrorReport.Write(ctx, e, validating: true); }
+        // Checkpoints (checkpoint.json and checkpoint.bin from the first iteration on) unless --no-checkpoint.
+        var checkpoints = settings.Checkpoints
+            ? new CheckpointWriter(plan.Outputs.Directory, new ResumeRecord(ctx.WorkingDirectory, settings.SolveArguments, sourceIdentity), ctx.Err)
+            : null;
         var options = plan.Options with { Checkpoint = checkpoints is null ? null : checkpoints.Offer, ResumeFrom = settings.ResumeFrom };
         var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, solver, options, plan.X0, plan.Workers);
         SolverResult result;
@@ -136,7 +145,7 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         {
             PhaseTiming.Mark(checkpoints.CostLine(result.Trace.Count, result.Seconds));
             // A finished solve needs no checkpoint; a cancelled one keeps it for --resume.
-            if (result.Exit == ExitCondition.Cancelled)
+            if (result.Exit == ExitCondition.Cancelled && checkpoints.Written > 0)
                 ctx.Err.WriteLine($"dist-softmax: checkpoint kept: continue with dist-softmax solve --resume {outputs.Directory}");
             else ResumeRecord.Remove(outputs.Directory);
         }
@@ -146,20 +155,6 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         if (result.Converged) return ExitCodes.Ok;
         ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({Kebab(result.Exit)}): {result.Message}");
         return ExitCodes.NotConverged;
-    }
-
-    /// <summary>The output directory with checkpoint.json written and a checkpoint writer for it (null with --no-checkpoint).</summary>
-    private CheckpointWriter? StartCheckpoints(SolveSettings settings, SolvePlan plan)
-    {
-        if (!settings.Checkpoints) return null;
-        string directory = plan.Outputs.Directory;
-        try { Directory.CreateDirectory(directory); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DataFormatException(directory, $"cannot create the output directory: {ErrorReport.OneLine(e.Message)}", e);
-        }
-        new ResumeRecord(ctx.WorkingDirectory, settings.SolveArguments).Write(directory);
-        return new CheckpointWriter(directory, ctx.Err);
     }
 
     private static string ProblemTitle(SolvePlan plan) =>

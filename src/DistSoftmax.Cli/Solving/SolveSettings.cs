@@ -54,4 +54,8 @@ internal sealed record SolveSettings
     public bool Checkpoints { get; init; } = true;
     /// <summary>--resume: the checkpoint to continue from (null: from x0, also when DIR has no checkpoint.bin yet).</summary>
     public SolverCheckpoint? ResumeFrom { get; init; }
+    /// <summary>Whether this is a --resume (with or without a checkpoint to continue from).</summary>
+    public bool Resuming { get; init; }
+    /// <summary>--resume: the inputs' identity recorded with the checkpoint (null: none recorded).</summary>
+    public string? RecordedSource { get; init; }
 }

@@ -80,8 +80,9 @@ internal sealed record AssignmentState
     }
 
     /// <summary>
-    /// Gives every shard without an owner, in shard order, to the live worker with the fewest shards (ties: earliest
-    /// registered) among those that have not failed to load it, all under one new epoch. A handed-over shard is
+    /// Gives every shard without an owner, in shard order, to the live worker with the fewest shards (ties: the
+    /// smallest worker id, ordinal — so the same workers get the same shards in every job and a second job on the same
+    /// source finds its rows in their shard caches, whatever order they registered in) among those that have not failed to load it, all under one new epoch. A handed-over shard is
     /// loading; when a step is under way and its reply is missing, its request goes out at once (deadline: load +
     /// step timeout). Stops at the first shard no live worker can load. With orphans and no live worker it records
     /// since when (<see cref="OrphanedSince"/>); without orphans it clears that.
@@ -108,7 +109,7 @@ internal sealed record AssignmentState
                 unloadable = shard;
                 break;
             }
-            var owner = candidates.OrderBy(w => counts[w.Order]).ThenBy(w => w.Order).First();
+            var owner = candidates.OrderBy(w => counts[w.Order]).ThenBy(w => w.Id, StringComparer.Ordinal).First();
             counts[owner.Order]++;
             bool send = Step > 0 && shard.Reply is null;
             shards[i] = shard with

@@ -232,13 +232,15 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
         if (_cache.TryLease(key, out var cached))
         {
-            _log.Info("shard cache hit: shard {0} of {1}, rows {2}, {3} bytes (hits {4}, misses {5})",
-                a.ShardIndex, a.SolveId, a.Rows, cached.Bytes, _cache.Hits, _cache.Misses);
+            if (_log.IsInfoEnabled)
+                _log.Info("{0}", $"shard cache hit: shard {a.ShardIndex} of {a.SolveId}, rows {a.Rows.Start}..{a.Rows.Start + a.Rows.Count - 1}, " +
+                          $"{cached.Bytes} bytes (hits {_cache.Hits}, misses {_cache.Misses})");
             Loaded(new LoadDone(slot, cached, null, 0, key, FromCache: true));
             return;
         }
-        _log.Info("shard cache miss: shard {0} of {1}, rows {2} of {3}: loading (hits {4}, misses {5})",
-            a.ShardIndex, a.SolveId, a.Rows, a.Source, _cache.Hits, _cache.Misses);
+        if (_log.IsInfoEnabled)
+            _log.Info("{0}", $"shard cache miss: shard {a.ShardIndex} of {a.SolveId}, rows {a.Rows.Start}..{a.Rows.Start + a.Rows.Count - 1} " +
+                      $"of {a.Source}: loading (hits {_cache.Hits}, misses {_cache.Misses})");
         StartLoad(slot, key);
     }
 
