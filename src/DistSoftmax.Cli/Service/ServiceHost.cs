@@ -112,6 +112,9 @@ internal sealed class ServiceHost : IAsyncDisposable
             var caches = await Cluster.WorkerCachesAsync(ct);
             return Results.Text(Metrics.Render(byState, Cluster.Workers(), caches), "text/plain; version=0.0.4; charset=utf-8");
         });
+        // The dashboard's files (any path, with or without an extension: MapFallback would skip "app.js"); the API's
+        // routes above are more specific and win.
+        App.MapGet("/{**path}", (string? path) => Dashboard("/" + (path ?? "")));
         App.MapFallback((HttpContext http) => Dashboard(http.Request.Path.Value ?? "/"));
     }
 
