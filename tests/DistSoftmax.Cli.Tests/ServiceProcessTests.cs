@@ -39,7 +39,7 @@ public class ServiceProcessTests
         using var dir = new TempDir();
         Assert.Equal(0, Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "4000", "--d", "10", "--seed", "21", "--out-dir", "inst").Code);
         int httpPort = BackendTests.FreePort(), port = BackendTests.FreePort();
-        using var service = Serve(dir.Path, httpPort, port);
+        using var service = Serve(dir.Path, httpPort, port, "--min-workers", "2");
         Assert.True(service.WaitForLine(l => l.Contains(" is up; jobs: "), Up), "service did not come up:\n" + service.Output);
         using var w1 = Worker(dir.Path, BackendTests.FreePort(), $"127.0.0.1:{port}");
         using var w2 = Worker(dir.Path, BackendTests.FreePort(), $"127.0.0.1:{port}");
@@ -49,8 +49,9 @@ public class ServiceProcessTests
         using var http = new HttpClient { BaseAddress = new Uri(server) };
 
         // Three jobs on the same A, 2 shards each. A worker that is assigned a shard it loaded in an earlier job serves it from
-        // its cache: exactly those assignments are hits, every other one a miss. The coordinator gives the same workers
-        // the same shards (ties by worker address), so the second and third jobs are all hits.
+        // its cache: exactly those assignments are hits, every other one a miss. The coordinator does not assign by cache:
+        // a later job may give a worker the other shard, but then that worker holds both, so over three jobs of two
+        // shards on two workers at least two assignments are hits.
         string[] job = ["solve", "--server", server, "--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "newton", "--workers", "2"];
         var held = new HashSet<(string Owner, int Index)>();
         long expectedHits = 0, expectedMisses = 0;
@@ -81,7 +82,7 @@ public class ServiceProcessTests
             Assert.True(Sum("distsoftmax_shard_cache_hits_total") == expectedHits, $"{run}: expected {expectedHits} hits\n{metrics}");
             Assert.True(Sum("distsoftmax_shard_cache_misses_total") == expectedMisses, $"{run}: expected {expectedMisses} misses\n{metrics}");
         }
-        Assert.True(expectedHits == 4, $"the second and third jobs were not served from the caches\n{metrics}");
+        Assert.True(expectedHits >= 2, $"no job was served from the caches\n{metrics}");
 
         var local = Cli.Run(dir.Path, "solve", "--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "newton", "--workers", "2", "--out-dir", "local");
         Assert.True(local.Code == 0, local.ToString());
