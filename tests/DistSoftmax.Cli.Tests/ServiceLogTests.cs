@@ -46,8 +46,8 @@ public class ServiceLogTests
         });
         var ours = lines.Where(l => l.Contains("the-source")).ToArray();
         Assert.Equal(3, ours.Length);
-        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING the-source: a warning over two lines$", ours[0]);
-        Assert.EndsWith(" ERROR the-source: it failed: InvalidOperationException: first second", ours[1]);
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING the-source \(akka://log-test\): a warning over two lines$", ours[0]);
+        Assert.EndsWith(" ERROR the-source (akka://log-test): it failed: InvalidOperationException: first second", ours[1]);
         Assert.DoesNotContain(lines, l => l.Contains("an info line") || l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
     }
 
@@ -60,7 +60,7 @@ public class ServiceLogTests
             log.Info("an info line");
             log.Warning("last line");
         });
-        Assert.Contains(lines, l => l.EndsWith(" INFO the-source: an info line", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.EndsWith(" INFO the-source (akka://log-test): an info line", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains("a debug line"));
     }
 }
