@@ -83,8 +83,8 @@ public static class NetworkBenchmarks
         {
             clock.Restart();
             var demo = DiffusionExperiment.Run(new DiffusionOptions(), log: s => Console.WriteLine("  " + s));
-            Console.WriteLine($"  diffusion demo (defaults: 2000 points, width {demo.Options.Width}, {demo.Options.Epochs} epochs × 3 networks, " +
-                              $"{demo.Options.Samples} Langevin samples): {clock.Elapsed.TotalSeconds:F1} s");
+            Console.WriteLine($"  diffusion demo (defaults: 2000 points, width {demo.Options.Width}, ≤ {demo.Options.Epochs} epochs × 3 networks, " +
+                              $"{demo.Options.Samples} reverse-SDE samples): {clock.Elapsed.TotalSeconds:F1} s");
         }
         return 0;
     }

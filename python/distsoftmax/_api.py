@@ -195,32 +195,36 @@ def generate(problem, n, d, seed=1, out_dir=None, **options):
         return run(Path(folder) / "instance")
 
 
-def sensitivity(instance=None, *, A=None, b=None, A1=None, A2=None, B=None, problem="normalized", out_dir=None,
-                **options):
+def sensitivity(instance=None, *, A=None, b=None, w=None, A1=None, A2=None, B=None, W=None, problem="normalized",
+                out_dir=None, **options):
     """Runs ``dist-softmax sensitivity`` and returns its report.json as a dict.
 
-    The instance is a directory written by :func:`generate` (``instance=``), or arrays (A and b for vector
-    problems, A1, A2 and B for matrix problems), or, with neither, one the command generates (``n=``, ``d=``,
-    ``seed=``). Other options as for the command: ``epsilons=[1e-2, 1e-3]``, ``draws=2``, ``reg=0.1``,
-    ``unit="cosh"``, ``backend="inprocess"``, ``workers=2``, ``perturb=["A1", "B"]``. With ``out_dir`` the
-    command's files (report.json, sensitivity.png, solution.npy) stay there; otherwise they are deleted.
+    The data are arrays as for :func:`solve` / :func:`solve_multiple` (A and b, optional w, for vector problems;
+    A1, A2 and B, optional W, for matrix problems; a scalar w / W is ``--w-scalar``; no regulariser by default),
+    or a directory written by :func:`generate` (``instance=``), or, with neither, an instance the command
+    generates (``n=``, ``d=``, ``seed=``). Other options as for the command: ``epsilons=[1e-3, 1e-4]``,
+    ``worst_epsilons=[1e-4]``, ``draws=2``, ``unit="cosh"``, ``x0=…`` (a file path), ``backend="inprocess"``,
+    ``workers=2``, ``perturb=["A1", "B"]``. The constants are under ``report["lipschitz"]``: ``worstCase``,
+    ``randomDirections``, ``finiteDifference``, ``fixedX``. With ``out_dir`` the command's files (report.json,
+    sensitivity.png, x.npy, worst-direction*.npy) stay there; otherwise they are deleted.
     """
     given = {k: v for k, v in dict(A=A, b=b, A1=A1, A2=A2, B=B).items() if v is not None}
-    if instance is not None and given:
+    if instance is not None and (given or w is not None or W is not None):
         raise ValueError("instance: give either an instance directory or arrays, not both")
     with tempfile.TemporaryDirectory(prefix="distsoftmax-") as folder:
         inputs = _Inputs(Path(folder))
+        args = ["sensitivity", "--problem", problem]
         if given:
             if set(given) == {"A", "b"}:
-                inputs.matrix("A", A)
-                inputs.vector("b", b)
+                args += ["--A", inputs.matrix("A", A), "--b", inputs.vector("b", b)] + _weights(inputs, w, "--w", "w")
             elif set(given) == {"A1", "A2", "B"}:
                 for name in ("A1", "A2", "B"):
-                    inputs.matrix(name, given[name], sparse_ok=False)
+                    args += ["--" + name, inputs.matrix(name, given[name], sparse_ok=False)]
+                args += _weights(inputs, W, "--W", "W")
             else:
                 raise ValueError("A, b, A1, A2, B: give A and b (vector problems) or A1, A2 and B (matrix problems)")
-            instance = folder
-        args = ["sensitivity", "--problem", problem]
+        else:
+            args += _weights(inputs, w if w is not None else W, "--w", "w")
         if instance is not None:
             args += ["--instance", str(Path(instance).resolve())]
         target = Path(out_dir).resolve() if out_dir is not None else Path(folder) / "out"

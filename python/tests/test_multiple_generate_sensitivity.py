@@ -63,11 +63,21 @@ def test_generate_returns_the_arrays_and_is_reproducible(tmp_path):
 
 
 def test_sensitivity_returns_its_report_for_a_generated_and_a_given_instance():
-    options = dict(n=80, d=3, draws=1, epsilons=[1e-2, 1e-3], backend="inprocess")
+    options = dict(n=80, d=3, draws=1, epsilons=[1e-3, 1e-4], backend="inprocess")
     report = distsoftmax.sensitivity(**options)
-    assert report["command"] == "sensitivity" and report["rows"] == 80 and report["dimension"] == 3
-    assert len(report["perturbations"]) == 2
+    assert report["tool"] == "dist-softmax" and report["command"] == "sensitivity" and report["version"]
+    assert report["sizes"]["n"] == 80 and report["sizes"]["d"] == 3
+    assert report["source"]["parameters"]["n"] == 80  # a JSON number
+    lipschitz = report["lipschitz"]
+    assert len(lipschitz["randomDirections"]["perturbations"]) == 2
+    worst = lipschitz["worstCase"]
+    assert all(p["solutionRatio"] <= worst * (1 + 1e-3) for p in lipschitz["randomDirections"]["perturbations"])
+    assert abs(lipschitz["finiteDifference"][-1]["ratio"] / worst - 1) < 1e-3
+    assert set(lipschitz["fixedX"]) >= {"output", "loss", "gradient"}
 
     inst = distsoftmax.generate("normalized", 80, 3, seed=2)
-    given = distsoftmax.sensitivity(A=inst["A"], b=inst["b"], draws=1, epsilons=[1e-2], backend="inprocess")
-    assert given["rows"] == 80 and given["instance"] != "generated"
+    given = distsoftmax.sensitivity(A=inst["A"], b=inst["b"], w=0.1, draws=1, epsilons=[1e-3], backend="inprocess")
+    assert given["sizes"]["n"] == 80 and given["source"]["kind"] == "files"
+    assert given["regularizer"] == "w = 0.1 on every row"
+    with pytest.raises(ValueError, match=r"^--worst-epsilons: "):
+        distsoftmax.sensitivity(n=20, d=2, worst_epsilons=[0.0])

@@ -58,6 +58,7 @@ internal static class ParameterFlags
         // sensitivity (SensitivityOptions, MatrixSensitivityProblem)
         [nameof(SensitivityOptions) + "." + nameof(SensitivityOptions.Shards)] = "--shards",
         [nameof(SensitivityOptions.Epsilons)] = "--epsilons",
+        [nameof(SensitivityOptions.WorstCaseEpsilons)] = "--worst-epsilons",
         [nameof(SensitivityOptions.Draws)] = "--draws",
         [nameof(SensitivityOptions.Parallelism)] = "--parallel",
         [nameof(MatrixSensitivityProblem.Parts)] = "--perturb",
@@ -71,19 +72,20 @@ internal static class ParameterFlags
         [nameof(TrainingOptions.BatchFraction)] = "--batch-fraction",
         [nameof(TrainingOptions.Lambda)] = "--lambda",
 
-        // diffusion (DiffusionOptions, NoiseSchedule, ScoreMatching)
+        // diffusion (DiffusionOptions, DiffusionTimes, DenoisingScoreMatching)
         [nameof(DiffusionOptions.DataPoints)] = "--data-points",
-        [nameof(DiffusionOptions.SigmaMin)] = "--sigma-min",
-        [nameof(DiffusionOptions.SigmaMax)] = "--sigma-max",
-        [nameof(DiffusionOptions.Levels)] = "--levels",
+        [nameof(DiffusionOptions.HeldOutFraction)] = "--held-out",
+        [nameof(DiffusionOptions.TimeMin)] = "--t-min",
+        [nameof(DiffusionOptions.TimeMax)] = "--t-max",
+        [nameof(DiffusionOptions.EvaluationTimes)] = "--eval-times",
+        [nameof(DiffusionOptions.Patience)] = "--patience",
         [nameof(DiffusionOptions.Copies)] = "--copies",
         [nameof(DiffusionOptions.Activations)] = "--activations",
         [nameof(DiffusionOptions.NormalizedLearningRate)] = "--lr",
         [nameof(DiffusionOptions.InitScale)] = "--init-scale",
         [nameof(DiffusionOptions.EvaluationPoints)] = "--eval-points",
         [nameof(DiffusionOptions.Samples)] = "--samples",
-        [nameof(DiffusionOptions.LangevinSteps)] = "--langevin-steps",
-        [nameof(DiffusionOptions.LangevinEpsilon)] = "--langevin-epsilon",
+        [nameof(DiffusionOptions.SamplerSteps)] = "--sampler-steps",
     };
 
     /// <summary>Every parameter name the table knows (for tests).</summary>

@@ -26,7 +26,8 @@ public class BackendTests
         Assert.Equal("newton", r.GetProperty("solver").GetString());
         Assert.StartsWith("auto: newton has the least predicted time", r.GetProperty("solverChoiceReason").GetString());
         Assert.Equal("generated", r.GetProperty("source").GetProperty("kind").GetString());
-        Assert.Equal("42", r.GetProperty("source").GetProperty("parameters").GetProperty("seed").GetString());
+        Assert.Equal(42UL, r.GetProperty("source").GetProperty("parameters").GetProperty("seed").GetUInt64());
+        Assert.Equal(3.0, r.GetProperty("source").GetProperty("parameters").GetProperty("x-scale").GetDouble());
         Assert.Equal(20000, r.GetProperty("sizes").GetProperty("n").GetInt64());
         Assert.Equal(1_000_000, r.GetProperty("sizes").GetProperty("nnz").GetInt64());
         Assert.Empty(r.GetProperty("inputs").EnumerateObject());

@@ -6,7 +6,7 @@ using DistSoftmax.Data;
 
 namespace DistSoftmax.Cli.Tests;
 
-/// <summary>The train, diffusion and sensitivity commands end to end through the dist-softmax command line.</summary>
+/// <summary>The train and diffusion commands end to end through the dist-softmax command line.</summary>
 public class NetworkCommandTests
 {
     /// <summary>X (200×3) and a planted teacher target y = F(W*, x) of a paired softmax network with the same second layer.</summary>
@@ -39,17 +39,82 @@ public class NetworkCommandTests
         var w = Npy.ReadMatrix(dir.File("local/weights.npy"));
         Assert.Equal((3, 8), (w.Rows, w.Cols));
         var report = ReadReport(dir.File("local"));
-        var history = report.GetProperty("epoch_history").EnumerateArray().ToArray();
+        var history = report.GetProperty("epochHistory").EnumerateArray().ToArray();
         Assert.Equal(41, history.Length);
         double first = history[0].GetProperty("loss").GetDouble(), last = history[^1].GetProperty("loss").GetDouble();
         Assert.True(last < 0.5 * first, $"loss {first} → {last}");
-        Assert.True(history[^1].GetProperty("relative_change").GetDouble() > 0);
+        Assert.True(history[^1].GetProperty("relativeChange").GetDouble() > 0);
+        // The report schema shared with solve: tool, version, arguments, camelCase, kebab-case exit reasons, numbers as numbers.
+        Assert.Equal("dist-softmax", report.GetProperty("tool").GetString());
+        Assert.False(string.IsNullOrEmpty(report.GetProperty("version").GetString()));
+        Assert.Equal([.. Train, "--out-dir", "local"], report.GetProperty("arguments").EnumerateArray().Select(a => a.GetString()!).ToArray());
+        Assert.Equal("max-iterations", report.GetProperty("exit").GetString());
+        Assert.Equal(JsonValueKind.Number, report.GetProperty("ntk").GetProperty("initialLambdaMin").ValueKind);
+        Assert.Equal(JsonValueKind.Number, report.GetProperty("losses").GetProperty("kernelTrainLoss").ValueKind);
         Assert.Equal("local", report.GetProperty("backend").GetString());
         Assert.Equal(2, report.GetProperty("workers").GetInt32());
 
         var inProcess = Cli.Run(dir.Path, [.. Train, "--backend", "inprocess", "--out-dir", "inprocess"]);
         Assert.True(inProcess.Code == 0, inProcess.ToString());
         Assert.Equal(w.Data, Npy.ReadMatrix(dir.File("inprocess/weights.npy")).Data);
+    }
+
+    [Fact]
+    public void Train_exits_3_with_a_warning_when_the_loss_grows()
+    {
+        using var dir = new TempDir();
+        WriteTeacherData(dir);
+        var run = Cli.Run(dir.Path, ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--activation", "relu", "--lr", "5",
+            "--epochs", "20", "--backend", "inprocess", "--out-dir", "diverged"]);
+        Assert.True(run.Code == 3, run.ToString());
+        var warning = Assert.Single(run.ErrLines);
+        Assert.StartsWith("warning: relu network of width 8: the loss grew from", warning);
+        var report = ReadReport(dir.File("diverged"));
+        Assert.True(report.GetProperty("diverged").GetBoolean());
+        Assert.True(report.GetProperty("finalDataLoss").GetDouble() > report.GetProperty("initialLoss").GetDouble());
+    }
+
+    [Theory]
+    [InlineData("softmax")]
+    [InlineData("relu")]
+    [InlineData("exp")]
+    public void Train_with_the_default_automatic_learning_rate_lowers_the_loss(string activation)
+    {
+        using var dir = new TempDir();
+        WriteTeacherData(dir);
+        var run = Cli.Run(dir.Path, ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "16", "--activation", activation,
+            "--epochs", "30", "--backend", "inprocess", "--out-dir", "auto"]);
+        Assert.True(run.Code == 0, run.ToString());
+        var report = ReadReport(dir.File("auto"));
+        var ntk = report.GetProperty("ntk");
+        // η = 1/λ̂_max(K0) with all 200 rows in the kernel (n ≤ --ntk-points): λ̂_max is K0's own λ_max.
+        Assert.Equal(200, ntk.GetProperty("points").GetInt32());
+        Assert.Equal(1 / ntk.GetProperty("initialLambdaMax").GetDouble(), report.GetProperty("learningRate").GetDouble(), 1e-12);
+        var losses = report.GetProperty("epochHistory").EnumerateArray().Select(e => e.GetProperty("loss").GetDouble()).ToArray();
+        Assert.True(losses[^1] < 0.5 * losses[0], $"{activation}: loss {losses[0]} → {losses[^1]}");
+        Assert.True(ntk.GetProperty("relativeMovement").GetDouble() > 0);
+        Assert.Contains("tangent kernel K0 = J Jᵀ on all 200 rows", run.Out);
+    }
+
+    [Fact]
+    public void Width_sweep_writes_its_table_and_figures_for_the_three_networks()
+    {
+        using var dir = new TempDir();
+        WriteTeacherData(dir);
+        var run = Cli.Run(dir.Path, ["train", "--data", "X.npy", "--targets", "Y.npy", "--widths", "4,16", "--epochs", "5", "--ntk-points", "50",
+            "--test-data", "X.npy", "--test-targets", "Y.npy", "--backend", "inprocess", "--out-dir", "sweep"]);
+        Assert.True(run.Code == 0, run.ToString());
+        foreach (var f in new[] { "report.json", "ntk-sweep.csv", "ntk-lambda-min.png", "ntk-movement.png", "ntk-loss.png" })
+            Assert.True(File.Exists(dir.File("sweep/" + f)), $"{f} missing\n{run}");
+        var csv = File.ReadAllLines(dir.File("sweep/ntk-sweep.csv"));
+        Assert.Equal(7, csv.Length);
+        Assert.StartsWith("activation,width,lr,lambda_min_k0", csv[0]);
+        Assert.Equal(["softmax,4", "relu,4", "exp,4", "softmax,16", "relu,16", "exp,16"], csv[1..].Select(l => string.Join(',', l.Split(',')[..2])));
+        var sweep = ReadReport(dir.File("sweep")).GetProperty("sweep").EnumerateArray().ToArray();
+        Assert.Equal(6, sweep.Length);
+        Assert.All(sweep, r => Assert.True(r.GetProperty("lambdaMax0").GetDouble() > 0));
+        Assert.All(sweep, r => Assert.Equal(JsonValueKind.Number, r.GetProperty("kernelTestLoss").ValueKind));
+        Assert.Equal(50, ReadReport(dir.File("sweep")).GetProperty("ntkPoints").GetInt32());
     }
 
     [Fact]
@@ -82,7 +147,13 @@ public class NetworkCommandTests
     {
         { ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--lr", "0.1", "--activation", "tanh"], "--activation: unknown value 'tanh'" },
         { ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "7", "--lr", "0.1", "--init", "paired"], "--width: must be even" },
-        { ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8"], "--lr: is required" },
+        { ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--lr", "fast"], "--lr: must be 'auto' or a finite number > 0 (got 'fast')" },
+        { ["train", "--data", "X.npy", "--targets", "Y.npy"], "--width: is required" },
+        { ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--widths", "4,8"], "--width: cannot be combined with --widths" },
+        { ["train", "--data", "X.npy", "--targets", "Y.npy", "--widths", "4,x"], "--widths: 'x' is not a width" },
+        { ["train", "--data", "X.npy", "--targets", "Y.npy", "--widths", "4,7", "--init", "paired"], "--widths: must be even" },
+        { ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--test-data", "X.npy"], "--test-targets: is needed with --test-data" },
+        { ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--test-data", "Y.npy", "--test-targets", "Y.npy"], "--test-data: " },
         { ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--lr", "0.1", "--batch-fraction", "2"], "--batch-fraction: must be in (0, 1]" },
         { ["train", "--data", "missing.npy", "--targets", "Y.npy", "--width", "8", "--lr", "0.1"], "file not found" },
         { ["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--lr", "0.1", "--port", "4000"], "--port: is only used with --seeds" },
@@ -127,51 +198,52 @@ public class NetworkCommandTests
     {
         using var dir = new TempDir();
         var run = Cli.Run(dir.Path, "diffusion", "--data-points", "300", "--width", "16", "--epochs", "5", "--activations", "softmax,relu",
-            "--samples", "200", "--langevin-steps", "5", "--eval-points", "200", "--out-dir", "diff");
+            "--samples", "200", "--sampler-steps", "20", "--eval-points", "200", "--out-dir", "diff");
         Assert.True(run.Code == 0, run.ToString());
         foreach (var f in new[] { "report.json", "samples.npy", "diffusion.png", "score-errors.png", "loss.png", "weights-softmax.npy", "weights-relu.npy" })
             Assert.True(File.Exists(dir.File("diff/" + f)), $"{f} missing\n{run}");
         Assert.Equal(200, Npy.ReadMatrix(dir.File("diff/samples.npy")).Rows);
-        var nets = ReadReport(dir.File("diff")).GetProperty("networks").EnumerateArray().ToArray();
+        var report = ReadReport(dir.File("diff"));
+        Assert.Equal("dist-softmax", report.GetProperty("tool").GetString());
+        Assert.False(string.IsNullOrEmpty(report.GetProperty("version").GetString()));
+        Assert.Equal("diffusion", report.GetProperty("arguments")[0].GetString());
+        Assert.Equal(60, report.GetProperty("heldOutPoints").GetInt32());
+        var nets = report.GetProperty("networks").EnumerateArray().ToArray();
         Assert.Equal(2, nets.Length);
-        Assert.All(nets, n => Assert.Equal(8, n.GetProperty("relative_errors").GetArrayLength()));
+        Assert.All(nets, n => Assert.Equal(8, n.GetProperty("relativeErrors").GetArrayLength()));
+        Assert.All(nets, n => Assert.Equal(JsonValueKind.Number, n.GetProperty("weightedError").ValueKind));
+        Assert.All(nets, n => Assert.Equal(6, n.GetProperty("heldOutLossPerEpoch").GetArrayLength()));
+        Assert.All(nets, n => Assert.Equal("max-iterations", n.GetProperty("exit").GetString()));
 
         var bad = Cli.Run(dir.Path, "diffusion", "--width", "15");
         Assert.Equal(2, bad.Code);
         Assert.Contains("--width", bad.Err);
+        var badTime = Cli.Run(dir.Path, "diffusion", "--t-min", "4");
+        Assert.Equal(2, badTime.Code);
+        Assert.StartsWith("error: --t-min: ", badTime.Err);
     }
 
     [Fact]
-    public void Sensitivity_reports_ratios_per_epsilon_for_vector_and_matrix_problems()
+    public void Diffusion_study_writes_its_table_and_plots_on_a_tiny_grid()
     {
         using var dir = new TempDir();
-        var run = Cli.Run(dir.Path, "sensitivity", "--n", "50", "--d", "3", "--epsilons", "1e-2,1e-3", "--draws", "2", "--parallel", "2", "--out-dir", "sens");
+        var run = Cli.Run(dir.Path, "diffusion", "--study-samples", "40,80", "--study-widths", "8,16", "--data-points", "40", "--width", "8",
+            "--copies", "2", "--epochs", "3", "--eval-points", "50", "--eval-times", "3", "--out-dir", "study");
         Assert.True(run.Code == 0, run.ToString());
-        Assert.True(File.Exists(dir.File("sens/sensitivity.png")));
-        var report = ReadReport(dir.File("sens"));
-        Assert.Equal(2, report.GetProperty("empirical_lipschitz").GetArrayLength());
-        Assert.Equal(4, report.GetProperty("perturbations").GetArrayLength());
+        foreach (var f in new[] { "report.json", "study.csv", "study-samples.png", "study-width.png" })
+            Assert.True(File.Exists(dir.File("study/" + f)), $"{f} missing\n{run}");
+        var csv = File.ReadAllLines(dir.File("study/study.csv"));
+        Assert.Equal("sweep,activation,data_points,width,weighted_error,middle_error,epochs_run,best_epoch,exit", csv[0]);
+        Assert.Equal(1 + 2 * 3 + 2 * 3, csv.Length);
+        Assert.Equal(["samples,softmax,40,8", "samples,relu,40,8", "samples,exp,40,8", "samples,softmax,80,8"],
+            csv[1..5].Select(l => string.Join(',', l.Split(',')[..4])));
+        var report = ReadReport(dir.File("study"));
+        Assert.Equal(4, report.GetProperty("winners").GetArrayLength());
+        Assert.All(report.GetProperty("rows").EnumerateArray(), r => Assert.True(r.GetProperty("weightedError").GetDouble() > 0));
+        Assert.Contains("best", run.Out);
 
-        Assert.Equal(0, Cli.Run(dir.Path, "generate", "--problem", "multiple-normalized", "--n", "6", "--d", "2", "--out-dir", "inst").Code);
-        var matrix = Cli.Run(dir.Path, "sensitivity", "--problem", "multiple-normalized", "--instance", "inst", "--perturb", "A1,B",
-            "--epsilons", "1e-3", "--draws", "1", "--out-dir", "sens-matrix");
-        Assert.True(matrix.Code == 0, matrix.ToString());
-        Assert.Equal(new[] { "A1", "B" }, ReadReport(dir.File("sens-matrix")).GetProperty("perturbed").EnumerateArray().Select(e => e.GetString()));
-
-        // The default backend runs every re-solve whole on a worker actor; the in-process loop gives the same ratios.
-        Assert.StartsWith("local simulation", report.GetProperty("execution").GetString());
-        var inproc = Cli.Run(dir.Path, "sensitivity", "--n", "50", "--d", "3", "--epsilons", "1e-2,1e-3", "--draws", "2",
-            "--backend", "inprocess", "--out-dir", "sens-inproc");
-        Assert.True(inproc.Code == 0, inproc.ToString());
-        var inprocReport = ReadReport(dir.File("sens-inproc"));
-        Assert.StartsWith("in-process", inprocReport.GetProperty("execution").GetString());
-        Assert.Equal(report.GetProperty("perturbations").ToString(), inprocReport.GetProperty("perturbations").ToString());
-        var sharded = Cli.Run(dir.Path, "sensitivity", "--n", "50", "--d", "3", "--shards", "2");
-        Assert.Equal(2, sharded.Code);
-        Assert.Contains("--shards: backend local runs every re-solve whole on one worker", sharded.Err);
-
-        var bad = Cli.Run(dir.Path, "sensitivity", "--problem", "normalized", "--perturb", "A2");
+        var bad = Cli.Run(dir.Path, "diffusion", "--study-widths", "7");
         Assert.Equal(2, bad.Code);
-        Assert.Contains("--perturb: vector problems perturb A only", bad.Err);
+        Assert.Contains("--study-widths: must be even", bad.Err);
     }
 }

@@ -27,9 +27,10 @@ public class ParameterFlagsTests
         { "unit", "--unit" }, { "problem", "--problem" }, { "n", "--n" }, { "d", "--d" }, { "density", "--density" },
         { "noise", "--noise" }, { "x-scale", "--x-scale" }, { "sparse", "--sparse" }, { "shards", "--workers" },
         { "sensitivity shards", "--shards" }, { "draws", "--draws" }, { "epsilons", "--epsilons" }, { "parallel", "--parallel" },
+        { "worst-epsilons", "--worst-epsilons" },
         { "activation", "--activation" }, { "lr", "--lr" }, { "epochs", "--epochs" }, { "batch-fraction", "--batch-fraction" },
         { "lambda", "--lambda" }, { "diffusion lr", "--lr" }, { "diffusion workers", "--workers" }, { "width", "--width" },
-        { "levels", "--levels" }, { "sigma", "--sigma-min" }, { "seeds", "--seeds" },
+        { "eval-times", "--eval-times" }, { "t-min", "--t-min" }, { "patience", "--patience" }, { "held-out", "--held-out" }, { "seeds", "--seeds" },
     };
 
     private static Action Bad(string name) => name switch
@@ -61,6 +62,7 @@ public class ParameterFlagsTests
         "sensitivity shards" => () => new SensitivityOptions { Shards = 0 }.Validate(),
         "draws" => () => new SensitivityOptions { Draws = 0 }.Validate(),
         "epsilons" => () => new SensitivityOptions { Epsilons = [-1.0] }.Validate(),
+        "worst-epsilons" => () => new SensitivityOptions { WorstCaseEpsilons = [0.0] }.Validate(),
         "parallel" => () => new SensitivityOptions { Parallelism = -1 }.Validate(),
         "activation" => () => Activations.Parse("tanh"),
         "lr" => () => new TrainingOptions { LearningRate = 0 }.Validate(),
@@ -70,8 +72,10 @@ public class ParameterFlagsTests
         "diffusion lr" => () => new DiffusionOptions { NormalizedLearningRate = 0 }.Validate(),
         "diffusion workers" => () => new DiffusionOptions { Shards = 0 }.Validate(),
         "width" => () => new DiffusionOptions { Width = 3 }.Validate(),
-        "levels" => () => NoiseSchedule.Geometric(3, 0.1, 1),
-        "sigma" => () => NoiseSchedule.Geometric(0.1, 3, 4),
+        "eval-times" => () => DiffusionTimes.Geometric(3, 0.1, 1),
+        "t-min" => () => DiffusionTimes.Geometric(0.1, 3, 4),
+        "patience" => () => new DiffusionOptions { Patience = -1 }.Validate(),
+        "held-out" => () => new DiffusionOptions { HeldOutFraction = 1 }.Validate(),
         "seeds" => () => DistSoftmaxConfig.SeedAddresses(["nohost"]),
         _ => throw new ArgumentException(name),
     };

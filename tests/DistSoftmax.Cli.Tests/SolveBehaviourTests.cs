@@ -138,11 +138,15 @@ public class SolveBehaviourTests
         [
             "tool", "version", "arguments", "startedAt", "problem", "unit", "demo", "source", "sizes", "inputs", "start", "solver",
             "globalization", "solverChoiceReason", "options", "seed", "backend", "workers", "cluster", "exit", "converged", "message", "iterations",
-            "finalLoss", "initialGradientNorm", "finalGradientNorm", "requests", "warnings", "trace", "wallTime", "files",
+            "finalLoss", "initialGradientNorm", "finalGradientNorm", "requests", "warnings", "trace", "regime", "wallTime", "files",
         ];
         Assert.Equal(expected.Order(), r.EnumerateObject().Select(p => p.Name).Order());
         Assert.Equal("files", r.GetProperty("source").GetProperty("kind").GetString());
-        Assert.Equal("0.5", r.GetProperty("source").GetProperty("parameters").GetProperty("w-scalar").GetString());
+        // Source parameters: numbers as JSON numbers, paths and names as strings.
+        var parameters = r.GetProperty("source").GetProperty("parameters");
+        Assert.Equal(System.Text.Json.JsonValueKind.Number, parameters.GetProperty("w-scalar").ValueKind);
+        Assert.Equal(0.5, parameters.GetProperty("w-scalar").GetDouble());
+        Assert.Equal(System.Text.Json.JsonValueKind.String, parameters.GetProperty("A").ValueKind);
         Assert.Equal(9UL, r.GetProperty("seed").GetUInt64());
         Assert.Equal(3, r.GetProperty("workers").GetInt32());
         Assert.Equal("local", r.GetProperty("backend").GetString());

@@ -34,7 +34,7 @@ public sealed class NamespaceLayeringTests(ITestOutputHelper output)
         string[] layers =
         {
             "Linear", "Random", "Kernels", "Statistics", "Sketching", "Problems", "Shards", "Solvers", "Sources",
-            "Drivers", "Networks", "Diffusion", "Sensitivity",
+            "Drivers", "Networks", "Diffusion", "Sensitivity", "Analysis",
         };
         var graph = NamespaceGraph(typeof(Solver).Assembly);
         Assert.Empty(graph.Keys.Except(layers));

@@ -19,6 +19,7 @@ internal static class CommandLine
         root.Add(DiffusionCommand.Build(ctx));
         root.Add(SensitivityCommand.Build(ctx));
         root.Add(PlotCommand.Build(ctx));
+        root.Add(new SweepCommand().Build(ctx));
         root.Add(CredentialsCommand.Build(ctx));
         root.Add(ServeCommand.Build(ctx));
         root.Add(StatusCommand.Build(ctx));

@@ -1,4 +1,7 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using DistSoftmax.Cli.Output;
 using DistSoftmax.Core.Diffusion;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Networks;
@@ -8,10 +11,12 @@ using static DistSoftmax.Cli.Commands.NetworkCommandSupport;
 namespace DistSoftmax.Cli.Commands;
 
 /// <summary>
-/// <c>dist-softmax diffusion</c>: learns the score of a noised 2-D distribution by denoising score matching with
-/// softmax, ReLU and exp networks of equal width (<see cref="DiffusionExperiment"/>), reports the relative score error
-/// per noise level against the exact score, samples by annealed Langevin dynamics, and writes report.json,
-/// samples.npy, diffusion.png (density, samples, score arrows), score-errors.png and loss.png.
+/// <c>dist-softmax diffusion</c>: learns the score of the Ornstein–Uhlenbeck forward marginals p_t of a 2-D
+/// distribution by denoising score matching over t ∈ [t_min, T] (t an input of the network) with softmax, ReLU and
+/// exp networks of equal width, stopping early on held-out samples (<see cref="DiffusionExperiment"/>); reports the
+/// score error against the exact score, samples by the reverse SDE, and writes report.json, samples.npy,
+/// diffusion.png (density, samples, score arrows), score-errors.png and loss.png. With --study-samples or
+/// --study-widths it runs <see cref="DiffusionStudy"/> instead and writes study.csv, study-samples.png and study-width.png.
 /// </summary>
 internal static class DiffusionCommand
 {
@@ -19,61 +24,90 @@ internal static class DiffusionCommand
     {
         var d = new DiffusionOptions();
         var samplesIn = OptionFactory.File("--samples-in", "User samples: an n×2 .npy (or .csv/.txt) file. Default: the two-component Gaussian mixture.");
-        var dataPoints = OptionFactory.Int("--data-points", "Points drawn from the mixture.", d.DataPoints);
-        var sigmaMax = OptionFactory.Double("--sigma-max", "Largest noise level σ.", d.SigmaMax, "SIGMA");
-        var sigmaMin = OptionFactory.Double("--sigma-min", "Smallest noise level σ.", d.SigmaMin, "SIGMA");
-        var levels = OptionFactory.Int("--levels", "Noise levels, geometric from --sigma-max to --sigma-min.", d.Levels, "L");
-        var copies = OptionFactory.Int("--copies", "Noise draws per point and level.", d.Copies);
+        var dataPoints = OptionFactory.Int("--data-points", "Training points drawn from the mixture.", d.DataPoints);
+        var heldOut = OptionFactory.Double("--held-out", "Held-out points for early stopping, as a fraction of the training points.", d.HeldOutFraction, "F");
+        var timeMin = OptionFactory.Double("--t-min", "Smallest diffusion time t_min (trained on, evaluated at and sampled to).", d.TimeMin, "T");
+        var timeMax = OptionFactory.Double("--t-max", "Largest diffusion time T (p_T is within e^−T of N(0, I)).", d.TimeMax, "T");
+        var copies = OptionFactory.Int("--copies", "(t, z) draws per training point.", d.Copies);
         var width = OptionFactory.Int("--width", "Hidden width m of every network (even: paired initialisation).", d.Width, "M");
-        var activations = OptionFactory.Text("--activations", "Comma-separated networks to compare (softmax, relu, exp); samples come from the first.",
+        var activations = OptionFactory.Text("--activations", "Comma-separated networks to compare (softmax, relu, exp); samples come from the one of lowest score error.",
             "softmax,relu,exp", "LIST");
-        var epochs = OptionFactory.Int("--epochs", "SGD epochs per network.", d.Epochs);
+        var epochs = OptionFactory.Int("--epochs", "Most SGD epochs per network.", d.Epochs);
+        var patience = OptionFactory.Int("--patience", "Stop when the held-out loss has not improved for this many epochs (0: never; the best epoch is kept).", d.Patience);
         var batch = OptionFactory.Double("--batch-fraction", "Mini-batch fraction.", d.BatchFraction, "F");
-        var lr = OptionFactory.Double("--lr", "Normalised learning rate c: η = c / tr(JᵀJ) at W0.", d.NormalizedLearningRate, "C");
+        var lr = OptionFactory.Text("--lr", "auto: η = 1/λ̂_max(K0), the tangent kernel at W0 of each network; or a normalised rate c: η = c / tr(JᵀJ) at W0.",
+            "auto", "C|auto");
         var initScale = OptionFactory.Double("--init-scale", "Standard deviation of W0's entries.", d.InitScale, "S");
         var workers = OptionFactory.Int("--workers", "Row shards of the training set (in-process driver).", d.Shards, "K");
-        var evalPoints = OptionFactory.Int("--eval-points", "Draws from p_σ per level for the relative score error.", d.EvaluationPoints);
-        var samples = OptionFactory.Int("--samples", "Annealed Langevin samples.", d.Samples);
-        var steps = OptionFactory.Int("--langevin-steps", "Langevin steps per level.", d.LangevinSteps);
-        var eps = OptionFactory.Double("--langevin-epsilon", "ε of the Langevin step α_i = ε σ_i²/σ_min².", d.LangevinEpsilon, "E");
+        var evalPoints = OptionFactory.Int("--eval-points", "Draws from p_t per evaluation time for the score errors.", d.EvaluationPoints);
+        var evalTimes = OptionFactory.Int("--eval-times", "Evaluation times, geometric from T to t_min.", d.EvaluationTimes);
+        var samples = OptionFactory.Int("--samples", "Reverse-SDE samples.", d.Samples);
+        var steps = OptionFactory.Int("--sampler-steps", "Euler–Maruyama steps of the reverse SDE (geometric in t).", d.SamplerSteps);
+        var studySamples = OptionFactory.Text("--study-samples", "Study: training points n1,n2,… (at --width) for the score error against n.", "", "LIST");
+        var studyWidths = OptionFactory.Text("--study-widths", "Study: widths m1,m2,… (at --data-points) for the score error against the width.", "", "LIST");
         var seed = OptionFactory.ULong("--seed", "Seed of every draw.", d.Seed);
         var outDir = OptionFactory.Text("--out-dir", "Output directory (created if needed).", "diffusion-out", "DIR");
 
         var command = new Command("diffusion",
-            "Learn the score of a noised 2-D distribution by denoising score matching with softmax, ReLU and exp networks of equal " +
-            "width; report the relative score error per noise level, sample by annealed Langevin dynamics; writes report.json, " +
-            "samples.npy, diffusion.png, score-errors.png, loss.png.");
-        command.Add(samplesIn, dataPoints, sigmaMax, sigmaMin, levels, copies, width, activations, epochs, batch, lr, initScale, workers,
-            evalPoints, samples, steps, eps, seed, outDir);
+            "Learn the score of the Ornstein–Uhlenbeck forward process of a 2-D distribution by denoising score matching (time as an input, " +
+            "early stopping on held-out samples) with softmax, ReLU and exp networks of equal width; report the score error against the exact " +
+            "score, sample by the reverse SDE; writes report.json, samples.npy, diffusion.png, score-errors.png, loss.png. " +
+            "--study-samples/--study-widths: the score error against n and width (study.csv, study-samples.png, study-width.png).");
+        command.Add(samplesIn, dataPoints, heldOut, timeMin, timeMax, copies, width, activations, epochs, patience, batch, lr, initScale, workers,
+            evalPoints, evalTimes, samples, steps, studySamples, studyWidths, seed, outDir);
         command.SetAction(parse => Guard(ctx, () =>
         {
             var options = new DiffusionOptions
             {
-                DataPoints = parse.GetValue(dataPoints), SigmaMax = parse.GetValue(sigmaMax), SigmaMin = parse.GetValue(sigmaMin),
-                Levels = parse.GetValue(levels), Copies = parse.GetValue(copies), Width = parse.GetValue(width),
+                DataPoints = parse.GetValue(dataPoints), HeldOutFraction = parse.GetValue(heldOut), TimeMin = parse.GetValue(timeMin),
+                TimeMax = parse.GetValue(timeMax), Copies = parse.GetValue(copies), Width = parse.GetValue(width),
                 Activations = List(parse.GetValue(activations)!).Select(Activations.Parse).ToArray(),
-                Epochs = parse.GetValue(epochs), BatchFraction = parse.GetValue(batch), NormalizedLearningRate = parse.GetValue(lr),
-                InitScale = parse.GetValue(initScale), Shards = parse.GetValue(workers), EvaluationPoints = parse.GetValue(evalPoints),
-                Samples = parse.GetValue(samples), LangevinSteps = parse.GetValue(steps), LangevinEpsilon = parse.GetValue(eps), Seed = parse.GetValue(seed),
+                Epochs = parse.GetValue(epochs), Patience = parse.GetValue(patience), BatchFraction = parse.GetValue(batch),
+                NormalizedLearningRate = ParseLearningRate(parse.GetValue(lr)!), InitScale = parse.GetValue(initScale), Shards = parse.GetValue(workers),
+                EvaluationPoints = parse.GetValue(evalPoints), EvaluationTimes = parse.GetValue(evalTimes), Samples = parse.GetValue(samples),
+                SamplerSteps = parse.GetValue(steps), Seed = parse.GetValue(seed),
             }.Validate();
+            var sizes = Integers(parse.GetValue(studySamples)!, "--study-samples", 2);
+            var widths = Integers(parse.GetValue(studyWidths)!, "--study-widths", 2);
+            foreach (int w in widths)
+                if (w % 2 != 0) throw new CliInputException("--study-widths", $"must be even (paired initialisation), got {w}");
             string? user = parse.GetValue(samplesIn);
-            return Run(ctx, options, user is null ? null : ctx.Resolve(user), parse.GetValue(outDir)!);
+            if (sizes.Count + widths.Count > 0)
+            {
+                if (user is not null) throw new CliInputException("--samples-in", "cannot be combined with a study (the study measures errors against the mixture's exact score)");
+                return RunStudy(ctx, options, sizes, widths, parse.GetValue(outDir)!, Arguments(parse));
+            }
+            return Run(ctx, options, user is null ? null : ctx.Resolve(user), parse.GetValue(outDir)!, Arguments(parse));
         }));
         return command;
     }
 
-    public static int Run(CliContext ctx, DiffusionOptions options, string? samplesPath, string outDirectory)
+    private static List<int> Integers(string text, string option, int minimum)
+    {
+        var values = new List<int>();
+        foreach (var item in List(text))
+        {
+            if (!int.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < minimum)
+                throw new CliInputException(option, $"'{item}' is not an integer ≥ {minimum}");
+            values.Add(v);
+        }
+        return values;
+    }
+
+    public static int Run(CliContext ctx, DiffusionOptions options, string? samplesPath, string outDirectory, IReadOnlyList<string> arguments)
     {
         var output = ctx.Out;
         DenseMatrix? user = samplesPath is null ? null : MatrixFile.ReadDense(samplesPath);
         if (user is { Cols: not 2 }) throw new CliInputException("--samples-in", $"{samplesPath} must be n×2, got {user.Rows}×{user.Cols}");
         string outDir = OutputDirectory(ctx, outDirectory);
         output.WriteLine(user is null
-            ? "diffusion: target = two-component Gaussian mixture (weights 0.3 / 0.7); exact noised score in closed form"
-            : $"diffusion: target = the {user.Rows} samples of {samplesPath}; exact score of their noised empirical distribution");
+            ? "diffusion: target = two-component Gaussian mixture (weights 0.3 / 0.7); forward process dx = −x dt + √2 dB; exact score of p_t in closed form"
+            : $"diffusion: target = the {user.Rows} samples of {samplesPath}; exact score of their empirical distribution's forward marginals");
         var result = DiffusionExperiment.Run(options, samples: user, log: m => output.WriteLine("  " + m), cancellation: ctx.Cancellation);
 
-        Npy.Write(Path.Combine(outDir, "samples.npy"), result.Samples);
+        var (drawn, dropped) = FiniteRows(result.Samples!);
+        if (dropped > 0) ctx.Err.WriteLine($"warning: {dropped} of {result.Samples!.Rows} reverse-SDE samples were not finite and are left out of samples.npy");
+        Npy.Write(Path.Combine(outDir, "samples.npy"), drawn);
         foreach (var m in result.Models)
             Npy.Write(Path.Combine(outDir, $"weights-{m.Activation.Name()}.npy"), new DenseMatrix(ScoreFeatures.Dimension, options.Width, m.Network.Weights));
         NetworkPlots.Diffusion(Path.Combine(outDir, "diffusion.png"), result);
@@ -83,45 +117,112 @@ internal static class DiffusionCommand
 
         output.WriteLine();
         output.WriteLine($"  relative L2 score error against the exact score (width {options.Width}):");
-        output.WriteLine("  σ        " + string.Concat(result.Models.Select(m => $"{m.Activation.Name(),10}")));
-        for (int l = 0; l < result.Schedule.Levels; l++)
-            output.WriteLine($"  {result.Schedule.Sigmas[l],-8:G3} " + string.Concat(result.Models.Select(m => $"{Percent(m.RelativeErrors[l]),10}")));
-        WriteJson(Path.Combine(outDir, "report.json"), new
+        output.WriteLine("  t        " + string.Concat(result.Models.Select(m => $"{m.Activation.Name(),10}")));
+        for (int l = 0; l < result.Times.Count; l++)
+            output.WriteLine($"  {result.Times.Times[l],-8:G3} " + string.Concat(result.Models.Select(m => $"{Percent(m.RelativeErrors[l]),10}")));
+        output.WriteLine("  σ²-wtd   " + string.Concat(result.Models.Select(m => $"{Percent(m.WeightedError),10}")));
+        WriteReport(Path.Combine(outDir, "report.json"), new
         {
+            Tool = ToolName,
+            Version = ToolVersion(),
+            Arguments = arguments,
             Command = "diffusion",
+            ForwardProcess = "ornstein-uhlenbeck: x_t = e^(-t) x_0 + sqrt(1 - e^(-2t)) z",
             Target = user is null ? "gaussian-mixture" : samplesPath,
             Mixture = user is null ? result.Target.Components : null,
             DataPoints = result.Data.Rows,
+            HeldOutPoints = result.HeldOutPoints,
             result.TrainingRows,
-            ExactScoreLoss = result.ExactScoreLoss,
-            Sigmas = result.Schedule.Sigmas,
-            MiddleSigma = result.Schedule.Middle,
-            Features = new { result.Features.DataVariance, result.Features.LogSigmaScale, Layout = "[x/√(v+σ²), y/√(v+σ²), log σ / scale, 1]" },
+            result.ExactScoreLoss,
+            Times = result.Times.Times,
+            MiddleTime = result.Times.Middle,
+            LearningRateRule = options.NormalizedLearningRate is null ? "auto: 1/λ̂_max(K0)" : "normalised: c/tr(JᵀJ)",
+            Features = new { result.Features.DataVariance, result.Features.LogTimeScale, Layout = "[x/c_t, y/c_t, log t / scale, 1], c_t = sqrt(e^(-2t) v + 1 - e^(-2t))" },
             Options = new
             {
-                options.Width, options.Epochs, options.BatchFraction, NormalizedLearningRate = options.NormalizedLearningRate, options.InitScale,
-                options.Copies, Workers = options.Shards, options.EvaluationPoints, options.Samples, options.LangevinSteps, options.LangevinEpsilon, options.Seed,
+                options.Width, options.Epochs, options.Patience, options.BatchFraction, options.NormalizedLearningRate, options.InitScale, options.Copies,
+                options.HeldOutFraction, options.TimeMin, options.TimeMax, Workers = options.Shards, options.EvaluationPoints, options.EvaluationTimes,
+                options.Samples, options.SamplerSteps, options.Seed,
             },
             Networks = result.Models.Select(m => new
             {
                 Activation = m.Activation.Name(),
                 m.LearningRate,
-                Exit = m.Training.Exit,
+                m.Training.Exit,
                 m.Training.Message,
-                RelativeErrors = m.RelativeErrors,
-                MiddleError = m.RelativeErrors[result.Schedule.Levels / 2],
-                FinalLoss = m.History[^1].Loss,
-                ExcessLoss = m.History[^1].Loss - result.ExactScoreLoss,
-                FinalRelativeChange = m.History[^1].RelativeChange,
+                m.RelativeErrors,
+                m.WeightedError,
+                MiddleError = m.RelativeErrors[result.Times.Count / 2],
+                m.BestEpoch,
+                EpochsRun = m.History.Count - 1,
+                BestLoss = m.History[m.BestEpoch].Loss,
+                ExcessLoss = m.History[m.BestEpoch].Loss - result.ExactScoreLoss,
+                BestHeldOutLoss = m.History[m.BestEpoch].ValidationLoss,
+                FinalRelativeChange = m.History[m.BestEpoch].RelativeChange,
                 m.Seconds,
                 LossPerEpoch = m.History.Select(h => h.Loss),
+                HeldOutLossPerEpoch = m.History.Select(h => h.ValidationLoss),
             }),
-            SamplesFrom = result.Models[0].Activation.Name(),
-            TargetWeights = result.TargetWeights,
-            SampleFractions = result.SampleFractions,
+            SamplesFrom = DiffusionExperiment.BestModel(result.Models).Activation.Name(),
+            SamplesWritten = drawn.Rows,
+            result.TargetWeights,
+            result.SampleFractions,
             result.Seconds,
         });
         output.WriteLine($"wrote {outDir}: report.json, samples.npy, diffusion.png, score-errors.png, loss.png ({result.Seconds:F1} s)");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>The rows of an n×2 matrix whose entries are all finite, and how many were left out.</summary>
+    private static (DenseMatrix Rows, int Dropped) FiniteRows(DenseMatrix m)
+    {
+        var keep = Enumerable.Range(0, m.Rows).Where(i => double.IsFinite(m[i, 0]) && double.IsFinite(m[i, 1])).ToArray();
+        var result = new DenseMatrix(keep.Length, 2);
+        for (int i = 0; i < keep.Length; i++) { result[i, 0] = m[keep[i], 0]; result[i, 1] = m[keep[i], 1]; }
+        return (result, m.Rows - keep.Length);
+    }
+
+    /// <summary>The score-error study: a table on stdout with the winner per grid point, study.csv, study-samples.png, study-width.png, report.json.</summary>
+    public static int RunStudy(CliContext ctx, DiffusionOptions options, IReadOnlyList<int> sizes, IReadOnlyList<int> widths, string outDirectory,
+        IReadOnlyList<string> arguments)
+    {
+        var output = ctx.Out;
+        string outDir = OutputDirectory(ctx, outDirectory);
+        output.WriteLine($"diffusion study: σ_t²-weighted relative score error of {string.Join(", ", options.Activations.Select(a => a.Name()))} " +
+                         $"against n ∈ {{{string.Join(", ", sizes)}}} (width {options.Width}) and width ∈ {{{string.Join(", ", widths)}}} (n = {options.DataPoints})");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var rows = DiffusionStudy.Run(options, sizes, widths, m => output.WriteLine("  " + m), ctx.Cancellation);
+        var winners = DiffusionStudy.Winners(rows).ToArray();
+        output.WriteLine();
+        output.WriteLine("  sweep    n       width  " + string.Concat(options.Activations.Select(a => $"{a.Name(),10}")) + "  best");
+        foreach (var w in winners)
+        {
+            var cells = options.Activations.Select(a => rows.First(r => r.Sweep == w.Sweep && r.DataPoints == w.DataPoints && r.Width == w.Width && r.Activation == a.Name()));
+            output.WriteLine($"  {w.Sweep,-8} {w.DataPoints,-7} {w.Width,-6} " + string.Concat(cells.Select(c => $"{Percent(c.WeightedError),10}")) +
+                             $"  {w.Best}{(double.IsFinite(w.RunnerUpRatio) ? $" (runner-up {w.RunnerUpRatio:F2}×)" : "")}");
+        }
+        var csv = new StringBuilder("sweep,activation,data_points,width,weighted_error,middle_error,epochs_run,best_epoch,exit\n");
+        foreach (var r in rows)
+            csv.AppendLine(string.Join(',', r.Sweep, r.Activation, r.DataPoints.ToString(CultureInfo.InvariantCulture), r.Width.ToString(CultureInfo.InvariantCulture),
+                r.WeightedError.ToString("E4", CultureInfo.InvariantCulture), r.MiddleError.ToString("E4", CultureInfo.InvariantCulture),
+                r.EpochsRun.ToString(CultureInfo.InvariantCulture), r.BestEpoch.ToString(CultureInfo.InvariantCulture), r.Exit));
+        AtomicFile.Write(Path.Combine(outDir, "study.csv"), Encoding.UTF8.GetBytes(csv.ToString()));
+        var files = new List<string> { "report.json", "study.csv" };
+        if (sizes.Count > 0) { NetworkPlots.Study(Path.Combine(outDir, "study-samples.png"), rows.Where(r => r.Sweep == "samples"), r => r.DataPoints, "training points n", $"Score error against n (width {options.Width})"); files.Add("study-samples.png"); }
+        if (widths.Count > 0) { NetworkPlots.Study(Path.Combine(outDir, "study-width.png"), rows.Where(r => r.Sweep == "width"), r => r.Width, "width m", $"Score error against width (n = {options.DataPoints})"); files.Add("study-width.png"); }
+        WriteReport(Path.Combine(outDir, "report.json"), new
+        {
+            Tool = ToolName,
+            Version = ToolVersion(),
+            Arguments = arguments,
+            Command = "diffusion",
+            Study = new { Samples = sizes, Widths = widths },
+            Options = options,
+            Rows = rows,
+            Winners = winners.Select(w => new { w.Sweep, w.DataPoints, w.Width, w.Best, w.Error, RunnerUpRatio = double.IsFinite(w.RunnerUpRatio) ? w.RunnerUpRatio : (double?)null }),
+            Seconds = clock.Elapsed.TotalSeconds,
+        });
+        output.WriteLine($"wrote {outDir}: {string.Join(", ", files)} ({clock.Elapsed.TotalSeconds:F1} s)");
         return ExitCodes.Ok;
     }
 }

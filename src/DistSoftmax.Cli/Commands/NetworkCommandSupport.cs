@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -11,13 +13,60 @@ namespace DistSoftmax.Cli.Commands;
 /// <summary>Helpers shared by the train, diffusion and sensitivity commands (files, JSON, option checks).</summary>
 internal static class NetworkCommandSupport
 {
-    public static readonly JsonSerializerOptions Json = new()
+    /// <summary>
+    /// The report.json conventions of <c>solve</c> (<see cref="SolveReport.Json"/>) for train and diffusion: indented,
+    /// camelCase names, enum values in kebab-case ("max-iterations"), numbers as JSON numbers (absent values are null;
+    /// a non-finite loss is written "NaN"/"Infinity", as solve writes it).
+    /// </summary>
+    public static readonly JsonSerializerOptions ReportJson = new()
     {
         WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
     };
+
+    /// <summary>The tool's name in every report's <c>tool</c> field.</summary>
+    public const string ToolName = "dist-softmax";
+
+    /// <summary>The assembly's informational version (the <c>version</c> field of every report).</summary>
+    public static string ToolVersion() =>
+        typeof(NetworkCommandSupport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>The command's arguments as given (the <c>arguments</c> field of a report).</summary>
+    public static string[] Arguments(ParseResult parse) => parse.Tokens.Select(t => t.Value).ToArray();
+
+    /// <summary>Writes a report with <see cref="ReportJson"/> (atomically).</summary>
+    public static void WriteReport(string path, object value) =>
+        AtomicFile.Write(path, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(value, ReportJson)));
+
+    /// <summary>
+    /// The listed rows (ascending) of a matrix file as a rows.Length×k matrix: byte ranges of a C-ordered 2-D .npy,
+    /// any other file read once and picked from.
+    /// </summary>
+    public static DenseMatrix ReadSelectedRows(string path, long[] rows)
+    {
+        if (rows.Length > 0 && rows[^1] - rows[0] == rows.Length - 1) return ReadRows(path, rows[0], rows.Length);
+        bool npyMatrix = Path.GetExtension(path).Equals(".npy", StringComparison.OrdinalIgnoreCase) && Npy.ReadInfo(path).Shape.Length == 2;
+        var whole = npyMatrix ? null : ReadMatrixOrColumn(path);
+        int cols = whole?.Cols ?? Shape(path).Cols;
+        var result = new DenseMatrix(rows.Length, cols);
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var row = whole is null ? Npy.ReadMatrixRows(path, rows[i], 1).Data : whole.Data.AsSpan(checked((int)rows[i] * cols), cols).ToArray();
+            row.CopyTo(result.Data.AsSpan(i * cols, cols));
+        }
+        return result;
+    }
+
+    /// <summary>--lr of train and diffusion: "auto" → null; otherwise a finite number &gt; 0.</summary>
+    public static double? ParseLearningRate(string text)
+    {
+        if (text.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)) return null;
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double eta) && eta > 0 && double.IsFinite(eta)) return eta;
+        throw new CliInputException("--lr", $"must be 'auto' or a finite number > 0 (got '{text}')");
+    }
 
     /// <summary>Reads an n×k matrix (.npy, .mtx, .csv, .txt), accepting a 1-D array as n×1.</summary>
     public static DenseMatrix ReadMatrixOrColumn(string path)
@@ -58,9 +107,6 @@ internal static class NetworkCommandSupport
             return Npy.ReadMatrixRows(path, start, count);
         return ReadMatrixOrColumn(path).SliceDense(checked((int)start), count);
     }
-
-    public static void WriteJson(string path, object value) =>
-        AtomicFile.Write(path, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(value, Json)));
 
     /// <summary>A directory for a command's files, resolved against the working directory and created.</summary>
     public static string OutputDirectory(CliContext ctx, string dir)

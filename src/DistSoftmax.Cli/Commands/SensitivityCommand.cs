@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
+using DistSoftmax.Cli.Output;
+using DistSoftmax.Cli.Solving;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Sensitivity;
@@ -14,76 +16,203 @@ using static DistSoftmax.Cli.Commands.NetworkCommandSupport;
 namespace DistSoftmax.Cli.Commands;
 
 /// <summary>
-/// <c>dist-softmax sensitivity</c>: the in-context-learning Lipschitz experiment (<see cref="SensitivityAnalysis"/>)
-/// on a vector problem read from an instance directory (A.npy | A.mtx, b.npy) or generated; writes report.json,
-/// sensitivity.png (log–log ratios per ε with the linearised predictions) and solution.npy.
+/// <c>dist-softmax sensitivity</c>: the in-context-learning Lipschitz constants of x*(θ) (<see cref="SensitivityAnalysis"/>,
+/// docs/MATH.md "Sensitivity: derivatives in the data") on the input <c>solve</c> takes (the same options, checked by
+/// <see cref="SolvePlanner"/>) or on a generated instance. Reports under report.json's <c>lipschitz</c>: the worst case
+/// ‖dx*/dθ‖₂ over ‖Δθ‖_F = 1 (Lanczos on J Jᵀ with Hessian solves) with its direction (worst-direction.npy), the
+/// random-direction ratios, finite-ε re-solves along the worst direction, and the fixed-x constants of f, L and ∇L.
 /// The re-solves are independent whole jobs: with --backend local (the default) each runs on one of --workers worker
 /// actors (<see cref="LocalSimulation.SolveJobsAsync"/>); with --backend inprocess in a bounded Parallel.ForEach.
 /// </summary>
 internal static class SensitivityCommand
 {
+    /// <summary>Default sizes of a generated instance (the command's historical ones).</summary>
+    private const int DefaultRows = 400, DefaultColumns = 10;
+
+    /// <summary>Tolerances of the base solve and every re-solve: the finite differences divide solution changes by ε ≥ 1e-5.</summary>
+    private static readonly SolverOptions Tight = new SensitivityOptions().SolverOptions;
+
     public static Command Build(CliContext ctx)
     {
+        var inputs = new ProblemInputOptions("The problem family. Without data files, a generated instance (--n, --d, --seed, as 'generate' makes it).");
         var instance = OptionFactory.File("--instance",
-            "Instance directory from 'generate' (A.npy or A.mtx, b.npy; matrix problems A1.npy, A2.npy, B.npy). Default: generate one.", "DIR");
-        var problem = CatalogOptions.Problem();
+            "Alias: an instance directory from 'generate' (A.npy or A.mtx and b.npy; matrix problems A1.npy, A2.npy, B.npy).", "DIR");
         var perturb = OptionFactory.File("--perturb", "Matrix problems: comma-separated matrices to perturb (default A1,A2,B); vector problems perturb A.", "LIST");
-        var unit = CatalogOptions.Unit();
-        var n = OptionFactory.Int("--n", "Rows of a generated instance (matrix problems: A1, A2 n×d and B n×n).", 400);
-        var d = OptionFactory.Int("--d", "Columns of a generated instance (matrix problems: X is d×d).", 10, "D");
-        var reg = OptionFactory.Double("--reg", "Regulariser weight w of ½‖wAx‖² (matrix problems: ½‖w·M‖²_F).", 0.1, "W");
-        var epsilons = OptionFactory.Text("--epsilons", "Comma-separated perturbation sizes ε = ‖A' − A‖_F.", "1e-1,3e-2,1e-2,3e-3,1e-3,3e-4,1e-4", "LIST");
+        var n = OptionFactory.Int("--n", "Generated instance: rows (matrix problems: A1, A2 n×d and B n×n).", DefaultRows);
+        var d = OptionFactory.Int("--d", "Generated instance: columns (matrix problems: X is d×d).", DefaultColumns, "D");
+        var sparse = OptionFactory.Flag("--sparse", "Generated vector instance: a sparse A.");
+        var density = OptionFactory.Double("--density", "With --sparse: the probability that an entry of A is non-zero.", 0.1, "P");
+        var planted = OptionFactory.Flag("--planted", "Generated instance without noise (x_true an exact zero of the loss).");
+        var noise = OptionFactory.OptionalDouble("--noise", "Generated instance: noise level (as for 'generate').", "R");
+        var xScale = OptionFactory.OptionalDouble("--x-scale", "Generated instance: standard deviation of the entries of x_true (default: 1).", "S");
+        var epsilons = OptionFactory.Text("--epsilons", "Comma-separated sizes ε = ‖θ' − θ‖_F of the random-direction re-solves.", "1e-3,1e-4,1e-5", "LIST");
+        var worstEpsilons = OptionFactory.Text("--worst-epsilons", "Comma-separated sizes ε of the re-solves along the worst direction.", "1e-3,1e-4,1e-5", "LIST");
         var draws = OptionFactory.Int("--draws", "Random perturbation directions (each used at every ε).", 4);
-        var solver = OptionFactory.Choice("--solver", "Solver of every solve (warm-started from x*).", "newton", SolverCatalog.Names);
+        var solver = OptionFactory.Choice("--solver", "Solver of the base solve and every re-solve (warm-started from x*).", "newton", SolverCatalog.Names);
+        var maxIter = OptionFactory.Int("--max-iter", "Most iterations of every solve.", Tight.MaxIterations);
         var shards = OptionFactory.Int("--shards", "Row shards per solve.", 1, "K");
         var parallel = OptionFactory.Int("--parallel", "Backend inprocess: solves run at once (0: the processor count).", 0, "P");
         var backend = JobOptions.Backend(
             "Where the re-solves run: local = whole jobs on worker actors in this process (Akka.NET local simulation); inprocess = a bounded parallel loop.");
         var workers = OptionFactory.Int("--workers", "Backend local: worker actors; each re-solve runs whole on one of them.", 2, "K");
-        var seed = OptionFactory.ULong("--seed", "Seed of a generated instance and of the directions.", 1);
+        var seed = OptionFactory.ULong("--seed", "Seed of a generated instance, of the random directions and of the Lanczos start.", 1);
         var outDir = OptionFactory.Text("--out-dir", "Output directory (created if needed).", "sensitivity-out", "DIR");
 
         var command = new Command("sensitivity",
-            "In-context-learning sensitivity: re-solve at A' = A + εΔ warm-started from x*(A) and report ‖x*(A') − x*(A)‖/ε and " +
-            "‖f(A') − f(A)‖/ε per ε (the empirical Lipschitz constant) against the linearised prediction; writes report.json, " +
-            "sensitivity.png, solution.npy.");
-        command.Add(instance, problem, perturb, unit, n, d, reg, epsilons, draws, solver, shards, parallel, backend, workers, seed, outDir);
+            "Lipschitz constants of the solution x*(θ) in the data θ (A; or A1, A2, B): the worst case ‖dx*/dθ‖₂ over ‖Δθ‖_F = 1 " +
+            "(Lanczos with Hessian solves) and its direction, random-direction ratios, re-solves along the worst direction, and the " +
+            "fixed-x constants of the attention row f, the loss L and ∇L. Takes solve's input options; no regulariser unless " +
+            "--w/--w-scalar/--W is given. Writes report.json, sensitivity.png, x.npy, worst-direction.npy. Exit 3 when the base solve did not converge or a re-solve is inaccurate.");
+        command.Add([.. inputs.All, instance, perturb, n, d, sparse, density, planted, noise, xScale, epsilons, worstEpsilons, draws, solver, maxIter,
+            shards, parallel, backend, workers, seed, outDir]);
         command.SetAction(parse => Guard(ctx, () =>
         {
-            var eps = List(parse.GetValue(epsilons)!).Select(e => double.TryParse(e, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
-                : throw new CliInputException("--epsilons", $"'{e}' is not a number")).ToArray();
             var options = new SensitivityOptions
             {
-                Epsilons = eps, Draws = parse.GetValue(draws), Seed = parse.GetValue(seed), Solver = parse.GetValue(solver)!,
+                Epsilons = Numbers(parse.GetValue(epsilons)!, "--epsilons"), WorstCaseEpsilons = Numbers(parse.GetValue(worstEpsilons)!, "--worst-epsilons"),
+                Draws = parse.GetValue(draws), Seed = parse.GetValue(seed), Solver = parse.GetValue(solver)!,
+                SolverOptions = Tight with { MaxIterations = parse.GetValue(maxIter) },
                 Shards = parse.GetValue(shards), Parallelism = parse.GetValue(parallel),
             }.Validate();
             if (parse.GetValue(workers) < 1) throw new CliInputException("--workers", "must be at least 1");
-            if (parse.GetValue(backend) == "local")
+            if (parse.GetValue(backend) == JobOptions.Local)
             {
                 if (OptionFactory.Given(parse, shards) && parse.GetValue(shards) != 1)
                     throw new CliInputException("--shards", "backend local runs every re-solve whole on one worker: use --backend inprocess for sharded re-solves");
                 options = WithWorkerJobs(options, parse.GetValue(workers));
             }
-            if (parse.GetValue(reg) < 0) throw new CliInputException("--reg", "must be ≥ 0");
-            string? dir = parse.GetValue(instance);
+            if (OptionFactory.Given(parse, density) && !parse.GetValue(sparse)) throw new CliInputException("--density", "is only used with --sparse");
+
+            var settings = inputs.Bind(parse, new SolveSettings
+            {
+                Solver = options.Solver, Options = options.SolverOptions with { Seed = options.Seed }, HessianGiven = true,
+                Backend = JobOptions.InProcess, Workers = 1, OutDir = parse.GetValue(outDir)!,
+                Arguments = parse.Tokens.Select(t => t.Value).ToArray(),
+            });
+            settings = WithInstance(settings, parse.GetValue(instance) is { } dir ? ctx.Resolve(dir) : null);
+            if (new[] { settings.A, settings.BVector, settings.A1, settings.A2, settings.BMatrix }.Any(f => f is not null))
+                foreach (Option option in new Option[] { n, d, sparse, density, planted, noise, xScale })
+                    if (OptionFactory.Given(parse, option))
+                        throw new CliInputException(option.Name, "describes a generated instance, but data files were given");
+            var unit = CatalogOptions.UnitFor(settings.Problem, settings.Unit, settings.UnitGiven);
+            settings = settings with
+            {
+                Generated = new GeneratedSpec(settings.Problem, unit, parse.GetValue(n), parse.GetValue(d), parse.GetValue(seed), parse.GetValue(sparse),
+                    parse.GetValue(density), parse.GetValue(planted), parse.GetValue(noise), parse.GetValue(xScale) ?? 1.0),
+            };
+            var loader = new DataShardLoader();
+            var plan = SolvePlanner.Plan(settings, ctx, loader);
             var parts = parse.GetValue(perturb) is { } text ? List(text) : null;
-            var p = Load(dir is null ? null : ctx.Resolve(dir), parse.GetValue(problem)!, parse.GetValue(unit)!, parse.GetValue(n), parse.GetValue(d),
-                parse.GetValue(reg), options.Seed, parts);
-            return Run(ctx, p, options, dir, parse.GetValue(reg), parse.GetValue(outDir)!);
+            var problem = Load(plan, loader, parts);
+            return Run(ctx, problem, plan, options);
         }));
         return command;
     }
 
-    public static int Run(CliContext ctx, ISensitivityProblem problem, SensitivityOptions options, string? instanceDir, double reg, string outDirectory)
+    private static double[] Numbers(string text, string option) => List(text).Select(e =>
+        double.TryParse(e, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
+            : throw new CliInputException(option, $"'{e}' is not a number")).ToArray();
+
+    /// <summary>--instance DIR: the data files of a 'generate' directory, as if given by --A/--b or --A1/--A2/--B.</summary>
+    private static SolveSettings WithInstance(SolveSettings s, string? dir)
+    {
+        if (dir is null) return s;
+        if (new[] { s.A, s.BVector, s.A1, s.A2, s.BMatrix }.Any(f => f is not null))
+            throw new CliInputException("--instance", "cannot be combined with data files (--A, --b, --A1, --A2, --B): give one or the other");
+        if (!Directory.Exists(dir)) throw new CliInputException("--instance", $"{dir} is not a directory");
+        if (Families.IsMatrix(s.Problem))
+            return s with
+            {
+                A1 = Path.Combine(dir, Generators.A1File), A2 = Path.Combine(dir, Generators.A2File), BMatrix = Path.Combine(dir, Generators.BMatrixFile),
+            };
+        string dense = Path.Combine(dir, Generators.AFileDense), sparse = Path.Combine(dir, Generators.AFileSparse);
+        return s with { A = File.Exists(dense) || !File.Exists(sparse) ? dense : sparse, BVector = Path.Combine(dir, Generators.BFile) };
+    }
+
+    /// <summary>The checked problem held in memory: data files read whole, or the generated instance.</summary>
+    internal static ISensitivityProblem Load(SolvePlan plan, DataShardLoader loader, IReadOnlyList<string>? perturb)
+    {
+        var source = plan.Source;
+        double? wScalar = source.Get("w-scalar") is string w ? double.Parse(w, CultureInfo.InvariantCulture) : null;
+        if (plan.IsMatrix)
+        {
+            var parts = perturb is { Count: > 0 } ? perturb : MatrixSensitivityProblem.AllParts;
+            foreach (var part in parts)
+                if (!MatrixSensitivityProblem.AllParts.Contains(part))
+                    throw new CliInputException("--perturb", $"unknown matrix '{part}' (allowed: {string.Join(", ", MatrixSensitivityProblem.AllParts)})");
+            DenseMatrix a1, a2, b;
+            DenseMatrix? weights = null;
+            if (source.Kind == DataSources.GeneratedKind)
+            {
+                var inst = (MatrixInstance)loader.Generated(source);
+                (a1, a2, b) = (inst.A1, inst.A2, inst.B);
+            }
+            else
+            {
+                (a1, a2, b) = (MatrixFile.ReadDense(source.Require("A1")), MatrixFile.ReadDense(source.Require("A2")), MatrixFile.ReadDense(source.Require("B")));
+                if (source.Get("W") is string wPath) weights = MatrixFile.ReadDense(wPath);
+            }
+            if (wScalar is double ws)
+            {
+                weights = new DenseMatrix(b.Rows, b.Cols);
+                Array.Fill(weights.Data, ws);
+            }
+            return new MatrixSensitivityProblem(MatrixProblem.Create(plan.Problem, a1, a2, b, weights), parts.ToArray());
+        }
+        if (perturb is { Count: > 0 } && !(perturb.Count == 1 && perturb[0] == "A"))
+            throw new CliInputException("--perturb", "vector problems perturb A only");
+        var family = Families.Create(plan.Problem, DataSources.UnitOf(source));
+        IRowMatrix a;
+        double[] target;
+        var regularizer = wScalar is double scalar ? Core.Shards.Regularizer.Uniform(scalar) : Core.Shards.Regularizer.None;
+        if (source.Kind == DataSources.GeneratedKind)
+        {
+            var inst = (VectorInstance)loader.Generated(source);
+            (a, target) = (inst.A, inst.B);
+        }
+        else
+        {
+            (a, target) = (MatrixFile.ReadMatrix(source.Require("A")), MatrixFile.ReadVector(source.Require("b")));
+            if (source.Get("w") is string wPath) regularizer = Core.Shards.Regularizer.PerRow(MatrixFile.ReadVector(wPath));
+        }
+        return new VectorProblem(family, a, target, regularizer);
+    }
+
+    public static int Run(CliContext ctx, ISensitivityProblem problem, SolvePlan plan, SensitivityOptions options)
     {
         var output = ctx.Out;
-        string outDir = OutputDirectory(ctx, outDirectory);
-        output.WriteLine($"sensitivity: {problem.Name}, {problem.Rows} rows, {problem.Dimension} unknowns, w = {reg}; perturbing {string.Join(", ", problem.PerturbedParts)}; " +
-                         $"{options.Draws} directions × {options.Epsilons.Count} sizes, solver {options.Solver}");
-        var result = SensitivityAnalysis.Run(problem, options, log: m => output.WriteLine("  " + m), cancellation: ctx.Cancellation);
-        Write(result, problem, instanceDir, reg, outDir, output, options.Execution);
-        return ExitCodes.Ok;
+        string outDir = OutputDirectory(ctx, plan.Outputs.Directory);
+        foreach (var warning in plan.Warnings) ctx.Err.WriteLine($"warning: {warning}");
+        string regularizer = RegularizerText(plan.Source);
+        output.WriteLine($"sensitivity: {problem.Name}, {problem.Rows} rows, {problem.Dimension} unknowns, {regularizer}; perturbing " +
+                         $"{string.Join(", ", problem.PerturbedParts)}; solver {options.Solver}, start {plan.Start}");
+        var result = SensitivityAnalysis.Run(problem, options, plan.X0, log: m => output.WriteLine("  " + m), cancellation: ctx.Cancellation);
+        var files = Write(result, problem, plan, regularizer, outDir, options);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"worst case ‖dx*/dθ‖₂ = {result.WorstCase.Constant:G6}; random directions up to {result.Summary.Max(s => s.MaxSolutionRatio):G6}; " +
+            $"fixed x*: f {result.FixedX.Output.Value:G6}, L {result.FixedX.Loss.Value:G6}, ∇L {result.FixedX.Gradient.Value:G6}"));
+        output.WriteLine($"wrote {outDir}: {string.Join(", ", files.Select(Path.GetFileName))} ({result.Seconds:F1} s)");
+        // A re-solve counts when its solution error, at most ‖∇L‖/|λ_min(H)| to first order, is small against its change ‖Δx‖:
+        // warm-started re-solves often end "stalled" at the loss's rounding with an accurate x.
+        double lambda = Math.Max(Math.Abs(result.HessianMinEigenvalue), Core.NumericLimits.Tiny);
+        int inaccurate = result.Perturbations.Count(p => p.GradientNorm / lambda > ResolveAccuracy * p.SolutionChange)
+                         + result.WorstCase.FiniteDifference.Count(c => c.GradientNorm / lambda > ResolveAccuracy * c.Ratio * c.Epsilon);
+        if (!result.BaseSolve.Converged)
+            ctx.Err.WriteLine($"warning: the base solve stopped without meeting the tolerance ({ExitReasons.Name(result.BaseSolve.Exit)}: {result.BaseSolve.Message}); the constants are not at a solution");
+        if (inaccurate > 0)
+            ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"warning: {inaccurate} re-solve(s) ended with ‖∇L‖/|λ_min| above {ResolveAccuracy:G} of their ‖Δx‖; their ratios are inaccurate (see report.json)"));
+        return result.BaseSolve.Converged && inaccurate == 0 ? ExitCodes.Ok : ExitCodes.NotConverged;
     }
+
+    /// <summary>Largest first-order solution error ‖∇L‖/|λ_min(H)| of a re-solve, relative to its change ‖Δx‖.</summary>
+    private const double ResolveAccuracy = 1e-3;
+
+    private static string RegularizerText(ProblemSource source) =>
+        source.Get("w-scalar") is string w ? $"w = {w} on every row"
+        : source.Get("w") is string file ? $"per-row weights w from {file}"
+        : source.Get("W") is string matrix ? $"per-entry weights W from {matrix}"
+        : "no regulariser";
 
     /// <summary>Re-solves as whole jobs on a pool of worker actors: each perturbed problem is one shard on one worker.</summary>
     internal static SensitivityOptions WithWorkerJobs(SensitivityOptions options, int workers) => options with
@@ -98,69 +227,75 @@ internal static class SensitivityCommand
         Execution = $"local simulation: every re-solve is a whole job on one of {workers} worker actors",
     };
 
-    internal static ISensitivityProblem Load(string? instanceDir, string problemName, string unitName, int n, int d, double reg, ulong seed,
-        IReadOnlyList<string>? perturb)
-    {
-        if (Families.IsMatrix(problemName))
-        {
-            var mi = instanceDir is not null ? Generators.ReadMatrixInstance(instanceDir) : Generators.Multiple(n, d, seed, planted: false);
-            DenseMatrix? w = null;
-            if (reg > 0)
-            {
-                w = new DenseMatrix(mi.B.Rows, mi.B.Cols);
-                Array.Fill(w.Data, reg);
-            }
-            var parts = perturb is { Count: > 0 } ? perturb : MatrixSensitivityProblem.AllParts;
-            foreach (var part in parts)
-                if (!MatrixSensitivityProblem.AllParts.Contains(part))
-                    throw new CliInputException("--perturb", $"unknown matrix '{part}' (allowed: {string.Join(", ", MatrixSensitivityProblem.AllParts)})");
-            return new MatrixSensitivityProblem(MatrixProblem.Create(problemName, mi.A1, mi.A2, mi.B, w), parts.ToArray());
-        }
-        if (perturb is { Count: > 0 } && !(perturb.Count == 1 && perturb[0] == "A"))
-            throw new CliInputException("--perturb", "vector problems perturb A only");
-        var unit = UnitCatalog.Parse(unitName);
-        var family = Families.Create(problemName, unit);
-        VectorInstance inst;
-        if (instanceDir is not null) inst = Generators.ReadVectorInstance(instanceDir);
-        else
-        {
-            inst = problemName switch
-            {
-                Families.Normalized => Generators.Normalized(n, d, seed, xScale: 1.0),
-                Families.Rescaled => Generators.Rescaled(n, d, unit, seed),
-                Families.Hyperbolic => Generators.Hyperbolic(n, d, unit, seed, noise: 0.1),
-                _ => throw new CliInputException(CatalogOptions.ProblemOption, $"no generated instance for --problem {problemName}"),
-            };
-        }
-        return new VectorProblem(family, inst.A, inst.B, reg > 0 ? Regularizer.Uniform(reg) : Regularizer.None);
-    }
-
-    private static void Write(SensitivityResult result, ISensitivityProblem problem, string? instanceDir, double reg, string outDir, TextWriter output,
-        string execution)
+    private static IReadOnlyList<string> Write(SensitivityResult result, ISensitivityProblem problem, SolvePlan plan, string regularizer, string outDir,
+        SensitivityOptions options)
     {
         Directory.CreateDirectory(outDir);
-        Npy.Write(Path.Combine(outDir, "solution.npy"), result.Solution);
-        NetworkPlots.Sensitivity(Path.Combine(outDir, "sensitivity.png"), result);
-        WriteJson(Path.Combine(outDir, "report.json"), new
+        var files = new List<string> { Path.Combine(outDir, "report.json"), Path.Combine(outDir, "sensitivity.png"), Path.Combine(outDir, "x.npy") };
+        Npy.Write(files[2], result.Solution);
+        // Δ* as the perturbed matrices' shapes: one file for A (n×d); per matrix for matrix problems (jointly of unit norm).
+        var worst = problem.FromFlat(result.WorstCase.Direction);
+        var directionFiles = new Dictionary<string, string>();
+        for (int i = 0; i < worst.Parts.Count; i++)
         {
-            Command = "sensitivity",
-            Family = result.Family,
-            Instance = instanceDir ?? "generated",
-            result.Rows,
-            result.Dimension,
-            Regularizer = reg,
-            BaseSolve = new { result.BaseSolve.Exit, result.BaseSolve.Message, result.BaseSolve.Iterations, result.BaseSolve.GradientNorm },
-            HessianEigenvalues = new { Min = result.HessianMinEigenvalue, Max = result.HessianMaxEigenvalue },
+            string name = worst.Parts.Count == 1 && problem.PerturbedParts[i] == "A" ? "worst-direction.npy" : $"worst-direction-{problem.PerturbedParts[i]}.npy";
+            string path = Path.Combine(outDir, name);
+            Npy.Write(path, (DenseMatrix)worst.Parts[i]);
+            directionFiles[problem.PerturbedParts[i]] = path;
+            files.Add(path);
+        }
+        NetworkPlots.Sensitivity(files[1], result);
+        var i0 = plan.Inspection;
+        ReportEnvelope.Write(files[0], "sensitivity", plan.Settings.Arguments, new
+        {
+            Problem = plan.Problem,
+            plan.Unit,
+            Source = SourceReport.From(plan.Source),
+            Inputs = plan.Inputs,
+            Sizes = new { N = i0.Rows, D = i0.Columns, i0.Unknowns, Nnz = i0.NonZeros, i0.TargetColumns },
+            Regularizer = regularizer,
+            plan.Start,
+            Solver = options.Solver,
+            SolverOptions = options.SolverOptions,
+            Warnings = plan.Warnings,
+            BaseSolve = new
+            {
+                result.BaseSolve.Exit, result.BaseSolve.Message, result.BaseSolve.Iterations, result.BaseSolve.Loss, result.BaseSolve.GradientNorm,
+                SolutionNorm = Math.Sqrt(result.Solution.Sum(v => v * v)),
+            },
+            Hessian = new { Min = result.HessianMinEigenvalue, Max = result.HessianMaxEigenvalue, PositiveDefinite = result.HessianPositiveDefinite },
             Perturbed = problem.PerturbedParts,
-            Norm = "Frobenius: ε = √(Σ‖M_i' − M_i‖²_F) over the perturbed matrices, directions of unit norm",
-            PredictedSolutionRatio = result.PredictedSolutionRatio,
-            PredictedOutputRatio = result.PredictedOutputRatio,
-            EmpiricalLipschitz = result.Summary,
-            Perturbations = result.Perturbations,
-            Parallelism = result.Parallelism,
-            Execution = execution,
+            Norm = "Frobenius: ‖Δθ‖ = √(Σ‖ΔM_i‖²_F) over the perturbed matrices; every constant is an operator norm over ‖Δθ‖ = 1",
+            Lipschitz = new
+            {
+                WorstCase = result.WorstCase.Constant,
+                WorstCaseMethod = new
+                {
+                    Formula = "‖J‖₂, J = dx*/dθ = −H⁻¹ ∂∇L/∂θ at x*, by Lanczos on J Jᵀ with Hessian solves",
+                    LanczosSteps = result.WorstCase.LanczosSteps,
+                },
+                WorstDirection = directionFiles,
+                RandomDirections = new
+                {
+                    options.Draws,
+                    PredictedSolutionRatio = result.PredictedSolutionRatio,
+                    PredictedOutputRatio = result.PredictedOutputRatio,
+                    PerEpsilon = result.Summary,
+                    Perturbations = result.Perturbations,
+                },
+                FiniteDifference = result.WorstCase.FiniteDifference,
+                FixedX = new
+                {
+                    At = "x*",
+                    Output = result.FixedX.Output,
+                    Loss = result.FixedX.Loss,
+                    Gradient = result.FixedX.Gradient,
+                },
+            },
+            Execution = options.Execution,
+            result.Parallelism,
             result.Seconds,
         });
-        output.WriteLine($"wrote {outDir}: report.json, sensitivity.png, solution.npy ({result.Seconds:F1} s)");
+        return files;
     }
 }

@@ -12,18 +12,20 @@ internal sealed class SolveCommand
 {
     private static readonly SolverOptions Defaults = new();
 
-    private readonly Option<string> _problem = CatalogOptions.Problem(
+    /// <summary>The problem and data options, shared with sensitivity (<see cref="ProblemInputOptions"/>).</summary>
+    private readonly ProblemInputOptions _inputs = new(
         "The problem family. Without data files, solve runs the built-in demo (normalized, n = 20000, d = 50).");
-    private readonly Option<string> _unit = CatalogOptions.Unit();
-    private readonly Option<string?> _a = OptionFactory.File("--A", "Vector problems: the n×d data matrix (.npy, .mtx, .csv or .txt).");
-    private readonly Option<string?> _b = OptionFactory.File("--b", "Vector problems: the target vector of length n.");
-    private readonly Option<string?> _w = OptionFactory.File("--w", "Vector problems: per-row regulariser weights w (length n); the loss adds ½‖diag(w)Ax‖².");
-    private readonly Option<string?> _a1 = OptionFactory.File("--A1", "Matrix problems: the n×d matrix A1 (M = A1 X A2ᵀ).");
-    private readonly Option<string?> _a2 = OptionFactory.File("--A2", "Matrix problems: the n×d matrix A2.");
-    private readonly Option<string?> _bMatrix = OptionFactory.File("--B", "Matrix problems: the n×n target matrix B.");
-    private readonly Option<string?> _wMatrix = OptionFactory.File("--W", "Matrix problems: per-entry regulariser weights W (n×n); the loss adds ½‖W∘M‖².");
-    private readonly Option<double?> _wScalar = OptionFactory.OptionalDouble("--w-scalar", "One regulariser weight for every row (instead of --w / --W).");
-    private readonly Option<string?> _x0 = OptionFactory.File("--x0", "Starting point: d values (vector problems) or a d×d matrix (matrix problems). Default: zeros.");
+    private Option<string> _problem => _inputs.Problem;
+    private Option<string> _unit => _inputs.Unit;
+    private Option<string?> _a => _inputs.A;
+    private Option<string?> _b => _inputs.BVector;
+    private Option<string?> _w => _inputs.WVector;
+    private Option<string?> _a1 => _inputs.A1;
+    private Option<string?> _a2 => _inputs.A2;
+    private Option<string?> _bMatrix => _inputs.BMatrix;
+    private Option<string?> _wMatrix => _inputs.WMatrix;
+    private Option<double?> _wScalar => _inputs.WScalar;
+    private Option<string?> _x0 => _inputs.X0;
     private readonly Option<string> _solver = OptionFactory.Choice("--solver",
         "The solver. auto = approx-newton for vector problems, the automatic matrix choice (newton or newton-cg) for matrix problems.",
         "auto", ["auto", .. SolverCatalog.Names]);
@@ -34,6 +36,13 @@ internal sealed class SolveCommand
     private readonly Option<int> _workers = OptionFactory.Int("--workers", "Row shards (one worker each).", 4, "K");
     private readonly Option<ulong> _seed = OptionFactory.ULong("--seed", "Seed of the solver's random choices (sketches, projections, row samples).", Defaults.Seed);
     private readonly Option<string> _outDir = OptionFactory.Text("--out-dir", "Directory for x.npy, report.json and convergence.png (created if needed).", "out", "DIR");
+    private readonly Option<string?> _save = new("--save")
+    {
+        Description = "Arrays at the solution to write into --out-dir as .npy, a comma list of: fitted (the model's fitted values), " +
+                      "residual (the loss's residual), gradient (∇L(x*)), hessian (∇²L(x*) and its ascending eigenvalues; " +
+                      $"up to {Core.Analysis.PostSolveEvaluator.MaxHessianUnknowns} unknowns).",
+        HelpName = "NAMES",
+    };
     private readonly Option<string> _hessian = OptionFactory.Choice("--hessian",
         "Curvature of Newton-type solvers: auto (Gauss–Newton far from the solution, exact near it), exact, gauss-newton.",
         "auto", SolverCatalog.HessianNames);
@@ -86,7 +95,7 @@ internal sealed class SolveCommand
         foreach (Option o in new Option[]
                  {
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
-                     _stallIter, _workers, _seed, _outDir, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
+                     _stallIter, _workers, _seed, _outDir, _save, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
                      _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
                      _seedTimeout, _credentials, _insecure, _progress, _server, _resume, _noCheckpoint,
                  })
@@ -213,6 +222,7 @@ internal sealed class SolveCommand
         HessianGiven = OptionFactory.Given(p, _hessian),
         Workers = p.GetValue(_workers),
         OutDir = p.GetValue(_outDir)!,
+        Save = p.GetValue(_save),
         Progress = p.GetValue(_progress)!,
         Backend = p.GetValue(_backend)!,
         BackendGiven = OptionFactory.Given(p, _backend),

@@ -61,7 +61,8 @@ internal sealed class ConsoleView
             }
             result = await task;
             Drain(pending, table);
-            table.Caption = new TableTitle($"{result.Exit.ToString().ToLowerInvariant()} after {result.Iterations} iterations, {result.Seconds:F2} s");
+            table.Caption = new TableTitle(string.Create(CultureInfo.InvariantCulture,
+                $"{ExitReasons.Name(result.Exit)} after {result.Iterations} iterations, {result.Seconds.ToString(NumberFormats.Seconds, CultureInfo.InvariantCulture)} s"));
             live.Refresh();
         });
         return result!;
@@ -79,7 +80,7 @@ internal sealed class ConsoleView
 
     public static string PlainLine(TraceEntry e) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"iteration {e.Iteration,4}  loss {e.Loss,13:0.000000e+00}  |grad| {e.GradientNorm,11:0.0000e+00}  step {e.StepLength,8:G4}  rows sampled {e.RowsSampled,8}  {e.Seconds,8:F2} s");
+            $"iteration {e.Iteration,4}  loss {e.Loss.ToString(NumberFormats.Loss, CultureInfo.InvariantCulture),13}  |grad| {e.GradientNorm.ToString(NumberFormats.GradientNorm, CultureInfo.InvariantCulture),11}  step {e.StepLength.ToString(NumberFormats.Step, CultureInfo.InvariantCulture),8}  rows sampled {e.RowsSampled,8}  {e.Seconds.ToString(NumberFormats.Seconds, CultureInfo.InvariantCulture),8} s");
 
     private static Table TraceTable()
     {
@@ -97,11 +98,11 @@ internal sealed class ConsoleView
             table.AddRow(new IRenderable[]
             {
                 new Text(e.Iteration.ToString(CultureInfo.InvariantCulture)),
-                new Text(e.Loss.ToString("0.000000e+00", CultureInfo.InvariantCulture)),
-                new Text(e.GradientNorm.ToString("0.0000e+00", CultureInfo.InvariantCulture)),
-                new Text(e.StepLength.ToString("G4", CultureInfo.InvariantCulture)),
+                new Text(e.Loss.ToString(NumberFormats.Loss, CultureInfo.InvariantCulture)),
+                new Text(e.GradientNorm.ToString(NumberFormats.GradientNorm, CultureInfo.InvariantCulture)),
+                new Text(e.StepLength.ToString(NumberFormats.Step, CultureInfo.InvariantCulture)),
                 new Text(e.RowsSampled.ToString(CultureInfo.InvariantCulture)),
-                new Text(e.Seconds.ToString("F2", CultureInfo.InvariantCulture) + " s"),
+                new Text(e.Seconds.ToString(NumberFormats.Seconds, CultureInfo.InvariantCulture) + " s"),
             });
         }
     }

@@ -23,7 +23,14 @@ internal static class ConvergencePlot
     public static byte[] Overlay(IReadOnlyList<Run> runs, string title, double? tolerance, bool againstTime) =>
         Draw(runs, title, tolerance, againstTime);
 
-    private static byte[] Draw(IReadOnlyList<Run> runs, string title, double? tolerance, bool againstTime)
+    private static byte[] Draw(IReadOnlyList<Run> runs, string title, double? tolerance, bool againstTime) =>
+        Build(runs, title, tolerance, againstTime).GetImageBytes(Width, Height, ImageFormat.Png);
+
+    /// <summary>
+    /// The chart before rendering. The horizontal axis starts at iteration 0 (the starting point x0) or at 0 s, whatever
+    /// the first plotted point: a series may skip entries with no logarithm (L − L_best = 0).
+    /// </summary>
+    internal static Plot Build(IReadOnlyList<Run> runs, string title, double? tolerance, bool againstTime)
     {
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -57,7 +64,7 @@ internal static class ConvergencePlot
         plot.XLabel(againstTime ? "wall time (s)" : "iteration");
         plot.YLabel("value (log scale)");
         plot.ShowLegend(Alignment.UpperRight);
-        return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+        return plot;
     }
 
     private static void AddSeries(Plot plot, IReadOnlyList<TraceEntry> trace, Func<TraceEntry, double> value, string label, Color color,

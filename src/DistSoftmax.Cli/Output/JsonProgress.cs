@@ -33,9 +33,11 @@ internal sealed class JsonProgress(TextWriter output)
 
     /// <summary>
     /// The last line. <paramref name="exit"/> is the process exit code; <paramref name="condition"/> the solver's exit
-    /// condition as in report.json (null when the solve never ran); <paramref name="files"/> null when nothing was written.
+    /// condition as in report.json (null when the solve never ran); <paramref name="files"/> null when nothing was written;
+    /// <paramref name="regime"/> report.json's regime, when the post-solve analysis ran.
     /// </summary>
-    public void Finished(int exit, ExitCondition? condition, int iterations, string message, FilesReport? files) => Write(new
+    public void Finished(int exit, ExitCondition? condition, int iterations, string message, FilesReport? files,
+        Core.Analysis.Regime? regime = null) => Write(new
     {
         Event = "finished",
         Exit = exit,
@@ -43,6 +45,7 @@ internal sealed class JsonProgress(TextWriter output)
         Iterations = iterations,
         Message = message,
         Files = (object?)files ?? new Dictionary<string, string>(),
+        Regime = regime,
     });
 
     private void Write(object value)

@@ -1,5 +1,7 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using DistSoftmax.Core.Analysis;
 using DistSoftmax.Core.Solvers;
 
 namespace DistSoftmax.Cli.Output;
@@ -54,6 +56,8 @@ internal sealed record SolveReport
     public required IReadOnlyList<string> Warnings { get; init; }
     /// <summary>One entry per iteration, iteration 0 being the starting point.</summary>
     public required IReadOnlyList<TraceEntry> Trace { get; init; }
+    /// <summary>The regime at x* (post-solve analysis: λ range, seed 001's conditions, collapse); null when it was not run.</summary>
+    public Regime? Regime { get; init; }
     public required WallTimeReport WallTime { get; init; }
     public required FilesReport Files { get; init; }
 
@@ -72,7 +76,25 @@ internal sealed record SolveReport
     public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
 }
 
-internal sealed record SourceReport(string Kind, IReadOnlyDictionary<string, string> Parameters);
+/// <summary>A problem source as report.json shows it: numeric parameters (n, d, seed, density, noise, x-scale, w-scalar) as JSON numbers, flags as booleans, paths and names as strings.</summary>
+internal sealed record SourceReport(string Kind, IReadOnlyDictionary<string, JsonNode?> Parameters)
+{
+    /// <summary>Parameters whose values are file paths: always strings, even when a name looks like a number.</summary>
+    private static readonly HashSet<string> PathKeys = ["A", "b", "w", "A1", "A2", "B", "W"];
+
+    public static SourceReport From(Core.Sources.ProblemSource source) =>
+        new(source.Kind, source.Parameters.ToDictionary(p => p.Key, p => Value(p.Key, p.Value)));
+
+    private static JsonNode? Value(string key, string text)
+    {
+        if (PathKeys.Contains(key)) return JsonValue.Create(text);
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        if (text is "true" or "false") return JsonValue.Create(text == "true");
+        if (ulong.TryParse(text, System.Globalization.NumberStyles.None, invariant, out ulong whole)) return JsonValue.Create(whole);
+        if (double.TryParse(text, System.Globalization.NumberStyles.Float, invariant, out double real) && double.IsFinite(real)) return JsonValue.Create(real);
+        return JsonValue.Create(text);
+    }
+}
 
 /// <param name="N">Rows: of A (vector problems) or of A1 and B (matrix problems).</param>
 /// <param name="D">Columns of A (or of A1 and A2).</param>
@@ -87,7 +109,13 @@ internal sealed record ClusterReport(IReadOnlyList<string> Seeds, int MinWorkers
 
 /// <param name="SolveSeconds">The solver's own clock: from its first request to its result.</param>
 /// <param name="TotalSeconds">The whole command: reading and checking input, solving, writing x.npy and the plot.</param>
-internal sealed record WallTimeReport(double SolveSeconds, double TotalSeconds);
+/// <param name="AnalysisSeconds">The post-solve analysis at x* (rows loaded again here, regime, --save arrays).</param>
+internal sealed record WallTimeReport(double SolveSeconds, double TotalSeconds, double AnalysisSeconds = 0);
 
-/// <summary>Absolute paths of the files written.</summary>
-internal sealed record FilesReport(string X, string Report, string Plot);
+/// <summary>Absolute paths of the files written (the --save arrays only when written).</summary>
+internal sealed record FilesReport(string X, string Report, string Plot,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Fitted = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Residual = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Gradient = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Hessian = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HessianEigenvalues = null);

@@ -1,5 +1,6 @@
 using DistSoftmax.Cli.Commands;
 using DistSoftmax.Cluster.Hosting;
+using DistSoftmax.Core.Analysis;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;
@@ -23,13 +24,23 @@ namespace DistSoftmax.Cli.Solving;
 internal sealed record BackendPlan(string Kind, IReadOnlyList<string> Seeds, int MinWorkers, string? Host, int? Port,
     TimeSpan? SeedTimeout = null, string? Credentials = null, bool Insecure = false);
 
-/// <summary>The three files a solve writes, all inside <see cref="Directory"/>.</summary>
+/// <summary>The files a solve writes, all inside <see cref="Directory"/>: three always, the --save arrays when asked for.</summary>
 internal sealed record OutputPaths(string Directory)
 {
     public string X => Path.Combine(Directory, "x.npy");
     public string Report => Path.Combine(Directory, "report.json");
     public string Plot => Path.Combine(Directory, "convergence.png");
-    public IEnumerable<(string Name, string Path)> All => [("x", X), ("report", Report), ("plot", Plot)];
+    public string Fitted => Path.Combine(Directory, "fitted.npy");
+    public string Residual => Path.Combine(Directory, "residual.npy");
+    public string Gradient => Path.Combine(Directory, "gradient.npy");
+    public string Hessian => Path.Combine(Directory, "hessian.npy");
+    public string HessianEigenvalues => Path.Combine(Directory, "hessian-eigenvalues.npy");
+    /// <summary>Every file a run can write there (a run replaces them as a set, so a previous run's arrays go too).</summary>
+    public IEnumerable<(string Name, string Path)> All =>
+    [
+        ("x", X), ("report", Report), ("plot", Plot), ("fitted", Fitted), ("residual", Residual), ("gradient", Gradient),
+        ("hessian", Hessian), ("hessianEigenvalues", HessianEigenvalues),
+    ];
 }
 
 /// <summary>A checked solve: everything the runner needs, all input read and validated.</summary>
@@ -50,7 +61,8 @@ internal sealed record SolvePlan(
     BackendPlan Backend,
     OutputPaths Outputs,
     IReadOnlyDictionary<string, string> Inputs,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings,
+    PostSolveOutputs Save = PostSolveOutputs.None);
 
 /// <summary>
 /// Checks a solve's settings and input before anything runs or is written: option combinations, every input file
@@ -86,7 +98,9 @@ internal static class SolvePlanner
         void Input(string option, string? path) { if (path is not null) inputs[option] = ctx.Resolve(path); }
         bool demo = false;
         ProblemSource source;
-        if (matrix)
+        if (matrix && s.Generated is { } generatedMatrix && matrixFiles.All(f => f.Value is null))
+            source = WithWScalar(DataSources.Generated(generatedMatrix), s.WScalar);
+        else if (matrix)
         {
             foreach (var (option, value) in matrixFiles[..3])
                 if (value is null) throw new CliInputException(option, $"is required for --problem {problem}");
@@ -96,13 +110,10 @@ internal static class SolvePlanner
         else if (s.A is null && s.BVector is null)
         {
             if (s.WVector is not null) throw new CliInputException("--w", "needs the data files --A and --b");
-            if (problem != Families.Normalized)
+            if (s.Generated is null && problem != Families.Normalized)
                 throw new CliInputException("--A", $"is required for --problem {problem} (without data files, solve runs the built-in normalized demo)");
-            demo = true;
-            var spec = DataSources.DemoSpec;
-            source = DataSources.Generated(spec);
-            if (s.WScalar is double w)
-                source = ProblemSource.Create(source.Kind, source.Parameters.Append(KeyValuePair.Create("w-scalar", DataSourcesFormat(w))));
+            demo = s.Generated is null;
+            source = WithWScalar(DataSources.Generated(s.Generated ?? DataSources.DemoSpec), s.WScalar);
         }
         else
         {
@@ -125,6 +136,7 @@ internal static class SolvePlanner
         else backend = backend with { Credentials = Commands.CredentialsCommand.Check(ctx, s.Credentials), Insecure = s.Insecure };
 
         // Outputs: never over an input, never into a file.
+        var save = PostSolvePass.ParseSave(s.Save);
         var outputs = new OutputPaths(ctx.Resolve(s.OutDir));
         if (File.Exists(outputs.Directory))
             throw new CliInputException("--out-dir", $"{outputs.Directory} is a file, not a directory");
@@ -138,6 +150,7 @@ internal static class SolvePlanner
 
         // Every input value, then the starting point.
         var inspection = loader.Inspect(source);
+        PostSolvePass.CheckLimits(save, inspection.Unknowns);
         double[] x0;
         string start;
         if (inputs.TryGetValue("--x0", out var x0Path))
@@ -169,10 +182,13 @@ internal static class SolvePlanner
         if (options.Globalization == GlobalizationMode.TrustRegion && matrix && solver == "approx-newton")
             throw new CliInputException("--globalization", "trust-region has no form for a matrix problem's approx-newton (Kronecker-preconditioned Newton-CG): use the line search, or --solver newton-cg");
         return new SolvePlan(s, source, inspection, problem, hasUnit ? unit.Name() : null, matrix, demo, solver, reason,
-            options, x0, start, s.Workers, backend, outputs, inputs, warnings);
+            options, x0, start, s.Workers, backend, outputs, inputs, warnings, save);
     }
 
-    private static string DataSourcesFormat(double v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>A generated source with the regulariser weight of --w-scalar (when given).</summary>
+    private static ProblemSource WithWScalar(ProblemSource source, double? wScalar) => wScalar is double w
+        ? ProblemSource.Create(source.Kind, source.Parameters.Append(KeyValuePair.Create("w-scalar", w.ToString("R", System.Globalization.CultureInfo.InvariantCulture))))
+        : source;
 
     private static BackendPlan PlanBackend(SolveSettings s) =>
         SolveBackends.Plan(s.Backend, s.BackendGiven, s.Seeds, s.MinWorkers, s.Host, s.Port, s.SeedTimeout);

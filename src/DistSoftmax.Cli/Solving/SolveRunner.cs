@@ -4,6 +4,7 @@ using System.Reflection;
 using DistSoftmax.Cli.Output;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Hosting;
+using DistSoftmax.Core.Analysis;
 using DistSoftmax.Cluster.Worker;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Solvers;
@@ -61,6 +62,7 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
                 ? $"dist-softmax: resuming the solve in {plan.Outputs.Directory} after iteration {from.Iteration}"
                 : $"dist-softmax: {plan.Outputs.Directory} has no {CheckpointWriter.FileName} (stopped before its first iteration): solving from the start");
         PhaseTiming.Mark("planned (inputs read and checked)");
+        var plotEngineReady = WarmUpPlotEngine();
 
         var view = new ConsoleView(ctx);
         // --progress json: stdout carries only JSON lines (JsonProgress), so no header, table or summary.
@@ -119,6 +121,8 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         }
 
         PhaseTiming.Mark($"solved ({result.Iterations} iterations, {result.Seconds * 1e3:F0} ms in the solver)");
+        var (analysis, analysisSeconds, analysisFailure) = Analyse(plan, loader, result);
+        PhaseTiming.Mark("post-solve analysis done");
         // Outputs, only now: x.npy, the plot, and the report last (it lists the others).
         var outputs = plan.Outputs;
         try { Directory.CreateDirectory(outputs.Directory); }
@@ -129,11 +133,20 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         // The outputs replace the previous run's as a set (OutputSet): staged next to their names, then put in place
         // together, the report last (it lists the others). The plot is drawn on another thread meanwhile.
         var set = new OutputSet(outputs.Directory, outputs.All.Select(o => Path.GetFileName(o.Path)).ToArray());
+        await plotEngineReady;
         var plot = Task.Run(() => ConvergencePlot.Render(result.Trace,
             $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)", plan.Options.RelativeTolerance));
         long[] shape = plan.IsMatrix ? [plan.Inspection.Columns, plan.Inspection.Columns] : [result.X.LongLength];
         set.Stage(Path.GetFileName(outputs.X), stream => Npy.WriteTo(stream, outputs.X, result.X, shape));
+        var files = StageAnalysis(set, outputs, analysis, shape);
         var report = BuildReport(plan, backend, solver, result, started, total.Elapsed.TotalSeconds);
+        report = report with
+        {
+            Regime = analysis?.Regime,
+            Warnings = [.. report.Warnings, .. analysis?.Warnings ?? [], .. analysisFailure is null ? [] : new[] { analysisFailure }],
+            WallTime = report.WallTime with { AnalysisSeconds = analysisSeconds },
+            Files = files,
+        };
         byte[] reportBytes = report.ToUtf8();
         set.Stage(Path.GetFileName(outputs.Plot), await plot);
         PhaseTiming.Mark("plot staged");
@@ -149,12 +162,84 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
                 ctx.Err.WriteLine($"dist-softmax: checkpoint kept: continue with dist-softmax solve --resume {outputs.Directory}");
             else ResumeRecord.Remove(outputs.Directory);
         }
-        if (json is null) view.Summary(SummaryRows(plan, backend, result, report));
-        else json.Finished(result.Converged ? ExitCodes.Ok : ExitCodes.NotConverged, result.Exit, result.Iterations, result.Message, report.Files);
+        if (json is null) view.Summary(SummaryRows(plan, backend, result, report).Concat(AnalysisRows(report)));
+        else json.Finished(result.Converged ? ExitCodes.Ok : ExitCodes.NotConverged, result.Exit, result.Iterations, result.Message, report.Files, report.Regime);
         PhaseTiming.Mark("summary shown");
+        if (analysisFailure is not null && plan.Save != PostSolveOutputs.None)
+        {
+            // The arrays asked for by --save could not be computed: the rest is written, but the run did not do what was asked.
+            ctx.Err.WriteLine("error: " + ErrorReport.OneLine($"--save: {analysisFailure}"));
+            return ExitCodes.Internal;
+        }
         if (result.Converged) return ExitCodes.Ok;
         ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({Kebab(result.Exit)}): {result.Message}");
         return ExitCodes.NotConverged;
+    }
+
+    /// <summary>
+    /// Draws a throwaway two-point chart on a pool thread while the solve runs, so that loading SkiaSharp's native
+    /// library and fonts and compiling ScottPlot's drawing code (≈ 0.1 s at first use) overlap the solve instead of
+    /// following it. Failures are left to the real plot, which reports them.
+    /// </summary>
+    private static Task WarmUpPlotEngine() => Task.Run(() =>
+    {
+        try { ConvergencePlot.Render([new TraceEntry(0, 1, 1, 0, 0, 0, 0), new TraceEntry(1, 0.5, 0.5, 1, 0, 0, 0)], "", 0.1); }
+        catch (Exception) { /* the real plot will fail the same way and say why */ }
+    });
+
+    /// <summary>
+    /// The post-solve analysis at x* (<see cref="PostSolvePass"/>), skipped after a cancellation (the user asked the run to
+    /// end: no regime, no arrays, exit 3 as for any cancelled solve); warnings go to stderr as they are found. Returns the
+    /// analysis (null when skipped or failed), its seconds, and the failure, if any (a warning, or with --save the error).
+    /// </summary>
+    private (PostSolveResult? Analysis, double Seconds, string? Failure) Analyse(SolvePlan plan, DataShardLoader loader, SolverResult result)
+    {
+        if (ctx.Cancellation.IsCancellationRequested || result.Exit == ExitCondition.Cancelled) return (null, 0, null);
+        try
+        {
+            var (analysis, seconds) = PostSolvePass.Run(plan, loader, result.X);
+            foreach (string w in analysis.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
+            return (analysis, seconds, null);
+        }
+        catch (Exception e) when (e is DataFormatException or IOException or ArgumentException or NotSupportedException)
+        {
+            string failure = "post-solve analysis failed: " + ErrorReport.OneLine(e.Message);
+            if (plan.Save == PostSolveOutputs.None) ctx.Err.WriteLine("warning: " + failure);
+            if (CliContext.Debug) ctx.Err.WriteLine(e.ToString());
+            return (null, 0, failure);
+        }
+    }
+
+    /// <summary>Stages the --save arrays that were computed; returns the files report with their paths.</summary>
+    private static FilesReport StageAnalysis(OutputSet set, OutputPaths outputs, PostSolveResult? analysis, long[] xShape)
+    {
+        var files = new FilesReport(outputs.X, outputs.Report, outputs.Plot);
+        if (analysis is null) return files;
+        string? Stage(string path, double[]? data, long[]? shape)
+        {
+            if (data is null) return null;
+            set.Stage(Path.GetFileName(path), stream => Npy.WriteTo(stream, path, data, shape!));
+            return path;
+        }
+        long u = xShape.Aggregate(1L, (p, s) => p * s);
+        return files with
+        {
+            Fitted = Stage(outputs.Fitted, analysis.Fitted, analysis.FittedShape),
+            Residual = Stage(outputs.Residual, analysis.Residual, analysis.FittedShape),
+            Gradient = Stage(outputs.Gradient, analysis.Gradient, xShape),
+            Hessian = Stage(outputs.Hessian, analysis.Hessian, [u, u]),
+            HessianEigenvalues = Stage(outputs.HessianEigenvalues, analysis.HessianEigenvalues, [u]),
+        };
+    }
+
+    /// <summary>Summary rows of the post-solve analysis.</summary>
+    private static IEnumerable<(string, string)> AnalysisRows(SolveReport report)
+    {
+        if (report.Regime is null) yield break;
+        yield return ("regime", PostSolvePass.SummaryLine(report.Regime));
+        var f = report.Files;
+        var saved = new[] { f.Fitted, f.Residual, f.Gradient, f.Hessian, f.HessianEigenvalues }.OfType<string>().Select(Path.GetFileName).ToArray();
+        yield return ("analysis", Invariant($"{report.WallTime.AnalysisSeconds:F2} s") + (saved.Length == 0 ? "" : "; saved " + string.Join(", ", saved)));
     }
 
     private static string ProblemTitle(SolvePlan plan) =>
@@ -184,7 +269,7 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
             Problem = plan.Problem,
             Unit = plan.Unit,
             Demo = plan.Demo,
-            Source = new SourceReport(plan.Source.Kind, plan.Source.Parameters.ToDictionary(p => p.Key, p => p.Value)),
+            Source = SourceReport.From(plan.Source),
             Sizes = new SizesReport(i.Rows, i.Columns, i.Unknowns, i.NonZeros, i.TargetColumns),
             Inputs = plan.Inputs,
             Start = plan.Start,
@@ -220,8 +305,8 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         yield return ("backend", $"{backend.Name}, {plan.Workers} worker{(plan.Workers == 1 ? "" : "s")}");
         yield return ("result", $"{Kebab(result.Exit)}: {result.Message}");
         yield return ("iterations", Invariant($"{result.Iterations}"));
-        yield return ("final loss", Invariant($"{result.Loss:0.000000e+00}"));
-        yield return ("gradient norm", Invariant($"{result.InitialGradientNorm:0.000e+00} → {result.GradientNorm:0.000e+00}"));
+        yield return ("final loss", result.Loss.ToString(NumberFormats.Loss, CultureInfo.InvariantCulture));
+        yield return ("gradient norm", $"{result.InitialGradientNorm.ToString(NumberFormats.GradientNorm, CultureInfo.InvariantCulture)} → {result.GradientNorm.ToString(NumberFormats.GradientNorm, CultureInfo.InvariantCulture)}");
         yield return ("time", Invariant($"solve {report.WallTime.SolveSeconds:F2} s, total {report.WallTime.TotalSeconds:F2} s"));
         yield return ("x", plan.Outputs.X);
         yield return ("report", plan.Outputs.Report);

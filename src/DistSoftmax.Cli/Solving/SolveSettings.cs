@@ -1,5 +1,6 @@
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Data.Sources;
 using DistSoftmax.Core.Solvers.Checkpoints;
 
 namespace DistSoftmax.Cli.Solving;
@@ -21,6 +22,8 @@ internal sealed record SolveSettings
     public string? WMatrix { get; init; }
     public double? WScalar { get; init; }
     public string? X0 { get; init; }
+    /// <summary>The instance to generate when no data files are given (sensitivity); null: solve's built-in demo (normalized only).</summary>
+    public GeneratedSpec? Generated { get; init; }
 
     /// <summary>Solver name, or "auto" (approx-newton for vector problems, MatrixSolverChoice for matrix problems).</summary>
     public string Solver { get; init; } = "auto";
@@ -29,6 +32,8 @@ internal sealed record SolveSettings
     public bool HessianGiven { get; init; }
     public int Workers { get; init; } = 4;
     public string OutDir { get; init; } = "out";
+    /// <summary>--save: a comma list of fitted, residual, gradient, hessian (arrays at x* written as .npy); null: none.</summary>
+    public string? Save { get; init; }
     /// <summary>"text" (the human view: live table or plain lines) or "json" (one JSON object per line, Output/JsonProgress).</summary>
     public string Progress { get; init; } = "text";
 

@@ -220,13 +220,19 @@ public sealed class NetworkModel
     /// linearised network is stable for η &lt; 2/λ_max(JᵀJ), and λ_max ≤ this trace, so η = c / trace with c &lt; 2 is a
     /// safe, architecture-independent learning rate (<see cref="NormalizedLearningRate"/>).
     /// </summary>
-    public double TangentKernelTrace(ReadOnlySpan<double> w, ReadOnlySpan<double> x, int n)
+    public double TangentKernelTrace(ReadOnlySpan<double> w, ReadOnlySpan<double> x, int n) => RowTangentNorms(w, x, n).Sum();
+
+    /// <summary>
+    /// ‖∂F(W, x_i)/∂W‖²_F for each of the n rows of X (n×d): the traces of the k×k diagonal blocks of the tangent
+    /// kernel, ‖x_i‖² Σ_r ‖∂F_r/∂h‖² (see <see cref="TangentKernelTrace"/>).
+    /// </summary>
+    public double[] RowTangentNorms(ReadOnlySpan<double> w, ReadOnlySpan<double> x, int n)
     {
         CheckParameters(w);
         var ws = new Workspace(this);
         int d = InputDim, m = Width, k = Outputs;
         var jac = new double[m];
-        double total = 0;
+        var norms = new double[n];
         for (int i0 = 0; i0 < n; i0 += Tile)
         {
             int c = Math.Min(Tile, n - i0);
@@ -236,26 +242,61 @@ public sealed class NetworkModel
             for (int t = 0; t < c; t++)
             {
                 var xt = ws.X.AsSpan(t * d, d);
-                var phi = ws.Phi.AsSpan(t * m, m);
-                var h = ws.H.AsSpan(t * m, m);
                 double sum = 0;
                 for (int r = 0; r < k; r++)
                 {
-                    var a = _aT.AsSpan(r * m, m);
-                    double fr = ws.F[t * k + r];
-                    for (int j = 0; j < m; j++)
-                        jac[j] = Activation switch
-                        {
-                            Activation.Softmax => phi[j] * (m * a[j] - fr),
-                            Activation.Relu => h[j] > 0 ? OutputScale * a[j] : 0.0,
-                            _ => OutputScale * a[j] * phi[j],
-                        };
+                    HiddenJacobian(t, r, ws, jac);
                     sum += TensorPrimitives.Dot<double>(jac, jac);
                 }
-                total += TensorPrimitives.Dot<double>(xt, xt) * sum;
+                norms[i0 + t] = TensorPrimitives.Dot<double>(xt, xt) * sum;
             }
         }
-        return total;
+        return norms;
+    }
+
+    /// <summary>
+    /// The output Jacobians with respect to the hidden pre-activations for the n rows of X (n×d):
+    /// an (n·k)×m row-major array whose row i·k + r is g_ir = ∂F_r(W, x_i)/∂h (see <see cref="TangentKernelTrace"/>
+    /// for its entries). With ∂F_r/∂W = x_i g_irᵀ, the tangent kernel is
+    /// K((i, r), (i′, r′)) = ⟨∂F_r(x_i)/∂W, ∂F_r′(x_i′)/∂W⟩ = ⟨x_i, x_i′⟩ ⟨g_ir, g_i′r′⟩.
+    /// </summary>
+    public double[] HiddenJacobians(ReadOnlySpan<double> w, ReadOnlySpan<double> x, int n)
+    {
+        CheckParameters(w);
+        if (x.Length < n * InputDim) throw new ArgumentException("input array too short");
+        var ws = new Workspace(this);
+        int d = InputDim, m = Width, k = Outputs;
+        var g = new double[checked(n * k * m)];
+        for (int i0 = 0; i0 < n; i0 += Tile)
+        {
+            int c = Math.Min(Tile, n - i0);
+            ws.X.AsSpan().Clear();
+            x.Slice(i0 * d, c * d).CopyTo(ws.X);
+            Forward(w, c, ws);
+            for (int t = 0; t < c; t++)
+                for (int r = 0; r < k; r++) HiddenJacobian(t, r, ws, g.AsSpan(((i0 + t) * k + r) * m, m));
+        }
+        return g;
+    }
+
+    /// <summary>
+    /// ∂F_r/∂h_j for tile row t after <see cref="Forward"/>: s_j(m a_jr − F_r) (softmax), a_jr 1[h_j &gt; 0]/√m (relu),
+    /// a_jr exp(h_j)/√m (exp).
+    /// </summary>
+    private void HiddenJacobian(int t, int r, Workspace ws, Span<double> jac)
+    {
+        int m = Width;
+        var phi = ws.Phi.AsSpan(t * m, m);
+        var h = ws.H.AsSpan(t * m, m);
+        var a = _aT.AsSpan(r * m, m);
+        double fr = ws.F[t * Outputs + r];
+        for (int j = 0; j < m; j++)
+            jac[j] = Activation switch
+            {
+                Activation.Softmax => phi[j] * (m * a[j] - fr),
+                Activation.Relu => h[j] > 0 ? OutputScale * a[j] : 0.0,
+                _ => OutputScale * a[j] * phi[j],
+            };
     }
 
     /// <summary>η = c / Σ_i ‖∂F(W0, x_i)/∂W‖²_F for a normalised rate c (see <see cref="TangentKernelTrace"/>).</summary>

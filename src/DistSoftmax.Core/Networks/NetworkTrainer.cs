@@ -22,6 +22,13 @@ public sealed record TrainingOptions
     public double Lambda { get; init; } = 0.0;
     /// <summary>Seed of the mini-batch partitions.</summary>
     public ulong Seed { get; init; } = 1;
+    /// <summary>
+    /// The loss on held-out data at W (e.g. the denoising loss of held-out samples), evaluated by the caller once per
+    /// epoch; null for none. With it the trainer returns the W of the lowest held-out loss seen.
+    /// </summary>
+    public Func<double[], double>? Validation { get; init; }
+    /// <summary>Early stopping: end when the held-out loss has not improved for this many epochs (0: never; needs <see cref="Validation"/>).</summary>
+    public int Patience { get; init; }
 
     public bool FullBatch => BatchFraction >= 1.0;
 
@@ -31,6 +38,8 @@ public sealed record TrainingOptions
         if (Epochs < 0) throw new ParameterException(nameof(Epochs), Epochs, "must be ≥ 0");
         if (!(BatchFraction > 0 && BatchFraction <= 1)) throw new ParameterException(nameof(BatchFraction), BatchFraction, "must be in (0, 1]");
         if (!(Lambda >= 0 && double.IsFinite(Lambda))) throw new ParameterException(nameof(Lambda), Lambda, "must be a finite number ≥ 0");
+        if (Patience < 0) throw new ParameterException(nameof(Patience), Patience, "must be ≥ 0");
+        if (Patience > 0 && Validation is null) throw new ArgumentException("early stopping (a patience > 0) needs a held-out validation loss");
         return this;
     }
 }
@@ -39,7 +48,8 @@ public sealed record TrainingOptions
 /// <param name="Loss">L(W_e) with the regulariser, over all rows.</param>
 /// <param name="GradientNorm">‖∇L(W_e)‖ (full batch) or the norm of the first mini-batch estimate at W_e (SGD).</param>
 /// <param name="RelativeChange">‖W_e − W0‖_F / ‖W0‖_F: small values mean training stayed in the NTK (lazy) regime.</param>
-public sealed record EpochRecord(int Epoch, double Loss, double GradientNorm, double RelativeChange, double Seconds);
+/// <param name="ValidationLoss">The held-out loss at W_e (<see cref="TrainingOptions.Validation"/>); NaN without one.</param>
+public sealed record EpochRecord(int Epoch, double Loss, double GradientNorm, double RelativeChange, double Seconds, double ValidationLoss = double.NaN);
 
 /// <summary>
 /// Full-batch gradient descent with a fixed learning rate, or mini-batch SGD, for a network objective — a
@@ -51,7 +61,9 @@ public sealed record EpochRecord(int Epoch, double Loss, double GradientNorm, do
 ///
 /// After the last epoch the loss (and gradient) at the final W are recorded, so <see cref="History"/> has
 /// Epochs + 1 entries. The result's X is vec(W) and its exit condition MaxIterations once every epoch ran
-/// (Diverged if the loss or gradient stops being finite, Cancelled on request). One instance per run.
+/// (Diverged if the loss or gradient stops being finite, Cancelled on request). With a held-out
+/// <see cref="TrainingOptions.Validation"/> loss the result is the W of the lowest held-out loss, and with a patience P
+/// training ends early (exit Stalled) once P epochs in a row have not lowered it. One instance per run.
 /// </summary>
 public sealed class NetworkTrainer : Solver
 {
@@ -76,6 +88,9 @@ public sealed class NetworkTrainer : Solver
         int batches = MiniBatchGradientRequest.BatchesPerEpoch(o.BatchFraction);
         var diff = new double[dim];
         double g0 = double.NaN;
+        double[] best = w;
+        double bestValidation = double.PositiveInfinity, bestLoss = double.NaN, bestGradient = double.NaN;
+        int bestEpoch = 0;
 
         for (int epoch = 0; ; epoch++)
         {
@@ -107,17 +122,32 @@ public sealed class NetworkTrainer : Solver
             }
             double gnorm = TensorPrimitives.Norm<double>(grad);
             if (epoch == 0) g0 = gnorm;
-            _history.Add(new EpochRecord(epoch, loss, gnorm, w0Norm > 0 ? change / w0Norm : change, run.Seconds));
+            double validation = o.Validation?.Invoke(w) ?? double.NaN;
+            if (validation < bestValidation || epoch == 0)
+            {
+                (best, bestValidation, bestLoss, bestGradient, bestEpoch) = (w, validation, loss, gnorm, epoch);
+            }
+            _history.Add(new EpochRecord(epoch, loss, gnorm, w0Norm > 0 ? change / w0Norm : change, run.Seconds, validation));
             run.Record(new TraceEntry(epoch, loss, gnorm, o.LearningRate, rows, run.Seconds, run.Requests));
 
+            string kept = o.Validation is null ? "" : $"; kept epoch {bestEpoch} (held-out loss {bestValidation:G6})";
             if (!double.IsFinite(loss) || !double.IsFinite(gnorm))
             {
-                run.Finish(w, ExitCondition.Diverged, $"the loss or gradient stopped being finite at epoch {epoch} (lower the learning rate?)", epoch, loss, gnorm, g0);
+                string why = $"the loss or gradient stopped being finite at epoch {epoch} (lower the learning rate?)";
+                if (o.Validation is null) run.Finish(w, ExitCondition.Diverged, why, epoch, loss, gnorm, g0);
+                else run.Finish(best, ExitCondition.Diverged, why + kept, epoch, bestLoss, bestGradient, g0);
                 yield break;
             }
             if (epoch >= o.Epochs)
             {
-                run.Finish(w, ExitCondition.MaxIterations, $"trained {o.Epochs} epochs; loss {loss:G6}", epoch, loss, gnorm, g0);
+                if (o.Validation is null) run.Finish(w, ExitCondition.MaxIterations, $"trained {o.Epochs} epochs; loss {loss:G6}", epoch, loss, gnorm, g0);
+                else run.Finish(best, ExitCondition.MaxIterations, $"trained {o.Epochs} epochs; loss {loss:G6}{kept}", epoch, bestLoss, bestGradient, g0);
+                yield break;
+            }
+            if (o.Patience > 0 && epoch - bestEpoch >= o.Patience)
+            {
+                run.Finish(best, ExitCondition.Stalled,
+                    $"early stopping at epoch {epoch}: the held-out loss has not improved for {o.Patience} epochs{kept}", epoch, bestLoss, bestGradient, g0);
                 yield break;
             }
             if (run.CancelRequested)

@@ -236,6 +236,19 @@ public sealed class MatrixShard : IShard
         }
     }
 
+    // ---- Post-solve analysis (Analysis/PostSolveEvaluator): the shard's rows themselves, read-only.
+
+    /// <summary>M = A1_k X A2ᵀ on the shard's rows (Rows×n row-major, into <paramref name="m"/>).</summary>
+    public void Products(double[] x, double[] m)
+    {
+        if (m.Length != (long)_rows * _n) throw new ArgumentException($"M needs {(long)_rows * _n} values, got {m.Length}");
+        Stream<object?>(x, null, () => null, (c, _) =>
+            new ReadOnlySpan<double>(c.MSource, c.MOffset, c.Length * _n).CopyTo(m.AsSpan(c.Start * _n, c.Length * _n)));
+    }
+
+    /// <summary>The shard's rows of B (Rows×n row-major).</summary>
+    public ReadOnlySpan<double> Targets => _b;
+
     private ScalarsReply Scalars(ScalarsRequest r)
     {
         var parts = Stream(r.X, null, () => new double[2], (c, acc) =>

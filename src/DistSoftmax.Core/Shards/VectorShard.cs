@@ -129,6 +129,29 @@ public sealed class VectorShard : IShard
         _termsKind = kind;
     }
 
+    // ---- Post-solve analysis (Analysis/PostSolveEvaluator): the shard's rows themselves, read-only.
+
+    /// <summary>z = A_k x on the shard's rows (Rows values).</summary>
+    public void Products(double[] x, Span<double> z)
+    {
+        EnsureZ(x);
+        _z.CopyTo(z);
+    }
+
+    /// <summary>The shard's targets b_k (Rows values).</summary>
+    public ReadOnlySpan<double> Targets => _b;
+
+    /// <summary>The shard's regulariser (its rows' weights).</summary>
+    public Regularizer Regularizer => _reg;
+
+    /// <summary>A_kᵀA_k (d×d row-major, upper triangle filled): the shard's part of the data Gram, for σ_min(A).</summary>
+    public double[] DataGramUpper()
+    {
+        var ones = new double[Rows];
+        Array.Fill(ones, 1.0);
+        return Accumulate(Cols * Cols, (_, s, e, acc) => _rows.GramRows(s, e, ones.AsSpan(s, e - s), acc));
+    }
+
     private ScalarsReply Scalars(ScalarsRequest r)
     {
         if (r.WithGradient && r.Reference is not null) return ScalarsWithGradient(r);

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Globalization;
+using DistSoftmax.Core.Analysis;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Sources;
+
+namespace DistSoftmax.Cli.Solving;
+
+/// <summary>
+/// The solve command's analysis at x* (after every solve, on every backend): the rows are loaded again in this process
+/// from the same source, through the same loader and layout as the workers, and <see cref="PostSolveAnalysis"/>
+/// evaluates there — the regime for report.json always, and the arrays of <c>--save</c>.
+/// </summary>
+internal static class PostSolvePass
+{
+    /// <summary>The names --save takes, with the flag each sets.</summary>
+    public static readonly IReadOnlyList<(string Name, PostSolveOutputs Flag)> SaveNames =
+    [
+        ("fitted", PostSolveOutputs.Fitted),
+        ("residual", PostSolveOutputs.Residual),
+        ("gradient", PostSolveOutputs.Gradient),
+        ("hessian", PostSolveOutputs.Hessian),
+    ];
+
+    private static string Allowed => string.Join(", ", SaveNames.Select(s => s.Name));
+
+    /// <summary>The arrays asked for by --save (a comma list; null: none). Unknown names are bad input.</summary>
+    public static PostSolveOutputs ParseSave(string? text)
+    {
+        if (text is null) return PostSolveOutputs.None;
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.Length == 0) throw new CliInputException("--save", $"no name given (a comma list of {Allowed})");
+        var outputs = PostSolveOutputs.None;
+        foreach (string name in names)
+        {
+            var match = SaveNames.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+            if (match.Name is null)
+                throw new CliInputException("--save", $"unknown name '{name}'{Commands.Suggestions.DidYouMean(name, SaveNames.Select(s => s.Name), "'")} (allowed: {Allowed})");
+            outputs |= match.Flag;
+        }
+        return outputs;
+    }
+
+    /// <summary>--save hessian needs unknowns ≤ <see cref="PostSolveEvaluator.MaxHessianUnknowns"/> (checked before solving).</summary>
+    public static void CheckLimits(PostSolveOutputs outputs, long unknowns)
+    {
+        if (outputs.HasFlag(PostSolveOutputs.Hessian) && unknowns > PostSolveEvaluator.MaxHessianUnknowns)
+            throw new CliInputException("--save", string.Create(CultureInfo.InvariantCulture,
+                $"hessian: the problem has {unknowns} unknowns, more than the {PostSolveEvaluator.MaxHessianUnknowns} whose exact Hessian is written; save fitted, residual or gradient"));
+    }
+
+    /// <summary>Whether the source carries a non-zero regulariser (a weight file, or a non-zero w-scalar).</summary>
+    private static bool Regularized(ProblemSource source) =>
+        source.Get("w") is not null || source.Get("W") is not null ||
+        (source.Get("w-scalar") is string w && double.TryParse(w, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v != 0);
+
+    /// <summary>Loads the plan's shards here and runs the analysis at <paramref name="x"/>; returns it and its wall time.</summary>
+    public static (PostSolveResult Result, double Seconds) Run(SolvePlan plan, IShardLoader loader, double[] x)
+    {
+        var clock = Stopwatch.StartNew();
+        var shape = plan.Inspection.Shape;
+        var shards = ShardLayout.Split(shape.Rows, plan.Workers)
+            .Select(range => loader.Load(plan.Source, range, ShardComputeOptions.Default)).ToArray();
+        var evaluator = new PostSolveEvaluator(shards, shape.Objective);
+        var result = PostSolveAnalysis.Run(evaluator, x, plan.Save, Regularized(plan.Source), plan.Options.Seed);
+        return (result, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>One line for the summary: the λ range and the theorem's conditions.</summary>
+    public static string SummaryLine(Regime r)
+    {
+        static string Mark(bool? holds) => holds switch { true => "yes", false => "no", null => "n/a" };
+        string range = r.Method == "exact-eigenvalues"
+            ? Invariant($"λ(∇²L(x*)) in [{r.LambdaMin:G4}, {r.LambdaMax:G4}]")
+            : Invariant($"Lanczos ({r.LanczosSteps} steps): λ_min ≤ {r.LambdaMin:G4}, λ_max ≥ {r.LambdaMax:G4}");
+        return $"{range}; positive definite: {Mark(r.PositiveDefinite.Holds)}; seed 001's w² ≥ 100 + l/σ_min(A)²: {Mark(r.RegularizerWeights.Holds)}, " +
+               $"‖b‖₁ ≤ 1: {Mark(r.TargetL1Norm.Holds)}" + (r.Collapsed ? "; collapsed onto x = 0 by the regulariser" : "");
+    }
+
+    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

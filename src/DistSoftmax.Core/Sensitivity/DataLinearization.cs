@@ -1,0 +1,34 @@
+namespace DistSoftmax.Core.Sensitivity;
+
+/// <summary>
+/// A problem's derivatives in its data θ (the perturbed matrices, flattened: each row-major, in the order of
+/// <see cref="ISensitivityProblem.PerturbedParts"/>; p = <see cref="ParameterCount"/> entries) at a fixed x
+/// (docs/MATH.md, "Sensitivity: derivatives in the data"). Every map comes with its adjoint, so operator norms
+/// over ‖Δθ‖ = 1 (the joint Frobenius norm) follow by Lanczos without forming a Jacobian.
+/// </summary>
+public abstract class DataLinearization
+{
+    /// <summary>p: entries of the perturbed matrices.</summary>
+    public abstract int ParameterCount { get; }
+
+    /// <summary>Unknowns of x (d, or d² for a matrix problem).</summary>
+    public abstract int Dimension { get; }
+
+    /// <summary>Entries of the model output f (n, or m·n for a matrix problem).</summary>
+    public abstract int OutputCount { get; }
+
+    /// <summary>The mixed derivative (∂∇L/∂θ)[Δθ] ∈ R^Dimension.</summary>
+    public abstract double[] Mixed(ReadOnlySpan<double> delta);
+
+    /// <summary>Its adjoint (∂∇L/∂θ)ᵀ v ∈ R^p, for v ∈ R^Dimension.</summary>
+    public abstract double[] MixedAdjoint(ReadOnlySpan<double> v);
+
+    /// <summary>(∂f/∂θ)[Δθ] ∈ R^OutputCount at fixed x.</summary>
+    public abstract double[] Output(ReadOnlySpan<double> delta);
+
+    /// <summary>Its adjoint (∂f/∂θ)ᵀ u ∈ R^p.</summary>
+    public abstract double[] OutputAdjoint(ReadOnlySpan<double> u);
+
+    /// <summary>∂L/∂θ ∈ R^p at fixed x (the loss is a scalar: its operator norm is this vector's norm).</summary>
+    public abstract double[] LossGradient();
+}

@@ -1,0 +1,51 @@
+using System.Numerics.Tensors;
+
+namespace DistSoftmax.Core.Sensitivity;
+
+/// <summary>
+/// The Lipschitz constants of docs/MATH.md ("Sensitivity: derivatives in the data") from a
+/// <see cref="DataLinearization"/> at x* and the Hessian there.
+/// </summary>
+public static class LipschitzAnalysis
+{
+    /// <summary>
+    /// ‖dx*/dθ‖₂ and its direction. Differentiating ∇L(x*(θ); θ) = 0 gives H dx + (∂∇L/∂θ)Δ = 0, so
+    /// J = dx*/dθ = −H⁻¹ (∂∇L/∂θ) (d × p, never formed) and Jᵀ u = −(∂∇L/∂θ)ᵀ H⁻¹ u; Lanczos on J Jᵀ (d×d) gives
+    /// ‖J‖₂² and the unit Δ* = Jᵀ y/‖Jᵀ y‖ for its top eigenvector y. Costs two Hessian solves and one product with
+    /// the mixed derivative and its adjoint per step.
+    /// </summary>
+    public static (double Constant, double[] Direction, int Steps) WorstCase(DataLinearization linearization, HessianSolve hessian, ulong seed = 1)
+    {
+        double[] Apply(double[] delta)
+        {
+            var y = hessian.Solve(linearization.Mixed(delta));
+            TensorPrimitives.Negate(y, y);
+            return y;
+        }
+        double[] Adjoint(double[] u)
+        {
+            var y = linearization.MixedAdjoint(hessian.Solve(u));
+            TensorPrimitives.Negate(y, y);
+            return y;
+        }
+        return OperatorNorm.Largest(Apply, Adjoint, linearization.ParameterCount, linearization.Dimension, seed);
+    }
+
+    /// <summary>
+    /// The fixed-x constants: ‖∂f/∂θ‖₂ and ‖∂∇L/∂θ‖₂ by Lanczos (<see cref="OperatorNorm"/>); ‖∂L/∂θ‖ in closed form
+    /// (L is a scalar, so the operator norm is the Frobenius norm of its gradient, e.g. ‖r‖‖x‖ for a vector problem).
+    /// </summary>
+    public static FixedXLipschitz FixedX(DataLinearization linearization, ulong seed = 1)
+    {
+        var output = OperatorNorm.Largest(v => linearization.Output(v), u => linearization.OutputAdjoint(u), linearization.ParameterCount,
+            linearization.OutputCount, seed);
+        var gradient = OperatorNorm.Largest(v => linearization.Mixed(v), u => linearization.MixedAdjoint(u), linearization.ParameterCount,
+            linearization.Dimension, seed);
+        double loss = TensorPrimitives.Norm<double>(linearization.LossGradient());
+        return new FixedXLipschitz(new LipschitzConstant(output.Norm, Lanczos, output.Steps), new LipschitzConstant(loss, ClosedForm, 0),
+            new LipschitzConstant(gradient.Norm, Lanczos, gradient.Steps));
+    }
+
+    public const string Lanczos = "lanczos";
+    public const string ClosedForm = "closed-form";
+}

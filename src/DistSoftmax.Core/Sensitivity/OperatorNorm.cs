@@ -1,0 +1,115 @@
+using System.Numerics.Tensors;
+using DistSoftmax.Core.Random;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace DistSoftmax.Core.Sensitivity;
+
+/// <summary>
+/// The spectral norm ‖F‖₂ = max over ‖u‖ = 1 of ‖F u‖ of a linear map F: R^p → R^q given only F u and Fᵀ v, by
+/// Lanczos with full reorthogonalisation on the smaller Gram operator (F Fᵀ, q×q, when q ≤ p; else Fᵀ F):
+/// ‖F‖₂² = λ_max. Converged when the Ritz residual β_k |s_k| ≤ <see cref="RelativeTolerance"/>·θ (then θ is exact to
+/// about (residual)²/gap), or when the Krylov space is the whole space (exact up to rounding). The matrix is never formed.
+/// </summary>
+public static class OperatorNorm
+{
+    /// <summary>Ritz residual at which Lanczos stops, relative to the Ritz value θ.</summary>
+    public const double RelativeTolerance = 1e-10;
+
+    /// <summary>Most Lanczos steps (the Krylov dimension).</summary>
+    public const int MaxSteps = 300;
+
+    /// <summary>Steps between convergence checks once the Krylov dimension exceeds <see cref="EveryStepUpTo"/>.</summary>
+    private const int CheckInterval = 8;
+    private const int EveryStepUpTo = 40;
+
+    /// <summary>Random stream purpose of the Lanczos start vectors (see <see cref="Rng.ForStream"/>).</summary>
+    private const ulong StartStream = 7;
+
+    /// <summary>
+    /// ‖F‖₂, the unit input direction u* with ‖F u*‖ = ‖F‖₂ (p entries), and the Lanczos steps taken.
+    /// </summary>
+    public static (double Norm, double[] Direction, int Steps) Largest(Func<double[], double[]> apply, Func<double[], double[]> adjoint,
+        int inputs, int outputs, ulong seed = 1)
+    {
+        if (outputs <= inputs)
+        {
+            // λ_max(F Fᵀ) with eigenvector y; the right singular vector is Fᵀ y / ‖Fᵀ y‖.
+            var (value, y, steps) = LargestEigenpair(v => apply(adjoint(v)), outputs, seed);
+            var u = adjoint(y);
+            double norm = TensorPrimitives.Norm<double>(u);
+            if (norm > 0) TensorPrimitives.Multiply(u, 1.0 / norm, u);
+            else u[0] = 1; // F = 0: every direction attains 0
+            return (Math.Sqrt(Math.Max(value, 0)), u, steps);
+        }
+        var (lambda, vector, count) = LargestEigenpair(v => adjoint(apply(v)), inputs, seed);
+        return (Math.Sqrt(Math.Max(lambda, 0)), vector, count);
+    }
+
+    /// <summary>
+    /// The largest eigenvalue θ and a unit eigenvector of a symmetric positive semidefinite operator on R^dim,
+    /// by Lanczos from a seeded N(0, 1) start: Q_k orthonormal, T_k = Q_kᵀ Op Q_k tridiagonal (α on the diagonal,
+    /// β off it), θ = λ_max(T_k), vector Q_k s.
+    /// </summary>
+    public static (double Value, double[] Vector, int Steps) LargestEigenpair(Func<double[], double[]> op, int dim, ulong seed = 1)
+    {
+        if (dim < 1) throw new ArgumentException("the operator needs at least one dimension");
+        var basis = new List<double[]>();
+        var alpha = new List<double>();
+        var beta = new List<double>();
+        var q = new double[dim];
+        Rng.ForStream(seed, StartStream).FillNormal(q);
+        TensorPrimitives.Multiply(q, 1.0 / TensorPrimitives.Norm<double>(q), q);
+        double theta = 0;
+        double[] s = [1.0];
+        int limit = Math.Min(dim, MaxSteps);
+        for (int k = 0; k < limit; k++)
+        {
+            basis.Add(q);
+            var w = op(q);
+            double a = TensorPrimitives.Dot<double>(w, q);
+            alpha.Add(a);
+            // Full reorthogonalisation (twice: "twice is enough") against every basis vector.
+            for (int pass = 0; pass < 2; pass++)
+                foreach (var v in basis) TensorPrimitives.MultiplyAdd(v, -TensorPrimitives.Dot<double>(w, v), w, w);
+            double b = TensorPrimitives.Norm<double>(w);
+            bool last = k + 1 == limit;
+            if (last || k < EveryStepUpTo || k % CheckInterval == 0 || !(b > 0))
+            {
+                (theta, s) = TopOfTridiagonal(alpha, beta);
+                double scale = Math.Max(Math.Abs(theta), alpha.Max(Math.Abs));
+                // The Krylov space is invariant (b ≈ 0) or the Ritz pair's residual ‖Op y − θ y‖ = b |s_k| is small.
+                if (b <= NumericLimits.MachineEpsilon * Math.Max(scale, NumericLimits.Tiny) * dim
+                    || b * Math.Abs(s[k]) <= RelativeTolerance * Math.Max(Math.Abs(theta), NumericLimits.Tiny) || last)
+                    return (theta, RitzVector(basis, s, dim), k + 1);
+            }
+            beta.Add(b);
+            q = w;
+            TensorPrimitives.Multiply(q, 1.0 / b, q);
+        }
+        return (theta, RitzVector(basis, s, dim), basis.Count);
+    }
+
+    private static (double Value, double[] Vector) TopOfTridiagonal(List<double> alpha, List<double> beta)
+    {
+        int k = alpha.Count;
+        var t = Matrix<double>.Build.Dense(k, k);
+        for (int i = 0; i < k; i++)
+        {
+            t[i, i] = alpha[i];
+            if (i + 1 < k) { t[i, i + 1] = beta[i]; t[i + 1, i] = beta[i]; }
+        }
+        var evd = t.Evd(Symmetricity.Symmetric);
+        int top = 0;
+        for (int i = 1; i < k; i++) if (evd.EigenValues[i].Real > evd.EigenValues[top].Real) top = i;
+        return (evd.EigenValues[top].Real, evd.EigenVectors.Column(top).ToArray());
+    }
+
+    private static double[] RitzVector(List<double[]> basis, double[] s, int dim)
+    {
+        var y = new double[dim];
+        for (int i = 0; i < s.Length && i < basis.Count; i++) TensorPrimitives.MultiplyAdd(basis[i], s[i], y, y);
+        double norm = TensorPrimitives.Norm<double>(y);
+        if (norm > 0) TensorPrimitives.Multiply(y, 1.0 / norm, y);
+        return y;
+    }
+}

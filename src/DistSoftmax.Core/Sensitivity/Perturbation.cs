@@ -1,0 +1,23 @@
+using DistSoftmax.Core;
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using DistSoftmax.Core.Drivers;
+using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Sensitivity;
+
+/// <summary>
+/// A perturbation: one matrix per perturbed data matrix of a problem (Δ for A; ΔA1, ΔA2, ΔB for a matrix problem),
+/// with the joint Frobenius norm √(Σ‖Δ_i‖²_F) as its size.
+/// </summary>
+public sealed record Perturbation(IReadOnlyList<IRowMatrix> Parts)
+{
+    public double Norm => Math.Sqrt(Parts.Sum(p => Math.Pow(SensitivityAnalysis.FrobeniusNorm(p), 2)));
+}

@@ -1,0 +1,23 @@
+using DistSoftmax.Core;
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using DistSoftmax.Core.Drivers;
+using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Sources;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Sensitivity;
+
+/// <param name="WorstCase">‖dx*/dθ‖₂ over ‖Δθ‖_F = 1, its direction and the re-solves along it.</param>
+/// <param name="FixedX">The fixed-x Lipschitz constants of f, L and ∇L at x*.</param>
+/// <param name="PredictedSolutionRatio">Per draw: ‖H⁻¹ (∂∇L/∂A · Δ)‖ (‖Δ‖_F = 1), the ε → 0 limit of the solution ratio.</param>
+/// <param name="PredictedOutputRatio">Per draw: ‖∂f/∂A · Δ + ∂f/∂x · v‖ with v = −H⁻¹(∂∇L/∂A · Δ).</param>
+public sealed record SensitivityResult(string Family, long Rows, int Dimension, double[] Solution, double[] Output, SolverResult BaseSolve,
+    IReadOnlyList<PerturbationResult> Perturbations, IReadOnlyList<EpsilonSummary> Summary, double[] PredictedSolutionRatio,
+    double[] PredictedOutputRatio, double HessianMinEigenvalue, double HessianMaxEigenvalue, int Parallelism, double Seconds,
+    WorstCaseSensitivity WorstCase, FixedXLipschitz FixedX, bool HessianPositiveDefinite);

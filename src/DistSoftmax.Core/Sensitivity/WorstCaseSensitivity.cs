@@ -1,0 +1,7 @@
+namespace DistSoftmax.Core.Sensitivity;
+
+/// <summary>
+/// The worst case of the solution's sensitivity: <paramref name="Constant"/> = ‖dx*/dθ‖₂ over ‖Δθ‖_F = 1, the
+/// direction <paramref name="Direction"/> (flattened θ, unit norm) attaining it, and the re-solves along it.
+/// </summary>
+public sealed record WorstCaseSensitivity(double Constant, double[] Direction, int LanczosSteps, IReadOnlyList<FiniteDifferenceCheck> FiniteDifference);
