@@ -59,7 +59,7 @@ def _weights(inputs, value, option, name):
 
 
 def _check_server(server):
-    """--server URL is a planned option of solve; refuse rather than pretend while the tool does not accept it."""
+    """--server URL: solve on a running dist-softmax service (dist-softmax serve); refused by a tool built without it."""
     if server is None:
         return []
     if not _tool.accepts_option("solve", "--server"):
