@@ -59,7 +59,7 @@ def _weights(inputs, value, option, name):
 
 
 def _check_server(server):
-    """--server URL is a planned option of solve; refuse rather than pretend while the tool does not accept it."""
+    """--server URL: solve on a running dist-softmax service (dist-softmax serve); refused by a tool built without it."""
     if server is None:
         return []
     if not _tool.accepts_option("solve", "--server"):
@@ -127,7 +127,7 @@ def solve(A, b, problem="normalized", unit="exp", w=None, solver="auto", tol=1e-
     Returns a scipy.optimize.OptimizeResult: x, fun (final loss), jac (None: not written by the tool), nit, status
     (the exit code: 0 converged, 3 stopped), success, message, trace (list of dicts), report (report.json).
     Raises ValueError for bad input (the tool's one-line message), RuntimeError for an internal error, and
-    NotImplementedError for ``server`` while the tool has no --server option.
+    NotImplementedError for ``server`` with a dist-softmax built without solve --server.
     """
     server_args = _check_server(server)
     with tempfile.TemporaryDirectory(prefix="distsoftmax-") as folder:

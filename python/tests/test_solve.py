@@ -101,10 +101,11 @@ def test_callback_is_called_once_per_iteration_while_the_solve_runs(normalized_i
     assert res.report["start"].startswith("file ")
 
 
-def test_a_server_is_refused_while_the_tool_has_no_server_option(normalized_instance):
+def test_server_goes_to_the_tools_solve_server_option(normalized_instance):
+    # The tool has 'solve --server URL' (dist-softmax serve); a service nobody runs is the tool's bad input.
     A, b = normalized_instance
-    with pytest.raises(NotImplementedError, match="--server"):
-        distsoftmax.solve(A, b, server="http://localhost:8080")
+    with pytest.raises(ValueError, match=r"^--server: cannot reach http://127\.0\.0\.1:1/"):
+        distsoftmax.solve(A, b, server="http://127.0.0.1:1")
 
 
 def test_options_map_to_kebab_case_flags():

@@ -70,16 +70,18 @@ public class CheckpointProcessTests
         var gen = Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "20000", "--d", "30", "--seed", "5", "--out-dir", "inst");
         Assert.True(gen.Code == 0, gen.ToString());
         int p1 = BackendTests.FreePort(), p2 = BackendTests.FreePort();
-        using var first = new Node(dir.Path, "worker", "--host", "127.0.0.1", "--port", p1.ToString(), "--cache-mb", "256");
+        using var first = new Node(dir.Path, "worker", "--host", "127.0.0.1", "--port", p1.ToString(), "--cache-mb", "256", "--log", "w1.log");
         Assert.True(first.WaitForLine(l => l.Contains("is up, serving solve jobs"), Up), "first worker did not come up:\n" + first.Output);
         Assert.Contains("shard cache 256 MiB", first.Output);
-        using var second = new Node(dir.Path, "worker", "--host", "127.0.0.1", "--port", p2.ToString(), "--seeds", $"127.0.0.1:{p1}", "--cache-mb", "256");
+        using var second = new Node(dir.Path, "worker", "--host", "127.0.0.1", "--port", p2.ToString(), "--seeds", $"127.0.0.1:{p1}", "--cache-mb", "256", "--log", "w2.log");
         Assert.True(second.WaitForLine(l => l.Contains("is up, serving solve jobs"), Up), "second worker did not come up:\n" + second.Output);
 
         string[] job = ["solve", "--A", "inst/A.npy", "--b", "inst/b.npy", "--seeds", $"127.0.0.1:{p1}", "--min-workers", "2", "--workers", "2",
             "--seed-timeout", "60"];
-        int Hits() => first.Lines.Concat(second.Lines).Count(l => l.Contains("shard cache hit"));
-        int Misses() => first.Lines.Concat(second.Lines).Count(l => l.Contains("shard cache miss"));
+        // Hits and misses are INFO lines of the workers' Akka.NET log, which --log sends to a file.
+        string[] LogLines() => new[] { "w1.log", "w2.log" }.Select(dir.File).Where(File.Exists).SelectMany(File.ReadAllLines).ToArray();
+        int Hits() => LogLines().Count(l => l.Contains("shard cache hit"));
+        int Misses() => LogLines().Count(l => l.Contains("shard cache miss"));
         foreach (string name in new[] { "job1", "job2" })
         {
             using var solve = new Node(dir.Path, [.. job, "--out-dir", name]);

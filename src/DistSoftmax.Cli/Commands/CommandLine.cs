@@ -21,6 +21,8 @@ internal static class CommandLine
         root.Add(PlotCommand.Build(ctx));
         root.Add(new SweepCommand().Build(ctx));
         root.Add(CredentialsCommand.Build(ctx));
+        root.Add(ServeCommand.Build(ctx));
+        root.Add(StatusCommand.Build(ctx));
         return root;
     }
 

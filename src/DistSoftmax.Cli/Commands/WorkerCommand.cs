@@ -29,6 +29,7 @@ internal static class WorkerCommand
             HelpName = "DIR",
         };
 
+        var log = LogOption();
         var cacheMb = OptionFactory.OptionalInt("--cache-mb",
             "Memory budget of the shard cache in MiB: loaded shards are kept across jobs (same files, size and modification time, or the same " +
             "generator, and the same rows) and evicted least recently used first; 0 = no cache. Default: a quarter of the memory available to the process.", "N");
@@ -38,15 +39,15 @@ internal static class WorkerCommand
             "then leaves the cluster. Every worker must see the data files at the paths the jobs name.");
         var credentials = CredentialsCommand.CredentialsOption();
         var insecure = CredentialsCommand.InsecureOption();
-        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort, dataRoots, credentials, insecure, cacheMb }) command.Add(o);
+        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort, dataRoots, credentials, insecure, cacheMb, log }) command.Add(o);
         command.SetAction((parse, _) => RunAsync(ctx, parse.GetValue(host), parse.GetValue(port), parse.GetValue(seeds),
             parse.GetValue(publicHost), parse.GetValue(publicPort), parse.GetValue(dataRoots), parse.GetValue(credentials), parse.GetValue(insecure),
-            parse.GetValue(cacheMb)));
+            parse.GetValue(cacheMb), parse.GetValue(log)));
         return command;
     }
 
     private static async Task<int> RunAsync(CliContext ctx, string? host, int? port, string? seedText, string? publicHost, int? publicPort,
-        string[]? dataRoots, string? credentials, bool insecure, int? cacheMb)
+        string[]? dataRoots, string? credentials, bool insecure, int? cacheMb, string? log)
     {
         NodeOptions options;
         try
@@ -68,7 +69,7 @@ internal static class WorkerCommand
                 DataRoots = options.DataRoots ?? [ctx.WorkingDirectory],
                 CredentialsDirectory = CredentialsCommand.Check(ctx, credentials ?? options.CredentialsDirectory),
                 Insecure = insecure,
-                ExtraHocon = cacheMb is int mb ? $"{options.ExtraHocon}\ndistsoftmax.worker.cache-size = {(long)mb << 20}b\n" : options.ExtraHocon,
+                ExtraHocon = Hocon.NodeLog(CheckLog(ctx, log)) + (cacheMb is int mb ? $"{options.ExtraHocon}\ndistsoftmax.worker.cache-size = {(long)mb << 20}b\n" : options.ExtraHocon),
             };
             if (options.Seeds is { Count: > 0 } envSeeds && seedText is null) SolvePlanner.ParseSeeds(string.Join(',', envSeeds));
         }
@@ -120,7 +121,22 @@ internal static class WorkerCommand
     /// <summary>Largest --cache-mb (1 TiB).</summary>
     private const int MaxCacheMb = 1 << 20;
 
-    private static SocketException? FindSocketError(Exception? e)
+    /// <summary>--log of the long-running nodes (worker, serve): where Akka.NET's log goes.</summary>
+    public static Option<string?> LogOption() => OptionFactory.File("--log",
+        "Append the node's Akka.NET log (INFO and above, one line each) to this file; default: WARNING and above on stderr. Stack traces only with DISTSOFTMAX_DEBUG=1.", "PATH");
+
+    /// <summary>The absolute --log path, checked (its directory exists, it is not a directory); null when not given.</summary>
+    public static string? CheckLog(CliContext ctx, string? log)
+    {
+        if (log is null) return null;
+        string path = ctx.Resolve(log);
+        if (Directory.Exists(path)) throw new CliInputException("--log", $"{path} is a directory");
+        if (Path.GetDirectoryName(path) is { } dir && !Directory.Exists(dir)) throw new CliInputException("--log", $"{dir}: no such directory");
+        return path;
+    }
+
+    /// <summary>The socket error inside <paramref name="e"/> (a port that cannot be bound), if any; also used by serve.</summary>
+    internal static SocketException? FindSocketError(Exception? e)
     {
         for (; e is not null; e = e.InnerException)
         {

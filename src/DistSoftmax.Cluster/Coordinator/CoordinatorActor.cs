@@ -396,7 +396,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Fail(string reason)
     {
-        _log.Error("solve {0} failed: {1}", Id, reason);
+        // Info, not Error: the failure is the solve's result, which its host reports (the command's one-line error, the
+        // service's job record); at Error it would be a second copy on the command's stderr.
+        _log.Info("solve {0} failed: {1}", Id, reason);
         Finish(new SolveFailed(Id, reason));
     }
 

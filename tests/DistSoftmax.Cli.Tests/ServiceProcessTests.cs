@@ -1,0 +1,169 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Node = DistSoftmax.Cli.Tests.MultiProcessClusterTests.Node;
+
+namespace DistSoftmax.Cli.Tests;
+
+/// <summary>
+/// The built dist-softmax as operating-system processes on 127.0.0.1: <c>serve</c>, worker nodes that name it as their
+/// seed, and <c>solve --server</c> / <c>status --server</c> clients. Two jobs on the same A give the x of the command
+/// line's local solve, and a shard a worker already holds is served from its cache; a service SIGKILLed mid-job and started
+/// again finishes the job from its checkpoint with the x of an uninterrupted run.
+/// </summary>
+[Collection("multi-process cluster")]
+public class ServiceProcessTests
+{
+    private static readonly TimeSpan Up = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(240);
+
+    private static Node Serve(string dir, int httpPort, int port, params string[] more) =>
+        new(dir, ["serve", "--http-port", httpPort.ToString(), "--port", port.ToString(), "--state-dir", "state", .. more]);
+
+    private static Node Worker(string dir, int port, string seeds) =>
+        new(dir, "worker", "--port", port.ToString(), "--seeds", seeds);
+
+    private static double[] X(string path) => NpyBytes.Read(path).Values;
+
+    private static void AssertClose(double[] expected, double[] actual, double tolerance)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance, $"x[{i}] = {actual[i]}, expected {expected[i]}");
+    }
+
+    private static async Task<JsonNode> GetAsync(HttpClient http, string path) => JsonNode.Parse(await http.GetStringAsync(path))!;
+
+    [Fact]
+    public async Task Jobs_on_the_same_A_through_solve_server_give_the_local_x_and_reuse_the_workers_shard_cache()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "4000", "--d", "10", "--seed", "21", "--out-dir", "inst").Code);
+        int httpPort = BackendTests.FreePort(), port = BackendTests.FreePort();
+        using var service = Serve(dir.Path, httpPort, port, "--min-workers", "2");
+        Assert.True(service.WaitForLine(l => l.Contains(" is up; jobs: "), Up), "service did not come up:\n" + service.Output);
+        using var w1 = Worker(dir.Path, BackendTests.FreePort(), $"127.0.0.1:{port}");
+        using var w2 = Worker(dir.Path, BackendTests.FreePort(), $"127.0.0.1:{port}");
+        foreach (var w in new[] { w1, w2 })
+            Assert.True(w.WaitForLine(l => l.Contains("is up, serving solve jobs"), Up), "worker did not come up:\n" + w.Output);
+        string server = $"http://127.0.0.1:{httpPort}";
+        using var http = new HttpClient { BaseAddress = new Uri(server) };
+
+        // Three jobs on the same A, 2 shards each. A worker that is assigned a shard it loaded in an earlier job serves it from
+        // its cache: exactly those assignments are hits, every other one a miss. The coordinator does not assign by cache:
+        // a later job may give a worker the other shard, but then that worker holds both, so over three jobs of two
+        // shards on two workers at least two assignments are hits.
+        string[] job = ["solve", "--server", server, "--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "newton", "--workers", "2"];
+        var held = new HashSet<(string Owner, int Index)>();
+        long expectedHits = 0, expectedMisses = 0;
+        string metrics = "";
+        long Sum(string name) => metrics.Split('\n').Where(l => l.StartsWith(name + "{", StringComparison.Ordinal))
+            .Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        foreach (string run in new[] { "first", "second", "third" })
+        {
+            using (var client = new Node(dir.Path, [.. job, "--out-dir", run, .. run == "second" ? new[] { "--progress", "json" } : []]))
+            {
+                Assert.True(client.WaitForExit(JobTimeout) == 0, client.Output);
+                if (run == "second")
+                {
+                    var lines = client.Lines.Where(l => !l.StartsWith("stderr: ", StringComparison.Ordinal)).ToArray();
+                    Assert.All(lines, l => Assert.StartsWith("{\"event\":", l)); // stdout: the JSON lines only
+                    Assert.Contains("\"event\":\"finished\",\"exit\":0", lines[^1]);
+                }
+            }
+            var list = await GetAsync(http, "/api/jobs");
+            var detail = await GetAsync(http, $"/api/jobs/{(string)list.AsArray()[^1]!["id"]!}");
+            foreach (var shard in detail["shards"]!.AsArray())
+            {
+                var key = ((string)shard!["owner"]!, (int)shard["index"]!);
+                if (held.Add(key)) expectedMisses++;
+                else expectedHits++;
+            }
+            metrics = await http.GetStringAsync("/metrics") + "\n" + (await GetAsync(http, "/api/cluster")).ToJsonString();
+            Assert.True(Sum("distsoftmax_shard_cache_hits_total") == expectedHits, $"{run}: expected {expectedHits} hits\n{metrics}");
+            Assert.True(Sum("distsoftmax_shard_cache_misses_total") == expectedMisses, $"{run}: expected {expectedMisses} misses\n{metrics}");
+        }
+        Assert.True(expectedHits >= 2, $"no job was served from the caches\n{metrics}");
+
+        var local = Cli.Run(dir.Path, "solve", "--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "newton", "--workers", "2", "--out-dir", "local");
+        Assert.True(local.Code == 0, local.ToString());
+        foreach (string run in new[] { "first", "second", "third" })
+        {
+            AssertClose(X(dir.File("local/x.npy")), X(dir.File($"{run}/x.npy")), 1e-10);
+            Assert.True(File.Exists(dir.File($"{run}/convergence.png")));
+            Assert.Equal("cluster", Report.Read(dir.File(run)).GetProperty("backend").GetString());
+        }
+        Assert.Contains("distsoftmax_jobs{state=\"succeeded\"} 3\n", metrics);
+        Assert.Contains("distsoftmax_workers 2\n", metrics);
+        Assert.Contains("\"cachedSources\":[{\"key\":\"files(", metrics);
+
+        var status = Cli.Run(dir.Path, "status", "--server", server, "--json");
+        Assert.True(status.Code == 0, status.ToString());
+        var seen = JsonNode.Parse(status.Out)!;
+        Assert.Equal(3, seen["cluster"]!["members"]!.AsArray().Count);
+        Assert.Equal(3, seen["jobs"]!.AsArray().Count);
+        var table = Cli.Run(dir.Path, "status", "--server", server);
+        Assert.True(table.Code == 0, table.ToString());
+        Assert.Contains("succeeded", table.Out);
+        Assert.Contains("worker", table.Out);
+
+        // A normal job end is no news: nothing on the workers' stderr, nor the service's.
+        foreach (var node in new[] { service, w1, w2 })
+            Assert.DoesNotContain(node.Lines, l => l.StartsWith("stderr: ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_service_killed_mid_job_resumes_it_from_its_checkpoint_to_the_uninterrupted_x()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "40000", "--d", "30", "--seed", "5", "--out-dir", "inst").Code);
+        string[] solve = ["--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "gd", "--max-iter", "150", "--tol", "1e-30", "--workers", "2"];
+        int httpPort = BackendTests.FreePort(), port = BackendTests.FreePort(), workerPort = BackendTests.FreePort();
+        string spec = new JsonObject
+        {
+            ["A"] = dir.File("inst/A.npy"), ["b"] = dir.File("inst/b.npy"), ["solver"] = "gd", ["maxIter"] = 150, ["tol"] = 1e-30, ["workers"] = 2,
+        }.ToJsonString();
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        string id;
+        using (var service = Serve(dir.Path, httpPort, port))
+        {
+            Assert.True(service.WaitForLine(l => l.Contains(" is up; jobs: "), Up), "service did not come up:\n" + service.Output);
+            using var worker = Worker(dir.Path, workerPort, $"127.0.0.1:{port}");
+            Assert.True(worker.WaitForLine(l => l.Contains("is up, serving solve jobs"), Up), "worker did not come up:\n" + worker.Output);
+            var posted = await http.PostAsync("/api/jobs", new StringContent(spec, Encoding.UTF8, "application/json"));
+            Assert.True(posted.IsSuccessStatusCode, await posted.Content.ReadAsStringAsync());
+            id = (string)JsonNode.Parse(await posted.Content.ReadAsStringAsync())!["id"]!;
+            var deadline = DateTime.UtcNow + JobTimeout;
+            while ((await GetAsync(http, $"/api/jobs/{id}"))["trace"]!.AsArray().Count < 10)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the job made no progress:\n" + service.Output + "\n" + worker.Output);
+                await Task.Delay(20);
+            }
+            service.Kill(); // SIGKILL, mid-job
+            service.WaitForExit(TimeSpan.FromSeconds(30));
+            Assert.True(File.Exists(dir.File($"state/jobs/{id}/checkpoint.bin")), "no checkpoint was left behind");
+
+            // Started again, naming the surviving worker as its seed: the job continues from the checkpoint. The node takes a
+            // new cluster port: the worker still counts the killed node at the old one as a member (it answers no
+            // heartbeat, so it is downed within seconds), and Akka.NET lets no new incarnation join at that address
+            // before then (README, "Service": restarting after a crash).
+            using var again = Serve(dir.Path, httpPort, BackendTests.FreePort(), "--seeds", $"127.0.0.1:{workerPort}");
+            Assert.True(again.WaitForLine(l => l.Contains(" is up; jobs: "), Up), "service did not come up again:\n" + again.Output + "\n--- worker\n" + worker.Output);
+            JsonNode job;
+            while (true)
+            {
+                job = await GetAsync(http, $"/api/jobs/{id}");
+                if ((string?)job["state"] is "succeeded" or "failed" or "cancelled") break;
+                Assert.True(DateTime.UtcNow < deadline, "the resumed job did not end:\n" + again.Output + "\n--- worker\n" + worker.Output);
+                await Task.Delay(100);
+            }
+            Assert.True((int?)job["exitCode"] == 3, job.ToJsonString()); // gd stops at --max-iter 150 (exit 3, files written)
+            Assert.Equal(151, job["trace"]!.AsArray().Count);
+            Assert.Equal(Enumerable.Range(0, 151), job["trace"]!.AsArray().Select(e => (int)e!["iteration"]!));
+        }
+
+        var uninterrupted = Cli.Run(dir.Path, ["solve", .. solve, "--out-dir", "uninterrupted"]);
+        Assert.True(uninterrupted.Code == 3, uninterrupted.ToString());
+        AssertClose(X(dir.File("uninterrupted/x.npy")), X(dir.File($"state/jobs/{id}/x.npy")), 1e-10);
+        Assert.Equal(150, Report.Read(dir.File($"state/jobs/{id}")).GetProperty("iterations").GetInt32());
+    }
+}
