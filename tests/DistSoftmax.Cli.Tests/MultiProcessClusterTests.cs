@@ -12,7 +12,7 @@ namespace DistSoftmax.Cli.Tests;
 public class MultiProcessClusterTests
 {
     /// <summary>A running dist-softmax process whose output lines are collected as they arrive.</summary>
-    private sealed class Node : IDisposable
+    internal sealed class Node : IDisposable
     {
         private readonly Process _process;
         public ConcurrentQueue<string> Lines { get; } = new();

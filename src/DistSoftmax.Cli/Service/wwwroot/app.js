@@ -154,8 +154,9 @@ function renderJobs(jobs) {
     const tr = document.createElement("tr");
     tr.dataset.jobId = j.id;
     if (j.id === selected.id) tr.classList.add("selected");
-    const pick = el("button", j.id, "link mono");
+    const pick = el("button", j.id, "link mono job-id");
     pick.type = "button";
+    pick.title = j.id;
     pick.setAttribute("aria-label", "Show job " + j.id);
     if (j.id === selected.id) pick.setAttribute("aria-current", "true");
     pick.addEventListener("click", () => selectJob(j.id));
@@ -163,7 +164,7 @@ function renderJobs(jobs) {
     first.append(pick);
     const state = td("");
     state.append(stateBadge(j.state));
-    tr.append(first, state, td(j.problem), td(j.solver), td(j.iterations ?? "–", "num"), td(fmtNumber(j.loss), "num"),
+    tr.append(first, state, td((j.problem ?? "–") + " · " + (j.solver ?? "–")), td(j.iterations ?? "–", "num"), td(fmtNumber(j.loss), "num"),
       td(fmtNumber(j.gradientNorm, 3), "num"), td(fmtClock(j.submittedAt)), td(fmtSeconds(runSeconds(j)), "num"));
     return tr;
   });

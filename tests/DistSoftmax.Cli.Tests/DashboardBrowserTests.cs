@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace DistSoftmax.Cli.Tests;
+
+/// <summary>
+/// The dashboard in a real browser: `dist-softmax serve` and two `dist-softmax worker` processes on 127.0.0.1, a job
+/// submitted through the HTTP API that runs for several seconds, and Debian's headless Chromium driven by
+/// tests/browser/dashboard.test.mjs (puppeteer-core), which must see the members, a convergence chart that gains
+/// points while the job runs, the shard owners, and then the job's final state, report and plot. Needs node, the
+/// `chromium` package and `npm ci` in tests/browser (.ci/run installs them); without them the test fails, it is not
+/// skipped. With DISTSOFTMAX_DASHBOARD_SCREENSHOT=FILE the script also saves a 1280×800 screenshot during the job
+/// (the README's docs/dashboard.png).
+/// </summary>
+[Collection("multi-process cluster")]
+public class DashboardBrowserTests
+{
+    private static readonly TimeSpan Up = TimeSpan.FromSeconds(60);
+    /// <summary>Instance rows: with gradient descent to a relative tolerance of 1e-5 this runs several hundred
+    /// iterations over the cluster (seconds), long enough for the browser to read the chart twice.</summary>
+    private const int Rows = 60000, Columns = 30;
+    private const int Workers = 2;
+
+    [Fact]
+    public async Task The_dashboard_shows_members_a_live_chart_and_the_finished_job_in_headless_chromium()
+    {
+        string root = RepositoryRoot();
+        string script = Path.Combine(root, "tests", "browser", "dashboard.test.mjs");
+        Assert.True(Directory.Exists(Path.Combine(root, "tests", "browser", "node_modules", "puppeteer-core")),
+            "puppeteer-core is not installed: run `npm ci` in tests/browser (.ci/run does)");
+
+        using var dir = new TempDir();
+        var gen = Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", Rows.ToString(), "--d", Columns.ToString(),
+            "--seed", "5", "--out-dir", "inst");
+        Assert.True(gen.Code == 0, gen.ToString());
+
+        int clusterPort = BackendTests.FreePort(), httpPort = BackendTests.FreePort();
+        var baseUrl = new Uri($"http://127.0.0.1:{httpPort}/");
+        using var service = new MultiProcessClusterTests.Node(dir.Path, "serve", "--host", "127.0.0.1", "--port", clusterPort.ToString(),
+            "--http-port", httpPort.ToString());
+        using var w1 = new MultiProcessClusterTests.Node(dir.Path, "worker", "--host", "127.0.0.1", "--port", BackendTests.FreePort().ToString(),
+            "--seeds", $"127.0.0.1:{clusterPort}");
+        using var w2 = new MultiProcessClusterTests.Node(dir.Path, "worker", "--host", "127.0.0.1", "--port", BackendTests.FreePort().ToString(),
+            "--seeds", $"127.0.0.1:{clusterPort}");
+        string Logs() => "--- service\n" + service.Output + "\n--- worker 1\n" + w1.Output + "\n--- worker 2\n" + w2.Output;
+
+        using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(30) };
+        Assert.True(await WorkersUp(http, Workers), "the service did not report " + Workers + " workers Up:\n" + Logs());
+
+        var spec = new Dictionary<string, object>
+        {
+            ["problem"] = "normalized", ["A"] = Path.Combine(dir.Path, "inst", "A.npy"), ["b"] = Path.Combine(dir.Path, "inst", "b.npy"),
+            ["solver"] = "gd", ["tol"] = 1e-5, ["maxIter"] = 5000, ["workers"] = Workers,
+        };
+        using var submitted = await http.PostAsJsonAsync("api/jobs", spec);
+        string body = await submitted.Content.ReadAsStringAsync();
+        Assert.True(submitted.IsSuccessStatusCode, $"POST /api/jobs answered {(int)submitted.StatusCode}: {body}\n{Logs()}");
+        string id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
+
+        var args = new List<string> { script, "--url", baseUrl.ToString(), "--job", id, "--workers", Workers.ToString(), "--final", "succeeded" };
+        if (Environment.GetEnvironmentVariable("DISTSOFTMAX_DASHBOARD_SCREENSHOT") is { Length: > 0 } shot)
+            args.AddRange(["--screenshot", Path.GetFullPath(shot)]);
+        var (code, output) = RunNode(Path.Combine(root, "tests", "browser"), args, TimeSpan.FromSeconds(240));
+        Assert.True(code == 0 && output.Contains("dashboard ok:"), $"browser test (exit {code}):\n{output}\n{Logs()}");
+
+        // What the browser showed is what the API says: the job ended succeeded, with its report written.
+        using var job = JsonDocument.Parse(await http.GetStringAsync("api/jobs/" + Uri.EscapeDataString(id)));
+        Assert.Equal("succeeded", job.RootElement.GetProperty("state").GetString());
+        Assert.Contains(job.RootElement.GetProperty("files").EnumerateArray(), f => f.GetString() == "report.json");
+    }
+
+    /// <summary>Polls GET /api/cluster until it lists <paramref name="workers"/> members in the worker role with status Up.</summary>
+    private static async Task<bool> WorkersUp(HttpClient http, int workers)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < Up)
+        {
+            try
+            {
+                using var cluster = JsonDocument.Parse(await http.GetStringAsync("api/cluster"));
+                int up = cluster.RootElement.GetProperty("members").EnumerateArray().Count(m =>
+                    m.GetProperty("roles").EnumerateArray().Any(r => r.GetString() == "worker") &&
+                    string.Equals(m.GetProperty("status").GetString(), "up", StringComparison.OrdinalIgnoreCase));
+                if (up >= workers) return true;
+            }
+            catch (HttpRequestException) { } // not listening yet
+            catch (TaskCanceledException) { }
+            await Task.Delay(250);
+        }
+        return false;
+    }
+
+    /// <summary>Runs node with the arguments; its exit code and its stdout and stderr.</summary>
+    private static (int Code, string Output) RunNode(string workingDirectory, IEnumerable<string> args, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo("node") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        Process process;
+        try { process = Process.Start(psi)!; }
+        catch (System.ComponentModel.Win32Exception e) { return (-1, "cannot start node (install nodejs; .ci/run does): " + e.Message); }
+        using (process)
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit((int)timeout.TotalMilliseconds))
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit();
+                return (-1, "node did not finish in " + timeout + "\n" + stdout.Result + stderr.Result);
+            }
+            process.WaitForExit();
+            return (process.ExitCode, stdout.Result + stderr.Result);
+        }
+    }
+
+    /// <summary>The repository's root: the nearest folder above the test binaries holding DistSoftmax.sln.</summary>
+    private static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "DistSoftmax.sln"))) return d.FullName;
+        throw new InvalidOperationException("DistSoftmax.sln not found above " + AppContext.BaseDirectory);
+    }
+}
