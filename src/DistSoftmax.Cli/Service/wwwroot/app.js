@@ -165,7 +165,8 @@ function renderJobs(jobs) {
     const state = td("");
     state.append(stateBadge(j.state));
     tr.append(first, state, td((j.problem ?? "–") + " · " + (j.solver ?? "–")), td(j.iterations ?? "–", "num"), td(fmtNumber(j.loss), "num"),
-      td(fmtNumber(j.gradientNorm, 3), "num"), td(fmtClock(j.submittedAt)), td(fmtSeconds(runSeconds(j)), "num"));
+      td(fmtNumber(j.gradientNorm, 3), "num"), td(fmtSeconds(runSeconds(j)), "num"));
+    tr.title = "submitted " + fmtClock(j.submittedAt);
     return tr;
   });
   $("jobs").tBodies[0].replaceChildren(...rows);
@@ -202,6 +203,8 @@ function selectJob(id) {
   $("job-body").hidden = false;
   $("job-message").textContent = "";
   $("notes").replaceChildren();
+  $("notes-count").textContent = "0";
+  $("job-times").textContent = "";
   $("shards").tBodies[0].replaceChildren();
   $("spec").replaceChildren();
   $("report").replaceChildren();
@@ -253,6 +256,7 @@ function openEvents(id) {
     const list = $("notes");
     list.append(el("li", new Date().toLocaleTimeString([], { hour12: false }) + "  " + message));
     while (list.children.length > MAX_NOTES) list.firstElementChild.remove();
+    $("notes-count").textContent = String(list.children.length);
     loadDetail(id); // a worker joined or left, or a shard moved: the owners changed
   });
   source.onerror = () => {
@@ -276,6 +280,9 @@ async function loadDetail(id) {
     for (const t of job.trace) if (typeof t.iteration === "number") selected.entries.set(t.iteration, t);
     queueRender();
   }
+  const times = [["submitted", job.submittedAt], ["started", job.startedAt], ["ended", job.endedAt]]
+    .filter(([, t]) => parseTime(t) !== null).map(([what, t]) => what + " " + fmtClock(t));
+  $("job-times").textContent = times.join(" · ");
   renderShards(job.shards);
   renderSpec(job.spec);
   renderFiles(id, job.files);
@@ -352,7 +359,7 @@ async function showReport(id, files) {
   addField(dl, "why this solver", r.solverChoiceReason);
   addField(dl, "globalization", r.globalization);
   addField(dl, "backend", r.backend + (r.workers ? ", " + r.workers + " workers" : ""));
-  addField(dl, "exit", r.exit + (r.converged ? " (converged)" : ""));
+  addField(dl, "exit", r.exit + (r.converged || r.exit === "converged" ? "" : " (not converged)"));
   addField(dl, "message", r.message);
   addField(dl, "iterations", r.iterations);
   addField(dl, "final loss", r.finalLoss);
