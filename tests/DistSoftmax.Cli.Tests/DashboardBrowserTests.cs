@@ -21,6 +21,9 @@ public class DashboardBrowserTests
     /// iterations over the cluster (seconds), long enough for the browser to read the chart twice.</summary>
     private const int Rows = 60000, Columns = 30;
     private const int Workers = 2;
+    /// <summary>The instance's folder: its name is markup, which the dashboard must show as text (the job's
+    /// specification holds the path) and never parse (the onerror handler would set window.xss).</summary>
+    private const string InstanceDir = "inst<img src=x onerror=window.xss=1>";
 
     [Fact]
     public async Task The_dashboard_shows_members_a_live_chart_and_the_finished_job_in_headless_chromium()
@@ -32,7 +35,7 @@ public class DashboardBrowserTests
 
         using var dir = new TempDir();
         var gen = Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", Rows.ToString(), "--d", Columns.ToString(),
-            "--seed", "5", "--out-dir", "inst");
+            "--seed", "5", "--out-dir", InstanceDir);
         Assert.True(gen.Code == 0, gen.ToString());
 
         int clusterPort = BackendTests.FreePort(), httpPort = BackendTests.FreePort();
@@ -50,7 +53,7 @@ public class DashboardBrowserTests
 
         var spec = new Dictionary<string, object>
         {
-            ["problem"] = "normalized", ["A"] = Path.Combine(dir.Path, "inst", "A.npy"), ["b"] = Path.Combine(dir.Path, "inst", "b.npy"),
+            ["problem"] = "normalized", ["A"] = Path.Combine(dir.Path, InstanceDir, "A.npy"), ["b"] = Path.Combine(dir.Path, InstanceDir, "b.npy"),
             ["solver"] = "gd", ["tol"] = 1e-5, ["maxIter"] = 5000, ["workers"] = Workers,
         };
         using var submitted = await http.PostAsJsonAsync("api/jobs", spec);
@@ -58,7 +61,8 @@ public class DashboardBrowserTests
         Assert.True(submitted.IsSuccessStatusCode, $"POST /api/jobs answered {(int)submitted.StatusCode}: {body}\n{Logs()}");
         string id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
 
-        var args = new List<string> { script, "--url", baseUrl.ToString(), "--job", id, "--workers", Workers.ToString(), "--final", "succeeded" };
+        var args = new List<string> { script, "--url", baseUrl.ToString(), "--job", id, "--workers", Workers.ToString(), "--final", "succeeded",
+            "--markup", InstanceDir };
         if (Environment.GetEnvironmentVariable("DISTSOFTMAX_DASHBOARD_SCREENSHOT") is { Length: > 0 } shot)
             args.AddRange(["--screenshot", Path.GetFullPath(shot)]);
         var (code, output) = RunNode(Path.Combine(root, "tests", "browser"), args, TimeSpan.FromSeconds(240));
@@ -68,6 +72,24 @@ public class DashboardBrowserTests
         using var job = JsonDocument.Parse(await http.GetStringAsync("api/jobs/" + Uri.EscapeDataString(id)));
         Assert.Equal("succeeded", job.RootElement.GetProperty("state").GetString());
         Assert.Contains(job.RootElement.GetProperty("files").EnumerateArray(), f => f.GetString() == "report.json");
+    }
+
+    /// <summary>The dashboard's files never turn a string into HTML (no innerHTML and the like: server strings go
+    /// through textContent) and load nothing from another origin (no CDN; the SVG namespace is a name, not a load).</summary>
+    [Fact]
+    public void The_dashboard_files_build_no_html_from_strings_and_load_nothing_from_elsewhere()
+    {
+        string wwwroot = Path.Combine(RepositoryRoot(), "src", "DistSoftmax.Cli", "Service", "wwwroot");
+        string[] files = ["index.html", "app.js", "style.css"];
+        foreach (var name in files)
+        {
+            string text = File.ReadAllText(Path.Combine(wwwroot, name));
+            foreach (var sink in new[] { "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function" })
+                Assert.False(text.Contains(sink, StringComparison.Ordinal), $"{name} uses {sink}");
+            string withoutNamespace = text.Replace("http://www.w3.org/2000/svg", "", StringComparison.Ordinal);
+            foreach (var external in new[] { "http://", "https://", "//cdn", "@import" })
+                Assert.False(withoutNamespace.Contains(external, StringComparison.OrdinalIgnoreCase), $"{name} refers to {external}");
+        }
     }
 
     /// <summary>Polls GET /api/cluster until it lists <paramref name="workers"/> members in the worker role with status Up.</summary>

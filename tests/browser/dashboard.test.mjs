@@ -5,11 +5,13 @@
 //   2. the job --job in the job list; selected, its convergence chart updates while it runs (the number of plotted
 //      gradient-norm points grows between two reads) and its shard owners are listed;
 //   3. the job's final state --final, then its report fields and its convergence.png (loaded, non-empty);
-//   4. no script error on the page, and no failed request to the API.
+//   4. text from the server shown as text: no element or script made from it (the caller puts markup in a path);
+//   5. no script error on the page, and no failed request to the API.
+// With --markup TEXT the job's specification must show TEXT literally (the caller puts it in the input path).
 // With --screenshot FILE it saves a 1280×800 screenshot while the job runs (the README's docs/dashboard.png).
 // Prints one line "dashboard ok: …" and exits 0, or one line "dashboard test failed: <why>" and exits 1.
 //
-//   node dashboard.test.mjs --url http://127.0.0.1:8080/ --job ID --workers 2 --final succeeded [--screenshot FILE]
+//   node dashboard.test.mjs --url http://127.0.0.1:8080/ --job ID --workers 2 --final succeeded [--markup TEXT] [--screenshot FILE]
 //                           [--chromium /usr/bin/chromium] [--timeout-seconds 120]
 import puppeteer from "puppeteer-core";
 import { parseArgs } from "node:util";
@@ -21,6 +23,7 @@ const { values: args } = parseArgs({
     workers: { type: "string", default: "2" },
     final: { type: "string", default: "succeeded" },
     screenshot: { type: "string" },
+    markup: { type: "string" },
     chromium: { type: "string", default: process.env.CHROMIUM ?? "/usr/bin/chromium" },
     "timeout-seconds": { type: "string", default: "120" },
   },
@@ -130,7 +133,19 @@ try {
   const final = await read();
   if (final.grad < second.grad) throw new Error("the final chart has fewer points than the running one");
 
-  // 4. Nothing went wrong on the page.
+  // 4. Server strings stayed text: the caller puts markup in the job's input path (shown in the specification and in
+  //    the members' cached sources); had any of it been parsed as HTML there would be an <img> beside the plot and its
+  //    onerror handler would have set window.xss.
+  const injected = await page.evaluate(() => ({
+    xss: window.xss !== undefined,
+    images: [...document.images].filter((i) => i.id !== "plot").length,
+    spec: document.getElementById("spec").textContent,
+  }));
+  if (injected.xss || injected.images > 0) throw new Error("markup from the server was rendered as HTML");
+  if (args.markup && !injected.spec.includes(args.markup))
+    throw new Error("the specification does not show " + JSON.stringify(args.markup) + " as text: " + JSON.stringify(injected.spec));
+
+  // 5. Nothing went wrong on the page.
   if (problems.length > 0) throw new Error(problems.join("; "));
   console.log(`dashboard ok: ${members.length} members, chart ${first.grad} → ${second.grad} → ${final.grad} points, ` +
     `${owners.length} shards, report exit ${report.exit}, ${report.iterations} iterations`);
