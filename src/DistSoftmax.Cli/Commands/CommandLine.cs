@@ -20,6 +20,8 @@ internal static class CommandLine
         root.Add(SensitivityCommand.Build(ctx));
         root.Add(PlotCommand.Build(ctx));
         root.Add(CredentialsCommand.Build(ctx));
+        root.Add(ServeCommand.Build(ctx));
+        root.Add(StatusCommand.Build(ctx));
         return root;
     }
 

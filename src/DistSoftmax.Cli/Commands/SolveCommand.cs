@@ -61,6 +61,14 @@ internal sealed class SolveCommand
     private readonly Option<string> _progress = OptionFactory.Choice("--progress",
         "What stdout shows: text (a live table on a terminal, plain lines otherwise, and a summary) or json (one JSON object per line: iteration, cluster and finished events; nothing else).",
         "text", "text", "json");
+    private readonly Option<string?> _server = OptionFactory.File("--server",
+        "A running dist-softmax service (http://HOST:PORT, see 'dist-softmax serve'): submit the solve there, show its progress here and download its files into --out-dir.", "URL");
+
+    /// <summary>Options that say where a local or joining job runs: a service job cannot take them.</summary>
+    private IEnumerable<Option> PlacementOptions => [_backend, _seeds, _minWorkers, _host, _port, _seedTimeout, _credentials, _insecure];
+
+    /// <summary>Options that shape what this process shows and writes, not the solve: they stay with the client.</summary>
+    private IEnumerable<Option> ClientOptions => [_outDir, _progress, _server];
 
     public Command Build(CliContext ctx)
     {
@@ -72,11 +80,47 @@ internal sealed class SolveCommand
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
                      _stallIter, _workers, _seed, _outDir, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
                      _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
-                     _seedTimeout, _credentials, _insecure, _progress,
+                     _seedTimeout, _credentials, _insecure, _progress, _server,
                  })
             command.Add(o);
-        command.SetAction((parse, ct) => new SolveRunner(ctx).RunAsync(Bind(parse)));
+        command.SetAction((parse, ct) => parse.GetValue(_server) is string server
+            ? Service.ServerSolve.RunAsync(ctx, server, ServerSpec(parse, ctx), parse.GetValue(_outDir)!, parse.GetValue(_progress)!)
+            : new SolveRunner(ctx).RunAsync(Bind(parse)));
         return command;
+    }
+
+    /// <summary>
+    /// The settings of <c>solve ARGUMENTS</c> bound by the same parser as the command line (the service's job specs go
+    /// through it, so their validation is the command's); a parse error is a <see cref="CliInputException"/> with the
+    /// command line's one-line message.
+    /// </summary>
+    public static SolveSettings ParseSettings(IReadOnlyList<string> arguments, CliContext ctx)
+    {
+        var solve = new SolveCommand();
+        var root = new RootCommand { solve.Build(ctx) };
+        var parse = root.Parse(["solve", .. arguments]);
+        if (parse.Errors.Count > 0) throw new CliInputException("job", CommandLine.DescribeError(parse));
+        return solve.Bind(parse);
+    }
+
+    /// <summary>
+    /// The options given to <c>solve --server</c> as a service job spec: (option name, value) with file paths made
+    /// absolute here (the service and its workers must see the same paths), flags as "true". Options that place a
+    /// local job (--backend, --seeds, …) are refused; --out-dir, --progress and --server stay with this process.
+    /// </summary>
+    private IReadOnlyList<(string Option, string Value)> ServerSpec(ParseResult parse, CliContext ctx)
+    {
+        foreach (var o in PlacementOptions)
+            if (OptionFactory.Given(parse, o)) throw new CliInputException(o.Name, "cannot be combined with --server (the service places its jobs on its own cluster)");
+        var spec = new List<(string, string)>();
+        var fileOptions = new HashSet<Option>([_a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _x0]);
+        foreach (var option in parse.CommandResult.Command.Options)
+        {
+            if (ClientOptions.Contains(option) || parse.GetResult(option) is not { Implicit: false } result) continue;
+            string value = result.Tokens.Count == 0 ? "true" : result.Tokens[^1].Value;
+            spec.Add((option.Name, fileOptions.Contains(option) ? ctx.Resolve(value) : value));
+        }
+        return spec;
     }
 
     private SolveSettings Bind(ParseResult p) => new()

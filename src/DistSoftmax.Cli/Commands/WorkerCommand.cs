@@ -109,7 +109,8 @@ internal static class WorkerCommand
         return ExitCodes.Ok;
     }
 
-    private static SocketException? FindSocketError(Exception? e)
+    /// <summary>The socket error inside <paramref name="e"/> (a port that cannot be bound), if any; also used by serve.</summary>
+    internal static SocketException? FindSocketError(Exception? e)
     {
         for (; e is not null; e = e.InnerException)
         {

@@ -16,14 +16,17 @@ namespace DistSoftmax.Cli.Solving;
 /// the chosen backend with live progress, then x.npy, convergence.png and report.json (last), each written atomically,
 /// and a summary. Returns the exit code: 0 converged, 3 stopped without meeting the tolerance, 2 bad input.
 /// </summary>
-internal sealed class SolveRunner(CliContext ctx)
+/// <param name="backends">Which backend runs a plan; null: <see cref="SolveBackends.For"/> (the service passes its own cluster).</param>
+internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBackend>? backends = null)
 {
     private int _iterationsSeen;
 
     /// <summary>Whether the solver reported any iteration (a solve cancelled before that has nothing to write).</summary>
     private bool AnyIteration => Volatile.Read(ref _iterationsSeen) > 0;
 
-    public async Task<int> RunAsync(SolveSettings settings)
+    /// <param name="planned">A plan already made from <paramref name="settings"/> (the service checks a job when it is
+    /// submitted); null: planned here.</param>
+    public async Task<int> RunAsync(SolveSettings settings, SolvePlan? planned = null)
     {
         var total = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
@@ -33,8 +36,8 @@ internal sealed class SolveRunner(CliContext ctx)
         Solver solver;
         try
         {
-            plan = SolvePlanner.Plan(settings, ctx, loader);
-            backend = SolveBackends.For(plan.Backend);
+            plan = planned ?? SolvePlanner.Plan(settings, ctx, loader);
+            backend = backends?.Invoke(plan.Backend) ?? SolveBackends.For(plan.Backend);
             solver = SolverCatalog.Create(plan.Solver, plan.Options);
         }
         catch (Exception e) when (e is CliInputException or DataFormatException or ArgumentException)

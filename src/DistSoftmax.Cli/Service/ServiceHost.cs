@@ -1,0 +1,193 @@
+using System.Reflection;
+using System.Text;
+using System.Text.Json.Nodes;
+using DistSoftmax.Cluster.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.StaticFiles;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace DistSoftmax.Cli.Service;
+
+/// <summary>
+/// The service's HTTP side (ASP.NET Core minimal APIs on Kestrel, in the process of its cluster node): the job API,
+/// the cluster view, /metrics and the embedded dashboard at /. Only the serve command reaches this type, so no other
+/// command loads ASP.NET Core. The API (all JSON camelCase; errors are {"error": "…"}):
+/// <list type="bullet">
+/// <item>POST /api/jobs (a spec: solve's options in camelCase) → 202 {"id"}; 400 bad spec; 503 queue full.</item>
+/// <item>GET /api/jobs → job summaries; GET /api/jobs/{id} → the job with its trace, shards and files; 404 unknown.</item>
+/// <item>GET /api/jobs/{id}/events → server-sent events (iteration, state, note), the past first, ending after the final state.</item>
+/// <item>DELETE /api/jobs/{id} → cancel, 200 with the job.</item>
+/// <item>GET /api/jobs/{id}/files/{name} → a file the job wrote; GET /api/cluster; GET /metrics; GET / (dashboard).</item>
+/// </list>
+/// </summary>
+internal sealed class ServiceHost : IAsyncDisposable
+{
+    /// <summary>Largest job spec accepted (bytes): a spec is a few option names and paths.</summary>
+    public const int MaxSpecBytes = 1 << 20;
+    /// <summary>An idle event stream sends a comment this often, so proxies keep it open.</summary>
+    public static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+    private static readonly FileExtensionContentTypeProvider ContentTypes = new();
+
+    private readonly JobStore _store;
+
+    public WebApplication App { get; }
+    public JobManager Jobs { get; }
+    public ServiceMetrics Metrics { get; }
+    public ClusterView Cluster { get; }
+
+    private ServiceHost(WebApplication app, JobStore store, JobManager jobs, ServiceMetrics metrics, ClusterView cluster)
+    {
+        App = app;
+        _store = store;
+        Jobs = jobs;
+        Metrics = metrics;
+        Cluster = cluster;
+    }
+
+    /// <summary>
+    /// The service over <paramref name="node"/> (already started): opens the job database, restores its jobs and maps
+    /// the API. <paramref name="configure"/> chooses the server (Kestrel's URLs, or the tests' in-memory server).
+    /// </summary>
+    public static ServiceHost Create(ServiceOptions options, CoordinatorNode node, Action<WebApplicationBuilder> configure)
+    {
+        var store = new JobStore(options.Database);
+        try
+        {
+            var metrics = new ServiceMetrics();
+            ClusterView? view = null;
+            var jobs = new JobManager(options, store, metrics,
+                job => new ServiceClusterBackend(node, job, options.MinWorkers, e => view?.Observe(e)));
+            view = new ClusterView(node, jobs);
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = options.StateDirectory });
+            // One line per message on stderr, warnings and above (a request is not worth a line).
+            builder.Logging.ClearProviders();
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = false; });
+            builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            configure(builder);
+            var app = builder.Build();
+            var host = new ServiceHost(app, store, jobs, metrics, view);
+            host.Map();
+            jobs.Restore();
+            return host;
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    public Task StartAsync(CancellationToken ct = default) => App.StartAsync(ct);
+
+    /// <summary>Cancels the running jobs (they write their files), stops the server and closes the database.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Jobs.StopAsync().ConfigureAwait(false);
+        await App.StopAsync().ConfigureAwait(false);
+        await App.DisposeAsync().ConfigureAwait(false);
+        _store.Dispose();
+    }
+
+    private void Map()
+    {
+        App.MapPost("/api/jobs", (Func<HttpContext, Task<IResult>>)SubmitAsync);
+        App.MapGet("/api/jobs", () => Json(new JsonArray(Jobs.All().Select(j => (JsonNode)JobJson.Summary(j)).ToArray())));
+        App.MapGet("/api/jobs/{id}", (string id) => Jobs.Get(id) is { } job ? Json(JobJson.Detail(job)) : UnknownJob(id));
+        App.MapDelete("/api/jobs/{id}", (string id) => Jobs.Cancel(id) is { } job ? Json(JobJson.Detail(job)) : UnknownJob(id));
+        App.MapGet("/api/jobs/{id}/events", EventsAsync);
+        App.MapGet("/api/jobs/{id}/files/{name}", (string id, string name) =>
+        {
+            if (Jobs.Get(id) is not { } job) return UnknownJob(id);
+            if (JobJson.FilePath(job, name) is not { } path)
+                return Error(StatusCodes.Status404NotFound, $"job {id} has no file '{name}' (files: {string.Join(", ", JobJson.Files(job))})");
+            return Results.File(path, ContentType(name), name);
+        });
+        App.MapGet("/api/cluster", async (CancellationToken ct) => Json(await Cluster.DescribeAsync(ct)));
+        App.MapGet("/metrics", () =>
+        {
+            var byState = Jobs.All().GroupBy(j => j.State).ToDictionary(g => g.Key, g => g.Count());
+            return Results.Text(Metrics.Render(byState, Cluster.Workers()), "text/plain; version=0.0.4; charset=utf-8");
+        });
+        App.MapFallback((HttpContext http) => Dashboard(http.Request.Path.Value ?? "/"));
+    }
+
+    private async Task<IResult> SubmitAsync(HttpContext http)
+    {
+        string body;
+        using (var reader = new StreamReader(http.Request.Body, Encoding.UTF8))
+        {
+            var buffer = new char[MaxSpecBytes + 1];
+            int read = 0, n;
+            while (read < buffer.Length && (n = await reader.ReadAsync(buffer.AsMemory(read), http.RequestAborted)) > 0) read += n;
+            if (read > MaxSpecBytes) return Error(StatusCodes.Status413PayloadTooLarge, $"job spec: larger than {MaxSpecBytes} bytes");
+            body = new string(buffer, 0, read);
+        }
+        try
+        {
+            var job = await Jobs.SubmitAsync(body, http.RequestAborted);
+            return Results.Json(new JsonObject { ["id"] = job.Id }, statusCode: StatusCodes.Status202Accepted);
+        }
+        catch (JobRejectedException e)
+        {
+            return Error(e.Status, e.Message);
+        }
+    }
+
+    /// <summary>Server-sent events: the job's events so far, then live ones, until its final state.</summary>
+    private async Task EventsAsync(HttpContext http, string id)
+    {
+        if (Jobs.Get(id) is not { } job)
+        {
+            await UnknownJob(id).ExecuteAsync(http);
+            return;
+        }
+        var response = http.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        var ct = http.RequestAborted;
+        int next = 0;
+        try
+        {
+            while (true)
+            {
+                var (events, changed, ended) = job.ReadEvents(next);
+                var text = new StringBuilder();
+                foreach (var e in events) text.Append("event: ").Append(e.Kind).Append("\ndata: ").Append(e.Data).Append("\n\n");
+                next += events.Count;
+                if (text.Length > 0) await response.WriteAsync(text.ToString(), ct);
+                await response.Body.FlushAsync(ct);
+                if (ended) break;
+                if (await Task.WhenAny(changed, Task.Delay(KeepAlive, ct)) != changed) await response.WriteAsync(": keep-alive\n\n", ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { /* the client went away */ }
+    }
+
+    /// <summary>The embedded dashboard (resources wwwroot/…; / is wwwroot/index.html); unknown /api paths get JSON 404s.</summary>
+    private static IResult Dashboard(string path)
+    {
+        if (path.StartsWith("/api/", StringComparison.Ordinal) || path == "/api")
+            return Error(StatusCodes.Status404NotFound, $"{path}: no such API endpoint");
+        string name = path.TrimStart('/');
+        if (name.Length == 0 || name.EndsWith('/')) name += "index.html";
+        var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("wwwroot/" + name);
+        if (stream is null)
+            return Error(StatusCodes.Status404NotFound, name == "index.html"
+                ? "this dist-softmax was built without the dashboard (src/DistSoftmax.Cli/Service/wwwroot)"
+                : $"{path}: not found");
+        return Results.Stream(stream, ContentType(name));
+    }
+
+    private static string ContentType(string name) =>
+        ContentTypes.TryGetContentType(name, out var type) ? type : "application/octet-stream";
+
+    private static IResult Json(JsonNode node) => Results.Text(node.ToJsonString(), "application/json; charset=utf-8");
+
+    private static IResult UnknownJob(string id) => Error(StatusCodes.Status404NotFound, $"no job '{id}'");
+
+    private static IResult Error(int status, string message) =>
+        Results.Text(new JsonObject { ["error"] = message }.ToJsonString(), "application/json; charset=utf-8", statusCode: status);
+}

@@ -1,0 +1,14 @@
+using DistSoftmax.Cluster.Hosting;
+
+namespace DistSoftmax.Cli.Service;
+
+/// <summary>How a service runs (the serve command's options, checked).</summary>
+/// <param name="Node">The service's cluster node: bind address, seeds, credentials.</param>
+/// <param name="StateDirectory">Where job files go (&lt;state-dir&gt;/jobs/&lt;id&gt;/); absolute.</param>
+/// <param name="Database">The SQLite job database; absolute.</param>
+/// <param name="MaxJobs">Jobs that run at once; the others wait in the queue.</param>
+/// <param name="MaxQueued">Jobs that may wait; a submission beyond that is refused (HTTP 503).</param>
+/// <param name="MinWorkers">Worker nodes a job waits for before its shards are assigned.</param>
+/// <param name="WorkingDirectory">What relative paths in job specs are resolved against.</param>
+internal sealed record ServiceOptions(NodeOptions Node, string StateDirectory, string Database, int MaxJobs, int MaxQueued,
+    int MinWorkers, string WorkingDirectory);
