@@ -124,7 +124,7 @@ function renderCluster(cluster) {
     const address = td(m.address, "mono");
     if (m.address === cluster.self) address.append(el("span", " (this service)", "muted"));
     tr.append(address, td((m.roles ?? []).join(", ")), td(m.status), td(m.cores ?? "–", "num"),
-      td(fmtBytes(m.memoryBytes), "num"), td(m.shards ?? 0, "num"));
+      td(fmtBytes(m.memoryBytes), "num"), td(m.shards ?? "–", "num"));
     const cache = td("");
     const sources = Array.isArray(m.cachedSources) ? m.cachedSources : [];
     if (sources.length === 0) cache.append(el("span", "none", "muted"));
