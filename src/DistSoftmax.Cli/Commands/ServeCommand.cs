@@ -34,11 +34,12 @@ internal static class ServeCommand
         var maxJobs = OptionFactory.Int("--max-jobs", "Jobs that run at once; later ones wait in the queue.", DefaultMaxJobs);
         var maxQueued = OptionFactory.Int("--max-queued", "Jobs that may wait; a submission beyond that is refused (HTTP 503).", DefaultMaxQueued);
         var minWorkers = OptionFactory.Int("--min-workers", "Worker nodes a job waits for before its shards are assigned.", 1, "K");
+        var log = WorkerCommand.LogOption();
 
         var command = new Command("serve",
             "Run the cluster as a service: a coordinator node that stays in the cluster and an HTTP job API (POST /api/jobs, " +
             "GET /api/jobs/{id}/events, …), /metrics and a dashboard at /, until Ctrl+C or SIGTERM. Submit with 'dist-softmax solve --server URL'.");
-        foreach (Option o in new Option[] { httpPort, httpHost, host, port, seeds, credentials, insecure, stateDir, db, maxJobs, maxQueued, minWorkers })
+        foreach (Option o in new Option[] { httpPort, httpHost, host, port, seeds, credentials, insecure, stateDir, db, maxJobs, maxQueued, minWorkers, log })
             command.Add(o);
         command.SetAction((parse, _) =>
         {
@@ -62,7 +63,7 @@ internal static class ServeCommand
                 {
                     CredentialsDirectory = CredentialsCommand.Check(ctx, parse.GetValue(credentials) ?? node.CredentialsDirectory),
                     Insecure = parse.GetValue(insecure),
-                    ExtraHocon = Hocon.SolveOwnsShutdown,
+                    ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.NodeLog(WorkerCommand.CheckLog(ctx, parse.GetValue(log))),
                 };
                 string state = ctx.Resolve(parse.GetValue(stateDir)!);
                 if (File.Exists(state)) throw new CliInputException("--state-dir", $"{state} is a file, not a directory");

@@ -29,19 +29,21 @@ internal static class WorkerCommand
             HelpName = "DIR",
         };
 
+        var log = LogOption();
         var command = new Command("worker",
             "Run a cluster worker node: it joins the seeds, serves solve jobs (dist-softmax solve --seeds …) and training jobs (dist-softmax train --seeds …) until Ctrl+C or SIGTERM, " +
             "then leaves the cluster. Every worker must see the data files at the paths the jobs name.");
         var credentials = CredentialsCommand.CredentialsOption();
         var insecure = CredentialsCommand.InsecureOption();
-        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort, dataRoots, credentials, insecure }) command.Add(o);
+        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort, dataRoots, credentials, insecure, log }) command.Add(o);
         command.SetAction((parse, _) => RunAsync(ctx, parse.GetValue(host), parse.GetValue(port), parse.GetValue(seeds),
-            parse.GetValue(publicHost), parse.GetValue(publicPort), parse.GetValue(dataRoots), parse.GetValue(credentials), parse.GetValue(insecure)));
+            parse.GetValue(publicHost), parse.GetValue(publicPort), parse.GetValue(dataRoots), parse.GetValue(credentials), parse.GetValue(insecure),
+            parse.GetValue(log)));
         return command;
     }
 
     private static async Task<int> RunAsync(CliContext ctx, string? host, int? port, string? seedText, string? publicHost, int? publicPort,
-        string[]? dataRoots, string? credentials, bool insecure)
+        string[]? dataRoots, string? credentials, bool insecure, string? log)
     {
         NodeOptions options;
         try
@@ -62,6 +64,7 @@ internal static class WorkerCommand
                 DataRoots = options.DataRoots ?? [ctx.WorkingDirectory],
                 CredentialsDirectory = CredentialsCommand.Check(ctx, credentials ?? options.CredentialsDirectory),
                 Insecure = insecure,
+                ExtraHocon = Hocon.NodeLog(CheckLog(ctx, log)),
             };
             if (options.Seeds is { Count: > 0 } envSeeds && seedText is null) SolvePlanner.ParseSeeds(string.Join(',', envSeeds));
         }
@@ -107,6 +110,20 @@ internal static class WorkerCommand
         }
         ctx.Out.WriteLine("dist-softmax worker: stopped");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>--log of the long-running nodes (worker, serve): where Akka.NET's log goes.</summary>
+    public static Option<string?> LogOption() => OptionFactory.File("--log",
+        "Append the node's Akka.NET log (INFO and above, one line each) to this file; default: WARNING and above on stderr. Stack traces only with DISTSOFTMAX_DEBUG=1.", "PATH");
+
+    /// <summary>The absolute --log path, checked (its directory exists, it is not a directory); null when not given.</summary>
+    public static string? CheckLog(CliContext ctx, string? log)
+    {
+        if (log is null) return null;
+        string path = ctx.Resolve(log);
+        if (Directory.Exists(path)) throw new CliInputException("--log", $"{path} is a directory");
+        if (Path.GetDirectoryName(path) is { } dir && !Directory.Exists(dir)) throw new CliInputException("--log", $"{dir}: no such directory");
+        return path;
     }
 
     /// <summary>The socket error inside <paramref name="e"/> (a port that cannot be bound), if any; also used by serve.</summary>

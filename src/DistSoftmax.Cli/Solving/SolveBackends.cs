@@ -61,7 +61,7 @@ internal sealed class LocalSimulationBackend : ISolveBackend
             {
                 Workers = job.Workers,
                 Events = e => Events.Forward(e, progress, note, joins: false),
-                ExtraHocon = Hocon.SolveOwnsShutdown,
+                ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet,
             },
             cancellation);
 }
@@ -98,8 +98,14 @@ internal static class Hocon
     /// </summary>
     public const string SolveOwnsShutdown = "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off\n";
 
-    /// <summary>The solve's own output is the interface: Akka's INFO lines (joining, gossip) would interleave with it.</summary>
-    public const string Quiet = "akka.loglevel = WARNING\n";
+    /// <summary>
+    /// The solve's own output is the interface: Akka's INFO lines (joining, gossip) would interleave with it, and its
+    /// standard logger writes to stdout. Warnings and errors go to stderr, one line each (<see cref="OneLineLogger"/>).
+    /// </summary>
+    public static readonly string Quiet = OneLineLogger.Hocon();
+
+    /// <summary>A long-running node's log (worker, serve): WARNING and above on stderr, or INFO and above appended to <paramref name="file"/> (--log).</summary>
+    public static string NodeLog(string? file) => file is null ? OneLineLogger.Hocon() : OneLineLogger.Hocon("INFO", file);
 }
 
 /// <summary>Turns coordinator events into progress rows and one-line notes.</summary>
