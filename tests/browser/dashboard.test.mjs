@@ -157,5 +157,6 @@ try {
   process.exit(0);
 } catch (e) {
   await browser.close().catch(() => {});
-  fail(e.message.split("\n")[0]);
+  // What the page reported (script errors, failed requests) is usually the reason a wait timed out.
+  fail(e.message.split("\n")[0] + (problems.length > 0 ? " (page: " + problems.join("; ") + ")" : ""));
 }

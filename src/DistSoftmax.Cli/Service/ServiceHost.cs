@@ -111,7 +111,8 @@ internal sealed class ServiceHost : IAsyncDisposable
             var byState = Jobs.All().GroupBy(j => j.State).ToDictionary(g => g.Key, g => g.Count());
             return Results.Text(Metrics.Render(byState, Cluster.Workers()), "text/plain; version=0.0.4; charset=utf-8");
         });
-        App.MapFallback((HttpContext http) => Dashboard(http.Request.Path.Value ?? "/"));
+        // "{*path}", not the default "{*path:nonfile}": the dashboard's app.js and style.css are file names.
+        App.MapFallback("{*path}", (HttpContext http) => Dashboard(http.Request.Path.Value ?? "/"));
     }
 
     private async Task<IResult> SubmitAsync(HttpContext http)
