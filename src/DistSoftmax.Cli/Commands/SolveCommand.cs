@@ -1,5 +1,7 @@
 using System.CommandLine;
 using DistSoftmax.Cli.Solving;
+using System.CommandLine.Parsing;
+using DistSoftmax.Core;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data.Sources;
 
@@ -65,10 +67,16 @@ internal sealed class SolveCommand
         "A running dist-softmax service (http://HOST:PORT, see 'dist-softmax serve'): submit the solve there, show its progress here and download its files into --out-dir.", "URL");
 
     /// <summary>Options that say where a local or joining job runs: a service job cannot take them.</summary>
-    private IEnumerable<Option> PlacementOptions => [_backend, _seeds, _minWorkers, _host, _port, _seedTimeout, _credentials, _insecure];
+    private IEnumerable<Option> PlacementOptions => [_backend, _seeds, _minWorkers, _host, _port, _seedTimeout, _credentials, _insecure, _resume];
 
     /// <summary>Options that shape what this process shows and writes, not the solve: they stay with the client.</summary>
     private IEnumerable<Option> ClientOptions => [_outDir, _progress, _server];
+
+    private readonly Option<string?> _resume = OptionFactory.File("--resume",
+        "Continue the interrupted solve whose --out-dir is DIR from its last checkpoint (DIR/checkpoint.bin), with the inputs and options " +
+        "recorded in DIR/checkpoint.json; writes the outputs to DIR. Takes no other option but --progress.", "DIR");
+    private readonly Option<bool> _noCheckpoint = OptionFactory.Flag("--no-checkpoint",
+        "Write no checkpoint (by default the solve keeps DIR/checkpoint.bin and checkpoint.json up to date every iteration, for --resume, and removes them when it ends).");
 
     public Command Build(CliContext ctx)
     {
@@ -80,18 +88,20 @@ internal sealed class SolveCommand
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
                      _stallIter, _workers, _seed, _outDir, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
                      _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
-                     _seedTimeout, _credentials, _insecure, _progress, _server,
+                     _seedTimeout, _credentials, _insecure, _progress, _server, _resume, _noCheckpoint,
                  })
             command.Add(o);
         command.SetAction((parse, ct) => parse.GetValue(_server) is string server
             ? Service.ServerSolve.RunAsync(ctx, server, ServerSpec(parse, ctx), parse.GetValue(_outDir)!, parse.GetValue(_progress)!)
+            : OptionFactory.Given(parse, _resume)
+            ? ResumeAsync(ctx, command, parse)
             : new SolveRunner(ctx).RunAsync(Bind(parse)));
         return command;
     }
 
     /// <summary>
     /// The settings of <c>solve ARGUMENTS</c> bound by the same parser as the command line (the service's job specs go
-    /// through it, so their validation is the command's); a parse error is a <see cref="CliInputException"/> with the
+    /// through it, so their validation is the command's); a parse error is an <see cref="ArgumentException"/> whose message is the
     /// command line's one-line message.
     /// </summary>
     public static SolveSettings ParseSettings(IReadOnlyList<string> arguments, CliContext ctx)
@@ -99,7 +109,7 @@ internal sealed class SolveCommand
         var solve = new SolveCommand();
         var root = new RootCommand { solve.Build(ctx) };
         var parse = root.Parse(["solve", .. arguments]);
-        if (parse.Errors.Count > 0) throw new CliInputException("job", CommandLine.DescribeError(parse));
+        if (parse.Errors.Count > 0) throw new ArgumentException(CommandLine.DescribeError(parse));
         return solve.Bind(parse);
     }
 
@@ -122,6 +132,47 @@ internal sealed class SolveCommand
         }
         return spec;
     }
+
+    /// <summary>
+    /// --resume DIR: the solve recorded in DIR/checkpoint.json, parsed again as it was given (relative paths against
+    /// its working directory), continued from DIR/checkpoint.bin. DIR must be that solve's --out-dir.
+    /// </summary>
+    private Task<int> ResumeAsync(CliContext ctx, Command command, ParseResult parse)
+    {
+        try
+        {
+            var others = command.Options.Where(o => o != _resume && o != _progress && OptionFactory.Given(parse, o)).Select(o => o.Name).ToList();
+            if (others.Count > 0)
+                throw new CliInputException("--resume", $"takes no other option but --progress (the solve's own are in DIR/{ResumeRecord.FileName}); got {string.Join(", ", others)}");
+            string directory = ctx.Resolve(parse.GetValue(_resume)!);
+            var record = ResumeRecord.Read(directory);
+            var original = new CliContext(ctx.Out, ctx.Err, record.WorkingDirectory, ctx.Interactive, ctx.Cancellation);
+            var solve = new SolveCommand();
+            var reparsed = solve.Build(original).Parse(record.Arguments.ToArray());
+            if (reparsed.Errors.Count > 0)
+                throw new CliInputException("--resume", $"the arguments in {Path.Combine(directory, ResumeRecord.FileName)} do not parse: {reparsed.Errors[0].Message}");
+            if (OptionFactory.Given(reparsed, solve._resume) || reparsed.GetValue(solve._noCheckpoint))
+                throw new CliInputException("--resume", $"{Path.Combine(directory, ResumeRecord.FileName)} records no resumable solve");
+            var settings = solve.Bind(reparsed);
+            if (!SamePath(original.Resolve(settings.OutDir), directory))
+                throw new CliInputException("--resume", $"{directory} is not the output directory of the solve recorded in it ({original.Resolve(settings.OutDir)})");
+            var checkpoint = ResumeRecord.ReadCheckpoint(directory);
+            if (checkpoint is null) ctx.Err.WriteLine($"dist-softmax: {directory} has no {CheckpointWriter.FileName} (stopped before its first iteration): solving from the start");
+            settings = settings with
+            {
+                ResumeFrom = checkpoint,
+                Progress = OptionFactory.Given(parse, _progress) ? parse.GetValue(_progress)! : settings.Progress,
+            };
+            return new SolveRunner(original).RunAsync(settings);
+        }
+        catch (Exception e) when (e is CliInputException or ParameterException or ArgumentException)
+        {
+            return Task.FromResult(ErrorReport.Write(ctx, e, validating: true));
+        }
+    }
+
+    private static bool SamePath(string a, string b) =>
+        string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(b)), StringComparison.Ordinal);
 
     private SolveSettings Bind(ParseResult p) => new()
     {
@@ -172,5 +223,7 @@ internal sealed class SolveCommand
         Credentials = p.GetValue(_credentials),
         Insecure = p.GetValue(_insecure),
         Arguments = p.Tokens.Select(t => t.Value).ToArray(),
+        SolveArguments = p.Tokens.Where(t => t.Type != TokenType.Command).Select(t => t.Value).ToArray(),
+        Checkpoints = !p.GetValue(_noCheckpoint),
     };
 }

@@ -30,26 +30,31 @@ internal static class WorkerCommand
         };
 
         var log = LogOption();
+        var cacheMb = OptionFactory.OptionalInt("--cache-mb",
+            "Memory budget of the shard cache in MiB: loaded shards are kept across jobs (same files, size and modification time, or the same " +
+            "generator, and the same rows) and evicted least recently used first; 0 = no cache. Default: a quarter of the memory available to the process.", "N");
+
         var command = new Command("worker",
             "Run a cluster worker node: it joins the seeds, serves solve jobs (dist-softmax solve --seeds …) and training jobs (dist-softmax train --seeds …) until Ctrl+C or SIGTERM, " +
             "then leaves the cluster. Every worker must see the data files at the paths the jobs name.");
         var credentials = CredentialsCommand.CredentialsOption();
         var insecure = CredentialsCommand.InsecureOption();
-        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort, dataRoots, credentials, insecure, log }) command.Add(o);
+        foreach (Option o in new Option[] { port, host, seeds, publicHost, publicPort, dataRoots, credentials, insecure, cacheMb, log }) command.Add(o);
         command.SetAction((parse, _) => RunAsync(ctx, parse.GetValue(host), parse.GetValue(port), parse.GetValue(seeds),
             parse.GetValue(publicHost), parse.GetValue(publicPort), parse.GetValue(dataRoots), parse.GetValue(credentials), parse.GetValue(insecure),
-            parse.GetValue(log)));
+            parse.GetValue(cacheMb), parse.GetValue(log)));
         return command;
     }
 
     private static async Task<int> RunAsync(CliContext ctx, string? host, int? port, string? seedText, string? publicHost, int? publicPort,
-        string[]? dataRoots, string? credentials, bool insecure, string? log)
+        string[]? dataRoots, string? credentials, bool insecure, int? cacheMb, string? log)
     {
         NodeOptions options;
         try
         {
             foreach (var (name, value) in new[] { ("--port", port), ("--public-port", publicPort) })
                 if (value is < 0 or > 65535) throw new CliInputException(name, $"must be in [0, 65535] (got {value})");
+            if (cacheMb is < 0 or > MaxCacheMb) throw new CliInputException("--cache-mb", $"must be in [0, {MaxCacheMb}] MiB (got {cacheMb})");
             if (host is { Length: 0 } || (host is not null && string.IsNullOrWhiteSpace(host))) throw new CliInputException("--host", "must not be empty");
             var seeds = seedText is null ? null : SolvePlanner.ParseSeeds(seedText);
             foreach (var root in dataRoots ?? [])
@@ -64,7 +69,7 @@ internal static class WorkerCommand
                 DataRoots = options.DataRoots ?? [ctx.WorkingDirectory],
                 CredentialsDirectory = CredentialsCommand.Check(ctx, credentials ?? options.CredentialsDirectory),
                 Insecure = insecure,
-                ExtraHocon = Hocon.NodeLog(CheckLog(ctx, log)),
+                ExtraHocon = Hocon.NodeLog(CheckLog(ctx, log)) + (cacheMb is int mb ? $"{options.ExtraHocon}\ndistsoftmax.worker.cache-size = {(long)mb << 20}b\n" : options.ExtraHocon),
             };
             if (options.Seeds is { Count: > 0 } envSeeds && seedText is null) SolvePlanner.ParseSeeds(string.Join(',', envSeeds));
         }
@@ -88,7 +93,8 @@ internal static class WorkerCommand
         await using (node)
         {
             string seedsText = options.Seeds is { Count: > 0 } s ? string.Join(", ", s) : "none (this node founds the cluster)";
-            ctx.Out.WriteLine($"dist-softmax worker: node {node.Address}, seeds: {seedsText}; Ctrl+C or SIGTERM stops it");
+            long cacheBytes = Cluster.Worker.WorkerSettings.FromConfig(node.System.Settings.Config).CacheBytes;
+            ctx.Out.WriteLine($"dist-softmax worker: node {node.Address}, seeds: {seedsText}, shard cache {cacheBytes >> 20} MiB; Ctrl+C or SIGTERM stops it");
             bool up;
             try { up = await node.WaitUntilUpAsync(node.Settings.JoinTimeout, ctx.Cancellation); }
             catch (OperationCanceledException) { up = false; }
@@ -111,6 +117,9 @@ internal static class WorkerCommand
         ctx.Out.WriteLine("dist-softmax worker: stopped");
         return ExitCodes.Ok;
     }
+
+    /// <summary>Largest --cache-mb (1 TiB).</summary>
+    private const int MaxCacheMb = 1 << 20;
 
     /// <summary>--log of the long-running nodes (worker, serve): where Akka.NET's log goes.</summary>
     public static Option<string?> LogOption() => OptionFactory.File("--log",

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using DistSoftmax.Cli.Commands;
 using DistSoftmax.Cli.Solving;
+using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
 
@@ -18,9 +19,8 @@ namespace DistSoftmax.Cli.Service;
 /// </summary>
 internal sealed class JobManager(ServiceOptions options, JobStore store, ServiceMetrics metrics, Func<ServiceJob, ISolveBackend> backendFor)
 {
-    /// <summary>The message of a job found running when the service started (its process ended mid-solve).</summary>
-    public const string InterruptedMessage =
-        "the service stopped while this job was running; it was not resumed (this build keeps no solver checkpoints)";
+    /// <summary>The message of a job found running when the service started that cannot be resumed.</summary>
+    public const string InterruptedMessage = "the service stopped while this job was running, and it cannot be resumed";
 
     private readonly object _gate = new();
     private readonly Dictionary<string, ServiceJob> _jobs = new(StringComparer.Ordinal);
@@ -31,7 +31,9 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
 
     /// <summary>
     /// Loads the database's jobs: finished ones as they are, queued ones checked again and queued, and running ones
-    /// (the service's process ended mid-solve) marked failed with <see cref="InterruptedMessage"/>.
+    /// (the service's process ended mid-solve) checked again and queued first, to continue from the last checkpoint in
+    /// their directory (the solve's checkpoint.bin, <see cref="ResumeRecord"/>; from the start when there is none yet),
+    /// or failed with <see cref="InterruptedMessage"/> and the reason when that is not possible.
     /// </summary>
     public void Restore()
     {
@@ -53,9 +55,7 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
                     }
                     break;
                 case JobState.Running:
-                    job = ServiceJob.Restore(stored, null);
-                    job.Transition(JobState.Failed, InterruptedMessage, ExitCodes.Internal);
-                    store.Update(job);
+                    job = Resume(stored);
                     break;
                 default:
                     job = ServiceJob.Restore(stored, null);
@@ -65,10 +65,50 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
             {
                 _jobs[job.Id] = job;
                 _order.Add(job);
-                if (job.State == JobState.Queued) _queue.AddLast(job);
+                if (job.State == JobState.Queued)
+                {
+                    // Interrupted jobs first: they had started before any job that was still waiting.
+                    if (stored.State == JobState.Running) _queue.AddFirst(job);
+                    else _queue.AddLast(job);
+                }
             }
         }
         Dispatch();
+    }
+
+    /// <summary>A job that was running when the service stopped, made ready to continue from its last checkpoint.</summary>
+    private ServiceJob Resume(StoredJob stored)
+    {
+        SolvePlan? plan = null;
+        SolverCheckpoint? checkpoint = null;
+        string? failure = null;
+        try
+        {
+            checkpoint = ResumeRecord.ReadCheckpoint(stored.OutDir);
+            var checkedPlan = PlanAsync(stored.Spec, stored.OutDir, CancellationToken.None).GetAwaiter().GetResult();
+            plan = checkedPlan with { Settings = checkedPlan.Settings with { ResumeFrom = checkpoint } };
+        }
+        catch (Exception e) when (e is JobRejectedException or CliInputException)
+        {
+            failure = e.Message;
+        }
+        if (plan is null)
+        {
+            var failed = ServiceJob.Restore(stored, null);
+            failed.Transition(JobState.Failed, $"{InterruptedMessage}: {failure}", ExitCodes.Internal);
+            store.Update(failed);
+            return failed;
+        }
+        // The trace up to the checkpoint stays; the iterations after it are done again.
+        int keep = checkpoint is null ? 0 : Math.Min(stored.Trace.Count, checkpoint.Iteration + 1);
+        store.TruncateTrace(stored.Id, keep);
+        var job = ServiceJob.Restore(stored with { Trace = stored.Trace.Take(keep).ToArray() }, plan);
+        job.AddNote(checkpoint is null
+            ? "the service restarted: the job starts again (it had no checkpoint yet)"
+            : string.Create(CultureInfo.InvariantCulture, $"the service restarted: the job continues from its checkpoint after iteration {checkpoint.Iteration}"));
+        job.Transition(JobState.Queued);
+        store.Update(job);
+        return job;
     }
 
     /// <summary>
@@ -237,7 +277,7 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
             job.Transition(JobState.Running);
             store.Update(job);
             var lines = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
-            var progress = new ProgressState();
+            var progress = new ProgressState { Entries = job.Trace().Count };
             var pump = Task.Run(async () =>
             {
                 await foreach (string line in lines.Reader.ReadAllAsync().ConfigureAwait(false)) Handle(job, line, progress);
@@ -283,6 +323,8 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
         switch ((string?)node["event"])
         {
             case "iteration":
+                // A resumed solve continues after its checkpoint's iteration; anything the job already has is not repeated.
+                if ((int?)node["iteration"] is int iteration && iteration <= job.LastIteration) break;
                 node.Remove("event");
                 string entry = node.ToJsonString();
                 job.AddIteration(entry);

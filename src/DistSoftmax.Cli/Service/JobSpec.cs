@@ -14,7 +14,7 @@ internal static class JobSpec
     /// <summary>Keys a spec may not carry: the service decides where its jobs run and where their files go.</summary>
     public static readonly IReadOnlySet<string> Reserved = new HashSet<string>(StringComparer.Ordinal)
     {
-        "outDir", "progress", "server", "backend", "seeds", "minWorkers", "host", "port", "seedTimeout", "credentials", "insecure",
+        "outDir", "progress", "server", "resume", "backend", "seeds", "minWorkers", "host", "port", "seedTimeout", "credentials", "insecure",
     };
 
     /// <summary>"--max-iter" → "maxIter", "--A1" → "A1", "--w-scalar" → "wScalar".</summary>

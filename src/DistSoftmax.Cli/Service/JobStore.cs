@@ -108,6 +108,19 @@ internal sealed class JobStore : IDisposable
         }
     }
 
+    /// <summary>Keeps only the first <paramref name="keep"/> trace entries of a job (a resumed job redoes the ones after its checkpoint).</summary>
+    public void TruncateTrace(string jobId, int keep)
+    {
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "DELETE FROM trace WHERE job_id = $id AND position >= $keep;";
+            cmd.Parameters.AddWithValue("$id", jobId);
+            cmd.Parameters.AddWithValue("$keep", keep);
+            cmd.ExecuteNonQuery();
+        }
+    }
+
     /// <summary>Every job, oldest submission first, with its trace.</summary>
     public IReadOnlyList<StoredJob> LoadAll()
     {

@@ -106,10 +106,11 @@ internal sealed class ServiceHost : IAsyncDisposable
             return Results.File(path, ContentType(name), name);
         });
         App.MapGet("/api/cluster", async (CancellationToken ct) => Json(await Cluster.DescribeAsync(ct)));
-        App.MapGet("/metrics", () =>
+        App.MapGet("/metrics", async (CancellationToken ct) =>
         {
             var byState = Jobs.All().GroupBy(j => j.State).ToDictionary(g => g.Key, g => g.Count());
-            return Results.Text(Metrics.Render(byState, Cluster.Workers()), "text/plain; version=0.0.4; charset=utf-8");
+            var caches = await Cluster.WorkerCachesAsync(ct);
+            return Results.Text(Metrics.Render(byState, Cluster.Workers(), caches), "text/plain; version=0.0.4; charset=utf-8");
         });
         // "{*path}", not the default "{*path:nonfile}": the dashboard's app.js and style.css are file names.
         App.MapFallback("{*path}", (HttpContext http) => Dashboard(http.Request.Path.Value ?? "/"));

@@ -74,7 +74,7 @@ internal sealed class ServiceJob
         {
             State = state;
             var now = DateTimeOffset.UtcNow;
-            if (state == JobState.Running) StartedAt = now;
+            if (state == JobState.Running) StartedAt ??= now; // a resumed job keeps its first start
             if (state.IsFinal())
             {
                 EndedAt = now;
@@ -131,6 +131,9 @@ internal sealed class ServiceJob
     }
 
     public IReadOnlyList<string> Trace() { lock (_gate) return _trace.ToArray(); }
+
+    /// <summary>The iteration number of the last trace entry, −1 before the first.</summary>
+    public int LastIteration { get { lock (_gate) return (int?)_lastEntry?["iteration"] ?? -1; } }
 
     public IReadOnlyList<ShardInfo> Shards() { lock (_gate) return _shards.Values.ToArray(); }
 

@@ -6,7 +6,7 @@ namespace DistSoftmax.Cli.Service;
 /// <summary>
 /// The service's counters for <c>/metrics</c> (Prometheus text exposition format 0.0.4): iterations ("steps") over all
 /// jobs, the latency of one step as a histogram (seconds between consecutive trace entries of a job), jobs submitted,
-/// and the gauges the caller supplies when rendering (jobs by state, worker nodes). Thread-safe.
+/// and what the caller supplies when rendering (jobs by state, worker nodes, each worker's shard-cache counters). Thread-safe.
 /// </summary>
 internal sealed class ServiceMetrics
 {
@@ -37,7 +37,8 @@ internal sealed class ServiceMetrics
     public void Rejected() { lock (_gate) _rejected++; }
 
     /// <summary>The exposition text with the given gauges.</summary>
-    public string Render(IReadOnlyDictionary<JobState, int> jobsByState, int workers)
+    public string Render(IReadOnlyDictionary<JobState, int> jobsByState, int workers,
+        IReadOnlyList<(string Address, DistSoftmax.Cluster.Protocol.ShardCacheStatus Cache)> caches)
     {
         var sb = new StringBuilder();
         void Line(FormattableString s) => sb.Append(s.ToString(CultureInfo.InvariantCulture)).Append('\n');
@@ -48,6 +49,15 @@ internal sealed class ServiceMetrics
         Line($"# HELP distsoftmax_workers Worker nodes that are members of the cluster (status up).");
         Line($"# TYPE distsoftmax_workers gauge");
         Line($"distsoftmax_workers {workers}");
+        Line($"# HELP distsoftmax_shard_cache_hits_total Shard assignments a worker served from its cache (no load).");
+        Line($"# TYPE distsoftmax_shard_cache_hits_total counter");
+        foreach (var (address, cache) in caches) Line($"distsoftmax_shard_cache_hits_total{{worker=\"{address}\"}} {cache.Hits}");
+        Line($"# HELP distsoftmax_shard_cache_misses_total Shard assignments a worker had to load.");
+        Line($"# TYPE distsoftmax_shard_cache_misses_total counter");
+        foreach (var (address, cache) in caches) Line($"distsoftmax_shard_cache_misses_total{{worker=\"{address}\"}} {cache.Misses}");
+        Line($"# HELP distsoftmax_shard_cache_bytes Bytes of shards a worker keeps cached.");
+        Line($"# TYPE distsoftmax_shard_cache_bytes gauge");
+        foreach (var (address, cache) in caches) Line($"distsoftmax_shard_cache_bytes{{worker=\"{address}\"}} {cache.UsedBytes}");
         lock (_gate)
         {
             Line($"# HELP distsoftmax_jobs_submitted_total Jobs accepted by POST /api/jobs.");

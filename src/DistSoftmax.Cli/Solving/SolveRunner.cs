@@ -6,6 +6,7 @@ using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
 
@@ -39,6 +40,11 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
             plan = planned ?? SolvePlanner.Plan(settings, ctx, loader);
             backend = backends?.Invoke(plan.Backend) ?? SolveBackends.For(plan.Backend);
             solver = SolverCatalog.Create(plan.Solver, plan.Options);
+            settings.ResumeFrom?.CheckFits(solver, plan.Inspection.Shape.Objective);
+        }
+        catch (CheckpointFormatException e)
+        {
+            return ErrorReport.Write(ctx, new CliInputException("--resume", e.Message), validating: true);
         }
         catch (Exception e) when (e is CliInputException or DataFormatException or ArgumentException)
         {
@@ -53,7 +59,12 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         using var cleanStdout = json is null ? null : JsonProgress.KeepConsoleOutClean(ctx.Out);
         if (json is null) view.Line(Header(plan, backend));
         PhaseTiming.Mark("header shown");
-        var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, solver, plan.Options, plan.X0, plan.Workers);
+        // Checkpoints (checkpoint.json now, checkpoint.bin every iteration) unless --no-checkpoint; a resumed solve continues.
+        CheckpointWriter? checkpoints;
+        try { checkpoints = StartCheckpoints(settings, plan); }
+        catch (DataFormatException e) { return ErrorReport.Write(ctx, e, validating: true); }
+        var options = plan.Options with { Checkpoint = checkpoints is null ? null : checkpoints.Offer, ResumeFrom = settings.ResumeFrom };
+        var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, solver, options, plan.X0, plan.Workers);
         SolverResult result;
         try
         {
@@ -93,6 +104,10 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
             json?.Finished(ExitCodes.Internal, null, 0, failure, null);
             return ExitCodes.Internal;
         }
+        finally
+        {
+            if (checkpoints is not null) await checkpoints.CompleteAsync();
+        }
 
         PhaseTiming.Mark($"solved ({result.Iterations} iterations, {result.Seconds * 1e3:F0} ms in the solver)");
         // Outputs, only now: x.npy, the plot, and the report last (it lists the others).
@@ -117,12 +132,34 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         set.Commit(Path.GetFileName(outputs.Report));
         PhaseTiming.Mark("report written");
 
+        if (checkpoints is not null)
+        {
+            PhaseTiming.Mark(checkpoints.CostLine(result.Trace.Count, result.Seconds));
+            // A finished solve needs no checkpoint; a cancelled one keeps it for --resume.
+            if (result.Exit == ExitCondition.Cancelled)
+                ctx.Err.WriteLine($"dist-softmax: checkpoint kept: continue with dist-softmax solve --resume {outputs.Directory}");
+            else ResumeRecord.Remove(outputs.Directory);
+        }
         if (json is null) view.Summary(SummaryRows(plan, backend, result, report));
         else json.Finished(result.Converged ? ExitCodes.Ok : ExitCodes.NotConverged, result.Exit, result.Iterations, result.Message, report.Files);
         PhaseTiming.Mark("summary shown");
         if (result.Converged) return ExitCodes.Ok;
         ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({Kebab(result.Exit)}): {result.Message}");
         return ExitCodes.NotConverged;
+    }
+
+    /// <summary>The output directory with checkpoint.json written and a checkpoint writer for it (null with --no-checkpoint).</summary>
+    private CheckpointWriter? StartCheckpoints(SolveSettings settings, SolvePlan plan)
+    {
+        if (!settings.Checkpoints) return null;
+        string directory = plan.Outputs.Directory;
+        try { Directory.CreateDirectory(directory); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataFormatException(directory, $"cannot create the output directory: {ErrorReport.OneLine(e.Message)}", e);
+        }
+        new ResumeRecord(ctx.WorkingDirectory, settings.SolveArguments).Write(directory);
+        return new CheckpointWriter(directory, ctx.Err);
     }
 
     private static string ProblemTitle(SolvePlan plan) =>

@@ -1,5 +1,6 @@
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Solvers.Checkpoints;
 
 namespace DistSoftmax.Cli.Solving;
 
@@ -46,4 +47,11 @@ internal sealed record SolveSettings
 
     /// <summary>The command line as given, for the report.</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>The solve command's own arguments (no command name), recorded in checkpoint.json for --resume.</summary>
+    public IReadOnlyList<string> SolveArguments { get; init; } = [];
+    /// <summary>Whether the solve writes checkpoint.bin every iteration (not with --no-checkpoint).</summary>
+    public bool Checkpoints { get; init; } = true;
+    /// <summary>--resume: the checkpoint to continue from (null: from x0, also when DIR has no checkpoint.bin yet).</summary>
+    public SolverCheckpoint? ResumeFrom { get; init; }
 }

@@ -86,6 +86,14 @@ public sealed class CoordinatorNode : IAsyncDisposable
         catch (Exception e) when (e is AskTimeoutException or OperationCanceledException or ActorNotFoundException) { return null; }
     }
 
+    /// <summary>The shard cache of the worker node at <paramref name="address"/> (counters and entries), or null when it does not answer in time.</summary>
+    public async Task<ShardCacheStatus?> ShardCacheStatusAsync(Address address, CancellationToken ct = default)
+    {
+        var selection = System.ActorSelection(new RootActorPath(address) / "user" / Settings.WorkerActor);
+        try { return await selection.Ask<ShardCacheStatus>(GetShardCacheStatus.Instance, StatusTimeout, ct).ConfigureAwait(false); }
+        catch (Exception e) when (e is AskTimeoutException or OperationCanceledException or ActorNotFoundException) { return null; }
+    }
+
     /// <summary>Leaves the cluster gracefully and terminates the ActorSystem.</summary>
     public Task StopAsync() => ClusterSettings.LeaveAsync(System, Settings.LeaveTimeout);
 

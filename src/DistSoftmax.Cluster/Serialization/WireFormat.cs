@@ -166,6 +166,30 @@ public static class WireFormat
                 return new WorkerStatus(id, shards);
             });
 
+        Add<GetShardCacheStatus>("GetShardCacheStatus", (_, _) => { }, _ => GetShardCacheStatus.Instance);
+        Add<ShardCacheStatus>("ShardCacheStatus",
+            (w, m) =>
+            {
+                w.WriteString(m.WorkerId);
+                w.WriteInt64(m.BudgetBytes); w.WriteInt64(m.UsedBytes); w.WriteInt64(m.Hits); w.WriteInt64(m.Misses); w.WriteInt64(m.Evictions);
+                w.WriteInt32(m.Entries.Count);
+                foreach (var e in m.Entries)
+                {
+                    w.WriteString(e.Source); w.WriteInt64(e.RowStart); w.WriteInt32(e.Rows); w.WriteInt64(e.Bytes); w.WriteBool(e.InUse);
+                }
+            },
+            r =>
+            {
+                var id = r.ReadString();
+                long budget = r.ReadInt64(), used = r.ReadInt64(), hits = r.ReadInt64(), misses = r.ReadInt64(), evictions = r.ReadInt64();
+                // Each entry: a string (≥ 4 bytes of length), row start, rows, bytes, in use.
+                int n = r.ReadCount(4 + 8 + 4 + 8 + 1, "a cache entry list");
+                var entries = new CachedShard[n];
+                for (int i = 0; i < n; i++)
+                    entries[i] = new CachedShard(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadBool());
+                return new ShardCacheStatus(id, budget, used, hits, misses, evictions, entries);
+            });
+
         // ---- Coordinator protocol and events -----------------------------------------------------------------
         Add<CancelSolve>("CancelSolve", (_, _) => { }, _ => CancelSolve.Instance);
         Add<WorkerJoined>("WorkerJoined",

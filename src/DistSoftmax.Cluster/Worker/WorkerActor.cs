@@ -19,6 +19,11 @@ namespace DistSoftmax.Cluster.Worker;
 /// is larger than <see cref="WorkerSettings.ChunkSize"/> goes back as <see cref="ReplyChunk"/>s; within one
 /// ActorSystem a reply goes whole and is never encoded here (there is no frame to fit).
 ///
+/// Loaded shards are kept across solves in a <see cref="ShardCache"/> (<see cref="WorkerSettings.CacheBytes"/>): an
+/// assignment first computes its source's identity (<see cref="SourceIdentity"/>, on a compute thread: it reads file
+/// sizes and times), and a cached, idle shard of the same identity and row range is used without loading (a hit,
+/// logged at Info, as is a miss); <see cref="GetShardCacheStatus"/> answers the counters and entries.
+///
 /// A solve's shards are dropped on <see cref="ReleaseSolve"/>, <see cref="ReleaseShard"/>, or when the coordinator
 /// that assigned them terminates (DeathWatch: in a cluster, when the coordinator's node leaves or is downed).
 ///
@@ -45,16 +50,25 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         public IShard? Shard { get; set; }
         public string? LoadError { get; set; }
         public bool Busy { get; set; }
+        /// <summary>The cache entry this slot's shard is leased from (null: not cached).</summary>
+        public ShardCacheKey? CacheKey { get; set; }
+        /// <summary>Released while an evaluation ran on the shard: its lease ends when that evaluation does.</summary>
+        public bool ReturnWhenIdle { get; set; }
         public Queue<(EvaluateShard Request, IActorRef ReplyTo)> Pending { get; } = new();
     }
 
-    private sealed record LoadDone(Slot Slot, IShard? Shard, string? Error, double Seconds) : INoSerializationVerificationNeeded;
+    private sealed record LoadDone(Slot Slot, IShard? Shard, string? Error, double Seconds, ShardCacheKey? CacheKey = null, bool FromCache = false)
+        : INoSerializationVerificationNeeded;
+
+    /// <summary>An assignment's cache key (null: not cacheable), or why its source was refused.</summary>
+    private sealed record Identified(Slot Slot, ShardCacheKey? Key, string? Error) : INoSerializationVerificationNeeded;
 
     private sealed record EvaluationDone(Slot Slot, IActorRef ReplyTo, IReadOnlyList<object> Messages) : INoSerializationVerificationNeeded;
 
     private readonly IShardLoader _loader;
     private readonly WorkerSettings _settings;
     private readonly Dictionary<ShardKey, Slot> _slots = new();
+    private readonly ShardCache _cache;
     /// <summary>Requests arriving in chunks, per shard: the step they belong to and the pieces so far.</summary>
     private readonly Dictionary<ShardKey, (int Epoch, long Step, ChunkAssembler Assembler, DateTime Started)> _requestChunks = new();
     private readonly HashSet<IActorRef> _coordinators = new();
@@ -79,11 +93,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         _loader = loader;
         _settings = settings.Validate();
+        _cache = new ShardCache(_settings.CacheBytes);
 
         Receive<CoordinatorHello>(OnHello);
         Receive<WorkerRegistered>(OnRegistered);
         Receive<AssignShard>(m => { if (Authorized(m.SolveId, "assign")) Assign(m); });
         Receive<LoadDone>(Loaded);
+        Receive<Identified>(OnIdentified);
         Receive<EvaluateShard>(m => Evaluate(m, Sender));
         Receive<RequestChunk>(OnRequestChunk);
         Receive<EvaluationDone>(Evaluated);
@@ -107,6 +123,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             .OrderBy(s => s.Key.SolveId, StringComparer.Ordinal).ThenBy(s => s.Key.ShardIndex)
             .Select(s => new HeldShard(s.Key.SolveId, s.Key.ShardIndex, s.Assignment.Epoch, s.Shard is not null, s.Shard?.Rows ?? 0))
             .ToArray())));
+        Receive<GetShardCacheStatus>(_ => Sender.Tell(_cache.Status(_workerId)));
     }
 
     protected override void PreStart()
@@ -167,10 +184,68 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void Assign(AssignShard m)
     {
         var key = new ShardKey(m.SolveId, m.ShardIndex);
-        if (_slots.TryGetValue(key, out var existing) && existing.Assignment.Epoch == m.Epoch) return; // duplicate
+        if (_slots.TryGetValue(key, out var existing))
+        {
+            if (existing.Assignment.Epoch == m.Epoch) return; // duplicate
+            ReturnToCache(existing);
+        }
         WatchCoordinator(Sender);
         var slot = new Slot(key, m, Sender);
         _slots[key] = slot; // a previous epoch's slot is dropped; its in-flight work is discarded when it ends
+        if (_cache.BudgetBytes == 0)
+        {
+            StartLoad(slot, null);
+            return;
+        }
+        var kinds = _settings.CacheableKinds;
+        var guard = (_loader as GuardedShardLoader)?.Policy;
+        Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                guard?.Check(m.Source);   // a cached shard is served only to a source this worker would load
+                string? identity = SourceIdentity.Of(m.Source, kinds);
+                return new Identified(slot, identity is null ? null : new ShardCacheKey(identity, m.Rows.Start, (int)m.Rows.Count), null);
+            }
+            catch (Exception e)
+            {
+                return new Identified(slot, null, $"{e.GetType().Name}: {e.Message}");
+            }
+        }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, _scheduler).PipeTo(Self);
+    }
+
+    /// <summary>The assignment's source is identified: a cached idle shard is used as loaded (a hit), else the rows are loaded.</summary>
+    private void OnIdentified(Identified m)
+    {
+        var slot = m.Slot;
+        if (!IsCurrent(slot)) return;
+        var a = slot.Assignment;
+        if (m.Error is not null)
+        {
+            Loaded(new LoadDone(slot, null, m.Error, 0));
+            return;
+        }
+        if (m.Key is not { } key)
+        {
+            StartLoad(slot, null);
+            return;
+        }
+        if (_cache.TryLease(key, out var cached))
+        {
+            _log.Info("shard cache hit: shard {0} of {1}, rows {2}, {3} bytes (hits {4}, misses {5})",
+                a.ShardIndex, a.SolveId, a.Rows, cached.Bytes, _cache.Hits, _cache.Misses);
+            Loaded(new LoadDone(slot, cached, null, 0, key, FromCache: true));
+            return;
+        }
+        _log.Info("shard cache miss: shard {0} of {1}, rows {2} of {3}: loading (hits {4}, misses {5})",
+            a.ShardIndex, a.SolveId, a.Rows, a.Source, _cache.Hits, _cache.Misses);
+        StartLoad(slot, key);
+    }
+
+    /// <summary>Loads the slot's rows on the compute threads; <paramref name="cacheKey"/> is where the shard may be cached.</summary>
+    private void StartLoad(Slot slot, ShardCacheKey? cacheKey)
+    {
+        var m = slot.Assignment;
         var loader = _loader;
         var compute = _settings.Compute;
         Task.Factory.StartNew(() =>
@@ -181,7 +256,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 var shard = loader.Load(m.Source, m.Rows, compute);
                 if (shard.Rows != m.Rows.Count)
                     return new LoadDone(slot, null, $"the loader returned {shard.Rows} rows for range {m.Rows}", clock.Elapsed.TotalSeconds);
-                return new LoadDone(slot, shard, null, clock.Elapsed.TotalSeconds);
+                return new LoadDone(slot, shard, null, clock.Elapsed.TotalSeconds, cacheKey);
             }
             catch (Exception e)
             {
@@ -193,7 +268,14 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void Loaded(LoadDone done)
     {
         var slot = done.Slot;
-        if (!IsCurrent(slot)) return;
+        bool current = IsCurrent(slot);
+        if (done is { Shard: { } loaded, CacheKey: { } key, FromCache: false } && _cache.Admit(key, loaded, slot.Assignment.Source.ToString()))
+        {
+            if (current) slot.CacheKey = key;
+            else _cache.Return(key, loaded);   // released while loading: kept for the next solve, idle
+        }
+        else if (done.FromCache) slot.CacheKey = done.CacheKey;
+        if (!current) return;
         var a = slot.Assignment;
         if (done.Shard is null)
         {
@@ -343,6 +425,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         slot.Busy = false;
         if (!IsCurrent(slot))
         {
+            if (slot.ReturnWhenIdle) ReturnToCache(slot);
             // Released or reassigned meanwhile: the reply is dropped, but never silently — if the coordinator still
             // waits for it (a release it did not send, a race), the failure makes it reassign now, not at its step
             // timeout; otherwise it is stale there and dropped.
@@ -352,6 +435,20 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
         foreach (var message in done.Messages) done.ReplyTo.Tell(message);
         RunNext(slot);
+    }
+
+    /// <summary>Ends the cache lease of a slot that is dropped — once no evaluation runs on its shard (shards are not thread-safe).</summary>
+    private void ReturnToCache(Slot slot)
+    {
+        if (slot.CacheKey is not { } key || slot.Shard is not { } shard) return;
+        if (slot.Busy)
+        {
+            slot.ReturnWhenIdle = true;
+            return;
+        }
+        slot.ReturnWhenIdle = false;
+        slot.CacheKey = null;
+        _cache.Return(key, shard);
     }
 
     private bool IsCurrent(Slot slot) => _slots.TryGetValue(slot.Key, out var current) && ReferenceEquals(current, slot);
@@ -369,6 +466,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             _slots.Remove(slot.Key);
             _requestChunks.Remove(slot.Key);
+            ReturnToCache(slot);
             while (slot.Pending.TryDequeue(out var p))
                 if (answer) p.ReplyTo.Tell(Dropped(p.Request.SolveId, p.Request.Epoch, p.Request.Step, p.Request.ShardIndex, why));
         }

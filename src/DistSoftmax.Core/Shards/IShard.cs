@@ -13,6 +13,12 @@ public interface IShard
     long RowOffset { get; }
     int Rows { get; }
     ShardReply Evaluate(ShardRequest request);
+
+    /// <summary>
+    /// Bytes this shard holds (its rows and per-row work arrays), for a worker's shard-cache budget; 0 when unknown
+    /// (such a shard is not kept across solves).
+    /// </summary>
+    long Bytes => 0;
 }
 
 /// <summary>How a shard computes: the degree of parallelism of its row-block kernels.</summary>

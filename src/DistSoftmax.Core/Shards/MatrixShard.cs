@@ -67,6 +67,9 @@ public sealed class MatrixShard : IShard
 
     public long RowOffset { get; }
     public int Rows => _rows;
+    /// <summary>A1's rows and their transpose, A2 and its transpose, B's rows, W∘W's rows and the cache of M.</summary>
+    public long Bytes => sizeof(double) * ((long)_a1.Length + _a1T.Length + _a2.Length + _a2T.Length + _b.Length
+                                           + (_w2?.Length ?? 0) + (_mCache?.Length ?? 0));
     /// <summary>Side d of X.</summary>
     public int Side => _d;
     /// <summary>Columns n of B (rows of A2).</summary>

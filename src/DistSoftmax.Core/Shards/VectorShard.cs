@@ -47,6 +47,8 @@ public sealed class VectorShard : IShard
 
     public long RowOffset { get; }
     public int Rows => _rows.Rows;
+    /// <summary>A's stored entries (8 bytes each, 12 with a sparse row's column index) and the n-long arrays (b, w, z, g, D, q).</summary>
+    public long Bytes { get; }
     public int Cols => _rows.Cols;
     public IVectorFamily Family => _family;
 
@@ -68,6 +70,8 @@ public sealed class VectorShard : IShard
         _g = new double[n];
         _d = new double[n];
         _q = new double[family.LowRankCount * n];
+        Bytes = a.StoredEntries * (a is CsrMatrix ? sizeof(double) + sizeof(int) : sizeof(double))
+                + sizeof(double) * ((long)n * (4 + family.LowRankCount) + (regularizer.Weights?.Length ?? 0));
     }
 
     public ShardReply Evaluate(ShardRequest request) => request switch

@@ -32,6 +32,17 @@ internal sealed class CurvatureSchedule
         Kind = mode == HessianMode.Exact ? HessianKind.Exact : HessianKind.GaussNewton;
     }
 
+    /// <summary>A schedule in the state a checkpoint recorded: the current kind and the cut-backs so far.</summary>
+    public CurvatureSchedule(HessianMode mode, HessianKind kind, int cutBacks)
+    {
+        _mode = mode;
+        Kind = kind;
+        _cutBacks = cutBacks;
+    }
+
+    /// <summary>Gauss–Newton cut-backs counted so far (a checkpoint's state).</summary>
+    public int CutBacks => _cutBacks;
+
     /// <summary>The curvature of the current iteration.</summary>
     public HessianKind Kind { get; private set; }
 

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Solvers;
@@ -7,7 +8,22 @@ namespace DistSoftmax.Core.Solvers;
 public sealed class Lbfgs : LineSearchSolver
 {
     /// <summary>The (s, y, 1/sᵀy) pairs of one solve, oldest first.</summary>
-    private sealed class Pairs : List<(double[] S, double[] Y, double Rho)> { }
+    private sealed class Pairs : List<(double[] S, double[] Y, double Rho)>, ISolverStateCheckpoint
+    {
+        /// <summary>Scalars: the ρ of each pair, oldest first; arrays: s₀, y₀, s₁, y₁, … (each d).</summary>
+        public CheckpointState Save() =>
+            new(SolverStates.LbfgsPairs, this.Select(p => p.Rho).ToArray(), this.SelectMany(p => new[] { p.S, p.Y }).ToArray());
+    }
+
+    /// <summary>The pairs of a checkpoint (<see cref="Pairs.Save"/>), each array checked to have d entries.</summary>
+    internal static object RestorePairs(CheckpointState state, int dimension)
+    {
+        if (state.Arrays.Count != 2 * state.Scalars.Length || state.Arrays.Any(a => a.Length != dimension))
+            throw new CheckpointFormatException($"the checkpoint's L-BFGS pairs do not match its {dimension} unknowns");
+        var pairs = new Pairs();
+        for (int i = 0; i < state.Scalars.Length; i++) pairs.Add((state.Arrays[2 * i], state.Arrays[2 * i + 1], state.Scalars[i]));
+        return pairs;
+    }
 
     public override string Name => "lbfgs";
 

@@ -38,48 +38,65 @@ public abstract class LineSearchSolver : Solver
     {
         var opts = run.Options;
         var curvature = Curvature;
-        var x = run.X0;
-        yield return new ScalarsRequest(x);
-        var point = run.Objective.Evaluate(x, run.Reply<ScalarsReply>());
-        double g0 = double.NaN, lastStep = 0, previousLoss = double.NaN;
+        var resume = run.ResumedFrom;
+        PointEvaluation point;
+        if (resume is null)
+        {
+            yield return new ScalarsRequest(run.X0);
+            point = run.Objective.Evaluate(run.X0, run.Reply<ScalarsReply>());
+        }
+        else point = resume.ToIterate().Point;
+        double g0 = resume?.InitialGradientNorm ?? double.NaN, lastStep = 0, previousLoss = double.NaN;
         long lastRows = 0;
         double lastCurvature = 0;
         int lastCg = 0;
-        StagnationMonitor? monitor = null;
+        StagnationMonitor? monitor = resume is null ? null : new StagnationMonitor(opts.StallIterations, resume.StagnationReference, resume.StagnationQuiet);
         Iterate? previous = null;
-        var schedule = new CurvatureSchedule(opts.Hessian);
+        var schedule = resume is null ? new CurvatureSchedule(opts.Hessian) : new CurvatureSchedule(opts.Hessian, resume.Kind, resume.ScheduleCutBacks);
         // The accepted trial's one-pass reply and the reference it was computed against.
         (ScalarsReply Reply, double[] Reference)? accepted = null;
-        double radius = opts.TrustRadius;
-        for (int iteration = 0; ; iteration++)
+        double radius = resume?.Radius ?? opts.TrustRadius;
+        for (int iteration = resume?.Iteration ?? 0; ; iteration++)
         {
             var kind = schedule.Kind;
-            var fetched = new Out<GradientReply>();
-            foreach (var r in OnePassGradient.Fetch(run, point, accepted, iteration, kind, curvature, fetched)) yield return r;
-            var gr = fetched.Value;
-            double gnorm = TensorPrimitives.Norm<double>(gr.Gradient);
-            if (iteration == 0)
+            Iterate current;
+            if (resume is not null && iteration == resume.Iteration)
             {
-                g0 = gnorm;
-                monitor = new StagnationMonitor(opts.StallIterations, g0);
+                // Resumed: this iteration's gradient, trace row and stopping rules are in the checkpoint.
+                current = Resumed(run, resume, curvature);
             }
-            var current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, gnorm, kind);
-            if (previous is not null) OnAccepted(run, previous, current);
-            run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature, lastCg));
-            if (Stops(run, iteration, point, gnorm, g0, monitor!, previousLoss)) yield break;
+            else
+            {
+                var fetched = new Out<GradientReply>();
+                foreach (var r in OnePassGradient.Fetch(run, point, accepted, iteration, kind, curvature, fetched)) yield return r;
+                var gr = fetched.Value;
+                double gnorm = TensorPrimitives.Norm<double>(gr.Gradient);
+                if (iteration == 0)
+                {
+                    g0 = gnorm;
+                    monitor = new StagnationMonitor(opts.StallIterations, g0);
+                }
+                current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, gnorm, kind);
+                if (previous is not null) OnAccepted(run, previous, current);
+                run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature, lastCg));
+                if (Stops(run, iteration, point, gnorm, g0, monitor!, previousLoss)) yield break;
+                if (run.Checkpointing) run.Checkpoint(() => Snapshot(run, current, gr, g0, monitor!, schedule, radius));
+            }
+            var gradient = current.Gradient;
+            double gradientNorm = current.GradientNorm;
 
             var dirOut = new Out<Direction>();
             foreach (var r in ComputeDirection(run, current, dirOut)) yield return r;
             var dir = dirOut.Value;
             var p = dir.P;
-            double slope = TensorPrimitives.Dot<double>(gr.Gradient, p);
+            double slope = TensorPrimitives.Dot<double>(gradient, p);
             double initial = dir.InitialStep;
             if (!(slope < 0) || !AllFinite(p))
             {
                 // Not a descent direction (indefinite model, rounding): fall back to steepest descent.
-                p = Negated(gr.Gradient);
-                slope = -gnorm * gnorm;
-                initial = 1.0 / Math.Max(gnorm, TinyNorm);
+                p = Negated(gradient);
+                slope = -gradientNorm * gradientNorm;
+                initial = 1.0 / Math.Max(gradientNorm, TinyNorm);
             }
 
             // Newton-type steps start no longer than the trust radius (see SolverOptions.TrustRadius).
@@ -94,8 +111,8 @@ public abstract class LineSearchSolver : Solver
             accepted = nextReply is null ? null : (nextReply, point.Globals);
             if (next is null)
             {
-                if (iteration == 0 && StartIsStationary(run, point, slope * initial, gnorm)) yield break;
-                run.Finish(point.X, ExitCondition.Stalled, $"line search found no decrease at iteration {iteration} (‖∇L‖ = {gnorm:E3})", iteration, point.Loss, gnorm, g0);
+                if (iteration == 0 && StartIsStationary(run, point, slope * initial, gradientNorm)) yield break;
+                run.Finish(point.X, ExitCondition.Stalled, $"line search found no decrease at iteration {iteration} (‖∇L‖ = {gradientNorm:E3})", iteration, point.Loss, gradientNorm, g0);
                 yield break;
             }
             if (curvature is not null)

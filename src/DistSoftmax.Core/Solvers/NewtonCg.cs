@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Statistics;
 
@@ -31,7 +32,33 @@ public sealed class NewtonCg : LineSearchSolver
     public const int KroneckerRefreshIterations = 3;
 
     /// <summary>This solve's current preconditioner and the iteration it was built at.</summary>
-    private sealed class KroneckerCache { public KroneckerPreconditioner? Preconditioner; public int BuiltAt; }
+    private sealed class KroneckerCache : ISolverStateCheckpoint
+    {
+        public KroneckerPreconditioner? Preconditioner;
+        public int BuiltAt;
+        /// <summary>The factors it was built from (a checkpoint rebuilds the same preconditioner from them).</summary>
+        public KroneckerFactorsReply? Factors;
+
+        /// <summary>Scalars: [BuiltAt, Σ τ, rows]; arrays: packed F, packed G. Empty before the first build.</summary>
+        public CheckpointState Save() => Factors is null
+            ? new(SolverStates.Kronecker, [], [])
+            : new(SolverStates.Kronecker, [BuiltAt, Factors.WeightSum, Factors.Rows], [Factors.LeftPacked, Factors.RightPacked]);
+    }
+
+    /// <summary>The cache of a checkpoint (<see cref="KroneckerCache.Save"/>): the preconditioner rebuilt from its factors.</summary>
+    internal static object RestoreCache(CheckpointState state, int dimension)
+    {
+        var cache = new KroneckerCache();
+        if (state.Scalars.Length == 0 && state.Arrays.Count == 0) return cache;
+        int packed = Kernels.Packed.Length((int)Math.Round(Math.Sqrt(dimension)));
+        if (state.Scalars.Length != 3 || state.Arrays.Count != 2 || state.Arrays[0].Length != packed || state.Arrays[1].Length != packed
+            || state.Scalars[0] < 0 || state.Scalars[0] > int.MaxValue || state.Scalars[0] != Math.Floor(state.Scalars[0]))
+            throw new CheckpointFormatException($"the checkpoint's Kronecker factors do not match its {dimension} unknowns");
+        cache.Factors = new KroneckerFactorsReply(state.Arrays[0], state.Arrays[1], state.Scalars[1], (long)state.Scalars[2]);
+        cache.BuiltAt = (int)state.Scalars[0];
+        cache.Preconditioner = KroneckerPreconditioner.FromReply(cache.Factors);
+        return cache;
+    }
 
     /// <summary>CG iterations when <see cref="SolverOptions.MaxCgIterations"/> is 0: max(d, this).</summary>
     public const int MinDefaultCgIterations = 10;
@@ -56,9 +83,10 @@ public sealed class NewtonCg : LineSearchSolver
             var cache = StateOf<KroneckerCache>(run);
             if (cache.Preconditioner is null || current.Iteration - cache.BuiltAt >= KroneckerRefreshIterations)
             {
-                var built = new Out<KroneckerPreconditioner>();
+                var built = new Out<(KroneckerPreconditioner, KroneckerFactorsReply)>();
                 foreach (var request in KroneckerPreconditioner.Build(run, current, built)) yield return request;
-                (cache.Preconditioner, cache.BuiltAt) = (built.Value, current.Iteration);
+                (cache.Preconditioner, cache.Factors) = built.Value;
+                cache.BuiltAt = current.Iteration;
             }
             preconditioner = cache.Preconditioner;
         }

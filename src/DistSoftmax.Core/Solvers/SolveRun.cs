@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Solvers;
@@ -17,6 +18,8 @@ public sealed class SolveRun
     private readonly List<TraceEntry> _trace = new();
     private ShardReply? _reply;
     private volatile bool _cancelRequested;
+    /// <summary>Solver seconds before this run (those of the checkpoint it resumed from).</summary>
+    private readonly double _secondsBefore;
 
     public Solver Solver { get; }
     public IObjective Objective { get; }
@@ -38,7 +41,10 @@ public sealed class SolveRun
 
     /// <summary>What a Newton-type solver's curvature source keeps between iterations (the last sketch).</summary>
     internal object? CurvatureState { get; set; }
-    public double Seconds => _clock.Elapsed.TotalSeconds;
+    public double Seconds => _secondsBefore + _clock.Elapsed.TotalSeconds;
+
+    /// <summary>The checkpoint this run continues (null for a run from x0).</summary>
+    public SolverCheckpoint? ResumedFrom { get; }
 
     /// <summary>Raised once per iteration (iteration 0 included) on the thread that calls Submit.</summary>
     public event Action<TraceEntry>? Progress;
@@ -52,6 +58,15 @@ public sealed class SolveRun
         Options = options.Validate();
         X0 = (double[])x0.Clone();
         Cancellation = cancellation;
+        if (Options.ResumeFrom is { } checkpoint)
+        {
+            checkpoint.CheckFits(solver, objective);
+            ResumedFrom = checkpoint;
+            _trace.AddRange(checkpoint.Trace);
+            Requests = checkpoint.Requests;
+            _secondsBefore = checkpoint.Seconds;
+            SolverState = SolverStates.Restore(checkpoint.SolverState, objective.Dimension);
+        }
         _steps = solver.Steps(this).GetEnumerator();
     }
 
@@ -103,6 +118,15 @@ public sealed class SolveRun
     internal void Finish(double[] x, ExitCondition exit, string message, int iterations, double loss, double gradNorm, double g0)
     {
         Result = new SolverResult(Solver.Name, x, exit, message, iterations, loss, gradNorm, g0, _trace.ToArray(),
-            _clock.Elapsed.TotalSeconds, Requests);
+            Seconds, Requests);
     }
+
+    /// <summary>Whether anyone takes checkpoints of this run (<see cref="SolverOptions.Checkpoint"/>).</summary>
+    internal bool Checkpointing => Options.Checkpoint is not null;
+
+    /// <summary>Hands a checkpoint to <see cref="SolverOptions.Checkpoint"/>, built only when one is taken.</summary>
+    internal void Checkpoint(Func<SolverCheckpoint> build) => Options.Checkpoint?.Invoke(build());
+
+    /// <summary>The solver's state as a checkpoint's (null when it keeps none).</summary>
+    internal CheckpointState? SolverStateCheckpoint() => (SolverState as ISolverStateCheckpoint)?.Save();
 }

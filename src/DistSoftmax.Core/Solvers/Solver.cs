@@ -1,4 +1,6 @@
 using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Solvers.Checkpoints;
+using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Solvers;
@@ -94,6 +96,34 @@ public abstract class Solver
                 : $"the gradient at the start is zero to rounding (‖∇L‖ = {gradientNorm:E3}; predicted decrease {Math.Abs(predictedDecrease):E3} ≤ the loss's rounding {rounding:E3}): x0 is a stationary point",
             0, point.Loss, gradientNorm, gradientNorm);
         return true;
+    }
+
+    /// <summary>
+    /// The state after an accepted iteration that did not end the solve (both templates call this right after
+    /// <see cref="Stops"/>): the iterate and its gradient reply, ‖∇L(x0)‖, the monitor, the schedule and the radius,
+    /// plus what the run holds (solver state, trace, requests, seconds).
+    /// </summary>
+    private protected static SolverCheckpoint Snapshot(SolveRun run, Iterate current, GradientReply reply, double g0,
+        StagnationMonitor monitor, CurvatureSchedule schedule, double radius) => new()
+    {
+        Solver = run.Solver.Name, Globalization = run.Solver.Globalization,
+        Dimension = run.Objective.Dimension, Rows = run.Objective.Rows,
+        Iteration = current.Iteration, X = current.Point.X, Loss = current.Point.Loss, Globals = current.Point.Globals,
+        Gradient = current.Gradient, LowRank = current.LowRank, Sketch = reply.Sketch, SketchColumns = reply.SketchColumns,
+        GradientNorm = current.GradientNorm, Kind = current.Kind, InitialGradientNorm = g0,
+        StagnationReference = monitor.Reference, StagnationQuiet = monitor.Quiet, ScheduleCutBacks = schedule.CutBacks,
+        Radius = radius, SolverState = run.SolverStateCheckpoint(),
+        Trace = run.Trace.ToArray(), Requests = run.Requests, Seconds = run.Seconds,
+    };
+
+    /// <summary>
+    /// The accepted iterate of a checkpoint, with the curvature told its gradient reply again (the sketch it keeps),
+    /// so the resumed solve continues from the point right after <see cref="Snapshot"/>.
+    /// </summary>
+    private protected static Iterate Resumed(SolveRun run, SolverCheckpoint checkpoint, CurvatureSource? curvature)
+    {
+        curvature?.OnGradient(run, checkpoint.ToGradientReply());
+        return checkpoint.ToIterate();
     }
 
     protected internal static bool AllFinite(ReadOnlySpan<double> v)

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Solvers;
@@ -55,6 +57,23 @@ public sealed record SolverOptions
     public int LbfgsMemory { get; init; } = 10;
     /// <summary>Newton-CG: most CG iterations per Newton step (0 means d).</summary>
     public int MaxCgIterations { get; init; } = 0;
+
+    /// <summary>
+    /// Called once per iteration that does not end the solve, on the thread that runs the solver (a coordinator's
+    /// actor thread in the cluster), with the state after that iteration; a solve started with it as
+    /// <see cref="ResumeFrom"/> continues exactly. The callback must return at once (hand the checkpoint to another
+    /// thread to write it). Null (the default) takes no checkpoints. Not part of the report.
+    /// </summary>
+    [JsonIgnore]
+    public Action<SolverCheckpoint>? Checkpoint { get; init; }
+
+    /// <summary>
+    /// Resume from this checkpoint instead of starting at x0: the solve continues after the checkpoint's iteration
+    /// with its L-BFGS pairs, trust radius, relative-tolerance base and trace (same solver and problem required,
+    /// <see cref="SolverCheckpoint.CheckFits"/>). Not part of the report.
+    /// </summary>
+    [JsonIgnore]
+    public SolverCheckpoint? ResumeFrom { get; init; }
 
     public SolverOptions Validate()
     {

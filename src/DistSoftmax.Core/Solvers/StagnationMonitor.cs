@@ -22,6 +22,13 @@ internal sealed class StagnationMonitor
         _referenceGradient = initialGradientNorm;
     }
 
+    /// <summary>A monitor in the state a checkpoint recorded (<see cref="Reference"/>, <see cref="Quiet"/>).</summary>
+    public StagnationMonitor(int window, double referenceGradient, int quiet) : this(window, referenceGradient) => _quiet = quiet;
+
+    /// <summary>The gradient norm at the last progress, and the iterations since (a checkpoint's state).</summary>
+    public double Reference => _referenceGradient;
+    public int Quiet => _quiet;
+
     /// <summary>Records an accepted step from loss <paramref name="before"/> to <paramref name="after"/>; true when stalled.</summary>
     public bool Observe(double before, double after, double gradientNorm)
     {

@@ -40,30 +40,47 @@ public abstract class TrustRegionSolver : Solver
     {
         var opts = run.Options;
         var curvature = Curvature;
-        yield return new ScalarsRequest(run.X0);
-        var point = run.Objective.Evaluate(run.X0, run.Reply<ScalarsReply>());
-        double g0 = double.NaN, lastStep = 0, previousLoss = double.NaN, lastCurvature = 0;
+        var resume = run.ResumedFrom;
+        PointEvaluation point;
+        if (resume is null)
+        {
+            yield return new ScalarsRequest(run.X0);
+            point = run.Objective.Evaluate(run.X0, run.Reply<ScalarsReply>());
+        }
+        else point = resume.ToIterate().Point;
+        double g0 = resume?.InitialGradientNorm ?? double.NaN, lastStep = 0, previousLoss = double.NaN, lastCurvature = 0;
         long lastRows = 0;
         int lastCg = 0;
-        StagnationMonitor? monitor = null;
-        var schedule = new CurvatureSchedule(opts.Hessian);
+        StagnationMonitor? monitor = resume is null ? null : new StagnationMonitor(opts.StallIterations, resume.StagnationReference, resume.StagnationQuiet);
+        var schedule = resume is null ? new CurvatureSchedule(opts.Hessian) : new CurvatureSchedule(opts.Hessian, resume.Kind, resume.ScheduleCutBacks);
         (ScalarsReply Reply, double[] Reference)? accepted = null;
-        double radius = opts.TrustRadius;
-        for (int iteration = 0; ; iteration++)
+        double radius = resume?.Radius ?? opts.TrustRadius;
+        for (int iteration = resume?.Iteration ?? 0; ; iteration++)
         {
             var kind = schedule.Kind;
-            var fetched = new Out<GradientReply>();
-            foreach (var r in OnePassGradient.Fetch(run, point, accepted, iteration, kind, curvature, fetched)) yield return r;
-            var gr = fetched.Value;
-            double gnorm = TensorPrimitives.Norm<double>(gr.Gradient);
-            if (iteration == 0)
+            Iterate current;
+            if (resume is not null && iteration == resume.Iteration)
             {
-                g0 = gnorm;
-                monitor = new StagnationMonitor(opts.StallIterations, g0);
+                // Resumed: this iteration's gradient, trace row and stopping rules are in the checkpoint.
+                current = Resumed(run, resume, curvature);
             }
-            var current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, gnorm, kind);
-            run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature, lastCg));
-            if (Stops(run, iteration, point, gnorm, g0, monitor!, previousLoss)) yield break;
+            else
+            {
+                var fetched = new Out<GradientReply>();
+                foreach (var r in OnePassGradient.Fetch(run, point, accepted, iteration, kind, curvature, fetched)) yield return r;
+                var gr = fetched.Value;
+                double norm = TensorPrimitives.Norm<double>(gr.Gradient);
+                if (iteration == 0)
+                {
+                    g0 = norm;
+                    monitor = new StagnationMonitor(opts.StallIterations, g0);
+                }
+                current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, norm, kind);
+                run.Record(new TraceEntry(iteration, point.Loss, norm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature, lastCg));
+                if (Stops(run, iteration, point, norm, g0, monitor!, previousLoss)) yield break;
+                if (run.Checkpointing) run.Checkpoint(() => Snapshot(run, current, gr, g0, monitor!, schedule, radius));
+            }
+            double gnorm = current.GradientNorm;
 
             if (!double.IsFinite(radius)) radius = InitialUnboundedRadius(gnorm);
             var modelOut = new Out<ITrustRegionModel>();

@@ -29,12 +29,13 @@ public sealed class KroneckerPreconditioner
         _leftFactor = leftFactor; _rightFactor = rightFactor; _d = d;
     }
 
-    /// <summary>Asks the shards for the factors at the iterate (Gauss–Newton row terms) and factorises them.</summary>
-    public static IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, Out<KroneckerPreconditioner> result)
+    /// <summary>Asks the shards for the factors at the iterate (Gauss–Newton row terms) and factorises them; the
+    /// result also carries the merged factors, from which <see cref="FromReply"/> rebuilds the same preconditioner.</summary>
+    public static IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, Out<(KroneckerPreconditioner, KroneckerFactorsReply)> result)
     {
         yield return new KroneckerFactorsRequest(current.Point.X, HessianKind.GaussNewton);
         var reply = run.Reply<KroneckerFactorsReply>();
-        result.Value = FromReply(reply);
+        result.Value = (FromReply(reply), reply);
     }
 
     /// <summary>F = left, G = right / Σ τ, each damped and Cholesky-factorised.</summary>
