@@ -8,10 +8,11 @@ namespace DistSoftmax.Cli.Tests;
 /// The dashboard in a real browser: `dist-softmax serve` and two `dist-softmax worker` processes on 127.0.0.1, a job
 /// submitted through the HTTP API that runs for several seconds, and Debian's headless Chromium driven by
 /// tests/browser/dashboard.test.mjs (puppeteer-core), which must see the members, a convergence chart that gains
-/// points while the job runs, the shard owners, and then the job's final state, report and plot. Needs node, the
-/// `chromium` package and `npm ci` in tests/browser (.ci/run installs them); without them the test fails, it is not
-/// skipped. With DISTSOFTMAX_DASHBOARD_SCREENSHOT=FILE the script also saves a 1280×800 screenshot during the job
-/// (the README's docs/dashboard.png).
+/// points while the job runs, the shard owners, and then the job's final state, report and plot; the job's input folder
+/// is named with markup, which the page must show as text. Needs node, the `chromium` package and `npm ci` in
+/// tests/browser (.ci/run installs them); without them the test fails, it is not skipped. With
+/// DISTSOFTMAX_DASHBOARD_SCREENSHOT=FILE the folder has a plain name and the script saves a 1280×800 screenshot during
+/// the job (the README's docs/dashboard.png).
 /// </summary>
 [Collection("multi-process cluster")]
 public class DashboardBrowserTests
@@ -23,7 +24,7 @@ public class DashboardBrowserTests
     private const int Workers = 2;
     /// <summary>The instance's folder: its name is markup, which the dashboard must show as text (the job's
     /// specification holds the path) and never parse (the onerror handler would set window.xss).</summary>
-    private const string InstanceDir = "inst<img src=x onerror=window.xss=1>";
+    private const string MarkupInstanceDir = "inst<img src=x onerror=window.xss=1>";
 
     [Fact]
     public async Task The_dashboard_shows_members_a_live_chart_and_the_finished_job_in_headless_chromium()
@@ -33,9 +34,12 @@ public class DashboardBrowserTests
         Assert.True(Directory.Exists(Path.Combine(root, "tests", "browser", "node_modules", "puppeteer-core")),
             "puppeteer-core is not installed: run `npm ci` in tests/browser (.ci/run does)");
 
+        // The README's screenshot is taken with a plain folder name; every other run puts markup in it.
+        string? screenshot = Environment.GetEnvironmentVariable("DISTSOFTMAX_DASHBOARD_SCREENSHOT") is { Length: > 0 } shot ? Path.GetFullPath(shot) : null;
+        string instanceDir = screenshot is null ? MarkupInstanceDir : "inst";
         using var dir = new TempDir();
         var gen = Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", Rows.ToString(), "--d", Columns.ToString(),
-            "--seed", "5", "--out-dir", InstanceDir);
+            "--seed", "5", "--out-dir", instanceDir);
         Assert.True(gen.Code == 0, gen.ToString());
 
         int clusterPort = BackendTests.FreePort(), httpPort = BackendTests.FreePort();
@@ -53,7 +57,7 @@ public class DashboardBrowserTests
 
         var spec = new Dictionary<string, object>
         {
-            ["problem"] = "normalized", ["A"] = Path.Combine(dir.Path, InstanceDir, "A.npy"), ["b"] = Path.Combine(dir.Path, InstanceDir, "b.npy"),
+            ["problem"] = "normalized", ["A"] = Path.Combine(dir.Path, instanceDir, "A.npy"), ["b"] = Path.Combine(dir.Path, instanceDir, "b.npy"),
             ["solver"] = "gd", ["tol"] = 1e-5, ["maxIter"] = 5000, ["workers"] = Workers,
         };
         using var submitted = await http.PostAsJsonAsync("api/jobs", spec);
@@ -61,10 +65,8 @@ public class DashboardBrowserTests
         Assert.True(submitted.IsSuccessStatusCode, $"POST /api/jobs answered {(int)submitted.StatusCode}: {body}\n{Logs()}");
         string id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
 
-        var args = new List<string> { script, "--url", baseUrl.ToString(), "--job", id, "--workers", Workers.ToString(), "--final", "succeeded",
-            "--markup", InstanceDir };
-        if (Environment.GetEnvironmentVariable("DISTSOFTMAX_DASHBOARD_SCREENSHOT") is { Length: > 0 } shot)
-            args.AddRange(["--screenshot", Path.GetFullPath(shot)]);
+        var args = new List<string> { script, "--url", baseUrl.ToString(), "--job", id, "--workers", Workers.ToString(), "--final", "succeeded" };
+        args.AddRange(screenshot is null ? ["--markup", instanceDir] : ["--screenshot", screenshot]);
         var (code, output) = RunNode(Path.Combine(root, "tests", "browser"), args, TimeSpan.FromSeconds(240));
         Assert.True(code == 0 && output.Contains("dashboard ok:"), $"browser test (exit {code}):\n{output}\n{Logs()}");
 

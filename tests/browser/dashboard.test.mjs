@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
 const VIEWPORT = { width: 1280, height: 800 };
 /** Milliseconds between the two reads of the chart that must show more points. */
 const CHART_GAP_MS = 1500;
+/** Iterations on the chart before the screenshot is taken (the job still running: about a tenth of it). */
+const SCREENSHOT_ENTRIES = 80;
 
 function fail(message) {
   console.log("dashboard test failed: " + message);
@@ -117,9 +119,14 @@ try {
     .catch(() => { throw new Error("no shard owners were shown for the running job"); });
   const owners = await page.$$eval("#shards tbody tr", (rows) => rows.map((r) => r.cells[2].textContent));
   const addresses = new Set(members.map((m) => m.address.replace(" (this service)", "")));
-  if (!owners.some((o) => addresses.has(o))) throw new Error("no shard owner is a listed member: " + JSON.stringify(owners));
+  if (!owners.every((o) => addresses.has(o))) throw new Error("a shard owner is not a listed member: " + JSON.stringify(owners));
 
-  if (args.screenshot) await page.screenshot({ path: args.screenshot, type: "png" });
+  if (args.screenshot) {
+    // A picture worth showing: wait (a bounded time) for a chart of some length, then take it, running or not.
+    await page.waitForFunction((n) => Number(document.getElementById("chart").dataset.entries) >= n, { timeout: 60_000 },
+      SCREENSHOT_ENTRIES).catch(() => {});
+    await page.screenshot({ path: args.screenshot, type: "png" });
+  }
 
   // 3. The final state, the report and the plot.
   await page.waitForFunction((s) => document.getElementById("job-state").textContent.trim() === s, {}, args.final)

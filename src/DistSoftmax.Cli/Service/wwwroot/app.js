@@ -132,7 +132,9 @@ function renderCluster(cluster) {
       const ul = el("ul", null, "plain");
       for (const s of sources) {
         const li = el("li", null);
-        li.append(el("span", s.key, "mono"), el("span", " · " + (s.rows ?? "?") + " rows · " + fmtBytes(s.bytes), "muted"));
+        const key = el("span", s.key, "mono cache-key");
+        key.title = s.key ?? "";
+        li.append(key, el("span", " · " + (s.rows ?? "?") + " rows · " + fmtBytes(s.bytes), "muted"));
         ul.append(li);
       }
       cache.append(ul);
