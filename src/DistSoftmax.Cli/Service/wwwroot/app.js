@@ -404,6 +404,13 @@ function svg(tag, attributes, text) {
   return e;
 }
 
+/** The smallest of 1, 2, 5, 10, 20, 50, … that is at least <raw> (and at least 1). */
+function niceStep(raw) {
+  if (!(raw > 1)) return 1;
+  const decade = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * decade).find((step) => step >= raw);
+}
+
 function renderChart() {
   const chart = $("chart");
   const entries = [...selected.entries.values()].sort((a, b) => a.iteration - b.iteration);
@@ -449,8 +456,8 @@ function renderChart() {
     axes.append(svg("line", { x1: left, x2: width - right, y1: sy(y), y2: sy(y), class: "grid" }));
     axes.append(svg("text", { x: left - 6, y: sy(y) + 4, "text-anchor": "end" }, "1e" + y));
   }
-  // Iterations on x: about 8 integer ticks.
-  const xStep = Math.max(1, Math.ceil(xMax / 8));
+  // Iterations on x: at most about 8 integer ticks, 1, 2 or 5 times a power of ten apart.
+  const xStep = niceStep(xMax / 8);
   for (let i = 0; i <= xMax; i += xStep) {
     axes.append(svg("line", { x1: sx(i), x2: sx(i), y1: top + plotH, y2: top + plotH + 4, class: "tick" }));
     axes.append(svg("text", { x: sx(i), y: top + plotH + 16, "text-anchor": "middle" }, String(i)));
