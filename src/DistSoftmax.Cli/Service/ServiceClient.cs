@@ -24,6 +24,13 @@ internal sealed class ServiceClient : IDisposable
         _http = new HttpClient { BaseAddress = uri, Timeout = Timeout.InfiniteTimeSpan };
     }
 
+    /// <summary>A client over an existing HttpClient whose BaseAddress is the service (tests: the in-memory server's client).</summary>
+    public ServiceClient(HttpClient http)
+    {
+        _http = http;
+        BaseAddress = http.BaseAddress ?? throw new ArgumentException("the HttpClient needs a BaseAddress", nameof(http));
+    }
+
     /// <summary>POST /api/jobs; the job's id. A refused spec is a <see cref="CliInputException"/> with the service's message.</summary>
     public async Task<string> SubmitAsync(JsonObject spec, CancellationToken ct)
     {

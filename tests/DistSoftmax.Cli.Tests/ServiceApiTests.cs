@@ -1,0 +1,362 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DistSoftmax.Cli.Commands;
+using DistSoftmax.Cli.Service;
+using DistSoftmax.Cluster.Hosting;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+
+namespace DistSoftmax.Cli.Tests;
+
+/// <summary>
+/// One cluster for the service API tests, in this process: the service's coordinator node (founding the cluster on a
+/// free loopback port) and one worker node that names it as its seed, allowed to read the test's data directory. Each
+/// test puts its own <see cref="ServiceHost"/> (in-memory server, own database and state directory) over the node.
+/// </summary>
+public sealed class ServiceCluster : IAsyncLifetime
+{
+    /// <summary>Faster membership than production (one process, loopback).</summary>
+    private const string Fast = """
+        akka.cluster.gossip-interval = 200ms
+        akka.cluster.leader-actions-interval = 200ms
+        akka.cluster.periodic-tasks-initial-delay = 100ms
+        distsoftmax.cluster.hello-interval = 500ms
+        """;
+
+    public TempDir Data { get; } = new();
+    internal CoordinatorNode Node { get; private set; } = null!;
+    private WorkerNode _worker = null!;
+
+    public async Task InitializeAsync()
+    {
+        Assert.Equal(0, Cli.Run(Data.Path, "generate", "--problem", "normalized", "--n", "3000", "--d", "8", "--seed", "11", "--out-dir", "inst").Code);
+        int port = BackendTests.FreePort();
+        Node = CoordinatorNode.Start(new NodeOptions { Host = "127.0.0.1", Port = port, Seeds = [], ExtraHocon = Fast + "\n" + OneLineLogger.Hocon() });
+        _worker = WorkerNode.Start(new NodeOptions
+        {
+            Host = "127.0.0.1", Port = 0, Seeds = [$"127.0.0.1:{port}"], DataRoots = [Data.Path], ExtraHocon = Fast + "\n" + OneLineLogger.Hocon(),
+        }, TrainCommand.WorkerLoader());
+        Assert.True(await Node.WaitUntilUpAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(await _worker.WaitUntilUpAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _worker.DisposeAsync();
+        await Node.DisposeAsync();
+        Data.Dispose();
+    }
+
+    /// <summary>A service over the node with an in-memory server; <paramref name="state"/> holds its database and job files.</summary>
+    internal async Task<ServiceHost> StartServiceAsync(string state, int maxJobs = 1, int maxQueued = 100)
+    {
+        var options = new ServiceOptions(new NodeOptions(), state, Path.Combine(state, "jobs.db"), maxJobs, maxQueued, 1, Data.Path);
+        Directory.CreateDirectory(state);
+        var host = ServiceHost.Create(options, Node, b => b.WebHost.UseTestServer());
+        await host.StartAsync();
+        return host;
+    }
+}
+
+/// <summary>
+/// The service's HTTP API in process (ASP.NET Core TestServer over a real one-worker cluster): every endpoint, the
+/// 400s with the command line's own messages, 404s, cancellation of running and queued jobs, the queue limit, the
+/// records kept across a restart, and a job's results against the same solve run by the command line.
+/// </summary>
+public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceCluster>
+{
+    private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(120);
+
+    /// <summary>A solve that runs until cancelled: gradient descent with an unreachable tolerance and many iterations.</summary>
+    private static string LongSpec => """{"A": "inst/A.npy", "b": "inst/b.npy", "solver": "gd", "tol": 1e-300, "absTol": 0, "maxIter": 100000, "stallIter": 100000}""";
+
+    private const string Spec = """{"A": "inst/A.npy", "b": "inst/b.npy", "solver": "newton", "workers": 2}""";
+
+    private static async Task<(HttpStatusCode Status, JsonNode? Body)> SendAsync(HttpClient http, HttpMethod method, string path, string? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await http.SendAsync(request);
+        string text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+    }
+
+    private static async Task<string> SubmitAsync(HttpClient http, string spec)
+    {
+        var (status, body) = await SendAsync(http, HttpMethod.Post, "/api/jobs", spec);
+        Assert.True(status == HttpStatusCode.Accepted, $"{status}: {body}");
+        return (string)body!["id"]!;
+    }
+
+    private static async Task<JsonNode> WaitForAsync(HttpClient http, string id, Func<JsonNode, bool> done)
+    {
+        var deadline = DateTime.UtcNow + JobTimeout;
+        while (true)
+        {
+            var (status, job) = await SendAsync(http, HttpMethod.Get, $"/api/jobs/{id}");
+            Assert.Equal(HttpStatusCode.OK, status);
+            if (done(job!)) return job!;
+            Assert.True(DateTime.UtcNow < deadline, $"job {id} did not get there in time: {job}");
+            await Task.Delay(50);
+        }
+    }
+
+    private static bool Ended(JsonNode job) => (string?)job["state"] is "succeeded" or "failed" or "cancelled";
+
+    /// <summary>The CLI's one-line error for the same solve arguments (stderr "error: …").</summary>
+    private string CliError(params string[] solveArguments)
+    {
+        var run = Cli.Run(cluster.Data.Path, ["solve", .. solveArguments, "--out-dir", "cli-out"]);
+        Assert.True(run.Code == 2, run.ToString());
+        return run.ErrLines.Single(l => l.StartsWith("error: ", StringComparison.Ordinal))["error: ".Length..];
+    }
+
+    [Fact]
+    public async Task Bad_specs_get_400_with_the_command_lines_own_messages()
+    {
+        using var state = new TempDir();
+        await using var service = await cluster.StartServiceAsync(state.Path);
+        using var http = service.App.GetTestClient();
+        var cases = new (string Spec, string Expected)[]
+        {
+            ("""{"A": "inst/A.npy", "b": "inst/b.npy", "tol": -1}""", CliError("--A", "inst/A.npy", "--b", "inst/b.npy", "--tol", "-1")),
+            ("""{"A": "inst/nope.npy", "b": "inst/b.npy"}""", CliError("--A", "inst/nope.npy", "--b", "inst/b.npy")),
+            ("""{"A": "inst/A.npy", "b": "inst/b.npy", "solver": "sgd"}""", CliError("--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "sgd")),
+            ("""{"A": "inst/A.npy"}""", CliError("--A", "inst/A.npy")),
+            ("""{"A": "inst/A.npy", "b": "inst/b.npy", "maxIter": "many"}""", CliError("--A", "inst/A.npy", "--b", "inst/b.npy", "--max-iter", "many")),
+            ("""{"A": "inst/A.npy", "b": "inst/b.npy", "A1": "inst/A.npy"}""", CliError("--A", "inst/A.npy", "--b", "inst/b.npy", "--A1", "inst/A.npy")),
+            // Not in the command line: what only a JSON spec can get wrong.
+            ("""{"A": "inst/A.npy", "b": "inst/b.npy", "seeds": "127.0.0.1:1"}""", "seeds: is not allowed in a service job (the service chooses where jobs run and where their files go)"),
+            ("""{"A": "inst/A.npy", "b": "inst/b.npy", "outDir": "/tmp"}""", "outDir: is not allowed in a service job (the service chooses where jobs run and where their files go)"),
+            ("""{"A": ["inst/A.npy"]}""", "A: must be a string, a number or a boolean (got a JSON array)"),
+            ("""[1, 2]""", "job spec: must be a JSON object of solve options (got array)"),
+            ("""{"tol=1": 3}""", "job spec: 'tol=1' is not a solve option name in camelCase (e.g. maxIter for --max-iter)"),
+        };
+        foreach (var (spec, expected) in cases)
+        {
+            var (status, body) = await SendAsync(http, HttpMethod.Post, "/api/jobs", spec);
+            Assert.True(status == HttpStatusCode.BadRequest, $"{spec}: {status} {body}");
+            Assert.Equal(expected, (string?)body!["error"]);
+        }
+        // An unknown option: the command line's suggestion, under its kebab-case name.
+        var (s2, unknown) = await SendAsync(http, HttpMethod.Post, "/api/jobs", """{"A": "inst/A.npy", "b": "inst/b.npy", "maxIters": 3}""");
+        Assert.Equal(HttpStatusCode.BadRequest, s2);
+        Assert.StartsWith("--max-iters=3: unknown option", (string?)unknown!["error"]);
+        Assert.Contains("--max-iter", (string?)unknown["error"]);
+        var (s3, notJson) = await SendAsync(http, HttpMethod.Post, "/api/jobs", "{\"A\": ");
+        Assert.Equal(HttpStatusCode.BadRequest, s3);
+        Assert.StartsWith("job spec: not JSON: ", (string?)notJson!["error"]);
+        // A value that looks like an option stays a value.
+        var (s4, injected) = await SendAsync(http, HttpMethod.Post, "/api/jobs", """{"A": "inst/A.npy", "b": "inst/b.npy", "problem": "--seeds"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, s4);
+        Assert.StartsWith("--problem: ", (string?)injected!["error"]);
+        // Nothing was queued.
+        var (_, jobs) = await SendAsync(http, HttpMethod.Get, "/api/jobs");
+        Assert.Empty(jobs!.AsArray());
+        Assert.Contains("distsoftmax_jobs_rejected_total 14", await http.GetStringAsync("/metrics"));
+    }
+
+    [Fact]
+    public async Task Unknown_jobs_files_and_paths_get_404()
+    {
+        using var state = new TempDir();
+        await using var service = await cluster.StartServiceAsync(state.Path);
+        using var http = service.App.GetTestClient();
+        foreach (var (method, path) in new[]
+                 {
+                     (HttpMethod.Get, "/api/jobs/nope"), (HttpMethod.Delete, "/api/jobs/nope"), (HttpMethod.Get, "/api/jobs/nope/events"),
+                     (HttpMethod.Get, "/api/jobs/nope/files/x.npy"), (HttpMethod.Get, "/api/nothing"),
+                 })
+        {
+            var (status, body) = await SendAsync(http, method, path);
+            Assert.True(status == HttpStatusCode.NotFound, $"{method} {path}: {status}");
+            Assert.False(string.IsNullOrEmpty((string?)body!["error"]), $"{method} {path}: {body}");
+        }
+        Assert.Equal("no job 'nope'", (string?)(await SendAsync(http, HttpMethod.Get, "/api/jobs/nope")).Body!["error"]);
+
+        string id = await SubmitAsync(http, Spec);
+        var job = await WaitForAsync(http, id, Ended);
+        foreach (string name in new[] { "y.npy", "..%2Fjobs.db", "checkpoint.bin" })
+        {
+            var (status, body) = await SendAsync(http, HttpMethod.Get, $"/api/jobs/{id}/files/{name}");
+            Assert.True(status == HttpStatusCode.NotFound, $"{name}: {status} {body}");
+        }
+        Assert.Equal("succeeded", (string?)job["state"]);
+    }
+
+    [Fact]
+    public async Task A_job_runs_on_the_cluster_and_gives_the_files_trace_and_x_of_the_same_solve_on_the_command_line()
+    {
+        using var state = new TempDir();
+        await using var service = await cluster.StartServiceAsync(state.Path);
+        using var http = service.App.GetTestClient();
+        string id = await SubmitAsync(http, Spec);
+
+        // The event stream: the whole job from its queued state to its end, iterations in order.
+        var events = new List<(string Name, string Data)>();
+        await new ServiceClient(http).FollowEventsAsync(id, (name, data) => events.Add((name, data)), CancellationToken.None);
+        Assert.Equal(("state", """{"state":"queued"}"""), events[0]);
+        Assert.Equal(("state", """{"state":"succeeded"}"""), events[^1]);
+        Assert.Contains(("state", """{"state":"running"}"""), events);
+        Assert.Contains(events, e => e.Name == "note" && e.Data.Contains(" joined from akka.tcp://distsoftmax@127.0.0.1:"));
+        var iterations = events.Where(e => e.Name == "iteration").Select(e => JsonNode.Parse(e.Data)!).ToArray();
+        Assert.Equal(Enumerable.Range(0, iterations.Length), iterations.Select(e => (int)e["iteration"]!));
+
+        var (status, job) = await SendAsync(http, HttpMethod.Get, $"/api/jobs/{id}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("succeeded", (string?)job!["state"]);
+        Assert.Equal(0, (int?)job["exitCode"]);
+        Assert.Equal("newton", (string?)job["spec"]!["solver"]);
+        Assert.Equal(["convergence.png", "report.json", "x.npy"], job["files"]!.AsArray().Select(f => (string)f!));
+        Assert.Equal(2, job["shards"]!.AsArray().Count);
+        Assert.All(job["shards"]!.AsArray(), s => Assert.StartsWith("akka.tcp://distsoftmax@127.0.0.1:", (string?)s!["owner"]));
+        Assert.Equal(3000, job["shards"]!.AsArray().Sum(s => (long)s!["rows"]!));
+        Assert.NotNull(job["submittedAt"]);
+        Assert.NotNull(job["endedAt"]);
+
+        // The trace is report.json's, entry for entry, and the stream carried the same entries.
+        byte[] reportBytes = await http.GetByteArrayAsync($"/api/jobs/{id}/files/report.json");
+        var report = JsonNode.Parse(reportBytes)!;
+        var trace = job["trace"]!.AsArray();
+        Assert.Equal(report["trace"]!.AsArray().Count, trace.Count);
+        for (int i = 0; i < trace.Count; i++)
+        {
+            Assert.True(JsonNode.DeepEquals(report["trace"]![i], trace[i]), $"entry {i}: {report["trace"]![i]} vs {trace[i]}");
+            Assert.True(JsonNode.DeepEquals(iterations[i], trace[i]), $"streamed entry {i}");
+        }
+        Assert.Equal("cluster", (string?)report["backend"]);
+        Assert.Equal(2, (int?)report["workers"]);
+        Assert.Equal(reportBytes, File.ReadAllBytes(Path.Combine(state.Path, "jobs", id, "report.json")));
+
+        // x equals the command line's solve with the same shard layout (local simulation, 2 workers).
+        var local = Cli.Run(cluster.Data.Path, "solve", "--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "newton", "--workers", "2", "--out-dir", $"local-{id}");
+        Assert.True(local.Code == 0, local.ToString());
+        string downloaded = state.File("x-downloaded.npy");
+        File.WriteAllBytes(downloaded, await http.GetByteArrayAsync($"/api/jobs/{id}/files/x.npy"));
+        var x = NpyBytes.Read(downloaded).Values;
+        var expected = NpyBytes.Read(cluster.Data.File($"local-{id}/x.npy")).Values;
+        Assert.Equal(expected.Length, x.Length);
+        for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(x[i] - expected[i]) <= 1e-10, $"x[{i}] = {x[i]} vs {expected[i]}");
+        var png = await http.GetAsync($"/api/jobs/{id}/files/convergence.png");
+        Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);
+
+        // The job list, the cluster view and the metrics.
+        var (_, list) = await SendAsync(http, HttpMethod.Get, "/api/jobs");
+        var row = list!.AsArray().Single()!;
+        Assert.Equal(id, (string?)row["id"]);
+        Assert.Equal("normalized", (string?)row["problem"]);
+        Assert.Equal(trace.Count - 1, (int?)row["iterations"]);
+        Assert.True(JsonNode.DeepEquals(trace[^1]!["loss"], row["loss"]));
+
+        var (_, view) = await SendAsync(http, HttpMethod.Get, "/api/cluster");
+        Assert.Equal(cluster.Node.Address.ToString(), (string?)view!["self"]);
+        var members = view["members"]!.AsArray();
+        Assert.Equal(2, members.Count);
+        var worker = members.Single(m => m!["roles"]!.AsArray().Any(r => (string?)r == "worker"))!;
+        Assert.Equal("up", (string?)worker["status"]);
+        Assert.True((int?)worker["cores"] >= 1, worker.ToJsonString());
+        Assert.NotNull(worker["cachedSources"]);
+        Assert.Equal(0, (int?)view["jobs"]!["running"]);
+
+        string metrics = await http.GetStringAsync("/metrics");
+        Assert.Contains("distsoftmax_jobs{state=\"succeeded\"} 1\n", metrics);
+        Assert.Contains($"distsoftmax_steps_total {trace.Count}\n", metrics);
+        Assert.Contains("distsoftmax_workers 1\n", metrics);
+        Assert.Contains($"distsoftmax_step_seconds_count {trace.Count - 1}\n", metrics);
+        Assert.Contains("distsoftmax_shard_cache_misses_total{worker=\"akka.tcp://distsoftmax@127.0.0.1:", metrics);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_running_job_stops_it_with_its_files_and_a_queued_one_at_once()
+    {
+        using var state = new TempDir();
+        await using var service = await cluster.StartServiceAsync(state.Path, maxJobs: 1);
+        using var http = service.App.GetTestClient();
+        string running = await SubmitAsync(http, LongSpec);
+        string queued = await SubmitAsync(http, Spec);
+        await WaitForAsync(http, running, j => j["trace"]!.AsArray().Count >= 3);
+        Assert.Equal("queued", (string?)(await SendAsync(http, HttpMethod.Get, $"/api/jobs/{queued}")).Body!["state"]);
+
+        var (status, cancelledQueued) = await SendAsync(http, HttpMethod.Delete, $"/api/jobs/{queued}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("cancelled", (string?)cancelledQueued!["state"]);
+        Assert.Empty(cancelledQueued["files"]!.AsArray());
+
+        var (status2, _) = await SendAsync(http, HttpMethod.Delete, $"/api/jobs/{running}");
+        Assert.Equal(HttpStatusCode.OK, status2);
+        var job = await WaitForAsync(http, running, Ended);
+        Assert.Equal("cancelled", (string?)job["state"]);
+        Assert.Equal(3, (int?)job["exitCode"]);
+        Assert.Contains("x.npy", job["files"]!.AsArray().Select(f => (string?)f));
+        var report = JsonNode.Parse(await http.GetByteArrayAsync($"/api/jobs/{running}/files/report.json"))!;
+        Assert.Equal("cancelled", (string?)report["exit"]);
+        // Cancelling an ended job changes nothing.
+        var (status3, again) = await SendAsync(http, HttpMethod.Delete, $"/api/jobs/{running}");
+        Assert.Equal(HttpStatusCode.OK, status3);
+        Assert.Equal("cancelled", (string?)again!["state"]);
+        Assert.Equal("cancelled", (string?)(await SendAsync(http, HttpMethod.Get, $"/api/jobs/{queued}")).Body!["state"]);
+    }
+
+    [Fact]
+    public async Task A_full_queue_refuses_submissions_with_503_until_a_place_is_free()
+    {
+        using var state = new TempDir();
+        await using var service = await cluster.StartServiceAsync(state.Path, maxJobs: 1, maxQueued: 1);
+        using var http = service.App.GetTestClient();
+        string first = await SubmitAsync(http, LongSpec);
+        await WaitForAsync(http, first, j => (string?)j["state"] == "running");
+        string second = await SubmitAsync(http, LongSpec);
+        var (status, body) = await SendAsync(http, HttpMethod.Post, "/api/jobs", Spec);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("the queue is full (1 jobs waiting; serve --max-queued); try again later", (string?)body!["error"]);
+        var (_, view) = await SendAsync(http, HttpMethod.Get, "/api/cluster");
+        Assert.Equal(1, (int?)view!["jobs"]!["queued"]);
+        Assert.Equal(1, (int?)view["jobs"]!["running"]);
+
+        await SendAsync(http, HttpMethod.Delete, $"/api/jobs/{second}");
+        string third = await SubmitAsync(http, Spec);
+        await SendAsync(http, HttpMethod.Delete, $"/api/jobs/{first}");
+        Assert.Equal("succeeded", (string?)(await WaitForAsync(http, third, Ended))["state"]);
+        Assert.Equal("cancelled", (string?)(await WaitForAsync(http, first, Ended))["state"]);
+    }
+
+    [Fact]
+    public async Task Job_records_outlive_the_service_in_its_database()
+    {
+        using var state = new TempDir();
+        string id;
+        JsonNode before;
+        await using (var service = await cluster.StartServiceAsync(state.Path))
+        {
+            using var http = service.App.GetTestClient();
+            id = await SubmitAsync(http, Spec);
+            before = await WaitForAsync(http, id, Ended);
+        }
+        await using (var service = await cluster.StartServiceAsync(state.Path))
+        {
+            using var http = service.App.GetTestClient();
+            var (status, after) = await SendAsync(http, HttpMethod.Get, $"/api/jobs/{id}");
+            Assert.Equal(HttpStatusCode.OK, status);
+            foreach (string key in new[] { "state", "spec", "message", "exitCode", "trace", "shards", "files", "submittedAt", "startedAt", "endedAt" })
+                Assert.True(JsonNode.DeepEquals(before[key], after![key]), $"{key}: {before[key]} vs {after[key]}");
+            var events = new List<string>();
+            await new ServiceClient(http).FollowEventsAsync(id, (name, _) => events.Add(name), CancellationToken.None);
+            Assert.Equal(before["trace"]!.AsArray().Count, events.Count(e => e == "iteration"));
+            Assert.Equal("state", events[^1]);
+        }
+    }
+
+    [Fact]
+    public void Spec_keys_are_the_solve_options_in_camel_case()
+    {
+        foreach (var (key, option) in new[] { ("maxIter", "--max-iter"), ("wScalar", "--w-scalar"), ("A1", "--A1"), ("B", "--B"), ("x0", "--x0"), ("tol", "--tol") })
+        {
+            Assert.Equal(option, JobSpec.OptionName(key));
+            Assert.Equal(key, JobSpec.Key(option));
+        }
+        using var doc = JsonDocument.Parse("""{"problem": "rescaled", "maxIter": 7, "uniformSampling": true, "x0": null}""");
+        Assert.Equal(["--problem=rescaled", "--max-iter=7", "--uniform-sampling=true"], JobSpec.ToArguments(doc.RootElement));
+    }
+}
