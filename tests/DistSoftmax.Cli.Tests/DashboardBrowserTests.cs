@@ -8,11 +8,11 @@ namespace DistSoftmax.Cli.Tests;
 /// The dashboard in a real browser: `dist-softmax serve` and two `dist-softmax worker` processes on 127.0.0.1, a job
 /// submitted through the HTTP API that runs for several seconds, and Debian's headless Chromium driven by
 /// tests/browser/dashboard.test.mjs (puppeteer-core), which must see the members, a convergence chart that gains
-/// points while the job runs, the shard owners, and then the job's final state, report and plot; the job's input folder
-/// is named with markup, which the page must show as text. Needs node, the `chromium` package and `npm ci` in
-/// tests/browser (.ci/run installs them); without them the test fails, it is not skipped. With
-/// DISTSOFTMAX_DASHBOARD_SCREENSHOT=FILE the folder has a plain name and the script saves a 1280×800 screenshot during
-/// the job (the README's docs/dashboard.png).
+/// points while the job runs, the shard owners, a second job cancelled with its button, and then the first job's final
+/// state, report and plot; the jobs' input folder is named with markup, which the page must show as text. Needs node,
+/// the `chromium` package and `npm ci` in tests/browser (.ci/run installs them); without them the test fails, it is not
+/// skipped. With DISTSOFTMAX_DASHBOARD_SCREENSHOT=FILE the folder has a plain name and the script saves a 1280×800
+/// screenshot during the job (the README's docs/dashboard.png).
 /// </summary>
 [Collection("multi-process cluster")]
 public class DashboardBrowserTests
@@ -60,12 +60,18 @@ public class DashboardBrowserTests
             ["problem"] = "normalized", ["A"] = Path.Combine(dir.Path, instanceDir, "A.npy"), ["b"] = Path.Combine(dir.Path, instanceDir, "b.npy"),
             ["solver"] = "gd", ["tol"] = 1e-5, ["maxIter"] = 5000, ["workers"] = Workers,
         };
-        using var submitted = await http.PostAsJsonAsync("api/jobs", spec);
-        string body = await submitted.Content.ReadAsStringAsync();
-        Assert.True(submitted.IsSuccessStatusCode, $"POST /api/jobs answered {(int)submitted.StatusCode}: {body}\n{Logs()}");
-        string id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
+        async Task<string> Submit()
+        {
+            using var submitted = await http.PostAsJsonAsync("api/jobs", spec);
+            string body = await submitted.Content.ReadAsStringAsync();
+            Assert.True(submitted.IsSuccessStatusCode, $"POST /api/jobs answered {(int)submitted.StatusCode}: {body}\n{Logs()}");
+            return JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
+        }
+        // The job the browser follows, and one queued behind it (one job at a time) that the browser cancels.
+        string id = await Submit(), queued = await Submit();
 
-        var args = new List<string> { script, "--url", baseUrl.ToString(), "--job", id, "--workers", Workers.ToString(), "--final", "succeeded" };
+        var args = new List<string> { script, "--url", baseUrl.ToString(), "--job", id, "--cancel-job", queued,
+            "--workers", Workers.ToString(), "--final", "succeeded" };
         args.AddRange(screenshot is null ? ["--markup", instanceDir] : ["--screenshot", screenshot]);
         var (code, output) = RunNode(Path.Combine(root, "tests", "browser"), args, TimeSpan.FromSeconds(240));
         Assert.True(code == 0 && output.Contains("dashboard ok:"), $"browser test (exit {code}):\n{output}\n{Logs()}");
@@ -74,6 +80,8 @@ public class DashboardBrowserTests
         using var job = JsonDocument.Parse(await http.GetStringAsync("api/jobs/" + Uri.EscapeDataString(id)));
         Assert.Equal("succeeded", job.RootElement.GetProperty("state").GetString());
         Assert.Contains(job.RootElement.GetProperty("files").EnumerateArray(), f => f.GetString() == "report.json");
+        using var cancelled = JsonDocument.Parse(await http.GetStringAsync("api/jobs/" + Uri.EscapeDataString(queued)));
+        Assert.Equal("cancelled", cancelled.RootElement.GetProperty("state").GetString());
     }
 
     /// <summary>The dashboard's files never turn a string into HTML (no innerHTML and the like: server strings go

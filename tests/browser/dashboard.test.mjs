@@ -4,14 +4,16 @@
 //   1. the cluster members, with at least --workers members in the `worker` role whose status is Up;
 //   2. the job --job in the job list; selected, its convergence chart updates while it runs (the number of plotted
 //      gradient-norm points grows between two reads) and its shard owners are listed;
-//   3. the job's final state --final, then its report fields and its convergence.png (loaded, non-empty);
+//   3. with --cancel-job ID (a job queued behind --job): pressing Cancel job on it shows it cancelled;
+//      then --job's final state --final, its report fields and its convergence.png (loaded, non-empty);
 //   4. text from the server shown as text: no element or script made from it (the caller puts markup in a path);
 //   5. no script error on the page, and no failed request to the API.
 // With --markup TEXT the job's specification must show TEXT literally (the caller puts it in the input path).
 // With --screenshot FILE it saves a 1280×800 screenshot while the job runs (the README's docs/dashboard.png).
 // Prints one line "dashboard ok: …" and exits 0, or one line "dashboard test failed: <why>" and exits 1.
 //
-//   node dashboard.test.mjs --url http://127.0.0.1:8080/ --job ID --workers 2 --final succeeded [--markup TEXT] [--screenshot FILE]
+//   node dashboard.test.mjs --url http://127.0.0.1:8080/ --job ID --workers 2 --final succeeded [--markup TEXT] [--cancel-job ID]
+//                           [--screenshot FILE]
 //                           [--chromium /usr/bin/chromium] [--timeout-seconds 120]
 import puppeteer from "puppeteer-core";
 import { parseArgs } from "node:util";
@@ -24,6 +26,7 @@ const { values: args } = parseArgs({
     final: { type: "string", default: "succeeded" },
     screenshot: { type: "string" },
     markup: { type: "string" },
+    "cancel-job": { type: "string" },
     chromium: { type: "string", default: process.env.CHROMIUM ?? "/usr/bin/chromium" },
     "timeout-seconds": { type: "string", default: "120" },
   },
@@ -86,11 +89,15 @@ try {
   if (!members.some((m) => m.roles.includes("coordinator"))) throw new Error("no member with the coordinator role: " + JSON.stringify(members));
 
   // 2. The job in the list; select it through its button, as a user would.
-  const pick = await page.waitForFunction((id) =>
-    [...document.querySelectorAll("#jobs tbody tr")].find((r) => r.dataset.jobId === id)?.querySelector("button"), {}, args.job)
-    .catch(() => { throw new Error("job " + args.job + " is not in the job list"); });
-  await pick.asElement().click();
-  await page.waitForFunction((id) => document.getElementById("job-id").textContent === id, {}, args.job);
+  /** Selects a job as a user does: its button in the job list; then waits for the details to show it. */
+  async function selectJob(id) {
+    const pick = await page.waitForFunction((id) =>
+      [...document.querySelectorAll("#jobs tbody tr")].find((r) => r.dataset.jobId === id)?.querySelector("button"), {}, id)
+      .catch(() => { throw new Error("job " + id + " is not in the job list"); });
+    await pick.asElement().click();
+    await page.waitForFunction((id) => document.getElementById("job-id").textContent === id, {}, id);
+  }
+  await selectJob(args.job);
 
   // The chart grows while the job runs: points now, more points CHART_GAP_MS later, the job still running.
   const read = () => page.$eval("#chart", (c) => ({
@@ -126,6 +133,24 @@ try {
     await page.waitForFunction((n) => Number(document.getElementById("chart").dataset.entries) >= n, { timeout: 60_000 },
       SCREENSHOT_ENTRIES).catch(() => {});
     await page.screenshot({ path: args.screenshot, type: "png" });
+  }
+
+  // With --cancel-job: that job waits in the queue behind --job; the user selects it and presses Cancel job, the page
+  // shows it cancelled with the button disabled; then back to --job.
+  if (args["cancel-job"]) {
+    await selectJob(args["cancel-job"]);
+    // Queued behind --job; running if --job has ended meanwhile (a fast machine): either can be cancelled.
+    await page.waitForFunction(() => ["queued", "running"].includes(document.getElementById("job-state").textContent.trim()) &&
+      !document.getElementById("cancel").disabled)
+      .catch(() => { throw new Error("job " + args["cancel-job"] + " was not shown queued or running with Cancel job enabled"); });
+    await page.click("#cancel");
+    await page.waitForFunction(() => document.getElementById("job-state").textContent.trim() === "cancelled" &&
+      document.getElementById("cancel").disabled, { timeout: 30_000 })
+      .catch(() => { throw new Error("pressing Cancel job did not show job " + args["cancel-job"] + " cancelled"); });
+    await page.waitForFunction((id) => [...document.querySelectorAll("#jobs tbody tr")]
+      .find((r) => r.dataset.jobId === id)?.cells[1].textContent.trim() === "cancelled", { timeout: 30_000 }, args["cancel-job"])
+      .catch(() => { throw new Error("the job list did not show job " + args["cancel-job"] + " cancelled"); });
+    await selectJob(args.job);
   }
 
   // 3. The final state, the report and the plot.
