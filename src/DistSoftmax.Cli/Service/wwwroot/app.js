@@ -171,7 +171,10 @@ function renderJobs(jobs) {
     tr.title = "submitted " + fmtClock(j.submittedAt);
     return tr;
   });
+  // Replacing the rows must not take the keyboard focus away from the job button a user is on.
+  const focused = document.activeElement?.closest?.("#jobs tbody tr")?.dataset.jobId;
   $("jobs").tBodies[0].replaceChildren(...rows);
+  if (focused !== undefined) rows.find((r) => r.dataset.jobId === focused)?.querySelector("button")?.focus();
   // Nothing chosen yet: follow the newest running job (or the newest job), so the page shows something live.
   if (selected.id === null && sorted.length > 0) {
     const running = sorted.find((j) => j.state === "running");
