@@ -266,6 +266,12 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         Assert.Contains("distsoftmax_workers 1\n", metrics);
         Assert.Contains($"distsoftmax_step_seconds_count {trace.Count - 1}\n", metrics);
         Assert.Contains("distsoftmax_shard_cache_misses_total{worker=\"akka.tcp://distsoftmax@127.0.0.1:", metrics);
+        // The job's requests went to the worker node and its replies came back through the serializer.
+        foreach (string direction in new[] { "sent", "received" })
+        {
+            var line = metrics.Split('\n').Single(l => l.StartsWith($"distsoftmax_wire_bytes_total{{direction=\"{direction}\"}} "));
+            Assert.True(long.Parse(line.Split(' ')[1]) > 0, line);
+        }
     }
 
     [Fact]

@@ -49,9 +49,8 @@ public class ServiceProcessTests
         using var http = new HttpClient { BaseAddress = new Uri(server) };
 
         // Three jobs on the same A, 2 shards each. A worker that is assigned a shard it loaded in an earlier job serves it from
-        // its cache: exactly those assignments are hits, every other one a miss. The coordinator does not assign by cache:
-        // a later job may give a worker the other shard, but then that worker holds both, so over three jobs of two
-        // shards on two workers at least two assignments are hits.
+        // its cache: exactly those assignments are hits, every other one a miss. The workers report their cached rows when
+        // they register and the coordinator gives each shard to the worker that holds it: only the first job loads.
         string[] job = ["solve", "--server", server, "--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "newton", "--workers", "2"];
         var held = new HashSet<(string Owner, int Index)>();
         long expectedHits = 0, expectedMisses = 0;
@@ -82,7 +81,7 @@ public class ServiceProcessTests
             Assert.True(Sum("distsoftmax_shard_cache_hits_total") == expectedHits, $"{run}: expected {expectedHits} hits\n{metrics}");
             Assert.True(Sum("distsoftmax_shard_cache_misses_total") == expectedMisses, $"{run}: expected {expectedMisses} misses\n{metrics}");
         }
-        Assert.True(expectedHits >= 2, $"no job was served from the caches\n{metrics}");
+        Assert.True((expectedMisses, expectedHits) == (2, 4), $"the second and third jobs were not served from the caches\n{metrics}");
 
         var local = Cli.Run(dir.Path, "solve", "--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "newton", "--workers", "2", "--out-dir", "local");
         Assert.True(local.Code == 0, local.ToString());

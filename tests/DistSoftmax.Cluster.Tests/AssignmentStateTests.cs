@@ -1,4 +1,5 @@
 using DistSoftmax.Cluster.Coordinator;
+using DistSoftmax.Cluster.Protocol;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Statistics;
 
@@ -50,6 +51,38 @@ public sealed class AssignmentStateTests
         Assert.False(change.NoLiveWorker);
         Assert.Equal((3, 2), (state.ShardCountOf(0), state.ShardCountOf(1)));
         Assert.Equal(new RowRange(20, 10), state.Shards[2].Rows);
+    }
+
+    /// <summary>Two workers "a" and "b" whose shard caches hold the given 10-row ranges of source "S" (and of "other").</summary>
+    private static AssignmentState WithCaches(long[] aStarts, long[] bStarts)
+    {
+        static CachedRows[] Rows(long[] starts) =>
+            starts.Select(s => new CachedRows("S", s, 10)).Append(new CachedRows("other", 0, 10)).ToArray();
+        var state = AssignmentState.Initial(Step, Load) with { SourceIdentity = "S" };
+        state = state.Register("a", 2, Rows(aStarts)).State;
+        return state.Register("b", 2, Rows(bStarts)).State;
+    }
+
+    [Fact]
+    public void Shards_go_to_the_workers_that_hold_their_rows_in_their_shard_caches()
+    {
+        // Without the caches, shard 0 would go to "a" (fewest shards, then the smallest id).
+        var state = WithCaches(aStarts: [10, 30], bStarts: [0, 20]);
+        var (started, _) = state.Start(ShardLayout.Split(40, 4), T0);
+        Assert.Equal(new int?[] { 1, 0, 1, 0 }, Owners(started));
+        // Another source's rows, or no source identity at all, give no preference.
+        var blind = (state with { SourceIdentity = null }).Register("c", 2, [new CachedRows("S", 0, 10)]).State;
+        Assert.Null(blind.Workers[2].CachedRows);
+        Assert.False(state.Workers[0].Holds(new RowRange(0, 10)));
+    }
+
+    [Fact]
+    public void Cached_rows_never_unbalance_the_assignment()
+    {
+        // "a" holds all four shards: it takes its fair share ⌈4/2⌉ = 2, the rest go to "b".
+        var (started, _) = WithCaches(aStarts: [0, 10, 20, 30], bStarts: []).Start(ShardLayout.Split(40, 4), T0);
+        Assert.Equal((2, 2), (started.ShardCountOf(0), started.ShardCountOf(1)));
+        Assert.Equal(new int?[] { 0, 0, 1, 1 }, Owners(started));
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed class HyperionComparisonTests(ITestOutputHelper output) : ActorTes
     private static readonly Type[] Allowed = typeof(IDistSoftmaxMessage).Assembly.GetTypes()
         .Where(t => t.Namespace == typeof(IDistSoftmaxMessage).Namespace)
         .Concat(typeof(ShardRequest).Assembly.GetTypes().Where(t => t.Namespace == typeof(ShardRequest).Namespace))
-        .Append(typeof(double[])).Append(typeof(string))
+        .Append(typeof(double[])).Append(typeof(string)).Append(typeof(CachedRows[]))
         .ToArray();
 
     /// <summary>An allow-list by full type name. (Hyperion's own TypeFilterBuilder stores names in a shortened

@@ -63,6 +63,8 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
 
         yield return new CoordinatorHello("solve-1");
         yield return new RegisterWorker("akka.tcp://distsoftmax@10.0.0.1:4053/user/worker", 16);
+        yield return new RegisterWorker("akka.tcp://distsoftmax@10.0.0.2:4053/user/worker", 8,
+            new[] { new CachedRows("files\nA=/data/A.npy [800 bytes, modified 1]", 0, 50), new CachedRows("generated\nn=100", 50, 50) });
         yield return new WorkerRegistered("solve-1");
         yield return new AssignShard("solve-1", 3, 2, Source, new RowRange(1L << 33, 1000));
         yield return new AssignShard("solve-1", 1, 0, ProblemSource.Create("memory", Array.Empty<KeyValuePair<string, string>>()), new RowRange(0, 0));
@@ -109,6 +111,19 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         var back = Sys.Serialization.Deserialize(bytes, serializer.Identifier, manifest);
         Assert.Null(DeepEquality.FirstDifference(message, back));
         Assert.Equal(message.GetType(), back.GetType());
+    }
+
+    [Fact]
+    public void Encoded_and_decoded_bytes_are_counted_as_wire_traffic()
+    {
+        var message = Samples().First();
+        var serializer = Sys.Serialization.FindSerializerFor(message);
+        long sent0 = WireTraffic.SentBytes, received0 = WireTraffic.ReceivedBytes;
+        var bytes = serializer.ToBinary(message);
+        Assert.True(WireTraffic.SentBytes - sent0 >= bytes.Length, "sent bytes not counted");
+        Sys.Serialization.Deserialize(bytes, serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, message));
+        // Other tests run beside this one and may add to the process-wide counters: at least this payload each way.
+        Assert.True(WireTraffic.ReceivedBytes - received0 >= bytes.Length, "received bytes not counted");
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using DistSoftmax.Cluster.Serialization;
 
 namespace DistSoftmax.Cli.Service;
 
@@ -58,6 +59,10 @@ internal sealed class ServiceMetrics
         Line($"# HELP distsoftmax_shard_cache_bytes Bytes of shards a worker keeps cached.");
         Line($"# TYPE distsoftmax_shard_cache_bytes gauge");
         foreach (var (address, cache) in caches) Line($"distsoftmax_shard_cache_bytes{{worker=\"{address}\"}} {cache.UsedBytes}");
+        Line($"# HELP distsoftmax_wire_bytes_total Bytes of the project's messages this node serialized (sent) and deserialized (received): requests, replies, chunks between the jobs' coordinators and the workers; Akka's gossip and heartbeats are not counted.");
+        Line($"# TYPE distsoftmax_wire_bytes_total counter");
+        Line($"distsoftmax_wire_bytes_total{{direction=\"sent\"}} {WireTraffic.SentBytes}");
+        Line($"distsoftmax_wire_bytes_total{{direction=\"received\"}} {WireTraffic.ReceivedBytes}");
         lock (_gate)
         {
             Line($"# HELP distsoftmax_jobs_submitted_total Jobs accepted by POST /api/jobs.");

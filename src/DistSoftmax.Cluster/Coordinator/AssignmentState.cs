@@ -31,6 +31,8 @@ internal sealed record AssignmentState
     /// <summary>How long an owner may take to answer a step, without and with a load in front of it.</summary>
     public TimeSpan StepTimeout { get; init; }
     public TimeSpan LoadTimeout { get; init; }
+    /// <summary>The solve's source as the shard caches identify it (null: caches are not consulted).</summary>
+    public string? SourceIdentity { get; init; }
 
     public static AssignmentState Initial(TimeSpan stepTimeout, TimeSpan loadTimeout) =>
         new() { StepTimeout = stepTimeout, LoadTimeout = loadTimeout };
@@ -48,11 +50,17 @@ internal sealed record AssignmentState
 
     // ---- workers -----------------------------------------------------------------------------------------------
 
-    /// <summary>A new worker, alive, with the next registration order (returned).</summary>
-    public (AssignmentState State, int Order) Register(string workerId, int processors)
+    /// <summary>
+    /// A new worker, alive, with the next registration order (returned); of its cached rows it keeps those of this
+    /// solve's source (<see cref="SourceIdentity"/>).
+    /// </summary>
+    public (AssignmentState State, int Order) Register(string workerId, int processors, IReadOnlyList<Protocol.CachedRows>? cached = null)
     {
         int order = Workers.Length;
-        return (this with { Workers = Workers.Add(new WorkerEntry(order, workerId, processors, true)) }, order);
+        var ours = SourceIdentity is null || cached is null
+            ? null
+            : cached.Where(c => c.Source == SourceIdentity).Select(c => (c.RowStart, c.Rows)).ToHashSet();
+        return (this with { Workers = Workers.Add(new WorkerEntry(order, workerId, processors, true, ours)) }, order);
     }
 
     /// <summary>
@@ -80,9 +88,10 @@ internal sealed record AssignmentState
     }
 
     /// <summary>
-    /// Gives every shard without an owner, in shard order, to the live worker with the fewest shards (ties: the
-    /// smallest worker id, ordinal — so the same workers get the same shards in every job and a second job on the same
-    /// source finds its rows in their shard caches, whatever order they registered in) among those that have not failed to load it, all under one new epoch. A handed-over shard is
+    /// Gives every shard without an owner, in shard order, among the live workers that have not failed to load it, to
+    /// the first by: below its fair share ⌈shards / live workers⌉ (so preferences never unbalance the solve), holding
+    /// the shard's rows in its shard cache (a second job on the same source loads nothing), fewest shards, smallest
+    /// worker id (ordinal — the same workers get the same shards in every job) — all under one new epoch. A handed-over shard is
     /// loading; when a step is under way and its reply is missing, its request goes out at once (deadline: load +
     /// step timeout). Stops at the first shard no live worker can load. With orphans and no live worker it records
     /// since when (<see cref="OrphanedSince"/>); without orphans it clears that.
@@ -97,6 +106,7 @@ internal sealed record AssignmentState
         int epoch = Epoch + 1;
         var shards = Shards.ToBuilder();
         var counts = live.ToDictionary(w => w.Order, w => ShardCountOf(w.Order));
+        int fairShare = (Shards.Length + live.Count - 1) / live.Count;
         var handovers = ImmutableArray.CreateBuilder<ShardHandover>();
         ShardEntry? unloadable = null;
         for (int i = 0; i < shards.Count; i++)
@@ -109,7 +119,11 @@ internal sealed record AssignmentState
                 unloadable = shard;
                 break;
             }
-            var owner = candidates.OrderBy(w => counts[w.Order]).ThenBy(w => w.Id, StringComparer.Ordinal).First();
+            var owner = candidates
+                .OrderBy(w => counts[w.Order] >= fairShare ? 1 : 0)
+                .ThenBy(w => w.Holds(shard.Rows) ? 0 : 1)
+                .ThenBy(w => counts[w.Order])
+                .ThenBy(w => w.Id, StringComparer.Ordinal).First();
             counts[owner.Order]++;
             bool send = Step > 0 && shard.Reply is null;
             shards[i] = shard with

@@ -75,7 +75,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _spec = spec.Validate();
         _settings = settings.Validate();
         _subscriber = subscriber;
-        _state = AssignmentState.Initial(_settings.StepTimeout, _settings.LoadTimeout);
+        _state = AssignmentState.Initial(_settings.StepTimeout, _settings.LoadTimeout) with { SourceIdentity = spec.CacheIdentity };
         WaitingForWorkers();
     }
 
@@ -160,7 +160,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Sender.Tell(new WorkerRegistered(Id));
             return false;
         }
-        (_state, var order) = _state.Register(m.WorkerId, m.ProcessorCount);
+        (_state, var order) = _state.Register(m.WorkerId, m.ProcessorCount, m.Cached);
         _actors.Add(Sender);
         _orders[Sender] = order;
         Context.Watch(Sender);

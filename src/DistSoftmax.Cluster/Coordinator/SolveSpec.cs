@@ -16,6 +16,17 @@ public sealed record SolveSpec(string SolveId, ProblemSource Source, ProblemShap
 {
     public static string NewSolveId() => $"solve-{Guid.NewGuid():N}"[..18];
 
+    /// <summary>
+    /// The source's content identity as the workers' shard caches key it (<see cref="Worker.SourceIdentity"/>), or
+    /// null: shards then go to workers without regard to what they hold. Computed by the caller (it reads the files'
+    /// metadata; the coordinator actor never touches the file system) with <see cref="WithCacheIdentity"/>.
+    /// </summary>
+    public string? CacheIdentity { get; init; }
+
+    /// <summary>This spec with <see cref="CacheIdentity"/> from the source's files (call it off any actor thread).</summary>
+    public SolveSpec WithCacheIdentity() =>
+        this with { CacheIdentity = Worker.SourceIdentity.Of(Source, Worker.WorkerSettings.DefaultCacheableKinds) };
+
     public SolveSpec Validate()
     {
         if (string.IsNullOrWhiteSpace(SolveId)) throw new ArgumentException("a solve needs an id");

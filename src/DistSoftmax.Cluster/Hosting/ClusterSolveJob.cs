@@ -52,7 +52,7 @@ public static class ClusterSolveJob
     {
         var shape = loader.Describe(source);
         var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options, job.Shards ?? job.MinWorkers,
-            job.MinWorkers, ct).Validate();
+            job.MinWorkers, ct).Validate().WithCacheIdentity();
         var config = DistSoftmaxConfig.Cluster(job.Node, ClusterRole.Coordinator);
         var cluster = ClusterSettings.FromConfig(config);
         // This node's own settings first (no network needed), then the seeds: an unreachable seed list is bad input,

@@ -61,7 +61,7 @@ public sealed class CoordinatorNode : IAsyncDisposable
         SolverOptions options, int shards, int minWorkers, Action<SolveEvent>? events, CancellationToken ct = default)
     {
         var shape = loader.Describe(source);
-        var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options, shards, minWorkers, ct).Validate();
+        var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options, shards, minWorkers, ct).Validate().WithCacheIdentity();
         return SolveSession.RunAsync(System, spec, _coordinator, events,
             coordinator => System.ActorOf(
                 WorkerDiscovery.Props(coordinator, spec.SolveId, Settings.WorkerRole, Settings.WorkerActor, Settings.HelloInterval),

@@ -41,7 +41,18 @@ public sealed record CoordinatorHello(string CoordinatorId) : IDistSoftmaxMessag
 /// <summary>Worker → coordinator: the worker offers itself (the sender is the worker).</summary>
 /// <param name="WorkerId">A name unique in the cluster (the worker's actor path).</param>
 /// <param name="ProcessorCount">Cores of the worker's machine (informative).</param>
-public sealed record RegisterWorker(string WorkerId, int ProcessorCount) : IDistSoftmaxMessage;
+/// <param name="Cached">The rows in the worker's shard cache (none when null), so that a second solve on the same
+/// source gives the worker the shards it already holds.</param>
+public sealed record RegisterWorker(string WorkerId, int ProcessorCount, IReadOnlyList<CachedRows>? Cached = null) : IDistSoftmaxMessage
+{
+    /// <summary>The cached rows reported (empty when none).</summary>
+    public IReadOnlyList<CachedRows> Cached { get; init; } = Cached ?? [];
+
+    public bool Equals(RegisterWorker? other) =>
+        other is not null && WorkerId == other.WorkerId && ProcessorCount == other.ProcessorCount && Cached.SequenceEqual(other.Cached);
+
+    public override int GetHashCode() => HashCode.Combine(WorkerId, ProcessorCount, Cached.Count);
+}
 
 /// <summary>Coordinator → worker: registration accepted; the worker watches the coordinator from now on.</summary>
 public sealed record WorkerRegistered(string CoordinatorId) : IDistSoftmaxMessage;

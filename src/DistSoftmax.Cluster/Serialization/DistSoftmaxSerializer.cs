@@ -21,7 +21,13 @@ public sealed class DistSoftmaxSerializer : SerializerWithStringManifest
 
     public override string Manifest(object o) => WireFormat.ManifestOf(o);
 
-    public override byte[] ToBinary(object obj) => WireFormat.Encode(obj);
+    /// <summary>The message's bytes, counted as sent (<see cref="WireTraffic"/>).</summary>
+    public override byte[] ToBinary(object obj) => WireTraffic.Sent(WireFormat.Encode(obj));
 
-    public override object FromBinary(byte[] bytes, string manifest) => WireFormat.Decode(bytes, manifest);
+    /// <summary>The message, its bytes counted as received (<see cref="WireTraffic"/>) before they are decoded.</summary>
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        WireTraffic.Received(bytes);
+        return WireFormat.Decode(bytes, manifest);
+    }
 }

@@ -106,8 +106,22 @@ public static class WireFormat
         // ---- Worker protocol ---------------------------------------------------------------------------------
         Add<CoordinatorHello>("CoordinatorHello", (w, m) => w.WriteString(m.CoordinatorId), r => new CoordinatorHello(r.ReadString()));
         Add<RegisterWorker>("RegisterWorker",
-            (w, m) => { w.WriteString(m.WorkerId); w.WriteInt32(m.ProcessorCount); },
-            r => new RegisterWorker(r.ReadString(), r.ReadInt32()));
+            (w, m) =>
+            {
+                w.WriteString(m.WorkerId); w.WriteInt32(m.ProcessorCount);
+                w.WriteInt32(m.Cached.Count);
+                foreach (var c in m.Cached) { w.WriteString(c.Source); w.WriteInt64(c.RowStart); w.WriteInt32(c.Rows); }
+            },
+            r =>
+            {
+                string id = r.ReadString();
+                int processors = r.ReadInt32();
+                // Each entry: a string (≥ 4 bytes of length), row start, rows.
+                int n = r.ReadCount(4 + 8 + 4, "a cached row list");
+                var cached = new CachedRows[n];
+                for (int i = 0; i < n; i++) cached[i] = new CachedRows(r.ReadString(), r.ReadInt64(), r.ReadInt32());
+                return new RegisterWorker(id, processors, cached);
+            });
         Add<WorkerRegistered>("WorkerRegistered", (w, m) => w.WriteString(m.CoordinatorId), r => new WorkerRegistered(r.ReadString()));
         Add<AssignShard>("AssignShard",
             (w, m) => { w.WriteString(m.SolveId); w.WriteInt32(m.Epoch); w.WriteInt32(m.ShardIndex); WriteSource(w, m.Source); WriteRange(w, m.Rows); },

@@ -82,6 +82,10 @@ public sealed class ShardCache
     }
 
     /// <summary>The counters and every entry, least recently used first.</summary>
+    /// <summary>The cached row ranges with their sources' identities, most recently used first.</summary>
+    public IReadOnlyList<CachedRows> Rows() =>
+        _recency.Reverse().Select(e => new CachedRows(e.Key.Source, e.Key.RowStart, e.Key.Rows)).ToArray();
+
     public ShardCacheStatus Status(string workerId) => new(workerId, BudgetBytes, UsedBytes, Hits, Misses, Evictions,
         _recency.Select(e => new CachedShard(e.Description, e.Key.RowStart, e.Key.Rows, e.Bytes, e.Leased)).ToArray());
 

@@ -153,7 +153,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _helloOrder.Enqueue(Sender);
         }
         _hellos[Sender] = m.CoordinatorId;
-        Sender.Tell(new RegisterWorker(_workerId, Environment.ProcessorCount));
+        Sender.Tell(new RegisterWorker(_workerId, Environment.ProcessorCount, _cache.Rows()));
     }
 
     /// <summary>The coordinator confirms: it becomes the owner of its solve id here, unless another live one is.</summary>
