@@ -38,7 +38,7 @@ public static class Program
     {
         try
         {
-            var root = CommandLine.Build(ctx);
+            var root = CommandLine.Build(ctx, args);
             var parse = root.Parse(args);
             PhaseTiming.Mark("parsed");
             if (parse.Errors.Count > 0 && parse.Action is not { ClearsParseErrors: true })
