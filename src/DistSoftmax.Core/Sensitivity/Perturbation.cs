@@ -1,15 +1,4 @@
-using DistSoftmax.Core;
-using System.Diagnostics;
-using System.Numerics.Tensors;
-using DistSoftmax.Core.Drivers;
-using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
-using DistSoftmax.Core.Problems;
-using DistSoftmax.Core.Random;
-using DistSoftmax.Core.Shards;
-using DistSoftmax.Core.Solvers;
-using DistSoftmax.Core.Sources;
-using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Sensitivity;
 
