@@ -121,12 +121,8 @@ internal static class DiffusionCommand
         for (int l = 0; l < result.Times.Count; l++)
             output.WriteLine($"  {result.Times.Times[l],-8:G3} " + string.Concat(result.Models.Select(m => $"{Percent(m.RelativeErrors[l]),10}")));
         output.WriteLine("  σ²-wtd   " + string.Concat(result.Models.Select(m => $"{Percent(m.WeightedError),10}")));
-        WriteReport(Path.Combine(outDir, "report.json"), new
+        ReportEnvelope.Write(Path.Combine(outDir, "report.json"), "diffusion", arguments, new
         {
-            Tool = ToolName,
-            Version = ToolVersion(),
-            Arguments = arguments,
-            Command = "diffusion",
             ForwardProcess = "ornstein-uhlenbeck: x_t = e^(-t) x_0 + sqrt(1 - e^(-2t)) z",
             Target = user is null ? "gaussian-mixture" : samplesPath,
             Mixture = user is null ? result.Target.Components : null,
@@ -210,12 +206,8 @@ internal static class DiffusionCommand
         var files = new List<string> { "report.json", "study.csv" };
         if (sizes.Count > 0) { NetworkPlots.Study(Path.Combine(outDir, "study-samples.png"), rows.Where(r => r.Sweep == "samples"), r => r.DataPoints, "training points n", $"Score error against n (width {options.Width})"); files.Add("study-samples.png"); }
         if (widths.Count > 0) { NetworkPlots.Study(Path.Combine(outDir, "study-width.png"), rows.Where(r => r.Sweep == "width"), r => r.Width, "width m", $"Score error against width (n = {options.DataPoints})"); files.Add("study-width.png"); }
-        WriteReport(Path.Combine(outDir, "report.json"), new
+        ReportEnvelope.Write(Path.Combine(outDir, "report.json"), "diffusion", arguments, new
         {
-            Tool = ToolName,
-            Version = ToolVersion(),
-            Arguments = arguments,
-            Command = "diffusion",
             Study = new { Samples = sizes, Widths = widths },
             Options = options,
             Rows = rows,

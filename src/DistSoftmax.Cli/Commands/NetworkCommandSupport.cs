@@ -1,9 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Reflection;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using DistSoftmax.Cli.Output;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Data;
@@ -13,33 +9,8 @@ namespace DistSoftmax.Cli.Commands;
 /// <summary>Helpers shared by the train, diffusion and sensitivity commands (files, JSON, option checks).</summary>
 internal static class NetworkCommandSupport
 {
-    /// <summary>
-    /// The report.json conventions of <c>solve</c> (<see cref="SolveReport.Json"/>) for train and diffusion: indented,
-    /// camelCase names, enum values in kebab-case ("max-iterations"), numbers as JSON numbers (absent values are null;
-    /// a non-finite loss is written "NaN"/"Infinity", as solve writes it).
-    /// </summary>
-    public static readonly JsonSerializerOptions ReportJson = new()
-    {
-        WriteIndented = true,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-    };
-
-    /// <summary>The tool's name in every report's <c>tool</c> field.</summary>
-    public const string ToolName = "dist-softmax";
-
-    /// <summary>The assembly's informational version (the <c>version</c> field of every report).</summary>
-    public static string ToolVersion() =>
-        typeof(NetworkCommandSupport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-
     /// <summary>The command's arguments as given (the <c>arguments</c> field of a report).</summary>
     public static string[] Arguments(ParseResult parse) => parse.Tokens.Select(t => t.Value).ToArray();
-
-    /// <summary>Writes a report with <see cref="ReportJson"/> (atomically).</summary>
-    public static void WriteReport(string path, object value) =>
-        AtomicFile.Write(path, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(value, ReportJson)));
 
     /// <summary>
     /// The listed rows (ascending) of a matrix file as a rows.Length×k matrix: byte ranges of a C-ordered 2-D .npy,

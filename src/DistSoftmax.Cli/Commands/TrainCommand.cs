@@ -166,12 +166,8 @@ internal static class TrainCommand
         Npy.Write(Path.Combine(outDir, "output-weights.npy"), new DenseMatrix(s.Width, model.Outputs, model.OutputWeights));
         NetworkPlots.LossCurve(Path.Combine(outDir, "loss.png"), new[] { (s.Activation.Name(), history) },
             $"{s.Activation.Name()} network, width {s.Width}, {(s.BatchFraction >= 1 ? "GD" : $"SGD f = {s.BatchFraction}")}, η = {t.LearningRate:G3}");
-        WriteReport(Path.Combine(outDir, "report.json"), new
+        ReportEnvelope.Write(Path.Combine(outDir, "report.json"), "train", s.Arguments, new
         {
-            Tool = ToolName,
-            Version = ToolVersion(),
-            s.Arguments,
-            Command = "train",
             s.Data,
             s.Targets,
             s.TestData,
@@ -251,12 +247,8 @@ internal static class TrainCommand
         foreach (var line in WidthSweepRow.Table(rows)) output.WriteLine("  " + line);
         AtomicFile.Write(Path.Combine(outDir, "ntk-sweep.csv"), Encoding.UTF8.GetBytes(WidthSweepRow.Csv(rows)));
         NetworkPlots.WidthSweep(outDir, rows);
-        WriteReport(Path.Combine(outDir, "report.json"), new
+        ReportEnvelope.Write(Path.Combine(outDir, "report.json"), "train", s.Arguments, new
         {
-            Tool = ToolName,
-            Version = ToolVersion(),
-            s.Arguments,
-            Command = "train",
             s.Data,
             s.Targets,
             s.TestData,

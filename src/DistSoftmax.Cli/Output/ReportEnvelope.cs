@@ -8,8 +8,8 @@ namespace DistSoftmax.Cli.Output;
 /// The one report schema of every command: report.json starts with <c>tool</c> ("dist-softmax"), <c>version</c>, <c>command</c>
 /// and <c>arguments</c> (the command line as given), followed by the command's own fields, all written with
 /// <see cref="SolveReport.Json"/>: camelCase names, enum values in kebab-case ("max-iterations"), numbers as JSON numbers
-/// (non-finite as "NaN" / "Infinity"), indented; the file is replaced atomically. Used by sensitivity; train and diffusion
-/// can adopt it by passing their report object to <see cref="Write"/>.
+/// (non-finite as "NaN" / "Infinity"), indented; the file is replaced atomically. Used by sensitivity, train and diffusion
+/// (solve's <see cref="SolveReport"/> carries the same fields itself).
 /// </summary>
 internal static class ReportEnvelope
 {
