@@ -184,21 +184,8 @@ internal sealed class SolveCommand
     private static bool SamePath(string a, string b) =>
         string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(b)), StringComparison.Ordinal);
 
-    private SolveSettings Bind(ParseResult p) => new()
+    private SolveSettings Bind(ParseResult p) => _inputs.Bind(p, new()
     {
-        Problem = p.GetValue(_problem)!,
-        ProblemGiven = OptionFactory.Given(p, _problem),
-        Unit = p.GetValue(_unit)!,
-        UnitGiven = OptionFactory.Given(p, _unit),
-        A = p.GetValue(_a),
-        BVector = p.GetValue(_b),
-        WVector = p.GetValue(_w),
-        A1 = p.GetValue(_a1),
-        A2 = p.GetValue(_a2),
-        BMatrix = p.GetValue(_bMatrix),
-        WMatrix = p.GetValue(_wMatrix),
-        WScalar = p.GetValue(_wScalar),
-        X0 = p.GetValue(_x0),
         Solver = p.GetValue(_solver)!,
         Options = new SolverOptions
         {
@@ -236,5 +223,5 @@ internal sealed class SolveCommand
         Arguments = p.Tokens.Select(t => t.Value).ToArray(),
         SolveArguments = p.Tokens.Where(t => t.Type != TokenType.Command).Select(t => t.Value).ToArray(),
         Checkpoints = !p.GetValue(_noCheckpoint),
-    };
+    });
 }
