@@ -121,6 +121,11 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         }
 
         PhaseTiming.Mark($"solved ({result.Iterations} iterations, {result.Seconds * 1e3:F0} ms in the solver)");
+        // A backend in this process held the rows; its shards are garbage now (its workers are gone). Collecting them
+        // before the analysis loads the rows again keeps the peak at one copy of the data instead of two (200000×100,
+        // 160 MB: peak RSS 442 → 275 MB with lbfgs). Other backends held no rows here.
+        if (backend is InProcessBackend or LocalSimulationBackend)
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         var (analysis, analysisSeconds, analysisFailure) = Analyse(plan, loader, result);
         PhaseTiming.Mark("post-solve analysis done");
         // Outputs, only now: x.npy, the plot, and the report last (it lists the others).
