@@ -92,6 +92,26 @@ public class CheckpointResumeTests
     }
 
     [Fact]
+    public void The_sampled_Gram_preconditioned_approximate_Newton_resumes_with_the_same_preconditioner()
+    {
+        var p = Planted(n: 3000, d: 12);
+        var solver = new NewtonCg(CgPreconditioning.SampledGram);
+        var options = new SolverOptions { RelativeTolerance = 1e-11, MaxIterations = 200, Seed = 9 };
+        var x0 = new double[p.D];
+        var (full, checkpoints) = RunTakingCheckpoints(p.Driver(3), solver, p.Objective, x0, options);
+        Assert.True(full.Iterations >= 3, $"{full.Iterations} iterations is too few to test resuming");
+        Assert.Equal(SolverStates.SampledGram, checkpoints[1].SolverState!.Kind);
+        foreach (int at in new[] { 0, 1, full.Iterations - 1 })
+        {
+            var restored = CheckpointFormat.Read(CheckpointFormat.Write(checkpoints[at]));
+            // Built at iteration 0 and kept for RefreshIterations: after iteration 1 the resumed run must refactor that model.
+            if (at == 1) Assert.Equal(0, (int)restored.SolverState!.Scalars[0]);
+            var resumed = p.Driver(3).Solve(new NewtonCg(CgPreconditioning.SampledGram), p.Objective, x0, options with { ResumeFrom = restored });
+            AssertSameSolve(full, resumed, $"preconditioned approx-newton resumed after iteration {at}");
+        }
+    }
+
+    [Fact]
     public void A_resumed_run_continues_the_trace_request_count_and_clock()
     {
         var p = Planted(n: 500);

@@ -310,6 +310,7 @@ public class PostSolveAnalysisTests
         var (weak, xw) = Solved(a, b.Select(v => 3 * v).ToArray(), 2.0);
         var broken = PostSolveAnalysis.Run(weak, xw, PostSolveOutputs.None, regularized: true, seed: 1).Regime;
         Assert.False(broken.RegularizerWeights.Holds);
+        Assert.Null(broken.SigmaMinA);                     // min w² = 4 ≤ 100 decides the condition without AᵀA
         Assert.False(broken.TargetL1Norm.Holds);
         Assert.Equal(3.0, broken.TargetL1Norm.Value!.Value, 1e-12);
     }

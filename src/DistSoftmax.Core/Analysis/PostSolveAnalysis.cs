@@ -98,14 +98,8 @@ public static class PostSolveAnalysis
             regime, warnings);
     }
 
-    /// <summary>Eigenvalues of a symmetric n×n row-major matrix, ascending (MathNet's symmetric eigen-decomposition).</summary>
-    public static double[] SymmetricEigenvalues(double[] h, int n)
-    {
-        var m = Matrix<double>.Build.Dense(n, n, (i, j) => h[i * n + j]);
-        var values = m.Evd(Symmetricity.Symmetric).EigenValues.Select(e => e.Real).ToArray();
-        Array.Sort(values);
-        return values;
-    }
+    /// <summary>Eigenvalues of a symmetric n×n row-major matrix, ascending (<see cref="Kernels.DenseAlgebra.SymmetricEigenvalues"/>).</summary>
+    public static double[] SymmetricEigenvalues(double[] h, int n) => Kernels.DenseAlgebra.SymmetricEigenvalues(h, n);
 
     private static RegimeCondition PositiveDefinite(double lambdaMin, double lambdaMax, bool lanczos)
     {
@@ -133,7 +127,8 @@ public static class PostSolveAnalysis
             Invariant($"‖b‖₁ ≤ 1 (to a relative {TargetL1Slack:G1} for rounding)"));
         double minW2 = evaluator.MinSquaredWeight() ?? 0.0;
         double? sigmaMin = null;
-        if (evaluator.Unknowns <= gramLimit)
+        // σ_min(A) (a Gram pass and an eigen-decomposition) decides the condition only when min w² > 100.
+        if (minW2 > TheoremWeightFloor && evaluator.Unknowns <= gramLimit)
         {
             var gramEigen = SymmetricEigenvalues(evaluator.DataGram(), evaluator.Unknowns);
             sigmaMin = Math.Sqrt(Math.Max(gramEigen[0], 0.0));

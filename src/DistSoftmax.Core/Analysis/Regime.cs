@@ -9,7 +9,7 @@ namespace DistSoftmax.Core.Analysis;
 /// <param name="LambdaMax">λ_max(∇²L(x*)): exact, or with Lanczos the largest Ritz value (a lower bound on λ_max).</param>
 /// <param name="Method">"exact-eigenvalues" (unknowns ≤ <see cref="PostSolveEvaluator.MaxHessianUnknowns"/>) or "lanczos" (Hessian-vector products).</param>
 /// <param name="LanczosSteps">Products the Lanczos process took (null for exact eigenvalues).</param>
-/// <param name="SigmaMinA">σ_min(A) from the eigenvalues of AᵀA (vector problems with d ≤ the limit; null when not computed).</param>
+/// <param name="SigmaMinA">σ_min(A) from the eigenvalues of AᵀA (normalized vector problems with d ≤ the limit whose min w² > 100, where it decides seed 001's condition; null when not computed).</param>
 /// <param name="GuaranteedCurvature">The theorem's l = (min w² − 100)·σ_min(A)² when the regulariser condition holds, else null.</param>
 /// <param name="RegularizerWeights">min_i w_i² ≥ 100 + l/σ_min(A)² for some l &gt; 0 (normalized vector problems).</param>
 /// <param name="TargetL1Norm">‖b‖₁ ≤ 1 (normalized vector problems).</param>

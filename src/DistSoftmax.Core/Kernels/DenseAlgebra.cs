@@ -47,12 +47,22 @@ public static class DenseAlgebra
     /// <summary>Smallest and largest eigenvalue of a symmetric d×d row-major matrix.</summary>
     public static (double Min, double Max) EigenvalueRange(ReadOnlySpan<double> h, int d)
     {
+        var values = SymmetricEigenvalues(h, d);
+        return (values[0], values[^1]);
+    }
+
+    /// <summary>
+    /// The eigenvalues of a symmetric d×d row-major matrix, ascending: OpenBLAS's dsyevd when Debian's libopenblas is
+    /// present (<see cref="NativeBlas.SymmetricEigenvalues"/>), else MathNet's managed decomposition.
+    /// </summary>
+    public static double[] SymmetricEigenvalues(ReadOnlySpan<double> h, int d)
+    {
+        if (NativeBlas.SymmetricEigenvalues(h, d) is { } native) return native;
         var copy = h.ToArray();
         var m = Matrix<double>.Build.Dense(d, d, (i, j) => copy[i * d + j]);
-        var ev = m.Evd(Symmetricity.Symmetric).EigenValues;
-        double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
-        foreach (var e in ev) { lo = Math.Min(lo, e.Real); hi = Math.Max(hi, e.Real); }
-        return (lo, hi);
+        var values = m.Evd(Symmetricity.Symmetric).EigenValues.Select(e => e.Real).ToArray();
+        Array.Sort(values);
+        return values;
     }
 
     /// <summary>

@@ -8,24 +8,33 @@ namespace DistSoftmax.Core.Solvers;
 /// <summary>
 /// Newton-CG (Hessian-free) with a line search: the Newton system H p = −∇L solved by conjugate gradients on
 /// Hessian-vector products (<see cref="HessianVectorCurvature"/>: one fan-out per CG iteration, no d×d block ever
-/// formed), stopped at ‖r‖ ≤ η‖∇L‖ with η = min(½, √(‖∇L‖/‖∇L(x0)‖)), or at negative curvature: then the last CG
+/// formed), stopped at ‖r‖ ≤ η‖∇L‖ with η = min(η_max, √(‖∇L‖/‖∇L(x0)‖)), η_max = <see cref="MaxForcingTerm"/> (or
+/// <see cref="PreconditionedForcingTerm"/> with the sampled-Gram preconditioner), or at negative curvature: then the last CG
 /// iterate, or, on the first CG iteration, the preconditioned steepest-descent direction z = M⁻¹(−∇L) scaled by
 /// rᵀz/|zᵀHz| (the Newton length of the 1-D model with the curvature's magnitude).
-/// With <see cref="Preconditioned"/> (multiple softmax regression's approximate Newton), CG is preconditioned by the
-/// Kronecker-factored curvature M = F ⊗ G (<see cref="KroneckerPreconditioner"/>, one extra request every
-/// <see cref="KroneckerRefreshIterations"/> Newton iterations); its first CG iterate is the scaled Kronecker-factored
-/// Newton step, and CG corrects it.
+/// The approximate Newton methods are this solver with a preconditioner M (<see cref="Preconditioning"/>); the first CG
+/// iterate is then the scaled model Newton step M⁻¹(−∇L), and CG corrects it:
+///   • matrix problems: the Kronecker-factored curvature M = F ⊗ G (<see cref="KroneckerPreconditioner"/>, one extra
+///     request every <see cref="KroneckerRefreshIterations"/> Newton iterations);
+///   • vector problems: the leverage-score-sampled Gram, Cholesky-factorised (<see cref="SampledGramPreconditioner"/>,
+///     two extra requests every <see cref="SampledGramPreconditioner.RefreshIterations"/> Newton iterations).
 /// </summary>
 public sealed class NewtonCg : LineSearchSolver
 {
-    /// <param name="kroneckerPreconditioned">Precondition CG by the Kronecker-factored curvature (matrix problems).</param>
-    public NewtonCg(bool kroneckerPreconditioned = false) => Preconditioned = kroneckerPreconditioned;
+    /// <param name="preconditioning">What preconditions CG (none for the newton-cg solver).</param>
+    public NewtonCg(CgPreconditioning preconditioning = CgPreconditioning.None) => Preconditioning = preconditioning;
 
-    /// <summary>Whether CG is preconditioned by the Kronecker-factored curvature.</summary>
-    public bool Preconditioned { get; }
+    /// <summary>What preconditions CG.</summary>
+    public CgPreconditioning Preconditioning { get; }
 
     /// <summary>Largest forcing term η of the inexact Newton solve.</summary>
     public const double MaxForcingTerm = 0.5;
+    /// <summary>
+    /// Largest forcing term with the sampled-Gram preconditioner, whose CG products are cheap next to the iteration:
+    /// at n = 100000, d = 1000 η ≤ 0.01 took 12 iterations and 100–113 products, η ≤ 0.1 20–22 iterations, η ≤ 0.001 14
+    /// iterations and 191–218 products (README, "Approximate Newton at large d").
+    /// </summary>
+    public const double PreconditionedForcingTerm = 0.01;
     /// <summary>A direction whose curvature dᵀHd is at most this fraction of ‖d‖²‖∇L‖ counts as negative curvature.</summary>
     public const double CurvatureFloor = 1e-14;
     /// <summary>Iterations a Kronecker-factored preconditioner is reused before its factors are formed again.</summary>
@@ -43,6 +52,37 @@ public sealed class NewtonCg : LineSearchSolver
         public CheckpointState Save() => Factors is null
             ? new(SolverStates.Kronecker, [], [])
             : new(SolverStates.Kronecker, [BuiltAt, Factors.WeightSum, Factors.Rows], [Factors.LeftPacked, Factors.RightPacked]);
+    }
+
+    /// <summary>This solve's sampled-Gram preconditioner (null when its model would not factorise) and the iteration it was built at.</summary>
+    private sealed class SampledGramCache : ISolverStateCheckpoint
+    {
+        public SampledGramPreconditioner? Preconditioner;
+        public bool Built;
+        public int BuiltAt;
+
+        /// <summary>Scalars: [BuiltAt, rows sampled, 1 if factorised]; arrays: the packed model H̃. Empty before the first build.</summary>
+        public CheckpointState Save() => !Built
+            ? new(SolverStates.SampledGram, [], [])
+            : new(SolverStates.SampledGram, [BuiltAt, Preconditioner?.RowsSampled ?? 0, Preconditioner is null ? 0 : 1],
+                Preconditioner is null ? [] : [Preconditioner.ModelPacked]);
+    }
+
+    /// <summary>The sampled-Gram cache of a checkpoint (<see cref="SampledGramCache.Save"/>), factorised again from its model.</summary>
+    internal static object RestoreSampledGramCache(CheckpointState state, int dimension)
+    {
+        var cache = new SampledGramCache();
+        if (state.Scalars.Length == 0 && state.Arrays.Count == 0) return cache;
+        bool factorised = state.Scalars.Length == 3 && state.Scalars[2] == 1;
+        if (state.Scalars.Length != 3 || state.Arrays.Count != (factorised ? 1 : 0)
+            || (factorised && state.Arrays[0].Length != Kernels.Packed.Length(dimension))
+            || state.Scalars[0] < 0 || state.Scalars[0] > int.MaxValue || state.Scalars[0] != Math.Floor(state.Scalars[0])
+            || state.Scalars[1] < 0 || state.Scalars[1] != Math.Floor(state.Scalars[1]))
+            throw new CheckpointFormatException($"the checkpoint's sampled-Gram preconditioner does not match its {dimension} unknowns");
+        cache.Built = true;
+        cache.BuiltAt = (int)state.Scalars[0];
+        cache.Preconditioner = factorised ? SampledGramPreconditioner.FromModel(state.Arrays[0], dimension, (long)state.Scalars[1]) : null;
+        return cache;
     }
 
     /// <summary>The cache of a checkpoint (<see cref="KroneckerCache.Save"/>): the preconditioner rebuilt from its factors.</summary>
@@ -63,7 +103,7 @@ public sealed class NewtonCg : LineSearchSolver
     /// <summary>CG iterations when <see cref="SolverOptions.MaxCgIterations"/> is 0: max(d, this).</summary>
     public const int MinDefaultCgIterations = 10;
 
-    public override string Name => Preconditioned ? "approx-newton" : "newton-cg";
+    public override string Name => Preconditioning == CgPreconditioning.None ? "newton-cg" : "approx-newton";
 
     protected override CurvatureSource Curvature => HessianVectorCurvature.Instance;
 
@@ -73,24 +113,43 @@ public sealed class NewtonCg : LineSearchSolver
         int d = run.Objective.Dimension;
         int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(d, MinDefaultCgIterations);
         double g0 = run.Trace[0].GradientNorm;
-        double eta = Math.Min(MaxForcingTerm, Math.Sqrt(current.GradientNorm / Math.Max(g0, TinyNorm)));
+        double etaMax = Preconditioning == CgPreconditioning.SampledGram ? PreconditionedForcingTerm : MaxForcingTerm;
+        double eta = Math.Min(etaMax, Math.Sqrt(current.GradientNorm / Math.Max(g0, TinyNorm)));
         double tol = eta * current.GradientNorm;
 
-        KroneckerPreconditioner? preconditioner = null;
-        if (Preconditioned)
+        Func<double[], double[]>? preconditioner = null;
+        long rowsSampled = 0;
+        switch (Preconditioning)
         {
-            // The factors change slowly with x: rebuilt every KroneckerRefreshIterations iterations (K-FAC's practice).
-            var cache = StateOf<KroneckerCache>(run);
-            if (cache.Preconditioner is null || current.Iteration - cache.BuiltAt >= KroneckerRefreshIterations)
+            case CgPreconditioning.Kronecker:
             {
-                var built = new Out<(KroneckerPreconditioner, KroneckerFactorsReply)>();
-                foreach (var request in KroneckerPreconditioner.Build(run, current, built)) yield return request;
-                (cache.Preconditioner, cache.Factors) = built.Value;
-                cache.BuiltAt = current.Iteration;
+                // The factors change slowly with x: rebuilt every KroneckerRefreshIterations iterations (K-FAC's practice).
+                var cache = StateOf<KroneckerCache>(run);
+                if (cache.Preconditioner is null || current.Iteration - cache.BuiltAt >= KroneckerRefreshIterations)
+                {
+                    var built = new Out<(KroneckerPreconditioner, KroneckerFactorsReply)>();
+                    foreach (var request in KroneckerPreconditioner.Build(run, current, built)) yield return request;
+                    (cache.Preconditioner, cache.Factors) = built.Value;
+                    cache.BuiltAt = current.Iteration;
+                }
+                preconditioner = v => cache.Preconditioner.Apply(v);
+                break;
             }
-            preconditioner = cache.Preconditioner;
+            case CgPreconditioning.SampledGram:
+            {
+                // D changes slowly near x*: the sampled model is kept for RefreshIterations iterations.
+                var cache = StateOf<SampledGramCache>(run);
+                if (!cache.Built || current.Iteration - cache.BuiltAt >= SampledGramPreconditioner.RefreshIterations)
+                {
+                    var built = new Out<SampledGramPreconditioner?>();
+                    foreach (var request in SampledGramPreconditioner.Build(run, current, built)) yield return request;
+                    (cache.Preconditioner, cache.Built, cache.BuiltAt) = (built.Value, true, current.Iteration);
+                }
+                if (cache.Preconditioner is { } sampled) (preconditioner, rowsSampled) = (v => sampled.Apply(v), sampled.RowsSampled);
+                break;
+            }
         }
-        double[] Precondition(double[] v) => preconditioner?.Apply(v) ?? (double[])v.Clone();
+        double[] Precondition(double[] v) => preconditioner?.Invoke(v) ?? (double[])v.Clone();
 
         var p = new double[d];
         var r = Negated(current.Gradient);
@@ -113,7 +172,7 @@ public sealed class NewtonCg : LineSearchSolver
                     double scale = rz / Math.Max(Math.Abs(curvature), TinyNorm);
                     TensorPrimitives.Multiply(p, scale, p);
                     double dd = TensorPrimitives.Dot<double>(dir, dir);
-                    direction.Value = new Direction(p, 1.0, 0, Math.Min(curvature / Math.Max(dd, TinyNorm), 0.0), cgIterations);
+                    direction.Value = new Direction(p, 1.0, rowsSampled, Math.Min(curvature / Math.Max(dd, TinyNorm), 0.0), cgIterations);
                     yield break;
                 }
                 break;
@@ -127,6 +186,6 @@ public sealed class NewtonCg : LineSearchSolver
             TensorPrimitives.MultiplyAdd(dir, rzNew / rz, z, dir);
             rz = rzNew;
         }
-        direction.Value = new Direction(p, 1.0, CgIterations: cgIterations);
+        direction.Value = new Direction(p, 1.0, rowsSampled, CgIterations: cgIterations);
     }
 }

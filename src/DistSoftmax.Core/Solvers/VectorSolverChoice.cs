@@ -21,8 +21,12 @@ public sealed record VectorSolverChoice(string Solver, string Reason)
         string Costs() => string.Join(", ", predicted.OrderBy(kv => kv.Value).Select(kv =>
             string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:G3} s ({VectorSolverCostModel.TypicalIterations(kv.Key)} it × {1e3 * kv.Value / VectorSolverCostModel.TypicalIterations(kv.Key):G3} ms)")));
         string shape = string.Create(CultureInfo.InvariantCulture, $"n = {n}, d = {d}, nnz = {nnz}");
-        string exactGram = VectorSolverCostModel.SampledGramIsDearer(n, d, nnz, options)
-            ? "; approx-newton would use the exact Gram here (sampling costs more than it saves)" : "";
+        string exactGram = VectorSolverCostModel.FormFor(n, d, nnz, options) switch
+        {
+            ApproximateNewtonForm.ExactGram => "; approx-newton would use the exact Gram here (sampling costs more than it saves)",
+            ApproximateNewtonForm.PreconditionedCg => "; approx-newton would run as Newton-CG preconditioned by a sampled Gram here (the sample of its direct step keeps too many rows)",
+            _ => "",
+        };
         if (name == "auto")
         {
             string best = predicted.MinBy(kv => kv.Value).Key;

@@ -33,10 +33,22 @@ public static class VectorSolverCostModel
     public const double SparseGramSecondsPerPair = 2e-9;
     /// <summary>Dense d×d work (blocked, both cores): Cholesky of d = 1000 in 23 ms, R of the 4000×1000 sketch in 343 ms.</summary>
     public const double CoordinatorSecondsPerFlop = 5e-11;
+    /// <summary>
+    /// Fixed cost of one request's round trip (fan-out, merge, the solver's step): 1.9–2.4 ms a request on a whole
+    /// 2000×10 local-simulation solve (newton-cg: 83 requests in 161 ms; lbfgs: 77 in 187 ms), where the passes
+    /// themselves take microseconds. It is what keeps tiny instances off the request-hungry forms.
+    /// </summary>
+    public const double RequestSeconds = 1e-3;
     /// <summary>Line-search trials per iteration, on average.</summary>
     public const double TrialsPerIteration = 1.3;
     /// <summary>Hessian-vector products (two passes each) per Newton-CG iteration, on average.</summary>
     public const double HessianVectorProductsPerIteration = 6;
+    /// <summary>
+    /// Hessian-vector products per iteration of the sampled-Gram preconditioned Newton-CG, on average: 8–9 at
+    /// n = 100000, d = 1000 (`scale 100000 1000 approx-newton`: 100–113 products in 12 iterations). One product reads
+    /// A once (y = Av and Aᵀ(D∘y) on the same rows): measured at 0.9× a line-search trial.
+    /// </summary>
+    public const double PreconditionedProductsPerIteration = 9;
     /// <summary>
     /// approx-newton switches to the exact Gram only when that is predicted to save at least this much an iteration:
     /// below it the two cost the same to the model's accuracy, and the method asked for is kept.
@@ -59,16 +71,17 @@ public static class VectorSolverCostModel
     /// <summary>Predicted seconds of one iteration of the named solver.</summary>
     public static double SecondsPerIteration(string solver, long n, int d, long nnz, SolverOptions options)
     {
-        double pass = nnz * PassSecondsPerEntry;
+        double pass = nnz * PassSecondsPerEntry + RequestSeconds;
         double cholesky = CoordinatorSecondsPerFlop * Math.Pow(d, 3) / 3;
         switch (solver)
         {
             case "newton":
-                return TrialsPerIteration * pass + GramSeconds(n, d, nnz, n) + cholesky;
+                return TrialsPerIteration * pass + RequestSeconds + GramSeconds(n, d, nnz, n) + cholesky;
             case "approx-newton":
-                if (SampledGramIsDearer(n, d, nnz, options)) return SecondsPerIteration("newton", n, d, nnz, options);
-                return TrialsPerIteration * pass + SamplingOverhead(n, d, nnz)
-                       + GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options)) + cholesky;
+            {
+                var form = FormFor(n, d, nnz, options);
+                return FormCosts(n, d, nnz, options).First(c => c.Form == form).Seconds;
+            }
             case "newton-cg":
                 return TrialsPerIteration * pass + HessianVectorProductsPerIteration * 2 * pass;
             case "lbfgs":
@@ -82,6 +95,35 @@ public static class VectorSolverCostModel
     /// <summary>Predicted seconds of a whole solve: typical iterations × seconds per iteration.</summary>
     public static double SolveSeconds(string solver, long n, int d, long nnz, SolverOptions options) =>
         TypicalIterations(solver) * SecondsPerIteration(solver, n, d, nnz, options);
+
+    /// <summary>
+    /// The form approx-newton takes on a vector problem: the one with the least predicted seconds per iteration, where
+    /// the exact Gram must save at least <see cref="MinimumSavingSeconds"/> to replace the sampling that was asked for.
+    /// </summary>
+    public static ApproximateNewtonForm FormFor(long n, int d, long nnz, SolverOptions options) =>
+        FormCosts(n, d, nnz, options).MinBy(c => c.Form == ApproximateNewtonForm.ExactGram ? c.Seconds + MinimumSavingSeconds : c.Seconds).Form;
+
+    /// <summary>
+    /// Predicted seconds per iteration of each form of approx-newton. The preconditioned form pays per iteration its trials and CG products, and every
+    /// <see cref="Curvature.SampledGramPreconditioner.RefreshIterations"/> iterations one build: a gradient pass with
+    /// the sketch, the QR of the sketch, the leverage pass, the Gram of its smaller sample and the Cholesky.
+    /// </summary>
+    private static (ApproximateNewtonForm Form, double Seconds)[] FormCosts(long n, int d, long nnz, SolverOptions options)
+    {
+        double pass = nnz * PassSecondsPerEntry + RequestSeconds;
+        double cholesky = CoordinatorSecondsPerFlop * Math.Pow(d, 3) / 3;
+        double exact = TrialsPerIteration * pass + RequestSeconds + GramSeconds(n, d, nnz, n) + cholesky;
+        double sampled = TrialsPerIteration * pass + RequestSeconds + SamplingOverhead(n, d, nnz)
+                         + GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options)) + cholesky;
+        double build = pass + RequestSeconds + SamplingOverhead(n, d, nnz)
+                       + GramSeconds(n, d, nnz, Math.Min(n, Curvature.SampledGramPreconditioner.SampleSize(options, d))) + cholesky;
+        double preconditioned = TrialsPerIteration * pass + PreconditionedProductsPerIteration * pass
+                                + build / Curvature.SampledGramPreconditioner.RefreshIterations;
+        if (options.UniformSampling)       // uniform sampling is asked for to compare samples: never the exact Gram
+            return [(ApproximateNewtonForm.SampledNewton, sampled), (ApproximateNewtonForm.PreconditionedCg, preconditioned)];
+        return [(ApproximateNewtonForm.ExactGram, exact), (ApproximateNewtonForm.SampledNewton, sampled),
+                (ApproximateNewtonForm.PreconditionedCg, preconditioned)];
+    }
 
     /// <summary>Rows the sampled Gram keeps in expectation: at most the documented sample size s, at most n.</summary>
     public static double ExpectedSampleRows(long n, int d, SolverOptions options) => Math.Min(n, options.SampleSize(d));

@@ -3,7 +3,7 @@ namespace DistSoftmax.Core.Solvers.Checkpoints;
 /// <summary>The solver states a checkpoint can carry, by <see cref="CheckpointState.Kind"/>, rebuilt for a resumed run.</summary>
 internal static class SolverStates
 {
-    public const string LbfgsPairs = "lbfgs-pairs", Kronecker = "kronecker";
+    public const string LbfgsPairs = "lbfgs-pairs", Kronecker = "kronecker", SampledGram = "sampled-gram";
 
     /// <summary>The run's SolverState from a checkpoint's (null for none); an unknown or malformed one is a <see cref="CheckpointFormatException"/>.</summary>
     public static object? Restore(CheckpointState? state, int dimension) => state?.Kind switch
@@ -11,6 +11,7 @@ internal static class SolverStates
         null => null,
         LbfgsPairs => Lbfgs.RestorePairs(state, dimension),
         Kronecker => NewtonCg.RestoreCache(state, dimension),
+        SampledGram => NewtonCg.RestoreSampledGramCache(state, dimension),
         var kind => throw new CheckpointFormatException($"the checkpoint carries an unknown solver state '{kind}'"),
     };
 }

@@ -1,0 +1,119 @@
+using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Solvers.Curvature;
+
+namespace DistSoftmax.Core.Tests;
+
+/// <summary>
+/// approx-newton's large-d form: Newton-CG preconditioned by the leverage-sampled Gram (SampledGramPreconditioner).
+/// It must reach the minimisers exact Newton reaches (planted and large-residual, every family), its preconditioner
+/// must cut CG's work on an ill-conditioned A, and the cost model must pick it exactly where the direct sampled step
+/// would keep most rows.
+/// </summary>
+public class SampledGramPreconditionerTests
+{
+    private static readonly NewtonCg Preconditioned = new(CgPreconditioning.SampledGram);
+
+    /// <summary>A with column j scaled by 10^(3j/d): κ(AᵀA) ≈ 10⁶, hard for plain CG.</summary>
+    private static DenseMatrix IllConditioned(int n, int d, ulong seed)
+    {
+        var a = TestProblem.Gaussian(n, d, seed);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < d; j++) a.Data[i * d + j] *= Math.Pow(10, 3.0 * j / d);
+        return a;
+    }
+
+    [Fact]
+    public void It_recovers_a_planted_normalized_minimiser()
+    {
+        var a = TestProblem.Gaussian(3000, 20, 71);
+        var xTrue = TestProblem.Vector(20, 72, 1.5);
+        var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
+        var options = new SolverOptions { RelativeTolerance = 1e-11, MaxIterations = 200, Seed = 4 };
+        var result = p.Driver(3).Solve(Preconditioned, p.Objective, new double[p.D], options);
+        Assert.True(result.Exit == ExitCondition.Converged, $"{result.Exit} {result.Message}");
+        Assert.Equal("approx-newton", Preconditioned.Name);
+        Assert.True(Assertions.RelativeError(result.X, xTrue) < 1e-8, $"error {Assertions.RelativeError(result.X, xTrue):E2}");
+        // The sample is capped at RowsPerColumn·d = 160 of 3000 rows (plus rows whose q_i is 1): far fewer than n.
+        Assert.All(result.Trace.Skip(1), t => Assert.InRange(t.RowsSampled, 1, 600));
+    }
+
+    [Theory]
+    [InlineData("rescaled", Unit.Exp)]
+    [InlineData("rescaled", Unit.Cosh)]
+    [InlineData("hyperbolic", Unit.Cosh)]
+    [InlineData("hyperbolic", Unit.Sinh)]
+    public void It_recovers_planted_minimisers_of_the_other_families(string problem, Unit unit)
+    {
+        var planted = PlantedFamilyProblem.Create(problem, unit);
+        var p = planted.P;
+        var x0 = unit == Unit.Exp ? new double[p.D] : planted.InBasin;
+        var options = new SolverOptions { RelativeTolerance = 1e-11, MaxIterations = 300, Seed = 2 };
+        var result = p.Driver(2).Solve(Preconditioned, p.Objective, x0, options);
+        Assert.True(result.Exit == ExitCondition.Converged, $"{problem}-{unit}: {result.Exit} {result.Message}");
+        Assert.True(planted.Error(result.X) < 1e-8, $"{problem}-{unit}: error {planted.Error(result.X):E2}");
+    }
+
+    [Theory]
+    [InlineData("normalized", Unit.Exp)]
+    [InlineData("rescaled", Unit.Exp)]
+    [InlineData("rescaled", Unit.Cosh)]
+    [InlineData("hyperbolic", Unit.Cosh)]
+    public void On_a_large_residual_problem_it_reaches_exact_Newtons_minimiser(string problem, Unit unit)
+    {
+        // b a random distribution, unrelated to any u(Ax): no exact solution, the residual stays large.
+        var a = TestProblem.Gaussian(2000, 12, 81);
+        var b = TestProblem.Distribution(2000, 82);
+        var p = new TestProblem(Families.Create(problem, unit), a, b, Regularizer.None);
+        var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 300, Seed = 6 };
+        var newton = p.Driver(2).Solve(SolverCatalog.Create("newton"), p.Objective, new double[p.D], options);
+        var result = p.Driver(2).Solve(Preconditioned, p.Objective, new double[p.D], options);
+        Assert.True(newton.Exit == ExitCondition.Converged, $"newton: {newton.Exit} {newton.Message}");
+        Assert.True(result.Exit == ExitCondition.Converged, $"{problem}-{unit}: {result.Exit} {result.Message}");
+        Assert.True(result.Loss <= newton.Loss * (1 + 1e-9) + 1e-15, $"loss {result.Loss:E10} against Newton's {newton.Loss:E10}");
+        Assert.True(Assertions.RelativeError(result.X, newton.X) < 1e-6, $"x differs from Newton's by {Assertions.RelativeError(result.X, newton.X):E2}");
+    }
+
+    [Fact]
+    public void The_sampled_preconditioner_cuts_the_CG_work_of_an_ill_conditioned_problem()
+    {
+        int n = 4000, d = 24;
+        var a = IllConditioned(n, d, 91);
+        var xTrue = TestProblem.Vector(d, 92, 0.02);
+        var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
+        var options = new SolverOptions { RelativeTolerance = 1e-9, MaxIterations = 300, Seed = 8 };
+        var plain = p.Driver(2).Solve(new NewtonCg(), p.Objective, new double[d], options);
+        var preconditioned = p.Driver(2).Solve(Preconditioned, p.Objective, new double[d], options);
+        Assert.True(preconditioned.Exit == ExitCondition.Converged, $"{preconditioned.Exit} {preconditioned.Message}");
+        int plainCg = plain.Trace.Sum(t => t.CgIterations), sampledCg = preconditioned.Trace.Sum(t => t.CgIterations);
+        Assert.True(2 * sampledCg < plainCg,
+            $"preconditioned CG took {sampledCg} products over {preconditioned.Iterations} iterations against plain CG's {plainCg} over {plain.Iterations} ({plain.Exit})");
+    }
+
+    [Fact]
+    public void The_sample_is_the_smaller_of_the_documented_size_and_RowsPerColumn_times_d()
+    {
+        var options = new SolverOptions();
+        Assert.Equal(SampledGramPreconditioner.RowsPerColumn * 1000.0, SampledGramPreconditioner.SampleSize(options, 1000));
+        var loose = new SolverOptions { SamplingEpsilon = 0.99, Oversampling = 0.1 };
+        Assert.Equal(loose.SampleSize(10), SampledGramPreconditioner.SampleSize(loose, 10));
+        Assert.True(loose.SampleSize(10) < SampledGramPreconditioner.RowsPerColumn * 10);
+    }
+
+    [Fact]
+    public void The_cost_model_runs_approx_newton_as_preconditioned_CG_only_where_the_direct_sample_keeps_most_rows()
+    {
+        var defaults = new SolverOptions();
+        // d = 1000, n = 100000: s = 92104 rows, 92 % of n — the direct step would cost what exact Newton's does.
+        Assert.Equal(ApproximateNewtonForm.PreconditionedCg, VectorSolverCostModel.FormFor(100_000, 1000, 100_000_000L, defaults));
+        var wide = VectorSolverChoice.Choose(100_000, 1000, 100_000_000L, defaults);
+        Assert.Equal("approx-newton", wide.Solver);
+        Assert.Contains("preconditioned", VectorSolverChoice.Choose(100_000, 1000, 100_000_000L, defaults, "approx-newton").Reason);
+        // d = 100, n = 200000: s = 7368 rows, 4 % of n — the direct sampled Newton step.
+        Assert.Equal(ApproximateNewtonForm.SampledNewton, VectorSolverCostModel.FormFor(200_000, 100, 20_000_000L, defaults));
+        // Sparse rows: the exact Gram is cheaper than any sampling.
+        Assert.Equal(ApproximateNewtonForm.ExactGram, VectorSolverCostModel.FormFor(200_000, 100, 400_000L, defaults));
+    }
+}
