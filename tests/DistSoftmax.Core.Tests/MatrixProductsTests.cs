@@ -42,6 +42,25 @@ public class MatrixProductsTests
     }
 
     [Fact]
+    public void The_eigenvalues_of_a_symmetric_matrix_agree_between_OpenBLAS_and_MathNet()
+    {
+        int n = 60;
+        var g = new double[n * n];
+        new Random.Rng(17).FillNormal(g, 1.0);
+        var h = new double[n * n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) h[i * n + j] = g[i * n + j] + g[j * n + i];
+        var managed = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(n, n, (i, j) => h[i * n + j])
+            .Evd(MathNet.Numerics.LinearAlgebra.Symmetricity.Symmetric).EigenValues.Select(e => e.Real).OrderBy(v => v).ToArray();
+        var chosen = DenseAlgebra.SymmetricEigenvalues(h, n);
+        for (int i = 0; i < n; i++) Assert.Equal(managed[i], chosen[i], 1e-10);
+        var native = NativeBlas.SymmetricEigenvalues(h, n);
+        Assert.Equal(NativeBlas.Available, native is not null);           // Debian's libopenblas carries LAPACKE
+        if (native is not null)
+            for (int i = 0; i < n; i++) Assert.Equal(managed[i], native[i], 1e-10);
+    }
+
+    [Fact]
     public void Transpose_swaps_rows_and_columns()
     {
         var s = Enumerable.Range(0, 35 * 40).Select(i => (double)i).ToArray();

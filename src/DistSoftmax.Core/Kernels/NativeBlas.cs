@@ -9,7 +9,7 @@ namespace DistSoftmax.Core.Kernels;
 /// OpenBLAS is set to one thread: shards parallelise over fixed row blocks themselves, so every product is
 /// computed by one thread in OpenBLAS's fixed order and replies stay bit-for-bit reproducible whatever the thread
 /// count. Without the library (or with DISTSOFTMAX_NATIVE_BLAS=0) everything runs on the managed kernels.
-/// Its LAPACK also gives the eigenvalues of a symmetric matrix (LAPACKE_dsyevd, eigenvalues only), which the managed
+/// Its LAPACK also gives the eigenvalues of a symmetric matrix (dsyevd, eigenvalues only), which the managed
 /// MathNet decomposition computes 10× slower at d = 1000 (README, "Dependency decisions").
 /// </summary>
 public static unsafe class NativeBlas
@@ -22,8 +22,12 @@ public static unsafe class NativeBlas
 
     private static readonly delegate* unmanaged<int, int, int, int, int, int, double, double*, int, double*, int, double, double*, int, void> Dgemm;
 
-    /// <summary>LAPACKE_dsyevd(layout, jobz, uplo, n, a, lda, w) → info (null when the library has no LAPACKE).</summary>
-    private static readonly delegate* unmanaged<int, byte, byte, int, double*, int, double*, int> Dsyevd;
+    /// <summary>
+    /// LAPACK's Fortran dsyevd_(jobz, uplo, n, a, lda, w, work, lwork, iwork, liwork, info) (Debian's build exports no
+    /// LAPACKE); every argument by reference, the two one-character strings without their hidden lengths, as the
+    /// reference LAPACK reads only their first character.
+    /// </summary>
+    private static readonly delegate* unmanaged<byte*, byte*, int*, double*, int*, double*, double*, int*, int*, int*, int*, void> Dsyevd;
 
     static NativeBlas()
     {
@@ -35,8 +39,8 @@ public static unsafe class NativeBlas
             if (NativeLibrary.TryGetExport(handle, "openblas_set_num_threads", out var threads))
                 ((delegate* unmanaged<int, void>)threads)(1);
             Dgemm = (delegate* unmanaged<int, int, int, int, int, int, double, double*, int, double*, int, double, double*, int, void>)dgemm;
-            if (NativeLibrary.TryGetExport(handle, "LAPACKE_dsyevd", out var dsyevd))
-                Dsyevd = (delegate* unmanaged<int, byte, byte, int, double*, int, double*, int>)dsyevd;
+            if (NativeLibrary.TryGetExport(handle, "dsyevd_", out var dsyevd))
+                Dsyevd = (delegate* unmanaged<byte*, byte*, int*, double*, int*, double*, double*, int*, int*, int*, int*, void>)dsyevd;
             Library = name;
             return;
         }
@@ -59,18 +63,22 @@ public static unsafe class NativeBlas
     }
 
     /// <summary>
-    /// The eigenvalues of the symmetric n×n row-major matrix h, ascending, by OpenBLAS's LAPACKE_dsyevd (eigenvalues
-    /// only; h is not modified); null when the library or its LAPACKE is missing, or LAPACK reports a failure.
+    /// The eigenvalues of the symmetric n×n row-major matrix h, ascending, by OpenBLAS's dsyevd (eigenvalues only:
+    /// workspace 2n + 1 doubles and 1 integer; a symmetric matrix is the same row- or column-major; h is not modified);
+    /// null when the library or its LAPACK is missing, or LAPACK reports a failure.
     /// </summary>
     internal static double[]? SymmetricEigenvalues(ReadOnlySpan<double> h, int n)
     {
         if (Dsyevd == null || n == 0) return null;
-        var work = h.Slice(0, n * n).ToArray();
+        var a = h.Slice(0, n * n).ToArray();
         var w = new double[n];
-        int info;
-        fixed (double* pa = work)
+        var work = new double[2 * n + 1];
+        byte jobz = (byte)'N', uplo = (byte)'U';
+        int order = n, lda = n, lwork = work.Length, iwork = 0, liwork = 1, info = -1;
+        fixed (double* pa = a)
         fixed (double* pw = w)
-            info = Dsyevd(RowMajor, (byte)'N', (byte)'U', n, pa, n, pw);
+        fixed (double* pwork = work)
+            Dsyevd(&jobz, &uplo, &order, pa, &lda, pw, pwork, &lwork, &iwork, &liwork, &info);
         return info == 0 ? w : null;
     }
 }
