@@ -61,11 +61,11 @@ public sealed class NewtonCg : LineSearchSolver
         public bool Built;
         public int BuiltAt;
 
-        /// <summary>Scalars: [BuiltAt, rows sampled, 1 if factorised]; arrays: the packed model H̃. Empty before the first build.</summary>
+        /// <summary>Scalars: [BuiltAt, rows sampled, 1 if factorised]; arrays: the packed model H̃ and sampled Gram. Empty before the first build.</summary>
         public CheckpointState Save() => !Built
             ? new(SolverStates.SampledGram, [], [])
             : new(SolverStates.SampledGram, [BuiltAt, Preconditioner?.RowsSampled ?? 0, Preconditioner is null ? 0 : 1],
-                Preconditioner is null ? [] : [Preconditioner.ModelPacked]);
+                Preconditioner is null ? [] : [Preconditioner.ModelPacked, Preconditioner.GramPacked]);
     }
 
     /// <summary>The sampled-Gram cache of a checkpoint (<see cref="SampledGramCache.Save"/>), factorised again from its model.</summary>
@@ -74,14 +74,14 @@ public sealed class NewtonCg : LineSearchSolver
         var cache = new SampledGramCache();
         if (state.Scalars.Length == 0 && state.Arrays.Count == 0) return cache;
         bool factorised = state.Scalars.Length == 3 && state.Scalars[2] == 1;
-        if (state.Scalars.Length != 3 || state.Arrays.Count != (factorised ? 1 : 0)
-            || (factorised && state.Arrays[0].Length != Kernels.Packed.Length(dimension))
+        if (state.Scalars.Length != 3 || state.Arrays.Count != (factorised ? 2 : 0)
+            || (factorised && (state.Arrays[0].Length != Kernels.Packed.Length(dimension) || state.Arrays[1].Length != Kernels.Packed.Length(dimension)))
             || state.Scalars[0] < 0 || state.Scalars[0] > int.MaxValue || state.Scalars[0] != Math.Floor(state.Scalars[0])
             || state.Scalars[1] < 0 || state.Scalars[1] != Math.Floor(state.Scalars[1]))
             throw new CheckpointFormatException($"the checkpoint's sampled-Gram preconditioner does not match its {dimension} unknowns");
         cache.Built = true;
         cache.BuiltAt = (int)state.Scalars[0];
-        cache.Preconditioner = factorised ? SampledGramPreconditioner.FromModel(state.Arrays[0], dimension, (long)state.Scalars[1]) : null;
+        cache.Preconditioner = factorised ? SampledGramPreconditioner.FromModel(state.Arrays[0], state.Arrays[1], dimension, (long)state.Scalars[1]) : null;
         return cache;
     }
 
@@ -142,7 +142,7 @@ public sealed class NewtonCg : LineSearchSolver
                 if (!cache.Built || current.Iteration - cache.BuiltAt >= SampledGramPreconditioner.RefreshIterations)
                 {
                     var built = new Out<SampledGramPreconditioner?>();
-                    foreach (var request in SampledGramPreconditioner.Build(run, current, built)) yield return request;
+                    foreach (var request in SampledGramPreconditioner.Build(run, current, cache.Preconditioner, built)) yield return request;
                     (cache.Preconditioner, cache.Built, cache.BuiltAt) = (built.Value, true, current.Iteration);
                 }
                 if (cache.Preconditioner is { } sampled) (preconditioner, rowsSampled) = (v => sampled.Apply(v), sampled.RowsSampled);

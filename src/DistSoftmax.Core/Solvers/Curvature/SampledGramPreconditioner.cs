@@ -13,8 +13,11 @@ namespace DistSoftmax.Core.Solvers.Curvature;
 /// ½√κ·ln(2/η) products, κ = (1+ε)/(1−ε); the first CG iterate is the sampled Newton step itself and CG corrects it to
 /// the inexact-Newton tolerance, so the method keeps Newton's local convergence while its d×d work is O(s·d² + d³)
 /// per build instead of exact Newton's O(n·d²) per iteration.
-/// Building costs one gradient pass that returns the per-shard CountSketch R (TSQR), the leverage-sampling pass and a
-/// Cholesky factorisation; <see cref="NewtonCg"/> reuses a preconditioner for <see cref="RefreshIterations"/> iterations.
+/// The first build costs one gradient pass that returns the per-shard CountSketch R (TSQR, ≈ 8d³ flops a shard); later
+/// builds take their leverage estimates from the previous build's sampled Gram instead (its Cholesky factor Lᵀ in
+/// place of R: LLᵀ ≈ Aᵀ diag(D_prev) A, which embeds the current diag(√|D|)A to within the change of D), so they cost
+/// only the leverage-sampling pass and two Cholesky factorisations. <see cref="NewtonCg"/> reuses a preconditioner for
+/// <see cref="RefreshIterations"/> iterations.
 /// </summary>
 public sealed class SampledGramPreconditioner
 {
@@ -41,6 +44,15 @@ public sealed class SampledGramPreconditioner
     /// <summary>Rows kept by the sample that built it.</summary>
     public long RowsSampled { get; private init; }
 
+    /// <summary>The sampled Gram Σ (D_i/q_i) a_i a_iᵀ alone (packed), kept for the next build's leverage estimates.</summary>
+    public double[] GramPacked { get; private init; } = Array.Empty<double>();
+
+    /// <summary>
+    /// Lᵀ of the damped sampled Gram as a packed upper triangle (the R the next build's leverage estimates use), or
+    /// null when the Gram alone does not factorise (signed D of the exact Hessian): the next build sketches again.
+    /// </summary>
+    public double[]? LeverageTriangle { get; private init; }
+
     /// <summary>The sample size s for d columns under the solve's options.</summary>
     public static double SampleSize(SolverOptions options, int d) => Math.Min(options.SampleSize(d), (double)RowsPerColumn * d);
 
@@ -49,7 +61,8 @@ public sealed class SampledGramPreconditioner
     /// triangle R, so Y = R⁻¹G gives leverage estimates of diag(√|D|)A), then the sampled Gram. Null when no
     /// damping makes H̃ positive definite (CG then runs unpreconditioned for this build's lifetime).
     /// </summary>
-    public static IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, Out<SampledGramPreconditioner?> result)
+    public static IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, SampledGramPreconditioner? previous,
+        Out<SampledGramPreconditioner?> result)
     {
         var opts = run.Options;
         int d = run.Objective.Dimension;
@@ -60,11 +73,15 @@ public sealed class SampledGramPreconditioner
         double total = run.Objective.Rows;
         if (!opts.UniformSampling)
         {
-            yield return new GradientRequest(point.X, point.Globals, current.Kind, false, sketchRows,
-                StreamSeed(opts.Seed, current.Iteration, SketchPurpose), SketchForm.Triangle);
-            var sketch = run.Reply<GradientReply>().Sketch;
+            var triangle = previous?.LeverageTriangle;
+            if (triangle is null)
+            {
+                yield return new GradientRequest(point.X, point.Globals, current.Kind, false, sketchRows,
+                    StreamSeed(opts.Seed, current.Iteration, SketchPurpose), SketchForm.Triangle);
+                triangle = run.Reply<GradientReply>().Sketch;
+            }
             k = opts.ProjectionColumnsFor(run.Objective.Rows);
-            (projT, total) = Sketching.LeverageProjection.FromTriangle(sketch, d, k,
+            (projT, total) = Sketching.LeverageProjection.FromTriangle(triangle, d, k,
                 Rng.ForStream(opts.Seed, (ulong)current.Iteration, ProjectionPurpose));
         }
         if (!(total > 0 && double.IsFinite(total))) { result.Value = null; yield break; }
@@ -73,24 +90,45 @@ public sealed class SampledGramPreconditioner
         var gram = run.Reply<GramReply>();
         var coefficients = run.Objective.LowRankCoefficients(point.Globals, current.Kind);
         var model = DenseCurvature.Assemble(gram.PackedUpper, d, current.LowRank, coefficients);
-        result.Value = FromModel(Packed.FromUpper(model, d), d, gram.RowsUsed);
+        result.Value = FromModel(Packed.FromUpper(model, d), gram.PackedUpper, d, gram.RowsUsed);
     }
 
-    /// <summary>The preconditioner of a model H̃ given packed (d(d+1)/2); null when no damping makes it positive definite.</summary>
-    public static SampledGramPreconditioner? FromModel(double[] modelPacked, int d, long rowsSampled)
+    /// <summary>
+    /// The preconditioner of a model H̃ given packed (d(d+1)/2), with the sampled Gram it was assembled from (for the
+    /// next build's leverage estimates); null when no damping makes H̃ positive definite.
+    /// </summary>
+    public static SampledGramPreconditioner? FromModel(double[] modelPacked, double[] gramPacked, int d, long rowsSampled)
     {
-        var model = Packed.ToSymmetric(modelPacked, d);
-        double trace = 0;
-        for (int i = 0; i < d; i++) trace += model[i * d + i];
-        double damping = RelativeDamping * Math.Max(Math.Abs(trace) / d, double.Epsilon);
-        for (int attempt = 0; attempt <= MaxDampingIncreases; attempt++, damping *= 100)
+        var factor = Factor(Packed.ToSymmetric(modelPacked, d), d, MaxDampingIncreases);
+        if (factor is null) return null;
+        // Lᵀ of the Gram alone, packed by rows of the upper triangle: (Lᵀ)_ij = L_ji.
+        double[]? triangle = null;
+        if (Factor(Packed.ToSymmetric(gramPacked, d), d, 0) is { } gramFactor)
         {
-            var work = (double[])model.Clone();
+            triangle = new double[Packed.Length(d)];
+            for (int i = 0, p = 0; i < d; i++)
+                for (int j = i; j < d; j++, p++) triangle[p] = gramFactor[j * d + i];
+        }
+        return new SampledGramPreconditioner(factor, d)
+        {
+            ModelPacked = modelPacked, GramPacked = gramPacked, RowsSampled = rowsSampled, LeverageTriangle = triangle,
+        };
+    }
+
+    /// <summary>The Cholesky factor (L in the lower triangle) of a symmetric matrix damped by <see cref="RelativeDamping"/>·tr/d, raised ×100 up to <paramref name="increases"/> times; null when it never factors.</summary>
+    private static double[]? Factor(double[] matrix, int d, int increases)
+    {
+        double trace = 0;
+        for (int i = 0; i < d; i++) trace += matrix[i * d + i];
+        double damping = RelativeDamping * Math.Max(Math.Abs(trace) / d, double.Epsilon);
+        for (int attempt = 0; attempt <= increases; attempt++, damping *= 100)
+        {
+            var work = (double[])matrix.Clone();
             for (int i = 0; i < d; i++) work[i * d + i] += damping;
             bool ok = d >= BlockedCholesky.MinBlockedDimension
                 ? BlockedCholesky.TryFactor(work, d)
                 : DenseAlgebra.TryCholesky(work, d);
-            if (ok) return new SampledGramPreconditioner(work, d) { ModelPacked = modelPacked, RowsSampled = rowsSampled };
+            if (ok) return work;
         }
         return null;
     }
