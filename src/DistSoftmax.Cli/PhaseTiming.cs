@@ -4,8 +4,9 @@ namespace DistSoftmax.Cli;
 
 /// <summary>
 /// With <c>DISTSOFTMAX_TIMING=1</c>, one stderr line per phase of a command, <c>timing: MS ms PHASE</c>, in milliseconds
-/// since the process started (runtime start-up included): what the process does before and after the solve, for work
-/// on the start-up time. Off (and free) otherwise.
+/// since the process started (runtime start-up included), with the managed heap and the resident set at that moment:
+/// what the process does before and after the solve, for work on the start-up time and the peak memory. Off (and free)
+/// otherwise.
 /// </summary>
 internal static class PhaseTiming
 {
@@ -15,7 +16,8 @@ internal static class PhaseTiming
     public static void Mark(string phase)
     {
         if (!Enabled) return;
-        double ms = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds;
-        Console.Error.WriteLine($"timing: {ms,7:F0} ms {phase}");
+        using var process = Process.GetCurrentProcess();
+        double ms = (DateTime.Now - process.StartTime).TotalMilliseconds;
+        Console.Error.WriteLine($"timing: {ms,7:F0} ms {phase} (heap {GC.GetTotalMemory(false) >> 20} MiB, resident {process.WorkingSet64 >> 20} MiB)");
     }
 }
