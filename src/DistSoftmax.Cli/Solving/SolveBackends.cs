@@ -62,6 +62,7 @@ internal sealed class LocalSimulationBackend : ISolveBackend
                 Workers = job.Workers,
                 Events = e => Events.Forward(e, progress, note, joins: false),
                 ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet,
+                TerminateInBackground = true,
             },
             cancellation);
 }
