@@ -60,9 +60,14 @@ internal sealed class LocalSimulationBackend : ISolveBackend
             new LocalSimulationOptions
             {
                 Workers = job.Workers,
-                Events = e => Events.Forward(e, progress, note, joins: false),
+                Events = e =>
+                {
+                    if (e is SolveProgress { Entry.Iteration: 0 }) PhaseTiming.Mark("first iteration (shards loaded)");
+                    Events.Forward(e, progress, note, joins: false);
+                },
                 ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet,
                 TerminateInBackground = true,
+                Phase = PhaseTiming.Mark,
             },
             cancellation);
 }

@@ -28,6 +28,8 @@ public sealed record LocalSimulationOptions
     /// that a one-shot process need not wait for. Off by default: a library caller gets its threads back.
     /// </summary>
     public bool TerminateInBackground { get; init; }
+    /// <summary>Called with the name of each start-up phase as it ends (the CLI's DISTSOFTMAX_TIMING lines).</summary>
+    public Action<string>? Phase { get; init; }
 }
 
 /// <summary>
@@ -56,12 +58,15 @@ public static class LocalSimulation
 
         var config = DistSoftmaxConfig.Local(simulation.ExtraHocon);
         var workerSettings = SharedMachineSettings(config, simulation.Workers);
+        simulation.Phase?.Invoke("local configuration parsed");
         var system = ActorSystem.Create("distsoftmax-local", config);
+        simulation.Phase?.Invoke("actor system started");
         try
         {
             var workers = Enumerable.Range(1, simulation.Workers)
                 .Select(i => system.ActorOf(WorkerActor.Props(loader, workerSettings), $"worker-{i}"))
                 .ToArray();
+            simulation.Phase?.Invoke($"{workers.Length} worker actors created");
             return await SolveSession.RunAsync(system, spec, CoordinatorSettings.FromConfig(config), simulation.Events,
                 coordinator =>
                 {
