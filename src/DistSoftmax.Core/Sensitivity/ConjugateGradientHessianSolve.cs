@@ -12,7 +12,7 @@ namespace DistSoftmax.Core.Sensitivity;
 /// dim-vectors. CG needs H positive definite: the extreme eigenvalues (<see cref="ExtremeEigenvalues"/>, Lanczos on
 /// the same products) are computed first and an indefinite or singular H is refused with a one-line error (the dense
 /// solve, <see cref="DenseHessianSolve"/>, handles an indefinite H at small sizes). CG that does not reach the
-/// tolerance in <see cref="MaxIterations"/> steps, or meets non-positive curvature, throws: no inaccurate solution is
+/// tolerance in <see cref="MaxIterations"/> steps (counting the true-residual products' restarts), or meets non-positive curvature, throws: no inaccurate solution is
 /// returned.
 /// </summary>
 public sealed class ConjugateGradientHessianSolve : HessianSolve
@@ -37,10 +37,13 @@ public sealed class ConjugateGradientHessianSolve : HessianSolve
 
     /// <param name="multiply">v ↦ H v (dim values; must not modify v).</param>
     /// <param name="precondition">r ↦ M⁻¹ r for a symmetric positive definite M ≈ H, or null for none.</param>
+    /// <param name="maxIterations">Most CG steps per solve; null: <see cref="DefaultMaxIterations"/>.</param>
     public ConjugateGradientHessianSolve(Func<double[], double[]> multiply, int dim, Func<double[], double[]>? precondition, ulong seed = 1,
-        string preconditioner = "no preconditioner")
+        string preconditioner = "no preconditioner", int? maxIterations = null)
     {
         if (dim < 1) throw new ArgumentException("the Hessian needs at least one dimension");
+        if (maxIterations < 1) throw new ParameterException(nameof(maxIterations), maxIterations, "must be at least 1");
+        MaxIterations = maxIterations ?? DefaultMaxIterations(dim);
         _multiply = multiply;
         _precondition = precondition;
         _dim = dim;
@@ -64,8 +67,11 @@ public sealed class ConjugateGradientHessianSolve : HessianSolve
     public long Iterations { get; private set; }
     public long Solves { get; private set; }
 
-    /// <summary>Most CG steps per solve: twice the dimension (exact arithmetic needs at most dim), at least 100, at most 2000.</summary>
-    public int MaxIterations => Math.Clamp(2 * _dim, 100, 2000);
+    /// <summary>Most CG steps per solve.</summary>
+    public int MaxIterations { get; }
+
+    /// <summary>The default step limit: twice the dimension (exact arithmetic needs at most dim), at least 100, at most 2000.</summary>
+    public static int DefaultMaxIterations(int dim) => Math.Clamp(2 * dim, 100, 2000);
 
     public override bool PositiveDefinite => Min > 0;
 
