@@ -122,6 +122,23 @@ public class IterativeHessianSolveTests
     }
 
     [Fact]
+    public void Largest_eigenvalue_without_a_kept_basis_equals_the_one_with_it()
+    {
+        // The three-term recurrence (used when the basis would not fit in memory) against full reorthogonalisation.
+        int dim = 400;
+        var rng = new Rng(471);
+        var g = Matrix<double>.Build.Dense(dim, 60, (_, _) => rng.NextNormal());
+        var h = g * g.Transpose(); // positive semidefinite, rank 60: Marchenko–Pastur-like spectrum
+        double[] Multiply(double[] v) => (h * Vector<double>.Build.Dense(v)).ToArray();
+        var (full, _) = OperatorNorm.LargestEigenvalue(Multiply, dim, 3, keepBasis: true);
+        var (threeTerm, steps) = OperatorNorm.LargestEigenvalue(Multiply, dim, 3, keepBasis: false);
+        double exact = h.Evd(Symmetricity.Symmetric).EigenValues.Max(e => e.Real);
+        Assert.Equal(exact, full, 1e-9 * exact);
+        Assert.Equal(exact, threeTerm, 1e-9 * exact);
+        Assert.True(steps > 5 && steps < OperatorNorm.MaxSteps, $"{steps} steps");
+    }
+
+    [Fact]
     public void Indefinite_Hessian_is_refused_by_the_iterative_solve()
     {
         var diagonal = new[] { 2.0, 1.0, -0.5, 3.0 };

@@ -37,8 +37,7 @@ public static class LipschitzAnalysis
     /// </summary>
     public static FixedXLipschitz FixedX(DataLinearization linearization, ulong seed = 1)
     {
-        var output = OperatorNorm.Largest(v => linearization.Output(v), u => linearization.OutputAdjoint(u), linearization.ParameterCount,
-            linearization.OutputCount, seed);
+        var output = linearization.OutputNorm(seed);
         var gradient = OperatorNorm.Largest(v => linearization.Mixed(v), u => linearization.MixedAdjoint(u), linearization.ParameterCount,
             linearization.Dimension, seed);
         double loss = TensorPrimitives.Norm<double>(linearization.LossGradient());

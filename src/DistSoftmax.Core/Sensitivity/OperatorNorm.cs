@@ -89,6 +89,65 @@ public static class OperatorNorm
         return (theta, RitzVector(basis, s, dim), basis.Count);
     }
 
+    /// <summary>
+    /// Bytes the Lanczos basis of <see cref="LargestEigenvalue"/> may take (<see cref="MaxSteps"/> vectors); beyond it
+    /// the basis is not kept.
+    /// </summary>
+    public const long BasisBudgetBytes = 256L << 20;
+
+    /// <summary>
+    /// The largest eigenvalue of a symmetric positive semidefinite operator on R^dim and the Lanczos steps taken, when
+    /// its eigenvector is not needed. With dim·<see cref="MaxSteps"/>·8 bytes ≤ <see cref="BasisBudgetBytes"/> (or
+    /// <paramref name="keepBasis"/>) this is <see cref="LargestEigenpair"/>; otherwise the three-term recurrence
+    /// β_k q_{k+1} = Op q_k − α_k q_k − β_{k−1} q_{k−1} with only q_{k−1}, q_k held (each new vector reorthogonalised
+    /// against those two): orthogonality is lost once Ritz values converge, which only repeats converged values (Paige),
+    /// so θ_max = λ_max(T_k) and its residual β_k |s_k| stop the process as before. Memory three dim-vectors.
+    /// </summary>
+    public static (double Value, int Steps) LargestEigenvalue(Func<double[], double[]> op, int dim, ulong seed = 1, bool? keepBasis = null)
+    {
+        if (dim < 1) throw new ArgumentException("the operator needs at least one dimension");
+        if (keepBasis ?? (long)dim * MaxSteps * sizeof(double) <= BasisBudgetBytes)
+        {
+            var (value, _, steps) = LargestEigenpair(op, dim, seed);
+            return (value, steps);
+        }
+        var alpha = new List<double>();
+        var beta = new List<double>();
+        var q = new double[dim];
+        Rng.ForStream(seed, StartStream).FillNormal(q);
+        TensorPrimitives.Multiply(q, 1.0 / TensorPrimitives.Norm<double>(q), q);
+        double[]? previous = null;
+        double theta = 0;
+        int limit = Math.Min(dim, MaxSteps);
+        for (int k = 0; k < limit; k++)
+        {
+            var w = op(q);
+            double a = TensorPrimitives.Dot<double>(w, q);
+            alpha.Add(a);
+            TensorPrimitives.MultiplyAdd(q, -a, w, w);
+            if (previous is not null) TensorPrimitives.MultiplyAdd(previous, -beta[^1], w, w);
+            // Local reorthogonalisation against the two held vectors.
+            TensorPrimitives.MultiplyAdd(q, -TensorPrimitives.Dot<double>(w, q), w, w);
+            if (previous is not null) TensorPrimitives.MultiplyAdd(previous, -TensorPrimitives.Dot<double>(w, previous), w, w);
+            double b = TensorPrimitives.Norm<double>(w);
+            bool last = k + 1 == limit;
+            if (last || k < EveryStepUpTo || k % CheckInterval == 0 || !(b > 0))
+            {
+                double[] s;
+                (theta, s) = TopOfTridiagonal(alpha, beta);
+                double scale = Math.Max(Math.Abs(theta), alpha.Max(Math.Abs));
+                if (b <= NumericLimits.MachineEpsilon * Math.Max(scale, NumericLimits.Tiny) * dim
+                    || b * Math.Abs(s[k]) <= RelativeTolerance * Math.Max(Math.Abs(theta), NumericLimits.Tiny) || last)
+                    return (theta, k + 1);
+            }
+            beta.Add(b);
+            TensorPrimitives.Multiply(w, 1.0 / b, w);
+            previous = q;
+            q = w;
+        }
+        return (theta, limit);
+    }
+
     private static (double Value, double[] Vector) TopOfTridiagonal(List<double> alpha, List<double> beta)
     {
         int k = alpha.Count;
