@@ -138,6 +138,30 @@ public class IterativeHessianSolveTests
         Assert.True(steps > 5 && steps < OperatorNorm.MaxSteps, $"{steps} steps");
     }
 
+    [Theory]
+    [InlineData(1)]   // one row per block
+    [InlineData(40)]  // blocks of 3 rows (n = 12), the last one shorter
+    public void Matrix_linearization_in_row_blocks_equals_the_one_in_a_single_block(int chunkEntries)
+    {
+        var (problem, x) = Matrix();
+        var whole = new MatrixLinearization(problem.Problem, problem.Parts, x);
+        var blocks = new MatrixLinearization(problem.Problem, problem.Parts, x, chunkEntries);
+        var delta = new double[whole.ParameterCount];
+        Rng.ForStream(481).FillNormal(delta);
+        var v = new double[whole.Dimension];
+        Rng.ForStream(482).FillNormal(v);
+        var u = new double[whole.OutputCount];
+        Rng.ForStream(483).FillNormal(u);
+        Assert.True(RelativeDifference(blocks.Mixed(delta), whole.Mixed(delta)) < 1e-13);
+        Assert.True(RelativeDifference(blocks.MixedAdjoint(v), whole.MixedAdjoint(v)) < 1e-13);
+        Assert.True(RelativeDifference(blocks.Output(delta), whole.Output(delta)) < 1e-13);
+        Assert.True(RelativeDifference(blocks.OutputAdjoint(u), whole.OutputAdjoint(u)) < 1e-13);
+        Assert.True(RelativeDifference(blocks.LossGradient(), whole.LossGradient()) < 1e-13);
+        // The output constant on (ΔA1, ΔA2) only equals the generic Lanczos over every part.
+        var generic = OperatorNorm.Largest(d => whole.Output(d), w => whole.OutputAdjoint(w), whole.ParameterCount, whole.OutputCount, 3).Norm;
+        Assert.Equal(generic, blocks.OutputNorm(3).Norm, 1e-9 * generic);
+    }
+
     [Fact]
     public void Indefinite_Hessian_is_refused_by_the_iterative_solve()
     {

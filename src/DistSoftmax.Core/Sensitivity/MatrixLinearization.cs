@@ -29,12 +29,14 @@ public sealed class MatrixLinearization : DataLinearization
     private readonly int _m, _n, _d, _chunk;
     private readonly double[] _x, _xt, _a2T, _xA2t, _a1X, _gA2, _gtA1;
 
-    public MatrixLinearization(MatrixProblem problem, IReadOnlyList<string> parts, ReadOnlySpan<double> x)
+    /// <param name="chunkEntries">Entries of a block of rows (at least one row per block); the results do not depend on it.</param>
+    public MatrixLinearization(MatrixProblem problem, IReadOnlyList<string> parts, ReadOnlySpan<double> x, int chunkEntries = ChunkEntries)
     {
+        if (chunkEntries < 1) throw new ParameterException(nameof(chunkEntries), chunkEntries, "must be at least 1");
         _p = problem;
         _parts = parts;
         _m = problem.Rows; _n = problem.A2.Rows; _d = problem.Side;
-        _chunk = Math.Max(1, Math.Min(_m, ChunkEntries / Math.Max(_n, 1)));
+        _chunk = Math.Max(1, Math.Min(_m, chunkEntries / Math.Max(_n, 1)));
         _x = x.ToArray();
         _xt = T(_x, _d, _d);
         _a2T = T(problem.A2.Data, _n, _d);                                                   // A2ᵀ (d×n)
