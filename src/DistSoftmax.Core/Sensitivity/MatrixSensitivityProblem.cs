@@ -29,7 +29,13 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
     public IReadOnlyList<string> PerturbedParts => Parts;
     public double DataNorm => Math.Sqrt(Parts.Sum(p => Math.Pow(TensorPrimitives.Norm<double>(Part(p).Data), 2)));
 
-    public InProcessDriver Driver(int shards, ShardComputeOptions? compute = null) => new(Problem.Shards(shards, compute));
+    /// <summary>
+    /// The problem's shards on an in-process driver. One shard reads the problem's own matrices (no copy of the m×n B:
+    /// 512 MiB for an n = 8192 attention head); several own copies of their rows (<see cref="MatrixProblemShards.Shards"/>).
+    /// </summary>
+    public InProcessDriver Driver(int shards, ShardComputeOptions? compute = null) => shards == 1
+        ? new(new IShard[] { new MatrixShard(Problem.RowFamily, Problem.A1, Problem.A2, Problem.B, Problem.W, 0, compute) })
+        : new(Problem.Shards(shards, compute));
 
     public ProblemSource Register(InMemoryShardLoader loader, string name) => loader.RegisterMatrix(name, Problem);
 

@@ -51,7 +51,6 @@ public static class SensitivityAnalysis
         log?.Invoke("Hessian at x*: " + hessian.Method);
         var linearization = problem.Linearize(xStar);
         var (worstConstant, worstFlat, worstSteps) = LipschitzAnalysis.WorstCase(linearization, hessian, options.Seed);
-        var worst = problem.FromFlat(worstFlat);
         var fixedX = LipschitzAnalysis.FixedX(linearization, options.Seed);
         log?.Invoke(FormattableString.Invariant($"Hessian at x*: eigenvalues in [{lo:0.000e+00}, {hi:0.000e+00}]; worst case ‖dx*/dθ‖₂ = {worstConstant:G6} ({worstSteps} Lanczos steps)"));
         log?.Invoke(FormattableString.Invariant($"fixed x*: ‖∂f/∂θ‖₂ = {fixedX.Output.Value:G6}, ‖∂L/∂θ‖ = {fixedX.Loss.Value:G6}, ‖∂∇L/∂θ‖₂ = {fixedX.Gradient.Value:G6}"));
@@ -59,6 +58,13 @@ public static class SensitivityAnalysis
         // Random directions and their linearised effect dx = −H⁻¹ (∂∇L/∂θ)Δ. A direction is as large as the perturbed
         // data (m×n for B), so it is drawn again from its stream (seed, 6, k) whenever needed instead of being held.
         Perturbation DirectionOf(int k) => problem.Direction(options.Seed, k);
+        // With data of LargeDataBytes or more, the copies each step drops (directions, perturbed problems, outputs: as
+        // large as the data) are collected at once, so that they do not pile up to many times the data before a GC.
+        bool large = 8L * linearization.ParameterCount >= LargeDataBytes;
+        void Release()
+        {
+            if (large) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        }
         double h = options.DifferenceStep * Math.Max(problem.DataNorm, NumericLimits.Tiny);
         var predictedX = new double[options.Draws];
         var predictedF = new double[options.Draws];
@@ -76,6 +82,7 @@ public static class SensitivityAnalysis
             var fm = problem.Perturbed(direction, -h).Output(xm);
             TensorPrimitives.Subtract(fp, fm, fp);
             predictedF[k] = TensorPrimitives.Norm<double>(fp) / (2 * h);
+            Release();
         }
         log?.Invoke(FormattableString.Invariant($"random directions: linearised ‖dx‖/‖Δθ‖ up to {predictedX.Max():G6}"));
         if (hessian is ConjugateGradientHessianSolve cg)
@@ -88,7 +95,7 @@ public static class SensitivityAnalysis
         int total = jobs.Length + options.WorstCaseEpsilons.Count;
         ResolveJob MakeJob(int j) => j < jobs.Length
             ? new ResolveJob(problem.Perturbed(DirectionOf(jobs[j].Draw), jobs[j].Epsilon), options.Solver, xStar, options.SolverOptions)
-            : new ResolveJob(problem.Perturbed(worst, options.WorstCaseEpsilons[j - jobs.Length]), options.Solver, xStar, options.SolverOptions);
+            : new ResolveJob(problem.Perturbed(problem.FromFlat(worstFlat), options.WorstCaseEpsilons[j - jobs.Length]), options.Solver, xStar, options.SolverOptions);
         long bytesPerJob = Math.Max(16L * linearization.ParameterCount, 1);
         int byMemory = (int)Math.Clamp(options.ResolveMemoryBudget / bytesPerJob, 1, Math.Max(total, 1));
         int parallelism = Math.Min(options.Parallelism > 0 ? options.Parallelism : Environment.ProcessorCount, byMemory);
@@ -116,6 +123,8 @@ public static class SensitivityAnalysis
                 var batch = Enumerable.Range(start, Math.Min(byMemory, total - start)).Select(MakeJob).ToArray();
                 var batchSolves = runJobs(batch, cancellation);
                 for (int i = 0; i < batch.Length; i++) Finish(start + i, batch[i].Problem, batchSolves[i]);
+                batch = null;
+                Release();
             }
         }
         else
@@ -128,6 +137,8 @@ public static class SensitivityAnalysis
                     var solve = job.Problem.Driver(options.Shards, compute).Solve(SolverCatalog.Create(options.Solver, options.SolverOptions),
                         job.Problem.Objective, xStar, options.SolverOptions, cancellation: cancellation);
                     Finish(j, job.Problem, solve);
+                    job = null;
+                    Release();
                 });
         }
         var results = new PerturbationResult[jobs.Length];
@@ -161,6 +172,9 @@ public static class SensitivityAnalysis
             lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstFlat, worstSteps, checks), fixedX,
             hessian.PositiveDefinite) { HessianMethod = hessian.Method };
     }
+
+    /// <summary>Perturbed data (8 bytes × entries) from which dropped copies are collected after every step (64 MiB).</summary>
+    public const long LargeDataBytes = 64L << 20;
 
     /// <summary>v ← exp(v − max v) / Σ exp(v − max v).</summary>
     public static void SoftmaxInPlace(Span<double> v)
