@@ -14,7 +14,9 @@ public static class LipschitzAnalysis
     /// ‖J‖₂² and the unit Δ* = Jᵀ y/‖Jᵀ y‖ for its top eigenvector y. Costs two Hessian solves and one product with
     /// the mixed derivative and its adjoint per step.
     /// </summary>
-    public static (double Constant, double[] Direction, int Steps) WorstCase(DataLinearization linearization, HessianSolve hessian, ulong seed = 1)
+    /// <param name="progress">Called after every Lanczos step (step count, current estimate of ‖J‖₂²), or null.</param>
+    public static (double Constant, double[] Direction, int Steps) WorstCase(DataLinearization linearization, HessianSolve hessian, ulong seed = 1,
+        Action<int, double>? progress = null)
     {
         double[] Apply(double[] delta)
         {
@@ -28,7 +30,7 @@ public static class LipschitzAnalysis
             TensorPrimitives.Negate(y, y);
             return y;
         }
-        return OperatorNorm.Largest(Apply, Adjoint, linearization.ParameterCount, linearization.Dimension, seed);
+        return OperatorNorm.Largest(Apply, Adjoint, linearization.ParameterCount, linearization.Dimension, seed, progress);
     }
 
     /// <summary>

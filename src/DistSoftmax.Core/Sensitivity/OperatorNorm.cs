@@ -28,20 +28,21 @@ public static class OperatorNorm
     /// <summary>
     /// ‖F‖₂, the unit input direction u* with ‖F u*‖ = ‖F‖₂ (p entries), and the Lanczos steps taken.
     /// </summary>
+    /// <param name="progress">Called after every Lanczos step with the step count and the current Ritz value (when computed), or null.</param>
     public static (double Norm, double[] Direction, int Steps) Largest(Func<double[], double[]> apply, Func<double[], double[]> adjoint,
-        int inputs, int outputs, ulong seed = 1)
+        int inputs, int outputs, ulong seed = 1, Action<int, double>? progress = null)
     {
         if (outputs <= inputs)
         {
             // λ_max(F Fᵀ) with eigenvector y; the right singular vector is Fᵀ y / ‖Fᵀ y‖.
-            var (value, y, steps) = LargestEigenpair(v => apply(adjoint(v)), outputs, seed);
+            var (value, y, steps) = LargestEigenpair(v => apply(adjoint(v)), outputs, seed, progress);
             var u = adjoint(y);
             double norm = TensorPrimitives.Norm<double>(u);
             if (norm > 0) TensorPrimitives.Multiply(u, 1.0 / norm, u);
             else u[0] = 1; // F = 0: every direction attains 0
             return (Math.Sqrt(Math.Max(value, 0)), u, steps);
         }
-        var (lambda, vector, count) = LargestEigenpair(v => adjoint(apply(v)), inputs, seed);
+        var (lambda, vector, count) = LargestEigenpair(v => adjoint(apply(v)), inputs, seed, progress);
         return (Math.Sqrt(Math.Max(lambda, 0)), vector, count);
     }
 
@@ -50,7 +51,8 @@ public static class OperatorNorm
     /// by Lanczos from a seeded N(0, 1) start: Q_k orthonormal, T_k = Q_kᵀ Op Q_k tridiagonal (α on the diagonal,
     /// β off it), θ = λ_max(T_k), vector Q_k s.
     /// </summary>
-    public static (double Value, double[] Vector, int Steps) LargestEigenpair(Func<double[], double[]> op, int dim, ulong seed = 1)
+    public static (double Value, double[] Vector, int Steps) LargestEigenpair(Func<double[], double[]> op, int dim, ulong seed = 1,
+        Action<int, double>? progress = null)
     {
         if (dim < 1) throw new ArgumentException("the operator needs at least one dimension");
         var basis = new List<double[]>();
@@ -82,6 +84,7 @@ public static class OperatorNorm
                     || b * Math.Abs(s[k]) <= RelativeTolerance * Math.Max(Math.Abs(theta), NumericLimits.Tiny) || last)
                     return (theta, RitzVector(basis, s, dim), k + 1);
             }
+            progress?.Invoke(k + 1, theta);
             beta.Add(b);
             q = w;
             TensorPrimitives.Multiply(q, 1.0 / b, q);

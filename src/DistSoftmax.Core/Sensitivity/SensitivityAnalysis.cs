@@ -50,7 +50,15 @@ public static class SensitivityAnalysis
         var (lo, hi) = (hessian.Min, hessian.Max);
         log?.Invoke("Hessian at x*: " + hessian.Method);
         var linearization = problem.Linearize(xStar);
-        var (worstConstant, worstFlat, worstSteps) = LipschitzAnalysis.WorstCase(linearization, hessian, options.Seed);
+        string SolveCount() => hessian is ConjugateGradientHessianSolve cg
+            ? FormattableString.Invariant($"; {cg.Solves} Hessian solves so far, {cg.Iterations} CG steps in all")
+            : "";
+        var (worstConstant, worstFlat, worstSteps) = LipschitzAnalysis.WorstCase(linearization, hessian, options.Seed, (step, value) =>
+        {
+            if (step % WorstCaseProgressInterval == 0)
+                log?.Invoke(FormattableString.Invariant($"worst case: Lanczos step {step}, ‖dx*/dθ‖₂ ≈ {Math.Sqrt(Math.Max(value, 0)):G6}{SolveCount()}"));
+        });
+        log?.Invoke(FormattableString.Invariant($"worst case: ‖dx*/dθ‖₂ = {worstConstant:G6} after {worstSteps} Lanczos steps{SolveCount()}"));
         var fixedX = LipschitzAnalysis.FixedX(linearization, options.Seed);
         log?.Invoke(FormattableString.Invariant($"Hessian at x*: eigenvalues in [{lo:0.000e+00}, {hi:0.000e+00}]; worst case ‖dx*/dθ‖₂ = {worstConstant:G6} ({worstSteps} Lanczos steps)"));
         log?.Invoke(FormattableString.Invariant($"fixed x*: ‖∂f/∂θ‖₂ = {fixedX.Output.Value:G6}, ‖∂L/∂θ‖ = {fixedX.Loss.Value:G6}, ‖∂∇L/∂θ‖₂ = {fixedX.Gradient.Value:G6}"));
@@ -85,8 +93,7 @@ public static class SensitivityAnalysis
             Release();
         }
         log?.Invoke(FormattableString.Invariant($"random directions: linearised ‖dx‖/‖Δθ‖ up to {predictedX.Max():G6}"));
-        if (hessian is ConjugateGradientHessianSolve cg)
-            log?.Invoke(FormattableString.Invariant($"Hessian solves: {cg.Solves} by conjugate gradients, {cg.Iterations} CG steps in all"));
+        log?.Invoke("random directions done" + SolveCount());
 
         // Re-solves: every ε × random direction, then every worst-case ε along Δ*. Each perturbed problem is a copy of
         // the perturbed data, made only when its re-solve starts and dropped when its ratios are taken; at most
@@ -172,6 +179,9 @@ public static class SensitivityAnalysis
             lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstFlat, worstSteps, checks), fixedX,
             hessian.PositiveDefinite) { HessianMethod = hessian.Method };
     }
+
+    /// <summary>Lanczos steps of the worst case between progress lines.</summary>
+    public const int WorstCaseProgressInterval = 10;
 
     /// <summary>Perturbed data (8 bytes × entries) from which dropped copies are collected after every step (64 MiB).</summary>
     public const long LargeDataBytes = 64L << 20;
