@@ -97,7 +97,8 @@ internal static class SensitivityCommand
 
             var settings = inputs.Bind(parse, new SolveSettings
             {
-                Solver = options.Solver, Options = options.SolverOptions with { Seed = options.Seed }, HessianGiven = true,
+                // Without --solver the planner checks the input for "auto"; the solver is chosen by size below.
+                Solver = OptionFactory.Given(parse, solver) ? options.Solver : "auto", Options = options.SolverOptions with { Seed = options.Seed }, HessianGiven = true,
                 Backend = JobOptions.InProcess, Workers = 1, OutDir = parse.GetValue(outDir)!,
                 Arguments = parse.Tokens.Select(t => t.Value).ToArray(),
             });
