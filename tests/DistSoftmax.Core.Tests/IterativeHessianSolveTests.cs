@@ -210,6 +210,19 @@ public class IterativeHessianSolveTests
     }
 
     [Fact]
+    public void Worst_case_stopped_at_a_step_limit_is_a_flagged_lower_bound()
+    {
+        var (problem, _) = Matrix();
+        var options = new SensitivityOptions { Epsilons = new[] { 1e-4 }, WorstCaseEpsilons = new[] { 1e-4 }, Draws = 1, Seed = 5, Parallelism = 2 };
+        var full = SensitivityAnalysis.Run(problem, options);
+        var limited = SensitivityAnalysis.Run(problem, options with { WorstCaseMaxSteps = 2 });
+        Assert.True(full.WorstCase.Converged && full.WorstCase.LanczosSteps > 2, $"{full.WorstCase.LanczosSteps} steps");
+        Assert.False(limited.WorstCase.Converged);
+        Assert.Equal(2, limited.WorstCase.LanczosSteps);
+        Assert.True(limited.WorstCase.Constant <= full.WorstCase.Constant * (1 + 1e-12));
+    }
+
+    [Fact]
     public void Memory_budget_bounds_the_parallel_re_solves_without_changing_them()
     {
         var (problem, _) = Vector();

@@ -58,6 +58,9 @@ internal static class SensitivityCommand
             $"How the Hessian at x* is solved: dense (formed and factorised), cg (conjugate gradients on Hessian-vector products, eigenvalues by Lanczos), " +
             $"auto (dense up to {HessianSolve.DenseMaxDimension} unknowns).", HessianAuto, HessianAuto, HessianDense, HessianCg);
         var maxIter = OptionFactory.Int("--max-iter", "Most iterations of every solve.", Tight.MaxIterations);
+        var worstSteps = OptionFactory.Int("--worst-steps",
+            "Most Lanczos steps of the worst case (two Hessian solves each); stopped there before convergence the constant is a lower bound (a warning).",
+            OperatorNorm.MaxSteps, "K");
         var shards = OptionFactory.Int("--shards", "Row shards per solve.", 1, "K");
         var parallel = OptionFactory.Int("--parallel", "Backend inprocess: solves run at once (0: the processor count).", 0, "P");
         var backend = JobOptions.Backend(
@@ -72,7 +75,7 @@ internal static class SensitivityCommand
             "fixed-x constants of the attention row f, the loss L and ∇L. Takes solve's input options; no regulariser unless " +
             "--w/--w-scalar/--W is given. Writes report.json, sensitivity.png, x.npy, worst-direction.npy. Exit 3 when the base solve did not converge or a re-solve is inaccurate.");
         command.Add([.. inputs.All, instance, perturb, n, d, sparse, density, planted, noise, xScale, epsilons, worstEpsilons, draws, solver, maxIter,
-            hessianSolve, shards, parallel, backend, workers, seed, outDir]);
+            hessianSolve, worstSteps, shards, parallel, backend, workers, seed, outDir]);
         command.SetAction(parse => Guard(ctx, () =>
         {
             var options = new SensitivityOptions
@@ -81,6 +84,7 @@ internal static class SensitivityCommand
                 Draws = parse.GetValue(draws), Seed = parse.GetValue(seed), Solver = parse.GetValue(solver)!,
                 SolverOptions = Tight with { MaxIterations = parse.GetValue(maxIter) },
                 Shards = parse.GetValue(shards), Parallelism = parse.GetValue(parallel),
+                WorstCaseMaxSteps = parse.GetValue(worstSteps),
                 DenseHessianMaxDimension = parse.GetValue(hessianSolve) switch
                 {
                     HessianDense => int.MaxValue, HessianCg => 0, _ => HessianSolve.DenseMaxDimension,
@@ -213,6 +217,9 @@ internal static class SensitivityCommand
         double lambda = Math.Max(Math.Abs(result.HessianMinEigenvalue), Core.NumericLimits.Tiny);
         int inaccurate = result.Perturbations.Count(p => p.GradientNorm / lambda > ResolveAccuracy * p.SolutionChange)
                          + result.WorstCase.FiniteDifference.Count(c => c.GradientNorm / lambda > ResolveAccuracy * c.Ratio * c.Epsilon);
+        if (!result.WorstCase.Converged)
+            ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"warning: the worst case stopped at --worst-steps {options.WorstCaseMaxSteps} before converging: {result.WorstCase.Constant:G6} is a lower bound on ‖dx*/dθ‖₂"));
         if (!result.BaseSolve.Converged)
             ctx.Err.WriteLine($"warning: the base solve stopped without meeting the tolerance ({ExitReasons.Name(result.BaseSolve.Exit)}: {result.BaseSolve.Message}); the constants are not at a solution");
         if (inaccurate > 0)
@@ -293,6 +300,7 @@ internal static class SensitivityCommand
                 {
                     Formula = "‖J‖₂, J = dx*/dθ = −H⁻¹ ∂∇L/∂θ at x*, by Lanczos on J Jᵀ with Hessian solves",
                     LanczosSteps = result.WorstCase.LanczosSteps,
+                    result.WorstCase.Converged,
                 },
                 WorstDirection = directionFiles,
                 RandomDirections = new

@@ -16,7 +16,7 @@ public static class LipschitzAnalysis
     /// </summary>
     /// <param name="progress">Called after every Lanczos step (step count, current estimate of ‖J‖₂²), or null.</param>
     public static (double Constant, double[] Direction, int Steps) WorstCase(DataLinearization linearization, HessianSolve hessian, ulong seed = 1,
-        Action<int, double>? progress = null)
+        Action<int, double>? progress = null, int maxSteps = OperatorNorm.MaxSteps)
     {
         double[] Apply(double[] delta)
         {
@@ -30,7 +30,7 @@ public static class LipschitzAnalysis
             TensorPrimitives.Negate(y, y);
             return y;
         }
-        return OperatorNorm.Largest(Apply, Adjoint, linearization.ParameterCount, linearization.Dimension, seed, progress);
+        return OperatorNorm.Largest(Apply, Adjoint, linearization.ParameterCount, linearization.Dimension, seed, progress, maxSteps);
     }
 
     /// <summary>

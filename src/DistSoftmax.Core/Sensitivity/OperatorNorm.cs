@@ -29,20 +29,21 @@ public static class OperatorNorm
     /// ‖F‖₂, the unit input direction u* with ‖F u*‖ = ‖F‖₂ (p entries), and the Lanczos steps taken.
     /// </summary>
     /// <param name="progress">Called after every Lanczos step with the step count and the current Ritz value (when computed), or null.</param>
+    /// <param name="maxSteps">Most Lanczos steps; stopped there before convergence, √θ is a lower bound on ‖F‖₂.</param>
     public static (double Norm, double[] Direction, int Steps) Largest(Func<double[], double[]> apply, Func<double[], double[]> adjoint,
-        int inputs, int outputs, ulong seed = 1, Action<int, double>? progress = null)
+        int inputs, int outputs, ulong seed = 1, Action<int, double>? progress = null, int maxSteps = MaxSteps)
     {
         if (outputs <= inputs)
         {
             // λ_max(F Fᵀ) with eigenvector y; the right singular vector is Fᵀ y / ‖Fᵀ y‖.
-            var (value, y, steps) = LargestEigenpair(v => apply(adjoint(v)), outputs, seed, progress);
+            var (value, y, steps) = LargestEigenpair(v => apply(adjoint(v)), outputs, seed, progress, maxSteps);
             var u = adjoint(y);
             double norm = TensorPrimitives.Norm<double>(u);
             if (norm > 0) TensorPrimitives.Multiply(u, 1.0 / norm, u);
             else u[0] = 1; // F = 0: every direction attains 0
             return (Math.Sqrt(Math.Max(value, 0)), u, steps);
         }
-        var (lambda, vector, count) = LargestEigenpair(v => adjoint(apply(v)), inputs, seed, progress);
+        var (lambda, vector, count) = LargestEigenpair(v => adjoint(apply(v)), inputs, seed, progress, maxSteps);
         return (Math.Sqrt(Math.Max(lambda, 0)), vector, count);
     }
 
@@ -52,9 +53,10 @@ public static class OperatorNorm
     /// β off it), θ = λ_max(T_k), vector Q_k s.
     /// </summary>
     public static (double Value, double[] Vector, int Steps) LargestEigenpair(Func<double[], double[]> op, int dim, ulong seed = 1,
-        Action<int, double>? progress = null)
+        Action<int, double>? progress = null, int maxSteps = MaxSteps)
     {
         if (dim < 1) throw new ArgumentException("the operator needs at least one dimension");
+        if (maxSteps < 1) throw new ParameterException(nameof(maxSteps), maxSteps, "must be at least 1");
         var basis = new List<double[]>();
         var alpha = new List<double>();
         var beta = new List<double>();
@@ -63,7 +65,7 @@ public static class OperatorNorm
         TensorPrimitives.Multiply(q, 1.0 / TensorPrimitives.Norm<double>(q), q);
         double theta = 0;
         double[] s = [1.0];
-        int limit = Math.Min(dim, MaxSteps);
+        int limit = Math.Min(dim, maxSteps);
         for (int k = 0; k < limit; k++)
         {
             basis.Add(q);

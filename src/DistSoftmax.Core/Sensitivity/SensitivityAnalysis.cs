@@ -57,7 +57,13 @@ public static class SensitivityAnalysis
         {
             if (step % WorstCaseProgressInterval == 0)
                 log?.Invoke(FormattableString.Invariant($"worst case: Lanczos step {step}, ‖dx*/dθ‖₂ ≈ {Math.Sqrt(Math.Max(value, 0)):G6}{SolveCount()}"));
-        });
+        }, options.WorstCaseMaxSteps);
+        // Lanczos runs on the smaller Gram operator (min(p, dim) dimensions); reaching the step limit below that counts as
+        // not converged (conservatively, also when the tolerance happened to be met at the last step): a lower bound.
+        int lanczosDimension = Math.Min(linearization.ParameterCount, linearization.Dimension);
+        bool worstConverged = !(worstSteps >= options.WorstCaseMaxSteps && options.WorstCaseMaxSteps < lanczosDimension);
+        if (!worstConverged)
+            log?.Invoke(FormattableString.Invariant($"worst case: stopped at {worstSteps} Lanczos steps before convergence: {worstConstant:G6} is a lower bound"));
         log?.Invoke(FormattableString.Invariant($"worst case: ‖dx*/dθ‖₂ = {worstConstant:G6} after {worstSteps} Lanczos steps{SolveCount()}"));
         var fixedX = LipschitzAnalysis.FixedX(linearization, options.Seed);
         log?.Invoke(FormattableString.Invariant($"Hessian at x*: eigenvalues in [{lo:0.000e+00}, {hi:0.000e+00}]; worst case ‖dx*/dθ‖₂ = {worstConstant:G6} ({worstSteps} Lanczos steps)"));
@@ -176,7 +182,7 @@ public static class SensitivityAnalysis
         foreach (var s in summary)
             log?.Invoke(FormattableString.Invariant($"random: ε = {s.Epsilon:0.0e+00}: ‖Δx‖/ε max {s.MaxSolutionRatio:G6} mean {s.MeanSolutionRatio:G6}; ‖Δf‖/ε max {s.MaxOutputRatio:G6}"));
         return new SensitivityResult(problem.Name, problem.Rows, d, xStar, output, baseSolve, results, summary, predictedX, predictedF,
-            lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstFlat, worstSteps, checks), fixedX,
+            lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstFlat, worstSteps, checks) { Converged = worstConverged }, fixedX,
             hessian.PositiveDefinite) { HessianMethod = hessian.Method };
     }
 

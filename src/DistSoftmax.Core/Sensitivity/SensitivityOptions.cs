@@ -27,6 +27,11 @@ public sealed record SensitivityOptions
     /// </summary>
     public int DenseHessianMaxDimension { get; init; } = HessianSolve.DenseMaxDimension;
     /// <summary>
+    /// Most Lanczos steps of the worst case (each two Hessian solves). Fewer than convergence needs make the reported
+    /// constant a lower bound (<see cref="WorstCaseSensitivity.Converged"/> false).
+    /// </summary>
+    public int WorstCaseMaxSteps { get; init; } = OperatorNorm.MaxSteps;
+    /// <summary>
     /// Bytes the perturbed copies of the data may take at once: at most this divided by one re-solve's copy
     /// (the perturbed matrices and the direction that moved them, 16 bytes per entry) re-solves are materialised and
     /// run together, however large <see cref="Parallelism"/> is (at least one).
@@ -50,6 +55,7 @@ public sealed record SensitivityOptions
         if (Draws < 1) throw new ParameterException(nameof(Draws), Draws, "must be at least 1");
         if (Shards < 1) throw new ParameterException(nameof(Shards), Shards, "must be at least 1", scope: nameof(SensitivityOptions));
         if (Parallelism < 0) throw new ParameterException(nameof(Parallelism), Parallelism, "must be ≥ 0");
+        if (WorstCaseMaxSteps < 1) throw new ParameterException(nameof(WorstCaseMaxSteps), WorstCaseMaxSteps, "must be at least 1");
         if (DenseHessianMaxDimension < 0) throw new ParameterException(nameof(DenseHessianMaxDimension), DenseHessianMaxDimension, "must be ≥ 0");
         if (ResolveMemoryBudget < 0) throw new ParameterException(nameof(ResolveMemoryBudget), ResolveMemoryBudget, "must be ≥ 0");
         if (!(DifferenceStep > 0)) throw new ArgumentException("the difference step must be > 0");
