@@ -37,11 +37,12 @@ public static class LipschitzAnalysis
     /// The fixed-x constants: ‖∂f/∂θ‖₂ and ‖∂∇L/∂θ‖₂ by Lanczos (<see cref="OperatorNorm"/>); ‖∂L/∂θ‖ in closed form
     /// (L is a scalar, so the operator norm is the Frobenius norm of its gradient, e.g. ‖r‖‖x‖ for a vector problem).
     /// </summary>
-    public static FixedXLipschitz FixedX(DataLinearization linearization, ulong seed = 1)
+    /// <param name="progress">Called after every Lanczos step of ‖∂∇L/∂θ‖₂, or null.</param>
+    public static FixedXLipschitz FixedX(DataLinearization linearization, ulong seed = 1, Action<int, double>? progress = null)
     {
         var output = linearization.OutputNorm(seed);
         var gradient = OperatorNorm.Largest(v => linearization.Mixed(v), u => linearization.MixedAdjoint(u), linearization.ParameterCount,
-            linearization.Dimension, seed);
+            linearization.Dimension, seed, progress);
         double loss = TensorPrimitives.Norm<double>(linearization.LossGradient());
         return new FixedXLipschitz(new LipschitzConstant(output.Norm, Lanczos, output.Steps), new LipschitzConstant(loss, ClosedForm, 0),
             new LipschitzConstant(gradient.Norm, Lanczos, gradient.Steps));

@@ -77,7 +77,19 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
 
     public DataLinearization Linearize(double[] x) => new MatrixLinearization(Problem, Parts, x);
 
-    public double[] Flatten(Perturbation delta) => delta.Parts.SelectMany(p => SensitivityAnalysis.Dense(p).Data).ToArray();
+    /// <summary>The parts' entries, concatenated into one preallocated array (a lazy concatenation would grow by doubling).</summary>
+    public double[] Flatten(Perturbation delta)
+    {
+        var parts = delta.Parts.Select(SensitivityAnalysis.Dense).ToArray();
+        var flat = new double[parts.Sum(p => (long)p.Data.Length)];
+        long offset = 0;
+        foreach (var p in parts)
+        {
+            Array.Copy(p.Data, 0, flat, offset, p.Data.Length);
+            offset += p.Data.Length;
+        }
+        return flat;
+    }
 
     public Perturbation FromFlat(ReadOnlySpan<double> flat)
     {

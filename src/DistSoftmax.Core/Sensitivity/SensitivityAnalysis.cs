@@ -53,8 +53,17 @@ public static class SensitivityAnalysis
         string SolveCount() => hessian is ConjugateGradientHessianSolve cg
             ? FormattableString.Invariant($"; {cg.Solves} Hessian solves so far, {cg.Iterations} CG steps in all")
             : "";
+        // With data of LargeDataBytes or more, the copies each step drops (Δθ-sized products, directions, perturbed
+        // problems, outputs: as large as the data) are collected at once, so that they do not pile up to many times the
+        // data before a GC.
+        bool large = 8L * linearization.ParameterCount >= LargeDataBytes;
+        void Release()
+        {
+            if (large) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        }
         var (worstConstant, worstFlat, worstSteps) = LipschitzAnalysis.WorstCase(linearization, hessian, options.Seed, (step, value) =>
         {
+            Release();
             if (step % WorstCaseProgressInterval == 0)
                 log?.Invoke(FormattableString.Invariant($"worst case: Lanczos step {step}, ‖dx*/dθ‖₂ ≈ {Math.Sqrt(Math.Max(value, 0)):G6}{SolveCount()}"));
         }, options.WorstCaseMaxSteps);
@@ -65,20 +74,13 @@ public static class SensitivityAnalysis
         if (!worstConverged)
             log?.Invoke(FormattableString.Invariant($"worst case: stopped at {worstSteps} Lanczos steps before convergence: {worstConstant:G6} is a lower bound"));
         log?.Invoke(FormattableString.Invariant($"worst case: ‖dx*/dθ‖₂ = {worstConstant:G6} after {worstSteps} Lanczos steps{SolveCount()}"));
-        var fixedX = LipschitzAnalysis.FixedX(linearization, options.Seed);
+        var fixedX = LipschitzAnalysis.FixedX(linearization, options.Seed, (_, _) => Release());
         log?.Invoke(FormattableString.Invariant($"Hessian at x*: eigenvalues in [{lo:0.000e+00}, {hi:0.000e+00}]; worst case ‖dx*/dθ‖₂ = {worstConstant:G6} ({worstSteps} Lanczos steps)"));
         log?.Invoke(FormattableString.Invariant($"fixed x*: ‖∂f/∂θ‖₂ = {fixedX.Output.Value:G6}, ‖∂L/∂θ‖ = {fixedX.Loss.Value:G6}, ‖∂∇L/∂θ‖₂ = {fixedX.Gradient.Value:G6}"));
 
         // Random directions and their linearised effect dx = −H⁻¹ (∂∇L/∂θ)Δ. A direction is as large as the perturbed
         // data (m×n for B), so it is drawn again from its stream (seed, 6, k) whenever needed instead of being held.
         Perturbation DirectionOf(int k) => problem.Direction(options.Seed, k);
-        // With data of LargeDataBytes or more, the copies each step drops (directions, perturbed problems, outputs: as
-        // large as the data) are collected at once, so that they do not pile up to many times the data before a GC.
-        bool large = 8L * linearization.ParameterCount >= LargeDataBytes;
-        void Release()
-        {
-            if (large) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        }
         double h = options.DifferenceStep * Math.Max(problem.DataNorm, NumericLimits.Tiny);
         var predictedX = new double[options.Draws];
         var predictedF = new double[options.Draws];
