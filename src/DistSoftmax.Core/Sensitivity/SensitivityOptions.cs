@@ -37,8 +37,12 @@ public sealed record SensitivityOptions
     /// run together, however large <see cref="Parallelism"/> is (at least one).
     /// </summary>
     public long ResolveMemoryBudget { get; init; } = DefaultResolveMemoryBudget;
-    /// <summary>1 GiB.</summary>
-    public const long DefaultResolveMemoryBudget = 1L << 30;
+    /// <summary>
+    /// 256 MiB: one re-solve at a time at n = 8192, d = 128 (a perturbed copy of A1, A2, B is 530 MB), three at
+    /// n = 2048, d = 64, every one at the small sizes (at 1 GiB, the fifteen default re-solves of n = 2048 took the
+    /// run's peak from about 0.4 to 1.75 GB).
+    /// </summary>
+    public const long DefaultResolveMemoryBudget = 256L << 20;
     /// <summary>
     /// Runs the independent re-solves (each a whole problem, warm-started) and returns their results in order;
     /// null runs them in this process in a bounded Parallel.ForEach. The CLI passes one that distributes them over
