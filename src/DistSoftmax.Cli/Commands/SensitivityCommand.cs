@@ -26,6 +26,9 @@ namespace DistSoftmax.Cli.Commands;
 /// </summary>
 internal static class SensitivityCommand
 {
+    /// <summary>Values of --hessian-solve.</summary>
+    private const string HessianAuto = "auto", HessianDense = "dense", HessianCg = "cg";
+
     /// <summary>Default sizes of a generated instance (the command's historical ones).</summary>
     private const int DefaultRows = 400, DefaultColumns = 10;
 
@@ -48,8 +51,16 @@ internal static class SensitivityCommand
         var epsilons = OptionFactory.Text("--epsilons", "Comma-separated sizes ε = ‖θ' − θ‖_F of the random-direction re-solves.", "1e-3,1e-4,1e-5", "LIST");
         var worstEpsilons = OptionFactory.Text("--worst-epsilons", "Comma-separated sizes ε of the re-solves along the worst direction.", "1e-3,1e-4,1e-5", "LIST");
         var draws = OptionFactory.Int("--draws", "Random perturbation directions (each used at every ε).", 4);
-        var solver = OptionFactory.Choice("--solver", "Solver of the base solve and every re-solve (warm-started from x*).", "newton", SolverCatalog.Names);
+        var solver = OptionFactory.Choice("--solver",
+            $"Solver of the base solve and every re-solve (warm-started from x*); when not given, newton up to {HessianSolve.DenseMaxDimension} unknowns and newton-cg above.",
+            "newton", SolverCatalog.Names);
+        var hessianSolve = OptionFactory.Choice("--hessian-solve",
+            $"How the Hessian at x* is solved: dense (formed and factorised), cg (conjugate gradients on Hessian-vector products, eigenvalues by Lanczos), " +
+            $"auto (dense up to {HessianSolve.DenseMaxDimension} unknowns).", HessianAuto, HessianAuto, HessianDense, HessianCg);
         var maxIter = OptionFactory.Int("--max-iter", "Most iterations of every solve.", Tight.MaxIterations);
+        var worstSteps = OptionFactory.Int("--worst-steps",
+            "Most Lanczos steps of the worst case (two Hessian solves each); stopped there before convergence the constant is a lower bound (a warning).",
+            OperatorNorm.MaxSteps, "K");
         var shards = OptionFactory.Int("--shards", "Row shards per solve.", 1, "K");
         var parallel = OptionFactory.Int("--parallel", "Backend inprocess: solves run at once (0: the processor count).", 0, "P");
         var backend = JobOptions.Backend(
@@ -64,7 +75,7 @@ internal static class SensitivityCommand
             "fixed-x constants of the attention row f, the loss L and ∇L. Takes solve's input options; no regulariser unless " +
             "--w/--w-scalar/--W is given. Writes report.json, sensitivity.png, x.npy, worst-direction.npy. Exit 3 when the base solve did not converge or a re-solve is inaccurate.");
         command.Add([.. inputs.All, instance, perturb, n, d, sparse, density, planted, noise, xScale, epsilons, worstEpsilons, draws, solver, maxIter,
-            shards, parallel, backend, workers, seed, outDir]);
+            hessianSolve, worstSteps, shards, parallel, backend, workers, seed, outDir]);
         command.SetAction(parse => Guard(ctx, () =>
         {
             var options = new SensitivityOptions
@@ -73,6 +84,11 @@ internal static class SensitivityCommand
                 Draws = parse.GetValue(draws), Seed = parse.GetValue(seed), Solver = parse.GetValue(solver)!,
                 SolverOptions = Tight with { MaxIterations = parse.GetValue(maxIter) },
                 Shards = parse.GetValue(shards), Parallelism = parse.GetValue(parallel),
+                WorstCaseMaxSteps = parse.GetValue(worstSteps),
+                DenseHessianMaxDimension = parse.GetValue(hessianSolve) switch
+                {
+                    HessianDense => int.MaxValue, HessianCg => 0, _ => HessianSolve.DenseMaxDimension,
+                },
             }.Validate();
             if (parse.GetValue(workers) < 1) throw new CliInputException("--workers", "must be at least 1");
             if (parse.GetValue(backend) == JobOptions.Local)
@@ -85,7 +101,8 @@ internal static class SensitivityCommand
 
             var settings = inputs.Bind(parse, new SolveSettings
             {
-                Solver = options.Solver, Options = options.SolverOptions with { Seed = options.Seed }, HessianGiven = true,
+                // Without --solver the planner checks the input for "auto"; the solver is chosen by size below.
+                Solver = OptionFactory.Given(parse, solver) ? options.Solver : "auto", Options = options.SolverOptions with { Seed = options.Seed }, HessianGiven = true,
                 Backend = JobOptions.InProcess, Workers = 1, OutDir = parse.GetValue(outDir)!,
                 Arguments = parse.Tokens.Select(t => t.Value).ToArray(),
             });
@@ -104,6 +121,9 @@ internal static class SensitivityCommand
             var plan = SolvePlanner.Plan(settings, ctx, loader);
             var parts = parse.GetValue(perturb) is { } text ? List(text) : null;
             var problem = Load(plan, loader, parts);
+            // Exact Newton forms the dense Hessian every iteration: above the dense size the default is Newton-CG.
+            if (!OptionFactory.Given(parse, solver) && problem.Dimension > HessianSolve.DenseMaxDimension)
+                options = options with { Solver = "newton-cg" };
             return Run(ctx, problem, plan, options);
         }));
         return command;
@@ -197,6 +217,9 @@ internal static class SensitivityCommand
         double lambda = Math.Max(Math.Abs(result.HessianMinEigenvalue), Core.NumericLimits.Tiny);
         int inaccurate = result.Perturbations.Count(p => p.GradientNorm / lambda > ResolveAccuracy * p.SolutionChange)
                          + result.WorstCase.FiniteDifference.Count(c => c.GradientNorm / lambda > ResolveAccuracy * c.Ratio * c.Epsilon);
+        if (!result.WorstCase.Converged)
+            ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"warning: the worst case stopped at --worst-steps {options.WorstCaseMaxSteps} before converging: {result.WorstCase.Constant:G6} is a lower bound on ‖dx*/dθ‖₂"));
         if (!result.BaseSolve.Converged)
             ctx.Err.WriteLine($"warning: the base solve stopped without meeting the tolerance ({ExitReasons.Name(result.BaseSolve.Exit)}: {result.BaseSolve.Message}); the constants are not at a solution");
         if (inaccurate > 0)
@@ -263,7 +286,11 @@ internal static class SensitivityCommand
                 result.BaseSolve.Exit, result.BaseSolve.Message, result.BaseSolve.Iterations, result.BaseSolve.Loss, result.BaseSolve.GradientNorm,
                 SolutionNorm = Math.Sqrt(result.Solution.Sum(v => v * v)),
             },
-            Hessian = new { Min = result.HessianMinEigenvalue, Max = result.HessianMaxEigenvalue, PositiveDefinite = result.HessianPositiveDefinite },
+            Hessian = new
+            {
+                Min = result.HessianMinEigenvalue, Max = result.HessianMaxEigenvalue, PositiveDefinite = result.HessianPositiveDefinite,
+                Method = result.HessianMethod,
+            },
             Perturbed = problem.PerturbedParts,
             Norm = "Frobenius: ‖Δθ‖ = √(Σ‖ΔM_i‖²_F) over the perturbed matrices; every constant is an operator norm over ‖Δθ‖ = 1",
             Lipschitz = new
@@ -273,6 +300,7 @@ internal static class SensitivityCommand
                 {
                     Formula = "‖J‖₂, J = dx*/dθ = −H⁻¹ ∂∇L/∂θ at x*, by Lanczos on J Jᵀ with Hessian solves",
                     LanczosSteps = result.WorstCase.LanczosSteps,
+                    result.WorstCase.Converged,
                 },
                 WorstDirection = directionFiles,
                 RandomDirections = new

@@ -29,6 +29,17 @@ public abstract class DataLinearization
     /// <summary>Its adjoint (∂f/∂θ)ᵀ u ∈ R^p.</summary>
     public abstract double[] OutputAdjoint(ReadOnlySpan<double> u);
 
+    /// <summary>
+    /// ‖∂f/∂θ‖₂ (the fixed-x output constant) and the Lanczos steps taken; by default <see cref="OperatorNorm.Largest"/>
+    /// on <see cref="Output"/> and <see cref="OutputAdjoint"/>. A linearization may restrict it to the parameters the
+    /// output depends on (a matrix problem's f does not depend on B).
+    /// </summary>
+    public virtual (double Norm, int Steps) OutputNorm(ulong seed)
+    {
+        var (norm, _, steps) = OperatorNorm.Largest(v => Output(v), u => OutputAdjoint(u), ParameterCount, OutputCount, seed);
+        return (norm, steps);
+    }
+
     /// <summary>∂L/∂θ ∈ R^p at fixed x (the loss is a scalar: its operator norm is this vector's norm).</summary>
     public abstract double[] LossGradient();
 }

@@ -14,7 +14,9 @@ public static class LipschitzAnalysis
     /// ‖J‖₂² and the unit Δ* = Jᵀ y/‖Jᵀ y‖ for its top eigenvector y. Costs two Hessian solves and one product with
     /// the mixed derivative and its adjoint per step.
     /// </summary>
-    public static (double Constant, double[] Direction, int Steps) WorstCase(DataLinearization linearization, HessianSolve hessian, ulong seed = 1)
+    /// <param name="progress">Called after every Lanczos step (step count, current estimate of ‖J‖₂²), or null.</param>
+    public static (double Constant, double[] Direction, int Steps) WorstCase(DataLinearization linearization, HessianSolve hessian, ulong seed = 1,
+        Action<int, double>? progress = null, int maxSteps = OperatorNorm.MaxSteps)
     {
         double[] Apply(double[] delta)
         {
@@ -28,19 +30,19 @@ public static class LipschitzAnalysis
             TensorPrimitives.Negate(y, y);
             return y;
         }
-        return OperatorNorm.Largest(Apply, Adjoint, linearization.ParameterCount, linearization.Dimension, seed);
+        return OperatorNorm.Largest(Apply, Adjoint, linearization.ParameterCount, linearization.Dimension, seed, progress, maxSteps);
     }
 
     /// <summary>
     /// The fixed-x constants: ‖∂f/∂θ‖₂ and ‖∂∇L/∂θ‖₂ by Lanczos (<see cref="OperatorNorm"/>); ‖∂L/∂θ‖ in closed form
     /// (L is a scalar, so the operator norm is the Frobenius norm of its gradient, e.g. ‖r‖‖x‖ for a vector problem).
     /// </summary>
-    public static FixedXLipschitz FixedX(DataLinearization linearization, ulong seed = 1)
+    /// <param name="progress">Called after every Lanczos step of ‖∂∇L/∂θ‖₂, or null.</param>
+    public static FixedXLipschitz FixedX(DataLinearization linearization, ulong seed = 1, Action<int, double>? progress = null)
     {
-        var output = OperatorNorm.Largest(v => linearization.Output(v), u => linearization.OutputAdjoint(u), linearization.ParameterCount,
-            linearization.OutputCount, seed);
+        var output = linearization.OutputNorm(seed);
         var gradient = OperatorNorm.Largest(v => linearization.Mixed(v), u => linearization.MixedAdjoint(u), linearization.ParameterCount,
-            linearization.Dimension, seed);
+            linearization.Dimension, seed, progress);
         double loss = TensorPrimitives.Norm<double>(linearization.LossGradient());
         return new FixedXLipschitz(new LipschitzConstant(output.Norm, Lanczos, output.Steps), new LipschitzConstant(loss, ClosedForm, 0),
             new LipschitzConstant(gradient.Norm, Lanczos, gradient.Steps));

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Problems;
 
@@ -13,37 +14,44 @@ namespace DistSoftmax.Core.Sensitivity;
 ///       ΔA1 ← G A2 Vᵀ + Y A2 Xᵀ,   ΔA2 ← Gᵀ A1 V + Yᵀ A1 X,   ΔB_j ← T_jᵀ Z_j
 ///   (∂f/∂θ)[Δ]_j = J_f,j δM_j;  adjoint of U (m×n), Y'_j = J_f,jᵀ U_j: ΔA1 ← Y' A2 Xᵀ, ΔA2 ← Y'ᵀ A1 X, ΔB ← 0
 ///   ∂L/∂θ: ΔA1 ← G A2 Xᵀ,  ΔA2 ← Gᵀ A1 X,  ΔB_j ← ∂ℓ_j/∂b_j
-/// Dense products of O(m·n·d) each.
+/// Dense products of O(m·n·d) each. Memory: only O((m + n)·d) is held (X A2ᵀ, A1 X, G A2, Gᵀ A1); the rows of M,
+/// G, δM, δG, Z, Y and their <see cref="RowCurvature"/>s are recomputed in blocks of <see cref="ChunkEntries"/>/n rows
+/// on every product (one extra (rows×d)·(d×n) product per block), so no m×n array exists beyond a product's own
+/// input or output (Δθ, (∂f/∂θ)[Δ], (∂∇L/∂θ)ᵀ v), and the fixed-x output constant (<see cref="OutputNorm"/>) needs none.
 /// </summary>
 public sealed class MatrixLinearization : DataLinearization
 {
+    /// <summary>Entries of one block of rows of an m×n quantity (2 MiB).</summary>
+    public const int ChunkEntries = 1 << 18;
+
     private readonly MatrixProblem _p;
     private readonly IReadOnlyList<string> _parts;
-    private readonly int _m, _n, _d;
-    private readonly double[] _x, _xA2t, _a1X, _gA2, _gtA1;
-    private readonly double[] _g;
-    private readonly RowCurvature[] _rows;
+    private readonly int _m, _n, _d, _chunk;
+    private readonly double[] _x, _xt, _a2T, _xA2t, _a1X, _gA2, _gtA1;
 
-    public MatrixLinearization(MatrixProblem problem, IReadOnlyList<string> parts, ReadOnlySpan<double> x)
+    /// <param name="chunkEntries">Entries of a block of rows (at least one row per block); the results do not depend on it.</param>
+    public MatrixLinearization(MatrixProblem problem, IReadOnlyList<string> parts, ReadOnlySpan<double> x, int chunkEntries = ChunkEntries)
     {
+        if (chunkEntries < 1) throw new ParameterException(nameof(chunkEntries), chunkEntries, "must be at least 1");
         _p = problem;
         _parts = parts;
         _m = problem.Rows; _n = problem.A2.Rows; _d = problem.Side;
+        _chunk = Math.Max(1, Math.Min(_m, chunkEntries / Math.Max(_n, 1)));
         _x = x.ToArray();
-        _xA2t = Mul(_x, _d, _d, MatrixProducts.Transpose(problem.A2.Data, _n, _d), _n);   // X A2ᵀ (d×n)
-        _a1X = Mul(problem.A1.Data, _m, _d, _x, _d);                                       // A1 X (m×d)
-        var mm = Mul(problem.A1.Data, _m, _d, _xA2t, _n);                                   // M (m×n)
-        _rows = new RowCurvature[_m];
-        _g = new double[_m * _n];
-        var w2 = problem.W is null ? null : new double[_n];
-        for (int j = 0; j < _m; j++)
+        _xt = T(_x, _d, _d);
+        _a2T = T(problem.A2.Data, _n, _d);                                                   // A2ᵀ (d×n)
+        _xA2t = Mul(_x, _d, _d, _a2T, _n);                                                   // X A2ᵀ (d×n)
+        _a1X = Mul(problem.A1.Data, _m, _d, _x, _d);                                         // A1 X (m×d)
+        _gA2 = new double[_m * _d];                                                          // G A2 (m×d)
+        _gtA1 = new double[_n * _d];                                                         // Gᵀ A1 (n×d)
+        var g = new double[_chunk * _n];
+        foreach (var (start, len) in Chunks())
         {
-            if (w2 is not null) for (int i = 0; i < _n; i++) w2[i] = problem.W![j, i] * problem.W[j, i];
-            _rows[j] = new RowCurvature(problem.RowFamily, mm.AsSpan(j * _n, _n), problem.B.Row(j), w2);
-            _rows[j].Residual.CopyTo(_g, j * _n);
+            var rows = Rows(start, len, g);
+            for (int jj = 0; jj < len; jj++) rows[jj].Residual.CopyTo(g, jj * _n);
+            MatrixProducts.Gemm(len, _d, _n, g, _n, _p.A2.Data, _d, _gA2.AsSpan(start * _d, len * _d), _d, accumulate: false);
+            MatrixProducts.Gemm(_n, _d, len, T(g, len, _n), len, _p.A1.Data.AsSpan(start * _d, len * _d), _d, _gtA1, _d, accumulate: true);
         }
-        _gA2 = Mul(_g, _m, _n, problem.A2.Data, _d);                                         // G A2 (m×d)
-        _gtA1 = Mul(MatrixProducts.Transpose(_g, _m, _n), _n, _m, problem.A1.Data, _d);     // Gᵀ A1 (n×d)
     }
 
     public override int ParameterCount => _parts.Sum(PartSize);
@@ -51,6 +59,18 @@ public sealed class MatrixLinearization : DataLinearization
     public override int OutputCount => _m * _n;
 
     private int PartSize(string part) => part switch { "A1" => _m * _d, "A2" => _n * _d, _ => _m * _n };
+
+    /// <summary>Offset of a part in Δθ, or −1 when it is not perturbed.</summary>
+    private int Offset(string part)
+    {
+        int offset = 0;
+        foreach (var name in _parts)
+        {
+            if (name == part) return offset;
+            offset += PartSize(name);
+        }
+        return -1;
+    }
 
     /// <summary>C = A B for row-major A (r×k) and B (k×c).</summary>
     private static double[] Mul(ReadOnlySpan<double> a, int r, int k, ReadOnlySpan<double> b, int c)
@@ -62,120 +82,203 @@ public sealed class MatrixLinearization : DataLinearization
 
     private static double[] T(ReadOnlySpan<double> a, int rows, int cols) => MatrixProducts.Transpose(a, rows, cols);
 
-    /// <summary>The slices of Δθ for A1, A2, B (null when not perturbed).</summary>
-    private (double[]? A1, double[]? A2, double[]? B) Split(ReadOnlySpan<double> delta)
+    /// <summary>The blocks of rows (start, length) of <see cref="_chunk"/> rows each.</summary>
+    private IEnumerable<(int Start, int Length)> Chunks()
     {
-        double[]? a1 = null, a2 = null, b = null;
-        int offset = 0;
-        foreach (var part in _parts)
-        {
-            var slice = delta.Slice(offset, PartSize(part)).ToArray();
-            offset += slice.Length;
-            switch (part) { case "A1": a1 = slice; break; case "A2": a2 = slice; break; default: b = slice; break; }
-        }
-        return (a1, a2, b);
+        for (int start = 0; start < _m; start += _chunk) yield return (start, Math.Min(_chunk, _m - start));
     }
 
-    private double[] Join(double[]? a1, double[]? a2, double[]? b)
+    /// <summary>
+    /// The row curvatures of rows [start, start + len): M_j = (A1 X)_j A2ᵀ into <paramref name="work"/> (len×n,
+    /// overwritten), then <see cref="RowCurvature"/> of (M_j, B_j, W_j²).
+    /// </summary>
+    private RowCurvature[] Rows(int start, int len, double[] work)
     {
-        var result = new double[ParameterCount];
-        int offset = 0;
-        foreach (var part in _parts)
+        MatrixProducts.Gemm(len, _n, _d, _a1X.AsSpan(start * _d, len * _d), _d, _a2T, _n, work, _n, accumulate: false);
+        var rows = new RowCurvature[len];
+        var w2 = _p.W is null ? null : new double[_n];
+        for (int jj = 0; jj < len; jj++)
         {
-            var source = part switch { "A1" => a1, "A2" => a2, _ => b };
-            if (source is not null) source.CopyTo(result, offset);
-            offset += PartSize(part);
+            int j = start + jj;
+            if (w2 is not null) for (int i = 0; i < _n; i++) w2[i] = _p.W![j, i] * _p.W[j, i];
+            rows[jj] = new RowCurvature(_p.RowFamily, work.AsSpan(jj * _n, _n), _p.B.Row(j), w2);
         }
-        return result;
+        return rows;
     }
 
-    /// <summary>δM = ΔA1 X A2ᵀ + A1 X ΔA2ᵀ (m×n).</summary>
-    private double[] DeltaM(double[]? a1, double[]? a2)
+    /// <summary>δM rows [start, start + len) = ΔA1_c X A2ᵀ + (A1 X)_c ΔA2ᵀ into <paramref name="dm"/> (len×n).</summary>
+    private void DeltaM(int start, int len, ReadOnlySpan<double> a1, double[]? a2t, double[] dm)
     {
-        var dm = new double[_m * _n];
-        if (a1 is not null) MatrixProducts.Gemm(_m, _n, _d, a1, _d, _xA2t, _n, dm, _n, accumulate: true);
-        if (a2 is not null) MatrixProducts.Gemm(_m, _n, _d, _a1X, _d, T(a2, _n, _d), _n, dm, _n, accumulate: true);
-        return dm;
+        Array.Clear(dm);
+        if (!a1.IsEmpty) MatrixProducts.Gemm(len, _n, _d, a1.Slice(start * _d, len * _d), _d, _xA2t, _n, dm, _n, accumulate: true);
+        if (a2t is not null) MatrixProducts.Gemm(len, _n, _d, _a1X.AsSpan(start * _d, len * _d), _d, a2t, _n, dm, _n, accumulate: true);
     }
+
+    private ReadOnlySpan<double> Part(ReadOnlySpan<double> delta, string part) =>
+        Offset(part) is var o and >= 0 ? delta.Slice(o, PartSize(part)) : ReadOnlySpan<double>.Empty;
+
+    private Span<double> Part(Span<double> delta, string part) =>
+        Offset(part) is var o and >= 0 ? delta.Slice(o, PartSize(part)) : Span<double>.Empty;
 
     public override double[] Mixed(ReadOnlySpan<double> delta)
     {
-        var (a1, a2, b) = Split(delta);
-        var dm = DeltaM(a1, a2);
-        var dg = new double[_m * _n];
-        var scratch = new double[_n];
-        for (int j = 0; j < _m; j++)
+        if (delta.Length != ParameterCount) throw new ArgumentException($"Δθ has {delta.Length} entries, expected {ParameterCount}");
+        ReadOnlySpan<double> a1 = Part(delta, "A1"), a2 = Part(delta, "A2"), b = Part(delta, "B");
+        var a2t = a2.IsEmpty ? null : T(a2, _n, _d);
+        var result = new double[_d * _d];
+        double[] work = new double[_chunk * _n], dm = new double[_chunk * _n], scratch = new double[_n], p = new double[_chunk * _d];
+        foreach (var (start, len) in Chunks())
         {
-            var row = dg.AsSpan(j * _n, _n);
-            _rows[j].Curvature(dm.AsSpan(j * _n, _n), row);
-            if (b is not null)
+            var rows = Rows(start, len, work);
+            DeltaM(start, len, a1, a2t, dm);
+            for (int jj = 0; jj < len; jj++)
             {
-                _rows[j].TargetDerivative(b.AsSpan(j * _n, _n), scratch);
-                for (int i = 0; i < _n; i++) row[i] += scratch[i];
+                var row = work.AsSpan(jj * _n, _n); // δG_j = K_j δM_j + T_j ΔB_j
+                rows[jj].Curvature(dm.AsSpan(jj * _n, _n), row);
+                if (!b.IsEmpty)
+                {
+                    rows[jj].TargetDerivative(b.Slice((start + jj) * _n, _n), scratch);
+                    TensorPrimitives.Add(row, scratch, row);
+                }
             }
+            MatrixProducts.Gemm(len, _d, _n, work, _n, _p.A2.Data, _d, p, _d, accumulate: false);                     // δG_c A2
+            MatrixProducts.Gemm(_d, _d, len, T(_p.A1.Data.AsSpan(start * _d, len * _d), len, _d), len, p, _d, result, _d, accumulate: true); // + A1_cᵀ δG_c A2
+            if (!a1.IsEmpty)
+                MatrixProducts.Gemm(_d, _d, len, T(a1.Slice(start * _d, len * _d), len, _d), len, _gA2.AsSpan(start * _d, len * _d), _d, result, _d, accumulate: true); // + ΔA1_cᵀ (G A2)_c
         }
-        var result = Mul(T(_p.A1.Data, _m, _d), _d, _m, Mul(dg, _m, _n, _p.A2.Data, _d), _d); // A1ᵀ δG A2
-        if (a1 is not null) MatrixProducts.Gemm(_d, _d, _m, T(a1, _m, _d), _m, _gA2, _d, result, _d, accumulate: true);   // + ΔA1ᵀ (G A2)
-        if (a2 is not null) MatrixProducts.Gemm(_d, _d, _n, T(_gtA1, _n, _d), _n, a2, _d, result, _d, accumulate: true); // + (A1ᵀ G) ΔA2
+        if (!a2.IsEmpty) MatrixProducts.Gemm(_d, _d, _n, T(_gtA1, _n, _d), _n, a2, _d, result, _d, accumulate: true); // + (A1ᵀ G) ΔA2
         return result;
     }
 
     public override double[] MixedAdjoint(ReadOnlySpan<double> v)
     {
-        var z = Mul(Mul(_p.A1.Data, _m, _d, v, _d), _m, _d, T(_p.A2.Data, _n, _d), _n);     // Z = A1 V A2ᵀ
-        var y = new double[_m * _n];
-        double[]? b = _parts.Contains("B") ? new double[_m * _n] : null;
-        for (int j = 0; j < _m; j++)
+        if (v.Length != Dimension) throw new ArgumentException($"V has {v.Length} entries, expected {Dimension}");
+        var result = new double[ParameterCount];
+        Span<double> a1 = Part(result.AsSpan(), "A1"), a2 = Part(result.AsSpan(), "A2"), b = Part(result.AsSpan(), "B");
+        var vt = T(v, _d, _d);
+        if (!a2.IsEmpty) MatrixProducts.Gemm(_n, _d, _d, _gtA1, _d, v, _d, a2, _d, accumulate: false);             // Gᵀ A1 V
+        double[] work = new double[_chunk * _n], z = new double[_chunk * _n], t = new double[_chunk * _d], ya2 = new double[_chunk * _d];
+        foreach (var (start, len) in Chunks())
         {
-            _rows[j].Curvature(z.AsSpan(j * _n, _n), y.AsSpan(j * _n, _n));
-            if (b is not null) _rows[j].TargetDerivative(z.AsSpan(j * _n, _n), b.AsSpan(j * _n, _n), transpose: true);
+            var rows = Rows(start, len, work);
+            MatrixProducts.Gemm(len, _d, _d, _p.A1.Data.AsSpan(start * _d, len * _d), _d, v, _d, t, _d, accumulate: false); // A1_c V
+            MatrixProducts.Gemm(len, _n, _d, t, _d, _a2T, _n, z, _n, accumulate: false);                                      // Z_c = A1_c V A2ᵀ
+            for (int jj = 0; jj < len; jj++)
+            {
+                rows[jj].Curvature(z.AsSpan(jj * _n, _n), work.AsSpan(jj * _n, _n));                                          // Y_j = K_j Z_j
+                if (!b.IsEmpty) rows[jj].TargetDerivative(z.AsSpan(jj * _n, _n), b.Slice((start + jj) * _n, _n), transpose: true);
+            }
+            if (!a1.IsEmpty)
+            {
+                var rowsA1 = a1.Slice(start * _d, len * _d);
+                MatrixProducts.Gemm(len, _d, _d, _gA2.AsSpan(start * _d, len * _d), _d, vt, _d, rowsA1, _d, accumulate: false); // (G A2)_c Vᵀ
+                MatrixProducts.Gemm(len, _d, _n, work, _n, _p.A2.Data, _d, ya2, _d, accumulate: false);
+                MatrixProducts.Gemm(len, _d, _d, ya2, _d, _xt, _d, rowsA1, _d, accumulate: true);                              // + Y_c A2 Xᵀ
+            }
+            if (!a2.IsEmpty)
+                MatrixProducts.Gemm(_n, _d, len, T(work, len, _n), len, _a1X.AsSpan(start * _d, len * _d), _d, a2, _d, accumulate: true); // + Y_cᵀ (A1 X)_c
         }
-        double[]? a1 = null, a2 = null;
-        if (_parts.Contains("A1"))
-        {
-            a1 = Mul(_gA2, _m, _d, T(v, _d, _d), _d);                                                           // G A2 Vᵀ
-            MatrixProducts.Gemm(_m, _d, _d, Mul(y, _m, _n, _p.A2.Data, _d), _d, T(_x, _d, _d), _d, a1, _d, accumulate: true); // + Y A2 Xᵀ
-        }
-        if (_parts.Contains("A2"))
-        {
-            a2 = Mul(_gtA1, _n, _d, v, _d);                                                                       // Gᵀ A1 V
-            MatrixProducts.Gemm(_n, _d, _m, T(y, _m, _n), _m, _a1X, _d, a2, _d, accumulate: true);              // + Yᵀ A1 X
-        }
-        return Join(a1, a2, b);
+        return result;
     }
 
     public override double[] Output(ReadOnlySpan<double> delta)
     {
-        var (a1, a2, _) = Split(delta);
-        var dm = DeltaM(a1, a2);
+        if (delta.Length != ParameterCount) throw new ArgumentException($"Δθ has {delta.Length} entries, expected {ParameterCount}");
+        ReadOnlySpan<double> a1 = Part(delta, "A1"), a2 = Part(delta, "A2");
+        var a2t = a2.IsEmpty ? null : T(a2, _n, _d);
         var result = new double[_m * _n];
-        for (int j = 0; j < _m; j++) _rows[j].OutputJacobian(dm.AsSpan(j * _n, _n), result.AsSpan(j * _n, _n));
+        double[] work = new double[_chunk * _n], dm = new double[_chunk * _n];
+        foreach (var (start, len) in Chunks())
+        {
+            var rows = Rows(start, len, work);
+            DeltaM(start, len, a1, a2t, dm);
+            for (int jj = 0; jj < len; jj++) rows[jj].OutputJacobian(dm.AsSpan(jj * _n, _n), result.AsSpan((start + jj) * _n, _n));
+        }
         return result;
     }
 
     public override double[] OutputAdjoint(ReadOnlySpan<double> u)
     {
-        var y = new double[_m * _n];
-        for (int j = 0; j < _m; j++) _rows[j].OutputJacobian(u.Slice(j * _n, _n), y.AsSpan(j * _n, _n), transpose: true);
-        return FromZSpace(y, null);
+        if (u.Length != OutputCount) throw new ArgumentException($"U has {u.Length} entries, expected {OutputCount}");
+        var result = new double[ParameterCount];
+        double[] work = new double[_chunk * _n];
+        foreach (var (start, len) in Chunks())
+        {
+            var rows = Rows(start, len, work);
+            for (int jj = 0; jj < len; jj++) rows[jj].OutputJacobian(u.Slice((start + jj) * _n, _n), work.AsSpan(jj * _n, _n), transpose: true);
+            FromZSpace(start, len, work, result);
+        }
+        return result;
     }
 
-    /// <summary>(ΔA1, ΔA2, ΔB) ← (Y A2 Xᵀ, Yᵀ A1 X, rows of <paramref name="b"/>) for a z-space gradient Y (m×n).</summary>
-    private double[] FromZSpace(double[] y, double[]? b)
+    /// <summary>(ΔA1_c, ΔA2) ← (Y_c A2 Xᵀ, ΔA2 + Y_cᵀ (A1 X)_c) for a z-space block Y_c (len×n) of rows [start, start + len).</summary>
+    private void FromZSpace(int start, int len, double[] y, double[] result)
     {
-        double[]? a1 = _parts.Contains("A1") ? Mul(Mul(y, _m, _n, _p.A2.Data, _d), _m, _d, T(_x, _d, _d), _d) : null;
-        double[]? a2 = _parts.Contains("A2") ? Mul(T(y, _m, _n), _n, _m, _a1X, _d) : null;
-        return Join(a1, a2, b);
+        Span<double> a1 = Part(result.AsSpan(), "A1"), a2 = Part(result.AsSpan(), "A2");
+        if (!a1.IsEmpty)
+        {
+            var ya2 = new double[len * _d];
+            MatrixProducts.Gemm(len, _d, _n, y, _n, _p.A2.Data, _d, ya2, _d, accumulate: false);
+            MatrixProducts.Gemm(len, _d, _d, ya2, _d, _xt, _d, a1.Slice(start * _d, len * _d), _d, accumulate: false);
+        }
+        if (!a2.IsEmpty)
+            MatrixProducts.Gemm(_n, _d, len, T(y, len, _n), len, _a1X.AsSpan(start * _d, len * _d), _d, a2, _d, accumulate: true);
     }
 
     public override double[] LossGradient()
     {
-        double[]? b = null;
-        if (_parts.Contains("B"))
+        var result = new double[ParameterCount];
+        Span<double> a1 = Part(result.AsSpan(), "A1"), a2 = Part(result.AsSpan(), "A2"), b = Part(result.AsSpan(), "B");
+        if (!a1.IsEmpty) MatrixProducts.Gemm(_m, _d, _d, _gA2, _d, _xt, _d, a1, _d, accumulate: false);   // G A2 Xᵀ
+        if (!a2.IsEmpty) MatrixProducts.Gemm(_n, _d, _d, _gtA1, _d, _x, _d, a2, _d, accumulate: false);   // Gᵀ A1 X
+        if (!b.IsEmpty)
         {
-            b = new double[_m * _n];
-            for (int j = 0; j < _m; j++) _rows[j].TargetGradient().CopyTo(b, j * _n);
+            var work = new double[_chunk * _n];
+            foreach (var (start, len) in Chunks())
+            {
+                var rows = Rows(start, len, work);
+                for (int jj = 0; jj < len; jj++) rows[jj].TargetGradient().CopyTo(b.Slice((start + jj) * _n, _n));
+            }
         }
-        return FromZSpace(_g, b);
+        return result;
+    }
+
+    /// <summary>
+    /// ‖∂f/∂θ‖₂ without an m×n vector: f does not depend on B at fixed X, so the norm is that of F restricted to the
+    /// perturbed ΔA1, ΔA2 (q = their entries), the square root of λ_max(FᵀF) by Lanczos (<see cref="OperatorNorm.LargestEigenvalue"/>)
+    /// with FᵀF v streamed by row blocks: δM_c, U_j = J_f,j δM_j, Y_j = J_f,jᵀ U_j, then ΔA1_c ← Y_c A2 Xᵀ, ΔA2 += Y_cᵀ (A1 X)_c.
+    /// </summary>
+    public override (double Norm, int Steps) OutputNorm(ulong seed)
+    {
+        int q1 = _parts.Contains("A1") ? _m * _d : 0, q2 = _parts.Contains("A2") ? _n * _d : 0;
+        if (q1 + q2 == 0) return (0, 0);
+        double[] Gram(double[] v)
+        {
+            ReadOnlySpan<double> a1 = v.AsSpan(0, q1), a2 = v.AsSpan(q1, q2);
+            var a2t = q2 == 0 ? null : T(a2, _n, _d);
+            var result = new double[q1 + q2];
+            Span<double> r1 = result.AsSpan(0, q1), r2 = result.AsSpan(q1, q2);
+            double[] work = new double[_chunk * _n], dm = new double[_chunk * _n], u = new double[_n], ya2 = new double[_chunk * _d];
+            foreach (var (start, len) in Chunks())
+            {
+                var rows = Rows(start, len, work);
+                DeltaM(start, len, a1, a2t, dm);
+                for (int jj = 0; jj < len; jj++)
+                {
+                    rows[jj].OutputJacobian(dm.AsSpan(jj * _n, _n), u);
+                    rows[jj].OutputJacobian(u, work.AsSpan(jj * _n, _n), transpose: true);
+                }
+                if (q1 > 0)
+                {
+                    MatrixProducts.Gemm(len, _d, _n, work, _n, _p.A2.Data, _d, ya2, _d, accumulate: false);
+                    MatrixProducts.Gemm(len, _d, _d, ya2, _d, _xt, _d, r1.Slice(start * _d, len * _d), _d, accumulate: false);
+                }
+                if (q2 > 0)
+                    MatrixProducts.Gemm(_n, _d, len, T(work, len, _n), len, _a1X.AsSpan(start * _d, len * _d), _d, r2, _d, accumulate: true);
+            }
+            return result;
+        }
+        var (value, steps) = OperatorNorm.LargestEigenvalue(Gram, q1 + q2, seed);
+        return (Math.Sqrt(Math.Max(value, 0)), steps);
     }
 }

@@ -29,7 +29,13 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
     public IReadOnlyList<string> PerturbedParts => Parts;
     public double DataNorm => Math.Sqrt(Parts.Sum(p => Math.Pow(TensorPrimitives.Norm<double>(Part(p).Data), 2)));
 
-    public InProcessDriver Driver(int shards, ShardComputeOptions? compute = null) => new(Problem.Shards(shards, compute));
+    /// <summary>
+    /// The problem's shards on an in-process driver. One shard reads the problem's own matrices (no copy of the m×n B:
+    /// 512 MiB for an n = 8192 attention head); several own copies of their rows (<see cref="MatrixProblemShards.Shards"/>).
+    /// </summary>
+    public InProcessDriver Driver(int shards, ShardComputeOptions? compute = null) => shards == 1
+        ? new(new IShard[] { new MatrixShard(Problem.RowFamily, Problem.A1, Problem.A2, Problem.B, Problem.W, 0, compute) })
+        : new(Problem.Shards(shards, compute));
 
     public ProblemSource Register(InMemoryShardLoader loader, string name) => loader.RegisterMatrix(name, Problem);
 
@@ -71,7 +77,19 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
 
     public DataLinearization Linearize(double[] x) => new MatrixLinearization(Problem, Parts, x);
 
-    public double[] Flatten(Perturbation delta) => delta.Parts.SelectMany(p => SensitivityAnalysis.Dense(p).Data).ToArray();
+    /// <summary>The parts' entries, concatenated into one preallocated array (a lazy concatenation would grow by doubling).</summary>
+    public double[] Flatten(Perturbation delta)
+    {
+        var parts = delta.Parts.Select(SensitivityAnalysis.Dense).ToArray();
+        var flat = new double[parts.Sum(p => (long)p.Data.Length)];
+        long offset = 0;
+        foreach (var p in parts)
+        {
+            Array.Copy(p.Data, 0, flat, offset, p.Data.Length);
+            offset += p.Data.Length;
+        }
+        return flat;
+    }
 
     public Perturbation FromFlat(ReadOnlySpan<double> flat)
     {

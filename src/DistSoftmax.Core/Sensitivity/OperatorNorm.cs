@@ -28,20 +28,22 @@ public static class OperatorNorm
     /// <summary>
     /// ‖F‖₂, the unit input direction u* with ‖F u*‖ = ‖F‖₂ (p entries), and the Lanczos steps taken.
     /// </summary>
+    /// <param name="progress">Called after every Lanczos step with the step count and the current Ritz value (when computed), or null.</param>
+    /// <param name="maxSteps">Most Lanczos steps; stopped there before convergence, √θ is a lower bound on ‖F‖₂.</param>
     public static (double Norm, double[] Direction, int Steps) Largest(Func<double[], double[]> apply, Func<double[], double[]> adjoint,
-        int inputs, int outputs, ulong seed = 1)
+        int inputs, int outputs, ulong seed = 1, Action<int, double>? progress = null, int maxSteps = MaxSteps)
     {
         if (outputs <= inputs)
         {
             // λ_max(F Fᵀ) with eigenvector y; the right singular vector is Fᵀ y / ‖Fᵀ y‖.
-            var (value, y, steps) = LargestEigenpair(v => apply(adjoint(v)), outputs, seed);
+            var (value, y, steps) = LargestEigenpair(v => apply(adjoint(v)), outputs, seed, progress, maxSteps);
             var u = adjoint(y);
             double norm = TensorPrimitives.Norm<double>(u);
             if (norm > 0) TensorPrimitives.Multiply(u, 1.0 / norm, u);
             else u[0] = 1; // F = 0: every direction attains 0
             return (Math.Sqrt(Math.Max(value, 0)), u, steps);
         }
-        var (lambda, vector, count) = LargestEigenpair(v => adjoint(apply(v)), inputs, seed);
+        var (lambda, vector, count) = LargestEigenpair(v => adjoint(apply(v)), inputs, seed, progress, maxSteps);
         return (Math.Sqrt(Math.Max(lambda, 0)), vector, count);
     }
 
@@ -50,9 +52,11 @@ public static class OperatorNorm
     /// by Lanczos from a seeded N(0, 1) start: Q_k orthonormal, T_k = Q_kᵀ Op Q_k tridiagonal (α on the diagonal,
     /// β off it), θ = λ_max(T_k), vector Q_k s.
     /// </summary>
-    public static (double Value, double[] Vector, int Steps) LargestEigenpair(Func<double[], double[]> op, int dim, ulong seed = 1)
+    public static (double Value, double[] Vector, int Steps) LargestEigenpair(Func<double[], double[]> op, int dim, ulong seed = 1,
+        Action<int, double>? progress = null, int maxSteps = MaxSteps)
     {
         if (dim < 1) throw new ArgumentException("the operator needs at least one dimension");
+        if (maxSteps < 1) throw new ParameterException(nameof(maxSteps), maxSteps, "must be at least 1");
         var basis = new List<double[]>();
         var alpha = new List<double>();
         var beta = new List<double>();
@@ -61,7 +65,7 @@ public static class OperatorNorm
         TensorPrimitives.Multiply(q, 1.0 / TensorPrimitives.Norm<double>(q), q);
         double theta = 0;
         double[] s = [1.0];
-        int limit = Math.Min(dim, MaxSteps);
+        int limit = Math.Min(dim, maxSteps);
         for (int k = 0; k < limit; k++)
         {
             basis.Add(q);
@@ -82,11 +86,71 @@ public static class OperatorNorm
                     || b * Math.Abs(s[k]) <= RelativeTolerance * Math.Max(Math.Abs(theta), NumericLimits.Tiny) || last)
                     return (theta, RitzVector(basis, s, dim), k + 1);
             }
+            progress?.Invoke(k + 1, theta);
             beta.Add(b);
             q = w;
             TensorPrimitives.Multiply(q, 1.0 / b, q);
         }
         return (theta, RitzVector(basis, s, dim), basis.Count);
+    }
+
+    /// <summary>
+    /// Bytes the Lanczos basis of <see cref="LargestEigenvalue"/> may take (<see cref="MaxSteps"/> vectors); beyond it
+    /// the basis is not kept.
+    /// </summary>
+    public const long BasisBudgetBytes = 256L << 20;
+
+    /// <summary>
+    /// The largest eigenvalue of a symmetric positive semidefinite operator on R^dim and the Lanczos steps taken, when
+    /// its eigenvector is not needed. With dim·<see cref="MaxSteps"/>·8 bytes ≤ <see cref="BasisBudgetBytes"/> (or
+    /// <paramref name="keepBasis"/>) this is <see cref="LargestEigenpair"/>; otherwise the three-term recurrence
+    /// β_k q_{k+1} = Op q_k − α_k q_k − β_{k−1} q_{k−1} with only q_{k−1}, q_k held (each new vector reorthogonalised
+    /// against those two): orthogonality is lost once Ritz values converge, which only repeats converged values (Paige),
+    /// so θ_max = λ_max(T_k) and its residual β_k |s_k| stop the process as before. Memory three dim-vectors.
+    /// </summary>
+    public static (double Value, int Steps) LargestEigenvalue(Func<double[], double[]> op, int dim, ulong seed = 1, bool? keepBasis = null)
+    {
+        if (dim < 1) throw new ArgumentException("the operator needs at least one dimension");
+        if (keepBasis ?? (long)dim * MaxSteps * sizeof(double) <= BasisBudgetBytes)
+        {
+            var (value, _, steps) = LargestEigenpair(op, dim, seed);
+            return (value, steps);
+        }
+        var alpha = new List<double>();
+        var beta = new List<double>();
+        var q = new double[dim];
+        Rng.ForStream(seed, StartStream).FillNormal(q);
+        TensorPrimitives.Multiply(q, 1.0 / TensorPrimitives.Norm<double>(q), q);
+        double[]? previous = null;
+        double theta = 0;
+        int limit = Math.Min(dim, MaxSteps);
+        for (int k = 0; k < limit; k++)
+        {
+            var w = op(q);
+            double a = TensorPrimitives.Dot<double>(w, q);
+            alpha.Add(a);
+            TensorPrimitives.MultiplyAdd(q, -a, w, w);
+            if (previous is not null) TensorPrimitives.MultiplyAdd(previous, -beta[^1], w, w);
+            // Local reorthogonalisation against the two held vectors.
+            TensorPrimitives.MultiplyAdd(q, -TensorPrimitives.Dot<double>(w, q), w, w);
+            if (previous is not null) TensorPrimitives.MultiplyAdd(previous, -TensorPrimitives.Dot<double>(w, previous), w, w);
+            double b = TensorPrimitives.Norm<double>(w);
+            bool last = k + 1 == limit;
+            if (last || k < EveryStepUpTo || k % CheckInterval == 0 || !(b > 0))
+            {
+                double[] s;
+                (theta, s) = TopOfTridiagonal(alpha, beta);
+                double scale = Math.Max(Math.Abs(theta), alpha.Max(Math.Abs));
+                if (b <= NumericLimits.MachineEpsilon * Math.Max(scale, NumericLimits.Tiny) * dim
+                    || b * Math.Abs(s[k]) <= RelativeTolerance * Math.Max(Math.Abs(theta), NumericLimits.Tiny) || last)
+                    return (theta, k + 1);
+            }
+            beta.Add(b);
+            TensorPrimitives.Multiply(w, 1.0 / b, w);
+            previous = q;
+            q = w;
+        }
+        return (theta, limit);
     }
 
     private static (double Value, double[] Vector) TopOfTridiagonal(List<double> alpha, List<double> beta)

@@ -16,7 +16,8 @@ namespace DistSoftmax.Core.Sensitivity;
 /// <summary>
 /// In-context-learning sensitivity (docs/MATH.md, "Sensitivity: derivatives in the data"): the solution moves by at most
 /// a constant times ‖θ − θ'‖. Solves x*(θ); from the optimality condition ∇L(x*(θ); θ) = 0, J = dx*/dθ =
-/// −H⁻¹ (∂∇L/∂θ) with H the exact Hessian at x* (Gram pass plus the low-rank part, <see cref="HessianSolve"/>) and the
+/// −H⁻¹ (∂∇L/∂θ) with H the exact Hessian at x* (<see cref="HessianSolve"/>: dense below a size threshold, else conjugate gradients on
+/// Hessian-vector products) and the
 /// analytic mixed derivative (<see cref="DataLinearization"/>). Reports the worst case ‖J‖₂ and its direction Δ*
 /// (<see cref="LipschitzAnalysis.WorstCase"/>), re-solves along Δ* at every ε of <see cref="SensitivityOptions.WorstCaseEpsilons"/>,
 /// the fixed-x constants of f, L and ∇L (<see cref="LipschitzAnalysis.FixedX"/>), and the random-direction experiment:
@@ -25,7 +26,9 @@ namespace DistSoftmax.Core.Sensitivity;
 ///
 /// The re-solves are independent whole jobs: by default they run at once in a bounded Parallel.ForEach, each on its
 /// own in-process driver with sequential shard kernels, so the results do not depend on the degree of parallelism;
-/// <see cref="SensitivityOptions.RunJobs"/> hands them to another runner (the CLI's: worker actors, one job each).
+/// <see cref="SensitivityOptions.RunJobs"/> hands them to another runner (the CLI's: worker actors, one job each). Each
+/// perturbed problem is a copy of the data made when its re-solve starts, and <see cref="SensitivityOptions.ResolveMemoryBudget"/>
+/// bounds how many exist at once (one at a time for an n = 8192 attention head, whose B alone is 512 MiB).
 /// </summary>
 public static class SensitivityAnalysis
 {
@@ -43,65 +46,122 @@ public static class SensitivityAnalysis
         log?.Invoke(FormattableString.Invariant($"x*(θ): {ExitReasons.Name(baseSolve.Exit)} after {baseSolve.Iterations} iterations, ‖∇L‖ = {baseSolve.GradientNorm:0.0000e+00}"));
 
         // The worst case (Lanczos on J Jᵀ with Hessian solves) and the fixed-x constants.
-        var hessian = new HessianSolve(Hessian(problem, xStar, options.Shards), d);
+        var hessian = HessianSolve.Create(problem, xStar, options.Shards, options.DenseHessianMaxDimension, options.Seed);
         var (lo, hi) = (hessian.Min, hessian.Max);
+        log?.Invoke("Hessian at x*: " + hessian.Method);
         var linearization = problem.Linearize(xStar);
-        var (worstConstant, worstFlat, worstSteps) = LipschitzAnalysis.WorstCase(linearization, hessian, options.Seed);
-        var worst = problem.FromFlat(worstFlat);
-        var fixedX = LipschitzAnalysis.FixedX(linearization, options.Seed);
+        string SolveCount() => hessian is ConjugateGradientHessianSolve cg
+            ? FormattableString.Invariant($"; {cg.Solves} Hessian solves so far, {cg.Iterations} CG steps in all")
+            : "";
+        // With data of LargeDataBytes or more, the copies each step drops (Δθ-sized products, directions, perturbed
+        // problems, outputs: as large as the data) are collected at once, so that they do not pile up to many times the
+        // data before a GC.
+        bool large = 8L * linearization.ParameterCount >= LargeDataBytes;
+        void Release()
+        {
+            if (large) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        }
+        var (worstConstant, worstFlat, worstSteps) = LipschitzAnalysis.WorstCase(linearization, hessian, options.Seed, (step, value) =>
+        {
+            Release();
+            if (step % WorstCaseProgressInterval == 0)
+                log?.Invoke(FormattableString.Invariant($"worst case: Lanczos step {step}, ‖dx*/dθ‖₂ ≈ {Math.Sqrt(Math.Max(value, 0)):G6}{SolveCount()}"));
+        }, options.WorstCaseMaxSteps);
+        // Lanczos runs on the smaller Gram operator (min(p, dim) dimensions); reaching the step limit below that counts as
+        // not converged (conservatively, also when the tolerance happened to be met at the last step): a lower bound.
+        int lanczosDimension = Math.Min(linearization.ParameterCount, linearization.Dimension);
+        bool worstConverged = !(worstSteps >= options.WorstCaseMaxSteps && options.WorstCaseMaxSteps < lanczosDimension);
+        if (!worstConverged)
+            log?.Invoke(FormattableString.Invariant($"worst case: stopped at {worstSteps} Lanczos steps before convergence: {worstConstant:G6} is a lower bound"));
+        log?.Invoke(FormattableString.Invariant($"worst case: ‖dx*/dθ‖₂ = {worstConstant:G6} after {worstSteps} Lanczos steps{SolveCount()}"));
+        var fixedX = LipschitzAnalysis.FixedX(linearization, options.Seed, (_, _) => Release());
         log?.Invoke(FormattableString.Invariant($"Hessian at x*: eigenvalues in [{lo:0.000e+00}, {hi:0.000e+00}]; worst case ‖dx*/dθ‖₂ = {worstConstant:G6} ({worstSteps} Lanczos steps)"));
         log?.Invoke(FormattableString.Invariant($"fixed x*: ‖∂f/∂θ‖₂ = {fixedX.Output.Value:G6}, ‖∂L/∂θ‖ = {fixedX.Loss.Value:G6}, ‖∂∇L/∂θ‖₂ = {fixedX.Gradient.Value:G6}"));
 
-        // Random directions and their linearised effect dx = −H⁻¹ (∂∇L/∂θ)Δ.
-        var directions = Enumerable.Range(0, options.Draws).Select(k => problem.Direction(options.Seed, k)).ToArray();
+        // Random directions and their linearised effect dx = −H⁻¹ (∂∇L/∂θ)Δ. A direction is as large as the perturbed
+        // data (m×n for B), so it is drawn again from its stream (seed, 6, k) whenever needed instead of being held.
+        Perturbation DirectionOf(int k) => problem.Direction(options.Seed, k);
         double h = options.DifferenceStep * Math.Max(problem.DataNorm, NumericLimits.Tiny);
         var predictedX = new double[options.Draws];
         var predictedF = new double[options.Draws];
         for (int k = 0; k < options.Draws; k++)
         {
-            var v = hessian.Solve(linearization.Mixed(problem.Flatten(directions[k])));
+            var direction = DirectionOf(k);
+            var v = hessian.Solve(linearization.Mixed(problem.Flatten(direction)));
             TensorPrimitives.Negate(v, v);
             predictedX[k] = TensorPrimitives.Norm<double>(v);
             // df = central difference of f along (A + tΔ, x* + t v).
             var xp = new double[d]; var xm = new double[d];
             TensorPrimitives.MultiplyAdd(v, h, xStar, xp);
             TensorPrimitives.MultiplyAdd(v, -h, xStar, xm);
-            var fp = problem.Perturbed(directions[k], h).Output(xp);
-            var fm = problem.Perturbed(directions[k], -h).Output(xm);
-            var df = new double[fp.Length];
-            TensorPrimitives.Subtract(fp, fm, df);
-            predictedF[k] = TensorPrimitives.Norm<double>(df) / (2 * h);
+            var fp = problem.Perturbed(direction, h).Output(xp);
+            var fm = problem.Perturbed(direction, -h).Output(xm);
+            TensorPrimitives.Subtract(fp, fm, fp);
+            predictedF[k] = TensorPrimitives.Norm<double>(fp) / (2 * h);
+            Release();
         }
         log?.Invoke(FormattableString.Invariant($"random directions: linearised ‖dx‖/‖Δθ‖ up to {predictedX.Max():G6}"));
+        log?.Invoke("random directions done" + SolveCount());
 
-        // Re-solves: every ε × random direction, then every worst-case ε along Δ*.
+        // Re-solves: every ε × random direction, then every worst-case ε along Δ*. Each perturbed problem is a copy of
+        // the perturbed data, made only when its re-solve starts and dropped when its ratios are taken; at most
+        // ResolveMemoryBudget / (16 bytes × entries) of them exist at once (the copy and the direction that moved it).
         var jobs = options.Epsilons.SelectMany(e => Enumerable.Range(0, options.Draws).Select(k => (Epsilon: e, Draw: k))).ToArray();
-        var resolves = jobs.Select(job => new ResolveJob(problem.Perturbed(directions[job.Draw], job.Epsilon), options.Solver, xStar, options.SolverOptions))
-            .Concat(options.WorstCaseEpsilons.Select(e => new ResolveJob(problem.Perturbed(worst, e), options.Solver, xStar, options.SolverOptions)))
-            .ToArray();
-        int parallelism = options.Parallelism > 0 ? options.Parallelism : Environment.ProcessorCount;
-        SolverResult[] solves;
-        if (options.RunJobs is { } runJobs) solves = runJobs(resolves, cancellation);
+        int total = jobs.Length + options.WorstCaseEpsilons.Count;
+        ResolveJob MakeJob(int j) => j < jobs.Length
+            ? new ResolveJob(problem.Perturbed(DirectionOf(jobs[j].Draw), jobs[j].Epsilon), options.Solver, xStar, options.SolverOptions)
+            : new ResolveJob(problem.Perturbed(problem.FromFlat(worstFlat), options.WorstCaseEpsilons[j - jobs.Length]), options.Solver, xStar, options.SolverOptions);
+        long bytesPerJob = Math.Max(16L * linearization.ParameterCount, 1);
+        int byMemory = (int)Math.Clamp(options.ResolveMemoryBudget / bytesPerJob, 1, Math.Max(total, 1));
+        int parallelism = Math.Min(options.Parallelism > 0 ? options.Parallelism : Environment.ProcessorCount, byMemory);
+        var solves = new SolverResult[total];
+        var changes = new (double X, double F)[total];
+        void Finish(int j, ISensitivityProblem perturbed, SolverResult solve)
+        {
+            solves[j] = solve;
+            var dx = new double[d];
+            TensorPrimitives.Subtract(solve.X, xStar, dx);
+            double nf = 0;
+            if (j < jobs.Length)
+            {
+                var f = perturbed.Output(solve.X);
+                TensorPrimitives.Subtract(f, output, f);
+                nf = TensorPrimitives.Norm<double>(f);
+            }
+            changes[j] = (TensorPrimitives.Norm<double>(dx), nf);
+        }
+        if (options.RunJobs is { } runJobs)
+        {
+            // The runner takes its jobs together: hand them over in batches that fit the memory budget.
+            for (int start = 0; start < total; start += byMemory)
+            {
+                var batch = Enumerable.Range(start, Math.Min(byMemory, total - start)).Select(MakeJob).ToArray();
+                var batchSolves = runJobs(batch, cancellation);
+                for (int i = 0; i < batch.Length; i++) Finish(start + i, batch[i].Problem, batchSolves[i]);
+                batch = null;
+                Release();
+            }
+        }
         else
         {
-            solves = new SolverResult[resolves.Length];
-            Parallel.ForEach(Enumerable.Range(0, resolves.Length),
+            Parallel.ForEach(Enumerable.Range(0, total),
                 new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellation },
-                j => solves[j] = resolves[j].Problem.Driver(options.Shards, compute).Solve(SolverCatalog.Create(options.Solver, options.SolverOptions),
-                    resolves[j].Problem.Objective, xStar, options.SolverOptions, cancellation: cancellation));
+                j =>
+                {
+                    var job = MakeJob(j);
+                    var solve = job.Problem.Driver(options.Shards, compute).Solve(SolverCatalog.Create(options.Solver, options.SolverOptions),
+                        job.Problem.Objective, xStar, options.SolverOptions, cancellation: cancellation);
+                    Finish(j, job.Problem, solve);
+                    job = null;
+                    Release();
+                });
         }
         var results = new PerturbationResult[jobs.Length];
         for (int j = 0; j < jobs.Length; j++)
         {
             var (eps, k) = jobs[j];
-            var perturbed = resolves[j].Problem;
             var solve = solves[j];
-            var dx = new double[d];
-            TensorPrimitives.Subtract(solve.X, xStar, dx);
-            var f = perturbed.Output(solve.X);
-            var dfv = new double[f.Length];
-            TensorPrimitives.Subtract(f, output, dfv);
-            double nx = TensorPrimitives.Norm<double>(dx), nf = TensorPrimitives.Norm<double>(dfv);
+            var (nx, nf) = changes[j];
             results[j] = new PerturbationResult(eps, k, nx, nf, nx / eps, nf / eps, solve.Exit, solve.Iterations, solve.GradientNorm);
         }
         var checks = new FiniteDifferenceCheck[options.WorstCaseEpsilons.Count];
@@ -109,9 +169,7 @@ public static class SensitivityAnalysis
         {
             var solve = solves[jobs.Length + i];
             double eps = options.WorstCaseEpsilons[i];
-            var dx = new double[d];
-            TensorPrimitives.Subtract(solve.X, xStar, dx);
-            double ratio = TensorPrimitives.Norm<double>(dx) / eps;
+            double ratio = changes[jobs.Length + i].X / eps;
             checks[i] = new FiniteDifferenceCheck(eps, ratio, Math.Abs(ratio - worstConstant) / Math.Max(worstConstant, NumericLimits.Tiny),
                 ExitReasons.Name(solve.Exit), solve.Iterations, solve.GradientNorm);
             log?.Invoke(FormattableString.Invariant($"along Δ*: ε = {eps:0.0e+00}: ‖Δx‖/ε = {ratio:G6} (relative difference to the worst case {checks[i].RelativeDifference:0.00e+00})"));
@@ -126,9 +184,15 @@ public static class SensitivityAnalysis
         foreach (var s in summary)
             log?.Invoke(FormattableString.Invariant($"random: ε = {s.Epsilon:0.0e+00}: ‖Δx‖/ε max {s.MaxSolutionRatio:G6} mean {s.MeanSolutionRatio:G6}; ‖Δf‖/ε max {s.MaxOutputRatio:G6}"));
         return new SensitivityResult(problem.Name, problem.Rows, d, xStar, output, baseSolve, results, summary, predictedX, predictedF,
-            lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstFlat, worstSteps, checks), fixedX,
-            hessian.PositiveDefinite);
+            lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstFlat, worstSteps, checks) { Converged = worstConverged }, fixedX,
+            hessian.PositiveDefinite) { HessianMethod = hessian.Method };
     }
+
+    /// <summary>Lanczos steps of the worst case between progress lines.</summary>
+    public const int WorstCaseProgressInterval = 10;
+
+    /// <summary>Perturbed data (8 bytes × entries) from which dropped copies are collected after every step (64 MiB).</summary>
+    public const long LargeDataBytes = 64L << 20;
 
     /// <summary>v ← exp(v − max v) / Σ exp(v − max v).</summary>
     public static void SoftmaxInPlace(Span<double> v)

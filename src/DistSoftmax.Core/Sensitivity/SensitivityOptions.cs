@@ -22,6 +22,28 @@ public sealed record SensitivityOptions
     /// <summary>Step of the central difference of f along (θ + tΔ, x* + t·dx) for the output prediction (relative to ‖θ‖_F).</summary>
     public double DifferenceStep { get; init; } = 1e-5;
     /// <summary>
+    /// Largest dimension whose Hessian at x* is formed and factorised densely (<see cref="HessianSolve.Create"/>); above
+    /// it, conjugate gradients on Hessian-vector products. 0 forces the iterative solve, int.MaxValue the dense one.
+    /// </summary>
+    public int DenseHessianMaxDimension { get; init; } = HessianSolve.DenseMaxDimension;
+    /// <summary>
+    /// Most Lanczos steps of the worst case (each two Hessian solves). Fewer than convergence needs make the reported
+    /// constant a lower bound (<see cref="WorstCaseSensitivity.Converged"/> false).
+    /// </summary>
+    public int WorstCaseMaxSteps { get; init; } = OperatorNorm.MaxSteps;
+    /// <summary>
+    /// Bytes the perturbed copies of the data may take at once: at most this divided by one re-solve's copy
+    /// (the perturbed matrices and the direction that moved them, 16 bytes per entry) re-solves are materialised and
+    /// run together, however large <see cref="Parallelism"/> is (at least one).
+    /// </summary>
+    public long ResolveMemoryBudget { get; init; } = DefaultResolveMemoryBudget;
+    /// <summary>
+    /// 256 MiB: one re-solve at a time at n = 8192, d = 128 (a perturbed copy of A1, A2, B is 530 MB), three at
+    /// n = 2048, d = 64, every one at the small sizes (at 1 GiB, the fifteen default re-solves of n = 2048 took the
+    /// run's peak from about 0.4 to 1.75 GB).
+    /// </summary>
+    public const long DefaultResolveMemoryBudget = 256L << 20;
+    /// <summary>
     /// Runs the independent re-solves (each a whole problem, warm-started) and returns their results in order;
     /// null runs them in this process in a bounded Parallel.ForEach. The CLI passes one that distributes them over
     /// worker actors as whole jobs.
@@ -37,6 +59,9 @@ public sealed record SensitivityOptions
         if (Draws < 1) throw new ParameterException(nameof(Draws), Draws, "must be at least 1");
         if (Shards < 1) throw new ParameterException(nameof(Shards), Shards, "must be at least 1", scope: nameof(SensitivityOptions));
         if (Parallelism < 0) throw new ParameterException(nameof(Parallelism), Parallelism, "must be ≥ 0");
+        if (WorstCaseMaxSteps < 1) throw new ParameterException(nameof(WorstCaseMaxSteps), WorstCaseMaxSteps, "must be at least 1");
+        if (DenseHessianMaxDimension < 0) throw new ParameterException(nameof(DenseHessianMaxDimension), DenseHessianMaxDimension, "must be ≥ 0");
+        if (ResolveMemoryBudget < 0) throw new ParameterException(nameof(ResolveMemoryBudget), ResolveMemoryBudget, "must be ≥ 0");
         if (!(DifferenceStep > 0)) throw new ArgumentException("the difference step must be > 0");
         SolverCatalog.Create(Solver);
         SolverOptions.Validate();

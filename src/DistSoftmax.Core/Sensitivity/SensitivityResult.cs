@@ -9,4 +9,8 @@ namespace DistSoftmax.Core.Sensitivity;
 public sealed record SensitivityResult(string Family, long Rows, int Dimension, double[] Solution, double[] Output, SolverResult BaseSolve,
     IReadOnlyList<PerturbationResult> Perturbations, IReadOnlyList<EpsilonSummary> Summary, double[] PredictedSolutionRatio,
     double[] PredictedOutputRatio, double HessianMinEigenvalue, double HessianMaxEigenvalue, int Parallelism, double Seconds,
-    WorstCaseSensitivity WorstCase, FixedXLipschitz FixedX, bool HessianPositiveDefinite);
+    WorstCaseSensitivity WorstCase, FixedXLipschitz FixedX, bool HessianPositiveDefinite)
+{
+    /// <summary>How the Hessian at x* was solved (<see cref="HessianSolve.Method"/>).</summary>
+    public string HessianMethod { get; init; } = "";
+}

@@ -4,4 +4,11 @@ namespace DistSoftmax.Core.Sensitivity;
 /// The worst case of the solution's sensitivity: <paramref name="Constant"/> = ‖dx*/dθ‖₂ over ‖Δθ‖_F = 1, the
 /// direction <paramref name="Direction"/> (flattened θ, unit norm) attaining it, and the re-solves along it.
 /// </summary>
-public sealed record WorstCaseSensitivity(double Constant, double[] Direction, int LanczosSteps, IReadOnlyList<FiniteDifferenceCheck> FiniteDifference);
+public sealed record WorstCaseSensitivity(double Constant, double[] Direction, int LanczosSteps, IReadOnlyList<FiniteDifferenceCheck> FiniteDifference)
+{
+    /// <summary>
+    /// Whether Lanczos met its tolerance; false when it stopped at <see cref="SensitivityOptions.WorstCaseMaxSteps"/>,
+    /// and then <see cref="Constant"/> is a lower bound on ‖dx*/dθ‖₂.
+    /// </summary>
+    public bool Converged { get; init; } = true;
+}
