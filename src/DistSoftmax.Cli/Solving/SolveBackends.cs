@@ -51,9 +51,13 @@ internal sealed class InProcessBackend : ISolveBackend
 /// and protocol as across nodes, messages passed by reference through mailboxes (nothing is serialized or chunked
 /// inside one ActorSystem); each worker loads its own rows from the source.
 /// </summary>
-internal sealed class LocalSimulationBackend : ISolveBackend
+/// <param name="started">An ActorSystem started ahead for this solve (<see cref="LocalActorSystem.StartAsync"/> with <see cref="ExtraHocon"/>), or null.</param>
+internal sealed class LocalSimulationBackend(Task<LocalActorSystem>? started = null) : ISolveBackend
 {
     public string Name => "local";
+
+    /// <summary>The HOCON the CLI's local ActorSystem is made with.</summary>
+    public static string ExtraHocon => Hocon.SolveOwnsShutdown + Hocon.Quiet;
 
     public Task<SolverResult> SolveAsync(SolveJob job, Action<TraceEntry> progress, Action<string> note, CancellationToken cancellation) =>
         LocalSimulation.SolveAsync(job.Loader, job.Source, job.Solver, job.X0, job.Options,
@@ -65,7 +69,8 @@ internal sealed class LocalSimulationBackend : ISolveBackend
                     if (e is SolveProgress { Entry.Iteration: 0 }) PhaseTiming.Mark("first iteration (shards loaded)");
                     Events.Forward(e, progress, note, joins: false);
                 },
-                ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet,
+                ExtraHocon = ExtraHocon,
+                Started = started,
                 TerminateInBackground = true,
                 Phase = PhaseTiming.Mark,
             },
