@@ -51,13 +51,9 @@ internal sealed class InProcessBackend : ISolveBackend
 /// and protocol as across nodes, messages passed by reference through mailboxes (nothing is serialized or chunked
 /// inside one ActorSystem); each worker loads its own rows from the source.
 /// </summary>
-/// <param name="started">An ActorSystem started ahead for this solve (<see cref="LocalActorSystem.StartAsync"/> with <see cref="ExtraHocon"/>), or null.</param>
-internal sealed class LocalSimulationBackend(Task<LocalActorSystem>? started = null) : ISolveBackend
+internal sealed class LocalSimulationBackend : ISolveBackend
 {
     public string Name => "local";
-
-    /// <summary>The HOCON the CLI's local ActorSystem is made with.</summary>
-    public static string ExtraHocon => Hocon.SolveOwnsShutdown + Hocon.Quiet;
 
     public Task<SolverResult> SolveAsync(SolveJob job, Action<TraceEntry> progress, Action<string> note, CancellationToken cancellation) =>
         LocalSimulation.SolveAsync(job.Loader, job.Source, job.Solver, job.X0, job.Options,
@@ -69,8 +65,7 @@ internal sealed class LocalSimulationBackend(Task<LocalActorSystem>? started = n
                     if (e is SolveProgress { Entry.Iteration: 0 }) PhaseTiming.Mark("first iteration (shards loaded)");
                     Events.Forward(e, progress, note, joins: false);
                 },
-                ExtraHocon = ExtraHocon,
-                Started = started,
+                ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet,
                 TerminateInBackground = true,
                 Phase = PhaseTiming.Mark,
             },

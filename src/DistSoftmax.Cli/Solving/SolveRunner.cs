@@ -34,9 +34,6 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         var total = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
         var loader = new DataShardLoader();
-        // The default backend's ActorSystem starts on a pool thread while the inputs are read and checked.
-        var localSystem = backends is null && planned is null && settings.Backend == Commands.JobOptions.Local && string.IsNullOrWhiteSpace(settings.Seeds)
-            ? LocalActorSystem.StartAsync(LocalSimulationBackend.ExtraHocon) : null;
         SolvePlan plan;
         ISolveBackend backend;
         Solver solver;
@@ -44,9 +41,7 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         try
         {
             plan = planned ?? SolvePlanner.Plan(settings, ctx, loader);
-            backend = backends?.Invoke(plan.Backend)
-                      ?? (plan.Backend.Kind == Commands.JobOptions.Local && localSystem is not null ? new LocalSimulationBackend(localSystem) : SolveBackends.For(plan.Backend));
-            if (backend is not LocalSimulationBackend) { LocalActorSystem.Discard(localSystem); localSystem = null; }
+            backend = backends?.Invoke(plan.Backend) ?? SolveBackends.For(plan.Backend);
             solver = SolverCatalog.Create(plan.Solver, plan.Options);
             settings.ResumeFrom?.CheckFits(solver, plan.Inspection.Shape.Objective);
             sourceIdentity = SourceIdentity.Of(plan.Source, WorkerSettings.DefaultCacheableKinds);
@@ -55,12 +50,10 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         }
         catch (CheckpointFormatException e)
         {
-            LocalActorSystem.Discard(localSystem);
             return ErrorReport.Write(ctx, new CliInputException("--resume", e.Message), validating: true);
         }
         catch (Exception e) when (e is CliInputException or DataFormatException or ArgumentException)
         {
-            LocalActorSystem.Discard(localSystem);
             return ErrorReport.Write(ctx, e, validating: true);
         }
         foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));

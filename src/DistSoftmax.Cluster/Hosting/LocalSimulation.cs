@@ -30,11 +30,6 @@ public sealed record LocalSimulationOptions
     public bool TerminateInBackground { get; init; }
     /// <summary>Called with the name of each start-up phase as it ends (the CLI's DISTSOFTMAX_TIMING lines).</summary>
     public Action<string>? Phase { get; init; }
-    /// <summary>
-    /// An ActorSystem started ahead (<see cref="LocalActorSystem.StartAsync"/>, with its own extra HOCON) to run the
-    /// solve in; null: the solve starts one from <see cref="ExtraHocon"/>. Either way the solve terminates it.
-    /// </summary>
-    public Task<LocalActorSystem>? Started { get; init; }
 }
 
 /// <summary>
@@ -61,12 +56,11 @@ public static class LocalSimulation
         var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options,
             simulation.Shards ?? simulation.Workers, simulation.Workers, ct).Validate();
 
-        var local = simulation.Started is { } started
-            ? await started.ConfigureAwait(false)
-            : LocalActorSystem.Start(simulation.ExtraHocon);
-        var (config, system) = (local.Config, local.System);
+        var config = DistSoftmaxConfig.Local(simulation.ExtraHocon);
         var workerSettings = SharedMachineSettings(config, simulation.Workers);
-        simulation.Phase?.Invoke(simulation.Started is null ? "actor system started" : "actor system (started ahead) ready");
+        simulation.Phase?.Invoke("local configuration parsed");
+        var system = ActorSystem.Create("distsoftmax-local", config);
+        simulation.Phase?.Invoke("actor system started");
         try
         {
             var workers = Enumerable.Range(1, simulation.Workers)
