@@ -66,7 +66,6 @@ internal sealed class LocalSimulationBackend : ISolveBackend
                     Events.Forward(e, progress, note, joins: false);
                 },
                 ExtraHocon = Hocon.SolveOwnsShutdown + Hocon.Quiet,
-                TerminateInBackground = true,
                 Phase = PhaseTiming.Mark,
             },
             cancellation);
