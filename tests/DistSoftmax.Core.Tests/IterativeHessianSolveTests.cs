@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Sensitivity;

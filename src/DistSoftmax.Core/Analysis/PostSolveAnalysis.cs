@@ -66,7 +66,7 @@ public static class PostSolveAnalysis
         }
         else
         {
-            var (lo, hi, taken) = Lanczos.Extremes(unknowns, v => evaluator.HessianVector(point, lowRank, v), LanczosSteps, seed);
+            var (lo, hi, taken, _) = Kernels.ExtremeEigenvalues.Compute(v => evaluator.HessianVector(point, lowRank, v), unknowns, seed, LanczosSteps);
             (lambdaMin, lambdaMax, method, steps) = (lo, hi, "lanczos", taken);
         }
 

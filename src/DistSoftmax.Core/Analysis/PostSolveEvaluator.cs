@@ -22,7 +22,7 @@ public sealed class PostSolveEvaluator
 {
     /// <summary>
     /// Most unknowns whose exact Hessian is formed (d×d doubles: 32 MB at 2000) — hessian.npy, its eigenvalues, exact λ_min/λ_max,
-    /// and the data Gram AᵀA of σ_min(A). Above it the regime's λ's come from <see cref="Lanczos"/>.
+    /// and the data Gram AᵀA of σ_min(A). Above it the regime's λ's come from <see cref="Kernels.ExtremeEigenvalues"/>.
     /// </summary>
     public const int MaxHessianUnknowns = 2000;
 

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Sensitivity;
 

@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 using DistSoftmax.Core.Random;
 using MathNet.Numerics.LinearAlgebra;
 
-namespace DistSoftmax.Core.Sensitivity;
+namespace DistSoftmax.Core.Kernels;
 
 /// <summary>
 /// λ_min and λ_max of a symmetric operator H on R^dim known only through products H q, from one Lanczos run with full
@@ -11,8 +11,9 @@ namespace DistSoftmax.Core.Sensitivity;
 /// interlacing) converge first; the Ritz pair (θ, Q_k s) has residual ‖H y − θ y‖ = β_k |s_k|, and |θ − λ| is at
 /// most that residual (and about residual²/gap). Stops when both extreme residuals are at most
 /// <see cref="RelativeTolerance"/>·max(|θ_min|, |θ_max|), when the Krylov space is invariant (β ≈ 0), or after
-/// <see cref="MaxSteps"/> steps (then <c>Converged</c> is false and the values are bounds: θ_min above λ_min, θ_max below
-/// λ_max). Memory: the basis, steps × dim values (300 × 16384 doubles = 39 MB at d = 128).
+/// <see cref="MaxSteps"/> steps or the caller's limit (then <c>Converged</c> is false and the values are bounds: θ_min
+/// above λ_min, θ_max below λ_max). Used by the sensitivity's Hessian solves and the post-solve analysis above its
+/// exact-Hessian limit. Memory: the basis, steps × dim values (300 × 16384 doubles = 39 MB at d = 128).
 /// </summary>
 public static class ExtremeEigenvalues
 {
@@ -22,22 +23,28 @@ public static class ExtremeEigenvalues
     /// <summary>Most Lanczos steps (products).</summary>
     public const int MaxSteps = 300;
 
-    /// <summary>Random stream purpose of the start vector (next to sensitivity's 6 and <see cref="OperatorNorm"/>'s 7).</summary>
+    /// <summary>Random stream purpose of the start vector (next to sensitivity's 6 and <see cref="Sensitivity.OperatorNorm"/>'s 7).</summary>
     private const ulong StartStream = 8;
 
     /// <summary>Convergence is checked every step up to this Krylov dimension, then every <see cref="CheckInterval"/> steps.</summary>
     private const int EveryStepUpTo = 40, CheckInterval = 4;
 
-    public static (double Min, double Max, int Steps, bool Converged) Compute(Func<double[], double[]> multiply, int dim, ulong seed = 1)
+    /// <param name="multiply">v ↦ H·v (v is not modified; returns a new vector).</param>
+    /// <param name="dim">Size of H.</param>
+    /// <param name="seed">Seed of the start vector.</param>
+    /// <param name="maxSteps">Most steps (products); at most <see cref="MaxSteps"/> and dim.</param>
+    public static (double Min, double Max, int Steps, bool Converged) Compute(Func<double[], double[]> multiply, int dim, ulong seed = 1,
+        int maxSteps = MaxSteps)
     {
         if (dim < 1) throw new ArgumentException("the operator needs at least one dimension");
+        if (maxSteps < 1) throw new ArgumentOutOfRangeException(nameof(maxSteps), "at least one step is needed");
         var basis = new List<double[]>();
         var alpha = new List<double>();
         var beta = new List<double>();
         var q = new double[dim];
         Rng.ForStream(seed, StartStream).FillNormal(q);
         TensorPrimitives.Multiply(q, 1.0 / TensorPrimitives.Norm<double>(q), q);
-        int limit = Math.Min(dim, MaxSteps);
+        int limit = Math.Min(dim, Math.Min(maxSteps, MaxSteps));
         double lo = 0, hi = 0;
         for (int k = 0; k < limit; k++)
         {
