@@ -417,6 +417,9 @@ public sealed class VectorShard : IShard
             }
         });
         var (sketch, columns) = m == 0 ? (Array.Empty<double>(), 0) : SketchReply(m, r.SketchForm, all.AsSpan(gradLen + lowLen, fusedLength));
+        // A gradient request's sketch is a one-off (x0; the preconditioned form's first build): only line-search trials
+        // ask for one pass after pass, so only they keep the m×d buffer (32 MB at d = 1000) for the next.
+        _sketchColumns = null;
         return new GradientReply(all[..gradLen], all[gradLen..(gradLen + lowLen)], sketch, columns);
     }
 
