@@ -36,52 +36,17 @@ public abstract class LineSearchSolver : Solver
 
     internal override IEnumerable<ShardRequest> Steps(SolveRun run)
     {
-        var opts = run.Options;
         var curvature = Curvature;
-        var resume = run.ResumedFrom;
-        PointEvaluation point;
-        if (resume is null)
-        {
-            yield return new ScalarsRequest(run.X0);
-            point = run.Objective.Evaluate(run.X0, run.Reply<ScalarsReply>());
-        }
-        else point = resume.ToIterate().Point;
-        double g0 = resume?.InitialGradientNorm ?? double.NaN, lastStep = 0, previousLoss = double.NaN;
-        long lastRows = 0;
-        double lastCurvature = 0;
-        int lastCg = 0;
-        StagnationMonitor? monitor = resume is null ? null : new StagnationMonitor(opts.StallIterations, resume.StagnationReference, resume.StagnationQuiet);
+        var loop = new IterationLoop(run, curvature);
+        foreach (var r in loop.Start()) yield return r;
         Iterate? previous = null;
-        var schedule = resume is null ? new CurvatureSchedule(opts.Hessian) : new CurvatureSchedule(opts.Hessian, resume.Kind, resume.ScheduleCutBacks);
-        // The accepted trial's one-pass reply and the reference it was computed against.
-        (ScalarsReply Reply, double[] Reference)? accepted = null;
-        double radius = resume?.Radius ?? opts.TrustRadius;
-        for (int iteration = resume?.Iteration ?? 0; ; iteration++)
+        for (int iteration = loop.FirstIteration; ; iteration++)
         {
-            var kind = schedule.Kind;
-            Iterate current;
-            if (resume is not null && iteration == resume.Iteration)
-            {
-                // Resumed: this iteration's gradient, trace row and stopping rules are in the checkpoint.
-                current = Resumed(run, resume, curvature);
-            }
-            else
-            {
-                var fetched = new Out<GradientReply>();
-                foreach (var r in OnePassGradient.Fetch(run, point, accepted, iteration, kind, curvature, fetched)) yield return r;
-                var gr = fetched.Value;
-                double gnorm = TensorPrimitives.Norm<double>(gr.Gradient);
-                if (iteration == 0)
-                {
-                    g0 = gnorm;
-                    monitor = new StagnationMonitor(opts.StallIterations, g0);
-                }
-                current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, gnorm, kind);
-                if (previous is not null) OnAccepted(run, previous, current);
-                run.Record(new TraceEntry(iteration, point.Loss, gnorm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature, lastCg));
-                if (Stops(run, iteration, point, gnorm, g0, monitor!, previousLoss)) yield break;
-                if (run.Checkpointing) run.Checkpoint(() => Snapshot(run, current, gr, g0, monitor!, schedule, radius));
-            }
+            var began = new Out<Iterate?>();
+            foreach (var r in loop.Begin(iteration, next => { if (previous is not null) OnAccepted(run, previous, next); }, began)) yield return r;
+            if (began.Value is not { } current) yield break;
+            var point = loop.Point;
+            var kind = current.Kind;
             var gradient = current.Gradient;
             double gradientNorm = current.GradientNorm;
 
@@ -101,30 +66,25 @@ public abstract class LineSearchSolver : Solver
 
             // Newton-type steps start no longer than the trust radius (see SolverOptions.TrustRadius).
             double stepNorm = TensorPrimitives.Norm<double>(p);
-            bool capped = curvature is not null && initial * stepNorm > radius;
-            if (capped) initial = radius / stepNorm;
+            bool capped = curvature is not null && initial * stepNorm > loop.Radius;
+            if (capped) initial = loop.Radius / stepNorm;
             int iterationOfTrials = iteration;
             var lsOut = new Out<(PointEvaluation? Point, double Step, ScalarsReply? Reply)>();
             foreach (var r in LineSearch(run, point, slope, p, initial, xt => TrialRequest(run, xt, point, iterationOfTrials, kind), lsOut))
                 yield return r;
             var (next, step, nextReply) = lsOut.Value;
-            accepted = nextReply is null ? null : (nextReply, point.Globals);
+            loop.Accepted = nextReply is null ? null : (nextReply, point.Globals);
             if (next is null)
             {
                 if (iteration == 0 && StartIsStationary(run, point, slope * initial, gradientNorm)) yield break;
-                run.Finish(point.X, ExitCondition.Stalled, $"line search found no decrease at iteration {iteration} (‖∇L‖ = {gradientNorm:E3})", iteration, point.Loss, gradientNorm, g0);
+                run.Finish(point.X, ExitCondition.Stalled, $"line search found no decrease at iteration {iteration} (‖∇L‖ = {gradientNorm:E3})", iteration, point.Loss, gradientNorm, loop.G0);
                 yield break;
             }
             if (curvature is not null)
-                radius = step == initial ? Math.Max(radius, 2 * step * stepNorm) : step * stepNorm;
-            schedule.AfterLineSearch(step, initial, capped, dir.NegativeCurvature);
+                loop.Radius = step == initial ? Math.Max(loop.Radius, 2 * step * stepNorm) : step * stepNorm;
+            loop.Schedule.AfterLineSearch(step, initial, capped, dir.NegativeCurvature);
             previous = current;
-            previousLoss = point.Loss;
-            point = next;
-            lastStep = step;
-            lastRows = dir.RowsSampled;
-            lastCurvature = dir.NegativeCurvature;
-            lastCg = dir.CgIterations;
+            loop.Advance(next, step, dir.RowsSampled, dir.NegativeCurvature, dir.CgIterations);
         }
     }
 

@@ -13,7 +13,7 @@ namespace DistSoftmax.Core.Solvers;
 /// still run through every driver. Solvers hold no per-solve state (the run does), so one instance can drive any
 /// number of solves.
 /// </summary>
-public abstract class Solver
+public abstract partial class Solver
 {
     public abstract string Name { get; }
 
@@ -99,8 +99,8 @@ public abstract class Solver
     }
 
     /// <summary>
-    /// The state after an accepted iteration that did not end the solve (both templates call this right after
-    /// <see cref="Stops"/>): the iterate and its gradient reply, ‖∇L(x0)‖, the monitor, the schedule and the radius,
+    /// The state after an accepted iteration that did not end the solve (<see cref="IterationLoop.Begin"/> takes it
+    /// right after <see cref="Stops"/>): the iterate and its gradient reply, ‖∇L(x0)‖, the monitor, the schedule and the radius,
     /// plus what the run holds (solver state, trace, requests, seconds).
     /// </summary>
     private protected static SolverCheckpoint Snapshot(SolveRun run, Iterate current, GradientReply reply, double g0,

@@ -38,49 +38,18 @@ public abstract class TrustRegionSolver : Solver
 
     internal override IEnumerable<ShardRequest> Steps(SolveRun run)
     {
-        var opts = run.Options;
         var curvature = Curvature;
-        var resume = run.ResumedFrom;
-        PointEvaluation point;
-        if (resume is null)
+        var loop = new IterationLoop(run, curvature);
+        foreach (var r in loop.Start()) yield return r;
+        for (int iteration = loop.FirstIteration; ; iteration++)
         {
-            yield return new ScalarsRequest(run.X0);
-            point = run.Objective.Evaluate(run.X0, run.Reply<ScalarsReply>());
-        }
-        else point = resume.ToIterate().Point;
-        double g0 = resume?.InitialGradientNorm ?? double.NaN, lastStep = 0, previousLoss = double.NaN, lastCurvature = 0;
-        long lastRows = 0;
-        int lastCg = 0;
-        StagnationMonitor? monitor = resume is null ? null : new StagnationMonitor(opts.StallIterations, resume.StagnationReference, resume.StagnationQuiet);
-        var schedule = resume is null ? new CurvatureSchedule(opts.Hessian) : new CurvatureSchedule(opts.Hessian, resume.Kind, resume.ScheduleCutBacks);
-        (ScalarsReply Reply, double[] Reference)? accepted = null;
-        double radius = resume?.Radius ?? opts.TrustRadius;
-        for (int iteration = resume?.Iteration ?? 0; ; iteration++)
-        {
-            var kind = schedule.Kind;
-            Iterate current;
-            if (resume is not null && iteration == resume.Iteration)
-            {
-                // Resumed: this iteration's gradient, trace row and stopping rules are in the checkpoint.
-                current = Resumed(run, resume, curvature);
-            }
-            else
-            {
-                var fetched = new Out<GradientReply>();
-                foreach (var r in OnePassGradient.Fetch(run, point, accepted, iteration, kind, curvature, fetched)) yield return r;
-                var gr = fetched.Value;
-                double norm = TensorPrimitives.Norm<double>(gr.Gradient);
-                if (iteration == 0)
-                {
-                    g0 = norm;
-                    monitor = new StagnationMonitor(opts.StallIterations, g0);
-                }
-                current = new Iterate(iteration, point, gr.Gradient, gr.LowRank, norm, kind);
-                run.Record(new TraceEntry(iteration, point.Loss, norm, lastStep, lastRows, run.Seconds, run.Requests, lastCurvature, lastCg));
-                if (Stops(run, iteration, point, norm, g0, monitor!, previousLoss)) yield break;
-                if (run.Checkpointing) run.Checkpoint(() => Snapshot(run, current, gr, g0, monitor!, schedule, radius));
-            }
+            var began = new Out<Iterate?>();
+            foreach (var r in loop.Begin(iteration, null, began)) yield return r;
+            if (began.Value is not { } current) yield break;
+            var point = loop.Point;
+            var kind = current.Kind;
             double gnorm = current.GradientNorm;
+            double radius = loop.Radius;
 
             if (!double.IsFinite(radius)) radius = InitialUnboundedRadius(gnorm);
             var modelOut = new Out<ITrustRegionModel>();
@@ -115,17 +84,13 @@ public abstract class TrustRegionSolver : Solver
                 double predicted = step?.PredictedDecrease ?? 0;
                 if (iteration == 0 && StartIsStationary(run, point, predicted, gnorm)) yield break;
                 run.Finish(point.X, ExitCondition.Stalled, $"the trust region found no decrease at iteration {iteration} (‖∇L‖ = {gnorm:E3}, radius {radius:E3})",
-                    iteration, point.Loss, gnorm, g0);
+                    iteration, point.Loss, gnorm, loop.G0);
                 yield break;
             }
-            schedule.AfterTrustRegion(interior: !step.OnBoundary, predictedPoorly: rejected || rho < ShrinkBelow);
-            accepted = (nextReply!, point.Globals);
-            previousLoss = point.Loss;
-            point = next;
-            lastStep = TensorPrimitives.Norm<double>(step.P);
-            lastRows = model.RowsSampled;
-            lastCurvature = step.NegativeCurvature;
-            lastCg = model.CgIterations;
+            loop.Schedule.AfterTrustRegion(interior: !step.OnBoundary, predictedPoorly: rejected || rho < ShrinkBelow);
+            loop.Radius = radius;
+            loop.Accepted = (nextReply!, point.Globals);
+            loop.Advance(next, TensorPrimitives.Norm<double>(step.P), model.RowsSampled, step.NegativeCurvature, model.CgIterations);
         }
     }
 
