@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Random;
-using MathNet.Numerics.LinearAlgebra;
 
 namespace DistSoftmax.Core.Kernels;
 
@@ -83,17 +82,10 @@ public static class ExtremeEigenvalues
     /// <summary>The eigenvalues of T_k and the last component of each unit eigenvector.</summary>
     private static (double[] Values, double[] LastRow) Ritz(List<double> alpha, List<double> beta)
     {
-        int k = alpha.Count;
-        var t = Matrix<double>.Build.Dense(k, k);
-        for (int i = 0; i < k; i++)
-        {
-            t[i, i] = alpha[i];
-            if (i + 1 < k) { t[i, i + 1] = beta[i]; t[i + 1, i] = beta[i]; }
-        }
-        var evd = t.Evd(Symmetricity.Symmetric);
-        var values = evd.EigenValues.Select(e => e.Real).ToArray();
+        var (values, vectors) = SymmetricTridiagonal.Decompose(alpha, beta);
+        int k = values.Length;
         var lastRow = new double[k];
-        for (int i = 0; i < k; i++) lastRow[i] = evd.EigenVectors[k - 1, i];
+        for (int i = 0; i < k; i++) lastRow[i] = vectors[k - 1, i];
         return (values, lastRow);
     }
 }

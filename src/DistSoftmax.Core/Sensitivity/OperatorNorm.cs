@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Random;
-using MathNet.Numerics.LinearAlgebra;
 
 namespace DistSoftmax.Core.Sensitivity;
 
@@ -155,17 +154,10 @@ public static class OperatorNorm
 
     private static (double Value, double[] Vector) TopOfTridiagonal(List<double> alpha, List<double> beta)
     {
-        int k = alpha.Count;
-        var t = Matrix<double>.Build.Dense(k, k);
-        for (int i = 0; i < k; i++)
-        {
-            t[i, i] = alpha[i];
-            if (i + 1 < k) { t[i, i + 1] = beta[i]; t[i + 1, i] = beta[i]; }
-        }
-        var evd = t.Evd(Symmetricity.Symmetric);
+        var (values, vectors) = Kernels.SymmetricTridiagonal.Decompose(alpha, beta);
         int top = 0;
-        for (int i = 1; i < k; i++) if (evd.EigenValues[i].Real > evd.EigenValues[top].Real) top = i;
-        return (evd.EigenValues[top].Real, evd.EigenVectors.Column(top).ToArray());
+        for (int i = 1; i < values.Length; i++) if (values[i] > values[top]) top = i;
+        return (values[top], vectors.Column(top).ToArray());
     }
 
     private static double[] RitzVector(List<double[]> basis, double[] s, int dim)
