@@ -7,9 +7,9 @@ using DistSoftmax.Core.Sources;
 namespace DistSoftmax.Cli.Solving;
 
 /// <summary>
-/// The solve command's analysis at x* (after every solve, on every backend): the rows are loaded again in this process
-/// from the same source, through the same loader and layout as the workers, and <see cref="PostSolveAnalysis"/>
-/// evaluates there — the regime for report.json always, and the arrays of <c>--save</c>.
+/// The solve command's analysis at x* (after every solve, on every backend): on the rows the solve's workers held in
+/// this process, or, after a cluster solve, on the rows loaded again here from the same source, through the same
+/// loader and layout as the workers; <see cref="PostSolveAnalysis"/> evaluates there — the regime for report.json always, and the arrays of <c>--save</c>.
 /// </summary>
 internal static class PostSolvePass
 {
@@ -54,14 +54,19 @@ internal static class PostSolvePass
         source.Get("w") is not null || source.Get("W") is not null ||
         (source.Get("w-scalar") is string w && double.TryParse(w, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v != 0);
 
-    /// <summary>Loads the plan's shards here and runs the analysis at <paramref name="x"/>; returns it and its wall time.</summary>
-    public static (PostSolveResult Result, double Seconds) Run(SolvePlan plan, IShardLoader loader, double[] x)
+    /// <summary>
+    /// Runs the analysis at <paramref name="x"/> on the shards the solve held in this process (the in-process and local
+    /// backends, through <paramref name="retained"/>), evaluated side by side as the workers did, or else on the plan's
+    /// shards loaded here again (a cluster's rows live on its workers); returns it and its wall time.
+    /// </summary>
+    public static (PostSolveResult Result, double Seconds) Run(SolvePlan plan, IShardLoader loader, RetainingShardLoader? retained, double[] x)
     {
         var clock = Stopwatch.StartNew();
         var shape = plan.Inspection.Shape;
-        var shards = ShardLayout.Split(shape.Rows, plan.Workers)
-            .Select(range => loader.Load(plan.Source, range, ShardComputeOptions.Default)).ToArray();
-        var evaluator = new PostSolveEvaluator(shards, shape.Objective);
+        var ranges = ShardLayout.Split(shape.Rows, plan.Workers);
+        var reused = retained?.TryRetained(plan.Source, ranges);
+        var shards = reused ?? ranges.Select(range => loader.Load(plan.Source, range, ShardComputeOptions.Default)).ToArray();
+        var evaluator = new PostSolveEvaluator(shards, shape.Objective, parallelShards: reused is not null);
         var result = PostSolveAnalysis.Run(evaluator, x, plan.Save, Regularized(plan.Source), plan.Options.Seed);
         return (result, clock.Elapsed.TotalSeconds);
     }

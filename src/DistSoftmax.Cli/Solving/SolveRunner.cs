@@ -9,6 +9,7 @@ using DistSoftmax.Cluster.Worker;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Solvers.Checkpoints;
+using DistSoftmax.Core.Sources;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
 
@@ -75,7 +76,9 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
             ? new CheckpointWriter(plan.Outputs.Directory, new ResumeRecord(ctx.WorkingDirectory, settings.SolveArguments, sourceIdentity), ctx.Err)
             : null;
         var options = plan.Options with { Checkpoint = checkpoints is null ? null : checkpoints.Offer, ResumeFrom = settings.ResumeFrom };
-        var job = new SolveJob(loader, plan.Source, plan.Inspection.Shape, solver, options, plan.X0, plan.Workers);
+        // The solve's shards are kept for the analysis after it when they live in this process (no second copy of A).
+        var retained = backend is InProcessBackend or LocalSimulationBackend ? new RetainingShardLoader(loader) : null;
+        var job = new SolveJob((IShardLoader?)retained ?? loader, plan.Source, plan.Inspection.Shape, solver, options, plan.X0, plan.Workers);
         SolverResult result;
         try
         {
@@ -121,12 +124,8 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         }
 
         PhaseTiming.Mark($"solved ({result.Iterations} iterations, {result.Seconds * 1e3:F0} ms in the solver)");
-        // A backend in this process held the rows; its shards are garbage now (its workers are gone). Collecting them
-        // before the analysis loads the rows again keeps the peak at one copy of the data instead of two (200000×100,
-        // 160 MB: peak RSS 442 → 275 MB with lbfgs). Other backends held no rows here.
-        if (backend is InProcessBackend or LocalSimulationBackend)
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        var (analysis, analysisSeconds, analysisFailure) = Analyse(plan, loader, result);
+        var (analysis, analysisSeconds, analysisFailure) = Analyse(plan, loader, retained, result);
+        retained?.Clear();
         PhaseTiming.Mark("post-solve analysis done");
         // Outputs, only now: x.npy, the plot, and the report last (it lists the others).
         var outputs = plan.Outputs;
@@ -197,12 +196,13 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
     /// end: no regime, no arrays, exit 3 as for any cancelled solve); warnings go to stderr as they are found. Returns the
     /// analysis (null when skipped or failed), its seconds, and the failure, if any (a warning, or with --save the error).
     /// </summary>
-    private (PostSolveResult? Analysis, double Seconds, string? Failure) Analyse(SolvePlan plan, DataShardLoader loader, SolverResult result)
+    private (PostSolveResult? Analysis, double Seconds, string? Failure) Analyse(SolvePlan plan, DataShardLoader loader,
+        RetainingShardLoader? retained, SolverResult result)
     {
         if (ctx.Cancellation.IsCancellationRequested || result.Exit == ExitCondition.Cancelled) return (null, 0, null);
         try
         {
-            var (analysis, seconds) = PostSolvePass.Run(plan, loader, result.X);
+            var (analysis, seconds) = PostSolvePass.Run(plan, loader, retained, result.X);
             foreach (string w in analysis.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
             return (analysis, seconds, null);
         }

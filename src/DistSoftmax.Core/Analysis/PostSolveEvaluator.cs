@@ -33,13 +33,15 @@ public sealed class PostSolveEvaluator
     public int Unknowns => Objective.Dimension;
 
     /// <param name="shards">Every shard of the problem, in row order.</param>
-    public PostSolveEvaluator(IReadOnlyList<IShard> shards, IObjective objective)
+    /// <param name="parallelShards">Evaluate the shards side by side (shards each loaded for a share of the cores, as a
+    /// solve's workers load them); replies are merged in shard order either way.</param>
+    public PostSolveEvaluator(IReadOnlyList<IShard> shards, IObjective objective, bool parallelShards = false)
     {
         if (shards.Count == 0) throw new ArgumentException("at least one shard is needed");
         if (shards.Any(s => s is not VectorShard and not MatrixShard))
             throw new NotSupportedException("post-solve analysis needs vector or matrix shards");
         _shards = shards.OrderBy(s => s.RowOffset).ToArray();
-        _driver = new InProcessDriver(_shards);
+        _driver = new InProcessDriver(_shards, parallelShards);
         Objective = objective;
     }
 
