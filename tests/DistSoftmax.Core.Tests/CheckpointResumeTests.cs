@@ -112,6 +112,25 @@ public class CheckpointResumeTests
     }
 
     [Fact]
+    public void A_checkpoint_file_is_its_header_and_exact_payload_and_reads_back_to_the_same_bytes()
+    {
+        var p = Planted(n: 3000, d: 12);
+        var options = new SolverOptions { RelativeTolerance = 1e-11, MaxIterations = 200, Seed = 9 };
+        var (_, checkpoints) = RunTakingCheckpoints(p.Driver(3), new NewtonCg(CgPreconditioning.SampledGram), p.Objective, new double[p.D], options);
+        var c = checkpoints[1];
+        var file = CheckpointFormat.Write(c);
+        // Header: magic, version, payload length, SHA-256 of the payload (4 + 2 + 8 + 32 bytes), then the payload only.
+        const int header = 46;
+        Assert.Equal(file.Length - header, BitConverter.ToInt64(file, 6));
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(file.AsSpan(header)), file[14..header]);
+        var back = CheckpointFormat.Read(file);
+        Assert.Equal(c.X, back.X);
+        Assert.Equal(c.SolverState!.Arrays.Count, back.SolverState!.Arrays.Count);
+        for (int i = 0; i < c.SolverState.Arrays.Count; i++) Assert.Equal(c.SolverState.Arrays[i], back.SolverState.Arrays[i]);
+        Assert.Equal(file, CheckpointFormat.Write(back));
+    }
+
+    [Fact]
     public void A_resumed_run_continues_the_trace_request_count_and_clock()
     {
         var p = Planted(n: 500);
