@@ -3,6 +3,7 @@ using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Solvers.Curvature;
+using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Tests;
 
@@ -73,6 +74,39 @@ public class SampledGramPreconditionerTests
         Assert.True(newton.Exit == ExitCondition.Converged, $"newton: {newton.Exit} {newton.Message}");
         Assert.True(result.Exit == ExitCondition.Converged, $"{problem}-{unit}: {result.Exit} {result.Message}");
         Assert.True(result.Loss <= newton.Loss * (1 + 1e-9) + 1e-15, $"loss {result.Loss:E10} against Newton's {newton.Loss:E10}");
+        Assert.True(Assertions.RelativeError(result.X, newton.X) < 1e-6, $"x differs from Newton's by {Assertions.RelativeError(result.X, newton.X):E2}");
+    }
+
+    /// <summary>Counts the sketched gradient requests (a preconditioner build that sketched) that reach a shard.</summary>
+    private sealed class SketchCounter(IShard inner) : IShard
+    {
+        public int Sketches;
+        public long RowOffset => inner.RowOffset;
+        public int Rows => inner.Rows;
+        public ShardReply Evaluate(ShardRequest request)
+        {
+            if (request is GradientRequest { SketchRows: > 0 }) Sketches++;
+            return inner.Evaluate(request);
+        }
+    }
+
+    [Fact]
+    public void With_the_exact_Hessian_the_model_is_Gauss_Newton_so_only_the_first_build_sketches()
+    {
+        // A large residual and the exact Hessian throughout (--hessian exact): the exact D has negative entries, so an
+        // exact-Hessian model would be indefinite, need damping and leave no factor for the next build's leverage
+        // estimates. The Gauss–Newton model always factors, so every build after the first reuses the previous factor.
+        var a = TestProblem.Gaussian(3000, 12, 83);
+        var b = TestProblem.Distribution(3000, 84);
+        var p = new TestProblem(NormalizedSoftmax.Instance, a, b, Regularizer.None);
+        var counter = new SketchCounter(ShardLayout.VectorShards(NormalizedSoftmax.Instance, a, b, Regularizer.None, 1)[0]);
+        var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 300, Seed = 6, Hessian = HessianMode.Exact };
+        var result = new Drivers.InProcessDriver([counter]).Solve(Preconditioned, p.Objective, new double[p.D], options);
+        Assert.True(result.Exit == ExitCondition.Converged, $"{result.Exit} {result.Message}");
+        Assert.True(result.Iterations > SampledGramPreconditioner.RefreshIterations, $"{result.Iterations} iterations build only once");
+        Assert.Equal(1, counter.Sketches);
+        Assert.Equal(HessianKind.GaussNewton, SampledGramPreconditioner.ModelKind);
+        var newton = p.Driver(1).Solve(SolverCatalog.Create("newton"), p.Objective, new double[p.D], options);
         Assert.True(Assertions.RelativeError(result.X, newton.X) < 1e-6, $"x differs from Newton's by {Assertions.RelativeError(result.X, newton.X):E2}");
     }
 
