@@ -111,11 +111,11 @@ public sealed class SampledGramPreconditioner
     /// </summary>
     public static SampledGramPreconditioner? FromModel(double[] modelPacked, double[] gramPacked, int d, long rowsSampled)
     {
-        var factor = Factor(Packed.ToSymmetric(modelPacked, d), d, MaxDampingIncreases);
+        var factor = Factor(modelPacked, d, MaxDampingIncreases);
         if (factor is null) return null;
         // Lᵀ of the Gram alone, packed by rows of the upper triangle: (Lᵀ)_ij = L_ji.
         double[]? triangle = null;
-        if (Factor(Packed.ToSymmetric(gramPacked, d), d, 0) is { } gramFactor)
+        if (Factor(gramPacked, d, 0) is { } gramFactor)
         {
             triangle = new double[Packed.Length(d)];
             for (int i = 0, p = 0; i < d; i++)
@@ -127,15 +127,19 @@ public sealed class SampledGramPreconditioner
         };
     }
 
-    /// <summary>The Cholesky factor (L in the lower triangle) of a symmetric matrix damped by <see cref="RelativeDamping"/>·tr/d, raised ×100 up to <paramref name="increases"/> times; null when it never factors.</summary>
-    private static double[]? Factor(double[] matrix, int d, int increases)
+    /// <summary>
+    /// The Cholesky factor (L in the lower triangle, d×d) of the symmetric matrix given packed, damped by
+    /// <see cref="RelativeDamping"/>·tr/d, raised ×100 up to <paramref name="increases"/> times; null when it never
+    /// factors. Each attempt unpacks afresh, so a first attempt that factors allocates one d×d array (8 MB at d = 1000).
+    /// </summary>
+    private static double[]? Factor(double[] packed, int d, int increases)
     {
         double trace = 0;
-        for (int i = 0; i < d; i++) trace += matrix[i * d + i];
+        for (int i = 0, p = 0; i < d; p += d - i, i++) trace += packed[p];
         double damping = RelativeDamping * Math.Max(Math.Abs(trace) / d, double.Epsilon);
         for (int attempt = 0; attempt <= increases; attempt++, damping *= 100)
         {
-            var work = (double[])matrix.Clone();
+            var work = Packed.ToSymmetric(packed, d);
             for (int i = 0; i < d; i++) work[i * d + i] += damping;
             bool ok = d >= BlockedCholesky.MinBlockedDimension
                 ? BlockedCholesky.TryFactor(work, d)
