@@ -42,7 +42,6 @@ public static class SensitivityAnalysis
         var baseSolve = problem.Driver(options.Shards, ShardComputeOptions.Default)
             .Solve(SolverCatalog.Create(options.Solver, options.SolverOptions), problem.Objective, x0 ?? new double[d], options.SolverOptions, cancellation: cancellation);
         var xStar = baseSolve.X;
-        var output = problem.Output(xStar);
         log?.Invoke(FormattableString.Invariant($"x*(θ): {ExitReasons.Name(baseSolve.Exit)} after {baseSolve.Iterations} iterations, ‖∇L‖ = {baseSolve.GradientNorm:0.0000e+00}"));
 
         // The worst case (Lanczos on J Jᵀ with Hessian solves) and the fixed-x constants.
@@ -53,8 +52,8 @@ public static class SensitivityAnalysis
         string SolveCount() => hessian is ConjugateGradientHessianSolve cg
             ? FormattableString.Invariant($"; {cg.Solves} Hessian solves so far, {cg.Iterations} CG steps in all")
             : "";
-        // With data of LargeDataBytes or more, the copies each step drops (Δθ-sized products, directions, perturbed
-        // problems, outputs: as large as the data) are collected at once, so that they do not pile up to many times the
+        // With data of LargeDataBytes or more, the copies each step drops (the worst direction's Jᵀy, random directions,
+        // perturbed problems: as large as the data) are collected at once, so that they do not pile up to many times the
         // data before a GC.
         bool large = 8L * linearization.ParameterCount >= LargeDataBytes;
         void Release()
@@ -79,38 +78,39 @@ public static class SensitivityAnalysis
         log?.Invoke(FormattableString.Invariant($"fixed x*: ‖∂f/∂θ‖₂ = {fixedX.Output.Value:G6}, ‖∂L/∂θ‖ = {fixedX.Loss.Value:G6}, ‖∂∇L/∂θ‖₂ = {fixedX.Gradient.Value:G6}"));
 
         // Random directions and their linearised effect dx = −H⁻¹ (∂∇L/∂θ)Δ. A direction is as large as the perturbed
-        // data (m×n for B), so it is drawn again from its stream (seed, 6, k) whenever needed instead of being held.
-        Perturbation DirectionOf(int k) => problem.Direction(options.Seed, k);
+        // data (m×n for B), so it is drawn again from its stream (seed, 6, k) whenever needed instead of being held, and
+        // one draw holds only it: the mixed derivative reads its matrices in place (no flattened copy), and the central
+        // difference of f moves only what f depends on and is streamed by the problem (no perturbed copy, no output).
         double h = options.DifferenceStep * Math.Max(problem.DataNorm, NumericLimits.Tiny);
         var predictedX = new double[options.Draws];
         var predictedF = new double[options.Draws];
         for (int k = 0; k < options.Draws; k++)
         {
-            var direction = DirectionOf(k);
-            var v = hessian.Solve(linearization.Mixed(problem.Flatten(direction)));
+            var direction = problem.Direction(options.Seed, k);
+            var v = hessian.Solve(linearization.Mixed(direction));
             TensorPrimitives.Negate(v, v);
             predictedX[k] = TensorPrimitives.Norm<double>(v);
             // df = central difference of f along (A + tΔ, x* + t v).
             var xp = new double[d]; var xm = new double[d];
             TensorPrimitives.MultiplyAdd(v, h, xStar, xp);
             TensorPrimitives.MultiplyAdd(v, -h, xStar, xm);
-            var fp = problem.Perturbed(direction, h).Output(xp);
-            var fm = problem.Perturbed(direction, -h).Output(xm);
-            TensorPrimitives.Subtract(fp, fm, fp);
-            predictedF[k] = TensorPrimitives.Norm<double>(fp) / (2 * h);
+            predictedF[k] = problem.OutputCentralDifference(direction, h, xp, xm) / (2 * h);
+            direction = null;
             Release();
         }
         log?.Invoke(FormattableString.Invariant($"random directions: linearised ‖dx‖/‖Δθ‖ up to {predictedX.Max():G6}"));
         log?.Invoke("random directions done" + SolveCount());
 
         // Re-solves: every ε × random direction, then every worst-case ε along Δ*. Each perturbed problem is a copy of
-        // the perturbed data, made only when its re-solve starts and dropped when its ratios are taken; at most
-        // ResolveMemoryBudget / (16 bytes × entries) of them exist at once (the copy and the direction that moved it).
+        // the perturbed data, made only when its re-solve starts (a random direction drawn into the copy itself, Δ* read
+        // in place from its flattened form) and dropped when its ratios are taken; at most
+        // ResolveMemoryBudget / (16 bytes × entries) of them exist at once. ‖Δf‖ is streamed by the problem against
+        // f(x*) recomputed (no m×n output is held).
         var jobs = options.Epsilons.SelectMany(e => Enumerable.Range(0, options.Draws).Select(k => (Epsilon: e, Draw: k))).ToArray();
         int total = jobs.Length + options.WorstCaseEpsilons.Count;
         ResolveJob MakeJob(int j) => j < jobs.Length
-            ? new ResolveJob(problem.Perturbed(DirectionOf(jobs[j].Draw), jobs[j].Epsilon), options.Solver, xStar, options.SolverOptions)
-            : new ResolveJob(problem.Perturbed(problem.FromFlat(worstFlat), options.WorstCaseEpsilons[j - jobs.Length]), options.Solver, xStar, options.SolverOptions);
+            ? new ResolveJob(problem.PerturbedAlong(options.Seed, jobs[j].Draw, jobs[j].Epsilon), options.Solver, xStar, options.SolverOptions)
+            : new ResolveJob(problem.Perturbed(worstFlat, options.WorstCaseEpsilons[j - jobs.Length]), options.Solver, xStar, options.SolverOptions);
         long bytesPerJob = Math.Max(16L * linearization.ParameterCount, 1);
         int byMemory = (int)Math.Clamp(options.ResolveMemoryBudget / bytesPerJob, 1, Math.Max(total, 1));
         int parallelism = Math.Min(options.Parallelism > 0 ? options.Parallelism : Environment.ProcessorCount, byMemory);
@@ -121,13 +121,7 @@ public static class SensitivityAnalysis
             solves[j] = solve;
             var dx = new double[d];
             TensorPrimitives.Subtract(solve.X, xStar, dx);
-            double nf = 0;
-            if (j < jobs.Length)
-            {
-                var f = perturbed.Output(solve.X);
-                TensorPrimitives.Subtract(f, output, f);
-                nf = TensorPrimitives.Norm<double>(f);
-            }
+            double nf = j < jobs.Length ? problem.OutputDistance(xStar, perturbed, solve.X) : 0;
             changes[j] = (TensorPrimitives.Norm<double>(dx), nf);
         }
         if (options.RunJobs is { } runJobs)
@@ -183,7 +177,7 @@ public static class SensitivityAnalysis
         }).ToArray();
         foreach (var s in summary)
             log?.Invoke(FormattableString.Invariant($"random: ε = {s.Epsilon:0.0e+00}: ‖Δx‖/ε max {s.MaxSolutionRatio:G6} mean {s.MeanSolutionRatio:G6}; ‖Δf‖/ε max {s.MaxOutputRatio:G6}"));
-        return new SensitivityResult(problem.Name, problem.Rows, d, xStar, output, baseSolve, results, summary, predictedX, predictedF,
+        return new SensitivityResult(problem.Name, problem.Rows, d, xStar, baseSolve, results, summary, predictedX, predictedF,
             lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstFlat, worstSteps, checks) { Converged = worstConverged }, fixedX,
             hessian.PositiveDefinite) { HessianMethod = hessian.Method };
     }
