@@ -73,7 +73,7 @@ internal static class SensitivityCommand
             "Lipschitz constants of the solution x*(θ) in the data θ (A; or A1, A2, B): the worst case ‖dx*/dθ‖₂ over ‖Δθ‖_F = 1 " +
             "(Lanczos with Hessian solves) and its direction, random-direction ratios, re-solves along the worst direction, and the " +
             "fixed-x constants of the attention row f, the loss L and ∇L. Takes solve's input options; no regulariser unless " +
-            "--w/--w-scalar/--W is given. Writes report.json, sensitivity.png, x.npy, worst-direction.npy. Exit 3 when the base solve did not converge or a re-solve is inaccurate.");
+            "--w/--w-scalar/--W is given. Writes report.json, sensitivity.png, x.npy, worst-direction.npy. Exit 3 when the base solve did not converge or a re-solve is inaccurate; exit 5 (nothing written) when conjugate gradients on the Hessian at x* do not converge.");
         command.Add([.. inputs.All, instance, perturb, n, d, sparse, density, planted, noise, xScale, epsilons, worstEpsilons, draws, solver, maxIter,
             hessianSolve, worstSteps, shards, parallel, backend, workers, seed, outDir]);
         command.SetAction(parse => Guard(ctx, () =>
