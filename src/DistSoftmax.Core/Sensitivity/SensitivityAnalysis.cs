@@ -1,5 +1,6 @@
 using DistSoftmax.Core;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Kernels;
@@ -138,15 +139,22 @@ public static class SensitivityAnalysis
         }
         else
         {
+            // One re-solve in a method of its own: when it returns, nothing of its frame keeps the perturbed copy alive
+            // (a lambda without loops starts as unoptimised code, whose stack slots all count as live to its end, so a
+            // copy dropped inside it would survive the collection and meet the next job's copy).
+            [MethodImpl(MethodImplOptions.NoInlining)]
+            void Resolve(int j)
+            {
+                var job = MakeJob(j);
+                var solve = job.Problem.Driver(options.Shards, compute).Solve(SolverCatalog.Create(options.Solver, options.SolverOptions),
+                    job.Problem.Objective, xStar, options.SolverOptions, cancellation: cancellation);
+                Finish(j, job.Problem, solve);
+            }
             Parallel.ForEach(Enumerable.Range(0, total),
                 new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellation },
                 j =>
                 {
-                    var job = MakeJob(j);
-                    var solve = job.Problem.Driver(options.Shards, compute).Solve(SolverCatalog.Create(options.Solver, options.SolverOptions),
-                        job.Problem.Objective, xStar, options.SolverOptions, cancellation: cancellation);
-                    Finish(j, job.Problem, solve);
-                    job = null;
+                    Resolve(j);
                     Release();
                 });
         }
