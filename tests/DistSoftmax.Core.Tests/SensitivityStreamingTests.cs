@@ -17,13 +17,6 @@ public class SensitivityStreamingTests
     private static MatrixSensitivityProblem Matrix(string parts, string name = "multiple-normalized") =>
         new(MatrixTestProblems.Random(name, 12, 4, weighted: true, seed: 611), parts.Split(','));
 
-    private static double RelativeDifference(double[] a, double[] b)
-    {
-        var diff = new double[a.Length];
-        TensorPrimitives.Subtract(a, b, diff);
-        return TensorPrimitives.Norm<double>(diff) / TensorPrimitives.Norm<double>(b);
-    }
-
     private static double MaterialisedDistance(double[] f, double[] g)
     {
         var diff = new double[f.Length];
@@ -63,7 +56,7 @@ public class SensitivityStreamingTests
     {
         var problem = Matrix("A1,A2,B");
         var x = MatrixTestProblems.RandomX(4, 621, 0.6);
-        var moved = (MatrixSensitivityProblem)problem.PerturbedAlong(622, 0, 1e-2);
+        var moved = (MatrixSensitivityProblem)problem.Perturbed(problem.Direction(622, 0), 1e-2);
         var xMoved = (double[])x.Clone();
         TensorPrimitives.MultiplyAdd(MatrixTestProblems.RandomX(4, 623), 1e-3, xMoved, xMoved);
         double expected = MaterialisedDistance(problem.Output(x), moved.Output(xMoved));
@@ -98,7 +91,7 @@ public class SensitivityStreamingTests
     [InlineData("A1,A2,B")]
     [InlineData("B,A1")]
     [InlineData("A2")]
-    public void Perturbed_copies_made_in_place_equal_the_copies_of_the_held_direction(string parts)
+    public void Perturbed_copies_made_in_the_directions_arrays_equal_the_new_copies(string parts)
     {
         var problem = Matrix(parts);
         static double[][] Data(ISensitivityProblem p)
@@ -106,17 +99,45 @@ public class SensitivityStreamingTests
             var m = ((MatrixSensitivityProblem)p).Problem;
             return [m.A1.Data, m.A2.Data, m.B.Data];
         }
-        // Drawn into the copy: the same numbers as the direction drawn, held, and added.
-        Assert.Equal(Data(problem.Perturbed(problem.Direction(641, 2), 1e-4)), Data(problem.PerturbedAlong(641, 2, 1e-4)));
-        // Read from a flattened Δθ in place: the same numbers as its matrices copied out first.
-        var flat = new double[problem.Linearize(MatrixTestProblems.RandomX(4, 642)).ParameterCount];
-        Rng.ForStream(643).FillNormal(flat);
-        Assert.Equal(Data(problem.Perturbed(problem.FromFlat(flat), -1e-3)), Data(problem.Perturbed(flat, -1e-3)));
-        Assert.Throws<ArgumentException>(() => problem.Perturbed(flat.AsSpan(1), 1e-3));
+        // Moved in the direction's own arrays: the same numbers as a new copy beside the held direction.
+        var direction = problem.Direction(641, 2);
+        var expected = Data(problem.Perturbed(direction, 1e-4));
+        var moved = problem.PerturbedInPlace(direction, 1e-4);
+        Assert.Equal(expected, Data(moved));
+        // No new array: the moved matrices are the direction's (the unperturbed ones the problem's own).
+        for (int i = 0; i < problem.Parts.Count; i++)
+            Assert.Contains(Data(moved), m => ReferenceEquals(m, ((DenseMatrix)direction.Parts[i]).Data));
+        if (!problem.Parts.Contains("B")) Assert.Same(problem.Problem.B.Data, ((MatrixSensitivityProblem)moved).Problem.B.Data);
+        Assert.Throws<ArgumentException>(() => problem.PerturbedInPlace(new Perturbation(direction.Parts.Take(direction.Parts.Count - 1).ToList()), 1e-4));
         // The blocks of a flattened Δθ have the perturbed matrices' shapes.
-        var shapes = problem.PartShapes;
-        Assert.Equal(flat.Length, shapes.Sum(s => s.Rows * s.Cols));
-        Assert.Equal(problem.FromFlat(flat).Parts.Select(p => (p.Rows, p.Cols)), shapes);
+        var lin = problem.Linearize(MatrixTestProblems.RandomX(4, 642));
+        var flat = new double[lin.ParameterCount];
+        Rng.ForStream(643).FillNormal(flat);
+        Assert.Equal(problem.FromFlat(flat).Parts.Select(p => (p.Rows, p.Cols)), problem.PartShapes);
+        Assert.Equal(problem.PartShapes, lin.PartShapes);
+        Assert.Equal(problem.FromFlat(flat).Parts.Select(p => ((DenseMatrix)p).Data), lin.Split(flat).Parts.Select(p => ((DenseMatrix)p).Data));
+    }
+
+    [Theory]
+    [InlineData("A1,A2,B")]
+    [InlineData("B")]
+    [InlineData("A2,A1")]
+    public void Worst_direction_formed_again_is_the_same_vector_flat_and_in_parts(string parts)
+    {
+        var problem = Matrix(parts);
+        var x = MatrixTestProblems.RandomX(4, 661, 0.6);
+        var lin = new MatrixLinearization(problem.Problem, problem.Parts, x, chunkEntries: 40);
+        var hessian = new DenseHessianSolve(SensitivityAnalysis.Hessian(problem, x, 1), problem.Dimension);
+        var (_, worst, _) = LipschitzAnalysis.WorstCaseDirection(lin, hessian, 7);
+        var flat = worst.Flat();
+        Assert.Equal(1.0, TensorPrimitives.Norm<double>(flat), 1e-14);
+        Assert.Equal(flat, worst.Flat());
+        // In parts: the blocks of the flat vector, written straight into the matrices (MatrixLinearization.MixedAdjointParts).
+        Assert.Equal(lin.Split(flat).Parts.Select(p => ((DenseMatrix)p).Data), worst.Parts().Parts.Select(p => ((DenseMatrix)p).Data));
+        // And the adjoint in parts equals the flat adjoint's blocks.
+        var v = new double[lin.Dimension];
+        Rng.ForStream(662).FillNormal(v);
+        Assert.Equal(lin.Split(lin.MixedAdjoint(v)).Parts.Select(p => ((DenseMatrix)p).Data), lin.MixedAdjointParts(v).Parts.Select(p => ((DenseMatrix)p).Data));
     }
 
     [Fact]
@@ -133,7 +154,7 @@ public class SensitivityStreamingTests
         var after = LipschitzAnalysis.WorstCase(lin, hessian, 5);
         Assert.Equal(before.Steps, after.Steps);
         Assert.Equal(before.Norm, after.Constant, 1e-13 * before.Norm);
-        Assert.True(RelativeDifference(after.Direction, before.Direction) < 1e-12);
+        Assert.Equal(before.Direction, after.Direction);
         // ‖∂∇L/∂θ‖₂: the norm without its direction, on the streamed Gram operator.
         var gradient = OperatorNorm.Largest(v => lin.Mixed(v), u => lin.MixedAdjoint(u), lin.ParameterCount, lin.Dimension, 5);
         var fixedX = LipschitzAnalysis.FixedX(lin, 5);

@@ -19,11 +19,34 @@ public abstract class DataLinearization
     /// <summary>Entries of the model output f (n, or m·n for a matrix problem).</summary>
     public abstract int OutputCount { get; }
 
+    /// <summary>Shapes (rows, columns) of the perturbed matrices, in order: the blocks of Δθ.</summary>
+    public abstract IReadOnlyList<(int Rows, int Cols)> PartShapes { get; }
+
     /// <summary>The mixed derivative (∂∇L/∂θ)[Δθ] ∈ R^Dimension.</summary>
     public abstract double[] Mixed(ReadOnlySpan<double> delta);
 
     /// <summary>Its adjoint (∂∇L/∂θ)ᵀ v ∈ R^p, for v ∈ R^Dimension.</summary>
     public abstract double[] MixedAdjoint(ReadOnlySpan<double> v);
+
+    /// <summary>
+    /// The same (∂∇L/∂θ)ᵀ v as the perturbed matrices (new dense ones, in order); by default <see cref="MixedAdjoint"/>
+    /// split into copies. A linearization may write the matrices directly.
+    /// </summary>
+    public virtual Perturbation MixedAdjointParts(ReadOnlySpan<double> v) => Split(MixedAdjoint(v));
+
+    /// <summary>A flattened Δθ as its matrices (<see cref="PartShapes"/>; copies).</summary>
+    public Perturbation Split(ReadOnlySpan<double> flat)
+    {
+        if (flat.Length != ParameterCount) throw new ArgumentException($"Δθ has {flat.Length} entries, expected {ParameterCount}");
+        var parts = new List<Linear.IRowMatrix>();
+        int offset = 0;
+        foreach (var (rows, cols) in PartShapes)
+        {
+            parts.Add(new Linear.DenseMatrix(rows, cols, flat.Slice(offset, rows * cols).ToArray()));
+            offset += rows * cols;
+        }
+        return new Perturbation(parts);
+    }
 
     /// <summary>
     /// The mixed derivative of a perturbation held as its matrices (one per perturbed part, in order); by default of

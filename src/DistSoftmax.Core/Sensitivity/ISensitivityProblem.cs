@@ -24,15 +24,11 @@ public interface ISensitivityProblem
     /// <summary>The problem with every perturbed matrix M_i replaced by M_i + t Δ_i.</summary>
     ISensitivityProblem Perturbed(Perturbation delta, double t);
     /// <summary>
-    /// <see cref="Perturbed(Perturbation, double)"/> along <see cref="Direction"/>(seed, k), the same numbers, but the
-    /// direction need not exist beside the perturbed copy (a matrix problem draws it into the copy).
+    /// <see cref="Perturbed(Perturbation, double)"/>, the same numbers, computed into Δ's own matrices (M_i + tΔ_i as
+    /// Δ_i·t + M_i), which the perturbed problem takes over: only one copy of the data exists, not the copy and Δ.
+    /// Δ must not be used afterwards. (A vector problem, small, may copy.)
     /// </summary>
-    ISensitivityProblem PerturbedAlong(ulong seed, int k, double t);
-    /// <summary>
-    /// <see cref="Perturbed(Perturbation, double)"/> along a flattened Δθ (as <see cref="FromFlat"/> reads it), the same
-    /// numbers, without the copy <see cref="FromFlat"/> makes.
-    /// </summary>
-    ISensitivityProblem Perturbed(ReadOnlySpan<double> flat, double t);
+    ISensitivityProblem PerturbedInPlace(Perturbation delta, double t);
     /// <summary>The model output at x (the attention row or rows).</summary>
     double[] Output(double[] x);
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 
 namespace DistSoftmax.Core.Sensitivity;
@@ -57,6 +58,7 @@ public sealed class MatrixLinearization : DataLinearization
     public override int ParameterCount => _parts.Sum(PartSize);
     public override int Dimension => _d * _d;
     public override int OutputCount => _m * _n;
+    public override IReadOnlyList<(int Rows, int Cols)> PartShapes => _parts.Select(p => p switch { "A1" => (_m, _d), "A2" => (_n, _d), _ => (_m, _n) }).ToArray();
 
     private int PartSize(string part) => part switch { "A1" => _m * _d, "A2" => _n * _d, _ => _m * _n };
 
@@ -193,6 +195,21 @@ public sealed class MatrixLinearization : DataLinearization
         var result = new double[ParameterCount];
         AdjointInto(v, Part(result.AsSpan(), "A1"), Part(result.AsSpan(), "A2"), Part(result.AsSpan(), "B"));
         return result;
+    }
+
+    /// <summary>(∂∇L/∂θ)ᵀ V written straight into one array per perturbed matrix (no p-entry array to split).</summary>
+    public override Perturbation MixedAdjointParts(ReadOnlySpan<double> v)
+    {
+        if (v.Length != Dimension) throw new ArgumentException($"V has {v.Length} entries, expected {Dimension}");
+        var shapes = PartShapes;
+        var data = shapes.Select(s => new double[s.Rows * s.Cols]).ToArray();
+        double[] Of(string part)
+        {
+            for (int i = 0; i < _parts.Count; i++) if (_parts[i] == part) return data[i];
+            return Array.Empty<double>();
+        }
+        AdjointInto(v, Of("A1"), Of("A2"), Of("B"));
+        return new Perturbation(shapes.Select((s, i) => (IRowMatrix)new DenseMatrix(s.Rows, s.Cols, data[i])).ToList());
     }
 
     /// <summary>

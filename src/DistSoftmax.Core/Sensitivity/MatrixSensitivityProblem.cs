@@ -16,7 +16,8 @@ namespace DistSoftmax.Core.Sensitivity;
 /// <summary>
 /// A multiple softmax regression (tensor trick) whose matrices named in <see cref="Parts"/> ("A1", "A2", "B") are
 /// perturbed. Output: the attention matrix, row j = softmax(z_j) of M = A1 X A2ᵀ (both matrix families fit each
-/// row's normalised exp to B_j), m×n values row-major.
+/// row's normalised exp to B_j), m×n values row-major; compared between problems by blocks of rows
+/// (<see cref="OutputDistance(double[], ISensitivityProblem, double[])"/>), so the analysis holds no m×n output.
 /// </summary>
 public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyList<string> Parts) : ISensitivityProblem
 {
@@ -49,28 +50,19 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
 
     public Perturbation Direction(ulong seed, int k)
     {
-        var parts = DrawDirection(seed, k);
-        return new Perturbation(Parts.Select((name, i) => (IRowMatrix)new DenseMatrix(Part(name).Rows, Part(name).Cols, parts[i])).ToList());
-    }
-
-    /// <summary>
-    /// The entries of direction k, one array per perturbed part: part i drawn N(0, 1) from stream (seed, 6, k, i), then
-    /// all scaled by 1/√(Σ_i ‖part i‖²) to a joint norm of 1.
-    /// </summary>
-    private double[][] DrawDirection(ulong seed, int k)
-    {
-        var parts = new double[Parts.Count][];
+        var parts = new List<IRowMatrix>();
         double total = 0;
         for (int i = 0; i < Parts.Count; i++)
         {
-            var data = new double[Part(Parts[i]).Data.Length];
+            var m = Part(Parts[i]);
+            var data = new double[m.Data.Length];
             Rng.ForStream(seed, 6, (ulong)k, (ulong)i).FillNormal(data);
             total += TensorPrimitives.Dot<double>(data, data);
-            parts[i] = data;
+            parts.Add(new DenseMatrix(m.Rows, m.Cols, data));
         }
         double scale = 1.0 / Math.Sqrt(total);
-        foreach (var p in parts) TensorPrimitives.Multiply(p, scale, p);
-        return parts;
+        foreach (DenseMatrix p in parts) TensorPrimitives.Multiply(p.Data, scale, p.Data);
+        return new Perturbation(parts);
     }
 
     public ISensitivityProblem Perturbed(Perturbation delta, double t)
@@ -80,38 +72,18 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
         return With(moved);
     }
 
-    /// <summary>
-    /// M_i + t Δ_i along direction k, built in the direction's own arrays: each part's Δ_i is drawn into the array that
-    /// then becomes M_i + t Δ_i (Δ_i·t + M_i, as <see cref="SensitivityAnalysis.Add"/> computes it), so only the copy
-    /// exists (one m×n array for B instead of two).
-    /// </summary>
-    public ISensitivityProblem PerturbedAlong(ulong seed, int k, double t)
+    /// <summary>M_i + t Δ_i computed into Δ_i's own array (Δ_i·t + M_i, as <see cref="SensitivityAnalysis.Add"/> computes it into a new one).</summary>
+    public ISensitivityProblem PerturbedInPlace(Perturbation delta, double t)
     {
-        var parts = DrawDirection(seed, k);
+        if (delta.Parts.Count != Parts.Count) throw new ArgumentException($"a perturbation of {string.Join(", ", Parts)} has {Parts.Count} matrices, got {delta.Parts.Count}");
         var moved = new DenseMatrix[Parts.Count];
         for (int i = 0; i < Parts.Count; i++)
         {
             var m = Part(Parts[i]);
-            TensorPrimitives.MultiplyAdd(parts[i], t, m.Data, parts[i]);
-            moved[i] = new DenseMatrix(m.Rows, m.Cols, parts[i]);
-        }
-        return With(moved);
-    }
-
-    /// <summary>M_i + t Δ_i with Δ_i read from its block of the flattened Δθ (no copy of Δθ).</summary>
-    public ISensitivityProblem Perturbed(ReadOnlySpan<double> flat, double t)
-    {
-        long entries = Parts.Sum(p => (long)Part(p).Data.Length);
-        if (flat.Length != entries) throw new ArgumentException($"a flattened perturbation of {string.Join(", ", Parts)} has {entries} entries, got {flat.Length}");
-        var moved = new DenseMatrix[Parts.Count];
-        int offset = 0;
-        for (int i = 0; i < Parts.Count; i++)
-        {
-            var m = Part(Parts[i]);
-            var data = new double[m.Data.Length];
-            TensorPrimitives.MultiplyAdd(flat.Slice(offset, data.Length), t, m.Data, data);
-            moved[i] = new DenseMatrix(m.Rows, m.Cols, data);
-            offset += data.Length;
+            if (delta.Parts[i] is not DenseMatrix part || part.Rows != m.Rows || part.Cols != m.Cols)
+                throw new ArgumentException($"Δ{Parts[i]} must be a dense {m.Rows}×{m.Cols} matrix");
+            TensorPrimitives.MultiplyAdd(part.Data, t, m.Data, part.Data);
+            moved[i] = part;
         }
         return With(moved);
     }

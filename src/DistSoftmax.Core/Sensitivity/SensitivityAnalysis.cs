@@ -29,7 +29,11 @@ namespace DistSoftmax.Core.Sensitivity;
 /// own in-process driver with sequential shard kernels, so the results do not depend on the degree of parallelism;
 /// <see cref="SensitivityOptions.RunJobs"/> hands them to another runner (the CLI's: worker actors, one job each). Each
 /// perturbed problem is a copy of the data made when its re-solve starts, and <see cref="SensitivityOptions.ResolveMemoryBudget"/>
-/// bounds how many exist at once (one at a time for an n = 8192 attention head, whose B alone is 512 MiB).
+/// bounds how many exist at once (one at a time for an n = 8192 attention head, whose B alone is 512 MiB). Memory:
+/// beside the problem, at most one array as large as the perturbed data exists at a time — a random direction, a
+/// perturbed copy (made in the arrays of the direction that moves it), or Δ* (kept as H⁻¹y, <see cref="WorstDirection"/>,
+/// and formed when used); the Lanczos steps stream (∂∇L/∂θ)(∂∇L/∂θ)ᵀv (<see cref="DataLinearization.MixedGram"/>), and the
+/// output is never held whole (<see cref="ISensitivityProblem.OutputDistance"/>).
 /// </summary>
 public static class SensitivityAnalysis
 {
@@ -61,7 +65,9 @@ public static class SensitivityAnalysis
         {
             if (large) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         }
-        var (worstConstant, worstFlat, worstSteps) = LipschitzAnalysis.WorstCase(linearization, hessian, options.Seed, (step, value) =>
+        // Δ* is kept small (WorstDirection: H⁻¹y and a norm) and formed only when used: for each re-solve along it and
+        // once for the result, so no p-entry vector is held through the phases in between.
+        var (worstConstant, worstDirection, worstSteps) = LipschitzAnalysis.WorstCaseDirection(linearization, hessian, options.Seed, (step, value) =>
         {
             Release();
             if (step % WorstCaseProgressInterval == 0)
@@ -82,6 +88,7 @@ public static class SensitivityAnalysis
         // data (m×n for B), so it is drawn again from its stream (seed, 6, k) whenever needed instead of being held, and
         // one draw holds only it: the mixed derivative reads its matrices in place (no flattened copy), and the central
         // difference of f moves only what f depends on and is streamed by the problem (no perturbed copy, no output).
+        // So beside the problem at most one data-sized array exists at a time, here and in the re-solves below.
         double h = options.DifferenceStep * Math.Max(problem.DataNorm, NumericLimits.Tiny);
         var predictedX = new double[options.Draws];
         var predictedF = new double[options.Draws];
@@ -103,15 +110,16 @@ public static class SensitivityAnalysis
         log?.Invoke("random directions done" + SolveCount());
 
         // Re-solves: every ε × random direction, then every worst-case ε along Δ*. Each perturbed problem is a copy of
-        // the perturbed data, made only when its re-solve starts (a random direction drawn into the copy itself, Δ* read
-        // in place from its flattened form) and dropped when its ratios are taken; at most
-        // ResolveMemoryBudget / (16 bytes × entries) of them exist at once. ‖Δf‖ is streamed by the problem against
-        // f(x*) recomputed (no m×n output is held).
+        // the perturbed data, made only when its re-solve starts — in the arrays of the direction that moves it (drawn
+        // again, or Δ* formed again), so the direction does not exist beside it — and dropped when its ratios are taken;
+        // at most ResolveMemoryBudget / (16 bytes × entries) of them exist at once (the copy, and as much again for a
+        // runner whose shards copy their rows: the CLI's worker actors). ‖Δf‖ is streamed by the problem against f(x*)
+        // recomputed (no m×n output is held).
         var jobs = options.Epsilons.SelectMany(e => Enumerable.Range(0, options.Draws).Select(k => (Epsilon: e, Draw: k))).ToArray();
         int total = jobs.Length + options.WorstCaseEpsilons.Count;
         ResolveJob MakeJob(int j) => j < jobs.Length
-            ? new ResolveJob(problem.PerturbedAlong(options.Seed, jobs[j].Draw, jobs[j].Epsilon), options.Solver, xStar, options.SolverOptions)
-            : new ResolveJob(problem.Perturbed(worstFlat, options.WorstCaseEpsilons[j - jobs.Length]), options.Solver, xStar, options.SolverOptions);
+            ? new ResolveJob(problem.PerturbedInPlace(problem.Direction(options.Seed, jobs[j].Draw), jobs[j].Epsilon), options.Solver, xStar, options.SolverOptions)
+            : new ResolveJob(problem.PerturbedInPlace(worstDirection.Parts(), options.WorstCaseEpsilons[j - jobs.Length]), options.Solver, xStar, options.SolverOptions);
         long bytesPerJob = Math.Max(16L * linearization.ParameterCount, 1);
         int byMemory = (int)Math.Clamp(options.ResolveMemoryBudget / bytesPerJob, 1, Math.Max(total, 1));
         int parallelism = Math.Min(options.Parallelism > 0 ? options.Parallelism : Environment.ProcessorCount, byMemory);
@@ -186,7 +194,7 @@ public static class SensitivityAnalysis
         foreach (var s in summary)
             log?.Invoke(FormattableString.Invariant($"random: ε = {s.Epsilon:0.0e+00}: ‖Δx‖/ε max {s.MaxSolutionRatio:G6} mean {s.MeanSolutionRatio:G6}; ‖Δf‖/ε max {s.MaxOutputRatio:G6}"));
         return new SensitivityResult(problem.Name, problem.Rows, d, xStar, baseSolve, results, summary, predictedX, predictedF,
-            lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstFlat, worstSteps, checks) { Converged = worstConverged }, fixedX,
+            lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstDirection.Flat(), worstSteps, checks) { Converged = worstConverged }, fixedX,
             hessian.PositiveDefinite) { HessianMethod = hessian.Method };
     }
 

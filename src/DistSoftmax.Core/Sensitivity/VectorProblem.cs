@@ -32,10 +32,8 @@ public sealed record VectorProblem(IVectorFamily Family, IRowMatrix A, double[] 
 
     public ISensitivityProblem Perturbed(Perturbation delta, double t) => this with { A = SensitivityAnalysis.Add(A, delta.Parts[0], t) };
 
-    /// <summary>A + tΔ along direction k (n×d: drawn and dropped, no need to draw it into the copy).</summary>
-    public ISensitivityProblem PerturbedAlong(ulong seed, int k, double t) => Perturbed(Direction(seed, k), t);
-
-    public ISensitivityProblem Perturbed(ReadOnlySpan<double> flat, double t) => Perturbed(FromFlat(flat), t);
+    /// <summary>A + tΔ as a new matrix (n×d: small, so Δ is left as it is).</summary>
+    public ISensitivityProblem PerturbedInPlace(Perturbation delta, double t) => Perturbed(delta, t);
 
     /// <summary>‖f_other(x_other) − f(x)‖ of the two n-entry outputs.</summary>
     public double OutputDistance(double[] x, ISensitivityProblem other, double[] xOther)
