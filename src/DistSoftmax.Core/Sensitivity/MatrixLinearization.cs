@@ -18,7 +18,9 @@ namespace DistSoftmax.Core.Sensitivity;
 /// Dense products of O(m·n·d) each. Memory: only O((m + n)·d) is held (X A2ᵀ, A1 X, G A2, Gᵀ A1); the rows of M,
 /// G, δM, δG, Z, Y and their <see cref="RowCurvature"/>s are recomputed in blocks of <see cref="ChunkEntries"/>/n rows
 /// on every product (one extra (rows×d)·(d×n) product per block), so no m×n array exists beyond a product's own
-/// input or output (Δθ, (∂f/∂θ)[Δ], (∂∇L/∂θ)ᵀ v), and the fixed-x output constant (<see cref="OutputNorm"/>) needs none.
+/// input or output (Δθ, (∂f/∂θ)[Δ], (∂∇L/∂θ)ᵀ v), and the fixed-x output constant (<see cref="OutputNorm"/>) needs none;
+/// nor do the Gram product (∂∇L/∂θ)(∂∇L/∂θ)ᵀ v of the Lanczos steps (<see cref="MixedGram"/>, its middle Δθ recomputed by
+/// blocks) and ‖∂L/∂θ‖ (<see cref="LossGradientNorm"/>).
 /// </summary>
 public sealed class MatrixLinearization : DataLinearization
 {
