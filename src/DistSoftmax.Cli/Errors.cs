@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core;
+using DistSoftmax.Core.Sensitivity;
 using DistSoftmax.Data;
 
 namespace DistSoftmax.Cli;
@@ -18,6 +19,11 @@ internal static class ExitCodes
     public const int NotConverged = 3;
     /// <summary>Writing an output failed (e.g. a full disk): nothing of the new output set was put in place.</summary>
     public const int OutputFailure = 4;
+    /// <summary>
+    /// A numerical method a result needs did not reach its tolerance, so there is no result to write (sensitivity:
+    /// conjugate gradients on the Hessian at x*): one line on stderr, nothing written.
+    /// </summary>
+    public const int NumericalFailure = 5;
 }
 
 /// <summary>Bad input found by the command line itself: printed as <c>error: subject: problem</c>, exit code 2.</summary>
@@ -31,7 +37,8 @@ internal static partial class ErrorReport
 {
     /// <summary>
     /// Writes the one-line message for <paramref name="e"/> and returns the exit code. Input errors (found while
-    /// checking the input, or any file error) are exit 2; everything else is an internal error, exit 1.
+    /// checking the input, or any file error) are exit 2; a Hessian solve that did not converge exit 5; everything else
+    /// not named below is an internal error, exit 1.
     /// </summary>
     public static int Write(CliContext ctx, Exception e, bool validating)
     {
@@ -41,6 +48,10 @@ internal static partial class ErrorReport
         {
             case Output.OutputWriteException:
                 (code, message) = (ExitCodes.OutputFailure, e.Message);
+                break;
+            case HessianSolveNotConvergedException:
+                (code, message) = (ExitCodes.NumericalFailure, e.Message
+                    + "; nothing written (a regulariser, --w-scalar, makes H better conditioned; --hessian-solve dense avoids CG up to a few thousand unknowns)");
                 break;
             case SeedsUnreachableException:
                 (code, message) = (ExitCodes.BadInput, "--seeds: " + e.Message);

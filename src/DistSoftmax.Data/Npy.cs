@@ -63,6 +63,16 @@ public static partial class Npy
     /// <summary>Writes a vector as a 1-D <c>&lt;f8</c> array of shape (n,). Atomic; non-finite values are rejected.</summary>
     public static void Write(string path, double[] v) => WriteArray(path, v, [v.LongLength]);
 
+    /// <summary>
+    /// Writes rows×cols values held row-major in <paramref name="data"/> (e.g. one block of a larger array, without
+    /// copying it out) as an n×d matrix, like <see cref="Write(string, DenseMatrix)"/>.
+    /// </summary>
+    public static void Write(string path, ReadOnlyMemory<double> data, int rows, int cols)
+    {
+        if ((long)rows * cols != data.Length) throw new ArgumentException($"{rows}×{cols} values expected, got {data.Length}");
+        WriteArray(path, data, [rows, cols]);
+    }
+
     // ------------------------------------------------------------------ header
 
     /// <summary>What the header says: element type, layout, shape, and where the data starts.</summary>
@@ -307,29 +317,29 @@ public static partial class Npy
 
     // ------------------------------------------------------------------ writing
 
-    private static void WriteArray(string path, double[] data, long[] shape) =>
+    private static void WriteArray(string path, ReadOnlyMemory<double> data, long[] shape) =>
         FileIo.WriteAtomic(path, stream => WriteTo(stream, path, data, shape));
 
     /// <summary>
     /// Writes <c>&lt;f8</c>, C-order .npy bytes of an array of the given shape to a stream (for callers that stage several
     /// files before committing them); messages name <paramref name="path"/>. Non-finite values are rejected.
     /// </summary>
-    public static void WriteTo(Stream stream, string path, double[] data, long[] shape)
+    public static void WriteTo(Stream stream, string path, ReadOnlyMemory<double> data, long[] shape)
     {
         if (shape.Contains(0)) throw new DataFormatException(path, $"cannot write an empty array (shape {FormatShape(shape)})");
         stream.Write(BuildHeader(shape));
         var scratch = BitConverter.IsLittleEndian ? null : new byte[ChunkElements * 8];
-        for (long start = 0; start < data.LongLength; start += ChunkElements)
+        for (long start = 0; start < data.Length; start += ChunkElements)
         {
-            int n = (int)Math.Min(ChunkElements, data.LongLength - start);
-            var chunk = data.AsSpan((int)start, n);
+            int n = (int)Math.Min(ChunkElements, data.Length - start);
+            var chunk = data.Span.Slice((int)start, n);
             // Validate while writing: a NaN found here aborts the write and the temporary file is discarded.
             long bad = FileIo.FirstNonFinite(chunk);
             if (bad >= 0)
             {
                 long k = start + bad;
                 string where = shape.Length == 2 ? $"(row {k / shape[1]}, col {k % shape[1]})" : $"[{k}]";
-                throw new DataFormatException(path, $"cannot write non-finite value {FileIo.Describe(data[k])} at index {where} (0-based)");
+                throw new DataFormatException(path, $"cannot write non-finite value {FileIo.Describe(chunk[(int)bad])} at index {where} (0-based)");
             }
             if (scratch is null) stream.Write(MemoryMarshal.AsBytes(chunk));
             else

@@ -81,6 +81,26 @@ public class SensitivityCommandTests
         Assert.True(report.GetProperty("lipschitz").GetProperty("worstCase").GetDouble() > 0);
     }
 
+    [Fact]
+    public void A_Hessian_solve_that_does_not_converge_is_one_named_line_and_exit_5()
+    {
+        // CG limited to 10 steps on H = diag(λ), λ log-spaced over [1e-2, 1] (dim 200): it cannot reach 1e-10.
+        int dim = 200;
+        var lambda = Enumerable.Range(0, dim).Select(i => Math.Pow(10, -2 + 2.0 * i / (dim - 1))).ToArray();
+        var solve = new Core.Sensitivity.ConjugateGradientHessianSolve(v => v.Select((e, i) => lambda[i] * e).ToArray(), dim, null, maxIterations: 10);
+        var failure = Assert.Throws<Core.Sensitivity.HessianSolveNotConvergedException>(() => solve.Solve(Enumerable.Repeat(1.0, dim).ToArray()));
+        var err = new StringWriter();
+        int code = ErrorReport.Write(new CliContext(new StringWriter(), err), failure, validating: false);
+        Assert.Equal(5, code);
+        Assert.Equal(ExitCodes.NumericalFailure, code);
+        string line = err.ToString();
+        Assert.Single(line.Trim().Split('\n'));
+        Assert.StartsWith("error: conjugate gradients on the Hessian at x* did not converge: relative residual ", line);
+        Assert.Contains("after 10 steps", line);
+        Assert.Contains("nothing written", line);
+        Assert.DoesNotContain("internal error", line);
+    }
+
     [Theory]
     [InlineData("--n 50 --d 3 --shards 2", "--shards: backend local runs every re-solve whole on one worker")]
     [InlineData("--problem normalized --perturb A2", "--perturb: vector problems perturb A only")]

@@ -186,8 +186,10 @@ public class IterativeHessianSolveTests
         var solve = new ConjugateGradientHessianSolve(Multiply, dim, null, maxIterations: 10);
         Assert.True(solve.PositiveDefinite);
         var v = Enumerable.Repeat(1.0, dim).ToArray();
-        var e = Assert.Throws<InvalidOperationException>(() => solve.Solve(v));
+        var e = Assert.Throws<HessianSolveNotConvergedException>(() => solve.Solve(v));
         Assert.Contains("did not converge", e.Message);
+        Assert.Equal(10, e.Steps);
+        Assert.True(e.RelativeResidual > ConjugateGradientHessianSolve.RelativeTolerance, $"{e.RelativeResidual}");
         var y = new ConjugateGradientHessianSolve(Multiply, dim, null).Solve(v);
         Assert.True(RelativeDifference(y, v.Select((e, i) => e / lambda[i]).ToArray()) < 1e-9);
     }

@@ -56,7 +56,7 @@ public class SensitivityTests
         var result = SensitivityAnalysis.Run(problem, options);
         Assert.True(result.BaseSolve.Converged, result.BaseSolve.Message);
         Assert.True(result.HessianMinEigenvalue > 0, $"λ_min = {result.HessianMinEigenvalue}");
-        Assert.Equal(8 * 8, result.Output.Length);
+        Assert.Equal(8 * 8, problem.Output(result.Solution).Length);
         for (int k = 0; k < options.Draws; k++)
         {
             var smallest = result.Perturbations.Single(p => p.Draw == k && p.Epsilon == 1e-4);

@@ -73,7 +73,7 @@ internal static class SensitivityCommand
             "Lipschitz constants of the solution x*(θ) in the data θ (A; or A1, A2, B): the worst case ‖dx*/dθ‖₂ over ‖Δθ‖_F = 1 " +
             "(Lanczos with Hessian solves) and its direction, random-direction ratios, re-solves along the worst direction, and the " +
             "fixed-x constants of the attention row f, the loss L and ∇L. Takes solve's input options; no regulariser unless " +
-            "--w/--w-scalar/--W is given. Writes report.json, sensitivity.png, x.npy, worst-direction.npy. Exit 3 when the base solve did not converge or a re-solve is inaccurate.");
+            "--w/--w-scalar/--W is given. Writes report.json, sensitivity.png, x.npy, worst-direction.npy. Exit 3 when the base solve did not converge or a re-solve is inaccurate; exit 5 (nothing written) when conjugate gradients on the Hessian at x* do not converge.");
         command.Add([.. inputs.All, instance, perturb, n, d, sparse, density, planted, noise, xScale, epsilons, worstEpsilons, draws, solver, maxIter,
             hessianSolve, worstSteps, shards, parallel, backend, workers, seed, outDir]);
         command.SetAction(parse => Guard(ctx, () =>
@@ -256,14 +256,18 @@ internal static class SensitivityCommand
         Directory.CreateDirectory(outDir);
         var files = new List<string> { Path.Combine(outDir, "report.json"), Path.Combine(outDir, "sensitivity.png"), Path.Combine(outDir, "x.npy") };
         Npy.Write(files[2], result.Solution);
-        // Δ* as the perturbed matrices' shapes: one file for A (n×d); per matrix for matrix problems (jointly of unit norm).
-        var worst = problem.FromFlat(result.WorstCase.Direction);
+        // Δ* as the perturbed matrices' shapes: one file for A (n×d); per matrix for matrix problems (jointly of unit norm),
+        // each written from its block of the flattened direction (no copy: B's block is m×n).
+        var shapes = problem.PartShapes;
         var directionFiles = new Dictionary<string, string>();
-        for (int i = 0; i < worst.Parts.Count; i++)
+        int offset = 0;
+        for (int i = 0; i < shapes.Count; i++)
         {
-            string name = worst.Parts.Count == 1 && problem.PerturbedParts[i] == "A" ? "worst-direction.npy" : $"worst-direction-{problem.PerturbedParts[i]}.npy";
+            string name = shapes.Count == 1 && problem.PerturbedParts[i] == "A" ? "worst-direction.npy" : $"worst-direction-{problem.PerturbedParts[i]}.npy";
             string path = Path.Combine(outDir, name);
-            Npy.Write(path, (DenseMatrix)worst.Parts[i]);
+            var (rows, cols) = shapes[i];
+            Npy.Write(path, result.WorstCase.Direction.AsMemory(offset, rows * cols), rows, cols);
+            offset += rows * cols;
             directionFiles[problem.PerturbedParts[i]] = path;
             files.Add(path);
         }

@@ -13,8 +13,9 @@ namespace DistSoftmax.Core.Sensitivity;
 /// dim-vectors. CG needs H positive definite: the extreme eigenvalues (<see cref="ExtremeEigenvalues"/>, Lanczos on
 /// the same products) are computed first and an indefinite or singular H is refused with a one-line error (the dense
 /// solve, <see cref="DenseHessianSolve"/>, handles an indefinite H at small sizes). CG that does not reach the
-/// tolerance in <see cref="MaxIterations"/> steps (counting the true-residual products' restarts), or meets non-positive curvature, throws: no inaccurate solution is
-/// returned.
+/// tolerance in <see cref="MaxIterations"/> steps (counting the true-residual products' restarts) throws
+/// <see cref="HessianSolveNotConvergedException"/>, and CG that meets non-positive curvature an ArgumentException: no inaccurate
+/// solution is returned.
 /// </summary>
 public sealed class ConjugateGradientHessianSolve : HessianSolve
 {
@@ -126,8 +127,9 @@ public sealed class ConjugateGradientHessianSolve : HessianSolve
             }
         }
         Iterations += steps;
-        throw new InvalidOperationException(FormattableString.Invariant(
-            $"conjugate gradients on the Hessian at x* did not converge: relative residual {rNorm / bNorm:0.0e+00} after {steps} steps (tolerance {RelativeTolerance:0e+00}; eigenvalues in [{Min:0.000e+00}, {Max:0.000e+00}])"));
+        throw new HessianSolveNotConvergedException(FormattableString.Invariant(
+            $"conjugate gradients on the Hessian at x* did not converge: relative residual {rNorm / bNorm:0.0e+00} after {steps} steps (tolerance {RelativeTolerance:0e+00}; eigenvalues in [{Min:0.000e+00}, {Max:0.000e+00}])"),
+            rNorm / bNorm, steps);
     }
 
     private double[] Precondition(double[] r) => _precondition?.Invoke(r) ?? (double[])r.Clone();

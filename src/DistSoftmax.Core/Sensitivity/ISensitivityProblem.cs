@@ -23,12 +23,29 @@ public interface ISensitivityProblem
     Perturbation Direction(ulong seed, int k);
     /// <summary>The problem with every perturbed matrix M_i replaced by M_i + t Δ_i.</summary>
     ISensitivityProblem Perturbed(Perturbation delta, double t);
+    /// <summary>
+    /// <see cref="Perturbed(Perturbation, double)"/>, the same numbers, computed into Δ's own matrices (M_i + tΔ_i as
+    /// Δ_i·t + M_i), which the perturbed problem takes over: only one copy of the data exists, not the copy and Δ.
+    /// Δ must not be used afterwards. (A vector problem, small, may copy.)
+    /// </summary>
+    ISensitivityProblem PerturbedInPlace(Perturbation delta, double t);
     /// <summary>The model output at x (the attention row or rows).</summary>
     double[] Output(double[] x);
+    /// <summary>
+    /// ‖f_other(x_other) − f(x)‖: how far <paramref name="other"/>'s output (a perturbed copy of this problem) at
+    /// <paramref name="xOther"/> is from this one's at <paramref name="x"/>. A matrix problem streams it by row blocks
+    /// (no m×n output held).
+    /// </summary>
+    double OutputDistance(double[] x, ISensitivityProblem other, double[] xOther);
+    /// <summary>
+    /// ‖f(θ + tΔ; x₊) − f(θ − tΔ; x₋)‖, the central difference of the output along a perturbation (its numerator). A
+    /// matrix problem moves only the matrices f depends on (A1, A2, not B) and streams it by row blocks.
+    /// </summary>
+    double OutputCentralDifference(Perturbation delta, double t, double[] xPlus, double[] xMinus);
     /// <summary>The derivatives in the perturbed data at a fixed x (<see cref="DataLinearization"/>).</summary>
     DataLinearization Linearize(double[] x);
-    /// <summary>Δθ flattened as <see cref="DataLinearization"/> orders it (every part dense, row-major, in order).</summary>
-    double[] Flatten(Perturbation delta);
-    /// <summary>The perturbation of a flattened Δθ (dense parts).</summary>
+    /// <summary>Shapes (rows, columns) of the perturbed matrices, in order: the blocks of a flattened Δθ.</summary>
+    IReadOnlyList<(int Rows, int Cols)> PartShapes { get; }
+    /// <summary>The perturbation of a flattened Δθ (dense parts; a copy).</summary>
     Perturbation FromFlat(ReadOnlySpan<double> flat);
 }

@@ -9,15 +9,35 @@ namespace DistSoftmax.Core.Sensitivity;
 public static class LipschitzAnalysis
 {
     /// <summary>
-    /// ‖dx*/dθ‖₂ and its direction. Differentiating ∇L(x*(θ); θ) = 0 gives H dx + (∂∇L/∂θ)Δ = 0, so
-    /// J = dx*/dθ = −H⁻¹ (∂∇L/∂θ) (d × p, never formed) and Jᵀ u = −(∂∇L/∂θ)ᵀ H⁻¹ u; Lanczos on J Jᵀ (d×d) gives
-    /// ‖J‖₂² and the unit Δ* = Jᵀ y/‖Jᵀ y‖ for its top eigenvector y. Costs two Hessian solves and one product with
-    /// the mixed derivative and its adjoint per step.
+    /// ‖dx*/dθ‖₂ and its direction, flattened (<see cref="WorstCaseDirection"/> with Δ* formed).
     /// </summary>
-    /// <param name="progress">Called after every Lanczos step (step count, current estimate of ‖J‖₂²), or null.</param>
     public static (double Constant, double[] Direction, int Steps) WorstCase(DataLinearization linearization, HessianSolve hessian, ulong seed = 1,
         Action<int, double>? progress = null, int maxSteps = OperatorNorm.MaxSteps)
     {
+        var (constant, direction, steps) = WorstCaseDirection(linearization, hessian, seed, progress, maxSteps);
+        return (constant, direction.Flat(), steps);
+    }
+
+    /// <summary>
+    /// ‖dx*/dθ‖₂ and its direction. Differentiating ∇L(x*(θ); θ) = 0 gives H dx + (∂∇L/∂θ)Δ = 0, so
+    /// J = dx*/dθ = −H⁻¹ (∂∇L/∂θ) (d × p, never formed) and Jᵀ u = −(∂∇L/∂θ)ᵀ H⁻¹ u. As <see cref="OperatorNorm.Largest"/>
+    /// does, Lanczos runs on the smaller Gram operator: usually J Jᵀ u = H⁻¹ (∂∇L/∂θ)(∂∇L/∂θ)ᵀ H⁻¹ u (d×d; the middle
+    /// product streamed by <see cref="DataLinearization.MixedGram"/>, so no p-entry Δθ per step; the two minus signs
+    /// cancel), giving ‖J‖₂² and Δ* = Jᵀ y/‖Jᵀ y‖ for its top eigenvector y, kept as s = H⁻¹ y and formed when needed
+    /// (<see cref="WorstDirection"/>). Costs two Hessian solves and one Gram product of the mixed derivative per step.
+    /// With fewer data entries than unknowns (p &lt; d), Lanczos runs on JᵀJ and Δ* is its eigenvector.
+    /// </summary>
+    /// <param name="progress">Called after every Lanczos step (step count, current estimate of ‖J‖₂²), or null.</param>
+    public static (double Constant, WorstDirection Direction, int Steps) WorstCaseDirection(DataLinearization linearization, HessianSolve hessian,
+        ulong seed = 1, Action<int, double>? progress = null, int maxSteps = OperatorNorm.MaxSteps)
+    {
+        int inputs = linearization.ParameterCount, outputs = linearization.Dimension;
+        if (outputs <= inputs)
+        {
+            double[] Gram(double[] u) => hessian.Solve(linearization.MixedGram(hessian.Solve(u)));
+            var (value, y, steps) = OperatorNorm.LargestEigenpair(Gram, outputs, seed, progress, maxSteps);
+            return (Math.Sqrt(Math.Max(value, 0)), WorstDirection.FromSolved(linearization, hessian.Solve(y)), steps);
+        }
         double[] Apply(double[] delta)
         {
             var y = hessian.Solve(linearization.Mixed(delta));
@@ -30,20 +50,22 @@ public static class LipschitzAnalysis
             TensorPrimitives.Negate(y, y);
             return y;
         }
-        return OperatorNorm.Largest(Apply, Adjoint, linearization.ParameterCount, linearization.Dimension, seed, progress, maxSteps);
+        var (norm, direction, count) = OperatorNorm.Largest(Apply, Adjoint, inputs, outputs, seed, progress, maxSteps);
+        return (norm, WorstDirection.Held(linearization, direction), count);
     }
 
     /// <summary>
-    /// The fixed-x constants: ‖∂f/∂θ‖₂ and ‖∂∇L/∂θ‖₂ by Lanczos (<see cref="OperatorNorm"/>); ‖∂L/∂θ‖ in closed form
+    /// The fixed-x constants: ‖∂f/∂θ‖₂ and ‖∂∇L/∂θ‖₂ by Lanczos (<see cref="OperatorNorm"/>; the latter on the streamed
+    /// Gram operator <see cref="DataLinearization.MixedGram"/>, with no direction formed); ‖∂L/∂θ‖ in closed form
     /// (L is a scalar, so the operator norm is the Frobenius norm of its gradient, e.g. ‖r‖‖x‖ for a vector problem).
     /// </summary>
     /// <param name="progress">Called after every Lanczos step of ‖∂∇L/∂θ‖₂, or null.</param>
     public static FixedXLipschitz FixedX(DataLinearization linearization, ulong seed = 1, Action<int, double>? progress = null)
     {
         var output = linearization.OutputNorm(seed);
-        var gradient = OperatorNorm.Largest(v => linearization.Mixed(v), u => linearization.MixedAdjoint(u), linearization.ParameterCount,
-            linearization.Dimension, seed, progress);
-        double loss = TensorPrimitives.Norm<double>(linearization.LossGradient());
+        var gradient = OperatorNorm.Norm(v => linearization.Mixed(v), u => linearization.MixedAdjoint(u), linearization.ParameterCount,
+            linearization.Dimension, seed, progress, outputGram: v => linearization.MixedGram(v));
+        double loss = linearization.LossGradientNorm();
         return new FixedXLipschitz(new LipschitzConstant(output.Norm, Lanczos, output.Steps), new LipschitzConstant(loss, ClosedForm, 0),
             new LipschitzConstant(gradient.Norm, Lanczos, gradient.Steps));
     }

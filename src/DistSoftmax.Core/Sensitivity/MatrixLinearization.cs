@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 
 namespace DistSoftmax.Core.Sensitivity;
@@ -17,7 +18,9 @@ namespace DistSoftmax.Core.Sensitivity;
 /// Dense products of O(m·n·d) each. Memory: only O((m + n)·d) is held (X A2ᵀ, A1 X, G A2, Gᵀ A1); the rows of M,
 /// G, δM, δG, Z, Y and their <see cref="RowCurvature"/>s are recomputed in blocks of <see cref="ChunkEntries"/>/n rows
 /// on every product (one extra (rows×d)·(d×n) product per block), so no m×n array exists beyond a product's own
-/// input or output (Δθ, (∂f/∂θ)[Δ], (∂∇L/∂θ)ᵀ v), and the fixed-x output constant (<see cref="OutputNorm"/>) needs none.
+/// input or output (Δθ, (∂f/∂θ)[Δ], (∂∇L/∂θ)ᵀ v), and the fixed-x output constant (<see cref="OutputNorm"/>) needs none;
+/// nor do the Gram product (∂∇L/∂θ)(∂∇L/∂θ)ᵀ v of the Lanczos steps (<see cref="MixedGram"/>, its middle Δθ recomputed by
+/// blocks) and ‖∂L/∂θ‖ (<see cref="LossGradientNorm"/>).
 /// </summary>
 public sealed class MatrixLinearization : DataLinearization
 {
@@ -57,6 +60,7 @@ public sealed class MatrixLinearization : DataLinearization
     public override int ParameterCount => _parts.Sum(PartSize);
     public override int Dimension => _d * _d;
     public override int OutputCount => _m * _n;
+    public override IReadOnlyList<(int Rows, int Cols)> PartShapes => _parts.Select(p => p switch { "A1" => (_m, _d), "A2" => (_n, _d), _ => (_m, _n) }).ToArray();
 
     private int PartSize(string part) => part switch { "A1" => _m * _d, "A2" => _n * _d, _ => _m * _n };
 
@@ -123,21 +127,58 @@ public sealed class MatrixLinearization : DataLinearization
     public override double[] Mixed(ReadOnlySpan<double> delta)
     {
         if (delta.Length != ParameterCount) throw new ArgumentException($"Δθ has {delta.Length} entries, expected {ParameterCount}");
-        ReadOnlySpan<double> a1 = Part(delta, "A1"), a2 = Part(delta, "A2"), b = Part(delta, "B");
+        return MixedOf(Part(delta, "A1"), Part(delta, "A2"), Part(delta, "B"), null);
+    }
+
+    /// <summary>The mixed derivative of a perturbation held as its matrices (in the order of the perturbed parts), without flattening it.</summary>
+    public override double[] Mixed(Perturbation delta)
+    {
+        if (delta.Parts.Count != _parts.Count) throw new ArgumentException($"a perturbation of {string.Join(", ", _parts)} has {_parts.Count} matrices, got {delta.Parts.Count}");
+        ReadOnlySpan<double> a1 = default, a2 = default, b = default;
+        for (int i = 0; i < _parts.Count; i++)
+        {
+            var data = SensitivityAnalysis.Dense(delta.Parts[i]).Data;
+            if (data.Length != PartSize(_parts[i])) throw new ArgumentException($"Δ{_parts[i]} has {data.Length} entries, expected {PartSize(_parts[i])}");
+            switch (_parts[i]) { case "A1": a1 = data; break; case "A2": a2 = data; break; default: b = data; break; }
+        }
+        return MixedOf(a1, a2, b, null);
+    }
+
+    /// <summary>
+    /// ΔB of rows [start, start + len) into <paramref name="target"/> (len×n), given the block's row curvatures
+    /// (<see cref="MixedGram"/>: ΔB_j = T_jᵀ Z_j recomputed instead of held).
+    /// </summary>
+    private delegate void TargetBlock(int start, int len, RowCurvature[] rows, Span<double> target);
+
+    /// <summary>
+    /// (∂∇L/∂θ)[Δ] = ΔA1ᵀ G A2 + A1ᵀ G ΔA2 + A1ᵀ δG A2 (d×d) with δG_j = K_j δM_j + T_j ΔB_j, by row blocks. ΔB comes
+    /// from <paramref name="b"/> (m×n, or empty when B is not perturbed), or, when <paramref name="targetBlock"/> is
+    /// given, block by block from it.
+    /// </summary>
+    private double[] MixedOf(ReadOnlySpan<double> a1, ReadOnlySpan<double> a2, ReadOnlySpan<double> b, TargetBlock? targetBlock)
+    {
         var a2t = a2.IsEmpty ? null : T(a2, _n, _d);
         var result = new double[_d * _d];
         double[] work = new double[_chunk * _n], dm = new double[_chunk * _n], scratch = new double[_n], p = new double[_chunk * _d];
+        var blockB = targetBlock is null ? null : new double[_chunk * _n];
         foreach (var (start, len) in Chunks())
         {
             var rows = Rows(start, len, work);
+            ReadOnlySpan<double> bRows = ReadOnlySpan<double>.Empty;
+            if (targetBlock is not null)
+            {
+                targetBlock(start, len, rows, blockB);
+                bRows = blockB.AsSpan(0, len * _n);
+            }
+            else if (!b.IsEmpty) bRows = b.Slice(start * _n, len * _n);
             DeltaM(start, len, a1, a2t, dm);
             for (int jj = 0; jj < len; jj++)
             {
                 var row = work.AsSpan(jj * _n, _n); // δG_j = K_j δM_j + T_j ΔB_j
                 rows[jj].Curvature(dm.AsSpan(jj * _n, _n), row);
-                if (!b.IsEmpty)
+                if (!bRows.IsEmpty)
                 {
-                    rows[jj].TargetDerivative(b.Slice((start + jj) * _n, _n), scratch);
+                    rows[jj].TargetDerivative(bRows.Slice(jj * _n, _n), scratch);
                     TensorPrimitives.Add(row, scratch, row);
                 }
             }
@@ -154,7 +195,31 @@ public sealed class MatrixLinearization : DataLinearization
     {
         if (v.Length != Dimension) throw new ArgumentException($"V has {v.Length} entries, expected {Dimension}");
         var result = new double[ParameterCount];
-        Span<double> a1 = Part(result.AsSpan(), "A1"), a2 = Part(result.AsSpan(), "A2"), b = Part(result.AsSpan(), "B");
+        AdjointInto(v, Part(result.AsSpan(), "A1"), Part(result.AsSpan(), "A2"), Part(result.AsSpan(), "B"));
+        return result;
+    }
+
+    /// <summary>(∂∇L/∂θ)ᵀ V written straight into one array per perturbed matrix (no p-entry array to split).</summary>
+    public override Perturbation MixedAdjointParts(ReadOnlySpan<double> v)
+    {
+        if (v.Length != Dimension) throw new ArgumentException($"V has {v.Length} entries, expected {Dimension}");
+        var shapes = PartShapes;
+        var data = shapes.Select(s => new double[s.Rows * s.Cols]).ToArray();
+        double[] Of(string part)
+        {
+            for (int i = 0; i < _parts.Count; i++) if (_parts[i] == part) return data[i];
+            return Array.Empty<double>();
+        }
+        AdjointInto(v, Of("A1"), Of("A2"), Of("B"));
+        return new Perturbation(shapes.Select((s, i) => (IRowMatrix)new DenseMatrix(s.Rows, s.Cols, data[i])).ToList());
+    }
+
+    /// <summary>
+    /// (∂∇L/∂θ)ᵀ V by row blocks into the parts given (each zero on entry; an empty span is not computed): Z = A1 V A2ᵀ,
+    /// Y_j = K_j Z_j, ΔA1 ← G A2 Vᵀ + Y A2 Xᵀ, ΔA2 ← Gᵀ A1 V + Yᵀ A1 X, ΔB_j ← T_jᵀ Z_j.
+    /// </summary>
+    private void AdjointInto(ReadOnlySpan<double> v, Span<double> a1, Span<double> a2, Span<double> b)
+    {
         var vt = T(v, _d, _d);
         if (!a2.IsEmpty) MatrixProducts.Gemm(_n, _d, _d, _gtA1, _d, v, _d, a2, _d, accumulate: false);             // Gᵀ A1 V
         double[] work = new double[_chunk * _n], z = new double[_chunk * _n], t = new double[_chunk * _d], ya2 = new double[_chunk * _d];
@@ -178,7 +243,32 @@ public sealed class MatrixLinearization : DataLinearization
             if (!a2.IsEmpty)
                 MatrixProducts.Gemm(_n, _d, len, T(work, len, _n), len, _a1X.AsSpan(start * _d, len * _d), _d, a2, _d, accumulate: true); // + Y_cᵀ (A1 X)_c
         }
-        return result;
+    }
+
+    /// <summary>
+    /// (∂∇L/∂θ)(∂∇L/∂θ)ᵀ V without the p-entry Δθ = (∂∇L/∂θ)ᵀ V: its small parts ΔA1 (m×d), ΔA2 (n×d) first, by one
+    /// pass over the row blocks (they are needed whole: every block's δM uses all of ΔA2); then the mixed derivative by
+    /// a second pass, in which each block's ΔB_c = T_cᵀ Z_c (len×n, Z_c = A1_c V A2ᵀ) is recomputed from the block's own
+    /// row curvatures and dropped after use. The same operations as <see cref="Mixed(ReadOnlySpan{double})"/> of
+    /// <see cref="MixedAdjoint"/> on the same blocks, so the same numbers; memory O((m + n)·d) plus a block, against p
+    /// entries (m·n + (m + n)·d: 553 MB at an n = 8192, d = 128 attention head). Costs one more (len×d)·(d×n) product per block.
+    /// </summary>
+    public override double[] MixedGram(ReadOnlySpan<double> v)
+    {
+        if (v.Length != Dimension) throw new ArgumentException($"V has {v.Length} entries, expected {Dimension}");
+        var a1 = Offset("A1") >= 0 ? new double[_m * _d] : Array.Empty<double>();
+        var a2 = Offset("A2") >= 0 ? new double[_n * _d] : Array.Empty<double>();
+        if (a1.Length + a2.Length > 0) AdjointInto(v, a1, a2, Span<double>.Empty);
+        if (Offset("B") < 0) return MixedOf(a1, a2, ReadOnlySpan<double>.Empty, null);
+        var vv = v.ToArray();
+        double[] t = new double[_chunk * _d], z = new double[_chunk * _n];
+        void TargetAdjoint(int start, int len, RowCurvature[] rows, Span<double> target)
+        {
+            MatrixProducts.Gemm(len, _d, _d, _p.A1.Data.AsSpan(start * _d, len * _d), _d, vv, _d, t, _d, accumulate: false); // A1_c V
+            MatrixProducts.Gemm(len, _n, _d, t, _d, _a2T, _n, z, _n, accumulate: false);                                       // Z_c = A1_c V A2ᵀ
+            for (int jj = 0; jj < len; jj++) rows[jj].TargetDerivative(z.AsSpan(jj * _n, _n), target.Slice(jj * _n, _n), transpose: true); // ΔB_j = T_jᵀ Z_j
+        }
+        return MixedOf(a1, a2, ReadOnlySpan<double>.Empty, TargetAdjoint);
     }
 
     public override double[] Output(ReadOnlySpan<double> delta)
@@ -241,6 +331,37 @@ public sealed class MatrixLinearization : DataLinearization
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// ‖∂L/∂θ‖ without the p-entry gradient: √(‖G A2 Xᵀ‖²_F + ‖Gᵀ A1 X‖²_F + Σ_j ‖∂ℓ_j/∂b_j‖²) over the perturbed
+    /// parts, the B part's rows summed by blocks (equal to the norm of <see cref="LossGradient"/> up to the order of the sum).
+    /// </summary>
+    public override double LossGradientNorm()
+    {
+        double squares = 0;
+        if (Offset("A1") >= 0)
+        {
+            var a1 = new double[_m * _d];
+            MatrixProducts.Gemm(_m, _d, _d, _gA2, _d, _xt, _d, a1, _d, accumulate: false);                  // G A2 Xᵀ
+            squares += TensorPrimitives.SumOfSquares<double>(a1);
+        }
+        if (Offset("A2") >= 0)
+        {
+            var a2 = new double[_n * _d];
+            MatrixProducts.Gemm(_n, _d, _d, _gtA1, _d, _x, _d, a2, _d, accumulate: false);                  // Gᵀ A1 X
+            squares += TensorPrimitives.SumOfSquares<double>(a2);
+        }
+        if (Offset("B") >= 0)
+        {
+            var work = new double[_chunk * _n];
+            foreach (var (start, len) in Chunks())
+            {
+                var rows = Rows(start, len, work);
+                for (int jj = 0; jj < len; jj++) squares += TensorPrimitives.SumOfSquares<double>(rows[jj].TargetGradient()); // ‖∂ℓ_j/∂b_j‖²
+            }
+        }
+        return Math.Sqrt(squares);
     }
 
     /// <summary>

@@ -29,13 +29,15 @@ public static class OperatorNorm
     /// </summary>
     /// <param name="progress">Called after every Lanczos step with the step count and the current Ritz value (when computed), or null.</param>
     /// <param name="maxSteps">Most Lanczos steps; stopped there before convergence, √θ is a lower bound on ‖F‖₂.</param>
+    /// <param name="outputGram">v ↦ F Fᵀ v when it is cheaper than apply of adjoint (it must give the same values), or null.</param>
     public static (double Norm, double[] Direction, int Steps) Largest(Func<double[], double[]> apply, Func<double[], double[]> adjoint,
-        int inputs, int outputs, ulong seed = 1, Action<int, double>? progress = null, int maxSteps = MaxSteps)
+        int inputs, int outputs, ulong seed = 1, Action<int, double>? progress = null, int maxSteps = MaxSteps,
+        Func<double[], double[]>? outputGram = null)
     {
         if (outputs <= inputs)
         {
             // λ_max(F Fᵀ) with eigenvector y; the right singular vector is Fᵀ y / ‖Fᵀ y‖.
-            var (value, y, steps) = LargestEigenpair(v => apply(adjoint(v)), outputs, seed, progress, maxSteps);
+            var (value, y, steps) = LargestEigenpair(outputGram ?? (v => apply(adjoint(v))), outputs, seed, progress, maxSteps);
             var u = adjoint(y);
             double norm = TensorPrimitives.Norm<double>(u);
             if (norm > 0) TensorPrimitives.Multiply(u, 1.0 / norm, u);
@@ -44,6 +46,20 @@ public static class OperatorNorm
         }
         var (lambda, vector, count) = LargestEigenpair(v => adjoint(apply(v)), inputs, seed, progress, maxSteps);
         return (Math.Sqrt(Math.Max(lambda, 0)), vector, count);
+    }
+
+    /// <summary>
+    /// ‖F‖₂ and the Lanczos steps taken when the direction attaining it is not needed: the same Lanczos as
+    /// <see cref="Largest"/> (so the same value), without the final Fᵀ y, a p-entry vector.
+    /// </summary>
+    public static (double Norm, int Steps) Norm(Func<double[], double[]> apply, Func<double[], double[]> adjoint,
+        int inputs, int outputs, ulong seed = 1, Action<int, double>? progress = null, int maxSteps = MaxSteps,
+        Func<double[], double[]>? outputGram = null)
+    {
+        var (value, _, steps) = outputs <= inputs
+            ? LargestEigenpair(outputGram ?? (v => apply(adjoint(v))), outputs, seed, progress, maxSteps)
+            : LargestEigenpair(v => adjoint(apply(v)), inputs, seed, progress, maxSteps);
+        return (Math.Sqrt(Math.Max(value, 0)), steps);
     }
 
     /// <summary>

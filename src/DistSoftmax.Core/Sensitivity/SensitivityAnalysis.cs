@@ -1,5 +1,6 @@
 using DistSoftmax.Core;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Kernels;
@@ -28,7 +29,11 @@ namespace DistSoftmax.Core.Sensitivity;
 /// own in-process driver with sequential shard kernels, so the results do not depend on the degree of parallelism;
 /// <see cref="SensitivityOptions.RunJobs"/> hands them to another runner (the CLI's: worker actors, one job each). Each
 /// perturbed problem is a copy of the data made when its re-solve starts, and <see cref="SensitivityOptions.ResolveMemoryBudget"/>
-/// bounds how many exist at once (one at a time for an n = 8192 attention head, whose B alone is 512 MiB).
+/// bounds how many exist at once (one at a time for an n = 8192 attention head, whose B alone is 512 MiB). Memory:
+/// beside the problem, at most one array as large as the perturbed data exists at a time — a random direction, a
+/// perturbed copy (made in the arrays of the direction that moves it), or Δ* (kept as H⁻¹y, <see cref="WorstDirection"/>,
+/// and formed when used); the Lanczos steps stream (∂∇L/∂θ)(∂∇L/∂θ)ᵀv (<see cref="DataLinearization.MixedGram"/>), and the
+/// output is never held whole (<see cref="ISensitivityProblem.OutputDistance"/>).
 /// </summary>
 public static class SensitivityAnalysis
 {
@@ -42,7 +47,6 @@ public static class SensitivityAnalysis
         var baseSolve = problem.Driver(options.Shards, ShardComputeOptions.Default)
             .Solve(SolverCatalog.Create(options.Solver, options.SolverOptions), problem.Objective, x0 ?? new double[d], options.SolverOptions, cancellation: cancellation);
         var xStar = baseSolve.X;
-        var output = problem.Output(xStar);
         log?.Invoke(FormattableString.Invariant($"x*(θ): {ExitReasons.Name(baseSolve.Exit)} after {baseSolve.Iterations} iterations, ‖∇L‖ = {baseSolve.GradientNorm:0.0000e+00}"));
 
         // The worst case (Lanczos on J Jᵀ with Hessian solves) and the fixed-x constants.
@@ -53,15 +57,17 @@ public static class SensitivityAnalysis
         string SolveCount() => hessian is ConjugateGradientHessianSolve cg
             ? FormattableString.Invariant($"; {cg.Solves} Hessian solves so far, {cg.Iterations} CG steps in all")
             : "";
-        // With data of LargeDataBytes or more, the copies each step drops (Δθ-sized products, directions, perturbed
-        // problems, outputs: as large as the data) are collected at once, so that they do not pile up to many times the
+        // With data of LargeDataBytes or more, the copies each step drops (the worst direction's Jᵀy, random directions,
+        // perturbed problems: as large as the data) are collected at once, so that they do not pile up to many times the
         // data before a GC.
         bool large = 8L * linearization.ParameterCount >= LargeDataBytes;
         void Release()
         {
             if (large) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         }
-        var (worstConstant, worstFlat, worstSteps) = LipschitzAnalysis.WorstCase(linearization, hessian, options.Seed, (step, value) =>
+        // Δ* is kept small (WorstDirection: H⁻¹y and a norm) and formed only when used: for each re-solve along it and
+        // once for the result, so no p-entry vector is held through the phases in between.
+        var (worstConstant, worstDirection, worstSteps) = LipschitzAnalysis.WorstCaseDirection(linearization, hessian, options.Seed, (step, value) =>
         {
             Release();
             if (step % WorstCaseProgressInterval == 0)
@@ -79,38 +85,41 @@ public static class SensitivityAnalysis
         log?.Invoke(FormattableString.Invariant($"fixed x*: ‖∂f/∂θ‖₂ = {fixedX.Output.Value:G6}, ‖∂L/∂θ‖ = {fixedX.Loss.Value:G6}, ‖∂∇L/∂θ‖₂ = {fixedX.Gradient.Value:G6}"));
 
         // Random directions and their linearised effect dx = −H⁻¹ (∂∇L/∂θ)Δ. A direction is as large as the perturbed
-        // data (m×n for B), so it is drawn again from its stream (seed, 6, k) whenever needed instead of being held.
-        Perturbation DirectionOf(int k) => problem.Direction(options.Seed, k);
+        // data (m×n for B), so it is drawn again from its stream (seed, 6, k) whenever needed instead of being held, and
+        // one draw holds only it: the mixed derivative reads its matrices in place (no flattened copy), and the central
+        // difference of f moves only what f depends on and is streamed by the problem (no perturbed copy, no output).
+        // So beside the problem at most one data-sized array exists at a time, here and in the re-solves below.
         double h = options.DifferenceStep * Math.Max(problem.DataNorm, NumericLimits.Tiny);
         var predictedX = new double[options.Draws];
         var predictedF = new double[options.Draws];
         for (int k = 0; k < options.Draws; k++)
         {
-            var direction = DirectionOf(k);
-            var v = hessian.Solve(linearization.Mixed(problem.Flatten(direction)));
+            var direction = problem.Direction(options.Seed, k);
+            var v = hessian.Solve(linearization.Mixed(direction));
             TensorPrimitives.Negate(v, v);
             predictedX[k] = TensorPrimitives.Norm<double>(v);
             // df = central difference of f along (A + tΔ, x* + t v).
             var xp = new double[d]; var xm = new double[d];
             TensorPrimitives.MultiplyAdd(v, h, xStar, xp);
             TensorPrimitives.MultiplyAdd(v, -h, xStar, xm);
-            var fp = problem.Perturbed(direction, h).Output(xp);
-            var fm = problem.Perturbed(direction, -h).Output(xm);
-            TensorPrimitives.Subtract(fp, fm, fp);
-            predictedF[k] = TensorPrimitives.Norm<double>(fp) / (2 * h);
+            predictedF[k] = problem.OutputCentralDifference(direction, h, xp, xm) / (2 * h);
+            direction = null;
             Release();
         }
         log?.Invoke(FormattableString.Invariant($"random directions: linearised ‖dx‖/‖Δθ‖ up to {predictedX.Max():G6}"));
         log?.Invoke("random directions done" + SolveCount());
 
         // Re-solves: every ε × random direction, then every worst-case ε along Δ*. Each perturbed problem is a copy of
-        // the perturbed data, made only when its re-solve starts and dropped when its ratios are taken; at most
-        // ResolveMemoryBudget / (16 bytes × entries) of them exist at once (the copy and the direction that moved it).
+        // the perturbed data, made only when its re-solve starts — in the arrays of the direction that moves it (drawn
+        // again, or Δ* formed again), so the direction does not exist beside it — and dropped when its ratios are taken;
+        // at most ResolveMemoryBudget / (16 bytes × entries) of them exist at once (the copy, and as much again for a
+        // runner whose shards copy their rows: the CLI's worker actors). ‖Δf‖ is streamed by the problem against f(x*)
+        // recomputed (no m×n output is held).
         var jobs = options.Epsilons.SelectMany(e => Enumerable.Range(0, options.Draws).Select(k => (Epsilon: e, Draw: k))).ToArray();
         int total = jobs.Length + options.WorstCaseEpsilons.Count;
         ResolveJob MakeJob(int j) => j < jobs.Length
-            ? new ResolveJob(problem.Perturbed(DirectionOf(jobs[j].Draw), jobs[j].Epsilon), options.Solver, xStar, options.SolverOptions)
-            : new ResolveJob(problem.Perturbed(problem.FromFlat(worstFlat), options.WorstCaseEpsilons[j - jobs.Length]), options.Solver, xStar, options.SolverOptions);
+            ? new ResolveJob(problem.PerturbedInPlace(problem.Direction(options.Seed, jobs[j].Draw), jobs[j].Epsilon), options.Solver, xStar, options.SolverOptions)
+            : new ResolveJob(problem.PerturbedInPlace(worstDirection.Parts(), options.WorstCaseEpsilons[j - jobs.Length]), options.Solver, xStar, options.SolverOptions);
         long bytesPerJob = Math.Max(16L * linearization.ParameterCount, 1);
         int byMemory = (int)Math.Clamp(options.ResolveMemoryBudget / bytesPerJob, 1, Math.Max(total, 1));
         int parallelism = Math.Min(options.Parallelism > 0 ? options.Parallelism : Environment.ProcessorCount, byMemory);
@@ -121,13 +130,7 @@ public static class SensitivityAnalysis
             solves[j] = solve;
             var dx = new double[d];
             TensorPrimitives.Subtract(solve.X, xStar, dx);
-            double nf = 0;
-            if (j < jobs.Length)
-            {
-                var f = perturbed.Output(solve.X);
-                TensorPrimitives.Subtract(f, output, f);
-                nf = TensorPrimitives.Norm<double>(f);
-            }
+            double nf = j < jobs.Length ? problem.OutputDistance(xStar, perturbed, solve.X) : 0;
             changes[j] = (TensorPrimitives.Norm<double>(dx), nf);
         }
         if (options.RunJobs is { } runJobs)
@@ -144,15 +147,22 @@ public static class SensitivityAnalysis
         }
         else
         {
+            // One re-solve in a method of its own: when it returns, nothing of its frame keeps the perturbed copy alive
+            // (a lambda without loops starts as unoptimised code, whose stack slots all count as live to its end, so a
+            // copy dropped inside it would survive the collection and meet the next job's copy).
+            [MethodImpl(MethodImplOptions.NoInlining)]
+            void Resolve(int j)
+            {
+                var job = MakeJob(j);
+                var solve = job.Problem.Driver(options.Shards, compute).Solve(SolverCatalog.Create(options.Solver, options.SolverOptions),
+                    job.Problem.Objective, xStar, options.SolverOptions, cancellation: cancellation);
+                Finish(j, job.Problem, solve);
+            }
             Parallel.ForEach(Enumerable.Range(0, total),
                 new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellation },
                 j =>
                 {
-                    var job = MakeJob(j);
-                    var solve = job.Problem.Driver(options.Shards, compute).Solve(SolverCatalog.Create(options.Solver, options.SolverOptions),
-                        job.Problem.Objective, xStar, options.SolverOptions, cancellation: cancellation);
-                    Finish(j, job.Problem, solve);
-                    job = null;
+                    Resolve(j);
                     Release();
                 });
         }
@@ -183,8 +193,8 @@ public static class SensitivityAnalysis
         }).ToArray();
         foreach (var s in summary)
             log?.Invoke(FormattableString.Invariant($"random: ε = {s.Epsilon:0.0e+00}: ‖Δx‖/ε max {s.MaxSolutionRatio:G6} mean {s.MeanSolutionRatio:G6}; ‖Δf‖/ε max {s.MaxOutputRatio:G6}"));
-        return new SensitivityResult(problem.Name, problem.Rows, d, xStar, output, baseSolve, results, summary, predictedX, predictedF,
-            lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstFlat, worstSteps, checks) { Converged = worstConverged }, fixedX,
+        return new SensitivityResult(problem.Name, problem.Rows, d, xStar, baseSolve, results, summary, predictedX, predictedF,
+            lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstDirection.Flat(), worstSteps, checks) { Converged = worstConverged }, fixedX,
             hessian.PositiveDefinite) { HessianMethod = hessian.Method };
     }
 

@@ -33,7 +33,8 @@ public sealed record SensitivityOptions
     public int WorstCaseMaxSteps { get; init; } = OperatorNorm.MaxSteps;
     /// <summary>
     /// Bytes the perturbed copies of the data may take at once: at most this divided by one re-solve's copy
-    /// (the perturbed matrices and the direction that moved them, 16 bytes per entry) re-solves are materialised and
+    /// (16 bytes per entry: the perturbed matrices, made in the arrays of the direction that moved them, and as much
+    /// again for a runner whose shards copy their rows, as the CLI's worker actors do) re-solves are materialised and
     /// run together, however large <see cref="Parallelism"/> is (at least one).
     /// </summary>
     public long ResolveMemoryBudget { get; init; } = DefaultResolveMemoryBudget;

@@ -6,7 +6,7 @@ namespace DistSoftmax.Core.Sensitivity;
 /// <param name="FixedX">The fixed-x Lipschitz constants of f, L and ∇L at x*.</param>
 /// <param name="PredictedSolutionRatio">Per draw: ‖H⁻¹ (∂∇L/∂A · Δ)‖ (‖Δ‖_F = 1), the ε → 0 limit of the solution ratio.</param>
 /// <param name="PredictedOutputRatio">Per draw: ‖∂f/∂A · Δ + ∂f/∂x · v‖ with v = −H⁻¹(∂∇L/∂A · Δ).</param>
-public sealed record SensitivityResult(string Family, long Rows, int Dimension, double[] Solution, double[] Output, SolverResult BaseSolve,
+public sealed record SensitivityResult(string Family, long Rows, int Dimension, double[] Solution, SolverResult BaseSolve,
     IReadOnlyList<PerturbationResult> Perturbations, IReadOnlyList<EpsilonSummary> Summary, double[] PredictedSolutionRatio,
     double[] PredictedOutputRatio, double HessianMinEigenvalue, double HessianMaxEigenvalue, int Parallelism, double Seconds,
     WorstCaseSensitivity WorstCase, FixedXLipschitz FixedX, bool HessianPositiveDefinite)

@@ -42,6 +42,7 @@ public sealed class VectorLinearization : DataLinearization
     public override int ParameterCount => checked(_n * _d);
     public override int Dimension => _d;
     public override int OutputCount => _n;
+    public override IReadOnlyList<(int Rows, int Cols)> PartShapes => new[] { (_n, _d) };
 
     /// <summary>Δ x for a dense n×d row-major Δ.</summary>
     private double[] DeltaTimesX(ReadOnlySpan<double> delta)

@@ -32,9 +32,28 @@ public sealed record VectorProblem(IVectorFamily Family, IRowMatrix A, double[] 
 
     public ISensitivityProblem Perturbed(Perturbation delta, double t) => this with { A = SensitivityAnalysis.Add(A, delta.Parts[0], t) };
 
+    /// <summary>A + tΔ as a new matrix (n×d: small, so Δ is left as it is).</summary>
+    public ISensitivityProblem PerturbedInPlace(Perturbation delta, double t) => Perturbed(delta, t);
+
+    /// <summary>‖f_other(x_other) − f(x)‖ of the two n-entry outputs.</summary>
+    public double OutputDistance(double[] x, ISensitivityProblem other, double[] xOther)
+    {
+        var f = other.Output(xOther);
+        TensorPrimitives.Subtract(f, Output(x), f);
+        return TensorPrimitives.Norm<double>(f);
+    }
+
+    public double OutputCentralDifference(Perturbation delta, double t, double[] xPlus, double[] xMinus)
+    {
+        var fp = Perturbed(delta, t).Output(xPlus);
+        var fm = Perturbed(delta, -t).Output(xMinus);
+        TensorPrimitives.Subtract(fp, fm, fp);
+        return TensorPrimitives.Norm<double>(fp);
+    }
+
     public DataLinearization Linearize(double[] x) => new VectorLinearization(Family, A, B, Regularizer, x);
 
-    public double[] Flatten(Perturbation delta) => SensitivityAnalysis.Dense(delta.Parts[0]).Data;
+    public IReadOnlyList<(int Rows, int Cols)> PartShapes => new[] { (A.Rows, A.Cols) };
 
     public Perturbation FromFlat(ReadOnlySpan<double> flat) => new(new IRowMatrix[] { new DenseMatrix(A.Rows, A.Cols, flat.ToArray()) });
 
