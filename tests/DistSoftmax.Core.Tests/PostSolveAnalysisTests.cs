@@ -261,6 +261,29 @@ public class PostSolveAnalysisTests
             PostSolveAnalysis.Run(evaluator, x, PostSolveOutputs.Hessian, regularized: true, seed: 1, hessianLimit: 3));
     }
 
+    [Fact]
+    public void AfterASolveTheLanczosIsBudgetedToAQuarterOfItsRequestsWithinTenToThirtySteps()
+    {
+        Assert.Equal(PostSolveAnalysis.MinLanczosSteps, PostSolveAnalysis.LanczosBudget(0));
+        Assert.Equal(PostSolveAnalysis.MinLanczosSteps, PostSolveAnalysis.LanczosBudget(39));
+        Assert.Equal(15, PostSolveAnalysis.LanczosBudget(62));               // the 8192×128 solve: 62 requests
+        Assert.Equal(PostSolveAnalysis.LanczosSteps, PostSolveAnalysis.LanczosBudget(10_000));
+
+        // A budget below the dimension stops the Lanczos there: the values are then bounds on the extremes.
+        int n = 400, d = 40;
+        var a = TestProblem.Gaussian(n, d, 63);
+        var (evaluator, x) = Solved(a, TestProblem.Distribution(n, 64), 11.0);
+        var exact = PostSolveAnalysis.Run(evaluator, x, PostSolveOutputs.None, regularized: true, seed: 1).Regime;
+        var r = PostSolveAnalysis.Run(evaluator, x, PostSolveOutputs.None, regularized: true, seed: 1, hessianLimit: 3, lanczosSteps: 12).Regime;
+        Assert.Equal("lanczos", r.Method);
+        Assert.True(r.LanczosSteps <= 12, $"{r.LanczosSteps} steps against a budget of 12");
+        double slack = 1e-12 * exact.LambdaMax;
+        Assert.True(r.LambdaMin >= exact.LambdaMin - slack, $"θ_min {r.LambdaMin:E6} below λ_min {exact.LambdaMin:E6}");
+        Assert.True(r.LambdaMax <= exact.LambdaMax + slack, $"θ_max {r.LambdaMax:E6} above λ_max {exact.LambdaMax:E6}");
+        Assert.Throws<ParameterException>(() =>
+            PostSolveAnalysis.Run(evaluator, x, PostSolveOutputs.None, regularized: true, seed: 1, hessianLimit: 3, lanczosSteps: 0));
+    }
+
     private static (PostSolveEvaluator Evaluator, double[] X) Solved(DenseMatrix a, double[] b, double w)
     {
         var family = NormalizedSoftmax.Instance;

@@ -59,7 +59,10 @@ internal static class PostSolvePass
     /// backends, through <paramref name="retained"/>), evaluated side by side as the workers did, or else on the plan's
     /// shards loaded here again (a cluster's rows live on its workers); returns it and its wall time.
     /// </summary>
-    public static (PostSolveResult Result, double Seconds) Run(SolvePlan plan, IShardLoader loader, RetainingShardLoader? retained, double[] x)
+    /// <param name="solveRequests">The solve's shard requests: above the exact-Hessian limit the analysis's Lanczos is
+    /// budgeted to a quarter of them (<see cref="PostSolveAnalysis.LanczosBudget"/>).</param>
+    public static (PostSolveResult Result, double Seconds) Run(SolvePlan plan, IShardLoader loader, RetainingShardLoader? retained, double[] x,
+        long solveRequests)
     {
         var clock = Stopwatch.StartNew();
         var shape = plan.Inspection.Shape;
@@ -67,7 +70,8 @@ internal static class PostSolvePass
         var reused = retained?.TryRetained(plan.Source, ranges);
         var shards = reused ?? ranges.Select(range => loader.Load(plan.Source, range, ShardComputeOptions.Default)).ToArray();
         var evaluator = new PostSolveEvaluator(shards, shape.Objective, parallelShards: reused is not null);
-        var result = PostSolveAnalysis.Run(evaluator, x, plan.Save, Regularized(plan.Source), plan.Options.Seed);
+        var result = PostSolveAnalysis.Run(evaluator, x, plan.Save, Regularized(plan.Source), plan.Options.Seed,
+            PostSolveAnalysis.LanczosBudget(solveRequests));
         return (result, clock.Elapsed.TotalSeconds);
     }
 

@@ -205,7 +205,7 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         if (ctx.Cancellation.IsCancellationRequested || result.Exit == ExitCondition.Cancelled) return (null, 0, null);
         try
         {
-            var (analysis, seconds) = PostSolvePass.Run(plan, loader, retained, result.X);
+            var (analysis, seconds) = PostSolvePass.Run(plan, loader, retained, result.X, result.Requests);
             foreach (string w in analysis.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
             return (analysis, seconds, null);
         }
