@@ -1,11 +1,8 @@
-using System.Numerics.Tensors;
-using DistSoftmax.Core.Random;
-
 namespace DistSoftmax.Core.Kernels;
 
 /// <summary>
 /// λ_min and λ_max of a symmetric operator H on R^dim known only through products H q, from one Lanczos run with full
-/// reorthogonalisation: from a seeded N(0, 1) unit q₁, k steps build an orthonormal Q_k and the tridiagonal
+/// reorthogonalisation (<see cref="LanczosBasis"/>): from a seeded N(0, 1) unit q₁, k steps build an orthonormal Q_k and the tridiagonal
 /// T_k = Q_kᵀ H Q_k (α on the diagonal, β off it). Its extreme eigenvalues θ_min ≥ λ_min and θ_max ≤ λ_max (Cauchy
 /// interlacing) converge first; the Ritz pair (θ, Q_k s) has residual ‖H y − θ y‖ = β_k |s_k|, and |θ − λ| is at
 /// most that residual (and about residual²/gap). Stops when both extreme residuals are at most
@@ -37,28 +34,17 @@ public static class ExtremeEigenvalues
     {
         if (dim < 1) throw new ArgumentException("the operator needs at least one dimension");
         if (maxSteps < 1) throw new ArgumentOutOfRangeException(nameof(maxSteps), "at least one step is needed");
-        var basis = new List<double[]>();
-        var alpha = new List<double>();
-        var beta = new List<double>();
-        var q = new double[dim];
-        Rng.ForStream(seed, StartStream).FillNormal(q);
-        TensorPrimitives.Multiply(q, 1.0 / TensorPrimitives.Norm<double>(q), q);
+        var lanczos = new LanczosBasis(dim, seed, StartStream);
         int limit = Math.Min(dim, Math.Min(maxSteps, MaxSteps));
         double lo = 0, hi = 0;
         for (int k = 0; k < limit; k++)
         {
-            basis.Add(q);
-            var w = multiply(q);
-            alpha.Add(TensorPrimitives.Dot<double>(w, q));
-            double scale = TensorPrimitives.Norm<double>(w);
-            for (int pass = 0; pass < 2; pass++)
-                foreach (var v in basis) TensorPrimitives.MultiplyAdd(v, -TensorPrimitives.Dot<double>(w, v), w, w);
-            double b = TensorPrimitives.Norm<double>(w);
+            var (b, scale) = lanczos.Step(multiply);
             bool invariant = b <= 1e-12 * Math.Max(scale, NumericLimits.Tiny);
             bool last = k + 1 == limit;
             if (invariant || last || k < EveryStepUpTo || k % CheckInterval == 0)
             {
-                var (values, lastRow) = Ritz(alpha, beta);
+                var (values, lastRow) = Ritz(lanczos.Alpha, lanczos.Beta);
                 int iMin = 0, iMax = 0;
                 for (int i = 1; i < values.Length; i++)
                 {
@@ -72,11 +58,9 @@ public static class ExtremeEigenvalues
                 if (converged) return (lo, hi, k + 1, true);
                 if (last) return (lo, hi, k + 1, false);
             }
-            beta.Add(b);
-            q = w;
-            TensorPrimitives.Multiply(q, 1.0 / b, q);
+            lanczos.Advance(b);
         }
-        return (lo, hi, basis.Count, false);
+        return (lo, hi, lanczos.Vectors.Count, false);
     }
 
     /// <summary>The eigenvalues of T_k and the last component of each unit eigenvector.</summary>

@@ -1,11 +1,12 @@
 using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Random;
 
 namespace DistSoftmax.Core.Sensitivity;
 
 /// <summary>
 /// The spectral norm ‖F‖₂ = max over ‖u‖ = 1 of ‖F u‖ of a linear map F: R^p → R^q given only F u and Fᵀ v, by
-/// Lanczos with full reorthogonalisation on the smaller Gram operator (F Fᵀ, q×q, when q ≤ p; else Fᵀ F):
+/// Lanczos with full reorthogonalisation (<see cref="LanczosBasis"/>) on the smaller Gram operator (F Fᵀ, q×q, when q ≤ p; else Fᵀ F):
 /// ‖F‖₂² = λ_max. Converged when the Ritz residual β_k |s_k| ≤ <see cref="RelativeTolerance"/>·θ (then θ is exact to
 /// about (residual)²/gap), or when the Krylov space is the whole space (exact up to rounding). The matrix is never formed.
 /// </summary>
@@ -72,41 +73,27 @@ public static class OperatorNorm
     {
         if (dim < 1) throw new ArgumentException("the operator needs at least one dimension");
         if (maxSteps < 1) throw new ParameterException(nameof(maxSteps), maxSteps, "must be at least 1");
-        var basis = new List<double[]>();
-        var alpha = new List<double>();
-        var beta = new List<double>();
-        var q = new double[dim];
-        Rng.ForStream(seed, StartStream).FillNormal(q);
-        TensorPrimitives.Multiply(q, 1.0 / TensorPrimitives.Norm<double>(q), q);
+        var lanczos = new LanczosBasis(dim, seed, StartStream);
         double theta = 0;
         double[] s = [1.0];
         int limit = Math.Min(dim, maxSteps);
         for (int k = 0; k < limit; k++)
         {
-            basis.Add(q);
-            var w = op(q);
-            double a = TensorPrimitives.Dot<double>(w, q);
-            alpha.Add(a);
-            // Full reorthogonalisation (twice: "twice is enough") against every basis vector.
-            for (int pass = 0; pass < 2; pass++)
-                foreach (var v in basis) TensorPrimitives.MultiplyAdd(v, -TensorPrimitives.Dot<double>(w, v), w, w);
-            double b = TensorPrimitives.Norm<double>(w);
+            var (b, _) = lanczos.Step(op);
             bool last = k + 1 == limit;
             if (last || k < EveryStepUpTo || k % CheckInterval == 0 || !(b > 0))
             {
-                (theta, s) = TopOfTridiagonal(alpha, beta);
-                double scale = Math.Max(Math.Abs(theta), alpha.Max(Math.Abs));
+                (theta, s) = TopOfTridiagonal(lanczos.Alpha, lanczos.Beta);
+                double scale = Math.Max(Math.Abs(theta), lanczos.Alpha.Max(Math.Abs));
                 // The Krylov space is invariant (b ≈ 0) or the Ritz pair's residual ‖Op y − θ y‖ = b |s_k| is small.
                 if (b <= NumericLimits.MachineEpsilon * Math.Max(scale, NumericLimits.Tiny) * dim
                     || b * Math.Abs(s[k]) <= RelativeTolerance * Math.Max(Math.Abs(theta), NumericLimits.Tiny) || last)
-                    return (theta, RitzVector(basis, s, dim), k + 1);
+                    return (theta, RitzVector(lanczos.Vectors, s, dim), k + 1);
             }
             progress?.Invoke(k + 1, theta);
-            beta.Add(b);
-            q = w;
-            TensorPrimitives.Multiply(q, 1.0 / b, q);
+            lanczos.Advance(b);
         }
-        return (theta, RitzVector(basis, s, dim), basis.Count);
+        return (theta, RitzVector(lanczos.Vectors, s, dim), lanczos.Vectors.Count);
     }
 
     /// <summary>
@@ -133,9 +120,7 @@ public static class OperatorNorm
         }
         var alpha = new List<double>();
         var beta = new List<double>();
-        var q = new double[dim];
-        Rng.ForStream(seed, StartStream).FillNormal(q);
-        TensorPrimitives.Multiply(q, 1.0 / TensorPrimitives.Norm<double>(q), q);
+        var q = LanczosBasis.UnitStart(dim, seed, StartStream);
         double[]? previous = null;
         double theta = 0;
         int limit = Math.Min(dim, MaxSteps);
