@@ -76,9 +76,6 @@ public sealed class SampledGramPreconditioner
         var opts = run.Options;
         int d = run.Objective.Dimension;
         var point = current.Point;
-        // The model is the Gauss–Newton one whatever curvature CG multiplies by (docs/MATH.md): positive semidefinite, so
-        // it factors undamped and its factor gives the next build's leverage estimates.
-        const HessianKind kind = ModelKind;
         int sketchRows = Math.Max(opts.SketchRowsPerColumn * d, d + 1);
         double[] projT = Array.Empty<double>();
         int k = 0;
@@ -88,7 +85,7 @@ public sealed class SampledGramPreconditioner
             var triangle = previous?.LeverageTriangle;
             if (triangle is null)
             {
-                yield return new GradientRequest(point.X, point.Globals, kind, false, sketchRows,
+                yield return new GradientRequest(point.X, point.Globals, ModelKind, false, sketchRows,
                     StreamSeed(opts.Seed, current.Iteration, SketchPurpose), SketchForm.Triangle);
                 triangle = run.Reply<GradientReply>().Sketch;
             }
@@ -97,10 +94,10 @@ public sealed class SampledGramPreconditioner
                 Rng.ForStream(opts.Seed, (ulong)current.Iteration, ProjectionPurpose));
         }
         if (!(total > 0 && double.IsFinite(total))) { result.Value = null; yield break; }
-        yield return new SampledGramRequest(point.X, point.Globals, kind, projT, k, total, SampleSize(opts, d),
+        yield return new SampledGramRequest(point.X, point.Globals, ModelKind, projT, k, total, SampleSize(opts, d),
             StreamSeed(opts.Seed, current.Iteration, SamplePurpose), opts.UniformSampling);
         var gram = run.Reply<GramReply>();
-        var coefficients = run.Objective.LowRankCoefficients(point.Globals, kind);
+        var coefficients = run.Objective.LowRankCoefficients(point.Globals, ModelKind);
         var model = DenseCurvature.Assemble(gram.PackedUpper, d, current.LowRank, coefficients);
         result.Value = FromModel(Packed.FromUpper(model, d), gram.PackedUpper, d, gram.RowsUsed);
     }
