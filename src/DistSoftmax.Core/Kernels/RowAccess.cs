@@ -199,12 +199,9 @@ public sealed class DenseRows : RowAccess
         finally { System.Buffers.ArrayPool<double>.Shared.Return(block); }
     }
 
-    /// <summary>The cache-blocked SYRK from <see cref="BlockedSyrk.MinColumns"/> columns on, the four-row one below.</summary>
-    private void Syrk(ReadOnlySpan<double> block, int rows, ReadOnlySpan<double> w, Span<double> c)
-    {
-        if (_cols >= BlockedSyrk.MinColumns) BlockedSyrk.Upper(block, rows, _cols, w, c);
-        else DenseKernels.SyrkUpper(block, rows, _cols, w, c);
-    }
+    /// <summary>OpenBLAS's dsyrk where it is installed, else the managed kernels (<see cref="WeightedSyrk"/>).</summary>
+    private void Syrk(ReadOnlySpan<double> block, int rows, ReadOnlySpan<double> w, Span<double> c) =>
+        WeightedSyrk.Upper(block, rows, _cols, w, c);
 }
 
 /// <summary>Compressed sparse rows: every kernel loops over the row's stored entries only.</summary>

@@ -41,8 +41,8 @@ public sealed class VectorShard : IShard
     /// </summary>
     public const double SkipProbability = 1e-2;
 
-    /// <summary>Sampled rows gathered before one SYRK (two chunks of <see cref="BlockedSyrk.ChunkRows"/>).</summary>
-    private const int GatherRows = 2 * BlockedSyrk.ChunkRows;
+    /// <summary>Sampled rows gathered before one SYRK (one chunk of <see cref="WeightedSyrk.ChunkRows"/>).</summary>
+    private const int GatherRows = WeightedSyrk.ChunkRows;
 
 
     public long RowOffset { get; }
