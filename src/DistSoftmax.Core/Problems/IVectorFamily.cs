@@ -38,6 +38,20 @@ public interface IVectorFamily
     void RowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] globals, HessianKind kind,
         Span<double> g, Span<double> d, Span<double> q);
 
+    /// <summary>
+    /// Both phases over one complete z (no reference): the globals of z alone, and its phase-2 terms into g, D and q,
+    /// i.e. <c>RowTerms(z, b, Globals(LocalScalars(z, b, null), null), kind, g, d, q)</c>, the globals returned.
+    /// For the matrix problems, whose every row of M is a softmax with its own normaliser. A family may fuse the
+    /// phases (<see cref="NormalizedSoftmax"/> computes exp(z − max z) once instead of twice).
+    /// </summary>
+    double[] OwnGlobalsAndRowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, HessianKind kind,
+        Span<double> g, Span<double> d, Span<double> q)
+    {
+        var globals = Globals(LocalScalars(z, b, null), null);
+        RowTerms(z, b, globals, kind, g, d, q);
+        return globals;
+    }
+
     /// <summary>The symmetric k×k coefficients C (row-major) of the low-rank part.</summary>
     double[] LowRankCoefficients(double[] globals, HessianKind kind);
 

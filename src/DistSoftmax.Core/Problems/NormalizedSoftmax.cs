@@ -146,28 +146,57 @@ public sealed class NormalizedSoftmax : IVectorFamily
     public void RowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] globals, HessianKind kind,
         Span<double> g, Span<double> d, Span<double> q)
     {
-        double m = globals[1], s = globals[2], ff = globals[3], fb = globals[4];
-        double gamma = ff - fb;
-        int n = z.Length;
-        var qf = q.Slice(0, n);
-        var q2 = q.Slice(n, n);
-        ShiftedExp(z, m, s, qf);                                // f = exp(z − m)/S, vectorised
-        for (int i = 0; i < n; i++)
+        double m = globals[1], s = globals[2];
+        var f = q.Slice(0, z.Length);
+        ShiftedExp(z, m, s, f);                                 // f = exp(z − m)/S
+        TermsFromF(f, b, globals, kind, g, d, q.Slice(z.Length, z.Length));
+    }
+
+    /// <summary>
+    /// One exponential per entry instead of two: u = exp(z − max z) goes into q's first row, the phase-1 sums are
+    /// taken from it (the same sums <see cref="LocalScalars"/> reports, summed in one piece instead of by stack
+    /// chunks), then f = u/S in place, bit for bit the f of <see cref="RowTerms"/>.
+    /// </summary>
+    public double[] OwnGlobalsAndRowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, HessianKind kind,
+        Span<double> g, Span<double> d, Span<double> q)
+    {
+        if (z.Length == 0) return Globals(ScalarSums.Empty(Powers), null);
+        double m = TensorPrimitives.Max(z);
+        var u = q.Slice(0, z.Length);
+        ShiftedExp(z, m, 1.0, u);
+        var sums = new[]
         {
-            double f = qf[i];
-            double c = f - b[i];
-            g[i] = f * c - gamma * f;
-            if (kind == HessianKind.Exact)
-            {
-                double v = (2 * f - b[i]) * f;
-                q2[i] = v;
-                d[i] = v - gamma * f;
-            }
-            else
-            {
-                q2[i] = f * f;
-                d[i] = f * f;
-            }
+            TensorPrimitives.Sum<double>(u), TensorPrimitives.SumOfSquares<double>(u), TensorPrimitives.Dot<double>(u, b),
+            TensorPrimitives.SumOfSquares(b), 0.0, 0.0, 0.0,
+        };
+        var globals = Globals(new ScalarSums(m, sums, Powers), null);
+        TensorPrimitives.Divide(u, globals[2], u);
+        TermsFromF(u, b, globals, kind, g, d, q.Slice(z.Length, z.Length));
+        return globals;
+    }
+
+    /// <summary>
+    /// From f (q's first row): g = f∘(c − γ), c = f − b; exact: q₂ = v = (2f − b)∘f, D = v − γ f; Gauss–Newton:
+    /// q₂ = D = f∘f. Vectorised, whole rows at a time.
+    /// </summary>
+    private static void TermsFromF(ReadOnlySpan<double> f, ReadOnlySpan<double> b, double[] globals, HessianKind kind,
+        Span<double> g, Span<double> d, Span<double> q2)
+    {
+        double gamma = globals[3] - globals[4];                 // ⟨f,c⟩ = ⟨f,f⟩ − ⟨f,b⟩
+        TensorPrimitives.Subtract(f, b, g);
+        TensorPrimitives.Subtract(g, gamma, g);
+        TensorPrimitives.Multiply(g, f, g);
+        if (kind == HessianKind.Exact)
+        {
+            TensorPrimitives.Negate(b, d);                                     // d as scratch: −b
+            TensorPrimitives.MultiplyAdd(f, 2.0, d, q2);                       // 2f − b
+            TensorPrimitives.Multiply(q2, f, q2);
+            TensorPrimitives.MultiplyAdd(f, -gamma, q2, d);
+        }
+        else
+        {
+            TensorPrimitives.Multiply(f, f, q2);
+            q2.CopyTo(d);
         }
     }
 

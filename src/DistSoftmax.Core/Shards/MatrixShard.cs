@@ -222,10 +222,9 @@ public sealed class MatrixShard : IShard
             int j = c.Start + jj;
             var z = MRow(c, jj);
             var b = new ReadOnlySpan<double>(_b, j * n, n);
-            var globals = _family.Globals(_family.LocalScalars(z, b, null), null);
             var g = c.G.AsSpan(jj * n, n);
             var dw = c.Dw.AsSpan(jj * n, n);
-            _family.RowTerms(z, b, globals, kind, g, dw, c.Q.AsSpan(jj * lr * n, lr * n));
+            var globals = _family.OwnGlobalsAndRowTerms(z, b, kind, g, dw, c.Q.AsSpan(jj * lr * n, lr * n));
             _family.LowRankCoefficients(globals, kind).AsSpan(0, lr * lr).CopyTo(c.C.AsSpan(jj * lr * lr, lr * lr));
             if (_w2 is not null)
             {
