@@ -29,7 +29,13 @@ public static class VectorSolverCostModel
     /// exceeded exact Newton on the sparse 200000×100 instance (2 non-zeros a row), where entries cost nothing.
     /// </summary>
     public const double SamplingSecondsPerRow = 1.5e-7;
+    /// <summary>The managed blocked SYRK's cost per pair (no OpenBLAS, or d below <see cref="Kernels.WeightedSyrk.NativeMinColumns"/>).</summary>
     public const double DenseGramSecondsPerPair = 6e-11;
+    /// <summary>
+    /// OpenBLAS's dsyrk per pair (<see cref="Kernels.WeightedSyrk"/>), fitted as a + b/d to `bench … syrk ROWS D` on
+    /// the 2 cores: 5.0e-11 s at d = 100, 3.3e-11 at 200, 2.5e-11 at 400, 2.3e-11 at 1000.
+    /// </summary>
+    public const double NativeGramSecondsPerPair = 2.2e-11, NativeGramSecondsPerPairColumns = 2.8e-9;
     public const double SparseGramSecondsPerPair = 2e-9;
     /// <summary>Dense d×d work (blocked, both cores): Cholesky of d = 1000 in 23 ms, R of the 4000×1000 sketch in 343 ms.</summary>
     public const double CoordinatorSecondsPerFlop = 5e-11;
@@ -46,9 +52,16 @@ public static class VectorSolverCostModel
     /// <summary>
     /// Hessian-vector products per iteration of the sampled-Gram preconditioned Newton-CG, on average: 8–9 at
     /// n = 100000, d = 1000 (`scale 100000 1000 approx-newton`: 100–113 products in 12 iterations). One product reads
-    /// A once (y = Av and Aᵀ(D∘y) on the same rows): measured at 0.9× a line-search trial.
+    /// A once (y = Av and Aᵀ(D∘y) on the same rows), priced by <see cref="ProductSecondsPerEntry"/>.
     /// </summary>
     public const double PreconditionedProductsPerIteration = 9;
+    /// <summary>
+    /// One Hessian-vector product of the preconditioned form per stored entry, its round trip included: a product reads
+    /// each row once for y = a_iᵀv and Aᵀ(D∘y), with none of a trial's loss, basis and low-rank sums. Measured in the
+    /// 100000×1000 local solve (`solve-compare`, seventh session): iterations 8–9, 67 of whose 69 requests were products,
+    /// took 3.6 s, 52 ms a request, i.e. 0.5 ns an entry.
+    /// </summary>
+    public const double ProductSecondsPerEntry = 0.5e-9;
     /// <summary>
     /// approx-newton switches to the exact Gram only when that is predicted to save at least this much an iteration:
     /// below it the two cost the same to the model's accuracy, and the method asked for is kept.
@@ -133,7 +146,8 @@ public static class VectorSolverCostModel
         double build = RequestSeconds + nnz * LeverageSecondsPerEntry + n * SamplingSecondsPerRow
                        + GramSeconds(n, d, nnz, Math.Min(n, Curvature.SampledGramPreconditioner.SampleSize(options, d))) + 2 * cholesky;
         double firstSketch = pass + nnz * SketchSeconds(d) + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3);
-        double preconditioned = TrialsPerIteration * pass + PreconditionedProductsPerIteration * pass
+        double product = nnz * ProductSecondsPerEntry + RequestSeconds;
+        double preconditioned = TrialsPerIteration * pass + PreconditionedProductsPerIteration * product
                                 + build / Curvature.SampledGramPreconditioner.RefreshIterations
                                 + firstSketch / TypicalIterations("approx-newton");
         if (options.UniformSampling)       // uniform sampling is asked for to compare samples: never the exact Gram
@@ -170,7 +184,13 @@ public static class VectorSolverCostModel
         double density = nnz / Math.Max(1.0, (double)n * d);
         double perRow = density <= SparseDensity
             ? SparseGramSecondsPerPair * 0.5 * Math.Pow(nnz / Math.Max(1.0, n), 2)
-            : DenseGramSecondsPerPair * 0.5 * (double)d * d;
+            : DenseGramPairSeconds(d) * 0.5 * (double)d * d;
         return rows * perRow;
     }
+
+    /// <summary>Seconds per pair of a dense Gram row: OpenBLAS's dsyrk where <see cref="Kernels.WeightedSyrk"/> uses it.</summary>
+    public static double DenseGramPairSeconds(int d) =>
+        Kernels.NativeBlas.SyrkAvailable && d >= Kernels.WeightedSyrk.NativeMinColumns
+            ? NativeGramSecondsPerPair + NativeGramSecondsPerPairColumns / d
+            : DenseGramSecondsPerPair;
 }
