@@ -28,7 +28,7 @@ public static class WeightedSyrk
     /// <summary>Columns from which dsyrk is used (faster at every d measured from 64 on, a tie at 48, slower at 30).</summary>
     public const int NativeMinColumns = 64;
 
-    /// <summary>Rows per chunk of scaled copies (two chunk×d buffers: 4 MB at d = 1000).</summary>
+    /// <summary>Rows per chunk of scaled copies (one chunk×d buffer: 2 MB at d = 1000).</summary>
     public const int ChunkRows = 256;
 
     public static void Upper(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<double> c)
@@ -50,9 +50,9 @@ public static class WeightedSyrk
 
     private static void Native(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<double> c)
     {
+        // One chunk×d buffer for both signs: P's rows from the front, N's from the back (np + nn ≤ chunk).
         int chunk = Math.Min(ChunkRows, rows);
-        var positive = ArrayPool<double>.Shared.Rent(chunk * d);
-        var negative = ArrayPool<double>.Shared.Rent(chunk * d);
+        var scaled = ArrayPool<double>.Shared.Rent(chunk * d);
         try
         {
             for (int r0 = 0; r0 < rows; r0 += ChunkRows)
@@ -63,17 +63,13 @@ public static class WeightedSyrk
                     double wr = w[r];
                     if (wr == 0) continue;
                     var row = a.Slice(r * d, d);
-                    if (wr < 0) TensorPrimitives.Multiply(row, Math.Sqrt(-wr), negative.AsSpan(nn++ * d, d));
-                    else TensorPrimitives.Multiply(row, Math.Sqrt(wr), positive.AsSpan(np++ * d, d));
+                    if (wr < 0) TensorPrimitives.Multiply(row, Math.Sqrt(-wr), scaled.AsSpan((chunk - ++nn) * d, d));
+                    else TensorPrimitives.Multiply(row, Math.Sqrt(wr), scaled.AsSpan(np++ * d, d));
                 }
-                if (np > 0) NativeBlas.SyrkUpperTransposed(d, np, 1.0, positive.AsSpan(0, np * d), c);
-                if (nn > 0) NativeBlas.SyrkUpperTransposed(d, nn, -1.0, negative.AsSpan(0, nn * d), c);
+                if (np > 0) NativeBlas.SyrkUpperTransposed(d, np, 1.0, scaled.AsSpan(0, np * d), c);
+                if (nn > 0) NativeBlas.SyrkUpperTransposed(d, nn, -1.0, scaled.AsSpan((chunk - nn) * d, nn * d), c);
             }
         }
-        finally
-        {
-            ArrayPool<double>.Shared.Return(positive);
-            ArrayPool<double>.Shared.Return(negative);
-        }
+        finally { ArrayPool<double>.Shared.Return(scaled); }
     }
 }
