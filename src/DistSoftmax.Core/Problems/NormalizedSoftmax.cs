@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Statistics;
 
@@ -153,9 +154,9 @@ public sealed class NormalizedSoftmax : IVectorFamily
     }
 
     /// <summary>
-    /// One exponential per entry instead of two: u = exp(z − max z) goes into q's first row, the phase-1 sums are
-    /// taken from it (the same sums <see cref="LocalScalars"/> reports, summed in one piece instead of by stack
-    /// chunks), then f = u/S in place, bit for bit the f of <see cref="RowTerms"/>.
+    /// One exponential per entry instead of two: u = exp(z − max z) goes into q's first row, the phase-1 sums
+    /// [Σu, Σu², Σu·b, Σb²] are taken from it in one fused pass (the sums <see cref="LocalScalars"/> reports, in another
+    /// summation order), then f = u/S in place, bit for bit the f of <see cref="RowTerms"/>.
     /// </summary>
     public double[] OwnGlobalsAndRowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, HessianKind kind,
         Span<double> g, Span<double> d, Span<double> q)
@@ -164,39 +165,65 @@ public sealed class NormalizedSoftmax : IVectorFamily
         double m = TensorPrimitives.Max(z);
         var u = q.Slice(0, z.Length);
         ShiftedExp(z, m, 1.0, u);
-        var sums = new[]
-        {
-            TensorPrimitives.Sum<double>(u), TensorPrimitives.SumOfSquares<double>(u), TensorPrimitives.Dot<double>(u, b),
-            TensorPrimitives.SumOfSquares(b), 0.0, 0.0, 0.0,
-        };
-        var globals = Globals(new ScalarSums(m, sums, Powers), null);
+        var (su, suu, sub, sbb) = FourSums(u, b);
+        var globals = Globals(new ScalarSums(m, new[] { su, suu, sub, sbb, 0.0, 0.0, 0.0 }, Powers), null);
         TensorPrimitives.Divide(u, globals[2], u);
         TermsFromF(u, b, globals, kind, g, d, q.Slice(z.Length, z.Length));
         return globals;
     }
 
+    /// <summary>(Σu, Σu², Σu·b, Σb²) in one pass over u and b.</summary>
+    private static (double U, double UU, double UB, double BB) FourSums(ReadOnlySpan<double> u, ReadOnlySpan<double> b)
+    {
+        int n = u.Length, i = 0, w = Vector<double>.Count;
+        Vector<double> vu = Vector<double>.Zero, vuu = vu, vub = vu, vbb = vu;
+        for (; i <= n - w; i += w)
+        {
+            var x = new Vector<double>(u.Slice(i, w));
+            var y = new Vector<double>(b.Slice(i, w));
+            vu += x; vuu += x * x; vub += x * y; vbb += y * y;
+        }
+        double su = Vector.Sum(vu), suu = Vector.Sum(vuu), sub = Vector.Sum(vub), sbb = Vector.Sum(vbb);
+        for (; i < n; i++) { su += u[i]; suu += u[i] * u[i]; sub += u[i] * b[i]; sbb += b[i] * b[i]; }
+        return (su, suu, sub, sbb);
+    }
+
     /// <summary>
-    /// From f (q's first row): g = f∘(c − γ), c = f − b; exact: q₂ = v = (2f − b)∘f, D = v − γ f; Gauss–Newton:
-    /// q₂ = D = f∘f. Vectorised, whole rows at a time.
+    /// From f (q's first row), one fused pass: g = f∘(c − γ), c = f − b, γ = ⟨f,c⟩ = ⟨f,f⟩ − ⟨f,b⟩; exact:
+    /// q₂ = v = (2f − b)∘f, D = v − γ f; Gauss–Newton: q₂ = D = f∘f.
     /// </summary>
     private static void TermsFromF(ReadOnlySpan<double> f, ReadOnlySpan<double> b, double[] globals, HessianKind kind,
         Span<double> g, Span<double> d, Span<double> q2)
     {
-        double gamma = globals[3] - globals[4];                 // ⟨f,c⟩ = ⟨f,f⟩ − ⟨f,b⟩
-        TensorPrimitives.Subtract(f, b, g);
-        TensorPrimitives.Subtract(g, gamma, g);
-        TensorPrimitives.Multiply(g, f, g);
-        if (kind == HessianKind.Exact)
+        double gamma = globals[3] - globals[4];
+        bool exact = kind == HessianKind.Exact;
+        int n = f.Length, i = 0, w = Vector<double>.Count;
+        var vGamma = new Vector<double>(gamma);
+        for (; i <= n - w; i += w)
         {
-            TensorPrimitives.Negate(b, d);                                     // d as scratch: −b
-            TensorPrimitives.MultiplyAdd(f, 2.0, d, q2);                       // 2f − b
-            TensorPrimitives.Multiply(q2, f, q2);
-            TensorPrimitives.MultiplyAdd(f, -gamma, q2, d);
+            var vf = new Vector<double>(f.Slice(i, w));
+            var vb = new Vector<double>(b.Slice(i, w));
+            (vf * (vf - vb - vGamma)).CopyTo(g.Slice(i, w));
+            if (exact)
+            {
+                var v = (vf + vf - vb) * vf;
+                v.CopyTo(q2.Slice(i, w));
+                (v - vGamma * vf).CopyTo(d.Slice(i, w));
+            }
+            else
+            {
+                var ff = vf * vf;
+                ff.CopyTo(q2.Slice(i, w));
+                ff.CopyTo(d.Slice(i, w));
+            }
         }
-        else
+        for (; i < n; i++)
         {
-            TensorPrimitives.Multiply(f, f, q2);
-            q2.CopyTo(d);
+            double fi = f[i];
+            g[i] = fi * (fi - b[i] - gamma);
+            double v = exact ? (2 * fi - b[i]) * fi : fi * fi;
+            q2[i] = v;
+            d[i] = exact ? v - gamma * fi : v;
         }
     }
 
