@@ -77,6 +77,8 @@ public static class PassBreakdown
         // The phase-2 passes at a cached z and terms: the cost of the pass itself.
         shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false));
         Row("gradient pass (cached z)", Timing.Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, false))));
+        var direction = (double[])x.Clone();
+        Row("Hessian-vector product (Av and Aᵀ(D∘Av), one read of A)", Timing.Median(() => shard.Evaluate(new HessianVectorRequest(x, point.Globals, HessianKind.Exact, direction))));
         Row("gradient + low-rank pass", Timing.Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true))));
         Row("gradient + low-rank + CountSketch pass", Timing.Median(() => shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true, m, 7))));
         Row("leverage scores + sampled SYRK pass, new point (row terms too)", Timing.MedianTimed(() =>

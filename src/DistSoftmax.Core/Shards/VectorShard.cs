@@ -22,8 +22,20 @@ public sealed class VectorShard : IShard
     private readonly IVectorFamily _family;
     private readonly ShardComputeOptions _compute;
     private readonly RowBlocks _blocks;
-    /// <summary>Rows per cache tile (256 rows of d = 100 are 200 KB: they stay in L2 between passes).</summary>
-    private const int Tile = 256;
+    /// <summary>
+    /// Rows per cache tile: a pass that reads a tile twice (z = A_t v, then A_tᵀ(D∘z)) finds it in L2 the second time
+    /// when its rows take at most <see cref="TileBytes"/>. 256 rows (the most) up to d = 256, 64 at d = 1000.
+    /// </summary>
+    private readonly int _tile;
+
+    /// <summary>Half of a core's 1 MiB L2 on the development machine (AMD EPYC): the Hessian-vector product at
+    /// n = 100000, d = 1000 took 39–47 ms with 256-row tiles (2 MB) and 35–36 ms with 64 (`passes 100000 1000`).</summary>
+    public const int TileBytes = 512 * 1024;
+    public const int MaxTileRows = 256, MinTileRows = 16;
+
+    /// <summary>Rows per tile for rows of <paramref name="bytesPerRow"/> stored bytes: a multiple of 16, 16 to 256.</summary>
+    public static int TileRowsFor(long bytesPerRow) =>
+        (int)Math.Clamp(TileBytes / Math.Max(1, bytesPerRow) / MinTileRows * MinTileRows, MinTileRows, MaxTileRows);
 
     private double[]? _zX;
     private readonly double[] _z;
@@ -65,6 +77,7 @@ public sealed class VectorShard : IShard
         RowOffset = rowOffset;
         _compute = compute ?? ShardComputeOptions.Default;
         _blocks = RowBlocks.For(a.Rows);
+        _tile = TileRowsFor(sizeof(double) * a.StoredEntries / Math.Max(1, a.Rows));
         int n = a.Rows;
         _z = new double[n];
         _g = new double[n];
@@ -202,11 +215,11 @@ public sealed class VectorShard : IShard
         int fusedLength = FusedSketch(m) ? m * d : 0;
         var all = Accumulate((k + 1) * d + fusedLength, (block, s, e, acc) =>
         {
-            var beta = new double[vectors * Tile];
-            var curvature = m == 0 ? Array.Empty<double>() : new double[(2 + lr) * Tile];
-            for (int t = s; t < e; t += Tile)
+            var beta = new double[vectors * _tile];
+            var curvature = m == 0 ? Array.Empty<double>() : new double[(2 + lr) * _tile];
+            for (int t = s; t < e; t += _tile)
             {
-                int te = Math.Min(e, t + Tile), len = te - t;
+                int te = Math.Min(e, t + _tile), len = te - t;
                 var zt = _z.AsSpan(t, len);
                 var bt = _b.AsSpan(t, len);
                 if (!haveZ) _rows.MultiplyRows(t, te, r.X, zt);
@@ -295,9 +308,9 @@ public sealed class VectorShard : IShard
             try
             {
                 Array.Clear(strip, 0, m * width);
-                for (int t = 0; t < n; t += Tile)
+                for (int t = 0; t < n; t += _tile)
                 {
-                    int te = Math.Min(n, t + Tile);
+                    int te = Math.Min(n, t + _tile);
                     _rows.ScatterRowColumns(t, te, bucket.AsSpan(t, te - t), weight.AsSpan(t, te - t), c0, c1, strip.AsSpan(0, m * width));
                 }
                 for (int j = 0; j < width; j++)
@@ -403,11 +416,11 @@ public sealed class VectorShard : IShard
         var all = Accumulate(gradLen + lowLen + fusedLength, (_, s, e, acc) =>
         {
             // [g; q_1; …; q_lr] of one tile side by side, for one multi-vector transposed product.
-            var rhs = new double[(1 + lr) * Tile];
+            var rhs = new double[(1 + lr) * _tile];
             // Tiles of rows small enough to stay in cache: A is read from memory once for all outputs.
-            for (int t = s; t < e; t += Tile)
+            for (int t = s; t < e; t += _tile)
             {
-                int te = Math.Min(e, t + Tile), len = te - t;
+                int te = Math.Min(e, t + _tile), len = te - t;
                 _g.AsSpan(t, len).CopyTo(rhs);
                 for (int j = 0; j < lr; j++) LowRankRows(j, s, e, t, te).CopyTo(rhs.AsSpan((1 + j) * len, len));
                 _rows.MultiplyTransposedRowsMany(t, te, rhs.AsSpan(0, (1 + lr) * len), 1 + lr, acc.AsSpan(0, gradLen + lowLen));
@@ -447,18 +460,18 @@ public sealed class VectorShard : IShard
         var counts = new long[_blocks.BlockCount];
         var full = Accumulate(d * d, (block, s, e, acc) =>
         {
-            var tau = new double[Tile];
-            var refined = new int[Tile];
-            var norms = new double[Tile];
+            var tau = new double[_tile];
+            var refined = new int[_tile];
+            var norms = new double[_tile];
             // Kept rows are collected over tiles and added by one SYRK per GatherRows of them: a tile keeps only a few
             // rows when the sample is small, and each SYRK call reads and writes all of C.
-            var kept = new int[GatherRows + Tile];
-            var weights = new double[GatherRows + Tile];
+            var kept = new int[GatherRows + _tile];
+            var weights = new double[GatherRows + _tile];
             long used = 0;
             int count = 0;
-            for (int ts = s; ts < e; ts += Tile)
+            for (int ts = s; ts < e; ts += _tile)
             {
-                int te = Math.Min(e, ts + Tile), len = te - ts;
+                int te = Math.Min(e, ts + _tile), len = te - ts;
                 if (r.Uniform) tau.AsSpan(0, len).Fill(1.0);
                 else
                 {
@@ -513,10 +526,10 @@ public sealed class VectorShard : IShard
         int d = Cols, lr = _family.LowRankCount;
         var all = Accumulate(d + lr, (_, s, e, acc) =>
         {
-            var y = new double[Tile];
-            for (int t = s; t < e; t += Tile)
+            var y = new double[_tile];
+            for (int t = s; t < e; t += _tile)
             {
-                int te = Math.Min(e, t + Tile), len = te - t;
+                int te = Math.Min(e, t + _tile), len = te - t;
                 var yt = y.AsSpan(0, len);
                 _rows.MultiplyRows(t, te, r.V, yt);
                 for (int j = 0; j < lr; j++) acc[d + j] += TensorPrimitives.Dot<double>(LowRankRows(j, s, e, t, te), yt);
