@@ -27,9 +27,7 @@ public static class BlockedSyrk
 
     public static void Upper(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<double> c)
     {
-        if (rows < 0 || d < 0 || a.Length < (long)rows * d) throw new ArgumentException($"A has {a.Length} entries, fewer than {rows}×{d}");
-        if (w.Length < rows) throw new ArgumentException($"w has {w.Length} entries, expected {rows}");
-        if (c.Length < d * d) throw new ArgumentException($"C has {c.Length} entries, expected {d}×{d}");
+        CheckShapes(a, rows, d, w, c);
         var s = ArrayPool<double>.Shared.Rent(Math.Max(1, Math.Min(rows, ChunkRows) * d));
         try
         {
@@ -43,6 +41,14 @@ public static class BlockedSyrk
             }
         }
         finally { ArrayPool<double>.Shared.Return(s); }
+    }
+
+    /// <summary>The shapes every weighted SYRK needs: A rows×d, w of rows entries, C d×d.</summary>
+    internal static void CheckShapes(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, ReadOnlySpan<double> c)
+    {
+        if (rows < 0 || d < 0 || a.Length < (long)rows * d) throw new ArgumentException($"A has {a.Length} entries, fewer than {rows}×{d}");
+        if (w.Length < rows) throw new ArgumentException($"w has {w.Length} entries, expected {rows}");
+        if (c.Length < d * d) throw new ArgumentException($"C has {c.Length} entries, expected {d}×{d}");
     }
 
     private static void Chunk(ReadOnlySpan<double> a, double[] s, int kc, int d, Span<double> c)

@@ -33,9 +33,7 @@ public static class WeightedSyrk
 
     public static void Upper(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<double> c)
     {
-        if (rows < 0 || d < 0 || a.Length < (long)rows * d) throw new ArgumentException($"A has {a.Length} entries, fewer than {rows}×{d}");
-        if (w.Length < rows) throw new ArgumentException($"w has {w.Length} entries, expected {rows}");
-        if (c.Length < d * d) throw new ArgumentException($"C has {c.Length} entries, expected {d}×{d}");
+        BlockedSyrk.CheckShapes(a, rows, d, w, c);
         if (rows == 0 || d == 0) return;
         if (NativeBlas.SyrkAvailable && d >= NativeMinColumns) Native(a, rows, d, w, c);
         else Managed(a, rows, d, w, c);
