@@ -4,14 +4,20 @@
 #   `dist-softmax solve` as a whole process (file load, input checks, actors, outputs) with its peak resident memory,
 #   SciPy's L-BFGS-B on the same files with a NumPy gradient (bench/scipy/lbfgsb_baseline.py), whole process,
 # and how far the two answers are apart.
-# Usage: bench/compare-scipy.sh [N] [D] [extra solve options…]   (default 200000 100; instance in /tmp/distsoftmax-bench-N-D)
+# Usage: [DISTSOFTMAX_CLI=…] bench/compare-scipy.sh [N] [D] [extra solve options…]   (default 200000 100; instance in /tmp/distsoftmax-bench-N-D)
 # Needs Debian's python3-numpy and python3-scipy (/usr/bin/python3) and a Release build of the CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200000}; d=${2:-100}; shift $(( $# > 2 ? 2 : $# )) || true
 dir=/tmp/distsoftmax-bench-$n-$d
-cli=(dotnet src/DistSoftmax.Cli/bin/Release/net10.0/dist-softmax.dll)
-[ -f src/DistSoftmax.Cli/bin/Release/net10.0/dist-softmax.dll ] || dotnet build src/DistSoftmax.Cli -c Release >/dev/null
+# DISTSOFTMAX_CLI: another build of the command (a dist-softmax.dll, or a published dist-softmax executable such as
+# the composite ReadyToRun publish of the README's "Installing"); default: the Release build of this checkout.
+if [ -n "${DISTSOFTMAX_CLI:-}" ]; then
+  case "$DISTSOFTMAX_CLI" in *.dll) cli=(dotnet "$DISTSOFTMAX_CLI");; *) cli=("$DISTSOFTMAX_CLI");; esac
+else
+  cli=(dotnet src/DistSoftmax.Cli/bin/Release/net10.0/dist-softmax.dll)
+  [ -f src/DistSoftmax.Cli/bin/Release/net10.0/dist-softmax.dll ] || dotnet build src/DistSoftmax.Cli -c Release >/dev/null
+fi
 [ -f "$dir/A.npy" ] || "${cli[@]}" generate --problem normalized --n "$n" --d "$d" --seed 2026 --out-dir "$dir" >/dev/null
 cat "$dir/A.npy" > /dev/null   # warm the page cache for every reader alike
 
