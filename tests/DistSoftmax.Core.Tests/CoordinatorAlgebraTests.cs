@@ -177,6 +177,18 @@ public class CoordinatorAlgebraTests
         Assert.True(Assertions.RelativeError(p, DenseAlgebra.CholeskySolve(unblocked, d, rhs)) < 1e-9);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(64)]
+    public void The_packed_diagonal_index_finds_every_diagonal_entry(int d)
+    {
+        var full = Random(d * d, (ulong)d);
+        var packed = Packed.FromUpper(full, d);
+        for (int i = 0; i < d; i++) Assert.Equal(full[i * d + i], packed[Packed.DiagonalIndex(i, d)]);
+        Assert.Equal(Packed.Length(d) - 1, Packed.DiagonalIndex(d - 1, d));
+    }
+
     [Fact]
     public void Blocked_Cholesky_refuses_an_indefinite_matrix()
     {

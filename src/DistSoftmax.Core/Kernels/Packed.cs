@@ -8,6 +8,9 @@ public static class Packed
 {
     public static int Length(int d) => checked(d * (d + 1) / 2);
 
+    /// <summary>Index of the diagonal entry (i, i), the first of row i: Σ_{r &lt; i} (d − r) = i·d − i(i − 1)/2.</summary>
+    public static int DiagonalIndex(int i, int d) => i * d - i * (i - 1) / 2;
+
     /// <summary>Dimension d of a packed triangle of the given length.</summary>
     public static int Dimension(int packedLength)
     {

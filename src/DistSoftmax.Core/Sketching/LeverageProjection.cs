@@ -44,7 +44,7 @@ public static class LeverageProjection
             throw new ArgumentException($"a triangle of {packedR.Length} entries is not the R of {d} columns");
         var r = packedR.ToArray();
         double max = 0;
-        for (int i = 0, p = 0; i < d; p += d - i, i++) max = Math.Max(max, Math.Abs(r[p]));
+        for (int i = 0; i < d; i++) max = Math.Max(max, Math.Abs(r[Packed.DiagonalIndex(i, d)]));
         double floor = Math.Max(max * 1e-10, 1e-300);
         var g = new double[d * k];
         rng.FillNormal(g, 1.0 / Math.Sqrt(k));

@@ -132,7 +132,7 @@ public sealed class SampledGramPreconditioner
     private static double[]? Factor(double[] packed, int d, int increases)
     {
         double trace = 0;
-        for (int i = 0, p = 0; i < d; p += d - i, i++) trace += packed[p];
+        for (int i = 0; i < d; i++) trace += packed[Packed.DiagonalIndex(i, d)];
         double damping = RelativeDamping * Math.Max(Math.Abs(trace) / d, double.Epsilon);
         for (int attempt = 0; attempt <= increases; attempt++, damping *= 100)
         {
