@@ -35,18 +35,15 @@ public static class OperatorNorm
         int inputs, int outputs, ulong seed = 1, Action<int, double>? progress = null, int maxSteps = MaxSteps,
         Func<double[], double[]>? outputGram = null)
     {
-        if (outputs <= inputs)
-        {
-            // λ_max(F Fᵀ) with eigenvector y; the right singular vector is Fᵀ y / ‖Fᵀ y‖.
-            var (value, y, steps) = LargestEigenpair(outputGram ?? (v => apply(adjoint(v))), outputs, seed, progress, maxSteps);
-            var u = adjoint(y);
-            double norm = TensorPrimitives.Norm<double>(u);
-            if (norm > 0) TensorPrimitives.Multiply(u, 1.0 / norm, u);
-            else u[0] = 1; // F = 0: every direction attains 0
-            return (Math.Sqrt(Math.Max(value, 0)), u, steps);
-        }
-        var (lambda, vector, count) = LargestEigenpair(v => adjoint(apply(v)), inputs, seed, progress, maxSteps);
-        return (Math.Sqrt(Math.Max(lambda, 0)), vector, count);
+        var (value, vector, steps, onOutputs) = SmallerGram(apply, adjoint, inputs, outputs, seed, progress, maxSteps, outputGram);
+        double norm = Math.Sqrt(Math.Max(value, 0));
+        if (!onOutputs) return (norm, vector, steps);
+        // The eigenvector y of F Fᵀ: the right singular vector is Fᵀ y / ‖Fᵀ y‖.
+        var u = adjoint(vector);
+        double length = TensorPrimitives.Norm<double>(u);
+        if (length > 0) TensorPrimitives.Multiply(u, 1.0 / length, u);
+        else u[0] = 1; // F = 0: every direction attains 0
+        return (norm, u, steps);
     }
 
     /// <summary>
@@ -57,10 +54,23 @@ public static class OperatorNorm
         int inputs, int outputs, ulong seed = 1, Action<int, double>? progress = null, int maxSteps = MaxSteps,
         Func<double[], double[]>? outputGram = null)
     {
-        var (value, _, steps) = outputs <= inputs
+        var (value, _, steps, _) = SmallerGram(apply, adjoint, inputs, outputs, seed, progress, maxSteps, outputGram);
+        return (Math.Sqrt(Math.Max(value, 0)), steps);
+    }
+
+    /// <summary>
+    /// λ_max and its eigenvector of the smaller Gram operator: F Fᵀ on R^q when q ≤ p (<paramref name="outputGram"/>
+    /// if given; <c>OnOutputs</c> true), else Fᵀ F on R^p.
+    /// </summary>
+    private static (double Value, double[] Vector, int Steps, bool OnOutputs) SmallerGram(Func<double[], double[]> apply,
+        Func<double[], double[]> adjoint, int inputs, int outputs, ulong seed, Action<int, double>? progress, int maxSteps,
+        Func<double[], double[]>? outputGram)
+    {
+        bool onOutputs = outputs <= inputs;
+        var (value, vector, steps) = onOutputs
             ? LargestEigenpair(outputGram ?? (v => apply(adjoint(v))), outputs, seed, progress, maxSteps)
             : LargestEigenpair(v => adjoint(apply(v)), inputs, seed, progress, maxSteps);
-        return (Math.Sqrt(Math.Max(value, 0)), steps);
+        return (value, vector, steps, onOutputs);
     }
 
     /// <summary>
