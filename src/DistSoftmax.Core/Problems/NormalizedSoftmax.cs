@@ -156,7 +156,8 @@ public sealed class NormalizedSoftmax : IVectorFamily
     /// <summary>
     /// One exponential per entry instead of two: u = exp(z − max z) goes into q's first row, the phase-1 sums
     /// [Σu, Σu², Σu·b, Σb²] are taken from it in one fused pass (the sums <see cref="LocalScalars"/> reports, in another
-    /// summation order), then f = u/S in place, bit for bit the f of <see cref="RowTerms"/>.
+    /// summation order, so S may differ from theirs in the last bits), then f = u/S in place, as <see cref="RowTerms"/>
+    /// forms f from the same S.
     /// </summary>
     public double[] OwnGlobalsAndRowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, HessianKind kind,
         Span<double> g, Span<double> d, Span<double> q)
