@@ -35,7 +35,7 @@ public static class WeightedSyrk
     {
         BlockedSyrk.CheckShapes(a, rows, d, w, c);
         if (rows == 0 || d == 0) return;
-        if (NativeBlas.SyrkAvailable && d >= NativeMinColumns) Native(a, rows, d, w, c);
+        if (d >= NativeMinColumns && NativeBlas.SyrkAvailable) Native(a, rows, d, w, c);
         else Managed(a, rows, d, w, c);
     }
 

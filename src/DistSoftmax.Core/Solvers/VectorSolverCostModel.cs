@@ -190,7 +190,7 @@ public static class VectorSolverCostModel
 
     /// <summary>Seconds per pair of a dense Gram row: OpenBLAS's dsyrk where <see cref="Kernels.WeightedSyrk"/> uses it.</summary>
     public static double DenseGramPairSeconds(int d) =>
-        Kernels.NativeBlas.SyrkAvailable && d >= Kernels.WeightedSyrk.NativeMinColumns
+        d >= Kernels.WeightedSyrk.NativeMinColumns && Kernels.NativeBlas.SyrkAvailable
             ? NativeGramSecondsPerPair + NativeGramSecondsPerPairColumns / d
             : DenseGramSecondsPerPair;
 }
