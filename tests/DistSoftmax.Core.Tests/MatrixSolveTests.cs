@@ -58,7 +58,9 @@ public class MatrixSolveTests
         var result = driver.Solve(SolverCatalog.Create(solver), p.Objective, new double[d * d], options);
 
         Assert.True(result.Converged, $"{result.Exit}: {result.Message}");
-        Assert.True(result.Loss < 1e-20, $"loss {result.Loss:E3}");
+        // The last Newton-CG step solves only as far as the gradient tolerance needs (ForcingTerm), so the loss ends
+        // at the level that tolerance implies rather than at rounding (3e-20–1e-19 for the rescaled problem).
+        Assert.True(result.Loss < 1e-18, $"loss {result.Loss:E3}");
         var fitted = MatrixTestProblems.RowSoftmax(p.A1, p.A2, result.X);
         for (int c = 0; c < fitted.Length; c++) Assert.True(Math.Abs(fitted[c] - p.B.Data[c]) < 1e-8, $"softmax entry {c}");
         double err = Assertions.RelativeError(result.X, xTrue);
@@ -79,7 +81,9 @@ public class MatrixSolveTests
         var result = driver.Solve(SolverCatalog.Create(solver), p.Objective, new double[d * d], options);
 
         Assert.True(result.Converged, $"{result.Exit}: {result.Message}");
-        Assert.True(result.Loss < 1e-20, $"loss {result.Loss:E3}");
+        // The last Newton-CG step solves only as far as the gradient tolerance needs (ForcingTerm), so the loss ends
+        // at the level that tolerance implies rather than at rounding (3e-20–1e-19 for the rescaled problem).
+        Assert.True(result.Loss < 1e-18, $"loss {result.Loss:E3}");
         var fitted = MatrixTestProblems.RowSoftmax(p.A1, p.A2, result.X);
         for (int c = 0; c < fitted.Length; c++) Assert.True(Math.Abs(fitted[c] - p.B.Data[c]) < 1e-8, $"softmax entry {c}");
         var identifiable = Enumerable.Range(0, d * d).Where(c => c % d != ones).ToArray();

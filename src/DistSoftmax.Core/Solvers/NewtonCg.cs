@@ -8,8 +8,9 @@ namespace DistSoftmax.Core.Solvers;
 /// <summary>
 /// Newton-CG (Hessian-free) with a line search: the Newton system H p = −∇L solved by conjugate gradients on
 /// Hessian-vector products (<see cref="HessianVectorCurvature"/>: one fan-out per CG iteration, no d×d block ever
-/// formed), stopped at ‖r‖ ≤ η‖∇L‖ with η = min(η_max, √(‖∇L‖/‖∇L(x0)‖)), η_max = <see cref="MaxForcingTerm"/> (or
-/// <see cref="PreconditionedForcingTerm"/> with the sampled-Gram preconditioner), or at negative curvature: then the last CG
+/// formed), stopped at ‖r‖ ≤ η‖∇L‖ with η of <see cref="ForcingTerm.For"/> (min(η_max, √(‖∇L‖/‖∇L(x0)‖)), never tighter
+/// than the stopping test needs), η_max = <see cref="MaxForcingTerm"/> (or <see cref="PreconditionedForcingTerm"/> with
+/// the sampled-Gram preconditioner), or at negative curvature: then the last CG
 /// iterate, or, on the first CG iteration, the preconditioned steepest-descent direction z = M⁻¹(−∇L) scaled by
 /// rᵀz/|zᵀHz| (the Newton length of the 1-D model with the curvature's magnitude).
 /// The approximate Newton methods are this solver with a preconditioner M (<see cref="Preconditioning"/>); the first CG
@@ -28,7 +29,7 @@ public sealed class NewtonCg : LineSearchSolver
     public CgPreconditioning Preconditioning { get; }
 
     /// <summary>Largest forcing term η of the inexact Newton solve.</summary>
-    public const double MaxForcingTerm = 0.5;
+    public const double MaxForcingTerm = ForcingTerm.Cap;
     /// <summary>
     /// Largest forcing term with the sampled-Gram preconditioner, whose CG products are cheap next to the iteration:
     /// at n = 100000, d = 1000 η ≤ 0.01 took 12 iterations and 100–113 products, η ≤ 0.1 20–22 iterations, η ≤ 0.001 14
@@ -114,7 +115,7 @@ public sealed class NewtonCg : LineSearchSolver
         int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(d, MinDefaultCgIterations);
         double g0 = run.Trace[0].GradientNorm;
         double etaMax = Preconditioning == CgPreconditioning.SampledGram ? PreconditionedForcingTerm : MaxForcingTerm;
-        double eta = Math.Min(etaMax, Math.Sqrt(current.GradientNorm / Math.Max(g0, TinyNorm)));
+        double eta = ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), etaMax);
         double tol = eta * current.GradientNorm;
 
         Func<double[], double[]>? preconditioner = null;

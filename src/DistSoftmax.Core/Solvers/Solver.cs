@@ -57,7 +57,7 @@ public abstract partial class Solver
                 $"{StationaryStartFactor}·ε·max(1, |L|)): x0 is a stationary point", iteration, point.Loss, gradientNorm, g0);
             return true;
         }
-        double target = Math.Max(opts.AbsoluteTolerance, opts.RelativeTolerance * g0);
+        double target = opts.StoppingTarget(g0);
         if (gradientNorm <= target)
         {
             run.Finish(point.X, ExitCondition.Converged, $"‖∇L‖ = {gradientNorm:E3} ≤ {target:E3}", iteration, point.Loss, gradientNorm, g0);

@@ -19,6 +19,10 @@ public sealed record SolverOptions
     public double RelativeTolerance { get; init; } = 1e-8;
     public double AbsoluteTolerance { get; init; } = 0.0;
     public int MaxIterations { get; init; } = 200;
+
+    /// <summary>The stopping threshold on ‖∇L‖: max(AbsoluteTolerance, RelativeTolerance·‖∇L(x0)‖).</summary>
+    public double StoppingTarget(double initialGradientNorm) => Math.Max(AbsoluteTolerance, RelativeTolerance * initialGradientNorm);
+
     public int StallIterations { get; init; } = 10;
     /// <summary>Seed of every random choice (sketches, projections, row samples).</summary>
     public ulong Seed { get; init; } = 1;

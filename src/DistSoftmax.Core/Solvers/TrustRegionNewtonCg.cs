@@ -8,7 +8,8 @@ namespace DistSoftmax.Core.Solvers;
 
 /// <summary>
 /// Trust-region Newton-CG (Steihaug–Toint): the subproblem is solved by CG on Hessian-vector products
-/// (<see cref="HessianVectorCurvature"/>), stopped at ‖r‖ ≤ η‖∇L‖ with η = min(½, √(‖∇L‖/‖∇L(x0)‖)), at a direction
+/// (<see cref="HessianVectorCurvature"/>), stopped at ‖r‖ ≤ η‖∇L‖ with η of <see cref="ForcingTerm.For"/> (min(½, √(‖∇L‖/‖∇L(x0)‖)), never tighter than the
+/// stopping test needs), at a direction
 /// of non-positive curvature (followed to the boundary), or on leaving the region (<see cref="SteihaugPath"/>).
 /// </summary>
 public sealed class TrustRegionNewtonCg : TrustRegionSolver
@@ -23,7 +24,7 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
         var opts = run.Options;
         int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(d, NewtonCg.MinDefaultCgIterations);
         double g0 = run.Trace[0].GradientNorm;
-        double eta = Math.Min(NewtonCg.MaxForcingTerm, Math.Sqrt(current.GradientNorm / Math.Max(g0, NumericLimits.Tiny)));
+        double eta = ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), NewtonCg.MaxForcingTerm);
         double tolerance = eta * current.GradientNorm;
 
         var path = new SteihaugPath(radius);

@@ -1,0 +1,46 @@
+using DistSoftmax.Core.Solvers;
+
+namespace DistSoftmax.Core.Tests;
+
+public class ForcingTermTests
+{
+    [Fact]
+    public void Far_from_the_target_it_is_the_capped_superlinear_rule()
+    {
+        // ‖∇L‖ = 1e-2 of ‖∇L(x0)‖ = 1: √(1e-2) = 0.1, under both caps; the target (1e-8) is far away.
+        Assert.Equal(0.1, ForcingTerm.For(1e-2, 1.0, 1e-8, NewtonCg.MaxForcingTerm), 15);
+        Assert.Equal(NewtonCg.PreconditionedForcingTerm, ForcingTerm.For(1e-2, 1.0, 1e-8, NewtonCg.PreconditionedForcingTerm));
+    }
+
+    [Fact]
+    public void Near_the_target_it_asks_only_for_a_residual_of_half_the_target()
+    {
+        // ‖∇L‖ = 1e-7, target 1e-8: the superlinear rule would ask for ‖r‖ ≤ 3.2e-4·‖∇L‖ = 3.2e-11, yet any
+        // residual below 5e-9 = ½·target ends the solve, so η = 5e-9 / 1e-7 = 0.05.
+        double eta = ForcingTerm.For(1e-7, 1.0, 1e-8, NewtonCg.PreconditionedForcingTerm);
+        Assert.Equal(0.05, eta, 15);
+        Assert.True(eta * 1e-7 <= ForcingTerm.TargetFraction * 1e-8 * (1 + 1e-12));
+    }
+
+    [Fact]
+    public void It_never_exceeds_the_cap_even_right_at_the_target()
+    {
+        // ‖∇L‖ just above the target: ½·target/‖∇L‖ ≈ ½ at most; and a target above ‖∇L‖ (already converged) stays at ½.
+        Assert.Equal(ForcingTerm.Cap, ForcingTerm.For(1e-8, 1.0, 1e-7, NewtonCg.MaxForcingTerm));
+        Assert.InRange(ForcingTerm.For(1.01e-8, 1.0, 1e-8, NewtonCg.PreconditionedForcingTerm), 0.49, ForcingTerm.Cap);
+    }
+
+    [Fact]
+    public void A_zero_target_leaves_the_superlinear_rule_alone()
+    {
+        Assert.Equal(Math.Sqrt(1e-6), ForcingTerm.For(1e-6, 1.0, 0.0, NewtonCg.MaxForcingTerm), 15);
+    }
+
+    [Fact]
+    public void The_stopping_target_is_the_larger_of_the_absolute_and_relative_tolerances()
+    {
+        var options = new SolverOptions { RelativeTolerance = 1e-8, AbsoluteTolerance = 1e-10 };
+        Assert.Equal(1e-8 * 3.0, options.StoppingTarget(3.0));
+        Assert.Equal(1e-10, options.StoppingTarget(1e-5));
+    }
+}
