@@ -175,6 +175,31 @@ public class MatrixShardTests
         Assert.Equal((long)n, rows);
     }
 
+    [Theory]
+    [InlineData(HessianKind.Exact)]
+    [InlineData(HessianKind.GaussNewton)]
+    public void Rows_gathered_over_several_back_projections_give_the_explicit_gradient_and_product(HessianKind kind)
+    {
+        // 300 rows in one block: chunks of 32 are gathered into back-projections of 128, 128 and the last 44 rows.
+        const int n = 300, d = 3;
+        Assert.Equal(1, MatrixShard.BlocksFor(n, n, d).BlockCount);
+        Assert.True(n > 2 * MatrixShard.BackProjectionRows && n % MatrixShard.BackProjectionRows != 0);
+        var p = MatrixTestProblems.Random("multiple-normalized", n, d, true, 700);
+        var x = MatrixTestProblems.RandomX(d, 701, 1.5);
+        var v = MatrixTestProblems.RandomX(d, 702);
+        var reference = MatrixTestProblems.KroneckerReference(p, x, kind);
+        foreach (int shards in new[] { 1, 3 })
+        {
+            var driver = MatrixTestProblems.Driver(p, shards);
+            var gradient = MatrixTestProblems.Gradient(driver, p.Objective, x);
+            double ge = Assertions.RelativeError(gradient, reference.Gradient);
+            Assert.True(ge < 1e-12, $"{shards} shard(s): gradient rel err {ge:E2}");
+            var hv = MatrixTestProblems.HessianVector(driver, p.Objective, x, v, kind);
+            double ve = Assertions.RelativeError(hv, DenseAlgebra.Multiply(reference.Hessian, d * d, v));
+            Assert.True(ve < 1e-12, $"{shards} shard(s): H·V rel err {ve:E2}");
+        }
+    }
+
     [Fact]
     public void Replies_are_bit_identical_whatever_the_thread_count()
     {
