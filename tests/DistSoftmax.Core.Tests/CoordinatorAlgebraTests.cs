@@ -189,6 +189,24 @@ public class CoordinatorAlgebraTests
         Assert.Equal(Packed.Length(d) - 1, Packed.DiagonalIndex(d - 1, d));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(64)]
+    public void Adding_upper_triangles_into_a_packed_sum_equals_packing_the_sum_of_the_full_matrices(int d)
+    {
+        var parts = new[] { Random(d * d, 11), Random(d * d, 12), Random(d * d, 13) };
+        var expectedFull = (double[])parts[0].Clone();
+        for (int k = 1; k < parts.Length; k++)
+            for (int i = 0; i < d * d; i++) expectedFull[i] += parts[k][i];
+        var packed = new double[Packed.Length(d)];
+        Array.Fill(packed, double.NaN);   // overwrite must not read what was there
+        for (int k = 0; k < parts.Length; k++) Packed.AddUpper(parts[k], d, packed, overwrite: k == 0);
+        Assert.Equal(Packed.FromUpper(expectedFull, d), packed);
+        Assert.Throws<ArgumentException>(() => Packed.AddUpper(parts[0], d, new double[Packed.Length(d) + 1]));
+        Assert.Throws<ArgumentException>(() => Packed.AddUpper(parts[0].AsSpan(1), d, packed));
+    }
+
     [Fact]
     public void Blocked_Cholesky_refuses_an_indefinite_matrix()
     {

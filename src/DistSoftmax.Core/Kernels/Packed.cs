@@ -32,6 +32,25 @@ public static class Packed
         return p;
     }
 
+    /// <summary>
+    /// packed += the upper triangle of a d×d row-major matrix (or packed = it, with <paramref name="overwrite"/>),
+    /// row by row: the same values as adding the full matrices and packing the sum.
+    /// </summary>
+    public static void AddUpper(ReadOnlySpan<double> full, int d, Span<double> packed, bool overwrite = false)
+    {
+        if (full.Length < d * d) throw new ArgumentException($"a {d}×{d} matrix needs {d * d} values, got {full.Length}");
+        if (packed.Length != Length(d)) throw new ArgumentException($"a packed {d}×{d} triangle has {Length(d)} values, got {packed.Length}");
+        int k = 0;
+        for (int i = 0; i < d; i++)
+        {
+            var row = full.Slice(i * d + i, d - i);
+            var target = packed.Slice(k, d - i);
+            if (overwrite) row.CopyTo(target);
+            else System.Numerics.Tensors.TensorPrimitives.Add(target, row, target);
+            k += d - i;
+        }
+    }
+
     /// <summary>Unpacks into a full symmetric d×d row-major matrix.</summary>
     public static double[] ToSymmetric(ReadOnlySpan<double> packed, int d)
     {

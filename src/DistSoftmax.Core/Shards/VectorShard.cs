@@ -373,33 +373,54 @@ public sealed class VectorShard : IShard
     /// </remarks>
     private double[] Accumulate(int length, Action<int, int, int, double[]> body)
     {
+        var total = new double[length];
+        AccumulateInBlockOrder(length, body, (part, isFirst) =>
+        {
+            if (isFirst) part.CopyTo(total);
+            else TensorPrimitives.Add(total, part, total);
+        });
+        return total;
+    }
+
+    /// <summary>
+    /// As <see cref="Accumulate"/> for a symmetric d×d block whose bodies fill the upper triangle of a row-major
+    /// d×d accumulator: the sum goes straight into the packed upper triangle (d(d+1)/2, <see cref="Packed"/>) that
+    /// the reply carries, the same values in the same order, without the full d×d total (8 MB at d = 1000) that every
+    /// Gram request used to allocate and pack.
+    /// </summary>
+    private double[] AccumulateUpperPacked(int d, Action<int, int, int, double[]> body)
+    {
+        var packed = new double[Packed.Length(d)];
+        AccumulateInBlockOrder(d * d, body, (part, isFirst) => Packed.AddUpper(part, d, packed, overwrite: isFirst));
+        return packed;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on every block (waves of the shard's threads, accumulators of
+    /// <paramref name="length"/> reused) and hands each block's accumulator to <paramref name="reduce"/> in block order,
+    /// the first one flagged.
+    /// </summary>
+    private void AccumulateInBlockOrder(int length, Action<int, int, int, double[]> body, Action<ReadOnlySpan<double>, bool> reduce)
+    {
         int blocks = _blocks.BlockCount;
         int wave = Math.Clamp(_compute.MaxDegreeOfParallelism, 1, blocks);
         if (_accumulators.Length < wave) Array.Resize(ref _accumulators, wave);
         for (int i = 0; i < wave; i++)
             if (_accumulators[i] is null || _accumulators[i].Length < length) _accumulators[i] = new double[length];
         var parts = _accumulators;
-        var total = new double[length];
+        for (int first = 0; first < blocks; first += wave)
         {
-            for (int first = 0; first < blocks; first += wave)
+            int count = Math.Min(wave, blocks - first);
+            void Block(int i)
             {
-                int count = Math.Min(wave, blocks - first);
-                void Block(int i)
-                {
-                    var acc = parts[i];
-                    Array.Clear(acc, 0, length);
-                    var (s, e) = _blocks[first + i];
-                    body(first + i, s, e, acc);
-                }
-                if (count == 1) Block(0);
-                else Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = wave }, Block);
-                for (int i = 0; i < count; i++)
-                {
-                    if (first + i == 0) parts[0].AsSpan(0, length).CopyTo(total);
-                    else TensorPrimitives.Add(total, parts[i].AsSpan(0, length), total);
-                }
+                var acc = parts[i];
+                Array.Clear(acc, 0, length);
+                var (s, e) = _blocks[first + i];
+                body(first + i, s, e, acc);
             }
-            return total;
+            if (count == 1) Block(0);
+            else Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = wave }, Block);
+            for (int i = 0; i < count; i++) reduce(parts[i].AsSpan(0, length), first + i == 0);
         }
     }
 
@@ -440,8 +461,8 @@ public sealed class VectorShard : IShard
     {
         EnsureTerms(r.X, r.Globals, r.Kind);
         int d = Cols;
-        var full = Accumulate(d * d, (_, s, e, acc) => _rows.GramRows(s, e, _d.AsSpan(s, e - s), acc));
-        return new GramReply(Packed.FromUpper(full, d), Rows);
+        var packed = AccumulateUpperPacked(d, (_, s, e, acc) => _rows.GramRows(s, e, _d.AsSpan(s, e - s), acc));
+        return new GramReply(packed, Rows);
     }
 
     /// <summary>
@@ -458,7 +479,7 @@ public sealed class VectorShard : IShard
         var projection = r.Uniform ? null : new ProjectionPanels(r.ProjectionT, k, d);
         var rowNorms = RowSquaredNorms();
         var counts = new long[_blocks.BlockCount];
-        var full = Accumulate(d * d, (block, s, e, acc) =>
+        var packed = AccumulateUpperPacked(d, (block, s, e, acc) =>
         {
             var tau = new double[_tile];
             var refined = new int[_tile];
@@ -503,7 +524,7 @@ public sealed class VectorShard : IShard
             used += count;
             counts[block] = used;
         });
-        return new GramReply(Packed.FromUpper(full, d), counts.Sum());
+        return new GramReply(packed, counts.Sum());
     }
 
     /// <summary>‖a_i‖² of every row, computed on first use (A never changes).</summary>
