@@ -131,6 +131,27 @@ public class CheckpointResumeTests
     }
 
     [Fact]
+    public void A_kept_encoding_buffer_holds_the_same_file_and_is_reused_as_the_trace_grows()
+    {
+        var p = Planted(n: 3000, d: 12);
+        var options = new SolverOptions { RelativeTolerance = 1e-11, MaxIterations = 200, Seed = 9 };
+        var (_, checkpoints) = RunTakingCheckpoints(p.Driver(3), new NewtonCg(CgPreconditioning.SampledGram), p.Objective, new double[p.D], options);
+        Assert.True(checkpoints.Count >= 4, "the test needs a few checkpoints");
+        byte[]? buffer = null;
+        var buffers = new HashSet<byte[]>(ReferenceEqualityComparer.Instance);
+        foreach (var c in checkpoints)
+        {
+            int length = CheckpointFormat.Write(c, ref buffer);
+            buffers.Add(buffer!);
+            Assert.Equal(CheckpointFormat.Write(c), buffer![..length]);   // the same file, byte for byte
+            Assert.Equal(c.Trace.Count, CheckpointFormat.Read(buffer.AsSpan(0, length)).Trace.Count);
+        }
+        // Each checkpoint's trace is one row longer: the quarter of slack absorbs that, so only the jump when the
+        // preconditioner's arrays first appear (iteration 0 has none) needs a second buffer.
+        Assert.InRange(buffers.Count, 1, 2);
+    }
+
+    [Fact]
     public void A_resumed_run_continues_the_trace_request_count_and_clock()
     {
         var p = Planted(n: 500);

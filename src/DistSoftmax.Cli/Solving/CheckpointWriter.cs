@@ -28,6 +28,8 @@ internal sealed class CheckpointWriter
     private volatile bool _completing;
     private int _warned;
     private long _taken, _written, _writeTicks;
+    /// <summary>The encoding buffer, kept from write to write (only the writer thread touches it).</summary>
+    private byte[]? _buffer;
 
     public CheckpointWriter(string directory, ResumeRecord record, TextWriter err)
     {
@@ -85,7 +87,8 @@ internal sealed class CheckpointWriter
                 _record.Write(_directory);
                 _recordWritten = true;
             }
-            AtomicFile.Write(_path, CheckpointFormat.Write(checkpoint));
+            int length = CheckpointFormat.Write(checkpoint, ref _buffer);
+            AtomicFile.Write(_path, _buffer.AsSpan(0, length));
             Interlocked.Increment(ref _written);
             _writeTicks += Stopwatch.GetTimestamp() - start;
         }
