@@ -180,17 +180,21 @@ public class MatrixShardTests
     [InlineData(HessianKind.GaussNewton)]
     public void Rows_gathered_over_several_back_projections_give_the_explicit_gradient_and_product(HessianKind kind)
     {
-        // 300 rows in one block: chunks of 32 are gathered into back-projections of 128, 128 and the last 44 rows.
+        // 300 rows in one block: products on groups of 128, 128 and the last 44 rows, row terms in chunks of 32
+        // (the last group's 32 + 12), back-projections gathered over the same groups.
         const int n = 300, d = 3;
         Assert.Equal(1, MatrixShard.BlocksFor(n, n, d).BlockCount);
-        Assert.True(n > 2 * MatrixShard.BackProjectionRows && n % MatrixShard.BackProjectionRows != 0);
+        Assert.True(n > 2 * MatrixShard.ProductRows && n % MatrixShard.ProductRows != 0);
         var p = MatrixTestProblems.Random("multiple-normalized", n, d, true, 700);
         var x = MatrixTestProblems.RandomX(d, 701, 1.5);
         var v = MatrixTestProblems.RandomX(d, 702);
         var reference = MatrixTestProblems.KroneckerReference(p, x, kind);
-        foreach (int shards in new[] { 1, 3 })
+        // One and three cached shards, and one shard that streams M (no cache: M lives in the group's own scratch).
+        var streaming = new MatrixShard(MatrixProblem.RowFamilyOf("multiple-normalized"), p.A1, p.A2, p.B, p.W, 0,
+            ShardComputeOptions.Sequential, maxCachedEntries: 0);
+        foreach (var (shards, driver) in new[] { (1, MatrixTestProblems.Driver(p, 1)), (3, MatrixTestProblems.Driver(p, 3)),
+                     (1, new InProcessDriver(new IShard[] { streaming })) })
         {
-            var driver = MatrixTestProblems.Driver(p, shards);
             var gradient = MatrixTestProblems.Gradient(driver, p.Objective, x);
             double ge = Assertions.RelativeError(gradient, reference.Gradient);
             Assert.True(ge < 1e-12, $"{shards} shard(s): gradient rel err {ge:E2}");

@@ -33,12 +33,13 @@ namespace DistSoftmax.Core.Shards;
 ///
 /// The n²×d² Kronecker matrix is never formed. Products go through <see cref="MatrixProducts.Gemm"/> with stored
 /// transposes A1ᵀ (d×rows) and A2ᵀ (d×n). Work is split into fixed row blocks that depend only on the shapes, and
-/// each block streams its rows in chunks of <see cref="ChunkRows"/>: M, the row terms and Z_V exist only for one
-/// chunk at a time (chunk×n scratch per running block, from the shared array pool), so a shard holds no n-wide array
-/// of its own beyond its rows of B (and W) — memory stays at the input's size however many rows it owns. The rows of
-/// G (or Y) are gathered <see cref="BackProjectionRows"/> at a time for their back-projection A1ᵀ (G A2), where one
-/// OpenBLAS call per chunk spent as long repacking A2 as multiplying. Chunk results accumulate in chunk order and block results are summed in block order, so replies are bit-for-bit the
-/// same whatever the thread count.
+/// each block streams its rows in groups of <see cref="ProductRows"/> for the dense products (M and Z_V of a group in
+/// one call each; the rows of G or Y gathered as many at a time for A1ᵀ (G A2), where one OpenBLAS call per 32 rows
+/// spent as long repacking A2 as multiplying), within them in chunks of <see cref="ChunkRows"/> for the row terms:
+/// M, Z_V and the row terms exist only for one group or chunk at a time (scratch per running block, from the shared
+/// array pool), so a shard holds no n-wide array of its own beyond its rows of B (and W) — memory stays at the
+/// input's size however many rows it owns. Chunk results accumulate in chunk order and block results are summed in
+/// block order, so replies are bit-for-bit the same whatever the thread count.
 ///
 /// Cache: M = A1 X A2ᵀ on the shard's rows for the last x, kept only while it is small
 /// (rows·n ≤ <see cref="MaxCachedEntries"/>); the row terms are recomputed per chunk (O(n) a row, against the O(n·d)
@@ -141,22 +142,34 @@ public sealed class MatrixShard : IShard
         _ => throw new NotSupportedException($"matrix shard cannot answer {request.GetType().Name}"),
     };
 
-    /// <summary>One chunk's scratch: M, the row terms and one more chunk×n work array, and chunk×d products.</summary>
+    /// <summary>
+    /// One running block's scratch: M, the work array (Z_V) and the d-wide products for a group of up to
+    /// <see cref="ProductRows"/> rows, the row terms for one chunk of up to <see cref="ChunkRows"/> rows of that group.
+    /// </summary>
     private sealed class Chunk : IDisposable
     {
         private static readonly System.Buffers.ArrayPool<double> Pool = System.Buffers.ArrayPool<double>.Shared;
         public readonly double[] M, G, Dw, Q, C, Work, T;
+        /// <summary>The group: rows [GroupStart, GroupStart + GroupLength) of the shard, whose M (and Z_V) one product call fills.</summary>
+        public int GroupStart, GroupLength;
+        /// <summary>The chunk: rows [Start, Start + Length) of the group, whose row terms are in G, Dw, Q, C.</summary>
         public int Start, Length;
-        /// <summary>M of this chunk: a slice of the shard's cache, or <see cref="M"/>.</summary>
+        /// <summary>M of the group: a slice of the shard's cache, or <see cref="M"/>, from <see cref="MGroupOffset"/>.</summary>
         public double[] MSource = null!;
-        public int MOffset;
+        public int MGroupOffset;
 
         public Chunk(int n, int d, int lr)
         {
-            M = Pool.Rent(ChunkRows * n); G = Pool.Rent(ChunkRows * n); Dw = Pool.Rent(ChunkRows * n);
+            M = Pool.Rent(ProductRows * n); G = Pool.Rent(ChunkRows * n); Dw = Pool.Rent(ChunkRows * n);
             Q = Pool.Rent(Math.Max(ChunkRows * lr * n, 1)); C = Pool.Rent(Math.Max(ChunkRows * lr * lr, 1));
-            Work = Pool.Rent(ChunkRows * n); T = Pool.Rent(ChunkRows * d);
+            Work = Pool.Rent(ProductRows * n); T = Pool.Rent(ProductRows * d);
         }
+
+        /// <summary>Where the chunk's first row starts in <see cref="MSource"/>.</summary>
+        public int MOffset(int n) => MGroupOffset + (Start - GroupStart) * n;
+
+        /// <summary>Where the chunk's first row starts in a group-sized array (<see cref="Work"/>).</summary>
+        public int GroupOffset(int n) => (Start - GroupStart) * n;
 
         public void Dispose()
         {
@@ -180,13 +193,18 @@ public sealed class MatrixShard : IShard
             var (s, e) = _blocks[k];
             var acc = create();
             using var chunk = new Chunk(_n, _d, _lr);
-            for (int c0 = s; c0 < e; c0 += ChunkRows)
+            for (int g0 = s; g0 < e; g0 += ProductRows)
             {
-                chunk.Start = c0;
-                chunk.Length = Math.Min(ChunkRows, e - c0);
+                chunk.GroupStart = g0;
+                chunk.GroupLength = Math.Min(ProductRows, e - g0);
                 FillM(x, chunk, cached);
-                if (kind is HessianKind kd) FillTerms(chunk, kd);
-                body(chunk, acc);
+                for (int c0 = g0; c0 < g0 + chunk.GroupLength; c0 += ChunkRows)
+                {
+                    chunk.Start = c0;
+                    chunk.Length = Math.Min(ChunkRows, g0 + chunk.GroupLength - c0);
+                    if (kind is HessianKind kd) FillTerms(chunk, kd);
+                    body(chunk, acc);
+                }
             }
             finish?.Invoke(acc);
             results[k] = acc;
@@ -195,26 +213,26 @@ public sealed class MatrixShard : IShard
         return results;
     }
 
-    /// <summary>M rows of the chunk: (A1 X) A2ᵀ, or the cached rows at the same x.</summary>
+    /// <summary>M rows of the group: (A1 X) A2ᵀ, or the cached rows at the same x.</summary>
     private void FillM(double[] x, Chunk c, bool cached)
     {
-        int d = _d, n = _n, len = c.Length;
+        int d = _d, n = _n, len = c.GroupLength;
         if (_mCache is not null)
         {
             c.MSource = _mCache;
-            c.MOffset = c.Start * n;
+            c.MGroupOffset = c.GroupStart * n;
             if (cached) return;
         }
         else
         {
             c.MSource = c.M;
-            c.MOffset = 0;
+            c.MGroupOffset = 0;
         }
-        MatrixProducts.Gemm(len, d, d, _a1.AsSpan(c.Start * d), d, x, d, c.T, d, false);
-        MatrixProducts.Gemm(len, n, d, c.T, d, _a2T, n, c.MSource.AsSpan(c.MOffset, len * n), n, false);
+        MatrixProducts.Gemm(len, d, d, _a1.AsSpan(c.GroupStart * d), d, x, d, c.T, d, false);
+        MatrixProducts.Gemm(len, n, d, c.T, d, _a2T, n, c.MSource.AsSpan(c.MGroupOffset, len * n), n, false);
     }
 
-    private ReadOnlySpan<double> MRow(Chunk c, int jj) => new(c.MSource, c.MOffset + jj * _n, _n);
+    private ReadOnlySpan<double> MRow(Chunk c, int jj) => new(c.MSource, c.MOffset(_n) + jj * _n, _n);
 
     /// <summary>Per row j of the chunk, from the row alone: globals_j, then g + w²∘z, D + w², q and C.</summary>
     private void FillTerms(Chunk c, HessianKind kind)
@@ -245,7 +263,7 @@ public sealed class MatrixShard : IShard
     {
         if (m.Length != (long)_rows * _n) throw new ArgumentException($"M needs {(long)_rows * _n} values, got {m.Length}");
         Stream<object?>(x, null, () => null, (c, _) =>
-            new ReadOnlySpan<double>(c.MSource, c.MOffset, c.Length * _n).CopyTo(m.AsSpan(c.Start * _n, c.Length * _n)));
+            new ReadOnlySpan<double>(c.MSource, c.MOffset(_n), c.Length * _n).CopyTo(m.AsSpan(c.Start * _n, c.Length * _n)));
     }
 
     /// <summary>The shard's rows of B (Rows×n row-major).</summary>
@@ -281,17 +299,18 @@ public sealed class MatrixShard : IShard
     }
 
     /// <summary>
-    /// Rows of R (the gradient's G or the Hessian-vector product's Y) gathered before each back-projection
-    /// A1ᵀ[:, rows] · (R A2). OpenBLAS packs A2 (n×d) afresh for every call, so on one 32-row chunk R·A2 ran at
-    /// 24–28 GFLOP/s against NumPy's 60 on the same shape (n = 8192, d = 128, `gemm 64 8192 128`); at 128 rows a
-    /// call ran at 74–81 (`gemm 256 8192 128` and `gemm 512 8192 128`). The gathering costs one copy of the rows and
-    /// BackProjectionRows × n scratch per running block (8 MB at n = 8192).
+    /// Rows per dense product call: M = (A1 X) A2ᵀ and Z_V = (A1 V) A2ᵀ are formed for groups of this many rows, and
+    /// the rows of R (the gradient's G or the Hessian-vector product's Y) are gathered this many at a time for their
+    /// back-projection A1ᵀ (R A2); the row terms still go <see cref="ChunkRows"/> rows at a time. OpenBLAS packs A2
+    /// (n×d) afresh for every call, so on one 32-row chunk R·A2 ran at 24–28 GFLOP/s against NumPy's 60 on the same
+    /// shape (n = 8192, d = 128, `gemm 64 8192 128`), and at 128 rows at 71–81 (`gemm 256 8192 128`). Two group-sized
+    /// n-wide arrays per running block (M and Z_V: 8 MB each at n = 8192) and the gathered rows (8 MB) are the cost.
     /// </summary>
-    public const int BackProjectionRows = 128;
+    public const int ProductRows = 128;
 
     /// <summary>
     /// One block's partial A1ᵀ R A2 (d×d): chunks hand in their rows of R in order, and every
-    /// <see cref="BackProjectionRows"/> rows (and at the block's end, <see cref="Flush"/>) one product pair
+    /// <see cref="ProductRows"/> rows (and at the block's end, <see cref="Flush"/>) one product pair
     /// P = R_rows · A2 (rows×d), Partial += A1ᵀ[:, rows] · P adds them.
     /// </summary>
     private sealed class BackProjection
@@ -314,13 +333,13 @@ public sealed class MatrixShard : IShard
         public void Add(int start, int count, ReadOnlySpan<double> rowsByN)
         {
             int n = _shard._n;
-            if (_count > 0 && (_start + _count != start || _count + count > BackProjectionRows)) Flush();
-            if (count > BackProjectionRows) throw new ArgumentOutOfRangeException(nameof(count), $"at most {BackProjectionRows} rows at a time");
-            _rows ??= Pool.Rent(BackProjectionRows * n);
+            if (_count > 0 && (_start + _count != start || _count + count > ProductRows)) Flush();
+            if (count > ProductRows) throw new ArgumentOutOfRangeException(nameof(count), $"at most {ProductRows} rows at a time");
+            _rows ??= Pool.Rent(ProductRows * n);
             if (_count == 0) _start = start;
             rowsByN[..(count * n)].CopyTo(_rows.AsSpan(_count * n));
             _count += count;
-            if (_count == BackProjectionRows) Flush();
+            if (_count == ProductRows) Flush();
         }
 
         /// <summary>Adds the gathered rows to <see cref="Partial"/>.</summary>
@@ -328,7 +347,7 @@ public sealed class MatrixShard : IShard
         {
             if (_count == 0) return;
             int n = _shard._n, d = _shard._d;
-            _projected ??= Pool.Rent(BackProjectionRows * d);
+            _projected ??= Pool.Rent(ProductRows * d);
             MatrixProducts.Gemm(_count, d, n, _rows, n, _shard._a2, d, _projected, d, false);
             MatrixProducts.Gemm(d, d, _count, _shard._a1T.AsSpan(_start), _shard._rows, _projected, d, Partial, d, true);
             _count = 0;
@@ -367,14 +386,18 @@ public sealed class MatrixShard : IShard
         var parts = Stream(r.X, r.Kind, () => new BackProjection(this), (c, back) =>
         {
             int len = c.Length;
-            // Z_V = (A1 V) A2ᵀ on the chunk's rows.
-            MatrixProducts.Gemm(len, d, d, _a1.AsSpan(c.Start * d), d, r.V, d, c.T, d, false);
-            MatrixProducts.Gemm(len, n, d, c.T, d, _a2T, n, c.Work, n, false);
+            if (c.Start == c.GroupStart)
+            {
+                // Z_V = (A1 V) A2ᵀ on the group's rows, at its first chunk (T is free once the group's M is filled).
+                MatrixProducts.Gemm(c.GroupLength, d, d, _a1.AsSpan(c.GroupStart * d), d, r.V, d, c.T, d, false);
+                MatrixProducts.Gemm(c.GroupLength, n, d, c.T, d, _a2T, n, c.Work, n, false);
+            }
+            var zv = c.Work.AsSpan(c.GroupOffset(n), len * n);
             Span<double> dots = stackalloc double[Math.Max(lr, 1)];
             for (int jj = 0; jj < len; jj++)
             {
                 // Y_j = (D_j + w_j²) ∘ Z_V,j + Σ_a (Σ_b C_j,ab ⟨q_j,b, Z_V,j⟩) q_j,a
-                var y = c.Work.AsSpan(jj * n, n);
+                var y = zv.Slice(jj * n, n);
                 var q = c.Q.AsSpan(jj * lr * n, lr * n);
                 for (int b = 0; b < lr; b++) dots[b] = TensorPrimitives.Dot(q.Slice(b * n, n), y);
                 TensorPrimitives.Multiply(y, c.Dw.AsSpan(jj * n, n), y);
@@ -385,7 +408,7 @@ public sealed class MatrixShard : IShard
                     if (coef != 0) TensorPrimitives.MultiplyAdd(q.Slice(a * n, n), coef, y, y);
                 }
             }
-            back.Add(c.Start, len, c.Work);
+            back.Add(c.Start, len, zv);
         }, back => back.Finish());
         return new HessianVectorReply(SumInBlockOrder(parts.Select(p => p.Partial).ToArray()), Array.Empty<double>());
     }
@@ -489,8 +512,9 @@ public sealed class MatrixShard : IShard
         {
             for (int c0 = 0; c0 < _rows; c0 += ChunkRows)
             {
-                chunk.Start = c0;
-                chunk.Length = Math.Min(ChunkRows, _rows - c0);
+                // (Small d only: each chunk is its own group.)
+                chunk.Start = chunk.GroupStart = c0;
+                chunk.Length = chunk.GroupLength = Math.Min(ChunkRows, _rows - c0);
                 FillM(r.X, chunk, cached);
                 FillTerms(chunk, r.Kind);
                 int cl = chunk.Length;
