@@ -91,10 +91,19 @@ try {
   // 2. The job in the list; select it through its button, as a user would.
   /** Selects a job as a user does: its button in the job list; then waits for the details to show it. */
   async function selectJob(id) {
-    const pick = await page.waitForFunction((id) =>
-      [...document.querySelectorAll("#jobs tbody tr")].find((r) => r.dataset.jobId === id)?.querySelector("button"), {}, id)
-      .catch(() => { throw new Error("job " + id + " is not in the job list"); });
-    await pick.asElement().click();
+    for (let attempt = 1; ; attempt++) {
+      const pick = await page.waitForFunction((id) =>
+        [...document.querySelectorAll("#jobs tbody tr")].find((r) => r.dataset.jobId === id)?.querySelector("button"), {}, id)
+        .catch(() => { throw new Error("job " + id + " is not in the job list"); });
+      try {
+        await pick.asElement().click();
+        break;
+      } catch (e) {
+        // The job list is re-rendered on every poll: a row replaced between finding its button and clicking it leaves
+        // the handle detached ("Node is detached from document"). Find the button again; anything else is a failure.
+        if (attempt >= 5 || !String(e?.message).includes("detached")) throw e;
+      }
+    }
     await page.waitForFunction((id) => document.getElementById("job-id").textContent === id, {}, id);
   }
   await selectJob(args.job);
