@@ -10,9 +10,9 @@ namespace DistSoftmax.Core.Solvers;
 /// Hessian-vector products (<see cref="HessianVectorCurvature"/>: one fan-out per CG iteration, no d×d block ever
 /// formed), stopped at ‖r‖ ≤ η‖∇L‖ with η of <see cref="ForcingTerm.For"/> (min(η_max, √(‖∇L‖/‖∇L(x0)‖)), never tighter
 /// than the stopping test needs), η_max = <see cref="MaxForcingTerm"/> (or <see cref="PreconditionedForcingTerm"/> with
-/// the sampled-Gram preconditioner), or at negative curvature: then the last CG
-/// iterate, or, on the first CG iteration, the preconditioned steepest-descent direction z = M⁻¹(−∇L) scaled by
-/// rᵀz/|zᵀHz| (the Newton length of the 1-D model with the curvature's magnitude).
+/// the sampled-Gram preconditioner), or at negative curvature: then the last CG iterate, or, on the first CG
+/// iteration, the preconditioned steepest-descent direction z = M⁻¹(−∇L) scaled by rᵀz/|zᵀHz| (the Newton length of
+/// the 1-D model with the curvature's magnitude).
 /// The approximate Newton methods are this solver with a preconditioner M (<see cref="Preconditioning"/>); the first CG
 /// iterate is then the scaled model Newton step M⁻¹(−∇L), and CG corrects it:
 ///   • matrix problems: the Kronecker-factored curvature M = F ⊗ G (<see cref="KroneckerPreconditioner"/>, one extra

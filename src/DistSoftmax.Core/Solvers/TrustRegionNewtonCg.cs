@@ -8,9 +8,9 @@ namespace DistSoftmax.Core.Solvers;
 
 /// <summary>
 /// Trust-region Newton-CG (Steihaug–Toint): the subproblem is solved by CG on Hessian-vector products
-/// (<see cref="HessianVectorCurvature"/>), stopped at ‖r‖ ≤ η‖∇L‖ with η of <see cref="ForcingTerm.For"/> (min(½, √(‖∇L‖/‖∇L(x0)‖)), never tighter than the
-/// stopping test needs), at a direction
-/// of non-positive curvature (followed to the boundary), or on leaving the region (<see cref="SteihaugPath"/>).
+/// (<see cref="HessianVectorCurvature"/>), stopped at ‖r‖ ≤ η‖∇L‖ with η of <see cref="ForcingTerm.For"/>
+/// (min(½, √(‖∇L‖/‖∇L(x0)‖)), never tighter than the stopping test needs), at a direction of non-positive curvature
+/// (followed to the boundary), or on leaving the region (<see cref="SteihaugPath"/>).
 /// </summary>
 public sealed class TrustRegionNewtonCg : TrustRegionSolver
 {
