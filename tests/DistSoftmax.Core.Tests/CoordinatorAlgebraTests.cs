@@ -207,6 +207,22 @@ public class CoordinatorAlgebraTests
         Assert.Throws<ArgumentException>(() => Packed.AddUpper(parts[0].AsSpan(1), d, packed));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(9)]
+    [InlineData(70)]
+    public void The_packed_model_is_the_upper_triangle_of_the_assembled_one_bit_for_bit(int d)
+    {
+        // Gram + Σ_ab C_ab l_a l_bᵀ with two low-rank vectors and one zero coefficient (skipped by both).
+        var gram = Packed.FromUpper(Random(d * d, 21), d);
+        var lowRank = Random(2 * d, 22);
+        double[] coefficients = { 0.7, 0.0, -1.3, 2.1 };
+        var full = DistSoftmax.Core.Solvers.Curvature.DenseCurvature.Assemble(gram, d, lowRank, coefficients);
+        var packed = DistSoftmax.Core.Solvers.Curvature.DenseCurvature.AssemblePacked(gram, d, lowRank, coefficients);
+        Assert.Equal(Packed.FromUpper(full, d), packed);
+        Assert.Equal(Packed.FromUpper(Random(d * d, 21), d), gram);   // the Gram reply itself is left as it was
+    }
+
     [Fact]
     public void Blocked_Cholesky_refuses_an_indefinite_matrix()
     {

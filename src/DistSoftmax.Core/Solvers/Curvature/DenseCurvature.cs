@@ -30,6 +30,32 @@ public abstract class DenseCurvature : CurvatureSource
         return h;
     }
 
+    /// <summary>
+    /// The upper triangle of <see cref="Assemble"/>'s H, packed (d(d+1)/2, <see cref="Kernels.Packed"/>), built in the
+    /// packed layout: entry (i, j ≥ i) gets the same Σ_ab C_ab l_a,i l_b,j in the same order, without the full d×d
+    /// matrix (8 MB at d = 1000) that assembling and then packing allocated.
+    /// </summary>
+    public static double[] AssemblePacked(double[] packedGram, int d, double[] lowRank, double[] coefficients)
+    {
+        var h = (double[])packedGram.Clone();
+        int k = lowRank.Length / Math.Max(d, 1);
+        for (int a = 0; a < k; a++)
+            for (int b = 0; b < k; b++)
+            {
+                double c = coefficients[a * k + b];
+                if (c == 0) continue;
+                var la = lowRank.AsSpan(a * d, d);
+                var lb = lowRank.AsSpan(b * d, d);
+                for (int i = 0; i < d; i++)
+                {
+                    double s = c * la[i];
+                    var row = h.AsSpan(Kernels.Packed.DiagonalIndex(i, d), d - i);
+                    if (s != 0) TensorPrimitives.MultiplyAdd(lb[i..], s, row, row);
+                }
+            }
+        return h;
+    }
+
     /// <summary>The model from a merged Gram reply and the iterate's exact low-rank part.</summary>
     protected static DenseModel FromGram(SolveRun run, Iterate current, GramReply gram)
     {

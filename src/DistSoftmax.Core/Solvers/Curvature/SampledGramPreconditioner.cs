@@ -98,8 +98,8 @@ public sealed class SampledGramPreconditioner
             StreamSeed(opts.Seed, current.Iteration, SamplePurpose), opts.UniformSampling);
         var gram = run.Reply<GramReply>();
         var coefficients = run.Objective.LowRankCoefficients(point.Globals, ModelKind);
-        var model = DenseCurvature.Assemble(gram.PackedUpper, d, current.LowRank, coefficients);
-        result.Value = FromModel(Packed.FromUpper(model, d), gram.PackedUpper, d, gram.RowsUsed);
+        var model = DenseCurvature.AssemblePacked(gram.PackedUpper, d, current.LowRank, coefficients);
+        result.Value = FromModel(model, gram.PackedUpper, d, gram.RowsUsed);
     }
 
     /// <summary>
