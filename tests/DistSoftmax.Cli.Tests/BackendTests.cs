@@ -75,6 +75,7 @@ public class BackendTests
             new CliContext(TextWriter.Synchronized(workerOut), TextWriter.Synchronized(workerErr), dir.Path, cancellation: stopWorker.Token)));
         try
         {
+            await Cli.WaitForWorkerUp(workerOut, workerErr, worker);
             var run = Cli.Run(dir.Path, "solve", "--problem", "hyperbolic", "--unit", "sinh", "--A", "inst/A.npy", "--b", "inst/b.npy",
                 "--seeds", $"127.0.0.1:{port}", "--min-workers", "1", "--workers", "2", "--out-dir", "cl");
             Assert.True(run.Code == 0, run + "\n--- worker\n" + workerOut + workerErr);

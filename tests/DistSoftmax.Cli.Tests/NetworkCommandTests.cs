@@ -130,6 +130,7 @@ public class NetworkCommandTests
             new CliContext(TextWriter.Synchronized(workerOut), TextWriter.Synchronized(workerErr), dir.Path, cancellation: stopWorker.Token)));
         try
         {
+            await Cli.WaitForWorkerUp(workerOut, workerErr, worker);
             var run = Cli.Run(dir.Path, [.. Train, "--seeds", $"127.0.0.1:{port}", "--out-dir", "cl"]);
             Assert.True(run.Code == 0, run + "\n--- worker\n" + workerOut + workerErr);
             Assert.Equal("cluster", ReadReport(dir.File("cl")).GetProperty("backend").GetString());

@@ -42,6 +42,22 @@ public static class Cli
         return new CliResult(code, o.ToString(), e.ToString());
     }
 
+    /// <summary>
+    /// Waits until an in-process `worker` (its stdout in <paramref name="workerOut"/>) says it is up, so that a job
+    /// started next finds its seed within the job's 5 s seed timeout: on a loaded CI machine a worker started at the same
+    /// time as the job was once not listening yet after 5 s. Fails the test after 60 s or when the worker has stopped.
+    /// </summary>
+    public static async Task WaitForWorkerUp(StringWriter workerOut, StringWriter workerErr, Task<int> worker)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!workerOut.ToString().Contains("is up, serving solve jobs"))
+        {
+            Assert.False(worker.IsCompleted, "the worker stopped before it was up:\n" + workerOut + workerErr);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the worker was not up after 60 s:\n" + workerOut + workerErr);
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>The arguments of the "solve it with:" command that generate prints (POSIX single quotes undone).</summary>
     public static string[] PrintedSolveCommand(string generateOutput)
     {
