@@ -13,20 +13,7 @@ public abstract class DenseCurvature : CurvatureSource
     public static double[] Assemble(double[] packedGram, int d, double[] lowRank, double[] coefficients)
     {
         var h = Kernels.Packed.ToSymmetric(packedGram, d);
-        int k = lowRank.Length / Math.Max(d, 1);
-        for (int a = 0; a < k; a++)
-            for (int b = 0; b < k; b++)
-            {
-                double c = coefficients[a * k + b];
-                if (c == 0) continue;
-                var la = lowRank.AsSpan(a * d, d);
-                var lb = lowRank.AsSpan(b * d, d);
-                for (int i = 0; i < d; i++)
-                {
-                    double s = c * la[i];
-                    if (s != 0) TensorPrimitives.MultiplyAdd(lb, s, h.AsSpan(i * d, d), h.AsSpan(i * d, d));
-                }
-            }
+        AddLowRank(h, d, lowRank, coefficients, packed: false);
         return h;
     }
 
@@ -38,6 +25,16 @@ public abstract class DenseCurvature : CurvatureSource
     public static double[] AssemblePacked(double[] packedGram, int d, double[] lowRank, double[] coefficients)
     {
         var h = (double[])packedGram.Clone();
+        AddLowRank(h, d, lowRank, coefficients, packed: true);
+        return h;
+    }
+
+    /// <summary>
+    /// h += Σ_ab C_ab l_a l_bᵀ row by row (row i += C_ab l_a,i · l_b), over the full rows of a d×d matrix or, packed,
+    /// over the upper part j ≥ i of each row; zero coefficients and zero l_a,i are skipped.
+    /// </summary>
+    private static void AddLowRank(double[] h, int d, double[] lowRank, double[] coefficients, bool packed)
+    {
         int k = lowRank.Length / Math.Max(d, 1);
         for (int a = 0; a < k; a++)
             for (int b = 0; b < k; b++)
@@ -49,11 +46,11 @@ public abstract class DenseCurvature : CurvatureSource
                 for (int i = 0; i < d; i++)
                 {
                     double s = c * la[i];
-                    var row = h.AsSpan(Kernels.Packed.DiagonalIndex(i, d), d - i);
-                    if (s != 0) TensorPrimitives.MultiplyAdd(lb[i..], s, row, row);
+                    if (s == 0) continue;
+                    var row = packed ? h.AsSpan(Kernels.Packed.DiagonalIndex(i, d), d - i) : h.AsSpan(i * d, d);
+                    TensorPrimitives.MultiplyAdd(packed ? lb[i..] : lb, s, row, row);
                 }
             }
-        return h;
     }
 
     /// <summary>The model from a merged Gram reply and the iterate's exact low-rank part.</summary>
