@@ -181,7 +181,7 @@ public class MatrixShardTests
     public void Rows_gathered_over_several_back_projections_give_the_explicit_gradient_and_product(HessianKind kind)
     {
         // 300 rows in one block: products on groups of 128, 128 and the last 44 rows, row terms in chunks of 32
-        // (the last group's 32 + 12), back-projections gathered over the same groups.
+        // (the last group's 32 + 12), one back-projection per group.
         const int n = 300, d = 3;
         Assert.Equal(1, MatrixShard.BlocksFor(n, n, d).BlockCount);
         Assert.True(n > 2 * MatrixShard.ProductRows && n % MatrixShard.ProductRows != 0);

@@ -33,9 +33,9 @@ namespace DistSoftmax.Core.Shards;
 ///
 /// The n²×d² Kronecker matrix is never formed. Products go through <see cref="MatrixProducts.Gemm"/> with stored
 /// transposes A1ᵀ (d×rows) and A2ᵀ (d×n). Work is split into fixed row blocks that depend only on the shapes, and
-/// each block streams its rows in groups of <see cref="ProductRows"/> for the dense products (M and Z_V of a group in
-/// one call each; the rows of G or Y gathered as many at a time for A1ᵀ (G A2), where one OpenBLAS call per 32 rows
-/// spent as long repacking A2 as multiplying), within them in chunks of <see cref="ChunkRows"/> for the row terms:
+/// each block streams its rows in groups of <see cref="ProductRows"/> for the dense products (M, Z_V and A1ᵀ (G A2)
+/// of a group in one call each, where one OpenBLAS call per 32 rows spent as long repacking A2 as multiplying),
+/// within them in chunks of <see cref="ChunkRows"/> for the other row terms:
 /// M, Z_V and the row terms exist only for one group or chunk at a time (scratch per running block, from the shared
 /// array pool), so a shard holds no n-wide array of its own beyond its rows of B (and W) — memory stays at the
 /// input's size however many rows it owns. Chunk results accumulate in chunk order and block results are summed in
@@ -143,16 +143,17 @@ public sealed class MatrixShard : IShard
     };
 
     /// <summary>
-    /// One running block's scratch: M, the work array (Z_V) and the d-wide products for a group of up to
-    /// <see cref="ProductRows"/> rows, the row terms for one chunk of up to <see cref="ChunkRows"/> rows of that group.
+    /// One running block's scratch: for a group of up to <see cref="ProductRows"/> rows M, G (the gradient's rows) and
+    /// the work array (Z_V, then Y) and the d-wide products; for one chunk of up to <see cref="ChunkRows"/> rows of
+    /// that group the other row terms (D + w², q, C).
     /// </summary>
     private sealed class Chunk : IDisposable
     {
         private static readonly System.Buffers.ArrayPool<double> Pool = System.Buffers.ArrayPool<double>.Shared;
-        public readonly double[] M, G, Dw, Q, C, Work, T;
+        public readonly double[] M, G, Dw, Q, C, Work, T, P;
         /// <summary>The group: rows [GroupStart, GroupStart + GroupLength) of the shard, whose M (and Z_V) one product call fills.</summary>
         public int GroupStart, GroupLength;
-        /// <summary>The chunk: rows [Start, Start + Length) of the group, whose row terms are in G, Dw, Q, C.</summary>
+        /// <summary>The chunk: rows [Start, Start + Length) of the group, whose row terms are in Dw, Q, C (and G at <see cref="GroupOffset"/>).</summary>
         public int Start, Length;
         /// <summary>M of the group: a slice of the shard's cache, or <see cref="M"/>, from <see cref="MGroupOffset"/>.</summary>
         public double[] MSource = null!;
@@ -160,29 +161,29 @@ public sealed class MatrixShard : IShard
 
         public Chunk(int n, int d, int lr)
         {
-            M = Pool.Rent(ProductRows * n); G = Pool.Rent(ChunkRows * n); Dw = Pool.Rent(ChunkRows * n);
+            M = Pool.Rent(ProductRows * n); G = Pool.Rent(ProductRows * n); Dw = Pool.Rent(ChunkRows * n);
             Q = Pool.Rent(Math.Max(ChunkRows * lr * n, 1)); C = Pool.Rent(Math.Max(ChunkRows * lr * lr, 1));
-            Work = Pool.Rent(ProductRows * n); T = Pool.Rent(ProductRows * d);
+            Work = Pool.Rent(ProductRows * n); T = Pool.Rent(ProductRows * d); P = Pool.Rent(ProductRows * d);
         }
 
         /// <summary>Where the chunk's first row starts in <see cref="MSource"/>.</summary>
         public int MOffset(int n) => MGroupOffset + (Start - GroupStart) * n;
 
-        /// <summary>Where the chunk's first row starts in a group-sized array (<see cref="Work"/>).</summary>
+        /// <summary>Where the chunk's first row starts in a group-sized array (<see cref="G"/>, <see cref="Work"/>).</summary>
         public int GroupOffset(int n) => (Start - GroupStart) * n;
 
         public void Dispose()
         {
-            foreach (var a in new[] { M, G, Dw, Q, C, Work, T }) Pool.Return(a);
+            foreach (var a in new[] { M, G, Dw, Q, C, Work, T, P }) Pool.Return(a);
         }
     }
 
     /// <summary>
     /// Runs <paramref name="body"/> on every chunk of every block at x (M filled; with <paramref name="kind"/> also
-    /// the row terms), giving each block one accumulator of type T, then <paramref name="finish"/> on it after the
-    /// block's last chunk; returns the accumulators in block order.
+    /// the row terms), giving each block one accumulator of type T, and <paramref name="endGroup"/> after each group's
+    /// last chunk; returns the accumulators in block order.
     /// </summary>
-    private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<T>? finish = null)
+    private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<Chunk, T>? endGroup = null)
     {
         if (x.Length != _d * _d) throw new ArgumentException($"x has {x.Length} entries but X is {_d}×{_d} ({_d * _d} unknowns)");
         bool cached = _mCache is not null && _mCacheX is not null && _mCacheX.AsSpan().SequenceEqual(x);
@@ -205,8 +206,8 @@ public sealed class MatrixShard : IShard
                     if (kind is HessianKind kd) FillTerms(chunk, kd);
                     body(chunk, acc);
                 }
+                endGroup?.Invoke(chunk, acc);
             }
-            finish?.Invoke(acc);
             results[k] = acc;
         });
         if (_mCache is not null && !cached) _mCacheX = (double[])x.Clone();
@@ -243,7 +244,7 @@ public sealed class MatrixShard : IShard
             int j = c.Start + jj;
             var z = MRow(c, jj);
             var b = new ReadOnlySpan<double>(_b, j * n, n);
-            var g = c.G.AsSpan(jj * n, n);
+            var g = c.G.AsSpan(c.GroupOffset(n) + jj * n, n);
             var dw = c.Dw.AsSpan(jj * n, n);
             var globals = _family.OwnGlobalsAndRowTerms(z, b, kind, g, dw, c.Q.AsSpan(jj * lr * n, lr * n));
             _family.LowRankCoefficients(globals, kind).AsSpan(0, lr * lr).CopyTo(c.C.AsSpan(jj * lr * lr, lr * lr));
@@ -300,67 +301,20 @@ public sealed class MatrixShard : IShard
 
     /// <summary>
     /// Rows per dense product call: M = (A1 X) A2ᵀ and Z_V = (A1 V) A2ᵀ are formed for groups of this many rows, and
-    /// the rows of R (the gradient's G or the Hessian-vector product's Y) are gathered this many at a time for their
-    /// back-projection A1ᵀ (R A2); the row terms still go <see cref="ChunkRows"/> rows at a time. OpenBLAS packs A2
+    /// the group's rows of R (the gradient's G or the Hessian-vector product's Y, kept group-sized) are projected back,
+    /// A1ᵀ (R A2), at its end; the other row terms go <see cref="ChunkRows"/> rows at a time. OpenBLAS packs A2
     /// (n×d) afresh for every call, so on one 32-row chunk R·A2 ran at 24–28 GFLOP/s against NumPy's 60 on the same
-    /// shape (n = 8192, d = 128, `gemm 64 8192 128`), and at 128 rows at 71–81 (`gemm 256 8192 128`). Two group-sized
-    /// n-wide arrays per running block (M and Z_V: 8 MB each at n = 8192) and the gathered rows (8 MB) are the cost.
+    /// shape (n = 8192, d = 128, `gemm 64 8192 128`), and at 128 rows at 71–81 (`gemm 256 8192 128`). Three
+    /// group-sized n-wide arrays per running block (M, G and Z_V: 8 MB each at n = 8192) are the cost.
     /// </summary>
     public const int ProductRows = 128;
 
-    /// <summary>
-    /// One block's partial A1ᵀ R A2 (d×d): chunks hand in their rows of R in order, and every
-    /// <see cref="ProductRows"/> rows (and at the block's end, <see cref="Flush"/>) one product pair
-    /// P = R_rows · A2 (rows×d), Partial += A1ᵀ[:, rows] · P adds them.
-    /// </summary>
-    private sealed class BackProjection
+    /// <summary>partial (d×d) += A1ᵀ[:, group] · (R · A2) for the group's rows R (GroupLength×n, row-major).</summary>
+    private void ProjectBack(Chunk c, double[] groupRows, double[] partial)
     {
-        private static readonly System.Buffers.ArrayPool<double> Pool = System.Buffers.ArrayPool<double>.Shared;
-        private readonly MatrixShard _shard;
-        private double[]? _rows, _projected;
-        private int _start, _count;
-
-        public BackProjection(MatrixShard shard)
-        {
-            _shard = shard;
-            Partial = new double[shard._d * shard._d];
-        }
-
-        /// <summary>Σ A1ᵀ[:, rows] · (R_rows · A2) over the rows flushed so far (d×d row-major).</summary>
-        public double[] Partial { get; }
-
-        /// <summary>Adds rows [start, start + count) of the shard, given as count×n values of R.</summary>
-        public void Add(int start, int count, ReadOnlySpan<double> rowsByN)
-        {
-            int n = _shard._n;
-            if (_count > 0 && (_start + _count != start || _count + count > ProductRows)) Flush();
-            if (count > ProductRows) throw new ArgumentOutOfRangeException(nameof(count), $"at most {ProductRows} rows at a time");
-            _rows ??= Pool.Rent(ProductRows * n);
-            if (_count == 0) _start = start;
-            rowsByN[..(count * n)].CopyTo(_rows.AsSpan(_count * n));
-            _count += count;
-            if (_count == ProductRows) Flush();
-        }
-
-        /// <summary>Adds the gathered rows to <see cref="Partial"/>.</summary>
-        public void Flush()
-        {
-            if (_count == 0) return;
-            int n = _shard._n, d = _shard._d;
-            _projected ??= Pool.Rent(ProductRows * d);
-            MatrixProducts.Gemm(_count, d, n, _rows, n, _shard._a2, d, _projected, d, false);
-            MatrixProducts.Gemm(d, d, _count, _shard._a1T.AsSpan(_start), _shard._rows, _projected, d, Partial, d, true);
-            _count = 0;
-        }
-
-        /// <summary>Flushes the last rows and returns the scratch to the pool (at the block's end).</summary>
-        public void Finish()
-        {
-            Flush();
-            if (_rows is not null) Pool.Return(_rows);
-            if (_projected is not null) Pool.Return(_projected);
-            _rows = _projected = null;
-        }
+        int len = c.GroupLength, n = _n, d = _d;
+        MatrixProducts.Gemm(len, d, n, groupRows, n, _a2, d, c.P, d, false);
+        MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.GroupStart), _rows, c.P, d, partial, d, true);
     }
 
     private double[] SumInBlockOrder(double[][] parts)
@@ -374,16 +328,16 @@ public sealed class MatrixShard : IShard
     {
         if (r.SketchRows > 0)
             throw new NotSupportedException("a matrix problem has no row sketch: its approx-newton is the Kronecker-preconditioned Newton-CG");
-        var parts = Stream(r.X, r.Kind, () => new BackProjection(this),
-            (c, back) => back.Add(c.Start, c.Length, c.G), back => back.Finish());
-        return new GradientReply(SumInBlockOrder(parts.Select(p => p.Partial).ToArray()), Array.Empty<double>(), Array.Empty<double>());
+        // The row terms (G, filled by Stream) are all a chunk contributes; each group's G is projected back at its end.
+        var parts = Stream(r.X, r.Kind, () => new double[_d * _d], static (_, _) => { }, (c, partial) => ProjectBack(c, c.G, partial));
+        return new GradientReply(SumInBlockOrder(parts), Array.Empty<double>(), Array.Empty<double>());
     }
 
     private HessianVectorReply HessianVector(HessianVectorRequest r)
     {
         if (r.V.Length != _d * _d) throw new ArgumentException($"V has {r.V.Length} entries but X is {_d}×{_d}");
         int n = _n, d = _d, lr = _lr;
-        var parts = Stream(r.X, r.Kind, () => new BackProjection(this), (c, back) =>
+        var parts = Stream(r.X, r.Kind, () => new double[d * d], (c, _) =>
         {
             int len = c.Length;
             if (c.Start == c.GroupStart)
@@ -408,9 +362,8 @@ public sealed class MatrixShard : IShard
                     if (coef != 0) TensorPrimitives.MultiplyAdd(q.Slice(a * n, n), coef, y, y);
                 }
             }
-            back.Add(c.Start, len, zv);
-        }, back => back.Finish());
-        return new HessianVectorReply(SumInBlockOrder(parts.Select(p => p.Partial).ToArray()), Array.Empty<double>());
+        }, (c, partial) => ProjectBack(c, c.Work, partial));
+        return new HessianVectorReply(SumInBlockOrder(parts), Array.Empty<double>());
     }
 
     /// <summary>Per-block sums of the Kronecker factors (see <see cref="KroneckerFactors"/>).</summary>
