@@ -23,12 +23,7 @@ public static class Packed
     public static double[] FromUpper(ReadOnlySpan<double> full, int d)
     {
         var p = new double[Length(d)];
-        int k = 0;
-        for (int i = 0; i < d; i++)
-        {
-            full.Slice(i * d + i, d - i).CopyTo(p.AsSpan(k));
-            k += d - i;
-        }
+        AddUpper(full, d, p, overwrite: true);
         return p;
     }
 
