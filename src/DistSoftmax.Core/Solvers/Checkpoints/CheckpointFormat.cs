@@ -39,8 +39,8 @@ public static class CheckpointFormat
     public static byte[] Write(SolverCheckpoint c)
     {
         byte[]? file = null;
-        int length = Write(c, ref file, growthSlack: false);
-        return length == file!.Length ? file : file[..length];
+        Write(c, ref file, growthSlack: false);   // without slack the new array is exactly the file
+        return file!;
     }
 
     /// <summary>
