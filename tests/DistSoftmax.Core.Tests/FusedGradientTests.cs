@@ -148,6 +148,36 @@ public class FusedGradientTests
     }
 
     /// <summary>
+    /// The sampled step sketches once: later iterations take their leverage estimates from the previous sampled Gram's
+    /// Cholesky factor, so with the Gauss–Newton model (D ≥ 0: every sampled Gram factors) no trial and no later
+    /// gradient pass carries a CountSketch. With the default model an exact Gram with signed D may not factor, and
+    /// then the next trial carries one; either way sketches are rarer than sampled Grams and the solve still reaches
+    /// the planted minimiser.
+    /// </summary>
+    [Theory]
+    [InlineData(HessianMode.GaussNewton)]
+    [InlineData(HessianMode.Auto)]
+    public void The_sampled_step_sketches_at_the_start_and_only_again_when_a_sampled_Gram_does_not_factor(HessianMode hessian)
+    {
+        var (p, xTrue) = Planted(3000, 8, 351, 352);
+        var driver = p.Driver(2);
+        var options = new SolverOptions { RelativeTolerance = 1e-10, Hessian = hessian };
+        Assert.Equal(ApproximateNewtonForm.SampledNewton, VectorSolverCostModel.FormFor(3000, 8, 3000 * 8, options));
+        var run = new ApproximateNewton().Start(p.Objective, new double[8], options);
+        int sketches = 0, sampledGrams = 0;
+        for (var request = run.Start(); request is not null; request = run.Submit(driver.Evaluate(request)))
+        {
+            if (request is ScalarsRequest { SketchRows: > 0 } or GradientRequest { SketchRows: > 0 }) sketches++;
+            if (request is SampledGramRequest) sampledGrams++;
+        }
+        Assert.True(run.Result!.Converged, run.Result.Message);
+        Assert.True(Assertions.RelativeError(run.Result.X, xTrue) < 1e-7);
+        Assert.True(sampledGrams >= 4, $"{sampledGrams} sampled Grams are too few to test reuse");
+        if (hessian == HessianMode.GaussNewton) Assert.Equal(1, sketches);
+        else Assert.InRange(sketches, 1, sampledGrams / 2);
+    }
+
+    /// <summary>
     /// A trial whose mass sits on rows that were negligible at the reference (V = Σ exp(z − m_r)/S_r ≈ 1e-22): the
     /// reference form of the loss would divide cancelled O(1) terms by V² (it read 0 and a line search accepted the
     /// point). The loss must be the plain one, and the one-pass gradient must decline so the solver asks for a pass.

@@ -98,7 +98,11 @@ public abstract partial class Solver
                 result.Value = null;
                 yield break;
             }
-            if (_run.Checkpointing) _run.Checkpoint(() => Snapshot(_run, current, reply, G0, Monitor!, Schedule, Radius));
+            if (_run.Checkpointing)
+            {
+                var recorded = _curvature?.ForCheckpoint(_run, reply) ?? reply;
+                _run.Checkpoint(() => Snapshot(_run, current, recorded, G0, Monitor!, Schedule, Radius));
+            }
             result.Value = current;
         }
 

@@ -6,7 +6,7 @@ namespace DistSoftmax.Core.Solvers;
 /// (the benchmark's `scale N D newton,approx-newton` command in bench/DistSoftmax.Benchmarks prints the shard time per
 /// request kind, from which the constants below were read; README, "Choosing the solver"). The costs:
 ///   pass      a line-search trial (loss, gradient basis, low-rank vectors): nnz entries read once;
-///   sketch    a CountSketch of diag(√|D|)A added to that pass (approx-newton);
+///   sketch    a CountSketch of diag(√|D|)A added to the first gradient pass (approx-newton);
 ///   leverage  the pass that estimates leverage scores and gathers the sampled rows;
 ///   Gram      Σ_i D_i a_i a_iᵀ over the kept rows: d²/2 pairs a row when A is stored dense, nnz_i²/2 when sparse;
 ///   QR        R of each shard's 4d×d sketch, ≈ 8d³ flops;  Cholesky  d³/3 flops (`bench … algebra` measures both).
@@ -24,11 +24,20 @@ public static class VectorSolverCostModel
     public const int SketchCacheColumns = 400;
     public const double LeverageSecondsPerEntry = 0.5e-9;
     /// <summary>
-    /// Per-row cost of the sampling machinery in the trial and leverage passes (a hash per row for the sketch bucket
-    /// and sign, the bound, the keyed draw, the gather): measured as the 35 ms an iteration by which approx-newton
-    /// exceeded exact Newton on the sparse 200000×100 instance (2 non-zeros a row), where entries cost nothing.
+    /// Per-row cost of the sampling machinery in the leverage pass (the bound, the keyed draw, the gather) on rows stored
+    /// dense: a leverage-sampling request at n = 200000, d = 100 took 14.5 ms of shard time (`DISTSOFTMAX_TRACE=2 …
+    /// scale 200000 100 approx-newton`, ninth session), of which the entries account for 10 ms and the Gram of its 7368
+    /// rows for 1.8 ms.
     /// </summary>
-    public const double SamplingSecondsPerRow = 1.5e-7;
+    public const double DenseSamplingSecondsPerRow = 1.5e-8;
+    /// <summary>
+    /// The same on rows stored sparse (CSR), where each row's entries are reached through its index list: measured as
+    /// the 35 ms an iteration by which approx-newton exceeded exact Newton on a sparse 200000×100 instance (2 non-zeros a
+    /// row), where entries cost nothing. In the ninth session, with the sketch gone from the trials, a local solve of
+    /// `generate --n 200000 --d 100 --sparse --density 0.1 --seed 7` still took 37 ms an iteration on the sampled
+    /// Gram against exact Newton's 29 ms.
+    /// </summary>
+    public const double SparseSamplingSecondsPerRow = 1.5e-7;
     /// <summary>The managed blocked SYRK's cost per pair (no OpenBLAS, or d below <see cref="Kernels.WeightedSyrk.NativeMinColumns"/>).</summary>
     public const double DenseGramSecondsPerPair = 6e-11;
     /// <summary>
@@ -143,7 +152,7 @@ public static class VectorSolverCostModel
         double exact = TrialsPerIteration * pass + RequestSeconds + GramSeconds(n, d, nnz, n) + cholesky;
         double sampled = TrialsPerIteration * pass + RequestSeconds + SamplingOverhead(n, d, nnz)
                          + GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options)) + cholesky;
-        double build = RequestSeconds + nnz * LeverageSecondsPerEntry + n * SamplingSecondsPerRow
+        double build = RequestSeconds + nnz * LeverageSecondsPerEntry + n * SamplingSecondsPerRow(n, d, nnz)
                        + GramSeconds(n, d, nnz, Math.Min(n, Curvature.SampledGramPreconditioner.SampleSize(options, d))) + 2 * cholesky;
         double firstSketch = pass + nnz * SketchSeconds(d) + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3);
         double product = nnz * ProductSecondsPerEntry + RequestSeconds;
@@ -171,22 +180,33 @@ public static class VectorSolverCostModel
         return SamplingOverhead(n, d, nnz) - saved >= MinimumSavingSeconds;
     }
 
-    /// <summary>What sampling adds to an iteration: the sketch in the trial passes, the leverage pass, per-row work, the QR of the sketch.</summary>
+    /// <summary>
+    /// What sampling adds to an iteration: the leverage pass, per-row work, the Cholesky factor of the sampled Gram
+    /// that gives the next iteration's leverage estimates, and, spread over the typical iterations, the one sketch of
+    /// a solve (in the first gradient pass) and its QR.
+    /// </summary>
     private static double SamplingOverhead(long n, int d, long nnz) =>
-        TrialsPerIteration * nnz * SketchSeconds(d) + nnz * LeverageSecondsPerEntry + n * SamplingSecondsPerRow
-        + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3);
+        nnz * LeverageSecondsPerEntry
+        + n * SamplingSecondsPerRow(n, d, nnz)
+        + CoordinatorSecondsPerFlop * Math.Pow(d, 3) / 3
+        + (nnz * SketchSeconds(d) + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3)) / TypicalIterations("approx-newton");
 
     private static double SketchSeconds(int d) => SketchSecondsPerEntry * Math.Min(1.0, Math.Pow((double)d / SketchCacheColumns, 2));
 
     /// <summary>Seconds of a Gram pass keeping <paramref name="rows"/> of the n rows.</summary>
     private static double GramSeconds(long n, int d, long nnz, double rows)
     {
-        double density = nnz / Math.Max(1.0, (double)n * d);
-        double perRow = density <= SparseDensity
+        double perRow = IsStoredSparse(n, d, nnz)
             ? SparseGramSecondsPerPair * 0.5 * Math.Pow(nnz / Math.Max(1.0, n), 2)
             : DenseGramPairSeconds(d) * 0.5 * (double)d * d;
         return rows * perRow;
     }
+
+    private static double SamplingSecondsPerRow(long n, int d, long nnz) =>
+        IsStoredSparse(n, d, nnz) ? SparseSamplingSecondsPerRow : DenseSamplingSecondsPerRow;
+
+    /// <summary>Whether A with these sizes is taken to be stored sparse (CSR): density at most <see cref="SparseDensity"/>.</summary>
+    private static bool IsStoredSparse(long n, int d, long nnz) => nnz / Math.Max(1.0, (double)n * d) <= SparseDensity;
 
     /// <summary>Seconds per pair of a dense Gram row: OpenBLAS's dsyrk where <see cref="Kernels.WeightedSyrk"/> uses it.</summary>
     public static double DenseGramPairSeconds(int d) =>

@@ -28,6 +28,13 @@ public abstract class CurvatureSource
     /// <summary>Called with each iterate's gradient reply before the model is built.</summary>
     public virtual void OnGradient(SolveRun run, GradientReply reply) { }
 
+    /// <summary>
+    /// The gradient reply as a checkpoint records it, with whatever the next model needs that this source keeps from
+    /// earlier iterations in place of the reply's sketch (default: the reply itself); <see cref="OnGradient"/> gets it
+    /// back on resume.
+    /// </summary>
+    public virtual GradientReply ForCheckpoint(SolveRun run, GradientReply reply) => reply;
+
     /// <summary>This solve's curvature state of type T, created on first use.</summary>
     protected static T StateOf<T>(SolveRun run) where T : class, new() => (T)(run.CurvatureState ??= new T());
 }

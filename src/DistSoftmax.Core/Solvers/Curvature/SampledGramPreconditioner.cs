@@ -26,8 +26,6 @@ public sealed class SampledGramPreconditioner
     public const int RowsPerColumn = 8;
     /// <summary>Newton iterations a preconditioner is reused before it is sampled again at the current iterate.</summary>
     public const int RefreshIterations = 3;
-    /// <summary>Diagonal damping relative to the mean eigenvalue tr(H̃)/d, raised ×100 until H̃ factorises.</summary>
-    public const double RelativeDamping = 1e-10;
     /// <summary>Damping increases before the sampled model is given up (then CG runs unpreconditioned).</summary>
     public const int MaxDampingIncreases = 8;
 
@@ -108,42 +106,13 @@ public sealed class SampledGramPreconditioner
     /// </summary>
     public static SampledGramPreconditioner? FromModel(double[] modelPacked, double[] gramPacked, int d, long rowsSampled)
     {
-        var factor = Factor(modelPacked, d, MaxDampingIncreases);
+        var factor = PackedCholesky.Factor(modelPacked, d, MaxDampingIncreases);
         if (factor is null) return null;
-        // Lᵀ of the Gram alone, packed by rows of the upper triangle: (Lᵀ)_ij = L_ji.
-        double[]? triangle = null;
-        if (Factor(gramPacked, d, 0) is { } gramFactor)
-        {
-            triangle = new double[Packed.Length(d)];
-            for (int i = 0, p = 0; i < d; i++)
-                for (int j = i; j < d; j++, p++) triangle[p] = gramFactor[j * d + i];
-        }
+        var triangle = PackedCholesky.LeverageTriangle(gramPacked, d);
         return new SampledGramPreconditioner(factor, d)
         {
             ModelPacked = modelPacked, GramPacked = gramPacked, RowsSampled = rowsSampled, LeverageTriangle = triangle,
         };
-    }
-
-    /// <summary>
-    /// The Cholesky factor (L in the lower triangle, d×d) of the symmetric matrix given packed, damped by
-    /// <see cref="RelativeDamping"/>·tr/d, raised ×100 up to <paramref name="increases"/> times; null when it never
-    /// factors. Each attempt unpacks afresh, so a first attempt that factors allocates one d×d array (8 MB at d = 1000).
-    /// </summary>
-    private static double[]? Factor(double[] packed, int d, int increases)
-    {
-        double trace = 0;
-        for (int i = 0; i < d; i++) trace += packed[Packed.DiagonalIndex(i, d)];
-        double damping = RelativeDamping * Math.Max(Math.Abs(trace) / d, double.Epsilon);
-        for (int attempt = 0; attempt <= increases; attempt++, damping *= 100)
-        {
-            var work = Packed.ToSymmetric(packed, d);
-            for (int i = 0; i < d; i++) work[i * d + i] += damping;
-            bool ok = d >= BlockedCholesky.MinBlockedDimension
-                ? BlockedCholesky.TryFactor(work, d)
-                : DenseAlgebra.TryCholesky(work, d);
-            if (ok) return work;
-        }
-        return null;
     }
 
     /// <summary>M⁻¹ r (d values) by the two triangular solves of the Cholesky factor.</summary>
