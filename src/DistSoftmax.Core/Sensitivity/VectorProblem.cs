@@ -19,7 +19,7 @@ public sealed record VectorProblem(IVectorFamily Family, IRowMatrix A, double[] 
     public string Name => Family.Name;
     public long Rows => A.Rows;
     public int Dimension => A.Cols;
-    public IObjective Objective => new VectorObjective(Family, A.Cols, A.Rows);
+    public IObjective Objective => new VectorObjective(Family, A.Cols, A.Rows, A.StoredEntries);
     public IReadOnlyList<string> PerturbedParts => new[] { "A" };
     public double DataNorm => SensitivityAnalysis.FrobeniusNorm(A);
 
