@@ -207,20 +207,56 @@ public class CoordinatorAlgebraTests
         Assert.Throws<ArgumentException>(() => Packed.AddUpper(parts[0].AsSpan(1), d, packed));
     }
 
+    /// <summary>
+    /// The sampled-Gram preconditioner factorises only the Gram G and applies the low-rank terms by Woodbury: where the
+    /// model M = G + Σ_ab C_ab l_a l_bᵀ is positive definite, M⁻¹r must equal the dense solve of the assembled M.
+    /// </summary>
     [Theory]
     [InlineData(1)]
     [InlineData(9)]
     [InlineData(70)]
-    public void The_packed_model_is_the_upper_triangle_of_the_assembled_one_bit_for_bit(int d)
+    public void The_Woodbury_preconditioner_solves_the_assembled_positive_definite_model(int d)
     {
-        // Gram + Σ_ab C_ab l_a l_bᵀ with two low-rank vectors and one zero coefficient (skipped by both).
-        var gram = Packed.FromUpper(Random(d * d, 21), d);
-        var lowRank = Random(2 * d, 22);
-        double[] coefficients = { 0.7, 0.0, -1.3, 2.1 };
-        var full = DistSoftmax.Core.Solvers.Curvature.DenseCurvature.Assemble(gram, d, lowRank, coefficients);
-        var packed = DistSoftmax.Core.Solvers.Curvature.DenseCurvature.AssemblePacked(gram, d, lowRank, coefficients);
-        Assert.Equal(Packed.FromUpper(full, d), packed);
-        Assert.Equal(Packed.FromUpper(Random(d * d, 21), d), gram);   // the Gram reply itself is left as it was
+        var gram = Packed.FromUpper(Gram(Random(3 * d * d, 31), 3 * d, d), d);
+        var lowRank = Random(2 * d, 32);
+        double[] coefficients = { 0.7, -0.2, -0.2, -0.05 };   // symmetric, small enough that M stays definite
+        var model = DistSoftmax.Core.Solvers.Curvature.DenseCurvature.Assemble(gram, d, lowRank, coefficients);
+        var modelFactor = (double[])model.Clone();
+        Assert.True(DenseAlgebra.TryCholesky(modelFactor, d));
+        var preconditioner = DistSoftmax.Core.Solvers.Curvature.SampledGramPreconditioner.FromGram(gram, lowRank, coefficients, d, 5)!;
+        var r = Random(d, 33);
+        var expected = DenseAlgebra.CholeskySolve(modelFactor, d, r);
+        double err = Assertions.RelativeError(preconditioner.Apply(r), expected);
+        Assert.True(err < 1e-9, $"d = {d}: relative error {err:E2}");
+    }
+
+    /// <summary>
+    /// Where the low-rank terms cancel the Gram's curvature (M indefinite), T's eigenvalues are floored, so M̃⁻¹ is
+    /// positive definite and its curvature along l stays within 1/MinimumRelativeCurvature of G's.
+    /// </summary>
+    [Fact]
+    public void The_Woodbury_preconditioner_stays_positive_definite_where_the_model_is_not()
+    {
+        int d = 12;
+        var gram = Packed.FromUpper(Gram(Random(3 * d * d, 41), 3 * d, d), d);
+        var l = Random(d, 42);
+        var gramFull = Packed.ToSymmetric(gram, d);
+        var gFactor = (double[])gramFull.Clone();
+        Assert.True(DenseAlgebra.TryCholesky(gFactor, d));
+        double lGinvL = System.Numerics.Tensors.TensorPrimitives.Dot<double>(l, DenseAlgebra.CholeskySolve(gFactor, d, l));
+        // M = G − 2 l lᵀ/(lᵀG⁻¹l): along G⁻¹l the curvature relative to G is 1 − 2 = −1, so M is indefinite.
+        double[] coefficients = { -2 / lGinvL };
+        var model = DistSoftmax.Core.Solvers.Curvature.DenseCurvature.Assemble(gram, d, l, coefficients);
+        Assert.False(DenseAlgebra.TryCholesky((double[])model.Clone(), d));
+        var preconditioner = DistSoftmax.Core.Solvers.Curvature.SampledGramPreconditioner.FromGram(gram, l, coefficients, d, 5)!;
+        for (int seed = 0; seed < 5; seed++)
+        {
+            var r = Random(d, 50 + (ulong)seed);
+            Assert.True(System.Numerics.Tensors.TensorPrimitives.Dot<double>(r, preconditioner.Apply(r)) > 0);
+        }
+        // |−1| = 1: along l the floored model is G itself, so M̃⁻¹(G·G⁻¹l) = G⁻¹l, i.e. M̃⁻¹ l = G⁻¹ l.
+        double err = Assertions.RelativeError(preconditioner.Apply(l), DenseAlgebra.CholeskySolve(gFactor, d, l));
+        Assert.True(err < 1e-9, $"relative error {err:E2}");
     }
 
     [Fact]

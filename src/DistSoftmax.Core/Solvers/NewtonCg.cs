@@ -62,27 +62,41 @@ public sealed class NewtonCg : LineSearchSolver
         public bool Built;
         public int BuiltAt;
 
-        /// <summary>Scalars: [BuiltAt, rows sampled, 1 if factorised]; arrays: the packed model H̃ and sampled Gram. Empty before the first build.</summary>
+        /// <summary>
+        /// Scalars: [BuiltAt, rows sampled, 1 if factorised]; arrays: the packed sampled Gram, the low-rank vectors (k×d)
+        /// and their coefficients (k×k). Empty before the first build.
+        /// </summary>
         public CheckpointState Save() => !Built
             ? new(SolverStates.SampledGram, [], [])
             : new(SolverStates.SampledGram, [BuiltAt, Preconditioner?.RowsSampled ?? 0, Preconditioner is null ? 0 : 1],
-                Preconditioner is null ? [] : [Preconditioner.ModelPacked, Preconditioner.GramPacked]);
+                Preconditioner is null ? [] : [Preconditioner.GramPacked, Preconditioner.LowRank, Preconditioner.Coefficients]);
     }
 
-    /// <summary>The sampled-Gram cache of a checkpoint (<see cref="SampledGramCache.Save"/>), factorised again from its model.</summary>
+    /// <summary>
+    /// The sampled-Gram cache of a checkpoint (<see cref="SampledGramCache.Save"/>), factorised again from its Gram and
+    /// low-rank terms. A checkpoint of the ninth session's predecessors held the assembled model and the Gram (two
+    /// packed arrays) instead: its preconditioner is built afresh at the resumed solve's next iteration.
+    /// </summary>
     internal static object RestoreSampledGramCache(CheckpointState state, int dimension)
     {
         var cache = new SampledGramCache();
         if (state.Scalars.Length == 0 && state.Arrays.Count == 0) return cache;
+        int packed = Kernels.Packed.Length(dimension);
         bool factorised = state.Scalars.Length == 3 && state.Scalars[2] == 1;
-        if (state.Scalars.Length != 3 || state.Arrays.Count != (factorised ? 2 : 0)
-            || (factorised && (state.Arrays[0].Length != Kernels.Packed.Length(dimension) || state.Arrays[1].Length != Kernels.Packed.Length(dimension)))
+        bool earlierLayout = factorised && state.Arrays.Count == 2 && state.Arrays.All(a => a.Length == packed);
+        int k = factorised && state.Arrays.Count == 3 && dimension > 0 ? state.Arrays[1].Length / dimension : 0;
+        if (state.Scalars.Length != 3 || (!earlierLayout && state.Arrays.Count != (factorised ? 3 : 0))
+            || (factorised && !earlierLayout && (state.Arrays[0].Length != packed || state.Arrays[1].Length != k * dimension
+                                                 || state.Arrays[2].Length != k * k))
             || state.Scalars[0] < 0 || state.Scalars[0] > int.MaxValue || state.Scalars[0] != Math.Floor(state.Scalars[0])
             || state.Scalars[1] < 0 || state.Scalars[1] != Math.Floor(state.Scalars[1]))
             throw new CheckpointFormatException($"the checkpoint's sampled-Gram preconditioner does not match its {dimension} unknowns");
+        if (earlierLayout) return cache;
         cache.Built = true;
         cache.BuiltAt = (int)state.Scalars[0];
-        cache.Preconditioner = factorised ? SampledGramPreconditioner.FromModel(state.Arrays[0], state.Arrays[1], dimension, (long)state.Scalars[1]) : null;
+        cache.Preconditioner = factorised
+            ? SampledGramPreconditioner.FromGram(state.Arrays[0], state.Arrays[1], state.Arrays[2], dimension, (long)state.Scalars[1])
+            : null;
         return cache;
     }
 
@@ -138,7 +152,7 @@ public sealed class NewtonCg : LineSearchSolver
             }
             case CgPreconditioning.SampledGram:
             {
-                // D changes slowly near x*: the sampled model is kept for RefreshIterations iterations.
+                // Sampled afresh every RefreshIterations iterations (1: at every iterate).
                 var cache = StateOf<SampledGramCache>(run);
                 if (!cache.Built || current.Iteration - cache.BuiltAt >= SampledGramPreconditioner.RefreshIterations)
                 {

@@ -59,11 +59,12 @@ public static class VectorSolverCostModel
     /// <summary>Hessian-vector products (two passes each) per Newton-CG iteration, on average.</summary>
     public const double HessianVectorProductsPerIteration = 6;
     /// <summary>
-    /// Hessian-vector products per iteration of the sampled-Gram preconditioned Newton-CG, on average: 8–9 at
-    /// n = 100000, d = 1000 (`scale 100000 1000 approx-newton`: 100–113 products in 12 iterations). One product reads
-    /// A once (y = Av and Aᵀ(D∘y) on the same rows), priced by <see cref="ProductSecondsPerEntry"/>.
+    /// Hessian-vector products per iteration of the sampled-Gram preconditioned Newton-CG, on average: about 3 at
+    /// n = 100000, d = 1000 (`scale 100000 1000 approx-newton`, ninth session: 44 products in 14 iterations, with a
+    /// fresh sample at every iterate; 8–9 when a model was kept three iterations and damped until it factored). One
+    /// product reads A once (y = Av and Aᵀ(D∘y) on the same rows), priced by <see cref="ProductSecondsPerEntry"/>.
     /// </summary>
-    public const double PreconditionedProductsPerIteration = 9;
+    public const double PreconditionedProductsPerIteration = 3.2;
     /// <summary>
     /// One Hessian-vector product of the preconditioned form per stored entry, its round trip included: a product reads
     /// each row once for y = a_iᵀv and Aᵀ(D∘y), with none of a trial's loss, basis and low-rank sums. Measured in the
@@ -142,7 +143,7 @@ public static class VectorSolverCostModel
     /// <summary>
     /// Predicted seconds per iteration of each form of approx-newton. The preconditioned form pays per iteration its
     /// trials and CG products, every <see cref="Curvature.SampledGramPreconditioner.RefreshIterations"/> iterations one
-    /// build (the leverage pass, the Gram of its smaller sample, two Cholesky factorisations), and once a solve (spread
+    /// build (the leverage pass, the Gram of its smaller sample, one Cholesky factorisation), and once a solve (spread
     /// over its typical iterations) the first build's sketch: a gradient pass with the CountSketch and its QR.
     /// </summary>
     private static (ApproximateNewtonForm Form, double Seconds)[] FormCosts(long n, int d, long nnz, SolverOptions options)
@@ -153,7 +154,7 @@ public static class VectorSolverCostModel
         double sampled = TrialsPerIteration * pass + RequestSeconds + SamplingOverhead(n, d, nnz)
                          + GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options)) + cholesky;
         double build = RequestSeconds + nnz * LeverageSecondsPerEntry + n * SamplingSecondsPerRow(n, d, nnz)
-                       + GramSeconds(n, d, nnz, Math.Min(n, Curvature.SampledGramPreconditioner.SampleSize(options, d))) + 2 * cholesky;
+                       + GramSeconds(n, d, nnz, Math.Min(n, Curvature.SampledGramPreconditioner.SampleSize(options, d))) + cholesky;
         double firstSketch = pass + nnz * SketchSeconds(d) + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3);
         double product = nnz * ProductSecondsPerEntry + RequestSeconds;
         double preconditioned = TrialsPerIteration * pass + PreconditionedProductsPerIteration * product

@@ -13,27 +13,12 @@ public abstract class DenseCurvature : CurvatureSource
     public static double[] Assemble(double[] packedGram, int d, double[] lowRank, double[] coefficients)
     {
         var h = Kernels.Packed.ToSymmetric(packedGram, d);
-        AddLowRank(h, d, lowRank, coefficients, packed: false);
+        AddLowRank(h, d, lowRank, coefficients);
         return h;
     }
 
-    /// <summary>
-    /// The upper triangle of <see cref="Assemble"/>'s H, packed (d(d+1)/2, <see cref="Kernels.Packed"/>), built in the
-    /// packed layout: entry (i, j ≥ i) gets the same Σ_ab C_ab l_a,i l_b,j in the same order, without the full d×d
-    /// matrix (8 MB at d = 1000) that assembling and then packing allocated.
-    /// </summary>
-    public static double[] AssemblePacked(double[] packedGram, int d, double[] lowRank, double[] coefficients)
-    {
-        var h = (double[])packedGram.Clone();
-        AddLowRank(h, d, lowRank, coefficients, packed: true);
-        return h;
-    }
-
-    /// <summary>
-    /// h += Σ_ab C_ab l_a l_bᵀ row by row (row i += C_ab l_a,i · l_b), over the full rows of a d×d matrix or, packed,
-    /// over the upper part j ≥ i of each row; zero coefficients and zero l_a,i are skipped.
-    /// </summary>
-    private static void AddLowRank(double[] h, int d, double[] lowRank, double[] coefficients, bool packed)
+    /// <summary>h += Σ_ab C_ab l_a l_bᵀ row by row (row i += C_ab l_a,i · l_b); zero coefficients and zero l_a,i are skipped.</summary>
+    private static void AddLowRank(double[] h, int d, double[] lowRank, double[] coefficients)
     {
         int k = lowRank.Length / Math.Max(d, 1);
         for (int a = 0; a < k; a++)
@@ -47,8 +32,8 @@ public abstract class DenseCurvature : CurvatureSource
                 {
                     double s = c * la[i];
                     if (s == 0) continue;
-                    var row = packed ? h.AsSpan(Kernels.Packed.DiagonalIndex(i, d), d - i) : h.AsSpan(i * d, d);
-                    TensorPrimitives.MultiplyAdd(packed ? lb[i..] : lb, s, row, row);
+                    var row = h.AsSpan(i * d, d);
+                    TensorPrimitives.MultiplyAdd(lb, s, row, row);
                 }
             }
     }

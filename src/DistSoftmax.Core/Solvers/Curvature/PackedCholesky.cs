@@ -38,9 +38,12 @@ internal static class PackedCholesky
     /// Lᵀ of a sampled Gram Σ (D_i/q_i) a_i a_iᵀ (packed by rows of the upper triangle, (Lᵀ)_ij = L_ji), or null when
     /// it does not factor at the smallest damping (a signed D of the exact Hessian).
     /// </summary>
-    public static double[]? LeverageTriangle(double[] gramPacked, int d)
+    public static double[]? LeverageTriangle(double[] gramPacked, int d) =>
+        Factor(gramPacked, d, 0) is { } factor ? UpperTriangleOf(factor, d) : null;
+
+    /// <summary>Lᵀ of a Cholesky factor L (d×d row-major, lower), packed by rows of the upper triangle.</summary>
+    public static double[] UpperTriangleOf(double[] factor, int d)
     {
-        if (Factor(gramPacked, d, 0) is not { } factor) return null;
         var triangle = new double[Packed.Length(d)];
         for (int i = 0, p = 0; i < d; i++)
             for (int j = i; j < d; j++, p++) triangle[p] = factor[j * d + i];

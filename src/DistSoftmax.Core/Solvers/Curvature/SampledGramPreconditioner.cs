@@ -9,7 +9,13 @@ namespace DistSoftmax.Core.Solvers.Curvature;
 /// the leverage-score-sampled Gauss–Newton model H̃ = Σ_{i kept} (D_i + w_i²)/q_i · a_i a_iᵀ + Σ_jk C_jk l_j l_kᵀ
 /// (D, C of <see cref="ModelKind"/>, whatever curvature the CG products use)
 /// (<see cref="SampledGramCurvature"/>'s sample, but of only s = min(c·ε⁻² d ln(d/δ), <see cref="RowsPerColumn"/>·d) rows),
-/// Cholesky-factorised once and used as the preconditioner M = H̃ of Newton-CG on exact Hessian-vector products.
+/// used as the preconditioner M = H̃ of Newton-CG on exact Hessian-vector products. Only the sampled Gram G = LLᵀ is
+/// factorised; the k low-rank terms (k ≤ 3) enter by Woodbury: M = L(I + V C Vᵀ)Lᵀ with V = L⁻¹[l_1 … l_k], so with
+/// V = QR (thin QR) M⁻¹ = L⁻ᵀ(I + Q(T⁻¹ − I)Qᵀ)L⁻¹, T = I + R C Rᵀ (k×k). Where the sample's noise leaves T with an
+/// eigenvalue below <see cref="MinimumRelativeCurvature"/> (M indefinite or nearly singular), that eigenvalue is
+/// replaced by max(|λ|, that floor), so M stays positive definite and within a bounded factor of G; before, M itself
+/// was factorised, raising a diagonal damping ×100 from 1e-10·tr/d until it factored, which at n = 100000, d = 1000
+/// cost 4–5 failed factorisations (290–340 ms) in half the builds and left M nearly singular.
 /// A subspace embedding (1−ε)H ⪯ H̃ ⪯ (1+ε)H gives M⁻¹H eigenvalues in [1/(1+ε), 1/(1−ε)], so CG needs about
 /// ½√κ·ln(2/η) products, κ = (1+ε)/(1−ε); the first CG iterate is the sampled Newton step itself and CG corrects it to
 /// the inexact-Newton tolerance, so the method keeps Newton's local convergence while its d×d work is O(s·d² + d³)
@@ -17,17 +23,30 @@ namespace DistSoftmax.Core.Solvers.Curvature;
 /// The first build costs one gradient pass that returns the per-shard CountSketch R (TSQR, ≈ 8d³ flops a shard); later
 /// builds take their leverage estimates from the previous build's sampled Gram instead (its Cholesky factor Lᵀ in
 /// place of R: LLᵀ ≈ Aᵀ diag(D_prev) A, which embeds the current diag(√|D|)A to within the change of D), so they cost
-/// only the leverage-sampling pass and two Cholesky factorisations. <see cref="NewtonCg"/> reuses a preconditioner for
+/// only the leverage-sampling pass and one Cholesky factorisation. <see cref="NewtonCg"/> reuses a preconditioner for
 /// <see cref="RefreshIterations"/> iterations.
 /// </summary>
 public sealed class SampledGramPreconditioner
 {
     /// <summary>Cap on the sample size per column of A: s ≤ this·d (Marchenko–Pastur for s = 8d: M⁻¹H within [0.42, 1.83]).</summary>
     public const int RowsPerColumn = 8;
-    /// <summary>Newton iterations a preconditioner is reused before it is sampled again at the current iterate.</summary>
-    public const int RefreshIterations = 3;
-    /// <summary>Damping increases before the sampled model is given up (then CG runs unpreconditioned).</summary>
+    /// <summary>
+    /// Newton iterations a preconditioner is reused before it is sampled again at the current iterate: 1, a fresh
+    /// sample at every iterate. At n = 100000, d = 1000 (`scale 100000 1000 approx-newton`, ninth session, the Woodbury
+    /// form above) rebuilding every 1, 2, 3 iterations took 44, 105, 156 Hessian-vector products and 6.5, 7.7, 9.0 s
+    /// of solve in 14 iterations each: a build (leverage pass, Gram of 3000–12000 rows, one Cholesky) costs about
+    /// what six products do, and a stale model costs more. (With three builds in 14 iterations the fifth session's
+    /// tuning chose 3, when every build sketched again and the model was damped until it factored.)
+    /// </summary>
+    public const int RefreshIterations = 1;
+    /// <summary>Damping increases before the sampled Gram is given up (then CG runs unpreconditioned).</summary>
     public const int MaxDampingIncreases = 8;
+    /// <summary>
+    /// Least curvature of M relative to the sampled Gram G along any direction (the floor on T's eigenvalues): the
+    /// low-rank part changes G's curvature only in the k directions it spans, and there the floor keeps M within a
+    /// factor 100 of G.
+    /// </summary>
+    public const double MinimumRelativeCurvature = 1e-2;
 
     /// <summary>
     /// The curvature of the sampled model M: Gauss–Newton (D ≥ 0) even when CG multiplies by the exact Hessian. An
@@ -40,25 +59,31 @@ public sealed class SampledGramPreconditioner
     /// <summary>Random stream purposes of one build (distinct from <see cref="SampledGramCurvature"/>'s).</summary>
     private const int SketchPurpose = 11, ProjectionPurpose = 12, SamplePurpose = 13;
 
+    /// <summary>L of the sampled Gram G = LLᵀ (d×d row-major, lower triangle).</summary>
     private readonly double[] _factor;
     private readonly int _d;
+    /// <summary>Q (m×d row-major, orthonormal rows) spanning L⁻¹[l_1 … l_k], m ≤ k.</summary>
+    private readonly double[] _basis;
+    /// <summary>T⁻¹ − I (m×m), T = I + R C Rᵀ with its small eigenvalues floored.</summary>
+    private readonly double[] _correction;
 
-    private SampledGramPreconditioner(double[] factor, int d) { _factor = factor; _d = d; }
-
-    /// <summary>The model H̃ (packed upper triangle) this preconditioner factorises; a checkpoint restores it from this.</summary>
-    public double[] ModelPacked { get; private init; } = Array.Empty<double>();
+    private SampledGramPreconditioner(double[] factor, int d, double[] basis, double[] correction)
+    {
+        _factor = factor; _d = d; _basis = basis; _correction = correction;
+    }
 
     /// <summary>Rows kept by the sample that built it.</summary>
     public long RowsSampled { get; private init; }
 
-    /// <summary>The sampled Gram Σ (D_i/q_i) a_i a_iᵀ alone (packed), kept for the next build's leverage estimates.</summary>
+    /// <summary>The sampled Gram Σ (D_i/q_i) a_i a_iᵀ (packed), from which a checkpoint restores it.</summary>
     public double[] GramPacked { get; private init; } = Array.Empty<double>();
 
-    /// <summary>
-    /// Lᵀ of the damped sampled Gram as a packed upper triangle (the R the next build's leverage estimates use), or
-    /// null when the Gram alone does not factorise (signed D of the exact Hessian): the next build sketches again.
-    /// </summary>
-    public double[]? LeverageTriangle { get; private init; }
+    /// <summary>The low-rank vectors l_j (k×d row-major) and their coefficients C (k×k) of the model.</summary>
+    public double[] LowRank { get; private init; } = Array.Empty<double>();
+    public double[] Coefficients { get; private init; } = Array.Empty<double>();
+
+    /// <summary>Lᵀ of the sampled Gram as a packed upper triangle: the R the next build's leverage estimates use.</summary>
+    public double[] LeverageTriangle { get; private init; } = Array.Empty<double>();
 
     /// <summary>The sample size s for d columns under the solve's options.</summary>
     public static double SampleSize(SolverOptions options, int d) => Math.Min(options.SampleSize(d), (double)RowsPerColumn * d);
@@ -81,7 +106,7 @@ public sealed class SampledGramPreconditioner
         if (!opts.UniformSampling)
         {
             var triangle = previous?.LeverageTriangle;
-            if (triangle is null)
+            if (triangle is null || triangle.Length == 0)
             {
                 yield return new GradientRequest(point.X, point.Globals, ModelKind, false, sketchRows,
                     StreamSeed(opts.Seed, current.Iteration, SketchPurpose), SketchForm.Triangle);
@@ -96,27 +121,104 @@ public sealed class SampledGramPreconditioner
             StreamSeed(opts.Seed, current.Iteration, SamplePurpose), opts.UniformSampling);
         var gram = run.Reply<GramReply>();
         var coefficients = run.Objective.LowRankCoefficients(point.Globals, ModelKind);
-        var model = DenseCurvature.AssemblePacked(gram.PackedUpper, d, current.LowRank, coefficients);
-        result.Value = FromModel(model, gram.PackedUpper, d, gram.RowsUsed);
+        result.Value = FromGram(gram.PackedUpper, current.LowRank, coefficients, d, gram.RowsUsed);
     }
 
     /// <summary>
-    /// The preconditioner of a model H̃ given packed (d(d+1)/2), with the sampled Gram it was assembled from (for the
-    /// next build's leverage estimates); null when no damping makes H̃ positive definite.
+    /// The preconditioner of the model G + Σ_ab C_ab l_a l_bᵀ, G given packed (d(d+1)/2), the l_a as the rows of
+    /// <paramref name="lowRank"/> (k×d) and C as <paramref name="coefficients"/> (k×k); null when no damping makes G
+    /// positive definite.
     /// </summary>
-    public static SampledGramPreconditioner? FromModel(double[] modelPacked, double[] gramPacked, int d, long rowsSampled)
+    public static SampledGramPreconditioner? FromGram(double[] gramPacked, double[] lowRank, double[] coefficients, int d, long rowsSampled)
     {
-        var factor = PackedCholesky.Factor(modelPacked, d, MaxDampingIncreases);
+        var factor = PackedCholesky.Factor(gramPacked, d, MaxDampingIncreases);
         if (factor is null) return null;
-        var triangle = PackedCholesky.LeverageTriangle(gramPacked, d);
-        return new SampledGramPreconditioner(factor, d)
+        var (basis, correction) = LowRankCorrection(factor, d, lowRank, coefficients);
+        return new SampledGramPreconditioner(factor, d, basis, correction)
         {
-            ModelPacked = modelPacked, GramPacked = gramPacked, RowsSampled = rowsSampled, LeverageTriangle = triangle,
+            GramPacked = gramPacked, LowRank = lowRank, Coefficients = coefficients, RowsSampled = rowsSampled,
+            LeverageTriangle = PackedCholesky.UpperTriangleOf(factor, d),
         };
     }
 
-    /// <summary>M⁻¹ r (d values) by the two triangular solves of the Cholesky factor.</summary>
-    public double[] Apply(ReadOnlySpan<double> r) => DenseAlgebra.CholeskySolve(_factor, _d, r);
+    /// <summary>
+    /// Q and T⁻¹ − I of the Woodbury form (class summary): V = L⁻¹[l_1 … l_k] orthonormalised by modified Gram–Schmidt
+    /// (twice, for orthogonality to rounding; columns whose remainder is below 1e-12 of their norm are dropped, being in
+    /// the span of the others), R the coefficients of V in Q, T = I + R C Rᵀ, whose eigenvalues λ become
+    /// max(|λ|, <see cref="MinimumRelativeCurvature"/>).
+    /// </summary>
+    private static (double[] Basis, double[] Correction) LowRankCorrection(double[] factor, int d, double[] lowRank, double[] coefficients)
+    {
+        int k = d == 0 ? 0 : lowRank.Length / d;
+        var basis = new List<double[]>(k);
+        var r = new double[k * k];                      // r[a, j]: coefficient of Q_a in V_j (a < basis.Count)
+        for (int j = 0; j < k; j++)
+        {
+            var v = lowRank.AsSpan(j * d, d).ToArray();
+            DenseAlgebra.ForwardSubstitute(factor, d, v);
+            double norm = System.Numerics.Tensors.TensorPrimitives.Norm<double>(v);
+            for (int pass = 0; pass < 2; pass++)
+                for (int a = 0; a < basis.Count; a++)
+                {
+                    double c = System.Numerics.Tensors.TensorPrimitives.Dot<double>(basis[a], v);
+                    r[a * k + j] += c;
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(basis[a], -c, v, v);
+                }
+            double rest = System.Numerics.Tensors.TensorPrimitives.Norm<double>(v);
+            if (!(rest > 1e-12 * norm)) continue;
+            System.Numerics.Tensors.TensorPrimitives.Divide(v, rest, v);
+            r[basis.Count * k + j] = rest;
+            basis.Add(v);
+        }
+        int m = basis.Count;
+        // T = I + R C Rᵀ (m×m), R = r's first m rows (m×k).
+        var t = new double[m * m];
+        for (int a = 0; a < m; a++)
+            for (int b = 0; b < m; b++)
+            {
+                double sum = a == b ? 1.0 : 0.0;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) sum += r[a * k + i] * coefficients[i * k + j] * r[b * k + j];
+                t[a * m + b] = sum;
+            }
+        var correction = new double[m * m];
+        if (m > 0)
+        {
+            var evd = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(m, m, (i, j) => 0.5 * (t[i * m + j] + t[j * m + i]))
+                .Evd(MathNet.Numerics.LinearAlgebra.Symmetricity.Symmetric);
+            for (int e = 0; e < m; e++)
+            {
+                double lambda = Math.Max(Math.Abs(evd.EigenValues[e].Real), MinimumRelativeCurvature);
+                double w = 1.0 / lambda - 1.0;
+                for (int a = 0; a < m; a++)
+                    for (int b = 0; b < m; b++) correction[a * m + b] += w * evd.EigenVectors[a, e] * evd.EigenVectors[b, e];
+            }
+        }
+        var flat = new double[m * d];
+        for (int a = 0; a < m; a++) basis[a].CopyTo(flat, a * d);
+        return (flat, correction);
+    }
+
+    /// <summary>M⁻¹ r = L⁻ᵀ(I + Q(T⁻¹ − I)Qᵀ)L⁻¹ r: two triangular solves and the rank-m correction, O(d² + m·d).</summary>
+    public double[] Apply(ReadOnlySpan<double> r)
+    {
+        var y = r.ToArray();
+        DenseAlgebra.ForwardSubstitute(_factor, _d, y);
+        int m = _correction.Length == 0 ? 0 : (int)Math.Round(Math.Sqrt(_correction.Length));
+        if (m > 0)
+        {
+            Span<double> c = stackalloc double[m];
+            for (int a = 0; a < m; a++) c[a] = System.Numerics.Tensors.TensorPrimitives.Dot<double>(_basis.AsSpan(a * _d, _d), y);
+            for (int a = 0; a < m; a++)
+            {
+                double t = 0;
+                for (int b = 0; b < m; b++) t += _correction[a * m + b] * c[b];
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(_basis.AsSpan(a * _d, _d), t, y, y);
+            }
+        }
+        DenseAlgebra.BackSubstituteTransposed(_factor, _d, y);
+        return y;
+    }
 
     private static ulong StreamSeed(ulong seed, int iteration, int purpose) =>
         Rng.Hash(seed ^ Rng.Hash(((ulong)(uint)iteration << 8) | (uint)purpose));
