@@ -208,6 +208,43 @@ public class CoordinatorAlgebraTests
     }
 
     /// <summary>
+    /// The packed Gram's factor in the R form (RᵀR = A + μI, OpenBLAS's dpotrf where present): R reproduces A, the two
+    /// row-wise triangular solves invert RᵀR, and the leverage triangle is R's rows packed; an indefinite A gives null.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(9)]
+    [InlineData(250)]
+    public void The_packed_Cholesky_factor_R_reproduces_the_matrix_and_solves_with_it(int d)
+    {
+        var full = Gram(Random(3 * d * d, 61), 3 * d, d);
+        var packed = Packed.FromUpper(full, d);
+        var r = DistSoftmax.Core.Solvers.Curvature.PackedCholesky.FactorUpper(packed, d, 0)!;
+        double worst = 0, scale = 0;
+        for (int i = 0; i < d; i++)
+            for (int j = i; j < d; j++)
+            {
+                double sum = 0;
+                for (int k = 0; k <= i; k++) sum += r[k * d + i] * r[k * d + j];
+                worst = Math.Max(worst, Math.Abs(sum - full[i * d + j]));
+                scale = Math.Max(scale, Math.Abs(full[i * d + j]));
+            }
+        Assert.True(worst <= 1e-10 * scale, $"d = {d}: |RᵀR − A| = {worst:E2}");
+        var b = Random(d, 62);
+        var x = (double[])b.Clone();
+        DistSoftmax.Core.Solvers.Curvature.PackedCholesky.SolveTransposed(r, d, x);
+        DistSoftmax.Core.Solvers.Curvature.PackedCholesky.Solve(r, d, x);
+        var lower = (double[])full.Clone();
+        Assert.True(DenseAlgebra.TryCholesky(lower, d));
+        double err = Assertions.RelativeError(x, DenseAlgebra.CholeskySolve(lower, d, b));
+        Assert.True(err < 1e-9, $"d = {d}: solve relative error {err:E2}");
+        Assert.Equal(DistSoftmax.Core.Solvers.Curvature.PackedCholesky.Pack(r, d),
+            DistSoftmax.Core.Solvers.Curvature.PackedCholesky.LeverageTriangle(packed, d));
+        full[0] = -1;
+        Assert.Null(DistSoftmax.Core.Solvers.Curvature.PackedCholesky.LeverageTriangle(Packed.FromUpper(full, d), d));
+    }
+
+    /// <summary>
     /// The sampled-Gram preconditioner factorises only the Gram G and applies the low-rank terms by Woodbury: where the
     /// model M = G + Σ_ab C_ab l_a l_bᵀ is positive definite, M⁻¹r must equal the dense solve of the assembled M.
     /// </summary>

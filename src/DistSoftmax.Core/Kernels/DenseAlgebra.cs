@@ -33,27 +33,15 @@ public static class DenseAlgebra
     public static double[] CholeskySolve(ReadOnlySpan<double> l, int d, ReadOnlySpan<double> b)
     {
         var y = b.ToArray();
-        ForwardSubstitute(l, d, y);
-        BackSubstituteTransposed(l, d, y);
-        return y;
-    }
-
-    /// <summary>y ← L⁻¹y for the lower-triangular L (d×d row-major, as <see cref="TryCholesky"/> leaves it).</summary>
-    public static void ForwardSubstitute(ReadOnlySpan<double> l, int d, Span<double> y)
-    {
         for (int i = 0; i < d; i++)
-            y[i] = (y[i] - TensorPrimitives.Dot(l.Slice(i * d, i), y[..i])) / l[i * d + i];
-    }
-
-    /// <summary>y ← L⁻ᵀy for the lower-triangular L (d×d row-major).</summary>
-    public static void BackSubstituteTransposed(ReadOnlySpan<double> l, int d, Span<double> y)
-    {
+            y[i] = (y[i] - TensorPrimitives.Dot(l.Slice(i * d, i), y.AsSpan(0, i))) / l[i * d + i];
         for (int i = d - 1; i >= 0; i--)
         {
             double s = y[i];
             for (int k = i + 1; k < d; k++) s -= l[k * d + i] * y[k];
             y[i] = s / l[i * d + i];
         }
+        return y;
     }
 
     /// <summary>Smallest and largest eigenvalue of a symmetric d×d row-major matrix.</summary>

@@ -33,6 +33,9 @@ public static unsafe class NativeBlas
     /// </summary>
     private static readonly delegate* unmanaged<byte*, byte*, int*, double*, int*, double*, double*, int*, int*, int*, int*, void> Dsyevd;
 
+    /// <summary>LAPACK's Fortran dpotrf_(uplo, n, a, lda, info), every argument by reference (see <see cref="Dsyevd"/>).</summary>
+    private static readonly delegate* unmanaged<byte*, int*, double*, int*, int*, void> Dpotrf;
+
     static NativeBlas()
     {
         if (Environment.GetEnvironmentVariable("DISTSOFTMAX_NATIVE_BLAS") == "0") return;
@@ -45,6 +48,8 @@ public static unsafe class NativeBlas
             Dgemm = (delegate* unmanaged<int, int, int, int, int, int, double, double*, int, double*, int, double, double*, int, void>)dgemm;
             if (NativeLibrary.TryGetExport(handle, "cblas_dsyrk", out var dsyrk))
                 Dsyrk = (delegate* unmanaged<int, int, int, int, int, double, double*, int, double, double*, int, void>)dsyrk;
+            if (NativeLibrary.TryGetExport(handle, "dpotrf_", out var dpotrf))
+                Dpotrf = (delegate* unmanaged<byte*, int*, double*, int*, int*, void>)dpotrf;
             if (NativeLibrary.TryGetExport(handle, "dsyevd_", out var dsyevd))
                 Dsyevd = (delegate* unmanaged<byte*, byte*, int*, double*, int*, double*, double*, int*, int*, int*, int*, void>)dsyevd;
             Library = name;
@@ -80,6 +85,24 @@ public static unsafe class NativeBlas
         fixed (double* ps = s)
         fixed (double* pc = c)
             Dsyrk(RowMajor, Upper, Transpose, d, k, alpha, ps, d, 1.0, pc, d);
+    }
+
+    /// <summary>
+    /// R with RᵀR = A by OpenBLAS's dpotrf, in place: A (n×n row-major) is read from its upper triangle (j ≥ i), which
+    /// is replaced by R; the lower triangle is not touched. (Column-major, the row-major upper triangle is the lower
+    /// one, so this is dpotrf's 'L' factorisation A = L Lᵀ with L = Rᵀ.) True when A is numerically positive definite,
+    /// false when not (the triangle then partly overwritten), null when the library or its LAPACK is missing.
+    /// </summary>
+    internal static bool? CholeskyUpper(Span<double> a, int n)
+    {
+        if (Dpotrf == null) return null;
+        if (n == 0) return true;
+        byte uplo = (byte)'L';
+        int order = n, lda = n, info = -1;
+        fixed (double* pa = a)
+            Dpotrf(&uplo, &order, pa, &lda, &info);
+        if (info < 0) throw new InvalidOperationException($"dpotrf rejected argument {-info}");
+        return info == 0;
     }
 
     /// <summary>

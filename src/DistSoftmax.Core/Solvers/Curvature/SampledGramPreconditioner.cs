@@ -59,7 +59,7 @@ public sealed class SampledGramPreconditioner
     /// <summary>Random stream purposes of one build (distinct from <see cref="SampledGramCurvature"/>'s).</summary>
     private const int SketchPurpose = 11, ProjectionPurpose = 12, SamplePurpose = 13;
 
-    /// <summary>L of the sampled Gram G = LLᵀ (d×d row-major, lower triangle).</summary>
+    /// <summary>R of the sampled Gram G = RᵀR (d×d row-major, upper triangle; L = Rᵀ below).</summary>
     private readonly double[] _factor;
     private readonly int _d;
     /// <summary>Q (m×d row-major, orthonormal rows) spanning L⁻¹[l_1 … l_k], m ≤ k.</summary>
@@ -131,13 +131,13 @@ public sealed class SampledGramPreconditioner
     /// </summary>
     public static SampledGramPreconditioner? FromGram(double[] gramPacked, double[] lowRank, double[] coefficients, int d, long rowsSampled)
     {
-        var factor = PackedCholesky.Factor(gramPacked, d, MaxDampingIncreases);
+        var factor = PackedCholesky.FactorUpper(gramPacked, d, MaxDampingIncreases);
         if (factor is null) return null;
         var (basis, correction) = LowRankCorrection(factor, d, lowRank, coefficients);
         return new SampledGramPreconditioner(factor, d, basis, correction)
         {
             GramPacked = gramPacked, LowRank = lowRank, Coefficients = coefficients, RowsSampled = rowsSampled,
-            LeverageTriangle = PackedCholesky.UpperTriangleOf(factor, d),
+            LeverageTriangle = PackedCholesky.Pack(factor, d),
         };
     }
 
@@ -155,7 +155,7 @@ public sealed class SampledGramPreconditioner
         for (int j = 0; j < k; j++)
         {
             var v = lowRank.AsSpan(j * d, d).ToArray();
-            DenseAlgebra.ForwardSubstitute(factor, d, v);
+            PackedCholesky.SolveTransposed(factor, d, v);
             double norm = System.Numerics.Tensors.TensorPrimitives.Norm<double>(v);
             for (int pass = 0; pass < 2; pass++)
                 for (int a = 0; a < basis.Count; a++)
@@ -203,7 +203,7 @@ public sealed class SampledGramPreconditioner
     public double[] Apply(ReadOnlySpan<double> r)
     {
         var y = r.ToArray();
-        DenseAlgebra.ForwardSubstitute(_factor, _d, y);
+        PackedCholesky.SolveTransposed(_factor, _d, y);
         int m = _correction.Length == 0 ? 0 : (int)Math.Round(Math.Sqrt(_correction.Length));
         if (m > 0)
         {
@@ -216,7 +216,7 @@ public sealed class SampledGramPreconditioner
                 System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(_basis.AsSpan(a * _d, _d), t, y, y);
             }
         }
-        DenseAlgebra.BackSubstituteTransposed(_factor, _d, y);
+        PackedCholesky.Solve(_factor, _d, y);
         return y;
     }
 
