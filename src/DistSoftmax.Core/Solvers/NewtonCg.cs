@@ -173,6 +173,7 @@ public sealed class NewtonCg : LineSearchSolver
         double rz = TensorPrimitives.Dot<double>(r, z);
         var product = new Out<double[]>();
         int cgIterations = 0;
+        double negativeCurvature = 0;
         for (int it = 0; it < maxCg; it++)
         {
             foreach (var request in HessianVectorCurvature.Instance.Multiply(run, current, dir, product)) yield return request;
@@ -190,6 +191,7 @@ public sealed class NewtonCg : LineSearchSolver
                     direction.Value = new Direction(p, 1.0, rowsSampled, Math.Min(curvature / Math.Max(dd, TinyNorm), 0.0), cgIterations);
                     yield break;
                 }
+                negativeCurvature = Math.Min(curvature / Math.Max(TensorPrimitives.Dot<double>(dir, dir), TinyNorm), 0.0);
                 break;
             }
             double alpha = rz / curvature;
@@ -201,6 +203,6 @@ public sealed class NewtonCg : LineSearchSolver
             TensorPrimitives.MultiplyAdd(dir, rzNew / rz, z, dir);
             rz = rzNew;
         }
-        direction.Value = new Direction(p, 1.0, rowsSampled, CgIterations: cgIterations);
+        direction.Value = new Direction(p, 1.0, rowsSampled, negativeCurvature, cgIterations);
     }
 }
