@@ -132,7 +132,10 @@ public class ServiceProcessTests
             Assert.True(posted.IsSuccessStatusCode, await posted.Content.ReadAsStringAsync());
             id = (string)JsonNode.Parse(await posted.Content.ReadAsStringAsync())!["id"]!;
             var deadline = DateTime.UtcNow + JobTimeout;
-            while ((await GetAsync(http, $"/api/jobs/{id}"))["trace"]!.AsArray().Count < 10)
+            // Killed once it has run ten iterations and the checkpoint writer (which writes behind the solve, the latest
+            // state at a time) has put a checkpoint on disk: a kill before the first write would leave nothing to resume.
+            while ((await GetAsync(http, $"/api/jobs/{id}"))["trace"]!.AsArray().Count < 10
+                   || !File.Exists(dir.File($"state/jobs/{id}/checkpoint.bin")))
             {
                 Assert.True(DateTime.UtcNow < deadline, "the job made no progress:\n" + service.Output + "\n" + worker.Output);
                 await Task.Delay(20);
