@@ -152,4 +152,23 @@ public class SolverTests
         var result = p.Driver().Solve(new Newton(), p.Objective, new[] { 5000.0, 0, 0 }, new SolverOptions());
         Assert.Equal(ExitCondition.Diverged, result.Exit);
     }
+
+    /// <summary>
+    /// Newton-CG on an indefinite exact Hessian where CG's first direction has positive curvature and its second does
+    /// not: the step is CG's iterate so far, and the negative curvature it met is reported (it used to be dropped, so
+    /// the curvature schedule never returned to Gauss–Newton). The instance was found by a search over start points.
+    /// </summary>
+    [Fact]
+    public void Newton_CG_reports_negative_curvature_met_after_its_first_step()
+    {
+        int n = 400, d = 6;
+        var p = new TestProblem(NormalizedSoftmax.Instance, TestProblem.Gaussian(n, d, 71), TestProblem.Distribution(n, 72), Regularizer.None);
+        var x0 = TestProblem.Vector(d, 120, 1.5);
+        var result = p.Driver(1).Solve(SolverCatalog.Create("newton-cg"), p.Objective, x0,
+            new SolverOptions { Hessian = HessianMode.Exact, MaxIterations = 1 });
+        var step = result.Trace[1];
+        Assert.True(step.CgIterations >= 2, $"CG stopped after {step.CgIterations} product(s): the case needs a later direction");
+        Assert.True(step.NegativeCurvature < 0, $"negative curvature {step.NegativeCurvature:E2} was not reported");
+        Assert.True(step.Loss < result.Trace[0].Loss, "the truncated CG step must still descend");
+    }
 }
