@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers.Curvature;
@@ -60,7 +61,7 @@ internal static class PackedCholesky
             double yj = y[j] / r[j * d + j];
             y[j] = yj;
             if (yj != 0 && j + 1 < d)
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(r.Slice(j * d + j + 1, d - j - 1), -yj, y[(j + 1)..], y[(j + 1)..]);
+                TensorPrimitives.MultiplyAdd(r.Slice(j * d + j + 1, d - j - 1), -yj, y[(j + 1)..], y[(j + 1)..]);
         }
     }
 
@@ -68,7 +69,7 @@ internal static class PackedCholesky
     public static void Solve(ReadOnlySpan<double> r, int d, Span<double> y)
     {
         for (int i = d - 1; i >= 0; i--)
-            y[i] = (y[i] - System.Numerics.Tensors.TensorPrimitives.Dot(r.Slice(i * d + i + 1, d - i - 1), y[(i + 1)..])) / r[i * d + i];
+            y[i] = (y[i] - TensorPrimitives.Dot(r.Slice(i * d + i + 1, d - i - 1), y[(i + 1)..])) / r[i * d + i];
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Statistics;
@@ -106,7 +107,7 @@ public sealed class SampledGramPreconditioner
         if (!opts.UniformSampling)
         {
             var triangle = previous?.LeverageTriangle;
-            if (triangle is null || triangle.Length == 0)
+            if (triangle is null)
             {
                 yield return new GradientRequest(point.X, point.Globals, ModelKind, false, sketchRows,
                     StreamSeed(opts.Seed, current.Iteration, SketchPurpose), SketchForm.Triangle);
@@ -156,17 +157,17 @@ public sealed class SampledGramPreconditioner
         {
             var v = lowRank.AsSpan(j * d, d).ToArray();
             PackedCholesky.SolveTransposed(factor, d, v);
-            double norm = System.Numerics.Tensors.TensorPrimitives.Norm<double>(v);
+            double norm = TensorPrimitives.Norm<double>(v);
             for (int pass = 0; pass < 2; pass++)
                 for (int a = 0; a < basis.Count; a++)
                 {
-                    double c = System.Numerics.Tensors.TensorPrimitives.Dot<double>(basis[a], v);
+                    double c = TensorPrimitives.Dot<double>(basis[a], v);
                     r[a * k + j] += c;
-                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(basis[a], -c, v, v);
+                    TensorPrimitives.MultiplyAdd(basis[a], -c, v, v);
                 }
-            double rest = System.Numerics.Tensors.TensorPrimitives.Norm<double>(v);
+            double rest = TensorPrimitives.Norm<double>(v);
             if (!(rest > 1e-12 * norm)) continue;
-            System.Numerics.Tensors.TensorPrimitives.Divide(v, rest, v);
+            TensorPrimitives.Divide(v, rest, v);
             r[basis.Count * k + j] = rest;
             basis.Add(v);
         }
@@ -204,16 +205,16 @@ public sealed class SampledGramPreconditioner
     {
         var y = r.ToArray();
         PackedCholesky.SolveTransposed(_factor, _d, y);
-        int m = _correction.Length == 0 ? 0 : (int)Math.Round(Math.Sqrt(_correction.Length));
+        int m = _d == 0 ? 0 : _basis.Length / _d;
         if (m > 0)
         {
             Span<double> c = stackalloc double[m];
-            for (int a = 0; a < m; a++) c[a] = System.Numerics.Tensors.TensorPrimitives.Dot<double>(_basis.AsSpan(a * _d, _d), y);
+            for (int a = 0; a < m; a++) c[a] = TensorPrimitives.Dot<double>(_basis.AsSpan(a * _d, _d), y);
             for (int a = 0; a < m; a++)
             {
                 double t = 0;
                 for (int b = 0; b < m; b++) t += _correction[a * m + b] * c[b];
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(_basis.AsSpan(a * _d, _d), t, y, y);
+                TensorPrimitives.MultiplyAdd(_basis.AsSpan(a * _d, _d), t, y, y);
             }
         }
         PackedCholesky.Solve(_factor, _d, y);
