@@ -158,6 +158,35 @@ public class DataShardLoaderTests
         Assert.Equal(2, s.Columns);
     }
 
+    /// <summary>
+    /// The check of every value runs a vector at a time with a scalar tail (FileIo.FirstNonFinite, CountNonZeros): a
+    /// non-finite value anywhere in a 7×5 matrix (35 values: whole vectors of any width up to 32 and a tail) is named
+    /// at its own row and column, and ±0 anywhere is left out of the non-zero count.
+    /// </summary>
+    [Fact]
+    public void Every_position_of_a_bad_value_or_a_zero_is_found_by_the_vectorised_check()
+    {
+        using var dir = new TempDir();
+        const int rows = 7, cols = 5;
+        string b = dir.Write("b.npy", NpyFixture.Build($"{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows},), }}", NpyFixture.F8(Enumerable.Repeat(1.0, rows).ToArray())));
+        string header = $"{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}";
+        double[] bad = [double.NaN, double.PositiveInfinity, double.NegativeInfinity];
+        for (int k = 0; k < rows * cols; k++)
+        {
+            var values = Enumerable.Range(0, rows * cols).Select(i => 1.0 + i).ToArray();
+            values[k] = bad[k % bad.Length];
+            if (k + 3 < values.Length) values[k + 3] = double.NaN;   // a later bad value is not the one named
+            string a = dir.Write($"bad{k}.npy", NpyFixture.Build(header, NpyFixture.F8(values)));
+            var e = Assert.Throws<DataFormatException>(() => Loader.Inspect(DataSources.VectorFiles("hyperbolic", Unit.Exp, a, b)));
+            string name = k % bad.Length == 0 ? "NaN" : k % bad.Length == 1 ? "+Infinity" : "-Infinity";
+            Assert.Equal($"{a}: non-finite value {name} at index (row {k / cols}, col {k % cols}) (0-based)", e.Message);
+
+            var zeros = Enumerable.Range(0, rows * cols).Select(i => i % 3 == k % 3 || i == k ? (i % 2 == 0 ? 0.0 : -0.0) : 1e-300 * (i + 1)).ToArray();
+            string z = dir.Write($"zeros{k}.npy", NpyFixture.Build(header, NpyFixture.F8(zeros)));
+            Assert.Equal(zeros.Count(v => v != 0), Loader.Inspect(DataSources.VectorFiles("hyperbolic", Unit.Exp, z, b)).NonZeros);
+        }
+    }
+
     [Fact]
     public void Unknown_kinds_and_invalid_generator_arguments_are_argument_errors()
     {

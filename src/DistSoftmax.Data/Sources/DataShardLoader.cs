@@ -448,12 +448,7 @@ public sealed class DataShardLoader : IShardLoader
         return nnz;
     }
 
-    private static long CountNonZeros(ReadOnlySpan<double> values)
-    {
-        long n = 0;
-        foreach (double v in values) if (v != 0) n++;
-        return n;
-    }
+    private static long CountNonZeros(ReadOnlySpan<double> values) => FileIo.CountNonZeros(values);
 
     private static string Shape(long[] shape) =>
         shape.Length == 1 ? $"({shape[0]},)" : "(" + string.Join(", ", shape) + ")";
