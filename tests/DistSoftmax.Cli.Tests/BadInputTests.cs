@@ -72,12 +72,6 @@ public class BadInputTests
         "A without b" => (_ => { }, ["solve", "--A", "A.npy"], "--b: is required with --A"),
         "data for another problem kind" => (_ => { }, [.. Valid, "--A1", "A.npy"], "--A1: is for matrix problems"),
         "vector files for a matrix problem" => (_ => { }, [.. Valid, "--problem", "multiple-normalized"], "--A: is for vector problems"),
-        "a trust region for a matrix problem's approximate Newton" => (d =>
-            {
-                d.Write("A1.npy", NpyBytes.Matrix(4, 2, 1, 0, 0, 1, 1, 1, 1, -1));
-                d.Write("B.npy", NpyBytes.Matrix(4, 4, Enumerable.Repeat(0.25, 16).ToArray()));
-            }, ["solve", "--problem", "multiple-normalized", "--A1", "A1.npy", "--A2", "A1.npy", "--B", "B.npy", "--solver", "approx-newton", "--globalization", "trust-region"],
-            "--globalization: trust-region has no form for a matrix problem's approx-newton"),
         "matrix shapes disagree" => (d =>
             {
                 d.Write("A1.npy", NpyBytes.Matrix(4, 2, 1, 0, 0, 1, 1, 1, 1, -1));
@@ -103,7 +97,7 @@ public class BadInputTests
         "w and w-scalar together", "non-finite w-scalar", "unknown option", "unexpected argument", "unknown command", "unknown solver",
         "unknown problem", "unknown unit", "unit for a problem without one", "not a number", "not an integer", "missing option value",
         "negative tolerance", "epsilon out of range", "no workers", "b without A", "A without b", "data for another problem kind",
-        "vector files for a matrix problem", "a trust region for a matrix problem's approximate Newton", "matrix shapes disagree", "demo with another problem",
+        "vector files for a matrix problem", "matrix shapes disagree", "demo with another problem",
         "cluster option without seeds", "malformed seed address", "backend with seeds", "out-dir is a file", "out-dir below a file");
 
     [Theory]

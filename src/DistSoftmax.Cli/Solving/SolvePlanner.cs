@@ -179,8 +179,6 @@ internal static class SolvePlanner
         var (solver, reason) = ChooseSolver(s, matrix, inspection, ref options);
         if (options.Globalization == GlobalizationMode.TrustRegion && !SolverCatalog.IsNewtonType(solver))
             throw new CliInputException("--globalization", $"trust-region is for the Newton-type solvers ({string.Join(", ", SolverCatalog.Names.Where(SolverCatalog.IsNewtonType))}), not --solver {solver}");
-        if (options.Globalization == GlobalizationMode.TrustRegion && matrix && solver == "approx-newton")
-            throw new CliInputException("--globalization", "trust-region has no form for a matrix problem's approx-newton (Kronecker-preconditioned Newton-CG): use the line search, or --solver newton-cg");
         return new SolvePlan(s, source, inspection, problem, hasUnit ? unit.Name() : null, matrix, demo, solver, reason,
             options, x0, start, s.Workers, backend, outputs, inputs, warnings, save);
     }

@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Statistics;
 
@@ -16,7 +15,7 @@ namespace DistSoftmax.Core.Solvers;
 /// The approximate Newton methods are this solver with a preconditioner M (<see cref="Preconditioning"/>); the first CG
 /// iterate is then the scaled model Newton step M⁻¹(−∇L), and CG corrects it:
 ///   • matrix problems: the Kronecker-factored curvature M = F ⊗ G (<see cref="KroneckerPreconditioner"/>, one extra
-///     request every <see cref="KroneckerRefreshIterations"/> Newton iterations);
+///     request every <see cref="CgPreconditioners.KroneckerRefreshIterations"/> Newton iterations);
 ///   • vector problems: the leverage-score-sampled Gram, Cholesky-factorised (<see cref="SampledGramPreconditioner"/>,
 ///     two extra requests every <see cref="SampledGramPreconditioner.RefreshIterations"/> Newton iterations).
 /// </summary>
@@ -38,82 +37,6 @@ public sealed class NewtonCg : LineSearchSolver
     public const double PreconditionedForcingTerm = 0.01;
     /// <summary>A direction whose curvature dᵀHd is at most this fraction of ‖d‖²‖∇L‖ counts as negative curvature.</summary>
     public const double CurvatureFloor = 1e-14;
-    /// <summary>Iterations a Kronecker-factored preconditioner is reused before its factors are formed again.</summary>
-    public const int KroneckerRefreshIterations = 3;
-
-    /// <summary>This solve's current preconditioner and the iteration it was built at.</summary>
-    private sealed class KroneckerCache : ISolverStateCheckpoint
-    {
-        public KroneckerPreconditioner? Preconditioner;
-        public int BuiltAt;
-        /// <summary>The factors it was built from (a checkpoint rebuilds the same preconditioner from them).</summary>
-        public KroneckerFactorsReply? Factors;
-
-        /// <summary>Scalars: [BuiltAt, Σ τ, rows]; arrays: packed F, packed G. Empty before the first build.</summary>
-        public CheckpointState Save() => Factors is null
-            ? new(SolverStates.Kronecker, [], [])
-            : new(SolverStates.Kronecker, [BuiltAt, Factors.WeightSum, Factors.Rows], [Factors.LeftPacked, Factors.RightPacked]);
-    }
-
-    /// <summary>This solve's sampled-Gram preconditioner (null when its model would not factorise) and the iteration it was built at.</summary>
-    private sealed class SampledGramCache : ISolverStateCheckpoint
-    {
-        public SampledGramPreconditioner? Preconditioner;
-        public bool Built;
-        public int BuiltAt;
-
-        /// <summary>
-        /// Scalars: [BuiltAt, rows sampled, 1 if factorised]; arrays: the packed sampled Gram, the low-rank vectors (k×d)
-        /// and their coefficients (k×k). Empty before the first build.
-        /// </summary>
-        public CheckpointState Save() => !Built
-            ? new(SolverStates.SampledGram, [], [])
-            : new(SolverStates.SampledGram, [BuiltAt, Preconditioner?.RowsSampled ?? 0, Preconditioner is null ? 0 : 1],
-                Preconditioner is null ? [] : [Preconditioner.GramPacked, Preconditioner.LowRank, Preconditioner.Coefficients]);
-    }
-
-    /// <summary>
-    /// The sampled-Gram cache of a checkpoint (<see cref="SampledGramCache.Save"/>), factorised again from its Gram and
-    /// low-rank terms. A checkpoint of the ninth session's predecessors held the assembled model and the Gram (two
-    /// packed arrays) instead: its preconditioner is built afresh at the resumed solve's next iteration.
-    /// </summary>
-    internal static object RestoreSampledGramCache(CheckpointState state, int dimension)
-    {
-        var cache = new SampledGramCache();
-        if (state.Scalars.Length == 0 && state.Arrays.Count == 0) return cache;
-        int packed = Kernels.Packed.Length(dimension);
-        bool factorised = state.Scalars.Length == 3 && state.Scalars[2] == 1;
-        bool earlierLayout = factorised && state.Arrays.Count == 2 && state.Arrays.All(a => a.Length == packed);
-        int k = factorised && state.Arrays.Count == 3 && dimension > 0 ? state.Arrays[1].Length / dimension : 0;
-        if (state.Scalars.Length != 3 || (!earlierLayout && state.Arrays.Count != (factorised ? 3 : 0))
-            || (factorised && !earlierLayout && (state.Arrays[0].Length != packed || state.Arrays[1].Length != k * dimension
-                                                 || state.Arrays[2].Length != k * k))
-            || state.Scalars[0] < 0 || state.Scalars[0] > int.MaxValue || state.Scalars[0] != Math.Floor(state.Scalars[0])
-            || state.Scalars[1] < 0 || state.Scalars[1] != Math.Floor(state.Scalars[1]))
-            throw new CheckpointFormatException($"the checkpoint's sampled-Gram preconditioner does not match its {dimension} unknowns");
-        if (earlierLayout) return cache;
-        cache.Built = true;
-        cache.BuiltAt = (int)state.Scalars[0];
-        cache.Preconditioner = factorised
-            ? SampledGramPreconditioner.FromGram(state.Arrays[0], state.Arrays[1], state.Arrays[2], dimension, (long)state.Scalars[1])
-            : null;
-        return cache;
-    }
-
-    /// <summary>The cache of a checkpoint (<see cref="KroneckerCache.Save"/>): the preconditioner rebuilt from its factors.</summary>
-    internal static object RestoreCache(CheckpointState state, int dimension)
-    {
-        var cache = new KroneckerCache();
-        if (state.Scalars.Length == 0 && state.Arrays.Count == 0) return cache;
-        int packed = Kernels.Packed.Length((int)Math.Round(Math.Sqrt(dimension)));
-        if (state.Scalars.Length != 3 || state.Arrays.Count != 2 || state.Arrays[0].Length != packed || state.Arrays[1].Length != packed
-            || state.Scalars[0] < 0 || state.Scalars[0] > int.MaxValue || state.Scalars[0] != Math.Floor(state.Scalars[0]))
-            throw new CheckpointFormatException($"the checkpoint's Kronecker factors do not match its {dimension} unknowns");
-        cache.Factors = new KroneckerFactorsReply(state.Arrays[0], state.Arrays[1], state.Scalars[1], (long)state.Scalars[2]);
-        cache.BuiltAt = (int)state.Scalars[0];
-        cache.Preconditioner = KroneckerPreconditioner.FromReply(cache.Factors);
-        return cache;
-    }
 
     /// <summary>CG iterations when <see cref="SolverOptions.MaxCgIterations"/> is 0: max(d, this).</summary>
     public const int MinDefaultCgIterations = 10;
@@ -132,38 +55,9 @@ public sealed class NewtonCg : LineSearchSolver
         double eta = ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), etaMax);
         double tol = eta * current.GradientNorm;
 
-        Func<double[], double[]>? preconditioner = null;
-        long rowsSampled = 0;
-        switch (Preconditioning)
-        {
-            case CgPreconditioning.Kronecker:
-            {
-                // The factors change slowly with x: rebuilt every KroneckerRefreshIterations iterations (K-FAC's practice).
-                var cache = StateOf<KroneckerCache>(run);
-                if (cache.Preconditioner is null || current.Iteration - cache.BuiltAt >= KroneckerRefreshIterations)
-                {
-                    var built = new Out<(KroneckerPreconditioner, KroneckerFactorsReply)>();
-                    foreach (var request in KroneckerPreconditioner.Build(run, current, built)) yield return request;
-                    (cache.Preconditioner, cache.Factors) = built.Value;
-                    cache.BuiltAt = current.Iteration;
-                }
-                preconditioner = v => cache.Preconditioner.Apply(v);
-                break;
-            }
-            case CgPreconditioning.SampledGram:
-            {
-                // Sampled afresh every RefreshIterations iterations (1: at every iterate).
-                var cache = StateOf<SampledGramCache>(run);
-                if (!cache.Built || current.Iteration - cache.BuiltAt >= SampledGramPreconditioner.RefreshIterations)
-                {
-                    var built = new Out<SampledGramPreconditioner?>();
-                    foreach (var request in SampledGramPreconditioner.Build(run, current, cache.Preconditioner, built)) yield return request;
-                    (cache.Preconditioner, cache.Built, cache.BuiltAt) = (built.Value, true, current.Iteration);
-                }
-                if (cache.Preconditioner is { } sampled) (preconditioner, rowsSampled) = (v => sampled.Apply(v), sampled.RowsSampled);
-                break;
-            }
-        }
+        var prepared = new Out<(Func<double[], double[]>? Apply, long RowsSampled)>();
+        foreach (var request in CgPreconditioners.Prepare(run, current, Preconditioning, prepared)) yield return request;
+        var (preconditioner, rowsSampled) = prepared.Value;
         double[] Precondition(double[] v) => preconditioner?.Invoke(v) ?? (double[])v.Clone();
 
         var p = new double[d];

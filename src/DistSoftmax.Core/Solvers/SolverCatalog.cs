@@ -58,7 +58,7 @@ public static class SolverCatalog
         return (key, mode) switch
         {
             ("approx-newton", GlobalizationMode.LineSearch) => new ApproximateNewton(),
-            ("approx-newton", GlobalizationMode.TrustRegion) => new TrustRegionNewton(SampledGramCurvature.Instance),
+            ("approx-newton", GlobalizationMode.TrustRegion) => new ApproximateNewtonTrustRegion(),
             ("newton", GlobalizationMode.LineSearch) => new Newton(),
             ("newton", GlobalizationMode.TrustRegion) => new TrustRegionNewton(ExactGramCurvature.Instance),
             ("newton-cg", GlobalizationMode.LineSearch) => new NewtonCg(),

@@ -9,12 +9,25 @@ namespace DistSoftmax.Core.Solvers;
 /// <summary>
 /// Trust-region Newton-CG (Steihaug–Toint): the subproblem is solved by CG on Hessian-vector products
 /// (<see cref="HessianVectorCurvature"/>), stopped at ‖r‖ ≤ η‖∇L‖ with η of <see cref="ForcingTerm.For"/>
-/// (min(½, √(‖∇L‖/‖∇L(x0)‖)), never tighter than the stopping test needs), at a direction of non-positive curvature
+/// (min(η_max, √(‖∇L‖/‖∇L(x0)‖)), never tighter than the stopping test needs), at a direction of non-positive curvature
 /// (followed to the boundary), or on leaving the region (<see cref="SteihaugPath"/>).
+/// With a preconditioner M (<see cref="Preconditioning"/>: the approximate Newton methods, as for <see cref="NewtonCg"/>)
+/// CG is preconditioned by M⁻¹ and the region is measured in the M-norm, ‖p‖_M = √(pᵀMp) ≤ Δ — Steihaug's method in the
+/// variables Lᵀp, M = LLᵀ (Conn, Gould &amp; Toint, Algorithm 7.5.1), in which the CG iterates grow in the M-norm.
+/// M itself is never applied: the M-norm products of CG's iterates follow from its orthogonality
+/// (<see cref="PreconditionedRegionNorms"/>).
+/// The first radius (<see cref="SolverOptions.TrustRadius"/>, in the units of x) becomes the M-norm of a step of that
+/// Euclidean length along the first preconditioned direction M⁻¹∇L; from then on the radius is an M-norm.
 /// </summary>
 public sealed class TrustRegionNewtonCg : TrustRegionSolver
 {
-    public override string Name => "newton-cg";
+    /// <param name="preconditioning">What preconditions CG (none for the newton-cg solver).</param>
+    public TrustRegionNewtonCg(CgPreconditioning preconditioning = CgPreconditioning.None) => Preconditioning = preconditioning;
+
+    /// <summary>What preconditions CG.</summary>
+    public CgPreconditioning Preconditioning { get; }
+
+    public override string Name => Preconditioning == CgPreconditioning.None ? "newton-cg" : "approx-newton";
 
     protected override CurvatureSource Curvature => HessianVectorCurvature.Instance;
 
@@ -24,15 +37,30 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
         var opts = run.Options;
         int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(d, NewtonCg.MinDefaultCgIterations);
         double g0 = run.Trace[0].GradientNorm;
-        double eta = ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), NewtonCg.MaxForcingTerm);
+        double etaMax = Preconditioning == CgPreconditioning.SampledGram ? NewtonCg.PreconditionedForcingTerm : NewtonCg.MaxForcingTerm;
+        double eta = ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), etaMax);
         double tolerance = eta * current.GradientNorm;
 
-        var path = new SteihaugPath(radius);
-        model.Value = path;
+        var prepared = new Out<(Func<double[], double[]>? Apply, long RowsSampled)>();
+        foreach (var request in CgPreconditioners.Prepare(run, current, Preconditioning, prepared)) yield return request;
+        var (preconditioner, rowsSampled) = prepared.Value;
+        bool euclidean = preconditioner is null;
+        double[] Precondition(double[] v) => preconditioner?.Invoke(v) ?? (double[])v.Clone();
+
         var z = new double[d];                       // CG iterate
         var r = (double[])current.Gradient.Clone();  // model gradient g + Hz
-        var dir = Negated(r);
-        double rr = TensorPrimitives.Dot<double>(r, r);
+        var y = Precondition(r);                     // M⁻¹r
+        var dir = Negated(y);
+        double ry = TensorPrimitives.Dot<double>(r, y);
+        var mNorms = euclidean ? null : new PreconditionedRegionNorms(ry);
+        if (!euclidean && current.Iteration == 0)
+        {
+            // The first radius is in the units of x: the M-norm of a step of that length along M⁻¹∇L.
+            double yNorm = TensorPrimitives.Norm<double>(y);
+            if (yNorm > 0 && ry > 0) radius *= Math.Sqrt(ry) / yNorm;
+        }
+        var path = new SteihaugPath(radius, rowsSampled);
+        model.Value = path;
         double m = 0;                                // m(z)
         var product = new Out<double[]>();
         for (int it = 0; it < maxCg; it++)
@@ -41,27 +69,32 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
             var hd = product.Value;
             double curvature = TensorPrimitives.Dot<double>(dir, hd);
             double slope = TensorPrimitives.Dot<double>(r, dir);
+            var norms = mNorms?.Current ?? SteihaugPath.RegionProducts.Euclidean(z, dir);
             if (!(curvature > 0))
             {
-                path.Add(z, dir, double.PositiveInfinity, m, slope, curvature);
+                path.Add(z, dir, double.PositiveInfinity, m, slope, curvature, norms);
                 yield break;
             }
-            double alpha = rr / curvature;
-            path.Add(z, dir, alpha, m, slope, curvature);
+            double alpha = ry / curvature;
+            path.Add(z, dir, alpha, m, slope, curvature, norms);
             m += alpha * slope + 0.5 * alpha * alpha * curvature;
             TensorPrimitives.MultiplyAdd(dir, alpha, z, z);
-            if (TensorPrimitives.Norm<double>(z) >= radius) yield break;
+            double zNorm = euclidean ? TensorPrimitives.Norm<double>(z) : norms.NormAt(alpha);
+            if (zNorm >= radius) yield break;
             TensorPrimitives.MultiplyAdd(hd, alpha, r, r);
-            double rrNew = TensorPrimitives.Dot<double>(r, r);
-            if (Math.Sqrt(rrNew) <= tolerance)
+            if (TensorPrimitives.Norm<double>(r) <= tolerance)
             {
-                path.EndInside(z, m);
+                path.EndInside(z, m, zNorm);
                 yield break;
             }
-            // d ← −r + β d
-            TensorPrimitives.Multiply(dir, rrNew / rr, dir);
-            TensorPrimitives.Subtract(dir, r, dir);
-            rr = rrNew;
+            y = Precondition(r);
+            double ryNew = TensorPrimitives.Dot<double>(r, y);
+            double beta = ryNew / ry;
+            mNorms?.Advance(alpha, beta, ryNew);
+            // d ← −y + β d
+            TensorPrimitives.Multiply(dir, beta, dir);
+            TensorPrimitives.Subtract(dir, y, dir);
+            ry = ryNew;
         }
     }
 }

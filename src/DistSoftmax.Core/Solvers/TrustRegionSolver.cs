@@ -55,6 +55,7 @@ public abstract class TrustRegionSolver : Solver
             var modelOut = new Out<ITrustRegionModel>();
             foreach (var r in BuildModel(run, current, radius, modelOut)) yield return r;
             var model = modelOut.Value;
+            if (double.IsFinite(model.Radius)) radius = model.Radius;
 
             double slack = SolverOptions.LossRoundingSlack * Math.Abs(point.Loss);
             PointEvaluation? next = null;
@@ -65,8 +66,8 @@ public abstract class TrustRegionSolver : Solver
             for (int trial = 0; trial < MaxTrials && next is null; trial++)
             {
                 step = model.Solve(radius);
-                double stepNorm = TensorPrimitives.Norm<double>(step.P);
-                if (!(step.PredictedDecrease > 0) || !AllFinite(step.P) || stepNorm == 0) break;
+                double stepNorm = step.RegionNorm;
+                if (!(step.PredictedDecrease > 0) || !AllFinite(step.P) || !(stepNorm > 0)) break;
                 var xt = new double[step.P.Length];
                 TensorPrimitives.Add(point.X, step.P, xt);
                 var request = new ScalarsRequest(xt, point.Globals, run.Objective.SupportsFusedPass);

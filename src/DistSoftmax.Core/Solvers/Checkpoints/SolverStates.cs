@@ -10,8 +10,8 @@ internal static class SolverStates
     {
         null => null,
         LbfgsPairs => Lbfgs.RestorePairs(state, dimension),
-        Kronecker => NewtonCg.RestoreCache(state, dimension),
-        SampledGram => NewtonCg.RestoreSampledGramCache(state, dimension),
+        Kronecker => CgPreconditioners.RestoreKronecker(state, dimension),
+        SampledGram => CgPreconditioners.RestoreSampledGram(state, dimension),
         var kind => throw new CheckpointFormatException($"the checkpoint carries an unknown solver state '{kind}'"),
     };
 }

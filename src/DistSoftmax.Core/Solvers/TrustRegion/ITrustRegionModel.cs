@@ -10,6 +10,13 @@ public interface ITrustRegionModel
     /// <summary>The (approximate) minimiser of m in the ball ‖p‖ ≤ radius.</summary>
     TrustRegionStep Solve(double radius);
 
+    /// <summary>
+    /// The radius the model was built for, in its region's norm: +∞ for a model that takes any radius (the solver's
+    /// stands), the radius asked for, or, where the model measures the region in another norm, the solver's first
+    /// radius translated into it (the preconditioned Steihaug path); the solver's trials start from it.
+    /// </summary>
+    double Radius { get; }
+
     /// <summary>Rows sampled to build H (0 when none).</summary>
     long RowsSampled { get; }
 

@@ -38,6 +38,9 @@ public sealed class MoreSorensenModel : ITrustRegionModel
     private readonly double _newtonNorm;
     private (double[] Values, Matrix<double> Vectors, double[] GInBasis)? _eigen;
 
+    /// <summary>Any radius: the subproblem is solved afresh for each.</summary>
+    public double Radius => double.PositiveInfinity;
+
     /// <param name="hessian">Symmetric d×d, row-major (not modified).</param>
     /// <param name="gradient">d values.</param>
     /// <param name="rowsSampled">Rows sampled to build the Hessian (reported, not used).</param>

@@ -1,0 +1,140 @@
+using DistSoftmax.Core.Solvers.Checkpoints;
+using DistSoftmax.Core.Solvers.Curvature;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Solvers;
+
+/// <summary>
+/// The preconditioner M⁻¹ of an approximate Newton method's CG at an iterate, built or reused from the solve's state
+/// (the run's SolverState, which a checkpoint carries), for both globalisations (<see cref="NewtonCg"/>,
+/// <see cref="TrustRegionNewtonCg"/>):
+///   • <see cref="CgPreconditioning.Kronecker"/>: the Kronecker-factored curvature F ⊗ G of a matrix problem
+///     (<see cref="KroneckerPreconditioner"/>), one extra request every <see cref="KroneckerRefreshIterations"/>
+///     iterations (the factors change slowly with x: K-FAC's practice);
+///   • <see cref="CgPreconditioning.SampledGram"/>: the leverage-sampled Gram of a vector problem with its low-rank
+///     terms (<see cref="SampledGramPreconditioner"/>), sampled afresh every
+///     <see cref="SampledGramPreconditioner.RefreshIterations"/> iterations;
+///   • <see cref="CgPreconditioning.None"/>: none (plain CG).
+/// </summary>
+internal static class CgPreconditioners
+{
+    /// <summary>Iterations a Kronecker-factored preconditioner is reused before its factors are formed again.</summary>
+    public const int KroneckerRefreshIterations = 3;
+
+    /// <summary>
+    /// M⁻¹ at <paramref name="current"/> (null: none, or a sampled Gram that did not factorise) and the rows its sample
+    /// kept (0 when it has none).
+    /// </summary>
+    public static IEnumerable<ShardRequest> Prepare(SolveRun run, Iterate current, CgPreconditioning kind,
+        Out<(Func<double[], double[]>? Apply, long RowsSampled)> result)
+    {
+        result.Value = (null, 0);
+        switch (kind)
+        {
+            case CgPreconditioning.Kronecker:
+            {
+                var cache = StateOf<KroneckerCache>(run);
+                if (cache.Preconditioner is null || current.Iteration - cache.BuiltAt >= KroneckerRefreshIterations)
+                {
+                    var built = new Out<(KroneckerPreconditioner, KroneckerFactorsReply)>();
+                    foreach (var request in KroneckerPreconditioner.Build(run, current, built)) yield return request;
+                    (cache.Preconditioner, cache.Factors) = built.Value;
+                    cache.BuiltAt = current.Iteration;
+                }
+                var kronecker = cache.Preconditioner;
+                result.Value = (v => kronecker.Apply(v), 0);
+                break;
+            }
+            case CgPreconditioning.SampledGram:
+            {
+                var cache = StateOf<SampledGramCache>(run);
+                if (!cache.Built || current.Iteration - cache.BuiltAt >= SampledGramPreconditioner.RefreshIterations)
+                {
+                    var built = new Out<SampledGramPreconditioner?>();
+                    foreach (var request in SampledGramPreconditioner.Build(run, current, cache.Preconditioner, built)) yield return request;
+                    (cache.Preconditioner, cache.Built, cache.BuiltAt) = (built.Value, true, current.Iteration);
+                }
+                if (cache.Preconditioner is { } sampled) result.Value = (v => sampled.Apply(v), sampled.RowsSampled);
+                break;
+            }
+        }
+    }
+
+    /// <summary>This solve's state of type T, created on first use.</summary>
+    private static T StateOf<T>(SolveRun run) where T : class, new() => (T)(run.SolverState ??= new T());
+
+    /// <summary>This solve's current preconditioner and the iteration it was built at.</summary>
+    private sealed class KroneckerCache : ISolverStateCheckpoint
+    {
+        public KroneckerPreconditioner? Preconditioner;
+        public int BuiltAt;
+        /// <summary>The factors it was built from (a checkpoint rebuilds the same preconditioner from them).</summary>
+        public KroneckerFactorsReply? Factors;
+
+        /// <summary>Scalars: [BuiltAt, Σ τ, rows]; arrays: packed F, packed G. Empty before the first build.</summary>
+        public CheckpointState Save() => Factors is null
+            ? new(SolverStates.Kronecker, [], [])
+            : new(SolverStates.Kronecker, [BuiltAt, Factors.WeightSum, Factors.Rows], [Factors.LeftPacked, Factors.RightPacked]);
+    }
+
+    /// <summary>This solve's sampled-Gram preconditioner (null when its model would not factorise) and the iteration it was built at.</summary>
+    private sealed class SampledGramCache : ISolverStateCheckpoint
+    {
+        public SampledGramPreconditioner? Preconditioner;
+        public bool Built;
+        public int BuiltAt;
+
+        /// <summary>
+        /// Scalars: [BuiltAt, rows sampled, 1 if factorised]; arrays: the packed sampled Gram, the low-rank vectors (k×d)
+        /// and their coefficients (k×k). Empty before the first build.
+        /// </summary>
+        public CheckpointState Save() => !Built
+            ? new(SolverStates.SampledGram, [], [])
+            : new(SolverStates.SampledGram, [BuiltAt, Preconditioner?.RowsSampled ?? 0, Preconditioner is null ? 0 : 1],
+                Preconditioner is null ? [] : [Preconditioner.GramPacked, Preconditioner.LowRank, Preconditioner.Coefficients]);
+    }
+
+    /// <summary>
+    /// The sampled-Gram cache of a checkpoint (<see cref="SampledGramCache.Save"/>), factorised again from its Gram and
+    /// low-rank terms. A checkpoint of the ninth session's predecessors held the assembled model and the Gram (two
+    /// packed arrays) instead: its preconditioner is built afresh at the resumed solve's next iteration.
+    /// </summary>
+    internal static object RestoreSampledGram(CheckpointState state, int dimension)
+    {
+        var cache = new SampledGramCache();
+        if (state.Scalars.Length == 0 && state.Arrays.Count == 0) return cache;
+        int packed = Kernels.Packed.Length(dimension);
+        bool factorised = state.Scalars.Length == 3 && state.Scalars[2] == 1;
+        bool earlierLayout = factorised && state.Arrays.Count == 2 && state.Arrays.All(a => a.Length == packed);
+        int k = factorised && state.Arrays.Count == 3 && dimension > 0 ? state.Arrays[1].Length / dimension : 0;
+        if (state.Scalars.Length != 3 || (!earlierLayout && state.Arrays.Count != (factorised ? 3 : 0))
+            || (factorised && !earlierLayout && (state.Arrays[0].Length != packed || state.Arrays[1].Length != k * dimension
+                                                 || state.Arrays[2].Length != k * k))
+            || state.Scalars[0] < 0 || state.Scalars[0] > int.MaxValue || state.Scalars[0] != Math.Floor(state.Scalars[0])
+            || state.Scalars[1] < 0 || state.Scalars[1] != Math.Floor(state.Scalars[1]))
+            throw new CheckpointFormatException($"the checkpoint's sampled-Gram preconditioner does not match its {dimension} unknowns");
+        if (earlierLayout) return cache;
+        cache.Built = true;
+        cache.BuiltAt = (int)state.Scalars[0];
+        cache.Preconditioner = factorised
+            ? SampledGramPreconditioner.FromGram(state.Arrays[0], state.Arrays[1], state.Arrays[2], dimension, (long)state.Scalars[1])
+            : null;
+        return cache;
+    }
+
+    /// <summary>The cache of a checkpoint (<see cref="KroneckerCache.Save"/>): the preconditioner rebuilt from its factors.</summary>
+    internal static object RestoreKronecker(CheckpointState state, int dimension)
+    {
+        var cache = new KroneckerCache();
+        if (state.Scalars.Length == 0 && state.Arrays.Count == 0) return cache;
+        int packed = Kernels.Packed.Length((int)Math.Round(Math.Sqrt(dimension)));
+        if (state.Scalars.Length != 3 || state.Arrays.Count != 2 || state.Arrays[0].Length != packed || state.Arrays[1].Length != packed
+            || state.Scalars[0] < 0 || state.Scalars[0] > int.MaxValue || state.Scalars[0] != Math.Floor(state.Scalars[0]))
+            throw new CheckpointFormatException($"the checkpoint's Kronecker factors do not match its {dimension} unknowns");
+        cache.Factors = new KroneckerFactorsReply(state.Arrays[0], state.Arrays[1], state.Scalars[1], (long)state.Scalars[2]);
+        cache.BuiltAt = (int)state.Scalars[0];
+        cache.Preconditioner = KroneckerPreconditioner.FromReply(cache.Factors);
+        return cache;
+    }
+
+}
