@@ -132,6 +132,27 @@ public class GenerateSolveTests
     }
 
     [Fact]
+    public void A_matrix_problems_approximate_Newton_takes_a_trust_region_when_asked()
+    {
+        // The Kronecker-preconditioned Steihaug–Toint CG (it was refused before there was one).
+        using var dir = new TempDir();
+        var gen = Cli.Run(dir.Path, "generate", "--problem", "multiple-normalized", "--n", "40", "--d", "6", "--seed", "5", "--planted", "--out-dir", "m");
+        Assert.True(gen.Code == 0, gen.ToString());
+        var run = Cli.Run(dir.Path, ["solve", "--problem", "multiple-normalized", "--A1", "m/A1.npy", "--A2", "m/A2.npy", "--B", "m/B.npy",
+            "--solver", "approx-newton", "--globalization", "trust-region", "--tol", "1e-10", "--out-dir", "o", .. Backend]);
+        Assert.True(run.Code == 0, run.ToString());
+        var report = Report.Read(dir.File("o"));
+        Assert.Equal("approx-newton", report.GetProperty("solver").GetString());
+        Assert.Equal("trust-region", report.GetProperty("globalization").GetString());
+        Assert.True(report.GetProperty("converged").GetBoolean());
+        Assert.True(report.GetProperty("trace").EnumerateArray().Sum(t => t.GetProperty("cgIterations").GetInt32()) > 0, "no CG ran");
+        var (_, x) = NpyBytes.Read(dir.File("o/x.npy"));
+        var (_, xTrue) = NpyBytes.Read(dir.File("m/X_true.npy"));
+        double err = Math.Sqrt(x.Zip(xTrue, (a, b) => (a - b) * (a - b)).Sum() / xTrue.Sum(v => v * v));
+        Assert.True(err < 1e-6, $"relative error {err:E2} from the planted X");
+    }
+
+    [Fact]
     public void The_printed_command_quotes_paths_with_spaces()
     {
         using var dir = new TempDir();
