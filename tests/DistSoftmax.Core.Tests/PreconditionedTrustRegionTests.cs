@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
@@ -12,9 +10,9 @@ namespace DistSoftmax.Core.Tests;
 /// <summary>
 /// The trust-region approximate Newton of the large-d and matrix forms: Steihaug–Toint CG preconditioned by the
 /// sampled Gram (vector problems) or the Kronecker factors (matrix problems), its region in the M-norm. The M-norm
-/// products come from recurrences, checked here against M itself; the solver must reach the minimisers the
-/// line-search form and exact Newton reach, spend fewer products than unpreconditioned trust-region CG where A is
-/// ill-conditioned, and resume bit for bit.
+/// products come from recurrences, checked here against M itself; a matrix problem's form must reach the line
+/// search's minimiser, and the vector form must resume bit for bit. (Its minimisers and CG work on vector problems are
+/// tested beside the line-search form's, in SampledGramPreconditionerTests.)
 /// </summary>
 public class PreconditionedTrustRegionTests
 {
@@ -83,74 +81,6 @@ public class PreconditionedTrustRegionTests
         }
         Assert.Equal(1.0, path.Solve(2.0).P[0], 12);          // past the first segment's end (M-norm 2)
         Assert.Equal(0.5, path.Solve(1.0).P[0], 12);          // inside it: |p|_M = 2·p₀
-    }
-
-    [Theory]
-    [InlineData("rescaled", Unit.Exp)]
-    [InlineData("rescaled", Unit.Cosh)]
-    [InlineData("hyperbolic", Unit.Cosh)]
-    [InlineData("hyperbolic", Unit.Sinh)]
-    public void It_recovers_planted_minimisers_of_every_family(string problem, Unit unit)
-    {
-        var planted = PlantedFamilyProblem.Create(problem, unit);
-        var p = planted.P;
-        var x0 = unit == Unit.Exp ? new double[p.D] : planted.InBasin;
-        var options = TrustRegion with { RelativeTolerance = 1e-11, MaxIterations = 300, Seed = 2 };
-        var result = p.Driver(2).Solve(SampledGramPreconditioned, p.Objective, x0, options);
-        Assert.True(result.Exit == ExitCondition.Converged, $"{problem}-{unit}: {result.Exit} {result.Message}");
-        Assert.True(planted.Error(result.X) < 1e-8, $"{problem}-{unit}: error {planted.Error(result.X):E2}");
-        Assert.Equal("trust-region", SampledGramPreconditioned.Globalization);
-        Assert.Equal("approx-newton", SampledGramPreconditioned.Name);
-    }
-
-    [Fact]
-    public void It_recovers_a_planted_normalized_minimiser_sampling_fewer_rows_than_n()
-    {
-        var a = TestProblem.Gaussian(3000, 20, 71);
-        var xTrue = TestProblem.Vector(20, 72, 1.5);
-        var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
-        var options = TrustRegion with { RelativeTolerance = 1e-11, MaxIterations = 200, Seed = 4 };
-        var result = p.Driver(3).Solve(SampledGramPreconditioned, p.Objective, new double[p.D], options);
-        Assert.True(result.Exit == ExitCondition.Converged, $"{result.Exit} {result.Message}");
-        Assert.True(Assertions.RelativeError(result.X, xTrue) < 1e-8, $"error {Assertions.RelativeError(result.X, xTrue):E2}");
-        Assert.All(result.Trace.Skip(1), t => Assert.InRange(t.RowsSampled, 1, 600));
-    }
-
-    [Theory]
-    [InlineData("normalized", Unit.Exp)]
-    [InlineData("rescaled", Unit.Cosh)]
-    [InlineData("hyperbolic", Unit.Cosh)]
-    public void On_a_large_residual_problem_it_reaches_exact_Newtons_minimiser(string problem, Unit unit)
-    {
-        var a = TestProblem.Gaussian(2000, 12, 81);
-        var b = TestProblem.Distribution(2000, 82);
-        var p = new TestProblem(Families.Create(problem, unit), a, b, Regularizer.None);
-        var options = TrustRegion with { RelativeTolerance = 1e-10, MaxIterations = 300, Seed = 6 };
-        var newton = p.Driver(2).Solve(SolverCatalog.Create("newton"), p.Objective, new double[p.D], options with { Globalization = GlobalizationMode.LineSearch });
-        var result = p.Driver(2).Solve(SampledGramPreconditioned, p.Objective, new double[p.D], options);
-        Assert.True(newton.Exit == ExitCondition.Converged, $"newton: {newton.Exit} {newton.Message}");
-        Assert.True(result.Exit == ExitCondition.Converged, $"{problem}-{unit}: {result.Exit} {result.Message}");
-        Assert.True(result.Loss <= newton.Loss * (1 + 1e-9) + 1e-15, $"loss {result.Loss:E10} against Newton's {newton.Loss:E10}");
-        Assert.True(Assertions.RelativeError(result.X, newton.X) < 1e-6, $"x differs from Newton's by {Assertions.RelativeError(result.X, newton.X):E2}");
-    }
-
-    [Fact]
-    public void The_preconditioner_cuts_the_trust_region_CG_work_of_an_ill_conditioned_problem()
-    {
-        int n = 4000, d = 24;
-        var a = TestProblem.Gaussian(n, d, 91);
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < d; j++) a.Data[i * d + j] *= Math.Pow(10, 3.0 * j / d);   // κ(AᵀA) ≈ 10⁶
-        var xTrue = TestProblem.Vector(d, 92, 0.02);
-        var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
-        var options = TrustRegion with { RelativeTolerance = 1e-9, MaxIterations = 300, Seed = 8 };
-        var plain = p.Driver(2).Solve(new TrustRegionNewtonCg(), p.Objective, new double[d], options);
-        var preconditioned = p.Driver(2).Solve(SampledGramPreconditioned, p.Objective, new double[d], options);
-        Assert.True(preconditioned.Exit == ExitCondition.Converged, $"{preconditioned.Exit} {preconditioned.Message}");
-        Assert.True(Assertions.RelativeError(preconditioned.X, xTrue) < 1e-5, $"error {Assertions.RelativeError(preconditioned.X, xTrue):E2}");
-        int plainCg = plain.Trace.Sum(t => t.CgIterations), sampledCg = preconditioned.Trace.Sum(t => t.CgIterations);
-        Assert.True(2 * sampledCg < plainCg,
-            $"preconditioned CG took {sampledCg} products over {preconditioned.Iterations} iterations against plain CG's {plainCg} over {plain.Iterations} ({plain.Exit})");
     }
 
     [Fact]

@@ -8,14 +8,20 @@ using DistSoftmax.Core.Statistics;
 namespace DistSoftmax.Core.Tests;
 
 /// <summary>
-/// approx-newton's large-d form: Newton-CG preconditioned by the leverage-sampled Gram (SampledGramPreconditioner).
-/// It must reach the minimisers exact Newton reaches (planted and large-residual, every family), its preconditioner
-/// must cut CG's work on an ill-conditioned A, and the cost model must pick it exactly where the direct sampled step
-/// would keep most rows.
+/// approx-newton's large-d form: Newton-CG preconditioned by the leverage-sampled Gram (SampledGramPreconditioner),
+/// with a line search and with a trust region (Steihaug–Toint in the preconditioner's norm). In both it must reach the
+/// minimisers exact Newton reaches (planted and large-residual, every family), its preconditioner must cut CG's work
+/// on an ill-conditioned A against the same globalisation's plain CG, and the cost model must pick it exactly where
+/// the direct sampled step would keep most rows.
 /// </summary>
 public class SampledGramPreconditionerTests
 {
     private static readonly NewtonCg Preconditioned = new(CgPreconditioning.SampledGram);
+
+    /// <summary>The preconditioned solver and plain CG in one globalisation.</summary>
+    private static (Solver Preconditioned, Solver Plain, SolverOptions Options) In(string globalization) => globalization == "trust-region"
+        ? (new TrustRegionNewtonCg(CgPreconditioning.SampledGram), new TrustRegionNewtonCg(), new SolverOptions { Globalization = GlobalizationMode.TrustRegion })
+        : (Preconditioned, new NewtonCg(), new SolverOptions());
 
     /// <summary>A with column j scaled by 10^(3j/d): κ(AᵀA) ≈ 10⁶, hard for plain CG.</summary>
     private static DenseMatrix IllConditioned(int n, int d, ulong seed)
@@ -26,51 +32,64 @@ public class SampledGramPreconditionerTests
         return a;
     }
 
-    [Fact]
-    public void It_recovers_a_planted_normalized_minimiser()
+    [Theory]
+    [InlineData("line-search")]
+    [InlineData("trust-region")]
+    public void It_recovers_a_planted_normalized_minimiser(string globalization)
     {
+        var (solver, _, defaults) = In(globalization);
         var a = TestProblem.Gaussian(3000, 20, 71);
         var xTrue = TestProblem.Vector(20, 72, 1.5);
         var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
-        var options = new SolverOptions { RelativeTolerance = 1e-11, MaxIterations = 200, Seed = 4 };
-        var result = p.Driver(3).Solve(Preconditioned, p.Objective, new double[p.D], options);
+        var options = defaults with { RelativeTolerance = 1e-11, MaxIterations = 200, Seed = 4 };
+        var result = p.Driver(3).Solve(solver, p.Objective, new double[p.D], options);
         Assert.True(result.Exit == ExitCondition.Converged, $"{result.Exit} {result.Message}");
-        Assert.Equal("approx-newton", Preconditioned.Name);
+        Assert.Equal("approx-newton", solver.Name);
+        Assert.Equal(globalization, solver.Globalization);
         Assert.True(Assertions.RelativeError(result.X, xTrue) < 1e-8, $"error {Assertions.RelativeError(result.X, xTrue):E2}");
         // The sample is capped at RowsPerColumn·d = 160 of 3000 rows (plus rows whose q_i is 1): far fewer than n.
         Assert.All(result.Trace.Skip(1), t => Assert.InRange(t.RowsSampled, 1, 600));
     }
 
     [Theory]
-    [InlineData("rescaled", Unit.Exp)]
-    [InlineData("rescaled", Unit.Cosh)]
-    [InlineData("hyperbolic", Unit.Cosh)]
-    [InlineData("hyperbolic", Unit.Sinh)]
-    public void It_recovers_planted_minimisers_of_the_other_families(string problem, Unit unit)
+    [InlineData("rescaled", Unit.Exp, "line-search")]
+    [InlineData("rescaled", Unit.Cosh, "line-search")]
+    [InlineData("hyperbolic", Unit.Cosh, "line-search")]
+    [InlineData("hyperbolic", Unit.Sinh, "line-search")]
+    [InlineData("rescaled", Unit.Exp, "trust-region")]
+    [InlineData("rescaled", Unit.Cosh, "trust-region")]
+    [InlineData("hyperbolic", Unit.Cosh, "trust-region")]
+    [InlineData("hyperbolic", Unit.Sinh, "trust-region")]
+    public void It_recovers_planted_minimisers_of_the_other_families(string problem, Unit unit, string globalization)
     {
+        var (solver, _, defaults) = In(globalization);
         var planted = PlantedFamilyProblem.Create(problem, unit);
         var p = planted.P;
         var x0 = unit == Unit.Exp ? new double[p.D] : planted.InBasin;
-        var options = new SolverOptions { RelativeTolerance = 1e-11, MaxIterations = 300, Seed = 2 };
-        var result = p.Driver(2).Solve(Preconditioned, p.Objective, x0, options);
+        var options = defaults with { RelativeTolerance = 1e-11, MaxIterations = 300, Seed = 2 };
+        var result = p.Driver(2).Solve(solver, p.Objective, x0, options);
         Assert.True(result.Exit == ExitCondition.Converged, $"{problem}-{unit}: {result.Exit} {result.Message}");
         Assert.True(planted.Error(result.X) < 1e-8, $"{problem}-{unit}: error {planted.Error(result.X):E2}");
     }
 
     [Theory]
-    [InlineData("normalized", Unit.Exp)]
-    [InlineData("rescaled", Unit.Exp)]
-    [InlineData("rescaled", Unit.Cosh)]
-    [InlineData("hyperbolic", Unit.Cosh)]
-    public void On_a_large_residual_problem_it_reaches_exact_Newtons_minimiser(string problem, Unit unit)
+    [InlineData("normalized", Unit.Exp, "line-search")]
+    [InlineData("rescaled", Unit.Exp, "line-search")]
+    [InlineData("rescaled", Unit.Cosh, "line-search")]
+    [InlineData("hyperbolic", Unit.Cosh, "line-search")]
+    [InlineData("normalized", Unit.Exp, "trust-region")]
+    [InlineData("rescaled", Unit.Cosh, "trust-region")]
+    [InlineData("hyperbolic", Unit.Cosh, "trust-region")]
+    public void On_a_large_residual_problem_it_reaches_exact_Newtons_minimiser(string problem, Unit unit, string globalization)
     {
+        var (solver, _, defaults) = In(globalization);
         // b a random distribution, unrelated to any u(Ax): no exact solution, the residual stays large.
         var a = TestProblem.Gaussian(2000, 12, 81);
         var b = TestProblem.Distribution(2000, 82);
         var p = new TestProblem(Families.Create(problem, unit), a, b, Regularizer.None);
         var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 300, Seed = 6 };
         var newton = p.Driver(2).Solve(SolverCatalog.Create("newton"), p.Objective, new double[p.D], options);
-        var result = p.Driver(2).Solve(Preconditioned, p.Objective, new double[p.D], options);
+        var result = p.Driver(2).Solve(solver, p.Objective, new double[p.D], options with { Globalization = defaults.Globalization });
         Assert.True(newton.Exit == ExitCondition.Converged, $"newton: {newton.Exit} {newton.Message}");
         Assert.True(result.Exit == ExitCondition.Converged, $"{problem}-{unit}: {result.Exit} {result.Message}");
         Assert.True(result.Loss <= newton.Loss * (1 + 1e-9) + 1e-15, $"loss {result.Loss:E10} against Newton's {newton.Loss:E10}");
@@ -110,16 +129,19 @@ public class SampledGramPreconditionerTests
         Assert.True(Assertions.RelativeError(result.X, newton.X) < 1e-6, $"x differs from Newton's by {Assertions.RelativeError(result.X, newton.X):E2}");
     }
 
-    [Fact]
-    public void The_sampled_preconditioner_cuts_the_CG_work_of_an_ill_conditioned_problem()
+    [Theory]
+    [InlineData("line-search")]
+    [InlineData("trust-region")]
+    public void The_sampled_preconditioner_cuts_the_CG_work_of_an_ill_conditioned_problem(string globalization)
     {
+        var (solver, plainSolver, defaults) = In(globalization);
         int n = 4000, d = 24;
         var a = IllConditioned(n, d, 91);
         var xTrue = TestProblem.Vector(d, 92, 0.02);
         var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
-        var options = new SolverOptions { RelativeTolerance = 1e-9, MaxIterations = 300, Seed = 8 };
-        var plain = p.Driver(2).Solve(new NewtonCg(), p.Objective, new double[d], options);
-        var preconditioned = p.Driver(2).Solve(Preconditioned, p.Objective, new double[d], options);
+        var options = defaults with { RelativeTolerance = 1e-9, MaxIterations = 300, Seed = 8 };
+        var plain = p.Driver(2).Solve(plainSolver, p.Objective, new double[d], options);
+        var preconditioned = p.Driver(2).Solve(solver, p.Objective, new double[d], options);
         Assert.True(preconditioned.Exit == ExitCondition.Converged, $"{preconditioned.Exit} {preconditioned.Message}");
         int plainCg = plain.Trace.Sum(t => t.CgIterations), sampledCg = preconditioned.Trace.Sum(t => t.CgIterations);
         Assert.True(2 * sampledCg < plainCg,

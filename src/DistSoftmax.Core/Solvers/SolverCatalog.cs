@@ -58,7 +58,7 @@ public static class SolverCatalog
         return (key, mode) switch
         {
             ("approx-newton", GlobalizationMode.LineSearch) => new ApproximateNewton(),
-            ("approx-newton", GlobalizationMode.TrustRegion) => new ApproximateNewtonTrustRegion(),
+            ("approx-newton", GlobalizationMode.TrustRegion) => new ApproximateNewton(GlobalizationMode.TrustRegion),
             ("newton", GlobalizationMode.LineSearch) => new Newton(),
             ("newton", GlobalizationMode.TrustRegion) => new TrustRegionNewton(ExactGramCurvature.Instance),
             ("newton-cg", GlobalizationMode.LineSearch) => new NewtonCg(),
