@@ -8,7 +8,10 @@ namespace DistSoftmax.Benchmarks;
 /// <summary>
 /// `solve-compare A.npy b.npy [solvers] [workers]`: whole-process `dist-softmax solve` runs (local simulation,
 /// tolerance 1e-8) of each solver under /usr/bin/time -v, against a streaming read of the same A (both cores) measured
-/// before and after them in this run. Prints per solver: iterations, wall and solve seconds, the solve time per
+/// before and after them in this run, each in a child process of its own (`streaming-read A.npy`): this process holds
+/// no copy of A while the solves run. (Until the tenth session it read A itself and kept the 1.28 GB heap, which
+/// slowed the solves it launched: at 400000×400, approx-newton's solve took 5.5–7.1 s under it against 4.0–4.3 s
+/// alone, exact Newton's 13.6–14.7 s against 12.5 s.) Prints per solver: iterations, wall and solve seconds, the solve time per
 /// iteration as a multiple of the read, and the peak resident memory as a multiple of A's bytes.
 /// The command line used is `dotnet $DISTSOFTMAX_CLI` (default: the Release build next to this repository's bench).
 /// </summary>
@@ -24,7 +27,7 @@ public static class CliComparison
         var info = Npy.ReadInfo(aPath);
         long n = info.Rows, d = info.Cols;
         double aBytes = n * d * 8.0;
-        double readBefore = StreamingRead(aPath);
+        double readBefore = StreamingReadInChild(aPath);
         Console.WriteLine($"A: {n}×{d} ({aBytes / 1e6:F0} MB); streaming read (both cores, in memory): {readBefore * 1e3:F1} ms; load average {Load()}");
         var runs = new List<(string Solver, string Exit, int Iterations, double Wall, double Solve, long RssKb, string Load)>();
         foreach (var solver in solvers)
@@ -49,7 +52,7 @@ public static class CliComparison
             runs.Add((solver, exit, iterations, wall, solve, rssKb, Load()));
             Directory.Delete(outDir, true);
         }
-        double readAfter = StreamingRead(aPath);
+        double readAfter = StreamingReadInChild(aPath);
         double read = Math.Min(readBefore, readAfter);
         Console.WriteLine($"streaming read after the solves: {readAfter * 1e3:F1} ms; ratios below use the smaller, {read * 1e3:F1} ms");
         foreach (var r in runs)
@@ -65,7 +68,30 @@ public static class CliComparison
         return 0;
     }
 
-    /// <summary>Loads A and times a streaming read of it on all cores (median of 15), then lets it go.</summary>
+    /// <summary>
+    /// The streaming read of A timed in a child process (`streaming-read`), so that A's memory goes with it: seconds.
+    /// </summary>
+    private static double StreamingReadInChild(string aPath)
+    {
+        string self = typeof(CliComparison).Assembly.Location;
+        var psi = new ProcessStartInfo("dotnet", new[] { self, "streaming-read", aPath }) { RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0 || !double.TryParse(output.Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double seconds))
+            throw new InvalidOperationException($"streaming-read {aPath} failed (exit {p.ExitCode}): {output.Trim()}");
+        return seconds;
+    }
+
+    /// <summary>`streaming-read A.npy`: prints the seconds of a streaming read of A on all cores (median of 15).</summary>
+    public static int StreamingReadCommand(string[] args)
+    {
+        if (args.Length != 1) { Console.Error.WriteLine("usage: streaming-read A.npy"); return 2; }
+        Console.WriteLine(StreamingRead(Path.GetFullPath(args[0])).ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+        return 0;
+    }
+
+    /// <summary>Loads A and times a streaming read of it on all cores (median of 15).</summary>
     private static double StreamingRead(string aPath)
     {
         var a = Npy.ReadMatrixRows(aPath, 0, checked((int)Npy.ReadInfo(aPath).Rows));

@@ -6,13 +6,15 @@ using DistSoftmax.Benchmarks;
 // `passes [n] [d]` the per-pass profile of an approximate-Newton iteration; `gemm ROWS N D` a matrix shard's products;
 // `syrk ROWS D` a vector shard's weighted Gram, OpenBLAS's dsyrk against the managed kernel;
 // `algebra [d…]` the d×d operations, managed against OpenBLAS;
-// `solve-compare A.npy b.npy [solvers] [workers]` whole-process CLI solves against a streaming read of A;
+// `solve-compare A.npy b.npy [solvers] [workers]` whole-process CLI solves against a streaming read of A
+// (`streaming-read A.npy`, run by it in a child process);
 // `crossover [png] [n·d] [iterations] [nnz per row]` the per-iteration time of approx-newton and newton against d;
 // anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "scale") return ScaleRun.Run(args[1..]);
 if (args.Length > 0 && args[0] == "passes") return PassBreakdown.Run(args[1..]);
 if (args.Length > 0 && args[0] == "crossover") return CrossoverPlot.Run(args[1..]);
 if (args.Length > 0 && args[0] == "solve-compare") return CliComparison.Run(args[1..]);
+if (args.Length > 0 && args[0] == "streaming-read") return CliComparison.StreamingReadCommand(args[1..]);
 if (args.Length > 0 && args[0] == "algebra") return DenseAlgebraBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "matrix") return MatrixScaleRun.Run(args[1..]);
 if (args.Length > 0 && args[0] == "cluster") return ClusterBench.Run(args[1..]);
