@@ -70,32 +70,60 @@ public static partial class Npy
     /// (rows×cols row-major) and the index of its first row. Values must be finite. Fortran-ordered files are read
     /// whole (their rows are strided through the file).
     /// </summary>
-    public static void ScanMatrixRows(string path, int blockRows, Action<ReadOnlySpan<double>, long> visit)
+    public static void ScanMatrixRows(string path, int blockRows, Action<ReadOnlySpan<double>, long> visit) =>
+        ScanMatrixRowsInParts(path, blockRows, 1, _ => visit);
+
+    /// <summary>
+    /// <see cref="ScanMatrixRows"/> over <paramref name="parts"/> contiguous row ranges at once, each on its own thread
+    /// with its own file handle and block: part k's blocks go, in order, to the visitor <paramref name="visitorFor"/>(k),
+    /// so a caller keeps one state per part and merges them afterwards. A non-finite value stops its part; the one named
+    /// is the first in the file (parts are in row order), as the sequential scan would name it. Fortran-ordered files,
+    /// and files with fewer rows than parts × block, are scanned by part 0 alone.
+    /// </summary>
+    public static void ScanMatrixRowsInParts(string path, int blockRows, int parts, Func<int, Action<ReadOnlySpan<double>, long>> visitorFor)
     {
-        using var fs = FileIo.OpenRead(path);
-        var header = ReadHeader(path, fs);
-        RequireMatrix(path, header);
+        Header header;
+        using (var fs = FileIo.OpenRead(path))
+        {
+            header = ReadHeader(path, fs);
+            RequireMatrix(path, header);
+        }
         long rows = header.Shape[0];
         int cols = (int)header.Shape[1];
+        int block = (int)Math.Clamp(blockRows, 1, Math.Max(1, rows));
         if (header.FortranOrder && rows > 1 && cols > 1)
         {
-            fs.Close();
             var all = ReadMatrixRows(path, 0, checked((int)rows));
-            visit(all.Data, 0);
+            visitorFor(0)(all.Data, 0);
             return;
         }
-        int block = (int)Math.Clamp(blockRows, 1, Math.Max(1, rows));
-        var buffer = new double[(long)block * cols];
-        fs.Seek(header.DataOffset, SeekOrigin.Begin);
-        for (long start = 0; start < rows; start += block)
+        if (parts < 1 || rows < (long)parts * block) parts = 1;
+        var failures = new DataFormatException?[parts];
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, k =>
         {
-            int count = (int)Math.Min(block, rows - start);
+            try { ScanRowRange(path, header, rows * k / parts, rows * (k + 1) / parts, block, visitorFor(k)); }
+            catch (DataFormatException e) { failures[k] = e; }
+        });
+        if (failures.FirstOrDefault(f => f is not null) is { } first)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+    }
+
+    /// <summary>Rows [start, end) of a C-ordered matrix through one block of <paramref name="block"/> rows, checked and visited in order.</summary>
+    private static void ScanRowRange(string path, Header header, long start, long end, int block, Action<ReadOnlySpan<double>, long> visit)
+    {
+        int cols = (int)header.Shape[1];
+        using var fs = FileIo.OpenRead(path);
+        var buffer = new double[(long)Math.Min(block, Math.Max(end - start, 1)) * cols];
+        fs.Seek(header.DataOffset + start * cols * header.Dtype.Size, SeekOrigin.Begin);
+        for (long first = start; first < end; first += block)
+        {
+            int count = (int)Math.Min(block, end - first);
             var span = buffer.AsSpan(0, count * cols);
             ReadDataInto(path, fs, header with { Shape = [(long)count * cols] }, span);
             long k = FileIo.FirstNonFinite(span);
             if (k >= 0)
-                throw new DataFormatException(path, $"non-finite value {FileIo.Describe(span[(int)k])} at index (row {start + k / cols}, col {k % cols}) (0-based)");
-            visit(span, start);
+                throw new DataFormatException(path, $"non-finite value {FileIo.Describe(span[(int)k])} at index (row {first + k / cols}, col {k % cols}) (0-based)");
+            visit(span, first);
         }
     }
 

@@ -187,6 +187,68 @@ public class DataShardLoaderTests
         }
     }
 
+    /// <summary>
+    /// A scan in parts (Npy.ScanMatrixRowsInParts, the check of every value on all cores) visits every row once, each
+    /// part's rows in order to its own visitor, and names the first bad value of the file even when a later part also
+    /// meets one.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 3)]
+    [InlineData(2, 3)]
+    [InlineData(1, 7)]
+    public void A_scan_in_parts_visits_every_row_once_and_names_the_first_bad_value(int blockRows, int parts)
+    {
+        using var dir = new TempDir();
+        const int rows = 7, cols = 5;
+        string header = $"{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}";
+        var values = Enumerable.Range(0, rows * cols).Select(i => 1.0 + i).ToArray();
+        string good = dir.Write("good.npy", NpyFixture.Build(header, NpyFixture.F8(values)));
+        var seen = Enumerable.Range(0, parts).Select(_ => new List<(long Row, double First)>()).ToArray();
+        Npy.ScanMatrixRowsInParts(good, blockRows, parts, part => (block, firstRow) =>
+        {
+            for (int j = 0; j * cols < block.Length; j++) seen[part].Add((firstRow + j, block[j * cols]));
+        });
+        var all = seen.SelectMany(p => p).ToList();
+        Assert.Equal(Enumerable.Range(0, rows).Select(r => (long)r), all.Select(v => v.Row));      // once each, in row order
+        Assert.All(all, v => Assert.Equal(1.0 + v.Row * cols, v.First));
+        Assert.All(seen, p => Assert.Equal(p.Select(v => v.Row).Order(), p.Select(v => v.Row)));
+
+        for (int k = 0; k < rows * cols; k++)
+        {
+            var bad = (double[])values.Clone();
+            bad[k] = double.NegativeInfinity;
+            bad[^1] = double.NaN;                      // the last part meets one too
+            string path = dir.Write($"bad{k}.npy", NpyFixture.Build(header, NpyFixture.F8(bad)));
+            var e = Assert.Throws<DataFormatException>(() => Npy.ScanMatrixRowsInParts(path, blockRows, parts, _ => (_, _) => { }));
+            string name = k == rows * cols - 1 ? "NaN" : "-Infinity";
+            Assert.Equal($"{path}: non-finite value {name} at index (row {k / cols}, col {k % cols}) (0-based)", e.Message);
+        }
+    }
+
+    /// <summary>
+    /// B's rows are checked in one part per core: the warning counts the rows that are not distributions in every part
+    /// and names the first of them, whichever part it is in (a 1024×2048 B is scanned 512 rows a block).
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 10, 700, 1000 }, "3 of 1024 rows are not (row 10, 0-based: it sums to 2)")]
+    [InlineData(new[] { 700, 1000 }, "2 of 1024 rows are not (row 700, 0-based: it sums to 2)")]
+    [InlineData(new[] { 5 }, "1 of 1024 rows are not (row 5, 0-based: it sums to 2)")]
+    public void Rows_of_B_that_are_not_distributions_are_counted_over_every_part(int[] badRows, string why)
+    {
+        using var dir = new TempDir();
+        const int m = 1024, n = 2048, d = 2;
+        var b = new DenseMatrix(m, n);
+        Array.Fill(b.Data, 1.0 / n);
+        foreach (int row in badRows) b.Data[(long)row * n] += 1.0;
+        string a1 = dir.File("A1.npy"), a2 = dir.File("A2.npy"), bp = dir.File("B.npy");
+        Npy.Write(a1, new DenseMatrix(m, d, Enumerable.Repeat(0.5, m * d).ToArray()));
+        Npy.Write(a2, new DenseMatrix(n, d, Enumerable.Repeat(0.25, n * d).ToArray()));
+        Npy.Write(bp, b);
+        var warning = Assert.Single(Loader.Inspect(DataSources.MatrixFiles("multiple-normalized", a1, a2, bp)).Warnings);
+        Assert.Equal($"{bp}: multiple normalized softmax regression assumes every row of B is a probability distribution (entries ≥ 0 summing to 1) but {why}; solving anyway", warning);
+    }
+
     [Fact]
     public void Unknown_kinds_and_invalid_generator_arguments_are_argument_errors()
     {

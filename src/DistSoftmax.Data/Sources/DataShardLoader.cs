@@ -38,6 +38,12 @@ public sealed class DataShardLoader : IShardLoader
     /// <summary>Items per block when a .npy matrix is scanned by <see cref="Inspect"/>.</summary>
     private const int ScanItems = 1 << 20;
 
+    /// <summary>
+    /// Row ranges a .npy matrix is checked in at once, one per core (<see cref="Npy.ScanMatrixRowsInParts"/>): A's
+    /// non-zeros at 100000×1000 took 130–183 ms in two parts against 207 ms in one, at 400000×400 184 against 294 ms.
+    /// </summary>
+    private static readonly int ScanParts = Math.Max(1, Environment.ProcessorCount);
+
     private readonly object _cacheLock = new();
     private ProblemSource? _cachedSource;
     private object? _cachedInstance;
@@ -323,13 +329,14 @@ public sealed class DataShardLoader : IShardLoader
             var whole = MatrixFile.ReadDense(bPath);
             return distributions ? RowDistributionProblem(whole) : null;
         }
-        var tally = new DistributionTally();
-        Npy.ScanMatrixRows(bPath, Math.Max(1, ScanItems / Math.Max(n, 1)), (block, firstRow) =>
+        var tallies = Enumerable.Range(0, ScanParts).Select(_ => new DistributionTally()).ToArray();
+        Npy.ScanMatrixRowsInParts(bPath, Math.Max(1, ScanItems / Math.Max(n, 1)), ScanParts, part => (block, firstRow) =>
         {
             if (!distributions) return;
-            for (int j = 0; j * n < block.Length; j++) tally.Add(firstRow + j, block.Slice(j * n, n));
+            for (int j = 0; j * n < block.Length; j++) tallies[part].Add(firstRow + j, block.Slice(j * n, n));
         });
-        return tally.Describe(m);
+        for (int part = 1; part < ScanParts; part++) tallies[0].Merge(tallies[part]);
+        return tallies[0].Describe(m);
     }
 
     /// <summary>Why some rows of B are not probability vectors (how many, and the first one), or null when all are.</summary>
@@ -350,6 +357,13 @@ public sealed class DataShardLoader : IShardLoader
         {
             if (DistributionProblem(values) is not string why) return;
             if (_bad++ == 0) { _first = row; _firstWhy = why; }
+        }
+
+        /// <summary>Adds the tally of rows that come after all of this one's (the next part of a scan in parts).</summary>
+        public void Merge(DistributionTally later)
+        {
+            if (_bad == 0) (_first, _firstWhy) = (later._first, later._firstWhy);
+            _bad += later._bad;
         }
 
         public string? Describe(long rows) => _bad == 0 ? null : $"{_bad} of {rows} rows are not (row {_first}, 0-based: {_firstWhy})";
@@ -443,9 +457,9 @@ public sealed class DataShardLoader : IShardLoader
                 var other => other.StoredEntries,
             };
         }
-        long nnz = 0;
-        Npy.ScanMatrixRows(path, Math.Max(1, ScanItems / Math.Max(cols, 1)), (block, _) => nnz += CountNonZeros(block));
-        return nnz;
+        var nonZeros = new long[ScanParts];
+        Npy.ScanMatrixRowsInParts(path, Math.Max(1, ScanItems / Math.Max(cols, 1)), ScanParts, part => (block, _) => nonZeros[part] += CountNonZeros(block));
+        return nonZeros.Sum();
     }
 
     private static long CountNonZeros(ReadOnlySpan<double> values) => FileIo.CountNonZeros(values);
