@@ -8,7 +8,8 @@ namespace DistSoftmax.Core.Solvers;
 
 /// <summary>
 /// Trust-region Newton-CG (Steihaug–Toint): the subproblem is solved by CG on Hessian-vector products
-/// (<see cref="HessianVectorCurvature"/>), stopped at ‖r‖ ≤ η‖∇L‖ with η of <see cref="ForcingTerm.For"/>
+/// (<see cref="HessianVectorCurvature"/>), stopped at ‖r‖ ≤ η‖∇L‖ (with a preconditioner in its M⁻¹-norm,
+/// <see cref="NewtonCg.ResidualScale"/>) with η of <see cref="ForcingTerm.For"/>
 /// (min(η_max, √(‖∇L‖/‖∇L(x0)‖)), never tighter than the stopping test needs), at a direction of non-positive curvature
 /// (followed to the boundary), or on leaving the region (<see cref="SteihaugPath"/>).
 /// With a preconditioner M (<see cref="Preconditioning"/>: the approximate Newton methods, as for <see cref="NewtonCg"/>)
@@ -39,7 +40,6 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
         double g0 = run.Trace[0].GradientNorm;
         double etaMax = Preconditioning == CgPreconditioning.SampledGram ? NewtonCg.PreconditionedForcingTerm : NewtonCg.MaxForcingTerm;
         double eta = ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), etaMax);
-        double tolerance = eta * current.GradientNorm;
 
         var prepared = new Out<(Func<double[], double[]>? Apply, long RowsSampled)>();
         foreach (var request in CgPreconditioners.Prepare(run, current, Preconditioning, prepared)) yield return request;
@@ -52,6 +52,7 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
         var y = Precondition(r);                     // M⁻¹r
         var dir = Negated(y);
         double ry = TensorPrimitives.Dot<double>(r, y);
+        double tolerance = eta * NewtonCg.ResidualScale(current.GradientNorm, ry, !euclidean);
         var mNorms = euclidean ? null : new PreconditionedRegionNorms(ry);
         if (!euclidean && current.Iteration == 0)
         {
@@ -82,13 +83,18 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
             double zNorm = euclidean ? TensorPrimitives.Norm<double>(z) : norms.NormAt(alpha);
             if (zNorm >= radius) yield break;
             TensorPrimitives.MultiplyAdd(hd, alpha, r, r);
-            if (TensorPrimitives.Norm<double>(r) <= tolerance)
+            if (euclidean && TensorPrimitives.Norm<double>(r) <= tolerance)
             {
                 path.EndInside(z, m, zNorm);
                 yield break;
             }
             y = Precondition(r);
             double ryNew = TensorPrimitives.Dot<double>(r, y);
+            if (!euclidean && Math.Sqrt(Math.Max(ryNew, 0)) <= tolerance)
+            {
+                path.EndInside(z, m, zNorm);
+                yield break;
+            }
             double beta = ryNew / ry;
             mNorms?.Advance(alpha, beta, ryNew);
             // d ← −y + β d
