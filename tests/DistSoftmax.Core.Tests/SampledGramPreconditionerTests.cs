@@ -100,11 +100,16 @@ public class SampledGramPreconditionerTests
     private sealed class SketchCounter(IShard inner) : IShard
     {
         public int Sketches;
+        public readonly List<int> SketchRows = new();
         public long RowOffset => inner.RowOffset;
         public int Rows => inner.Rows;
         public ShardReply Evaluate(ShardRequest request)
         {
-            if (request is GradientRequest { SketchRows: > 0 }) Sketches++;
+            if (request is GradientRequest { SketchRows: > 0 } sketched)
+            {
+                Sketches++;
+                SketchRows.Add(sketched.SketchRows);
+            }
             return inner.Evaluate(request);
         }
     }
@@ -124,6 +129,11 @@ public class SampledGramPreconditionerTests
         Assert.True(result.Exit == ExitCondition.Converged, $"{result.Exit} {result.Message}");
         Assert.True(result.Iterations > SampledGramPreconditioner.RefreshIterations, $"{result.Iterations} iterations build only once");
         Assert.Equal(1, counter.Sketches);
+        // Half the sampled step's sketch rows per column (4 → 2), at least d + 1: it only seeds the first build.
+        Assert.Equal(2 * p.D, Assert.Single(counter.SketchRows));
+        Assert.Equal(2 * p.D, SampledGramPreconditioner.SketchRows(options, p.D));
+        Assert.Equal(p.D + 1, SampledGramPreconditioner.SketchRows(options with { SketchRowsPerColumn = 1 }, p.D));
+        Assert.Equal(4 * p.D, SampledGramPreconditioner.SketchRows(options with { SketchRowsPerColumn = 8 }, p.D));
         Assert.Equal(HessianKind.GaussNewton, SampledGramPreconditioner.ModelKind);
         var newton = p.Driver(1).Solve(SolverCatalog.Create("newton"), p.Objective, new double[p.D], options);
         Assert.True(Assertions.RelativeError(result.X, newton.X) < 1e-6, $"x differs from Newton's by {Assertions.RelativeError(result.X, newton.X):E2}");

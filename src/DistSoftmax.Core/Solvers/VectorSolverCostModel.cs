@@ -155,7 +155,9 @@ public static class VectorSolverCostModel
                          + GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options)) + cholesky;
         double build = RequestSeconds + nnz * LeverageSecondsPerEntry + n * SamplingSecondsPerRow(n, d, nnz)
                        + GramSeconds(n, d, nnz, Math.Min(n, Curvature.SampledGramPreconditioner.SampleSize(options, d))) + cholesky;
-        double firstSketch = pass + nnz * SketchSeconds(d) + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3);
+        // The first build's sketch: a pass with the scatter, and the Householder R of its m×d rows, 2md² − ⅔d³ flops.
+        int m = Curvature.SampledGramPreconditioner.SketchRows(options, d);
+        double firstSketch = pass + nnz * SketchSeconds(d) + CoordinatorSecondsPerFlop * (2.0 * m * d * d - 2.0 / 3 * Math.Pow(d, 3));
         double product = nnz * ProductSecondsPerEntry + RequestSeconds;
         double preconditioned = TrialsPerIteration * pass + PreconditionedProductsPerIteration * product
                                 + build / Curvature.SampledGramPreconditioner.RefreshIterations
