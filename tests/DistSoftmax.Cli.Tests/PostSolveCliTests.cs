@@ -180,6 +180,28 @@ public class PostSolveCliTests
         Assert.Equal(new long[] { d * d, d * d }, NpyBytes.Read(Path.Combine(dir.Path, "out", "hessian.npy")).Shape);
     }
 
+    [Theory]
+    [InlineData("inprocess")]
+    [InlineData("local")]
+    public void NoAnalysisSkipsTheRegimeAndItsPass(string backend)
+    {
+        using var dir = new TempDir();
+        var (a, b) = Instance(6, planted: false);
+        var run = Cli.Run(dir.Path, [.. Write(dir, a, b), "--backend", backend, "--no-analysis", "--out-dir", "out"]);
+        Assert.True(run.Code == 0, run.ToString());
+        var report = Report.Read(Path.Combine(dir.Path, "out"));
+        Assert.True(!report.TryGetProperty("regime", out var regime) || regime.ValueKind == JsonValueKind.Null, "report.json has a regime");
+        Assert.Equal(0.0, report.GetProperty("wallTime").GetProperty("analysisSeconds").GetDouble());
+        Assert.True(report.GetProperty("converged").GetBoolean());
+        Assert.DoesNotContain(run.Out.Split('\n'), l => l.Contains("| regime"));
+        Assert.True(File.Exists(Path.Combine(dir.Path, "out", "x.npy")));
+
+        var refused = Cli.Run(dir.Path, [.. Write(dir, a, b), "--no-analysis", "--save", "gradient", "--out-dir", "out2"]);
+        Assert.Equal(2, refused.Code);
+        Assert.Equal("error: --save: its arrays come from the post-solve analysis, which --no-analysis skips", Assert.Single(refused.ErrLines));
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "out2")));
+    }
+
     [Fact]
     public void AnUnknownSaveNameIsBadInputWithASuggestion()
     {

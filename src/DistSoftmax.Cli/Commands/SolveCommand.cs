@@ -84,6 +84,10 @@ internal sealed class SolveCommand
     private readonly Option<string?> _resume = OptionFactory.File("--resume",
         "Continue the interrupted solve whose --out-dir is DIR from its last checkpoint (DIR/checkpoint.bin), with the inputs and options " +
         "recorded in DIR/checkpoint.json; writes the outputs to DIR. Takes no other option but --progress.", "DIR");
+    private readonly Option<bool> _noAnalysis = OptionFactory.Flag("--no-analysis",
+        "Skip the post-solve analysis at x* (report.json's regime: the Hessian's eigenvalue range and seed 001's conditions). " +
+        "It costs about one exact-Hessian pass over the rows (Lanczos products above 2000 unknowns), and after a cluster solve " +
+        "this process loads the rows again for it. Not with --save.");
     private readonly Option<bool> _noCheckpoint = OptionFactory.Flag("--no-checkpoint",
         "Write no checkpoint (by default the solve keeps DIR/checkpoint.bin and checkpoint.json up to date every iteration, for --resume, and removes them when it ends).");
 
@@ -97,7 +101,7 @@ internal sealed class SolveCommand
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
                      _stallIter, _workers, _seed, _outDir, _save, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
                      _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
-                     _seedTimeout, _credentials, _insecure, _progress, _server, _resume, _noCheckpoint,
+                     _seedTimeout, _credentials, _insecure, _progress, _server, _resume, _noCheckpoint, _noAnalysis,
                  })
             command.Add(o);
         command.SetAction((parse, ct) => parse.GetValue(_server) is string server
@@ -223,5 +227,6 @@ internal sealed class SolveCommand
         Arguments = p.Tokens.Select(t => t.Value).ToArray(),
         SolveArguments = p.Tokens.Where(t => t.Type != TokenType.Command).Select(t => t.Value).ToArray(),
         Checkpoints = !p.GetValue(_noCheckpoint),
+        Analysis = !p.GetValue(_noAnalysis),
     });
 }

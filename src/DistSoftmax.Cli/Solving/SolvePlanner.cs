@@ -137,6 +137,8 @@ internal static class SolvePlanner
 
         // Outputs: never over an input, never into a file.
         var save = PostSolvePass.ParseSave(s.Save);
+        if (save != PostSolveOutputs.None && !s.Analysis)
+            throw new CliInputException("--save", "its arrays come from the post-solve analysis, which --no-analysis skips");
         var outputs = new OutputPaths(ctx.Resolve(s.OutDir));
         if (File.Exists(outputs.Directory))
             throw new CliInputException("--out-dir", $"{outputs.Directory} is a file, not a directory");

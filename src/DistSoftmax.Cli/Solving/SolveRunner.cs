@@ -77,7 +77,7 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
             : null;
         var options = plan.Options with { Checkpoint = checkpoints is null ? null : checkpoints.Offer, ResumeFrom = settings.ResumeFrom };
         // The solve's shards are kept for the analysis after it when they live in this process (no second copy of A).
-        var retained = backend is InProcessBackend or LocalSimulationBackend ? new RetainingShardLoader(loader) : null;
+        var retained = settings.Analysis && backend is InProcessBackend or LocalSimulationBackend ? new RetainingShardLoader(loader) : null;
         var job = new SolveJob((IShardLoader?)retained ?? loader, plan.Source, plan.Inspection.Shape, solver, options, plan.X0, plan.Workers);
         SolverResult result;
         try
@@ -195,14 +195,15 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
     });
 
     /// <summary>
-    /// The post-solve analysis at x* (<see cref="PostSolvePass"/>), skipped after a cancellation (the user asked the run to
-    /// end: no regime, no arrays, exit 3 as for any cancelled solve); warnings go to stderr as they are found. Returns the
+    /// The post-solve analysis at x* (<see cref="PostSolvePass"/>), skipped with --no-analysis and after a cancellation
+    /// (the user asked the run to end: no regime, no arrays, exit 3 as for any cancelled solve); warnings go to stderr as
+    /// they are found. Returns the
     /// analysis (null when skipped or failed), its seconds, and the failure, if any (a warning, or with --save the error).
     /// </summary>
     private (PostSolveResult? Analysis, double Seconds, string? Failure) Analyse(SolvePlan plan, DataShardLoader loader,
         RetainingShardLoader? retained, SolverResult result)
     {
-        if (ctx.Cancellation.IsCancellationRequested || result.Exit == ExitCondition.Cancelled) return (null, 0, null);
+        if (!plan.Settings.Analysis || ctx.Cancellation.IsCancellationRequested || result.Exit == ExitCondition.Cancelled) return (null, 0, null);
         try
         {
             var (analysis, seconds) = PostSolvePass.Run(plan, loader, retained, result.X, result.Requests);

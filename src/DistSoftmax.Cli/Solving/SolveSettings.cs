@@ -57,6 +57,8 @@ internal sealed record SolveSettings
     public IReadOnlyList<string> SolveArguments { get; init; } = [];
     /// <summary>Whether the solve writes checkpoint.bin every iteration (not with --no-checkpoint).</summary>
     public bool Checkpoints { get; init; } = true;
+    /// <summary>Whether the post-solve analysis at x* runs (not with --no-analysis).</summary>
+    public bool Analysis { get; init; } = true;
     /// <summary>--resume: the checkpoint to continue from (null: from x0, also when DIR has no checkpoint.bin yet).</summary>
     public SolverCheckpoint? ResumeFrom { get; init; }
     /// <summary>Whether this is a --resume (with or without a checkpoint to continue from).</summary>
