@@ -80,7 +80,7 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
             path.Add(z, dir, alpha, m, slope, curvature, norms);
             m += alpha * slope + 0.5 * alpha * alpha * curvature;
             TensorPrimitives.MultiplyAdd(dir, alpha, z, z);
-            double zNorm = euclidean ? TensorPrimitives.Norm<double>(z) : norms.NormAt(alpha);
+            double zNorm = norms.NormAt(alpha);      // as Solve measures it, so a path that stops here is walked to here
             if (zNorm >= radius) yield break;
             TensorPrimitives.MultiplyAdd(hd, alpha, r, r);
             if (euclidean && TensorPrimitives.Norm<double>(r) <= tolerance)
