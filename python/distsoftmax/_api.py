@@ -120,7 +120,8 @@ def solve(A, b, problem="normalized", unit="exp", w=None, solver="auto", tol=1e-
     called once per iteration as the solve runs (iteration 0 being the start), with the keys of report.json's trace
     rows (iteration, loss, gradientNorm, stepLength, rowsSampled, seconds, requests, …). Other keyword arguments are
     solve options in snake_case: ``max_iter=50`` → ``--max-iter 50``, ``uniform_sampling=True`` →
-    ``--uniform-sampling``, ``hessian="exact"``, ``globalization="trust-region"``, ``backend="inprocess"``.
+    ``--uniform-sampling``, ``hessian="exact"``, ``globalization="trust-region"``, ``backend="inprocess"``,
+    ``no_analysis=True`` (``--no-analysis``: no post-solve regime in ``report``).
     ``out_dir="run1"`` keeps the tool's x.npy, report.json and convergence.png there (by default they are written to
     a temporary folder and deleted once read).
 
