@@ -120,9 +120,7 @@ public static partial class Npy
             int count = (int)Math.Min(block, end - first);
             var span = buffer.AsSpan(0, count * cols);
             ReadDataInto(path, fs, header with { Shape = [(long)count * cols] }, span);
-            long k = FileIo.FirstNonFinite(span);
-            if (k >= 0)
-                throw new DataFormatException(path, $"non-finite value {FileIo.Describe(span[(int)k])} at index (row {first + k / cols}, col {k % cols}) (0-based)");
+            CheckFiniteFrom(path, span, cols, first);
             visit(span, first);
         }
     }
@@ -164,11 +162,11 @@ public static partial class Npy
     }
 
     /// <summary>Rejects NaN/±Infinity in a block read from row (or item) <paramref name="firstRow"/>, naming the global index.</summary>
-    private static void CheckFiniteFrom(string path, double[] data, int cols, long firstRow)
+    private static void CheckFiniteFrom(string path, ReadOnlySpan<double> data, int cols, long firstRow)
     {
         long k = FileIo.FirstNonFinite(data);
         if (k < 0) return;
         string where = cols > 0 ? $"(row {firstRow + k / cols}, col {k % cols})" : $"[{firstRow + k}]";
-        throw new DataFormatException(path, $"non-finite value {FileIo.Describe(data[k])} at index {where} (0-based)");
+        throw new DataFormatException(path, $"non-finite value {FileIo.Describe(data[(int)k])} at index {where} (0-based)");
     }
 }

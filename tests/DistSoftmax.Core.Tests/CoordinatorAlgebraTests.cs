@@ -238,7 +238,7 @@ public class CoordinatorAlgebraTests
         Assert.True(DenseAlgebra.TryCholesky(lower, d));
         double err = Assertions.RelativeError(x, DenseAlgebra.CholeskySolve(lower, d, b));
         Assert.True(err < 1e-9, $"d = {d}: solve relative error {err:E2}");
-        Assert.Equal(DistSoftmax.Core.Solvers.Curvature.PackedCholesky.Pack(r, d),
+        Assert.Equal(Packed.FromUpper(r, d),
             DistSoftmax.Core.Solvers.Curvature.PackedCholesky.LeverageTriangle(packed, d));
         full[0] = -1;
         Assert.Null(DistSoftmax.Core.Solvers.Curvature.PackedCholesky.LeverageTriangle(Packed.FromUpper(full, d), d));

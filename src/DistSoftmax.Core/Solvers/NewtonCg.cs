@@ -54,18 +54,29 @@ public sealed class NewtonCg : LineSearchSolver
     /// <summary>CG iterations when <see cref="SolverOptions.MaxCgIterations"/> is 0: max(d, this).</summary>
     public const int MinDefaultCgIterations = 10;
 
+    /// <summary>
+    /// The CG iteration limit (<see cref="SolverOptions.MaxCgIterations"/>, or max(d, <see cref="MinDefaultCgIterations"/>))
+    /// and the forcing term η at <paramref name="current"/> (<see cref="ForcingTerm.For"/> capped by
+    /// <see cref="PreconditionedForcingTerm"/> with the sampled-Gram preconditioner, else <see cref="MaxForcingTerm"/>),
+    /// for either globalisation's CG.
+    /// </summary>
+    internal static (int MaxCg, double Eta) CgBudget(SolveRun run, Iterate current, CgPreconditioning preconditioning)
+    {
+        var opts = run.Options;
+        int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(run.Objective.Dimension, MinDefaultCgIterations);
+        double g0 = run.Trace[0].GradientNorm;
+        double etaMax = preconditioning == CgPreconditioning.SampledGram ? PreconditionedForcingTerm : MaxForcingTerm;
+        return (maxCg, ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), etaMax));
+    }
+
     public override string Name => Preconditioning == CgPreconditioning.None ? "newton-cg" : "approx-newton";
 
     protected override CurvatureSource Curvature => HessianVectorCurvature.Instance;
 
     protected override IEnumerable<ShardRequest> ComputeDirection(SolveRun run, Iterate current, Out<Direction> direction)
     {
-        var opts = run.Options;
         int d = run.Objective.Dimension;
-        int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(d, MinDefaultCgIterations);
-        double g0 = run.Trace[0].GradientNorm;
-        double etaMax = Preconditioning == CgPreconditioning.SampledGram ? PreconditionedForcingTerm : MaxForcingTerm;
-        double eta = ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), etaMax);
+        var (maxCg, eta) = CgBudget(run, current, Preconditioning);
 
         var prepared = new Out<(Func<double[], double[]>? Apply, long RowsSampled)>();
         foreach (var request in CgPreconditioners.Prepare(run, current, Preconditioning, prepared)) yield return request;

@@ -35,11 +35,7 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
     protected override IEnumerable<ShardRequest> BuildModel(SolveRun run, Iterate current, double radius, Out<ITrustRegionModel> model)
     {
         int d = run.Objective.Dimension;
-        var opts = run.Options;
-        int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(d, NewtonCg.MinDefaultCgIterations);
-        double g0 = run.Trace[0].GradientNorm;
-        double etaMax = Preconditioning == CgPreconditioning.SampledGram ? NewtonCg.PreconditionedForcingTerm : NewtonCg.MaxForcingTerm;
-        double eta = ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), etaMax);
+        var (maxCg, eta) = NewtonCg.CgBudget(run, current, Preconditioning);
 
         var prepared = new Out<(Func<double[], double[]>? Apply, long RowsSampled)>();
         foreach (var request in CgPreconditioners.Prepare(run, current, Preconditioning, prepared)) yield return request;

@@ -77,14 +77,5 @@ internal static class PackedCholesky
     /// at the smallest damping (a signed D of the exact Hessian).
     /// </summary>
     public static double[]? LeverageTriangle(double[] gramPacked, int d) =>
-        FactorUpper(gramPacked, d, 0) is { } r ? Pack(r, d) : null;
-
-    /// <summary>The upper triangle of a d×d row-major matrix, packed by rows.</summary>
-    public static double[] Pack(double[] upper, int d)
-    {
-        var triangle = new double[Packed.Length(d)];
-        for (int i = 0; i < d; i++)
-            upper.AsSpan(i * d + i, d - i).CopyTo(triangle.AsSpan(Packed.DiagonalIndex(i, d), d - i));
-        return triangle;
-    }
+        FactorUpper(gramPacked, d, 0) is { } r ? Packed.FromUpper(r, d) : null;
 }

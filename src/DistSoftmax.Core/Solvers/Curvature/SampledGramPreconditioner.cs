@@ -148,7 +148,7 @@ public sealed class SampledGramPreconditioner
         return new SampledGramPreconditioner(factor, d, basis, correction)
         {
             GramPacked = gramPacked, LowRank = lowRank, Coefficients = coefficients, RowsSampled = rowsSampled,
-            LeverageTriangle = PackedCholesky.Pack(factor, d),
+            LeverageTriangle = Packed.FromUpper(factor, d),
         };
     }
 
