@@ -77,7 +77,7 @@ public class BackendTests
         {
             await Cli.WaitForWorkerUp(workerOut, workerErr, worker);
             var run = Cli.Run(dir.Path, "solve", "--problem", "hyperbolic", "--unit", "sinh", "--A", "inst/A.npy", "--b", "inst/b.npy",
-                "--seeds", $"127.0.0.1:{port}", "--min-workers", "1", "--workers", "2", "--out-dir", "cl");
+                "--seeds", $"127.0.0.1:{port}", "--min-workers", "1", "--workers", "2", "--out-dir", "cl", "--save", "fitted,gradient");
             Assert.True(run.Code == 0, run + "\n--- worker\n" + workerOut + workerErr);
             Assert.Contains($"joined from akka.tcp://distsoftmax@127.0.0.1:{port}", run.Out);
             var r = Report.Read(dir.File("cl"));
@@ -90,9 +90,27 @@ public class BackendTests
 
             // The same problem in the local simulation with 2 workers reaches the same point.
             var local = Cli.Run(dir.Path, "solve", "--problem", "hyperbolic", "--unit", "sinh", "--A", "inst/A.npy", "--b", "inst/b.npy",
-                "--workers", "2", "--out-dir", "lo");
+                "--workers", "2", "--out-dir", "lo", "--save", "fitted,gradient");
             Assert.Equal(0, local.Code);
             Assert.Equal(NpyBytes.Read(dir.File("lo/x.npy")).Values, NpyBytes.Read(dir.File("cl/x.npy")).Values);
+
+            // The cluster job's analysis ran as requests on the worker's shards (no rows loaded in the job's process):
+            // the same regime and arrays as the local simulation's analysis on the shards it kept.
+            Assert.DoesNotContain("loaded again", run.Err);
+            var localRegime = Report.Read(dir.File("lo")).GetProperty("regime");
+            var clusterRegime = r.GetProperty("regime");
+            foreach (string lambda in new[] { "lambdaMin", "lambdaMax", "loss" })
+            {
+                double expected = localRegime.GetProperty(lambda).GetDouble();
+                Assert.Equal(expected, clusterRegime.GetProperty(lambda).GetDouble(), 1e-12 * Math.Abs(expected));
+            }
+            foreach (string file in new[] { "fitted.npy", "gradient.npy" })
+            {
+                var expected = NpyBytes.Read(dir.File("lo/" + file)).Values;
+                var actual = NpyBytes.Read(dir.File("cl/" + file)).Values;
+                Assert.Equal(expected.Length, actual.Length);
+                for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 1e-12 * (1 + Math.Abs(expected[i])));
+            }
         }
         finally
         {

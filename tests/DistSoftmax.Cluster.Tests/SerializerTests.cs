@@ -60,6 +60,12 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new GramReply(Enumerable.Range(0, 21).Select(i => i * 0.5).ToArray(), 99);
         yield return new HessianVectorReply(x, new[] { 1e300, -1e-300 });
         yield return new KroneckerFactorsReply(new[] { 1.0, 2.0, 3.0 }, new[] { -1e-300, 0.5, 1e300 }, 7.25, 13);
+        yield return new TargetSummaryRequest();
+        yield return new DataGramRequest();
+        yield return new RowProductsRequest(x);
+        yield return new TargetSummaryReply(0.75, double.PositiveInfinity, 12);
+        yield return new RowProductsReply(new[] { 1.0, -2.0, 3.5, 1e300 }, new[] { 0.25, 0.0, -0.0, 0.5 }, 2);
+        yield return new RowProductsReply(new[] { 0.5 }, new[] { 1.0 }, 1);
 
         yield return new CoordinatorHello("solve-1");
         yield return new RegisterWorker("akka.tcp://distsoftmax@10.0.0.1:4053/user/worker", 16);
@@ -150,6 +156,21 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         Assert.Empty(required.Where(t => !WireFormat.IsRegistered(t)).Select(t => t.FullName));
         Assert.Empty(required.Where(t => !sampled.Contains(t)).Select(t => t.FullName));
         Assert.True(required.Count >= 32, $"only {required.Count} types found");
+    }
+
+    [Fact]
+    public void Row_products_whose_model_and_targets_do_not_fill_whole_rows_are_refused()
+    {
+        foreach (var bad in new[]
+                 {
+                     new RowProductsReply(new double[4], new double[4], 3),
+                     new RowProductsReply(new double[4], new double[2], 2),
+                     new RowProductsReply(new double[2], new double[2], 0),
+                 })
+        {
+            var e = Assert.Throws<SerializationException>(() => WireFormat.DecodeReply(WireFormat.EncodeReply(bad)));
+            Assert.Contains("corrupt DistSoftmax payload", e.Message);
+        }
     }
 
     [Fact]

@@ -22,5 +22,5 @@ internal sealed class ServiceClusterBackend(CoordinatorNode node, ServiceJob job
                 job.OnClusterEvent(e);
                 observe?.Invoke(e);
                 Events.Forward(e, progress, note, joins: true);
-            }, cancellation);
+            }, cancellation, solve.AfterSolve);
 }

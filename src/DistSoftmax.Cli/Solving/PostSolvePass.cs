@@ -1,15 +1,19 @@
 using System.Diagnostics;
 using System.Globalization;
 using DistSoftmax.Core.Analysis;
+using DistSoftmax.Core.Drivers;
+using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Sources;
 
 namespace DistSoftmax.Cli.Solving;
 
 /// <summary>
-/// The solve command's analysis at x* (after every solve, on every backend): on the rows the solve's workers held in
-/// this process, or, after a cluster solve, on the rows loaded again here from the same source, through the same
-/// loader and layout as the workers; <see cref="PostSolveAnalysis"/> evaluates there — the regime for report.json always, and the arrays of <c>--save</c>.
+/// The solve command's analysis at x* (after every solve, on every backend), <see cref="PostSolveAnalysis"/> — the
+/// regime for report.json always, and the arrays of <c>--save</c>: on the rows the solve's workers held in this process
+/// (in-process and local backends); after a cluster solve, as requests the coordinator steps on the workers' shards
+/// before it reports the result (<see cref="OnWorkers"/>), so no row is loaded here; and only when that was cut short
+/// (a worker lost without a replacement), on the rows loaded again here through the same loader and layout.
 /// </summary>
 internal static class PostSolvePass
 {
@@ -69,11 +73,31 @@ internal static class PostSolvePass
         var ranges = ShardLayout.Split(shape.Rows, plan.Workers);
         var reused = retained?.TryRetained(plan.Source, ranges);
         var shards = reused ?? ranges.Select(range => loader.Load(plan.Source, range, ShardComputeOptions.Default)).ToArray();
-        var evaluator = new PostSolveEvaluator(shards, shape.Objective, parallelShards: reused is not null);
-        var result = PostSolveAnalysis.Run(evaluator, x, plan.Save, Regularized(plan.Source), plan.Options.Seed,
-            PostSolveAnalysis.LanczosBudget(solveRequests));
+        var result = Analyse(new PostSolveEvaluator(shards, shape.Objective, parallelShards: reused is not null), plan, x, solveRequests);
         return (result, clock.Elapsed.TotalSeconds);
     }
+
+    /// <summary>
+    /// The analysis as a program for a cluster's coordinator to step on its workers' shards once the solver has
+    /// finished (<see cref="SolveJob.AfterSolve"/>); <paramref name="started"/> receives it, and it holds the analysis
+    /// and its seconds when it has finished. None after a cancelled solve.
+    /// </summary>
+    public static Func<SolverResult, IRequestProgram?> OnWorkers(SolvePlan plan, Action<RequestProgram<(PostSolveResult Result, double Seconds)>> started) =>
+        solved =>
+        {
+            if (solved.Exit == ExitCondition.Cancelled) return null;
+            var program = new RequestProgram<(PostSolveResult, double)>(shards =>
+            {
+                var clock = Stopwatch.StartNew();
+                var result = Analyse(new PostSolveEvaluator(shards, plan.Inspection.Shape.Objective), plan, solved.X, solved.Requests);
+                return (result, clock.Elapsed.TotalSeconds);
+            });
+            started(program);
+            return program;
+        };
+
+    private static PostSolveResult Analyse(PostSolveEvaluator evaluator, SolvePlan plan, double[] x, long solveRequests) =>
+        PostSolveAnalysis.Run(evaluator, x, plan.Save, Regularized(plan.Source), plan.Options.Seed, PostSolveAnalysis.LanczosBudget(solveRequests));
 
     /// <summary>One line for the summary: the λ range and the theorem's conditions.</summary>
     public static string SummaryLine(Regime r)

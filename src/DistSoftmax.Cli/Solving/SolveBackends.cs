@@ -13,7 +13,14 @@ namespace DistSoftmax.Cli.Solving;
 /// <c>NetworkTrainer</c> for train): every backend runs whatever it is given.</param>
 /// <param name="Workers">Row shards, one per worker.</param>
 internal sealed record SolveJob(IShardLoader Loader, ProblemSource Source, ProblemShape Shape, Solver Solver,
-    SolverOptions Options, double[] X0, int Workers);
+    SolverOptions Options, double[] X0, int Workers)
+{
+    /// <summary>
+    /// Requests to run on the cluster's shards once the solver has finished (the post-solve analysis; a cluster
+    /// backend hands it to its coordinator), or null. Backends whose shards live in this process ignore it.
+    /// </summary>
+    public Func<SolverResult, IRequestProgram?>? AfterSolve { get; init; }
+}
 
 /// <summary>
 /// Runs a solve somewhere. The solve command is written once against this interface; backends differ only in
@@ -91,6 +98,7 @@ internal sealed class ClusterBackend(BackendPlan plan) : ISolveBackend
                 SeedTimeout = plan.SeedTimeout,
                 Shards = job.Workers,
                 Events = e => Events.Forward(e, progress, note, joins: true),
+                AfterSolve = job.AfterSolve,
             }, job.Loader, job.Source, job.Solver, job.X0, job.Options, cancellation);
 }
 

@@ -5,6 +5,7 @@ using DistSoftmax.Cli.Output;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core.Analysis;
+using DistSoftmax.Core.Drivers;
 using DistSoftmax.Cluster.Worker;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Solvers;
@@ -78,7 +79,12 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         var options = plan.Options with { Checkpoint = checkpoints is null ? null : checkpoints.Offer, ResumeFrom = settings.ResumeFrom };
         // The solve's shards are kept for the analysis after it when they live in this process (no second copy of A).
         var retained = settings.Analysis && backend is InProcessBackend or LocalSimulationBackend ? new RetainingShardLoader(loader) : null;
-        var job = new SolveJob((IShardLoader?)retained ?? loader, plan.Source, plan.Inspection.Shape, solver, options, plan.X0, plan.Workers);
+        // Elsewhere (a cluster) the analysis runs on the workers' shards before the coordinator reports the result.
+        RequestProgram<(PostSolveResult Result, double Seconds)>? onWorkers = null;
+        var job = new SolveJob((IShardLoader?)retained ?? loader, plan.Source, plan.Inspection.Shape, solver, options, plan.X0, plan.Workers)
+        {
+            AfterSolve = settings.Analysis && retained is null ? PostSolvePass.OnWorkers(plan, program => onWorkers = program) : null,
+        };
         SolverResult result;
         try
         {
@@ -127,7 +133,7 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         // The solve's garbage (requests, replies, the solver's models) is collected before the analysis allocates its
         // own d×d arrays, so the two do not add up at the process's peak.
         if (retained is not null) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        var (analysis, analysisSeconds, analysisFailure) = Analyse(plan, loader, retained, result);
+        var (analysis, analysisSeconds, analysisFailure) = Analyse(plan, loader, retained, onWorkers, result);
         retained?.Clear();
         PhaseTiming.Mark("post-solve analysis done");
         // Outputs, only now: x.npy, the plot, and the report last (it lists the others).
@@ -201,12 +207,26 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
     /// analysis (null when skipped or failed), its seconds, and the failure, if any (a warning, or with --save the error).
     /// </summary>
     private (PostSolveResult? Analysis, double Seconds, string? Failure) Analyse(SolvePlan plan, DataShardLoader loader,
-        RetainingShardLoader? retained, SolverResult result)
+        RetainingShardLoader? retained, RequestProgram<(PostSolveResult Result, double Seconds)>? onWorkers, SolverResult result)
     {
         if (!plan.Settings.Analysis || ctx.Cancellation.IsCancellationRequested || result.Exit == ExitCondition.Cancelled) return (null, 0, null);
         try
         {
-            var (analysis, seconds) = PostSolvePass.Run(plan, loader, retained, result.X, result.Requests);
+            PostSolveResult analysis;
+            double seconds;
+            if (onWorkers is { Finished: true, Error: not OperationCanceledException })
+            {
+                // It ran on the workers' shards; what it threw there is reported as if it had thrown here.
+                if (onWorkers.Error is { } thrown) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(thrown).Throw();
+                (analysis, seconds) = onWorkers.Result;
+            }
+            else
+            {
+                if (onWorkers?.Error is { } stopped)
+                    ctx.Err.WriteLine("dist-softmax: the post-solve analysis on the workers stopped (" + ErrorReport.OneLine(stopped.Message) +
+                                      "); running it here on the rows loaded again");
+                (analysis, seconds) = PostSolvePass.Run(plan, loader, retained, result.X, result.Requests);
+            }
             foreach (string w in analysis.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
             return (analysis, seconds, null);
         }

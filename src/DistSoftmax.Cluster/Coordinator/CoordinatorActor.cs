@@ -28,6 +28,9 @@ namespace DistSoftmax.Cluster.Coordinator;
 ///    only. With no live worker the solve fails after the no-worker timeout. A shard whose rows a worker cannot load
 ///    moves the same way to a worker that has not failed it; when every live worker has, the solve fails.
 ///
+/// 4. When the solver has finished, the spec's <see cref="SolveSpec.AfterSolve"/> program (the post-solve analysis at
+///    x*) is stepped the same way on the same shards, with the same failover, before the result is reported.
+///
 /// Who owns what is one immutable <see cref="AssignmentState"/> (tested on its own); this actor turns its transitions
 /// into messages. Behaviours (<c>Become</c>): <see cref="WaitingForWorkers"/> → <see cref="Solving"/> (shards loading
 /// and steps running; a reassigned shard loads again mid-solve, so loading is per shard, in the state) →
@@ -58,6 +61,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly List<IActorRef> _actors = new();
     private readonly Dictionary<IActorRef, int> _orders = new();
     private SolveRun? _run;
+    /// <summary>The spec's <see cref="SolveSpec.AfterSolve"/> program once the solver has finished, or null.</summary>
+    private IRequestProgram? _afterSolve;
     private ShardRequest? _pending;
     /// <summary>The pending request in pieces, when it is too large for one remote frame.</summary>
     private (byte[][] Pieces, long TotalBytes)? _pendingChunks;
@@ -91,6 +96,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (_finished) return;
         // Stopped from outside (system shutdown, parent): the subscriber must not wait forever.
         _finished = true;
+        _afterSolve?.Abandon("the coordinator was stopped");
         _subscriber.Tell(new SolveFailed(Id, "the coordinator was stopped before the solve ended"));
         ReleaseWorkers();
     }
@@ -130,7 +136,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<ShardResult>(m => { if (IsOurs(m)) Accept(m.Epoch, m.Step, m.ShardIndex, m.Reply); else DropStale(m); });
         Receive<ReplyChunk>(OnChunk);
         Receive<ShardFailed>(OnShardFailed);
-        Receive<CancelSolve>(_ => _run!.Cancel()); // the solver stops at its next iteration boundary
+        Receive<CancelSolve>(_ =>
+        {
+            if (_afterSolve is null) _run!.Cancel(); // the solver stops at its next iteration boundary
+            else Fail("cancelled after the solve, while the post-solve requests ran");
+        });
         Receive<Tick>(_ => OnTick());
     }
 
@@ -246,6 +256,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void FanOut(ShardRequest? request)
     {
+        if (request is null && _afterSolve is null && _spec.AfterSolve is { } after)
+            request = StartAfterSolve(after, _run!.Result!);
         if (request is null)
         {
             Finish(new SolveCompleted(Id, _run!.Result!));
@@ -265,6 +277,23 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
         foreach (var shard in _state.Shards)
             if (shard.Outstanding) SendPending(shard);
+    }
+
+    /// <summary>The program that runs after the solver on the same shards (<see cref="SolveSpec.AfterSolve"/>): its first request, or null.</summary>
+    private ShardRequest? StartAfterSolve(Func<SolverResult, IRequestProgram?> after, SolverResult solved)
+    {
+        try
+        {
+            _afterSolve = after(solved);
+            return _afterSolve?.Start();
+        }
+        catch (Exception e)
+        {
+            // Its creator sees that it did not finish; the solve's own result stands.
+            _log.Warning("solve {0}: the post-solve program did not start: {1}", Id, e.Message);
+            _afterSolve?.Abandon(e.Message);
+            return null;
+        }
     }
 
     /// <summary>Sends the pending request to the shard's owner (the state has already marked it outstanding).</summary>
@@ -329,11 +358,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             var replies = _state.RepliesInShardOrder();
             var merged = replies[0];
             for (int k = 1; k < replies.Count; k++) merged = merged.Merge(replies[k]);
-            next = _run!.Submit(merged);
+            next = _afterSolve is { } program ? program.Submit(merged) : _run!.Submit(merged);
         }
         catch (Exception e)
         {
-            Fail($"solver {_spec.Solver.Name} failed at step {_state.Step}: {e.GetType().Name}: {e.Message}");
+            Fail(_afterSolve is null
+                ? $"solver {_spec.Solver.Name} failed at step {_state.Step}: {e.GetType().Name}: {e.Message}"
+                : $"the post-solve program failed at step {_state.Step}: {e.GetType().Name}: {e.Message}");
             return;
         }
         FanOut(next);
@@ -396,6 +427,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Fail(string reason)
     {
+        if (_afterSolve is not null && !_finished)
+        {
+            // The solver had finished: its result stands, and only what ran after it is lost (its creator sees why).
+            _log.Info("solve {0}: the post-solve requests stopped: {1}", Id, reason);
+            _afterSolve.Abandon(reason);
+            Finish(new SolveCompleted(Id, _run!.Result!));
+            return;
+        }
         // Info, not Error: the failure is the solve's result, which its host reports (the command's one-line error, the
         // service's job record); at Error it would be a second copy on the command's stderr.
         _log.Info("solve {0} failed: {1}", Id, reason);

@@ -23,6 +23,15 @@ public sealed record SolveSpec(string SolveId, ProblemSource Source, ProblemShap
     /// </summary>
     public string? CacheIdentity { get; init; }
 
+    /// <summary>
+    /// What runs on the same shards once the solver has finished, before the result is reported: given the result, a
+    /// program of further requests (the post-solve analysis at x*, <see cref="Core.Drivers.RequestProgram{T}"/>), or
+    /// null for none. The coordinator steps it as it steps the solver, so a cluster's rows are never loaded again
+    /// elsewhere for it; what it computes stays with its creator. A failure while it runs (a lost worker with no
+    /// replacement, a cancellation) abandons it and still reports the solver's result.
+    /// </summary>
+    public Func<SolverResult, Core.Drivers.IRequestProgram?>? AfterSolve { get; init; }
+
     /// <summary>This spec with <see cref="CacheIdentity"/> from the source's files (call it off any actor thread).</summary>
     public SolveSpec WithCacheIdentity() =>
         this with { CacheIdentity = Worker.SourceIdentity.Of(Source, Worker.WorkerSettings.DefaultCacheableKinds) };

@@ -24,6 +24,8 @@ public sealed record ClusterJobOptions
     public TimeSpan? SeedTimeout { get; init; }
     /// <summary>Every coordinator event, in order.</summary>
     public Action<SolveEvent>? Events { get; init; }
+    /// <summary>What runs on the workers' shards after the solver, before the result is reported (<see cref="SolveSpec.AfterSolve"/>).</summary>
+    public Func<SolverResult, Core.Drivers.IRequestProgram?>? AfterSolve { get; init; }
 }
 
 /// <summary>
@@ -52,7 +54,7 @@ public static class ClusterSolveJob
     {
         var shape = loader.Describe(source);
         var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options, job.Shards ?? job.MinWorkers,
-            job.MinWorkers, ct).Validate().WithCacheIdentity();
+            job.MinWorkers, ct) { AfterSolve = job.AfterSolve }.Validate().WithCacheIdentity();
         var config = DistSoftmaxConfig.Cluster(job.Node, ClusterRole.Coordinator);
         var cluster = ClusterSettings.FromConfig(config);
         // This node's own settings first (no network needed), then the seeds: an unreachable seed list is bad input,

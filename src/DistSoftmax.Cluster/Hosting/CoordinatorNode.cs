@@ -58,10 +58,12 @@ public sealed class CoordinatorNode : IAsyncDisposable
     /// must not block). Faults with <see cref="DistributedSolveException"/> as <see cref="SolveSession.RunAsync"/> does.
     /// </summary>
     public Task<SolverResult> SolveAsync(IShardLoader loader, ProblemSource source, Solver solver, double[] x0,
-        SolverOptions options, int shards, int minWorkers, Action<SolveEvent>? events, CancellationToken ct = default)
+        SolverOptions options, int shards, int minWorkers, Action<SolveEvent>? events, CancellationToken ct = default,
+        Func<SolverResult, Core.Drivers.IRequestProgram?>? afterSolve = null)
     {
         var shape = loader.Describe(source);
-        var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options, shards, minWorkers, ct).Validate().WithCacheIdentity();
+        var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options, shards, minWorkers, ct) { AfterSolve = afterSolve }
+            .Validate().WithCacheIdentity();
         return SolveSession.RunAsync(System, spec, _coordinator, events,
             coordinator => System.ActorOf(
                 WorkerDiscovery.Props(coordinator, spec.SolveId, Settings.WorkerRole, Settings.WorkerActor, Settings.HelloInterval),

@@ -24,6 +24,8 @@ public sealed record LocalSimulationOptions
     public string? ExtraHocon { get; init; }
     /// <summary>Called with the name of each start-up phase as it ends (the CLI's DISTSOFTMAX_TIMING lines).</summary>
     public Action<string>? Phase { get; init; }
+    /// <summary>What runs on the workers' shards after the solver, before the result is reported (<see cref="SolveSpec.AfterSolve"/>).</summary>
+    public Func<SolverResult, Core.Drivers.IRequestProgram?>? AfterSolve { get; init; }
 }
 
 /// <summary>
@@ -48,7 +50,7 @@ public static class LocalSimulation
         if (simulation.Workers < 1) throw new ParameterException(nameof(simulation.Workers), simulation.Workers, "must be at least 1");
         var shape = loader.Describe(source);
         var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options,
-            simulation.Shards ?? simulation.Workers, simulation.Workers, ct).Validate();
+            simulation.Shards ?? simulation.Workers, simulation.Workers, ct) { AfterSolve = simulation.AfterSolve }.Validate();
 
         var config = DistSoftmaxConfig.Local(simulation.ExtraHocon);
         var workerSettings = SharedMachineSettings(config, simulation.Workers);

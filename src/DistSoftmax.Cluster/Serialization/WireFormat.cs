@@ -102,6 +102,16 @@ public static class WireFormat
         Add<HessianVectorReply>("HessianVectorReply",
             (w, m) => { w.WriteDoubles(m.Product); w.WriteDoubles(m.LowRankDots); },
             r => new HessianVectorReply(r.ReadDoubles(), r.ReadDoubles()));
+        // The post-solve analysis's requests (Analysis/PostSolveEvaluator), answered where the solve left the rows.
+        Add<TargetSummaryRequest>("TargetSummaryRequest", (_, _) => { }, _ => new TargetSummaryRequest());
+        Add<DataGramRequest>("DataGramRequest", (_, _) => { }, _ => new DataGramRequest());
+        Add<RowProductsRequest>("RowProductsRequest", (w, m) => w.WriteDoubles(m.X), r => new RowProductsRequest(r.ReadDoubles()));
+        Add<TargetSummaryReply>("TargetSummaryReply",
+            (w, m) => { w.WriteDouble(m.TargetL1); w.WriteDouble(m.MinSquaredWeight); w.WriteInt64(m.Rows); },
+            r => new TargetSummaryReply(r.ReadDouble(), r.ReadDouble(), r.ReadInt64()));
+        Add<RowProductsReply>("RowProductsReply",
+            (w, m) => { w.WriteDoubles(m.Products); w.WriteDoubles(m.Targets); w.WriteInt32(m.Columns); },
+            r => ReadRowProducts(r.ReadDoubles(), r.ReadDoubles(), r.ReadInt32()));
 
         // ---- Worker protocol ---------------------------------------------------------------------------------
         Add<CoordinatorHello>("CoordinatorHello", (w, m) => w.WriteString(m.CoordinatorId), r => new CoordinatorHello(r.ReadString()));
@@ -371,6 +381,14 @@ public static class WireFormat
     {
         var k = (HessianKind)r.ReadByte();
         return Enum.IsDefined(k) ? k : throw new SerializationException($"corrupt DistSoftmax payload: Hessian kind {(byte)k}");
+    }
+
+    /// <summary>Rows of a model and of its targets: as many of each, whole rows of a positive width.</summary>
+    private static RowProductsReply ReadRowProducts(double[] products, double[] targets, int columns)
+    {
+        if (columns < 1 || products.Length != targets.Length || products.Length % columns != 0)
+            throw new SerializationException($"corrupt DistSoftmax payload: {products.Length} model values and {targets.Length} targets in rows of {columns}");
+        return new RowProductsReply(products, targets, columns);
     }
 
     private static void WriteScalarSums(WireWriter w, ScalarSums s)

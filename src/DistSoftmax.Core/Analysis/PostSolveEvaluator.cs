@@ -9,13 +9,15 @@ using DistSoftmax.Core.Statistics;
 namespace DistSoftmax.Core.Analysis;
 
 /// <summary>
-/// Evaluates a solved problem at one point x through the same shard requests the solvers use (an
-/// <see cref="InProcessDriver"/> over shards loaded in this process), plus the rows themselves for the fitted values:
+/// Evaluates a solved problem at one point x through shard requests (an <see cref="IShardEvaluator"/>: shards in this
+/// process, or a coordinator's workers, which answer the same requests where the solve left the rows):
 ///   loss and globals   ScalarsRequest                                  L(x) = ℓ(Ax) + ½‖diag(w)Ax‖²
 ///   gradient           GradientRequest (with the low-rank vectors)     ∇L = Aᵀ(g + w²∘z)          (d)
 ///   Hessian            GramRequest + Σ C_jk l_j l_kᵀ                   ∇²L exact (HessianKind.Exact), d×d
 ///   H·v                HessianVectorRequest + the low-rank part        (Lanczos, above the Hessian limit)
-///   fitted, residual   z = Ax (VectorShard.Products) or M = A1 X A2ᵀ (MatrixShard.Products) and b (FittedModel)
+///   ‖b‖₁, min w²       TargetSummaryRequest                            the theorem's conditions
+///   AᵀA                DataGramRequest                                 σ_min(A)
+///   fitted, residual   RowProductsRequest (z = Ax or M = A1 X A2ᵀ, and b) then <see cref="FittedModel"/>
 /// For a matrix problem "d" is d² (x = row-major vec(X)) and the Hessian is d²×d².
 /// </summary>
 public sealed class PostSolveEvaluator
@@ -26,42 +28,60 @@ public sealed class PostSolveEvaluator
     /// </summary>
     public const int MaxHessianUnknowns = 2000;
 
-    private readonly IReadOnlyList<IShard> _shards;
-    private readonly InProcessDriver _driver;
+    private readonly IShardEvaluator _shards;
+    private TargetSummaryReply? _targets;
 
     public IObjective Objective { get; }
     public int Unknowns => Objective.Dimension;
 
-    /// <param name="shards">Every shard of the problem, in row order.</param>
+    /// <param name="shards">Answers each request with every shard's reply merged in shard order.</param>
+    /// <param name="objective">A vector or a matrix problem's objective.</param>
+    public PostSolveEvaluator(IShardEvaluator shards, IObjective objective)
+    {
+        if (objective is not VectorObjective and not MatrixObjective)
+            throw new NotSupportedException("post-solve analysis needs a vector or a matrix problem");
+        _shards = shards;
+        Objective = objective;
+    }
+
+    /// <summary>On shards of this process.</summary>
+    /// <param name="shards">Every shard of the problem.</param>
     /// <param name="parallelShards">Evaluate the shards side by side (shards each loaded for a share of the cores, as a
-    /// solve's workers load them); replies are merged in shard order either way.</param>
+    /// solve's workers load them); replies are merged in row order either way.</param>
     public PostSolveEvaluator(IReadOnlyList<IShard> shards, IObjective objective, bool parallelShards = false)
+        : this(new InProcessDriver(InRowOrder(shards), parallelShards), objective)
+    {
+    }
+
+    private static IShard[] InRowOrder(IReadOnlyList<IShard> shards)
     {
         if (shards.Count == 0) throw new ArgumentException("at least one shard is needed");
         if (shards.Any(s => s is not VectorShard and not MatrixShard))
             throw new NotSupportedException("post-solve analysis needs vector or matrix shards");
-        _shards = shards.OrderBy(s => s.RowOffset).ToArray();
-        _driver = new InProcessDriver(_shards, parallelShards);
-        Objective = objective;
+        return shards.OrderBy(s => s.RowOffset).ToArray();
     }
 
-    public bool IsMatrix => _shards[0] is MatrixShard;
+    public bool IsMatrix => Objective is MatrixObjective;
 
     /// <summary>The family of a row (the vector family, or a matrix problem's row family).</summary>
-    public IVectorFamily Family => _shards[0] switch
+    public IVectorFamily Family => Objective switch
     {
-        VectorShard v => v.Family,
-        MatrixShard m => m.Family,
+        VectorObjective v => v.Family,
+        MatrixObjective m => m.RowFamily,
         _ => throw new InvalidOperationException(),
     };
 
+    private TReply Ask<TReply>(ShardRequest request) where TReply : ShardReply =>
+        _shards.Evaluate(request) as TReply
+        ?? throw new InvalidOperationException($"the shards answered {request.GetType().Name} with another kind of reply");
+
     /// <summary>L(x) and the globals at x (one pass).</summary>
-    public PointEvaluation Evaluate(double[] x) => Objective.Evaluate(x, (ScalarsReply)_driver.Evaluate(new ScalarsRequest(x)));
+    public PointEvaluation Evaluate(double[] x) => Objective.Evaluate(x, Ask<ScalarsReply>(new ScalarsRequest(x)));
 
     /// <summary>∇L at the evaluated point and the low-rank vectors l_j = Aᵀq_j of the exact Hessian (LowRankCount×d).</summary>
     public (double[] Gradient, double[] LowRank) Gradient(PointEvaluation point)
     {
-        var reply = (GradientReply)_driver.Evaluate(new GradientRequest(point.X, point.Globals, HessianKind.Exact, Objective.LowRankCount > 0));
+        var reply = Ask<GradientReply>(new GradientRequest(point.X, point.Globals, HessianKind.Exact, Objective.LowRankCount > 0));
         return (reply.Gradient, reply.LowRank);
     }
 
@@ -71,7 +91,7 @@ public sealed class PostSolveEvaluator
         int d = Unknowns;
         if (d > MaxHessianUnknowns)
             throw new ArgumentException($"the exact Hessian is formed only up to {MaxHessianUnknowns} unknowns; this problem has {d}");
-        var gram = (GramReply)_driver.Evaluate(new GramRequest(point.X, point.Globals, HessianKind.Exact));
+        var gram = Ask<GramReply>(new GramRequest(point.X, point.Globals, HessianKind.Exact));
         return DenseCurvature.Assemble(gram.PackedUpper, d, lowRank, Objective.LowRankCoefficients(point.Globals, HessianKind.Exact));
     }
 
@@ -80,7 +100,7 @@ public sealed class PostSolveEvaluator
     {
         int d = Unknowns, lr = Objective.LowRankCount;
         var c = Objective.LowRankCoefficients(point.Globals, HessianKind.Exact);
-        var reply = (HessianVectorReply)_driver.Evaluate(new HessianVectorRequest(point.X, point.Globals, HessianKind.Exact, (double[])v.Clone()));
+        var reply = Ask<HessianVectorReply>(new HessianVectorRequest(point.X, point.Globals, HessianKind.Exact, (double[])v.Clone()));
         var hv = (double[])reply.Product.Clone();
         for (int a = 0; a < lr; a++)
         {
@@ -99,59 +119,43 @@ public sealed class PostSolveEvaluator
     {
         var family = Family;
         if (!FittedModel.Supports(family)) throw new NotSupportedException($"no fitted model for the family {family.Name}");
-        if (_shards[0] is VectorShard)
+        var rows = Ask<RowProductsReply>(new RowProductsRequest(x));
+        long count = Objective.Rows;
+        long expected = count * rows.Columns;
+        if (rows.Products.LongLength != expected || rows.Targets.LongLength != expected)
+            throw new InvalidOperationException($"the shards returned {rows.Products.LongLength} model values and {rows.Targets.LongLength} targets for {count} rows of {rows.Columns}");
+        var fitted = new double[expected];
+        var residual = new double[expected];
+        if (!IsMatrix)
         {
-            long n = _shards.Sum(s => (long)s.Rows);
-            var z = new double[n];
-            var b = new double[n];
-            foreach (VectorShard s in _shards)
-            {
-                s.Products(x, z.AsSpan((int)s.RowOffset, s.Rows));
-                s.Targets.CopyTo(b.AsSpan((int)s.RowOffset, s.Rows));
-            }
-            var fitted = new double[n];
-            var residual = new double[n];
-            FittedModel.Fitted(family, z, fitted);
-            FittedModel.Residual(family, z, b, residual);
-            return (fitted, residual, [n]);
+            FittedModel.Fitted(family, rows.Products, fitted);
+            FittedModel.Residual(family, rows.Products, rows.Targets, residual);
+            return (fitted, residual, [count]);
         }
-        int columns = ((MatrixShard)_shards[0]).Columns;
-        long rows = _shards.Sum(s => (long)s.Rows);
-        var fit = new double[rows * columns];
-        var res = new double[rows * columns];
-        foreach (MatrixShard s in _shards)
+        int columns = rows.Columns;
+        for (long j = 0; j < count; j++)
         {
-            var m = new double[(long)s.Rows * columns];
-            s.Products(x, m);
-            var targets = s.Targets;
-            for (int j = 0; j < s.Rows; j++)
-            {
-                long at = (s.RowOffset + j) * columns;
-                var zj = m.AsSpan(j * columns, columns);
-                FittedModel.Fitted(family, zj, fit.AsSpan((int)at, columns));
-                FittedModel.Residual(family, zj, targets.Slice(j * columns, columns), res.AsSpan((int)at, columns));
-            }
+            int at = checked((int)(j * columns));
+            var zj = rows.Products.AsSpan(at, columns);
+            FittedModel.Fitted(family, zj, fitted.AsSpan(at, columns));
+            FittedModel.Residual(family, zj, rows.Targets.AsSpan(at, columns), residual.AsSpan(at, columns));
         }
-        return (fit, res, [rows, columns]);
+        return (fitted, residual, [count, columns]);
     }
 
     /// <summary>‖b‖₁ over every row (vector problems; a matrix problem's B entries likewise).</summary>
-    public double TargetL1Norm() => _shards.Sum(s => s switch
-    {
-        VectorShard v => (double)TensorPrimitives.SumOfMagnitudes(v.Targets),
-        MatrixShard m => (double)TensorPrimitives.SumOfMagnitudes(m.Targets),
-        _ => 0.0,
-    });
+    public double TargetL1Norm() => TargetSummary().TargetL1;
 
     /// <summary>min_i w_i² over the rows of a vector problem (0 without a regulariser); null for a matrix problem.</summary>
     public double? MinSquaredWeight()
     {
         if (IsMatrix) return null;
-        double min = double.PositiveInfinity;
-        foreach (VectorShard s in _shards)
-            for (int i = 0; i < s.Rows; i++) min = Math.Min(min, s.Regularizer.SquaredWeight(i));
+        double min = TargetSummary().MinSquaredWeight;
         return double.IsPositiveInfinity(min) ? 0.0 : min;
     }
+
+    /// <summary>‖b‖₁ and min w² in one pass over the targets, asked once.</summary>
+    private TargetSummaryReply TargetSummary() => _targets ??= Ask<TargetSummaryReply>(new TargetSummaryRequest());
 
     /// <summary>AᵀA (d×d row-major, symmetric) of a vector problem, d ≤ <see cref="MaxHessianUnknowns"/>.</summary>
     public double[] DataGram()
@@ -160,8 +164,6 @@ public sealed class PostSolveEvaluator
         int d = Unknowns;
         if (d > MaxHessianUnknowns)
             throw new ArgumentException($"the data Gram is formed only up to {MaxHessianUnknowns} columns; A has {d}");
-        var total = new double[d * d];
-        foreach (VectorShard s in _shards) TensorPrimitives.Add(total, s.DataGramUpper(), total);
-        return Packed.ToSymmetric(Packed.FromUpper(total, d), d);
+        return Packed.ToSymmetric(Ask<GramReply>(new DataGramRequest()).PackedUpper, d);
     }
 }

@@ -9,7 +9,7 @@ namespace DistSoftmax.Core.Drivers;
 /// Answers a solver's requests by evaluating in-process shards (in parallel when asked) and merging the replies
 /// in shard order, so the merged statistics — and hence the iterates — do not depend on thread timing.
 /// </summary>
-public sealed class InProcessDriver
+public sealed class InProcessDriver : IShardEvaluator
 {
     private readonly IReadOnlyList<IShard> _shards;
     private readonly bool _parallelShards;

@@ -136,6 +136,8 @@ public sealed class MatrixShard : IShard
         HessianVectorRequest r => HessianVector(r),
         GramRequest r => Gram(r),
         KroneckerFactorsRequest r => KroneckerFactors(r),
+        TargetSummaryRequest => new TargetSummaryReply(TensorPrimitives.SumOfMagnitudes<double>(_b), double.PositiveInfinity, _rows),
+        RowProductsRequest r => RowProducts(r),
         SampledGramRequest => throw new NotSupportedException(
             "a matrix problem has no row sampling (each row j carries its own normaliser and low-rank Hessian part): " +
             "its approx-newton is the Kronecker-preconditioned Newton-CG"),
@@ -269,6 +271,14 @@ public sealed class MatrixShard : IShard
 
     /// <summary>The shard's rows of B (Rows×n row-major).</summary>
     public ReadOnlySpan<double> Targets => _b;
+
+    /// <summary>The shard's rows of M = A1_k X A2ᵀ and of B, n values a row.</summary>
+    private RowProductsReply RowProducts(RowProductsRequest r)
+    {
+        var m = new double[(long)_rows * _n];
+        Products(r.X, m);
+        return new RowProductsReply(m, (double[])_b.Clone(), _n);
+    }
 
     private ScalarsReply Scalars(ScalarsRequest r)
     {

@@ -94,6 +94,9 @@ public sealed class VectorShard : IShard
         GramRequest r => Gram(r),
         SampledGramRequest r => SampledGram(r),
         HessianVectorRequest r => HessianVector(r),
+        TargetSummaryRequest => TargetSummary(),
+        DataGramRequest => new GramReply(Packed.FromUpper(DataGramUpper(), Cols), Rows),
+        RowProductsRequest r => RowProducts(r),
         _ => throw new NotSupportedException($"vector shard cannot answer {request.GetType().Name}"),
     };
 
@@ -163,6 +166,22 @@ public sealed class VectorShard : IShard
         var ones = new double[Rows];
         Array.Fill(ones, 1.0);
         return Accumulate(Cols * Cols, (_, s, e, acc) => _rows.GramRows(s, e, ones.AsSpan(s, e - s), acc));
+    }
+
+    /// <summary>‖b_k‖₁ and min w_i² over the shard's rows (+∞ without rows).</summary>
+    private TargetSummaryReply TargetSummary()
+    {
+        double min = double.PositiveInfinity;
+        for (int i = 0; i < Rows; i++) min = Math.Min(min, _reg.SquaredWeight(i));
+        return new TargetSummaryReply(TensorPrimitives.SumOfMagnitudes<double>(_b), min, Rows);
+    }
+
+    /// <summary>z = A_k x and b_k, one value a row.</summary>
+    private RowProductsReply RowProducts(RowProductsRequest r)
+    {
+        var z = new double[Rows];
+        Products(r.X, z);
+        return new RowProductsReply(z, (double[])_b.Clone(), 1);
     }
 
     private ScalarsReply Scalars(ScalarsRequest r)
