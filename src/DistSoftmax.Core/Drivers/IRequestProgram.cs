@@ -11,6 +11,8 @@ public interface IRequestProgram
 {
     ShardRequest? Start();
     ShardRequest? Submit(ShardReply merged);
+    /// <summary>Whether it has finished (its last Submit returned null, or it was abandoned).</summary>
+    bool Finished { get; }
     /// <summary>Ends the program before it finishes (its driver failed or was cancelled), saying why.</summary>
     void Abandon(string reason);
 }
