@@ -122,9 +122,15 @@ public class LipschitzTests
     private static double[][] DenseJacobian(ISensitivityProblem problem, int p, Func<ISensitivityProblem, double[]> f) =>
         Enumerable.Range(0, p).Select(k => Central(problem, Unit(p, k), f)).ToArray();
 
-    private static void CheckWorstCase(ISensitivityProblem problem)
+    /// <param name="iterative">Solve the Hessian by conjugate gradients (and so take the worst case by LOBPCG on its pencil)
+    /// instead of densely (Lanczos with dense solves).</param>
+    private static void CheckWorstCase(ISensitivityProblem problem, bool iterative = false)
     {
-        var options = new SensitivityOptions { Epsilons = [1e-4], Draws = 2, WorstCaseEpsilons = [1e-4, 1e-5], Seed = 5, Parallelism = 1 };
+        var options = new SensitivityOptions
+        {
+            Epsilons = [1e-4], Draws = 2, WorstCaseEpsilons = [1e-4, 1e-5], Seed = 5, Parallelism = 1,
+            DenseHessianMaxDimension = iterative ? 0 : HessianSolve.DenseMaxDimension,
+        };
         var result = SensitivityAnalysis.Run(problem, options);
         Assert.True(result.BaseSolve.Converged, result.BaseSolve.Message);
         Assert.True(result.HessianPositiveDefinite);
@@ -174,6 +180,18 @@ public class LipschitzTests
     [InlineData("multiple-rescaled")]
     public void Matrix_worst_case_and_fixed_x_constants_match_dense_Jacobians(string name) =>
         CheckWorstCase(Matrix(name, MatrixSensitivityProblem.AllParts, weighted: true));
+
+    [Theory]
+    [InlineData("multiple-normalized")]
+    [InlineData("multiple-rescaled")]
+    public void The_worst_case_without_Hessian_solves_matches_dense_Jacobians(string name) =>
+        CheckWorstCase(Matrix(name, MatrixSensitivityProblem.AllParts, weighted: true), iterative: true);
+
+    [Theory]
+    [InlineData("normalized", false)]
+    [InlineData("rescaled-exp", true)]
+    public void The_worst_case_without_Hessian_solves_matches_dense_Jacobians_for_vector_problems(string family, bool regularised) =>
+        CheckWorstCase(Vector(family, regularised, n: 12, d: 3, seed: 221), iterative: true);
 
     [Fact]
     public void Lanczos_finds_the_largest_eigenvalue_beyond_the_first_steps()

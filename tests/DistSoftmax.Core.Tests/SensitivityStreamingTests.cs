@@ -128,7 +128,7 @@ public class SensitivityStreamingTests
         var x = MatrixTestProblems.RandomX(4, 661, 0.6);
         var lin = new MatrixLinearization(problem.Problem, problem.Parts, x, chunkEntries: 40);
         var hessian = new DenseHessianSolve(SensitivityAnalysis.Hessian(problem, x, 1), problem.Dimension);
-        var (_, worst, _) = LipschitzAnalysis.WorstCaseDirection(lin, hessian, 7);
+        var (_, worst, _, _) = LipschitzAnalysis.WorstCaseDirection(lin, hessian, 7);
         var flat = worst.Flat();
         Assert.Equal(1.0, TensorPrimitives.Norm<double>(flat), 1e-14);
         Assert.Equal(flat, worst.Flat());

@@ -302,7 +302,10 @@ internal static class SensitivityCommand
                 WorstCase = result.WorstCase.Constant,
                 WorstCaseMethod = new
                 {
-                    Formula = "‖J‖₂, J = dx*/dθ = −H⁻¹ ∂∇L/∂θ at x*, by Lanczos on J Jᵀ with Hessian solves",
+                    Formula = result.WorstCase.Eigensolver == "Davidson"
+                        ? "‖J‖₂, J = dx*/dθ = −H⁻¹ ∂∇L/∂θ at x*, by Davidson on the pencil K w = θ H² w (K = (∂∇L/∂θ)(∂∇L/∂θ)ᵀ, ‖J‖₂² = θ_max) with Hessian-vector products"
+                        : "‖J‖₂, J = dx*/dθ = −H⁻¹ ∂∇L/∂θ at x*, by Lanczos on J Jᵀ with Hessian solves",
+                    Eigensolver = result.WorstCase.Eigensolver.ToLowerInvariant(),
                     LanczosSteps = result.WorstCase.LanczosSteps,
                     result.WorstCase.Converged,
                 },

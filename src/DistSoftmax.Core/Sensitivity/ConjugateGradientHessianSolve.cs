@@ -133,4 +133,17 @@ public sealed class ConjugateGradientHessianSolve : HessianSolve
     }
 
     private double[] Precondition(double[] r) => _precondition?.Invoke(r) ?? (double[])r.Clone();
+
+    /// <summary>v ↦ H v, the product this solve runs on (counted in <see cref="Products"/>).</summary>
+    public double[] Multiply(double[] v)
+    {
+        Products++;
+        return _multiply(v);
+    }
+
+    /// <summary>Hessian-vector products asked through <see cref="Multiply"/> (the solves' own are in <see cref="Iterations"/>).</summary>
+    public long Products { get; private set; }
+
+    /// <summary>r ↦ M⁻¹r, the preconditioner of the solves, or null without one.</summary>
+    public Func<double[], double[]>? Preconditioner => _precondition;
 }

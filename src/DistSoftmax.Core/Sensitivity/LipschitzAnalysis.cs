@@ -14,9 +14,13 @@ public static class LipschitzAnalysis
     public static (double Constant, double[] Direction, int Steps) WorstCase(DataLinearization linearization, HessianSolve hessian, ulong seed = 1,
         Action<int, double>? progress = null, int maxSteps = OperatorNorm.MaxSteps)
     {
-        var (constant, direction, steps) = WorstCaseDirection(linearization, hessian, seed, progress, maxSteps);
+        var (constant, direction, steps, _) = WorstCaseDirection(linearization, hessian, seed, progress, maxSteps);
         return (constant, direction.Flat(), steps);
     }
+
+    /// <summary>The eigensolver <see cref="WorstCaseDirection"/> uses with this Hessian solve: "Davidson" or "Lanczos".</summary>
+    public static string WorstCaseMethod(HessianSolve hessian) =>
+        hessian is ConjugateGradientHessianSolve { Preconditioner: not null } ? "Davidson" : "Lanczos";
 
     /// <summary>
     /// ‖dx*/dθ‖₂ and its direction. Differentiating ∇L(x*(θ); θ) = 0 gives H dx + (∂∇L/∂θ)Δ = 0, so
@@ -25,18 +29,32 @@ public static class LipschitzAnalysis
     /// product streamed by <see cref="DataLinearization.MixedGram"/>, so no p-entry Δθ per step; the two minus signs
     /// cancel), giving ‖J‖₂² and Δ* = Jᵀ y/‖Jᵀ y‖ for its top eigenvector y, kept as s = H⁻¹ y and formed when needed
     /// (<see cref="WorstDirection"/>). Costs two Hessian solves and one Gram product of the mixed derivative per step.
+    /// Where the Hessian is solved iteratively with a preconditioner (<see cref="ConjugateGradientHessianSolve"/> of a
+    /// matrix problem, the Kronecker factors), the same eigenpair comes from the pencil K w = θ H² w without solves
+    /// (<see cref="PencilDavidson"/>: per step two Hessian-vector products instead of two runs of CG), and s = w. Without a
+    /// preconditioner the pencil's iteration converges as κ(H)², too slowly: Lanczos with solves is kept there.
     /// With fewer data entries than unknowns (p &lt; d), Lanczos runs on JᵀJ and Δ* is its eigenvector.
+    /// Converged is false when the step limit came first (then the constant is a lower bound).
     /// </summary>
-    /// <param name="progress">Called after every Lanczos step (step count, current estimate of ‖J‖₂²), or null.</param>
-    public static (double Constant, WorstDirection Direction, int Steps) WorstCaseDirection(DataLinearization linearization, HessianSolve hessian,
-        ulong seed = 1, Action<int, double>? progress = null, int maxSteps = OperatorNorm.MaxSteps)
+    /// <param name="progress">Called after every step (step count, current estimate of ‖J‖₂²), or null.</param>
+    public static (double Constant, WorstDirection Direction, int Steps, bool Converged) WorstCaseDirection(DataLinearization linearization,
+        HessianSolve hessian, ulong seed = 1, Action<int, double>? progress = null, int maxSteps = OperatorNorm.MaxSteps)
     {
         int inputs = linearization.ParameterCount, outputs = linearization.Dimension;
+        if (outputs <= inputs && hessian is ConjugateGradientHessianSolve { Preconditioner: { } precondition } iterative)
+        {
+            var (value, solved, steps, converged) = PencilDavidson.Largest(v => linearization.MixedGram(v), iterative.Multiply,
+                precondition, r => iterative.Solve(r), outputs, seed, progress, maxSteps);
+            return (Math.Sqrt(Math.Max(value, 0)), WorstDirection.FromSolved(linearization, solved), steps, converged);
+        }
+        // Lanczos on the smaller Gram operator (min(p, dim) dimensions): its step limit reached below that counts as not
+        // converged (conservatively, also when the tolerance happened to be met at the last step).
+        bool LanczosConverged(int steps) => !(steps >= maxSteps && maxSteps < Math.Min(inputs, outputs));
         if (outputs <= inputs)
         {
             double[] Gram(double[] u) => hessian.Solve(linearization.MixedGram(hessian.Solve(u)));
             var (value, y, steps) = OperatorNorm.LargestEigenpair(Gram, outputs, seed, progress, maxSteps);
-            return (Math.Sqrt(Math.Max(value, 0)), WorstDirection.FromSolved(linearization, hessian.Solve(y)), steps);
+            return (Math.Sqrt(Math.Max(value, 0)), WorstDirection.FromSolved(linearization, hessian.Solve(y)), steps, LanczosConverged(steps));
         }
         double[] Apply(double[] delta)
         {
@@ -51,7 +69,7 @@ public static class LipschitzAnalysis
             return y;
         }
         var (norm, direction, count) = OperatorNorm.Largest(Apply, Adjoint, inputs, outputs, seed, progress, maxSteps);
-        return (norm, WorstDirection.Held(linearization, direction), count);
+        return (norm, WorstDirection.Held(linearization, direction), count, LanczosConverged(count));
     }
 
     /// <summary>

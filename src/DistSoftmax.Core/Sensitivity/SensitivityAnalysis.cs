@@ -49,13 +49,13 @@ public static class SensitivityAnalysis
         var xStar = baseSolve.X;
         log?.Invoke(FormattableString.Invariant($"x*(θ): {ExitReasons.Name(baseSolve.Exit)} after {baseSolve.Iterations} iterations, ‖∇L‖ = {baseSolve.GradientNorm:0.0000e+00}"));
 
-        // The worst case (Lanczos on J Jᵀ with Hessian solves) and the fixed-x constants.
+        // The worst case (the top eigenpair of J Jᵀ: Lanczos with Hessian solves, or Davidson on its pencil) and the fixed-x constants.
         var hessian = HessianSolve.Create(problem, xStar, options.Shards, options.DenseHessianMaxDimension, options.Seed);
         var (lo, hi) = (hessian.Min, hessian.Max);
         log?.Invoke("Hessian at x*: " + hessian.Method);
         var linearization = problem.Linearize(xStar);
         string SolveCount() => hessian is ConjugateGradientHessianSolve cg
-            ? FormattableString.Invariant($"; {cg.Solves} Hessian solves so far, {cg.Iterations} CG steps in all")
+            ? FormattableString.Invariant($"; {cg.Solves} Hessian solves so far, {cg.Iterations} CG steps in all, {cg.Products} other Hessian-vector products")
             : "";
         // With data of LargeDataBytes or more, the copies each step drops (the worst direction's Jᵀy, random directions,
         // perturbed problems: as large as the data) are collected at once, so that they do not pile up to many times the
@@ -67,21 +67,18 @@ public static class SensitivityAnalysis
         }
         // Δ* is kept small (WorstDirection: H⁻¹y and a norm) and formed only when used: for each re-solve along it and
         // once for the result, so no p-entry vector is held through the phases in between.
-        var (worstConstant, worstDirection, worstSteps) = LipschitzAnalysis.WorstCaseDirection(linearization, hessian, options.Seed, (step, value) =>
+        string method = LipschitzAnalysis.WorstCaseMethod(hessian);
+        var (worstConstant, worstDirection, worstSteps, worstConverged) = LipschitzAnalysis.WorstCaseDirection(linearization, hessian, options.Seed, (step, value) =>
         {
             Release();
             if (step % WorstCaseProgressInterval == 0)
-                log?.Invoke(FormattableString.Invariant($"worst case: Lanczos step {step}, ‖dx*/dθ‖₂ ≈ {Math.Sqrt(Math.Max(value, 0)):G6}{SolveCount()}"));
+                log?.Invoke(FormattableString.Invariant($"worst case: {method} step {step}, ‖dx*/dθ‖₂ ≈ {Math.Sqrt(Math.Max(value, 0)):G6}{SolveCount()}"));
         }, options.WorstCaseMaxSteps);
-        // Lanczos runs on the smaller Gram operator (min(p, dim) dimensions); reaching the step limit below that counts as
-        // not converged (conservatively, also when the tolerance happened to be met at the last step): a lower bound.
-        int lanczosDimension = Math.Min(linearization.ParameterCount, linearization.Dimension);
-        bool worstConverged = !(worstSteps >= options.WorstCaseMaxSteps && options.WorstCaseMaxSteps < lanczosDimension);
         if (!worstConverged)
-            log?.Invoke(FormattableString.Invariant($"worst case: stopped at {worstSteps} Lanczos steps before convergence: {worstConstant:G6} is a lower bound"));
-        log?.Invoke(FormattableString.Invariant($"worst case: ‖dx*/dθ‖₂ = {worstConstant:G6} after {worstSteps} Lanczos steps{SolveCount()}"));
+            log?.Invoke(FormattableString.Invariant($"worst case: stopped at {worstSteps} {method} steps before convergence: {worstConstant:G6} is a lower bound"));
+        log?.Invoke(FormattableString.Invariant($"worst case: ‖dx*/dθ‖₂ = {worstConstant:G6} after {worstSteps} {method} steps{SolveCount()}"));
         var fixedX = LipschitzAnalysis.FixedX(linearization, options.Seed, (_, _) => Release());
-        log?.Invoke(FormattableString.Invariant($"Hessian at x*: eigenvalues in [{lo:0.000e+00}, {hi:0.000e+00}]; worst case ‖dx*/dθ‖₂ = {worstConstant:G6} ({worstSteps} Lanczos steps)"));
+        log?.Invoke(FormattableString.Invariant($"Hessian at x*: eigenvalues in [{lo:0.000e+00}, {hi:0.000e+00}]; worst case ‖dx*/dθ‖₂ = {worstConstant:G6} ({worstSteps} {method} steps)"));
         log?.Invoke(FormattableString.Invariant($"fixed x*: ‖∂f/∂θ‖₂ = {fixedX.Output.Value:G6}, ‖∂L/∂θ‖ = {fixedX.Loss.Value:G6}, ‖∂∇L/∂θ‖₂ = {fixedX.Gradient.Value:G6}"));
 
         // Random directions and their linearised effect dx = −H⁻¹ (∂∇L/∂θ)Δ. A direction is as large as the perturbed
@@ -194,7 +191,7 @@ public static class SensitivityAnalysis
         foreach (var s in summary)
             log?.Invoke(FormattableString.Invariant($"random: ε = {s.Epsilon:0.0e+00}: ‖Δx‖/ε max {s.MaxSolutionRatio:G6} mean {s.MeanSolutionRatio:G6}; ‖Δf‖/ε max {s.MaxOutputRatio:G6}"));
         return new SensitivityResult(problem.Name, problem.Rows, d, xStar, baseSolve, results, summary, predictedX, predictedF,
-            lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstDirection.Flat(), worstSteps, checks) { Converged = worstConverged }, fixedX,
+            lo, hi, parallelism, clock.Elapsed.TotalSeconds, new WorstCaseSensitivity(worstConstant, worstDirection.Flat(), worstSteps, checks) { Converged = worstConverged, Eigensolver = method }, fixedX,
             hessian.PositiveDefinite) { HessianMethod = hessian.Method };
     }
 

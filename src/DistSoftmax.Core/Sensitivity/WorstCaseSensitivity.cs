@@ -11,4 +11,11 @@ public sealed record WorstCaseSensitivity(double Constant, double[] Direction, i
     /// and then <see cref="Constant"/> is a lower bound on ‖dx*/dθ‖₂.
     /// </summary>
     public bool Converged { get; init; } = true;
+
+    /// <summary>
+    /// How the top eigenpair of J Jᵀ was found, and so what <see cref="LanczosSteps"/> counts: "Lanczos" (on H⁻¹KH⁻¹,
+    /// two Hessian solves a step) or "Davidson" (on the pencil K w = θ H² w, two Hessian-vector products a step;
+    /// <see cref="PencilDavidson"/>).
+    /// </summary>
+    public string Eigensolver { get; init; } = "Lanczos";
 }
