@@ -219,9 +219,9 @@ public class IterativeHessianSolveTests
         var options = new SensitivityOptions { Epsilons = new[] { 1e-4 }, WorstCaseEpsilons = new[] { 1e-4 }, Draws = 1, Seed = 5, Parallelism = 2 };
         var full = SensitivityAnalysis.Run(problem, options);
         var limited = SensitivityAnalysis.Run(problem, options with { WorstCaseMaxSteps = 2 });
-        Assert.True(full.WorstCase.Converged && full.WorstCase.LanczosSteps > 2, $"{full.WorstCase.LanczosSteps} steps");
+        Assert.True(full.WorstCase.Converged && full.WorstCase.Steps > 2, $"{full.WorstCase.Steps} steps");
         Assert.False(limited.WorstCase.Converged);
-        Assert.Equal(2, limited.WorstCase.LanczosSteps);
+        Assert.Equal(2, limited.WorstCase.Steps);
         Assert.True(limited.WorstCase.Constant <= full.WorstCase.Constant * (1 + 1e-12));
     }
 

@@ -19,7 +19,8 @@ namespace DistSoftmax.Cli.Commands;
 /// <c>dist-softmax sensitivity</c>: the in-context-learning Lipschitz constants of x*(θ) (<see cref="SensitivityAnalysis"/>,
 /// docs/MATH.md "Sensitivity: derivatives in the data") on the input <c>solve</c> takes (the same options, checked by
 /// <see cref="SolvePlanner"/>) or on a generated instance. Reports under report.json's <c>lipschitz</c>: the worst case
-/// ‖dx*/dθ‖₂ over ‖Δθ‖_F = 1 (Lanczos on J Jᵀ with Hessian solves) with its direction (worst-direction.npy), the
+/// ‖dx*/dθ‖₂ over ‖Δθ‖_F = 1 (Lanczos on J Jᵀ with Hessian solves, or Davidson on its pencil K w = θ H² w with
+/// Hessian-vector products where H is solved by preconditioned CG) with its direction (worst-direction.npy), the
 /// random-direction ratios, finite-ε re-solves along the worst direction, and the fixed-x constants of f, L and ∇L.
 /// The re-solves are independent whole jobs: with --backend local (the default) each runs on one of --workers worker
 /// actors (<see cref="LocalSimulation.SolveJobsAsync"/>); with --backend inprocess in a bounded Parallel.ForEach.
@@ -59,7 +60,7 @@ internal static class SensitivityCommand
             $"auto (dense up to {HessianSolve.DenseMaxDimension} unknowns).", HessianAuto, HessianAuto, HessianDense, HessianCg);
         var maxIter = OptionFactory.Int("--max-iter", "Most iterations of every solve.", Tight.MaxIterations);
         var worstSteps = OptionFactory.Int("--worst-steps",
-            "Most Lanczos steps of the worst case (two Hessian solves each); stopped there before convergence the constant is a lower bound (a warning).",
+            "Most steps of the worst case's eigensolver (Lanczos: two Hessian solves each; Davidson, with --hessian-solve cg on a matrix problem: two Hessian-vector products each); stopped there before convergence the constant is a lower bound (a warning).",
             OperatorNorm.MaxSteps, "K");
         var shards = OptionFactory.Int("--shards", "Row shards per solve.", 1, "K");
         var parallel = OptionFactory.Int("--parallel", "Backend inprocess: solves run at once (0: the processor count).", 0, "P");
@@ -71,7 +72,7 @@ internal static class SensitivityCommand
 
         var command = new Command("sensitivity",
             "Lipschitz constants of the solution x*(θ) in the data θ (A; or A1, A2, B): the worst case ‖dx*/dθ‖₂ over ‖Δθ‖_F = 1 " +
-            "(Lanczos with Hessian solves) and its direction, random-direction ratios, re-solves along the worst direction, and the " +
+            "(Lanczos with Hessian solves, or Davidson on Hessian-vector products) and its direction, random-direction ratios, re-solves along the worst direction, and the " +
             "fixed-x constants of the attention row f, the loss L and ∇L. Takes solve's input options; no regulariser unless " +
             "--w/--w-scalar/--W is given. Writes report.json, sensitivity.png, x.npy, worst-direction.npy. Exit 3 when the base solve did not converge or a re-solve is inaccurate; exit 5 (nothing written) when conjugate gradients on the Hessian at x* do not converge.");
         command.Add([.. inputs.All, instance, perturb, n, d, sparse, density, planted, noise, xScale, epsilons, worstEpsilons, draws, solver, maxIter,
@@ -306,7 +307,7 @@ internal static class SensitivityCommand
                         ? "‖J‖₂, J = dx*/dθ = −H⁻¹ ∂∇L/∂θ at x*, by Davidson on the pencil K w = θ H² w (K = (∂∇L/∂θ)(∂∇L/∂θ)ᵀ, ‖J‖₂² = θ_max) with Hessian-vector products"
                         : "‖J‖₂, J = dx*/dθ = −H⁻¹ ∂∇L/∂θ at x*, by Lanczos on J Jᵀ with Hessian solves",
                     Eigensolver = result.WorstCase.Eigensolver.ToLowerInvariant(),
-                    LanczosSteps = result.WorstCase.LanczosSteps,
+                    result.WorstCase.Steps,
                     result.WorstCase.Converged,
                 },
                 WorstDirection = directionFiles,

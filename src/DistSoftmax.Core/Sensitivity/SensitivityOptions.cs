@@ -27,7 +27,8 @@ public sealed record SensitivityOptions
     /// </summary>
     public int DenseHessianMaxDimension { get; init; } = HessianSolve.DenseMaxDimension;
     /// <summary>
-    /// Most Lanczos steps of the worst case (each two Hessian solves). Fewer than convergence needs make the reported
+    /// Most steps of the worst case's eigensolver (Lanczos: two Hessian solves each; Davidson on the pencil, where H is
+    /// solved by preconditioned CG: two Hessian-vector products each). Fewer than convergence needs make the reported
     /// constant a lower bound (<see cref="WorstCaseSensitivity.Converged"/> false).
     /// </summary>
     public int WorstCaseMaxSteps { get; init; } = OperatorNorm.MaxSteps;
