@@ -79,19 +79,6 @@ public sealed class AnalysisOnWorkersTests
         Assert.True(backend.Analysis is { Finished: true }, "the analysis was not handed over or did not finish");
         Assert.Equal(cutShort, errors.ToString().Contains(
             "the post-solve analysis on the workers stopped (worker w2 lost and no worker took its shard); running it here on the rows loaded again"));
-        var expected = Report.Read(dir.File("here")).GetProperty("regime");
-        var actual = Report.Read(dir.File("elsewhere")).GetProperty("regime");
-        foreach (string value in new[] { "lambdaMin", "lambdaMax", "loss", "lossAtZero" })
-        {
-            double e = expected.GetProperty(value).GetDouble();
-            Assert.Equal(e, actual.GetProperty(value).GetDouble(), 1e-12 * Math.Abs(e));
-        }
-        foreach (string file in new[] { "fitted.npy", "hessian.npy" })
-        {
-            var e = NpyBytes.Read(dir.File("here/" + file)).Values;
-            var a = NpyBytes.Read(dir.File("elsewhere/" + file)).Values;
-            Assert.Equal(e.Length, a.Length);
-            for (int i = 0; i < e.Length; i++) Assert.Equal(e[i], a[i], 1e-12 * (1 + Math.Abs(e[i])));
-        }
+        AnalysisAssert.Same(dir.File("here"), dir.File("elsewhere"), ["lambdaMin", "lambdaMax", "loss", "lossAtZero"], ["fitted.npy", "hessian.npy"]);
     }
 }

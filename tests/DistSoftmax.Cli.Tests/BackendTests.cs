@@ -97,20 +97,7 @@ public class BackendTests
             // The cluster job's analysis ran as requests on the worker's shards (no rows loaded in the job's process):
             // the same regime and arrays as the local simulation's analysis on the shards it kept.
             Assert.DoesNotContain("loaded again", run.Err);
-            var localRegime = Report.Read(dir.File("lo")).GetProperty("regime");
-            var clusterRegime = r.GetProperty("regime");
-            foreach (string lambda in new[] { "lambdaMin", "lambdaMax", "loss" })
-            {
-                double expected = localRegime.GetProperty(lambda).GetDouble();
-                Assert.Equal(expected, clusterRegime.GetProperty(lambda).GetDouble(), 1e-12 * Math.Abs(expected));
-            }
-            foreach (string file in new[] { "fitted.npy", "gradient.npy" })
-            {
-                var expected = NpyBytes.Read(dir.File("lo/" + file)).Values;
-                var actual = NpyBytes.Read(dir.File("cl/" + file)).Values;
-                Assert.Equal(expected.Length, actual.Length);
-                for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 1e-12 * (1 + Math.Abs(expected[i])));
-            }
+            AnalysisAssert.Same(dir.File("lo"), dir.File("cl"), ["lambdaMin", "lambdaMax", "loss"], ["fitted.npy", "gradient.npy"]);
         }
         finally
         {

@@ -146,3 +146,28 @@ public static class Report
 {
     public static JsonElement Read(string dir) => JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "report.json"))).RootElement;
 }
+
+/// <summary>Two runs' post-solve analyses compared: regime values and saved arrays to 1e-12 relative.</summary>
+public static class AnalysisAssert
+{
+    public const double RelativeTolerance = 1e-12;
+
+    /// <summary>The named regime values of two report.json files' <c>regime</c>, and the named .npy files of two output directories.</summary>
+    public static void Same(string expectedDirectory, string actualDirectory, string[] regimeValues, string[] files)
+    {
+        var expected = Report.Read(expectedDirectory).GetProperty("regime");
+        var actual = Report.Read(actualDirectory).GetProperty("regime");
+        foreach (string value in regimeValues)
+        {
+            double e = expected.GetProperty(value).GetDouble();
+            Assert.Equal(e, actual.GetProperty(value).GetDouble(), RelativeTolerance * Math.Abs(e));
+        }
+        foreach (string file in files)
+        {
+            var e = NpyBytes.Read(Path.Combine(expectedDirectory, file)).Values;
+            var a = NpyBytes.Read(Path.Combine(actualDirectory, file)).Values;
+            Assert.Equal(e.Length, a.Length);
+            for (int i = 0; i < e.Length; i++) Assert.Equal(e[i], a[i], RelativeTolerance * (1 + Math.Abs(e[i])));
+        }
+    }
+}
