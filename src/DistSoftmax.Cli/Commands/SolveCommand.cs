@@ -86,8 +86,8 @@ internal sealed class SolveCommand
         "recorded in DIR/checkpoint.json; writes the outputs to DIR. Takes no other option but --progress.", "DIR");
     private readonly Option<bool> _noAnalysis = OptionFactory.Flag("--no-analysis",
         "Skip the post-solve analysis at x* (report.json's regime: the Hessian's eigenvalue range and seed 001's conditions). " +
-        "It costs about one exact-Hessian pass over the rows (Lanczos products above 2000 unknowns), and after a cluster solve " +
-        "this process loads the rows again for it. Not with --save.");
+        "It costs about one exact-Hessian pass over the rows (Lanczos products above 2000 unknowns), run where the rows are " +
+        "(on a cluster's workers after a cluster solve). Not with --save.");
     private readonly Option<bool> _noCheckpoint = OptionFactory.Flag("--no-checkpoint",
         "Write no checkpoint (by default the solve keeps DIR/checkpoint.bin and checkpoint.json up to date every iteration, for --resume, and removes them when it ends).");
 

@@ -18,9 +18,16 @@ public static class LipschitzAnalysis
         return (constant, direction.Flat(), steps);
     }
 
-    /// <summary>The eigensolver <see cref="WorstCaseDirection"/> uses with this Hessian solve: "Davidson" or "Lanczos".</summary>
-    public static string WorstCaseMethod(HessianSolve hessian) =>
-        hessian is ConjugateGradientHessianSolve { Preconditioner: not null } ? "Davidson" : "Lanczos";
+    /// <summary>The eigensolver <see cref="WorstCaseDirection"/> uses for this linearization and Hessian solve: "Davidson" or "Lanczos".</summary>
+    public static string WorstCaseMethod(DataLinearization linearization, HessianSolve hessian) =>
+        PencilPreconditioner(linearization, hessian) is not null ? "Davidson" : "Lanczos";
+
+    /// <summary>
+    /// The preconditioner M ≈ H of the pencil's iteration when the worst case takes it — J Jᵀ is the smaller Gram
+    /// operator and H is solved by CG with a preconditioner — else null (Lanczos).
+    /// </summary>
+    private static Func<double[], double[]>? PencilPreconditioner(DataLinearization linearization, HessianSolve hessian) =>
+        linearization.Dimension <= linearization.ParameterCount && hessian is ConjugateGradientHessianSolve { Preconditioner: { } m } ? m : null;
 
     /// <summary>
     /// ‖dx*/dθ‖₂ and its direction. Differentiating ∇L(x*(θ); θ) = 0 gives H dx + (∂∇L/∂θ)Δ = 0, so
@@ -41,8 +48,9 @@ public static class LipschitzAnalysis
         HessianSolve hessian, ulong seed = 1, Action<int, double>? progress = null, int maxSteps = OperatorNorm.MaxSteps)
     {
         int inputs = linearization.ParameterCount, outputs = linearization.Dimension;
-        if (outputs <= inputs && hessian is ConjugateGradientHessianSolve { Preconditioner: { } precondition } iterative)
+        if (PencilPreconditioner(linearization, hessian) is { } precondition)
         {
+            var iterative = (ConjugateGradientHessianSolve)hessian;
             var (value, solved, steps, converged) = PencilDavidson.Largest(v => linearization.MixedGram(v), iterative.Multiply,
                 precondition, r => iterative.Solve(r), outputs, seed, progress, maxSteps);
             return (Math.Sqrt(Math.Max(value, 0)), WorstDirection.FromSolved(linearization, solved), steps, converged);

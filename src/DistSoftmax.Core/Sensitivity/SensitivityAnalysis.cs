@@ -67,7 +67,7 @@ public static class SensitivityAnalysis
         }
         // Δ* is kept small (WorstDirection: H⁻¹y and a norm) and formed only when used: for each re-solve along it and
         // once for the result, so no p-entry vector is held through the phases in between.
-        string method = LipschitzAnalysis.WorstCaseMethod(hessian);
+        string method = LipschitzAnalysis.WorstCaseMethod(linearization, hessian);
         var (worstConstant, worstDirection, worstSteps, worstConverged) = LipschitzAnalysis.WorstCaseDirection(linearization, hessian, options.Seed, (step, value) =>
         {
             Release();
