@@ -213,8 +213,9 @@ public static partial class Npy
     /// <summary>Reads the data region (product(shape) items, in file order) into a new double[].</summary>
     private static double[] ReadData(string path, FileStream fs, Header header)
     {
-        // Every item is overwritten by the read (or the read throws), so the array need not be zeroed first.
-        var result = GC.AllocateUninitializedArray<double>(checked((int)header.Count));
+        // Every item is overwritten by the read (or the read throws), so the array need not be zeroed first; its pages
+        // are mapped in one call rather than one fault per page as the read fills them.
+        var result = DistSoftmax.Core.Kernels.PopulatedArrays.Uninitialized(checked((int)header.Count));
         ReadDataInto(path, fs, header, result);
         return result;
     }
