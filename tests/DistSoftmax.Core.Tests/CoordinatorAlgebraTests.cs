@@ -208,8 +208,9 @@ public class CoordinatorAlgebraTests
     }
 
     /// <summary>
-    /// The packed Gram's factor in the R form (RᵀR = A + μI, OpenBLAS's dpotrf where present): R reproduces A, the two
-    /// row-wise triangular solves invert RᵀR, and the leverage triangle is R's rows packed; an indefinite A gives null.
+    /// The packed Gram's factor in the R form (RᵀR = A + μI, OpenBLAS's dpotrf where present), packed by rows: R
+    /// reproduces A, the two row-wise triangular solves invert RᵀR, the leverage triangle is the same R, and an
+    /// indefinite A gives null. Factorising again in the reused scratch array gives the same R.
     /// </summary>
     [Theory]
     [InlineData(1)]
@@ -225,7 +226,7 @@ public class CoordinatorAlgebraTests
             for (int j = i; j < d; j++)
             {
                 double sum = 0;
-                for (int k = 0; k <= i; k++) sum += r[k * d + i] * r[k * d + j];
+                for (int k = 0; k <= i; k++) sum += r[Packed.DiagonalIndex(k, d) + i - k] * r[Packed.DiagonalIndex(k, d) + j - k];
                 worst = Math.Max(worst, Math.Abs(sum - full[i * d + j]));
                 scale = Math.Max(scale, Math.Abs(full[i * d + j]));
             }
@@ -238,10 +239,36 @@ public class CoordinatorAlgebraTests
         Assert.True(DenseAlgebra.TryCholesky(lower, d));
         double err = Assertions.RelativeError(x, DenseAlgebra.CholeskySolve(lower, d, b));
         Assert.True(err < 1e-9, $"d = {d}: solve relative error {err:E2}");
-        Assert.Equal(Packed.FromUpper(r, d),
-            DistSoftmax.Core.Solvers.Curvature.PackedCholesky.LeverageTriangle(packed, d));
+        Assert.Equal(Packed.Length(d), r.Length);
+        Assert.Equal(r, DistSoftmax.Core.Solvers.Curvature.PackedCholesky.LeverageTriangle(packed, d));
         full[0] = -1;
         Assert.Null(DistSoftmax.Core.Solvers.Curvature.PackedCholesky.LeverageTriangle(Packed.FromUpper(full, d), d));
+    }
+
+    /// <summary>
+    /// Leverage projections from a packed triangle: Yᵀ must be (R⁻¹G)ᵀ for the Gaussian G drawn from the same stream,
+    /// as the dense triangular solve computes it, with ‖G‖²_F as the total.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 8)]
+    [InlineData(17, 8)]
+    [InlineData(300, 12)]
+    public void The_leverage_projection_from_a_packed_triangle_is_R_inverse_times_the_Gaussian(int d, int k)
+    {
+        var full = Gram(Random(2 * d * d, 71), 2 * d, d);
+        var r = DistSoftmax.Core.Solvers.Curvature.PackedCholesky.FactorUpper(Packed.FromUpper(full, d), d, 0)!;
+        var rFull = new double[d * d];
+        for (int i = 0; i < d; i++)
+            r.AsSpan(Packed.DiagonalIndex(i, d), d - i).CopyTo(rFull.AsSpan(i * d + i, d - i));
+        var (projT, total) = DistSoftmax.Core.Sketching.LeverageProjection.FromTriangle(r, d, k, new Rng(72));
+        var g = new double[d * k];
+        new Rng(72).FillNormal(g, 1.0 / Math.Sqrt(k));
+        var y = DenseAlgebra.UpperTriangularSolve(rFull, d, g, k);
+        var expectedT = new double[k * d];
+        for (int i = 0; i < d; i++)
+            for (int c = 0; c < k; c++) expectedT[c * d + i] = y[i * k + c];
+        Assert.True(Assertions.RelativeError(projT, expectedT) < 1e-12, $"d = {d}: Yᵀ differs by {Assertions.RelativeError(projT, expectedT):E2}");
+        Assert.Equal(System.Numerics.Tensors.TensorPrimitives.Dot<double>(g, g), total, 12);
     }
 
     /// <summary>

@@ -36,38 +36,34 @@ public static class LeverageProjection
     /// <summary>
     /// As <see cref="FromSketch"/>, from R itself: the packed upper triangle (d(d+1)/2, see <see cref="Packed"/>) that
     /// shards return for <see cref="Statistics.SketchForm.Triangle"/> (the TSQR of their per-shard sketches). Y = R⁻¹G
-    /// by back substitution on the rows of R, k right-hand sides at a time.
+    /// by back substitution, row i of R (contiguous in the packed triangle, in L1 while it is used) against the k
+    /// columns of Y in turn: y_ci = (g_ic − R_i,{i+1…}·y_c,{i+1…}) / R_ii, one dot product of length d − i per entry.
+    /// (Row by row with k-long updates, 500 000 vector calls of k = 12 at d = 1000, it took 20–30 ms.)
     /// </summary>
     public static (double[] ProjectionT, double TotalEstimate) FromTriangle(ReadOnlySpan<double> packedR, int d, int k, Rng rng)
     {
         if (packedR.Length != Packed.Length(d))
             throw new ArgumentException($"a triangle of {packedR.Length} entries is not the R of {d} columns");
-        var r = packedR.ToArray();
         double max = 0;
-        for (int i = 0; i < d; i++) max = Math.Max(max, Math.Abs(r[Packed.DiagonalIndex(i, d)]));
+        for (int i = 0; i < d; i++) max = Math.Max(max, Math.Abs(packedR[Packed.DiagonalIndex(i, d)]));
         double floor = Math.Max(max * 1e-10, 1e-300);
-        var g = new double[d * k];
+        var g = new double[d * k];                                     // G, d×k row-major
         rng.FillNormal(g, 1.0 / Math.Sqrt(k));
         double total = System.Numerics.Tensors.TensorPrimitives.Dot<double>(g, g);
-        // Rows of Y (d×k row-major), bottom up: y_i = (g_i − Σ_{j>i} R_ij y_j) / R_ii.
-        var y = g;
-        int rowStart = Packed.Length(d);
+        // Yᵀ (k×d row-major): column c of Y at c·d, filled from the bottom row up.
+        var yT = new double[k * d];
         for (int i = d - 1; i >= 0; i--)
         {
-            rowStart -= d - i;
-            var yi = y.AsSpan(i * k, k);
-            for (int j = i + 1; j < d; j++)
-            {
-                double rij = r[rowStart + (j - i)];
-                if (rij != 0) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(y.AsSpan(j * k, k), -rij, yi, yi);
-            }
-            double pivot = r[rowStart];
+            int diagonal = Packed.DiagonalIndex(i, d);
+            var rowTail = packedR.Slice(diagonal + 1, d - i - 1);
+            double pivot = packedR[diagonal];
             if (Math.Abs(pivot) < floor) pivot = floor;               // a direction no sketched row reaches
-            System.Numerics.Tensors.TensorPrimitives.Divide(yi, pivot, yi);
+            for (int c = 0; c < k; c++)
+            {
+                var column = yT.AsSpan(c * d, d);
+                column[i] = (g[i * k + c] - System.Numerics.Tensors.TensorPrimitives.Dot(rowTail, column[(i + 1)..])) / pivot;
+            }
         }
-        var yT = new double[k * d];
-        for (int i = 0; i < d; i++)
-            for (int c = 0; c < k; c++) yT[c * d + i] = y[i * k + c];
         return (yT, total);
     }
 

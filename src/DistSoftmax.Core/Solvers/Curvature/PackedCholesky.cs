@@ -5,10 +5,10 @@ namespace DistSoftmax.Core.Solvers.Curvature;
 
 /// <summary>
 /// Cholesky factors of the sampled models, which arrive as packed upper triangles (d(d+1)/2, <see cref="Packed"/>),
-/// as the upper triangle R (A = RᵀR, d×d row-major, entries j ≥ i): it is what OpenBLAS's dpotrf writes over a
-/// row-major upper triangle, its rows are the packed rows of the triangle whose inverse gives the next build's
-/// leverage estimates (RᵀR ≈ Aᵀ diag(D) A plays the part of a sketch's R, <see cref="Sketching.LeverageProjection.FromTriangle"/>),
-/// and both triangular solves read it by rows (<see cref="SolveTransposed"/>, <see cref="Solve"/>).
+/// returned packed the same way: R with A = RᵀR, row i holding R_ii … R_i,d−1. That is the triangle whose inverse gives
+/// the next build's leverage estimates (RᵀR ≈ Aᵀ diag(D) A plays the part of a sketch's R,
+/// <see cref="Sketching.LeverageProjection.FromTriangle"/>), and both triangular solves read it by rows
+/// (<see cref="SolveTransposed"/>, <see cref="Solve"/>).
 /// </summary>
 internal static class PackedCholesky
 {
@@ -16,66 +16,88 @@ internal static class PackedCholesky
     public const double RelativeDamping = 1e-10;
 
     /// <summary>
-    /// R (d×d row-major, upper triangle; the lower triangle is not meaningful) with RᵀR = A + μI for the symmetric A
-    /// given packed, μ = <see cref="RelativeDamping"/>·tr/d raised ×100 up to <paramref name="increases"/> times; null
-    /// when it never factors. OpenBLAS's dpotrf where Debian's libopenblas is present (single-threaded, 12.7 ms at
-    /// d = 1000 in `bench … algebra` against 21.5 ms for the managed blocked factorisation on both cores), else the
-    /// managed factorisation of the full matrix, transposed.
+    /// The d×d array the factorisation runs in, kept from one call to the next (taken and returned atomically, so
+    /// concurrent callers each get their own): a new 8 MB array at d = 1000 cost 18 ms of page faults on the first
+    /// write of its pages, more than the 11–13 ms of the factorisation itself.
+    /// </summary>
+    private static double[]? _scratch;
+
+    /// <summary>
+    /// R packed (d(d+1)/2) with RᵀR = A + μI for the symmetric A given packed, μ = <see cref="RelativeDamping"/>·tr/d
+    /// raised ×100 up to <paramref name="increases"/> times; null when it never factors. OpenBLAS's dpotrf where Debian's
+    /// libopenblas is present (single-threaded, 12.7 ms at d = 1000 in `bench … algebra` against 21.5 ms for the managed
+    /// blocked factorisation on both cores), else the managed factorisation of the full matrix, transposed.
     /// </summary>
     public static double[]? FactorUpper(double[] packed, int d, int increases)
     {
         double trace = 0;
         for (int i = 0; i < d; i++) trace += packed[Packed.DiagonalIndex(i, d)];
         double damping = RelativeDamping * Math.Max(Math.Abs(trace) / d, double.Epsilon);
-        for (int attempt = 0; attempt <= increases; attempt++, damping *= 100)
+        long square = (long)d * d;
+        var work = Interlocked.Exchange(ref _scratch, null);
+        if (work is null || work.LongLength != square) work = new double[square];
+        try
         {
-            var work = new double[(long)d * d];
-            for (int i = 0; i < d; i++)
-            {
-                packed.AsSpan(Packed.DiagonalIndex(i, d), d - i).CopyTo(work.AsSpan(i * d + i, d - i));
-                work[i * d + i] += damping;
-            }
-            switch (NativeBlas.CholeskyUpper(work, d))
-            {
-                case true: return work;
-                case false: continue;
-            }
-            for (int i = 0; i < d; i++)
-                for (int j = i + 1; j < d; j++) work[j * d + i] = work[i * d + j];
-            bool ok = d >= BlockedCholesky.MinBlockedDimension
-                ? BlockedCholesky.TryFactor(work, d)
-                : DenseAlgebra.TryCholesky(work, d);
-            if (!ok) continue;
-            for (int i = 0; i < d; i++)
-                for (int j = i + 1; j < d; j++) work[i * d + j] = work[j * d + i];   // R = Lᵀ
-            return work;
+            for (int attempt = 0; attempt <= increases; attempt++, damping *= 100)
+                if (TryFactor(packed, d, damping, work)) return Packed.FromUpper(work, d);
+            return null;
         }
-        return null;
+        finally
+        {
+            Interlocked.Exchange(ref _scratch, work);
+        }
     }
 
-    /// <summary>y ← R⁻ᵀy (forward substitution with L = Rᵀ, by rows of R: y_j /= R_jj, then y_{j+1…} −= R_j,{j+1…}·y_j).</summary>
+    /// <summary>R of A + μI into the upper triangle of <paramref name="work"/> (d×d row-major; other entries not meaningful).</summary>
+    private static bool TryFactor(double[] packed, int d, double damping, double[] work)
+    {
+        for (int i = 0; i < d; i++)
+        {
+            packed.AsSpan(Packed.DiagonalIndex(i, d), d - i).CopyTo(work.AsSpan(i * d + i, d - i));
+            work[i * d + i] += damping;
+        }
+        switch (NativeBlas.CholeskyUpper(work, d))
+        {
+            case true: return true;
+            case false: return false;
+        }
+        for (int i = 0; i < d; i++)
+            for (int j = i + 1; j < d; j++) work[j * d + i] = work[i * d + j];
+        bool ok = d >= BlockedCholesky.MinBlockedDimension
+            ? BlockedCholesky.TryFactor(work, d)
+            : DenseAlgebra.TryCholesky(work, d);
+        if (!ok) return false;
+        for (int i = 0; i < d; i++)
+            for (int j = i + 1; j < d; j++) work[i * d + j] = work[j * d + i];   // R = Lᵀ
+        return true;
+    }
+
+    /// <summary>y ← R⁻ᵀy for packed R (forward substitution with L = Rᵀ, by rows of R: y_j /= R_jj, then y_{j+1…} −= R_j,{j+1…}·y_j).</summary>
     public static void SolveTransposed(ReadOnlySpan<double> r, int d, Span<double> y)
     {
         for (int j = 0; j < d; j++)
         {
-            double yj = y[j] / r[j * d + j];
+            int diagonal = Packed.DiagonalIndex(j, d);
+            double yj = y[j] / r[diagonal];
             y[j] = yj;
             if (yj != 0 && j + 1 < d)
-                TensorPrimitives.MultiplyAdd(r.Slice(j * d + j + 1, d - j - 1), -yj, y[(j + 1)..], y[(j + 1)..]);
+                TensorPrimitives.MultiplyAdd(r.Slice(diagonal + 1, d - j - 1), -yj, y[(j + 1)..], y[(j + 1)..]);
         }
     }
 
-    /// <summary>y ← R⁻¹y (back substitution, by rows of R: y_i = (y_i − R_i,{i+1…}·y_{i+1…}) / R_ii).</summary>
+    /// <summary>y ← R⁻¹y for packed R (back substitution, by rows of R: y_i = (y_i − R_i,{i+1…}·y_{i+1…}) / R_ii).</summary>
     public static void Solve(ReadOnlySpan<double> r, int d, Span<double> y)
     {
         for (int i = d - 1; i >= 0; i--)
-            y[i] = (y[i] - TensorPrimitives.Dot(r.Slice(i * d + i + 1, d - i - 1), y[(i + 1)..])) / r[i * d + i];
+        {
+            int diagonal = Packed.DiagonalIndex(i, d);
+            y[i] = (y[i] - TensorPrimitives.Dot(r.Slice(diagonal + 1, d - i - 1), y[(i + 1)..])) / r[diagonal];
+        }
     }
 
     /// <summary>
     /// R of a sampled Gram Σ (D_i/q_i) a_i a_iᵀ, packed by rows of the upper triangle, or null when it does not factor
     /// at the smallest damping (a signed D of the exact Hessian).
     /// </summary>
-    public static double[]? LeverageTriangle(double[] gramPacked, int d) =>
-        FactorUpper(gramPacked, d, 0) is { } r ? Packed.FromUpper(r, d) : null;
+    public static double[]? LeverageTriangle(double[] gramPacked, int d) => FactorUpper(gramPacked, d, 0);
 }

@@ -60,7 +60,7 @@ public sealed class SampledGramPreconditioner
     /// <summary>Random stream purposes of one build (distinct from <see cref="SampledGramCurvature"/>'s).</summary>
     private const int SketchPurpose = 11, ProjectionPurpose = 12, SamplePurpose = 13;
 
-    /// <summary>R of the sampled Gram G = RᵀR (d×d row-major, upper triangle; L = Rᵀ below).</summary>
+    /// <summary>R of the sampled Gram G = RᵀR, packed by rows (d(d+1)/2, <see cref="Packed"/>; L = Rᵀ).</summary>
     private readonly double[] _factor;
     private readonly int _d;
     /// <summary>Q (m×d row-major, orthonormal rows) spanning L⁻¹[l_1 … l_k], m ≤ k.</summary>
@@ -84,7 +84,7 @@ public sealed class SampledGramPreconditioner
     public double[] Coefficients { get; private init; } = Array.Empty<double>();
 
     /// <summary>Lᵀ of the sampled Gram as a packed upper triangle: the R the next build's leverage estimates use.</summary>
-    public double[] LeverageTriangle { get; private init; } = Array.Empty<double>();
+    public double[] LeverageTriangle => _factor;
 
     /// <summary>
     /// Rows of the CountSketch of the first build: half of <see cref="SolverOptions.SketchRowsPerColumn"/> per column
@@ -148,7 +148,6 @@ public sealed class SampledGramPreconditioner
         return new SampledGramPreconditioner(factor, d, basis, correction)
         {
             GramPacked = gramPacked, LowRank = lowRank, Coefficients = coefficients, RowsSampled = rowsSampled,
-            LeverageTriangle = Packed.FromUpper(factor, d),
         };
     }
 
