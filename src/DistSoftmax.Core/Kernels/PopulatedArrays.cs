@@ -50,7 +50,6 @@ public static unsafe class PopulatedArrays
             if (end <= start) return;
             try
             {
-                if (Environment.GetEnvironmentVariable("DS_HUGE") == "1") Madvise((nint)start, (nuint)(end - start), 14);
                 if (Madvise((nint)start, (nuint)(end - start), MadvisePopulateWrite) != 0) _unavailable = true;
             }
             catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
