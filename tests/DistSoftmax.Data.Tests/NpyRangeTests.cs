@@ -1,4 +1,5 @@
 using System.Text;
+using DistSoftmax.Core.Linear;
 
 namespace DistSoftmax.Data.Tests;
 
@@ -109,5 +110,95 @@ public class NpyRangeTests
         Assert.Equal((3, 1, (long?)null), MatrixMarket.ReadSize(a));
         string bad = dir.Write("bad.mtx", Encoding.ASCII.GetBytes("%%MatrixMarket matrix coordinate real general\n5 x 2\n"));
         Assert.StartsWith(bad + ": line 2: bad size line", Assert.Throws<DataFormatException>(() => MatrixMarket.ReadSize(bad)).Message);
+    }
+    // ---- Rows mapped rather than read (Npy.MapMatrixRows)
+
+    [Theory]
+    [InlineData(0, 4)]
+    [InlineData(1, 2)]
+    [InlineData(3, 1)]
+    public void Rows_of_a_C_ordered_float64_matrix_are_mapped_not_copied(int start, int count)
+    {
+        using var dir = new TempDir();
+        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        var m = Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, start, count));
+        Assert.Equal(count, m.Rows);
+        Assert.Equal(3, m.Cols);
+        Assert.Equal(Npy.ReadMatrixRows(p, start, count).Data, m.Values.ToArray());
+    }
+
+    [Fact]
+    public void Rows_that_are_not_raw_doubles_are_read_as_before()
+    {
+        using var dir = new TempDir();
+        string f4 = dir.Write("f4.npy", NpyFixture.Build("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", NpyFixture.F4(1.5f, 2.5f, 3.5f, 4.5f)));
+        Assert.Equal(new double[] { 3.5, 4.5 }, Assert.IsType<DenseMatrix>(Npy.MapMatrixRows(f4, 1, 1)).Data);
+        string be = dir.Write("be.npy", NpyFixture.Build("{'descr': '>f8', 'fortran_order': False, 'shape': (3, 1), }", NpyFixture.F8BigEndian(7, 8, 9)));
+        Assert.Equal(new double[] { 8, 9 }, Assert.IsType<DenseMatrix>(Npy.MapMatrixRows(be, 1, 2)).Data);
+        var colMajor = new double[12];
+        for (int j = 0; j < 3; j++) for (int i = 0; i < 4; i++) colMajor[j * 4 + i] = 10.0 * i + j;
+        string f = dir.Write("f.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': True, 'shape': (4, 3), }", NpyFixture.F8(colMajor)));
+        Assert.Equal(new double[] { 10, 11, 12, 20, 21, 22 }, Assert.IsType<DenseMatrix>(Npy.MapMatrixRows(f, 1, 2)).Data);
+        string c = dir.Write("c.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        Assert.Equal(0, Npy.MapMatrixRows(c, 2, 0).Rows);
+    }
+
+    [Fact]
+    public void Mapped_rows_are_checked_like_read_rows()
+    {
+        using var dir = new TempDir();
+        var values = (double[])Values4x3.Clone();
+        values[10] = double.PositiveInfinity;
+        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(values)));
+        var e = Assert.Throws<DataFormatException>(() => Npy.MapMatrixRows(p, 2, 2));
+        Assert.Equal($"{p}: non-finite value +Infinity at index (row 3, col 1) (0-based)", e.Message);
+        Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, 0, 3));
+        Assert.Throws<DataFormatException>(() => Npy.MapMatrixRows(p, 3, 2));
+    }
+
+    /// <summary>Writing a new file and renaming it over the mapped one (as this tool's writers do) leaves the mapped rows as they were.</summary>
+    [Fact]
+    public void Mapped_rows_keep_their_values_when_the_file_is_replaced_by_rename()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var dir = new TempDir();
+        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        var m = Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, 1, 3));
+        var changed = Values4x3.Select(v => -v).ToArray();
+        string replacement = dir.Write("a.npy.tmp", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(changed)));
+        File.Move(replacement, p, overwrite: true);
+        Assert.Equal(Values4x3[3..], m.Values.ToArray());
+        Assert.Equal(changed[3..], Npy.ReadMatrixRows(p, 1, 3).Data);
+    }
+
+    /// <summary>Every shard kernel reads mapped rows as it reads rows in an array: the replies are bit for bit the same.</summary>
+    [Fact]
+    public void A_shard_on_mapped_rows_answers_as_one_on_the_same_rows_in_an_array()
+    {
+        using var dir = new TempDir();
+        const int n = 600, d = 9, start = 37, count = 500;   // a start whose byte offset is not on a page boundary
+        var inst = DistSoftmax.Data.Generators.Normalized(n, d, seed: 4);
+        string p = dir.File("A.npy");
+        MatrixFile.Write(p, inst.A);
+        var mapped = Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, start, count));
+        var array = Npy.ReadMatrixRows(p, start, count);
+        var b = inst.B.AsSpan(start, count).ToArray();
+        var family = DistSoftmax.Core.Problems.Families.Create("normalized", DistSoftmax.Core.Problems.Unit.Exp);
+        var shards = new[] { mapped, (DistSoftmax.Core.Linear.IRowMatrix)array }
+            .Select(a => new DistSoftmax.Core.Shards.VectorShard(family, a, (double[])b.Clone(), DistSoftmax.Core.Shards.Regularizer.None, start)).ToArray();
+        var x = Enumerable.Range(0, d).Select(j => 0.2 * Math.Cos(j)).ToArray();
+        var v = Enumerable.Range(0, d).Select(j => 1.0 / (j + 1)).ToArray();
+        var replies = shards.Select(shard =>
+        {
+            var scalars = (DistSoftmax.Core.Statistics.ScalarsReply)shard.Evaluate(new DistSoftmax.Core.Statistics.ScalarsRequest(x));
+            var globals = new DistSoftmax.Core.Problems.VectorObjective(family, d, count, (long)count * d).Evaluate(x, scalars).Globals;
+            var kind = DistSoftmax.Core.Statistics.HessianKind.Exact;
+            var g = (DistSoftmax.Core.Statistics.GradientReply)shard.Evaluate(new DistSoftmax.Core.Statistics.GradientRequest(x, globals, kind, true, 40, 7, DistSoftmax.Core.Statistics.SketchForm.Rows));
+            var gram = (DistSoftmax.Core.Statistics.GramReply)shard.Evaluate(new DistSoftmax.Core.Statistics.GramRequest(x, globals, kind));
+            var hv = (DistSoftmax.Core.Statistics.HessianVectorReply)shard.Evaluate(new DistSoftmax.Core.Statistics.HessianVectorRequest(x, globals, kind, v));
+            var sampled = (DistSoftmax.Core.Statistics.GramReply)shard.Evaluate(new DistSoftmax.Core.Statistics.SampledGramRequest(x, globals, kind, Array.Empty<double>(), 0, count, 200, 11, true));
+            return new[] { g.Gradient, g.Sketch, gram.PackedUpper, hv.Product, sampled.PackedUpper };
+        }).ToArray();
+        for (int k = 0; k < replies[0].Length; k++) Assert.Equal(replies[1][k], replies[0][k]);
     }
 }

@@ -95,7 +95,8 @@ public abstract class RowAccess
 
     public static RowAccess For(IRowMatrix m) => m switch
     {
-        DenseMatrix d => new DenseRows(d),
+        DenseMatrix d => new DenseRows(d.Data, d.Rows, d.Cols),
+        MemoryDenseMatrix mapped => new DenseRows(mapped.Values, mapped.Rows, mapped.Cols),
         CsrMatrix c => new CsrRows(c),
         _ => throw new ArgumentException($"unsupported matrix type {m.GetType().Name}"),
     };
@@ -104,15 +105,16 @@ public abstract class RowAccess
 /// <summary>Row-major dense rows: each kernel is one vectorised pass over a contiguous row.</summary>
 public sealed class DenseRows : RowAccess
 {
-    private readonly double[] _data;
+    /// <summary>Row-major values: a <see cref="DenseMatrix"/>'s array or a <see cref="MemoryDenseMatrix"/>'s mapped rows.</summary>
+    private readonly ReadOnlyMemory<double> _data;
     private readonly int _rows, _cols;
 
-    public DenseRows(DenseMatrix m) { _data = m.Data; _rows = m.Rows; _cols = m.Cols; }
+    public DenseRows(ReadOnlyMemory<double> data, int rows, int cols) { _data = data; _rows = rows; _cols = cols; }
 
     public override int Rows => _rows;
     public override int Cols => _cols;
 
-    private ReadOnlySpan<double> Row(int i) => new(_data, i * _cols, _cols);
+    private ReadOnlySpan<double> Row(int i) => _data.Span.Slice(i * _cols, _cols);
 
     public override double Dot(int i, ReadOnlySpan<double> x) => DenseKernels.Dot(Row(i), x);
 
@@ -134,7 +136,7 @@ public sealed class DenseRows : RowAccess
         }
     }
 
-    private ReadOnlySpan<double> Block(int start, int end) => new(_data, start * _cols, (end - start) * _cols);
+    private ReadOnlySpan<double> Block(int start, int end) => _data.Span.Slice(start * _cols, (end - start) * _cols);
 
     public override void MultiplyRows(int start, int end, ReadOnlySpan<double> x, Span<double> z) =>
         DenseKernels.Gemv(Block(start, end), end - start, _cols, x, z);

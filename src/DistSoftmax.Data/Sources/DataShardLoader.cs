@@ -86,7 +86,7 @@ public sealed class DataShardLoader : IShardLoader
             case DataSources.FilesKind:
             {
                 string aPath = source.Require("A"), bPath = source.Require("b");
-                IRowMatrix a = MatrixRows(aPath, rows);
+                IRowMatrix a = MappedMatrixRows(aPath, rows);
                 double[] b = VectorRange(bPath, rows);
                 var reg = Weights(source, "w", rows);
                 return new VectorShard(family, a, b, reg, rows.Start, compute);
@@ -430,6 +430,10 @@ public sealed class DataShardLoader : IShardLoader
         CheckRange(path, rows, m.Rows);
         return rows.Start == 0 && rows.Count == m.Rows ? m : m.SliceRows((int)rows.Start, rows.Count);
     }
+
+    /// <summary>As <see cref="MatrixRows"/>, a C-ordered float64 .npy file's rows mapped rather than copied (<see cref="Npy.MapMatrixRows"/>).</summary>
+    internal static IRowMatrix MappedMatrixRows(string path, RowRange rows) =>
+        IsNpy(path) ? Npy.MapMatrixRows(path, rows.Start, rows.Count) : MatrixRows(path, rows);
 
     internal static double[] VectorRange(string path, RowRange rows)
     {
