@@ -50,7 +50,7 @@ public sealed record SolverOptions
     /// only approximated (JL projection of k columns) to a constant factor.
     /// </summary>
     public double Oversampling { get; init; } = 2.0;
-    /// <summary>CountSketch rows per column of A used to approximate leverage scores (m = factor·d; the preconditioned form's first sketch takes half, <see cref="Curvature.SampledGramPreconditioner.SketchRows"/>).</summary>
+    /// <summary>CountSketch rows per column of A used to approximate leverage scores (m = factor·d; the sampled Newton step's, the preconditioned form never sketches).</summary>
     public int SketchRowsPerColumn { get; init; } = 4;
     /// <summary>Columns k of the Gaussian projection for leverage scores; 0 means ⌈ln n⌉ clamped to [8, 32].</summary>
     public int ProjectionColumns { get; init; } = 0;

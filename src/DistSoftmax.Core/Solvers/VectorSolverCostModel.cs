@@ -59,12 +59,15 @@ public static class VectorSolverCostModel
     /// <summary>Hessian-vector products (two passes each) per Newton-CG iteration, on average.</summary>
     public const double HessianVectorProductsPerIteration = 6;
     /// <summary>
-    /// Hessian-vector products per iteration of the sampled-Gram preconditioned Newton-CG, on average: about 3 at
-    /// n = 100000, d = 1000 (`scale 100000 1000 approx-newton`, ninth session: 44 products in 14 iterations, with a
-    /// fresh sample at every iterate; 8–9 when a model was kept three iterations and damped until it factored). One
-    /// product reads A once (y = Av and Aᵀ(D∘y) on the same rows), priced by <see cref="ProductSecondsPerEntry"/>.
+    /// Hessian-vector products per iteration of the sampled-Gram preconditioned Newton-CG, on average: 4.8 on the
+    /// 100000×1000 file (`generate --n 100000 --d 1000 --seed 7`, twelfth session: 72 products in 15 iterations, the
+    /// first build sampling uniformly), 3.4 on `scale 100000 1000`'s own instance (47 in 14). One product reads A once
+    /// (y = Av and Aᵀ(D∘y) on the same rows), priced by <see cref="ProductSecondsPerEntry"/>. Until the twelfth session
+    /// this was 3.2, and the first build's sketch (spread over a solve) made up the difference at the crossover
+    /// instances; with the sketch gone, 3.2 would have taken the form at n = 50000, d = 400 and n = 20000, d = 1000,
+    /// where it measured slower than Newton (0.343 against 0.150 s) and within the margin (0.243 against 0.279 s).
     /// </summary>
-    public const double PreconditionedProductsPerIteration = 3.2;
+    public const double PreconditionedProductsPerIteration = 4.8;
     /// <summary>
     /// One Hessian-vector product of the preconditioned form per stored entry, its round trip included: a product reads
     /// each row once for y = a_iᵀv and Aᵀ(D∘y), with none of a trial's loss, basis and low-rank sums. Measured in the
@@ -142,9 +145,8 @@ public static class VectorSolverCostModel
 
     /// <summary>
     /// Predicted seconds per iteration of each form of approx-newton. The preconditioned form pays per iteration its
-    /// trials and CG products, every <see cref="Curvature.SampledGramPreconditioner.RefreshIterations"/> iterations one
-    /// build (the leverage pass, the Gram of its smaller sample, one Cholesky factorisation), and once a solve (spread
-    /// over its typical iterations) the first build's sketch: a gradient pass with the CountSketch and its QR.
+    /// trials and CG products, and every <see cref="Curvature.SampledGramPreconditioner.RefreshIterations"/> iterations
+    /// one build (the leverage pass, the Gram of its smaller sample, one Cholesky factorisation).
     /// </summary>
     private static (ApproximateNewtonForm Form, double Seconds)[] FormCosts(long n, int d, long nnz, SolverOptions options)
     {
@@ -155,13 +157,10 @@ public static class VectorSolverCostModel
                          + GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options)) + cholesky;
         double build = RequestSeconds + nnz * LeverageSecondsPerEntry + n * SamplingSecondsPerRow(n, d, nnz)
                        + GramSeconds(n, d, nnz, Math.Min(n, Curvature.SampledGramPreconditioner.SampleSize(options, d))) + cholesky;
-        // The first build's sketch: a pass with the scatter, and the Householder R of its m×d rows, 2md² − ⅔d³ flops.
-        int m = Curvature.SampledGramPreconditioner.SketchRows(options, d);
-        double firstSketch = pass + nnz * SketchSeconds(d) + CoordinatorSecondsPerFlop * (2.0 * m * d * d - 2.0 / 3 * Math.Pow(d, 3));
+        // Its first build samples uniformly, so A is never sketched.
         double product = nnz * ProductSecondsPerEntry + RequestSeconds;
         double preconditioned = TrialsPerIteration * pass + PreconditionedProductsPerIteration * product
-                                + build / Curvature.SampledGramPreconditioner.RefreshIterations
-                                + firstSketch / TypicalIterations("approx-newton");
+                                + build / Curvature.SampledGramPreconditioner.RefreshIterations;
         if (options.UniformSampling)       // uniform sampling is asked for to compare samples: never the exact Gram
             return [(ApproximateNewtonForm.SampledNewton, sampled), (ApproximateNewtonForm.PreconditionedCg, preconditioned)];
         return [(ApproximateNewtonForm.ExactGram, exact), (ApproximateNewtonForm.SampledNewton, sampled),

@@ -21,10 +21,10 @@ namespace DistSoftmax.Core.Solvers.Curvature;
 /// ½√κ·ln(2/η) products, κ = (1+ε)/(1−ε); the first CG iterate is the sampled Newton step itself and CG corrects it to
 /// the inexact-Newton tolerance, so the method keeps Newton's local convergence while its d×d work is O(s·d² + d³)
 /// per build instead of exact Newton's O(n·d²) per iteration.
-/// The first build costs one gradient pass that returns the per-shard CountSketch R (TSQR, ≈ 8d³ flops a shard); later
-/// builds take their leverage estimates from the previous build's sampled Gram instead (its Cholesky factor Lᵀ in
-/// place of R: LLᵀ ≈ Aᵀ diag(D_prev) A, which embeds the current diag(√|D|)A to within the change of D), so they cost
-/// only the leverage-sampling pass and one Cholesky factorisation. <see cref="NewtonCg"/> reuses a preconditioner for
+/// The first build samples uniformly (<see cref="Build"/>); later builds take their leverage estimates from the
+/// previous build's sampled Gram (its Cholesky factor Lᵀ in the place of a sketch's R: LLᵀ ≈ Aᵀ diag(D_prev) A, which
+/// embeds the current diag(√|D|)A to within the change of D), so a build costs the leverage-sampling pass and one
+/// Cholesky factorisation, and A is never sketched. <see cref="NewtonCg"/> reuses a preconditioner for
 /// <see cref="RefreshIterations"/> iterations.
 /// </summary>
 public sealed class SampledGramPreconditioner
@@ -57,8 +57,8 @@ public sealed class SampledGramPreconditioner
     /// </summary>
     public const HessianKind ModelKind = HessianKind.GaussNewton;
 
-    /// <summary>Random stream purposes of one build (distinct from <see cref="SampledGramCurvature"/>'s).</summary>
-    private const int SketchPurpose = 11, ProjectionPurpose = 12, SamplePurpose = 13;
+    /// <summary>Random stream purposes of one build (distinct from <see cref="SampledGramCurvature"/>'s; 11 was the first build's sketch).</summary>
+    private const int ProjectionPurpose = 12, SamplePurpose = 13;
 
     /// <summary>R of the sampled Gram G = RᵀR, packed by rows (d(d+1)/2, <see cref="Packed"/>; L = Rᵀ).</summary>
     private readonly double[] _factor;
@@ -86,23 +86,22 @@ public sealed class SampledGramPreconditioner
     /// <summary>Lᵀ of the sampled Gram as a packed upper triangle: the R the next build's leverage estimates use.</summary>
     public double[] LeverageTriangle => _factor;
 
-    /// <summary>
-    /// Rows of the CountSketch of the first build: half of <see cref="SolverOptions.SketchRowsPerColumn"/> per column
-    /// (rounded up; 2d by default, at least d + 1 for a full-rank R). Its leverage estimates only seed the first build —
-    /// later builds take them from the previous sampled Gram — and CG corrects whatever the first preconditioner misses,
-    /// so the sketched direct step's 4d rows would buy nothing here. At n = 100000, d = 1000 (the 100000×1000 file) the
-    /// first iteration took 1.17 s instead of 1.80 s (the shard's scatter and its Householder R of 2000×1000 rows instead
-    /// of 4000×1000), with the same 15 iterations and 68 products against 70.
-    /// </summary>
-    public static int SketchRows(SolverOptions options, int d) => Math.Max((options.SketchRowsPerColumn + 1) / 2 * d, d + 1);
-
     /// <summary>The sample size s for d columns under the solve's options.</summary>
     public static double SampleSize(SolverOptions options, int d) => Math.Min(options.SampleSize(d), (double)RowsPerColumn * d);
 
     /// <summary>
-    /// Samples and factorises H̃ at the iterate: a gradient request with the CountSketch (returned as the TSQR
-    /// triangle R, so Y = R⁻¹G gives leverage estimates of diag(√|D|)A), then the sampled Gram. Null when no
-    /// damping makes H̃ positive definite (CG then runs unpreconditioned for this build's lifetime).
+    /// Samples and factorises H̃ at the iterate: rows sampled by the leverage estimates of the previous build's factor
+    /// (Y = R⁻¹G), or uniformly at the first build, then the sampled Gram. Null when no damping makes H̃ positive
+    /// definite (CG then runs unpreconditioned for this build's lifetime).
+    /// <para>
+    /// The first build samples uniformly rather than sketching A for leverage estimates: it has no factor to take them
+    /// from, and a sketch (a pass with the CountSketch scatter, each shard's Householder R, their TSQR) cost 0.6 s of the
+    /// first iteration's 1.15–1.24 s at n = 100000, d = 1000. Its estimates only ever seeded this one build, CG corrects
+    /// whatever its preconditioner misses, and the next build's leverage estimates come from this build's factor, which
+    /// is small along any direction the uniform sample missed and so raises the scores of exactly the rows that span
+    /// it. On the 100000×1000 file the uniform first build took one CG product more (5 against 4) in its iteration and
+    /// the same 15 iterations; the first iteration took 0.53–0.56 s instead of 1.15–1.24 s.
+    /// </para>
     /// </summary>
     public static IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, SampledGramPreconditioner? previous,
         Out<SampledGramPreconditioner?> result)
@@ -110,26 +109,20 @@ public sealed class SampledGramPreconditioner
         var opts = run.Options;
         int d = run.Objective.Dimension;
         var point = current.Point;
-        int sketchRows = SketchRows(opts, d);
         double[] projT = Array.Empty<double>();
         int k = 0;
         double total = run.Objective.Rows;
-        if (!opts.UniformSampling)
+        var triangle = previous?.LeverageTriangle;
+        bool uniform = opts.UniformSampling || triangle is null;
+        if (!uniform)
         {
-            var triangle = previous?.LeverageTriangle;
-            if (triangle is null)
-            {
-                yield return new GradientRequest(point.X, point.Globals, ModelKind, false, sketchRows,
-                    StreamSeed(opts.Seed, current.Iteration, SketchPurpose), SketchForm.Triangle);
-                triangle = run.Reply<GradientReply>().Sketch;
-            }
             k = opts.ProjectionColumnsFor(run.Objective.Rows);
-            (projT, total) = Sketching.LeverageProjection.FromTriangle(triangle, d, k,
+            (projT, total) = Sketching.LeverageProjection.FromTriangle(triangle!, d, k,
                 Rng.ForStream(opts.Seed, (ulong)current.Iteration, ProjectionPurpose));
         }
         if (!(total > 0 && double.IsFinite(total))) { result.Value = null; yield break; }
         yield return new SampledGramRequest(point.X, point.Globals, ModelKind, projT, k, total, SampleSize(opts, d),
-            StreamSeed(opts.Seed, current.Iteration, SamplePurpose), opts.UniformSampling);
+            StreamSeed(opts.Seed, current.Iteration, SamplePurpose), uniform);
         var gram = run.Reply<GramReply>();
         var coefficients = run.Objective.LowRankCoefficients(point.Globals, ModelKind);
         result.Value = FromGram(gram.PackedUpper, current.LowRank, coefficients, d, gram.RowsUsed);
