@@ -43,7 +43,7 @@ public class ParameterFlagsTests
         "epsilon" => () => new SolverOptions { SamplingEpsilon = 1.5 }.Validate(),
         "delta" => () => new SolverOptions { SamplingDelta = 0 }.Validate(),
         "oversampling" => () => new SolverOptions { Oversampling = 0 }.Validate(),
-        "sketch-factor" => () => new SolverOptions { SketchRowsPerColumn = 0 }.Validate(),
+        "sketch-factor" => () => new SolverOptions { SketchRowsPerColumn = -1 }.Validate(),
         "projection-columns" => () => new SolverOptions { ProjectionColumns = -1 }.Validate(),
         "lbfgs-memory" => () => new SolverOptions { LbfgsMemory = 0 }.Validate(),
         "max-cg" => () => new SolverOptions { MaxCgIterations = -1 }.Validate(),

@@ -148,33 +148,50 @@ public class FusedGradientTests
     }
 
     /// <summary>
-    /// The sampled step sketches once: later iterations take their leverage estimates from the previous sampled Gram's
-    /// Cholesky factor, so with the Gauss–Newton model (D ≥ 0: every sampled Gram factors) no trial and no later
-    /// gradient pass carries a CountSketch. With the default model an exact Gram with signed D may not factor, and
-    /// then the next trial carries one; either way sketches are rarer than sampled Grams and the solve still reaches
-    /// the planted minimiser.
+    /// With <c>--sketch-factor 4</c> the sampled step sketches once: later iterations take their leverage estimates from
+    /// the previous sampled Gram's Cholesky factor, so with the Gauss–Newton model (D ≥ 0: every sampled Gram factors)
+    /// no trial and no later gradient pass carries a CountSketch. With the default model an exact Gram with signed D may
+    /// not factor, and then the next trial carries one; either way sketches are rarer than sampled Grams and the solve
+    /// still reaches the planted minimiser. By default (no sketch) nothing carries one, the first sample is uniform and
+    /// every later one is leverage-scored, and the solve reaches the same minimiser.
     /// </summary>
     [Theory]
     [InlineData(HessianMode.GaussNewton)]
     [InlineData(HessianMode.Auto)]
-    public void The_sampled_step_sketches_at_the_start_and_only_again_when_a_sampled_Gram_does_not_factor(HessianMode hessian)
+    public void With_a_sketch_factor_the_sampled_step_sketches_at_the_start_and_only_again_when_a_sampled_Gram_does_not_factor(HessianMode hessian)
     {
         var (p, xTrue) = Planted(3000, 8, 351, 352);
         var driver = p.Driver(2);
-        var options = new SolverOptions { RelativeTolerance = 1e-10, Hessian = hessian };
+        var options = new SolverOptions { RelativeTolerance = 1e-10, Hessian = hessian, SketchRowsPerColumn = 4 };
         Assert.Equal(ApproximateNewtonForm.SampledNewton, VectorSolverCostModel.FormFor(3000, 8, 3000 * 8, options));
-        var run = new ApproximateNewton().Start(p.Objective, new double[8], options);
-        int sketches = 0, sampledGrams = 0;
-        for (var request = run.Start(); request is not null; request = run.Submit(driver.Evaluate(request)))
-        {
-            if (request is ScalarsRequest { SketchRows: > 0 } or GradientRequest { SketchRows: > 0 }) sketches++;
-            if (request is SampledGramRequest) sampledGrams++;
-        }
-        Assert.True(run.Result!.Converged, run.Result.Message);
-        Assert.True(Assertions.RelativeError(run.Result.X, xTrue) < 1e-7);
+        var (sketches, sampledGrams, uniform) = Count(options);
         Assert.True(sampledGrams >= 4, $"{sampledGrams} sampled Grams are too few to test reuse");
+        Assert.Equal(0, uniform);
         if (hessian == HessianMode.GaussNewton) Assert.Equal(1, sketches);
         else Assert.InRange(sketches, 1, sampledGrams / 2);
+
+        var (noSketches, defaultGrams, defaultUniform) = Count(options with { SketchRowsPerColumn = new SolverOptions().SketchRowsPerColumn });
+        Assert.Equal(0, noSketches);
+        Assert.Equal(1, defaultUniform);
+        Assert.True(defaultGrams >= 4, $"{defaultGrams} sampled Grams");
+
+        (int Sketches, int SampledGrams, int Uniform) Count(SolverOptions o)
+        {
+            var run = new ApproximateNewton().Start(p.Objective, new double[8], o);
+            int sketched = 0, grams = 0, uniformGrams = 0;
+            for (var request = run.Start(); request is not null; request = run.Submit(driver.Evaluate(request)))
+            {
+                if (request is ScalarsRequest { SketchRows: > 0 } or GradientRequest { SketchRows: > 0 }) sketched++;
+                if (request is SampledGramRequest sample)
+                {
+                    grams++;
+                    if (sample.Uniform) uniformGrams++;
+                }
+            }
+            Assert.True(run.Result!.Converged, run.Result.Message);
+            Assert.True(Assertions.RelativeError(run.Result.X, xTrue) < 1e-7, $"sketch factor {o.SketchRowsPerColumn}: x is {Assertions.RelativeError(run.Result.X, xTrue):E2} from the planted minimiser");
+            return (sketched, grams, uniformGrams);
+        }
     }
 
     /// <summary>

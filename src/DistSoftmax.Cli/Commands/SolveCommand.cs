@@ -55,7 +55,7 @@ internal sealed class SolveCommand
     private readonly Option<double> _epsilon = OptionFactory.Double("--epsilon", "approx-newton: spectral accuracy ε of the sampled Hessian, in (0, 1).", Defaults.SamplingEpsilon);
     private readonly Option<double> _delta = OptionFactory.Double("--delta", "approx-newton: failure probability δ of the sampling guarantee, in (0, 1).", Defaults.SamplingDelta);
     private readonly Option<double> _oversampling = OptionFactory.Double("--oversampling", "approx-newton: constant c of the sample size c·ε⁻²·d·ln(d/δ).", Defaults.Oversampling);
-    private readonly Option<int> _sketchFactor = OptionFactory.Int("--sketch-factor", "approx-newton: CountSketch rows per column of A for leverage scores (the preconditioned form's first sketch takes half).", Defaults.SketchRowsPerColumn);
+    private readonly Option<int> _sketchFactor = OptionFactory.Int("--sketch-factor", "approx-newton's sampled step: CountSketch rows per column of A for its first leverage scores; 0 (the default) samples the first iteration uniformly and takes every later estimate from the previous sampled Gram.", Defaults.SketchRowsPerColumn);
     private readonly Option<int> _projectionColumns = OptionFactory.Int("--projection-columns", "approx-newton: columns of the leverage projection (0 = ⌈ln n⌉ in [8, 32]).", Defaults.ProjectionColumns);
     private readonly Option<bool> _uniformSampling = OptionFactory.Flag("--uniform-sampling", "approx-newton: sample rows uniformly instead of by leverage score (for comparison).");
     private readonly Option<int> _lbfgsMemory = OptionFactory.Int("--lbfgs-memory", "lbfgs: number of correction pairs kept.", Defaults.LbfgsMemory);

@@ -50,8 +50,14 @@ public sealed record SolverOptions
     /// only approximated (JL projection of k columns) to a constant factor.
     /// </summary>
     public double Oversampling { get; init; } = 2.0;
-    /// <summary>CountSketch rows per column of A used to approximate leverage scores (m = factor·d; the sampled Newton step's, the preconditioned form never sketches).</summary>
-    public int SketchRowsPerColumn { get; init; } = 4;
+    /// <summary>
+    /// CountSketch rows per column of A for the sampled Newton step's first leverage estimates (m = max(factor·d, d + 1),
+    /// each shard's sketch reduced to its R, merged by TSQR), and for its estimates again after a sampled Gram that does
+    /// not factor. 0 (the default since the twelfth session) sketches nothing: the first sample is uniform and later
+    /// estimates come from the last sampled Gram that factored (<see cref="Curvature.SampledGramCurvature"/>); the
+    /// preconditioned form never sketches.
+    /// </summary>
+    public int SketchRowsPerColumn { get; init; } = 0;
     /// <summary>Columns k of the Gaussian projection for leverage scores; 0 means ⌈ln n⌉ clamped to [8, 32].</summary>
     public int ProjectionColumns { get; init; } = 0;
     /// <summary>Sample rows uniformly instead of by leverage score (for comparison only).</summary>
@@ -89,7 +95,7 @@ public sealed record SolverOptions
         Check(SamplingEpsilon > 0 && SamplingEpsilon < 1, nameof(SamplingEpsilon), SamplingEpsilon, "must be in (0, 1)");
         Check(SamplingDelta > 0 && SamplingDelta < 1, nameof(SamplingDelta), SamplingDelta, "must be in (0, 1)");
         Check(Oversampling > 0 && double.IsFinite(Oversampling), nameof(Oversampling), Oversampling, "must be > 0");
-        Check(SketchRowsPerColumn >= 1, nameof(SketchRowsPerColumn), SketchRowsPerColumn, "must be ≥ 1");
+        Check(SketchRowsPerColumn >= 0, nameof(SketchRowsPerColumn), SketchRowsPerColumn, "must be ≥ 0");
         Check(ProjectionColumns >= 0, nameof(ProjectionColumns), ProjectionColumns, "must be ≥ 0");
         Check(LbfgsMemory >= 1, nameof(LbfgsMemory), LbfgsMemory, "must be ≥ 1");
         Check(MaxCgIterations >= 0, nameof(MaxCgIterations), MaxCgIterations, "must be ≥ 0");

@@ -7,23 +7,24 @@ namespace DistSoftmax.Core.Solvers.Curvature;
 
 /// <summary>
 /// The approximate Newton method's curvature, a leverage-score-sampled Hessian (docs/MATH.md, "Sampled Hessian"; seed 001):
-///   1. a triangle R with RᵀR ≈ Aᵀ diag(|D|) A: at the first iteration, with the gradient, each shard forms a
-///      CountSketch S_k·diag(√|D|)·A_k of its rows (m = SketchRowsPerColumn·d rows) and returns only R of its
-///      Householder QR (a packed d×d triangle); replies merge by TSQR in shard order (<see cref="SketchForm.Triangle"/>).
-///      Later iterations take Lᵀ of the previous iteration's sampled Gram (LLᵀ ≈ Aᵀ diag(D_prev) A, which embeds the
-///      current diag(√|D|)A to within the change of D, as <see cref="SampledGramPreconditioner"/>'s builds do), so their
-///      passes carry no sketch: at n = 400000, d = 400 a line-search trial with the sketch cost 126 ms against 65 ms
-///      without (`passes 400000 400`), and the solve fell from 17 iterations in 6.5 s to 14 in 4.0 s (`scale 400000 400
-///      approx-newton`). Only when that Gram does not factor (a signed D of the exact Hessian) is the next iterate's
-///      sketch taken again, from the accepted trial's own pass with D at the previous iterate's globals
-///      (see <see cref="TrialRequest"/>);
+///   1. a triangle R with RᵀR ≈ Aᵀ diag(|D|) A: Lᵀ of the previous iteration's sampled Gram (LLᵀ ≈ Aᵀ diag(D_prev) A,
+///      which embeds the current diag(√|D|)A to within the change of D, as <see cref="SampledGramPreconditioner"/>'s
+///      builds do), so no pass carries a sketch. The first iteration has no such Gram and samples uniformly; a Gram that
+///      does not factor (a signed D of the exact Hessian) leaves the last triangle in place. Until the twelfth session
+///      the first iteration's gradient pass carried a CountSketch S_k·diag(√|D|)·A_k of each shard's rows (m = 4d) whose
+///      Householder R the shards returned and merged by TSQR (<see cref="SketchForm.Triangle"/>), and a Gram that did
+///      not factor was followed by another sketch; on `generate --n 400000 --d 400 --seed 7` the uniform start took the
+///      same 14 iterations and 5.19–5.21 s whole against 5.57–5.85 s alternated, on the 200000×100 benchmark the same
+///      12 iterations and 1.69–1.71 s against 1.75–1.78 s. `--sketch-factor N` (<see cref="SolverOptions.SketchRowsPerColumn"/>)
+///      brings the sketch back, with m = max(N·d, d + 1) rows. (Before the sketch was confined to the first iteration,
+///      at n = 400000, d = 400 a line-search trial with it cost 126 ms against 65 ms without, and the solve fell from 17
+///      iterations in 6.5 s to 14 in 4.0 s);
 ///   2. Y = R⁻¹G for a d×k Gaussian G (Σ_i τ_i is estimated by ‖G‖²_F);
 ///   3. in one more pass shards compute τ_i = |D_i|‖a_iᵀY‖², keep row i with probability q_i = min(1, s·τ_i/Στ)
 ///      and weight it 1/q_i, s = ⌈c·ε⁻² d ln(d/δ)⌉;
 ///   4. H̃ = sampled Aᵀ diag(D) A + the exact low-rank part.
-/// Every random draw is keyed by (seed, iteration, global row); the row sample would not depend on the shard layout,
-/// but R (and so the leverage estimates) does, since each shard sketches its own rows: results are reproducible for
-/// a fixed layout.
+/// Every random draw is keyed by (seed, iteration, global row), so the row sample does not depend on the shard layout;
+/// with a sketch R does (each shard sketches its own rows), and results are reproducible for a fixed layout.
 /// Where sampling costs more than the exact Gram it approximates (<see cref="VectorSolverCostModel.SampledGramIsDearer"/>:
 /// sparse rows, or a sample that keeps most rows), the exact Gram is used instead and no sketch is asked for, so an
 /// explicit approx-newton never costs more per iteration than exact Newton.
@@ -45,7 +46,7 @@ public sealed class SampledGramCurvature : DenseCurvature
         /// <summary>Lᵀ of the last sampled Gram (packed), or null before the first or when it did not factor.</summary>
         public double[]? PreviousGram;
         /// <summary>Whether the next iterate's gradient must carry a sketch: no previous Gram's factor can stand in.</summary>
-        public bool NeedsSketch => PreviousGram is null;
+        public bool NeedsSketch(SolverOptions options) => PreviousGram is null && Sketches(options);
     }
 
     /// <summary>Whether this solve uses the exact Gram because sampling would cost more.</summary>
@@ -55,7 +56,7 @@ public sealed class SampledGramCurvature : DenseCurvature
     public override GradientRequest GradientRequest(SolveRun run, PointEvaluation point, int iteration, HessianKind kind)
     {
         var opts = run.Options;
-        int m = opts.UniformSampling || UsesExactGram(run) || !StateOf<LeverageSource>(run).NeedsSketch ? 0 : SketchRows(run);
+        int m = opts.UniformSampling || UsesExactGram(run) || !StateOf<LeverageSource>(run).NeedsSketch(run.Options) ? 0 : SketchRows(run);
         return new GradientRequest(point.X, point.Globals, kind, true, m, StreamSeed(opts.Seed, iteration, SketchPurpose), SketchForm.Triangle);
     }
 
@@ -66,7 +67,7 @@ public sealed class SampledGramCurvature : DenseCurvature
     /// </summary>
     public override ScalarsRequest TrialRequest(SolveRun run, ScalarsRequest trial, int iteration, HessianKind kind)
     {
-        if (!trial.WithGradient || run.Options.UniformSampling || UsesExactGram(run) || !StateOf<LeverageSource>(run).NeedsSketch)
+        if (!trial.WithGradient || run.Options.UniformSampling || UsesExactGram(run) || !StateOf<LeverageSource>(run).NeedsSketch(run.Options))
             return trial;
         return trial with
         {
@@ -76,7 +77,7 @@ public sealed class SampledGramCurvature : DenseCurvature
     }
 
     public override bool IsComplete(SolveRun run, GradientReply fused) =>
-        run.Options.UniformSampling || UsesExactGram(run) || fused.Sketch.Length > 0 || !StateOf<LeverageSource>(run).NeedsSketch;
+        run.Options.UniformSampling || UsesExactGram(run) || fused.Sketch.Length > 0 || !StateOf<LeverageSource>(run).NeedsSketch(run.Options);
 
     public override void OnGradient(SolveRun run, GradientReply reply) => StateOf<LeverageSource>(run).Sketch = reply.Sketch;
 
@@ -102,23 +103,24 @@ public sealed class SampledGramCurvature : DenseCurvature
         double[] projT = Array.Empty<double>();
         int k = 0;
         double total;
-        if (opts.UniformSampling)
+        var source = StateOf<LeverageSource>(run);
+        var triangle = source.Sketch.Length > 0 ? source.Sketch : source.PreviousGram;
+        bool uniform = opts.UniformSampling || triangle is null;
+        if (uniform)
         {
             total = run.Objective.Rows;
         }
         else
         {
-            var source = StateOf<LeverageSource>(run);
-            var triangle = source.Sketch.Length > 0 ? source.Sketch : source.PreviousGram!;
             k = opts.ProjectionColumnsFor(run.Objective.Rows);
-            (projT, total) = Sketching.LeverageProjection.FromTriangle(triangle, d, k,
+            (projT, total) = Sketching.LeverageProjection.FromTriangle(triangle!, d, k,
                 Rng.ForStream(opts.Seed, (ulong)current.Iteration, ProjectionPurpose));
         }
         GramReply gram;
         if (total > 0 && double.IsFinite(total))
         {
             yield return new SampledGramRequest(point.X, point.Globals, current.Kind, projT, k, total, s,
-                StreamSeed(opts.Seed, current.Iteration, SamplePurpose), opts.UniformSampling);
+                StreamSeed(opts.Seed, current.Iteration, SamplePurpose), uniform);
             gram = run.Reply<GramReply>();
         }
         else
@@ -127,12 +129,17 @@ public sealed class SampledGramCurvature : DenseCurvature
         }
         if (!opts.UniformSampling)
         {
-            var source = StateOf<LeverageSource>(run);
+            // A Gram that does not factor (a signed D of the exact Hessian) gives no triangle: with sketching the next
+            // iterate is sketched again; without, the triangle this sample came from stays (stale by an iteration or
+            // more, which only loosens the constant of the estimates, and the sample stays unbiased).
             source.Sketch = Array.Empty<double>();
-            source.PreviousGram = PackedCholesky.LeverageTriangle(gram.PackedUpper, d);
+            source.PreviousGram = PackedCholesky.LeverageTriangle(gram.PackedUpper, d) ?? (Sketches(opts) ? null : triangle);
         }
         model.Value = FromGram(run, current, gram);
     }
+
+    /// <summary>Whether the solve sketches A for leverage estimates (<see cref="SolverOptions.SketchRowsPerColumn"/> ≥ 1; off by default).</summary>
+    private static bool Sketches(SolverOptions options) => options.SketchRowsPerColumn > 0;
 
     private static int SketchRows(SolveRun run)
     {
