@@ -75,12 +75,7 @@ public static partial class Npy
     /// </summary>
     public static IRowMatrix MapMatrixRows(string path, long start, int count)
     {
-        Header header;
-        using (var fs = FileIo.OpenRead(path))
-        {
-            header = ReadHeader(path, fs);
-            RequireMatrix(path, header);
-        }
+        var header = ReadMatrixHeader(path);
         long rows = header.Shape[0];
         int cols = (int)header.Shape[1];
         CheckRange(path, start, count, rows, "rows");
@@ -113,12 +108,7 @@ public static partial class Npy
     /// </summary>
     public static void ScanMatrixRowsInParts(string path, int blockRows, int parts, Func<int, Action<ReadOnlySpan<double>, long>> visitorFor)
     {
-        Header header;
-        using (var fs = FileIo.OpenRead(path))
-        {
-            header = ReadHeader(path, fs);
-            RequireMatrix(path, header);
-        }
+        var header = ReadMatrixHeader(path);
         long rows = header.Shape[0];
         int cols = (int)header.Shape[1];
         int block = (int)Math.Clamp(blockRows, 1, Math.Max(1, rows));
@@ -154,6 +144,15 @@ public static partial class Npy
             CheckFiniteFrom(path, span, cols, first);
             visit(span, first);
         }
+    }
+
+    /// <summary>The checked header of a file that must hold a 2-D array (the file is closed again).</summary>
+    private static Header ReadMatrixHeader(string path)
+    {
+        using var fs = FileIo.OpenRead(path);
+        var header = ReadHeader(path, fs);
+        RequireMatrix(path, header);
+        return header;
     }
 
     /// <summary>A 2-D array is required: anything else is a one-line bad input naming its shape.</summary>
