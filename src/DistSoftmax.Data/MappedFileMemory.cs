@@ -7,20 +7,21 @@ namespace DistSoftmax.Data;
 /// <summary>
 /// A range of doubles of a file, mapped read-only: the memory of a worker's rows of a C-ordered float64 .npy file
 /// (<see cref="Npy.MapMatrixRows"/>). The pages are the file's own page-cache pages, so nothing is copied and no new
-/// memory is committed; they are mapped in one call (<see cref="PopulatedArrays.PopulateForReading"/>). The mapping
-/// lives until the memory is unreachable (a finaliser releases it; nothing else disposes it while shards use it).
+/// memory is committed; they are mapped in one call (<see cref="PopulatedArrays.PopulateForReading"/>). The file itself
+/// is closed once the view is made (a mapping outlives its descriptor), so a long-running worker holds no descriptor
+/// per shard; the mapping lives until the memory is unreachable (a finaliser releases it; nothing else disposes it
+/// while shards use it).
 /// </summary>
 internal sealed unsafe class MappedFileMemory : MemoryManager<double>
 {
-    private readonly MemoryMappedFile _file;
     private readonly MemoryMappedViewAccessor _view;
     private readonly double* _first;
     private readonly int _length;
     private int _released;
 
-    private MappedFileMemory(MemoryMappedFile file, MemoryMappedViewAccessor view, double* first, int length)
+    private MappedFileMemory(MemoryMappedViewAccessor view, double* first, int length)
     {
-        _file = file; _view = view; _first = first; _length = length;
+        _view = view; _first = first; _length = length;
     }
 
     /// <summary>
@@ -41,7 +42,8 @@ internal sealed unsafe class MappedFileMemory : MemoryManager<double>
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref mapped);
             // The view starts at the page boundary below offset: the values begin PointerOffset bytes into it.
             PopulatedArrays.PopulateForReading(mapped, view.PointerOffset + bytes);
-            return new MappedFileMemory(file, view, (double*)(mapped + view.PointerOffset), count);
+            file.Dispose();   // closes the descriptor; the view stays mapped
+            return new MappedFileMemory(view, (double*)(mapped + view.PointerOffset), count);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
@@ -70,9 +72,8 @@ internal sealed unsafe class MappedFileMemory : MemoryManager<double>
     {
         if (Interlocked.Exchange(ref _released, 1) != 0) return;
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        if (!disposing) return;   // from the finaliser: the view's and file's own handles unmap and close
+        if (!disposing) return;   // from the finaliser: the view's own handle unmaps it
         _view.Dispose();
-        _file.Dispose();
     }
 
     ~MappedFileMemory() => Dispose(false);

@@ -171,6 +171,23 @@ public class NpyRangeTests
         Assert.Equal(changed[3..], Npy.ReadMatrixRows(p, 1, 3).Data);
     }
 
+    /// <summary>A mapping outlives its descriptor: mapped rows hold the file open nowhere (a worker serving many jobs would otherwise keep one descriptor per shard).</summary>
+    [Fact]
+    public void Mapped_rows_hold_no_file_descriptor()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var dir = new TempDir();
+        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        var m = Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, 1, 2));
+        string full = Path.GetFullPath(p);
+        var open = new DirectoryInfo("/proc/self/fd").GetFiles().Count(f =>
+        {
+            try { return f.LinkTarget == full; } catch (IOException) { return false; }
+        });
+        Assert.Equal(0, open);
+        Assert.Equal(Values4x3[3..9], m.Values.ToArray());
+    }
+
     /// <summary>Every shard kernel reads mapped rows as it reads rows in an array: the replies are bit for bit the same.</summary>
     [Fact]
     public void A_shard_on_mapped_rows_answers_as_one_on_the_same_rows_in_an_array()
