@@ -153,7 +153,7 @@ public static class VectorSolverCostModel
         double pass = nnz * PassSecondsPerEntry + RequestSeconds;
         double cholesky = CoordinatorSecondsPerFlop * Math.Pow(d, 3) / 3;
         double exact = TrialsPerIteration * pass + RequestSeconds + GramSeconds(n, d, nnz, n) + cholesky;
-        double sampled = TrialsPerIteration * pass + RequestSeconds + SamplingOverhead(n, d, nnz)
+        double sampled = TrialsPerIteration * pass + RequestSeconds + SamplingOverhead(n, d, nnz, options)
                          + GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options)) + cholesky;
         double build = RequestSeconds + nnz * LeverageSecondsPerEntry + n * SamplingSecondsPerRow(n, d, nnz)
                        + GramSeconds(n, d, nnz, Math.Min(n, Curvature.SampledGramPreconditioner.SampleSize(options, d))) + cholesky;
@@ -171,27 +171,29 @@ public static class VectorSolverCostModel
     public static double ExpectedSampleRows(long n, int d, SolverOptions options) => Math.Min(n, options.SampleSize(d));
 
     /// <summary>
-    /// Whether sampling costs more than the exact Gram it approximates: the sketch, the leverage pass and the QR cost
-    /// more than the rows they save (sparse rows, whose exact Gram is cheap, or a sample that keeps most rows).
+    /// Whether sampling costs more than the exact Gram it approximates: the leverage pass and the per-row work (and a
+    /// sketch where one is asked for) cost more than the rows they save (sparse rows, whose exact Gram is cheap, or a sample that keeps most rows).
     /// Then approx-newton uses the exact Gram, so asking for it never costs more per iteration than exact Newton.
     /// </summary>
     public static bool SampledGramIsDearer(long n, int d, long nnz, SolverOptions options)
     {
         if (options.UniformSampling) return false;
         double saved = GramSeconds(n, d, nnz, n) - GramSeconds(n, d, nnz, ExpectedSampleRows(n, d, options));
-        return SamplingOverhead(n, d, nnz) - saved >= MinimumSavingSeconds;
+        return SamplingOverhead(n, d, nnz, options) - saved >= MinimumSavingSeconds;
     }
 
     /// <summary>
     /// What sampling adds to an iteration: the leverage pass, per-row work, the Cholesky factor of the sampled Gram
-    /// that gives the next iteration's leverage estimates, and, spread over the typical iterations, the one sketch of
-    /// a solve (in the first gradient pass) and its QR.
+    /// that gives the next iteration's leverage estimates, and, with <c>--sketch-factor</c> ≥ 1 (no longer the default),
+    /// spread over the typical iterations, the one sketch of a solve (in the first gradient pass) and its QR.
     /// </summary>
-    private static double SamplingOverhead(long n, int d, long nnz) =>
+    private static double SamplingOverhead(long n, int d, long nnz, SolverOptions options) =>
         nnz * LeverageSecondsPerEntry
         + n * SamplingSecondsPerRow(n, d, nnz)
         + CoordinatorSecondsPerFlop * Math.Pow(d, 3) / 3
-        + (nnz * SketchSeconds(d) + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3)) / TypicalIterations("approx-newton");
+        + (options.SketchRowsPerColumn > 0
+            ? (nnz * SketchSeconds(d) + CoordinatorSecondsPerFlop * 8 * Math.Pow(d, 3)) / TypicalIterations("approx-newton")
+            : 0);
 
     private static double SketchSeconds(int d) => SketchSecondsPerEntry * Math.Min(1.0, Math.Pow((double)d / SketchCacheColumns, 2));
 
