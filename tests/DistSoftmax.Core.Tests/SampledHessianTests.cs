@@ -25,15 +25,22 @@ public class SampledHessianTests
     /// </summary>
     private static (TestProblem Problem, double[] X) Coherent()
     {
+        var a = CoherentRows(101);
+        return (new TestProblem(new HyperbolicRegression(Unit.Exp), a, new double[a.Rows], Regularizer.None), new double[a.Cols]);
+    }
+
+    /// <summary>The 20000×10 rows of <see cref="Coherent"/>: Gaussian in the first 9 coordinates, and 3 rows e₁₀.</summary>
+    private static DenseMatrix CoherentRows(ulong seed)
+    {
         int n = 20000, d = 10;
         var a = new DenseMatrix(n, d);
-        var rng = new Rng(101);
+        var rng = new Rng(seed);
         for (int i = 0; i < n; i++)
         {
             if (i % 6661 == 5) { a[i, d - 1] = 1.0; continue; }
             for (int j = 0; j < d - 1; j++) a[i, j] = rng.NextNormal() / Math.Sqrt(d);
         }
-        return (new TestProblem(new HyperbolicRegression(Unit.Exp), a, new double[n], Regularizer.None), new double[d]);
+        return a;
     }
 
     /// <summary>Extreme eigenvalues of H⁻¹ᐟ² H̃ H⁻ᐟ² via the Cholesky factor of H.</summary>
@@ -195,14 +202,8 @@ public class SampledHessianTests
     [Fact]
     public void Approximate_Newton_without_a_sketch_recovers_a_planted_minimiser_on_coherent_rows()
     {
-        int n = 20000, d = 10;
-        var a = new DenseMatrix(n, d);
-        var rng = new Rng(111);
-        for (int i = 0; i < n; i++)
-        {
-            if (i % 6661 == 5) { a[i, d - 1] = 1.0; continue; }
-            for (int j = 0; j < d - 1; j++) a[i, j] = rng.NextNormal() / Math.Sqrt(d);
-        }
+        var a = CoherentRows(111);
+        int n = a.Rows, d = a.Cols;
         var xTrue = TestProblem.Vector(d, 112, 1.5);
         var p = new TestProblem(NormalizedSoftmax.Instance, a, TestProblem.Softmax(a, xTrue), Regularizer.None);
         var options = new SolverOptions { RelativeTolerance = 1e-10, Seed = 5 };
