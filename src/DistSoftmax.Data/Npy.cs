@@ -38,7 +38,7 @@ public static partial class Npy
                 (header.Shape.Length == 1 ? " (a 1-D array is a vector)" : ""));
         var (rows, cols) = ((int)header.Shape[0], (int)header.Shape[1]);
         double[] data = ReadData(path, fs, header);
-        if (header.FortranOrder && rows > 1 && cols > 1)
+        if (header.StridedRows)
             data = new DenseMatrix(cols, rows, data).Transpose().Data; // column-major (r,c) is row-major (c,r)
         CheckFinite(path, data, header.Shape);
         return new DenseMatrix(rows, cols, data);
@@ -79,12 +79,24 @@ public static partial class Npy
     private sealed record Header(Dtype Dtype, bool FortranOrder, long[] Shape, long DataOffset)
     {
         public long Count => Shape.Aggregate(1L, (a, b) => a * b);
+
+        /// <summary>
+        /// Whether a 2-D array's rows are strided through the file: Fortran order with more than one row and column
+        /// (with one of either, C and Fortran order coincide).
+        /// </summary>
+        public bool StridedRows => FortranOrder && Shape.Length == 2 && Shape[0] > 1 && Shape[1] > 1;
     }
 
     /// <summary>A supported element type: kind 'f' (float), 'i' (signed) or 'u' (unsigned), size in bytes, byte order.</summary>
     private readonly record struct Dtype(string Descr, char Kind, int Size, bool BigEndian)
     {
         public string Name => Kind switch { 'f' => "float", 'i' => "int", _ => "uint" } + (8 * Size).ToString(CultureInfo.InvariantCulture);
+
+        /// <summary>Whether items are stored in this machine's byte order (one-byte items always are).</summary>
+        public bool NativeOrder => Size == 1 || BigEndian != BitConverter.IsLittleEndian;
+
+        /// <summary>Whether the file's bytes are exactly the in-memory doubles: float64 in native order.</summary>
+        public bool RawDoubles => Kind == 'f' && Size == 8 && NativeOrder;
     }
 
     private static Header ReadHeader(string path, FileStream fs)
@@ -224,10 +236,10 @@ public static partial class Npy
     private static void ReadDataInto(string path, FileStream fs, Header header, Span<double> result)
     {
         var dt = header.Dtype;
-        bool nativeOrder = dt.Size == 1 || dt.BigEndian != BitConverter.IsLittleEndian;
+        bool nativeOrder = dt.NativeOrder;
         try
         {
-            if (dt.Kind == 'f' && dt.Size == 8 && nativeOrder)
+            if (dt.RawDoubles)
             {
                 // Fast path: the file bytes are exactly the in-memory doubles; read them straight into the result.
                 for (int start = 0; start < result.Length; start += ChunkElements)

@@ -47,7 +47,7 @@ public static partial class Npy
         int cols = (int)header.Shape[1];
         CheckRange(path, start, count, rows, "rows");
         double[] data;
-        if (header.FortranOrder && rows > 1 && cols > 1)
+        if (header.StridedRows)
         {
             // Column-major: row i is strided through the whole file; read it all and take the block.
             var all = ReadData(path, fs, header);
@@ -79,11 +79,8 @@ public static partial class Npy
         long rows = header.Shape[0];
         int cols = (int)header.Shape[1];
         CheckRange(path, start, count, rows, "rows");
-        var dt = header.Dtype;
-        bool rawDoubles = dt.Kind == 'f' && dt.Size == 8 && dt.BigEndian != BitConverter.IsLittleEndian;
-        bool columnMajor = header.FortranOrder && rows > 1 && cols > 1;
         long items = (long)count * cols;
-        if (!rawDoubles || columnMajor || items > int.MaxValue
+        if (!header.Dtype.RawDoubles || header.StridedRows || items > int.MaxValue
             || MappedFileMemory.TryMap(path, header.DataOffset + start * cols * sizeof(double), (int)items) is not { } mapped)
             return ReadMatrixRows(path, start, count);
         CheckFiniteFrom(path, mapped.Memory.Span, cols, start);
@@ -112,7 +109,7 @@ public static partial class Npy
         long rows = header.Shape[0];
         int cols = (int)header.Shape[1];
         int block = (int)Math.Clamp(blockRows, 1, Math.Max(1, rows));
-        if (header.FortranOrder && rows > 1 && cols > 1)
+        if (header.StridedRows)
         {
             var all = ReadMatrixRows(path, 0, checked((int)rows));
             visitorFor(0)(all.Data, 0);
