@@ -44,16 +44,8 @@ public static unsafe class PopulatedArrays
     /// </summary>
     public static void PopulateForReading(void* start, long bytes)
     {
-        if (_unavailable || bytes <= 0) return;
         if (((long)start & (PageBytes - 1)) != 0) throw new ArgumentException("a mapping to populate must start on a page boundary", nameof(start));
-        try
-        {
-            if (Madvise((nint)start, (nuint)bytes, MadvisePopulateRead) != 0) _unavailable = true;
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            _unavailable = true;
-        }
+        if (bytes > 0) Advise((long)start, bytes, MadvisePopulateRead);
     }
 
     /// <summary>Asks the kernel to map every whole page of <paramref name="array"/> now (a no-op for small arrays or where it cannot).</summary>
@@ -67,15 +59,21 @@ public static unsafe class PopulatedArrays
             // hold other objects.
             long start = ((long)first + PageBytes - 1) & ~(PageBytes - 1);
             long end = ((long)first + bytes) & ~(PageBytes - 1);
-            if (end <= start) return;
-            try
-            {
-                if (Madvise((nint)start, (nuint)(end - start), MadvisePopulateWrite) != 0) _unavailable = true;
-            }
-            catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-            {
-                _unavailable = true;
-            }
+            if (end > start) Advise(start, end - start, MadvisePopulateWrite);
+        }
+    }
+
+    /// <summary>madvise(start, length, advice) on whole pages; the first failure (or a missing call) turns every later one off.</summary>
+    private static void Advise(long start, long length, int advice)
+    {
+        if (_unavailable) return;
+        try
+        {
+            if (Madvise((nint)start, (nuint)length, advice) != 0) _unavailable = true;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            _unavailable = true;
         }
     }
 }
