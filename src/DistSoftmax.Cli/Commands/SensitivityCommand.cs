@@ -303,7 +303,7 @@ internal static class SensitivityCommand
                 WorstCase = result.WorstCase.Constant,
                 WorstCaseMethod = new
                 {
-                    Formula = result.WorstCase.Eigensolver == "Davidson"
+                    Formula = result.WorstCase.Eigensolver == WorstCaseSensitivity.Davidson
                         ? "‖J‖₂, J = dx*/dθ = −H⁻¹ ∂∇L/∂θ at x*, by Davidson on the pencil K w = θ H² w (K = (∂∇L/∂θ)(∂∇L/∂θ)ᵀ, ‖J‖₂² = θ_max) with Hessian-vector products"
                         : "‖J‖₂, J = dx*/dθ = −H⁻¹ ∂∇L/∂θ at x*, by Lanczos on J Jᵀ with Hessian solves",
                     Eigensolver = result.WorstCase.Eigensolver.ToLowerInvariant(),

@@ -18,9 +18,9 @@ public static class LipschitzAnalysis
         return (constant, direction.Flat(), steps);
     }
 
-    /// <summary>The eigensolver <see cref="WorstCaseDirection"/> uses for this linearization and Hessian solve: "Davidson" or "Lanczos".</summary>
+    /// <summary>The eigensolver <see cref="WorstCaseDirection"/> uses for this linearization and Hessian solve (<see cref="WorstCaseSensitivity.Eigensolver"/>'s names).</summary>
     public static string WorstCaseMethod(DataLinearization linearization, HessianSolve hessian) =>
-        PencilPreconditioner(linearization, hessian) is not null ? "Davidson" : "Lanczos";
+        PencilPreconditioner(linearization, hessian) is not null ? WorstCaseSensitivity.Davidson : WorstCaseSensitivity.Lanczos;
 
     /// <summary>
     /// The preconditioner M ≈ H of the pencil's iteration when the worst case takes it — J Jᵀ is the smaller Gram

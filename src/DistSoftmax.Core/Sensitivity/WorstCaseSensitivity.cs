@@ -13,10 +13,13 @@ public sealed record WorstCaseSensitivity(double Constant, double[] Direction, i
     /// </summary>
     public bool Converged { get; init; } = true;
 
+    /// <summary>The names <see cref="Eigensolver"/> takes.</summary>
+    public const string Lanczos = "Lanczos", Davidson = "Davidson";
+
     /// <summary>
-    /// How the top eigenpair of J Jᵀ was found, and so what <see cref="Steps"/> counts: "Lanczos" (on H⁻¹KH⁻¹,
-    /// two Hessian solves a step) or "Davidson" (on the pencil K w = θ H² w, two Hessian-vector products a step;
-    /// <see cref="PencilDavidson"/>).
+    /// How the top eigenpair of J Jᵀ was found, and so what <see cref="Steps"/> counts: <see cref="Lanczos"/> (on
+    /// H⁻¹KH⁻¹, two Hessian solves a step) or <see cref="Davidson"/> (on the pencil K w = θ H² w, two Hessian-vector
+    /// products a step; <see cref="PencilDavidson"/>).
     /// </summary>
-    public string Eigensolver { get; init; } = "Lanczos";
+    public string Eigensolver { get; init; } = Lanczos;
 }

@@ -100,27 +100,14 @@ public sealed class SampledGramCurvature : DenseCurvature
         var point = current.Point;
         int d = run.Objective.Dimension;
         double s = opts.SampleSize(d);
-        double[] projT = Array.Empty<double>();
-        int k = 0;
-        double total;
         var source = StateOf<LeverageSource>(run);
         var triangle = source.Sketch.Length > 0 ? source.Sketch : source.PreviousGram;
-        bool uniform = opts.UniformSampling || triangle is null;
-        if (uniform)
-        {
-            total = run.Objective.Rows;
-        }
-        else
-        {
-            k = opts.ProjectionColumnsFor(run.Objective.Rows);
-            (projT, total) = Sketching.LeverageProjection.FromTriangle(triangle!, d, k,
-                Rng.ForStream(opts.Seed, (ulong)current.Iteration, ProjectionPurpose));
-        }
+        var scores = SampleScores.For(triangle, d, run.Objective.Rows, opts, Rng.ForStream(opts.Seed, (ulong)current.Iteration, ProjectionPurpose));
         GramReply gram;
-        if (total > 0 && double.IsFinite(total))
+        if (scores.Total > 0 && double.IsFinite(scores.Total))
         {
-            yield return new SampledGramRequest(point.X, point.Globals, current.Kind, projT, k, total, s,
-                StreamSeed(opts.Seed, current.Iteration, SamplePurpose), uniform);
+            yield return new SampledGramRequest(point.X, point.Globals, current.Kind, scores.ProjectionT, scores.K, scores.Total, s,
+                StreamSeed(opts.Seed, current.Iteration, SamplePurpose), scores.Uniform);
             gram = run.Reply<GramReply>();
         }
         else

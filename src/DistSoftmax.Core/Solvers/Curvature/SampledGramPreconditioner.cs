@@ -109,20 +109,11 @@ public sealed class SampledGramPreconditioner
         var opts = run.Options;
         int d = run.Objective.Dimension;
         var point = current.Point;
-        double[] projT = Array.Empty<double>();
-        int k = 0;
-        double total = run.Objective.Rows;
-        var triangle = previous?.LeverageTriangle;
-        bool uniform = opts.UniformSampling || triangle is null;
-        if (!uniform)
-        {
-            k = opts.ProjectionColumnsFor(run.Objective.Rows);
-            (projT, total) = Sketching.LeverageProjection.FromTriangle(triangle!, d, k,
-                Rng.ForStream(opts.Seed, (ulong)current.Iteration, ProjectionPurpose));
-        }
-        if (!(total > 0 && double.IsFinite(total))) { result.Value = null; yield break; }
-        yield return new SampledGramRequest(point.X, point.Globals, ModelKind, projT, k, total, SampleSize(opts, d),
-            StreamSeed(opts.Seed, current.Iteration, SamplePurpose), uniform);
+        var scores = SampleScores.For(previous?.LeverageTriangle, d, run.Objective.Rows, opts,
+            Rng.ForStream(opts.Seed, (ulong)current.Iteration, ProjectionPurpose));
+        if (!(scores.Total > 0 && double.IsFinite(scores.Total))) { result.Value = null; yield break; }
+        yield return new SampledGramRequest(point.X, point.Globals, ModelKind, scores.ProjectionT, scores.K, scores.Total, SampleSize(opts, d),
+            StreamSeed(opts.Seed, current.Iteration, SamplePurpose), scores.Uniform);
         var gram = run.Reply<GramReply>();
         var coefficients = run.Objective.LowRankCoefficients(point.Globals, ModelKind);
         result.Value = FromGram(gram.PackedUpper, current.LowRank, coefficients, d, gram.RowsUsed);
