@@ -72,4 +72,40 @@ public sealed class LocalSimulationTests
             SolverCatalog.Create("gd"), _problem.X0, SmallProblem.Options, workers: 2));
         Assert.Contains("disk on fire", e.Message);
     }
+
+    [Fact]
+    public async Task A_system_started_ahead_runs_the_solve_with_its_own_hocon_and_is_terminated_after_it()
+    {
+        var expected = _problem.InProcess("approx-newton", 2);
+        var started = LocalSimulation.StartSystem(Strict);
+        var system = await started;
+        Assert.Equal("on", system.Settings.Config.GetString("akka.actor.serialize-messages"));
+        var result = await LocalSimulation.SolveAsync(_problem.Loader, _problem.Source, SolverCatalog.Create("approx-newton"),
+            _problem.X0, SmallProblem.Options, new LocalSimulationOptions { Workers = 2, StartedSystem = started });
+        ResultAssert.BitIdentical(expected, result);
+        Assert.True(system.WhenTerminated.IsCompleted, "the solve must terminate the system it took over");
+    }
+
+    [Fact]
+    public async Task A_system_started_ahead_is_terminated_when_the_solve_refuses_its_options()
+    {
+        var started = LocalSimulation.StartSystem(Strict);
+        await Assert.ThrowsAsync<ArgumentException>(() => LocalSimulation.SolveAsync(_problem.Loader, _problem.Source,
+            SolverCatalog.Create("gd"), _problem.X0, SmallProblem.Options,
+            new LocalSimulationOptions { Workers = 2, StartedSystem = started, ExtraHocon = Strict }));
+        Assert.True((await started).WhenTerminated.IsCompleted);
+
+        var refused = LocalSimulation.StartSystem();
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => LocalSimulation.SolveAsync(_problem.Loader, _problem.Source,
+            SolverCatalog.Create("gd"), _problem.X0, SmallProblem.Options, new LocalSimulationOptions { Workers = 0, StartedSystem = refused }));
+        Assert.True((await refused).WhenTerminated.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Discarding_a_system_started_ahead_terminates_it()
+    {
+        var started = LocalSimulation.StartSystem(Strict);
+        await LocalSimulation.DiscardStartedSystem(started);
+        Assert.True((await started).WhenTerminated.IsCompleted);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using DistSoftmax.Cli.Commands;
 using DistSoftmax.Cli.Output;
 using DistSoftmax.Cluster.Coordinator;
 using DistSoftmax.Cluster.Hosting;
@@ -36,6 +37,10 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         var total = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
         var loader = new DataShardLoader();
+        // A local solve's ActorSystem starts on the other core while the inputs are read and checked.
+        var earlySystem = planned is null && backends is null && settings.Seeds is null && settings.Backend == JobOptions.Local
+            ? LocalSimulationBackend.StartEarly()
+            : null;
         SolvePlan plan;
         ISolveBackend backend;
         Solver solver;
@@ -43,7 +48,8 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         try
         {
             plan = planned ?? SolvePlanner.Plan(settings, ctx, loader);
-            backend = backends?.Invoke(plan.Backend) ?? SolveBackends.For(plan.Backend);
+            backend = backends?.Invoke(plan.Backend)
+                      ?? (earlySystem is not null && plan.Backend.Kind == JobOptions.Local ? new LocalSimulationBackend(earlySystem) : SolveBackends.For(plan.Backend));
             solver = SolverCatalog.Create(plan.Solver, plan.Options);
             settings.ResumeFrom?.CheckFits(solver, plan.Inspection.Shape.Objective);
             sourceIdentity = SourceIdentity.Of(plan.Source, WorkerSettings.DefaultCacheableKinds);
@@ -52,11 +58,11 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         }
         catch (CheckpointFormatException e)
         {
-            return ErrorReport.Write(ctx, new CliInputException("--resume", e.Message), validating: true);
+            return await NothingRuns(ErrorReport.Write(ctx, new CliInputException("--resume", e.Message), validating: true), earlySystem);
         }
         catch (Exception e) when (e is CliInputException or DataFormatException or ArgumentException)
         {
-            return ErrorReport.Write(ctx, e, validating: true);
+            return await NothingRuns(ErrorReport.Write(ctx, e, validating: true), earlySystem);
         }
         foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
         if (settings.Resuming)
@@ -187,6 +193,13 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         if (result.Converged) return ExitCodes.Ok;
         ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({Kebab(result.Exit)}): {result.Message}");
         return ExitCodes.NotConverged;
+    }
+
+    /// <summary>Bad input found before the solve: the early ActorSystem (if any) is terminated, and the exit code returned.</summary>
+    private static async Task<int> NothingRuns(int exitCode, Task<Akka.Actor.ActorSystem>? earlySystem)
+    {
+        if (earlySystem is not null) await LocalSimulation.DiscardStartedSystem(earlySystem);
+        return exitCode;
     }
 
     /// <summary>

@@ -26,6 +26,11 @@ public sealed record LocalSimulationOptions
     public Action<string>? Phase { get; init; }
     /// <summary>What runs on the workers' shards after the solver, before the result is reported (<see cref="SolveSpec.AfterSolve"/>).</summary>
     public Func<SolverResult, Core.Drivers.IRequestProgram?>? AfterSolve { get; init; }
+    /// <summary>
+    /// An ActorSystem already being started by <see cref="LocalSimulation.StartSystem"/> (with its own HOCON, so
+    /// <see cref="ExtraHocon"/> must then be null); the solve takes it over and terminates it. Null: the solve starts its own.
+    /// </summary>
+    public Task<ActorSystem>? StartedSystem { get; init; }
 }
 
 /// <summary>
@@ -47,23 +52,36 @@ public static class LocalSimulation
     public static async Task<SolverResult> SolveAsync(IShardLoader loader, ProblemSource source, Solver solver, double[] x0,
         SolverOptions options, LocalSimulationOptions simulation, CancellationToken ct = default)
     {
-        if (simulation.Workers < 1) throw new ParameterException(nameof(simulation.Workers), simulation.Workers, "must be at least 1");
-        var shape = loader.Describe(source);
-        var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options,
-            simulation.Shards ?? simulation.Workers, simulation.Workers, ct) { AfterSolve = simulation.AfterSolve }.Validate();
-
-        var config = DistSoftmaxConfig.Local(simulation.ExtraHocon);
-        var workerSettings = SharedMachineSettings(config, simulation.Workers);
-        simulation.Phase?.Invoke("local configuration parsed");
-        using var system = ActorSystem.Create("distsoftmax-local", config);
-        simulation.Phase?.Invoke("actor system started");
+        ActorSystem? system = null;
         try
         {
+            if (simulation.StartedSystem is { } started)
+            {
+                // Awaited before anything can throw, so that a system handed over is always terminated here.
+                system = await started.ConfigureAwait(false);
+                if (simulation.ExtraHocon is not null)
+                    throw new ArgumentException("give the extra HOCON to StartSystem, not beside a started system", nameof(simulation));
+            }
+            if (simulation.Workers < 1) throw new ParameterException(nameof(simulation.Workers), simulation.Workers, "must be at least 1");
+            var shape = loader.Describe(source);
+            var spec = new SolveSpec(SolveSpec.NewSolveId(), source, shape, solver, x0, options,
+                simulation.Shards ?? simulation.Workers, simulation.Workers, ct) { AfterSolve = simulation.AfterSolve }.Validate();
+
+            if (system is null)
+            {
+                var local = DistSoftmaxConfig.Local(simulation.ExtraHocon);
+                simulation.Phase?.Invoke("local configuration parsed");
+                system = ActorSystem.Create(SystemName, local);
+            }
+            var running = system;
+            var config = running.Settings.Config;
+            var workerSettings = SharedMachineSettings(config, simulation.Workers);
+            simulation.Phase?.Invoke("actor system started");
             var workers = Enumerable.Range(1, simulation.Workers)
-                .Select(i => system.ActorOf(WorkerActor.Props(loader, workerSettings), $"worker-{i}"))
+                .Select(i => running.ActorOf(WorkerActor.Props(loader, workerSettings), $"worker-{i}"))
                 .ToArray();
             simulation.Phase?.Invoke($"{workers.Length} worker actors created");
-            return await SolveSession.RunAsync(system, spec, CoordinatorSettings.FromConfig(config), simulation.Events,
+            return await SolveSession.RunAsync(running, spec, CoordinatorSettings.FromConfig(config), simulation.Events,
                 coordinator =>
                 {
                     foreach (var w in workers) w.Tell(new CoordinatorHello(spec.SolveId), coordinator);
@@ -73,8 +91,35 @@ public static class LocalSimulation
         {
             // Awaited: the workers hold the rows until their actors stop, and the CLI's post-solve analysis loads
             // them again right after (returning before termination peaked a 100000×1000 solve at 2.5× A, not 1.5×).
-            await system.Terminate().ConfigureAwait(false);
+            if (system is not null)
+            {
+                await system.Terminate().ConfigureAwait(false);
+                system.Dispose();
+            }
         }
+    }
+
+    /// <summary>The local simulation's ActorSystem name.</summary>
+    private const string SystemName = "distsoftmax-local";
+
+    /// <summary>
+    /// Starts a local simulation's ActorSystem on a pool thread (HOCON parsing, Akka's extensions, and compiling their
+    /// code: 0.35–0.4 s of a process's start), so that it overlaps the caller's own work; hand it to
+    /// <see cref="SolveAsync(IShardLoader, ProblemSource, Solver, double[], SolverOptions, LocalSimulationOptions, CancellationToken)"/>
+    /// as <see cref="LocalSimulationOptions.StartedSystem"/>, or end it with <see cref="DiscardStartedSystem"/>.
+    /// </summary>
+    /// <param name="extraHocon">HOCON layered over local.conf (as <see cref="LocalSimulationOptions.ExtraHocon"/>).</param>
+    public static Task<ActorSystem> StartSystem(string? extraHocon = null) =>
+        Task.Run(() => ActorSystem.Create(SystemName, DistSoftmaxConfig.Local(extraHocon)));
+
+    /// <summary>Terminates a system from <see cref="StartSystem"/> that no solve took over (its start's failure is ignored: nothing ran on it).</summary>
+    public static async Task DiscardStartedSystem(Task<ActorSystem> started)
+    {
+        ActorSystem system;
+        try { system = await started.ConfigureAwait(false); }
+        catch (Exception) { return; }
+        await system.Terminate().ConfigureAwait(false);
+        system.Dispose();
     }
 
     /// <summary>N workers share this machine: unless configured, split its cores between them, one compute thread each.</summary>
