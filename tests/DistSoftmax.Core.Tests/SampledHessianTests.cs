@@ -218,4 +218,39 @@ public class SampledHessianTests
         Assert.True(plain.Requests <= 1.5 * sketched.Requests,
             $"without a sketch {plain.Requests} requests in {plain.Iterations} iterations, with one {sketched.Requests} in {sketched.Iterations}");
     }
+
+    /// <summary>
+    /// A preconditioner's sample summed in single precision (dense rows, OpenBLAS's ssyrk): the same rows, weights and
+    /// Gram as in double to float rounding, from shards with several row blocks; sparse rows ignore the request's
+    /// precision and answer as in double.
+    /// </summary>
+    [Fact]
+    public void A_sample_summed_in_single_precision_keeps_the_rows_and_the_Gram_to_float_rounding()
+    {
+        const int n = 3000, d = 80;
+        var rng = new Rng(31);
+        var a = new DenseMatrix(n, d);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < d; j++) a[i, j] = rng.NextNormal() / Math.Sqrt(d);
+        var b = Enumerable.Repeat(1.0 / n, n).ToArray();
+        var p = new TestProblem(NormalizedSoftmax.Instance, a, b, Regularizer.None);
+        var x = Enumerable.Range(0, d).Select(j => 0.3 * Math.Sin(j)).ToArray();
+        var driver = p.Driver(2, new ShardComputeOptions(2));
+        var point = p.Objective.Evaluate(x, (ScalarsReply)driver.Evaluate(new ScalarsRequest(x)));
+        GramReply Sample(bool single) => (GramReply)driver.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.GaussNewton,
+            Array.Empty<double>(), 0, n, 1200, 77, Uniform: true, SinglePrecision: single));
+        var inDouble = Sample(false);
+        var inSingle = Sample(true);
+        Assert.Equal(inDouble.RowsUsed, inSingle.RowsUsed);
+        double largest = inDouble.PackedUpper.Max(Math.Abs), error = 0;
+        for (int k = 0; k < inDouble.PackedUpper.Length; k++) error = Math.Max(error, Math.Abs(inSingle.PackedUpper[k] - inDouble.PackedUpper[k]));
+        Assert.True(error <= 1e-5 * largest, $"single-precision Gram off by {error:E2} of {largest:E2}");
+        if (WeightedSyrk.SingleAvailable(d)) Assert.True(error > 0, "the sample was not summed in single precision");
+        else Assert.Equal(inDouble.PackedUpper, inSingle.PackedUpper);
+
+        var sparse = new TestProblem(p.Family, a.ToCsr(), b, Regularizer.None).Driver(2);
+        GramReply SparseSample(bool single) => (GramReply)sparse.Evaluate(new SampledGramRequest(x, point.Globals, HessianKind.GaussNewton,
+            Array.Empty<double>(), 0, n, 1200, 77, Uniform: true, SinglePrecision: single));
+        Assert.Equal(SparseSample(false).PackedUpper, SparseSample(true).PackedUpper);
+    }
 }

@@ -70,6 +70,68 @@ public class WeightedSyrkTests
     public void OpenBLAS_dsyrk_is_bound_wherever_Debian_installs_the_library()
     {
         bool installed = File.Exists("/usr/lib/x86_64-linux-gnu/libopenblas.so.0");
-        if (Environment.GetEnvironmentVariable("DISTSOFTMAX_NATIVE_BLAS") != "0") Assert.Equal(installed, NativeBlas.SyrkAvailable);
+        if (Environment.GetEnvironmentVariable("DISTSOFTMAX_NATIVE_BLAS") != "0")
+        {
+            Assert.Equal(installed, NativeBlas.SyrkAvailable);
+            Assert.Equal(installed, NativeBlas.SingleSyrkAvailable);
+        }
+    }
+
+    /// <summary>
+    /// The single-precision Gram of a preconditioner's sample: within float rounding of the double Gram (relative to
+    /// Σ|w a_i a_j|, the size of the sums), both signs, across chunk boundaries, accumulated in float and folded into a
+    /// double C on its upper triangle only.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 64)]
+    [InlineData(257, 70)]
+    [InlineData(900, 200)]
+    public void The_single_precision_Gram_agrees_with_the_double_one_to_float_rounding(int rows, int d)
+    {
+        if (!WeightedSyrk.SingleAvailable(d)) return;   // no OpenBLAS here: the preconditioner sums in double
+        var a = Normal(rows * d, (ulong)(rows * 7 + d));
+        var w = Normal(rows, 8);
+        for (int i = 3; i < rows; i += 7) w[i] = 0;                    // skipped rows
+        var expected = new double[d * d];
+        WeightedSyrk.Managed(a, rows, d, w, expected);
+        var single = new float[d * d];
+        // Two calls onto one float accumulator, as a shard block gathers its sample in groups.
+        int half = rows / 2;
+        WeightedSyrk.UpperSingle(a.AsSpan(0, half * d), half, d, w.AsSpan(0, half), single);
+        WeightedSyrk.UpperSingle(a.AsSpan(half * d), rows - half, d, w.AsSpan(half), single);
+        var start = Normal(d * d, 3);
+        var c = (double[])start.Clone();
+        WeightedSyrk.AddUpper(single, c, d);
+        double largest = 0;
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++)
+            {
+                if (j < i) { Assert.Equal(start[i * d + j], c[i * d + j]); continue; }
+                double size = 0;
+                for (int r = 0; r < rows; r++) size += Math.Abs(w[r] * a[r * d + i] * a[r * d + j]);
+                double error = Math.Abs(c[i * d + j] - start[i * d + j] - expected[i * d + j]);
+                Assert.True(error <= 1e-5 * size + 1e-12, $"C[{i},{j}]: off by {error:E2}, sums of size {size:E2}");
+                largest = Math.Max(largest, error);
+            }
+        Assert.True(largest > 1e-12, "the sums were not rounded to single precision");
+    }
+
+    [Fact]
+    public void The_single_precision_Gram_subtracts_negative_weights_propagates_NaN_and_refuses_what_it_cannot_do()
+    {
+        int d = WeightedSyrk.NativeMinColumns;
+        if (!WeightedSyrk.SingleAvailable(d))
+        {
+            Assert.Throws<InvalidOperationException>(() => WeightedSyrk.UpperSingle(new double[d], 1, d, new[] { 1.0 }, new float[d * d]));
+            return;
+        }
+        var a = Normal(2 * d, 9);
+        var c = new float[d * d];
+        WeightedSyrk.UpperSingle(a, 2, d, new[] { 2.0, -3.0 }, c);
+        Assert.Equal(2 * a[0] * a[1] - 3 * a[d] * a[d + 1], c[1], 1e-5);
+        WeightedSyrk.UpperSingle(a, 2, d, new[] { double.NaN, 0.0 }, c);
+        Assert.True(float.IsNaN(c[1]));
+        Assert.Throws<InvalidOperationException>(() => WeightedSyrk.UpperSingle(new double[d - 1], 1, d - 1, new[] { 1.0 }, new float[(d - 1) * (d - 1)]));
+        Assert.Throws<ArgumentException>(() => WeightedSyrk.UpperSingle(new double[2 * d], 2, d, new double[2], new float[d * d - 1]));
     }
 }

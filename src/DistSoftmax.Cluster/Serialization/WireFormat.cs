@@ -61,9 +61,10 @@ public static class WireFormat
             {
                 w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); w.WriteDoubles(m.ProjectionT); w.WriteInt32(m.K);
                 w.WriteDouble(m.TotalLeverage); w.WriteDouble(m.SampleSize); w.WriteUInt64(m.SampleSeed); w.WriteBool(m.Uniform);
+                w.WriteBool(m.SinglePrecision);
             },
             r => new SampledGramRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles(), r.ReadInt32(),
-                r.ReadDouble(), r.ReadDouble(), r.ReadUInt64(), r.ReadBool()));
+                r.ReadDouble(), r.ReadDouble(), r.ReadUInt64(), r.ReadBool(), r.ReadBool()));
         Add<HessianVectorRequest>("HessianVectorRequest",
             (w, m) => { w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); w.WriteDoubles(m.V); },
             r => new HessianVectorRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles()));

@@ -26,6 +26,9 @@ public static unsafe class NativeBlas
     /// <summary>cblas_dsyrk(order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc).</summary>
     private static readonly delegate* unmanaged<int, int, int, int, int, double, double*, int, double, double*, int, void> Dsyrk;
 
+    /// <summary>cblas_ssyrk(order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc): single precision, for preconditioners.</summary>
+    private static readonly delegate* unmanaged<int, int, int, int, int, float, float*, int, float, float*, int, void> Ssyrk;
+
     /// <summary>
     /// LAPACK's Fortran dsyevd_(jobz, uplo, n, a, lda, w, work, lwork, iwork, liwork, info) (Debian's build exports no
     /// LAPACKE); every argument by reference, the two one-character strings without their hidden lengths, as the
@@ -48,6 +51,8 @@ public static unsafe class NativeBlas
             Dgemm = (delegate* unmanaged<int, int, int, int, int, int, double, double*, int, double*, int, double, double*, int, void>)dgemm;
             if (NativeLibrary.TryGetExport(handle, "cblas_dsyrk", out var dsyrk))
                 Dsyrk = (delegate* unmanaged<int, int, int, int, int, double, double*, int, double, double*, int, void>)dsyrk;
+            if (NativeLibrary.TryGetExport(handle, "cblas_ssyrk", out var ssyrk))
+                Ssyrk = (delegate* unmanaged<int, int, int, int, int, float, float*, int, float, float*, int, void>)ssyrk;
             if (NativeLibrary.TryGetExport(handle, "dpotrf_", out var dpotrf))
                 Dpotrf = (delegate* unmanaged<byte*, int*, double*, int*, int*, void>)dpotrf;
             if (NativeLibrary.TryGetExport(handle, "dsyevd_", out var dsyevd))
@@ -85,6 +90,17 @@ public static unsafe class NativeBlas
         fixed (double* ps = s)
         fixed (double* pc = c)
             Dsyrk(RowMajor, Upper, Transpose, d, k, alpha, ps, d, 1.0, pc, d);
+    }
+
+    /// <summary>Whether OpenBLAS's ssyrk was found.</summary>
+    public static bool SingleSyrkAvailable => Ssyrk != null;
+
+    /// <summary><see cref="SyrkUpperTransposed"/> in single precision: C (d×d float, upper) += α·SᵀS, S k×d float row-major.</summary>
+    internal static void SyrkUpperTransposedSingle(int d, int k, float alpha, ReadOnlySpan<float> s, Span<float> c)
+    {
+        fixed (float* ps = s)
+        fixed (float* pc = c)
+            Ssyrk(RowMajor, Upper, Transpose, d, k, alpha, ps, d, 1f, pc, d);
     }
 
     /// <summary>

@@ -87,6 +87,16 @@ public abstract class RowAccess
         for (int t = 0; t < rows.Length; t++) RankOneUpper(rows[t], w[t], c);
     }
 
+    /// <summary>Whether <see cref="GramRowsIndexedSingle"/> runs on these rows (dense rows where <see cref="WeightedSyrk.SingleAvailable"/>).</summary>
+    public virtual bool SingleGram => false;
+
+    /// <summary>
+    /// <see cref="GramRowsIndexed"/> into a float d×d C (upper triangle), in single precision
+    /// (<see cref="WeightedSyrk.UpperSingle"/>): for a preconditioner's sample. Only where <see cref="SingleGram"/>.
+    /// </summary>
+    public virtual void GramRowsIndexedSingle(ReadOnlySpan<int> rows, ReadOnlySpan<double> w, Span<float> c) =>
+        throw new NotSupportedException("single-precision Grams are for dense rows with OpenBLAS's ssyrk");
+
     /// <summary>C += Σ_{i ∈ [start, end)} w[i − start] a_i a_iᵀ on the upper triangle (SYRK on a row block).</summary>
     public virtual void GramRows(int start, int end, ReadOnlySpan<double> w, Span<double> c)
     {
@@ -198,6 +208,17 @@ public sealed class DenseRows : RowAccess
         if (rows.Length == 0) return;
         var block = Gather(rows);
         try { Syrk(block, rows.Length, w, c); }
+        finally { System.Buffers.ArrayPool<double>.Shared.Return(block); }
+    }
+
+    public override bool SingleGram => WeightedSyrk.SingleAvailable(_cols);
+
+    /// <summary>Gathers the scattered rows into a contiguous block, then one single-precision SYRK.</summary>
+    public override void GramRowsIndexedSingle(ReadOnlySpan<int> rows, ReadOnlySpan<double> w, Span<float> c)
+    {
+        if (rows.Length == 0) return;
+        var block = Gather(rows);
+        try { WeightedSyrk.UpperSingle(block, rows.Length, _cols, w, c); }
         finally { System.Buffers.ArrayPool<double>.Shared.Return(block); }
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
@@ -498,8 +499,17 @@ public sealed class VectorShard : IShard
         var projection = r.Uniform ? null : new ProjectionPanels(r.ProjectionT, k, d);
         var rowNorms = RowSquaredNorms();
         var counts = new long[_blocks.BlockCount];
+        bool single = r.SinglePrecision && _rows.SingleGram;
         var packed = AccumulateUpperPacked(d, (block, s, e, acc) =>
         {
+            // In single precision the block's kept rows are summed in a float d×d (pooled) and added to acc once.
+            float[]? accSingle = single ? ArrayPool<float>.Shared.Rent(d * d) : null;
+            if (accSingle is not null) Array.Clear(accSingle, 0, d * d);
+            void AddKept(ReadOnlySpan<int> rows, ReadOnlySpan<double> w)
+            {
+                if (accSingle is null) _rows.GramRowsIndexed(rows, w, acc);
+                else _rows.GramRowsIndexedSingle(rows, w, accSingle);
+            }
             var tau = new double[_tile];
             var refined = new int[_tile];
             var norms = new double[_tile];
@@ -535,13 +545,16 @@ public sealed class VectorShard : IShard
                     count++;
                 }
                 if (count < GatherRows) continue;
-                _rows.GramRowsIndexed(kept.AsSpan(0, count), weights.AsSpan(0, count), acc);
+                AddKept(kept.AsSpan(0, count), weights.AsSpan(0, count));
                 used += count;
                 count = 0;
             }
-            _rows.GramRowsIndexed(kept.AsSpan(0, count), weights.AsSpan(0, count), acc);
+            AddKept(kept.AsSpan(0, count), weights.AsSpan(0, count));
             used += count;
             counts[block] = used;
+            if (accSingle is null) return;
+            WeightedSyrk.AddUpper(accSingle, acc, d);
+            ArrayPool<float>.Shared.Return(accSingle);
         });
         return new GramReply(packed, counts.Sum());
     }

@@ -52,9 +52,11 @@ public sealed record GramRequest(double[] X, double[] Globals, HessianKind Kind)
 /// <paramref name="SampleSeed"/>) and contributes (D_i + w_i²)/q_i · a_i a_iᵀ to the packed Gram.
 /// TotalLeverage is the coordinator's estimate of Σ τ_i (‖G‖²_F, exact when the sketch is an exact embedding).
 /// With <paramref name="Uniform"/> the scores are all 1 (uniform sampling, for comparison).
+/// With <paramref name="SinglePrecision"/> the kept rows' products are summed in single precision where the shard can
+/// (dense rows with OpenBLAS's ssyrk, <see cref="Kernels.RowAccess.SingleGram"/>), for a preconditioner; elsewhere in double.
 /// </summary>
 public sealed record SampledGramRequest(double[] X, double[] Globals, HessianKind Kind, double[] ProjectionT, int K,
-    double TotalLeverage, double SampleSize, ulong SampleSeed, bool Uniform = false) : ShardRequest(X);
+    double TotalLeverage, double SampleSize, ulong SampleSeed, bool Uniform = false, bool SinglePrecision = false) : ShardRequest(X);
 
 /// <summary>Phase 2: for a direction v, y = A v; returns Aᵀ((D + w²)∘y) and the dots ⟨q_j, y⟩.</summary>
 public sealed record HessianVectorRequest(double[] X, double[] Globals, HessianKind Kind, double[] V) : ShardRequest(X);
