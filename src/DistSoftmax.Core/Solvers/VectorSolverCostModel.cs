@@ -17,7 +17,13 @@ namespace DistSoftmax.Core.Solvers;
 /// </summary>
 public static class VectorSolverCostModel
 {
-    public const double PassSecondsPerEntry = 1.0e-9;
+    /// <summary>
+    /// A line-search trial (loss, gradient basis, low-rank sums) per stored entry. Re-read in the thirteenth session
+    /// from `scale` (in-process shard time of ScalarsRequest): 8.4 ms at 50000×400, 31–37 ms at 100000×1000, 46–52 ms at
+    /// 400000×400, i.e. 0.3–0.4 ns an entry; it had been 1 ns since the fifth session, before the kernels were fused,
+    /// which priced every pass-bound form (the sampled step, Newton-CG, L-BFGS) about 3× too high against the Gram.
+    /// </summary>
+    public const double PassSecondsPerEntry = 0.35e-9;
     /// <summary>CountSketch cost per entry at d ≥ <see cref="SketchCacheColumns"/>; below, it scales with (d/that)², the
     /// share of the 4d×d bucket matrix that misses the cache (measured +0.1 ns an entry at d = 100, +1.6 ns at d = 400).</summary>
     public const double SketchSecondsPerEntry = 1.6e-9;
@@ -72,9 +78,10 @@ public static class VectorSolverCostModel
     /// One Hessian-vector product of the preconditioned form per stored entry, its round trip included: a product reads
     /// each row once for y = a_iᵀv and Aᵀ(D∘y), with none of a trial's loss, basis and low-rank sums. Measured in the
     /// 100000×1000 local solve (`solve-compare`, seventh session): iterations 8–9, 67 of whose 69 requests were products,
-    /// took 3.6 s, 52 ms a request, i.e. 0.5 ns an entry.
+    /// took 3.6 s, 52 ms a request, i.e. 0.5 ns an entry. Re-read in the thirteenth session from `scale` (in-process shard
+    /// time of HessianVectorRequest): 25–30 ms at 100000×1000, 40 ms at 400000×400 (the form forced), 0.25–0.3 ns.
     /// </summary>
-    public const double ProductSecondsPerEntry = 0.5e-9;
+    public const double ProductSecondsPerEntry = 0.28e-9;
     /// <summary>
     /// approx-newton switches to the exact Gram only when that is predicted to save at least this much an iteration:
     /// below it the two cost the same to the model's accuracy, and the method asked for is kept.
@@ -167,8 +174,20 @@ public static class VectorSolverCostModel
                 (ApproximateNewtonForm.PreconditionedCg, preconditioned)];
     }
 
-    /// <summary>Rows the sampled Gram keeps in expectation: at most the documented sample size s, at most n.</summary>
-    public static double ExpectedSampleRows(long n, int d, SolverOptions options) => Math.Min(n, options.SampleSize(d));
+    /// <summary>
+    /// The rows a sampled-step solve keeps, on average over its iterations, as a fraction of the sample size s: a row
+    /// is kept with probability min(1, s·τ_i/Στ), so rows whose leverage would ask for more than certainty take less than
+    /// their share and the count falls below s, far below once the softmax weights D concentrate near the solution.
+    /// Measured (`DISTSOFTMAX_TRACE=1 … scale N D approx-newton`, thirteenth session): 0.54 of s = 7369 on the
+    /// 200000×100 benchmark file (7441–14254 rows in the first iterations, 1531–1576 at the end), 0.50 of 33910 at
+    /// 400000×400, 0.29 of 33910 at 50000×400. With s itself the model priced the last at 120 ms an iteration against
+    /// exact Newton's 145 ms and chose Newton, which measured 128 ms an iteration and 1.28 s to the sampled step's 75 ms
+    /// and 0.90 s.
+    /// </summary>
+    public const double TypicalSampleFraction = 0.5;
+
+    /// <summary>Rows the sampled Gram keeps in expectation: <see cref="TypicalSampleFraction"/> of the sample size s, at most n.</summary>
+    public static double ExpectedSampleRows(long n, int d, SolverOptions options) => Math.Min(n, TypicalSampleFraction * options.SampleSize(d));
 
     /// <summary>
     /// Whether sampling costs more than the exact Gram it approximates: the leverage pass and the per-row work (and a
