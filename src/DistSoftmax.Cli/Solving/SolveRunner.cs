@@ -75,6 +75,7 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         var view = new ConsoleView(ctx);
         // --progress json: stdout carries only JSON lines (JsonProgress), so no header, table or summary.
         var json = settings.Progress == "json" ? new JsonProgress(ctx.Out) : null;
+        if (json is null) _ = view.WarmUpSummary();
         using var cleanStdout = json is null ? null : JsonProgress.KeepConsoleOutClean(ctx.Out);
         if (json is null) view.Line(Header(plan, backend));
         PhaseTiming.Mark("header shown");
@@ -136,6 +137,10 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         }
 
         PhaseTiming.Mark($"solved ({result.Iterations} iterations, {result.Seconds * 1e3:F0} ms in the solver)");
+        // The plot needs only the trace: it is drawn on another thread while the analysis runs.
+        var plot = plotEngineReady.ContinueWith(_ => ConvergencePlot.Render(result.Trace,
+            $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)", plan.Options.RelativeTolerance),
+            CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         // The solve's garbage (requests, replies, the solver's models) is collected before the analysis allocates its
         // own d×d arrays, so the two do not add up at the process's peak.
         if (retained is not null) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
@@ -150,11 +155,8 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
             throw new DataFormatException(outputs.Directory, $"cannot create the output directory: {ErrorReport.OneLine(e.Message)}", e);
         }
         // The outputs replace the previous run's as a set (OutputSet): staged next to their names, then put in place
-        // together, the report last (it lists the others). The plot is drawn on another thread meanwhile.
+        // together, the report last (it lists the others). The plot has been drawn on another thread meanwhile.
         var set = new OutputSet(outputs.Directory, outputs.All.Select(o => Path.GetFileName(o.Path)).ToArray());
-        await plotEngineReady;
-        var plot = Task.Run(() => ConvergencePlot.Render(result.Trace,
-            $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)", plan.Options.RelativeTolerance));
         long[] shape = plan.IsMatrix ? [plan.Inspection.Columns, plan.Inspection.Columns] : [result.X.LongLength];
         set.Stage(Path.GetFileName(outputs.X), stream => Npy.WriteTo(stream, outputs.X, result.X, shape));
         var files = StageAnalysis(set, outputs, analysis, shape);
