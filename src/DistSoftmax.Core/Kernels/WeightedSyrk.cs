@@ -61,30 +61,24 @@ public static class WeightedSyrk
         if (!SingleAvailable(d)) throw new InvalidOperationException($"single-precision SYRK needs OpenBLAS's ssyrk and d ≥ {NativeMinColumns} (d = {d})");
         if (rows == 0) return;
         int chunk = Math.Min(ChunkRows, rows);
-        var scaled = ArrayPool<float>.Shared.Rent(chunk * d);
-        var row = ArrayPool<double>.Shared.Rent(d);
+        var scaled = ArrayPool<double>.Shared.Rent(chunk * d);
+        var rounded = ArrayPool<float>.Shared.Rent(chunk * d);
         try
         {
             for (int r0 = 0; r0 < rows; r0 += ChunkRows)
             {
-                int end = Math.Min(rows, r0 + ChunkRows), np = 0, nn = 0;
-                for (int r = r0; r < end; r++)
-                {
-                    double wr = w[r];
-                    if (wr == 0) continue;
-                    TensorPrimitives.Multiply(a.Slice(r * d, d), Math.Sqrt(Math.Abs(wr)), row.AsSpan(0, d));
-                    // P's rows from the front of the chunk, N's from the back (np + nn ≤ chunk); a NaN weight goes to P.
-                    var target = wr < 0 ? scaled.AsSpan((chunk - ++nn) * d, d) : scaled.AsSpan(np++ * d, d);
-                    TensorPrimitives.ConvertTruncating<double, float>(row.AsSpan(0, d), target);
-                }
-                if (np > 0) NativeBlas.SyrkUpperTransposedSingle(d, np, 1f, scaled.AsSpan(0, np * d), c);
-                if (nn > 0) NativeBlas.SyrkUpperTransposedSingle(d, nn, -1f, scaled.AsSpan((chunk - nn) * d, nn * d), c);
+                var (np, nn) = ScaleChunk(a, d, w, r0, Math.Min(rows, r0 + ChunkRows), scaled.AsSpan(0, chunk * d));
+                int back = (chunk - nn) * d;
+                TensorPrimitives.ConvertTruncating<double, float>(scaled.AsSpan(0, np * d), rounded.AsSpan(0, np * d));
+                TensorPrimitives.ConvertTruncating<double, float>(scaled.AsSpan(back, nn * d), rounded.AsSpan(back, nn * d));
+                if (np > 0) NativeBlas.SyrkUpperTransposedSingle(d, np, 1f, rounded.AsSpan(0, np * d), c);
+                if (nn > 0) NativeBlas.SyrkUpperTransposedSingle(d, nn, -1f, rounded.AsSpan(back, nn * d), c);
             }
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(scaled);
-            ArrayPool<double>.Shared.Return(row);
+            ArrayPool<double>.Shared.Return(scaled);
+            ArrayPool<float>.Shared.Return(rounded);
         }
     }
 
@@ -108,26 +102,36 @@ public static class WeightedSyrk
 
     private static void Native(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<double> c)
     {
-        // One chunk×d buffer for both signs: P's rows from the front, N's from the back (np + nn ≤ chunk).
         int chunk = Math.Min(ChunkRows, rows);
         var scaled = ArrayPool<double>.Shared.Rent(chunk * d);
         try
         {
             for (int r0 = 0; r0 < rows; r0 += ChunkRows)
             {
-                int end = Math.Min(rows, r0 + ChunkRows), np = 0, nn = 0;
-                for (int r = r0; r < end; r++)
-                {
-                    double wr = w[r];
-                    if (wr == 0) continue;
-                    var row = a.Slice(r * d, d);
-                    if (wr < 0) TensorPrimitives.Multiply(row, Math.Sqrt(-wr), scaled.AsSpan((chunk - ++nn) * d, d));
-                    else TensorPrimitives.Multiply(row, Math.Sqrt(wr), scaled.AsSpan(np++ * d, d));
-                }
+                var (np, nn) = ScaleChunk(a, d, w, r0, Math.Min(rows, r0 + ChunkRows), scaled.AsSpan(0, chunk * d));
                 if (np > 0) NativeBlas.SyrkUpperTransposed(d, np, 1.0, scaled.AsSpan(0, np * d), c);
                 if (nn > 0) NativeBlas.SyrkUpperTransposed(d, nn, -1.0, scaled.AsSpan((chunk - nn) * d, nn * d), c);
             }
         }
         finally { ArrayPool<double>.Shared.Return(scaled); }
+    }
+
+    /// <summary>
+    /// Rows [r0, end) of A scaled by √|w_i| into one chunk buffer (chunk×d, chunk ≥ end − r0), split by the sign of
+    /// their weight for the two SYRK calls, P = rows with w &gt; 0 from the front and N = rows with w &lt; 0 from the
+    /// back (np + nn ≤ chunk); rows with w = 0 are skipped, and a NaN weight goes to P, so that it reaches C. Returns (np, nn).
+    /// </summary>
+    private static (int Positive, int Negative) ScaleChunk(ReadOnlySpan<double> a, int d, ReadOnlySpan<double> w, int r0, int end, Span<double> chunk)
+    {
+        int slots = chunk.Length / Math.Max(d, 1), np = 0, nn = 0;
+        for (int r = r0; r < end; r++)
+        {
+            double wr = w[r];
+            if (wr == 0) continue;
+            var row = a.Slice(r * d, d);
+            if (wr < 0) TensorPrimitives.Multiply(row, Math.Sqrt(-wr), chunk.Slice((slots - ++nn) * d, d));
+            else TensorPrimitives.Multiply(row, Math.Sqrt(wr), chunk.Slice(np++ * d, d));
+        }
+        return (np, nn);
     }
 }
