@@ -58,11 +58,11 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         }
         catch (CheckpointFormatException e)
         {
-            return await NothingRuns(ErrorReport.Write(ctx, new CliInputException("--resume", e.Message), validating: true), earlySystem);
+            return NothingRuns(ErrorReport.Write(ctx, new CliInputException("--resume", e.Message), validating: true), earlySystem);
         }
         catch (Exception e) when (e is CliInputException or DataFormatException or ArgumentException)
         {
-            return await NothingRuns(ErrorReport.Write(ctx, e, validating: true), earlySystem);
+            return NothingRuns(ErrorReport.Write(ctx, e, validating: true), earlySystem);
         }
         foreach (string w in plan.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
         if (settings.Resuming)
@@ -197,10 +197,14 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         return ExitCodes.NotConverged;
     }
 
-    /// <summary>Bad input found before the solve: the early ActorSystem (if any) is terminated, and the exit code returned.</summary>
-    private static async Task<int> NothingRuns(int exitCode, Task<Akka.Actor.ActorSystem>? earlySystem)
+    /// <summary>
+    /// Bad input found before the solve: the exit code, returned at once; the early ActorSystem (if any) is terminated
+    /// behind it (waiting for it to finish starting made every bad-input exit ≈ 0.25 s slower; its threads do not keep
+    /// the process alive).
+    /// </summary>
+    private static int NothingRuns(int exitCode, Task<Akka.Actor.ActorSystem>? earlySystem)
     {
-        if (earlySystem is not null) await LocalSimulation.DiscardStartedSystem(earlySystem);
+        if (earlySystem is not null) _ = LocalSimulation.DiscardStartedSystem(earlySystem);
         return exitCode;
     }
 
