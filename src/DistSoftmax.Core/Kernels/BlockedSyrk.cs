@@ -27,7 +27,7 @@ public static class BlockedSyrk
 
     public static void Upper(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<double> c)
     {
-        CheckShapes(a, rows, d, w, c);
+        CheckShapes(a, rows, d, w, c.Length);
         var s = ArrayPool<double>.Shared.Rent(Math.Max(1, Math.Min(rows, ChunkRows) * d));
         try
         {
@@ -43,12 +43,12 @@ public static class BlockedSyrk
         finally { ArrayPool<double>.Shared.Return(s); }
     }
 
-    /// <summary>The shapes every weighted SYRK needs: A rows×d, w of rows entries, C d×d.</summary>
-    internal static void CheckShapes(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, ReadOnlySpan<double> c)
+    /// <summary>The shapes every weighted SYRK needs: A rows×d, w of rows entries, C (of either precision) d×d.</summary>
+    internal static void CheckShapes(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, int cLength)
     {
         if (rows < 0 || d < 0 || a.Length < (long)rows * d) throw new ArgumentException($"A has {a.Length} entries, fewer than {rows}×{d}");
         if (w.Length < rows) throw new ArgumentException($"w has {w.Length} entries, expected {rows}");
-        if (c.Length < d * d) throw new ArgumentException($"C has {c.Length} entries, expected {d}×{d}");
+        if (cLength < d * d) throw new ArgumentException($"C has {cLength} entries, expected {d}×{d}");
     }
 
     private static void Chunk(ReadOnlySpan<double> a, double[] s, int kc, int d, Span<double> c)

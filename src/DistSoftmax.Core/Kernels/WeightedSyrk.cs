@@ -33,7 +33,7 @@ public static class WeightedSyrk
 
     public static void Upper(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<double> c)
     {
-        BlockedSyrk.CheckShapes(a, rows, d, w, c);
+        BlockedSyrk.CheckShapes(a, rows, d, w, c.Length);
         if (rows == 0 || d == 0) return;
         if (d >= NativeMinColumns && NativeBlas.SyrkAvailable) Native(a, rows, d, w, c);
         else Managed(a, rows, d, w, c);
@@ -55,9 +55,7 @@ public static class WeightedSyrk
     /// </summary>
     public static void UpperSingle(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> w, Span<float> c)
     {
-        if (rows < 0 || d < 0 || a.Length < (long)rows * d) throw new ArgumentException($"A has {a.Length} entries, fewer than {rows}×{d}");
-        if (w.Length < rows) throw new ArgumentException($"w has {w.Length} entries, expected {rows}");
-        if (c.Length < d * d) throw new ArgumentException($"C has {c.Length} entries, expected {d}×{d}");
+        BlockedSyrk.CheckShapes(a, rows, d, w, c.Length);
         if (!SingleAvailable(d)) throw new InvalidOperationException($"single-precision SYRK needs OpenBLAS's ssyrk and d ≥ {NativeMinColumns} (d = {d})");
         if (rows == 0) return;
         int chunk = Math.Min(ChunkRows, rows);

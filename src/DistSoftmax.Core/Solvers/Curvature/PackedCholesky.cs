@@ -56,11 +56,7 @@ internal static class PackedCholesky
             packed.AsSpan(Packed.DiagonalIndex(i, d), d - i).CopyTo(work.AsSpan(i * d + i, d - i));
             work[i * d + i] += damping;
         }
-        switch (NativeBlas.CholeskyUpper(work, d))
-        {
-            case true: return true;
-            case false: return false;
-        }
+        if (NativeBlas.CholeskyUpper(work, d) is bool native) return native;
         for (int i = 0; i < d; i++)
             for (int j = i + 1; j < d; j++) work[j * d + i] = work[i * d + j];
         bool ok = d >= BlockedCholesky.MinBlockedDimension

@@ -56,7 +56,7 @@ public sealed class SampledGramCurvature : DenseCurvature
     public override GradientRequest GradientRequest(SolveRun run, PointEvaluation point, int iteration, HessianKind kind)
     {
         var opts = run.Options;
-        int m = opts.UniformSampling || UsesExactGram(run) || !StateOf<LeverageSource>(run).NeedsSketch(run.Options) ? 0 : SketchRows(run);
+        int m = SketchesNext(run) ? SketchRows(run) : 0;
         return new GradientRequest(point.X, point.Globals, kind, true, m, StreamSeed(opts.Seed, iteration, SketchPurpose), SketchForm.Triangle);
     }
 
@@ -67,8 +67,7 @@ public sealed class SampledGramCurvature : DenseCurvature
     /// </summary>
     public override ScalarsRequest TrialRequest(SolveRun run, ScalarsRequest trial, int iteration, HessianKind kind)
     {
-        if (!trial.WithGradient || run.Options.UniformSampling || UsesExactGram(run) || !StateOf<LeverageSource>(run).NeedsSketch(run.Options))
-            return trial;
+        if (!trial.WithGradient || !SketchesNext(run)) return trial;
         return trial with
         {
             SketchRows = SketchRows(run), SketchSeed = StreamSeed(run.Options.Seed, iteration + 1, SketchPurpose), SketchKind = kind,
@@ -77,7 +76,7 @@ public sealed class SampledGramCurvature : DenseCurvature
     }
 
     public override bool IsComplete(SolveRun run, GradientReply fused) =>
-        run.Options.UniformSampling || UsesExactGram(run) || fused.Sketch.Length > 0 || !StateOf<LeverageSource>(run).NeedsSketch(run.Options);
+        fused.Sketch.Length > 0 || !SketchesNext(run);
 
     public override void OnGradient(SolveRun run, GradientReply reply) => StateOf<LeverageSource>(run).Sketch = reply.Sketch;
 
@@ -124,6 +123,13 @@ public sealed class SampledGramCurvature : DenseCurvature
         }
         model.Value = FromGram(run, current, gram);
     }
+
+    /// <summary>
+    /// Whether the next iterate's gradient pass must carry a sketch: the solve samples by leverage (not uniformly, not
+    /// on the exact Gram), sketches at all, and has no previous Gram's factor to take the estimates from.
+    /// </summary>
+    private static bool SketchesNext(SolveRun run) =>
+        !run.Options.UniformSampling && !UsesExactGram(run) && StateOf<LeverageSource>(run).NeedsSketch(run.Options);
 
     /// <summary>Whether the solve sketches A for leverage estimates (<see cref="SolverOptions.SketchRowsPerColumn"/> ≥ 1; off by default).</summary>
     private static bool Sketches(SolverOptions options) => options.SketchRowsPerColumn > 0;
