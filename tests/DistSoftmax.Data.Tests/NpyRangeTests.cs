@@ -9,6 +9,10 @@ public class NpyRangeTests
     /// <summary>A 4×3 matrix with entries 10·i + j.</summary>
     private static double[] Values4x3 => [0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32];
 
+    /// <summary><see cref="Values4x3"/> as a C-ordered little-endian float64 .npy file in <paramref name="dir"/>, built by hand.</summary>
+    private static string WriteValues4x3(TempDir dir, string name) =>
+        dir.Write(name, NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+
     [Fact]
     public void Header_info_gives_shape_dtype_and_order_without_reading_values()
     {
@@ -42,7 +46,7 @@ public class NpyRangeTests
     public void Rows_of_a_C_ordered_matrix_are_the_requested_block(int start, int count)
     {
         using var dir = new TempDir();
-        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        string p = WriteValues4x3(dir, "a.npy");
         var m = Npy.ReadMatrixRows(p, start, count);
         Assert.Equal(count, m.Rows);
         Assert.Equal(3, m.Cols);
@@ -91,7 +95,7 @@ public class NpyRangeTests
     public void Out_of_range_rows_and_wrong_ranks_are_refused_naming_the_file()
     {
         using var dir = new TempDir();
-        string m = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        string m = WriteValues4x3(dir, "a.npy");
         string v = dir.Write("v.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", NpyFixture.F8(1, 2, 3)));
         Assert.StartsWith(m + ": rows [3, 5) are out of range", Assert.Throws<DataFormatException>(() => Npy.ReadMatrixRows(m, 3, 2)).Message);
         Assert.StartsWith(v + ": expected a 2-D matrix", Assert.Throws<DataFormatException>(() => Npy.ReadMatrixRows(v, 0, 1)).Message);
@@ -120,7 +124,7 @@ public class NpyRangeTests
     public void Rows_of_a_C_ordered_float64_matrix_are_mapped_not_copied(int start, int count)
     {
         using var dir = new TempDir();
-        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        string p = WriteValues4x3(dir, "a.npy");
         var m = Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, start, count));
         Assert.Equal(count, m.Rows);
         Assert.Equal(3, m.Cols);
@@ -139,7 +143,7 @@ public class NpyRangeTests
         for (int j = 0; j < 3; j++) for (int i = 0; i < 4; i++) colMajor[j * 4 + i] = 10.0 * i + j;
         string f = dir.Write("f.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': True, 'shape': (4, 3), }", NpyFixture.F8(colMajor)));
         Assert.Equal(new double[] { 10, 11, 12, 20, 21, 22 }, Assert.IsType<DenseMatrix>(Npy.MapMatrixRows(f, 1, 2)).Data);
-        string c = dir.Write("c.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        string c = WriteValues4x3(dir, "c.npy");
         Assert.Equal(0, Npy.MapMatrixRows(c, 2, 0).Rows);
     }
 
@@ -162,7 +166,7 @@ public class NpyRangeTests
     {
         if (!OperatingSystem.IsLinux()) return;
         using var dir = new TempDir();
-        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        string p = WriteValues4x3(dir, "a.npy");
         var m = Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, 1, 3));
         var changed = Values4x3.Select(v => -v).ToArray();
         string replacement = dir.Write("a.npy.tmp", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(changed)));
@@ -177,7 +181,7 @@ public class NpyRangeTests
     {
         if (!OperatingSystem.IsLinux()) return;
         using var dir = new TempDir();
-        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+        string p = WriteValues4x3(dir, "a.npy");
         var m = Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, 1, 2));
         string full = Path.GetFullPath(p);
         var open = new DirectoryInfo("/proc/self/fd").GetFiles().Count(f =>
