@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace DistSoftmax.Data;
@@ -82,6 +83,8 @@ internal static class FileIo
     public static string OneLine(string s) => string.Join(' ', s.Split('\n', '\r', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     /// <summary>Finds the first NaN or ±Infinity, or -1 when all values are finite.</summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long FirstNonFinite(ReadOnlySpan<double> values)
     {
         // A double is NaN or ±∞ exactly when its 11 exponent bits are all set: tested a vector at a time (the check of
@@ -103,6 +106,8 @@ internal static class FileIo
     private const long ExponentBits = 0x7FF0_0000_0000_0000;
 
     /// <summary>Entries that are not zero (NaN counts as non-zero, as <c>v != 0</c> says), a vector at a time.</summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long CountNonZeros(ReadOnlySpan<double> values)
     {
         long zeros = 0;

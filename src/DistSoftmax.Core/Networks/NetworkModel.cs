@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using DistSoftmax.Core.Random;
 
 namespace DistSoftmax.Core.Networks;
@@ -307,6 +308,8 @@ public sealed class NetworkModel
     /// H_t = W ᵀ x_t for the (zero-padded) tile of four inputs — one sweep over W, four accumulators per vector
     /// of hidden units — then the activation Φ_t and the outputs F_t = scale · aᵀ Φ_t for t &lt; c.
     /// </summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Forward(ReadOnlySpan<double> w, int c, Workspace ws)
     {
         int d = InputDim, m = Width, k = Outputs, vw = Vector<double>.Count;
@@ -390,6 +393,8 @@ public sealed class NetworkModel
     }
 
     /// <summary>G[p, :] += Σ_{t &lt; c} x_tp δ_t — one sweep over G per tile (rows t ≥ c have x_t = 0 and are skipped).</summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AddOuterProducts(int c, Workspace ws, Span<double> g)
     {
         int d = InputDim, m = Width, vw = Vector<double>.Count;

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Problems;
@@ -174,6 +175,8 @@ public sealed class NormalizedSoftmax : IVectorFamily
     }
 
     /// <summary>(Σu, Σu², Σu·b, Σb²) in one pass over u and b.</summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (double U, double UU, double UB, double BB) FourSums(ReadOnlySpan<double> u, ReadOnlySpan<double> b)
     {
         int n = u.Length, i = 0, w = Vector<double>.Count;
@@ -193,6 +196,8 @@ public sealed class NormalizedSoftmax : IVectorFamily
     /// From f (q's first row), one fused pass: g = f∘(c − γ), c = f − b, γ = ⟨f,c⟩ = ⟨f,f⟩ − ⟨f,b⟩; exact:
     /// q₂ = v = (2f − b)∘f, D = v − γ f; Gauss–Newton: q₂ = D = f∘f.
     /// </summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TermsFromF(ReadOnlySpan<double> f, ReadOnlySpan<double> b, double[] globals, HessianKind kind,
         Span<double> g, Span<double> d, Span<double> q2)
     {
