@@ -89,6 +89,37 @@ public class DenseKernelTests
         }
     }
 
+    [Theory, MemberData(nameof(Shapes))]
+    public void Projected_squared_norms_of_listed_rows_equal_those_of_the_rows_gathered_into_a_block(bool wide, int rows, int d)
+    {
+        if (wide && !DenseKernels.Wide) return;
+        var a = Random(rows * d, 15);
+        var yT = Random(13 * d, 16);
+        var panels = new ProjectionPanels(yT, 13, d, wide);
+        // Scattered, out of order, with a repeat; every length mod 4 (the kernel's row tails).
+        var all = Enumerable.Range(0, rows).Select(i => (i * 7 + 3) % rows).Append(0).ToArray();
+        for (int count = 1; count <= Math.Min(all.Length, 11); count++)
+        {
+            var index = all.AsSpan(0, count);
+            var gathered = new double[count * d];
+            for (int t = 0; t < count; t++) a.AsSpan(index[t] * d, d).CopyTo(gathered.AsSpan(t * d, d));
+            var expected = new double[count];
+            DenseKernels.ProjectedSquaredNorms(gathered, count, d, panels, expected);
+            var tau = new double[count];
+            DenseKernels.ProjectedSquaredNorms(a, index, d, panels, tau);
+            Assert.Equal(expected, tau);
+        }
+    }
+
+    [Fact]
+    public void Projected_squared_norms_refuse_a_row_outside_A()
+    {
+        var a = Random(3 * 5, 17);
+        var panels = new ProjectionPanels(Random(2 * 5, 18), 2, 5);
+        Assert.Throws<ArgumentException>(() => DenseKernels.ProjectedSquaredNorms(a, new[] { 0, 3 }, 5, panels, new double[2]));
+        Assert.Throws<ArgumentException>(() => DenseKernels.ProjectedSquaredNorms(a, new[] { -1 }, 5, panels, new double[1]));
+    }
+
     [Fact]
     public void The_projection_norm_bound_is_an_upper_bound()
     {

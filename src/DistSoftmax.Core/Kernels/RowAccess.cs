@@ -177,18 +177,14 @@ public sealed class DenseRows : RowAccess
         }
     }
 
-    /// <summary>Consecutive rows go to the kernel in place; scattered ones are gathered first.</summary>
+    /// <summary>Consecutive rows go to the kernel as a block; scattered ones are read where they lie (no copy).</summary>
     public override void ProjectedSquaredNorms(ReadOnlySpan<int> rows, ProjectionPanels y, Span<double> tau)
     {
         if (rows.Length == 0) return;
         if (rows[^1] - rows[0] == rows.Length - 1)
-        {
             DenseKernels.ProjectedSquaredNorms(Block(rows[0], rows[^1] + 1), rows.Length, _cols, y, tau);
-            return;
-        }
-        var block = Gather(rows);
-        try { DenseKernels.ProjectedSquaredNorms(block, rows.Length, _cols, y, tau); }
-        finally { System.Buffers.ArrayPool<double>.Shared.Return(block); }
+        else
+            DenseKernels.ProjectedSquaredNorms(_data.Span, rows, _cols, y, tau);
     }
 
     /// <summary>
