@@ -27,7 +27,10 @@ public static class PassBreakdown
         int tick = 0;
         double[] Fresh() { var y = (double[])x.Clone(); y[0] += 1e-9 * ++tick; return y; }
         var point = inst.Objective.Evaluate(x, (ScalarsReply)shard.Evaluate(new ScalarsRequest(x)));
-        int m = options.SketchRowsPerColumn * d, k = options.ProjectionColumnsFor(n);
+        // The sketch is off by default since the twelfth session (SketchRowsPerColumn = 0); its rows are timed as
+        // `--sketch-factor 4` would ask for them, and its R gives this profile's leverage estimates.
+        const int ProfiledSketchFactor = 4;
+        int m = Math.Max(options.SketchRowsPerColumn, ProfiledSketchFactor) * d, k = options.ProjectionColumnsFor(n);
         var sketch = ((GradientReply)shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true, m, 7))).Sketch;
         var triangle = ((GradientReply)shard.Evaluate(new GradientRequest(x, point.Globals, HessianKind.Exact, true, m, 7, SketchForm.Triangle))).Sketch;
         var (projT, total) = LeverageProjection.FromTriangle(triangle, d, k, new Rng(8));
