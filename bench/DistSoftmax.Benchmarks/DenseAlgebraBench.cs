@@ -56,6 +56,8 @@ public static unsafe class DenseAlgebraBench
             Row(d, "symmetric eigen-decomposition", Ms(() => Matrix<double>.Build.DenseOfRowMajor(d, d, h).Evd(Symmetricity.Symmetric), Math.Min(reps, 3)),
                 mathNetNative ? Ms(() => Matrix<double>.Build.DenseOfRowMajor(d, d, h).Evd(Symmetricity.Symmetric), reps) : double.NaN,
                 native is null ? double.NaN : Ms(() => native.Syevd((double[])h.Clone(), d), reps));
+            Row(d, "eigen-decomposition with vectors (SymmetricEigen)", Ms(() => SymmetricEigen.Of(h, d, managed: true), Math.Min(reps, 3)),
+                double.NaN, NativeBlas.Available ? Ms(() => SymmetricEigen.Of(h, d), reps) : double.NaN);
             Row(d, $"R of a {m}×{d} sketch, blocked", Ms(() => HouseholderQr.PackedR(sketch, m, d), reps),
                 mathNetNative ? Ms(() => Matrix<double>.Build.DenseOfRowMajor(m, d, sketch).QR(MathNet.Numerics.LinearAlgebra.Factorization.QRMethod.Thin), reps) : double.NaN,
                 native is null ? double.NaN : Ms(() => native.Geqrf((double[])sketch.Clone(), m, d), reps));

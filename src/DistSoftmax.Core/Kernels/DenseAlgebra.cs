@@ -79,18 +79,14 @@ public static class DenseAlgebra
             ? BlockedCholesky.Factor(work, d, Environment.ProcessorCount)
             : TryCholesky(work, d);
         if (positiveDefinite) return (CholeskySolve(work, d, r), 0.0);
-        var copy = h.ToArray();
-        foreach (var v in copy)
+        foreach (var v in h)
             if (!double.IsFinite(v)) throw new ArgumentException("the Hessian has non-finite entries");
-        var m = Matrix<double>.Build.Dense(d, d, (i, j) => copy[i * d + j]);
-        var evd = m.Evd(Symmetricity.Symmetric);
-        var vecs = evd.EigenVectors;
-        var vals = evd.EigenValues.Select(e => e.Real).ToArray();
-        double max = vals.Max(Math.Abs), floor = Math.Max(1e-10 * max, NumericLimits.Tiny), lowest = vals.Min();
-        var rv = Vector<double>.Build.Dense(r.ToArray());
-        var coords = vecs.TransposeThisAndMultiply(rv);
+        var eigen = SymmetricEigen.Of(h, d);
+        var vals = eigen.Values;
+        double max = Math.Max(Math.Abs(vals[0]), Math.Abs(vals[^1])), floor = Math.Max(1e-10 * max, NumericLimits.Tiny);
+        var coords = eigen.Coordinates(r);
         for (int i = 0; i < d; i++) coords[i] /= Math.Max(Math.Abs(vals[i]), floor);
-        return ((vecs * coords).ToArray(), Math.Min(lowest, 0.0));
+        return (eigen.Combine(coords), Math.Min(vals[0], 0.0));
     }
 
     /// <summary>

@@ -122,6 +122,35 @@ public static unsafe class NativeBlas
     }
 
     /// <summary>
+    /// The eigen-decomposition h = V Λ Vᵀ of the symmetric n×n matrix h by OpenBLAS's dsyevd (divide and conquer, with
+    /// vectors; its workspace asked for first, as LAPACK allows with lwork = liwork = −1): the eigenvalues ascending and
+    /// V column-major, i.e. eigenvector e in vectors[e·n … e·n + n) (a symmetric matrix reads the same in either order; h
+    /// is not modified). Null when the library or its LAPACK is missing, or LAPACK reports a failure.
+    /// </summary>
+    internal static (double[] Values, double[] Vectors)? SymmetricEigenDecomposition(ReadOnlySpan<double> h, int n)
+    {
+        if (Dsyevd == null || n == 0) return null;
+        var a = h.Slice(0, n * n).ToArray();
+        var w = new double[n];
+        byte jobz = (byte)'V', uplo = (byte)'U';
+        int order = n, lda = n, info = -1, query = -1, iworkSize = 0;
+        double workSize = 0;
+        fixed (double* pa = a)
+        fixed (double* pw = w)
+        {
+            Dsyevd(&jobz, &uplo, &order, pa, &lda, pw, &workSize, &query, &iworkSize, &query, &info);
+            if (info != 0) return null;
+            var work = new double[(int)workSize];
+            var iwork = new int[iworkSize];
+            int lwork = work.Length, liwork = iwork.Length;
+            fixed (double* pwork = work)
+            fixed (int* piwork = iwork)
+                Dsyevd(&jobz, &uplo, &order, pa, &lda, pw, pwork, &lwork, piwork, &liwork, &info);
+        }
+        return info == 0 ? (w, a) : null;
+    }
+
+    /// <summary>
     /// The eigenvalues of the symmetric n×n row-major matrix h, ascending, by OpenBLAS's dsyevd (eigenvalues only:
     /// workspace 2n + 1 doubles and 1 integer; a symmetric matrix is the same row- or column-major; h is not modified);
     /// null when the library or its LAPACK is missing, or LAPACK reports a failure.

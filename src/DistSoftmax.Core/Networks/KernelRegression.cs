@@ -1,5 +1,5 @@
 using System.Numerics.Tensors;
-using MathNet.Numerics.LinearAlgebra;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Networks;
 
@@ -38,13 +38,12 @@ public sealed class KernelRegression
     /// <summary>α = K⁺ r = Σ_{λ_i &gt; c·λ_max} v_i (v_iᵀ r) / λ_i for a symmetric positive semi-definite K (size×size).</summary>
     private static double[] PseudoInverseSolve(double[] k, int size, double[] r)
     {
-        var m = Matrix<double>.Build.Dense(size, size, (i, j) => k[i * size + j]);
-        var evd = m.Evd(Symmetricity.Symmetric);
-        var values = evd.EigenValues.Select(e => e.Real).ToArray();
-        double cutoff = RelativeCutoff * values.Max();
-        var coords = evd.EigenVectors.TransposeThisAndMultiply(Vector<double>.Build.Dense(r));
+        var eigen = SymmetricEigen.Of(k, size);
+        var values = eigen.Values;
+        double cutoff = RelativeCutoff * values[^1];
+        var coords = eigen.Coordinates(r);
         for (int i = 0; i < size; i++) coords[i] = values[i] > cutoff ? coords[i] / values[i] : 0.0;
-        return (evd.EigenVectors * coords).ToArray();
+        return eigen.Combine(coords);
     }
 
     /// <summary>Predictions for the n rows of X (n×d): n×k row-major.</summary>

@@ -1,5 +1,4 @@
 using DistSoftmax.Core.Kernels;
-using MathNet.Numerics.LinearAlgebra;
 
 namespace DistSoftmax.Core.Sensitivity;
 
@@ -13,8 +12,7 @@ public sealed class DenseHessianSolve : HessianSolve
 {
     private readonly int _d;
     private readonly double[]? _cholesky;
-    private readonly Matrix<double>? _vectors;
-    private readonly double[]? _values;
+    private readonly SymmetricEigen? _eigen;
 
     public DenseHessianSolve(double[] hessian, int d)
     {
@@ -23,12 +21,9 @@ public sealed class DenseHessianSolve : HessianSolve
         (Min, Max) = DenseAlgebra.EigenvalueRange(hessian, d);
         var factor = (double[])hessian.Clone();
         if (DenseAlgebra.TryCholesky(factor, d)) { _cholesky = factor; return; }
-        var m = Matrix<double>.Build.Dense(d, d, (i, j) => hessian[i * d + j]);
-        var evd = m.Evd(Symmetricity.Symmetric);
-        _vectors = evd.EigenVectors;
-        _values = evd.EigenValues.Select(e => e.Real).ToArray();
-        double scale = _values.Max(Math.Abs);
-        if (!(_values.Min(Math.Abs) > SingularRatio * scale)) throw Singular(Min, Max);
+        _eigen = SymmetricEigen.Of(hessian, d);
+        double scale = _eigen.Values.Max(Math.Abs);
+        if (!(_eigen.Values.Min(Math.Abs) > SingularRatio * scale)) throw Singular(Min, Max);
     }
 
     public override double Min { get; }
@@ -40,8 +35,8 @@ public sealed class DenseHessianSolve : HessianSolve
     {
         if (v.Length != _d) throw new ArgumentException($"the right-hand side has {v.Length} entries, the Hessian is {_d}×{_d}");
         if (_cholesky is not null) return DenseAlgebra.CholeskySolve(_cholesky, _d, v);
-        var coords = _vectors!.TransposeThisAndMultiply(Vector<double>.Build.Dense(v.ToArray()));
-        for (int i = 0; i < _d; i++) coords[i] /= _values![i];
-        return (_vectors * coords).ToArray();
+        var coords = _eigen!.Coordinates(v);
+        for (int i = 0; i < _d; i++) coords[i] /= _eigen.Values[i];
+        return _eigen.Combine(coords);
     }
 }

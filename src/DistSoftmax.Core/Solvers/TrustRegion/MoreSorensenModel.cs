@@ -1,7 +1,6 @@
 using DistSoftmax.Core;
 using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
-using MathNet.Numerics.LinearAlgebra;
 
 namespace DistSoftmax.Core.Solvers.TrustRegion;
 
@@ -36,7 +35,7 @@ public sealed class MoreSorensenModel : ITrustRegionModel
     private readonly double _gNorm;
     private readonly double[]? _newtonStep;
     private readonly double _newtonNorm;
-    private (double[] Values, Matrix<double> Vectors, double[] GInBasis)? _eigen;
+    private (double[] Values, SymmetricEigen Vectors, double[] GInBasis)? _eigen;
 
     /// <summary>Any radius: the subproblem is solved afresh for each.</summary>
     public double Radius => double.PositiveInfinity;
@@ -166,17 +165,13 @@ public sealed class MoreSorensenModel : ITrustRegionModel
         return Step(ToStandardBasis(vectors, p), true, negative);
     }
 
-    private (double[], Matrix<double>, double[]) Decompose()
+    private (double[], SymmetricEigen, double[]) Decompose()
     {
-        var m = Matrix<double>.Build.Dense(_d, _d, (i, j) => _h[i * _d + j]);
-        var evd = m.Evd(Symmetricity.Symmetric);
-        var values = evd.EigenValues.Select(e => e.Real).ToArray();
-        var c = evd.EigenVectors.TransposeThisAndMultiply(Vector<double>.Build.Dense(_g)).ToArray();
-        return (values, evd.EigenVectors, c);
+        var eigen = SymmetricEigen.Of(_h, _d);
+        return (eigen.Values, eigen, eigen.Coordinates(_g));
     }
 
-    private static double[] ToStandardBasis(Matrix<double> vectors, double[] coords) =>
-        (vectors * Vector<double>.Build.Dense(coords)).ToArray();
+    private static double[] ToStandardBasis(SymmetricEigen vectors, double[] coords) => vectors.Combine(coords);
 
     /// <summary>Solves L q = p for the Cholesky factor L in the lower triangle of <paramref name="l"/>.</summary>
     private double[] ForwardSolve(double[] l, double[] p)
