@@ -179,6 +179,42 @@ public class CoordinatorAlgebraTests
 
     [Theory]
     [InlineData(1)]
+    [InlineData(31)]
+    [InlineData(32)]
+    [InlineData(33)]
+    [InlineData(97)]
+    public void A_packed_triangle_unpacks_to_its_symmetric_matrix_over_any_old_contents(int d)
+    {
+        var full = Random(d * d, (ulong)d + 40);
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < i; j++) full[i * d + j] = full[j * d + i];
+        var packed = Packed.FromUpper(full, d);
+        Assert.Equal(full, Packed.ToSymmetric(packed, d));
+        var reused = Enumerable.Repeat(double.NaN, d * d + 3).ToArray();   // a kept buffer: stale values, longer than d·d
+        Packed.ToSymmetric(packed, d, reused);
+        Assert.Equal(full, reused[..(d * d)]);
+        Assert.Throws<ArgumentException>(() => Packed.ToSymmetric(packed, d, new double[d * d - 1]));
+    }
+
+    [Fact]
+    public void Solves_of_different_orders_one_after_another_each_match_the_managed_factor()
+    {
+        // SolveModified factors in one kept d×d scratch (SquareScratch), taken over by whatever order comes next.
+        foreach (int d in new[] { 300, 40, 300, 5 })
+        {
+            var h = Gram(Random(2 * d * d, (ulong)d), 2 * d, d);
+            for (int i = 0; i < d; i++) h[i * d + i] += 1e-3;
+            var factor = (double[])h.Clone();
+            Assert.True(DenseAlgebra.TryCholesky(factor, d));
+            var rhs = Random(d, 11);
+            var (p, modification) = DenseAlgebra.SolveModified(h, d, rhs);
+            Assert.Equal(0.0, modification);
+            Assert.True(Assertions.RelativeError(p, DenseAlgebra.CholeskySolve(factor, d, rhs)) < 1e-9, $"d = {d}");
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
     [InlineData(7)]
     [InlineData(64)]
     public void The_packed_diagonal_index_finds_every_diagonal_entry(int d)

@@ -10,9 +10,13 @@ public abstract class DenseCurvature : CurvatureSource
     public abstract IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, Out<DenseModel> model);
 
     /// <summary>H = Gram + Σ_jk C_jk l_j l_kᵀ as a full symmetric d×d matrix (l_j = Aᵀq_j, the rows of lowRank).</summary>
-    public static double[] Assemble(double[] packedGram, int d, double[] lowRank, double[] coefficients)
+    public static double[] Assemble(double[] packedGram, int d, double[] lowRank, double[] coefficients) =>
+        Assemble(packedGram, d, lowRank, coefficients, GC.AllocateUninitializedArray<double>(d * d));
+
+    /// <summary>The same, written over <paramref name="h"/> (d×d) and returned.</summary>
+    private static double[] Assemble(double[] packedGram, int d, double[] lowRank, double[] coefficients, double[] h)
     {
-        var h = Kernels.Packed.ToSymmetric(packedGram, d);
+        Kernels.Packed.ToSymmetric(packedGram, d, h);
         AddLowRank(h, d, lowRank, coefficients);
         return h;
     }
@@ -43,6 +47,7 @@ public abstract class DenseCurvature : CurvatureSource
     {
         int d = run.Objective.Dimension;
         var coefficients = run.Objective.LowRankCoefficients(current.Point.Globals, current.Kind);
-        return new DenseModel(Assemble(gram.PackedUpper, d, current.LowRank, coefficients), gram.RowsUsed);
+        // The model lives for one iteration: each one is assembled in the run's kept d×d array.
+        return new DenseModel(Assemble(gram.PackedUpper, d, current.LowRank, coefficients, run.ModelHessianBuffer(d)), gram.RowsUsed);
     }
 }

@@ -16,13 +16,6 @@ internal static class PackedCholesky
     public const double RelativeDamping = 1e-10;
 
     /// <summary>
-    /// The d×d array the factorisation runs in, kept from one call to the next (taken and returned atomically, so
-    /// concurrent callers each get their own): a new 8 MB array at d = 1000 cost 18 ms of page faults on the first
-    /// write of its pages, more than the 11–13 ms of the factorisation itself.
-    /// </summary>
-    private static double[]? _scratch;
-
-    /// <summary>
     /// R packed (d(d+1)/2) with RᵀR = A + μI for the symmetric A given packed, μ = <see cref="RelativeDamping"/>·tr/d
     /// raised ×100 up to <paramref name="increases"/> times; null when it never factors. OpenBLAS's dpotrf where Debian's
     /// libopenblas is present (single-threaded, 12.7 ms at d = 1000 in `bench … algebra` against 21.5 ms for the managed
@@ -33,9 +26,7 @@ internal static class PackedCholesky
         double trace = 0;
         for (int i = 0; i < d; i++) trace += packed[Packed.DiagonalIndex(i, d)];
         double damping = RelativeDamping * Math.Max(Math.Abs(trace) / d, double.Epsilon);
-        long square = (long)d * d;
-        var work = Interlocked.Exchange(ref _scratch, null);
-        if (work is null || work.LongLength != square) work = new double[square];
+        var work = SquareScratch.Rent(d);
         try
         {
             for (int attempt = 0; attempt <= increases; attempt++, damping *= 100)
@@ -44,7 +35,7 @@ internal static class PackedCholesky
         }
         finally
         {
-            Interlocked.Exchange(ref _scratch, work);
+            SquareScratch.Return(work);
         }
     }
 
