@@ -497,6 +497,7 @@ public sealed class VectorShard : IShard
         if (!r.Uniform && r.ProjectionT.Length != k * d)
             throw new ArgumentException($"projection has {r.ProjectionT.Length} entries, expected {k}×{d}");
         var projection = r.Uniform ? null : new ProjectionPanels(r.ProjectionT, k, d);
+        var projected = r.Uniform ? null : ProjectedNormsFor(r.ProjectionT);
         var rowNorms = RowSquaredNorms();
         var counts = new long[_blocks.BlockCount];
         bool single = r.SinglePrecision && _rows.SingleGram;
@@ -525,15 +526,23 @@ public sealed class VectorShard : IShard
                 if (r.Uniform) tau.AsSpan(0, len).Fill(1.0);
                 else
                 {
-                    // The bound first; the projection only for rows whose bound could make them likely samples.
+                    // The bound first; the projection only for rows whose bound could make them likely samples, and
+                    // of those only rows this projection has not met before (their ‖a_iᵀY‖² is kept, see ProjectedNormsFor).
                     int refine = 0;
                     for (int i = 0; i < len; i++)
                     {
                         tau[i] = Math.Abs(_d[ts + i]) * rowNorms[ts + i] * projection!.SquaredNormBound;
-                        if (r.SampleSize * tau[i] > SkipProbability * r.TotalLeverage) refined[refine++] = ts + i;
+                        if (!(r.SampleSize * tau[i] > SkipProbability * r.TotalLeverage)) continue;
+                        double known = projected![ts + i];
+                        if (double.IsNaN(known)) refined[refine++] = ts + i;
+                        else tau[i] = Math.Abs(_d[ts + i]) * known;
                     }
                     _rows.ProjectedSquaredNorms(refined.AsSpan(0, refine), projection!, norms);
-                    for (int t = 0; t < refine; t++) tau[refined[t] - ts] = Math.Abs(_d[refined[t]]) * norms[t];
+                    for (int t = 0; t < refine; t++)
+                    {
+                        projected![refined[t]] = norms[t];
+                        tau[refined[t] - ts] = Math.Abs(_d[refined[t]]) * norms[t];
+                    }
                 }
                 for (int i = 0; i < len; i++)
                 {
@@ -558,6 +567,26 @@ public sealed class VectorShard : IShard
         });
         return new GramReply(packed, counts.Sum());
     }
+
+    /// <summary>
+    /// ‖a_iᵀY‖² of the rows projected so far by the projection Yᵀ (k×d) of <paramref name="projectionT"/>, NaN for rows
+    /// not yet projected: kept while requests bring the same projection (the approximate Newton method keeps its
+    /// leverage triangle, hence Y, once its steps are full, <see cref="Solvers.Curvature.SampledGramCurvature"/>), so a
+    /// row is projected once per projection however many iterations sample by it; a new projection starts afresh.
+    /// A row's value is the same computed or kept (the same kernel on the same row), so replies do not depend on it.
+    /// </summary>
+    private double[] ProjectedNormsFor(double[] projectionT)
+    {
+        if (_projectedNorms is { } kept && _projectedBy is { } by && by.AsSpan().SequenceEqual(projectionT)) return kept;
+        var norms = _projectedNorms ?? new double[Rows];
+        Array.Fill(norms, double.NaN);
+        _projectedBy = (double[])projectionT.Clone();
+        return _projectedNorms = norms;
+    }
+
+    /// <summary>The projection <see cref="_projectedNorms"/> belongs to (Yᵀ, k×d), or null.</summary>
+    private double[]? _projectedBy;
+    private double[]? _projectedNorms;
 
     /// <summary>‖a_i‖² of every row, computed on first use (A never changes).</summary>
     private double[] RowSquaredNorms()
