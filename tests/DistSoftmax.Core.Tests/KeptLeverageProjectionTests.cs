@@ -13,7 +13,7 @@ using Xunit;
 namespace DistSoftmax.Core.Tests;
 
 /// <summary>
-/// The approximate Newton method keeps its leverage triangle once its steps are full, and the shards keep each row's
+/// The approximate Newton method keeps its leverage triangle once its steps are full and its loss settled, and the shards keep each row's
 /// projection by it (<see cref="SampledGramCurvature.KeepTriangleAfterFullSteps"/>, VectorShard.ProjectedNormsFor).
 /// </summary>
 public class KeptLeverageProjectionTests
@@ -55,7 +55,7 @@ public class KeptLeverageProjectionTests
     }
 
     [Fact]
-    public void After_two_full_steps_the_solve_samples_by_the_same_projection()
+    public void Once_steps_are_full_and_the_loss_settled_the_solve_samples_by_the_same_projection()
     {
         const int n = 20000, d = 10;
         var p = Planted(n, d, 5);
@@ -73,14 +73,17 @@ public class KeptLeverageProjectionTests
         var result = run.Result!;
         Assert.Equal(ExitCondition.Converged, result.Exit);
         var steps = result.Trace.Select(t => t.StepLength).ToArray();
+        var losses = result.Trace.Select(t => t.Loss).ToArray();
         int reused = 0, renewed = 0;
         for (int t = 1; t < projections.Count; t++)
         {
             var (iteration, projection) = projections[t];
             var previous = projections[t - 1].ProjectionT;
-            // The triangle behind this sample was kept at the previous build when the two steps before it were full.
+            // The triangle behind this sample was kept at the previous build when the two steps before it were full and
+            // the last of them changed the loss by at most KeepTriangleBelowLossChange.
             int built = projections[t - 1].Iteration;
-            bool settled = built >= 1 && steps[built] == 1 && steps[built - 1] == 1;
+            bool settled = built >= 1 && steps[built] == 1 && steps[built - 1] == 1
+                && Math.Abs(losses[built - 1] - losses[built]) <= SampledGramCurvature.KeepTriangleBelowLossChange * Math.Abs(losses[built]);
             // Otherwise the new triangle is this sample's factor (unless that Gram did not factor, and the last one stays).
             if (settled) { Assert.Equal(previous, projection); reused++; }
             else if (!previous.AsSpan().SequenceEqual(projection)) renewed++;
