@@ -69,7 +69,8 @@ public static partial class Npy
     /// them where the file allows it: the rows of a C-ordered little-endian float64 file are its bytes, so they are
     /// mapped read-only (<see cref="MappedFileMemory"/>) and the matrix reads the file's page-cache pages. A worker's
     /// 400 MB of rows took 1.1–2.4 s to read into new memory on the development machine (each new page of it is a
-    /// fault) and about 0.2 s to map and check. Other dtypes, Fortran order, and files that cannot be mapped are read.
+    /// fault) and about 0.2 s to map and check. Rows of a file version this process has scanned whole are not checked
+    /// again (<see cref="CheckedFiles"/>). Other dtypes, Fortran order, and files that cannot be mapped are read.
     /// The file must not be rewritten in place while the matrix is in use (a rewrite that renames a new file over it,
     /// as this tool's writers do, leaves the mapped file intact).
     /// </summary>
@@ -83,7 +84,8 @@ public static partial class Npy
         if (!header.Dtype.RawDoubles || header.StridedRows || items > int.MaxValue
             || MappedFileMemory.TryMap(path, header.DataOffset + start * cols * sizeof(double), (int)items) is not { } mapped)
             return ReadMatrixRows(path, start, count);
-        CheckFiniteFrom(path, mapped.Memory.Span, cols, start);
+        // The mapped rows are the file's own bytes: a version this process has already checked whole needs no second pass.
+        if (!CheckedFiles.Covers(path)) CheckFiniteFrom(path, mapped.Memory.Span, cols, start);
         return new MemoryDenseMatrix(count, cols, mapped.Memory);
     }
 
@@ -103,7 +105,10 @@ public static partial class Npy
     /// is the first in the file (parts are in row order), as the sequential scan would name it. Fortran-ordered files,
     /// and files with fewer rows than parts × block, are scanned by part 0 alone.
     /// </summary>
-    public static void ScanMatrixRowsInParts(string path, int blockRows, int parts, Func<int, Action<ReadOnlySpan<double>, long>> visitorFor)
+    public static void ScanMatrixRowsInParts(string path, int blockRows, int parts, Func<int, Action<ReadOnlySpan<double>, long>> visitorFor) =>
+        CheckedFiles.Scan(path, () => ScanAllRows(path, blockRows, parts, visitorFor));
+
+    private static void ScanAllRows(string path, int blockRows, int parts, Func<int, Action<ReadOnlySpan<double>, long>> visitorFor)
     {
         var header = ReadMatrixHeader(path);
         long rows = header.Shape[0];

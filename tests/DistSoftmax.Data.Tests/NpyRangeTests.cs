@@ -160,6 +160,54 @@ public class NpyRangeTests
         Assert.Throws<DataFormatException>(() => Npy.MapMatrixRows(p, 3, 2));
     }
 
+    /// <summary>
+    /// Rows of a file version this process has scanned whole are not checked again when mapped; a version changed since
+    /// (written in place, so its times move; or replaced, so its inode does) is checked again, and its bad value named.
+    /// </summary>
+    [Fact]
+    public void Mapped_rows_of_a_changed_file_are_checked_again_after_a_whole_scan()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var dir = new TempDir();
+        string p = WriteValues4x3(dir, "a.npy");
+        Assert.False(CheckedFiles.Covers(p));
+        Npy.ScanMatrixRows(p, 2, (_, _) => { });
+        Assert.True(CheckedFiles.Covers(p));
+        Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, 1, 3));
+
+        // Written in place: the same inode, new times.
+        var values = (double[])Values4x3.Clone();
+        values[10] = double.NaN;
+        var bytes = NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(values));
+        using (var fs = new FileStream(p, FileMode.Open, FileAccess.Write)) fs.Write(bytes);
+        // The kernel stamps writes at its clock tick (a few ms): a write within the tick of the scan would keep the times,
+        // so the test moves them as a later write would.
+        File.SetLastWriteTimeUtc(p, File.GetLastWriteTimeUtc(p).AddSeconds(1));
+        Assert.False(CheckedFiles.Covers(p));
+        var e = Assert.Throws<DataFormatException>(() => Npy.MapMatrixRows(p, 2, 2));
+        Assert.Equal($"{p}: non-finite value NaN at index (row 3, col 1) (0-based)", e.Message);
+
+        // Replaced by rename after a scan of the good version: another inode, checked again.
+        string q = WriteValues4x3(dir, "b.npy");
+        Npy.ScanMatrixRows(q, 4, (_, _) => { });
+        Assert.True(CheckedFiles.Covers(q));
+        File.Move(p, q, overwrite: true);
+        Assert.False(CheckedFiles.Covers(q));
+        Assert.Throws<DataFormatException>(() => Npy.MapMatrixRows(q, 3, 1));
+    }
+
+    [Fact]
+    public void A_scan_that_meets_a_bad_value_records_nothing()
+    {
+        using var dir = new TempDir();
+        var values = (double[])Values4x3.Clone();
+        values[4] = double.NegativeInfinity;
+        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(values)));
+        Assert.Throws<DataFormatException>(() => Npy.ScanMatrixRows(p, 2, (_, _) => { }));
+        Assert.False(CheckedFiles.Covers(p));
+        Assert.Throws<DataFormatException>(() => Npy.MapMatrixRows(p, 0, 2));
+    }
+
     /// <summary>Writing a new file and renaming it over the mapped one (as this tool's writers do) leaves the mapped rows as they were.</summary>
     [Fact]
     public void Mapped_rows_keep_their_values_when_the_file_is_replaced_by_rename()
