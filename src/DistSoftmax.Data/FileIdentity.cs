@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace DistSoftmax.Data;
 
 /// <summary>
@@ -11,28 +9,15 @@ namespace DistSoftmax.Data;
 internal readonly unsafe record struct FileIdentity(uint DeviceMajor, uint DeviceMinor, ulong Inode, ulong Size,
     long ModifiedSeconds, uint ModifiedNanoseconds, long ChangedSeconds, uint ChangedNanoseconds)
 {
-    private const int AtFdCwd = -100;              // AT_FDCWD
     private const uint BasicStats = 0x7ff;         // STATX_BASIC_STATS
-    private const int StructSize = 256;            // sizeof(struct statx)
     // offsetof(struct statx, …): stx_ino, stx_size, stx_ctime, stx_mtime (each timestamp: __s64 tv_sec, __u32 tv_nsec), stx_dev_major/minor.
     private const int InodeOffset = 32, SizeOffset = 40, ChangedOffset = 96, ModifiedOffset = 112, DeviceOffset = 136;
-
-    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static extern int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 
     /// <summary>The identity of the file at <paramref name="path"/> now, or null.</summary>
     public static FileIdentity? Of(string path)
     {
-        if (!OperatingSystem.IsLinux()) return null;
-        byte* b = stackalloc byte[StructSize];
-        try
-        {
-            if (Statx(AtFdCwd, path, 0, BasicStats, b) != 0) return null;
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            return null;
-        }
+        byte* b = stackalloc byte[LinuxStatx.StructSize];
+        if (!LinuxStatx.TryRead(path, BasicStats, b)) return null;
         return new FileIdentity(*(uint*)(b + DeviceOffset), *(uint*)(b + DeviceOffset + 4), *(ulong*)(b + InodeOffset),
             *(ulong*)(b + SizeOffset), *(long*)(b + ModifiedOffset), *(uint*)(b + ModifiedOffset + 8),
             *(long*)(b + ChangedOffset), *(uint*)(b + ChangedOffset + 8));

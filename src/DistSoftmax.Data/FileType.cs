@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace DistSoftmax.Data;
 
 /// <summary>
@@ -10,28 +8,16 @@ namespace DistSoftmax.Data;
 /// </summary>
 internal static unsafe class FileType
 {
-    private const int AtFdCwd = -100;          // AT_FDCWD: a relative path is resolved against the working directory
     private const uint StatxType = 0x1;        // STATX_TYPE: only the file type is needed
-    private const int StructSize = 256;        // sizeof(struct statx)
     private const int ModeOffset = 28;         // offsetof(struct statx, stx_mode), a __u16
     private const int TypeMask = 0xF000, Regular = 0x8000, Fifo = 0x1000, CharDevice = 0x2000, BlockDevice = 0x6000, Socket = 0xC000;
-
-    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static extern int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 
     /// <summary>Null for a regular file (or where the type cannot be asked); otherwise what it is, for a message.</summary>
     public static string? NotRegular(string path)
     {
-        if (!OperatingSystem.IsLinux()) return null;
-        byte* buffer = stackalloc byte[StructSize];
-        try
-        {
-            if (Statx(AtFdCwd, path, 0, StatxType, buffer) != 0) return null;   // missing or unreadable: the open says so
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            return null;
-        }
+        byte* buffer = stackalloc byte[LinuxStatx.StructSize];
+        // Missing or unreadable (the open says so), or not Linux: taken as regular.
+        if (!LinuxStatx.TryRead(path, StatxType, buffer)) return null;
         int type = *(ushort*)(buffer + ModeOffset) & TypeMask;
         return type switch
         {
