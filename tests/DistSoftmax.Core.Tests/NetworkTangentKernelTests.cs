@@ -89,6 +89,19 @@ public class NetworkTangentKernelTests
     }
 
     [Fact]
+    public void A_kernel_that_overflows_gives_NaN_losses_rather_than_an_exception()
+    {
+        const int d = 3, m = 8, k = 1, s = 5;
+        var model = NetworkModel.Create(Activation.Exp, d, m, k, 41);
+        var w0 = NetworkModel.InitialWeights(d, m, 42);
+        var x = Inputs(s, d, 43).Select(v => v * 1e4).ToArray();   // e^h overflows at such inputs
+        var y = Inputs(s, k, 44);
+        Assert.Contains(TangentKernel.Gram(model, w0, x, s), v => !double.IsFinite(v));
+        var regression = new KernelRegression(model, w0, x, y, s);
+        Assert.True(double.IsNaN(regression.MeanLoss(x, y, s)));
+    }
+
+    [Fact]
     public void Kernel_movement_is_zero_at_the_start_and_grows_with_training()
     {
         const int d = 3, m = 8, k = 1, s = 20;

@@ -38,6 +38,8 @@ public sealed class KernelRegression
     /// <summary>α = K⁺ r = Σ_{λ_i &gt; c·λ_max} v_i (v_iᵀ r) / λ_i for a symmetric positive semi-definite K (size×size).</summary>
     private static double[] PseudoInverseSolve(double[] k, int size, double[] r)
     {
+        // A kernel that overflowed (an exp network at a large W0) has no pseudo-inverse: the regression's losses read NaN.
+        if (!k.All(double.IsFinite)) return Enumerable.Repeat(double.NaN, size).ToArray();
         var eigen = SymmetricEigen.Of(k, size);
         var values = eigen.Values;
         double cutoff = RelativeCutoff * values[^1];
