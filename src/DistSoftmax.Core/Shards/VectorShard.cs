@@ -571,7 +571,7 @@ public sealed class VectorShard : IShard
     /// <summary>
     /// ‖a_iᵀY‖² of the rows projected so far by the projection Yᵀ (k×d) of <paramref name="projectionT"/>, NaN for rows
     /// not yet projected: kept while requests bring the same projection (the approximate Newton method keeps its
-    /// leverage triangle, hence Y, once its steps are full, <see cref="Solvers.Curvature.SampledGramCurvature"/>), so a
+    /// leverage triangle, hence Y, once the solve has settled, <see cref="Solvers.Curvature.SampledGramCurvature"/>), so a
     /// row is projected once per projection however many iterations sample by it; a new projection starts afresh.
     /// A row's value is the same computed or kept (the same kernel on the same row), so replies do not depend on it.
     /// </summary>
