@@ -196,6 +196,30 @@ public class CoordinatorAlgebraTests
         Assert.Throws<ArgumentException>(() => Packed.ToSymmetric(packed, d, new double[d * d - 1]));
     }
 
+    [Theory]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(150)]
+    public void TryCholesky_leaves_L_in_the_lower_triangle_on_either_side_of_the_native_order(int d)
+    {
+        var h = Gram(Random(2 * d * d, (ulong)d + 3), 2 * d, d);
+        for (int i = 0; i < d; i++) h[i * d + i] += 1e-3;
+        var l = (double[])h.Clone();
+        Assert.True(DenseAlgebra.TryCholesky(l, d));
+        double scale = MaxAbs(h), err = 0;
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j <= i; j++)
+            {
+                double sum = 0;
+                for (int k = 0; k <= j; k++) sum += l[i * d + k] * l[j * d + k];
+                err = Math.Max(err, Math.Abs(sum - h[i * d + j]));
+            }
+        Assert.True(err < 1e-12 * scale, $"d = {d}: L Lᵀ differs from H by {err:E2}");
+        var indefinite = (double[])h.Clone();
+        indefinite[(d / 2) * d + d / 2] = -1;
+        Assert.False(DenseAlgebra.TryCholesky(indefinite, d));
+    }
+
     [Fact]
     public void Solves_of_different_orders_one_after_another_each_match_the_managed_factor()
     {

@@ -82,8 +82,10 @@ public class KeptLeverageProjectionTests
             // The triangle behind this sample was kept at the previous build when the two steps before it were full and
             // the last of them changed the loss by at most KeepTriangleBelowLossChange.
             int built = projections[t - 1].Iteration;
+            double change = built >= 1 ? Math.Abs(losses[built - 1] - losses[built]) : double.PositiveInfinity;
             bool settled = built >= 1 && steps[built] == 1 && steps[built - 1] == 1
-                && Math.Abs(losses[built - 1] - losses[built]) <= SampledGramCurvature.KeepTriangleBelowLossChange * Math.Abs(losses[built]);
+                && (change <= SampledGramCurvature.KeepTriangleBelowLossChange * Math.Abs(losses[built])
+                    || change <= SampledGramCurvature.KeepTriangleBelowInitialLossChange * Math.Abs(losses[0]));
             // Otherwise the new triangle is this sample's factor (unless that Gram did not factor, and the last one stays).
             if (settled) { Assert.Equal(previous, projection); reused++; }
             else if (!previous.AsSpan().SequenceEqual(projection)) renewed++;

@@ -122,6 +122,24 @@ public static unsafe class NativeBlas
     }
 
     /// <summary>
+    /// L with L Lᵀ = A by OpenBLAS's dpotrf, in place: A (n×n row-major) is read from its lower triangle (j ≤ i), which
+    /// is replaced by L; the upper triangle is not touched (column-major, the row-major lower triangle is the upper one:
+    /// dpotrf's 'U' factorisation A = UᵀU with U = Lᵀ). True when A is numerically positive definite, false when not,
+    /// null when the library or its LAPACK is missing.
+    /// </summary>
+    internal static bool? CholeskyLower(Span<double> a, int n)
+    {
+        if (Dpotrf == null) return null;
+        if (n == 0) return true;
+        byte uplo = (byte)'U';
+        int order = n, lda = n, info = -1;
+        fixed (double* pa = a)
+            Dpotrf(&uplo, &order, pa, &lda, &info);
+        if (info < 0) throw new InvalidOperationException($"dpotrf rejected argument {-info}");
+        return info == 0;
+    }
+
+    /// <summary>
     /// The eigen-decomposition h = V Λ Vᵀ of the symmetric n×n matrix h by OpenBLAS's dsyevd (divide and conquer, with
     /// vectors; its workspace asked for first, as LAPACK allows with lwork = liwork = −1): the eigenvalues ascending and
     /// V column-major, i.e. eigenvector e in vectors[e·n … e·n + n) (a symmetric matrix reads the same in either order; h

@@ -135,8 +135,15 @@ public sealed class SampledGramCurvature : DenseCurvature
     public const double KeepTriangleBelowLossChange = 1e-3;
 
     /// <summary>
-    /// Whether the solve has settled: the last <see cref="KeepTriangleAfterFullSteps"/> steps were full (t = 1) and the
-    /// last one changed the loss by at most <see cref="KeepTriangleBelowLossChange"/> of it. D then changes little from
+    /// Or the largest change of the loss, relative to the loss at x0, at which it is kept: a problem with an exact
+    /// solution has its loss falling to 0, so its relative change stays large to the end.
+    /// </summary>
+    public const double KeepTriangleBelowInitialLossChange = 1e-6;
+
+    /// <summary>
+    /// Whether the solve has settled: the last <see cref="KeepTriangleAfterFullSteps"/> line-search steps were full
+    /// (t = 1) and the last one changed the loss by at most <see cref="KeepTriangleBelowLossChange"/> of it (or by at most
+    /// <see cref="KeepTriangleBelowInitialLossChange"/> of the loss at x0). D then changes little from
     /// one iterate to the next, so the triangle the current sample came from is kept for the next instead of factoring
     /// this sample's Gram; Y = R⁻¹G stays the same, and the shards project each row by it once for all the iterations
     /// that keep it (<see cref="Shards.VectorShard"/>). In-process (`scale 400000 400 approx-newton`): 2.65 s of solve in
@@ -148,12 +155,13 @@ public sealed class SampledGramCurvature : DenseCurvature
     /// </summary>
     private static bool SettledSteps(SolveRun run)
     {
+        // A trust region's trace records ‖p‖, not t: only the line search's full steps are read.
         var trace = run.Trace;
-        if (trace.Count < KeepTriangleAfterFullSteps) return false;
+        if (run.Solver.Globalization != "line-search" || trace.Count < KeepTriangleAfterFullSteps) return false;
         for (int i = trace.Count - KeepTriangleAfterFullSteps; i < trace.Count; i++)
             if (trace[i].StepLength != 1) return false;
-        double before = trace[^2].Loss, now = trace[^1].Loss;
-        return Math.Abs(before - now) <= KeepTriangleBelowLossChange * Math.Abs(now);
+        double before = trace[^2].Loss, now = trace[^1].Loss, change = Math.Abs(before - now);
+        return change <= KeepTriangleBelowLossChange * Math.Abs(now) || change <= KeepTriangleBelowInitialLossChange * Math.Abs(trace[0].Loss);
     }
 
     /// <summary>
