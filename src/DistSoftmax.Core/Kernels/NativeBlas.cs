@@ -109,17 +109,7 @@ public static unsafe class NativeBlas
     /// one, so this is dpotrf's 'L' factorisation A = L Lᵀ with L = Rᵀ.) True when A is numerically positive definite,
     /// false when not (the triangle then partly overwritten), null when the library or its LAPACK is missing.
     /// </summary>
-    internal static bool? CholeskyUpper(Span<double> a, int n)
-    {
-        if (Dpotrf == null) return null;
-        if (n == 0) return true;
-        byte uplo = (byte)'L';
-        int order = n, lda = n, info = -1;
-        fixed (double* pa = a)
-            Dpotrf(&uplo, &order, pa, &lda, &info);
-        if (info < 0) throw new InvalidOperationException($"dpotrf rejected argument {-info}");
-        return info == 0;
-    }
+    internal static bool? CholeskyUpper(Span<double> a, int n) => Potrf(a, n, (byte)'L');
 
     /// <summary>
     /// L with L Lᵀ = A by OpenBLAS's dpotrf, in place: A (n×n row-major) is read from its lower triangle (j ≤ i), which
@@ -127,11 +117,13 @@ public static unsafe class NativeBlas
     /// dpotrf's 'U' factorisation A = UᵀU with U = Lᵀ). True when A is numerically positive definite, false when not,
     /// null when the library or its LAPACK is missing.
     /// </summary>
-    internal static bool? CholeskyLower(Span<double> a, int n)
+    internal static bool? CholeskyLower(Span<double> a, int n) => Potrf(a, n, (byte)'U');
+
+    /// <summary>dpotrf_ on the column-major triangle <paramref name="uplo"/> of the n×n array (see the two callers).</summary>
+    private static bool? Potrf(Span<double> a, int n, byte uplo)
     {
         if (Dpotrf == null) return null;
         if (n == 0) return true;
-        byte uplo = (byte)'U';
         int order = n, lda = n, info = -1;
         fixed (double* pa = a)
             Dpotrf(&uplo, &order, pa, &lda, &info);
