@@ -111,6 +111,9 @@ public static unsafe class NativeBlas
     /// </summary>
     internal static bool? CholeskyUpper(Span<double> a, int n) => Potrf(a, n, (byte)'L');
 
+    /// <summary>Whether LAPACK's dpotrf was found (<see cref="CholeskyUpper"/>, <see cref="CholeskyLower"/>).</summary>
+    internal static bool CholeskyAvailable => Dpotrf != null;
+
     /// <summary>
     /// L with L Lᵀ = A by OpenBLAS's dpotrf, in place: A (n×n row-major) is read from its lower triangle (j ≤ i), which
     /// is replaced by L; the upper triangle is not touched (column-major, the row-major lower triangle is the upper one:

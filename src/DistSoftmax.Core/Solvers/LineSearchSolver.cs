@@ -23,7 +23,10 @@ public abstract class LineSearchSolver : Solver
     /// <summary>Floor of norms that are divided by (a zero gradient or curvature).</summary>
     protected const double TinyNorm = NumericLimits.Tiny;
 
-    public override string Globalization => "line-search";
+    /// <summary>The <see cref="Solver.Globalization"/> of line-search solvers.</summary>
+    public const string LineSearchGlobalization = "line-search";
+
+    public override string Globalization => LineSearchGlobalization;
 
     /// <summary>The curvature of a Newton-type method (null for first-order methods).</summary>
     protected virtual CurvatureSource? Curvature => null;

@@ -157,7 +157,7 @@ public sealed class SampledGramCurvature : DenseCurvature
     {
         // A trust region's trace records ‖p‖, not t: only the line search's full steps are read.
         var trace = run.Trace;
-        if (run.Solver.Globalization != "line-search" || trace.Count < KeepTriangleAfterFullSteps) return false;
+        if (run.Solver.Globalization != LineSearchSolver.LineSearchGlobalization || trace.Count < KeepTriangleAfterFullSteps) return false;
         for (int i = trace.Count - KeepTriangleAfterFullSteps; i < trace.Count; i++)
             if (trace[i].StepLength != 1) return false;
         double before = trace[^2].Loss, now = trace[^1].Loss, change = Math.Abs(before - now);
