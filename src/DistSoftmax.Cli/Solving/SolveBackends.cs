@@ -80,6 +80,7 @@ internal sealed class LocalSimulationBackend(Task<Akka.Actor.ActorSystem>? start
                 Workers = job.Workers,
                 Events = e =>
                 {
+                    if (e is ShardReady ready) PhaseTiming.Mark($"shard {ready.ShardIndex} loaded ({ready.Seconds * 1e3:F0} ms on its worker)");
                     if (e is SolveProgress { Entry.Iteration: 0 }) PhaseTiming.Mark("first iteration (shards loaded)");
                     Events.Forward(e, progress, note, joins: false);
                 },
