@@ -29,7 +29,9 @@ else
 fi
 first=${builds[0]#*|}
 [ -f "$dir/A.npy" ] || $first generate --problem normalized --n "$n" --d "$d" --seed 2026 --out-dir "$dir" >/dev/null
-cat "$dir/A.npy" > /dev/null   # warm the page cache for every reader alike
+cat "$dir/A.npy" > /dev/null   # warm the page cache for every reader alike,
+# and its mappings: the first mapping of a freshly written file costs ≈ 0.3 s per GB here (README, "Approximate Newton at large d")
+/usr/bin/python3 -c 'import sys, numpy as np; np.load(sys.argv[1], mmap_mode="r").sum()' "$dir/A.npy"
 
 now() { date +%s.%N; }
 t=$(now); cat "$dir/A.npy" > /dev/null; read_s=$(awk -v a="$(now)" -v b="$t" "BEGIN { print a - b }")
