@@ -6,23 +6,27 @@ using DistSoftmax.Data;
 namespace DistSoftmax.Benchmarks;
 
 /// <summary>
-/// `solve-compare A.npy b.npy [solvers] [workers]`: whole-process `dist-softmax solve` runs (local simulation,
+/// `solve-compare A.npy b.npy [solvers] [workers] [rounds]`: whole-process `dist-softmax solve` runs (local simulation,
 /// tolerance 1e-8) of each solver under /usr/bin/time -v, against a streaming read of the same A (both cores) measured
 /// before and after them in this run, each in a child process of its own (`streaming-read A.npy`): this process holds
 /// no copy of A while the solves run. (Until the tenth session it read A itself and kept the 1.28 GB heap, which
 /// slowed the solves it launched: at 400000×400, approx-newton's solve took 5.5–7.1 s under it against 4.0–4.3 s
 /// alone, exact Newton's 13.6–14.7 s against 12.5 s.) Prints per solver: iterations, wall and solve seconds, the solve time per
-/// iteration as a multiple of the read, and the peak resident memory as a multiple of A's bytes.
+/// iteration as a multiple of the read, and the peak resident memory as a multiple of A's bytes. With rounds &gt; 1 the
+/// solvers run in turn that many times (alternated, so a drift of the machine's speed falls on all of them) and the
+/// ratio of the second solver's median wall time to the first's closes the report, with the range of the rounds' own
+/// ratios: on the shared 2-core machine single pairs at 400000×400 ranged 2.8–3.5.
 /// The command line used is `dotnet $DISTSOFTMAX_CLI` (default: the Release build next to this repository's bench).
 /// </summary>
 public static class CliComparison
 {
     public static int Run(string[] args)
     {
-        if (args.Length < 2) { Console.Error.WriteLine("usage: solve-compare A.npy b.npy [solvers] [workers]"); return 2; }
+        if (args.Length < 2) { Console.Error.WriteLine("usage: solve-compare A.npy b.npy [solvers] [workers] [rounds]"); return 2; }
         string aPath = Path.GetFullPath(args[0]), bPath = Path.GetFullPath(args[1]);
         string[] solvers = args.Length > 2 ? args[2].Split(',') : new[] { "approx-newton", "newton" };
         int workers = args.Length > 3 ? int.Parse(args[3]) : 2;
+        int rounds = args.Length > 4 ? int.Parse(args[4]) : 1;
         string cli = Environment.GetEnvironmentVariable("DISTSOFTMAX_CLI") ?? FindCli();
         var info = Npy.ReadInfo(aPath);
         long n = info.Rows, d = info.Cols;
@@ -31,7 +35,7 @@ public static class CliComparison
         double readBefore = StreamingReadInChild(aPath);
         Console.WriteLine($"A: {n}×{d} ({aBytes / 1e6:F0} MB); streaming read (both cores, in memory): {readBefore * 1e3:F1} ms; load average {Load()}");
         var runs = new List<(string Solver, string Exit, int Iterations, double Wall, double Solve, long RssKb, string Load)>();
-        foreach (var solver in solvers)
+        foreach (var solver in Enumerable.Repeat(solvers, rounds).SelectMany(round => round))
         {
             string outDir = Path.Combine(Path.GetTempPath(), $"solve-compare-{solver}-{Environment.ProcessId}");
             var psi = new ProcessStartInfo("/usr/bin/time", new[] { "-v", "dotnet", cli, "solve", "--A", aPath, "--b", bPath,
@@ -63,9 +67,17 @@ public static class CliComparison
                 $"per iteration {perIteration * 1e3,7:F0} ms ({perIteration / read,4:F0}× read)  " +
                 $"peak RSS {r.RssKb / 1024.0,6:F0} MiB ({r.RssKb * 1024.0 / aBytes:F2}× A)  load after {r.Load}");
         }
-        if (runs.Count >= 2)
+        if (solvers.Length >= 2 && rounds == 1)
             Console.WriteLine($"wall-time ratio {runs[1].Solver} / {runs[0].Solver}: {runs[1].Wall / runs[0].Wall:F2}; " +
                 $"solve-time ratio {runs[1].Solve / runs[0].Solve:F2}");
+        if (solvers.Length >= 2 && rounds > 1)
+        {
+            double[] Walls(string solver) => runs.Where(r => r.Solver == solver).Select(r => r.Wall).ToArray();
+            double[] first = Walls(solvers[0]), second = Walls(solvers[1]);
+            var roundRatios = first.Zip(second, (a, b) => b / a).Order().ToArray();
+            Console.WriteLine($"median wall time over {rounds} rounds: {solvers[0]} {Median(first):F2} s, {solvers[1]} {Median(second):F2} s; " +
+                $"ratio of medians {solvers[1]} / {solvers[0]}: {Median(second) / Median(first):F2} (rounds: {string.Join(", ", roundRatios.Select(r => r.ToString("F2")))})");
+        }
         return 0;
     }
 
@@ -123,6 +135,13 @@ public static class CliComparison
         a = null;
         GC.Collect();
         return t;
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        int m = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[m] : 0.5 * (sorted[m - 1] + sorted[m]);
     }
 
     private static string FindCli()

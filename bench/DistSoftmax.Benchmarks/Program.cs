@@ -6,7 +6,7 @@ using DistSoftmax.Benchmarks;
 // `passes [n] [d]` the per-pass profile of an approximate-Newton iteration; `gemm ROWS N D` a matrix shard's products;
 // `syrk ROWS D` a vector shard's weighted Gram, OpenBLAS's dsyrk against the managed kernel;
 // `algebra [d…]` the d×d operations, managed against OpenBLAS;
-// `solve-compare A.npy b.npy [solvers] [workers]` whole-process CLI solves against a streaming read of A
+// `solve-compare A.npy b.npy [solvers] [workers] [rounds]` whole-process CLI solves against a streaming read of A
 // (`streaming-read A.npy`, run by it in a child process);
 // `crossover [png] [n·d] [iterations] [nnz per row]` the per-iteration time of approx-newton and newton against d;
 // anything else goes to BenchmarkDotNet.

@@ -131,7 +131,8 @@ public class SampledGramPreconditionerTests
         Assert.True(result.Iterations > SampledGramPreconditioner.RefreshIterations, $"{result.Iterations} iterations build only once");
         Assert.Equal(0, counter.Sketches);
         Assert.Equal(1, counter.UniformSamples);
-        Assert.True(counter.LeverageSamples >= result.Iterations - 1, $"{counter.LeverageSamples} leverage-sampled builds in {result.Iterations} iterations");
+        // Builds stop once the solve has settled (the last preconditioner is kept): every one before was leverage-sampled.
+        Assert.True(counter.LeverageSamples >= 1, $"{counter.LeverageSamples} leverage-sampled builds in {result.Iterations} iterations");
         Assert.Equal(HessianKind.GaussNewton, SampledGramPreconditioner.ModelKind);
         var newton = p.Driver(1).Solve(SolverCatalog.Create("newton"), p.Objective, new double[p.D], options);
         Assert.True(Assertions.RelativeError(result.X, newton.X) < 1e-6, $"x differs from Newton's by {Assertions.RelativeError(result.X, newton.X):E2}");

@@ -13,7 +13,7 @@ namespace DistSoftmax.Core.Solvers;
 ///     iterations (the factors change slowly with x: K-FAC's practice);
 ///   • <see cref="CgPreconditioning.SampledGram"/>: the leverage-sampled Gram of a vector problem with its low-rank
 ///     terms (<see cref="SampledGramPreconditioner"/>), sampled afresh every
-///     <see cref="SampledGramPreconditioner.RefreshIterations"/> iterations;
+///     <see cref="SampledGramPreconditioner.RefreshIterations"/> iterations until the solve has settled, then kept;
 ///   • <see cref="CgPreconditioning.None"/>: none (plain CG).
 /// </summary>
 internal static class CgPreconditioners
@@ -48,7 +48,10 @@ internal static class CgPreconditioners
             case CgPreconditioning.SampledGram:
             {
                 var cache = StateOf<SampledGramCache>(run);
-                if (!cache.Built || current.Iteration - cache.BuiltAt >= SampledGramPreconditioner.RefreshIterations)
+                // Due for a fresh sample, unless the solve has settled (SampledGramPreconditioner.RefreshIterations).
+                bool due = current.Iteration - cache.BuiltAt >= SampledGramPreconditioner.RefreshIterations;
+                bool kept = cache.Preconditioner is not null && SampledGramCurvature.SettledSteps(run);
+                if (!cache.Built || (due && !kept))
                 {
                     var built = new Out<SampledGramPreconditioner?>();
                     foreach (var request in SampledGramPreconditioner.Build(run, current, cache.Preconditioner, built)) yield return request;

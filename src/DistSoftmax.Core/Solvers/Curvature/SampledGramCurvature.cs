@@ -153,7 +153,7 @@ public sealed class SampledGramCurvature : DenseCurvature
     /// 16 iterations instead of 14; with the loss condition it takes 14. Read from the trace, which a checkpoint
     /// carries, so a resumed solve keeps the same triangles.
     /// </summary>
-    private static bool SettledSteps(SolveRun run)
+    internal static bool SettledSteps(SolveRun run)
     {
         // A trust region's trace records ‖p‖, not t: only the line search's full steps are read.
         var trace = run.Trace;
