@@ -85,23 +85,20 @@ internal sealed class ConsoleView
     }
 
     /// <summary>
-    /// Lays out a throwaway summary table, with a value long enough to wrap, on a pool thread while the solve runs, so
-    /// that compiling Spectre.Console's table layout (≈ 0.1 s at its first use, the last phase of a solve) overlaps the
-    /// solve instead of following it. Nothing is written anywhere; failures are left to the real summary.
+    /// Lays out a throwaway summary table, with a value long enough to wrap, in CPU the solve leaves idle
+    /// (<see cref="IdleWarmUp"/>), so that compiling Spectre.Console's table layout (≈ 0.1 s at its first use, the last
+    /// phase of a solve) overlaps the solve instead of following it. Nothing is written anywhere; failures are left to
+    /// the real summary.
     /// </summary>
-    public Task WarmUpSummary() => Task.Run(() =>
+    public Task WarmUpSummary() => IdleWarmUp.Run(() =>
     {
-        try
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
-            var console = AnsiConsole.Create(new AnsiConsoleSettings
-            {
-                Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
-                Out = new AnsiConsoleOutput(TextWriter.Null),
-            });
-            console.Profile.Width = _console.Profile.Width;
-            console.Write(SummaryTable([("key", "value"), ("wrapped", string.Join(' ', Enumerable.Repeat("word", 60)))], _ctx.Interactive));
-        }
-        catch (Exception) { /* the real summary will fail the same way and say why */ }
+            Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(TextWriter.Null),
+        });
+        console.Profile.Width = _console.Profile.Width;
+        console.Write(SummaryTable([("key", "value"), ("wrapped", string.Join(' ', Enumerable.Repeat("word", 60)))], _ctx.Interactive));
     });
 
     public static string PlainLine(TraceEntry e) =>

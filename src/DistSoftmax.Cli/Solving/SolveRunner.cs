@@ -209,15 +209,12 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
     }
 
     /// <summary>
-    /// Draws a throwaway two-point chart on a pool thread while the solve runs, so that loading SkiaSharp's native
-    /// library and fonts and compiling ScottPlot's drawing code (≈ 0.1 s at first use) overlap the solve instead of
-    /// following it. Failures are left to the real plot, which reports them.
+    /// Draws a throwaway two-point chart in CPU the solve leaves idle (<see cref="IdleWarmUp"/>), so that loading
+    /// SkiaSharp's native library and fonts and compiling ScottPlot's drawing code (≈ 0.1 s at first use) overlap the
+    /// solve instead of following it. Failures are left to the real plot, which reports them.
     /// </summary>
-    private static Task WarmUpPlotEngine() => Task.Run(() =>
-    {
-        try { ConvergencePlot.Render([new TraceEntry(0, 1, 1, 0, 0, 0, 0), new TraceEntry(1, 0.5, 0.5, 1, 0, 0, 0)], "", 0.1); }
-        catch (Exception) { /* the real plot will fail the same way and say why */ }
-    });
+    private static Task WarmUpPlotEngine() => IdleWarmUp.Run(() =>
+        ConvergencePlot.Render([new TraceEntry(0, 1, 1, 0, 0, 0, 0), new TraceEntry(1, 0.5, 0.5, 1, 0, 0, 0)], "", 0.1));
 
     /// <summary>
     /// The post-solve analysis at x* (<see cref="PostSolvePass"/>), skipped with --no-analysis and after a cancellation
