@@ -111,14 +111,23 @@ public sealed class VectorShard : IShard
     {
         CheckDimension(x);
         if (_zX is not null && _zX.AsSpan().SequenceEqual(x)) return;
+        bool zero = IsZero(x);
         _blocks.Run(_compute, k =>
         {
             var (s, e) = _blocks[k];
-            _rows.MultiplyRows(s, e, x, _z.AsSpan(s, e - s));
+            if (zero) _z.AsSpan(s, e - s).Clear();
+            else _rows.MultiplyRows(s, e, x, _z.AsSpan(s, e - s));
         });
         _zX = (double[])x.Clone();
         _termsX = null;
     }
+
+    /// <summary>
+    /// Whether every entry of x is 0 (either sign): then z = A·x is 0 without reading A, exactly what the product
+    /// gives (A is finite wherever it enters: files are checked, the library checks its arrays). The default start
+    /// x0 = 0 and the analysis's L(0) are such points: at 400000×400 each is a pass over 1.28 GB saved.
+    /// </summary>
+    private static bool IsZero(double[] x) => !x.AsSpan().ContainsAnyExcept(0.0);
 
     /// <summary>Per-row g + w²z, D + w², q at (x, globals, kind).</summary>
     private void EnsureTerms(double[] x, double[] globals, HessianKind kind)
@@ -227,7 +236,7 @@ public sealed class VectorShard : IShard
         CheckDimension(r.X);
         int d = Cols, k = _family.GradientBasisCount, lr = _family.LowRankCount, m = r.SketchRows;
         if (m < 0) throw new ArgumentException($"a sketch cannot have {m} rows");
-        bool haveZ = _zX is not null && _zX.AsSpan().SequenceEqual(r.X);
+        bool haveZ = _zX is not null && _zX.AsSpan().SequenceEqual(r.X), zero = !haveZ && IsZero(r.X);
         int vectors = _reg.IsNone ? k : k + 1;
         var partial = new ScalarSums[_blocks.BlockCount];
         var reg = new double[_blocks.BlockCount];
@@ -242,7 +251,8 @@ public sealed class VectorShard : IShard
                 int te = Math.Min(e, t + _tile), len = te - t;
                 var zt = _z.AsSpan(t, len);
                 var bt = _b.AsSpan(t, len);
-                if (!haveZ) _rows.MultiplyRows(t, te, r.X, zt);
+                if (zero) zt.Clear();
+                else if (!haveZ) _rows.MultiplyRows(t, te, r.X, zt);
                 _family.GradientBasis(zt, bt, r.Reference!, beta.AsSpan(0, k * len));
                 if (!_reg.IsNone)
                     for (int i = 0; i < len; i++) beta[k * len + i] = _reg.SquaredWeight(t + i) * zt[i];
