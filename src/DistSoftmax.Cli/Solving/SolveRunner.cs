@@ -215,8 +215,9 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
     /// <summary>
     /// Managed heap size from which the solve's garbage is collected before the post-solve analysis. Below it the
     /// collection cannot move the process's peak much (the runtime and the mapped rows dominate it) and only costs
-    /// time: 20–27 ms of the 200000×100 benchmark's 1.2–1.3 s, whose heap held 30 MB; at 400000×400 it held 84–96 MB
-    /// and at 100000×1000 several 8 MB d×d arrays, where it keeps the peak at 1.1–1.4× A.
+    /// time: 20–27 ms of the 200000×100 benchmark's 1.2–1.3 s, whose heap held 30 MB. At 400000×400 the heap held
+    /// 64 MB (two workers) to 96 MB (four), at 100000×1000 138 MB of requests, replies and 8 MB d×d models; with the
+    /// collection there the peak stayed at 1.16× and 1.39× A.
     /// </summary>
     private const long CollectBeforeAnalysisBytes = 64L << 20;
 
