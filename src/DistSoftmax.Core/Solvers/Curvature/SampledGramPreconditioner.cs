@@ -125,17 +125,20 @@ public sealed class SampledGramPreconditioner
             StreamSeed(opts.Seed, current.Iteration, SamplePurpose), scores.Uniform, SinglePrecision: true);
         var gram = run.Reply<GramReply>();
         var coefficients = run.Objective.LowRankCoefficients(point.Globals, ModelKind);
-        result.Value = FromGram(gram.PackedUpper, current.LowRank, coefficients, d, gram.RowsUsed);
+        // The previous factor is read no more (its leverage estimates are in this build's request): R goes into it.
+        result.Value = FromGram(gram.PackedUpper, current.LowRank, coefficients, d, gram.RowsUsed, recycledFactor: previous?._factor);
     }
 
     /// <summary>
     /// The preconditioner of the model G + Σ_ab C_ab l_a l_bᵀ, G given packed (d(d+1)/2), the l_a as the rows of
     /// <paramref name="lowRank"/> (k×d) and C as <paramref name="coefficients"/> (k×k); null when no damping makes G
-    /// positive definite.
+    /// positive definite. <paramref name="recycledFactor"/>: a replaced preconditioner's factor, which receives this
+    /// one's (<see cref="PackedCholesky.FactorUpper"/>); that preconditioner must not be applied again.
     /// </summary>
-    public static SampledGramPreconditioner? FromGram(double[] gramPacked, double[] lowRank, double[] coefficients, int d, long rowsSampled)
+    public static SampledGramPreconditioner? FromGram(double[] gramPacked, double[] lowRank, double[] coefficients, int d, long rowsSampled,
+        double[]? recycledFactor = null)
     {
-        var factor = PackedCholesky.FactorUpper(gramPacked, d, MaxDampingIncreases);
+        var factor = PackedCholesky.FactorUpper(gramPacked, d, MaxDampingIncreases, recycledFactor);
         if (factor is null) return null;
         var (basis, correction) = LowRankCorrection(factor, d, lowRank, coefficients);
         return new SampledGramPreconditioner(factor, d, basis, correction)
