@@ -63,4 +63,15 @@ public class RecycledFactorTests
         Assert.Null(SampledGramPreconditioner.FromGram(broken, [], [], d, 100, recycledFactor: previous.LeverageTriangle));
         Assert.Equal(before, previous.LeverageTriangle);
     }
+
+    [Theory]
+    [InlineData(double.NaN, 0)]                  // packed entry 0: the diagonal (0, 0)
+    [InlineData(double.PositiveInfinity, 7)]     // packed entry 7: (0, 7), off the diagonal
+    public void A_non_finite_Gram_does_not_factor(double value, int entry)
+    {
+        const int d = 10;
+        var gram = GramPacked(d, 6, 0.5);
+        gram[entry] = value;
+        Assert.Null(SampledGramPreconditioner.FromGram(gram, [], [], d, 100));
+    }
 }

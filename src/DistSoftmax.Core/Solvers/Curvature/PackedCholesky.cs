@@ -26,6 +26,8 @@ internal static class PackedCholesky
     /// </summary>
     public static double[]? FactorUpper(double[] packed, int d, int increases, double[]? into = null)
     {
+        // A non-finite entry does not factor: dpotrf does not reject NaN pivots, and the damping would be NaN too.
+        if (!double.IsFinite(TensorPrimitives.Sum<double>(packed))) return null;
         double trace = 0;
         for (int i = 0; i < d; i++) trace += packed[Packed.DiagonalIndex(i, d)];
         double damping = RelativeDamping * Math.Max(Math.Abs(trace) / d, double.Epsilon);
