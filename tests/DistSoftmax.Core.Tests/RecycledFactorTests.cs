@@ -1,5 +1,4 @@
 using DistSoftmax.Core.Kernels;
-using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Solvers.Curvature;
 
 namespace DistSoftmax.Core.Tests;
@@ -11,18 +10,9 @@ namespace DistSoftmax.Core.Tests;
 /// </summary>
 public class RecycledFactorTests
 {
-    private static double[] Normal(int length, ulong seed)
-    {
-        var v = new double[length];
-        new Rng(seed).FillNormal(v);
-        return v;
-    }
-
     private static double[] GramPacked(int d, ulong seed, double shift)
     {
-        var rng = new Rng(seed);
-        var a = new double[3 * d * d];
-        rng.FillNormal(a);
+        var a = TestProblem.Vector(3 * d * d, seed);
         var full = new double[d * d];
         for (int r = 0; r < 3 * d; r++)
             for (int i = 0; i < d; i++)
@@ -36,7 +26,7 @@ public class RecycledFactorTests
     [InlineData(96)]   // above OpenBLAS's dpotrf threshold where it is loaded
     public void A_recycled_factor_gives_the_same_preconditioner(int d)
     {
-        var lowRank = Normal(2 * d, 5);
+        var lowRank = TestProblem.Vector(2 * d, 5);
         double[] coefficients = [0.3, -0.1, -0.1, 0.2];
         var previous = SampledGramPreconditioner.FromGram(GramPacked(d, 1, 0.5), lowRank, coefficients, d, 100)!;
         var gram = GramPacked(d, 2, 0.1);
@@ -44,7 +34,7 @@ public class RecycledFactorTests
         var recycled = SampledGramPreconditioner.FromGram(gram, lowRank, coefficients, d, 100, recycledFactor: previous.LeverageTriangle)!;
         Assert.Same(previous.LeverageTriangle, recycled.LeverageTriangle);
         Assert.Equal(fresh.LeverageTriangle, recycled.LeverageTriangle);
-        var r = Normal(d, 9);
+        var r = TestProblem.Vector(d, 9);
         Assert.Equal(fresh.Apply(r), recycled.Apply(r));
     }
 
