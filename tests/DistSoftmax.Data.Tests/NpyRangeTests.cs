@@ -10,8 +10,13 @@ public class NpyRangeTests
     private static double[] Values4x3 => [0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32];
 
     /// <summary><see cref="Values4x3"/> as a C-ordered little-endian float64 .npy file in <paramref name="dir"/>, built by hand.</summary>
-    private static string WriteValues4x3(TempDir dir, string name) =>
-        dir.Write(name, NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(Values4x3)));
+    /// <summary>A C-ordered 4×3 float64 .npy of <paramref name="values"/>.</summary>
+    private static byte[] Bytes4x3(double[] values) =>
+        NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(values));
+
+    /// <summary>Writes <see cref="Bytes4x3"/> of the given values (default <see cref="Values4x3"/>).</summary>
+    private static string WriteValues4x3(TempDir dir, string name, double[]? values = null) =>
+        dir.Write(name, Bytes4x3(values ?? Values4x3));
 
     [Fact]
     public void Header_info_gives_shape_dtype_and_order_without_reading_values()
@@ -85,7 +90,7 @@ public class NpyRangeTests
         using var dir = new TempDir();
         var v = Values4x3;
         v[10] = double.PositiveInfinity; // row 3, col 1
-        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(v)));
+        string p = WriteValues4x3(dir, "a.npy", v);
         Assert.Equal(new double[] { 0, 1, 2, 10, 11, 12, 20, 21, 22 }, Npy.ReadMatrixRows(p, 0, 3).Data);
         var e = Assert.Throws<DataFormatException>(() => Npy.ReadMatrixRows(p, 2, 2));
         Assert.Equal($"{p}: non-finite value +Infinity at index (row 3, col 1) (0-based)", e.Message);
@@ -151,9 +156,9 @@ public class NpyRangeTests
     public void Mapped_rows_are_checked_like_read_rows()
     {
         using var dir = new TempDir();
-        var values = (double[])Values4x3.Clone();
+        var values = Values4x3;   // a fresh array each time
         values[10] = double.PositiveInfinity;
-        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(values)));
+        string p = WriteValues4x3(dir, "a.npy", values);
         var e = Assert.Throws<DataFormatException>(() => Npy.MapMatrixRows(p, 2, 2));
         Assert.Equal($"{p}: non-finite value +Infinity at index (row 3, col 1) (0-based)", e.Message);
         Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, 0, 3));
@@ -176,9 +181,9 @@ public class NpyRangeTests
         Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, 1, 3));
 
         // Written in place: the same inode, new times.
-        var values = (double[])Values4x3.Clone();
+        var values = Values4x3;   // a fresh array each time
         values[10] = double.NaN;
-        var bytes = NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(values));
+        var bytes = Bytes4x3(values);
         using (var fs = new FileStream(p, FileMode.Open, FileAccess.Write)) fs.Write(bytes);
         // The kernel stamps writes at its clock tick (a few ms): a write within the tick of the scan would keep the times,
         // so the test moves them as a later write would.
@@ -200,9 +205,9 @@ public class NpyRangeTests
     public void A_scan_that_meets_a_bad_value_records_nothing()
     {
         using var dir = new TempDir();
-        var values = (double[])Values4x3.Clone();
+        var values = Values4x3;   // a fresh array each time
         values[4] = double.NegativeInfinity;
-        string p = dir.Write("a.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(values)));
+        string p = WriteValues4x3(dir, "a.npy", values);
         Assert.Throws<DataFormatException>(() => Npy.ScanMatrixRows(p, 2, (_, _) => { }));
         Assert.False(CheckedFiles.Covers(p));
         Assert.Throws<DataFormatException>(() => Npy.MapMatrixRows(p, 0, 2));
@@ -217,7 +222,7 @@ public class NpyRangeTests
         string p = WriteValues4x3(dir, "a.npy");
         var m = Assert.IsType<MemoryDenseMatrix>(Npy.MapMatrixRows(p, 1, 3));
         var changed = Values4x3.Select(v => -v).ToArray();
-        string replacement = dir.Write("a.npy.tmp", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", NpyFixture.F8(changed)));
+        string replacement = WriteValues4x3(dir, "a.npy.tmp", changed);
         File.Move(replacement, p, overwrite: true);
         Assert.Equal(Values4x3[3..], m.Values.ToArray());
         Assert.Equal(changed[3..], Npy.ReadMatrixRows(p, 1, 3).Data);
