@@ -27,7 +27,7 @@ public sealed class ApproximateNewton : Solver
     public ApproximateNewton(GlobalizationMode globalization = GlobalizationMode.LineSearch)
     {
         bool trustRegion = globalization == GlobalizationMode.TrustRegion;
-        Globalization = trustRegion ? "trust-region" : LineSearchSolver.LineSearchGlobalization;
+        Globalization = trustRegion ? TrustRegionSolver.TrustRegionGlobalization : LineSearchSolver.LineSearchGlobalization;
         if (trustRegion)
         {
             _kroneckerPreconditioned = new TrustRegionNewtonCg(CgPreconditioning.Kronecker);

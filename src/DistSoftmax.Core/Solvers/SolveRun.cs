@@ -52,6 +52,7 @@ public sealed class SolveRun
     /// </summary>
     internal double[] ModelHessianBuffer(int d) =>
         _modelHessian is { } kept && kept.Length == d * d ? kept : _modelHessian = GC.AllocateUninitializedArray<double>(d * d);
+
     public double Seconds => _secondsBefore + _clock.Elapsed.TotalSeconds;
 
     /// <summary>The checkpoint this run continues (null for a run from x0).</summary>

@@ -28,7 +28,10 @@ public abstract class TrustRegionSolver : Solver
     /// <summary>Trials (re-solves with a smaller radius) in one iteration before the solve is declared stalled.</summary>
     public const int MaxTrials = 60;
 
-    public override string Globalization => "trust-region";
+    /// <summary>The <see cref="Solver.Globalization"/> of trust-region solvers.</summary>
+    public const string TrustRegionGlobalization = "trust-region";
+
+    public override string Globalization => TrustRegionGlobalization;
 
     /// <summary>The curvature the model is built from.</summary>
     protected abstract CurvatureSource Curvature { get; }
