@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Random;
 
 namespace DistSoftmax.Core.Networks;
@@ -344,7 +345,7 @@ public sealed class NetworkModel
                 {
                     double max = TensorPrimitives.Max<double>(ht);
                     TensorPrimitives.Subtract(ht, max, phi);
-                    TensorPrimitives.Exp<double>(phi, phi);
+                    VectorExp.Exp(phi, phi);
                     double sum = TensorPrimitives.Sum<double>(phi);
                     TensorPrimitives.Multiply(phi, 1.0 / sum, phi);
                     break;
@@ -353,7 +354,7 @@ public sealed class NetworkModel
                     TensorPrimitives.Max(ht, 0.0, phi);
                     break;
                 default:
-                    TensorPrimitives.Exp<double>(ht, phi);
+                    VectorExp.Exp(ht, phi);
                     break;
             }
             for (int r = 0; r < k; r++) ws.F[t * k + r] = OutputScale * TensorPrimitives.Dot<double>(_aT.AsSpan(r * m, m), phi);

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Problems;
@@ -76,7 +77,7 @@ public sealed class NormalizedSoftmax : IVectorFamily
     private static void ShiftedExp(ReadOnlySpan<double> z, double shift, double scale, Span<double> output)
     {
         TensorPrimitives.Subtract(z, shift, output);
-        TensorPrimitives.Exp(output, output);
+        VectorExp.Exp(output, output);
         if (scale != 1.0) TensorPrimitives.Divide(output, scale, output);
     }
 

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Problems;
 
@@ -39,7 +40,7 @@ public static class RowResidual
         if (z.Length == 0) return;
         double m = TensorPrimitives.Max(z);
         TensorPrimitives.Subtract(z, m, c);
-        TensorPrimitives.Exp(c, c);
+        VectorExp.Exp(c, c);
         TensorPrimitives.Divide(c, TensorPrimitives.Sum<double>(c), c);
         TensorPrimitives.Subtract(c, b, c);
     }

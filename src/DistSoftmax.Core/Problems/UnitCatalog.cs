@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Problems;
 
@@ -69,7 +70,7 @@ public static class UnitCatalog
     {
         switch (unit)
         {
-            case Unit.Exp: TensorPrimitives.Exp(z, u); break;
+            case Unit.Exp: VectorExp.Exp(z, u); break;
             case Unit.Cosh: TensorPrimitives.Cosh(z, u); break;
             case Unit.Sinh: TensorPrimitives.Sinh(z, u); break;
             case Unit.Tanh: TensorPrimitives.Tanh(z, u); break;

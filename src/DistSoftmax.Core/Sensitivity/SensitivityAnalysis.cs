@@ -206,7 +206,7 @@ public static class SensitivityAnalysis
     {
         double m = TensorPrimitives.Max<double>(v);
         TensorPrimitives.Subtract(v, m, v);
-        TensorPrimitives.Exp<double>(v, v);
+        VectorExp.Exp(v, v);
         TensorPrimitives.Multiply(v, 1.0 / TensorPrimitives.Sum<double>(v), v);
     }
 
