@@ -75,8 +75,8 @@ public static class CliComparison
             double[] Walls(string solver) => runs.Where(r => r.Solver == solver).Select(r => r.Wall).ToArray();
             double[] first = Walls(solvers[0]), second = Walls(solvers[1]);
             var roundRatios = first.Zip(second, (a, b) => b / a).Order().ToArray();
-            Console.WriteLine($"median wall time over {rounds} rounds: {solvers[0]} {Median(first):F2} s, {solvers[1]} {Median(second):F2} s; " +
-                $"ratio of medians {solvers[1]} / {solvers[0]}: {Median(second) / Median(first):F2} (rounds: {string.Join(", ", roundRatios.Select(r => r.ToString("F2")))})");
+            Console.WriteLine($"median wall time over {rounds} rounds: {solvers[0]} {Timing.MedianOf(first):F2} s, {solvers[1]} {Timing.MedianOf(second):F2} s; " +
+                $"ratio of medians {solvers[1]} / {solvers[0]}: {Timing.MedianOf(second) / Timing.MedianOf(first):F2} (rounds: {string.Join(", ", roundRatios.Select(r => r.ToString("F2")))})");
         }
         return 0;
     }
@@ -135,13 +135,6 @@ public static class CliComparison
         a = null;
         GC.Collect();
         return t;
-    }
-
-    private static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        int m = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[m] : 0.5 * (sorted[m - 1] + sorted[m]);
     }
 
     private static string FindCli()

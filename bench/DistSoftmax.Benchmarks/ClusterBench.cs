@@ -140,7 +140,7 @@ public static class ClusterBench
                 }
 
             var reference = runs.First(x => x.Name == "in-process").Result;
-            double baseSeconds = Median(runs.Where(x => x.Name == "in-process").Select(x => x.Result.Seconds));
+            double baseSeconds = Timing.MedianOf(runs.Where(x => x.Name == "in-process").Select(x => x.Result.Seconds));
             Report("");
             Report($"1. per-step overhead: normalized softmax n = {N}, d = {D}, {Shards} shards, gd, tol 0, max-iter {Iterations}; " +
                    $"median of {repeats} runs of each (after one warm-up), interleaved");
@@ -150,7 +150,7 @@ public static class ClusterBench
             foreach (var (name, _) in kinds)
             {
                 var mine = runs.Where(x => x.Name == name).ToList();
-                double s = Median(mine.Select(x => x.Result.Seconds));
+                double s = Timing.MedianOf(mine.Select(x => x.Result.Seconds));
                 long requests = mine[0].Result.Requests;
                 bool identical = mine.All(x => SameBits(reference.X, x.Result.X) && x.Result.Requests == reference.Requests
                                               && x.Result.Iterations == reference.Iterations);
@@ -158,10 +158,10 @@ public static class ClusterBench
                 // Per-iteration times from the solver's own trace (cumulative seconds), over every run.
                 var iter = mine.SelectMany(x => x.Result.Trace.Zip(x.Result.Trace.Skip(1), (p, q) => (q.Seconds - p.Seconds) * 1e3)).ToList();
                 string overhead = name == "in-process" ? "—" : $"{(s - baseSeconds) / requests * 1e3:F3}";
-                string startUp = mine[0].StartUp is null ? "—" : $"{Median(mine.Select(x => x.StartUp!.Value)):F2}";
-                string leave = mine[0].Leave is null ? "—" : $"{Median(mine.Select(x => x.Leave!.Value)):F2}";
+                string startUp = mine[0].StartUp is null ? "—" : $"{Timing.MedianOf(mine.Select(x => x.StartUp!.Value)):F2}";
+                string leave = mine[0].Leave is null ? "—" : $"{Timing.MedianOf(mine.Select(x => x.Leave!.Value)):F2}";
                 Report($"   {name,-18} {s,8:F3} {$"({mine.Min(x => x.Result.Seconds):F3}..{mine.Max(x => x.Result.Seconds):F3})",15} " +
-                       $"{requests,8} {s / requests * 1e3,10:F3} {overhead,16} {$"{Median(iter):F2}/{iter.Max():F1}",16} {startUp,7} {leave,7}  " +
+                       $"{requests,8} {s / requests * 1e3,10:F3} {overhead,16} {$"{Timing.MedianOf(iter):F2}/{iter.Max():F1}",16} {startUp,7} {leave,7}  " +
                        (name == "in-process" ? "reference" : identical ? "bit-identical" : "DIFFERENT"));
             }
             Report($"   solve s: SolverResult.Seconds, the solver's clock from its first request to its result ({reference.Exit}, " +
@@ -313,7 +313,7 @@ public static class ClusterBench
                 await Task.Delay(200); // let the last chunk's buffers go before the next transfer
             }
 
-            double tWire = Median(wire), tRound = Median(roundTrip), tChunk = Median(chunked);
+            double tWire = Timing.MedianOf(wire), tRound = Timing.MedianOf(roundTrip), tChunk = Timing.MedianOf(chunked);
             Report("");
             Report($"2. a full d×d block, d = {d} ({mb:F0} MB of doubles) as a GramReply; median of {transfers} (after one warm-up)");
             Report($"   {"path",-58} {"ms",8} {"(min..max)",17} {"MB/s",8} {"× baseline",11}");
@@ -339,12 +339,6 @@ public static class ClusterBench
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------------
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var v = values.OrderBy(x => x).ToArray();
-        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
-    }
 
     private static bool SameBits(double[] a, double[] b) =>
         a.Length == b.Length && MemoryMarshal.AsBytes(a.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(b.AsSpan()));

@@ -23,4 +23,11 @@ public static class Timing
         Array.Sort(times);
         return times[repeats / 2];
     }
+
+    /// <summary>The median of some values (the mean of the middle two for an even count).</summary>
+    public static double MedianOf(IEnumerable<double> values)
+    {
+        var v = values.Order().ToArray();
+        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+    }
 }
