@@ -62,7 +62,7 @@ public static class VectorExp
             {
                 var v = Vector256.LoadUnsafe(ref xs, (nuint)i);
                 if (Vector256.GreaterThanOrEqualAll(v, min) && Vector256.LessThanOrEqualAll(v, max))
-                    ExpFour(ref xs, ref ys, (nuint)i);
+                    Core(v).StoreUnsafe(ref ys, (nuint)i);
                 else
                     for (int j = i; j < i + Lanes; j++) Unsafe.Add(ref ys, j) = Math.Exp(Unsafe.Add(ref xs, j));
             }
@@ -70,11 +70,10 @@ public static class VectorExp
         for (; i < n; i++) Unsafe.Add(ref ys, i) = Math.Exp(Unsafe.Add(ref xs, i));
     }
 
-    /// <summary>y[i..i+4) = exp(x[i..i+4)) for arguments in [<see cref="VectorMin"/>, <see cref="VectorMax"/>].</summary>
+    /// <summary>exp of four arguments in [<see cref="VectorMin"/>, <see cref="VectorMax"/>].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ExpFour(ref double xs, ref double ys, nuint i)
+    private static Vector256<double> Core(Vector256<double> x)
     {
-        var x = Vector256.LoadUnsafe(ref xs, i);
         // t = x·log₂e + 1.5·2⁵² rounds k into t's low bits; k = t − 1.5·2⁵² as a double.
         var t = Vector256.FusedMultiplyAdd(x, Vector256.Create(Log2E), Vector256.Create(RoundingShift));
         var k = t - Vector256.Create(RoundingShift);
@@ -98,6 +97,6 @@ public static class VectorExp
         // 2^k from its exponent bits: k is the difference of t's bits and the shift's (|k| ≤ 1023 here).
         var kBits = t.AsInt64() - Vector256.Create(BitConverter.DoubleToInt64Bits(RoundingShift));
         var scale = Vector256.ShiftLeft(kBits + Vector256.Create(ExponentBias), MantissaBits).AsDouble();
-        (p * scale).StoreUnsafe(ref ys, i);
+        return p * scale;
     }
 }
