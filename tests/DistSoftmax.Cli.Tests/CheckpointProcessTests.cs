@@ -20,9 +20,10 @@ public class CheckpointProcessTests
         using var dir = new TempDir();
         var gen = Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "100000", "--d", "40", "--seed", "3", "--out-dir", "inst");
         Assert.True(gen.Code == 0, gen.ToString());
-        // Many cheap iterations (a few seconds in all): lbfgs to a tolerance it stops short of (exit 3 both times).
+        // Many cheap iterations (a few seconds in all, so that checkpoints, written at most once a second, get past
+        // iteration 2): lbfgs to a tolerance it stops short of, without stopping as stalled (exit 3 both times).
         string[] solve = ["solve", "--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "lbfgs", "--backend", "inprocess",
-            "--tol", "1e-15", "--max-iter", "120", "--workers", "2"];
+            "--tol", "1e-15", "--max-iter", "600", "--stall-iter", "1000", "--workers", "2"];
         var full = Cli.Run(dir.Path, [.. solve, "--out-dir", "full"]);
         Assert.True(full.Code is 0 or 3, full.ToString());
 

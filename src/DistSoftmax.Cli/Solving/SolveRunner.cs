@@ -98,6 +98,8 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
             Func<Action<TraceEntry>, Action<string>, Task<SolverResult>> solve = (progress, note) =>
                 backend.SolveAsync(job, e => { Interlocked.Increment(ref _iterationsSeen); progress(e); }, note, ctx.Cancellation);
             result = json is null ? await view.ShowProgressAsync(solve) : await solve(json.Iteration, json.Cluster);
+            // A cancelled solve keeps its newest checkpoint for --resume; one that ended needs none (removed below).
+            if (checkpoints is not null) await checkpoints.CompleteAsync(keepLast: result.Exit == ExitCondition.Cancelled);
         }
         catch (DistributedSolveException) when (ctx.Cancellation.IsCancellationRequested && !AnyIteration)
         {
@@ -133,7 +135,8 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         }
         finally
         {
-            if (checkpoints is not null) await checkpoints.CompleteAsync();
+            // A failed solve keeps its newest checkpoint too (no-op after the call above).
+            if (checkpoints is not null) await checkpoints.CompleteAsync(keepLast: true);
         }
 
         PhaseTiming.Mark($"solved ({result.Iterations} iterations, {result.Seconds * 1e3:F0} ms in the solver)");
