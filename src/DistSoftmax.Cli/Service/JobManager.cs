@@ -215,6 +215,8 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
             }
             string[] arguments = [.. JobSpec.ToArguments(spec), $"--out-dir={outDir}", "--progress=json"];
             var settings = SolveCommand.ParseSettings(arguments, ctx);
+            // A job runs on the service's cluster: without "workers" it takes a cluster job's shards, not this machine's cores.
+            settings = settings with { Workers = settings.Workers ?? SolvePlanner.MostDefaultWorkers };
             return await Task.Run(() => SolvePlanner.Plan(settings, ctx, new DataShardLoader()), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is CliInputException or DataFormatException or ArgumentException)

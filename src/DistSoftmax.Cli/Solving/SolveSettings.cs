@@ -30,7 +30,8 @@ internal sealed record SolveSettings
     public SolverOptions Options { get; init; } = new();
     /// <summary>Whether --hessian was given (matrix problems otherwise use the Hessian MatrixSolverChoice recommends).</summary>
     public bool HessianGiven { get; init; }
-    public int Workers { get; init; } = 4;
+    /// <summary>Row shards (--workers); null: <see cref="SolvePlanner.DefaultWorkers"/> for the backend.</summary>
+    public int? Workers { get; init; }
     public string OutDir { get; init; } = "out";
     /// <summary>--save: a comma list of fitted, residual, gradient, hessian (arrays at x* written as .npy); null: none.</summary>
     public string? Save { get; init; }
