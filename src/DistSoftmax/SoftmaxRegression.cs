@@ -108,19 +108,20 @@ public static class SoftmaxRegression
         string solverName, string reason, SolverOptions settings, double[] x0, SoftmaxSolveOptions options,
         IProgress<TraceEntry>? progress, CancellationToken ct)
     {
-        if (options.Workers < 1) throw new ParameterException(nameof(SoftmaxSolveOptions.Workers), options.Workers, "must be at least 1");
+        int workers = options.Workers ?? ShardLayout.DefaultShards(onThisMachine: options.Backend != SoftmaxBackend.Cluster);
+        if (workers < 1) throw new ParameterException(nameof(SoftmaxSolveOptions.Workers), workers, "must be at least 1");
         if (settings.Globalization == GlobalizationMode.TrustRegion && !SolverCatalog.IsNewtonType(solverName))
             throw new ParameterException(nameof(SolverOptions.Globalization), "trust-region", $"is for the Newton-type solvers, not {solverName}");
         var solver = SolverCatalog.Create(solverName, settings);
         Action<TraceEntry> report = progress is null ? _ => { } : progress.Report;
         var result = options.Backend switch
         {
-            SoftmaxBackend.InProcess => await Task.Run(() => InProcess(loader, source, solver, x0, settings, options.Workers, report, ct),
+            SoftmaxBackend.InProcess => await Task.Run(() => InProcess(loader, source, solver, x0, settings, workers, report, ct),
                 CancellationToken.None).ConfigureAwait(false),
             SoftmaxBackend.LocalSimulation => await LocalSimulation.SolveAsync(loader, source, solver, x0, settings,
-                new LocalSimulationOptions { Workers = options.Workers, Events = e => { if (e is SolveProgress p) report(p.Entry); } }, ct)
+                new LocalSimulationOptions { Workers = workers, Events = e => { if (e is SolveProgress p) report(p.Entry); } }, ct)
                 .ConfigureAwait(false),
-            SoftmaxBackend.Cluster => await OnCluster(writeFiles, solver, x0, settings, options, report, ct).ConfigureAwait(false),
+            SoftmaxBackend.Cluster => await OnCluster(writeFiles, solver, x0, settings, options with { Workers = workers }, report, ct).ConfigureAwait(false),
             _ => throw new ParameterException(nameof(SoftmaxSolveOptions.Backend), options.Backend, "is not a backend"),
         };
         return new SoftmaxResult(result.X, result.Loss, result.GradientNorm, result.InitialGradientNorm, result.Iterations, result.Exit,
@@ -159,7 +160,7 @@ public static class SoftmaxRegression
             {
                 Node = new NodeOptions { Seeds = options.Seeds }.FromEnvironment(),
                 MinWorkers = options.MinWorkers,
-                Shards = options.Workers,
+                Shards = options.Workers ?? ShardLayout.MostDefaultShards,
                 SeedTimeout = options.SeedTimeout,
                 Events = e => { if (e is SolveProgress p) progress(p.Entry); },
             }, new DataShardLoader(), source, solver, x0, settings, ct).ConfigureAwait(false);

@@ -20,8 +20,9 @@ public sealed record SoftmaxSolveOptions
     /// <summary>The start: d values (vector problems) or d² values, row-major (matrix problems). Null: zeros, except for
     /// cosh problems, which start at small random values drawn from the seed (x = 0 is a stationary point of their loss).</summary>
     public double[]? X0 { get; init; }
-    /// <summary>Row shards, one per worker.</summary>
-    public int Workers { get; init; } = 4;
+    /// <summary>Row shards, one per worker; null: one per core of this machine, at most 4 (in process, local simulation),
+    /// 4 on a cluster (<c>ShardLayout.DefaultShards</c>, as the command line's <c>--workers</c>).</summary>
+    public int? Workers { get; init; }
     /// <summary>Where the shards are evaluated.</summary>
     public SoftmaxBackend Backend { get; init; } = SoftmaxBackend.LocalSimulation;
     /// <summary>Cluster: seed nodes as HOST:PORT or akka.tcp://distsoftmax@HOST:PORT.</summary>

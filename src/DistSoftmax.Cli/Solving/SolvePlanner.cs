@@ -4,6 +4,7 @@ using DistSoftmax.Core.Analysis;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Sources;
 using DistSoftmax.Data;
@@ -75,16 +76,10 @@ internal static class SolvePlanner
     public const double CoshStartScale = SoftmaxRegression.CoshStartScale;
 
     /// <summary>Row shards of a cluster job without --workers, and the most a solve on this machine takes by default.</summary>
-    public const int MostDefaultWorkers = 4;
+    public const int MostDefaultWorkers = ShardLayout.MostDefaultShards;
 
-    /// <summary>
-    /// Row shards when --workers is not given. On this machine (local, inprocess) one per core, at most
-    /// <see cref="MostDefaultWorkers"/>: more workers than cores only take turns on them (README's 200000×100 benchmark on
-    /// 2 cores: 1.245 s whole with 2 workers against 1.324 s with 4, the same 12 iterations and x to 1e-15; medians of
-    /// eight alternated runs). On a cluster <see cref="MostDefaultWorkers"/>, spread over its worker nodes.
-    /// </summary>
-    public static int DefaultWorkers(string backendKind) =>
-        backendKind == JobOptions.Cluster ? MostDefaultWorkers : Math.Clamp(Environment.ProcessorCount, 1, MostDefaultWorkers);
+    /// <summary>Row shards when --workers is not given (<see cref="ShardLayout.DefaultShards"/>).</summary>
+    public static int DefaultWorkers(string backendKind) => ShardLayout.DefaultShards(onThisMachine: backendKind != JobOptions.Cluster);
 
     public static SolvePlan Plan(SolveSettings s, CliContext ctx, DataShardLoader loader)
     {
