@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Numerics.Tensors;
 using System.Text;
 using System.Text.Json;
 using DistSoftmax.Cli.Output;
@@ -13,6 +12,7 @@ using DistSoftmax.Core.Sources;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
 using static DistSoftmax.Cli.Commands.NetworkCommandSupport;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Cli.Commands;
 
@@ -345,9 +345,9 @@ internal static class TrainCommand
 
         // Losses: the trainer's data loss (its recorded loss minus the penalty λ‖W − W0‖²) and kernel regression with K0.
         var diff = new double[w0.Length];
-        TensorPrimitives.Subtract(result.X, w0, diff);
+        SpanMath.Subtract(result.X, w0, diff);
         double initialLoss = history.Count > 0 ? history[0].Loss : double.NaN;
-        double finalLoss = history.Count > 0 ? history[^1].Loss - s.Lambda * TensorPrimitives.Dot<double>(diff, diff) : double.NaN;
+        double finalLoss = history.Count > 0 ? history[^1].Loss - s.Lambda * SpanMath.Dot(diff, diff) : double.NaN;
         var kernel = new KernelRegression(model, w0, xs.Data, ys.Data, points);
         double? networkTest = null, kernelTest = null;
         if (test is not null)

@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Problems;
 using MathNet.Numerics.LinearAlgebra;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Analysis;
 
@@ -92,7 +92,7 @@ public static class PostSolveAnalysis
         var positiveDefinite = PositiveDefinite(lambdaMin, lambdaMax, method == "lanczos");
         var (regularizerCondition, targetCondition, sigmaMin, curvature) = TheoremConditions(evaluator, hessianLimit);
 
-        double solutionNorm = TensorPrimitives.Norm<double>(x);
+        double solutionNorm = SpanMath.Norm(x);
         bool collapsed = regularized && Math.Abs(point.Loss - lossAtZero) <= CollapseRelativeTolerance * Math.Max(Math.Abs(lossAtZero), NumericLimits.Tiny);
         if (collapsed)
             warnings.Add(Invariant($"the regulariser collapses the solution: L(x*) = {point.Loss:G6} is within {CollapseRelativeTolerance:G1} (relative) of L(0) = {lossAtZero:G6} ") +

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Problems;
@@ -106,7 +105,7 @@ public sealed class PostSolveEvaluator
         {
             double s = 0;
             for (int b = 0; b < lr; b++) s += c[a * lr + b] * reply.LowRankDots[b];
-            if (s != 0) TensorPrimitives.MultiplyAdd(lowRank.AsSpan(a * d, d), s, hv, hv);
+            if (s != 0) SpanMath.MultiplyAdd(lowRank.AsSpan(a * d, d), s, hv, hv);
         }
         return hv;
     }

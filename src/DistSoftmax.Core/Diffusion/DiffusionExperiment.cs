@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Networks;
 using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Diffusion;
 
@@ -112,8 +112,8 @@ public static class DiffusionExperiment
         if (!w.All(double.IsFinite)) return double.PositiveInfinity;
         var f = new double[targets.Data.Length];
         model.Predict(w, inputs.Data, inputs.Rows, f);
-        TensorPrimitives.Subtract(f, targets.Data, f);
-        double loss = 0.5 * TensorPrimitives.Dot<double>(f, f) / inputs.Rows;
+        SpanMath.Subtract(f, targets.Data, f);
+        double loss = 0.5 * SpanMath.Dot(f, f) / inputs.Rows;
         return double.IsFinite(loss) ? loss : double.PositiveInfinity;
     }
 

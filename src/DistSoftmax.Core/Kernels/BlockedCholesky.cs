@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -50,12 +49,12 @@ public static class BlockedCholesky
             for (int j = k0; j < k1; j++)
             {
                 var rowJ = h.AsSpan(j * d + k0, j - k0);
-                double s = h[j * d + j] - TensorPrimitives.Dot<double>(rowJ, rowJ);
+                double s = h[j * d + j] - SpanMath.Dot(rowJ, rowJ);
                 if (!(s > 0) || double.IsNaN(s)) return false;
                 double ljj = Math.Sqrt(s);
                 h[j * d + j] = ljj;
                 for (int i = j + 1; i < k1; i++)
-                    h[i * d + j] = (h[i * d + j] - TensorPrimitives.Dot<double>(h.AsSpan(i * d + k0, j - k0), rowJ)) / ljj;
+                    h[i * d + j] = (h[i * d + j] - SpanMath.Dot(h.AsSpan(i * d + k0, j - k0), rowJ)) / ljj;
             }
             if (k1 == d) break;
             int below = d - k1;
@@ -68,7 +67,7 @@ public static class BlockedCholesky
                 {
                     var row = h.AsSpan(i * d + k0, b);
                     for (int j = 0; j < b; j++)
-                        row[j] = (row[j] - TensorPrimitives.Dot<double>(row.Slice(0, j), h.AsSpan((k0 + j) * d + k0, j))) / h[(k0 + j) * d + k0 + j];
+                        row[j] = (row[j] - SpanMath.Dot(row.Slice(0, j), h.AsSpan((k0 + j) * d + k0, j))) / h[(k0 + j) * d + k0 + j];
                 }
             }
             // 3. H₂₂ −= L₂₁ L₂₁ᵀ on the lower triangle; strips are taken bottom-up (the longest first) for balance.

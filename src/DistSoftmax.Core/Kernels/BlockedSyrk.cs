@@ -36,7 +36,7 @@ public static class BlockedSyrk
                 int kc = Math.Min(ChunkRows, rows - r0);
                 var chunk = a.Slice(r0 * d, kc * d);
                 for (int r = 0; r < kc; r++)
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(chunk.Slice(r * d, d), w[r0 + r], s.AsSpan(r * d, d));
+                    SpanMath.Multiply(chunk.Slice(r * d, d), w[r0 + r], s.AsSpan(r * d, d));
                 Chunk(chunk, s, kc, d, c);
             }
         }

@@ -1,5 +1,4 @@
 using DistSoftmax.Core;
-using System.Numerics.Tensors;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace DistSoftmax.Core.Kernels;
@@ -19,13 +18,13 @@ public static class DenseAlgebra
         for (int j = 0; j < d; j++)
         {
             var rowJ = h.Slice(j * d, j);
-            double s = h[j * d + j] - TensorPrimitives.Dot(rowJ, rowJ);
+            double s = h[j * d + j] - SpanMath.Dot(rowJ, rowJ);
             if (!(s > 0) || double.IsNaN(s)) return false;
             double ljj = Math.Sqrt(s);
             h[j * d + j] = ljj;
             for (int i = j + 1; i < d; i++)
             {
-                double t = h[i * d + j] - TensorPrimitives.Dot(h.Slice(i * d, j), rowJ);
+                double t = h[i * d + j] - SpanMath.Dot(h.Slice(i * d, j), rowJ);
                 h[i * d + j] = t / ljj;
             }
         }
@@ -40,12 +39,12 @@ public static class DenseAlgebra
     {
         var y = b.ToArray();
         for (int i = 0; i < d; i++)
-            y[i] = (y[i] - TensorPrimitives.Dot(l.Slice(i * d, i), y.AsSpan(0, i))) / l[i * d + i];
+            y[i] = (y[i] - SpanMath.Dot(l.Slice(i * d, i), y.AsSpan(0, i))) / l[i * d + i];
         // Lᵀx = y by rows of L: x_k = y_k / L_kk, then y_{0…k−1} −= L_k,{0…k−1} x_k (contiguous, not down columns).
         for (int k = d - 1; k >= 0; k--)
         {
             double xk = y[k] /= l[k * d + k];
-            if (xk != 0 && k > 0) TensorPrimitives.MultiplyAdd(l.Slice(k * d, k), -xk, y.AsSpan(0, k), y.AsSpan(0, k));
+            if (xk != 0 && k > 0) SpanMath.MultiplyAdd(l.Slice(k * d, k), -xk, y.AsSpan(0, k), y.AsSpan(0, k));
         }
         return y;
     }
@@ -129,7 +128,7 @@ public static class DenseAlgebra
         for (int k = 0; k < d; k++)
         {
             var v = cols.AsSpan(k * m + k, m - k);
-            double norm = TensorPrimitives.Norm<double>(v);
+            double norm = SpanMath.Norm(v);
             if (norm == 0)
             {
                 for (int j = k + 1; j < d; j++) r[k * d + j] = cols[j * m + k];
@@ -137,13 +136,13 @@ public static class DenseAlgebra
             }
             double alpha = v[0] > 0 ? -norm : norm;
             v[0] -= alpha;                                          // v = x − α e₁, ‖v‖² = 2‖x‖(‖x‖ + |x₀|)
-            double vv = TensorPrimitives.Dot<double>(v, v);
+            double vv = SpanMath.Dot(v, v);
             r[k * d + k] = alpha;
             for (int j = k + 1; j < d; j++)
             {
                 var c = cols.AsSpan(j * m + k, m - k);
-                double scale = -2 * TensorPrimitives.Dot<double>(v, c) / vv;
-                TensorPrimitives.MultiplyAdd(v, scale, c, c);       // c −= 2 v (vᵀc)/‖v‖²
+                double scale = -2 * SpanMath.Dot(v, c) / vv;
+                SpanMath.MultiplyAdd(v, scale, c, c);       // c −= 2 v (vᵀc)/‖v‖²
                 r[k * d + j] = c[0];
             }
         }
@@ -170,7 +169,7 @@ public static class DenseAlgebra
     public static double[] Multiply(ReadOnlySpan<double> h, int d, ReadOnlySpan<double> v)
     {
         var y = new double[d];
-        for (int i = 0; i < d; i++) y[i] = TensorPrimitives.Dot(h.Slice(i * d, d), v);
+        for (int i = 0; i < d; i++) y[i] = SpanMath.Dot(h.Slice(i * d, d), v);
         return y;
     }
 }

@@ -30,7 +30,7 @@ public static class DenseKernels
     }
 
     /// <summary>aᵀx.</summary>
-    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> x) => System.Numerics.Tensors.TensorPrimitives.Dot(a, x);
+    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> x) => SpanMath.Dot(a, x);
 
     /// <summary>acc += Aᵀ v (GEMV with A transposed): acc_j += Σ_i v_i a_ij.</summary>
     public static void GemvTransposed(ReadOnlySpan<double> a, int rows, int d, ReadOnlySpan<double> v, Span<double> acc) =>
@@ -71,7 +71,7 @@ public static class DenseKernels
     /// <summary>y += α x.</summary>
     public static void Axpy(double alpha, ReadOnlySpan<double> x, Span<double> y)
     {
-        if (alpha != 0) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(x, alpha, y, y);
+        if (alpha != 0) SpanMath.MultiplyAdd(x, alpha, y, y);
     }
 
     /// <summary>
@@ -435,7 +435,7 @@ public sealed class ProjectionPanels
             double rowSum = 0;
             for (int e = 0; e < k; e++)
             {
-                gram[c * k + e] = System.Numerics.Tensors.TensorPrimitives.Dot<double>(yT.AsSpan(c * d, d), yT.AsSpan(e * d, d));
+                gram[c * k + e] = SpanMath.Dot(yT.AsSpan(c * d, d), yT.AsSpan(e * d, d));
                 rowSum += Math.Abs(gram[c * k + e]);
             }
             gershgorin = Math.Max(gershgorin, rowSum);

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -101,17 +100,17 @@ public static class HouseholderQr
             for (int k = k0; k < k0 + b; k++)
             {
                 var x = a.AsSpan(k * m + k, m - k);
-                double norm = TensorPrimitives.Norm<double>(x);
+                double norm = SpanMath.Norm(x);
                 if (norm == 0) { tau[k - k0] = 0; diag[k] = 0; continue; }
                 double alpha = x[0] > 0 ? -norm : norm;
                 x[0] -= alpha;                                              // v = x − α e₁
-                double tk = 2 / TensorPrimitives.Dot<double>(x, x);
+                double tk = 2 / SpanMath.Dot(x, x);
                 tau[k - k0] = tk;
                 diag[k] = alpha;
                 for (int j = k + 1; j < k0 + b; j++)
                 {
                     var c = a.AsSpan(j * m + k, m - k);
-                    TensorPrimitives.MultiplyAdd(x, -tk * TensorPrimitives.Dot<double>(x, c), c, c);   // c −= τ v (vᵀc)
+                    SpanMath.MultiplyAdd(x, -tk * SpanMath.Dot(x, c), c, c);   // c −= τ v (vᵀc)
                 }
             }
             int trailing = d - k0 - b;
@@ -150,7 +149,7 @@ public static class HouseholderQr
         for (int i = 0; i < b; i++)
         {
             var vi = v.AsSpan(i * len + i, len - i);
-            for (int l = 0; l < i; l++) w[l] = TensorPrimitives.Dot<double>(v.AsSpan(l * len + i, len - i), vi);
+            for (int l = 0; l < i; l++) w[l] = SpanMath.Dot(v.AsSpan(l * len + i, len - i), vi);
             for (int l = 0; l < i; l++)
             {
                 double s = 0;
@@ -271,7 +270,7 @@ public static class HouseholderQr
             int rowLen = d - k;
             double x0 = top[rowStart];
             var x = bottom.AsSpan(ColumnOffset(k), k + 1);
-            double sq = TensorPrimitives.Dot<double>(x, x);
+            double sq = SpanMath.Dot(x, x);
             double norm = Math.Sqrt(x0 * x0 + sq);
             if (norm == 0 || sq == 0)
             {
@@ -288,9 +287,9 @@ public static class HouseholderQr
                 var c = botArr.AsSpan(ColumnOffset(j), kk + 1);
                 var vx = botArr.AsSpan(ColumnOffset(kk), kk + 1);
                 ref double tj = ref topArr[rs + (j - kk)];
-                double s = tk * (v0 * tj + TensorPrimitives.Dot<double>(vx, c));
+                double s = tk * (v0 * tj + SpanMath.Dot(vx, c));
                 tj -= s * v0;
-                TensorPrimitives.MultiplyAdd(vx, -s, c, c);
+                SpanMath.MultiplyAdd(vx, -s, c, c);
             }
             int columns = d - k - 1;
             if (threads > 1 && 4.0 * (k + 2) * columns > ParallelFlops)

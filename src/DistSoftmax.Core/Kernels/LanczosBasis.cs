@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Random;
 
 namespace DistSoftmax.Core.Kernels;
@@ -33,12 +32,12 @@ internal sealed class LanczosBasis(int dim, ulong seed, ulong startStream)
         var q = _next;
         Vectors.Add(q);
         var w = op(q);
-        Alpha.Add(TensorPrimitives.Dot<double>(w, q));
-        double productNorm = TensorPrimitives.Norm<double>(w);
+        Alpha.Add(SpanMath.Dot(w, q));
+        double productNorm = SpanMath.Norm(w);
         for (int pass = 0; pass < 2; pass++)
-            foreach (var v in Vectors) TensorPrimitives.MultiplyAdd(v, -TensorPrimitives.Dot<double>(w, v), w, w);
+            foreach (var v in Vectors) SpanMath.MultiplyAdd(v, -SpanMath.Dot(w, v), w, w);
         _w = w;
-        return (TensorPrimitives.Norm<double>(w), productNorm);
+        return (SpanMath.Norm(w), productNorm);
     }
 
     /// <summary>Records β of the last <see cref="Step"/> and makes q_{k+1} = w/β the next vector.</summary>
@@ -46,7 +45,7 @@ internal sealed class LanczosBasis(int dim, ulong seed, ulong startStream)
     {
         var w = _w ?? throw new InvalidOperationException("Advance needs a Step first");
         Beta.Add(beta);
-        TensorPrimitives.Multiply(w, 1.0 / beta, w);
+        SpanMath.Multiply(w, 1.0 / beta, w);
         _next = w;
         _w = null;
     }
@@ -56,7 +55,7 @@ internal sealed class LanczosBasis(int dim, ulong seed, ulong startStream)
     {
         var q = new double[dim];
         Rng.ForStream(seed, startStream).FillNormal(q);
-        TensorPrimitives.Multiply(q, 1.0 / TensorPrimitives.Norm<double>(q), q);
+        SpanMath.Multiply(q, 1.0 / SpanMath.Norm(q), q);
         return q;
     }
 }

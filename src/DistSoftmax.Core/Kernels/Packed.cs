@@ -41,7 +41,7 @@ public static class Packed
             var row = full.Slice(i * d + i, d - i);
             var target = packed.Slice(k, d - i);
             if (overwrite) row.CopyTo(target);
-            else System.Numerics.Tensors.TensorPrimitives.Add(target, row, target);
+            else SpanMath.Add(target, row, target);
             k += d - i;
         }
     }

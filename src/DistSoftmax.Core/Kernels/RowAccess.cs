@@ -142,7 +142,7 @@ public sealed class DenseRows : RowAccess
             double s = w * a[j];
             if (s == 0) continue;
             var target = c.Slice(j * d + j, d - j);
-            TensorPrimitives.MultiplyAdd(a.Slice(j), s, target, target);
+            SpanMath.MultiplyAdd(a.Slice(j), s, target, target);
         }
     }
 
@@ -160,7 +160,7 @@ public sealed class DenseRows : RowAccess
     public override void ScatterRows(int start, int end, ReadOnlySpan<int> bucket, ReadOnlySpan<double> weight, Span<double> sketch) =>
         DenseKernels.ScatterRows(Block(start, end), end - start, _cols, bucket, weight, sketch);
 
-    public override double SquaredNorm(int i) => TensorPrimitives.SumOfSquares(Row(i));
+    public override double SquaredNorm(int i) => SpanMath.SumOfSquares(Row(i));
 
     public override bool ColumnStrips => true;
 
@@ -173,7 +173,7 @@ public sealed class DenseRows : RowAccess
             double w = weight[i - start];
             if (w == 0) continue;
             var target = strip.Slice(bucket[i - start] * width, width);
-            TensorPrimitives.MultiplyAdd(Row(i).Slice(c0, width), w, target, target);
+            SpanMath.MultiplyAdd(Row(i).Slice(c0, width), w, target, target);
         }
     }
 

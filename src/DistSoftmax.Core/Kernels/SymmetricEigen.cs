@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace DistSoftmax.Core.Kernels;
@@ -59,7 +58,7 @@ public sealed class SymmetricEigen
     {
         if (v.Length != N) throw new ArgumentException($"a vector of {N} entries expected, got {v.Length}");
         var c = new double[N];
-        for (int e = 0; e < N; e++) c[e] = TensorPrimitives.Dot(Vector(e), v);
+        for (int e = 0; e < N; e++) c[e] = SpanMath.Dot(Vector(e), v);
         return c;
     }
 
@@ -69,7 +68,7 @@ public sealed class SymmetricEigen
         if (c.Length != N) throw new ArgumentException($"{N} coordinates expected, got {c.Length}");
         var v = new double[N];
         for (int e = 0; e < N; e++)
-            if (c[e] != 0) TensorPrimitives.MultiplyAdd(Vector(e), c[e], v, v);
+            if (c[e] != 0) SpanMath.MultiplyAdd(Vector(e), c[e], v, v);
         return v;
     }
 }

@@ -127,8 +127,8 @@ public static class WeightedSyrk
             double wr = w[r];
             if (wr == 0) continue;
             var row = a.Slice(r * d, d);
-            if (wr < 0) TensorPrimitives.Multiply(row, Math.Sqrt(-wr), chunk.Slice((slots - ++nn) * d, d));
-            else TensorPrimitives.Multiply(row, Math.Sqrt(wr), chunk.Slice(np++ * d, d));
+            if (wr < 0) SpanMath.Multiply(row, Math.Sqrt(-wr), chunk.Slice((slots - ++nn) * d, d));
+            else SpanMath.Multiply(row, Math.Sqrt(wr), chunk.Slice(np++ * d, d));
         }
         return (np, nn);
     }

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Networks;
@@ -28,7 +27,7 @@ public sealed class KernelRegression
         var f0 = new double[size];
         model.Predict(w0, x, s, f0);
         var residual = new double[size];
-        TensorPrimitives.Subtract(y.AsSpan(0, size), f0, residual);
+        SpanMath.Subtract(y.AsSpan(0, size), f0, residual);
         _alpha = PseudoInverseSolve(TangentKernel.Gram(model, w0, x, s), size, residual);
     }
 
@@ -56,7 +55,7 @@ public sealed class KernelRegression
         _model.Predict(_w0, x, n, f);
         var cross = TangentKernel.Cross(_model, _w0, x, n, _x, _points);
         int cols = _points * k;
-        for (int row = 0; row < n * k; row++) f[row] += TensorPrimitives.Dot<double>(cross.AsSpan(row * cols, cols), _alpha);
+        for (int row = 0; row < n * k; row++) f[row] += SpanMath.Dot(cross.AsSpan(row * cols, cols), _alpha);
         return f;
     }
 
@@ -67,7 +66,7 @@ public sealed class KernelRegression
     public static double MeanSquaredLoss(ReadOnlySpan<double> f, ReadOnlySpan<double> y, int n)
     {
         var diff = new double[f.Length];
-        TensorPrimitives.Subtract(f, y.Slice(0, f.Length), diff);
-        return 0.5 * TensorPrimitives.Dot<double>(diff, diff) / n;
+        SpanMath.Subtract(f, y.Slice(0, f.Length), diff);
+        return 0.5 * SpanMath.Dot(diff, diff) / n;
     }
 }

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Random;
@@ -181,8 +180,8 @@ public sealed class NetworkModel
             {
                 var f = ws.F.AsSpan(t * k, k);
                 var r = ws.R.AsSpan(t * k, k);
-                TensorPrimitives.Subtract(f, y.Slice(rows[t0 + t] * k, k), r);
-                loss += 0.5 * TensorPrimitives.Dot<double>(r, r);
+                SpanMath.Subtract(f, y.Slice(rows[t0 + t] * k, k), r);
+                loss += 0.5 * SpanMath.Dot(r, r);
                 if (withGradient) HiddenGradient(t, ws);
             }
             if (withGradient) AddOuterProducts(c, ws, gradient);
@@ -248,9 +247,9 @@ public sealed class NetworkModel
                 for (int r = 0; r < k; r++)
                 {
                     HiddenJacobian(t, r, ws, jac);
-                    sum += TensorPrimitives.Dot<double>(jac, jac);
+                    sum += SpanMath.Dot(jac, jac);
                 }
-                norms[i0 + t] = TensorPrimitives.Dot<double>(xt, xt) * sum;
+                norms[i0 + t] = SpanMath.Dot(xt, xt) * sum;
             }
         }
         return norms;
@@ -343,21 +342,21 @@ public sealed class NetworkModel
             {
                 case Activation.Softmax:
                 {
-                    double max = TensorPrimitives.Max<double>(ht);
-                    TensorPrimitives.Subtract(ht, max, phi);
+                    double max = SpanMath.Max(ht);
+                    SpanMath.Subtract(ht, max, phi);
                     VectorExp.Exp(phi, phi);
-                    double sum = TensorPrimitives.Sum<double>(phi);
-                    TensorPrimitives.Multiply(phi, 1.0 / sum, phi);
+                    double sum = SpanMath.Sum(phi);
+                    SpanMath.Multiply(phi, 1.0 / sum, phi);
                     break;
                 }
                 case Activation.Relu:
-                    TensorPrimitives.Max(ht, 0.0, phi);
+                    System.Numerics.Tensors.TensorPrimitives.Max(ht, 0.0, phi);   // element-wise (SpanMath has the reduction only)
                     break;
                 default:
                     VectorExp.Exp(ht, phi);
                     break;
             }
-            for (int r = 0; r < k; r++) ws.F[t * k + r] = OutputScale * TensorPrimitives.Dot<double>(_aT.AsSpan(r * m, m), phi);
+            for (int r = 0; r < k; r++) ws.F[t * k + r] = OutputScale * SpanMath.Dot(_aT.AsSpan(r * m, m), phi);
         }
     }
 
@@ -368,14 +367,14 @@ public sealed class NetworkModel
         var delta = ws.Delta.AsSpan(t * m, m);
         var r = ws.R.AsSpan(t * k, k);
         // u = a r (u_j = ⟨a_j, r⟩)
-        TensorPrimitives.Multiply(_aT.AsSpan(0, m), r[0], delta);
-        for (int q = 1; q < k; q++) TensorPrimitives.MultiplyAdd(_aT.AsSpan(q * m, m), r[q], delta, delta);
+        SpanMath.Multiply(_aT.AsSpan(0, m), r[0], delta);
+        for (int q = 1; q < k; q++) SpanMath.MultiplyAdd(_aT.AsSpan(q * m, m), r[q], delta, delta);
         var phi = ws.Phi.AsSpan(t * m, m);
         switch (Activation)
         {
             case Activation.Softmax:
             {
-                double fr = TensorPrimitives.Dot<double>(ws.F.AsSpan(t * k, k), r);
+                double fr = SpanMath.Dot(ws.F.AsSpan(t * k, k), r);
                 // δ = s ∘ (m u − ⟨F, r⟩)
                 for (int j = 0; j < m; j++) delta[j] = phi[j] * (m * delta[j] - fr);
                 break;
@@ -387,8 +386,8 @@ public sealed class NetworkModel
                 break;
             }
             default:
-                TensorPrimitives.Multiply(delta, phi, delta);
-                TensorPrimitives.Multiply(delta, OutputScale, delta);
+                SpanMath.Multiply(delta, phi, delta);
+                SpanMath.Multiply(delta, OutputScale, delta);
                 break;
         }
     }

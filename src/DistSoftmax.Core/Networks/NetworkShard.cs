@@ -1,7 +1,7 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Networks;
 
@@ -112,7 +112,7 @@ public sealed class NetworkShard : IShard
             parts[k] = g;
         });
         var total = parts[0];
-        for (int k = 1; k < parts.Length; k++) TensorPrimitives.Add(total, parts[k], total);
+        for (int k = 1; k < parts.Length; k++) SpanMath.Add(total, parts[k], total);
         if (batch is null) Remember(w, losses);
         return new GradientReply(total, Array.Empty<double>(), Array.Empty<double>());
     }

@@ -1,6 +1,6 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Networks;
 
@@ -84,7 +84,7 @@ public sealed class NetworkTrainer : Solver
         var w0 = run.X0;
         var w = (double[])w0.Clone();
         int dim = w.Length;
-        double w0Norm = TensorPrimitives.Norm<double>(w0);
+        double w0Norm = SpanMath.Norm(w0);
         int batches = MiniBatchGradientRequest.BatchesPerEpoch(o.BatchFraction);
         var diff = new double[dim];
         double g0 = double.NaN;
@@ -113,14 +113,14 @@ public sealed class NetworkTrainer : Solver
                 grad = BatchEstimate(run.Reply<GradientReply>(), 0);
                 rows = (long)Math.Round(run.Objective.Rows * MiniBatchGradientRequest.FractionOf(0, o.BatchFraction));
             }
-            TensorPrimitives.Subtract(w, w0, diff);
-            double change = TensorPrimitives.Norm<double>(diff);
+            SpanMath.Subtract(w, w0, diff);
+            double change = SpanMath.Norm(diff);
             if (o.Lambda > 0)
             {
                 loss += o.Lambda * change * change;
-                TensorPrimitives.MultiplyAdd(diff, 2 * o.Lambda, grad, grad);
+                SpanMath.MultiplyAdd(diff, 2 * o.Lambda, grad, grad);
             }
-            double gnorm = TensorPrimitives.Norm<double>(grad);
+            double gnorm = SpanMath.Norm(grad);
             if (epoch == 0) g0 = gnorm;
             double validation = o.Validation?.Invoke(w) ?? double.NaN;
             if (validation < bestValidation || epoch == 0)
@@ -163,8 +163,8 @@ public sealed class NetworkTrainer : Solver
                 var g = BatchEstimate(run.Reply<GradientReply>(), b);
                 if (o.Lambda > 0)
                 {
-                    TensorPrimitives.Subtract(w, w0, diff);
-                    TensorPrimitives.MultiplyAdd(diff, 2 * o.Lambda, g, g);
+                    SpanMath.Subtract(w, w0, diff);
+                    SpanMath.MultiplyAdd(diff, 2 * o.Lambda, g, g);
                 }
                 w = Step(w, g);
             }
@@ -175,7 +175,7 @@ public sealed class NetworkTrainer : Solver
     private double[] BatchEstimate(GradientReply reply, int batch)
     {
         var g = new double[reply.Gradient.Length];
-        TensorPrimitives.Multiply(reply.Gradient, 1.0 / MiniBatchGradientRequest.FractionOf(batch, Options.BatchFraction), g);
+        SpanMath.Multiply(reply.Gradient, 1.0 / MiniBatchGradientRequest.FractionOf(batch, Options.BatchFraction), g);
         return g;
     }
 
@@ -183,7 +183,7 @@ public sealed class NetworkTrainer : Solver
     private double[] Step(double[] w, double[] g)
     {
         var next = new double[w.Length];
-        TensorPrimitives.MultiplyAdd(g, -Options.LearningRate, w, next);
+        SpanMath.MultiplyAdd(g, -Options.LearningRate, w, next);
         return next;
     }
 }

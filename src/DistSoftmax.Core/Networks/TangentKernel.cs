@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Networks;
@@ -41,12 +40,12 @@ public static class TangentKernel
             var ai = a.Slice(i * d, d);
             for (int j = 0; j < nb; j++)
             {
-                double inner = TensorPrimitives.Dot(ai, b.Slice(j * d, d));
+                double inner = SpanMath.Dot(ai, b.Slice(j * d, d));
                 for (int r = 0; r < k; r++)
                 {
                     var gir = ga.AsSpan((i * k + r) * m, m);
                     for (int q = 0; q < k; q++)
-                        result[(i * k + r) * cols + j * k + q] = inner * TensorPrimitives.Dot<double>(gir, gb.AsSpan((j * k + q) * m, m));
+                        result[(i * k + r) * cols + j * k + q] = inner * SpanMath.Dot(gir, gb.AsSpan((j * k + q) * m, m));
                 }
             }
         }
@@ -60,10 +59,10 @@ public static class TangentKernel
     public static double RelativeMovement(double[] k0, double[] kt)
     {
         if (k0.Length != kt.Length) throw new ArgumentException($"kernels of {k0.Length} and {kt.Length} entries");
-        double norm0 = TensorPrimitives.Norm<double>(k0);
+        double norm0 = SpanMath.Norm(k0);
         var diff = new double[k0.Length];
-        TensorPrimitives.Subtract(kt, k0, diff);
-        return TensorPrimitives.Norm<double>(diff) / norm0;
+        SpanMath.Subtract(kt, k0, diff);
+        return SpanMath.Norm(diff) / norm0;
     }
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Statistics;
@@ -44,7 +43,7 @@ public sealed class NormalizedSoftmax : IVectorFamily
     public ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[]? reference)
     {
         if (z.Length == 0) return ScalarSums.Empty(Powers);
-        double m = TensorPrimitives.Max(z);
+        double m = SpanMath.Max(z);
         double s = 0, s2 = 0, sb = 0, bb = 0, vSum = 0, p1 = 0, p2 = 0;
         // Vectorised over chunks that live on the stack (no per-call heap arrays).
         Span<double> e = stackalloc double[Chunk];
@@ -55,17 +54,17 @@ public sealed class NormalizedSoftmax : IVectorFamily
             var bc = b.Slice(start, len);
             var ec = e.Slice(0, len);
             ShiftedExp(zc, m, 1.0, ec);
-            s += TensorPrimitives.Sum<double>(ec);
-            s2 += TensorPrimitives.SumOfSquares<double>(ec);
-            sb += TensorPrimitives.Dot<double>(ec, bc);
-            bb += TensorPrimitives.SumOfSquares(bc);
+            s += SpanMath.Sum(ec);
+            s2 += SpanMath.SumOfSquares(ec);
+            sb += SpanMath.Dot(ec, bc);
+            bb += SpanMath.SumOfSquares(bc);
             if (reference is null) continue;
             // v = exp(z − m_r)/S_r and r = v − b, reusing the chunk.
             ShiftedExp(zc, reference[1], reference[2], ec);
-            vSum += TensorPrimitives.Sum<double>(ec);
-            TensorPrimitives.Subtract(ec, bc, ec);
-            p1 += TensorPrimitives.SumOfSquares<double>(ec);
-            p2 += TensorPrimitives.Dot<double>(bc, ec);
+            vSum += SpanMath.Sum(ec);
+            SpanMath.Subtract(ec, bc, ec);
+            p1 += SpanMath.SumOfSquares(ec);
+            p2 += SpanMath.Dot(bc, ec);
         }
         return new ScalarSums(m, new[] { s, s2, sb, bb, vSum, p1, p2 }, Powers);
     }
@@ -76,9 +75,9 @@ public sealed class NormalizedSoftmax : IVectorFamily
     /// <summary>out = exp(z − shift)/scale, vectorised.</summary>
     private static void ShiftedExp(ReadOnlySpan<double> z, double shift, double scale, Span<double> output)
     {
-        TensorPrimitives.Subtract(z, shift, output);
+        SpanMath.Subtract(z, shift, output);
         VectorExp.Exp(output, output);
-        if (scale != 1.0) TensorPrimitives.Divide(output, scale, output);
+        if (scale != 1.0) SpanMath.Divide(output, scale, output);
     }
 
     /// <remarks>
@@ -118,10 +117,10 @@ public sealed class NormalizedSoftmax : IVectorFamily
         int n = z.Length;
         var v = basis.Slice(2 * n, n);
         ShiftedExp(z, reference[1], reference[2], v);          // β₂ = v
-        TensorPrimitives.Multiply(v, b, basis.Slice(n, n));     // β₁ = v∘b
+        SpanMath.Multiply(v, b, basis.Slice(n, n));     // β₁ = v∘b
         var b0 = basis.Slice(0, n);
-        TensorPrimitives.Subtract(v, b, b0);
-        TensorPrimitives.Multiply(b0, v, b0);                   // β₀ = v∘(v − b)
+        SpanMath.Subtract(v, b, b0);
+        SpanMath.Multiply(b0, v, b0);                   // β₀ = v∘(v − b)
     }
 
     public double[]? GradientCoefficients(double[] globals, double[] reference)
@@ -165,12 +164,12 @@ public sealed class NormalizedSoftmax : IVectorFamily
         Span<double> g, Span<double> d, Span<double> q)
     {
         if (z.Length == 0) return Globals(ScalarSums.Empty(Powers), null);
-        double m = TensorPrimitives.Max(z);
+        double m = SpanMath.Max(z);
         var u = q.Slice(0, z.Length);
         ShiftedExp(z, m, 1.0, u);
         var (su, suu, sub, sbb) = FourSums(u, b);
         var globals = Globals(new ScalarSums(m, new[] { su, suu, sub, sbb, 0.0, 0.0, 0.0 }, Powers), null);
-        TensorPrimitives.Divide(u, globals[2], u);
+        SpanMath.Divide(u, globals[2], u);
         TermsFromF(u, b, globals, kind, g, d, q.Slice(z.Length, z.Length));
         return globals;
     }

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Problems;
@@ -32,29 +31,29 @@ public static class RowResidual
     {
         var c = scratch.Slice(0, z.Length);
         residual(z, b, c);
-        return 0.5 * TensorPrimitives.SumOfSquares<double>(c);
+        return 0.5 * SpanMath.SumOfSquares(c);
     }
 
     private static void Normalized(ReadOnlySpan<double> z, ReadOnlySpan<double> b, Span<double> c)
     {
         if (z.Length == 0) return;
-        double m = TensorPrimitives.Max(z);
-        TensorPrimitives.Subtract(z, m, c);
+        double m = SpanMath.Max(z);
+        SpanMath.Subtract(z, m, c);
         VectorExp.Exp(c, c);
-        TensorPrimitives.Divide(c, TensorPrimitives.Sum<double>(c), c);
-        TensorPrimitives.Subtract(c, b, c);
+        SpanMath.Divide(c, SpanMath.Sum(c), c);
+        SpanMath.Subtract(c, b, c);
     }
 
     private static void Rescaled(Unit unit, ReadOnlySpan<double> z, ReadOnlySpan<double> b, Span<double> c)
     {
         UnitCatalog.Apply(unit, z, c);
-        double sum = TensorPrimitives.Sum<double>(c);
-        TensorPrimitives.MultiplyAdd(b, -sum, c, c);
+        double sum = SpanMath.Sum(c);
+        SpanMath.MultiplyAdd(b, -sum, c, c);
     }
 
     private static void Hyperbolic(Unit unit, ReadOnlySpan<double> z, ReadOnlySpan<double> b, Span<double> c)
     {
         UnitCatalog.Apply(unit, z, c);
-        TensorPrimitives.Subtract(c, b, c);
+        SpanMath.Subtract(c, b, c);
     }
 }

@@ -1,4 +1,5 @@
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Problems;
 
@@ -39,7 +40,7 @@ public sealed class VectorObjective : IObjective
         if (coefficients is null) return null;
         var gradient = merged.GradientBasis.AsSpan(k * d, d).ToArray();
         for (int j = 0; j < k; j++)
-            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(merged.GradientBasis.AsSpan(j * d, d), coefficients[j], gradient, gradient);
+            SpanMath.MultiplyAdd(merged.GradientBasis.AsSpan(j * d, d), coefficients[j], gradient, gradient);
         return gradient;
     }
 
@@ -54,7 +55,7 @@ public sealed class VectorObjective : IObjective
         for (int j = 0; j < lr; j++)
             for (int b = 0; b < k; b++)
                 if (m[j * k + b] != 0)
-                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(merged.GradientBasis.AsSpan(b * d, d), m[j * k + b],
+                    SpanMath.MultiplyAdd(merged.GradientBasis.AsSpan(b * d, d), m[j * k + b],
                         lowRank.AsSpan(j * d, d), lowRank.AsSpan(j * d, d));
         return lowRank;
     }

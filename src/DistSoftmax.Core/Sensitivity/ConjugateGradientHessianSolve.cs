@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Sensitivity;
@@ -85,7 +84,7 @@ public sealed class ConjugateGradientHessianSolve : HessianSolve
         if (v.Length != _dim) throw new ArgumentException($"the right-hand side has {v.Length} entries, the Hessian is {_dim}×{_dim}");
         var b = v.ToArray();
         var y = new double[_dim];
-        double bNorm = TensorPrimitives.Norm<double>(b);
+        double bNorm = SpanMath.Norm(b);
         Solves++;
         if (bNorm == 0) return y;
         double target = RelativeTolerance * bNorm;
@@ -97,29 +96,29 @@ public sealed class ConjugateGradientHessianSolve : HessianSolve
             // One CG run from the current residual r = v − H y.
             var z = Precondition(r);
             var p = (double[])z.Clone();
-            double rz = TensorPrimitives.Dot<double>(r, z);
+            double rz = SpanMath.Dot(r, z);
             while (steps < MaxIterations)
             {
                 var hp = _multiply(p);
                 steps++;
-                double curvature = TensorPrimitives.Dot<double>(p, hp);
+                double curvature = SpanMath.Dot(p, hp);
                 if (!(curvature > 0))
                     throw new ArgumentException(FormattableString.Invariant(
                         $"conjugate gradients met non-positive curvature ⟨p, Hp⟩ = {curvature:0.000e+00} at step {steps}: the Hessian at x* is not positive definite; use the dense solve (--hessian-solve dense)"));
                 double alpha = rz / curvature;
-                TensorPrimitives.MultiplyAdd(p, alpha, y, y);
-                TensorPrimitives.MultiplyAdd(hp, -alpha, r, r);
-                rNorm = TensorPrimitives.Norm<double>(r);
+                SpanMath.MultiplyAdd(p, alpha, y, y);
+                SpanMath.MultiplyAdd(hp, -alpha, r, r);
+                rNorm = SpanMath.Norm(r);
                 if (rNorm <= target) break;
                 z = Precondition(r);
-                double rzNew = TensorPrimitives.Dot<double>(r, z);
-                TensorPrimitives.MultiplyAdd(p, rzNew / rz, z, p);
+                double rzNew = SpanMath.Dot(r, z);
+                SpanMath.MultiplyAdd(p, rzNew / rz, z, p);
                 rz = rzNew;
             }
             // The recurrence's r drifts from v − H y by rounding: check the true residual.
             var hy = _multiply(y);
-            TensorPrimitives.Subtract(b, hy, r);
-            rNorm = TensorPrimitives.Norm<double>(r);
+            SpanMath.Subtract(b, hy, r);
+            rNorm = SpanMath.Norm(r);
             if (rNorm <= TrueResidualSlack * target)
             {
                 Iterations += steps;

@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Sensitivity;
 
@@ -82,7 +82,7 @@ public abstract class DataLinearization
     public abstract double[] LossGradient();
 
     /// <summary>‖∂L/∂θ‖ (the fixed-x loss constant); by default the norm of <see cref="LossGradient"/>. A linearization may stream it.</summary>
-    public virtual double LossGradientNorm() => TensorPrimitives.Norm<double>(LossGradient());
+    public virtual double LossGradientNorm() => SpanMath.Norm(LossGradient());
 
     /// <summary>The matrices of a perturbation concatenated in order, each dense and row-major (Δθ as the maps take it).</summary>
     public static double[] Flatten(Perturbation delta)

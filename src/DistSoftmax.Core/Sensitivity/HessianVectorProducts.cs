@@ -1,9 +1,9 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Sensitivity;
 
@@ -60,7 +60,7 @@ public sealed class HessianVectorProducts
         {
             double c = 0;
             for (int b = 0; b < _k; b++) c += _coefficients[a * _k + b] * reply.LowRankDots[b];
-            if (c != 0) TensorPrimitives.MultiplyAdd(_lowRank.AsSpan(a * d, d), c, hv, hv);
+            if (c != 0) SpanMath.MultiplyAdd(_lowRank.AsSpan(a * d, d), c, hv, hv);
         }
         return hv;
     }

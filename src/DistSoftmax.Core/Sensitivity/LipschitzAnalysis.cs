@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Sensitivity;
 
@@ -67,13 +67,13 @@ public static class LipschitzAnalysis
         double[] Apply(double[] delta)
         {
             var y = hessian.Solve(linearization.Mixed(delta));
-            TensorPrimitives.Negate(y, y);
+            SpanMath.Negate(y, y);
             return y;
         }
         double[] Adjoint(double[] u)
         {
             var y = linearization.MixedAdjoint(hessian.Solve(u));
-            TensorPrimitives.Negate(y, y);
+            SpanMath.Negate(y, y);
             return y;
         }
         var (norm, direction, count) = OperatorNorm.Largest(Apply, Adjoint, inputs, outputs, seed, progress, maxSteps);

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
@@ -179,7 +178,7 @@ public sealed class MatrixLinearization : DataLinearization
                 if (!bRows.IsEmpty)
                 {
                     rows[jj].TargetDerivative(bRows.Slice(jj * _n, _n), scratch);
-                    TensorPrimitives.Add(row, scratch, row);
+                    SpanMath.Add(row, scratch, row);
                 }
             }
             MatrixProducts.Gemm(len, _d, _n, work, _n, _p.A2.Data, _d, p, _d, accumulate: false);                     // δG_c A2
@@ -344,13 +343,13 @@ public sealed class MatrixLinearization : DataLinearization
         {
             var a1 = new double[_m * _d];
             MatrixProducts.Gemm(_m, _d, _d, _gA2, _d, _xt, _d, a1, _d, accumulate: false);                  // G A2 Xᵀ
-            squares += TensorPrimitives.SumOfSquares<double>(a1);
+            squares += SpanMath.SumOfSquares(a1);
         }
         if (Offset("A2") >= 0)
         {
             var a2 = new double[_n * _d];
             MatrixProducts.Gemm(_n, _d, _d, _gtA1, _d, _x, _d, a2, _d, accumulate: false);                  // Gᵀ A1 X
-            squares += TensorPrimitives.SumOfSquares<double>(a2);
+            squares += SpanMath.SumOfSquares(a2);
         }
         if (Offset("B") >= 0)
         {
@@ -358,7 +357,7 @@ public sealed class MatrixLinearization : DataLinearization
             foreach (var (start, len) in Chunks())
             {
                 var rows = Rows(start, len, work);
-                for (int jj = 0; jj < len; jj++) squares += TensorPrimitives.SumOfSquares<double>(rows[jj].TargetGradient()); // ‖∂ℓ_j/∂b_j‖²
+                for (int jj = 0; jj < len; jj++) squares += SpanMath.SumOfSquares(rows[jj].TargetGradient()); // ‖∂ℓ_j/∂b_j‖²
             }
         }
         return Math.Sqrt(squares);

@@ -1,6 +1,5 @@
 using DistSoftmax.Core;
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
@@ -28,7 +27,7 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
     public int Dimension => Problem.Side * Problem.Side;
     public IObjective Objective => Problem.Objective;
     public IReadOnlyList<string> PerturbedParts => Parts;
-    public double DataNorm => Math.Sqrt(Parts.Sum(p => Math.Pow(TensorPrimitives.Norm<double>(Part(p).Data), 2)));
+    public double DataNorm => Math.Sqrt(Parts.Sum(p => Math.Pow(SpanMath.Norm(Part(p).Data), 2)));
 
     /// <summary>
     /// The problem's shards on an in-process driver. One shard reads the problem's own matrices (no copy of the m×n B:
@@ -57,11 +56,11 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
             var m = Part(Parts[i]);
             var data = new double[m.Data.Length];
             Rng.ForStream(seed, 6, (ulong)k, (ulong)i).FillNormal(data);
-            total += TensorPrimitives.Dot<double>(data, data);
+            total += SpanMath.Dot(data, data);
             parts.Add(new DenseMatrix(m.Rows, m.Cols, data));
         }
         double scale = 1.0 / Math.Sqrt(total);
-        foreach (DenseMatrix p in parts) TensorPrimitives.Multiply(p.Data, scale, p.Data);
+        foreach (DenseMatrix p in parts) SpanMath.Multiply(p.Data, scale, p.Data);
         return new Perturbation(parts);
     }
 
@@ -82,7 +81,7 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
             var m = Part(Parts[i]);
             if (delta.Parts[i] is not DenseMatrix part || part.Rows != m.Rows || part.Cols != m.Cols)
                 throw new ArgumentException($"Δ{Parts[i]} must be a dense {m.Rows}×{m.Cols} matrix");
-            TensorPrimitives.MultiplyAdd(part.Data, t, m.Data, part.Data);
+            SpanMath.MultiplyAdd(part.Data, t, m.Data, part.Data);
             moved[i] = part;
         }
         return With(moved);
@@ -144,7 +143,7 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
                 a1x[p] = s;
             }
             var z = rows.Slice(jj * n, n);
-            for (int i = 0; i < n; i++) z[i] = TensorPrimitives.Dot(a1x, a2.Row(i));
+            for (int i = 0; i < n; i++) z[i] = SpanMath.Dot(a1x, a2.Row(i));
             SensitivityAnalysis.SoftmaxInPlace(z);
         }
     }
@@ -169,8 +168,8 @@ public sealed record MatrixSensitivityProblem(MatrixProblem Problem, IReadOnlyLi
             Span<double> fb = f.AsSpan(0, len * n), gb = g.AsSpan(0, len * n);
             OutputRows(a1, a2, x, start, len, fb, a1x);
             OutputRows(a1Other, a2Other, xOther, start, len, gb, a1x);
-            TensorPrimitives.Subtract(gb, fb, gb);
-            squares += TensorPrimitives.SumOfSquares<double>(gb);
+            SpanMath.Subtract(gb, fb, gb);
+            squares += SpanMath.SumOfSquares(gb);
         }
         return Math.Sqrt(squares);
     }

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Random;
 
@@ -40,8 +39,8 @@ public static class OperatorNorm
         if (!onOutputs) return (norm, vector, steps);
         // The eigenvector y of F Fᵀ: the right singular vector is Fᵀ y / ‖Fᵀ y‖.
         var u = adjoint(vector);
-        double length = TensorPrimitives.Norm<double>(u);
-        if (length > 0) TensorPrimitives.Multiply(u, 1.0 / length, u);
+        double length = SpanMath.Norm(u);
+        if (length > 0) SpanMath.Multiply(u, 1.0 / length, u);
         else u[0] = 1; // F = 0: every direction attains 0
         return (norm, u, steps);
     }
@@ -137,14 +136,14 @@ public static class OperatorNorm
         for (int k = 0; k < limit; k++)
         {
             var w = op(q);
-            double a = TensorPrimitives.Dot<double>(w, q);
+            double a = SpanMath.Dot(w, q);
             alpha.Add(a);
-            TensorPrimitives.MultiplyAdd(q, -a, w, w);
-            if (previous is not null) TensorPrimitives.MultiplyAdd(previous, -beta[^1], w, w);
+            SpanMath.MultiplyAdd(q, -a, w, w);
+            if (previous is not null) SpanMath.MultiplyAdd(previous, -beta[^1], w, w);
             // Local reorthogonalisation against the two held vectors.
-            TensorPrimitives.MultiplyAdd(q, -TensorPrimitives.Dot<double>(w, q), w, w);
-            if (previous is not null) TensorPrimitives.MultiplyAdd(previous, -TensorPrimitives.Dot<double>(w, previous), w, w);
-            double b = TensorPrimitives.Norm<double>(w);
+            SpanMath.MultiplyAdd(q, -SpanMath.Dot(w, q), w, w);
+            if (previous is not null) SpanMath.MultiplyAdd(previous, -SpanMath.Dot(w, previous), w, w);
+            double b = SpanMath.Norm(w);
             bool last = k + 1 == limit;
             if (last || k < EveryStepUpTo || k % CheckInterval == 0 || !(b > 0))
             {
@@ -156,7 +155,7 @@ public static class OperatorNorm
                     return (theta, k + 1);
             }
             beta.Add(b);
-            TensorPrimitives.Multiply(w, 1.0 / b, w);
+            SpanMath.Multiply(w, 1.0 / b, w);
             previous = q;
             q = w;
         }
@@ -174,9 +173,9 @@ public static class OperatorNorm
     private static double[] RitzVector(List<double[]> basis, double[] s, int dim)
     {
         var y = new double[dim];
-        for (int i = 0; i < s.Length && i < basis.Count; i++) TensorPrimitives.MultiplyAdd(basis[i], s[i], y, y);
-        double norm = TensorPrimitives.Norm<double>(y);
-        if (norm > 0) TensorPrimitives.Multiply(y, 1.0 / norm, y);
+        for (int i = 0; i < s.Length && i < basis.Count; i++) SpanMath.MultiplyAdd(basis[i], s[i], y, y);
+        double norm = SpanMath.Norm(y);
+        if (norm > 0) SpanMath.Multiply(y, 1.0 / norm, y);
         return y;
     }
 }

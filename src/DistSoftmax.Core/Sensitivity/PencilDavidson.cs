@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 using MathNet.Numerics.LinearAlgebra;
 
@@ -50,18 +49,18 @@ public static class PencilDavidson
         /// <summary>this += c·other, images included.</summary>
         public void Add(Imaged other, double c)
         {
-            TensorPrimitives.MultiplyAdd(other.V, c, V, V);
-            TensorPrimitives.MultiplyAdd(other.H, c, H, H);
-            TensorPrimitives.MultiplyAdd(other.B, c, B, B);
-            TensorPrimitives.MultiplyAdd(other.K, c, K, K);
+            SpanMath.MultiplyAdd(other.V, c, V, V);
+            SpanMath.MultiplyAdd(other.H, c, H, H);
+            SpanMath.MultiplyAdd(other.B, c, B, B);
+            SpanMath.MultiplyAdd(other.K, c, K, K);
         }
 
         public void Scale(double c)
         {
-            TensorPrimitives.Multiply(V, c, V);
-            TensorPrimitives.Multiply(H, c, H);
-            TensorPrimitives.Multiply(B, c, B);
-            TensorPrimitives.Multiply(K, c, K);
+            SpanMath.Multiply(V, c, V);
+            SpanMath.Multiply(H, c, H);
+            SpanMath.Multiply(B, c, B);
+            SpanMath.Multiply(K, c, K);
         }
 
         /// <summary>Σ s_i basis_i.</summary>
@@ -99,13 +98,13 @@ public static class PencilDavidson
         for (int step = 0; ; step++)
         {
             (theta, w) = TopRitzPair(basis);
-            TensorPrimitives.MultiplyAdd(w.B, -theta, w.K, r);
+            SpanMath.MultiplyAdd(w.B, -theta, w.K, r);
             var half = precondition(r);
-            double estimate = TensorPrimitives.Norm<double>(half);
+            double estimate = SpanMath.Norm(half);
             bool last = step == maxSteps;
             if (estimate * estimateRatio <= Target() || last)
             {
-                double exact = TensorPrimitives.Norm<double>(solve(r));
+                double exact = SpanMath.Norm(solve(r));
                 if (exact <= Target()) return (theta, w.V, step, true);
                 if (last) return (theta, w.V, step, false);
                 estimateRatio = Math.Max(estimateRatio, exact / Math.Max(estimate, NumericLimits.Tiny));
@@ -121,7 +120,7 @@ public static class PencilDavidson
             if (!Append(basis, precondition(half), hessian, gram))
             {
                 // The new direction lies in the basis: the Ritz pair is as good as this space gives; confirm it once.
-                double exact = TensorPrimitives.Norm<double>(solve(r));
+                double exact = SpanMath.Norm(solve(r));
                 return (theta, w.V, step + 1, exact <= Target());
             }
             progress?.Invoke(step + 1, theta);
@@ -137,26 +136,26 @@ public static class PencilDavidson
     private static bool Append(List<Imaged> basis, double[] z, Func<double[], double[]> hessian, Func<double[], double[]> gram)
     {
         var hz = hessian(z);
-        double before = TensorPrimitives.Norm<double>(hz);
+        double before = SpanMath.Norm(hz);
         if (!(before > 0)) return false;
         for (int round = 0; round < 2; round++)
         {
             for (int pass = 0; pass < 2; pass++)
                 foreach (var b in basis)
                 {
-                    double c = TensorPrimitives.Dot<double>(hz, b.H);
-                    TensorPrimitives.MultiplyAdd(b.V, -c, z, z);
-                    TensorPrimitives.MultiplyAdd(b.H, -c, hz, hz);
+                    double c = SpanMath.Dot(hz, b.H);
+                    SpanMath.MultiplyAdd(b.V, -c, z, z);
+                    SpanMath.MultiplyAdd(b.H, -c, hz, hz);
                 }
-            double after = TensorPrimitives.Norm<double>(hz);
+            double after = SpanMath.Norm(hz);
             if (!(after > DependenceTolerance * before)) return false;
             if (after >= RecomputeBelow * before) break;
             hz = hessian(z);
-            before = TensorPrimitives.Norm<double>(hz);
+            before = SpanMath.Norm(hz);
         }
-        double scale = 1 / TensorPrimitives.Norm<double>(hz);
-        TensorPrimitives.Multiply(z, scale, z);
-        TensorPrimitives.Multiply(hz, scale, hz);
+        double scale = 1 / SpanMath.Norm(hz);
+        SpanMath.Multiply(z, scale, z);
+        SpanMath.Multiply(hz, scale, hz);
         basis.Add(new Imaged(z, hz, hessian(hz), gram(z)));
         return true;
     }
@@ -166,11 +165,11 @@ public static class PencilDavidson
     {
         var u = Imaged.Zero(v.V.Length);
         u.Add(v, 1);
-        double before = TensorPrimitives.Norm<double>(u.H);
+        double before = SpanMath.Norm(u.H);
         for (int pass = 0; pass < 2; pass++)
             foreach (var b in basis)
-                u.Add(b, -TensorPrimitives.Dot<double>(u.H, b.H));
-        double after = TensorPrimitives.Norm<double>(u.H);
+                u.Add(b, -SpanMath.Dot(u.H, b.H));
+        double after = SpanMath.Norm(u.H);
         // Only a well-separated direction keeps combined images: a cancelled one would carry their rounding.
         if (!(after > RecomputeBelow * before)) return;
         u.Scale(1 / after);
@@ -184,12 +183,12 @@ public static class PencilDavidson
         var a = Matrix<double>.Build.Dense(m, m);
         for (int i = 0; i < m; i++)
             for (int j = 0; j <= i; j++)
-                a[i, j] = a[j, i] = 0.5 * (TensorPrimitives.Dot<double>(basis[i].V, basis[j].K) + TensorPrimitives.Dot<double>(basis[j].V, basis[i].K));
+                a[i, j] = a[j, i] = 0.5 * (SpanMath.Dot(basis[i].V, basis[j].K) + SpanMath.Dot(basis[j].V, basis[i].K));
         var evd = a.Evd(Symmetricity.Symmetric);
         int top = 0;
         for (int k = 1; k < m; k++) if (evd.EigenValues[k].Real > evd.EigenValues[top].Real) top = k;
         var w = Imaged.Combine(basis, evd.EigenVectors.Column(top));
-        double norm = TensorPrimitives.Norm<double>(w.H);
+        double norm = SpanMath.Norm(w.H);
         if (norm > 0) w.Scale(1 / norm);
         return (evd.EigenValues[top].Real, w);
     }

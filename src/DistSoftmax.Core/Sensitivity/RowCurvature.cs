@@ -1,6 +1,6 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Sensitivity;
 
@@ -59,16 +59,16 @@ public sealed class RowCurvature
             case NormalizedSoftmax:
                 z.CopyTo(_value);
                 SensitivityAnalysis.SoftmaxInPlace(_value);
-                TensorPrimitives.Subtract(_value, b, _c0);
+                SpanMath.Subtract(_value, b, _c0);
                 break;
             case RescaledRegression r:
                 _slope = Slopes(r.Unit, z, _value);
-                _sum = TensorPrimitives.Sum<double>(_value);
-                TensorPrimitives.MultiplyAdd(b, -_sum, _value, _c0); // c = u − U b
+                _sum = SpanMath.Sum(_value);
+                SpanMath.MultiplyAdd(b, -_sum, _value, _c0); // c = u − U b
                 break;
             case HyperbolicRegression h:
                 _slope = Slopes(h.Unit, z, _value);
-                TensorPrimitives.Subtract(_value, b, _c0);
+                SpanMath.Subtract(_value, b, _c0);
                 break;
             default:
                 throw new NotSupportedException($"no data derivatives are defined for family {family.Name}");
@@ -91,14 +91,14 @@ public sealed class RowCurvature
     /// <summary>result = K δz = (D + w²)∘δz + Σ_ab C_ab q_a ⟨q_b, δz⟩.</summary>
     public void Curvature(ReadOnlySpan<double> dz, Span<double> result)
     {
-        TensorPrimitives.Multiply(_diagonal, dz, result);
+        SpanMath.Multiply(_diagonal, dz, result);
         Span<double> dots = stackalloc double[Math.Max(_k, 1)];
-        for (int b = 0; b < _k; b++) dots[b] = TensorPrimitives.Dot(_q.AsSpan(b * _n, _n), dz);
+        for (int b = 0; b < _k; b++) dots[b] = SpanMath.Dot(_q.AsSpan(b * _n, _n), dz);
         for (int a = 0; a < _k; a++)
         {
             double s = 0;
             for (int b = 0; b < _k; b++) s += _c[a * _k + b] * dots[b];
-            if (s != 0) TensorPrimitives.MultiplyAdd(_q.AsSpan(a * _n, _n), s, result, result);
+            if (s != 0) SpanMath.MultiplyAdd(_q.AsSpan(a * _n, _n), s, result, result);
         }
     }
 
@@ -109,20 +109,20 @@ public sealed class RowCurvature
         {
             case NormalizedSoftmax:
                 // (diag(f) − f fᵀ) δz, symmetric.
-                TensorPrimitives.Multiply(_value, dz, result);
-                TensorPrimitives.MultiplyAdd(_value, -TensorPrimitives.Dot(_value, dz), result, result);
+                SpanMath.Multiply(_value, dz, result);
+                SpanMath.MultiplyAdd(_value, -SpanMath.Dot(_value, dz), result, result);
                 break;
             case RescaledRegression:
             {
                 // J = (diag(u') − f u'ᵀ)/U with f = u/U;  Jᵀ = (diag(u') − u' fᵀ)/U.
-                TensorPrimitives.Multiply(_slope!, dz, result);
-                if (!transpose) TensorPrimitives.MultiplyAdd(_value, -TensorPrimitives.Dot(_slope!, dz) / _sum, result, result);
-                else TensorPrimitives.MultiplyAdd(_slope!, -TensorPrimitives.Dot(_value, dz) / _sum, result, result);
-                TensorPrimitives.Multiply(result, 1.0 / _sum, result);
+                SpanMath.Multiply(_slope!, dz, result);
+                if (!transpose) SpanMath.MultiplyAdd(_value, -SpanMath.Dot(_slope!, dz) / _sum, result, result);
+                else SpanMath.MultiplyAdd(_slope!, -SpanMath.Dot(_value, dz) / _sum, result, result);
+                SpanMath.Multiply(result, 1.0 / _sum, result);
                 break;
             }
             default:
-                TensorPrimitives.Multiply(_slope!, dz, result);
+                SpanMath.Multiply(_slope!, dz, result);
                 break;
         }
     }
@@ -134,33 +134,33 @@ public sealed class RowCurvature
         {
             case NormalizedSoftmax:
                 // g = f∘c − ⟨f,c⟩f with c = f − b  ⇒  δg = −(f∘δb − ⟨f,δb⟩ f), symmetric.
-                TensorPrimitives.Multiply(_value, db, result);
-                TensorPrimitives.MultiplyAdd(_value, -TensorPrimitives.Dot(_value, db), result, result);
-                TensorPrimitives.Negate(result, result);
+                SpanMath.Multiply(_value, db, result);
+                SpanMath.MultiplyAdd(_value, -SpanMath.Dot(_value, db), result, result);
+                SpanMath.Negate(result, result);
                 break;
             case RescaledRegression:
             {
                 // g = u'∘(c − ⟨b,c⟩1), c = u − U b  ⇒  δg = −U u'∘δb + u' ⟨U b − c, δb⟩;
                 // transpose: −U u'∘v + (U b − c) ⟨u', v⟩.
-                TensorPrimitives.Multiply(_slope!, db, result);
-                TensorPrimitives.Multiply(result, -_sum, result);
+                SpanMath.Multiply(_slope!, db, result);
+                SpanMath.Multiply(result, -_sum, result);
                 if (!transpose)
                 {
                     double s = 0;
                     for (int i = 0; i < _n; i++) s += (_sum * _b[i] - _c0[i]) * db[i];
-                    TensorPrimitives.MultiplyAdd(_slope!, s, result, result);
+                    SpanMath.MultiplyAdd(_slope!, s, result, result);
                 }
                 else
                 {
-                    double s = TensorPrimitives.Dot(_slope!, db);
+                    double s = SpanMath.Dot(_slope!, db);
                     for (int i = 0; i < _n; i++) result[i] += s * (_sum * _b[i] - _c0[i]);
                 }
                 break;
             }
             default:
                 // g = u'∘(u − b)  ⇒  δg = −u'∘δb.
-                TensorPrimitives.Multiply(_slope!, db, result);
-                TensorPrimitives.Negate(result, result);
+                SpanMath.Multiply(_slope!, db, result);
+                SpanMath.Negate(result, result);
                 break;
         }
     }
@@ -169,7 +169,7 @@ public sealed class RowCurvature
     public double[] TargetGradient()
     {
         var result = new double[_n];
-        TensorPrimitives.Multiply(_c0, -_sum, result);
+        SpanMath.Multiply(_c0, -_sum, result);
         return result;
     }
 }

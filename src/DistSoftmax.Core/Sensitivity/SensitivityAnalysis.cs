@@ -1,7 +1,6 @@
 using DistSoftmax.Core;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
@@ -93,12 +92,12 @@ public static class SensitivityAnalysis
         {
             var direction = problem.Direction(options.Seed, k);
             var v = hessian.Solve(linearization.Mixed(direction));
-            TensorPrimitives.Negate(v, v);
-            predictedX[k] = TensorPrimitives.Norm<double>(v);
+            SpanMath.Negate(v, v);
+            predictedX[k] = SpanMath.Norm(v);
             // df = central difference of f along (A + tΔ, x* + t v).
             var xp = new double[d]; var xm = new double[d];
-            TensorPrimitives.MultiplyAdd(v, h, xStar, xp);
-            TensorPrimitives.MultiplyAdd(v, -h, xStar, xm);
+            SpanMath.MultiplyAdd(v, h, xStar, xp);
+            SpanMath.MultiplyAdd(v, -h, xStar, xm);
             predictedF[k] = problem.OutputCentralDifference(direction, h, xp, xm) / (2 * h);
             direction = null;
             Release();
@@ -126,9 +125,9 @@ public static class SensitivityAnalysis
         {
             solves[j] = solve;
             var dx = new double[d];
-            TensorPrimitives.Subtract(solve.X, xStar, dx);
+            SpanMath.Subtract(solve.X, xStar, dx);
             double nf = j < jobs.Length ? problem.OutputDistance(xStar, perturbed, solve.X) : 0;
-            changes[j] = (TensorPrimitives.Norm<double>(dx), nf);
+            changes[j] = (SpanMath.Norm(dx), nf);
         }
         if (options.RunJobs is { } runJobs)
         {
@@ -204,10 +203,10 @@ public static class SensitivityAnalysis
     /// <summary>v ← exp(v − max v) / Σ exp(v − max v).</summary>
     public static void SoftmaxInPlace(Span<double> v)
     {
-        double m = TensorPrimitives.Max<double>(v);
-        TensorPrimitives.Subtract(v, m, v);
+        double m = SpanMath.Max(v);
+        SpanMath.Subtract(v, m, v);
         VectorExp.Exp(v, v);
-        TensorPrimitives.Multiply(v, 1.0 / TensorPrimitives.Sum<double>(v), v);
+        SpanMath.Multiply(v, 1.0 / SpanMath.Sum(v), v);
     }
 
     /// <summary>∇L(x) through the shard protocol (phase 1 then phase 2).</summary>
@@ -250,14 +249,14 @@ public static class SensitivityAnalysis
             {
                 var data = new double[dense.Data.Length];
                 rng.FillNormal(data);
-                TensorPrimitives.Multiply(data, 1.0 / TensorPrimitives.Norm<double>(data), data);
+                SpanMath.Multiply(data, 1.0 / SpanMath.Norm(data), data);
                 return new DenseMatrix(dense.Rows, dense.Cols, data);
             }
             case CsrMatrix csr:
             {
                 var values = new double[csr.Values.Length];
                 rng.FillNormal(values);
-                TensorPrimitives.Multiply(values, 1.0 / TensorPrimitives.Norm<double>(values), values);
+                SpanMath.Multiply(values, 1.0 / SpanMath.Norm(values), values);
                 return new CsrMatrix(csr.Rows, csr.Cols, csr.RowPointers, csr.ColumnIndices, values);
             }
             default:
@@ -273,7 +272,7 @@ public static class SensitivityAnalysis
             case (DenseMatrix da, DenseMatrix dd) when da.Rows == dd.Rows && da.Cols == dd.Cols:
             {
                 var data = new double[da.Data.Length];
-                TensorPrimitives.MultiplyAdd(dd.Data, t, da.Data, data);
+                SpanMath.MultiplyAdd(dd.Data, t, da.Data, data);
                 return new DenseMatrix(da.Rows, da.Cols, data);
             }
             case (CsrMatrix ca, DenseMatrix dd) when ca.Rows == dd.Rows && ca.Cols == dd.Cols:
@@ -281,7 +280,7 @@ public static class SensitivityAnalysis
             case (CsrMatrix ca, CsrMatrix cd) when ca.Values.Length == cd.Values.Length:
             {
                 var values = new double[ca.Values.Length];
-                TensorPrimitives.MultiplyAdd(cd.Values, t, ca.Values, values);
+                SpanMath.MultiplyAdd(cd.Values, t, ca.Values, values);
                 return new CsrMatrix(ca.Rows, ca.Cols, ca.RowPointers, ca.ColumnIndices, values);
             }
             default:
@@ -299,8 +298,8 @@ public static class SensitivityAnalysis
 
     public static double FrobeniusNorm(IRowMatrix a) => a switch
     {
-        DenseMatrix d => TensorPrimitives.Norm<double>(d.Data),
-        CsrMatrix c => TensorPrimitives.Norm<double>(c.Values),
+        DenseMatrix d => SpanMath.Norm(d.Data),
+        CsrMatrix c => SpanMath.Norm(c.Values),
         _ => throw new ArgumentException($"unsupported matrix type {a.GetType().Name}"),
     };
 

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
@@ -48,7 +47,7 @@ public sealed class VectorLinearization : DataLinearization
     private double[] DeltaTimesX(ReadOnlySpan<double> delta)
     {
         var y = new double[_n];
-        for (int i = 0; i < _n; i++) y[i] = TensorPrimitives.Dot(delta.Slice(i * _d, _d), _x);
+        for (int i = 0; i < _n; i++) y[i] = SpanMath.Dot(delta.Slice(i * _d, _d), _x);
         return y;
     }
 
@@ -56,7 +55,7 @@ public sealed class VectorLinearization : DataLinearization
     private double[] OuterWithX(ReadOnlySpan<double> u)
     {
         var result = new double[ParameterCount];
-        for (int i = 0; i < _n; i++) TensorPrimitives.Multiply(_x, u[i], result.AsSpan(i * _d, _d));
+        for (int i = 0; i < _n; i++) SpanMath.Multiply(_x, u[i], result.AsSpan(i * _d, _d));
         return result;
     }
 
@@ -68,7 +67,7 @@ public sealed class VectorLinearization : DataLinearization
         _rows.MultiplyTransposedRows(0, _n, t, result);                       // Aᵀ K (Δ x)
         var r = _row.Residual;
         for (int i = 0; i < _n; i++)
-            if (r[i] != 0) TensorPrimitives.MultiplyAdd(delta.Slice(i * _d, _d), r[i], result, result); // + Δᵀ r
+            if (r[i] != 0) SpanMath.MultiplyAdd(delta.Slice(i * _d, _d), r[i], result, result); // + Δᵀ r
         return result;
     }
 
@@ -80,7 +79,7 @@ public sealed class VectorLinearization : DataLinearization
         _row.Curvature(av, s);
         var result = OuterWithX(s);                                            // (K A v) xᵀ
         var r = _row.Residual;
-        for (int i = 0; i < _n; i++) TensorPrimitives.MultiplyAdd(v, r[i], result.AsSpan(i * _d, _d), result.AsSpan(i * _d, _d)); // + r vᵀ
+        for (int i = 0; i < _n; i++) SpanMath.MultiplyAdd(v, r[i], result.AsSpan(i * _d, _d), result.AsSpan(i * _d, _d)); // + r vᵀ
         return result;
     }
 

@@ -1,6 +1,5 @@
 using DistSoftmax.Core;
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Drivers;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
@@ -39,16 +38,16 @@ public sealed record VectorProblem(IVectorFamily Family, IRowMatrix A, double[] 
     public double OutputDistance(double[] x, ISensitivityProblem other, double[] xOther)
     {
         var f = other.Output(xOther);
-        TensorPrimitives.Subtract(f, Output(x), f);
-        return TensorPrimitives.Norm<double>(f);
+        SpanMath.Subtract(f, Output(x), f);
+        return SpanMath.Norm(f);
     }
 
     public double OutputCentralDifference(Perturbation delta, double t, double[] xPlus, double[] xMinus)
     {
         var fp = Perturbed(delta, t).Output(xPlus);
         var fm = Perturbed(delta, -t).Output(xMinus);
-        TensorPrimitives.Subtract(fp, fm, fp);
-        return TensorPrimitives.Norm<double>(fp);
+        SpanMath.Subtract(fp, fm, fp);
+        return SpanMath.Norm(fp);
     }
 
     public DataLinearization Linearize(double[] x) => new VectorLinearization(Family, A, B, Regularizer, x);
@@ -73,7 +72,7 @@ public sealed record VectorProblem(IVectorFamily Family, IRowMatrix A, double[] 
             case RescaledRegression r:
             {
                 for (int i = 0; i < z.Length; i++) z[i] = UnitCatalog.Evaluate(r.Unit, z[i]).U;
-                TensorPrimitives.Multiply(z, 1.0 / TensorPrimitives.Sum<double>(z), z);
+                SpanMath.Multiply(z, 1.0 / SpanMath.Sum(z), z);
                 return z;
             }
             case HyperbolicRegression hyp:

@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Sensitivity;
 
@@ -29,7 +29,7 @@ public sealed class WorstDirection
     public static WorstDirection FromSolved(DataLinearization linearization, double[] solved)
     {
         var u = Unscaled(linearization, solved);
-        return new WorstDirection(linearization, (double[])solved.Clone(), TensorPrimitives.Norm<double>(u), null);
+        return new WorstDirection(linearization, (double[])solved.Clone(), SpanMath.Norm(u), null);
     }
 
     /// <summary>Δ* given whole (a unit p-vector), held as it is.</summary>
@@ -39,7 +39,7 @@ public sealed class WorstDirection
     private static double[] Unscaled(DataLinearization linearization, double[] solved)
     {
         var u = linearization.MixedAdjoint(solved);
-        TensorPrimitives.Negate(u, u);
+        SpanMath.Negate(u, u);
         return u;
     }
 
@@ -48,7 +48,7 @@ public sealed class WorstDirection
     {
         if (_held is not null) return (double[])_held.Clone();
         var u = Unscaled(_linearization, _solved!);
-        if (_norm > 0) TensorPrimitives.Multiply(u, 1.0 / _norm, u);
+        if (_norm > 0) SpanMath.Multiply(u, 1.0 / _norm, u);
         else u[0] = 1; // J = 0: every direction attains 0 (as OperatorNorm.Largest)
         return u;
     }
@@ -64,8 +64,8 @@ public sealed class WorstDirection
         foreach (var part in parts.Parts)
         {
             var data = SensitivityAnalysis.Dense(part).Data;
-            TensorPrimitives.Negate(data, data);
-            if (_norm > 0) TensorPrimitives.Multiply(data, 1.0 / _norm, data);
+            SpanMath.Negate(data, data);
+            if (_norm > 0) SpanMath.Multiply(data, 1.0 / _norm, data);
         }
         if (!(_norm > 0)) SensitivityAnalysis.Dense(parts.Parts[0]).Data[0] = 1;
         return parts;

@@ -111,7 +111,7 @@ public sealed class MatrixShard : IShard
         if (wRows is not null)
         {
             _w2 = new double[wRows.Data.Length];
-            TensorPrimitives.Multiply(wRows.Data, wRows.Data, _w2);
+            SpanMath.Multiply(wRows.Data, wRows.Data, _w2);
         }
         RowOffset = rowOffset;
         _blocks = BlocksFor(_rows, _n, _d);
@@ -136,7 +136,7 @@ public sealed class MatrixShard : IShard
         HessianVectorRequest r => HessianVector(r),
         GramRequest r => Gram(r),
         KroneckerFactorsRequest r => KroneckerFactors(r),
-        TargetSummaryRequest => new TargetSummaryReply(TensorPrimitives.SumOfMagnitudes<double>(_b), double.PositiveInfinity, _rows),
+        TargetSummaryRequest => new TargetSummaryReply(SpanMath.SumOfMagnitudes(_b), double.PositiveInfinity, _rows),
         RowProductsRequest r => RowProducts(r),
         SampledGramRequest => throw new NotSupportedException(
             "a matrix problem has no row sampling (each row j carries its own normaliser and low-rank Hessian part): " +
@@ -254,7 +254,7 @@ public sealed class MatrixShard : IShard
             {
                 var w2 = new ReadOnlySpan<double>(_w2, j * n, n);
                 TensorPrimitives.FusedMultiplyAdd(w2, z, g, g);
-                TensorPrimitives.Add(dw, w2, dw);
+                SpanMath.Add(dw, w2, dw);
             }
         }
     }
@@ -330,7 +330,7 @@ public sealed class MatrixShard : IShard
     private double[] SumInBlockOrder(double[][] parts)
     {
         var total = parts[0];
-        for (int k = 1; k < parts.Length; k++) TensorPrimitives.Add(total, parts[k], total);
+        for (int k = 1; k < parts.Length; k++) SpanMath.Add(total, parts[k], total);
         return total;
     }
 
@@ -363,13 +363,13 @@ public sealed class MatrixShard : IShard
                 // Y_j = (D_j + w_j²) ∘ Z_V,j + Σ_a (Σ_b C_j,ab ⟨q_j,b, Z_V,j⟩) q_j,a
                 var y = zv.Slice(jj * n, n);
                 var q = c.Q.AsSpan(jj * lr * n, lr * n);
-                for (int b = 0; b < lr; b++) dots[b] = TensorPrimitives.Dot(q.Slice(b * n, n), y);
-                TensorPrimitives.Multiply(y, c.Dw.AsSpan(jj * n, n), y);
+                for (int b = 0; b < lr; b++) dots[b] = SpanMath.Dot(q.Slice(b * n, n), y);
+                SpanMath.Multiply(y, c.Dw.AsSpan(jj * n, n), y);
                 for (int a = 0; a < lr; a++)
                 {
                     double coef = 0;
                     for (int b = 0; b < lr; b++) coef += c.C[jj * lr * lr + a * lr + b] * dots[b];
-                    if (coef != 0) TensorPrimitives.MultiplyAdd(q.Slice(a * n, n), coef, y, y);
+                    if (coef != 0) SpanMath.MultiplyAdd(q.Slice(a * n, n), coef, y, y);
                 }
             }
         }, (c, partial) => ProjectBack(c, c.Work, partial));
@@ -397,7 +397,7 @@ public sealed class MatrixShard : IShard
     {
         int n = _n, d = _d, lr = _lr;
         var a2Norms = new double[n];
-        for (int i = 0; i < n; i++) a2Norms[i] = TensorPrimitives.Dot(_a2.AsSpan(i * d, d), _a2.AsSpan(i * d, d));
+        for (int i = 0; i < n; i++) a2Norms[i] = SpanMath.Dot(_a2.AsSpan(i * d, d), _a2.AsSpan(i * d, d));
         var parts = Stream(r.X, r.Kind, () => new FactorSums(n, d), (c, acc) =>
         {
             int len = c.Length;
@@ -406,19 +406,19 @@ public sealed class MatrixShard : IShard
             for (int jj = 0; jj < len; jj++)
             {
                 var dw = c.Dw.AsSpan(jj * n, n);
-                TensorPrimitives.Add(acc.Diagonal, dw, acc.Diagonal);
-                double t = TensorPrimitives.Dot(dw, a2Norms);
+                SpanMath.Add(acc.Diagonal, dw, acc.Diagonal);
+                double t = SpanMath.Dot(dw, a2Norms);
                 var rows = projected.AsSpan(jj * lr * d, lr * d);
                 for (int a = 0; a < lr; a++)
                     for (int b = 0; b < lr; b++)
                     {
                         double cab = c.C[jj * lr * lr + a * lr + b];
                         if (cab == 0) continue;
-                        t += cab * TensorPrimitives.Dot(rows.Slice(a * d, d), rows.Slice(b * d, d));
+                        t += cab * SpanMath.Dot(rows.Slice(a * d, d), rows.Slice(b * d, d));
                         for (int l = 0; l < d; l++)
                         {
                             double f = cab * rows[a * d + l];
-                            if (f != 0) TensorPrimitives.MultiplyAdd(rows.Slice(b * d, d), f, acc.LowRank.AsSpan(l * d, d), acc.LowRank.AsSpan(l * d, d));
+                            if (f != 0) SpanMath.MultiplyAdd(rows.Slice(b * d, d), f, acc.LowRank.AsSpan(l * d, d), acc.LowRank.AsSpan(l * d, d));
                         }
                     }
                 acc.WeightSum += t;
@@ -426,21 +426,21 @@ public sealed class MatrixShard : IShard
                 for (int l = 0; l < d; l++)
                 {
                     double f = t * a1[l];
-                    if (f != 0) TensorPrimitives.MultiplyAdd(a1, f, acc.Left.AsSpan(l * d, d), acc.Left.AsSpan(l * d, d));
+                    if (f != 0) SpanMath.MultiplyAdd(a1, f, acc.Left.AsSpan(l * d, d), acc.Left.AsSpan(l * d, d));
                 }
             }
         });
         var total = parts[0];
         for (int k = 1; k < parts.Length; k++)
         {
-            TensorPrimitives.Add(total.Diagonal, parts[k].Diagonal, total.Diagonal);
-            TensorPrimitives.Add(total.LowRank, parts[k].LowRank, total.LowRank);
-            TensorPrimitives.Add(total.Left, parts[k].Left, total.Left);
+            SpanMath.Add(total.Diagonal, parts[k].Diagonal, total.Diagonal);
+            SpanMath.Add(total.LowRank, parts[k].LowRank, total.LowRank);
+            SpanMath.Add(total.Left, parts[k].Left, total.Left);
             total.WeightSum += parts[k].WeightSum;
         }
         // right = A2ᵀ diag(Σ_j (D_j + w_j²)) A2 + the low-rank sums.
         var scaled = new double[n * d];
-        for (int i = 0; i < n; i++) TensorPrimitives.Multiply(_a2.AsSpan(i * d, d), total.Diagonal[i], scaled.AsSpan(i * d, d));
+        for (int i = 0; i < n; i++) SpanMath.Multiply(_a2.AsSpan(i * d, d), total.Diagonal[i], scaled.AsSpan(i * d, d));
         var right = total.LowRank;
         MatrixProducts.Gemm(d, d, n, _a2T, n, scaled, d, right, d, true);
         return new KroneckerFactorsReply(Packed.FromUpper(total.Left, d), Packed.FromUpper(right, d), total.WeightSum, _rows);
@@ -486,7 +486,7 @@ public sealed class MatrixShard : IShard
                 {
                     var dw = chunk.Dw.AsSpan(jj * n, n);
                     for (int i = 0; i < n; i++)
-                        TensorPrimitives.Multiply(_a2.AsSpan(i * d, d), dw[i], scaled.AsSpan(i * d, d));
+                        SpanMath.Multiply(_a2.AsSpan(i * d, d), dw[i], scaled.AsSpan(i * d, d));
                     var s = stacked.AsSpan(jj * dd, dd);
                     MatrixProducts.Gemm(d, d, n, _a2T, n, scaled, d, s, d, false);
                     if (lr == 0) continue;
@@ -499,7 +499,7 @@ public sealed class MatrixShard : IShard
                             for (int l = 0; l < d; l++)
                             {
                                 double f = cab * low[a * d + l];
-                                if (f != 0) TensorPrimitives.MultiplyAdd(low.AsSpan(b * d, d), f, s.Slice(l * d, d), s.Slice(l * d, d));
+                                if (f != 0) SpanMath.MultiplyAdd(low.AsSpan(b * d, d), f, s.Slice(l * d, d), s.Slice(l * d, d));
                             }
                         }
                 }
@@ -524,12 +524,12 @@ public sealed class MatrixShard : IShard
                             long start = (long)p * dd - (long)p * (p - 1) / 2;
                             // Diagonal block (k, k): columns l' = l..d−1.
                             var dst = packed.AsSpan((int)start, dd - p);
-                            TensorPrimitives.Add(dst.Slice(0, d - l), blocks.AsSpan(l * d + l, d - l), dst.Slice(0, d - l));
+                            SpanMath.Add(dst.Slice(0, d - l), blocks.AsSpan(l * d + l, d - l), dst.Slice(0, d - l));
                             // Blocks (k, k'), k' > k: all columns l'.
                             for (int kk = 1; kk < width; kk++)
                             {
                                 var target = dst.Slice((k + kk) * d - p, d);
-                                TensorPrimitives.Add(target, blocks.AsSpan(kk * dd + l * d, d), target);
+                                SpanMath.Add(target, blocks.AsSpan(kk * dd + l * d, d), target);
                             }
                         }
                     }

@@ -183,7 +183,7 @@ public sealed class VectorShard : IShard
     {
         double min = double.PositiveInfinity;
         for (int i = 0; i < Rows; i++) min = Math.Min(min, _reg.SquaredWeight(i));
-        return new TargetSummaryReply(TensorPrimitives.SumOfMagnitudes<double>(_b), min, Rows);
+        return new TargetSummaryReply(SpanMath.SumOfMagnitudes(_b), min, Rows);
     }
 
     /// <summary>z = A_k x and b_k, one value a row.</summary>
@@ -407,7 +407,7 @@ public sealed class VectorShard : IShard
         AccumulateInBlockOrder(length, body, (part, isFirst) =>
         {
             if (isFirst) part.CopyTo(total);
-            else TensorPrimitives.Add(total, part, total);
+            else SpanMath.Add(total, part, total);
         });
         return total;
     }
@@ -624,8 +624,8 @@ public sealed class VectorShard : IShard
                 int te = Math.Min(e, t + _tile), len = te - t;
                 var yt = y.AsSpan(0, len);
                 _rows.MultiplyRows(t, te, r.V, yt);
-                for (int j = 0; j < lr; j++) acc[d + j] += TensorPrimitives.Dot<double>(LowRankRows(j, s, e, t, te), yt);
-                TensorPrimitives.Multiply(yt, _d.AsSpan(t, len), yt);
+                for (int j = 0; j < lr; j++) acc[d + j] += SpanMath.Dot(LowRankRows(j, s, e, t, te), yt);
+                SpanMath.Multiply(yt, _d.AsSpan(t, len), yt);
                 _rows.MultiplyTransposedRows(t, te, yt, acc.AsSpan(0, d));
             }
         });

@@ -25,7 +25,7 @@ public static class LeverageProjection
         LiftSmallPivots(r, d);
         var g = new double[d * k];
         rng.FillNormal(g, 1.0 / Math.Sqrt(k));
-        double total = System.Numerics.Tensors.TensorPrimitives.Dot<double>(g, g);
+        double total = SpanMath.Dot(g, g);
         var y = DenseAlgebra.UpperTriangularSolve(r, d, g, k);
         var yT = new double[k * d];
         for (int i = 0; i < d; i++)
@@ -49,7 +49,7 @@ public static class LeverageProjection
         double floor = Math.Max(max * 1e-10, 1e-300);
         var g = new double[d * k];                                     // G, d×k row-major
         rng.FillNormal(g, 1.0 / Math.Sqrt(k));
-        double total = System.Numerics.Tensors.TensorPrimitives.Dot<double>(g, g);
+        double total = SpanMath.Dot(g, g);
         // Yᵀ (k×d row-major): column c of Y at c·d, filled from the bottom row up.
         var yT = new double[k * d];
         for (int i = d - 1; i >= 0; i--)
@@ -61,7 +61,7 @@ public static class LeverageProjection
             for (int c = 0; c < k; c++)
             {
                 var column = yT.AsSpan(c * d, d);
-                column[i] = (g[i * k + c] - System.Numerics.Tensors.TensorPrimitives.Dot(rowTail, column[(i + 1)..])) / pivot;
+                column[i] = (g[i * k + c] - SpanMath.Dot(rowTail, column[(i + 1)..])) / pivot;
             }
         }
         return (yT, total);

@@ -1,6 +1,6 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers;
 
@@ -32,10 +32,10 @@ public sealed class Lbfgs : LineSearchSolver
         int d = next.Gradient.Length;
         var s = new double[d];
         var y = new double[d];
-        TensorPrimitives.Subtract(next.Point.X, previous.Point.X, s);
-        TensorPrimitives.Subtract(next.Gradient, previous.Gradient, y);
-        double sy = TensorPrimitives.Dot<double>(s, y);
-        if (sy > 1e-10 * TensorPrimitives.Norm<double>(s) * TensorPrimitives.Norm<double>(y))
+        SpanMath.Subtract(next.Point.X, previous.Point.X, s);
+        SpanMath.Subtract(next.Gradient, previous.Gradient, y);
+        double sy = SpanMath.Dot(s, y);
+        if (sy > 1e-10 * SpanMath.Norm(s) * SpanMath.Norm(y))
             StateOf<Pairs>(run).Add((s, y, 1.0 / sy));
     }
 
@@ -54,17 +54,17 @@ public sealed class Lbfgs : LineSearchSolver
         for (int i = pairs.Count - 1; i >= 0; i--)
         {
             var (s, y, rho) = pairs[i];
-            alpha[i] = rho * TensorPrimitives.Dot<double>(s, q);
-            TensorPrimitives.MultiplyAdd(y, -alpha[i], q, q);
+            alpha[i] = rho * SpanMath.Dot(s, q);
+            SpanMath.MultiplyAdd(y, -alpha[i], q, q);
         }
         var last = pairs[^1];
-        double gamma = TensorPrimitives.Dot<double>(last.S, last.Y) / TensorPrimitives.Dot<double>(last.Y, last.Y);
-        TensorPrimitives.Multiply(q, gamma, q);
+        double gamma = SpanMath.Dot(last.S, last.Y) / SpanMath.Dot(last.Y, last.Y);
+        SpanMath.Multiply(q, gamma, q);
         for (int i = 0; i < pairs.Count; i++)
         {
             var (s, y, rho) = pairs[i];
-            double beta = rho * TensorPrimitives.Dot<double>(y, q);
-            TensorPrimitives.MultiplyAdd(s, alpha[i] - beta, q, q);
+            double beta = rho * SpanMath.Dot(y, q);
+            SpanMath.MultiplyAdd(s, alpha[i] - beta, q, q);
         }
         direction.Value = new Direction(Negated(q), 1.0);
     }

@@ -1,7 +1,7 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers;
 
@@ -57,7 +57,7 @@ public abstract class LineSearchSolver : Solver
             foreach (var r in ComputeDirection(run, current, dirOut)) yield return r;
             var dir = dirOut.Value;
             var p = dir.P;
-            double slope = TensorPrimitives.Dot<double>(gradient, p);
+            double slope = SpanMath.Dot(gradient, p);
             double initial = dir.InitialStep;
             if (!(slope < 0) || !AllFinite(p))
             {
@@ -68,7 +68,7 @@ public abstract class LineSearchSolver : Solver
             }
 
             // Newton-type steps start no longer than the trust radius (see SolverOptions.TrustRadius).
-            double stepNorm = TensorPrimitives.Norm<double>(p);
+            double stepNorm = SpanMath.Norm(p);
             bool capped = curvature is not null && initial * stepNorm > loop.Radius;
             if (capped) initial = loop.Radius / stepNorm;
             int iterationOfTrials = iteration;
@@ -117,7 +117,7 @@ public abstract class LineSearchSolver : Solver
         for (int trial = 0; trial < MaxTrials; trial++)
         {
             var xt = new double[p.Length];
-            TensorPrimitives.MultiplyAdd(p, t, point.X, xt);
+            SpanMath.MultiplyAdd(p, t, point.X, xt);
             yield return trialRequest(xt);
             var reply = run.Reply<ScalarsReply>();
             var trialPoint = run.Objective.Evaluate(xt, reply, point.Globals);

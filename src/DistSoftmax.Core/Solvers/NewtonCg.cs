@@ -1,6 +1,6 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers;
 
@@ -87,7 +87,7 @@ public sealed class NewtonCg : LineSearchSolver
         var r = Negated(current.Gradient);
         var z = Precondition(r);
         var dir = (double[])z.Clone();
-        double rz = TensorPrimitives.Dot<double>(r, z);
+        double rz = SpanMath.Dot(r, z);
         double tol = eta * ResidualScale(current.GradientNorm, rz, preconditioner is not null);
         var product = new Out<double[]>();
         int cgIterations = 0;
@@ -97,29 +97,29 @@ public sealed class NewtonCg : LineSearchSolver
             foreach (var request in HessianVectorCurvature.Instance.Multiply(run, current, dir, product)) yield return request;
             cgIterations++;
             var hd = product.Value;
-            double curvature = TensorPrimitives.Dot<double>(dir, hd);
-            if (!(curvature > CurvatureFloor * TensorPrimitives.Dot<double>(dir, dir) * Math.Max(current.GradientNorm, TinyNorm)))
+            double curvature = SpanMath.Dot(dir, hd);
+            if (!(curvature > CurvatureFloor * SpanMath.Dot(dir, dir) * Math.Max(current.GradientNorm, TinyNorm)))
             {
                 if (it == 0)
                 {
                     p = (double[])dir.Clone();
                     double scale = rz / Math.Max(Math.Abs(curvature), TinyNorm);
-                    TensorPrimitives.Multiply(p, scale, p);
-                    double dd = TensorPrimitives.Dot<double>(dir, dir);
+                    SpanMath.Multiply(p, scale, p);
+                    double dd = SpanMath.Dot(dir, dir);
                     direction.Value = new Direction(p, 1.0, rowsSampled, Math.Min(curvature / Math.Max(dd, TinyNorm), 0.0), cgIterations);
                     yield break;
                 }
-                negativeCurvature = Math.Min(curvature / Math.Max(TensorPrimitives.Dot<double>(dir, dir), TinyNorm), 0.0);
+                negativeCurvature = Math.Min(curvature / Math.Max(SpanMath.Dot(dir, dir), TinyNorm), 0.0);
                 break;
             }
             double alpha = rz / curvature;
-            TensorPrimitives.MultiplyAdd(dir, alpha, p, p);
-            TensorPrimitives.MultiplyAdd(hd, -alpha, r, r);
-            if (preconditioner is null && Math.Sqrt(TensorPrimitives.Dot<double>(r, r)) <= tol) break;
+            SpanMath.MultiplyAdd(dir, alpha, p, p);
+            SpanMath.MultiplyAdd(hd, -alpha, r, r);
+            if (preconditioner is null && Math.Sqrt(SpanMath.Dot(r, r)) <= tol) break;
             z = Precondition(r);
-            double rzNew = TensorPrimitives.Dot<double>(r, z);
+            double rzNew = SpanMath.Dot(r, z);
             if (preconditioner is not null && Math.Sqrt(Math.Max(rzNew, 0)) <= tol) break;
-            TensorPrimitives.MultiplyAdd(dir, rzNew / rz, z, dir);
+            SpanMath.MultiplyAdd(dir, rzNew / rz, z, dir);
             rz = rzNew;
         }
         direction.Value = new Direction(p, 1.0, rowsSampled, negativeCurvature, cgIterations);

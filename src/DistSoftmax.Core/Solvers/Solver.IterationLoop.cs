@@ -1,8 +1,8 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers;
 
@@ -84,7 +84,7 @@ public abstract partial class Solver
             var fetched = new Out<GradientReply>();
             foreach (var r in OnePassGradient.Fetch(_run, Point, Accepted, iteration, kind, _curvature, fetched)) yield return r;
             var reply = fetched.Value;
-            double norm = TensorPrimitives.Norm<double>(reply.Gradient);
+            double norm = SpanMath.Norm(reply.Gradient);
             if (iteration == 0)
             {
                 G0 = norm;

@@ -2,6 +2,7 @@ using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers;
 
@@ -135,7 +136,7 @@ public abstract partial class Solver
     protected static double[] Negated(double[] v)
     {
         var r = new double[v.Length];
-        System.Numerics.Tensors.TensorPrimitives.Negate(v, r);
+        SpanMath.Negate(v, r);
         return r;
     }
 }

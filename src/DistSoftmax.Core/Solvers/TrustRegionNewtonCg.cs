@@ -1,8 +1,8 @@
 using DistSoftmax.Core;
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Solvers.TrustRegion;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers;
 
@@ -47,13 +47,13 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
         var r = (double[])current.Gradient.Clone();  // model gradient g + Hz
         var y = Precondition(r);                     // M⁻¹r
         var dir = Negated(y);
-        double ry = TensorPrimitives.Dot<double>(r, y);
+        double ry = SpanMath.Dot(r, y);
         double tolerance = eta * NewtonCg.ResidualScale(current.GradientNorm, ry, !euclidean);
         var mNorms = euclidean ? null : new PreconditionedRegionNorms(ry);
         if (!euclidean && current.Iteration == 0)
         {
             // The first radius is in the units of x: the M-norm of a step of that length along M⁻¹∇L.
-            double yNorm = TensorPrimitives.Norm<double>(y);
+            double yNorm = SpanMath.Norm(y);
             if (yNorm > 0 && ry > 0) radius *= Math.Sqrt(ry) / yNorm;
         }
         var path = new SteihaugPath(radius, rowsSampled);
@@ -64,8 +64,8 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
         {
             foreach (var request in HessianVectorCurvature.Instance.Multiply(run, current, dir, product)) yield return request;
             var hd = product.Value;
-            double curvature = TensorPrimitives.Dot<double>(dir, hd);
-            double slope = TensorPrimitives.Dot<double>(r, dir);
+            double curvature = SpanMath.Dot(dir, hd);
+            double slope = SpanMath.Dot(r, dir);
             var norms = mNorms?.Current ?? SteihaugPath.RegionProducts.Euclidean(z, dir);
             if (!(curvature > 0))
             {
@@ -75,17 +75,17 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
             double alpha = ry / curvature;
             path.Add(z, dir, alpha, m, slope, curvature, norms);
             m += alpha * slope + 0.5 * alpha * alpha * curvature;
-            TensorPrimitives.MultiplyAdd(dir, alpha, z, z);
+            SpanMath.MultiplyAdd(dir, alpha, z, z);
             double zNorm = norms.NormAt(alpha);      // as Solve measures it, so a path that stops here is walked to here
             if (zNorm >= radius) yield break;
-            TensorPrimitives.MultiplyAdd(hd, alpha, r, r);
-            if (euclidean && TensorPrimitives.Norm<double>(r) <= tolerance)
+            SpanMath.MultiplyAdd(hd, alpha, r, r);
+            if (euclidean && SpanMath.Norm(r) <= tolerance)
             {
                 path.EndInside(z, m, zNorm);
                 yield break;
             }
             y = Precondition(r);
-            double ryNew = TensorPrimitives.Dot<double>(r, y);
+            double ryNew = SpanMath.Dot(r, y);
             if (!euclidean && Math.Sqrt(Math.Max(ryNew, 0)) <= tolerance)
             {
                 path.EndInside(z, m, zNorm);
@@ -94,8 +94,8 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
             double beta = ryNew / ry;
             mNorms?.Advance(alpha, beta, ryNew);
             // d ← −y + β d
-            TensorPrimitives.Multiply(dir, beta, dir);
-            TensorPrimitives.Subtract(dir, y, dir);
+            SpanMath.Multiply(dir, beta, dir);
+            SpanMath.Subtract(dir, y, dir);
             ry = ryNew;
         }
     }

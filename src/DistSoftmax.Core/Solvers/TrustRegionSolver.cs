@@ -1,8 +1,8 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers.Curvature;
 using DistSoftmax.Core.Solvers.TrustRegion;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers;
 
@@ -72,7 +72,7 @@ public abstract class TrustRegionSolver : Solver
                 double stepNorm = step.RegionNorm;
                 if (!(step.PredictedDecrease > 0) || !AllFinite(step.P) || !(stepNorm > 0)) break;
                 var xt = new double[step.P.Length];
-                TensorPrimitives.Add(point.X, step.P, xt);
+                SpanMath.Add(point.X, step.P, xt);
                 var request = new ScalarsRequest(xt, point.Globals, run.Objective.SupportsFusedPass);
                 yield return curvature.TrialRequest(run, request, iteration, kind);
                 var reply = run.Reply<ScalarsReply>();
@@ -94,7 +94,7 @@ public abstract class TrustRegionSolver : Solver
             loop.Schedule.AfterTrustRegion(interior: !step.OnBoundary, predictedPoorly: rejected || rho < ShrinkBelow);
             loop.Radius = radius;
             loop.Accepted = (nextReply!, point.Globals);
-            loop.Advance(next, TensorPrimitives.Norm<double>(step.P), model.RowsSampled, step.NegativeCurvature, model.CgIterations);
+            loop.Advance(next, SpanMath.Norm(step.P), model.RowsSampled, step.NegativeCurvature, model.CgIterations);
         }
     }
 

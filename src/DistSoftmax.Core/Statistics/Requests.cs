@@ -1,3 +1,4 @@
+using DistSoftmax.Core.Kernels;
 namespace DistSoftmax.Core.Statistics;
 
 /// <summary>
@@ -102,7 +103,7 @@ public abstract record ShardReply
     {
         if (a.Length != b.Length) throw new ArgumentException($"cannot merge statistics of lengths {a.Length} and {b.Length}");
         var r = new double[a.Length];
-        System.Numerics.Tensors.TensorPrimitives.Add(a, b, r);
+        SpanMath.Add(a, b, r);
         return r;
     }
 

@@ -1,5 +1,5 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers.Curvature;
 
@@ -37,7 +37,7 @@ public abstract class DenseCurvature : CurvatureSource
                     double s = c * la[i];
                     if (s == 0) continue;
                     var row = h.AsSpan(i * d, d);
-                    TensorPrimitives.MultiplyAdd(lb, s, row, row);
+                    SpanMath.MultiplyAdd(lb, s, row, row);
                 }
             }
     }

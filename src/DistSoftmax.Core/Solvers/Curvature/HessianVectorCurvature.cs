@@ -1,5 +1,5 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Statistics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers.Curvature;
 
@@ -26,7 +26,7 @@ public sealed class HessianVectorCurvature : CurvatureSource
         {
             double c = 0;
             for (int b = 0; b < lr; b++) c += coefficients[a * lr + b] * reply.LowRankDots[b];
-            if (c != 0) TensorPrimitives.MultiplyAdd(current.LowRank.AsSpan(a * d, d), c, hv, hv);
+            if (c != 0) SpanMath.MultiplyAdd(current.LowRank.AsSpan(a * d, d), c, hv, hv);
         }
         product.Value = hv;
     }

@@ -45,7 +45,7 @@ public sealed class KroneckerPreconditioner
         var left = Packed.ToSymmetric(reply.LeftPacked, d);
         var right = Packed.ToSymmetric(reply.RightPacked, d);
         double scale = reply.WeightSum > 0 ? 1.0 / reply.WeightSum : 1.0;
-        System.Numerics.Tensors.TensorPrimitives.Multiply(right, scale, right);
+        SpanMath.Multiply(right, scale, right);
         return new KroneckerPreconditioner(Factor(left, d), Factor(right, d), d);
     }
 

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers.Curvature;
@@ -27,7 +26,7 @@ internal static class PackedCholesky
     public static double[]? FactorUpper(double[] packed, int d, int increases, double[]? into = null)
     {
         // A non-finite entry does not factor: dpotrf does not reject NaN pivots, and the damping would be NaN too.
-        if (!double.IsFinite(TensorPrimitives.Sum<double>(packed))) return null;
+        if (!double.IsFinite(SpanMath.Sum(packed))) return null;
         double trace = 0;
         for (int i = 0; i < d; i++) trace += packed[Packed.DiagonalIndex(i, d)];
         double damping = RelativeDamping * Math.Max(Math.Abs(trace) / d, double.Epsilon);
@@ -78,7 +77,7 @@ internal static class PackedCholesky
             double yj = y[j] / r[diagonal];
             y[j] = yj;
             if (yj != 0 && j + 1 < d)
-                TensorPrimitives.MultiplyAdd(r.Slice(diagonal + 1, d - j - 1), -yj, y[(j + 1)..], y[(j + 1)..]);
+                SpanMath.MultiplyAdd(r.Slice(diagonal + 1, d - j - 1), -yj, y[(j + 1)..], y[(j + 1)..]);
         }
     }
 
@@ -88,7 +87,7 @@ internal static class PackedCholesky
         for (int i = d - 1; i >= 0; i--)
         {
             int diagonal = Packed.DiagonalIndex(i, d);
-            y[i] = (y[i] - TensorPrimitives.Dot(r.Slice(diagonal + 1, d - i - 1), y[(i + 1)..])) / r[diagonal];
+            y[i] = (y[i] - SpanMath.Dot(r.Slice(diagonal + 1, d - i - 1), y[(i + 1)..])) / r[diagonal];
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Statistics;
@@ -162,17 +161,17 @@ public sealed class SampledGramPreconditioner
         {
             var v = lowRank.AsSpan(j * d, d).ToArray();
             PackedCholesky.SolveTransposed(factor, d, v);
-            double norm = TensorPrimitives.Norm<double>(v);
+            double norm = SpanMath.Norm(v);
             for (int pass = 0; pass < 2; pass++)
                 for (int a = 0; a < basis.Count; a++)
                 {
-                    double c = TensorPrimitives.Dot<double>(basis[a], v);
+                    double c = SpanMath.Dot(basis[a], v);
                     r[a * k + j] += c;
-                    TensorPrimitives.MultiplyAdd(basis[a], -c, v, v);
+                    SpanMath.MultiplyAdd(basis[a], -c, v, v);
                 }
-            double rest = TensorPrimitives.Norm<double>(v);
+            double rest = SpanMath.Norm(v);
             if (!(rest > 1e-12 * norm)) continue;
-            TensorPrimitives.Divide(v, rest, v);
+            SpanMath.Divide(v, rest, v);
             r[basis.Count * k + j] = rest;
             basis.Add(v);
         }
@@ -214,12 +213,12 @@ public sealed class SampledGramPreconditioner
         if (m > 0)
         {
             Span<double> c = stackalloc double[m];
-            for (int a = 0; a < m; a++) c[a] = TensorPrimitives.Dot<double>(_basis.AsSpan(a * _d, _d), y);
+            for (int a = 0; a < m; a++) c[a] = SpanMath.Dot(_basis.AsSpan(a * _d, _d), y);
             for (int a = 0; a < m; a++)
             {
                 double t = 0;
                 for (int b = 0; b < m; b++) t += _correction[a * m + b] * c[b];
-                TensorPrimitives.MultiplyAdd(_basis.AsSpan(a * _d, _d), t, y, y);
+                SpanMath.MultiplyAdd(_basis.AsSpan(a * _d, _d), t, y, y);
             }
         }
         PackedCholesky.Solve(_factor, _d, y);

@@ -1,5 +1,4 @@
 using DistSoftmax.Core;
-using System.Numerics.Tensors;
 using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers.TrustRegion;
@@ -51,13 +50,13 @@ public sealed class MoreSorensenModel : ITrustRegionModel
             if (!double.IsFinite(v)) throw new ArgumentException("the Hessian has non-finite entries");
         _h = hessian;
         _g = gradient;
-        _gNorm = TensorPrimitives.Norm<double>(gradient);
+        _gNorm = SpanMath.Norm(gradient);
         RowsSampled = rowsSampled;
         var factor = (double[])hessian.Clone();
         if (DenseAlgebra.TryCholesky(factor, _d))
         {
             _newtonStep = DenseAlgebra.CholeskySolve(factor, _d, Negate(gradient));
-            _newtonNorm = TensorPrimitives.Norm<double>(_newtonStep);
+            _newtonNorm = SpanMath.Norm(_newtonStep);
         }
     }
 
@@ -100,12 +99,12 @@ public sealed class MoreSorensenModel : ITrustRegionModel
                 continue;
             }
             var p = DenseAlgebra.CholeskySolve(shifted, _d, Negate(_g));
-            double pNorm = TensorPrimitives.Norm<double>(p);
+            double pNorm = SpanMath.Norm(p);
             if (Math.Abs(pNorm - radius) <= BoundaryTolerance * radius) return Step(p, true, 0);
             if (pNorm < radius) upper = lambda; else lower = lambda;
             // Newton's step on φ(λ) = 1/‖p‖ − 1/Δ: φ'(λ) = −‖q‖²/‖p‖³ with L q = p.
             var q = ForwardSolve(shifted, p);
-            double qNorm = TensorPrimitives.Norm<double>(q);
+            double qNorm = SpanMath.Norm(q);
             double next = lambda + (pNorm / qNorm) * (pNorm / qNorm) * (pNorm - radius) / radius;
             lambda = next > lower && next < upper ? next : Safeguard(lower, upper);
             if (upper - lower <= BracketClosed * upper) return null;
@@ -149,7 +148,7 @@ public sealed class MoreSorensenModel : ITrustRegionModel
             var coords = new double[_d];
             for (int i = 0; i < _d; i++)
                 if (!(Math.Abs(values[i] - lambdaMin) <= degenerate)) coords[i] = -c[i] / (values[i] + floor);
-            double inside = TensorPrimitives.Norm<double>(coords);
+            double inside = SpanMath.Norm(coords);
             coords[minIndex] += Math.Sqrt(Math.Max(radius * radius - inside * inside, 0));
             return Step(ToStandardBasis(vectors, coords), true, negative);
         }
@@ -178,7 +177,7 @@ public sealed class MoreSorensenModel : ITrustRegionModel
     {
         var q = (double[])p.Clone();
         for (int i = 0; i < _d; i++)
-            q[i] = (q[i] - TensorPrimitives.Dot<double>(l.AsSpan(i * _d, i), q.AsSpan(0, i))) / l[i * _d + i];
+            q[i] = (q[i] - SpanMath.Dot(l.AsSpan(i * _d, i), q.AsSpan(0, i))) / l[i * _d + i];
         return q;
     }
 
@@ -186,14 +185,14 @@ public sealed class MoreSorensenModel : ITrustRegionModel
     private TrustRegionStep Step(double[] p, bool onBoundary, double negativeCurvature)
     {
         var hp = DenseAlgebra.Multiply(_h, _d, p);
-        double model = TensorPrimitives.Dot<double>(_g, p) + 0.5 * TensorPrimitives.Dot<double>(p, hp);
+        double model = SpanMath.Dot(_g, p) + 0.5 * SpanMath.Dot(p, hp);
         return new TrustRegionStep(p, -model, onBoundary, negativeCurvature);
     }
 
     private static double[] Negate(double[] v)
     {
         var r = new double[v.Length];
-        TensorPrimitives.Negate(v, r);
+        SpanMath.Negate(v, r);
         return r;
     }
 }

@@ -1,5 +1,5 @@
 using DistSoftmax.Core;
-using System.Numerics.Tensors;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Solvers.TrustRegion;
 
@@ -37,7 +37,7 @@ public sealed class SteihaugPath : ITrustRegionModel
     {
         /// <summary>The Euclidean products of z and d.</summary>
         public static RegionProducts Euclidean(double[] z, double[] d) =>
-            new(TensorPrimitives.Dot<double>(z, z), TensorPrimitives.Dot<double>(z, d), TensorPrimitives.Dot<double>(d, d));
+            new(SpanMath.Dot(z, z), SpanMath.Dot(z, d), SpanMath.Dot(d, d));
 
         /// <summary>‖z + τd‖ in the region's norm.</summary>
         public double NormAt(double tau) => Math.Sqrt(Math.Max(StartStart + 2 * tau * StartDirection + tau * tau * DirectionDirection, 0));
@@ -68,7 +68,7 @@ public sealed class SteihaugPath : ITrustRegionModel
         _segments.Add(new Segment((double[])start.Clone(), (double[])direction.Clone(), step, model, slope, curvature,
             norms ?? RegionProducts.Euclidean(start, direction)));
         if (curvature <= 0)
-            NegativeCurvature = Math.Min(NegativeCurvature, curvature / Math.Max(TensorPrimitives.Dot<double>(direction, direction), NumericLimits.Tiny));
+            NegativeCurvature = Math.Min(NegativeCurvature, curvature / Math.Max(SpanMath.Dot(direction, direction), NumericLimits.Tiny));
     }
 
     /// <summary>
@@ -79,7 +79,7 @@ public sealed class SteihaugPath : ITrustRegionModel
     {
         _interiorEnd = (double[])end.Clone();
         _interiorModel = model;
-        _interiorNorm = norm ?? TensorPrimitives.Norm<double>(end);
+        _interiorNorm = norm ?? SpanMath.Norm(end);
     }
 
     public double Radius => BuiltRadius;
@@ -93,7 +93,7 @@ public sealed class SteihaugPath : ITrustRegionModel
             var end = new double[s.Start.Length];
             if (double.IsFinite(s.Step) && s.Norms.NormAt(s.Step) < radius) continue;
             double tau = ToBoundary(s.Norms, radius);
-            TensorPrimitives.MultiplyAdd(s.Direction, tau, s.Start, end);
+            SpanMath.MultiplyAdd(s.Direction, tau, s.Start, end);
             double model = s.Model + tau * s.Slope + 0.5 * tau * tau * s.Curvature;
             return new TrustRegionStep(end, -model, true, NegativeCurvature) { RegionNorm = radius };
         }
@@ -103,7 +103,7 @@ public sealed class SteihaugPath : ITrustRegionModel
             if (_segments.Count == 0) return new TrustRegionStep(new double[0], 0, false, NegativeCurvature);
             var last = _segments[^1];
             var end = new double[last.Start.Length];
-            TensorPrimitives.MultiplyAdd(last.Direction, last.Step, last.Start, end);
+            SpanMath.MultiplyAdd(last.Direction, last.Step, last.Start, end);
             double model = last.Model + last.Step * last.Slope + 0.5 * last.Step * last.Step * last.Curvature;
             return new TrustRegionStep(end, -model, false, NegativeCurvature) { RegionNorm = last.Norms.NormAt(last.Step) };
         }

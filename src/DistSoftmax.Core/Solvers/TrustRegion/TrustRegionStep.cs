@@ -1,3 +1,4 @@
+using DistSoftmax.Core.Kernels;
 namespace DistSoftmax.Core.Solvers.TrustRegion;
 
 /// <summary>A trust-region subproblem's answer: min_p m(p) = ∇Lᵀp + ½pᵀHp subject to ‖p‖ ≤ Δ.</summary>
@@ -9,5 +10,5 @@ public sealed record TrustRegionStep(double[] P, double PredictedDecrease, bool 
 {
     /// <summary>The step's length in the region's norm (‖p‖, or ‖p‖_M for a preconditioned Steihaug path): what the
     /// radius is compared with and updated from.</summary>
-    public double RegionNorm { get; init; } = System.Numerics.Tensors.TensorPrimitives.Norm<double>(P);
+    public double RegionNorm { get; init; } = SpanMath.Norm(P);
 }
