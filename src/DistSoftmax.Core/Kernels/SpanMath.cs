@@ -15,6 +15,9 @@ namespace DistSoftmax.Core.Kernels;
 /// two lanes would be half TensorPrimitives' speed on data in cache. Element-wise operations may write in place
 /// (destination = an input) and give the same values either way; reductions keep several partial sums, so their
 /// rounding differs from a left-to-right sum only in the last bits. Lengths are checked as TensorPrimitives checks them.
+/// The two-lane loops are written out one per operation on purpose: the same loops generic over the lane type
+/// (<see cref="ILanes{TVector}"/>, as in WideSpanMath) were refused by the ReadyToRun image (instantiations over
+/// Vector128 are compiled at first call, like those over Vector256 and Vector512).
 /// </summary>
 public static class SpanMath
 {
