@@ -15,9 +15,10 @@ namespace DistSoftmax.Core.Kernels;
 /// two lanes would be half TensorPrimitives' speed on data in cache. Element-wise operations may write in place
 /// (destination = an input) and give the same values either way; reductions keep several partial sums, so their
 /// rounding differs from a left-to-right sum only in the last bits. Lengths are checked as TensorPrimitives checks them.
-/// The two-lane loops are written out one per operation on purpose: the same loops generic over the lane type
-/// (<see cref="ILanes{TVector}"/>, as in WideSpanMath) were refused by the ReadyToRun image (instantiations over
-/// Vector128 are compiled at first call, like those over Vector256 and Vector512).
+/// The element-wise two-lane loops are shared through <see cref="ISpanOp"/> (generic over the operation only: the image
+/// holds those instantiations), not through <see cref="ILanes{TVector}"/> as WideSpanMath's are: instantiations with
+/// Vector128 as a type argument were refused by the image and compiled at first call, like those over Vector256 and
+/// Vector512 (checked with DOTNET_JitDisasmSummary=1).
 /// </summary>
 public static class SpanMath
 {
@@ -114,97 +115,28 @@ public static class SpanMath
     // ------------------------------------------------------------------ element-wise (destination may be an input)
 
     /// <summary>destinationᵢ = xᵢ + yᵢ.</summary>
-    public static void Add(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination)
-    {
-        SameLength(x, y); Fits(x, destination);
-        if (x.Length >= WideFrom) { WideSpanMath.Add(x, y, destination); return; }
-        ref double xr = ref MemoryMarshal.GetReference(x);
-        ref double yr = ref MemoryMarshal.GetReference(y);
-        ref double dr = ref MemoryMarshal.GetReference(destination);
-        int n = x.Length, i = 0;
-        for (; i <= n - Lanes; i += Lanes) Store(Load(ref xr, i) + Load(ref yr, i), ref dr, i);
-        for (; i < n; i++) destination[i] = x[i] + y[i];
-    }
+    public static void Add(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination) => Binary<AddOp>(x, y, destination);
 
     /// <summary>destinationᵢ = xᵢ + y.</summary>
-    public static void Add(ReadOnlySpan<double> x, double y, Span<double> destination)
-    {
-        Fits(x, destination);
-        if (x.Length >= WideFrom) { WideSpanMath.Add(x, y, destination); return; }
-        ref double xr = ref MemoryMarshal.GetReference(x);
-        ref double dr = ref MemoryMarshal.GetReference(destination);
-        var yv = Vector128.Create(y);
-        int n = x.Length, i = 0;
-        for (; i <= n - Lanes; i += Lanes) Store(Load(ref xr, i) + yv, ref dr, i);
-        for (; i < n; i++) destination[i] = x[i] + y;
-    }
+    public static void Add(ReadOnlySpan<double> x, double y, Span<double> destination) => WithScalar<AddOp>(x, y, destination);
 
     /// <summary>destinationᵢ = xᵢ − yᵢ.</summary>
-    public static void Subtract(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination)
-    {
-        SameLength(x, y); Fits(x, destination);
-        if (x.Length >= WideFrom) { WideSpanMath.Subtract(x, y, destination); return; }
-        ref double xr = ref MemoryMarshal.GetReference(x);
-        ref double yr = ref MemoryMarshal.GetReference(y);
-        ref double dr = ref MemoryMarshal.GetReference(destination);
-        int n = x.Length, i = 0;
-        for (; i <= n - Lanes; i += Lanes) Store(Load(ref xr, i) - Load(ref yr, i), ref dr, i);
-        for (; i < n; i++) destination[i] = x[i] - y[i];
-    }
+    public static void Subtract(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination) => Binary<SubtractOp>(x, y, destination);
 
-    /// <summary>destinationᵢ = xᵢ − y.</summary>
-    public static void Subtract(ReadOnlySpan<double> x, double y, Span<double> destination) => Add(x, -y, destination);
+    /// <summary>destinationᵢ = xᵢ − y (= xᵢ + (−y), exactly).</summary>
+    public static void Subtract(ReadOnlySpan<double> x, double y, Span<double> destination) => WithScalar<AddOp>(x, -y, destination);
 
     /// <summary>destinationᵢ = xᵢ·yᵢ.</summary>
-    public static void Multiply(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination)
-    {
-        SameLength(x, y); Fits(x, destination);
-        if (x.Length >= WideFrom) { WideSpanMath.Multiply(x, y, destination); return; }
-        ref double xr = ref MemoryMarshal.GetReference(x);
-        ref double yr = ref MemoryMarshal.GetReference(y);
-        ref double dr = ref MemoryMarshal.GetReference(destination);
-        int n = x.Length, i = 0;
-        for (; i <= n - Lanes; i += Lanes) Store(Load(ref xr, i) * Load(ref yr, i), ref dr, i);
-        for (; i < n; i++) destination[i] = x[i] * y[i];
-    }
+    public static void Multiply(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination) => Binary<MultiplyOp>(x, y, destination);
 
     /// <summary>destinationᵢ = xᵢ·y.</summary>
-    public static void Multiply(ReadOnlySpan<double> x, double y, Span<double> destination)
-    {
-        Fits(x, destination);
-        if (x.Length >= WideFrom) { WideSpanMath.Multiply(x, y, destination); return; }
-        ref double xr = ref MemoryMarshal.GetReference(x);
-        ref double dr = ref MemoryMarshal.GetReference(destination);
-        var yv = Vector128.Create(y);
-        int n = x.Length, i = 0;
-        for (; i <= n - Lanes; i += Lanes) Store(Load(ref xr, i) * yv, ref dr, i);
-        for (; i < n; i++) destination[i] = x[i] * y;
-    }
+    public static void Multiply(ReadOnlySpan<double> x, double y, Span<double> destination) => WithScalar<MultiplyOp>(x, y, destination);
 
     /// <summary>destinationᵢ = xᵢ / yᵢ.</summary>
-    public static void Divide(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination)
-    {
-        SameLength(x, y); Fits(x, destination);
-        ref double xr = ref MemoryMarshal.GetReference(x);
-        ref double yr = ref MemoryMarshal.GetReference(y);
-        ref double dr = ref MemoryMarshal.GetReference(destination);
-        int n = x.Length, i = 0;
-        for (; i <= n - Lanes; i += Lanes) Store(Load(ref xr, i) / Load(ref yr, i), ref dr, i);
-        for (; i < n; i++) destination[i] = x[i] / y[i];
-    }
+    public static void Divide(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination) => Binary<DivideOp>(x, y, destination);
 
     /// <summary>destinationᵢ = xᵢ / y (a true division, not a multiplication by 1/y).</summary>
-    public static void Divide(ReadOnlySpan<double> x, double y, Span<double> destination)
-    {
-        Fits(x, destination);
-        if (x.Length >= WideFrom) { WideSpanMath.Divide(x, y, destination); return; }
-        ref double xr = ref MemoryMarshal.GetReference(x);
-        ref double dr = ref MemoryMarshal.GetReference(destination);
-        var yv = Vector128.Create(y);
-        int n = x.Length, i = 0;
-        for (; i <= n - Lanes; i += Lanes) Store(Load(ref xr, i) / yv, ref dr, i);
-        for (; i < n; i++) destination[i] = x[i] / y;
-    }
+    public static void Divide(ReadOnlySpan<double> x, double y, Span<double> destination) => WithScalar<DivideOp>(x, y, destination);
 
     /// <summary>destinationᵢ = xᵢ·yᵢ + addendᵢ (multiplied, then added: two roundings, as TensorPrimitives.MultiplyAdd).</summary>
     public static void MultiplyAdd(ReadOnlySpan<double> x, ReadOnlySpan<double> y, ReadOnlySpan<double> addend, Span<double> destination)
@@ -260,6 +192,32 @@ public static class SpanMath
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /// <summary>destinationᵢ = op(xᵢ, yᵢ): two lanes here, <see cref="WideSpanMath"/> from <see cref="WideFrom"/> values.</summary>
+    private static void Binary<TOp>(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination) where TOp : struct, ISpanOp
+    {
+        SameLength(x, y); Fits(x, destination);
+        if (x.Length >= WideFrom) { WideSpanMath.Binary<TOp>(x, y, destination); return; }
+        ref double xr = ref MemoryMarshal.GetReference(x);
+        ref double yr = ref MemoryMarshal.GetReference(y);
+        ref double dr = ref MemoryMarshal.GetReference(destination);
+        int n = x.Length, i = 0;
+        for (; i <= n - Lanes; i += Lanes) Store(TOp.Apply(Load(ref xr, i), Load(ref yr, i)), ref dr, i);
+        for (; i < n; i++) destination[i] = TOp.Apply(x[i], y[i]);
+    }
+
+    /// <summary>destinationᵢ = op(xᵢ, y): two lanes here, <see cref="WideSpanMath"/> from <see cref="WideFrom"/> values.</summary>
+    private static void WithScalar<TOp>(ReadOnlySpan<double> x, double y, Span<double> destination) where TOp : struct, ISpanOp
+    {
+        Fits(x, destination);
+        if (x.Length >= WideFrom) { WideSpanMath.WithScalar<TOp>(x, y, destination); return; }
+        ref double xr = ref MemoryMarshal.GetReference(x);
+        ref double dr = ref MemoryMarshal.GetReference(destination);
+        var yv = Vector128.Create(y);
+        int n = x.Length, i = 0;
+        for (; i <= n - Lanes; i += Lanes) Store(TOp.Apply(Load(ref xr, i), yv), ref dr, i);
+        for (; i < n; i++) destination[i] = TOp.Apply(x[i], y);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<double> Load(ref double first, int index) => Vector128.LoadUnsafe(ref first, (nuint)index);

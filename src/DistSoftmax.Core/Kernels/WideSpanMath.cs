@@ -85,27 +85,6 @@ internal static class WideSpanMath
     // ------------------------------------------------------------------ element-wise
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void Add(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination) =>
-        Binary<AddOp>(x, y, destination);
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void Subtract(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination) =>
-        Binary<SubtractOp>(x, y, destination);
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void Multiply(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination) =>
-        Binary<MultiplyOp>(x, y, destination);
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void Add(ReadOnlySpan<double> x, double y, Span<double> destination) => WithScalar<AddOp>(x, y, destination);
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void Multiply(ReadOnlySpan<double> x, double y, Span<double> destination) => WithScalar<MultiplyOp>(x, y, destination);
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void Divide(ReadOnlySpan<double> x, double y, Span<double> destination) => WithScalar<DivideOp>(x, y, destination);
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
     public static void Negate(ReadOnlySpan<double> x, Span<double> destination)
     {
         if (Vector512.IsHardwareAccelerated) Negate<Lanes512, Vector512<double>>(x, destination);
@@ -128,51 +107,24 @@ internal static class WideSpanMath
         else ScaleAdd<Lanes256, Vector256<double>>(x, y, addend, destination);
     }
 
-    /// <summary>An element-wise operation on two vectors and on two doubles (the tail), with the same rounding.</summary>
-    private interface IOp
-    {
-        static abstract TV Apply<TL, TV>(TV a, TV b) where TL : struct, ILanes<TV> where TV : struct;
-        static abstract double Apply(double a, double b);
-    }
-
-    private readonly struct AddOp : IOp
-    {
-        public static TV Apply<TL, TV>(TV a, TV b) where TL : struct, ILanes<TV> where TV : struct => TL.Add(a, b);
-        public static double Apply(double a, double b) => a + b;
-    }
-
-    private readonly struct SubtractOp : IOp
-    {
-        public static TV Apply<TL, TV>(TV a, TV b) where TL : struct, ILanes<TV> where TV : struct => TL.Subtract(a, b);
-        public static double Apply(double a, double b) => a - b;
-    }
-
-    private readonly struct MultiplyOp : IOp
-    {
-        public static TV Apply<TL, TV>(TV a, TV b) where TL : struct, ILanes<TV> where TV : struct => TL.Multiply(a, b);
-        public static double Apply(double a, double b) => a * b;
-    }
-
-    private readonly struct DivideOp : IOp
-    {
-        public static TV Apply<TL, TV>(TV a, TV b) where TL : struct, ILanes<TV> where TV : struct => TL.Divide(a, b);
-        public static double Apply(double a, double b) => a / b;
-    }
-
-    private static void Binary<TOp>(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination) where TOp : struct, IOp
+    /// <summary>destinationᵢ = op(xᵢ, yᵢ).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Binary<TOp>(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination) where TOp : struct, ISpanOp
     {
         if (Vector512.IsHardwareAccelerated) Binary<TOp, Lanes512, Vector512<double>>(x, y, destination);
         else Binary<TOp, Lanes256, Vector256<double>>(x, y, destination);
     }
 
-    private static void WithScalar<TOp>(ReadOnlySpan<double> x, double y, Span<double> destination) where TOp : struct, IOp
+    /// <summary>destinationᵢ = op(xᵢ, y).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void WithScalar<TOp>(ReadOnlySpan<double> x, double y, Span<double> destination) where TOp : struct, ISpanOp
     {
         if (Vector512.IsHardwareAccelerated) WithScalar<TOp, Lanes512, Vector512<double>>(x, y, destination);
         else WithScalar<TOp, Lanes256, Vector256<double>>(x, y, destination);
     }
 
     private static void Binary<TOp, TL, TV>(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> destination)
-        where TOp : struct, IOp where TL : struct, ILanes<TV> where TV : struct
+        where TOp : struct, ISpanOp where TL : struct, ILanes<TV> where TV : struct
     {
         ref double xr = ref MemoryMarshal.GetReference(x);
         ref double yr = ref MemoryMarshal.GetReference(y);
@@ -183,7 +135,7 @@ internal static class WideSpanMath
     }
 
     private static void WithScalar<TOp, TL, TV>(ReadOnlySpan<double> x, double y, Span<double> destination)
-        where TOp : struct, IOp where TL : struct, ILanes<TV> where TV : struct
+        where TOp : struct, ISpanOp where TL : struct, ILanes<TV> where TV : struct
     {
         ref double xr = ref MemoryMarshal.GetReference(x);
         ref double dr = ref MemoryMarshal.GetReference(destination);
