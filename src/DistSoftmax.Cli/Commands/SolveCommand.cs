@@ -4,6 +4,7 @@ using System.CommandLine.Parsing;
 using DistSoftmax.Core;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data.Sources;
+using DistSoftmax.Core.Shards;
 
 namespace DistSoftmax.Cli.Commands;
 
@@ -34,7 +35,7 @@ internal sealed class SolveCommand
     private readonly Option<int> _maxIter = OptionFactory.Int("--max-iter", "Most iterations before stopping (exit code 3).", Defaults.MaxIterations);
     private readonly Option<int> _stallIter = OptionFactory.Int("--stall-iter", "Stop (stalled) after this many iterations without a decrease of the loss.", Defaults.StallIterations);
     private readonly Option<int?> _workers = OptionFactory.OptionalInt("--workers",
-        $"Row shards (one worker each). Default: one per core of this machine, at most {SolvePlanner.MostDefaultWorkers} (local and inprocess backends); {SolvePlanner.MostDefaultWorkers} on a cluster.", "K");
+        $"Row shards (one worker each). Default: one per core of this machine, at most {ShardLayout.MostDefaultShards} (local and inprocess backends); {ShardLayout.MostDefaultShards} on a cluster.", "K");
     private readonly Option<ulong> _seed = OptionFactory.ULong("--seed", "Seed of the solver's random choices (sketches, projections, row samples).", Defaults.Seed);
     private readonly Option<string> _outDir = OptionFactory.Text("--out-dir", "Directory for x.npy, report.json and convergence.png (created if needed).", "out", "DIR");
     private readonly Option<string?> _save = new("--save")

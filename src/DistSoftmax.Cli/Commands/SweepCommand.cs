@@ -5,6 +5,7 @@ using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
+using DistSoftmax.Core.Shards;
 
 namespace DistSoftmax.Cli.Commands;
 
@@ -43,7 +44,7 @@ internal sealed class SweepCommand
     // Solve options every point gets, forwarded as given (solve checks them; they are also checked here first).
     private readonly Option<double?> _wScalar = OptionFactory.OptionalDouble("--w-scalar", "One regulariser weight for every row (solve --w-scalar).");
     private readonly Option<int?> _maxIter = OptionFactory.OptionalInt("--max-iter", $"Most iterations of each solve (default {Defaults.MaxIterations}).");
-    private readonly Option<int?> _workers = OptionFactory.OptionalInt("--workers", $"Row shards of each solve (default: solve's, one per core of this machine, at most {SolvePlanner.MostDefaultWorkers}; {SolvePlanner.MostDefaultWorkers} on a cluster).", "K");
+    private readonly Option<int?> _workers = OptionFactory.OptionalInt("--workers", $"Row shards of each solve (default: solve's, one per core of this machine, at most {ShardLayout.MostDefaultShards}; {ShardLayout.MostDefaultShards} on a cluster).", "K");
     private readonly Option<string> _backend = JobOptions.Backend(
         "Where each solve runs: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain loop.");
     private readonly Option<string?> _seeds = JobOptions.Seeds("run each solve");

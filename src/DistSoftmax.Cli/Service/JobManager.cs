@@ -7,6 +7,7 @@ using DistSoftmax.Cli.Solving;
 using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
+using DistSoftmax.Core.Shards;
 
 namespace DistSoftmax.Cli.Service;
 
@@ -216,7 +217,7 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
             string[] arguments = [.. JobSpec.ToArguments(spec), $"--out-dir={outDir}", "--progress=json"];
             var settings = SolveCommand.ParseSettings(arguments, ctx);
             // A job runs on the service's cluster: without "workers" it takes a cluster job's shards, not this machine's cores.
-            settings = settings with { Workers = settings.Workers ?? SolvePlanner.MostDefaultWorkers };
+            settings = settings with { Workers = settings.Workers ?? ShardLayout.MostDefaultShards };
             return await Task.Run(() => SolvePlanner.Plan(settings, ctx, new DataShardLoader()), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is CliInputException or DataFormatException or ArgumentException)

@@ -75,12 +75,6 @@ internal static class SolvePlanner
     /// <summary>Standard deviation of the default start of cosh problems (the library's, <see cref="SoftmaxRegression.DefaultStart"/>).</summary>
     public const double CoshStartScale = SoftmaxRegression.CoshStartScale;
 
-    /// <summary>Row shards of a cluster job without --workers, and the most a solve on this machine takes by default.</summary>
-    public const int MostDefaultWorkers = ShardLayout.MostDefaultShards;
-
-    /// <summary>Row shards when --workers is not given (<see cref="ShardLayout.DefaultShards"/>).</summary>
-    public static int DefaultWorkers(string backendKind) => ShardLayout.DefaultShards(onThisMachine: backendKind != JobOptions.Cluster);
-
     public static SolvePlan Plan(SolveSettings s, CliContext ctx, DataShardLoader loader)
     {
         string problem = s.Problem;
@@ -134,7 +128,7 @@ internal static class SolvePlanner
         // Solver options (their own messages name the option), workers and backend.
         var options = s.Options.Validate();
         var backend = PlanBackend(s);
-        int workers = s.Workers ?? DefaultWorkers(backend.Kind);
+        int workers = s.Workers ?? ShardLayout.DefaultShards(onThisMachine: backend.Kind != JobOptions.Cluster);
         if (workers < 1) throw new CliInputException("--workers", $"must be at least 1 (got {workers})");
         if (backend.Kind != JobOptions.Cluster)
         {

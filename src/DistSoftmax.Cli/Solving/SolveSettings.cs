@@ -30,7 +30,7 @@ internal sealed record SolveSettings
     public SolverOptions Options { get; init; } = new();
     /// <summary>Whether --hessian was given (matrix problems otherwise use the Hessian MatrixSolverChoice recommends).</summary>
     public bool HessianGiven { get; init; }
-    /// <summary>Row shards (--workers); null: <see cref="SolvePlanner.DefaultWorkers"/> for the backend.</summary>
+    /// <summary>Row shards (--workers); null: <see cref="DistSoftmax.Core.Shards.ShardLayout.DefaultShards"/> for the backend (one per core, at most 4, here; 4 on a cluster).</summary>
     public int? Workers { get; init; }
     public string OutDir { get; init; } = "out";
     /// <summary>--save: a comma list of fitted, residual, gradient, hessian (arrays at x* written as .npy); null: none.</summary>
