@@ -94,39 +94,59 @@ internal sealed class CheckpointWriter
 
     private void Loop()
     {
-        long? lastWrite = null;   // Stopwatch timestamp of the last write's start
-        while (true)
+        try
         {
-            SolverCheckpoint? next;
-            bool last;
-            lock (_gate)
+            long? lastWrite = null;   // Stopwatch timestamp of the last write's start
+            while (true)
             {
-                while (true)
+                var (next, last) = TakeNext(lastWrite);
+                if (next is not null)
                 {
-                    if (_completing)
-                    {
-                        next = _keepLast ? _pending : null;
-                        last = true;
-                        break;
-                    }
-                    if (_pending is not null)
-                    {
-                        var wait = lastWrite is long t ? _interval - Stopwatch.GetElapsedTime(t) : TimeSpan.Zero;
-                        if (wait <= TimeSpan.Zero) { next = _pending; last = false; break; }
-                        Monitor.Wait(_gate, wait);
-                    }
-                    else Monitor.Wait(_gate);
+                    lastWrite = Stopwatch.GetTimestamp();
+                    Write(next);
                 }
-                _pending = null;
+                if (last) break;
             }
-            if (next is not null)
-            {
-                lastWrite = Stopwatch.GetTimestamp();
-                Write(next);
-            }
-            if (last) break;
+            _stopped.SetResult();
         }
-        _stopped.SetResult();
+        catch (Exception e)
+        {
+            // Not an I/O failure (Write reports those and goes on): it surfaces where the solve completes the writer.
+            _stopped.SetException(e);
+        }
+    }
+
+    /// <summary>
+    /// Waits for what to write next: the newest pending checkpoint once <see cref="_interval"/> has passed since
+    /// <paramref name="lastWrite"/> (at once before the first write); once completing, the pending one if it is kept
+    /// (else null) and Last = true.
+    /// </summary>
+    private (SolverCheckpoint? Next, bool Last) TakeNext(long? lastWrite)
+    {
+        lock (_gate)
+        {
+            while (true)
+            {
+                if (_completing)
+                {
+                    var kept = _keepLast ? _pending : null;
+                    _pending = null;
+                    return (kept, true);
+                }
+                if (_pending is not null)
+                {
+                    var wait = lastWrite is long t ? _interval - Stopwatch.GetElapsedTime(t) : TimeSpan.Zero;
+                    if (wait <= TimeSpan.Zero)
+                    {
+                        var next = _pending;
+                        _pending = null;
+                        return (next, false);
+                    }
+                    Monitor.Wait(_gate, wait);
+                }
+                else Monitor.Wait(_gate);
+            }
+        }
     }
 
     private void Write(SolverCheckpoint checkpoint)
