@@ -8,9 +8,9 @@
 # Usage: [DISTSOFTMAX_CLI=…] bench/compare-scipy.sh [N] [D] [extra solve options…]   (default 200000 100; instance in /tmp/distsoftmax-bench-N-D)
 # Builds measured: by default two, one after the other —
 #   "checkout": the Release build of this checkout (`dotnet dist-softmax.dll`, JIT-compiled as `dotnet run` runs it);
-#   "installed": the ReadyToRun publish that `dotnet tool install` installs (README, "Installing"), made here with
-#     `dotnet publish -r linux-x64 --self-contained false` into /tmp/distsoftmax-bench-tool (again on every run, so it
-#     is the checkout's code; the publish is incremental).
+#   "installed": the build that `dotnet tool install` installs (README, "Installing": self-contained, one composite
+#     ReadyToRun image), made here with `dotnet publish -r linux-x64` into /tmp/distsoftmax-bench-tool (again on every
+#     run, so it is the checkout's code; the publish is incremental, the first one takes ≈ 2.5 min).
 # DISTSOFTMAX_CLI instead measures that one build: a dist-softmax.dll, or a published dist-softmax executable.
 # Needs Debian's python3-numpy and python3-scipy (/usr/bin/python3) and the .NET SDK.
 set -euo pipefail
@@ -24,7 +24,7 @@ if [ -n "${DISTSOFTMAX_CLI:-}" ]; then
   case "$DISTSOFTMAX_CLI" in *.dll) builds+=("given|dotnet $DISTSOFTMAX_CLI");; *) builds+=("given|$DISTSOFTMAX_CLI");; esac
 else
   [ -f src/DistSoftmax.Cli/bin/Release/net10.0/dist-softmax.dll ] || dotnet build src/DistSoftmax.Cli -c Release >/dev/null
-  dotnet publish src/DistSoftmax.Cli -c Release -r linux-x64 --self-contained false -o "$tool" >/dev/null
+  dotnet publish src/DistSoftmax.Cli -c Release -r linux-x64 -o "$tool" >/dev/null
   builds+=("checkout|dotnet src/DistSoftmax.Cli/bin/Release/net10.0/dist-softmax.dll" "installed|$tool/dist-softmax")
 fi
 first=${builds[0]#*|}

@@ -16,7 +16,8 @@ namespace DistSoftmax.Benchmarks;
 /// solvers run in turn that many times (alternated, so a drift of the machine's speed falls on all of them) and the
 /// ratio of the second solver's median wall time to the first's closes the report, with the range of the rounds' own
 /// ratios: on the shared 2-core machine single pairs at 400000×400 ranged 2.8–3.5.
-/// The command line used is `dotnet $DISTSOFTMAX_CLI` (default: the Release build next to this repository's bench).
+/// The command line used is `dotnet $DISTSOFTMAX_CLI` for a dist-softmax.dll, or $DISTSOFTMAX_CLI itself for an
+/// executable (an installed tool, a publish folder's dist-softmax); default: the Release build next to this repository's bench.
 /// </summary>
 public static class CliComparison
 {
@@ -38,8 +39,9 @@ public static class CliComparison
         foreach (var solver in Enumerable.Repeat(solvers, rounds).SelectMany(round => round))
         {
             string outDir = Path.Combine(Path.GetTempPath(), $"solve-compare-{solver}-{Environment.ProcessId}");
-            var psi = new ProcessStartInfo("/usr/bin/time", new[] { "-v", "dotnet", cli, "solve", "--A", aPath, "--b", bPath,
-                "--workers", workers.ToString(), "--tol", "1e-8", "--solver", solver, "--out-dir", outDir })
+            string[] command = cli.EndsWith(".dll", StringComparison.Ordinal) ? ["dotnet", cli] : [cli];
+            var psi = new ProcessStartInfo("/usr/bin/time", ["-v", .. command, "solve", "--A", aPath, "--b", bPath,
+                "--workers", workers.ToString(), "--tol", "1e-8", "--solver", solver, "--out-dir", outDir])
             { RedirectStandardError = true, RedirectStandardOutput = true };
             var sw = Stopwatch.StartNew();
             using var p = Process.Start(psi)!;
