@@ -190,14 +190,18 @@ public class DataShardLoaderTests
     /// <summary>
     /// A scan in parts (Npy.ScanMatrixRowsInParts, the check of every value on all cores) visits every row once, each
     /// part's rows in order to its own visitor, and names the first bad value of the file even when a later part also
-    /// meets one.
+    /// meets one — by reads into a buffer and through a mapping of the whole file (ScanMatrixRowsMappedInParts) alike.
     /// </summary>
     [Theory]
-    [InlineData(1, 1)]
-    [InlineData(1, 3)]
-    [InlineData(2, 3)]
-    [InlineData(1, 7)]
-    public void A_scan_in_parts_visits_every_row_once_and_names_the_first_bad_value(int blockRows, int parts)
+    [InlineData(1, 1, false)]
+    [InlineData(1, 3, false)]
+    [InlineData(2, 3, false)]
+    [InlineData(1, 7, false)]
+    [InlineData(1, 1, true)]
+    [InlineData(1, 3, true)]
+    [InlineData(2, 3, true)]
+    [InlineData(1, 7, true)]
+    public void A_scan_in_parts_visits_every_row_once_and_names_the_first_bad_value(int blockRows, int parts, bool mapped)
     {
         using var dir = new TempDir();
         const int rows = 7, cols = 5;
@@ -205,10 +209,12 @@ public class DataShardLoaderTests
         var values = Enumerable.Range(0, rows * cols).Select(i => 1.0 + i).ToArray();
         string good = dir.Write("good.npy", NpyFixture.Build(header, NpyFixture.F8(values)));
         var seen = Enumerable.Range(0, parts).Select(_ => new List<(long Row, double First)>()).ToArray();
-        Npy.ScanMatrixRowsInParts(good, blockRows, parts, part => (block, firstRow) =>
+        Func<int, Action<ReadOnlySpan<double>, long>> visitors = part => (block, firstRow) =>
         {
             for (int j = 0; j * cols < block.Length; j++) seen[part].Add((firstRow + j, block[j * cols]));
-        });
+        };
+        if (mapped) Assert.NotNull(Npy.ScanMatrixRowsMappedInParts(good, blockRows, parts, visitors));
+        else Npy.ScanMatrixRowsInParts(good, blockRows, parts, visitors);
         var all = seen.SelectMany(p => p).ToList();
         Assert.Equal(Enumerable.Range(0, rows).Select(r => (long)r), all.Select(v => v.Row));      // once each, in row order
         Assert.All(all, v => Assert.Equal(1.0 + v.Row * cols, v.First));
@@ -220,10 +226,80 @@ public class DataShardLoaderTests
             bad[k] = double.NegativeInfinity;
             bad[^1] = double.NaN;                      // the last part meets one too
             string path = dir.Write($"bad{k}.npy", NpyFixture.Build(header, NpyFixture.F8(bad)));
-            var e = Assert.Throws<DataFormatException>(() => Npy.ScanMatrixRowsInParts(path, blockRows, parts, _ => (_, _) => { }));
+            var e = Assert.Throws<DataFormatException>(() =>
+            {
+                if (mapped) Npy.ScanMatrixRowsMappedInParts(path, blockRows, parts, _ => (_, _) => { });
+                else Npy.ScanMatrixRowsInParts(path, blockRows, parts, _ => (_, _) => { });
+            });
             string name = k == rows * cols - 1 ? "NaN" : "-Infinity";
             Assert.Equal($"{path}: non-finite value {name} at index (row {k / cols}, col {k % cols}) (0-based)", e.Message);
+            Assert.False(CheckedFiles.Covers(path));
         }
+    }
+
+    /// <summary>
+    /// The mapping a scan returns holds the whole file: rows taken from it (Npy.ScannedMatrixRows) are the file's rows,
+    /// and every range is a slice of that one mapping, not a mapping of its own. A file whose rows are not raw doubles is
+    /// scanned by reads and gives no mapping.
+    /// </summary>
+    [Fact]
+    public void Rows_of_a_mapped_scan_are_slices_of_its_one_mapping()
+    {
+        using var dir = new TempDir();
+        var inst = Generators.Normalized(41, 6, seed: 3);
+        string p = dir.File("A.npy");
+        MatrixFile.Write(p, inst.A);
+        var whole = Npy.ScanMatrixRowsMappedInParts(p, 5, 2, _ => (_, _) => { });
+        Assert.NotNull(whole);
+        foreach (var (start, count) in new[] { (0, 41), (0, 20), (20, 21), (13, 1) })
+        {
+            var rows = Assert.IsType<MemoryDenseMatrix>(Npy.ScannedMatrixRows(p, whole, start, count));
+            Assert.Equal(Npy.ReadMatrixRows(p, start, count).Data, rows.Values.ToArray());
+            Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager(rows.Values, out System.Buffers.MemoryManager<double>? manager));
+            Assert.Same(whole, manager);
+        }
+        Assert.Throws<DataFormatException>(() => Npy.ScannedMatrixRows(p, whole, 40, 2));
+
+        string f4 = dir.Write("f4.npy", NpyFixture.Build("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", NpyFixture.F4(1.5f, 2.5f, 3.5f, 4.5f)));
+        Assert.Null(Npy.ScanMatrixRowsMappedInParts(f4, 1, 2, _ => (_, _) => { }));
+    }
+
+    /// <summary>
+    /// A loader that shares its scan (ShareScannedRows, the local simulation's) keeps the mapping of A that Inspect made
+    /// and loads shards that answer bit for bit as a plain loader's; a file replaced after the inspection is another
+    /// version, whose rows are mapped and checked anew rather than taken from the stale mapping.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Shards_of_a_shared_scan_answer_as_shards_of_their_own_mappings(int shards)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var dir = new TempDir();
+        var inst = Generators.Normalized(57, 7, seed: 12);
+        string aPath = dir.File("A.npy"), bPath = dir.File("b.npy");
+        MatrixFile.Write(aPath, inst.A);
+        Npy.Write(bPath, inst.B);
+        var source = DataSources.VectorFiles("normalized", Unit.Exp, aPath, bPath);
+        var sharing = new DataShardLoader { ShareScannedRows = true };
+        var shape = sharing.Inspect(source).Shape;
+        Assert.Equal(1, sharing.ScannedFiles);
+        Assert.Equal(0, Loader.ScannedFiles);
+        var ranges = ShardLayout.Split(shape.Rows, shards);
+        var x = TestX(7);
+        var expected = Evaluate(shape.Objective, ranges.Select(r => Loader.Load(source, r, ShardComputeOptions.Sequential)).ToArray(), x);
+        var shared = Evaluate(shape.Objective, ranges.Select(r => sharing.Load(source, r, ShardComputeOptions.Sequential)).ToArray(), x);
+        Assert.Equal(expected.Loss, shared.Loss);
+        Assert.Equal(expected.Gradient, shared.Gradient);
+
+        // Replaced by rename (a new inode): the shards read the new rows, and a bad value in them is named.
+        var changed = ((DenseMatrix)inst.A).Data.Select(v => 0.5 * v).ToArray();
+        changed[3 * 7 + 2] = double.NaN;
+        string replacement = dir.Write("A.tmp.npy", NpyFixture.Build("{'descr': '<f8', 'fortran_order': False, 'shape': (57, 7), }", NpyFixture.F8(changed)));
+        File.Move(replacement, aPath, overwrite: true);
+        var e = Assert.Throws<DataFormatException>(() => sharing.Load(source, new RowRange(0, 10), ShardComputeOptions.Sequential));
+        Assert.Equal($"{aPath}: non-finite value NaN at index (row 3, col 2) (0-based)", e.Message);
     }
 
     /// <summary>

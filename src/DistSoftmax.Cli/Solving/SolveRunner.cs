@@ -36,9 +36,12 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
     {
         var total = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
-        var loader = new DataShardLoader();
+        // A solve whose shards live in this process (no cluster, no backend of the service's) gets the rows of A's
+        // inspection for its shards (DataShardLoader.ShareScannedRows): they neither map nor check them again.
+        bool shardsHere = backends is null && settings.Seeds is null;
+        var loader = new DataShardLoader { ShareScannedRows = shardsHere };
         // A local solve's ActorSystem starts on the other core while the inputs are read and checked.
-        var earlySystem = planned is null && backends is null && settings.Seeds is null && settings.Backend == JobOptions.Local
+        var earlySystem = planned is null && shardsHere && settings.Backend == JobOptions.Local
             ? LocalSimulationBackend.StartEarly()
             : null;
         SolvePlan plan;

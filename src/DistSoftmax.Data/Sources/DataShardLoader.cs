@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using DistSoftmax.Core;
 using System.Globalization;
 using DistSoftmax.Core.Linear;
@@ -43,6 +44,30 @@ public sealed class DataShardLoader : IShardLoader
     /// non-zeros at 100000×1000 took 130–183 ms in two parts against 207 ms in one, at 400000×400 184 against 294 ms.
     /// </summary>
     private static readonly int ScanParts = Math.Max(1, Environment.ProcessorCount);
+
+    /// <summary>
+    /// Largest A (bytes of data) whose inspection maps the file and keeps the mapping for the shards of this process
+    /// (<see cref="ShareScannedRows"/>). On the development machine the first touch of a mapped page costs more than
+    /// reading it, but a second touch of a 160 MB file's pages costs almost nothing: the 200000×100 benchmark's shards then
+    /// load without mapping and touching their rows again. At 1.28 GB a second touch still cost 100–250 ms against a
+    /// 500 ms first one, and the mapped scan itself 550 ms against a 195 ms read pass (README, "Installing, and start-up
+    /// time"), so larger files are read as before.
+    /// </summary>
+    public const long ShareScannedRowsUpToBytes = 256L << 20;
+
+    /// <summary>
+    /// Whether <see cref="Inspect"/> scans a C-ordered float64 .npy A (of at most <see cref="ShareScannedRowsUpToBytes"/>)
+    /// through one mapping of the whole file and keeps it, so that <see cref="Load"/> gives the shards slices of it rather
+    /// than mapping, touching and checking their rows again. For solves whose shards this loader loads in this process
+    /// (the local simulation, in-process); the mapping lives as long as this loader and the shards that use it.
+    /// </summary>
+    public bool ShareScannedRows { get; init; }
+
+    /// <summary>The mappings <see cref="Inspect"/> kept (<see cref="ShareScannedRows"/>), by full path, with the file version scanned.</summary>
+    private readonly ConcurrentDictionary<string, (FileIdentity Version, MappedFileMemory Whole)> _scannedRows = new();
+
+    /// <summary>Files whose scan's mapping this loader keeps for its shards (<see cref="ShareScannedRows"/>).</summary>
+    internal int ScannedFiles => _scannedRows.Count;
 
     private readonly object _cacheLock = new();
     private ProblemSource? _cachedSource;
@@ -117,7 +142,7 @@ public sealed class DataShardLoader : IShardLoader
             {
                 string aPath = source.Require("A"), bPath = source.Require("b");
                 var (n, d) = VectorFileShapes(source);
-                long nnz = CountNonZeros(aPath, n, d);
+                long nnz = CountNonZerosOfA(aPath, n, d);
                 double[] b = MatrixFile.ReadVector(bPath);
                 if (source.Get("w") is string wPath) MatrixFile.ReadVector(wPath); // values checked by the reader
                 if (problem == Families.Normalized && DistributionProblem(b) is string why)
@@ -431,9 +456,17 @@ public sealed class DataShardLoader : IShardLoader
         return rows.Start == 0 && rows.Count == m.Rows ? m : m.SliceRows((int)rows.Start, rows.Count);
     }
 
-    /// <summary>As <see cref="MatrixRows"/>, a C-ordered float64 .npy file's rows mapped rather than copied (<see cref="Npy.MapMatrixRows"/>).</summary>
-    internal static IRowMatrix MappedMatrixRows(string path, RowRange rows) =>
-        IsNpy(path) ? Npy.MapMatrixRows(path, rows.Start, rows.Count) : MatrixRows(path, rows);
+    /// <summary>
+    /// As <see cref="MatrixRows"/>, a C-ordered float64 .npy file's rows mapped rather than copied (<see cref="Npy.MapMatrixRows"/>),
+    /// or sliced from the mapping <see cref="Inspect"/> kept of the same file version (<see cref="ShareScannedRows"/>).
+    /// </summary>
+    private IRowMatrix MappedMatrixRows(string path, RowRange rows)
+    {
+        if (!IsNpy(path)) return MatrixRows(path, rows);
+        if (_scannedRows.TryGetValue(Path.GetFullPath(path), out var scanned) && FileIdentity.Of(path) == scanned.Version)
+            return Npy.ScannedMatrixRows(path, scanned.Whole, rows.Start, rows.Count);
+        return Npy.MapMatrixRows(path, rows.Start, rows.Count);
+    }
 
     internal static double[] VectorRange(string path, RowRange rows)
     {
@@ -449,6 +482,29 @@ public sealed class DataShardLoader : IShardLoader
             throw new DataFormatException(what, $"rows [{rows.Start}, {rows.Start + rows.Count}) are out of range: it has {available} rows");
     }
 
+    /// <summary>
+    /// Counts the non-zero entries of A's file, checking every value (blockwise for .npy); keeps the scan's mapping of a
+    /// .npy file for the shards where <see cref="ShareScannedRows"/> asks for it.
+    /// </summary>
+    private long CountNonZerosOfA(string path, long rows, int cols)
+    {
+        if (!ShareScannedRows || !IsNpy(path) || rows * cols * (long)sizeof(double) > ShareScannedRowsUpToBytes
+            || FileIdentity.Of(path) is not { } version)
+            return CountNonZeros(path, rows, cols);
+        var nonZeros = new long[ScanParts];
+        var whole = Npy.ScanMatrixRowsMappedInParts(path, ScanBlockRows(cols), ScanParts, part => (block, _) => nonZeros[part] += CountNonZeros(block));
+        if (whole is not null)
+        {
+            // A file changed while it was scanned is another version: its rows are mapped again when loaded.
+            if (FileIdentity.Of(path) == version) _scannedRows[Path.GetFullPath(path)] = (version, whole);
+            else ((IDisposable)whole).Dispose();
+        }
+        return nonZeros.Sum();
+    }
+
+    /// <summary>Rows per block of a scan: about <see cref="ScanItems"/> values.</summary>
+    private static int ScanBlockRows(int cols) => Math.Max(1, ScanItems / Math.Max(cols, 1));
+
     /// <summary>Counts the non-zero entries of a matrix file, checking every value (blockwise for .npy).</summary>
     private static long CountNonZeros(string path, long rows, int cols)
     {
@@ -462,7 +518,7 @@ public sealed class DataShardLoader : IShardLoader
             };
         }
         var nonZeros = new long[ScanParts];
-        Npy.ScanMatrixRowsInParts(path, Math.Max(1, ScanItems / Math.Max(cols, 1)), ScanParts, part => (block, _) => nonZeros[part] += CountNonZeros(block));
+        Npy.ScanMatrixRowsInParts(path, ScanBlockRows(cols), ScanParts, part => (block, _) => nonZeros[part] += CountNonZeros(block));
         return nonZeros.Sum();
     }
 
