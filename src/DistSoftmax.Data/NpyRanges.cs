@@ -115,7 +115,8 @@ public static partial class Npy
     /// scanned by reads, where it cannot be mapped. On the development machine the first touch of a mapped page is what
     /// costs (a 160 MB file: map and populate 10 ms, first touch of every page 80 ms, second 1 ms; a buffered read pass
     /// 85 ms), so scanning through the shards' own pages spares them that first touch. Not for large files: at 1.28 GB
-    /// the first touch took 500 ms and a second touch still 100–250 ms, against a 195 ms read pass.
+    /// the first touch took 500 ms and a second touch still 100–250 ms, against a 195 ms read pass (the caller's limit:
+    /// Sources.DataShardLoader.ShareScannedRowsUpToBytes).
     /// </summary>
     internal static MappedFileMemory? ScanMatrixRowsMappedInParts(string path, int blockRows, int parts, Func<int, Action<ReadOnlySpan<double>, long>> visitorFor)
     {

@@ -48,12 +48,14 @@ public sealed class DataShardLoader : IShardLoader
     /// <summary>
     /// Largest A (bytes of data) whose inspection maps the file and keeps the mapping for the shards of this process
     /// (<see cref="ShareScannedRows"/>). On the development machine the first touch of a mapped page costs more than
-    /// reading it, but a second touch of a 160 MB file's pages costs almost nothing: the 200000×100 benchmark's shards then
-    /// load without mapping and touching their rows again. At 1.28 GB a second touch still cost 100–250 ms against a
-    /// 500 ms first one, and the mapped scan itself 550 ms against a 195 ms read pass (README, "Installing, and start-up
-    /// time"), so larger files are read as before.
+    /// reading it, but a second touch of a 160 MB file's pages costs almost nothing, so the shards of the 200000×100
+    /// benchmark load without mapping and touching their rows again (whole process 971/998 against 1064/1042.5 ms,
+    /// medians of ten alternated runs in each order). At 1.28 GB a second touch still cost 100–250 ms against a
+    /// 500 ms first one, and the mapped scan itself 550 ms against a 195 ms read pass: 400000×400 approx-newton solves
+    /// took 5.04/4.71 s with the shared mapping against 4.54/4.61 s without; 100000×1000 (800 MB) took 6.06/5.93/6.26 s
+    /// against 6.39/6.15/6.29 s (alternated, same peak RSS). Larger files are read as before.
     /// </summary>
-    public const long ShareScannedRowsUpToBytes = 256L << 20;
+    public const long ShareScannedRowsUpToBytes = 1L << 30;
 
     /// <summary>
     /// Whether <see cref="Inspect"/> scans a C-ordered float64 .npy A (of at most <see cref="ShareScannedRowsUpToBytes"/>)
