@@ -6,11 +6,17 @@
 # Prints a Markdown table row per run (iterations, CG iterations = Hessian-vector products, solve seconds, whole
 # seconds, peak RSS against the input bytes).
 # Usage: bench/matrix-benchmarks.sh [SIZES…]   (default "2048x64 2048x128 4096x64 4096x128 8192x64 8192x128")
-# SCIPY_MAX_NND (default 2^32): skip SciPy above this n·n·d.  Needs /usr/bin/python3 with NumPy/SciPy.
+# SCIPY_MAX_NND (default 2^32): skip SciPy above this n·n·d; DISTSOFTMAX_CLI: the build timed (below).  Needs /usr/bin/python3 with NumPy/SciPy.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-cli=(dotnet src/DistSoftmax.Cli/bin/Release/net10.0/dist-softmax.dll)
-[ -f src/DistSoftmax.Cli/bin/Release/net10.0/dist-softmax.dll ] || dotnet build src/DistSoftmax.Cli -c Release >/dev/null
+# DISTSOFTMAX_CLI: the build to time (a dist-softmax.dll, run through dotnet, or an executable such as the installed
+# tool); default the checkout's Release build.
+if [ -n "${DISTSOFTMAX_CLI:-}" ]; then
+  case "$DISTSOFTMAX_CLI" in *.dll) cli=(dotnet "$DISTSOFTMAX_CLI");; *) cli=("$DISTSOFTMAX_CLI");; esac
+else
+  cli=(dotnet src/DistSoftmax.Cli/bin/Release/net10.0/dist-softmax.dll)
+  [ -f src/DistSoftmax.Cli/bin/Release/net10.0/dist-softmax.dll ] || dotnet build src/DistSoftmax.Cli -c Release >/dev/null
+fi
 sizes=${*:-"2048x64 2048x128 4096x64 4096x128 8192x64 8192x128"}
 scipy_max=${SCIPY_MAX_NND:-4294967296}
 echo "| n | d | method | exit | iterations | CG iterations | solve s | whole s | peak RSS | RSS / input |"
