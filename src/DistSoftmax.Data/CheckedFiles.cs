@@ -17,13 +17,16 @@ internal static class CheckedFiles
 
     /// <summary>
     /// Runs <paramref name="scan"/>, which reads the whole file and throws on any non-finite value, and records the
-    /// file as checked when it returns and the file is the same version after as before.
+    /// file as checked when it returns and the file is the same version after as before; returns that version (null
+    /// when nothing was recorded).
     /// </summary>
-    public static void Scan(string path, Action scan)
+    public static FileIdentity? Scan(string path, Action scan)
     {
         var before = FileIdentity.Of(path);
         scan();
-        if (before is { } version && FileIdentity.Of(path) == version) Versions[Key(path)] = version;
+        if (before is not { } version || FileIdentity.Of(path) != version) return null;
+        Versions[Key(path)] = version;
+        return version;
     }
 
     /// <summary>Whether the file as it is now is a version this process has checked whole.</summary>

@@ -111,18 +111,23 @@ public static partial class Npy
     /// <summary>
     /// <see cref="ScanMatrixRowsInParts"/> through one read-only mapping of the whole data of a C-ordered float64 file
     /// (<see cref="MappedFileMemory"/>) instead of reads into a buffer, returning that mapping, every page of it now
-    /// touched, for the caller to hand to the shards of this process (<see cref="ScannedMatrixRows"/>); null, the file
-    /// scanned by reads, where it cannot be mapped. On the development machine the first touch of a mapped page is what
+    /// touched, for the caller to hand to the shards of this process (<see cref="ScannedMatrixRows"/>), with the file
+    /// version it holds (the one <see cref="CheckedFiles"/> recorded); null where the file cannot be mapped (it is then
+    /// scanned by reads) or changed while it was scanned (the mapping is released). On the development machine the first touch of a mapped page is what
     /// costs (a 160 MB file: map and populate 10 ms, first touch of every page 80 ms, second 1 ms; a buffered read pass
     /// 85 ms), so scanning through the shards' own pages spares them that first touch. Not for large files: at 1.28 GB
     /// the first touch took 500 ms and a second touch still 100–250 ms, against a 195 ms read pass (the caller's limit:
     /// Sources.DataShardLoader.ShareScannedRowsUpToBytes).
     /// </summary>
-    internal static MappedFileMemory? ScanMatrixRowsMappedInParts(string path, int blockRows, int parts, Func<int, Action<ReadOnlySpan<double>, long>> visitorFor)
+    internal static (MappedFileMemory Whole, FileIdentity Version)? ScanMatrixRowsMappedInParts(string path, int blockRows, int parts,
+        Func<int, Action<ReadOnlySpan<double>, long>> visitorFor)
     {
         MappedFileMemory? whole = null;
-        CheckedFiles.Scan(path, () => whole = ScanAllRows(path, blockRows, parts, visitorFor, mapWhole: true));
-        return whole;
+        var version = CheckedFiles.Scan(path, () => whole = ScanAllRows(path, blockRows, parts, visitorFor, mapWhole: true));
+        if (whole is null) return null;
+        if (version is { } scanned) return (whole, scanned);
+        ((IDisposable)whole).Dispose();
+        return null;
     }
 
     /// <summary>

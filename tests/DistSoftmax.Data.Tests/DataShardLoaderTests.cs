@@ -203,6 +203,7 @@ public class DataShardLoaderTests
     [InlineData(1, 7, true)]
     public void A_scan_in_parts_visits_every_row_once_and_names_the_first_bad_value(int blockRows, int parts, bool mapped)
     {
+        if (mapped && !OperatingSystem.IsLinux()) return;   // a mapped scan is kept only with the file's version (statx)
         using var dir = new TempDir();
         const int rows = 7, cols = 5;
         string header = $"{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}";
@@ -245,12 +246,15 @@ public class DataShardLoaderTests
     [Fact]
     public void Rows_of_a_mapped_scan_are_slices_of_its_one_mapping()
     {
+        if (!OperatingSystem.IsLinux()) return;
         using var dir = new TempDir();
         var inst = Generators.Normalized(41, 6, seed: 3);
         string p = dir.File("A.npy");
         MatrixFile.Write(p, inst.A);
-        var whole = Npy.ScanMatrixRowsMappedInParts(p, 5, 2, _ => (_, _) => { });
-        Assert.NotNull(whole);
+        var scanned = Npy.ScanMatrixRowsMappedInParts(p, 5, 2, _ => (_, _) => { });
+        Assert.NotNull(scanned);
+        var (whole, version) = scanned.Value;
+        Assert.Equal(FileIdentity.Of(p), version);
         foreach (var (start, count) in new[] { (0, 41), (0, 20), (20, 21), (13, 1) })
         {
             var rows = Assert.IsType<MemoryDenseMatrix>(Npy.ScannedMatrixRows(p, whole, start, count));

@@ -490,19 +490,18 @@ public sealed class DataShardLoader : IShardLoader
     /// </summary>
     private long CountNonZerosOfA(string path, long rows, int cols)
     {
-        if (!ShareScannedRows || !IsNpy(path) || rows * cols * (long)sizeof(double) > ShareScannedRowsUpToBytes
-            || FileIdentity.Of(path) is not { } version)
+        if (!ShareScannedRows || !OperatingSystem.IsLinux() || !IsNpy(path) || rows * cols * (long)sizeof(double) > ShareScannedRowsUpToBytes)
             return CountNonZeros(path, rows, cols);
         var nonZeros = new long[ScanParts];
-        var whole = Npy.ScanMatrixRowsMappedInParts(path, ScanBlockRows(cols), ScanParts, part => (block, _) => nonZeros[part] += CountNonZeros(block));
-        if (whole is not null)
-        {
-            // A file changed while it was scanned is another version: its rows are mapped again when loaded.
-            if (FileIdentity.Of(path) == version) _scannedRows[Path.GetFullPath(path)] = (version, whole);
-            else ((IDisposable)whole).Dispose();
-        }
+        // Kept only when the scan saw one version of the file throughout; a file changed meanwhile is mapped again when loaded.
+        if (Npy.ScanMatrixRowsMappedInParts(path, ScanBlockRows(cols), ScanParts, CountInto(nonZeros)) is var (whole, version))
+            _scannedRows[Path.GetFullPath(path)] = (version, whole);
         return nonZeros.Sum();
     }
+
+    /// <summary>Visitors of a scan in parts that add each block's non-zero entries to its part's count.</summary>
+    private static Func<int, Action<ReadOnlySpan<double>, long>> CountInto(long[] nonZeros) =>
+        part => (block, _) => nonZeros[part] += CountNonZeros(block);
 
     /// <summary>Rows per block of a scan: about <see cref="ScanItems"/> values.</summary>
     private static int ScanBlockRows(int cols) => Math.Max(1, ScanItems / Math.Max(cols, 1));
@@ -520,7 +519,7 @@ public sealed class DataShardLoader : IShardLoader
             };
         }
         var nonZeros = new long[ScanParts];
-        Npy.ScanMatrixRowsInParts(path, ScanBlockRows(cols), ScanParts, part => (block, _) => nonZeros[part] += CountNonZeros(block));
+        Npy.ScanMatrixRowsInParts(path, ScanBlockRows(cols), ScanParts, CountInto(nonZeros));
         return nonZeros.Sum();
     }
 
