@@ -30,8 +30,15 @@ namespace DistSoftmax.Core.Problems;
 ///   g = f∘c − γ f
 ///   exact:        B = β f fᵀ − v fᵀ − f vᵀ + diag(v − γ f)          → D = v − γ f,  q = [f, v],   C = [[β, −1], [−1, 0]]
 ///   Gauss–Newton: JᵀJ, J = diag(f) − f fᵀ                            → D = f∘f,      q = [f, f∘f], C = [[⟨f,f⟩, −1], [−1, 0]]
+///
+/// Fused row operators (<see cref="IOwnRowOperators"/>, a complete row with its own normaliser), from f and the
+/// row's sums alone:
+///   gradient      g = f∘(f − b − γ)
+///   Gauss–Newton  B y = J(J y):  t = f∘(y − ⟨f,y⟩),  B y = f∘(t − ⟨f,t⟩)
+///   exact         B y = f∘(β⟨f,y⟩ − ⟨v,y⟩ − γ y) + v∘(y − ⟨f,y⟩)
+/// (the terms above multiplied out), plus w²∘z or w²∘y for a regulariser.
 /// </summary>
-public sealed class NormalizedSoftmax : IVectorFamily
+public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
 {
     public static readonly NormalizedSoftmax Instance = new();
     private static readonly int[] Powers = { 1, 2, 1, 0, 0, 0, 0 };
@@ -230,6 +237,121 @@ public sealed class NormalizedSoftmax : IVectorFamily
             double v = exact ? (2 * fi - b[i]) * fi : fi * fi;
             q2[i] = v;
             d[i] = exact ? v - gamma * fi : v;
+        }
+    }
+
+    /// <summary>f = exp(z − max z)/S into <paramref name="f"/>, and ⟨f,f⟩, ⟨f,b⟩ (the same S and sums as <see cref="OwnGlobalsAndRowTerms"/>).</summary>
+    private static (double FF, double FB) OwnSoftmax(ReadOnlySpan<double> z, ReadOnlySpan<double> b, Span<double> f)
+    {
+        double m = SpanMath.Max(z);
+        ShiftedExp(z, m, 1.0, f);
+        var (su, suu, sub, _) = FourSums(f, b);
+        SpanMath.Divide(f, su, f);
+        return (suu / (su * su), sub / su);
+    }
+
+    public void OwnGradient(ReadOnlySpan<double> z, ReadOnlySpan<double> b, ReadOnlySpan<double> w2, Span<double> g, Span<double> scratch)
+    {
+        int n = z.Length;
+        if (n == 0) return;
+        var f = scratch.Slice(0, n);
+        var (ff, fb) = OwnSoftmax(z, b, f);
+        GradientFromF(f, b, ff - fb, g);
+        if (!w2.IsEmpty) System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(w2, z, g, g);
+    }
+
+    public void OwnHessianProduct(ReadOnlySpan<double> z, ReadOnlySpan<double> b, HessianKind kind, ReadOnlySpan<double> w2,
+        Span<double> y, Span<double> scratch)
+    {
+        int n = z.Length;
+        if (n == 0) return;
+        var f = scratch.Slice(0, n);
+        var (ff, fb) = OwnSoftmax(z, b, f);
+        if (kind == HessianKind.Exact) ExactProduct(f, b, ff - fb, 3 * ff - 2 * fb, w2, y);
+        else GaussNewtonProduct(f, w2, y, scratch.Slice(n, n));
+    }
+
+    /// <summary>g = f∘(f − b − γ), one pass.</summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GradientFromF(ReadOnlySpan<double> f, ReadOnlySpan<double> b, double gamma, Span<double> g)
+    {
+        int n = f.Length, i = 0, w = Vector<double>.Count;
+        var vGamma = new Vector<double>(gamma);
+        for (; i <= n - w; i += w)
+        {
+            var vf = new Vector<double>(f.Slice(i, w));
+            (vf * (vf - new Vector<double>(b.Slice(i, w)) - vGamma)).CopyTo(g.Slice(i, w));
+        }
+        for (; i < n; i++) g[i] = f[i] * (f[i] - b[i] - gamma);
+    }
+
+    /// <summary>y ← J(J y) + w²∘y, J = diag(f) − f fᵀ: t = f∘(y − ⟨f,y⟩) (into <paramref name="t"/>), then f∘(t − ⟨f,t⟩).</summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GaussNewtonProduct(ReadOnlySpan<double> f, ReadOnlySpan<double> w2, Span<double> y, Span<double> t)
+    {
+        int n = f.Length, w = Vector<double>.Count, i;
+        double fy = SpanMath.Dot(f, y);
+        var vFy = new Vector<double>(fy);
+        var acc = Vector<double>.Zero;
+        for (i = 0; i <= n - w; i += w)
+        {
+            var vf = new Vector<double>(f.Slice(i, w));
+            var vt = vf * (new Vector<double>(y.Slice(i, w)) - vFy);
+            vt.CopyTo(t.Slice(i, w));
+            acc += vf * vt;
+        }
+        double ft = Vector.Sum(acc);
+        for (; i < n; i++) { t[i] = f[i] * (y[i] - fy); ft += f[i] * t[i]; }
+        var vFt = new Vector<double>(ft);
+        bool regularised = !w2.IsEmpty;
+        for (i = 0; i <= n - w; i += w)
+        {
+            var result = new Vector<double>(f.Slice(i, w)) * (new Vector<double>(t.Slice(i, w)) - vFt);
+            if (regularised) result += new Vector<double>(w2.Slice(i, w)) * new Vector<double>(y.Slice(i, w));
+            result.CopyTo(y.Slice(i, w));
+        }
+        for (; i < n; i++) y[i] = f[i] * (t[i] - ft) + (regularised ? w2[i] * y[i] : 0);
+    }
+
+    /// <summary>
+    /// y ← f∘(β⟨f,y⟩ − ⟨v,y⟩ − γ y) + v∘(y − ⟨f,y⟩) + w²∘y with v = (2f − b)∘f formed on the fly: two passes.
+    /// </summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ExactProduct(ReadOnlySpan<double> f, ReadOnlySpan<double> b, double gamma, double beta,
+        ReadOnlySpan<double> w2, Span<double> y)
+    {
+        int n = f.Length, w = Vector<double>.Count, i;
+        Vector<double> accF = Vector<double>.Zero, accV = accF;
+        for (i = 0; i <= n - w; i += w)
+        {
+            var vf = new Vector<double>(f.Slice(i, w));
+            var vy = new Vector<double>(y.Slice(i, w));
+            accF += vf * vy;
+            accV += (vf + vf - new Vector<double>(b.Slice(i, w))) * vf * vy;
+        }
+        double fy = Vector.Sum(accF), vy0 = Vector.Sum(accV);
+        for (; i < n; i++) { fy += f[i] * y[i]; vy0 += (2 * f[i] - b[i]) * f[i] * y[i]; }
+        double head = beta * fy - vy0;
+        var vHead = new Vector<double>(head);
+        var vGamma = new Vector<double>(gamma);
+        var vFy = new Vector<double>(fy);
+        bool regularised = !w2.IsEmpty;
+        for (i = 0; i <= n - w; i += w)
+        {
+            var vf = new Vector<double>(f.Slice(i, w));
+            var vy = new Vector<double>(y.Slice(i, w));
+            var v = (vf + vf - new Vector<double>(b.Slice(i, w))) * vf;
+            var result = vf * (vHead - vGamma * vy) + v * (vy - vFy);
+            if (regularised) result += new Vector<double>(w2.Slice(i, w)) * vy;
+            result.CopyTo(y.Slice(i, w));
+        }
+        for (; i < n; i++)
+        {
+            double v = (2 * f[i] - b[i]) * f[i];
+            y[i] = f[i] * (head - gamma * y[i]) + v * (y[i] - fy) + (regularised ? w2[i] * y[i] : 0);
         }
     }
 

@@ -57,6 +57,7 @@ public sealed class MatrixShard : IShard
     private static readonly int[] LossPowers = { 0 };
 
     private readonly IVectorFamily _family;
+    private readonly IOwnRowOperators? _rowOperators;   // the family's fused gradient and Hessian product, where it has them
     private readonly RowResidualFunction? _residual;
     private readonly ShardComputeOptions _compute;
     private readonly RowBlocks _blocks;
@@ -97,6 +98,7 @@ public sealed class MatrixShard : IShard
             throw new ArgumentException($"W is {wRows.Rows}×{wRows.Cols} but B is {bRows.Rows}×{bRows.Cols}");
         if (rowOffset < 0) throw new ArgumentOutOfRangeException(nameof(rowOffset), "row offset must be ≥ 0");
         _family = family;
+        _rowOperators = family as IOwnRowOperators;
         _residual = RowResidual.For(family);
         _compute = compute ?? ShardComputeOptions.Default;
         _rows = a1Rows.Rows;
@@ -115,7 +117,7 @@ public sealed class MatrixShard : IShard
         }
         RowOffset = rowOffset;
         _blocks = BlocksFor(_rows, _n, _d);
-        if ((long)_rows * _n <= maxCachedEntries) _mCache = new double[(long)_rows * _n];
+        if ((long)_rows * _n <= maxCachedEntries) _mCache = PopulatedArrays.Uninitialized(_rows * _n);
     }
 
     /// <summary>
@@ -147,12 +149,12 @@ public sealed class MatrixShard : IShard
     /// <summary>
     /// One running block's scratch: for a group of up to <see cref="ProductRows"/> rows M, G (the gradient's rows) and
     /// the work array (Z_V, then Y) and the d-wide products; for one chunk of up to <see cref="ChunkRows"/> rows of
-    /// that group the other row terms (D + w², q, C).
+    /// that group the other row terms (D + w², q, C), and one row's scratch for the family's fused operators.
     /// </summary>
     private sealed class Chunk : IDisposable
     {
         private static readonly System.Buffers.ArrayPool<double> Pool = System.Buffers.ArrayPool<double>.Shared;
-        public readonly double[] M, G, Dw, Q, C, Work, T, P;
+        public readonly double[] M, G, Dw, Q, C, Work, T, P, RowScratch;
         /// <summary>The group: rows [GroupStart, GroupStart + GroupLength) of the shard, whose M (and Z_V) one product call fills.</summary>
         public int GroupStart, GroupLength;
         /// <summary>The chunk: rows [Start, Start + Length) of the group, whose row terms are in Dw, Q, C (and G at <see cref="GroupOffset"/>).</summary>
@@ -166,6 +168,7 @@ public sealed class MatrixShard : IShard
             M = Pool.Rent(ProductRows * n); G = Pool.Rent(ProductRows * n); Dw = Pool.Rent(ChunkRows * n);
             Q = Pool.Rent(Math.Max(ChunkRows * lr * n, 1)); C = Pool.Rent(Math.Max(ChunkRows * lr * lr, 1));
             Work = Pool.Rent(ProductRows * n); T = Pool.Rent(ProductRows * d); P = Pool.Rent(ProductRows * d);
+            RowScratch = Pool.Rent(IOwnRowOperators.ScratchPerEntry * n);
         }
 
         /// <summary>Where the chunk's first row starts in <see cref="MSource"/>.</summary>
@@ -176,7 +179,7 @@ public sealed class MatrixShard : IShard
 
         public void Dispose()
         {
-            foreach (var a in new[] { M, G, Dw, Q, C, Work, T, P }) Pool.Return(a);
+            foreach (var a in new[] { M, G, Dw, Q, C, Work, T, P, RowScratch }) Pool.Return(a);
         }
     }
 
@@ -236,6 +239,10 @@ public sealed class MatrixShard : IShard
     }
 
     private ReadOnlySpan<double> MRow(Chunk c, int jj) => new(c.MSource, c.MOffset(_n) + jj * _n, _n);
+
+    /// <summary>Row j (of the shard) of B, and of W∘W (empty without a regulariser).</summary>
+    private ReadOnlySpan<double> BRow(int j) => new(_b, j * _n, _n);
+    private ReadOnlySpan<double> W2Row(int j) => _w2 is null ? ReadOnlySpan<double>.Empty : new(_w2, j * _n, _n);
 
     /// <summary>Per row j of the chunk, from the row alone: globals_j, then g + w²∘z, D + w², q and C.</summary>
     private void FillTerms(Chunk c, HessianKind kind)
@@ -338,8 +345,15 @@ public sealed class MatrixShard : IShard
     {
         if (r.SketchRows > 0)
             throw new NotSupportedException("a matrix problem has no row sketch: its approx-newton is the Kronecker-preconditioned Newton-CG");
-        // The row terms (G, filled by Stream) are all a chunk contributes; each group's G is projected back at its end.
-        var parts = Stream(r.X, r.Kind, () => new double[_d * _d], static (_, _) => { }, (c, partial) => ProjectBack(c, c.G, partial));
+        // The rows of G are all a chunk contributes (from the family's fused gradient where it has one, else the row
+        // terms Stream fills); each group's G is projected back at its end.
+        var parts = _rowOperators is { } ops
+            ? Stream(r.X, null, () => new double[_d * _d], (c, _) =>
+            {
+                for (int jj = 0; jj < c.Length; jj++)
+                    ops.OwnGradient(MRow(c, jj), BRow(c.Start + jj), W2Row(c.Start + jj), c.G.AsSpan(c.GroupOffset(_n) + jj * _n, _n), c.RowScratch);
+            }, (c, partial) => ProjectBack(c, c.G, partial))
+            : Stream(r.X, r.Kind, () => new double[_d * _d], static (_, _) => { }, (c, partial) => ProjectBack(c, c.G, partial));
         return new GradientReply(SumInBlockOrder(parts), Array.Empty<double>(), Array.Empty<double>());
     }
 
@@ -347,15 +361,29 @@ public sealed class MatrixShard : IShard
     {
         if (r.V.Length != _d * _d) throw new ArgumentException($"V has {r.V.Length} entries but X is {_d}×{_d}");
         int n = _n, d = _d, lr = _lr;
+        // Z_V = (A1 V) A2ᵀ on the group's rows, at its first chunk (T is free once the group's M is filled).
+        void DirectionRows(Chunk c)
+        {
+            if (c.Start != c.GroupStart) return;
+            MatrixProducts.Gemm(c.GroupLength, d, d, _a1.AsSpan(c.GroupStart * d), d, r.V, d, c.T, d, false);
+            MatrixProducts.Gemm(c.GroupLength, n, d, c.T, d, _a2T, n, c.Work, n, false);
+        }
+        if (_rowOperators is { } ops)
+        {
+            // Y_j = B(z_j) Z_V,j + w_j² ∘ Z_V,j in place, by the family's fused product.
+            var fused = Stream(r.X, null, () => new double[d * d], (c, _) =>
+            {
+                DirectionRows(c);
+                for (int jj = 0; jj < c.Length; jj++)
+                    ops.OwnHessianProduct(MRow(c, jj), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj),
+                        c.Work.AsSpan(c.GroupOffset(n) + jj * n, n), c.RowScratch);
+            }, (c, partial) => ProjectBack(c, c.Work, partial));
+            return new HessianVectorReply(SumInBlockOrder(fused), Array.Empty<double>());
+        }
         var parts = Stream(r.X, r.Kind, () => new double[d * d], (c, _) =>
         {
             int len = c.Length;
-            if (c.Start == c.GroupStart)
-            {
-                // Z_V = (A1 V) A2ᵀ on the group's rows, at its first chunk (T is free once the group's M is filled).
-                MatrixProducts.Gemm(c.GroupLength, d, d, _a1.AsSpan(c.GroupStart * d), d, r.V, d, c.T, d, false);
-                MatrixProducts.Gemm(c.GroupLength, n, d, c.T, d, _a2T, n, c.Work, n, false);
-            }
+            DirectionRows(c);
             var zv = c.Work.AsSpan(c.GroupOffset(n), len * n);
             Span<double> dots = stackalloc double[Math.Max(lr, 1)];
             for (int jj = 0; jj < len; jj++)

@@ -1,0 +1,77 @@
+using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Benchmarks;
+
+/// <summary>
+/// Where one worker's share of a multiple softmax regression pass goes (issue 12): a shard of rows = n / shards rows
+/// of A1 and B (n columns), one thread, as the local simulation runs each of its workers. Times (medians) the
+/// requests a Newton-CG iteration sends — the loss at a new x (forward products and row residuals), the gradient and
+/// a Hessian-vector product at the cached x — against their dense products alone (the floor of a pass) and the row
+/// exponentials alone.
+/// Usage: matrix-passes [n] [d] [shards].
+/// </summary>
+public static class MatrixPassBreakdown
+{
+    public static int Run(string[] args)
+    {
+        int n = args.Length > 0 ? int.Parse(args[0]) : 4096;
+        int d = args.Length > 1 ? int.Parse(args[1]) : 64;
+        int shards = args.Length > 2 ? int.Parse(args[2]) : 2;
+        int rows = n / shards;
+        var rng = new Rng(12);
+        var a1 = new DenseMatrix(rows, d); rng.FillNormal(a1.Data, 1 / Math.Sqrt(d));
+        var a2 = new DenseMatrix(n, d); rng.FillNormal(a2.Data, 1 / Math.Sqrt(d));
+        var b = new DenseMatrix(rows, n); for (int i = 0; i < b.Data.Length; i++) b.Data[i] = rng.NextDouble();
+        for (int j = 0; j < rows; j++)
+        {
+            var row = b.Data.AsSpan(j * n, n);
+            SpanMath.Multiply(row, 1.0 / SpanMath.Sum(row), row);
+        }
+        var shard = new MatrixShard(NormalizedSoftmax.Instance, a1, a2, b, null, 0, ShardComputeOptions.Sequential);
+        var x = new double[d * d]; rng.FillNormal(x, 0.1);
+        var v = new double[d * d]; rng.FillNormal(v);
+        int tick = 0;
+        double[] Fresh() { var y = (double[])x.Clone(); y[0] += 1e-9 * ++tick; return y; }
+        var globals = Array.Empty<double>();
+
+        Console.WriteLine($"n = {n}, d = {d}, shard of {rows} rows (1 of {shards}), one thread; OpenBLAS: {NativeBlas.Available}");
+        void Row(string what, double seconds, double floor) =>
+            Console.WriteLine($"  {what,-62} {seconds * 1e3,8:F2} ms  {seconds / floor,5:F2}× the products");
+        // The products of one pass: T = A1 X (rows×d×d), M = T A2ᵀ (rows×n×d), then P = R A2 and A1ᵀ P.
+        var t = new double[rows * d];
+        var m = new double[(long)rows * n];
+        var p = new double[rows * d];
+        var partial = new double[d * d];
+        double forward = Timing.Median(() =>
+        {
+            MatrixProducts.Gemm(rows, d, d, a1.Data, d, x, d, t, d, false);
+            MatrixProducts.Gemm(rows, n, d, t, d, MatrixProducts.Transpose(a2.Data, n, d), n, m, n, false);
+        }, 7, 2);
+        var a1T = MatrixProducts.Transpose(a1.Data, rows, d);
+        double back = Timing.Median(() =>
+        {
+            MatrixProducts.Gemm(rows, d, n, m, n, a2.Data, d, p, d, false);
+            MatrixProducts.Gemm(d, d, rows, a1T, rows, p, d, partial, d, false);
+        }, 7, 2);
+        var e = new double[(long)rows * n];
+        double exp = Timing.Median(() => VectorExp.Exp(m, e), 7, 2);
+        double products = forward + back;
+        Console.WriteLine($"  forward products A1·X·A2ᵀ {forward * 1e3:F2} ms, back-projection A1ᵀ·(R·A2) {back * 1e3:F2} ms, " +
+                          $"rows·n exponentials {exp * 1e3:F2} ms");
+        Row("loss at a new x (ScalarsRequest)", Timing.Median(() => shard.Evaluate(new ScalarsRequest(Fresh())), 7, 2), products);
+        shard.Evaluate(new ScalarsRequest(x));
+        Row("gradient at the cached x (GradientRequest)", Timing.Median(() =>
+            shard.Evaluate(new GradientRequest(x, globals, HessianKind.GaussNewton, false)), 7, 2), products);
+        Row("gradient at a new x", Timing.Median(() =>
+            shard.Evaluate(new GradientRequest(Fresh(), globals, HessianKind.GaussNewton, false)), 7, 2), products);
+        shard.Evaluate(new ScalarsRequest(x));
+        Row("Hessian-vector product at the cached x (HessianVectorRequest)", Timing.Median(() =>
+            shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v)), 7, 2), products);
+        return 0;
+    }
+}

@@ -1,0 +1,112 @@
+using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Random;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Tests;
+
+/// <summary>
+/// The fused row operators of normalized softmax (gradient and Hessian product of one complete row, without forming
+/// D, q and C) against the row terms they replace, and a matrix shard that uses them against one that cannot.
+/// </summary>
+public class OwnRowOperatorsTests
+{
+    public static IEnumerable<object[]> KindsAndRegularisers()
+    {
+        foreach (var kind in new[] { HessianKind.Exact, HessianKind.GaussNewton })
+            foreach (var regularised in new[] { false, true })
+                foreach (var shift in new[] { 0.0, 600.0 })
+                    yield return new object[] { kind, regularised, shift };
+    }
+
+    [Theory]
+    [MemberData(nameof(KindsAndRegularisers))]
+    public void Fused_gradient_and_Hessian_product_equal_the_row_terms(HessianKind kind, bool regularised, double shift)
+    {
+        // n = 203: whole vectors and a scalar tail; a shift of 600 would overflow exp(z) unshifted.
+        const int n = 203;
+        var rng = new Rng(41);
+        var z = new double[n];
+        rng.FillNormal(z, 3.0);
+        for (int i = 0; i < n; i++) z[i] += shift;
+        var b = rng.NextDirichlet(n);
+        var w2 = regularised ? Enumerable.Range(0, n).Select(_ => rng.NextDouble()).ToArray() : Array.Empty<double>();
+        var y = new double[n];
+        rng.FillNormal(y);
+        var family = NormalizedSoftmax.Instance;
+        int lr = family.LowRankCount;
+
+        // The terms: g, D, q, C, then B y = D∘y + Σ_ab C_ab q_a ⟨q_b, y⟩ (+ w²∘z, w²∘y).
+        var g = new double[n];
+        var dTerm = new double[n];
+        var q = new double[lr * n];
+        var globals = family.OwnGlobalsAndRowTerms(z, b, kind, g, dTerm, q);
+        var c = family.LowRankCoefficients(globals, kind);
+        var expectedProduct = new double[n];
+        for (int i = 0; i < n; i++) expectedProduct[i] = dTerm[i] * y[i] + (regularised ? w2[i] * y[i] : 0);
+        for (int a = 0; a < lr; a++)
+            for (int bb = 0; bb < lr; bb++)
+            {
+                double coefficient = c[a * lr + bb] * SpanMath.Dot(q.AsSpan(bb * n, n), y);
+                for (int i = 0; i < n; i++) expectedProduct[i] += coefficient * q[a * n + i];
+            }
+        if (regularised) for (int i = 0; i < n; i++) g[i] += w2[i] * z[i];
+
+        var scratch = new double[IOwnRowOperators.ScratchPerEntry * n];
+        var fusedGradient = new double[n];
+        family.OwnGradient(z, b, w2, fusedGradient, scratch);
+        var fusedProduct = (double[])y.Clone();
+        family.OwnHessianProduct(z, b, kind, w2, fusedProduct, scratch);
+
+        double ge = Assertions.RelativeError(fusedGradient, g);
+        Assert.True(ge < 1e-13, $"gradient rel err {ge:E2}");
+        double he = Assertions.RelativeError(fusedProduct, expectedProduct);
+        Assert.True(he < 1e-13, $"B·y rel err {he:E2}");
+    }
+
+    [Theory]
+    [InlineData(HessianKind.Exact, false)]
+    [InlineData(HessianKind.GaussNewton, false)]
+    [InlineData(HessianKind.GaussNewton, true)]
+    public void A_shard_with_the_fused_operators_answers_as_one_through_the_row_terms(HessianKind kind, bool weighted)
+    {
+        // 300 rows: groups of 128, 128 and 44, chunks of 32 within them.
+        const int n = 300, d = 4;
+        var p = MatrixTestProblems.Random("multiple-normalized", n, d, weighted, 900);
+        var x = MatrixTestProblems.RandomX(d, 901, 2.0);
+        var v = MatrixTestProblems.RandomX(d, 902);
+        var fused = new MatrixShard(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, p.W, 0, ShardComputeOptions.Sequential);
+        var terms = new MatrixShard(new TermsOnly(NormalizedSoftmax.Instance), p.A1, p.A2, p.B, p.W, 0, ShardComputeOptions.Sequential);
+        double[] globals = { 0 };
+
+        var gf = ((GradientReply)fused.Evaluate(new GradientRequest(x, globals, kind, false))).Gradient;
+        var gt = ((GradientReply)terms.Evaluate(new GradientRequest(x, globals, kind, false))).Gradient;
+        double ge = Assertions.RelativeError(gf, gt);
+        Assert.True(ge < 1e-13, $"gradient rel err {ge:E2}");
+        var hf = ((HessianVectorReply)fused.Evaluate(new HessianVectorRequest(x, globals, kind, v))).Product;
+        var ht = ((HessianVectorReply)terms.Evaluate(new HessianVectorRequest(x, globals, kind, v))).Product;
+        double he = Assertions.RelativeError(hf, ht);
+        Assert.True(he < 1e-13, $"H·V rel err {he:E2}");
+    }
+
+    /// <summary>A family's <see cref="IVectorFamily"/> alone, hiding its fused operators: the shard then takes the row terms.</summary>
+    private sealed class TermsOnly(IVectorFamily inner) : IVectorFamily
+    {
+        public string Name => inner.Name;
+        public int[] ScalarPowers => inner.ScalarPowers;
+        public int LowRankCount => inner.LowRankCount;
+        public ScalarSums LocalScalars(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[]? reference) => inner.LocalScalars(z, b, reference);
+        public double[] Globals(ScalarSums merged, double[]? reference) => inner.Globals(merged, reference);
+        public void RowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] globals, HessianKind kind, Span<double> g, Span<double> d, Span<double> q) =>
+            inner.RowTerms(z, b, globals, kind, g, d, q);
+        public double[] OwnGlobalsAndRowTerms(ReadOnlySpan<double> z, ReadOnlySpan<double> b, HessianKind kind, Span<double> g, Span<double> d, Span<double> q) =>
+            inner.OwnGlobalsAndRowTerms(z, b, kind, g, d, q);
+        public double[] LowRankCoefficients(double[] globals, HessianKind kind) => inner.LowRankCoefficients(globals, kind);
+        public int GradientBasisCount => inner.GradientBasisCount;
+        public void GradientBasis(ReadOnlySpan<double> z, ReadOnlySpan<double> b, double[] reference, Span<double> basis) =>
+            inner.GradientBasis(z, b, reference, basis);
+        public double[]? GradientCoefficients(double[] globals, double[] reference) => inner.GradientCoefficients(globals, reference);
+        public double[]? LowRankFromBasis(double[] globals, double[] reference, HessianKind kind) => inner.LowRankFromBasis(globals, reference, kind);
+    }
+}
