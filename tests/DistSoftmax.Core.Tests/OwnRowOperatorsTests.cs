@@ -53,11 +53,19 @@ public class OwnRowOperatorsTests
             }
         if (regularised) for (int i = 0; i < n; i++) g[i] += w2[i] * z[i];
 
-        var scratch = new double[IOwnRowOperators.ScratchPerEntry * n];
+        var values = new double[n];
+        family.RowValues(z, values);
         var fusedGradient = new double[n];
-        family.OwnGradient(z, b, w2, fusedGradient, scratch);
+        family.Gradient(values, b, fusedGradient);
+        if (regularised) for (int i = 0; i < n; i++) fusedGradient[i] += w2[i] * z[i];
         var fusedProduct = (double[])y.Clone();
-        family.OwnHessianProduct(z, b, kind, w2, fusedProduct, scratch);
+        family.HessianProduct(values, b, kind, w2, fusedProduct, new double[IOwnRowOperators.ScratchPerEntry * n]);
+        double loss = 0;
+        for (int i = 0; i < n; i++) loss += 0.5 * (values[i] - b[i]) * (values[i] - b[i]);
+        Assert.Equal(loss, family.HalfSquaredResidual(values, b), 1e-15);
+        var inPlace = (double[])z.Clone();
+        family.RowValues(inPlace, inPlace);
+        Assert.Equal(values, inPlace);
 
         double ge = Assertions.RelativeError(fusedGradient, g);
         Assert.True(ge < 1e-13, $"gradient rel err {ge:E2}");
@@ -89,6 +97,44 @@ public class OwnRowOperatorsTests
         double he = Assertions.RelativeError(hf, ht);
         Assert.True(he < 1e-13, $"H·V rel err {he:E2}");
     }
+
+    [Fact]
+    public void Cached_row_values_answer_as_fresh_rows_and_give_way_to_M_when_a_request_needs_it()
+    {
+        // Every request at one x, in a solve's order and out of it, against a shard that keeps nothing between requests.
+        const int n = 200, d = 4;
+        var p = MatrixTestProblems.Random("multiple-normalized", n, d, false, 910);
+        var x = MatrixTestProblems.RandomX(d, 911, 2.0);
+        var v = MatrixTestProblems.RandomX(d, 912);
+        var cached = new MatrixShard(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, null, 0, ShardComputeOptions.Sequential);
+        var streaming = new MatrixShard(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, null, 0, ShardComputeOptions.Sequential, maxCachedEntries: 0);
+        double[] globals = { 0 };
+        ShardRequest[] requests =
+        {
+            new ScalarsRequest(x),                                           // forms M, leaves the values
+            new GradientRequest(x, globals, HessianKind.GaussNewton, false), // reads the values
+            new KroneckerFactorsRequest(x, HessianKind.GaussNewton),          // needs M: formed again
+            new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v), // values again
+            new HessianVectorRequest(x, globals, HessianKind.Exact, v),
+            new RowProductsRequest(x),                                        // M itself
+            new ScalarsRequest(x),
+        };
+        foreach (var request in requests)
+        {
+            var expected = Flatten(streaming.Evaluate(request));
+            Assert.Equal(expected, Flatten(cached.Evaluate(request)));
+        }
+    }
+
+    private static double[] Flatten(ShardReply reply) => reply switch
+    {
+        ScalarsReply s => [s.Family.Sums[0], s.RegularizerSum],
+        GradientReply g => g.Gradient,
+        HessianVectorReply h => h.Product,
+        KroneckerFactorsReply k => [.. k.LeftPacked, .. k.RightPacked, k.WeightSum],
+        RowProductsReply r => r.Products,
+        _ => throw new InvalidOperationException(reply.GetType().Name),
+    };
 
     /// <summary>A family's <see cref="IVectorFamily"/> alone, hiding its fused operators: the shard then takes the row terms.</summary>
     private sealed class TermsOnly(IVectorFamily inner) : IVectorFamily

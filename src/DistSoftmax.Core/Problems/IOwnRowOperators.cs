@@ -3,26 +3,33 @@ using DistSoftmax.Core.Statistics;
 namespace DistSoftmax.Core.Problems;
 
 /// <summary>
-/// Fused operators on one complete row z (n values, its own normaliser: a row of M in a matrix problem), for a
-/// family that can apply its z-gradient and z-Hessian without first writing D, q and C
-/// (<see cref="IVectorFamily.OwnGlobalsAndRowTerms"/>). A Hessian-vector product needs only B(z)·y, and a gradient
-/// only g; forming the terms writes three n-wide rows per row of M and reads them back, which on a 2048×4096 shard
-/// was most of the row work and made it bound by memory rather than arithmetic. Each operator here keeps one row's
-/// arrays in scratch of a few n values, which stays in the core's cache. Results equal the terms' to rounding.
+/// Fused operators on one complete row z (n values, its own normaliser: a row of M in a matrix problem), for a family
+/// whose loss, z-gradient and z-Hessian all follow from the row's values v(z) (normalized softmax: f = softmax(z)) and
+/// b, without first writing D, q and C (<see cref="IVectorFamily.OwnGlobalsAndRowTerms"/>). A Hessian-vector product
+/// needs only B(z)·y and a gradient only g; forming the terms wrote three n-wide rows per row of M and read them back,
+/// which on a 2048×4096 shard was most of the row work and bound it by memory rather than arithmetic. A matrix shard
+/// also keeps the values instead of M between requests at the same x (<see cref="Shards.MatrixShard"/>), so the
+/// exponentials of a row are taken once per x, not once per request. Results equal the terms' to rounding.
 /// </summary>
 public interface IOwnRowOperators
 {
-    /// <summary>Scratch values <see cref="OwnGradient"/> and <see cref="OwnHessianProduct"/> need per entry of a row.</summary>
-    const int ScratchPerEntry = 2;
+    /// <summary>Scratch values <see cref="HessianProduct"/> needs per entry of a row.</summary>
+    const int ScratchPerEntry = 1;
 
-    /// <summary>g = ∇ℓ(z; b) + w²∘z (w² empty: no regulariser). Scratch: <see cref="ScratchPerEntry"/>·n values.</summary>
-    void OwnGradient(ReadOnlySpan<double> z, ReadOnlySpan<double> b, ReadOnlySpan<double> w2, Span<double> g, Span<double> scratch);
+    /// <summary>The row's values v(z) into <paramref name="values"/>, which may be <paramref name="z"/>'s own storage.</summary>
+    void RowValues(ReadOnlySpan<double> z, Span<double> values);
+
+    /// <summary>ℓ = ½‖c‖² of the row from its values (the residual's own form, without the cancelling phase-1 sums).</summary>
+    double HalfSquaredResidual(ReadOnlySpan<double> values, ReadOnlySpan<double> b);
+
+    /// <summary>g = ∇ℓ of the row from its values (no regulariser).</summary>
+    void Gradient(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<double> g);
 
     /// <summary>
-    /// y ← B(z)·y + w²∘y in place, B the z-Hessian of the <paramref name="kind"/> (exact or Gauss–Newton) that
-    /// <see cref="IVectorFamily.OwnGlobalsAndRowTerms"/> with <see cref="IVectorFamily.LowRankCoefficients"/> describes
-    /// (w² empty: no regulariser). Scratch: <see cref="ScratchPerEntry"/>·n values.
+    /// y ← B·y + w²∘y in place, B the z-Hessian of the <paramref name="kind"/> (exact or Gauss–Newton) that
+    /// <see cref="IVectorFamily.OwnGlobalsAndRowTerms"/> with <see cref="IVectorFamily.LowRankCoefficients"/> describes, from
+    /// the row's values (w² empty: no regulariser). Scratch: <see cref="ScratchPerEntry"/>·n values.
     /// </summary>
-    void OwnHessianProduct(ReadOnlySpan<double> z, ReadOnlySpan<double> b, HessianKind kind, ReadOnlySpan<double> w2,
+    void HessianProduct(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, ReadOnlySpan<double> w2,
         Span<double> y, Span<double> scratch);
 }

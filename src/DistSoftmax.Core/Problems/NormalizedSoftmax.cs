@@ -31,12 +31,13 @@ namespace DistSoftmax.Core.Problems;
 ///   exact:        B = β f fᵀ − v fᵀ − f vᵀ + diag(v − γ f)          → D = v − γ f,  q = [f, v],   C = [[β, −1], [−1, 0]]
 ///   Gauss–Newton: JᵀJ, J = diag(f) − f fᵀ                            → D = f∘f,      q = [f, f∘f], C = [[⟨f,f⟩, −1], [−1, 0]]
 ///
-/// Fused row operators (<see cref="IOwnRowOperators"/>, a complete row with its own normaliser), from f and the
-/// row's sums alone:
+/// Fused row operators (<see cref="IOwnRowOperators"/>, a complete row with its own normaliser), from the row's
+/// values f = softmax(z), b and ⟨f,f⟩, ⟨f,b⟩ alone:
+///   loss          ℓ = ½‖f − b‖²
 ///   gradient      g = f∘(f − b − γ)
 ///   Gauss–Newton  B y = J(J y):  t = f∘(y − ⟨f,y⟩),  B y = f∘(t − ⟨f,t⟩)
 ///   exact         B y = f∘(β⟨f,y⟩ − ⟨v,y⟩ − γ y) + v∘(y − ⟨f,y⟩)
-/// (the terms above multiplied out), plus w²∘z or w²∘y for a regulariser.
+/// (the terms above multiplied out), plus w²∘y for a regulariser.
 /// </summary>
 public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
 {
@@ -240,35 +241,66 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
         }
     }
 
-    /// <summary>f = exp(z − max z)/S into <paramref name="f"/>, and ⟨f,f⟩, ⟨f,b⟩ (the same S and sums as <see cref="OwnGlobalsAndRowTerms"/>).</summary>
-    private static (double FF, double FB) OwnSoftmax(ReadOnlySpan<double> z, ReadOnlySpan<double> b, Span<double> f)
+    /// <summary>f = exp(z − max z)/Σ exp(z − max z), elementwise passes, so <paramref name="values"/> may be z's storage.</summary>
+    public void RowValues(ReadOnlySpan<double> z, Span<double> values)
     {
+        if (z.Length == 0) return;
         double m = SpanMath.Max(z);
-        ShiftedExp(z, m, 1.0, f);
-        var (su, suu, sub, _) = FourSums(f, b);
-        SpanMath.Divide(f, su, f);
-        return (suu / (su * su), sub / su);
+        ShiftedExp(z, m, 1.0, values);
+        SpanMath.Divide(values, SpanMath.Sum(values), values);
     }
 
-    public void OwnGradient(ReadOnlySpan<double> z, ReadOnlySpan<double> b, ReadOnlySpan<double> w2, Span<double> g, Span<double> scratch)
+    /// <summary>½‖f − b‖², one pass.</summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public double HalfSquaredResidual(ReadOnlySpan<double> values, ReadOnlySpan<double> b)
     {
-        int n = z.Length;
-        if (n == 0) return;
-        var f = scratch.Slice(0, n);
-        var (ff, fb) = OwnSoftmax(z, b, f);
-        GradientFromF(f, b, ff - fb, g);
-        if (!w2.IsEmpty) System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(w2, z, g, g);
+        int n = values.Length, i = 0, w = Vector<double>.Count;
+        var acc = Vector<double>.Zero;
+        for (; i <= n - w; i += w)
+        {
+            var c = new Vector<double>(values.Slice(i, w)) - new Vector<double>(b.Slice(i, w));
+            acc += c * c;
+        }
+        double sum = Vector.Sum(acc);
+        for (; i < n; i++) { double c = values[i] - b[i]; sum += c * c; }
+        return 0.5 * sum;
     }
 
-    public void OwnHessianProduct(ReadOnlySpan<double> z, ReadOnlySpan<double> b, HessianKind kind, ReadOnlySpan<double> w2,
+    public void Gradient(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<double> g)
+    {
+        var (ff, fb) = TwoDots(values, b);
+        GradientFromF(values, b, ff - fb, g);
+    }
+
+    public void HessianProduct(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, ReadOnlySpan<double> w2,
         Span<double> y, Span<double> scratch)
     {
-        int n = z.Length;
-        if (n == 0) return;
-        var f = scratch.Slice(0, n);
-        var (ff, fb) = OwnSoftmax(z, b, f);
-        if (kind == HessianKind.Exact) ExactProduct(f, b, ff - fb, 3 * ff - 2 * fb, w2, y);
-        else GaussNewtonProduct(f, w2, y, scratch.Slice(n, n));
+        if (values.Length == 0) return;
+        if (kind == HessianKind.Exact)
+        {
+            var (ff, fb) = TwoDots(values, b);
+            ExactProduct(values, b, ff - fb, 3 * ff - 2 * fb, w2, y);
+        }
+        else GaussNewtonProduct(values, w2, y, scratch.Slice(0, values.Length));
+    }
+
+    /// <summary>(⟨f,f⟩, ⟨f,b⟩) in one pass.</summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (double FF, double FB) TwoDots(ReadOnlySpan<double> f, ReadOnlySpan<double> b)
+    {
+        int n = f.Length, i = 0, w = Vector<double>.Count;
+        Vector<double> vff = Vector<double>.Zero, vfb = vff;
+        for (; i <= n - w; i += w)
+        {
+            var x = new Vector<double>(f.Slice(i, w));
+            vff += x * x;
+            vfb += x * new Vector<double>(b.Slice(i, w));
+        }
+        double ff = Vector.Sum(vff), fb = Vector.Sum(vfb);
+        for (; i < n; i++) { ff += f[i] * f[i]; fb += f[i] * b[i]; }
+        return (ff, fb);
     }
 
     /// <summary>g = f∘(f − b − γ), one pass.</summary>

@@ -43,7 +43,11 @@ namespace DistSoftmax.Core.Shards;
 ///
 /// Cache: M = A1 X A2ᵀ on the shard's rows for the last x, kept only while it is small
 /// (rows·n ≤ <see cref="MaxCachedEntries"/>); the row terms are recomputed per chunk (O(n) a row, against the O(n·d)
-/// GEMMs). A miss only costs time. Row sampling (leverage scores, sampled Gram, sketches) has no meaning here and is
+/// GEMMs). For a family with fused row operators (<see cref="IOwnRowOperators"/>, normalized softmax) and no
+/// regulariser, the loss, gradient and Hessian-vector passes read the rows' values (f = softmax(z_j)) instead, and
+/// the first of them at an x turns the cached rows of M into those values in place: later requests at the same x
+/// (the gradient after the line search's loss, every CG product) take no exponentials. A request that needs M itself
+/// (the Kronecker factors, the Gram, the rows of M) forms it again. A miss only costs time. Row sampling (leverage scores, sampled Gram, sketches) has no meaning here and is
 /// refused.
 /// </summary>
 public sealed class MatrixShard : IShard
@@ -67,6 +71,7 @@ public sealed class MatrixShard : IShard
 
     private readonly double[]? _mCache;   // rows×n, when rows·n ≤ MaxCachedEntries
     private double[]? _mCacheX;
+    private bool _cacheHoldsValues;       // the cache holds the family's row values at _mCacheX instead of M
 
     public long RowOffset { get; }
     public int Rows => _rows;
@@ -149,7 +154,8 @@ public sealed class MatrixShard : IShard
     /// <summary>
     /// One running block's scratch: for a group of up to <see cref="ProductRows"/> rows M, G (the gradient's rows) and
     /// the work array (Z_V, then Y) and the d-wide products; for one chunk of up to <see cref="ChunkRows"/> rows of
-    /// that group the other row terms (D + w², q, C), and one row's scratch for the family's fused operators.
+    /// that group the other row terms (D + w², q, C), and one row's scratch for the family's fused operators (their
+    /// own, then the row's values when they are not kept in the cache).
     /// </summary>
     private sealed class Chunk : IDisposable
     {
@@ -162,13 +168,17 @@ public sealed class MatrixShard : IShard
         /// <summary>M of the group: a slice of the shard's cache, or <see cref="M"/>, from <see cref="MGroupOffset"/>.</summary>
         public double[] MSource = null!;
         public int MGroupOffset;
+        /// <summary>The rows in <see cref="MSource"/> are the family's row values, not M (a cache that holds them).</summary>
+        public bool HoldsValues;
+        /// <summary>A pass that reads row values turns each cached row of M into them in place.</summary>
+        public bool ValuesInPlace;
 
         public Chunk(int n, int d, int lr)
         {
             M = Pool.Rent(ProductRows * n); G = Pool.Rent(ProductRows * n); Dw = Pool.Rent(ChunkRows * n);
             Q = Pool.Rent(Math.Max(ChunkRows * lr * n, 1)); C = Pool.Rent(Math.Max(ChunkRows * lr * lr, 1));
             Work = Pool.Rent(ProductRows * n); T = Pool.Rent(ProductRows * d); P = Pool.Rent(ProductRows * d);
-            RowScratch = Pool.Rent(IOwnRowOperators.ScratchPerEntry * n);
+            RowScratch = Pool.Rent((IOwnRowOperators.ScratchPerEntry + 1) * n);
         }
 
         /// <summary>Where the chunk's first row starts in <see cref="MSource"/>.</summary>
@@ -188,11 +198,16 @@ public sealed class MatrixShard : IShard
     /// the row terms), giving each block one accumulator of type T, and <paramref name="endGroup"/> after each group's
     /// last chunk; returns the accumulators in block order.
     /// </summary>
-    private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<Chunk, T>? endGroup = null)
+    private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<Chunk, T>? endGroup = null,
+        bool readsValues = false)
     {
         if (x.Length != _d * _d) throw new ArgumentException($"x has {x.Length} entries but X is {_d}×{_d} ({_d * _d} unknowns)");
         bool cached = _mCache is not null && _mCacheX is not null && _mCacheX.AsSpan().SequenceEqual(x);
-        if (!cached) _mCacheX = null;   // the cache is rewritten below; it is valid again only once the pass completes
+        if (cached && _cacheHoldsValues && !readsValues) cached = false;   // the body needs M: it is formed again
+        bool holdsValues = cached && _cacheHoldsValues;
+        // A body that reads row values leaves them in the cache instead of M (not with a regulariser, whose terms need z).
+        bool valuesInPlace = readsValues && !holdsValues && _mCache is not null && _rowOperators is not null && _w2 is null;
+        if (!cached || valuesInPlace) _mCacheX = null;   // the cache is rewritten below; valid again only once the pass completes
         var results = new T[_blocks.BlockCount];
         _blocks.Run(_compute, k =>
         {
@@ -203,6 +218,8 @@ public sealed class MatrixShard : IShard
             {
                 chunk.GroupStart = g0;
                 chunk.GroupLength = Math.Min(ProductRows, e - g0);
+                chunk.HoldsValues = holdsValues;
+                chunk.ValuesInPlace = valuesInPlace;
                 FillM(x, chunk, cached);
                 for (int c0 = g0; c0 < g0 + chunk.GroupLength; c0 += ChunkRows)
                 {
@@ -215,8 +232,31 @@ public sealed class MatrixShard : IShard
             }
             results[k] = acc;
         });
-        if (_mCache is not null && !cached) _mCacheX = (double[])x.Clone();
+        if (_mCache is not null && (!cached || valuesInPlace))
+        {
+            _mCacheX = (double[])x.Clone();
+            _cacheHoldsValues = valuesInPlace;
+        }
         return results;
+    }
+
+    /// <summary>
+    /// The family's values of the chunk's row <paramref name="jj"/> (a body that streams with readsValues): the
+    /// cache's own row when it holds values, else computed from M's row — in place when that row is the cache's (the
+    /// pass then leaves the cache holding values), otherwise into the row scratch after the operators' own.
+    /// </summary>
+    private ReadOnlySpan<double> ValuesRow(Chunk c, int jj, IOwnRowOperators ops)
+    {
+        var row = c.MSource.AsSpan(c.MOffset(_n) + jj * _n, _n);
+        if (c.HoldsValues) return row;
+        if (c.ValuesInPlace)
+        {
+            ops.RowValues(row, row);
+            return row;
+        }
+        var values = c.RowScratch.AsSpan(IOwnRowOperators.ScratchPerEntry * _n, _n);
+        ops.RowValues(row, values);
+        return values;
     }
 
     /// <summary>M rows of the group: (A1 X) A2ᵀ, or the cached rows at the same x.</summary>
@@ -289,17 +329,18 @@ public sealed class MatrixShard : IShard
 
     private ScalarsReply Scalars(ScalarsRequest r)
     {
+        var ops = _rowOperators;
         var parts = Stream(r.X, null, () => new double[2], (c, acc) =>
         {
             var residual = _residual is null ? null : c.Work;
             for (int jj = 0; jj < c.Length; jj++)
             {
                 int j = c.Start + jj;
-                var z = MRow(c, jj);
-                var b = new ReadOnlySpan<double>(_b, j * _n, _n);
-                acc[0] += _residual is null
-                    ? _family.Globals(_family.LocalScalars(z, b, null), null)[0]
-                    : RowResidual.HalfSquaredNorm(_residual, z, b, residual);
+                var b = BRow(j);
+                acc[0] += ops is not null ? ops.HalfSquaredResidual(ValuesRow(c, jj, ops), b)
+                    : _residual is null ? _family.Globals(_family.LocalScalars(MRow(c, jj), b, null), null)[0]
+                    : RowResidual.HalfSquaredNorm(_residual, MRow(c, jj), b, residual);
+                var z = MRow(c, jj);   // still z with a regulariser (its cache keeps M)
                 if (_w2 is not null)
                 {
                     var w2 = new ReadOnlySpan<double>(_w2, j * _n, _n);
@@ -308,7 +349,7 @@ public sealed class MatrixShard : IShard
                     acc[1] += w;
                 }
             }
-        });
+        }, readsValues: ops is not null);
         double lossSum = 0, regSum = 0;
         foreach (var part in parts) { lossSum += part[0]; regSum += part[1]; }
         // Per-row normalisers are local, so the shard reports a finished loss: one sum that does not scale with a shift.
@@ -351,8 +392,14 @@ public sealed class MatrixShard : IShard
             ? Stream(r.X, null, () => new double[_d * _d], (c, _) =>
             {
                 for (int jj = 0; jj < c.Length; jj++)
-                    ops.OwnGradient(MRow(c, jj), BRow(c.Start + jj), W2Row(c.Start + jj), c.G.AsSpan(c.GroupOffset(_n) + jj * _n, _n), c.RowScratch);
-            }, (c, partial) => ProjectBack(c, c.G, partial))
+                {
+                    int j = c.Start + jj;
+                    var g = c.G.AsSpan(c.GroupOffset(_n) + jj * _n, _n);
+                    ops.Gradient(ValuesRow(c, jj, ops), BRow(j), g);
+                    // A regulariser's w²∘z (its cache keeps M, so the row is still z).
+                    if (_w2 is not null) TensorPrimitives.FusedMultiplyAdd(W2Row(j), MRow(c, jj), g, g);
+                }
+            }, (c, partial) => ProjectBack(c, c.G, partial), readsValues: true)
             : Stream(r.X, r.Kind, () => new double[_d * _d], static (_, _) => { }, (c, partial) => ProjectBack(c, c.G, partial));
         return new GradientReply(SumInBlockOrder(parts), Array.Empty<double>(), Array.Empty<double>());
     }
@@ -375,9 +422,9 @@ public sealed class MatrixShard : IShard
             {
                 DirectionRows(c);
                 for (int jj = 0; jj < c.Length; jj++)
-                    ops.OwnHessianProduct(MRow(c, jj), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj),
+                    ops.HessianProduct(ValuesRow(c, jj, ops), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj),
                         c.Work.AsSpan(c.GroupOffset(n) + jj * n, n), c.RowScratch);
-            }, (c, partial) => ProjectBack(c, c.Work, partial));
+            }, (c, partial) => ProjectBack(c, c.Work, partial), readsValues: true);
             return new HessianVectorReply(SumInBlockOrder(fused), Array.Empty<double>());
         }
         var parts = Stream(r.X, r.Kind, () => new double[d * d], (c, _) =>
@@ -496,7 +543,8 @@ public sealed class MatrixShard : IShard
         var scaled = pool.Rent(n * d);
         var low = new double[Math.Max(lr, 1) * d];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _compute.MaxDegreeOfParallelism) };
-        bool cached = _mCache is not null && _mCacheX is not null && _mCacheX.AsSpan().SequenceEqual(r.X);
+        // The row terms need M: a cache of row values is a miss.
+        bool cached = _mCache is not null && _mCacheX is not null && !_cacheHoldsValues && _mCacheX.AsSpan().SequenceEqual(r.X);
         if (!cached) _mCacheX = null;
         using var chunk = new Chunk(n, d, lr);
         try
@@ -568,7 +616,11 @@ public sealed class MatrixShard : IShard
                     }
                 });
             }
-            if (_mCache is not null && !cached) _mCacheX = (double[])r.X.Clone();
+            if (_mCache is not null && !cached)
+            {
+                _mCacheX = (double[])r.X.Clone();
+                _cacheHoldsValues = false;
+            }
         }
         finally
         {
