@@ -96,6 +96,11 @@ public class OwnRowOperatorsTests
         var ht = ((HessianVectorReply)terms.Evaluate(new HessianVectorRequest(x, globals, kind, v))).Product;
         double he = Assertions.RelativeError(hf, ht);
         Assert.True(he < 1e-13, $"H·V rel err {he:E2}");
+        var ff = (KroneckerFactorsReply)fused.Evaluate(new KroneckerFactorsRequest(x, kind));
+        var ft = (KroneckerFactorsReply)terms.Evaluate(new KroneckerFactorsRequest(x, kind));
+        double fe = Math.Max(Assertions.RelativeError(ff.LeftPacked, ft.LeftPacked), Assertions.RelativeError(ff.RightPacked, ft.RightPacked));
+        Assert.True(fe < 1e-13, $"Kronecker factors rel err {fe:E2}");
+        Assert.Equal(ft.WeightSum, ff.WeightSum, 1e-13 * Math.Abs(ft.WeightSum));
     }
 
     [Fact]
@@ -113,11 +118,12 @@ public class OwnRowOperatorsTests
         {
             new ScalarsRequest(x),                                           // forms M, leaves the values
             new GradientRequest(x, globals, HessianKind.GaussNewton, false), // reads the values
-            new KroneckerFactorsRequest(x, HessianKind.GaussNewton),          // needs M: formed again
+            new KroneckerFactorsRequest(x, HessianKind.GaussNewton),          // terms from the values
             new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v), // values again
             new HessianVectorRequest(x, globals, HessianKind.Exact, v),
-            new RowProductsRequest(x),                                        // M itself
+            new RowProductsRequest(x),                                        // needs M: formed again
             new ScalarsRequest(x),
+            new KroneckerFactorsRequest(x, HessianKind.Exact),
         };
         foreach (var request in requests)
         {

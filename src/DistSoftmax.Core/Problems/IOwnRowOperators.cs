@@ -26,6 +26,13 @@ public interface IOwnRowOperators
     void Gradient(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<double> g);
 
     /// <summary>
+    /// The row terms of the z-Hessian of the <paramref name="kind"/> from the row's values: D (n), q (k×n row-major) and
+    /// C (k×k row-major), k = <see cref="IVectorFamily.LowRankCount"/>, as <see cref="IVectorFamily.OwnGlobalsAndRowTerms"/>
+    /// and <see cref="IVectorFamily.LowRankCoefficients"/> give them from z (for the Kronecker factors).
+    /// </summary>
+    void TermsFromValues(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, Span<double> d, Span<double> q, Span<double> c);
+
+    /// <summary>
     /// y ← B·y + w²∘y in place, B the z-Hessian of the <paramref name="kind"/> (exact or Gauss–Newton) that
     /// <see cref="IVectorFamily.OwnGlobalsAndRowTerms"/> with <see cref="IVectorFamily.LowRankCoefficients"/> describes, from
     /// the row's values (w² empty: no regulariser). Scratch: <see cref="ScratchPerEntry"/>·n values.

@@ -285,6 +285,17 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
         else GaussNewtonProduct(values, w2, y, scratch.Slice(0, values.Length));
     }
 
+    /// <summary>q = [f, q₂], D and C from f: <see cref="TermsFromF"/>'s and <see cref="LowRankCoefficients"/>'s (g into <paramref name="d"/>, then overwritten).</summary>
+    public void TermsFromValues(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, Span<double> d, Span<double> q, Span<double> c)
+    {
+        int n = values.Length;
+        var (ff, fb) = TwoDots(values, b);
+        values.CopyTo(q.Slice(0, n));
+        double[] globals = [0, 0, 1, ff, fb];
+        TermsFromF(values, b, globals, kind, d, d, q.Slice(n, n));
+        LowRankCoefficients(globals, kind).AsSpan(0, 4).CopyTo(c);
+    }
+
     /// <summary>(⟨f,f⟩, ⟨f,b⟩) in one pass.</summary>
     // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

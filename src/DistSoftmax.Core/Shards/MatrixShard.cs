@@ -46,8 +46,8 @@ namespace DistSoftmax.Core.Shards;
 /// GEMMs). For a family with fused row operators (<see cref="IOwnRowOperators"/>, normalized softmax) and no
 /// regulariser, the loss, gradient and Hessian-vector passes read the rows' values (f = softmax(z_j)) instead, and
 /// the first of them at an x turns the cached rows of M into those values in place: later requests at the same x
-/// (the gradient after the line search's loss, every CG product) take no exponentials. A request that needs M itself
-/// (the Kronecker factors, the Gram, the rows of M) forms it again. A miss only costs time. Row sampling (leverage scores, sampled Gram, sketches) has no meaning here and is
+/// (the gradient after the line search's loss, the Kronecker factors, every CG product) take no exponentials. A
+/// request that needs M itself (the Gram, the rows of M) forms it again. A miss only costs time. Row sampling (leverage scores, sampled Gram, sketches) has no meaning here and is
 /// refused.
 /// </summary>
 public sealed class MatrixShard : IShard
@@ -306,6 +306,19 @@ public sealed class MatrixShard : IShard
         }
     }
 
+    /// <summary>The chunk's D + w², q and C from its rows' values (<see cref="FillTerms"/> for a family with fused operators).</summary>
+    private void FillTermsFromValues(Chunk c, HessianKind kind, IOwnRowOperators ops)
+    {
+        int n = _n, lr = _lr;
+        for (int jj = 0; jj < c.Length; jj++)
+        {
+            int j = c.Start + jj;
+            var dw = c.Dw.AsSpan(jj * n, n);
+            ops.TermsFromValues(ValuesRow(c, jj, ops), BRow(j), kind, dw, c.Q.AsSpan(jj * lr * n, lr * n), c.C.AsSpan(jj * lr * lr, lr * lr));
+            if (_w2 is not null) SpanMath.Add(dw, W2Row(j), dw);
+        }
+    }
+
     // ---- Post-solve analysis (Analysis/PostSolveEvaluator): the shard's rows themselves, read-only.
 
     /// <summary>M = A1_k X A2ᵀ on the shard's rows (Rows×n row-major, into <paramref name="m"/>).</summary>
@@ -473,9 +486,11 @@ public sealed class MatrixShard : IShard
         int n = _n, d = _d, lr = _lr;
         var a2Norms = new double[n];
         for (int i = 0; i < n; i++) a2Norms[i] = SpanMath.Dot(_a2.AsSpan(i * d, d), _a2.AsSpan(i * d, d));
-        var parts = Stream(r.X, r.Kind, () => new FactorSums(n, d), (c, acc) =>
+        var ops = _rowOperators;
+        var parts = Stream(r.X, ops is null ? r.Kind : null, () => new FactorSums(n, d), (c, acc) =>
         {
             int len = c.Length;
+            if (ops is not null) FillTermsFromValues(c, r.Kind, ops);
             var projected = new double[Math.Max(len * lr * d, 1)];
             if (lr > 0) MatrixProducts.Gemm(len * lr, d, n, c.Q, n, _a2, d, projected, d, false);
             for (int jj = 0; jj < len; jj++)
@@ -504,7 +519,7 @@ public sealed class MatrixShard : IShard
                     if (f != 0) SpanMath.MultiplyAdd(a1, f, acc.Left.AsSpan(l * d, d), acc.Left.AsSpan(l * d, d));
                 }
             }
-        });
+        }, readsValues: ops is not null);
         var total = parts[0];
         for (int k = 1; k < parts.Length; k++)
         {
