@@ -72,6 +72,13 @@ public static class MatrixPassBreakdown
         shard.Evaluate(new ScalarsRequest(x));
         Row("Hessian-vector product at the cached x (HessianVectorRequest)", Timing.Median(() =>
             shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v)), 7, 2), products);
+        Row("the same in single precision (SinglePrecision: sgemm)", Timing.Median(() =>
+            shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v, SinglePrecision: true)), 7, 2), products);
+        var exact = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v))).Product;
+        var single = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v, SinglePrecision: true))).Product;
+        double difference = 0, norm = 0;
+        for (int i = 0; i < exact.Length; i++) { difference += (single[i] - exact[i]) * (single[i] - exact[i]); norm += exact[i] * exact[i]; }
+        Console.WriteLine($"  single-precision product's relative error {Math.Sqrt(difference / norm):E2}");
         return 0;
     }
 }

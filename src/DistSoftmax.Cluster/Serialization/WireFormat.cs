@@ -66,8 +66,8 @@ public static class WireFormat
             r => new SampledGramRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles(), r.ReadInt32(),
                 r.ReadDouble(), r.ReadDouble(), r.ReadUInt64(), r.ReadBool(), r.ReadBool()));
         Add<HessianVectorRequest>("HessianVectorRequest",
-            (w, m) => { w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); w.WriteDoubles(m.V); },
-            r => new HessianVectorRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles()));
+            (w, m) => { w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); w.WriteDoubles(m.V); w.WriteBool(m.SinglePrecision); },
+            r => new HessianVectorRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles(), r.ReadBool()));
         Add<KroneckerFactorsRequest>("KroneckerFactorsRequest",
             (w, m) => { w.WriteDoubles(m.X); WriteKind(w, m.Kind); },
             r => new KroneckerFactorsRequest(r.ReadDoubles(), ReadKind(r)));

@@ -24,6 +24,7 @@ public static unsafe class NativeBlas
     private static readonly delegate* unmanaged<int, int, int, int, int, int, double, double*, int, double*, int, double, double*, int, void> Dgemm;
 
     /// <summary>cblas_dsyrk(order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc).</summary>
+    private static readonly delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void> Sgemm;
     private static readonly delegate* unmanaged<int, int, int, int, int, double, double*, int, double, double*, int, void> Dsyrk;
 
     /// <summary>cblas_ssyrk(order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc): single precision, for preconditioners.</summary>
@@ -49,6 +50,8 @@ public static unsafe class NativeBlas
             if (NativeLibrary.TryGetExport(handle, "openblas_set_num_threads", out var threads))
                 ((delegate* unmanaged<int, void>)threads)(1);
             Dgemm = (delegate* unmanaged<int, int, int, int, int, int, double, double*, int, double*, int, double, double*, int, void>)dgemm;
+            if (NativeLibrary.TryGetExport(handle, "cblas_sgemm", out var sgemm))
+                Sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)sgemm;
             if (NativeLibrary.TryGetExport(handle, "cblas_dsyrk", out var dsyrk))
                 Dsyrk = (delegate* unmanaged<int, int, int, int, int, double, double*, int, double, double*, int, void>)dsyrk;
             if (NativeLibrary.TryGetExport(handle, "cblas_ssyrk", out var ssyrk))
@@ -76,6 +79,20 @@ public static unsafe class NativeBlas
         fixed (double* pb = b)
         fixed (double* pc = c)
             Dgemm(RowMajor, NoTranspose, NoTranspose, m, n, k, 1.0, pa, lda, pb, ldb, accumulate ? 1.0 : 0.0, pc, ldc);
+    }
+
+    /// <summary>Whether OpenBLAS's sgemm was found.</summary>
+    public static bool SingleGemmAvailable => Sgemm != null;
+
+    /// <summary><see cref="Gemm"/> in single precision: C (m×n float) = A·B or C += A·B, row-major; the caller checked the shapes.</summary>
+    internal static void GemmSingle(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate)
+    {
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+            Sgemm(RowMajor, NoTranspose, NoTranspose, m, n, k, 1f, pa, lda, pb, ldb, accumulate ? 1f : 0f, pc, ldc);
     }
 
     /// <summary>Whether OpenBLAS's dsyrk was found.</summary>

@@ -359,6 +359,56 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
     }
 
     /// <summary>
+    /// <see cref="GaussNewtonProduct"/> on a float y: each Vector&lt;float&gt; of y widened to two Vector&lt;double&gt;,
+    /// the sums and t in double, the result narrowed back.
+    /// </summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void GaussNewtonProductSingle(ReadOnlySpan<double> f, ReadOnlySpan<double> w2, Span<float> y, Span<double> scratch)
+    {
+        int n = f.Length, wd = Vector<double>.Count, wf = Vector<float>.Count, i;
+        var t = scratch.Slice(0, n);
+        var acc = Vector<double>.Zero;
+        for (i = 0; i <= n - wf; i += wf)
+        {
+            Vector.Widen(new Vector<float>(y.Slice(i, wf)), out var lo, out var hi);
+            acc += new Vector<double>(f.Slice(i, wd)) * lo + new Vector<double>(f.Slice(i + wd, wd)) * hi;
+        }
+        double fy = Vector.Sum(acc);
+        for (; i < n; i++) fy += f[i] * y[i];
+        var vFy = new Vector<double>(fy);
+        acc = Vector<double>.Zero;
+        for (i = 0; i <= n - wf; i += wf)
+        {
+            Vector.Widen(new Vector<float>(y.Slice(i, wf)), out var lo, out var hi);
+            var fLo = new Vector<double>(f.Slice(i, wd));
+            var fHi = new Vector<double>(f.Slice(i + wd, wd));
+            var tLo = fLo * (lo - vFy);
+            var tHi = fHi * (hi - vFy);
+            tLo.CopyTo(t.Slice(i, wd));
+            tHi.CopyTo(t.Slice(i + wd, wd));
+            acc += fLo * tLo + fHi * tHi;
+        }
+        double ft = Vector.Sum(acc);
+        for (; i < n; i++) { t[i] = f[i] * (y[i] - fy); ft += f[i] * t[i]; }
+        var vFt = new Vector<double>(ft);
+        bool regularised = !w2.IsEmpty;
+        for (i = 0; i <= n - wf; i += wf)
+        {
+            var lo = new Vector<double>(f.Slice(i, wd)) * (new Vector<double>(t.Slice(i, wd)) - vFt);
+            var hi = new Vector<double>(f.Slice(i + wd, wd)) * (new Vector<double>(t.Slice(i + wd, wd)) - vFt);
+            if (regularised)
+            {
+                Vector.Widen(new Vector<float>(y.Slice(i, wf)), out var yLo, out var yHi);
+                lo += new Vector<double>(w2.Slice(i, wd)) * yLo;
+                hi += new Vector<double>(w2.Slice(i + wd, wd)) * yHi;
+            }
+            Vector.Narrow(lo, hi).CopyTo(y.Slice(i, wf));
+        }
+        for (; i < n; i++) y[i] = (float)(f[i] * (t[i] - ft) + (regularised ? w2[i] * y[i] : 0));
+    }
+
+    /// <summary>
     /// y ← f∘(β⟨f,y⟩ − ⟨v,y⟩ − γ y) + v∘(y − ⟨f,y⟩) + w²∘y with v = (2f − b)∘f formed on the fly: two passes.
     /// </summary>
     // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").

@@ -68,6 +68,9 @@ public sealed class MatrixShard : IShard
     private readonly int _rows, _n, _d, _lr;
     private readonly double[] _a1, _a1T, _a2, _a2T, _b;
     private readonly double[]? _w2;
+    // A1, A2 and A2ᵀ in single precision, for single-precision Hessian-vector products (with fused row operators and
+    // OpenBLAS's sgemm only).
+    private readonly float[]? _a1Single, _a2Single, _a2TSingle;
 
     private readonly double[]? _mCache;   // rows×n, when rows·n ≤ MaxCachedEntries
     private double[]? _mCacheX;
@@ -77,7 +80,8 @@ public sealed class MatrixShard : IShard
     public int Rows => _rows;
     /// <summary>A1's rows and their transpose, A2 and its transpose, B's rows, W∘W's rows and the cache of M.</summary>
     public long Bytes => sizeof(double) * ((long)_a1.Length + _a1T.Length + _a2.Length + _a2T.Length + _b.Length
-                                           + (_w2?.Length ?? 0) + (_mCache?.Length ?? 0));
+                                           + (_w2?.Length ?? 0) + (_mCache?.Length ?? 0))
+                         + sizeof(float) * ((long)(_a1Single?.Length ?? 0) + (_a2Single?.Length ?? 0) + (_a2TSingle?.Length ?? 0));
     /// <summary>Side d of X.</summary>
     public int Side => _d;
     /// <summary>Columns n of B (rows of A2).</summary>
@@ -119,6 +123,12 @@ public sealed class MatrixShard : IShard
         {
             _w2 = new double[wRows.Data.Length];
             SpanMath.Multiply(wRows.Data, wRows.Data, _w2);
+        }
+        if (_rowOperators is not null && NativeBlas.SingleGemmAvailable)
+        {
+            _a1Single = ToSingle(_a1);
+            _a2Single = ToSingle(_a2);
+            _a2TSingle = ToSingle(_a2T);
         }
         RowOffset = rowOffset;
         _blocks = BlocksFor(_rows, _n, _d);
@@ -181,6 +191,17 @@ public sealed class MatrixShard : IShard
             RowScratch = Pool.Rent((IOwnRowOperators.ScratchPerEntry + 1) * n);
         }
 
+        private static readonly System.Buffers.ArrayPool<float> SinglePool = System.Buffers.ArrayPool<float>.Shared;
+        /// <summary>A single-precision product's group of Z_V (then Y), A1·V and Y·A2: rented at first use.</summary>
+        public float[]? WorkSingle, TSingle, PSingle;
+
+        public void EnsureSingle(int n, int d)
+        {
+            WorkSingle ??= SinglePool.Rent(ProductRows * n);
+            TSingle ??= SinglePool.Rent(ProductRows * d);
+            PSingle ??= SinglePool.Rent(ProductRows * d);
+        }
+
         /// <summary>Where the chunk's first row starts in <see cref="MSource"/>.</summary>
         public int MOffset(int n) => MGroupOffset + (Start - GroupStart) * n;
 
@@ -190,6 +211,7 @@ public sealed class MatrixShard : IShard
         public void Dispose()
         {
             foreach (var a in new[] { M, G, Dw, Q, C, Work, T, P, RowScratch }) Pool.Return(a);
+            foreach (var a in new[] { WorkSingle, TSingle, PSingle }) if (a is not null) SinglePool.Return(a);
         }
     }
 
@@ -388,6 +410,22 @@ public sealed class MatrixShard : IShard
         MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.GroupStart), _rows, c.P, d, partial, d, true);
     }
 
+    /// <summary><see cref="ProjectBack"/> of the group's float rows of Y: Y·A2 by sgemm, widened, then A1ᵀ·(Y·A2) in double.</summary>
+    private void ProjectBackSingle(Chunk c, double[] partial)
+    {
+        int len = c.GroupLength, n = _n, d = _d;
+        NativeBlas.GemmSingle(len, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
+        for (int i = 0; i < len * d; i++) c.P[i] = c.PSingle![i];
+        MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.GroupStart), _rows, c.P, d, partial, d, true);
+    }
+
+    private static float[] ToSingle(ReadOnlySpan<double> values)
+    {
+        var single = new float[values.Length];
+        for (int i = 0; i < values.Length; i++) single[i] = (float)values[i];
+        return single;
+    }
+
     private double[] SumInBlockOrder(double[][] parts)
     {
         var total = parts[0];
@@ -427,6 +465,24 @@ public sealed class MatrixShard : IShard
             if (c.Start != c.GroupStart) return;
             MatrixProducts.Gemm(c.GroupLength, d, d, _a1.AsSpan(c.GroupStart * d), d, r.V, d, c.T, d, false);
             MatrixProducts.Gemm(c.GroupLength, n, d, c.T, d, _a2T, n, c.Work, n, false);
+        }
+        if (r.SinglePrecision && r.Kind == HessianKind.GaussNewton && _rowOperators is { } single && _a1Single is { } a1Single)
+        {
+            // The same in single precision: Z_V and Y as floats from sgemm, each row's product computed in double.
+            var vSingle = ToSingle(r.V);
+            var singleParts = Stream(r.X, null, () => new double[d * d], (c, _) =>
+            {
+                c.EnsureSingle(n, d);
+                if (c.Start == c.GroupStart)
+                {
+                    NativeBlas.GemmSingle(c.GroupLength, d, d, a1Single.AsSpan(c.GroupStart * d), d, vSingle, d, c.TSingle, d, false);
+                    NativeBlas.GemmSingle(c.GroupLength, n, d, c.TSingle, d, _a2TSingle, n, c.WorkSingle, n, false);
+                }
+                for (int jj = 0; jj < c.Length; jj++)
+                    single.GaussNewtonProductSingle(ValuesRow(c, jj, single), W2Row(c.Start + jj),
+                        c.WorkSingle.AsSpan(c.GroupOffset(n) + jj * n, n), c.RowScratch);
+            }, ProjectBackSingle, readsValues: true);
+            return new HessianVectorReply(SumInBlockOrder(singleParts), Array.Empty<double>());
         }
         if (_rowOperators is { } ops)
         {

@@ -67,6 +67,12 @@ public sealed record SolverOptions
     public int LbfgsMemory { get; init; } = 10;
     /// <summary>Newton-CG: most CG iterations per Newton step (0 means d).</summary>
     public int MaxCgIterations { get; init; } = 0;
+    /// <summary>
+    /// Newton-CG: ask for the inner solve's Hessian-vector products in single precision where the shards can
+    /// (<see cref="Statistics.HessianVectorRequest.SinglePrecision"/>: a matrix problem's Gauss–Newton products); the
+    /// gradient, the loss and every other product stay in double, so the answer's accuracy is the tolerance's.
+    /// </summary>
+    public bool SingleCgProducts { get; init; } = true;
 
     /// <summary>
     /// Called once per iteration that does not end the solve, on the thread that runs the solver (a coordinator's

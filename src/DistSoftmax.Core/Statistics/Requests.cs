@@ -59,8 +59,13 @@ public sealed record GramRequest(double[] X, double[] Globals, HessianKind Kind)
 public sealed record SampledGramRequest(double[] X, double[] Globals, HessianKind Kind, double[] ProjectionT, int K,
     double TotalLeverage, double SampleSize, ulong SampleSeed, bool Uniform = false, bool SinglePrecision = false) : ShardRequest(X);
 
-/// <summary>Phase 2: for a direction v, y = A v; returns Aᵀ((D + w²)∘y) and the dots ⟨q_j, y⟩.</summary>
-public sealed record HessianVectorRequest(double[] X, double[] Globals, HessianKind Kind, double[] V) : ShardRequest(X);
+/// <summary>
+/// Phase 2: for a direction v, y = A v; returns Aᵀ((D + w²)∘y) and the dots ⟨q_j, y⟩.
+/// With <paramref name="SinglePrecision"/> a shard may form the product's dense products in single precision (a matrix
+/// shard's Gauss–Newton products on OpenBLAS's sgemm: relative error about 1e-6), for an inner CG solve whose
+/// tolerance is far looser; shards without such a path, and every exact-Hessian product, answer in double.
+/// </summary>
+public sealed record HessianVectorRequest(double[] X, double[] Globals, HessianKind Kind, double[] V, bool SinglePrecision = false) : ShardRequest(X);
 
 /// <summary>
 /// Phase 2 for a row-separable loss (the two-layer networks of Networks/): the gradient part over the rows of one

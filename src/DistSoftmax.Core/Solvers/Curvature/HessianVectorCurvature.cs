@@ -19,7 +19,8 @@ public sealed class HessianVectorCurvature : CurvatureSource
         int d = run.Objective.Dimension;
         int lr = run.Objective.LowRankCount;
         var coefficients = run.Objective.LowRankCoefficients(current.Point.Globals, current.Kind);
-        yield return new HessianVectorRequest(current.Point.X, current.Point.Globals, current.Kind, (double[])v.Clone());
+        yield return new HessianVectorRequest(current.Point.X, current.Point.Globals, current.Kind, (double[])v.Clone(),
+            run.Options.SingleCgProducts);
         var reply = run.Reply<HessianVectorReply>();
         var hv = (double[])reply.Product.Clone();
         for (int a = 0; a < lr; a++)
