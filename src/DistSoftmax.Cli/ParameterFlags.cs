@@ -48,6 +48,7 @@ internal static class ParameterFlags
         [nameof(SolverOptions.ProjectionColumns)] = "--projection-columns",
         [nameof(SolverOptions.LbfgsMemory)] = "--lbfgs-memory",
         [nameof(SolverOptions.MaxCgIterations)] = "--max-cg",
+        [nameof(SolverOptions.SingleCgProducts)] = "--cg-precision",
 
         // shards and workers (ShardLayout, DiffusionOptions, LocalSimulation, SolveSpec)
         [ShardLayout.ShardsParameter] = "--workers",

@@ -79,7 +79,7 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new ShardLoadFailed("solve-1", 3, 2, "w", "file /data/A.npy not found");
         yield return new ReleaseShard("solve-1", 2);
         yield return new ReleaseSolve("solve-1");
-        yield return new EvaluateShard("solve-1", 3, 42, 2, new HessianVectorRequest(x, Odd, HessianKind.GaussNewton, x));
+        yield return new EvaluateShard("solve-1", 3, 42, 2, new HessianVectorRequest(x, Odd, HessianKind.GaussNewton, x, SinglePrecision: true));
         yield return new EvaluateShard("solve-1", 1, 1, 0, new ScalarsRequest(x));
         yield return new ShardResult("solve-1", 3, 42, 2, new GramReply(new[] { 1.0, 2, 3 }, 7));
         yield return new ShardResult("solve-1", 3, 43, 2, new ScalarsReply(new ScalarSums(1, new[] { 2.0 }, new[] { 1 }), 3, 4));

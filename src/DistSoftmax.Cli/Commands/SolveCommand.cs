@@ -62,6 +62,11 @@ internal sealed class SolveCommand
     private readonly Option<bool> _uniformSampling = OptionFactory.Flag("--uniform-sampling", "approx-newton: sample rows uniformly instead of by leverage score (for comparison).");
     private readonly Option<int> _lbfgsMemory = OptionFactory.Int("--lbfgs-memory", "lbfgs: number of correction pairs kept.", Defaults.LbfgsMemory);
     private readonly Option<int> _maxCg = OptionFactory.Int("--max-cg", "newton-cg: most CG iterations per step (0 = the number of unknowns).", Defaults.MaxCgIterations);
+    private readonly Option<string> _cgPrecision = OptionFactory.Choice("--cg-precision",
+        "Newton-CG and approx-newton: precision of the inner CG's Hessian-vector products — single where the shards can " +
+        "(a matrix problem's Gauss–Newton products, on OpenBLAS's sgemm: about 1e-7 relative, far inside CG's tolerance) or double. " +
+        "Losses, gradients and the stopping test are always double.",
+        "single", "single", "double");
     private readonly Option<string> _backend = JobOptions.Backend(
         "Where shards run: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain in-process loop.");
     private readonly Option<string?> _seeds = JobOptions.Seeds("solve");
@@ -102,7 +107,7 @@ internal sealed class SolveCommand
                  {
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
                      _stallIter, _workers, _seed, _outDir, _save, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
-                     _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
+                     _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _cgPrecision, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
                      _seedTimeout, _credentials, _insecure, _progress, _server, _resume, _noCheckpoint, _noAnalysis,
                  })
             command.Add(o);
@@ -209,6 +214,7 @@ internal sealed class SolveCommand
             UniformSampling = p.GetValue(_uniformSampling),
             LbfgsMemory = p.GetValue(_lbfgsMemory),
             MaxCgIterations = p.GetValue(_maxCg),
+            SingleCgProducts = p.GetValue(_cgPrecision) == "single",
             TrustRadius = p.GetValue(_trustRadius),
             Globalization = SolverCatalog.ParseGlobalization(p.GetValue(_globalization)!),
         },
