@@ -47,8 +47,12 @@ namespace DistSoftmax.Core.Shards;
 /// regulariser, the loss, gradient and Hessian-vector passes read the rows' values (f = softmax(z_j)) instead, and
 /// the first of them at an x turns the cached rows of M into those values in place: later requests at the same x
 /// (the gradient after the line search's loss, the Kronecker factors, every CG product) take no exponentials. A
-/// request that needs M itself (the Gram, the rows of M) forms it again. A miss only costs time. Row sampling (leverage scores, sampled Gram, sketches) has no meaning here and is
-/// refused.
+/// request that needs M itself (the Gram, the rows of M) forms it again. A miss only costs time. Row sampling
+/// (leverage scores, sampled Gram, sketches) has no meaning here and is refused.
+///
+/// Single precision: a Gauss–Newton Hessian-vector product asked with <see cref="HessianVectorRequest.SinglePrecision"/>
+/// forms Z_V and Y·A2 by OpenBLAS's sgemm on float copies of A1, A2 and A2ᵀ (kept only where the family has fused
+/// operators and sgemm is loaded), each row's product in double from the row's values.
 /// </summary>
 public sealed class MatrixShard : IShard
 {
