@@ -1,0 +1,79 @@
+using DistSoftmax.Core.Drivers;
+using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Sources;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Tests;
+
+/// <summary>
+/// Single-precision Hessian-vector products (HessianVectorRequest.SinglePrecision, SolverOptions.SingleCgProducts):
+/// close to the double product where a matrix shard has them, the double product itself where it has not, and solves
+/// that reach the same answer either way.
+/// </summary>
+public class SingleCgProductsTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_Gauss_Newton_product_in_single_precision_is_within_1e_6_of_the_double_one(bool weighted)
+    {
+        const int n = 300, d = 8;
+        var p = MatrixTestProblems.Random("multiple-normalized", n, d, weighted, 920);
+        var x = MatrixTestProblems.RandomX(d, 921, 2.0);
+        var v = MatrixTestProblems.RandomX(d, 922);
+        var shard = new MatrixShard(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, p.W, 0, ShardComputeOptions.Sequential);
+        double[] globals = { 0 };
+        var exact = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v))).Product;
+        var single = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v, SinglePrecision: true))).Product;
+        double error = Assertions.RelativeError(single, exact);
+        if (NativeBlas.SingleGemmAvailable)
+            Assert.True(error is > 0 and < 1e-6, $"single-precision product rel err {error:E2} (0 would mean the double path ran)");
+        else
+            Assert.Equal(exact, single);
+    }
+
+    [Fact]
+    public void Exact_Hessian_products_and_families_without_fused_operators_answer_in_double()
+    {
+        const int n = 200, d = 5;
+        var x = MatrixTestProblems.RandomX(d, 931, 1.5);
+        var v = MatrixTestProblems.RandomX(d, 932);
+        double[] globals = { 0 };
+        var normalized = MatrixTestProblems.Random("multiple-normalized", n, d, false, 930);
+        var rescaled = MatrixTestProblems.Random("multiple-rescaled", n, d, false, 933);
+        foreach (var (shard, kind) in new[]
+                 {
+                     (normalized.Shard(new RowRange(0, n), ShardComputeOptions.Sequential), HessianKind.Exact),
+                     (rescaled.Shard(new RowRange(0, n), ShardComputeOptions.Sequential), HessianKind.GaussNewton),
+                 })
+        {
+            var inDouble = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, kind, v))).Product;
+            var asked = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, kind, v, SinglePrecision: true))).Product;
+            Assert.Equal(inDouble, asked);
+        }
+    }
+
+    [Fact]
+    public void Approximate_Newton_reaches_the_same_answer_with_single_and_double_CG_products()
+    {
+        // Noisy targets (no exact fit), so the answer is a genuine minimiser of a large-residual problem.
+        const int n = 400, d = 8;
+        var p = MatrixTestProblems.Random("multiple-normalized", n, d, false, 940);
+        SolverResult Solve(bool single)
+        {
+            var options = new SolverOptions { RelativeTolerance = 1e-9, Hessian = HessianMode.GaussNewton, SingleCgProducts = single };
+            return new InProcessDriver(p.Shards(2)).Solve(SolverCatalog.Create("approx-newton", options), p.Objective, new double[d * d], options);
+        }
+        var withSingle = Solve(true);
+        var withDouble = Solve(false);
+        Assert.True(withSingle.Converged, withSingle.Message);
+        Assert.True(withDouble.Converged, withDouble.Message);
+        double difference = Assertions.RelativeError(withSingle.X, withDouble.X);
+        Assert.True(difference < 1e-7, $"x differs by {difference:E2} (relative)");
+        Assert.True(Math.Abs(withSingle.Iterations - withDouble.Iterations) <= 1,
+            $"{withSingle.Iterations} iterations with single products against {withDouble.Iterations}");
+    }
+}
