@@ -16,15 +16,19 @@ namespace DistSoftmax.Core.Tests;
 public class SingleCgProductsTests
 {
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void A_Gauss_Newton_product_in_single_precision_is_within_1e_6_of_the_double_one(bool weighted)
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    public void A_Gauss_Newton_product_in_single_precision_is_within_1e_6_of_the_double_one(bool weighted, bool cached)
     {
+        // Without the cache the single-precision product also forms M in single precision.
         const int n = 300, d = 8;
         var p = MatrixTestProblems.Random("multiple-normalized", n, d, weighted, 920);
         var x = MatrixTestProblems.RandomX(d, 921, 2.0);
         var v = MatrixTestProblems.RandomX(d, 922);
-        var shard = new MatrixShard(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, p.W, 0, ShardComputeOptions.Sequential);
+        var shard = new MatrixShard(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, p.W, 0, ShardComputeOptions.Sequential,
+            maxCachedEntries: cached ? MatrixShard.MaxCachedEntries : 0);
         double[] globals = { 0 };
         var exact = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v))).Product;
         var single = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v, SinglePrecision: true))).Product;

@@ -51,8 +51,9 @@ namespace DistSoftmax.Core.Shards;
 /// (leverage scores, sampled Gram, sketches) has no meaning here and is refused.
 ///
 /// Single precision: a Gauss–Newton Hessian-vector product asked with <see cref="HessianVectorRequest.SinglePrecision"/>
-/// forms Z_V and Y·A2 by OpenBLAS's sgemm on float copies of A1, A2 and A2ᵀ (kept only where the family has fused
-/// operators and sgemm is loaded), each row's product in double from the row's values.
+/// forms Z_V and Y·A2 (and, on a shard without the cache, M) by OpenBLAS's sgemm on float copies of A1, A2 and A2ᵀ
+/// (kept only where the family has fused operators and sgemm is loaded), each row's product in double from the row's
+/// values.
 /// </summary>
 public sealed class MatrixShard : IShard
 {
@@ -196,8 +197,9 @@ public sealed class MatrixShard : IShard
         }
 
         private static readonly System.Buffers.ArrayPool<float> SinglePool = System.Buffers.ArrayPool<float>.Shared;
-        /// <summary>A single-precision product's group of Z_V (then Y), A1·V and Y·A2: rented at first use.</summary>
-        public float[]? WorkSingle, TSingle, PSingle;
+        /// <summary>A single-precision product's group of Z_V (then Y), A1·V and Y·A2, and of M where the shard keeps no
+        /// cache: rented at first use.</summary>
+        public float[]? WorkSingle, TSingle, PSingle, MSingle;
 
         public void EnsureSingle(int n, int d)
         {
@@ -215,7 +217,7 @@ public sealed class MatrixShard : IShard
         public void Dispose()
         {
             foreach (var a in new[] { M, G, Dw, Q, C, Work, T, P, RowScratch }) Pool.Return(a);
-            foreach (var a in new[] { WorkSingle, TSingle, PSingle }) if (a is not null) SinglePool.Return(a);
+            foreach (var a in new[] { WorkSingle, TSingle, PSingle, MSingle }) if (a is not null) SinglePool.Return(a);
         }
     }
 
@@ -225,7 +227,7 @@ public sealed class MatrixShard : IShard
     /// last chunk; returns the accumulators in block order.
     /// </summary>
     private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<Chunk, T>? endGroup = null,
-        bool readsValues = false)
+        bool readsValues = false, float[]? singleX = null)
     {
         if (x.Length != _d * _d) throw new ArgumentException($"x has {x.Length} entries but X is {_d}×{_d} ({_d * _d} unknowns)");
         bool cached = _mCache is not null && _mCacheX is not null && _mCacheX.AsSpan().SequenceEqual(x);
@@ -246,7 +248,8 @@ public sealed class MatrixShard : IShard
                 chunk.GroupLength = Math.Min(ProductRows, e - g0);
                 chunk.HoldsValues = holdsValues;
                 chunk.ValuesInPlace = valuesInPlace;
-                FillM(x, chunk, cached);
+                if (singleX is not null && _mCache is null) FillMSingle(singleX, chunk);
+                else FillM(x, chunk, cached);
                 for (int c0 = g0; c0 < g0 + chunk.GroupLength; c0 += ChunkRows)
                 {
                     chunk.Start = c0;
@@ -302,6 +305,22 @@ public sealed class MatrixShard : IShard
         }
         MatrixProducts.Gemm(len, d, d, _a1.AsSpan(c.GroupStart * d), d, x, d, c.T, d, false);
         MatrixProducts.Gemm(len, n, d, c.T, d, _a2T, n, c.MSource.AsSpan(c.MGroupOffset, len * n), n, false);
+    }
+
+    /// <summary>
+    /// M rows of the group for a single-precision product on a shard without a cache: (A1 X) A2ᵀ by sgemm on the float
+    /// copies, widened into the group's M (M's rounding, ≈ 6e-8 of |z|, moves the row values by about as much).
+    /// </summary>
+    private void FillMSingle(float[] singleX, Chunk c)
+    {
+        int d = _d, n = _n, len = c.GroupLength;
+        c.MSource = c.M;
+        c.MGroupOffset = 0;
+        c.EnsureSingle(n, d);
+        c.MSingle ??= System.Buffers.ArrayPool<float>.Shared.Rent(ProductRows * n);
+        NativeBlas.GemmSingle(len, d, d, _a1Single.AsSpan(c.GroupStart * d), d, singleX, d, c.TSingle, d, false);
+        NativeBlas.GemmSingle(len, n, d, c.TSingle, d, _a2TSingle, n, c.MSingle, n, false);
+        for (int i = 0; i < len * n; i++) c.M[i] = c.MSingle[i];
     }
 
     private ReadOnlySpan<double> MRow(Chunk c, int jj) => new(c.MSource, c.MOffset(_n) + jj * _n, _n);
@@ -485,7 +504,7 @@ public sealed class MatrixShard : IShard
                 for (int jj = 0; jj < c.Length; jj++)
                     single.GaussNewtonProductSingle(ValuesRow(c, jj, single), W2Row(c.Start + jj),
                         c.WorkSingle.AsSpan(c.GroupOffset(n) + jj * n, n), c.RowScratch);
-            }, ProjectBackSingle, readsValues: true);
+            }, ProjectBackSingle, readsValues: true, singleX: ToSingle(r.X));
             return new HessianVectorReply(SumInBlockOrder(singleParts), Array.Empty<double>());
         }
         if (_rowOperators is { } ops)
