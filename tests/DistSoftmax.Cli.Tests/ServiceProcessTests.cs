@@ -115,11 +115,14 @@ public class ServiceProcessTests
     {
         using var dir = new TempDir();
         Assert.Equal(0, Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "40000", "--d", "30", "--seed", "5", "--out-dir", "inst").Code);
-        string[] solve = ["--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "gd", "--max-iter", "150", "--tol", "1e-30", "--workers", "2"];
+        // Long enough that the job is still running when a checkpoint is first on disk: a job that ends removes its
+        // checkpoint, and at 150 iterations a fast job under CI load could end before the poll below saw one.
+        const int iterations = 1000;
+        string[] solve = ["--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "gd", "--max-iter", $"{iterations}", "--tol", "1e-30", "--workers", "2"];
         int httpPort = BackendTests.FreePort(), port = BackendTests.FreePort(), workerPort = BackendTests.FreePort();
         string spec = new JsonObject
         {
-            ["A"] = dir.File("inst/A.npy"), ["b"] = dir.File("inst/b.npy"), ["solver"] = "gd", ["maxIter"] = 150, ["tol"] = 1e-30, ["workers"] = 2,
+            ["A"] = dir.File("inst/A.npy"), ["b"] = dir.File("inst/b.npy"), ["solver"] = "gd", ["maxIter"] = iterations, ["tol"] = 1e-30, ["workers"] = 2,
         }.ToJsonString();
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
         string id;
@@ -134,9 +137,11 @@ public class ServiceProcessTests
             var deadline = DateTime.UtcNow + JobTimeout;
             // Killed once it has run ten iterations and the checkpoint writer (which writes behind the solve, the latest
             // state at a time) has put a checkpoint on disk: a kill before the first write would leave nothing to resume.
-            while ((await GetAsync(http, $"/api/jobs/{id}"))["trace"]!.AsArray().Count < 10
-                   || !File.Exists(dir.File($"state/jobs/{id}/checkpoint.bin")))
+            while (await GetAsync(http, $"/api/jobs/{id}") is var running && (running["trace"]!.AsArray().Count < 10
+                   || !File.Exists(dir.File($"state/jobs/{id}/checkpoint.bin"))))
             {
+                Assert.True((string?)running["state"] is not ("succeeded" or "failed" or "cancelled"),
+                    $"the job ended ({running["state"]}) before it could be killed mid-job: make it longer");
                 Assert.True(DateTime.UtcNow < deadline, "the job made no progress:\n" + service.Output + "\n" + worker.Output);
                 await Task.Delay(20);
             }
@@ -158,14 +163,14 @@ public class ServiceProcessTests
                 Assert.True(DateTime.UtcNow < deadline, "the resumed job did not end:\n" + again.Output + "\n--- worker\n" + worker.Output);
                 await Task.Delay(100);
             }
-            Assert.True((int?)job["exitCode"] == 3, job.ToJsonString()); // gd stops at --max-iter 150 (exit 3, files written)
-            Assert.Equal(151, job["trace"]!.AsArray().Count);
-            Assert.Equal(Enumerable.Range(0, 151), job["trace"]!.AsArray().Select(e => (int)e!["iteration"]!));
+            Assert.True((int?)job["exitCode"] == 3, job.ToJsonString()); // gd stops at --max-iter (exit 3, files written)
+            Assert.Equal(iterations + 1, job["trace"]!.AsArray().Count);
+            Assert.Equal(Enumerable.Range(0, iterations + 1), job["trace"]!.AsArray().Select(e => (int)e!["iteration"]!));
         }
 
         var uninterrupted = Cli.Run(dir.Path, ["solve", .. solve, "--out-dir", "uninterrupted"]);
         Assert.True(uninterrupted.Code == 3, uninterrupted.ToString());
         AssertClose(X(dir.File("uninterrupted/x.npy")), X(dir.File($"state/jobs/{id}/x.npy")), 1e-10);
-        Assert.Equal(150, Report.Read(dir.File($"state/jobs/{id}")).GetProperty("iterations").GetInt32());
+        Assert.Equal(iterations, Report.Read(dir.File($"state/jobs/{id}")).GetProperty("iterations").GetInt32());
     }
 }
