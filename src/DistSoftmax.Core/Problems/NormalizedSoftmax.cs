@@ -269,7 +269,7 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
 
     public void Gradient(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<double> g)
     {
-        var (ff, fb) = TwoDots(values, b);
+        var (_, ff, fb, _) = FourSums(values, b);
         GradientFromF(values, b, ff - fb, g);
     }
 
@@ -279,7 +279,7 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
         if (values.Length == 0) return;
         if (kind == HessianKind.Exact)
         {
-            var (ff, fb) = TwoDots(values, b);
+            var (_, ff, fb, _) = FourSums(values, b);
             ExactProduct(values, b, ff - fb, 3 * ff - 2 * fb, w2, y);
         }
         else GaussNewtonProduct(values, w2, y, scratch.Slice(0, values.Length));
@@ -289,29 +289,11 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
     public void TermsFromValues(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, Span<double> d, Span<double> q, Span<double> c)
     {
         int n = values.Length;
-        var (ff, fb) = TwoDots(values, b);
+        var (_, ff, fb, _) = FourSums(values, b);
         values.CopyTo(q.Slice(0, n));
         double[] globals = [0, 0, 1, ff, fb];
         TermsFromF(values, b, globals, kind, d, d, q.Slice(n, n));
         LowRankCoefficients(globals, kind).AsSpan(0, 4).CopyTo(c);
-    }
-
-    /// <summary>(⟨f,f⟩, ⟨f,b⟩) in one pass.</summary>
-    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (double FF, double FB) TwoDots(ReadOnlySpan<double> f, ReadOnlySpan<double> b)
-    {
-        int n = f.Length, i = 0, w = Vector<double>.Count;
-        Vector<double> vff = Vector<double>.Zero, vfb = vff;
-        for (; i <= n - w; i += w)
-        {
-            var x = new Vector<double>(f.Slice(i, w));
-            vff += x * x;
-            vfb += x * new Vector<double>(b.Slice(i, w));
-        }
-        double ff = Vector.Sum(vff), fb = Vector.Sum(vfb);
-        for (; i < n; i++) { ff += f[i] * f[i]; fb += f[i] * b[i]; }
-        return (ff, fb);
     }
 
     /// <summary>g = f∘(f − b − γ), one pass.</summary>

@@ -36,11 +36,7 @@ public static class RowResidual
 
     private static void Normalized(ReadOnlySpan<double> z, ReadOnlySpan<double> b, Span<double> c)
     {
-        if (z.Length == 0) return;
-        double m = SpanMath.Max(z);
-        SpanMath.Subtract(z, m, c);
-        VectorExp.Exp(c, c);
-        SpanMath.Divide(c, SpanMath.Sum(c), c);
+        NormalizedSoftmax.Instance.RowValues(z, c);   // f = exp(z − m)/Σexp(z − m)
         SpanMath.Subtract(c, b, c);
     }
 

@@ -224,7 +224,9 @@ public sealed class MatrixShard : IShard
     /// <summary>
     /// Runs <paramref name="body"/> on every chunk of every block at x (M filled; with <paramref name="kind"/> also
     /// the row terms), giving each block one accumulator of type T, and <paramref name="endGroup"/> after each group's
-    /// last chunk; returns the accumulators in block order.
+    /// last chunk; returns the accumulators in block order. <paramref name="readsValues"/>: the body reads the rows'
+    /// values (<see cref="ValuesRow"/>); <paramref name="singleX"/>: x in single precision, given only by a shard
+    /// without the cache, whose groups then form M by sgemm (<see cref="FillMSingle"/>).
     /// </summary>
     private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<Chunk, T>? endGroup = null,
         bool readsValues = false, float[]? singleX = null)
@@ -248,7 +250,7 @@ public sealed class MatrixShard : IShard
                 chunk.GroupLength = Math.Min(ProductRows, e - g0);
                 chunk.HoldsValues = holdsValues;
                 chunk.ValuesInPlace = valuesInPlace;
-                if (singleX is not null && _mCache is null) FillMSingle(singleX, chunk);
+                if (singleX is not null) FillMSingle(singleX, chunk);
                 else FillM(x, chunk, cached);
                 for (int c0 = g0; c0 < g0 + chunk.GroupLength; c0 += ChunkRows)
                 {
@@ -320,7 +322,7 @@ public sealed class MatrixShard : IShard
         c.MSingle ??= System.Buffers.ArrayPool<float>.Shared.Rent(ProductRows * n);
         NativeBlas.GemmSingle(len, d, d, _a1Single.AsSpan(c.GroupStart * d), d, singleX, d, c.TSingle, d, false);
         NativeBlas.GemmSingle(len, n, d, c.TSingle, d, _a2TSingle, n, c.MSingle, n, false);
-        for (int i = 0; i < len * n; i++) c.M[i] = c.MSingle[i];
+        Widen(c.MSingle.AsSpan(0, len * n), c.M);
     }
 
     private ReadOnlySpan<double> MRow(Chunk c, int jj) => new(c.MSource, c.MOffset(_n) + jj * _n, _n);
@@ -438,8 +440,14 @@ public sealed class MatrixShard : IShard
     {
         int len = c.GroupLength, n = _n, d = _d;
         NativeBlas.GemmSingle(len, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
-        for (int i = 0; i < len * d; i++) c.P[i] = c.PSingle![i];
+        Widen(c.PSingle.AsSpan(0, len * d), c.P);
         MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.GroupStart), _rows, c.P, d, partial, d, true);
+    }
+
+    /// <summary>destination[i] = source[i] for the length of <paramref name="source"/>.</summary>
+    private static void Widen(ReadOnlySpan<float> source, Span<double> destination)
+    {
+        for (int i = 0; i < source.Length; i++) destination[i] = source[i];
     }
 
     private static float[] ToSingle(ReadOnlySpan<double> values)
@@ -504,7 +512,7 @@ public sealed class MatrixShard : IShard
                 for (int jj = 0; jj < c.Length; jj++)
                     single.GaussNewtonProductSingle(ValuesRow(c, jj, single), W2Row(c.Start + jj),
                         c.WorkSingle.AsSpan(c.GroupOffset(n) + jj * n, n), c.RowScratch);
-            }, ProjectBackSingle, readsValues: true, singleX: ToSingle(r.X));
+            }, ProjectBackSingle, readsValues: true, singleX: _mCache is null ? ToSingle(r.X) : null);
             return new HessianVectorReply(SumInBlockOrder(singleParts), Array.Empty<double>());
         }
         if (_rowOperators is { } ops)
