@@ -380,6 +380,49 @@ public class DataShardLoaderTests
         Assert.Empty(inspection.Warnings);
     }
 
+    /// <summary>
+    /// A matrix problem's B is the input (rows×n doubles): a sharing loader keeps the mapping its inspection scanned B
+    /// through, and its shards read their rows of B in place, answering bit for bit as a plain loader's shards (which
+    /// map their own rows); a B replaced after the inspection is mapped and checked anew, its bad value named.
+    /// </summary>
+    [Theory]
+    [InlineData("multiple-normalized", 1)]
+    [InlineData("multiple-normalized", 3)]
+    [InlineData("multiple-rescaled", 2)]
+    public void Matrix_shards_of_a_shared_scan_of_B_answer_as_shards_of_their_own_mappings(string problem, int shards)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var dir = new TempDir();
+        const int n = 40, d = 3;
+        var inst = Generators.Multiple(n, d, seed: 6, planted: false);
+        string a1 = dir.File("A1.npy"), a2 = dir.File("A2.npy"), bPath = dir.File("B.npy");
+        Npy.Write(a1, inst.A1);
+        Npy.Write(a2, inst.A2);
+        Npy.Write(bPath, inst.B);
+        var source = DataSources.MatrixFiles(problem, a1, a2, bPath);
+        var sharing = new DataShardLoader { ShareScannedRows = true };
+        var shape = sharing.Inspect(source).Shape;
+        Assert.Equal(1, sharing.ScannedFiles);
+        var ranges = ShardLayout.Split(n, shards);
+        var x = TestX(d * d);
+        var plain = ranges.Select(r => Loader.Load(source, r, ShardComputeOptions.Sequential)).ToArray();
+        var shared = ranges.Select(r => sharing.Load(source, r, ShardComputeOptions.Sequential)).ToArray();
+        var expected = Evaluate(shape.Objective, plain, x);
+        var actual = Evaluate(shape.Objective, shared, x);
+        Assert.Equal(expected.Loss, actual.Loss);
+        Assert.Equal(expected.Gradient, actual.Gradient);
+        for (int k = 0; k < shards; k++)
+            Assert.Equal(((MatrixShard)plain[k]).Targets.ToArray(), ((MatrixShard)shared[k]).Targets.ToArray());
+
+        // Replaced by rename (a new inode): the shards read the new rows, and a bad value in them is named.
+        var changed = inst.B.Data.Select(v => 0.5 * v).ToArray();
+        changed[2 * n + 5] = double.PositiveInfinity;
+        string replacement = dir.Write("B.tmp.npy", NpyFixture.Build($"{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, {n}), }}", NpyFixture.F8(changed)));
+        File.Move(replacement, bPath, overwrite: true);
+        var e = Assert.Throws<DataFormatException>(() => sharing.Load(source, new RowRange(0, 10), ShardComputeOptions.Sequential));
+        Assert.Equal($"{bPath}: non-finite value +Infinity at index (row 2, col 5) (0-based)", e.Message);
+    }
+
     [Fact]
     public void Generated_matrix_shards_and_a_scalar_weight_match_the_whole_problem()
     {

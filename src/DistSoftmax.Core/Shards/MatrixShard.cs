@@ -71,7 +71,9 @@ public sealed class MatrixShard : IShard
     private readonly ShardComputeOptions _compute;
     private readonly RowBlocks _blocks;
     private readonly int _rows, _n, _d, _lr;
-    private readonly double[] _a1, _a1T, _a2, _a2T, _b;
+    private readonly double[] _a1, _a1T, _a2, _a2T;
+    // B's rows (rows×n): an array, or a read-only mapping of the file's own pages (no copy; see DenseValues).
+    private readonly ReadOnlyMemory<double> _b;
     private readonly double[]? _w2;
     // A1, A2 and A2ᵀ in single precision, for single-precision Hessian-vector products (with fused row operators and
     // OpenBLAS's sgemm only).
@@ -96,10 +98,11 @@ public sealed class MatrixShard : IShard
     /// <param name="family">The per-row loss ℓ(z_j; B_j).</param>
     /// <param name="a1Rows">The shard's rows of A1 (rows×d).</param>
     /// <param name="a2">All of A2 (n×d).</param>
-    /// <param name="bRows">The shard's rows of B (rows×n).</param>
+    /// <param name="bRows">The shard's rows of B (rows×n): a <see cref="DenseMatrix"/>, or a <see cref="MemoryDenseMatrix"/> whose
+    /// memory (a mapping of the file's rows) the shard reads in place.</param>
     /// <param name="wRows">The shard's rows of the weight matrix W (rows×n), or null for no regulariser.</param>
     /// <param name="maxCachedEntries">Cache M between requests only up to this many entries (default <see cref="MaxCachedEntries"/>).</param>
-    public MatrixShard(IVectorFamily family, DenseMatrix a1Rows, DenseMatrix a2, DenseMatrix bRows, DenseMatrix? wRows,
+    public MatrixShard(IVectorFamily family, DenseMatrix a1Rows, DenseMatrix a2, IRowMatrix bRows, DenseMatrix? wRows,
         long rowOffset, ShardComputeOptions? compute = null, long maxCachedEntries = MaxCachedEntries)
     {
         if (a1Rows.Cols != a2.Cols)
@@ -123,7 +126,7 @@ public sealed class MatrixShard : IShard
         _a1T = MatrixProducts.Transpose(_a1, _rows, _d);
         _a2 = a2.Data;
         _a2T = MatrixProducts.Transpose(_a2, _n, _d);
-        _b = bRows.Data;
+        _b = DenseValues(bRows);
         if (wRows is not null)
         {
             _w2 = new double[wRows.Data.Length];
@@ -139,6 +142,14 @@ public sealed class MatrixShard : IShard
         _blocks = BlocksFor(_rows, _n, _d);
         if ((long)_rows * _n <= maxCachedEntries) _mCache = PopulatedArrays.Uninitialized(_rows * _n);
     }
+
+    /// <summary>A dense matrix's row-major values: its array, or the memory a <see cref="MemoryDenseMatrix"/> reads.</summary>
+    private static ReadOnlyMemory<double> DenseValues(IRowMatrix m) => m switch
+    {
+        DenseMatrix dense => dense.Data,
+        MemoryDenseMatrix mapped => mapped.Values,
+        _ => throw new ArgumentException($"B's rows must be dense, not a {m.GetType().Name}"),
+    };
 
     /// <summary>
     /// Fixed row blocks: about 2²⁰ multiply-adds of the M = (A1 X) A2ᵀ pass per block, at most
@@ -158,7 +169,7 @@ public sealed class MatrixShard : IShard
         HessianVectorRequest r => HessianVector(r),
         GramRequest r => Gram(r),
         KroneckerFactorsRequest r => KroneckerFactors(r),
-        TargetSummaryRequest => new TargetSummaryReply(SpanMath.SumOfMagnitudes(_b), double.PositiveInfinity, _rows),
+        TargetSummaryRequest => new TargetSummaryReply(SpanMath.SumOfMagnitudes(_b.Span), double.PositiveInfinity, _rows),
         RowProductsRequest r => RowProducts(r),
         SampledGramRequest => throw new NotSupportedException(
             "a matrix problem has no row sampling (each row j carries its own normaliser and low-rank Hessian part): " +
@@ -328,7 +339,7 @@ public sealed class MatrixShard : IShard
     private ReadOnlySpan<double> MRow(Chunk c, int jj) => new(c.MSource, c.MOffset(_n) + jj * _n, _n);
 
     /// <summary>Row j (of the shard) of B, and of W∘W (empty without a regulariser).</summary>
-    private ReadOnlySpan<double> BRow(int j) => new(_b, j * _n, _n);
+    private ReadOnlySpan<double> BRow(int j) => _b.Span.Slice(j * _n, _n);
     private ReadOnlySpan<double> W2Row(int j) => _w2 is null ? ReadOnlySpan<double>.Empty : new(_w2, j * _n, _n);
 
     /// <summary>Per row j of the chunk, from the row alone: globals_j, then g + w²∘z, D + w², q and C.</summary>
@@ -339,7 +350,7 @@ public sealed class MatrixShard : IShard
         {
             int j = c.Start + jj;
             var z = MRow(c, jj);
-            var b = new ReadOnlySpan<double>(_b, j * n, n);
+            var b = BRow(j);
             var g = c.G.AsSpan(c.GroupOffset(n) + jj * n, n);
             var dw = c.Dw.AsSpan(jj * n, n);
             var globals = _family.OwnGlobalsAndRowTerms(z, b, kind, g, dw, c.Q.AsSpan(jj * lr * n, lr * n));
@@ -377,14 +388,14 @@ public sealed class MatrixShard : IShard
     }
 
     /// <summary>The shard's rows of B (Rows×n row-major).</summary>
-    public ReadOnlySpan<double> Targets => _b;
+    public ReadOnlySpan<double> Targets => _b.Span;
 
     /// <summary>The shard's rows of M = A1_k X A2ᵀ and of B, n values a row.</summary>
     private RowProductsReply RowProducts(RowProductsRequest r)
     {
         var m = new double[(long)_rows * _n];
         Products(r.X, m);
-        return new RowProductsReply(m, (double[])_b.Clone(), _n);
+        return new RowProductsReply(m, _b.ToArray(), _n);
     }
 
     private ScalarsReply Scalars(ScalarsRequest r)

@@ -58,8 +58,8 @@ public sealed class DataShardLoader : IShardLoader
     public const long ShareScannedRowsUpToBytes = 1L << 30;
 
     /// <summary>
-    /// Whether <see cref="Inspect"/> scans a C-ordered float64 .npy A (of at most <see cref="ShareScannedRowsUpToBytes"/>)
-    /// through one mapping of the whole file and keeps it, so that <see cref="Load"/> gives the shards slices of it rather
+    /// Whether <see cref="Inspect"/> scans a C-ordered float64 .npy A, or a matrix problem's B (of at most
+    /// <see cref="ShareScannedRowsUpToBytes"/>), through one mapping of the whole file and keeps it, so that <see cref="Load"/> gives the shards slices of it rather
     /// than mapping, touching and checking their rows again. For solves whose shards this loader loads in this process
     /// (the local simulation, in-process); the mapping lives as long as this loader and the shards that use it.
     /// </summary>
@@ -285,14 +285,17 @@ public sealed class DataShardLoader : IShardLoader
     private IShard LoadMatrix(ProblemSource source, string problem, RowRange rows, ShardComputeOptions compute)
     {
         var family = MatrixProblem.RowFamilyOf(problem);
-        DenseMatrix a1, a2, b;
+        DenseMatrix a1, a2;
+        IRowMatrix b;
         DenseMatrix? w = null;
         switch (source.Kind)
         {
             case DataSources.FilesKind:
                 a1 = Dense(MatrixRows(source.Require("A1"), rows));
                 a2 = MatrixFile.ReadDense(source.Require("A2"));
-                b = Dense(MatrixRows(source.Require("B"), rows));
+                // B's rows are the input (rows×n doubles): mapped, or sliced from the inspection's mapping, not copied.
+                b = MappedMatrixRows(source.Require("B"), rows);
+                if (b is CsrMatrix sparse) b = sparse.ToDense();
                 if (source.Get("W") is string wPath) w = Dense(MatrixRows(wPath, rows));
                 break;
             case DataSources.GeneratedKind:
@@ -324,7 +327,7 @@ public sealed class DataShardLoader : IShardLoader
                 var (m, d, n) = MatrixFileShapes(source);
                 string a1 = source.Require("A1"), a2 = source.Require("A2"), bPath = source.Require("B");
                 long nnz = CountNonZeros(a1, m, d) + CountNonZeros(a2, n, d);
-                string? why = CheckRowsOf(bPath, m, n, problem == "multiple-normalized");
+                string? why = CheckRowsOf(bPath, m, n, problem == "multiple-normalized", ShareScans(bPath, m, n));
                 if (source.Get("W") is string w) MatrixFile.ReadMatrix(w); // values checked by the reader
                 if (why is not null)
                     warnings.Add($"{bPath}: {MatrixNormalizedAssumption} but {why}; solving anyway");
@@ -344,12 +347,13 @@ public sealed class DataShardLoader : IShardLoader
     }
 
     /// <summary>
-    /// Checks B (m×n) through <see cref="Npy.ScanMatrixRows"/> (one reused block of about <see cref="ScanItems"/>
-    /// entries: B is never held whole, at attention-head sizes it is the input), so that its values are checked by the
-    /// reader; with <paramref name="distributions"/> also says why some rows are not probability vectors (how many,
-    /// and the first one), or null when all are.
+    /// Checks B (m×n) through <see cref="Npy.ScanMatrixRowsInParts"/> (one reused block of about <see cref="ScanItems"/>
+    /// entries per part: B is never held whole in memory of its own, at attention-head sizes it is the input), so that its
+    /// values are checked by the reader; with <paramref name="distributions"/> also says why some rows are not
+    /// probability vectors (how many, and the first one), or null when all are. With <paramref name="keepMapping"/> the
+    /// scan reads through one mapping of the file, kept for the shards (<see cref="ShareScannedRows"/>).
     /// </summary>
-    private static string? CheckRowsOf(string bPath, long m, int n, bool distributions)
+    private string? CheckRowsOf(string bPath, long m, int n, bool distributions, bool keepMapping)
     {
         if (!IsNpy(bPath))
         {
@@ -357,11 +361,14 @@ public sealed class DataShardLoader : IShardLoader
             return distributions ? RowDistributionProblem(whole) : null;
         }
         var tallies = Enumerable.Range(0, ScanParts).Select(_ => new DistributionTally()).ToArray();
-        Npy.ScanMatrixRowsInParts(bPath, Math.Max(1, ScanItems / Math.Max(n, 1)), ScanParts, part => (block, firstRow) =>
+        Func<int, Action<ReadOnlySpan<double>, long>> tally = part => (block, firstRow) =>
         {
             if (!distributions) return;
             for (int j = 0; j * n < block.Length; j++) tallies[part].Add(firstRow + j, block.Slice(j * n, n));
-        });
+        };
+        int blockRows = Math.Max(1, ScanItems / Math.Max(n, 1));
+        if (!keepMapping) Npy.ScanMatrixRowsInParts(bPath, blockRows, ScanParts, tally);
+        else KeepScanMapping(bPath, Npy.ScanMatrixRowsMappedInParts(bPath, blockRows, ScanParts, tally));
         for (int part = 1; part < ScanParts; part++) tallies[0].Merge(tallies[part]);
         return tallies[0].Describe(m);
     }
@@ -490,13 +497,26 @@ public sealed class DataShardLoader : IShardLoader
     /// </summary>
     private long CountNonZerosOfA(string path, long rows, int cols)
     {
-        if (!ShareScannedRows || !OperatingSystem.IsLinux() || !IsNpy(path) || rows * cols * (long)sizeof(double) > ShareScannedRowsUpToBytes)
-            return CountNonZeros(path, rows, cols);
+        if (!ShareScans(path, rows, cols)) return CountNonZeros(path, rows, cols);
         var nonZeros = new long[ScanParts];
-        // Kept only when the scan saw one version of the file throughout; a file changed meanwhile is mapped again when loaded.
-        if (Npy.ScanMatrixRowsMappedInParts(path, ScanBlockRows(cols), ScanParts, CountInto(nonZeros)) is var (whole, version))
-            _scannedRows[Path.GetFullPath(path)] = (version, whole);
+        KeepScanMapping(path, Npy.ScanMatrixRowsMappedInParts(path, ScanBlockRows(cols), ScanParts, CountInto(nonZeros)));
         return nonZeros.Sum();
+    }
+
+    /// <summary>
+    /// Whether the inspection of the rows×cols matrix file <paramref name="path"/> maps it and keeps the mapping for the
+    /// shards: asked for (<see cref="ShareScannedRows"/>), on Linux, a .npy of at most <see cref="ShareScannedRowsUpToBytes"/>.
+    /// </summary>
+    private bool ShareScans(string path, long rows, long cols) =>
+        ShareScannedRows && OperatingSystem.IsLinux() && IsNpy(path) && rows * cols * sizeof(double) <= ShareScannedRowsUpToBytes;
+
+    /// <summary>
+    /// Keeps a mapped scan's mapping for the shards — only when the scan saw one version of the file throughout (else it
+    /// is null, and a file changed meanwhile is mapped again when loaded).
+    /// </summary>
+    private void KeepScanMapping(string path, (MappedFileMemory Whole, FileIdentity Version)? scan)
+    {
+        if (scan is var (whole, version)) _scannedRows[Path.GetFullPath(path)] = (version, whole);
     }
 
     /// <summary>Visitors of a scan in parts that add each block's non-zero entries to its part's count.</summary>
