@@ -49,6 +49,7 @@ internal static class ParameterFlags
         [nameof(SolverOptions.LbfgsMemory)] = "--lbfgs-memory",
         [nameof(SolverOptions.MaxCgIterations)] = "--max-cg",
         [nameof(SolverOptions.SingleCgProducts)] = "--cg-precision",
+        [nameof(SolverOptions.LogLinearStart)] = "--start",
 
         // shards and workers (ShardLayout, DiffusionOptions, LocalSimulation, SolveSpec)
         [ShardLayout.ShardsParameter] = "--workers",

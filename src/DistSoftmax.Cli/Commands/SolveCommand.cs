@@ -67,6 +67,11 @@ internal sealed class SolveCommand
         "(a matrix problem's Gauss–Newton products, on OpenBLAS's sgemm: about 1e-7 relative, far inside CG's tolerance) or double. " +
         "Losses, gradients and the stopping test are always double.",
         "single", "single", "double");
+    private readonly Option<string> _start = OptionFactory.Choice("--start",
+        "Where a solve without --x0 begins: auto (log-linear for multiple-normalized, else the problem's default: zeros, or " +
+        "a small random point for cosh), zeros, or log-linear — the least-squares fit of A1 X A2ᵀ to the rows' centred log B " +
+        "(multiple-normalized; one pass of the workers; rows with a non-positive entry take no part).",
+        StartChoices.Auto, StartChoices.Auto, StartChoices.Zeros, StartChoices.LogLinear);
     private readonly Option<string> _backend = JobOptions.Backend(
         "Where shards run: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain in-process loop.");
     private readonly Option<string?> _seeds = JobOptions.Seeds("solve");
@@ -107,7 +112,7 @@ internal sealed class SolveCommand
                  {
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
                      _stallIter, _workers, _seed, _outDir, _save, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
-                     _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _cgPrecision, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
+                     _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _cgPrecision, _start, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
                      _seedTimeout, _credentials, _insecure, _progress, _server, _resume, _noCheckpoint, _noAnalysis,
                  })
             command.Add(o);
@@ -198,6 +203,8 @@ internal sealed class SolveCommand
     private SolveSettings Bind(ParseResult p) => _inputs.Bind(p, new()
     {
         Solver = p.GetValue(_solver)!,
+        Start = p.GetValue(_start)!,
+        StartGiven = OptionFactory.Given(p, _start),
         Options = new SolverOptions
         {
             RelativeTolerance = p.GetValue(_tol),

@@ -157,10 +157,26 @@ internal static class SolvePlanner
         PostSolvePass.CheckLimits(save, inspection.Unknowns);
         double[] x0;
         string start;
+        bool logLinear = s.Start == StartChoices.LogLinear || (s.Start == StartChoices.Auto && problem == Families.MultipleNormalized);
         if (inputs.TryGetValue("--x0", out var x0Path))
         {
+            if (s.StartGiven) throw new CliInputException("--start", "give either --x0 or --start, not both");
             x0 = ReadStart(x0Path, inspection, matrix);
             start = $"file {x0Path}";
+        }
+        else if (s.Start == StartChoices.Zeros)
+        {
+            x0 = new double[inspection.Unknowns];
+            start = "zeros";
+        }
+        else if (logLinear)
+        {
+            if (problem != Families.MultipleNormalized)
+                throw new CliInputException("--start", $"log-linear is for {Families.MultipleNormalized} (its rows of B are distributions), not --problem {problem}");
+            // The workers compute it as the solve's first request (SolverOptions.LogLinearStart); x0 is its placeholder.
+            x0 = new double[inspection.Unknowns];
+            options = options with { LogLinearStart = true };
+            start = "log-linear: least squares of the rows' centred log B, computed by the workers";
         }
         else if (hasUnit && UnitCatalog.IsStationaryAtZero(unit))
         {

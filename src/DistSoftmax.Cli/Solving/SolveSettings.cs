@@ -22,6 +22,9 @@ internal sealed record SolveSettings
     public string? WMatrix { get; init; }
     public double? WScalar { get; init; }
     public string? X0 { get; init; }
+    /// <summary>--start: "auto" (log-linear for multiple-normalized, else the problem's default), "zeros" or "log-linear".</summary>
+    public string Start { get; init; } = StartChoices.Auto;
+    public bool StartGiven { get; init; }
     /// <summary>The instance to generate when no data files are given (sensitivity); null: solve's built-in demo (normalized only).</summary>
     public GeneratedSpec? Generated { get; init; }
 

@@ -49,6 +49,55 @@ public static class DenseAlgebra
         return y;
     }
 
+    /// <summary>Relative damping of <see cref="DampedCholesky"/>: tiny, so a well-posed system is unchanged.</summary>
+    private const double GramRelativeDamping = 1e-12;
+
+    /// <summary>Factor by which <see cref="DampedCholesky"/>'s damping grows while the matrix does not factor.</summary>
+    private const double GramDampingGrowth = 100;
+
+    /// <summary>Attempts of <see cref="DampedCholesky"/> with growing damping.</summary>
+    private const int GramFactorAttempts = 8;
+
+    /// <summary>
+    /// The Cholesky factor (lower, row-major) of the symmetric positive semi-definite d×d <paramref name="gram"/>
+    /// damped by 1e-12·mean(diag), and by 100 times more until it factors (a rank-deficient Gram).
+    /// </summary>
+    public static double[] DampedCholesky(ReadOnlySpan<double> gram, int d)
+    {
+        double trace = 0;
+        for (int i = 0; i < d; i++) trace += gram[i * d + i];
+        double damping = GramRelativeDamping * (trace > 0 ? trace / d : 1.0);
+        for (int attempt = 0; attempt < GramFactorAttempts; attempt++, damping *= GramDampingGrowth)
+        {
+            var factor = gram.ToArray();
+            for (int i = 0; i < d; i++) factor[i * d + i] += damping;
+            if (TryCholesky(factor, d)) return factor;
+        }
+        throw new InvalidOperationException("a Gram matrix does not factor even with damping (non-finite data?)");
+    }
+
+    /// <summary>G⁻¹ S for the Cholesky factor L of G (G = L Lᵀ) and S (d×d row-major), a column at a time.</summary>
+    public static double[] CholeskyLeftSolve(ReadOnlySpan<double> factor, int d, ReadOnlySpan<double> s)
+    {
+        var x = new double[d * d];
+        var column = new double[d];
+        for (int c = 0; c < d; c++)
+        {
+            for (int r = 0; r < d; r++) column[r] = s[r * d + c];
+            var solved = CholeskySolve(factor, d, column);
+            for (int r = 0; r < d; r++) x[r * d + c] = solved[r];
+        }
+        return x;
+    }
+
+    /// <summary>S G⁻¹ for the Cholesky factor L of the symmetric G and S (d×d row-major): row r of S G⁻¹ is G⁻¹ S_rᵀ.</summary>
+    public static double[] CholeskyRightSolve(ReadOnlySpan<double> factor, int d, ReadOnlySpan<double> s)
+    {
+        var x = new double[d * d];
+        for (int r = 0; r < d; r++) CholeskySolve(factor, d, s.Slice(r * d, d)).CopyTo(x.AsSpan(r * d, d));
+        return x;
+    }
+
     /// <summary>Smallest and largest eigenvalue of a symmetric d×d row-major matrix.</summary>
     public static (double Min, double Max) EigenvalueRange(ReadOnlySpan<double> h, int d)
     {

@@ -171,11 +171,78 @@ public sealed class MatrixShard : IShard
         KroneckerFactorsRequest r => KroneckerFactors(r),
         TargetSummaryRequest => new TargetSummaryReply(SpanMath.SumOfMagnitudes(_b.Span), double.PositiveInfinity, _rows),
         RowProductsRequest r => RowProducts(r),
+        LogLinearStartRequest => LogLinearStartSums(),
         SampledGramRequest => throw new NotSupportedException(
             "a matrix problem has no row sampling (each row j carries its own normaliser and low-rank Hessian part): " +
             "its approx-newton is the Kronecker-preconditioned Newton-CG"),
         _ => throw new NotSupportedException($"matrix shard cannot answer {request.GetType().Name}"),
     };
+
+    /// <summary>
+    /// The shard's sums for the log-linear start (<see cref="Solvers.LogLinearStart"/>): over its rows whose entries of
+    /// B are all positive, Σ a1_j a1_jᵀ and Σ a1_j (ℓ_jᵀ A2) (Ã2ᵀÃ2)⁻¹ with ℓ_j = log B_j − mean(log B_j). Rows go in
+    /// groups of <see cref="ProductRows"/> (ℓ for a group at a time, never the shard's rows·n).
+    /// </summary>
+    private LogLinearStartReply LogLinearStartSums()
+    {
+        if (_family is not NormalizedSoftmax)
+            throw new NotSupportedException("the log-linear start is for multiple normalized softmax regression, whose rows of B are distributions");
+        int n = _n, d = _d;
+        var gram = new double[d * d];
+        var projected = new double[d * d];
+        var logRows = System.Buffers.ArrayPool<double>.Shared.Rent(ProductRows * n);
+        var usableA1 = new double[ProductRows * d];
+        var logTimesA2 = new double[ProductRows * d];
+        long usable = 0;
+        try
+        {
+            for (int start = 0; start < _rows; start += ProductRows)
+            {
+                int kept = 0;
+                for (int j = start; j < Math.Min(start + ProductRows, _rows); j++)
+                {
+                    var b = BRow(j);
+                    if (!AllPositive(b)) continue;
+                    var l = logRows.AsSpan(kept * n, n);
+                    TensorPrimitives.Log(b, l);
+                    SpanMath.Add(l, -SpanMath.Sum(l) / n, l);
+                    _a1.AsSpan(j * d, d).CopyTo(usableA1.AsSpan(kept * d, d));
+                    kept++;
+                }
+                if (kept == 0) continue;
+                usable += kept;
+                var a1T = MatrixProducts.Transpose(usableA1.AsSpan(0, kept * d), kept, d);
+                MatrixProducts.Gemm(kept, d, n, logRows, n, _a2, d, logTimesA2, d, false);       // L·A2 (kept×d)
+                MatrixProducts.Gemm(d, d, kept, a1T, kept, logTimesA2, d, projected, d, true);    // += A1ᵀ (L A2)
+                MatrixProducts.Gemm(d, d, kept, a1T, kept, usableA1, d, gram, d, true);           // += A1ᵀ A1
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(logRows);
+        }
+        return new LogLinearStartReply(gram, usable == 0 ? projected : DenseAlgebra.CholeskyRightSolve(CentredA2GramFactor(), d, projected), usable, _rows);
+    }
+
+    /// <summary>Whether every entry is positive (and finite): a row of B with a logarithm.</summary>
+    private static bool AllPositive(ReadOnlySpan<double> row)
+    {
+        foreach (double v in row) if (!(v > 0) || double.IsPositiveInfinity(v)) return false;
+        return true;
+    }
+
+    /// <summary>The Cholesky factor of Ã2ᵀÃ2 = A2ᵀA2 − n μμᵀ (μ: A2's column means), damped as the start's Grams are.</summary>
+    private double[] CentredA2GramFactor()
+    {
+        int n = _n, d = _d;
+        var g = new double[d * d];
+        MatrixProducts.Gemm(d, d, n, _a2T, n, _a2, d, g, d, false);
+        var mean = new double[d];
+        for (int a = 0; a < d; a++) mean[a] = SpanMath.Sum(_a2T.AsSpan(a * n, n)) / n;
+        for (int a = 0; a < d; a++)
+            for (int c = 0; c < d; c++) g[a * d + c] -= n * mean[a] * mean[c];
+        return DenseAlgebra.DampedCholesky(g, d);
+    }
 
     /// <summary>
     /// One running block's scratch: for a group of up to <see cref="ProductRows"/> rows M, G (the gradient's rows) and

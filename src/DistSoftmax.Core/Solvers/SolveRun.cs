@@ -24,7 +24,11 @@ public sealed class SolveRun
     public Solver Solver { get; }
     public IObjective Objective { get; }
     public SolverOptions Options { get; }
-    public double[] X0 { get; }
+    /// <summary>The start: the x0 given, or the log-linear start once its request is answered (<see cref="SolverOptions.LogLinearStart"/>).</summary>
+    public double[] X0 { get; private set; }
+
+    /// <summary>Rows of B that took part in the log-linear start (null: the solve did not compute one).</summary>
+    public long? LogLinearStartRows { get; private set; }
     public CancellationToken Cancellation { get; }
 
     /// <summary>The request awaiting a merged reply; null once the solve has ended.</summary>
@@ -79,7 +83,20 @@ public sealed class SolveRun
             _secondsBefore = checkpoint.Seconds;
             SolverState = SolverStates.Restore(checkpoint.SolverState, objective.Dimension);
         }
-        _steps = solver.Steps(this).GetEnumerator();
+        bool logLinear = Options.LogLinearStart && ResumedFrom is null;
+        if (logLinear && objective is not MatrixObjective)
+            throw new ArgumentException("the log-linear start is for matrix problems (multiple softmax regression)");
+        _steps = (logLinear ? LogLinearStartThen(solver) : solver.Steps(this)).GetEnumerator();
+    }
+
+    /// <summary>The log-linear start's request, X0 from its sums, then the solver's own requests from there.</summary>
+    private IEnumerable<ShardRequest> LogLinearStartThen(Solver solver)
+    {
+        yield return new LogLinearStartRequest();
+        var sums = Reply<LogLinearStartReply>();
+        X0 = LogLinearStart.FromSums(sums, ((MatrixObjective)Objective).Side);
+        LogLinearStartRows = sums.UsableRows;
+        foreach (var request in solver.Steps(this)) yield return request;
     }
 
     /// <summary>Runs the solver to its first request.</summary>

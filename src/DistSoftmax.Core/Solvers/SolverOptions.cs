@@ -75,6 +75,14 @@ public sealed record SolverOptions
     public bool SingleCgProducts { get; init; } = true;
 
     /// <summary>
+    /// Multiple normalized softmax regression: start from the log-linear least-squares fit of the rows' centred log B
+    /// (<see cref="LogLinearStart"/>), computed on the shards by the solve's first request, instead of x0. Off by
+    /// default here; the command line turns it on for a matrix solve without --x0 (`solve --start`). Ignored when
+    /// resuming (the checkpoint holds the point).
+    /// </summary>
+    public bool LogLinearStart { get; init; } = false;
+
+    /// <summary>
     /// Called once per iteration that does not end the solve, on the thread that runs the solver (a coordinator's
     /// actor thread in the cluster), with the state after that iteration; a solve started with it as
     /// <see cref="ResumeFrom"/> continues exactly. The callback must return at once (hand the checkpoint to another

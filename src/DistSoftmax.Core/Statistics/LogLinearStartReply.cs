@@ -1,0 +1,16 @@
+namespace DistSoftmax.Core.Statistics;
+
+/// <summary>The sums of a <see cref="LogLinearStartRequest"/> over a shard's usable rows; they merge by addition.</summary>
+/// <param name="Gram">Σ_j a1_j a1_jᵀ over the usable rows (d×d, row-major).</param>
+/// <param name="Projected">Σ_j a1_j (ℓ_jᵀ A2) (Ã2ᵀÃ2)⁻¹ over the usable rows (d×d, row-major): ℓ_j = log B_j minus its
+/// mean, Ã2 = A2 with its column means removed (every shard holds all of A2, so each applies the same inverse).</param>
+/// <param name="UsableRows">Rows whose entries of B are all positive (the others have no logarithm and take no part).</param>
+/// <param name="Rows">Rows of the shard.</param>
+public sealed record LogLinearStartReply(double[] Gram, double[] Projected, long UsableRows, long Rows) : ShardReply
+{
+    public override ShardReply Merge(ShardReply other)
+    {
+        var o = Cast<LogLinearStartReply>(other);
+        return new LogLinearStartReply(Add(Gram, o.Gram), Add(Projected, o.Projected), UsableRows + o.UsableRows, Rows + o.Rows);
+    }
+}
