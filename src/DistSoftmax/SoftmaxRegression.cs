@@ -67,6 +67,9 @@ public static class SoftmaxRegression
         var settings = options.Settings.Validate();
         var choice = MatrixSolverChoice.Choose(problem.Side, options.Solver);
         if (!options.HessianGiven) settings = settings with { Hessian = choice.Hessian };
+        // As the command line (solve --start auto): multiple normalized softmax regression without an X0 starts at the
+        // log-linear fit of the rows' centred log B (SolverOptions.LogLinearStart); give X0 (zeros) to start elsewhere.
+        if (options.X0 is null && problem.Family == Families.MultipleNormalized) settings = settings with { LogLinearStart = true };
         var x0 = Start(options.X0, problem.Side * problem.Side, null, settings.Seed);
         var loader = new InMemoryShardLoader();
         var source = loader.RegisterMatrix("problem", problem.Problem);

@@ -139,7 +139,7 @@ public class GenerateSolveTests
         var gen = Cli.Run(dir.Path, "generate", "--problem", "multiple-normalized", "--n", "40", "--d", "6", "--seed", "5", "--planted", "--out-dir", "m");
         Assert.True(gen.Code == 0, gen.ToString());
         var run = Cli.Run(dir.Path, ["solve", "--problem", "multiple-normalized", "--A1", "m/A1.npy", "--A2", "m/A2.npy", "--B", "m/B.npy",
-            "--solver", "approx-newton", "--globalization", "trust-region", "--tol", "1e-10", "--out-dir", "o", .. Backend]);
+            "--solver", "approx-newton", "--globalization", "trust-region", "--tol", "1e-10", "--start", "zeros", "--out-dir", "o", .. Backend]);
         Assert.True(run.Code == 0, run.ToString());
         var report = Report.Read(dir.File("o"));
         Assert.Equal("approx-newton", report.GetProperty("solver").GetString());

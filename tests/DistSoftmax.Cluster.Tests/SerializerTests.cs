@@ -63,7 +63,7 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new KroneckerFactorsReply(new[] { 1.0, 2.0, 3.0 }, new[] { -1e-300, 0.5, 1e300 }, 7.25, 13);
         yield return new TargetSummaryRequest();
         yield return new LogLinearStartRequest();
-        yield return new LogLinearStartReply(new[] { 1.0, -0.5, -0.5, 2.0 }, new[] { 1e300, -1e-300, 0.0, -0.0 }, 7, 9);
+        yield return new LogLinearStartReply(new[] { 1.0, -0.5, -0.5, 2.0 }, new[] { 1e300, -1e-300, 0.0, -0.0 }, new[] { 0.25, -4.0, 8.0, 1e-8 }, 7, 9);
         yield return new DataGramRequest();
         yield return new RowProductsRequest(x);
         yield return new TargetSummaryReply(0.75, double.PositiveInfinity, 12);

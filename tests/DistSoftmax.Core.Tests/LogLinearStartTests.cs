@@ -36,6 +36,27 @@ public class LogLinearStartTests
         Assert.Equal((n, n), (sums.UsableRows, sums.Rows));
         double error = Assertions.RelativeError(start, planted);
         Assert.True(error < 1e-9, $"start is {error:E2} (relative) from the planted X");
+
+        // A solve from it converges (its tolerance is measured against ‖∇L(0)‖, not the start's rounding-level gradient).
+        var options = new SolverOptions { LogLinearStart = true };
+        var problem = MatrixProblem.Create(Families.MultipleNormalized, a1, a2, b);
+        var solved = MatrixTestProblems.Driver(problem, shards).Solve(SolverCatalog.Create("approx-newton", options), problem.Objective, new double[d * d], options);
+        Assert.True(solved.Converged, solved.Message);
+        Assert.True(Assertions.RelativeError(solved.X, planted) < 1e-9, "the solve left the planted X");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_start_pass_gradient_at_zero_is_the_gradient_at_zero(bool weighted)
+    {
+        const int n = 45, d = 3;
+        var p = MatrixTestProblems.Random(Families.MultipleNormalized, n, d, weighted, 61);
+        Start(p, 2, out var sums);
+        var driver = MatrixTestProblems.Driver(p, 3);
+        var expected = MatrixTestProblems.Gradient(driver, p.Objective, new double[d * d]);
+        double error = Assertions.RelativeError(sums.GradientAtZero, expected);
+        Assert.True(error < 1e-12, $"∇L(0) from the start pass is {error:E2} (relative) off");
     }
 
     [Fact]

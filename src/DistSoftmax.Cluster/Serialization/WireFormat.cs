@@ -106,8 +106,8 @@ public static class WireFormat
         // A matrix solve's log-linear start (Solvers/LogLinearStart), its first request.
         Add<LogLinearStartRequest>("LogLinearStartRequest", (_, _) => { }, _ => new LogLinearStartRequest());
         Add<LogLinearStartReply>("LogLinearStartReply",
-            (w, m) => { w.WriteDoubles(m.Gram); w.WriteDoubles(m.Projected); w.WriteInt64(m.UsableRows); w.WriteInt64(m.Rows); },
-            r => new LogLinearStartReply(r.ReadDoubles(), r.ReadDoubles(), r.ReadInt64(), r.ReadInt64()));
+            (w, m) => { w.WriteDoubles(m.Gram); w.WriteDoubles(m.Projected); w.WriteDoubles(m.GradientAtZero); w.WriteInt64(m.UsableRows); w.WriteInt64(m.Rows); },
+            r => new LogLinearStartReply(r.ReadDoubles(), r.ReadDoubles(), r.ReadDoubles(), r.ReadInt64(), r.ReadInt64()));
         // The post-solve analysis's requests (Analysis/PostSolveEvaluator), answered where the solve left the rows.
         Add<TargetSummaryRequest>("TargetSummaryRequest", (_, _) => { }, _ => new TargetSummaryRequest());
         Add<DataGramRequest>("DataGramRequest", (_, _) => { }, _ => new DataGramRequest());

@@ -180,8 +180,9 @@ public sealed class MatrixShard : IShard
 
     /// <summary>
     /// The shard's sums for the log-linear start (<see cref="Solvers.LogLinearStart"/>): over its rows whose entries of
-    /// B are all positive, Σ a1_j a1_jᵀ and Σ a1_j (ℓ_jᵀ A2) (Ã2ᵀÃ2)⁻¹ with ℓ_j = log B_j − mean(log B_j). Rows go in
-    /// groups of <see cref="ProductRows"/> (ℓ for a group at a time, never the shard's rows·n).
+    /// B are all positive, Σ a1_j a1_jᵀ and Σ a1_j (ℓ_jᵀ A2) (Ã2ᵀÃ2)⁻¹ with ℓ_j = log B_j − mean(log B_j); over all its
+    /// rows, their part of ∇L(0) = −(1/n) Σ a1_j (B_j − mean(B_j))ᵀ A2 (at X = 0 every row's softmax is 1/n).
+    /// Rows go in groups of <see cref="ProductRows"/> (ℓ and the centred B for a group at a time).
     /// </summary>
     private LogLinearStartReply LogLinearStartSums()
     {
@@ -190,38 +191,49 @@ public sealed class MatrixShard : IShard
         int n = _n, d = _d;
         var gram = new double[d * d];
         var projected = new double[d * d];
-        var logRows = System.Buffers.ArrayPool<double>.Shared.Rent(ProductRows * n);
+        var gradientAtZero = new double[d * d];
+        var pool = System.Buffers.ArrayPool<double>.Shared;
+        var logRows = pool.Rent(ProductRows * n);
+        var centredRows = pool.Rent(ProductRows * n);
         var usableA1 = new double[ProductRows * d];
-        var logTimesA2 = new double[ProductRows * d];
+        var timesA2 = new double[ProductRows * d];
         long usable = 0;
         try
         {
             for (int start = 0; start < _rows; start += ProductRows)
             {
-                int kept = 0;
-                for (int j = start; j < Math.Min(start + ProductRows, _rows); j++)
+                int len = Math.Min(ProductRows, _rows - start), kept = 0;
+                for (int jj = 0; jj < len; jj++)
                 {
-                    var b = BRow(j);
+                    var b = BRow(start + jj);
+                    var centred = centredRows.AsSpan(jj * n, n);
+                    SpanMath.Add(b, -SpanMath.Sum(b) / n, centred);
                     if (!AllPositive(b)) continue;
                     var l = logRows.AsSpan(kept * n, n);
                     TensorPrimitives.Log(b, l);
                     SpanMath.Add(l, -SpanMath.Sum(l) / n, l);
-                    _a1.AsSpan(j * d, d).CopyTo(usableA1.AsSpan(kept * d, d));
+                    _a1.AsSpan((start + jj) * d, d).CopyTo(usableA1.AsSpan(kept * d, d));
                     kept++;
                 }
+                var groupA1T = _a1T.AsSpan(start);   // A1ᵀ's columns start … start + len − 1 (leading dimension rows)
+                MatrixProducts.Gemm(len, d, n, centredRows, n, _a2, d, timesA2, d, false);         // (B − means)·A2
+                MatrixProducts.Gemm(d, d, len, groupA1T, _rows, timesA2, d, gradientAtZero, d, true);
                 if (kept == 0) continue;
                 usable += kept;
                 var a1T = MatrixProducts.Transpose(usableA1.AsSpan(0, kept * d), kept, d);
-                MatrixProducts.Gemm(kept, d, n, logRows, n, _a2, d, logTimesA2, d, false);       // L·A2 (kept×d)
-                MatrixProducts.Gemm(d, d, kept, a1T, kept, logTimesA2, d, projected, d, true);    // += A1ᵀ (L A2)
+                MatrixProducts.Gemm(kept, d, n, logRows, n, _a2, d, timesA2, d, false);            // L·A2 (kept×d)
+                MatrixProducts.Gemm(d, d, kept, a1T, kept, timesA2, d, projected, d, true);       // += A1ᵀ (L A2)
                 MatrixProducts.Gemm(d, d, kept, a1T, kept, usableA1, d, gram, d, true);           // += A1ᵀ A1
             }
         }
         finally
         {
-            System.Buffers.ArrayPool<double>.Shared.Return(logRows);
+            pool.Return(logRows);
+            pool.Return(centredRows);
         }
-        return new LogLinearStartReply(gram, usable == 0 ? projected : DenseAlgebra.CholeskyRightSolve(CentredA2GramFactor(), d, projected), usable, _rows);
+        SpanMath.Multiply(gradientAtZero, -1.0 / n, gradientAtZero);
+        var rightSolved = usable == 0 ? projected : DenseAlgebra.CholeskyRightSolve(CentredA2GramFactor(), d, projected);
+        return new LogLinearStartReply(gram, rightSolved, gradientAtZero, usable, _rows);
     }
 
     /// <summary>Whether every entry is positive (and finite): a row of B with a logarithm.</summary>

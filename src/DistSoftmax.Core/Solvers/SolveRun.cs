@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Solvers.Checkpoints;
 using DistSoftmax.Core.Statistics;
@@ -26,6 +27,13 @@ public sealed class SolveRun
     public SolverOptions Options { get; }
     /// <summary>The start: the x0 given, or the log-linear start once its request is answered (<see cref="SolverOptions.LogLinearStart"/>).</summary>
     public double[] X0 { get; private set; }
+
+    /// <summary>
+    /// ‖∇L(0)‖ where the solve knows it without starting there (the log-linear start's pass computes it): the relative
+    /// tolerance is then measured against the larger of it and ‖∇L(x0)‖, so a start close to the minimiser does not
+    /// make the target stricter than a solve from zeros would meet (an exact start would make it unreachable).
+    /// </summary>
+    public double? ZeroGradientNorm { get; private set; }
 
     /// <summary>Rows of B that took part in the log-linear start (null: the solve did not compute one).</summary>
     public long? LogLinearStartRows { get; private set; }
@@ -96,6 +104,7 @@ public sealed class SolveRun
         var sums = Reply<LogLinearStartReply>();
         X0 = LogLinearStart.FromSums(sums, ((MatrixObjective)Objective).Side);
         LogLinearStartRows = sums.UsableRows;
+        ZeroGradientNorm = SpanMath.Norm(sums.GradientAtZero);
         foreach (var request in solver.Steps(this)) yield return request;
     }
 
