@@ -210,8 +210,7 @@ public sealed class MatrixShard : IShard
                     SpanMath.Add(b, -SpanMath.Sum(b) / n, centred);
                     if (!AllPositive(b)) continue;
                     var l = logRows.AsSpan(kept * n, n);
-                    TensorPrimitives.Log(b, l);
-                    SpanMath.Add(l, -SpanMath.Sum(l) / n, l);
+                    CentredLog(b, l);
                     _a1.AsSpan((start + jj) * d, d).CopyTo(usableA1.AsSpan(kept * d, d));
                     kept++;
                 }
@@ -234,6 +233,18 @@ public sealed class MatrixShard : IShard
         SpanMath.Multiply(gradientAtZero, -1.0 / n, gradientAtZero);
         var rightSolved = usable == 0 ? projected : DenseAlgebra.CholeskyRightSolve(CentredA2GramFactor(), d, projected);
         return new LogLinearStartReply(gram, rightSolved, gradientAtZero, usable, _rows);
+    }
+
+    /// <summary>
+    /// ℓ = log b − mean(log b)·1 for a row of positive entries. Math.Log a value at a time: TensorPrimitives.Log ran its
+    /// per-element MultiplyAddEstimate as unoptimised runtime code in the installed build (1.2 s for the start pass of a
+    /// 4096×128 solve instead of ≈ 0.2 s).
+    /// </summary>
+    private static void CentredLog(ReadOnlySpan<double> b, Span<double> l)
+    {
+        double sum = 0;
+        for (int i = 0; i < b.Length; i++) sum += l[i] = Math.Log(b[i]);
+        SpanMath.Add(l, -sum / b.Length, l);
     }
 
     /// <summary>Whether every entry is positive (and finite): a row of B with a logarithm.</summary>
