@@ -108,11 +108,7 @@ public class KroneckerCurvatureTests
     public void Approximate_Newton_recovers_a_planted_X_with_fewer_CG_iterations_than_Newton_CG(string problem)
     {
         const int n = 40, d = 5;
-        var a1 = TestProblem.Gaussian(n, d, 41);
-        var a2 = TestProblem.Gaussian(n, d, 42);
-        var xTrue = MatrixTestProblems.RandomX(d, 43, 1.0);
-        var b = new DenseMatrix(n, n, MatrixTestProblems.RowSoftmax(a1, a2, xTrue));
-        var p = MatrixProblem.Create(problem, a1, a2, b);
+        var p = MatrixTestProblems.Planted(problem, n, d, 41, out var xTrue);
         var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 100, Hessian = HessianMode.GaussNewton };
         var approx = new InProcessDriver(p.Shards(3)).Solve(SolverCatalog.Create("approx-newton", options), p.Objective, new double[d * d], options);
         var plain = new InProcessDriver(p.Shards(3)).Solve(SolverCatalog.Create("newton-cg", options), p.Objective, new double[d * d], options);

@@ -28,18 +28,14 @@ public class LogLinearStartTests
     {
         // log B_j = z_j − log Σexp(z_j): centred, exactly A1 X Ã2ᵀ's rows, so the fit recovers X.
         const int n = 60, d = 4;
-        var a1 = TestProblem.Gaussian(n, d, 11);
-        var a2 = TestProblem.Gaussian(n, d, 12);
-        var planted = MatrixTestProblems.RandomX(d, 13, 1.5);
-        var b = new DenseMatrix(n, n, MatrixTestProblems.RowSoftmax(a1, a2, planted));
-        var start = Start(MatrixProblem.Create(Families.MultipleNormalized, a1, a2, b), shards, out var sums);
+        var problem = MatrixTestProblems.Planted(Families.MultipleNormalized, n, d, 11, out var planted, scale: 1.5);
+        var start = Start(problem, shards, out var sums);
         Assert.Equal((n, n), (sums.UsableRows, sums.Rows));
         double error = Assertions.RelativeError(start, planted);
         Assert.True(error < 1e-9, $"start is {error:E2} (relative) from the planted X");
 
         // A solve from it converges (its tolerance is measured against ‖∇L(0)‖, not the start's rounding-level gradient).
         var options = new SolverOptions { LogLinearStart = true };
-        var problem = MatrixProblem.Create(Families.MultipleNormalized, a1, a2, b);
         var solved = MatrixTestProblems.Driver(problem, shards).Solve(SolverCatalog.Create("approx-newton", options), problem.Objective, new double[d * d], options);
         Assert.True(solved.Converged, solved.Message);
         Assert.True(Assertions.RelativeError(solved.X, planted) < 1e-9, "the solve left the planted X");

@@ -28,17 +28,6 @@ namespace DistSoftmax.Core.Tests;
 /// </summary>
 public class MatrixSolveTests
 {
-    private static MatrixProblem Planted(string problem, int n, int d, ulong seed, out double[] xTrue, int onesColumn = -1)
-    {
-        var a1 = TestProblem.Gaussian(n, d, seed);
-        var a2 = TestProblem.Gaussian(n, d, seed + 1);
-        if (onesColumn >= 0)
-            for (int i = 0; i < n; i++) a2[i, onesColumn] = 1.0;
-        xTrue = MatrixTestProblems.RandomX(d, seed + 2, 1.0);
-        var b = new DenseMatrix(n, n, MatrixTestProblems.RowSoftmax(a1, a2, xTrue));
-        return MatrixProblem.Create(problem, a1, a2, b);
-    }
-
     public static IEnumerable<object[]> Cases()
     {
         foreach (var problem in MatrixProblem.Names)
@@ -52,7 +41,7 @@ public class MatrixSolveTests
     public void Planted_X_is_recovered_when_A1_and_A2_have_full_column_rank(string problem, string solver, HessianMode kind)
     {
         const int n = 14, d = 4;
-        var p = Planted(problem, n, d, 40, out var xTrue);
+        var p = MatrixTestProblems.Planted(problem, n, d, 40, out var xTrue);
         var driver = new InProcessDriver(p.Shards(3, ShardComputeOptions.Sequential));
         var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 100, Hessian = kind };
         var result = driver.Solve(SolverCatalog.Create(solver), p.Objective, new double[d * d], options);
@@ -75,7 +64,7 @@ public class MatrixSolveTests
     public void With_a_ones_column_in_A2_only_the_other_columns_of_X_are_recovered(string solver, HessianMode kind)
     {
         const int n = 14, d = 4, ones = 2;
-        var p = Planted("multiple-normalized", n, d, 50, out var xTrue, ones);
+        var p = MatrixTestProblems.Planted("multiple-normalized", n, d, 50, out var xTrue, ones);
         var driver = new InProcessDriver(p.Shards(2, ShardComputeOptions.Sequential));
         var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 100, Hessian = kind };
         var result = driver.Solve(SolverCatalog.Create(solver), p.Objective, new double[d * d], options);

@@ -33,6 +33,21 @@ public static class MatrixTestProblems
         return MatrixProblem.Create(problem, a1, a2, b, w);
     }
 
+    /// <summary>
+    /// A planted problem: A1, A2 n×d Gaussian (seeds seed, seed + 1; A2's column <paramref name="onesColumn"/> all ones
+    /// when ≥ 0), X_true with N(0, scale²) entries (seed + 2) and B = the row softmax of A1 X_true A2ᵀ, so the loss is 0 at X_true.
+    /// </summary>
+    public static MatrixProblem Planted(string problem, int n, int d, ulong seed, out double[] xTrue, int onesColumn = -1, double scale = 1.0)
+    {
+        var a1 = TestProblem.Gaussian(n, d, seed);
+        var a2 = TestProblem.Gaussian(n, d, seed + 1);
+        if (onesColumn >= 0)
+            for (int i = 0; i < n; i++) a2[i, onesColumn] = 1.0;
+        xTrue = RandomX(d, seed + 2, scale);
+        var b = new DenseMatrix(n, n, RowSoftmax(a1, a2, xTrue));
+        return MatrixProblem.Create(problem, a1, a2, b);
+    }
+
     /// <summary>X with N(0, scale²) entries, row-major (d² values).</summary>
     public static double[] RandomX(int d, ulong seed, double scale = 1.0) => TestProblem.Vector(d * d, seed, scale);
 
