@@ -147,7 +147,9 @@ def solve_multiple(A1, A2, B, problem="multiple-normalized", W=None, solver="aut
                    server=None, callback=None, **options):
     """Solves multiple softmax regression min_X ‖D(X)⁻¹exp(A1 X A2ᵀ) − B‖² (or multiple-rescaled) with dist-softmax.
 
-    A1, A2: n×d; B: n×n; ``W``: a scalar (--w-scalar) or n×n per-entry weights (--W); ``x0``: a d×d start.
+    A1, A2: n×d; B: n×n; ``W``: a scalar (--w-scalar) or n×n per-entry weights (--W); ``x0``: a d×d start. Without
+    ``x0`` a multiple-normalized solve starts at the log-linear least-squares fit of the rows' centred log B
+    (``start="auto"``, the tool's --start); ``start="zeros"`` starts at X = 0.
     Returns an OptimizeResult as :func:`solve` does, with ``x`` the d×d matrix X.
     """
     server_args = _check_server(server)

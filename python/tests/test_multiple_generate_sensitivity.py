@@ -28,6 +28,20 @@ def test_solve_multiple_recovers_a_planted_X_as_a_d_by_d_matrix():
     assert res.report["sizes"]["unknowns"] == d * d
 
 
+def test_solve_multiple_starts_log_linear_by_default_and_from_zeros_when_asked():
+    rng = np.random.default_rng(13)
+    n, d = 40, 3
+    A1, A2 = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    # Noisy targets (a large-residual problem): the minimiser is not the log-linear start itself.
+    B = 0.7 * row_softmax(A1 @ rng.standard_normal((d, d)) @ A2.T) + 0.3 * rng.dirichlet(np.ones(n), size=n)
+    res = distsoftmax.solve_multiple(A1, A2, B, tol=1e-10)
+    zeros = distsoftmax.solve_multiple(A1, A2, B, tol=1e-10, start="zeros")
+    assert res.success and zeros.success, (res.message, zeros.message)
+    assert res.report["start"].startswith("log-linear")
+    assert zeros.report["start"] == "zeros"
+    np.testing.assert_allclose(res.x, zeros.x, atol=1e-7)
+
+
 def test_solve_multiple_with_a_scalar_weight_and_a_bad_B():
     rng = np.random.default_rng(12)
     n, d = 16, 2
