@@ -40,8 +40,8 @@ internal static class WideSpanMath
         Span<double> lanes = stackalloc double[c];
         TL.Store(m, ref MemoryMarshal.GetReference(lanes), 0);
         double max = lanes[0];
-        for (int k = 1; k < c; k++) max = Math.Max(max, lanes[k]);
-        for (; i < n; i++) max = Math.Max(max, x[i]);
+        for (int k = 1; k < c; k++) max = Extremes.Max(max, lanes[k]);
+        for (; i < n; i++) max = Extremes.Max(max, x[i]);
         return max;
     }
 

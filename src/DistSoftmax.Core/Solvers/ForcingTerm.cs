@@ -1,3 +1,5 @@
+using DistSoftmax.Core.Kernels;
+
 namespace DistSoftmax.Core.Solvers;
 
 /// <summary>
@@ -24,9 +26,9 @@ public static class ForcingTerm
     /// <param name="etaMax">The solver's cap on the superlinear rule (≤ <see cref="Cap"/>).</param>
     public static double For(double gradientNorm, double initialGradientNorm, double target, double etaMax)
     {
-        double superlinear = Math.Min(etaMax, Math.Sqrt(gradientNorm / Math.Max(initialGradientNorm, NumericLimits.Tiny)));
+        double superlinear = Extremes.Min(etaMax, Math.Sqrt(gradientNorm / Extremes.Max(initialGradientNorm, NumericLimits.Tiny)));
         double floor = gradientNorm > 0 ? TargetFraction * target / gradientNorm : 0;
-        return Math.Min(Cap, Math.Max(superlinear, floor));
+        return Extremes.Min(Cap, Extremes.Max(superlinear, floor));
     }
 
 }

@@ -64,7 +64,7 @@ public abstract class LineSearchSolver : Solver
                 // Not a descent direction (indefinite model, rounding): fall back to steepest descent.
                 p = Negated(gradient);
                 slope = -gradientNorm * gradientNorm;
-                initial = 1.0 / Math.Max(gradientNorm, TinyNorm);
+                initial = 1.0 / Extremes.Max(gradientNorm, TinyNorm);
             }
 
             // Newton-type steps start no longer than the trust radius (see SolverOptions.TrustRadius).
@@ -84,7 +84,7 @@ public abstract class LineSearchSolver : Solver
                 yield break;
             }
             if (curvature is not null)
-                loop.Radius = step == initial ? Math.Max(loop.Radius, 2 * step * stepNorm) : step * stepNorm;
+                loop.Radius = step == initial ? Extremes.Max(loop.Radius, 2 * step * stepNorm) : step * stepNorm;
             loop.Schedule.AfterLineSearch(step, initial, capped, dir.NegativeCurvature);
             previous = current;
             loop.Advance(next, step, dir.RowsSampled, dir.NegativeCurvature, dir.CgIterations);

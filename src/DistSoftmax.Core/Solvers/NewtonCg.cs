@@ -49,7 +49,7 @@ public sealed class NewtonCg : LineSearchSolver
     /// problem (2048×64) it changed neither the time nor the products.
     /// </summary>
     internal static double ResidualScale(double gradientNorm, double gradientPreconditioned, bool preconditioned) =>
-        preconditioned ? Math.Sqrt(Math.Max(gradientPreconditioned, 0)) : gradientNorm;
+        preconditioned ? Math.Sqrt(Extremes.Max(gradientPreconditioned, 0)) : gradientNorm;
 
     /// <summary>CG iterations when <see cref="SolverOptions.MaxCgIterations"/> is 0: max(d, this).</summary>
     public const int MinDefaultCgIterations = 10;
@@ -64,7 +64,7 @@ public sealed class NewtonCg : LineSearchSolver
     {
         var opts = run.Options;
         int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(run.Objective.Dimension, MinDefaultCgIterations);
-        double g0 = Math.Max(run.Trace[0].GradientNorm, run.ZeroGradientNorm ?? 0);   // the stopping rules' scale
+        double g0 = Extremes.Max(run.Trace[0].GradientNorm, run.ZeroGradientNorm ?? 0);   // the stopping rules' scale
         double etaMax = preconditioning == CgPreconditioning.SampledGram ? PreconditionedForcingTerm : MaxForcingTerm;
         return (maxCg, ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), etaMax));
     }
@@ -98,18 +98,18 @@ public sealed class NewtonCg : LineSearchSolver
             cgIterations++;
             var hd = product.Value;
             double curvature = SpanMath.Dot(dir, hd);
-            if (!(curvature > CurvatureFloor * SpanMath.Dot(dir, dir) * Math.Max(current.GradientNorm, TinyNorm)))
+            if (!(curvature > CurvatureFloor * SpanMath.Dot(dir, dir) * Extremes.Max(current.GradientNorm, TinyNorm)))
             {
                 if (it == 0)
                 {
                     p = (double[])dir.Clone();
-                    double scale = rz / Math.Max(Math.Abs(curvature), TinyNorm);
+                    double scale = rz / Extremes.Max(Math.Abs(curvature), TinyNorm);
                     SpanMath.Multiply(p, scale, p);
                     double dd = SpanMath.Dot(dir, dir);
-                    direction.Value = new Direction(p, 1.0, rowsSampled, Math.Min(curvature / Math.Max(dd, TinyNorm), 0.0), cgIterations);
+                    direction.Value = new Direction(p, 1.0, rowsSampled, Extremes.Min(curvature / Extremes.Max(dd, TinyNorm), 0.0), cgIterations);
                     yield break;
                 }
-                negativeCurvature = Math.Min(curvature / Math.Max(SpanMath.Dot(dir, dir), TinyNorm), 0.0);
+                negativeCurvature = Extremes.Min(curvature / Extremes.Max(SpanMath.Dot(dir, dir), TinyNorm), 0.0);
                 break;
             }
             double alpha = rz / curvature;
@@ -118,7 +118,7 @@ public sealed class NewtonCg : LineSearchSolver
             if (preconditioner is null && Math.Sqrt(SpanMath.Dot(r, r)) <= tol) break;
             z = Precondition(r);
             double rzNew = SpanMath.Dot(r, z);
-            if (preconditioner is not null && Math.Sqrt(Math.Max(rzNew, 0)) <= tol) break;
+            if (preconditioner is not null && Math.Sqrt(Extremes.Max(rzNew, 0)) <= tol) break;
             SpanMath.MultiplyAdd(dir, rzNew / rz, z, dir);
             rz = rzNew;
         }

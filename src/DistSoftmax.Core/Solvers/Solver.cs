@@ -52,7 +52,7 @@ public abstract partial class Solver
             run.Finish(point.X, ExitCondition.Diverged, $"loss or gradient is not finite at iteration {iteration}", iteration, point.Loss, gradientNorm, g0);
             return true;
         }
-        if (iteration == 0 && gradientNorm > 0 && gradientNorm <= StationaryStartFactor * NumericLimits.MachineEpsilon * Math.Max(1, Math.Abs(point.Loss)))
+        if (iteration == 0 && gradientNorm > 0 && gradientNorm <= StationaryStartFactor * NumericLimits.MachineEpsilon * Extremes.Max(1, Math.Abs(point.Loss)))
         {
             run.Finish(point.X, ExitCondition.Converged, $"the gradient at the start is zero to rounding (‖∇L‖ = {gradientNorm:E3} ≤ " +
                 $"{StationaryStartFactor}·ε·max(1, |L|)): x0 is a stationary point", iteration, point.Loss, gradientNorm, g0);

@@ -21,7 +21,7 @@ public sealed record SolverOptions
     public int MaxIterations { get; init; } = 200;
 
     /// <summary>The stopping threshold on ‖∇L‖: max(AbsoluteTolerance, RelativeTolerance·‖∇L(x0)‖).</summary>
-    public double StoppingTarget(double initialGradientNorm) => Math.Max(AbsoluteTolerance, RelativeTolerance * initialGradientNorm);
+    public double StoppingTarget(double initialGradientNorm) => Kernels.Extremes.Max(AbsoluteTolerance, RelativeTolerance * initialGradientNorm);
 
     public int StallIterations { get; init; } = 10;
     /// <summary>Seed of every random choice (sketches, projections, row samples).</summary>

@@ -1,3 +1,5 @@
+using DistSoftmax.Core.Kernels;
+
 namespace DistSoftmax.Core.Statistics;
 
 /// <summary>
@@ -14,7 +16,7 @@ public sealed record ScalarSums(double Shift, double[] Sums, int[] Powers)
     public ScalarSums Merge(ScalarSums other)
     {
         if (Sums.Length != other.Sums.Length) throw new ArgumentException("scalar sums of different families cannot be merged");
-        double m = Math.Max(Shift, other.Shift);
+        double m = Extremes.Max(Shift, other.Shift);
         var sums = new double[Sums.Length];
         for (int j = 0; j < sums.Length; j++)
             sums[j] = Rescale(Sums[j], Powers[j], Shift, m) + Rescale(other.Sums[j], Powers[j], other.Shift, m);

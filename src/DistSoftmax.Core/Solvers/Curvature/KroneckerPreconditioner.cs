@@ -89,7 +89,7 @@ public sealed class KroneckerPreconditioner
     {
         double trace = 0;
         for (int i = 0; i < d; i++) trace += matrix[i * d + i];
-        double damping = RelativeDamping * Math.Max(trace / d, double.Epsilon);
+        double damping = RelativeDamping * Extremes.Max(trace / d, double.Epsilon);
         for (int attempt = 0; attempt <= MaxDampingIncreases; attempt++, damping *= 100)
         {
             var work = (double[])matrix.Clone();
