@@ -164,11 +164,6 @@ internal static class SolvePlanner
             x0 = ReadStart(x0Path, inspection, matrix);
             start = $"file {x0Path}";
         }
-        else if (s.Start == StartChoices.Zeros)
-        {
-            x0 = new double[inspection.Unknowns];
-            start = "zeros";
-        }
         else if (logLinear)
         {
             if (problem != Families.MultipleNormalized)
@@ -178,7 +173,7 @@ internal static class SolvePlanner
             options = options with { LogLinearStart = true };
             start = "log-linear: least squares of the rows' centred log B, computed by the workers";
         }
-        else if (hasUnit && UnitCatalog.IsStationaryAtZero(unit))
+        else if (s.Start != StartChoices.Zeros && hasUnit && UnitCatalog.IsStationaryAtZero(unit))
         {
             // u′(0) = 0 (cosh, which is even, so L(x) = L(−x)) makes x = 0 a stationary point (∇L(0) = 0): start slightly off it.
             x0 = SoftmaxRegression.DefaultStart((int)inspection.Unknowns, unit, options.Seed);

@@ -52,11 +52,36 @@ public static class DenseAlgebra
     /// <summary>Relative damping of <see cref="DampedCholesky"/>: tiny, so a well-posed system is unchanged.</summary>
     private const double GramRelativeDamping = 1e-12;
 
-    /// <summary>Factor by which <see cref="DampedCholesky"/>'s damping grows while the matrix does not factor.</summary>
-    private const double GramDampingGrowth = 100;
-
     /// <summary>Attempts of <see cref="DampedCholesky"/> with growing damping.</summary>
     private const int GramFactorAttempts = 8;
+
+    /// <summary>Factor by which <see cref="TryDampedCholesky"/>'s damping grows while the matrix does not factor.</summary>
+    public const double DampingGrowth = 100;
+
+    /// <summary>tr(H)/d of a d×d row-major matrix.</summary>
+    public static double MeanDiagonal(ReadOnlySpan<double> h, int d)
+    {
+        double trace = 0;
+        for (int i = 0; i < d; i++) trace += h[i * d + i];
+        return trace / d;
+    }
+
+    /// <summary>
+    /// The Cholesky factor (lower, row-major) of H + δI for the symmetric d×d <paramref name="h"/>, with δ the first of
+    /// <paramref name="initialDamping"/>, ×<see cref="DampingGrowth"/>, … (<paramref name="attempts"/> tries) for which
+    /// it factors; null when none does.
+    /// </summary>
+    public static double[]? TryDampedCholesky(ReadOnlySpan<double> h, int d, double initialDamping, int attempts)
+    {
+        double damping = initialDamping;
+        for (int attempt = 0; attempt < attempts; attempt++, damping *= DampingGrowth)
+        {
+            var factor = h.ToArray();
+            for (int i = 0; i < d; i++) factor[i * d + i] += damping;
+            if (TryCholesky(factor, d)) return factor;
+        }
+        return null;
+    }
 
     /// <summary>
     /// The Cholesky factor (lower, row-major) of the symmetric positive semi-definite d×d <paramref name="gram"/>
@@ -64,16 +89,9 @@ public static class DenseAlgebra
     /// </summary>
     public static double[] DampedCholesky(ReadOnlySpan<double> gram, int d)
     {
-        double trace = 0;
-        for (int i = 0; i < d; i++) trace += gram[i * d + i];
-        double damping = GramRelativeDamping * (trace > 0 ? trace / d : 1.0);
-        for (int attempt = 0; attempt < GramFactorAttempts; attempt++, damping *= GramDampingGrowth)
-        {
-            var factor = gram.ToArray();
-            for (int i = 0; i < d; i++) factor[i * d + i] += damping;
-            if (TryCholesky(factor, d)) return factor;
-        }
-        throw new InvalidOperationException("a Gram matrix does not factor even with damping (non-finite data?)");
+        double mean = MeanDiagonal(gram, d);
+        return TryDampedCholesky(gram, d, GramRelativeDamping * (mean > 0 ? mean : 1.0), GramFactorAttempts)
+               ?? throw new InvalidOperationException("a Gram matrix does not factor even with damping (non-finite data?)");
     }
 
     /// <summary>G⁻¹ S for the Cholesky factor L of G (G = L Lᵀ) and S (d×d row-major), a column at a time.</summary>

@@ -64,7 +64,7 @@ public sealed class NewtonCg : LineSearchSolver
     {
         var opts = run.Options;
         int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(run.Objective.Dimension, MinDefaultCgIterations);
-        double g0 = Extremes.Max(run.Trace[0].GradientNorm, run.ZeroGradientNorm ?? 0);   // the stopping rules' scale
+        double g0 = run.ToleranceScale(run.Trace[0].GradientNorm);
         double etaMax = preconditioning == CgPreconditioning.SampledGram ? PreconditionedForcingTerm : MaxForcingTerm;
         return (maxCg, ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), etaMax));
     }

@@ -35,6 +35,9 @@ public sealed class SolveRun
     /// </summary>
     public double? ZeroGradientNorm { get; private set; }
 
+    /// <summary>The scale of the relative tolerance for a start with gradient norm <paramref name="startGradientNorm"/>: it, or ‖∇L(0)‖ if known and larger.</summary>
+    internal double ToleranceScale(double startGradientNorm) => Extremes.Max(startGradientNorm, ZeroGradientNorm ?? 0);
+
     /// <summary>Rows of B that took part in the log-linear start (null: the solve did not compute one).</summary>
     public long? LogLinearStartRows { get; private set; }
     public CancellationToken Cancellation { get; }

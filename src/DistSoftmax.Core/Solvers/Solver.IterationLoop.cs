@@ -87,8 +87,7 @@ public abstract partial class Solver
             double norm = SpanMath.Norm(reply.Gradient);
             if (iteration == 0)
             {
-                // The tolerance's scale: ‖∇L(x0)‖, or ‖∇L(0)‖ if larger where the run knows it (a log-linear start).
-                G0 = Extremes.Max(norm, _run.ZeroGradientNorm ?? 0);
+                G0 = _run.ToleranceScale(norm);
                 Monitor = new StagnationMonitor(_run.Options.StallIterations, G0);
             }
             var current = new Iterate(iteration, Point, reply.Gradient, reply.LowRank, norm, kind);

@@ -366,9 +366,8 @@ public sealed class DataShardLoader : IShardLoader
             if (!distributions) return;
             for (int j = 0; j * n < block.Length; j++) tallies[part].Add(firstRow + j, block.Slice(j * n, n));
         };
-        int blockRows = Math.Max(1, ScanItems / Math.Max(n, 1));
-        if (!keepMapping) Npy.ScanMatrixRowsInParts(bPath, blockRows, ScanParts, tally);
-        else KeepScanMapping(bPath, Npy.ScanMatrixRowsMappedInParts(bPath, blockRows, ScanParts, tally));
+        if (!keepMapping) Npy.ScanMatrixRowsInParts(bPath, ScanBlockRows(n), ScanParts, tally);
+        else KeepScanMapping(bPath, Npy.ScanMatrixRowsMappedInParts(bPath, ScanBlockRows(n), ScanParts, tally));
         for (int part = 1; part < ScanParts; part++) tallies[0].Merge(tallies[part]);
         return tallies[0].Describe(m);
     }

@@ -66,36 +66,11 @@ public sealed class KroneckerPreconditioner
     }
 
     /// <summary>M⁻¹ r for r = vec(R) (d² values, row-major): vec(F⁻¹ R G⁻¹).</summary>
-    public double[] Apply(ReadOnlySpan<double> r)
-    {
-        int d = _d;
-        // W = F⁻¹ R, column by column.
-        var w = new double[d * d];
-        var column = new double[d];
-        for (int c = 0; c < d; c++)
-        {
-            for (int i = 0; i < d; i++) column[i] = r[i * d + c];
-            var solved = DenseAlgebra.CholeskySolve(_leftFactor, d, column);
-            for (int i = 0; i < d; i++) w[i * d + c] = solved[i];
-        }
-        // V = W G⁻¹: G symmetric, so each row v_i solves G v_i = w_i.
-        var v = new double[d * d];
-        for (int i = 0; i < d; i++)
-            DenseAlgebra.CholeskySolve(_rightFactor, d, w.AsSpan(i * d, d)).CopyTo(v, i * d);
-        return v;
-    }
+    public double[] Apply(ReadOnlySpan<double> r) =>
+        DenseAlgebra.CholeskyRightSolve(_rightFactor, _d, DenseAlgebra.CholeskyLeftSolve(_leftFactor, _d, r));
 
-    private static double[] Factor(double[] matrix, int d)
-    {
-        double trace = 0;
-        for (int i = 0; i < d; i++) trace += matrix[i * d + i];
-        double damping = RelativeDamping * Extremes.Max(trace / d, double.Epsilon);
-        for (int attempt = 0; attempt <= MaxDampingIncreases; attempt++, damping *= 100)
-        {
-            var work = (double[])matrix.Clone();
-            for (int i = 0; i < d; i++) work[i * d + i] += damping;
-            if (DenseAlgebra.TryCholesky(work, d)) return work;
-        }
-        throw new InvalidOperationException("the Kronecker factors of the curvature are not positive definite even after damping");
-    }
+    private static double[] Factor(double[] matrix, int d) =>
+        DenseAlgebra.TryDampedCholesky(matrix, d, RelativeDamping * Extremes.Max(DenseAlgebra.MeanDiagonal(matrix, d), double.Epsilon),
+            MaxDampingIncreases + 1)
+        ?? throw new InvalidOperationException("the Kronecker factors of the curvature are not positive definite even after damping");
 }
