@@ -13,6 +13,16 @@ public class ForcingTermTests
     }
 
     [Fact]
+    public void Each_preconditioner_has_its_own_cap_and_plain_CG_the_overall_one()
+    {
+        Assert.Equal(ForcingTerm.Cap, NewtonCg.ForcingTermCap(CgPreconditioning.None));
+        Assert.Equal(0.01, NewtonCg.ForcingTermCap(CgPreconditioning.SampledGram));
+        Assert.Equal(0.05, NewtonCg.ForcingTermCap(CgPreconditioning.Kronecker));
+        // ‖∇L‖ = 1e-2 of ‖∇L(x0)‖: the superlinear rule's 0.1 is capped at 0.05 with the Kronecker factors.
+        Assert.Equal(0.05, ForcingTerm.For(1e-2, 1.0, 1e-8, NewtonCg.ForcingTermCap(CgPreconditioning.Kronecker)));
+    }
+
+    [Fact]
     public void Near_the_target_it_asks_only_for_a_residual_of_half_the_target()
     {
         // ‖∇L‖ = 1e-7, target 1e-8: the superlinear rule would ask for ‖r‖ ≤ 3.2e-4·‖∇L‖ = 3.2e-11, yet any

@@ -9,7 +9,7 @@ namespace DistSoftmax.Core.Solvers;
 /// Hessian-vector products (<see cref="HessianVectorCurvature"/>: one fan-out per CG iteration, no d×d block ever
 /// formed), stopped at ‖r‖ ≤ η‖∇L‖ (with a preconditioner M in its M⁻¹-norm, <see cref="ResidualScale"/>) with η of
 /// <see cref="ForcingTerm.For"/> (min(η_max, √(‖∇L‖/‖∇L(x0)‖)), never tighter than the stopping test needs), η_max = <see cref="MaxForcingTerm"/> (or <see cref="PreconditionedForcingTerm"/> with
-/// the sampled-Gram preconditioner), or at negative curvature: then the last CG iterate, or, on the first CG
+/// the sampled-Gram preconditioner, <see cref="KroneckerForcingTerm"/> with the Kronecker factors), or at negative curvature: then the last CG iterate, or, on the first CG
 /// iteration, the preconditioned steepest-descent direction z = M⁻¹(−∇L) scaled by rᵀz/|zᵀHz| (the Newton length of
 /// the 1-D model with the curvature's magnitude).
 /// The approximate Newton methods are this solver with a preconditioner M (<see cref="Preconditioning"/>); the first CG
@@ -35,6 +35,14 @@ public sealed class NewtonCg : LineSearchSolver
     /// iterations and 191–218 products (README, "Approximate Newton at large d").
     /// </summary>
     public const double PreconditionedForcingTerm = 0.01;
+    /// <summary>
+    /// Largest forcing term with the Kronecker-factored preconditioner of a matrix problem. With ½ (the cap) the first
+    /// steps from the log-linear start took one CG product each and cut the gradient only 2–6× per Newton iteration,
+    /// each of which costs a loss and a gradient pass (≈ 2.3 products' time at n = 4096, d = 64); with 0.05 the generated
+    /// instances (seed 7, 2 workers, tol 1e-8) took 6 Newton iterations instead of 7–9 and the same or ±4 products
+    /// (README, #12, twenty-second session).
+    /// </summary>
+    public const double KroneckerForcingTerm = 0.05;
     /// <summary>A direction whose curvature dᵀHd is at most this fraction of ‖d‖²‖∇L‖ counts as negative curvature.</summary>
     public const double CurvatureFloor = 1e-14;
 
@@ -57,7 +65,8 @@ public sealed class NewtonCg : LineSearchSolver
     /// <summary>
     /// The CG iteration limit (<see cref="SolverOptions.MaxCgIterations"/>, or max(d, <see cref="MinDefaultCgIterations"/>))
     /// and the forcing term η at <paramref name="current"/> (<see cref="ForcingTerm.For"/> capped by
-    /// <see cref="PreconditionedForcingTerm"/> with the sampled-Gram preconditioner, else <see cref="MaxForcingTerm"/>),
+    /// <see cref="PreconditionedForcingTerm"/> with the sampled-Gram preconditioner, <see cref="KroneckerForcingTerm"/>
+    /// with the Kronecker factors, else <see cref="MaxForcingTerm"/>),
     /// for either globalisation's CG.
     /// </summary>
     internal static (int MaxCg, double Eta) CgBudget(SolveRun run, Iterate current, CgPreconditioning preconditioning)
@@ -65,9 +74,16 @@ public sealed class NewtonCg : LineSearchSolver
         var opts = run.Options;
         int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(run.Objective.Dimension, MinDefaultCgIterations);
         double g0 = run.ToleranceScale(run.Trace[0].GradientNorm);
-        double etaMax = preconditioning == CgPreconditioning.SampledGram ? PreconditionedForcingTerm : MaxForcingTerm;
-        return (maxCg, ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), etaMax));
+        return (maxCg, ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), ForcingTermCap(preconditioning)));
     }
+
+    /// <summary>η_max of CG preconditioned by <paramref name="preconditioning"/>.</summary>
+    internal static double ForcingTermCap(CgPreconditioning preconditioning) => preconditioning switch
+    {
+        CgPreconditioning.SampledGram => PreconditionedForcingTerm,
+        CgPreconditioning.Kronecker => KroneckerForcingTerm,
+        _ => MaxForcingTerm,
+    };
 
     public override string Name => Preconditioning == CgPreconditioning.None ? "newton-cg" : "approx-newton";
 
