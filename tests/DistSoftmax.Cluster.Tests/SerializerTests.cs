@@ -46,6 +46,7 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new SampledGramRequest(x, Odd, HessianKind.GaussNewton, new double[] { 1, 2, 3 }, 1, 2.5, 40, 7, false, SinglePrecision: true);
         yield return new HessianVectorRequest(x, Odd, HessianKind.Exact, new[] { 0.25, -0.5, 0.75 });
         yield return new KroneckerFactorsRequest(x, HessianKind.GaussNewton);
+        yield return new KroneckerFactorsRequest(x, HessianKind.GaussNewton, SinglePrecision: true);
         yield return new MiniBatchGradientRequest(x, 0xFEDC_BA98_7654_3210UL, 17, 3, 0.3);
         yield return new EvaluateShard("solve-1", 2, 5, 1, new MiniBatchGradientRequest(Odd, 1, 0, 0, 1.0));
 

@@ -9,9 +9,9 @@ using DistSoftmax.Core.Statistics;
 namespace DistSoftmax.Core.Tests;
 
 /// <summary>
-/// Single-precision Hessian-vector products (HessianVectorRequest.SinglePrecision, SolverOptions.SingleCgProducts):
-/// close to the double product where a matrix shard has them, the double product itself where it has not, and solves
-/// that reach the same answer either way.
+/// Single-precision Hessian-vector products and Kronecker factors (HessianVectorRequest.SinglePrecision,
+/// KroneckerFactorsRequest.SinglePrecision, SolverOptions.SingleCgProducts): close to the double ones where a matrix
+/// shard has them, the double ones themselves where it has not, and solves that reach the same answer either way.
 /// </summary>
 public class SingleCgProductsTests
 {
@@ -39,6 +39,35 @@ public class SingleCgProductsTests
             Assert.Equal(exact, single);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Kronecker_factors_projected_in_single_precision_are_within_1e_6_of_the_double_ones(bool weighted)
+    {
+        // Two chunks and a part (ChunkRows = 32): the single-precision scratch serves chunks of every length.
+        const int n = 75, d = 8;
+        var p = MatrixTestProblems.Random("multiple-normalized", n, d, weighted, 950);
+        var x = MatrixTestProblems.RandomX(d, 951, 2.0);
+        var shard = new MatrixShard(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, p.W, 0, ShardComputeOptions.Sequential);
+        var inDouble = (KroneckerFactorsReply)shard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton));
+        var single = (KroneckerFactorsReply)shard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton, SinglePrecision: true));
+        double left = Assertions.RelativeError(single.LeftPacked, inDouble.LeftPacked);
+        double right = Assertions.RelativeError(single.RightPacked, inDouble.RightPacked);
+        double weight = Math.Abs(single.WeightSum - inDouble.WeightSum) / inDouble.WeightSum;
+        if (NativeBlas.SingleGemmAvailable)
+        {
+            // The diagonal part of G and of τ stays in double; the low-rank part carries sgemm's rounding.
+            Assert.True(right is > 0 and < 1e-6, $"G rel err {right:E2} (0 would mean the double path ran)");
+            Assert.True(left < 1e-6 && weight < 1e-6, $"F rel err {left:E2}, Σ τ rel err {weight:E2}");
+        }
+        else
+        {
+            Assert.Equal(inDouble.LeftPacked, single.LeftPacked);
+            Assert.Equal(inDouble.RightPacked, single.RightPacked);
+        }
+        Assert.Equal(inDouble.Rows, single.Rows);
+    }
+
     [Fact]
     public void Exact_Hessian_products_and_families_without_fused_operators_answer_in_double()
     {
@@ -58,6 +87,12 @@ public class SingleCgProductsTests
             var asked = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, kind, v, SinglePrecision: true))).Product;
             Assert.Equal(inDouble, asked);
         }
+        // A family without fused operators keeps no single-precision A2: its factors are the double ones.
+        var rescaledShard = rescaled.Shard(new RowRange(0, n), ShardComputeOptions.Sequential);
+        var factors = (KroneckerFactorsReply)rescaledShard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton));
+        var factorsAsked = (KroneckerFactorsReply)rescaledShard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton, SinglePrecision: true));
+        Assert.Equal(factors.RightPacked, factorsAsked.RightPacked);
+        Assert.Equal(factors.LeftPacked, factorsAsked.LeftPacked);
     }
 
     [Fact]

@@ -1,4 +1,6 @@
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
@@ -551,6 +553,17 @@ public sealed class MatrixShard : IShard
         for (int i = 0; i < source.Length; i++) destination[i] = source[i];
     }
 
+    /// <summary>destination[i] = (float)source[i] for the length of <paramref name="source"/>, a vector at a time.</summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Narrow(ReadOnlySpan<double> source, Span<float> destination)
+    {
+        int w = Vector<double>.Count, i = 0;
+        for (; i <= source.Length - 2 * w; i += 2 * w)
+            Vector.Narrow(new Vector<double>(source.Slice(i, w)), new Vector<double>(source.Slice(i + w, w))).CopyTo(destination.Slice(i, 2 * w));
+        for (; i < source.Length; i++) destination[i] = (float)source[i];
+    }
+
     private static float[] ToSingle(ReadOnlySpan<double> values)
     {
         var single = new float[values.Length];
@@ -652,12 +665,14 @@ public sealed class MatrixShard : IShard
         return new HessianVectorReply(SumInBlockOrder(parts), Array.Empty<double>());
     }
 
-    /// <summary>Per-block sums of the Kronecker factors (see <see cref="KroneckerFactors"/>).</summary>
-    private sealed class FactorSums(int n, int d)
+    /// <summary>Per-block sums of the Kronecker factors (see <see cref="KroneckerFactors"/>), and the block's scratch
+    /// for a chunk's projected low-rank terms r_j,a (ChunkRows·lr rows of d).</summary>
+    private sealed class FactorSums(int n, int d, int lr)
     {
         public readonly double[] Diagonal = new double[n];   // Σ_j (D_j + w_j²)
         public readonly double[] LowRank = new double[d * d]; // Σ_j Σ_ab C_j,ab r_j,a r_j,bᵀ
         public readonly double[] Left = new double[d * d];    // Σ_j τ_j a1_j a1_jᵀ
+        public readonly double[] Projected = new double[Math.Max(ChunkRows * lr * d, 1)];
         public double WeightSum;
     }
 
@@ -666,8 +681,9 @@ public sealed class MatrixShard : IShard
     /// S_j = A2ᵀ B(z_j) A2 = A2ᵀ diag(D_j + w_j²) A2 + Σ_ab C_j,ab r_j,a r_j,bᵀ (r_j,a = A2ᵀ q_j,a, d values) and
     /// τ_j = tr S_j = Σ_i (D_j,i + w_j,i²)‖a2_i‖² + Σ_ab C_j,ab ⟨r_j,a, r_j,b⟩:
     ///   left = Σ_j τ_j a1_j a1_jᵀ,  right = Σ_j S_j = A2ᵀ diag(Σ_j (D_j + w_j²)) A2 + Σ_j Σ_ab C_j,ab r_j,a r_j,bᵀ.
-    /// Per chunk: one GEMM for the r_j,a (chunk·lr × n times A2), the diagonal sums, then τ-weighted A1 rows into
-    /// left; after the pass one A2ᵀ diag(·) A2 product.
+    /// Per chunk: one GEMM for the r_j,a (chunk·lr × n times A2; single precision on request where the shard has
+    /// sgemm and A2's floats — the GEMM is most of the request, about lr forward products), the diagonal sums, then
+    /// τ-weighted A1 rows into left; after the pass one A2ᵀ diag(·) A2 product.
     /// </summary>
     private KroneckerFactorsReply KroneckerFactors(KroneckerFactorsRequest r)
     {
@@ -675,12 +691,21 @@ public sealed class MatrixShard : IShard
         var a2Norms = new double[n];
         for (int i = 0; i < n; i++) a2Norms[i] = SpanMath.Dot(_a2.AsSpan(i * d, d), _a2.AsSpan(i * d, d));
         var ops = _rowOperators;
-        var parts = Stream(r.X, ops is null ? r.Kind : null, () => new FactorSums(n, d), (c, acc) =>
+        // The chunk's lr·ChunkRows rows of q fit the group-sized single-precision scratch while lr ≤ ProductRows/ChunkRows.
+        bool single = r.SinglePrecision && _a2Single is not null && lr > 0 && ChunkRows * lr <= ProductRows;
+        var parts = Stream(r.X, ops is null ? r.Kind : null, () => new FactorSums(n, d, lr), (c, acc) =>
         {
             int len = c.Length;
             if (ops is not null) FillTermsFromValues(c, r.Kind, ops);
-            var projected = new double[Math.Max(len * lr * d, 1)];
-            if (lr > 0) MatrixProducts.Gemm(len * lr, d, n, c.Q, n, _a2, d, projected, d, false);
+            var projected = acc.Projected;
+            if (single)
+            {
+                c.EnsureSingle(n, d);
+                Narrow(c.Q.AsSpan(0, len * lr * n), c.WorkSingle);
+                NativeBlas.GemmSingle(len * lr, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
+                Widen(c.PSingle.AsSpan(0, len * lr * d), projected);
+            }
+            else if (lr > 0) MatrixProducts.Gemm(len * lr, d, n, c.Q, n, _a2, d, projected, d, false);
             for (int jj = 0; jj < len; jj++)
             {
                 var dw = c.Dw.AsSpan(jj * n, n);

@@ -69,7 +69,8 @@ public sealed record SolverOptions
     public int MaxCgIterations { get; init; } = 0;
     /// <summary>
     /// Newton-CG: ask for the inner solve's Hessian-vector products in single precision where the shards can
-    /// (<see cref="Statistics.HessianVectorRequest.SinglePrecision"/>: a matrix problem's Gauss–Newton products); the
+    /// (<see cref="Statistics.HessianVectorRequest.SinglePrecision"/>: a matrix problem's Gauss–Newton products), and
+    /// the Kronecker factors that precondition it (<see cref="Statistics.KroneckerFactorsRequest.SinglePrecision"/>); the
     /// gradient, the loss and every other product stay in double, so the answer's accuracy is the tolerance's.
     /// </summary>
     public bool SingleCgProducts { get; init; } = true;

@@ -33,7 +33,7 @@ public sealed class KroneckerPreconditioner
     /// result also carries the merged factors, from which <see cref="FromReply"/> rebuilds the same preconditioner.</summary>
     public static IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, Out<(KroneckerPreconditioner, KroneckerFactorsReply)> result)
     {
-        yield return new KroneckerFactorsRequest(current.Point.X, HessianKind.GaussNewton);
+        yield return new KroneckerFactorsRequest(current.Point.X, HessianKind.GaussNewton, run.Options.SingleCgProducts);
         var reply = run.Reply<KroneckerFactorsReply>();
         result.Value = (FromReply(reply), reply);
     }
