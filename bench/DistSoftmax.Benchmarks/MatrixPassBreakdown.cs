@@ -10,9 +10,9 @@ namespace DistSoftmax.Benchmarks;
 /// <summary>
 /// Where one worker's share of a multiple softmax regression pass goes (issue 12): a shard of rows = n / shards rows
 /// of A1 and B (n columns), one thread, as the local simulation runs each of its workers. Times (medians) the
-/// requests a Newton-CG iteration sends — the loss at a new x (forward products and row residuals), the gradient and
-/// a Hessian-vector product at the cached x — against their dense products alone (the floor of a pass) and the row
-/// exponentials alone.
+/// requests a Newton-CG iteration sends — the loss at a new x (forward products and row residuals), the gradient, a
+/// Hessian-vector product and the Kronecker factors at the cached x — and the log-linear start's pass against their
+/// dense products alone (the floor of a pass) and the row exponentials alone.
 /// Usage: matrix-passes [n] [d] [shards].
 /// </summary>
 public static class MatrixPassBreakdown
@@ -74,6 +74,13 @@ public static class MatrixPassBreakdown
             shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v)), 7, 2), products);
         Row("the same in single precision (SinglePrecision: sgemm)", Timing.Median(() =>
             shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v, SinglePrecision: true)), 7, 2), products);
+        shard.Evaluate(new GradientRequest(x, globals, HessianKind.GaussNewton, false));
+        Row("Kronecker factors at the cached x (KroneckerFactorsRequest)", Timing.Median(() =>
+            shard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton)), 7, 2), products);
+        Row("the same in single precision (SinglePrecision: sgemm)", Timing.Median(() =>
+            shard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton, SinglePrecision: true)), 7, 2), products);
+        Row("log-linear start's sums (LogLinearStartRequest)", Timing.Median(() =>
+            shard.Evaluate(new LogLinearStartRequest()), 7, 2), products);
         var exact = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v))).Product;
         var single = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v, SinglePrecision: true))).Product;
         double difference = 0, norm = 0;

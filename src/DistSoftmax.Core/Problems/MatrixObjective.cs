@@ -47,4 +47,16 @@ public sealed class MatrixObjective : IObjective
     }
 
     public double[] LowRankCoefficients(double[] globals, HessianKind kind) => Array.Empty<double>();
+
+    /// <summary>
+    /// ∇L from a one-pass trial (<see cref="ScalarsRequest.WithGradient"/>): every row's gradient needs only its own
+    /// normaliser, so the shards' merged sums A1ᵀ G A2 (d² values, in the reply's gradient basis) are ∇L itself and no
+    /// reference is involved; null when the shards answered the loss alone (a family without fused row operators).
+    /// </summary>
+    public double[]? FusedGradient(PointEvaluation point, ScalarsReply merged, double[] reference) =>
+        merged.GradientBasis.Length == Dimension ? (double[])merged.GradientBasis.Clone() : null;
+
+    /// <summary>Line-search and trust-region trials ask for the gradient in the same pass; shards that cannot add it
+    /// answer the loss alone and the solver asks for the gradient as before.</summary>
+    public bool SupportsFusedPass => true;
 }

@@ -490,34 +490,59 @@ public sealed class MatrixShard : IShard
         return new RowProductsReply(m, _b.ToArray(), _n);
     }
 
+    /// <summary>A block's part of a <see cref="Scalars"/> pass: Σ ℓ_j, Σ w²z², and, for a one-pass trial, its part of ∇L (d×d).</summary>
+    private sealed class ScalarsPart(int gradientLength)
+    {
+        public double Loss, Regularizer;
+        public readonly double[] Gradient = new double[gradientLength];
+    }
+
+    /// <summary>
+    /// L at x: Σ_j ℓ(z_j; B_j) and Σ w²z². With <see cref="ScalarsRequest.WithGradient"/> (a line-search trial) and a
+    /// family with fused row operators, the same pass also returns the shard's part of ∇L = A1ᵀ G A2 as the reply's
+    /// <see cref="ScalarsReply.GradientBasis"/> (d² values): each row's gradient g_j = f∘(f − b − γ_j) (+ w²∘z_j) needs
+    /// only its own values, so an accepted trial needs no gradient request (<see cref="MatrixObjective.FusedGradient"/>),
+    /// at the cost of one back-projection when the trial is rejected. Other families answer the loss alone.
+    /// </summary>
     private ScalarsReply Scalars(ScalarsRequest r)
     {
         var ops = _rowOperators;
-        var parts = Stream(r.X, null, () => new double[2], (c, acc) =>
+        var gradientOps = r.WithGradient ? ops : null;
+        int n = _n;
+        var parts = Stream(r.X, null, () => new ScalarsPart(gradientOps is null ? 0 : _d * _d), (c, acc) =>
         {
             var residual = _residual is null ? null : c.Work;
             for (int jj = 0; jj < c.Length; jj++)
             {
                 int j = c.Start + jj;
                 var b = BRow(j);
-                acc[0] += ops is not null ? ops.HalfSquaredResidual(ValuesRow(c, jj, ops), b)
+                // The row's values once: a cached row of M turns into them in place (ValuesRow).
+                var values = ops is not null ? ValuesRow(c, jj, ops) : default;
+                acc.Loss += ops is not null ? ops.HalfSquaredResidual(values, b)
                     : _residual is null ? _family.Globals(_family.LocalScalars(MRow(c, jj), b, null), null)[0]
                     : RowResidual.HalfSquaredNorm(_residual, MRow(c, jj), b, residual);
                 var z = MRow(c, jj);   // still z with a regulariser (its cache keeps M)
                 if (_w2 is not null)
                 {
-                    var w2 = new ReadOnlySpan<double>(_w2, j * _n, _n);
+                    var w2 = new ReadOnlySpan<double>(_w2, j * n, n);
                     double w = 0;
                     for (int i = 0; i < z.Length; i++) w += w2[i] * z[i] * z[i];
-                    acc[1] += w;
+                    acc.Regularizer += w;
+                }
+                if (gradientOps is not null)
+                {
+                    var g = c.G.AsSpan(c.GroupOffset(n) + jj * n, n);
+                    gradientOps.Gradient(values, b, g);
+                    if (_w2 is not null) TensorPrimitives.FusedMultiplyAdd(W2Row(j), z, g, g);
                 }
             }
-        }, readsValues: ops is not null);
+        }, gradientOps is null ? null : (c, acc) => ProjectBack(c, c.G, acc.Gradient), readsValues: ops is not null);
         double lossSum = 0, regSum = 0;
-        foreach (var part in parts) { lossSum += part[0]; regSum += part[1]; }
+        foreach (var part in parts) { lossSum += part.Loss; regSum += part.Regularizer; }
         // Per-row normalisers are local, so the shard reports a finished loss: one sum that does not scale with a shift.
         var sums = _rows == 0 ? ScalarSums.Empty(LossPowers) : new ScalarSums(0.0, new[] { lossSum }, LossPowers);
-        return new ScalarsReply(sums, regSum, _rows);
+        var gradient = gradientOps is null ? Array.Empty<double>() : SumInBlockOrder(parts.Select(p => p.Gradient).ToArray());
+        return new ScalarsReply(sums, regSum, _rows, gradient);
     }
 
     /// <summary>

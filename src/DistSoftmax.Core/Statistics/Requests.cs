@@ -24,7 +24,8 @@ public abstract record ShardRequest(double[] X);
 /// Aᵀβ_j of the family's gradient basis (see <see cref="Problems.IVectorFamily.GradientBasisCount"/>), from which
 /// the solver assembles ∇L without a second pass: one pass for loss and gradient. Families whose low-rank vectors
 /// q_j are combinations of the basis (see <see cref="Problems.IVectorFamily.LowRankFromBasis"/>) thereby also give
-/// the Aᵀq_j of a Newton step.
+/// the Aᵀq_j of a Newton step. A matrix shard (whose rows carry their own normalisers) returns its part of ∇L itself
+/// instead, with or without a reference (<see cref="Problems.MatrixObjective.FusedGradient"/>).
 /// With <paramref name="SketchRows"/> &gt; 0 (and a reference) the pass also returns a CountSketch (SketchRows×d) of
 /// diag(√|D̃ + w²|) A, where D̃ are the row curvatures of <paramref name="SketchKind"/> computed with the reference's
 /// globals standing in for the point's own (not known before the merge): the sketch from which an approximate Newton
@@ -136,7 +137,7 @@ public abstract record ShardReply
 /// <param name="Rows">Rows that contributed.</param>
 /// <param name="GradientBasis">
 /// When asked (<see cref="ScalarsRequest.WithGradient"/>): Aᵀβ_j for the family's k gradient-basis vectors, then
-/// Aᵀ(w²∘z), as (k+1)×d row-major; otherwise empty.
+/// Aᵀ(w²∘z), as (k+1)×d row-major; from a matrix shard, its part of ∇L (d² values); otherwise empty.
 /// </param>
 /// <param name="Sketch">The CountSketch when asked: SketchRows×d row-major, or a packed triangle (see <see cref="SketchForm"/>).</param>
 /// <param name="SketchColumns">d when <paramref name="Sketch"/> is a packed triangle R (<see cref="SketchForm.Triangle"/>), 0 for rows.</param>
