@@ -35,4 +35,11 @@ public interface IObjective
 
     /// <summary>Whether the shards answer ScalarsRequest.WithGradient (and its sketch) at all.</summary>
     bool SupportsFusedPass => false;
+
+    /// <summary>
+    /// Whether the one pass gives ∇L without a reference point's globals (so x0's first request can carry it): true
+    /// where every row's normaliser is its own (a matrix problem); a vector problem's gradient basis is combined with
+    /// coefficients relative to a reference.
+    /// </summary>
+    bool OnePassWithoutReference => false;
 }

@@ -59,4 +59,7 @@ public sealed class MatrixObjective : IObjective
     /// <summary>Line-search and trust-region trials ask for the gradient in the same pass; shards that cannot add it
     /// answer the loss alone and the solver asks for the gradient as before.</summary>
     public bool SupportsFusedPass => true;
+
+    /// <summary>x0's first request carries ∇L(x0) too: the merged sums need no reference.</summary>
+    public bool OnePassWithoutReference => true;
 }

@@ -58,12 +58,18 @@ public abstract partial class Solver
         /// <summary>The first iteration this run computes (the checkpoint's, whose head is not repeated, when resuming).</summary>
         public int FirstIteration => _resume?.Iteration ?? 0;
 
-        /// <summary>L(x0) and its globals, unless resuming (the checkpoint has the point).</summary>
+        /// <summary>
+        /// L(x0) and its globals, unless resuming (the checkpoint has the point). An objective whose one pass needs no
+        /// reference (<see cref="IObjective.OnePassWithoutReference"/>) also gets ∇L(x0) from it, as from an accepted trial.
+        /// </summary>
         public IEnumerable<ShardRequest> Start()
         {
             if (_resume is not null) yield break;
-            yield return new ScalarsRequest(_run.X0);
-            Point = _run.Objective.Evaluate(_run.X0, _run.Reply<ScalarsReply>());
+            bool onePass = _run.Objective.OnePassWithoutReference;
+            yield return new ScalarsRequest(_run.X0, WithGradient: onePass);
+            var reply = _run.Reply<ScalarsReply>();
+            Point = _run.Objective.Evaluate(_run.X0, reply);
+            if (onePass) Accepted = (reply, Point.Globals);
         }
 
         /// <summary>
