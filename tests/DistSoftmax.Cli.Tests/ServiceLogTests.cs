@@ -19,6 +19,16 @@ public class ServiceLogTests
         var system = ActorSystem.Create("log-test", config);
         try
         {
+            // Akka.NET starts its loggers asynchronously and drops events published before they subscribe (the
+            // standard-out logger is off): on a loaded machine the lines below were lost. Wait until a probe from
+            // another source reaches the file.
+            var probe = Logging.GetLogger(system, "the-probe");
+            var ready = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (DateTime.UtcNow < ready && !(File.Exists(file) && File.ReadAllText(file).Contains("logger ready")))
+            {
+                probe.Error("logger ready");
+                await Task.Delay(50);
+            }
             write(Logging.GetLogger(system, "the-source"));
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
             while (DateTime.UtcNow < deadline && (!File.Exists(file) || !File.ReadAllText(file).Contains("last line"))) await Task.Delay(20);
