@@ -40,15 +40,19 @@ public class SingleCgProductsTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Kronecker_factors_projected_in_single_precision_are_within_1e_6_of_the_double_ones(bool weighted)
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    public void Kronecker_factors_projected_in_single_precision_are_within_1e_6_of_the_double_ones(bool weighted, bool cached)
     {
-        // Two chunks and a part (ChunkRows = 32): the single-precision scratch serves chunks of every length.
+        // Two chunks and a part (ChunkRows = 32): the single-precision scratch serves chunks of every length. Without
+        // the cache M is formed by sgemm too.
         const int n = 75, d = 8;
         var p = MatrixTestProblems.Random("multiple-normalized", n, d, weighted, 950);
         var x = MatrixTestProblems.RandomX(d, 951, 2.0);
-        var shard = new MatrixShard(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, p.W, 0, ShardComputeOptions.Sequential);
+        var shard = new MatrixShard(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, p.W, 0, ShardComputeOptions.Sequential,
+            maxCachedEntries: cached ? MatrixShard.MaxCachedEntries : 0);
         var inDouble = (KroneckerFactorsReply)shard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton));
         var single = (KroneckerFactorsReply)shard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton, SinglePrecision: true));
         double left = Assertions.RelativeError(single.LeftPacked, inDouble.LeftPacked);

@@ -707,8 +707,9 @@ public sealed class MatrixShard : IShard
     /// τ_j = tr S_j = Σ_i (D_j,i + w_j,i²)‖a2_i‖² + Σ_ab C_j,ab ⟨r_j,a, r_j,b⟩:
     ///   left = Σ_j τ_j a1_j a1_jᵀ,  right = Σ_j S_j = A2ᵀ diag(Σ_j (D_j + w_j²)) A2 + Σ_j Σ_ab C_j,ab r_j,a r_j,bᵀ.
     /// Per chunk: one GEMM for the r_j,a (chunk·lr × n times A2; single precision on request where the shard has
-    /// sgemm and A2's floats — the GEMM is most of the request, about lr forward products), the diagonal sums, then
-    /// τ-weighted A1 rows into left; after the pass one A2ᵀ diag(·) A2 product.
+    /// sgemm and A2's floats — the GEMM is most of the request, about lr forward products — and then, on a shard
+    /// without the M cache, M itself by sgemm as a single-precision Hessian-vector product forms it), the diagonal
+    /// sums, then τ-weighted A1 rows into left; after the pass one A2ᵀ diag(·) A2 product.
     /// </summary>
     private KroneckerFactorsReply KroneckerFactors(KroneckerFactorsRequest r)
     {
@@ -757,7 +758,7 @@ public sealed class MatrixShard : IShard
                     if (f != 0) SpanMath.MultiplyAdd(a1, f, acc.Left.AsSpan(l * d, d), acc.Left.AsSpan(l * d, d));
                 }
             }
-        }, readsValues: ops is not null);
+        }, readsValues: ops is not null, singleX: single && _mCache is null ? ToSingle(r.X) : null);
         var total = parts[0];
         for (int k = 1; k < parts.Length; k++)
         {
