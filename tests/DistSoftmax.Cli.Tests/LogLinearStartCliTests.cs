@@ -33,6 +33,35 @@ public class LogLinearStartCliTests
     }
 
     [Theory]
+    [InlineData(5, "warning: the log-linear start fitted 75 of 80 rows of B (the others have a zero or negative entry and took no part)")]
+    [InlineData(80, "warning: the log-linear start fitted 0 of 80 rows of B (the others have a zero or negative entry and took no part); it started from zeros")]
+    public void Rows_of_B_the_start_could_not_fit_are_reported(int zeroedRows, string expected)
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, Cli.Run(dir.Path, "generate", "--problem", "multiple-normalized", "--n", "80", "--d", "4", "--seed", "3", "--out-dir", "m").Code);
+        // A zero in a row (its mass moved to the next entry, so the row is still a distribution): no logarithm there.
+        var (shape, b) = NpyBytes.Read(dir.File("m/B.npy"));
+        int n = (int)shape[1];
+        for (int j = 0; j < zeroedRows; j++) { b[j * n + 1] += b[j * n]; b[j * n] = 0; }
+        File.WriteAllBytes(dir.File("m/B.npy"), NpyBytes.Matrix((int)shape[0], n, b));
+        var run = Cli.Run(dir.Path, Solve("--out-dir", "s"));
+        Assert.True(run.Code == 0, run.ToString());
+        Assert.Contains(expected, run.Err.Split('\n').Select(l => l.Trim()));
+        Assert.Contains(Report.Read(dir.File("s")).GetProperty("warnings").EnumerateArray(), w => w.GetString() == expected["warning: ".Length..]);
+    }
+
+    [Fact]
+    public void A_start_that_fits_every_row_warns_of_nothing()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, Cli.Run(dir.Path, "generate", "--problem", "multiple-normalized", "--n", "40", "--d", "3", "--seed", "5", "--out-dir", "m").Code);
+        var run = Cli.Run(dir.Path, Solve("--out-dir", "s"));
+        Assert.True(run.Code == 0, run.ToString());
+        Assert.DoesNotContain("log-linear start fitted", run.Err);
+        Assert.Empty(Report.Read(dir.File("s")).GetProperty("warnings").EnumerateArray());
+    }
+
+    [Theory]
     [InlineData(new[] { "--problem", "normalized", "--A", "v/A.npy", "--b", "v/b.npy", "--start", "log-linear" },
         "error: --start: log-linear is for multiple-normalized (its rows of B are distributions), not --problem normalized")]
     [InlineData(new[] { "--problem", "normalized", "--A", "v/A.npy", "--b", "v/b.npy", "--x0", "v/x0.npy", "--start", "zeros" },

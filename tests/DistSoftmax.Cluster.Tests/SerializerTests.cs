@@ -105,6 +105,8 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new ShardReady("solve-1", 2, 1, "w2", 20, 0.5);
         yield return new SolveProgress("solve-1", Trace);
         yield return new SolveCompleted("solve-1", Result);
+        yield return new SolveCompleted("solve-2", Result with { LogLinearStartRows = 0 });
+        yield return new SolveCompleted("solve-3", Result with { LogLinearStartRows = long.MaxValue });
         yield return new SolveFailed("solve-1", "no live worker");
     }
 

@@ -143,6 +143,8 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         }
 
         PhaseTiming.Mark($"solved ({result.Iterations} iterations, {result.Seconds * 1e3:F0} ms in the solver)");
+        string? startWarning = StartWarning(result, plan.Inspection.Rows);
+        if (startWarning is not null) ctx.Err.WriteLine("warning: " + startWarning);
         // The plot needs only the trace: it is drawn on another thread while the analysis runs.
         var plot = plotEngineReady.ContinueWith(_ => ConvergencePlot.Render(result.Trace,
             $"{ProblemTitle(plan)}: {plan.Solver}, {backend.Name} ({plan.Workers} workers)", plan.Options.RelativeTolerance),
@@ -174,7 +176,8 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         report = report with
         {
             Regime = analysis?.Regime,
-            Warnings = [.. report.Warnings, .. analysis?.Warnings ?? [], .. analysisFailure is null ? [] : new[] { analysisFailure }],
+            Warnings = [.. report.Warnings, .. startWarning is null ? [] : new[] { startWarning }, .. analysis?.Warnings ?? [],
+                .. analysisFailure is null ? [] : new[] { analysisFailure }],
             WallTime = report.WallTime with { AnalysisSeconds = analysisSeconds },
             Files = files,
         };
@@ -320,6 +323,16 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
     private static string Header(SolvePlan plan, ISolveBackend backend) =>
         $"dist-softmax solve: {ProblemTitle(plan)}{(plan.Demo ? " (built-in demo instance)" : "")}, {Sizes(plan)}; " +
         $"solver {plan.Solver}, backend {backend.Name}, {plan.Workers} worker{(plan.Workers == 1 ? "" : "s")}";
+
+    /// <summary>
+    /// A warning when the log-linear start fitted only some of the <paramref name="rows"/> rows of B (a row with a zero
+    /// or negative entry has no logarithm and takes no part), none when it fitted them all or did not run.
+    /// </summary>
+    internal static string? StartWarning(SolverResult result, long rows) =>
+        result.LogLinearStartRows is { } used && used < rows
+            ? $"the log-linear start fitted {used} of {rows} rows of B (the others have a zero or negative entry and took no part)" +
+              (used == 0 ? "; it started from zeros" : "")
+            : null;
 
     private static SolveReport BuildReport(SolvePlan plan, ISolveBackend backend, Solver solver, SolverResult result, DateTimeOffset started, double totalSeconds)
     {

@@ -457,7 +457,7 @@ public static class WireFormat
         w.WriteInt32(s.Iterations); w.WriteDouble(s.Loss); w.WriteDouble(s.GradientNorm); w.WriteDouble(s.InitialGradientNorm);
         w.WriteInt32(s.Trace.Count);
         foreach (var t in s.Trace) WriteTrace(w, t);
-        w.WriteDouble(s.Seconds); w.WriteInt64(s.Requests);
+        w.WriteDouble(s.Seconds); w.WriteInt64(s.Requests); w.WriteInt64(s.LogLinearStartRows ?? -1);
     }
 
     private static SolverResult ReadResult(WireReader r)
@@ -472,6 +472,9 @@ public static class WireFormat
         int n = r.ReadCount(TraceBytes, "a trace");
         var trace = new TraceEntry[n];
         for (int i = 0; i < n; i++) trace[i] = ReadTrace(r);
-        return new SolverResult(solver, x, exit, message, iterations, loss, gnorm, g0, trace, r.ReadDouble(), r.ReadInt64());
+        double seconds = r.ReadDouble();
+        long requests = r.ReadInt64(), startRows = r.ReadInt64();
+        if (startRows < -1) throw new SerializationException($"corrupt DistSoftmax payload: {startRows} log-linear start rows");
+        return new SolverResult(solver, x, exit, message, iterations, loss, gnorm, g0, trace, seconds, requests, startRows >= 0 ? startRows : null);
     }
 }

@@ -159,7 +159,7 @@ public sealed class SolveRun
     internal void Finish(double[] x, ExitCondition exit, string message, int iterations, double loss, double gradNorm, double g0)
     {
         Result = new SolverResult(Solver.Name, x, exit, message, iterations, loss, gradNorm, g0, _trace.ToArray(),
-            Seconds, Requests);
+            Seconds, Requests, LogLinearStartRows);
     }
 
     /// <summary>Whether anyone takes checkpoints of this run (<see cref="SolverOptions.Checkpoint"/>).</summary>
