@@ -524,7 +524,7 @@ public sealed class MatrixShard : IShard
                 var z = MRow(c, jj);   // still z with a regulariser (its cache keeps M)
                 if (_w2 is not null)
                 {
-                    var w2 = new ReadOnlySpan<double>(_w2, j * n, n);
+                    var w2 = W2Row(j);
                     double w = 0;
                     for (int i = 0; i < z.Length; i++) w += w2[i] * z[i] * z[i];
                     acc.Regularizer += w;
@@ -592,7 +592,7 @@ public sealed class MatrixShard : IShard
     private static float[] ToSingle(ReadOnlySpan<double> values)
     {
         var single = new float[values.Length];
-        for (int i = 0; i < values.Length; i++) single[i] = (float)values[i];
+        Narrow(values, single);
         return single;
     }
 
