@@ -41,9 +41,10 @@ public interface IOwnRowOperators
         Span<double> y, Span<double> scratch);
 
     /// <summary>
-    /// <see cref="HessianProduct"/> of the Gauss–Newton kind for a y held in single precision (a single-precision
-    /// Hessian-vector product's rows): computed in double from the row's values, y read and written as floats.
+    /// <see cref="HessianProduct"/> for a y held in single precision (a single-precision Hessian-vector product's rows):
+    /// computed in double from the row's values (and b, for the exact kind), y read and written as floats.
     /// Scratch: <see cref="ScratchPerEntry"/>·n values.
     /// </summary>
-    void GaussNewtonProductSingle(ReadOnlySpan<double> values, ReadOnlySpan<double> w2, Span<float> y, Span<double> scratch);
+    void HessianProductSingle(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, ReadOnlySpan<double> w2,
+        Span<float> y, Span<double> scratch);
 }

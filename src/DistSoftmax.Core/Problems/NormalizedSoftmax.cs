@@ -340,13 +340,21 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
         for (; i < n; i++) y[i] = f[i] * (t[i] - ft) + (regularised ? w2[i] * y[i] : 0);
     }
 
+    public void HessianProductSingle(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, ReadOnlySpan<double> w2,
+        Span<float> y, Span<double> scratch)
+    {
+        if (values.Length == 0) return;
+        if (kind == HessianKind.Exact) ExactProductSingle(values, b, w2, y);
+        else GaussNewtonProductSingle(values, w2, y, scratch);
+    }
+
     /// <summary>
     /// <see cref="GaussNewtonProduct"/> on a float y: each Vector&lt;float&gt; of y widened to two Vector&lt;double&gt;,
     /// the sums and t in double, the result narrowed back.
     /// </summary>
     // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void GaussNewtonProductSingle(ReadOnlySpan<double> f, ReadOnlySpan<double> w2, Span<float> y, Span<double> scratch)
+    private static void GaussNewtonProductSingle(ReadOnlySpan<double> f, ReadOnlySpan<double> w2, Span<float> y, Span<double> scratch)
     {
         int n = f.Length, wd = Vector<double>.Count, wf = Vector<float>.Count, i;
         var t = scratch.Slice(0, n);
@@ -388,6 +396,68 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
             Vector.Narrow(lo, hi).CopyTo(y.Slice(i, wf));
         }
         for (; i < n; i++) y[i] = (float)(f[i] * (t[i] - ft) + (regularised ? w2[i] * y[i] : 0));
+    }
+
+    /// <summary>
+    /// <see cref="ExactProduct"/> on a float y, two passes instead of three: the first gathers ⟨f,y⟩, ⟨v,y⟩ and the
+    /// row's own ⟨f,f⟩, ⟨f,b⟩ (so γ = ⟨f,f⟩ − ⟨f,b⟩ and β = 3⟨f,f⟩ − 2⟨f,b⟩) with each Vector&lt;float&gt; of y widened
+    /// to two Vector&lt;double&gt;; the second writes y ← f∘(β⟨f,y⟩ − ⟨v,y⟩ − γ y) + v∘(y − ⟨f,y⟩) + w²∘y narrowed back.
+    /// </summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ExactProductSingle(ReadOnlySpan<double> f, ReadOnlySpan<double> b, ReadOnlySpan<double> w2, Span<float> y)
+    {
+        int n = f.Length, wd = Vector<double>.Count, wf = Vector<float>.Count, i;
+        Vector<double> accFy = Vector<double>.Zero, accVy = accFy, accFf = accFy, accFb = accFy;
+        for (i = 0; i <= n - wf; i += wf)
+        {
+            Vector.Widen(new Vector<float>(y.Slice(i, wf)), out var yLo, out var yHi);
+            var fLo = new Vector<double>(f.Slice(i, wd));
+            var fHi = new Vector<double>(f.Slice(i + wd, wd));
+            var bLo = new Vector<double>(b.Slice(i, wd));
+            var bHi = new Vector<double>(b.Slice(i + wd, wd));
+            var fyLo = fLo * yLo;
+            var fyHi = fHi * yHi;
+            accFy += fyLo + fyHi;
+            accVy += (fLo + fLo - bLo) * fyLo + (fHi + fHi - bHi) * fyHi;
+            accFf += fLo * fLo + fHi * fHi;
+            accFb += fLo * bLo + fHi * bHi;
+        }
+        double fy = Vector.Sum(accFy), vy0 = Vector.Sum(accVy), ff = Vector.Sum(accFf), fb = Vector.Sum(accFb);
+        for (; i < n; i++)
+        {
+            double fyi = f[i] * y[i];
+            fy += fyi;
+            vy0 += (2 * f[i] - b[i]) * fyi;
+            ff += f[i] * f[i];
+            fb += f[i] * b[i];
+        }
+        double gamma = ff - fb, head = (3 * ff - 2 * fb) * fy - vy0;
+        var vHead = new Vector<double>(head);
+        var vGamma = new Vector<double>(gamma);
+        var vFy = new Vector<double>(fy);
+        bool regularised = !w2.IsEmpty;
+        for (i = 0; i <= n - wf; i += wf)
+        {
+            Vector.Widen(new Vector<float>(y.Slice(i, wf)), out var yLo, out var yHi);
+            var fLo = new Vector<double>(f.Slice(i, wd));
+            var fHi = new Vector<double>(f.Slice(i + wd, wd));
+            var vLo = (fLo + fLo - new Vector<double>(b.Slice(i, wd))) * fLo;
+            var vHi = (fHi + fHi - new Vector<double>(b.Slice(i + wd, wd))) * fHi;
+            var lo = fLo * (vHead - vGamma * yLo) + vLo * (yLo - vFy);
+            var hi = fHi * (vHead - vGamma * yHi) + vHi * (yHi - vFy);
+            if (regularised)
+            {
+                lo += new Vector<double>(w2.Slice(i, wd)) * yLo;
+                hi += new Vector<double>(w2.Slice(i + wd, wd)) * yHi;
+            }
+            Vector.Narrow(lo, hi).CopyTo(y.Slice(i, wf));
+        }
+        for (; i < n; i++)
+        {
+            double v = (2 * f[i] - b[i]) * f[i];
+            y[i] = (float)(f[i] * (head - gamma * y[i]) + v * (y[i] - fy) + (regularised ? w2[i] * y[i] : 0));
+        }
     }
 
     /// <summary>

@@ -52,7 +52,7 @@ namespace DistSoftmax.Core.Shards;
 /// request that needs M itself (the Gram, the rows of M) forms it again. A miss only costs time. Row sampling
 /// (leverage scores, sampled Gram, sketches) has no meaning here and is refused.
 ///
-/// Single precision: a Gauss–Newton Hessian-vector product asked with <see cref="HessianVectorRequest.SinglePrecision"/>
+/// Single precision: a Hessian-vector product (exact or Gauss–Newton) asked with <see cref="HessianVectorRequest.SinglePrecision"/>
 /// forms Z_V and Y·A2 (and, on a shard without the cache, M) by OpenBLAS's sgemm on float copies of A1, A2 and A2ᵀ
 /// (kept only where the family has fused operators and sgemm is loaded), each row's product in double from the row's
 /// values.
@@ -636,7 +636,7 @@ public sealed class MatrixShard : IShard
             MatrixProducts.Gemm(c.GroupLength, d, d, _a1.AsSpan(c.GroupStart * d), d, r.V, d, c.T, d, false);
             MatrixProducts.Gemm(c.GroupLength, n, d, c.T, d, _a2T, n, c.Work, n, false);
         }
-        if (r.SinglePrecision && r.Kind == HessianKind.GaussNewton && _rowOperators is { } single && _a1Single is { } a1Single)
+        if (r.SinglePrecision && _rowOperators is { } single && _a1Single is { } a1Single)
         {
             // The same in single precision: Z_V and Y as floats from sgemm, each row's product computed in double.
             var vSingle = ToSingle(r.V);
@@ -649,7 +649,7 @@ public sealed class MatrixShard : IShard
                     NativeBlas.GemmSingle(c.GroupLength, n, d, c.TSingle, d, _a2TSingle, n, c.WorkSingle, n, false);
                 }
                 for (int jj = 0; jj < c.Length; jj++)
-                    single.GaussNewtonProductSingle(ValuesRow(c, jj, single), W2Row(c.Start + jj),
+                    single.HessianProductSingle(ValuesRow(c, jj, single), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj),
                         c.WorkSingle.AsSpan(c.GroupOffset(n) + jj * n, n), c.RowScratch);
             }, ProjectBackSingle, readsValues: true, singleX: _mCache is null ? ToSingle(r.X) : null);
             return new HessianVectorReply(SumInBlockOrder(singleParts), Array.Empty<double>());
