@@ -41,6 +41,18 @@ public class ForcingTermTests
     }
 
     [Fact]
+    public void The_quadratic_rule_asks_for_the_relative_gradient_itself()
+    {
+        // ‖∇L‖ = 1e-4 of ‖∇L(x0)‖ = 1, target 1e-12: κ = 1 gives η = 1e-4 where κ = ½ gives 1e-2; far from the
+        // solution both are capped.
+        Assert.Equal(1e-4, ForcingTerm.For(1e-4, 1.0, 1e-12, NewtonCg.KroneckerForcingTerm, quadratic: true), 15);
+        Assert.Equal(1e-2, ForcingTerm.For(1e-4, 1.0, 1e-12, NewtonCg.KroneckerForcingTerm), 15);
+        Assert.Equal(NewtonCg.KroneckerForcingTerm, ForcingTerm.For(0.3, 1.0, 1e-12, NewtonCg.KroneckerForcingTerm, quadratic: true));
+        // The target's floor still applies: ‖∇L‖ = 1e-7, target 1e-8 → ½·1e-8/1e-7 = 0.05 ≥ 1e-7.
+        Assert.Equal(0.05, ForcingTerm.For(1e-7, 1.0, 1e-8, NewtonCg.KroneckerForcingTerm, quadratic: true), 15);
+    }
+
+    [Fact]
     public void A_zero_target_leaves_the_superlinear_rule_alone()
     {
         Assert.Equal(Math.Sqrt(1e-6), ForcingTerm.For(1e-6, 1.0, 0.0, NewtonCg.MaxForcingTerm), 15);

@@ -19,7 +19,13 @@ namespace DistSoftmax.Core.Solvers;
 /// Kronecker-factored curvature (<see cref="Curvature.KroneckerPreconditioner"/>); it has no row sampling.
 ///
 /// <see cref="Hessian"/> is the recommended <see cref="SolverOptions.Hessian"/> (a caller's explicit setting
-/// wins): Gauss–Newton. Measured on planted instances (A1, A2 Gaussian, X* ~ N(0,1), x0 = 0, 4 shards, 2 cores):
+/// wins): for approx-newton <see cref="HessianMode.Auto"/> — Gauss–Newton until a step is taken whole, then the exact
+/// Hessian (<see cref="CurvatureSchedule"/>), whose single-precision products cost the Gauss–Newton ones'. With the
+/// Gauss–Newton Hessian alone Newton-CG converges only linearly on noisy targets (the ignored residual term bounds each
+/// iteration's gradient reduction near 1/40 on the generated 4096×64 instance, whatever η); measured (2 workers, tol
+/// 1e-8, README #12 twenty-third session): 2048×64 6 → 5 iterations, 4096×64 6 → 4, 2048×128 6 → 5, noise 0.5 with
+/// x-scale 2 12 → 8 iterations and 151 → 101 CG products; from zeros on a planted instance 9 → 8 and on columns of
+/// unequal scale 12 → 11. For the other solvers Gauss–Newton. Measured on planted instances (A1, A2 Gaussian, X* ~ N(0,1), x0 = 0, 4 shards, 2 cores):
 /// at x0 the exact Hessian of multiple-normalized is indefinite (n = 2000, d = 64: gᵀHg/gᵀg = −2e−6 along −∇L),
 /// Newton-CG then falls back to −∇L with unit step every iteration and did not converge in 200 iterations, while
 /// Gauss–Newton converged in 8 (zero residual) and 18 (noisy B) iterations; exact Newton at d = 32 spent most of
@@ -38,6 +44,9 @@ public sealed record MatrixSolverChoice(string Solver, string Reason, HessianMod
     /// <summary>The neutral name of the requested solver in <see cref="ParameterException"/>s.</summary>
     public const string SolverParameter = "Solver";
 
+    /// <summary>The curvature approx-newton models with by default: Gauss–Newton, then exact once a step is taken whole.</summary>
+    public const HessianMode ApproximateNewtonHessian = HessianMode.Auto;
+
     public static MatrixSolverChoice Choose(int d, string? requested = null)
     {
         if (d < 1) throw new ArgumentOutOfRangeException(nameof(d), "X must be at least 1×1");
@@ -48,7 +57,7 @@ public sealed record MatrixSolverChoice(string Solver, string Reason, HessianMod
             case "auto":
                 return unknowns <= ExactNewtonMaxUnknowns
                     ? new("newton", $"auto: exact Newton since d² = {unknowns} ≤ {ExactNewtonMaxUnknowns} (each iteration factors the {unknowns}×{unknowns} Hessian); Gauss–Newton Hessian")
-                    : new("approx-newton", $"auto: approximate Newton (Newton-CG preconditioned by the Kronecker-factored curvature) since d² = {unknowns} > {ExactNewtonMaxUnknowns} (each CG iteration is one fan-out of a {d}×{d} direction; the Hessian is never formed); Gauss–Newton Hessian");
+                    : new("approx-newton", $"auto: approximate Newton (Newton-CG preconditioned by the Kronecker-factored curvature) since d² = {unknowns} > {ExactNewtonMaxUnknowns} (each CG iteration is one fan-out of a {d}×{d} direction; the Hessian is never formed); {ApproximateNewtonCurvature}", ApproximateNewtonHessian);
             case "newton":
                 if (unknowns > MatrixObjective.MaxGramUnknowns)
                     throw new ParameterException(SolverParameter, requested, $"newton forms the exact d²×d² Hessian; d = {d} gives d² = {unknowns} > {MatrixObjective.MaxGramUnknowns}: use newton-cg or auto");
@@ -60,9 +69,11 @@ public sealed record MatrixSolverChoice(string Solver, string Reason, HessianMod
             case "gd":
                 return new("gd", $"requested: gradient descent on d² = {unknowns} unknowns");
             case "approx-newton":
-                return new("approx-newton", $"requested: approximate Newton on d² = {unknowns} unknowns: Newton-CG preconditioned by the Kronecker-factored curvature F ⊗ G (two {d}×{d} factors per iteration); Gauss–Newton Hessian");
+                return new("approx-newton", $"requested: approximate Newton on d² = {unknowns} unknowns: Newton-CG preconditioned by the Kronecker-factored curvature F ⊗ G (two {d}×{d} factors per iteration); {ApproximateNewtonCurvature}", ApproximateNewtonHessian);
             default:
                 throw new ParameterException(SolverParameter, requested, $"'{requested}' is unknown for a matrix problem", Allowed);
         }
     }
+
+    private const string ApproximateNewtonCurvature = "Gauss–Newton Hessian, exact once a step is taken whole";
 }

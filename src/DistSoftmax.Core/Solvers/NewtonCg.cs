@@ -42,6 +42,13 @@ public sealed class NewtonCg : LineSearchSolver
     /// instances (seed 7, 2 workers, tol 1e-8) took 6 Newton iterations instead of 7–9 and the same or ±4 products
     /// (README, #12, twenty-second session).
     /// </summary>
+    /// <remarks>
+    /// Below the cap the Kronecker-preconditioned solve takes η = ‖∇L‖/‖∇L(x0)‖ (<see cref="ForcingTerm.For"/>'s
+    /// quadratic rule) where the others take its square root: with the exact Hessian near the solution
+    /// (<see cref="MatrixSolverChoice.ApproximateNewtonHessian"/>) each Newton iteration then reduces the gradient as far
+    /// as its CG products pay for, and the generated instances took one Newton iteration (a loss-and-gradient pass) fewer
+    /// for the same CG products ± 1 (README, #12, twenty-third session).
+    /// </remarks>
     public const double KroneckerForcingTerm = 0.05;
     /// <summary>A direction whose curvature dᵀHd is at most this fraction of ‖d‖²‖∇L‖ counts as negative curvature.</summary>
     public const double CurvatureFloor = 1e-14;
@@ -74,7 +81,8 @@ public sealed class NewtonCg : LineSearchSolver
         var opts = run.Options;
         int maxCg = opts.MaxCgIterations > 0 ? opts.MaxCgIterations : Math.Max(run.Objective.Dimension, MinDefaultCgIterations);
         double g0 = run.ToleranceScale(run.Trace[0].GradientNorm);
-        return (maxCg, ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), ForcingTermCap(preconditioning)));
+        return (maxCg, ForcingTerm.For(current.GradientNorm, g0, opts.StoppingTarget(g0), ForcingTermCap(preconditioning),
+            quadratic: preconditioning == CgPreconditioning.Kronecker));
     }
 
     /// <summary>η_max of CG preconditioned by <paramref name="preconditioning"/>.</summary>
