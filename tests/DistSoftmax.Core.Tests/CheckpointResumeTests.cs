@@ -87,8 +87,31 @@ public class CheckpointResumeTests
         // the resumed run must rebuild that one, not one at iteration 1.
         var restored = CheckpointFormat.Read(CheckpointFormat.Write(checkpoints[1]));
         Assert.Equal(0, (int)restored.SolverState!.Scalars[0]);
+        // And the curvature pairs of iterations 0 and 1's CG solves that correct it (CurvaturePairs): [.., kind, k].
+        var state = restored.SolverState!;
+        int pairs = (int)state.Scalars[4];
+        Assert.True(pairs > 0, "no curvature pairs in the checkpoint");
+        Assert.Equal(2 + 2 * pairs, state.Arrays.Count);
         var resumed = MatrixTestProblems.Driver(p, 2).Solve(SolverCatalog.Create("approx-newton"), p.Objective, x0, options with { ResumeFrom = restored });
         AssertSameSolve(full, resumed, "matrix approx-newton resumed after iteration 1");
+
+        // A checkpoint written before the pairs (three scalars, two arrays) resumes too, collecting pairs afresh.
+        var earlier = restored with { SolverState = new CheckpointState(state.Kind, state.Scalars[..3], state.Arrays.Take(2).ToList()) };
+        var fromEarlier = MatrixTestProblems.Driver(p, 2).Solve(SolverCatalog.Create("approx-newton"), p.Objective, x0, options with { ResumeFrom = earlier });
+        Assert.True(fromEarlier.Converged, fromEarlier.Message);
+        Assert.True(Assertions.RelativeError(fromEarlier.X, full.X) < 1e-7);
+        // A pair count that does not match the arrays, or a pair of the wrong length, is refused.
+        foreach (var bad in new[]
+                 {
+                     new CheckpointState(state.Kind, [.. state.Scalars[..4], pairs + 1], state.Arrays),
+                     new CheckpointState(state.Kind, state.Scalars, [.. state.Arrays.Take(state.Arrays.Count - 1), new double[3]]),
+                     new CheckpointState(state.Kind, [.. state.Scalars[..3], 7, pairs], state.Arrays),
+                 })
+        {
+            var message = Assert.Throws<CheckpointFormatException>(() => SolverCatalog.Create("approx-newton")
+                .Start(p.Objective, x0, options with { ResumeFrom = restored with { SolverState = bad } })).Message;
+            Assert.Contains("Kronecker", message);
+        }
     }
 
     [Fact]

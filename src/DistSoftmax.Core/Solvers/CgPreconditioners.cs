@@ -10,7 +10,8 @@ namespace DistSoftmax.Core.Solvers;
 /// <see cref="TrustRegionNewtonCg"/>):
 ///   • <see cref="CgPreconditioning.Kronecker"/>: the Kronecker-factored curvature F ⊗ G of a matrix problem
 ///     (<see cref="KroneckerPreconditioner"/>), one extra request every <see cref="KroneckerRefreshIterations"/>
-///     iterations (the factors change slowly with x: K-FAC's practice);
+///     iterations (the factors change slowly with x: K-FAC's practice), corrected by the curvature pairs of earlier CG
+///     solves (<see cref="CurvaturePairs"/>, <see cref="RememberPairs"/>);
 ///   • <see cref="CgPreconditioning.SampledGram"/>: the leverage-sampled Gram of a vector problem with its low-rank
 ///     terms (<see cref="SampledGramPreconditioner"/>), sampled afresh every
 ///     <see cref="SampledGramPreconditioner.RefreshIterations"/> iterations until the solve has settled, then kept;
@@ -42,7 +43,8 @@ internal static class CgPreconditioners
                     cache.BuiltAt = current.Iteration;
                 }
                 var kronecker = cache.Preconditioner;
-                result.Value = (v => kronecker.Apply(v), 0);
+                var pairs = cache.Pairs ??= new CurvaturePairs(run.Objective.Dimension);
+                result.Value = (v => pairs.Apply(u => kronecker.Apply(u), v), 0);
                 break;
             }
             case CgPreconditioning.SampledGram:
@@ -63,6 +65,17 @@ internal static class CgPreconditioners
         }
     }
 
+    /// <summary>
+    /// After a Kronecker-preconditioned CG solve at an iterate of Hessian <paramref name="kind"/>: its iterations'
+    /// (s, H s, sᵀHs) for the next solves' preconditioner (<see cref="CurvaturePairs"/>).
+    /// </summary>
+    public static void RememberPairs(SolveRun run, HessianKind kind, List<(double[] S, double[] Y, double Sy)> pairs)
+    {
+        var cache = StateOf<KroneckerCache>(run);
+        cache.Pairs ??= new CurvaturePairs(run.Objective.Dimension);
+        foreach (var (s, y, sy) in pairs) cache.Pairs.Add(s, y, sy, kind);
+    }
+
     /// <summary>This solve's state of type T, created on first use.</summary>
     private static T StateOf<T>(SolveRun run) where T : class, new() => (T)(run.SolverState ??= new T());
 
@@ -73,11 +86,22 @@ internal static class CgPreconditioners
         public int BuiltAt;
         /// <summary>The factors it was built from (a checkpoint rebuilds the same preconditioner from them).</summary>
         public KroneckerFactorsReply? Factors;
+        /// <summary>The curvature pairs that correct it (null before the first CG solve).</summary>
+        public CurvaturePairs? Pairs;
 
-        /// <summary>Scalars: [BuiltAt, Σ τ, rows]; arrays: packed F, packed G. Empty before the first build.</summary>
-        public CheckpointState Save() => Factors is null
-            ? new(SolverStates.Kronecker, [], [])
-            : new(SolverStates.Kronecker, [BuiltAt, Factors.WeightSum, Factors.Rows], [Factors.LeftPacked, Factors.RightPacked]);
+        /// <summary>
+        /// Scalars: [BuiltAt, Σ τ, rows, the pairs' Hessian kind, pairs k]; arrays: packed F, packed G, then s_1 … s_k
+        /// and y_1 … y_k (oldest first). Empty before the first build.
+        /// </summary>
+        public CheckpointState Save()
+        {
+            if (Factors is null) return new(SolverStates.Kronecker, [], []);
+            int k = Pairs?.Count ?? 0;
+            var arrays = new List<double[]> { Factors.LeftPacked, Factors.RightPacked };
+            for (int i = 0; i < k; i++) arrays.Add(Pairs![i].S);
+            for (int i = 0; i < k; i++) arrays.Add(Pairs![i].Y);
+            return new(SolverStates.Kronecker, [BuiltAt, Factors.WeightSum, Factors.Rows, (double)(Pairs?.Kind ?? default), k], arrays);
+        }
     }
 
     /// <summary>This solve's sampled-Gram preconditioner (null when its model would not factorise) and the iteration it was built at.</summary>
@@ -125,18 +149,34 @@ internal static class CgPreconditioners
         return cache;
     }
 
-    /// <summary>The cache of a checkpoint (<see cref="KroneckerCache.Save"/>): the preconditioner rebuilt from its factors.</summary>
+    /// <summary>
+    /// The cache of a checkpoint (<see cref="KroneckerCache.Save"/>): the preconditioner rebuilt from its factors, with its
+    /// curvature pairs. A checkpoint of the twenty-second session's predecessors has no pairs (three scalars, two
+    /// arrays): the resumed solve starts collecting them afresh.
+    /// </summary>
     internal static object RestoreKronecker(CheckpointState state, int dimension)
     {
         var cache = new KroneckerCache();
         if (state.Scalars.Length == 0 && state.Arrays.Count == 0) return cache;
         int packed = Kernels.Packed.Length((int)Math.Round(Math.Sqrt(dimension)));
-        if (state.Scalars.Length != 3 || state.Arrays.Count != 2 || state.Arrays[0].Length != packed || state.Arrays[1].Length != packed
+        bool withPairs = state.Scalars.Length == 5;
+        double k = withPairs ? state.Scalars[4] : 0, kind = withPairs ? state.Scalars[3] : 0;
+        bool pairsFit = k >= 0 && k <= CurvaturePairs.LimitFor(dimension) && k == Math.Floor(k)
+                        && (kind == (double)HessianKind.Exact || kind == (double)HessianKind.GaussNewton)
+                        && state.Arrays.Count == 2 + 2 * (int)k && state.Arrays.Skip(2).All(a => a.Length == dimension);
+        if ((state.Scalars.Length != 3 && !withPairs) || (withPairs ? !pairsFit : state.Arrays.Count != 2)
+            || state.Arrays[0].Length != packed || state.Arrays[1].Length != packed
             || state.Scalars[0] < 0 || state.Scalars[0] > int.MaxValue || state.Scalars[0] != Math.Floor(state.Scalars[0]))
             throw new CheckpointFormatException($"the checkpoint's Kronecker factors do not match its {dimension} unknowns");
         cache.Factors = new KroneckerFactorsReply(state.Arrays[0], state.Arrays[1], state.Scalars[1], (long)state.Scalars[2]);
         cache.BuiltAt = (int)state.Scalars[0];
         cache.Preconditioner = KroneckerPreconditioner.FromReply(cache.Factors);
+        if (withPairs && k > 0)
+        {
+            int count = (int)k;
+            cache.Pairs = CurvaturePairs.Restore(dimension, (HessianKind)(byte)kind,
+                state.Arrays.Skip(2).Take(count).ToList(), state.Arrays.Skip(2 + count).Take(count).ToList());
+        }
         return cache;
     }
 

@@ -15,7 +15,8 @@ namespace DistSoftmax.Core.Solvers;
 /// The approximate Newton methods are this solver with a preconditioner M (<see cref="Preconditioning"/>); the first CG
 /// iterate is then the scaled model Newton step M⁻¹(−∇L), and CG corrects it:
 ///   • matrix problems: the Kronecker-factored curvature M = F ⊗ G (<see cref="KroneckerPreconditioner"/>, one extra
-///     request every <see cref="CgPreconditioners.KroneckerRefreshIterations"/> Newton iterations);
+///     request every <see cref="CgPreconditioners.KroneckerRefreshIterations"/> Newton iterations), corrected by the
+///     curvature pairs (s, Hs) of the earlier CG iterations (<see cref="CurvaturePairs"/>, no extra request);
 ///   • vector problems: the leverage-score-sampled Gram, Cholesky-factorised (<see cref="SampledGramPreconditioner"/>,
 ///     two extra requests every <see cref="SampledGramPreconditioner.RefreshIterations"/> Newton iterations).
 /// </summary>
@@ -114,6 +115,8 @@ public sealed class NewtonCg : LineSearchSolver
         double rz = SpanMath.Dot(r, z);
         double tol = eta * ResidualScale(current.GradientNorm, rz, preconditioner is not null);
         var product = new Out<double[]>();
+        // The Kronecker preconditioner is corrected by the curvature pairs of earlier CG solves (CurvaturePairs).
+        var pairs = Preconditioning == CgPreconditioning.Kronecker ? new List<(double[] S, double[] Y, double Sy)>() : null;
         int cgIterations = 0;
         double negativeCurvature = 0;
         for (int it = 0; it < maxCg; it++)
@@ -137,6 +140,7 @@ public sealed class NewtonCg : LineSearchSolver
                 break;
             }
             double alpha = rz / curvature;
+            pairs?.Add(((double[])dir.Clone(), hd, curvature));
             SpanMath.MultiplyAdd(dir, alpha, p, p);
             SpanMath.MultiplyAdd(hd, -alpha, r, r);
             if (preconditioner is null && Math.Sqrt(SpanMath.Dot(r, r)) <= tol) break;
@@ -146,6 +150,8 @@ public sealed class NewtonCg : LineSearchSolver
             SpanMath.MultiplyAdd(dir, rzNew / rz, z, dir);
             rz = rzNew;
         }
+        // Only now: the preconditioner must not change while its CG runs.
+        if (pairs is not null) CgPreconditioners.RememberPairs(run, current.Kind, pairs);
         direction.Value = new Direction(p, 1.0, rowsSampled, negativeCurvature, cgIterations);
     }
 }
