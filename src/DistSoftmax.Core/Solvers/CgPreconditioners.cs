@@ -151,7 +151,7 @@ internal static class CgPreconditioners
 
     /// <summary>
     /// The cache of a checkpoint (<see cref="KroneckerCache.Save"/>): the preconditioner rebuilt from its factors, with its
-    /// curvature pairs. A checkpoint of the twenty-second session's predecessors has no pairs (three scalars, two
+    /// curvature pairs. A checkpoint written before the twenty-third session has no pairs (three scalars, two
     /// arrays): the resumed solve starts collecting them afresh.
     /// </summary>
     internal static object RestoreKronecker(CheckpointState state, int dimension)
