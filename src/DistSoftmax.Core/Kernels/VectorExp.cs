@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace DistSoftmax.Core.Kernels;
@@ -44,30 +43,17 @@ public static class VectorExp
     private const long ExponentBias = 1023;
     private const int MantissaBits = 52;
 
-    /// <summary>Doubles per 256-bit register.</summary>
-    private const int Lanes = 4;
-
     /// <summary>exp(x) into y (same length or longer); y may be x itself, not a partly overlapping span.</summary>
-    public static void Exp(ReadOnlySpan<double> x, Span<double> y)
+    public static void Exp(ReadOnlySpan<double> x, Span<double> y) => VectorMap.Apply<ExpFunction>(x, y);
+
+    /// <summary>The kernel on [<see cref="VectorMin"/>, <see cref="VectorMax"/>], <see cref="Math.Exp"/> elsewhere.</summary>
+    private readonly struct ExpFunction : IVectorFunction
     {
-        if (y.Length < x.Length) throw new ArgumentException($"output has {y.Length} elements, input {x.Length}", nameof(y));
-        int n = x.Length, i = 0;
-        ref double xs = ref MemoryMarshal.GetReference(x);
-        ref double ys = ref MemoryMarshal.GetReference(y);
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var min = Vector256.Create(VectorMin);
-            var max = Vector256.Create(VectorMax);
-            for (; i <= n - Lanes; i += Lanes)
-            {
-                var v = Vector256.LoadUnsafe(ref xs, (nuint)i);
-                if (Vector256.GreaterThanOrEqualAll(v, min) && Vector256.LessThanOrEqualAll(v, max))
-                    Core(v).StoreUnsafe(ref ys, (nuint)i);
-                else
-                    for (int j = i; j < i + Lanes; j++) Unsafe.Add(ref ys, j) = Math.Exp(Unsafe.Add(ref xs, j));
-            }
-        }
-        for (; i < n; i++) Unsafe.Add(ref ys, i) = Math.Exp(Unsafe.Add(ref xs, i));
+        public static double VectorMin => VectorExp.VectorMin;
+        public static double VectorMax => VectorExp.VectorMax;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<double> Vector(Vector256<double> x) => Core(x);
+        public static double Scalar(double x) => Math.Exp(x);
     }
 
     /// <summary>exp of four arguments in [<see cref="VectorMin"/>, <see cref="VectorMax"/>].</summary>

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace DistSoftmax.Core.Kernels;
@@ -32,30 +31,20 @@ public static class VectorLog
     private const int MantissaBits = 52;
     private const long ExponentBias = 1023;
 
-    /// <summary>Doubles per 256-bit register.</summary>
-    private const int Lanes = 4;
+    /// <summary>2⁻¹⁰²², the smallest normal double.</summary>
+    private const double SmallestNormal = 2.2250738585072014e-308;
 
     /// <summary>ln(x) into y (same length or longer); y may be x itself, not a partly overlapping span.</summary>
-    public static void Log(ReadOnlySpan<double> x, Span<double> y)
+    public static void Log(ReadOnlySpan<double> x, Span<double> y) => VectorMap.Apply<LogFunction>(x, y);
+
+    /// <summary>The kernel on the positive normal finite numbers, <see cref="Math.Log"/> elsewhere.</summary>
+    private readonly struct LogFunction : IVectorFunction
     {
-        if (y.Length < x.Length) throw new ArgumentException($"output has {y.Length} elements, input {x.Length}", nameof(y));
-        int n = x.Length, i = 0;
-        ref double xs = ref MemoryMarshal.GetReference(x);
-        ref double ys = ref MemoryMarshal.GetReference(y);
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var min = Vector256.Create(double.Epsilon * (1L << MantissaBits));   // the smallest normal double, 2^-1022
-            var max = Vector256.Create(double.MaxValue);
-            for (; i <= n - Lanes; i += Lanes)
-            {
-                var v = Vector256.LoadUnsafe(ref xs, (nuint)i);
-                if (Vector256.GreaterThanOrEqualAll(v, min) && Vector256.LessThanOrEqualAll(v, max))
-                    Core(v).StoreUnsafe(ref ys, (nuint)i);
-                else
-                    for (int j = i; j < i + Lanes; j++) Unsafe.Add(ref ys, j) = Math.Log(Unsafe.Add(ref xs, j));
-            }
-        }
-        for (; i < n; i++) Unsafe.Add(ref ys, i) = Math.Log(Unsafe.Add(ref xs, i));
+        public static double VectorMin => SmallestNormal;
+        public static double VectorMax => double.MaxValue;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<double> Vector(Vector256<double> x) => Core(x);
+        public static double Scalar(double x) => Math.Log(x);
     }
 
     /// <summary>ln of four positive normal finite arguments.</summary>
