@@ -1,6 +1,4 @@
-using System.Numerics;
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
 using DistSoftmax.Core.Kernels;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
@@ -577,21 +575,10 @@ public sealed class MatrixShard : IShard
         for (int i = 0; i < source.Length; i++) destination[i] = source[i];
     }
 
-    /// <summary>destination[i] = (float)source[i] for the length of <paramref name="source"/>, a vector at a time.</summary>
-    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Narrow(ReadOnlySpan<double> source, Span<float> destination)
-    {
-        int w = Vector<double>.Count, i = 0;
-        for (; i <= source.Length - 2 * w; i += 2 * w)
-            Vector.Narrow(new Vector<double>(source.Slice(i, w)), new Vector<double>(source.Slice(i + w, w))).CopyTo(destination.Slice(i, 2 * w));
-        for (; i < source.Length; i++) destination[i] = (float)source[i];
-    }
-
     private static float[] ToSingle(ReadOnlySpan<double> values)
     {
         var single = new float[values.Length];
-        Narrow(values, single);
+        TensorPrimitives.ConvertTruncating<double, float>(values, single);
         return single;
     }
 
@@ -726,7 +713,7 @@ public sealed class MatrixShard : IShard
             if (single)
             {
                 c.EnsureSingle(n, d);
-                Narrow(c.Q.AsSpan(0, len * lr * n), c.WorkSingle);
+                TensorPrimitives.ConvertTruncating<double, float>(c.Q.AsSpan(0, len * lr * n), c.WorkSingle);
                 NativeBlas.GemmSingle(len * lr, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
                 Widen(c.PSingle.AsSpan(0, len * lr * d), projected);
             }
