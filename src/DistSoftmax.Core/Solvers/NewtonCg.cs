@@ -8,7 +8,7 @@ namespace DistSoftmax.Core.Solvers;
 /// Newton-CG (Hessian-free) with a line search: the Newton system H p = −∇L solved by conjugate gradients on
 /// Hessian-vector products (<see cref="HessianVectorCurvature"/>: one fan-out per CG iteration, no d×d block ever
 /// formed), stopped at ‖r‖ ≤ η‖∇L‖ (with a preconditioner M in its M⁻¹-norm, <see cref="ResidualScale"/>) with η of
-/// <see cref="ForcingTerm.For"/> (min(η_max, √(‖∇L‖/‖∇L(x0)‖)), never tighter than the stopping test needs), η_max = <see cref="MaxForcingTerm"/> (or <see cref="PreconditionedForcingTerm"/> with
+/// <see cref="ForcingTerm.For"/> (min(η_max, √(‖∇L‖/‖∇L(x0)‖)), the ratio itself with the Kronecker factors, never tighter than the stopping test needs), η_max = <see cref="MaxForcingTerm"/> (or <see cref="PreconditionedForcingTerm"/> with
 /// the sampled-Gram preconditioner, <see cref="KroneckerForcingTerm"/> with the Kronecker factors), or at negative curvature: then the last CG iterate, or, on the first CG
 /// iteration, the preconditioned steepest-descent direction z = M⁻¹(−∇L) scaled by rᵀz/|zᵀHz| (the Newton length of
 /// the 1-D model with the curvature's magnitude).

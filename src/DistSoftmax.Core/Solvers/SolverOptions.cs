@@ -69,7 +69,7 @@ public sealed record SolverOptions
     public int MaxCgIterations { get; init; } = 0;
     /// <summary>
     /// Newton-CG: ask for the inner solve's Hessian-vector products in single precision where the shards can
-    /// (<see cref="Statistics.HessianVectorRequest.SinglePrecision"/>: a matrix problem's Gauss–Newton products), and
+    /// (<see cref="Statistics.HessianVectorRequest.SinglePrecision"/>: a matrix problem's products, exact or Gauss–Newton), and
     /// the Kronecker factors that precondition it (<see cref="Statistics.KroneckerFactorsRequest.SinglePrecision"/>); the
     /// gradient, the loss and every other product stay in double, so the answer's accuracy is the tolerance's.
     /// </summary>

@@ -10,7 +10,7 @@ namespace DistSoftmax.Core.Solvers;
 /// Trust-region Newton-CG (Steihaug–Toint): the subproblem is solved by CG on Hessian-vector products
 /// (<see cref="HessianVectorCurvature"/>), stopped at ‖r‖ ≤ η‖∇L‖ (with a preconditioner in its M⁻¹-norm,
 /// <see cref="NewtonCg.ResidualScale"/>) with η of <see cref="ForcingTerm.For"/>
-/// (min(η_max, √(‖∇L‖/‖∇L(x0)‖)), never tighter than the stopping test needs), at a direction of non-positive curvature
+/// (min(η_max, √(‖∇L‖/‖∇L(x0)‖)), the ratio itself with the Kronecker factors, never tighter than the stopping test needs), at a direction of non-positive curvature
 /// (followed to the boundary), or on leaving the region (<see cref="SteihaugPath"/>).
 /// With a preconditioner M (<see cref="Preconditioning"/>: the approximate Newton methods, as for <see cref="NewtonCg"/>)
 /// CG is preconditioned by M⁻¹ and the region is measured in the M-norm, ‖p‖_M = √(pᵀMp) ≤ Δ — Steihaug's method in the
