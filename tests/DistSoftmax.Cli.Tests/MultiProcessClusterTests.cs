@@ -33,11 +33,33 @@ public class MultiProcessClusterTests
                 psi.Environment.Remove(key);
             if (environment is not null) foreach (var (k, v) in environment) psi.Environment[k] = v;
             _process = new Process { StartInfo = psi };
-            _process.OutputDataReceived += (_, e) => { if (e.Data is not null) Lines.Enqueue(e.Data); };
-            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Lines.Enqueue("stderr: " + e.Data); };
             _process.Start();
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
+            _readers = [Reader(_process.StandardOutput, ""), Reader(_process.StandardError, "stderr: ")];
+        }
+
+        /// <summary>
+        /// Reads one stream line by line on a thread of its own. Not the thread pool (BeginOutputReadLine): the test
+        /// host runs other test classes in parallel, and their blocking waits can starve the pool for seconds, so a
+        /// line such as "iteration 5" would reach the test long after the process printed it — a kill meant for the
+        /// middle of a job then lands after its end (a CI run failed so).
+        /// </summary>
+        private Thread Reader(StreamReader stream, string prefix)
+        {
+            var thread = new Thread(() =>
+            {
+                while (stream.ReadLine() is { } line) Lines.Enqueue(prefix + line);
+            }) { IsBackground = true, Name = "node output " + prefix };
+            thread.Start();
+            return thread;
+        }
+
+        private readonly Thread[] _readers;
+
+        /// <summary>Once the process has exited its streams end: waits until every line it printed is in <see cref="Lines"/>.</summary>
+        private void JoinReaders()
+        {
+            foreach (var reader in _readers)
+                Assert.True(reader.Join(TimeSpan.FromSeconds(30)), "the process exited but its output did not end:\n" + Output);
         }
 
         public bool WaitForLine(Func<string, bool> match, TimeSpan timeout)
@@ -46,7 +68,7 @@ public class MultiProcessClusterTests
             while (sw.Elapsed < timeout)
             {
                 if (Lines.Any(match)) return true;
-                if (_process.HasExited && !Lines.Any(match)) { Thread.Sleep(100); return Lines.Any(match); }
+                if (_process.HasExited) { JoinReaders(); return Lines.Any(match); }
                 Thread.Sleep(50);
             }
             return false;
@@ -55,7 +77,7 @@ public class MultiProcessClusterTests
         public int WaitForExit(TimeSpan timeout)
         {
             Assert.True(_process.WaitForExit((int)timeout.TotalMilliseconds), "process did not exit in time:\n" + Output);
-            _process.WaitForExit();
+            JoinReaders();
             return _process.ExitCode;
         }
 
@@ -232,7 +254,8 @@ public class MultiProcessClusterTests
                 else workers[victim].Kill();
                 int code = job.WaitForExit(TimeSpan.FromSeconds(120));
                 Assert.True(code == 3, job.Output); // max-iterations by design
-                Assert.Contains(job.Lines, l => l.Contains(" lost: "));
+                Assert.True(job.Lines.Any(l => l.Contains(" lost: ")), "the job did not report the worker lost:\n" + job.Output
+                    + "\n--- victim\n" + workers[victim].Output);
             }
             if (pauseInstead)
             {
