@@ -32,8 +32,13 @@ public static class MatrixPassBreakdown
             var row = b.Data.AsSpan(j * n, n);
             SpanMath.Multiply(row, 1.0 / SpanMath.Sum(row), row);
         }
-        var shard = new MatrixShard(NormalizedSoftmax.Instance, a1, a2, b, null, 0, ShardComputeOptions.Sequential);
         var x = new double[d * d]; rng.FillNormal(x, 0.1);
+        // A solve's iteration 0 on a freshly loaded shard: the start's pass, then the loss with ∇L at x0. Measured
+        // first, on a shard that has answered nothing (its M cache never written), as a worker meets them.
+        var coldShard = new MatrixShard(NormalizedSoftmax.Instance, a1, a2, b, null, 0, ShardComputeOptions.Sequential);
+        double coldStart = Timing.Seconds(() => coldShard.Evaluate(new LogLinearStartRequest()));
+        double coldFirstPass = Timing.Seconds(() => coldShard.Evaluate(new ScalarsRequest((double[])x.Clone(), WithGradient: true)));
+        var shard = new MatrixShard(NormalizedSoftmax.Instance, a1, a2, b, null, 0, ShardComputeOptions.Sequential);
         var v = new double[d * d]; rng.FillNormal(v);
         int tick = 0;
         double[] Fresh() { var y = (double[])x.Clone(); y[0] += 1e-9 * ++tick; return y; }
@@ -81,6 +86,14 @@ public static class MatrixPassBreakdown
             shard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton, SinglePrecision: true)), 7, 2), products);
         Row("log-linear start's sums (LogLinearStartRequest)", Timing.Median(() =>
             shard.Evaluate(new LogLinearStartRequest()), 7, 2), products);
+        Row("loss with ∇L at a new x (ScalarsRequest WithGradient)", Timing.Median(() =>
+            shard.Evaluate(new ScalarsRequest(Fresh(), WithGradient: true)), 7, 2), products);
+        Row("cold shard: the start's sums, first request", coldStart, products);
+        Row("cold shard: then loss with ∇L at x0, its first pass", coldFirstPass, products);
+        var freshShard = new MatrixShard(NormalizedSoftmax.Instance, a1, a2, b, null, 0, ShardComputeOptions.Sequential);
+        Row("fresh shard, warm code: the start's sums", Timing.Seconds(() => freshShard.Evaluate(new LogLinearStartRequest())), products);
+        Row("fresh shard, warm code: loss with ∇L at x0", Timing.Seconds(() => freshShard.Evaluate(new ScalarsRequest((double[])x.Clone(), WithGradient: true))), products);
+        Row("fresh shard, warm code: again at a new x", Timing.Seconds(() => freshShard.Evaluate(new ScalarsRequest(Fresh(), WithGradient: true))), products);
         var exact = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v))).Product;
         var single = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v, SinglePrecision: true))).Product;
         double difference = 0, norm = 0;

@@ -14,6 +14,14 @@ public static class Timing
             return sw.Elapsed.TotalSeconds;
         }, repeats, warmups);
 
+    /// <summary>Seconds of one call of <paramref name="action"/>, without warm-up: what a first call costs.</summary>
+    public static double Seconds(Action action)
+    {
+        var sw = Stopwatch.StartNew();
+        action();
+        return sw.Elapsed.TotalSeconds;
+    }
+
     /// <summary>Median of the seconds each call returns (for timing a part of what the call does).</summary>
     public static double MedianTimed(Func<double> timed, int repeats = 15, int warmups = 5)
     {
