@@ -102,6 +102,32 @@ public class PreconditionedTrustRegionTests
     }
 
     [Fact]
+    public void A_matrix_problems_trust_region_keeps_curvature_pairs_and_resumes_with_them()
+    {
+        var p = MatrixTestProblems.Random("multiple-normalized", 40, 4, false, 61);
+        var options = TrustRegion with { RelativeTolerance = 1e-10, MaxIterations = 200, Seed = 2 };
+        var x0 = new double[p.Objective.Dimension];
+        var checkpoints = new List<SolverCheckpoint>();
+        var full = MatrixTestProblems.Driver(p, 2).Solve(SolverCatalog.Create("approx-newton", options), p.Objective, x0,
+            options with { Checkpoint = checkpoints.Add });
+        Assert.True(full.Converged, full.Message);
+        Assert.True(full.Iterations >= 3, $"{full.Iterations} iterations is too few to test resuming");
+        // The Steihaug CG of iterations 0 and 1 left their positive-curvature pairs: [BuiltAt, Στ, rows, kind, k] then
+        // F, G and k arrays each of s and y (CurvaturePairs).
+        var restored = CheckpointFormat.Read(CheckpointFormat.Write(checkpoints[1]));
+        var state = restored.SolverState!;
+        Assert.Equal(SolverStates.Kronecker, state.Kind);
+        int pairs = (int)state.Scalars[4];
+        Assert.True(pairs > 0, "the trust region's CG left no curvature pairs");
+        Assert.Equal(2 + 2 * pairs, state.Arrays.Count);
+        var resumed = MatrixTestProblems.Driver(p, 2).Solve(SolverCatalog.Create("approx-newton", options), p.Objective, x0,
+            options with { ResumeFrom = restored });
+        Assert.Equal(full.Iterations, resumed.Iterations);
+        Assert.Equal(full.Requests, resumed.Requests);
+        Assert.Equal(full.X, resumed.X);
+    }
+
+    [Fact]
     public void It_resumes_from_a_checkpoint_with_the_same_preconditioner_and_radius()
     {
         var a = TestProblem.Gaussian(3000, 12, 41);

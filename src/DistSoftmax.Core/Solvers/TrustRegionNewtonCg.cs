@@ -60,43 +60,55 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
         model.Value = path;
         double m = 0;                                // m(z)
         var product = new Out<double[]>();
-        for (int it = 0; it < maxCg; it++)
+        // As in NewtonCg: each positive-curvature direction's (d, Hd, dᵀHd) corrects later solves' Kronecker
+        // preconditioner (CurvaturePairs); added only once this CG has ended (whichever way it ends), as M must not
+        // change while it runs.
+        var pairs = Preconditioning == CgPreconditioning.Kronecker ? new List<(double[] S, double[] Y, double Sy)>() : null;
+        try
         {
-            foreach (var request in HessianVectorCurvature.Instance.Multiply(run, current, dir, product)) yield return request;
-            var hd = product.Value;
-            double curvature = SpanMath.Dot(dir, hd);
-            double slope = SpanMath.Dot(r, dir);
-            var norms = mNorms?.Current ?? SteihaugPath.RegionProducts.Euclidean(z, dir);
-            if (!(curvature > 0))
+            for (int it = 0; it < maxCg; it++)
             {
-                path.Add(z, dir, double.PositiveInfinity, m, slope, curvature, norms);
-                yield break;
+                foreach (var request in HessianVectorCurvature.Instance.Multiply(run, current, dir, product)) yield return request;
+                var hd = product.Value;
+                double curvature = SpanMath.Dot(dir, hd);
+                double slope = SpanMath.Dot(r, dir);
+                var norms = mNorms?.Current ?? SteihaugPath.RegionProducts.Euclidean(z, dir);
+                if (!(curvature > 0))
+                {
+                    path.Add(z, dir, double.PositiveInfinity, m, slope, curvature, norms);
+                    yield break;
+                }
+                double alpha = ry / curvature;
+                pairs?.Add(((double[])dir.Clone(), hd, curvature));
+                path.Add(z, dir, alpha, m, slope, curvature, norms);
+                m += alpha * slope + 0.5 * alpha * alpha * curvature;
+                SpanMath.MultiplyAdd(dir, alpha, z, z);
+                double zNorm = norms.NormAt(alpha);      // as Solve measures it, so a path that stops here is walked to here
+                if (zNorm >= radius) yield break;
+                SpanMath.MultiplyAdd(hd, alpha, r, r);
+                if (euclidean && SpanMath.Norm(r) <= tolerance)
+                {
+                    path.EndInside(z, m, zNorm);
+                    yield break;
+                }
+                y = Precondition(r);
+                double ryNew = SpanMath.Dot(r, y);
+                if (!euclidean && Math.Sqrt(Math.Max(ryNew, 0)) <= tolerance)
+                {
+                    path.EndInside(z, m, zNorm);
+                    yield break;
+                }
+                double beta = ryNew / ry;
+                mNorms?.Advance(alpha, beta, ryNew);
+                // d ← −y + β d
+                SpanMath.Multiply(dir, beta, dir);
+                SpanMath.Subtract(dir, y, dir);
+                ry = ryNew;
             }
-            double alpha = ry / curvature;
-            path.Add(z, dir, alpha, m, slope, curvature, norms);
-            m += alpha * slope + 0.5 * alpha * alpha * curvature;
-            SpanMath.MultiplyAdd(dir, alpha, z, z);
-            double zNorm = norms.NormAt(alpha);      // as Solve measures it, so a path that stops here is walked to here
-            if (zNorm >= radius) yield break;
-            SpanMath.MultiplyAdd(hd, alpha, r, r);
-            if (euclidean && SpanMath.Norm(r) <= tolerance)
-            {
-                path.EndInside(z, m, zNorm);
-                yield break;
-            }
-            y = Precondition(r);
-            double ryNew = SpanMath.Dot(r, y);
-            if (!euclidean && Math.Sqrt(Math.Max(ryNew, 0)) <= tolerance)
-            {
-                path.EndInside(z, m, zNorm);
-                yield break;
-            }
-            double beta = ryNew / ry;
-            mNorms?.Advance(alpha, beta, ryNew);
-            // d ← −y + β d
-            SpanMath.Multiply(dir, beta, dir);
-            SpanMath.Subtract(dir, y, dir);
-            ry = ryNew;
+        }
+        finally
+        {
+            if (pairs is not null) CgPreconditioners.RememberPairs(run, current.Kind, pairs);
         }
     }
 }
