@@ -47,7 +47,12 @@ public class MultiProcessClusterTests
         {
             var thread = new Thread(() =>
             {
-                while (stream.ReadLine() is { } line) Lines.Enqueue(prefix + line);
+                // An exception here would end the test host: a stream closed under the reader ends it quietly.
+                try
+                {
+                    while (stream.ReadLine() is { } line) Lines.Enqueue(prefix + line);
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException) { }
             }) { IsBackground = true, Name = "node output " + prefix };
             thread.Start();
             return thread;
@@ -97,6 +102,8 @@ public class MultiProcessClusterTests
         public void Dispose()
         {
             try { if (!_process.HasExited) Kill(); } catch (InvalidOperationException) { }
+            // The streams end with the process: let the readers finish before the streams are disposed under them.
+            foreach (var reader in _readers) reader.Join(TimeSpan.FromSeconds(10));
             _process.Dispose();
         }
     }
