@@ -33,15 +33,8 @@ public static class VectorExp
 
     private const double Log2E = 1.4426950408889634;
 
-    /// <summary>ln 2 = <see cref="Ln2High"/> + <see cref="Ln2Low"/>; the high part has 21 trailing zero bits, so k·Ln2High is exact for |k| &lt; 2²¹.</summary>
-    private const double Ln2High = 6.93147180369123816490e-01, Ln2Low = 1.90821492927058770002e-10;
-
     /// <summary>1.5·2⁵²: adding it rounds a double of magnitude below 2⁵¹ to an integer, which sits in the low mantissa bits.</summary>
     private const double RoundingShift = 6755399441055744.0;
-
-    /// <summary>The IEEE 754 exponent bias and the position of the exponent field.</summary>
-    private const long ExponentBias = 1023;
-    private const int MantissaBits = 52;
 
     /// <summary>exp(x) into y (same length or longer); y may be x itself, not a partly overlapping span.</summary>
     public static void Exp(ReadOnlySpan<double> x, Span<double> y) => VectorMap.Apply<ExpFunction>(x, y);
@@ -63,8 +56,8 @@ public static class VectorExp
         // t = x·log₂e + 1.5·2⁵² rounds k into t's low bits; k = t − 1.5·2⁵² as a double.
         var t = Vector256.FusedMultiplyAdd(x, Vector256.Create(Log2E), Vector256.Create(RoundingShift));
         var k = t - Vector256.Create(RoundingShift);
-        var r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-Ln2High), x);
-        r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-Ln2Low), r);
+        var r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-DoubleFormat.Ln2High), x);
+        r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-DoubleFormat.Ln2Low), r);
         // exp(r) = Σ_{j ≤ 13} r^j / j!, Horner from the top.
         var p = Vector256.Create(1.0 / 6227020800.0);
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.0 / 479001600.0));
@@ -82,7 +75,7 @@ public static class VectorExp
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.0));
         // 2^k from its exponent bits: k is the difference of t's bits and the shift's (|k| ≤ 1023 here).
         var kBits = t.AsInt64() - Vector256.Create(BitConverter.DoubleToInt64Bits(RoundingShift));
-        var scale = Vector256.ShiftLeft(kBits + Vector256.Create(ExponentBias), MantissaBits).AsDouble();
+        var scale = Vector256.ShiftLeft(kBits + Vector256.Create(DoubleFormat.ExponentBias), DoubleFormat.MantissaBits).AsDouble();
         return p * scale;
     }
 }

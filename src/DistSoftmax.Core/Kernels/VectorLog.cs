@@ -21,15 +21,10 @@ namespace DistSoftmax.Core.Kernels;
 /// </summary>
 public static class VectorLog
 {
-    /// <summary>ln 2 = <see cref="Ln2High"/> + <see cref="Ln2Low"/>; the high part has 21 trailing zero bits, so e·Ln2High is exact for |e| &lt; 2²¹.</summary>
-    private const double Ln2High = 6.93147180369123816490e-01, Ln2Low = 1.90821492927058770002e-10;
-
     private const double Sqrt2 = 1.4142135623730951;
     /// <summary>2⁵² as bits: or-ing a small integer into its mantissa and subtracting 2⁵² gives that integer as a double.</summary>
     private const long TwoTo52Bits = 0x4330000000000000;
     private const long MantissaMask = 0x000FFFFFFFFFFFFF, OneBits = 0x3FF0000000000000;
-    private const int MantissaBits = 52;
-    private const long ExponentBias = 1023;
 
     /// <summary>2⁻¹⁰²², the smallest normal double.</summary>
     private const double SmallestNormal = 2.2250738585072014e-308;
@@ -53,12 +48,12 @@ public static class VectorLog
     {
         var bits = x.AsInt64();
         // The biased exponent as a double (exact: it is below 2⁵²), and the mantissa m ∈ [1, 2).
-        var biased = (Vector256.ShiftRightLogical(bits, MantissaBits) | Vector256.Create(TwoTo52Bits)).AsDouble()
+        var biased = (Vector256.ShiftRightLogical(bits, DoubleFormat.MantissaBits) | Vector256.Create(TwoTo52Bits)).AsDouble()
                      - Vector256.Create(BitConverter.Int64BitsToDouble(TwoTo52Bits));
         var m = ((bits & Vector256.Create(MantissaMask)) | Vector256.Create(OneBits)).AsDouble();
         var above = Vector256.GreaterThan(m, Vector256.Create(Sqrt2));
         m = Vector256.ConditionalSelect(above, m * Vector256.Create(0.5), m);
-        var e = biased - Vector256.Create((double)ExponentBias) + (above & Vector256.Create(1.0));
+        var e = biased - Vector256.Create((double)DoubleFormat.ExponentBias) + (above & Vector256.Create(1.0));
         var one = Vector256.Create(1.0);
         var s = (m - one) / (m + one);
         var s2 = s * s;
@@ -76,6 +71,6 @@ public static class VectorLog
         // ln m = 2s + 2s·s²·p: the leading term kept apart so its rounding is s's alone.
         var twoS = s + s;
         var lnM = Vector256.FusedMultiplyAdd(twoS * s2, p, twoS);
-        return Vector256.FusedMultiplyAdd(e, Vector256.Create(Ln2High), Vector256.FusedMultiplyAdd(e, Vector256.Create(Ln2Low), lnM));
+        return Vector256.FusedMultiplyAdd(e, Vector256.Create(DoubleFormat.Ln2High), Vector256.FusedMultiplyAdd(e, Vector256.Create(DoubleFormat.Ln2Low), lnM));
     }
 }
