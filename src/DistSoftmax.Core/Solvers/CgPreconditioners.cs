@@ -66,6 +66,13 @@ internal static class CgPreconditioners
     }
 
     /// <summary>
+    /// Where a CG solve preconditioned by <paramref name="kind"/> collects its iterations' (s, H s, sᵀHs) for
+    /// <see cref="RememberPairs"/>: a list with the Kronecker factors, which the pairs correct; null with the others.
+    /// </summary>
+    public static List<(double[] S, double[] Y, double Sy)>? PairsToCollect(CgPreconditioning kind) =>
+        kind == CgPreconditioning.Kronecker ? [] : null;
+
+    /// <summary>
     /// After a Kronecker-preconditioned CG solve at an iterate of Hessian <paramref name="kind"/>: its iterations'
     /// (s, H s, sᵀHs) for the next solves' preconditioner (<see cref="CurvaturePairs"/>).
     /// </summary>

@@ -116,7 +116,7 @@ public sealed class NewtonCg : LineSearchSolver
         double tol = eta * ResidualScale(current.GradientNorm, rz, preconditioner is not null);
         var product = new Out<double[]>();
         // The Kronecker preconditioner is corrected by the curvature pairs of earlier CG solves (CurvaturePairs).
-        var pairs = Preconditioning == CgPreconditioning.Kronecker ? new List<(double[] S, double[] Y, double Sy)>() : null;
+        var pairs = CgPreconditioners.PairsToCollect(Preconditioning);
         int cgIterations = 0;
         double negativeCurvature = 0;
         for (int it = 0; it < maxCg; it++)

@@ -63,7 +63,7 @@ public sealed class TrustRegionNewtonCg : TrustRegionSolver
         // As in NewtonCg: each positive-curvature direction's (d, Hd, dᵀHd) corrects later solves' Kronecker
         // preconditioner (CurvaturePairs); added only once this CG has ended (whichever way it ends), as M must not
         // change while it runs.
-        var pairs = Preconditioning == CgPreconditioning.Kronecker ? new List<(double[] S, double[] Y, double Sy)>() : null;
+        var pairs = CgPreconditioners.PairsToCollect(Preconditioning);
         try
         {
             for (int it = 0; it < maxCg; it++)
