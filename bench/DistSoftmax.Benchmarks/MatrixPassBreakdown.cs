@@ -33,12 +33,13 @@ public static class MatrixPassBreakdown
             SpanMath.Multiply(row, 1.0 / SpanMath.Sum(row), row);
         }
         var x = new double[d * d]; rng.FillNormal(x, 0.1);
+        MatrixShard NewShard() => new(NormalizedSoftmax.Instance, a1, a2, b, null, 0, ShardComputeOptions.Sequential);
         // A solve's iteration 0 on a freshly loaded shard: the start's pass, then the loss with ∇L at x0. Measured
         // first, on a shard that has answered nothing (its M cache never written), as a worker meets them.
-        var coldShard = new MatrixShard(NormalizedSoftmax.Instance, a1, a2, b, null, 0, ShardComputeOptions.Sequential);
+        var coldShard = NewShard();
         double coldStart = Timing.Seconds(() => coldShard.Evaluate(new LogLinearStartRequest()));
         double coldFirstPass = Timing.Seconds(() => coldShard.Evaluate(new ScalarsRequest((double[])x.Clone(), WithGradient: true)));
-        var shard = new MatrixShard(NormalizedSoftmax.Instance, a1, a2, b, null, 0, ShardComputeOptions.Sequential);
+        var shard = NewShard();
         var v = new double[d * d]; rng.FillNormal(v);
         int tick = 0;
         double[] Fresh() { var y = (double[])x.Clone(); y[0] += 1e-9 * ++tick; return y; }
@@ -90,7 +91,7 @@ public static class MatrixPassBreakdown
             shard.Evaluate(new ScalarsRequest(Fresh(), WithGradient: true)), 7, 2), products);
         Row("cold shard: the start's sums, first request", coldStart, products);
         Row("cold shard: then loss with ∇L at x0, its first pass", coldFirstPass, products);
-        var freshShard = new MatrixShard(NormalizedSoftmax.Instance, a1, a2, b, null, 0, ShardComputeOptions.Sequential);
+        var freshShard = NewShard();
         Row("fresh shard, warm code: the start's sums", Timing.Seconds(() => freshShard.Evaluate(new LogLinearStartRequest())), products);
         Row("fresh shard, warm code: loss with ∇L at x0", Timing.Seconds(() => freshShard.Evaluate(new ScalarsRequest((double[])x.Clone(), WithGradient: true))), products);
         Row("fresh shard, warm code: again at a new x", Timing.Seconds(() => freshShard.Evaluate(new ScalarsRequest(Fresh(), WithGradient: true))), products);

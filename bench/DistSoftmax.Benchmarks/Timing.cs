@@ -7,12 +7,7 @@ public static class Timing
 {
     /// <summary>Median seconds of <paramref name="action"/> over <paramref name="repeats"/> timed calls.</summary>
     public static double Median(Action action, int repeats = 15, int warmups = 5) =>
-        MedianTimed(() =>
-        {
-            var sw = Stopwatch.StartNew();
-            action();
-            return sw.Elapsed.TotalSeconds;
-        }, repeats, warmups);
+        MedianTimed(() => Seconds(action), repeats, warmups);
 
     /// <summary>Seconds of one call of <paramref name="action"/>, without warm-up: what a first call costs.</summary>
     public static double Seconds(Action action)
