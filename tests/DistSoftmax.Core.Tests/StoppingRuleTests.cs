@@ -1,4 +1,5 @@
 using DistSoftmax.Core.Problems;
+
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
 
@@ -24,6 +25,33 @@ public class StoppingRuleTests
         Assert.Equal(ExitCondition.Converged, result.Exit);
         Assert.Equal(0, result.Iterations);
         Assert.Contains("zero to rounding", result.Message);
+    }
+
+    [Fact]
+    public void A_start_with_a_huge_loss_and_a_large_gradient_is_not_taken_for_a_stationary_point()
+    {
+        // Hyperbolic exp regression with targets b = exp(A x_true) up to ≈ e⁴⁰: at x0 = 0 the loss is ≈ 1e33 and ‖∇L‖
+        // ≈ 1e16. ∇L's rounding scales with the residual's norm √(2L), not with L: a threshold of 1000·ε·|L| (≈ 2e20)
+        // once reported this start as a stationary point, converged after 0 iterations at x = 0.
+        var a = TestProblem.Gaussian(300, 6, 15);
+        var xTrue = TestProblem.Vector(6, 16, 17.0);
+        var b = new double[300];
+        for (int i = 0; i < b.Length; i++)
+        {
+            double z = 0;
+            for (int k = 0; k < 6; k++) z += a[i, k] * xTrue[k];
+            b[i] = Math.Exp(z);
+        }
+        var p = new TestProblem(new HyperbolicRegression(Unit.Exp), a, b, Regularizer.None);
+        var options = new SolverOptions();
+        var result = p.Driver(2).Solve(SolverCatalog.Create("newton", options), p.Objective, new double[6], options);
+        double initialLoss = result.Trace[0].Loss;
+        Assert.True(initialLoss > 1e20 && result.InitialGradientNorm <= 1000 * NumericLimits.MachineEpsilon * initialLoss,
+            $"the instance must be the regime of the old threshold (L(x0) = {initialLoss:E3}, ‖∇L(x0)‖ = {result.InitialGradientNorm:E3})");
+        Assert.DoesNotContain("zero to rounding", result.Message);
+        Assert.True(result.Converged, result.Message);
+        Assert.True(result.Loss < 1e-20 * initialLoss, $"loss {result.Loss:E3} from {initialLoss:E3}");
+        Assert.True(Assertions.RelativeError(result.X, xTrue) < 1e-6, $"x differs from x_true by {Assertions.RelativeError(result.X, xTrue):E2}");
     }
 
     [Fact]
