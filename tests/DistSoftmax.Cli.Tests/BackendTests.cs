@@ -146,6 +146,24 @@ public class BackendTests
     }
 
     [Fact]
+    public void A_worker_on_a_port_another_node_holds_is_refused_naming_the_port()
+    {
+        // A listening socket as Akka's transport opens a node's: SO_REUSEADDR, which .NET on Linux turns into
+        // SO_REUSEPORT too, so a second node bound the port beside it and took the running node's connections (the
+        // cluster then downed the running node). PortProbe refuses the port before the second node starts.
+        using var dir = new TempDir();
+        using var held = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        held.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        held.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        held.Listen();
+        int port = ((IPEndPoint)held.LocalEndPoint!).Port;
+        var run = Task.Run(() => Cli.Run(dir.Path, "worker", "--host", "127.0.0.1", "--port", port.ToString()));
+        Assert.True(run.Wait(TimeSpan.FromSeconds(60)), "the worker started on a port another node holds");
+        Assert.True(run.Result.Code == 2, run.Result.ToString());
+        Assert.StartsWith($"error: --port: cannot bind 127.0.0.1:{port}: ", Assert.Single(run.Result.ErrLines));
+    }
+
+    [Fact]
     public void Worker_help_lists_its_options()
     {
         var run = Cli.Run(Path.GetTempPath(), "worker", "--help");

@@ -134,11 +134,13 @@ public static class DistSoftmaxConfig
     /// <summary>
     /// The ActorSystem of a cluster node with <paramref name="config"/> (from <see cref="Cluster"/>): with credentials,
     /// TLS with mutual authentication pinned to the cluster's certificate; without, only on a loopback address unless
-    /// <see cref="NodeOptions.Insecure"/> (else <see cref="InsecureNodeException"/>, before anything listens).
+    /// <see cref="NodeOptions.Insecure"/> (else <see cref="InsecureNodeException"/>, before anything listens); a port
+    /// another socket listens on is refused first (<see cref="PortProbe"/>, a <see cref="System.Net.Sockets.SocketException"/>).
     /// </summary>
     public static ActorSystem CreateClusterSystem(string name, Config config, NodeOptions options)
     {
         EnsureSecureEnough(config, options);
+        PortProbe.EnsureFree(config);
         if (string.IsNullOrWhiteSpace(options.CredentialsDirectory)) return ActorSystem.Create(name, config);
         var credentials = ClusterCredentials.Load(options.CredentialsDirectory);
         var setup = Akka.Actor.Setup.ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), credentials.SslSetup());
