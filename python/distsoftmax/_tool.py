@@ -8,6 +8,7 @@ The tool is found, in this order, as
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -125,6 +126,18 @@ def decode_numbers(entry):
     return {k: _number(v) for k, v in entry.items()}
 
 
+def name_paths(message, names):
+    """``message`` with every temporary file path in ``names`` replaced by the Python argument it holds.
+
+    The tool writes a file as "A (/tmp/distsoftmax-…/A.npy)" where it names the option too; once the path is the
+    argument's name that would read "A (A)", so such a pair becomes just "A".
+    """
+    for path, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        message = message.replace(path, name)
+        message = re.sub(rf"(?<![\w-])(?:--)?{re.escape(name)} \({re.escape(name)}\)", name, message)
+    return message
+
+
 def raise_for_exit(code, stderr, names):
     """Exit 2 → ValueError with the tool's one-line message (without "error: "); any other failure → RuntimeError.
 
@@ -134,9 +147,7 @@ def raise_for_exit(code, stderr, names):
     if code == EXIT_BAD_INPUT:
         lines = [l for l in stderr.splitlines() if l.startswith("error: ")]
         message = lines[0][len("error: "):] if lines else stderr.strip()
-        for path, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
-            message = message.replace(path, name)
-        raise ValueError(message)
+        raise ValueError(name_paths(message, names))
     raise RuntimeError(f"dist-softmax failed (exit code {code}):\n{stderr.strip()}")
 
 

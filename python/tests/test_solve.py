@@ -67,8 +67,11 @@ def test_bad_input_raises_value_error_with_the_tools_message(normalized_instance
     with pytest.raises(ValueError) as short_b:
         distsoftmax.solve(A, b[:-1])
     message = str(short_b.value)
-    assert message.startswith("b: has 499 entries but A")
+    assert message == "b: has 499 entries but A has 500 rows"  # not "… but A (A) has …" from the path's "A (path)"
     assert "error:" not in message and "/tmp" not in message and "\n" not in message
+    with pytest.raises(ValueError) as short_w:
+        distsoftmax.solve(A, b, w=np.ones(5))
+    assert str(short_w.value) == "w: has 5 entries but A has 500 rows"
 
     bad = A.copy()
     bad[3, 2] = np.nan
