@@ -144,3 +144,36 @@ def test_out_dir_keeps_the_tools_files(normalized_instance, tmp_path):
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["convergence.png", "report.json", "x.npy"]
     np.testing.assert_array_equal(np.load(tmp_path / "run" / "x.npy"), res.x)
     assert res.report["files"]["report"] == str(tmp_path / "run" / "report.json")
+
+
+def test_complex_input_is_refused_naming_the_argument(normalized_instance):
+    """Complex arrays were cast to float64 with only NumPy's ComplexWarning: the imaginary part was silently dropped."""
+    import warnings
+    A, b = normalized_instance
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning either: the ValueError comes first
+        with pytest.raises(ValueError, match=r"^A: complex values are not supported$"):
+            distsoftmax.solve(A + 1j, b)
+        with pytest.raises(ValueError, match=r"^A: complex values are not supported$"):
+            distsoftmax.solve(scipy.sparse.csr_matrix(A + 1j), b)
+        with pytest.raises(ValueError, match=r"^b: complex values are not supported$"):
+            distsoftmax.solve(A, b.astype(complex))
+        with pytest.raises(ValueError, match=r"^w: complex values are not supported$"):
+            distsoftmax.solve(A, b, w=0.1j)
+        with pytest.raises(ValueError, match=r"^x0: complex values are not supported$"):
+            distsoftmax.solve(A, b, x0=[1j] * A.shape[1])
+        with pytest.raises(ValueError, match=r"^B: complex values are not supported$"):
+            distsoftmax.solve_multiple(A[:4, :2], A[:4, :2], np.ones((4, 4), dtype=complex))
+
+
+def test_non_numeric_input_is_refused_naming_the_argument(normalized_instance):
+    """Text where numbers belong raised NumPy's bare "could not convert string to float: 'a'"."""
+    A, b = normalized_instance
+    with pytest.raises(ValueError, match=r"^A: must be real numbers \(could not convert string to float: 'a'\)$"):
+        distsoftmax.solve(np.array([["a", "b"]]), b)
+    with pytest.raises(ValueError, match=r"^tol: must be a real number \(.*'abc'"):
+        distsoftmax.solve(A, b, tol="abc")
+    with pytest.raises(ValueError, match=r"^w: must be a real number "):
+        distsoftmax.solve(A, b, w="heavy")
+    with pytest.raises(ValueError, match=r"^b: must be real numbers "):
+        distsoftmax.solve(A, ["x"] * A.shape[0])
