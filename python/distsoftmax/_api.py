@@ -49,6 +49,18 @@ def _real(name, value):
     return float(array)
 
 
+def _whole(name, value):
+    """``value`` as an int: ints, NumPy integers and integral floats (10.0); ValueError naming ``name`` otherwise."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: must be a whole number, got {value}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return int(value)
+    shown = float(value) if isinstance(value, np.floating) else value
+    raise ValueError(f"{name}: must be a whole number, got {shown!r}")
+
+
 class _Inputs:
     """Writes the arrays of one call into a temporary folder and remembers which argument each file holds."""
 
@@ -118,7 +130,7 @@ def _solve(problem, files, *, solver, tol, workers, server, callback, options, i
     args = ["solve", "--problem", problem] + files
     args += ["--solver", solver, "--tol", _tool._text(_real("tol", tol))]
     if workers is not None:
-        args += ["--workers", str(int(workers))]
+        args += ["--workers", str(_whole("workers", workers))]
     args += server
     # The tool's files (x.npy, report.json, convergence.png) stay in out_dir when one is given; else they go with folder.
     out_dir = options.pop("out_dir", None)
@@ -222,8 +234,10 @@ def generate(problem, n, d, seed=1, out_dir=None, **options):
     ``planted=True``, ``noise=0.05``, ``x_scale=1.0``. With ``out_dir`` the files stay there; otherwise they are
     written to a temporary folder and deleted.
     """
+    sizes = [str(_whole("n", n)), str(_whole("d", d)), str(_whole("seed", seed))]
+
     def run(folder):
-        args = ["generate", "--problem", problem, "--n", str(int(n)), "--d", str(int(d)), "--seed", str(int(seed))]
+        args = ["generate", "--problem", problem, "--n", sizes[0], "--d", sizes[1], "--seed", sizes[2]]
         args += _tool.cli_options(options) + ["--out-dir", str(folder)]
         _, _, stdout, _ = _tool.run(args)
         # generate lists the files it wrote, one per line, indented, between "wrote …:" and "solve it with:".
