@@ -1,4 +1,6 @@
 """distsoftmax.solve against SciPy on the same instance, sparse input, weights, bad input, stopping and callbacks."""
+import json
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -177,3 +179,39 @@ def test_non_numeric_input_is_refused_naming_the_argument(normalized_instance):
         distsoftmax.solve(A, b, w="heavy")
     with pytest.raises(ValueError, match=r"^b: must be real numbers "):
         distsoftmax.solve(A, ["x"] * A.shape[0])
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, KeyError])
+def test_an_interrupted_solve_stops_the_tool_with_sigterm_not_sigkill(normalized_instance, tmp_path, error):
+    """Interrupting solve (a callback raising, Ctrl+C) must stop the child as Ctrl+C / SIGTERM would: a local solve
+    then ends at its next iteration with exit 3, writing report.json (exit "cancelled") and keeping its checkpoint, and
+    a solve --server client cancels its job on the service. SIGKILL left no report (and a server job running)."""
+    A, b = normalized_instance
+    out = tmp_path / "run"
+
+    def interrupt(entry):
+        if entry["iteration"] == 2:
+            raise error("interrupted")
+
+    with pytest.raises(error, match="interrupted"):
+        distsoftmax.solve(A, b, solver="gd", tol=0.0, max_iter=1_000_000, stall_iter=1_000_000, callback=interrupt,
+                          out_dir=out, backend="inprocess")
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["exit"] == "cancelled"
+    assert report["iterations"] >= 2
+    assert (out / "checkpoint.json").is_file()  # resumable: dist-softmax solve --resume out
+    assert (out / "x.npy").is_file()
+
+
+def test_stop_kills_a_child_that_does_not_exit_within_the_timeout():
+    """stop waits a bounded time after SIGTERM, then kills: an interrupted call never hangs on a stuck child."""
+    import subprocess
+    import time
+    from distsoftmax import _tool
+    proc = subprocess.Popen(["/bin/sh", "-c", "trap '' TERM; echo ready; exec sleep 30"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    started = time.monotonic()
+    _tool.stop(proc, timeout=0.5)
+    assert proc.returncode == -9  # SIGKILL after the SIGTERM was ignored
+    assert time.monotonic() - started < 10
+    proc.stdout.close()
