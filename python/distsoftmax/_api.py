@@ -16,6 +16,51 @@ from scipy.optimize import OptimizeResult
 from . import _tool
 
 
+def _is_complex(value):
+    """Whether ``value`` (an array, sparse matrix, scalar or nested list) holds complex numbers."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        value = np.asarray(value)
+        dtype = value.dtype
+    if np.issubdtype(dtype, np.complexfloating):
+        return True
+    if dtype == object and not scipy.sparse.issparse(value):
+        return any(isinstance(v, (complex, np.complexfloating)) for v in np.asarray(value).ravel())
+    return False
+
+
+def _real_array(name, value, what="real numbers"):
+    """``value`` as a float64 NumPy array; ValueError naming ``name`` for complex or non-numeric entries."""
+    try:
+        if _is_complex(value):
+            raise ValueError(f"{name}: complex values are not supported")
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        if str(e).startswith(f"{name}: "):
+            raise
+        raise ValueError(f"{name}: must be {what} ({e})") from None
+
+
+def _real(name, value):
+    """``value`` as a Python float; ValueError naming ``name`` otherwise (complex, text, not a single number)."""
+    array = _real_array(name, value, "a real number")
+    if array.ndim != 0:
+        raise ValueError(f"{name}: must be a single number, got an array of shape {array.shape}")
+    return float(array)
+
+
+def _whole(name, value):
+    """``value`` as an int: ints, NumPy integers and integral floats (10.0); ValueError naming ``name`` otherwise."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: must be a whole number, got {value}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return int(value)
+    shown = float(value) if isinstance(value, np.floating) else value
+    raise ValueError(f"{name}: must be a whole number, got {shown!r}")
+
+
 class _Inputs:
     """Writes the arrays of one call into a temporary folder and remembers which argument each file holds."""
 
@@ -25,24 +70,34 @@ class _Inputs:
 
     def matrix(self, name, value, sparse_ok=True):
         """A 2-D array as name.npy (float64, C order), a SciPy sparse matrix as name.mtx; returns the path."""
+        if scipy.sparse.issparse(value) and _is_complex(value):
+            raise ValueError(f"{name}: complex values are not supported")
         if sparse_ok and scipy.sparse.issparse(value):
             path = self.folder / f"{name}.mtx"
+            try:
+                value = scipy.sparse.coo_matrix(value, dtype=np.float64)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{name}: must be real numbers ({e})") from None
             # Every digit of every entry (17 significant digits round-trip a double); 'general' so SciPy never folds
             # a symmetric matrix into the symmetric storage format.
-            scipy.io.mmwrite(str(path), scipy.sparse.coo_matrix(value, dtype=np.float64), precision=17,
+            scipy.io.mmwrite(str(path), value, precision=17,
                              symmetry="general")
         else:
             if scipy.sparse.issparse(value):
                 value = value.toarray()
             path = self.folder / f"{name}.npy"
-            np.save(path, np.ascontiguousarray(np.asarray(value, dtype=np.float64)))
+            np.save(path, np.ascontiguousarray(_real_array(name, value)))
         self.names[str(path)] = name
         return str(path)
 
     def vector(self, name, value):
         """An array as name.npy in float64, shape kept (the tool checks it)."""
+        if scipy.sparse.issparse(value):
+            if _is_complex(value):
+                raise ValueError(f"{name}: complex values are not supported")
+            value = value.toarray()
         path = self.folder / f"{name}.npy"
-        np.save(path, np.ascontiguousarray(np.asarray(value, dtype=np.float64)))
+        np.save(path, np.ascontiguousarray(_real_array(name, value)))
         self.names[str(path)] = name
         return str(path)
 
@@ -52,7 +107,7 @@ def _weights(inputs, value, option, name):
     if value is None:
         return []
     if np.ndim(value) == 0 and not scipy.sparse.issparse(value):
-        return ["--w-scalar", _tool._text(float(value))]
+        return ["--w-scalar", _tool._text(_real(name, value))]
     if option == "--W":
         return [option, inputs.matrix(name, value, sparse_ok=False)]
     return [option, inputs.vector(name, value)]
@@ -73,9 +128,9 @@ def _check_server(server):
 def _solve(problem, files, *, solver, tol, workers, server, callback, options, inputs, folder):
     """Runs ``dist-softmax solve`` with JSON progress; returns the OptimizeResult built from its output files."""
     args = ["solve", "--problem", problem] + files
-    args += ["--solver", solver, "--tol", _tool._text(float(tol))]
+    args += ["--solver", solver, "--tol", _tool._text(_real("tol", tol))]
     if workers is not None:
-        args += ["--workers", str(int(workers))]
+        args += ["--workers", str(_whole("workers", workers))]
     args += server
     # The tool's files (x.npy, report.json, convergence.png) stay in out_dir when one is given; else they go with folder.
     out_dir = options.pop("out_dir", None)
@@ -179,8 +234,10 @@ def generate(problem, n, d, seed=1, out_dir=None, **options):
     ``planted=True``, ``noise=0.05``, ``x_scale=1.0``. With ``out_dir`` the files stay there; otherwise they are
     written to a temporary folder and deleted.
     """
+    sizes = [str(_whole("n", n)), str(_whole("d", d)), str(_whole("seed", seed))]
+
     def run(folder):
-        args = ["generate", "--problem", problem, "--n", str(int(n)), "--d", str(int(d)), "--seed", str(int(seed))]
+        args = ["generate", "--problem", problem, "--n", sizes[0], "--d", sizes[1], "--seed", sizes[2]]
         args += _tool.cli_options(options) + ["--out-dir", str(folder)]
         _, _, stdout, _ = _tool.run(args)
         # generate lists the files it wrote, one per line, indented, between "wrote …:" and "solve it with:".

@@ -8,6 +8,7 @@ The tool is found, in this order, as
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -125,6 +126,18 @@ def decode_numbers(entry):
     return {k: _number(v) for k, v in entry.items()}
 
 
+def name_paths(message, names):
+    """``message`` with every temporary file path in ``names`` replaced by the Python argument it holds.
+
+    The tool writes a file as "A (/tmp/distsoftmax-…/A.npy)" where it names the option too; once the path is the
+    argument's name that would read "A (A)", so such a pair becomes just "A".
+    """
+    for path, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        message = message.replace(path, name)
+        message = re.sub(rf"(?<![\w-])(?:--)?{re.escape(name)} \({re.escape(name)}\)", name, message)
+    return message
+
+
 def raise_for_exit(code, stderr, names):
     """Exit 2 → ValueError with the tool's one-line message (without "error: "); any other failure → RuntimeError.
 
@@ -134,10 +147,31 @@ def raise_for_exit(code, stderr, names):
     if code == EXIT_BAD_INPUT:
         lines = [l for l in stderr.splitlines() if l.startswith("error: ")]
         message = lines[0][len("error: "):] if lines else stderr.strip()
-        for path, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
-            message = message.replace(path, name)
-        raise ValueError(message)
+        raise ValueError(name_paths(message, names))
     raise RuntimeError(f"dist-softmax failed (exit code {code}):\n{stderr.strip()}")
+
+
+STOP_TIMEOUT = 10.0  # seconds a stopped child gets to write its files (and cancel a server job) before it is killed
+
+
+def stop(proc, timeout=STOP_TIMEOUT):
+    """Asks a running dist-softmax to stop as Ctrl+C would, and waits (at most ``timeout`` s) until it has exited.
+
+    SIGTERM (``terminate``) lets a local solve end at its next iteration with its files and checkpoint written, and a
+    ``solve --server`` client cancel its job on the service; SIGKILL would do neither. stdout is drained meanwhile, so
+    a full pipe cannot hold the child. A child still running after ``timeout`` seconds is killed.
+    """
+    if proc.poll() is not None:
+        return
+    try:
+        proc.terminate()
+    except ProcessLookupError:  # exited in between
+        pass
+    try:
+        proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def run(args, names=None, on_event=None):
@@ -145,7 +179,9 @@ def run(args, names=None, on_event=None):
 
     When ``on_event`` is given, stdout is read line by line while the tool runs and every line that is a JSON object
     (``solve --progress json``) is passed to it as a dict as soon as it arrives. stderr goes to a temporary file, so a
-    chatty stderr can never block the child. If ``on_event`` raises, the child is killed and the exception propagates.
+    chatty stderr can never block the child. If ``on_event`` raises (or the wait is interrupted, KeyboardInterrupt),
+    the child is stopped with SIGTERM (see :func:`stop`: a server job is cancelled, a local solve writes its files and
+    keeps its checkpoint) and the exception propagates.
     """
     names = names or {}
     command = find_executable() + [str(a) for a in args]
@@ -163,6 +199,9 @@ def run(args, names=None, on_event=None):
                     events.append(event)
                     on_event(event)
             code = proc.wait()
+        except BaseException:
+            stop(proc)
+            raise
         finally:
             if proc.poll() is None:
                 proc.kill()

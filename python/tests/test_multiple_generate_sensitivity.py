@@ -49,8 +49,9 @@ def test_solve_multiple_with_a_scalar_weight_and_a_bad_B():
     B = row_softmax(A1 @ rng.standard_normal((d, d)) @ A2.T)
     res = distsoftmax.solve_multiple(A1, A2, B, W=0.1, tol=1e-9)
     assert res.success and "--w-scalar" in res.report["arguments"]
-    with pytest.raises(ValueError, match=r"^B: "):
+    with pytest.raises(ValueError) as bad_B:
         distsoftmax.solve_multiple(A1, A2, B[:, :-1])
+    assert str(bad_B.value) == f"B: is {n}×{n - 1} but must be {n}×{n} (rows of A1 × rows of A2)"
 
 
 def test_generate_returns_the_arrays_and_is_reproducible(tmp_path):
@@ -95,3 +96,20 @@ def test_sensitivity_returns_its_report_for_a_generated_and_a_given_instance():
     assert given["regularizer"] == "w = 0.1 on every row"
     with pytest.raises(ValueError, match=r"^--worst-epsilons: "):
         distsoftmax.sensitivity(n=20, d=2, worst_epsilons=[0.0])
+
+
+def test_generate_refuses_fractional_sizes_and_accepts_integral_ones():
+    """int(10.7) quietly generated n = 10."""
+    with pytest.raises(ValueError, match=r"^n: must be a whole number, got 10\.7$"):
+        distsoftmax.generate("normalized", 10.7, 2)
+    with pytest.raises(ValueError, match=r"^d: must be a whole number, got 2\.5$"):
+        distsoftmax.generate("normalized", 10, np.float64(2.5))
+    with pytest.raises(ValueError, match=r"^seed: must be a whole number, got 1\.5$"):
+        distsoftmax.generate("normalized", 10, 2, seed=1.5)
+    inst = distsoftmax.generate("normalized", 10.0, np.int64(2), seed=np.uint8(3))
+    assert inst["A"].shape == (10, 2)
+    np.testing.assert_array_equal(inst["A"], distsoftmax.generate("normalized", 10, 2, seed=3)["A"])
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((10, 2))
+    with pytest.raises(ValueError, match=r"^workers: must be a whole number, got 1\.5$"):
+        distsoftmax.solve(A, np.full(10, 0.1), workers=1.5)

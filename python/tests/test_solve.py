@@ -1,4 +1,6 @@
 """distsoftmax.solve against SciPy on the same instance, sparse input, weights, bad input, stopping and callbacks."""
+import json
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -67,8 +69,11 @@ def test_bad_input_raises_value_error_with_the_tools_message(normalized_instance
     with pytest.raises(ValueError) as short_b:
         distsoftmax.solve(A, b[:-1])
     message = str(short_b.value)
-    assert message.startswith("b: has 499 entries but A")
+    assert message == "b: has 499 entries but A has 500 rows"  # not "… but A (A) has …" from the path's "A (path)"
     assert "error:" not in message and "/tmp" not in message and "\n" not in message
+    with pytest.raises(ValueError) as short_w:
+        distsoftmax.solve(A, b, w=np.ones(5))
+    assert str(short_w.value) == "w: has 5 entries but A has 500 rows"
 
     bad = A.copy()
     bad[3, 2] = np.nan
@@ -141,3 +146,72 @@ def test_out_dir_keeps_the_tools_files(normalized_instance, tmp_path):
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["convergence.png", "report.json", "x.npy"]
     np.testing.assert_array_equal(np.load(tmp_path / "run" / "x.npy"), res.x)
     assert res.report["files"]["report"] == str(tmp_path / "run" / "report.json")
+
+
+def test_complex_input_is_refused_naming_the_argument(normalized_instance):
+    """Complex arrays were cast to float64 with only NumPy's ComplexWarning: the imaginary part was silently dropped."""
+    import warnings
+    A, b = normalized_instance
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning either: the ValueError comes first
+        with pytest.raises(ValueError, match=r"^A: complex values are not supported$"):
+            distsoftmax.solve(A + 1j, b)
+        with pytest.raises(ValueError, match=r"^A: complex values are not supported$"):
+            distsoftmax.solve(scipy.sparse.csr_matrix(A + 1j), b)
+        with pytest.raises(ValueError, match=r"^b: complex values are not supported$"):
+            distsoftmax.solve(A, b.astype(complex))
+        with pytest.raises(ValueError, match=r"^w: complex values are not supported$"):
+            distsoftmax.solve(A, b, w=0.1j)
+        with pytest.raises(ValueError, match=r"^x0: complex values are not supported$"):
+            distsoftmax.solve(A, b, x0=[1j] * A.shape[1])
+        with pytest.raises(ValueError, match=r"^B: complex values are not supported$"):
+            distsoftmax.solve_multiple(A[:4, :2], A[:4, :2], np.ones((4, 4), dtype=complex))
+
+
+def test_non_numeric_input_is_refused_naming_the_argument(normalized_instance):
+    """Text where numbers belong raised NumPy's bare "could not convert string to float: 'a'"."""
+    A, b = normalized_instance
+    with pytest.raises(ValueError, match=r"^A: must be real numbers \(could not convert string to float: 'a'\)$"):
+        distsoftmax.solve(np.array([["a", "b"]]), b)
+    with pytest.raises(ValueError, match=r"^tol: must be a real number \(.*'abc'"):
+        distsoftmax.solve(A, b, tol="abc")
+    with pytest.raises(ValueError, match=r"^w: must be a real number "):
+        distsoftmax.solve(A, b, w="heavy")
+    with pytest.raises(ValueError, match=r"^b: must be real numbers "):
+        distsoftmax.solve(A, ["x"] * A.shape[0])
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, KeyError])
+def test_an_interrupted_solve_stops_the_tool_with_sigterm_not_sigkill(normalized_instance, tmp_path, error):
+    """Interrupting solve (a callback raising, Ctrl+C) must stop the child as Ctrl+C / SIGTERM would: a local solve
+    then ends at its next iteration with exit 3, writing report.json (exit "cancelled") and keeping its checkpoint, and
+    a solve --server client cancels its job on the service. SIGKILL left no report (and a server job running)."""
+    A, b = normalized_instance
+    out = tmp_path / "run"
+
+    def interrupt(entry):
+        if entry["iteration"] == 2:
+            raise error("interrupted")
+
+    with pytest.raises(error, match="interrupted"):
+        distsoftmax.solve(A, b, solver="gd", tol=0.0, max_iter=1_000_000, stall_iter=1_000_000, callback=interrupt,
+                          out_dir=out, backend="inprocess")
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["exit"] == "cancelled"
+    assert report["iterations"] >= 2
+    assert (out / "checkpoint.json").is_file()  # resumable: dist-softmax solve --resume out
+    assert (out / "x.npy").is_file()
+
+
+def test_stop_kills_a_child_that_does_not_exit_within_the_timeout():
+    """stop waits a bounded time after SIGTERM, then kills: an interrupted call never hangs on a stuck child."""
+    import subprocess
+    import time
+    from distsoftmax import _tool
+    proc = subprocess.Popen(["/bin/sh", "-c", "trap '' TERM; echo ready; exec sleep 30"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    started = time.monotonic()
+    _tool.stop(proc, timeout=0.5)
+    assert proc.returncode == -9  # SIGKILL after the SIGTERM was ignored
+    assert time.monotonic() - started < 10
+    proc.stdout.close()
