@@ -113,6 +113,9 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         return run.ErrLines.Single(l => l.StartsWith("error: ", StringComparison.Ordinal))["error: ".Length..];
     }
 
+    /// <summary>The service's data root as its messages name it (its working directory, ending in a separator).</summary>
+    private string Root => Path.TrimEndingDirectorySeparator(cluster.Data.Path) + Path.DirectorySeparatorChar;
+
     [Fact]
     public async Task Bad_specs_get_400_with_the_command_lines_own_messages()
     {
@@ -133,7 +136,14 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
             ("""{"A": ["inst/A.npy"]}""", "A: must be a string, a number or a boolean (got a JSON array)"),
             ("""[1, 2]""", "job spec: must be a JSON object of solve options (got array)"),
             ("""{"tol=1": 3}""", "job spec: 'tol=1' is not a solve option name in camelCase (e.g. maxIter for --max-iter)"),
+            ("""{"help": true}""", "help: is not a job option (the API takes solve's options; GET /api/jobs lists the jobs)"),
+            // Input files only from the service's data roots (here its working directory), refused before they are read.
+            ("""{"A": "/etc/hostname", "b": "inst/b.npy"}""", $"A: /etc/hostname is outside the service's data roots ({Root}; serve --data-root)"),
+            ("""{"A": "inst/A.npy", "b": "../b.npy"}""", $"b: ../b.npy is outside the service's data roots ({Root}; serve --data-root)"),
+            ("""{"A": "inst/A.npy", "b": "inst/link.npy"}""", $"b: inst/link.npy links outside the service's data roots ({Root}; serve --data-root)"),
+            ("""{"A": "inst/A.npy\u0000x", "b": "inst/b.npy"}""", "A: the path contains a NUL character"),
         };
+        File.CreateSymbolicLink(Path.Combine(cluster.Data.Path, "inst", "link.npy"), "/etc/hostname");
         foreach (var (spec, expected) in cases)
         {
             var (status, body) = await SendAsync(http, HttpMethod.Post, "/api/jobs", spec);
@@ -155,7 +165,7 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         // Nothing was queued.
         var (_, jobs) = await SendAsync(http, HttpMethod.Get, "/api/jobs");
         Assert.Empty(jobs!.AsArray());
-        Assert.Contains("distsoftmax_jobs_rejected_total 14", await http.GetStringAsync("/metrics"));
+        Assert.Contains("distsoftmax_jobs_rejected_total 19", await http.GetStringAsync("/metrics"));
     }
 
     [Fact]

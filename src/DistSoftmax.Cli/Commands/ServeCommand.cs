@@ -35,11 +35,17 @@ internal static class ServeCommand
         var maxQueued = OptionFactory.Int("--max-queued", "Jobs that may wait; a submission beyond that is refused (HTTP 503).", DefaultMaxQueued);
         var minWorkers = OptionFactory.Int("--min-workers", "Worker nodes a job waits for before its shards are assigned.", 1, "K");
         var log = WorkerCommand.LogOption();
+        var dataRoots = new Option<string[]>("--data-root")
+        {
+            Description = "A directory jobs may name input files in (repeatable; default: DISTSOFTMAX_DATA_ROOTS, then the working directory). " +
+                "A spec naming a file outside every root is refused (HTTP 400) before anything reads it.",
+            HelpName = "DIR",
+        };
 
         var command = new Command("serve",
             "Run the cluster as a service: a coordinator node that stays in the cluster and an HTTP job API (POST /api/jobs, " +
             "GET /api/jobs/{id}/events, …), /metrics and a dashboard at /, until Ctrl+C or SIGTERM. Submit with 'dist-softmax solve --server URL'.");
-        foreach (Option o in new Option[] { httpPort, httpHost, host, port, seeds, credentials, insecure, stateDir, db, maxJobs, maxQueued, minWorkers, log })
+        foreach (Option o in new Option[] { httpPort, httpHost, host, port, seeds, credentials, insecure, stateDir, db, maxJobs, maxQueued, minWorkers, dataRoots, log })
             command.Add(o);
         command.SetAction((parse, _) =>
         {
@@ -67,8 +73,13 @@ internal static class ServeCommand
                 };
                 string state = ctx.Resolve(parse.GetValue(stateDir)!);
                 if (File.Exists(state)) throw new CliInputException("--state-dir", $"{state} is a file, not a directory");
+                var roots = parse.GetValue(dataRoots) is { Length: > 0 } given ? given
+                    : Environment.GetEnvironmentVariable("DISTSOFTMAX_DATA_ROOTS")?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                foreach (var root in roots ?? [])
+                    if (!Directory.Exists(ctx.Resolve(root))) throw new CliInputException("--data-root", $"{root}: no such directory");
                 options = new ServiceOptions(node, state, parse.GetValue(db) is string d ? ctx.Resolve(d) : Path.Combine(state, "jobs.db"),
-                    parse.GetValue(maxJobs), parse.GetValue(maxQueued), parse.GetValue(minWorkers), ctx.WorkingDirectory);
+                    parse.GetValue(maxJobs), parse.GetValue(maxQueued), parse.GetValue(minWorkers), ctx.WorkingDirectory,
+                    roots?.Select(ctx.Resolve).ToArray());
                 http = $"http://{(hh.Contains(':') ? $"[{hh}]" : hh)}:{hp}";
             }
             catch (Exception e) when (e is CliInputException or ArgumentException)

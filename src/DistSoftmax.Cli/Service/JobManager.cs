@@ -214,6 +214,7 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
             {
                 throw new CliInputException("job spec", $"not JSON: {e.Message}");
             }
+            JobSpec.CheckInputs(spec, options.WorkingDirectory, options.InputPolicy);
             string[] arguments = [.. JobSpec.ToArguments(spec), $"--out-dir={outDir}", "--progress=json"];
             var settings = SolveCommand.ParseSettings(arguments, ctx);
             // A job runs on the service's cluster: without "workers" it takes a cluster job's shards, not this machine's cores.

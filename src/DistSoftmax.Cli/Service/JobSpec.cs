@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using DistSoftmax.Cluster.Worker;
 
 namespace DistSoftmax.Cli.Service;
 
@@ -16,6 +17,29 @@ internal static class JobSpec
     {
         "outDir", "progress", "server", "resume", "backend", "seeds", "minWorkers", "host", "port", "seedTimeout", "credentials", "insecure",
     };
+
+    /// <summary>Keys whose values are input files (solve's --A, --b, --w, --A1, --A2, --B, --W, --x0).</summary>
+    public static readonly IReadOnlySet<string> InputFiles = new HashSet<string>(StringComparer.Ordinal) { "A", "b", "w", "A1", "A2", "B", "W", "x0" };
+
+    /// <summary>
+    /// Refuses, before anything reads them, input paths outside the service's data roots (resolved against
+    /// <paramref name="workingDirectory"/>, symbolic links followed) and paths with a NUL character: the API has no
+    /// authentication, and the planner's messages quote what it read, so any file on the host could be probed.
+    /// </summary>
+    public static void CheckInputs(JsonElement spec, string workingDirectory, SourcePolicy policy)
+    {
+        if (spec.ValueKind != JsonValueKind.Object) return;   // ToArguments says what is wrong
+        foreach (var property in spec.EnumerateObject())
+        {
+            if (!InputFiles.Contains(property.Name) || property.Value.ValueKind != JsonValueKind.String) continue;
+            string path = property.Value.GetString()!;
+            if (path.Contains('\0')) throw new CliInputException(property.Name, "the path contains a NUL character");
+            if (path.Length == 0) continue;   // the command line's own message
+            string full = Path.GetFullPath(Path.Combine(workingDirectory, path));
+            if (policy.OutsideReason(full) is { } reason)
+                throw new CliInputException(property.Name, $"{path} {reason} the service's data roots ({string.Join(", ", policy.DataRoots)}; serve --data-root)");
+        }
+    }
 
     /// <summary>"--max-iter" → "maxIter", "--A1" → "A1", "--w-scalar" → "wScalar".</summary>
     public static string Key(string optionName)
@@ -54,6 +78,8 @@ internal static class JobSpec
             string key = property.Name;
             if (key.Length == 0 || !char.IsAsciiLetter(key[0]) || !key.All(char.IsAsciiLetterOrDigit))
                 throw new CliInputException("job spec", $"'{key}' is not a solve option name in camelCase (e.g. maxIter for --max-iter)");
+            if (key == "help")
+                throw new CliInputException(key, "is not a job option (the API takes solve's options; GET /api/jobs lists the jobs)");
             if (Reserved.Contains(key))
                 throw new CliInputException(key, "is not allowed in a service job (the service chooses where jobs run and where their files go)");
             string option = OptionName(key);

@@ -1,4 +1,5 @@
 using DistSoftmax.Cluster.Hosting;
+using DistSoftmax.Cluster.Worker;
 
 namespace DistSoftmax.Cli.Service;
 
@@ -10,5 +11,11 @@ namespace DistSoftmax.Cli.Service;
 /// <param name="MaxQueued">Jobs that may wait; a submission beyond that is refused (HTTP 503).</param>
 /// <param name="MinWorkers">Worker nodes a job waits for before its shards are assigned.</param>
 /// <param name="WorkingDirectory">What relative paths in job specs are resolved against.</param>
+/// <param name="DataRoots">Directories a job's input files may come from (serve --data-root); null: the working directory.</param>
 internal sealed record ServiceOptions(NodeOptions Node, string StateDirectory, string Database, int MaxJobs, int MaxQueued,
-    int MinWorkers, string WorkingDirectory);
+    int MinWorkers, string WorkingDirectory, IReadOnlyList<string>? DataRoots = null)
+{
+    /// <summary>The policy a job's input paths are checked against before anything reads them (<see cref="JobSpec.CheckInputs"/>).</summary>
+    public SourcePolicy InputPolicy => new((DataRoots is { Count: > 0 } roots ? roots : [WorkingDirectory]).Select(SourcePolicy.Root).ToArray(),
+        SourcePolicy.DefaultMaxGeneratedValues);
+}

@@ -29,7 +29,8 @@ public sealed record SourcePolicy(IReadOnlyList<string> DataRoots, long MaxGener
         return new SourcePolicy(configured.Select(Root).ToArray(), max);
     }
 
-    private static string Root(string path)
+    /// <summary>A data root as the policy keeps it: absolute, ending in a directory separator.</summary>
+    public static string Root(string path)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException("a data root must not be empty");
         var full = Path.GetFullPath(path);
@@ -43,18 +44,27 @@ public sealed record SourcePolicy(IReadOnlyList<string> DataRoots, long MaxGener
         foreach (var (key, value) in source.Parameters)
         {
             if (!value.Contains('/') && !value.Contains('\\')) continue;
-            if (!Path.IsPathFullyQualified(value) || !Inside(Path.GetFullPath(value)))
-                throw new UnauthorizedAccessException($"parameter {key}: the path is outside this worker's data roots ({string.Join(", ", DataRoots)})");
-            var info = new FileInfo(value);
-            var target = info.Exists ? info.ResolveLinkTarget(returnFinalTarget: true) : null;
-            if (target is not null && !Inside(Path.GetFullPath(target.FullName)))
-                throw new UnauthorizedAccessException($"parameter {key}: the path links outside this worker's data roots");
+            string? reason = Path.IsPathFullyQualified(value) ? OutsideReason(Path.GetFullPath(value)) : "is outside";
+            if (reason is not null)
+                throw new UnauthorizedAccessException($"parameter {key}: the path {reason} this worker's data roots ({string.Join(", ", DataRoots)})");
         }
         if (source.Kind == "generated"
             && long.TryParse(source.Get("n"), NumberStyles.Integer, CultureInfo.InvariantCulture, out long n)
             && long.TryParse(source.Get("d"), NumberStyles.Integer, CultureInfo.InvariantCulture, out long d)
             && (n < 0 || d < 0 || (d > 0 && n > MaxGeneratedValues / d)))
             throw new ArgumentException($"a generated instance of {n}×{d} exceeds this worker's {MaxGeneratedValues} values (distsoftmax.worker.max-generated-values)");
+    }
+
+    /// <summary>
+    /// Null when the absolute path <paramref name="full"/> is inside a data root — lexically, and, where it exists,
+    /// after following symbolic links; else why not ("is outside", "links outside").
+    /// </summary>
+    public string? OutsideReason(string full)
+    {
+        if (!Inside(full)) return "is outside";
+        var info = new FileInfo(full);
+        var target = info.Exists ? info.ResolveLinkTarget(returnFinalTarget: true) : null;
+        return target is not null && !Inside(Path.GetFullPath(target.FullName)) ? "links outside" : null;
     }
 
     private bool Inside(string full) =>
