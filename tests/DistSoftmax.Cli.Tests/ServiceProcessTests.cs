@@ -34,6 +34,24 @@ public class ServiceProcessTests
     private static async Task<JsonNode> GetAsync(HttpClient http, string path) => JsonNode.Parse(await http.GetStringAsync(path))!;
 
     [Fact]
+    public void An_HTTP_port_in_use_is_one_line_and_exit_2_without_a_stack_trace()
+    {
+        using var dir = new TempDir();
+        var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        try
+        {
+            int httpPort = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+            using var service = Serve(dir.Path, httpPort, BackendTests.FreePort());
+            Assert.Equal(2, service.WaitForExit(Up));
+            // The node's lines are tagged with their stream: stderr holds the one error line and nothing else.
+            var errors = service.Lines.Where(l => l.StartsWith("stderr: ", StringComparison.Ordinal)).ToArray();
+            Assert.True(errors.Length == 1 && errors[0].StartsWith("stderr: error: --http-port: ", StringComparison.Ordinal), service.Output);
+        }
+        finally { taken.Stop(); }
+    }
+
+    [Fact]
     public async Task Jobs_on_the_same_A_through_solve_server_give_the_local_x_and_reuse_the_workers_shard_cache()
     {
         using var dir = new TempDir();

@@ -66,6 +66,9 @@ internal sealed class ServiceHost : IAsyncDisposable
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = false; });
             builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            // The host logs a failure to start (an HTTP port in use) with the exception's stack trace; serve reports it
+            // itself as one line (--http-port: …).
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
             configure(builder);
             var app = builder.Build();
             var host = new ServiceHost(app, store, jobs, metrics, view);
