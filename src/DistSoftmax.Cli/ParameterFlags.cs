@@ -63,6 +63,7 @@ internal static class ParameterFlags
         [nameof(SensitivityOptions.WorstCaseEpsilons)] = "--worst-epsilons",
         [nameof(SensitivityOptions.Draws)] = "--draws",
         [nameof(SensitivityOptions.Parallelism)] = "--parallel",
+        [nameof(SensitivityOptions.WorstCaseMaxSteps)] = "--worst-steps",
         [nameof(MatrixSensitivityProblem.Parts)] = "--perturb",
 
         // networks (Activations, NetworkModel, NetworkShardLoader, TrainingOptions)

@@ -31,4 +31,25 @@ public class PlotCommandTests
         Assert.StartsWith("error: --out: writing", Assert.Single(over.ErrLines));
         Assert.Equal("{\"tool\": \"something else\"}", File.ReadAllText(dir.File("r.json")));
     }
+
+    [Fact]
+    public void An_empty_trace_an_entry_without_a_field_and_a_directory_are_bad_input_naming_what_is_wrong()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("empty.json"), "{\"trace\": []}");
+        File.WriteAllText(dir.File("partial.json"), "{\"trace\": [{\"iteration\": 0}]}");
+        Directory.CreateDirectory(dir.File("run"));
+        foreach (var (arg, expected) in new[]
+                 {
+                     ("empty.json", $"error: {dir.File("empty.json")}: has no iterations in its \"trace\" (nothing to plot)"),
+                     ("partial.json", $"error: {dir.File("partial.json")}: is not a solve report (trace entry 0 has no \"loss\")"),
+                     ("run", $"error: {dir.File("run")}: is a directory, not a report file (give DIR/report.json)"),
+                 })
+        {
+            var run = Cli.Run(dir.Path, ["plot", arg, "--out", "o.png"]);
+            Assert.True(run.Code == 2, run.ToString());
+            Assert.Equal(expected, Assert.Single(run.ErrLines));
+        }
+        Assert.False(File.Exists(dir.File("o.png")));
+    }
 }

@@ -50,6 +50,7 @@ internal static class PlotCommand
     /// <summary>One report's trace and label ("solver, globalization — directory"); a file that is not a solve report is bad input.</summary>
     private static (ConvergencePlot.Run Run, double? Tolerance) Read(string path)
     {
+        if (Directory.Exists(path)) throw new DataFormatException(path, "is a directory, not a report file (give DIR/report.json)");
         if (!File.Exists(path)) throw new DataFormatException(path, "file not found");
         try
         {
@@ -58,10 +59,11 @@ internal static class PlotCommand
             var root = doc.RootElement;
             if (!root.TryGetProperty("trace", out var trace) || trace.ValueKind != JsonValueKind.Array)
                 throw new DataFormatException(path, "is not a solve report (no \"trace\" array)");
-            var entries = trace.EnumerateArray().Select(t => new TraceEntry(
-                t.GetProperty("iteration").GetInt32(), Number(t.GetProperty("loss")), Number(t.GetProperty("gradientNorm")),
-                Number(t.GetProperty("stepLength")), t.GetProperty("rowsSampled").GetInt64(), Number(t.GetProperty("seconds")),
-                t.GetProperty("requests").GetInt64())).ToArray();
+            var entries = trace.EnumerateArray().Select((t, i) => new TraceEntry(
+                Field(t, i, "iteration").GetInt32(), Number(Field(t, i, "loss")), Number(Field(t, i, "gradientNorm")),
+                Number(Field(t, i, "stepLength")), Field(t, i, "rowsSampled").GetInt64(), Number(Field(t, i, "seconds")),
+                Field(t, i, "requests").GetInt64())).ToArray();
+            if (entries.Length == 0) throw new DataFormatException(path, "has no iterations in its \"trace\" (nothing to plot)");
             string solver = root.TryGetProperty("solver", out var s) ? s.GetString() ?? "?" : "?";
             string globalization = root.TryGetProperty("globalization", out var g) ? ", " + g.GetString() : "";
             string where = Path.GetFileName(Path.GetDirectoryName(path)) ?? "";
@@ -75,6 +77,11 @@ internal static class PlotCommand
             throw new DataFormatException(path, $"is not a solve report ({ErrorReport.OneLine(e.Message)})");
         }
     }
+
+    /// <summary>Field <paramref name="name"/> of trace entry <paramref name="index"/>, or a message naming both.</summary>
+    private static JsonElement Field(JsonElement entry, int index, string name) =>
+        entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty(name, out var value) ? value
+            : throw new FormatException($"trace entry {index} has no \"{name}\"");
 
     /// <summary>A JSON number, or the "NaN"/"Infinity" strings the report writes for non-finite values.</summary>
     private static double Number(JsonElement e) => e.ValueKind == JsonValueKind.String

@@ -120,7 +120,7 @@ internal static class SensitivityCommand
             };
             var loader = new DataShardLoader();
             var plan = SolvePlanner.Plan(settings, ctx, loader);
-            var parts = parse.GetValue(perturb) is { } text ? List(text) : null;
+            var parts = parse.GetValue(perturb) is { } text ? PerturbedParts(text) : null;
             var problem = Load(plan, loader, parts);
             // Exact Newton forms the dense Hessian every iteration: above the dense size the default is Newton-CG.
             if (!OptionFactory.Given(parse, solver) && problem.Dimension > HessianSolve.DenseMaxDimension)
@@ -128,6 +128,16 @@ internal static class SensitivityCommand
             return Run(ctx, problem, plan, options);
         }));
         return command;
+    }
+
+    /// <summary>--perturb's list: at least one name, none twice (which matrices exist is checked with the problem).</summary>
+    private static string[] PerturbedParts(string text)
+    {
+        var parts = List(text);
+        if (parts.Length == 0) throw new CliInputException("--perturb", "names no matrix (e.g. A1,A2,B)");
+        if (parts.GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new CliInputException("--perturb", $"{twice.Key} is listed twice");
+        return parts;
     }
 
     private static double[] Numbers(string text, string option) => List(text).Select(e =>

@@ -28,7 +28,7 @@ internal sealed class SolveCommand
     private Option<double?> _wScalar => _inputs.WScalar;
     private Option<string?> _x0 => _inputs.X0;
     private readonly Option<string> _solver = OptionFactory.Choice("--solver",
-        "The solver. auto = approx-newton for vector problems, the automatic matrix choice (newton or newton-cg) for matrix problems.",
+        "The solver. auto = the least predicted solve time among newton, approx-newton, newton-cg and lbfgs for vector problems (report.json gives the predictions); for matrix problems newton while d² ≤ 1024, else approx-newton (Newton-CG preconditioned by the Kronecker-factored curvature).",
         "auto", ["auto", .. SolverCatalog.Names]);
     private readonly Option<double> _tol = OptionFactory.Double("--tol", "Relative tolerance: converged when ‖∇L(x)‖ ≤ tol·‖∇L(x0)‖ (or ≤ --abs-tol).", Defaults.RelativeTolerance);
     private readonly Option<double> _absTol = OptionFactory.Double("--abs-tol", "Absolute tolerance on ‖∇L(x)‖.", Defaults.AbsoluteTolerance);
