@@ -106,6 +106,8 @@ public class ResumeTests
         }
         BadInput("holds no checkpoint.json", "--resume", "part");
         BadInput("no such directory", "--resume", "nowhere");
+        File.WriteAllText(dir.File("a-file"), "not a directory");
+        BadInput("is a file, not a solve's --out-dir", "--resume", "a-file");
 
         var kept = RunStoppedAt(dir.Path, 2, [.. args, "--out-dir", "kept"]);
         Assert.Equal(3, kept.Code);

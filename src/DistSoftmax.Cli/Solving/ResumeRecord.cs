@@ -41,6 +41,7 @@ internal sealed record ResumeRecord(string WorkingDirectory, IReadOnlyList<strin
     public static ResumeRecord Read(string directory)
     {
         string path = Path.Combine(directory, FileName);
+        if (File.Exists(directory)) throw new CliInputException("--resume", $"{directory}: is a file, not a solve's --out-dir");
         if (!Directory.Exists(directory)) throw new CliInputException("--resume", $"{directory}: no such directory");
         if (!File.Exists(path))
             throw new CliInputException("--resume", $"{directory} holds no {FileName}: it is not the output directory of an interrupted solve " +
