@@ -85,6 +85,10 @@ public class ServiceProcessTests
                     var lines = client.Lines.Where(l => !l.StartsWith("stderr: ", StringComparison.Ordinal)).ToArray();
                     Assert.All(lines, l => Assert.StartsWith("{\"event\":", l)); // stdout: the JSON lines only
                     Assert.Contains("\"event\":\"finished\",\"exit\":0", lines[^1]);
+                    // The same finished line as a local solve's: with the downloaded report's regime.
+                    var finished = JsonNode.Parse(lines[^1])!;
+                    Assert.True(finished["regime"] is JsonObject regime && regime.ToJsonString() == JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, run, "report.json")))!["regime"]!.ToJsonString(),
+                        lines[^1]);
                 }
             }
             var list = await GetAsync(http, "/api/jobs");

@@ -34,10 +34,11 @@ internal sealed class JsonProgress(TextWriter output)
     /// <summary>
     /// The last line. <paramref name="exit"/> is the process exit code; <paramref name="condition"/> the solver's exit
     /// condition as in report.json (null when the solve never ran); <paramref name="files"/> null when nothing was written;
-    /// <paramref name="regime"/> report.json's regime, when the post-solve analysis ran.
+    /// <paramref name="regime"/> report.json's regime, when the post-solve analysis ran (a <see cref="Core.Analysis.Regime"/>,
+    /// or the downloaded report's "regime" node for a solve --server).
     /// </summary>
     public void Finished(int exit, ExitCondition? condition, int iterations, string message, FilesReport? files,
-        Core.Analysis.Regime? regime = null) => Write(new
+        object? regime = null) => Write(new
     {
         Event = "finished",
         Exit = exit,

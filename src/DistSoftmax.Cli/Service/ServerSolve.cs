@@ -76,7 +76,7 @@ internal static class ServerSolve
         set.Commit("report.json");
 
         if (json is null) view.Summary(SummaryRows(report, result, client, id, paths));
-        else json.Finished(code, result.Exit, result.Iterations, result.Message, paths);
+        else json.Finished(code, result.Exit, result.Iterations, result.Message, paths, report["regime"]?.DeepClone());
         if (code != ExitCodes.Ok)
             ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({(string?)report["exit"]}): {result.Message}");
         return code;
