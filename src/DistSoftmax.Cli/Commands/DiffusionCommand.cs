@@ -46,7 +46,7 @@ internal static class DiffusionCommand
         var studySamples = OptionFactory.Text("--study-samples", "Study: training points n1,n2,… (at --width) for the score error against n.", "", "LIST");
         var studyWidths = OptionFactory.Text("--study-widths", "Study: widths m1,m2,… (at --data-points) for the score error against the width.", "", "LIST");
         var seed = OptionFactory.ULong("--seed", "Seed of every draw.", d.Seed);
-        var outDir = OptionFactory.Text("--out-dir", "Output directory (created if needed).", "diffusion-out", "DIR");
+        var outDir = OptionFactory.Text("--out-dir", "Output directory (created if needed).", "diffusion-out", "DIR").NonEmptyPath();
 
         var command = new Command("diffusion",
             "Learn the score of the Ornstein–Uhlenbeck forward process of a 2-D distribution by denoising score matching (time as an input, " +

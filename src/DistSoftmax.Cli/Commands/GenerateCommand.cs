@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using DistSoftmax.Cli.Output;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
@@ -27,7 +28,7 @@ internal static partial class GenerateCommand
             "Noise level (default: normalized and multiple 0.1, hyperbolic 0; not available for rescaled).", "R");
         var xScale = OptionFactory.OptionalDouble("--x-scale",
             "Standard deviation of the entries of x_true (default: normalized 3, others 1).", "S");
-        var outDir = OptionFactory.File("--out-dir", "Directory to write the instance into (created if needed). Required.", "DIR");
+        var outDir = OptionFactory.File("--out-dir", "Directory to write the instance into (created if needed). Required.", "DIR").NonEmptyPath();
 
         var command = new Command("generate",
             "Generate a synthetic instance: vector problems write A.npy (A.mtx with --sparse), b.npy, x_true.npy; " +
@@ -52,27 +53,24 @@ internal static partial class GenerateCommand
             {
                 return ErrorReport.Write(ctx, e, validating: true);
             }
-            return Write(ctx, spec, dir);
+            return Write(ctx, spec, dir, parse.Tokens.Select(t => t.Value).ToArray());
         });
         return command;
     }
 
-    private static int Write(CliContext ctx, GeneratedSpec spec, string dir)
+    private static int Write(CliContext ctx, GeneratedSpec spec, string dir, IReadOnlyList<string> arguments)
     {
+        bool matrix = DataSources.IsMatrixProblem(spec.Problem);
+        string full = ctx.Resolve(dir);
+        if (File.Exists(full)) throw new CliInputException("--out-dir", $"{full} is a file, not a directory");
+        // Before generating anything: a file of the user's under an instance file's name is never replaced (only an
+        // earlier generate's, listed in its generate.json).
+        InstanceFiles.RequireReplaceable(full, matrix);
         object instance;
         try { instance = spec.Generate(); }
         catch (ArgumentException e) { return ErrorReport.Write(ctx, e, validating: true); }
+        var written = InstanceFiles.Write(full, instance, arguments);
 
-        string full = ctx.Resolve(dir);
-        if (File.Exists(full)) throw new CliInputException("--out-dir", $"{full} is a file, not a directory");
-        var written = instance switch
-        {
-            VectorInstance v => Generators.WriteVectorInstance(full, v),
-            MatrixInstance m => Generators.WriteMatrixInstance(full, m),
-            _ => throw new InvalidOperationException($"unexpected instance type {instance.GetType().Name}"),
-        };
-
-        bool matrix = DataSources.IsMatrixProblem(spec.Problem);
         string unitText = DataSources.HasUnit(spec.Problem) ? $" ({spec.Unit.Name()})" : "";
         ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"wrote a {spec.Problem}{unitText} instance, n = {spec.N}, d = {spec.D}, seed {spec.Seed}, to {full}:"));

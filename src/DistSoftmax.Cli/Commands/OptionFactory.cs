@@ -77,6 +77,20 @@ internal static class OptionFactory
 
     public static Option<bool> Flag(string name, string description) => new(name) { Description = description };
 
+    /// <summary>
+    /// A directory option (--out-dir) whose value must not be empty or blank: resolved against the working directory,
+    /// "" would silently mean the working directory itself. A parse error, "--out-dir: empty path" (exit 2).
+    /// </summary>
+    public static Option<T> NonEmptyPath<T>(this Option<T> option)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && string.IsNullOrWhiteSpace(r.Tokens[^1].Value))
+                r.AddError($"{option.Name}: empty path (give a directory, e.g. '.' for the working directory)");
+        });
+        return option;
+    }
+
     /// <summary>Whether the user gave the option (as opposed to its default).</summary>
     public static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 

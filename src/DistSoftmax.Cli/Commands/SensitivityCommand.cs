@@ -68,7 +68,7 @@ internal static class SensitivityCommand
             "Where the re-solves run: local = whole jobs on worker actors in this process (Akka.NET local simulation); inprocess = a bounded parallel loop.");
         var workers = OptionFactory.Int("--workers", "Backend local: worker actors; each re-solve runs whole on one of them.", 2, "K");
         var seed = OptionFactory.ULong("--seed", "Seed of a generated instance, of the random directions and of the Lanczos start.", 1);
-        var outDir = OptionFactory.Text("--out-dir", "Output directory (created if needed).", "sensitivity-out", "DIR");
+        var outDir = OptionFactory.Text("--out-dir", "Output directory (created if needed).", "sensitivity-out", "DIR").NonEmptyPath();
 
         var command = new Command("sensitivity",
             "Lipschitz constants of the solution x*(θ) in the data θ (A; or A1, A2, B): the worst case ‖dx*/dθ‖₂ over ‖Δθ‖_F = 1 " +
@@ -213,6 +213,8 @@ internal static class SensitivityCommand
     {
         var output = ctx.Out;
         string outDir = OutputDirectory(ctx, plan.Outputs.Directory);
+        // Before the analysis: the outputs replace only an earlier run's files (listed by its report.json), never the user's.
+        OutputOwnership.RequireListed(outDir, "report.json", OutputNames);
         foreach (var warning in plan.Warnings) ctx.Err.WriteLine($"warning: {warning}");
         string regularizer = RegularizerText(plan.Source);
         output.WriteLine($"sensitivity: {problem.Name}, {problem.Rows} rows, {problem.Dimension} unknowns, {regularizer}; perturbing " +
@@ -238,6 +240,13 @@ internal static class SensitivityCommand
                 $"warning: {inaccurate} re-solve(s) ended with ‖∇L‖/|λ_min| above {ResolveAccuracy:G} of their ‖Δx‖; their ratios are inaccurate (see report.json)"));
         return result.BaseSolve.Converged && inaccurate == 0 ? ExitCodes.Ok : ExitCodes.NotConverged;
     }
+
+    /// <summary>Every file sensitivity can write into --out-dir (the worst direction per perturbed matrix on a matrix problem).</summary>
+    private static readonly string[] OutputNames =
+    [
+        "report.json", "sensitivity.png", "x.npy", "worst-direction.npy",
+        .. MatrixSensitivityProblem.AllParts.Select(part => $"worst-direction-{part}.npy"),
+    ];
 
     /// <summary>Largest first-order solution error ‖∇L‖/|λ_min(H)| of a re-solve, relative to its change ‖Δx‖.</summary>
     private const double ResolveAccuracy = 1e-3;
@@ -341,6 +350,8 @@ internal static class SensitivityCommand
             Execution = options.Execution,
             result.Parallelism,
             result.Seconds,
+            // Absolute paths of the files written (this report among them): what a later run into --out-dir may replace.
+            Files = files,
         });
         return files;
     }

@@ -37,7 +37,7 @@ internal sealed class SolveCommand
     private readonly Option<int?> _workers = OptionFactory.OptionalInt("--workers",
         $"Row shards (one worker each). Default: one per core of this machine, at most {ShardLayout.MostDefaultShards} (local and inprocess backends); {ShardLayout.MostDefaultShards} on a cluster.", "K");
     private readonly Option<ulong> _seed = OptionFactory.ULong("--seed", "Seed of the solver's random choices (sketches, projections, row samples).", Defaults.Seed);
-    private readonly Option<string> _outDir = OptionFactory.Text("--out-dir", "Directory for x.npy, report.json and convergence.png (created if needed).", "out", "DIR");
+    private readonly Option<string> _outDir = OptionFactory.Text("--out-dir", "Directory for x.npy, report.json and convergence.png (created if needed).", "out", "DIR").NonEmptyPath();
     private readonly Option<string?> _save = new("--save")
     {
         Description = "Arrays at the solution to write into --out-dir as .npy, a comma list of: fitted (the model's fitted values), " +

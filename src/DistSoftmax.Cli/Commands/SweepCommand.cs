@@ -39,7 +39,7 @@ internal sealed class SweepCommand
     private readonly Option<bool> _noWarmup = OptionFactory.Flag("--no-warmup",
         "Skip the untimed warm-up solve of each solver on a small instance (without it the first grid point's time includes compiling the solver's code).");
     private readonly Option<string> _outDir = OptionFactory.Text("--out-dir",
-        "Directory for sweep.csv, the plots, points/KEY/ (each solve's files) and instances/KEY/ (created if needed).", "sweep-out", "DIR");
+        "Directory for sweep.csv, the plots, points/KEY/ (each solve's files) and instances/KEY/ (created if needed).", "sweep-out", "DIR").NonEmptyPath();
 
     // Solve options every point gets, forwarded as given (solve checks them; they are also checked here first).
     private readonly Option<double?> _wScalar = OptionFactory.OptionalDouble("--w-scalar", "One regulariser weight for every row (solve --w-scalar).");

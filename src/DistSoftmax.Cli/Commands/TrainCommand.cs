@@ -92,7 +92,7 @@ internal static class TrainCommand
             "larger data are subsampled at evenly spaced rows.", TangentKernel.DefaultMaxPoints, "S");
         var testData = OptionFactory.File("--test-data", "Test inputs for the test losses of the network and of kernel regression (with --test-targets).");
         var testTargets = OptionFactory.File("--test-targets", "Test targets (with --test-data).");
-        var outDir = OptionFactory.Text("--out-dir", "Directory for report.json, loss.png and the weights (created if needed).", "train-out", "DIR");
+        var outDir = OptionFactory.Text("--out-dir", "Directory for report.json, loss.png and the weights (created if needed).", "train-out", "DIR").NonEmptyPath();
         var backend = JobOptions.Backend(
             "Where shards run: local = worker actors in this process (Akka.NET local simulation); inprocess = a plain in-process loop.");
         var seeds = JobOptions.Seeds("train");

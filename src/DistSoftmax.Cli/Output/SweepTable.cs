@@ -37,6 +37,23 @@ internal static class SweepTable
         return Encoding.UTF8.GetBytes(text.ToString());
     }
 
+    /// <summary>
+    /// Whether <paramref name="path"/> is a table this tool wrote: its first line is exactly the header of
+    /// <see cref="Columns"/> (a sweep's plots are its own when the table beside them is).
+    /// </summary>
+    public static bool IsOwn(string path)
+    {
+        string header = string.Join(',', Columns);
+        try
+        {
+            using var reader = new StreamReader(path, Encoding.UTF8);
+            var first = new char[header.Length + 1];
+            int read = reader.ReadBlock(first, 0, first.Length);
+            return read == first.Length && first.AsSpan(0, header.Length).SequenceEqual(header) && first[^1] == '\n';
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
     private static string Integer(long v) => v.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>A finite number in round-trip form; empty for null and for ±Infinity/NaN (undefined here).</summary>

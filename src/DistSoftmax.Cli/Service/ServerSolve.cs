@@ -22,6 +22,8 @@ internal static class ServerSolve
     {
         string directory = ctx.Resolve(outDir);
         if (File.Exists(directory)) throw new CliInputException("--out-dir", $"{directory} is a file, not a directory");
+        // The downloaded files replace only an earlier run's (listed by its report), never a file of the user's.
+        OutputOwnership.RequireListed(directory, "report.json", SolveFiles);
         var spec = new JsonObject();
         foreach (var (option, value) in options) spec[JobSpec.Key(option)] = value;
 

@@ -69,6 +69,16 @@ internal sealed record ResumeRecord(string WorkingDirectory, IReadOnlyList<strin
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw Bad(path, $"cannot be read: {e.Message}"); }
     }
 
+    /// <summary>
+    /// Whether DIR holds a checkpoint record this tool wrote (it parses as one): then it and checkpoint.bin beside it
+    /// are the tool's own, for a new solve into DIR to replace or remove.
+    /// </summary>
+    public static bool IsOwn(string directory)
+    {
+        try { Read(directory); return true; }
+        catch (CliInputException) { return false; }
+    }
+
     /// <summary>DIR's checkpoint.bin, or null when the solve was stopped before its first checkpoint.</summary>
     public static SolverCheckpoint? ReadCheckpoint(string directory)
     {

@@ -42,6 +42,22 @@ internal sealed record OutputPaths(string Directory)
         ("x", X), ("report", Report), ("plot", Plot), ("fitted", Fitted), ("residual", Residual), ("gradient", Gradient),
         ("hessian", Hessian), ("hessianEigenvalues", HessianEigenvalues),
     ];
+
+    /// <summary>
+    /// Refuses (exit 2, naming the file) before any work when the directory holds, under a name the solve writes or
+    /// removes (<see cref="All"/>, and the checkpoint files when <paramref name="checkpoints"/>), a file that is not
+    /// evidently the tool's own: one listed in "files" of the dist-softmax report.json there, or the checkpoint files
+    /// beside a checkpoint.json the tool can read as its own record (<see cref="ResumeRecord.IsOwn"/>).
+    /// </summary>
+    public void RequireReplaceable(bool checkpoints)
+    {
+        var names = All.Select(o => System.IO.Path.GetFileName(o.Path));
+        if (checkpoints) names = names.Concat([CheckpointWriter.FileName, ResumeRecord.FileName]);
+        var listed = Output.OutputOwnership.Listed(Report);
+        bool record = checkpoints && ResumeRecord.IsOwn(Directory);
+        Output.OutputOwnership.Require(Directory, names,
+            name => listed.Contains(name) || record && name is CheckpointWriter.FileName or ResumeRecord.FileName);
+    }
 }
 
 /// <summary>A checked solve: everything the runner needs, all input read and validated.</summary>

@@ -51,6 +51,9 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         try
         {
             plan = planned ?? SolvePlanner.Plan(settings, ctx, loader);
+            // Nothing of the user's in --out-dir is replaced or removed: a file there under an output's name must be an
+            // earlier run's (checked before the checkpoint writer or the output set touch the directory).
+            plan.Outputs.RequireReplaceable(settings.Checkpoints);
             backend = backends?.Invoke(plan.Backend)
                       ?? (earlySystem is not null && plan.Backend.Kind == JobOptions.Local ? new LocalSimulationBackend(earlySystem) : SolveBackends.For(plan.Backend));
             solver = SolverCatalog.Create(plan.Solver, plan.Options);

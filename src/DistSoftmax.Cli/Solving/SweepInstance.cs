@@ -1,5 +1,6 @@
 using System.Globalization;
 using DistSoftmax.Cli.Commands;
+using DistSoftmax.Cli.Output;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Data;
 using DistSoftmax.Data.Sources;
@@ -45,16 +46,24 @@ internal sealed record SweepInstance(string Key, int Repeat, ulong Seed, Generat
         return head.Concat(UserArguments!);
     }
 
-    /// <summary>Writes a generated instance into <paramref name="directory"/> (A.npy or A.mtx, b.npy, x_true.npy; matrix problems A1, A2, B, X_true).</summary>
+    /// <summary>
+    /// Refuses (exit 2, naming the file) a file of the user's in <paramref name="directory"/> that writing this generated
+    /// instance would replace (<see cref="InstanceFiles.RequireReplaceable"/>); nothing for the user's instance.
+    /// </summary>
+    public void RequireReplaceable(string directory)
+    {
+        if (Spec is not null) InstanceFiles.RequireReplaceable(directory, DataSources.IsMatrixProblem(Spec.Problem));
+    }
+
+    /// <summary>
+    /// Writes a generated instance into <paramref name="directory"/> (A.npy or A.mtx, b.npy, x_true.npy; matrix problems
+    /// A1, A2, B, X_true) with generate's manifest (<see cref="InstanceFiles"/>), so that a later sweep may replace it.
+    /// </summary>
     public void Write(string directory)
     {
         if (Spec is null) return;
-        switch (Spec.Generate())
-        {
-            case VectorInstance v: Generators.WriteVectorInstance(directory, v); break;
-            case MatrixInstance m: Generators.WriteMatrixInstance(directory, m); break;
-            case var other: throw new InvalidOperationException($"unexpected instance type {other.GetType().Name}");
-        }
+        // No generate command line asked for it (the sweep did; the folder's key names the instance): no arguments.
+        InstanceFiles.Write(directory, Spec.Generate(), []);
     }
 
     /// <summary>A number as it appears in folder names and the table: shortest round-trip form, invariant culture.</summary>

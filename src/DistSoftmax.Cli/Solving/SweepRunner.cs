@@ -25,6 +25,7 @@ internal sealed class SweepRunner(CliContext ctx)
     public int Run(SweepGrid grid, IReadOnlyList<string> shared, string outDirectory, bool warmup)
     {
         string output = ctx.Resolve(outDirectory);
+        RequireReplaceable(grid, output, warmup);
         try { Directory.CreateDirectory(output); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -142,6 +143,36 @@ internal sealed class SweepRunner(CliContext ctx)
         ctx.Err.WriteLine($"dist-softmax: sweep cancelled after {done} of {total} solves; {table} holds them");
         WritePlots(output, rows);
         return ExitCodes.NotConverged;
+    }
+
+    /// <summary>
+    /// Before any solve: refuses (exit 2, naming it) a file of the user's that the sweep would replace or remove —
+    /// sweep.csv unless it is a sweep's table (<see cref="SweepTable.IsOwn"/>), a plot unless such a table is beside it,
+    /// an instance file not listed by its folder's generate.json, a point's file not listed by its report.json (solve's
+    /// rule, <see cref="OutputPaths.RequireReplaceable"/>; solve.log with such a report), and a non-empty warmup/ folder,
+    /// which the warm-up deletes whole (a sweep that completes leaves none).
+    /// </summary>
+    private static void RequireReplaceable(SweepGrid grid, string output, bool warmup)
+    {
+        if (!Directory.Exists(output)) return;
+        bool ownTable = SweepTable.IsOwn(Path.Combine(output, TableFile));
+        OutputOwnership.Require(output,
+            [TableFile, SweepPlots.IterationsFile, SweepPlots.CostFile, SweepPlots.ContractionFile, SweepPlots.ApproxFile], _ => ownTable);
+        string warmupFolder = Path.Combine(output, WarmupFolder);
+        if (warmup && (File.Exists(warmupFolder) || Directory.Exists(warmupFolder) && Directory.EnumerateFileSystemEntries(warmupFolder).Any()))
+            throw new CliInputException("--out-dir", $"{warmupFolder} {OutputOwnership.NotOurs}");
+        foreach (var instance in grid.Instances())
+        {
+            instance.RequireReplaceable(Path.Combine(output, InstancesFolder, instance.Key));
+            foreach (var point in grid.Points(instance))
+            {
+                string pointDirectory = Path.Combine(output, PointsFolder, point.Key);
+                var outputs = new OutputPaths(pointDirectory);
+                outputs.RequireReplaceable(checkpoints: true);
+                bool ownReport = OutputOwnership.Listed(outputs.Report).Count > 0;
+                OutputOwnership.Require(pointDirectory, [LogFile], _ => ownReport);
+            }
+        }
     }
 
     /// <summary>

@@ -1,0 +1,48 @@
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Data;
+
+namespace DistSoftmax.Cli.Output;
+
+/// <summary>
+/// A generated instance's folder (generate --out-dir, a sweep's instances/KEY/): the data files
+/// (<see cref="Generators.WriteVectorInstance"/>, <see cref="Generators.WriteMatrixInstance"/>) and
+/// <see cref="Manifest"/>, a dist-softmax report of command "generate" whose "files" lists them. The manifest is how a
+/// later generate into the folder knows those files are its own to replace (<see cref="OutputOwnership"/>); any other
+/// file under an instance file's name is the user's and refused.
+/// </summary>
+internal static class InstanceFiles
+{
+    public const string Manifest = "generate.json";
+
+    /// <summary>The files a vector instance writes or removes as stale (A of the other format, an unknown x_true).</summary>
+    private static readonly string[] VectorNames = [Generators.AFileDense, Generators.AFileSparse, Generators.BFile, Generators.XTrueFile, Manifest];
+
+    /// <summary>The files a matrix instance writes or removes as stale (an unknown X_true).</summary>
+    private static readonly string[] MatrixNames = [Generators.A1File, Generators.A2File, Generators.BMatrixFile, Generators.XTrueMatrixFile, Manifest];
+
+    /// <summary>Refuses (exit 2, naming the file) a file of the user's that writing a vector or matrix instance into <paramref name="directory"/> would replace or remove.</summary>
+    public static void RequireReplaceable(string directory, bool matrix) =>
+        OutputOwnership.RequireListed(directory, Manifest, matrix ? MatrixNames : VectorNames, "generate");
+
+    /// <summary>
+    /// Writes <paramref name="instance"/> into <paramref name="directory"/> (created if needed), then the manifest, which
+    /// lists the files written and those of an earlier instance there that it listed and that remain (a vector instance
+    /// beside an earlier matrix one). Returns the data files' paths. Call <see cref="RequireReplaceable"/> first.
+    /// </summary>
+    /// <param name="arguments">The command line that asked for it, for the manifest.</param>
+    public static IReadOnlyList<string> Write(string directory, object instance, IReadOnlyList<string> arguments)
+    {
+        string manifest = Path.Combine(directory, Manifest);
+        var earlier = OutputOwnership.Listed(manifest, "generate");
+        var written = instance switch
+        {
+            VectorInstance v => Generators.WriteVectorInstance(directory, v),
+            MatrixInstance m => Generators.WriteMatrixInstance(directory, m),
+            _ => throw new InvalidOperationException($"unexpected instance type {instance.GetType().Name}"),
+        };
+        var kept = earlier.Where(name => name != Manifest && File.Exists(Path.Combine(directory, name))).Select(name => Path.Combine(directory, name));
+        var files = written.Union(kept, StringComparer.Ordinal).Append(manifest).ToArray();
+        ReportEnvelope.Write(manifest, "generate", arguments, new { Files = files });
+        return written;
+    }
+}

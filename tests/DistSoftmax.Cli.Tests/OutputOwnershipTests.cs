@@ -1,0 +1,165 @@
+namespace DistSoftmax.Cli.Tests;
+
+/// <summary>
+/// --out-dir holds the user's files too: a command replaces or removes a file there only when it is evidently the
+/// tool's own from an earlier run (listed by a dist-softmax report.json / generate.json, solve's own checkpoint record,
+/// a sweep's table). Any other file under an output's name is exit 2, one line naming it, and the directory is left
+/// exactly as it was; an empty --out-dir is exit 2 for every command that takes one.
+/// </summary>
+public class OutputOwnershipTests
+{
+    /// <summary>Every file in <paramref name="directory"/> (recursively) with its bytes, to show a refused run touched nothing.</summary>
+    private static Dictionary<string, byte[]> Snapshot(string directory) =>
+        Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).ToDictionary(f => Path.GetRelativePath(directory, f), File.ReadAllBytes);
+
+    private static void AssertUnchanged(Dictionary<string, byte[]> before, string directory)
+    {
+        var after = Snapshot(directory);
+        Assert.Equal(before.Keys.Order(), after.Keys.Order());
+        foreach (var (name, bytes) in before) Assert.True(bytes.AsSpan().SequenceEqual(after[name]), $"{name} changed");
+    }
+
+    /// <summary>The one error line of a refused run, naming <paramref name="path"/>.</summary>
+    private static void AssertRefused(CliResult run, string path)
+    {
+        Assert.True(run.Code == 2, run.ToString());
+        Assert.Equal($"error: --out-dir: {path} exists and was not written by dist-softmax; choose another directory or remove it",
+            Assert.Single(run.ErrLines));
+    }
+
+    private static string[] Files(string directory) => Directory.GetFiles(directory).Select(Path.GetFileName).Order().ToArray()!;
+
+    [Fact]
+    public void Solve_refuses_a_directory_with_the_users_files_under_its_output_names_and_touches_none_of_them()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, Cli.Run(dir.Path, "generate", "--n", "200", "--d", "4", "--out-dir", "g").Code);
+        // QA's case: the user's own arrays under --save names, notes named report.json and checkpoint.json; no --save given.
+        Directory.CreateDirectory(dir.File("ud"));
+        dir.Write("ud/gradient.npy", NpyBytes.Vector(0, 1, 2, 3, 4));
+        dir.Write("ud/fitted.npy", NpyBytes.Vector(0, 1, 2));
+        dir.Write("ud/hessian.npy", NpyBytes.Matrix(2, 2, 1, 0, 0, 1));
+        dir.WriteText("ud/report.json", "{\"my\":\"own notes\"}\n");
+        dir.WriteText("ud/checkpoint.json", "my checkpoint notes\n");
+        var before = Snapshot(dir.File("ud"));
+
+        var run = Cli.Run(dir.Path, "solve", "--A", "g/A.npy", "--b", "g/b.npy", "--backend", "inprocess", "--out-dir", "ud");
+        AssertRefused(run, dir.File("ud/report.json"));
+        AssertUnchanged(before, dir.File("ud"));
+
+        // Another tool's report with a "files" list is not evidence either; nor is a checkpoint.json alone.
+        dir.WriteText("ud/report.json", "{\"tool\": \"other\", \"files\": {\"report\": \"report.json\", \"gradient\": \"gradient.npy\"}}");
+        AssertRefused(Cli.Run(dir.Path, "solve", "--A", "g/A.npy", "--b", "g/b.npy", "--backend", "inprocess", "--out-dir", "ud"),
+            dir.File("ud/report.json"));
+        foreach (string name in new[] { "report.json", "gradient.npy", "fitted.npy", "hessian.npy" }) File.Delete(dir.File("ud/" + name));
+        before = Snapshot(dir.File("ud"));
+        AssertRefused(Cli.Run(dir.Path, "solve", "--A", "g/A.npy", "--b", "g/b.npy", "--backend", "inprocess", "--out-dir", "ud"),
+            dir.File("ud/checkpoint.json"));
+        AssertUnchanged(before, dir.File("ud"));
+        // With --no-checkpoint the solve leaves checkpoint.json alone, so it may run beside it.
+        var free = Cli.Run(dir.Path, "solve", "--A", "g/A.npy", "--b", "g/b.npy", "--backend", "inprocess", "--no-checkpoint", "--out-dir", "ud");
+        Assert.True(free.Code == 0, free.ToString());
+        Assert.Equal("my checkpoint notes\n", File.ReadAllText(dir.File("ud/checkpoint.json")));
+    }
+
+    [Fact]
+    public void A_second_solve_replaces_the_first_ones_outputs_and_removes_its_stale_save_arrays_and_checkpoint()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, Cli.Run(dir.Path, "generate", "--n", "200", "--d", "4", "--out-dir", "g").Code);
+        string[] solve = ["solve", "--A", "g/A.npy", "--b", "g/b.npy", "--backend", "inprocess", "--out-dir", "s"];
+        var first = Cli.Run(dir.Path, [.. solve, "--save", "gradient,fitted"]);
+        Assert.True(first.Code == 0, first.ToString());
+        Assert.Equal(["convergence.png", "fitted.npy", "gradient.npy", "report.json", "x.npy"], Files(dir.File("s")));
+        // What an interrupted solve leaves: its record (written by the tool) and checkpoint.bin beside it.
+        dir.WriteText("s/checkpoint.json",
+            $"{{\"version\": 1, \"workingDirectory\": \"{dir.Path}\", \"arguments\": [\"--A\", \"g/A.npy\", \"--b\", \"g/b.npy\", \"--out-dir\", \"s\"]}}");
+        dir.Write("s/checkpoint.bin", [1, 2, 3]);
+
+        var second = Cli.Run(dir.Path, solve);
+        Assert.True(second.Code == 0, second.ToString());
+        Assert.Equal(["convergence.png", "report.json", "x.npy"], Files(dir.File("s")));
+    }
+
+    [Fact]
+    public void Generate_replaces_only_an_earlier_generates_files_and_refuses_the_users()
+    {
+        using var dir = new TempDir();
+        var first = Cli.Run(dir.Path, "generate", "--n", "50", "--d", "3", "--out-dir", "g");
+        Assert.True(first.Code == 0, first.ToString());
+        Assert.Equal(["A.npy", "b.npy", "generate.json", "x_true.npy"], Files(dir.File("g")));
+        // The files generate lists on stdout are the data files only (the Python package loads each of them).
+        Assert.DoesNotContain("generate.json", first.Out);
+        // Its own files: a sparse instance replaces them, the stale dense A.npy goes.
+        var sparse = Cli.Run(dir.Path, "generate", "--n", "50", "--d", "3", "--sparse", "--out-dir", "g");
+        Assert.True(sparse.Code == 0, sparse.ToString());
+        Assert.Equal(["A.mtx", "b.npy", "generate.json", "x_true.npy"], Files(dir.File("g")));
+
+        // The user's A.npy, beside no manifest or beside one that does not list it: refused, nothing touched.
+        Directory.CreateDirectory(dir.File("u"));
+        dir.Write("u/A.npy", NpyBytes.Matrix(1, 2, 5, 6));
+        var before = Snapshot(dir.File("u"));
+        AssertRefused(Cli.Run(dir.Path, "generate", "--n", "50", "--d", "3", "--out-dir", "u"), dir.File("u/A.npy"));
+        AssertUnchanged(before, dir.File("u"));
+        File.Copy(dir.File("g/A.mtx"), dir.File("g/A.npy"));   // the user's file in the generated folder
+        before = Snapshot(dir.File("g"));
+        AssertRefused(Cli.Run(dir.Path, "generate", "--n", "50", "--d", "3", "--sparse", "--out-dir", "g"), dir.File("g/A.npy"));
+        AssertUnchanged(before, dir.File("g"));
+    }
+
+    [Fact]
+    public void Sweep_refuses_the_users_table_and_replaces_its_own()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("sw"));
+        dir.WriteText("sw/sweep.csv", "my,own\n1,2\n");
+        var before = Snapshot(dir.File("sw"));
+        string[] sweep = ["sweep", "--n", "200", "--d", "3", "--solvers", "newton", "--backend", "inprocess", "--no-warmup", "--out-dir", "sw"];
+        AssertRefused(Cli.Run(dir.Path, sweep), dir.File("sw/sweep.csv"));
+        AssertUnchanged(before, dir.File("sw"));
+
+        File.Delete(dir.File("sw/sweep.csv"));
+        var first = Cli.Run(dir.Path, sweep);
+        Assert.True(first.Code == 0, first.ToString());
+        var second = Cli.Run(dir.Path, sweep);
+        Assert.True(second.Code == 0, second.ToString());
+        Assert.StartsWith("problem,unit,n,", File.ReadAllText(dir.File("sw/sweep.csv")));
+    }
+
+    [Fact]
+    public void Sensitivity_refuses_the_users_x_and_replaces_its_own_outputs()
+    {
+        using var dir = new TempDir();
+        string[] sensitivity = ["sensitivity", "--n", "40", "--d", "3", "--draws", "2", "--epsilons", "1e-3", "--worst-epsilons", "1e-4",
+            "--backend", "inprocess", "--out-dir", "sens"];
+        Directory.CreateDirectory(dir.File("sens"));
+        dir.Write("sens/x.npy", NpyBytes.Vector(7, 8, 9));
+        var before = Snapshot(dir.File("sens"));
+        AssertRefused(Cli.Run(dir.Path, sensitivity), dir.File("sens/x.npy"));
+        AssertUnchanged(before, dir.File("sens"));
+
+        File.Delete(dir.File("sens/x.npy"));
+        var first = Cli.Run(dir.Path, sensitivity);
+        Assert.True(first.Code == 0, first.ToString());
+        var second = Cli.Run(dir.Path, sensitivity);
+        Assert.True(second.Code == 0, second.ToString());
+        Assert.Contains(dir.File("sens/x.npy"), Report.Read(dir.File("sens")).GetProperty("files").EnumerateArray().Select(f => f.GetString()));
+    }
+
+    [Theory]
+    [InlineData("solve", "")]
+    [InlineData("solve", "  ")]
+    [InlineData("generate", "")]
+    [InlineData("sweep", "")]
+    [InlineData("sensitivity", "")]
+    [InlineData("train", " ")]
+    [InlineData("diffusion", "")]
+    public void An_empty_out_dir_is_bad_input_not_the_working_directory(string command, string value)
+    {
+        using var dir = new TempDir();
+        var run = Cli.Run(dir.Path, command, "--out-dir", value);
+        Assert.True(run.Code == 2, run.ToString());
+        Assert.StartsWith("error: --out-dir: empty path", Assert.Single(run.ErrLines));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));
+    }
+}
