@@ -162,4 +162,17 @@ public class OutputOwnershipTests
         Assert.StartsWith("error: --out-dir: empty path", Assert.Single(run.ErrLines));
         Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));
     }
+
+    [Theory]
+    [InlineData("solve", "--A", "")]
+    [InlineData("solve", "--x0", " ")]
+    [InlineData("sensitivity", "--B", "")]
+    public void An_empty_input_path_is_bad_input_naming_its_option_not_the_working_directory(string command, string option, string value)
+    {
+        // "" resolved against the working directory named the directory: "…: is a directory, not a file".
+        using var dir = new TempDir();
+        var run = Cli.Run(dir.Path, command, option, value);
+        Assert.True(run.Code == 2, run.ToString());
+        Assert.Equal($"error: {option}: empty path (give a file)", Assert.Single(run.ErrLines));
+    }
 }

@@ -78,18 +78,23 @@ internal static class OptionFactory
     public static Option<bool> Flag(string name, string description) => new(name) { Description = description };
 
     /// <summary>
-    /// A directory option (--out-dir) whose value must not be empty or blank: resolved against the working directory,
-    /// "" would silently mean the working directory itself. A parse error, "--out-dir: empty path" (exit 2).
+    /// A path option (--out-dir, an input file) whose value must not be empty or blank: resolved against the working
+    /// directory, "" would silently mean the working directory itself. A parse error, "--out-dir: empty path (…)" (exit 2);
+    /// <paramref name="hint"/> says what to give instead.
     /// </summary>
-    public static Option<T> NonEmptyPath<T>(this Option<T> option)
+    public static Option<T> NonEmptyPath<T>(this Option<T> option, string hint = "give a directory, e.g. '.' for the working directory")
     {
         option.Validators.Add(r =>
         {
             if (r.Tokens.Count > 0 && string.IsNullOrWhiteSpace(r.Tokens[^1].Value))
-                r.AddError($"{option.Name}: empty path (give a directory, e.g. '.' for the working directory)");
+                r.AddError($"{option.Name}: empty path ({hint})");
         });
         return option;
     }
+
+    /// <summary>An input file option (<see cref="File"/>) whose value must not be empty or blank.</summary>
+    public static Option<string?> InputFile(string name, string description) =>
+        File(name, description).NonEmptyPath("give a file");
 
     /// <summary>Whether the user gave the option (as opposed to its default).</summary>
     public static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };

@@ -12,15 +12,15 @@ internal sealed class ProblemInputOptions
 {
     public Option<string> Problem { get; }
     public Option<string> Unit { get; } = CatalogOptions.Unit();
-    public Option<string?> A { get; } = OptionFactory.File("--A", "Vector problems: the n×d data matrix (.npy, .mtx, .csv or .txt).");
-    public Option<string?> BVector { get; } = OptionFactory.File("--b", "Vector problems: the target vector of length n.");
-    public Option<string?> WVector { get; } = OptionFactory.File("--w", "Vector problems: per-row regulariser weights w (length n); the loss adds ½‖diag(w)Ax‖².");
-    public Option<string?> A1 { get; } = OptionFactory.File("--A1", "Matrix problems: the n×d matrix A1 (M = A1 X A2ᵀ).");
-    public Option<string?> A2 { get; } = OptionFactory.File("--A2", "Matrix problems: the n×d matrix A2.");
-    public Option<string?> BMatrix { get; } = OptionFactory.File("--B", "Matrix problems: the n×n target matrix B.");
-    public Option<string?> WMatrix { get; } = OptionFactory.File("--W", "Matrix problems: per-entry regulariser weights W (n×n); the loss adds ½‖W∘M‖².");
+    public Option<string?> A { get; } = OptionFactory.InputFile("--A", "Vector problems: the n×d data matrix (.npy, .mtx, .csv or .txt).");
+    public Option<string?> BVector { get; } = OptionFactory.InputFile("--b", "Vector problems: the target vector of length n.");
+    public Option<string?> WVector { get; } = OptionFactory.InputFile("--w", "Vector problems: per-row regulariser weights w (length n); the loss adds ½‖diag(w)Ax‖².");
+    public Option<string?> A1 { get; } = OptionFactory.InputFile("--A1", "Matrix problems: the n×d matrix A1 (M = A1 X A2ᵀ).");
+    public Option<string?> A2 { get; } = OptionFactory.InputFile("--A2", "Matrix problems: the n×d matrix A2.");
+    public Option<string?> BMatrix { get; } = OptionFactory.InputFile("--B", "Matrix problems: the n×n target matrix B.");
+    public Option<string?> WMatrix { get; } = OptionFactory.InputFile("--W", "Matrix problems: per-entry regulariser weights W (n×n); the loss adds ½‖W∘M‖².");
     public Option<double?> WScalar { get; } = OptionFactory.OptionalDouble("--w-scalar", "One regulariser weight for every row (instead of --w / --W). Default: no regulariser.");
-    public Option<string?> X0 { get; } = OptionFactory.File("--x0", "Starting point: d values (vector problems) or a d×d matrix (matrix problems). Default: zeros.");
+    public Option<string?> X0 { get; } = OptionFactory.InputFile("--x0", "Starting point: d values (vector problems) or a d×d matrix (matrix problems). Default: zeros.");
 
     public ProblemInputOptions(string problemDescription) => Problem = CatalogOptions.Problem(problemDescription);
 
