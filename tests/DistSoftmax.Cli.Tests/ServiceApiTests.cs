@@ -185,6 +185,20 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
             Assert.False(string.IsNullOrEmpty((string?)body!["error"]), $"{method} {path}: {body}");
         }
         Assert.Equal("no job 'nope'", (string?)(await SendAsync(http, HttpMethod.Get, "/api/jobs/nope")).Body!["error"]);
+        // A method a path does not take: 405 naming the ones it does (it was a 404, "no such API endpoint").
+        foreach (var (method, path, allowed) in new[]
+                 {
+                     (HttpMethod.Put, "/api/jobs", "GET, POST"), (HttpMethod.Post, "/api/jobs/nope", "GET, DELETE"),
+                     (HttpMethod.Delete, "/api/cluster", "GET"), (HttpMethod.Post, "/metrics", "GET"), (HttpMethod.Post, "/", "GET"),
+                     (HttpMethod.Post, "/api/jobs/nope/files/x.npy", "GET"),
+                 })
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(method, path));
+            Assert.True(response.StatusCode == HttpStatusCode.MethodNotAllowed, $"{method} {path}: {response.StatusCode}");
+            Assert.Equal(allowed, string.Join(", ", response.Content.Headers.Allow));
+            Assert.Equal($"{method} {path}: method not allowed (allowed: {allowed})", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]);
+        }
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(http, HttpMethod.Post, "/api/nothing")).Status);
 
         string id = await SubmitAsync(http, Spec);
         var job = await WaitForAsync(http, id, Ended);

@@ -118,7 +118,31 @@ internal sealed class ServiceHost : IAsyncDisposable
         // The dashboard's files (any path, with or without an extension: MapFallback would skip "app.js"); the API's
         // routes above are more specific and win.
         App.MapGet("/{**path}", (string? path) => Dashboard("/" + (path ?? "")));
-        App.MapFallback((HttpContext http) => Dashboard(http.Request.Path.Value ?? "/"));
+        // Only requests with a method no route takes reach the fallback (its pattern takes file-like paths too, which the
+        // default one skips): 405 with Allow where the path is one of ours.
+        App.MapFallback("{**path}", (HttpContext http) =>
+        {
+            string path = http.Request.Path.Value ?? "/";
+            if (AllowedMethods(path) is not { } allowed) return Dashboard(path);
+            http.Response.Headers.Allow = allowed;
+            return Error(StatusCodes.Status405MethodNotAllowed, $"{http.Request.Method} {path}: method not allowed (allowed: {allowed})");
+        });
+    }
+
+    /// <summary>The methods the routes above take at <paramref name="path"/>; null for a path under /api that is none of them.</summary>
+    internal static string? AllowedMethods(string path)
+    {
+        var s = path.Trim('/').Split('/');
+        if (s[0] != "api") return "GET";   // the metrics and the dashboard's files
+        return s.Length switch
+        {
+            2 when s[1] == "jobs" => "GET, POST",
+            2 when s[1] == "cluster" => "GET",
+            3 when s[1] == "jobs" => "GET, DELETE",
+            4 when s[1] == "jobs" && s[3] == "events" => "GET",
+            5 when s[1] == "jobs" && s[3] == "files" => "GET",
+            _ => null,
+        };
     }
 
     private async Task<IResult> SubmitAsync(HttpContext http)
