@@ -64,6 +64,8 @@ public class BadInputTests
         "unit for a problem without one" => (_ => { }, [.. Valid, "--unit", "cosh"], "--unit: --problem normalized has no unit"),
         "not a number" => (_ => { }, [.. Valid, "--tol", "abc"], "--tol: 'abc' is not a number"),
         "not an integer" => (_ => { }, [.. Valid, "--max-iter", "2.5"], "--max-iter: '2.5' is not an integer"),
+        "integer out of range" => (_ => { }, [.. Valid, "--max-iter", "99999999999"], "--max-iter: 99999999999 is out of range (at most 2147483647)"),
+        "seed out of range" => (_ => { }, [.. Valid, "--seed", "99999999999999999999"], "--seed: 99999999999999999999 is out of range (at most 18446744073709551615)"),
         "missing option value" => (_ => { }, [.. Valid, "--max-iter"], "--max-iter: a value is required"),
         "negative tolerance" => (_ => { }, [.. Valid, "--tol", "-1"], "--tol: must be a finite number ≥ 0"),
         "epsilon out of range" => (_ => { }, [.. Valid, "--epsilon", "1.5"], "--epsilon: must be in (0, 1)"),
@@ -95,7 +97,8 @@ public class BadInputTests
         "unsupported dtype", "b is a matrix", "missing file", "unsupported extension", "malformed Matrix Market file",
         "Matrix Market entry out of range", "non-numeric CSV", "w length differs", "x0 length differs", "NaN in x0",
         "w and w-scalar together", "non-finite w-scalar", "unknown option", "unexpected argument", "unknown command", "unknown solver",
-        "unknown problem", "unknown unit", "unit for a problem without one", "not a number", "not an integer", "missing option value",
+        "unknown problem", "unknown unit", "unit for a problem without one", "not a number", "not an integer", "integer out of range",
+        "seed out of range", "missing option value",
         "negative tolerance", "epsilon out of range", "no workers", "b without A", "A without b", "data for another problem kind",
         "vector files for a matrix problem", "matrix shapes disagree", "demo with another problem",
         "cluster option without seeds", "malformed seed address", "backend with seeds", "out-dir is a file", "out-dir below a file");

@@ -45,7 +45,9 @@ internal static class OptionFactory
                 if (r.Tokens.Count == 0) return @default;
                 string t = r.Tokens[0].Value;
                 if (ulong.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out ulong v)) return v;
-                r.AddError($"{name}: '{t}' is not a non-negative integer");
+                r.AddError(System.Numerics.BigInteger.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out _)
+                    ? $"{name}: {t} is out of range (at most {ulong.MaxValue})"
+                    : $"{name}: '{t}' is not a non-negative integer");
                 return @default;
             },
         };
@@ -113,7 +115,9 @@ internal static class OptionFactory
         if (r.Tokens.Count == 0) return null;
         string t = r.Tokens[0].Value;
         if (int.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int v)) return v;
-        r.AddError($"{name}: '{t}' is not an integer");
+        r.AddError(System.Numerics.BigInteger.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)
+            ? $"{name}: {t} is out of range (at most {int.MaxValue})"
+            : $"{name}: '{t}' is not an integer");
         return null;
     }
 
