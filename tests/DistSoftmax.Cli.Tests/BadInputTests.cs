@@ -70,6 +70,8 @@ public class BadInputTests
         "negative tolerance" => (_ => { }, [.. Valid, "--tol", "-1"], "--tol: must be a finite number ≥ 0"),
         "epsilon out of range" => (_ => { }, [.. Valid, "--epsilon", "1.5"], "--epsilon: must be in (0, 1)"),
         "no workers" => (_ => { }, [.. Valid, "--workers", "0"], "--workers: must be at least 1 (got 0)"),
+        "too many workers" => (_ => { }, [.. Valid, "--workers", "1000000"], "--workers: must be at most 1024 (got 1000000)"),
+        "more workers than rows" => (_ => { }, [.. Valid, "--workers", "1000"], "--workers: must be at most the problem's"),
         "b without A" => (_ => { }, ["solve", "--b", "b.npy"], "--A: is required with --b"),
         "A without b" => (_ => { }, ["solve", "--A", "A.npy"], "--b: is required with --A"),
         "data for another problem kind" => (_ => { }, [.. Valid, "--A1", "A.npy"], "--A1: is for matrix problems"),
@@ -99,7 +101,7 @@ public class BadInputTests
         "w and w-scalar together", "non-finite w-scalar", "unknown option", "unexpected argument", "unknown command", "unknown solver",
         "unknown problem", "unknown unit", "unit for a problem without one", "not a number", "not an integer", "integer out of range",
         "seed out of range", "missing option value",
-        "negative tolerance", "epsilon out of range", "no workers", "b without A", "A without b", "data for another problem kind",
+        "negative tolerance", "epsilon out of range", "no workers", "too many workers", "more workers than rows", "b without A", "A without b", "data for another problem kind",
         "vector files for a matrix problem", "matrix shapes disagree", "demo with another problem",
         "cluster option without seeds", "malformed seed address", "backend with seeds", "out-dir is a file", "out-dir below a file");
 

@@ -146,6 +146,7 @@ internal static class SolvePlanner
         var backend = PlanBackend(s);
         int workers = s.Workers ?? ShardLayout.DefaultShards(onThisMachine: backend.Kind != JobOptions.Cluster);
         if (workers < 1) throw new CliInputException("--workers", $"must be at least 1 (got {workers})");
+        if (workers > ShardLayout.MaxShards) throw new CliInputException("--workers", $"must be at most {ShardLayout.MaxShards} (got {workers})");
         if (backend.Kind != JobOptions.Cluster)
         {
             if (s.Credentials is not null) throw new CliInputException("--credentials", "is only used with --seeds (a cluster job)");
@@ -170,6 +171,12 @@ internal static class SolvePlanner
 
         // Every input value, then the starting point.
         var inspection = loader.Inspect(source);
+        if (workers > inspection.Rows)
+        {
+            // A default larger than a tiny problem takes one worker per row; an explicit one is refused.
+            if (s.Workers is null) workers = (int)Math.Max(1, inspection.Rows);
+            else throw new CliInputException("--workers", $"must be at most the problem's {inspection.Rows} rows: each worker holds a shard of them (got {workers})");
+        }
         PostSolvePass.CheckLimits(save, inspection.Unknowns);
         double[] x0;
         string start;

@@ -15,6 +15,13 @@ public static class ShardLayout
     public const int MostDefaultShards = 4;
 
     /// <summary>
+    /// The most shards (workers) a solve may ask for: each is a worker actor with its own rows, and every request fans
+    /// out to all of them. A million crashed a local solve (out of memory mappings for the actors) and, on a service,
+    /// 20000 one-row shards kept two workers too busy to send heartbeats, so the cluster downed them.
+    /// </summary>
+    public const int MaxShards = 1024;
+
+    /// <summary>
     /// Shards when none are asked for. On this machine (local simulation, in process) one per core, at most
     /// <see cref="MostDefaultShards"/>: more workers than cores only take turns on them (README's 200000×100 benchmark on
     /// 2 cores: 1.290 s whole with 2 workers against 1.373 s with 4, the same 12 iterations and x to 1e-15; medians of
