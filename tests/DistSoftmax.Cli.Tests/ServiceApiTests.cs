@@ -155,6 +155,10 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         Assert.Equal(HttpStatusCode.BadRequest, s2);
         Assert.StartsWith("--max-iters=3: unknown option", (string?)unknown!["error"]);
         Assert.Contains("--max-iter", (string?)unknown["error"]);
+        // A body over the limit: 413 with the one-line message, whether its length is declared or not.
+        var (s5, tooLarge) = await SendAsync(http, HttpMethod.Post, "/api/jobs", new string(' ', ServiceHost.MaxSpecBytes + 1));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, s5);
+        Assert.Equal($"job spec: larger than {ServiceHost.MaxSpecBytes} bytes", (string?)tooLarge!["error"]);
         var (s3, notJson) = await SendAsync(http, HttpMethod.Post, "/api/jobs", "{\"A\": ");
         Assert.Equal(HttpStatusCode.BadRequest, s3);
         Assert.StartsWith("job spec: not JSON: ", (string?)notJson!["error"]);

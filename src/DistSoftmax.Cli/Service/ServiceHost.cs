@@ -148,13 +148,22 @@ internal sealed class ServiceHost : IAsyncDisposable
     private async Task<IResult> SubmitAsync(HttpContext http)
     {
         string body;
-        using (var reader = new StreamReader(http.Request.Body, Encoding.UTF8))
+        // A declared length over the limit is refused before reading (Kestrel's own limit would otherwise throw from the
+        // read, as an unhandled exception logged with its stack trace, and answer 413 with no body).
+        if (http.Request.ContentLength > MaxSpecBytes)
+            return Error(StatusCodes.Status413PayloadTooLarge, $"job spec: larger than {MaxSpecBytes} bytes");
+        try
         {
+            using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
             var buffer = new char[MaxSpecBytes + 1];
             int read = 0, n;
             while (read < buffer.Length && (n = await reader.ReadAsync(buffer.AsMemory(read), http.RequestAborted)) > 0) read += n;
             if (read > MaxSpecBytes) return Error(StatusCodes.Status413PayloadTooLarge, $"job spec: larger than {MaxSpecBytes} bytes");
             body = new string(buffer, 0, read);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e)
+        {
+            return Error(e.StatusCode, $"job spec: {e.Message}");
         }
         try
         {
