@@ -51,5 +51,8 @@ public class PlotCommandTests
             Assert.Equal(expected, Assert.Single(run.ErrLines));
         }
         Assert.False(File.Exists(dir.File("o.png")));
+        var emptyOut = Cli.Run(dir.Path, ["plot", "empty.json", "--out", ""]);
+        Assert.True(emptyOut.Code == 2, emptyOut.ToString());
+        Assert.Equal("error: --out: empty path (give a file, e.g. overlay.png)", Assert.Single(emptyOut.ErrLines));
     }
 }

@@ -108,6 +108,7 @@ public class SensitivityCommandTests
     [InlineData("--problem multiple-normalized --perturb A1,A1 --n 4 --d 2", "--perturb: A1 is listed twice")]
     [InlineData("--problem multiple-normalized --perturb , --n 4 --d 2", "--perturb: names no matrix")]
     [InlineData("--n 50 --d 3 --worst-steps 0", "--worst-steps: must be at least 1")]
+    [InlineData("--n 50 --d 3 --worst-epsilons 1e-3,0.001", "--worst-epsilons: 0.001 is listed twice")]
     [InlineData("--A missing.npy", "--b: is required with --A")]
     [InlineData("--worst-epsilons 1e-3,x", "--worst-epsilons: 'x' is not a number")]
     [InlineData("--w-scalar 0.1 --w w.npy", "--w-scalar: cannot be combined with --w")]

@@ -16,7 +16,7 @@ internal static class PlotCommand
     public static Command Build(CliContext ctx)
     {
         var reports = new Argument<string[]>("reports") { Description = "report.json files written by solve (one run each).", Arity = ArgumentArity.OneOrMore };
-        var output = OptionFactory.Text("--out", "The PNG to write (never over an input).", "overlay.png", "FILE");
+        var output = OptionFactory.Text("--out", "The PNG to write (never over an input).", "overlay.png", "FILE").NonEmptyPath("give a file, e.g. overlay.png");
         var axis = OptionFactory.Choice("--x", "Horizontal axis: iteration or time (wall-clock seconds of the solve).", "iteration", "iteration", "time");
         var command = new Command("plot", "Overlay the convergence of several solve runs (their report.json files) on one chart.");
         command.Add(reports);

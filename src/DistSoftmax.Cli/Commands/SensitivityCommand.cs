@@ -140,9 +140,16 @@ internal static class SensitivityCommand
         return parts;
     }
 
-    private static double[] Numbers(string text, string option) => List(text).Select(e =>
-        double.TryParse(e, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
-            : throw new CliInputException(option, $"'{e}' is not a number")).ToArray();
+    /// <summary>A comma-separated list of numbers, none twice (a repeated ε would only repeat its re-solves).</summary>
+    private static double[] Numbers(string text, string option)
+    {
+        var values = List(text).Select(e =>
+            double.TryParse(e, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
+                : throw new CliInputException(option, $"'{e}' is not a number")).ToArray();
+        if (values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new CliInputException(option, $"{twice.Key.ToString(CultureInfo.InvariantCulture)} is listed twice");
+        return values;
+    }
 
     /// <summary>--instance DIR: the data files of a 'generate' directory, as if given by --A/--b or --A1/--A2/--B.</summary>
     private static SolveSettings WithInstance(SolveSettings s, string? dir)

@@ -169,7 +169,7 @@ internal sealed class SweepCommand
         var grid = new SweepGrid(problem, unitName, n, d, density, tol, epsilon, delta, solvers, repeats, p.GetValue(_seed), user,
             user is null ? n.Min() : userShape.Rows, user is null ? d.Min() : userShape.Columns);
         if (grid.PointCount > SweepGrid.MaxPoints)
-            throw new CliInputException("--n", $"the grid has {grid.PointCount} solves, more than {SweepGrid.MaxPoints} (narrow --n, --d, --density, --tol, --epsilon, --delta, --solvers or --repeats)");
+            throw new CliInputException("sweep", $"the grid has {grid.PointCount} solves, more than {SweepGrid.MaxPoints} (narrow --n, --d, --density, --tol, --epsilon, --delta, --solvers or --repeats)");
         // Every generated instance's generator arguments (--n, --d, --density as GeneratedSpec checks them), before any is written.
         _ = grid.Instances().ToArray();
         return grid;
