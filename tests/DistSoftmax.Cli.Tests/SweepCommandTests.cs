@@ -141,6 +141,18 @@ public class SweepCommandTests
     }
 
     [Fact]
+    public void An_auto_point_that_ran_a_solver_without_sampling_has_no_epsilon_or_delta()
+    {
+        // n = 200, d = 3: auto chooses exact Newton, which ignores ε and δ; the row says what ran.
+        using var dir = new TempDir();
+        var run = Cli.Run(dir.Path, "sweep", "--n", "200", "--d", "3", "--solvers", "auto", "--backend", "inprocess", "--no-warmup", "--out-dir", "sw");
+        Assert.True(run.Code == 0, run.ToString());
+        var row = Assert.Single(ReadTable(dir.File("sw/sweep.csv")).Rows);
+        Assert.NotEqual("approx-newton", row["solver"]);
+        Assert.Equal(("", ""), (row["epsilon"], row["delta"]));
+    }
+
+    [Fact]
     public void A_solve_that_does_not_converge_makes_the_sweep_exit_3()
     {
         using var dir = new TempDir();

@@ -58,8 +58,11 @@ internal sealed record SweepRow(
         var trace = report.GetProperty("trace").EnumerateArray()
             .Select(t => (t.GetProperty("iteration").GetInt32(), Number(t.GetProperty("gradientNorm")))).ToArray();
         double density = point.Instance.Spec is null ? (double)nnz / ((double)n * d) : point.Instance.RequestedDensity ?? 1.0;
-        return new SweepRow(problem, unit, n, d, density, nnz, point.Tol, point.Epsilon, point.Delta,
-            report.GetProperty("solver").GetString()!, point.Instance.Repeat, point.Instance.Seed,
+        // ε and δ belong to the row only when the solver that ran sampled: auto may have chosen another one.
+        string solver = report.GetProperty("solver").GetString()!;
+        bool sampled = solver == "approx-newton";
+        return new SweepRow(problem, unit, n, d, density, nnz, point.Tol, sampled ? point.Epsilon : null, sampled ? point.Delta : null,
+            solver, point.Instance.Repeat, point.Instance.Seed,
             report.GetProperty("iterations").GetInt32(), report.GetProperty("exit").GetString()!,
             report.GetProperty("converged").GetBoolean(), Number(report.GetProperty("finalLoss")),
             Number(report.GetProperty("finalGradientNorm")), Number(wall.GetProperty("solveSeconds")),
