@@ -90,6 +90,7 @@ public static class SensitivityAnalysis
         var predictedF = new double[options.Draws];
         for (int k = 0; k < options.Draws; k++)
         {
+            cancellation.ThrowIfCancellationRequested();   // each draw is a Hessian solve: SIGTERM stops at the next one
             var direction = problem.Direction(options.Seed, k);
             var v = hessian.Solve(linearization.Mixed(direction));
             SpanMath.Negate(v, v);
