@@ -175,4 +175,117 @@ public class OutputOwnershipTests
         Assert.True(run.Code == 2, run.ToString());
         Assert.Equal($"error: {option}: empty path (give a file)", Assert.Single(run.ErrLines));
     }
+
+    private static readonly string[] FastDiffusion =
+        ["diffusion", "--data-points", "60", "--width", "4", "--epochs", "1", "--activations", "softmax", "--eval-points", "20", "--eval-times", "2",
+         "--samples", "10", "--sampler-steps", "5", "--copies", "1"];
+
+    private static string[] TrainArgs(string data, string targets, string outDir, params string[] extra) =>
+        ["train", "--data", data, "--targets", targets, "--width", "4", "--epochs", "2", "--ntk-points", "20", "--backend", "inprocess", "--out-dir", outDir, .. extra];
+
+    [Fact]
+    public void Train_never_overwrites_its_input_or_the_users_files_and_replaces_its_own_earlier_run()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, Cli.Run(dir.Path, "generate", "--problem", "hyperbolic", "--unit", "sinh", "--n", "60", "--d", "3", "--out-dir", "g").Code);
+        // QA's case: the input under an output's name in --out-dir, a user's file named report.json beside it.
+        Directory.CreateDirectory(dir.File("trin"));
+        File.Copy(dir.File("g/A.npy"), dir.File("trin/weights.npy"));
+        File.Copy(dir.File("g/b.npy"), dir.File("trin/report.json"));
+        var before = Snapshot(dir.File("trin"));
+        var run = Cli.Run(dir.Path, TrainArgs("trin/weights.npy", "g/b.npy", "trin"));
+        Assert.True(run.Code == 2, run.ToString());
+        Assert.Equal($"error: --out-dir: writing {dir.File("trin/weights.npy")} would overwrite the input file given by --data; choose another --out-dir",
+            Assert.Single(run.ErrLines));
+        AssertUnchanged(before, dir.File("trin"));
+
+        // A plain user file under an output's name: refused, nothing touched (the sweep's names too).
+        Directory.CreateDirectory(dir.File("ud"));
+        dir.WriteText("ud/weights.npy", "mine\n");
+        before = Snapshot(dir.File("ud"));
+        AssertRefused(Cli.Run(dir.Path, TrainArgs("g/A.npy", "g/b.npy", "ud")), dir.File("ud/weights.npy"));
+        AssertUnchanged(before, dir.File("ud"));
+        File.Delete(dir.File("ud/weights.npy"));
+        dir.WriteText("ud/ntk-sweep.csv", "mine\n");
+        before = Snapshot(dir.File("ud"));
+        AssertRefused(Cli.Run(dir.Path, ["train", "--data", "g/A.npy", "--targets", "g/b.npy", "--widths", "2,4", "--epochs", "1", "--ntk-points", "10",
+            "--backend", "inprocess", "--out-dir", "ud"]), dir.File("ud/ntk-sweep.csv"));
+        AssertUnchanged(before, dir.File("ud"));
+
+        // Its own run: report "files" lists every file written; a second run replaces them; a sweep run removes the single run's files.
+        var first = Cli.Run(dir.Path, TrainArgs("g/A.npy", "g/b.npy", "own"));
+        Assert.True(first.Code is 0 or 3, first.ToString());
+        string[] single = ["initial-weights.npy", "loss.png", "output-weights.npy", "report.json", "weights.npy"];
+        Assert.Equal(single, Files(dir.File("own")));
+        using (var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(dir.File("own/report.json"))))
+            Assert.Equal(single, report.RootElement.GetProperty("files").EnumerateArray().Select(f => Path.GetFileName(f.GetString()!)).Order().ToArray());
+        var second = Cli.Run(dir.Path, TrainArgs("g/A.npy", "g/b.npy", "own", "--seed", "9"));
+        Assert.True(second.Code is 0 or 3, second.ToString());
+        Assert.Equal(single, Files(dir.File("own")));
+        var sweep = Cli.Run(dir.Path, ["train", "--data", "g/A.npy", "--targets", "g/b.npy", "--widths", "2,4", "--epochs", "1", "--ntk-points", "10",
+            "--backend", "inprocess", "--out-dir", "own"]);
+        Assert.True(sweep.Code is 0 or 3, sweep.ToString());
+        Assert.Equal(["ntk-lambda-min.png", "ntk-loss.png", "ntk-movement.png", "ntk-sweep.csv", "report.json"], Files(dir.File("own")));
+    }
+
+    [Theory]
+    [InlineData("--width", "2000000000")]
+    [InlineData("--widths", "2000000000")]
+    [InlineData("--widths", "4,99999999999")]
+    public void Train_refuses_an_oversize_width_naming_the_option(string option, string value)
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, Cli.Run(dir.Path, "generate", "--problem", "hyperbolic", "--unit", "sinh", "--n", "20", "--d", "3", "--out-dir", "g").Code);
+        var run = Cli.Run(dir.Path, "train", "--data", "g/A.npy", "--targets", "g/b.npy", option, value, "--epochs", "1", "--out-dir", "o");
+        Assert.True(run.Code == 2, run.ToString());
+        Assert.StartsWith($"error: {option}: ", Assert.Single(run.ErrLines));
+        Assert.Contains("is too large", run.ErrLines[0]);
+        Assert.False(Directory.Exists(dir.File("o")));
+    }
+
+    [Fact]
+    public void Diffusion_never_overwrites_samples_in_or_the_users_files_and_replaces_its_own_earlier_run()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("d"));
+        var rows = Enumerable.Range(0, 40).SelectMany(i => new[] { Math.Sin(i), Math.Cos(i * 0.7) }).ToArray();
+        dir.Write("d/samples.npy", NpyBytes.Matrix(40, 2, rows));
+        var before = Snapshot(dir.File("d"));
+        var run = Cli.Run(dir.Path, [.. FastDiffusion, "--samples-in", "d/samples.npy", "--out-dir", "d"]);
+        Assert.True(run.Code == 2, run.ToString());
+        Assert.Equal($"error: --out-dir: writing {dir.File("d/samples.npy")} would overwrite the input file given by --samples-in; choose another --out-dir",
+            Assert.Single(run.ErrLines));
+        AssertUnchanged(before, dir.File("d"));
+
+        dir.WriteText("d/report.json", "{\"my\": \"notes\"}");
+        before = Snapshot(dir.File("d"));
+        AssertRefused(Cli.Run(dir.Path, [.. FastDiffusion, "--out-dir", "d"]), dir.File("d/report.json"));
+        AssertUnchanged(before, dir.File("d"));
+
+        // Its own run lists its files; a study into the same directory removes the run's files; a run after it replaces them.
+        Assert.Equal(0, Cli.Run(dir.Path, [.. FastDiffusion, "--out-dir", "own"]).Code);
+        string[] runFiles = ["diffusion.png", "loss.png", "report.json", "samples.npy", "score-errors.png", "weights-softmax.npy"];
+        Assert.Equal(runFiles, Files(dir.File("own")));
+        using (var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(dir.File("own/report.json"))))
+            Assert.Equal(runFiles, report.RootElement.GetProperty("files").EnumerateArray().Select(f => Path.GetFileName(f.GetString()!)).Order().ToArray());
+        Assert.Equal(0, Cli.Run(dir.Path, [.. FastDiffusion, "--out-dir", "own", "--seed", "3"]).Code);
+        Assert.Equal(runFiles, Files(dir.File("own")));
+        Assert.Equal(0, Cli.Run(dir.Path, [.. FastDiffusion, "--out-dir", "own", "--study-widths", "2"]).Code);
+        Assert.Equal(["report.json", "study-width.png", "study.csv"], Files(dir.File("own")));
+    }
+
+    [Theory]
+    [InlineData("--data-points")]
+    [InlineData("--copies")]
+    [InlineData("--width")]
+    [InlineData("--samples")]
+    [InlineData("--eval-points")]
+    public void Diffusion_refuses_an_oversize_count_naming_the_option(string option)
+    {
+        using var dir = new TempDir();
+        var run = Cli.Run(dir.Path, "diffusion", option, "2000000000", "--out-dir", "o");
+        Assert.True(run.Code == 2, run.ToString());
+        Assert.StartsWith($"error: {option}: 2000000000 is too large (at most ", Assert.Single(run.ErrLines));
+        Assert.False(Directory.Exists(dir.File("o")));
+    }
 }

@@ -20,6 +20,45 @@ namespace DistSoftmax.Cli.Commands;
 /// </summary>
 internal static class DiffusionCommand
 {
+    /// <summary>Largest --data-points, --eval-points and --samples (each an n×2 or n×4 array of doubles).</summary>
+    public const int MaxPoints = 10_000_000;
+
+    /// <summary>Largest hidden width (W is 4×m, and every training row's features times m are computed per epoch).</summary>
+    public const int MaxWidth = 1 << 20;
+
+    /// <summary>Largest --copies; the training rows (data points × copies, each 4 features) are also bounded by <see cref="MaxTrainingRows"/>.</summary>
+    public const int MaxCopies = 100_000;
+
+    /// <summary>Largest number of training rows (--data-points × --copies).</summary>
+    public const long MaxTrainingRows = 50_000_000;
+
+    /// <summary>Every file the single run may write (weights per activation) and the study's.</summary>
+    private static readonly string[] RunNames =
+        ["report.json", "samples.npy", "diffusion.png", "score-errors.png", "loss.png", .. Activations.Names.Select(a => $"weights-{a}.npy")];
+
+    private static readonly string[] StudyNames = ["report.json", "study.csv", "study-samples.png", "study-width.png"];
+
+    private static OutputPlan Outputs(CliContext ctx, string outDirectory, IReadOnlyList<string> written, string? samplesPath) =>
+        PrepareOutputs(ctx, outDirectory, written, RunNames.Concat(StudyNames), [("--samples-in", samplesPath)]);
+
+    /// <summary>Sizes checked before any allocation: one line naming the option, exit 2.</summary>
+    private static void RequireSizes(int dataPoints, int copies, int width, int evalPoints, int samples, IEnumerable<int> studySizes, IEnumerable<int> studyWidths)
+    {
+        static void AtMost(long v, long max, string option)
+        {
+            if (v > max) throw new CliInputException(option, $"{v} is too large (at most {max})");
+        }
+        AtMost(dataPoints, MaxPoints, "--data-points");
+        AtMost(copies, MaxCopies, "--copies");
+        AtMost(width, MaxWidth, "--width");
+        AtMost(evalPoints, MaxPoints, "--eval-points");
+        AtMost(samples, MaxPoints, "--samples");
+        foreach (int n in studySizes) AtMost(n, MaxPoints, "--study-samples");
+        foreach (int w in studyWidths) AtMost(w, MaxWidth, "--study-widths");
+        foreach (int n in studySizes.Append(dataPoints))
+            if ((long)n * copies > MaxTrainingRows)
+                throw new CliInputException("--copies", $"{n} points × {copies} copies = {(long)n * copies} training rows is too large (at most {MaxTrainingRows})");
+    }
     public static Command Build(CliContext ctx)
     {
         var d = new DiffusionOptions();
@@ -57,6 +96,10 @@ internal static class DiffusionCommand
             evalPoints, evalTimes, samples, steps, studySamples, studyWidths, seed, outDir);
         command.SetAction(parse => Guard(ctx, () =>
         {
+            var sizes = Integers(parse.GetValue(studySamples)!, "--study-samples", 2);
+            var widths = Integers(parse.GetValue(studyWidths)!, "--study-widths", 2);
+            RequireSizes(parse.GetValue(dataPoints), parse.GetValue(copies), parse.GetValue(width), parse.GetValue(evalPoints), parse.GetValue(samples),
+                sizes, widths);
             var options = new DiffusionOptions
             {
                 DataPoints = parse.GetValue(dataPoints), HeldOutFraction = parse.GetValue(heldOut), TimeMin = parse.GetValue(timeMin),
@@ -67,8 +110,6 @@ internal static class DiffusionCommand
                 EvaluationPoints = parse.GetValue(evalPoints), EvaluationTimes = parse.GetValue(evalTimes), Samples = parse.GetValue(samples),
                 SamplerSteps = parse.GetValue(steps), Seed = parse.GetValue(seed),
             }.Validate();
-            var sizes = Integers(parse.GetValue(studySamples)!, "--study-samples", 2);
-            var widths = Integers(parse.GetValue(studyWidths)!, "--study-widths", 2);
             foreach (int w in widths)
                 if (w % 2 != 0) throw new CliInputException("--study-widths", $"must be even (paired initialisation), got {w}");
             string? user = parse.GetValue(samplesIn);
@@ -88,7 +129,9 @@ internal static class DiffusionCommand
         foreach (var item in List(text))
         {
             if (!int.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < minimum)
-                throw new CliInputException(option, $"'{item}' is not an integer ≥ {minimum}");
+                if (long.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out long big) && big > int.MaxValue)
+                    throw new CliInputException(option, $"{big} is too large (at most {int.MaxValue})");
+                else throw new CliInputException(option, $"'{item}' is not an integer ≥ {minimum}");
             values.Add(v);
         }
         return values;
@@ -99,7 +142,11 @@ internal static class DiffusionCommand
         var output = ctx.Out;
         DenseMatrix? user = samplesPath is null ? null : MatrixFile.ReadDense(samplesPath);
         if (user is { Cols: not 2 }) throw new CliInputException("--samples-in", $"{samplesPath} must be n×2, got {user.Rows}×{user.Cols}");
-        string outDir = OutputDirectory(ctx, outDirectory);
+        // Before any work: no output over --samples-in, and only an earlier run's files (listed by its report.json) replaced.
+        var plan = Outputs(ctx, outDirectory,
+            ["report.json", "samples.npy", "diffusion.png", "score-errors.png", "loss.png", .. options.Activations.Select(a => $"weights-{a.Name()}.npy")],
+            samplesPath);
+        string outDir = plan.Directory;
         output.WriteLine(user is null
             ? "diffusion: target = two-component Gaussian mixture (weights 0.3 / 0.7); forward process dx = −x dt + √2 dB; exact score of p_t in closed form"
             : $"diffusion: target = the {user.Rows} samples of {samplesPath}; exact score of their empirical distribution's forward marginals");
@@ -121,8 +168,10 @@ internal static class DiffusionCommand
         for (int l = 0; l < result.Times.Count; l++)
             output.WriteLine($"  {result.Times.Times[l],-8:G3} " + string.Concat(result.Models.Select(m => $"{Percent(m.RelativeErrors[l]),10}")));
         output.WriteLine("  σ²-wtd   " + string.Concat(result.Models.Select(m => $"{Percent(m.WeightedError),10}")));
+        RemoveStale(plan);
         ReportEnvelope.Write(Path.Combine(outDir, "report.json"), "diffusion", arguments, new
         {
+            plan.Files,
             ForwardProcess = "ornstein-uhlenbeck: x_t = e^(-t) x_0 + sqrt(1 - e^(-2t)) z",
             Target = user is null ? "gaussian-mixture" : samplesPath,
             Mixture = user is null ? result.Target.Components : null,
@@ -183,7 +232,11 @@ internal static class DiffusionCommand
         IReadOnlyList<string> arguments)
     {
         var output = ctx.Out;
-        string outDir = OutputDirectory(ctx, outDirectory);
+        var studyFiles = new List<string> { "report.json", "study.csv" };
+        if (sizes.Count > 0) studyFiles.Add("study-samples.png");
+        if (widths.Count > 0) studyFiles.Add("study-width.png");
+        var plan = Outputs(ctx, outDirectory, studyFiles, null);
+        string outDir = plan.Directory;
         output.WriteLine($"diffusion study: σ_t²-weighted relative score error of {string.Join(", ", options.Activations.Select(a => a.Name()))} " +
                          $"against n ∈ {{{string.Join(", ", sizes)}}} (width {options.Width}) and width ∈ {{{string.Join(", ", widths)}}} (n = {options.DataPoints})");
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -206,8 +259,10 @@ internal static class DiffusionCommand
         var files = new List<string> { "report.json", "study.csv" };
         if (sizes.Count > 0) { NetworkPlots.Study(Path.Combine(outDir, "study-samples.png"), rows.Where(r => r.Sweep == "samples"), r => r.DataPoints, "training points n", $"Score error against n (width {options.Width})"); files.Add("study-samples.png"); }
         if (widths.Count > 0) { NetworkPlots.Study(Path.Combine(outDir, "study-width.png"), rows.Where(r => r.Sweep == "width"), r => r.Width, "width m", $"Score error against width (n = {options.DataPoints})"); files.Add("study-width.png"); }
+        RemoveStale(plan);
         ReportEnvelope.Write(Path.Combine(outDir, "report.json"), "diffusion", arguments, new
         {
+            plan.Files,
             Study = new { Samples = sizes, Widths = widths },
             Options = options,
             Rows = rows,

@@ -7,6 +7,9 @@ using DistSoftmax.Data;
 namespace DistSoftmax.Cli.Commands;
 
 /// <summary>Helpers shared by the train, diffusion and sensitivity commands (files, JSON, option checks).</summary>
+/// <summary>The checked outputs of a run: the directory, the full paths it writes (the report's "files"), and the earlier run's files to remove.</summary>
+internal sealed record OutputPlan(string Directory, IReadOnlyList<string> Files, IReadOnlyList<string> Stale);
+
 internal static class NetworkCommandSupport
 {
     /// <summary>The command's arguments as given (the <c>arguments</c> field of a report).</summary>
@@ -86,6 +89,71 @@ internal static class NetworkCommandSupport
         if (File.Exists(full)) throw new CliInputException("--out-dir", $"{full} is a file, not a directory");
         Directory.CreateDirectory(full);
         return full;
+    }
+
+    /// <summary>
+    /// The outputs of a train or diffusion run, checked before any work: --out-dir resolved (not a file), no output path
+    /// equal to an input file (exit 2 naming the option), and every name the command may write there either absent or
+    /// listed by an earlier dist-softmax report.json in the directory (<see cref="OutputOwnership"/>). The directory is
+    /// created. <see cref="RemoveStale"/> later removes the earlier run's files that this run did not write.
+    /// </summary>
+    /// <param name="written">The names this run writes (report.json among them).</param>
+    /// <param name="possible">Every name the command may write in any mode (a superset of <paramref name="written"/>).</param>
+    /// <param name="inputs">Input option → absolute path (null entries skipped).</param>
+    public static OutputPlan PrepareOutputs(CliContext ctx, string outDirectory, IReadOnlyList<string> written, IEnumerable<string> possible,
+        IEnumerable<(string Option, string? Path)> inputs)
+    {
+        string full = ctx.Resolve(outDirectory);
+        if (File.Exists(full)) throw new CliInputException("--out-dir", $"{full} is a file, not a directory");
+        for (string? parent = Path.GetDirectoryName(full); parent is not null && !Directory.Exists(parent); parent = Path.GetDirectoryName(parent))
+            if (File.Exists(parent)) throw new CliInputException("--out-dir", $"cannot create {full}: {parent} is a file, not a directory");
+        var names = possible.Concat(written).Distinct(StringComparer.Ordinal).ToArray();
+        foreach (string name in names)
+        {
+            string path = Path.Combine(full, name);
+            foreach (var (option, input) in inputs)
+                if (input is not null && SamePath(path, input))
+                    throw new CliInputException("--out-dir", $"writing {path} would overwrite the input file given by {option}; choose another --out-dir");
+        }
+        var earlier = Directory.Exists(full) ? OutputOwnership.Listed(Path.Combine(full, Report)) : new HashSet<string>();
+        OutputOwnership.Require(full, names, earlier.Contains);
+        Directory.CreateDirectory(full);
+        var stale = names.Where(n => earlier.Contains(n) && !written.Contains(n, StringComparer.Ordinal)).ToArray();
+        return new OutputPlan(full, written.Select(n => Path.Combine(full, n)).ToArray(), stale);
+    }
+
+    /// <summary>The report's name in --out-dir, and the manifest of the run's files.</summary>
+    public const string Report = "report.json";
+
+    /// <summary>Removes the files of the earlier run (listed by its report.json) that this run did not write, so the directory holds one run.</summary>
+    public static void RemoveStale(OutputPlan plan)
+    {
+        foreach (string name in plan.Stale)
+        {
+            string path = Path.Combine(plan.Directory, name);
+            if (File.Exists(path)) File.Delete(path);
+        }
+    }
+
+    private static bool SamePath(string a, string b)
+    {
+        var cmp = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        if (string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), cmp)) return true;
+        try
+        {
+            return File.Exists(a) && File.Exists(b) && string.Equals(Canonical(a), Canonical(b), cmp);
+        }
+        catch (IOException) { return false; }
+    }
+
+    private static string Canonical(string path)
+    {
+        var info = new FileInfo(path);
+        var target = info.LinkTarget is null ? null : info.ResolveLinkTarget(returnFinalTarget: true);
+        string dir = Path.GetDirectoryName(Path.GetFullPath(target?.FullName ?? path))!;
+        var d = new DirectoryInfo(dir);
+        string real = d.LinkTarget is null ? d.FullName : d.ResolveLinkTarget(true)?.FullName ?? d.FullName;
+        return Path.Combine(real, Path.GetFileName(target?.FullName ?? path));
     }
 
     public static void RequirePositive(double v, string option)

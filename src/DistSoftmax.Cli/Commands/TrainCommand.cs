@@ -63,6 +63,24 @@ internal static class TrainCommand
     /// <summary>Most test rows both predictors are evaluated on (evenly spaced when the test set is larger).</summary>
     public const int MaxTestPoints = 2048;
 
+    /// <summary>Largest hidden width (--width, --widths): W alone is d×m doubles, and the kernel's Jacobian rows are as long.</summary>
+    public const int MaxWidth = 1 << 22;
+
+    /// <summary>What one network writes into --out-dir.</summary>
+    private static readonly string[] SingleNames = ["report.json", "loss.png", "weights.npy", "initial-weights.npy", "output-weights.npy"];
+
+    /// <summary>What the --widths sweep writes into --out-dir.</summary>
+    private static readonly string[] SweepNames = ["report.json", "ntk-sweep.csv", "ntk-lambda-min.png", "ntk-movement.png", "ntk-loss.png"];
+
+    private static OutputPlan Outputs(CliContext ctx, TrainSettings s, string[] written) =>
+        PrepareOutputs(ctx, s.OutDir, written, SingleNames.Concat(SweepNames),
+            [("--data", s.Data), ("--targets", s.Targets), ("--test-data", s.TestData), ("--test-targets", s.TestTargets)]);
+
+    private static void RequireWidth(int w, string option)
+    {
+        if (w > MaxWidth) throw new CliInputException(option, $"{w} is too large (at most {MaxWidth})");
+    }
+
     /// <summary>The loader of network sources over the project's file readers (.npy rows read by byte range).</summary>
     public static NetworkShardLoader FileLoader() => new(Shape, ReadRows);
 
@@ -114,7 +132,7 @@ internal static class TrainCommand
             if (sweep.Count > 0 && single is not null) throw new CliInputException("--width", "cannot be combined with --widths");
             int m = sweep.Count > 0 ? 0 : single ?? throw new CliInputException("--width", "is required (the hidden width m), or give --widths");
             double? eta = ParseLearningRate(parse.GetValue(lr)!);
-            if (sweep.Count == 0) RequirePositive(m, "--width");
+            if (sweep.Count == 0) { RequirePositive(m, "--width"); RequireWidth(m, "--width"); }
             RequirePositive(parse.GetValue(workers), "--workers");
             RequirePositive(parse.GetValue(ntkPoints), "--ntk-points");
             bool paired = parse.GetValue(init) == "paired";
@@ -146,7 +164,12 @@ internal static class TrainCommand
         foreach (var item in List(text))
         {
             if (!int.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out int w) || w < 1)
+            {
+                if (long.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out long big) && big > MaxWidth)
+                    throw new CliInputException("--widths", $"{big} is too large (at most {MaxWidth})");
                 throw new CliInputException("--widths", $"'{item}' is not a width (an integer ≥ 1)");
+            }
+            RequireWidth(w, "--widths");
             widths.Add(w);
         }
         return widths;
@@ -156,7 +179,9 @@ internal static class TrainCommand
     public static int Run(CliContext ctx, TrainSettings s, CancellationToken ct = default)
     {
         var output = ctx.Out;
-        string outDir = OutputDirectory(ctx, s.OutDir);
+        // Before any work: no output over an input, and only an earlier run's files (listed by its report.json) replaced.
+        var plan = Outputs(ctx, s, SingleNames);
+        string outDir = plan.Directory;
         var t = TrainOne(ctx, s, s.Activation, s.Width, verbose: true, ct);
         var model = t.Model;
         var history = t.History;
@@ -166,8 +191,10 @@ internal static class TrainCommand
         Npy.Write(Path.Combine(outDir, "output-weights.npy"), new DenseMatrix(s.Width, model.Outputs, model.OutputWeights));
         NetworkPlots.LossCurve(Path.Combine(outDir, "loss.png"), new[] { (s.Activation.Name(), history) },
             $"{s.Activation.Name()} network, width {s.Width}, {(s.BatchFraction >= 1 ? "GD" : $"SGD f = {s.BatchFraction}")}, η = {t.LearningRate:G3}");
+        RemoveStale(plan);
         ReportEnvelope.Write(Path.Combine(outDir, "report.json"), "train", s.Arguments, new
         {
+            plan.Files,
             s.Data,
             s.Targets,
             s.TestData,
@@ -226,7 +253,8 @@ internal static class TrainCommand
     public static int RunSweep(CliContext ctx, TrainSettings s, CancellationToken ct = default)
     {
         var output = ctx.Out;
-        string outDir = OutputDirectory(ctx, s.OutDir);
+        var plan = Outputs(ctx, s, SweepNames);
+        string outDir = plan.Directory;
         output.WriteLine($"train --widths: softmax, relu and exp networks at widths {string.Join(", ", s.Widths)}; " +
                          $"η {(s.LearningRate is null ? "auto per network" : $"= {s.LearningRate:G4}")}, {s.Epochs} epochs");
         var outcomes = new List<TrainOutcome>();
@@ -247,8 +275,10 @@ internal static class TrainCommand
         foreach (var line in WidthSweepRow.Table(rows)) output.WriteLine("  " + line);
         AtomicFile.Write(Path.Combine(outDir, "ntk-sweep.csv"), Encoding.UTF8.GetBytes(WidthSweepRow.Csv(rows)));
         NetworkPlots.WidthSweep(outDir, rows);
+        RemoveStale(plan);
         ReportEnvelope.Write(Path.Combine(outDir, "report.json"), "train", s.Arguments, new
         {
+            plan.Files,
             s.Data,
             s.Targets,
             s.TestData,
@@ -280,6 +310,10 @@ internal static class TrainCommand
     {
         var output = ctx.Out;
         var loader = FileLoader();
+        var (_, inputDim) = Shape(s.Data);
+        if ((long)inputDim * width > Array.MaxLength)
+            throw new CliInputException(s.Widths.Count > 0 ? "--widths" : "--width",
+                $"{width} × {inputDim} input features = {(long)inputDim * width} weights is too large for one matrix (at most {Array.MaxLength})");
         var source = NetworkShardLoader.Source(s.Data, s.Targets, activation, width, s.Seed, s.Paired);
         var shape = loader.Describe(source);
         var model = ((NetworkObjective)shape.Objective).Model;
