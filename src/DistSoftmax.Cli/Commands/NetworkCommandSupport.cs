@@ -7,9 +7,6 @@ using DistSoftmax.Data;
 namespace DistSoftmax.Cli.Commands;
 
 /// <summary>Helpers shared by the train, diffusion and sensitivity commands (files, JSON, option checks).</summary>
-/// <summary>The checked outputs of a run: the directory, the full paths it writes (the report's "files"), and the earlier run's files to remove.</summary>
-internal sealed record OutputPlan(string Directory, IReadOnlyList<string> Files, IReadOnlyList<string> Stale);
-
 internal static class NetworkCommandSupport
 {
     /// <summary>The command's arguments as given (the <c>arguments</c> field of a report).</summary>
@@ -104,17 +101,9 @@ internal static class NetworkCommandSupport
         IEnumerable<(string Option, string? Path)> inputs)
     {
         string full = ctx.Resolve(outDirectory);
-        if (File.Exists(full)) throw new CliInputException("--out-dir", $"{full} is a file, not a directory");
-        for (string? parent = Path.GetDirectoryName(full); parent is not null && !Directory.Exists(parent); parent = Path.GetDirectoryName(parent))
-            if (File.Exists(parent)) throw new CliInputException("--out-dir", $"cannot create {full}: {parent} is a file, not a directory");
+        OutputPathChecks.RequireCreatableDirectory(full);
         var names = possible.Concat(written).Distinct(StringComparer.Ordinal).ToArray();
-        foreach (string name in names)
-        {
-            string path = Path.Combine(full, name);
-            foreach (var (option, input) in inputs)
-                if (input is not null && SamePath(path, input))
-                    throw new CliInputException("--out-dir", $"writing {path} would overwrite the input file given by {option}; choose another --out-dir");
-        }
+        foreach (string name in names) OutputPathChecks.RequireNotAnInput(Path.Combine(full, name), inputs);
         var earlier = Directory.Exists(full) ? OutputOwnership.Listed(Path.Combine(full, Report)) : new HashSet<string>();
         OutputOwnership.Require(full, names, earlier.Contains);
         Directory.CreateDirectory(full);
@@ -133,27 +122,6 @@ internal static class NetworkCommandSupport
             string path = Path.Combine(plan.Directory, name);
             if (File.Exists(path)) File.Delete(path);
         }
-    }
-
-    private static bool SamePath(string a, string b)
-    {
-        var cmp = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-        if (string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), cmp)) return true;
-        try
-        {
-            return File.Exists(a) && File.Exists(b) && string.Equals(Canonical(a), Canonical(b), cmp);
-        }
-        catch (IOException) { return false; }
-    }
-
-    private static string Canonical(string path)
-    {
-        var info = new FileInfo(path);
-        var target = info.LinkTarget is null ? null : info.ResolveLinkTarget(returnFinalTarget: true);
-        string dir = Path.GetDirectoryName(Path.GetFullPath(target?.FullName ?? path))!;
-        var d = new DirectoryInfo(dir);
-        string real = d.LinkTarget is null ? d.FullName : d.ResolveLinkTarget(true)?.FullName ?? d.FullName;
-        return Path.Combine(real, Path.GetFileName(target?.FullName ?? path));
     }
 
     public static void RequirePositive(double v, string option)

@@ -1,4 +1,5 @@
 using DistSoftmax.Cli.Commands;
+using DistSoftmax.Cli.Output;
 using DistSoftmax.Cluster.Hosting;
 using DistSoftmax.Core.Analysis;
 using DistSoftmax.Core.Linear;
@@ -159,15 +160,9 @@ internal static class SolvePlanner
         if (save != PostSolveOutputs.None && !s.Analysis)
             throw new CliInputException("--save", "its arrays come from the post-solve analysis, which --no-analysis skips");
         var outputs = new OutputPaths(ctx.Resolve(s.OutDir));
-        if (File.Exists(outputs.Directory))
-            throw new CliInputException("--out-dir", $"{outputs.Directory} is a file, not a directory");
-        for (string? parent = Path.GetDirectoryName(outputs.Directory); parent is not null && !Directory.Exists(parent); parent = Path.GetDirectoryName(parent))
-            if (File.Exists(parent))
-                throw new CliInputException("--out-dir", $"cannot create {outputs.Directory}: {parent} is a file, not a directory");
+        OutputPathChecks.RequireCreatableDirectory(outputs.Directory);
         foreach (var (_, path) in outputs.All)
-            foreach (var (option, input) in inputs)
-                if (SamePath(path, input))
-                    throw new CliInputException("--out-dir", $"writing {path} would overwrite the input file given by {option}; choose another --out-dir");
+            OutputPathChecks.RequireNotAnInput(path, inputs.Select(i => (i.Key, (string?)i.Value)));
 
         // Every input value, then the starting point.
         var inspection = loader.Inspect(source);
@@ -279,31 +274,4 @@ internal static class SolvePlanner
     }
 
     private static string Kebab(HessianMode mode) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(mode.ToString());
-
-    /// <summary>Whether two paths name the same file (after making them absolute and following symbolic links).</summary>
-    private static bool SamePath(string a, string b)
-    {
-        var cmp = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-        return string.Equals(Canonical(a), Canonical(b), cmp) || string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), cmp);
-    }
-
-    private static string Canonical(string path)
-    {
-        string full = Path.GetFullPath(path);
-        try
-        {
-            // Only an existing file can be a link to an input (File.Exists follows links); resolving a missing one throws,
-            // and most of the outputs checked do not exist yet.
-            var target = File.Exists(full) ? new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true) : null;
-            if (target is not null) return target.FullName;
-            // A link in a parent directory: resolve the directory and keep the file name.
-            string? dir = Path.GetDirectoryName(full);
-            if (dir is not null && Directory.Exists(dir) &&
-                new DirectoryInfo(dir).ResolveLinkTarget(returnFinalTarget: true) is { } dirTarget)
-                return Path.Combine(dirTarget.FullName, Path.GetFileName(full));
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return full;
-    }
 }
