@@ -73,8 +73,8 @@ internal static class ServeCommand
                 };
                 string state = ctx.Resolve(parse.GetValue(stateDir)!);
                 if (File.Exists(state)) throw new CliInputException("--state-dir", $"{state} is a file, not a directory");
-                var roots = parse.GetValue(dataRoots) is { Length: > 0 } given ? given
-                    : Environment.GetEnvironmentVariable("DISTSOFTMAX_DATA_ROOTS")?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                // The node's options already read DISTSOFTMAX_DATA_ROOTS (NodeOptions.FromEnvironment), as a worker's do.
+                var roots = parse.GetValue(dataRoots) is { Length: > 0 } given ? given : node.DataRoots;
                 foreach (var root in roots ?? [])
                     if (!Directory.Exists(ctx.Resolve(root))) throw new CliInputException("--data-root", $"{root}: no such directory");
                 options = new ServiceOptions(node, state, parse.GetValue(db) is string d ? ctx.Resolve(d) : Path.Combine(state, "jobs.db"),
