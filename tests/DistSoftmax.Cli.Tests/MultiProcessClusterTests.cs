@@ -332,7 +332,8 @@ public class MultiProcessClusterTests
     /// <summary>
     /// Authentication end to end: `credentials create` writes the pair; a worker on a non-loopback address without
     /// them refuses to start (exit 2, one line) unless --insecure; a credentialed worker serves a job that has the same
-    /// credentials (through DISTSOFTMAX_CREDENTIALS), and a job without them cannot reach it (no seed answers: exit 2).
+    /// credentials (through DISTSOFTMAX_CREDENTIALS), a job without them cannot reach it (no seed answers: exit 2), and a
+    /// job or worker with another cluster's credentials is told that the seed refused its TLS handshake (exit 2).
     /// </summary>
     [Fact]
     public void Credentials_are_created_required_off_loopback_and_admit_only_jobs_that_hold_them()
@@ -366,13 +367,29 @@ public class MultiProcessClusterTests
             Assert.Equal(2, stranger.WaitForExit(TimeSpan.FromSeconds(60)));
             Assert.Contains(stranger.Lines, l => l.StartsWith("stderr: error: --seeds: no seed answered", StringComparison.Ordinal));
         }
+        // Another cluster's certificate: Akka.Remote stops the job's and a worker's node at the refused handshake, and
+        // each says so in one line (it had said "no seed answered within 4 s" after about one, or "stopped on its own").
+        Assert.Equal(0, Cli.Run(dir.Path, "credentials", "create", "--out", "other").Code);
+        using (var foreign = new Node(dir.Path, new Dictionary<string, string> { ["DISTSOFTMAX_CONFIG"] = fast },
+                   [.. job, "--credentials", "other", "--out-dir", "foreign"]))
+        {
+            Assert.Equal(2, foreign.WaitForExit(TimeSpan.FromSeconds(60)));
+            Assert.Contains(foreign.Lines, l => l.StartsWith($"stderr: error: --seeds: 127.0.0.1:{port} refused this node's TLS handshake", StringComparison.Ordinal)
+                                                && l.EndsWith("every node of a cluster needs the same credentials (--credentials or DISTSOFTMAX_CREDENTIALS)", StringComparison.Ordinal));
+        }
+        using (var foreignWorker = new Node(dir.Path, new Dictionary<string, string> { ["DISTSOFTMAX_CONFIG"] = fast },
+                   "worker", "--host", "127.0.0.1", "--port", "0", "--seeds", $"127.0.0.1:{port}", "--credentials", "other"))
+        {
+            Assert.Equal(2, foreignWorker.WaitForExit(TimeSpan.FromSeconds(60)));
+            Assert.Contains(foreignWorker.Lines, l => l.StartsWith($"stderr: error: --seeds: 127.0.0.1:{port} refused this node's TLS handshake", StringComparison.Ordinal));
+        }
         using (var member = new Node(dir.Path, new Dictionary<string, string> { ["DISTSOFTMAX_CONFIG"] = fast, ["DISTSOFTMAX_CREDENTIALS"] = dir.File("creds") },
                    [.. job, "--out-dir", "yes"]))
         {
             int code = member.WaitForExit(TimeSpan.FromSeconds(120));
             Assert.True(code == 0, member.Output + "\n--- worker\n" + worker.Output);
         }
-        Assert.False(File.Exists(dir.File("no/x.npy")));
+        Assert.False(File.Exists(dir.File("no/x.npy")) || File.Exists(dir.File("foreign/x.npy")));
         Assert.True(File.Exists(dir.File("yes/x.npy")));
     }
 }

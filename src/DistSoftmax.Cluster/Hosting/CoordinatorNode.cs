@@ -23,12 +23,15 @@ public sealed class CoordinatorNode : IAsyncDisposable
 
     public ActorSystem System { get; }
     public ClusterSettings Settings { get; }
+    /// <summary>Why this node's connections to other nodes failed, if they did (a refused TLS handshake stops the node).</summary>
+    public AssociationFailureWatch AssociationFailures { get; }
     /// <summary>This node's cluster address (with the port actually bound when 0 was asked for).</summary>
     public Address Address => AkkaCluster.Get(System).SelfAddress;
 
     private CoordinatorNode(ActorSystem system, ClusterSettings settings, CoordinatorSettings coordinator)
     {
         System = system;
+        AssociationFailures = AssociationFailureWatch.Start(system);
         Settings = settings;
         _coordinator = coordinator;
     }

@@ -20,12 +20,15 @@ public sealed class WorkerNode : IAsyncDisposable
     public ActorSystem System { get; }
     public IActorRef Worker { get; }
     public ClusterSettings Settings { get; }
+    /// <summary>Why this node's connections to other nodes failed, if they did (a refused TLS handshake stops the node).</summary>
+    public AssociationFailureWatch AssociationFailures { get; }
     /// <summary>This node's cluster address (with the port actually bound when 0 was asked for).</summary>
     public Address Address => AkkaCluster.Get(System).SelfAddress;
 
-    private WorkerNode(ActorSystem system, IActorRef worker, ClusterSettings settings)
+    private WorkerNode(ActorSystem system, IActorRef worker, ClusterSettings settings, AssociationFailureWatch failures)
     {
         System = system;
+        AssociationFailures = failures;
         Worker = worker;
         Settings = settings;
     }
@@ -38,11 +41,12 @@ public sealed class WorkerNode : IAsyncDisposable
         var system = DistSoftmaxConfig.CreateClusterSystem(cluster.SystemName, config, options);
         try
         {
+            var failures = AssociationFailureWatch.Start(system);
             // A node serves strangers' jobs: only sources inside its data roots and size limits (SourcePolicy).
             var guarded = new GuardedShardLoader(loader, SourcePolicy.FromConfig(config, options.DataRoots));
             var worker = system.ActorOf(WorkerActor.Props(guarded, settings ?? WorkerSettings.FromConfig(config)), cluster.WorkerActor);
             if (options.Seeds is not { Count: > 0 }) AkkaCluster.Get(system).Join(AkkaCluster.Get(system).SelfAddress);
-            return new WorkerNode(system, worker, cluster);
+            return new WorkerNode(system, worker, cluster, failures);
         }
         catch
         {
