@@ -44,7 +44,10 @@ public static class SoftmaxRegression
         var regularizer = problem.WeightsPerRow is { } w ? Regularizer.PerRow(w)
             : problem.WeightScalar is double s ? Regularizer.Uniform(s) : Regularizer.None;
         var choice = VectorSolverChoice.Choose(problem.Rows, problem.Columns, (long)problem.Rows * problem.Columns, settings, options.Solver);
-        var x0 = Start(options.X0, problem.Columns, Families.HasUnit(problem.Family) ? problem.Unit : null, settings.Seed);
+        Unit? unit = Families.HasUnit(problem.Family) ? problem.Unit : null;
+        var x0 = Start(options.X0, problem.Columns, unit, settings.Seed);
+        // As the command line: a given X0's relative tolerance is measured at the default start (SolverOptions.ToleranceReference).
+        if (options.X0 is not null) settings = settings with { ToleranceReference = DefaultStart(problem.Columns, unit, settings.Seed) };
         var loader = new InMemoryShardLoader();
         var source = loader.RegisterVector("problem", family, problem.A, problem.B, regularizer);
         return RunAsync(loader, source, dir =>
@@ -71,6 +74,7 @@ public static class SoftmaxRegression
         // log-linear fit of the rows' centred log B (SolverOptions.LogLinearStart); give X0 (zeros) to start elsewhere.
         if (options.X0 is null && problem.Family == Families.MultipleNormalized) settings = settings with { LogLinearStart = true };
         var x0 = Start(options.X0, problem.Side * problem.Side, null, settings.Seed);
+        if (options.X0 is not null) settings = settings with { ToleranceReference = DefaultStart(problem.Side * problem.Side, null, settings.Seed) };
         var loader = new InMemoryShardLoader();
         var source = loader.RegisterMatrix("problem", problem.Problem);
         return RunAsync(loader, source, dir =>

@@ -256,6 +256,41 @@ public class PostSolveCliTests
             string.Create(CultureInfo.InvariantCulture, $"planted fit: L(x*) = {weak.GetProperty("loss").GetDouble()}"));
     }
 
+    /// <summary>
+    /// Hyperbolic cosh regression with b ≈ 3: x = 0 is a strict local maximum (∇L(0) = 0, λ(∇²L(0)) &lt; 0), so a solve
+    /// started there ends at once with a zero gradient; the regime says it is no minimiser (QA audit, twenty-sixth
+    /// session: it had said "converged" and nothing else). From the default start the solve finds a minimiser and
+    /// no such warning.
+    /// </summary>
+    [Fact]
+    public void A_solve_that_ends_at_a_maximum_is_warned_that_it_is_not_a_minimiser()
+    {
+        using var dir = new TempDir();
+        var rng = new Rng(5);
+        const int n = 300, d = 5;
+        var a = new double[n * d]; rng.FillNormal(a);
+        var b = new double[n]; rng.FillNormal(b, 0.1);
+        for (int i = 0; i < n; i++) b[i] += 3;
+        dir.Write("A.npy", NpyBytes.Matrix(n, d, a));
+        dir.Write("b.npy", NpyBytes.Vector(b));
+        dir.Write("zeros.npy", NpyBytes.Vector(new double[d]));
+        string[] solve = ["solve", "--problem", "hyperbolic", "--unit", "cosh", "--A", "A.npy", "--b", "b.npy", "--backend", "inprocess"];
+
+        var atMaximum = Cli.Run(dir.Path, [.. solve, "--x0", "zeros.npy", "--out-dir", "max"]);
+        Assert.True(atMaximum.Code == 0, atMaximum.ToString());
+        Assert.Contains(atMaximum.ErrLines, l => l.StartsWith("warning: ∇²L(x) has negative curvature", StringComparison.Ordinal)
+                                                 && l.Contains("not a minimiser", StringComparison.Ordinal));
+        var report = Report.Read(Path.Combine(dir.Path, "max"));
+        Assert.Contains(report.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("saddle point or a maximum"));
+        Assert.True(report.GetProperty("regime").GetProperty("lambdaMin").GetDouble() < 0);
+
+        var fromDefault = Cli.Run(dir.Path, [.. solve, "--out-dir", "min"]);
+        Assert.True(fromDefault.Code == 0, fromDefault.ToString());
+        Assert.DoesNotContain(fromDefault.ErrLines, l => l.Contains("negative curvature", StringComparison.Ordinal));
+        Assert.True(Report.Read(Path.Combine(dir.Path, "min")).GetProperty("finalLoss").GetDouble()
+                    < report.GetProperty("finalLoss").GetDouble());
+    }
+
     [Fact]
     public void TheJsonFinishedLineCarriesTheRegime()
     {

@@ -180,7 +180,11 @@ internal static class SolvePlanner
         {
             if (s.StartGiven) throw new CliInputException("--start", "give either --x0 or --start, not both");
             x0 = ReadStart(x0Path, inspection, matrix);
-            start = $"file {x0Path}";
+            // The relative tolerance is measured at the default start (zeros; cosh's small random one), not at this x0
+            // (SolverOptions.ToleranceReference): a far start's huge gradient would make it loose, a warm one's strict.
+            var reference = SoftmaxRegression.DefaultStart((int)inspection.Unknowns, hasUnit && !matrix ? unit : null, options.Seed);
+            options = options with { ToleranceReference = reference };
+            start = $"file {x0Path}; --tol is relative to ‖∇L‖ at the default start ({(reference.Any(v => v != 0) ? "cosh's random start" : "zeros")})";
         }
         else if (logLinear)
         {

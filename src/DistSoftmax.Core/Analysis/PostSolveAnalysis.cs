@@ -90,6 +90,11 @@ public static class PostSolveAnalysis
         }
 
         var positiveDefinite = PositiveDefinite(lambdaMin, lambdaMax, method == "lanczos");
+        // Negative curvature (exact λ_min, or a Ritz value θ_min ≥ λ_min) below rounding: x is no minimiser, whatever the
+        // solve's exit says about its gradient (a start at a stationary point that is a maximum or a saddle ends there).
+        if (lambdaMin < -DefiniteRelativeTolerance * Math.Max(Math.Abs(lambdaMin), Math.Abs(lambdaMax)))
+            warnings.Add(Invariant($"∇²L(x) has negative curvature ({(method == "lanczos" ? $"λ_min ≤ {lambdaMin:G4}" : $"λ in [{lambdaMin:G4}, {lambdaMax:G4}]")}): x is a saddle point or a maximum, ") +
+                         "not a minimiser; start elsewhere (another --x0, or the default start)");
         var (regularizerCondition, targetCondition, sigmaMin, curvature) = TheoremConditions(evaluator, hessianLimit);
 
         double solutionNorm = SpanMath.Norm(x);

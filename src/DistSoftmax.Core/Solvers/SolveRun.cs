@@ -35,8 +35,15 @@ public sealed class SolveRun
     /// </summary>
     public double? ZeroGradientNorm { get; private set; }
 
-    /// <summary>The scale of the relative tolerance for a start with gradient norm <paramref name="startGradientNorm"/>: it, or ‖∇L(0)‖ if known and larger.</summary>
-    internal double ToleranceScale(double startGradientNorm) => Extremes.Max(startGradientNorm, ZeroGradientNorm ?? 0);
+    /// <summary>‖∇L‖ at <see cref="SolverOptions.ToleranceReference"/> once its pass is answered (null: none, or not finite and positive).</summary>
+    public double? ReferenceGradientNorm { get; private set; }
+
+    /// <summary>
+    /// The scale of the relative tolerance for a start with gradient norm <paramref name="startGradientNorm"/>:
+    /// ‖∇L‖ at the tolerance's reference point when the solve measured one, else it, or ‖∇L(0)‖ if known and larger.
+    /// </summary>
+    internal double ToleranceScale(double startGradientNorm) =>
+        ReferenceGradientNorm ?? Extremes.Max(startGradientNorm, ZeroGradientNorm ?? 0);
 
     /// <summary>Rows of B that took part in the log-linear start (null: the solve did not compute one).</summary>
     public long? LogLinearStartRows { get; private set; }
@@ -97,7 +104,33 @@ public sealed class SolveRun
         bool logLinear = Options.LogLinearStart && ResumedFrom is null;
         if (logLinear && objective is not MatrixObjective)
             throw new ArgumentException("the log-linear start is for matrix problems (multiple softmax regression)");
-        _steps = (logLinear ? LogLinearStartThen(solver) : solver.Steps(this)).GetEnumerator();
+        bool reference = !logLinear && ResumedFrom is null && Options.ToleranceReference is { } xr && !xr.AsSpan().SequenceEqual(X0);
+        if (reference && Options.ToleranceReference!.Length != objective.Dimension)
+            throw new ArgumentException($"the tolerance's reference point has {Options.ToleranceReference.Length} entries but the problem has {objective.Dimension} unknowns");
+        _steps = (logLinear ? LogLinearStartThen(solver) : reference ? ToleranceReferenceThen(solver) : solver.Steps(this)).GetEnumerator();
+    }
+
+    /// <summary>
+    /// ‖∇L‖ at the tolerance's reference point (<see cref="SolverOptions.ToleranceReference"/>): its loss pass (with the
+    /// gradient where the objective's one pass needs no reference), else a gradient pass against its own globals; then
+    /// the solver's own requests from x0.
+    /// </summary>
+    private IEnumerable<ShardRequest> ToleranceReferenceThen(Solver solver)
+    {
+        var xr = Options.ToleranceReference!;
+        bool onePass = Objective.OnePassWithoutReference;
+        yield return new ScalarsRequest(xr, WithGradient: onePass);
+        var reply = Reply<ScalarsReply>();
+        var point = Objective.Evaluate(xr, reply);
+        var gradient = onePass ? Objective.FusedGradient(point, reply, point.Globals) : null;
+        if (gradient is null)
+        {
+            yield return new GradientRequest(xr, point.Globals, HessianKind.GaussNewton, false);
+            gradient = Reply<GradientReply>().Gradient;
+        }
+        double norm = SpanMath.Norm(gradient);
+        if (double.IsFinite(norm) && norm > 0) ReferenceGradientNorm = norm;
+        foreach (var request in solver.Steps(this)) yield return request;
     }
 
     /// <summary>The log-linear start's request, X0 from its sums, then the solver's own requests from there.</summary>
