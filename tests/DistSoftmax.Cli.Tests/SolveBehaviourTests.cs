@@ -47,7 +47,7 @@ public class SolveBehaviourTests
         var r1 = Report.Read(dir.File("o1"));
         var r2 = Report.Read(dir.File("o2"));
         Assert.Equal("zeros", r1.GetProperty("start").GetString());
-        Assert.Equal($"file {dir.File("o1/x.npy")}", r2.GetProperty("start").GetString());
+        Assert.Equal($"file {dir.File("o1/x.npy")}; --tol is relative to ‖∇L‖ at the default start (zeros)", r2.GetProperty("start").GetString());
         Assert.Equal(dir.File("o1/x.npy"), r2.GetProperty("inputs").GetProperty("--x0").GetString());
         // Started at the first solution, which already meets the tolerance: no iteration, same point, same loss.
         Assert.Equal(0, r2.GetProperty("iterations").GetInt32());

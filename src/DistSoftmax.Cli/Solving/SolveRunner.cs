@@ -268,6 +268,8 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
                                       "); running it here on the rows loaded again");
                 (analysis, seconds) = PostSolvePass.Run(plan, loader, retained, result.X, result.Requests);
             }
+            if (result.Converged && PostSolveAnalysis.NotAMinimiserWarning(analysis.Regime) is { } notAMinimiser)
+                analysis = analysis with { Warnings = [.. analysis.Warnings, notAMinimiser] };
             foreach (string w in analysis.Warnings) ctx.Err.WriteLine("warning: " + ErrorReport.OneLine(w));
             return (analysis, seconds, null);
         }

@@ -90,11 +90,6 @@ public static class PostSolveAnalysis
         }
 
         var positiveDefinite = PositiveDefinite(lambdaMin, lambdaMax, method == "lanczos");
-        // Negative curvature (exact λ_min, or a Ritz value θ_min ≥ λ_min) below rounding: x is no minimiser, whatever the
-        // solve's exit says about its gradient (a start at a stationary point that is a maximum or a saddle ends there).
-        if (lambdaMin < -DefiniteRelativeTolerance * Math.Max(Math.Abs(lambdaMin), Math.Abs(lambdaMax)))
-            warnings.Add(Invariant($"∇²L(x) has negative curvature ({(method == "lanczos" ? $"λ_min ≤ {lambdaMin:G4}" : $"λ in [{lambdaMin:G4}, {lambdaMax:G4}]")}): x is a saddle point or a maximum, ") +
-                         "not a minimiser; start elsewhere (another --x0, or the default start)");
         var (regularizerCondition, targetCondition, sigmaMin, curvature) = TheoremConditions(evaluator, hessianLimit);
 
         double solutionNorm = SpanMath.Norm(x);
@@ -120,6 +115,21 @@ public static class PostSolveAnalysis
             wantHessian ? hessian : null,
             wantHessian ? eigenvalues : null,
             regime, warnings);
+    }
+
+    /// <summary>
+    /// For a solve that converged (‖∇L(x)‖ within the tolerance): the warning that x is no minimiser when the regime
+    /// found negative curvature below rounding (exact λ_min, or a Ritz value θ_min ≥ λ_min) — a start at a stationary
+    /// point that is a maximum or a saddle ends there at once, reported converged. Null when the curvature allows a
+    /// minimiser. (An unconverged iterate may well have negative curvature; this is not asked of it.)
+    /// </summary>
+    public static string? NotAMinimiserWarning(Regime regime)
+    {
+        double lambdaMin = regime.LambdaMin, lambdaMax = regime.LambdaMax;
+        if (!(lambdaMin < -DefiniteRelativeTolerance * Math.Max(Math.Abs(lambdaMin), Math.Abs(lambdaMax)))) return null;
+        string range = regime.Method == "lanczos" ? Invariant($"λ_min ≤ {lambdaMin:G4}") : Invariant($"λ in [{lambdaMin:G4}, {lambdaMax:G4}]");
+        return $"∇²L(x) has negative curvature ({range}): x is a stationary point but a saddle point or a maximum, not a minimiser; " +
+               "start elsewhere (another --x0, or the default start)";
     }
 
     /// <summary>Eigenvalues of a symmetric n×n row-major matrix, ascending (<see cref="Kernels.DenseAlgebra.SymmetricEigenvalues"/>).</summary>
