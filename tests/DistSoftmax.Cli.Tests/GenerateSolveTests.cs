@@ -168,6 +168,23 @@ public class GenerateSolveTests
         Assert.True(farReport.GetProperty("initialGradientNorm").GetDouble() < 1e-3 * farReport.GetProperty("trace")[0].GetProperty("gradientNorm").GetDouble());
     }
 
+    /// <summary>A planted fit whose loss rounds to exactly 0 before ‖∇L‖ meets --tol 1e-12: a global minimiser, converged
+    /// (it had ended "stalled: line search found no decrease", exit 3, since no trial can lower a zero loss).</summary>
+    [Fact]
+    public void A_loss_of_exactly_zero_is_converged_even_below_the_gradient_tolerance()
+    {
+        using var dir = new TempDir();
+        var gen = Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "500", "--d", "10", "--seed", "5", "--planted",
+            "--x-scale", "10", "--out-dir", "g");
+        Assert.True(gen.Code == 0, gen.ToString());
+        var run = Cli.Run(dir.Path, ["solve", "--problem", "normalized", "--A", "g/A.npy", "--b", "g/b.npy", "--tol", "1e-12",
+            "--no-analysis", "--out-dir", "s", .. Backend]);
+        Assert.True(run.Code == 0, run.ToString());
+        var report = Report.Read(dir.File("s"));
+        Assert.Equal(0.0, report.GetProperty("finalLoss").GetDouble());
+        Assert.StartsWith("the loss is 0: a global minimiser", report.GetProperty("message").GetString());
+    }
+
     [Fact]
     public void An_explicit_matrix_solver_and_Hessian_are_used_and_recorded()
     {

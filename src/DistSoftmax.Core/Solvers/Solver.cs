@@ -62,6 +62,14 @@ public abstract partial class Solver
                 $"{StationaryStartFactor}·ε·max(1, √(2|L|))): x0 is a stationary point", iteration, point.Loss, gradientNorm, g0);
             return true;
         }
+        // Every loss here is a sum of squares (plus ½‖W∘Ax‖²): L = 0 is a global minimiser, and from it no trial can
+        // lower the loss (the line search's rounding slack 1e-12·|L| is 0 too), so it is converged whatever ‖∇L‖'s
+        // rounding says (a planted normalized instance at --tol 1e-12 had ended "stalled" at L = 0, ‖∇L‖ = 3.4e-15).
+        if (point.Loss == 0)
+        {
+            run.Finish(point.X, ExitCondition.Converged, $"the loss is 0: a global minimiser (‖∇L‖ = {gradientNorm:E3})", iteration, point.Loss, gradientNorm, g0);
+            return true;
+        }
         double target = opts.StoppingTarget(g0);
         if (gradientNorm <= target)
         {
