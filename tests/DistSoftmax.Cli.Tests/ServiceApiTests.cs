@@ -192,9 +192,9 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         // A method a path does not take: 405 naming the ones it does (it was a 404, "no such API endpoint").
         foreach (var (method, path, allowed) in new[]
                  {
-                     (HttpMethod.Put, "/api/jobs", "GET, POST"), (HttpMethod.Post, "/api/jobs/nope", "GET, DELETE"),
-                     (HttpMethod.Delete, "/api/cluster", "GET"), (HttpMethod.Post, "/metrics", "GET"), (HttpMethod.Post, "/", "GET"),
-                     (HttpMethod.Post, "/api/jobs/nope/files/x.npy", "GET"),
+                     (HttpMethod.Put, "/api/jobs", "GET, HEAD, POST"), (HttpMethod.Post, "/api/jobs/nope", "GET, HEAD, DELETE"),
+                     (HttpMethod.Delete, "/api/cluster", "GET, HEAD"), (HttpMethod.Post, "/metrics", "GET, HEAD"), (HttpMethod.Post, "/", "GET, HEAD"),
+                     (HttpMethod.Post, "/api/jobs/nope/files/x.npy", "GET, HEAD"), (HttpMethod.Put, "/api/jobs/nope/events", "GET, HEAD"),
                  })
         {
             using var response = await http.SendAsync(new HttpRequestMessage(method, path));
@@ -212,6 +212,52 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
             Assert.True(status == HttpStatusCode.NotFound, $"{name}: {status} {body}");
         }
         Assert.Equal("succeeded", (string?)job["state"]);
+    }
+
+    /// <summary>
+    /// HEAD is answered as GET without the body wherever GET is served: the same status, content type and length (it
+    /// was 405 "allowed: GET"); a running job's event stream answers its headers at once instead of following the job.
+    /// </summary>
+    [Fact]
+    public async Task HEAD_is_answered_like_GET_without_a_body_wherever_GET_is_served()
+    {
+        using var state = new TempDir();
+        await using var service = await cluster.StartServiceAsync(state.Path);
+        using var http = service.App.GetTestClient();
+        string done = await SubmitAsync(http, Spec);
+        await WaitForAsync(http, done, Ended);
+        string running = await SubmitAsync(http, LongSpec);
+        await WaitForAsync(http, running, j => (string?)j["state"] == "running");
+
+        // Stable answers (an ended job, its files, the dashboard's files, 404s) have the same Content-Length as GET's body;
+        // the job list, the cluster view and the metrics change with the running job between the two requests.
+        foreach (var (path, stable) in new[]
+                 {
+                     ("/api/jobs", false), ($"/api/jobs/{done}", true), ($"/api/jobs/{done}/events", false),
+                     ($"/api/jobs/{done}/files/report.json", true), ($"/api/jobs/{done}/files/x.npy", true), ("/api/cluster", false),
+                     ("/metrics", false), ("/", true), ("/app.js", true), ("/api/jobs/nope", true), ($"/api/jobs/{done}/files/nope.npy", true),
+                     ("/api/nothing", true), ("/nothing.js", true),
+                 })
+        {
+            using var get = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, path));
+            byte[] body = await get.Content.ReadAsByteArrayAsync();
+            using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.True(get.StatusCode == head.StatusCode, $"HEAD {path}: {head.StatusCode}, GET {get.StatusCode}");
+            Assert.Equal(get.Content.Headers.ContentType?.ToString(), head.Content.Headers.ContentType?.ToString());
+            Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+            if (stable && get.Content.Headers.ContentLength is long length)
+                Assert.True(head.Content.Headers.ContentLength == length && length == body.Length,
+                    $"HEAD {path}: Content-Length {head.Content.Headers.ContentLength}, GET's {length}");
+        }
+        // A running job's stream: the headers now, not at the job's end.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var stream = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"/api/jobs/{running}/events"), cts.Token);
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        Assert.Equal("text/event-stream", stream.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await stream.Content.ReadAsByteArrayAsync(cts.Token));
+        Assert.Equal("running", (string?)(await SendAsync(http, HttpMethod.Get, $"/api/jobs/{running}")).Body!["state"]);
+        await SendAsync(http, HttpMethod.Delete, $"/api/jobs/{running}");
+        await WaitForAsync(http, running, Ended);
     }
 
     [Fact]

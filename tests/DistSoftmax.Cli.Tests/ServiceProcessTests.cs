@@ -127,6 +127,17 @@ public class ServiceProcessTests
         Assert.Contains("succeeded", table.Out);
         Assert.Contains("worker", table.Out);
 
+        // HEAD through Kestrel: GET's status and length, no body (it was 405).
+        string lastJob = (string)(await GetAsync(http, "/api/jobs")).AsArray()[^1]!["id"]!;
+        foreach (string path in new[] { $"/api/jobs/{lastJob}/files/report.json", $"/api/jobs/{lastJob}", "/" })
+        {
+            using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.True(head.StatusCode == System.Net.HttpStatusCode.OK, $"HEAD {path}: {head.StatusCode}");
+            Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+            if (path.EndsWith("report.json", StringComparison.Ordinal))
+                Assert.Equal(new FileInfo(Path.Combine(dir.Path, "state", "jobs", lastJob, "report.json")).Length, head.Content.Headers.ContentLength);
+        }
+
         // A normal job end is no news: nothing on the workers' stderr, nor the service's.
         foreach (var node in new[] { service, w1, w2 })
             Assert.DoesNotContain(node.Lines, l => l.StartsWith("stderr: ", StringComparison.Ordinal));
