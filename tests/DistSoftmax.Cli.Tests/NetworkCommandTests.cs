@@ -215,6 +215,17 @@ public class NetworkCommandTests
         Assert.All(nets, n => Assert.Equal(JsonValueKind.Number, n.GetProperty("weightedError").ValueKind));
         Assert.All(nets, n => Assert.Equal(6, n.GetProperty("heldOutLossPerEpoch").GetArrayLength()));
         Assert.All(nets, n => Assert.Equal("max-iterations", n.GetProperty("exit").GetString()));
+        // The exit reasons in the words of every other command (report.json's), not the enum's name.
+        Assert.DoesNotContain("MaxIterations", run.Out);
+        Assert.Equal(2, run.Out.Split('\n').Count(l => l.Contains("kept; max-iterations)")));
+        // The "wrote" line names every file written, the weights too.
+        Assert.Contains($"wrote {dir.File("diff")}: report.json, samples.npy, diffusion.png, score-errors.png, loss.png, weights-softmax.npy, weights-relu.npy (",
+            run.Out);
+
+        // --activations is the option's name (Activations.Parse's error named train's --activation).
+        var badActivation = Cli.Run(dir.Path, "diffusion", "--activations", "softmax,tanh", "--out-dir", "diff");
+        Assert.True(badActivation.Code == 2, badActivation.ToString());
+        Assert.Equal(["error: --activations: unknown activation 'tanh' (allowed: softmax, relu, exp)"], badActivation.ErrLines);
 
         var bad = Cli.Run(dir.Path, "diffusion", "--width", "15");
         Assert.Equal(2, bad.Code);
@@ -242,6 +253,8 @@ public class NetworkCommandTests
         Assert.Equal(4, report.GetProperty("winners").GetArrayLength());
         Assert.All(report.GetProperty("rows").EnumerateArray(), r => Assert.True(r.GetProperty("weightedError").GetDouble() > 0));
         Assert.Contains("best", run.Out);
+        Assert.DoesNotContain("MaxIterations", run.Out);
+        Assert.All(csv[1..], l => Assert.EndsWith(",max-iterations", l));
 
         var bad = Cli.Run(dir.Path, "diffusion", "--study-widths", "7");
         Assert.Equal(2, bad.Code);

@@ -104,7 +104,7 @@ internal static class DiffusionCommand
             {
                 DataPoints = parse.GetValue(dataPoints), HeldOutFraction = parse.GetValue(heldOut), TimeMin = parse.GetValue(timeMin),
                 TimeMax = parse.GetValue(timeMax), Copies = parse.GetValue(copies), Width = parse.GetValue(width),
-                Activations = List(parse.GetValue(activations)!).Select(Activations.Parse).ToArray(),
+                Activations = ParseActivations(parse.GetValue(activations)!),
                 Epochs = parse.GetValue(epochs), Patience = parse.GetValue(patience), BatchFraction = parse.GetValue(batch),
                 NormalizedLearningRate = ParseLearningRate(parse.GetValue(lr)!), InitScale = parse.GetValue(initScale), Shards = parse.GetValue(workers),
                 EvaluationPoints = parse.GetValue(evalPoints), EvaluationTimes = parse.GetValue(evalTimes), Samples = parse.GetValue(samples),
@@ -121,6 +121,19 @@ internal static class DiffusionCommand
             return Run(ctx, options, user is null ? null : ctx.Resolve(user), parse.GetValue(outDir)!, Arguments(parse));
         }));
         return command;
+    }
+
+    /// <summary>
+    /// --activations: each name parsed by <see cref="Activations.Parse"/>, whose error names the parameter of train's
+    /// single --activation; here it is reported under this command's --activations.
+    /// </summary>
+    private static Activation[] ParseActivations(string text)
+    {
+        try { return List(text).Select(Activations.Parse).ToArray(); }
+        catch (DistSoftmax.Core.ParameterException e) when (e.Parameter == Activations.ActivationParameter)
+        {
+            throw new DistSoftmax.Core.ParameterException(nameof(DiffusionOptions.Activations), e.Value, e.Format(name => name), inner: e);
+        }
     }
 
     private static List<int> Integers(string text, string option, int minimum)
@@ -214,7 +227,7 @@ internal static class DiffusionCommand
             result.SampleFractions,
             result.Seconds,
         });
-        output.WriteLine($"wrote {outDir}: report.json, samples.npy, diffusion.png, score-errors.png, loss.png ({result.Seconds:F1} s)");
+        output.WriteLine($"wrote {outDir}: {string.Join(", ", plan.Files.Select(Path.GetFileName))} ({result.Seconds:F1} s)");
         return ExitCodes.Ok;
     }
 

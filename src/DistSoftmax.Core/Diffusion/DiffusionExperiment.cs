@@ -68,7 +68,7 @@ public static class DiffusionExperiment
             var (errors, weighted) = DenoisingScoreMatching.ScoreErrors(network, target, times, options.EvaluationPoints, options.Seed);
             int best = BestEpoch(trainer.History);
             models.Add(new ScoreModelResult(activation, network, lr, trainer.History, errors, weighted, best, result, started.Elapsed.TotalSeconds));
-            log?.Invoke($"{activation.Name(),-8} loss {trainer.History[0].Loss:G4} → {trainer.History[best].Loss:G4} (epoch {best} of {trainer.History.Count - 1} kept; {result.Exit}), " +
+            log?.Invoke($"{activation.Name(),-8} loss {trainer.History[0].Loss:G4} → {trainer.History[best].Loss:G4} (epoch {best} of {trainer.History.Count - 1} kept; {ExitReasons.Name(result.Exit)}), " +
                         $"score error {weighted:P1} (at t = {times.Middle:G3}: {errors[times.Count / 2]:P1}), {started.Elapsed.TotalSeconds:F1} s");
         }
 

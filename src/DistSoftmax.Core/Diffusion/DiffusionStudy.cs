@@ -1,5 +1,5 @@
 using DistSoftmax.Core.Networks;
-using System.Text.Json;
+using DistSoftmax.Core.Solvers;
 
 namespace DistSoftmax.Core.Diffusion;
 
@@ -21,7 +21,7 @@ public static class DiffusionStudy
             foreach (var m in result.Models)
             {
                 var row = new DiffusionStudyRow(sweep, m.Activation.Name(), o.DataPoints, o.Width, m.WeightedError, m.RelativeErrors[result.Times.Count / 2],
-                    m.History.Count - 1, m.BestEpoch, JsonNamingPolicy.KebabCaseLower.ConvertName(m.Training.Exit.ToString()));
+                    m.History.Count - 1, m.BestEpoch, ExitReasons.Name(m.Training.Exit));
                 rows.Add(row);
                 log?.Invoke($"{sweep,-7} n = {row.DataPoints,-6} m = {row.Width,-5} {row.Activation,-8} score error {row.WeightedError:P1} " +
                             $"(best epoch {row.BestEpoch} of {row.EpochsRun}, {row.Exit})");
