@@ -92,12 +92,17 @@ internal static class SensitivityCommand
                 },
             }.Validate();
             if (parse.GetValue(workers) < 1) throw new CliInputException("--workers", "must be at least 1");
+            // Each backend has its own way to run re-solves side by side; an option of the other one is refused, not ignored.
             if (parse.GetValue(backend) == JobOptions.Local)
             {
                 if (OptionFactory.Given(parse, shards) && parse.GetValue(shards) != 1)
                     throw new CliInputException("--shards", "backend local runs every re-solve whole on one worker: use --backend inprocess for sharded re-solves");
+                if (OptionFactory.Given(parse, parallel))
+                    throw new CliInputException("--parallel", "applies only to --backend inprocess; backend local runs the re-solves on --workers worker actors");
                 options = WithWorkerJobs(options, parse.GetValue(workers));
             }
+            else if (OptionFactory.Given(parse, workers))
+                throw new CliInputException("--workers", "applies only to --backend local (worker actors); backend inprocess runs the re-solves in a parallel loop: use --parallel for the solves run at once");
             if (OptionFactory.Given(parse, density) && !parse.GetValue(sparse)) throw new CliInputException("--density", "is only used with --sparse");
 
             var settings = inputs.Bind(parse, new SolveSettings
