@@ -33,6 +33,12 @@ internal static class DiffusionCommand
     /// <summary>Largest number of training rows (--data-points × --copies).</summary>
     public const long MaxTrainingRows = 50_000_000;
 
+    /// <summary>
+    /// Largest --sampler-steps: every step scores all --samples (up to <see cref="MaxPoints"/>) through the network; the
+    /// default is 200, and the Euler–Maruyama error is far below the learned score's beyond a few thousand steps.
+    /// </summary>
+    public const int MaxSamplerSteps = 100_000;
+
     /// <summary>Every file the single run may write (weights per activation) and the study's.</summary>
     private static readonly string[] RunNames =
         ["report.json", "samples.npy", "diffusion.png", "score-errors.png", "loss.png", .. Activations.Names.Select(a => $"weights-{a}.npy")];
@@ -43,7 +49,8 @@ internal static class DiffusionCommand
         PrepareOutputs(ctx, outDirectory, written, RunNames.Concat(StudyNames), [("--samples-in", samplesPath)]);
 
     /// <summary>Sizes checked before any allocation: one line naming the option, exit 2.</summary>
-    private static void RequireSizes(int dataPoints, int copies, int width, int evalPoints, int samples, IEnumerable<int> studySizes, IEnumerable<int> studyWidths)
+    private static void RequireSizes(int dataPoints, int copies, int width, int evalPoints, int samples, int epochs, int samplerSteps,
+        IEnumerable<int> studySizes, IEnumerable<int> studyWidths)
     {
         static void AtMost(long v, long max, string option)
         {
@@ -54,6 +61,8 @@ internal static class DiffusionCommand
         AtMost(width, MaxWidth, "--width");
         AtMost(evalPoints, MaxPoints, "--eval-points");
         AtMost(samples, MaxPoints, "--samples");
+        AtMost(epochs, TrainCommand.MaxEpochs, "--epochs");
+        AtMost(samplerSteps, MaxSamplerSteps, "--sampler-steps");
         foreach (int n in studySizes) AtMost(n, MaxPoints, "--study-samples");
         foreach (int w in studyWidths) AtMost(w, MaxWidth, "--study-widths");
         foreach (int n in studySizes.Append(dataPoints))
@@ -100,7 +109,7 @@ internal static class DiffusionCommand
             var sizes = Integers(parse.GetValue(studySamples)!, "--study-samples", 2);
             var widths = Integers(parse.GetValue(studyWidths)!, "--study-widths", 2);
             RequireSizes(parse.GetValue(dataPoints), parse.GetValue(copies), parse.GetValue(width), parse.GetValue(evalPoints), parse.GetValue(samples),
-                sizes, widths);
+                parse.GetValue(epochs), parse.GetValue(steps), sizes, widths);
             var options = new DiffusionOptions
             {
                 DataPoints = parse.GetValue(dataPoints), HeldOutFraction = parse.GetValue(heldOut), TimeMin = parse.GetValue(timeMin),

@@ -33,6 +33,12 @@ internal static class SensitivityCommand
     /// <summary>Default sizes of a generated instance (the command's historical ones).</summary>
     private const int DefaultRows = 400, DefaultColumns = 10;
 
+    /// <summary>
+    /// Largest --draws: each draw is a Hessian solve and one re-solve per --epsilons value (3 by default), so the bound
+    /// is 3000 re-solves (a sweep allows 10000 solves); the default is 4.
+    /// </summary>
+    public const int MaxDraws = 1000;
+
     /// <summary>Tolerances of the base solve and every re-solve: the finite differences divide solution changes by ε ≥ 1e-5.</summary>
     private static readonly SolverOptions Tight = new SensitivityOptions().SolverOptions;
 
@@ -91,6 +97,7 @@ internal static class SensitivityCommand
                     HessianDense => int.MaxValue, HessianCg => 0, _ => HessianSolve.DenseMaxDimension,
                 },
             }.Validate();
+            if (options.Draws > MaxDraws) throw new CliInputException("--draws", $"{options.Draws} is too large (at most {MaxDraws})");
             if (parse.GetValue(workers) < 1) throw new CliInputException("--workers", "must be at least 1");
             // Each backend has its own way to run re-solves side by side; an option of the other one is refused, not ignored.
             if (parse.GetValue(backend) == JobOptions.Local)
