@@ -9,7 +9,8 @@ namespace DistSoftmax.Cli.Tests;
 /// submitted through the HTTP API that runs for several seconds, and Debian's headless Chromium driven by
 /// tests/browser/dashboard.test.mjs (puppeteer-core), which must see the members, a convergence chart that gains
 /// points while the job runs, the shard owners, a second job cancelled with its button, and then the first job's final
-/// state, report and plot; the jobs' input folder is named with markup, which the page must show as text. Needs node,
+/// state, report and plot, and a third job that reaches its iteration limit shown "stopped (max-iterations)"; the
+/// jobs' input folder is named with markup, which the page must show as text. Needs node,
 /// the `chromium` package and `npm ci` in tests/browser (.ci/run installs them); without them the test fails, it is not
 /// skipped. With DISTSOFTMAX_DASHBOARD_SCREENSHOT=FILE the folder has a plain name and the script saves a 1280×800
 /// screenshot during the job (the README's docs/dashboard.png).
@@ -22,6 +23,8 @@ public class DashboardBrowserTests
     /// workers (7–20 s here), long enough for the browser to read the chart twice while the job runs.</summary>
     private const int Rows = 200000, Columns = 30;
     private const int Workers = 2;
+    /// <summary>The iteration limit of the job that must end "stopped": far short of the ≈ 780 the tolerance needs.</summary>
+    private const int StoppedIterations = 3;
     /// <summary>The instance's folder: its name is markup, which the dashboard must show as text (the job's
     /// specification holds the path) and never parse (the onerror handler would set window.xss).</summary>
     private const string MarkupInstanceDir = "inst<img src=x onerror=window.xss=1>";
@@ -60,17 +63,19 @@ public class DashboardBrowserTests
             ["problem"] = "normalized", ["A"] = Path.Combine(dir.Path, instanceDir, "A.npy"), ["b"] = Path.Combine(dir.Path, instanceDir, "b.npy"),
             ["solver"] = "gd", ["tol"] = 1e-5, ["maxIter"] = 5000, ["workers"] = Workers,
         };
-        async Task<string> Submit()
+        async Task<string> Submit(Dictionary<string, object> spec)
         {
             using var submitted = await http.PostAsJsonAsync("api/jobs", spec);
             string body = await submitted.Content.ReadAsStringAsync();
             Assert.True(submitted.IsSuccessStatusCode, $"POST /api/jobs answered {(int)submitted.StatusCode}: {body}\n{Logs()}");
             return JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
         }
-        // The job the browser follows, and one queued behind it (one job at a time) that the browser cancels.
-        string id = await Submit(), queued = await Submit();
+        // The job the browser follows, one queued behind it (one job at a time) that the browser cancels, and one that
+        // stops at its iteration limit once the first has ended.
+        string id = await Submit(spec), queued = await Submit(spec);
+        string stopped = await Submit(new Dictionary<string, object>(spec) { ["maxIter"] = StoppedIterations });
 
-        var args = new List<string> { script, "--url", baseUrl.ToString(), "--job", id, "--cancel-job", queued,
+        var args = new List<string> { script, "--url", baseUrl.ToString(), "--job", id, "--cancel-job", queued, "--stopped-job", stopped,
             "--workers", Workers.ToString(), "--final", "succeeded" };
         args.AddRange(screenshot is null ? ["--markup", instanceDir] : ["--screenshot", screenshot]);
         var (code, output) = RunNode(Path.Combine(root, "tests", "browser"), args, TimeSpan.FromSeconds(240));
@@ -82,6 +87,9 @@ public class DashboardBrowserTests
         Assert.Contains(job.RootElement.GetProperty("files").EnumerateArray(), f => f.GetString() == "report.json");
         using var cancelled = JsonDocument.Parse(await http.GetStringAsync("api/jobs/" + Uri.EscapeDataString(queued)));
         Assert.Equal("cancelled", cancelled.RootElement.GetProperty("state").GetString());
+        using var stoppedJob = JsonDocument.Parse(await http.GetStringAsync("api/jobs/" + Uri.EscapeDataString(stopped)));
+        Assert.Equal("stopped", stoppedJob.RootElement.GetProperty("state").GetString());
+        Assert.Equal("max-iterations", stoppedJob.RootElement.GetProperty("condition").GetString());
     }
 
     /// <summary>The dashboard's files never turn a string into HTML (no innerHTML and the like: server strings go

@@ -215,6 +215,17 @@ public class NetworkCommandTests
         Assert.All(nets, n => Assert.Equal(JsonValueKind.Number, n.GetProperty("weightedError").ValueKind));
         Assert.All(nets, n => Assert.Equal(6, n.GetProperty("heldOutLossPerEpoch").GetArrayLength()));
         Assert.All(nets, n => Assert.Equal("max-iterations", n.GetProperty("exit").GetString()));
+        // The exit reasons in the words of every other command (report.json's), not the enum's name.
+        Assert.DoesNotContain("MaxIterations", run.Out);
+        Assert.Equal(2, run.Out.Split('\n').Count(l => l.Contains("kept; max-iterations)")));
+        // The "wrote" line names every file written, the weights too.
+        Assert.Contains($"wrote {dir.File("diff")}: report.json, samples.npy, diffusion.png, score-errors.png, loss.png, weights-softmax.npy, weights-relu.npy (",
+            run.Out);
+
+        // --activations is the option's name (Activations.Parse's error named train's --activation).
+        var badActivation = Cli.Run(dir.Path, "diffusion", "--activations", "softmax,tanh", "--out-dir", "diff");
+        Assert.True(badActivation.Code == 2, badActivation.ToString());
+        Assert.Equal(["error: --activations: unknown activation 'tanh' (allowed: softmax, relu, exp)"], badActivation.ErrLines);
 
         var bad = Cli.Run(dir.Path, "diffusion", "--width", "15");
         Assert.Equal(2, bad.Code);
@@ -222,6 +233,83 @@ public class NetworkCommandTests
         var badTime = Cli.Run(dir.Path, "diffusion", "--t-min", "4");
         Assert.Equal(2, badTime.Code);
         Assert.StartsWith("error: --t-min: ", badTime.Err);
+    }
+
+    /// <summary>A small diffusion run of the three networks (seconds).</summary>
+    private static readonly string[] SmallDiffusion =
+        ["diffusion", "--data-points", "200", "--width", "16", "--epochs", "5", "--samples", "100", "--sampler-steps", "10", "--eval-points", "100"];
+
+    /// <summary>
+    /// Ctrl+C / SIGTERM (the context's cancellation) stops diffusion as it stops train: it writes what it has — the
+    /// networks trained so far, their errors and plots, no samples — lists exactly those files, and exits 3. It used to
+    /// end with "error: cancelled" and nothing written, or, cancelled during the last network, draw every sample and
+    /// exit 0. An earlier run's files that this one did not write are removed (the directory never mixes two runs).
+    /// </summary>
+    [Fact]
+    public void Diffusion_cancelled_writes_the_networks_trained_so_far_and_exits_3_as_train_does()
+    {
+        using var dir = new TempDir();
+        var complete = Cli.Run(dir.Path, [.. SmallDiffusion, "--out-dir", "diff"]);
+        Assert.True(complete.Code == 0, complete.ToString());
+        Assert.True(File.Exists(dir.File("diff/samples.npy")) && File.Exists(dir.File("diff/weights-exp.npy")), complete.ToString());
+
+        // Cancelled as the first network (softmax) ends: relu and exp are not trained, no samples drawn.
+        using var cts = new CancellationTokenSource();
+        var lines = new List<string>();
+        var err = new StringWriter();
+        var output = new DistSoftmax.Cli.Service.LineWriter(l =>
+        {
+            lines.Add(l);
+            if (l.TrimStart().StartsWith("softmax ", StringComparison.Ordinal)) cts.Cancel();
+        });
+        int code = Program.Run([.. SmallDiffusion, "--out-dir", "diff"], new CliContext(output, err, dir.Path, cancellation: cts.Token));
+        Assert.True(code == 3, $"exit {code}\n{string.Join('\n', lines)}\n{err}");
+        string[] kept = ["report.json", "diffusion.png", "score-errors.png", "loss.png", "weights-softmax.npy"];
+        foreach (string f in kept) Assert.True(File.Exists(dir.File("diff/" + f)), $"{f} missing");
+        foreach (string f in new[] { "samples.npy", "weights-relu.npy", "weights-exp.npy" })
+            Assert.False(File.Exists(dir.File("diff/" + f)), $"{f} of the earlier run was left beside the cancelled run's files");
+        var report = ReadReport(dir.File("diff"));
+        Assert.True(report.GetProperty("cancelled").GetBoolean());
+        Assert.Equal(kept.Order(StringComparer.Ordinal), report.GetProperty("files").EnumerateArray().Select(f => Path.GetFileName(f.GetString()!)).Order(StringComparer.Ordinal));
+        var nets = report.GetProperty("networks").EnumerateArray().ToArray();
+        Assert.Equal("softmax", Assert.Single(nets).GetProperty("activation").GetString());
+        Assert.Equal(0, report.GetProperty("samplesWritten").GetInt32());
+        Assert.Contains(lines, l => l.StartsWith($"wrote {dir.File("diff")}: report.json, diffusion.png, score-errors.png, loss.png, weights-softmax.npy (", StringComparison.Ordinal));
+        Assert.Equal(["dist-softmax: cancelled: wrote the 1 of 3 networks trained so far (one cut short keeps its best held-out epoch) and no reverse-SDE samples"],
+            err.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        // Cancelled before it starts: the first network stops at epoch 0 (its initial weights, exit "cancelled"), as train's does.
+        using var before = new CancellationTokenSource();
+        before.Cancel();
+        var err2 = new StringWriter();
+        int code2 = Program.Run([.. SmallDiffusion, "--out-dir", "early"], new CliContext(new StringWriter(), err2, dir.Path, cancellation: before.Token));
+        Assert.True(code2 == 3, $"exit {code2}\n{err2}");
+        var early = Assert.Single(ReadReport(dir.File("early")).GetProperty("networks").EnumerateArray());
+        Assert.Equal("cancelled", early.GetProperty("exit").GetString());
+        Assert.Equal(0, early.GetProperty("epochsRun").GetInt32());
+    }
+
+    /// <summary>A study cancelled after its first grid point writes that point's rows and plot, and exits 3.</summary>
+    [Fact]
+    public void Diffusion_study_cancelled_writes_the_grid_points_trained_so_far()
+    {
+        using var dir = new TempDir();
+        using var cts = new CancellationTokenSource();
+        var err = new StringWriter();
+        var output = new DistSoftmax.Cli.Service.LineWriter(l => { if (l.TrimStart().StartsWith("samples ", StringComparison.Ordinal)) cts.Cancel(); });
+        int code = Program.Run(["diffusion", "--study-samples", "40,80", "--study-widths", "8,16", "--data-points", "40", "--width", "8",
+            "--copies", "2", "--epochs", "3", "--eval-points", "50", "--eval-times", "3", "--out-dir", "study"],
+            new CliContext(output, err, dir.Path, cancellation: cts.Token));
+        Assert.True(code == 3, $"exit {code}\n{err}");
+        var csv = File.ReadAllLines(dir.File("study/study.csv"));
+        Assert.Equal(1 + 3, csv.Length);   // the header and the first grid point's three networks
+        Assert.True(File.Exists(dir.File("study/study-samples.png")));
+        Assert.False(File.Exists(dir.File("study/study-width.png")));
+        var report = ReadReport(dir.File("study"));
+        Assert.True(report.GetProperty("cancelled").GetBoolean());
+        Assert.Equal(["report.json", "study-samples.png", "study.csv"],
+            report.GetProperty("files").EnumerateArray().Select(f => Path.GetFileName(f.GetString()!)).Order(StringComparer.Ordinal));
+        Assert.Equal(["dist-softmax: cancelled: wrote the 3 of 12 study runs trained so far"], err.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Fact]
@@ -242,6 +330,8 @@ public class NetworkCommandTests
         Assert.Equal(4, report.GetProperty("winners").GetArrayLength());
         Assert.All(report.GetProperty("rows").EnumerateArray(), r => Assert.True(r.GetProperty("weightedError").GetDouble() > 0));
         Assert.Contains("best", run.Out);
+        Assert.DoesNotContain("MaxIterations", run.Out);
+        Assert.All(csv[1..], l => Assert.EndsWith(",max-iterations", l));
 
         var bad = Cli.Run(dir.Path, "diffusion", "--study-widths", "7");
         Assert.Equal(2, bad.Code);

@@ -1,3 +1,5 @@
+using DistSoftmax.Cli.Commands;
+
 namespace DistSoftmax.Cli.Tests;
 
 /// <summary>
@@ -280,6 +282,8 @@ public class OutputOwnershipTests
     [InlineData("--width")]
     [InlineData("--samples")]
     [InlineData("--eval-points")]
+    [InlineData("--epochs")]
+    [InlineData("--sampler-steps")]
     public void Diffusion_refuses_an_oversize_count_naming_the_option(string option)
     {
         using var dir = new TempDir();
@@ -287,5 +291,30 @@ public class OutputOwnershipTests
         Assert.True(run.Code == 2, run.ToString());
         Assert.StartsWith($"error: {option}: 2000000000 is too large (at most ", Assert.Single(run.ErrLines));
         Assert.False(Directory.Exists(dir.File("o")));
+    }
+
+    /// <summary>The iteration counts that had no bound (a huge value ran for hours) have a named one, stated in one line.</summary>
+    [Fact]
+    public void Epochs_sampler_steps_and_draws_have_named_maximums()
+    {
+        using var dir = new TempDir();
+        var cases = new (string[] Args, string Expected)[]
+        {
+            (["diffusion", "--epochs", $"{TrainCommand.MaxEpochs + 1}", "--out-dir", "o"], $"error: --epochs: {TrainCommand.MaxEpochs + 1} is too large (at most {TrainCommand.MaxEpochs})"),
+            (["diffusion", "--sampler-steps", $"{DiffusionCommand.MaxSamplerSteps + 1}", "--out-dir", "o"],
+                $"error: --sampler-steps: {DiffusionCommand.MaxSamplerSteps + 1} is too large (at most {DiffusionCommand.MaxSamplerSteps})"),
+            (["train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--epochs", $"{TrainCommand.MaxEpochs + 1}", "--out-dir", "o"],
+                $"error: --epochs: {TrainCommand.MaxEpochs + 1} is too large (at most {TrainCommand.MaxEpochs})"),
+            (["sensitivity", "--n", "50", "--d", "3", "--draws", $"{SensitivityCommand.MaxDraws + 1}", "--out-dir", "o"],
+                $"error: --draws: {SensitivityCommand.MaxDraws + 1} is too large (at most {SensitivityCommand.MaxDraws})"),
+        };
+        foreach (var (args, expected) in cases)
+        {
+            var run = Cli.Run(dir.Path, args);
+            Assert.True(run.Code == 2, $"{string.Join(' ', args)}: {run}");
+            Assert.Equal([expected], run.ErrLines);
+            Assert.False(Directory.Exists(dir.File("o")));
+        }
+        Assert.Equal((100_000, 100_000, 1000), (TrainCommand.MaxEpochs, DiffusionCommand.MaxSamplerSteps, SensitivityCommand.MaxDraws)); // as the README states
     }
 }

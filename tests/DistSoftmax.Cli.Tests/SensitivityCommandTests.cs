@@ -103,6 +103,11 @@ public class SensitivityCommandTests
 
     [Theory]
     [InlineData("--n 50 --d 3 --shards 2", "--shards: backend local runs every re-solve whole on one worker")]
+    // An option of the other backend is refused, not ignored (--workers was silently dropped with --backend inprocess).
+    [InlineData("--n 50 --d 3 --backend inprocess --workers 3",
+        "error: --workers: applies only to --backend local (worker actors); backend inprocess runs the re-solves in a parallel loop: use --parallel for the solves run at once")]
+    [InlineData("--n 50 --d 3 --parallel 2", "error: --parallel: applies only to --backend inprocess; backend local runs the re-solves on --workers worker actors")]
+    [InlineData("--n 50 --d 3 --backend local --parallel 2", "error: --parallel: applies only to --backend inprocess")]
     [InlineData("--problem normalized --perturb A2", "--perturb: vector problems perturb A only")]
     [InlineData("--problem multiple-normalized --perturb C --n 4 --d 2", "--perturb: unknown matrix 'C'")]
     [InlineData("--problem multiple-normalized --perturb A1,A1 --n 4 --d 2", "--perturb: A1 is listed twice")]

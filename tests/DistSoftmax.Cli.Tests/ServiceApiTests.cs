@@ -103,7 +103,7 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         }
     }
 
-    private static bool Ended(JsonNode job) => (string?)job["state"] is "succeeded" or "failed" or "cancelled";
+    private static bool Ended(JsonNode job) => (string?)job["state"] is "succeeded" or "stopped" or "failed" or "cancelled";
 
     /// <summary>The CLI's one-line error for the same solve arguments (stderr "error: …").</summary>
     private string CliError(params string[] solveArguments)
@@ -192,9 +192,9 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         // A method a path does not take: 405 naming the ones it does (it was a 404, "no such API endpoint").
         foreach (var (method, path, allowed) in new[]
                  {
-                     (HttpMethod.Put, "/api/jobs", "GET, POST"), (HttpMethod.Post, "/api/jobs/nope", "GET, DELETE"),
-                     (HttpMethod.Delete, "/api/cluster", "GET"), (HttpMethod.Post, "/metrics", "GET"), (HttpMethod.Post, "/", "GET"),
-                     (HttpMethod.Post, "/api/jobs/nope/files/x.npy", "GET"),
+                     (HttpMethod.Put, "/api/jobs", "GET, HEAD, POST"), (HttpMethod.Post, "/api/jobs/nope", "GET, HEAD, DELETE"),
+                     (HttpMethod.Delete, "/api/cluster", "GET, HEAD"), (HttpMethod.Post, "/metrics", "GET, HEAD"), (HttpMethod.Post, "/", "GET, HEAD"),
+                     (HttpMethod.Post, "/api/jobs/nope/files/x.npy", "GET, HEAD"), (HttpMethod.Put, "/api/jobs/nope/events", "GET, HEAD"),
                  })
         {
             using var response = await http.SendAsync(new HttpRequestMessage(method, path));
@@ -214,6 +214,52 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         Assert.Equal("succeeded", (string?)job["state"]);
     }
 
+    /// <summary>
+    /// HEAD is answered as GET without the body wherever GET is served: the same status, content type and length (it
+    /// was 405 "allowed: GET"); a running job's event stream answers its headers at once instead of following the job.
+    /// </summary>
+    [Fact]
+    public async Task HEAD_is_answered_like_GET_without_a_body_wherever_GET_is_served()
+    {
+        using var state = new TempDir();
+        await using var service = await cluster.StartServiceAsync(state.Path);
+        using var http = service.App.GetTestClient();
+        string done = await SubmitAsync(http, Spec);
+        await WaitForAsync(http, done, Ended);
+        string running = await SubmitAsync(http, LongSpec);
+        await WaitForAsync(http, running, j => (string?)j["state"] == "running");
+
+        // Stable answers (an ended job, its files, the dashboard's files, 404s) have the same Content-Length as GET's body;
+        // the job list, the cluster view and the metrics change with the running job between the two requests.
+        foreach (var (path, stable) in new[]
+                 {
+                     ("/api/jobs", false), ($"/api/jobs/{done}", true), ($"/api/jobs/{done}/events", false),
+                     ($"/api/jobs/{done}/files/report.json", true), ($"/api/jobs/{done}/files/x.npy", true), ("/api/cluster", false),
+                     ("/metrics", false), ("/", true), ("/app.js", true), ("/api/jobs/nope", true), ($"/api/jobs/{done}/files/nope.npy", true),
+                     ("/api/nothing", true), ("/nothing.js", true),
+                 })
+        {
+            using var get = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, path));
+            byte[] body = await get.Content.ReadAsByteArrayAsync();
+            using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.True(get.StatusCode == head.StatusCode, $"HEAD {path}: {head.StatusCode}, GET {get.StatusCode}");
+            Assert.Equal(get.Content.Headers.ContentType?.ToString(), head.Content.Headers.ContentType?.ToString());
+            Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+            if (stable && get.Content.Headers.ContentLength is long length)
+                Assert.True(head.Content.Headers.ContentLength == length && length == body.Length,
+                    $"HEAD {path}: Content-Length {head.Content.Headers.ContentLength}, GET's {length}");
+        }
+        // A running job's stream: the headers now, not at the job's end.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var stream = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"/api/jobs/{running}/events"), cts.Token);
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        Assert.Equal("text/event-stream", stream.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await stream.Content.ReadAsByteArrayAsync(cts.Token));
+        Assert.Equal("running", (string?)(await SendAsync(http, HttpMethod.Get, $"/api/jobs/{running}")).Body!["state"]);
+        await SendAsync(http, HttpMethod.Delete, $"/api/jobs/{running}");
+        await WaitForAsync(http, running, Ended);
+    }
+
     [Fact]
     public async Task A_job_runs_on_the_cluster_and_gives_the_files_trace_and_x_of_the_same_solve_on_the_command_line()
     {
@@ -226,7 +272,7 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         var events = new List<(string Name, string Data)>();
         await new ServiceClient(http).FollowEventsAsync(id, (name, data) => events.Add((name, data)), CancellationToken.None);
         Assert.Equal(("state", """{"state":"queued"}"""), events[0]);
-        Assert.Equal(("state", """{"state":"succeeded"}"""), events[^1]);
+        Assert.Equal(("state", """{"state":"succeeded","condition":"converged"}"""), events[^1]);
         Assert.Contains(("state", """{"state":"running"}"""), events);
         Assert.Contains(events, e => e.Name == "note" && e.Data.Contains(" joined from akka.tcp://distsoftmax@127.0.0.1:"));
         var iterations = events.Where(e => e.Name == "iteration").Select(e => JsonNode.Parse(e.Data)!).ToArray();
@@ -300,6 +346,77 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
             var line = metrics.Split('\n').Single(l => l.StartsWith($"distsoftmax_wire_bytes_total{{direction=\"{direction}\"}} "));
             Assert.True(long.Parse(line.Split(' ')[1]) > 0, line);
         }
+    }
+
+    /// <summary>
+    /// A solve that reaches its iteration limit ran correctly and wrote its files; the command line exits 3 and says
+    /// "stopped without meeting the tolerance (max-iterations)". The job ends "stopped" with that condition (it was
+    /// recorded "failed", like a job that could not run), in the API, the event stream, /metrics and the database.
+    /// </summary>
+    [Fact]
+    public async Task A_job_that_reaches_its_iteration_limit_ends_stopped_with_its_condition_not_failed()
+    {
+        using var state = new TempDir();
+        string id;
+        JsonNode job;
+        await using (var service = await cluster.StartServiceAsync(state.Path))
+        {
+            using var http = service.App.GetTestClient();
+            id = await SubmitAsync(http, """{"A": "inst/A.npy", "b": "inst/b.npy", "solver": "gd", "tol": 1e-300, "absTol": 0, "maxIter": 2}""");
+            var events = new List<(string Name, string Data)>();
+            await new ServiceClient(http).FollowEventsAsync(id, (name, data) => events.Add((name, data)), CancellationToken.None);
+            Assert.Equal(("state", """{"state":"stopped","condition":"max-iterations"}"""), events[^1]);
+
+            job = (await SendAsync(http, HttpMethod.Get, $"/api/jobs/{id}")).Body!;
+            Assert.Equal("stopped", (string?)job["state"]);
+            Assert.Equal("max-iterations", (string?)job["condition"]);
+            Assert.Equal(ExitCodes.NotConverged, (int?)job["exitCode"]);
+            Assert.StartsWith("stopped without meeting the tolerance (max-iterations): reached 2 iterations", (string?)job["message"]);
+            Assert.Equal(["convergence.png", "report.json", "x.npy"], job["files"]!.AsArray().Select(f => (string)f!));
+            var report = JsonNode.Parse(await http.GetByteArrayAsync($"/api/jobs/{id}/files/report.json"))!;
+            Assert.Equal("max-iterations", (string?)report["exit"]);
+
+            var row = (await SendAsync(http, HttpMethod.Get, "/api/jobs")).Body!.AsArray().Single()!;
+            Assert.Equal("stopped", (string?)row["state"]);
+            Assert.Equal("max-iterations", (string?)row["condition"]);
+            string metrics = await http.GetStringAsync("/metrics");
+            Assert.Contains("distsoftmax_jobs{state=\"stopped\"} 1\n", metrics);
+            Assert.Contains("distsoftmax_jobs{state=\"failed\"} 0\n", metrics);
+
+            // A job that converges carries its condition too.
+            string converged = await SubmitAsync(http, Spec);
+            var done = await WaitForAsync(http, converged, Ended);
+            Assert.Equal("succeeded", (string?)done["state"]);
+            Assert.Equal("converged", (string?)done["condition"]);
+        }
+        // The database keeps the state and the condition; the replayed stream ends with both.
+        await using (var service = await cluster.StartServiceAsync(state.Path))
+        {
+            using var http = service.App.GetTestClient();
+            var after = (await SendAsync(http, HttpMethod.Get, $"/api/jobs/{id}")).Body!;
+            Assert.Equal("stopped", (string?)after["state"]);
+            Assert.Equal("max-iterations", (string?)after["condition"]);
+            var events = new List<(string Name, string Data)>();
+            await new ServiceClient(http).FollowEventsAsync(id, (name, data) => events.Add((name, data)), CancellationToken.None);
+            Assert.Equal(("state", """{"state":"stopped","condition":"max-iterations"}"""), events[^1]);
+        }
+    }
+
+    [Fact]
+    public void A_job_ends_stopped_only_after_a_solve_that_ran_short_of_the_tolerance()
+    {
+        Assert.Equal(JobState.Succeeded, JobManager.EndState(false, ExitCodes.Ok, "converged"));
+        foreach (string condition in new[] { "max-iterations", "stalled", "diverged" })
+            Assert.Equal(JobState.Stopped, JobManager.EndState(false, ExitCodes.NotConverged, condition));
+        // Cancelled by DELETE (or by the service stopping), whatever the solve said.
+        Assert.Equal(JobState.Cancelled, JobManager.EndState(true, ExitCodes.NotConverged, "cancelled"));
+        Assert.Equal(JobState.Cancelled, JobManager.EndState(true, ExitCodes.NotConverged, null));
+        // Exit 3 without a solve (cancelled before its first iteration, not by the job's DELETE), and any other failure.
+        Assert.Equal(JobState.Failed, JobManager.EndState(false, ExitCodes.NotConverged, null));
+        Assert.Equal(JobState.Failed, JobManager.EndState(false, ExitCodes.NotConverged, "cancelled"));
+        Assert.Equal(JobState.Failed, JobManager.EndState(false, ExitCodes.Internal, null));
+        Assert.Equal(JobState.Failed, JobManager.EndState(false, ExitCodes.BadInput, null));
+        Assert.Equal(JobState.Failed, JobManager.EndState(false, ExitCodes.Internal, "converged")); // --save could not be written
     }
 
     [Fact]

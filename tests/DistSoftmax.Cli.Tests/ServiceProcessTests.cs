@@ -127,6 +127,17 @@ public class ServiceProcessTests
         Assert.Contains("succeeded", table.Out);
         Assert.Contains("worker", table.Out);
 
+        // HEAD through Kestrel: GET's status and length, no body (it was 405).
+        string lastJob = (string)(await GetAsync(http, "/api/jobs")).AsArray()[^1]!["id"]!;
+        foreach (string path in new[] { $"/api/jobs/{lastJob}/files/report.json", $"/api/jobs/{lastJob}", "/" })
+        {
+            using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.True(head.StatusCode == System.Net.HttpStatusCode.OK, $"HEAD {path}: {head.StatusCode}");
+            Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+            if (path.EndsWith("report.json", StringComparison.Ordinal))
+                Assert.Equal(new FileInfo(Path.Combine(dir.Path, "state", "jobs", lastJob, "report.json")).Length, head.Content.Headers.ContentLength);
+        }
+
         // A normal job end is no news: nothing on the workers' stderr, nor the service's.
         foreach (var node in new[] { service, w1, w2 })
             Assert.DoesNotContain(node.Lines, l => l.StartsWith("stderr: ", StringComparison.Ordinal));
@@ -162,7 +173,7 @@ public class ServiceProcessTests
             while (await GetAsync(http, $"/api/jobs/{id}") is var running && (running["trace"]!.AsArray().Count < 10
                    || !File.Exists(dir.File($"state/jobs/{id}/checkpoint.bin"))))
             {
-                Assert.True((string?)running["state"] is not ("succeeded" or "failed" or "cancelled"),
+                Assert.True((string?)running["state"] is not ("succeeded" or "stopped" or "failed" or "cancelled"),
                     $"the job ended ({running["state"]}) before it could be killed mid-job: make it longer");
                 Assert.True(DateTime.UtcNow < deadline, "the job made no progress:\n" + service.Output + "\n" + worker.Output);
                 await Task.Delay(20);
@@ -181,11 +192,12 @@ public class ServiceProcessTests
             while (true)
             {
                 job = await GetAsync(http, $"/api/jobs/{id}");
-                if ((string?)job["state"] is "succeeded" or "failed" or "cancelled") break;
+                if ((string?)job["state"] is "succeeded" or "stopped" or "failed" or "cancelled") break;
                 Assert.True(DateTime.UtcNow < deadline, "the resumed job did not end:\n" + again.Output + "\n--- worker\n" + worker.Output);
                 await Task.Delay(100);
             }
             Assert.True((int?)job["exitCode"] == 3, job.ToJsonString()); // gd stops at --max-iter (exit 3, files written)
+            Assert.True((string?)job["state"] == "stopped" && (string?)job["condition"] == "max-iterations", job.ToJsonString());
             Assert.Equal(iterations + 1, job["trace"]!.AsArray().Count);
             Assert.Equal(Enumerable.Range(0, iterations + 1), job["trace"]!.AsArray().Select(e => (int)e!["iteration"]!));
         }

@@ -217,6 +217,34 @@ public sealed class CoordinatorTests(ITestOutputHelper output) : ActorTestBase(o
         Assert.InRange(clock.Elapsed.TotalSeconds, 0.9, 3.0);
     }
 
+    /// <summary>A solve of many shards (up to 1024) that loses its workers names the first few orphaned shards and counts
+    /// the rest: the failure is a service job's end message and one line on the command line.</summary>
+    [Fact]
+    public void A_failure_over_many_orphaned_shards_lists_the_first_few_and_counts_the_rest()
+    {
+        const int shards = 20;
+        var loader = new GatedLoader(_problem.Loader, 0, gatedEvaluation: 3);
+        var worker = Workers(loader, 1)[0];
+        var spec = Spec(_problem, loader, "newton-cg", shards, 1);
+        var (coordinator, events) = StartCoordinator(spec, CoordinatorSettings with { NoWorkerTimeout = TimeSpan.FromSeconds(1) });
+        Introduce(coordinator, spec.SolveId, worker);
+        Assert.True(loader.Reached.Wait(TimeSpan.FromSeconds(10)));
+        StopActor(worker);
+        loader.Release();
+        var failed = Assert.IsType<SolveFailed>(CollectUntil(events, IsFinal, TimeSpan.FromSeconds(5)).Last());
+        Assert.Contains($"shard(s) 0, 1, 2, 3, 4, 5, 6, 7 and {shards - ShardIndexList.MostListed} more have no owner", failed.Reason);
+    }
+
+    [Fact]
+    public void Shard_lists_in_messages_stop_after_the_first_few()
+    {
+        Assert.Equal("", ShardIndexList.Describe([]));
+        Assert.Equal("3", ShardIndexList.Describe([3]));
+        Assert.Equal("0, 1, 2, 3, 4, 5, 6, 7", ShardIndexList.Describe(Enumerable.Range(0, ShardIndexList.MostListed)));
+        Assert.Equal("0, 1, 2, 3, 4, 5, 6, 7 and 1 more", ShardIndexList.Describe(Enumerable.Range(0, ShardIndexList.MostListed + 1)));
+        Assert.Equal("5, 9, 10, 11, 12, 13, 14, 15 and 1016 more", ShardIndexList.Describe(new[] { 5 }.Concat(Enumerable.Range(9, 1023))));
+    }
+
     [Fact]
     public void Workers_release_a_solve_when_it_ends_and_when_its_coordinator_stops()
     {

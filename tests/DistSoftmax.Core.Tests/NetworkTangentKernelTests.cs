@@ -157,5 +157,19 @@ public class NetworkTangentKernelTests
         Assert.Equal(11, full.History.Count);
         Assert.Equal(target, all.X);
         Assert.Throws<ArgumentException>(() => new TrainingOptions { Patience = 3 }.Validate());
+
+        // Cancelled (Ctrl+C) at epoch 5, after the best at 2: the best weights too, as at every other end with a held-out set.
+        using var cts = new CancellationTokenSource();
+        int validations = 0;
+        var cancelling = new NetworkTrainer(new TrainingOptions
+        {
+            LearningRate = 1e-2, Epochs = 100,
+            Validation = w => { if (++validations == 6) cts.Cancel(); return Distance(w); },
+        });
+        var cancelled = problem.Driver(1).Run(cancelling.Start(problem.Objective, w0, new SolverOptions(), cts.Token));
+        Assert.Equal(ExitCondition.Cancelled, cancelled.Exit);
+        Assert.Equal(6, cancelling.History.Count);
+        Assert.Equal(target, cancelled.X);
+        Assert.Equal("cancelled after 5 epochs; kept epoch 2 (held-out loss 0)", cancelled.Message);
     }
 }

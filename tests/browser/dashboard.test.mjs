@@ -6,6 +6,8 @@
 //      gradient-norm points grows between two reads) and its shard owners are listed;
 //   3. with --cancel-job ID (a job queued behind --job): pressing Cancel job on it shows it cancelled;
 //      then --job's final state --final, its report fields and its convergence.png (loaded, non-empty);
+//      with --stopped-job ID (a job that reaches its iteration limit): selected, it shows "stopped (max-iterations)",
+//      in its details and in the job list, with its report;
 //   4. text from the server shown as text: no element or script made from it (the caller puts markup in a path);
 //   5. no script error on the page, and no failed request to the API.
 // With --markup TEXT the job's specification must show TEXT literally (the caller puts it in the input path).
@@ -13,7 +15,7 @@
 // Prints one line "dashboard ok: …" and exits 0, or one line "dashboard test failed: <why>" and exits 1.
 //
 //   node dashboard.test.mjs --url http://127.0.0.1:8080/ --job ID --workers 2 --final succeeded [--markup TEXT] [--cancel-job ID]
-//                           [--screenshot FILE]
+//                           [--stopped-job ID] [--screenshot FILE]
 //                           [--chromium /usr/bin/chromium] [--timeout-seconds 120]
 import puppeteer from "puppeteer-core";
 import { parseArgs } from "node:util";
@@ -27,6 +29,7 @@ const { values: args } = parseArgs({
     screenshot: { type: "string" },
     markup: { type: "string" },
     "cancel-job": { type: "string" },
+    "stopped-job": { type: "string" },
     chromium: { type: "string", default: process.env.CHROMIUM ?? "/usr/bin/chromium" },
     "timeout-seconds": { type: "string", default: "120" },
   },
@@ -177,6 +180,25 @@ try {
     .catch(() => { throw new Error("convergence.png was not shown"); });
   const final = await read();
   if (final.grad < second.grad) throw new Error("the final chart has fewer points than the running one");
+
+  // With --stopped-job: a solve that reached its iteration limit ran and wrote its files; it is shown stopped, with the
+  // condition, not failed.
+  if (args["stopped-job"]) {
+    const STOPPED = "stopped (max-iterations)";
+    await selectJob(args["stopped-job"]);
+    await page.waitForFunction((s) => document.getElementById("job-state").textContent.trim() === s &&
+      document.querySelector("#job-state .state-stopped") !== null && document.getElementById("cancel").disabled, {}, STOPPED)
+      .catch(async () => {
+        const now = await page.$eval("#job-state", (e) => e.textContent).catch(() => "?");
+        throw new Error("job " + args["stopped-job"] + " was not shown " + STOPPED + " (shown: " + now + ")");
+      });
+    await page.waitForFunction((id, s) => [...document.querySelectorAll("#jobs tbody tr")]
+      .find((r) => r.dataset.jobId === id)?.cells[1].textContent.trim() === s, { timeout: 30_000 }, args["stopped-job"], STOPPED)
+      .catch(() => { throw new Error("the job list did not show job " + args["stopped-job"] + " " + STOPPED); });
+    await page.waitForFunction(() => [...document.querySelectorAll("#report dt")].some((dt) => dt.textContent === "exit" &&
+      dt.nextElementSibling.textContent.startsWith("max-iterations")))
+      .catch(() => { throw new Error("the stopped job's report did not show its exit max-iterations"); });
+  }
 
   // 4. Server strings stayed text: the caller puts markup in the job's input path (shown in the specification and in
   //    the members' cached sources); had any of it been parsed as HTML there would be an <img> beside the plot and its

@@ -5,6 +5,7 @@ using DistSoftmax.Cli.Output;
 using DistSoftmax.Core.Diffusion;
 using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Networks;
+using DistSoftmax.Core.Solvers;
 using DistSoftmax.Data;
 using static DistSoftmax.Cli.Commands.NetworkCommandSupport;
 
@@ -32,6 +33,12 @@ internal static class DiffusionCommand
     /// <summary>Largest number of training rows (--data-points × --copies).</summary>
     public const long MaxTrainingRows = 50_000_000;
 
+    /// <summary>
+    /// Largest --sampler-steps: every step scores all --samples (up to <see cref="MaxPoints"/>) through the network; the
+    /// default is 200, and the Euler–Maruyama error is far below the learned score's beyond a few thousand steps.
+    /// </summary>
+    public const int MaxSamplerSteps = 100_000;
+
     /// <summary>Every file the single run may write (weights per activation) and the study's.</summary>
     private static readonly string[] RunNames =
         ["report.json", "samples.npy", "diffusion.png", "score-errors.png", "loss.png", .. Activations.Names.Select(a => $"weights-{a}.npy")];
@@ -42,7 +49,8 @@ internal static class DiffusionCommand
         PrepareOutputs(ctx, outDirectory, written, RunNames.Concat(StudyNames), [("--samples-in", samplesPath)]);
 
     /// <summary>Sizes checked before any allocation: one line naming the option, exit 2.</summary>
-    private static void RequireSizes(int dataPoints, int copies, int width, int evalPoints, int samples, IEnumerable<int> studySizes, IEnumerable<int> studyWidths)
+    private static void RequireSizes(int dataPoints, int copies, int width, int evalPoints, int samples, int epochs, int samplerSteps,
+        IEnumerable<int> studySizes, IEnumerable<int> studyWidths)
     {
         static void AtMost(long v, long max, string option)
         {
@@ -53,6 +61,8 @@ internal static class DiffusionCommand
         AtMost(width, MaxWidth, "--width");
         AtMost(evalPoints, MaxPoints, "--eval-points");
         AtMost(samples, MaxPoints, "--samples");
+        AtMost(epochs, TrainCommand.MaxEpochs, "--epochs");
+        AtMost(samplerSteps, MaxSamplerSteps, "--sampler-steps");
         foreach (int n in studySizes) AtMost(n, MaxPoints, "--study-samples");
         foreach (int w in studyWidths) AtMost(w, MaxWidth, "--study-widths");
         foreach (int n in studySizes.Append(dataPoints))
@@ -99,12 +109,12 @@ internal static class DiffusionCommand
             var sizes = Integers(parse.GetValue(studySamples)!, "--study-samples", 2);
             var widths = Integers(parse.GetValue(studyWidths)!, "--study-widths", 2);
             RequireSizes(parse.GetValue(dataPoints), parse.GetValue(copies), parse.GetValue(width), parse.GetValue(evalPoints), parse.GetValue(samples),
-                sizes, widths);
+                parse.GetValue(epochs), parse.GetValue(steps), sizes, widths);
             var options = new DiffusionOptions
             {
                 DataPoints = parse.GetValue(dataPoints), HeldOutFraction = parse.GetValue(heldOut), TimeMin = parse.GetValue(timeMin),
                 TimeMax = parse.GetValue(timeMax), Copies = parse.GetValue(copies), Width = parse.GetValue(width),
-                Activations = List(parse.GetValue(activations)!).Select(Activations.Parse).ToArray(),
+                Activations = ParseActivations(parse.GetValue(activations)!),
                 Epochs = parse.GetValue(epochs), Patience = parse.GetValue(patience), BatchFraction = parse.GetValue(batch),
                 NormalizedLearningRate = ParseLearningRate(parse.GetValue(lr)!), InitScale = parse.GetValue(initScale), Shards = parse.GetValue(workers),
                 EvaluationPoints = parse.GetValue(evalPoints), EvaluationTimes = parse.GetValue(evalTimes), Samples = parse.GetValue(samples),
@@ -121,6 +131,19 @@ internal static class DiffusionCommand
             return Run(ctx, options, user is null ? null : ctx.Resolve(user), parse.GetValue(outDir)!, Arguments(parse));
         }));
         return command;
+    }
+
+    /// <summary>
+    /// --activations: each name parsed by <see cref="Activations.Parse"/>, whose error names the parameter of train's
+    /// single --activation; here it is reported under this command's --activations.
+    /// </summary>
+    private static Activation[] ParseActivations(string text)
+    {
+        try { return List(text).Select(Activations.Parse).ToArray(); }
+        catch (DistSoftmax.Core.ParameterException e) when (e.Parameter == Activations.ActivationParameter)
+        {
+            throw new DistSoftmax.Core.ParameterException(nameof(DiffusionOptions.Activations), e.Value, e.Format(name => name), inner: e);
+        }
     }
 
     private static List<int> Integers(string text, string option, int minimum)
@@ -152,11 +175,23 @@ internal static class DiffusionCommand
             : $"diffusion: target = the {user.Rows} samples of {samplesPath}; exact score of their empirical distribution's forward marginals");
         var result = DiffusionExperiment.Run(options, samples: user, log: m => output.WriteLine("  " + m), cancellation: ctx.Cancellation);
 
-        var (drawn, dropped) = FiniteRows(result.Samples!);
-        if (dropped > 0) ctx.Err.WriteLine($"warning: {dropped} of {result.Samples!.Rows} reverse-SDE samples were not finite and are left out of samples.npy");
-        Npy.Write(Path.Combine(outDir, "samples.npy"), drawn);
+        // Cancelled (Ctrl+C / SIGTERM), the run writes what it has, as train does: the networks trained so far, their
+        // errors and plots, no samples; exit 3.
+        var written = new List<string> { "report.json", "diffusion.png", "score-errors.png", "loss.png" };
+        DenseMatrix? drawn = null;
+        if (result.Samples is { } sampled)
+        {
+            (drawn, int dropped) = FiniteRows(sampled);
+            if (dropped > 0) ctx.Err.WriteLine($"warning: {dropped} of {sampled.Rows} reverse-SDE samples were not finite and are left out of samples.npy");
+            Npy.Write(Path.Combine(outDir, "samples.npy"), drawn);
+            written.Add("samples.npy");
+        }
         foreach (var m in result.Models)
+        {
             Npy.Write(Path.Combine(outDir, $"weights-{m.Activation.Name()}.npy"), new DenseMatrix(ScoreFeatures.Dimension, options.Width, m.Network.Weights));
+            written.Add($"weights-{m.Activation.Name()}.npy");
+        }
+        if (result.Cancelled) plan = plan.Only(written);
         NetworkPlots.Diffusion(Path.Combine(outDir, "diffusion.png"), result);
         NetworkPlots.ScoreErrors(Path.Combine(outDir, "score-errors.png"), result);
         NetworkPlots.LossCurve(Path.Combine(outDir, "loss.png"), result.Models.Select(m => (m.Activation.Name(), m.History)),
@@ -208,14 +243,18 @@ internal static class DiffusionCommand
                 LossPerEpoch = m.History.Select(h => h.Loss),
                 HeldOutLossPerEpoch = m.History.Select(h => h.ValidationLoss),
             }),
-            SamplesFrom = DiffusionExperiment.BestModel(result.Models).Activation.Name(),
-            SamplesWritten = drawn.Rows,
+            SamplesFrom = drawn is null ? null : DiffusionExperiment.BestModel(result.Models).Activation.Name(),
+            SamplesWritten = drawn?.Rows ?? 0,
             result.TargetWeights,
             result.SampleFractions,
+            result.Cancelled,
             result.Seconds,
         });
-        output.WriteLine($"wrote {outDir}: report.json, samples.npy, diffusion.png, score-errors.png, loss.png ({result.Seconds:F1} s)");
-        return ExitCodes.Ok;
+        output.WriteLine($"wrote {outDir}: {string.Join(", ", plan.Files.Select(Path.GetFileName))} ({result.Seconds:F1} s)");
+        if (!result.Cancelled) return ExitCodes.Ok;
+        ctx.Err.WriteLine($"dist-softmax: cancelled: wrote the {result.Models.Count} of {options.Activations.Count} networks trained so far " +
+                          "(one cut short keeps its best held-out epoch) and no reverse-SDE samples");
+        return ExitCodes.NotConverged;
     }
 
     /// <summary>The rows of an n×2 matrix whose entries are all finite, and how many were left out.</summary>
@@ -246,8 +285,9 @@ internal static class DiffusionCommand
         output.WriteLine("  sweep    n       width  " + string.Concat(options.Activations.Select(a => $"{a.Name(),10}")) + "  best");
         foreach (var w in winners)
         {
-            var cells = options.Activations.Select(a => rows.First(r => r.Sweep == w.Sweep && r.DataPoints == w.DataPoints && r.Width == w.Width && r.Activation == a.Name()));
-            output.WriteLine($"  {w.Sweep,-8} {w.DataPoints,-7} {w.Width,-6} " + string.Concat(cells.Select(c => $"{Percent(c.WeightedError),10}")) +
+            // A cancelled study's last grid point may lack networks: "–".
+            var cells = options.Activations.Select(a => rows.FirstOrDefault(r => r.Sweep == w.Sweep && r.DataPoints == w.DataPoints && r.Width == w.Width && r.Activation == a.Name()));
+            output.WriteLine($"  {w.Sweep,-8} {w.DataPoints,-7} {w.Width,-6} " + string.Concat(cells.Select(c => $"{(c is null ? "–" : Percent(c.WeightedError)),10}")) +
                              $"  {w.Best}{(double.IsFinite(w.RunnerUpRatio) ? $" (runner-up {w.RunnerUpRatio:F2}×)" : "")}");
         }
         var csv = new StringBuilder("sweep,activation,data_points,width,weighted_error,middle_error,epochs_run,best_epoch,exit\n");
@@ -257,8 +297,14 @@ internal static class DiffusionCommand
                 r.EpochsRun.ToString(CultureInfo.InvariantCulture), r.BestEpoch.ToString(CultureInfo.InvariantCulture), r.Exit));
         AtomicFile.Write(Path.Combine(outDir, "study.csv"), Encoding.UTF8.GetBytes(csv.ToString()));
         var files = new List<string> { "report.json", "study.csv" };
-        if (sizes.Count > 0) { NetworkPlots.Study(Path.Combine(outDir, "study-samples.png"), rows.Where(r => r.Sweep == "samples"), r => r.DataPoints, "training points n", $"Score error against n (width {options.Width})"); files.Add("study-samples.png"); }
-        if (widths.Count > 0) { NetworkPlots.Study(Path.Combine(outDir, "study-width.png"), rows.Where(r => r.Sweep == "width"), r => r.Width, "width m", $"Score error against width (n = {options.DataPoints})"); files.Add("study-width.png"); }
+        // A cancelled study plots only the sweeps it has rows of.
+        bool samplesRun = rows.Any(r => r.Sweep == "samples"), widthsRun = rows.Any(r => r.Sweep == "width");
+        if (samplesRun) { NetworkPlots.Study(Path.Combine(outDir, "study-samples.png"), rows.Where(r => r.Sweep == "samples"), r => r.DataPoints, "training points n", $"Score error against n (width {options.Width})"); files.Add("study-samples.png"); }
+        if (widthsRun) { NetworkPlots.Study(Path.Combine(outDir, "study-width.png"), rows.Where(r => r.Sweep == "width"), r => r.Width, "width m", $"Score error against width (n = {options.DataPoints})"); files.Add("study-width.png"); }
+        // Cancelled (Ctrl+C / SIGTERM): the grid points trained so far are written, as train --widths writes the widths it reached; exit 3.
+        int expected = (sizes.Count + widths.Count) * options.Activations.Count;
+        bool cancelled = rows.Count < expected || rows.Any(r => r.Exit == ExitReasons.Name(ExitCondition.Cancelled));
+        if (cancelled) plan = plan.Only(files);
         RemoveStale(plan);
         ReportEnvelope.Write(Path.Combine(outDir, "report.json"), "diffusion", arguments, new
         {
@@ -267,9 +313,12 @@ internal static class DiffusionCommand
             Options = options,
             Rows = rows,
             Winners = winners.Select(w => new { w.Sweep, w.DataPoints, w.Width, w.Best, w.Error, RunnerUpRatio = double.IsFinite(w.RunnerUpRatio) ? w.RunnerUpRatio : (double?)null }),
+            Cancelled = cancelled,
             Seconds = clock.Elapsed.TotalSeconds,
         });
         output.WriteLine($"wrote {outDir}: {string.Join(", ", files)} ({clock.Elapsed.TotalSeconds:F1} s)");
-        return ExitCodes.Ok;
+        if (!cancelled) return ExitCodes.Ok;
+        ctx.Err.WriteLine($"dist-softmax: cancelled: wrote the {rows.Count} of {expected} study runs trained so far");
+        return ExitCodes.NotConverged;
     }
 }

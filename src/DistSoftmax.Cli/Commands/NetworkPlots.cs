@@ -66,7 +66,8 @@ internal static class NetworkPlots
         for (int i = 0; i < samples.Rows; i++) { xs[i] = samples[i, 0]; ys[i] = samples[i, 1]; }
         var sc = plot.Add.ScatterPoints(xs, ys, Colors.White.WithAlpha(0.6));
         sc.MarkerSize = 2;
-        sc.LegendText = $"reverse-SDE samples ({DiffusionExperiment.BestModel(result.Models).Activation.Name()} network)";
+        // A cancelled run drew no samples: no legend entry for them.
+        if (result.Samples is not null) sc.LegendText = $"reverse-SDE samples ({DiffusionExperiment.BestModel(result.Models).Activation.Name()} network)";
 
         const int arrows = 18;
         var grid = new DenseMatrix(arrows * arrows, 2);
@@ -82,8 +83,14 @@ internal static class NetworkPlots
         for (int i = 0; i < grid.Rows; i++)
             vectors.Add(new RootedCoordinateVector(new Coordinates(grid[i, 0], grid[i, 1]),
                 new System.Numerics.Vector2((float)score[i, 0], (float)score[i, 1])));
-        var field = plot.Add.VectorField(vectors, Colors.Orange);
-        field.LegendText = $"learned score at t = {arrowTime:G3}";
+        // ScottPlot scales arrows by their lengths' range and throws when every length is the same: a field of one length
+        // (zero: a paired network at its initial weights, as a run cancelled before its first epoch leaves it) draws none.
+        var lengths = vectors.Select(v => v.Vector.Length()).ToArray();
+        if (lengths.Max() > lengths.Min())
+        {
+            var field = plot.Add.VectorField(vectors, Colors.Orange);
+            field.LegendText = $"learned score at t = {arrowTime:G3}";
+        }
         plot.Axes.SetLimits(minX, maxX, minY, maxY);
         plot.Title("Diffusion: target density, samples and learned score");
         plot.ShowLegend(Alignment.LowerLeft);

@@ -33,6 +33,12 @@ internal static class SensitivityCommand
     /// <summary>Default sizes of a generated instance (the command's historical ones).</summary>
     private const int DefaultRows = 400, DefaultColumns = 10;
 
+    /// <summary>
+    /// Largest --draws: each draw is a Hessian solve and one re-solve per --epsilons value (3 by default), so the bound
+    /// is 3000 re-solves (a sweep allows 10000 solves); the default is 4.
+    /// </summary>
+    public const int MaxDraws = 1000;
+
     /// <summary>Tolerances of the base solve and every re-solve: the finite differences divide solution changes by ε ≥ 1e-5.</summary>
     private static readonly SolverOptions Tight = new SensitivityOptions().SolverOptions;
 
@@ -91,13 +97,19 @@ internal static class SensitivityCommand
                     HessianDense => int.MaxValue, HessianCg => 0, _ => HessianSolve.DenseMaxDimension,
                 },
             }.Validate();
+            if (options.Draws > MaxDraws) throw new CliInputException("--draws", $"{options.Draws} is too large (at most {MaxDraws})");
             if (parse.GetValue(workers) < 1) throw new CliInputException("--workers", "must be at least 1");
+            // Each backend has its own way to run re-solves side by side; an option of the other one is refused, not ignored.
             if (parse.GetValue(backend) == JobOptions.Local)
             {
                 if (OptionFactory.Given(parse, shards) && parse.GetValue(shards) != 1)
                     throw new CliInputException("--shards", "backend local runs every re-solve whole on one worker: use --backend inprocess for sharded re-solves");
+                if (OptionFactory.Given(parse, parallel))
+                    throw new CliInputException("--parallel", "applies only to --backend inprocess; backend local runs the re-solves on --workers worker actors");
                 options = WithWorkerJobs(options, parse.GetValue(workers));
             }
+            else if (OptionFactory.Given(parse, workers))
+                throw new CliInputException("--workers", "applies only to --backend local (worker actors); backend inprocess runs the re-solves in a parallel loop: use --parallel for the solves run at once");
             if (OptionFactory.Given(parse, density) && !parse.GetValue(sparse)) throw new CliInputException("--density", "is only used with --sparse");
 
             var settings = inputs.Bind(parse, new SolveSettings

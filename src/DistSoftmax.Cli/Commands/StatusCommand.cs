@@ -70,12 +70,16 @@ internal static class StatusCommand
         var table = new Table { Border = border, Title = new TableTitle("jobs") };
         foreach (string h in new[] { "id", "state", "problem", "solver", "submitted", "iterations", "loss", "‖∇L‖" }) table.AddColumn(h);
         foreach (var j in jobs.AsArray())
-            table.AddRow(Cell((string?)j?["id"]), Cell((string?)j?["state"]), Cell((string?)j?["problem"]), Cell((string?)j?["solver"]),
+            table.AddRow(Cell((string?)j?["id"]), Cell(State(j)), Cell((string?)j?["problem"]), Cell((string?)j?["solver"]),
                 Cell((string?)j?["submittedAt"]), Cell(j?["iterations"]?.ToJsonString()), Cell(Number(j?["loss"])), Cell(Number(j?["gradientNorm"])));
         console.Write(table);
     }
 
     private static Text Cell(string? text) => new(text ?? "-");
+
+    /// <summary>A job's state, with the solver's exit condition for a stopped one ("stopped (max-iterations)").</summary>
+    private static string? State(JsonNode? job) =>
+        (string?)job?["state"] is "stopped" && (string?)job?["condition"] is { } condition ? $"stopped ({condition})" : (string?)job?["state"];
 
     private static string? Number(JsonNode? node) => node switch
     {

@@ -66,6 +66,12 @@ internal static class TrainCommand
     /// <summary>Largest hidden width (--width, --widths): W alone is d×m doubles, and the kernel's Jacobian rows are as long.</summary>
     public const int MaxWidth = 1 << 22;
 
+    /// <summary>
+    /// Largest --epochs (train's and diffusion's): report.json keeps a row per epoch (train's epochHistory, diffusion's
+    /// loss per epoch), about 10 MB at this bound; the defaults are 100 and the README's longest study ran 400.
+    /// </summary>
+    public const int MaxEpochs = 100_000;
+
     /// <summary>What one network writes into --out-dir.</summary>
     private static readonly string[] SingleNames = ["report.json", "loss.png", "weights.npy", "initial-weights.npy", "output-weights.npy"];
 
@@ -139,6 +145,7 @@ internal static class TrainCommand
             foreach (int w in sweep.Count > 0 ? sweep : [m])
                 if (paired && w % 2 != 0) throw new CliInputException(sweep.Count > 0 ? "--widths" : "--width", $"must be even for --init paired (got {w})");
             RequirePositive(parse.GetValue(initScale), "--init-scale");
+            if (parse.GetValue(epochs) > MaxEpochs) throw new CliInputException("--epochs", $"{parse.GetValue(epochs)} is too large (at most {MaxEpochs})");
             string? tx = parse.GetValue(testData), ty = parse.GetValue(testTargets);
             if ((tx is null) != (ty is null)) throw new CliInputException(tx is null ? "--test-data" : "--test-targets", "is needed with " + (tx is null ? "--test-targets" : "--test-data"));
             // Validates the other training options now (one line, exit 2); with --lr auto η is derived later, per network.

@@ -5,11 +5,12 @@ namespace DistSoftmax.Cli.Service;
 /// <summary>The API's JSON for jobs (camelCase; trace entries exactly as in report.json's <c>trace</c>).</summary>
 internal static class JobJson
 {
-    /// <summary>GET /api/jobs: one row per job.</summary>
+    /// <summary>GET /api/jobs: one row per job; "condition" is the solver's exit condition once the job ended after a solve (else null).</summary>
     public static JsonObject Summary(ServiceJob job) => new()
     {
         ["id"] = job.Id,
         ["state"] = job.State.Name(),
+        ["condition"] = job.Condition,
         ["problem"] = job.Problem,
         ["solver"] = job.Solver,
         ["submittedAt"] = job.SubmittedAt,
@@ -20,7 +21,7 @@ internal static class JobJson
         ["gradientNorm"] = job.Latest("gradientNorm"),
     };
 
-    /// <summary>GET /api/jobs/{id}: the spec, state, times, end message, exit code, trace, shard owners and files.</summary>
+    /// <summary>GET /api/jobs/{id}: the spec, state and exit condition, times, end message, exit code, trace, shard owners and files.</summary>
     public static JsonObject Detail(ServiceJob job)
     {
         var trace = new JsonArray();
@@ -33,6 +34,7 @@ internal static class JobJson
         {
             ["id"] = job.Id,
             ["state"] = job.State.Name(),
+            ["condition"] = job.Condition,
             ["spec"] = JsonNode.Parse(job.SpecJson),
             ["problem"] = job.Problem,
             ["solver"] = job.Solver,

@@ -295,8 +295,8 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
             lines.Writer.TryComplete();
             await pump.ConfigureAwait(false);
 
-            var state = job.CancelRequested ? JobState.Cancelled : code == ExitCodes.Ok ? JobState.Succeeded : JobState.Failed;
-            job.Transition(state, EndMessage(code, err.ToString(), progress.FinishedMessage), code);
+            job.Transition(EndState(job.CancelRequested, code, progress.Condition), EndMessage(code, err.ToString(), progress.FinishedMessage),
+                code, progress.Condition);
             store.Update(job);
         }
         catch (Exception e)
@@ -312,12 +312,28 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
         }
     }
 
+    /// <summary>
+    /// A job's final state from how its solve ended: <c>cancelled</c> when DELETE asked for it, <c>succeeded</c> at exit 0,
+    /// <c>stopped</c> at exit 3 after a solve that ran and ended short of the tolerance (<paramref name="condition"/>
+    /// max-iterations, stalled or diverged: the files are written, as the command line's "stopped without meeting the
+    /// tolerance"), and <c>failed</c> otherwise (the job could not be carried out).
+    /// </summary>
+    internal static JobState EndState(bool cancelRequested, int code, string? condition)
+    {
+        if (cancelRequested) return JobState.Cancelled;
+        if (code == ExitCodes.Ok) return JobState.Succeeded;
+        if (code == ExitCodes.NotConverged && condition is "max-iterations" or "stalled" or "diverged") return JobState.Stopped;
+        return JobState.Failed;
+    }
+
     /// <summary>What the pump has seen of one job's progress lines.</summary>
     private sealed class ProgressState
     {
         public int Entries;
         public double? LastSeconds;
         public string? FinishedMessage;
+        /// <summary>The finished line's solver exit condition (report.json's "exit"); null when the solve never ran.</summary>
+        public string? Condition;
     }
 
     /// <summary>One line of the job's --progress json stdout: an iteration, a cluster note or the finish.</summary>
@@ -343,6 +359,7 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
                 break;
             case "finished":
                 progress.FinishedMessage = (string?)node["message"];
+                progress.Condition = (string?)node["condition"];
                 break;
         }
     }

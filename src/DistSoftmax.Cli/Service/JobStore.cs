@@ -6,12 +6,15 @@ namespace DistSoftmax.Cli.Service;
 
 /// <summary>
 /// The service's job records in an embedded SQLite database (Microsoft.Data.Sqlite): table <c>jobs</c> (spec, state,
-/// times, message, exit code, output directory, shard owners) and table <c>trace</c> (one row per iteration, the entry's
-/// JSON). Written by the job runners, never by an actor; one connection, one writer at a time.
+/// times, message, exit code, the solver's exit condition, output directory, shard owners) and table <c>trace</c> (one
+/// row per iteration, the entry's JSON). Written by the job runners, never by an actor; one connection, one writer at a
+/// time. A database of schema version 1 (before the <c>stopped</c> state and the <c>condition</c> column) is upgraded in
+/// place when opened (<see cref="UpgradeFromVersion1"/>).
 /// </summary>
 internal sealed class JobStore : IDisposable
 {
-    private const int SchemaVersion = 1;
+    /// <summary>The schema this build writes: 2 added <c>jobs.condition</c> and the <c>stopped</c> state.</summary>
+    private const int SchemaVersion = 2;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly object _gate = new();
     private readonly SqliteConnection _db;
@@ -33,14 +36,16 @@ internal sealed class JobStore : IDisposable
                 CREATE TABLE IF NOT EXISTS jobs (
                     id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec TEXT NOT NULL, state TEXT NOT NULL,
                     submitted_at TEXT NOT NULL, started_at TEXT, ended_at TEXT, message TEXT, exit_code INTEGER,
-                    out_dir TEXT NOT NULL, problem TEXT NOT NULL, solver TEXT NOT NULL, shards TEXT NOT NULL DEFAULT '[]');
+                    out_dir TEXT NOT NULL, problem TEXT NOT NULL, solver TEXT NOT NULL, shards TEXT NOT NULL DEFAULT '[]',
+                    condition TEXT);
                 CREATE TABLE IF NOT EXISTS trace (
                     job_id TEXT NOT NULL, position INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (job_id, position));
                 """);
             long version = (long)Scalar("PRAGMA user_version;")!;
             if (version == 0) Execute($"PRAGMA user_version = {SchemaVersion};");
+            else if (version == 1) UpgradeFromVersion1();
             else if (version != SchemaVersion)
-                throw new CliInputException("--db", $"{path}: schema version {version}, this dist-softmax reads version {SchemaVersion}");
+                throw new CliInputException("--db", $"{path}: schema version {version}, this dist-softmax reads versions 1 and {SchemaVersion}");
         }
         catch (SqliteException e)
         {
@@ -50,6 +55,62 @@ internal sealed class JobStore : IDisposable
         {
             throw new CliInputException("--db", $"{path}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// Version 1 → 2, in one transaction: the <c>condition</c> column (null for the old rows), and the old rows of a solve
+    /// that stopped without meeting the tolerance — recorded then as <c>failed</c> with exit code 3 and the message
+    /// "stopped without meeting the tolerance (CONDITION): …" — moved to <c>stopped</c> with that condition, as this
+    /// build records such a job.
+    /// </summary>
+    private void UpgradeFromVersion1()
+    {
+        using var transaction = _db.BeginTransaction();
+        using (var alter = _db.CreateCommand())
+        {
+            alter.Transaction = transaction;
+            alter.CommandText = "ALTER TABLE jobs ADD COLUMN condition TEXT;";
+            alter.ExecuteNonQuery();
+        }
+        var stopped = new List<(string Id, string Condition)>();
+        using (var cmd = _db.CreateCommand())
+        {
+            cmd.Transaction = transaction;
+            cmd.CommandText = "SELECT id, message FROM jobs WHERE state = 'failed' AND exit_code = $code AND message IS NOT NULL;";
+            cmd.Parameters.AddWithValue("$code", ExitCodes.NotConverged);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+                if (StoppedCondition(r.GetString(1)) is { } condition) stopped.Add((r.GetString(0), condition));
+        }
+        foreach (var (id, condition) in stopped)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.Transaction = transaction;
+            cmd.CommandText = "UPDATE jobs SET state = $state, condition = $condition WHERE id = $id;";
+            cmd.Parameters.AddWithValue("$state", JobState.Stopped.Name());
+            cmd.Parameters.AddWithValue("$condition", condition);
+            cmd.Parameters.AddWithValue("$id", id);
+            cmd.ExecuteNonQuery();
+        }
+        // The version changes with the column (user_version is part of the transaction): never one without the other.
+        using (var version = _db.CreateCommand())
+        {
+            version.Transaction = transaction;
+            version.CommandText = $"PRAGMA user_version = {SchemaVersion};";
+            version.ExecuteNonQuery();
+        }
+        transaction.Commit();
+    }
+
+    /// <summary>The condition named by a version-1 message of a solve stopped short ("stopped without meeting the
+    /// tolerance (max-iterations): …"); null for any other message, and for a cancelled solve.</summary>
+    internal static string? StoppedCondition(string message)
+    {
+        const string prefix = "stopped without meeting the tolerance (";
+        if (!message.StartsWith(prefix, StringComparison.Ordinal)) return null;
+        int end = message.IndexOf(')', prefix.Length);
+        string? condition = end < 0 ? null : message[prefix.Length..end];
+        return condition is "max-iterations" or "stalled" or "diverged" ? condition : null;
     }
 
     /// <summary>A new job (state queued).</summary>
@@ -81,7 +142,7 @@ internal sealed class JobStore : IDisposable
             using var cmd = _db.CreateCommand();
             cmd.CommandText = """
                 UPDATE jobs SET state = $state, started_at = $started, ended_at = $ended, message = $message,
-                    exit_code = $exit, shards = $shards WHERE id = $id;
+                    exit_code = $exit, condition = $condition, shards = $shards WHERE id = $id;
                 """;
             cmd.Parameters.AddWithValue("$id", job.Id);
             cmd.Parameters.AddWithValue("$state", job.State.Name());
@@ -89,6 +150,7 @@ internal sealed class JobStore : IDisposable
             cmd.Parameters.AddWithValue("$ended", (object?)Time(job.EndedAt) ?? DBNull.Value);
             cmd.Parameters.AddWithValue("$message", (object?)job.Message ?? DBNull.Value);
             cmd.Parameters.AddWithValue("$exit", (object?)job.ExitCode ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("$condition", (object?)job.Condition ?? DBNull.Value);
             cmd.Parameters.AddWithValue("$shards", JsonSerializer.Serialize(job.Shards(), Json));
             cmd.ExecuteNonQuery();
         }
@@ -141,7 +203,8 @@ internal sealed class JobStore : IDisposable
             using (var cmd = _db.CreateCommand())
             {
                 cmd.CommandText = """
-                    SELECT id, spec, state, submitted_at, started_at, ended_at, message, exit_code, out_dir, problem, solver, shards
+                    SELECT id, spec, state, submitted_at, started_at, ended_at, message, exit_code, out_dir, problem, solver, shards,
+                        condition
                     FROM jobs ORDER BY seq;
                     """;
                 using var r = cmd.ExecuteReader();
@@ -150,7 +213,8 @@ internal sealed class JobStore : IDisposable
                     string id = r.GetString(0);
                     jobs.Add(new StoredJob(id, r.GetString(1), JobStates.Parse(r.GetString(2)), ParseTime(r.GetString(3)),
                         r.IsDBNull(4) ? null : ParseTime(r.GetString(4)), r.IsDBNull(5) ? null : ParseTime(r.GetString(5)),
-                        r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetInt32(7), r.GetString(8), r.GetString(9),
+                        r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetInt32(7), r.IsDBNull(12) ? null : r.GetString(12),
+                        r.GetString(8), r.GetString(9),
                         r.GetString(10), JsonSerializer.Deserialize<ShardInfo[]>(r.GetString(11), Json) ?? [],
                         traces.GetValueOrDefault(id) ?? []));
                 }

@@ -20,6 +20,7 @@ namespace DistSoftmax.Cli.Service;
 /// <item>GET /api/jobs/{id}/events → server-sent events (iteration, state, note), the past first, ending after the final state.</item>
 /// <item>DELETE /api/jobs/{id} → cancel, 200 with the job.</item>
 /// <item>GET /api/jobs/{id}/files/{name} → a file the job wrote; GET /api/cluster; GET /metrics; GET / (dashboard).</item>
+/// <item>HEAD wherever GET is served: the same status and headers, no body (an event stream answers its headers at once).</item>
 /// </list>
 /// </summary>
 internal sealed class ServiceHost : IAsyncDisposable
@@ -29,6 +30,8 @@ internal sealed class ServiceHost : IAsyncDisposable
     /// <summary>An idle event stream sends a comment this often, so proxies keep it open.</summary>
     public static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
     private static readonly FileExtensionContentTypeProvider ContentTypes = new();
+    /// <summary>The methods of every route that reads: HEAD is answered as GET without the body (RFC 9110, 9.3.2).</summary>
+    private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
 
     private readonly JobStore _store;
 
@@ -96,20 +99,28 @@ internal sealed class ServiceHost : IAsyncDisposable
 
     private void Map()
     {
+        // HEAD: the GET route runs (same status and headers, Content-Length included) and what it writes is dropped here,
+        // whatever the server (Kestrel drops it too; the tests' in-memory server would not). File and stream results write
+        // no body for HEAD themselves, so no file is read for nothing.
+        App.Use(async (http, next) =>
+        {
+            if (HttpMethods.IsHead(http.Request.Method)) http.Response.Body = Stream.Null;
+            await next(http);
+        });
         App.MapPost("/api/jobs", (Func<HttpContext, Task<IResult>>)SubmitAsync);
-        App.MapGet("/api/jobs", () => Json(new JsonArray(Jobs.All().Select(j => (JsonNode)JobJson.Summary(j)).ToArray())));
-        App.MapGet("/api/jobs/{id}", (string id) => Jobs.Get(id) is { } job ? Json(JobJson.Detail(job)) : UnknownJob(id));
+        MapRead("/api/jobs", () => Json(new JsonArray(Jobs.All().Select(j => (JsonNode)JobJson.Summary(j)).ToArray())));
+        MapRead("/api/jobs/{id}", (string id) => Jobs.Get(id) is { } job ? Json(JobJson.Detail(job)) : UnknownJob(id));
         App.MapDelete("/api/jobs/{id}", (string id) => Jobs.Cancel(id) is { } job ? Json(JobJson.Detail(job)) : UnknownJob(id));
-        App.MapGet("/api/jobs/{id}/events", EventsAsync);
-        App.MapGet("/api/jobs/{id}/files/{name}", (string id, string name) =>
+        MapRead("/api/jobs/{id}/events", EventsAsync);
+        MapRead("/api/jobs/{id}/files/{name}", (string id, string name) =>
         {
             if (Jobs.Get(id) is not { } job) return UnknownJob(id);
             if (JobJson.FilePath(job, name) is not { } path)
                 return Error(StatusCodes.Status404NotFound, $"job {id} has no file '{name}' (files: {string.Join(", ", JobJson.Files(job))})");
             return Results.File(path, ContentType(name), name);
         });
-        App.MapGet("/api/cluster", async (CancellationToken ct) => Json(await Cluster.DescribeAsync(ct)));
-        App.MapGet("/metrics", async (CancellationToken ct) =>
+        MapRead("/api/cluster", async (CancellationToken ct) => Json(await Cluster.DescribeAsync(ct)));
+        MapRead("/metrics", async (CancellationToken ct) =>
         {
             var byState = Jobs.All().GroupBy(j => j.State).ToDictionary(g => g.Key, g => g.Count());
             var caches = await Cluster.WorkerCachesAsync(ct);
@@ -117,7 +128,7 @@ internal sealed class ServiceHost : IAsyncDisposable
         });
         // The dashboard's files (any path, with or without an extension: MapFallback would skip "app.js"); the API's
         // routes above are more specific and win.
-        App.MapGet("/{**path}", (string? path) => Dashboard("/" + (path ?? "")));
+        MapRead("/{**path}", (string? path) => Dashboard("/" + (path ?? "")));
         // Only requests with a method no route takes reach the fallback (its pattern takes file-like paths too, which the
         // default one skips): 405 with Allow where the path is one of ours.
         App.MapFallback("{**path}", (HttpContext http) =>
@@ -129,18 +140,21 @@ internal sealed class ServiceHost : IAsyncDisposable
         });
     }
 
+    /// <summary>A route that reads, for GET and HEAD (<see cref="ReadMethods"/>).</summary>
+    private void MapRead(string pattern, Delegate handler) => App.MapMethods(pattern, ReadMethods, handler);
+
     /// <summary>The methods the routes above take at <paramref name="path"/>; null for a path under /api that is none of them.</summary>
     internal static string? AllowedMethods(string path)
     {
         var s = path.Trim('/').Split('/');
-        if (s[0] != "api") return "GET";   // the metrics and the dashboard's files
+        if (s[0] != "api") return "GET, HEAD";   // the metrics and the dashboard's files
         return s.Length switch
         {
-            2 when s[1] == "jobs" => "GET, POST",
-            2 when s[1] == "cluster" => "GET",
-            3 when s[1] == "jobs" => "GET, DELETE",
-            4 when s[1] == "jobs" && s[3] == "events" => "GET",
-            5 when s[1] == "jobs" && s[3] == "files" => "GET",
+            2 when s[1] == "jobs" => "GET, HEAD, POST",
+            2 when s[1] == "cluster" => "GET, HEAD",
+            3 when s[1] == "jobs" => "GET, HEAD, DELETE",
+            4 when s[1] == "jobs" && s[3] == "events" => "GET, HEAD",
+            5 when s[1] == "jobs" && s[3] == "files" => "GET, HEAD",
             _ => null,
         };
     }
@@ -187,6 +201,8 @@ internal sealed class ServiceHost : IAsyncDisposable
         var response = http.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
+        // HEAD: the headers of the stream, at once (following the stream to the job's end would hold the request open).
+        if (HttpMethods.IsHead(http.Request.Method)) return;
         var ct = http.RequestAborted;
         int next = 0;
         try

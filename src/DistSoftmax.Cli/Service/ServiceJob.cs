@@ -38,6 +38,11 @@ internal sealed class ServiceJob
     public DateTimeOffset? EndedAt { get; private set; }
     public string? Message { get; private set; }
     public int? ExitCode { get; private set; }
+    /// <summary>
+    /// The solver's exit condition as report.json spells it ("converged", "max-iterations", "stalled", "diverged",
+    /// "cancelled") once the job has ended after its solve ran; null while it runs and for a job that never solved.
+    /// </summary>
+    public string? Condition { get; private set; }
     /// <summary>Whether DELETE asked for the job to stop (its end is then "cancelled").</summary>
     public bool CancelRequested { get; private set; }
 
@@ -60,15 +65,19 @@ internal sealed class ServiceJob
         var job = new ServiceJob(stored.Id, stored.Spec, stored.OutDir, stored.SubmittedAt, stored.Problem, stored.Solver, plan)
         {
             State = stored.State, StartedAt = stored.StartedAt, EndedAt = stored.EndedAt, Message = stored.Message, ExitCode = stored.ExitCode,
+            Condition = stored.Condition,
         };
         foreach (var entry in stored.Trace) job.AddIteration(entry);
         foreach (var shard in stored.Shards) job._shards[shard.Index] = shard;
-        if (stored.State != JobState.Queued) job.Append(StateEvent(stored.State));
+        if (stored.State != JobState.Queued) job.Append(StateEvent(stored.State, stored.Condition));
         return job;
     }
 
-    /// <summary>Moves the job to <paramref name="state"/>: the start time at running, the end time, message and exit code at a final state.</summary>
-    public void Transition(JobState state, string? message = null, int? exitCode = null)
+    /// <summary>
+    /// Moves the job to <paramref name="state"/>: the start time at running, the end time, message, exit code and the
+    /// solver's exit condition (null when no solve ran) at a final state.
+    /// </summary>
+    public void Transition(JobState state, string? message = null, int? exitCode = null, string? condition = null)
     {
         lock (_gate)
         {
@@ -80,8 +89,9 @@ internal sealed class ServiceJob
                 EndedAt = now;
                 Message = message;
                 ExitCode = exitCode;
+                Condition = condition;
             }
-            Append(StateEvent(state));
+            Append(StateEvent(state, state.IsFinal() ? condition : null));
         }
     }
 
@@ -165,6 +175,11 @@ internal sealed class ServiceJob
         changed.TrySetResult();
     }
 
-    private static JobEvent StateEvent(JobState state) =>
-        new("state", JsonSerializer.Serialize(new JsonObject { ["state"] = state.Name() }));
+    /// <summary>A <c>state</c> event: <c>{"state"}</c>, with <c>"condition"</c> at a final state reached after a solve.</summary>
+    private static JobEvent StateEvent(JobState state, string? condition = null)
+    {
+        var data = new JsonObject { ["state"] = state.Name() };
+        if (condition is not null) data["condition"] = condition;
+        return new JobEvent("state", JsonSerializer.Serialize(data));
+    }
 }

@@ -98,8 +98,10 @@ public static class DenoisingScoreMatching
     ///   x ← x + h_i (x + 2 s(x, t_i)) + √(2h_i) ξ,
     /// starting from the stationary law N(0, I) (which p_T approaches like e^{−T}); with <paramref name="denoise"/> a
     /// final Tweedie step x ← (x + σ²_{t_min} s(x, t_min)) / α_{t_min} = E[x_0 | x_{t_min}]. Stream (seed, 5).
+    /// Throws <see cref="OperationCanceledException"/> at the next step once <paramref name="cancellation"/> is cancelled.
     /// </summary>
-    public static DenseMatrix ReverseSde(Func<DenseMatrix, double, DenseMatrix> score, DiffusionTimes grid, int samples, ulong seed, bool denoise = true)
+    public static DenseMatrix ReverseSde(Func<DenseMatrix, double, DenseMatrix> score, DiffusionTimes grid, int samples, ulong seed, bool denoise = true,
+        CancellationToken cancellation = default)
     {
         if (samples < 1) throw new ParameterException(nameof(DiffusionOptions.Samples), samples, "must be at least 1");
         var rng = Rng.ForStream(seed, 5);
@@ -107,6 +109,7 @@ public static class DenoisingScoreMatching
         for (int i = 0; i < x.Data.Length; i++) x.Data[i] = rng.NextNormal();
         for (int step = 0; step + 1 < grid.Count; step++)
         {
+            cancellation.ThrowIfCancellationRequested();   // each step scores every sample: Ctrl+C stops at the next one
             double t = grid.Times[step], h = t - grid.Times[step + 1], noise = Math.Sqrt(2 * h);
             var s = score(x, t);
             for (int i = 0; i < x.Data.Length; i++) x.Data[i] += h * (x.Data[i] + 2 * s.Data[i]) + noise * rng.NextNormal();

@@ -16,6 +16,10 @@ namespace DistSoftmax.Core.Diffusion;
 public static class DiffusionExperiment
 {
     /// <param name="sample">false: skip the reverse-SDE sampling (the studies only need the errors).</param>
+    /// <param name="cancellation">
+    /// Ctrl+C / SIGTERM: the network in training stops at its next epoch, no further network is trained and no samples
+    /// are drawn; the result holds what was trained (<see cref="DiffusionResult.Cancelled"/>).
+    /// </param>
     public static DiffusionResult Run(DiffusionOptions options, GaussianMixture? mixture = null, DenseMatrix? samples = null,
         Action<string>? log = null, bool sample = true, CancellationToken cancellation = default)
     {
@@ -49,7 +53,9 @@ public static class DiffusionExperiment
         var models = new List<ScoreModelResult>();
         foreach (var activation in options.Activations)
         {
-            cancellation.ThrowIfCancellationRequested();
+            // Ctrl+C / SIGTERM: the networks trained so far are the result, as train keeps the weights it reached. The
+            // first network always runs (cancelled, its trainer stops at epoch 0 with W0), so there is one to report.
+            if (cancellation.IsCancellationRequested && models.Count > 0) break;
             var started = Stopwatch.StartNew();
             var model = NetworkModel.Create(activation, ScoreFeatures.Dimension, options.Width, 2, options.Seed, paired: true);
             var w0 = NetworkModel.InitialWeights(ScoreFeatures.Dimension, options.Width, options.Seed, paired: true, options.InitScale);
@@ -68,17 +74,19 @@ public static class DiffusionExperiment
             var (errors, weighted) = DenoisingScoreMatching.ScoreErrors(network, target, times, options.EvaluationPoints, options.Seed);
             int best = BestEpoch(trainer.History);
             models.Add(new ScoreModelResult(activation, network, lr, trainer.History, errors, weighted, best, result, started.Elapsed.TotalSeconds));
-            log?.Invoke($"{activation.Name(),-8} loss {trainer.History[0].Loss:G4} → {trainer.History[best].Loss:G4} (epoch {best} of {trainer.History.Count - 1} kept; {result.Exit}), " +
+            log?.Invoke($"{activation.Name(),-8} loss {trainer.History[0].Loss:G4} → {trainer.History[best].Loss:G4} (epoch {best} of {trainer.History.Count - 1} kept; {ExitReasons.Name(result.Exit)}), " +
                         $"score error {weighted:P1} (at t = {times.Middle:G3}: {errors[times.Count / 2]:P1}), {started.Elapsed.TotalSeconds:F1} s");
         }
 
         DenseMatrix? drawn = null;
         double[]? weights = null, fractions = null;
-        if (sample)
+        bool cancelled = cancellation.IsCancellationRequested;
+        if (sample && !cancelled)
         {
             var grid = DiffusionTimes.Geometric(options.TimeMax, options.TimeMin, options.SamplerSteps + 1);
-            drawn = DenoisingScoreMatching.ReverseSde(BestModel(models).Network.Scores, grid, options.Samples, options.Seed);
-            if (isMixture)
+            try { drawn = DenoisingScoreMatching.ReverseSde(BestModel(models).Network.Scores, grid, options.Samples, options.Seed, cancellation: cancellation); }
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested) { cancelled = true; }
+            if (isMixture && drawn is not null)
             {
                 weights = mixture.Components.Select(c => c.Weight).ToArray();
                 fractions = mixture.AssignmentFractions(drawn, 0.0);
@@ -86,7 +94,7 @@ public static class DiffusionExperiment
             }
         }
         return new DiffusionResult(options, target, isMixture, data, heldOut.Rows, times, features, inputs.Rows, floor, models, drawn, weights, fractions,
-            clock.Elapsed.TotalSeconds);
+            clock.Elapsed.TotalSeconds, cancelled);
     }
 
     /// <summary>

@@ -1,5 +1,5 @@
 using DistSoftmax.Core.Networks;
-using System.Text.Json;
+using DistSoftmax.Core.Solvers;
 
 namespace DistSoftmax.Core.Diffusion;
 
@@ -8,6 +8,8 @@ namespace DistSoftmax.Core.Diffusion;
 /// one <see cref="DiffusionExperiment"/> (without sampling) per number of points at the base width, and one per width
 /// at the base number of points. The target is the mixture, so every error is measured against the exact score of the
 /// same population p_t, and the training points of a smaller run are the first points of a larger one (one stream).
+/// Cancelled, it ends after the grid point in training (its networks trained so far, as <see cref="DiffusionExperiment"/>
+/// keeps them) and returns the rows it has.
 /// </summary>
 public static class DiffusionStudy
 {
@@ -17,11 +19,12 @@ public static class DiffusionStudy
         var rows = new List<DiffusionStudyRow>();
         void Add(string sweep, DiffusionOptions o)
         {
+            if (cancellation.IsCancellationRequested && rows.Count > 0) return;
             var result = DiffusionExperiment.Run(o, sample: false, cancellation: cancellation);
             foreach (var m in result.Models)
             {
                 var row = new DiffusionStudyRow(sweep, m.Activation.Name(), o.DataPoints, o.Width, m.WeightedError, m.RelativeErrors[result.Times.Count / 2],
-                    m.History.Count - 1, m.BestEpoch, JsonNamingPolicy.KebabCaseLower.ConvertName(m.Training.Exit.ToString()));
+                    m.History.Count - 1, m.BestEpoch, ExitReasons.Name(m.Training.Exit));
                 rows.Add(row);
                 log?.Invoke($"{sweep,-7} n = {row.DataPoints,-6} m = {row.Width,-5} {row.Activation,-8} score error {row.WeightedError:P1} " +
                             $"(best epoch {row.BestEpoch} of {row.EpochsRun}, {row.Exit})");

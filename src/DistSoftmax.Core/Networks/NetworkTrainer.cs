@@ -152,7 +152,9 @@ public sealed class NetworkTrainer : Solver
             }
             if (run.CancelRequested)
             {
-                run.Finish(w, ExitCondition.Cancelled, $"cancelled after {epoch} epochs", epoch, loss, gnorm, g0);
+                // As at every other end: with a held-out set the best epoch's weights are the result.
+                if (o.Validation is null) run.Finish(w, ExitCondition.Cancelled, $"cancelled after {epoch} epochs", epoch, loss, gnorm, g0);
+                else run.Finish(best, ExitCondition.Cancelled, $"cancelled after {epoch} epochs{kept}", epoch, bestLoss, bestGradient, g0);
                 yield break;
             }
 

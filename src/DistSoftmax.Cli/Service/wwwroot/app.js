@@ -1,6 +1,7 @@
 // The dashboard of `dist-softmax serve`. Plain JavaScript, no library, no external resource.
 // It polls GET /api/cluster and GET /api/jobs, and for the selected job GET /api/jobs/{id} and the server-sent events
-// of /api/jobs/{id}/events (`iteration`: one trace entry of report.json; `state`: {state}; `note`: {message}).
+// of /api/jobs/{id}/events (`iteration`: one trace entry of report.json; `state`: {state, condition at a final state};
+// `note`: {message}).
 // Every string from the server is shown through textContent or an attribute, never parsed as HTML.
 "use strict";
 
@@ -11,7 +12,7 @@ const JOB_REFRESH_MS = 3000;
 /** Most cluster notes kept in the selected job's list (the oldest are dropped). */
 const MAX_NOTES = 200;
 /** Job states after which nothing changes any more. */
-const FINAL_STATES = new Set(["succeeded", "failed", "cancelled"]);
+const FINAL_STATES = new Set(["succeeded", "stopped", "failed", "cancelled"]);
 /** The chart's SVG user-space size (the viewBox; the element scales to its box) and its plot margins. */
 const CHART = { width: 640, height: 280, left: 56, right: 14, top: 12, bottom: 34 };
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -104,8 +105,12 @@ function setConnection(message) {
   c.classList.toggle("error", message.length > 0);
 }
 
-function stateBadge(state) {
-  const s = el("span", state ?? "–", "state state-" + (state ?? "unknown"));
+/** A job's state; a stopped one with the solver's exit condition ("stopped (max-iterations)"): it ran and wrote its
+ *  files but ended short of the tolerance, which is not a failure. */
+function stateBadge(state, condition) {
+  const stopped = state === "stopped" && typeof condition === "string";
+  const s = el("span", stopped ? state + " (" + condition + ")" : state ?? "–", "state state-" + (state ?? "unknown"));
+  if (stopped) s.title = "the solve ran and wrote its files, but stopped without meeting the tolerance: " + condition;
   return s;
 }
 
@@ -165,7 +170,7 @@ function renderJobs(jobs) {
     const first = td("");
     first.append(pick);
     const state = td("");
-    state.append(stateBadge(j.state));
+    state.append(stateBadge(j.state, j.condition));
     tr.append(first, state, td((j.problem ?? "–") + " · " + (j.solver ?? "–")), td(j.iterations ?? "–", "num"), td(fmtNumber(j.loss), "num"),
       td(fmtNumber(j.gradientNorm, 3), "num"), td(fmtSeconds(runSeconds(j)), "num"));
     tr.title = "submitted " + fmtClock(j.submittedAt);
@@ -228,9 +233,9 @@ function selectJob(id) {
   loadDetail(id);
 }
 
-function setState(state) {
+function setState(state, condition) {
   selected.state = state;
-  $("job-state").replaceChildren(stateBadge(state));
+  $("job-state").replaceChildren(stateBadge(state, condition));
   $("cancel").disabled = FINAL_STATES.has(state);
 }
 
@@ -248,8 +253,8 @@ function openEvents(id) {
   });
   source.addEventListener("state", (e) => {
     if (selected.id !== id) return;
-    const { state } = JSON.parse(e.data);
-    setState(state);
+    const { state, condition } = JSON.parse(e.data);
+    setState(state, condition);
     if (FINAL_STATES.has(state)) {
       source.close();
       loadDetail(id);
@@ -280,7 +285,7 @@ async function loadDetail(id) {
     return;
   }
   if (selected.id !== id || job === null) return;
-  setState(job.state);
+  setState(job.state, job.condition);
   if (Array.isArray(job.trace)) {
     for (const t of job.trace) if (typeof t.iteration === "number") selected.entries.set(t.iteration, t);
     queueRender();
@@ -380,7 +385,7 @@ $("cancel").addEventListener("click", async () => {
   $("cancel").disabled = true;
   try {
     const job = await getJson(jobUrl(id), { method: "DELETE" });
-    if (selected.id === id && job) setState(job.state);
+    if (selected.id === id && job) setState(job.state, job.condition);
     $("job-message").textContent = "cancel requested";
   } catch (e) {
     $("job-message").textContent = e.message;
