@@ -171,7 +171,7 @@ def solve(A, b, problem="normalized", unit="exp", w=None, solver="auto", tol=1e-
 
     A: n×d NumPy array or SciPy sparse matrix; b: length n. ``w``: a scalar (--w-scalar) or per-row weights
     (--w), adding ½‖diag(w)Ax‖² to the loss. ``unit`` (exp, cosh, sinh, tanh) is passed for rescaled and hyperbolic only.
-    ``workers``: row shards (default: the tool's, one per core, at most 4). ``x0``: starting point (d values). ``callback(dict)`` is
+    ``workers``: row shards (default: the tool's, one per core, at most 4). ``x0``: starting point (d values; ``tol`` is then relative to ‖∇L‖ at the default start, not at x0). ``callback(dict)`` is
     called once per iteration as the solve runs (iteration 0 being the start), with the keys of report.json's trace
     rows (iteration, loss, gradientNorm, stepLength, rowsSampled, seconds, requests, …). Other keyword arguments are
     solve options in snake_case: ``max_iter=50`` → ``--max-iter 50``, ``uniform_sampling=True`` →

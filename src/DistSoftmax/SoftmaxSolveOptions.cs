@@ -18,7 +18,8 @@ public sealed record SoftmaxSolveOptions
     /// Hessian their automatic solver choice recommends (as <c>solve</c> does without <c>--hessian</c>).</summary>
     public bool HessianGiven { get; init; }
     /// <summary>The start: d values (vector problems) or d² values, row-major (matrix problems). Null: zeros, except for
-    /// cosh problems, which start at small random values drawn from the seed (x = 0 is a stationary point of their loss).</summary>
+    /// cosh problems, which start at small random values drawn from the seed (x = 0 is a stationary point of their loss).
+    /// Given, the relative tolerance is measured at that default start, not at X0 (<see cref="Core.Solvers.SolverOptions.ToleranceReference"/>).</summary>
     public double[]? X0 { get; init; }
     /// <summary>Row shards, one per worker; null: one per core of this machine, at most 4 (in process, local simulation),
     /// 4 on a cluster (<c>ShardLayout.DefaultShards</c>, as the command line's <c>--workers</c>).</summary>

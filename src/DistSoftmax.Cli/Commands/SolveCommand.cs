@@ -30,7 +30,7 @@ internal sealed class SolveCommand
     private readonly Option<string> _solver = OptionFactory.Choice("--solver",
         "The solver. auto = the least predicted solve time among newton, approx-newton, newton-cg and lbfgs for vector problems (report.json gives the predictions); for matrix problems newton while d² ≤ 1024, else approx-newton (Newton-CG preconditioned by the Kronecker-factored curvature).",
         "auto", ["auto", .. SolverCatalog.Names]);
-    private readonly Option<double> _tol = OptionFactory.Double("--tol", "Relative tolerance: converged when ‖∇L(x)‖ ≤ tol·‖∇L(x0)‖ (or ≤ --abs-tol).", Defaults.RelativeTolerance);
+    private readonly Option<double> _tol = OptionFactory.Double("--tol", "Relative tolerance: converged when ‖∇L(x)‖ ≤ tol·‖∇L(x0)‖ (or ≤ --abs-tol); with --x0, ‖∇L‖ at the default start instead of at x0.", Defaults.RelativeTolerance);
     private readonly Option<double> _absTol = OptionFactory.Double("--abs-tol", "Absolute tolerance on ‖∇L(x)‖.", Defaults.AbsoluteTolerance);
     private readonly Option<int> _maxIter = OptionFactory.Int("--max-iter", "Most iterations before stopping (exit code 3).", Defaults.MaxIterations);
     private readonly Option<int> _stallIter = OptionFactory.Int("--stall-iter", "Stop (stalled) after this many iterations without a decrease of the loss.", Defaults.StallIterations);
