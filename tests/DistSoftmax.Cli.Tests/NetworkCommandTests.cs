@@ -117,6 +117,24 @@ public class NetworkCommandTests
         Assert.Equal(50, ReadReport(dir.File("sweep")).GetProperty("ntkPoints").GetInt32());
     }
 
+    /// <summary>A width sweep cancelled before it starts trains (and writes) its first network only: the cancel had ended
+    /// only the activation loop, so every further width still started its tangent-kernel work.</summary>
+    [Fact]
+    public void A_cancelled_width_sweep_stops_after_its_first_network()
+    {
+        using var dir = new TempDir();
+        WriteTeacherData(dir);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var output = new StringWriter();
+        var err = new StringWriter();
+        Program.Run(["train", "--data", "X.npy", "--targets", "Y.npy", "--widths", "4,16,32", "--epochs", "5", "--ntk-points", "50",
+            "--backend", "inprocess", "--out-dir", "sweep"], new CliContext(output, err, dir.Path, cancellation: cancelled.Token));
+        var csv = File.ReadAllLines(dir.File("sweep/ntk-sweep.csv"));
+        Assert.True(csv.Length == 2, string.Join('\n', csv) + "\n" + output + err);
+        Assert.StartsWith("softmax,4,", csv[1]);
+    }
+
     [Fact]
     public async Task A_worker_node_serves_a_training_job_with_the_local_simulations_weights()
     {

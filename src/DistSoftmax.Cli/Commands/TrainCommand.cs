@@ -266,6 +266,7 @@ internal static class TrainCommand
                          $"η {(s.LearningRate is null ? "auto per network" : $"= {s.LearningRate:G4}")}, {s.Epochs} epochs");
         var outcomes = new List<TrainOutcome>();
         foreach (int width in s.Widths)
+        {
             foreach (var activation in new[] { Activation.Softmax, Activation.Relu, Activation.Exp })
             {
                 var t = TrainOne(ctx, s, activation, width, verbose: false, ct);
@@ -274,6 +275,8 @@ internal static class TrainCommand
                                  $"loss/row {t.Losses.NetworkTrainLoss,10:E3}  kernel {t.Losses.KernelTrainLoss,10:E3}  ({ExitName(t.Result.Exit)}{(t.LossGrew ? ", loss grew" : "")})");
                 if (ct.IsCancellationRequested) break;
             }
+            if (ct.IsCancellationRequested) break;   // no other width's kernel work either
+        }
 
         var rows = outcomes.Select(t => new WidthSweepRow(t.Activation.Name(), t.Width, t.LearningRate, t.Ntk.InitialLambdaMin, t.Ntk.InitialLambdaMax,
             t.Ntk.RelativeMovement, t.History.Count > 0 ? t.History[^1].RelativeChange : double.NaN, t.InitialLoss / t.Rows, t.Losses.NetworkTrainLoss,
