@@ -117,6 +117,31 @@ public class NetworkCommandTests
         Assert.Equal(50, ReadReport(dir.File("sweep")).GetProperty("ntkPoints").GetInt32());
     }
 
+    /// <summary>
+    /// --lr auto's row term covers every training row, not only the kernel's sampled ones: with one row of large norm
+    /// outside the 16 evenly spaced rows (row 1 of 200), SGD's η from 16 kernel points equals η from the kernel on all
+    /// rows, where that row's ‖∂F/∂W‖²/f decides both (QA audit, twenty-sixth session: on the sample alone η·λ_max
+    /// reached 2.1–3.0, past gradient descent's stability limit of 2).
+    /// </summary>
+    [Fact]
+    public void Auto_learning_rate_bounds_every_rows_tangent_not_only_the_sampled_ones()
+    {
+        using var dir = new TempDir();
+        WriteTeacherData(dir);
+        var x = Npy.ReadMatrix(dir.File("X.npy"));
+        for (int c = 0; c < x.Cols; c++) x.Data[x.Cols + c] *= 20;   // row 1: not among ⌊i·200/16⌋
+        Npy.Write(dir.File("X.npy"), x);
+        double Eta(string points, string outDir)
+        {
+            var run = Cli.Run(dir.Path, "train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--activation", "exp",
+                "--batch-fraction", "0.25", "--epochs", "1", "--ntk-points", points, "--backend", "inprocess", "--out-dir", outDir);
+            Assert.True(run.Code is 0 or 3, run.ToString());
+            return ReadReport(dir.File(outDir)).GetProperty("learningRate").GetDouble();
+        }
+        double sampled = Eta("16", "s16"), all = Eta("200", "s200");
+        Assert.True(Math.Abs(sampled - all) <= 1e-9 * all, $"η from 16 kernel points {sampled:G6}, from all rows {all:G6}");
+    }
+
     /// <summary>A width sweep cancelled before it starts trains (and writes) its first network only: the cancel had ended
     /// only the activation loop, so every further width still started its tangent-kernel work.</summary>
     [Fact]

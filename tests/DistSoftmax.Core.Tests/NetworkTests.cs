@@ -252,6 +252,26 @@ public class NetworkTests
         }
     }
 
+    /// <summary>SGD's epochs record a mini-batch estimate's norm, but its last entry — the weights it ends with — the full
+    /// gradient's (QA audit, twenty-sixth session: 2.19 reported where ‖∇L‖ at the saved weights was 0.91).</summary>
+    [Fact]
+    public void Sgd_records_the_full_gradient_at_the_weights_it_ends_with()
+    {
+        var p = Problem("relu", n: 200, d: 3, m: 16, k: 2, seed: 91);
+        var w0 = NetworkModel.InitialWeights(3, 16, 92);
+        var trainer = new NetworkTrainer(new TrainingOptions { LearningRate = 1e-3, Epochs = 20, BatchFraction = 0.25, Lambda = 0.5, Seed = 93 });
+        var result = p.Driver(2).Solve(trainer, p.Objective, w0, new SolverOptions());
+        var (_, dataGrad) = NaiveNetwork.LossAndGradient(p.Model, result.X, p.Inputs, p.Targets);
+        var diff = new double[w0.Length];
+        TensorPrimitives.Subtract(result.X, w0, diff);
+        var full = new double[w0.Length];
+        TensorPrimitives.MultiplyAdd(diff, 2 * 0.5, dataGrad, full);
+        double expected = TensorPrimitives.Norm<double>(full);
+        Assert.True(Math.Abs(trainer.History[^1].GradientNorm - expected) <= 1e-10 * expected,
+            $"recorded {trainer.History[^1].GradientNorm:G6}, ‖∇L‖ at the final weights {expected:G6}");
+        Assert.Equal(expected, result.GradientNorm, 1e-10 * expected);
+    }
+
     [Fact]
     public void Regularised_training_reports_the_penalty_and_stays_closer_to_the_start()
     {

@@ -341,7 +341,8 @@ internal static class TrainCommand
         double trace0 = 0;
         for (int i = 0; i < size; i++) trace0 += k0[i * size + i];
         double maxFull = TangentKernel.ScaledMaxEigenvalue(max0, points, shape.Rows);
-        double maxRow = TangentKernel.MaxRowTrace(k0, points, model.Outputs);
+        // The row term over every row (streamed), not only the sampled ones: any row can fall into a mini-batch.
+        double maxRow = points < shape.Rows ? MaxRowTangentNorm(model, w0, s.Data, shape.Rows) : TangentKernel.MaxRowTrace(k0, points, model.Outputs);
         double eta = s.LearningRate ?? TangentKernel.AutoLearningRate(maxFull, s.Lambda, maxRow, s.BatchFraction);
 
         if (verbose)
@@ -368,7 +369,9 @@ internal static class TrainCommand
         void Progress(TraceEntry e)
         {
             if (!verbose || (e.Iteration % every != 0 && e.Iteration != s.Epochs)) return;
-            lock (gate) output.WriteLine($"  epoch {e.Iteration,5}  loss {e.Loss,14:G8}  ‖∇‖ {e.GradientNorm,11:E3}  {e.Seconds,7:F1} s");
+            // SGD records the norm of each epoch's first mini-batch estimate ĝ, and the full gradient after the last epoch.
+            string label = s.BatchFraction < 1 && e.Iteration != s.Epochs ? "‖ĝ‖" : "‖∇‖";
+            lock (gate) output.WriteLine($"  epoch {e.Iteration,5}  loss {e.Loss,14:G8}  {label} {e.GradientNorm,11:E3}  {e.Seconds,7:F1} s");
         }
         void Note(string line) { if (verbose) lock (gate) output.WriteLine("  " + line); }
 

@@ -94,7 +94,7 @@ public static class TangentKernel
     /// least (1/f)·tr K_ii for any row i of the batch (K_ii its k×k diagonal block): a row with a large tangent
     /// (exp networks) would make one batch unstable, so that bound enters the maximum (for f = 1 it never exceeds λ_max).
     /// </summary>
-    /// <param name="maxRowTrace">max_i Σ_r K((i, r), (i, r)) over the sampled rows (<see cref="MaxRowTrace"/>).</param>
+    /// <param name="maxRowTrace">max_i Σ_r K((i, r), (i, r)) over every training row (<see cref="NetworkModel.RowTangentNorms"/>; <see cref="MaxRowTrace"/> when the Gram matrix covers them all).</param>
     public static double AutoLearningRate(double lambdaMax, double lambda, double maxRowTrace = 0, double batchFraction = 1)
     {
         double curvature = Math.Max(lambdaMax, maxRowTrace / batchFraction) + 2 * lambda;
