@@ -142,6 +142,35 @@ public class NetworkCommandTests
         Assert.True(Math.Abs(sampled - all) <= 1e-9 * all, $"η from 16 kernel points {sampled:G6}, from all rows {all:G6}");
     }
 
+    /// <summary>
+    /// Default training (η auto, full batch) on a small smooth target whose loss falls and then climbs back once the
+    /// weights leave the lazy regime: exit 0 as documented (the final loss is below the initial one), but with a warning
+    /// naming the lowest epoch, since the weights written are the last epoch's (QA audit: it said nothing).
+    /// A smaller --lr trains steadily and draws no warning.
+    /// </summary>
+    [Theory]
+    [InlineData(LossRiseSeed)]
+    public void A_loss_that_rises_again_after_its_lowest_epoch_is_warned_about(int seed)
+    {
+        using var dir = new TempDir();
+        var rng = new Rng((ulong)seed);
+        var x = new DenseMatrix(40, 3);
+        rng.FillNormal(x.Data);
+        var y = new DenseMatrix(40, 2);
+        for (int i = 0; i < 40; i++) { y.Data[2 * i] = Math.Sin(x.Data[3 * i]); y.Data[2 * i + 1] = 0.5 * Math.Cos(x.Data[3 * i + 1]); }
+        Npy.Write(dir.File("X.npy"), x);
+        Npy.Write(dir.File("Y.npy"), y);
+        var run = Cli.Run(dir.Path, "train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--backend", "inprocess", "--out-dir", "auto");
+        Assert.True(run.Code == 0, run.ToString());
+        Assert.Contains(run.ErrLines, l => l.StartsWith("warning: softmax network of width 8: the loss rose after epoch ", StringComparison.Ordinal));
+        var steady = Cli.Run(dir.Path, "train", "--data", "X.npy", "--targets", "Y.npy", "--width", "8", "--lr", "1e-4", "--backend", "inprocess", "--out-dir", "small");
+        Assert.True(steady.Code == 0, steady.ToString());
+        Assert.DoesNotContain(steady.ErrLines, l => l.Contains("the loss rose", StringComparison.Ordinal));
+    }
+
+    /// <summary>The seed of <see cref="A_loss_that_rises_again_after_its_lowest_epoch_is_warned_about"/>'s data.</summary>
+    private const int LossRiseSeed = 3;
+
     /// <summary>A width sweep cancelled before it starts trains (and writes) its first network only: the cancel had ended
     /// only the activation loop, so every further width still started its tangent-kernel work.</summary>
     [Fact]

@@ -240,7 +240,27 @@ internal static class TrainCommand
                          $"({(change < LazyRegimeChange ? "NTK regime: the weights barely moved" : "beyond the lazy regime")}); {t.Seconds:F1} s, {t.Throughput:G3} samples·width/s");
         output.WriteLine($"wrote {outDir}: report.json, loss.png, weights.npy, initial-weights.npy, output-weights.npy");
         if (t.LossGrew) WarnLossGrew(ctx, t);
+        else WarnLossRose(ctx, t);
         return t.Result.Exit == ExitCondition.MaxIterations && !t.LossGrew ? ExitCodes.Ok : ExitCodes.NotConverged;
+    }
+
+    /// <summary>A final loss more than this factor above the lowest epoch's is warned about (the run's weights are the last epoch's).</summary>
+    public const double LossRoseFactor = 1.1;
+
+    /// <summary>
+    /// The loss fell and then rose again (gradient descent turned unstable once the weights left the region the learning
+    /// rate was chosen for: the kernel grows as they move), so the saved last-epoch weights are worse than an earlier
+    /// epoch's; without a warning the run read as a plain success (QA audit: 1198 → 472 at epoch 40, then 613–669).
+    /// </summary>
+    private static void WarnLossRose(CliContext ctx, TrainOutcome t)
+    {
+        if (t.History.Count < 2) return;
+        var lowest = t.History.MinBy(h => h.Loss)!;
+        double final = t.History[^1].Loss;
+        if (!(final > LossRoseFactor * lowest.Loss)) return;
+        ctx.Err.WriteLine($"warning: {t.Activation.Name()} network of width {t.Width}: the loss rose after epoch {lowest.Epoch} " +
+                          $"(lowest {lowest.Loss:G6}, final {final:G6}, {final / lowest.Loss:G3}×) and the weights written are the last epoch's; " +
+                          $"training turned unstable as the weights moved (η = {t.LearningRate:G4}): lower --lr, or stop earlier (--epochs {lowest.Epoch})");
     }
 
     /// <summary>‖W − W0‖/‖W0‖ below which the summary line calls the run lazy (NTK regime).</summary>
@@ -308,7 +328,9 @@ internal static class TrainCommand
             Runs = outcomes.Select(t => new { Activation = t.Activation.Name(), t.Width, t.LearningRate, t.Ntk, t.Losses, t.Result.Exit, t.Result.Message }),
         });
         output.WriteLine($"wrote {outDir}: report.json, ntk-sweep.csv, ntk-lambda-min.png, ntk-movement.png, ntk-loss.png");
-        foreach (var t in outcomes.Where(t => t.LossGrew)) WarnLossGrew(ctx, t);
+        foreach (var t in outcomes)
+            if (t.LossGrew) WarnLossGrew(ctx, t);
+            else WarnLossRose(ctx, t);
         return outcomes.All(t => t.Result.Exit == ExitCondition.MaxIterations && !t.LossGrew) ? ExitCodes.Ok : ExitCodes.NotConverged;
     }
 
