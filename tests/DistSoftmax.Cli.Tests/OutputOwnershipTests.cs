@@ -276,6 +276,19 @@ public class OutputOwnershipTests
         Assert.Equal(["report.json", "study-width.png", "study.csv"], Files(dir.File("own")));
     }
 
+    /// <summary>Too few --samples-in rows to train on once the held-out share is off: the error names --samples-in (it
+    /// named --data-points, which the run does not use), and nothing is written.</summary>
+    [Fact]
+    public void Diffusion_with_too_few_user_samples_names_samples_in()
+    {
+        using var dir = new TempDir();
+        dir.Write("one.npy", NpyBytes.Matrix(1, 2, 0.3, -0.2));
+        var run = Cli.Run(dir.Path, "diffusion", "--samples-in", "one.npy", "--out-dir", "o");
+        Assert.True(run.Code == 2, run.ToString());
+        Assert.StartsWith($"error: --samples-in: {dir.File("one.npy")} has 1 rows: at least 2 must remain for training", Assert.Single(run.ErrLines));
+        Assert.False(Directory.Exists(dir.File("o")));
+    }
+
     [Theory]
     [InlineData("--data-points")]
     [InlineData("--copies")]
