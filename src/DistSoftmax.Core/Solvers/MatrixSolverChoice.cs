@@ -52,9 +52,6 @@ public sealed record MatrixSolverChoice(string Solver, string Reason, HessianMod
     /// <summary>The curvature every Newton-type solver models with by default: Gauss–Newton, then exact once a step is taken whole.</summary>
     public const HessianMode NewtonHessian = HessianMode.Auto;
 
-    /// <summary>approx-newton's default curvature (<see cref="NewtonHessian"/>, as every Newton-type solver's).</summary>
-    public const HessianMode ApproximateNewtonHessian = NewtonHessian;
-
     public static MatrixSolverChoice Choose(int d, string? requested = null)
     {
         if (d < 1) throw new ArgumentOutOfRangeException(nameof(d), "X must be at least 1×1");
@@ -65,7 +62,7 @@ public sealed record MatrixSolverChoice(string Solver, string Reason, HessianMod
             case "auto":
                 return unknowns <= ExactNewtonMaxUnknowns
                     ? new("newton", $"auto: exact Newton since d² = {unknowns} ≤ {ExactNewtonMaxUnknowns} (each iteration factors the {unknowns}×{unknowns} Hessian); {NewtonCurvature}")
-                    : new("approx-newton", $"auto: approximate Newton (Newton-CG preconditioned by the Kronecker-factored curvature) since d² = {unknowns} > {ExactNewtonMaxUnknowns} (each CG iteration is one fan-out of a {d}×{d} direction; the Hessian is never formed); {ApproximateNewtonCurvature}", ApproximateNewtonHessian);
+                    : new("approx-newton", $"auto: approximate Newton (Newton-CG preconditioned by the Kronecker-factored curvature) since d² = {unknowns} > {ExactNewtonMaxUnknowns} (each CG iteration is one fan-out of a {d}×{d} direction; the Hessian is never formed); {NewtonCurvature}");
             case "newton":
                 if (unknowns > MatrixObjective.MaxGramUnknowns)
                     throw new ParameterException(SolverParameter, requested, $"newton forms the exact d²×d² Hessian; d = {d} gives d² = {unknowns} > {MatrixObjective.MaxGramUnknowns}: use newton-cg or auto");
@@ -77,12 +74,11 @@ public sealed record MatrixSolverChoice(string Solver, string Reason, HessianMod
             case "gd":
                 return new("gd", $"requested: gradient descent on d² = {unknowns} unknowns", HessianMode.GaussNewton);
             case "approx-newton":
-                return new("approx-newton", $"requested: approximate Newton on d² = {unknowns} unknowns: Newton-CG preconditioned by the Kronecker-factored curvature F ⊗ G (two {d}×{d} factors per iteration); {ApproximateNewtonCurvature}", ApproximateNewtonHessian);
+                return new("approx-newton", $"requested: approximate Newton on d² = {unknowns} unknowns: Newton-CG preconditioned by the Kronecker-factored curvature F ⊗ G (two {d}×{d} factors per iteration); {NewtonCurvature}");
             default:
                 throw new ParameterException(SolverParameter, requested, $"'{requested}' is unknown for a matrix problem", Allowed);
         }
     }
 
     private const string NewtonCurvature = "Gauss–Newton Hessian, exact once a step is taken whole";
-    private const string ApproximateNewtonCurvature = NewtonCurvature;
 }

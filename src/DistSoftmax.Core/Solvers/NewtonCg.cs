@@ -46,7 +46,7 @@ public sealed class NewtonCg : LineSearchSolver
     /// <remarks>
     /// Below the cap the Kronecker-preconditioned solve takes η = ‖∇L‖/‖∇L(x0)‖ (<see cref="ForcingTerm.For"/>'s
     /// quadratic rule) where the others take its square root: with the exact Hessian near the solution
-    /// (<see cref="MatrixSolverChoice.ApproximateNewtonHessian"/>) each Newton iteration then reduces the gradient as far
+    /// (<see cref="MatrixSolverChoice.NewtonHessian"/>) each Newton iteration then reduces the gradient as far
     /// as its CG products pay for, and the generated instances took one Newton iteration (a loss-and-gradient pass) fewer
     /// for the same CG products ± 1 (README, #12, twenty-third session).
     /// </remarks>
