@@ -160,17 +160,15 @@ internal static class DiffusionCommand
         return values;
     }
 
-    /// <summary>Fewest --samples-in rows left to train on once the held-out share is taken off.</summary>
-    private const int MinTrainingSamples = 2;
-
     public static int Run(CliContext ctx, DiffusionOptions options, string? samplesPath, string outDirectory, IReadOnlyList<string> arguments)
     {
         var output = ctx.Out;
         DenseMatrix? user = samplesPath is null ? null : MatrixFile.ReadDense(samplesPath);
         if (user is { Cols: not 2 }) throw new CliInputException("--samples-in", $"{samplesPath} must be n×2, got {user.Rows}×{user.Cols}");
         // The held-out share comes off the user's rows, and at least 2 must remain to train on (it named --data-points).
-        if (user is not null && user.Rows - options.HeldOutPoints(user.Rows) < MinTrainingSamples)
-            throw new CliInputException("--samples-in", $"{samplesPath} has {user.Rows} rows: at least {MinTrainingSamples} must remain for training " +
+        // (DiffusionExperiment checks the same for library callers, naming its option.)
+        if (user is not null && user.Rows - options.HeldOutPoints(user.Rows) < DiffusionExperiment.MinTrainingSamples)
+            throw new CliInputException("--samples-in", $"{samplesPath} has {user.Rows} rows: at least {DiffusionExperiment.MinTrainingSamples} must remain for training " +
                                                         $"after the {options.HeldOutPoints(user.Rows)} held out (--held-out)");
         // Before any work: no output over --samples-in, and only an earlier run's files (listed by its report.json) replaced.
         var plan = Outputs(ctx, outDirectory,

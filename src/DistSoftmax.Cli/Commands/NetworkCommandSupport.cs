@@ -20,8 +20,7 @@ internal static class NetworkCommandSupport
     public static DenseMatrix ReadSelectedRows(string path, long[] rows)
     {
         if (rows.Length > 0 && rows[^1] - rows[0] == rows.Length - 1) return ReadRows(path, rows[0], rows.Length);
-        bool npyMatrix = Path.GetExtension(path).Equals(".npy", StringComparison.OrdinalIgnoreCase) && Npy.ReadInfo(path).Shape.Length == 2;
-        var whole = npyMatrix ? null : ReadMatrixOrColumn(path);
+        var whole = IsNpyMatrix(path) ? null : ReadMatrixOrColumn(path);
         int cols = whole?.Cols ?? Shape(path).Cols;
         var result = new DenseMatrix(rows.Length, cols);
         for (int i = 0; i < rows.Length; i++)
@@ -31,6 +30,10 @@ internal static class NetworkCommandSupport
         }
         return result;
     }
+
+    /// <summary>Whether rows of <paramref name="path"/> can be read by byte range: a 2-D .npy (other files are read whole).</summary>
+    private static bool IsNpyMatrix(string path) =>
+        Path.GetExtension(path).Equals(".npy", StringComparison.OrdinalIgnoreCase) && Npy.ReadInfo(path).Shape.Length == 2;
 
     /// <summary>--lr of train and diffusion: "auto" → null; otherwise a finite number &gt; 0.</summary>
     public static double? ParseLearningRate(string text)
@@ -75,8 +78,7 @@ internal static class NetworkCommandSupport
     /// <summary>Rows [start, start + count): a byte range of a C-ordered .npy matrix, other files read whole and sliced.</summary>
     public static DenseMatrix ReadRows(string path, long start, int count)
     {
-        if (Path.GetExtension(path).Equals(".npy", StringComparison.OrdinalIgnoreCase) && Npy.ReadInfo(path).Shape.Length == 2)
-            return Npy.ReadMatrixRows(path, start, count);
+        if (IsNpyMatrix(path)) return Npy.ReadMatrixRows(path, start, count);
         return ReadMatrixOrColumn(path).SliceDense(checked((int)start), count);
     }
 
@@ -90,7 +92,7 @@ internal static class NetworkCommandSupport
     /// </summary>
     public static double MaxRowTangentNorm(NetworkModel model, double[] w, string path, long rows)
     {
-        if (!(Path.GetExtension(path).Equals(".npy", StringComparison.OrdinalIgnoreCase) && Npy.ReadInfo(path).Shape.Length == 2))
+        if (!IsNpyMatrix(path))
         {
             var all = ReadMatrixOrColumn(path);
             return all.Rows == 0 ? 0 : model.RowTangentNorms(w, all.Data, all.Rows).Max();

@@ -239,8 +239,7 @@ internal static class TrainCommand
         output.WriteLine($"{ExitName(t.Result.Exit)}: {t.Result.Message}; ‖W−W0‖/‖W0‖ = {change:E3} " +
                          $"({(change < LazyRegimeChange ? "NTK regime: the weights barely moved" : "beyond the lazy regime")}); {t.Seconds:F1} s, {t.Throughput:G3} samples·width/s");
         output.WriteLine($"wrote {outDir}: report.json, loss.png, weights.npy, initial-weights.npy, output-weights.npy");
-        if (t.LossGrew) WarnLossGrew(ctx, t);
-        else WarnLossRose(ctx, t);
+        WarnAboutLoss(ctx, t);
         return t.Result.Exit == ExitCondition.MaxIterations && !t.LossGrew ? ExitCodes.Ok : ExitCodes.NotConverged;
     }
 
@@ -267,6 +266,13 @@ internal static class TrainCommand
     private const double LazyRegimeChange = 0.1;
 
     private static string ExitName(ExitCondition e) => JsonNamingPolicy.KebabCaseLower.ConvertName(e.ToString());
+
+    /// <summary>A run's loss warning, if any: it grew past the initial loss, or else it rose again after its lowest epoch.</summary>
+    private static void WarnAboutLoss(CliContext ctx, TrainOutcome t)
+    {
+        if (t.LossGrew) WarnLossGrew(ctx, t);
+        else WarnLossRose(ctx, t);
+    }
 
     private static void WarnLossGrew(CliContext ctx, TrainOutcome t) =>
         ctx.Err.WriteLine($"warning: {t.Activation.Name()} network of width {t.Width}: the loss grew from {t.InitialLoss:G6} to {t.FinalDataLoss:G6} " +
@@ -328,9 +334,7 @@ internal static class TrainCommand
             Runs = outcomes.Select(t => new { Activation = t.Activation.Name(), t.Width, t.LearningRate, t.Ntk, t.Losses, t.Result.Exit, t.Result.Message }),
         });
         output.WriteLine($"wrote {outDir}: report.json, ntk-sweep.csv, ntk-lambda-min.png, ntk-movement.png, ntk-loss.png");
-        foreach (var t in outcomes)
-            if (t.LossGrew) WarnLossGrew(ctx, t);
-            else WarnLossRose(ctx, t);
+        foreach (var t in outcomes) WarnAboutLoss(ctx, t);
         return outcomes.All(t => t.Result.Exit == ExitCondition.MaxIterations && !t.LossGrew) ? ExitCodes.Ok : ExitCodes.NotConverged;
     }
 

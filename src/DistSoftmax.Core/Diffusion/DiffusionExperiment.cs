@@ -15,6 +15,9 @@ namespace DistSoftmax.Core.Diffusion;
 /// </summary>
 public static class DiffusionExperiment
 {
+    /// <summary>Fewest user samples left to train on once the held-out share is taken off.</summary>
+    public const int MinTrainingSamples = 2;
+
     /// <param name="sample">false: skip the reverse-SDE sampling (the studies only need the errors).</param>
     /// <param name="cancellation">
     /// Ctrl+C / SIGTERM: the network in training stops at its next epoch, no further network is trained and no samples
@@ -37,7 +40,8 @@ public static class DiffusionExperiment
         {
             if (samples.Cols != 2) throw new ArgumentException($"diffusion samples must be n×2, got {samples.Rows}×{samples.Cols}");
             int held = options.HeldOutPoints(samples.Rows);
-            if (samples.Rows - held < 2) throw new ParameterException(nameof(DiffusionOptions.DataPoints), samples.Rows, "must be at least 2 training samples besides the held-out ones");
+            if (samples.Rows - held < MinTrainingSamples)
+                throw new ParameterException(nameof(DiffusionOptions.DataPoints), samples.Rows, $"must be at least {MinTrainingSamples} training samples besides the held-out ones");
             data = samples.SliceDense(0, samples.Rows - held);
             heldOut = samples.SliceDense(samples.Rows - held, held);
         }
