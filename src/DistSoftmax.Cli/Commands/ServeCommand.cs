@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -124,18 +123,12 @@ internal static class ServeCommand
                 ctx.Out.Flush();
                 // The API serves from the start; the node may take a while to join (a seed that is still removing this
                 // node's previous incarnation after a crash): say so, and say when it is up.
-                var joining = Stopwatch.StartNew();
                 bool up = false, warned = false;
                 while (!up && !ctx.Cancellation.IsCancellationRequested && !node.System.WhenTerminated.IsCompleted)
                 {
                     try { up = await node.WaitUntilUpAsync(node.Settings.JoinTimeout, ctx.Cancellation); }
                     catch (OperationCanceledException) { break; }
-                    if (!up && node.AssociationFailures.TlsRefused)
-                    {
-                        // Akka.Remote stops a node whose TLS handshake with a seed failed: the credentials are the bad input.
-                        ctx.Err.WriteLine("error: " + ErrorReport.OneLine("--seeds: " + node.AssociationFailures.TlsRefusal(seedsText, joining.Elapsed)));
-                        return ExitCodes.BadInput;
-                    }
+                    if (!up && node.AssociationFailures.TlsRefused) return WorkerCommand.TlsRefused(ctx, node.AssociationFailures, seedsText);
                     if (node.System.WhenTerminated.IsCompleted) break;   // reported below as a node that stopped on its own
                     if (!up && !warned && !ctx.Cancellation.IsCancellationRequested)
                     {

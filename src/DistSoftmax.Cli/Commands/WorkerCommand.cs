@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.CommandLine;
 using System.Net.Sockets;
 using DistSoftmax.Cli.Solving;
@@ -96,17 +95,11 @@ internal static class WorkerCommand
             string seedsText = options.Seeds is { Count: > 0 } s ? string.Join(", ", s) : "none (this node founds the cluster)";
             long cacheBytes = Cluster.Worker.WorkerSettings.FromConfig(node.System.Settings.Config).CacheBytes;
             ctx.Out.WriteLine($"dist-softmax worker: node {node.Address}, seeds: {seedsText}, shard cache {cacheBytes >> 20} MiB; Ctrl+C or SIGTERM stops it");
-            var joining = Stopwatch.StartNew();
             bool up;
             try { up = await node.WaitUntilUpAsync(node.Settings.JoinTimeout, ctx.Cancellation); }
             catch (OperationCanceledException) { up = false; }
             if (up) ctx.Out.WriteLine($"dist-softmax worker: {node.Address} is up, serving solve jobs");
-            else if (node.AssociationFailures.TlsRefused)
-            {
-                // Akka.Remote stops a node whose TLS handshake with a seed failed: the credentials are the bad input.
-                ctx.Err.WriteLine("error: " + ErrorReport.OneLine("--seeds: " + node.AssociationFailures.TlsRefusal(seedsText, joining.Elapsed)));
-                return ExitCodes.BadInput;
-            }
+            else if (node.AssociationFailures.TlsRefused) return TlsRefused(ctx, node.AssociationFailures, seedsText);
             else if (!ctx.Cancellation.IsCancellationRequested && !node.System.WhenTerminated.IsCompleted)
                 ctx.Err.WriteLine($"warning: the node is not up after {node.Settings.JoinTimeout.TotalSeconds:0.#} s (are the seeds reachable?); still trying");
 
@@ -124,6 +117,16 @@ internal static class WorkerCommand
         }
         ctx.Out.WriteLine("dist-softmax worker: stopped");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// A node whose TLS handshake with a seed failed (Akka.Remote stops it): one line naming the credentials, exit 2 —
+    /// they are the bad input. Also serve's node.
+    /// </summary>
+    internal static int TlsRefused(CliContext ctx, AssociationFailureWatch failures, string seeds)
+    {
+        ctx.Err.WriteLine("error: " + ErrorReport.OneLine("--seeds: " + failures.TlsRefusal(seeds)));
+        return ExitCodes.BadInput;
     }
 
     /// <summary>Largest --cache-mb (1 TiB).</summary>

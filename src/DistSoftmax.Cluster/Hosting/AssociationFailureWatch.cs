@@ -12,9 +12,13 @@ namespace DistSoftmax.Cluster.Hosting;
 public sealed class AssociationFailureWatch
 {
     private readonly ActorSystem _system;
+    private readonly System.Diagnostics.Stopwatch _sinceStart = System.Diagnostics.Stopwatch.StartNew();
     private string? _lastFailure;
 
     private AssociationFailureWatch(ActorSystem system) => _system = system;
+
+    /// <summary>Time since the watch started, with the node's system: how long the node has been trying to join.</summary>
+    public TimeSpan Elapsed => _sinceStart.Elapsed;
 
     /// <summary>The innermost cause of the last outbound association failure, one line; null while there was none.</summary>
     public string? LastFailure => Volatile.Read(ref _lastFailure);
@@ -35,8 +39,8 @@ public sealed class AssociationFailureWatch
     private static bool NamesCertificate(string? failure) => failure?.Contains("certificate", StringComparison.OrdinalIgnoreCase) == true;
 
     /// <summary>The one-line account of a refused TLS handshake (<see cref="TlsRefused"/>) with <paramref name="seeds"/>.</summary>
-    public string TlsRefusal(string seeds, TimeSpan elapsed) =>
-        $"{seeds} refused this node's TLS handshake after {elapsed.TotalSeconds:0.0} s" +
+    public string TlsRefusal(string seeds) =>
+        $"{seeds} refused this node's TLS handshake after {Elapsed.TotalSeconds:0.0} s" +
         (LastFailure is { } f ? $" ({f})" : "") +
         ": every node of a cluster needs the same credentials (--credentials or DISTSOFTMAX_CREDENTIALS)";
 

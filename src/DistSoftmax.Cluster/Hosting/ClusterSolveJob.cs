@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
 using DistSoftmax.Cluster.Coordinator;
@@ -69,7 +68,6 @@ public static class ClusterSolveJob
         int ownPort = config.GetInt("akka.remote.dot-netty.tcp.port", 0);
         bool founding = ownPort != 0 && seeds.Any(a => a.Port == ownPort && string.Equals(a.Host, ownHost, StringComparison.OrdinalIgnoreCase));
         if (!founding) await SeedProbe.EnsureReachableAsync(seeds, seedTimeout, ct).ConfigureAwait(false);
-        var joining = Stopwatch.StartNew();
         var system = DistSoftmaxConfig.CreateClusterSystem(cluster.SystemName, config, job.Node);
         var associationFailures = AssociationFailureWatch.Start(system);
         try
@@ -80,13 +78,11 @@ public static class ClusterSolveJob
                 try { await SeedProbe.EnsureAnsweredAsync(system, seeds, seedTimeout, ct).ConfigureAwait(false); }
                 catch (SeedsUnreachableException) when (associationFailures.TlsRefused)
                 {
-                    throw new ClusterUnavailableException(spec.SolveId, JoinFailure(system, job.Node.Seeds, cluster.JoinTimeout,
-                        joining.Elapsed, associationFailures));
+                    throw new ClusterUnavailableException(spec.SolveId, JoinFailure(system, job.Node.Seeds, cluster.JoinTimeout, associationFailures));
                 }
             }
             if (!await ClusterSettings.WaitUntilUp(system, cluster.JoinTimeout, ct).ConfigureAwait(false))
-                throw new ClusterUnavailableException(spec.SolveId, JoinFailure(system, job.Node.Seeds, cluster.JoinTimeout,
-                    joining.Elapsed, associationFailures));
+                throw new ClusterUnavailableException(spec.SolveId, JoinFailure(system, job.Node.Seeds, cluster.JoinTimeout, associationFailures));
             // A solve that fails before any shard was assigned never found its workers: that is the cluster's absence.
             int assigned = 0;
             var events = job.Events;
@@ -114,14 +110,13 @@ public static class ClusterSolveJob
     /// another cluster's certificate is turned away within a second or two and its system stops); otherwise no seed
     /// answered within the join timeout, or the node stopped before it (with the last connection failure, if any).
     /// </summary>
-    private static string JoinFailure(ActorSystem system, IReadOnlyList<string>? seedList, TimeSpan joinTimeout, TimeSpan elapsed,
-        AssociationFailureWatch failures)
+    private static string JoinFailure(ActorSystem system, IReadOnlyList<string>? seedList, TimeSpan joinTimeout, AssociationFailureWatch failures)
     {
         string seeds = string.Join(", ", seedList ?? Array.Empty<string>());
-        if (failures.TlsRefused) return failures.TlsRefusal(seeds, elapsed);
+        if (failures.TlsRefused) return failures.TlsRefusal(seeds);
         string cause = failures.LastFailure is { } f ? $"; the last connection failed: {f}" : "";
         return system.WhenTerminated.IsCompleted
-            ? $"the job's node {AkkaCluster.Get(system).SelfAddress} stopped after {elapsed.TotalSeconds:0.0} s without joining the seeds ({seeds}{cause})"
+            ? $"the job's node {AkkaCluster.Get(system).SelfAddress} stopped after {failures.Elapsed.TotalSeconds:0.0} s without joining the seeds ({seeds}{cause})"
             : $"no seed answered within {joinTimeout.TotalSeconds:0.#} s (seeds: {seeds}; the job's node {AkkaCluster.Get(system).SelfAddress} did not become Up{cause})";
     }
 }
