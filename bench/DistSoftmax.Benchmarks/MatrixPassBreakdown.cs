@@ -80,6 +80,16 @@ public static class MatrixPassBreakdown
             shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v)), 7, 2), products);
         Row("the same in single precision (SinglePrecision: sgemm)", Timing.Median(() =>
             shard.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v, SinglePrecision: true)), 7, 2), products);
+        if (shard.SingleValuesRows > 0)
+        {
+            // Without the M cache the shard keeps the first SingleValuesRows rows' values in single precision; against
+            // a shard that keeps none and forms every group's M by sgemm for each product.
+            var keepingNothing = new MatrixShard(NormalizedSoftmax.Instance, a1, a2, b, null, 0, ShardComputeOptions.Sequential,
+                maxSingleValuesEntries: 0);
+            keepingNothing.Evaluate(new ScalarsRequest(x, WithGradient: true));
+            Row($"  ({shard.SingleValuesRows} rows' values kept; keeping none:)", Timing.Median(() =>
+                keepingNothing.Evaluate(new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v, SinglePrecision: true)), 7, 2), products);
+        }
         shard.Evaluate(new GradientRequest(x, globals, HessianKind.GaussNewton, false));
         Row("Kronecker factors at the cached x (KroneckerFactorsRequest)", Timing.Median(() =>
             shard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton)), 7, 2), products);

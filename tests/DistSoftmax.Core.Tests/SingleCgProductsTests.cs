@@ -15,24 +15,40 @@ namespace DistSoftmax.Core.Tests;
 /// </summary>
 public class SingleCgProductsTests
 {
+    /// <summary>What a shard keeps between requests at the same x.</summary>
+    public enum Kept { M, SingleValues, Nothing }
+
+    /// <summary>A shard of <paramref name="p"/>'s rows keeping <paramref name="kept"/>: the M cache (the default at
+    /// these sizes), single-precision row values without it, or neither (single-precision products form M by sgemm).</summary>
+    private static MatrixShard ShardKeeping(MatrixProblem p, Kept kept, long? singleValuesEntries = null) =>
+        new(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, p.W, 0, ShardComputeOptions.Sequential,
+            maxCachedEntries: kept == Kept.M ? MatrixShard.MaxCachedEntries : 0,
+            maxSingleValuesEntries: singleValuesEntries ?? (kept == Kept.SingleValues ? MatrixShard.MaxSingleValuesEntries : 0));
+
     [Theory]
-    [InlineData(false, true, HessianKind.GaussNewton)]
-    [InlineData(true, true, HessianKind.GaussNewton)]
-    [InlineData(false, false, HessianKind.GaussNewton)]
-    [InlineData(true, false, HessianKind.GaussNewton)]
-    [InlineData(false, true, HessianKind.Exact)]
-    [InlineData(true, true, HessianKind.Exact)]
-    [InlineData(false, false, HessianKind.Exact)]
-    [InlineData(true, false, HessianKind.Exact)]
-    public void A_product_in_single_precision_is_within_1e_6_of_the_double_one(bool weighted, bool cached, HessianKind kind)
+    [InlineData(false, Kept.M, HessianKind.GaussNewton)]
+    [InlineData(true, Kept.M, HessianKind.GaussNewton)]
+    [InlineData(false, Kept.SingleValues, HessianKind.GaussNewton)]
+    [InlineData(true, Kept.SingleValues, HessianKind.GaussNewton)]
+    [InlineData(false, Kept.Nothing, HessianKind.GaussNewton)]
+    [InlineData(true, Kept.Nothing, HessianKind.GaussNewton)]
+    [InlineData(false, Kept.M, HessianKind.Exact)]
+    [InlineData(true, Kept.M, HessianKind.Exact)]
+    [InlineData(false, Kept.SingleValues, HessianKind.Exact)]
+    [InlineData(true, Kept.SingleValues, HessianKind.Exact)]
+    [InlineData(false, Kept.Nothing, HessianKind.Exact)]
+    [InlineData(true, Kept.Nothing, HessianKind.Exact)]
+    public void A_product_in_single_precision_is_within_1e_6_of_the_double_one(bool weighted, Kept kept, HessianKind kind)
     {
-        // Without the cache the single-precision product also forms M in single precision.
+        // Keeping nothing, the single-precision product also forms M in single precision; keeping single-precision
+        // values, it reads those the double product stored.
         const int n = 300, d = 8;
         var p = MatrixTestProblems.Random("multiple-normalized", n, d, weighted, 920);
         var x = MatrixTestProblems.RandomX(d, 921, 2.0);
         var v = MatrixTestProblems.RandomX(d, 922);
-        var shard = new MatrixShard(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, p.W, 0, ShardComputeOptions.Sequential,
-            maxCachedEntries: cached ? MatrixShard.MaxCachedEntries : 0);
+        var shard = ShardKeeping(p, kept);
+        // Half the rows at most (SingleValuesRowShare), in whole groups of ProductRows: the first group of 128.
+        Assert.Equal(kept == Kept.SingleValues && NativeBlas.SingleGemmAvailable ? MatrixShard.ProductRows : 0, shard.SingleValuesRows);
         double[] globals = { 0 };
         var inDouble = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, kind, v))).Product;
         var single = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, kind, v, SinglePrecision: true))).Product;
@@ -44,19 +60,20 @@ public class SingleCgProductsTests
     }
 
     [Theory]
-    [InlineData(false, true)]
-    [InlineData(true, true)]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    public void Kronecker_factors_projected_in_single_precision_are_within_1e_6_of_the_double_ones(bool weighted, bool cached)
+    [InlineData(false, Kept.M)]
+    [InlineData(true, Kept.M)]
+    [InlineData(false, Kept.SingleValues)]
+    [InlineData(true, Kept.SingleValues)]
+    [InlineData(false, Kept.Nothing)]
+    [InlineData(true, Kept.Nothing)]
+    public void Kronecker_factors_projected_in_single_precision_are_within_1e_6_of_the_double_ones(bool weighted, Kept kept)
     {
-        // Two chunks and a part (ChunkRows = 32): the single-precision scratch serves chunks of every length. Without
-        // the cache M is formed by sgemm too.
+        // Two chunks and a part (ChunkRows = 32): the single-precision scratch serves chunks of every length. Keeping
+        // nothing, M is formed by sgemm too.
         const int n = 75, d = 8;
         var p = MatrixTestProblems.Random("multiple-normalized", n, d, weighted, 950);
         var x = MatrixTestProblems.RandomX(d, 951, 2.0);
-        var shard = new MatrixShard(NormalizedSoftmax.Instance, p.A1, p.A2, p.B, p.W, 0, ShardComputeOptions.Sequential,
-            maxCachedEntries: cached ? MatrixShard.MaxCachedEntries : 0);
+        var shard = ShardKeeping(p, kept);
         var inDouble = (KroneckerFactorsReply)shard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton));
         var single = (KroneckerFactorsReply)shard.Evaluate(new KroneckerFactorsRequest(x, HessianKind.GaussNewton, SinglePrecision: true));
         double left = Assertions.RelativeError(single.LeftPacked, inDouble.LeftPacked);
@@ -74,6 +91,73 @@ public class SingleCgProductsTests
             Assert.Equal(inDouble.RightPacked, single.RightPacked);
         }
         Assert.Equal(inDouble.Rows, single.Rows);
+    }
+
+    [Theory]
+    [InlineData(HessianKind.GaussNewton)]
+    [InlineData(HessianKind.Exact)]
+    public void Kept_single_values_give_the_same_products_whether_an_earlier_pass_stored_them_or_not(HessianKind kind)
+    {
+        // 300 rows form groups of 128, 128 and 44 (ProductRows); half the rows (SingleValuesRowShare) keeps the first
+        // group only, whose product reads the stored values while the others form M by sgemm. The bits must not depend
+        // on whether a loss pass at x stored the values first (as in a solve) or the product stores them itself (a
+        // resumed solve's fresh shards), nor on a pass at another x in between.
+        if (!NativeBlas.SingleGemmAvailable) return;
+        const int n = 300, d = 8;
+        var p = MatrixTestProblems.Random("multiple-normalized", n, d, true, 960);
+        var x = MatrixTestProblems.RandomX(d, 961, 2.0);
+        var elsewhere = MatrixTestProblems.RandomX(d, 962, 2.0);
+        var v = MatrixTestProblems.RandomX(d, 963);
+        double[] globals = { 0 };
+        var partial = ShardKeeping(p, Kept.SingleValues);
+        Assert.Equal(MatrixShard.ProductRows, partial.SingleValuesRows);
+        Assert.Equal(0, ShardKeeping(p, Kept.SingleValues, 127L * n).SingleValuesRows);   // room for less than a group
+        var request = new HessianVectorRequest(x, globals, kind, v, SinglePrecision: true);
+        var factorsRequest = new KroneckerFactorsRequest(x, kind, SinglePrecision: true);
+        double[] Product(MatrixShard shard) => ((HessianVectorReply)shard.Evaluate(request)).Product;
+        double[] Factors(MatrixShard shard) => ((KroneckerFactorsReply)shard.Evaluate(factorsRequest)).RightPacked;
+
+        var storedByItself = Product(partial);
+        var factorsStoredByItself = Factors(ShardKeeping(p, Kept.SingleValues));
+        var afterLoss = ShardKeeping(p, Kept.SingleValues);
+        afterLoss.Evaluate(new ScalarsRequest(x, globals, WithGradient: true));
+        Assert.Equal(storedByItself, Product(afterLoss));
+        Assert.Equal(factorsStoredByItself, Factors(afterLoss));
+        Assert.Equal(storedByItself, Product(afterLoss));   // read again
+        afterLoss.Evaluate(new ScalarsRequest(elsewhere, globals));
+        Assert.Equal(storedByItself, Product(afterLoss));   // stored again at x
+
+        // Keeping a group or none: the same product to single precision, not bit for bit (M by sgemm moves the values
+        // by ≈ 6e-8·|z|).
+        var inDouble = ((HessianVectorReply)ShardKeeping(p, Kept.M).Evaluate(new HessianVectorRequest(x, globals, kind, v))).Product;
+        foreach (var shard in new[] { partial, ShardKeeping(p, Kept.Nothing) })
+        {
+            double error = Assertions.RelativeError(Product(shard), inDouble);
+            Assert.True(error is > 0 and < 1e-6, $"{shard.SingleValuesRows} rows kept: rel err {error:E2}");
+        }
+    }
+
+    [Fact]
+    public void Double_requests_never_read_the_kept_single_values()
+    {
+        // A loss and gradient in double at the x whose values are kept must equal those of a shard keeping nothing.
+        if (!NativeBlas.SingleGemmAvailable) return;
+        const int n = 300, d = 8;
+        var p = MatrixTestProblems.Random("multiple-normalized", n, d, false, 970);
+        var x = MatrixTestProblems.RandomX(d, 971, 2.0);
+        var v = MatrixTestProblems.RandomX(d, 972);
+        double[] globals = { 0 };
+        var keeping = ShardKeeping(p, Kept.SingleValues);
+        var nothing = ShardKeeping(p, Kept.Nothing);
+        keeping.Evaluate(new HessianVectorRequest(x, globals, HessianKind.Exact, v, SinglePrecision: true));
+        var loss = (ScalarsReply)keeping.Evaluate(new ScalarsRequest(x, globals, WithGradient: true));
+        var lossNothing = (ScalarsReply)nothing.Evaluate(new ScalarsRequest(x, globals, WithGradient: true));
+        Assert.Equal(lossNothing.Family.Sums[0], loss.Family.Sums[0]);
+        Assert.Equal(lossNothing.RegularizerSum, loss.RegularizerSum);
+        Assert.Equal(lossNothing.GradientBasis, loss.GradientBasis);
+        var product = ((HessianVectorReply)keeping.Evaluate(new HessianVectorRequest(x, globals, HessianKind.Exact, v))).Product;
+        var productNothing = ((HessianVectorReply)nothing.Evaluate(new HessianVectorRequest(x, globals, HessianKind.Exact, v))).Product;
+        Assert.Equal(productNothing, product);
     }
 
     [Fact]

@@ -136,4 +136,26 @@ public class SpanMathTests
         Assert.Throws<ArgumentException>(() => SpanMath.Multiply(x, 2.0, new double[4]));
         Assert.Throws<ArgumentException>(() => SpanMath.Negate(x, new double[4]));
     }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Widen_and_narrow_equal_the_casts(int n)
+    {
+        // Values across float's range and beyond it: overflow to ±∞, underflow to subnormals and ±0, NaN kept.
+        var values = Values(n, 7, 1e3);
+        double[] specials = { 1e39, -1e39, 1e-40, -1e-46, 3.4028235677973366e38, double.NaN, double.NegativeInfinity, 0.1 };
+        for (int i = 0; i < n; i++) if (i % 5 == 0) values[i] = specials[(i / 5) % specials.Length];
+        var narrowed = new float[n];
+        SpanMath.Narrow(values, narrowed);
+        var widened = new double[n];
+        SpanMath.Widen(narrowed, widened);
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal(BitConverter.SingleToInt32Bits((float)values[i]), BitConverter.SingleToInt32Bits(narrowed[i]));
+            Assert.Equal(BitConverter.DoubleToInt64Bits((double)narrowed[i]), BitConverter.DoubleToInt64Bits(widened[i]));
+        }
+        if (n == 0) return;
+        Assert.Throws<ArgumentException>(() => SpanMath.Narrow(values, new float[n - 1]));
+        Assert.Throws<ArgumentException>(() => SpanMath.Widen(narrowed, new double[n - 1]));
+    }
 }

@@ -37,6 +37,14 @@ public static unsafe class PopulatedArrays
         return array;
     }
 
+    /// <summary>A new array of <paramref name="count"/> floats, not zeroed: every entry must be written before it is read.</summary>
+    public static float[] UninitializedSingle(int count)
+    {
+        var array = GC.AllocateUninitializedArray<float>(count);
+        Populate(array);
+        return array;
+    }
+
     /// <summary>
     /// Asks the kernel to map, for reading, every page of a file mapping at <paramref name="start"/> (page-aligned, as a
     /// mapping's base is) of <paramref name="bytes"/> bytes: one call instead of a fault every 16 pages as a pass first
@@ -49,11 +57,11 @@ public static unsafe class PopulatedArrays
     }
 
     /// <summary>Asks the kernel to map every whole page of <paramref name="array"/> now (a no-op for small arrays or where it cannot).</summary>
-    public static void Populate(double[] array)
+    public static void Populate<T>(T[] array) where T : unmanaged
     {
-        long bytes = (long)array.Length * sizeof(double);
+        long bytes = (long)array.Length * sizeof(T);
         if (_unavailable || bytes < MinBytes) return;
-        fixed (double* first = array)
+        fixed (T* first = array)
         {
             // Whole pages inside the array only: madvise needs a page-aligned start, and the pages at either end may
             // hold other objects.

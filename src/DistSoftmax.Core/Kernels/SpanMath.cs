@@ -191,6 +191,36 @@ public static class SpanMath
         for (; i < n; i++) destination[i] = -x[i];
     }
 
+    // ------------------------------------------------------------------ conversions
+
+    /// <summary>destinationᵢ = xᵢ widened to double (exact), four at a time.</summary>
+    public static void Widen(ReadOnlySpan<float> x, Span<double> destination)
+    {
+        if (destination.Length < x.Length) throw new ArgumentException("Destination is too short.", nameof(destination));
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref double dr = ref MemoryMarshal.GetReference(destination);
+        int n = x.Length, i = 0;
+        for (; i <= n - 2 * Lanes; i += 2 * Lanes)
+        {
+            var v = Vector128.LoadUnsafe(ref xr, (nuint)i);
+            Store(Vector128.WidenLower(v), ref dr, i);
+            Store(Vector128.WidenUpper(v), ref dr, i + Lanes);
+        }
+        for (; i < n; i++) destination[i] = x[i];
+    }
+
+    /// <summary>destinationᵢ = xᵢ rounded to the nearest float (as a cast rounds), four at a time.</summary>
+    public static void Narrow(ReadOnlySpan<double> x, Span<float> destination)
+    {
+        if (destination.Length < x.Length) throw new ArgumentException("Destination is too short.", nameof(destination));
+        ref double xr = ref MemoryMarshal.GetReference(x);
+        ref float dr = ref MemoryMarshal.GetReference(destination);
+        int n = x.Length, i = 0;
+        for (; i <= n - 2 * Lanes; i += 2 * Lanes)
+            Vector128.Narrow(Load(ref xr, i), Load(ref xr, i + Lanes)).StoreUnsafe(ref dr, (nuint)i);
+        for (; i < n; i++) destination[i] = (float)x[i];
+    }
+
     // ------------------------------------------------------------------ helpers
 
     /// <summary>destinationᵢ = op(xᵢ, yᵢ): two lanes here, <see cref="WideSpanMath"/> from <see cref="WideFrom"/> values.</summary>

@@ -53,7 +53,14 @@ namespace DistSoftmax.Core.Shards;
 /// Single precision: a Hessian-vector product (exact or Gauss–Newton) asked with <see cref="HessianVectorRequest.SinglePrecision"/>
 /// forms Z_V and Y·A2 (and, on a shard without the cache, M) by OpenBLAS's sgemm on float copies of A1, A2 and A2ᵀ
 /// (kept only where the family has fused operators and sgemm is loaded), each row's product in double from the row's
-/// values.
+/// values. A shard without the cache keeps, for the whole row groups of its first half (<see cref="SingleValuesRowShare"/>,
+/// at most <see cref="MaxSingleValuesEntries"/>), the rows' values rounded to single precision: every pass that
+/// computes values at a new x (in double, from M in double) stores them, and the single-precision products and
+/// Kronecker factors at that x read them instead of forming M and taking exponentials (at n = 8192 a product on
+/// 4096 rows took 222 ms against 271 ms forming every group's M). Those rows' single-precision products always use the
+/// stored values — computing and storing them first on a miss — so a product's bits do not depend on which request
+/// came before it (a resumed solve's fresh shards give the uninterrupted solve's products). Double requests never
+/// read them.
 /// </summary>
 public sealed class MatrixShard : IShard
 {
@@ -62,6 +69,23 @@ public sealed class MatrixShard : IShard
 
     /// <summary>M (rows×n) is cached between requests at the same x only up to this many entries (64 MB).</summary>
     public const long MaxCachedEntries = 1L << 23;
+
+    /// <summary>
+    /// On a shard without the M cache, the rows' values are kept in single precision for the single-precision
+    /// products (<see cref="HessianVectorRequest.SinglePrecision"/>, <see cref="KroneckerFactorsRequest.SinglePrecision"/>)
+    /// for at most half its rows (<see cref="SingleValuesRowShare"/>) and this many entries (64 MB), whole row groups
+    /// from the shard's first row; see the class summary.
+    /// </summary>
+    public const long MaxSingleValuesEntries = 1L << 24;
+
+    /// <summary>
+    /// The share of a shard's rows whose single-precision values it may keep: their 4 bytes an entry are then at most a
+    /// quarter of its rows of B, whatever the worker count. At n = 8192 (two workers, `solve … --workers 2 --tol 1e-8
+    /// --no-analysis`, three alternated runs) keeping half the rows took d = 64's solve from 7.6–8.8 s to 6.6–7.6 s at
+    /// 1.72× the inputs' bytes (1.47× keeping none), and d = 128's from 14.7 to 12.9 s at 1.84× (1.57×); keeping every
+    /// row, 5.6–6.6 s at 1.95–1.98× and 12.6 s at 2.05× — past issue 12's 2× (README, #12, twenty-seventh session).
+    /// </summary>
+    public const double SingleValuesRowShare = 0.5;
 
     private static readonly int[] LossPowers = { 0 };
 
@@ -82,13 +106,21 @@ public sealed class MatrixShard : IShard
     private readonly double[]? _mCache;   // rows×n, when rows·n ≤ MaxCachedEntries
     private double[]? _mCacheX;
     private bool _cacheHoldsValues;       // the cache holds the family's row values at _mCacheX instead of M
+    // Without _mCache: the family's values of rows [0, _singleValuesRows) in single precision, at _singleValuesX.
+    private readonly float[]? _singleValues;
+    private readonly int _singleValuesRows;
+    private double[]? _singleValuesX;
 
     public long RowOffset { get; }
     public int Rows => _rows;
-    /// <summary>A1's rows and their transpose, A2 and its transpose, B's rows, W∘W's rows and the cache of M.</summary>
+    /// <summary>A1's rows and their transpose, A2 and its transpose, B's rows, W∘W's rows and the cache of M or of the
+    /// rows' single-precision values.</summary>
     public long Bytes => sizeof(double) * ((long)_a1.Length + _a1T.Length + _a2.Length + _a2T.Length + _b.Length
                                            + (_w2?.Length ?? 0) + (_mCache?.Length ?? 0))
-                         + sizeof(float) * ((long)(_a1Single?.Length ?? 0) + (_a2Single?.Length ?? 0) + (_a2TSingle?.Length ?? 0));
+                         + sizeof(float) * ((long)(_a1Single?.Length ?? 0) + (_a2Single?.Length ?? 0) + (_a2TSingle?.Length ?? 0)
+                                            + (_singleValues?.Length ?? 0));
+    /// <summary>Rows whose values a shard without the M cache keeps in single precision (0: none).</summary>
+    public int SingleValuesRows => _singleValuesRows;
     /// <summary>Side d of X.</summary>
     public int Side => _d;
     /// <summary>Columns n of B (rows of A2).</summary>
@@ -102,8 +134,11 @@ public sealed class MatrixShard : IShard
     /// memory (a mapping of the file's rows) the shard reads in place.</param>
     /// <param name="wRows">The shard's rows of the weight matrix W (rows×n), or null for no regulariser.</param>
     /// <param name="maxCachedEntries">Cache M between requests only up to this many entries (default <see cref="MaxCachedEntries"/>).</param>
+    /// <param name="maxSingleValuesEntries">Without that cache, keep the rows' single-precision values only up to this
+    /// many entries (default <see cref="MaxSingleValuesEntries"/>).</param>
     public MatrixShard(IVectorFamily family, DenseMatrix a1Rows, DenseMatrix a2, IRowMatrix bRows, DenseMatrix? wRows,
-        long rowOffset, ShardComputeOptions? compute = null, long maxCachedEntries = MaxCachedEntries)
+        long rowOffset, ShardComputeOptions? compute = null, long maxCachedEntries = MaxCachedEntries,
+        long maxSingleValuesEntries = MaxSingleValuesEntries)
     {
         if (a1Rows.Cols != a2.Cols)
             throw new ArgumentException($"A1 has {a1Rows.Cols} columns but A2 has {a2.Cols}: both must have d columns");
@@ -141,6 +176,31 @@ public sealed class MatrixShard : IShard
         RowOffset = rowOffset;
         _blocks = BlocksFor(_rows, _n, _d);
         if ((long)_rows * _n <= maxCachedEntries) _mCache = PopulatedArrays.Uninitialized(_rows * _n);
+        else if (_a1Single is not null && _n > 0)
+        {
+            _singleValuesRows = KeptGroupRows(_blocks, (int)Math.Min((long)(_rows * SingleValuesRowShare), maxSingleValuesEntries / _n));
+            if (_singleValuesRows > 0) _singleValues = PopulatedArrays.UninitializedSingle(_singleValuesRows * _n);
+        }
+    }
+
+    /// <summary>
+    /// The rows [0, r) covered by whole row groups (of <see cref="ProductRows"/> from each block's start) that end by
+    /// <paramref name="limit"/>: a group either keeps its values or forms M, never part of each.
+    /// </summary>
+    private static int KeptGroupRows(RowBlocks blocks, int limit)
+    {
+        int kept = 0;
+        for (int k = 0; k < blocks.BlockCount; k++)
+        {
+            var (s, e) = blocks[k];
+            for (int g0 = s; g0 < e; g0 += ProductRows)
+            {
+                int end = Math.Min(g0 + ProductRows, e);
+                if (end > limit) return kept;
+                kept = end;
+            }
+        }
+        return kept;
     }
 
     /// <summary>A dense matrix's row-major values: its array, or the memory a <see cref="MemoryDenseMatrix"/> reads.</summary>
@@ -287,6 +347,12 @@ public sealed class MatrixShard : IShard
         public bool HoldsValues;
         /// <summary>A pass that reads row values turns each cached row of M into them in place.</summary>
         public bool ValuesInPlace;
+        /// <summary>The shard's single-precision values when the group's rows are among those kept and the pass reads or
+        /// writes them (else null); <see cref="SingleValuesValid"/>: they hold this x's values (read, M not formed),
+        /// otherwise the pass writes them; <see cref="RoundedValues"/>: a single-precision product, which uses the kept
+        /// (rounded) values either way, so its result does not depend on whether they were kept before.</summary>
+        public float[]? SingleValues;
+        public bool SingleValuesValid, RoundedValues;
 
         public Chunk(int n, int d, int lr)
         {
@@ -338,6 +404,13 @@ public sealed class MatrixShard : IShard
         // A body that reads row values leaves them in the cache instead of M (not with a regulariser, whose terms need z).
         bool valuesInPlace = readsValues && !holdsValues && _mCache is not null && _rowOperators is not null && _w2 is null;
         if (!cached || valuesInPlace) _mCacheX = null;   // the cache is rewritten below; valid again only once the pass completes
+        // Without the cache: single-precision values of the kept rows, read by single-precision products at the x of the
+        // pass that wrote them; a pass that reads values at another x writes them (from M in double, as any pass would).
+        bool singleRequest = singleX is not null;
+        bool keepsSingle = _singleValues is not null && readsValues && _rowOperators is not null;
+        bool singleValid = keepsSingle && _singleValuesX is not null && _singleValuesX.AsSpan().SequenceEqual(x);
+        bool writesSingle = keepsSingle && !singleValid;
+        if (writesSingle) _singleValuesX = null;
         var results = new T[_blocks.BlockCount];
         _blocks.Run(_compute, k =>
         {
@@ -350,8 +423,12 @@ public sealed class MatrixShard : IShard
                 chunk.GroupLength = Math.Min(ProductRows, e - g0);
                 chunk.HoldsValues = holdsValues;
                 chunk.ValuesInPlace = valuesInPlace;
-                if (singleX is not null) FillMSingle(singleX, chunk);
-                else FillM(x, chunk, cached);
+                bool groupKept = keepsSingle && g0 + chunk.GroupLength <= _singleValuesRows;
+                chunk.SingleValues = groupKept && (singleRequest || writesSingle) ? _singleValues : null;
+                chunk.SingleValuesValid = singleValid;
+                chunk.RoundedValues = singleRequest;
+                if (singleRequest && !groupKept) FillMSingle(singleX!, chunk);
+                else if (!(singleRequest && singleValid)) FillM(x, chunk, cached);   // (kept values at this x need no M)
                 for (int c0 = g0; c0 < g0 + chunk.GroupLength; c0 += ChunkRows)
                 {
                     chunk.Start = c0;
@@ -368,16 +445,32 @@ public sealed class MatrixShard : IShard
             _mCacheX = (double[])x.Clone();
             _cacheHoldsValues = valuesInPlace;
         }
+        if (writesSingle) _singleValuesX = (double[])x.Clone();
         return results;
     }
 
     /// <summary>
     /// The family's values of the chunk's row <paramref name="jj"/> (a body that streams with readsValues): the
     /// cache's own row when it holds values, else computed from M's row — in place when that row is the cache's (the
-    /// pass then leaves the cache holding values), otherwise into the row scratch after the operators' own.
+    /// pass then leaves the cache holding values), otherwise into the row scratch after the operators' own. On a row
+    /// whose single-precision values are kept: a single-precision product reads them (widened into the scratch), and
+    /// a pass that writes them stores the values it computed (a single-precision product then uses the stored ones).
     /// </summary>
     private ReadOnlySpan<double> ValuesRow(Chunk c, int jj, IOwnRowOperators ops)
     {
+        var values = c.RowScratch.AsSpan(IOwnRowOperators.ScratchPerEntry * _n, _n);
+        if (c.SingleValues is { } kept)
+        {
+            var stored = kept.AsSpan((c.Start + jj) * _n, _n);
+            if (!c.SingleValuesValid)
+            {
+                ops.RowValues(MRow(c, jj), values);
+                SpanMath.Narrow(values, stored);
+                if (!c.RoundedValues) return values;
+            }
+            Widen(stored, values);
+            return values;
+        }
         var row = c.MSource.AsSpan(c.MOffset(_n) + jj * _n, _n);
         if (c.HoldsValues) return row;
         if (c.ValuesInPlace)
@@ -385,7 +478,6 @@ public sealed class MatrixShard : IShard
             ops.RowValues(row, row);
             return row;
         }
-        var values = c.RowScratch.AsSpan(IOwnRowOperators.ScratchPerEntry * _n, _n);
         ops.RowValues(row, values);
         return values;
     }
@@ -570,10 +662,7 @@ public sealed class MatrixShard : IShard
     }
 
     /// <summary>destination[i] = source[i] for the length of <paramref name="source"/>.</summary>
-    private static void Widen(ReadOnlySpan<float> source, Span<double> destination)
-    {
-        for (int i = 0; i < source.Length; i++) destination[i] = source[i];
-    }
+    private static void Widen(ReadOnlySpan<float> source, Span<double> destination) => SpanMath.Widen(source, destination);
 
     private static float[] ToSingle(ReadOnlySpan<double> values)
     {
