@@ -37,9 +37,12 @@ internal sealed record NtkDiagnostics(int Points, bool Subsampled, double Initia
 /// training rows and (when a test set is given) on at most <see cref="TrainCommand.MaxTestPoints"/> test rows.
 /// </summary>
 /// <param name="NetworkTrainLoss">Over all n training rows (the trainer's final data loss / n).</param>
-/// <param name="KernelTrainLoss">Over the <paramref name="KernelPoints"/> rows the regression was fitted on.</param>
+/// <param name="KernelPoints">The rows the regression was fitted on (the kernel's s sampled rows).</param>
+/// <param name="KernelTrainLoss">Over <paramref name="KernelTrainRows"/> training rows: all n up to
+/// <see cref="TrainCommand.MaxTestPoints"/>, evenly spaced beyond — not only the fitted rows, where it interpolates (until
+/// the twenty-seventh session it was over those, ≈ 0 beside the network's loss over all rows).</param>
 internal sealed record LossComparison(double NetworkTrainLoss, double? NetworkTestLoss, int KernelPoints, double KernelTrainLoss, double? KernelTestLoss,
-    int TestPoints);
+    int TestPoints, int KernelTrainRows);
 
 /// <summary>One trained network with its diagnostics.</summary>
 /// <param name="LossGrew">The final data loss is above the initial one (or not finite): training diverged.</param>
@@ -422,6 +425,11 @@ internal static class TrainCommand
         double initialLoss = history.Count > 0 ? history[0].Loss : double.NaN;
         double finalLoss = history.Count > 0 ? history[^1].Loss - s.Lambda * SpanMath.Dot(diff, diff) : double.NaN;
         var kernel = new KernelRegression(model, w0, xs.Data, ys.Data, points);
+        // The kernel's training loss over the training rows (at most MaxTestPoints of them, evenly spaced), as the
+        // network's is over all of them: on its own fitted rows it interpolates.
+        var trainRows = TangentKernel.EvenlySpacedRows(shape.Rows, MaxTestPoints);
+        var (trainX, trainY) = trainRows.Length == points ? (xs, ys) : (ReadSelectedRows(s.Data, trainRows), ReadSelectedRows(s.Targets, trainRows));
+        double kernelTrainLoss = kernel.MeanLoss(trainX.Data, trainY.Data, trainRows.Length);
         double? networkTest = null, kernelTest = null;
         if (test is not null)
         {
@@ -430,13 +438,14 @@ internal static class TrainCommand
             networkTest = finite ? KernelRegression.MeanSquaredLoss(f, testY!.Data, test.Rows) : double.NaN;
             kernelTest = kernel.MeanLoss(test.Data, testY!.Data, test.Rows);
         }
-        var losses = new LossComparison(finalLoss / shape.Rows, networkTest, points, kernel.MeanLoss(xs.Data, ys.Data, points), kernelTest, test?.Rows ?? 0);
+        var losses = new LossComparison(finalLoss / shape.Rows, networkTest, points, kernelTrainLoss, kernelTest, test?.Rows ?? 0, trainRows.Length);
         if (verbose)
         {
             output.WriteLine($"  tangent kernel at the end: λ_min {minT:E3}, λ_max {maxT:E3}; ‖K(t) − K(0)‖_F/‖K(0)‖_F = {movement:E3}");
             output.WriteLine($"  loss per row (½‖f − y‖²): network train {losses.NetworkTrainLoss:E4}" +
                              (networkTest is null ? "" : $", test {networkTest:E4}") +
-                             $"; kernel regression with K0 (on {points} rows) train {losses.KernelTrainLoss:E4}" +
+                             $"; kernel regression with K0 (fitted on {points} rows) train {losses.KernelTrainLoss:E4}" +
+                             (trainRows.Length == shape.Rows ? "" : $" (on {trainRows.Length} of the {shape.Rows} rows)") +
                              (kernelTest is null ? "" : $", test {kernelTest:E4}") +
                              (test is null ? "" : $" ({test.Rows} test rows)"));
         }
