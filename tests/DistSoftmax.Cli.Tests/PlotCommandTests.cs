@@ -55,4 +55,41 @@ public class PlotCommandTests
         Assert.True(emptyOut.Code == 2, emptyOut.ToString());
         Assert.Equal("error: --out: empty path (give a file, e.g. overlay.png)", Assert.Single(emptyOut.ErrLines));
     }
+
+    /// <summary>
+    /// --out replaces only an earlier image: a name that is not .png, a file that is not a PNG (a user's notes, a matrix)
+    /// and a folder are refused with one line and left as they were (QA audit: plot wrote its PNG over all of them).
+    /// </summary>
+    [Fact]
+    public void Plot_writes_only_over_an_earlier_image_and_refuses_any_other_file()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, Cli.Run(dir.Path, ["generate", "--problem", "normalized", "--n", "200", "--d", "3", "--out-dir", "inst"]).Code);
+        var solve = Cli.Run(dir.Path, ["solve", "--A", "inst/A.npy", "--b", "inst/b.npy", "--out-dir", "run", .. GenerateSolveTests.Backend]);
+        Assert.True(solve.Code == 0, solve.ToString());
+        var first = Cli.Run(dir.Path, ["plot", "run/report.json", "--out", "chart.png"]);
+        Assert.True(first.Code == 0, first.ToString());
+        Assert.EndsWith("chart.png (1 run)", first.Out.Trim());
+        var again = Cli.Run(dir.Path, ["plot", "run/report.json", "--out", "chart.png"]);   // an earlier image: replaced
+        Assert.True(again.Code == 0, again.ToString());
+        Png.Check(dir.File("chart.png"));
+
+        byte[] matrix = File.ReadAllBytes(dir.File("inst/A.npy"));
+        File.WriteAllText(dir.File("notes.png"), "my notes\n");
+        Directory.CreateDirectory(dir.File("folder.png"));
+        foreach (var (target, expected) in new[]
+                 {
+                     ("inst/A.npy", $"error: --out: {dir.File("inst/A.npy")} is not a .png file name: plot writes a PNG image (e.g. overlay.png)"),
+                     ("notes.png", $"error: --out: {dir.File("notes.png")} exists and is not a PNG image; plot replaces only an earlier image — choose another --out or remove it"),
+                     ("folder.png", $"error: --out: {dir.File("folder.png")} is a directory; give a file, e.g. overlay.png"),
+                 })
+        {
+            var run = Cli.Run(dir.Path, ["plot", "run/report.json", "--out", target]);
+            Assert.True(run.Code == 2, run.ToString());
+            Assert.Equal(expected, Assert.Single(run.ErrLines));
+        }
+        Assert.Equal(matrix, File.ReadAllBytes(dir.File("inst/A.npy")));
+        Assert.Equal("my notes\n", File.ReadAllText(dir.File("notes.png")));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir.File("folder.png")));
+    }
 }

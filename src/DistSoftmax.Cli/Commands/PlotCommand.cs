@@ -16,7 +16,7 @@ internal static class PlotCommand
     public static Command Build(CliContext ctx)
     {
         var reports = new Argument<string[]>("reports") { Description = "report.json files written by solve (one run each).", Arity = ArgumentArity.OneOrMore };
-        var output = OptionFactory.Text("--out", "The PNG to write (never over an input).", "overlay.png", "FILE").NonEmptyPath("give a file, e.g. overlay.png");
+        var output = OptionFactory.Text("--out", "The PNG to write (a .png name; replaces only an earlier image, never an input or any other file).", "overlay.png", "FILE").NonEmptyPath("give a file, e.g. overlay.png");
         var axis = OptionFactory.Choice("--x", "Horizontal axis: iteration or time (wall-clock seconds of the solve).", "iteration", "iteration", "time");
         var command = new Command("plot", "Overlay the convergence of several solve runs (their report.json files) on one chart.");
         command.Add(reports);
@@ -30,13 +30,15 @@ internal static class PlotCommand
                 string outPath = ctx.Resolve(parse.GetValue(output)!);
                 if (paths.Any(p => string.Equals(p, outPath, StringComparison.Ordinal)))
                     throw new CliInputException("--out", $"writing {outPath} would overwrite an input report; choose another --out");
+                RefuseToReplace(outPath);
                 var runs = paths.Select(Read).ToArray();
                 double? tolerance = runs[0].Tolerance;
-                var png = ConvergencePlot.Overlay(runs.Select(r => r.Run).ToArray(), $"{runs.Length} runs", tolerance, parse.GetValue(axis) == "time");
+                string count = runs.Length == 1 ? "1 run" : $"{runs.Length} runs";
+                var png = ConvergencePlot.Overlay(runs.Select(r => r.Run).ToArray(), count, tolerance, parse.GetValue(axis) == "time");
                 string? dir = Path.GetDirectoryName(outPath);
                 if (dir is not null && !Directory.Exists(dir)) throw new CliInputException("--out", $"directory {dir} does not exist");
                 AtomicFile.Write(outPath, png);
-                ctx.Out.WriteLine($"wrote {outPath} ({runs.Length} runs)");
+                ctx.Out.WriteLine($"wrote {outPath} ({count})");
                 return ExitCodes.Ok;
             }
             catch (Exception e) when (e is CliInputException or DataFormatException)
@@ -45,6 +47,35 @@ internal static class PlotCommand
             }
         });
         return command;
+    }
+
+    /// <summary>The first bytes of every PNG image.</summary>
+    private static readonly byte[] PngSignature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+
+    /// <summary>
+    /// --out names the PNG to write: a .png name, and where something is there already, an image it may replace — not a
+    /// folder, and not any other file (until the twenty-seventh session plot wrote over a matrix, a sweep's table or a
+    /// user's notes given as --out; QA audit).
+    /// </summary>
+    private static void RefuseToReplace(string outPath)
+    {
+        if (!outPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+            throw new CliInputException("--out", $"{outPath} is not a .png file name: plot writes a PNG image (e.g. overlay.png)");
+        if (Directory.Exists(outPath)) throw new CliInputException("--out", $"{outPath} is a directory; give a file, e.g. overlay.png");
+        if (!File.Exists(outPath)) return;
+        var head = new byte[PngSignature.Length];
+        int read;
+        try
+        {
+            using var stream = File.OpenRead(outPath);
+            read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliInputException("--out", $"{outPath} exists and cannot be read ({ErrorReport.OneLine(e.Message)}); choose another --out");
+        }
+        if (read < head.Length || !head.AsSpan().SequenceEqual(PngSignature))
+            throw new CliInputException("--out", $"{outPath} exists and is not a PNG image; plot replaces only an earlier image — choose another --out or remove it");
     }
 
     /// <summary>One report's trace and label ("solver, globalization — directory"); a file that is not a solve report is bad input.</summary>
