@@ -1,3 +1,4 @@
+using System.Text.Json;
 using DistSoftmax.Cli.Commands;
 
 namespace DistSoftmax.Cli.Tests;
@@ -96,6 +97,18 @@ public class OutputOwnershipTests
         var sparse = Cli.Run(dir.Path, "generate", "--n", "50", "--d", "3", "--sparse", "--out-dir", "g");
         Assert.True(sparse.Code == 0, sparse.ToString());
         Assert.Equal(["A.mtx", "b.npy", "generate.json", "x_true.npy"], Files(dir.File("g")));
+        // A matrix instance over a vector one, and back: the folder holds one instance, and its manifest lists only it
+        // (QA audit: both stayed, and generate.json claimed all seven files under the new arguments).
+        var matrix = Cli.Run(dir.Path, "generate", "--problem", "multiple-normalized", "--n", "10", "--d", "3", "--out-dir", "m");
+        Assert.True(Cli.Run(dir.Path, "generate", "--n", "10", "--d", "3", "--out-dir", "m").Code == 0);
+        matrix = Cli.Run(dir.Path, "generate", "--problem", "multiple-normalized", "--n", "10", "--d", "3", "--out-dir", "m");
+        Assert.True(matrix.Code == 0, matrix.ToString());
+        Assert.Equal(["A1.npy", "A2.npy", "B.npy", "X_true.npy", "generate.json"], Files(dir.File("m")));
+        var listed = JsonDocument.Parse(File.ReadAllText(dir.File("m/generate.json"))).RootElement.GetProperty("files")
+            .EnumerateArray().Select(f => Path.GetFileName(f.GetString()!)).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(["A1.npy", "A2.npy", "B.npy", "X_true.npy", "generate.json"], listed);
+        Assert.True(Cli.Run(dir.Path, "generate", "--n", "10", "--d", "3", "--planted", "--out-dir", "m").Code == 0);
+        Assert.Equal(["A.npy", "b.npy", "generate.json", "x_true.npy"], Files(dir.File("m")));
 
         // The user's A.npy, beside no manifest or beside one that does not list it: refused, nothing touched.
         Directory.CreateDirectory(dir.File("u"));

@@ -25,9 +25,11 @@ internal static class InstanceFiles
         OutputOwnership.RequireListed(directory, Manifest, matrix ? MatrixNames : VectorNames, "generate");
 
     /// <summary>
-    /// Writes <paramref name="instance"/> into <paramref name="directory"/> (created if needed), then the manifest, which
-    /// lists the files written and those of an earlier instance there that it listed and that remain (a vector instance
-    /// beside an earlier matrix one). Returns the data files' paths. Call <see cref="RequireReplaceable"/> first.
+    /// Writes <paramref name="instance"/> into <paramref name="directory"/> (created if needed), removes the data files of
+    /// an earlier instance there that its manifest listed and this one did not write (a matrix instance's over a vector
+    /// one's: until the twenty-seventh session both stayed, and the new manifest claimed all of them under the new
+    /// arguments; QA audit), then writes the manifest listing the files written. Returns the data files' paths. Call
+    /// <see cref="RequireReplaceable"/> first.
     /// </summary>
     /// <param name="arguments">The command line that asked for it, for the manifest.</param>
     public static IReadOnlyList<string> Write(string directory, object instance, IReadOnlyList<string> arguments)
@@ -40,8 +42,15 @@ internal static class InstanceFiles
             MatrixInstance m => Generators.WriteMatrixInstance(directory, m),
             _ => throw new InvalidOperationException($"unexpected instance type {instance.GetType().Name}"),
         };
-        var kept = earlier.Where(name => name != Manifest && File.Exists(Path.Combine(directory, name))).Select(name => Path.Combine(directory, name));
-        var files = written.Union(kept, StringComparer.Ordinal).Append(manifest).ToArray();
+        var writtenNames = written.Select(Path.GetFileName).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in earlier)
+        {
+            // Only an instance's own names: the manifest lists nothing else, and nothing else is removed on its word.
+            if (name == Manifest || writtenNames.Contains(name) || !(VectorNames.Contains(name) || MatrixNames.Contains(name))) continue;
+            string stale = Path.Combine(directory, name);
+            if (File.Exists(stale)) File.Delete(stale);
+        }
+        var files = written.Append(manifest).ToArray();
         ReportEnvelope.Write(manifest, "generate", arguments, new { Files = files });
         return written;
     }
