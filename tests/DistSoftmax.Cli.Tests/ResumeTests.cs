@@ -81,6 +81,10 @@ public class ResumeTests
         var report = Report.Read(dir.File("part"));
         Assert.Equal(iterations, report.GetProperty("iterations").GetInt32());
         Assert.Equal(iterations + 1, report.GetProperty("trace").GetArrayLength());
+        // The report records the solve's own command line, as the uninterrupted one's does (QA audit: "solve" was missing).
+        string[] Arguments(JsonElement r) => r.GetProperty("arguments").EnumerateArray().Select(a => a.GetString()!).ToArray();
+        Assert.Equal([.. args, "--out-dir", "part", "--progress", "json"], Arguments(report));   // as RunStoppedAt ran it
+        Assert.Equal([.. args, "--out-dir", "full"], Arguments(Report.Read(dir.File("full"))));
         Assert.False(File.Exists(dir.File("part/checkpoint.bin")));
         Assert.False(File.Exists(dir.File("part/checkpoint.json")));
         Assert.Empty(Directory.EnumerateFiles(elsewhere.Path, "*", SearchOption.AllDirectories));
@@ -137,12 +141,16 @@ public class ResumeTests
         BadInput("is not valid JSON", "--resume", "kept");
         File.WriteAllText(record, """{"version": 7, "workingDirectory": "/", "arguments": []}""");
         BadInput("has no \"version\": 1", "--resume", "kept");
+        File.Delete(record);
+        Directory.CreateDirectory(record);
+        BadInput("checkpoint.json: is a directory, not a checkpoint record", "--resume", "kept");
+        Directory.Delete(record);
         File.WriteAllText(record, original);
 
         // An input rewritten since the checkpoint: refused.
         var stamp = File.GetLastWriteTimeUtc(dir.File("inst/b.npy"));
         File.SetLastWriteTimeUtc(dir.File("inst/b.npy"), stamp.AddSeconds(5));
-        BadInput("the inputs changed since the checkpoint was taken", "--resume", "kept");
+        BadInput("inst/b.npy changed since the checkpoint was taken (its size or modification time differs)", "--resume", "kept");
         File.SetLastWriteTimeUtc(dir.File("inst/b.npy"), stamp);
 
         var resumed = Cli.Run(dir.Path, "solve", "--resume", "kept");

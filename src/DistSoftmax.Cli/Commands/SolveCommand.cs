@@ -184,6 +184,8 @@ internal sealed class SolveCommand
             var checkpoint = ResumeRecord.ReadCheckpoint(directory);
             settings = settings with
             {
+                // The report records the solve as an uninterrupted one does: the command, then its own arguments.
+                Arguments = [command.Name, .. record.Arguments],
                 ResumeFrom = checkpoint,
                 Resuming = true,
                 RecordedSource = record.Source,

@@ -43,6 +43,7 @@ internal sealed record ResumeRecord(string WorkingDirectory, IReadOnlyList<strin
         string path = Path.Combine(directory, FileName);
         if (File.Exists(directory)) throw new CliInputException("--resume", $"{directory}: is a file, not a solve's --out-dir");
         if (!Directory.Exists(directory)) throw new CliInputException("--resume", $"{directory}: no such directory");
+        if (Directory.Exists(path)) throw new CliInputException("--resume", $"{path}: is a directory, not a checkpoint record");
         if (!File.Exists(path))
             throw new CliInputException("--resume", $"{directory} holds no {FileName}: it is not the output directory of an interrupted solve " +
                 "(a solve that ended removes its checkpoint; one run with --no-checkpoint writes none)");

@@ -60,7 +60,9 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
             settings.ResumeFrom?.CheckFits(solver, plan.Inspection.Shape.Objective);
             sourceIdentity = SourceIdentity.Of(plan.Source, WorkerSettings.DefaultCacheableKinds);
             if (settings.Resuming && settings.RecordedSource is { } recorded && recorded != sourceIdentity)
-                throw new CliInputException("--resume", "the inputs changed since the checkpoint was taken (a file's size or modification time differs)");
+                throw new CliInputException("--resume", SourceIdentity.FirstChange(recorded, sourceIdentity ?? "") is { } changed
+                    ? $"{changed} changed since the checkpoint was taken (its size or modification time differs)"
+                    : "the inputs changed since the checkpoint was taken (a file's size or modification time differs)");
         }
         catch (CheckpointFormatException e)
         {

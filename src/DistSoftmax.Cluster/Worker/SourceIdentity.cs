@@ -28,4 +28,25 @@ public static class SourceIdentity
         }
         return id.ToString();
     }
+
+    /// <summary>
+    /// What differs between two identities of one source, for a message: the value (for a file, its path) of the first
+    /// parameter whose line differs, or null when they are equal or not of the same kind and parameters.
+    /// </summary>
+    public static string? FirstChange(string recorded, string current)
+    {
+        var before = recorded.Split('\n');
+        var now = current.Split('\n');
+        if (before.Length != now.Length || before[0] != now[0]) return null;
+        for (int i = 1; i < now.Length; i++)
+        {
+            if (before[i] == now[i]) continue;
+            string line = now[i];
+            int equals = line.IndexOf('=');
+            int details = line.LastIndexOf(" [", StringComparison.Ordinal);
+            if (equals < 0) return null;
+            return details > equals ? line[(equals + 1)..details] : line[(equals + 1)..];
+        }
+        return null;
+    }
 }
