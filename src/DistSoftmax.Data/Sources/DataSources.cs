@@ -131,7 +131,7 @@ public sealed record GeneratedSpec(string Problem, Unit Unit, int N, int D, ulon
         if (matrix && (long)N * N > Array.MaxLength)
             throw new ParameterException(nameof(N), N, $"{N} is too large for a matrix problem (B is n×n)");
         if ((long)N * D > Array.MaxLength)
-            throw new ParameterException(nameof(N), N, $"× {{0}} = {(long)N * D} entries is too large for one matrix", related: [nameof(D)]);
+            throw new ParameterException(nameof(N), N, $"{N} × {{0}} {D} = {(long)N * D} entries is too large for one matrix (at most {Array.MaxLength})", related: [nameof(D)]);
         if (Sparse && matrix) throw new ParameterException(nameof(Sparse), Sparse, "is only available for vector problems");
         if (Sparse && !(Density > 0 && Density <= 1)) throw new ParameterException(nameof(Density), Density, "must be in (0, 1]");
         if (XScale is double s && !(s >= 0 && double.IsFinite(s))) throw new ParameterException(nameof(XScale), s, "must be a finite number ≥ 0");
