@@ -139,6 +139,18 @@ public class OutputOwnershipTests
         var second = Cli.Run(dir.Path, sweep);
         Assert.True(second.Code == 0, second.ToString());
         Assert.StartsWith("problem,unit,n,", File.ReadAllText(dir.File("sw/sweep.csv")));
+
+        // Another grid into the same folder: the earlier grid's point and instance folders go with its table (QA audit:
+        // they stayed beside a table that no longer listed them); a folder holding a file of the user's stays with it.
+        string[] Folders(string sub) => Directory.GetDirectories(dir.File("sw/" + sub)).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+        var earlierPoints = Folders("points");
+        dir.WriteText($"sw/points/{earlierPoints[0]}/my-notes.txt", "mine");
+        var other = Cli.Run(dir.Path, ["sweep", "--n", "150", "--d", "3", "--solvers", "newton", "--backend", "inprocess", "--no-warmup", "--out-dir", "sw"]);
+        Assert.True(other.Code == 0, other.ToString());
+        Assert.Contains("removed 1 folder of an earlier sweep's", other.Out);
+        Assert.All(Folders("instances"), f => Assert.StartsWith("n150-", f));
+        Assert.Equal([earlierPoints[0]], Folders("points").Where(f => !f.StartsWith("n150-", StringComparison.Ordinal)).ToArray());
+        Assert.Equal(["my-notes.txt"], Directory.GetFiles(dir.File($"sw/points/{earlierPoints[0]}")).Select(f => Path.GetFileName(f)!).ToArray());
     }
 
     [Fact]

@@ -33,6 +33,8 @@ internal sealed class SweepRunner(CliContext ctx)
         }
         string table = Path.Combine(output, TableFile);
         ctx.Out.WriteLine($"dist-softmax sweep: {grid.Describe()}; writing {table}");
+        if (RemoveStaleFolders(grid, output) is > 0 and var removed)
+            ctx.Out.WriteLine($"removed {removed} folder{(removed == 1 ? "" : "s")} of an earlier sweep's grid points and instances that this grid does not have");
 
         if (warmup && Warmup(grid, shared, output) is int stop) return stop;
 
@@ -173,6 +175,54 @@ internal sealed class SweepRunner(CliContext ctx)
                 OutputOwnership.Require(pointDirectory, [LogFile], _ => ownReport);
             }
         }
+    }
+
+    /// <summary>
+    /// The folders under points/ and instances/ that this grid does not use, left by an earlier sweep into the same folder
+    /// (whose table is a sweep's own): the files their report.json or generate.json lists (and solve.log beside such a
+    /// report) are removed, then each folder that holds nothing else — a user's files stay, and so does their folder.
+    /// Until the twenty-seventh session they all stayed beside a table that no longer listed them (QA audit). Returns
+    /// the folders removed.
+    /// </summary>
+    private static int RemoveStaleFolders(SweepGrid grid, string output)
+    {
+        if (!SweepTable.IsOwn(Path.Combine(output, TableFile))) return 0;
+        var instances = grid.Instances().ToArray();
+        var instanceKeys = instances.Select(i => i.Key).ToHashSet(StringComparer.Ordinal);
+        var pointKeys = instances.SelectMany(grid.Points).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
+        IEnumerable<string> PointFiles(string folder) =>
+            OutputOwnership.Listed(new OutputPaths(folder).Report) is { Count: > 0 } listed ? listed.Append(LogFile) : [];
+        IEnumerable<string> InstanceFiles(string folder) => OutputOwnership.Listed(Path.Combine(folder, Output.InstanceFiles.Manifest), "generate");
+        return RemoveUnused(Path.Combine(output, PointsFolder), pointKeys, PointFiles)
+               + RemoveUnused(Path.Combine(output, InstancesFolder), instanceKeys, InstanceFiles);
+    }
+
+    /// <summary>In each sub-folder of <paramref name="parent"/> not named in <paramref name="used"/>: removes the files
+    /// <paramref name="owned"/> names, then the folder if it is empty. Returns the folders removed.</summary>
+    private static int RemoveUnused(string parent, IReadOnlySet<string> used, Func<string, IEnumerable<string>> owned)
+    {
+        if (!Directory.Exists(parent)) return 0;
+        int removed = 0;
+        foreach (string folder in Directory.GetDirectories(parent))
+        {
+            if (used.Contains(Path.GetFileName(folder))) continue;
+            try
+            {
+                foreach (string name in owned(folder).ToArray())
+                {
+                    string file = Path.Combine(folder, name);
+                    if (File.Exists(file)) File.Delete(file);
+                }
+                if (Directory.EnumerateFileSystemEntries(folder).Any()) continue;
+                Directory.Delete(folder);
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new OutputWriteException(folder, "cannot remove the earlier sweep's files: " + ErrorReport.OneLine(e.Message), e);
+            }
+        }
+        return removed;
     }
 
     /// <summary>
