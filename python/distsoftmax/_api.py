@@ -263,8 +263,9 @@ def sensitivity(instance=None, *, A=None, b=None, w=None, A1=None, A2=None, B=No
     A1, A2 and B, optional W, for matrix problems; a scalar w / W is ``--w-scalar``; no regulariser by default),
     or a directory written by :func:`generate` (``instance=``), or, with neither, an instance the command
     generates (``n=``, ``d=``, ``seed=``). Other options as for the command: ``epsilons=[1e-3, 1e-4]``,
-    ``worst_epsilons=[1e-4]``, ``draws=2``, ``unit="cosh"``, ``x0=…`` (a file path), ``backend="inprocess"``,
-    ``workers=2``, ``perturb=["A1", "B"]``. The constants are under ``report["lipschitz"]``: ``worstCase``,
+    ``worst_epsilons=[1e-4]``, ``draws=2``, ``unit="cosh"``, ``x0=…`` (a file path), ``backend="inprocess"``
+    (one process, no workers) or ``workers=2`` (the local simulation's; the two together are refused),
+    ``perturb=["A1", "B"]``. The constants are under ``report["lipschitz"]``: ``worstCase``,
     ``randomDirections``, ``finiteDifference``, ``fixedX``. With ``out_dir`` the command's files (report.json,
     sensitivity.png, x.npy, worst-direction*.npy) stay there; otherwise they are deleted.
     """
