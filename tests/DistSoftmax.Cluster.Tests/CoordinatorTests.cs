@@ -232,17 +232,18 @@ public sealed class CoordinatorTests(ITestOutputHelper output) : ActorTestBase(o
         StopActor(worker);
         loader.Release();
         var failed = Assert.IsType<SolveFailed>(CollectUntil(events, IsFinal, TimeSpan.FromSeconds(5)).Last());
-        Assert.Contains($"shard(s) 0, 1, 2, 3, 4, 5, 6, 7 and {shards - ShardIndexList.MostListed} more have no owner", failed.Reason);
+        Assert.Contains($"shard(s) 0, 1, 2, 3, 4, 5, 6, 7 and {shards - BoundedList.MostListed} more have no owner", failed.Reason);
     }
 
     [Fact]
     public void Shard_lists_in_messages_stop_after_the_first_few()
     {
-        Assert.Equal("", ShardIndexList.Describe([]));
-        Assert.Equal("3", ShardIndexList.Describe([3]));
-        Assert.Equal("0, 1, 2, 3, 4, 5, 6, 7", ShardIndexList.Describe(Enumerable.Range(0, ShardIndexList.MostListed)));
-        Assert.Equal("0, 1, 2, 3, 4, 5, 6, 7 and 1 more", ShardIndexList.Describe(Enumerable.Range(0, ShardIndexList.MostListed + 1)));
-        Assert.Equal("5, 9, 10, 11, 12, 13, 14, 15 and 1016 more", ShardIndexList.Describe(new[] { 5 }.Concat(Enumerable.Range(9, 1023))));
+        Assert.Equal("", BoundedList.Describe(Array.Empty<int>()));
+        Assert.Equal("3", BoundedList.Describe(new[] { 3 }));
+        Assert.Equal("w1, w2, w3, w4, w5, w6, w7, w8 and 2 more", BoundedList.Describe(Enumerable.Range(1, 10).Select(i => $"w{i}")));
+        Assert.Equal("0, 1, 2, 3, 4, 5, 6, 7", BoundedList.Describe(Enumerable.Range(0, BoundedList.MostListed)));
+        Assert.Equal("0, 1, 2, 3, 4, 5, 6, 7 and 1 more", BoundedList.Describe(Enumerable.Range(0, BoundedList.MostListed + 1)));
+        Assert.Equal("5, 9, 10, 11, 12, 13, 14, 15 and 1016 more", BoundedList.Describe(new[] { 5 }.Concat(Enumerable.Range(9, 1023))));
     }
 
     [Fact]

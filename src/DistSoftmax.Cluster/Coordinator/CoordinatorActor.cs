@@ -221,7 +221,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                  $"of {_spec.Source}: " + string.Join("; ", failed.LoadFailures.Select(f => $"{f.WorkerId}: {f.Reason}")));
         else if (change.NoLiveWorker)
             _log.Warning("solve {0}: no live worker for shard(s) {1}; waiting up to {2} for one",
-                Id, ShardIndexList.Describe(_state.Shards.Where(s => s.Owner is null).Select(s => s.Index)), _settings.NoWorkerTimeout);
+                Id, BoundedList.Describe(_state.Shards.Where(s => s.Owner is null).Select(s => s.Index)), _settings.NoWorkerTimeout);
     }
 
     // ---- steps -------------------------------------------------------------------------------------------------
@@ -410,8 +410,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (_state.OrphanedLongerThan(_settings.NoWorkerTimeout, now))
         {
             var lost = _state.Workers.Where(w => !w.Alive).Select(w => w.Id);
-            Fail($"no live worker for {Seconds(_settings.NoWorkerTimeout)}: shard(s) {ShardIndexList.Describe(_state.Shards.Where(s => s.Owner is null).Select(s => s.Index))} " +
-                 $"have no owner (lost: {string.Join(", ", lost)})");
+            Fail($"no live worker for {Seconds(_settings.NoWorkerTimeout)}: shard(s) {BoundedList.Describe(_state.Shards.Where(s => s.Owner is null).Select(s => s.Index))} " +
+                 $"have no owner (lost: {BoundedList.Describe(lost)})");
             return;
         }
         foreach (var w in _state.SilentOwners(now))
