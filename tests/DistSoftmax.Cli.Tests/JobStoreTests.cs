@@ -84,4 +84,31 @@ public class JobStoreTests
         Assert.Equal("--db", e.Subject);
         Assert.Equal($"--db: {path}: schema version 9, this dist-softmax reads versions 1 and 2", e.Message);
     }
+
+    /// <summary>Another program's SQLite database is refused before anything is written to it (QA audit: its jobs table was
+    /// taken for ours, a trace table added and the file switched to WAL; the first query then failed as an internal
+    /// error). An unknown version is left untouched too.</summary>
+    [Fact]
+    public void Another_programs_database_is_refused_and_left_byte_for_byte_as_it_was()
+    {
+        using var dir = new TempDir();
+        string other = dir.File("other.db");
+        Sql(other, "CREATE TABLE jobs (x INTEGER); INSERT INTO jobs VALUES (42);");
+        string unknown = dir.File("v9.db");
+        Sql(unknown, "CREATE TABLE t (y TEXT); PRAGMA user_version = 9;");
+        foreach (var path in new[] { other, unknown })
+        {
+            var before = File.ReadAllBytes(path);
+            var e = Assert.Throws<CliInputException>(() => new JobStore(path));
+            Assert.Equal("--db", e.Subject);
+            Assert.Equal(before, File.ReadAllBytes(path));
+            Assert.False(File.Exists(path + "-wal"), "the refused file was switched to WAL");
+        }
+        Assert.Equal($"--db: {other}: an SQLite database that dist-softmax did not create (tables: jobs); give a new file or a service's own job database",
+            Assert.Throws<CliInputException>(() => new JobStore(other)).Message);
+        // A new or empty file becomes a job database.
+        File.WriteAllBytes(dir.File("empty.db"), []);
+        using (new JobStore(dir.File("empty.db"))) { }
+        using (new JobStore(dir.File("new.db"))) { }
+    }
 }

@@ -30,6 +30,7 @@ internal sealed class JobStore : IDisposable
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
             _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString());
             _db.Open();
+            RequireOwnDatabase(path);
             Execute("PRAGMA journal_mode = WAL;");
             Execute("PRAGMA synchronous = NORMAL;");
             Execute("""
@@ -47,6 +48,11 @@ internal sealed class JobStore : IDisposable
             else if (version != SchemaVersion)
                 throw new CliInputException("--db", $"{path}: schema version {version}, this dist-softmax reads versions 1 and {SchemaVersion}");
         }
+        catch (CliInputException)
+        {
+            _db?.Dispose();
+            throw;
+        }
         catch (SqliteException e)
         {
             throw new CliInputException("--db", $"{path}: cannot open the job database: {e.Message}");
@@ -55,6 +61,28 @@ internal sealed class JobStore : IDisposable
         {
             throw new CliInputException("--db", $"{path}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// Before anything is written: a schema version this build does not read, or a database with tables but no schema
+    /// version (another program's), is
+    /// refused untouched (QA audit: the jobs table of another SQLite file was taken for ours, a trace table added, the
+    /// file switched to WAL, and the first query failed as an internal error). A new or empty file is ours to create.
+    /// </summary>
+    private void RequireOwnDatabase(string path)
+    {
+        long version = (long)Scalar("PRAGMA user_version;")!;
+        if (version is 1 or SchemaVersion) return;
+        if (version != 0)
+            throw new CliInputException("--db", $"{path}: schema version {version}, this dist-softmax reads versions 1 and {SchemaVersion}");
+        using var command = _db.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name;";
+        var tables = new List<string>();
+        using (var reader = command.ExecuteReader())
+            while (reader.Read()) tables.Add(reader.GetString(0));
+        if (tables.Count > 0)
+            throw new CliInputException("--db", $"{path}: an SQLite database that dist-softmax did not create (tables: " +
+                $"{string.Join(", ", tables.Take(5))}{(tables.Count > 5 ? ", …" : "")}); give a new file or a service's own job database");
     }
 
     /// <summary>
