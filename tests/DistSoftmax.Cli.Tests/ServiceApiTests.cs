@@ -172,6 +172,50 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         Assert.Contains("distsoftmax_jobs_rejected_total 19", await http.GetStringAsync("/metrics"));
     }
 
+    /// <summary>
+    /// A page of another site cannot start or cancel jobs through the browser (QA audit: a text/plain POST with a foreign
+    /// Origin was accepted, 202): a foreign Origin on a POST or DELETE is 403, a spec not sent as application/json is 415,
+    /// and nothing is queued; the service's own origin, and clients that send none, go through.
+    /// </summary>
+    [Fact]
+    public async Task Cross_site_requests_and_specs_not_sent_as_json_are_refused_before_anything_is_queued()
+    {
+        using var state = new TempDir();
+        await using var service = await cluster.StartServiceAsync(state.Path);
+        using var http = service.App.GetTestClient();
+        async Task<(HttpStatusCode, string)> Post(string? contentType, string? origin, HttpMethod? method = null, string path = "/api/jobs")
+        {
+            using var request = new HttpRequestMessage(method ?? HttpMethod.Post, path);
+            if (method is null)
+            {
+                request.Content = new StringContent(Spec, Encoding.UTF8);
+                request.Content.Headers.ContentType = contentType is null ? null : System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+            }
+            if (origin is not null) request.Headers.Add("Origin", origin);
+            using var response = await http.SendAsync(request);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+        var (status, text) = await Post("text/plain", "http://evil.example");
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal("cross-site request refused: Origin http://evil.example is not this service's (http://localhost)", (string)JsonNode.Parse(text)!["error"]!);
+        (status, text) = await Post("application/json", "http://evil.example");
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        (status, _) = await Post(null, "http://evil.example", HttpMethod.Delete, "/api/jobs/nope");
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        (status, text) = await Post("text/plain", null);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, status);
+        Assert.Equal("job spec: Content-Type must be application/json (got text/plain)", (string)JsonNode.Parse(text)!["error"]!);
+        (status, _) = await Post(null, null);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, status);
+        var (_, jobs) = await SendAsync(http, HttpMethod.Get, "/api/jobs");
+        Assert.Empty(jobs!.AsArray());
+
+        (status, text) = await Post("application/json; charset=utf-8", "http://localhost");
+        Assert.True(status == HttpStatusCode.Accepted, text);
+        string id = (string)JsonNode.Parse(text)!["id"]!;
+        await WaitForAsync(http, id, j => (string)j["state"]! is "succeeded" or "stopped" or "failed");
+    }
+
     [Fact]
     public async Task Unknown_jobs_files_and_paths_get_404()
     {

@@ -1,3 +1,4 @@
+using Microsoft.Net.Http.Headers;
 using System.Reflection;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -107,6 +108,16 @@ internal sealed class ServiceHost : IAsyncDisposable
             if (HttpMethods.IsHead(http.Request.Method)) http.Response.Body = Stream.Null;
             await next(http);
         });
+        // A request that changes something, sent by a page of another site: refused before it runs (see CrossSiteRefusal).
+        App.Use(async (http, next) =>
+        {
+            if (CrossSiteRefusal(http.Request) is { } refusal)
+            {
+                await Error(StatusCodes.Status403Forbidden, refusal).ExecuteAsync(http);
+                return;
+            }
+            await next(http);
+        });
         App.MapPost("/api/jobs", (Func<HttpContext, Task<IResult>>)SubmitAsync);
         MapRead("/api/jobs", () => Json(new JsonArray(Jobs.All().Select(j => (JsonNode)JobJson.Summary(j)).ToArray())));
         MapRead("/api/jobs/{id}", (string id) => Jobs.Get(id) is { } job ? Json(JobJson.Detail(job)) : UnknownJob(id));
@@ -159,8 +170,34 @@ internal sealed class ServiceHost : IAsyncDisposable
         };
     }
 
+    /// <summary>
+    /// The API has no authentication and relies on binding to loopback, but a browser on the same machine sends any
+    /// page's requests there: a POST with a "simple" content type (text/plain, a form) needs no CORS preflight, so any
+    /// site the user visited could start jobs (QA audit). A request that changes something (not GET, HEAD or OPTIONS) whose
+    /// Origin header names another origin than the request's own (scheme://Host) is refused, and a job spec must be sent
+    /// as application/json (<see cref="SubmitAsync"/>), which a cross-site page cannot send without a preflight this
+    /// service never answers. Clients that are not browsers send no Origin.
+    /// </summary>
+    private static string? CrossSiteRefusal(HttpRequest request)
+    {
+        if (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method)) return null;
+        string? origin = request.Headers.Origin;
+        if (string.IsNullOrEmpty(origin)) return null;
+        string own = $"{request.Scheme}://{request.Host.Value}";
+        return string.Equals(origin, own, StringComparison.OrdinalIgnoreCase) ? null
+            : $"cross-site request refused: Origin {origin} is not this service's ({own})";
+    }
+
+    /// <summary>Whether a Content-Type header is application/json (parameters such as charset allowed).</summary>
+    private static bool IsJson(string? contentType) =>
+        contentType is not null && MediaTypeHeaderValue.TryParse(contentType, out var media)
+        && string.Equals(media.MediaType.Value, "application/json", StringComparison.OrdinalIgnoreCase);
+
     private async Task<IResult> SubmitAsync(HttpContext http)
     {
+        if (!IsJson(http.Request.ContentType))
+            return Error(StatusCodes.Status415UnsupportedMediaType,
+                $"job spec: Content-Type must be application/json (got {(string.IsNullOrEmpty(http.Request.ContentType) ? "none" : http.Request.ContentType)})");
         string body;
         // A declared length over the limit is refused before reading (Kestrel's own limit would otherwise throw from the
         // read, as an unhandled exception logged with its stack trace, and answer 413 with no body).
