@@ -133,7 +133,13 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
             // Not in the command line: what only a JSON spec can get wrong.
             ("""{"A": "inst/A.npy", "b": "inst/b.npy", "seeds": "127.0.0.1:1"}""", "seeds: is not allowed in a service job (the service chooses where jobs run and where their files go)"),
             ("""{"A": "inst/A.npy", "b": "inst/b.npy", "outDir": "/tmp"}""", "outDir: is not allowed in a service job (the service chooses where jobs run and where their files go)"),
-            ("""{"A": ["inst/A.npy"]}""", "A: must be a string, a number or a boolean (got a JSON array)"),
+            ("""{"A": ["inst/A.npy"]}""", "A: must be a file path as a JSON string (got a JSON array)"),
+            ("""{"A": "inst/A.npy", "b": "inst/b.npy", "tol": [1]}""", "tol: must be a string, a number or a boolean (got a JSON array)"),
+            // A number or boolean as a path would be a relative path outside the roots' check; a repeated key would run
+            // with a value the stored spec does not show (QA audit).
+            ("""{"A": 5, "b": "inst/b.npy"}""", "A: must be a file path as a JSON string (got a JSON number)"),
+            ("""{"A": "inst/A.npy", "b": "inst/b.npy", "x0": true}""", "x0: must be a file path as a JSON string (got a JSON true)"),
+            ("""{"A": "inst/A.npy", "b": "inst/b.npy", "maxIter": 0, "A": ""}""", "A: is given more than once in the job spec"),
             ("""[1, 2]""", "job spec: must be a JSON object of solve options (got array)"),
             ("""{"tol=1": 3}""", "job spec: 'tol=1' is not a solve option name in camelCase (e.g. maxIter for --max-iter)"),
             ("""{"help": true}""", "help: is not a job option (the API takes solve's options; GET /api/jobs lists the jobs)"),
@@ -169,7 +175,7 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         // Nothing was queued.
         var (_, jobs) = await SendAsync(http, HttpMethod.Get, "/api/jobs");
         Assert.Empty(jobs!.AsArray());
-        Assert.Contains("distsoftmax_jobs_rejected_total 19", await http.GetStringAsync("/metrics"));
+        Assert.Contains("distsoftmax_jobs_rejected_total 23", await http.GetStringAsync("/metrics"));
     }
 
     /// <summary>

@@ -29,9 +29,13 @@ internal static class JobSpec
     public static void CheckInputs(JsonElement spec, string workingDirectory, SourcePolicy policy)
     {
         if (spec.ValueKind != JsonValueKind.Object) return;   // ToArguments says what is wrong
+        RequireUniqueKeys(spec);
         foreach (var property in spec.EnumerateObject())
         {
-            if (!InputFiles.Contains(property.Name) || property.Value.ValueKind != JsonValueKind.String) continue;
+            if (!InputFiles.Contains(property.Name) || property.Value.ValueKind == JsonValueKind.Null) continue;
+            // A number or boolean would be taken as a relative path, outside the roots' check (QA audit).
+            if (property.Value.ValueKind != JsonValueKind.String)
+                throw new CliInputException(property.Name, $"must be a file path as a JSON string (got a JSON {property.Value.ValueKind.ToString().ToLowerInvariant()})");
             string path = property.Value.GetString()!;
             if (path.Contains('\0')) throw new CliInputException(property.Name, "the path contains a NUL character");
             if (path.Length == 0) continue;   // the command line's own message
@@ -39,6 +43,17 @@ internal static class JobSpec
             if (policy.OutsideReason(full) is { } reason)
                 throw new CliInputException(property.Name, $"{path} {reason} the service's data roots ({string.Join(", ", policy.DataRoots)}; serve --data-root)");
         }
+    }
+
+    /// <summary>
+    /// A key given twice is refused naming it: JSON parsers keep one or the other, and the job would run with values its
+    /// stored spec does not show (QA audit: the record showed the last "A", the solve read the first).
+    /// </summary>
+    private static void RequireUniqueKeys(JsonElement spec)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in spec.EnumerateObject())
+            if (!seen.Add(property.Name)) throw new CliInputException(property.Name, "is given more than once in the job spec");
     }
 
     /// <summary>"--max-iter" → "maxIter", "--A1" → "A1", "--w-scalar" → "wScalar".</summary>
@@ -72,6 +87,7 @@ internal static class JobSpec
     {
         if (spec.ValueKind != JsonValueKind.Object)
             throw new CliInputException("job spec", $"must be a JSON object of solve options (got {spec.ValueKind.ToString().ToLowerInvariant()})");
+        RequireUniqueKeys(spec);
         var arguments = new List<string>();
         foreach (var property in spec.EnumerateObject())
         {
