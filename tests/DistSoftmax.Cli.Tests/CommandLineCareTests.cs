@@ -64,8 +64,9 @@ public sealed class CommandLineCareTests
         Assert.True(run.Code == 2, run.ToString());
         Assert.Equal($"error: --seeds: no seed answered within 3 s (127.0.0.1:{port}: connection refused); is a worker node running there?",
             Assert.Single(run.ErrLines));
-        // Refusals are retried until the timeout (workers may still be starting), then the job stops.
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        // Refusals are retried until the timeout (workers may still be starting), then the job stops — not a speed test
+        // (a CI run under load took 14.8 s with its start-up), only that the job does not wait on for ever.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
         Assert.False(Directory.Exists(Path.Combine(dir.Path, "cl")));
     }
 
