@@ -50,9 +50,10 @@ public sealed class ServiceCluster : IAsyncLifetime
     }
 
     /// <summary>A service over the node with an in-memory server; <paramref name="state"/> holds its database and job files.</summary>
-    internal async Task<ServiceHost> StartServiceAsync(string state, int maxJobs = 1, int maxQueued = 100)
+    internal async Task<ServiceHost> StartServiceAsync(string state, int maxJobs = 1, int maxQueued = 100, bool loopbackHttp = false)
     {
-        var options = new ServiceOptions(new NodeOptions(), state, Path.Combine(state, "jobs.db"), maxJobs, maxQueued, 1, Data.Path);
+        var options = new ServiceOptions(new NodeOptions(), state, Path.Combine(state, "jobs.db"), maxJobs, maxQueued, 1, Data.Path,
+            LoopbackHttp: loopbackHttp);
         Directory.CreateDirectory(state);
         var host = ServiceHost.Create(options, Node, b => b.WebHost.UseTestServer());
         await host.StartAsync();
@@ -220,6 +221,38 @@ public class ServiceApiTests(ServiceCluster cluster) : IClassFixture<ServiceClus
         Assert.True(status == HttpStatusCode.Accepted, text);
         string id = (string)JsonNode.Parse(text)!["id"]!;
         await WaitForAsync(http, id, j => (string)j["state"]! is "succeeded" or "stopped" or "failed");
+    }
+
+    /// <summary>
+    /// Bound to loopback, the service answers only requests naming a loopback host: a DNS-rebinding page (its own name
+    /// resolving to 127.0.0.1, so same-origin with the service as far as the browser knows) is refused, reads as well.
+    /// </summary>
+    [Fact]
+    public async Task A_loopback_service_refuses_requests_that_name_another_host()
+    {
+        using var state = new TempDir();
+        await using var service = await cluster.StartServiceAsync(state.Path, loopbackHttp: true);
+        using var http = service.App.GetTestClient();
+        foreach (var host in new[] { "localhost", "127.0.0.1:8080", "[::1]:8080" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/jobs");
+            request.Headers.Host = host;
+            using var response = await http.SendAsync(request);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{host}: {response.StatusCode}");
+        }
+        foreach (var method in new[] { HttpMethod.Get, HttpMethod.Post })
+        {
+            using var request = new HttpRequestMessage(method, "/api/jobs");
+            request.Headers.Host = "rebound.example:8080";
+            request.Headers.Add("Origin", "http://rebound.example:8080");
+            if (method == HttpMethod.Post) request.Content = new StringContent(Spec, Encoding.UTF8, "application/json");
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Equal("request refused: Host rebound.example is not a loopback name, and this service answers only at its loopback address",
+                (string)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!);
+        }
+        var (_, jobs) = await SendAsync(http, HttpMethod.Get, "/api/jobs");
+        Assert.Empty(jobs!.AsArray());
     }
 
     [Fact]

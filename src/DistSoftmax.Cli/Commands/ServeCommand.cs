@@ -79,7 +79,7 @@ internal static class ServeCommand
                     if (!Directory.Exists(ctx.Resolve(root))) throw new CliInputException("--data-root", $"{root}: no such directory");
                 options = new ServiceOptions(node, state, parse.GetValue(db) is string d ? ctx.Resolve(d) : Path.Combine(state, "jobs.db"),
                     parse.GetValue(maxJobs), parse.GetValue(maxQueued), parse.GetValue(minWorkers), ctx.WorkingDirectory,
-                    roots?.Select(ctx.Resolve).ToArray());
+                    roots?.Select(ctx.Resolve).ToArray(), LoopbackHttp: DistSoftmaxConfig.IsLoopback(hh));
                 http = $"http://{(hh.Contains(':') ? $"[{hh}]" : hh)}:{hp}";
             }
             catch (Exception e) when (e is CliInputException or ArgumentException)

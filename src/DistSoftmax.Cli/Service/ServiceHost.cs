@@ -41,8 +41,12 @@ internal sealed class ServiceHost : IAsyncDisposable
     public ServiceMetrics Metrics { get; }
     public ClusterView Cluster { get; }
 
-    private ServiceHost(WebApplication app, JobStore store, JobManager jobs, ServiceMetrics metrics, ClusterView cluster)
+    /// <summary><see cref="ServiceOptions.LoopbackHttp"/>: only requests naming a loopback host are answered.</summary>
+    private readonly bool _loopbackHttp;
+
+    private ServiceHost(WebApplication app, JobStore store, JobManager jobs, ServiceMetrics metrics, ClusterView cluster, bool loopbackHttp)
     {
+        _loopbackHttp = loopbackHttp;
         App = app;
         _store = store;
         Jobs = jobs;
@@ -75,7 +79,7 @@ internal sealed class ServiceHost : IAsyncDisposable
             builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
             configure(builder);
             var app = builder.Build();
-            var host = new ServiceHost(app, store, jobs, metrics, view);
+            var host = new ServiceHost(app, store, jobs, metrics, view, options.LoopbackHttp);
             host.Map();
             jobs.Restore();
             return host;
@@ -111,7 +115,7 @@ internal sealed class ServiceHost : IAsyncDisposable
         // A request that changes something, sent by a page of another site: refused before it runs (see CrossSiteRefusal).
         App.Use(async (http, next) =>
         {
-            if (CrossSiteRefusal(http.Request) is { } refusal)
+            if (((_loopbackHttp ? ForeignHostRefusal(http.Request) : null) ?? CrossSiteRefusal(http.Request)) is { } refusal)
             {
                 await Error(StatusCodes.Status403Forbidden, refusal).ExecuteAsync(http);
                 return;
@@ -186,6 +190,18 @@ internal sealed class ServiceHost : IAsyncDisposable
         string own = $"{request.Scheme}://{request.Host.Value}";
         return string.Equals(origin, own, StringComparison.OrdinalIgnoreCase) ? null
             : $"cross-site request refused: Origin {origin} is not this service's ({own})";
+    }
+
+    /// <summary>
+    /// On a loopback bind, a request whose Host is not a loopback name: a DNS-rebinding page (a name of its own that
+    /// resolves to 127.0.0.1) would otherwise be same-origin with the service and could submit jobs and read results.
+    /// </summary>
+    private static string? ForeignHostRefusal(HttpRequest request)
+    {
+        string host = request.Host.Host;
+        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)) return null;
+        if (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address)) return null;
+        return $"request refused: Host {(host.Length == 0 ? "(none)" : host)} is not a loopback name, and this service answers only at its loopback address";
     }
 
     /// <summary>Whether a Content-Type header is application/json (parameters such as charset allowed).</summary>

@@ -12,8 +12,11 @@ namespace DistSoftmax.Cli.Service;
 /// <param name="MinWorkers">Worker nodes a job waits for before its shards are assigned.</param>
 /// <param name="WorkingDirectory">What relative paths in job specs are resolved against.</param>
 /// <param name="DataRoots">Directories a job's input files may come from (serve --data-root); null: the working directory.</param>
+/// <param name="LoopbackHttp">The HTTP API is bound to a loopback address: it answers only requests whose Host is a
+/// loopback name (localhost, 127.x, ::1), so a DNS-rebinding page — the service's address under another name — cannot
+/// use it.</param>
 internal sealed record ServiceOptions(NodeOptions Node, string StateDirectory, string Database, int MaxJobs, int MaxQueued,
-    int MinWorkers, string WorkingDirectory, IReadOnlyList<string>? DataRoots = null)
+    int MinWorkers, string WorkingDirectory, IReadOnlyList<string>? DataRoots = null, bool LoopbackHttp = false)
 {
     /// <summary>The policy a job's input paths are checked against before anything reads them (<see cref="JobSpec.CheckInputs"/>).</summary>
     public SourcePolicy InputPolicy => new((DataRoots is { Count: > 0 } roots ? roots : [WorkingDirectory]).Select(SourcePolicy.Root).ToArray(),
