@@ -30,7 +30,7 @@ internal sealed class JobStore : IDisposable
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
             _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString());
             _db.Open();
-            RequireOwnDatabase(path);
+            long version = OwnSchemaVersion(path);
             Execute("PRAGMA journal_mode = WAL;");
             Execute("PRAGMA synchronous = NORMAL;");
             Execute("""
@@ -42,11 +42,8 @@ internal sealed class JobStore : IDisposable
                 CREATE TABLE IF NOT EXISTS trace (
                     job_id TEXT NOT NULL, position INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (job_id, position));
                 """);
-            long version = (long)Scalar("PRAGMA user_version;")!;
             if (version == 0) Execute($"PRAGMA user_version = {SchemaVersion};");
             else if (version == 1) UpgradeFromVersion1();
-            else if (version != SchemaVersion)
-                throw new CliInputException("--db", $"{path}: schema version {version}, this dist-softmax reads versions 1 and {SchemaVersion}");
         }
         catch (CliInputException)
         {
@@ -64,15 +61,15 @@ internal sealed class JobStore : IDisposable
     }
 
     /// <summary>
-    /// Before anything is written: a schema version this build does not read, or a database with tables but no schema
-    /// version (another program's), is
-    /// refused untouched (QA audit: the jobs table of another SQLite file was taken for ours, a trace table added, the
-    /// file switched to WAL, and the first query failed as an internal error). A new or empty file is ours to create.
+    /// The database's schema version (0 for a new or empty file, ours to create), read before anything is written: a
+    /// version this build does not read, or a database with tables but no version (another program's), is refused
+    /// untouched (QA audit: the jobs table of another SQLite file was taken for ours, a trace table added, the file
+    /// switched to WAL, and the first query failed as an internal error).
     /// </summary>
-    private void RequireOwnDatabase(string path)
+    private long OwnSchemaVersion(string path)
     {
         long version = (long)Scalar("PRAGMA user_version;")!;
-        if (version is 1 or SchemaVersion) return;
+        if (version is 1 or SchemaVersion) return version;
         if (version != 0)
             throw new CliInputException("--db", $"{path}: schema version {version}, this dist-softmax reads versions 1 and {SchemaVersion}");
         using var command = _db.CreateCommand();
@@ -83,6 +80,7 @@ internal sealed class JobStore : IDisposable
         if (tables.Count > 0)
             throw new CliInputException("--db", $"{path}: an SQLite database that dist-softmax did not create (tables: " +
                 $"{string.Join(", ", tables.Take(5))}{(tables.Count > 5 ? ", …" : "")}); give a new file or a service's own job database");
+        return 0;
     }
 
     /// <summary>

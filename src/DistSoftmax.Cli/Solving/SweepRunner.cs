@@ -192,9 +192,9 @@ internal sealed class SweepRunner(CliContext ctx)
         var pointKeys = instances.SelectMany(grid.Points).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
         IEnumerable<string> PointFiles(string folder) =>
             OutputOwnership.Listed(new OutputPaths(folder).Report) is { Count: > 0 } listed ? listed.Append(LogFile) : [];
-        IEnumerable<string> InstanceFiles(string folder) => OutputOwnership.Listed(Path.Combine(folder, Output.InstanceFiles.Manifest), "generate");
+        IEnumerable<string> InstanceFolderFiles(string folder) => OutputOwnership.Listed(Path.Combine(folder, InstanceFiles.Manifest), "generate");
         return RemoveUnused(Path.Combine(output, PointsFolder), pointKeys, PointFiles)
-               + RemoveUnused(Path.Combine(output, InstancesFolder), instanceKeys, InstanceFiles);
+               + RemoveUnused(Path.Combine(output, InstancesFolder), instanceKeys, InstanceFolderFiles);
     }
 
     /// <summary>In each sub-folder of <paramref name="parent"/> not named in <paramref name="used"/>: removes the files

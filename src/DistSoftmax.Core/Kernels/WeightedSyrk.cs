@@ -67,8 +67,8 @@ public static class WeightedSyrk
             {
                 var (np, nn) = ScaleChunk(a, d, w, r0, Math.Min(rows, r0 + ChunkRows), scaled.AsSpan(0, chunk * d));
                 int back = (chunk - nn) * d;
-                TensorPrimitives.ConvertTruncating<double, float>(scaled.AsSpan(0, np * d), rounded.AsSpan(0, np * d));
-                TensorPrimitives.ConvertTruncating<double, float>(scaled.AsSpan(back, nn * d), rounded.AsSpan(back, nn * d));
+                SpanMath.Narrow(scaled.AsSpan(0, np * d), rounded.AsSpan(0, np * d));
+                SpanMath.Narrow(scaled.AsSpan(back, nn * d), rounded.AsSpan(back, nn * d));
                 if (np > 0) NativeBlas.SyrkUpperTransposedSingle(d, np, 1f, rounded.AsSpan(0, np * d), c);
                 if (nn > 0) NativeBlas.SyrkUpperTransposedSingle(d, nn, -1f, rounded.AsSpan(back, nn * d), c);
             }

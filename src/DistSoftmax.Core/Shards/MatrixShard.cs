@@ -468,7 +468,7 @@ public sealed class MatrixShard : IShard
                 SpanMath.Narrow(values, stored);
                 if (!c.RoundedValues) return values;
             }
-            Widen(stored, values);
+            SpanMath.Widen(stored, values);
             return values;
         }
         var row = c.MSource.AsSpan(c.MOffset(_n) + jj * _n, _n);
@@ -514,7 +514,7 @@ public sealed class MatrixShard : IShard
         c.MSingle ??= System.Buffers.ArrayPool<float>.Shared.Rent(ProductRows * n);
         NativeBlas.GemmSingle(len, d, d, _a1Single.AsSpan(c.GroupStart * d), d, singleX, d, c.TSingle, d, false);
         NativeBlas.GemmSingle(len, n, d, c.TSingle, d, _a2TSingle, n, c.MSingle, n, false);
-        Widen(c.MSingle.AsSpan(0, len * n), c.M);
+        SpanMath.Widen(c.MSingle.AsSpan(0, len * n), c.M);
     }
 
     private ReadOnlySpan<double> MRow(Chunk c, int jj) => new(c.MSource, c.MOffset(_n) + jj * _n, _n);
@@ -657,17 +657,14 @@ public sealed class MatrixShard : IShard
     {
         int len = c.GroupLength, n = _n, d = _d;
         NativeBlas.GemmSingle(len, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
-        Widen(c.PSingle.AsSpan(0, len * d), c.P);
+        SpanMath.Widen(c.PSingle.AsSpan(0, len * d), c.P);
         MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.GroupStart), _rows, c.P, d, partial, d, true);
     }
-
-    /// <summary>destination[i] = source[i] for the length of <paramref name="source"/>.</summary>
-    private static void Widen(ReadOnlySpan<float> source, Span<double> destination) => SpanMath.Widen(source, destination);
 
     private static float[] ToSingle(ReadOnlySpan<double> values)
     {
         var single = new float[values.Length];
-        TensorPrimitives.ConvertTruncating<double, float>(values, single);
+        SpanMath.Narrow(values, single);
         return single;
     }
 
@@ -802,9 +799,9 @@ public sealed class MatrixShard : IShard
             if (single)
             {
                 c.EnsureSingle(n, d);
-                TensorPrimitives.ConvertTruncating<double, float>(c.Q.AsSpan(0, len * lr * n), c.WorkSingle);
+                SpanMath.Narrow(c.Q.AsSpan(0, len * lr * n), c.WorkSingle);
                 NativeBlas.GemmSingle(len * lr, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
-                Widen(c.PSingle.AsSpan(0, len * lr * d), projected);
+                SpanMath.Widen(c.PSingle.AsSpan(0, len * lr * d), projected);
             }
             else if (lr > 0) MatrixProducts.Gemm(len * lr, d, n, c.Q, n, _a2, d, projected, d, false);
             for (int jj = 0; jj < len; jj++)
