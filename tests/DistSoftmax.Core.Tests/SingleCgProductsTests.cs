@@ -48,12 +48,12 @@ public class SingleCgProductsTests
         var v = MatrixTestProblems.RandomX(d, 922);
         var shard = ShardKeeping(p, kept);
         // Half the rows at most (SingleValuesRowShare), in whole groups of ProductRows: the first group of 128.
-        Assert.Equal(kept == Kept.SingleValues && NativeBlas.SingleGemmAvailable ? MatrixShard.ProductRows : 0, shard.SingleValuesRows);
+        Assert.Equal(kept == Kept.SingleValues && MatrixProducts.SingleAvailable ? MatrixShard.ProductRows : 0, shard.SingleValuesRows);
         double[] globals = { 0 };
         var inDouble = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, kind, v))).Product;
         var single = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, kind, v, SinglePrecision: true))).Product;
         double error = Assertions.RelativeError(single, inDouble);
-        if (NativeBlas.SingleGemmAvailable)
+        if (MatrixProducts.SingleAvailable)
             Assert.True(error is > 0 and < 1e-6, $"single-precision {kind} product rel err {error:E2} (0 would mean the double path ran)");
         else
             Assert.Equal(inDouble, single);
@@ -79,7 +79,7 @@ public class SingleCgProductsTests
         double left = Assertions.RelativeError(single.LeftPacked, inDouble.LeftPacked);
         double right = Assertions.RelativeError(single.RightPacked, inDouble.RightPacked);
         double weight = Math.Abs(single.WeightSum - inDouble.WeightSum) / inDouble.WeightSum;
-        if (NativeBlas.SingleGemmAvailable)
+        if (MatrixProducts.SingleAvailable)
         {
             // The diagonal part of G and of τ stays in double; the low-rank part carries sgemm's rounding.
             Assert.True(right is > 0 and < 1e-6, $"G rel err {right:E2} (0 would mean the double path ran)");
@@ -102,7 +102,7 @@ public class SingleCgProductsTests
         // group only, whose product reads the stored values while the others form M by sgemm. The bits must not depend
         // on whether a loss pass at x stored the values first (as in a solve) or the product stores them itself (a
         // resumed solve's fresh shards), nor on a pass at another x in between.
-        if (!NativeBlas.SingleGemmAvailable) return;
+        if (!MatrixProducts.SingleAvailable) return;
         const int n = 300, d = 8;
         var p = MatrixTestProblems.Random("multiple-normalized", n, d, true, 960);
         var x = MatrixTestProblems.RandomX(d, 961, 2.0);
@@ -141,7 +141,7 @@ public class SingleCgProductsTests
     public void Double_requests_never_read_the_kept_single_values()
     {
         // A loss and gradient in double at the x whose values are kept must equal those of a shard keeping nothing.
-        if (!NativeBlas.SingleGemmAvailable) return;
+        if (!MatrixProducts.SingleAvailable) return;
         const int n = 300, d = 8;
         var p = MatrixTestProblems.Random("multiple-normalized", n, d, false, 970);
         var x = MatrixTestProblems.RandomX(d, 971, 2.0);

@@ -37,6 +37,11 @@ public static class MatrixProducts
         CheckOperand("B", b.Length, k, n, ldb);
         CheckOperand("C", c.Length, m, n, ldc);
         if (a.Overlaps(c) || b.Overlaps(c)) throw new ArgumentException("C must not overlap A or B");
+        if (k > 0 && Avx512Gemm.Available)
+        {
+            Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            return;
+        }
         if (k > 0 && NativeBlas.Available && (long)m * n * k >= NativeMinimumWork)
         {
             NativeBlas.Gemm(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
@@ -83,6 +88,32 @@ public static class MatrixProducts
                 for (int p = 0; p < k; p++) s = Math.FusedMultiplyAdd(a[i * lda + p], b[p * ldb + j], s);
                 c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s;
             }
+    }
+
+    /// <summary>Whether <see cref="GemmSingle"/> can run here: 512-bit vectors (<see cref="Avx512Gemm"/>) or OpenBLAS's sgemm.</summary>
+    public static bool SingleAvailable => Avx512Gemm.Available || NativeBlas.SingleGemmAvailable;
+
+    /// <summary>
+    /// <see cref="Gemm"/> in single precision, for the products that only steer CG (a matrix shard's single-precision
+    /// Hessian-vector products and Kronecker factors): <see cref="Avx512Gemm"/> where the processor has 512-bit
+    /// vectors, else OpenBLAS's sgemm; throws where neither is (<see cref="SingleAvailable"/>).
+    /// </summary>
+    public static void GemmSingle(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "matrix dimensions must be non-negative");
+        if (m == 0 || n == 0) return;
+        CheckOperand("A", a.Length, m, k, lda);
+        CheckOperand("B", b.Length, k, n, ldb);
+        CheckOperand("C", c.Length, m, n, ldc);
+        if (a.Overlaps(c) || b.Overlaps(c)) throw new ArgumentException("C must not overlap A or B");
+        if (k == 0)
+        {
+            if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+        }
+        else if (Avx512Gemm.Available) Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        else if (NativeBlas.SingleGemmAvailable) NativeBlas.GemmSingle(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        else throw new PlatformNotSupportedException("single-precision products need 512-bit vectors or OpenBLAS's sgemm");
     }
 
     /// <summary>Row-major transpose: t (cols×rows) = sᵀ for s (rows×cols).</summary>

@@ -167,7 +167,7 @@ public sealed class MatrixShard : IShard
             _w2 = new double[wRows.Data.Length];
             SpanMath.Multiply(wRows.Data, wRows.Data, _w2);
         }
-        if (_rowOperators is not null && NativeBlas.SingleGemmAvailable)
+        if (_rowOperators is not null && MatrixProducts.SingleAvailable)
         {
             _a1Single = ToSingle(_a1);
             _a2Single = ToSingle(_a2);
@@ -512,8 +512,8 @@ public sealed class MatrixShard : IShard
         c.MGroupOffset = 0;
         c.EnsureSingle(n, d);
         c.MSingle ??= System.Buffers.ArrayPool<float>.Shared.Rent(ProductRows * n);
-        NativeBlas.GemmSingle(len, d, d, _a1Single.AsSpan(c.GroupStart * d), d, singleX, d, c.TSingle, d, false);
-        NativeBlas.GemmSingle(len, n, d, c.TSingle, d, _a2TSingle, n, c.MSingle, n, false);
+        MatrixProducts.GemmSingle(len, d, d, _a1Single.AsSpan(c.GroupStart * d), d, singleX, d, c.TSingle, d, false);
+        MatrixProducts.GemmSingle(len, n, d, c.TSingle, d, _a2TSingle, n, c.MSingle, n, false);
         SpanMath.Widen(c.MSingle.AsSpan(0, len * n), c.M);
     }
 
@@ -656,7 +656,7 @@ public sealed class MatrixShard : IShard
     private void ProjectBackSingle(Chunk c, double[] partial)
     {
         int len = c.GroupLength, n = _n, d = _d;
-        NativeBlas.GemmSingle(len, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
+        MatrixProducts.GemmSingle(len, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
         SpanMath.Widen(c.PSingle.AsSpan(0, len * d), c.P);
         MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.GroupStart), _rows, c.P, d, partial, d, true);
     }
@@ -717,8 +717,8 @@ public sealed class MatrixShard : IShard
                 c.EnsureSingle(n, d);
                 if (c.Start == c.GroupStart)
                 {
-                    NativeBlas.GemmSingle(c.GroupLength, d, d, a1Single.AsSpan(c.GroupStart * d), d, vSingle, d, c.TSingle, d, false);
-                    NativeBlas.GemmSingle(c.GroupLength, n, d, c.TSingle, d, _a2TSingle, n, c.WorkSingle, n, false);
+                    MatrixProducts.GemmSingle(c.GroupLength, d, d, a1Single.AsSpan(c.GroupStart * d), d, vSingle, d, c.TSingle, d, false);
+                    MatrixProducts.GemmSingle(c.GroupLength, n, d, c.TSingle, d, _a2TSingle, n, c.WorkSingle, n, false);
                 }
                 for (int jj = 0; jj < c.Length; jj++)
                     single.HessianProductSingle(ValuesRow(c, jj, single), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj),
@@ -800,7 +800,7 @@ public sealed class MatrixShard : IShard
             {
                 c.EnsureSingle(n, d);
                 SpanMath.Narrow(c.Q.AsSpan(0, len * lr * n), c.WorkSingle);
-                NativeBlas.GemmSingle(len * lr, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
+                MatrixProducts.GemmSingle(len * lr, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
                 SpanMath.Widen(c.PSingle.AsSpan(0, len * lr * d), projected);
             }
             else if (lr > 0) MatrixProducts.Gemm(len * lr, d, n, c.Q, n, _a2, d, projected, d, false);
