@@ -13,7 +13,9 @@ namespace DistSoftmax.Core.Kernels;
 /// doubles), 24 accumulators held over the whole k loop — per step p four loads of B, six broadcasts of A and 24
 /// fused multiply-adds — then stored to (or added to) C once. B's k×64 panel is first copied into a contiguous
 /// per-thread buffer when its rows lie far apart (a shard's forward product T·A2ᵀ reads rows n floats apart, which
-/// map to the same cache sets) and the panel is reused by at least two row tiles. Columns past the last whole panel go
+/// map to the same cache sets) and the panel is reused by at least two row tiles; sums longer than
+/// <see cref="MaxSliceSteps"/> (the back-projection's k = n) go in slices so that B's slice stays in L2 while every row
+/// tile passes over it (single precision at d = 128: 16.4 → 12.1 ms). Columns past the last whole panel go
 /// one vector at a time, then one value at a time; rows past the last whole tile, one row at a time.
 /// Every entry of C is Σ_p a_ip·b_pj summed in order p = 0 … k−1 by fused multiply-adds from zero (then added to C),
 /// whatever the shapes, tiles and threads: results are bit-for-bit reproducible.
@@ -21,10 +23,10 @@ namespace DistSoftmax.Core.Kernels;
 /// Why not OpenBLAS here: Debian 12's OpenBLAS (0.3.21) runs its AVX2 (Haswell) kernels on this project's machines
 /// — it predates AMD's AVX-512 processors, and the machines pin OPENBLAS_CORETYPE=Haswell because its AVX-512 kernels
 /// compute wrong results there. Measured on one core (AMD EPYC, family 26), a 2048-row shard at n = 4096, d = 64 in
-/// 128-row groups (`dotnet run -c Release --project bench/DistSoftmax.Benchmarks -- gemm-kernels 4096 64`):
-/// sgemm forward T·A2ᵀ 12.2 ms against 5.7 ms here, back-projection Y·A2 12.3 ms against 5.8 ms; dgemm 25.6 ms against
-/// this kernel's double figures in the README ("Dependency decisions"). DISTSOFTMAX_MANAGED_GEMM=0 turns it off (the
-/// products then go to OpenBLAS, or the managed 256-bit kernel, as before).
+/// 128-row groups (`dotnet run -c Release --project bench/DistSoftmax.Benchmarks -- gemm-kernels 4096 64`), OpenBLAS's
+/// sgemm against this kernel: forward T·A2ᵀ 12.0 against 5.6 ms, back-projection Y·A2 12.0 against 5.1 ms; dgemm 25.2
+/// against 11.2 ms and 24.8 against 13.2 ms (d = 128: 2.1×, 1.9×, 2.2×, 1.9×; README, "Dependency decisions").
+/// DISTSOFTMAX_MANAGED_GEMM=0 turns it off (the products then go to OpenBLAS, or the managed 256-bit kernel, as before).
 /// </summary>
 public static class Avx512Gemm
 {
@@ -45,19 +47,27 @@ public static class Avx512Gemm
 
     [ThreadStatic] private static float[]? _singlePanel;
     [ThreadStatic] private static double[]? _doublePanel;
+    [ThreadStatic] private static float[]? _singleSums;
+    [ThreadStatic] private static double[]? _doubleSums;
+
+    /// <summary>Sums longer than this many steps p go in slices of it (B's slice of a panel: 128–256 KB).</summary>
+    public const int MaxSliceSteps = 512;
+
+    /// <summary>What a tile does with C: overwrite it, add its sums to it, or continue sums already stored in it.</summary>
+    private enum TileStore { Overwrite, Add, Continue }
 
     /// <summary>C = A·B (or C += A·B) in double precision; the caller checked the shapes.</summary>
     public static void Multiply(int m, int n, int k, ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb,
         Span<double> c, int ldc, bool accumulate) =>
-        Run(m, n, k, a, lda, b, ldb, c, ldc, accumulate, ref _doublePanel);
+        Run(m, n, k, a, lda, b, ldb, c, ldc, accumulate, ref _doublePanel, ref _doubleSums);
 
     /// <summary>C = A·B (or C += A·B) in single precision; the caller checked the shapes.</summary>
     public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
         Span<float> c, int ldc, bool accumulate) =>
-        Run(m, n, k, a, lda, b, ldb, c, ldc, accumulate, ref _singlePanel);
+        Run(m, n, k, a, lda, b, ldb, c, ldc, accumulate, ref _singlePanel, ref _singleSums);
 
     private static void Run<T>(int m, int n, int k, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
-        Span<T> c, int ldc, bool accumulate, ref T[]? panelBuffer) where T : unmanaged, IFloatingPointIeee754<T>
+        Span<T> c, int ldc, bool accumulate, ref T[]? panelBuffer, ref T[]? sumBuffer) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!Vector512.IsHardwareAccelerated) throw new PlatformNotSupportedException("the AVX-512 product needs 512-bit vectors");
         if (m == 0 || n == 0) return;
@@ -66,6 +76,11 @@ public static class Avx512Gemm
         ref T rc = ref MemoryMarshal.GetReference(c);
         int lanes = Vector512<T>.Count, width = TileVectors * lanes;
         bool pack = ldb != width && m >= 2 * TileRows && (long)k * width * Unsafe.SizeOf<T>() <= MaxPackedBytes;
+        // Long sums go in slices of KSlice steps, so that B's slice of the panel stays in L2 while every row tile
+        // passes over it; each slice continues the entries' sums where the last one left them (in C, or for C += A·B in
+        // a per-thread buffer first), which keeps every sum's order p = 0 … k−1.
+        int slice = k > MaxSliceSteps && m >= 2 * TileRows ? MaxSliceSteps : k;
+        bool viaBuffer = accumulate && slice < k;
         int j = 0;
         for (; j + width <= n; j += width)
         {
@@ -79,11 +94,33 @@ public static class Avx512Gemm
                 panel = ref MemoryMarshal.GetArrayDataReference(panelBuffer);
                 ldp = width;
             }
-            int i = 0;
-            for (; i + TileRows <= m; i += TileRows)
-                Tile6x4(k, ref Unsafe.Add(ref ra, i * lda), lda, ref panel, ldp, ref Unsafe.Add(ref rc, i * ldc + j), ldc, accumulate);
-            for (; i < m; i++)
-                Tile1x4(k, ref Unsafe.Add(ref ra, i * lda), ref panel, ldp, ref Unsafe.Add(ref rc, i * ldc + j), accumulate);
+            ref T target = ref Unsafe.Add(ref rc, j);
+            int ldt = ldc;
+            if (viaBuffer)
+            {
+                if (sumBuffer is null || sumBuffer.Length < m * width) sumBuffer = new T[m * width];
+                target = ref MemoryMarshal.GetArrayDataReference(sumBuffer);
+                ldt = width;
+            }
+            for (int p0 = 0; p0 < k; p0 += slice)
+            {
+                int steps = Math.Min(slice, k - p0);
+                // The first slice starts from zero (or adds to C), later ones continue the sums stored in the target.
+                var mode = p0 > 0 ? TileStore.Continue : accumulate && !viaBuffer ? TileStore.Add : TileStore.Overwrite;
+                ref T slicePanel = ref Unsafe.Add(ref panel, p0 * ldp);
+                int i = 0;
+                for (; i + TileRows <= m; i += TileRows)
+                    Tile6x4(steps, ref Unsafe.Add(ref ra, i * lda + p0), lda, ref slicePanel, ldp, ref Unsafe.Add(ref target, i * ldt), ldt, mode);
+                for (; i < m; i++)
+                    Tile1x4(steps, ref Unsafe.Add(ref ra, i * lda + p0), ref slicePanel, ldp, ref Unsafe.Add(ref target, i * ldt), mode);
+            }
+            if (viaBuffer)
+                for (int i = 0; i < m; i++)
+                {
+                    var sums = sumBuffer.AsSpan(i * width, width);
+                    var row = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref rc, i * ldc + j), width);
+                    for (int q = 0; q < width; q++) row[q] += sums[q];
+                }
         }
         for (; j + lanes <= n; j += lanes)
             for (int i = 0; i < m; i++)
@@ -107,12 +144,21 @@ public static class Avx512Gemm
 
     /// <summary>C's 6 rows × 4 vectors from A's 6 rows (k each, lda apart) and B's k rows of 4 vectors (ldb apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile6x4<T>(int k, ref T a, int lda, ref T b, int ldb, ref T c, int ldc, bool add) where T : unmanaged
+    private static void Tile6x4<T>(int k, ref T a, int lda, ref T b, int ldb, ref T c, int ldc, TileStore mode) where T : unmanaged
     {
         int w = Vector512<T>.Count;
         Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
         Vector512<T> c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
         Vector512<T> c40 = default, c41 = default, c42 = default, c43 = default, c50 = default, c51 = default, c52 = default, c53 = default;
+        if (mode == TileStore.Continue)
+        {
+            LoadRow(ref c, out c00, out c01, out c02, out c03);
+            LoadRow(ref Unsafe.Add(ref c, ldc), out c10, out c11, out c12, out c13);
+            LoadRow(ref Unsafe.Add(ref c, 2 * ldc), out c20, out c21, out c22, out c23);
+            LoadRow(ref Unsafe.Add(ref c, 3 * ldc), out c30, out c31, out c32, out c33);
+            LoadRow(ref Unsafe.Add(ref c, 4 * ldc), out c40, out c41, out c42, out c43);
+            LoadRow(ref Unsafe.Add(ref c, 5 * ldc), out c50, out c51, out c52, out c53);
+        }
         ref T a0 = ref a;
         ref T a1 = ref Unsafe.Add(ref a, lda);
         ref T a2 = ref Unsafe.Add(ref a, 2 * lda);
@@ -139,6 +185,7 @@ public static class Avx512Gemm
             x = Vector512.Create(Unsafe.Add(ref a5, p));
             c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51); c52 = Fma(x, b2, c52); c53 = Fma(x, b3, c53);
         }
+        bool add = mode == TileStore.Add;
         StoreRow(ref c, c00, c01, c02, c03, add);
         StoreRow(ref Unsafe.Add(ref c, ldc), c10, c11, c12, c13, add);
         StoreRow(ref Unsafe.Add(ref c, 2 * ldc), c20, c21, c22, c23, add);
@@ -149,10 +196,11 @@ public static class Avx512Gemm
 
     /// <summary>One row of C, 4 vectors wide.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1x4<T>(int k, ref T a, ref T b, int ldb, ref T c, bool add) where T : unmanaged
+    private static void Tile1x4<T>(int k, ref T a, ref T b, int ldb, ref T c, TileStore mode) where T : unmanaged
     {
         int w = Vector512<T>.Count;
         Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default;
+        if (mode == TileStore.Continue) LoadRow(ref c, out c0, out c1, out c2, out c3);
         for (int p = 0; p < k; p++)
         {
             ref T bp = ref Unsafe.Add(ref b, p * ldb);
@@ -162,7 +210,7 @@ public static class Avx512Gemm
             c2 = Fma(x, Vector512.LoadUnsafe(ref bp, (nuint)(2 * w)), c2);
             c3 = Fma(x, Vector512.LoadUnsafe(ref bp, (nuint)(3 * w)), c3);
         }
-        StoreRow(ref c, c0, c1, c2, c3, add);
+        StoreRow(ref c, c0, c1, c2, c3, mode == TileStore.Add);
     }
 
     /// <summary>One row of C, one vector wide.</summary>
@@ -174,6 +222,16 @@ public static class Avx512Gemm
             c0 = Fma(Vector512.Create(Unsafe.Add(ref a, p)), Vector512.LoadUnsafe(ref Unsafe.Add(ref b, p * ldb)), c0);
         if (add) c0 += Vector512.LoadUnsafe(ref c);
         c0.StoreUnsafe(ref c);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadRow<T>(ref T c, out Vector512<T> v0, out Vector512<T> v1, out Vector512<T> v2, out Vector512<T> v3) where T : unmanaged
+    {
+        int w = Vector512<T>.Count;
+        v0 = Vector512.LoadUnsafe(ref c);
+        v1 = Vector512.LoadUnsafe(ref c, (nuint)w);
+        v2 = Vector512.LoadUnsafe(ref c, (nuint)(2 * w));
+        v3 = Vector512.LoadUnsafe(ref c, (nuint)(3 * w));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
