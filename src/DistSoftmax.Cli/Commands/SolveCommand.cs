@@ -64,7 +64,7 @@ internal sealed class SolveCommand
     private readonly Option<int> _maxCg = OptionFactory.Int("--max-cg", "newton-cg: most CG iterations per step (0 = the number of unknowns).", Defaults.MaxCgIterations);
     private readonly Option<string> _cgPrecision = OptionFactory.Choice("--cg-precision",
         "Newton-CG and approx-newton: precision of the inner CG's Hessian-vector products (and of approx-newton's Kronecker factors) — single where the shards can " +
-        "(a matrix problem's products, on OpenBLAS's sgemm: about 1e-7 relative, far inside CG's tolerance) or double. " +
+        "(a matrix problem's products in single precision: about 1e-7 relative, far inside CG's tolerance) or double. " +
         "Losses, gradients and the stopping test are always double.",
         "single", "single", "double");
     private readonly Option<string> _start = OptionFactory.Choice("--start",

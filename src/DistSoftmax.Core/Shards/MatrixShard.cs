@@ -51,8 +51,9 @@ namespace DistSoftmax.Core.Shards;
 /// (leverage scores, sampled Gram, sketches) has no meaning here and is refused.
 ///
 /// Single precision: a Hessian-vector product (exact or Gauss–Newton) asked with <see cref="HessianVectorRequest.SinglePrecision"/>
-/// forms Z_V and Y·A2 (and, on a shard without the cache, M) by OpenBLAS's sgemm on float copies of A1, A2 and A2ᵀ
-/// (kept only where the family has fused operators and sgemm is loaded), each row's product in double from the row's
+/// forms Z_V and Y·A2 (and, on a shard without the cache, M) by single-precision products (<see cref="MatrixProducts.GemmSingle"/>:
+/// the AVX-512 kernel, else OpenBLAS's sgemm) on float copies of A1, A2 and A2ᵀ (kept only where the family has fused
+/// operators and such products run), each row's product in double from the row's
 /// values. A shard without the cache keeps, for the whole row groups of its first half (<see cref="SingleValuesRowShare"/>,
 /// at most <see cref="MaxSingleValuesEntries"/>), the rows' values rounded to single precision: every pass that
 /// computes values at a new x (in double, from M in double) stores them, and the single-precision products and
@@ -100,7 +101,7 @@ public sealed class MatrixShard : IShard
     private readonly ReadOnlyMemory<double> _b;
     private readonly double[]? _w2;
     // A1, A2 and A2ᵀ in single precision, for single-precision Hessian-vector products (with fused row operators and
-    // OpenBLAS's sgemm only).
+    // single-precision products only: MatrixProducts.SingleAvailable).
     private readonly float[]? _a1Single, _a2Single, _a2TSingle;
 
     private readonly double[]? _mCache;   // rows×n, when rows·n ≤ MaxCachedEntries

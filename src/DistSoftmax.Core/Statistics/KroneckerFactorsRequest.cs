@@ -5,7 +5,7 @@ namespace DistSoftmax.Core.Statistics;
 /// ("Kronecker-factored curvature"), at x with the row terms of <paramref name="Kind"/>: with
 /// Q_j = A2ᵀ B(z_j) A2 (d×d) and τ_j = tr Q_j, the shard returns Σ_j τ_j a1_j a1_jᵀ, Σ_j Q_j and Σ_j τ_j over its rows.
 /// Solvers ask for the positive-semidefinite Gauss–Newton kind, so both factors are positive semidefinite.
-/// <paramref name="SinglePrecision"/>: a shard that can (a family with fused row operators, OpenBLAS's sgemm found)
+/// <paramref name="SinglePrecision"/>: a shard that can (a family with fused row operators, single-precision products available: the AVX-512 kernel or OpenBLAS's sgemm)
 /// projects the rows' low-rank terms onto A2 in single precision — the preconditioner only steers CG (about 1e-7
 /// relative in the factors; their damping is 1e-8·tr/d), as the vector problems' sampled Gram does.
 /// </summary>

@@ -63,7 +63,7 @@ public sealed record SampledGramRequest(double[] X, double[] Globals, HessianKin
 /// <summary>
 /// Phase 2: for a direction v, y = A v; returns Aᵀ((D + w²)∘y) and the dots ⟨q_j, y⟩.
 /// With <paramref name="SinglePrecision"/> a shard may form the product's dense products in single precision (a matrix
-/// shard's products, exact or Gauss–Newton, on OpenBLAS's sgemm: relative error about 1e-6), for an inner CG solve
+/// shard's products, exact or Gauss–Newton, in single precision (the AVX-512 kernel or OpenBLAS's sgemm): relative error about 1e-6), for an inner CG solve
 /// whose tolerance is far looser; shards without such a path answer in double.
 /// </summary>
 public sealed record HessianVectorRequest(double[] X, double[] Globals, HessianKind Kind, double[] V, bool SinglePrecision = false) : ShardRequest(X);
