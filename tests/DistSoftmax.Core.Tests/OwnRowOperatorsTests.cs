@@ -161,4 +161,47 @@ public class OwnRowOperatorsTests
         public double[]? GradientCoefficients(double[] globals, double[] reference) => inner.GradientCoefficients(globals, reference);
         public double[]? LowRankFromBasis(double[] globals, double[] reference, HessianKind kind) => inner.LowRankFromBasis(globals, reference, kind);
     }
+
+    [Theory]
+    [MemberData(nameof(KindsAndRegularisers))]
+    public void The_512_bit_single_precision_row_products_agree_with_the_Vector_T_ones_and_with_double(HessianKind kind, bool regularised, double shift)
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return;
+        // n = 203: whole 16-float vectors and a scalar tail.
+        const int n = 203;
+        var rng = new Rng(43);
+        var z = new double[n];
+        rng.FillNormal(z, 3.0);
+        for (int i = 0; i < n; i++) z[i] += shift;
+        var b = rng.NextDirichlet(n);
+        var w2 = regularised ? Enumerable.Range(0, n).Select(_ => rng.NextDouble()).ToArray() : Array.Empty<double>();
+        var y = new double[n];
+        rng.FillNormal(y);
+        var family = NormalizedSoftmax.Instance;
+        var values = new double[n];
+        family.RowValues(z, values);
+        var exact = (double[])y.Clone();
+        family.HessianProduct(values, b, kind, w2, exact, new double[(IOwnRowOperators.ScratchPerEntry + 1) * n]);
+        var yFloat = y.Select(v => (float)v).ToArray();
+        var wide = (float[])yFloat.Clone();
+        var narrow = (float[])yFloat.Clone();
+        var scratch = new double[n];
+        if (kind == HessianKind.Exact)
+        {
+            WideRowProducts.Exact(values, b, w2, wide);
+            NormalizedSoftmax.ExactProductSingle(values, b, w2, narrow);
+        }
+        else
+        {
+            WideRowProducts.GaussNewton(values, w2, wide, scratch);
+            NormalizedSoftmax.GaussNewtonProductSingle(values, w2, narrow, scratch);
+        }
+        double scale = exact.Max(Math.Abs);
+        for (int i = 0; i < n; i++)
+        {
+            // Both round y to floats, sum in double in another lane order, and round the result: a few float ulps.
+            Assert.True(Math.Abs(wide[i] - narrow[i]) <= 1e-6 * scale, $"entry {i}: {wide[i]} against {narrow[i]}");
+            Assert.True(Math.Abs(wide[i] - exact[i]) <= 1e-6 * scale, $"entry {i}: {wide[i]} against the double {exact[i]}");
+        }
+    }
 }

@@ -344,7 +344,12 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
         Span<float> y, Span<double> scratch)
     {
         if (values.Length == 0) return;
-        if (kind == HessianKind.Exact) ExactProductSingle(values, b, w2, y);
+        if (WideRowProducts.Available)
+        {
+            if (kind == HessianKind.Exact) WideRowProducts.Exact(values, b, w2, y);
+            else WideRowProducts.GaussNewton(values, w2, y, scratch);
+        }
+        else if (kind == HessianKind.Exact) ExactProductSingle(values, b, w2, y);
         else GaussNewtonProductSingle(values, w2, y, scratch);
     }
 
@@ -354,7 +359,7 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
     /// </summary>
     // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GaussNewtonProductSingle(ReadOnlySpan<double> f, ReadOnlySpan<double> w2, Span<float> y, Span<double> scratch)
+    internal static void GaussNewtonProductSingle(ReadOnlySpan<double> f, ReadOnlySpan<double> w2, Span<float> y, Span<double> scratch)
     {
         int n = f.Length, wd = Vector<double>.Count, wf = Vector<float>.Count, i;
         var t = scratch.Slice(0, n);
@@ -405,7 +410,7 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
     /// </summary>
     // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ExactProductSingle(ReadOnlySpan<double> f, ReadOnlySpan<double> b, ReadOnlySpan<double> w2, Span<float> y)
+    internal static void ExactProductSingle(ReadOnlySpan<double> f, ReadOnlySpan<double> b, ReadOnlySpan<double> w2, Span<float> y)
     {
         int n = f.Length, wd = Vector<double>.Count, wf = Vector<float>.Count, i;
         Vector<double> accFy = Vector<double>.Zero, accVy = accFy, accFf = accFy, accFb = accFy;
