@@ -143,7 +143,6 @@ public static class Avx512Gemm
     }
 
     /// <summary>C's 6 rows × 4 vectors from A's 6 rows (k each, lda apart) and B's k rows of 4 vectors (ldb apart).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile6x4<T>(int k, ref T a, int lda, ref T b, int ldb, ref T c, int ldc, TileStore mode) where T : unmanaged
     {
         int w = Vector512<T>.Count;
@@ -195,7 +194,6 @@ public static class Avx512Gemm
     }
 
     /// <summary>One row of C, 4 vectors wide.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x4<T>(int k, ref T a, ref T b, int ldb, ref T c, TileStore mode) where T : unmanaged
     {
         int w = Vector512<T>.Count;
@@ -214,7 +212,6 @@ public static class Avx512Gemm
     }
 
     /// <summary>One row of C, one vector wide.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x1<T>(int k, ref T a, ref T b, int ldb, ref T c, bool add) where T : unmanaged
     {
         var c0 = Vector512<T>.Zero;

@@ -19,7 +19,6 @@ internal static class WideRowProducts
     /// <summary>Whether these run here (512-bit vectors).</summary>
     public static bool Available => Vector512.IsHardwareAccelerated;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GaussNewton(ReadOnlySpan<double> f, ReadOnlySpan<double> w2, Span<float> y, Span<double> scratch)
     {
         int n = f.Length, wd = Vector512<double>.Count, wf = Vector512<float>.Count, i;
@@ -67,7 +66,6 @@ internal static class WideRowProducts
         for (; i < n; i++) y[i] = (float)(f[i] * (t[i] - ft) + (regularised ? w2[i] * y[i] : 0));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Exact(ReadOnlySpan<double> f, ReadOnlySpan<double> b, ReadOnlySpan<double> w2, Span<float> y)
     {
         int n = f.Length, wd = Vector512<double>.Count, wf = Vector512<float>.Count, i;
