@@ -20,13 +20,14 @@ public class OwnRowOperatorsTests
                     yield return new object[] { kind, regularised, shift };
     }
 
-    [Theory]
-    [MemberData(nameof(KindsAndRegularisers))]
-    public void Fused_gradient_and_Hessian_product_equal_the_row_terms(HessianKind kind, bool regularised, double shift)
+    /// <summary>
+    /// One row of n = 203 (whole vectors of every width and a scalar tail): z with entries N(shift, 3²) — a shift of 600
+    /// would overflow exp(z) unshifted —, a target b on the simplex, w² (or none) and a direction y.
+    /// </summary>
+    private static (double[] Z, double[] B, double[] W2, double[] Y) RandomRow(ulong seed, double shift, bool regularised)
     {
-        // n = 203: whole vectors and a scalar tail; a shift of 600 would overflow exp(z) unshifted.
         const int n = 203;
-        var rng = new Rng(41);
+        var rng = new Rng(seed);
         var z = new double[n];
         rng.FillNormal(z, 3.0);
         for (int i = 0; i < n; i++) z[i] += shift;
@@ -34,6 +35,15 @@ public class OwnRowOperatorsTests
         var w2 = regularised ? Enumerable.Range(0, n).Select(_ => rng.NextDouble()).ToArray() : Array.Empty<double>();
         var y = new double[n];
         rng.FillNormal(y);
+        return (z, b, w2, y);
+    }
+
+    [Theory]
+    [MemberData(nameof(KindsAndRegularisers))]
+    public void Fused_gradient_and_Hessian_product_equal_the_row_terms(HessianKind kind, bool regularised, double shift)
+    {
+        var (z, b, w2, y) = RandomRow(41, shift, regularised);
+        int n = z.Length;
         var family = NormalizedSoftmax.Instance;
         int lr = family.LowRankCount;
 
@@ -167,16 +177,8 @@ public class OwnRowOperatorsTests
     public void The_512_bit_single_precision_row_products_agree_with_the_Vector_T_ones_and_with_double(HessianKind kind, bool regularised, double shift)
     {
         if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return;
-        // n = 203: whole 16-float vectors and a scalar tail.
-        const int n = 203;
-        var rng = new Rng(43);
-        var z = new double[n];
-        rng.FillNormal(z, 3.0);
-        for (int i = 0; i < n; i++) z[i] += shift;
-        var b = rng.NextDirichlet(n);
-        var w2 = regularised ? Enumerable.Range(0, n).Select(_ => rng.NextDouble()).ToArray() : Array.Empty<double>();
-        var y = new double[n];
-        rng.FillNormal(y);
+        var (z, b, w2, y) = RandomRow(43, shift, regularised);
+        int n = z.Length;
         var family = NormalizedSoftmax.Instance;
         var values = new double[n];
         family.RowValues(z, values);

@@ -33,12 +33,7 @@ public static class MatrixProducts
     public static void Gemm(int m, int n, int k, ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb,
         Span<double> c, int ldc, bool accumulate)
     {
-        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "matrix dimensions must be non-negative");
-        if (m == 0 || n == 0) return;
-        CheckOperand("A", a.Length, m, k, lda);
-        CheckOperand("B", b.Length, k, n, ldb);
-        CheckOperand("C", c.Length, m, n, ldc);
-        if (a.Overlaps(c) || b.Overlaps(c)) throw new ArgumentException("C must not overlap A or B");
+        if (!CheckProduct(m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc, a.Overlaps(c) || b.Overlaps(c))) return;
         if (k > 0 && Avx512Gemm.Available)
         {
             Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
@@ -103,12 +98,7 @@ public static class MatrixProducts
     public static void GemmSingle(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
         Span<float> c, int ldc, bool accumulate)
     {
-        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "matrix dimensions must be non-negative");
-        if (m == 0 || n == 0) return;
-        CheckOperand("A", a.Length, m, k, lda);
-        CheckOperand("B", b.Length, k, n, ldb);
-        CheckOperand("C", c.Length, m, n, ldc);
-        if (a.Overlaps(c) || b.Overlaps(c)) throw new ArgumentException("C must not overlap A or B");
+        if (!CheckProduct(m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc, a.Overlaps(c) || b.Overlaps(c))) return;
         if (k == 0)
         {
             if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
@@ -132,6 +122,19 @@ public static class MatrixProducts
                     for (int j = j0; j < j1; j++) t[(long)j * rows + i] = s[i * cols + j];
             }
         return t;
+    }
+
+    /// <summary>Throws on negative sizes, operands too short for their shapes and leading dimensions, or C overlapping
+    /// A or B; false when C is empty (nothing to compute).</summary>
+    private static bool CheckProduct(int m, int n, int k, int aLength, int lda, int bLength, int ldb, int cLength, int ldc, bool overlaps)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "matrix dimensions must be non-negative");
+        if (m == 0 || n == 0) return false;
+        CheckOperand("A", aLength, m, k, lda);
+        CheckOperand("B", bLength, k, n, ldb);
+        CheckOperand("C", cLength, m, n, ldc);
+        if (overlaps) throw new ArgumentException("C must not overlap A or B");
+        return true;
     }
 
     private static void CheckOperand(string name, int length, int rows, int cols, int ld)
