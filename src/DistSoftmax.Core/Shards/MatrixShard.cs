@@ -771,6 +771,9 @@ public sealed class MatrixShard : IShard
         public readonly double[] LowRank = new double[d * d]; // Σ_j Σ_ab C_j,ab r_j,a r_j,bᵀ
         public readonly double[] Left = new double[d * d];    // Σ_j τ_j a1_j a1_jᵀ
         public readonly double[] Projected = new double[Math.Max(ChunkRows * lr * d, 1)];
+        public readonly double[] ProjectedT = new double[Math.Max(ChunkRows * lr * d, 1)];   // the r_j,a as columns (d × chunk·lr)
+        public readonly double[] Combined = new double[Math.Max(ChunkRows * lr * d, 1)];     // w_j,a = Σ_b C_j,ab r_j,b
+        public readonly double[] WeightedA1 = new double[ChunkRows * d];                     // τ_j a1_j
         public double WeightSum;
     }
 
@@ -782,7 +785,9 @@ public sealed class MatrixShard : IShard
     /// Per chunk: one GEMM for the r_j,a (chunk·lr × n times A2; single precision on request where the shard has
     /// sgemm and A2's floats — the GEMM is most of the request, about lr forward products — and then, on a shard
     /// without the M cache, M itself by sgemm as a single-precision Hessian-vector product forms it), the diagonal
-    /// sums, then τ-weighted A1 rows into left; after the pass one A2ᵀ diag(·) A2 product.
+    /// sums, and two d×d products for the low-rank sums and left (the chunk's r_j,a against the C-combined ones, its A1
+    /// rows against the τ-weighted ones; a rank-one update per row and pair took as long as the projection GEMM);
+    /// after the pass one A2ᵀ diag(·) A2 product.
     /// </summary>
     private KroneckerFactorsReply KroneckerFactors(KroneckerFactorsRequest r)
     {
@@ -805,32 +810,38 @@ public sealed class MatrixShard : IShard
                 SpanMath.Widen(c.PSingle.AsSpan(0, len * lr * d), projected);
             }
             else if (lr > 0) MatrixProducts.Gemm(len * lr, d, n, c.Q, n, _a2, d, projected, d, false);
+            // Per row: the diagonal sum, w_j,a = Σ_b C_j,ab r_j,b and τ_j = ⟨D_j + w_j², ‖a2_i‖²⟩ + Σ_a ⟨r_j,a, w_j,a⟩;
+            // then two products for the chunk: low rank += Σ_j Σ_a r_j,a w_j,aᵀ = Rᵀ W (d × chunk·lr × d) and
+            // left += Σ_j τ_j a1_j a1_jᵀ = A1ᵀ diag(τ) A1 over the chunk's rows (d × chunk × d).
+            var combined = acc.Combined;
             for (int jj = 0; jj < len; jj++)
             {
                 var dw = c.Dw.AsSpan(jj * n, n);
                 SpanMath.Add(acc.Diagonal, dw, acc.Diagonal);
                 double t = SpanMath.Dot(dw, a2Norms);
                 var rows = projected.AsSpan(jj * lr * d, lr * d);
+                var ws = combined.AsSpan(jj * lr * d, lr * d);
+                ws.Clear();
                 for (int a = 0; a < lr; a++)
+                {
                     for (int b = 0; b < lr; b++)
                     {
                         double cab = c.C[jj * lr * lr + a * lr + b];
-                        if (cab == 0) continue;
-                        t += cab * SpanMath.Dot(rows.Slice(a * d, d), rows.Slice(b * d, d));
-                        for (int l = 0; l < d; l++)
-                        {
-                            double f = cab * rows[a * d + l];
-                            if (f != 0) SpanMath.MultiplyAdd(rows.Slice(b * d, d), f, acc.LowRank.AsSpan(l * d, d), acc.LowRank.AsSpan(l * d, d));
-                        }
+                        if (cab != 0) SpanMath.MultiplyAdd(rows.Slice(b * d, d), cab, ws.Slice(a * d, d), ws.Slice(a * d, d));
                     }
-                acc.WeightSum += t;
-                var a1 = _a1.AsSpan((c.Start + jj) * d, d);
-                for (int l = 0; l < d; l++)
-                {
-                    double f = t * a1[l];
-                    if (f != 0) SpanMath.MultiplyAdd(a1, f, acc.Left.AsSpan(l * d, d), acc.Left.AsSpan(l * d, d));
+                    t += SpanMath.Dot(rows.Slice(a * d, d), ws.Slice(a * d, d));
                 }
+                acc.WeightSum += t;
+                SpanMath.Multiply(_a1.AsSpan((c.Start + jj) * d, d), t, acc.WeightedA1.AsSpan(jj * d, d));
             }
+            if (lr > 0)
+            {
+                int k = len * lr;
+                for (int row = 0; row < k; row++)
+                    for (int l = 0; l < d; l++) acc.ProjectedT[l * k + row] = projected[row * d + l];
+                MatrixProducts.Gemm(d, d, k, acc.ProjectedT, k, combined, d, acc.LowRank, d, true);
+            }
+            MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.Start), _rows, acc.WeightedA1, d, acc.Left, d, true);
         }, readsValues: ops is not null, singleX: single && _mCache is null ? ToSingle(r.X) : null);
         var total = parts[0];
         for (int k = 1; k < parts.Length; k++)
