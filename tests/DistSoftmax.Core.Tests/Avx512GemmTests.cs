@@ -20,57 +20,47 @@ public class Avx512GemmTests
     public void Double_products_equal_the_ordered_scalar_sums_bit_for_bit()
     {
         if (!Vector512.IsHardwareAccelerated) return;
-        var rng = new Random.Rng(11);
-        foreach (var (m, n, k) in Shapes)
-            foreach (var (lda, ldb, ldc) in new[] { (k, n, n), (k + 3, n + 5, n + 2) })
-            {
-                var a = new double[m * lda]; var b = new double[k * ldb]; var c = new double[m * ldc];
-                rng.FillNormal(a); rng.FillNormal(b); rng.FillNormal(c);
-                foreach (bool accumulate in new[] { false, true })
-                {
-                    var result = (double[])c.Clone();
-                    Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, result, ldc, accumulate);
-                    for (int i = 0; i < m; i++)
-                        for (int j = 0; j < ldc; j++)
-                        {
-                            double expected = c[i * ldc + j];
-                            if (j < n)
-                            {
-                                double s = 0;
-                                for (int p = 0; p < k; p++) s = Math.FusedMultiplyAdd(a[i * lda + p], b[p * ldb + j], s);
-                                expected = accumulate ? expected + s : s;
-                            }
-                            Assert.True(expected.Equals(result[i * ldc + j]), $"{m}×{n}×{k} ld {lda},{ldb},{ldc} add {accumulate}: C[{i},{j}] {result[i * ldc + j]:R} ≠ {expected:R}");
-                        }
-                }
-            }
+        CheckAgainstOrderedSums<double>(11, extraLd: (3, 5, 2), (m, n, k, a, lda, b, ldb, c, ldc, add) => Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, c, ldc, add));
     }
 
     [Fact]
     public void Single_products_equal_the_ordered_scalar_sums_bit_for_bit()
     {
         if (!Vector512.IsHardwareAccelerated) return;
-        var rng = new Random.Rng(12);
-        float[] Fill(int count) { var v = new double[count]; rng.FillNormal(v); return v.Select(x => (float)x).ToArray(); }
+        CheckAgainstOrderedSums<float>(12, extraLd: (1, 7, 3), (m, n, k, a, lda, b, ldb, c, ldc, add) => Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, c, ldc, add));
+    }
+
+    private delegate void Product<T>(int m, int n, int k, T[] a, int lda, T[] b, int ldb, T[] c, int ldc, bool accumulate);
+
+    /// <summary>
+    /// Every shape, with tight leading dimensions and with <paramref name="extraLd"/> more, overwriting and accumulating:
+    /// each entry of C must equal Σ_p a_ip·b_pj by fused multiply-adds from zero in order p = 0 … k−1 (then added to
+    /// C's old value), and the entries past n in each row of C must be untouched.
+    /// </summary>
+    private static void CheckAgainstOrderedSums<T>(ulong seed, (int A, int B, int C) extraLd, Product<T> multiply)
+        where T : System.Numerics.IFloatingPointIeee754<T>
+    {
+        var rng = new Random.Rng(seed);
+        T[] Fill(int count) { var v = new double[count]; rng.FillNormal(v); return v.Select(T.CreateTruncating).ToArray(); }
         foreach (var (m, n, k) in Shapes)
-            foreach (var (lda, ldb, ldc) in new[] { (k, n, n), (k + 1, n + 7, n + 3) })
+            foreach (var (lda, ldb, ldc) in new[] { (k, n, n), (k + extraLd.A, n + extraLd.B, n + extraLd.C) })
             {
                 var a = Fill(m * lda); var b = Fill(k * ldb); var c = Fill(m * ldc);
                 foreach (bool accumulate in new[] { false, true })
                 {
-                    var result = (float[])c.Clone();
-                    Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, result, ldc, accumulate);
+                    var result = (T[])c.Clone();
+                    multiply(m, n, k, a, lda, b, ldb, result, ldc, accumulate);
                     for (int i = 0; i < m; i++)
                         for (int j = 0; j < ldc; j++)
                         {
-                            float expected = c[i * ldc + j];
+                            T expected = c[i * ldc + j];
                             if (j < n)
                             {
-                                float s = 0;
-                                for (int p = 0; p < k; p++) s = MathF.FusedMultiplyAdd(a[i * lda + p], b[p * ldb + j], s);
+                                T s = T.Zero;
+                                for (int p = 0; p < k; p++) s = T.FusedMultiplyAdd(a[i * lda + p], b[p * ldb + j], s);
                                 expected = accumulate ? expected + s : s;
                             }
-                            Assert.True(expected.Equals(result[i * ldc + j]), $"{m}×{n}×{k} ld {lda},{ldb},{ldc} add {accumulate}: C[{i},{j}] {result[i * ldc + j]:R} ≠ {expected:R}");
+                            Assert.True(expected.Equals(result[i * ldc + j]), $"{typeof(T).Name} {m}×{n}×{k} ld {lda},{ldb},{ldc} add {accumulate}: C[{i},{j}] {result[i * ldc + j]:R} ≠ {expected:R}");
                         }
                 }
             }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -76,7 +77,7 @@ public static class Avx512Gemm
         ref T rc = ref MemoryMarshal.GetReference(c);
         int lanes = Vector512<T>.Count, width = TileVectors * lanes;
         bool pack = ldb != width && m >= 2 * TileRows && (long)k * width * Unsafe.SizeOf<T>() <= MaxPackedBytes;
-        // Long sums go in slices of KSlice steps, so that B's slice of the panel stays in L2 while every row tile
+        // Long sums go in slices of MaxSliceSteps steps, so that B's slice of the panel stays in L2 while every row tile
         // passes over it; each slice continues the entries' sums where the last one left them (in C, or for C += A·B in
         // a per-thread buffer first), which keeps every sum's order p = 0 … k−1.
         int slice = k > MaxSliceSteps && m >= 2 * TileRows ? MaxSliceSteps : k;
@@ -117,9 +118,8 @@ public static class Avx512Gemm
             if (viaBuffer)
                 for (int i = 0; i < m; i++)
                 {
-                    var sums = sumBuffer.AsSpan(i * width, width);
                     var row = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref rc, i * ldc + j), width);
-                    for (int q = 0; q < width; q++) row[q] += sums[q];
+                    TensorPrimitives.Add(row, sumBuffer.AsSpan(i * width, width), row);
                 }
         }
         for (; j + lanes <= n; j += lanes)

@@ -34,19 +34,19 @@ public static class MatrixProducts
         Span<double> c, int ldc, bool accumulate)
     {
         if (!CheckProduct(m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc, a.Overlaps(c) || b.Overlaps(c))) return;
-        if (k > 0 && Avx512Gemm.Available)
+        if (k == 0)
+        {
+            ClearUnlessAccumulating(c, m, n, ldc, accumulate);
+            return;
+        }
+        if (Avx512Gemm.Available)
         {
             Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
             return;
         }
-        if (k > 0 && NativeBlas.Available && (long)m * n * k >= NativeMinimumWork)
+        if (NativeBlas.Available && (long)m * n * k >= NativeMinimumWork)
         {
             NativeBlas.Gemm(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
-            return;
-        }
-        if (k == 0)
-        {
-            if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
             return;
         }
 
@@ -99,29 +99,39 @@ public static class MatrixProducts
         Span<float> c, int ldc, bool accumulate)
     {
         if (!CheckProduct(m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc, a.Overlaps(c) || b.Overlaps(c))) return;
-        if (k == 0)
-        {
-            if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
-        }
+        if (k == 0) ClearUnlessAccumulating(c, m, n, ldc, accumulate);
         else if (Avx512Gemm.Available) Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         else if (NativeBlas.SingleGemmAvailable) NativeBlas.GemmSingle(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         else throw new PlatformNotSupportedException("single-precision products need 512-bit vectors or OpenBLAS's sgemm");
     }
 
+    /// <summary>An empty sum (k = 0): C = 0, or C unchanged when accumulating.</summary>
+    private static void ClearUnlessAccumulating<T>(Span<T> c, int m, int n, int ldc, bool accumulate)
+    {
+        if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+    }
+
     /// <summary>Row-major transpose: t (cols×rows) = sᵀ for s (rows×cols).</summary>
     public static double[] Transpose(ReadOnlySpan<double> s, int rows, int cols)
     {
-        if (s.Length < (long)rows * cols) throw new ArgumentException($"a {rows}×{cols} matrix needs {(long)rows * cols} values");
         var t = new double[(long)rows * cols];
+        Transpose(s, rows, cols, t);
+        return t;
+    }
+
+    /// <summary>Row-major transpose into <paramref name="t"/> (cols×rows, its first rows·cols values) for s (rows×cols).</summary>
+    public static void Transpose(ReadOnlySpan<double> s, int rows, int cols, Span<double> t)
+    {
+        if (s.Length < (long)rows * cols) throw new ArgumentException($"a {rows}×{cols} matrix needs {(long)rows * cols} values");
+        if (t.Length < (long)rows * cols) throw new ArgumentException($"the transpose of a {rows}×{cols} matrix needs {(long)rows * cols} values, not {t.Length}");
         const int blk = 32;
         for (int i0 = 0; i0 < rows; i0 += blk)
             for (int j0 = 0; j0 < cols; j0 += blk)
             {
                 int i1 = Math.Min(rows, i0 + blk), j1 = Math.Min(cols, j0 + blk);
                 for (int i = i0; i < i1; i++)
-                    for (int j = j0; j < j1; j++) t[(long)j * rows + i] = s[i * cols + j];
+                    for (int j = j0; j < j1; j++) t[j * rows + i] = s[i * cols + j];
             }
-        return t;
     }
 
     /// <summary>Throws on negative sizes, operands too short for their shapes and leading dimensions, or C overlapping

@@ -837,8 +837,7 @@ public sealed class MatrixShard : IShard
             if (lr > 0)
             {
                 int k = len * lr;
-                for (int row = 0; row < k; row++)
-                    for (int l = 0; l < d; l++) acc.ProjectedT[l * k + row] = projected[row * d + l];
+                MatrixProducts.Transpose(projected.AsSpan(0, k * d), k, d, acc.ProjectedT);
                 MatrixProducts.Gemm(d, d, k, acc.ProjectedT, k, combined, d, acc.LowRank, d, true);
             }
             MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.Start), _rows, acc.WeightedA1, d, acc.Left, d, true);
