@@ -21,12 +21,11 @@ public class OwnRowOperatorsTests
     }
 
     /// <summary>
-    /// One row of n = 203 (whole vectors of every width and a scalar tail): z with entries N(shift, 3²) — a shift of 600
-    /// would overflow exp(z) unshifted —, a target b on the simplex, w² (or none) and a direction y.
+    /// One row of n = 203 by default (whole vectors of every width and a scalar tail): z with entries N(shift, 3²) — a
+    /// shift of 600 would overflow exp(z) unshifted —, a target b on the simplex, w² (or none) and a direction y.
     /// </summary>
-    private static (double[] Z, double[] B, double[] W2, double[] Y) RandomRow(ulong seed, double shift, bool regularised)
+    private static (double[] Z, double[] B, double[] W2, double[] Y) RandomRow(ulong seed, double shift, bool regularised, int n = 203)
     {
-        const int n = 203;
         var rng = new Rng(seed);
         var z = new double[n];
         rng.FillNormal(z, 3.0);
@@ -205,5 +204,45 @@ public class OwnRowOperatorsTests
             Assert.True(Math.Abs(wide[i] - narrow[i]) <= 1e-6 * scale, $"entry {i}: {wide[i]} against {narrow[i]}");
             Assert.True(Math.Abs(wide[i] - exact[i]) <= 1e-6 * scale, $"entry {i}: {wide[i]} against the double {exact[i]}");
         }
+    }
+
+    public static IEnumerable<object[]> KindsShiftsAndLengths()
+    {
+        foreach (var kind in new[] { HessianKind.Exact, HessianKind.GaussNewton })
+            foreach (var shift in new[] { 0.0, 600.0 })
+                foreach (var n in new[] { 203, 1031 })   // one partial block of single-precision sums; four and a tail
+                    yield return new object[] { kind, shift, n };
+    }
+
+    [Theory]
+    [MemberData(nameof(KindsShiftsAndLengths))]
+    public void Products_from_the_single_precision_row_terms_agree_with_the_double_ones(HessianKind kind, double shift, int n)
+    {
+        var family = NormalizedSoftmax.Instance;
+        if (!family.SingleRowTermsAvailable) return;
+        var (z, b, _, y) = RandomRow(44, shift, false, n);
+        var values = new double[n];
+        family.RowValues(z, values);
+        var terms = new float[IOwnRowOperators.SingleTermsPerEntry * n];
+        var sums = new double[IOwnRowOperators.SingleTermSumsPerRow];
+        family.SingleRowTerms(values, b, terms, sums);
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal((float)values[i], terms[i]);
+            Assert.Equal((float)((2 * values[i] - b[i]) * values[i]), terms[n + i]);
+        }
+        Assert.Equal(values.Sum(f => f * f), sums[0], 1e-15);
+        Assert.Equal(values.Zip(b, (f, bi) => f * bi).Sum(), sums[1], 1e-15);
+
+        var exact = (double[])y.Clone();
+        family.HessianProduct(values, b, kind, ReadOnlySpan<double>.Empty, exact, new double[(IOwnRowOperators.ScratchPerEntry + 1) * n]);
+        var single = y.Select(v => (float)v).ToArray();
+        family.HessianProductFromSingleTerms(terms, sums, kind, single);
+        // f, v and y rounded to floats, products and sums of 256 entries in single precision: a few float ulps of the
+        // largest entry (the double-computed single-precision product is held to 1e-6 of it above).
+        double scale = exact.Max(Math.Abs);
+        for (int i = 0; i < n; i++)
+            Assert.True(Math.Abs(single[i] - exact[i]) <= 1e-6 * scale, $"entry {i}: {single[i]} against the double {exact[i]}");
+        Assert.True(exact.Zip(single, (e, s) => Math.Abs(e - s)).Max() > 0, "the single-precision product equals the double one exactly");
     }
 }

@@ -137,6 +137,42 @@ public class SingleCgProductsTests
         }
     }
 
+    [Theory]
+    [InlineData(HessianKind.GaussNewton)]
+    [InlineData(HessianKind.Exact)]
+    public void Single_precision_row_terms_give_the_same_products_whoever_wrote_them_and_double_requests_never_read_them(HessianKind kind)
+    {
+        // A shard with the M cache keeps each row's single-precision terms (f, (2f − b)∘f and two sums) from the pass
+        // that computed its values at x. The product's bits must not depend on which pass wrote them — a loss pass (as
+        // in a solve), the product itself (a resumed solve's fresh shard), or a pass after the cache was overwritten at
+        // another x or by M itself (the post-solve analysis's rows) — and double requests must not read them.
+        if (!MatrixProducts.SingleAvailable || !NormalizedSoftmax.Instance.SingleRowTermsAvailable) return;
+        const int n = 300, d = 8;
+        var p = MatrixTestProblems.Random("multiple-normalized", n, d, false, 965);
+        var x = MatrixTestProblems.RandomX(d, 966, 2.0);
+        var elsewhere = MatrixTestProblems.RandomX(d, 967, 2.0);
+        var v = MatrixTestProblems.RandomX(d, 968);
+        double[] globals = { 0 };
+        var request = new HessianVectorRequest(x, globals, kind, v, SinglePrecision: true);
+        var doubleRequest = new HessianVectorRequest(x, globals, kind, v);
+        double[] Product(MatrixShard shard, HessianVectorRequest r) => ((HessianVectorReply)shard.Evaluate(r)).Product;
+
+        var byItself = Product(ShardKeeping(p, Kept.M), request);
+        var shard = ShardKeeping(p, Kept.M);
+        shard.Evaluate(new ScalarsRequest(x, globals, WithGradient: true));
+        Assert.Equal(byItself, Product(shard, request));
+        Assert.Equal(byItself, Product(shard, request));   // read again
+        shard.Evaluate(new ScalarsRequest(elsewhere, globals));
+        Assert.Equal(byItself, Product(shard, request));   // written again at x
+        shard.Products(elsewhere, new double[(long)n * n]);   // the cache holds M at another x; the terms are x's
+        Assert.Equal(byItself, Product(shard, request));
+        Assert.Equal(Product(ShardKeeping(p, Kept.M), doubleRequest), Product(shard, doubleRequest));
+
+        // Against the double product: single precision, not its bits.
+        double error = Assertions.RelativeError(byItself, Product(shard, doubleRequest));
+        Assert.True(error is > 0 and < 1e-6, $"rel err {error:E2}");
+    }
+
     [Fact]
     public void Double_requests_never_read_the_kept_single_values()
     {

@@ -47,4 +47,23 @@ public interface IOwnRowOperators
     /// </summary>
     void HessianProductSingle(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, ReadOnlySpan<double> w2,
         Span<float> y, Span<double> scratch);
+
+    /// <summary>Single-precision terms per entry of a row, and double sums per row, that <see cref="SingleRowTerms"/> writes.</summary>
+    const int SingleTermsPerEntry = 2, SingleTermSumsPerRow = 2;
+
+    /// <summary>Whether <see cref="SingleRowTerms"/> and <see cref="HessianProductFromSingleTerms"/> run on this processor.</summary>
+    bool SingleRowTermsAvailable { get; }
+
+    /// <summary>
+    /// A row's terms for <see cref="HessianProductFromSingleTerms"/>, from its values and b in double:
+    /// <see cref="SingleTermsPerEntry"/>·n floats and <see cref="SingleTermSumsPerRow"/> doubles, a deterministic
+    /// function of the two rows (a matrix shard keeps them between a pass at x and its single-precision products).
+    /// </summary>
+    void SingleRowTerms(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<float> terms, Span<double> sums);
+
+    /// <summary>
+    /// <see cref="HessianProductSingle"/> without a regulariser, computed in single precision from the row's
+    /// <see cref="SingleRowTerms"/> (its dot products summed in short single-precision blocks added in double).
+    /// </summary>
+    void HessianProductFromSingleTerms(ReadOnlySpan<float> terms, ReadOnlySpan<double> sums, HessianKind kind, Span<float> y);
 }

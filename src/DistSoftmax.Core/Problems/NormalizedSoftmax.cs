@@ -353,6 +353,19 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
         else GaussNewtonProductSingle(values, w2, y, scratch);
     }
 
+    public bool SingleRowTermsAvailable => SingleTermProducts.Available;
+
+    /// <summary>f and v = (2f − b)∘f rounded to single precision, ⟨f,f⟩ and ⟨f,b⟩ in double (<see cref="SingleTermProducts.Write"/>).</summary>
+    public void SingleRowTerms(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<float> terms, Span<double> sums) =>
+        SingleTermProducts.Write(values, b, terms, sums);
+
+    public void HessianProductFromSingleTerms(ReadOnlySpan<float> terms, ReadOnlySpan<double> sums, HessianKind kind, Span<float> y)
+    {
+        if (y.Length == 0) return;
+        if (kind == HessianKind.Exact) SingleTermProducts.Exact(terms, sums, y);
+        else SingleTermProducts.GaussNewton(terms, y);
+    }
+
     /// <summary>
     /// <see cref="GaussNewtonProduct"/> on a float y: each Vector&lt;float&gt; of y widened to two Vector&lt;double&gt;,
     /// the sums and t in double, the result narrowed back.

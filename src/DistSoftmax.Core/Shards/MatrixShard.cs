@@ -62,6 +62,15 @@ namespace DistSoftmax.Core.Shards;
 /// stored values — computing and storing them first on a miss — so a product's bits do not depend on which request
 /// came before it (a resumed solve's fresh shards give the uninterrupted solve's products). Double requests never
 /// read them.
+///
+/// A shard with the cache, fused operators that have single-precision row terms (<see cref="IOwnRowOperators.SingleRowTerms"/>:
+/// f and (2f − b)∘f as floats, ⟨f,f⟩ and ⟨f,b⟩, on 512-bit processors) and no regulariser also keeps every row's terms at
+/// the x of the last pass that read values (written from those values as it goes: 8 bytes an entry beside the cache's
+/// 8), and its single-precision products compute each row's product from them in single precision
+/// (<see cref="IOwnRowOperators.HessianProductFromSingleTerms"/>) without reading the cache or B — where they hold x's
+/// they need no M at all. At n = 4096, d = 64 a product took 29–32 ms of a worker's time in a solve against 35–45 ms
+/// (README, #12, twenty-ninth session). The terms are a function of the row's double values and b, so a product's bits
+/// do not depend on which pass wrote them; double requests never read them.
 /// </summary>
 public sealed class MatrixShard : IShard
 {
@@ -111,6 +120,11 @@ public sealed class MatrixShard : IShard
     private readonly float[]? _singleValues;
     private readonly int _singleValuesRows;
     private double[]? _singleValuesX;
+    // With _mCache, fused operators that have them and no regulariser: every row's single-precision terms
+    // (IOwnRowOperators.SingleRowTerms: 2n floats and 2 doubles a row) at _singleTermsX, for the single-precision products.
+    private readonly float[]? _singleTerms;
+    private readonly double[]? _singleTermSums;
+    private double[]? _singleTermsX;
 
     public long RowOffset { get; }
     public int Rows => _rows;
@@ -119,7 +133,8 @@ public sealed class MatrixShard : IShard
     public long Bytes => sizeof(double) * ((long)_a1.Length + _a1T.Length + _a2.Length + _a2T.Length + _b.Length
                                            + (_w2?.Length ?? 0) + (_mCache?.Length ?? 0))
                          + sizeof(float) * ((long)(_a1Single?.Length ?? 0) + (_a2Single?.Length ?? 0) + (_a2TSingle?.Length ?? 0)
-                                            + (_singleValues?.Length ?? 0));
+                                            + (_singleValues?.Length ?? 0) + (_singleTerms?.Length ?? 0))
+                         + sizeof(double) * (long)(_singleTermSums?.Length ?? 0);
     /// <summary>Rows whose values a shard without the M cache keeps in single precision (0: none).</summary>
     public int SingleValuesRows => _singleValuesRows;
     /// <summary>Side d of X.</summary>
@@ -176,7 +191,15 @@ public sealed class MatrixShard : IShard
         }
         RowOffset = rowOffset;
         _blocks = BlocksFor(_rows, _n, _d);
-        if ((long)_rows * _n <= maxCachedEntries) _mCache = PopulatedArrays.Uninitialized(_rows * _n);
+        if ((long)_rows * _n <= maxCachedEntries)
+        {
+            _mCache = PopulatedArrays.Uninitialized(_rows * _n);
+            if (_a1Single is not null && _w2 is null && _rowOperators!.SingleRowTermsAvailable)
+            {
+                _singleTerms = PopulatedArrays.UninitializedSingle(IOwnRowOperators.SingleTermsPerEntry * _rows * _n);
+                _singleTermSums = new double[IOwnRowOperators.SingleTermSumsPerRow * _rows];
+            }
+        }
         else if (_a1Single is not null && _n > 0)
         {
             _singleValuesRows = KeptGroupRows(_blocks, (int)Math.Min((long)(_rows * SingleValuesRowShare), maxSingleValuesEntries / _n));
@@ -354,6 +377,10 @@ public sealed class MatrixShard : IShard
         /// (rounded) values either way, so its result does not depend on whether they were kept before.</summary>
         public float[]? SingleValues;
         public bool SingleValuesValid, RoundedValues;
+        /// <summary>A shard with the cache: its single-precision row terms when the pass reads values (else null);
+        /// <see cref="SingleTermsValid"/>: they hold this x's terms, otherwise <see cref="ValuesRow"/> writes each row's.</summary>
+        public float[]? SingleTerms;
+        public bool SingleTermsValid;
 
         public Chunk(int n, int d, int lr)
         {
@@ -393,18 +420,28 @@ public sealed class MatrixShard : IShard
     /// the row terms), giving each block one accumulator of type T, and <paramref name="endGroup"/> after each group's
     /// last chunk; returns the accumulators in block order. <paramref name="readsValues"/>: the body reads the rows'
     /// values (<see cref="ValuesRow"/>); <paramref name="singleX"/>: x in single precision, given only by a shard
-    /// without the cache, whose groups then form M by sgemm (<see cref="FillMSingle"/>).
+    /// without the cache, whose groups then form M by sgemm (<see cref="FillMSingle"/>); <paramref name="readsSingleTerms"/>:
+    /// the body reads only the single-precision row terms (<see cref="Chunk.SingleTerms"/>), so where they hold x's no M is
+    /// formed and the cache is left as it is.
     /// </summary>
     private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<Chunk, T>? endGroup = null,
-        bool readsValues = false, float[]? singleX = null)
+        bool readsValues = false, float[]? singleX = null, bool readsSingleTerms = false)
     {
         if (x.Length != _d * _d) throw new ArgumentException($"x has {x.Length} entries but X is {_d}×{_d} ({_d * _d} unknowns)");
+        // With the cache: every pass that reads values keeps each row's single-precision terms at x (written from the
+        // values it computes or reads, unless they already hold x's).
+        bool keepsTerms = _singleTerms is not null && readsValues;
+        bool termsValid = keepsTerms && _singleTermsX is not null && _singleTermsX.AsSpan().SequenceEqual(x);
+        bool writesTerms = keepsTerms && !termsValid;
+        bool skipsM = readsSingleTerms && termsValid;
+        if (writesTerms) _singleTermsX = null;
         bool cached = _mCache is not null && _mCacheX is not null && _mCacheX.AsSpan().SequenceEqual(x);
         if (cached && _cacheHoldsValues && !readsValues) cached = false;   // the body needs M: it is formed again
         bool holdsValues = cached && _cacheHoldsValues;
         // A body that reads row values leaves them in the cache instead of M (not with a regulariser, whose terms need z).
-        bool valuesInPlace = readsValues && !holdsValues && _mCache is not null && _rowOperators is not null && _w2 is null;
-        if (!cached || valuesInPlace) _mCacheX = null;   // the cache is rewritten below; valid again only once the pass completes
+        bool valuesInPlace = readsValues && !holdsValues && !skipsM && _mCache is not null && _rowOperators is not null && _w2 is null;
+        bool rewritesCache = _mCache is not null && !skipsM && (!cached || valuesInPlace);
+        if (rewritesCache) _mCacheX = null;   // the cache is rewritten below; valid again only once the pass completes
         // Without the cache: single-precision values of the kept rows, read by single-precision products at the x of the
         // pass that wrote them; a pass that reads values at another x writes them (from M in double, as any pass would).
         bool singleRequest = singleX is not null;
@@ -428,8 +465,10 @@ public sealed class MatrixShard : IShard
                 chunk.SingleValues = groupKept && (singleRequest || writesSingle) ? _singleValues : null;
                 chunk.SingleValuesValid = singleValid;
                 chunk.RoundedValues = singleRequest;
+                chunk.SingleTerms = keepsTerms ? _singleTerms : null;
+                chunk.SingleTermsValid = termsValid;
                 if (singleRequest && !groupKept) FillMSingle(singleX!, chunk);
-                else if (!(singleRequest && singleValid)) FillM(x, chunk, cached);   // (kept values at this x need no M)
+                else if (!(singleRequest && singleValid) && !skipsM) FillM(x, chunk, cached);   // (kept values or terms at this x need no M)
                 for (int c0 = g0; c0 < g0 + chunk.GroupLength; c0 += ChunkRows)
                 {
                     chunk.Start = c0;
@@ -441,12 +480,13 @@ public sealed class MatrixShard : IShard
             }
             results[k] = acc;
         });
-        if (_mCache is not null && (!cached || valuesInPlace))
+        if (rewritesCache)
         {
             _mCacheX = (double[])x.Clone();
             _cacheHoldsValues = valuesInPlace;
         }
         if (writesSingle) _singleValuesX = (double[])x.Clone();
+        if (writesTerms) _singleTermsX = (double[])x.Clone();
         return results;
     }
 
@@ -458,6 +498,20 @@ public sealed class MatrixShard : IShard
     /// a pass that writes them stores the values it computed (a single-precision product then uses the stored ones).
     /// </summary>
     private ReadOnlySpan<double> ValuesRow(Chunk c, int jj, IOwnRowOperators ops)
+    {
+        var values = ComputedValuesRow(c, jj, ops);
+        if (c.SingleTerms is { } terms && !c.SingleTermsValid)
+        {
+            // Keep the row's single-precision terms for the single-precision products at this x.
+            int j = c.Start + jj, width = IOwnRowOperators.SingleTermsPerEntry * _n, sums = IOwnRowOperators.SingleTermSumsPerRow;
+            ops.SingleRowTerms(values, BRow(j), terms.AsSpan(j * width, width), _singleTermSums.AsSpan(j * sums, sums));
+        }
+        return values;
+    }
+
+    /// <summary><see cref="ValuesRow"/> before its single-precision terms: the row's values from the cache, the kept
+    /// single-precision values or M.</summary>
+    private ReadOnlySpan<double> ComputedValuesRow(Chunk c, int jj, IOwnRowOperators ops)
     {
         var values = c.RowScratch.AsSpan(IOwnRowOperators.ScratchPerEntry * _n, _n);
         if (c.SingleValues is { } kept)
@@ -711,7 +765,8 @@ public sealed class MatrixShard : IShard
         }
         if (r.SinglePrecision && _rowOperators is { } single && _a1Single is { } a1Single)
         {
-            // The same in single precision: Z_V and Y as floats from sgemm, each row's product computed in double.
+            // The same in single precision: Z_V and Y as floats from sgemm, each row's product from the row's
+            // single-precision terms where the shard keeps them, else computed in double from its values.
             var vSingle = ToSingle(r.V);
             var singleParts = Stream(r.X, null, () => new double[d * d], (c, _) =>
             {
@@ -722,9 +777,18 @@ public sealed class MatrixShard : IShard
                     MatrixProducts.GemmSingle(c.GroupLength, n, d, c.TSingle, d, _a2TSingle, n, c.WorkSingle, n, false);
                 }
                 for (int jj = 0; jj < c.Length; jj++)
-                    single.HessianProductSingle(ValuesRow(c, jj, single), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj),
-                        c.WorkSingle.AsSpan(c.GroupOffset(n) + jj * n, n), c.RowScratch);
-            }, ProjectBackSingle, readsValues: true, singleX: _mCache is null ? ToSingle(r.X) : null);
+                {
+                    var y = c.WorkSingle.AsSpan(c.GroupOffset(n) + jj * n, n);
+                    if (c.SingleTerms is { } terms)
+                    {
+                        // From the row's single-precision terms (ValuesRow writes them first where they are not x's).
+                        int j = c.Start + jj, width = IOwnRowOperators.SingleTermsPerEntry * n, sums = IOwnRowOperators.SingleTermSumsPerRow;
+                        if (!c.SingleTermsValid) ValuesRow(c, jj, single);
+                        single.HessianProductFromSingleTerms(terms.AsSpan(j * width, width), _singleTermSums.AsSpan(j * sums, sums), r.Kind, y);
+                    }
+                    else single.HessianProductSingle(ValuesRow(c, jj, single), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj), y, c.RowScratch);
+                }
+            }, ProjectBackSingle, readsValues: true, singleX: _mCache is null ? ToSingle(r.X) : null, readsSingleTerms: true);
             return new HessianVectorReply(SumInBlockOrder(singleParts), Array.Empty<double>());
         }
         if (_rowOperators is { } ops)
