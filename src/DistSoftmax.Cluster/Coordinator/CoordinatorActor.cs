@@ -245,7 +245,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Reassign(_state.Start(ranges, Now));
         if (_finished) return;
         ShardRequest? first;
-        try { first = _run.Start(); }
+        try { first = _run.Start(clockRunning: false); }   // the clock starts once every shard is loaded (OnLoaded)
         catch (Exception e)
         {
             Fail($"solver {_spec.Solver.Name} failed: {e.GetType().Name}: {e.Message}");
@@ -375,6 +375,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (!IsOurs(m)) return;
         (_state, var applied) = _state.Loaded(m.ShardIndex, m.Epoch, Now);
         if (applied) _subscriber.Tell(new ShardReady(Id, m.Epoch, m.ShardIndex, m.WorkerId, m.Rows, m.Seconds));
+        if (_state.Shards.All(s => s.Loaded)) _run?.StartClock();
     }
 
     private void OnLoadFailed(ShardLoadFailed m)

@@ -16,6 +16,7 @@ public sealed class SolveRun
 {
     private readonly IEnumerator<ShardRequest> _steps;
     private readonly Stopwatch _clock = new();
+    private bool _clockStarted;
     private readonly List<TraceEntry> _trace = new();
     private ShardReply? _reply;
     private volatile bool _cancelRequested;
@@ -144,17 +145,32 @@ public sealed class SolveRun
         foreach (var request in solver.Steps(this)) yield return request;
     }
 
-    /// <summary>Runs the solver to its first request.</summary>
-    public ShardRequest? Start()
+    /// <summary>
+    /// Runs the solver to its first request. With <paramref name="clockRunning"/> false the solve's clock
+    /// (<see cref="Seconds"/>) waits for <see cref="StartClock"/>: a coordinator whose workers are still loading their
+    /// rows sends the first request at once (a worker starts on it as soon as its rows are in) and starts the clock when
+    /// every shard is loaded, so that loading the data is not counted as solving it (as SciPy's minimize is timed after
+    /// np.load); the load is reported on its own.
+    /// </summary>
+    public ShardRequest? Start(bool clockRunning = true)
     {
-        _clock.Start();
+        if (clockRunning) StartClock();
         return Advance();
+    }
+
+    /// <summary>Starts the solve's clock if it has never run (later calls do nothing).</summary>
+    public void StartClock()
+    {
+        if (_clockStarted) return;
+        _clockStarted = true;
+        _clock.Start();
     }
 
     /// <summary>Hands the merged reply to the pending request to the solver and runs it to its next request.</summary>
     public ShardRequest? Submit(ShardReply merged)
     {
         if (Pending is null) throw new InvalidOperationException("no request is pending");
+        StartClock();   // a reply before every shard reported its rows loaded (the coordinator normally started it)
         _reply = merged;
         return Advance();
     }
