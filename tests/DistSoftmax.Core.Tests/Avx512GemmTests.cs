@@ -6,7 +6,8 @@ namespace DistSoftmax.Core.Tests;
 /// <summary>
 /// The AVX-512 register-tiled product against the scalar loop it must equal bit for bit: each entry Σ_p a_ip·b_pj by
 /// fused multiply-adds from zero in order p = 0 … k−1 (then added to C), for shapes that exercise whole tiles, the row
-/// and column remainders, packed and unpacked panels, and leading dimensions wider than the rows.
+/// and column remainders, packed and unpacked panels (and panels packed beforehand), and leading dimensions wider than
+/// the rows.
 /// </summary>
 public class Avx512GemmTests
 {
@@ -28,6 +29,23 @@ public class Avx512GemmTests
     {
         if (!Vector512.IsHardwareAccelerated) return;
         CheckAgainstOrderedSums<float>(12, extraLd: (1, 7, 3), (m, n, k, a, lda, b, ldb, c, ldc, add) => Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, c, ldc, add));
+    }
+
+    [Fact]
+    public void Products_from_prepacked_panels_equal_the_ordered_scalar_sums_bit_for_bit()
+    {
+        // MultiplyPacked overwrites C (the accumulating cases run Multiply, as the shards do).
+        if (!Vector512.IsHardwareAccelerated) return;
+        CheckAgainstOrderedSums<double>(13, extraLd: (3, 5, 2), (m, n, k, a, lda, b, ldb, c, ldc, add) =>
+        {
+            if (add) Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, c, ldc, true);
+            else Avx512Gemm.MultiplyPacked(m, n, k, a, lda, Avx512Gemm.PackPanels<double>(b, k, n, ldb), c, ldc);
+        });
+        CheckAgainstOrderedSums<float>(14, extraLd: (1, 7, 3), (m, n, k, a, lda, b, ldb, c, ldc, add) =>
+        {
+            if (add) Avx512Gemm.Multiply(m, n, k, a, lda, b, ldb, c, ldc, true);
+            else Avx512Gemm.MultiplyPacked(m, n, k, a, lda, Avx512Gemm.PackPanels<float>(b, k, n, ldb), c, ldc);
+        });
     }
 
     private delegate void Product<T>(int m, int n, int k, T[] a, int lda, T[] b, int ldb, T[] c, int ldc, bool accumulate);

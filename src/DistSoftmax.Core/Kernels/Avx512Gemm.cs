@@ -135,6 +135,79 @@ public static class Avx512Gemm
             }
     }
 
+    /// <summary>
+    /// B (k×n, row-major, <paramref name="ldb"/> apart) rearranged for <see cref="MultiplyPacked{T}"/>: each whole panel of
+    /// <see cref="TileVectors"/> vectors (k × 64 floats or k × 32 doubles) contiguous, panel after panel, then the columns
+    /// past the last whole panel as one k × (n mod width) row-major block. For a B that many products share (a shard's
+    /// A2ᵀ in its forward products), so that no call copies its panels again.
+    /// </summary>
+    public static T[] PackPanels<T>(ReadOnlySpan<T> b, int k, int n, int ldb) where T : unmanaged
+    {
+        int width = TileVectors * Vector512<T>.Count, whole = n / width * width, rest = n - whole;
+        var packed = new T[(long)k * n];
+        int at = 0;
+        for (int j = 0; j < whole; j += width)
+            for (int p = 0; p < k; p++, at += width)
+                b.Slice(p * ldb + j, width).CopyTo(packed.AsSpan(at, width));
+        for (int p = 0; p < k && rest > 0; p++, at += rest)
+            b.Slice(p * ldb + whole, rest).CopyTo(packed.AsSpan(at, rest));
+        return packed;
+    }
+
+    /// <summary>C = A·B in double precision from B's <see cref="PackPanels{T}"/>; the caller checked the shapes.</summary>
+    public static void MultiplyPacked(int m, int n, int k, ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> packed, Span<double> c, int ldc) =>
+        RunPacked(m, n, k, a, lda, packed, c, ldc);
+
+    /// <summary>C = A·B in single precision from B's <see cref="PackPanels{T}"/>; the caller checked the shapes.</summary>
+    public static void MultiplyPacked(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> packed, Span<float> c, int ldc) =>
+        RunPacked(m, n, k, a, lda, packed, c, ldc);
+
+    /// <summary>
+    /// <see cref="Run{T}"/> for an overwritten C whose B is already in panels: the same tiles and the same order of
+    /// every sum (bit for bit the same C), with no copying.
+    /// </summary>
+    private static void RunPacked<T>(int m, int n, int k, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> packed, Span<T> c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!Vector512.IsHardwareAccelerated) throw new PlatformNotSupportedException("the AVX-512 product needs 512-bit vectors");
+        if (m == 0 || n == 0) return;
+        if (packed.Length < (long)k * n) throw new ArgumentException($"packed B has {packed.Length} values, not {(long)k * n}");
+        ref T ra = ref MemoryMarshal.GetReference(a);
+        ref T rc = ref MemoryMarshal.GetReference(c);
+        int lanes = Vector512<T>.Count, width = TileVectors * lanes, whole = n / width * width, rest = n - whole;
+        int slice = k > MaxSliceSteps && m >= 2 * TileRows ? MaxSliceSteps : k;
+        for (int j = 0; j < whole; j += width)
+        {
+            ref T panel = ref Unsafe.AsRef(in packed[(j / width) * k * width]);
+            ref T target = ref Unsafe.Add(ref rc, j);
+            for (int p0 = 0; p0 < k; p0 += slice)
+            {
+                int steps = Math.Min(slice, k - p0);
+                var mode = p0 > 0 ? TileStore.Continue : TileStore.Overwrite;
+                ref T slicePanel = ref Unsafe.Add(ref panel, p0 * width);
+                int i = 0;
+                for (; i + TileRows <= m; i += TileRows)
+                    Tile6x4(steps, ref Unsafe.Add(ref ra, i * lda + p0), lda, ref slicePanel, width, ref Unsafe.Add(ref target, i * ldc), ldc, mode);
+                for (; i < m; i++)
+                    Tile1x4(steps, ref Unsafe.Add(ref ra, i * lda + p0), ref slicePanel, width, ref Unsafe.Add(ref target, i * ldc), mode);
+            }
+        }
+        if (rest == 0) return;
+        // The columns past the last whole panel, from the k × rest block: a vector, then a value at a time, as Run does.
+        ref T tail = ref Unsafe.AsRef(in packed[whole * k]);
+        int jt = 0;
+        for (; jt + lanes <= rest; jt += lanes)
+            for (int i = 0; i < m; i++)
+                Tile1x1(k, ref Unsafe.Add(ref ra, i * lda), ref Unsafe.Add(ref tail, jt), rest, ref Unsafe.Add(ref rc, i * ldc + whole + jt), false);
+        for (; jt < rest; jt++)
+            for (int i = 0; i < m; i++)
+            {
+                T s = T.Zero;
+                for (int p = 0; p < k; p++) s = T.FusedMultiplyAdd(Unsafe.Add(ref ra, i * lda + p), Unsafe.Add(ref tail, p * rest + jt), s);
+                Unsafe.Add(ref rc, i * ldc + whole + jt) = s;
+            }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<T> Fma<T>(Vector512<T> x, Vector512<T> y, Vector512<T> z) where T : unmanaged
     {

@@ -105,6 +105,36 @@ public static class MatrixProducts
         else throw new PlatformNotSupportedException("single-precision products need 512-bit vectors or OpenBLAS's sgemm");
     }
 
+    /// <summary>
+    /// B (k×n, row-major) in the AVX-512 kernel's panels (<see cref="Avx512Gemm.PackPanels{T}"/>) for the products
+    /// <see cref="GemmPacked"/> and <see cref="GemmSinglePacked"/> make with it; empty where that kernel does not run.
+    /// </summary>
+    public static T[] PanelsFor<T>(ReadOnlySpan<T> b, int k, int n) where T : unmanaged =>
+        Avx512Gemm.Available && k > 0 && n > 0 ? Avx512Gemm.PackPanels(b, k, n, n) : Array.Empty<T>();
+
+    /// <summary>
+    /// C = A·B (overwritten) for a B that many products share, given as it is (k×n, leading dimension n) and as its
+    /// <see cref="PanelsFor{T}"/>: the kernel then reads the panels instead of copying them out of B each call (a
+    /// shard's forward products by A2ᵀ; 4096×128 single precision, 2048 rows in 128-row groups: 27.1 → 25.0 ms). The
+    /// same bits as <see cref="Gemm"/>.
+    /// </summary>
+    public static void GemmPacked(int m, int n, int k, ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, ReadOnlySpan<double> bPanels,
+        Span<double> c, int ldc)
+    {
+        if (bPanels.IsEmpty || k == 0) Gemm(m, n, k, a, lda, b, n, c, ldc, false);
+        else if (CheckProduct(m, n, k, a.Length, lda, b.Length, n, c.Length, ldc, a.Overlaps(c) || bPanels.Overlaps(c)))
+            Avx512Gemm.MultiplyPacked(m, n, k, a, lda, bPanels, c, ldc);
+    }
+
+    /// <summary><see cref="GemmPacked"/> in single precision (<see cref="GemmSingle"/>'s bits).</summary>
+    public static void GemmSinglePacked(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, ReadOnlySpan<float> bPanels,
+        Span<float> c, int ldc)
+    {
+        if (bPanels.IsEmpty || k == 0) GemmSingle(m, n, k, a, lda, b, n, c, ldc, false);
+        else if (CheckProduct(m, n, k, a.Length, lda, b.Length, n, c.Length, ldc, a.Overlaps(c) || bPanels.Overlaps(c)))
+            Avx512Gemm.MultiplyPacked(m, n, k, a, lda, bPanels, c, ldc);
+    }
+
     /// <summary>An empty sum (k = 0): C = 0, or C unchanged when accumulating.</summary>
     private static void ClearUnlessAccumulating<T>(Span<T> c, int m, int n, int ldc, bool accumulate)
     {

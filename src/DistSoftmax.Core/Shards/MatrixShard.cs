@@ -112,6 +112,9 @@ public sealed class MatrixShard : IShard
     // A1, A2 and A2ᵀ in single precision, for single-precision Hessian-vector products (with fused row operators and
     // single-precision products only: MatrixProducts.SingleAvailable).
     private readonly float[]? _a1Single, _a2Single, _a2TSingle;
+    // A2ᵀ in the AVX-512 kernel's panels for the forward products (MatrixProducts.PanelsFor; empty where it does not run).
+    private readonly double[] _a2TPanels;
+    private readonly float[] _a2TPanelsSingle = Array.Empty<float>();
 
     private readonly double[]? _mCache;   // rows×n, when rows·n ≤ MaxCachedEntries
     private double[]? _mCacheX;
@@ -128,11 +131,11 @@ public sealed class MatrixShard : IShard
 
     public long RowOffset { get; }
     public int Rows => _rows;
-    /// <summary>A1's rows and their transpose, A2 and its transpose, B's rows, W∘W's rows and the cache of M or of the
-    /// rows' single-precision values.</summary>
-    public long Bytes => sizeof(double) * ((long)_a1.Length + _a1T.Length + _a2.Length + _a2T.Length + _b.Length
+    /// <summary>A1's rows and their transpose, A2 and its transpose (and its panels), B's rows, W∘W's rows and the cache
+    /// of M or of the rows' single-precision values (and terms).</summary>
+    public long Bytes => sizeof(double) * ((long)_a1.Length + _a1T.Length + _a2.Length + _a2T.Length + _a2TPanels.Length + _b.Length
                                            + (_w2?.Length ?? 0) + (_mCache?.Length ?? 0))
-                         + sizeof(float) * ((long)(_a1Single?.Length ?? 0) + (_a2Single?.Length ?? 0) + (_a2TSingle?.Length ?? 0)
+                         + sizeof(float) * ((long)(_a1Single?.Length ?? 0) + (_a2Single?.Length ?? 0) + (_a2TSingle?.Length ?? 0) + _a2TPanelsSingle.Length
                                             + (_singleValues?.Length ?? 0) + (_singleTerms?.Length ?? 0))
                          + sizeof(double) * (long)(_singleTermSums?.Length ?? 0);
     /// <summary>Rows whose values a shard without the M cache keeps in single precision (0: none).</summary>
@@ -177,6 +180,7 @@ public sealed class MatrixShard : IShard
         _a1T = MatrixProducts.Transpose(_a1, _rows, _d);
         _a2 = a2.Data;
         _a2T = MatrixProducts.Transpose(_a2, _n, _d);
+        _a2TPanels = MatrixProducts.PanelsFor<double>(_a2T, _d, _n);
         _b = DenseValues(bRows);
         if (wRows is not null)
         {
@@ -188,6 +192,7 @@ public sealed class MatrixShard : IShard
             _a1Single = ToSingle(_a1);
             _a2Single = ToSingle(_a2);
             _a2TSingle = ToSingle(_a2T);
+            _a2TPanelsSingle = MatrixProducts.PanelsFor<float>(_a2TSingle, _d, _n);
         }
         RowOffset = rowOffset;
         _blocks = BlocksFor(_rows, _n, _d);
@@ -553,7 +558,7 @@ public sealed class MatrixShard : IShard
             c.MGroupOffset = 0;
         }
         MatrixProducts.Gemm(len, d, d, _a1.AsSpan(c.GroupStart * d), d, x, d, c.T, d, false);
-        MatrixProducts.Gemm(len, n, d, c.T, d, _a2T, n, c.MSource.AsSpan(c.MGroupOffset, len * n), n, false);
+        MatrixProducts.GemmPacked(len, n, d, c.T, d, _a2T, _a2TPanels, c.MSource.AsSpan(c.MGroupOffset, len * n), n);
     }
 
     /// <summary>
@@ -568,7 +573,7 @@ public sealed class MatrixShard : IShard
         c.EnsureSingle(n, d);
         c.MSingle ??= System.Buffers.ArrayPool<float>.Shared.Rent(ProductRows * n);
         MatrixProducts.GemmSingle(len, d, d, _a1Single.AsSpan(c.GroupStart * d), d, singleX, d, c.TSingle, d, false);
-        MatrixProducts.GemmSingle(len, n, d, c.TSingle, d, _a2TSingle, n, c.MSingle, n, false);
+        MatrixProducts.GemmSinglePacked(len, n, d, c.TSingle, d, _a2TSingle, _a2TPanelsSingle, c.MSingle, n);
         SpanMath.Widen(c.MSingle.AsSpan(0, len * n), c.M);
     }
 
@@ -761,7 +766,7 @@ public sealed class MatrixShard : IShard
         {
             if (c.Start != c.GroupStart) return;
             MatrixProducts.Gemm(c.GroupLength, d, d, _a1.AsSpan(c.GroupStart * d), d, r.V, d, c.T, d, false);
-            MatrixProducts.Gemm(c.GroupLength, n, d, c.T, d, _a2T, n, c.Work, n, false);
+            MatrixProducts.GemmPacked(c.GroupLength, n, d, c.T, d, _a2T, _a2TPanels, c.Work, n);
         }
         if (r.SinglePrecision && _rowOperators is { } single && _a1Single is { } a1Single)
         {
@@ -774,7 +779,7 @@ public sealed class MatrixShard : IShard
                 if (c.Start == c.GroupStart)
                 {
                     MatrixProducts.GemmSingle(c.GroupLength, d, d, a1Single.AsSpan(c.GroupStart * d), d, vSingle, d, c.TSingle, d, false);
-                    MatrixProducts.GemmSingle(c.GroupLength, n, d, c.TSingle, d, _a2TSingle, n, c.WorkSingle, n, false);
+                    MatrixProducts.GemmSinglePacked(c.GroupLength, n, d, c.TSingle, d, _a2TSingle, _a2TPanelsSingle, c.WorkSingle, n);
                 }
                 for (int jj = 0; jj < c.Length; jj++)
                 {
