@@ -25,6 +25,14 @@ public class SingleCgProductsTests
             maxCachedEntries: kept == Kept.M ? MatrixShard.MaxCachedEntries : 0,
             maxSingleValuesEntries: singleValuesEntries ?? (kept == Kept.SingleValues ? MatrixShard.MaxSingleValuesEntries : 0));
 
+    /// <summary>An n×n instance with d = 8 (seed), a point x and another (seed + 1, + 2) and a direction V (seed + 3).</summary>
+    private static (MatrixProblem P, double[] X, double[] Elsewhere, double[] V) TwoPointsAndADirection(int n, bool weighted, ulong seed)
+    {
+        const int d = 8;
+        return (MatrixTestProblems.Random("multiple-normalized", n, d, weighted, seed), MatrixTestProblems.RandomX(d, seed + 1, 2.0),
+            MatrixTestProblems.RandomX(d, seed + 2, 2.0), MatrixTestProblems.RandomX(d, seed + 3));
+    }
+
     [Theory]
     [InlineData(false, Kept.M, HessianKind.GaussNewton)]
     [InlineData(true, Kept.M, HessianKind.GaussNewton)]
@@ -103,11 +111,8 @@ public class SingleCgProductsTests
         // on whether a loss pass at x stored the values first (as in a solve) or the product stores them itself (a
         // resumed solve's fresh shards), nor on a pass at another x in between.
         if (!MatrixProducts.SingleAvailable) return;
-        const int n = 300, d = 8;
-        var p = MatrixTestProblems.Random("multiple-normalized", n, d, true, 960);
-        var x = MatrixTestProblems.RandomX(d, 961, 2.0);
-        var elsewhere = MatrixTestProblems.RandomX(d, 962, 2.0);
-        var v = MatrixTestProblems.RandomX(d, 963);
+        const int n = 300;
+        var (p, x, elsewhere, v) = TwoPointsAndADirection(n, true, 960);
         double[] globals = { 0 };
         var partial = ShardKeeping(p, Kept.SingleValues);
         Assert.Equal(MatrixShard.ProductRows, partial.SingleValuesRows);
@@ -147,11 +152,8 @@ public class SingleCgProductsTests
         // in a solve), the product itself (a resumed solve's fresh shard), or a pass after the cache was overwritten at
         // another x or by M itself (the post-solve analysis's rows) — and double requests must not read them.
         if (!MatrixProducts.SingleAvailable || !NormalizedSoftmax.Instance.SingleRowTermsAvailable) return;
-        const int n = 300, d = 8;
-        var p = MatrixTestProblems.Random("multiple-normalized", n, d, false, 965);
-        var x = MatrixTestProblems.RandomX(d, 966, 2.0);
-        var elsewhere = MatrixTestProblems.RandomX(d, 967, 2.0);
-        var v = MatrixTestProblems.RandomX(d, 968);
+        const int n = 300;
+        var (p, x, elsewhere, v) = TwoPointsAndADirection(n, false, 965);
         double[] globals = { 0 };
         var request = new HessianVectorRequest(x, globals, kind, v, SinglePrecision: true);
         var doubleRequest = new HessianVectorRequest(x, globals, kind, v);

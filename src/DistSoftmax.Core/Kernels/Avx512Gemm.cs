@@ -108,12 +108,7 @@ public static class Avx512Gemm
                 int steps = Math.Min(slice, k - p0);
                 // The first slice starts from zero (or adds to C), later ones continue the sums stored in the target.
                 var mode = p0 > 0 ? TileStore.Continue : accumulate && !viaBuffer ? TileStore.Add : TileStore.Overwrite;
-                ref T slicePanel = ref Unsafe.Add(ref panel, p0 * ldp);
-                int i = 0;
-                for (; i + TileRows <= m; i += TileRows)
-                    Tile6x4(steps, ref Unsafe.Add(ref ra, i * lda + p0), lda, ref slicePanel, ldp, ref Unsafe.Add(ref target, i * ldt), ldt, mode);
-                for (; i < m; i++)
-                    Tile1x4(steps, ref Unsafe.Add(ref ra, i * lda + p0), ref slicePanel, ldp, ref Unsafe.Add(ref target, i * ldt), mode);
+                RowTiles(m, steps, ref Unsafe.Add(ref ra, p0), lda, ref Unsafe.Add(ref panel, p0 * ldp), ldp, ref target, ldt, mode);
             }
             if (viaBuffer)
                 for (int i = 0; i < m; i++)
@@ -122,15 +117,35 @@ public static class Avx512Gemm
                     TensorPrimitives.Add(row, sumBuffer.AsSpan(i * width, width), row);
                 }
         }
-        for (; j + lanes <= n; j += lanes)
+        RemainderColumns(m, n - j, k, ref ra, lda, ref Unsafe.Add(ref rb, j), ldb, ref Unsafe.Add(ref rc, j), ldc, accumulate);
+    }
+
+    /// <summary>One k-slice of a panel for every row of A: whole tiles of <see cref="TileRows"/> rows, then a row at a time.</summary>
+    private static void RowTiles<T>(int m, int steps, ref T a, int lda, ref T panel, int ldp, ref T target, int ldt, TileStore mode)
+        where T : unmanaged
+    {
+        int i = 0;
+        for (; i + TileRows <= m; i += TileRows)
+            Tile6x4(steps, ref Unsafe.Add(ref a, i * lda), lda, ref panel, ldp, ref Unsafe.Add(ref target, i * ldt), ldt, mode);
+        for (; i < m; i++)
+            Tile1x4(steps, ref Unsafe.Add(ref a, i * lda), ref panel, ldp, ref Unsafe.Add(ref target, i * ldt), mode);
+    }
+
+    /// <summary>C's <paramref name="columns"/> columns past the last whole panel (fewer than a panel's width): a vector,
+    /// then a value at a time, each entry the ordered sum of fused multiply-adds (then added to C when accumulating).</summary>
+    private static void RemainderColumns<T>(int m, int columns, int k, ref T a, int lda, ref T b, int ldb, ref T c, int ldc, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int lanes = Vector512<T>.Count, j = 0;
+        for (; j + lanes <= columns; j += lanes)
             for (int i = 0; i < m; i++)
-                Tile1x1(k, ref Unsafe.Add(ref ra, i * lda), ref Unsafe.Add(ref rb, j), ldb, ref Unsafe.Add(ref rc, i * ldc + j), accumulate);
-        for (; j < n; j++)
+                Tile1x1(k, ref Unsafe.Add(ref a, i * lda), ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, i * ldc + j), accumulate);
+        for (; j < columns; j++)
             for (int i = 0; i < m; i++)
             {
                 T s = T.Zero;
-                for (int p = 0; p < k; p++) s = T.FusedMultiplyAdd(Unsafe.Add(ref ra, i * lda + p), Unsafe.Add(ref rb, p * ldb + j), s);
-                ref T cij = ref Unsafe.Add(ref rc, i * ldc + j);
+                for (int p = 0; p < k; p++) s = T.FusedMultiplyAdd(Unsafe.Add(ref a, i * lda + p), Unsafe.Add(ref b, p * ldb + j), s);
+                ref T cij = ref Unsafe.Add(ref c, i * ldc + j);
                 cij = accumulate ? cij + s : s;
             }
     }
@@ -184,28 +199,12 @@ public static class Avx512Gemm
             {
                 int steps = Math.Min(slice, k - p0);
                 var mode = p0 > 0 ? TileStore.Continue : TileStore.Overwrite;
-                ref T slicePanel = ref Unsafe.Add(ref panel, p0 * width);
-                int i = 0;
-                for (; i + TileRows <= m; i += TileRows)
-                    Tile6x4(steps, ref Unsafe.Add(ref ra, i * lda + p0), lda, ref slicePanel, width, ref Unsafe.Add(ref target, i * ldc), ldc, mode);
-                for (; i < m; i++)
-                    Tile1x4(steps, ref Unsafe.Add(ref ra, i * lda + p0), ref slicePanel, width, ref Unsafe.Add(ref target, i * ldc), mode);
+                RowTiles(m, steps, ref Unsafe.Add(ref ra, p0), lda, ref Unsafe.Add(ref panel, p0 * width), width, ref target, ldc, mode);
             }
         }
-        if (rest == 0) return;
-        // The columns past the last whole panel, from the k × rest block: a vector, then a value at a time, as Run does.
-        ref T tail = ref Unsafe.AsRef(in packed[whole * k]);
-        int jt = 0;
-        for (; jt + lanes <= rest; jt += lanes)
-            for (int i = 0; i < m; i++)
-                Tile1x1(k, ref Unsafe.Add(ref ra, i * lda), ref Unsafe.Add(ref tail, jt), rest, ref Unsafe.Add(ref rc, i * ldc + whole + jt), false);
-        for (; jt < rest; jt++)
-            for (int i = 0; i < m; i++)
-            {
-                T s = T.Zero;
-                for (int p = 0; p < k; p++) s = T.FusedMultiplyAdd(Unsafe.Add(ref ra, i * lda + p), Unsafe.Add(ref tail, p * rest + jt), s);
-                Unsafe.Add(ref rc, i * ldc + whole + jt) = s;
-            }
+        // The columns past the last whole panel, from the k × rest block (leading dimension rest).
+        if (rest > 0)
+            RemainderColumns(m, rest, k, ref ra, lda, ref Unsafe.AsRef(in packed[whole * k]), rest, ref Unsafe.Add(ref rc, whole), ldc, false);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
