@@ -382,10 +382,9 @@ public sealed class MatrixShard : IShard
         /// (rounded) values either way, so its result does not depend on whether they were kept before.</summary>
         public float[]? SingleValues;
         public bool SingleValuesValid, RoundedValues;
-        /// <summary>A shard with the cache: its single-precision row terms when the pass reads values (else null);
+        /// <summary>A shard with the cache keeps its rows' single-precision terms and the pass reads values;
         /// <see cref="SingleTermsValid"/>: they hold this x's terms, otherwise <see cref="ValuesRow"/> writes each row's.</summary>
-        public float[]? SingleTerms;
-        public bool SingleTermsValid;
+        public bool KeepsSingleTerms, SingleTermsValid;
 
         public Chunk(int n, int d, int lr)
         {
@@ -426,7 +425,7 @@ public sealed class MatrixShard : IShard
     /// last chunk; returns the accumulators in block order. <paramref name="readsValues"/>: the body reads the rows'
     /// values (<see cref="ValuesRow"/>); <paramref name="singleX"/>: x in single precision, given only by a shard
     /// without the cache, whose groups then form M by sgemm (<see cref="FillMSingle"/>); <paramref name="readsSingleTerms"/>:
-    /// the body reads only the single-precision row terms (<see cref="Chunk.SingleTerms"/>), so where they hold x's no M is
+    /// the body reads only the single-precision row terms (<see cref="SingleTermsOf"/>), so where they hold x's no M is
     /// formed and the cache is left as it is.
     /// </summary>
     private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<Chunk, T>? endGroup = null,
@@ -470,7 +469,7 @@ public sealed class MatrixShard : IShard
                 chunk.SingleValues = groupKept && (singleRequest || writesSingle) ? _singleValues : null;
                 chunk.SingleValuesValid = singleValid;
                 chunk.RoundedValues = singleRequest;
-                chunk.SingleTerms = keepsTerms ? _singleTerms : null;
+                chunk.KeepsSingleTerms = keepsTerms;
                 chunk.SingleTermsValid = termsValid;
                 if (singleRequest && !groupKept) FillMSingle(singleX!, chunk);
                 else if (!(singleRequest && singleValid) && !skipsM) FillM(x, chunk, cached);   // (kept values or terms at this x need no M)
@@ -505,14 +504,19 @@ public sealed class MatrixShard : IShard
     private ReadOnlySpan<double> ValuesRow(Chunk c, int jj, IOwnRowOperators ops)
     {
         var values = ComputedValuesRow(c, jj, ops);
-        if (c.SingleTerms is { } terms && !c.SingleTermsValid)
-        {
-            // Keep the row's single-precision terms for the single-precision products at this x.
-            int j = c.Start + jj, width = IOwnRowOperators.SingleTermsPerEntry * _n, sums = IOwnRowOperators.SingleTermSumsPerRow;
-            ops.SingleRowTerms(values, BRow(j), terms.AsSpan(j * width, width), _singleTermSums.AsSpan(j * sums, sums));
-        }
+        // Keep the row's single-precision terms for the single-precision products at this x.
+        if (c.KeepsSingleTerms && !c.SingleTermsValid)
+            ops.SingleRowTerms(values, BRow(c.Start + jj), SingleTermsOf(c.Start + jj), SingleTermSumsOf(c.Start + jj));
         return values;
     }
+
+    /// <summary>Row j's single-precision terms (<see cref="IOwnRowOperators.SingleTermsPerEntry"/>·n floats) and their
+    /// double sums (<see cref="IOwnRowOperators.SingleTermSumsPerRow"/>), on a shard that keeps them.</summary>
+    private Span<float> SingleTermsOf(int j) =>
+        _singleTerms.AsSpan(j * IOwnRowOperators.SingleTermsPerEntry * _n, IOwnRowOperators.SingleTermsPerEntry * _n);
+
+    private Span<double> SingleTermSumsOf(int j) =>
+        _singleTermSums.AsSpan(j * IOwnRowOperators.SingleTermSumsPerRow, IOwnRowOperators.SingleTermSumsPerRow);
 
     /// <summary><see cref="ValuesRow"/> before its single-precision terms: the row's values from the cache, the kept
     /// single-precision values or M.</summary>
@@ -784,12 +788,11 @@ public sealed class MatrixShard : IShard
                 for (int jj = 0; jj < c.Length; jj++)
                 {
                     var y = c.WorkSingle.AsSpan(c.GroupOffset(n) + jj * n, n);
-                    if (c.SingleTerms is { } terms)
+                    if (c.KeepsSingleTerms)
                     {
                         // From the row's single-precision terms (ValuesRow writes them first where they are not x's).
-                        int j = c.Start + jj, width = IOwnRowOperators.SingleTermsPerEntry * n, sums = IOwnRowOperators.SingleTermSumsPerRow;
                         if (!c.SingleTermsValid) ValuesRow(c, jj, single);
-                        single.HessianProductFromSingleTerms(terms.AsSpan(j * width, width), _singleTermSums.AsSpan(j * sums, sums), r.Kind, y);
+                        single.HessianProductFromSingleTerms(SingleTermsOf(c.Start + jj), SingleTermSumsOf(c.Start + jj), r.Kind, y);
                     }
                     else single.HessianProductSingle(ValuesRow(c, jj, single), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj), y, c.RowScratch);
                 }
