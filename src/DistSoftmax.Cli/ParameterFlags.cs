@@ -45,6 +45,7 @@ internal static class ParameterFlags
         [nameof(SolverOptions.SamplingDelta)] = "--delta",
         [nameof(SolverOptions.Oversampling)] = "--oversampling",
         [nameof(SolverOptions.SketchRowsPerColumn)] = "--sketch-factor",
+        [nameof(SolverOptions.KroneckerRowsPerColumn)] = "--kronecker-rows",
         [nameof(SolverOptions.ProjectionColumns)] = "--projection-columns",
         [nameof(SolverOptions.LbfgsMemory)] = "--lbfgs-memory",
         [nameof(SolverOptions.MaxCgIterations)] = "--max-cg",

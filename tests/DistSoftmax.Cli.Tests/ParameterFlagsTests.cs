@@ -22,7 +22,7 @@ public class ParameterFlagsTests
     {
         { "tol", "--tol" }, { "abs-tol", "--abs-tol" }, { "max-iter", "--max-iter" }, { "stall-iter", "--stall-iter" },
         { "trust-radius", "--trust-radius" }, { "epsilon", "--epsilon" }, { "delta", "--delta" }, { "oversampling", "--oversampling" },
-        { "sketch-factor", "--sketch-factor" }, { "projection-columns", "--projection-columns" }, { "lbfgs-memory", "--lbfgs-memory" },
+        { "sketch-factor", "--sketch-factor" }, { "kronecker-rows", "--kronecker-rows" }, { "projection-columns", "--projection-columns" }, { "lbfgs-memory", "--lbfgs-memory" },
         { "max-cg", "--max-cg" }, { "globalization", "--globalization" }, { "hessian", "--hessian" }, { "matrix solver", "--solver" },
         { "unit", "--unit" }, { "problem", "--problem" }, { "n", "--n" }, { "d", "--d" }, { "density", "--density" },
         { "noise", "--noise" }, { "x-scale", "--x-scale" }, { "sparse", "--sparse" }, { "shards", "--workers" },
@@ -44,6 +44,7 @@ public class ParameterFlagsTests
         "delta" => () => new SolverOptions { SamplingDelta = 0 }.Validate(),
         "oversampling" => () => new SolverOptions { Oversampling = 0 }.Validate(),
         "sketch-factor" => () => new SolverOptions { SketchRowsPerColumn = -1 }.Validate(),
+        "kronecker-rows" => () => new SolverOptions { KroneckerRowsPerColumn = -1 }.Validate(),
         "projection-columns" => () => new SolverOptions { ProjectionColumns = -1 }.Validate(),
         "lbfgs-memory" => () => new SolverOptions { LbfgsMemory = 0 }.Validate(),
         "max-cg" => () => new SolverOptions { MaxCgIterations = -1 }.Validate(),

@@ -171,6 +171,7 @@ public class MatrixShardStreamingTests
             new ScalarsRequest(x), new GradientRequest(x, globals, HessianKind.Exact, false),
             new HessianVectorRequest(x, globals, HessianKind.Exact, v), new HessianVectorRequest(x, globals, HessianKind.GaussNewton, v),
             new KroneckerFactorsRequest(x, HessianKind.GaussNewton), new GramRequest(x, globals, HessianKind.Exact),
+            new KroneckerFactorsRequest(x, HessianKind.GaussNewton, RowShare: 0.4, SampleSeed: 57),   // M of the kept rows gathered
         ];
         foreach (var request in requests.Concat(requests))   // twice: the second round meets a warm cache
         {
@@ -190,6 +191,7 @@ public class MatrixShardStreamingTests
                     Assert.Equal(e.LeftPacked, f.LeftPacked);
                     Assert.Equal(e.RightPacked, f.RightPacked);
                     Assert.Equal(e.WeightSum, f.WeightSum);
+                    Assert.Equal(e.Rows, f.Rows);
                     break;
                 case GramReply e: Assert.Equal(e.PackedUpper, ((GramReply)actual).PackedUpper); break;
             }

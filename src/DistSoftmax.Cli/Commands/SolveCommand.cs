@@ -58,6 +58,7 @@ internal sealed class SolveCommand
     private readonly Option<double> _delta = OptionFactory.Double("--delta", "approx-newton: failure probability δ of the sampling guarantee, in (0, 1).", Defaults.SamplingDelta);
     private readonly Option<double> _oversampling = OptionFactory.Double("--oversampling", "approx-newton: constant c of the sample size c·ε⁻²·d·ln(d/δ).", Defaults.Oversampling);
     private readonly Option<int> _sketchFactor = OptionFactory.Int("--sketch-factor", "approx-newton's sampled step: CountSketch rows per column of A for its first leverage scores; 0 (the default) samples the first iteration uniformly and takes every later estimate from the previous sampled Gram.", Defaults.SketchRowsPerColumn);
+    private readonly Option<int> _kroneckerRows = OptionFactory.Int("--kronecker-rows", "approx-newton for matrix problems: rows per column of X in a leverage-score sample the Kronecker factors are summed over (N·d rows in expectation, each weighted by its inverse probability); 0 (the default, faster on the measured instances) sums every row.", Defaults.KroneckerRowsPerColumn);
     private readonly Option<int> _projectionColumns = OptionFactory.Int("--projection-columns", "approx-newton: columns of the leverage projection (0 = ⌈ln n⌉ in [8, 32]).", Defaults.ProjectionColumns);
     private readonly Option<bool> _uniformSampling = OptionFactory.Flag("--uniform-sampling", "approx-newton: sample rows uniformly instead of by leverage score (for comparison).");
     private readonly Option<int> _lbfgsMemory = OptionFactory.Int("--lbfgs-memory", "lbfgs: number of correction pairs kept.", Defaults.LbfgsMemory);
@@ -112,7 +113,7 @@ internal sealed class SolveCommand
                  {
                      _problem, _unit, _a, _b, _w, _a1, _a2, _bMatrix, _wMatrix, _wScalar, _x0, _solver, _tol, _absTol, _maxIter,
                      _stallIter, _workers, _seed, _outDir, _save, _hessian, _epsilon, _delta, _oversampling, _sketchFactor,
-                     _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _cgPrecision, _start, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
+                     _kroneckerRows, _projectionColumns, _uniformSampling, _lbfgsMemory, _maxCg, _cgPrecision, _start, _globalization, _trustRadius, _backend, _seeds, _minWorkers, _host, _port,
                      _seedTimeout, _credentials, _insecure, _progress, _server, _resume, _noCheckpoint, _noAnalysis,
                  })
             command.Add(o);
@@ -219,6 +220,7 @@ internal sealed class SolveCommand
             SamplingDelta = p.GetValue(_delta),
             Oversampling = p.GetValue(_oversampling),
             SketchRowsPerColumn = p.GetValue(_sketchFactor),
+            KroneckerRowsPerColumn = p.GetValue(_kroneckerRows),
             ProjectionColumns = p.GetValue(_projectionColumns),
             UniformSampling = p.GetValue(_uniformSampling),
             LbfgsMemory = p.GetValue(_lbfgsMemory),

@@ -69,8 +69,8 @@ public static class WireFormat
             (w, m) => { w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); w.WriteDoubles(m.V); w.WriteBool(m.SinglePrecision); },
             r => new HessianVectorRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles(), r.ReadBool()));
         Add<KroneckerFactorsRequest>("KroneckerFactorsRequest",
-            (w, m) => { w.WriteDoubles(m.X); WriteKind(w, m.Kind); w.WriteBool(m.SinglePrecision); },
-            r => new KroneckerFactorsRequest(r.ReadDoubles(), ReadKind(r), r.ReadBool()));
+            (w, m) => { w.WriteDoubles(m.X); WriteKind(w, m.Kind); w.WriteBool(m.SinglePrecision); w.WriteDouble(m.RowShare); w.WriteUInt64(m.SampleSeed); },
+            r => new KroneckerFactorsRequest(r.ReadDoubles(), ReadKind(r), r.ReadBool(), r.ReadDouble(), r.ReadUInt64()));
         Add<MiniBatchGradientRequest>("MiniBatchGradientRequest",
             (w, m) => { w.WriteDoubles(m.X); w.WriteUInt64(m.Seed); w.WriteInt32(m.Epoch); w.WriteInt32(m.Batch); w.WriteDouble(m.BatchFraction); },
             r => new MiniBatchGradientRequest(r.ReadDoubles(), r.ReadUInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble()));

@@ -43,6 +43,13 @@ public sealed class Rng
     public static double UniformFromKey(ulong seed, ulong key) => (Hash(seed ^ Hash(key)) >> 11) * (1.0 / (1UL << 53));
 
     /// <summary>
+    /// The seed of one solver iteration's random stream for one purpose (a sketch, a projection, a row sample): a hash,
+    /// so the per-row draws (<see cref="UniformForRow"/>) of different iterations and purposes are independent.
+    /// </summary>
+    public static ulong StreamSeed(ulong seed, int iteration, int purpose) =>
+        Hash(seed ^ Hash(((ulong)(uint)iteration << 8) | (uint)purpose));
+
+    /// <summary>
     /// Uniform in [0, 1) for row <paramref name="row"/> under a seed that is already a hash (a stream seed): one
     /// SplitMix64 of the seed and the row spread by the golden-ratio constant, half the cost of
     /// <see cref="UniformFromKey"/> for the per-row draws of a pass over every row.

@@ -128,6 +128,8 @@ public sealed class MatrixShard : IShard
     private readonly float[]? _singleTerms;
     private readonly double[]? _singleTermSums;
     private double[]? _singleTermsX;
+    // Leverage scores of the shard's rows of A1, for sampled Kronecker factors (computed at the first such request).
+    private double[]? _a1Leverage;
 
     public long RowOffset { get; }
     public int Rows => _rows;
@@ -592,20 +594,21 @@ public sealed class MatrixShard : IShard
     {
         int n = _n, lr = _lr;
         for (int jj = 0; jj < c.Length; jj++)
+            RowTerms(MRow(c, jj), c.Start + jj, kind, c.G.AsSpan(c.GroupOffset(n) + jj * n, n), c.Dw.AsSpan(jj * n, n),
+                c.Q.AsSpan(jj * lr * n, lr * n), c.C.AsSpan(jj * lr * lr, lr * lr));
+    }
+
+    /// <summary>Shard row j's terms from its row z of M: g + w²∘z, D + w², q and C (the family's, then the regulariser's).</summary>
+    private void RowTerms(ReadOnlySpan<double> z, int j, HessianKind kind, Span<double> g, Span<double> dw, Span<double> q, Span<double> c)
+    {
+        int lr = _lr;
+        var globals = _family.OwnGlobalsAndRowTerms(z, BRow(j), kind, g, dw, q);
+        _family.LowRankCoefficients(globals, kind).AsSpan(0, lr * lr).CopyTo(c);
+        if (_w2 is not null)
         {
-            int j = c.Start + jj;
-            var z = MRow(c, jj);
-            var b = BRow(j);
-            var g = c.G.AsSpan(c.GroupOffset(n) + jj * n, n);
-            var dw = c.Dw.AsSpan(jj * n, n);
-            var globals = _family.OwnGlobalsAndRowTerms(z, b, kind, g, dw, c.Q.AsSpan(jj * lr * n, lr * n));
-            _family.LowRankCoefficients(globals, kind).AsSpan(0, lr * lr).CopyTo(c.C.AsSpan(jj * lr * lr, lr * lr));
-            if (_w2 is not null)
-            {
-                var w2 = new ReadOnlySpan<double>(_w2, j * n, n);
-                TensorPrimitives.FusedMultiplyAdd(w2, z, g, g);
-                SpanMath.Add(dw, w2, dw);
-            }
+            var w2 = W2Row(j);
+            TensorPrimitives.FusedMultiplyAdd(w2, z, g, g);
+            SpanMath.Add(dw, w2, dw);
         }
     }
 
@@ -836,84 +839,52 @@ public sealed class MatrixShard : IShard
     }
 
     /// <summary>Per-block sums of the Kronecker factors (see <see cref="KroneckerFactors"/>), and the block's scratch
-    /// for a chunk's projected low-rank terms r_j,a (ChunkRows·lr rows of d).</summary>
+    /// for a chunk's projected low-rank terms r_j,a (ChunkRows·lr rows of d) and its rows of A1.</summary>
     private sealed class FactorSums(int n, int d, int lr)
     {
-        public readonly double[] Diagonal = new double[n];   // Σ_j (D_j + w_j²)
-        public readonly double[] LowRank = new double[d * d]; // Σ_j Σ_ab C_j,ab r_j,a r_j,bᵀ
-        public readonly double[] Left = new double[d * d];    // Σ_j τ_j a1_j a1_jᵀ
+        public readonly double[] Diagonal = new double[n];   // Σ_j (D_j + w_j²)/p_j
+        public readonly double[] LowRank = new double[d * d]; // Σ_j Σ_ab C_j,ab r_j,a r_j,bᵀ / p_j
+        public readonly double[] Left = new double[d * d];    // Σ_j τ_j a1_j a1_jᵀ / p_j
         public readonly double[] Projected = new double[Math.Max(ChunkRows * lr * d, 1)];
         public readonly double[] ProjectedT = new double[Math.Max(ChunkRows * lr * d, 1)];   // the r_j,a as columns (d × chunk·lr)
         public readonly double[] Combined = new double[Math.Max(ChunkRows * lr * d, 1)];     // w_j,a = Σ_b C_j,ab r_j,b
-        public readonly double[] WeightedA1 = new double[ChunkRows * d];                     // τ_j a1_j
-        public double WeightSum;
+        public readonly double[] WeightedA1 = new double[ChunkRows * d];                     // τ_j a1_j / p_j
+        public readonly double[] GatheredA1T = new double[ChunkRows * d];                    // a sampled chunk's A1 rows as columns
+        public readonly int[] Rows = new int[ChunkRows];                                     // a whole chunk's shard rows
+        public readonly double[] Ones = Enumerable.Repeat(1.0, ChunkRows).ToArray();         // and their weights
+        public double WeightSum;                              // Σ_j τ_j / p_j
     }
 
     /// <summary>
     /// The shard's sums for the Kronecker-factored curvature (docs/MATH.md, "Kronecker-factored curvature"): with
     /// S_j = A2ᵀ B(z_j) A2 = A2ᵀ diag(D_j + w_j²) A2 + Σ_ab C_j,ab r_j,a r_j,bᵀ (r_j,a = A2ᵀ q_j,a, d values) and
     /// τ_j = tr S_j = Σ_i (D_j,i + w_j,i²)‖a2_i‖² + Σ_ab C_j,ab ⟨r_j,a, r_j,b⟩:
-    ///   left = Σ_j τ_j a1_j a1_jᵀ,  right = Σ_j S_j = A2ᵀ diag(Σ_j (D_j + w_j²)) A2 + Σ_j Σ_ab C_j,ab r_j,a r_j,bᵀ.
-    /// Per chunk: one GEMM for the r_j,a (chunk·lr × n times A2; single precision on request where the shard has
-    /// sgemm and A2's floats — the GEMM is most of the request, about lr forward products — and then, on a shard
-    /// without the M cache, M itself by sgemm as a single-precision Hessian-vector product forms it), the diagonal
-    /// sums, and two d×d products for the low-rank sums and left (the chunk's r_j,a against the C-combined ones, its A1
-    /// rows against the τ-weighted ones; a rank-one update per row and pair took as long as the projection GEMM);
-    /// after the pass one A2ᵀ diag(·) A2 product.
+    ///   left = Σ_j τ_j a1_j a1_jᵀ,  right = Σ_j S_j = A2ᵀ diag(Σ_j (D_j + w_j²)) A2 + Σ_j Σ_ab C_j,ab r_j,a r_j,bᵀ,
+    /// over every row, or with <see cref="KroneckerFactorsRequest.RowShare"/> below 1 over a leverage-score sample of
+    /// the rows, each weighted by 1/p_j (<see cref="SampledFactorSums"/>). Per chunk of rows (<see cref="AddFactorRows"/>):
+    /// one GEMM for the r_j,a, the diagonal sums, and two d×d products for the low-rank sums and left; after the pass one
+    /// A2ᵀ diag(·) A2 product.
     /// </summary>
     private KroneckerFactorsReply KroneckerFactors(KroneckerFactorsRequest r)
     {
         int n = _n, d = _d, lr = _lr;
+        if (!(r.RowShare > 0 && r.RowShare <= 1))
+            throw new ArgumentException($"a Kronecker-factor request's row share must be in (0, 1], got {r.RowShare}");
         var a2Norms = new double[n];
         for (int i = 0; i < n; i++) a2Norms[i] = SpanMath.Dot(_a2.AsSpan(i * d, d), _a2.AsSpan(i * d, d));
         var ops = _rowOperators;
         // The chunk's lr·ChunkRows rows of q fit the group-sized single-precision scratch while lr ≤ ProductRows/ChunkRows.
         bool single = r.SinglePrecision && _a2Single is not null && lr > 0 && ChunkRows * lr <= ProductRows;
-        var parts = Stream(r.X, ops is null ? r.Kind : null, () => new FactorSums(n, d, lr), (c, acc) =>
-        {
-            int len = c.Length;
-            if (ops is not null) FillTermsFromValues(c, r.Kind, ops);
-            var projected = acc.Projected;
-            if (single)
+        long rowsUsed = _rows;
+        FactorSums[] parts;
+        if (r.Samples) (parts, rowsUsed) = SampledFactorSums(r, single, a2Norms);
+        else
+            parts = Stream(r.X, ops is null ? r.Kind : null, () => new FactorSums(n, d, lr), (c, acc) =>
             {
-                c.EnsureSingle(n, d);
-                SpanMath.Narrow(c.Q.AsSpan(0, len * lr * n), c.WorkSingle);
-                MatrixProducts.GemmSingle(len * lr, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
-                SpanMath.Widen(c.PSingle.AsSpan(0, len * lr * d), projected);
-            }
-            else if (lr > 0) MatrixProducts.Gemm(len * lr, d, n, c.Q, n, _a2, d, projected, d, false);
-            // Per row: the diagonal sum, w_j,a = Σ_b C_j,ab r_j,b and τ_j = ⟨D_j + w_j², ‖a2_i‖²⟩ + Σ_a ⟨r_j,a, w_j,a⟩;
-            // then two products for the chunk: low rank += Σ_j Σ_a r_j,a w_j,aᵀ = Rᵀ W (d × chunk·lr × d) and
-            // left += Σ_j τ_j a1_j a1_jᵀ = A1ᵀ diag(τ) A1 over the chunk's rows (d × chunk × d).
-            var combined = acc.Combined;
-            for (int jj = 0; jj < len; jj++)
-            {
-                var dw = c.Dw.AsSpan(jj * n, n);
-                SpanMath.Add(acc.Diagonal, dw, acc.Diagonal);
-                double t = SpanMath.Dot(dw, a2Norms);
-                var rows = projected.AsSpan(jj * lr * d, lr * d);
-                var ws = combined.AsSpan(jj * lr * d, lr * d);
-                ws.Clear();
-                for (int a = 0; a < lr; a++)
-                {
-                    for (int b = 0; b < lr; b++)
-                    {
-                        double cab = c.C[jj * lr * lr + a * lr + b];
-                        if (cab != 0) SpanMath.MultiplyAdd(rows.Slice(b * d, d), cab, ws.Slice(a * d, d), ws.Slice(a * d, d));
-                    }
-                    t += SpanMath.Dot(rows.Slice(a * d, d), ws.Slice(a * d, d));
-                }
-                acc.WeightSum += t;
-                SpanMath.Multiply(_a1.AsSpan((c.Start + jj) * d, d), t, acc.WeightedA1.AsSpan(jj * d, d));
-            }
-            if (lr > 0)
-            {
-                int k = len * lr;
-                MatrixProducts.Transpose(projected.AsSpan(0, k * d), k, d, acc.ProjectedT);
-                MatrixProducts.Gemm(d, d, k, acc.ProjectedT, k, combined, d, acc.LowRank, d, true);
-            }
-            MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.Start), _rows, acc.WeightedA1, d, acc.Left, d, true);
-        }, readsValues: ops is not null, singleX: single && _mCache is null ? ToSingle(r.X) : null);
+                if (ops is not null) FillTermsFromValues(c, r.Kind, ops);
+                for (int jj = 0; jj < c.Length; jj++) acc.Rows[jj] = c.Start + jj;
+                AddFactorRows(c, acc, acc.Rows.AsSpan(0, c.Length), acc.Ones.AsSpan(0, c.Length), single, a2Norms);
+            }, readsValues: ops is not null, singleX: single && _mCache is null ? ToSingle(r.X) : null);
         var total = parts[0];
         for (int k = 1; k < parts.Length; k++)
         {
@@ -927,7 +898,132 @@ public sealed class MatrixShard : IShard
         for (int i = 0; i < n; i++) SpanMath.Multiply(_a2.AsSpan(i * d, d), total.Diagonal[i], scaled.AsSpan(i * d, d));
         var right = total.LowRank;
         MatrixProducts.Gemm(d, d, n, _a2T, n, scaled, d, right, d, true);
-        return new KroneckerFactorsReply(Packed.FromUpper(total.Left, d), Packed.FromUpper(right, d), total.WeightSum, _rows);
+        return new KroneckerFactorsReply(Packed.FromUpper(total.Left, d), Packed.FromUpper(right, d), total.WeightSum, rowsUsed);
+    }
+
+    /// <summary>
+    /// Adds a chunk's rows to the factor sums: row jj (shard row rows[jj], weight weights[jj] = 1/p_j) with its terms
+    /// D + w², q and C in the chunk's Dw, Q and C. One GEMM projects the chunk's q's onto A2 (lr×n×d a row; single
+    /// precision when asked, on the float copy of A2 — the GEMM is most of the request, about lr forward products),
+    /// then per row the diagonal sum, w_j,a = Σ_b C_j,ab r_j,b and τ_j = ⟨D_j + w_j², ‖a2_i‖²⟩ + Σ_a ⟨r_j,a, w_j,a⟩,
+    /// then two products for the chunk: low rank += Σ_j Σ_a r_j,a (w_j,a/p_j)ᵀ = Rᵀ W (d × chunk·lr × d) and
+    /// left += Σ_j (τ_j/p_j) a1_j a1_jᵀ (d × chunk × d; a rank-one update per row and pair took as long as the
+    /// projection GEMM). A weight of 1 multiplies nothing, so the every-row sums keep their bits.
+    /// </summary>
+    private void AddFactorRows(Chunk c, FactorSums acc, ReadOnlySpan<int> rows, ReadOnlySpan<double> weights, bool single, double[] a2Norms)
+    {
+        int n = _n, d = _d, lr = _lr, len = rows.Length;
+        var projected = acc.Projected;
+        if (single)
+        {
+            c.EnsureSingle(n, d);
+            SpanMath.Narrow(c.Q.AsSpan(0, len * lr * n), c.WorkSingle);
+            MatrixProducts.GemmSingle(len * lr, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
+            SpanMath.Widen(c.PSingle.AsSpan(0, len * lr * d), projected);
+        }
+        else if (lr > 0) MatrixProducts.Gemm(len * lr, d, n, c.Q, n, _a2, d, projected, d, false);
+        var combined = acc.Combined;
+        for (int jj = 0; jj < len; jj++)
+        {
+            double weight = weights[jj];
+            var dw = c.Dw.AsSpan(jj * n, n);
+            if (weight == 1) SpanMath.Add(acc.Diagonal, dw, acc.Diagonal);
+            else SpanMath.MultiplyAdd(dw, weight, acc.Diagonal, acc.Diagonal);
+            double t = SpanMath.Dot(dw, a2Norms);
+            var projectedRow = projected.AsSpan(jj * lr * d, lr * d);
+            var ws = combined.AsSpan(jj * lr * d, lr * d);
+            ws.Clear();
+            for (int a = 0; a < lr; a++)
+            {
+                for (int b = 0; b < lr; b++)
+                {
+                    double cab = c.C[jj * lr * lr + a * lr + b];
+                    if (cab != 0) SpanMath.MultiplyAdd(projectedRow.Slice(b * d, d), cab, ws.Slice(a * d, d), ws.Slice(a * d, d));
+                }
+                t += SpanMath.Dot(projectedRow.Slice(a * d, d), ws.Slice(a * d, d));
+            }
+            if (weight != 1) SpanMath.Multiply(ws, weight, ws);
+            acc.WeightSum += weight * t;
+            SpanMath.Multiply(_a1.AsSpan(rows[jj] * d, d), weight * t, acc.WeightedA1.AsSpan(jj * d, d));
+        }
+        if (lr > 0)
+        {
+            int k = len * lr;
+            MatrixProducts.Transpose(projected.AsSpan(0, k * d), k, d, acc.ProjectedT);
+            MatrixProducts.Gemm(d, d, k, acc.ProjectedT, k, combined, d, acc.LowRank, d, true);
+        }
+        if (rows[len - 1] - rows[0] == len - 1)   // consecutive rows: their columns of A1ᵀ
+            MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(rows[0]), _rows, acc.WeightedA1, d, acc.Left, d, true);
+        else
+        {
+            for (int jj = 0; jj < len; jj++)
+                for (int i = 0; i < d; i++) acc.GatheredA1T[i * len + jj] = _a1[rows[jj] * d + i];
+            MatrixProducts.Gemm(d, d, len, acc.GatheredA1T, len, acc.WeightedA1, d, acc.Left, d, true);
+        }
+    }
+
+    /// <summary>
+    /// The factor sums over a leverage-score sample of the shard's rows (<see cref="LeverageRowSample"/>, scores of A1's
+    /// rows computed at the first such request) and the rows kept. The kept rows go ChunkRows at a time in each block's
+    /// range: their rows of M — read from the cache where it holds this x's M or values, else formed for those rows
+    /// alone, (A1 X) A2ᵀ on their gathered rows of A1 — then their terms, then <see cref="AddFactorRows"/>. Reads the
+    /// caches and never writes them (a sample's values are not every row's). The kept rows' M is the same whether read
+    /// or formed: the AVX-512 kernel sums every entry in the same order whatever the rows around it.
+    /// </summary>
+    private (FactorSums[] Parts, long Rows) SampledFactorSums(KroneckerFactorsRequest r, bool single, double[] a2Norms)
+    {
+        int n = _n, d = _d, lr = _lr;
+        _a1Leverage ??= LeverageRowSample.Scores(_a1, _a1T, _rows, d);
+        var (rows, weights) = LeverageRowSample.Draw(_a1Leverage, r.RowShare, r.SampleSeed, RowOffset);
+        bool cached = _mCache is not null && _mCacheX is not null && _mCacheX.AsSpan().SequenceEqual(r.X);
+        var ops = _rowOperators;
+        var parts = new FactorSums[_blocks.BlockCount];
+        _blocks.Run(_compute, k =>
+        {
+            var (s, e) = _blocks[k];
+            var acc = new FactorSums(n, d, lr);
+            using var c = new Chunk(n, d, lr);
+            int first = LowerBound(rows, s), end = LowerBound(rows, e);
+            for (int i0 = first; i0 < end; i0 += ChunkRows)
+            {
+                int len = Math.Min(ChunkRows, end - i0);
+                var chunkRows = rows.AsSpan(i0, len);
+                if (!cached)
+                {
+                    // M of the kept rows: their rows of A1 gathered, times X, times A2ᵀ.
+                    for (int jj = 0; jj < len; jj++) _a1.AsSpan(chunkRows[jj] * d, d).CopyTo(c.P.AsSpan(jj * d, d));
+                    MatrixProducts.Gemm(len, d, d, c.P, d, r.X, d, c.T, d, false);
+                    MatrixProducts.GemmPacked(len, n, d, c.T, d, _a2T, _a2TPanels, c.M.AsSpan(0, len * n), n);
+                }
+                for (int jj = 0; jj < len; jj++)
+                {
+                    int j = chunkRows[jj];
+                    var z = cached ? new ReadOnlySpan<double>(_mCache, j * n, n) : new ReadOnlySpan<double>(c.M, jj * n, n);
+                    var dw = c.Dw.AsSpan(jj * n, n);
+                    var q = c.Q.AsSpan(jj * lr * n, lr * n);
+                    var coefficients = c.C.AsSpan(jj * lr * lr, lr * lr);
+                    if (ops is not null)   // as FillTermsFromValues: the terms from the row's values
+                    {
+                        var values = c.RowScratch.AsSpan(IOwnRowOperators.ScratchPerEntry * n, n);
+                        if (cached && _cacheHoldsValues) values = _mCache.AsSpan(j * n, n);
+                        else ops.RowValues(z, values);
+                        ops.TermsFromValues(values, BRow(j), r.Kind, dw, q, coefficients);
+                        if (_w2 is not null) SpanMath.Add(dw, W2Row(j), dw);
+                    }
+                    else RowTerms(z, j, r.Kind, c.G.AsSpan(jj * n, n), dw, q, coefficients);
+                }
+                AddFactorRows(c, acc, chunkRows, weights.AsSpan(i0, len), single, a2Norms);
+            }
+            parts[k] = acc;
+        });
+        return (parts, rows.Length);
+    }
+
+    /// <summary>The index of the first entry of the ascending <paramref name="sorted"/> that is ≥ <paramref name="value"/>.</summary>
+    private static int LowerBound(int[] sorted, int value)
+    {
+        int index = Array.BinarySearch(sorted, value);
+        return index >= 0 ? index : ~index;
     }
 
     /// <summary>

@@ -9,7 +9,8 @@ namespace DistSoftmax.Core.Solvers;
 /// (the run's SolverState, which a checkpoint carries), for both globalisations (<see cref="NewtonCg"/>,
 /// <see cref="TrustRegionNewtonCg"/>):
 ///   • <see cref="CgPreconditioning.Kronecker"/>: the Kronecker-factored curvature F ⊗ G of a matrix problem
-///     (<see cref="KroneckerPreconditioner"/>), one extra request every <see cref="KroneckerRefreshIterations"/>
+///     (<see cref="KroneckerPreconditioner"/>, summed over a leverage-score sample of the rows,
+///     <see cref="SolverOptions.KroneckerRowsPerColumn"/>), one extra request every <see cref="KroneckerRefreshIterations"/>
 ///     iterations (the factors change slowly with x: K-FAC's practice), corrected by the curvature pairs of earlier CG
 ///     solves (<see cref="CurvaturePairs"/>, <see cref="RememberPairs"/>);
 ///   • <see cref="CgPreconditioning.SampledGram"/>: the leverage-sampled Gram of a vector problem with its low-rank
@@ -44,7 +45,9 @@ internal static class CgPreconditioners
                 }
                 var kronecker = cache.Preconditioner;
                 var pairs = cache.Pairs ??= new CurvaturePairs(run.Objective.Dimension);
-                result.Value = (v => pairs.Apply(u => kronecker.Apply(u), v), 0);
+                // A trace's rows sampled: those of the factors' leverage-score sample, when they were not every row.
+                long factorRows = cache.Factors?.Rows ?? 0;
+                result.Value = (v => pairs.Apply(u => kronecker.Apply(u), v), factorRows < run.Objective.Rows ? factorRows : 0);
                 break;
             }
             case CgPreconditioning.SampledGram:

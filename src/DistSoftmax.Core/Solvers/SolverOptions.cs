@@ -59,6 +59,15 @@ public sealed record SolverOptions
     /// preconditioned form never sketches.
     /// </summary>
     public int SketchRowsPerColumn { get; init; } = 0;
+    /// <summary>
+    /// Matrix problems' approx-newton: the Kronecker factors that precondition its CG are summed over a leverage-score
+    /// sample of about this many rows per column of X (s = factor·d rows of the N in expectation, each weighted by
+    /// 1/p_j; <see cref="Statistics.KroneckerFactorsRequest.RowShare"/> = min(1, s/N)) instead of every row. 0 (the
+    /// default) sums every row: on the generated attention-head instances every sample measured cost more CG products
+    /// than its cheaper factors saved — 4096×128 29 products with every row against 32, 36 and 44 with 16, 8 and 4 rows
+    /// per column, 8192×64 14 against 16 and 20, 2048×128 44 against 51 with 8 (README, #12, thirtieth session).
+    /// </summary>
+    public int KroneckerRowsPerColumn { get; init; } = 0;
     /// <summary>Columns k of the Gaussian projection for leverage scores; 0 means ⌈ln n⌉ clamped to [8, 32].</summary>
     public int ProjectionColumns { get; init; } = 0;
     /// <summary>Sample rows uniformly instead of by leverage score (for comparison only).</summary>
@@ -124,6 +133,7 @@ public sealed record SolverOptions
         Check(SamplingDelta > 0 && SamplingDelta < 1, nameof(SamplingDelta), SamplingDelta, "must be in (0, 1)");
         Check(Oversampling > 0 && double.IsFinite(Oversampling), nameof(Oversampling), Oversampling, "must be > 0");
         Check(SketchRowsPerColumn >= 0, nameof(SketchRowsPerColumn), SketchRowsPerColumn, "must be ≥ 0");
+        Check(KroneckerRowsPerColumn >= 0, nameof(KroneckerRowsPerColumn), KroneckerRowsPerColumn, "must be ≥ 0");
         Check(ProjectionColumns >= 0, nameof(ProjectionColumns), ProjectionColumns, "must be ≥ 0");
         Check(LbfgsMemory >= 1, nameof(LbfgsMemory), LbfgsMemory, "must be ≥ 1");
         Check(MaxCgIterations >= 0, nameof(MaxCgIterations), MaxCgIterations, "must be ≥ 0");

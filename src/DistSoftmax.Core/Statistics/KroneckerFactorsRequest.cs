@@ -8,5 +8,15 @@ namespace DistSoftmax.Core.Statistics;
 /// <paramref name="SinglePrecision"/>: a shard that can (a family with fused row operators, single-precision products available: the AVX-512 kernel or OpenBLAS's sgemm)
 /// projects the rows' low-rank terms onto A2 in single precision — the preconditioner only steers CG (about 1e-7
 /// relative in the factors; their damping is 1e-8·tr/d), as the vector problems' sampled Gram does.
+/// <paramref name="RowShare"/> below 1: the sums over a leverage-score sample of the shard's rows instead of all of
+/// them (docs/MATH.md, "Sampled Kronecker factors"): row j is kept with probability
+/// p_j = min(1, RowShare·rows·ℓ_j / Σℓ) (ℓ_j its leverage score in the shard's rows of A1), decided by a uniform draw
+/// keyed by <paramref name="SampleSeed"/> and the row's global index, and its terms are weighted by 1/p_j, so every
+/// sum is unbiased; the reply's Rows counts the rows kept.
 /// </summary>
-public sealed record KroneckerFactorsRequest(double[] X, HessianKind Kind, bool SinglePrecision = false) : ShardRequest(X);
+public sealed record KroneckerFactorsRequest(double[] X, HessianKind Kind, bool SinglePrecision = false,
+    double RowShare = 1.0, ulong SampleSeed = 0) : ShardRequest(X)
+{
+    /// <summary>Whether <see cref="RowShare"/> asks for a sample: a finite share in (0, 1) (1 is every row).</summary>
+    public bool Samples => RowShare < 1;
+}

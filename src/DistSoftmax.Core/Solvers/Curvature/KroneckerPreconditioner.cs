@@ -1,4 +1,5 @@
 using DistSoftmax.Core.Kernels;
+using DistSoftmax.Core.Random;
 using DistSoftmax.Core.Statistics;
 
 namespace DistSoftmax.Core.Solvers.Curvature;
@@ -33,9 +34,26 @@ public sealed class KroneckerPreconditioner
     /// result also carries the merged factors, from which <see cref="FromReply"/> rebuilds the same preconditioner.</summary>
     public static IEnumerable<ShardRequest> Build(SolveRun run, Iterate current, Out<(KroneckerPreconditioner, KroneckerFactorsReply)> result)
     {
-        yield return new KroneckerFactorsRequest(current.Point.X, HessianKind.GaussNewton, run.Options.SingleCgProducts);
+        var options = run.Options;
+        yield return new KroneckerFactorsRequest(current.Point.X, HessianKind.GaussNewton, options.SingleCgProducts,
+            RowShare(options.KroneckerRowsPerColumn, run.Objective.Dimension, run.Objective.Rows),
+            Rng.StreamSeed(options.Seed, current.Iteration, SamplePurpose));
         var reply = run.Reply<KroneckerFactorsReply>();
         result.Value = (FromReply(reply), reply);
+    }
+
+    /// <summary>Purpose of the factors' row sample in <see cref="Rng.StreamSeed"/>.</summary>
+    private const int SamplePurpose = 21;
+
+    /// <summary>
+    /// The share of the rows the factors are summed over: min(1, factor·d / rows) for X of d² = <paramref name="unknowns"/>
+    /// (1, every row, for a factor of 0).
+    /// </summary>
+    public static double RowShare(int rowsPerColumn, int unknowns, long rows)
+    {
+        if (rowsPerColumn <= 0 || rows <= 0) return 1.0;
+        double side = Math.Round(Math.Sqrt(unknowns));
+        return Math.Min(1.0, rowsPerColumn * side / rows);
     }
 
     /// <summary>F = left, G = right / Σ τ, each damped and Cholesky-factorised.</summary>

@@ -58,7 +58,7 @@ public sealed class SampledGramCurvature : DenseCurvature
     {
         var opts = run.Options;
         int m = SketchesNext(run) ? SketchRows(run) : 0;
-        return new GradientRequest(point.X, point.Globals, kind, true, m, StreamSeed(opts.Seed, iteration, SketchPurpose), SketchForm.Triangle);
+        return new GradientRequest(point.X, point.Globals, kind, true, m, Rng.StreamSeed(opts.Seed, iteration, SketchPurpose), SketchForm.Triangle);
     }
 
     /// <summary>
@@ -71,7 +71,7 @@ public sealed class SampledGramCurvature : DenseCurvature
         if (!trial.WithGradient || !SketchesNext(run)) return trial;
         return trial with
         {
-            SketchRows = SketchRows(run), SketchSeed = StreamSeed(run.Options.Seed, iteration + 1, SketchPurpose), SketchKind = kind,
+            SketchRows = SketchRows(run), SketchSeed = Rng.StreamSeed(run.Options.Seed, iteration + 1, SketchPurpose), SketchKind = kind,
             SketchForm = SketchForm.Triangle,
         };
     }
@@ -108,7 +108,7 @@ public sealed class SampledGramCurvature : DenseCurvature
         if (scores.Total > 0 && double.IsFinite(scores.Total))
         {
             yield return new SampledGramRequest(point.X, point.Globals, current.Kind, scores.ProjectionT, scores.K, scores.Total, s,
-                StreamSeed(opts.Seed, current.Iteration, SamplePurpose), scores.Uniform,
+                Rng.StreamSeed(opts.Seed, current.Iteration, SamplePurpose), scores.Uniform,
                 SinglePrecision: StepsCutBack(run));
             gram = run.Reply<GramReply>();
         }
@@ -194,7 +194,4 @@ public sealed class SampledGramCurvature : DenseCurvature
         int d = run.Objective.Dimension;
         return Math.Max(run.Options.SketchRowsPerColumn * d, d + 1);
     }
-
-    private static ulong StreamSeed(ulong seed, int iteration, int purpose) =>
-        Rng.Hash(seed ^ Rng.Hash(((ulong)(uint)iteration << 8) | (uint)purpose));
 }

@@ -121,7 +121,7 @@ public sealed class SampledGramPreconditioner
             Rng.ForStream(opts.Seed, (ulong)current.Iteration, ProjectionPurpose));
         if (!(scores.Total > 0 && double.IsFinite(scores.Total))) { result.Value = null; yield break; }
         yield return new SampledGramRequest(point.X, point.Globals, ModelKind, scores.ProjectionT, scores.K, scores.Total, SampleSize(opts, d),
-            StreamSeed(opts.Seed, current.Iteration, SamplePurpose), scores.Uniform, SinglePrecision: true);
+            Rng.StreamSeed(opts.Seed, current.Iteration, SamplePurpose), scores.Uniform, SinglePrecision: true);
         var gram = run.Reply<GramReply>();
         var coefficients = run.Objective.LowRankCoefficients(point.Globals, ModelKind);
         // The previous factor is read no more (its leverage estimates are in this build's request): R goes into it.
@@ -224,7 +224,4 @@ public sealed class SampledGramPreconditioner
         PackedCholesky.Solve(_factor, _d, y);
         return y;
     }
-
-    private static ulong StreamSeed(ulong seed, int iteration, int purpose) =>
-        Rng.Hash(seed ^ Rng.Hash(((ulong)(uint)iteration << 8) | (uint)purpose));
 }
