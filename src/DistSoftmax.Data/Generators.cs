@@ -77,7 +77,7 @@ public static class Generators
         if (!(noise >= 0 && noise <= 1)) throw new ArgumentOutOfRangeException(nameof(noise), noise, "noise must be in [0, 1]");
         IRowMatrix a = sparse ? SparseGaussian(n, d, density, seed) : DenseGaussian(n, d, seed);
         double[] x = NormalVector(d, xScale, Rng.ForStream(seed, StreamX));
-        double[] b = Softmax(Multiply(a, x));
+        double[] b = Softmax(Finite(Multiply(a, x), "A x_true", nameof(xScale)));
         if (!planted && noise > 0)
         {
             double[] w = Rng.ForStream(seed, StreamNoise).NextDirichlet(n);
@@ -168,7 +168,7 @@ public static class Generators
         {
             var tRow = t.Row(j);
             for (int k = 0; k < n; k++) z[k] = Dot(tRow, a2.Row(k));
-            double[] f = Softmax(z);
+            double[] f = Softmax(Finite(z, "A1 X_true A2ᵀ", nameof(xScale)));
             if (!planted && noise > 0)
             {
                 double[] w = Rng.ForStream(seed, StreamNoise, (ulong)j).NextDirichlet(n);
@@ -324,6 +324,17 @@ public static class Generators
         double s = 0;
         for (int i = 0; i < a.Length; i++) s += a[i] * b[i];
         return s;
+    }
+
+    /// <summary>
+    /// z itself, checked: a non-finite entry means the products overflowed (xScale far too large) and would make the
+    /// softmax NaN, so it is rejected before anything is written.
+    /// </summary>
+    private static double[] Finite(double[] z, string what, string scaleName)
+    {
+        for (int i = 0; i < z.Length; i++)
+            if (!double.IsFinite(z[i])) throw new ArgumentOutOfRangeException(scaleName, $"{what} overflows at row {i}; use a smaller {scaleName}");
+        return z;
     }
 
     /// <summary>u(z) elementwise; rejects overflow (which means xScale is too large for this unit).</summary>

@@ -161,6 +161,8 @@ public class BadInputTests
         { ["generate", "--out-dir", "g", "--noise", "2"], "--noise: must be in [0, 1]" },
         { ["generate", "--out-dir", "g", "--planted", "--noise", "0.5"], "--noise: must be 0 (or absent) for a --planted instance" },
         { ["generate", "--out-dir", "g", "--problem", "hyperbolic", "--x-scale", "1e6"], "--x-scale: u(A x_true) overflows" },
+        { ["generate", "--out-dir", "g", "--x-scale", "1e308"], "--x-scale: A x_true overflows" },
+        { ["generate", "--out-dir", "g", "--problem", "multiple-normalized", "--n", "20", "--d", "3", "--x-scale", "1e308"], "--x-scale: A1 X_true A2ᵀ overflows" },
         { ["generate", "--out-dir", "g", "--problem", "multiple-normalized", "--sparse"], "--sparse: is only available for vector problems" },
         { ["generate", "--out-dir", "g", "--unit", "sinh"], "--unit: --problem normalized has no unit" },
         { ["generate", "--out-dir", "g", "--seed", "-1"], "--seed: '-1' is not a non-negative integer" },
