@@ -345,6 +345,11 @@ public class MultiProcessClusterTests
         var again = Cli.Run(dir.Path, "credentials", "create", "--out", "creds");
         Assert.Equal(2, again.Code);
         Assert.StartsWith("error: --out: ", Assert.Single(again.ErrLines));
+        var aFile = dir.WriteText("notes.txt", "mine");
+        var onAFile = Cli.Run(dir.Path, "credentials", "create", "--out", "notes.txt");
+        Assert.Equal(2, onAFile.Code);
+        Assert.Equal($"error: --out: {aFile} is a file, not a directory (it is left as it is)", Assert.Single(onAFile.ErrLines));
+        Assert.Equal("mine", File.ReadAllText(aFile));
 
         var open = Cli.Run(dir.Path, "worker", "--host", "0.0.0.0", "--port", "0");
         Assert.Equal(2, open.Code);

@@ -25,6 +25,8 @@ internal static class CredentialsCommand
         create.SetAction(parse =>
         {
             string dir = ctx.Resolve(parse.GetValue(outDir)!);
+            if (File.Exists(dir))
+                return ErrorReport.Write(ctx, new CliInputException("--out", $"{dir} is a file, not a directory (it is left as it is)"), validating: true);
             try
             {
                 var credentials = ClusterCredentials.Create(dir);
