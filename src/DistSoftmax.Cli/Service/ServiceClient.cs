@@ -103,12 +103,30 @@ internal sealed class ServiceClient : IDisposable
         try { return await send(); }
         catch (HttpRequestException e)
         {
-            throw new CliInputException("--server", $"cannot reach {BaseAddress}: {e.Message}");
+            throw new CliInputException("--server", $"cannot reach {BaseAddress}: {Reason(e)}");
         }
         catch (TaskCanceledException) when (!ct.IsCancellationRequested)
         {
             throw new CliInputException("--server", $"{BaseAddress} did not answer");
         }
+    }
+
+    /// <summary>
+    /// Why a request failed, in the user's terms: a port that answers but not as an HTTP service (a worker's or the
+    /// cluster's port), a TLS handshake that failed (an https:// URL for an http:// service, or another certificate),
+    /// else the innermost exception's sentence (the runtime's outer ones say only "see inner exception").
+    /// </summary>
+    internal static string Reason(HttpRequestException e)
+    {
+        string innermost = e.GetBaseException().Message;
+        return e.HttpRequestError switch
+        {
+            HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError =>
+                "it does not answer as an HTTP service (a worker's or the cluster's port? give the URL 'dist-softmax serve' printed)",
+            HttpRequestError.SecureConnectionError =>
+                $"the TLS handshake failed ({innermost}); an https:// URL needs a service started with TLS, http:// one without",
+            _ => innermost,
+        };
     }
 
     private static async Task<JsonNode?> ReadJsonAsync(HttpResponseMessage response, CancellationToken ct)
