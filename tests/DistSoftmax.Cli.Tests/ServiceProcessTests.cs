@@ -143,8 +143,14 @@ public class ServiceProcessTests
             Assert.DoesNotContain(node.Lines, l => l.StartsWith("stderr: ", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task A_service_killed_mid_job_resumes_it_from_its_checkpoint_to_the_uninterrupted_x()
+    /// <summary>
+    /// Killed (SIGKILL: a crash) or stopped (SIGTERM: the job stops at its next iteration and stays running in the
+    /// database) mid-job, the service started again continues the job from its checkpoint to the uninterrupted x.
+    /// </summary>
+    [Theory]
+    [InlineData("KILL")]
+    [InlineData("TERM")]
+    public async Task A_service_killed_or_stopped_mid_job_resumes_it_from_its_checkpoint_to_the_uninterrupted_x(string signal)
     {
         using var dir = new TempDir();
         Assert.Equal(0, Cli.Run(dir.Path, "generate", "--problem", "normalized", "--n", "40000", "--d", "30", "--seed", "5", "--out-dir", "inst").Code);
@@ -178,8 +184,12 @@ public class ServiceProcessTests
                 Assert.True(DateTime.UtcNow < deadline, "the job made no progress:\n" + service.Output + "\n" + worker.Output);
                 await Task.Delay(20);
             }
-            service.Kill(); // SIGKILL, mid-job
-            service.WaitForExit(TimeSpan.FromSeconds(30));
+            if (signal == "KILL") service.Kill(); // SIGKILL, mid-job
+            else service.Signal(signal);
+            int exit = service.WaitForExit(TimeSpan.FromSeconds(30));
+            // (A stopped job that had been recorded cancelled would stay so, and the job below would not end stopped
+            // with every iteration's trace entry.)
+            if (signal == "TERM") Assert.True(exit == 0, $"serve exited {exit} after SIGTERM:\n" + service.Output);
             Assert.True(File.Exists(dir.File($"state/jobs/{id}/checkpoint.bin")), "no checkpoint was left behind");
 
             // Started again, naming the surviving worker as its seed: the job continues from the checkpoint. The node takes a

@@ -29,6 +29,7 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
     private readonly LinkedList<ServiceJob> _queue = new();
     private readonly List<Task> _runs = [];
     private int _running;
+    private volatile bool _stopping;   // StopAsync: runs that end now were interrupted, not finished
 
     /// <summary>
     /// Loads the database's jobs: finished ones as they are, queued ones checked again and queued, and running ones
@@ -185,16 +186,21 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
         return job;
     }
 
-    /// <summary>Cancels every running job and waits for their ends (the service is stopping); queued jobs stay queued in the database.</summary>
+    /// <summary>
+    /// The service is stopping (SIGTERM, Ctrl+C): every running job stops at its next iteration, keeping its checkpoint,
+    /// and stays running in the database, so that the next start continues it from there (<see cref="Restore"/>, as
+    /// after a crash); queued jobs stay queued. Waits for the runs to end.
+    /// </summary>
     public async Task StopAsync()
     {
         Task[] runs;
         lock (_gate)
         {
+            _stopping = true;
             _queue.Clear();
             runs = _runs.ToArray();
         }
-        foreach (var job in All().Where(j => j.State == JobState.Running)) job.RequestCancel();
+        foreach (var job in All().Where(j => j.State == JobState.Running)) job.Interrupt();
         await Task.WhenAll(runs).ConfigureAwait(false);
     }
 
@@ -295,6 +301,12 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
             lines.Writer.TryComplete();
             await pump.ConfigureAwait(false);
 
+            if (_stopping && !job.CancelRequested && code != ExitCodes.Ok && progress.Condition is null or "cancelled")
+            {
+                // Interrupted by the service's stop: the record stays running, and the next start resumes the job.
+                job.AddNote("the service stopped: the job continues from its last checkpoint when the service starts again");
+                return;
+            }
             job.Transition(EndState(job.CancelRequested, code, progress.Condition), EndMessage(code, err.ToString(), progress.FinishedMessage),
                 code, progress.Condition);
             store.Update(job);

@@ -95,6 +95,19 @@ internal sealed class ServiceJob
         }
     }
 
+    /// <summary>
+    /// Stops a running job at its next iteration because the service is stopping, without marking it cancelled: it is
+    /// to continue from its checkpoint when the service starts again (<see cref="JobManager.StopAsync"/>).
+    /// </summary>
+    public void Interrupt()
+    {
+        lock (_gate)
+        {
+            if (State.IsFinal()) return;
+        }
+        Cancellation.Cancel();
+    }
+
     /// <summary>Marks the job as asked to stop; true when it had not ended yet.</summary>
     public bool RequestCancel()
     {
