@@ -372,6 +372,17 @@ public class MultiProcessClusterTests
             Assert.Equal(2, stranger.WaitForExit(TimeSpan.FromSeconds(60)));
             Assert.Contains(stranger.Lines, l => l.StartsWith("stderr: error: --seeds: no seed answered", StringComparison.Ordinal));
         }
+        // A worker without credentials keeps trying (its seeds may come up later), but its warning names the credentials
+        // and the last connection failure (it had asked only "are the seeds reachable?").
+        using (var plainWorker = new Node(dir.Path, new Dictionary<string, string> { ["DISTSOFTMAX_CONFIG"] = fast },
+                   "worker", "--host", "127.0.0.1", "--port", "0", "--seeds", $"127.0.0.1:{port}"))
+        {
+            Assert.True(plainWorker.WaitForLine(l => l.StartsWith("stderr: warning: the node is not up after 4 s (are the seeds reachable? " +
+                "does the cluster use credentials? this node has none (--credentials or DISTSOFTMAX_CREDENTIALS)", StringComparison.Ordinal), Up),
+                "no warning naming the credentials:\n" + plainWorker.Output);
+            plainWorker.Signal("TERM");
+            plainWorker.WaitForExit(TimeSpan.FromSeconds(30));
+        }
         // Another cluster's certificate: Akka.Remote stops the job's and a worker's node at the refused handshake, and
         // each says so in one line (it had said "no seed answered within 4 s" after about one, or "stopped on its own").
         Assert.Equal(0, Cli.Run(dir.Path, "credentials", "create", "--out", "other").Code);

@@ -132,7 +132,7 @@ internal static class ServeCommand
                     if (node.System.WhenTerminated.IsCompleted) break;   // reported below as a node that stopped on its own
                     if (!up && !warned && !ctx.Cancellation.IsCancellationRequested)
                     {
-                        ctx.Err.WriteLine($"warning: the node is not up after {node.Settings.JoinTimeout.TotalSeconds:0.#} s (are the seeds reachable?); still trying");
+                        ctx.Err.WriteLine(WorkerCommand.NotUpWarning(node.Settings.JoinTimeout, node.AssociationFailures, options.Node.CredentialsDirectory is not null));
                         warned = true;
                     }
                 }

@@ -101,7 +101,7 @@ internal static class WorkerCommand
             if (up) ctx.Out.WriteLine($"dist-softmax worker: {node.Address} is up, serving solve jobs");
             else if (node.AssociationFailures.TlsRefused) return TlsRefused(ctx, node.AssociationFailures, seedsText);
             else if (!ctx.Cancellation.IsCancellationRequested && !node.System.WhenTerminated.IsCompleted)
-                ctx.Err.WriteLine($"warning: the node is not up after {node.Settings.JoinTimeout.TotalSeconds:0.#} s (are the seeds reachable?); still trying");
+                ctx.Err.WriteLine(NotUpWarning(node.Settings.JoinTimeout, node.AssociationFailures, options.CredentialsDirectory is not null));
 
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             await using var registration = ctx.Cancellation.Register(() => stop.TrySetResult());
@@ -127,6 +127,21 @@ internal static class WorkerCommand
     {
         ctx.Err.WriteLine("error: " + ErrorReport.OneLine("--seeds: " + failures.TlsRefusal(seeds)));
         return ExitCodes.BadInput;
+    }
+
+    /// <summary>
+    /// The warning of a long-running node (worker, serve) that is not up after the join timeout and keeps trying (its
+    /// seeds may come up later): what to check — the seeds' addresses and, since a node without credentials cannot join
+    /// a cluster that has them (a TLS seed drops its plain connection; nothing says "TLS" on this side) and the other way
+    /// round, the credentials — and the last connection failure, if any.
+    /// </summary>
+    internal static string NotUpWarning(TimeSpan joinTimeout, AssociationFailureWatch failures, bool hasCredentials)
+    {
+        string credentials = hasCredentials
+            ? "do they hold this node's credentials?"
+            : "does the cluster use credentials? this node has none (--credentials or DISTSOFTMAX_CREDENTIALS)";
+        string last = failures.LastFailure is { } f ? $"; the last connection failed: {f}" : "";
+        return $"warning: the node is not up after {joinTimeout.TotalSeconds:0.#} s (are the seeds reachable? {credentials}{last}); still trying";
     }
 
     /// <summary>Largest --cache-mb (1 TiB).</summary>
