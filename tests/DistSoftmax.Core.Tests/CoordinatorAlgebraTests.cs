@@ -462,4 +462,33 @@ public class SketchPathTests
         }
         return r;
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(64)]
+    public void The_inverse_from_a_Cholesky_factor_inverts_the_matrix_and_its_transposed_factor_orthonormalises(int d)
+    {
+        // G = AᵀA for a random 3d×d A: (L Lᵀ)⁻¹ G = I, and A·L⁻ᵀ has orthonormal columns.
+        var rng = new Rng(31);
+        var a = new double[3 * d * d];
+        rng.FillNormal(a);
+        var gram = new double[d * d];
+        MatrixProducts.Gemm(d, d, 3 * d, MatrixProducts.Transpose(a, 3 * d, d), 3 * d, a, d, gram, d, false);
+        var factor = (double[])gram.Clone();
+        Assert.True(DenseAlgebra.TryCholesky(factor, d));
+        var inverse = DenseAlgebra.InverseFromFactor(factor, d);
+        var product = new double[d * d];
+        MatrixProducts.Gemm(d, d, d, inverse, d, gram, d, product, d, false);
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++)
+                Assert.True(Math.Abs(product[i * d + j] - (i == j ? 1 : 0)) < 1e-9, $"(G⁻¹G)[{i},{j}] = {product[i * d + j]}");
+        var q = new double[3 * d * d];
+        MatrixProducts.Gemm(3 * d, d, d, a, d, DenseAlgebra.InverseTransposedFactor(factor, d), d, q, d, false);
+        var qtq = new double[d * d];
+        MatrixProducts.Gemm(d, d, 3 * d, MatrixProducts.Transpose(q, 3 * d, d), 3 * d, q, d, qtq, d, false);
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++)
+                Assert.True(Math.Abs(qtq[i * d + j] - (i == j ? 1 : 0)) < 1e-9, $"(QᵀQ)[{i},{j}] = {qtq[i * d + j]}");
+    }
 }

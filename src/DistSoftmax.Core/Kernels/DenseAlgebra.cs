@@ -216,6 +216,34 @@ public static class DenseAlgebra
         return r;
     }
 
+    /// <summary>
+    /// L⁻ᵀ, upper triangular (d×d, row-major), for the lower Cholesky factor L of <see cref="TryCholesky"/> (only its
+    /// lower triangle is read): A·L⁻ᵀ has orthonormal columns when AᵀA = L Lᵀ, and L⁻ᵀ (L⁻ᵀ)ᵀ = (L Lᵀ)⁻¹. O(d³) once.
+    /// </summary>
+    public static double[] InverseTransposedFactor(ReadOnlySpan<double> lower, int d)
+    {
+        var upper = new double[d * d];   // R = Lᵀ
+        var identity = new double[d * d];
+        for (int i = 0; i < d; i++)
+        {
+            identity[i * d + i] = 1;
+            for (int j = i; j < d; j++) upper[i * d + j] = lower[j * d + i];
+        }
+        return UpperTriangularSolve(upper, d, identity, d);
+    }
+
+    /// <summary>
+    /// (L Lᵀ)⁻¹ as a dense symmetric d×d matrix for the lower Cholesky factor L: L⁻ᵀ (L⁻ᵀ)ᵀ by one product, so that
+    /// applying the inverse to many right-hand sides is a matrix product instead of two triangular solves each.
+    /// </summary>
+    public static double[] InverseFromFactor(ReadOnlySpan<double> lower, int d)
+    {
+        var inverseT = InverseTransposedFactor(lower, d);
+        var inverse = new double[d * d];
+        MatrixProducts.Gemm(d, d, d, inverseT, d, MatrixProducts.Transpose(inverseT, d, d), d, inverse, d, false);
+        return inverse;
+    }
+
     /// <summary>Solves R X = B for upper-triangular R (d×d) and B (d×k), both row-major.</summary>
     public static double[] UpperTriangularSolve(ReadOnlySpan<double> r, int d, ReadOnlySpan<double> b, int k)
     {

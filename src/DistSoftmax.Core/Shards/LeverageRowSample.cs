@@ -27,15 +27,7 @@ public static class LeverageRowSample
     {
         var gram = new double[d * d];
         MatrixProducts.Gemm(d, d, rows, aT, rows, a, d, gram, d, false);
-        var lower = DenseAlgebra.DampedCholesky(gram, d);   // L (lower triangle; the rest is not the factor's)
-        var upper = new double[d * d];                       // R = Lᵀ
-        var identity = new double[d * d];
-        for (int i = 0; i < d; i++)
-        {
-            identity[i * d + i] = 1;
-            for (int j = i; j < d; j++) upper[i * d + j] = lower[j * d + i];
-        }
-        var inverse = DenseAlgebra.UpperTriangularSolve(upper, d, identity, d);   // R⁻¹
+        var inverse = DenseAlgebra.InverseTransposedFactor(DenseAlgebra.DampedCholesky(gram, d), d);   // R⁻¹ = L⁻ᵀ
         var orthonormal = new double[(long)rows * d];
         MatrixProducts.Gemm(rows, d, d, a, d, inverse, d, orthonormal, d, false);
         var scores = new double[rows];
