@@ -56,7 +56,7 @@ public sealed class KroneckerPreconditioner
         return Math.Min(1.0, rowsPerColumn * side / rows);
     }
 
-    /// <summary>F = left, G = right / Σ τ, each damped and Cholesky-factorised.</summary>
+    /// <summary>F = left, G = right / Σ τ, each damped, Cholesky-factorised and inverted.</summary>
     public static KroneckerPreconditioner FromReply(KroneckerFactorsReply reply)
     {
         int d = Packed.Dimension(reply.LeftPacked.Length);
