@@ -159,10 +159,6 @@ public class ServiceProcessTests
         const int iterations = 1000;
         string[] solve = ["--A", "inst/A.npy", "--b", "inst/b.npy", "--solver", "gd", "--max-iter", $"{iterations}", "--tol", "1e-30", "--workers", "2"];
         int httpPort = BackendTests.FreePort(), port = BackendTests.FreePort(), workerPort = BackendTests.FreePort();
-        string spec = new JsonObject
-        {
-            ["A"] = dir.File("inst/A.npy"), ["b"] = dir.File("inst/b.npy"), ["solver"] = "gd", ["maxIter"] = iterations, ["tol"] = 1e-30, ["workers"] = 2,
-        }.ToJsonString();
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
         string id;
         using (var service = Serve(dir.Path, httpPort, port))
@@ -170,9 +166,11 @@ public class ServiceProcessTests
             Assert.True(service.WaitForLine(l => l.Contains(" is up; jobs: "), Up), "service did not come up:\n" + service.Output);
             using var worker = Worker(dir.Path, workerPort, $"127.0.0.1:{port}");
             Assert.True(worker.WaitForLine(l => l.Contains("is up, serving solve jobs"), Up), "worker did not come up:\n" + worker.Output);
-            var posted = await http.PostAsync("/api/jobs", new StringContent(spec, Encoding.UTF8, "application/json"));
-            Assert.True(posted.IsSuccessStatusCode, await posted.Content.ReadAsStringAsync());
-            id = (string)JsonNode.Parse(await posted.Content.ReadAsStringAsync())!["id"]!;
+            // Submitted by `solve --server`, which follows the job's events until the service goes away.
+            const string submitted = "dist-softmax solve: job ";
+            using var client = new Node(dir.Path, ["solve", "--server", $"http://127.0.0.1:{httpPort}", .. solve, "--out-dir", "followed"]);
+            Assert.True(client.WaitForLine(l => l.StartsWith(submitted, StringComparison.Ordinal), Up), "no job was submitted:\n" + client.Output);
+            id = client.Lines.First(l => l.StartsWith(submitted, StringComparison.Ordinal))[submitted.Length..].Split(' ')[0];
             var deadline = DateTime.UtcNow + JobTimeout;
             // Killed once it has run ten iterations and the checkpoint writer (which writes behind the solve, the latest
             // state at a time) has put a checkpoint on disk: a kill before the first write would leave nothing to resume.
@@ -190,6 +188,14 @@ public class ServiceProcessTests
             // (A stopped job that had been recorded cancelled would stay so, and the job below would not end stopped
             // with every iteration's trace entry.)
             if (signal == "TERM") Assert.True(exit == 0, $"serve exited {exit} after SIGTERM:\n" + service.Output);
+            // The client says in one line that the job did not finish here (exit 3, nothing downloaded); after SIGTERM
+            // the job's event stream ends with the service's note, so neither it nor the stopping service waits.
+            Assert.Equal(3, client.WaitForExit(TimeSpan.FromSeconds(30)));
+            Assert.Contains(client.Lines, l => l.StartsWith("stderr: error: --server: ", StringComparison.Ordinal)
+                && l.Contains($"job {id} was running", StringComparison.Ordinal) && l.EndsWith("; nothing downloaded", StringComparison.Ordinal));
+            if (signal == "TERM")
+                Assert.Contains(client.Lines, l => l.Contains($"the service stopped while job {id} was running; it continues from its last checkpoint", StringComparison.Ordinal));
+            Assert.False(Directory.Exists(dir.File("followed")));
             Assert.True(File.Exists(dir.File($"state/jobs/{id}/checkpoint.bin")), "no checkpoint was left behind");
 
             // Started again, naming the surviving worker as its seed: the job continues from the checkpoint. The node takes a

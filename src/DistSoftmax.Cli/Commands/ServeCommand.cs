@@ -146,7 +146,7 @@ internal static class ServeCommand
                     ctx.Err.WriteLine($"error: service node {node.Address}: its actor system stopped on its own (downed or removed from the cluster)");
                     return ExitCodes.Internal;
                 }
-                ctx.Out.WriteLine("dist-softmax serve: stopping (running jobs are cancelled and write their files)");
+                ctx.Out.WriteLine("dist-softmax serve: stopping (running jobs stop at their next iteration and continue from their checkpoint at the next start)");
             }
         }
         ctx.Out.WriteLine("dist-softmax serve: stopped");

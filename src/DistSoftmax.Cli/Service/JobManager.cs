@@ -20,6 +20,9 @@ namespace DistSoftmax.Cli.Service;
 /// </summary>
 internal sealed class JobManager(ServiceOptions options, JobStore store, ServiceMetrics metrics, Func<ServiceJob, ISolveBackend> backendFor)
 {
+    /// <summary>The note that ends the event stream of a job interrupted by the service's stop.</summary>
+    public const string SuspendedMessage = "the service stopped: the job continues from its last checkpoint when the service starts again";
+
     /// <summary>The message of a job found running when the service started that cannot be resumed.</summary>
     public const string InterruptedMessage = "the service stopped while this job was running, and it cannot be resumed";
 
@@ -304,7 +307,7 @@ internal sealed class JobManager(ServiceOptions options, JobStore store, Service
             if (_stopping && !job.CancelRequested && code != ExitCodes.Ok && progress.Condition is null or "cancelled")
             {
                 // Interrupted by the service's stop: the record stays running, and the next start resumes the job.
-                job.AddNote("the service stopped: the job continues from its last checkpoint when the service starts again");
+                job.Suspend(SuspendedMessage);
                 return;
             }
             job.Transition(EndState(job.CancelRequested, code, progress.Condition), EndMessage(code, err.ToString(), progress.FinishedMessage),

@@ -10,7 +10,9 @@ namespace DistSoftmax.Cli.Service;
 /// <c>solve --server URL …</c>: submits the solve to a running service, shows its progress as a local solve does (the
 /// same live table or plain lines, or the same <c>--progress json</c> lines), downloads the job's files into --out-dir
 /// (replacing the previous run's as a set) and exits with the job's exit code. Ctrl+C asks the service to stop the job at
-/// its next iteration; its files are still downloaded (exit 3).
+/// its next iteration; its files are still downloaded (exit 3). When the service stops (its note ends the job's event
+/// stream) or the connection is lost before the job ends: one line naming the job, which the service continues when it
+/// starts again, exit 3, nothing downloaded.
 /// </summary>
 internal static class ServerSolve
 {
@@ -45,17 +47,40 @@ internal static class ServerSolve
         JsonNode? job = null;
         Func<Action<TraceEntry>, Action<string>, Task<SolverResult>> follow = async (progress, note) =>
         {
-            await client.FollowEventsAsync(id, (name, data) =>
+            bool ended = false;   // a final state was among the events
+            try
             {
-                if (name == "iteration") progress(JsonSerializer.Deserialize<TraceEntry>(data, SolveReport.Json)!);
-                else if (name == "note") note((string?)JsonNode.Parse(data)?["message"] ?? "");
-            }, CancellationToken.None);
+                await client.FollowEventsAsync(id, (name, data) =>
+                {
+                    if (name == "iteration") progress(JsonSerializer.Deserialize<TraceEntry>(data, SolveReport.Json)!);
+                    else if (name == "note") note((string?)JsonNode.Parse(data)?["message"] ?? "");
+                    else if (name == "state" && JsonNode.Parse(data)?["state"] is JsonValue state)
+                        ended = Enum.TryParse<JobState>((string?)state, ignoreCase: true, out var s) && s.IsFinal();
+                }, CancellationToken.None);
+            }
+            catch (Exception e) when (e is IOException or HttpRequestException)
+            {
+                throw new JobNotFinishedException($"the connection to {client.BaseAddress} was lost while job {id} was running " +
+                                                  $"({ErrorReport.OneLine(e.GetBaseException().Message)})");
+            }
+            // The stream ended without a final state: the service stopped and keeps the job to continue it.
+            if (!ended)
+                throw new JobNotFinishedException($"the service stopped while job {id} was running; it continues from its last " +
+                                                  $"checkpoint when the service starts again (dist-softmax status --server {client.BaseAddress})");
             job = await client.GetJsonAsync($"api/jobs/{Uri.EscapeDataString(id)}", CancellationToken.None);
             if (Files(job).Contains("report.json"))
                 report = JsonNode.Parse(await client.DownloadAsync(id, "report.json", CancellationToken.None))!.AsObject();
             return Result(report, job);
         };
-        var result = json is null ? await view.ShowProgressAsync(follow) : await follow(json.Iteration, json.Cluster);
+        SolverResult result;
+        try { result = json is null ? await view.ShowProgressAsync(follow) : await follow(json.Iteration, json.Cluster); }
+        catch (JobNotFinishedException e)
+        {
+            // Nothing to download: the job has no files yet. Exit 3, as a solve stopped before it could finish.
+            ctx.Err.WriteLine("error: --server: " + e.Message + "; nothing downloaded");
+            json?.Finished(ExitCodes.NotConverged, null, 0, e.Message, null);
+            return ExitCodes.NotConverged;
+        }
 
         int code = (int?)job?["exitCode"] ?? ExitCodes.NotConverged;
         string message = (string?)job?["message"] ?? "";
@@ -83,6 +108,9 @@ internal static class ServerSolve
             ctx.Err.WriteLine($"dist-softmax: stopped without meeting the tolerance ({(string?)report["exit"]}): {result.Message}");
         return code;
     }
+
+    /// <summary>The job's event stream ended, or its connection was lost, before the job reached a final state.</summary>
+    private sealed class JobNotFinishedException(string message) : Exception(message);
 
     private static IReadOnlyList<string> Files(JsonNode? job) =>
         job?["files"] is JsonArray files ? files.Select(f => (string?)f).OfType<string>().ToArray() : [];

@@ -18,7 +18,8 @@ namespace DistSoftmax.Cli.Service;
 /// <list type="bullet">
 /// <item>POST /api/jobs (a spec: solve's options in camelCase) → 202 {"id"}; 400 bad spec; 503 queue full.</item>
 /// <item>GET /api/jobs → job summaries; GET /api/jobs/{id} → the job with its trace, shards and files; 404 unknown.</item>
-/// <item>GET /api/jobs/{id}/events → server-sent events (iteration, state, note), the past first, ending after the final state.</item>
+/// <item>GET /api/jobs/{id}/events → server-sent events (iteration, state, note), the past first, ending after the final state
+/// (or after the note of a job the service's stop interrupted).</item>
 /// <item>DELETE /api/jobs/{id} → cancel, 200 with the job.</item>
 /// <item>GET /api/jobs/{id}/files/{name} → a file the job wrote; GET /api/cluster; GET /metrics; GET / (dashboard).</item>
 /// <item>HEAD wherever GET is served: the same status and headers, no body (an event stream answers its headers at once).</item>
@@ -243,7 +244,8 @@ internal sealed class ServiceHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Server-sent events: the job's events so far, then live ones, until its final state.</summary>
+    /// <summary>Server-sent events: the job's events so far, then live ones, until its final state (or its suspension by
+    /// the service's stop, <see cref="ServiceJob.Suspend"/>).</summary>
     private async Task EventsAsync(HttpContext http, string id)
     {
         if (Jobs.Get(id) is not { } job)

@@ -108,6 +108,20 @@ internal sealed class ServiceJob
         Cancellation.Cancel();
     }
 
+    /// <summary>The job was interrupted by the service's stop and stays running in the database (see <see cref="Suspend"/>).</summary>
+    public bool Suspended { get; private set; }
+
+    /// <summary>
+    /// After <see cref="Interrupt"/>: the job's run has ended without a final state. Its event stream says why
+    /// (<paramref name="message"/>, a <c>note</c>) and ends, so followers and the stopping web server do not wait for
+    /// a final state this process will not reach.
+    /// </summary>
+    public void Suspend(string message)
+    {
+        lock (_gate) Suspended = true;
+        AddNote(message);
+    }
+
     /// <summary>Marks the job as asked to stop; true when it had not ended yet.</summary>
     public bool RequestCancel()
     {
@@ -172,7 +186,7 @@ internal sealed class ServiceJob
         lock (_gate)
         {
             var events = from < _events.Count ? _events.GetRange(from, _events.Count - from) : [];
-            return (events, _changed.Task, State.IsFinal());
+            return (events, _changed.Task, State.IsFinal() || Suspended);
         }
     }
 
