@@ -146,8 +146,9 @@ def _solve(problem, files, *, solver, tol, workers, server, callback, options, i
     finished = next((e for e in reversed(events) if e.get("event") == "finished"), None)
     files = (finished or {}).get("files") or {}
     if not files:
-        # Exit 3 without files: the solve was cancelled (SIGTERM) before its first iteration.
-        raise RuntimeError("dist-softmax: the solve ended before its first iteration and wrote nothing:\n" + stderr.strip())
+        # Exit 3 without files: the solve was cancelled (SIGTERM) before its first iteration, or (server=) the service
+        # stopped mid-job and keeps the job to continue it; the tool's stderr says which.
+        raise RuntimeError("dist-softmax: the solve ended without writing its files:\n" + stderr.strip())
     with open(files["report"], encoding="utf-8") as f:
         report = json.load(f)
     x = np.load(files["x"])
