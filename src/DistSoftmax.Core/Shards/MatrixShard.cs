@@ -437,11 +437,11 @@ public sealed class MatrixShard : IShard
         // With the cache: every pass that reads values keeps each row's single-precision terms at x (written from the
         // values it computes or reads, unless they already hold x's).
         bool keepsTerms = _singleTerms is not null && readsValues;
-        bool termsValid = keepsTerms && _singleTermsX is not null && _singleTermsX.AsSpan().SequenceEqual(x);
+        bool termsValid = keepsTerms && HeldAt(_singleTermsX, x);
         bool writesTerms = keepsTerms && !termsValid;
         bool skipsM = readsSingleTerms && termsValid;
         if (writesTerms) _singleTermsX = null;
-        bool cached = _mCache is not null && _mCacheX is not null && _mCacheX.AsSpan().SequenceEqual(x);
+        bool cached = _mCache is not null && HeldAt(_mCacheX, x);
         if (cached && _cacheHoldsValues && !readsValues) cached = false;   // the body needs M: it is formed again
         bool holdsValues = cached && _cacheHoldsValues;
         // A body that reads row values leaves them in the cache instead of M (not with a regulariser, whose terms need z).
@@ -452,7 +452,7 @@ public sealed class MatrixShard : IShard
         // pass that wrote them; a pass that reads values at another x writes them (from M in double, as any pass would).
         bool singleRequest = singleX is not null;
         bool keepsSingle = _singleValues is not null && readsValues && _rowOperators is not null;
-        bool singleValid = keepsSingle && _singleValuesX is not null && _singleValuesX.AsSpan().SequenceEqual(x);
+        bool singleValid = keepsSingle && HeldAt(_singleValuesX, x);
         bool writesSingle = keepsSingle && !singleValid;
         if (writesSingle) _singleValuesX = null;
         var results = new T[_blocks.BlockCount];
@@ -563,8 +563,26 @@ public sealed class MatrixShard : IShard
             c.MSource = c.M;
             c.MGroupOffset = 0;
         }
-        MatrixProducts.Gemm(len, d, d, _a1.AsSpan(c.GroupStart * d), d, x, d, c.T, d, false);
-        MatrixProducts.GemmPacked(len, n, d, c.T, d, _a2T, _a2TPanels, c.MSource.AsSpan(c.MGroupOffset, len * n), n);
+        Forward(len, _a1.AsSpan(c.GroupStart * d), x, c.T, c.MSource.AsSpan(c.MGroupOffset, len * n));
+    }
+
+    /// <summary>
+    /// (A1_rows X) A2ᵀ for <paramref name="len"/> rows of A1 (consecutive, d apart) and X (or a direction V, d×d):
+    /// T = A1_rows X into <paramref name="t"/>, then T A2ᵀ (len×n) into <paramref name="target"/> from A2ᵀ's panels.
+    /// </summary>
+    private void Forward(int len, ReadOnlySpan<double> a1Rows, ReadOnlySpan<double> x, Span<double> t, Span<double> target)
+    {
+        int d = _d, n = _n;
+        MatrixProducts.Gemm(len, d, d, a1Rows, d, x, d, t, d, false);
+        MatrixProducts.GemmPacked(len, n, d, t, d, _a2T, _a2TPanels, target, n);
+    }
+
+    /// <summary><see cref="Forward"/> in single precision, on the float copies of A1's rows and A2ᵀ.</summary>
+    private void ForwardSingle(int len, ReadOnlySpan<float> a1Rows, ReadOnlySpan<float> x, Span<float> t, Span<float> target)
+    {
+        int d = _d, n = _n;
+        MatrixProducts.GemmSingle(len, d, d, a1Rows, d, x, d, t, d, false);
+        MatrixProducts.GemmSinglePacked(len, n, d, t, d, _a2TSingle, _a2TPanelsSingle, target, n);
     }
 
     /// <summary>
@@ -578,8 +596,7 @@ public sealed class MatrixShard : IShard
         c.MGroupOffset = 0;
         c.EnsureSingle(n, d);
         c.MSingle ??= System.Buffers.ArrayPool<float>.Shared.Rent(ProductRows * n);
-        MatrixProducts.GemmSingle(len, d, d, _a1Single.AsSpan(c.GroupStart * d), d, singleX, d, c.TSingle, d, false);
-        MatrixProducts.GemmSinglePacked(len, n, d, c.TSingle, d, _a2TSingle, _a2TPanelsSingle, c.MSingle, n);
+        ForwardSingle(len, _a1Single.AsSpan(c.GroupStart * d), singleX, c.TSingle, c.MSingle);
         SpanMath.Widen(c.MSingle.AsSpan(0, len * n), c.M);
     }
 
@@ -617,12 +634,16 @@ public sealed class MatrixShard : IShard
     {
         int n = _n, lr = _lr;
         for (int jj = 0; jj < c.Length; jj++)
-        {
-            int j = c.Start + jj;
-            var dw = c.Dw.AsSpan(jj * n, n);
-            ops.TermsFromValues(ValuesRow(c, jj, ops), BRow(j), kind, dw, c.Q.AsSpan(jj * lr * n, lr * n), c.C.AsSpan(jj * lr * lr, lr * lr));
-            if (_w2 is not null) SpanMath.Add(dw, W2Row(j), dw);
-        }
+            RowTermsFromValues(ops, ValuesRow(c, jj, ops), c.Start + jj, kind, c.Dw.AsSpan(jj * n, n),
+                c.Q.AsSpan(jj * lr * n, lr * n), c.C.AsSpan(jj * lr * lr, lr * lr));
+    }
+
+    /// <summary>Shard row j's D + w², q and C from its values (<see cref="RowTerms"/> for a family with fused operators).</summary>
+    private void RowTermsFromValues(IOwnRowOperators ops, ReadOnlySpan<double> values, int j, HessianKind kind, Span<double> dw,
+        Span<double> q, Span<double> c)
+    {
+        ops.TermsFromValues(values, BRow(j), kind, dw, q, c);
+        if (_w2 is not null) SpanMath.Add(dw, W2Row(j), dw);
     }
 
     // ---- Post-solve analysis (Analysis/PostSolveEvaluator): the shard's rows themselves, read-only.
@@ -772,8 +793,7 @@ public sealed class MatrixShard : IShard
         void DirectionRows(Chunk c)
         {
             if (c.Start != c.GroupStart) return;
-            MatrixProducts.Gemm(c.GroupLength, d, d, _a1.AsSpan(c.GroupStart * d), d, r.V, d, c.T, d, false);
-            MatrixProducts.GemmPacked(c.GroupLength, n, d, c.T, d, _a2T, _a2TPanels, c.Work, n);
+            Forward(c.GroupLength, _a1.AsSpan(c.GroupStart * d), r.V, c.T, c.Work);
         }
         if (r.SinglePrecision && _rowOperators is { } single && _a1Single is { } a1Single)
         {
@@ -785,8 +805,7 @@ public sealed class MatrixShard : IShard
                 c.EnsureSingle(n, d);
                 if (c.Start == c.GroupStart)
                 {
-                    MatrixProducts.GemmSingle(c.GroupLength, d, d, a1Single.AsSpan(c.GroupStart * d), d, vSingle, d, c.TSingle, d, false);
-                    MatrixProducts.GemmSinglePacked(c.GroupLength, n, d, c.TSingle, d, _a2TSingle, _a2TPanelsSingle, c.WorkSingle, n);
+                    ForwardSingle(c.GroupLength, a1Single.AsSpan(c.GroupStart * d), vSingle, c.TSingle, c.WorkSingle);
                 }
                 for (int jj = 0; jj < c.Length; jj++)
                 {
@@ -975,7 +994,7 @@ public sealed class MatrixShard : IShard
         int n = _n, d = _d, lr = _lr;
         _a1Leverage ??= LeverageRowSample.Scores(_a1, _a1T, _rows, d);
         var (rows, weights) = LeverageRowSample.Draw(_a1Leverage, r.RowShare, r.SampleSeed, RowOffset);
-        bool cached = _mCache is not null && _mCacheX is not null && _mCacheX.AsSpan().SequenceEqual(r.X);
+        bool cached = _mCache is not null && HeldAt(_mCacheX, r.X);
         var ops = _rowOperators;
         var parts = new FactorSums[_blocks.BlockCount];
         _blocks.Run(_compute, k =>
@@ -992,8 +1011,7 @@ public sealed class MatrixShard : IShard
                 {
                     // M of the kept rows: their rows of A1 gathered, times X, times A2ᵀ.
                     for (int jj = 0; jj < len; jj++) _a1.AsSpan(chunkRows[jj] * d, d).CopyTo(c.P.AsSpan(jj * d, d));
-                    MatrixProducts.Gemm(len, d, d, c.P, d, r.X, d, c.T, d, false);
-                    MatrixProducts.GemmPacked(len, n, d, c.T, d, _a2T, _a2TPanels, c.M.AsSpan(0, len * n), n);
+                    Forward(len, c.P, r.X, c.T, c.M.AsSpan(0, len * n));
                 }
                 for (int jj = 0; jj < len; jj++)
                 {
@@ -1007,8 +1025,7 @@ public sealed class MatrixShard : IShard
                         var values = c.RowScratch.AsSpan(IOwnRowOperators.ScratchPerEntry * n, n);
                         if (cached && _cacheHoldsValues) values = _mCache.AsSpan(j * n, n);
                         else ops.RowValues(z, values);
-                        ops.TermsFromValues(values, BRow(j), r.Kind, dw, q, coefficients);
-                        if (_w2 is not null) SpanMath.Add(dw, W2Row(j), dw);
+                        RowTermsFromValues(ops, values, j, r.Kind, dw, q, coefficients);
                     }
                     else RowTerms(z, j, r.Kind, c.G.AsSpan(jj * n, n), dw, q, coefficients);
                 }
@@ -1018,6 +1035,9 @@ public sealed class MatrixShard : IShard
         });
         return (parts, rows.Length);
     }
+
+    /// <summary>Whether a kept array's x (<paramref name="keptAt"/>: null while it holds none) is <paramref name="x"/>.</summary>
+    private static bool HeldAt(double[]? keptAt, double[] x) => keptAt is not null && keptAt.AsSpan().SequenceEqual(x);
 
     /// <summary>The index of the first entry of the ascending <paramref name="sorted"/> that is ≥ <paramref name="value"/>.</summary>
     private static int LowerBound(int[] sorted, int value)
@@ -1049,7 +1069,7 @@ public sealed class MatrixShard : IShard
         var low = new double[Math.Max(lr, 1) * d];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _compute.MaxDegreeOfParallelism) };
         // The row terms need M: a cache of row values is a miss.
-        bool cached = _mCache is not null && _mCacheX is not null && !_cacheHoldsValues && _mCacheX.AsSpan().SequenceEqual(r.X);
+        bool cached = _mCache is not null && !_cacheHoldsValues && HeldAt(_mCacheX, r.X);
         if (!cached) _mCacheX = null;
         using var chunk = new Chunk(n, d, lr);
         try
