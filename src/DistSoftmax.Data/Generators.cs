@@ -340,12 +340,8 @@ public static class Generators
     /// <summary>u(z) elementwise; rejects overflow (which means xScale is too large for this unit).</summary>
     private static double[] Apply(Unit unit, double[] z, string scaleName)
     {
-        for (int i = 0; i < z.Length; i++)
-        {
-            z[i] = UnitCatalog.Evaluate(unit, z[i]).U;
-            if (!double.IsFinite(z[i])) throw new ArgumentOutOfRangeException(scaleName, $"u(A x_true) overflows at row {i}; use a smaller {scaleName}");
-        }
-        return z;
+        for (int i = 0; i < z.Length; i++) z[i] = UnitCatalog.Evaluate(unit, z[i]).U;
+        return Finite(z, "u(A x_true)", scaleName);
     }
 
     private static DenseMatrix GaussianRows(int n, int d, ulong seed, ulong stream)

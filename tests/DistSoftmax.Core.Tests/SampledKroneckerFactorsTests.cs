@@ -89,7 +89,7 @@ public class SampledKroneckerFactorsTests
         {
             var sampled = (KroneckerFactorsReply)driver.Evaluate(
                 new KroneckerFactorsRequest(x, HessianKind.GaussNewton, RowShare: 0.25, SampleSeed: Rng.StreamSeed(63, t, 21)));
-            if (t == 0) firstError = RelativeError(sampled.LeftPacked, every.LeftPacked);
+            if (t == 0) firstError = Assertions.RelativeError(sampled.LeftPacked, every.LeftPacked);
             SpanMath.Add(left, sampled.LeftPacked, left);
             SpanMath.Add(right, sampled.RightPacked, right);
             weightSum += sampled.WeightSum;
@@ -97,10 +97,10 @@ public class SampledKroneckerFactorsTests
         }
         SpanMath.Multiply(left, 1.0 / samples, left);
         SpanMath.Multiply(right, 1.0 / samples, right);
-        Assert.True(RelativeError(left, every.LeftPacked) < 0.03, $"F: {RelativeError(left, every.LeftPacked):E2}");
-        Assert.True(RelativeError(right, every.RightPacked) < 0.03, $"ΣS: {RelativeError(right, every.RightPacked):E2}");
+        Assert.True(Assertions.RelativeError(left, every.LeftPacked) < 0.03, $"F: {Assertions.RelativeError(left, every.LeftPacked):E2}");
+        Assert.True(Assertions.RelativeError(right, every.RightPacked) < 0.03, $"ΣS: {Assertions.RelativeError(right, every.RightPacked):E2}");
         Assert.True(Math.Abs(weightSum / samples - every.WeightSum) < 0.03 * every.WeightSum);
-        Assert.True(firstError > 2 * RelativeError(left, every.LeftPacked), $"one sample's F is off by {firstError:E2}");
+        Assert.True(firstError > 2 * Assertions.RelativeError(left, every.LeftPacked), $"one sample's F is off by {firstError:E2}");
         Assert.InRange(rows / samples, 0.15 * 48, 0.3 * 48);   // about a quarter of the rows (p_j capped at 1)
     }
 
@@ -139,12 +139,5 @@ public class SampledKroneckerFactorsTests
         Assert.True(Assertions.RelativeError(sampled.X, every.X) < 1e-7, $"x differs by {Assertions.RelativeError(sampled.X, every.X):E2}");
         Assert.All(every.Trace, t => Assert.Equal(0, t.RowsSampled));
         Assert.Contains(sampled.Trace, t => t.RowsSampled > 0 && t.RowsSampled < n);
-    }
-
-    private static double RelativeError(double[] a, double[] b)
-    {
-        double difference = 0, norm = 0;
-        for (int i = 0; i < a.Length; i++) { difference += (a[i] - b[i]) * (a[i] - b[i]); norm += b[i] * b[i]; }
-        return Math.Sqrt(difference / norm);
     }
 }

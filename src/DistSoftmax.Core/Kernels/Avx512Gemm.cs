@@ -80,7 +80,7 @@ public static class Avx512Gemm
         // Long sums go in slices of MaxSliceSteps steps, so that B's slice of the panel stays in L2 while every row tile
         // passes over it; each slice continues the entries' sums where the last one left them (in C, or for C += A·B in
         // a per-thread buffer first), which keeps every sum's order p = 0 … k−1.
-        int slice = k > MaxSliceSteps && m >= 2 * TileRows ? MaxSliceSteps : k;
+        int slice = SliceSteps(k, m);
         bool viaBuffer = accumulate && slice < k;
         int j = 0;
         for (; j + width <= n; j += width)
@@ -119,6 +119,10 @@ public static class Avx512Gemm
         }
         RemainderColumns(m, n - j, k, ref ra, lda, ref Unsafe.Add(ref rb, j), ldb, ref Unsafe.Add(ref rc, j), ldc, accumulate);
     }
+
+    /// <summary>Steps p of one slice of a sum of k steps over m rows: <see cref="MaxSliceSteps"/> when the sum is longer
+    /// and at least two row tiles share each slice of the panel, else the whole sum.</summary>
+    private static int SliceSteps(int k, int m) => k > MaxSliceSteps && m >= 2 * TileRows ? MaxSliceSteps : k;
 
     /// <summary>One k-slice of a panel for every row of A: whole tiles of <see cref="TileRows"/> rows, then a row at a time.</summary>
     private static void RowTiles<T>(int m, int steps, ref T a, int lda, ref T panel, int ldp, ref T target, int ldt, TileStore mode)
@@ -190,7 +194,7 @@ public static class Avx512Gemm
         ref T ra = ref MemoryMarshal.GetReference(a);
         ref T rc = ref MemoryMarshal.GetReference(c);
         int lanes = Vector512<T>.Count, width = TileVectors * lanes, whole = n / width * width, rest = n - whole;
-        int slice = k > MaxSliceSteps && m >= 2 * TileRows ? MaxSliceSteps : k;
+        int slice = SliceSteps(k, m);
         for (int j = 0; j < whole; j += width)
         {
             ref T panel = ref Unsafe.AsRef(in packed[(j / width) * k * width]);

@@ -21,14 +21,12 @@ internal static class SingleTermProducts
     /// <summary>Entries summed in single precision before the block's sum joins the row's double sum (16 vectors).</summary>
     public const int BlockEntries = 256;
 
-    /// <summary>Single-precision terms per entry of a row (f and v), and double sums per row (⟨f,f⟩ and ⟨f,b⟩).</summary>
-    public const int TermsPerEntry = 2, SumsPerRow = 2;
-
     /// <summary>Whether these run here (512-bit vectors).</summary>
     public static bool Available => Vector512.IsHardwareAccelerated;
 
     /// <summary>A row's terms from its values f and targets b (both in double): f and v rounded into <paramref name="terms"/>
-    /// (2n), ⟨f,f⟩ and ⟨f,b⟩ into <paramref name="sums"/> (2).</summary>
+    /// (2n: <see cref="IOwnRowOperators.SingleTermsPerEntry"/> a value), ⟨f,f⟩ and ⟨f,b⟩ into <paramref name="sums"/>
+    /// (<see cref="IOwnRowOperators.SingleTermSumsPerRow"/>).</summary>
     public static void Write(ReadOnlySpan<double> f, ReadOnlySpan<double> b, Span<float> terms, Span<double> sums)
     {
         int n = f.Length, wd = Vector512<double>.Count, i;
