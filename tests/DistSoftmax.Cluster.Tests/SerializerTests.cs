@@ -48,6 +48,10 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new KroneckerFactorsRequest(x, HessianKind.GaussNewton);
         yield return new KroneckerFactorsRequest(x, HessianKind.GaussNewton, SinglePrecision: true);
         yield return new KroneckerFactorsRequest(x, HessianKind.GaussNewton, SinglePrecision: true, RowShare: 0.125, SampleSeed: 0xFEDC_BA98_7654_3210UL);
+        // An early iterate's single-precision pass, and the requests at the iterate it produced.
+        yield return new ScalarsRequest(x, Odd, WithGradient: true, SinglePrecision: true);
+        yield return new HessianVectorRequest(x, Odd, HessianKind.GaussNewton, new[] { 0.25, -0.5, 0.75 }, SinglePrecision: true, SinglePassIterate: true);
+        yield return new KroneckerFactorsRequest(x, HessianKind.GaussNewton, SinglePrecision: true, SinglePassIterate: true);
         yield return new MiniBatchGradientRequest(x, 0xFEDC_BA98_7654_3210UL, 17, 3, 0.3);
         yield return new EvaluateShard("solve-1", 2, 5, 1, new MiniBatchGradientRequest(Odd, 1, 0, 0, 1.0));
 

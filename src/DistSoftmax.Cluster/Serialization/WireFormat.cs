@@ -43,9 +43,10 @@ public static class WireFormat
                 if (m.Reference is not null) w.WriteDoubles(m.Reference);
                 w.WriteBool(m.WithGradient);
                 w.WriteInt32(m.SketchRows); w.WriteUInt64(m.SketchSeed); WriteKind(w, m.SketchKind); WriteSketchForm(w, m.SketchForm);
+                w.WriteBool(m.SinglePrecision);
             },
             r => new ScalarsRequest(r.ReadDoubles(), r.ReadBool() ? r.ReadDoubles() : null, r.ReadBool(),
-                r.ReadInt32(), r.ReadUInt64(), ReadKind(r), ReadSketchForm(r)));
+                r.ReadInt32(), r.ReadUInt64(), ReadKind(r), ReadSketchForm(r), r.ReadBool()));
         Add<GradientRequest>("GradientRequest",
             (w, m) =>
             {
@@ -66,11 +67,19 @@ public static class WireFormat
             r => new SampledGramRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles(), r.ReadInt32(),
                 r.ReadDouble(), r.ReadDouble(), r.ReadUInt64(), r.ReadBool(), r.ReadBool()));
         Add<HessianVectorRequest>("HessianVectorRequest",
-            (w, m) => { w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); w.WriteDoubles(m.V); w.WriteBool(m.SinglePrecision); },
-            r => new HessianVectorRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles(), r.ReadBool()));
+            (w, m) =>
+            {
+                w.WriteDoubles(m.X); w.WriteDoubles(m.Globals); WriteKind(w, m.Kind); w.WriteDoubles(m.V); w.WriteBool(m.SinglePrecision);
+                w.WriteBool(m.SinglePassIterate);
+            },
+            r => new HessianVectorRequest(r.ReadDoubles(), r.ReadDoubles(), ReadKind(r), r.ReadDoubles(), r.ReadBool(), r.ReadBool()));
         Add<KroneckerFactorsRequest>("KroneckerFactorsRequest",
-            (w, m) => { w.WriteDoubles(m.X); WriteKind(w, m.Kind); w.WriteBool(m.SinglePrecision); w.WriteDouble(m.RowShare); w.WriteUInt64(m.SampleSeed); },
-            r => new KroneckerFactorsRequest(r.ReadDoubles(), ReadKind(r), r.ReadBool(), r.ReadDouble(), r.ReadUInt64()));
+            (w, m) =>
+            {
+                w.WriteDoubles(m.X); WriteKind(w, m.Kind); w.WriteBool(m.SinglePrecision); w.WriteDouble(m.RowShare); w.WriteUInt64(m.SampleSeed);
+                w.WriteBool(m.SinglePassIterate);
+            },
+            r => new KroneckerFactorsRequest(r.ReadDoubles(), ReadKind(r), r.ReadBool(), r.ReadDouble(), r.ReadUInt64(), r.ReadBool()));
         Add<MiniBatchGradientRequest>("MiniBatchGradientRequest",
             (w, m) => { w.WriteDoubles(m.X); w.WriteUInt64(m.Seed); w.WriteInt32(m.Epoch); w.WriteInt32(m.Batch); w.WriteDouble(m.BatchFraction); },
             r => new MiniBatchGradientRequest(r.ReadDoubles(), r.ReadUInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble()));

@@ -119,6 +119,10 @@ public sealed class MatrixShard : IShard
     private readonly double[]? _mCache;   // rows×n, when rows·n ≤ MaxCachedEntries
     private double[]? _mCacheX;
     private bool _cacheHoldsValues;       // the cache holds the family's row values at _mCacheX instead of M
+    // Each kept array's values (the cache, the single-precision values, the single-precision terms) were computed from
+    // M formed in single precision (a single-precision pass, or a request at an iterate such a pass produced): only
+    // requests that ask for that M read them (see FillM).
+    private bool _mCacheFromSingleM, _singleValuesFromSingleM, _singleTermsFromSingleM;
     // Without _mCache: the family's values of rows [0, _singleValuesRows) in single precision, at _singleValuesX.
     private readonly float[]? _singleValues;
     private readonly int _singleValuesRows;
@@ -431,17 +435,18 @@ public sealed class MatrixShard : IShard
     /// formed and the cache is left as it is.
     /// </summary>
     private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<Chunk, T>? endGroup = null,
-        bool readsValues = false, float[]? singleX = null, bool readsSingleTerms = false)
+        bool readsValues = false, float[]? singleX = null, bool readsSingleTerms = false, bool singleM = false)
     {
         if (x.Length != _d * _d) throw new ArgumentException($"x has {x.Length} entries but X is {_d}×{_d} ({_d * _d} unknowns)");
+        var mX = singleM ? ToSingle(x) : null;   // FillM forms M from x in single precision
         // With the cache: every pass that reads values keeps each row's single-precision terms at x (written from the
         // values it computes or reads, unless they already hold x's).
         bool keepsTerms = _singleTerms is not null && readsValues;
-        bool termsValid = keepsTerms && HeldAt(_singleTermsX, x);
+        bool termsValid = keepsTerms && HeldAt(_singleTermsX, x) && _singleTermsFromSingleM == singleM;
         bool writesTerms = keepsTerms && !termsValid;
         bool skipsM = readsSingleTerms && termsValid;
         if (writesTerms) _singleTermsX = null;
-        bool cached = _mCache is not null && HeldAt(_mCacheX, x);
+        bool cached = _mCache is not null && HeldAt(_mCacheX, x) && _mCacheFromSingleM == singleM;
         if (cached && _cacheHoldsValues && !readsValues) cached = false;   // the body needs M: it is formed again
         bool holdsValues = cached && _cacheHoldsValues;
         // A body that reads row values leaves them in the cache instead of M (not with a regulariser, whose terms need z).
@@ -452,7 +457,7 @@ public sealed class MatrixShard : IShard
         // pass that wrote them; a pass that reads values at another x writes them (from M in double, as any pass would).
         bool singleRequest = singleX is not null;
         bool keepsSingle = _singleValues is not null && readsValues && _rowOperators is not null;
-        bool singleValid = keepsSingle && HeldAt(_singleValuesX, x);
+        bool singleValid = keepsSingle && HeldAt(_singleValuesX, x) && _singleValuesFromSingleM == singleM;
         bool writesSingle = keepsSingle && !singleValid;
         if (writesSingle) _singleValuesX = null;
         var results = new T[_blocks.BlockCount];
@@ -474,7 +479,7 @@ public sealed class MatrixShard : IShard
                 chunk.KeepsSingleTerms = keepsTerms;
                 chunk.SingleTermsValid = termsValid;
                 if (singleRequest && !groupKept) FillMSingle(singleX!, chunk);
-                else if (!(singleRequest && singleValid) && !skipsM) FillM(x, chunk, cached);   // (kept values or terms at this x need no M)
+                else if (!(singleRequest && singleValid) && !skipsM) FillM(x, mX, chunk, cached);   // (kept values or terms at this x need no M)
                 for (int c0 = g0; c0 < g0 + chunk.GroupLength; c0 += ChunkRows)
                 {
                     chunk.Start = c0;
@@ -490,9 +495,10 @@ public sealed class MatrixShard : IShard
         {
             _mCacheX = (double[])x.Clone();
             _cacheHoldsValues = valuesInPlace;
+            _mCacheFromSingleM = singleM;
         }
-        if (writesSingle) _singleValuesX = (double[])x.Clone();
-        if (writesTerms) _singleTermsX = (double[])x.Clone();
+        if (writesSingle) (_singleValuesX, _singleValuesFromSingleM) = ((double[])x.Clone(), singleM);
+        if (writesTerms) (_singleTermsX, _singleTermsFromSingleM) = ((double[])x.Clone(), singleM);
         return results;
     }
 
@@ -548,8 +554,15 @@ public sealed class MatrixShard : IShard
         return values;
     }
 
-    /// <summary>M rows of the group: (A1 X) A2ᵀ, or the cached rows at the same x.</summary>
-    private void FillM(double[] x, Chunk c, bool cached)
+    /// <summary>
+    /// M rows of the group: (A1 X) A2ᵀ, or the cached rows at the same x. With <paramref name="xSingle"/> (x in single
+    /// precision) M is formed by sgemm and widened (<see cref="FormSingle"/>): at an iterate whose loss-and-gradient
+    /// pass ran in single precision (<see cref="ScalarsRequest.SinglePrecision"/>) every request that forms M again —
+    /// that pass, and the single-precision products and factors at that x (<see cref="HessianVectorRequest.SinglePassIterate"/>)
+    /// — forms it so, so a row's values are the same whichever request computed them first (a resumed solve's fresh
+    /// shards answer as the uninterrupted solve's did).
+    /// </summary>
+    private void FillM(double[] x, float[]? xSingle, Chunk c, bool cached)
     {
         int d = _d, n = _n, len = c.GroupLength;
         if (_mCache is not null)
@@ -563,7 +576,9 @@ public sealed class MatrixShard : IShard
             c.MSource = c.M;
             c.MGroupOffset = 0;
         }
-        Forward(len, _a1.AsSpan(c.GroupStart * d), x, c.T, c.MSource.AsSpan(c.MGroupOffset, len * n));
+        var target = c.MSource.AsSpan(c.MGroupOffset, len * n);
+        if (xSingle is not null) FormSingle(len, _a1Single.AsSpan(c.GroupStart * d), xSingle, c, target);
+        else Forward(len, _a1.AsSpan(c.GroupStart * d), x, c.T, target);
     }
 
     /// <summary>
@@ -591,13 +606,20 @@ public sealed class MatrixShard : IShard
     /// </summary>
     private void FillMSingle(float[] singleX, Chunk c)
     {
-        int d = _d, n = _n, len = c.GroupLength;
         c.MSource = c.M;
         c.MGroupOffset = 0;
+        FormSingle(c.GroupLength, _a1Single.AsSpan(c.GroupStart * _d), singleX, c, c.M);
+    }
+
+    /// <summary>(A1_rows X) A2ᵀ for <paramref name="len"/> rows of A1 in single precision (float rows of A1, x as floats),
+    /// by sgemm into the chunk's float M, widened into <paramref name="target"/> (len×n).</summary>
+    private void FormSingle(int len, ReadOnlySpan<float> a1Rows, float[] xSingle, Chunk c, Span<double> target)
+    {
+        int d = _d, n = _n;
         c.EnsureSingle(n, d);
         c.MSingle ??= System.Buffers.ArrayPool<float>.Shared.Rent(ProductRows * n);
-        ForwardSingle(len, _a1Single.AsSpan(c.GroupStart * d), singleX, c.TSingle, c.MSingle);
-        SpanMath.Widen(c.MSingle.AsSpan(0, len * n), c.M);
+        ForwardSingle(len, a1Rows, xSingle, c.TSingle, c.MSingle);
+        SpanMath.Widen(c.MSingle.AsSpan(0, len * n), target);
     }
 
     private ReadOnlySpan<double> MRow(Chunk c, int jj) => new(c.MSource, c.MOffset(_n) + jj * _n, _n);
@@ -686,6 +708,7 @@ public sealed class MatrixShard : IShard
         var ops = _rowOperators;
         var gradientOps = r.WithGradient ? ops : null;
         int n = _n;
+        bool singleM = r.SinglePrecision && _a1Single is not null;
         var parts = Stream(r.X, null, () => new ScalarsPart(gradientOps is null ? 0 : _d * _d), (c, acc) =>
         {
             var residual = _residual is null ? null : c.Work;
@@ -713,7 +736,8 @@ public sealed class MatrixShard : IShard
                     if (_w2 is not null) TensorPrimitives.FusedMultiplyAdd(W2Row(j), z, g, g);
                 }
             }
-        }, gradientOps is null ? null : (c, acc) => ProjectBack(c, c.G, acc.Gradient), readsValues: ops is not null);
+        }, gradientOps is null ? null : singleM ? (c, acc) => ProjectBackNarrowed(c, c.G, acc.Gradient) : (c, acc) => ProjectBack(c, c.G, acc.Gradient),
+            readsValues: ops is not null, singleM: singleM);
         double lossSum = 0, regSum = 0;
         foreach (var part in parts) { lossSum += part.Loss; regSum += part.Regularizer; }
         // Per-row normalisers are local, so the shard reports a finished loss: one sum that does not scale with a shift.
@@ -747,6 +771,15 @@ public sealed class MatrixShard : IShard
         MatrixProducts.GemmSingle(len, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
         SpanMath.Widen(c.PSingle.AsSpan(0, len * d), c.P);
         MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.GroupStart), _rows, c.P, d, partial, d, true);
+    }
+
+    /// <summary><see cref="ProjectBack"/> in single precision: the group's rows of R narrowed to floats, then
+    /// <see cref="ProjectBackSingle"/>.</summary>
+    private void ProjectBackNarrowed(Chunk c, double[] groupRows, double[] partial)
+    {
+        c.EnsureSingle(_n, _d);
+        SpanMath.Narrow(groupRows.AsSpan(0, c.GroupLength * _n), c.WorkSingle);
+        ProjectBackSingle(c, partial);
     }
 
     private static float[] ToSingle(ReadOnlySpan<double> values)
@@ -818,7 +851,8 @@ public sealed class MatrixShard : IShard
                     }
                     else single.HessianProductSingle(ValuesRow(c, jj, single), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj), y, c.RowScratch);
                 }
-            }, ProjectBackSingle, readsValues: true, singleX: _mCache is null ? ToSingle(r.X) : null, readsSingleTerms: true);
+            }, ProjectBackSingle, readsValues: true, singleX: _mCache is null ? ToSingle(r.X) : null, readsSingleTerms: true,
+                singleM: r.SinglePassIterate);
             return new HessianVectorReply(SumInBlockOrder(singleParts), Array.Empty<double>());
         }
         if (_rowOperators is { } ops)
@@ -903,7 +937,8 @@ public sealed class MatrixShard : IShard
                 if (ops is not null) FillTermsFromValues(c, r.Kind, ops);
                 for (int jj = 0; jj < c.Length; jj++) acc.Rows[jj] = c.Start + jj;
                 AddFactorRows(c, acc, acc.Rows.AsSpan(0, c.Length), acc.Ones.AsSpan(0, c.Length), single, a2Norms);
-            }, readsValues: ops is not null, singleX: single && _mCache is null ? ToSingle(r.X) : null);
+            }, readsValues: ops is not null, singleX: single && _mCache is null ? ToSingle(r.X) : null,
+                singleM: single && r.SinglePassIterate);
         var total = parts[0];
         for (int k = 1; k < parts.Length; k++)
         {
@@ -994,7 +1029,9 @@ public sealed class MatrixShard : IShard
         int n = _n, d = _d, lr = _lr;
         _a1Leverage ??= LeverageRowSample.Scores(_a1, _a1T, _rows, d);
         var (rows, weights) = LeverageRowSample.Draw(_a1Leverage, r.RowShare, r.SampleSeed, RowOffset);
-        bool cached = _mCache is not null && HeldAt(_mCacheX, r.X);
+        bool singleM = single && r.SinglePassIterate;   // M formed as FillM would (see there)
+        var mX = singleM ? ToSingle(r.X) : null;
+        bool cached = _mCache is not null && HeldAt(_mCacheX, r.X) && _mCacheFromSingleM == singleM;
         var ops = _rowOperators;
         var parts = new FactorSums[_blocks.BlockCount];
         _blocks.Run(_compute, k =>
@@ -1010,8 +1047,17 @@ public sealed class MatrixShard : IShard
                 if (!cached)
                 {
                     // M of the kept rows: their rows of A1 gathered, times X, times A2ᵀ.
-                    for (int jj = 0; jj < len; jj++) _a1.AsSpan(chunkRows[jj] * d, d).CopyTo(c.P.AsSpan(jj * d, d));
-                    Forward(len, c.P, r.X, c.T, c.M.AsSpan(0, len * n));
+                    if (mX is not null)
+                    {
+                        c.EnsureSingle(n, d);
+                        for (int jj = 0; jj < len; jj++) _a1Single.AsSpan(chunkRows[jj] * d, d).CopyTo(c.PSingle.AsSpan(jj * d, d));
+                        FormSingle(len, c.PSingle, mX, c, c.M.AsSpan(0, len * n));
+                    }
+                    else
+                    {
+                        for (int jj = 0; jj < len; jj++) _a1.AsSpan(chunkRows[jj] * d, d).CopyTo(c.P.AsSpan(jj * d, d));
+                        Forward(len, c.P, r.X, c.T, c.M.AsSpan(0, len * n));
+                    }
                 }
                 for (int jj = 0; jj < len; jj++)
                 {
@@ -1069,7 +1115,7 @@ public sealed class MatrixShard : IShard
         var low = new double[Math.Max(lr, 1) * d];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _compute.MaxDegreeOfParallelism) };
         // The row terms need M: a cache of row values is a miss.
-        bool cached = _mCache is not null && !_cacheHoldsValues && HeldAt(_mCacheX, r.X);
+        bool cached = _mCache is not null && !_cacheHoldsValues && !_mCacheFromSingleM && HeldAt(_mCacheX, r.X);
         if (!cached) _mCacheX = null;
         using var chunk = new Chunk(n, d, lr);
         try
@@ -1079,7 +1125,7 @@ public sealed class MatrixShard : IShard
                 // (Small d only: each chunk is its own group.)
                 chunk.Start = chunk.GroupStart = c0;
                 chunk.Length = chunk.GroupLength = Math.Min(ChunkRows, _rows - c0);
-                FillM(r.X, chunk, cached);
+                FillM(r.X, null, chunk, cached);
                 FillTerms(chunk, r.Kind);
                 int cl = chunk.Length;
                 // S_j = A2ᵀ diag(D_j + w_j²) A2 + Σ_ab C_j,ab (A2ᵀ q_j,a)(A2ᵀ q_j,b)ᵀ for j in the chunk.
@@ -1145,6 +1191,7 @@ public sealed class MatrixShard : IShard
             {
                 _mCacheX = (double[])r.X.Clone();
                 _cacheHoldsValues = false;
+                _mCacheFromSingleM = false;
             }
         }
         finally

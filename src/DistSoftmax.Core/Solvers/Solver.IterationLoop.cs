@@ -24,12 +24,15 @@ public abstract partial class Solver
         private long _lastRows;
         private int _lastCg;
         private double _previousLoss = double.NaN;
+        // Passes may run in single precision (SinglePassAt): CG products in single precision on a matrix problem.
+        private readonly bool _singlePasses;
 
         public IterationLoop(SolveRun run, CurvatureSource? curvature)
         {
             var opts = run.Options;
             _run = run;
             _curvature = curvature;
+            _singlePasses = curvature is HessianVectorCurvature && opts.SingleCgProducts && run.Objective is MatrixObjective;
             _resume = run.ResumedFrom;
             G0 = _resume?.InitialGradientNorm ?? double.NaN;
             Monitor = _resume is null ? null : new StagnationMonitor(opts.StallIterations, _resume.StagnationReference, _resume.StagnationQuiet);
@@ -59,6 +62,21 @@ public abstract partial class Solver
         public int FirstIteration => _resume?.Iteration ?? 0;
 
         /// <summary>
+        /// Whether the loss-and-gradient pass that gives iteration <paramref name="iteration"/>'s iterate runs (ran) in
+        /// single precision: x0's, and a trial's from an iterate k = iteration − 1 with ‖∇L_k‖ ≥
+        /// <see cref="SinglePassGradientRatio"/>·‖∇L(x0)‖ and above <see cref="SinglePassTargetMultiple"/> times the
+        /// stopping target, where the solve may use them at all. A function of the trace, so a resumed solve knows it of
+        /// its checkpoint's iterate.
+        /// </summary>
+        public bool SinglePassAt(int iteration)
+        {
+            if (!_singlePasses) return false;
+            if (iteration == 0) return true;
+            double previous = _run.Trace[iteration - 1].GradientNorm;
+            return previous >= SinglePassGradientRatio * G0 && previous > SinglePassTargetMultiple * _run.Options.StoppingTarget(G0);
+        }
+
+        /// <summary>
         /// L(x0) and its globals, unless resuming (the checkpoint has the point). An objective whose one pass needs no
         /// reference (<see cref="IObjective.OnePassWithoutReference"/>) also gets ∇L(x0) from it, as from an accepted trial.
         /// </summary>
@@ -66,7 +84,7 @@ public abstract partial class Solver
         {
             if (_resume is not null) yield break;
             bool onePass = _run.Objective.OnePassWithoutReference;
-            yield return new ScalarsRequest(_run.X0, WithGradient: onePass);
+            yield return new ScalarsRequest(_run.X0, WithGradient: onePass, SinglePrecision: SinglePassAt(0));
             var reply = _run.Reply<ScalarsReply>();
             Point = _run.Objective.Evaluate(_run.X0, reply);
             if (onePass) Accepted = (reply, Point.Globals);
@@ -84,7 +102,7 @@ public abstract partial class Solver
             var kind = Schedule.Kind;
             if (_resume is not null && iteration == _resume.Iteration)
             {
-                result.Value = Resumed(_run, _resume, _curvature);
+                result.Value = Resumed(_run, _resume, _curvature) with { SinglePass = SinglePassAt(iteration) };
                 yield break;
             }
             var fetched = new Out<GradientReply>();
@@ -96,10 +114,11 @@ public abstract partial class Solver
                 G0 = _run.ToleranceScale(norm);
                 Monitor = new StagnationMonitor(_run.Options.StallIterations, G0);
             }
-            var current = new Iterate(iteration, Point, reply.Gradient, reply.LowRank, norm, kind);
+            bool singlePass = SinglePassAt(iteration);
+            var current = new Iterate(iteration, Point, reply.Gradient, reply.LowRank, norm, kind, singlePass);
             onIterate?.Invoke(current);
             _run.Record(new TraceEntry(iteration, Point.Loss, norm, _lastStep, _lastRows, _run.Seconds, _run.Requests, _lastCurvature, _lastCg));
-            if (Stops(_run, iteration, Point, norm, G0, Monitor!, _previousLoss))
+            if (Stops(_run, iteration, Point, norm, G0, Monitor!, _previousLoss, singlePass))
             {
                 result.Value = null;
                 yield break;

@@ -73,7 +73,7 @@ public abstract class TrustRegionSolver : Solver
                 if (!(step.PredictedDecrease > 0) || !AllFinite(step.P) || !(stepNorm > 0)) break;
                 var xt = new double[step.P.Length];
                 SpanMath.Add(point.X, step.P, xt);
-                var request = new ScalarsRequest(xt, point.Globals, run.Objective.SupportsFusedPass);
+                var request = new ScalarsRequest(xt, point.Globals, run.Objective.SupportsFusedPass, SinglePrecision: loop.SinglePassAt(iteration + 1));
                 yield return curvature.TrialRequest(run, request, iteration, kind);
                 var reply = run.Reply<ScalarsReply>();
                 var trialPoint = run.Objective.Evaluate(xt, reply, point.Globals);

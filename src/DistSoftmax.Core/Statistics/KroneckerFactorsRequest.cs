@@ -13,9 +13,10 @@ namespace DistSoftmax.Core.Statistics;
 /// p_j = min(1, RowShare·rows·ℓ_j / Σℓ) (ℓ_j its leverage score in the shard's rows of A1), decided by a uniform draw
 /// keyed by <paramref name="SampleSeed"/> and the row's global index, and its terms are weighted by 1/p_j, so every
 /// sum is unbiased; the reply's Rows counts the rows kept.
+/// <paramref name="SinglePassIterate"/>: as <see cref="HessianVectorRequest.SinglePassIterate"/>, for a single-precision request.
 /// </summary>
 public sealed record KroneckerFactorsRequest(double[] X, HessianKind Kind, bool SinglePrecision = false,
-    double RowShare = 1.0, ulong SampleSeed = 0) : ShardRequest(X)
+    double RowShare = 1.0, ulong SampleSeed = 0, bool SinglePassIterate = false) : ShardRequest(X)
 {
     /// <summary>Whether <see cref="RowShare"/> asks for a sample: a finite share in (0, 1) (1 is every row).</summary>
     public bool Samples => RowShare < 1;

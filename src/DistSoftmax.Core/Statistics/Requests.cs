@@ -31,10 +31,14 @@ public abstract record ShardRequest(double[] X);
 /// globals standing in for the point's own (not known before the merge): the sketch from which an approximate Newton
 /// step at an accepted trial point takes its leverage scores, rows hashed by global index with
 /// <paramref name="SketchSeed"/> exactly as in <see cref="GradientRequest"/>, returned in <paramref name="SketchForm"/>.
+/// With <paramref name="SinglePrecision"/> a matrix shard that has single-precision products forms M = A1 X A2ᵀ and
+/// projects its gradient back by sgemm (the rows' values, the loss and the sums in double from that M): an early
+/// iterate's loss and gradient to about 1e-7 of ‖∇L(x0)‖ at two thirds of the time, while the gradient is far above
+/// the stopping target (<see cref="Solvers.Solver.SinglePassGradientRatio"/>). Other shards answer in double.
 /// </summary>
 public sealed record ScalarsRequest(double[] X, double[]? Reference = null, bool WithGradient = false,
     int SketchRows = 0, ulong SketchSeed = 0, HessianKind SketchKind = HessianKind.GaussNewton,
-    SketchForm SketchForm = SketchForm.Rows) : ShardRequest(X);
+    SketchForm SketchForm = SketchForm.Rows, bool SinglePrecision = false) : ShardRequest(X);
 
 /// <summary>
 /// Phase 2: the gradient part Aᵀ(g + w²∘z); with <paramref name="WithLowRank"/> also the d-vectors Aᵀq_j of the
@@ -65,8 +69,12 @@ public sealed record SampledGramRequest(double[] X, double[] Globals, HessianKin
 /// With <paramref name="SinglePrecision"/> a shard may form the product's dense products in single precision (a matrix
 /// shard's products, exact or Gauss–Newton, in single precision (the AVX-512 kernel or OpenBLAS's sgemm): relative error about 1e-6), for an inner CG solve
 /// whose tolerance is far looser; shards without such a path answer in double.
+/// <paramref name="SinglePassIterate"/>: x is an iterate whose loss-and-gradient pass ran in single precision
+/// (<see cref="ScalarsRequest.SinglePrecision"/>); a single-precision request then reads (or forms again) the rows'
+/// values from M formed in single precision, as that pass did, so its bits do not depend on whether this shard ran it.
 /// </summary>
-public sealed record HessianVectorRequest(double[] X, double[] Globals, HessianKind Kind, double[] V, bool SinglePrecision = false) : ShardRequest(X);
+public sealed record HessianVectorRequest(double[] X, double[] Globals, HessianKind Kind, double[] V, bool SinglePrecision = false,
+    bool SinglePassIterate = false) : ShardRequest(X);
 
 /// <summary>
 /// Phase 2 for a row-separable loss (the two-layer networks of Networks/): the gradient part over the rows of one

@@ -20,7 +20,7 @@ public sealed class HessianVectorCurvature : CurvatureSource
         int lr = run.Objective.LowRankCount;
         var coefficients = run.Objective.LowRankCoefficients(current.Point.Globals, current.Kind);
         yield return new HessianVectorRequest(current.Point.X, current.Point.Globals, current.Kind, (double[])v.Clone(),
-            run.Options.SingleCgProducts);
+            run.Options.SingleCgProducts, current.SinglePass);
         var reply = run.Reply<HessianVectorReply>();
         var hv = (double[])reply.Product.Clone();
         for (int a = 0; a < lr; a++)

@@ -37,7 +37,7 @@ public sealed class KroneckerPreconditioner
         var options = run.Options;
         yield return new KroneckerFactorsRequest(current.Point.X, HessianKind.GaussNewton, options.SingleCgProducts,
             RowShare(options.KroneckerRowsPerColumn, run.Objective.Dimension, run.Objective.Rows),
-            Rng.StreamSeed(options.Seed, current.Iteration, SamplePurpose));
+            Rng.StreamSeed(options.Seed, current.Iteration, SamplePurpose), current.SinglePass);
         var reply = run.Reply<KroneckerFactorsReply>();
         result.Value = (FromReply(reply), reply);
     }
