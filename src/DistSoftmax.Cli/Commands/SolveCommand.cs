@@ -66,7 +66,8 @@ internal sealed class SolveCommand
     private readonly Option<string> _cgPrecision = OptionFactory.Choice("--cg-precision",
         "Newton-CG and approx-newton: precision of the inner CG's Hessian-vector products (and of approx-newton's Kronecker factors) — single where the shards can " +
         "(a matrix problem's products in single precision: about 1e-7 relative, far inside CG's tolerance) or double. " +
-        "Losses, gradients and the stopping test are always double.",
+        "With single, a matrix problem's first loss-and-gradient passes (while ‖∇L‖ ≥ 0.1·‖∇L(x0)‖) are single precision too; " +
+        "the solve only stops on a gradient in double.",
         "single", "single", "double");
     private readonly Option<string> _start = OptionFactory.Choice("--start",
         "Where a solve without --x0 begins: auto (log-linear for multiple-normalized, else the problem's default: zeros, or " +

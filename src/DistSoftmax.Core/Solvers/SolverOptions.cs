@@ -80,8 +80,10 @@ public sealed record SolverOptions
     /// <summary>
     /// Newton-CG: ask for the inner solve's Hessian-vector products in single precision where the shards can
     /// (<see cref="Statistics.HessianVectorRequest.SinglePrecision"/>: a matrix problem's products, exact or Gauss–Newton), and
-    /// the Kronecker factors that precondition it (<see cref="Statistics.KroneckerFactorsRequest.SinglePrecision"/>); the
-    /// gradient, the loss and every other product stay in double, so the answer's accuracy is the tolerance's.
+    /// the Kronecker factors that precondition it (<see cref="Statistics.KroneckerFactorsRequest.SinglePrecision"/>), and on
+    /// a matrix problem the loss-and-gradient passes of the early iterates (<see cref="Solver.SinglePassGradientRatio"/>);
+    /// the solve stops only on a gradient in double and every other product stays in double, so the answer's accuracy is
+    /// the tolerance's.
     /// </summary>
     public bool SingleCgProducts { get; init; } = true;
 
