@@ -71,6 +71,12 @@ namespace DistSoftmax.Core.Shards;
 /// they need no M at all. At n = 4096, d = 64 a product took 29–32 ms of a worker's time in a solve against 35–45 ms
 /// (README, #12, twenty-ninth session). The terms are a function of the row's double values and b, so a product's bits
 /// do not depend on which pass wrote them; double requests never read them.
+///
+/// A loss-and-gradient pass asked in single precision (<see cref="ScalarsRequest.SinglePrecision"/>, an early iterate's)
+/// forms M and projects G back by sgemm. Whatever it leaves (the cache, the kept values, the terms) is marked as coming
+/// from M in single precision and read only by requests that say x is such an iterate
+/// (<see cref="HessianVectorRequest.SinglePassIterate"/>, <see cref="KroneckerFactorsRequest.SinglePassIterate"/>); those
+/// form M in single precision where nothing is kept for x (<see cref="FillM"/>), every other request forms it in double.
 /// </summary>
 public sealed class MatrixShard : IShard
 {
@@ -432,7 +438,8 @@ public sealed class MatrixShard : IShard
     /// values (<see cref="ValuesRow"/>); <paramref name="singleX"/>: x in single precision, given only by a shard
     /// without the cache, whose groups then form M by sgemm (<see cref="FillMSingle"/>); <paramref name="readsSingleTerms"/>:
     /// the body reads only the single-precision row terms (<see cref="SingleTermsOf"/>), so where they hold x's no M is
-    /// formed and the cache is left as it is.
+    /// formed and the cache is left as it is; <paramref name="singleM"/>: x's values come from M formed in single precision
+    /// (see <see cref="FillM"/>), and only what was kept from such an M is read.
     /// </summary>
     private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<Chunk, T>? endGroup = null,
         bool readsValues = false, float[]? singleX = null, bool readsSingleTerms = false, bool singleM = false)
@@ -454,7 +461,7 @@ public sealed class MatrixShard : IShard
         bool rewritesCache = _mCache is not null && !skipsM && (!cached || valuesInPlace);
         if (rewritesCache) _mCacheX = null;   // the cache is rewritten below; valid again only once the pass completes
         // Without the cache: single-precision values of the kept rows, read by single-precision products at the x of the
-        // pass that wrote them; a pass that reads values at another x writes them (from M in double, as any pass would).
+        // pass that wrote them; a pass that reads values at another x writes them (from M as that pass forms it).
         bool singleRequest = singleX is not null;
         bool keepsSingle = _singleValues is not null && readsValues && _rowOperators is not null;
         bool singleValid = keepsSingle && HeldAt(_singleValuesX, x) && _singleValuesFromSingleM == singleM;
