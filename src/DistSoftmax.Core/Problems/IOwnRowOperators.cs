@@ -62,6 +62,13 @@ public interface IOwnRowOperators
     void SingleRowTerms(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<float> terms, Span<double> sums);
 
     /// <summary>
+    /// The same terms straight from the row's logits z in single precision, the values computed in single precision
+    /// (where <see cref="SingleRowTermsAvailable"/>): for a single-precision product on a row of which a shard keeps
+    /// nothing, whose M it forms by sgemm for the product anyway.
+    /// </summary>
+    void SingleRowTermsFromLogits(ReadOnlySpan<float> z, ReadOnlySpan<double> b, Span<float> terms, Span<double> sums);
+
+    /// <summary>
     /// <see cref="HessianProductSingle"/> without a regulariser, computed in single precision from the row's
     /// <see cref="SingleRowTerms"/> (its dot products summed in short single-precision blocks added in double).
     /// </summary>

@@ -359,6 +359,10 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
     public void SingleRowTerms(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<float> terms, Span<double> sums) =>
         SingleTermProducts.Write(values, b, terms, sums);
 
+    /// <summary>f = softmax(z) in single precision, then as <see cref="SingleRowTerms"/> (<see cref="SingleTermProducts.WriteFromLogits"/>).</summary>
+    public void SingleRowTermsFromLogits(ReadOnlySpan<float> z, ReadOnlySpan<double> b, Span<float> terms, Span<double> sums) =>
+        SingleTermProducts.WriteFromLogits(z, b, terms, sums);
+
     public void HessianProductFromSingleTerms(ReadOnlySpan<float> terms, ReadOnlySpan<double> sums, HessianKind kind, Span<float> y)
     {
         if (y.Length == 0) return;

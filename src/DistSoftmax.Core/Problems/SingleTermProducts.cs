@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using DistSoftmax.Core.Kernels;
 
 namespace DistSoftmax.Core.Problems;
 
@@ -58,6 +59,68 @@ internal static class SingleTermProducts
         }
         sums[0] = ff;
         sums[1] = fb;
+    }
+
+    /// <summary>
+    /// A row's terms straight from its logits z in single precision (the float M of a shard that keeps nothing for the
+    /// row): f = softmax(z) in single precision (<see cref="SingleExp"/> of z − max z, the sum in double, one scaling),
+    /// then v = (2f − b)∘f, ⟨f,f⟩ and ⟨f,b⟩ as <see cref="Write"/> computes them from f widened. f carries M's rounding
+    /// (≈ 6e-8 of |z|) and the kernel's (≤ 3e-7 relative), as the values the product would otherwise compute in double
+    /// from the same float M carry the first.
+    /// </summary>
+    public static void WriteFromLogits(ReadOnlySpan<float> z, ReadOnlySpan<double> b, Span<float> terms, Span<double> sums)
+    {
+        int n = z.Length, w = Vector512<float>.Count, wd = Vector512<double>.Count, i;
+        var f = terms.Slice(0, n);
+        var vTerms = terms.Slice(n, n);
+        ref float rz = ref MemoryMarshal.GetReference(z);
+        ref float rf = ref MemoryMarshal.GetReference(f);
+        // m = max z
+        float m = float.NegativeInfinity;
+        if (n >= w)
+        {
+            var vm = Vector512.LoadUnsafe(ref rz, (nuint)(n - w));   // the last w entries cover the tail
+            for (i = 0; i <= n - w; i += w) vm = Vector512.Max(vm, Vector512.LoadUnsafe(ref rz, (nuint)i));
+            m = MaxOf(vm);
+        }
+        else foreach (float zi in z) m = Math.Max(m, zi);
+        // f = exp(z − m), S = Σ f in double
+        double sum = SingleExp.ExpShiftedSum(z, m, f);
+        float scale = (float)(1.0 / sum);
+        // f /= S; v = (2f − b)∘f, ⟨f,f⟩ and ⟨f,b⟩ with f widened
+        ref double rb = ref MemoryMarshal.GetReference(b);
+        ref float rv = ref MemoryMarshal.GetReference(vTerms);
+        var vScale = Vector512.Create(scale);
+        Vector512<double> accFf = Vector512<double>.Zero, accFb = accFf;
+        for (i = 0; i <= n - w; i += w)
+        {
+            var fi = Vector512.LoadUnsafe(ref rf, (nuint)i) * vScale;
+            fi.StoreUnsafe(ref rf, (nuint)i);
+            var (fLo, fHi) = Vector512.Widen(fi);
+            var bLo = Vector512.LoadUnsafe(ref rb, (nuint)i);
+            var bHi = Vector512.LoadUnsafe(ref rb, (nuint)(i + wd));
+            accFf += fLo * fLo + fHi * fHi;
+            accFb += fLo * bLo + fHi * bHi;
+            Vector512.Narrow((fLo + fLo - bLo) * fLo, (fHi + fHi - bHi) * fHi).StoreUnsafe(ref rv, (nuint)i);
+        }
+        double ff = Vector512.Sum(accFf), fb = Vector512.Sum(accFb);
+        for (; i < n; i++)
+        {
+            f[i] *= scale;
+            double fi = f[i];
+            ff += fi * fi;
+            fb += fi * b[i];
+            vTerms[i] = (float)((2 * fi - b[i]) * fi);
+        }
+        sums[0] = ff;
+        sums[1] = fb;
+    }
+
+    private static float MaxOf(Vector512<float> v)
+    {
+        float m = v[0];
+        for (int k = 1; k < Vector512<float>.Count; k++) m = Math.Max(m, v[k]);
+        return m;
     }
 
     /// <summary>y ← B y for the exact z-Hessian, from a row's <paramref name="terms"/> (2n) and <paramref name="sums"/> (2).</summary>

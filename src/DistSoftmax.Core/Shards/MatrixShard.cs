@@ -397,6 +397,9 @@ public sealed class MatrixShard : IShard
         /// <summary>A shard with the cache keeps its rows' single-precision terms and the pass reads values;
         /// <see cref="SingleTermsValid"/>: they hold this x's terms, otherwise <see cref="ValuesRow"/> writes each row's.</summary>
         public bool KeepsSingleTerms, SingleTermsValid;
+        /// <summary>The group's M was formed by sgemm for a body that reads it as floats (<see cref="MSingle"/>), not widened
+        /// into <see cref="M"/>.</summary>
+        public bool SingleMOnly;
 
         public Chunk(int n, int d, int lr)
         {
@@ -408,8 +411,14 @@ public sealed class MatrixShard : IShard
 
         private static readonly System.Buffers.ArrayPool<float> SinglePool = System.Buffers.ArrayPool<float>.Shared;
         /// <summary>A single-precision product's group of Z_V (then Y), A1·V and Y·A2, and of M where the shard keeps no
-        /// cache: rented at first use.</summary>
-        public float[]? WorkSingle, TSingle, PSingle, MSingle;
+        /// cache, and one row's single-precision terms: rented at first use.</summary>
+        public float[]? WorkSingle, TSingle, PSingle, MSingle, RowTermsSingle;
+        /// <summary>That row's term sums.</summary>
+        public readonly double[] RowTermSums = new double[IOwnRowOperators.SingleTermSumsPerRow];
+
+        /// <summary>The row's terms scratch (<see cref="IOwnRowOperators.SingleTermsPerEntry"/>·n floats).</summary>
+        public Span<float> RowTerms(int n) =>
+            (RowTermsSingle ??= SinglePool.Rent(IOwnRowOperators.SingleTermsPerEntry * n)).AsSpan(0, IOwnRowOperators.SingleTermsPerEntry * n);
 
         public void EnsureSingle(int n, int d)
         {
@@ -427,7 +436,7 @@ public sealed class MatrixShard : IShard
         public void Dispose()
         {
             foreach (var a in new[] { M, G, Dw, Q, C, Work, T, P, RowScratch }) Pool.Return(a);
-            foreach (var a in new[] { WorkSingle, TSingle, PSingle, MSingle }) if (a is not null) SinglePool.Return(a);
+            foreach (var a in new[] { WorkSingle, TSingle, PSingle, MSingle, RowTermsSingle }) if (a is not null) SinglePool.Return(a);
         }
     }
 
@@ -439,10 +448,11 @@ public sealed class MatrixShard : IShard
     /// without the cache, whose groups then form M by sgemm (<see cref="FillMSingle"/>); <paramref name="readsSingleTerms"/>:
     /// the body reads only the single-precision row terms (<see cref="SingleTermsOf"/>), so where they hold x's no M is
     /// formed and the cache is left as it is; <paramref name="singleM"/>: x's values come from M formed in single precision
-    /// (see <see cref="FillM"/>), and only what was kept from such an M is read.
+    /// (see <see cref="FillM"/>), and only what was kept from such an M is read; <paramref name="readsSingleM"/>: where
+    /// <paramref name="singleX"/> has a group's M formed by sgemm, the body reads it as floats (<see cref="Chunk.SingleMOnly"/>).
     /// </summary>
     private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<Chunk, T>? endGroup = null,
-        bool readsValues = false, float[]? singleX = null, bool readsSingleTerms = false, bool singleM = false)
+        bool readsValues = false, float[]? singleX = null, bool readsSingleTerms = false, bool singleM = false, bool readsSingleM = false)
     {
         if (x.Length != _d * _d) throw new ArgumentException($"x has {x.Length} entries but X is {_d}×{_d} ({_d * _d} unknowns)");
         var mX = singleM ? ToSingle(x) : null;   // FillM forms M from x in single precision
@@ -485,7 +495,8 @@ public sealed class MatrixShard : IShard
                 chunk.RoundedValues = singleRequest;
                 chunk.KeepsSingleTerms = keepsTerms;
                 chunk.SingleTermsValid = termsValid;
-                if (singleRequest && !groupKept) FillMSingle(singleX!, chunk);
+                chunk.SingleMOnly = readsSingleM && singleRequest && !groupKept;
+                if (singleRequest && !groupKept) FillMSingle(singleX!, chunk, widen: !chunk.SingleMOnly);
                 else if (!(singleRequest && singleValid) && !skipsM) FillM(x, mX, chunk, cached);   // (kept values or terms at this x need no M)
                 for (int c0 = g0; c0 < g0 + chunk.GroupLength; c0 += ChunkRows)
                 {
@@ -611,11 +622,11 @@ public sealed class MatrixShard : IShard
     /// M rows of the group for a single-precision product on a shard without a cache: (A1 X) A2ᵀ by sgemm on the float
     /// copies, widened into the group's M (M's rounding, ≈ 6e-8 of |z|, moves the row values by about as much).
     /// </summary>
-    private void FillMSingle(float[] singleX, Chunk c)
+    private void FillMSingle(float[] singleX, Chunk c, bool widen = true)
     {
         c.MSource = c.M;
         c.MGroupOffset = 0;
-        FormSingle(c.GroupLength, _a1Single.AsSpan(c.GroupStart * _d), singleX, c, c.M);
+        FormSingle(c.GroupLength, _a1Single.AsSpan(c.GroupStart * _d), singleX, c, widen ? c.M : Span<double>.Empty);
     }
 
     /// <summary>(A1_rows X) A2ᵀ for <paramref name="len"/> rows of A1 in single precision (float rows of A1, x as floats),
@@ -626,7 +637,7 @@ public sealed class MatrixShard : IShard
         c.EnsureSingle(n, d);
         c.MSingle ??= System.Buffers.ArrayPool<float>.Shared.Rent(ProductRows * n);
         ForwardSingle(len, a1Rows, xSingle, c.TSingle, c.MSingle);
-        SpanMath.Widen(c.MSingle.AsSpan(0, len * n), target);
+        if (!target.IsEmpty) SpanMath.Widen(c.MSingle.AsSpan(0, len * n), target);
     }
 
     private ReadOnlySpan<double> MRow(Chunk c, int jj) => new(c.MSource, c.MOffset(_n) + jj * _n, _n);
@@ -856,10 +867,17 @@ public sealed class MatrixShard : IShard
                         if (!c.SingleTermsValid) ValuesRow(c, jj, single);
                         single.HessianProductFromSingleTerms(SingleTermsOf(c.Start + jj), SingleTermSumsOf(c.Start + jj), r.Kind, y);
                     }
+                    else if (c.SingleMOnly)
+                    {
+                        // A row the shard keeps nothing of: its terms from its float row of M, the softmax in single precision.
+                        var terms = c.RowTerms(n);
+                        single.SingleRowTermsFromLogits(c.MSingle.AsSpan((c.Start - c.GroupStart + jj) * n, n), BRow(c.Start + jj), terms, c.RowTermSums);
+                        single.HessianProductFromSingleTerms(terms, c.RowTermSums, r.Kind, y);
+                    }
                     else single.HessianProductSingle(ValuesRow(c, jj, single), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj), y, c.RowScratch);
                 }
             }, ProjectBackSingle, readsValues: true, singleX: _mCache is null ? ToSingle(r.X) : null, readsSingleTerms: true,
-                singleM: r.SinglePassIterate);
+                singleM: r.SinglePassIterate, readsSingleM: _w2 is null && single.SingleRowTermsAvailable);
             return new HessianVectorReply(SumInBlockOrder(singleParts), Array.Empty<double>());
         }
         if (_rowOperators is { } ops)
