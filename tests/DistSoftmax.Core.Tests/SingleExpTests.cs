@@ -27,11 +27,12 @@ public class SingleExpTests
         }
         Assert.True(worst < 3e-7, $"worst relative error {worst:E2}");
         // Outside the range: 0 below (under float's smallest normal), ∞ above; the tail of a span as its vectors.
-        float[] outside = { -87.5f, -200f, float.NegativeInfinity, 88.5f, 1000f, 0f, -1f };
+        float[] outside = { -87.5f, -200f, float.NegativeInfinity, 88.5f, 1000f, 0f, -1f, float.NaN };
         var e = new float[outside.Length];
         SingleExp.Exp(outside, e);
         Assert.Equal(new[] { 0f, 0f, 0f, float.PositiveInfinity, float.PositiveInfinity, 1f }, e[..6]);
         Assert.True(Math.Abs(e[6] - Math.Exp(-1)) / Math.Exp(-1) < 3e-7);
+        Assert.True(float.IsNaN(e[7]), "NaN in, NaN out");
         for (int n = 1; n <= 40; n++)
         {
             var part = x.AsSpan(1000, n).ToArray();

@@ -9,7 +9,8 @@ namespace DistSoftmax.Core.Kernels;
 /// and |r| ≤ ½ln 2 (ln 2 split so that k·high is exact), exp(r) by its Taylor polynomial to degree 7 (truncation below
 /// 6e-9 relative) in Horner form with fused multiply-adds, then the exact scaling by 2^k built in the exponent bits.
 /// Within 3e-7 relative of <see cref="Math.Exp"/> on [<see cref="Min"/>, <see cref="Max"/>] (tested); below
-/// <see cref="Min"/> — where exp(x) is under float's smallest normal, 1.2e-38 — the result is 0, above <see cref="Max"/> ∞.
+/// <see cref="Min"/> — where exp(x) is under float's smallest normal, 1.2e-38 — the result is 0, above <see cref="Max"/> ∞;
+/// NaN gives NaN.
 /// Needs 512-bit vectors (<see cref="Available"/>).
 /// </summary>
 public static class SingleExp
@@ -53,7 +54,8 @@ public static class SingleExp
         var scale = Vector512.ShiftLeft(kBits + Vector512.Create(ExponentBias), MantissaBits).AsSingle();
         var e = p * scale;
         e = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(Min)), Vector512<float>.Zero, e);
-        return Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Max)), Vector512.Create(float.PositiveInfinity), e);
+        e = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Max)), Vector512.Create(float.PositiveInfinity), e);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), e, x);   // NaN stays NaN
     }
 
     /// <summary>
