@@ -90,23 +90,4 @@ public static class SingleExp
         }
         return sum;
     }
-
-    /// <summary>exp elementwise into <paramref name="y"/> (at least as long; may be <paramref name="x"/> itself).</summary>
-    public static void Exp(ReadOnlySpan<float> x, Span<float> y)
-    {
-        if (y.Length < x.Length) throw new ArgumentException("Destination is too short.", nameof(y));
-        int n = x.Length, w = Vector512<float>.Count, i;
-        ref float rx = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-        ref float ry = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
-        for (i = 0; i <= n - w; i += w) Exp(Vector512.LoadUnsafe(ref rx, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
-        if (i < n)
-        {
-            // The tail through one vector of the last w entries (or a padded copy when the row is shorter than a vector).
-            Span<float> tail = stackalloc float[w];
-            tail.Clear();
-            x[i..].CopyTo(tail);
-            Exp(Vector512.Create<float>(tail)).CopyTo(tail);
-            tail[..(n - i)].CopyTo(y[i..]);
-        }
-    }
 }

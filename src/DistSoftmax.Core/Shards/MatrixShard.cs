@@ -455,7 +455,7 @@ public sealed class MatrixShard : IShard
         bool readsValues = false, float[]? singleX = null, bool readsSingleTerms = false, bool singleM = false, bool readsSingleM = false)
     {
         if (x.Length != _d * _d) throw new ArgumentException($"x has {x.Length} entries but X is {_d}×{_d} ({_d * _d} unknowns)");
-        var mX = singleM ? ToSingle(x) : null;   // FillM forms M from x in single precision
+        var mX = singleM ? singleX ?? ToSingle(x) : null;   // FillM forms M from x in single precision
         // With the cache: every pass that reads values keeps each row's single-precision terms at x (written from the
         // values it computes or reads, unless they already hold x's).
         bool keepsTerms = _singleTerms is not null && readsValues;
