@@ -11,7 +11,8 @@ namespace DistSoftmax.Core.Solvers;
 ///   • <see cref="CgPreconditioning.Kronecker"/>: the Kronecker-factored curvature F ⊗ G of a matrix problem
 ///     (<see cref="KroneckerPreconditioner"/>, summed over a leverage-score sample of the rows,
 ///     <see cref="SolverOptions.KroneckerRowsPerColumn"/>), one extra request every <see cref="KroneckerRefreshIterations"/>
-///     iterations (the factors change slowly with x: K-FAC's practice), corrected by the curvature pairs of earlier CG
+///     iterations (the factors change slowly with x: K-FAC's practice) until the solve has settled
+///     (<see cref="SampledGramCurvature.SettledSteps"/>), then kept, corrected by the curvature pairs of earlier CG
 ///     solves (<see cref="CurvaturePairs"/>, <see cref="RememberPairs"/>);
 ///   • <see cref="CgPreconditioning.SampledGram"/>: the leverage-sampled Gram of a vector problem with its low-rank
 ///     terms (<see cref="SampledGramPreconditioner"/>), sampled afresh every
@@ -36,7 +37,10 @@ internal static class CgPreconditioners
             case CgPreconditioning.Kronecker:
             {
                 var cache = StateOf<KroneckerCache>(run);
-                if (cache.Preconditioner is null || current.Iteration - cache.BuiltAt >= KroneckerRefreshIterations)
+                // Due for fresh factors, unless the solve has settled (full steps, the loss barely changing): x then moves
+                // by O(‖∇L‖) an iteration, the factors with it, and the curvature pairs correct what they miss.
+                bool due = current.Iteration - cache.BuiltAt >= KroneckerRefreshIterations;
+                if (cache.Preconditioner is null || (due && !SampledGramCurvature.SettledSteps(run)))
                 {
                     var built = new Out<(KroneckerPreconditioner, KroneckerFactorsReply)>();
                     foreach (var request in KroneckerPreconditioner.Build(run, current, built)) yield return request;

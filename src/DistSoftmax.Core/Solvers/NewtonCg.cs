@@ -15,7 +15,8 @@ namespace DistSoftmax.Core.Solvers;
 /// The approximate Newton methods are this solver with a preconditioner M (<see cref="Preconditioning"/>); the first CG
 /// iterate is then the scaled model Newton step M⁻¹(−∇L), and CG corrects it:
 ///   • matrix problems: the Kronecker-factored curvature M = F ⊗ G (<see cref="KroneckerPreconditioner"/>, one extra
-///     request every <see cref="CgPreconditioners.KroneckerRefreshIterations"/> Newton iterations), corrected by the
+///     request every <see cref="CgPreconditioners.KroneckerRefreshIterations"/> Newton iterations until the solve has
+///     settled), corrected by the
 ///     curvature pairs (s, Hs) of the earlier CG iterations (<see cref="CurvaturePairs"/>, no extra request);
 ///   • vector problems: the leverage-score-sampled Gram, Cholesky-factorised (<see cref="SampledGramPreconditioner"/>,
 ///     two extra requests every <see cref="SampledGramPreconditioner.RefreshIterations"/> Newton iterations).

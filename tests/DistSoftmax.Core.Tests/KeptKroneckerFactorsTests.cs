@@ -1,0 +1,74 @@
+using DistSoftmax.Core.Drivers;
+using DistSoftmax.Core.Linear;
+using DistSoftmax.Core.Problems;
+using DistSoftmax.Core.Shards;
+using DistSoftmax.Core.Solvers;
+using DistSoftmax.Core.Solvers.Curvature;
+using DistSoftmax.Core.Statistics;
+
+namespace DistSoftmax.Core.Tests;
+
+/// <summary>
+/// approx-newton on a matrix problem forms its Kronecker factors at x0 and again every
+/// <see cref="CgPreconditioners.KroneckerRefreshIterations"/> iterations while the solve has not settled
+/// (<see cref="SampledGramCurvature.SettledSteps"/>: two full steps, the last barely changing the loss), then keeps them
+/// (with the curvature pairs that correct them) — and still reaches exact Newton's minimiser.
+/// </summary>
+public class KeptKroneckerFactorsTests
+{
+    [Fact]
+    public void Once_settled_a_matrix_solve_forms_no_new_factors_and_still_converges()
+    {
+        // Columns of A1 and A2 scaled by 0.1 … 10 and B from a planted X with noise: a long solve, damped steps first.
+        const int n = 120, d = 6;
+        var a1 = TestProblem.Gaussian(n, d, 61);
+        var a2 = TestProblem.Gaussian(n, d, 62);
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < d; k++)
+            {
+                double scale = Math.Pow(10, -1 + 2.0 * k / (d - 1));
+                a1[i, k] *= scale;
+                a2[i, k] *= scale;
+            }
+        var b = new DenseMatrix(n, n, MatrixTestProblems.RowSoftmax(a1, a2, MatrixTestProblems.RandomX(d, 63, 0.3)));
+        var p = MatrixProblem.Create("multiple-normalized", a1, a2, b);
+        var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 80 };
+        var driver = new InProcessDriver(p.Shards(2));
+        var run = SolverCatalog.Create("approx-newton", options).Start(p.Objective, new double[d * d], options);
+        var builtAt = new List<int>();
+        var request = run.Start();
+        while (request is not null)
+        {
+            if (request is KroneckerFactorsRequest) builtAt.Add(run.Trace.Count - 1);
+            request = run.Submit(driver.Evaluate(request));
+        }
+        var result = run.Result!;
+        Assert.True(result.Converged, $"{result.Exit} {result.Message}");
+
+        var trace = result.Trace;
+        bool Settled(int iteration)
+        {
+            if (iteration < 2) return false;
+            double before = trace[iteration - 1].Loss, now = trace[iteration].Loss, change = Math.Abs(before - now);
+            return trace[iteration].StepLength == 1 && trace[iteration - 1].StepLength == 1
+                && (change <= SampledGramCurvature.KeepTriangleBelowLossChange * Math.Abs(now)
+                    || change <= SampledGramCurvature.KeepTriangleBelowInitialLossChange * Math.Abs(trace[0].Loss));
+        }
+        // The iterations that form factors: x0, then each iteration due (KroneckerRefreshIterations after the last)
+        // and not settled.
+        var expected = new List<int> { 0 };
+        for (int i = 1; i < trace.Count - 1; i++)
+            if (i - expected[^1] >= CgPreconditioners.KroneckerRefreshIterations && !Settled(i)) expected.Add(i);
+        Assert.Equal(expected, builtAt);
+        // The instance exercises both phases: a refresh before settling, and a settled stretch long enough that the
+        // old schedule would have formed the factors again.
+        Assert.True(builtAt.Count >= 2, $"factors formed at [{string.Join(", ", builtAt)}] of {trace.Count - 1} iterations");
+        Assert.True(trace.Count - 1 - builtAt[^1] > CgPreconditioners.KroneckerRefreshIterations,
+            $"factors formed at [{string.Join(", ", builtAt)}] of {trace.Count - 1} iterations: no kept stretch");
+
+        var newton = new InProcessDriver(p.Shards(2)).Solve(SolverCatalog.Create("newton", options), p.Objective, new double[d * d], options);
+        Assert.True(newton.Converged, newton.Message);
+        double distance = Math.Sqrt(result.X.Zip(newton.X, (u, v) => (u - v) * (u - v)).Sum());
+        Assert.True(distance <= 1e-6 * Math.Sqrt(newton.X.Sum(v => v * v)), $"‖x − x_newton‖ = {distance:E2}");
+    }
+}
