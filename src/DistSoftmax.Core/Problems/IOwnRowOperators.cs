@@ -26,6 +26,13 @@ public interface IOwnRowOperators
     void Gradient(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<double> g);
 
     /// <summary>
+    /// A loss-and-gradient pass's row: returns <see cref="HalfSquaredResidual"/>, writes <see cref="Gradient"/>'s g and,
+    /// where <paramref name="terms"/> is not empty, <see cref="SingleRowTerms"/>' terms and sums — the same values as
+    /// those three give, computed together.
+    /// </summary>
+    double GradientPass(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<double> g, Span<float> terms, Span<double> sums);
+
+    /// <summary>
     /// The row terms of the z-Hessian of the <paramref name="kind"/> from the row's values: D (n), q (k×n row-major) and
     /// C (k×k row-major), k = <see cref="IVectorFamily.LowRankCount"/>, as <see cref="IVectorFamily.OwnGlobalsAndRowTerms"/>
     /// and <see cref="IVectorFamily.LowRankCoefficients"/> give them from z (for the Kronecker factors).

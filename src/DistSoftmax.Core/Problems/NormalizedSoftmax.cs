@@ -255,6 +255,8 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double HalfSquaredResidual(ReadOnlySpan<double> values, ReadOnlySpan<double> b)
     {
+        // The same sum as GradientPass's, so a row's loss does not depend on whether its gradient was asked for.
+        if (SingleTermProducts.Available) return 0.5 * SingleTermProducts.Sums(values, b).Cc;
         int n = values.Length, i = 0, w = Vector<double>.Count;
         var acc = Vector<double>.Zero;
         for (; i <= n - w; i += w)
@@ -269,8 +271,26 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
 
     public void Gradient(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<double> g)
     {
+        if (SingleTermProducts.Available)
+        {
+            // γ from the same sums as GradientPass's, so a row's gradient does not depend on the request.
+            SingleTermProducts.GradientPass(values, b, g, default, default);
+            return;
+        }
         var (_, ff, fb, _) = FourSums(values, b);
         GradientFromF(values, b, ff - fb, g);
+    }
+
+    /// <summary>
+    /// ½‖f − b‖², g and (where <paramref name="terms"/> is not empty) the single-precision terms in two passes over the
+    /// row (<see cref="SingleTermProducts.GradientPass"/>) where 512-bit vectors run, else by the separate operators.
+    /// </summary>
+    public double GradientPass(ReadOnlySpan<double> values, ReadOnlySpan<double> b, Span<double> g, Span<float> terms, Span<double> sums)
+    {
+        if (SingleTermProducts.Available) return SingleTermProducts.GradientPass(values, b, g, terms, sums);
+        if (!terms.IsEmpty) SingleRowTerms(values, b, terms, sums);
+        Gradient(values, b, g);
+        return HalfSquaredResidual(values, b);
     }
 
     public void HessianProduct(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, ReadOnlySpan<double> w2,

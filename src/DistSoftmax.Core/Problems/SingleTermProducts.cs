@@ -30,14 +30,41 @@ internal static class SingleTermProducts
     /// (<see cref="IOwnRowOperators.SingleTermSumsPerRow"/>).</summary>
     public static void Write(ReadOnlySpan<double> f, ReadOnlySpan<double> b, Span<float> terms, Span<double> sums)
     {
+        var (ff, fb, _) = Sums(f, b);
+        GradientAndTerms(f, b, default, terms, 0);
+        sums[0] = ff;
+        sums[1] = fb;
+    }
+
+    /// <summary>
+    /// A row's loss and gradient from its values f and targets b, with its terms where <paramref name="terms"/> is not
+    /// empty, in two passes instead of four (a loss pass, the sums, the gradient, the terms): the sums, then g and the
+    /// terms together. Returns ½‖f − b‖²; g = f∘(f − b − γ), γ = ⟨f,f⟩ − ⟨f,b⟩; the terms and sums exactly as
+    /// <see cref="Write"/>'s (the same arithmetic in the same order), so a row's terms do not depend on which request
+    /// wrote them.
+    /// </summary>
+    public static double GradientPass(ReadOnlySpan<double> f, ReadOnlySpan<double> b, Span<double> g, Span<float> terms, Span<double> sums)
+    {
+        var (ff, fb, cc) = Sums(f, b);
+        GradientAndTerms(f, b, g, terms, ff - fb);
+        if (!terms.IsEmpty)
+        {
+            sums[0] = ff;
+            sums[1] = fb;
+        }
+        return 0.5 * cc;
+    }
+
+    /// <summary>
+    /// ⟨f,f⟩, ⟨f,b⟩ and ‖f − b‖² in one pass, in a fixed order (eight-lane double sums over 16 entries a step, then the
+    /// tail): the sums <see cref="Write"/> stores and the gradient's γ.
+    /// </summary>
+    public static (double Ff, double Fb, double Cc) Sums(ReadOnlySpan<double> f, ReadOnlySpan<double> b)
+    {
         int n = f.Length, wd = Vector512<double>.Count, i;
-        var fTerms = terms.Slice(0, n);
-        var vTerms = terms.Slice(n, n);
         ref double rf = ref MemoryMarshal.GetReference(f);
         ref double rb = ref MemoryMarshal.GetReference(b);
-        ref float rft = ref MemoryMarshal.GetReference(fTerms);
-        ref float rvt = ref MemoryMarshal.GetReference(vTerms);
-        Vector512<double> accFf = Vector512<double>.Zero, accFb = accFf;
+        Vector512<double> accFf = Vector512<double>.Zero, accFb = accFf, accCc = accFf;
         for (i = 0; i <= n - 2 * wd; i += 2 * wd)
         {
             var fLo = Vector512.LoadUnsafe(ref rf, (nuint)i);
@@ -46,19 +73,61 @@ internal static class SingleTermProducts
             var bHi = Vector512.LoadUnsafe(ref rb, (nuint)(i + wd));
             accFf += fLo * fLo + fHi * fHi;
             accFb += fLo * bLo + fHi * bHi;
-            Vector512.Narrow(fLo, fHi).StoreUnsafe(ref rft, (nuint)i);
-            Vector512.Narrow((fLo + fLo - bLo) * fLo, (fHi + fHi - bHi) * fHi).StoreUnsafe(ref rvt, (nuint)i);
+            var cLo = fLo - bLo;
+            var cHi = fHi - bHi;
+            accCc += cLo * cLo + cHi * cHi;
         }
-        double ff = Vector512.Sum(accFf), fb = Vector512.Sum(accFb);
+        double ff = Vector512.Sum(accFf), fb = Vector512.Sum(accFb), cc = Vector512.Sum(accCc);
         for (; i < n; i++)
         {
             ff += f[i] * f[i];
             fb += f[i] * b[i];
-            fTerms[i] = (float)f[i];
-            vTerms[i] = (float)((2 * f[i] - b[i]) * f[i]);
+            double c = f[i] - b[i];
+            cc += c * c;
         }
-        sums[0] = ff;
-        sums[1] = fb;
+        return (ff, fb, cc);
+    }
+
+    /// <summary>g = f∘(f − b − γ) where <paramref name="g"/> is not empty, and f and v = (2f − b)∘f rounded into
+    /// <paramref name="terms"/> where it is not, in one pass.</summary>
+    private static void GradientAndTerms(ReadOnlySpan<double> f, ReadOnlySpan<double> b, Span<double> g, Span<float> terms, double gamma)
+    {
+        int n = f.Length, wd = Vector512<double>.Count, i;
+        bool gradient = !g.IsEmpty, keep = !terms.IsEmpty;
+        var fTerms = keep ? terms.Slice(0, n) : default;
+        var vTerms = keep ? terms.Slice(n, n) : default;
+        ref double rf = ref MemoryMarshal.GetReference(f);
+        ref double rb = ref MemoryMarshal.GetReference(b);
+        ref double rg = ref MemoryMarshal.GetReference(g);
+        ref float rft = ref MemoryMarshal.GetReference(fTerms);
+        ref float rvt = ref MemoryMarshal.GetReference(vTerms);
+        var vGamma = Vector512.Create(gamma);
+        for (i = 0; i <= n - 2 * wd; i += 2 * wd)
+        {
+            var fLo = Vector512.LoadUnsafe(ref rf, (nuint)i);
+            var fHi = Vector512.LoadUnsafe(ref rf, (nuint)(i + wd));
+            var bLo = Vector512.LoadUnsafe(ref rb, (nuint)i);
+            var bHi = Vector512.LoadUnsafe(ref rb, (nuint)(i + wd));
+            if (gradient)
+            {
+                (fLo * (fLo - bLo - vGamma)).StoreUnsafe(ref rg, (nuint)i);
+                (fHi * (fHi - bHi - vGamma)).StoreUnsafe(ref rg, (nuint)(i + wd));
+            }
+            if (keep)
+            {
+                Vector512.Narrow(fLo, fHi).StoreUnsafe(ref rft, (nuint)i);
+                Vector512.Narrow((fLo + fLo - bLo) * fLo, (fHi + fHi - bHi) * fHi).StoreUnsafe(ref rvt, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            if (gradient) g[i] = f[i] * (f[i] - b[i] - gamma);
+            if (keep)
+            {
+                fTerms[i] = (float)f[i];
+                vTerms[i] = (float)((2 * f[i] - b[i]) * f[i]);
+            }
+        }
     }
 
     /// <summary>

@@ -734,6 +734,15 @@ public sealed class MatrixShard : IShard
             {
                 int j = c.Start + jj;
                 var b = BRow(j);
+                if (gradientOps is not null && _w2 is null)
+                {
+                    // Loss, gradient row and the kept single-precision terms together (GradientPass), from the row's
+                    // values: a cached row of M turns into them in place.
+                    bool keepTerms = c.KeepsSingleTerms && !c.SingleTermsValid;
+                    acc.Loss += gradientOps.GradientPass(ComputedValuesRow(c, jj, gradientOps), b, c.G.AsSpan(c.GroupOffset(n) + jj * n, n),
+                        keepTerms ? SingleTermsOf(j) : default, keepTerms ? SingleTermSumsOf(j) : default);
+                    continue;
+                }
                 // The row's values once: a cached row of M turns into them in place (ValuesRow).
                 var values = ops is not null ? ValuesRow(c, jj, ops) : default;
                 acc.Loss += ops is not null ? ops.HalfSquaredResidual(values, b)
