@@ -75,4 +75,34 @@ public class SingleExpTests
         Assert.True(Math.Abs(sums[0] - expectedSums[0]) <= 1e-6 * expectedSums[0]);
         Assert.True(Math.Abs(sums[1] - expectedSums[1]) <= 1e-6 * Math.Abs(expectedSums[1]) + 1e-12);
     }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(16)]
+    [InlineData(1000)]
+    [InlineData(4099)]
+    public void Values_from_a_single_precision_row_of_M_are_within_3e_7_of_the_softmax_in_double(int n)
+    {
+        if (!SingleExp.Available) return;
+        var rng = new Random.Rng((ulong)(n + 3));
+        // A row of M formed in single precision: floats, widened.
+        var z = new double[n];
+        for (int i = 0; i < n; i++) z[i] = (float)(6 * rng.NextDouble() - 3 + (i % 89 == 0 ? 30 : 0));
+        var reference = new double[n];
+        NormalizedSoftmax.Instance.RowValues(z, reference);
+        var values = new double[n];
+        var scratch = new float[n];
+        NormalizedSoftmax.Instance.RowValuesFromSingleM(z, values, scratch);
+        // The kernel's 3e-7, and the rounding of z − max z to a float (half an ulp: 6e-8·|z − max z| relative in exp),
+        // of the order of single-precision M's own rounding of z.
+        double max = z.Max();
+        for (int i = 0; i < n; i++)
+            Assert.True(Math.Abs(values[i] - reference[i]) <= (3e-7 + 6e-8 * (max - z[i])) * reference[i] + 1e-300,
+                $"f[{i}] = {values[i]}, double softmax {reference[i]} (z − max z = {z[i] - max})");
+        Assert.True(Math.Abs(values.Sum() - 1) < 1e-12, $"Σ f = {values.Sum()}");
+        // In place, as a pass turns a cached row of M into its values: the same bits.
+        var inPlace = (double[])z.Clone();
+        NormalizedSoftmax.Instance.RowValuesFromSingleM(inPlace, inPlace, scratch);
+        Assert.Equal(values, inPlace);
+    }
 }

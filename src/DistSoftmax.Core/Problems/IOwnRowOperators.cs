@@ -19,6 +19,14 @@ public interface IOwnRowOperators
     /// <summary>The row's values v(z) into <paramref name="values"/>, which may be <paramref name="z"/>'s own storage.</summary>
     void RowValues(ReadOnlySpan<double> z, Span<double> values);
 
+    /// <summary>
+    /// <see cref="RowValues"/> of a row of M formed in single precision (every z a float widened), where the family can
+    /// take them in single precision (within 3e-7 + 6e-8·|z − max z| of <see cref="RowValues"/>'s, relative, as M's own
+    /// rounding; <paramref name="scratch"/>: n floats).
+    /// A shard takes every row's values at a single-precision pass's iterate this way, whichever request forms them.
+    /// </summary>
+    void RowValuesFromSingleM(ReadOnlySpan<double> z, Span<double> values, Span<float> scratch);
+
     /// <summary>ℓ = ½‖c‖² of the row from its values (the residual's own form, without the cancelling phase-1 sums).</summary>
     double HalfSquaredResidual(ReadOnlySpan<double> values, ReadOnlySpan<double> b);
 

@@ -250,6 +250,15 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
         SpanMath.Divide(values, SpanMath.Sum(values), values);
     }
 
+    /// <summary>f = softmax(z) with the exponentials in single precision where 512-bit vectors run
+    /// (<see cref="SingleTermProducts.ValuesFromSingleM"/>), else <see cref="RowValues"/>.</summary>
+    public void RowValuesFromSingleM(ReadOnlySpan<double> z, Span<double> values, Span<float> scratch)
+    {
+        if (z.Length == 0) return;
+        if (SingleExp.Available) SingleTermProducts.ValuesFromSingleM(z, values, scratch);
+        else RowValues(z, values);
+    }
+
     /// <summary>½‖f − b‖², one pass.</summary>
     // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -142,19 +142,9 @@ internal static class SingleTermProducts
         int n = z.Length, w = Vector512<float>.Count, wd = Vector512<double>.Count, i;
         var f = terms.Slice(0, n);
         var vTerms = terms.Slice(n, n);
-        ref float rz = ref MemoryMarshal.GetReference(z);
         ref float rf = ref MemoryMarshal.GetReference(f);
-        // m = max z
-        float m = float.NegativeInfinity;
-        if (n >= w)
-        {
-            var vm = Vector512.LoadUnsafe(ref rz, (nuint)(n - w));   // the last w entries cover the tail
-            for (i = 0; i <= n - w; i += w) vm = Vector512.Max(vm, Vector512.LoadUnsafe(ref rz, (nuint)i));
-            m = MaxOf(vm);
-        }
-        else foreach (float zi in z) m = Math.Max(m, zi);
-        // f = exp(z − m), S = Σ f in double
-        double sum = SingleExp.ExpShiftedSum(z, m, f);
+        // f = exp(z − m), m = max z, S = Σ f in double
+        double sum = SingleExp.ExpShiftedSum(z, Max(z), f);
         float scale = (float)(1.0 / sum);
         // f /= S; v = (2f − b)∘f, ⟨f,f⟩ and ⟨f,b⟩ with f widened
         ref double rb = ref MemoryMarshal.GetReference(b);
@@ -183,6 +173,39 @@ internal static class SingleTermProducts
         }
         sums[0] = ff;
         sums[1] = fb;
+    }
+
+    /// <summary>max z (−∞ for an empty row).</summary>
+    public static float Max(ReadOnlySpan<float> z)
+    {
+        int n = z.Length, w = Vector512<float>.Count;
+        if (n < w)
+        {
+            float small = float.NegativeInfinity;
+            foreach (float zi in z) small = Math.Max(small, zi);
+            return small;
+        }
+        ref float rz = ref MemoryMarshal.GetReference(z);
+        var vm = Vector512.LoadUnsafe(ref rz, (nuint)(n - w));   // the last w entries cover the tail
+        for (int i = 0; i <= n - w; i += w) vm = Vector512.Max(vm, Vector512.LoadUnsafe(ref rz, (nuint)i));
+        return MaxOf(vm);
+    }
+
+    /// <summary>
+    /// A row's values f = softmax(z) in double from a row of M formed in single precision (every z a float widened, so
+    /// narrowing it back is exact): the exponentials in single precision (<see cref="SingleExp"/>, within 3e-7 of
+    /// exp, of z − max z rounded to a float: 6e-8·|z − max z| more, as single-precision M's own rounding of z), their
+    /// sum in double, f = e/S in double. <paramref name="values"/> may be z's own storage;
+    /// <paramref name="scratch"/> holds n floats.
+    /// </summary>
+    public static void ValuesFromSingleM(ReadOnlySpan<double> z, Span<double> values, Span<float> scratch)
+    {
+        int n = z.Length;
+        var e = scratch.Slice(0, n);
+        SpanMath.Narrow(z, e);
+        double inverse = 1.0 / SingleExp.ExpShiftedSum(e, Max(e), e);
+        SpanMath.Widen(e, values);
+        SpanMath.Multiply(values, inverse, values);
     }
 
     private static float MaxOf(Vector512<float> v)

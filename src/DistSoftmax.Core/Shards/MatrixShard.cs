@@ -400,6 +400,9 @@ public sealed class MatrixShard : IShard
         /// <summary>The group's M was formed by sgemm for a body that reads it as floats (<see cref="MSingle"/>), not widened
         /// into <see cref="M"/>.</summary>
         public bool SingleMOnly;
+        /// <summary>The request is at a single-precision pass's iterate: every row of M it reads was formed in single
+        /// precision, and its values are taken by <see cref="IOwnRowOperators.RowValuesFromSingleM"/>.</summary>
+        public bool MFromSingle;
 
         public Chunk(int n, int d, int lr)
         {
@@ -415,6 +418,10 @@ public sealed class MatrixShard : IShard
         public float[]? WorkSingle, TSingle, PSingle, MSingle, RowTermsSingle;
         /// <summary>That row's term sums.</summary>
         public readonly double[] RowTermSums = new double[IOwnRowOperators.SingleTermSumsPerRow];
+
+        /// <summary>One row in single precision (n floats).</summary>
+        public Span<float> RowSingle(int n) => (RowSingleScratch ??= SinglePool.Rent(n)).AsSpan(0, n);
+        private float[]? RowSingleScratch;
 
         /// <summary>The row's terms scratch (<see cref="IOwnRowOperators.SingleTermsPerEntry"/>·n floats).</summary>
         public Span<float> RowTerms(int n) =>
@@ -436,7 +443,7 @@ public sealed class MatrixShard : IShard
         public void Dispose()
         {
             foreach (var a in new[] { M, G, Dw, Q, C, Work, T, P, RowScratch }) Pool.Return(a);
-            foreach (var a in new[] { WorkSingle, TSingle, PSingle, MSingle, RowTermsSingle }) if (a is not null) SinglePool.Return(a);
+            foreach (var a in new[] { WorkSingle, TSingle, PSingle, MSingle, RowTermsSingle, RowSingleScratch }) if (a is not null) SinglePool.Return(a);
         }
     }
 
@@ -496,6 +503,7 @@ public sealed class MatrixShard : IShard
                 chunk.KeepsSingleTerms = keepsTerms;
                 chunk.SingleTermsValid = termsValid;
                 chunk.SingleMOnly = readsSingleM && singleRequest && !groupKept;
+                chunk.MFromSingle = mX is not null;
                 if (singleRequest && !groupKept) FillMSingle(singleX!, chunk, widen: !chunk.SingleMOnly);
                 else if (!(singleRequest && singleValid) && !skipsM) FillM(x, mX, chunk, cached);   // (kept values or terms at this x need no M)
                 for (int c0 = g0; c0 < g0 + chunk.GroupLength; c0 += ChunkRows)
@@ -554,7 +562,7 @@ public sealed class MatrixShard : IShard
             var stored = kept.AsSpan((c.Start + jj) * _n, _n);
             if (!c.SingleValuesValid)
             {
-                ops.RowValues(MRow(c, jj), values);
+                RowValues(c, ops, MRow(c, jj), values);
                 SpanMath.Narrow(values, stored);
                 if (!c.RoundedValues) return values;
             }
@@ -565,11 +573,19 @@ public sealed class MatrixShard : IShard
         if (c.HoldsValues) return row;
         if (c.ValuesInPlace)
         {
-            ops.RowValues(row, row);
+            RowValues(c, ops, row, row);
             return row;
         }
-        ops.RowValues(row, values);
+        RowValues(c, ops, row, values);
         return values;
+    }
+
+    /// <summary>A row's values from its row of M: in single precision at a single-precision pass's iterate (the same
+    /// function whichever request forms them), else the family's own.</summary>
+    private void RowValues(Chunk c, IOwnRowOperators ops, ReadOnlySpan<double> z, Span<double> values)
+    {
+        if (c.MFromSingle) ops.RowValuesFromSingleM(z, values, c.RowSingle(_n));
+        else ops.RowValues(z, values);
     }
 
     /// <summary>
@@ -1073,6 +1089,7 @@ public sealed class MatrixShard : IShard
             var (s, e) = _blocks[k];
             var acc = new FactorSums(n, d, lr);
             using var c = new Chunk(n, d, lr);
+            c.MFromSingle = mX is not null;
             int first = LowerBound(rows, s), end = LowerBound(rows, e);
             for (int i0 = first; i0 < end; i0 += ChunkRows)
             {
@@ -1104,7 +1121,7 @@ public sealed class MatrixShard : IShard
                     {
                         var values = c.RowScratch.AsSpan(IOwnRowOperators.ScratchPerEntry * n, n);
                         if (cached && _cacheHoldsValues) values = _mCache.AsSpan(j * n, n);
-                        else ops.RowValues(z, values);
+                        else RowValues(c, ops, z, values);
                         RowTermsFromValues(ops, values, j, r.Kind, dw, q, coefficients);
                     }
                     else RowTerms(z, j, r.Kind, c.G.AsSpan(jj * n, n), dw, q, coefficients);
