@@ -1,5 +1,4 @@
 using DistSoftmax.Core.Drivers;
-using DistSoftmax.Core.Linear;
 using DistSoftmax.Core.Problems;
 using DistSoftmax.Core.Shards;
 using DistSoftmax.Core.Solvers;
@@ -19,19 +18,9 @@ public class KeptKroneckerFactorsTests
     [Fact]
     public void Once_settled_a_matrix_solve_forms_no_new_factors_and_still_converges()
     {
-        // Columns of A1 and A2 scaled by 0.1 … 10 and B from a planted X with noise: a long solve, damped steps first.
-        const int n = 120, d = 6;
-        var a1 = TestProblem.Gaussian(n, d, 61);
-        var a2 = TestProblem.Gaussian(n, d, 62);
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < d; k++)
-            {
-                double scale = Math.Pow(10, -1 + 2.0 * k / (d - 1));
-                a1[i, k] *= scale;
-                a2[i, k] *= scale;
-            }
-        var b = new DenseMatrix(n, n, MatrixTestProblems.RowSoftmax(a1, a2, MatrixTestProblems.RandomX(d, 63, 0.3)));
-        var p = MatrixProblem.Create("multiple-normalized", a1, a2, b);
+        // Columns of A1 and A2 scaled by 0.1 … 10, from zeros: a long solve, damped steps first.
+        const int d = 6;
+        var p = MatrixTestProblems.UnequalColumnScales(120, d);
         var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 80 };
         var driver = new InProcessDriver(p.Shards(2));
         var run = SolverCatalog.Create("approx-newton", options).Start(p.Objective, new double[d * d], options);

@@ -123,18 +123,8 @@ public class KroneckerCurvatureTests
     public void On_columns_of_unequal_scale_the_preconditioner_saves_most_CG_iterations()
     {
         // Columns of A1 and A2 scaled by 0.1 … 10: H inherits κ(A1)²κ(A2)², which F ⊗ G captures exactly.
-        const int n = 120, d = 6;
-        var a1 = TestProblem.Gaussian(n, d, 61);
-        var a2 = TestProblem.Gaussian(n, d, 62);
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < d; k++)
-            {
-                double scale = Math.Pow(10, -1 + 2.0 * k / (d - 1));
-                a1[i, k] *= scale;
-                a2[i, k] *= scale;
-            }
-        var b = new DenseMatrix(n, n, MatrixTestProblems.RowSoftmax(a1, a2, MatrixTestProblems.RandomX(d, 63, 0.3)));
-        var p = MatrixProblem.Create("multiple-normalized", a1, a2, b);
+        const int d = 6;
+        var p = MatrixTestProblems.UnequalColumnScales(120, d);
         var options = new SolverOptions { RelativeTolerance = 1e-8, MaxIterations = 60, Hessian = HessianMode.GaussNewton };
         var approx = new InProcessDriver(p.Shards(2)).Solve(SolverCatalog.Create("approx-newton", options), p.Objective, new double[d * d], options);
         var plain = new InProcessDriver(p.Shards(2)).Solve(SolverCatalog.Create("newton-cg", options), p.Objective, new double[d * d], options);

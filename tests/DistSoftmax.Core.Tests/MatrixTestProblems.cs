@@ -34,6 +34,26 @@ public static class MatrixTestProblems
     }
 
     /// <summary>
+    /// Columns of unequal scale: A1, A2 n×d Gaussian (seeds 61, 62) with column k scaled by 10^(−1 + 2k/(d − 1)), so H
+    /// inherits κ(A1)²κ(A2)², which the Kronecker factors capture exactly; B the row softmax of A1 X A2ᵀ at a random X
+    /// (seed 63, entries N(0, 0.3²)).
+    /// </summary>
+    public static MatrixProblem UnequalColumnScales(int n, int d)
+    {
+        var a1 = TestProblem.Gaussian(n, d, 61);
+        var a2 = TestProblem.Gaussian(n, d, 62);
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < d; k++)
+            {
+                double scale = Math.Pow(10, -1 + 2.0 * k / (d - 1));
+                a1[i, k] *= scale;
+                a2[i, k] *= scale;
+            }
+        var b = new DenseMatrix(n, n, RowSoftmax(a1, a2, RandomX(d, 63, 0.3)));
+        return MatrixProblem.Create("multiple-normalized", a1, a2, b);
+    }
+
+    /// <summary>
     /// A planted problem: A1, A2 n×d Gaussian (seeds seed, seed + 1; A2's column <paramref name="onesColumn"/> all ones
     /// when ≥ 0), X_true with N(0, scale²) entries (seed + 2) and B = the row softmax of A1 X_true A2ᵀ, so the loss is 0 at X_true.
     /// </summary>
