@@ -88,4 +88,11 @@ public interface IOwnRowOperators
     /// <see cref="SingleRowTerms"/> (its dot products summed in short single-precision blocks added in double).
     /// </summary>
     void HessianProductFromSingleTerms(ReadOnlySpan<float> terms, ReadOnlySpan<double> sums, HessianKind kind, Span<float> y);
+
+    /// <summary>
+    /// <see cref="HessianProductFromSingleTerms"/> from the row's values alone in single precision (what a shard
+    /// without the M cache keeps) and b in double, the rest of the terms formed on the fly (where
+    /// <see cref="SingleRowTermsAvailable"/>; no regulariser).
+    /// </summary>
+    void HessianProductFromSingleValues(ReadOnlySpan<float> values, ReadOnlySpan<double> b, HessianKind kind, Span<float> y);
 }

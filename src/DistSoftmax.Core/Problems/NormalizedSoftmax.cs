@@ -392,6 +392,15 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
     public void SingleRowTermsFromLogits(ReadOnlySpan<float> z, ReadOnlySpan<double> b, Span<float> terms, Span<double> sums) =>
         SingleTermProducts.WriteFromLogits(z, b, terms, sums);
 
+    /// <summary>Exact: <see cref="SingleTermProducts.ExactFromValues"/>; Gauss–Newton needs f alone
+    /// (<see cref="SingleTermProducts.GaussNewton"/>).</summary>
+    public void HessianProductFromSingleValues(ReadOnlySpan<float> values, ReadOnlySpan<double> b, HessianKind kind, Span<float> y)
+    {
+        if (y.Length == 0) return;
+        if (kind == HessianKind.Exact) SingleTermProducts.ExactFromValues(values, b, y);
+        else SingleTermProducts.GaussNewton(values, y);
+    }
+
     public void HessianProductFromSingleTerms(ReadOnlySpan<float> terms, ReadOnlySpan<double> sums, HessianKind kind, Span<float> y)
     {
         if (y.Length == 0) return;

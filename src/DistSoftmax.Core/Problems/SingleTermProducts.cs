@@ -241,6 +241,70 @@ internal static class SingleTermProducts
         for (; i < n; i++) y[i] = f[i] * (h - g * y[i]) + v[i] * (y[i] - m);
     }
 
+    /// <summary>
+    /// y ← B y for the exact z-Hessian from a row's values f in single precision and its targets b in double (a shard
+    /// without the M cache keeps f only): v = (2f − b)∘f is formed on the fly in single precision, ⟨f,f⟩ and ⟨f,b⟩ are
+    /// summed in double from f widened (as <see cref="Write"/> sums them), ⟨f,y⟩ and ⟨v,y⟩ in blocks as <see cref="Dot"/>;
+    /// then <see cref="Exact"/>'s update. Two passes over f, b and y.
+    /// </summary>
+    public static void ExactFromValues(ReadOnlySpan<float> f, ReadOnlySpan<double> b, Span<float> y)
+    {
+        int n = y.Length, w = Vector512<float>.Count, wd = Vector512<double>.Count, i = 0;
+        f = f.Slice(0, n);
+        ref float rf = ref MemoryMarshal.GetReference(f);
+        ref double rb = ref MemoryMarshal.GetReference(b);
+        ref float ry = ref MemoryMarshal.GetReference(y);
+        Vector512<double> accFf = Vector512<double>.Zero, accFb = accFf, totalF = accFf, totalV = accFf;
+        while (i <= n - w)
+        {
+            int end = Math.Min(n - w, i + BlockEntries - w);
+            Vector512<float> blockF = Vector512<float>.Zero, blockV = blockF;
+            for (; i <= end; i += w)
+            {
+                var fi = Vector512.LoadUnsafe(ref rf, (nuint)i);
+                var (fLo, fHi) = Vector512.Widen(fi);
+                var bLo = Vector512.LoadUnsafe(ref rb, (nuint)i);
+                var bHi = Vector512.LoadUnsafe(ref rb, (nuint)(i + wd));
+                accFf += fLo * fLo + fHi * fHi;
+                accFb += fLo * bLo + fHi * bHi;
+                var yi = Vector512.LoadUnsafe(ref ry, (nuint)i);
+                var vi = (fi + fi - Vector512.Narrow(bLo, bHi)) * fi;
+                blockF = Vector512.FusedMultiplyAdd(fi, yi, blockF);
+                blockV = Vector512.FusedMultiplyAdd(vi, yi, blockV);
+            }
+            var (lo, hi) = Vector512.Widen(blockF);
+            totalF += lo + hi;
+            (lo, hi) = Vector512.Widen(blockV);
+            totalV += lo + hi;
+        }
+        double ff = Vector512.Sum(accFf), fb = Vector512.Sum(accFb), fy = Vector512.Sum(totalF), vy = Vector512.Sum(totalV);
+        for (int k = i; k < n; k++)
+        {
+            double fk = f[k];
+            ff += fk * fk;
+            fb += fk * b[k];
+            fy += fk * y[k];
+            vy += (double)((f[k] + f[k] - (float)b[k]) * f[k]) * y[k];
+        }
+        double gamma = ff - fb, head = (3 * ff - 2 * fb) * fy - vy;
+        float h = (float)head, g = (float)gamma, m = (float)fy;
+        var vHead = Vector512.Create(h);
+        var vGamma = Vector512.Create(g);
+        var vFy = Vector512.Create(m);
+        for (i = 0; i <= n - w; i += w)
+        {
+            var fi = Vector512.LoadUnsafe(ref rf, (nuint)i);
+            var vi = (fi + fi - Vector512.Narrow(Vector512.LoadUnsafe(ref rb, (nuint)i), Vector512.LoadUnsafe(ref rb, (nuint)(i + wd)))) * fi;
+            var yi = Vector512.LoadUnsafe(ref ry, (nuint)i);
+            (fi * (vHead - vGamma * yi) + vi * (yi - vFy)).StoreUnsafe(ref ry, (nuint)i);
+        }
+        for (; i < n; i++)
+        {
+            float vk = (f[i] + f[i] - (float)b[i]) * f[i];
+            y[i] = f[i] * (h - g * y[i]) + vk * (y[i] - m);
+        }
+    }
+
     /// <summary>y ← JᵀJ y = f∘(t − ⟨f,t⟩), t = f∘(y − ⟨f,y⟩), from a row's f (n floats: the first half of its terms).</summary>
     public static void GaussNewton(ReadOnlySpan<float> f, Span<float> y)
     {

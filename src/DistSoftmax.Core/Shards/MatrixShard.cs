@@ -899,6 +899,13 @@ public sealed class MatrixShard : IShard
                         single.SingleRowTermsFromLogits(c.MSingle.AsSpan((c.Start - c.GroupStart + jj) * n, n), BRow(c.Start + jj), terms, c.RowTermSums);
                         single.HessianProductFromSingleTerms(terms, c.RowTermSums, r.Kind, y);
                     }
+                    else if (c.SingleValues is { } kept && _w2 is null && single.SingleRowTermsAvailable)
+                    {
+                        // A row whose values the shard keeps in single precision (written first where they are not
+                        // x's): the product from them in single precision, the rest of its terms formed on the fly.
+                        if (!c.SingleValuesValid) ComputedValuesRow(c, jj, single);
+                        single.HessianProductFromSingleValues(kept.AsSpan((c.Start + jj) * n, n), BRow(c.Start + jj), r.Kind, y);
+                    }
                     else single.HessianProductSingle(ValuesRow(c, jj, single), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj), y, c.RowScratch);
                 }
             }, ProjectBackSingle, readsValues: true, singleX: _mCache is null ? ToSingle(r.X) : null, readsSingleTerms: true,
