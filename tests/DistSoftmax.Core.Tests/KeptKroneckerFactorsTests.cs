@@ -24,30 +24,16 @@ public class KeptKroneckerFactorsTests
         var options = new SolverOptions { RelativeTolerance = 1e-10, MaxIterations = 80 };
         var driver = new InProcessDriver(p.Shards(2));
         var run = SolverCatalog.Create("approx-newton", options).Start(p.Objective, new double[d * d], options);
-        var builtAt = new List<int>();
-        var request = run.Start();
-        while (request is not null)
-        {
-            if (request is KroneckerFactorsRequest) builtAt.Add(run.Trace.Count - 1);
-            request = run.Submit(driver.Evaluate(request));
-        }
+        var builtAt = SettledRuns.IterationsOf<KroneckerFactorsRequest>(run, driver);
         var result = run.Result!;
         Assert.True(result.Converged, $"{result.Exit} {result.Message}");
 
         var trace = result.Trace;
-        bool Settled(int iteration)
-        {
-            if (iteration < 2) return false;
-            double before = trace[iteration - 1].Loss, now = trace[iteration].Loss, change = Math.Abs(before - now);
-            return trace[iteration].StepLength == 1 && trace[iteration - 1].StepLength == 1
-                && (change <= SampledGramCurvature.KeepTriangleBelowLossChange * Math.Abs(now)
-                    || change <= SampledGramCurvature.KeepTriangleBelowInitialLossChange * Math.Abs(trace[0].Loss));
-        }
         // The iterations that form factors: x0, then each iteration due (KroneckerRefreshIterations after the last)
         // and not settled.
         var expected = new List<int> { 0 };
         for (int i = 1; i < trace.Count - 1; i++)
-            if (i - expected[^1] >= CgPreconditioners.KroneckerRefreshIterations && !Settled(i)) expected.Add(i);
+            if (i - expected[^1] >= CgPreconditioners.KroneckerRefreshIterations && !SettledRuns.Settled(trace, i)) expected.Add(i);
         Assert.Equal(expected, builtAt);
         // The instance exercises both phases: a refresh before settling, and a settled stretch long enough that the
         // old schedule would have formed the factors again.

@@ -23,26 +23,12 @@ public class KeptPreconditionerTests
         var options = new SolverOptions { RelativeTolerance = 1e-11, Seed = 5 };
         var run = new NewtonCg(CgPreconditioning.SampledGram).Start(p.Objective, new double[d], options);
         var driver = p.Driver(2);
-        var builtAt = new List<int>();
-        var request = run.Start();
-        while (request is not null)
-        {
-            if (request is SampledGramRequest) builtAt.Add(run.Trace.Count - 1);
-            request = run.Submit(driver.Evaluate(request));
-        }
+        var builtAt = SettledRuns.IterationsOf<SampledGramRequest>(run, driver);
         var result = run.Result!;
         Assert.True(result.Exit == ExitCondition.Converged, $"{result.Exit} {result.Message}");
 
         var trace = result.Trace;
-        bool Settled(int iteration)
-        {
-            if (iteration < 2) return false;
-            double before = trace[iteration - 1].Loss, now = trace[iteration].Loss, change = Math.Abs(before - now);
-            return trace[iteration].StepLength == 1 && trace[iteration - 1].StepLength == 1
-                && (change <= SampledGramCurvature.KeepTriangleBelowLossChange * Math.Abs(now)
-                    || change <= SampledGramCurvature.KeepTriangleBelowInitialLossChange * Math.Abs(trace[0].Loss));
-        }
-        int firstSettled = Enumerable.Range(0, trace.Count - 1).FirstOrDefault(Settled, -1);
+        int firstSettled = Enumerable.Range(0, trace.Count - 1).FirstOrDefault(i => SettledRuns.Settled(trace, i), -1);
         Assert.True(firstSettled > 0 && firstSettled < trace.Count - 2,
             $"settled at iteration {firstSettled} of {trace.Count - 1}: the instance does not reach a kept phase of two iterations");
         // Every iteration before the settled one built (RefreshIterations = 1); none after it did.
