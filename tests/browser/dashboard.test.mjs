@@ -120,6 +120,8 @@ try {
   await page.waitForFunction(() => Number(document.querySelector("#chart polyline.series-grad")?.dataset.count ?? 0) >= 2)
     .catch(() => { throw new Error("the chart never showed two gradient-norm points"); });
   const first = await read();
+  if (["succeeded", "stopped", "failed", "cancelled"].includes(first.state))
+    throw new Error(`the job ended (${first.state}, ${first.grad} points) before the chart could be watched growing: make it longer`);
   await new Promise((r) => setTimeout(r, CHART_GAP_MS));
   await page.waitForFunction((n) => Number(document.querySelector("#chart polyline.series-grad")?.dataset.count ?? 0) > n,
     { timeout: 30_000 }, first.grad)
