@@ -103,8 +103,10 @@ try {
         break;
       } catch (e) {
         // The job list is re-rendered on every poll: a row replaced between finding its button and clicking it leaves
-        // the handle detached ("Node is detached from document"). Find the button again; anything else is a failure.
-        if (attempt >= 5 || !String(e?.message).includes("detached")) throw e;
+        // the handle detached ("Node is detached from document") or, caught mid-render, without a box to click ("Node
+        // is either not clickable or not an Element"). Find the button again; anything else is a failure.
+        const replaced = ["detached", "not clickable"].some((m) => String(e?.message).includes(m));
+        if (attempt >= 5 || !replaced) throw e;
       }
     }
     await page.waitForFunction((id) => document.getElementById("job-id").textContent === id, {}, id);
