@@ -222,9 +222,7 @@ internal static class SingleTermProducts
         var f = terms.Slice(0, n);
         var v = terms.Slice(n, n);
         var (fy, vy) = TwoDots(f, v, y);
-        double ff = sums[0], fb = sums[1];
-        double gamma = ff - fb, head = (3 * ff - 2 * fb) * fy - vy;
-        float h = (float)head, g = (float)gamma, m = (float)fy;
+        var (h, g, m) = ExactCoefficients(sums[0], sums[1], fy, vy);
         var vHead = Vector512.Create(h);
         var vGamma = Vector512.Create(g);
         var vFy = Vector512.Create(m);
@@ -240,6 +238,11 @@ internal static class SingleTermProducts
         }
         for (; i < n; i++) y[i] = f[i] * (h - g * y[i]) + v[i] * (y[i] - m);
     }
+
+    /// <summary>The exact product's row scalars from ⟨f,f⟩, ⟨f,b⟩, ⟨f,y⟩, ⟨v,y⟩ (in double), rounded for the update
+    /// y ← f∘(h − γ y) + v∘(y − ⟨f,y⟩): h = β⟨f,y⟩ − ⟨v,y⟩ with β = 3⟨f,f⟩ − 2⟨f,b⟩, γ = ⟨f,f⟩ − ⟨f,b⟩, and ⟨f,y⟩.</summary>
+    private static (float Head, float Gamma, float Fy) ExactCoefficients(double ff, double fb, double fy, double vy) =>
+        ((float)((3 * ff - 2 * fb) * fy - vy), (float)(ff - fb), (float)fy);
 
     /// <summary>
     /// y ← B y for the exact z-Hessian from a row's values f in single precision and its targets b in double (a shard
@@ -286,8 +289,7 @@ internal static class SingleTermProducts
             fy += fk * y[k];
             vy += (double)((f[k] + f[k] - (float)b[k]) * f[k]) * y[k];
         }
-        double gamma = ff - fb, head = (3 * ff - 2 * fb) * fy - vy;
-        float h = (float)head, g = (float)gamma, m = (float)fy;
+        var (h, g, m) = ExactCoefficients(ff, fb, fy, vy);
         var vHead = Vector512.Create(h);
         var vGamma = Vector512.Create(g);
         var vFy = Vector512.Create(m);
