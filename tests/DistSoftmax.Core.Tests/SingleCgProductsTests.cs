@@ -55,7 +55,8 @@ public class SingleCgProductsTests
         var x = MatrixTestProblems.RandomX(d, 921, 2.0);
         var v = MatrixTestProblems.RandomX(d, 922);
         var shard = ShardKeeping(p, kept);
-        // Half the rows at most (SingleValuesRowShare), in whole groups of ProductRows: the first group of 128.
+        // Kept values and A1, A2's copies within half of B's bytes (SingleValuesShareOfB: 187 of 300 rows at d = 8), in
+        // whole groups of ProductRows: the first group of 128.
         Assert.Equal(kept == Kept.SingleValues && MatrixProducts.SingleAvailable ? MatrixShard.ProductRows : 0, shard.SingleValuesRows);
         double[] globals = { 0 };
         var inDouble = ((HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, globals, kind, v))).Product;
@@ -102,11 +103,32 @@ public class SingleCgProductsTests
     }
 
     [Theory]
+    [InlineData(4, true)]     // A1, A2's copies ≈ 0.1 MB of B's 2 MB: three of four 128-row groups fit in half of B
+    [InlineData(64, false)]   // their copies alone (≈ 1.3 MB) exceed half of B: nothing kept
+    public void A_shard_keeps_single_values_while_they_and_its_copies_of_A1_and_A2_fit_in_half_of_Bs_bytes(int d, bool keepsSome)
+    {
+        if (!MatrixProducts.SingleAvailable) return;
+        const int n = 512;
+        var p = MatrixTestProblems.Random("multiple-normalized", n, d, false, 970);
+        var shard = ShardKeeping(p, Kept.SingleValues);
+        long bBytes = sizeof(double) * (long)n * n;
+        long share = (long)(MatrixShard.SingleValuesShareOfB * bBytes);
+        long keptAndCopies = shard.Bytes - bBytes;      // no cache, no W: the rest of Bytes is the kept values and the copies
+        Assert.True(keptAndCopies <= share || shard.SingleValuesRows == 0,
+            $"kept values and copies {keptAndCopies} B past half of B's {bBytes} B");
+        Assert.Equal(keepsSome, shard.SingleValuesRows > 0);
+        Assert.True(shard.SingleValuesRows < n, "every row kept: the share did not bind");
+        int nextGroup = shard.SingleValuesRows > 0 ? MatrixShard.ProductRows : MatrixShard.BlocksFor(n, n, d)[0].End;
+        Assert.True(keptAndCopies + sizeof(float) * (long)nextGroup * n > share,
+            $"{shard.SingleValuesRows} rows kept, but one more group of {nextGroup} would still fit");
+    }
+
+    [Theory]
     [InlineData(HessianKind.GaussNewton)]
     [InlineData(HessianKind.Exact)]
     public void Kept_single_values_give_the_same_products_whether_an_earlier_pass_stored_them_or_not(HessianKind kind)
     {
-        // 300 rows form groups of 128, 128 and 44 (ProductRows); half the rows (SingleValuesRowShare) keeps the first
+        // 300 rows form groups of 128, 128 and 44 (ProductRows); half of B's bytes (SingleValuesShareOfB) keeps the first
         // group only, whose product reads the stored values while the others form M by sgemm. The bits must not depend
         // on whether a loss pass at x stored the values first (as in a solve) or the product stores them itself (a
         // resumed solve's fresh shards), nor on a pass at another x in between.

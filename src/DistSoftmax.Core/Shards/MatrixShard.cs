@@ -54,8 +54,8 @@ namespace DistSoftmax.Core.Shards;
 /// forms Z_V and Y·A2 (and, on a shard without the cache, M) by single-precision products (<see cref="MatrixProducts.GemmSingle"/>:
 /// the AVX-512 kernel, else OpenBLAS's sgemm) on float copies of A1, A2 and A2ᵀ (kept only where the family has fused
 /// operators and such products run), each row's product in double from the row's
-/// values. A shard without the cache keeps, for the whole row groups of its first half (<see cref="SingleValuesRowShare"/>,
-/// at most <see cref="MaxSingleValuesEntries"/>), the rows' values rounded to single precision: every pass that
+/// values. A shard without the cache keeps, for whole row groups from its first row (as many as
+/// <see cref="SingleValuesShareOfB"/> and <see cref="MaxSingleValuesEntries"/> allow), the rows' values rounded to single precision: every pass that
 /// computes values at a new x (in double, from M in double) stores them, and the single-precision products and
 /// Kronecker factors at that x read them instead of forming M and taking exponentials (at n = 8192 a product on
 /// 4096 rows took 222 ms against 271 ms forming every group's M). Those rows' single-precision products always use the
@@ -89,19 +89,22 @@ public sealed class MatrixShard : IShard
     /// <summary>
     /// On a shard without the M cache, the rows' values are kept in single precision for the single-precision
     /// products (<see cref="HessianVectorRequest.SinglePrecision"/>, <see cref="KroneckerFactorsRequest.SinglePrecision"/>)
-    /// for at most half its rows (<see cref="SingleValuesRowShare"/>) and this many entries (64 MB), whole row groups
-    /// from the shard's first row; see the class summary.
+    /// for at most this many entries (256 MB) and within <see cref="SingleValuesShareOfB"/>, whole row groups from the
+    /// shard's first row; see the class summary.
     /// </summary>
-    public const long MaxSingleValuesEntries = 1L << 24;
+    public const long MaxSingleValuesEntries = 1L << 26;
 
     /// <summary>
-    /// The share of a shard's rows whose single-precision values it may keep: their 4 bytes an entry are then at most a
-    /// quarter of its rows of B, whatever the worker count. At n = 8192 (two workers, `solve … --workers 2 --tol 1e-8
-    /// --no-analysis`, three alternated runs) keeping half the rows took d = 64's solve from 7.6–8.8 s to 6.6–7.6 s at
-    /// 1.72× the inputs' bytes (1.47× keeping none), and d = 128's from 14.7 to 12.9 s at 1.84× (1.57×); keeping every
-    /// row, 5.6–6.6 s at 1.95–1.98× and 12.6 s at 2.05× — past issue 12's 2× (README, #12, twenty-seventh session).
+    /// What a shard without the M cache may spend on its kept single-precision values and its own copies of A1 and A2
+    /// (<see cref="OwnArrayBytes"/>) together, as a share of its rows of B's bytes: the rest of the inputs' bytes again
+    /// is left to the process (runtime, code, the requests' scratch: ≈ 200–250 MB at n = 8192 with two workers), so the
+    /// whole solve stays within twice its inputs. At n = 8192, two workers, that keeps 3328 of a worker's 4096 rows at
+    /// d = 64 and 2560 at d = 128, against 2048 under the rule before (half the rows): the solve (`solve … --workers 2
+    /// --tol 1e-8 --no-analysis`, alternated runs) took 4.68–5.04 s against 5.22–5.98 s at 1.90× the inputs' bytes
+    /// (1.75×), and 10.21–10.63 s against 11.14–11.15 s at 1.93× (1.87×) (README, #12, thirty-third session). Every row
+    /// measured 1.95–1.98× at d = 64 and 2.05× at d = 128, past issue 12's 2× (twenty-seventh session).
     /// </summary>
-    public const double SingleValuesRowShare = 0.5;
+    public const double SingleValuesShareOfB = 0.5;
 
     private static readonly int[] LossPowers = { 0 };
 
@@ -145,11 +148,12 @@ public sealed class MatrixShard : IShard
     public int Rows => _rows;
     /// <summary>A1's rows and their transpose, A2 and its transpose (and its panels), B's rows, W∘W's rows and the cache
     /// of M or of the rows' single-precision values (and terms).</summary>
-    public long Bytes => sizeof(double) * ((long)_a1.Length + _a1T.Length + _a2.Length + _a2T.Length + _a2TPanels.Length + _b.Length
-                                           + (_w2?.Length ?? 0) + (_mCache?.Length ?? 0))
-                         + sizeof(float) * ((long)(_a1Single?.Length ?? 0) + (_a2Single?.Length ?? 0) + (_a2TSingle?.Length ?? 0) + _a2TPanelsSingle.Length
-                                            + (_singleValues?.Length ?? 0) + (_singleTerms?.Length ?? 0))
-                         + sizeof(double) * (long)(_singleTermSums?.Length ?? 0);
+    public long Bytes => OwnArrayBytes + sizeof(double) * ((long)_b.Length + (_w2?.Length ?? 0) + (_mCache?.Length ?? 0) + (_singleTermSums?.Length ?? 0))
+                         + sizeof(float) * ((long)(_singleValues?.Length ?? 0) + (_singleTerms?.Length ?? 0));
+    /// <summary>The shard's own copies of A1 and A2: A1's rows and their transpose, A2 in every form its products read
+    /// (double and single, transposed, packed). (W∘W's rows, a copy of an input as large as B, are W's bytes' share.)</summary>
+    private long OwnArrayBytes => sizeof(double) * ((long)_a1.Length + _a1T.Length + _a2.Length + _a2T.Length + _a2TPanels.Length)
+                                  + sizeof(float) * ((long)(_a1Single?.Length ?? 0) + (_a2Single?.Length ?? 0) + (_a2TSingle?.Length ?? 0) + _a2TPanelsSingle.Length);
     /// <summary>Rows whose values a shard without the M cache keeps in single precision (0: none).</summary>
     public int SingleValuesRows => _singleValuesRows;
     /// <summary>Side d of X.</summary>
@@ -219,7 +223,9 @@ public sealed class MatrixShard : IShard
         }
         else if (_a1Single is not null && _n > 0)
         {
-            _singleValuesRows = KeptGroupRows(_blocks, (int)Math.Min((long)(_rows * SingleValuesRowShare), maxSingleValuesEntries / _n));
+            long budget = (long)(SingleValuesShareOfB * sizeof(double) * _rows * _n) - OwnArrayBytes;
+            long byBudget = Math.Max(budget, 0) / (sizeof(float) * (long)_n);
+            _singleValuesRows = KeptGroupRows(_blocks, (int)Math.Min(Math.Min(byBudget, _rows), maxSingleValuesEntries / _n));
             if (_singleValuesRows > 0) _singleValues = PopulatedArrays.UninitializedSingle(_singleValuesRows * _n);
         }
     }
