@@ -126,12 +126,13 @@ public static class MatrixProducts
             Avx512Gemm.MultiplyPacked(m, n, k, a, lda, bPanels, c, ldc);
     }
 
-    /// <summary><see cref="GemmPacked"/> in single precision (<see cref="GemmSingle"/>'s bits).</summary>
+    /// <summary><see cref="GemmPacked"/> in single precision (<see cref="GemmSingle"/>'s bits); B itself is read only
+    /// where there are no panels, so a caller holding the panels may pass it empty.</summary>
     public static void GemmSinglePacked(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, ReadOnlySpan<float> bPanels,
         Span<float> c, int ldc)
     {
         if (bPanels.IsEmpty || k == 0) GemmSingle(m, n, k, a, lda, b, n, c, ldc, false);
-        else if (CheckProduct(m, n, k, a.Length, lda, b.Length, n, c.Length, ldc, a.Overlaps(c) || bPanels.Overlaps(c)))
+        else if (CheckProduct(m, n, k, a.Length, lda, bPanels.Length, n, c.Length, ldc, a.Overlaps(c) || bPanels.Overlaps(c)))
             Avx512Gemm.MultiplyPacked(m, n, k, a, lda, bPanels, c, ldc);
     }
 

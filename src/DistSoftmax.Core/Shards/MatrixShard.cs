@@ -99,9 +99,10 @@ public sealed class MatrixShard : IShard
     /// (<see cref="OwnArrayBytes"/>) together, as a share of its rows of B's bytes: the rest of the inputs' bytes again
     /// is left to the process (runtime, code, the requests' scratch: ≈ 200–250 MB at n = 8192 with two workers), so the
     /// whole solve stays within twice its inputs. At n = 8192, two workers, that keeps 3328 of a worker's 4096 rows at
-    /// d = 64 and 2560 at d = 128, against 2048 under the rule before (half the rows): the solve (`solve … --workers 2
-    /// --tol 1e-8 --no-analysis`, alternated runs) took 4.68–5.04 s against 5.22–5.98 s at 1.90× the inputs' bytes
-    /// (1.75×), and 10.21–10.63 s against 11.14–11.15 s at 1.93× (1.87×) (README, #12, thirty-third session). Every row
+    /// d = 64 and 2688 at d = 128 (2560 while the shard also kept a plain float copy of A2ᵀ beside its panels), against
+    /// 2048 under the rule before (half the rows): with 2560 the solve (`solve … --workers 2 --tol 1e-8 --no-analysis`,
+    /// alternated runs) took 4.68–5.04 s against 5.22–5.98 s at 1.90× the inputs' bytes (1.75×) at d = 64, and
+    /// 10.21–10.63 s against 11.14–11.15 s at 1.93× (1.87×) at d = 128 (README, #12, thirty-third session). Every row
     /// measured 1.95–1.98× at d = 64 and 2.05× at d = 128, past issue 12's 2× (twenty-seventh session).
     /// </summary>
     public const double SingleValuesShareOfB = 0.5;
@@ -207,8 +208,10 @@ public sealed class MatrixShard : IShard
         {
             _a1Single = ToSingle(_a1);
             _a2Single = ToSingle(_a2);
-            _a2TSingle = ToSingle(_a2T);
-            _a2TPanelsSingle = MatrixProducts.PanelsFor<float>(_a2TSingle, _d, _n);
+            var a2TSingle = ToSingle(_a2T);
+            _a2TPanelsSingle = MatrixProducts.PanelsFor<float>(a2TSingle, _d, _n);
+            // The panels hold the same values in the kernel's order; the plain copy is kept only where there are none.
+            _a2TSingle = _a2TPanelsSingle.Length > 0 ? Array.Empty<float>() : a2TSingle;
         }
         RowOffset = rowOffset;
         _blocks = BlocksFor(_rows, _n, _d);
