@@ -311,9 +311,8 @@ public sealed class MatrixShard : IShard
         var timesA2 = new double[ProductRows * d];
         // ∇L(0) only scales the relative tolerance (its norm), so where the shard has A2 in single precision its product
         // (B − means)·A2 is an sgemm: ≈ 1e-7 of the norm, against half the start's double multiply-adds.
-        bool singleGradient = _a2Single is not null;
-        var centredSingle = singleGradient ? System.Buffers.ArrayPool<float>.Shared.Rent(ProductRows * n) : null;
-        var timesA2Single = singleGradient ? new float[ProductRows * d] : null;
+        var centredSingle = _a2Single is not null ? System.Buffers.ArrayPool<float>.Shared.Rent(ProductRows * n) : null;
+        var timesA2Single = _a2Single is not null ? new float[ProductRows * d] : null;
         long usable = 0;
         try
         {
@@ -323,7 +322,8 @@ public sealed class MatrixShard : IShard
                 for (int jj = 0; jj < len; jj++)
                 {
                     var b = BRow(start + jj);
-                    var centred = centredRows.AsSpan(jj * n, n);
+                    // Narrowed at once where the sgemm takes it, so one row of doubles serves the whole group.
+                    var centred = centredRows.AsSpan(centredSingle is null ? jj * n : 0, n);
                     SpanMath.Add(b, -SpanMath.Sum(b) / n, centred);
                     if (centredSingle is not null) SpanMath.Narrow(centred, centredSingle.AsSpan(jj * n, n));
                     if (!AllPositive(b)) continue;
