@@ -53,6 +53,19 @@ public class ForcingTermTests
     }
 
     [Fact]
+    public void The_nonlinear_floor_is_the_quadratic_models_next_remainder_between_half_the_target_and_the_cap()
+    {
+        // ‖∇L‖ went 1e-4 → 1e-6 in a full step: ν_{k+1} ≈ 1e-6·(1e-6/1e-4)² = 1e-10, above ½·target = 5e-13.
+        Assert.Equal(1e-10, ForcingTerm.NonlinearResidualFloor(1e-6, 1e-4, 1e-12, NewtonCg.KroneckerForcingTerm), 1e-22);
+        // Converging fast: the prediction (1e-9·1e-6 = 1e-15) is under ½·target = 5e-12, which ends the solve.
+        Assert.Equal(5e-12, ForcingTerm.NonlinearResidualFloor(1e-9, 1e-6, 1e-11, NewtonCg.KroneckerForcingTerm), 1e-24);
+        // A step that barely reduced ‖∇L‖ (0.5 → 0.4): the prediction 0.256 is capped at η_max·‖∇L‖ = 0.02.
+        Assert.Equal(0.02, ForcingTerm.NonlinearResidualFloor(0.4, 0.5, 1e-9, NewtonCg.KroneckerForcingTerm), 15);
+        // No previous gradient (or a zero one): no floor.
+        Assert.Equal(0, ForcingTerm.NonlinearResidualFloor(1e-6, 0, 1e-12, NewtonCg.KroneckerForcingTerm));
+    }
+
+    [Fact]
     public void A_zero_target_leaves_the_superlinear_rule_alone()
     {
         Assert.Equal(Math.Sqrt(1e-6), ForcingTerm.For(1e-6, 1.0, 0.0, NewtonCg.MaxForcingTerm), 15);

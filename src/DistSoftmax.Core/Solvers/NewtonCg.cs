@@ -9,7 +9,8 @@ namespace DistSoftmax.Core.Solvers;
 /// Hessian-vector products (<see cref="HessianVectorCurvature"/>: one fan-out per CG iteration, no d×d block ever
 /// formed), stopped at ‖r‖ ≤ η‖∇L‖ (with a preconditioner M in its M⁻¹-norm, <see cref="ResidualScale"/>) with η of
 /// <see cref="ForcingTerm.For"/> (min(η_max, √(‖∇L‖/‖∇L(x0)‖)), the ratio itself with the Kronecker factors, never tighter than the stopping test needs), η_max = <see cref="MaxForcingTerm"/> (or <see cref="PreconditionedForcingTerm"/> with
-/// the sampled-Gram preconditioner, <see cref="KroneckerForcingTerm"/> with the Kronecker factors), or at negative curvature: then the last CG iterate, or, on the first CG
+/// the sampled-Gram preconditioner, <see cref="KroneckerForcingTerm"/> with the Kronecker factors; with them, after a full
+/// step, also at the Euclidean ‖r‖ of <see cref="ForcingTerm.NonlinearResidualFloor"/>), or at negative curvature: then the last CG iterate, or, on the first CG
 /// iteration, the preconditioned steepest-descent direction z = M⁻¹(−∇L) scaled by rᵀz/|zᵀHz| (the Newton length of
 /// the 1-D model with the curvature's magnitude).
 /// The approximate Newton methods are this solver with a preconditioner M (<see cref="Preconditioning"/>); the first CG
@@ -87,6 +88,20 @@ public sealed class NewtonCg : LineSearchSolver
             quadratic: preconditioning == CgPreconditioning.Kronecker));
     }
 
+    /// <summary>
+    /// With the Kronecker factors, after a full step (t = 1) from the previous iterate: the Euclidean residual at which
+    /// CG stops even before its forcing-term test (<see cref="ForcingTerm.NonlinearResidualFloor"/>, from the trace's
+    /// gradient norms, so a resumed solve stops where the uninterrupted one did); 0 otherwise.
+    /// </summary>
+    internal static double NonlinearResidualFloor(SolveRun run, Iterate current, CgPreconditioning preconditioning)
+    {
+        int k = current.Iteration;
+        if (preconditioning != CgPreconditioning.Kronecker || k < 1 || run.Trace.Count <= k || run.Trace[k].StepLength != 1) return 0;
+        double g0 = run.ToleranceScale(run.Trace[0].GradientNorm);
+        return ForcingTerm.NonlinearResidualFloor(current.GradientNorm, run.Trace[k - 1].GradientNorm, run.Options.StoppingTarget(g0),
+            ForcingTermCap(preconditioning));
+    }
+
     /// <summary>η_max of CG preconditioned by <paramref name="preconditioning"/>.</summary>
     internal static double ForcingTermCap(CgPreconditioning preconditioning) => preconditioning switch
     {
@@ -115,6 +130,7 @@ public sealed class NewtonCg : LineSearchSolver
         var dir = (double[])z.Clone();
         double rz = SpanMath.Dot(r, z);
         double tol = eta * ResidualScale(current.GradientNorm, rz, preconditioner is not null);
+        double residualFloor = NonlinearResidualFloor(run, current, Preconditioning);
         var product = new Out<double[]>();
         // The Kronecker preconditioner is corrected by the curvature pairs of earlier CG solves (CurvaturePairs).
         var pairs = CgPreconditioners.PairsToCollect(Preconditioning);
@@ -148,6 +164,7 @@ public sealed class NewtonCg : LineSearchSolver
             z = Precondition(r);
             double rzNew = SpanMath.Dot(r, z);
             if (preconditioner is not null && Math.Sqrt(Extremes.Max(rzNew, 0)) <= tol) break;
+            if (residualFloor > 0 && Math.Sqrt(SpanMath.Dot(r, r)) <= residualFloor) break;
             SpanMath.MultiplyAdd(dir, rzNew / rz, z, dir);
             rz = rzNew;
         }
