@@ -7,6 +7,10 @@
 # seconds, peak RSS against the input bytes).
 # Usage: bench/matrix-benchmarks.sh [SIZES…]   (default "2048x64 2048x128 4096x64 4096x128 8192x64 8192x128")
 # SCIPY_MAX_NND (default 2^32): skip SciPy above this n·n·d; DISTSOFTMAX_CLI: the build timed (below).  Needs /usr/bin/python3 with NumPy/SciPy.
+# REPEATS (default 3): processes per method and size; the row gives the median run's figures and every run's solve
+# seconds (this machine's speed drifts by ±10 % between runs of the same solve, so one run decides no ratio). Before
+# each process the inputs are read once, so no process times reading them from disk (the page cache had dropped
+# n = 8192's B between processes, and a solve's first pages came from disk).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # DISTSOFTMAX_CLI: the build to time (a dist-softmax.dll, run through dotnet, or an executable such as the installed
@@ -19,6 +23,10 @@ else
 fi
 sizes=${*:-"2048x64 2048x128 4096x64 4096x128 8192x64 8192x128"}
 scipy_max=${SCIPY_MAX_NND:-4294967296}
+repeats=${REPEATS:-3}
+# The run whose solve seconds are the median of the repeats (the lower middle for an even count), and every run's.
+median_run() { sort -t' ' -k2 -g "$1" | awk -v m=$(( (repeats + 1) / 2 )) 'NR == m { print $1 }'; }
+all_runs() { awk '{ printf "%s%s", sep, $2; sep = "/" }' "$1"; }
 # One untimed warm-up of each side, so the first timed process does not also pay for reading the tool's files, the
 # Python libraries and the first instance from disk (a cold first 2048×64 solve took 0.75 s of solve and 4.1 s whole
 # against 0.44 and 1.0 s warm, thirty-second session).
@@ -27,7 +35,7 @@ first=${sizes%% *}; wn=${first%x*}; wd=${first#*x}; wdir=/tmp/distsoftmax-matrix
 "${cli[@]}" solve --problem multiple-normalized --A1 "$wdir/A1.npy" --A2 "$wdir/A2.npy" --B "$wdir/B.npy" --workers 2 \
   --tol 1e-8 --no-analysis --out-dir "$wdir/out-warm-up" >/dev/null 2>&1
 /usr/bin/python3 -c "import numpy, scipy.optimize; numpy.load('$wdir/B.npy')" >/dev/null 2>&1
-echo "| n | d | method | exit | iterations | CG iterations | solve s | whole s | peak RSS | RSS / input |"
+echo "| n | d | method | exit | iterations | CG iterations | solve s, median (each run) | whole s | peak RSS | RSS / input |"
 echo "| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 for size in $sizes; do
   n=${size%x*}; d=${size#*x}
@@ -35,26 +43,42 @@ for size in $sizes; do
   [ -f "$dir/B.npy" ] || "${cli[@]}" generate --problem multiple-normalized --n "$n" --d "$d" --seed 7 --out-dir "$dir" >/dev/null
   input=$(( $(stat -c %s "$dir/A1.npy") + $(stat -c %s "$dir/A2.npy") + $(stat -c %s "$dir/B.npy") ))
   for solver in approx-newton newton-cg; do
-    start=$(date +%s.%N)
-    /usr/bin/time -f "%M" -o "$dir/rss-$solver" "${cli[@]}" solve --problem multiple-normalized --A1 "$dir/A1.npy" --A2 "$dir/A2.npy" \
-      --B "$dir/B.npy" --workers 2 --tol 1e-8 --solver "$solver" --out-dir "$dir/out-$solver" > "$dir/log-$solver" 2>&1
-    whole=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { print a - b }')
-    /usr/bin/python3 - "$dir/out-$solver/report.json" "$n" "$d" "$solver" "$whole" "$(cat "$dir/rss-$solver")" "$input" <<'PY'
+    : > "$dir/runs-$solver"
+    for run in $(seq 1 "$repeats"); do
+      cat "$dir/A1.npy" "$dir/A2.npy" "$dir/B.npy" > /dev/null
+      start=$(date +%s.%N)
+      /usr/bin/time -f "%M" -o "$dir/rss-$solver-$run" "${cli[@]}" solve --problem multiple-normalized --A1 "$dir/A1.npy" --A2 "$dir/A2.npy" \
+        --B "$dir/B.npy" --workers 2 --tol 1e-8 --solver "$solver" --out-dir "$dir/out-$solver-$run" > "$dir/log-$solver-$run" 2>&1
+      awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { print a - b }' > "$dir/whole-$solver-$run"
+      /usr/bin/python3 -c "import json, sys; print(sys.argv[2], json.load(open(sys.argv[1]))['wallTime']['solveSeconds'])" \
+        "$dir/out-$solver-$run/report.json" "$run" >> "$dir/runs-$solver"
+    done
+    m=$(median_run "$dir/runs-$solver")
+    /usr/bin/python3 - "$dir/out-$solver-$m/report.json" "$n" "$d" "$solver" "$(cat "$dir/whole-$solver-$m")" "$(cat "$dir/rss-$solver-$m")" "$input" "$(all_runs "$dir/runs-$solver")" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1])); n, d, solver, whole, rss_kb, inp = sys.argv[2:8]
+r = json.load(open(sys.argv[1])); n, d, solver, whole, rss_kb, inp, runs = sys.argv[2:9]
 cg = sum(t.get("cgIterations", 0) for t in r["trace"])
 rss = int(rss_kb) * 1024
-print(f"| {n} | {d} | {solver} | {r['exit']} | {r['iterations']} | {cg} | {r['wallTime']['solveSeconds']:.1f} | {float(whole):.1f} | {rss / 2**20:.0f} MiB | {rss / int(inp):.2f} |")
+runs = "/".join(f"{float(t):.2f}" for t in runs.split("/"))
+print(f"| {n} | {d} | {solver} | {r['exit']} | {r['iterations']} | {cg} | {r['wallTime']['solveSeconds']:.2f} ({runs}) | {float(whole):.1f} | {rss / 2**20:.0f} MiB | {rss / int(inp):.2f} |")
 PY
   done
   if [ $(( n * n * d )) -le "$scipy_max" ]; then
-    start=$(date +%s.%N)
-    json=$(/usr/bin/python3 bench/scipy/multiple_lbfgsb_baseline.py "$dir/A1.npy" "$dir/A2.npy" "$dir/B.npy" --tol 1e-8 --maxiter 3000)
-    whole=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { print a - b }')
+    : > "$dir/runs-scipy"
+    for run in $(seq 1 "$repeats"); do
+      cat "$dir/A1.npy" "$dir/A2.npy" "$dir/B.npy" > /dev/null
+      start=$(date +%s.%N)
+      /usr/bin/python3 bench/scipy/multiple_lbfgsb_baseline.py "$dir/A1.npy" "$dir/A2.npy" "$dir/B.npy" --tol 1e-8 --maxiter 3000 > "$dir/scipy-$run.json"
+      awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { print a - b }' > "$dir/whole-scipy-$run"
+      /usr/bin/python3 -c "import json, sys; print(sys.argv[2], json.load(open(sys.argv[1]))['solveSeconds'])" "$dir/scipy-$run.json" "$run" >> "$dir/runs-scipy"
+    done
+    m=$(median_run "$dir/runs-scipy")
     /usr/bin/python3 -c "
 import json, sys
-s = json.loads(sys.argv[1])
+s = json.load(open(sys.argv[1]))
 exit = 'converged' if s['converged'] else s['message'] + f' (rel. gradient {s[\"relativeGradient\"]:.1e})'
-print(f\"| $n | $d | SciPy L-BFGS-B | {exit} | {s['iterations']} | — | {s['solveSeconds']:.1f} | {float(sys.argv[2]):.1f} | — | — |\")" "$json" "$whole"
+runs = '/'.join(f'{float(t):.2f}' for t in sys.argv[3].split('/'))
+print(f\"| $n | $d | SciPy L-BFGS-B | {exit} | {s['iterations']} | — | {s['solveSeconds']:.2f} ({runs}) | {float(sys.argv[2]):.1f} | — | — |\")" \
+      "$dir/scipy-$m.json" "$(cat "$dir/whole-scipy-$m")" "$(all_runs "$dir/runs-scipy")"
   fi
 done
