@@ -27,6 +27,12 @@ public interface IOwnRowOperators
     /// </summary>
     void RowValuesFromSingleM(ReadOnlySpan<double> z, Span<double> values, Span<float> scratch);
 
+    /// <summary>
+    /// <see cref="RowValuesFromSingleM"/> of the row of M as sgemm left it, in floats: the same values, bit for bit, as
+    /// from the row widened to doubles (a float widened and narrowed again is itself), without that widening.
+    /// </summary>
+    void RowValuesFromSingleLogits(ReadOnlySpan<float> z, Span<double> values, Span<float> scratch);
+
     /// <summary>ℓ = ½‖c‖² of the row from its values (the residual's own form, without the cancelling phase-1 sums).</summary>
     double HalfSquaredResidual(ReadOnlySpan<double> values, ReadOnlySpan<double> b);
 

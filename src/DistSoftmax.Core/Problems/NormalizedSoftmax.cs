@@ -259,6 +259,18 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
         else RowValues(z, values);
     }
 
+    /// <summary><see cref="RowValuesFromSingleM"/> from the float row itself.</summary>
+    public void RowValuesFromSingleLogits(ReadOnlySpan<float> z, Span<double> values, Span<float> scratch)
+    {
+        if (z.Length == 0) return;
+        if (SingleExp.Available) SingleTermProducts.ValuesFromSingleLogits(z, values, scratch);
+        else
+        {
+            SpanMath.Widen(z, values);
+            RowValues(values, values);
+        }
+    }
+
     /// <summary>½‖f − b‖², one pass.</summary>
     // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

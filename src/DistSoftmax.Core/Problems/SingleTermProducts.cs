@@ -200,10 +200,20 @@ internal static class SingleTermProducts
     /// </summary>
     public static void ValuesFromSingleM(ReadOnlySpan<double> z, Span<double> values, Span<float> scratch)
     {
-        int n = z.Length;
-        var e = scratch.Slice(0, n);
+        var e = scratch.Slice(0, z.Length);
         SpanMath.Narrow(z, e);
-        double inverse = 1.0 / SingleExp.ExpShiftedSum(e, Max(e), e);
+        Softmax(e, e, values);
+    }
+
+    /// <summary><see cref="ValuesFromSingleM"/> of a row already in floats (the same values: narrowing the row widened
+    /// gives the row back).</summary>
+    public static void ValuesFromSingleLogits(ReadOnlySpan<float> z, Span<double> values, Span<float> scratch) =>
+        Softmax(z, scratch.Slice(0, z.Length), values);
+
+    /// <summary>e = exp(z − max z) in single precision, then f = e/Σe widened into <paramref name="values"/>.</summary>
+    private static void Softmax(ReadOnlySpan<float> z, Span<float> e, Span<double> values)
+    {
+        double inverse = 1.0 / SingleExp.ExpShiftedSum(z, Max(z), e);
         SpanMath.Widen(e, values);
         SpanMath.Multiply(values, inverse, values);
     }

@@ -426,6 +426,10 @@ public sealed class MatrixShard : IShard
         /// <summary>The request is at a single-precision pass's iterate: every row of M it reads was formed in single
         /// precision, and its values are taken by <see cref="IOwnRowOperators.RowValuesFromSingleM"/>.</summary>
         public bool MFromSingle;
+        /// <summary>With <see cref="MFromSingle"/> on a shard without the cache: the group's M stays in floats
+        /// (<see cref="MSingle"/>, not widened into <see cref="M"/>) and the rows' values come from them
+        /// (<see cref="IOwnRowOperators.RowValuesFromSingleLogits"/>), for a body that reads M only through its values.</summary>
+        public bool ValuesFromFloatM;
 
         public Chunk(int n, int d, int lr)
         {
@@ -479,10 +483,13 @@ public sealed class MatrixShard : IShard
     /// the body reads only the single-precision row terms (<see cref="SingleTermsOf"/>), so where they hold x's no M is
     /// formed and the cache is left as it is; <paramref name="singleM"/>: x's values come from M formed in single precision
     /// (see <see cref="FillM"/>), and only what was kept from such an M is read; <paramref name="readsSingleM"/>: where
-    /// <paramref name="singleX"/> has a group's M formed by sgemm, the body reads it as floats (<see cref="Chunk.SingleMOnly"/>).
+    /// <paramref name="singleX"/> has a group's M formed by sgemm, the body reads it as floats (<see cref="Chunk.SingleMOnly"/>);
+    /// <paramref name="readsOnlyValues"/>: the body reads M only through the rows' values, so a shard without the cache
+    /// leaves an M formed in single precision (<paramref name="singleM"/>) in floats (<see cref="Chunk.ValuesFromFloatM"/>).
     /// </summary>
     private T[] Stream<T>(double[] x, HessianKind? kind, Func<T> create, Action<Chunk, T> body, Action<Chunk, T>? endGroup = null,
-        bool readsValues = false, float[]? singleX = null, bool readsSingleTerms = false, bool singleM = false, bool readsSingleM = false)
+        bool readsValues = false, float[]? singleX = null, bool readsSingleTerms = false, bool singleM = false, bool readsSingleM = false,
+        bool readsOnlyValues = false)
     {
         if (x.Length != _d * _d) throw new ArgumentException($"x has {x.Length} entries but X is {_d}×{_d} ({_d * _d} unknowns)");
         var mX = singleM ? singleX ?? ToSingle(x) : null;   // FillM forms M from x in single precision
@@ -527,6 +534,7 @@ public sealed class MatrixShard : IShard
                 chunk.SingleTermsValid = termsValid;
                 chunk.SingleMOnly = readsSingleM && singleRequest && !groupKept;
                 chunk.MFromSingle = mX is not null;
+                chunk.ValuesFromFloatM = readsOnlyValues && readsValues && mX is not null && _mCache is null;
                 if (singleRequest && !groupKept) FillMSingle(singleX!, chunk, widen: !chunk.SingleMOnly);
                 else if (!(singleRequest && singleValid) && !skipsM) FillM(x, mX, chunk, cached);   // (kept values or terms at this x need no M)
                 for (int c0 = g0; c0 < g0 + chunk.GroupLength; c0 += ChunkRows)
@@ -585,7 +593,7 @@ public sealed class MatrixShard : IShard
             var stored = kept.AsSpan((c.Start + jj) * _n, _n);
             if (!c.SingleValuesValid)
             {
-                RowValues(c, ops, MRow(c, jj), values);
+                RowValues(c, ops, jj, values);
                 SpanMath.Narrow(values, stored);
                 if (!c.RoundedValues) return values;
             }
@@ -596,15 +604,24 @@ public sealed class MatrixShard : IShard
         if (c.HoldsValues) return row;
         if (c.ValuesInPlace)
         {
-            RowValues(c, ops, row, row);
+            RowValues(c, ops, jj, row);
             return row;
         }
-        RowValues(c, ops, row, values);
+        RowValues(c, ops, jj, values);
         return values;
     }
 
-    /// <summary>A row's values from its row of M: in single precision at a single-precision pass's iterate (the same
-    /// function whichever request forms them), else the family's own.</summary>
+    /// <summary>The values of the chunk's row <paramref name="jj"/> from its row of M (<paramref name="values"/> may be
+    /// that row itself): in single precision at a single-precision pass's iterate (the same function whichever request
+    /// forms them, from the floats themselves where the group's M was left in floats), else the family's own.</summary>
+    private void RowValues(Chunk c, IOwnRowOperators ops, int jj, Span<double> values)
+    {
+        if (c.ValuesFromFloatM) ops.RowValuesFromSingleLogits(c.MSingle.AsSpan((c.Start - c.GroupStart + jj) * _n, _n), values, c.RowSingle(_n));
+        else RowValues(c, ops, MRow(c, jj), values);
+    }
+
+    /// <summary>The values of a row <paramref name="z"/> of M (<see cref="RowValues(Chunk, IOwnRowOperators, int, Span{double})"/>'s
+    /// rule for a row of M in doubles).</summary>
     private void RowValues(Chunk c, IOwnRowOperators ops, ReadOnlySpan<double> z, Span<double> values)
     {
         if (c.MFromSingle) ops.RowValuesFromSingleM(z, values, c.RowSingle(_n));
@@ -634,7 +651,7 @@ public sealed class MatrixShard : IShard
             c.MGroupOffset = 0;
         }
         var target = c.MSource.AsSpan(c.MGroupOffset, len * n);
-        if (xSingle is not null) FormSingle(len, _a1Single.AsSpan(c.GroupStart * d), xSingle, c, target);
+        if (xSingle is not null) FormSingle(len, _a1Single.AsSpan(c.GroupStart * d), xSingle, c, c.ValuesFromFloatM ? Span<double>.Empty : target);
         else Forward(len, _a1.AsSpan(c.GroupStart * d), x, c.T, target);
     }
 
@@ -766,20 +783,27 @@ public sealed class MatrixShard : IShard
         var gradientOps = r.WithGradient ? ops : null;
         int n = _n;
         bool singleM = r.SinglePrecision && _a1Single is not null;
+        // The fused one-pass gradient (no regulariser) reads M only through the rows' values; in single precision each
+        // gradient row goes, from one row of doubles, straight into the group's float rows that the sgemm projects back.
+        bool fusedGradient = gradientOps is not null && _w2 is null;
+        bool gradientRowsSingle = fusedGradient && singleM;
         var parts = Stream(r.X, null, () => new ScalarsPart(gradientOps is null ? 0 : _d * _d), (c, acc) =>
         {
             var residual = _residual is null ? null : c.Work;
+            if (gradientRowsSingle) c.EnsureSingle(n, _d);
             for (int jj = 0; jj < c.Length; jj++)
             {
                 int j = c.Start + jj;
                 var b = BRow(j);
-                if (gradientOps is not null && _w2 is null)
+                if (fusedGradient)
                 {
                     // Loss, gradient row and the kept single-precision terms together (GradientPass), from the row's
                     // values: a cached row of M turns into them in place.
                     bool keepTerms = c.KeepsSingleTerms && !c.SingleTermsValid;
-                    acc.Loss += gradientOps.GradientPass(ComputedValuesRow(c, jj, gradientOps), b, c.G.AsSpan(c.GroupOffset(n) + jj * n, n),
+                    var g = gradientRowsSingle ? c.G.AsSpan(0, n) : c.G.AsSpan(c.GroupOffset(n) + jj * n, n);
+                    acc.Loss += gradientOps!.GradientPass(ComputedValuesRow(c, jj, gradientOps), b, g,
                         keepTerms ? SingleTermsOf(j) : default, keepTerms ? SingleTermSumsOf(j) : default);
+                    if (gradientRowsSingle) SpanMath.Narrow(g, c.WorkSingle.AsSpan(c.GroupOffset(n) + jj * n, n));
                     continue;
                 }
                 // The row's values once: a cached row of M turns into them in place (ValuesRow).
@@ -802,8 +826,11 @@ public sealed class MatrixShard : IShard
                     if (_w2 is not null) TensorPrimitives.FusedMultiplyAdd(W2Row(j), z, g, g);
                 }
             }
-        }, gradientOps is null ? null : singleM ? (c, acc) => ProjectBackNarrowed(c, c.G, acc.Gradient) : (c, acc) => ProjectBack(c, c.G, acc.Gradient),
-            readsValues: ops is not null, singleM: singleM);
+        }, gradientOps is null ? null
+            : gradientRowsSingle ? (c, acc) => ProjectBackSingle(c, acc.Gradient)
+            : singleM ? (c, acc) => ProjectBackNarrowed(c, c.G, acc.Gradient)
+            : (c, acc) => ProjectBack(c, c.G, acc.Gradient),
+            readsValues: ops is not null, singleM: singleM, readsOnlyValues: fusedGradient);
         double lossSum = 0, regSum = 0;
         foreach (var part in parts) { lossSum += part.Loss; regSum += part.Regularizer; }
         // Per-row normalisers are local, so the shard reports a finished loss: one sum that does not scale with a shift.
