@@ -161,10 +161,10 @@ public sealed class NewtonCg : LineSearchSolver
             SpanMath.MultiplyAdd(dir, alpha, p, p);
             SpanMath.MultiplyAdd(hd, -alpha, r, r);
             if (preconditioner is null && Math.Sqrt(SpanMath.Dot(r, r)) <= tol) break;
+            if (residualFloor > 0 && Math.Sqrt(SpanMath.Dot(r, r)) <= residualFloor) break;
             z = Precondition(r);
             double rzNew = SpanMath.Dot(r, z);
             if (preconditioner is not null && Math.Sqrt(Extremes.Max(rzNew, 0)) <= tol) break;
-            if (residualFloor > 0 && Math.Sqrt(SpanMath.Dot(r, r)) <= residualFloor) break;
             SpanMath.MultiplyAdd(dir, rzNew / rz, z, dir);
             rz = rzNew;
         }
