@@ -783,10 +783,15 @@ public sealed class MatrixShard : IShard
         var gradientOps = r.WithGradient ? ops : null;
         int n = _n;
         bool singleM = r.SinglePrecision && _a1Single is not null;
-        // The fused one-pass gradient (no regulariser) reads M only through the rows' values; in single precision each
+        // The fused one-pass gradient (no regulariser) reads M only through the rows' values. In single precision each
         // gradient row goes, from one row of doubles, straight into the group's float rows that the sgemm projects back.
         bool fusedGradient = gradientOps is not null && _w2 is null;
-        bool gradientRowsSingle = fusedGradient && singleM;
+        bool gradientRowsSingle = gradientOps is not null && singleM;
+        Span<double> GradientRow(Chunk c, int jj) => gradientRowsSingle ? c.G.AsSpan(0, n) : c.G.AsSpan(c.GroupOffset(n) + jj * n, n);
+        void GradientRowDone(Chunk c, int jj, ReadOnlySpan<double> g)
+        {
+            if (gradientRowsSingle) SpanMath.Narrow(g, c.WorkSingle.AsSpan(c.GroupOffset(n) + jj * n, n));
+        }
         var parts = Stream(r.X, null, () => new ScalarsPart(gradientOps is null ? 0 : _d * _d), (c, acc) =>
         {
             var residual = _residual is null ? null : c.Work;
@@ -800,10 +805,10 @@ public sealed class MatrixShard : IShard
                     // Loss, gradient row and the kept single-precision terms together (GradientPass), from the row's
                     // values: a cached row of M turns into them in place.
                     bool keepTerms = c.KeepsSingleTerms && !c.SingleTermsValid;
-                    var g = gradientRowsSingle ? c.G.AsSpan(0, n) : c.G.AsSpan(c.GroupOffset(n) + jj * n, n);
+                    var g = GradientRow(c, jj);
                     acc.Loss += gradientOps!.GradientPass(ComputedValuesRow(c, jj, gradientOps), b, g,
                         keepTerms ? SingleTermsOf(j) : default, keepTerms ? SingleTermSumsOf(j) : default);
-                    if (gradientRowsSingle) SpanMath.Narrow(g, c.WorkSingle.AsSpan(c.GroupOffset(n) + jj * n, n));
+                    GradientRowDone(c, jj, g);
                     continue;
                 }
                 // The row's values once: a cached row of M turns into them in place (ValuesRow).
@@ -821,14 +826,14 @@ public sealed class MatrixShard : IShard
                 }
                 if (gradientOps is not null)
                 {
-                    var g = c.G.AsSpan(c.GroupOffset(n) + jj * n, n);
+                    var g = GradientRow(c, jj);
                     gradientOps.Gradient(values, b, g);
                     if (_w2 is not null) TensorPrimitives.FusedMultiplyAdd(W2Row(j), z, g, g);
+                    GradientRowDone(c, jj, g);
                 }
             }
         }, gradientOps is null ? null
             : gradientRowsSingle ? (c, acc) => ProjectBackSingle(c, acc.Gradient)
-            : singleM ? (c, acc) => ProjectBackNarrowed(c, c.G, acc.Gradient)
             : (c, acc) => ProjectBack(c, c.G, acc.Gradient),
             readsValues: ops is not null, singleM: singleM, readsOnlyValues: fusedGradient);
         double lossSum = 0, regSum = 0;
@@ -864,15 +869,6 @@ public sealed class MatrixShard : IShard
         MatrixProducts.GemmSingle(len, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
         SpanMath.Widen(c.PSingle.AsSpan(0, len * d), c.P);
         MatrixProducts.Gemm(d, d, len, _a1T.AsSpan(c.GroupStart), _rows, c.P, d, partial, d, true);
-    }
-
-    /// <summary><see cref="ProjectBack"/> in single precision: the group's rows of R narrowed to floats, then
-    /// <see cref="ProjectBackSingle"/>.</summary>
-    private void ProjectBackNarrowed(Chunk c, double[] groupRows, double[] partial)
-    {
-        c.EnsureSingle(_n, _d);
-        SpanMath.Narrow(groupRows.AsSpan(0, c.GroupLength * _n), c.WorkSingle);
-        ProjectBackSingle(c, partial);
     }
 
     private static float[] ToSingle(ReadOnlySpan<double> values)
