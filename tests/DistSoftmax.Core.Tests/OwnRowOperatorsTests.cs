@@ -83,6 +83,43 @@ public class OwnRowOperatorsTests
     }
 
     [Theory]
+    [InlineData(HessianKind.GaussNewton, 1.0, 0.0)]
+    [InlineData(HessianKind.GaussNewton, 0.37, 600.0)]
+    [InlineData(HessianKind.Exact, 1.0, 600.0)]
+    [InlineData(HessianKind.Exact, 2.5, 0.0)]
+    public void The_factor_terms_in_single_precision_are_the_double_terms_narrowed(HessianKind kind, double weight, double shift)
+    {
+        var (z, b, _, _) = RandomRow(43, shift, false);
+        int n = z.Length;
+        var family = NormalizedSoftmax.Instance;
+        int lr = family.LowRankCount;
+        var values = new double[n];
+        family.RowValues(z, values);
+        var norms = Enumerable.Range(0, n).Select(i => 0.5 + (i % 7)).ToArray();
+
+        // The double terms, q narrowed, D weighted onto a running diagonal sum, τ's diagonal part ⟨D, norms⟩.
+        var d = new double[n];
+        var q = new double[lr * n];
+        var c = new double[lr * lr];
+        family.TermsFromValues(values, b, kind, d, q, c);
+        var expectedQ = new float[lr * n];
+        SpanMath.Narrow(q, expectedQ);
+        var start = Enumerable.Range(0, n).Select(i => 1.0 / (i + 1)).ToArray();
+        var expectedDiagonal = start.Select((s, i) => s + weight * d[i]).ToArray();
+        double expectedTrace = SpanMath.Dot(d, norms);
+
+        var fusedQ = new float[lr * n];
+        var fusedC = new double[lr * lr];
+        var diagonal = (double[])start.Clone();
+        double trace = family.FactorTermsSingle(values, b, kind, fusedQ, fusedC, diagonal, weight, norms);
+
+        Assert.Equal(expectedQ, fusedQ);
+        Assert.True(Assertions.RelativeError(fusedC, c) < 1e-15, "C (⟨f,f⟩ may be summed in another order)");
+        Assert.True(Assertions.RelativeError(diagonal, expectedDiagonal) < 1e-15, "diagonal sums");
+        Assert.Equal(expectedTrace, trace, 1e-14 * Math.Abs(expectedTrace));
+    }
+
+    [Theory]
     [InlineData(HessianKind.Exact, false)]
     [InlineData(HessianKind.GaussNewton, false)]
     [InlineData(HessianKind.GaussNewton, true)]

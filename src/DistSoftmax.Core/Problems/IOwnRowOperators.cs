@@ -54,6 +54,18 @@ public interface IOwnRowOperators
     void TermsFromValues(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, Span<double> d, Span<double> q, Span<double> c);
 
     /// <summary>
+    /// <see cref="TermsFromValues"/> for the Kronecker factors' single-precision projection, fused (no regulariser):
+    /// q (k×n) narrowed straight into <paramref name="q"/>, C into <paramref name="c"/>, D added to
+    /// <paramref name="diagonal"/> times <paramref name="weight"/> (the row's 1/p in a sample, else 1), and returned
+    /// ⟨D, <paramref name="columnNorms"/>⟩ (τ's diagonal part, ‖a2_i‖² the column norms). The same q, bit for bit, as
+    /// <see cref="TermsFromValues"/> followed by narrowing, and C, D and the trace to rounding (sums in another order),
+    /// without writing D and q in double and reading them back (and, for the Gauss–Newton kind, without reading b):
+    /// a shard's single-precision factor request spent most of its time there.
+    /// </summary>
+    double FactorTermsSingle(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, Span<float> q,
+        Span<double> c, Span<double> diagonal, double weight, ReadOnlySpan<double> columnNorms);
+
+    /// <summary>
     /// y ← B·y + w²∘y in place, B the z-Hessian of the <paramref name="kind"/> (exact or Gauss–Newton) that
     /// <see cref="IVectorFamily.OwnGlobalsAndRowTerms"/> with <see cref="IVectorFamily.LowRankCoefficients"/> describes, from
     /// the row's values (w² empty: no regulariser). Scratch: <see cref="ScratchPerEntry"/>·n values.

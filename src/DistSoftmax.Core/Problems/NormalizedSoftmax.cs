@@ -337,6 +337,65 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
         LowRankCoefficients(globals, kind).AsSpan(0, 4).CopyTo(c);
     }
 
+    /// <summary>
+    /// The factor terms of <see cref="TermsFromValues"/> in one pass over f (two for the exact kind, whose q₂ and D need
+    /// γ = ⟨f,f⟩ − ⟨f,b⟩ first): q = [f, q₂] narrowed, D = q₂ (Gauss–Newton: f∘f) or v − γ f (exact: v = (2f − b)∘f)
+    /// added to the diagonal sums, ⟨D, ‖a2‖²⟩ returned, C from <see cref="LowRankCoefficients"/>.
+    /// </summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public double FactorTermsSingle(ReadOnlySpan<double> values, ReadOnlySpan<double> b, HessianKind kind, Span<float> q,
+        Span<double> c, Span<double> diagonal, double weight, ReadOnlySpan<double> columnNorms)
+    {
+        int n = values.Length, i = 0, w = Vector<double>.Count;
+        bool exact = kind == HessianKind.Exact;
+        double ff, fb = 0;
+        if (exact) (_, ff, fb, _) = FourSums(values, b);
+        else ff = SpanMath.Dot(values, values);
+        double gamma = ff - fb;
+        var q1 = q.Slice(0, n);
+        var q2 = q.Slice(n, n);
+        Vector<double> vGamma = new(gamma), vWeight = new(weight), trace = Vector<double>.Zero;
+        for (; i <= n - 2 * w; i += 2 * w)
+        {
+            var f0 = new Vector<double>(values.Slice(i, w));
+            var f1 = new Vector<double>(values.Slice(i + w, w));
+            Vector<double> v0, v1, d0, d1;
+            if (exact)
+            {
+                v0 = (f0 + f0 - new Vector<double>(b.Slice(i, w))) * f0;
+                v1 = (f1 + f1 - new Vector<double>(b.Slice(i + w, w))) * f1;
+                d0 = v0 - vGamma * f0;
+                d1 = v1 - vGamma * f1;
+            }
+            else
+            {
+                v0 = d0 = f0 * f0;
+                v1 = d1 = f1 * f1;
+            }
+            Vector.Narrow(f0, f1).CopyTo(q1.Slice(i, 2 * w));
+            Vector.Narrow(v0, v1).CopyTo(q2.Slice(i, 2 * w));
+            var diag0 = diagonal.Slice(i, w);
+            var diag1 = diagonal.Slice(i + w, w);
+            (new Vector<double>(diag0) + vWeight * d0).CopyTo(diag0);
+            (new Vector<double>(diag1) + vWeight * d1).CopyTo(diag1);
+            trace += d0 * new Vector<double>(columnNorms.Slice(i, w)) + d1 * new Vector<double>(columnNorms.Slice(i + w, w));
+        }
+        double t = Vector.Sum(trace);
+        for (; i < n; i++)
+        {
+            double f = values[i];
+            double v = exact ? (2 * f - b[i]) * f : f * f;
+            double dv = exact ? v - gamma * f : v;
+            q1[i] = (float)f;
+            q2[i] = (float)v;
+            diagonal[i] += weight * dv;
+            t += dv * columnNorms[i];
+        }
+        LowRankCoefficients([0, 0, 1, ff, fb], kind).AsSpan(0, 4).CopyTo(c);
+        return t;
+    }
+
     /// <summary>g = f∘(f − b − γ), one pass.</summary>
     // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1006,6 +1006,7 @@ public sealed class MatrixShard : IShard
         public readonly double[] Combined = new double[Math.Max(ChunkRows * lr * d, 1)];     // w_j,a = Σ_b C_j,ab r_j,b
         public readonly double[] WeightedA1 = new double[ChunkRows * d];                     // τ_j a1_j / p_j
         public readonly double[] GatheredA1T = new double[ChunkRows * d];                    // a sampled chunk's A1 rows as columns
+        public readonly double[] DiagonalTraces = new double[ChunkRows];                     // a chunk's ⟨D_j + w_j², ‖a2_i‖²⟩
         public readonly int[] Rows = new int[ChunkRows];                                     // a whole chunk's shard rows
         public readonly double[] Ones = Enumerable.Repeat(1.0, ChunkRows).ToArray();         // and their weights
         public double WeightSum;                              // Σ_j τ_j / p_j
@@ -1031,15 +1032,26 @@ public sealed class MatrixShard : IShard
         var ops = _rowOperators;
         // The chunk's lr·ChunkRows rows of q fit the group-sized single-precision scratch while lr ≤ ProductRows/ChunkRows.
         bool single = r.SinglePrecision && _a2Single is not null && lr > 0 && ChunkRows * lr <= ProductRows;
+        // Single precision from the rows' values without a regulariser: the terms go straight into the sgemm's floats.
+        bool fused = single && ops is not null && _w2 is null;
         long rowsUsed = _rows;
         FactorSums[] parts;
-        if (r.Samples) (parts, rowsUsed) = SampledFactorSums(r, single, a2Norms);
+        if (r.Samples) (parts, rowsUsed) = SampledFactorSums(r, single, fused, a2Norms);
         else
             parts = Stream(r.X, ops is null ? r.Kind : null, () => new FactorSums(n, d, lr), (c, acc) =>
             {
-                if (ops is not null) FillTermsFromValues(c, r.Kind, ops);
                 for (int jj = 0; jj < c.Length; jj++) acc.Rows[jj] = c.Start + jj;
-                AddFactorRows(c, acc, acc.Rows.AsSpan(0, c.Length), acc.Ones.AsSpan(0, c.Length), single, a2Norms);
+                var rows = acc.Rows.AsSpan(0, c.Length);
+                var ones = acc.Ones.AsSpan(0, c.Length);
+                if (fused)
+                {
+                    c.EnsureSingle(n, d);
+                    for (int jj = 0; jj < c.Length; jj++) FusedFactorRow(c, acc, ops!, ValuesRow(c, jj, ops!), c.Start + jj, jj, r.Kind, 1, a2Norms);
+                    AddProjectedFactorRows(c, acc, rows, ones, single);
+                    return;
+                }
+                if (ops is not null) FillTermsFromValues(c, r.Kind, ops);
+                AddFactorRows(c, acc, rows, ones, single, a2Norms);
             }, readsValues: ops is not null, singleX: single && _mCache is null ? ToSingle(r.X) : null,
                 singleM: single && r.SinglePassIterate);
         var total = parts[0];
@@ -1069,12 +1081,47 @@ public sealed class MatrixShard : IShard
     /// </summary>
     private void AddFactorRows(Chunk c, FactorSums acc, ReadOnlySpan<int> rows, ReadOnlySpan<double> weights, bool single, double[] a2Norms)
     {
+        int n = _n, lr = _lr, len = rows.Length;
+        if (single)
+        {
+            c.EnsureSingle(n, _d);
+            SpanMath.Narrow(c.Q.AsSpan(0, len * lr * n), c.WorkSingle);
+        }
+        for (int jj = 0; jj < len; jj++)
+        {
+            double weight = weights[jj];
+            var dw = c.Dw.AsSpan(jj * n, n);
+            if (weight == 1) SpanMath.Add(acc.Diagonal, dw, acc.Diagonal);
+            else SpanMath.MultiplyAdd(dw, weight, acc.Diagonal, acc.Diagonal);
+            acc.DiagonalTraces[jj] = SpanMath.Dot(dw, a2Norms);
+        }
+        AddProjectedFactorRows(c, acc, rows, weights, single);
+    }
+
+    /// <summary>
+    /// Row jj's (shard row j's) factor terms from its values straight into the chunk's single-precision q rows
+    /// (<see cref="IOwnRowOperators.FactorTermsSingle"/>), its D into the diagonal sums and ⟨D, ‖a2_i‖²⟩ into the
+    /// chunk's traces: what <see cref="AddFactorRows"/> does before <see cref="AddProjectedFactorRows"/>, from the values.
+    /// </summary>
+    private void FusedFactorRow(Chunk c, FactorSums acc, IOwnRowOperators ops, ReadOnlySpan<double> values, int j, int jj,
+        HessianKind kind, double weight, double[] a2Norms)
+    {
+        int n = _n, lr = _lr;
+        acc.DiagonalTraces[jj] = ops.FactorTermsSingle(values, BRow(j), kind, c.WorkSingle.AsSpan(jj * lr * n, lr * n),
+            c.C.AsSpan(jj * lr * lr, lr * lr), acc.Diagonal, weight, a2Norms);
+    }
+
+    /// <summary>
+    /// The rest of <see cref="AddFactorRows"/> once the chunk's diagonal sums and traces are in: the projection of its
+    /// q rows (the chunk's Q, or with <paramref name="single"/> their floats in WorkSingle) onto A2, each row's
+    /// w_j,a and τ_j, and the chunk's two d×d products.
+    /// </summary>
+    private void AddProjectedFactorRows(Chunk c, FactorSums acc, ReadOnlySpan<int> rows, ReadOnlySpan<double> weights, bool single)
+    {
         int n = _n, d = _d, lr = _lr, len = rows.Length;
         var projected = acc.Projected;
         if (single)
         {
-            c.EnsureSingle(n, d);
-            SpanMath.Narrow(c.Q.AsSpan(0, len * lr * n), c.WorkSingle);
             MatrixProducts.GemmSingle(len * lr, d, n, c.WorkSingle, n, _a2Single, d, c.PSingle, d, false);
             SpanMath.Widen(c.PSingle.AsSpan(0, len * lr * d), projected);
         }
@@ -1083,10 +1130,7 @@ public sealed class MatrixShard : IShard
         for (int jj = 0; jj < len; jj++)
         {
             double weight = weights[jj];
-            var dw = c.Dw.AsSpan(jj * n, n);
-            if (weight == 1) SpanMath.Add(acc.Diagonal, dw, acc.Diagonal);
-            else SpanMath.MultiplyAdd(dw, weight, acc.Diagonal, acc.Diagonal);
-            double t = SpanMath.Dot(dw, a2Norms);
+            double t = acc.DiagonalTraces[jj];
             var projectedRow = projected.AsSpan(jj * lr * d, lr * d);
             var ws = combined.AsSpan(jj * lr * d, lr * d);
             ws.Clear();
@@ -1127,7 +1171,7 @@ public sealed class MatrixShard : IShard
     /// caches and never writes them (a sample's values are not every row's). The kept rows' M is the same whether read
     /// or formed: the AVX-512 kernel sums every entry in the same order whatever the rows around it.
     /// </summary>
-    private (FactorSums[] Parts, long Rows) SampledFactorSums(KroneckerFactorsRequest r, bool single, double[] a2Norms)
+    private (FactorSums[] Parts, long Rows) SampledFactorSums(KroneckerFactorsRequest r, bool single, bool fused, double[] a2Norms)
     {
         int n = _n, d = _d, lr = _lr;
         _a1Leverage ??= LeverageRowSample.Scores(_a1, _a1T, _rows, d);
@@ -1163,6 +1207,7 @@ public sealed class MatrixShard : IShard
                         Forward(len, c.P, r.X, c.T, c.M.AsSpan(0, len * n));
                     }
                 }
+                if (fused) c.EnsureSingle(n, d);
                 for (int jj = 0; jj < len; jj++)
                 {
                     int j = chunkRows[jj];
@@ -1175,11 +1220,13 @@ public sealed class MatrixShard : IShard
                         var values = c.RowScratch.AsSpan(IOwnRowOperators.ScratchPerEntry * n, n);
                         if (cached && _cacheHoldsValues) values = _mCache.AsSpan(j * n, n);
                         else RowValues(c, ops, z, values);
-                        RowTermsFromValues(ops, values, j, r.Kind, dw, q, coefficients);
+                        if (fused) FusedFactorRow(c, acc, ops, values, j, jj, r.Kind, weights[i0 + jj], a2Norms);
+                        else RowTermsFromValues(ops, values, j, r.Kind, dw, q, coefficients);
                     }
                     else RowTerms(z, j, r.Kind, c.G.AsSpan(jj * n, n), dw, q, coefficients);
                 }
-                AddFactorRows(c, acc, chunkRows, weights.AsSpan(i0, len), single, a2Norms);
+                if (fused) AddProjectedFactorRows(c, acc, chunkRows, weights.AsSpan(i0, len), single);
+                else AddFactorRows(c, acc, chunkRows, weights.AsSpan(i0, len), single, a2Norms);
             }
             parts[k] = acc;
         });
