@@ -63,17 +63,34 @@ public abstract partial class Solver
 
         /// <summary>
         /// Whether the loss-and-gradient pass that gives iteration <paramref name="iteration"/>'s iterate runs (ran) in
-        /// single precision: x0's, and a trial's from an iterate k = iteration − 1 with ‖∇L_k‖ ≥
-        /// <see cref="SinglePassGradientRatio"/>·‖∇L(x0)‖ and above <see cref="SinglePassTargetMultiple"/> times the
-        /// stopping target, where the solve may use them at all. A function of the trace, so a resumed solve knows it of
-        /// its checkpoint's iterate.
+        /// single precision: x0's, and a trial's from an iterate k = iteration − 1 above
+        /// <see cref="SinglePassTargetMultiple"/> times the stopping target with either ‖∇L_k‖ ≥
+        /// <see cref="SinglePassGradientRatio"/>·‖∇L(x0)‖, or ‖∇L_k‖ ≥ <see cref="SinglePassDecreaseGradientRatio"/>·‖∇L(x0)‖
+        /// and a predicted decrease of at least <see cref="SinglePassRelativeDecrease"/>·L_k
+        /// (<see cref="PredictedDecrease"/>), where the solve may use them at all. A function of the trace, so a resumed
+        /// solve knows it of its checkpoint's iterate.
         /// </summary>
         public bool SinglePassAt(int iteration)
         {
             if (!_singlePasses) return false;
             if (iteration == 0) return true;
-            double previous = _run.Trace[iteration - 1].GradientNorm;
-            return previous >= SinglePassGradientRatio * G0 && previous > SinglePassTargetMultiple * _run.Options.StoppingTarget(G0);
+            int k = iteration - 1;
+            double previous = _run.Trace[k].GradientNorm;
+            if (!(previous > SinglePassTargetMultiple * _run.Options.StoppingTarget(G0))) return false;
+            if (previous >= SinglePassGradientRatio * G0) return true;
+            return previous >= SinglePassDecreaseGradientRatio * G0 && k >= 1
+                && PredictedDecrease(_run.Trace[k - 1], _run.Trace[k]) >= SinglePassRelativeDecrease * Math.Abs(_run.Trace[k].Loss);
+        }
+
+        /// <summary>
+        /// The next step's loss decrease as the last one predicts it: a Newton step from x_k decreases L by about
+        /// ½ ∇L_kᵀ H⁻¹ ∇L_k, which scales as ‖∇L_k‖², so L_k − L_{k+1} ≈ (L_{k−1} − L_k)·(‖∇L_k‖/‖∇L_{k−1}‖)². Zero when
+        /// the last step did not decrease the loss.
+        /// </summary>
+        private static double PredictedDecrease(TraceEntry before, TraceEntry at)
+        {
+            double last = before.Loss - at.Loss, ratio = at.GradientNorm / before.GradientNorm;
+            return last > 0 && double.IsFinite(ratio) ? last * ratio * ratio : 0;
         }
 
         /// <summary>

@@ -52,6 +52,19 @@ public abstract partial class Solver
     /// </summary>
     public const double SinglePassGradientRatio = 0.1;
 
+    /// <summary>
+    /// Below <see cref="SinglePassGradientRatio"/>, a trial from an iterate whose ‖∇L‖ is at least this fraction of
+    /// ‖∇L(x0)‖ still runs in single precision when the step is predicted to decrease the loss by at least
+    /// <see cref="SinglePassRelativeDecrease"/> of it: the gradient is then within ≈ 1e-5 of itself, inside the forcing
+    /// term (η ≥ 0.01 there), and the line search compares losses whose difference is over a thousand times the single
+    /// pass's rounding of the loss (≈ 4e-8 of it). Without the decrease test, small instances whose step from such an
+    /// iterate converged so far that the loss changed by less than that rounding found no decrease.
+    /// </summary>
+    public const double SinglePassDecreaseGradientRatio = 0.01;
+
+    /// <summary>The predicted decrease, relative to the loss, above which <see cref="SinglePassDecreaseGradientRatio"/> applies.</summary>
+    public const double SinglePassRelativeDecrease = 1e-4;
+
     /// <summary>A trial is also single precision only from an iterate whose ‖∇L‖ is above this multiple of the stopping
     /// target, so that a gradient at the target is always confirmed by a pass in double.</summary>
     public const double SinglePassTargetMultiple = 1000;
