@@ -27,9 +27,11 @@ public class LogLinearStartCliTests
         var (_, xz) = NpyBytes.Read(dir.File("z/x.npy"));
         double difference = Math.Sqrt(xs.Zip(xz, (a, b) => (a - b) * (a - b)).Sum() / xz.Sum(v => v * v));
         Assert.True(difference < 1e-7, $"the two solves end {difference:E2} apart (relative)");
-        // The log-linear start's tolerance is measured against max(‖∇L(x₀)‖, ‖∇L(0)‖): never stricter than the zeros start's.
+        // The log-linear start's tolerance is measured against max(‖∇L(x₀)‖, ‖∇L(0)‖): never stricter than the zeros start's
+        // (the start pass forms ∇L(0) by sgemm where it can, within ≈ 1e-7 of its norm; the fitted start's own gradient
+        // is below it here).
         double zeroScale = rz.GetProperty("initialGradientNorm").GetDouble(), startScale = rs.GetProperty("initialGradientNorm").GetDouble();
-        Assert.True(startScale >= zeroScale * (1 - 1e-12), $"scale {startScale} below ‖∇L(0)‖ = {zeroScale}");
+        Assert.True(startScale >= zeroScale * (1 - 1e-6), $"scale {startScale} below ‖∇L(0)‖ = {zeroScale}");
     }
 
     [Theory]

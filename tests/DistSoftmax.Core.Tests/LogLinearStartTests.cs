@@ -110,7 +110,8 @@ public class LogLinearStartTests
         var plain = MatrixTestProblems.Driver(p, 2).Solve(SolverCatalog.Create("approx-newton", fromZeros), p.Objective, new double[d * d], fromZeros);
         Assert.True(started.Converged, started.Message);
         Assert.True(plain.Converged, plain.Message);
-        Assert.Equal(Start(p, 2, out _), run.X0);
+        // The fitted start, scaled to the least loss along t·X (LogLinearStartScaleTests).
+        Assert.Equal(LogLinearStart.Scaled(Start(p, 2, out _), run.LogLinearStartScale!.Value), run.X0);
         Assert.Equal((long?)n, run.LogLinearStartRows);
         double difference = Assertions.RelativeError(started.X, plain.X);
         Assert.True(difference < 1e-7, $"the two solves end {difference:E2} apart (relative)");

@@ -341,6 +341,10 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
               (used == 0 ? "; it started from zeros" : "")
             : null;
 
+    /// <summary>The plan's start, with the factor the log-linear start was scaled by where the solve fitted one.</summary>
+    internal static string StartText(SolvePlan plan, SolverResult result) =>
+        result.LogLinearStartScale is { } t ? Invariant($"{plan.Start}, scaled by t = {t:0.####} (least loss along t·X)") : plan.Start;
+
     private static SolveReport BuildReport(SolvePlan plan, ISolveBackend backend, Solver solver, SolverResult result, DateTimeOffset started, double totalSeconds)
     {
         var i = plan.Inspection;
@@ -356,7 +360,7 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
             Source = SourceReport.From(plan.Source),
             Sizes = new SizesReport(i.Rows, i.Columns, i.Unknowns, i.NonZeros, i.TargetColumns),
             Inputs = plan.Inputs,
-            Start = plan.Start,
+            Start = StartText(plan, result),
             Solver = plan.Solver,
             Globalization = solver.Globalization,
             SolverChoiceReason = plan.SolverChoiceReason,
@@ -385,7 +389,7 @@ internal sealed class SolveRunner(CliContext ctx, Func<BackendPlan, ISolveBacken
         yield return ("problem", ProblemTitle(plan) + (plan.Demo ? " (built-in demo instance)" : ""));
         yield return ("size", Sizes(plan));
         yield return ("solver", plan.Solver + (plan.SolverChoiceReason is null ? "" : $" ({plan.SolverChoiceReason})"));
-        yield return ("start", plan.Start);
+        yield return ("start", report.Start);
         yield return ("backend", $"{backend.Name}, {plan.Workers} worker{(plan.Workers == 1 ? "" : "s")}");
         yield return ("result", $"{Kebab(result.Exit)}: {result.Message}");
         yield return ("iterations", Invariant($"{result.Iterations}"));

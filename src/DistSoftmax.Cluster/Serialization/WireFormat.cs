@@ -117,6 +117,12 @@ public static class WireFormat
         Add<LogLinearStartReply>("LogLinearStartReply",
             (w, m) => { w.WriteDoubles(m.Gram); w.WriteDoubles(m.Projected); w.WriteDoubles(m.GradientAtZero); w.WriteInt64(m.UsableRows); w.WriteInt64(m.Rows); },
             r => new LogLinearStartReply(r.ReadDoubles(), r.ReadDoubles(), r.ReadDoubles(), r.ReadInt64(), r.ReadInt64()));
+        // The log-linear start's scale (Solvers/LogLinearStart.FitScale): the loss along the ray t·X at one t.
+        Add<StartScaleRequest>("StartScaleRequest", (w, m) => { w.WriteDoubles(m.X); w.WriteDouble(m.Scale); },
+            r => new StartScaleRequest(r.ReadDoubles(), r.ReadDouble()));
+        Add<StartScaleReply>("StartScaleReply",
+            (w, m) => { w.WriteDouble(m.Loss); w.WriteDouble(m.Slope); w.WriteDouble(m.Curvature); w.WriteInt64(m.Rows); },
+            r => new StartScaleReply(r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64()));
         // The post-solve analysis's requests (Analysis/PostSolveEvaluator), answered where the solve left the rows.
         Add<TargetSummaryRequest>("TargetSummaryRequest", (_, _) => { }, _ => new TargetSummaryRequest());
         Add<DataGramRequest>("DataGramRequest", (_, _) => { }, _ => new DataGramRequest());
@@ -467,6 +473,7 @@ public static class WireFormat
         w.WriteInt32(s.Trace.Count);
         foreach (var t in s.Trace) WriteTrace(w, t);
         w.WriteDouble(s.Seconds); w.WriteInt64(s.Requests); w.WriteInt64(s.LogLinearStartRows ?? -1);
+        w.WriteDouble(s.LogLinearStartScale ?? double.NaN);
     }
 
     private static SolverResult ReadResult(WireReader r)
@@ -484,6 +491,10 @@ public static class WireFormat
         double seconds = r.ReadDouble();
         long requests = r.ReadInt64(), startRows = r.ReadInt64();
         if (startRows < -1) throw new SerializationException($"corrupt DistSoftmax payload: {startRows} log-linear start rows");
-        return new SolverResult(solver, x, exit, message, iterations, loss, gnorm, g0, trace, seconds, requests, startRows >= 0 ? startRows : null);
+        double startScale = r.ReadDouble();
+        if (!(double.IsNaN(startScale) || (double.IsFinite(startScale) && startScale > 0)))
+            throw new SerializationException($"corrupt DistSoftmax payload: log-linear start scale {startScale}");
+        return new SolverResult(solver, x, exit, message, iterations, loss, gnorm, g0, trace, seconds, requests, startRows >= 0 ? startRows : null,
+            double.IsNaN(startScale) ? null : startScale);
     }
 }

@@ -250,6 +250,63 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
         SpanMath.Divide(values, SpanMath.Sum(values), values);
     }
 
+    /// <summary>
+    /// A row's loss along the ray t ↦ t·m (m a row of M = A1 X A2ᵀ): φ(t) = ½‖f − b‖² with f = softmax(t·m), and its
+    /// derivatives in t. With μ = ⟨f, m⟩, ũ = m − μ·1 and ḟ = f∘ũ (so f̈ = f∘(ũ² − ⟨f, ũ²⟩·1)):
+    ///   φ′ = ⟨f − b, ḟ⟩,   φ″ = ‖ḟ‖² + ⟨f − b, f∘ũ²⟩ − ⟨f, ũ²⟩·⟨f − b, f⟩,
+    /// each expanded in the raw sums Σe^p m^q and Σe b m^q of e = exp(t·m − max) (f = e/Σe), which one pass after the
+    /// exponentials accumulates. <paramref name="scratch"/>: n values.
+    /// </summary>
+    // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public (double Loss, double Slope, double Curvature) AlongRay(ReadOnlySpan<double> m, ReadOnlySpan<double> b, double t, Span<double> scratch)
+    {
+        int n = m.Length;
+        if (n == 0) return (0, 0, 0);
+        var e = scratch.Slice(0, n);
+        SpanMath.Multiply(m, t, e);
+        ShiftedExp(e, SpanMath.Max(e), 1.0, e);
+        // Σe, Σem, Σem², Σe², Σe²m, Σe²m², Σeb, Σebm, Σebm², Σb².
+        Vector<double> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default,
+            s6 = default, s7 = default, s8 = default, s9 = default;
+        int i = 0, w = Vector<double>.Count;
+        for (; i <= n - w; i += w)
+        {
+            var ev = new Vector<double>(e.Slice(i, w));
+            var mv = new Vector<double>(m.Slice(i, w));
+            var bv = new Vector<double>(b.Slice(i, w));
+            var em = ev * mv;
+            s0 += ev; s1 += em; s2 += em * mv;
+            var ee = ev * ev;
+            var eem = ee * mv;
+            s3 += ee; s4 += eem; s5 += eem * mv;
+            var eb = ev * bv;
+            var ebm = eb * mv;
+            s6 += eb; s7 += ebm; s8 += ebm * mv;
+            s9 += bv * bv;
+        }
+        double z = Vector.Sum(s0), em1 = Vector.Sum(s1), em2 = Vector.Sum(s2), ee0 = Vector.Sum(s3), ee1 = Vector.Sum(s4),
+            ee2 = Vector.Sum(s5), eb0 = Vector.Sum(s6), eb1 = Vector.Sum(s7), eb2 = Vector.Sum(s8), bb = Vector.Sum(s9);
+        for (; i < n; i++)
+        {
+            double ev = e[i], mv = m[i], bv = b[i];
+            z += ev; em1 += ev * mv; em2 += ev * mv * mv;
+            ee0 += ev * ev; ee1 += ev * ev * mv; ee2 += ev * ev * mv * mv;
+            eb0 += ev * bv; eb1 += ev * bv * mv; eb2 += ev * bv * mv * mv;
+            bb += bv * bv;
+        }
+        // The same sums of f = e/z: Σf m^q = Σe m^q / z, Σf² m^q = Σe² m^q / z², Σf b m^q = Σe b m^q / z.
+        double z2 = z * z;
+        double mu = em1 / z, ff = ee0 / z2, ffm = ee1 / z2, ffmm = ee2 / z2, fb = eb0 / z, fbm = eb1 / z, fbmm = eb2 / z;
+        double loss = 0.5 * (ff - 2 * fb + bb);
+        double slope = (ffm - mu * ff) - (fbm - mu * fb);               // ⟨ḟ, f⟩ − ⟨ḟ, b⟩
+        double rateSquared = ffmm - 2 * mu * ffm + mu * mu * ff;        // ‖ḟ‖² = Σf²ũ² = ⟨f∘ũ², f⟩
+        double spreadOnB = fbmm - 2 * mu * fbm + mu * mu * fb;          // ⟨f∘ũ², b⟩
+        double spread = em2 / z - mu * mu;                              // ⟨f, ũ²⟩
+        double residualOnF = ff - fb;                                   // ⟨f − b, f⟩
+        return (loss, slope, 2 * rateSquared - spreadOnB - spread * residualOnF);
+    }
+
     /// <summary>f = softmax(z) with the exponentials in single precision where 512-bit vectors run
     /// (<see cref="SingleTermProducts.ValuesFromSingleM"/>), else <see cref="RowValues"/>.</summary>
     public void RowValuesFromSingleM(ReadOnlySpan<double> z, Span<double> values, Span<float> scratch)

@@ -282,6 +282,7 @@ public sealed class MatrixShard : IShard
         TargetSummaryRequest => new TargetSummaryReply(SpanMath.SumOfMagnitudes(_b.Span), double.PositiveInfinity, _rows),
         RowProductsRequest r => RowProducts(r),
         LogLinearStartRequest => LogLinearStartSums(),
+        StartScaleRequest r => StartScale(r),
         SampledGramRequest => throw new NotSupportedException(
             "a matrix problem has no row sampling (each row j carries its own normaliser and low-rank Hessian part): " +
             "its approx-newton is the Kronecker-preconditioned Newton-CG"),
@@ -357,6 +358,47 @@ public sealed class MatrixShard : IShard
         SpanMath.Multiply(gradientAtZero, -1.0 / n, gradientAtZero);
         var rightSolved = usable == 0 ? projected : DenseAlgebra.CholeskyRightSolve(CentredA2GramFactor(), d, projected);
         return new LogLinearStartReply(gram, rightSolved, gradientAtZero, usable, _rows);
+    }
+
+    /// <summary>
+    /// The shard's part of φ(t) = L(t·X) and its first two derivatives at t = <see cref="StartScaleRequest.Scale"/>
+    /// (<see cref="NormalizedSoftmax.AlongRay"/> per row, and ½t²‖W∘M‖² with a regulariser). M = A1 X A2ᵀ is the same
+    /// for every t: it is formed once (by sgemm where the shard keeps single-precision copies — the scale only chooses a
+    /// start) and, on a shard with the cache, kept there for the next scale.
+    /// </summary>
+    private StartScaleReply StartScale(StartScaleRequest r)
+    {
+        if (_family is not NormalizedSoftmax softmax)
+            throw new NotSupportedException("the log-linear start's scale is for multiple normalized softmax regression");
+        if (!(double.IsFinite(r.Scale) && r.Scale > 0))
+            throw new ArgumentException($"a start scale must be positive and finite, got {r.Scale}");
+        int n = _n;
+        var parts = Stream(r.X, null, () => new double[3], (c, acc) =>
+        {
+            var scratch = c.G.AsSpan(0, n);
+            for (int jj = 0; jj < c.Length; jj++)
+            {
+                int j = c.Start + jj;
+                var m = MRow(c, jj);
+                var (loss, slope, curvature) = softmax.AlongRay(m, BRow(j), r.Scale, scratch);
+                if (_w2 is not null)
+                {
+                    // ½t²‖w∘m‖²: slope t‖w∘m‖², curvature ‖w∘m‖².
+                    var squares = scratch.Slice(0, n);
+                    SpanMath.Multiply(m, m, squares);
+                    double weighted = SpanMath.Dot(W2Row(j), squares);
+                    loss += 0.5 * r.Scale * r.Scale * weighted;
+                    slope += r.Scale * weighted;
+                    curvature += weighted;
+                }
+                acc[0] += loss;
+                acc[1] += slope;
+                acc[2] += curvature;
+            }
+        }, singleM: _a1Single is not null);
+        double lossSum = 0, slopeSum = 0, curvatureSum = 0;
+        foreach (var part in parts) { lossSum += part[0]; slopeSum += part[1]; curvatureSum += part[2]; }
+        return new StartScaleReply(lossSum, slopeSum, curvatureSum, _rows);
     }
 
     /// <summary>

@@ -48,6 +48,10 @@ public sealed class SolveRun
 
     /// <summary>Rows of B that took part in the log-linear start (null: the solve did not compute one).</summary>
     public long? LogLinearStartRows { get; private set; }
+
+    /// <summary>The factor the log-linear start was scaled by (<see cref="LogLinearStart.FitScale"/>); null when the solve
+    /// did not start there or no row of B was usable.</summary>
+    public double? LogLinearStartScale { get; private set; }
     public CancellationToken Cancellation { get; }
 
     /// <summary>The request awaiting a merged reply; null once the solve has ended.</summary>
@@ -134,7 +138,10 @@ public sealed class SolveRun
         foreach (var request in solver.Steps(this)) yield return request;
     }
 
-    /// <summary>The log-linear start's request, X0 from its sums, then the solver's own requests from there.</summary>
+    /// <summary>
+    /// The log-linear start's request, X0 from its sums scaled to the least loss along t·X0 (<see cref="LogLinearStart.FitScale"/>),
+    /// then the solver's own requests from there.
+    /// </summary>
     private IEnumerable<ShardRequest> LogLinearStartThen(Solver solver)
     {
         yield return new LogLinearStartRequest();
@@ -142,6 +149,13 @@ public sealed class SolveRun
         X0 = LogLinearStart.FromSums(sums, ((MatrixObjective)Objective).Side);
         LogLinearStartRows = sums.UsableRows;
         ZeroGradientNorm = SpanMath.Norm(sums.GradientAtZero);
+        if (sums.UsableRows > 0)
+        {
+            var scale = new Out<double>();
+            foreach (var request in LogLinearStart.FitScale(this, X0, scale)) yield return request;
+            LogLinearStartScale = scale.Value;
+            if (scale.Value != 1) X0 = LogLinearStart.Scaled(X0, scale.Value);
+        }
         foreach (var request in solver.Steps(this)) yield return request;
     }
 
@@ -208,7 +222,7 @@ public sealed class SolveRun
     internal void Finish(double[] x, ExitCondition exit, string message, int iterations, double loss, double gradNorm, double g0)
     {
         Result = new SolverResult(Solver.Name, x, exit, message, iterations, loss, gradNorm, g0, _trace.ToArray(),
-            Seconds, Requests, LogLinearStartRows);
+            Seconds, Requests, LogLinearStartRows, LogLinearStartScale);
     }
 
     /// <summary>Whether anyone takes checkpoints of this run (<see cref="SolverOptions.Checkpoint"/>).</summary>
