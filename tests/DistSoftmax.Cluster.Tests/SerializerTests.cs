@@ -71,7 +71,7 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new LogLinearStartRequest();
         yield return new LogLinearStartReply(new[] { 1.0, -0.5, -0.5, 2.0 }, new[] { 1e300, -1e-300, 0.0, -0.0 }, new[] { 0.25, -4.0, 8.0, 1e-8 }, 7, 9);
         yield return new StartScaleRequest(new[] { 0.5, -1.25, 3.0, 1e-300 }, 1.1445);
-        yield return new StartScaleReply(6.85e-3, -0.3624, 1.9278, 2048);
+        yield return new StartScaleReply(6.85e-3, -0.3624, 1.9278, 2.4559, 2048);
         yield return new DataGramRequest();
         yield return new RowProductsRequest(x);
         yield return new TargetSummaryReply(0.75, double.PositiveInfinity, 12);

@@ -22,6 +22,23 @@ public class LogLinearStartScaleTests
     private static StartScaleReply Ray(MatrixProblem p, int shards, double[] x, double t) =>
         (StartScaleReply)MatrixTestProblems.Driver(p, shards).Evaluate(new StartScaleRequest(x, t));
 
+    /// <summary>‖W∘M‖² for M = A1 X A2ᵀ, by plain loops.</summary>
+    private static double WeightedSquares(MatrixProblem p, double[] x)
+    {
+        int n = p.Rows, d = p.Side;
+        double sum = 0;
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < n; i++)
+            {
+                double z = 0;
+                for (int a = 0; a < d; a++)
+                    for (int c = 0; c < d; c++) z += p.A1[j, a] * x[a * d + c] * p.A2[i, c];
+                double w = p.W![j, i];
+                sum += w * w * z * z;
+            }
+        return sum;
+    }
+
     /// <summary>Planted softmax targets mixed with Dirichlet noise: B = (1 − noise)·softmax(A1 X A2ᵀ) + noise·Dirichlet.</summary>
     private static MatrixProblem NoisyPlanted(int n, int d, double noise, ulong seed)
     {
@@ -58,6 +75,14 @@ public class LogLinearStartScaleTests
             double scale = Math.Abs(ray.Slope) + Math.Abs(ray.Curvature) + loss;
             Assert.True(Math.Abs(ray.Slope - slope) <= 1e-5 * scale, $"t = {t}: φ′ = {ray.Slope:E6}, central difference {slope:E6}");
             Assert.True(Math.Abs(ray.Curvature - curvature) <= 1e-5 * scale, $"t = {t}: φ″ = {ray.Curvature:E6}, central difference {curvature:E6}");
+            // The Gauss–Newton part Σ‖∂f_j/∂t‖² (+ ‖W∘M‖²), ∂f/∂t by central differences of the row softmaxes.
+            var ahead = MatrixTestProblems.RowSoftmax(p.A1, p.A2, LogLinearStart.Scaled(x, t + step));
+            var behind = MatrixTestProblems.RowSoftmax(p.A1, p.A2, LogLinearStart.Scaled(x, t - step));
+            double gaussNewton = 0;
+            for (int i = 0; i < ahead.Length; i++) { double rate = (ahead[i] - behind[i]) / (2 * step); gaussNewton += rate * rate; }
+            if (weighted) gaussNewton += WeightedSquares(p, x);
+            Assert.True(Math.Abs(ray.GaussNewtonCurvature - gaussNewton) <= 1e-5 * gaussNewton,
+                $"t = {t}: Gauss–Newton part {ray.GaussNewtonCurvature:E6}, by differences {gaussNewton:E6}");
         }
         // Any number of shards: the same sums.
         var one = Ray(p, 1, x, 1.2);
@@ -90,9 +115,9 @@ public class LogLinearStartScaleTests
         // Noise lifts a row's small entries, which flattens the fitted logits: the scale is above 1.
         Assert.True(t > 1, $"t = {t}");
         var ray = Ray(p, 2, fitted, t);
-        Assert.True(scaleRequests == LogLinearStart.MaxScaleEvaluations
-                    || (ray.Curvature > 0 && 0.5 * ray.Slope * ray.Slope / ray.Curvature <= LogLinearStart.ScaleTolerance * ray.Loss),
-            $"t = {t}: φ′ = {ray.Slope:E3}, φ″ = {ray.Curvature:E3}, φ = {ray.Loss:E3}");
+        double predicted = 0.5 * ray.Slope * ray.Slope / ray.GaussNewtonCurvature;
+        Assert.True(scaleRequests == LogLinearStart.MaxScaleEvaluations || predicted <= LogLinearStart.ScaleTolerance * ray.Loss,
+            $"t = {t}: φ′ = {ray.Slope:E3}, Gauss–Newton φ″ = {ray.GaussNewtonCurvature:E3}, φ = {ray.Loss:E3}");
 
         // The solve goes on from there to the minimiser of a solve from zeros.
         while (request is not null) request = run.Submit(driver.Evaluate(request));

@@ -121,8 +121,8 @@ public static class WireFormat
         Add<StartScaleRequest>("StartScaleRequest", (w, m) => { w.WriteDoubles(m.X); w.WriteDouble(m.Scale); },
             r => new StartScaleRequest(r.ReadDoubles(), r.ReadDouble()));
         Add<StartScaleReply>("StartScaleReply",
-            (w, m) => { w.WriteDouble(m.Loss); w.WriteDouble(m.Slope); w.WriteDouble(m.Curvature); w.WriteInt64(m.Rows); },
-            r => new StartScaleReply(r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64()));
+            (w, m) => { w.WriteDouble(m.Loss); w.WriteDouble(m.Slope); w.WriteDouble(m.Curvature); w.WriteDouble(m.GaussNewtonCurvature); w.WriteInt64(m.Rows); },
+            r => new StartScaleReply(r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64()));
         // The post-solve analysis's requests (Analysis/PostSolveEvaluator), answered where the solve left the rows.
         Add<TargetSummaryRequest>("TargetSummaryRequest", (_, _) => { }, _ => new TargetSummaryRequest());
         Add<DataGramRequest>("DataGramRequest", (_, _) => { }, _ => new DataGramRequest());

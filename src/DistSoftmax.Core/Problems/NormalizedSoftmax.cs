@@ -253,16 +253,17 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
     /// <summary>
     /// A row's loss along the ray t ↦ t·m (m a row of M = A1 X A2ᵀ): φ(t) = ½‖f − b‖² with f = softmax(t·m), and its
     /// derivatives in t. With μ = ⟨f, m⟩, ũ = m − μ·1 and ḟ = f∘ũ (so f̈ = f∘(ũ² − ⟨f, ũ²⟩·1)):
-    ///   φ′ = ⟨f − b, ḟ⟩,   φ″ = ‖ḟ‖² + ⟨f − b, f∘ũ²⟩ − ⟨f, ũ²⟩·⟨f − b, f⟩,
+    ///   φ′ = ⟨f − b, ḟ⟩,   φ″ = ‖ḟ‖² + ⟨f − b, f∘ũ²⟩ − ⟨f, ũ²⟩·⟨f − b, f⟩,   and its Gauss–Newton part ‖ḟ‖²,
     /// each expanded in the raw sums Σe^p m^q and Σe b m^q of e = exp(t·m − max) (f = e/Σe), which one pass after the
     /// exponentials accumulates. <paramref name="scratch"/>: n values.
     /// </summary>
     // Vector<T> code: compiled at first call, not precompiled (README, "Installing, and start-up time").
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public (double Loss, double Slope, double Curvature) AlongRay(ReadOnlySpan<double> m, ReadOnlySpan<double> b, double t, Span<double> scratch)
+    public (double Loss, double Slope, double Curvature, double GaussNewton) AlongRay(ReadOnlySpan<double> m, ReadOnlySpan<double> b,
+        double t, Span<double> scratch)
     {
         int n = m.Length;
-        if (n == 0) return (0, 0, 0);
+        if (n == 0) return (0, 0, 0, 0);
         var e = scratch.Slice(0, n);
         SpanMath.Multiply(m, t, e);
         ShiftedExp(e, SpanMath.Max(e), 1.0, e);
@@ -304,7 +305,7 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
         double spreadOnB = fbmm - 2 * mu * fbm + mu * mu * fb;          // ⟨f∘ũ², b⟩
         double spread = em2 / z - mu * mu;                              // ⟨f, ũ²⟩
         double residualOnF = ff - fb;                                   // ⟨f − b, f⟩
-        return (loss, slope, 2 * rateSquared - spreadOnB - spread * residualOnF);
+        return (loss, slope, 2 * rateSquared - spreadOnB - spread * residualOnF, rateSquared);
     }
 
     /// <summary>f = softmax(z) with the exponentials in single precision where 512-bit vectors run

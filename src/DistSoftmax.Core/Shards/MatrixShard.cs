@@ -373,32 +373,34 @@ public sealed class MatrixShard : IShard
         if (!(double.IsFinite(r.Scale) && r.Scale > 0))
             throw new ArgumentException($"a start scale must be positive and finite, got {r.Scale}");
         int n = _n;
-        var parts = Stream(r.X, null, () => new double[3], (c, acc) =>
+        var parts = Stream(r.X, null, () => new double[4], (c, acc) =>
         {
             var scratch = c.G.AsSpan(0, n);
             for (int jj = 0; jj < c.Length; jj++)
             {
                 int j = c.Start + jj;
                 var m = MRow(c, jj);
-                var (loss, slope, curvature) = softmax.AlongRay(m, BRow(j), r.Scale, scratch);
+                var (loss, slope, curvature, gaussNewton) = softmax.AlongRay(m, BRow(j), r.Scale, scratch);
                 if (_w2 is not null)
                 {
-                    // ½t²‖w∘m‖²: slope t‖w∘m‖², curvature ‖w∘m‖².
+                    // ½t²‖w∘m‖²: slope t‖w∘m‖², curvature (its own Gauss–Newton part) ‖w∘m‖².
                     var squares = scratch.Slice(0, n);
                     SpanMath.Multiply(m, m, squares);
                     double weighted = SpanMath.Dot(W2Row(j), squares);
                     loss += 0.5 * r.Scale * r.Scale * weighted;
                     slope += r.Scale * weighted;
                     curvature += weighted;
+                    gaussNewton += weighted;
                 }
                 acc[0] += loss;
                 acc[1] += slope;
                 acc[2] += curvature;
+                acc[3] += gaussNewton;
             }
         }, singleM: _a1Single is not null);
-        double lossSum = 0, slopeSum = 0, curvatureSum = 0;
-        foreach (var part in parts) { lossSum += part[0]; slopeSum += part[1]; curvatureSum += part[2]; }
-        return new StartScaleReply(lossSum, slopeSum, curvatureSum, _rows);
+        var sums = new double[4];
+        foreach (var part in parts) SpanMath.Add(sums, part, sums);
+        return new StartScaleReply(sums[0], sums[1], sums[2], sums[3], _rows);
     }
 
     /// <summary>
