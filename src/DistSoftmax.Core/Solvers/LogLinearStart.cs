@@ -20,9 +20,12 @@ public static class LogLinearStart
 
     /// <summary>
     /// The scale search stops at an evaluated t whose Gauss–Newton step in t predicts a decrease ½φ′²/φ″_GN of at most
-    /// this share of φ(t): the Newton iterations that follow remove such a remainder in passing.
+    /// this share of φ(t): the Newton iterations that follow remove such a remainder in passing. On the generated
+    /// instances (seed 7, 2048–8192 × 64–128) 2 % stopped after two requests at t = 1.148–1.149 with the same Newton
+    /// iterations and CG products as 1 % after three at t = 1.141–1.142 (at 2048×128 one iteration fewer, at 8192×64
+    /// one product fewer); 5 % stopped at the same t as 2 %.
     /// </summary>
-    public const double ScaleTolerance = 0.01;
+    public const double ScaleTolerance = 0.02;
 
     /// <summary>
     /// The factor t of the start t·X₀ (docs/MATH.md, "The log-linear start", its scale). On noisy B the least-squares
