@@ -41,6 +41,7 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         yield return new GramRequest(x, Odd, HessianKind.Exact);
         yield return new ScalarsRequest(x, Odd);
         yield return new ScalarsRequest(x, Odd, WithGradient: true);
+        yield return new ScalarsRequest(x, Odd, WithGradient: true, Anchored: true);
         yield return new ScalarsRequest(x, Odd, WithGradient: true, SketchRows: 12, SketchSeed: ulong.MaxValue, SketchKind: HessianKind.Exact);
         yield return new SampledGramRequest(x, Odd, HessianKind.Exact, new double[] { 1, 2, 3 }, 1, 2.5, 40, 0x1234_5678_9ABC_DEF0UL, true);
         yield return new SampledGramRequest(x, Odd, HessianKind.GaussNewton, new double[] { 1, 2, 3 }, 1, 2.5, 40, 7, false, SinglePrecision: true);

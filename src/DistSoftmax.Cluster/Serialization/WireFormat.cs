@@ -44,9 +44,10 @@ public static class WireFormat
                 w.WriteBool(m.WithGradient);
                 w.WriteInt32(m.SketchRows); w.WriteUInt64(m.SketchSeed); WriteKind(w, m.SketchKind); WriteSketchForm(w, m.SketchForm);
                 w.WriteBool(m.SinglePrecision);
+                w.WriteBool(m.Anchored);
             },
             r => new ScalarsRequest(r.ReadDoubles(), r.ReadBool() ? r.ReadDoubles() : null, r.ReadBool(),
-                r.ReadInt32(), r.ReadUInt64(), ReadKind(r), ReadSketchForm(r), r.ReadBool()));
+                r.ReadInt32(), r.ReadUInt64(), ReadKind(r), ReadSketchForm(r), r.ReadBool(), r.ReadBool()));
         Add<GradientRequest>("GradientRequest",
             (w, m) =>
             {

@@ -73,8 +73,9 @@ public abstract class LineSearchSolver : Solver
             if (capped) initial = loop.Radius / stepNorm;
             int iterationOfTrials = iteration;
             var lsOut = new Out<(PointEvaluation? Point, double Step, ScalarsReply? Reply)>();
-            bool singleTrials = loop.SinglePassAt(iteration + 1);
-            foreach (var r in LineSearch(run, point, slope, p, initial, xt => TrialRequest(run, xt, point, iterationOfTrials, kind, singleTrials), lsOut))
+            bool singleTrials = loop.SinglePassAt(iteration + 1), anchoredTrials = loop.AnchoredPassAt(iteration + 1);
+            foreach (var r in LineSearch(run, point, slope, p, initial,
+                         xt => TrialRequest(run, xt, point, iterationOfTrials, kind, singleTrials, anchoredTrials), lsOut))
                 yield return r;
             var (next, step, nextReply) = lsOut.Value;
             loop.Accepted = nextReply is null ? null : (nextReply, point.Globals);
@@ -98,9 +99,11 @@ public abstract class LineSearchSolver : Solver
     /// (ScalarsRequest.WithGradient), so an accepted trial needs no separate gradient request; the curvature adds
     /// what the next model needs (a sketch).
     /// </summary>
-    private ScalarsRequest TrialRequest(SolveRun run, double[] xt, PointEvaluation point, int iteration, HessianKind kind, bool singlePrecision)
+    private ScalarsRequest TrialRequest(SolveRun run, double[] xt, PointEvaluation point, int iteration, HessianKind kind,
+        bool singlePrecision, bool anchored)
     {
-        var trial = new ScalarsRequest(xt, point.Globals, run.Objective.SupportsFusedPass, SinglePrecision: singlePrecision);
+        var trial = new ScalarsRequest(xt, point.Globals, run.Objective.SupportsFusedPass, SinglePrecision: singlePrecision,
+            Anchored: anchored);
         return Curvature?.TrialRequest(run, trial, iteration, kind) ?? trial;
     }
 

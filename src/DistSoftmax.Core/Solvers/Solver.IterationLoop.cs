@@ -83,6 +83,20 @@ public abstract partial class Solver
         }
 
         /// <summary>
+        /// Whether the trial that gives iteration <paramref name="iteration"/>'s iterate, a pass in double precision
+        /// (<see cref="SinglePassAt"/> false) where the solve uses single-precision passes, may be anchored
+        /// (<see cref="ScalarsRequest.Anchored"/>): from an iterate k = iteration − 1 whose ‖∇L_k‖ times
+        /// <see cref="AnchoredPassErrorRatio"/> is at most <see cref="AnchoredPassTargetShare"/> of the stopping target.
+        /// A function of the trace, as <see cref="SinglePassAt"/> is.
+        /// </summary>
+        public bool AnchoredPassAt(int iteration)
+        {
+            if (!_singlePasses || iteration < 1 || SinglePassAt(iteration)) return false;
+            double previous = _run.Trace[iteration - 1].GradientNorm;
+            return AnchoredPassErrorRatio * previous <= AnchoredPassTargetShare * _run.Options.StoppingTarget(G0);
+        }
+
+        /// <summary>
         /// The next step's loss decrease as the last one predicts it: a Newton step from x_k decreases L by about
         /// ½ ∇L_kᵀ H⁻¹ ∇L_k, which scales as ‖∇L_k‖², so L_k − L_{k+1} ≈ (L_{k−1} − L_k)·(‖∇L_k‖/‖∇L_{k−1}‖)². Zero when
         /// the last step did not decrease the loss.

@@ -70,6 +70,19 @@ public abstract partial class Solver
     public const double SinglePassTargetMultiple = 1000;
 
     /// <summary>
+    /// An anchored pass (<see cref="ScalarsRequest.Anchored"/>: a trial in double precision that a shard answers from
+    /// its values and gradient at an earlier x, the change's products in single precision) rounds its gradient to about
+    /// this multiple of ‖∇L(x_a) − ∇L(x)‖ (measured 1.8–2.0e-7 in NumPy on the generated 2048×64 instance, steps of
+    /// 1e-2 to 1e-5 of ‖x*‖; docs/MATH.md, "Anchored passes"). Such errors add up along the shards' chain of anchors,
+    /// in a Newton solve a geometric series led by its first step.
+    /// </summary>
+    public const double AnchoredPassErrorRatio = 2e-7;
+
+    /// <summary>A double-precision trial from an iterate k is anchored when <see cref="AnchoredPassErrorRatio"/>·‖∇L_k‖
+    /// (the change a Newton step makes) is at most this share of the stopping target.</summary>
+    public const double AnchoredPassTargetShare = 0.1;
+
+    /// <summary>
     /// The stopping rules every iterative solver shares, checked at each accepted iterate in this order: diverged
     /// (non-finite loss or gradient), converged (‖∇L‖ ≤ max(AbsoluteTolerance, RelativeTolerance·‖∇L(x0)‖); not on a
     /// gradient from a single-precision pass, <paramref name="singlePass"/>: the next iterate's, in double, decides),

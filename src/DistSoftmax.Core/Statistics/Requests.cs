@@ -35,10 +35,14 @@ public abstract record ShardRequest(double[] X);
 /// projects its gradient back by sgemm (the rows' values, the loss and the sums in double from that M): an early
 /// iterate's loss and gradient to about 1e-7 of ‖∇L(x0)‖ at two thirds of the time, while the gradient is far above
 /// the stopping target (<see cref="Solvers.Solver.SinglePassGradientRatio"/>). Other shards answer in double.
+/// With <paramref name="Anchored"/> (a trial in double precision near the solution,
+/// <see cref="Solvers.Solver.AnchoredPassErrorRatio"/>) a multiple normalized softmax shard that holds its rows' values
+/// in double precision at an earlier x with its part of ∇L there (the last such pass) answers from them and the change
+/// of x, whose products run in single precision (docs/MATH.md, "Anchored passes"); other shards answer in full.
 /// </summary>
 public sealed record ScalarsRequest(double[] X, double[]? Reference = null, bool WithGradient = false,
     int SketchRows = 0, ulong SketchSeed = 0, HessianKind SketchKind = HessianKind.GaussNewton,
-    SketchForm SketchForm = SketchForm.Rows, bool SinglePrecision = false) : ShardRequest(X);
+    SketchForm SketchForm = SketchForm.Rows, bool SinglePrecision = false, bool Anchored = false) : ShardRequest(X);
 
 /// <summary>
 /// Phase 2: the gradient part Aᵀ(g + w²∘z); with <paramref name="WithLowRank"/> also the d-vectors Aᵀq_j of the
