@@ -77,6 +77,14 @@ public abstract class LineSearchSolver : Solver
             foreach (var r in LineSearch(run, point, slope, p, initial,
                          xt => TrialRequest(run, xt, point, iterationOfTrials, kind, singleTrials, anchoredTrials), lsOut))
                 yield return r;
+            if (lsOut.Value.Point is null && singleTrials)
+            {
+                // No decrease in single precision: the step may have changed the loss by less than a single-precision
+                // pass's rounding of it (≈ 4e-8 of the loss). The same search again, its trials in double.
+                foreach (var r in LineSearch(run, point, slope, p, initial,
+                             xt => TrialRequest(run, xt, point, iterationOfTrials, kind, singlePrecision: false, anchored: false), lsOut))
+                    yield return r;
+            }
             var (next, step, nextReply) = lsOut.Value;
             loop.Accepted = nextReply is null ? null : (nextReply, point.Globals);
             if (next is null)

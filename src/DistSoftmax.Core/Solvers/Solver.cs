@@ -48,7 +48,10 @@ public abstract partial class Solver
     /// (<see cref="ScalarsRequest.SinglePrecision"/>; such an iterate's <see cref="Iterate.SinglePass"/>): its gradient is
     /// then within ≈ 1e-7·‖∇L(x0)‖, far inside the forcing term of the step it drives. On the generated 2048–8192-row
     /// instances (seed 7, d = 64 and 128) that is the first three passes, with the same iterations, CG products and final
-    /// loss as passes in double, and those passes 20–45 % cheaper (README, #12, thirty-first session).
+    /// loss as passes in double, and those passes 20–45 % cheaper (README, #12, thirty-first session). A line search whose
+    /// single-precision trials find no decrease searches again in double (<see cref="LineSearchSolver"/>). 0.05 (the
+    /// scaled log-linear start's x0 is at ≈ 6 % of ‖∇L(0)‖, so its trial would run in single precision) measured the same
+    /// iterations, products and solve times (thirty-sixth session).
     /// </summary>
     public const double SinglePassGradientRatio = 0.1;
 
