@@ -886,20 +886,27 @@ public sealed class MatrixShard : IShard
             readsValues: ops is not null, singleM: singleM, readsOnlyValues: fusedGradient);
         double lossSum = 0, regSum = 0;
         foreach (var part in parts) { lossSum += part.Loss; regSum += part.Regularizer; }
-        // Per-row normalisers are local, so the shard reports a finished loss: one sum that does not scale with a shift.
-        var sums = _rows == 0 ? ScalarSums.Empty(LossPowers) : new ScalarSums(0.0, new[] { lossSum }, LossPowers);
         var gradient = gradientOps is null ? Array.Empty<double>() : SumInBlockOrder(parts.Select(p => p.Gradient).ToArray());
         // A pass in double that left the rows' values in the cache: an anchor for the next anchored passes.
-        if (gradientOps is not null && !singleM && _family is NormalizedSoftmax && _a1Single is not null && _w2 is null
-            && _mCache is not null && _cacheHoldsValues && !_mCacheFromSingleM && HeldAt(_mCacheX, r.X))
+        if (gradientOps is not null && !singleM && Anchors && CacheHoldsDoubleValuesAt(r.X))
             (_anchorX, _anchorGradient) = ((double[])r.X.Clone(), (double[])gradient.Clone());
-        return new ScalarsReply(sums, regSum, _rows, gradient);
+        return new ScalarsReply(FinishedLoss(lossSum), regSum, _rows, gradient);
     }
 
+    /// <summary>Per-row normalisers are local, so the shard reports a finished loss: one sum that does not scale with a shift.</summary>
+    private ScalarSums FinishedLoss(double lossSum) =>
+        _rows == 0 ? ScalarSums.Empty(LossPowers) : new ScalarSums(0.0, new[] { lossSum }, LossPowers);
+
+    /// <summary>Whether the shard answers anchored passes: multiple normalized softmax rows whose values it caches and
+    /// whose single-precision terms it keeps (so no regulariser, and single-precision copies of A1 and A2).</summary>
+    private bool Anchors => _family is NormalizedSoftmax && _singleTerms is not null;
+
+    /// <summary>Whether the cache holds the rows' values, computed in double precision, at <paramref name="x"/>.</summary>
+    private bool CacheHoldsDoubleValuesAt(double[] x) =>
+        _mCache is not null && _cacheHoldsValues && !_mCacheFromSingleM && HeldAt(_mCacheX, x);
+
     /// <summary>Whether the cache holds the rows' values in double precision at the anchor, with its part of ∇L.</summary>
-    private bool AnchorHeld() =>
-        _anchorGradient is not null && _mCache is not null && _singleTerms is not null && _cacheHoldsValues && !_mCacheFromSingleM
-        && HeldAt(_mCacheX, _anchorX!);
+    private bool AnchorHeld() => _anchorGradient is not null && Anchors && CacheHoldsDoubleValuesAt(_anchorX!);
 
     /// <summary>
     /// A loss-and-gradient pass in double precision at x from the anchor x_a (<see cref="ScalarsRequest.Anchored"/>;
@@ -915,6 +922,7 @@ public sealed class MatrixShard : IShard
     {
         int n = _n, d = _d;
         var ops = _rowOperators!;
+        var softmax = (NormalizedSoftmax)_family;
         var step = new double[d * d];
         SpanMath.Subtract(r.X, _anchorX!, step);
         var stepSingle = ToSingle(step);
@@ -928,8 +936,6 @@ public sealed class MatrixShard : IShard
             var (s, e) = _blocks[k];
             var acc = new ScalarsPart(d * d);
             using var chunk = new Chunk(n, d, _lr);
-            chunk.EnsureSingle(n, d);
-            chunk.MSingle ??= System.Buffers.ArrayPool<float>.Shared.Rent(ProductRows * n);
             var change = chunk.M.AsSpan(0, n);
             var anchorRow = chunk.Work.AsSpan(0, n);
             var row = chunk.G.AsSpan(0, n);
@@ -937,18 +943,15 @@ public sealed class MatrixShard : IShard
             {
                 chunk.GroupStart = g0;
                 chunk.GroupLength = Math.Min(ProductRows, e - g0);
-                ForwardSingle(chunk.GroupLength, _a1Single.AsSpan(g0 * d), stepSingle, chunk.TSingle, chunk.MSingle);   // ΔM
+                FormSingle(chunk.GroupLength, _a1Single.AsSpan(g0 * d), stepSingle, chunk, Span<double>.Empty);   // ΔM, in floats
                 for (int jj = 0; jj < chunk.GroupLength; jj++)
                 {
                     int j = g0 + jj;
                     var b = BRow(j);
                     var values = cache.AsSpan(j * n, n);
                     ops.Gradient(values, b, anchorRow);                                 // G(x_a)'s row
-                    SpanMath.Widen(chunk.MSingle.AsSpan(jj * n, n), change);
-                    SpanMath.Subtract(change, SpanMath.Max(change), change);
-                    VectorExp.Exp(change, change);
-                    SpanMath.Multiply(change, values, change);
-                    SpanMath.Divide(change, SpanMath.Sum(change), change);             // f at x
+                    SpanMath.Widen(chunk.MSingle!.AsSpan(jj * n, n), change);
+                    softmax.RowValuesFromAnchor(values, change);                         // f at x
                     acc.Loss += ops.GradientPass(change, b, row, SingleTermsOf(j), SingleTermSumsOf(j));
                     SpanMath.Subtract(row, anchorRow, row);                             // G(x) − G(x_a)
                     SpanMath.Narrow(row, chunk.WorkSingle.AsSpan(jj * n, n));
@@ -965,8 +968,7 @@ public sealed class MatrixShard : IShard
         (_mCacheX, _cacheHoldsValues, _mCacheFromSingleM) = ((double[])r.X.Clone(), true, false);
         (_singleTermsX, _singleTermsFromSingleM) = ((double[])r.X.Clone(), false);
         (_anchorX, _anchorGradient) = ((double[])r.X.Clone(), (double[])gradient.Clone());
-        var sums = _rows == 0 ? ScalarSums.Empty(LossPowers) : new ScalarSums(0.0, new[] { lossSum }, LossPowers);
-        return new ScalarsReply(sums, 0, _rows, gradient);
+        return new ScalarsReply(FinishedLoss(lossSum), 0, _rows, gradient);
     }
 
     /// <summary>
