@@ -11,7 +11,8 @@ namespace DistSoftmax.Benchmarks;
 /// Where one worker's share of a multiple softmax regression pass goes (issue 12): a shard of rows = n / shards rows
 /// of A1 and B (n columns), one thread, as the local simulation runs each of its workers. Times (medians) the
 /// requests a Newton-CG iteration sends — the loss at a new x (forward products and row residuals), the gradient, a
-/// Hessian-vector product and the Kronecker factors at the cached x — and the log-linear start's pass against their
+/// Hessian-vector product and the Kronecker factors at the cached x, the loss with ∇L in single precision and anchored,
+/// the start's scale — and the log-linear start's pass against their
 /// dense products alone (the floor of a pass) and the row exponentials alone.
 /// Usage: matrix-passes [n] [d] [shards].
 /// </summary>
@@ -99,6 +100,14 @@ public static class MatrixPassBreakdown
             shard.Evaluate(new LogLinearStartRequest()), 7, 2), products);
         Row("loss with ∇L at a new x (ScalarsRequest WithGradient)", Timing.Median(() =>
             shard.Evaluate(new ScalarsRequest(Fresh(), WithGradient: true)), 7, 2), products);
+        Row("the same in single precision (SinglePrecision: sgemm)", Timing.Median(() =>
+            shard.Evaluate(new ScalarsRequest(Fresh(), WithGradient: true, SinglePrecision: true)), 7, 2), products);
+        // A chain of anchored passes (each from the last one's x, the first from a pass in double).
+        shard.Evaluate(new ScalarsRequest(Fresh(), WithGradient: true));
+        Row("the same anchored at the last x (ScalarsRequest Anchored)", Timing.Median(() =>
+            shard.Evaluate(new ScalarsRequest(Fresh(), WithGradient: true, Anchored: true)), 7, 2), products);
+        Row("the start's scale along the cached x (StartScaleRequest)", Timing.Median(() =>
+            shard.Evaluate(new StartScaleRequest(x, 1.0 + 1e-3 * ++tick)), 7, 2), products);
         Row("cold shard: the start's sums, first request", coldStart, products);
         Row("cold shard: then loss with ∇L at x0, its first pass", coldFirstPass, products);
         var freshShard = NewShard();

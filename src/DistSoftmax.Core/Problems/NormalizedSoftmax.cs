@@ -251,18 +251,6 @@ public sealed class NormalizedSoftmax : IVectorFamily, IOwnRowOperators
     }
 
     /// <summary>
-    /// The values at z_a + Δz from those at z_a, in place in <paramref name="change"/> (Δz on entry): softmax ignores a
-    /// row's shift, so f = f_a∘exp(Δz − max Δz) / ⟨f_a, exp(Δz − max Δz)⟩ (an anchored pass, docs/MATH.md).
-    /// </summary>
-    public void RowValuesFromAnchor(ReadOnlySpan<double> anchorValues, Span<double> change)
-    {
-        if (change.Length == 0) return;
-        ShiftedExp(change, SpanMath.Max(change), 1.0, change);
-        SpanMath.Multiply(change, anchorValues, change);
-        SpanMath.Divide(change, SpanMath.Sum(change), change);
-    }
-
-    /// <summary>
     /// A row's loss along the ray t ↦ t·m (m a row of M = A1 X A2ᵀ): φ(t) = ½‖f − b‖² with f = softmax(t·m), and its
     /// derivatives in t. With μ = ⟨f, m⟩, ũ = m − μ·1 and ḟ = f∘ũ (so f̈ = f∘(ũ² − ⟨f, ũ²⟩·1)):
     ///   φ′ = ⟨f − b, ḟ⟩,   φ″ = ‖ḟ‖² + ⟨f − b, f∘ũ²⟩ − ⟨f, ũ²⟩·⟨f − b, f⟩,   and its Gauss–Newton part ‖ḟ‖²,

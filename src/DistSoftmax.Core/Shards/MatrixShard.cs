@@ -916,13 +916,11 @@ public sealed class MatrixShard : IShard
     /// the difference of the gradient rows projected by sgemm. Both single-precision products round in proportion to
     /// the change, not to M or G: f to ≈ 6e-8·|ΔM|, ∇L to ≈ 2e-7·‖∇L(x_a) − ∇L(x)‖ (measured in NumPy on the
     /// generated 2048×64 instance at steps of 1e-2 to 1e-5 of ‖x*‖). The cache then holds x's values, the kept
-    /// single-precision terms x's, and x is the anchor.
+    /// single-precision terms x's, and x is the anchor. Each row in one fused kernel (<see cref="AnchoredRows.Pass"/>).
     /// </summary>
     private ScalarsReply AnchoredScalars(ScalarsRequest r)
     {
         int n = _n, d = _d;
-        var ops = _rowOperators!;
-        var softmax = (NormalizedSoftmax)_family;
         var step = new double[d * d];
         SpanMath.Subtract(r.X, _anchorX!, step);
         var stepSingle = ToSingle(step);
@@ -936,9 +934,7 @@ public sealed class MatrixShard : IShard
             var (s, e) = _blocks[k];
             var acc = new ScalarsPart(d * d);
             using var chunk = new Chunk(n, d, _lr);
-            var change = chunk.M.AsSpan(0, n);
-            var anchorRow = chunk.Work.AsSpan(0, n);
-            var row = chunk.G.AsSpan(0, n);
+            var scratch = chunk.G.AsSpan(0, n);
             for (int g0 = s; g0 < e; g0 += ProductRows)
             {
                 chunk.GroupStart = g0;
@@ -946,16 +942,10 @@ public sealed class MatrixShard : IShard
                 FormSingle(chunk.GroupLength, _a1Single.AsSpan(g0 * d), stepSingle, chunk, Span<double>.Empty);   // ΔM, in floats
                 for (int jj = 0; jj < chunk.GroupLength; jj++)
                 {
+                    // f at x over the cache's f_a, the row of G(x) − G(x_a) in floats for the projection, x's terms.
                     int j = g0 + jj;
-                    var b = BRow(j);
-                    var values = cache.AsSpan(j * n, n);
-                    ops.Gradient(values, b, anchorRow);                                 // G(x_a)'s row
-                    SpanMath.Widen(chunk.MSingle!.AsSpan(jj * n, n), change);
-                    softmax.RowValuesFromAnchor(values, change);                         // f at x
-                    acc.Loss += ops.GradientPass(change, b, row, SingleTermsOf(j), SingleTermSumsOf(j));
-                    SpanMath.Subtract(row, anchorRow, row);                             // G(x) − G(x_a)
-                    SpanMath.Narrow(row, chunk.WorkSingle.AsSpan(jj * n, n));
-                    change.CopyTo(values);
+                    acc.Loss += AnchoredRows.Pass(cache.AsSpan(j * n, n), chunk.MSingle!.AsSpan(jj * n, n), BRow(j),
+                        chunk.WorkSingle.AsSpan(jj * n, n), SingleTermsOf(j), SingleTermSumsOf(j), scratch);
                 }
                 ProjectBackSingle(chunk, acc.Gradient);
             }
