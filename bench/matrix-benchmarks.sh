@@ -7,8 +7,9 @@
 # seconds, peak RSS against the input bytes).
 # Usage: bench/matrix-benchmarks.sh [SIZES…]   (default "2048x64 2048x128 4096x64 4096x128 8192x64 8192x128")
 # SCIPY_MAX_NND (default 2^32): skip SciPy above this n·n·d; DISTSOFTMAX_CLI: the build timed (below).  Needs /usr/bin/python3 with NumPy/SciPy.
-# REPEATS (default 3): processes per method and size; the row gives the median run's figures and every run's solve
-# seconds (this machine's speed drifts by ±10 % between runs of the same solve, so one run decides no ratio). Before
+# REPEATS (default 3): processes per method and size, in rounds in which the methods take turns; the row gives the
+# median run's figures and every run's solve seconds (this machine's speed drifts by ±10 % between runs of the same
+# solve, so one run decides no ratio), and a last row SciPy's seconds over approx-newton's in each round. Before
 # each process the inputs are read once, so no process times reading them from disk (the page cache had dropped
 # n = 8192's B between processes, and a solve's first pages came from disk).
 set -uo pipefail
@@ -42,17 +43,30 @@ for size in $sizes; do
   dir=/tmp/distsoftmax-matrix-$n-$d
   [ -f "$dir/B.npy" ] || "${cli[@]}" generate --problem multiple-normalized --n "$n" --d "$d" --seed 7 --out-dir "$dir" >/dev/null
   input=$(( $(stat -c %s "$dir/A1.npy") + $(stat -c %s "$dir/A2.npy") + $(stat -c %s "$dir/B.npy") ))
-  for solver in approx-newton newton-cg; do
-    : > "$dir/runs-$solver"
-    for run in $(seq 1 "$repeats"); do
+  scipy=$(( n * n * d <= scipy_max ))
+  methods="approx-newton newton-cg"
+  [ "$scipy" = 1 ] && methods="$methods scipy"
+  for method in $methods; do : > "$dir/runs-$method"; done
+  # The methods take turns within each round (ours, then SciPy), so that a slower spell of this machine falls on every
+  # side of a ratio instead of on one method's block of runs.
+  for run in $(seq 1 "$repeats"); do
+    for method in $methods; do
       cat "$dir/A1.npy" "$dir/A2.npy" "$dir/B.npy" > /dev/null
       start=$(date +%s.%N)
-      /usr/bin/time -f "%M" -o "$dir/rss-$solver-$run" "${cli[@]}" solve --problem multiple-normalized --A1 "$dir/A1.npy" --A2 "$dir/A2.npy" \
-        --B "$dir/B.npy" --workers 2 --tol 1e-8 --solver "$solver" --out-dir "$dir/out-$solver-$run" > "$dir/log-$solver-$run" 2>&1
-      awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { print a - b }' > "$dir/whole-$solver-$run"
-      /usr/bin/python3 -c "import json, sys; print(sys.argv[2], json.load(open(sys.argv[1]))['wallTime']['solveSeconds'])" \
-        "$dir/out-$solver-$run/report.json" "$run" >> "$dir/runs-$solver"
+      if [ "$method" = scipy ]; then
+        /usr/bin/python3 bench/scipy/multiple_lbfgsb_baseline.py "$dir/A1.npy" "$dir/A2.npy" "$dir/B.npy" --tol 1e-8 --maxiter 3000 > "$dir/scipy-$run.json"
+        awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { print a - b }' > "$dir/whole-scipy-$run"
+        /usr/bin/python3 -c "import json, sys; print(sys.argv[2], json.load(open(sys.argv[1]))['solveSeconds'])" "$dir/scipy-$run.json" "$run" >> "$dir/runs-scipy"
+      else
+        /usr/bin/time -f "%M" -o "$dir/rss-$method-$run" "${cli[@]}" solve --problem multiple-normalized --A1 "$dir/A1.npy" --A2 "$dir/A2.npy" \
+          --B "$dir/B.npy" --workers 2 --tol 1e-8 --solver "$method" --out-dir "$dir/out-$method-$run" > "$dir/log-$method-$run" 2>&1
+        awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { print a - b }' > "$dir/whole-$method-$run"
+        /usr/bin/python3 -c "import json, sys; print(sys.argv[2], json.load(open(sys.argv[1]))['wallTime']['solveSeconds'])" \
+          "$dir/out-$method-$run/report.json" "$run" >> "$dir/runs-$method"
+      fi
     done
+  done
+  for solver in approx-newton newton-cg; do
     m=$(median_run "$dir/runs-$solver")
     /usr/bin/python3 - "$dir/out-$solver-$m/report.json" "$n" "$d" "$solver" "$(cat "$dir/whole-$solver-$m")" "$(cat "$dir/rss-$solver-$m")" "$input" "$(all_runs "$dir/runs-$solver")" <<'PY'
 import json, sys
@@ -63,15 +77,7 @@ runs = "/".join(f"{float(t):.2f}" for t in runs.split("/"))
 print(f"| {n} | {d} | {solver} | {r['exit']} | {r['iterations']} | {cg} | {r['wallTime']['solveSeconds']:.2f} ({runs}) | {float(whole):.1f} | {rss / 2**20:.0f} MiB | {rss / int(inp):.2f} |")
 PY
   done
-  if [ $(( n * n * d )) -le "$scipy_max" ]; then
-    : > "$dir/runs-scipy"
-    for run in $(seq 1 "$repeats"); do
-      cat "$dir/A1.npy" "$dir/A2.npy" "$dir/B.npy" > /dev/null
-      start=$(date +%s.%N)
-      /usr/bin/python3 bench/scipy/multiple_lbfgsb_baseline.py "$dir/A1.npy" "$dir/A2.npy" "$dir/B.npy" --tol 1e-8 --maxiter 3000 > "$dir/scipy-$run.json"
-      awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { print a - b }' > "$dir/whole-scipy-$run"
-      /usr/bin/python3 -c "import json, sys; print(sys.argv[2], json.load(open(sys.argv[1]))['solveSeconds'])" "$dir/scipy-$run.json" "$run" >> "$dir/runs-scipy"
-    done
+  if [ "$scipy" = 1 ]; then
     m=$(median_run "$dir/runs-scipy")
     /usr/bin/python3 -c "
 import json, sys
@@ -80,5 +86,14 @@ exit = 'converged' if s['converged'] else s['message'] + f' (rel. gradient {s[\"
 runs = '/'.join(f'{float(t):.2f}' for t in sys.argv[3].split('/'))
 print(f\"| $n | $d | SciPy L-BFGS-B | {exit} | {s['iterations']} | — | {s['solveSeconds']:.2f} ({runs}) | {float(sys.argv[2]):.1f} | — | — |\")" \
       "$dir/scipy-$m.json" "$(cat "$dir/whole-scipy-$m")" "$(all_runs "$dir/runs-scipy")"
+    # SciPy's seconds over approx-newton's, round by round (the runs that took turns), and their median.
+    /usr/bin/python3 - "$dir/runs-approx-newton" "$dir/runs-scipy" <<'PY'
+import sys
+ours = [float(l.split()[1]) for l in open(sys.argv[1])]
+scipy = [float(l.split()[1]) for l in open(sys.argv[2])]
+ratios = [s / o for s, o in zip(scipy, ours)]
+middle = sorted(ratios)[(len(ratios) - 1) // 2]
+print(f"|   |   | SciPy ÷ approx-newton, round by round | | | | {middle:.1f}× ({'/'.join(f'{r:.1f}' for r in ratios)}) | | | |")
+PY
   fi
 done
