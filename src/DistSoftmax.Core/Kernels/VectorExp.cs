@@ -39,17 +39,10 @@ public static class VectorExp
     /// <summary>exp(x) into y (same length or longer); y may be x itself, not a partly overlapping span.</summary>
     public static void Exp(ReadOnlySpan<double> x, Span<double> y) => VectorMap.Apply<ExpFunction>(x, y);
 
-    /// <summary>
-    /// exp of four arguments inside a caller's fused loop: the kernel where every lane is in [<see cref="VectorMin"/>,
-    /// <see cref="VectorMax"/>], <see cref="Math.Exp"/> lane by lane otherwise — the values <see cref="Exp(ReadOnlySpan{double}, Span{double})"/> gives.
-    /// </summary>
+    /// <summary>exp of four arguments inside a caller's fused loop: the values <see cref="Exp(ReadOnlySpan{double}, Span{double})"/>
+    /// gives (<see cref="VectorMap.Map{TFunction}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<double> Exp(Vector256<double> x)
-    {
-        if (Vector256.GreaterThanOrEqualAll(x, Vector256.Create(VectorMin)) && Vector256.LessThanOrEqualAll(x, Vector256.Create(VectorMax)))
-            return Core(x);
-        return Vector256.Create(Math.Exp(x[0]), Math.Exp(x[1]), Math.Exp(x[2]), Math.Exp(x[3]));
-    }
+    public static Vector256<double> Exp(Vector256<double> x) => VectorMap.Map<ExpFunction>(x);
 
     /// <summary>The kernel on [<see cref="VectorMin"/>, <see cref="VectorMax"/>], <see cref="Math.Exp"/> elsewhere.</summary>
     private readonly struct ExpFunction : IVectorFunction

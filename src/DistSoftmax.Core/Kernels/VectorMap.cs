@@ -24,17 +24,21 @@ public static class VectorMap
         ref double ys = ref MemoryMarshal.GetReference(y);
         if (Vector256.IsHardwareAccelerated)
         {
-            var min = Vector256.Create(TFunction.VectorMin);
-            var max = Vector256.Create(TFunction.VectorMax);
             for (; i <= n - Lanes; i += Lanes)
-            {
-                var v = Vector256.LoadUnsafe(ref xs, (nuint)i);
-                if (Vector256.GreaterThanOrEqualAll(v, min) && Vector256.LessThanOrEqualAll(v, max))
-                    TFunction.Vector(v).StoreUnsafe(ref ys, (nuint)i);
-                else
-                    for (int j = i; j < i + Lanes; j++) Unsafe.Add(ref ys, j) = TFunction.Scalar(Unsafe.Add(ref xs, j));
-            }
+                Map<TFunction>(Vector256.LoadUnsafe(ref xs, (nuint)i)).StoreUnsafe(ref ys, (nuint)i);
         }
         for (; i < n; i++) Unsafe.Add(ref ys, i) = TFunction.Scalar(Unsafe.Add(ref xs, i));
+    }
+
+    /// <summary>
+    /// f of four arguments (for <see cref="Apply{TFunction}"/> and for callers' fused loops): the kernel where every
+    /// lane is in [VectorMin, VectorMax], the scalar function lane by lane otherwise (or for a NaN).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<double> Map<TFunction>(Vector256<double> v) where TFunction : struct, IVectorFunction
+    {
+        if (Vector256.GreaterThanOrEqualAll(v, Vector256.Create(TFunction.VectorMin)) && Vector256.LessThanOrEqualAll(v, Vector256.Create(TFunction.VectorMax)))
+            return TFunction.Vector(v);
+        return Vector256.Create(TFunction.Scalar(v[0]), TFunction.Scalar(v[1]), TFunction.Scalar(v[2]), TFunction.Scalar(v[3]));
     }
 }

@@ -39,22 +39,8 @@ internal static class AnchoredRows
         ref double ru = ref MemoryMarshal.GetReference(scratch);
         int step = 2 * Lanes, vectorEnd = n - n % step, i;
 
-        // 1. max Δ (exact in floats; a NaN reaches f through its own exponential). Comparisons, not Vector256.Max or
-        // Math.Max, so that the method's precompiled code is used (README, #12, thirty-seventh session).
-        float max = change[0];
-        if (vectorEnd > 0)
-        {
-            var m = Vector256.LoadUnsafe(ref rd);
-            for (i = step; i < vectorEnd; i += step)
-            {
-                var v = Vector256.LoadUnsafe(ref rd, (nuint)i);
-                m = Vector256.ConditionalSelect(Vector256.GreaterThan(v, m), v, m);
-            }
-            Span<float> lanes = stackalloc float[step];
-            m.CopyTo(lanes);
-            foreach (float lane in lanes) if (lane > max) max = lane;
-        }
-        for (i = vectorEnd; i < n; i++) if (change[i] > max) max = change[i];
+        // 1. max Δ (exact in floats; a NaN reaches f through the exponentials).
+        float max = SingleTermProducts.Max(change);
         var shift = Vector256.Create((double)max);
 
         // 2. u = f_a∘exp(Δ − max) into the scratch, ⟨f_a, e⟩, and the anchor's ⟨f_a,f_a⟩ and ⟨f_a,b⟩ for γ_a.
