@@ -228,6 +228,33 @@ public class MatrixShardTests
         Assert.Equal(ha.Product, hb.Product);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Successive_products_on_one_shard_equal_a_fresh_shards_and_leave_earlier_replies_alone(bool singlePrecision)
+    {
+        // The shard reuses its per-block partial sums from one product to the next: each product must start them from
+        // zero, and no reply may share storage with them.
+        const int n = 600, d = 16;
+        Assert.True(MatrixShard.BlocksFor(n, n, d).BlockCount > 1, "the test needs several row blocks to mean anything");
+        var p = MatrixTestProblems.Random("multiple-normalized", n, d, false, 710);
+        var x = MatrixTestProblems.RandomX(d, 711, 2.0);
+        var v1 = MatrixTestProblems.RandomX(d, 712);
+        var v2 = MatrixTestProblems.RandomX(d, 713);
+        double[] G = { 0 };
+        HessianVectorReply Product(IShard shard, double[] v) =>
+            (HessianVectorReply)shard.Evaluate(new HessianVectorRequest(x, G, HessianKind.Exact, v, singlePrecision));
+        var shard = p.Shard(new RowRange(0, n), ShardComputeOptions.Sequential);
+        var first = Product(shard, v1);
+        var firstCopy = (double[])first.Product.Clone();
+        var second = Product(shard, v2);
+        var third = Product(shard, v1);
+        Assert.Equal(firstCopy, first.Product);
+        Assert.Equal(Product(p.Shard(new RowRange(0, n), ShardComputeOptions.Sequential), v2).Product, second.Product);
+        Assert.Equal(firstCopy, third.Product);
+        Assert.NotEqual(first.Product, second.Product);
+    }
+
     [Fact]
     public void Cached_rows_are_recomputed_when_x_or_the_Hessian_kind_changes()
     {

@@ -147,6 +147,10 @@ public sealed class MatrixShard : IShard
     private double[]? _anchorX, _anchorGradient;
     // Leverage scores of the shard's rows of A1, for sampled Kronecker factors (computed at the first such request).
     private double[]? _a1Leverage;
+    // The Hessian-vector products' per-block d×d partial sums, kept between requests (RentPartial): fresh ones cost
+    // first-touch page faults on every product (on the development machines ≈ 200 of a 4096×128 product's ≈ 230 a
+    // worker; README #12, thirty-eighth session).
+    private readonly Stack<double[]> _partials = new();
 
     public long RowOffset { get; }
     public int Rows => _rows;
@@ -1002,6 +1006,30 @@ public sealed class MatrixShard : IShard
         return total;
     }
 
+    /// <summary>A zeroed d×d partial sum for one row block of a Hessian-vector product, reused from earlier products.</summary>
+    private double[] RentPartial()
+    {
+        double[]? partial = null;
+        lock (_partials)
+            if (_partials.Count > 0) partial = _partials.Pop();
+        if (partial is null) return new double[_d * _d];
+        Array.Clear(partial);
+        return partial;
+    }
+
+    /// <summary>
+    /// <see cref="SumInBlockOrder"/> of rented partials into a new array (the reply's; the same additions in the same
+    /// order, so the same bits), the partials going back for the next product.
+    /// </summary>
+    private double[] SumRentedInBlockOrder(double[][] parts)
+    {
+        var total = (double[])parts[0].Clone();
+        for (int k = 1; k < parts.Length; k++) SpanMath.Add(total, parts[k], total);
+        lock (_partials)
+            foreach (var part in parts) _partials.Push(part);
+        return total;
+    }
+
     private GradientReply Gradient(GradientRequest r)
     {
         if (r.SketchRows > 0)
@@ -1039,7 +1067,7 @@ public sealed class MatrixShard : IShard
             // The same in single precision: Z_V and Y as floats from sgemm, each row's product from the row's
             // single-precision terms where the shard keeps them, else computed in double from its values.
             var vSingle = ToSingle(r.V);
-            var singleParts = Stream(r.X, null, () => new double[d * d], (c, _) =>
+            var singleParts = Stream(r.X, null, RentPartial, (c, _) =>
             {
                 c.EnsureSingle(n, d);
                 if (c.Start == c.GroupStart)
@@ -1073,21 +1101,21 @@ public sealed class MatrixShard : IShard
                 }
             }, ProjectBackSingle, readsValues: true, singleX: _mCache is null ? ToSingle(r.X) : null, readsSingleTerms: true,
                 singleM: r.SinglePassIterate, readsSingleM: _w2 is null && single.SingleRowTermsAvailable);
-            return new HessianVectorReply(SumInBlockOrder(singleParts), Array.Empty<double>());
+            return new HessianVectorReply(SumRentedInBlockOrder(singleParts), Array.Empty<double>());
         }
         if (_rowOperators is { } ops)
         {
             // Y_j = B(z_j) Z_V,j + w_j² ∘ Z_V,j in place, by the family's fused product.
-            var fused = Stream(r.X, null, () => new double[d * d], (c, _) =>
+            var fused = Stream(r.X, null, RentPartial, (c, _) =>
             {
                 DirectionRows(c);
                 for (int jj = 0; jj < c.Length; jj++)
                     ops.HessianProduct(ValuesRow(c, jj, ops), BRow(c.Start + jj), r.Kind, W2Row(c.Start + jj),
                         c.Work.AsSpan(c.GroupOffset(n) + jj * n, n), c.RowScratch);
             }, (c, partial) => ProjectBack(c, c.Work, partial), readsValues: true);
-            return new HessianVectorReply(SumInBlockOrder(fused), Array.Empty<double>());
+            return new HessianVectorReply(SumRentedInBlockOrder(fused), Array.Empty<double>());
         }
-        var parts = Stream(r.X, r.Kind, () => new double[d * d], (c, _) =>
+        var parts = Stream(r.X, r.Kind, RentPartial, (c, _) =>
         {
             int len = c.Length;
             DirectionRows(c);
@@ -1108,7 +1136,7 @@ public sealed class MatrixShard : IShard
                 }
             }
         }, (c, partial) => ProjectBack(c, c.Work, partial));
-        return new HessianVectorReply(SumInBlockOrder(parts), Array.Empty<double>());
+        return new HessianVectorReply(SumRentedInBlockOrder(parts), Array.Empty<double>());
     }
 
     /// <summary>Per-block sums of the Kronecker factors (see <see cref="KroneckerFactors"/>), and the block's scratch
