@@ -12,9 +12,12 @@
 #     ReadyToRun image), made here with `dotnet publish -r linux-x64` into /tmp/distsoftmax-bench-tool (again on every
 #     run, so it is the checkout's code; the publish is incremental, the first one takes ≈ 2.5 min).
 # DISTSOFTMAX_CLI instead measures that one build: a dist-softmax.dll, or a published dist-softmax executable.
-# Needs Debian's python3-numpy and python3-scipy (/usr/bin/python3) and the .NET SDK.
+# Needs Debian's python3-numpy and python3-scipy (/usr/bin/python3) on an optimised BLAS (libopenblas0-pthread; checked by
+# bench/scipy/check_blas.py) and the .NET SDK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The baseline must run on an optimised BLAS, as a researcher's NumPy does (one-line error otherwise).
+/usr/bin/python3 bench/scipy/check_blas.py >/dev/null
 n=${1:-200000}; d=${2:-100}; shift $(( $# > 2 ? 2 : $# )) || true
 dir=/tmp/distsoftmax-bench-$n-$d
 tool=/tmp/distsoftmax-bench-tool

@@ -6,7 +6,8 @@
 # Prints a Markdown table row per run (iterations, CG iterations = Hessian-vector products, solve seconds, whole
 # seconds, peak RSS against the input bytes).
 # Usage: bench/matrix-benchmarks.sh [SIZES…]   (default "2048x64 2048x128 4096x64 4096x128 8192x64 8192x128")
-# SCIPY_MAX_NND (default 2^32): skip SciPy above this n·n·d; DISTSOFTMAX_CLI: the build timed (below).  Needs /usr/bin/python3 with NumPy/SciPy.
+# SCIPY_MAX_NND (default 2^32): skip SciPy above this n·n·d (0: no SciPy); DISTSOFTMAX_CLI: the build timed (below).  Needs /usr/bin/python3
+# with NumPy/SciPy on an optimised BLAS (libopenblas0-pthread; bench/scipy/check_blas.py checks it).
 # REPEATS (default 3): processes per method and size, in rounds in which the methods take turns; the row gives the
 # median run's figures and every run's solve seconds (this machine's speed drifts by ±10 % between runs of the same
 # solve, so one run decides no ratio), and a last row SciPy's seconds over approx-newton's in each round. Before
@@ -14,6 +15,9 @@
 # n = 8192's B between processes, and a solve's first pages came from disk).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The SciPy baseline must run on an optimised BLAS, as a researcher's NumPy does: Debian's python3-numpy falls back to
+# the reference BLAS without libopenblas0-pthread (one-line error and exit 1 then).
+if [ "${SCIPY_MAX_NND:-1}" != 0 ]; then /usr/bin/python3 bench/scipy/check_blas.py >/dev/null || exit 1; fi
 # DISTSOFTMAX_CLI: the build to time (a dist-softmax.dll, run through dotnet, or an executable such as the installed
 # tool); default the checkout's Release build.
 if [ -n "${DISTSOFTMAX_CLI:-}" ]; then
