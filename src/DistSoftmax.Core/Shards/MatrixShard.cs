@@ -1018,13 +1018,12 @@ public sealed class MatrixShard : IShard
     }
 
     /// <summary>
-    /// <see cref="SumInBlockOrder"/> of rented partials into a new array (the reply's; the same additions in the same
-    /// order, so the same bits), the partials going back for the next product.
+    /// <see cref="SumInBlockOrder"/> of rented partials, copied into a new array (the reply's), the partials going back
+    /// for the next product.
     /// </summary>
     private double[] SumRentedInBlockOrder(double[][] parts)
     {
-        var total = (double[])parts[0].Clone();
-        for (int k = 1; k < parts.Length; k++) SpanMath.Add(total, parts[k], total);
+        var total = (double[])SumInBlockOrder(parts).Clone();
         lock (_partials)
             foreach (var part in parts) _partials.Push(part);
         return total;
